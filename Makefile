@@ -1,0 +1,43 @@
+# Sluice: the two commands of the quick start are `make demo` and `make test`.
+# Everything Sluice needs comes from Debian's packages (scripts/deps.sh installs what is missing).
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+SLUICE = $(BUILD)/sluice
+
+.PHONY: all deps build demo test unit e2e badinput crash asan bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/build.ninja:
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo:
+	@scripts/deps.sh build demo
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(SLUICE)
+
+test:
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory build
+	@scripts/test.sh $(BUILD)
+
+# The unit tests and the end-to-end suites built with AddressSanitizer + UBSan.
+asan:
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory BUILD=build-asan CMAKE_FLAGS="-DSLUICE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" build
+	@SLUICE_ASAN=1 scripts/test.sh build-asan
+
+bench:
+	@scripts/deps.sh build bench
+	@$(MAKE) --no-print-directory build
+	@bench/run_bench.sh $(SLUICE)
+
+clean:
+	rm -rf $(BUILD) build-asan

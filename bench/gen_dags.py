@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""Generate the same benchmark DAG for Sluice, make, ninja and Snakemake.
+
+Usage: gen_dags.py OUTDIR SHAPE N [--seed S]
+
+SHAPE
+  chain    task i needs task i-1
+  fanout   one root, N-2 independent children of the root, one join needing all children
+  layered  layers of width 50; every task outside the first layer needs 2 distinct
+           pseudo-random tasks of the previous layer (deterministic for a given --seed)
+  engine   like `layered`, but Sluice only and every task is `run: ["builtin:noop"]`
+           (no process); N may be 1,000,000 -- the YAML is streamed to disk
+  startup  a sequential chain whose tasks run `true` (no files); Sluice, make and ninja
+           only (Snakemake insists on output files)
+
+Written into OUTDIR:
+  pipeline.yaml  Sluice pipeline; tasks touch ABSOLUTE paths OUTDIR/out/tNNNN, because
+                 Sluice runs every task in its own fresh working directory
+  Makefile       one file target per task (no .PHONY), real prerequisites; default goal `all`
+  build.ninja    `rule touch` + one build statement per task
+  Snakefile      one rule per task with input/output files; default rule `all`
+and an empty OUTDIR/out/. make, ninja and snakemake are run with OUTDIR as cwd.
+
+`gen_dags.py OUTDIR SHAPE N --check` verifies OUTDIR/out after a run instead: all N files,
+nothing else, and every file at least as new as the files it depends on.
+
+Every variant creates exactly the files out/t0000 .. out/t{N-1} (names are zero-padded to
+at least 4 digits) under the same order constraints.
+"""
+
+import argparse
+import os
+import sys
+
+LAYER_WIDTH = 50
+SHAPES = ("chain", "fanout", "layered", "engine", "startup")
+BUF = 1 << 20
+
+
+class Lcg:
+    """64-bit LCG (Knuth MMIX constants); stable across Python versions, fast."""
+
+    def __init__(self, seed):
+        self.s = (seed * 0x9E3779B97F4A7C15 + 1) & 0xFFFFFFFFFFFFFFFF
+
+    def below(self, n):
+        self.s = (self.s * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        return (self.s >> 33) % n
+
+
+def deps_iter(shape, n, seed):
+    """Yield (i, [dependency indices]) for every task, in topological order."""
+    if shape in ("chain", "startup"):
+        yield 0, []
+        for i in range(1, n):
+            yield i, [i - 1]
+    elif shape == "fanout":
+        if n < 3:
+            raise SystemExit("fanout needs N >= 3")
+        yield 0, []
+        for i in range(1, n - 1):
+            yield i, [0]
+        yield n - 1, list(range(1, n - 1))
+    elif shape in ("layered", "engine"):
+        rng = Lcg(seed)
+        w = LAYER_WIDTH
+        for i in range(n):
+            layer = i // w
+            if layer == 0:
+                yield i, []
+                continue
+            base = (layer - 1) * w  # previous layer is always full (only the last may be short)
+            a = rng.below(w)
+            b = rng.below(w - 1)
+            if b >= a:
+                b += 1
+            yield i, sorted((base + a, base + b))
+    else:
+        raise SystemExit(f"unknown shape {shape!r}; expected one of {', '.join(SHAPES)}")
+
+
+def yaml_str(s):
+    """Plain scalar when it is safe in flow context, else a double-quoted (JSON) string."""
+    if s and s[0] != "-" and all((c.isascii() and c.isalnum()) or c in "/._+" or c == "-"
+                                 for c in s):
+        return s
+    import json
+    return json.dumps(s)
+
+
+def generate(outdir, shape, n, seed):
+    outdir = os.path.abspath(outdir)
+    os.makedirs(os.path.join(outdir, "out"), exist_ok=True)
+    width = max(4, len(str(n - 1)))
+    name = [f"t{i:0{width}d}" for i in range(n)]
+    absout = os.path.join(outdir, "out")
+
+    # --- Sluice -----------------------------------------------------------------------
+    with open(os.path.join(outdir, "pipeline.yaml"), "w", buffering=BUF) as y:
+        y.write("apiVersion: sluice/v1\nkind: Pipeline\n")
+        y.write(f"metadata: {{name: bench-{shape}-{n}}}\nspec:\n  tasks:\n")
+        if shape == "engine":
+            run = lambda i: '["builtin:noop"]'
+        elif shape == "startup":
+            run = lambda i: "[true]"
+        else:
+            run = lambda i: f"[touch, {yaml_str(absout + '/' + name[i])}]"
+        w = y.write
+        for i, deps in deps_iter(shape, n, seed):
+            if deps:
+                w(f"    - {{name: {name[i]}, needs: [{', '.join(name[d] for d in deps)}], "
+                  f"run: {run(i)}}}\n")
+            else:
+                w(f"    - {{name: {name[i]}, run: {run(i)}}}\n")
+    if shape == "engine":
+        return
+
+    # For `startup` the targets are plain names (never created), elsewhere files in out/.
+    tgt = (lambda i: name[i]) if shape == "startup" else (lambda i: "out/" + name[i])
+    cmd = "true" if shape == "startup" else "touch"
+
+    # --- make ---------------------------------------------------------------------------
+    with open(os.path.join(outdir, "Makefile"), "w", buffering=BUF) as m:
+        m.write(f"# generated by bench/gen_dags.py: {shape} {n} seed={seed}\n")
+        m.write("MAKEFLAGS += --no-builtin-rules\n.SUFFIXES:\n\n")
+        m.write("all: " + " ".join(tgt(i) for i in range(n)) + "\n\n")
+        for i, deps in deps_iter(shape, n, seed):
+            m.write(f"{tgt(i)}:{''.join(' ' + tgt(d) for d in deps)}\n")
+            m.write(f"\t{cmd}{' $@' if cmd == 'touch' else ''}\n")
+
+    # --- ninja --------------------------------------------------------------------------
+    with open(os.path.join(outdir, "build.ninja"), "w", buffering=BUF) as b:
+        b.write(f"# generated by bench/gen_dags.py: {shape} {n} seed={seed}\n")
+        if cmd == "touch":
+            b.write("rule touch\n  command = touch $out\n\n")
+        else:
+            b.write("rule true\n  command = true\n\n")
+        for i, deps in deps_iter(shape, n, seed):
+            b.write(f"build {tgt(i)}: {cmd}{''.join(' ' + tgt(d) for d in deps)}\n")
+
+    # --- Snakemake ----------------------------------------------------------------------
+    if shape == "startup":
+        return
+    with open(os.path.join(outdir, "Snakefile"), "w", buffering=BUF) as s:
+        s.write(f"# generated by bench/gen_dags.py: {shape} {n} seed={seed}\n")
+        s.write("rule all:\n    input:\n")
+        s.write("".join(f"        \"{tgt(i)}\",\n" for i in range(n)))
+        for i, deps in deps_iter(shape, n, seed):
+            s.write(f"\nrule {name[i]}:\n    output: \"{tgt(i)}\"\n")
+            if deps:
+                s.write("    input: " + ", ".join(f"\"{tgt(d)}\"" for d in deps) + "\n")
+            s.write("    shell: \"touch {output}\"\n")
+
+
+def check(outdir, shape, n, seed):
+    """Check OUTDIR/out after a run: every file exists, no extra files, and no file is older
+    than a file it depends on (mtime order). Prints one line; returns 0 if all is well."""
+    out = os.path.join(os.path.abspath(outdir), "out")
+    width = max(4, len(str(n - 1)))
+    try:
+        present = set(os.listdir(out))
+    except OSError as e:
+        print(f"check: cannot list {out}: {e}")
+        return 1
+    mtime = {}
+    missing = 0
+    order_bad = 0
+    for i, deps in deps_iter(shape, n, seed):
+        nm = f"t{i:0{width}d}"
+        try:
+            mtime[i] = os.stat(os.path.join(out, nm)).st_mtime_ns
+        except OSError:
+            missing += 1
+            continue
+        for d in deps:
+            if d in mtime and mtime[d] > mtime[i]:
+                order_bad += 1
+    extra = len(present) - (n - missing)
+    ok = missing == 0 and order_bad == 0 and extra == 0
+    print(f"check {shape} {n}: {n - missing}/{n} files, {extra} extra, "
+          f"{order_bad} order violations: {'OK' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("outdir")
+    ap.add_argument("shape", choices=SHAPES)
+    ap.add_argument("n", type=int)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--check", action="store_true",
+                    help="do not generate; check OUTDIR/out after a run (files, mtime order)")
+    a = ap.parse_args()
+    if a.n < 1:
+        ap.error("N must be >= 1")
+    if a.check:
+        return check(a.outdir, a.shape, a.n, a.seed)
+    generate(a.outdir, a.shape, a.n, a.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

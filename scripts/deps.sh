@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sluice needs that are missing. Idempotent and quiet when nothing
+# is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
+set -euo pipefail
+want=(cmake ninja-build ccache g++ pkg-config libyaml-cpp-dev libfmt-dev libcli11-dev
+      nlohmann-json3-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev libre2-dev)
+for what in "$@"; do
+  case "$what" in
+    demo|test) want+=(python3 python3-sklearn python3-numpy) ;;
+    asan) want+=(clang libclang-rt-14-dev) ;;
+    bench) want+=(hyperfine snakemake make time) ;;
+  esac
+done
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test suite against the build in $1 (default: build) and prints one summary line.
+# Suites: unit tests (GoogleTest), the bad-input corpus, end-to-end tests with real processes
+# (including the kill -9 crash loop).
+set -u
+build=${1:-build}
+cd "$(dirname "$0")/.."
+total_pass=0
+total_fail=0
+suite() {  # suite NAME COMMAND...: runs it, reads its "N passed, M failed" line
+  local name=$1
+  shift
+  local out
+  out=$("$@" 2>&1)
+  local rc=$?
+  local line
+  line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    printf '%s\n' "$out" | tail -n 60
+  fi
+  local p f
+  p=$(printf '%s' "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
+  f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  [ -z "$line" ] && { p=0; f=1; }
+  [ $rc -ne 0 ] && [ "$f" = "0" ] && f=1
+  echo "$name: ${p} passed, ${f} failed"
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+}
+unit() {
+  local out rc
+  out=$("$build/sluice_unit_tests" --gtest_brief=1 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -E 'FAILED|Failure|error' | head -n 40
+  local n failed
+  n=$(printf '%s\n' "$out" | sed -nE 's/.*\[==========\] ([0-9]+) tests? from.*ran.*/\1/p' | tail -n 1)
+  failed=$(printf '%s\n' "$out" | sed -nE 's/.*\[  FAILED  \] ([0-9]+) tests?, listed below.*/\1/p' | tail -n 1)
+  n=${n:-0}
+  failed=${failed:-0}
+  echo "unit: $((n - failed)) passed, ${failed} failed"
+  return $rc
+}
+suite unit unit
+suite bad-input bash tests/bad_input/run.sh "$build/sluice"
+suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
+echo "${total_pass} passed, ${total_fail} failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,478 @@
+// The commands behind `sluice`: wiring of the real Env, store, executor and engine.
+#include "cli/commands.h"
+
+#include <signal.h>
+
+#include <cstdio>
+
+#include "cli/progress.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "common/value.h"
+#include "engine/engine.h"
+#include "env/fake_env.h"
+#include "exec/local_executor.h"
+#include "spec/plan.h"
+#include "store/store.h"
+
+namespace sluice {
+namespace {
+
+int ExitCodeFor(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidInput:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kConflict: return 2;
+    case ErrorCode::kCancelled: return 1;
+    default: return 3;
+  }
+}
+
+int Report(const Error& e) {
+  if (e.code == ErrorCode::kInvalidInput) {
+    std::fprintf(stderr, "%s\n", e.message.c_str());
+  } else {
+    std::fprintf(stderr, "sluice: %s\n", e.message.c_str());
+  }
+  return ExitCodeFor(e);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create) {
+  if (!fs.Stat(g.state_dir).is_dir) {
+    if (!create) {
+      return Fail(ErrorCode::kNotFound, "no state in {} (nothing has run here yet; --state-dir "
+                  "or SLUICE_HOME choose another place)", g.state_dir);
+    }
+    if (auto s = fs.MakeDirs(g.state_dir); !s) return std::unexpected(s.error());
+  }
+  return Store::Open(PathJoin(g.state_dir, "sluice.db"));
+}
+
+class StoreCache : public CacheLookup {
+ public:
+  explicit StoreCache(Store& store) : store_(store) {}
+  std::optional<Value> Find(const std::string& key, int64_t ttl_ms, int64_t now_us) override {
+    auto found = store_.FindCache(key, ttl_ms, now_us);
+    if (!found || !*found) return std::nullopt;
+    auto v = ParseJson(**found);
+    if (!v) return std::nullopt;
+    return *v;
+  }
+
+ private:
+  Store& store_;
+};
+
+std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
+  return fs.Absolute(fmt::format("{}/runs/{}", g.state_dir, id));
+}
+
+std::string NewRunId(Clock& clock) {
+  int64_t us = clock.NowUs();
+  std::string ts = FormatTimestampMs(us / 1000);  // 2026-11-29T00:55:00.123Z
+  std::string compact;
+  for (char c : ts.substr(0, 19)) {
+    if (c != '-' && c != ':') compact += c == 'T' ? '-' : c;
+  }
+  std::string salt = Sha256Hex(fmt::format("{}/{}", us, CurrentPid())).substr(0, 4);
+  return fmt::format("{}-{}", compact, salt);
+}
+
+std::string Duration(int64_t from_us, int64_t to_us) {
+  if (from_us <= 0 || to_us <= 0) return "";
+  return FormatDurationMs((to_us - from_us) / 1000);
+}
+
+// Runs (or resumes) a run in this process until it finishes or is cancelled.
+int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
+            std::shared_ptr<const Plan> plan, const Value& params, const std::string& run_id,
+            const std::vector<Event>& history, int jobs, bool stats, bool cancel_only) {
+  std::string run_dir = RunDir(g, fs, run_id);
+  if (auto s = fs.MakeDirs(run_dir); !s) return Report(s.error());
+  auto lock = TryLockFile(run_dir + "/lock", std::to_string(CurrentPid()));
+  if (!lock) return Report(lock.error());
+  if (!*lock) {
+    return Report(Error(ErrorCode::kConflict,
+                        fmt::format("run {} is being executed by another sluice process", run_id)));
+  }
+  auto clock = NewSystemClock();
+  auto launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM: Ctrl-C cancels cleanly
+  LocalExecutor executor(*launcher, fs, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
+                         CurrentEnvironment());
+  StoreCache cache(store);
+  bool tty = IsTty(2) && !cancel_only;
+  const char* no_color = std::getenv("NO_COLOR");
+  ProgressPrinter progress(stderr, tty, tty && !(no_color && *no_color), *clock);
+
+  EngineOptions opts;
+  opts.run_id = run_id;
+  opts.run_dir = run_dir;
+  opts.jobs = jobs > 0 ? jobs : CpuCount();
+  opts.cpu_capacity = CpuCount();
+  opts.memory_capacity = MemoryBytes();
+  opts.pid = CurrentPid();
+  opts.cancel_only = cancel_only;
+  Engine engine(plan, params, opts, *clock, executor, store, &cache, &progress);
+  if (auto s = engine.Replay(history); !s) return Report(s.error());
+  auto summary = engine.Run();
+  progress.Finish();
+  if (!summary) {
+    Report(summary.error());
+    std::fprintf(stderr, "the run stopped; continue it with: sluice resume %s\n", run_id.c_str());
+    return 3;
+  }
+  // Where things are: failures with their logs, artifacts, the run folder.
+  auto tasks = store.ListTasks(run_id);
+  std::map<std::string, int> counts;
+  if (tasks) {
+    for (const auto& t : *tasks) {
+      if (t.name.find('[') == std::string::npos) ++counts[t.state];
+      if (t.state == "failed" && !cancel_only) {
+        std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", t.name.c_str(),
+                     t.message.c_str(), run_id.c_str(), t.name.c_str());
+      }
+    }
+  }
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : counts) parts.push_back(fmt::format("{} {}", n, state));
+  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), summary->status.c_str(),
+               Join(parts, ", ").c_str());
+  if (tasks) {
+    for (const auto& t : *tasks) {
+      auto out = ParseJson(t.outputs);
+      const Value* arts = out && out->is_map() ? out->Find("artifacts") : nullptr;
+      if (!arts || !arts->is_map() || t.name.find('[') != std::string::npos) continue;
+      for (const auto& [name, path] : arts->as_map()) {
+        if (path.is_string()) {
+          std::fprintf(stderr, "  artifact %s.%s: %s\n", t.name.c_str(), name.c_str(),
+                       path.as_string().c_str());
+        }
+      }
+    }
+  }
+  std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
+  if (stats) {
+    std::fprintf(stderr, "  scheduling latency (ready -> process start): p50 %s, p99 %s over %d attempts\n",
+                 FormatDurationMs(summary->latency_p50_us / 1000).c_str(),
+                 FormatDurationMs(summary->latency_p99_us / 1000).c_str(), summary->attempts_started);
+    std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
+                 static_cast<long long>(summary->latency_p50_us),
+                 static_cast<long long>(summary->latency_p99_us));
+  }
+  return summary->status == "succeeded" ? 0 : 1;
+}
+
+// Loads a stored run's plan from the sources it was submitted with.
+Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store,
+                                                                    const RunRecord& run) {
+  auto sources = store.LoadSources(run.id);
+  if (!sources) return std::unexpected(sources.error());
+  MemFileSystem mem(*sources);
+  auto plan = LoadPlan(mem, run.spec_path);
+  if (!plan) return std::unexpected(plan.error().Wrap("reloading the run's pipeline"));
+  auto params = ParseJson(run.params);
+  if (!params) return std::unexpected(params.error());
+  return std::make_pair(*plan, *params);
+}
+
+std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
+
+}  // namespace
+
+int CmdRun(const GlobalOptions& g, const RunOptions& o) {
+  auto fs = NewPosixFileSystem();
+  auto plan = LoadPlan(*fs, o.file);
+  if (!plan) return Report(plan.error());
+  auto params = BindParams(**plan, o.params);
+  if (!params) return Report(params.error());
+  auto store = OpenStore(g, *fs, true);
+  if (!store) return Report(store.error());
+  auto clock = NewSystemClock();
+  RunRecord run;
+  run.id = NewRunId(*clock);
+  run.pipeline = (*plan)->pipeline->name;
+  run.status = "pending";
+  run.created_us = clock->NowUs();
+  run.params = params->ToJson();
+  run.spec_path = (*plan)->pipeline->file;
+  run.spec_digest = (*plan)->digest;
+  Event created;
+  created.run_id = run.id;
+  created.time_us = run.created_us;
+  created.kind = EventKind::kRunCreated;
+  created.status = "pending";
+  created.data = fmt::format("{{\"params\":{}}}", run.params);
+  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created); !s) return Report(s.error());
+  std::printf("%s\n", run.id.c_str());
+  std::fflush(stdout);
+  return Execute(g, *fs, **store, *plan, *params, run.id, {}, o.jobs, o.stats, false);
+}
+
+int CmdResume(const GlobalOptions& g, const std::string& id, int jobs) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return Report(run.error());
+  if (run->status == "succeeded" || run->status == "failed" || run->status == "cancelled") {
+    return Report(Error(ErrorCode::kConflict,
+                        fmt::format("run {} already finished ({})", run->id, run->status)));
+  }
+  auto loaded = LoadStoredRun(**store, *run);
+  if (!loaded) return Report(loaded.error());
+  auto events = (*store)->LoadEvents(run->id);
+  if (!events) return Report(events.error());
+  std::printf("%s\n", run->id.c_str());
+  std::fflush(stdout);
+  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, jobs, false,
+                 false);
+}
+
+int CmdCancel(const GlobalOptions& g, const std::string& id) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return Report(run.error());
+  if (run->status == "succeeded" || run->status == "failed" || run->status == "cancelled") {
+    return Report(Error(ErrorCode::kConflict,
+                        fmt::format("run {} already finished ({})", run->id, run->status)));
+  }
+  std::string owner;
+  if (IsFileLocked(RunDir(g, *fs, run->id) + "/lock", &owner)) {
+    // A live process runs it: ask it to cancel (it terminates its tasks and records it).
+    int pid = std::atoi(owner.c_str());
+    if (!SignalProcess(pid, SIGTERM)) {
+      return Report(Error(ErrorCode::kIo, fmt::format("cannot signal process {}", pid)));
+    }
+    std::printf("cancelling %s (sent SIGTERM to sluice process %d)\n", run->id.c_str(), pid);
+    return 0;
+  }
+  auto loaded = LoadStoredRun(**store, *run);
+  if (!loaded) return Report(loaded.error());
+  auto events = (*store)->LoadEvents(run->id);
+  if (!events) return Report(events.error());
+  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, 1, false, true);
+  return rc == 1 ? 0 : rc;
+}
+
+int CmdValidate(const GlobalOptions& g, const std::string& file) {
+  auto fs = NewPosixFileSystem();
+  auto plan = LoadPlan(*fs, file);
+  if (!plan) return Report(plan.error());
+  const Plan& p = **plan;
+  if (g.json) {
+    Value v(ValueMap{{"valid", Value(true)},
+                     {"pipeline", Value(p.pipeline->name)},
+                     {"tasks", Value(static_cast<int64_t>(p.tasks.size()))},
+                     {"components", Value(static_cast<int64_t>(p.components.size()))},
+                     {"digest", Value(p.digest)}});
+    std::printf("%s\n", v.ToJson().c_str());
+  } else {
+    std::printf("%s: pipeline %s is valid: %zu tasks, %zu components from %zu files\n",
+                file.c_str(), p.pipeline->name.c_str(), p.tasks.size(), p.components.size(),
+                p.sources.size());
+  }
+  return 0;
+}
+
+int CmdGraph(const std::string& file, const std::string& format) {
+  auto fs = NewPosixFileSystem();
+  auto plan = LoadPlan(*fs, file);
+  if (!plan) return Report(plan.error());
+  const Plan& p = **plan;
+  std::string out = format == "mermaid" ? p.graph.ToMermaid() : p.graph.ToDot(p.pipeline->name);
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+int CmdRuns(const GlobalOptions& g, int limit) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) {
+    if (store.error().code == ErrorCode::kNotFound) {
+      std::printf(g.json ? "[]\n" : "no runs yet\n");
+      return 0;
+    }
+    return Report(store.error());
+  }
+  auto runs = (*store)->ListRuns(limit);
+  if (!runs) return Report(runs.error());
+  if (g.json) {
+    ValueList l;
+    for (const auto& r : *runs) {
+      l.push_back(Value(ValueMap{{"id", Value(r.id)},
+                                 {"pipeline", Value(r.pipeline)},
+                                 {"status", Value(r.status)},
+                                 {"started", Value(Ts(r.started_us))},
+                                 {"finished", Value(Ts(r.finished_us))}}));
+    }
+    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
+    return 0;
+  }
+  std::printf("%-26s %-24s %-10s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
+  for (const auto& r : *runs) {
+    std::printf("%-26s %-24s %-10s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(), r.status.c_str(),
+                Ts(r.started_us).c_str(), Duration(r.started_us, r.finished_us).c_str());
+  }
+  return 0;
+}
+
+int CmdStatus(const GlobalOptions& g, const std::string& id) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return Report(run.error());
+  auto tasks = (*store)->ListTasks(run->id);
+  if (!tasks) return Report(tasks.error());
+  auto attempts = (*store)->ListAttempts(run->id);
+  if (!attempts) return Report(attempts.error());
+  // A run marked running whose process is gone was interrupted: say so.
+  std::string status = run->status;
+  if (status == "running" && !IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
+    status = "interrupted";
+  }
+  if (g.json) {
+    ValueList tl;
+    for (const auto& t : *tasks) {
+      auto out = ParseJson(t.outputs);
+      tl.push_back(Value(ValueMap{{"name", Value(t.name)},
+                                  {"state", Value(t.state)},
+                                  {"attempts", Value(static_cast<int64_t>(t.attempts))},
+                                  {"message", Value(t.message)},
+                                  {"outputs", out ? *out : Value()},
+                                  {"started", Value(Ts(t.started_us))},
+                                  {"finished", Value(Ts(t.finished_us))}}));
+    }
+    ValueList al;
+    for (const auto& a : *attempts) {
+      al.push_back(Value(ValueMap{{"task", Value(a.task)},
+                                  {"attempt", Value(static_cast<int64_t>(a.attempt))},
+                                  {"status", Value(a.status)},
+                                  {"class", Value(a.error_class)},
+                                  {"exitCode", Value(static_cast<int64_t>(a.exit_code))},
+                                  {"message", Value(a.message)},
+                                  {"started", Value(Ts(a.started_us))},
+                                  {"finished", Value(Ts(a.finished_us))}}));
+    }
+    auto params = ParseJson(run->params);
+    auto stats = ParseJson(run->stats);
+    Value v(ValueMap{{"id", Value(run->id)},
+                     {"pipeline", Value(run->pipeline)},
+                     {"status", Value(status)},
+                     {"started", Value(Ts(run->started_us))},
+                     {"finished", Value(Ts(run->finished_us))},
+                     {"params", params ? *params : Value()},
+                     {"stats", stats ? *stats : Value()},
+                     {"specDigest", Value(run->spec_digest)},
+                     {"tasks", Value(std::move(tl))},
+                     {"attempts", Value(std::move(al))}});
+    std::printf("%s\n", v.ToJson().c_str());
+    return 0;
+  }
+  std::printf("run %s  pipeline %s  status %s\n", run->id.c_str(), run->pipeline.c_str(),
+              status.c_str());
+  std::printf("started %s  finished %s  %s\n", Ts(run->started_us).c_str(),
+              run->finished_us ? Ts(run->finished_us).c_str() : "-",
+              Duration(run->started_us, run->finished_us).c_str());
+  std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
+  for (const auto& t : *tasks) {
+    std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
+                Duration(t.started_us, t.finished_us).c_str(), t.message.c_str());
+  }
+  if (status == "interrupted") {
+    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run->id.c_str());
+  }
+  return 0;
+}
+
+int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& task, int attempt,
+            bool follow) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return Report(run.error());
+  auto attempts = (*store)->ListAttempts(run->id);
+  if (!attempts) return Report(attempts.error());
+  int last = 0;
+  for (const auto& a : *attempts) {
+    if (a.task == task) last = std::max(last, a.attempt);
+  }
+  if (last == 0) {
+    return Report(Error(ErrorCode::kNotFound,
+                        fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run->id)));
+  }
+  if (attempt == 0) attempt = last;
+  if (attempt > last) {
+    return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));
+  }
+  std::string dir = fmt::format("{}/tasks/{}/{}", RunDir(g, *fs, run->id), task, attempt);
+  size_t out_off = 0, err_off = 0;
+  auto pump = [&] {
+    for (auto [file, off, stream] : {std::tuple{dir + "/stdout.log", &out_off, stdout},
+                                     std::tuple{dir + "/stderr.log", &err_off, stderr}}) {
+      auto content = fs->ReadFile(file);
+      if (!content || content->size() <= *off) continue;
+      std::fwrite(content->data() + *off, 1, content->size() - *off, stream);
+      std::fflush(stream);
+      *off = content->size();
+    }
+  };
+  pump();
+  while (follow) {
+    auto current = (*store)->ListAttempts(run->id);
+    bool running = false;
+    if (current) {
+      for (const auto& a : *current) {
+        if (a.task == task && a.attempt == attempt && a.status == "running") running = true;
+      }
+    }
+    if (!running || !IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
+      pump();
+      break;
+    }
+    SleepUs(200'000);
+    pump();
+  }
+  return 0;
+}
+
+int CmdCacheList(const GlobalOptions& g) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto entries = (*store)->ListCache();
+  if (!entries) return Report(entries.error());
+  if (g.json) {
+    ValueList l;
+    for (const auto& c : *entries) {
+      l.push_back(Value(ValueMap{{"key", Value(c.key)},
+                                 {"run", Value(c.run_id)},
+                                 {"task", Value(c.task)},
+                                 {"created", Value(Ts(c.created_us))}}));
+    }
+    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
+    return 0;
+  }
+  std::printf("%-16s %-26s %-24s %s\n", "KEY", "RUN", "TASK", "CREATED");
+  for (const auto& c : *entries) {
+    std::printf("%-16s %-26s %-24s %s\n", c.key.substr(0, 16).c_str(), c.run_id.c_str(),
+                c.task.c_str(), Ts(c.created_us).c_str());
+  }
+  return 0;
+}
+
+int CmdCacheClear(const GlobalOptions& g) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto n = (*store)->ClearCache();
+  if (!n) return Report(n.error());
+  if (g.json) std::printf("{\"removed\":%d}\n", *n);
+  else std::printf("removed %d cache entries\n", *n);
+  return 0;
+}
+
+}  // namespace sluice

@@ -1,0 +1,34 @@
+// The `sluice` commands. main.cc parses the command line (CLI11) and calls these; each returns
+// the process exit code: 0 success, 1 the run failed, 2 invalid input or usage, 3 internal.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace sluice {
+
+struct GlobalOptions {
+  std::string state_dir;  // resolved: --state-dir, $SLUICE_HOME, or ./.sluice
+  bool json = false;      // -o json
+};
+
+struct RunOptions {
+  std::string file;
+  std::map<std::string, std::string> params;
+  int jobs = 0;  // 0 = number of cores
+  bool stats = false;
+};
+
+int CmdRun(const GlobalOptions& g, const RunOptions& o);
+int CmdResume(const GlobalOptions& g, const std::string& run, int jobs);
+int CmdValidate(const GlobalOptions& g, const std::string& file);
+int CmdGraph(const std::string& file, const std::string& format);
+int CmdRuns(const GlobalOptions& g, int limit);
+int CmdStatus(const GlobalOptions& g, const std::string& run);
+int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& task, int attempt,
+            bool follow);
+int CmdCancel(const GlobalOptions& g, const std::string& run);
+int CmdCacheList(const GlobalOptions& g);
+int CmdCacheClear(const GlobalOptions& g);
+
+}  // namespace sluice

@@ -1,0 +1,104 @@
+// The sluice command line: parses arguments with CLI11 and dispatches to commands.cc.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  CLI::App app{"sluice: pipelines from reusable components, run fast and durably"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  GlobalOptions g;
+  std::string output = "text";
+  app.add_option("--state-dir", g.state_dir, "where runs are stored (default $SLUICE_HOME or .sluice)");
+  app.add_option("-o,--output", output, "output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+
+  RunOptions ro;
+  std::vector<std::string> params;
+  auto* run = app.add_subcommand("run", "run a pipeline");
+  run->add_option("file", ro.file, "pipeline file")->required();
+  run->add_option("-p,--param", params, "name=value (repeatable)");
+  run->add_option("-j,--jobs", ro.jobs, "how many tasks run at once (default: cores)")
+      ->check(CLI::Range(1, 100000));
+  run->add_flag("--stats", ro.stats, "print scheduling latency figures at the end");
+
+  std::string file;
+  auto* validate = app.add_subcommand("validate", "check a pipeline; nothing runs, nothing is written");
+  validate->add_option("file", file, "pipeline file")->required();
+
+  std::string format = "dot";
+  auto* graph = app.add_subcommand("graph", "print the pipeline's DAG");
+  graph->add_option("file", file, "pipeline file")->required();
+  graph->add_option("--format", format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+
+  int limit = 50;
+  auto* runs = app.add_subcommand("runs", "list runs, newest first");
+  runs->add_option("-n,--limit", limit, "how many")->check(CLI::Range(1, 1000000));
+
+  std::string run_id, task;
+  int attempt = 0;
+  bool follow = false;
+  int jobs = 0;
+  auto* status = app.add_subcommand("status", "show a run and its tasks");
+  status->add_option("run", run_id, "run id (or a unique prefix)")->required();
+  auto* logs = app.add_subcommand("logs", "print a task's output");
+  logs->add_option("run", run_id, "run id")->required();
+  logs->add_option("task", task, "task name")->required();
+  logs->add_option("--attempt", attempt, "attempt number (default: the last)")->check(CLI::Range(1, 100000));
+  logs->add_flag("-f,--follow", follow, "keep printing while the attempt runs");
+  auto* resume = app.add_subcommand("resume", "continue a run that stopped");
+  resume->add_option("run", run_id, "run id")->required();
+  resume->add_option("-j,--jobs", jobs, "how many tasks run at once")->check(CLI::Range(1, 100000));
+  auto* cancel = app.add_subcommand("cancel", "cancel a run");
+  cancel->add_option("run", run_id, "run id")->required();
+  auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
+  cache->require_subcommand(1);
+  auto* cache_ls = cache->add_subcommand("ls", "list cache entries");
+  auto* cache_clear = cache->add_subcommand("clear", "remove every cache entry");
+  auto* version = app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  g.json = output == "json";
+  if (g.state_dir.empty()) {
+    const char* home = std::getenv("SLUICE_HOME");
+    g.state_dir = home && *home ? home : ".sluice";
+  }
+  for (const auto& p : params) {
+    auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "sluice: -p expects name=value, got \"%s\"\n", p.c_str());
+      return 2;
+    }
+    ro.params[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (*run) return CmdRun(g, ro);
+  if (*validate) return CmdValidate(g, file);
+  if (*graph) return CmdGraph(file, format);
+  if (*runs) return CmdRuns(g, limit);
+  if (*status) return CmdStatus(g, run_id);
+  if (*logs) return CmdLogs(g, run_id, task, attempt, follow);
+  if (*resume) return CmdResume(g, run_id, jobs);
+  if (*cancel) return CmdCancel(g, run_id);
+  if (*cache_ls) return CmdCacheList(g);
+  if (*cache_clear) return CmdCacheClear(g);
+  if (*version) {
+    if (g.json) std::printf("{\"version\":\"%s\"}\n", SLUICE_VERSION);
+    else std::printf("sluice %s\n", SLUICE_VERSION);
+    return 0;
+  }
+  return 2;
+}

@@ -1,0 +1,90 @@
+#include "cli/progress.h"
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "common/value.h"
+
+namespace sluice {
+
+ProgressPrinter::ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock)
+    : out_(out), tty_(tty), color_(color), clock_(clock) {}
+
+ProgressPrinter::~ProgressPrinter() { Finish(); }
+
+void ProgressPrinter::Finish() {
+  if (tty_ && status_shown_) {
+    std::fputs("\r\x1b[K", out_);
+    status_shown_ = false;
+  }
+  std::fflush(out_);
+}
+
+void ProgressPrinter::Line(const std::string& text) {
+  if (tty_ && status_shown_) std::fputs("\r\x1b[K", out_);
+  status_shown_ = false;
+  std::fputs(text.c_str(), out_);
+  std::fputc('\n', out_);
+}
+
+void ProgressPrinter::StatusLine(const Progress& p) {
+  std::string running = p.running.empty() ? "" : "running: " + Join(p.running, ", ");
+  if (running.size() > 100) running = running.substr(0, 97) + "...";
+  std::fprintf(out_, "\r[%d/%d] %s\x1b[K", p.finished, p.total, running.c_str());
+  std::fflush(out_);
+  status_shown_ = true;
+}
+
+void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
+  auto paint = [&](const char* code, const std::string& s) {
+    return color_ ? fmt::format("\x1b[{}m{}\x1b[0m", code, s) : s;
+  };
+  std::string line;
+  switch (e.kind) {
+    case EventKind::kAttemptSpawned:
+      if (!tty_) line = fmt::format("started   {} (attempt {})", e.task, e.attempt);
+      break;
+    case EventKind::kAttemptFinished:
+      if (e.status == "failed" && e.error_class != "cancelled") {
+        line = paint("33", fmt::format("attempt   {} #{} failed: {}", e.task, e.attempt, e.message));
+      }
+      break;
+    case EventKind::kRetryScheduled:
+      line = fmt::format("retry     {} as attempt {} in {}", e.task, e.attempt,
+                         FormatDurationMs(std::max<int64_t>(0, (e.due_us - e.time_us) / 1000)));
+      break;
+    case EventKind::kTaskSkipped:
+      line = paint("2", fmt::format("skipped   {}: {}", e.task, e.message));
+      break;
+    case EventKind::kTaskExpanded: {
+      auto items = ParseJson(e.data);
+      line = fmt::format("expanded  {} over {} items", e.task,
+                         items && items->is_list() ? items->as_list().size() : 0);
+      break;
+    }
+    case EventKind::kTaskFinished:
+      if (e.status == "succeeded") {
+        if (!tty_) line = paint("32", fmt::format("succeeded {}", e.task));
+      } else if (e.status == "cached") {
+        line = paint("36", fmt::format("cached    {}", e.task));
+      } else if (e.status == "failed") {
+        line = paint("31", fmt::format("failed    {}: {}", e.task, e.message));
+      } else if (e.status == "upstream-failed") {
+        line = paint("31", fmt::format("blocked   {}: {}", e.task, e.message));
+      } else if (!tty_) {
+        line = fmt::format("{:<9} {}", e.status, e.task);
+      }
+      break;
+    default: break;
+  }
+  if (!line.empty()) Line(line);
+  if (tty_) {
+    int64_t now = clock_.NowUs();
+    if (now - last_status_us_ > 50'000 || e.kind == EventKind::kAttemptSpawned) {
+      last_status_us_ = now;
+      StatusLine(p);
+    }
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,32 @@
+// Progress display for a run: on a terminal a status line like ninja's
+// ("[12/40] running: train, eval") plus a line per notable event; on a pipe one plain line per
+// event. Colors only on a terminal and only when NO_COLOR is unset.
+#pragma once
+
+#include <cstdio>
+
+#include "engine/interfaces.h"
+
+namespace sluice {
+
+class ProgressPrinter : public RunObserver {
+ public:
+  ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock);
+  ~ProgressPrinter() override;
+  void OnEvent(const Event& e, const Progress& p) override;
+  // Clears the status line (before the final summary).
+  void Finish();
+
+ private:
+  void Line(const std::string& text);
+  void StatusLine(const Progress& p);
+
+  FILE* out_;
+  bool tty_;
+  bool color_;
+  Clock& clock_;
+  bool status_shown_ = false;
+  int64_t last_status_us_ = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,51 @@
+#include <gtest/gtest.h>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+TEST(Sha256, MatchesKnownVectors) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string million(1000000, 'a');
+  EXPECT_EQ(Sha256Hex(million),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  Sha256 h;  // streaming in odd pieces gives the same digest
+  for (size_t i = 0; i < million.size(); i += 777) h.Update(std::string_view(million).substr(i, 777));
+  EXPECT_EQ(h.HexDigest(), Sha256Hex(million));
+}
+
+TEST(Strings, ParsesDurations) {
+  EXPECT_EQ(ParseDurationMs("250ms"), 250);
+  EXPECT_EQ(ParseDurationMs("1h30m"), 5400000);
+  EXPECT_EQ(ParseDurationMs("2"), 2000);
+  EXPECT_EQ(ParseDurationMs("1.5s"), 1500);
+  EXPECT_FALSE(ParseDurationMs("5 parsecs"));
+  EXPECT_FALSE(ParseDurationMs(""));
+  EXPECT_FALSE(ParseDurationMs("1x"));
+}
+
+TEST(Strings, ParsesQuantities) {
+  EXPECT_EQ(ParseQuantity("512Mi"), 512.0 * 1048576);
+  EXPECT_EQ(ParseQuantity("500m"), 0.5);
+  EXPECT_EQ(ParseQuantity("2"), 2.0);
+  EXPECT_FALSE(ParseQuantity("lots"));
+}
+
+TEST(Strings, SuggestsCloseNames) {
+  std::vector<std::string> keys = {"name", "needs", "retry", "timeout"};
+  EXPECT_EQ(ClosestMatch("retires", keys), std::optional<std::string>("retry"));
+  EXPECT_EQ(ClosestMatch("timout", keys), std::optional<std::string>("timeout"));
+  EXPECT_FALSE(ClosestMatch("banana", keys));
+}
+
+TEST(Strings, DetectsBinaryAndBadUtf8) {
+  EXPECT_TRUE(IsTextUtf8("héllo wörld ✓"));
+  EXPECT_FALSE(IsTextUtf8(std::string("a\0b", 3)));
+  EXPECT_FALSE(IsTextUtf8("\xff\xfe"));
+  EXPECT_FALSE(IsTextUtf8("\xc3"));
+  EXPECT_FALSE(IsTextUtf8("\xc0\xaf"));
+}
+
+}  // namespace sluice

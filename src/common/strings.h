@@ -1,0 +1,51 @@
+// Small string helpers shared by every module.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+std::string_view Trim(std::string_view s);
+std::vector<std::string> Split(std::string_view s, char sep);
+bool StartsWith(std::string_view s, std::string_view prefix);
+std::string Join(std::span<const std::string> parts, std::string_view sep);
+
+// Edit distance, used for "did you mean" hints.
+int EditDistance(std::string_view a, std::string_view b);
+
+// Returns the candidate closest to `word` when it is plausibly a typo of it.
+std::optional<std::string> ClosestMatch(std::string_view word,
+                                        std::span<const std::string> candidates);
+
+// Formats " (did you mean \"x\"?)" or "" when there is no close candidate.
+std::string DidYouMean(std::string_view word, std::span<const std::string> candidates);
+
+// Quotes a string for messages: printable ASCII kept, the rest escaped, long strings cut.
+std::string Quote(std::string_view s);
+
+// `s` with control characters escaped (\n, \x1b), for text from outside placed in a message.
+std::string EscapeControl(std::string_view s);
+
+// True when `s` is valid UTF-8 without NUL bytes.
+bool IsTextUtf8(std::string_view s);
+
+// Durations in the spec: "250ms", "30s", "5m", "1h30m", "2d", or a bare number of seconds.
+// Returns milliseconds, or nullopt when the text is not a duration.
+std::optional<int64_t> ParseDurationMs(std::string_view s);
+std::string FormatDurationMs(int64_t ms);
+
+// Quantities: "512Mi", "2G", "1.5", "500m" (milli). Returns the value in base units.
+std::optional<double> ParseQuantity(std::string_view s);
+
+// Lowercase hex of bytes.
+std::string HexEncode(std::string_view bytes);
+
+// Formats epoch milliseconds as RFC 3339 UTC ("2026-11-29T00:55:00.123Z").
+std::string FormatTimestampMs(int64_t ms);
+
+}  // namespace sluice

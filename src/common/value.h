@@ -1,0 +1,94 @@
+// Value: the dynamic value of the expression language (a subset of CEL's value model), also
+// used for task parameters and outputs. Lists and maps are immutable and shared, so copying a
+// Value is cheap. Not thread-safe to mutate; immutable values may be shared between threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/error.h"
+
+namespace sluice {
+
+class Value;
+using ValueList = std::vector<Value>;
+using ValueMap = std::vector<std::pair<std::string, Value>>;  // keys unique, insertion order
+
+struct Bytes {
+  std::string data;
+  bool operator==(const Bytes&) const = default;
+};
+
+class Value {
+ public:
+  enum class Kind { kNull, kBool, kInt, kUint, kDouble, kString, kBytes, kList, kMap };
+
+  Value() = default;
+  Value(std::nullptr_t) {}
+  Value(bool b) : v_(b) {}
+  Value(int i) : v_(int64_t{i}) {}
+  Value(int64_t i) : v_(i) {}
+  Value(uint64_t u) : v_(u) {}
+  Value(double d) : v_(d) {}
+  Value(const char* s) : v_(std::string(s)) {}
+  Value(std::string s) : v_(std::move(s)) {}
+  Value(Bytes b) : v_(std::move(b)) {}
+  Value(ValueList l) : v_(std::make_shared<const ValueList>(std::move(l))) {}
+  Value(ValueMap m) : v_(std::make_shared<const ValueMap>(std::move(m))) {}
+
+  Kind kind() const { return static_cast<Kind>(v_.index()); }
+  bool is_null() const { return kind() == Kind::kNull; }
+  bool is_bool() const { return kind() == Kind::kBool; }
+  bool is_int() const { return kind() == Kind::kInt; }
+  bool is_uint() const { return kind() == Kind::kUint; }
+  bool is_double() const { return kind() == Kind::kDouble; }
+  bool is_number() const { return is_int() || is_uint() || is_double(); }
+  bool is_string() const { return kind() == Kind::kString; }
+  bool is_bytes() const { return kind() == Kind::kBytes; }
+  bool is_list() const { return kind() == Kind::kList; }
+  bool is_map() const { return kind() == Kind::kMap; }
+
+  // REQUIRES: the matching kind.
+  bool as_bool() const { return std::get<bool>(v_); }
+  int64_t as_int() const { return std::get<int64_t>(v_); }
+  uint64_t as_uint() const { return std::get<uint64_t>(v_); }
+  double as_double() const { return std::get<double>(v_); }
+  const std::string& as_string() const { return std::get<std::string>(v_); }
+  const Bytes& as_bytes() const { return std::get<Bytes>(v_); }
+  const ValueList& as_list() const { return *std::get<std::shared_ptr<const ValueList>>(v_); }
+  const ValueMap& as_map() const { return *std::get<std::shared_ptr<const ValueMap>>(v_); }
+  // Any number as a double. REQUIRES: is_number().
+  double to_double() const;
+
+  // The value of `key` in a map, or nullptr. REQUIRES: is_map().
+  const Value* Find(std::string_view key) const;
+
+  // Compact JSON. Bytes become base64-free escaped strings; non-finite doubles become strings.
+  std::string ToJson() const;
+  // How the value reads when pasted into text (an argv element, an env var, a message):
+  // strings as they are, numbers in decimal, null as "", lists and maps as JSON.
+  std::string ToText() const;
+  // The CEL type name: "int", "string", "list", "map", "null_type"...
+  std::string TypeName() const;
+
+  // Deep equality with CEL's numeric rule (1 == 1.0 == 1u).
+  bool operator==(const Value& o) const;
+
+ private:
+  std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, Bytes,
+               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>>
+      v_;
+};
+
+// Parses JSON text. Integers that fit become int, others double. Nesting is limited to 128.
+// On failure returns an error naming the offset.
+Result<Value> ParseJson(std::string_view text);
+
+// Compares two numbers: <0, 0, >0. REQUIRES: both is_number(). NaN compares unequal (returns 2).
+int CompareNumbers(const Value& a, const Value& b);
+
+}  // namespace sluice

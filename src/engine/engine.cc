@@ -1,0 +1,714 @@
+// The engine loop and its decisions: what starts, what is skipped, retried, failed or cached.
+#include "engine/engine.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "engine/instance.h"
+
+namespace sluice {
+
+// Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
+// or, with `component_params`, a component's scope (params, component, run, task).
+class Engine::Scope : public Activation {
+ public:
+  Scope(const Engine& e, const Instance& in, int attempt, const Value* component_params)
+      : e_(e), in_(in), attempt_(attempt), component_params_(component_params) {}
+
+  Result<Resolved> Resolve(std::span<const std::string> path) const override {
+    const std::string& root = path[0];
+    if (root == "params") return Resolved{component_params_ ? *component_params_ : e_.params_, 1};
+    if (root == "run") return Resolved{Value(ValueMap{{"id", Value(e_.opts_.run_id)}}), 1};
+    if (root == "task") {
+      return Resolved{Value(ValueMap{{"name", Value(in_.name)},
+                                     {"attempt", Value(static_cast<int64_t>(attempt_))}}),
+                      1};
+    }
+    if (root == "component" && component_params_) {
+      const ComponentSpec* c = e_.plan_->tasks[in_.plan].component;
+      return Resolved{Value(ValueMap{{"dir", Value(c ? c->dir : "")}}), 1};
+    }
+    if (root == "item" && !component_params_) {
+      if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
+      return Resolved{*in_.item, 1};
+    }
+    if (root == "tasks" && !component_params_ && path.size() >= 5) {
+      auto it = e_.by_name_.find(path[1]);
+      if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+      const Instance& up = e_.instances_[it->second];
+      if (up.state != TaskState::kSucceeded && up.state != TaskState::kCached) {
+        return Fail(ErrorCode::kInvalidInput, "task {} has no outputs (it is {})", Quote(path[1]),
+                    TaskStateName(up.state));
+      }
+      const Value* group = up.outputs.is_map() ? up.outputs.Find(path[3]) : nullptr;
+      const Value* v = group && group->is_map() ? group->Find(path[4]) : nullptr;
+      if (!v) {
+        return Fail(ErrorCode::kInvalidInput, "task {} did not produce output {}", Quote(path[1]),
+                    Quote(path[4]));
+      }
+      return Resolved{*v, 5};
+    }
+    return Fail(ErrorCode::kInvalidInput, "unknown variable {}", Quote(Join(
+        std::vector<std::string>(path.begin(), path.end()), ".")));
+  }
+
+ private:
+  const Engine& e_;
+  const Instance& in_;
+  int attempt_;
+  const Value* component_params_;
+};
+
+namespace {
+
+bool RetryMatches(const RetryPolicy& r, const std::string& error_class, int code) {
+  if (error_class == "exit" &&
+      std::find(r.except_exit_codes.begin(), r.except_exit_codes.end(), code) !=
+          r.except_exit_codes.end()) {
+    return false;
+  }
+  if (r.on_exit_codes.empty() && r.on_signals.empty() && r.on_classes.empty()) return true;
+  for (const auto& c : r.on_classes) {
+    if (c == "any" || c == error_class) return true;
+  }
+  if (error_class == "exit") {
+    return std::find(r.on_exit_codes.begin(), r.on_exit_codes.end(), code) != r.on_exit_codes.end();
+  }
+  if (error_class == "signal") {
+    return std::find(r.on_signals.begin(), r.on_signals.end(), code) != r.on_signals.end();
+  }
+  return false;
+}
+
+// A deterministic uniform number in [0, 1) for jitter, so replays and tests agree.
+double UnitRandom(const std::string& seed) {
+  std::string h = Sha256Hex(seed);
+  uint64_t x = std::stoull(h.substr(0, 13), nullptr, 16);
+  return static_cast<double>(x) / static_cast<double>(1ULL << 52);
+}
+
+Value EmptyOutputs() {
+  return Value(ValueMap{{"params", Value(ValueMap{})}, {"artifacts", Value(ValueMap{})}});
+}
+
+}  // namespace
+
+int64_t Engine::BackoffUs(const Instance& in, int next_attempt) const {
+  const RetryPolicy& r = plan_->tasks[in.plan].retry;
+  double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, next_attempt - 2);
+  d = std::min(d, static_cast<double>(r.max_ms));
+  double u = UnitRandom(fmt::format("{}/{}/{}", opts_.run_id, in.name, next_attempt));
+  if (r.jitter == Jitter::kFull) d = d * u;
+  if (r.jitter == Jitter::kEqual) d = d / 2 + d / 2 * u;
+  return static_cast<int64_t>(d * 1000);
+}
+
+Result<RunSummary> Engine::Run() {
+  if (run_finished_) {
+    return Fail(ErrorCode::kConflict, "run {} already finished ({})", opts_.run_id, final_status_);
+  }
+  Event started;
+  started.kind = EventKind::kRunStarted;
+  started.pid = opts_.pid;
+  Emit(started);
+  if (opts_.cancel_only) CancelAll();
+  if (!opts_.cancel_only) RecoverLost();
+  while (!cancelled_) {
+    StartReady();
+    if (auto st = Commit(); !st) return std::unexpected(st.error());
+    SpawnPending();
+    if (auto st = Commit(); !st) return std::unexpected(st.error());
+    if (finished_ == static_cast<int>(instances_.size())) break;
+    if (by_handle_.empty() && ready_.empty() && finalize_.empty()) {
+      bool waiting = std::any_of(instances_.begin(), instances_.end(), [](const Instance& in) {
+        return in.state == TaskState::kWaiting;
+      });
+      if (!waiting) {
+        // Only reachable through a bug; fail what is left rather than hang.
+        for (size_t i = 0; i < instances_.size(); ++i) {
+          if (!IsTerminal(instances_[i].state)) FailTask(static_cast<int>(i), "internal error: stuck");
+        }
+        continue;
+      }
+    }
+    int64_t next = NextTimerUs();
+    int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - clock_.NowUs());
+    if (!ready_.empty() && by_handle_.empty()) timeout = std::min<int64_t>(timeout < 0 ? 0 : timeout, 0);
+    WaitResult wr = executor_.Wait(by_handle_.empty() && timeout < 0 ? 0 : timeout);
+    for (const auto& exit : wr.exits) {
+      auto it = by_handle_.find(exit.pid);
+      if (it != by_handle_.end()) HandleExit(it->second, exit);
+    }
+    if (wr.interrupted) {
+      CancelAll();
+      break;
+    }
+    HandleTimers();
+  }
+  // The run's verdict: top-level tasks only (a forEach parent speaks for its children).
+  std::string status = "succeeded";
+  if (cancelled_) {
+    status = "cancelled";
+  } else {
+    for (size_t i = 0; i < plan_->tasks.size(); ++i) {
+      TaskState s = instances_[i].state;
+      bool tolerated = plan_->tasks[i].spec->continue_on_failure;
+      if ((s == TaskState::kFailed && !tolerated) || s == TaskState::kUpstreamFailed) {
+        status = "failed";
+      }
+    }
+  }
+  RunSummary summary;
+  summary.status = status;
+  summary.attempts_started = attempts_started_;
+  if (!latencies_us_.empty()) {
+    std::sort(latencies_us_.begin(), latencies_us_.end());
+    summary.latency_p50_us = latencies_us_[latencies_us_.size() / 2];
+    summary.latency_p99_us = latencies_us_[std::min(latencies_us_.size() - 1,
+                                                     latencies_us_.size() * 99 / 100)];
+  }
+  Event fin;
+  fin.kind = EventKind::kRunFinished;
+  fin.status = status;
+  fin.data = fmt::format("{{\"latency_p50_us\":{},\"latency_p99_us\":{},\"attempts\":{}}}",
+                         summary.latency_p50_us, summary.latency_p99_us, latencies_us_.size());
+  Emit(fin);
+  if (auto st = Commit(); !st) return std::unexpected(st.error());
+  return summary;
+}
+
+void Engine::RecoverLost() {
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    Instance& in = instances_[i];
+    if (in.attempt_open) {
+      FinishAttempt(static_cast<int>(i), false, "lost", 0,
+                    "the attempt's outcome is unknown: sluice stopped while it ran", Value());
+    }
+  }
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    const Instance& in = instances_[i];
+    if (in.expanded && !IsTerminal(in.state) && in.children_done == static_cast<int>(in.children.size())) {
+      finalize_.push_back(static_cast<int>(i));
+    }
+  }
+}
+
+int64_t Engine::NextTimerUs() const {
+  int64_t next = -1;
+  auto consider = [&](int64_t t) {
+    if (t > 0 && (next < 0 || t < next)) next = t;
+  };
+  for (const auto& in : instances_) {
+    if (in.state == TaskState::kWaiting) consider(in.retry_due_us);
+    if (in.attempt_open && in.handle) {
+      consider(in.kill_at_us ? in.kill_at_us : in.timeout_at_us);
+      int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
+      if (deadline_ms > 0 && !in.deadline_passed) consider(in.first_start_us + deadline_ms * 1000);
+    }
+  }
+  return next;
+}
+
+void Engine::HandleTimers() {
+  int64_t now = clock_.NowUs();
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    Instance& in = instances_[i];
+    int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
+    bool deadline_due = deadline_ms > 0 && in.first_start_us > 0 &&
+                        now >= in.first_start_us + deadline_ms * 1000;
+    if (in.state == TaskState::kWaiting) {
+      if (deadline_due) {
+        in.deadline_passed = true;
+        FailTask(static_cast<int>(i), "deadline passed while waiting to retry");
+      } else if (now >= in.retry_due_us) {
+        MarkReady(static_cast<int>(i));
+      }
+      continue;
+    }
+    if (!in.attempt_open || !in.handle) continue;
+    if (in.kill_at_us && now >= in.kill_at_us) {
+      executor_.Signal(in.handle, SIGKILL);
+      in.kill_at_us = now + opts_.kill_grace_us;  // keep trying while it lingers
+      continue;
+    }
+    bool timeout_due = in.timeout_at_us && now >= in.timeout_at_us;
+    if ((timeout_due || (deadline_due && !in.deadline_passed)) && !in.kill_at_us) {
+      in.timed_out = true;
+      if (deadline_due) in.deadline_passed = true;
+      executor_.Signal(in.handle, SIGTERM);
+      in.kill_at_us = now + opts_.kill_grace_us;
+    }
+  }
+}
+
+// Starts what is ready, in queue order. Decisions that need no slot (skip, upstream failure,
+// forEach expansion, builtins, cache hits) are taken at once; attempts wait for capacity, and a
+// task that does not fit lets later ones that do fit go first.
+void Engine::StartReady() {
+  bool progress = true;
+  while (progress && (!ready_.empty() || !finalize_.empty())) {
+    progress = false;
+    std::deque<int> queue;
+    queue.swap(ready_);
+    std::deque<int> waiting;
+    for (int i : queue) {
+      if (instances_[i].state != TaskState::kReady) continue;  // stale entry
+      StartInstance(i);
+      if (instances_[i].state == TaskState::kReady) {
+        waiting.push_back(i);
+      } else {
+        progress = true;
+      }
+    }
+    // Entries that could not start keep their place ahead of newly ready ones.
+    waiting.insert(waiting.end(), ready_.begin(), ready_.end());
+    ready_.swap(waiting);
+    if (!finalize_.empty()) {
+      std::vector<int> parents;
+      parents.swap(finalize_);
+      for (int p : parents) FinishForEach(p);
+      progress = true;
+    }
+  }
+}
+
+void Engine::StartInstance(int i) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  if (in.parent < 0 && in.attempt == 0 && !in.expanded) {
+    // Upstream verdicts first: a failure blocks, a skipped input skips.
+    bool all_skipped = !t.deps.empty();
+    for (int d : t.deps) {
+      const Instance& up = instances_[d];
+      bool tolerated = plan_->tasks[d].spec->continue_on_failure && up.state == TaskState::kFailed;
+      if ((up.state == TaskState::kFailed && !tolerated) || up.state == TaskState::kUpstreamFailed ||
+          up.state == TaskState::kCancelled) {
+        Event e;
+        e.kind = EventKind::kTaskFinished;
+        e.task = in.name;
+        e.status = std::string(TaskStateName(TaskState::kUpstreamFailed));
+        e.message = fmt::format("upstream task {} {}", Quote(up.name), TaskStateName(up.state));
+        Emit(e);
+        return;
+      }
+      if (up.state != TaskState::kSkipped) all_skipped = false;
+    }
+    for (int d : t.data_deps) {
+      if (instances_[d].state == TaskState::kSkipped) {
+        Event e;
+        e.kind = EventKind::kTaskSkipped;
+        e.task = in.name;
+        e.message = fmt::format("it reads outputs of {}, which was skipped", Quote(instances_[d].name));
+        Emit(e);
+        return;
+      }
+    }
+    if (all_skipped) {
+      Event e;
+      e.kind = EventKind::kTaskSkipped;
+      e.task = in.name;
+      e.message = "every task it needs was skipped";
+      Emit(e);
+      return;
+    }
+    if (t.spec->when) {
+      Scope scope(*this, in, 1, nullptr);
+      auto v = t.spec->when->Evaluate(scope);
+      Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));
+      if (!cond) {
+        FailTask(i, fmt::format("when: {}", cond.error().message));
+        return;
+      }
+      if (!*cond) {
+        Event e;
+        e.kind = EventKind::kTaskSkipped;
+        e.task = in.name;
+        e.message = fmt::format("when is false: {}", t.spec->when->tmpl.text());
+        Emit(e);
+        return;
+      }
+    }
+    if (t.spec->for_each_literal || t.spec->for_each_expr) {
+      StartForEach(i);
+      return;
+    }
+  }
+  if (t.kind == Body::Kind::kBuiltin) {
+    Event e;
+    e.kind = EventKind::kTaskFinished;
+    e.task = in.name;
+    e.attempt = 1;
+    e.status = "succeeded";
+    Emit(e);
+    return;
+  }
+  // A task that can never fit must fail rather than wait forever.
+  const Resources& r = t.resources;
+  if (r.cpu > opts_.cpu_capacity || r.gpu > opts_.gpu_capacity ||
+      (opts_.memory_capacity > 0 && r.memory > opts_.memory_capacity)) {
+    FailTask(i, fmt::format("it asks for cpu={} memory={} gpu={}, more than this machine offers "
+                            "(cpu={} memory={} gpu={})", r.cpu, r.memory, r.gpu,
+                            opts_.cpu_capacity, opts_.memory_capacity, opts_.gpu_capacity));
+    return;
+  }
+  if (!Fits(in)) return;
+  if (auto err = StartAttempt(i)) FailTask(i, *err);
+}
+
+void Engine::StartForEach(int i) {
+  Instance& in = instances_[i];
+  const TaskSpec& spec = *plan_->tasks[in.plan].spec;
+  Value items;
+  if (spec.for_each_literal) {
+    items = *spec.for_each_literal;
+  } else {
+    Scope scope(*this, in, 1, nullptr);
+    auto v = spec.for_each_expr->Evaluate(scope);
+    if (!v) {
+      FailTask(i, fmt::format("forEach: {}", v.error().message));
+      return;
+    }
+    items = *v;
+    if (items.is_string()) {  // an upstream output holding a JSON list
+      auto parsed = ParseJson(items.as_string());
+      if (parsed) items = *parsed;
+    }
+  }
+  if (!items.is_list()) {
+    FailTask(i, fmt::format("forEach must give a list, got {} {}", items.TypeName(),
+                            Quote(items.ToText())));
+    return;
+  }
+  if (items.as_list().size() > 100000) {
+    FailTask(i, fmt::format("forEach gives {} items; the limit is 100000", items.as_list().size()));
+    return;
+  }
+  Event e;
+  e.kind = EventKind::kTaskExpanded;
+  e.task = in.name;
+  e.data = items.ToJson();
+  Emit(e);
+  if (items.as_list().empty()) finalize_.push_back(i);
+}
+
+// Gathers the children's outputs into lists, in item order, and finishes the parent.
+void Engine::FinishForEach(int p) {
+  Instance& parent = instances_[p];
+  if (IsTerminal(parent.state)) return;
+  const OutputsDecl& decl = *plan_->tasks[parent.plan].outputs;
+  std::string failed;
+  ValueMap params, artifacts;
+  for (const auto& o : decl.params) params.emplace_back(o.name, Value(ValueList{}));
+  for (const auto& a : decl.artifacts) artifacts.emplace_back(a.name, Value(ValueList{}));
+  std::vector<ValueList> plists(params.size()), alists(artifacts.size());
+  for (int c : parent.children) {
+    const Instance& child = instances_[c];
+    if (child.state != TaskState::kSucceeded && child.state != TaskState::kCached) {
+      if (failed.empty()) failed = fmt::format("{} {}", child.name, TaskStateName(child.state));
+      continue;
+    }
+    const Value* cp = child.outputs.is_map() ? child.outputs.Find("params") : nullptr;
+    const Value* ca = child.outputs.is_map() ? child.outputs.Find("artifacts") : nullptr;
+    for (size_t k = 0; k < params.size(); ++k) {
+      const Value* v = cp && cp->is_map() ? cp->Find(params[k].first) : nullptr;
+      plists[k].push_back(v ? *v : Value());
+    }
+    for (size_t k = 0; k < artifacts.size(); ++k) {
+      const Value* v = ca && ca->is_map() ? ca->Find(artifacts[k].first) : nullptr;
+      alists[k].push_back(v ? *v : Value());
+    }
+  }
+  Event e;
+  e.kind = EventKind::kTaskFinished;
+  e.task = parent.name;
+  if (!failed.empty()) {
+    e.status = "failed";
+    e.message = fmt::format("forEach item failed: {}", failed);
+  } else {
+    for (size_t k = 0; k < params.size(); ++k) params[k].second = Value(std::move(plists[k]));
+    for (size_t k = 0; k < artifacts.size(); ++k) artifacts[k].second = Value(std::move(alists[k]));
+    e.status = "succeeded";
+    e.data = Value(ValueMap{{"params", Value(std::move(params))},
+                            {"artifacts", Value(std::move(artifacts))}})
+                 .ToJson();
+  }
+  Emit(e);
+}
+
+// Resolves the attempt's command and environment, consults the cache, and records the attempt
+// as started. Returns an error message when the task must fail instead.
+std::optional<std::string> Engine::StartAttempt(int i) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  int attempt = in.attempt + 1;
+  Scope pipeline_scope(*this, in, attempt, nullptr);
+
+  // A component's params: defaults, overridden by the task's `with:` arguments.
+  Value component_params;
+  if (t.component) {
+    ValueMap m;
+    for (const auto& d : t.component->params) m.emplace_back(d.name, d.default_value.value_or(Value()));
+    for (const auto& [name, field] : t.spec->body.with) {
+      auto v = field.Evaluate(pipeline_scope);
+      if (!v) return fmt::format("with.{}: {}", name, v.error().message);
+      for (auto& [k, cur] : m) {
+        if (k != name) continue;
+        auto decl = std::find_if(t.component->params.begin(), t.component->params.end(),
+                                 [&](const ParamDecl& d) { return d.name == name; });
+        Value val = *v;
+        // Values pasted from text (an upstream output read as a string) may need reading.
+        if (!ValueMatchesType(val, decl->type) && val.is_string() && decl->type != ParamType::kString) {
+          if (auto parsed = ParseJson(val.as_string()); parsed) val = *parsed;
+        }
+        if (decl->type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
+        if (!ValueMatchesType(val, decl->type)) {
+          return fmt::format("with.{}: component {} declares it {}, got {} {}", name,
+                             t.component->name, ParamTypeName(decl->type), val.TypeName(),
+                             Quote(val.ToText()));
+        }
+        cur = val;
+      }
+    }
+    component_params = Value(std::move(m));
+  }
+  Scope body_scope(*this, in, attempt, t.component ? &component_params : nullptr);
+
+  AttemptRequest req;
+  req.task = in.name;
+  req.attempt = attempt;
+  req.dir = fmt::format("{}/tasks/{}/{}", opts_.run_dir, in.name, attempt);
+  const Body& body = *t.body;
+  if (t.kind == Body::Kind::kScript) {
+    for (const auto& part : Split(body.shell, ' ')) {
+      if (!part.empty()) req.argv.push_back(part);
+    }
+    req.argv.push_back("-c");
+    req.argv.push_back(body.script);
+  } else {
+    for (const auto& a : body.run) {
+      auto v = a.Evaluate(body_scope);
+      if (!v) return fmt::format("run argument {}: {}", Quote(a.tmpl.text()), v.error().message);
+      req.argv.push_back(v->ToText());
+    }
+  }
+  auto add_env = [&](const auto& list, const Scope& scope) -> std::optional<std::string> {
+    for (const auto& [name, field] : list) {
+      auto v = field.Evaluate(scope);
+      if (!v) return fmt::format("env {}: {}", name, v.error().message);
+      req.env.emplace_back(name, v->ToText());
+    }
+    return std::nullopt;
+  };
+  if (t.component) {
+    if (auto err = add_env(t.component->env, body_scope)) return err;
+  }
+  if (auto err = add_env(t.spec->env, pipeline_scope)) return err;
+
+  std::string cache_key;
+  if (t.cache.enabled) {
+    Sha256 h;
+    auto field = [&](std::string_view s) {
+      h.Update(s);
+      h.Update(std::string_view("\0", 1));
+    };
+    field("sluice-cache-v1");
+    if (t.component) field(t.component->name + "@" + t.component->version);
+    for (const auto& a : req.argv) field(a);
+    for (const auto& [k, v] : req.env) field(k + "=" + v);
+    if (in.item) field(in.item->ToJson());
+    for (const auto& o : t.outputs->params) field("out:" + o.name + ":" + o.path + ":" + o.json_path);
+    for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
+    cache_key = h.HexDigest();
+    if (cache_) {
+      if (auto hit = cache_->Find(cache_key, t.cache.ttl_ms, clock_.NowUs())) {
+        Event e;
+        e.kind = EventKind::kTaskFinished;
+        e.task = in.name;
+        e.attempt = in.attempt;
+        e.status = "cached";
+        e.message = "outputs reused from the cache";
+        e.data = hit->ToJson();
+        Emit(e);
+        return std::nullopt;
+      }
+    }
+  }
+  req.env.emplace_back("SLUICE_RUN_ID", opts_.run_id);
+  req.env.emplace_back("SLUICE_TASK", in.name);
+  req.env.emplace_back("SLUICE_ATTEMPT", std::to_string(attempt));
+
+  Event e;
+  e.kind = EventKind::kAttemptStarted;
+  e.task = in.name;
+  e.attempt = attempt;
+  if (!cache_key.empty()) e.data = fmt::format("{{\"cache_key\":\"{}\"}}", cache_key);
+  int64_t ready_us = in.ready_us;
+  Emit(e);
+  in.request = std::move(req);
+  in.ready_us = ready_us;
+  to_spawn_.push_back(i);
+  return std::nullopt;
+}
+
+// Spawns the attempts recorded as started in the last commit (write-ahead: the record exists
+// before the process does).
+void Engine::SpawnPending() {
+  std::vector<int> batch;
+  batch.swap(to_spawn_);
+  for (int i : batch) {
+    Instance& in = instances_[i];
+    if (!in.attempt_open) continue;
+    auto handle = executor_.Start(in.request);
+    if (!handle) {
+      FinishAttempt(i, false, "spawn-error", 0, handle.error().message, Value());
+      continue;
+    }
+    latencies_us_.push_back(clock_.NowUs() - in.ready_us);
+    Event e;
+    e.kind = EventKind::kAttemptSpawned;
+    e.task = in.name;
+    e.attempt = in.attempt;
+    e.pid = *handle;
+    Emit(e);
+    by_handle_[*handle] = i;
+  }
+}
+
+void Engine::HandleExit(int i, const ProcessExit& exit) {
+  Instance& in = instances_[i];
+  by_handle_.erase(exit.pid);
+  if (in.timed_out) {
+    const PlanTask& t = plan_->tasks[in.plan];
+    std::string what = in.deadline_passed
+                           ? fmt::format("deadline of {} passed", FormatDurationMs(t.deadline_ms))
+                           : fmt::format("timed out after {}", FormatDurationMs(t.timeout_ms));
+    FinishAttempt(i, false, "timeout", 0, what, Value());
+    return;
+  }
+  if (exit.signal) {
+    FinishAttempt(i, false, "signal", exit.signal,
+                  fmt::format("killed by signal {} ({})", exit.signal, strsignal(exit.signal)),
+                  Value());
+    return;
+  }
+  if (exit.exit_code != 0) {
+    FinishAttempt(i, false, "exit", exit.exit_code, fmt::format("exited with {}", exit.exit_code),
+                  Value());
+    return;
+  }
+  auto outputs = executor_.Collect(in.request, *plan_->tasks[in.plan].outputs);
+  if (!outputs) {
+    FinishAttempt(i, false, "outputs", 0, outputs.error().message, Value());
+    return;
+  }
+  FinishAttempt(i, true, "", 0, "", *outputs);
+}
+
+void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int code,
+                           const std::string& message, const Value& outputs) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  Event e;
+  e.kind = EventKind::kAttemptFinished;
+  e.task = in.name;
+  e.attempt = in.attempt;
+  e.status = ok ? "succeeded" : "failed";
+  e.error_class = error_class;
+  e.exit_code = code;
+  e.message = message;
+  Emit(e);
+  if (error_class == "cancelled") {
+    Event c;
+    c.kind = EventKind::kTaskFinished;
+    c.task = in.name;
+    c.attempt = in.attempt;
+    c.status = "cancelled";
+    c.message = "the run was cancelled";
+    Emit(c);
+    return;
+  }
+  if (ok) {
+    Event done;
+    done.kind = EventKind::kTaskFinished;
+    done.task = in.name;
+    done.attempt = in.attempt;
+    done.status = "succeeded";
+    Value out = outputs.is_map() ? outputs : EmptyOutputs();
+    if (!in.cache_key.empty()) {
+      ValueMap m = out.as_map();
+      m.emplace_back("cache_key", Value(in.cache_key));
+      out = Value(std::move(m));
+    }
+    done.data = out.ToJson();
+    Emit(done);
+    return;
+  }
+  bool retryable = !in.deadline_passed && in.attempt <= t.retry.limit &&
+                   RetryMatches(t.retry, error_class, code) && !cancelled_;
+  if (retryable) {
+    Event r;
+    r.kind = EventKind::kRetryScheduled;
+    r.task = in.name;
+    r.attempt = in.attempt + 1;
+    r.due_us = clock_.NowUs() + BackoffUs(in, in.attempt + 1);
+    r.message = message;
+    Emit(r);
+    return;
+  }
+  FailTask(i, in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt,
+                                           t.retry.limit + 1)
+                             : message);
+}
+
+void Engine::FailTask(int i, const std::string& message) {
+  Event e;
+  e.kind = EventKind::kTaskFinished;
+  e.task = instances_[i].name;
+  e.attempt = instances_[i].attempt;
+  e.status = "failed";
+  e.message = message;
+  Emit(e);
+}
+
+// Ctrl-C or `sluice cancel`: terminate every running process group (TERM, grace, KILL), then
+// record every unfinished task cancelled.
+void Engine::CancelAll() {
+  cancelled_ = true;
+  for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGTERM);
+  int64_t kill_at = clock_.NowUs() + opts_.kill_grace_us;
+  while (!by_handle_.empty()) {
+    int64_t left = kill_at - clock_.NowUs();
+    if (left <= 0) {
+      for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGKILL);
+      kill_at = clock_.NowUs() + opts_.kill_grace_us;
+      left = opts_.kill_grace_us;
+    }
+    WaitResult wr = executor_.Wait(left);
+    for (const auto& exit : wr.exits) {
+      auto it = by_handle_.find(exit.pid);
+      if (it == by_handle_.end()) continue;
+      int i = it->second;
+      by_handle_.erase(it);
+      FinishAttempt(i, false, "cancelled", 0, "cancelled", Value());
+    }
+  }
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    Instance& in = instances_[i];
+    if (in.attempt_open) FinishAttempt(static_cast<int>(i), false, "cancelled", 0, "cancelled", Value());
+  }
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    if (IsTerminal(instances_[i].state)) continue;
+    Event e;
+    e.kind = EventKind::kTaskFinished;
+    e.task = instances_[i].name;
+    e.status = "cancelled";
+    e.message = "the run was cancelled";
+    Emit(e);
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,137 @@
+// Engine: executes one run of a compiled pipeline. A single-threaded loop in ninja's style —
+// start what is ready up to capacity, commit, wait, reap, commit, repeat — over a state that is
+// a pure function of the run's events: Replay() rebuilds it after a crash and Run() continues.
+//
+// Owned by the caller for the duration of one run; not thread-safe. All time comes from the Env
+// clock and all processes go through the Executor, so tests drive it with fakes.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/interfaces.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+enum class TaskState {
+  kPending,         // waiting for dependencies
+  kReady,           // queued for a slot
+  kRunning,         // an attempt is running (or a forEach parent has children to finish)
+  kWaiting,         // waiting for a retry's backoff to pass; holds no slot
+  kSucceeded,
+  kCached,
+  kFailed,
+  kSkipped,
+  kUpstreamFailed,
+  kCancelled,
+};
+std::string_view TaskStateName(TaskState s);
+bool IsTerminal(TaskState s);
+
+struct EngineOptions {
+  std::string run_id;
+  std::string run_dir;  // attempts live in run_dir/tasks/NAME/ATTEMPT
+  int jobs = 2;
+  double cpu_capacity = 2;
+  double memory_capacity = 0;  // bytes; 0 = unlimited
+  double gpu_capacity = 0;
+  int64_t kill_grace_us = 5'000'000;
+  int64_t pid = 0;            // of the process executing the run, recorded in run.started
+  bool cancel_only = false;   // Run() cancels what is left instead of executing it
+};
+
+struct RunSummary {
+  std::string status;  // succeeded, failed, cancelled
+  int64_t latency_p50_us = 0;
+  int64_t latency_p99_us = 0;
+  int attempts_started = 0;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opts, Clock& clock,
+         Executor& executor, EventSink& sink, CacheLookup* cache, RunObserver* observer);
+  ~Engine();
+
+  // Applies stored events of this run in order, rebuilding state without side effects.
+  // REQUIRES: called before Run(). Fails on events that do not fit the plan.
+  Status Replay(const std::vector<Event>& events);
+
+  // Runs to completion. Attempts that were running when the previous process died are
+  // recorded lost and handled by their retry policy. Returns the final summary, or an error
+  // when the store failed (the run can be resumed) or the run was already finished.
+  Result<RunSummary> Run();
+
+  // The state of every instance, by name (for tests and status).
+  TaskState StateOf(std::string_view name) const;
+  const Value* OutputsOf(std::string_view name) const;
+
+ private:
+  struct Instance;
+  struct Running;
+
+  // State transitions: Emit appends to the sink, applies, and notifies the observer.
+  void Emit(Event e);
+  Status Apply(const Event& e);
+  Status Commit();
+
+  void InitInstances();
+  int AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item);
+  void MarkReady(int i);
+  void OnTaskDone(int i);
+  void PropagateFailure(int i);
+  void CheckDependents(int i);
+  void StartReady();
+  bool Fits(const Instance& in) const;
+  void Take(const Instance& in, int sign);
+  void StartInstance(int i);
+  void StartForEach(int i);
+  void FinishForEach(int parent);
+  std::optional<std::string> StartAttempt(int i);
+  void SpawnPending();
+  void HandleExit(int i, const ProcessExit& exit);
+  void FinishAttempt(int i, bool ok, const std::string& error_class, int code,
+                     const std::string& message, const Value& outputs);
+  void FailTask(int i, const std::string& message);
+  void HandleTimers();
+  void CancelAll();
+  void RecoverLost();
+  int64_t NextTimerUs() const;
+  int64_t BackoffUs(const Instance& in, int next_attempt) const;
+  class Scope;
+  RunObserver::Progress MakeProgress() const;
+
+  std::shared_ptr<const Plan> plan_;
+  Value params_;
+  EngineOptions opts_;
+  Clock& clock_;
+  Executor& executor_;
+  EventSink& sink_;
+  CacheLookup* cache_;
+  RunObserver* observer_;
+
+  std::vector<Instance> instances_;
+  std::unordered_map<std::string, int> by_name_;
+  std::deque<int> ready_;
+  std::vector<int> to_spawn_;              // attempts recorded started, not yet spawned
+  std::vector<int> finalize_;              // forEach parents whose children are all done
+  std::unordered_map<int, int> by_handle_;  // pid -> instance
+  int running_slots_ = 0;
+  double used_cpu_ = 0, used_memory_ = 0, used_gpu_ = 0;
+  std::map<std::string, double> used_pools_;
+  int finished_ = 0;
+  bool cancelled_ = false;
+  bool run_finished_ = false;
+  std::string final_status_;
+  std::vector<int64_t> latencies_us_;
+  int attempts_started_ = 0;
+  bool replaying_ = false;
+};
+
+}  // namespace sluice

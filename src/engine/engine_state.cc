@@ -1,0 +1,261 @@
+// The engine's state and how events change it. Apply() is the only place that mutates run
+// state from events, and it never emits: the same code serves live runs and replay.
+#include <algorithm>
+
+#include "common/strings.h"
+#include "engine/engine.h"
+#include "engine/instance.h"
+
+namespace sluice {
+
+namespace {
+constexpr std::string_view kStateNames[] = {"pending",   "ready",  "running", "waiting",
+                                            "succeeded", "cached", "failed",  "skipped",
+                                            "upstream-failed", "cancelled"};
+}  // namespace
+
+std::string_view TaskStateName(TaskState s) { return kStateNames[static_cast<int>(s)]; }
+
+bool IsTerminal(TaskState s) { return s >= TaskState::kSucceeded; }
+
+static std::optional<TaskState> ParseTaskState(std::string_view name) {
+  for (size_t i = 0; i < std::size(kStateNames); ++i) {
+    if (kStateNames[i] == name) return static_cast<TaskState>(i);
+  }
+  return std::nullopt;
+}
+
+Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opts, Clock& clock,
+               Executor& executor, EventSink& sink, CacheLookup* cache, RunObserver* observer)
+    : plan_(std::move(plan)),
+      params_(std::move(params)),
+      opts_(std::move(opts)),
+      clock_(clock),
+      executor_(executor),
+      sink_(sink),
+      cache_(cache),
+      observer_(observer) {
+  InitInstances();
+}
+
+Engine::~Engine() = default;
+
+void Engine::InitInstances() {
+  instances_.reserve(plan_->tasks.size());
+  for (const auto& t : plan_->tasks) AddInstance(t.index, -1, t.name, std::nullopt);
+  for (size_t i = 0; i < plan_->tasks.size(); ++i) {
+    instances_[i].remaining_deps = static_cast<int>(plan_->tasks[i].deps.size());
+  }
+  for (size_t i = 0; i < plan_->tasks.size(); ++i) {
+    if (instances_[i].remaining_deps == 0) MarkReady(static_cast<int>(i));
+  }
+}
+
+int Engine::AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item) {
+  Instance in;
+  in.plan = plan_index;
+  in.parent = parent;
+  in.name = std::move(name);
+  in.item = std::move(item);
+  int idx = static_cast<int>(instances_.size());
+  by_name_[in.name] = idx;
+  instances_.push_back(std::move(in));
+  return idx;
+}
+
+void Engine::MarkReady(int i) {
+  Instance& in = instances_[i];
+  in.state = TaskState::kReady;
+  in.ready_us = clock_.NowUs();
+  ready_.push_back(i);
+}
+
+TaskState Engine::StateOf(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? TaskState::kPending : instances_[it->second].state;
+}
+
+const Value* Engine::OutputsOf(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &instances_[it->second].outputs;
+}
+
+bool Engine::Fits(const Instance& in) const {
+  const PlanTask& t = plan_->tasks[in.plan];
+  if (running_slots_ + 1 > opts_.jobs) return false;
+  if (in.parent >= 0) {
+    const Instance& p = instances_[in.parent];
+    int limit = plan_->tasks[p.plan].spec->parallelism;
+    if (limit > 0 && p.children_running >= limit) return false;
+  }
+  const Resources& r = t.resources;
+  if (used_cpu_ + r.cpu > opts_.cpu_capacity + 1e-9 && r.cpu > 0) return false;
+  if (opts_.memory_capacity > 0 && r.memory > 0 && used_memory_ + r.memory > opts_.memory_capacity) {
+    return false;
+  }
+  if (r.gpu > 0 && used_gpu_ + r.gpu > opts_.gpu_capacity + 1e-9) return false;
+  for (const auto& [pool, units] : r.pools) {
+    auto it = used_pools_.find(pool);
+    double used = it == used_pools_.end() ? 0 : it->second;
+    if (used + units > plan_->pipeline->pools.at(pool) + 1e-9) return false;
+  }
+  return true;
+}
+
+void Engine::Take(const Instance& in, int sign) {
+  const Resources& r = plan_->tasks[in.plan].resources;
+  running_slots_ += sign;
+  used_cpu_ += sign * r.cpu;
+  used_memory_ += sign * r.memory;
+  used_gpu_ += sign * r.gpu;
+  for (const auto& [pool, units] : r.pools) used_pools_[pool] += sign * units;
+  if (in.parent >= 0) instances_[in.parent].children_running += sign;
+}
+
+void Engine::Emit(Event e) {
+  e.run_id = opts_.run_id;
+  if (e.time_us == 0) e.time_us = clock_.NowUs();
+  sink_.Append(e);
+  (void)Apply(e);
+  if (observer_) observer_->OnEvent(e, MakeProgress());
+}
+
+Status Engine::Commit() { return sink_.Commit(); }
+
+RunObserver::Progress Engine::MakeProgress() const {
+  RunObserver::Progress p;
+  p.total = static_cast<int>(instances_.size());
+  p.finished = finished_;
+  for (const auto& [pid, i] : by_handle_) p.running.push_back(instances_[i].name);
+  std::sort(p.running.begin(), p.running.end());
+  return p;
+}
+
+Status Engine::Replay(const std::vector<Event>& events) {
+  replaying_ = true;
+  for (const auto& e : events) {
+    if (auto st = Apply(e); !st) {
+      replaying_ = false;
+      return st;
+    }
+  }
+  replaying_ = false;
+  return {};
+}
+
+Status Engine::Apply(const Event& e) {
+  if (e.kind == EventKind::kRunCreated || e.kind == EventKind::kRunStarted) return {};
+  if (e.kind == EventKind::kRunFinished) {
+    run_finished_ = true;
+    final_status_ = e.status;
+    return {};
+  }
+  auto it = by_name_.find(e.task);
+  if (it == by_name_.end()) {
+    return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
+                e.seq, Quote(e.task));
+  }
+  int i = it->second;
+  Instance& in = instances_[i];
+  switch (e.kind) {
+    case EventKind::kTaskExpanded: {
+      auto items = ParseJson(e.data);
+      if (!items || !items->is_list()) {
+        return Fail(ErrorCode::kInternal, "event {}: bad forEach items", e.seq);
+      }
+      in.expanded = true;
+      in.state = TaskState::kRunning;
+      // AddInstance grows instances_, so `in` must not be used after the first call.
+      const int plan = in.plan;
+      const std::string base = in.name;
+      const auto& list = items->as_list();
+      instances_.reserve(instances_.size() + list.size());
+      for (size_t k = 0; k < list.size(); ++k) {
+        int c = AddInstance(plan, i, fmt::format("{}[{}]", base, k), list[k]);
+        instances_[i].children.push_back(c);
+        MarkReady(c);
+      }
+      return {};
+    }
+    case EventKind::kAttemptStarted: {
+      in.state = TaskState::kRunning;
+      in.attempt = e.attempt;
+      in.attempt_open = true;
+      in.handle = 0;
+      if (e.attempt == 1 || in.first_start_us == 0) in.first_start_us = e.time_us;
+      int64_t timeout_ms = plan_->tasks[in.plan].timeout_ms;
+      in.timeout_at_us = timeout_ms > 0 ? e.time_us + timeout_ms * 1000 : 0;
+      in.kill_at_us = 0;
+      in.timed_out = false;
+      in.cache_key.clear();
+      if (!e.data.empty()) {
+        if (auto d = ParseJson(e.data); d && d->is_map()) {
+          if (const Value* k = d->Find("cache_key"); k && k->is_string()) in.cache_key = k->as_string();
+        }
+      }
+      if (!in.holds_slot) {
+        in.holds_slot = true;
+        Take(in, +1);
+      }
+      ++attempts_started_;
+      return {};
+    }
+    case EventKind::kAttemptSpawned:
+      in.handle = static_cast<int>(e.pid);
+      return {};
+    case EventKind::kAttemptFinished:
+      in.attempt_open = false;
+      if (in.handle) by_handle_.erase(in.handle);
+      in.handle = 0;
+      if (in.holds_slot) {
+        in.holds_slot = false;
+        Take(in, -1);
+      }
+      return {};
+    case EventKind::kRetryScheduled:
+      in.state = TaskState::kWaiting;
+      in.retry_due_us = e.due_us;
+      return {};
+    case EventKind::kTaskSkipped:
+    case EventKind::kTaskFinished: {
+      std::optional<TaskState> s = e.kind == EventKind::kTaskSkipped ? TaskState::kSkipped
+                                                                      : ParseTaskState(e.status);
+      if (!s || !IsTerminal(*s)) {
+        return Fail(ErrorCode::kInternal, "event {}: bad task status {}", e.seq, Quote(e.status));
+      }
+      if (IsTerminal(in.state)) return {};  // already final; keep the first verdict
+      if (in.holds_slot) {
+        in.holds_slot = false;
+        Take(in, -1);
+      }
+      in.state = *s;
+      if (!e.data.empty()) {
+        if (auto d = ParseJson(e.data); d) in.outputs = *d;
+      }
+      if (e.attempt > in.attempt) in.attempt = e.attempt;
+      OnTaskDone(i);
+      return {};
+    }
+    default: return {};
+  }
+}
+
+// Bookkeeping when an instance reaches a terminal state: count it, tell its forEach parent,
+// and make dependents ready when their last dependency is done. Whether a dependent then runs,
+// is skipped or is upstream-failed is decided when it is started (StartInstance).
+void Engine::OnTaskDone(int i) {
+  ++finished_;
+  Instance& in = instances_[i];
+  if (in.parent >= 0) {
+    Instance& p = instances_[in.parent];
+    if (++p.children_done == static_cast<int>(p.children.size())) finalize_.push_back(in.parent);
+    return;
+  }
+  for (int d : plan_->tasks[in.plan].dependents) {
+    if (--instances_[d].remaining_deps == 0 && instances_[d].state == TaskState::kPending) {
+      MarkReady(d);
+    }
+  }
+}
+
+}  // namespace sluice

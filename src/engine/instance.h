@@ -1,0 +1,43 @@
+// Engine internals shared by engine.cc and engine_state.cc: the runtime state of one task
+// instance (a task, or one child of a forEach task).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace sluice {
+
+struct Engine::Instance {
+  int plan = 0;     // index into Plan::tasks
+  int parent = -1;  // forEach parent instance, or -1
+  std::string name;
+  std::optional<Value> item;
+  TaskState state = TaskState::kPending;
+  int remaining_deps = 0;
+
+  int attempt = 0;            // number of the last attempt started
+  bool attempt_open = false;  // started and not finished (recorded)
+  bool holds_slot = false;
+  int handle = 0;             // pid of the running attempt
+  int64_t ready_us = 0;
+  int64_t first_start_us = 0;
+  int64_t timeout_at_us = 0;  // 0 = none
+  int64_t kill_at_us = 0;     // SIGKILL after the grace period, 0 = not terminating
+  bool timed_out = false;
+  bool deadline_passed = false;
+  int64_t retry_due_us = 0;
+  std::string cache_key;
+  AttemptRequest request;  // of the current attempt (live runs only)
+
+  std::vector<int> children;
+  bool expanded = false;
+  int children_done = 0;
+  int children_running = 0;
+
+  Value outputs;  // {"params": {...}, "artifacts": {name: path}}
+};
+
+}  // namespace sluice

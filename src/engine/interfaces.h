@@ -1,0 +1,60 @@
+// What the engine talks to: where it writes events, how it runs attempts, where it looks up the
+// cache, and who watches. The CLI wires the real ones (store, local executor); tests use fakes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/event.h"
+#include "env/env.h"
+#include "common/value.h"
+#include "spec/model.h"
+
+namespace sluice {
+
+class CacheLookup {
+ public:
+  virtual ~CacheLookup() = default;
+  // The outputs of an earlier successful attempt with this key, if any is younger than
+  // `ttl_ms` (0 = any age).
+  virtual std::optional<Value> Find(const std::string& key, int64_t ttl_ms, int64_t now_us) = 0;
+};
+
+struct AttemptRequest {
+  std::string task;  // instance name
+  int attempt = 0;
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;  // declared + SLUICE_* variables
+  std::string dir;  // the attempt's folder; the process runs in dir/work
+};
+
+// Runs attempts as processes (locally, or later on workers). Handles are process ids.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Creates the attempt's folder and starts it. On failure returns a spawn error; nothing runs.
+  virtual Result<int> Start(const AttemptRequest& req) = 0;
+  virtual void Signal(int handle, int sig) = 0;
+  // Waits for exits, a timeout (< 0: forever) or an interrupt.
+  virtual WaitResult Wait(int64_t timeout_us) = 0;
+  // After an attempt exited 0: reads its output params and stores its artifacts. Returns
+  // {"params": {...}, "artifacts": {name: {"path", "digest", "size"}}}. On failure (a missing
+  // output file, bad JSON) returns an error that fails the attempt.
+  virtual Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) = 0;
+};
+
+// Watches a run; called on the engine thread after each event is applied.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  struct Progress {
+    int total = 0;     // task instances known so far
+    int finished = 0;  // in a terminal state
+    std::vector<std::string> running;
+  };
+  virtual void OnEvent(const Event& e, const Progress& p) = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,114 @@
+// The Env seams: every clock read, process, file and signal reaches Sluice through these
+// interfaces, passed in from main. Tests use the fakes (fake_env.h); chaos and fault-injection
+// tests wrap the real ones. Implementations are not thread-safe unless stated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace sluice {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time in microseconds since the Unix epoch. Persisted times (retry due times,
+  // deadlines) use this base so that they survive a restart.
+  virtual int64_t NowUs() = 0;
+};
+
+struct SpawnRequest {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
+  std::string cwd;
+  std::string stdout_path;  // created or truncated
+  std::string stderr_path;
+};
+
+struct ProcessExit {
+  int pid = 0;
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the terminating signal, 0 when it exited
+};
+
+struct WaitResult {
+  std::vector<ProcessExit> exits;
+  bool interrupted = false;  // SIGINT or SIGTERM arrived for this process
+};
+
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+  // Starts a process as the leader of a new process group with default signal dispositions.
+  // On success returns its pid. On failure (no such program, no permission, fork failure)
+  // returns an error whose message says why; nothing is left running.
+  virtual Result<int> Spawn(const SpawnRequest& req) = 0;
+  // Sends `sig` to the whole process group led by `pid`. Errors are ignored (it may be gone).
+  virtual void SignalGroup(int pid, int sig) = 0;
+  // Blocks until at least one child exits, `timeout_us` passes (< 0: no limit) or an interrupt
+  // arrives. Returns every exit reaped.
+  virtual WaitResult Wait(int64_t timeout_us) = 0;
+};
+
+struct FileInfo {
+  bool exists = false;
+  bool is_dir = false;
+  int64_t size = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Writes atomically (temporary file, fsync, rename): readers see the old or the new content.
+  virtual Status WriteFile(const std::string& path, std::string_view content) = 0;
+  virtual Status MakeDirs(const std::string& path) = 0;
+  virtual FileInfo Stat(const std::string& path) = 0;
+  // Names in `path`, sorted; "." and ".." excluded.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  virtual Status RemoveAll(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status CopyFile(const std::string& from, const std::string& to) = 0;
+  // Makes a file or folder tree read-only (a+rX, no write bits).
+  virtual Status MakeReadOnly(const std::string& path) = 0;
+  virtual Result<std::string> HashFile(const std::string& path) = 0;  // hex SHA-256, streamed
+  // An absolute, normalized form of `path` (not resolving symlinks).
+  virtual std::string Absolute(const std::string& path) = 0;
+};
+
+// An exclusive advisory lock on a file, released when destroyed or when the process dies
+// (even by kill -9).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+// Takes the lock on `path` (created if missing) without waiting and writes `owner` into the
+// file. Returns nullptr when another process holds it, an error when the file cannot be opened.
+Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std::string& owner);
+// True when some process holds the lock on `path`; `owner` receives the file's content.
+bool IsFileLocked(const std::string& path, std::string* owner);
+// The process id and the environment of this process, for main to hand down.
+int CurrentPid();
+std::vector<std::string> CurrentEnvironment();
+bool IsTty(int fd);
+// Sends `sig` to process `pid` (not a group). Returns false when there is no such process.
+bool SignalProcess(int pid, int sig);
+void SleepUs(int64_t us);
+int CpuCount();
+double MemoryBytes();
+
+// The real implementations (env_posix.cc). The process launcher blocks SIGCHLD, SIGINT and
+// SIGTERM in the calling thread so that Wait() can receive them; construct at most one.
+std::unique_ptr<Clock> NewSystemClock();
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
+std::unique_ptr<FileSystem> NewPosixFileSystem();
+
+// Joins path parts with '/'.
+std::string PathJoin(std::string_view a, std::string_view b);
+std::string Dirname(std::string_view path);
+
+}  // namespace sluice

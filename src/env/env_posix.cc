@@ -1,0 +1,394 @@
+// POSIX implementations of the Env seams. This is the only file that calls posix_spawn,
+// waitpid, open and the system clock.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/sha256.h"
+#include "env/env.h"
+
+extern char** environ;
+
+namespace sluice {
+namespace fs = std::filesystem;
+
+namespace {
+
+class SystemClock : public Clock {
+ public:
+  int64_t NowUs() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+// Runs children with posix_spawn. SIGCHLD, SIGINT and SIGTERM stay blocked in this process
+// and are taken synchronously with sigtimedwait in Wait(), so there are no signal handlers and
+// no races between "check for exits" and "go to sleep".
+class PosixProcessLauncher : public ProcessLauncher {
+ public:
+  PosixProcessLauncher() {
+    sigemptyset(&waited_);
+    sigaddset(&waited_, SIGCHLD);
+    sigaddset(&waited_, SIGINT);
+    sigaddset(&waited_, SIGTERM);
+    sigprocmask(SIG_BLOCK, &waited_, &old_mask_);
+  }
+  ~PosixProcessLauncher() override { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
+
+  Result<int> Spawn(const SpawnRequest& req) override {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, req.stdout_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, req.stderr_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!req.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t empty, defaults;
+    sigemptyset(&empty);
+    sigemptyset(&defaults);
+    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) sigaddset(&defaults, s);
+    posix_spawnattr_setsigmask(&attr, &empty);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
+
+    std::vector<char*> argv, envp;
+    for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(rc));
+    }
+    return pid;
+  }
+
+  void SignalGroup(int pid, int sig) override {
+    if (pid > 0) kill(-pid, sig);
+  }
+
+  WaitResult Wait(int64_t timeout_us) override {
+    WaitResult r;
+    Reap(&r);
+    if (!r.exits.empty()) return r;
+    while (true) {
+      siginfo_t info;
+      int sig;
+      if (timeout_us < 0) {
+        sig = sigwaitinfo(&waited_, &info);
+      } else {
+        struct timespec ts = {static_cast<time_t>(timeout_us / 1000000),
+                              static_cast<long>((timeout_us % 1000000) * 1000)};
+        sig = sigtimedwait(&waited_, &info, &ts);
+      }
+      if (sig == SIGINT || sig == SIGTERM) {
+        r.interrupted = true;
+        Reap(&r);
+        return r;
+      }
+      if (sig == SIGCHLD) {
+        Reap(&r);
+        if (!r.exits.empty()) return r;
+        continue;  // a stopped/continued child, or already reaped: keep waiting
+      }
+      if (sig < 0 && errno == EINTR) continue;
+      return r;  // timed out
+    }
+  }
+
+ private:
+  static void Reap(WaitResult* r) {
+    while (true) {
+      int status = 0;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) return;
+      ProcessExit e;
+      e.pid = pid;
+      if (WIFEXITED(status)) {
+        e.exit_code = WEXITSTATUS(status);
+      } else if (WIFSIGNALED(status)) {
+        e.signal = WTERMSIG(status);
+      }
+      r->exits.push_back(e);
+    }
+  }
+
+  sigset_t waited_;
+  sigset_t old_mask_;
+};
+
+Status ErrnoFail(const std::string& what, const std::string& path) {
+  return Fail(ErrorCode::kIo, "{} {}: {}", what, path, strerror(errno));
+}
+
+class PosixFileSystem : public FileSystem {
+ public:
+  Result<std::string> ReadFile(const std::string& path) override {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return Fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot read {}: {}",
+                  path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+      close(fd);
+      return Fail(ErrorCode::kInvalidInput, "cannot read {}: it is a directory", path);
+    }
+    std::string out;
+    char buf[65536];
+    while (true) {
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        close(fd);
+        return Fail(ErrorCode::kIo, "cannot read {}: {}", path, strerror(e));
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    return out;
+  }
+
+  Status WriteFile(const std::string& path, std::string_view content) override {
+    std::string tmp = path + ".tmp." + std::to_string(getpid());
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return ErrnoFail("cannot write", tmp);
+    size_t off = 0;
+    while (off < content.size()) {
+      ssize_t n = write(fd, content.data() + off, content.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        auto s = ErrnoFail("cannot write", tmp);
+        close(fd);
+        unlink(tmp.c_str());
+        return s;
+      }
+      off += static_cast<size_t>(n);
+    }
+    fsync(fd);
+    close(fd);
+    if (rename(tmp.c_str(), path.c_str()) != 0) {
+      auto s = ErrnoFail("cannot rename into", path);
+      unlink(tmp.c_str());
+      return s;
+    }
+    return {};
+  }
+
+  Status MakeDirs(const std::string& path) override {
+    std::error_code ec;
+    fs::create_directories(path, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot create {}: {}", path, ec.message());
+    return {};
+  }
+
+  FileInfo Stat(const std::string& path) override {
+    struct stat st;
+    FileInfo info;
+    if (stat(path.c_str(), &st) != 0) return info;
+    info.exists = true;
+    info.is_dir = S_ISDIR(st.st_mode);
+    info.size = st.st_size;
+    return info;
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      names.push_back(it->path().filename().string());
+    }
+    if (ec) return Fail(ErrorCode::kIo, "cannot list {}: {}", path, ec.message());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  Status RemoveAll(const std::string& path) override {
+    std::error_code ec;
+    // Read-only trees (artifacts) must become writable before they can be removed.
+    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_directory()) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+    ec.clear();
+    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
+    ec.clear();
+    fs::remove_all(path, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot remove {}: {}", path, ec.message());
+    return {};
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (rename(from.c_str(), to.c_str()) != 0) return ErrnoFail("cannot rename", from + " to " + to);
+    return {};
+  }
+
+  Status CopyFile(const std::string& from, const std::string& to) override {
+    std::error_code ec;
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot copy {} to {}: {}", from, to, ec.message());
+    return {};
+  }
+
+  Status MakeReadOnly(const std::string& path) override {
+    std::error_code ec;
+    auto ro = [&](const fs::path& p, bool dir) {
+      fs::perms perms = fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read;
+      if (dir) perms |= fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
+      else if ((fs::status(p, ec).permissions() & fs::perms::owner_exec) != fs::perms::none)
+        perms |= fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
+      fs::permissions(p, perms, ec);
+    };
+    if (fs::is_directory(path, ec)) {
+      std::vector<fs::path> dirs;
+      for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_directory()) dirs.push_back(it->path());
+        else ro(it->path(), false);
+      }
+      // Folders last, deepest first, so that the walk itself was never denied.
+      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ro(*d, true);
+      ro(path, true);
+    } else {
+      ro(path, false);
+    }
+    if (ec) return Fail(ErrorCode::kIo, "cannot make {} read-only: {}", path, ec.message());
+    return {};
+  }
+
+  Result<std::string> HashFile(const std::string& path) override {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Fail(ErrorCode::kIo, "cannot read {}: {}", path, strerror(errno));
+    Sha256 h;
+    char buf[1 << 16];
+    while (true) {
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      h.Update(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    close(fd);
+    return h.HexDigest();
+  }
+
+  std::string Absolute(const std::string& path) override {
+    std::error_code ec;
+    auto p = fs::absolute(path, ec);
+    if (ec) return path;
+    return p.lexically_normal().string();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Clock> NewSystemClock() { return std::make_unique<SystemClock>(); }
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher() {
+  return std::make_unique<PosixProcessLauncher>();
+}
+std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
+
+namespace {
+class PosixFileLock : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { close(fd_); }
+
+ private:
+  int fd_;
+};
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std::string& owner) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail(ErrorCode::kIo, "cannot open {}: {}", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return std::unique_ptr<FileLock>();
+  }
+  if (ftruncate(fd, 0) == 0) {
+    ssize_t n = pwrite(fd, owner.data(), owner.size(), 0);
+    (void)n;
+  }
+  return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+}
+
+bool IsFileLocked(const std::string& path, std::string* owner) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool locked = flock(fd, LOCK_SH | LOCK_NB) != 0;
+  if (owner) {
+    char buf[256];
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+    owner->assign(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  close(fd);
+  return locked;
+}
+
+int CurrentPid() { return getpid(); }
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+bool IsTty(int fd) { return isatty(fd) == 1; }
+
+bool SignalProcess(int pid, int sig) { return pid > 0 && kill(pid, sig) == 0; }
+
+void SleepUs(int64_t us) {
+  struct timespec ts = {static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+int CpuCount() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+double MemoryBytes() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+std::string PathJoin(std::string_view a, std::string_view b) {
+  if (a.empty() || (!b.empty() && b[0] == '/')) return std::string(b);
+  std::string out(a);
+  if (out.back() != '/') out += '/';
+  out += b;
+  return out;
+}
+
+std::string Dirname(std::string_view path) {
+  size_t pos = path.rfind('/');
+  if (pos == std::string_view::npos) return ".";
+  if (pos == 0) return "/";
+  return std::string(path.substr(0, pos));
+}
+
+}  // namespace sluice

@@ -1,0 +1,99 @@
+#include "env/fake_env.h"
+
+#include <set>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+Result<std::string> MemFileSystem::ReadFile(const std::string& path) {
+  auto it = files_.find(Absolute(path));
+  if (it == files_.end()) {
+    if (Stat(path).is_dir) return Fail(ErrorCode::kIo, "cannot read {}: it is a directory", path);
+    return Fail(ErrorCode::kNotFound, "cannot read {}: No such file or directory", path);
+  }
+  return it->second;
+}
+
+Status MemFileSystem::WriteFile(const std::string& path, std::string_view content) {
+  files_[Absolute(path)] = std::string(content);
+  return {};
+}
+
+FileInfo MemFileSystem::Stat(const std::string& path) {
+  FileInfo info;
+  std::string p = Absolute(path);
+  if (auto it = files_.find(p); it != files_.end()) {
+    info.exists = true;
+    info.size = static_cast<int64_t>(it->second.size());
+    return info;
+  }
+  std::string prefix = p == "/" ? p : p + "/";
+  auto it = files_.lower_bound(prefix);
+  if (it != files_.end() && StartsWith(it->first, prefix)) {
+    info.exists = true;
+    info.is_dir = true;
+  }
+  return info;
+}
+
+Result<std::vector<std::string>> MemFileSystem::ListDir(const std::string& path) {
+  std::string p = Absolute(path);
+  std::string prefix = p == "/" ? p : p + "/";
+  std::set<std::string> names;
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix);
+       ++it) {
+    std::string rest = it->first.substr(prefix.size());
+    names.insert(rest.substr(0, rest.find('/')));
+  }
+  if (names.empty()) return Fail(ErrorCode::kNotFound, "cannot list {}: no such folder", path);
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+Status MemFileSystem::RemoveAll(const std::string& path) {
+  std::string p = Absolute(path);
+  files_.erase(p);
+  std::string prefix = p + "/";
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix);) {
+    it = files_.erase(it);
+  }
+  return {};
+}
+
+Status MemFileSystem::Rename(const std::string& from, const std::string& to) {
+  auto content = ReadFile(from);
+  if (!content) return Fail(content.error());
+  files_.erase(Absolute(from));
+  files_[Absolute(to)] = *content;
+  return {};
+}
+
+Status MemFileSystem::CopyFile(const std::string& from, const std::string& to) {
+  auto content = ReadFile(from);
+  if (!content) return Fail(content.error());
+  files_[Absolute(to)] = *content;
+  return {};
+}
+
+Result<std::string> MemFileSystem::HashFile(const std::string& path) {
+  auto content = ReadFile(path);
+  if (!content) return Fail(content.error());
+  return Sha256Hex(*content);
+}
+
+std::string MemFileSystem::Absolute(const std::string& path) {
+  // Relative paths are taken from "/"; "." and ".." segments are folded.
+  std::vector<std::string> out;
+  for (const auto& part : Split(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!out.empty()) out.pop_back();
+      continue;
+    }
+    out.push_back(part);
+  }
+  return "/" + Join(out, "/");
+}
+
+}  // namespace sluice

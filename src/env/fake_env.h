@@ -1,0 +1,47 @@
+// In-memory stand-ins for the Env seams: a clock that moves only when told, and a file system
+// held in a map. Used by unit tests, and MemFileSystem also by `resume`, which reloads a run's
+// pipeline from the snapshot of the files it was submitted with.
+#pragma once
+
+#include <map>
+
+#include "env/env.h"
+
+namespace sluice {
+
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(int64_t start_us = 1'700'000'000'000'000) : now_(start_us) {}
+  int64_t NowUs() override { return now_; }
+  void Advance(int64_t us) { now_ += us; }
+  void Set(int64_t us) { now_ = us; }
+
+ private:
+  int64_t now_;
+};
+
+// A file system of regular files held in memory; folders exist implicitly as path prefixes.
+class MemFileSystem : public FileSystem {
+ public:
+  MemFileSystem() = default;
+  explicit MemFileSystem(std::map<std::string, std::string> files) : files_(std::move(files)) {}
+
+  const std::map<std::string, std::string>& files() const { return files_; }
+
+  Result<std::string> ReadFile(const std::string& path) override;
+  Status WriteFile(const std::string& path, std::string_view content) override;
+  Status MakeDirs(const std::string& path) override { return {}; }
+  FileInfo Stat(const std::string& path) override;
+  Result<std::vector<std::string>> ListDir(const std::string& path) override;
+  Status RemoveAll(const std::string& path) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Status CopyFile(const std::string& from, const std::string& to) override;
+  Status MakeReadOnly(const std::string& path) override { return {}; }
+  Result<std::string> HashFile(const std::string& path) override;
+  std::string Absolute(const std::string& path) override;
+
+ private:
+  std::map<std::string, std::string> files_;
+};
+
+}  // namespace sluice

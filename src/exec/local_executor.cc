@@ -1,0 +1,169 @@
+#include "exec/local_executor.h"
+
+#include <algorithm>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string artifact_root,
+                             std::vector<std::string> base_env)
+    : launcher_(launcher),
+      fs_(fs),
+      artifact_root_(std::move(artifact_root)),
+      base_env_(std::move(base_env)) {}
+
+Result<int> LocalExecutor::Start(const AttemptRequest& req) {
+  std::string work = req.dir + "/work";
+  // A retried attempt starts from a clean folder, also after a crash mid-attempt.
+  if (fs_.Stat(req.dir).exists) {
+    if (auto s = fs_.RemoveAll(req.dir); !s) return std::unexpected(s.error());
+  }
+  if (auto s = fs_.MakeDirs(work); !s) return std::unexpected(s.error());
+  SpawnRequest sp;
+  sp.argv = req.argv;
+  sp.cwd = work;
+  sp.stdout_path = req.dir + "/stdout.log";
+  sp.stderr_path = req.dir + "/stderr.log";
+  // Declared variables override inherited ones of the same name.
+  sp.env.reserve(base_env_.size() + req.env.size());
+  for (const auto& kv : base_env_) {
+    std::string_view name = std::string_view(kv).substr(0, kv.find('='));
+    bool overridden = std::any_of(req.env.begin(), req.env.end(),
+                                  [&](const auto& p) { return p.first == name; });
+    if (!overridden) sp.env.push_back(kv);
+  }
+  for (const auto& [k, v] : req.env) sp.env.push_back(k + "=" + v);
+  return launcher_.Spawn(sp);
+}
+
+void LocalExecutor::Signal(int handle, int sig) { launcher_.SignalGroup(handle, sig); }
+
+WaitResult LocalExecutor::Wait(int64_t timeout_us) { return launcher_.Wait(timeout_us); }
+
+namespace {
+
+// Follows a dotted path ("metrics.accuracy", "items.0.name") into a JSON value.
+Result<Value> JsonPath(const Value& root, const std::string& path) {
+  Value cur = root;
+  if (path.empty()) return cur;
+  for (const auto& part : Split(path, '.')) {
+    if (cur.is_map()) {
+      const Value* next = cur.Find(part);
+      if (!next) return Fail(ErrorCode::kInvalidInput, "no key {} (in {})", Quote(part), path);
+      cur = *next;
+    } else if (cur.is_list()) {
+      char* end = nullptr;
+      long idx = std::strtol(part.c_str(), &end, 10);
+      if (part.empty() || *end || idx < 0 || static_cast<size_t>(idx) >= cur.as_list().size()) {
+        return Fail(ErrorCode::kInvalidInput, "no index {} (in {})", Quote(part), path);
+      }
+      cur = cur.as_list()[static_cast<size_t>(idx)];
+    } else {
+      return Fail(ErrorCode::kInvalidInput, "{} is not an object (in {})", Quote(part), path);
+    }
+  }
+  return cur;
+}
+
+std::string TrimNewline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDecl& outputs) {
+  std::string work = req.dir + "/work";
+  ValueMap params, artifacts;
+  constexpr size_t kMaxParamBytes = 1 << 20;
+  for (const auto& o : outputs.params) {
+    bool from_stdout = o.source == OutputSource::kStdoutText || o.source == OutputSource::kStdoutJson;
+    std::string file = from_stdout ? req.dir + "/stdout.log" : PathJoin(work, o.path);
+    auto content = fs_.ReadFile(file);
+    if (!content) {
+      return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name),
+                  from_stdout ? content.error().message
+                              : fmt::format("the task did not write {}", Quote(o.path)));
+    }
+    if (content->size() > kMaxParamBytes) {
+      return Fail(ErrorCode::kInvalidInput, "output {} is {} bytes; output params are limited to "
+                  "1 MiB (use an artifact)", Quote(o.name), content->size());
+    }
+    Value v;
+    if (o.source == OutputSource::kFile || o.source == OutputSource::kStdoutText) {
+      v = Value(TrimNewline(*content));
+    } else {
+      auto doc = ParseJson(*content);
+      if (!doc) return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name), doc.error().message);
+      auto sel = JsonPath(*doc, o.json_path);
+      if (!sel) return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name), sel.error().message);
+      v = *sel;
+    }
+    params.emplace_back(o.name, std::move(v));
+  }
+  for (const auto& a : outputs.artifacts) {
+    std::string path = PathJoin(work, a.path);
+    if (!fs_.Stat(path).exists) {
+      return Fail(ErrorCode::kInvalidInput, "artifact {}: the task did not create {}", Quote(a.name),
+                  Quote(a.path));
+    }
+    auto stored = StoreArtifact(path);
+    if (!stored) return Fail(stored.error().Wrap(fmt::format("artifact {}", Quote(a.name))));
+    artifacts.emplace_back(a.name, Value(*stored));
+  }
+  return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(std::move(artifacts))}});
+}
+
+// Digest of a file is its content hash; of a folder, the hash of its sorted entries' names,
+// kinds and digests, so equal trees share one stored copy.
+Result<std::string> LocalExecutor::Digest(const std::string& path, int depth) {
+  if (depth > 64) return Fail(ErrorCode::kInvalidInput, "{} is nested too deeply", path);
+  FileInfo info = fs_.Stat(path);
+  if (!info.is_dir) return fs_.HashFile(path);
+  auto names = fs_.ListDir(path);
+  if (!names) return std::unexpected(names.error());
+  Sha256 h;
+  h.Update("tree\n");
+  for (const auto& n : *names) {
+    auto d = Digest(PathJoin(path, n), depth + 1);
+    if (!d) return d;
+    h.Update(fmt::format("{} {} {}\n", fs_.Stat(PathJoin(path, n)).is_dir ? "d" : "f", *d, n));
+  }
+  return h.HexDigest();
+}
+
+Status LocalExecutor::CopyTree(const std::string& from, const std::string& to, int depth) {
+  if (!fs_.Stat(from).is_dir) return fs_.CopyFile(from, to);
+  if (auto s = fs_.MakeDirs(to); !s) return s;
+  auto names = fs_.ListDir(from);
+  if (!names) return std::unexpected(names.error());
+  for (const auto& n : *names) {
+    if (auto s = CopyTree(PathJoin(from, n), PathJoin(to, n), depth + 1); !s) return s;
+  }
+  return {};
+}
+
+Result<std::string> LocalExecutor::StoreArtifact(const std::string& path) {
+  auto digest = Digest(path, 0);
+  if (!digest) return digest;
+  std::string base = path.substr(path.rfind('/') + 1);
+  std::string dir = fmt::format("{}/sha256/{}/{}", artifact_root_, digest->substr(0, 2), *digest);
+  std::string dest = dir + "/" + base;
+  if (fs_.Stat(dest).exists) return dest;  // already stored: content addressing dedups
+  // Copy into a temporary folder and rename, so a crash never leaves a half-stored artifact
+  // under its final name. Equal content under another name shares the digest folder.
+  std::string tmp = fmt::format("{}/tmp/{}-{}", artifact_root_, *digest, base);
+  (void)fs_.RemoveAll(tmp);
+  if (auto s = fs_.MakeDirs(tmp); !s) return std::unexpected(s.error());
+  if (auto s = CopyTree(path, tmp + "/" + base, 0); !s) return std::unexpected(s.error());
+  if (auto s = fs_.MakeReadOnly(tmp + "/" + base); !s) return std::unexpected(s.error());
+  if (auto s = fs_.MakeDirs(dir); !s) return std::unexpected(s.error());
+  auto moved = fs_.Rename(tmp + "/" + base, dest);
+  (void)fs_.RemoveAll(tmp);
+  if (!moved && !fs_.Stat(dest).exists) return std::unexpected(moved.error());
+  return dest;
+}
+
+}  // namespace sluice

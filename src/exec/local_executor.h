@@ -1,0 +1,39 @@
+// LocalExecutor: runs attempts as local processes through the Env's ProcessLauncher, and
+// stores their artifacts in the content-addressed artifact store under the state directory.
+// Used by the engine thread only; not thread-safe.
+#pragma once
+
+#include <string>
+
+#include "engine/interfaces.h"
+
+namespace sluice {
+
+class LocalExecutor : public Executor {
+ public:
+  // `artifact_root` is the content-addressed store (STATE/artifacts); `base_env` the inherited
+  // environment ("KEY=VALUE") that every task process starts from.
+  LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string artifact_root,
+                std::vector<std::string> base_env);
+
+  Result<int> Start(const AttemptRequest& req) override;
+  void Signal(int handle, int sig) override;
+  WaitResult Wait(int64_t timeout_us) override;
+  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override;
+
+  // Stores the file or folder at `path` and returns its read-only location in the store:
+  // ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content (and, for folders, the names
+  // and modes of everything inside).
+  Result<std::string> StoreArtifact(const std::string& path);
+
+ private:
+  Result<std::string> Digest(const std::string& path, int depth);
+  Status CopyTree(const std::string& from, const std::string& to, int depth);
+
+  ProcessLauncher& launcher_;
+  FileSystem& fs_;
+  std::string artifact_root_;
+  std::vector<std::string> base_env_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,386 @@
+// The expression evaluator: a tree walk over the parsed Node tree with CEL's semantics for the
+// operators it supports (strict types, no implicit conversions except numeric comparison,
+// overflow is an error, && and || absorb an error when the other side decides the result).
+#include <cmath>
+#include <limits>
+
+#include "common/strings.h"
+#include "expr/ast.h"
+#include "expr/expr.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kMaxSteps = 1'000'000;
+
+class Evaluator {
+ public:
+  explicit Evaluator(const Activation& act) : act_(act) {}
+
+  Result<Value> Eval(const Node& n) {
+    if (++steps_ > kMaxSteps) return Err(n, "evaluation too costly");
+    switch (n.kind) {
+      case Node::Kind::kLiteral: return n.value;
+      case Node::Kind::kIdent:
+      case Node::Kind::kSelect: return Path(n);
+      case Node::Kind::kIndex: return Index(n);
+      case Node::Kind::kCall: return Call(n);
+      case Node::Kind::kUnary: return Unary(n);
+      case Node::Kind::kBinary: return Binary(n);
+      case Node::Kind::kAnd:
+      case Node::Kind::kOr: return Logic(n);
+      case Node::Kind::kCond: {
+        auto c = Eval(*n.args[0]);
+        if (!c) return c;
+        if (!c->is_bool()) return Err(n, fmt::format("condition is {}, not bool", c->TypeName()));
+        return Eval(*n.args[c->as_bool() ? 1 : 2]);
+      }
+      case Node::Kind::kList: {
+        ValueList l;
+        for (const auto& a : n.args) {
+          auto v = Eval(*a);
+          if (!v) return v;
+          l.push_back(std::move(*v));
+        }
+        return Value(std::move(l));
+      }
+      case Node::Kind::kMap: {
+        ValueMap m;
+        for (size_t i = 0; i + 1 < n.args.size(); i += 2) {
+          auto k = Eval(*n.args[i]);
+          if (!k) return k;
+          if (!k->is_string()) return Err(*n.args[i], "map keys must be strings here");
+          auto v = Eval(*n.args[i + 1]);
+          if (!v) return v;
+          for (const auto& [ek, ev] : m) {
+            if (ek == k->as_string()) return Err(*n.args[i], "repeated map key");
+          }
+          m.emplace_back(k->as_string(), std::move(*v));
+        }
+        return Value(std::move(m));
+      }
+    }
+    return Err(n, "unsupported expression");
+  }
+
+ private:
+  std::unexpected<Error> Err(const Node& n, std::string what) {
+    return Fail(ErrorCode::kInvalidInput, "column {}: {}", n.column, what);
+  }
+
+  // ident(.field)* : hands the whole dotted path to the activation, then selects the rest.
+  Result<Value> Path(const Node& n) {
+    std::vector<const Node*> chain;
+    const Node* cur = &n;
+    while (cur->kind == Node::Kind::kSelect) {
+      chain.push_back(cur);
+      cur = cur->args[0].get();
+    }
+    if (cur->kind != Node::Kind::kIdent) {
+      auto base = Eval(*cur);
+      if (!base) return base;
+      Value v = std::move(*base);
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        auto next = Field(v, **it);
+        if (!next) return next;
+        v = std::move(*next);
+      }
+      return v;
+    }
+    std::vector<std::string> path = {cur->name};
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) path.push_back((*it)->name);
+    auto r = act_.Resolve(path);
+    if (!r) return Err(*cur, r.error().message);
+    Value v = std::move(r->value);
+    for (size_t i = r->consumed; i < path.size(); ++i) {
+      auto next = Field(v, *chain[chain.size() - i]);
+      if (!next) return next;
+      v = std::move(*next);
+    }
+    return v;
+  }
+
+  Result<Value> Field(const Value& v, const Node& sel) {
+    if (!v.is_map()) {
+      return Err(sel, fmt::format("cannot select field {} of a {}", Quote(sel.name), v.TypeName()));
+    }
+    const Value* f = v.Find(sel.name);
+    if (!f) return Err(sel, fmt::format("no such key: {}", Quote(sel.name)));
+    return *f;
+  }
+
+  Result<Value> Index(const Node& n) {
+    auto base = Eval(*n.args[0]);
+    if (!base) return base;
+    auto idx = Eval(*n.args[1]);
+    if (!idx) return idx;
+    if (base->is_list()) {
+      if (!idx->is_number()) return Err(n, "list index must be a number");
+      const auto& l = base->as_list();
+      double d = idx->to_double();
+      if (d != std::floor(d) || d < 0 || d >= static_cast<double>(l.size())) {
+        return Err(n, fmt::format("index {} out of range (size {})", idx->ToText(), l.size()));
+      }
+      return l[static_cast<size_t>(d)];
+    }
+    if (base->is_map()) {
+      if (!idx->is_string()) return Err(n, "map key must be a string");
+      const Value* f = base->Find(idx->as_string());
+      if (!f) return Err(n, fmt::format("no such key: {}", Quote(idx->as_string())));
+      return *f;
+    }
+    return Err(n, fmt::format("cannot index a {}", base->TypeName()));
+  }
+
+  Result<Value> Logic(const Node& n) {
+    bool is_and = n.kind == Node::Kind::kAnd;
+    auto l = Eval(*n.args[0]);
+    if (l && l->is_bool() && l->as_bool() != is_and) return *l;  // short circuit
+    auto r = Eval(*n.args[1]);
+    if (r && r->is_bool() && r->as_bool() != is_and) return *r;  // absorbs an error on the left
+    if (!l) return l;
+    if (!r) return r;
+    if (!l->is_bool() || !r->is_bool()) {
+      return Err(n, fmt::format("no such overload: {} {} {}", l->TypeName(), n.name, r->TypeName()));
+    }
+    return Value(is_and);
+  }
+
+  Result<Value> Unary(const Node& n) {
+    auto v = Eval(*n.args[0]);
+    if (!v) return v;
+    if (n.name == "!") {
+      if (!v->is_bool()) return Err(n, fmt::format("no such overload: !{}", v->TypeName()));
+      return Value(!v->as_bool());
+    }
+    if (v->is_int()) {
+      if (v->as_int() == std::numeric_limits<int64_t>::min()) return Err(n, "integer overflow");
+      return Value(-v->as_int());
+    }
+    if (v->is_double()) return Value(-v->as_double());
+    return Err(n, fmt::format("no such overload: -{}", v->TypeName()));
+  }
+
+  Result<Value> Binary(const Node& n) {
+    auto l = Eval(*n.args[0]);
+    if (!l) return l;
+    auto r = Eval(*n.args[1]);
+    if (!r) return r;
+    const std::string& op = n.name;
+    if (op == "==") return Value(*l == *r);
+    if (op == "!=") return Value(!(*l == *r));
+    if (op == "in") {
+      if (r->is_list()) {
+        for (const auto& e : r->as_list()) {
+          if (e == *l) return Value(true);
+        }
+        return Value(false);
+      }
+      if (r->is_map()) {
+        if (!l->is_string()) return Value(false);
+        return Value(r->Find(l->as_string()) != nullptr);
+      }
+      return Err(n, fmt::format("no such overload: {} in {}", l->TypeName(), r->TypeName()));
+    }
+    if (op == "<" || op == "<=" || op == ">" || op == ">=") {
+      int c;
+      if (l->is_number() && r->is_number()) {
+        c = CompareNumbers(*l, *r);
+        if (c == 2) return Value(false);  // NaN
+      } else if (l->is_string() && r->is_string()) {
+        c = l->as_string().compare(r->as_string());
+      } else if (l->is_bool() && r->is_bool()) {
+        c = static_cast<int>(l->as_bool()) - static_cast<int>(r->as_bool());
+      } else {
+        return Err(n, fmt::format("no such overload: {} {} {}", l->TypeName(), op, r->TypeName()));
+      }
+      bool res = op == "<" ? c < 0 : op == "<=" ? c <= 0 : op == ">" ? c > 0 : c >= 0;
+      return Value(res);
+    }
+    return Arithmetic(n, *l, *r);
+  }
+
+  Result<Value> Arithmetic(const Node& n, const Value& l, const Value& r) {
+    const std::string& op = n.name;
+    auto no_overload = [&] {
+      return Err(n, fmt::format("no such overload: {} {} {}", l.TypeName(), op, r.TypeName()));
+    };
+    if (op == "+") {
+      if (l.is_string() && r.is_string()) return Value(l.as_string() + r.as_string());
+      if (l.is_list() && r.is_list()) {
+        ValueList out = l.as_list();
+        out.insert(out.end(), r.as_list().begin(), r.as_list().end());
+        return Value(std::move(out));
+      }
+    }
+    if (l.kind() != r.kind()) return no_overload();
+    if (l.is_int()) {
+      int64_t a = l.as_int(), b = r.as_int(), out = 0;
+      bool overflow = false;
+      if (op == "+") overflow = __builtin_add_overflow(a, b, &out);
+      else if (op == "-") overflow = __builtin_sub_overflow(a, b, &out);
+      else if (op == "*") overflow = __builtin_mul_overflow(a, b, &out);
+      else if (op == "/" || op == "%") {
+        if (b == 0) return Err(n, op == "/" ? "division by zero" : "modulus by zero");
+        if (a == std::numeric_limits<int64_t>::min() && b == -1) overflow = true;
+        else out = op == "/" ? a / b : a % b;
+      }
+      if (overflow) return Err(n, "integer overflow");
+      return Value(out);
+    }
+    if (l.is_uint()) {
+      uint64_t a = l.as_uint(), b = r.as_uint(), out = 0;
+      bool overflow = false;
+      if (op == "+") overflow = __builtin_add_overflow(a, b, &out);
+      else if (op == "-") overflow = __builtin_sub_overflow(a, b, &out);
+      else if (op == "*") overflow = __builtin_mul_overflow(a, b, &out);
+      else if (op == "/" || op == "%") {
+        if (b == 0) return Err(n, op == "/" ? "division by zero" : "modulus by zero");
+        out = op == "/" ? a / b : a % b;
+      }
+      if (overflow) return Err(n, "unsigned integer overflow");
+      return Value(out);
+    }
+    if (l.is_double()) {
+      double a = l.as_double(), b = r.as_double();
+      if (op == "+") return Value(a + b);
+      if (op == "-") return Value(a - b);
+      if (op == "*") return Value(a * b);
+      if (op == "/") return Value(a / b);
+    }
+    return no_overload();
+  }
+
+  Result<Value> Call(const Node& n) {
+    std::vector<Value> args;
+    for (const auto& a : n.args) {
+      auto v = Eval(*a);
+      if (!v) return v;
+      args.push_back(std::move(*v));
+    }
+    const std::string& f = n.name;
+    auto bad = [&] {
+      std::vector<std::string> types;
+      for (const auto& a : args) types.push_back(a.TypeName());
+      return Err(n, fmt::format("no such overload: {}({})", f, Join(types, ", ")));
+    };
+    if (f == "size" && args.size() == 1) {
+      const Value& v = args[0];
+      if (v.is_string()) {
+        int64_t count = 0;  // code points
+        for (unsigned char c : v.as_string()) count += (c & 0xC0) != 0x80;
+        return Value(count);
+      }
+      if (v.is_bytes()) return Value(static_cast<int64_t>(v.as_bytes().data.size()));
+      if (v.is_list()) return Value(static_cast<int64_t>(v.as_list().size()));
+      if (v.is_map()) return Value(static_cast<int64_t>(v.as_map().size()));
+      return bad();
+    }
+    if ((f == "contains" || f == "startsWith" || f == "endsWith") && n.has_receiver &&
+        args.size() == 2 && args[0].is_string() && args[1].is_string()) {
+      const std::string& s = args[0].as_string();
+      const std::string& t = args[1].as_string();
+      if (f == "contains") return Value(s.find(t) != std::string::npos);
+      if (f == "startsWith") return Value(StartsWith(s, t));
+      return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
+    }
+    if (f == "string" && args.size() == 1) {
+      if (args[0].is_string()) return args[0];
+      if (args[0].is_list() || args[0].is_map()) return bad();
+      if (args[0].is_double()) return Value(fmt::format("{}", args[0].as_double()));
+      return Value(args[0].ToText());
+    }
+    if (f == "double" && args.size() == 1) {
+      if (args[0].is_number()) return Value(args[0].to_double());
+      if (args[0].is_string()) {
+        char* end = nullptr;
+        const std::string& s = args[0].as_string();
+        double d = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end) return Err(n, fmt::format("cannot convert {} to double", Quote(s)));
+        return Value(d);
+      }
+      return bad();
+    }
+    if (f == "int" && args.size() == 1) {
+      const Value& v = args[0];
+      if (v.is_int()) return v;
+      if (v.is_uint()) {
+        if (v.as_uint() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+          return Err(n, "integer overflow");
+        }
+        return Value(static_cast<int64_t>(v.as_uint()));
+      }
+      if (v.is_double()) {
+        double d = v.as_double();
+        if (!(d > -9.2233720368547758e18 && d < 9.2233720368547758e18)) {
+          return Err(n, "integer overflow");
+        }
+        return Value(static_cast<int64_t>(d));
+      }
+      if (v.is_string()) {
+        errno = 0;
+        char* end = nullptr;
+        long long x = std::strtoll(v.as_string().c_str(), &end, 10);
+        if (v.as_string().empty() || *end || errno) {
+          return Err(n, fmt::format("cannot convert {} to int", Quote(v.as_string())));
+        }
+        return Value(static_cast<int64_t>(x));
+      }
+      return bad();
+    }
+    if (f == "bool" && args.size() == 1) {
+      if (args[0].is_bool()) return args[0];
+      if (args[0].is_string()) {
+        const std::string& s = args[0].as_string();
+        if (s == "true" || s == "True" || s == "TRUE" || s == "t" || s == "1") return Value(true);
+        if (s == "false" || s == "False" || s == "FALSE" || s == "f" || s == "0") return Value(false);
+      }
+      return bad();
+    }
+    if (f == "has" || f == "dyn") {
+      if (f == "dyn" && args.size() == 1) return args[0];
+      return bad();
+    }
+    return Err(n, fmt::format("unknown function {}", Quote(f)));
+  }
+
+  const Activation& act_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace
+
+Result<Value> Expression::Evaluate(const Activation& act) const {
+  return Evaluator(act).Eval(*root_);
+}
+
+Result<Value> Template::Evaluate(const Activation& act) const {
+  if (pieces_.size() == 1 && pieces_[0].expr) return pieces_[0].expr->Evaluate(act);
+  auto s = Render(act);
+  if (!s) return std::unexpected(s.error());
+  return Value(std::move(*s));
+}
+
+Result<std::string> Template::Render(const Activation& act) const {
+  std::string out;
+  for (const auto& p : pieces_) {
+    if (!p.expr) {
+      out += p.literal;
+      continue;
+    }
+    auto v = p.expr->Evaluate(act);
+    if (!v) return std::unexpected(v.error());
+    out += v->ToText();
+  }
+  return out;
+}
+
+Result<bool> AsCondition(const Value& v) {
+  if (!v.is_bool()) {
+    return Fail(ErrorCode::kInvalidInput, "condition must be a bool, got {} {}", v.TypeName(),
+                Quote(v.ToText()));
+  }
+  return v.as_bool();
+}
+
+}  // namespace sluice

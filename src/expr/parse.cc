@@ -1,0 +1,522 @@
+// The expression parser: a hand-written lexer and a recursive-descent parser following CEL's
+// grammar and operator precedence, with a nesting bound so hostile input cannot overflow the
+// stack.
+#include <cctype>
+
+#include "common/strings.h"
+#include "expr/ast.h"
+#include "expr/expr.h"
+
+namespace sluice {
+namespace {
+
+constexpr int kMaxDepth = 100;
+
+enum class Tok { kEnd, kIdent, kInt, kUint, kDouble, kString, kBytes, kOp };
+
+struct Token {
+  Tok kind = Tok::kEnd;
+  std::string text;  // identifier, operator, or decoded string
+  Value value;
+  int column = 1;
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string_view s) : s_(s) {}
+
+  Result<NodePtr> ParseAll() {
+    if (auto st = Next(); !st) return std::unexpected(st.error());
+    auto e = Expr(0);
+    if (!e) return e;
+    if (tok_.kind != Tok::kEnd) return Err(tok_.column, fmt::format("unexpected {}", Describe(tok_)));
+    return e;
+  }
+
+  std::vector<Reference> refs;
+
+ private:
+  static std::string Describe(const Token& t) {
+    if (t.kind == Tok::kEnd) return "end of expression";
+    if (t.kind == Tok::kString) return "string";
+    return Quote(t.text);
+  }
+
+  std::unexpected<Error> Err(int column, std::string what) {
+    return Fail(ErrorCode::kInvalidInput, "column {}: {}", column, what);
+  }
+
+  // --- lexer ---
+  Status Next() {
+    while (i_ < s_.size()) {
+      if (std::isspace(static_cast<unsigned char>(s_[i_]))) {
+        ++i_;
+      } else if (s_.substr(i_, 2) == "//") {
+        while (i_ < s_.size() && s_[i_] != '\n') ++i_;
+      } else {
+        break;
+      }
+    }
+    tok_ = Token();
+    tok_.column = static_cast<int>(i_) + 1;
+    if (i_ >= s_.size()) return {};
+    char c = s_[i_];
+    bool raw = false, bytes = false;
+    size_t p = i_;
+    // String prefixes: r, R, b, B and their combinations.
+    while (p < s_.size() && p - i_ < 2 && (s_[p] == 'r' || s_[p] == 'R' || s_[p] == 'b' || s_[p] == 'B')) ++p;
+    if (p > i_ && p < s_.size() && (s_[p] == '"' || s_[p] == '\'')) {
+      for (size_t k = i_; k < p; ++k) {
+        if (s_[k] == 'r' || s_[k] == 'R') raw = true;
+        else bytes = true;
+      }
+      i_ = p;
+      return String(raw, bytes);
+    }
+    if (c == '"' || c == '\'') return String(false, false);
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t start = i_;
+      while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) ++i_;
+      tok_.kind = Tok::kIdent;
+      tok_.text = std::string(s_.substr(start, i_ - start));
+      return {};
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && i_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_ + 1])))) {
+      return Number();
+    }
+    static const char* kOps[] = {"==", "!=", "<=", ">=", "&&", "||", "<", ">", "+", "-", "*",
+                                 "/",  "%",  "!",  "?",  ":",  ".",  ",", "(", ")", "[", "]",
+                                 "{",  "}"};
+    for (const char* op : kOps) {
+      std::string_view o(op);
+      if (s_.substr(i_, o.size()) == o) {
+        tok_.kind = Tok::kOp;
+        tok_.text = std::string(o);
+        i_ += o.size();
+        return {};
+      }
+    }
+    return Err(tok_.column, fmt::format("unexpected character {}", Quote(s_.substr(i_, 1))));
+  }
+
+  Status Number() {
+    size_t start = i_;
+    bool is_float = false;
+    if (s_.substr(i_, 2) == "0x" || s_.substr(i_, 2) == "0X") {
+      i_ += 2;
+      size_t digits = i_;
+      while (i_ < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+      if (i_ == digits) return Err(tok_.column, "bad hexadecimal number");
+    } else {
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+      if (i_ < s_.size() && s_[i_] == '.' && i_ + 1 < s_.size() &&
+          std::isdigit(static_cast<unsigned char>(s_[i_ + 1]))) {
+        is_float = true;
+        ++i_;
+        while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+      }
+      if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+        size_t save = i_++;
+        if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+        if (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) {
+          is_float = true;
+          while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+        } else {
+          i_ = save;
+        }
+      }
+    }
+    std::string text(s_.substr(start, i_ - start));
+    tok_.text = text;
+    if (is_float) {
+      tok_.kind = Tok::kDouble;
+      tok_.value = Value(std::strtod(text.c_str(), nullptr));
+      return {};
+    }
+    bool is_uint = i_ < s_.size() && (s_[i_] == 'u' || s_[i_] == 'U');
+    if (is_uint) ++i_;
+    errno = 0;
+    unsigned long long v = std::strtoull(text.c_str(), nullptr, 0);
+    if (errno == ERANGE) return Err(tok_.column, "integer literal out of range");
+    if (is_uint) {
+      tok_.kind = Tok::kUint;
+      tok_.value = Value(static_cast<uint64_t>(v));
+    } else {
+      tok_.kind = Tok::kInt;
+      // 9223372036854775808 is only valid after unary minus; Unary() handles it.
+      if (v > 9223372036854775808ULL) return Err(tok_.column, "integer literal out of range");
+      tok_.value = v == 9223372036854775808ULL ? Value(static_cast<uint64_t>(v))
+                                              : Value(static_cast<int64_t>(v));
+    }
+    return {};
+  }
+
+  Status String(bool raw, bool bytes) {
+    char q = s_[i_];
+    bool triple = s_.substr(i_, 3) == std::string(3, q);
+    i_ += triple ? 3 : 1;
+    std::string out;
+    while (true) {
+      if (i_ >= s_.size()) return Err(tok_.column, "unterminated string");
+      char c = s_[i_];
+      if (triple ? s_.substr(i_, 3) == std::string(3, q) : c == q) {
+        i_ += triple ? 3 : 1;
+        break;
+      }
+      if (!triple && c == '\n') return Err(tok_.column, "newline in string");
+      if (c != '\\' || raw) {
+        out.push_back(c);
+        ++i_;
+        continue;
+      }
+      ++i_;
+      if (i_ >= s_.size()) return Err(tok_.column, "unterminated string");
+      char e = s_[i_++];
+      switch (e) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case 'a': out += '\a'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'v': out += '\v'; break;
+        case '\\': out += '\\'; break;
+        case '\'': out += '\''; break;
+        case '"': out += '"'; break;
+        case '`': out += '`'; break;
+        case '?': out += '?'; break;
+        default:
+          return Err(static_cast<int>(i_) - 1, fmt::format("unsupported escape \\{}", e));
+      }
+    }
+    tok_.kind = bytes ? Tok::kBytes : Tok::kString;
+    tok_.text = out;
+    tok_.value = bytes ? Value(Bytes{out}) : Value(out);
+    return {};
+  }
+
+  // --- parser ---
+  bool IsOp(std::string_view op) const { return tok_.kind == Tok::kOp && tok_.text == op; }
+
+  Status Expect(std::string_view op) {
+    if (!IsOp(op)) {
+      return Err(tok_.column, fmt::format("expected '{}' but found {}", op, Describe(tok_)));
+    }
+    return Next();
+  }
+
+  static NodePtr Make(Node::Kind kind, int column, std::string name,
+                      std::vector<NodePtr> args = {}) {
+    auto n = std::make_shared<Node>();
+    n->kind = kind;
+    n->column = column;
+    n->name = std::move(name);
+    n->args = std::move(args);
+    return n;
+  }
+
+#define TRY_NODE(var, expr)                        \
+  auto var = (expr);                               \
+  if (!var) return std::unexpected(var.error())
+#define TRY_STATUS(expr)                           \
+  if (auto _st = (expr); !_st) return std::unexpected(_st.error())
+
+  Result<NodePtr> Expr(int depth) {
+    if (depth > kMaxDepth) return Err(tok_.column, "expression nested too deeply");
+    TRY_NODE(cond, Or(depth + 1));
+    if (!IsOp("?")) return cond;
+    int col = tok_.column;
+    TRY_STATUS(Next());
+    TRY_NODE(a, Or(depth + 1));
+    TRY_STATUS(Expect(":"));
+    TRY_NODE(b, Expr(depth + 1));
+    return Make(Node::Kind::kCond, col, "?:", {*cond, *a, *b});
+  }
+
+  Result<NodePtr> Or(int depth) {
+    TRY_NODE(left, And(depth));
+    NodePtr l = *left;
+    while (IsOp("||")) {
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      TRY_NODE(r, And(depth));
+      l = Make(Node::Kind::kOr, col, "||", {l, *r});
+    }
+    return l;
+  }
+
+  Result<NodePtr> And(int depth) {
+    TRY_NODE(left, Relation(depth));
+    NodePtr l = *left;
+    while (IsOp("&&")) {
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      TRY_NODE(r, Relation(depth));
+      l = Make(Node::Kind::kAnd, col, "&&", {l, *r});
+    }
+    return l;
+  }
+
+  Result<NodePtr> Relation(int depth) {
+    TRY_NODE(left, Addition(depth));
+    NodePtr l = *left;
+    while (IsOp("<") || IsOp("<=") || IsOp(">") || IsOp(">=") || IsOp("==") || IsOp("!=") ||
+           (tok_.kind == Tok::kIdent && tok_.text == "in")) {
+      std::string op = tok_.text;
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      TRY_NODE(r, Addition(depth));
+      l = Make(Node::Kind::kBinary, col, op, {l, *r});
+    }
+    return l;
+  }
+
+  Result<NodePtr> Addition(int depth) {
+    TRY_NODE(left, Multiplication(depth));
+    NodePtr l = *left;
+    while (IsOp("+") || IsOp("-")) {
+      std::string op = tok_.text;
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      TRY_NODE(r, Multiplication(depth));
+      l = Make(Node::Kind::kBinary, col, op, {l, *r});
+    }
+    return l;
+  }
+
+  Result<NodePtr> Multiplication(int depth) {
+    TRY_NODE(left, Unary(depth));
+    NodePtr l = *left;
+    while (IsOp("*") || IsOp("/") || IsOp("%")) {
+      std::string op = tok_.text;
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      TRY_NODE(r, Unary(depth));
+      l = Make(Node::Kind::kBinary, col, op, {l, *r});
+    }
+    return l;
+  }
+
+  Result<NodePtr> Unary(int depth) {
+    if (depth > kMaxDepth) return Err(tok_.column, "expression nested too deeply");
+    if (IsOp("!") || IsOp("-")) {
+      std::string op = tok_.text;
+      int col = tok_.column;
+      TRY_STATUS(Next());
+      // -9223372036854775808 is the one literal that only exists negated.
+      if (op == "-" && tok_.kind == Tok::kInt && tok_.value.is_uint()) {
+        auto n = Make(Node::Kind::kLiteral, col, "");
+        const_cast<Node*>(n.get())->value = Value(std::numeric_limits<int64_t>::min());
+        TRY_STATUS(Next());
+        return Member(n, depth);
+      }
+      TRY_NODE(operand, Unary(depth + 1));
+      return Make(Node::Kind::kUnary, col, op, {*operand});
+    }
+    TRY_NODE(p, Primary(depth));
+    return Member(*p, depth);
+  }
+
+  Result<NodePtr> Member(NodePtr n, int depth) {
+    while (true) {
+      if (IsOp(".")) {
+        TRY_STATUS(Next());
+        if (tok_.kind != Tok::kIdent) {
+          return Err(tok_.column, fmt::format("expected a field name but found {}", Describe(tok_)));
+        }
+        std::string name = tok_.text;
+        int col = tok_.column;
+        TRY_STATUS(Next());
+        if (IsOp("(")) {
+          TRY_NODE(args, Args(")", depth));
+          std::vector<NodePtr> all = {n};
+          all.insert(all.end(), args->begin(), args->end());
+          auto call = Make(Node::Kind::kCall, col, name, std::move(all));
+          const_cast<Node*>(call.get())->has_receiver = true;
+          n = call;
+        } else {
+          n = Make(Node::Kind::kSelect, col, name, {n});
+        }
+      } else if (IsOp("[")) {
+        int col = tok_.column;
+        TRY_STATUS(Next());
+        TRY_NODE(index, Expr(depth + 1));
+        TRY_STATUS(Expect("]"));
+        n = Make(Node::Kind::kIndex, col, "[]", {n, *index});
+      } else {
+        return n;
+      }
+    }
+  }
+
+  // Parses "a, b, c" up to `close`, consuming it. The opening token was consumed already.
+  Result<std::vector<NodePtr>> Args(std::string_view close, int depth) {
+    if (IsOp("(")) TRY_STATUS(Next());
+    std::vector<NodePtr> out;
+    if (IsOp(close)) {
+      TRY_STATUS(Next());
+      return out;
+    }
+    while (true) {
+      TRY_NODE(e, Expr(depth + 1));
+      out.push_back(*e);
+      if (IsOp(",")) {
+        TRY_STATUS(Next());
+        if (IsOp(close)) break;  // trailing comma
+        continue;
+      }
+      break;
+    }
+    TRY_STATUS(Expect(close));
+    return out;
+  }
+
+  Result<NodePtr> Primary(int depth) {
+    int col = tok_.column;
+    switch (tok_.kind) {
+      case Tok::kEnd: return Err(col, "expression ends too early");
+      case Tok::kInt:
+        if (tok_.value.is_uint()) return Err(col, "integer literal out of range");
+        [[fallthrough]];
+      case Tok::kUint:
+      case Tok::kDouble:
+      case Tok::kString:
+      case Tok::kBytes: {
+        auto n = Make(Node::Kind::kLiteral, col, "");
+        const_cast<Node*>(n.get())->value = tok_.value;
+        TRY_STATUS(Next());
+        return n;
+      }
+      case Tok::kIdent: {
+        std::string name = tok_.text;
+        TRY_STATUS(Next());
+        if (name == "true" || name == "false" || name == "null") {
+          auto n = Make(Node::Kind::kLiteral, col, "");
+          const_cast<Node*>(n.get())->value =
+              name == "null" ? Value() : Value(name == "true");
+          return n;
+        }
+        if (IsOp("(")) {
+          TRY_NODE(args, Args(")", depth));
+          return Make(Node::Kind::kCall, col, name, std::move(*args));
+        }
+        RecordReference(name, col);
+        return Make(Node::Kind::kIdent, col, name);
+      }
+      case Tok::kOp:
+        if (IsOp("(")) {
+          TRY_STATUS(Next());
+          TRY_NODE(e, Expr(depth + 1));
+          TRY_STATUS(Expect(")"));
+          return e;
+        }
+        if (IsOp("[")) {
+          TRY_STATUS(Next());
+          TRY_NODE(items, Args("]", depth));
+          return Make(Node::Kind::kList, col, "[]", std::move(*items));
+        }
+        if (IsOp("{")) {
+          TRY_STATUS(Next());
+          std::vector<NodePtr> kv;
+          while (!IsOp("}")) {
+            TRY_NODE(k, Expr(depth + 1));
+            TRY_STATUS(Expect(":"));
+            TRY_NODE(v, Expr(depth + 1));
+            kv.push_back(*k);
+            kv.push_back(*v);
+            if (!IsOp(",")) break;
+            TRY_STATUS(Next());
+          }
+          TRY_STATUS(Expect("}"));
+          return Make(Node::Kind::kMap, col, "{}", std::move(kv));
+        }
+        return Err(col, fmt::format("unexpected {}", Describe(tok_)));
+    }
+    return Err(col, "unexpected token");
+  }
+
+  // Records the dotted path that starts at identifier `name`, read ahead from the source text
+  // (the tokens after it are still to come). "a.b.c" -> {a, b, c}.
+  void RecordReference(const std::string& name, int column) {
+    Reference ref;
+    ref.column = column;
+    ref.path.push_back(name);
+    size_t p = static_cast<size_t>(column - 1) + name.size();
+    while (true) {
+      size_t q = p;
+      while (q < s_.size() && std::isspace(static_cast<unsigned char>(s_[q]))) ++q;
+      if (q >= s_.size() || s_[q] != '.') break;
+      ++q;
+      while (q < s_.size() && std::isspace(static_cast<unsigned char>(s_[q]))) ++q;
+      size_t start = q;
+      while (q < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[q])) || s_[q] == '_')) ++q;
+      if (q == start || std::isdigit(static_cast<unsigned char>(s_[start]))) break;
+      // A receiver call (x.size()) ends the path.
+      size_t r = q;
+      while (r < s_.size() && std::isspace(static_cast<unsigned char>(s_[r]))) ++r;
+      if (r < s_.size() && s_[r] == '(') break;
+      ref.path.emplace_back(s_.substr(start, q - start));
+      p = q;
+    }
+    refs.push_back(std::move(ref));
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  Token tok_;
+};
+
+}  // namespace
+
+Result<Expression> Expression::Parse(std::string_view text) {
+  Parser p(text);
+  auto root = p.ParseAll();
+  if (!root) return std::unexpected(root.error());
+  Expression e;
+  e.text_ = std::string(text);
+  e.root_ = *root;
+  e.refs_ = std::move(p.refs);
+  return e;
+}
+
+Result<Template> Template::Parse(std::string_view text) {
+  Template t;
+  t.text_ = std::string(text);
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find("${{", i);
+    if (open == std::string_view::npos) {
+      t.pieces_.push_back({std::string(text.substr(i)), nullptr, 0});
+      break;
+    }
+    if (open > i) t.pieces_.push_back({std::string(text.substr(i, open - i)), nullptr, 0});
+    size_t close = text.find("}}", open + 3);
+    if (close == std::string_view::npos) {
+      return Fail(ErrorCode::kInvalidInput, "column {}: unterminated placeholder, expected '}}}}'",
+                  open + 1);
+    }
+    std::string_view body = text.substr(open + 3, close - open - 3);
+    if (Trim(body).empty()) {
+      return Fail(ErrorCode::kInvalidInput, "column {}: empty placeholder", open + 1);
+    }
+    auto e = Expression::Parse(body);
+    if (!e) {
+      // Report the column within the whole string, not just the placeholder.
+      std::string msg = e.error().message;
+      int col = 0;
+      if (std::sscanf(msg.c_str(), "column %d:", &col) == 1) {
+        msg = fmt::format("column {}:{}", col + static_cast<int>(open) + 3,
+                          msg.substr(msg.find(':') + 1));
+      }
+      return Fail(ErrorCode::kInvalidInput, "{}", msg);
+    }
+    t.pieces_.push_back({"", std::make_shared<const Expression>(std::move(*e)),
+                         static_cast<int>(open) + 3});
+    t.has_expr_ = true;
+    i = close + 2;
+  }
+  return t;
+}
+
+}  // namespace sluice

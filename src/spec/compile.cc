@@ -1,0 +1,417 @@
+// Compiling a pipeline: imports, component resolution, defaults, reference checks and the DAG.
+#include <algorithm>
+#include <set>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "spec/loader.h"
+#include "spec/plan.h"
+
+namespace sluice {
+namespace {
+
+#define TRY(var, expr)                       \
+  auto var = (expr);                         \
+  if (!var) return std::unexpected(var.error())
+#define TRY_STATUS(expr)                     \
+  if (auto _st = (expr); !_st) return std::unexpected(_st.error())
+
+constexpr int kMaxImportFiles = 1000;
+
+class Compiler {
+ public:
+  Compiler(FileSystem& fs) : fs_(fs), plan_(std::make_shared<Plan>()) {}
+
+  Result<std::shared_ptr<const Plan>> Run(const std::string& path) {
+    root_ = fs_.Absolute(path);
+    TRY(file, Read(root_, Location{}));
+    if (file->pipelines.empty()) {
+      return Fail(ErrorCode::kInvalidInput, "{}: no Pipeline document (a file of components is "
+                  "imported by a pipeline, not run)", root_);
+    }
+    if (file->pipelines.size() > 1) {
+      return FailAt(file->pipelines[1].loc, "a file holds one Pipeline document; this is a "
+                    "second one ({})", Quote(file->pipelines[1].name));
+    }
+    auto pipeline = std::make_shared<PipelineSpec>(std::move(file->pipelines[0]));
+    plan_->pipeline = pipeline;
+    for (auto& c : file->components) TRY_STATUS(AddComponent(std::move(c)));
+    std::string dir = Dirname(root_);
+    for (const auto& [imp, loc] : pipeline->imports) TRY_STATUS(Import(PathJoin(dir, imp), loc));
+    TRY_STATUS(BuildTasks());
+    TRY_STATUS(BuildGraph());
+    Sha256 h;
+    for (const auto& [p, content] : plan_->sources) {
+      h.Update(p);
+      h.Update(std::string_view("\0", 1));
+      h.Update(content);
+    }
+    plan_->digest = h.HexDigest();
+    return std::shared_ptr<const Plan>(plan_);
+  }
+
+ private:
+  Result<SpecFile> Read(const std::string& path, const Location& from) {
+    auto content = fs_.ReadFile(path);
+    if (!content) {
+      if (from.line > 0) return FailAt(from, "{}", content.error().message);
+      return std::unexpected(content.error());
+    }
+    if (plan_->sources.size() >= kMaxImportFiles) {
+      return FailAt(from, "too many imported files (more than {})", kMaxImportFiles);
+    }
+    plan_->sources[path] = *content;
+    return ParseSpecFile(path, *content);
+  }
+
+  Status Import(const std::string& raw, const Location& loc) {
+    std::string path = fs_.Absolute(raw);
+    FileInfo info = fs_.Stat(path);
+    if (!info.exists) return FailAt(loc, "import {} does not exist", Quote(path));
+    std::vector<std::string> files;
+    if (info.is_dir) {
+      TRY(names, fs_.ListDir(path));
+      for (const auto& n : *names) {
+        bool yaml = n.ends_with(".yaml") || n.ends_with(".yml");
+        if (yaml && !fs_.Stat(PathJoin(path, n)).is_dir) files.push_back(PathJoin(path, n));
+      }
+    } else {
+      files.push_back(path);
+    }
+    for (const auto& f : files) {
+      if (f == root_) {
+        return FailAt(loc, "import loop: {} imports itself", Quote(root_));
+      }
+      if (!imported_.insert(f).second) continue;
+      TRY(file, Read(f, loc));
+      if (!file->pipelines.empty()) {
+        return FailAt(file->pipelines[0].loc, "only Component documents can be imported, and "
+                      "this is a Pipeline (imported from {})", loc.ToString());
+      }
+      for (auto& c : file->components) TRY_STATUS(AddComponent(std::move(c)));
+    }
+    return {};
+  }
+
+  Status AddComponent(ComponentSpec c) {
+    for (const auto& other : plan_->components) {
+      if (other->name == c.name && other->version == c.version) {
+        return FailAt(c.loc, "component {}@{} is defined twice (also at {})", c.name, c.version,
+                      other->loc.ToString());
+      }
+    }
+    plan_->components.push_back(std::make_shared<const ComponentSpec>(std::move(c)));
+    return {};
+  }
+
+  // name, name@1, name@1.2, name@1.2.3 -> the highest matching version.
+  Result<const ComponentSpec*> Resolve(const std::string& ref, const Location& loc) {
+    std::string name = ref.substr(0, ref.find('@'));
+    std::vector<int> want;
+    if (ref.find('@') != std::string::npos) {
+      for (const auto& part : Split(ref.substr(ref.find('@') + 1), '.')) want.push_back(std::stoi(part));
+    }
+    const ComponentSpec* best = nullptr;
+    std::vector<std::string> names, versions;
+    for (const auto& c : plan_->components) {
+      names.push_back(c->name);
+      if (c->name != name) continue;
+      versions.push_back(c->version);
+      int parts[3] = {c->major, c->minor, c->patch};
+      bool match = true;
+      for (size_t i = 0; i < want.size(); ++i) match = match && parts[i] == want[i];
+      if (!match) continue;
+      if (!best || std::tie(c->major, c->minor, c->patch) >
+                       std::tie(best->major, best->minor, best->patch)) {
+        best = c.get();
+      }
+    }
+    if (best) return best;
+    if (versions.empty()) {
+      return FailAt(loc, "unknown component {}{}{}", Quote(name), DidYouMean(name, names),
+                    plan_->pipeline->imports.empty() ? " (the pipeline has no imports)" : "");
+    }
+    std::sort(versions.begin(), versions.end());
+    return FailAt(loc, "no version of component {} matches {}; available: {}", Quote(name),
+                  Quote(ref), Join(versions, ", "));
+  }
+
+  Status BuildTasks() {
+    const PipelineSpec& p = *plan_->pipeline;
+    for (const auto& t : p.tasks) {
+      if (plan_->by_name.count(t.name)) {
+        return FailAt(t.loc, "duplicate task name {}", Quote(t.name));
+      }
+      PlanTask pt;
+      pt.index = static_cast<int>(plan_->tasks.size());
+      pt.name = t.name;
+      pt.spec = &t;
+      pt.body = &t.body;
+      pt.outputs = &t.outputs;
+      pt.kind = t.body.kind;
+      const ComponentSpec* comp = nullptr;
+      if (t.body.kind == Body::Kind::kUses) {
+        TRY(c, Resolve(t.body.uses, t.body.loc));
+        comp = *c;
+        pt.component = comp;
+        pt.body = &comp->body;
+        pt.kind = comp->body.kind;
+        pt.outputs = &comp->outputs;
+        TRY_STATUS(CheckArguments(t, *comp));
+      }
+      const RetryPolicy* retry = t.retry ? &*t.retry
+                                 : comp && comp->retry ? &*comp->retry
+                                 : p.default_retry ? &*p.default_retry : nullptr;
+      if (retry) pt.retry = *retry;
+      pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
+                      : comp && comp->timeout_ms ? *comp->timeout_ms
+                      : p.default_timeout_ms.value_or(0);
+      pt.deadline_ms = t.deadline_ms.value_or(0);
+      pt.resources = t.resources.set ? t.resources
+                     : comp && comp->resources.set ? comp->resources : p.default_resources;
+      for (const auto& [pool, units] : pt.resources.pools) {
+        if (!p.pools.count(pool)) {
+          std::vector<std::string> known;
+          for (const auto& [k, v] : p.pools) known.push_back(k);
+          return FailAt(t.loc, "task {} asks for pool {}, which spec.pools does not declare{}",
+                        Quote(t.name), Quote(pool), DidYouMean(pool, known));
+        }
+        if (units > p.pools.at(pool)) {
+          return FailAt(t.loc, "task {} asks for {} units of pool {}, which only has {}",
+                        Quote(t.name), units, Quote(pool), p.pools.at(pool));
+        }
+      }
+      if (t.cache) pt.cache = *t.cache;
+      else if (comp && comp->cache) pt.cache = *comp->cache;
+      plan_->by_name[t.name] = pt.index;
+      plan_->tasks.push_back(std::move(pt));
+    }
+    for (auto& pt : plan_->tasks) TRY_STATUS(CheckReferences(pt));
+    return {};
+  }
+
+  Status CheckArguments(const TaskSpec& t, const ComponentSpec& c) {
+    std::vector<std::string> names;
+    for (const auto& d : c.params) names.push_back(d.name);
+    for (const auto& [arg, field] : t.body.with) {
+      auto it = std::find_if(c.params.begin(), c.params.end(),
+                             [&](const ParamDecl& d) { return d.name == arg; });
+      if (it == c.params.end()) {
+        return FailAt(field.loc, "component {}@{} has no param {}{}", c.name, c.version,
+                      Quote(arg), DidYouMean(arg, names));
+      }
+      if (!field.literal && !field.tmpl.has_placeholders() && it->type != ParamType::kString) {
+        return FailAt(field.loc, "argument {} is string {}, but component {} declares it {}",
+                      Quote(arg), Quote(field.tmpl.text()), c.name, ParamTypeName(it->type));
+      }
+      if (field.literal && !ValueMatchesType(*field.literal, it->type)) {
+        return FailAt(field.loc, "argument {} is {} {}, but component {} declares it {}",
+                      Quote(arg), field.literal->TypeName(), Quote(field.literal->ToText()),
+                      c.name, ParamTypeName(it->type));
+      }
+    }
+    for (const auto& d : c.params) {
+      bool given = std::any_of(t.body.with.begin(), t.body.with.end(),
+                               [&](const auto& w) { return w.first == d.name; });
+      if (d.required && !given) {
+        return FailAt(t.body.loc, "component {}@{} needs param {} (add it under with:)", c.name,
+                      c.version, Quote(d.name));
+      }
+    }
+    return {};
+  }
+
+  // Checks every placeholder reference of one template in the pipeline scope (is_component =
+  // false) or in a component's scope, and records data dependencies.
+  Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
+    if (f.literal) return {};
+    for (const auto& piece : f.tmpl.pieces()) {
+      if (!piece.expr) continue;
+      for (const auto& ref : piece.expr->references()) {
+        Location loc = f.loc;
+        TRY_STATUS(CheckReference(pt, ref.path, is_component, loc, piece.offset + ref.column));
+      }
+    }
+    return {};
+  }
+
+  Status CheckReference(PlanTask& pt, const std::vector<std::string>& path, bool is_component,
+                        const Location& loc, int col) {
+    auto fail = [&](std::string msg) {
+      return FailAt(loc, "{} (in the placeholder, column {})", msg, col);
+    };
+    const std::string& root = path[0];
+    std::string spelled = Join(path, ".");
+    if (root == "params") {
+      if (path.size() < 2) return {};
+      std::vector<std::string> names;
+      const auto& decls = is_component ? pt.component->params : plan_->pipeline->params;
+      for (const auto& d : decls) names.push_back(d.name);
+      if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
+        return fail(fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names)));
+      }
+      return {};
+    }
+    if (root == "run") {
+      if (path.size() >= 2 && path[1] != "id") return fail(fmt::format("unknown {}: run has only id", spelled));
+      return {};
+    }
+    if (root == "task") {
+      if (path.size() >= 2 && path[1] != "name" && path[1] != "attempt") {
+        return fail(fmt::format("unknown {}: task has name and attempt", spelled));
+      }
+      return {};
+    }
+    if (root == "component" && is_component) {
+      if (path.size() >= 2 && path[1] != "dir") return fail(fmt::format("unknown {}: component has dir", spelled));
+      return {};
+    }
+    if (root == "item" && !is_component) {
+      if (!pt.spec->for_each_literal && !pt.spec->for_each_expr) {
+        return fail("item is only defined in a task with forEach");
+      }
+      return {};
+    }
+    if (root == "tasks" && !is_component) {
+      if (path.size() < 5 || path[2] != "outputs" || (path[3] != "params" && path[3] != "artifacts")) {
+        return fail(fmt::format("{} must read tasks.NAME.outputs.params.NAME or "
+                                "tasks.NAME.outputs.artifacts.NAME", spelled));
+      }
+      const PlanTask* up = plan_->Find(path[1]);
+      if (!up) {
+        std::vector<std::string> names;
+        for (const auto& t : plan_->tasks) names.push_back(t.name);
+        return fail(fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names)));
+      }
+      if (up->index == pt.index) return fail(fmt::format("task {} reads its own outputs", Quote(pt.name)));
+      std::vector<std::string> outs;
+      if (path[3] == "params") {
+        for (const auto& o : up->outputs->params) outs.push_back(o.name);
+      } else {
+        for (const auto& o : up->outputs->artifacts) outs.push_back(o.name);
+      }
+      if (std::find(outs.begin(), outs.end(), path[4]) == outs.end()) {
+        return fail(fmt::format("task {} has no output {} {}{}", Quote(path[1]),
+                                path[3] == "params" ? "param" : "artifact", Quote(path[4]),
+                                DidYouMean(path[4], outs)));
+      }
+      pt.data_deps.push_back(up->index);
+      return {};
+    }
+    std::vector<std::string> roots = is_component
+        ? std::vector<std::string>{"params", "component", "run", "task"}
+        : std::vector<std::string>{"params", "tasks", "item", "run", "task"};
+    return fail(fmt::format("unknown variable {}{}", Quote(root), DidYouMean(root, roots)));
+  }
+
+  Status CheckReferences(PlanTask& pt) {
+    const TaskSpec& t = *pt.spec;
+    for (const auto& [name, field] : t.body.with) TRY_STATUS(CheckField(pt, field, false));
+    if (!pt.component) {
+      for (const auto& a : t.body.run) TRY_STATUS(CheckField(pt, a, false));
+    } else {
+      for (const auto& a : pt.component->body.run) TRY_STATUS(CheckField(pt, a, true));
+      for (const auto& [name, field] : pt.component->env) TRY_STATUS(CheckField(pt, field, true));
+    }
+    for (const auto& [name, field] : t.env) TRY_STATUS(CheckField(pt, field, false));
+    if (t.when) TRY_STATUS(CheckField(pt, *t.when, false));
+    if (t.for_each_expr) {
+      for (const auto& piece : t.for_each_expr->tmpl.pieces()) {
+        if (!piece.expr) continue;
+        for (const auto& ref : piece.expr->references()) {
+          if (ref.path[0] == "item") {
+            return FailAt(t.for_each_expr->loc, "forEach cannot refer to item");
+          }
+        }
+      }
+      TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
+    }
+    std::sort(pt.data_deps.begin(), pt.data_deps.end());
+    pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());
+    std::set<int> deps(pt.data_deps.begin(), pt.data_deps.end());
+    for (const auto& [need, loc] : t.needs) {
+      const PlanTask* up = plan_->Find(need);
+      if (!up) {
+        std::vector<std::string> names;
+        for (const auto& other : plan_->tasks) names.push_back(other.name);
+        return FailAt(loc, "task {} needs {}, which does not exist{}", Quote(pt.name), Quote(need),
+                      DidYouMean(need, names));
+      }
+      if (up->index == pt.index) return FailAt(loc, "task {} needs itself", Quote(pt.name));
+      deps.insert(up->index);
+    }
+    pt.deps.assign(deps.begin(), deps.end());
+    return {};
+  }
+
+  Status BuildGraph() {
+    Graph& g = plan_->graph;
+    for (const auto& t : plan_->tasks) g.AddNode(t.name);
+    for (const auto& t : plan_->tasks) {
+      for (int d : t.deps) {
+        g.AddEdge(d, t.index);
+        plan_->tasks[d].dependents.push_back(t.index);
+      }
+    }
+    if (auto cycle = g.FindCycle()) {
+      std::vector<std::string> names;
+      for (int n : *cycle) names.push_back(g.name(n));
+      return FailAt(plan_->tasks[(*cycle)[0]].spec->loc, "dependency cycle: {}",
+                    Join(names, " -> "));
+    }
+    return {};
+  }
+
+  FileSystem& fs_;
+  std::shared_ptr<Plan> plan_;
+  std::string root_;
+  std::set<std::string> imported_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path) {
+  return Compiler(fs).Run(path);
+}
+
+Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::string>& overrides) {
+  const auto& decls = plan.pipeline->params;
+  std::vector<std::string> names;
+  for (const auto& d : decls) names.push_back(d.name);
+  for (const auto& [k, v] : overrides) {
+    if (std::find(names.begin(), names.end(), k) == names.end()) {
+      return Fail(ErrorCode::kInvalidInput, "unknown param {}{}", Quote(k), DidYouMean(k, names));
+    }
+  }
+  ValueMap out;
+  for (const auto& d : decls) {
+    auto it = overrides.find(d.name);
+    if (it == overrides.end()) {
+      if (d.default_value) {
+        out.emplace_back(d.name, *d.default_value);
+      } else if (d.required) {
+        return Fail(ErrorCode::kInvalidInput, "param {} is required (pass -p {}=VALUE)",
+                    Quote(d.name), d.name);
+      } else {
+        out.emplace_back(d.name, Value());
+      }
+      continue;
+    }
+    const std::string& text = it->second;
+    Value v;
+    if (d.type == ParamType::kString) {
+      v = Value(text);
+    } else {
+      auto parsed = ParseJson(text);
+      if (!parsed || !ValueMatchesType(*parsed, d.type)) {
+        return Fail(ErrorCode::kInvalidInput, "param {} must be {}, got {}", Quote(d.name),
+                    ParamTypeName(d.type), Quote(text));
+      }
+      v = *parsed;
+    }
+    out.emplace_back(d.name, std::move(v));
+  }
+  return Value(std::move(out));
+}
+
+}  // namespace sluice

@@ -1,0 +1,160 @@
+// The pipeline model: what a `sluice/v1` file says, after YAML parsing and per-field checks but
+// before cross-references are resolved (compile.h does that). Every field that a later check
+// may complain about keeps its Location so that errors read FILE:LINE:COL.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "expr/expr.h"
+#include "common/value.h"
+
+namespace sluice {
+
+enum class ParamType { kString, kInt, kNumber, kBool, kList, kMap };
+std::string_view ParamTypeName(ParamType t);
+// Whether `v` is acceptable for `t` (an int is a number; nothing else converts).
+bool ValueMatchesType(const Value& v, ParamType t);
+
+struct ParamDecl {
+  std::string name;
+  ParamType type = ParamType::kString;
+  std::optional<Value> default_value;
+  bool required = false;
+  std::string description;
+  Location loc;
+};
+
+// A field that may hold `${{ }}` placeholders, or a typed literal (a number, list or map
+// written in YAML, e.g. a `with:` argument).
+struct TemplateField {
+  Template tmpl;
+  std::optional<Value> literal;  // set for non-string YAML values
+  Location loc;
+
+  bool has_placeholders() const { return !literal && tmpl.has_placeholders(); }
+  Result<Value> Evaluate(const Activation& act) const {
+    if (literal) return *literal;
+    return tmpl.Evaluate(act);
+  }
+};
+
+enum class Jitter { kNone, kFull, kEqual };
+
+struct RetryPolicy {
+  int limit = 0;  // retries after the first attempt
+  int64_t initial_ms = 1000;
+  double factor = 2.0;
+  int64_t max_ms = 300'000;
+  Jitter jitter = Jitter::kNone;
+  // Which failures retry. Empty `on` means any failure.
+  std::vector<int> on_exit_codes;
+  std::vector<int> on_signals;
+  std::vector<std::string> on_classes;  // "timeout", "lost", "spawn-error", "any"
+  std::vector<int> except_exit_codes;
+  Location loc;
+};
+
+struct Resources {
+  double cpu = 0;
+  double memory = 0;  // bytes
+  double gpu = 0;
+  std::map<std::string, double> pools;
+  bool set = false;
+};
+
+struct CacheSpec {
+  bool enabled = false;
+  int64_t ttl_ms = 0;  // 0 = forever
+};
+
+enum class OutputSource { kFile, kFileJson, kStdoutText, kStdoutJson };
+
+struct OutputParamDecl {
+  std::string name;
+  OutputSource source = OutputSource::kFile;
+  std::string path;       // kFile, kFileJson
+  std::string json_path;  // kFileJson: dotted path, "" = the whole document
+  Location loc;
+};
+
+struct ArtifactDecl {
+  std::string name;
+  std::string path;
+  Location loc;
+};
+
+struct OutputsDecl {
+  std::vector<OutputParamDecl> params;
+  std::vector<ArtifactDecl> artifacts;
+};
+
+// The body of a task or component: exactly one of run, script or uses.
+struct Body {
+  enum class Kind { kNone, kRun, kScript, kUses, kBuiltin };
+  Kind kind = Kind::kNone;
+  std::vector<TemplateField> run;  // argv
+  std::string builtin;             // "noop" for run: [builtin:noop]
+  std::string script;
+  std::string shell = "sh -e";
+  std::string uses;  // "name@version"
+  std::vector<std::pair<std::string, TemplateField>> with;
+  Location loc;
+};
+
+struct TaskSpec {
+  std::string name;
+  Location loc;
+  Body body;
+  std::vector<std::pair<std::string, Location>> needs;
+  std::vector<std::pair<std::string, TemplateField>> env;
+  OutputsDecl outputs;
+  std::optional<TemplateField> when;
+  // forEach: a literal list, or a template that yields a list.
+  std::optional<Value> for_each_literal;
+  std::optional<TemplateField> for_each_expr;
+  Location for_each_loc;
+  int parallelism = 0;  // 0 = unbounded
+  std::optional<RetryPolicy> retry;
+  std::optional<int64_t> timeout_ms;
+  std::optional<int64_t> deadline_ms;
+  Resources resources;
+  std::optional<CacheSpec> cache;
+  bool continue_on_failure = false;
+};
+
+struct ComponentSpec {
+  std::string name;
+  std::string version;  // semver text
+  int major = 0, minor = 0, patch = 0;
+  std::string dir;  // absolute folder of the file that defines it
+  Location loc;
+  std::vector<ParamDecl> params;
+  OutputsDecl outputs;
+  Body body;  // run or script
+  std::vector<std::pair<std::string, TemplateField>> env;
+  std::optional<RetryPolicy> retry;
+  std::optional<int64_t> timeout_ms;
+  Resources resources;
+  std::optional<CacheSpec> cache;
+};
+
+struct PipelineSpec {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::string file;  // absolute path
+  Location loc;
+  std::vector<ParamDecl> params;
+  std::vector<std::pair<std::string, Location>> imports;
+  std::optional<RetryPolicy> default_retry;
+  std::optional<int64_t> default_timeout_ms;
+  Resources default_resources;
+  std::map<std::string, double> pools;
+  std::vector<TaskSpec> tasks;
+};
+
+}  // namespace sluice

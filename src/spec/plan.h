@@ -1,0 +1,63 @@
+// The compiled pipeline: tasks with their components resolved, defaults applied, dependencies
+// (declared and inferred from placeholders) checked and ordered. Immutable once built; shared
+// by the engine and the CLI.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.h"
+#include "dag/graph.h"
+#include "env/env.h"
+#include "spec/model.h"
+
+namespace sluice {
+
+struct PlanTask {
+  int index = 0;
+  std::string name;
+  const TaskSpec* spec = nullptr;
+  const ComponentSpec* component = nullptr;  // set for `uses`
+  Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
+  const Body* body = nullptr;                // the task's or its component's body
+  const OutputsDecl* outputs = nullptr;
+  RetryPolicy retry;
+  int64_t timeout_ms = 0;   // per attempt, 0 = none
+  int64_t deadline_ms = 0;  // whole task, 0 = none
+  Resources resources;
+  CacheSpec cache;
+  std::vector<int> deps;       // every upstream task, sorted
+  std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted
+  std::vector<int> dependents;
+};
+
+struct Plan {
+  std::shared_ptr<const PipelineSpec> pipeline;
+  std::vector<std::shared_ptr<const ComponentSpec>> components;
+  std::vector<PlanTask> tasks;
+  std::unordered_map<std::string, int> by_name;
+  Graph graph;
+  // Every file read to build the plan, by absolute path, so a run can be resumed from exactly
+  // what it was submitted with.
+  std::map<std::string, std::string> sources;
+  std::string digest;  // SHA-256 over the sources
+
+  const PlanTask* Find(std::string_view name) const {
+    auto it = by_name.find(std::string(name));
+    return it == by_name.end() ? nullptr : &tasks[it->second];
+  }
+};
+
+// Loads the pipeline in `path` with its imports through `fs` and compiles it. On failure
+// returns the first error, located at FILE:LINE:COL.
+Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path);
+
+// Binds run parameters: `overrides` are name=value texts from the command line, read according
+// to each param's declared type (lists and maps as JSON). Fails on unknown names, bad values and
+// missing required params.
+Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::string>& overrides);
+
+}  // namespace sluice

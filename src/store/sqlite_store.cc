@@ -1,0 +1,462 @@
+// The SQLite implementation of Store. All sqlite3 calls live in this file.
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+#include "common/strings.h"
+#include "common/value.h"
+#include "store/store.h"
+
+namespace sluice {
+
+namespace {
+
+// The schema, one migration per version. A migration runs in one transaction together with the
+// update of user_version, so a crash leaves the old or the new schema, never half of one.
+const char* const kMigrations[] = {
+    // 1: the initial layout.
+    R"sql(
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT '', error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, due_us INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '');
+CREATE INDEX events_by_run ON events(run_id, seq);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
+  created_us INTEGER NOT NULL, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL DEFAULT '{}',
+  spec_path TEXT NOT NULL DEFAULT '', spec_digest TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, stats TEXT NOT NULL DEFAULT '');
+CREATE TABLE sources (
+  run_id TEXT NOT NULL, path TEXT NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (run_id, path));
+CREATE TABLE tasks (
+  run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  outputs TEXT NOT NULL DEFAULT '', started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name));
+CREATE TABLE attempts (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,
+  status TEXT NOT NULL, error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, task, attempt));
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+  PRIMARY KEY (run_id, task, name));
+CREATE TABLE cache (
+  key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task TEXT NOT NULL,
+  outputs TEXT NOT NULL, created_us INTEGER NOT NULL);
+)sql",
+};
+
+}  // namespace
+
+struct Store::Impl {
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts;
+  bool in_tx = false;
+  std::optional<Error> pending_error;
+
+  ~Impl() {
+    for (auto& [sql, st] : stmts) sqlite3_finalize(st);
+    if (db) sqlite3_close(db);
+  }
+
+  std::unexpected<Error> SqlError(std::string_view what) {
+    return Fail(ErrorCode::kStore, "store: {}: {}", what, sqlite3_errmsg(db));
+  }
+
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return Fail(ErrorCode::kStore, "store: {}", msg);
+    }
+    return {};
+  }
+
+  // A cached prepared statement, reset and with bindings cleared.
+  Result<sqlite3_stmt*> Prepare(const std::string& sql) {
+    auto it = stmts.find(sql);
+    if (it != stmts.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+      return SqlError("prepare");
+    }
+    stmts[sql] = st;
+    return st;
+  }
+
+  // Binds arguments by position: strings as text, integers as int64.
+  static void Bind(sqlite3_stmt* st, int i, const std::string& s) {
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  static void Bind(sqlite3_stmt* st, int i, std::string_view s) {
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  static void Bind(sqlite3_stmt* st, int i, const char* s) { Bind(st, i, std::string_view(s)); }
+  static void Bind(sqlite3_stmt* st, int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
+  static void Bind(sqlite3_stmt* st, int i, int v) { sqlite3_bind_int64(st, i, v); }
+
+  template <typename... Args>
+  Result<sqlite3_stmt*> Query(const std::string& sql, const Args&... args) {
+    auto st = Prepare(sql);
+    if (!st) return st;
+    int i = 0;
+    (Bind(*st, ++i, args), ...);
+    return st;
+  }
+
+  template <typename... Args>
+  Status Run(const std::string& sql, const Args&... args) {
+    auto st = Query(sql, args...);
+    if (!st) return std::unexpected(st.error());
+    int rc = sqlite3_step(*st);
+    sqlite3_reset(*st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(sql.substr(0, 40));
+    return {};
+  }
+
+  static std::string Text(sqlite3_stmt* st, int col) {
+    const unsigned char* p = sqlite3_column_text(st, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(st, col)))
+             : std::string();
+  }
+  static int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
+
+  Status Migrate() {
+    auto st = Query("PRAGMA user_version");
+    if (!st) return std::unexpected(st.error());
+    int version = 0;
+    if (sqlite3_step(*st) == SQLITE_ROW) version = static_cast<int>(Int(*st, 0));
+    sqlite3_reset(*st);
+    if (version > kSchemaVersion) {
+      return Fail(ErrorCode::kStore, "store: schema version {} is newer than this sluice ({}); "
+                  "use a newer sluice", version, kSchemaVersion);
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
+      auto s = Exec(kMigrations[v]);
+      if (s) s = Exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
+      if (!s) {
+        (void)Exec("ROLLBACK");
+        return s;
+      }
+      if (auto c = Exec("COMMIT"); !c) return c;
+    }
+    return {};
+  }
+
+  Status Project(const Event& e);
+
+  static RunRecord ReadRun(sqlite3_stmt* st) {
+  RunRecord r;
+  r.id = Text(st, 0);
+  r.pipeline = Text(st, 1);
+  r.status = Text(st, 2);
+  r.created_us = Int(st, 3);
+  r.started_us = Int(st, 4);
+  r.finished_us = Int(st, 5);
+  r.params = Text(st, 6);
+  r.spec_path = Text(st, 7);
+  r.spec_digest = Text(st, 8);
+  r.pid = Int(st, 9);
+  r.stats = Text(st, 10);
+  return r;
+}
+};
+
+// Keeps the projections in step with one event. Runs inside the caller's transaction.
+Status Store::Impl::Project(const Event& e) {
+  switch (e.kind) {
+    case EventKind::kRunCreated: return {};
+    case EventKind::kRunStarted:
+      return Run("UPDATE runs SET status='running', pid=?, started_us=CASE WHEN started_us=0 "
+                 "THEN ? ELSE started_us END WHERE id=?", e.pid, e.time_us, e.run_id);
+    case EventKind::kRunFinished:
+      return Run("UPDATE runs SET status=?, finished_us=?, stats=?, pid=0 WHERE id=?", e.status,
+                 e.time_us, e.data, e.run_id);
+    case EventKind::kTaskExpanded:
+      return Run("INSERT INTO tasks(run_id,name,state,started_us) VALUES(?,?,'running',?) "
+                 "ON CONFLICT(run_id,name) DO UPDATE SET state='running'", e.run_id, e.task,
+                 e.time_us);
+    case EventKind::kAttemptStarted: {
+      auto s = Run("INSERT INTO tasks(run_id,name,state,attempts,started_us) VALUES(?,?,'running',?,?) "
+                   "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts",
+                   e.run_id, e.task, e.attempt, e.time_us);
+      if (!s) return s;
+      return Run("INSERT OR REPLACE INTO attempts(run_id,task,attempt,status,started_us) "
+                 "VALUES(?,?,?,'running',?)", e.run_id, e.task, e.attempt, e.time_us);
+    }
+    case EventKind::kAttemptSpawned:
+      return Run("UPDATE attempts SET pid=? WHERE run_id=? AND task=? AND attempt=?", e.pid,
+                 e.run_id, e.task, e.attempt);
+    case EventKind::kAttemptFinished:
+      return Run("UPDATE attempts SET status=?, error_class=?, exit_code=?, message=?, "
+                 "finished_us=? WHERE run_id=? AND task=? AND attempt=?", e.status,
+                 e.error_class, e.exit_code, e.message, e.time_us, e.run_id, e.task, e.attempt);
+    case EventKind::kRetryScheduled:
+      return Run("UPDATE tasks SET state='waiting', message=? WHERE run_id=? AND name=?",
+                 e.message, e.run_id, e.task);
+    case EventKind::kTaskSkipped:
+    case EventKind::kTaskFinished: {
+      std::string state = e.kind == EventKind::kTaskSkipped ? "skipped" : e.status;
+      auto s = Run("INSERT INTO tasks(run_id,name,state,attempts,message,outputs,finished_us) "
+                   "VALUES(?,?,?,?,?,?,?) ON CONFLICT(run_id,name) DO UPDATE SET "
+                   "state=excluded.state, message=excluded.message, outputs=excluded.outputs, "
+                   "finished_us=excluded.finished_us, "
+                   "attempts=MAX(attempts, excluded.attempts)",
+                   e.run_id, e.task, state, e.attempt, e.message, e.data, e.time_us);
+      if (!s || e.data.empty() || (e.status != "succeeded" && e.status != "cached")) return s;
+      auto out = ParseJson(e.data);
+      if (!out || !out->is_map()) return s;
+      if (const Value* arts = out->Find("artifacts"); arts && arts->is_map()) {
+        for (const auto& [name, path] : arts->as_map()) {
+          if (!path.is_string()) continue;
+          if (auto r = Run("INSERT OR REPLACE INTO artifacts(run_id,task,name,path) VALUES(?,?,?,?)",
+                           e.run_id, e.task, name, path.as_string());
+              !r) {
+            return r;
+          }
+        }
+      }
+      if (const Value* key = out->Find("cache_key"); key && key->is_string() && e.status == "succeeded") {
+        return Run("INSERT OR REPLACE INTO cache(key,run_id,task,outputs,created_us) VALUES(?,?,?,?,?)",
+                   key->as_string(), e.run_id, e.task, e.data, e.time_us);
+      }
+      return s;
+    }
+  }
+  return {};
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() {
+  if (impl_ && impl_->in_tx) (void)impl_->Exec("ROLLBACK");
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    return Fail(ErrorCode::kStore, "store: cannot open {}: {}", path,
+                impl->db ? sqlite3_errmsg(impl->db) : "out of memory");
+  }
+  sqlite3_busy_timeout(impl->db, 10000);
+  // WAL: readers (status, logs) never block the running engine. synchronous=NORMAL: a commit
+  // survives the process being killed; only a power loss can drop the last commits.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=OFF"}) {
+    if (auto s = impl->Exec(pragma); !s) return std::unexpected(s.error().Wrap(path));
+  }
+  if (auto s = impl->Migrate(); !s) return std::unexpected(s.error());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
+                        const Event& created) {
+  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
+  auto s = impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,spec_digest) "
+                      "VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline, run.status, run.created_us,
+                      run.params, run.spec_path, run.spec_digest);
+  for (auto it = sources.begin(); s && it != sources.end(); ++it) {
+    s = impl_->Run("INSERT INTO sources(run_id,path,content) VALUES(?,?,?)", run.id, it->first,
+                   it->second);
+  }
+  if (s) {
+    impl_->in_tx = true;
+    Append(created);
+    return Commit();
+  }
+  (void)impl_->Exec("ROLLBACK");
+  return s;
+}
+
+void Store::Append(const Event& e) {
+  if (impl_->pending_error) return;
+  if (!impl_->in_tx) {
+    if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) {
+      impl_->pending_error = s.error();
+      return;
+    }
+    impl_->in_tx = true;
+  }
+  auto s = impl_->Run("INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
+                      "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                      e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
+                      e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
+  if (s) s = impl_->Project(e);
+  if (!s) impl_->pending_error = s.error();
+}
+
+Status Store::Commit() {
+  if (impl_->pending_error) {
+    Error err = *impl_->pending_error;
+    impl_->pending_error.reset();
+    if (impl_->in_tx) (void)impl_->Exec("ROLLBACK");
+    impl_->in_tx = false;
+    return std::unexpected(err);
+  }
+  if (!impl_->in_tx) return {};
+  impl_->in_tx = false;
+  if (auto s = impl_->Exec("COMMIT"); !s) {
+    (void)impl_->Exec("ROLLBACK");
+    return s;
+  }
+  return {};
+}
+
+#define RUN_COLUMNS \
+  "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,stats"
+
+Result<std::vector<RunRecord>> Store::ListRuns(int limit) {
+  auto st = impl_->Query("SELECT " RUN_COLUMNS " FROM runs ORDER BY created_us DESC, id DESC LIMIT ?",
+                         limit);
+  if (!st) return std::unexpected(st.error());
+  std::vector<RunRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(Impl::ReadRun(*st));
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<RunRecord> Store::GetRun(const std::string& id) {
+  auto st = impl_->Query("SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,?)=? LIMIT 3",
+                         id, static_cast<int64_t>(id.size()), id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<RunRecord> found;
+  while (sqlite3_step(*st) == SQLITE_ROW) found.push_back(Impl::ReadRun(*st));
+  sqlite3_reset(*st);
+  for (const auto& r : found) {
+    if (r.id == id) return r;
+  }
+  if (found.empty() || id.empty()) return Fail(ErrorCode::kNotFound, "no run {}", Quote(id));
+  if (found.size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(id));
+  return found[0];
+}
+
+Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
+  auto st = impl_->Query("SELECT seq,run_id,time_us,kind,task,attempt,status,error_class,exit_code,"
+                         "message,pid,due_us,data FROM events WHERE run_id=? ORDER BY seq", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<Event> out;
+  int rc;
+  while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+    Event e;
+    e.seq = Impl::Int(*st, 0);
+    e.run_id = Impl::Text(*st, 1);
+    e.time_us = Impl::Int(*st, 2);
+    std::string kind = Impl::Text(*st, 3);
+    if (!ParseEventKind(kind, &e.kind)) {
+      sqlite3_reset(*st);
+      return Fail(ErrorCode::kStore, "store: event {} has unknown kind {}", e.seq, Quote(kind));
+    }
+    e.task = Impl::Text(*st, 4);
+    e.attempt = static_cast<int>(Impl::Int(*st, 5));
+    e.status = Impl::Text(*st, 6);
+    e.error_class = Impl::Text(*st, 7);
+    e.exit_code = static_cast<int>(Impl::Int(*st, 8));
+    e.message = Impl::Text(*st, 9);
+    e.pid = Impl::Int(*st, 10);
+    e.due_us = Impl::Int(*st, 11);
+    e.data = Impl::Text(*st, 12);
+    out.push_back(std::move(e));
+  }
+  sqlite3_reset(*st);
+  if (rc != SQLITE_DONE) return impl_->SqlError("read events");
+  return out;
+}
+
+Result<std::vector<TaskRecord>> Store::ListTasks(const std::string& run_id) {
+  auto st = impl_->Query("SELECT name,state,attempts,message,outputs,started_us,finished_us FROM "
+                         "tasks WHERE run_id=? ORDER BY rowid", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<TaskRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    TaskRecord t;
+    t.name = Impl::Text(*st, 0);
+    t.state = Impl::Text(*st, 1);
+    t.attempts = static_cast<int>(Impl::Int(*st, 2));
+    t.message = Impl::Text(*st, 3);
+    t.outputs = Impl::Text(*st, 4);
+    t.started_us = Impl::Int(*st, 5);
+    t.finished_us = Impl::Int(*st, 6);
+    out.push_back(std::move(t));
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id) {
+  auto st = impl_->Query("SELECT task,attempt,status,error_class,exit_code,message,pid,started_us,"
+                         "finished_us FROM attempts WHERE run_id=? ORDER BY started_us, task, attempt",
+                         run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<AttemptRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    AttemptRecord a;
+    a.task = Impl::Text(*st, 0);
+    a.attempt = static_cast<int>(Impl::Int(*st, 1));
+    a.status = Impl::Text(*st, 2);
+    a.error_class = Impl::Text(*st, 3);
+    a.exit_code = static_cast<int>(Impl::Int(*st, 4));
+    a.message = Impl::Text(*st, 5);
+    a.pid = Impl::Int(*st, 6);
+    a.started_us = Impl::Int(*st, 7);
+    a.finished_us = Impl::Int(*st, 8);
+    out.push_back(std::move(a));
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::map<std::string, std::string>> Store::LoadSources(const std::string& run_id) {
+  auto st = impl_->Query("SELECT path,content FROM sources WHERE run_id=?", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::map<std::string, std::string> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out[Impl::Text(*st, 0)] = Impl::Text(*st, 1);
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::optional<std::string>> Store::FindCache(const std::string& key, int64_t ttl_ms,
+                                                    int64_t now_us) {
+  auto st = impl_->Query("SELECT outputs,created_us FROM cache WHERE key=?", key);
+  if (!st) return std::unexpected(st.error());
+  std::optional<std::string> out;
+  if (sqlite3_step(*st) == SQLITE_ROW) {
+    int64_t created = Impl::Int(*st, 1);
+    if (ttl_ms == 0 || now_us - created <= ttl_ms * 1000) out = Impl::Text(*st, 0);
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<CacheRecord>> Store::ListCache() {
+  auto st = impl_->Query("SELECT key,run_id,task,outputs,created_us FROM cache ORDER BY created_us");
+  if (!st) return std::unexpected(st.error());
+  std::vector<CacheRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Impl::Text(*st, 0), Impl::Text(*st, 1), Impl::Text(*st, 2), Impl::Text(*st, 3),
+                   Impl::Int(*st, 4)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<int> Store::ClearCache() {
+  if (auto s = impl_->Run("DELETE FROM cache"); !s) return std::unexpected(s.error());
+  return sqlite3_changes(impl_->db);
+}
+
+}  // namespace sluice

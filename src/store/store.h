@@ -1,0 +1,115 @@
+// Store: the embedded event store (SQLite in WAL mode). Events are appended to one log and
+// applied, in the same transaction, to projections that commands read.
+//
+// Design block (see docs/store.md for the long form):
+//   events(seq, run_id, time_us, kind, task, attempt, status, error_class, exit_code, message,
+//          pid, due_us, data)   -- append-only, the truth; replay rebuilds any run
+//   runs(id, pipeline, status, created_us, started_us, finished_us, params, spec_path,
+//        spec_digest, pid, stats)       -- one row per run
+//   sources(run_id, path, content)      -- the files a run was submitted with, for resume
+//   tasks(run_id, name, state, attempts, message, outputs, started_us, finished_us)
+//   attempts(run_id, task, attempt, status, error_class, exit_code, message, pid, started_us,
+//            finished_us)
+//   artifacts(run_id, task, name, path)   -- where each produced artifact lives
+//   cache(key, run_id, task, outputs, created_us)
+// Why: commands (runs, status, logs) read small projection rows instead of replaying; the
+// engine replays the log on resume so the projections can never disagree with what it does.
+// Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
+// runs); a file per event (no atomic batches).
+//
+// A Store is used by one thread. Several processes may open the same file (WAL + busy timeout).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/event.h"
+
+namespace sluice {
+
+struct RunRecord {
+  std::string id;
+  std::string pipeline;
+  std::string status;  // pending, running, succeeded, failed, cancelled
+  int64_t created_us = 0;
+  int64_t started_us = 0;
+  int64_t finished_us = 0;
+  std::string params;  // JSON
+  std::string spec_path;
+  std::string spec_digest;
+  int64_t pid = 0;
+  std::string stats;  // JSON
+};
+
+struct TaskRecord {
+  std::string name;
+  std::string state;
+  int attempts = 0;
+  std::string message;
+  std::string outputs;  // JSON
+  int64_t started_us = 0;
+  int64_t finished_us = 0;
+};
+
+struct AttemptRecord {
+  std::string task;
+  int attempt = 0;
+  std::string status;
+  std::string error_class;
+  int exit_code = 0;
+  std::string message;
+  int64_t pid = 0;
+  int64_t started_us = 0;
+  int64_t finished_us = 0;
+};
+
+struct CacheRecord {
+  std::string key;
+  std::string run_id;
+  std::string task;
+  std::string outputs;
+  int64_t created_us = 0;
+};
+
+class Store : public EventSink {
+ public:
+  // Opens (creating and migrating as needed) the database at `path`. On failure (unreadable
+  // file, a schema newer than this build) returns an error and nothing is changed.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store() override;
+
+  static constexpr int kSchemaVersion = 1;
+
+  // Records a new run with its sources and its run.created event, in one transaction.
+  Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
+                   const Event& created);
+
+  // EventSink: Append() runs inside a transaction opened on demand; Commit() ends it.
+  void Append(const Event& e) override;
+  Status Commit() override;
+
+  Result<std::vector<RunRecord>> ListRuns(int limit);
+  // Finds a run by id or unique id prefix.
+  Result<RunRecord> GetRun(const std::string& id_or_prefix);
+  Result<std::vector<Event>> LoadEvents(const std::string& run_id);
+  Result<std::vector<TaskRecord>> ListTasks(const std::string& run_id);
+  Result<std::vector<AttemptRecord>> ListAttempts(const std::string& run_id);
+  Result<std::map<std::string, std::string>> LoadSources(const std::string& run_id);
+
+  // The outputs JSON of a cache entry younger than ttl_ms (0: any age).
+  Result<std::optional<std::string>> FindCache(const std::string& key, int64_t ttl_ms,
+                                               int64_t now_us);
+  Result<std::vector<CacheRecord>> ListCache();
+  Result<int> ClearCache();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice

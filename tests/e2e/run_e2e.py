@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the sluice binary with real processes.
+
+Usage: run_e2e.py SLUICE [--kills N]
+Each test runs in its own temp folder with its own state dir. Prints one line per failure and
+ends with "e2e: N passed, M failed".
+"""
+import json, os, random, shutil, signal, subprocess, sys, tempfile, time, traceback
+
+SLUICE = os.path.abspath(sys.argv[1])
+KILLS = int(sys.argv[sys.argv.index("--kills") + 1]) if "--kills" in sys.argv else 24
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Env:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
+        self.state = os.path.join(self.dir, "state")
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def sluice(self, *args, check=None, timeout=60, env=None):
+        e = dict(os.environ, **(env or {}))
+        p = subprocess.run([SLUICE, "--state-dir", self.state, *args], cwd=self.dir,
+                           capture_output=True, text=True, timeout=timeout, env=e)
+        if check is not None and p.returncode != check:
+            raise AssertionError(f"sluice {' '.join(args)}: exit {p.returncode}, want {check}\n"
+                                 f"stdout: {p.stdout}\nstderr: {p.stderr}")
+        return p
+
+    def status(self, run):
+        return json.loads(self.sluice("status", run, "-o", "json", check=0).stdout)
+
+    def tasks(self, run):
+        return {t["name"]: t for t in self.status(run)["tasks"]}
+
+
+def pipeline(tasks, extra=""):
+    return f"apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {{name: e2e}}\nspec:\n{extra}  tasks:\n{tasks}"
+
+
+@test
+def runs_dag_passes_outputs_and_artifacts():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: a
+      run: [sh, -c, 'echo 41 > n; mkdir out; echo data > out/f']
+      outputs:
+        params: [{name: n, from: {file: n}}]
+        artifacts: [{name: out, path: out}]
+    - name: b
+      run: [sh, -c, 'cat "$0/f"; expr "$1" + 1', "${{ tasks.a.outputs.artifacts.out }}", "${{ tasks.a.outputs.params.n }}"]
+      outputs:
+        params: [{name: m, from: {stdout: text}}]
+"""))
+    p = e.sluice("run", "p.yaml", check=0)
+    run = p.stdout.splitlines()[0]
+    t = e.tasks(run)
+    assert t["b"]["outputs"]["params"]["m"] == "data\n42", t["b"]
+    art = t["a"]["outputs"]["artifacts"]["out"]
+    assert os.path.exists(art + "/f") and not os.access(art + "/f", os.W_OK) or os.geteuid() == 0
+    assert oct(os.stat(art + "/f").st_mode & 0o222) == "0o0", "artifact must be read-only"
+    runs = json.loads(e.sluice("runs", "-o", "json", check=0).stdout)
+    assert set(runs[0]) >= {"id", "pipeline", "status", "started", "finished"}, runs
+    assert runs[0]["status"] == "succeeded"
+
+
+@test
+def failure_exits_1_and_blocks_downstream():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - {name: bad, run: [sh, -c, 'exit 3']}
+    - {name: after, needs: [bad], run: [true]}
+    - {name: other, run: [true]}
+"""))
+    p = e.sluice("run", "p.yaml", check=1)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["bad"]["state"] == "failed" and t["after"]["state"] == "upstream-failed"
+    assert t["other"]["state"] == "succeeded"
+
+
+@test
+def retries_until_success_and_records_attempts():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: flaky
+      run: [sh, -c, 'test "$SLUICE_ATTEMPT" -ge 3']
+      retry: {limit: 3, backoff: {initial: 10ms, factor: 2}}
+    - name: never
+      run: [sh, -c, 'exit 2']
+      retry: {limit: 3, except: [2], backoff: {initial: 10ms}}
+"""))
+    p = e.sluice("run", "p.yaml", check=1)
+    st = e.status(p.stdout.splitlines()[0])
+    t = {x["name"]: x for x in st["tasks"]}
+    assert t["flaky"]["state"] == "succeeded" and t["flaky"]["attempts"] == 3, t["flaky"]
+    assert t["never"]["state"] == "failed" and t["never"]["attempts"] == 1, t["never"]
+
+
+@test
+def timeout_kills_the_whole_process_group():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: slow
+      script: |
+        sleep 30 &
+        echo $! > child.pid
+        sleep 30
+      timeout: 300ms
+"""))
+    t0 = time.time()
+    p = e.sluice("run", "p.yaml", check=1)
+    assert time.time() - t0 < 10, "timeout did not stop the task"
+    run = p.stdout.splitlines()[0]
+    st = e.status(run)
+    assert st["attempts"][0]["class"] == "timeout", st["attempts"]
+    pidfile = [os.path.join(r, "child.pid") for r, _, f in os.walk(e.state) if "child.pid" in f][0]
+    pid = int(open(pidfile).read())
+    time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+    assert not alive, "the background child survived the timeout"
+
+
+@test
+def when_false_skips_and_skip_propagates():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: gate
+      when: "${{ params.go }}"
+      run: [sh, -c, 'echo 1']
+      outputs: {params: [{name: x, from: {stdout: text}}]}
+    - {name: reader, run: [echo, "${{ tasks.gate.outputs.params.x }}"]}
+    - {name: free, run: [true]}
+""", "  params: [{name: go, type: bool, default: false}]\n"))
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["gate"]["state"] == "skipped" and t["reader"]["state"] == "skipped", t
+    p = e.sluice("run", "p.yaml", "-p", "go=true", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["reader"]["state"] == "succeeded", t
+
+
+@test
+def foreach_gathers_outputs_in_item_order():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: sq
+      forEach: [3, 1, 2]
+      parallelism: 2
+      run: [sh, -c, 'sleep 0.0$0; expr $0 \\* $0', "${{ item }}"]
+      outputs: {params: [{name: v, from: {stdout: json}}]}
+    - {name: sum, run: [echo, "${{ tasks.sq.outputs.params.v }}"], outputs: {params: [{name: s, from: {stdout: json}}]}}
+"""))
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["sum"]["outputs"]["params"]["s"] == [9, 1, 4], t["sum"]
+
+
+@test
+def cache_reuses_outputs_on_second_run():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: work
+      run: [sh, -c, 'echo run >> ../../../../../../ran.txt; echo 7']
+      cache: true
+      outputs: {params: [{name: v, from: {stdout: text}}]}
+"""))
+    e.sluice("run", "p.yaml", check=0)
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["work"]["state"] == "cached" and t["work"]["outputs"]["params"]["v"] == "7", t
+    assert "work" in e.sluice("cache", "ls", check=0).stdout
+    e.sluice("cache", "clear", check=0)
+    p = e.sluice("run", "p.yaml", check=0)
+    assert e.tasks(p.stdout.splitlines()[0])["work"]["state"] == "succeeded"
+
+
+@test
+def validate_writes_nothing_and_bad_params_exit_2():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n", "  params: [{name: n, type: int, required: true}]\n"))
+    e.sluice("validate", "p.yaml", check=0)
+    assert not os.path.exists(e.state), "validate wrote state"
+    p = e.sluice("run", "p.yaml", check=2)
+    assert "required" in p.stderr
+    p = e.sluice("run", "p.yaml", "-p", "n=abc", check=2)
+    assert "must be int" in p.stderr, p.stderr
+    e.sluice("run", "p.yaml", "-p", "n=4", check=0)
+    e.sluice("status", "nosuchrun", check=2)
+
+
+@test
+def graph_renders_dot_and_mermaid():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n    - {name: b, needs: [a], run: [true]}\n"))
+    dot = e.sluice("graph", "p.yaml", "--format", "dot", check=0).stdout
+    assert "digraph" in dot and "->" in dot
+    mm = e.sluice("graph", "p.yaml", "--format", "mermaid", check=0).stdout
+    assert mm.startswith("flowchart") and "-->" in mm
+
+
+@test
+def interrupt_cancels_cleanly():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '30']}\n    - {name: after, needs: [long], run: [true]}\n"))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(timeout=20)
+    assert rc == 1, rc
+    st = e.status(run)
+    assert st["status"] == "cancelled", st["status"]
+    t = {x["name"]: x["state"] for x in st["tasks"]}
+    assert t == {"long": "cancelled", "after": "cancelled"}, t
+
+
+@test
+def cancel_command_stops_a_live_run():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '30']}\n"))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.5)
+    e.sluice("cancel", run, check=0)
+    assert proc.wait(timeout=20) == 1
+    assert e.status(run)["status"] == "cancelled"
+
+
+def crash_pipeline():
+    """30 tasks in layers; each records its attempt in effects/TASK, then sleeps a little."""
+    lines = []
+    for i in range(30):
+        needs = [f"t{j}" for j in range(max(0, i - 7), i) if (i + j) % 3 == 0]
+        lines.append(f"""    - name: t{i}
+      needs: [{', '.join(needs)}]
+      script: |
+        echo "$SLUICE_ATTEMPT" >> "$EFFECTS/$SLUICE_TASK"
+        sleep 0.1{random.randint(1, 9)}
+      env: {{EFFECTS: "${{{{ params.effects }}}}"}}
+      retry: {{limit: 50, on: [lost], backoff: {{initial: 10ms, max: 50ms}}}}
+""")
+    return "".join(lines)
+
+
+@test
+def crash_loop_resume_finishes_every_task_once():
+    """kill -9 sluice at random moments, resume each time; check every side effect."""
+    e = Env()
+    effects = os.path.join(e.dir, "effects")
+    os.mkdir(effects)
+    e.write("p.yaml", pipeline(crash_pipeline(), f"  params: [{{name: effects, type: string, default: '{effects}'}}]\n"))
+    rng = random.Random(int(os.environ.get("SLUICE_CRASH_SEED", "7")))
+    run = None
+    kills = 0
+    succeeded_before = {}
+    for _ in range(KILLS * 3):
+        args = ["run", "p.yaml", "-j", "3"] if run is None else ["resume", run, "-j", "3"]
+        proc = subprocess.Popen([SLUICE, "--state-dir", e.state, *args], cwd=e.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = proc.stdout.readline().strip()
+        run = run or line
+        time.sleep(rng.uniform(0.0, 0.25))
+        if proc.poll() is not None:
+            break  # finished before we could kill it
+        proc.kill()
+        proc.wait()
+        kills += 1
+        # Tasks that had succeeded must never run again.
+        for name, t in e.tasks(run).items():
+            if name in succeeded_before:
+                assert t["attempts"] == succeeded_before[name], f"{name} ran again after success"
+            if t["state"] == "succeeded":
+                succeeded_before[name] = t["attempts"]
+        if kills >= KILLS:
+            break
+    time.sleep(0.3)  # let orphaned attempts of the last killed process finish
+    p = e.sluice("resume", run, timeout=120) if e.status(run)["status"] not in ("succeeded",) else None
+    st = e.status(run)
+    assert st["status"] == "succeeded", (st["status"], p.stderr if p else "")
+    attempts = {}
+    for a in st["attempts"]:
+        attempts.setdefault(a["task"], set()).add(a["attempt"])
+    for t in st["tasks"]:
+        assert t["state"] == "succeeded", t
+        path = os.path.join(effects, t["name"])
+        seen = [int(x) for x in open(path).read().split()]
+        assert seen, f"{t['name']} never ran"
+        # Write-ahead: every execution was recorded first, and no attempt ran twice.
+        assert len(seen) == len(set(seen)), f"{t['name']} ran attempt twice: {seen}"
+        assert set(seen) <= attempts[t["name"]], f"{t['name']} ran unrecorded attempts {seen}"
+    print(f"  crash loop: {kills} kills, run {run}")
+    assert kills >= min(KILLS, 20), f"only {kills} kills happened"
+
+
+def main():
+    passed = failed = 0
+    for fn in TESTS:
+        try:
+            fn()
+            passed += 1
+        except Exception:
+            failed += 1
+            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
+    print(f"e2e: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
