@@ -19,8 +19,8 @@ suite() {  # suite NAME COMMAND...: runs it, reads its "N passed, M failed" line
     printf '%s\n' "$out" | tail -n 60
   fi
   local p f
-  p=$(printf '%s' "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
-  f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+  f=$(printf '%s' "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
   [ -z "$line" ] && { p=0; f=1; }
   [ $rc -ne 0 ] && [ "$f" = "0" ] && f=1
   echo "$name: ${p} passed, ${f} failed"
@@ -29,15 +29,13 @@ suite() {  # suite NAME COMMAND...: runs it, reads its "N passed, M failed" line
 }
 unit() {
   local out rc
-  out=$("$build/sluice_unit_tests" --gtest_brief=1 2>&1)
+  out=$("$build/sluice_unit_tests" 2>&1)
   rc=$?
-  printf '%s\n' "$out" | grep -E 'FAILED|Failure|error' | head -n 40
-  local n failed
-  n=$(printf '%s\n' "$out" | sed -nE 's/.*\[==========\] ([0-9]+) tests? from.*ran.*/\1/p' | tail -n 1)
-  failed=$(printf '%s\n' "$out" | sed -nE 's/.*\[  FAILED  \] ([0-9]+) tests?, listed below.*/\1/p' | tail -n 1)
-  n=${n:-0}
-  failed=${failed:-0}
-  echo "unit: $((n - failed)) passed, ${failed} failed"
+  printf '%s\n' "$out" | grep -E -A5 'Failure' | head -n 60
+  local ok failed
+  ok=$(printf '%s\n' "$out" | grep -cE '^\[       OK \]')
+  failed=$(printf '%s\n' "$out" | grep -cE '^\[  FAILED  \] [A-Za-z0-9_/.]+ \(')
+  echo "unit: ${ok} passed, ${failed} failed"
   return $rc
 }
 suite unit unit

@@ -67,7 +67,7 @@ std::optional<std::string> ClosestMatch(std::string_view word,
   int best_d = 0;
   for (const auto& c : candidates) {
     int d = EditDistance(word, c);
-    int limit = std::max<int>(1, static_cast<int>(std::max(word.size(), c.size())) / 3);
+    int limit = std::max<int>(2, static_cast<int>(std::max(word.size(), c.size())) / 2);
     // "retries" for "retry": a known name plus a suffix is a likely slip too.
     size_t common = 0;
     while (common < word.size() && common < c.size() && word[common] == c[common]) ++common;

@@ -1,0 +1,295 @@
+// Engine tests with a fake clock and a fake executor (after ninja's FakeCommandRunner): no
+// processes, no sleeps; time moves only when the fake executor waits.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine/engine.h"
+#include "env/fake_env.h"
+#include "spec/plan.h"
+
+namespace sluice {
+namespace {
+
+std::shared_ptr<const Plan> Compile(const std::string& tasks) {
+  MemFileSystem fs({{"/p.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: t}\n"
+                                "spec:\n  tasks:\n" + tasks}});
+  auto plan = LoadPlan(fs, "/p.yaml");
+  EXPECT_TRUE(plan) << plan.error().message;
+  return *plan;
+}
+
+// Runs attempts in fake time. Each task's attempts take `duration_us` and exit with the next
+// code from `exits[task]` (0 once the list runs out).
+class FakeExecutor : public Executor {
+ public:
+  explicit FakeExecutor(FakeClock& clock) : clock_(clock) {}
+
+  Result<int> Start(const AttemptRequest& req) override {
+    std::string base = req.task.substr(0, req.task.find('['));
+    if (spawn_fails.count(base)) return Fail(ErrorCode::kIo, "cannot start");
+    int pid = next_pid_++;
+    auto& codes = exits[base];
+    int code = codes.empty() ? 0 : codes.front();
+    if (!codes.empty()) codes.erase(codes.begin());
+    procs_[pid] = {req.task, clock_.NowUs() + duration_us, code, 0};
+    started.push_back(req.task);
+    return pid;
+  }
+
+  void Signal(int pid, int sig) override {
+    signals.emplace_back(pid, sig);
+    auto it = procs_.find(pid);
+    if (it == procs_.end()) return;
+    if (sig == SIGKILL || !ignore_term) {
+      it->second.end_us = clock_.NowUs();
+      it->second.signal = sig;
+    }
+  }
+
+  WaitResult Wait(int64_t timeout_us) override {
+    WaitResult r;
+    if (procs_.empty()) {
+      if (timeout_us > 0) clock_.Advance(timeout_us);
+      return r;
+    }
+    auto first = procs_.begin();
+    for (auto it = procs_.begin(); it != procs_.end(); ++it) {
+      if (it->second.end_us < first->second.end_us) first = it;
+    }
+    int64_t now = clock_.NowUs();
+    if (timeout_us >= 0 && first->second.end_us > now + timeout_us) {
+      clock_.Advance(timeout_us);
+      return r;
+    }
+    if (first->second.end_us > now) clock_.Set(first->second.end_us);
+    ProcessExit e;
+    e.pid = first->first;
+    e.exit_code = first->second.signal ? -1 : first->second.code;
+    e.signal = first->second.signal;
+    r.exits.push_back(e);
+    procs_.erase(first);
+    return r;
+  }
+
+  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override {
+    ValueMap params;
+    for (const auto& o : outputs.params) params.emplace_back(o.name, Value(req.task + "-out"));
+    return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(ValueMap{})}});
+  }
+
+  std::map<std::string, std::vector<int>> exits;
+  std::set<std::string> spawn_fails;
+  int64_t duration_us = 1'000'000;
+  bool ignore_term = false;
+  std::vector<std::string> started;
+  std::vector<std::pair<int, int>> signals;
+
+ private:
+  struct Proc {
+    std::string task;
+    int64_t end_us;
+    int code;
+    int signal;
+  };
+  FakeClock& clock_;
+  int next_pid_ = 100;
+  std::map<int, Proc> procs_;
+};
+
+// Keeps committed events; can be told to fail the Nth commit (a crash of the store).
+class MemorySink : public EventSink {
+ public:
+  void Append(const Event& e) override { pending_.push_back(e); }
+  Status Commit() override {
+    if (++commits_ == fail_at_commit) {
+      pending_.clear();
+      return Fail(ErrorCode::kStore, "injected commit failure");
+    }
+    for (auto& e : pending_) {
+      e.seq = static_cast<int64_t>(events.size()) + 1;
+      events.push_back(e);
+    }
+    pending_.clear();
+    return {};
+  }
+  std::vector<Event> events;
+  int fail_at_commit = -1;
+
+ private:
+  std::vector<Event> pending_;
+  int commits_ = 0;
+};
+
+struct Harness {
+  FakeClock clock;
+  FakeExecutor exec{clock};
+  MemorySink sink;
+
+  std::unique_ptr<Engine> Make(std::shared_ptr<const Plan> plan, int jobs = 2) {
+    EngineOptions o;
+    o.run_id = "r1";
+    o.run_dir = "/runs/r1";
+    o.jobs = jobs;
+    o.cpu_capacity = 4;
+    return std::make_unique<Engine>(plan, Value(ValueMap{}), o, clock, exec, sink, nullptr, nullptr);
+  }
+};
+
+TEST(Engine, RunsTasksInDependencyOrder) {
+  Harness h;
+  auto plan = Compile("    - {name: c, needs: [b], run: [x]}\n"
+                      "    - {name: a, run: [x]}\n"
+                      "    - {name: b, needs: [a], run: [x]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(h.exec.started, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Engine, RespectsJobLimit) {
+  Harness h;
+  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: b, run: [x]}\n    - {name: c, run: [x]}\n");
+  int64_t t0 = h.clock.NowUs();
+  auto e = h.Make(plan, 2);
+  ASSERT_TRUE(e->Run());
+  // Three 1 s tasks on two slots take two rounds.
+  EXPECT_EQ(h.clock.NowUs() - t0, 2'000'000);
+}
+
+TEST(Engine, RetriesFailedAttemptUntilLimitWithBackoff) {
+  Harness h;
+  h.exec.exits["a"] = {1, 1, 1, 1};
+  auto plan = Compile("    - {name: a, run: [x], retry: {limit: 2, backoff: {initial: 10s, factor: 3}}}\n");
+  int64_t t0 = h.clock.NowUs();
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(h.exec.started.size(), 3u);
+  // 3 attempts of 1 s, waits of 10 s and 30 s between them.
+  EXPECT_EQ(h.clock.NowUs() - t0, 43'000'000);
+}
+
+TEST(Engine, ExceptExitCodesNeverRetry) {
+  Harness h;
+  h.exec.exits["a"] = {2};
+  auto plan = Compile("    - {name: a, run: [x], retry: {limit: 5, except: [2]}}\n");
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(h.exec.started.size(), 1u);
+  EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
+}
+
+TEST(Engine, FailureBlocksDownstreamButNotSiblings) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: b, needs: [a], run: [x]}\n"
+                      "    - {name: c, run: [x]}\n    - {name: d, needs: [a], run: [x], }\n");
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(e->StateOf("b"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(e->StateOf("c"), TaskState::kSucceeded);
+}
+
+TEST(Engine, ContinueOnFailureLetsDownstreamRunAndRunSucceed) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - {name: a, run: [x], continueOnFailure: true}\n"
+                      "    - {name: b, needs: [a], run: [x]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(e->StateOf("b"), TaskState::kSucceeded);
+}
+
+TEST(Engine, TimeoutTerminatesThenKillsAfterGrace) {
+  Harness h;
+  h.exec.duration_us = 100'000'000;
+  h.exec.ignore_term = true;
+  auto plan = Compile("    - {name: a, run: [x], timeout: 2s}\n");
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  ASSERT_EQ(h.exec.signals.size(), 2u);
+  EXPECT_EQ(h.exec.signals[0].second, SIGTERM);
+  EXPECT_EQ(h.exec.signals[1].second, SIGKILL);
+  EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
+}
+
+TEST(Engine, SpawnErrorIsRetryableClass) {
+  Harness h;
+  h.exec.spawn_fails.insert("a");
+  auto plan = Compile("    - {name: a, run: [x], retry: {limit: 1, on: [spawn-error], backoff: {initial: 1s}}}\n");
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
+  int finished = 0;
+  for (const auto& ev : h.sink.events) {
+    if (ev.kind == EventKind::kAttemptFinished) {
+      EXPECT_EQ(ev.error_class, "spawn-error");
+      ++finished;
+    }
+  }
+  EXPECT_EQ(finished, 2);
+}
+
+TEST(Engine, WhenFalseSkipsTaskAndReaders) {
+  Harness h;
+  auto plan = Compile("    - {name: a, when: '${{ 1 > 2 }}', run: [x], outputs: {params: [{name: o, from: {stdout: text}}]}}\n"
+                      "    - {name: b, run: [x, '${{ tasks.a.outputs.params.o }}']}\n"
+                      "    - {name: c, run: [x]}\n");
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(e->StateOf("a"), TaskState::kSkipped);
+  EXPECT_EQ(e->StateOf("b"), TaskState::kSkipped);
+  EXPECT_EQ(e->StateOf("c"), TaskState::kSucceeded);
+}
+
+TEST(Engine, ForEachRunsChildrenAndGathersOutputsInOrder) {
+  Harness h;
+  auto plan = Compile("    - {name: f, forEach: [a, b, c], parallelism: 1, run: [x, '${{ item }}'], "
+                      "outputs: {params: [{name: o, from: {stdout: text}}]}}\n");
+  auto e = h.Make(plan, 4);
+  ASSERT_TRUE(e->Run());
+  const Value* out = e->OutputsOf("f");
+  ASSERT_TRUE(out && out->is_map());
+  EXPECT_EQ(out->Find("params")->Find("o")->ToJson(), R"(["f[0]-out","f[1]-out","f[2]-out"])");
+}
+
+TEST(Engine, ResumeAfterStoreFailureRecordsLostAttemptAndRetriesIt) {
+  Harness h;
+  auto plan = Compile("    - {name: a, run: [x], retry: {limit: 1, on: [lost]}}\n"
+                      "    - {name: b, needs: [a], run: [x]}\n");
+  h.sink.fail_at_commit = 3;  // a's attempt is recorded started, then the store fails
+  auto e = h.Make(plan);
+  EXPECT_FALSE(e->Run());
+  std::vector<Event> committed = h.sink.events;
+  h.sink.fail_at_commit = -1;
+  h.exec.started.clear();
+  auto resumed = h.Make(plan);
+  ASSERT_TRUE(resumed->Replay(committed));
+  auto s = resumed->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded");
+  bool lost = false;
+  for (const auto& ev : h.sink.events) lost = lost || ev.error_class == "lost";
+  EXPECT_TRUE(lost);
+  EXPECT_EQ(h.exec.started, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Engine, ReplayOfFinishedRunDoesNotRunAgain) {
+  Harness h;
+  auto plan = Compile("    - {name: a, run: [x]}\n");
+  ASSERT_TRUE(h.Make(plan)->Run());
+  auto again = h.Make(plan);
+  ASSERT_TRUE(again->Replay(h.sink.events));
+  EXPECT_FALSE(again->Run());
+  EXPECT_EQ(h.exec.started.size(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice
