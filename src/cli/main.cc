@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> params;
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("file", ro.file, "pipeline file")->required();
-  run->add_option("-p,--param", params, "name=value (repeatable)");
+  run->add_option("-p,--param", params, "name=value (repeatable)")->allow_extra_args(false);
   run->add_option("-j,--jobs", ro.jobs, "how many tasks run at once (default: cores)")
       ->check(CLI::Range(1, 100000));
   run->add_flag("--stats", ro.stats, "print scheduling latency figures at the end");
