@@ -137,8 +137,9 @@ Result<RunSummary> Engine::Run() {
     }
     int64_t next = NextTimerUs();
     int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - clock_.NowUs());
-    if (!ready_.empty() && by_handle_.empty()) timeout = std::min<int64_t>(timeout < 0 ? 0 : timeout, 0);
-    WaitResult wr = executor_.Wait(by_handle_.empty() && timeout < 0 ? 0 : timeout);
+    // With nothing running, waiting could only end at a timer: never block forever.
+    if (by_handle_.empty() && (timeout < 0 || !ready_.empty())) timeout = 0;
+    WaitResult wr = executor_.Wait(timeout);
     for (const auto& exit : wr.exits) {
       auto it = by_handle_.find(exit.pid);
       if (it != by_handle_.end()) HandleExit(it->second, exit);

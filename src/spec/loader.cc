@@ -112,7 +112,6 @@ Status CheckNesting(const std::string& path, std::string_view text) {
       comment = false;
       line_start = true;
       indent = 0;
-      if (quote == '\'' || quote == '"') continue;
       continue;
     }
     if (line_start) {
