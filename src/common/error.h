@@ -68,3 +68,11 @@ std::unexpected<Error> FailAt(const Location& loc, fmt::format_string<Args...> f
 }
 
 }  // namespace sluice
+
+// Propagates an error: SLUICE_TRY(x, F()) declares `x` holding F()'s Result and returns its
+// error from the enclosing function; SLUICE_TRY_STATUS(F()) does the same for a Status.
+#define SLUICE_TRY(var, expr) \
+  auto var = (expr);          \
+  if (!var) return std::unexpected(var.error())
+#define SLUICE_TRY_STATUS(expr) \
+  if (auto _st = (expr); !_st) return std::unexpected(_st.error())

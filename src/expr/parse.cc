@@ -216,83 +216,78 @@ class Parser {
     return n;
   }
 
-#define TRY_NODE(var, expr)                        \
-  auto var = (expr);                               \
-  if (!var) return std::unexpected(var.error())
-#define TRY_STATUS(expr)                           \
-  if (auto _st = (expr); !_st) return std::unexpected(_st.error())
 
   Result<NodePtr> Expr(int depth) {
     if (depth > kMaxDepth) return Err(tok_.column, "expression nested too deeply");
-    TRY_NODE(cond, Or(depth + 1));
+    SLUICE_TRY(cond, Or(depth + 1));
     if (!IsOp("?")) return cond;
     int col = tok_.column;
-    TRY_STATUS(Next());
-    TRY_NODE(a, Or(depth + 1));
-    TRY_STATUS(Expect(":"));
-    TRY_NODE(b, Expr(depth + 1));
+    SLUICE_TRY_STATUS(Next());
+    SLUICE_TRY(a, Or(depth + 1));
+    SLUICE_TRY_STATUS(Expect(":"));
+    SLUICE_TRY(b, Expr(depth + 1));
     return Make(Node::Kind::kCond, col, "?:", {*cond, *a, *b});
   }
 
   Result<NodePtr> Or(int depth) {
-    TRY_NODE(left, And(depth));
+    SLUICE_TRY(left, And(depth));
     NodePtr l = *left;
     while (IsOp("||")) {
       int col = tok_.column;
-      TRY_STATUS(Next());
-      TRY_NODE(r, And(depth));
+      SLUICE_TRY_STATUS(Next());
+      SLUICE_TRY(r, And(depth));
       l = Make(Node::Kind::kOr, col, "||", {l, *r});
     }
     return l;
   }
 
   Result<NodePtr> And(int depth) {
-    TRY_NODE(left, Relation(depth));
+    SLUICE_TRY(left, Relation(depth));
     NodePtr l = *left;
     while (IsOp("&&")) {
       int col = tok_.column;
-      TRY_STATUS(Next());
-      TRY_NODE(r, Relation(depth));
+      SLUICE_TRY_STATUS(Next());
+      SLUICE_TRY(r, Relation(depth));
       l = Make(Node::Kind::kAnd, col, "&&", {l, *r});
     }
     return l;
   }
 
   Result<NodePtr> Relation(int depth) {
-    TRY_NODE(left, Addition(depth));
+    SLUICE_TRY(left, Addition(depth));
     NodePtr l = *left;
     while (IsOp("<") || IsOp("<=") || IsOp(">") || IsOp(">=") || IsOp("==") || IsOp("!=") ||
            (tok_.kind == Tok::kIdent && tok_.text == "in")) {
       std::string op = tok_.text;
       int col = tok_.column;
-      TRY_STATUS(Next());
-      TRY_NODE(r, Addition(depth));
+      SLUICE_TRY_STATUS(Next());
+      SLUICE_TRY(r, Addition(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
     }
     return l;
   }
 
   Result<NodePtr> Addition(int depth) {
-    TRY_NODE(left, Multiplication(depth));
+    SLUICE_TRY(left, Multiplication(depth));
     NodePtr l = *left;
     while (IsOp("+") || IsOp("-")) {
       std::string op = tok_.text;
       int col = tok_.column;
-      TRY_STATUS(Next());
-      TRY_NODE(r, Multiplication(depth));
+      SLUICE_TRY_STATUS(Next());
+      SLUICE_TRY(r, Multiplication(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
     }
     return l;
   }
 
   Result<NodePtr> Multiplication(int depth) {
-    TRY_NODE(left, Unary(depth));
+    SLUICE_TRY(left, Unary(depth));
     NodePtr l = *left;
     while (IsOp("*") || IsOp("/") || IsOp("%")) {
       std::string op = tok_.text;
       int col = tok_.column;
-      TRY_STATUS(Next());
-      TRY_NODE(r, Unary(depth));
+      SLUICE_TRY_STATUS(Next());
+      SLUICE_TRY(r, Unary(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
     }
     return l;
@@ -303,33 +298,33 @@ class Parser {
     if (IsOp("!") || IsOp("-")) {
       std::string op = tok_.text;
       int col = tok_.column;
-      TRY_STATUS(Next());
+      SLUICE_TRY_STATUS(Next());
       // -9223372036854775808 is the one literal that only exists negated.
       if (op == "-" && tok_.kind == Tok::kInt && tok_.value.is_uint()) {
         auto n = Make(Node::Kind::kLiteral, col, "");
         const_cast<Node*>(n.get())->value = Value(std::numeric_limits<int64_t>::min());
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         return Member(n, depth);
       }
-      TRY_NODE(operand, Unary(depth + 1));
+      SLUICE_TRY(operand, Unary(depth + 1));
       return Make(Node::Kind::kUnary, col, op, {*operand});
     }
-    TRY_NODE(p, Primary(depth));
+    SLUICE_TRY(p, Primary(depth));
     return Member(*p, depth);
   }
 
   Result<NodePtr> Member(NodePtr n, int depth) {
     while (true) {
       if (IsOp(".")) {
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         if (tok_.kind != Tok::kIdent) {
           return Err(tok_.column, fmt::format("expected a field name but found {}", Describe(tok_)));
         }
         std::string name = tok_.text;
         int col = tok_.column;
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         if (IsOp("(")) {
-          TRY_NODE(args, Args(")", depth));
+          SLUICE_TRY(args, Args(")", depth));
           std::vector<NodePtr> all = {n};
           all.insert(all.end(), args->begin(), args->end());
           auto call = Make(Node::Kind::kCall, col, name, std::move(all));
@@ -340,9 +335,9 @@ class Parser {
         }
       } else if (IsOp("[")) {
         int col = tok_.column;
-        TRY_STATUS(Next());
-        TRY_NODE(index, Expr(depth + 1));
-        TRY_STATUS(Expect("]"));
+        SLUICE_TRY_STATUS(Next());
+        SLUICE_TRY(index, Expr(depth + 1));
+        SLUICE_TRY_STATUS(Expect("]"));
         n = Make(Node::Kind::kIndex, col, "[]", {n, *index});
       } else {
         return n;
@@ -352,23 +347,23 @@ class Parser {
 
   // Parses "a, b, c" up to `close`, consuming it. The opening token was consumed already.
   Result<std::vector<NodePtr>> Args(std::string_view close, int depth) {
-    if (IsOp("(")) TRY_STATUS(Next());
+    if (IsOp("(")) SLUICE_TRY_STATUS(Next());
     std::vector<NodePtr> out;
     if (IsOp(close)) {
-      TRY_STATUS(Next());
+      SLUICE_TRY_STATUS(Next());
       return out;
     }
     while (true) {
-      TRY_NODE(e, Expr(depth + 1));
+      SLUICE_TRY(e, Expr(depth + 1));
       out.push_back(*e);
       if (IsOp(",")) {
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         if (IsOp(close)) break;  // trailing comma
         continue;
       }
       break;
     }
-    TRY_STATUS(Expect(close));
+    SLUICE_TRY_STATUS(Expect(close));
     return out;
   }
 
@@ -385,12 +380,12 @@ class Parser {
       case Tok::kBytes: {
         auto n = Make(Node::Kind::kLiteral, col, "");
         const_cast<Node*>(n.get())->value = tok_.value;
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         return n;
       }
       case Tok::kIdent: {
         std::string name = tok_.text;
-        TRY_STATUS(Next());
+        SLUICE_TRY_STATUS(Next());
         if (name == "true" || name == "false" || name == "null") {
           auto n = Make(Node::Kind::kLiteral, col, "");
           const_cast<Node*>(n.get())->value =
@@ -398,7 +393,7 @@ class Parser {
           return n;
         }
         if (IsOp("(")) {
-          TRY_NODE(args, Args(")", depth));
+          SLUICE_TRY(args, Args(")", depth));
           return Make(Node::Kind::kCall, col, name, std::move(*args));
         }
         RecordReference(name, col);
@@ -406,29 +401,29 @@ class Parser {
       }
       case Tok::kOp:
         if (IsOp("(")) {
-          TRY_STATUS(Next());
-          TRY_NODE(e, Expr(depth + 1));
-          TRY_STATUS(Expect(")"));
+          SLUICE_TRY_STATUS(Next());
+          SLUICE_TRY(e, Expr(depth + 1));
+          SLUICE_TRY_STATUS(Expect(")"));
           return e;
         }
         if (IsOp("[")) {
-          TRY_STATUS(Next());
-          TRY_NODE(items, Args("]", depth));
+          SLUICE_TRY_STATUS(Next());
+          SLUICE_TRY(items, Args("]", depth));
           return Make(Node::Kind::kList, col, "[]", std::move(*items));
         }
         if (IsOp("{")) {
-          TRY_STATUS(Next());
+          SLUICE_TRY_STATUS(Next());
           std::vector<NodePtr> kv;
           while (!IsOp("}")) {
-            TRY_NODE(k, Expr(depth + 1));
-            TRY_STATUS(Expect(":"));
-            TRY_NODE(v, Expr(depth + 1));
+            SLUICE_TRY(k, Expr(depth + 1));
+            SLUICE_TRY_STATUS(Expect(":"));
+            SLUICE_TRY(v, Expr(depth + 1));
             kv.push_back(*k);
             kv.push_back(*v);
             if (!IsOp(",")) break;
-            TRY_STATUS(Next());
+            SLUICE_TRY_STATUS(Next());
           }
-          TRY_STATUS(Expect("}"));
+          SLUICE_TRY_STATUS(Expect("}"));
           return Make(Node::Kind::kMap, col, "{}", std::move(kv));
         }
         return Err(col, fmt::format("unexpected {}", Describe(tok_)));

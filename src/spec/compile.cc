@@ -10,11 +10,6 @@
 namespace sluice {
 namespace {
 
-#define TRY(var, expr)                       \
-  auto var = (expr);                         \
-  if (!var) return std::unexpected(var.error())
-#define TRY_STATUS(expr)                     \
-  if (auto _st = (expr); !_st) return std::unexpected(_st.error())
 
 constexpr int kMaxImportFiles = 1000;
 
@@ -24,7 +19,7 @@ class Compiler {
 
   Result<std::shared_ptr<const Plan>> Run(const std::string& path) {
     root_ = fs_.Absolute(path);
-    TRY(file, Read(root_, Location{}));
+    SLUICE_TRY(file, Read(root_, Location{}));
     if (file->pipelines.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: no Pipeline document (a file of components is "
                   "imported by a pipeline, not run)", root_);
@@ -35,11 +30,11 @@ class Compiler {
     }
     auto pipeline = std::make_shared<PipelineSpec>(std::move(file->pipelines[0]));
     plan_->pipeline = pipeline;
-    for (auto& c : file->components) TRY_STATUS(AddComponent(std::move(c)));
+    for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
     std::string dir = Dirname(root_);
-    for (const auto& [imp, loc] : pipeline->imports) TRY_STATUS(Import(PathJoin(dir, imp), loc));
-    TRY_STATUS(BuildTasks());
-    TRY_STATUS(BuildGraph());
+    for (const auto& [imp, loc] : pipeline->imports) SLUICE_TRY_STATUS(Import(PathJoin(dir, imp), loc));
+    SLUICE_TRY_STATUS(BuildTasks());
+    SLUICE_TRY_STATUS(BuildGraph());
     Sha256 h;
     for (const auto& [p, content] : plan_->sources) {
       h.Update(p);
@@ -70,7 +65,7 @@ class Compiler {
     if (!info.exists) return FailAt(loc, "import {} does not exist", Quote(path));
     std::vector<std::string> files;
     if (info.is_dir) {
-      TRY(names, fs_.ListDir(path));
+      SLUICE_TRY(names, fs_.ListDir(path));
       for (const auto& n : *names) {
         bool yaml = n.ends_with(".yaml") || n.ends_with(".yml");
         if (yaml && !fs_.Stat(PathJoin(path, n)).is_dir) files.push_back(PathJoin(path, n));
@@ -83,12 +78,12 @@ class Compiler {
         return FailAt(loc, "import loop: {} imports itself", Quote(root_));
       }
       if (!imported_.insert(f).second) continue;
-      TRY(file, Read(f, loc));
+      SLUICE_TRY(file, Read(f, loc));
       if (!file->pipelines.empty()) {
         return FailAt(file->pipelines[0].loc, "only Component documents can be imported, and "
                       "this is a Pipeline (imported from {})", loc.ToString());
       }
-      for (auto& c : file->components) TRY_STATUS(AddComponent(std::move(c)));
+      for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
     }
     return {};
   }
@@ -151,13 +146,13 @@ class Compiler {
       pt.kind = t.body.kind;
       const ComponentSpec* comp = nullptr;
       if (t.body.kind == Body::Kind::kUses) {
-        TRY(c, Resolve(t.body.uses, t.body.loc));
+        SLUICE_TRY(c, Resolve(t.body.uses, t.body.loc));
         comp = *c;
         pt.component = comp;
         pt.body = &comp->body;
         pt.kind = comp->body.kind;
         pt.outputs = &comp->outputs;
-        TRY_STATUS(CheckArguments(t, *comp));
+        SLUICE_TRY_STATUS(CheckArguments(t, *comp));
       }
       const RetryPolicy* retry = t.retry ? &*t.retry
                                  : comp && comp->retry ? &*comp->retry
@@ -186,7 +181,7 @@ class Compiler {
       plan_->by_name[t.name] = pt.index;
       plan_->tasks.push_back(std::move(pt));
     }
-    for (auto& pt : plan_->tasks) TRY_STATUS(CheckReferences(pt));
+    for (auto& pt : plan_->tasks) SLUICE_TRY_STATUS(CheckReferences(pt));
     return {};
   }
 
@@ -229,7 +224,7 @@ class Compiler {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
         Location loc = f.loc;
-        TRY_STATUS(CheckReference(pt, ref.path, is_component, loc, piece.offset + ref.column));
+        SLUICE_TRY_STATUS(CheckReference(pt, ref.path, is_component, loc, piece.offset + ref.column));
       }
     }
     return {};
@@ -306,15 +301,15 @@ class Compiler {
 
   Status CheckReferences(PlanTask& pt) {
     const TaskSpec& t = *pt.spec;
-    for (const auto& [name, field] : t.body.with) TRY_STATUS(CheckField(pt, field, false));
+    for (const auto& [name, field] : t.body.with) SLUICE_TRY_STATUS(CheckField(pt, field, false));
     if (!pt.component) {
-      for (const auto& a : t.body.run) TRY_STATUS(CheckField(pt, a, false));
+      for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
     } else {
-      for (const auto& a : pt.component->body.run) TRY_STATUS(CheckField(pt, a, true));
-      for (const auto& [name, field] : pt.component->env) TRY_STATUS(CheckField(pt, field, true));
+      for (const auto& a : pt.component->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
+      for (const auto& [name, field] : pt.component->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
-    for (const auto& [name, field] : t.env) TRY_STATUS(CheckField(pt, field, false));
-    if (t.when) TRY_STATUS(CheckField(pt, *t.when, false));
+    for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (t.when) SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
     if (t.for_each_expr) {
       for (const auto& piece : t.for_each_expr->tmpl.pieces()) {
         if (!piece.expr) continue;
@@ -324,7 +319,7 @@ class Compiler {
           }
         }
       }
-      TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
+      SLUICE_TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
     }
     std::sort(pt.data_deps.begin(), pt.data_deps.end());
     pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());

@@ -1,0 +1,32 @@
+// Checks on raw spec text that need no YAML parser: names, versions, numbers, nesting depth.
+// Hand-written rather than std::regex, which recurses per character and can overflow the
+// stack on long hostile strings.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace sluice {
+
+constexpr int kMaxNesting = 64;
+
+bool IsIdentStart(char c);
+bool IsIdentChar(char c);
+// Task, param, component and output names: [A-Za-z_][A-Za-z0-9_.-]*, at most 128.
+bool IsName(std::string_view s);
+bool IsEnvName(std::string_view s);
+bool AllDigits(std::string_view s);
+// "1", "1.2", "1.2.3" with at most 9 digits a part and no leading zeros; fills `parts`.
+bool ParseVersionParts(std::string_view s, size_t max_parts, std::vector<int>* parts);
+// NAME or NAME@VERSION as `uses:` takes it.
+bool IsUsesRef(std::string_view s);
+bool IsIntText(std::string_view s);
+bool IsFloatText(std::string_view s);
+// Rejects text nested deeper than kMaxNesting (flow brackets plus indentation levels) before a
+// recursive parser sees it. On failure the error is located at the first offending character.
+Status CheckNesting(const std::string& path, std::string_view text);
+
+}  // namespace sluice

@@ -1,0 +1,240 @@
+// Reader: typed, located access to a parsed YAML document, shared by the loader's .cc files.
+// Internal to src/spec: it includes yaml-cpp, so only loader*.cc may include it (keeping the
+// heavy header out of every other translation unit). One Reader per file; not thread-safe.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "common/strings.h"
+#include "spec/loader.h"
+#include "spec/text_checks.h"
+
+namespace sluice {
+
+constexpr int kMaxValues = 100000;  // bounds alias expansion ("billion laughs")
+
+inline std::string_view KindName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "an undefined value";
+  }
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  Location Loc(const YAML::Node& n) const {
+    auto m = n.Mark();
+    if (m.is_null()) return Location{file_, 0, 0};
+    return Location{file_, m.line + 1, m.column + 1};
+  }
+
+  // Fails on keys outside `allowed`, duplicate keys and non-string keys.
+  Status CheckKeys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
+                   std::string_view where) const {
+    std::vector<std::string> names(allowed.begin(), allowed.end());
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) return FailAt(Loc(it->first), "keys must be plain names");
+      const std::string& key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        return FailAt(Loc(it->first), "duplicate key {} in {}", Quote(key), where);
+      }
+      if (std::find(names.begin(), names.end(), key) == names.end()) {
+        return FailAt(Loc(it->first), "unknown key {} in {}{}", Quote(key), where,
+                      DidYouMean(key, names));
+      }
+    }
+    return {};
+  }
+
+  Status ExpectMap(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsMap()) return FailAt(Loc(n), "{} must be a map, not {}", what, KindName(n));
+    return {};
+  }
+  Status ExpectList(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsSequence()) return FailAt(Loc(n), "{} must be a list, not {}", what, KindName(n));
+    return {};
+  }
+
+  Result<std::string> Str(const YAML::Node& n, std::string_view what) const {
+    if (!n.IsScalar()) return FailAt(Loc(n), "{} must be a string, not {}", what, KindName(n));
+    return n.Scalar();
+  }
+
+  Result<std::string> Name(const YAML::Node& n, std::string_view what) const {
+    auto s = Str(n, what);
+    if (!s) return s;
+    if (!IsName(*s)) {
+      return FailAt(Loc(n), "{} {} must start with a letter or '_' and hold only letters, digits, "
+                    "'_', '-' and '.' (at most 128)", what, Quote(*s));
+    }
+    return s;
+  }
+
+  // A plain scalar as YAML 1.2's core schema reads it; a quoted one is always a string.
+  static Value ScalarValue(const YAML::Node& n) {
+    const std::string& s = n.Scalar();
+    if (n.Tag() == "!") return Value(s);
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
+    if (s == "true" || s == "True" || s == "TRUE") return Value(true);
+    if (s == "false" || s == "False" || s == "FALSE") return Value(false);
+    if (IsIntText(s)) {
+      errno = 0;
+      long long v = std::strtoll(s.c_str(), nullptr, 10);
+      if (errno == 0) return Value(static_cast<int64_t>(v));
+    }
+    if (IsFloatText(s)) return Value(std::strtod(s.c_str(), nullptr));
+    if (s == ".inf" || s == "+.inf") return Value(INFINITY);
+    if (s == "-.inf") return Value(-INFINITY);
+    if (s == ".nan") return Value(NAN);
+    return Value(s);
+  }
+
+  Result<Value> ToValue(const YAML::Node& n, int depth = 0) const {
+    if (depth > kMaxNesting) return FailAt(Loc(n), "nested too deeply (more than {} levels)", kMaxNesting);
+    if (++values_ > kMaxValues) {
+      return FailAt(Loc(n), "too many values (more than {}; aliases expanding?)", kMaxValues);
+    }
+    switch (n.Type()) {
+      case YAML::NodeType::Null: return Value();
+      case YAML::NodeType::Scalar: return ScalarValue(n);
+      case YAML::NodeType::Sequence: {
+        ValueList l;
+        for (const auto& e : n) {
+          auto v = ToValue(e, depth + 1);
+          if (!v) return v;
+          l.push_back(std::move(*v));
+        }
+        return Value(std::move(l));
+      }
+      case YAML::NodeType::Map: {
+        ValueMap m;
+        std::set<std::string> seen;
+        for (auto it = n.begin(); it != n.end(); ++it) {
+          if (!it->first.IsScalar()) return FailAt(Loc(it->first), "keys must be plain names");
+          if (!seen.insert(it->first.Scalar()).second) {
+            return FailAt(Loc(it->first), "duplicate key {}", Quote(it->first.Scalar()));
+          }
+          auto v = ToValue(it->second, depth + 1);
+          if (!v) return v;
+          m.emplace_back(it->first.Scalar(), std::move(*v));
+        }
+        return Value(std::move(m));
+      }
+      default: return FailAt(Loc(n), "undefined value");
+    }
+  }
+
+  Result<bool> Bool(const YAML::Node& n, std::string_view what) const {
+    if (n.IsScalar()) {
+      Value v = ScalarValue(n);
+      if (v.is_bool()) return v.as_bool();
+    }
+    return FailAt(Loc(n), "{} must be true or false", what);
+  }
+
+  Result<int64_t> Int(const YAML::Node& n, std::string_view what, int64_t min, int64_t max) const {
+    if (n.IsScalar()) {
+      Value v = ScalarValue(n);
+      if (v.is_int() && v.as_int() >= min && v.as_int() <= max) return v.as_int();
+    }
+    return FailAt(Loc(n), "{} must be a whole number from {} to {}", what, min, max);
+  }
+
+  Result<double> Number(const YAML::Node& n, std::string_view what) const {
+    if (n.IsScalar()) {
+      Value v = ScalarValue(n);
+      if (v.is_number() && std::isfinite(v.to_double()) && v.to_double() >= 0) {
+        return v.to_double();
+      }
+    }
+    return FailAt(Loc(n), "{} must be a non-negative number", what);
+  }
+
+  Result<int64_t> Duration(const YAML::Node& n, std::string_view what) const {
+    if (n.IsScalar()) {
+      if (auto ms = ParseDurationMs(n.Scalar()); ms && *ms > 0) return *ms;
+    }
+    return FailAt(Loc(n), "{} must be a positive duration such as 30s, 5m or 1h30m", what);
+  }
+
+  // A string that may hold placeholders; non-string YAML values are kept as typed literals
+  // when `typed` is set, and otherwise read as their text (argv and env are text).
+  Result<TemplateField> Field(const YAML::Node& n, std::string_view what, bool typed) const {
+    TemplateField f;
+    f.loc = Loc(n);
+    if (n.IsScalar()) {
+      Value v = ScalarValue(n);
+      if (typed && !v.is_string()) {
+        f.literal = v;
+        return f;
+      }
+      auto t = Template::Parse(n.Scalar());
+      if (!t) return FailAt(f.loc, "in {}: {}", what, t.error().message);
+      f.tmpl = std::move(*t);
+      return f;
+    }
+    if (!typed || n.IsNull()) {
+      return FailAt(f.loc, "{} must be a string, not {}", what, KindName(n));
+    }
+    auto v = ToValue(n);
+    if (!v) return std::unexpected(v.error());
+    f.literal = *v;
+    return f;
+  }
+
+  Result<std::vector<ParamDecl>> Params(const YAML::Node& n) const;
+  Result<RetryPolicy> Retry(const YAML::Node& n) const;
+  Result<Resources> ResourcesOf(const YAML::Node& n) const;
+  Result<CacheSpec> Cache(const YAML::Node& n) const;
+  Result<OutputsDecl> Outputs(const YAML::Node& n) const;
+  Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YAML::Node& n) const;
+  Status BodyOf(const YAML::Node& n, Body* body, bool allow_uses, std::string_view where) const;
+  Result<TaskSpec> Task(const YAML::Node& n) const;
+  Result<PipelineSpec> Pipeline(const YAML::Node& doc) const;
+  Result<ComponentSpec> Component(const YAML::Node& doc) const;
+
+  const std::string& file() const { return file_; }
+  void set_source(std::string_view source) { source_ = source; }
+
+  // Where the first placeholder of a script scalar sits in the source file: for a block scalar
+  // (| or >) the text starts on the line after the indicator.
+  Location PlaceholderLoc(const YAML::Node& n, const std::string& text) const {
+    Location loc = Loc(n);
+    size_t off = text.find("${{");
+    int line_in_text = static_cast<int>(std::count(text.begin(), text.begin() + off, '\n'));
+    std::vector<std::string_view> lines;
+    size_t start = 0;
+    while (start <= source_.size()) {
+      size_t nl = source_.find('\n', start);
+      lines.push_back(source_.substr(start, nl == std::string_view::npos ? nl : nl - start));
+      if (nl == std::string_view::npos) break;
+      start = nl + 1;
+    }
+    if (loc.line <= 0 || loc.line > static_cast<int>(lines.size())) return loc;
+    std::string_view first = lines[loc.line - 1].substr(std::min<size_t>(loc.column - 1, lines[loc.line - 1].size()));
+    bool block = !first.empty() && (first[0] == '|' || first[0] == '>');
+    int target = loc.line + line_in_text + (block ? 1 : 0);
+    if (target > static_cast<int>(lines.size())) return loc;
+    size_t col = lines[target - 1].find("${{");
+    if (col == std::string_view::npos) return loc;
+    return Location{file_, target, static_cast<int>(col) + 1};
+  }
+
+ private:
+  std::string file_;
+  std::string_view source_;
+  mutable int values_ = 0;
+};
+
+
+}  // namespace sluice
