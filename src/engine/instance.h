@@ -1,4 +1,4 @@
-// Engine internals shared by engine.cc and engine_state.cc: the runtime state of one task
+// Engine internals shared by the engine*.cc files: the runtime state of one task
 // instance (a task, or one child of a forEach task).
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "expr/expr.h"
 
 namespace sluice {
 
@@ -38,6 +39,22 @@ struct Engine::Instance {
   int children_running = 0;
 
   Value outputs;  // {"params": {...}, "artifacts": {name: path}}
+};
+
+// Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
+// or, with `component_params`, a component's scope (params, component, run, task).
+class Engine::Scope : public Activation {
+ public:
+  Scope(const Engine& e, const Instance& in, int attempt, const Value* component_params)
+      : e_(e), in_(in), attempt_(attempt), component_params_(component_params) {}
+
+  Result<Resolved> Resolve(std::span<const std::string> path) const override;
+
+ private:
+  const Engine& e_;
+  const Instance& in_;
+  int attempt_;
+  const Value* component_params_;
 };
 
 }  // namespace sluice

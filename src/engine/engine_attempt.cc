@@ -1,0 +1,331 @@
+// Attempts: resolving a task's command and environment in its scope, the cache key, spawning,
+// classifying exits, and the retry decision.
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "engine/instance.h"
+
+namespace sluice {
+
+Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string> path) const {
+  const std::string& root = path[0];
+  if (root == "params") return Resolved{component_params_ ? *component_params_ : e_.params_, 1};
+  if (root == "run") return Resolved{Value(ValueMap{{"id", Value(e_.opts_.run_id)}}), 1};
+  if (root == "task") {
+    return Resolved{Value(ValueMap{{"name", Value(in_.name)},
+                                   {"attempt", Value(static_cast<int64_t>(attempt_))}}),
+                    1};
+  }
+  if (root == "component" && component_params_) {
+    const ComponentSpec* c = e_.plan_->tasks[in_.plan].component;
+    return Resolved{Value(ValueMap{{"dir", Value(c ? c->dir : "")}}), 1};
+  }
+  if (root == "item" && !component_params_) {
+    if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
+    return Resolved{*in_.item, 1};
+  }
+  if (root == "tasks" && !component_params_ && path.size() >= 5) {
+    auto it = e_.by_name_.find(path[1]);
+    if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+    const Instance& up = e_.instances_[it->second];
+    if (up.state != TaskState::kSucceeded && up.state != TaskState::kCached) {
+      return Fail(ErrorCode::kInvalidInput, "task {} has no outputs (it is {})", Quote(path[1]),
+                  TaskStateName(up.state));
+    }
+    const Value* group = up.outputs.is_map() ? up.outputs.Find(path[3]) : nullptr;
+    const Value* v = group && group->is_map() ? group->Find(path[4]) : nullptr;
+    if (!v) {
+      return Fail(ErrorCode::kInvalidInput, "task {} did not produce output {}", Quote(path[1]),
+                  Quote(path[4]));
+    }
+    return Resolved{*v, 5};
+  }
+  return Fail(ErrorCode::kInvalidInput, "unknown variable {}", Quote(Join(
+      std::vector<std::string>(path.begin(), path.end()), ".")));
+}
+
+namespace {
+
+bool RetryMatches(const RetryPolicy& r, const std::string& error_class, int code) {
+  if (error_class == "exit" &&
+      std::find(r.except_exit_codes.begin(), r.except_exit_codes.end(), code) !=
+          r.except_exit_codes.end()) {
+    return false;
+  }
+  if (r.on_exit_codes.empty() && r.on_signals.empty() && r.on_classes.empty()) return true;
+  for (const auto& c : r.on_classes) {
+    if (c == "any" || c == error_class) return true;
+  }
+  if (error_class == "exit") {
+    return std::find(r.on_exit_codes.begin(), r.on_exit_codes.end(), code) != r.on_exit_codes.end();
+  }
+  if (error_class == "signal") {
+    return std::find(r.on_signals.begin(), r.on_signals.end(), code) != r.on_signals.end();
+  }
+  return false;
+}
+
+// A deterministic uniform number in [0, 1) for jitter, so replays and tests agree.
+double UnitRandom(const std::string& seed) {
+  std::string h = Sha256Hex(seed);
+  uint64_t x = std::stoull(h.substr(0, 13), nullptr, 16);
+  return static_cast<double>(x) / static_cast<double>(1ULL << 52);
+}
+
+Value EmptyOutputs() {
+  return Value(ValueMap{{"params", Value(ValueMap{})}, {"artifacts", Value(ValueMap{})}});
+}
+
+}  // namespace
+
+int64_t Engine::BackoffUs(const Instance& in, int next_attempt) const {
+  const RetryPolicy& r = plan_->tasks[in.plan].retry;
+  double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, next_attempt - 2);
+  d = std::min(d, static_cast<double>(r.max_ms));
+  double u = UnitRandom(fmt::format("{}/{}/{}", opts_.run_id, in.name, next_attempt));
+  if (r.jitter == Jitter::kFull) d = d * u;
+  if (r.jitter == Jitter::kEqual) d = d / 2 + d / 2 * u;
+  return static_cast<int64_t>(d * 1000);
+}
+
+// Resolves the attempt's command and environment, consults the cache, and records the attempt
+// as started. Returns an error message when the task must fail instead.
+std::optional<std::string> Engine::StartAttempt(int i) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  int attempt = in.attempt + 1;
+  Scope pipeline_scope(*this, in, attempt, nullptr);
+
+  // A component's params: defaults, overridden by the task's `with:` arguments.
+  Value component_params;
+  if (t.component) {
+    ValueMap m;
+    for (const auto& d : t.component->params) m.emplace_back(d.name, d.default_value.value_or(Value()));
+    for (const auto& [name, field] : t.spec->body.with) {
+      auto v = field.Evaluate(pipeline_scope);
+      if (!v) return fmt::format("with.{}: {}", name, v.error().message);
+      for (auto& [k, cur] : m) {
+        if (k != name) continue;
+        auto decl = std::find_if(t.component->params.begin(), t.component->params.end(),
+                                 [&](const ParamDecl& d) { return d.name == name; });
+        Value val = *v;
+        // Values pasted from text (an upstream output read as a string) may need reading.
+        if (!ValueMatchesType(val, decl->type) && val.is_string() && decl->type != ParamType::kString) {
+          if (auto parsed = ParseJson(val.as_string()); parsed) val = *parsed;
+        }
+        if (decl->type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
+        if (!ValueMatchesType(val, decl->type)) {
+          return fmt::format("with.{}: component {} declares it {}, got {} {}", name,
+                             t.component->name, ParamTypeName(decl->type), val.TypeName(),
+                             Quote(val.ToText()));
+        }
+        cur = val;
+      }
+    }
+    component_params = Value(std::move(m));
+  }
+  Scope body_scope(*this, in, attempt, t.component ? &component_params : nullptr);
+
+  AttemptRequest req;
+  req.task = in.name;
+  req.attempt = attempt;
+  req.dir = fmt::format("{}/tasks/{}/{}", opts_.run_dir, in.name, attempt);
+  const Body& body = *t.body;
+  if (t.kind == Body::Kind::kScript) {
+    for (const auto& part : Split(body.shell, ' ')) {
+      if (!part.empty()) req.argv.push_back(part);
+    }
+    req.argv.push_back("-c");
+    req.argv.push_back(body.script);
+  } else {
+    for (const auto& a : body.run) {
+      auto v = a.Evaluate(body_scope);
+      if (!v) return fmt::format("run argument {}: {}", Quote(a.tmpl.text()), v.error().message);
+      req.argv.push_back(v->ToText());
+    }
+  }
+  auto add_env = [&](const auto& list, const Scope& scope) -> std::optional<std::string> {
+    for (const auto& [name, field] : list) {
+      auto v = field.Evaluate(scope);
+      if (!v) return fmt::format("env {}: {}", name, v.error().message);
+      req.env.emplace_back(name, v->ToText());
+    }
+    return std::nullopt;
+  };
+  if (t.component) {
+    if (auto err = add_env(t.component->env, body_scope)) return err;
+  }
+  if (auto err = add_env(t.spec->env, pipeline_scope)) return err;
+
+  std::string cache_key;
+  if (t.cache.enabled) {
+    Sha256 h;
+    auto field = [&](std::string_view s) {
+      h.Update(s);
+      h.Update(std::string_view("\0", 1));
+    };
+    field("sluice-cache-v1");
+    if (t.component) field(t.component->name + "@" + t.component->version);
+    for (const auto& a : req.argv) field(a);
+    for (const auto& [k, v] : req.env) field(k + "=" + v);
+    if (in.item) field(in.item->ToJson());
+    for (const auto& o : t.outputs->params) field("out:" + o.name + ":" + o.path + ":" + o.json_path);
+    for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
+    cache_key = h.HexDigest();
+    if (cache_) {
+      if (auto hit = cache_->Find(cache_key, t.cache.ttl_ms, clock_.NowUs())) {
+        Event e;
+        e.kind = EventKind::kTaskFinished;
+        e.task = in.name;
+        e.attempt = in.attempt;
+        e.status = "cached";
+        e.message = "outputs reused from the cache";
+        e.data = hit->ToJson();
+        Emit(e);
+        return std::nullopt;
+      }
+    }
+  }
+  req.env.emplace_back("SLUICE_RUN_ID", opts_.run_id);
+  req.env.emplace_back("SLUICE_TASK", in.name);
+  req.env.emplace_back("SLUICE_ATTEMPT", std::to_string(attempt));
+
+  Event e;
+  e.kind = EventKind::kAttemptStarted;
+  e.task = in.name;
+  e.attempt = attempt;
+  if (!cache_key.empty()) e.data = fmt::format("{{\"cache_key\":\"{}\"}}", cache_key);
+  int64_t ready_us = in.ready_us;
+  Emit(e);
+  in.request = std::move(req);
+  in.ready_us = ready_us;
+  to_spawn_.push_back(i);
+  return std::nullopt;
+}
+
+// Spawns the attempts recorded as started in the last commit (write-ahead: the record exists
+// before the process does).
+void Engine::SpawnPending() {
+  std::vector<int> batch;
+  batch.swap(to_spawn_);
+  for (int i : batch) {
+    Instance& in = instances_[i];
+    if (!in.attempt_open) continue;
+    auto handle = executor_.Start(in.request);
+    if (!handle) {
+      FinishAttempt(i, false, "spawn-error", 0, handle.error().message, Value());
+      continue;
+    }
+    latencies_us_.push_back(clock_.NowUs() - in.ready_us);
+    Event e;
+    e.kind = EventKind::kAttemptSpawned;
+    e.task = in.name;
+    e.attempt = in.attempt;
+    e.pid = *handle;
+    Emit(e);
+    by_handle_[*handle] = i;
+  }
+}
+
+void Engine::HandleExit(int i, const ProcessExit& exit) {
+  Instance& in = instances_[i];
+  by_handle_.erase(exit.pid);
+  if (in.timed_out) {
+    const PlanTask& t = plan_->tasks[in.plan];
+    std::string what = in.deadline_passed
+                           ? fmt::format("deadline of {} passed", FormatDurationMs(t.deadline_ms))
+                           : fmt::format("timed out after {}", FormatDurationMs(t.timeout_ms));
+    FinishAttempt(i, false, "timeout", 0, what, Value());
+    return;
+  }
+  if (exit.signal) {
+    FinishAttempt(i, false, "signal", exit.signal,
+                  fmt::format("killed by signal {} ({})", exit.signal, strsignal(exit.signal)),
+                  Value());
+    return;
+  }
+  if (exit.exit_code != 0) {
+    FinishAttempt(i, false, "exit", exit.exit_code, fmt::format("exited with {}", exit.exit_code),
+                  Value());
+    return;
+  }
+  auto outputs = executor_.Collect(in.request, *plan_->tasks[in.plan].outputs);
+  if (!outputs) {
+    FinishAttempt(i, false, "outputs", 0, outputs.error().message, Value());
+    return;
+  }
+  FinishAttempt(i, true, "", 0, "", *outputs);
+}
+
+void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int code,
+                           const std::string& message, const Value& outputs) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  Event e;
+  e.kind = EventKind::kAttemptFinished;
+  e.task = in.name;
+  e.attempt = in.attempt;
+  e.status = ok ? "succeeded" : "failed";
+  e.error_class = error_class;
+  e.exit_code = code;
+  e.message = message;
+  Emit(e);
+  if (error_class == "cancelled") {
+    Event c;
+    c.kind = EventKind::kTaskFinished;
+    c.task = in.name;
+    c.attempt = in.attempt;
+    c.status = "cancelled";
+    c.message = "the run was cancelled";
+    Emit(c);
+    return;
+  }
+  if (ok) {
+    Event done;
+    done.kind = EventKind::kTaskFinished;
+    done.task = in.name;
+    done.attempt = in.attempt;
+    done.status = "succeeded";
+    Value out = outputs.is_map() ? outputs : EmptyOutputs();
+    if (!in.cache_key.empty()) {
+      ValueMap m = out.as_map();
+      m.emplace_back("cache_key", Value(in.cache_key));
+      out = Value(std::move(m));
+    }
+    done.data = out.ToJson();
+    Emit(done);
+    return;
+  }
+  bool retryable = !in.deadline_passed && in.attempt <= t.retry.limit &&
+                   RetryMatches(t.retry, error_class, code) && !cancelled_;
+  if (retryable) {
+    Event r;
+    r.kind = EventKind::kRetryScheduled;
+    r.task = in.name;
+    r.attempt = in.attempt + 1;
+    r.due_us = clock_.NowUs() + BackoffUs(in, in.attempt + 1);
+    r.message = message;
+    Emit(r);
+    return;
+  }
+  FailTask(i, in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt,
+                                           t.retry.limit + 1)
+                             : message);
+}
+
+void Engine::FailTask(int i, const std::string& message) {
+  Event e;
+  e.kind = EventKind::kTaskFinished;
+  e.task = instances_[i].name;
+  e.attempt = instances_[i].attempt;
+  e.status = "failed";
+  e.message = message;
+  Emit(e);
+}
+
+}  // namespace sluice
