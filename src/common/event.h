@@ -24,7 +24,7 @@ enum class EventKind {
   kTaskExpanded,    // forEach: data = JSON list of items
   kAttemptStarted,  // written before the process is spawned; data: {"cache_key": ...}
   kAttemptSpawned,  // pid
-  kAttemptFinished, // status succeeded|failed; error_class, exit_code, message; data: outputs
+  kAttemptFinished, // status succeeded|failed; error_class, exit_code, message
   kRetryScheduled,  // attempt = the next attempt; due_us
   kTaskFinished,    // status succeeded|cached|failed|upstream-failed|cancelled; data: outputs
   kRunFinished,     // status succeeded|failed|cancelled; data: stats

@@ -22,9 +22,9 @@ Result<RunSummary> Engine::Run() {
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {
     StartReady();
-    if (auto st = Commit(); !st) return std::unexpected(st.error());
+    if (auto st = Commit(); !st) return Abandon(st.error());
     SpawnPending();
-    if (auto st = Commit(); !st) return std::unexpected(st.error());
+    if (auto st = Commit(); !st) return Abandon(st.error());
     if (finished_ == static_cast<int>(instances_.size())) break;
     if (by_handle_.empty() && ready_.empty() && finalize_.empty()) {
       bool waiting = std::any_of(instances_.begin(), instances_.end(), [](const Instance& in) {
@@ -85,10 +85,41 @@ Result<RunSummary> Engine::Run() {
   return summary;
 }
 
+// The store failed: nothing more can be recorded, so stop every running attempt (TERM, grace,
+// KILL) rather than leave processes whose outcome no one will collect. `resume` later finds
+// their attempts open and handles them as lost.
+std::unexpected<Error> Engine::Abandon(const Error& err) {
+  TerminateRunning(false);
+  return std::unexpected(err);
+}
+
+// TERM to every running process group, KILL to those still there after the grace period;
+// returns when all have exited, recording each attempt cancelled when `record` is set.
+void Engine::TerminateRunning(bool record) {
+  for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGTERM);
+  int64_t kill_at = clock_.NowUs() + opts_.kill_grace_us;
+  while (!by_handle_.empty()) {
+    int64_t left = kill_at - clock_.NowUs();
+    if (left <= 0) {
+      for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGKILL);
+      left = opts_.kill_grace_us;
+      kill_at = clock_.NowUs() + left;
+    }
+    for (const auto& exit : executor_.Wait(left).exits) {
+      auto it = by_handle_.find(exit.pid);
+      if (it == by_handle_.end()) continue;
+      int i = it->second;
+      by_handle_.erase(it);
+      if (record) FinishAttempt(i, false, "cancelled", 0, "cancelled", Value());
+    }
+  }
+}
+
 void Engine::RecoverLost() {
   for (size_t i = 0; i < instances_.size(); ++i) {
     Instance& in = instances_[i];
     if (in.attempt_open) {
+      executor_.Reclaim(opts_.run_id, in.name, in.attempt, in.handle);
       FinishAttempt(static_cast<int>(i), false, "lost", 0,
                     "the attempt's outcome is unknown: sluice stopped while it ran", Value());
     }
@@ -347,27 +378,12 @@ void Engine::FinishForEach(int p) {
 // record every unfinished task cancelled.
 void Engine::CancelAll() {
   cancelled_ = true;
-  for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGTERM);
-  int64_t kill_at = clock_.NowUs() + opts_.kill_grace_us;
-  while (!by_handle_.empty()) {
-    int64_t left = kill_at - clock_.NowUs();
-    if (left <= 0) {
-      for (const auto& [pid, i] : by_handle_) executor_.Signal(pid, SIGKILL);
-      kill_at = clock_.NowUs() + opts_.kill_grace_us;
-      left = opts_.kill_grace_us;
-    }
-    WaitResult wr = executor_.Wait(left);
-    for (const auto& exit : wr.exits) {
-      auto it = by_handle_.find(exit.pid);
-      if (it == by_handle_.end()) continue;
-      int i = it->second;
-      by_handle_.erase(it);
-      FinishAttempt(i, false, "cancelled", 0, "cancelled", Value());
-    }
-  }
+  TerminateRunning(true);
   for (size_t i = 0; i < instances_.size(); ++i) {
     Instance& in = instances_[i];
-    if (in.attempt_open) FinishAttempt(static_cast<int>(i), false, "cancelled", 0, "cancelled", Value());
+    if (!in.attempt_open) continue;
+    executor_.Reclaim(opts_.run_id, in.name, in.attempt, in.handle);  // from a dead process
+    FinishAttempt(static_cast<int>(i), false, "cancelled", 0, "cancelled", Value());
   }
   for (size_t i = 0; i < instances_.size(); ++i) {
     if (IsTerminal(instances_[i].state)) continue;

@@ -102,6 +102,8 @@ class Engine {
   void HandleTimers();
   void CancelAll();
   void RecoverLost();
+  std::unexpected<Error> Abandon(const Error& err);
+  void TerminateRunning(bool record);
   int64_t NextTimerUs() const;
   int64_t BackoffUs(const Instance& in, int next_attempt) const;
   class Scope;

@@ -74,6 +74,11 @@ class FakeExecutor : public Executor {
     return r;
   }
 
+  void Reclaim(const std::string& run_id, const std::string& task, int attempt,
+               int handle) override {
+    reclaimed.push_back(task);
+  }
+
   Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override {
     ValueMap params;
     for (const auto& o : outputs.params) params.emplace_back(o.name, Value(req.task + "-out"));
@@ -86,6 +91,7 @@ class FakeExecutor : public Executor {
   bool ignore_term = false;
   std::vector<std::string> started;
   std::vector<std::pair<int, int>> signals;
+  std::vector<std::string> reclaimed;
 
  private:
   struct Proc {
@@ -278,6 +284,9 @@ TEST(Engine, ResumeAfterStoreFailureRecordsLostAttemptAndRetriesIt) {
   bool lost = false;
   for (const auto& ev : h.sink.events) lost = lost || ev.error_class == "lost";
   EXPECT_TRUE(lost);
+  // The first process's attempt was killed by the failed run itself, and the resumed engine
+  // still reclaims what may be left of it before retrying.
+  EXPECT_EQ(h.exec.reclaimed, (std::vector<std::string>{"a"}));
   EXPECT_EQ(h.exec.started, (std::vector<std::string>{"a", "b"}));
 }
 

@@ -40,9 +40,14 @@ class Executor {
   // Waits for exits, a timeout (< 0: forever) or an interrupt.
   virtual WaitResult Wait(int64_t timeout_us) = 0;
   // After an attempt exited 0: reads its output params and stores its artifacts. Returns
-  // {"params": {...}, "artifacts": {name: {"path", "digest", "size"}}}. On failure (a missing
-  // output file, bad JSON) returns an error that fails the attempt.
+  // {"params": {...}, "artifacts": {name: "/read-only/path/in/the/artifact/store"}}. On
+  // failure (a missing output file, bad JSON) returns an error that fails the attempt.
   virtual Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) = 0;
+  // An attempt started by a sluice process that died (or stopped on a store error): kills what
+  // is left of its process group, so a retry never overlaps it. `handle` is the pid recorded
+  // when it was spawned; implementations must not hit a group that merely reuses that pid.
+  virtual void Reclaim(const std::string& run_id, const std::string& task, int attempt,
+                       int handle) = 0;
 };
 
 // Watches a run; called on the engine thread after each event is applied.

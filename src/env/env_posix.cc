@@ -367,6 +367,38 @@ void SleepUs(int64_t us) {
   }
 }
 
+std::vector<int> FindGroupProcesses(int pgid, const std::vector<std::string>& marks) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream stat_file(it->path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+    // pid (comm) state ppid pgrp ...: comm may hold spaces, so parse after the last ')'.
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0, pgrp = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp != pgid || state == 'Z') continue;
+    std::ifstream env_file(it->path() / "environ");
+    std::string env((std::istreambuf_iterator<char>(env_file)), {});
+    std::vector<std::string_view> vars;
+    for (size_t start = 0; start < env.size();) {
+      size_t end = env.find('\0', start);
+      if (end == std::string::npos) end = env.size();
+      vars.emplace_back(std::string_view(env).substr(start, end - start));
+      start = end + 1;
+    }
+    bool all = std::all_of(marks.begin(), marks.end(), [&](const std::string& m) {
+      return std::find(vars.begin(), vars.end(), m) != vars.end();
+    });
+    if (all) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 int CpuCount() {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<int>(n) : 1;

@@ -1,5 +1,7 @@
 #include "exec/local_executor.h"
 
+#include <signal.h>
+
 #include <algorithm>
 
 #include "common/sha256.h"
@@ -39,6 +41,14 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
 }
 
 void LocalExecutor::Signal(int handle, int sig) { launcher_.SignalGroup(handle, sig); }
+
+void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, int attempt,
+                            int handle) {
+  if (handle <= 0) return;
+  auto found = FindGroupProcesses(handle, {"SLUICE_RUN_ID=" + run_id, "SLUICE_TASK=" + task,
+                                           "SLUICE_ATTEMPT=" + std::to_string(attempt)});
+  if (!found.empty()) launcher_.SignalGroup(handle, SIGKILL);
+}
 
 WaitResult LocalExecutor::Wait(int64_t timeout_us) { return launcher_.Wait(timeout_us); }
 

@@ -238,6 +238,37 @@ def cancel_command_stops_a_live_run():
     assert e.status(run)["status"] == "cancelled"
 
 
+@test
+def resume_kills_the_lost_attempt_before_retrying():
+    e = Env()
+    d = os.path.join(e.dir, "marks")
+    os.mkdir(d)
+    e.write("p.yaml", pipeline(f"""
+    - name: slow
+      script: |
+        echo started > "$D/started.$SLUICE_ATTEMPT"
+        sleep 2
+        echo "$SLUICE_ATTEMPT" >> "$D/done"
+      env: {{D: "{d}"}}
+      retry: {{limit: 2, on: [lost], backoff: {{initial: 10ms}}}}
+"""))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run = proc.stdout.readline().strip()
+    for _ in range(200):
+        if os.path.exists(os.path.join(d, "started.1")):
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    e.sluice("resume", run, check=0)
+    time.sleep(0.5)
+    done = open(os.path.join(d, "done")).read().split()
+    assert done == ["2"], f"the lost attempt kept running: {done}"
+    classes = [a["class"] for a in e.status(run)["attempts"]]
+    assert classes == ["lost", ""], classes
+
+
 def crash_pipeline():
     """30 tasks in layers; each records its attempt in effects/TASK, then sleeps a little."""
     lines = []
