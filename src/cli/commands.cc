@@ -86,7 +86,8 @@ std::string Duration(int64_t from_us, int64_t to_us) {
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
 int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
             std::shared_ptr<const Plan> plan, const Value& params, const std::string& run_id,
-            const std::vector<Event>& history, int jobs, bool stats, bool cancel_only) {
+            const std::vector<Event>& history, const ExecOptions& x) {
+  const bool cancel_only = x.cancel_only;
   std::string run_dir = RunDir(g, fs, run_id);
   if (auto s = fs.MakeDirs(run_dir); !s) return Report(s.error());
   auto lock = TryLockFile(run_dir + "/lock", std::to_string(CurrentPid()));
@@ -94,6 +95,10 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   if (!*lock) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} is being executed by another sluice process", run_id)));
+  }
+  if (!cancel_only) {
+    std::printf("%s\n", run_id.c_str());  // the first line of output, for scripts
+    std::fflush(stdout);
   }
   auto clock = NewSystemClock();
   auto launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM: Ctrl-C cancels cleanly
@@ -107,7 +112,9 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   EngineOptions opts;
   opts.run_id = run_id;
   opts.run_dir = run_dir;
-  opts.jobs = jobs > 0 ? jobs : CpuCount();
+  opts.jobs = x.jobs > 0 ? x.jobs : CpuCount();
+  opts.gpu_capacity = x.gpus;
+  opts.files = &fs;
   opts.cpu_capacity = CpuCount();
   opts.memory_capacity = MemoryBytes();
   opts.pid = CurrentPid();
@@ -127,7 +134,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   if (tasks) {
     for (const auto& t : *tasks) {
       if (t.name.find('[') == std::string::npos) ++counts[t.state];
-      if (t.state == "failed" && !cancel_only) {
+      if (t.state == "failed" && !cancel_only && t.attempts > 0) {
         std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", t.name.c_str(),
                      t.message.c_str(), run_id.c_str(), t.name.c_str());
       }
@@ -151,10 +158,10 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
     }
   }
   std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
-  if (stats) {
+  if (x.stats) {
     std::fprintf(stderr, "  scheduling latency (ready -> process start): p50 %s, p99 %s over %d attempts\n",
                  FormatDurationMs(summary->latency_p50_us / 1000).c_str(),
-                 FormatDurationMs(summary->latency_p99_us / 1000).c_str(), summary->attempts_started);
+                 FormatDurationMs(summary->latency_p99_us / 1000).c_str(), summary->attempts_spawned);
     std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
                  static_cast<long long>(summary->latency_p50_us),
                  static_cast<long long>(summary->latency_p99_us));
@@ -176,6 +183,15 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
 }
 
 std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
+
+// A run recorded running (or pending) whose process is gone was interrupted: say so.
+std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run) {
+  if ((run.status == "running" || run.status == "pending") &&
+      !IsFileLocked(RunDir(g, fs, run.id) + "/lock", nullptr)) {
+    return "interrupted";
+  }
+  return run.status;
+}
 
 }  // namespace
 
@@ -203,12 +219,10 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   created.status = "pending";
   created.data = fmt::format("{{\"params\":{}}}", run.params);
   if (auto s = (*store)->CreateRun(run, (*plan)->sources, created); !s) return Report(s.error());
-  std::printf("%s\n", run.id.c_str());
-  std::fflush(stdout);
-  return Execute(g, *fs, **store, *plan, *params, run.id, {}, o.jobs, o.stats, false);
+  return Execute(g, *fs, **store, *plan, *params, run.id, {}, o.exec);
 }
 
-int CmdResume(const GlobalOptions& g, const std::string& id, int jobs) {
+int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
   auto fs = NewPosixFileSystem();
   auto store = OpenStore(g, *fs, false);
   if (!store) return Report(store.error());
@@ -222,10 +236,7 @@ int CmdResume(const GlobalOptions& g, const std::string& id, int jobs) {
   if (!loaded) return Report(loaded.error());
   auto events = (*store)->LoadEvents(run->id);
   if (!events) return Report(events.error());
-  std::printf("%s\n", run->id.c_str());
-  std::fflush(stdout);
-  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, jobs, false,
-                 false);
+  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, o);
 }
 
 int CmdCancel(const GlobalOptions& g, const std::string& id) {
@@ -252,7 +263,10 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   if (!loaded) return Report(loaded.error());
   auto events = (*store)->LoadEvents(run->id);
   if (!events) return Report(events.error());
-  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, 1, false, true);
+  ExecOptions x;
+  x.jobs = 1;
+  x.cancel_only = true;
+  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, x);
   return rc == 1 ? 0 : rc;
 }
 
@@ -303,16 +317,17 @@ int CmdRuns(const GlobalOptions& g, int limit) {
     for (const auto& r : *runs) {
       l.push_back(Value(ValueMap{{"id", Value(r.id)},
                                  {"pipeline", Value(r.pipeline)},
-                                 {"status", Value(r.status)},
+                                 {"status", Value(ShownStatus(g, *fs, r))},
                                  {"started", Value(Ts(r.started_us))},
                                  {"finished", Value(Ts(r.finished_us))}}));
     }
     std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
     return 0;
   }
-  std::printf("%-26s %-24s %-10s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
+  std::printf("%-26s %-24s %-11s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
   for (const auto& r : *runs) {
-    std::printf("%-26s %-24s %-10s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(), r.status.c_str(),
+    std::printf("%-26s %-24s %-11s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(),
+                ShownStatus(g, *fs, r).c_str(),
                 Ts(r.started_us).c_str(), Duration(r.started_us, r.finished_us).c_str());
   }
   return 0;
@@ -328,11 +343,7 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   if (!tasks) return Report(tasks.error());
   auto attempts = (*store)->ListAttempts(run->id);
   if (!attempts) return Report(attempts.error());
-  // A run marked running whose process is gone was interrupted: say so.
-  std::string status = run->status;
-  if (status == "running" && !IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
-    status = "interrupted";
-  }
+  std::string status = ShownStatus(g, *fs, *run);
   if (g.json) {
     ValueList tl;
     for (const auto& t : *tasks) {

@@ -12,15 +12,22 @@ struct GlobalOptions {
   bool json = false;      // -o json
 };
 
+// How a run executes in this process (run, resume, cancel).
+struct ExecOptions {
+  int jobs = 0;       // 0 = number of cores
+  double gpus = 0;    // GPUs this machine offers to tasks
+  bool stats = false;
+  bool cancel_only = false;
+};
+
 struct RunOptions {
   std::string file;
   std::map<std::string, std::string> params;
-  int jobs = 0;  // 0 = number of cores
-  bool stats = false;
+  ExecOptions exec;
 };
 
 int CmdRun(const GlobalOptions& g, const RunOptions& o);
-int CmdResume(const GlobalOptions& g, const std::string& run, int jobs);
+int CmdResume(const GlobalOptions& g, const std::string& run, const ExecOptions& o);
 int CmdValidate(const GlobalOptions& g, const std::string& file);
 int CmdGraph(const std::string& file, const std::string& format);
 int CmdRuns(const GlobalOptions& g, int limit);

@@ -27,9 +27,11 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run a pipeline");
   run->add_option("file", ro.file, "pipeline file")->required();
   run->add_option("-p,--param", params, "name=value (repeatable)")->allow_extra_args(false);
-  run->add_option("-j,--jobs", ro.jobs, "how many tasks run at once (default: cores)")
+  run->add_option("-j,--jobs", ro.exec.jobs, "how many tasks run at once (default: cores)")
       ->check(CLI::Range(1, 100000));
-  run->add_flag("--stats", ro.stats, "print scheduling latency figures at the end");
+  run->add_flag("--stats", ro.exec.stats, "print scheduling latency figures at the end");
+  run->add_option("--gpus", ro.exec.gpus, "GPUs tasks may use on this machine (default 0)")
+      ->check(CLI::Range(0, 1024));
 
   std::string file;
   auto* validate = app.add_subcommand("validate", "check a pipeline; nothing runs, nothing is written");
@@ -47,7 +49,7 @@ int main(int argc, char** argv) {
   std::string run_id, task;
   int attempt = 0;
   bool follow = false;
-  int jobs = 0;
+  ExecOptions resume_opts;
   auto* status = app.add_subcommand("status", "show a run and its tasks");
   status->add_option("run", run_id, "run id (or a unique prefix)")->required();
   auto* logs = app.add_subcommand("logs", "print a task's output");
@@ -57,7 +59,11 @@ int main(int argc, char** argv) {
   logs->add_flag("-f,--follow", follow, "keep printing while the attempt runs");
   auto* resume = app.add_subcommand("resume", "continue a run that stopped");
   resume->add_option("run", run_id, "run id")->required();
-  resume->add_option("-j,--jobs", jobs, "how many tasks run at once")->check(CLI::Range(1, 100000));
+  resume->add_option("-j,--jobs", resume_opts.jobs, "how many tasks run at once")
+      ->check(CLI::Range(1, 100000));
+  resume->add_option("--gpus", resume_opts.gpus, "GPUs tasks may use on this machine (default 0)")
+      ->check(CLI::Range(0, 1024));
+  resume->add_flag("--stats", resume_opts.stats, "print scheduling latency figures at the end");
   auto* cancel = app.add_subcommand("cancel", "cancel a run");
   cancel->add_option("run", run_id, "run id")->required();
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -91,7 +97,7 @@ int main(int argc, char** argv) {
   if (*runs) return CmdRuns(g, limit);
   if (*status) return CmdStatus(g, run_id);
   if (*logs) return CmdLogs(g, run_id, task, attempt, follow);
-  if (*resume) return CmdResume(g, run_id, jobs);
+  if (*resume) return CmdResume(g, run_id, resume_opts);
   if (*cancel) return CmdCancel(g, run_id);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);

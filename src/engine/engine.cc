@@ -68,7 +68,7 @@ Result<RunSummary> Engine::Run() {
   }
   RunSummary summary;
   summary.status = status;
-  summary.attempts_started = attempts_started_;
+  summary.attempts_spawned = static_cast<int>(latencies_us_.size());
   if (!latencies_us_.empty()) {
     std::sort(latencies_us_.begin(), latencies_us_.end());
     summary.latency_p50_us = latencies_us_[latencies_us_.size() / 2];
@@ -138,10 +138,13 @@ int64_t Engine::NextTimerUs() const {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
   for (const auto& in : instances_) {
-    if (in.state == TaskState::kWaiting) consider(in.retry_due_us);
+    int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
+    if (in.state == TaskState::kWaiting) {
+      consider(in.retry_due_us);
+      if (deadline_ms > 0) consider(in.first_start_us + deadline_ms * 1000);
+    }
     if (in.attempt_open && in.handle) {
       consider(in.kill_at_us ? in.kill_at_us : in.timeout_at_us);
-      int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
       if (deadline_ms > 0 && !in.deadline_passed) consider(in.first_start_us + deadline_ms * 1000);
     }
   }
@@ -233,11 +236,14 @@ void Engine::StartInstance(int i) {
       if (up.state != TaskState::kSkipped) all_skipped = false;
     }
     for (int d : t.data_deps) {
-      if (instances_[d].state == TaskState::kSkipped) {
+      // A tolerated failure (continueOnFailure) has no outputs to read either.
+      TaskState s = instances_[d].state;
+      if (s == TaskState::kSkipped || s == TaskState::kFailed) {
         Event e;
         e.kind = EventKind::kTaskSkipped;
         e.task = in.name;
-        e.message = fmt::format("it reads outputs of {}, which was skipped", Quote(instances_[d].name));
+        e.message = fmt::format("it reads outputs of {}, which {}", Quote(instances_[d].name),
+                                s == TaskState::kSkipped ? "was skipped" : "failed");
         Emit(e);
         return;
       }
@@ -250,28 +256,14 @@ void Engine::StartInstance(int i) {
       Emit(e);
       return;
     }
-    if (t.spec->when) {
-      Scope scope(*this, in, 1, nullptr);
-      auto v = t.spec->when->Evaluate(scope);
-      Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));
-      if (!cond) {
-        FailTask(i, fmt::format("when: {}", cond.error().message));
-        return;
-      }
-      if (!*cond) {
-        Event e;
-        e.kind = EventKind::kTaskSkipped;
-        e.task = in.name;
-        e.message = fmt::format("when is false: {}", t.spec->when->tmpl.text());
-        Emit(e);
-        return;
-      }
-    }
+    if (!t.when_reads_item && DecidedByWhen(i)) return;
     if (t.spec->for_each_literal || t.spec->for_each_expr) {
       StartForEach(i);
       return;
     }
   }
+  // A `when` that reads `item` decides for each forEach item on its own.
+  if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return;
   if (t.kind == Body::Kind::kBuiltin) {
     Event e;
     e.kind = EventKind::kTaskFinished;
@@ -292,6 +284,28 @@ void Engine::StartInstance(int i) {
   }
   if (!Fits(in)) return;
   if (auto err = StartAttempt(i)) FailTask(i, *err);
+}
+
+// Evaluates the task's `when`; returns true when that settled the instance (skipped, or failed
+// on an evaluation error).
+bool Engine::DecidedByWhen(int i) {
+  const Instance& in = instances_[i];
+  const TaskSpec& spec = *plan_->tasks[in.plan].spec;
+  if (!spec.when) return false;
+  Scope scope(*this, in, 1, nullptr);
+  auto v = spec.when->Evaluate(scope);
+  Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));
+  if (!cond) {
+    FailTask(i, fmt::format("when: {}", cond.error().message));
+    return true;
+  }
+  if (*cond) return false;
+  Event e;
+  e.kind = EventKind::kTaskSkipped;
+  e.task = in.name;
+  e.message = fmt::format("when is false: {}", spec.when->tmpl.text());
+  Emit(e);
+  return true;
 }
 
 void Engine::StartForEach(int i) {
@@ -342,6 +356,11 @@ void Engine::FinishForEach(int p) {
   std::vector<ValueList> plists(params.size()), alists(artifacts.size());
   for (int c : parent.children) {
     const Instance& child = instances_[c];
+    if (child.state == TaskState::kSkipped) {  // keeps the lists aligned with the items
+      for (auto& l : plists) l.push_back(Value());
+      for (auto& l : alists) l.push_back(Value());
+      continue;
+    }
     if (child.state != TaskState::kSucceeded && child.state != TaskState::kCached) {
       if (failed.empty()) failed = fmt::format("{} {}", child.name, TaskStateName(child.state));
       continue;

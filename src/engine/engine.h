@@ -43,6 +43,8 @@ struct EngineOptions {
   double gpu_capacity = 0;
   int64_t kill_grace_us = 5'000'000;
   int64_t pid = 0;            // of the process executing the run, recorded in run.started
+  // When set, the cache key covers the content of files named by absolute arguments.
+  FileSystem* files = nullptr;
   bool cancel_only = false;   // Run() cancels what is left instead of executing it
 };
 
@@ -50,7 +52,7 @@ struct RunSummary {
   std::string status;  // succeeded, failed, cancelled
   int64_t latency_p50_us = 0;
   int64_t latency_p99_us = 0;
-  int attempts_started = 0;
+  int attempts_spawned = 0;  // by this process (a resumed run counts from the resume)
 };
 
 class Engine {
@@ -91,6 +93,7 @@ class Engine {
   bool Fits(const Instance& in) const;
   void Take(const Instance& in, int sign);
   void StartInstance(int i);
+  bool DecidedByWhen(int i);
   void StartForEach(int i);
   void FinishForEach(int parent);
   std::optional<std::string> StartAttempt(int i);
@@ -132,7 +135,6 @@ class Engine {
   bool run_finished_ = false;
   std::string final_status_;
   std::vector<int64_t> latencies_us_;
-  int attempts_started_ = 0;
   bool replaying_ = false;
 };
 

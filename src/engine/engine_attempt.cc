@@ -153,7 +153,11 @@ std::optional<std::string> Engine::StartAttempt(int i) {
     for (const auto& [name, field] : list) {
       auto v = field.Evaluate(scope);
       if (!v) return fmt::format("env {}: {}", name, v.error().message);
-      req.env.emplace_back(name, v->ToText());
+      // The task's env overrides its component's for the same name.
+      auto same = std::find_if(req.env.begin(), req.env.end(),
+                               [&](const auto& kv) { return kv.first == name; });
+      if (same != req.env.end()) same->second = v->ToText();
+      else req.env.emplace_back(name, v->ToText());
     }
     return std::nullopt;
   };
@@ -171,10 +175,21 @@ std::optional<std::string> Engine::StartAttempt(int i) {
     };
     field("sluice-cache-v1");
     if (t.component) field(t.component->name + "@" + t.component->version);
-    for (const auto& a : req.argv) field(a);
+    for (const auto& a : req.argv) {
+      field(a);
+      // A file named by an absolute argument (a component's script) is part of the body.
+      if (opts_.files && !a.empty() && a[0] == '/' && a.size() < 4096) {
+        FileInfo info = opts_.files->Stat(a);
+        if (info.exists && !info.is_dir && info.size < (64 << 20)) {
+          if (auto d = opts_.files->HashFile(a)) field("file:" + *d);
+        }
+      }
+    }
     for (const auto& [k, v] : req.env) field(k + "=" + v);
     if (in.item) field(in.item->ToJson());
-    for (const auto& o : t.outputs->params) field("out:" + o.name + ":" + o.path + ":" + o.json_path);
+    for (const auto& o : t.outputs->params) {
+      field(fmt::format("out:{}:{}:{}:{}", o.name, static_cast<int>(o.source), o.path, o.json_path));
+    }
     for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
     cache_key = h.HexDigest();
     if (cache_) {

@@ -197,7 +197,6 @@ Status Engine::Apply(const Event& e) {
         in.holds_slot = true;
         Take(in, +1);
       }
-      ++attempts_started_;
       return {};
     }
     case EventKind::kAttemptSpawned:

@@ -13,9 +13,11 @@
 namespace sluice {
 namespace {
 
-std::shared_ptr<const Plan> Compile(const std::string& tasks) {
-  MemFileSystem fs({{"/p.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: t}\n"
-                                "spec:\n  tasks:\n" + tasks}});
+std::shared_ptr<const Plan> Compile(const std::string& tasks, const std::string& spec_extra = "",
+                                    std::map<std::string, std::string> files = {}) {
+  files["/p.yaml"] = "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: t}\nspec:\n" +
+                     spec_extra + "  tasks:\n" + tasks;
+  MemFileSystem fs(std::move(files));
   auto plan = LoadPlan(fs, "/p.yaml");
   EXPECT_TRUE(plan) << plan.error().message;
   return *plan;
@@ -36,6 +38,7 @@ class FakeExecutor : public Executor {
     if (!codes.empty()) codes.erase(codes.begin());
     procs_[pid] = {req.task, clock_.NowUs() + duration_us, code, 0};
     started.push_back(req.task);
+    requests.push_back(req);
     return pid;
   }
 
@@ -90,6 +93,7 @@ class FakeExecutor : public Executor {
   int64_t duration_us = 1'000'000;
   bool ignore_term = false;
   std::vector<std::string> started;
+  std::vector<AttemptRequest> requests;
   std::vector<std::pair<int, int>> signals;
   std::vector<std::string> reclaimed;
 
@@ -298,6 +302,80 @@ TEST(Engine, ReplayOfFinishedRunDoesNotRunAgain) {
   ASSERT_TRUE(again->Replay(h.sink.events));
   EXPECT_FALSE(again->Run());
   EXPECT_EQ(h.exec.started.size(), 1u);
+}
+
+TEST(Engine, WhenReadingItemDecidesPerItem) {
+  Harness h;
+  auto plan = Compile("    - {name: f, forEach: [1, 5, 2, 7], when: '${{ item > 3 }}', run: [x, '${{ item }}'], "
+                      "outputs: {params: [{name: o, from: {stdout: text}}]}}\n");
+  auto e = h.Make(plan, 4);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(h.exec.started, (std::vector<std::string>{"f[1]", "f[3]"}));
+  EXPECT_EQ(e->StateOf("f[0]"), TaskState::kSkipped);
+  // Skipped items keep the gathered list aligned with the items.
+  EXPECT_EQ(e->OutputsOf("f")->Find("params")->Find("o")->ToJson(), R"([null,"f[1]-out",null,"f[3]-out"])");
+}
+
+TEST(Engine, ReaderOfToleratedFailureIsSkipped) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - {name: a, run: [x], continueOnFailure: true, outputs: {params: [{name: o, from: {stdout: text}}]}}\n"
+                      "    - {name: b, run: [x, '${{ tasks.a.outputs.params.o }}']}\n"
+                      "    - {name: c, needs: [a], run: [x]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(e->StateOf("b"), TaskState::kSkipped);
+  EXPECT_EQ(e->StateOf("c"), TaskState::kSucceeded);
+}
+
+TEST(Engine, DeadlinePassingDuringRetryWaitFailsAtTheDeadline) {
+  Harness h;
+  h.exec.exits["a"] = {1, 1};
+  auto plan = Compile("    - {name: a, run: [x], deadline: 5s, retry: {limit: 3, backoff: {initial: 60s}}}\n");
+  int64_t t0 = h.clock.NowUs();
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
+  EXPECT_EQ(h.exec.started.size(), 1u);
+  EXPECT_EQ(h.clock.NowUs() - t0, 5'000'000);  // not at the 61 s retry
+}
+
+TEST(Engine, TaskEnvOverridesComponentEnvOfTheSameName) {
+  Harness h;
+  auto plan = Compile("    - {name: a, uses: tool@1, env: {MODE: task}}\n", "  imports: [lib.yaml]\n",
+                      {{"/lib.yaml", "apiVersion: sluice/v1\nkind: Component\n"
+                                     "metadata: {name: tool, version: 1.0.0}\n"
+                                     "spec: {run: [x], env: {MODE: component, OTHER: o}}\n"}});
+  auto e = h.Make(plan);
+  ASSERT_TRUE(e->Run());
+  ASSERT_EQ(h.exec.requests.size(), 1u);
+  int modes = 0;
+  for (const auto& [k, v] : h.exec.requests[0].env) {
+    if (k == "MODE") {
+      ++modes;
+      EXPECT_EQ(v, "task");
+    }
+  }
+  EXPECT_EQ(modes, 1);
+}
+
+TEST(Engine, GpuTaskFailsWithoutGpusAndRunsWithThem) {
+  Harness h;
+  auto plan = Compile("    - {name: a, run: [x], resources: {gpu: 1}}\n");
+  ASSERT_TRUE(h.Make(plan)->Run());
+  EXPECT_TRUE(h.exec.started.empty());
+  EngineOptions o;
+  o.run_id = "r2";
+  o.run_dir = "/runs/r2";
+  o.gpu_capacity = 1;
+  Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
+  auto s = e.Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
 }
 
 }  // namespace

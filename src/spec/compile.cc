@@ -309,7 +309,13 @@ class Compiler {
       for (const auto& [name, field] : pt.component->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
     for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
-    if (t.when) SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
+    if (t.when) {
+      SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
+      for (const auto& piece : t.when->tmpl.pieces()) {
+        if (!piece.expr) continue;
+        for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
+      }
+    }
     if (t.for_each_expr) {
       for (const auto& piece : t.for_each_expr->tmpl.pieces()) {
         if (!piece.expr) continue;

@@ -32,6 +32,7 @@ struct PlanTask {
   std::vector<int> deps;       // every upstream task, sorted
   std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted
   std::vector<int> dependents;
+  bool when_reads_item = false;  // `when` is decided per forEach item
 };
 
 struct Plan {

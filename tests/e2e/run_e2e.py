@@ -185,6 +185,43 @@ def cache_reuses_outputs_on_second_run():
 
 
 @test
+def cache_misses_when_a_script_the_task_runs_changes():
+    e = Env()
+    script = e.write("step.sh", "echo one\n")
+    e.write("p.yaml", pipeline(f"""
+    - name: work
+      run: [sh, "{script}"]
+      cache: true
+      outputs: {{params: [{{name: v, from: {{stdout: text}}}}]}}
+"""))
+    e.sluice("run", "p.yaml", check=0)
+    p = e.sluice("run", "p.yaml", check=0)
+    assert e.tasks(p.stdout.splitlines()[0])["work"]["state"] == "cached"
+    e.write("step.sh", "echo two\n")
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])["work"]
+    assert t["state"] == "succeeded" and t["outputs"]["params"]["v"] == "two", t
+
+
+@test
+def killed_run_shows_interrupted_until_resumed():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '1'], retry: {limit: 1, on: [lost]}}\n"))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.3)
+    proc.kill()
+    proc.wait()
+    runs = json.loads(e.sluice("runs", "-o", "json", check=0).stdout)
+    assert runs[0]["status"] == "interrupted", runs
+    assert e.status(run)["status"] == "interrupted"
+    e.sluice("resume", run, check=0)
+    assert e.status(run)["status"] == "succeeded"
+    e.sluice("resume", run, check=2)  # finished runs cannot be resumed
+
+
+@test
 def validate_writes_nothing_and_bad_params_exit_2():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n", "  params: [{name: n, type: int, required: true}]\n"))
