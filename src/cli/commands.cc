@@ -419,11 +419,11 @@ int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& ta
   if (attempt > last) {
     return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));
   }
-  std::string dir = fmt::format("{}/tasks/{}/{}", RunDir(g, *fs, run->id), task, attempt);
+  AttemptPaths paths = AttemptPathsFor(RunDir(g, *fs, run->id), task, attempt);
   size_t out_off = 0, err_off = 0;
   auto pump = [&] {
-    for (auto [file, off, stream] : {std::tuple{dir + "/stdout.log", &out_off, stdout},
-                                     std::tuple{dir + "/stderr.log", &err_off, stderr}}) {
+    for (auto [file, off, stream] : {std::tuple{paths.stdout_log, &out_off, stdout},
+                                     std::tuple{paths.stderr_log, &err_off, stderr}}) {
       auto content = fs->ReadFile(file);
       if (!content || content->size() <= *off) continue;
       std::fwrite(content->data() + *off, 1, content->size() - *off, stream);

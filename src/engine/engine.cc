@@ -22,15 +22,13 @@ Result<RunSummary> Engine::Run() {
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {
     StartReady();
+    // One commit a turn. It must precede the spawns (write-ahead); the spawns' own records
+    // (pids) ride with the next turn's commit.
     if (auto st = Commit(); !st) return Abandon(st.error());
     SpawnPending();
-    if (auto st = Commit(); !st) return Abandon(st.error());
     if (finished_ == static_cast<int>(instances_.size())) break;
     if (by_handle_.empty() && ready_.empty() && finalize_.empty()) {
-      bool waiting = std::any_of(instances_.begin(), instances_.end(), [](const Instance& in) {
-        return in.state == TaskState::kWaiting;
-      });
-      if (!waiting) {
+      if (waiting_.empty()) {
         // Only reachable through a bug; fail what is left rather than hang.
         for (size_t i = 0; i < instances_.size(); ++i) {
           if (!IsTerminal(instances_[i].state)) FailTask(static_cast<int>(i), "internal error: stuck");
@@ -119,7 +117,7 @@ void Engine::RecoverLost() {
   for (size_t i = 0; i < instances_.size(); ++i) {
     Instance& in = instances_[i];
     if (in.attempt_open) {
-      executor_.Reclaim(opts_.run_id, in.name, in.attempt, in.handle);
+      executor_.Reclaim(opts_.run_id, in.name, in.attempt);
       FinishAttempt(static_cast<int>(i), false, "lost", 0,
                     "the attempt's outcome is unknown: sluice stopped while it ran", Value());
     }
@@ -137,7 +135,8 @@ int64_t Engine::NextTimerUs() const {
   auto consider = [&](int64_t t) {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
-  for (const auto& in : instances_) {
+  for (int i : TimerCandidates()) {
+    const Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
     if (in.state == TaskState::kWaiting) {
       consider(in.retry_due_us);
@@ -151,9 +150,17 @@ int64_t Engine::NextTimerUs() const {
   return next;
 }
 
+// Timers belong to running attempts and to tasks waiting for a retry only, so this and
+// NextTimerUs() look at those instead of every instance: a turn costs O(running + waiting).
+std::vector<int> Engine::TimerCandidates() const {
+  std::vector<int> out(waiting_.begin(), waiting_.end());
+  for (const auto& [pid, i] : by_handle_) out.push_back(i);
+  return out;
+}
+
 void Engine::HandleTimers() {
   int64_t now = clock_.NowUs();
-  for (size_t i = 0; i < instances_.size(); ++i) {
+  for (int i : TimerCandidates()) {
     Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
     bool deadline_due = deadline_ms > 0 && in.first_start_us > 0 &&
@@ -161,9 +168,9 @@ void Engine::HandleTimers() {
     if (in.state == TaskState::kWaiting) {
       if (deadline_due) {
         in.deadline_passed = true;
-        FailTask(static_cast<int>(i), "deadline passed while waiting to retry");
+        FailTask(i, "deadline passed while waiting to retry");
       } else if (now >= in.retry_due_us) {
-        MarkReady(static_cast<int>(i));
+        MarkReady(i);
       }
       continue;
     }
@@ -401,7 +408,7 @@ void Engine::CancelAll() {
   for (size_t i = 0; i < instances_.size(); ++i) {
     Instance& in = instances_[i];
     if (!in.attempt_open) continue;
-    executor_.Reclaim(opts_.run_id, in.name, in.attempt, in.handle);  // from a dead process
+    executor_.Reclaim(opts_.run_id, in.name, in.attempt);  // from a dead process
     FinishAttempt(static_cast<int>(i), false, "cancelled", 0, "cancelled", Value());
   }
   for (size_t i = 0; i < instances_.size(); ++i) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -108,6 +109,7 @@ class Engine {
   std::unexpected<Error> Abandon(const Error& err);
   void TerminateRunning(bool record);
   int64_t NextTimerUs() const;
+  std::vector<int> TimerCandidates() const;
   int64_t BackoffUs(const Instance& in, int next_attempt) const;
   class Scope;
   RunObserver::Progress MakeProgress() const;
@@ -124,6 +126,7 @@ class Engine {
   std::vector<Instance> instances_;
   std::unordered_map<std::string, int> by_name_;
   std::deque<int> ready_;
+  std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)
   std::vector<int> to_spawn_;              // attempts recorded started, not yet spawned
   std::vector<int> finalize_;              // forEach parents whose children are all done
   std::unordered_map<int, int> by_handle_;  // pid -> instance

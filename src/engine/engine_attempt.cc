@@ -12,6 +12,11 @@
 
 namespace sluice {
 
+AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt) {
+  std::string base = fmt::format("{}/tasks/{}@{}", run_dir, task, attempt);
+  return {base, base + ".stdout.log", base + ".stderr.log"};
+}
+
 Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string> path) const {
   const std::string& root = path[0];
   if (root == "params") return Resolved{component_params_ ? *component_params_ : e_.params_, 1};
@@ -134,7 +139,7 @@ std::optional<std::string> Engine::StartAttempt(int i) {
   AttemptRequest req;
   req.task = in.name;
   req.attempt = attempt;
-  req.dir = fmt::format("{}/tasks/{}/{}", opts_.run_dir, in.name, attempt);
+  req.paths = AttemptPathsFor(opts_.run_dir, in.name, attempt);
   const Body& body = *t.body;
   if (t.kind == Body::Kind::kScript) {
     for (const auto& part : Split(body.shell, ' ')) {

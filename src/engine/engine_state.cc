@@ -65,6 +65,7 @@ int Engine::AddInstance(int plan_index, int parent, std::string name, std::optio
 
 void Engine::MarkReady(int i) {
   Instance& in = instances_[i];
+  waiting_.erase(i);
   in.state = TaskState::kReady;
   in.ready_us = clock_.NowUs();
   ready_.push_back(i);
@@ -214,6 +215,7 @@ Status Engine::Apply(const Event& e) {
     case EventKind::kRetryScheduled:
       in.state = TaskState::kWaiting;
       in.retry_due_us = e.due_us;
+      waiting_.insert(i);
       return {};
     case EventKind::kTaskSkipped:
     case EventKind::kTaskFinished: {
@@ -223,6 +225,7 @@ Status Engine::Apply(const Event& e) {
         return Fail(ErrorCode::kInternal, "event {}: bad task status {}", e.seq, Quote(e.status));
       }
       if (IsTerminal(in.state)) return {};  // already final; keep the first verdict
+      waiting_.erase(i);
       if (in.holds_slot) {
         in.holds_slot = false;
         Take(in, -1);

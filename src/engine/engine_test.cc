@@ -77,8 +77,7 @@ class FakeExecutor : public Executor {
     return r;
   }
 
-  void Reclaim(const std::string& run_id, const std::string& task, int attempt,
-               int handle) override {
+  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override {
     reclaimed.push_back(task);
   }
 
@@ -274,7 +273,7 @@ TEST(Engine, ResumeAfterStoreFailureRecordsLostAttemptAndRetriesIt) {
   Harness h;
   auto plan = Compile("    - {name: a, run: [x], retry: {limit: 1, on: [lost]}}\n"
                       "    - {name: b, needs: [a], run: [x]}\n");
-  h.sink.fail_at_commit = 3;  // a's attempt is recorded started, then the store fails
+  h.sink.fail_at_commit = 2;  // a's attempt is recorded started; the next commit fails
   auto e = h.Make(plan);
   EXPECT_FALSE(e->Run());
   std::vector<Event> committed = h.sink.events;

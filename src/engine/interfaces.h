@@ -22,12 +22,23 @@ class CacheLookup {
   virtual std::optional<Value> Find(const std::string& key, int64_t ttl_ms, int64_t now_us) = 0;
 };
 
+// Where an attempt lives under its run's folder: RUN/tasks/NAME@ATTEMPT/ is its working
+// directory, with RUN/tasks/NAME@ATTEMPT.stdout.log and .stderr.log beside it. One folder per
+// attempt, because creating folders is the dearest file-system step of starting a task ('@'
+// cannot appear in task names, so paths never collide).
+struct AttemptPaths {
+  std::string work;
+  std::string stdout_log;
+  std::string stderr_log;
+};
+AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt);
+
 struct AttemptRequest {
   std::string task;  // instance name
   int attempt = 0;
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;  // declared + SLUICE_* variables
-  std::string dir;  // the attempt's folder; the process runs in dir/work
+  AttemptPaths paths;
 };
 
 // Runs attempts as processes (locally, or later on workers). Handles are process ids.
@@ -43,11 +54,10 @@ class Executor {
   // {"params": {...}, "artifacts": {name: "/read-only/path/in/the/artifact/store"}}. On
   // failure (a missing output file, bad JSON) returns an error that fails the attempt.
   virtual Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) = 0;
-  // An attempt started by a sluice process that died (or stopped on a store error): kills what
-  // is left of its process group, so a retry never overlaps it. `handle` is the pid recorded
-  // when it was spawned; implementations must not hit a group that merely reuses that pid.
-  virtual void Reclaim(const std::string& run_id, const std::string& task, int attempt,
-                       int handle) = 0;
+  // An attempt started by a sluice process that died: kills whatever is left of it, so a retry
+  // never overlaps it. Its pid may never have been recorded (the spawn record is committed
+  // with the next batch), and implementations must not hit an unrelated process.
+  virtual void Reclaim(const std::string& run_id, const std::string& task, int attempt) = 0;
 };
 
 // Watches a run; called on the engine thread after each event is applied.

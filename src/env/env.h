@@ -98,10 +98,10 @@ bool IsTty(int fd);
 // Sends `sig` to process `pid` (not a group). Returns false when there is no such process.
 bool SignalProcess(int pid, int sig);
 void SleepUs(int64_t us);
-// The processes of group `pgid` whose initial environment holds every "KEY=VALUE" of `marks`
-// (from /proc). Used to find what is left of an attempt after sluice itself was killed, without
-// ever hitting an unrelated group that reuses the pid.
-std::vector<int> FindGroupProcesses(int pgid, const std::vector<std::string>& marks);
+// The process groups of every process whose initial environment holds each "KEY=VALUE" of
+// `marks` (read from /proc). Used to find what is left of an attempt after sluice itself was
+// killed, by the SLUICE_* variables it was started with rather than by a pid that may be reused.
+std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks);
 int CpuCount();
 double MemoryBytes();
 

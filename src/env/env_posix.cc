@@ -201,11 +201,20 @@ class PosixFileSystem : public FileSystem {
     return {};
   }
 
+  // mkdir first and walk up only on ENOENT: one syscall when the parent exists, which is the
+  // common case on the hot path (an attempt's folder).
   Status MakeDirs(const std::string& path) override {
-    std::error_code ec;
-    fs::create_directories(path, ec);
-    if (ec) return Fail(ErrorCode::kIo, "cannot create {}: {}", path, ec.message());
-    return {};
+    if (path.empty() || mkdir(path.c_str(), 0755) == 0) return {};
+    if (errno == EEXIST) {
+      if (Stat(path).is_dir) return {};
+      return Fail(ErrorCode::kIo, "cannot create {}: a file is in the way", path);
+    }
+    if (errno != ENOENT) return ErrnoFail("cannot create", path);
+    size_t slash = path.find_last_of('/', path.size() - 2);
+    if (slash == std::string::npos || slash == 0) return ErrnoFail("cannot create", path);
+    if (auto s = MakeDirs(path.substr(0, slash)); !s) return s;
+    if (mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return {};
+    return ErrnoFail("cannot create", path);
   }
 
   FileInfo Stat(const std::string& path) override {
@@ -367,7 +376,7 @@ void SleepUs(int64_t us) {
   }
 }
 
-std::vector<int> FindGroupProcesses(int pgid, const std::vector<std::string>& marks) {
+std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) {
   std::vector<int> out;
   std::error_code ec;
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
@@ -381,7 +390,7 @@ std::vector<int> FindGroupProcesses(int pgid, const std::vector<std::string>& ma
     char state = 0;
     int ppid = 0, pgrp = 0;
     if (std::sscanf(stat.c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
-    if (pgrp != pgid || state == 'Z') continue;
+    if (state == 'Z' || pgrp <= 1) continue;
     std::ifstream env_file(it->path() / "environ");
     std::string env((std::istreambuf_iterator<char>(env_file)), {});
     std::vector<std::string_view> vars;
@@ -394,7 +403,7 @@ std::vector<int> FindGroupProcesses(int pgid, const std::vector<std::string>& ma
     bool all = std::all_of(marks.begin(), marks.end(), [&](const std::string& m) {
       return std::find(vars.begin(), vars.end(), m) != vars.end();
     });
-    if (all) out.push_back(std::stoi(name));
+    if (all && std::find(out.begin(), out.end(), pgrp) == out.end()) out.push_back(pgrp);
   }
   return out;
 }

@@ -17,17 +17,17 @@ LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::str
       base_env_(std::move(base_env)) {}
 
 Result<int> LocalExecutor::Start(const AttemptRequest& req) {
-  std::string work = req.dir + "/work";
-  // A retried attempt starts from a clean folder, also after a crash mid-attempt.
-  if (fs_.Stat(req.dir).exists) {
-    if (auto s = fs_.RemoveAll(req.dir); !s) return std::unexpected(s.error());
+  const std::string& work = req.paths.work;
+  // Attempt numbers are never reused, but start clean if a folder was left anyway.
+  if (fs_.Stat(work).exists) {
+    if (auto s = fs_.RemoveAll(work); !s) return std::unexpected(s.error());
   }
   if (auto s = fs_.MakeDirs(work); !s) return std::unexpected(s.error());
   SpawnRequest sp;
   sp.argv = req.argv;
   sp.cwd = work;
-  sp.stdout_path = req.dir + "/stdout.log";
-  sp.stderr_path = req.dir + "/stderr.log";
+  sp.stdout_path = req.paths.stdout_log;
+  sp.stderr_path = req.paths.stderr_log;
   // Declared variables override inherited ones of the same name.
   sp.env.reserve(base_env_.size() + req.env.size());
   for (const auto& kv : base_env_) {
@@ -42,12 +42,11 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
 
 void LocalExecutor::Signal(int handle, int sig) { launcher_.SignalGroup(handle, sig); }
 
-void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, int attempt,
-                            int handle) {
-  if (handle <= 0) return;
-  auto found = FindGroupProcesses(handle, {"SLUICE_RUN_ID=" + run_id, "SLUICE_TASK=" + task,
-                                           "SLUICE_ATTEMPT=" + std::to_string(attempt)});
-  if (!found.empty()) launcher_.SignalGroup(handle, SIGKILL);
+void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, int attempt) {
+  for (int pgid : FindMarkedProcessGroups({"SLUICE_RUN_ID=" + run_id, "SLUICE_TASK=" + task,
+                                           "SLUICE_ATTEMPT=" + std::to_string(attempt)})) {
+    launcher_.SignalGroup(pgid, SIGKILL);
+  }
 }
 
 WaitResult LocalExecutor::Wait(int64_t timeout_us) { return launcher_.Wait(timeout_us); }
@@ -85,12 +84,12 @@ std::string TrimNewline(std::string s) {
 }  // namespace
 
 Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDecl& outputs) {
-  std::string work = req.dir + "/work";
+  const std::string& work = req.paths.work;
   ValueMap params, artifacts;
   constexpr size_t kMaxParamBytes = 1 << 20;
   for (const auto& o : outputs.params) {
     bool from_stdout = o.source == OutputSource::kStdoutText || o.source == OutputSource::kStdoutJson;
-    std::string file = from_stdout ? req.dir + "/stdout.log" : PathJoin(work, o.path);
+    std::string file = from_stdout ? req.paths.stdout_log : PathJoin(work, o.path);
     auto content = fs_.ReadFile(file);
     if (!content) {
       return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name),

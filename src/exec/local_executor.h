@@ -20,10 +20,9 @@ class LocalExecutor : public Executor {
   void Signal(int handle, int sig) override;
   WaitResult Wait(int64_t timeout_us) override;
   Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override;
-  // Kills the group only if one of its processes carries the attempt's SLUICE_RUN_ID,
-  // SLUICE_TASK and SLUICE_ATTEMPT in its environment.
-  void Reclaim(const std::string& run_id, const std::string& task, int attempt,
-               int handle) override;
+  // Kills every process group holding a process started with the attempt's SLUICE_RUN_ID,
+  // SLUICE_TASK and SLUICE_ATTEMPT.
+  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override;
 
   // Stores the file or folder at `path` and returns its read-only location in the store:
   // ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content (and, for folders, the names

@@ -59,8 +59,7 @@ CREATE TABLE cache (
 struct Store::Impl {
   sqlite3* db = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> stmts;
-  bool in_tx = false;
-  std::optional<Error> pending_error;
+  std::vector<Event> pending;  // appended, not yet committed
 
   ~Impl() {
     for (auto& [sql, st] : stmts) sqlite3_finalize(st);
@@ -160,6 +159,16 @@ struct Store::Impl {
 
   Status Project(const Event& e);
 
+  // Appends one event and updates the projections. REQUIRES: inside a transaction.
+  Status Insert(const Event& e) {
+    auto s = Run("INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
+                 "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                 e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
+                 e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
+    if (!s) return s;
+    return Project(e);
+  }
+
   static RunRecord ReadRun(sqlite3_stmt* st) {
   RunRecord r;
   r.id = Text(st, 0);
@@ -242,9 +251,7 @@ Status Store::Impl::Project(const Event& e) {
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Store::~Store() {
-  if (impl_ && impl_->in_tx) (void)impl_->Exec("ROLLBACK");
-}
+Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
@@ -274,42 +281,29 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
     s = impl_->Run("INSERT INTO sources(run_id,path,content) VALUES(?,?,?)", run.id, it->first,
                    it->second);
   }
-  if (s) {
-    impl_->in_tx = true;
-    Append(created);
-    return Commit();
+  if (s) s = impl_->Insert(created);
+  if (!s) {
+    (void)impl_->Exec("ROLLBACK");
+    return s;
   }
-  (void)impl_->Exec("ROLLBACK");
-  return s;
+  return impl_->Exec("COMMIT");
 }
 
-void Store::Append(const Event& e) {
-  if (impl_->pending_error) return;
-  if (!impl_->in_tx) {
-    if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) {
-      impl_->pending_error = s.error();
-      return;
-    }
-    impl_->in_tx = true;
-  }
-  auto s = impl_->Run("INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
-                      "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                      e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
-                      e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
-  if (s) s = impl_->Project(e);
-  if (!s) impl_->pending_error = s.error();
-}
+// Buffers in memory: no transaction (and so no write lock) is open while the engine waits for
+// its processes; Commit() writes the batch in one transaction.
+void Store::Append(const Event& e) { impl_->pending.push_back(e); }
 
 Status Store::Commit() {
-  if (impl_->pending_error) {
-    Error err = *impl_->pending_error;
-    impl_->pending_error.reset();
-    if (impl_->in_tx) (void)impl_->Exec("ROLLBACK");
-    impl_->in_tx = false;
-    return std::unexpected(err);
+  if (impl_->pending.empty()) return {};
+  std::vector<Event> batch;
+  batch.swap(impl_->pending);
+  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
+  for (const auto& e : batch) {
+    if (auto s = impl_->Insert(e); !s) {
+      (void)impl_->Exec("ROLLBACK");
+      return s;
+    }
   }
-  if (!impl_->in_tx) return {};
-  impl_->in_tx = false;
   if (auto s = impl_->Exec("COMMIT"); !s) {
     (void)impl_->Exec("ROLLBACK");
     return s;

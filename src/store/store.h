@@ -88,7 +88,8 @@ class Store : public EventSink {
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                    const Event& created);
 
-  // EventSink: Append() runs inside a transaction opened on demand; Commit() ends it.
+  // EventSink: Append() buffers in memory; Commit() writes the batch in one transaction, so no
+  // write lock is held between commits.
   void Append(const Event& e) override;
   Status Commit() override;
 
