@@ -2,7 +2,7 @@
 # Installs the Debian packages Sluice needs that are missing. Idempotent and quiet when nothing
 # is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
 set -euo pipefail
-want=(cmake ninja-build ccache g++ pkg-config libyaml-cpp-dev libfmt-dev libcli11-dev
+want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev
       nlohmann-json3-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev libre2-dev)
 for what in "$@"; do
   case "$what" in

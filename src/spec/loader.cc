@@ -1,10 +1,9 @@
-// YAML -> model: bodies, tasks, pipelines, components and the file entry point. yaml-cpp stays
-// inside the loader*.cc files; its exceptions become Errors here.
+// YAML -> model: bodies, tasks, pipelines, components and the file entry point.
 #include "spec/yaml_reader.h"
 
 namespace sluice {
 
-Status Reader::BodyOf(const YAML::Node& n, Body* body, bool allow_uses,
+Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
                       std::string_view where) const {
   int count = 0;
   std::vector<std::string> present;
@@ -40,7 +39,7 @@ Status Reader::BodyOf(const YAML::Node& n, Body* body, bool allow_uses,
       body->kind = Body::Kind::kBuiltin;
       body->builtin = t0.text().substr(8);
       if (body->builtin != "noop") {
-        return FailAt(Loc(run[0]), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
+        return FailAt(Loc(run.Item(0)), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
       }
     }
   }
@@ -88,7 +87,7 @@ Status Reader::BodyOf(const YAML::Node& n, Body* body, bool allow_uses,
   return {};
 }
 
-Result<TaskSpec> Reader::Task(const YAML::Node& n) const {
+Result<TaskSpec> Reader::Task(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
   SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs", "env",
                            "outputs", "when", "forEach", "parallelism", "retry", "timeout",
@@ -181,7 +180,7 @@ Result<TaskSpec> Reader::Task(const YAML::Node& n) const {
   return t;
 }
 
-static Status CheckHeader(const Reader& r, const YAML::Node& doc, std::string* kind) {
+static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) {
   if (!doc.IsMap()) {
     return FailAt(r.Loc(doc), "a sluice document must be a map with apiVersion, kind, metadata "
                   "and spec");
@@ -206,7 +205,7 @@ static Status CheckHeader(const Reader& r, const YAML::Node& doc, std::string* k
   return {};
 }
 
-Result<PipelineSpec> Reader::Pipeline(const YAML::Node& doc) const {
+Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   SLUICE_TRY_STATUS(CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "a Pipeline"));
   PipelineSpec p;
   p.file = file_;
@@ -274,7 +273,7 @@ Result<PipelineSpec> Reader::Pipeline(const YAML::Node& doc) const {
   return p;
 }
 
-Result<ComponentSpec> Reader::Component(const YAML::Node& doc) const {
+Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   SLUICE_TRY_STATUS(CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "a Component"));
   ComponentSpec c;
   c.loc = Loc(doc);
@@ -362,26 +361,20 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
   SpecFile out;
   out.path = path;
   std::string dir = path.substr(0, path.rfind('/'));
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(content));
-    for (const auto& doc : docs) {
-      if (doc.IsNull()) continue;  // an empty document between two ---
-      std::string kind;
-      SLUICE_TRY_STATUS(CheckHeader(r, doc, &kind));
-      if (kind == "Pipeline") {
-        SLUICE_TRY(p, r.Pipeline(doc));
-        out.pipelines.push_back(std::move(*p));
-      } else {
-        SLUICE_TRY(c, r.Component(doc));
-        c->dir = dir;
-        out.components.push_back(std::move(*c));
-      }
+  auto tree = YamlTree::Parse(content);
+  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
+  for (const auto& doc : (*tree)->documents()) {
+    if (doc.IsNull()) continue;  // an empty document between two ---
+    std::string kind;
+    SLUICE_TRY_STATUS(CheckHeader(r, doc, &kind));
+    if (kind == "Pipeline") {
+      SLUICE_TRY(p, r.Pipeline(doc));
+      out.pipelines.push_back(std::move(*p));
+    } else {
+      SLUICE_TRY(c, r.Component(doc));
+      c->dir = dir;
+      out.components.push_back(std::move(*c));
     }
-  } catch (const YAML::ParserException& e) {
-    return FailAt(Location{path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: {}", EscapeControl(e.msg));
-  } catch (const YAML::Exception& e) {
-    return FailAt(Location{path, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.column + 1},
-                  "{}", EscapeControl(e.msg));
   }
   if (out.pipelines.empty() && out.components.empty()) {
     return Fail(ErrorCode::kInvalidInput, "{}: no sluice documents in the file", path);

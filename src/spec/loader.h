@@ -1,5 +1,5 @@
 // Reading `sluice/v1` files: YAML documents into the model of model.h, with every error
-// located at FILE:LINE:COL. Uses yaml-cpp, which stays inside loader.cc.
+// located at FILE:LINE:COL. Parses with libyaml (yaml_tree.cc), which no other module sees.
 #pragma once
 
 #include <string>

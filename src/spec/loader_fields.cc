@@ -4,7 +4,7 @@
 
 namespace sluice {
 
-Result<std::vector<ParamDecl>> Reader::Params(const YAML::Node& n) const {
+Result<std::vector<ParamDecl>> Reader::Params(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectList(n, "params"));
   std::vector<ParamDecl> out;
   std::set<std::string> seen;
@@ -51,7 +51,7 @@ Result<std::vector<ParamDecl>> Reader::Params(const YAML::Node& n) const {
   return out;
 }
 
-Result<RetryPolicy> Reader::Retry(const YAML::Node& n) const {
+Result<RetryPolicy> Reader::Retry(const YNode& n) const {
   RetryPolicy r;
   r.loc = Loc(n);
   if (n.IsScalar()) {  // retry: 3
@@ -133,7 +133,7 @@ Result<RetryPolicy> Reader::Retry(const YAML::Node& n) const {
   return r;
 }
 
-Result<Resources> Reader::ResourcesOf(const YAML::Node& n) const {
+Result<Resources> Reader::ResourcesOf(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectMap(n, "resources"));
   Resources r;
   r.set = true;
@@ -155,7 +155,7 @@ Result<Resources> Reader::ResourcesOf(const YAML::Node& n) const {
   return r;
 }
 
-Result<CacheSpec> Reader::Cache(const YAML::Node& n) const {
+Result<CacheSpec> Reader::Cache(const YNode& n) const {
   CacheSpec c;
   if (n.IsScalar()) {
     SLUICE_TRY(b, Bool(n, "cache"));
@@ -172,7 +172,7 @@ Result<CacheSpec> Reader::Cache(const YAML::Node& n) const {
   return c;
 }
 
-Result<OutputsDecl> Reader::Outputs(const YAML::Node& n) const {
+Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectMap(n, "outputs"));
   SLUICE_TRY_STATUS(CheckKeys(n, {"params", "artifacts"}, "outputs"));
   OutputsDecl out;
@@ -239,7 +239,7 @@ Result<OutputsDecl> Reader::Outputs(const YAML::Node& n) const {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, TemplateField>>> Reader::Env(const YAML::Node& n) const {
+Result<std::vector<std::pair<std::string, TemplateField>>> Reader::Env(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectMap(n, "env"));
   std::vector<std::pair<std::string, TemplateField>> out;
   std::set<std::string> seen;

@@ -70,7 +70,7 @@ bool IsFloatText(std::string_view s) {
   return i == s.size();
 }
 
-// Rejects nesting deeper than kMaxNesting before yaml-cpp sees the text, so that no parser
+// Rejects nesting deeper than kMaxNesting before the recursive readers see it, so that no
 // recursion can be driven by hostile input. Counts flow brackets and indentation levels.
 Status CheckNesting(const std::string& path, std::string_view text) {
   int depth = 0, line = 1, col = 0;

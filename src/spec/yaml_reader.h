@@ -1,9 +1,8 @@
 // Reader: typed, located access to a parsed YAML document, shared by the loader's .cc files.
-// Internal to src/spec: it includes yaml-cpp, so only loader*.cc may include it (keeping the
-// heavy header out of every other translation unit). One Reader per file; not thread-safe.
+// Internal to src/spec (only loader*.cc include it). One Reader per file; not thread-safe.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
+#include "spec/yaml_tree.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,12 +16,12 @@ namespace sluice {
 
 constexpr int kMaxValues = 100000;  // bounds alias expansion ("billion laughs")
 
-inline std::string_view KindName(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "nothing";
+inline std::string_view KindName(const YNode& n) {
+  switch (n.type()) {
+    case YNode::Type::kMap: return "a map";
+    case YNode::Type::kSequence: return "a list";
+    case YNode::Type::kScalar: return "a scalar";
+    case YNode::Type::kNull: return "nothing";
     default: return "an undefined value";
   }
 }
@@ -31,14 +30,14 @@ class Reader {
  public:
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
-  Location Loc(const YAML::Node& n) const {
+  Location Loc(const YNode& n) const {
     auto m = n.Mark();
     if (m.is_null()) return Location{file_, 0, 0};
     return Location{file_, m.line + 1, m.column + 1};
   }
 
   // Fails on keys outside `allowed`, duplicate keys and non-string keys.
-  Status CheckKeys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
+  Status CheckKeys(const YNode& map, std::initializer_list<std::string_view> allowed,
                    std::string_view where) const {
     std::vector<std::string> names(allowed.begin(), allowed.end());
     std::set<std::string> seen;
@@ -56,21 +55,21 @@ class Reader {
     return {};
   }
 
-  Status ExpectMap(const YAML::Node& n, std::string_view what) const {
+  Status ExpectMap(const YNode& n, std::string_view what) const {
     if (!n.IsMap()) return FailAt(Loc(n), "{} must be a map, not {}", what, KindName(n));
     return {};
   }
-  Status ExpectList(const YAML::Node& n, std::string_view what) const {
+  Status ExpectList(const YNode& n, std::string_view what) const {
     if (!n.IsSequence()) return FailAt(Loc(n), "{} must be a list, not {}", what, KindName(n));
     return {};
   }
 
-  Result<std::string> Str(const YAML::Node& n, std::string_view what) const {
+  Result<std::string> Str(const YNode& n, std::string_view what) const {
     if (!n.IsScalar()) return FailAt(Loc(n), "{} must be a string, not {}", what, KindName(n));
     return n.Scalar();
   }
 
-  Result<std::string> Name(const YAML::Node& n, std::string_view what) const {
+  Result<std::string> Name(const YNode& n, std::string_view what) const {
     auto s = Str(n, what);
     if (!s) return s;
     if (!IsName(*s)) {
@@ -81,9 +80,9 @@ class Reader {
   }
 
   // A plain scalar as YAML 1.2's core schema reads it; a quoted one is always a string.
-  static Value ScalarValue(const YAML::Node& n) {
+  static Value ScalarValue(const YNode& n) {
     const std::string& s = n.Scalar();
-    if (n.Tag() == "!") return Value(s);
+    if (n.IsQuotedOrString()) return Value(s);
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
     if (s == "true" || s == "True" || s == "TRUE") return Value(true);
     if (s == "false" || s == "False" || s == "FALSE") return Value(false);
@@ -99,15 +98,15 @@ class Reader {
     return Value(s);
   }
 
-  Result<Value> ToValue(const YAML::Node& n, int depth = 0) const {
+  Result<Value> ToValue(const YNode& n, int depth = 0) const {
     if (depth > kMaxNesting) return FailAt(Loc(n), "nested too deeply (more than {} levels)", kMaxNesting);
     if (++values_ > kMaxValues) {
       return FailAt(Loc(n), "too many values (more than {}; aliases expanding?)", kMaxValues);
     }
-    switch (n.Type()) {
-      case YAML::NodeType::Null: return Value();
-      case YAML::NodeType::Scalar: return ScalarValue(n);
-      case YAML::NodeType::Sequence: {
+    switch (n.type()) {
+      case YNode::Type::kNull: return Value();
+      case YNode::Type::kScalar: return ScalarValue(n);
+      case YNode::Type::kSequence: {
         ValueList l;
         for (const auto& e : n) {
           auto v = ToValue(e, depth + 1);
@@ -116,7 +115,7 @@ class Reader {
         }
         return Value(std::move(l));
       }
-      case YAML::NodeType::Map: {
+      case YNode::Type::kMap: {
         ValueMap m;
         std::set<std::string> seen;
         for (auto it = n.begin(); it != n.end(); ++it) {
@@ -134,7 +133,7 @@ class Reader {
     }
   }
 
-  Result<bool> Bool(const YAML::Node& n, std::string_view what) const {
+  Result<bool> Bool(const YNode& n, std::string_view what) const {
     if (n.IsScalar()) {
       Value v = ScalarValue(n);
       if (v.is_bool()) return v.as_bool();
@@ -142,7 +141,7 @@ class Reader {
     return FailAt(Loc(n), "{} must be true or false", what);
   }
 
-  Result<int64_t> Int(const YAML::Node& n, std::string_view what, int64_t min, int64_t max) const {
+  Result<int64_t> Int(const YNode& n, std::string_view what, int64_t min, int64_t max) const {
     if (n.IsScalar()) {
       Value v = ScalarValue(n);
       if (v.is_int() && v.as_int() >= min && v.as_int() <= max) return v.as_int();
@@ -150,7 +149,7 @@ class Reader {
     return FailAt(Loc(n), "{} must be a whole number from {} to {}", what, min, max);
   }
 
-  Result<double> Number(const YAML::Node& n, std::string_view what) const {
+  Result<double> Number(const YNode& n, std::string_view what) const {
     if (n.IsScalar()) {
       Value v = ScalarValue(n);
       if (v.is_number() && std::isfinite(v.to_double()) && v.to_double() >= 0) {
@@ -160,7 +159,7 @@ class Reader {
     return FailAt(Loc(n), "{} must be a non-negative number", what);
   }
 
-  Result<int64_t> Duration(const YAML::Node& n, std::string_view what) const {
+  Result<int64_t> Duration(const YNode& n, std::string_view what) const {
     if (n.IsScalar()) {
       if (auto ms = ParseDurationMs(n.Scalar()); ms && *ms > 0) return *ms;
     }
@@ -169,7 +168,7 @@ class Reader {
 
   // A string that may hold placeholders; non-string YAML values are kept as typed literals
   // when `typed` is set, and otherwise read as their text (argv and env are text).
-  Result<TemplateField> Field(const YAML::Node& n, std::string_view what, bool typed) const {
+  Result<TemplateField> Field(const YNode& n, std::string_view what, bool typed) const {
     TemplateField f;
     f.loc = Loc(n);
     if (n.IsScalar()) {
@@ -192,23 +191,23 @@ class Reader {
     return f;
   }
 
-  Result<std::vector<ParamDecl>> Params(const YAML::Node& n) const;
-  Result<RetryPolicy> Retry(const YAML::Node& n) const;
-  Result<Resources> ResourcesOf(const YAML::Node& n) const;
-  Result<CacheSpec> Cache(const YAML::Node& n) const;
-  Result<OutputsDecl> Outputs(const YAML::Node& n) const;
-  Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YAML::Node& n) const;
-  Status BodyOf(const YAML::Node& n, Body* body, bool allow_uses, std::string_view where) const;
-  Result<TaskSpec> Task(const YAML::Node& n) const;
-  Result<PipelineSpec> Pipeline(const YAML::Node& doc) const;
-  Result<ComponentSpec> Component(const YAML::Node& doc) const;
+  Result<std::vector<ParamDecl>> Params(const YNode& n) const;
+  Result<RetryPolicy> Retry(const YNode& n) const;
+  Result<Resources> ResourcesOf(const YNode& n) const;
+  Result<CacheSpec> Cache(const YNode& n) const;
+  Result<OutputsDecl> Outputs(const YNode& n) const;
+  Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;
+  Status BodyOf(const YNode& n, Body* body, bool allow_uses, std::string_view where) const;
+  Result<TaskSpec> Task(const YNode& n) const;
+  Result<PipelineSpec> Pipeline(const YNode& doc) const;
+  Result<ComponentSpec> Component(const YNode& doc) const;
 
   const std::string& file() const { return file_; }
   void set_source(std::string_view source) { source_ = source; }
 
   // Where the first placeholder of a script scalar sits in the source file: for a block scalar
   // (| or >) the text starts on the line after the indicator.
-  Location PlaceholderLoc(const YAML::Node& n, const std::string& text) const {
+  Location PlaceholderLoc(const YNode& n, const std::string& text) const {
     Location loc = Loc(n);
     size_t off = text.find("${{");
     int line_in_text = static_cast<int>(std::count(text.begin(), text.begin() + off, '\n'));

@@ -1,0 +1,182 @@
+#include "spec/yaml_tree.h"
+
+#include <yaml.h>
+
+#include <map>
+
+#include "common/strings.h"
+
+namespace sluice {
+
+YNode::Type YNode::type() const {
+  return tree_ ? tree_->nodes_[index_].type : Type::kUndefined;
+}
+
+const std::string& YNode::Scalar() const {
+  static const std::string kEmpty;
+  return tree_ && IsScalar() ? tree_->nodes_[index_].text : kEmpty;
+}
+
+bool YNode::IsQuotedOrString() const { return tree_ && tree_->nodes_[index_].string_tagged; }
+
+YMark YNode::Mark() const {
+  if (!tree_) return YMark{};
+  const auto& d = tree_->nodes_[index_];
+  return YMark{d.line, d.column};
+}
+
+YNode YNode::operator[](std::string_view key) const {
+  if (!IsMap()) return YNode();
+  const auto& kids = tree_->nodes_[index_].children;
+  for (size_t i = 0; i + 1 < kids.size(); i += 2) {
+    const auto& k = tree_->nodes_[kids[i]];
+    if (k.type == Type::kScalar && k.text == key) return YNode(tree_, kids[i + 1]);
+  }
+  return YNode();
+}
+
+YNode YNode::Item(size_t i) const {
+  if (!IsSequence() || i >= size()) return YNode();
+  return YNode(tree_, tree_->nodes_[index_].children[i]);
+}
+
+size_t YNode::size() const {
+  if (!tree_) return 0;
+  const auto& d = tree_->nodes_[index_];
+  if (d.type == Type::kSequence) return d.children.size();
+  if (d.type == Type::kMap) return d.children.size() / 2;
+  return 0;
+}
+
+YNode::Iterator YNode::begin() const { return Iterator(*this, 0); }
+YNode::Iterator YNode::end() const { return Iterator(*this, size()); }
+
+YNode::Entry YNode::Iterator::operator*() const {
+  const auto& d = node_.tree_->nodes_[node_.index_];
+  Entry item;
+  if (d.type == Type::kSequence) {
+    static_cast<YNode&>(item) = YNode(node_.tree_, d.children[pos_]);
+  } else {
+    item.first = YNode(node_.tree_, d.children[2 * pos_]);
+    item.second = YNode(node_.tree_, d.children[2 * pos_ + 1]);
+    static_cast<YNode&>(item) = item.second;
+  }
+  return item;
+}
+
+namespace {
+
+// Plain scalars that the core schema reads as null become null nodes.
+bool IsNullText(std::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
+  // libyaml rejects control characters but reports them at 1:1; locate the first one here.
+  int line = 1, column = 1;
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c == 0x7f) {
+      return Fail(ErrorCode::kInvalidInput, "{}:{}: control character \\x{:02x} is not allowed "
+                  "in YAML (write it as an escape in a double-quoted string)", line, column, c);
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else if ((c & 0xC0) != 0x80) {
+      ++column;
+    }
+  }
+  auto tree = std::unique_ptr<YamlTree>(new YamlTree());
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) return Fail(ErrorCode::kInternal, "cannot start the YAML parser");
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  // Open collections, and for maps whether the next node is a key. Explicit stacks: no recursion.
+  std::vector<uint32_t> open;
+  std::map<std::string, uint32_t> anchors;
+  auto fail = [&](std::string what) -> std::unexpected<Error> {
+    yaml_parser_delete(&parser);
+    return std::unexpected(Error(ErrorCode::kInvalidInput, std::move(what)));
+  };
+  auto attach = [&](uint32_t idx) {
+    if (open.empty()) {
+      tree->docs_.emplace_back(tree.get(), idx);
+    } else {
+      tree->nodes_[open.back()].children.push_back(idx);
+    }
+  };
+  auto add = [&](YNode::Type type, const yaml_mark_t& mark, const unsigned char* anchor) {
+    NodeData d;
+    d.type = type;
+    d.line = static_cast<int>(mark.line);
+    d.column = static_cast<int>(mark.column);
+    tree->nodes_.push_back(std::move(d));
+    uint32_t idx = static_cast<uint32_t>(tree->nodes_.size() - 1);
+    if (anchor) anchors[reinterpret_cast<const char*>(anchor)] = idx;
+    return idx;
+  };
+  while (true) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      const yaml_mark_t& m = parser.problem_mark;
+      std::string what = parser.problem ? parser.problem : "unknown error";
+      if (parser.context) {
+        const yaml_mark_t& c = parser.context_mark;
+        what = fmt::format("{} {} (started at {}:{})", parser.context, what, c.line + 1, c.column + 1);
+      }
+      return fail(fmt::format("{}:{}: YAML syntax error: {}", m.line + 1, m.column + 1,
+                              EscapeControl(what)));
+    }
+    bool done = ev.type == YAML_STREAM_END_EVENT;
+    switch (ev.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        anchors.clear();  // anchors are local to their document
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& s = ev.data.scalar;
+        std::string value(reinterpret_cast<const char*>(s.value), s.length);
+        bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
+        bool str_tag = s.tag && std::string_view(reinterpret_cast<const char*>(s.tag)) ==
+                                    "tag:yaml.org,2002:str";
+        bool null = plain && !s.tag && IsNullText(value);
+        uint32_t idx = add(null ? YNode::Type::kNull : YNode::Type::kScalar, ev.start_mark,
+                           s.anchor);
+        tree->nodes_[idx].string_tagged = !plain || str_tag;
+        tree->nodes_[idx].text = std::move(value);
+        attach(idx);
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
+        uint32_t idx = add(seq ? YNode::Type::kSequence : YNode::Type::kMap, ev.start_mark,
+                           seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor);
+        attach(idx);
+        open.push_back(idx);
+        break;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        open.pop_back();
+        break;
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors.find(reinterpret_cast<const char*>(ev.data.alias.anchor));
+        if (it == anchors.end()) {
+          yaml_mark_t m = ev.start_mark;
+          yaml_event_delete(&ev);
+          return fail(fmt::format("{}:{}: unknown alias", m.line + 1, m.column + 1));
+        }
+        attach(it->second);
+        break;
+      }
+      default: break;
+    }
+    yaml_event_delete(&ev);
+    if (done) break;
+  }
+  yaml_parser_delete(&parser);
+  return tree;
+}
+
+}  // namespace sluice
