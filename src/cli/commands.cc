@@ -121,7 +121,9 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.cancel_only = cancel_only;
   Engine engine(plan, params, opts, *clock, executor, store, &cache, &progress);
   if (auto s = engine.Replay(history); !s) return Report(s.error());
+  int64_t run_start_us = clock->NowUs();
   auto summary = engine.Run();
+  int64_t run_us = clock->NowUs() - run_start_us;
   progress.Finish();
   if (!summary) {
     Report(summary.error());
@@ -129,33 +131,25 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
     return 3;
   }
   // Where things are: failures with their logs, artifacts, the run folder.
-  auto tasks = store.ListTasks(run_id);
-  std::map<std::string, int> counts;
-  if (tasks) {
-    for (const auto& t : *tasks) {
-      if (t.name.find('[') == std::string::npos) ++counts[t.state];
-      if (t.state == "failed" && !cancel_only && t.attempts > 0) {
-        std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", t.name.c_str(),
-                     t.message.c_str(), run_id.c_str(), t.name.c_str());
-      }
+  if (!cancel_only) {
+    constexpr int kShownFailures = 20;
+    auto failed = store.ListTasksInState(run_id, "failed", kShownFailures);
+    for (const auto& t : failed ? *failed : std::vector<TaskRecord>{}) {
+      if (t.attempts == 0) continue;
+      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", t.name.c_str(),
+                   t.message.c_str(), run_id.c_str(), t.name.c_str());
     }
   }
+  auto counts = store.CountTasksByState(run_id);
   std::vector<std::string> parts;
-  for (const auto& [state, n] : counts) parts.push_back(fmt::format("{} {}", n, state));
+  for (const auto& [state, n] : counts ? *counts : std::map<std::string, int>{}) {
+    parts.push_back(fmt::format("{} {}", n, state));
+  }
   std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), summary->status.c_str(),
                Join(parts, ", ").c_str());
-  if (tasks) {
-    for (const auto& t : *tasks) {
-      auto out = ParseJson(t.outputs);
-      const Value* arts = out && out->is_map() ? out->Find("artifacts") : nullptr;
-      if (!arts || !arts->is_map() || t.name.find('[') != std::string::npos) continue;
-      for (const auto& [name, path] : arts->as_map()) {
-        if (path.is_string()) {
-          std::fprintf(stderr, "  artifact %s.%s: %s\n", t.name.c_str(), name.c_str(),
-                       path.as_string().c_str());
-        }
-      }
-    }
+  auto artifacts = store.ListArtifacts(run_id);
+  for (const auto& [task, name, path] : artifacts ? *artifacts : std::vector<std::array<std::string, 3>>{}) {
+    std::fprintf(stderr, "  artifact %s.%s: %s\n", task.c_str(), name.c_str(), path.c_str());
   }
   std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
   if (x.stats) {
@@ -165,6 +159,9 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
     std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
                  static_cast<long long>(summary->latency_p50_us),
                  static_cast<long long>(summary->latency_p99_us));
+    std::fprintf(stderr, "  phases: load and compile %s, submit %s, execute %s\n",
+                 FormatDurationMs(x.load_us / 1000).c_str(),
+                 FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
   }
   return summary->status == "succeeded" ? 0 : 1;
 }
@@ -197,13 +194,15 @@ std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord&
 
 int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   auto fs = NewPosixFileSystem();
+  auto clock = NewSystemClock();
+  int64_t t0 = clock->NowUs();
   auto plan = LoadPlan(*fs, o.file);
   if (!plan) return Report(plan.error());
   auto params = BindParams(**plan, o.params);
   if (!params) return Report(params.error());
+  int64_t t1 = clock->NowUs();
   auto store = OpenStore(g, *fs, true);
   if (!store) return Report(store.error());
-  auto clock = NewSystemClock();
   RunRecord run;
   run.id = NewRunId(*clock);
   run.pipeline = (*plan)->pipeline->name;
@@ -219,7 +218,10 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   created.status = "pending";
   created.data = fmt::format("{{\"params\":{}}}", run.params);
   if (auto s = (*store)->CreateRun(run, (*plan)->sources, created); !s) return Report(s.error());
-  return Execute(g, *fs, **store, *plan, *params, run.id, {}, o.exec);
+  ExecOptions x = o.exec;
+  x.load_us = t1 - t0;
+  x.submit_us = clock->NowUs() - t1;
+  return Execute(g, *fs, **store, *plan, *params, run.id, {}, x);
 }
 
 int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& o) {

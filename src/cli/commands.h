@@ -2,6 +2,7 @@
 // the process exit code: 0 success, 1 the run failed, 2 invalid input or usage, 3 internal.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -18,6 +19,8 @@ struct ExecOptions {
   double gpus = 0;    // GPUs this machine offers to tasks
   bool stats = false;
   bool cancel_only = false;
+  int64_t load_us = 0;    // measured by the caller, reported by --stats
+  int64_t submit_us = 0;
 };
 
 struct RunOptions {

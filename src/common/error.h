@@ -5,6 +5,7 @@
 #pragma once
 
 #include <expected>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -47,15 +48,22 @@ std::unexpected<Error> Fail(ErrorCode code, fmt::format_string<Args...> f, Args&
 
 inline std::unexpected<Error> Fail(Error e) { return std::unexpected(std::move(e)); }
 
-// Where a value came from in a source file (1-based line and column; 0 = unknown).
+// Where a value came from in a source file (1-based line and column; 0 = unknown). The file
+// name is shared, not copied: a large pipeline keeps millions of locations.
 struct Location {
-  std::string file;
+  std::shared_ptr<const std::string> file;
   int line = 0;
   int column = 0;
 
+  Location() = default;
+  Location(std::shared_ptr<const std::string> f, int l, int c) : file(std::move(f)), line(l), column(c) {}
+  Location(const std::string& f, int l, int c)
+      : file(std::make_shared<const std::string>(f)), line(l), column(c) {}
+
   std::string ToString() const {
-    if (line <= 0) return file;
-    return fmt::format("{}:{}:{}", file, line, column);
+    std::string name = file ? *file : std::string();
+    if (line <= 0) return name;
+    return fmt::format("{}:{}:{}", name, line, column);
   }
 };
 

@@ -22,6 +22,7 @@ Result<RunSummary> Engine::Run() {
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {
     StartReady();
+    if (commit_error_) return Abandon(*commit_error_);
     // One commit a turn. It must precede the spawns (write-ahead); the spawns' own records
     // (pids) ride with the next turn's commit.
     if (auto st = Commit(); !st) return Abandon(st.error());
@@ -203,6 +204,14 @@ void Engine::StartReady() {
     for (int i : queue) {
       if (instances_[i].state != TaskState::kReady) continue;  // stale entry
       StartInstance(i);
+      // A turn that settles a huge number of tasks without processes (builtins, skips, cache
+      // hits) commits in chunks, to bound memory. Any prefix of the log is a valid state.
+      if (uncommitted_ >= kCommitChunk) {
+        if (auto st = Commit(); !st) {
+          commit_error_ = st.error();
+          return;
+        }
+      }
       if (instances_[i].state == TaskState::kReady) {
         waiting.push_back(i);
       } else {
@@ -281,7 +290,7 @@ void Engine::StartInstance(int i) {
     return;
   }
   // A task that can never fit must fail rather than wait forever.
-  const Resources& r = t.resources;
+  const Resources& r = *t.resources;
   if (r.cpu > opts_.cpu_capacity || r.gpu > opts_.gpu_capacity ||
       (opts_.memory_capacity > 0 && r.memory > opts_.memory_capacity)) {
     FailTask(i, fmt::format("it asks for cpu={} memory={} gpu={}, more than this machine offers "

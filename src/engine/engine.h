@@ -128,6 +128,7 @@ class Engine {
   std::deque<int> ready_;
   std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)
   std::vector<int> to_spawn_;              // attempts recorded started, not yet spawned
+  std::unordered_map<int, AttemptRequest> requests_;  // of attempts started by this process
   std::vector<int> finalize_;              // forEach parents whose children are all done
   std::unordered_map<int, int> by_handle_;  // pid -> instance
   int running_slots_ = 0;
@@ -138,7 +139,9 @@ class Engine {
   bool run_finished_ = false;
   std::string final_status_;
   std::vector<int64_t> latencies_us_;
-  bool replaying_ = false;
+  static constexpr int kCommitChunk = 10000;
+  int uncommitted_ = 0;                // events appended since the last commit
+  std::optional<Error> commit_error_;  // a chunk commit inside StartReady failed
 };
 
 }  // namespace sluice

@@ -89,7 +89,7 @@ Value EmptyOutputs() {
 }  // namespace
 
 int64_t Engine::BackoffUs(const Instance& in, int next_attempt) const {
-  const RetryPolicy& r = plan_->tasks[in.plan].retry;
+  const RetryPolicy& r = *plan_->tasks[in.plan].retry;
   double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, next_attempt - 2);
   d = std::min(d, static_cast<double>(r.max_ms));
   double u = UnitRandom(fmt::format("{}/{}/{}", opts_.run_id, in.name, next_attempt));
@@ -222,7 +222,7 @@ std::optional<std::string> Engine::StartAttempt(int i) {
   if (!cache_key.empty()) e.data = fmt::format("{{\"cache_key\":\"{}\"}}", cache_key);
   int64_t ready_us = in.ready_us;
   Emit(e);
-  in.request = std::move(req);
+  requests_[i] = std::move(req);
   in.ready_us = ready_us;
   to_spawn_.push_back(i);
   return std::nullopt;
@@ -236,7 +236,7 @@ void Engine::SpawnPending() {
   for (int i : batch) {
     Instance& in = instances_[i];
     if (!in.attempt_open) continue;
-    auto handle = executor_.Start(in.request);
+    auto handle = executor_.Start(requests_[i]);
     if (!handle) {
       FinishAttempt(i, false, "spawn-error", 0, handle.error().message, Value());
       continue;
@@ -274,7 +274,7 @@ void Engine::HandleExit(int i, const ProcessExit& exit) {
                   Value());
     return;
   }
-  auto outputs = executor_.Collect(in.request, *plan_->tasks[in.plan].outputs);
+  auto outputs = executor_.Collect(requests_[i], *plan_->tasks[in.plan].outputs);
   if (!outputs) {
     FinishAttempt(i, false, "outputs", 0, outputs.error().message, Value());
     return;
@@ -321,8 +321,8 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
     Emit(done);
     return;
   }
-  bool retryable = !in.deadline_passed && in.attempt <= t.retry.limit &&
-                   RetryMatches(t.retry, error_class, code) && !cancelled_;
+  bool retryable = !in.deadline_passed && in.attempt <= t.retry->limit &&
+                   RetryMatches(*t.retry, error_class, code) && !cancelled_;
   if (retryable) {
     Event r;
     r.kind = EventKind::kRetryScheduled;
@@ -334,7 +334,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
     return;
   }
   FailTask(i, in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt,
-                                           t.retry.limit + 1)
+                                           t.retry->limit + 1)
                              : message);
 }
 

@@ -89,7 +89,7 @@ bool Engine::Fits(const Instance& in) const {
     int limit = plan_->tasks[p.plan].spec->parallelism;
     if (limit > 0 && p.children_running >= limit) return false;
   }
-  const Resources& r = t.resources;
+  const Resources& r = *t.resources;
   if (used_cpu_ + r.cpu > opts_.cpu_capacity + 1e-9 && r.cpu > 0) return false;
   if (opts_.memory_capacity > 0 && r.memory > 0 && used_memory_ + r.memory > opts_.memory_capacity) {
     return false;
@@ -104,7 +104,7 @@ bool Engine::Fits(const Instance& in) const {
 }
 
 void Engine::Take(const Instance& in, int sign) {
-  const Resources& r = plan_->tasks[in.plan].resources;
+  const Resources& r = *plan_->tasks[in.plan].resources;
   running_slots_ += sign;
   used_cpu_ += sign * r.cpu;
   used_memory_ += sign * r.memory;
@@ -117,11 +117,15 @@ void Engine::Emit(Event e) {
   e.run_id = opts_.run_id;
   if (e.time_us == 0) e.time_us = clock_.NowUs();
   sink_.Append(e);
+  ++uncommitted_;
   (void)Apply(e);
   if (observer_) observer_->OnEvent(e, MakeProgress());
 }
 
-Status Engine::Commit() { return sink_.Commit(); }
+Status Engine::Commit() {
+  uncommitted_ = 0;
+  return sink_.Commit();
+}
 
 RunObserver::Progress Engine::MakeProgress() const {
   RunObserver::Progress p;
@@ -133,14 +137,9 @@ RunObserver::Progress Engine::MakeProgress() const {
 }
 
 Status Engine::Replay(const std::vector<Event>& events) {
-  replaying_ = true;
   for (const auto& e : events) {
-    if (auto st = Apply(e); !st) {
-      replaying_ = false;
-      return st;
-    }
+    if (auto st = Apply(e); !st) return st;
   }
-  replaying_ = false;
   return {};
 }
 
@@ -205,6 +204,7 @@ Status Engine::Apply(const Event& e) {
       return {};
     case EventKind::kAttemptFinished:
       in.attempt_open = false;
+      requests_.erase(i);
       if (in.handle) by_handle_.erase(in.handle);
       in.handle = 0;
       if (in.holds_slot) {

@@ -31,7 +31,6 @@ struct Engine::Instance {
   bool deadline_passed = false;
   int64_t retry_due_us = 0;
   std::string cache_key;
-  AttemptRequest request;  // of the current attempt (live runs only)
 
   std::vector<int> children;
   bool expanded = false;

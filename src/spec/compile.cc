@@ -55,8 +55,8 @@ class Compiler {
     if (plan_->sources.size() >= kMaxImportFiles) {
       return FailAt(from, "too many imported files (more than {})", kMaxImportFiles);
     }
-    plan_->sources[path] = *content;
-    return ParseSpecFile(path, *content);
+    const std::string& stored = plan_->sources[path] = std::move(*content);
+    return ParseSpecFile(path, stored);
   }
 
   Status Import(const std::string& raw, const Location& loc) {
@@ -157,14 +157,15 @@ class Compiler {
       const RetryPolicy* retry = t.retry ? &*t.retry
                                  : comp && comp->retry ? &*comp->retry
                                  : p.default_retry ? &*p.default_retry : nullptr;
-      if (retry) pt.retry = *retry;
+      static const RetryPolicy kNoRetry;
+      pt.retry = retry ? retry : &kNoRetry;
       pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
                       : comp && comp->timeout_ms ? *comp->timeout_ms
                       : p.default_timeout_ms.value_or(0);
       pt.deadline_ms = t.deadline_ms.value_or(0);
-      pt.resources = t.resources.set ? t.resources
-                     : comp && comp->resources.set ? comp->resources : p.default_resources;
-      for (const auto& [pool, units] : pt.resources.pools) {
+      pt.resources = t.resources.set ? &t.resources
+                     : comp && comp->resources.set ? &comp->resources : &p.default_resources;
+      for (const auto& [pool, units] : pt.resources->pools) {
         if (!p.pools.count(pool)) {
           std::vector<std::string> known;
           for (const auto& [k, v] : p.pools) known.push_back(k);

@@ -132,7 +132,7 @@ Result<TaskSpec> Reader::Task(const YNode& n) const {
       return FailAt(f->loc, "when must be a condition inside ${{{{ }}}}, e.g. "
                     "\"${{{{ params.deploy }}}}\"");
     }
-    t.when = std::move(*f);
+    t.when = std::make_unique<TemplateField>(std::move(*f));
   }
   if (const auto& fe = n["forEach"]) {
     t.for_each_loc = Loc(fe);
@@ -145,7 +145,7 @@ Result<TaskSpec> Reader::Task(const YNode& n) const {
         return FailAt(f->loc, "forEach must be a list, or a placeholder that gives a list "
                       "(\"${{{{ params.items }}}}\")");
       }
-      t.for_each_expr = std::move(*f);
+      t.for_each_expr = std::make_unique<TemplateField>(std::move(*f));
     }
   }
   if (n["parallelism"]) {
@@ -155,7 +155,7 @@ Result<TaskSpec> Reader::Task(const YNode& n) const {
   }
   if (n["retry"]) {
     SLUICE_TRY(r, Retry(n["retry"]));
-    t.retry = std::move(*r);
+    t.retry = std::make_unique<RetryPolicy>(std::move(*r));
   }
   if (n["timeout"]) {
     SLUICE_TRY(ms, Duration(n["timeout"], "timeout"));
@@ -266,6 +266,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   if (!spec["tasks"]) return FailAt(Loc(spec), "a Pipeline spec needs tasks");
   SLUICE_TRY_STATUS(ExpectList(spec["tasks"], "tasks"));
   if (spec["tasks"].size() == 0) return FailAt(Loc(spec["tasks"]), "a Pipeline needs at least one task");
+  p.tasks.reserve(spec["tasks"].size());
   for (const auto& t : spec["tasks"]) {
     SLUICE_TRY(task, Task(t));
     p.tasks.push_back(std::move(*task));

@@ -113,13 +113,14 @@ struct TaskSpec {
   std::vector<std::pair<std::string, Location>> needs;
   std::vector<std::pair<std::string, TemplateField>> env;
   OutputsDecl outputs;
-  std::optional<TemplateField> when;
+  // Rare, large fields live behind pointers: a pipeline may hold a million tasks.
+  std::unique_ptr<TemplateField> when;
   // forEach: a literal list, or a template that yields a list.
   std::optional<Value> for_each_literal;
-  std::optional<TemplateField> for_each_expr;
+  std::unique_ptr<TemplateField> for_each_expr;
   Location for_each_loc;
   int parallelism = 0;  // 0 = unbounded
-  std::optional<RetryPolicy> retry;
+  std::unique_ptr<RetryPolicy> retry;
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> deadline_ms;
   Resources resources;

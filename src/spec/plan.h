@@ -24,10 +24,11 @@ struct PlanTask {
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
   const Body* body = nullptr;                // the task's or its component's body
   const OutputsDecl* outputs = nullptr;
-  RetryPolicy retry;
+  // Point into the task, its component or the pipeline's defaults (owned by the Plan).
+  const RetryPolicy* retry = nullptr;
+  const Resources* resources = nullptr;
   int64_t timeout_ms = 0;   // per attempt, 0 = none
   int64_t deadline_ms = 0;  // whole task, 0 = none
-  Resources resources;
   CacheSpec cache;
   std::vector<int> deps;       // every upstream task, sorted
   std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted

@@ -28,27 +28,32 @@ inline std::string_view KindName(const YNode& n) {
 
 class Reader {
  public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
+  explicit Reader(std::string file)
+      : file_(std::move(file)), file_name_(std::make_shared<const std::string>(file_)) {}
 
   Location Loc(const YNode& n) const {
     auto m = n.Mark();
-    if (m.is_null()) return Location{file_, 0, 0};
-    return Location{file_, m.line + 1, m.column + 1};
+    if (m.is_null()) return Location{file_name_, 0, 0};
+    return Location{file_name_, m.line + 1, m.column + 1};
   }
 
   // Fails on keys outside `allowed`, duplicate keys and non-string keys.
+  // Runs for every map of every task, so it allocates nothing unless it fails.
   Status CheckKeys(const YNode& map, std::initializer_list<std::string_view> allowed,
                    std::string_view where) const {
-    std::vector<std::string> names(allowed.begin(), allowed.end());
-    std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) return FailAt(Loc(it->first), "keys must be plain names");
-      const std::string& key = it->first.Scalar();
-      if (!seen.insert(key).second) {
-        return FailAt(Loc(it->first), "duplicate key {} in {}", Quote(key), where);
+    size_t n = map.size();
+    for (size_t i = 0; i < n; ++i) {
+      YNode::Entry e = *YNode::Iterator(map, i);
+      if (!e.first.IsScalar()) return FailAt(Loc(e.first), "keys must be plain names");
+      std::string_view key = e.first.Scalar();
+      for (size_t j = 0; j < i; ++j) {
+        if ((*YNode::Iterator(map, j)).first.Scalar() == key) {
+          return FailAt(Loc(e.first), "duplicate key {} in {}", Quote(key), where);
+        }
       }
-      if (std::find(names.begin(), names.end(), key) == names.end()) {
-        return FailAt(Loc(it->first), "unknown key {} in {}{}", Quote(key), where,
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::vector<std::string> names(allowed.begin(), allowed.end());
+        return FailAt(Loc(e.first), "unknown key {} in {}{}", Quote(key), where,
                       DidYouMean(key, names));
       }
     }
@@ -66,7 +71,7 @@ class Reader {
 
   Result<std::string> Str(const YNode& n, std::string_view what) const {
     if (!n.IsScalar()) return FailAt(Loc(n), "{} must be a string, not {}", what, KindName(n));
-    return n.Scalar();
+    return std::string(n.Scalar());
   }
 
   Result<std::string> Name(const YNode& n, std::string_view what) const {
@@ -81,21 +86,21 @@ class Reader {
 
   // A plain scalar as YAML 1.2's core schema reads it; a quoted one is always a string.
   static Value ScalarValue(const YNode& n) {
-    const std::string& s = n.Scalar();
-    if (n.IsQuotedOrString()) return Value(s);
+    std::string_view s = n.Scalar();  // NUL-terminated: strtoll/strtod may read it
+    if (n.IsQuotedOrString()) return Value(std::string(s));
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
     if (s == "true" || s == "True" || s == "TRUE") return Value(true);
     if (s == "false" || s == "False" || s == "FALSE") return Value(false);
     if (IsIntText(s)) {
       errno = 0;
-      long long v = std::strtoll(s.c_str(), nullptr, 10);
+      long long v = std::strtoll(s.data(), nullptr, 10);
       if (errno == 0) return Value(static_cast<int64_t>(v));
     }
-    if (IsFloatText(s)) return Value(std::strtod(s.c_str(), nullptr));
+    if (IsFloatText(s)) return Value(std::strtod(s.data(), nullptr));
     if (s == ".inf" || s == "+.inf") return Value(INFINITY);
     if (s == "-.inf") return Value(-INFINITY);
     if (s == ".nan") return Value(NAN);
-    return Value(s);
+    return Value(std::string(s));
   }
 
   Result<Value> ToValue(const YNode& n, int depth = 0) const {
@@ -120,12 +125,12 @@ class Reader {
         std::set<std::string> seen;
         for (auto it = n.begin(); it != n.end(); ++it) {
           if (!it->first.IsScalar()) return FailAt(Loc(it->first), "keys must be plain names");
-          if (!seen.insert(it->first.Scalar()).second) {
+          if (!seen.insert(std::string(it->first.Scalar())).second) {
             return FailAt(Loc(it->first), "duplicate key {}", Quote(it->first.Scalar()));
           }
           auto v = ToValue(it->second, depth + 1);
           if (!v) return v;
-          m.emplace_back(it->first.Scalar(), std::move(*v));
+          m.emplace_back(std::string(it->first.Scalar()), std::move(*v));
         }
         return Value(std::move(m));
       }
@@ -226,11 +231,12 @@ class Reader {
     if (target > static_cast<int>(lines.size())) return loc;
     size_t col = lines[target - 1].find("${{");
     if (col == std::string_view::npos) return loc;
-    return Location{file_, target, static_cast<int>(col) + 1};
+    return Location{file_name_, target, static_cast<int>(col) + 1};
   }
 
  private:
   std::string file_;
+  std::shared_ptr<const std::string> file_name_;  // shared by every Location it makes
   std::string_view source_;
   mutable int values_ = 0;
 };

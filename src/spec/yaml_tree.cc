@@ -12,9 +12,9 @@ YNode::Type YNode::type() const {
   return tree_ ? tree_->nodes_[index_].type : Type::kUndefined;
 }
 
-const std::string& YNode::Scalar() const {
-  static const std::string kEmpty;
-  return tree_ && IsScalar() ? tree_->nodes_[index_].text : kEmpty;
+std::string_view YNode::Scalar() const {
+  if (!tree_ || !IsScalar()) return "";
+  return std::string_view(tree_->texts_.data() + tree_->nodes_[index_].text);
 }
 
 bool YNode::IsQuotedOrString() const { return tree_ && tree_->nodes_[index_].string_tagged; }
@@ -27,24 +27,24 @@ YMark YNode::Mark() const {
 
 YNode YNode::operator[](std::string_view key) const {
   if (!IsMap()) return YNode();
-  const auto& kids = tree_->nodes_[index_].children;
-  for (size_t i = 0; i + 1 < kids.size(); i += 2) {
-    const auto& k = tree_->nodes_[kids[i]];
-    if (k.type == Type::kScalar && k.text == key) return YNode(tree_, kids[i + 1]);
+  const auto& d = tree_->nodes_[index_];
+  for (uint32_t i = 0; i + 1 < d.count; i += 2) {
+    YNode k(tree_, tree_->children_[d.first + i]);
+    if (k.IsScalar() && k.Scalar() == key) return YNode(tree_, tree_->children_[d.first + i + 1]);
   }
   return YNode();
 }
 
 YNode YNode::Item(size_t i) const {
   if (!IsSequence() || i >= size()) return YNode();
-  return YNode(tree_, tree_->nodes_[index_].children[i]);
+  return YNode(tree_, tree_->children_[tree_->nodes_[index_].first + i]);
 }
 
 size_t YNode::size() const {
   if (!tree_) return 0;
   const auto& d = tree_->nodes_[index_];
-  if (d.type == Type::kSequence) return d.children.size();
-  if (d.type == Type::kMap) return d.children.size() / 2;
+  if (d.type == Type::kSequence) return d.count;
+  if (d.type == Type::kMap) return d.count / 2;
   return 0;
 }
 
@@ -52,13 +52,14 @@ YNode::Iterator YNode::begin() const { return Iterator(*this, 0); }
 YNode::Iterator YNode::end() const { return Iterator(*this, size()); }
 
 YNode::Entry YNode::Iterator::operator*() const {
-  const auto& d = node_.tree_->nodes_[node_.index_];
+  const YamlTree* t = node_.tree_;
+  const auto& d = t->nodes_[node_.index_];
   Entry item;
   if (d.type == Type::kSequence) {
-    static_cast<YNode&>(item) = YNode(node_.tree_, d.children[pos_]);
+    static_cast<YNode&>(item) = YNode(t, t->children_[d.first + pos_]);
   } else {
-    item.first = YNode(node_.tree_, d.children[2 * pos_]);
-    item.second = YNode(node_.tree_, d.children[2 * pos_ + 1]);
+    item.first = YNode(t, t->children_[d.first + 2 * pos_]);
+    item.second = YNode(t, t->children_[d.first + 2 * pos_ + 1]);
     static_cast<YNode&>(item) = item.second;
   }
   return item;
@@ -92,8 +93,10 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) return Fail(ErrorCode::kInternal, "cannot start the YAML parser");
   yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  // Open collections, and for maps whether the next node is a key. Explicit stacks: no recursion.
+  // Open collections with the children collected so far; a collection's list moves into the
+  // children arena when it ends. Explicit stacks: no recursion.
   std::vector<uint32_t> open;
+  std::vector<std::vector<uint32_t>> pending;
   std::map<std::string, uint32_t> anchors;
   auto fail = [&](std::string what) -> std::unexpected<Error> {
     yaml_parser_delete(&parser);
@@ -103,7 +106,7 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
     if (open.empty()) {
       tree->docs_.emplace_back(tree.get(), idx);
     } else {
-      tree->nodes_[open.back()].children.push_back(idx);
+      pending[open.size() - 1].push_back(idx);
     }
   };
   auto add = [&](YNode::Type type, const yaml_mark_t& mark, const unsigned char* anchor) {
@@ -143,7 +146,9 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
         uint32_t idx = add(null ? YNode::Type::kNull : YNode::Type::kScalar, ev.start_mark,
                            s.anchor);
         tree->nodes_[idx].string_tagged = !plain || str_tag;
-        tree->nodes_[idx].text = std::move(value);
+        tree->nodes_[idx].text = static_cast<uint32_t>(tree->texts_.size());
+        tree->texts_.append(value);
+        tree->texts_.push_back('\0');
         attach(idx);
         break;
       }
@@ -154,12 +159,20 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
                            seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor);
         attach(idx);
         open.push_back(idx);
+        if (pending.size() < open.size()) pending.emplace_back();
+        pending[open.size() - 1].clear();
         break;
       }
       case YAML_SEQUENCE_END_EVENT:
-      case YAML_MAPPING_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        auto& kids = pending[open.size() - 1];
+        NodeData& d = tree->nodes_[open.back()];
+        d.first = static_cast<uint32_t>(tree->children_.size());
+        d.count = static_cast<uint32_t>(kids.size());
+        tree->children_.insert(tree->children_.end(), kids.begin(), kids.end());
         open.pop_back();
         break;
+      }
       case YAML_ALIAS_EVENT: {
         auto it = anchors.find(reinterpret_cast<const char*>(ev.data.alias.anchor));
         if (it == anchors.end()) {

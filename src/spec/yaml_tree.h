@@ -41,9 +41,10 @@ class YNode {
   bool IsSequence() const { return type() == Type::kSequence; }
   bool IsMap() const { return type() == Type::kMap; }
 
-  // The scalar's text ("" for other kinds). A quoted scalar or one tagged !!str is always a
-  // string; a plain one is read by the YAML 1.2 core schema.
-  const std::string& Scalar() const;
+  // The scalar's text ("" for other kinds), NUL-terminated in the tree's arena. A quoted
+  // scalar or one tagged !!str is always a string; a plain one is read by the YAML 1.2 core
+  // schema.
+  std::string_view Scalar() const;
   bool IsQuotedOrString() const;
   YMark Mark() const;
 
@@ -102,14 +103,18 @@ class YamlTree {
 
  private:
   friend class YNode;
+  // 24 bytes a node: texts and child lists live in two arenas, not in per-node allocations.
   struct NodeData {
     YNode::Type type = YNode::Type::kNull;
     bool string_tagged = false;  // quoted or !!str
     int line = 0, column = 0;
-    std::string text;
-    std::vector<uint32_t> children;  // sequence items; or map key, value, key, value...
+    uint32_t text = 0;    // offset in texts_ (NUL-terminated)
+    uint32_t first = 0;   // offset in children_: sequence items, or key, value, key, value...
+    uint32_t count = 0;   // entries in children_
   };
   std::vector<NodeData> nodes_;
+  std::string texts_;
+  std::vector<uint32_t> children_;
   std::vector<YNode> docs_;
 };
 

@@ -54,6 +54,15 @@ CREATE TABLE cache (
 )sql",
 };
 
+std::string Text(sqlite3_stmt* st, int col) {
+  const unsigned char* p = sqlite3_column_text(st, col);
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(st, col)))
+           : std::string();
+}
+
+int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
+
 }  // namespace
 
 struct Store::Impl {
@@ -126,13 +135,6 @@ struct Store::Impl {
     return {};
   }
 
-  static std::string Text(sqlite3_stmt* st, int col) {
-    const unsigned char* p = sqlite3_column_text(st, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(st, col)))
-             : std::string();
-  }
-  static int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
 
   Status Migrate() {
     auto st = Query("PRAGMA user_version");
@@ -347,23 +349,23 @@ Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
   int rc;
   while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
     Event e;
-    e.seq = Impl::Int(*st, 0);
-    e.run_id = Impl::Text(*st, 1);
-    e.time_us = Impl::Int(*st, 2);
-    std::string kind = Impl::Text(*st, 3);
+    e.seq = Int(*st, 0);
+    e.run_id = Text(*st, 1);
+    e.time_us = Int(*st, 2);
+    std::string kind = Text(*st, 3);
     if (!ParseEventKind(kind, &e.kind)) {
       sqlite3_reset(*st);
       return Fail(ErrorCode::kStore, "store: event {} has unknown kind {}", e.seq, Quote(kind));
     }
-    e.task = Impl::Text(*st, 4);
-    e.attempt = static_cast<int>(Impl::Int(*st, 5));
-    e.status = Impl::Text(*st, 6);
-    e.error_class = Impl::Text(*st, 7);
-    e.exit_code = static_cast<int>(Impl::Int(*st, 8));
-    e.message = Impl::Text(*st, 9);
-    e.pid = Impl::Int(*st, 10);
-    e.due_us = Impl::Int(*st, 11);
-    e.data = Impl::Text(*st, 12);
+    e.task = Text(*st, 4);
+    e.attempt = static_cast<int>(Int(*st, 5));
+    e.status = Text(*st, 6);
+    e.error_class = Text(*st, 7);
+    e.exit_code = static_cast<int>(Int(*st, 8));
+    e.message = Text(*st, 9);
+    e.pid = Int(*st, 10);
+    e.due_us = Int(*st, 11);
+    e.data = Text(*st, 12);
     out.push_back(std::move(e));
   }
   sqlite3_reset(*st);
@@ -371,21 +373,57 @@ Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
   return out;
 }
 
+static TaskRecord ReadTask(sqlite3_stmt* st) {
+  TaskRecord t;
+  t.name = Text(st, 0);
+  t.state = Text(st, 1);
+  t.attempts = static_cast<int>(Int(st, 2));
+  t.message = Text(st, 3);
+  t.outputs = Text(st, 4);
+  t.started_us = Int(st, 5);
+  t.finished_us = Int(st, 6);
+  return t;
+}
+
 Result<std::vector<TaskRecord>> Store::ListTasks(const std::string& run_id) {
   auto st = impl_->Query("SELECT name,state,attempts,message,outputs,started_us,finished_us FROM "
                          "tasks WHERE run_id=? ORDER BY rowid", run_id);
   if (!st) return std::unexpected(st.error());
   std::vector<TaskRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(ReadTask(*st));
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<TaskRecord>> Store::ListTasksInState(const std::string& run_id,
+                                                        const std::string& state, int limit) {
+  auto st = impl_->Query("SELECT name,state,attempts,message,outputs,started_us,finished_us FROM "
+                         "tasks WHERE run_id=? AND state=? ORDER BY rowid LIMIT ?", run_id, state,
+                         limit);
+  if (!st) return std::unexpected(st.error());
+  std::vector<TaskRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(ReadTask(*st));
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::map<std::string, int>> Store::CountTasksByState(const std::string& run_id) {
+  auto st = impl_->Query("SELECT state, COUNT(*) FROM tasks WHERE run_id=? AND instr(name,'[')=0 "
+                         "GROUP BY state", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::map<std::string, int> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out[Text(*st, 0)] = static_cast<int>(Int(*st, 1));
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<std::array<std::string, 3>>> Store::ListArtifacts(const std::string& run_id) {
+  auto st = impl_->Query("SELECT task,name,path FROM artifacts WHERE run_id=? AND instr(task,'[')=0 "
+                         "ORDER BY rowid", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<std::array<std::string, 3>> out;
   while (sqlite3_step(*st) == SQLITE_ROW) {
-    TaskRecord t;
-    t.name = Impl::Text(*st, 0);
-    t.state = Impl::Text(*st, 1);
-    t.attempts = static_cast<int>(Impl::Int(*st, 2));
-    t.message = Impl::Text(*st, 3);
-    t.outputs = Impl::Text(*st, 4);
-    t.started_us = Impl::Int(*st, 5);
-    t.finished_us = Impl::Int(*st, 6);
-    out.push_back(std::move(t));
+    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2)});
   }
   sqlite3_reset(*st);
   return out;
@@ -399,15 +437,15 @@ Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id
   std::vector<AttemptRecord> out;
   while (sqlite3_step(*st) == SQLITE_ROW) {
     AttemptRecord a;
-    a.task = Impl::Text(*st, 0);
-    a.attempt = static_cast<int>(Impl::Int(*st, 1));
-    a.status = Impl::Text(*st, 2);
-    a.error_class = Impl::Text(*st, 3);
-    a.exit_code = static_cast<int>(Impl::Int(*st, 4));
-    a.message = Impl::Text(*st, 5);
-    a.pid = Impl::Int(*st, 6);
-    a.started_us = Impl::Int(*st, 7);
-    a.finished_us = Impl::Int(*st, 8);
+    a.task = Text(*st, 0);
+    a.attempt = static_cast<int>(Int(*st, 1));
+    a.status = Text(*st, 2);
+    a.error_class = Text(*st, 3);
+    a.exit_code = static_cast<int>(Int(*st, 4));
+    a.message = Text(*st, 5);
+    a.pid = Int(*st, 6);
+    a.started_us = Int(*st, 7);
+    a.finished_us = Int(*st, 8);
     out.push_back(std::move(a));
   }
   sqlite3_reset(*st);
@@ -418,7 +456,7 @@ Result<std::map<std::string, std::string>> Store::LoadSources(const std::string&
   auto st = impl_->Query("SELECT path,content FROM sources WHERE run_id=?", run_id);
   if (!st) return std::unexpected(st.error());
   std::map<std::string, std::string> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out[Impl::Text(*st, 0)] = Impl::Text(*st, 1);
+  while (sqlite3_step(*st) == SQLITE_ROW) out[Text(*st, 0)] = Text(*st, 1);
   sqlite3_reset(*st);
   return out;
 }
@@ -429,8 +467,8 @@ Result<std::optional<std::string>> Store::FindCache(const std::string& key, int6
   if (!st) return std::unexpected(st.error());
   std::optional<std::string> out;
   if (sqlite3_step(*st) == SQLITE_ROW) {
-    int64_t created = Impl::Int(*st, 1);
-    if (ttl_ms == 0 || now_us - created <= ttl_ms * 1000) out = Impl::Text(*st, 0);
+    int64_t created = Int(*st, 1);
+    if (ttl_ms == 0 || now_us - created <= ttl_ms * 1000) out = Text(*st, 0);
   }
   sqlite3_reset(*st);
   return out;
@@ -441,8 +479,8 @@ Result<std::vector<CacheRecord>> Store::ListCache() {
   if (!st) return std::unexpected(st.error());
   std::vector<CacheRecord> out;
   while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Impl::Text(*st, 0), Impl::Text(*st, 1), Impl::Text(*st, 2), Impl::Text(*st, 3),
-                   Impl::Int(*st, 4)});
+    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3),
+                   Int(*st, 4)});
   }
   sqlite3_reset(*st);
   return out;
