@@ -242,13 +242,13 @@ void Engine::SpawnPending() {
       continue;
     }
     latencies_us_.push_back(clock_.NowUs() - in.ready_us);
+    by_handle_[*handle] = i;  // before Emit, so observers see it running
     Event e;
     e.kind = EventKind::kAttemptSpawned;
     e.task = in.name;
     e.attempt = in.attempt;
     e.pid = *handle;
     Emit(e);
-    by_handle_[*handle] = i;
   }
 }
 

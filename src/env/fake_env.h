@@ -20,6 +20,35 @@ class FakeClock : public Clock {
   int64_t now_;
 };
 
+// A process launcher that runs nothing: Spawn() records the request and returns a new pid;
+// tests decide when each pid exits (Exit) and what it left behind (in a MemFileSystem).
+class FakeProcessLauncher : public ProcessLauncher {
+ public:
+  Result<int> Spawn(const SpawnRequest& req) override {
+    if (fail_next_spawn) {
+      fail_next_spawn = false;
+      return Fail(ErrorCode::kIo, "cannot start {}: No such file or directory", req.argv[0]);
+    }
+    spawned.push_back(req);
+    return next_pid_++;
+  }
+  void SignalGroup(int pid, int sig) override { signals.emplace_back(pid, sig); }
+  WaitResult Wait(int64_t timeout_us) override {
+    WaitResult r;
+    r.exits.swap(exits_);
+    return r;
+  }
+  void Exit(int pid, int code) { exits_.push_back(ProcessExit{pid, code, 0}); }
+
+  std::vector<SpawnRequest> spawned;
+  std::vector<std::pair<int, int>> signals;
+  bool fail_next_spawn = false;
+
+ private:
+  int next_pid_ = 1000;
+  std::vector<ProcessExit> exits_;
+};
+
 // A file system of regular files held in memory; folders exist implicitly as path prefixes.
 class MemFileSystem : public FileSystem {
  public:

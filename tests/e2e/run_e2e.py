@@ -222,6 +222,74 @@ def killed_run_shows_interrupted_until_resumed():
 
 
 @test
+def cache_entries_expire_after_their_ttl():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - {name: work, run: [echo, hi], cache: {ttl: 1s}, outputs: {params: [{name: v, from: {stdout: text}}]}}
+"""))
+    e.sluice("run", "p.yaml", check=0)
+    p = e.sluice("run", "p.yaml", check=0)
+    assert e.tasks(p.stdout.splitlines()[0])["work"]["state"] == "cached"
+    time.sleep(1.2)
+    p = e.sluice("run", "p.yaml", check=0)
+    assert e.tasks(p.stdout.splitlines()[0])["work"]["state"] == "succeeded"
+
+
+@test
+def pools_bound_how_many_tasks_run_at_once():
+    e = Env()
+    log = os.path.join(e.dir, "intervals")
+    e.write("p.yaml", pipeline(f"""
+    - name: w
+      forEach: [1, 2, 3]
+      resources: {{db: 1}}
+      script: |
+        start=$(date +%s%N); sleep 0.3; echo "$start $(date +%s%N)" >> "{log}"
+""", "  pools: {db: 1}\n"))
+    e.sluice("run", "p.yaml", "-j", "3", check=0)
+    spans = sorted(tuple(map(int, l.split())) for l in open(log))
+    assert len(spans) == 3
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 >= a1, f"two tasks of pool db ran at once: {spans}"
+
+
+@test
+def logs_follow_prints_until_the_attempt_ends():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: talk
+      script: |
+        for i in 1 2 3; do echo "line $i"; sleep 0.2; done
+        echo oops >&2
+"""))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.1)
+    f = e.sluice("logs", run, "talk", "-f", timeout=20)
+    proc.wait(timeout=20)
+    assert f.returncode == 0, f.stderr
+    assert f.stdout.split() == ["line", "1", "line", "2", "line", "3"], f.stdout
+    assert "oops" in f.stderr
+
+
+@test
+def terminal_shows_a_live_status_line():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: a, run: [sleep, '0.3']}\n    - {name: b, needs: [a], run: [true]}\n"))
+    # script(1) gives sluice a pseudo-terminal; NO_COLOR keeps the text plain.
+    cmd = f"{SLUICE} --state-dir {e.state} run p.yaml"
+    p = subprocess.run(["script", "-qfec", cmd, "/dev/null"], cwd=e.dir, capture_output=True,
+                       timeout=30, env=dict(os.environ, NO_COLOR="1"))
+    p.stdout = p.stdout.decode()  # bytes: text mode would turn the \r into newlines
+    assert p.returncode == 0, p.stdout
+    assert "[0/2] running: a" in p.stdout, repr(p.stdout)
+    assert "\r" in p.stdout and "\x1b[K" in p.stdout, repr(p.stdout)
+    assert "\x1b[3" not in p.stdout, "NO_COLOR must disable colors"
+    assert "started   a" not in p.stdout, "a terminal gets a status line, not a line per event"
+
+
+@test
 def validate_writes_nothing_and_bad_params_exit_2():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n", "  params: [{name: n, type: int, required: true}]\n"))
