@@ -2,12 +2,11 @@
 # Installs the Debian packages Sluice needs that are missing. Idempotent and quiet when nothing
 # is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
 set -euo pipefail
-want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev
-      nlohmann-json3-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev libre2-dev)
+want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev libsqlite3-dev
+      libgtest-dev bsdutils)
 for what in "$@"; do
   case "$what" in
     demo|test) want+=(python3 python3-sklearn python3-numpy) ;;
-    asan) want+=(clang libclang-rt-14-dev) ;;
     bench) want+=(hyperfine snakemake make time) ;;
   esac
 done

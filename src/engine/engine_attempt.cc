@@ -255,6 +255,9 @@ void Engine::SpawnPending() {
 void Engine::HandleExit(int i, const ProcessExit& exit) {
   Instance& in = instances_[i];
   by_handle_.erase(exit.pid);
+  // The attempt is over when its main process is: whatever it left running in its process
+  // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it.
+  executor_.Signal(exit.pid, SIGKILL);
   if (in.timed_out) {
     const PlanTask& t = plan_->tasks[in.plan];
     std::string what = in.deadline_passed

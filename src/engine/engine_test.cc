@@ -223,9 +223,10 @@ TEST(Engine, TimeoutTerminatesThenKillsAfterGrace) {
   auto plan = Compile("    - {name: a, run: [x], timeout: 2s}\n");
   auto e = h.Make(plan);
   ASSERT_TRUE(e->Run());
-  ASSERT_EQ(h.exec.signals.size(), 2u);
+  ASSERT_EQ(h.exec.signals.size(), 3u);
   EXPECT_EQ(h.exec.signals[0].second, SIGTERM);
   EXPECT_EQ(h.exec.signals[1].second, SIGKILL);
+  EXPECT_EQ(h.exec.signals[2].second, SIGKILL);  // the group's leftovers, after the exit
   EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
 }
 

@@ -131,6 +131,23 @@ def timeout_kills_the_whole_process_group():
 
 
 @test
+def background_children_do_not_outlive_a_successful_attempt():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: quick
+      script: |
+        sleep 30 &
+        echo $! > bg.pid
+"""))
+    p = e.sluice("run", "p.yaml", check=0)
+    pidfile = [os.path.join(r, "bg.pid") for r, _, f in os.walk(e.state) if "bg.pid" in f][0]
+    pid = int(open(pidfile).read())
+    time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+    assert not alive, "a background child outlived its attempt"
+
+
+@test
 def when_false_skips_and_skip_propagates():
     e = Env()
     e.write("p.yaml", pipeline("""
