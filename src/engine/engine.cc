@@ -241,12 +241,8 @@ void Engine::StartInstance(int i) {
       bool tolerated = plan_->tasks[d].spec->continue_on_failure && up.state == TaskState::kFailed;
       if ((up.state == TaskState::kFailed && !tolerated) || up.state == TaskState::kUpstreamFailed ||
           up.state == TaskState::kCancelled) {
-        Event e;
-        e.kind = EventKind::kTaskFinished;
-        e.task = in.name;
-        e.status = std::string(TaskStateName(TaskState::kUpstreamFailed));
-        e.message = fmt::format("upstream task {} {}", Quote(up.name), TaskStateName(up.state));
-        Emit(e);
+        FinishTask(i, TaskState::kUpstreamFailed,
+                   fmt::format("upstream task {} {}", Quote(up.name), TaskStateName(up.state)));
         return;
       }
       if (up.state != TaskState::kSkipped) all_skipped = false;
@@ -255,21 +251,13 @@ void Engine::StartInstance(int i) {
       // A tolerated failure (continueOnFailure) has no outputs to read either.
       TaskState s = instances_[d].state;
       if (s == TaskState::kSkipped || s == TaskState::kFailed) {
-        Event e;
-        e.kind = EventKind::kTaskSkipped;
-        e.task = in.name;
-        e.message = fmt::format("it reads outputs of {}, which {}", Quote(instances_[d].name),
-                                s == TaskState::kSkipped ? "was skipped" : "failed");
-        Emit(e);
+        SkipTask(i, fmt::format("it reads outputs of {}, which {}", Quote(instances_[d].name),
+                                s == TaskState::kSkipped ? "was skipped" : "failed"));
         return;
       }
     }
     if (all_skipped) {
-      Event e;
-      e.kind = EventKind::kTaskSkipped;
-      e.task = in.name;
-      e.message = "every task it needs was skipped";
-      Emit(e);
+      SkipTask(i, "every task it needs was skipped");
       return;
     }
     if (!t.when_reads_item && DecidedByWhen(i)) return;
@@ -281,12 +269,7 @@ void Engine::StartInstance(int i) {
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return;
   if (t.kind == Body::Kind::kBuiltin) {
-    Event e;
-    e.kind = EventKind::kTaskFinished;
-    e.task = in.name;
-    e.attempt = 1;
-    e.status = "succeeded";
-    Emit(e);
+    FinishTask(i, TaskState::kSucceeded, "");  // a builtin: no process, no attempt
     return;
   }
   // A task that can never fit must fail rather than wait forever.
@@ -316,11 +299,7 @@ bool Engine::DecidedByWhen(int i) {
     return true;
   }
   if (*cond) return false;
-  Event e;
-  e.kind = EventKind::kTaskSkipped;
-  e.task = in.name;
-  e.message = fmt::format("when is false: {}", spec.when->tmpl.text());
-  Emit(e);
+  SkipTask(i, fmt::format("when is false: {}", spec.when->tmpl.text()));
   return true;
 }
 
@@ -392,21 +371,16 @@ void Engine::FinishForEach(int p) {
       alists[k].push_back(v ? *v : Value());
     }
   }
-  Event e;
-  e.kind = EventKind::kTaskFinished;
-  e.task = parent.name;
   if (!failed.empty()) {
-    e.status = "failed";
-    e.message = fmt::format("forEach item failed: {}", failed);
-  } else {
-    for (size_t k = 0; k < params.size(); ++k) params[k].second = Value(std::move(plists[k]));
-    for (size_t k = 0; k < artifacts.size(); ++k) artifacts[k].second = Value(std::move(alists[k]));
-    e.status = "succeeded";
-    e.data = Value(ValueMap{{"params", Value(std::move(params))},
-                            {"artifacts", Value(std::move(artifacts))}})
-                 .ToJson();
+    FinishTask(p, TaskState::kFailed, fmt::format("forEach item failed: {}", failed));
+    return;
   }
-  Emit(e);
+  for (size_t k = 0; k < params.size(); ++k) params[k].second = Value(std::move(plists[k]));
+  for (size_t k = 0; k < artifacts.size(); ++k) artifacts[k].second = Value(std::move(alists[k]));
+  FinishTask(p, TaskState::kSucceeded, "",
+             Value(ValueMap{{"params", Value(std::move(params))},
+                            {"artifacts", Value(std::move(artifacts))}})
+                 .ToJson());
 }
 
 // Ctrl-C or `sluice cancel`: terminate every running process group (TERM, grace, KILL), then
@@ -422,12 +396,7 @@ void Engine::CancelAll() {
   }
   for (size_t i = 0; i < instances_.size(); ++i) {
     if (IsTerminal(instances_[i].state)) continue;
-    Event e;
-    e.kind = EventKind::kTaskFinished;
-    e.task = instances_[i].name;
-    e.status = "cancelled";
-    e.message = "the run was cancelled";
-    Emit(e);
+    FinishTask(static_cast<int>(i), TaskState::kCancelled, "the run was cancelled");
   }
 }
 

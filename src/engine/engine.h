@@ -102,6 +102,9 @@ class Engine {
   void HandleExit(int i, const ProcessExit& exit);
   void FinishAttempt(int i, bool ok, const std::string& error_class, int code,
                      const std::string& message, const Value& outputs);
+  // Record instance i's verdict (task.finished / task.skipped) with its last attempt number.
+  void FinishTask(int i, TaskState state, std::string message, std::string data = "");
+  void SkipTask(int i, std::string message);
   void FailTask(int i, const std::string& message);
   void HandleTimers();
   void CancelAll();

@@ -199,14 +199,7 @@ std::optional<std::string> Engine::StartAttempt(int i) {
     cache_key = h.HexDigest();
     if (cache_) {
       if (auto hit = cache_->Find(cache_key, t.cache.ttl_ms, clock_.NowUs())) {
-        Event e;
-        e.kind = EventKind::kTaskFinished;
-        e.task = in.name;
-        e.attempt = in.attempt;
-        e.status = "cached";
-        e.message = "outputs reused from the cache";
-        e.data = hit->ToJson();
-        Emit(e);
+        FinishTask(i, TaskState::kCached, "outputs reused from the cache", hit->ToJson());
         return std::nullopt;
       }
     }
@@ -299,29 +292,17 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   e.message = message;
   Emit(e);
   if (error_class == "cancelled") {
-    Event c;
-    c.kind = EventKind::kTaskFinished;
-    c.task = in.name;
-    c.attempt = in.attempt;
-    c.status = "cancelled";
-    c.message = "the run was cancelled";
-    Emit(c);
+    FinishTask(i, TaskState::kCancelled, "the run was cancelled");
     return;
   }
   if (ok) {
-    Event done;
-    done.kind = EventKind::kTaskFinished;
-    done.task = in.name;
-    done.attempt = in.attempt;
-    done.status = "succeeded";
     Value out = outputs.is_map() ? outputs : EmptyOutputs();
     if (!in.cache_key.empty()) {
       ValueMap m = out.as_map();
       m.emplace_back("cache_key", Value(in.cache_key));
       out = Value(std::move(m));
     }
-    done.data = out.ToJson();
-    Emit(done);
+    FinishTask(i, TaskState::kSucceeded, "", out.ToJson());
     return;
   }
   bool retryable = !in.deadline_passed && in.attempt <= t.retry->limit &&
@@ -342,13 +323,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
 }
 
 void Engine::FailTask(int i, const std::string& message) {
-  Event e;
-  e.kind = EventKind::kTaskFinished;
-  e.task = instances_[i].name;
-  e.attempt = instances_[i].attempt;
-  e.status = "failed";
-  e.message = message;
-  Emit(e);
+  FinishTask(i, TaskState::kFailed, message);
 }
 
 }  // namespace sluice

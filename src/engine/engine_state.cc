@@ -122,6 +122,25 @@ void Engine::Emit(Event e) {
   if (observer_) observer_->OnEvent(e, MakeProgress());
 }
 
+void Engine::FinishTask(int i, TaskState state, std::string message, std::string data) {
+  Event e;
+  e.kind = EventKind::kTaskFinished;
+  e.task = instances_[i].name;
+  e.attempt = instances_[i].attempt;
+  e.status = std::string(TaskStateName(state));
+  e.message = std::move(message);
+  e.data = std::move(data);
+  Emit(std::move(e));
+}
+
+void Engine::SkipTask(int i, std::string message) {
+  Event e;
+  e.kind = EventKind::kTaskSkipped;
+  e.task = instances_[i].name;
+  e.message = std::move(message);
+  Emit(std::move(e));
+}
+
 Status Engine::Commit() {
   uncommitted_ = 0;
   return sink_.Commit();
