@@ -191,46 +191,56 @@ void Engine::HandleTimers() {
   }
 }
 
-// Starts what is ready, in queue order. Decisions that need no slot (skip, upstream failure,
-// forEach expansion, builtins, cache hits) are taken at once; attempts wait for capacity, and a
-// task that does not fit lets later ones that do fit go first.
+// Starts what is ready, in two steps. First every newly ready instance is vetted once: the
+// decisions that need no slot (upstream failure, skip, when, forEach expansion, builtins) are
+// taken at once, and what needs a process joins `runnable_`. Then runnable attempts start in
+// queue order while slots last; one that does not fit its resources lets later ones that do fit
+// go first. A turn therefore costs O(newly ready + started), not O(everything waiting): a
+// fan-out of thousands waiting for two slots is not rescanned on every exit. Cache hits finish
+// tasks and can make more ready, hence the loop.
 void Engine::StartReady() {
   bool progress = true;
-  while (progress && (!ready_.empty() || !finalize_.empty())) {
+  while (progress) {
     progress = false;
-    std::deque<int> queue;
-    queue.swap(ready_);
-    std::deque<int> waiting;
-    for (int i : queue) {
-      if (instances_[i].state != TaskState::kReady) continue;  // stale entry
-      StartInstance(i);
-      // A turn that settles a huge number of tasks without processes (builtins, skips, cache
-      // hits) commits in chunks, to bound memory. Any prefix of the log is a valid state.
-      if (uncommitted_ >= kCommitChunk) {
-        if (auto st = Commit(); !st) {
-          commit_error_ = st.error();
-          return;
+    while (!ready_.empty() || !finalize_.empty()) {
+      std::deque<int> queue;
+      queue.swap(ready_);
+      for (int i : queue) {
+        if (instances_[i].state != TaskState::kReady) continue;  // stale entry
+        if (Vet(i)) runnable_.push_back(i);
+        // A turn that settles a huge number of tasks without processes (builtins, skips)
+        // commits in chunks, to bound memory. Any prefix of the log is a valid state.
+        if (uncommitted_ >= kCommitChunk) {
+          if (auto st = Commit(); !st) {
+            commit_error_ = st.error();
+            return;
+          }
         }
       }
-      if (instances_[i].state == TaskState::kReady) {
-        waiting.push_back(i);
-      } else {
-        progress = true;
-      }
-    }
-    // Entries that could not start keep their place ahead of newly ready ones.
-    waiting.insert(waiting.end(), ready_.begin(), ready_.end());
-    ready_.swap(waiting);
-    if (!finalize_.empty()) {
       std::vector<int> parents;
       parents.swap(finalize_);
       for (int p : parents) FinishForEach(p);
-      progress = true;
     }
+    std::deque<int> keep;
+    while (!runnable_.empty() && running_slots_ < opts_.jobs) {
+      int i = runnable_.front();
+      runnable_.pop_front();
+      if (instances_[i].state != TaskState::kReady) continue;
+      if (!Fits(instances_[i])) {
+        keep.push_back(i);
+        continue;
+      }
+      if (auto err = StartAttempt(i)) FailTask(i, *err);
+      progress = progress || !ready_.empty() || !finalize_.empty();
+    }
+    // Entries passed over keep their place ahead of the rest.
+    runnable_.insert(runnable_.begin(), keep.begin(), keep.end());
   }
 }
 
-void Engine::StartInstance(int i) {
+// Takes the decisions that need no slot. Returns true when the instance is left waiting for a
+// slot to run an attempt.
+bool Engine::Vet(int i) {
   Instance& in = instances_[i];
   const PlanTask& t = plan_->tasks[in.plan];
   if (in.parent < 0 && in.attempt == 0 && !in.expanded) {
@@ -243,7 +253,7 @@ void Engine::StartInstance(int i) {
           up.state == TaskState::kCancelled) {
         FinishTask(i, TaskState::kUpstreamFailed,
                    fmt::format("upstream task {} {}", Quote(up.name), TaskStateName(up.state)));
-        return;
+        return false;
       }
       if (up.state != TaskState::kSkipped) all_skipped = false;
     }
@@ -253,24 +263,24 @@ void Engine::StartInstance(int i) {
       if (s == TaskState::kSkipped || s == TaskState::kFailed) {
         SkipTask(i, fmt::format("it reads outputs of {}, which {}", Quote(instances_[d].name),
                                 s == TaskState::kSkipped ? "was skipped" : "failed"));
-        return;
+        return false;
       }
     }
     if (all_skipped) {
       SkipTask(i, "every task it needs was skipped");
-      return;
+      return false;
     }
-    if (!t.when_reads_item && DecidedByWhen(i)) return;
+    if (!t.when_reads_item && DecidedByWhen(i)) return false;
     if (t.spec->for_each_literal || t.spec->for_each_expr) {
       StartForEach(i);
-      return;
+      return false;
     }
   }
   // A `when` that reads `item` decides for each forEach item on its own.
-  if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return;
+  if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
   if (t.kind == Body::Kind::kBuiltin) {
     FinishTask(i, TaskState::kSucceeded, "");  // a builtin: no process, no attempt
-    return;
+    return false;
   }
   // A task that can never fit must fail rather than wait forever.
   const Resources& r = *t.resources;
@@ -279,10 +289,9 @@ void Engine::StartInstance(int i) {
     FailTask(i, fmt::format("it asks for cpu={} memory={} gpu={}, more than this machine offers "
                             "(cpu={} memory={} gpu={})", r.cpu, r.memory, r.gpu,
                             opts_.cpu_capacity, opts_.memory_capacity, opts_.gpu_capacity));
-    return;
+    return false;
   }
-  if (!Fits(in)) return;
-  if (auto err = StartAttempt(i)) FailTask(i, *err);
+  return true;
 }
 
 // Evaluates the task's `when`; returns true when that settled the instance (skipped, or failed

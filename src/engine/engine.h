@@ -93,7 +93,7 @@ class Engine {
   void StartReady();
   bool Fits(const Instance& in) const;
   void Take(const Instance& in, int sign);
-  void StartInstance(int i);
+  bool Vet(int i);
   bool DecidedByWhen(int i);
   void StartForEach(int i);
   void FinishForEach(int parent);
@@ -128,7 +128,8 @@ class Engine {
 
   std::vector<Instance> instances_;
   std::unordered_map<std::string, int> by_name_;
-  std::deque<int> ready_;
+  std::deque<int> ready_;                  // ready, not yet vetted
+  std::deque<int> runnable_;               // vetted, waiting for a slot
   std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)
   std::vector<int> to_spawn_;              // attempts recorded started, not yet spawned
   std::unordered_map<int, AttemptRequest> requests_;  // of attempts started by this process
