@@ -24,7 +24,9 @@ struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
   std::string cwd;
-  std::string stdout_path;  // created or truncated
+  // Where the process's output goes. Each file is created when the first bytes arrive (a silent
+  // process leaves none): creating files is the dearest step of starting a task.
+  std::string stdout_path;
   std::string stderr_path;
 };
 
@@ -49,7 +51,8 @@ class ProcessLauncher {
   // Sends `sig` to the whole process group led by `pid`. Errors are ignored (it may be gone).
   virtual void SignalGroup(int pid, int sig) = 0;
   // Blocks until at least one child exits, `timeout_us` passes (< 0: no limit) or an interrupt
-  // arrives. Returns every exit reaped.
+  // arrives, copying output to the log files meanwhile. Returns every exit reaped; an exited
+  // process's output is completely in its files by then.
   virtual WaitResult Wait(int64_t timeout_us) = 0;
 };
 

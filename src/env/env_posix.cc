@@ -35,112 +35,6 @@ class SystemClock : public Clock {
   }
 };
 
-// Runs children with posix_spawn. SIGCHLD, SIGINT and SIGTERM stay blocked in this process
-// and are taken synchronously with sigtimedwait in Wait(), so there are no signal handlers and
-// no races between "check for exits" and "go to sleep".
-class PosixProcessLauncher : public ProcessLauncher {
- public:
-  PosixProcessLauncher() {
-    sigemptyset(&waited_);
-    sigaddset(&waited_, SIGCHLD);
-    sigaddset(&waited_, SIGINT);
-    sigaddset(&waited_, SIGTERM);
-    sigprocmask(SIG_BLOCK, &waited_, &old_mask_);
-  }
-  ~PosixProcessLauncher() override { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
-
-  Result<int> Spawn(const SpawnRequest& req) override {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, req.stdout_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, req.stderr_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (!req.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t empty, defaults;
-    sigemptyset(&empty);
-    sigemptyset(&defaults);
-    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-
-    std::vector<char*> argv, envp;
-    for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(rc));
-    }
-    return pid;
-  }
-
-  void SignalGroup(int pid, int sig) override {
-    if (pid > 0) kill(-pid, sig);
-  }
-
-  WaitResult Wait(int64_t timeout_us) override {
-    WaitResult r;
-    Reap(&r);
-    if (!r.exits.empty()) return r;
-    while (true) {
-      siginfo_t info;
-      int sig;
-      if (timeout_us < 0) {
-        sig = sigwaitinfo(&waited_, &info);
-      } else {
-        struct timespec ts = {static_cast<time_t>(timeout_us / 1000000),
-                              static_cast<long>((timeout_us % 1000000) * 1000)};
-        sig = sigtimedwait(&waited_, &info, &ts);
-      }
-      if (sig == SIGINT || sig == SIGTERM) {
-        r.interrupted = true;
-        Reap(&r);
-        return r;
-      }
-      if (sig == SIGCHLD) {
-        Reap(&r);
-        if (!r.exits.empty()) return r;
-        continue;  // a stopped/continued child, or already reaped: keep waiting
-      }
-      if (sig < 0 && errno == EINTR) continue;
-      return r;  // timed out
-    }
-  }
-
- private:
-  static void Reap(WaitResult* r) {
-    while (true) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) return;
-      ProcessExit e;
-      e.pid = pid;
-      if (WIFEXITED(status)) {
-        e.exit_code = WEXITSTATUS(status);
-      } else if (WIFSIGNALED(status)) {
-        e.signal = WTERMSIG(status);
-      }
-      r->exits.push_back(e);
-    }
-  }
-
-  sigset_t waited_;
-  sigset_t old_mask_;
-};
-
 Status ErrnoFail(const std::string& what, const std::string& path) {
   return Fail(ErrorCode::kIo, "{} {}: {}", what, path, strerror(errno));
 }
@@ -315,9 +209,6 @@ class PosixFileSystem : public FileSystem {
 }  // namespace
 
 std::unique_ptr<Clock> NewSystemClock() { return std::make_unique<SystemClock>(); }
-std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher() {
-  return std::make_unique<PosixProcessLauncher>();
-}
 std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
 
 namespace {

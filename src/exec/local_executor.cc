@@ -91,6 +91,9 @@ Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDec
     bool from_stdout = o.source == OutputSource::kStdoutText || o.source == OutputSource::kStdoutJson;
     std::string file = from_stdout ? req.paths.stdout_log : PathJoin(work, o.path);
     auto content = fs_.ReadFile(file);
+    if (!content && from_stdout && content.error().code == ErrorCode::kNotFound) {
+      content = std::string();  // the log exists only once something was printed
+    }
     if (!content) {
       return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name),
                   from_stdout ? content.error().message
