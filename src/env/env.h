@@ -38,7 +38,7 @@ struct ProcessExit {
 
 struct WaitResult {
   std::vector<ProcessExit> exits;
-  bool interrupted = false;  // SIGINT or SIGTERM arrived for this process
+  bool interrupted = false;  // SIGINT, SIGTERM or SIGHUP arrived for this process
 };
 
 class ProcessLauncher {
@@ -108,8 +108,9 @@ std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks);
 int CpuCount();
 double MemoryBytes();
 
-// The real implementations (env_posix.cc). The process launcher blocks SIGCHLD, SIGINT and
-// SIGTERM in the calling thread so that Wait() can receive them; construct at most one.
+// The real implementations (env_posix.cc, process_posix.cc). The process launcher blocks
+// SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the calling thread so that Wait() can
+// receive them; construct at most one.
 std::unique_ptr<Clock> NewSystemClock();
 std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
 std::unique_ptr<FileSystem> NewPosixFileSystem();

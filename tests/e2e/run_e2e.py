@@ -348,6 +348,26 @@ def interrupt_cancels_cleanly():
 
 
 @test
+def hangup_cancels_but_nohup_keeps_running():
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '1']}\n"))
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=20) == 1
+    assert e.status(run)["status"] == "cancelled"
+    proc = subprocess.Popen(["nohup", SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = proc.stdout.readline().strip()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=20) == 0
+    assert e.status(run)["status"] == "succeeded"
+
+
+@test
 def cancel_command_stops_a_live_run():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '30']}\n"))
