@@ -37,6 +37,12 @@ class Env:
                                  f"stdout: {p.stdout}\nstderr: {p.stderr}")
         return p
 
+    def start(self, *args, wrapper=()):
+        """Starts sluice in the background; returns the process and its first line (run id)."""
+        proc = subprocess.Popen([*wrapper, SLUICE, "--state-dir", self.state, *args], cwd=self.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return proc, proc.stdout.readline().strip()
+
     def status(self, run):
         return json.loads(self.sluice("status", run, "-o", "json", check=0).stdout)
 
@@ -224,9 +230,7 @@ def cache_misses_when_a_script_the_task_runs_changes():
 def killed_run_shows_interrupted_until_resumed():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '1'], retry: {limit: 1, on: [lost]}}\n"))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     time.sleep(0.3)
     proc.kill()
     proc.wait()
@@ -279,9 +283,7 @@ def logs_follow_prints_until_the_attempt_ends():
         for i in 1 2 3; do echo "line $i"; sleep 0.2; done
         echo oops >&2
 """))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     time.sleep(0.1)
     f = e.sluice("logs", run, "talk", "-f", timeout=20)
     proc.wait(timeout=20)
@@ -334,9 +336,7 @@ def graph_renders_dot_and_mermaid():
 def interrupt_cancels_cleanly():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '30']}\n    - {name: after, needs: [long], run: [true]}\n"))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     rc = proc.wait(timeout=20)
@@ -351,16 +351,12 @@ def interrupt_cancels_cleanly():
 def hangup_cancels_but_nohup_keeps_running():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '1']}\n"))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     time.sleep(0.3)
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=20) == 1
     assert e.status(run)["status"] == "cancelled"
-    proc = subprocess.Popen(["nohup", SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml", wrapper=("nohup",))
     time.sleep(0.3)
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=20) == 0
@@ -371,9 +367,7 @@ def hangup_cancels_but_nohup_keeps_running():
 def cancel_command_stops_a_live_run():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '30']}\n"))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     time.sleep(0.5)
     e.sluice("cancel", run, check=0)
     assert proc.wait(timeout=20) == 1
@@ -394,9 +388,7 @@ def resume_kills_the_lost_attempt_before_retrying():
       env: {{D: "{d}"}}
       retry: {{limit: 2, on: [lost], backoff: {{initial: 10ms}}}}
 """))
-    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    run = proc.stdout.readline().strip()
+    proc, run = e.start("run", "p.yaml")
     for _ in range(200):
         if os.path.exists(os.path.join(d, "started.1")):
             break
@@ -440,9 +432,7 @@ def crash_loop_resume_finishes_every_task_once():
     succeeded_before = {}
     for _ in range(KILLS * 3):
         args = ["run", "p.yaml", "-j", "3"] if run is None else ["resume", run, "-j", "3"]
-        proc = subprocess.Popen([SLUICE, "--state-dir", e.state, *args], cwd=e.dir,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = proc.stdout.readline().strip()
+        proc, line = e.start(*args)
         run = run or line
         time.sleep(rng.uniform(0.0, 0.25))
         if proc.poll() is not None:
