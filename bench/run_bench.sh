@@ -266,7 +266,7 @@ if ! skipped engine && [ ${#SL_BINS[@]} -gt 0 ]; then
         t0=$(date +%s%N)
         if [ -x /usr/bin/time ]; then
           (cd "$d" && timeout "$BENCH_TIMEOUT" /usr/bin/time -v -o "$tf" \
-              "${SL_BINS[$i]}" run pipeline.yaml -j 2 --state-dir "$st" >/dev/null 2>"$RES/engine-$n-$tag-$rep.err")
+              "${SL_BINS[$i]}" run pipeline.yaml -j 2 --state-dir "$st" --stats >/dev/null 2>"$RES/engine-$n-$tag-$rep.err")
           rc=$?
         else
           # fallback: same two lines GNU time would print
@@ -279,7 +279,7 @@ with open(sys.argv[1], "w") as f:
     f.write(f"\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:{w:09.6f}\n")
     f.write(f"\tMaximum resident set size (kbytes): {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")
     f.write(f"\tExit status: {rc}\n")
-sys.exit(rc)' "$tf" "${SL_BINS[$i]}" run pipeline.yaml -j 2 --state-dir "$st")
+sys.exit(rc)' "$tf" "${SL_BINS[$i]}" run pipeline.yaml -j 2 --state-dir "$st" --stats)
           rc=$?
         fi
         t1=$(date +%s%N)

@@ -52,6 +52,22 @@ CREATE TABLE cache (
   key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task TEXT NOT NULL,
   outputs TEXT NOT NULL, created_us INTEGER NOT NULL);
 )sql",
+    // 2: events without AUTOINCREMENT. It updated sqlite_sequence on every insert; a plain
+    // INTEGER PRIMARY KEY is still increasing here because events are never deleted.
+    R"sql(
+CREATE TABLE events_v2 (
+  seq INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT '', error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, due_us INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v2 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+CREATE INDEX events_by_run ON events(run_id, seq);
+)sql",
 };
 
 std::string Text(sqlite3_stmt* st, int col) {
@@ -136,16 +152,17 @@ struct Store::Impl {
   }
 
 
-  Status Migrate() {
+  Result<int> SchemaVersion() {
     auto st = Query("PRAGMA user_version");
     if (!st) return std::unexpected(st.error());
     int version = 0;
     if (sqlite3_step(*st) == SQLITE_ROW) version = static_cast<int>(Int(*st, 0));
     sqlite3_reset(*st);
-    if (version > kSchemaVersion) {
-      return Fail(ErrorCode::kStore, "store: schema version {} is newer than this sluice ({}); "
-                  "use a newer sluice", version, kSchemaVersion);
-    }
+    return version;
+  }
+
+  // Brings the schema from `version` to kSchemaVersion, one transaction per step.
+  Status Migrate(int version) {
     for (int v = version; v < kSchemaVersion; ++v) {
       if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
       auto s = Exec(kMigrations[v]);
@@ -263,13 +280,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
                 impl->db ? sqlite3_errmsg(impl->db) : "out of memory");
   }
   sqlite3_busy_timeout(impl->db, 10000);
+  // A newer schema is refused before anything (even the journal mode) is changed.
+  auto version = impl->SchemaVersion();
+  if (!version) return std::unexpected(version.error().Wrap(path));
+  if (*version > kSchemaVersion) {
+    return Fail(ErrorCode::kStore, "store: {} has schema version {}, newer than this sluice ({}); "
+                "use a newer sluice", path, *version, kSchemaVersion);
+  }
   // WAL: readers (status, logs) never block the running engine. synchronous=NORMAL: a commit
   // survives the process being killed; only a power loss can drop the last commits.
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                              "PRAGMA foreign_keys=OFF"}) {
     if (auto s = impl->Exec(pragma); !s) return std::unexpected(s.error().Wrap(path));
   }
-  if (auto s = impl->Migrate(); !s) return std::unexpected(s.error());
+  if (auto s = impl->Migrate(*version); !s) return std::unexpected(s.error());
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

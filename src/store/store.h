@@ -83,7 +83,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Records a new run with its sources and its run.created event, in one transaction.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,

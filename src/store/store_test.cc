@@ -1,0 +1,144 @@
+// The SQLite store: events and projections in step, migrations, and refusing newer schemas.
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace sluice {
+namespace {
+
+class TempDb {
+ public:
+  TempDb() {
+    char tmpl[] = "/tmp/sluice-store-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~TempDb() { std::filesystem::remove_all(dir_); }
+  std::string path() const { return dir_ + "/sluice.db"; }
+
+  // Runs raw SQL against the file, as an older sluice (or a tamperer) would have.
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+
+ private:
+  std::string dir_;
+};
+
+Event Ev(EventKind kind, std::string task, std::string status = "", int attempt = 0) {
+  Event e;
+  e.run_id = "r1";
+  e.time_us = 1000;
+  e.kind = kind;
+  e.task = std::move(task);
+  e.status = std::move(status);
+  e.attempt = attempt;
+  return e;
+}
+
+RunRecord Run1() {
+  RunRecord r;
+  r.id = "r1";
+  r.pipeline = "p";
+  r.status = "pending";
+  r.created_us = 1;
+  return r;
+}
+
+TEST(Store, AppendedEventsUpdateProjectionsOnlyWhenCommitted) {
+  TempDb t;
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->CreateRun(Run1(), {{"/p.yaml", "text"}}, Ev(EventKind::kRunCreated, "")));
+  (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+  EXPECT_TRUE((*store)->ListTasks("r1")->empty());  // buffered, not yet written
+  ASSERT_TRUE((*store)->Commit());
+  (*store)->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
+  (*store)->Append(Ev(EventKind::kTaskFinished, "a", "succeeded", 1));
+  ASSERT_TRUE((*store)->Commit());
+  auto tasks = (*store)->ListTasks("r1");
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].state, "succeeded");
+  EXPECT_EQ((*tasks)[0].attempts, 1);
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_EQ(events->size(), 4u);
+  for (size_t i = 1; i < events->size(); ++i) EXPECT_LT((*events)[i - 1].seq, (*events)[i].seq);
+  EXPECT_EQ((*(*store)->CountTasksByState("r1"))["succeeded"], 1);
+  EXPECT_EQ((*(*store)->LoadSources("r1"))["/p.yaml"], "text");
+}
+
+TEST(Store, MigratesAFirstVersionStoreKeepingItsEvents) {
+  TempDb t;
+  t.Sql(R"sql(
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT '', error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, due_us INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '');
+CREATE INDEX events_by_run ON events(run_id, seq);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
+  created_us INTEGER NOT NULL, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL DEFAULT '{}',
+  spec_path TEXT NOT NULL DEFAULT '', spec_digest TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, stats TEXT NOT NULL DEFAULT '');
+CREATE TABLE sources (run_id TEXT NOT NULL, path TEXT NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (run_id, path));
+CREATE TABLE tasks (run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  outputs TEXT NOT NULL DEFAULT '', started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name));
+CREATE TABLE attempts (run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,
+  status TEXT NOT NULL, error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, task, attempt));
+CREATE TABLE artifacts (run_id TEXT NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL,
+  path TEXT NOT NULL, PRIMARY KEY (run_id, task, name));
+CREATE TABLE cache (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task TEXT NOT NULL,
+  outputs TEXT NOT NULL, created_us INTEGER NOT NULL);
+INSERT INTO runs(id,pipeline,status,created_us) VALUES('old','p','running',5);
+INSERT INTO events(run_id,time_us,kind) VALUES('old',5,'run.created');
+INSERT INTO events(run_id,time_us,kind,task,attempt) VALUES('old',6,'attempt.started','a',1);
+PRAGMA user_version = 1;
+)sql");
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  auto events = (*store)->LoadEvents("old");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].kind, EventKind::kAttemptStarted);
+  // New events continue after the migrated ones.
+  Event e = Ev(EventKind::kAttemptFinished, "a", "failed", 1);
+  e.run_id = "old";
+  (*store)->Append(e);
+  ASSERT_TRUE((*store)->Commit());
+  events = (*store)->LoadEvents("old");
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_GT((*events)[2].seq, (*events)[1].seq);
+}
+
+TEST(Store, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
+  TempDb t;
+  t.Sql("CREATE TABLE future(x); PRAGMA user_version = 99;");
+  auto store = Store::Open(t.path());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("newer than this sluice"), std::string::npos);
+  // Still the same file: not switched to WAL, still writable by its own version.
+  t.Sql("INSERT INTO future VALUES (1);");
+  EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
+}
+
+}  // namespace
+}  // namespace sluice
