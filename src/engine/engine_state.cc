@@ -42,6 +42,7 @@ Engine::~Engine() = default;
 
 void Engine::InitInstances() {
   instances_.reserve(plan_->tasks.size());
+  by_name_.reserve(plan_->tasks.size());
   for (const auto& t : plan_->tasks) AddInstance(t.index, -1, t.name, std::nullopt);
   for (size_t i = 0; i < plan_->tasks.size(); ++i) {
     instances_[i].remaining_deps = static_cast<int>(plan_->tasks[i].deps.size());

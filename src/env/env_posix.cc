@@ -53,6 +53,7 @@ class PosixFileSystem : public FileSystem {
       return Fail(ErrorCode::kInvalidInput, "cannot read {}: it is a directory", path);
     }
     std::string out;
+    if (st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
     char buf[65536];
     while (true) {
       ssize_t n = read(fd, buf, sizeof(buf));

@@ -133,6 +133,8 @@ class Compiler {
 
   Status BuildTasks() {
     const PipelineSpec& p = *plan_->pipeline;
+    plan_->tasks.reserve(p.tasks.size());
+    plan_->by_name.reserve(p.tasks.size());
     for (const auto& t : p.tasks) {
       if (plan_->by_name.count(t.name)) {
         return FailAt(t.loc, "duplicate task name {}", Quote(t.name));
