@@ -5,7 +5,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?=
 SLUICE = $(BUILD)/sluice
 
-.PHONY: all deps build demo test unit e2e badinput crash asan bench clean
+.PHONY: all deps build demo test conformance asan bench clean
 
 all: build
 
@@ -27,6 +27,11 @@ test:
 	@scripts/deps.sh build test
 	@$(MAKE) --no-print-directory build
 	@scripts/test.sh $(BUILD)
+
+# The CEL project's conformance tests against src/expr, per file, with failures listed.
+conformance:
+	@$(MAKE) --no-print-directory build
+	@$(BUILD)/sluice_cel_conformance --floor $$(cat tests/conformance/FLOOR) --verbose
 
 # The unit tests and the end-to-end suites built with AddressSanitizer + UBSan.
 asan:
