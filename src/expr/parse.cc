@@ -152,6 +152,24 @@ class Parser {
     return {};
   }
 
+  static void AppendUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
   Status String(bool raw, bool bytes) {
     char q = s_[i_];
     bool triple = s_.substr(i_, 3) == std::string(3, q);
@@ -186,6 +204,40 @@ class Parser {
         case '"': out += '"'; break;
         case '`': out += '`'; break;
         case '?': out += '?'; break;
+        case 'x':
+        case 'X':
+        case 'u':
+        case 'U':
+        case '0': case '1': case '2': case '3': {
+          // \xhh, \ooo: a code point in strings, a byte in bytes; \uhhhh, \Uhhhhhhhh: strings only.
+          bool octal = e >= '0' && e <= '3';
+          int digits = octal ? 3 : (e == 'x' || e == 'X') ? 2 : e == 'u' ? 4 : 8;
+          if (bytes && (e == 'u' || e == 'U')) {
+            return Err(static_cast<int>(i_) - 1, "\\u escapes are not allowed in bytes");
+          }
+          uint32_t cp = 0;
+          size_t first = octal ? i_ - 1 : i_;
+          for (int k = 0; k < digits; ++k) {
+            size_t at = first + k;
+            char h = at < s_.size() ? s_[at] : '\0';
+            int d = octal ? (h >= '0' && h <= '7' ? h - '0' : -1)
+                          : std::isdigit(static_cast<unsigned char>(h)) ? h - '0'
+                          : std::isxdigit(static_cast<unsigned char>(h)) ? std::tolower(h) - 'a' + 10
+                                                                         : -1;
+            if (d < 0) return Err(static_cast<int>(i_) - 1, "malformed escape");
+            cp = cp * (octal ? 8 : 16) + static_cast<uint32_t>(d);
+          }
+          i_ = first + digits;
+          if (bytes && (octal || e == 'x' || e == 'X')) {
+            out.push_back(static_cast<char>(cp));
+          } else {
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) {
+              return Err(static_cast<int>(i_) - 1, "invalid code point in escape");
+            }
+            AppendUtf8(cp, &out);
+          }
+          break;
+        }
         default:
           return Err(static_cast<int>(i_) - 1, fmt::format("unsupported escape \\{}", e));
       }
