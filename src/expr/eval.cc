@@ -15,7 +15,7 @@ constexpr int64_t kMaxSteps = 1'000'000;
 
 class Evaluator {
  public:
-  explicit Evaluator(const Activation& act) : act_(act) {}
+  explicit Evaluator(const Activation& act) : act_(&act) {}
 
   Result<Value> Eval(const Node& n) {
     if (++steps_ > kMaxSteps) return Err(n, "evaluation too costly");
@@ -89,7 +89,7 @@ class Evaluator {
     }
     std::vector<std::string> path = {cur->name};
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) path.push_back((*it)->name);
-    auto r = act_.Resolve(path);
+    auto r = act_->Resolve(path);
     if (!r) return Err(*cur, r.error().message);
     Value v = std::move(r->value);
     for (size_t i = r->consumed; i < path.size(); ++i) {
@@ -251,7 +251,107 @@ class Evaluator {
     return no_overload();
   }
 
+  // A variable bound by a comprehension, over the enclosing activation.
+  class Bound : public Activation {
+   public:
+    Bound(const Activation* parent, const std::string& name) : parent_(parent), name_(name) {}
+    Value value;
+    Result<Resolved> Resolve(std::span<const std::string> path) const override {
+      if (path[0] == name_) return Resolved{value, 1};
+      return parent_->Resolve(path);
+    }
+
+   private:
+    const Activation* parent_;
+    const std::string& name_;
+  };
+
+  static bool IsMacro(const Node& n) {
+    if (n.name == "has") return !n.has_receiver && n.args.size() == 1;
+    if (!n.has_receiver || n.args.size() < 3 || n.args[1]->kind != Node::Kind::kIdent) return false;
+    const std::string& f = n.name;
+    if (f == "all" || f == "exists" || f == "exists_one" || f == "filter") return n.args.size() == 3;
+    return f == "map" && (n.args.size() == 3 || n.args.size() == 4);
+  }
+
+  // has(e.f): whether map e has key f (or a message field, which Sluice has none of).
+  Result<Value> Has(const Node& n) {
+    const Node& sel = *n.args[0];
+    if (sel.kind != Node::Kind::kSelect) return Err(n, "has() needs a field selection, e.g. has(m.f)");
+    auto base = Eval(*sel.args[0]);
+    if (!base) return base;
+    if (!base->is_map()) {
+      return Err(n, fmt::format("has() on a {}, not a map", base->TypeName()));
+    }
+    return Value(base->Find(sel.name) != nullptr);
+  }
+
+  // The comprehension macros: all, exists, exists_one, map (both forms) and filter, over the
+  // items of a list or the keys of a map. all/exists absorb an error when another item decides
+  // the result, as && and || do.
+  Result<Value> Comprehension(const Node& n) {
+    auto range = Eval(*n.args[0]);
+    if (!range) return range;
+    ValueList items;
+    if (range->is_list()) {
+      items = range->as_list();
+    } else if (range->is_map()) {
+      for (const auto& [k, v] : range->as_map()) items.push_back(Value(k));
+    } else {
+      return Err(n, fmt::format("{}() needs a list or a map, not a {}", n.name, range->TypeName()));
+    }
+    Bound scope(act_, n.args[1]->name);
+    const Activation* saved = act_;
+    act_ = &scope;
+    auto result = Iterate(n, items, scope);
+    act_ = saved;
+    return result;
+  }
+
+  Result<Value> Iterate(const Node& n, const ValueList& items, Bound& scope) {
+    const std::string& f = n.name;
+    std::optional<Error> error;
+    int64_t count = 0;
+    ValueList out;
+    for (const auto& item : items) {
+      scope.value = item;
+      auto v = Eval(*n.args[2]);
+      if (f == "map" && n.args.size() == 3) {
+        if (!v) return v;
+        out.push_back(std::move(*v));
+        continue;
+      }
+      if (v && !v->is_bool()) {
+        return Err(*n.args[2], fmt::format("{}() predicate gave a {}, not a bool", f, v->TypeName()));
+      }
+      if (f == "all" || f == "exists") {
+        if (!v) {
+          if (!error) error = v.error();
+          continue;
+        }
+        if (v->as_bool() == (f == "exists")) return Value(f == "exists");
+        continue;
+      }
+      if (!v) return v;  // exists_one, filter and map(x, p, e) are strict
+      if (!v->as_bool()) continue;
+      ++count;
+      if (f == "filter") out.push_back(item);
+      if (f == "map") {
+        auto m = Eval(*n.args[3]);
+        if (!m) return m;
+        out.push_back(std::move(*m));
+      }
+    }
+    if (f == "all" || f == "exists") {
+      if (error) return std::unexpected(*error);
+      return Value(f == "all");
+    }
+    if (f == "exists_one") return Value(count == 1);
+    return Value(std::move(out));
+  }
+
   Result<Value> Call(const Node& n) {
+    if (IsMacro(n)) return n.name == "has" ? Has(n) : Comprehension(n);
     std::vector<Value> args;
     for (const auto& a : n.args) {
       auto v = Eval(*a);
@@ -344,7 +444,7 @@ class Evaluator {
     return Err(n, fmt::format("unknown function {}", Quote(f)));
   }
 
-  const Activation& act_;
+  const Activation* act_;  // swapped while a comprehension binds its variable
   int64_t steps_ = 0;
 };
 
