@@ -15,6 +15,13 @@ double Value::to_double() const {
 
 const Value* Value::Find(std::string_view key) const {
   for (const auto& [k, v] : as_map()) {
+    if (k.is_string() && k.as_string() == key) return &v;
+  }
+  return nullptr;
+}
+
+const Value* Value::Find(const Value& key) const {
+  for (const auto& [k, v] : as_map()) {
     if (k == key) return &v;
   }
   return nullptr;
@@ -85,7 +92,7 @@ void ToJsonImpl(const Value& v, std::string* out) {
       for (const auto& [k, e] : v.as_map()) {
         if (!first) out->push_back(',');
         first = false;
-        JsonString(k, out);
+        JsonString(k.is_string() ? k.as_string() : k.ToJson(), out);  // JSON keys are strings
         out->push_back(':');
         ToJsonImpl(e, out);
       }
@@ -147,7 +154,7 @@ class JsonReader {
         if (!v) return v;
         bool replaced = false;
         for (auto& [ek, ev] : m) {
-          if (ek == *k) {
+          if (ek.as_string() == *k) {
             ev = *v;
             replaced = true;
           }

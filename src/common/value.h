@@ -16,7 +16,9 @@ namespace sluice {
 
 class Value;
 using ValueList = std::vector<Value>;
-using ValueMap = std::vector<std::pair<std::string, Value>>;  // keys unique, insertion order
+// Keys are unique (by CEL equality) and keep insertion order. CEL allows string, int, uint and
+// bool keys; JSON and the spec only produce strings.
+using ValueMap = std::vector<std::pair<Value, Value>>;
 
 struct Bytes {
   std::string data;
@@ -66,6 +68,9 @@ class Value {
 
   // The value of `key` in a map, or nullptr. REQUIRES: is_map().
   const Value* Find(std::string_view key) const;
+  const Value* Find(const std::string& key) const { return Find(std::string_view(key)); }
+  const Value* Find(const char* key) const { return Find(std::string_view(key)); }
+  const Value* Find(const Value& key) const;
 
   // Compact JSON. Bytes become base64-free escaped strings; non-finite doubles become strings.
   std::string ToJson() const;

@@ -49,13 +49,16 @@ class Evaluator {
         for (size_t i = 0; i + 1 < n.args.size(); i += 2) {
           auto k = Eval(*n.args[i]);
           if (!k) return k;
-          if (!k->is_string()) return Err(*n.args[i], "map keys must be strings here");
+          if (!k->is_string() && !k->is_int() && !k->is_uint() && !k->is_bool()) {
+            return Err(*n.args[i], fmt::format("a map key must be a string, int, uint or bool, "
+                                               "not a {}", k->TypeName()));
+          }
           auto v = Eval(*n.args[i + 1]);
           if (!v) return v;
           for (const auto& [ek, ev] : m) {
-            if (ek == k->as_string()) return Err(*n.args[i], "repeated map key");
+            if (ek == *k) return Err(*n.args[i], "repeated map key");
           }
-          m.emplace_back(k->as_string(), std::move(*v));
+          m.emplace_back(std::move(*k), std::move(*v));
         }
         return Value(std::move(m));
       }
@@ -124,9 +127,8 @@ class Evaluator {
       return l[static_cast<size_t>(d)];
     }
     if (base->is_map()) {
-      if (!idx->is_string()) return Err(n, "map key must be a string");
-      const Value* f = base->Find(idx->as_string());
-      if (!f) return Err(n, fmt::format("no such key: {}", Quote(idx->as_string())));
+      const Value* f = base->Find(*idx);
+      if (!f) return Err(n, fmt::format("no such key: {}", Quote(idx->ToText())));
       return *f;
     }
     return Err(n, fmt::format("cannot index a {}", base->TypeName()));
@@ -176,10 +178,7 @@ class Evaluator {
         }
         return Value(false);
       }
-      if (r->is_map()) {
-        if (!l->is_string()) return Value(false);
-        return Value(r->Find(l->as_string()) != nullptr);
-      }
+      if (r->is_map()) return Value(r->Find(*l) != nullptr);
       return Err(n, fmt::format("no such overload: {} in {}", l->TypeName(), r->TypeName()));
     }
     if (op == "<" || op == "<=" || op == ">" || op == ">=") {
@@ -296,7 +295,7 @@ class Evaluator {
     if (range->is_list()) {
       items = range->as_list();
     } else if (range->is_map()) {
-      for (const auto& [k, v] : range->as_map()) items.push_back(Value(k));
+      for (const auto& [k, v] : range->as_map()) items.push_back(k);
     } else {
       return Err(n, fmt::format("{}() needs a list or a map, not a {}", n.name, range->TypeName()));
     }

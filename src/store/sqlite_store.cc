@@ -256,9 +256,9 @@ Status Store::Impl::Project(const Event& e) {
       if (!out || !out->is_map()) return s;
       if (const Value* arts = out->Find("artifacts"); arts && arts->is_map()) {
         for (const auto& [name, path] : arts->as_map()) {
-          if (!path.is_string()) continue;
+          if (!name.is_string() || !path.is_string()) continue;
           if (auto r = Run("INSERT OR REPLACE INTO artifacts(run_id,task,name,path) VALUES(?,?,?,?)",
-                           e.run_id, e.task, name, path.as_string());
+                           e.run_id, e.task, name.as_string(), path.as_string());
               !r) {
             return r;
           }

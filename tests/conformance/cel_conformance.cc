@@ -62,13 +62,9 @@ Result<Value> ToValue(const TextNode& v) {
         if (!k || !val) return Fail(ErrorCode::kInvalidInput, "bad map entry");
         auto kv = ToValue(*k);
         if (!kv) return kv;
-        if (!kv->is_string()) {
-          return Fail(ErrorCode::kInvalidInput, "map keys of kind {} are not supported",
-                      kv->TypeName());
-        }
         auto vv = ToValue(*val);
         if (!vv) return vv;
-        m.emplace_back(kv->as_string(), std::move(*vv));
+        m.emplace_back(std::move(*kv), std::move(*vv));
       }
       return Value(std::move(m));
     }
