@@ -75,6 +75,7 @@ void ToJsonImpl(const Value& v, std::string* out) {
     }
     case Value::Kind::kString: JsonString(v.as_string(), out); break;
     case Value::Kind::kBytes: JsonString(v.as_bytes().data, out); break;
+    case Value::Kind::kType: JsonString(v.as_type().name, out); break;
     case Value::Kind::kList: {
       out->push_back('[');
       bool first = true;
@@ -324,14 +325,15 @@ std::string Value::ToText() const {
     case Kind::kNull: return "";
     case Kind::kString: return as_string();
     case Kind::kBytes: return as_bytes().data;
+    case Kind::kType: return as_type().name;
     case Kind::kDouble: return FormatDouble(as_double());
     default: return ToJson();
   }
 }
 
 std::string Value::TypeName() const {
-  static const char* kNames[] = {"null_type", "bool",  "int",  "uint", "double",
-                                 "string",    "bytes", "list", "map"};
+  static const char* kNames[] = {"null_type", "bool", "int",  "uint", "double",
+                                 "string",    "bytes", "list", "map",  "type"};
   return kNames[static_cast<int>(kind())];
 }
 
@@ -359,6 +361,7 @@ bool Value::operator==(const Value& o) const {
     case Kind::kBool: return as_bool() == o.as_bool();
     case Kind::kString: return as_string() == o.as_string();
     case Kind::kBytes: return as_bytes() == o.as_bytes();
+    case Kind::kType: return as_type() == o.as_type();
     case Kind::kList: return as_list() == o.as_list();
     case Kind::kMap: {
       if (as_map().size() != o.as_map().size()) return false;

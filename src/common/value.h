@@ -25,9 +25,15 @@ struct Bytes {
   bool operator==(const Bytes&) const = default;
 };
 
+// A CEL type as a value: what type(x) returns and what `int`, `string`... denote.
+struct TypeValue {
+  std::string name;
+  bool operator==(const TypeValue&) const = default;
+};
+
 class Value {
  public:
-  enum class Kind { kNull, kBool, kInt, kUint, kDouble, kString, kBytes, kList, kMap };
+  enum class Kind { kNull, kBool, kInt, kUint, kDouble, kString, kBytes, kList, kMap, kType };
 
   Value() = default;
   Value(std::nullptr_t) {}
@@ -39,6 +45,7 @@ class Value {
   Value(const char* s) : v_(std::string(s)) {}
   Value(std::string s) : v_(std::move(s)) {}
   Value(Bytes b) : v_(std::move(b)) {}
+  Value(TypeValue t) : v_(std::move(t)) {}
   Value(ValueList l) : v_(std::make_shared<const ValueList>(std::move(l))) {}
   Value(ValueMap m) : v_(std::make_shared<const ValueMap>(std::move(m))) {}
 
@@ -53,6 +60,7 @@ class Value {
   bool is_bytes() const { return kind() == Kind::kBytes; }
   bool is_list() const { return kind() == Kind::kList; }
   bool is_map() const { return kind() == Kind::kMap; }
+  bool is_type() const { return kind() == Kind::kType; }
 
   // REQUIRES: the matching kind.
   bool as_bool() const { return std::get<bool>(v_); }
@@ -61,6 +69,7 @@ class Value {
   double as_double() const { return std::get<double>(v_); }
   const std::string& as_string() const { return std::get<std::string>(v_); }
   const Bytes& as_bytes() const { return std::get<Bytes>(v_); }
+  const TypeValue& as_type() const { return std::get<TypeValue>(v_); }
   const ValueList& as_list() const { return *std::get<std::shared_ptr<const ValueList>>(v_); }
   const ValueMap& as_map() const { return *std::get<std::shared_ptr<const ValueMap>>(v_); }
   // Any number as a double. REQUIRES: is_number().
@@ -85,7 +94,7 @@ class Value {
 
  private:
   std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, Bytes,
-               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>>
+               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>, TypeValue>
       v_;
 };
 

@@ -93,7 +93,14 @@ class Evaluator {
     std::vector<std::string> path = {cur->name};
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) path.push_back((*it)->name);
     auto r = act_->Resolve(path);
-    if (!r) return Err(*cur, r.error().message);
+    if (!r) {
+      // An unbound type name denotes the type: `int`, `string`, `type`...
+      if (IsTypeName(cur->name)) {
+        r = Activation::Resolved{Value(TypeValue{cur->name}), 1};
+      } else {
+        return Err(*cur, r.error().message);
+      }
+    }
     Value v = std::move(r->value);
     for (size_t i = r->consumed; i < path.size(); ++i) {
       auto next = Field(v, *chain[chain.size() - i]);
@@ -188,6 +195,8 @@ class Evaluator {
         if (c == 2) return Value(false);  // NaN
       } else if (l->is_string() && r->is_string()) {
         c = l->as_string().compare(r->as_string());
+      } else if (l->is_bytes() && r->is_bytes()) {
+        c = l->as_bytes().data.compare(r->as_bytes().data);  // unsigned bytewise (char_traits)
       } else if (l->is_bool() && r->is_bool()) {
         c = static_cast<int>(l->as_bool()) - static_cast<int>(r->as_bool());
       } else {
@@ -206,6 +215,7 @@ class Evaluator {
     };
     if (op == "+") {
       if (l.is_string() && r.is_string()) return Value(l.as_string() + r.as_string());
+      if (l.is_bytes() && r.is_bytes()) return Value(Bytes{l.as_bytes().data + r.as_bytes().data});
       if (l.is_list() && r.is_list()) {
         ValueList out = l.as_list();
         out.insert(out.end(), r.as_list().begin(), r.as_list().end());
@@ -349,6 +359,114 @@ class Evaluator {
     return Value(std::move(out));
   }
 
+  static bool IsTypeName(std::string_view s) {
+    return s == "int" || s == "uint" || s == "double" || s == "bool" || s == "string" ||
+           s == "bytes" || s == "list" || s == "map" || s == "null_type" || s == "type";
+  }
+
+  // The one-argument conversions: int, uint, double, string, bytes, bool, type, dyn. Returns
+  // nullopt when `f` is not one of them.
+  std::optional<Result<Value>> Convert(const Node& n, const std::string& f, const Value& v) {
+    auto bad = [&]() -> Result<Value> {
+      return Err(n, fmt::format("no such overload: {}({})", f, v.TypeName()));
+    };
+    auto range = [&]() -> Result<Value> { return Err(n, fmt::format("{}() out of range", f)); };
+    if (f == "dyn") return v;
+    if (f == "type") return Value(TypeValue{v.TypeName()});
+    if (f == "int") {
+      if (v.is_int()) return v;
+      if (v.is_uint()) {
+        if (v.as_uint() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return range();
+        return Value(static_cast<int64_t>(v.as_uint()));
+      }
+      if (v.is_double()) {
+        double d = v.as_double();
+        if (!(d > -9.2233720368547758e18 && d < 9.2233720368547758e18)) return range();
+        return Value(static_cast<int64_t>(d));
+      }
+      if (v.is_string()) {
+        errno = 0;
+        char* end = nullptr;
+        long long x = std::strtoll(v.as_string().c_str(), &end, 10);
+        if (v.as_string().empty() || *end || errno) {
+          return Err(n, fmt::format("cannot convert {} to int", Quote(v.as_string())));
+        }
+        return Value(static_cast<int64_t>(x));
+      }
+      return bad();
+    }
+    if (f == "uint") {
+      if (v.is_uint()) return v;
+      if (v.is_int()) {
+        if (v.as_int() < 0) return range();
+        return Value(static_cast<uint64_t>(v.as_int()));
+      }
+      if (v.is_double()) {
+        double d = v.as_double();
+        if (!(d > -1.0 && d < 1.8446744073709552e19)) return range();
+        return Value(static_cast<uint64_t>(d));
+      }
+      if (v.is_string()) {
+        const std::string& s = v.as_string();
+        errno = 0;
+        char* end = nullptr;
+        unsigned long long x = std::strtoull(s.c_str(), &end, 10);
+        if (s.empty() || s[0] == '-' || *end || errno) {
+          return Err(n, fmt::format("cannot convert {} to uint", Quote(s)));
+        }
+        return Value(static_cast<uint64_t>(x));
+      }
+      return bad();
+    }
+    if (f == "double") {
+      if (v.is_number()) return Value(v.to_double());
+      if (v.is_string()) {
+        const std::string& s = v.as_string();
+        char* end = nullptr;
+        double d = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end) return Err(n, fmt::format("cannot convert {} to double", Quote(s)));
+        return Value(d);
+      }
+      return bad();
+    }
+    if (f == "string") {
+      if (v.is_string()) return v;
+      if (v.is_bytes()) {
+        if (!IsValidUtf8(v.as_bytes().data)) return Err(n, "bytes are not valid UTF-8");
+        return Value(v.as_bytes().data);
+      }
+      if (v.is_double()) return Value(fmt::format("{}", v.as_double()));
+      if (v.is_int() || v.is_uint() || v.is_bool()) return Value(v.ToText());
+      if (v.is_type()) return Value(v.as_type().name);
+      return bad();
+    }
+    if (f == "bytes") {
+      if (v.is_bytes()) return v;
+      if (v.is_string()) return Value(Bytes{v.as_string()});
+      return bad();
+    }
+    if (f == "bool") {
+      if (v.is_bool()) return v;
+      if (v.is_string()) {
+        const std::string& s = v.as_string();
+        if (s == "true" || s == "True" || s == "TRUE" || s == "t" || s == "1") return Value(true);
+        if (s == "false" || s == "False" || s == "FALSE" || s == "f" || s == "0") return Value(false);
+        return Err(n, fmt::format("cannot convert {} to bool", Quote(s)));
+      }
+      return bad();
+    }
+    return std::nullopt;
+  }
+
+  // UTF-8 validity allowing NUL (strings may hold it; IsTextUtf8 is for files and rejects it).
+  static bool IsValidUtf8(std::string_view s) {
+    std::string copy(s);
+    for (auto& c : copy) {
+      if (c == '\0') c = ' ';
+    }
+    return IsTextUtf8(copy);
+  }
+
   Result<Value> Call(const Node& n) {
     if (IsMacro(n)) return n.name == "has" ? Has(n) : Comprehension(n);
     std::vector<Value> args;
@@ -383,62 +501,8 @@ class Evaluator {
       if (f == "startsWith") return Value(StartsWith(s, t));
       return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
     }
-    if (f == "string" && args.size() == 1) {
-      if (args[0].is_string()) return args[0];
-      if (args[0].is_list() || args[0].is_map()) return bad();
-      if (args[0].is_double()) return Value(fmt::format("{}", args[0].as_double()));
-      return Value(args[0].ToText());
-    }
-    if (f == "double" && args.size() == 1) {
-      if (args[0].is_number()) return Value(args[0].to_double());
-      if (args[0].is_string()) {
-        char* end = nullptr;
-        const std::string& s = args[0].as_string();
-        double d = std::strtod(s.c_str(), &end);
-        if (s.empty() || *end) return Err(n, fmt::format("cannot convert {} to double", Quote(s)));
-        return Value(d);
-      }
-      return bad();
-    }
-    if (f == "int" && args.size() == 1) {
-      const Value& v = args[0];
-      if (v.is_int()) return v;
-      if (v.is_uint()) {
-        if (v.as_uint() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-          return Err(n, "integer overflow");
-        }
-        return Value(static_cast<int64_t>(v.as_uint()));
-      }
-      if (v.is_double()) {
-        double d = v.as_double();
-        if (!(d > -9.2233720368547758e18 && d < 9.2233720368547758e18)) {
-          return Err(n, "integer overflow");
-        }
-        return Value(static_cast<int64_t>(d));
-      }
-      if (v.is_string()) {
-        errno = 0;
-        char* end = nullptr;
-        long long x = std::strtoll(v.as_string().c_str(), &end, 10);
-        if (v.as_string().empty() || *end || errno) {
-          return Err(n, fmt::format("cannot convert {} to int", Quote(v.as_string())));
-        }
-        return Value(static_cast<int64_t>(x));
-      }
-      return bad();
-    }
-    if (f == "bool" && args.size() == 1) {
-      if (args[0].is_bool()) return args[0];
-      if (args[0].is_string()) {
-        const std::string& s = args[0].as_string();
-        if (s == "true" || s == "True" || s == "TRUE" || s == "t" || s == "1") return Value(true);
-        if (s == "false" || s == "False" || s == "FALSE" || s == "f" || s == "0") return Value(false);
-      }
-      return bad();
-    }
-    if (f == "has" || f == "dyn") {
-      if (f == "dyn" && args.size() == 1) return args[0];
-      return bad();
+    if (args.size() == 1) {
+      if (auto conv = Convert(n, f, args[0])) return *conv;
     }
     return Err(n, fmt::format("unknown function {}", Quote(f)));
   }

@@ -45,6 +45,7 @@ Result<Value> ToValue(const TextNode& v) {
     }
     if (kind == "string_value") return Value(n.scalar);
     if (kind == "bytes_value") return Value(Bytes{n.scalar});
+    if (kind == "type_value") return Value(TypeValue{n.scalar});
     if (kind == "list_value") {
       ValueList l;
       for (const TextNode* e : n.All("values")) {
