@@ -1,6 +1,8 @@
 // The expression evaluator: a tree walk over the parsed Node tree with CEL's semantics for the
 // operators it supports (strict types, no implicit conversions except numeric comparison,
 // overflow is an error, && and || absorb an error when the other side decides the result).
+#include <re2/re2.h>
+
 #include <cmath>
 #include <limits>
 
@@ -359,6 +361,17 @@ class Evaluator {
     return Value(std::move(out));
   }
 
+  // s.matches(re): RE2 syntax, true when the pattern matches anywhere in s. A bad pattern is
+  // an evaluation error. Patterns compile per call; the engine caches compiled expressions,
+  // not regexes, which is cheap next to process starts.
+  Result<Value> Matches(const Node& n, const std::string& s, const std::string& pattern) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    RE2 re(pattern, opts);
+    if (!re.ok()) return Err(n, fmt::format("invalid regular expression {}: {}", Quote(pattern), re.error()));
+    return Value(RE2::PartialMatch(s, re));
+  }
+
   static bool IsTypeName(std::string_view s) {
     return s == "int" || s == "uint" || s == "double" || s == "bool" || s == "string" ||
            s == "bytes" || s == "list" || s == "map" || s == "null_type" || s == "type";
@@ -493,11 +506,17 @@ class Evaluator {
       if (v.is_map()) return Value(static_cast<int64_t>(v.as_map().size()));
       return bad();
     }
-    if ((f == "contains" || f == "startsWith" || f == "endsWith") && n.has_receiver &&
+    if (f == "matches" && !n.has_receiver && args.size() == 2 && args[0].is_string() &&
+        args[1].is_string()) {
+      return Matches(n, args[0].as_string(), args[1].as_string());
+    }
+    if ((f == "contains" || f == "startsWith" || f == "endsWith" || f == "matches") &&
+        n.has_receiver &&
         args.size() == 2 && args[0].is_string() && args[1].is_string()) {
       const std::string& s = args[0].as_string();
       const std::string& t = args[1].as_string();
       if (f == "contains") return Value(s.find(t) != std::string::npos);
+      if (f == "matches") return Matches(n, s, t);
       if (f == "startsWith") return Value(StartsWith(s, t));
       return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
     }

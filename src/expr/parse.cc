@@ -368,6 +368,17 @@ class Parser {
   Result<NodePtr> Member(NodePtr n, int depth) {
     while (true) {
       if (IsOp(".")) {
+        // A backtick-quoted field name: m.`content-type`.
+        if (i_ < s_.size() && s_[i_] == '`') {
+          size_t close = s_.find('`', i_ + 1);
+          if (close == std::string_view::npos) return Err(tok_.column, "unterminated `field`");
+          int col = static_cast<int>(i_) + 1;
+          std::string name(s_.substr(i_ + 1, close - i_ - 1));
+          i_ = close + 1;
+          SLUICE_TRY_STATUS(Next());
+          n = Make(Node::Kind::kSelect, col, name, {n});
+          continue;
+        }
         SLUICE_TRY_STATUS(Next());
         if (tok_.kind != Tok::kIdent) {
           return Err(tok_.column, fmt::format("expected a field name but found {}", Describe(tok_)));
