@@ -78,7 +78,7 @@ std::string NewRunId(Clock& clock) {
   return fmt::format("{}-{}", compact, salt);
 }
 
-std::string Duration(int64_t from_us, int64_t to_us) {
+std::string DurationText(int64_t from_us, int64_t to_us) {
   if (from_us <= 0 || to_us <= 0) return "";
   return FormatDurationMs((to_us - from_us) / 1000);
 }
@@ -330,7 +330,7 @@ int CmdRuns(const GlobalOptions& g, int limit) {
   for (const auto& r : *runs) {
     std::printf("%-26s %-24s %-11s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(),
                 ShownStatus(g, *fs, r).c_str(),
-                Ts(r.started_us).c_str(), Duration(r.started_us, r.finished_us).c_str());
+                Ts(r.started_us).c_str(), DurationText(r.started_us, r.finished_us).c_str());
   }
   return 0;
 }
@@ -388,11 +388,11 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
               status.c_str());
   std::printf("started %s  finished %s  %s\n", Ts(run->started_us).c_str(),
               run->finished_us ? Ts(run->finished_us).c_str() : "-",
-              Duration(run->started_us, run->finished_us).c_str());
+              DurationText(run->started_us, run->finished_us).c_str());
   std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
   for (const auto& t : *tasks) {
     std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
-                Duration(t.started_us, t.finished_us).c_str(), t.message.c_str());
+                DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
   }
   if (status == "interrupted") {
     std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run->id.c_str());

@@ -76,6 +76,8 @@ void ToJsonImpl(const Value& v, std::string* out) {
     case Value::Kind::kString: JsonString(v.as_string(), out); break;
     case Value::Kind::kBytes: JsonString(v.as_bytes().data, out); break;
     case Value::Kind::kType: JsonString(v.as_type().name, out); break;
+    case Value::Kind::kTimestamp: JsonString(FormatTimestamp(v.as_timestamp()), out); break;
+    case Value::Kind::kDuration: JsonString(FormatDuration(v.as_duration()), out); break;
     case Value::Kind::kList: {
       out->push_back('[');
       bool first = true;
@@ -326,14 +328,17 @@ std::string Value::ToText() const {
     case Kind::kString: return as_string();
     case Kind::kBytes: return as_bytes().data;
     case Kind::kType: return as_type().name;
+    case Kind::kTimestamp: return FormatTimestamp(as_timestamp());
+    case Kind::kDuration: return FormatDuration(as_duration());
     case Kind::kDouble: return FormatDouble(as_double());
     default: return ToJson();
   }
 }
 
 std::string Value::TypeName() const {
-  static const char* kNames[] = {"null_type", "bool", "int",  "uint", "double",
-                                 "string",    "bytes", "list", "map",  "type"};
+  static const char* kNames[] = {"null_type", "bool",  "int",  "uint", "double",
+                                 "string",    "bytes", "list", "map",  "type",
+                                 "google.protobuf.Timestamp", "google.protobuf.Duration"};
   return kNames[static_cast<int>(kind())];
 }
 
@@ -362,6 +367,8 @@ bool Value::operator==(const Value& o) const {
     case Kind::kString: return as_string() == o.as_string();
     case Kind::kBytes: return as_bytes() == o.as_bytes();
     case Kind::kType: return as_type() == o.as_type();
+    case Kind::kTimestamp: return as_timestamp() == o.as_timestamp();
+    case Kind::kDuration: return as_duration() == o.as_duration();
     case Kind::kList: return as_list() == o.as_list();
     case Kind::kMap: {
       if (as_map().size() != o.as_map().size()) return false;
@@ -376,5 +383,53 @@ bool Value::operator==(const Value& o) const {
 }
 
 Result<Value> ParseJson(std::string_view text) { return JsonReader(text).Document(); }
+
+// Howard Hinnant's civil-date algorithms (public domain descriptions), re-derived here.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+namespace {
+std::string Fraction(int32_t nanos) {
+  if (nanos == 0) return "";
+  std::string f = fmt::format("{:09}", nanos);
+  while (!f.empty() && f.back() == '0') f.pop_back();
+  return "." + f;
+}
+}  // namespace
+
+std::string FormatTimestamp(const Timestamp& t) {
+  int64_t days = t.seconds >= 0 ? t.seconds / 86400 : -((-t.seconds + 86399) / 86400);
+  int64_t secs = t.seconds - days * 86400;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}Z", y, m, d, secs / 3600,
+                     (secs / 60) % 60, secs % 60, Fraction(t.nanos));
+}
+
+std::string FormatDuration(const Duration& d) {
+  bool neg = d.seconds < 0 || d.nanos < 0;
+  uint64_t s = static_cast<uint64_t>(d.seconds < 0 ? -d.seconds : d.seconds);
+  int32_t n = d.nanos < 0 ? -d.nanos : d.nanos;
+  return fmt::format("{}{}{}s", neg ? "-" : "", s, Fraction(n));
+}
 
 }  // namespace sluice

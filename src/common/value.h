@@ -25,6 +25,22 @@ struct Bytes {
   bool operator==(const Bytes&) const = default;
 };
 
+// A point in time: seconds since the Unix epoch (UTC) and nanoseconds 0..999,999,999.
+// CEL's range: years 0001 to 9999.
+struct Timestamp {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  auto operator<=>(const Timestamp&) const = default;
+};
+
+// A span of time: seconds and nanoseconds with the same sign; at most what int64 nanoseconds
+// hold (about +-292 years), as in CEL's reference implementation.
+struct Duration {
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  auto operator<=>(const Duration&) const = default;
+};
+
 // A CEL type as a value: what type(x) returns and what `int`, `string`... denote.
 struct TypeValue {
   std::string name;
@@ -33,7 +49,9 @@ struct TypeValue {
 
 class Value {
  public:
-  enum class Kind { kNull, kBool, kInt, kUint, kDouble, kString, kBytes, kList, kMap, kType };
+  enum class Kind {
+    kNull, kBool, kInt, kUint, kDouble, kString, kBytes, kList, kMap, kType, kTimestamp, kDuration
+  };
 
   Value() = default;
   Value(std::nullptr_t) {}
@@ -46,6 +64,8 @@ class Value {
   Value(std::string s) : v_(std::move(s)) {}
   Value(Bytes b) : v_(std::move(b)) {}
   Value(TypeValue t) : v_(std::move(t)) {}
+  Value(Timestamp t) : v_(t) {}
+  Value(Duration d) : v_(d) {}
   Value(ValueList l) : v_(std::make_shared<const ValueList>(std::move(l))) {}
   Value(ValueMap m) : v_(std::make_shared<const ValueMap>(std::move(m))) {}
 
@@ -61,6 +81,8 @@ class Value {
   bool is_list() const { return kind() == Kind::kList; }
   bool is_map() const { return kind() == Kind::kMap; }
   bool is_type() const { return kind() == Kind::kType; }
+  bool is_timestamp() const { return kind() == Kind::kTimestamp; }
+  bool is_duration() const { return kind() == Kind::kDuration; }
 
   // REQUIRES: the matching kind.
   bool as_bool() const { return std::get<bool>(v_); }
@@ -70,6 +92,8 @@ class Value {
   const std::string& as_string() const { return std::get<std::string>(v_); }
   const Bytes& as_bytes() const { return std::get<Bytes>(v_); }
   const TypeValue& as_type() const { return std::get<TypeValue>(v_); }
+  const Timestamp& as_timestamp() const { return std::get<Timestamp>(v_); }
+  const Duration& as_duration() const { return std::get<Duration>(v_); }
   const ValueList& as_list() const { return *std::get<std::shared_ptr<const ValueList>>(v_); }
   const ValueMap& as_map() const { return *std::get<std::shared_ptr<const ValueMap>>(v_); }
   // Any number as a double. REQUIRES: is_number().
@@ -94,9 +118,18 @@ class Value {
 
  private:
   std::variant<std::monostate, bool, int64_t, uint64_t, double, std::string, Bytes,
-               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>, TypeValue>
+               std::shared_ptr<const ValueList>, std::shared_ptr<const ValueMap>, TypeValue,
+               Timestamp, Duration>
       v_;
 };
+
+// RFC 3339 in UTC with the fraction trimmed ("2009-02-13T23:31:30Z", "...30.5Z").
+std::string FormatTimestamp(const Timestamp& t);
+// Seconds with a trimmed fraction ("1000000s", "1.5s", "-0.000000001s").
+std::string FormatDuration(const Duration& d);
+// Days since 1970-01-01 <-> civil date (proleptic Gregorian).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d);
 
 // Parses JSON text. Integers that fit become int, others double. Nesting is limited to 128.
 // On failure returns an error naming the offset.

@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "expr/ast.h"
 #include "expr/expr.h"
+#include "expr/time_functions.h"
 
 namespace sluice {
 namespace {
@@ -97,8 +98,11 @@ class Evaluator {
     auto r = act_->Resolve(path);
     if (!r) {
       // An unbound type name denotes the type: `int`, `string`, `type`...
+      std::string joined = Join(path, ".");
       if (IsTypeName(cur->name)) {
         r = Activation::Resolved{Value(TypeValue{cur->name}), 1};
+      } else if (joined == "google.protobuf.Timestamp" || joined == "google.protobuf.Duration") {
+        r = Activation::Resolved{Value(TypeValue{joined}), path.size()};
       } else {
         return Err(*cur, r.error().message);
       }
@@ -199,6 +203,8 @@ class Evaluator {
         c = l->as_string().compare(r->as_string());
       } else if (l->is_bytes() && r->is_bytes()) {
         c = l->as_bytes().data.compare(r->as_bytes().data);  // unsigned bytewise (char_traits)
+      } else if ((l->is_timestamp() && r->is_timestamp()) || (l->is_duration() && r->is_duration())) {
+        c = CompareTime(*l, *r);
       } else if (l->is_bool() && r->is_bool()) {
         c = static_cast<int>(l->as_bool()) - static_cast<int>(r->as_bool());
       } else {
@@ -212,6 +218,10 @@ class Evaluator {
 
   Result<Value> Arithmetic(const Node& n, const Value& l, const Value& r) {
     const std::string& op = n.name;
+    if (auto t = TimeArithmetic(op, l, r)) {
+      if (!*t) return Err(n, t->error().message);
+      return **t;
+    }
     auto no_overload = [&] {
       return Err(n, fmt::format("no such overload: {} {} {}", l.TypeName(), op, r.TypeName()));
     };
@@ -450,7 +460,7 @@ class Evaluator {
       }
       if (v.is_double()) return Value(fmt::format("{}", v.as_double()));
       if (v.is_int() || v.is_uint() || v.is_bool()) return Value(v.ToText());
-      if (v.is_type()) return Value(v.as_type().name);
+      if (v.is_type() || v.is_timestamp() || v.is_duration()) return Value(v.ToText());
       return bad();
     }
     if (f == "bytes") {
@@ -520,7 +530,11 @@ class Evaluator {
       if (f == "startsWith") return Value(StartsWith(s, t));
       return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
     }
-    if (args.size() == 1) {
+    if (auto t = CallTimeFunction(f, n.has_receiver, args)) {
+      if (!*t) return Err(n, t->error().message);
+      return **t;
+    }
+    if (args.size() == 1 && !n.has_receiver) {
       if (auto conv = Convert(n, f, args[0])) return *conv;
     }
     return Err(n, fmt::format("unknown function {}", Quote(f)));

@@ -46,6 +46,20 @@ Result<Value> ToValue(const TextNode& v) {
     if (kind == "string_value") return Value(n.scalar);
     if (kind == "bytes_value") return Value(Bytes{n.scalar});
     if (kind == "type_value") return Value(TypeValue{n.scalar});
+    if (kind == "object_value" && !n.fields.empty()) {
+      // Only the well-known time types: {[type.googleapis.com/google.protobuf.Duration] {...}}.
+      const auto& [type, msg] = n.fields[0];
+      auto field = [&](const char* name) -> int64_t {
+        const TextNode* f = msg.Find(name);
+        return f ? std::stoll(f->scalar) : 0;
+      };
+      if (type == "[type.googleapis.com/google.protobuf.Duration]") {
+        return Value(Duration{field("seconds"), static_cast<int32_t>(field("nanos"))});
+      }
+      if (type == "[type.googleapis.com/google.protobuf.Timestamp]") {
+        return Value(Timestamp{field("seconds"), static_cast<int32_t>(field("nanos"))});
+      }
+    }
     if (kind == "list_value") {
       ValueList l;
       for (const TextNode* e : n.All("values")) {
