@@ -1,6 +1,7 @@
 // The expression parser: a hand-written lexer and a recursive-descent parser following CEL's
 // grammar and operator precedence, with a nesting bound so hostile input cannot overflow the
 // stack.
+#include <algorithm>
 #include <cctype>
 
 #include "common/strings.h"
@@ -33,7 +34,6 @@ class Parser {
     return e;
   }
 
-  std::vector<Reference> refs;
 
  private:
   static std::string Describe(const Token& t) {
@@ -459,7 +459,6 @@ class Parser {
           SLUICE_TRY(args, Args(")", depth));
           return Make(Node::Kind::kCall, col, name, std::move(*args));
         }
-        RecordReference(name, col);
         return Make(Node::Kind::kIdent, col, name);
       }
       case Tok::kOp:
@@ -494,36 +493,50 @@ class Parser {
     return Err(col, "unexpected token");
   }
 
-  // Records the dotted path that starts at identifier `name`, read ahead from the source text
-  // (the tokens after it are still to come). "a.b.c" -> {a, b, c}.
-  void RecordReference(const std::string& name, int column) {
-    Reference ref;
-    ref.column = column;
-    ref.path.push_back(name);
-    size_t p = static_cast<size_t>(column - 1) + name.size();
-    while (true) {
-      size_t q = p;
-      while (q < s_.size() && std::isspace(static_cast<unsigned char>(s_[q]))) ++q;
-      if (q >= s_.size() || s_[q] != '.') break;
-      ++q;
-      while (q < s_.size() && std::isspace(static_cast<unsigned char>(s_[q]))) ++q;
-      size_t start = q;
-      while (q < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[q])) || s_[q] == '_')) ++q;
-      if (q == start || std::isdigit(static_cast<unsigned char>(s_[start]))) break;
-      // A receiver call (x.size()) ends the path.
-      size_t r = q;
-      while (r < s_.size() && std::isspace(static_cast<unsigned char>(s_[r]))) ++r;
-      if (r < s_.size() && s_[r] == '(') break;
-      ref.path.emplace_back(s_.substr(start, q - start));
-      p = q;
-    }
-    refs.push_back(std::move(ref));
-  }
 
   std::string_view s_;
   size_t i_ = 0;
   Token tok_;
 };
+
+bool IsComprehension(const Node& n) {
+  if (n.kind != Node::Kind::kCall || !n.has_receiver || n.args.size() < 3 ||
+      n.args[1]->kind != Node::Kind::kIdent) {
+    return false;
+  }
+  const std::string& f = n.name;
+  return f == "all" || f == "exists" || f == "exists_one" || f == "filter" || f == "map";
+}
+
+// The dotted paths an expression reads: every identifier with the field selections after it,
+// except the variables that comprehensions bind (`x` in `xs.all(x, x > 0)`).
+void CollectReferences(const Node& n, std::vector<std::string> bound, std::vector<Reference>* out) {
+  if (n.kind == Node::Kind::kIdent || n.kind == Node::Kind::kSelect) {
+    std::vector<std::string> path;
+    const Node* cur = &n;
+    while (cur->kind == Node::Kind::kSelect) {
+      path.push_back(cur->name);
+      cur = cur->args[0].get();
+    }
+    if (cur->kind == Node::Kind::kIdent) {
+      if (std::find(bound.begin(), bound.end(), cur->name) == bound.end()) {
+        path.push_back(cur->name);
+        std::reverse(path.begin(), path.end());
+        out->push_back(Reference{std::move(path), cur->column});
+      }
+      return;
+    }
+    CollectReferences(*cur, bound, out);  // e.g. a field of a call's result
+    return;
+  }
+  if (IsComprehension(n)) {
+    CollectReferences(*n.args[0], bound, out);
+    bound.push_back(n.args[1]->name);
+    for (size_t i = 2; i < n.args.size(); ++i) CollectReferences(*n.args[i], bound, out);
+    return;
+  }
+  for (const auto& a : n.args) CollectReferences(*a, bound, out);
+}
 
 }  // namespace
 
@@ -534,7 +547,7 @@ Result<Expression> Expression::Parse(std::string_view text) {
   Expression e;
   e.text_ = std::string(text);
   e.root_ = *root;
-  e.refs_ = std::move(p.refs);
+  CollectReferences(**root, {}, &e.refs_);
   return e;
 }
 

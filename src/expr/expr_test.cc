@@ -1,0 +1,92 @@
+// Expressions beyond what the CEL conformance data covers: the references the pipeline
+// compiler checks, templates, and the bounds on hostile input.
+#include "expr/expr.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace sluice {
+namespace {
+
+class Vars : public Activation {
+ public:
+  std::map<std::string, Value> vars;
+  Result<Resolved> Resolve(std::span<const std::string> path) const override {
+    auto it = vars.find(path[0]);
+    if (it == vars.end()) return Fail(ErrorCode::kInvalidInput, "unknown {}", path[0]);
+    return Resolved{it->second, 1};
+  }
+};
+
+std::vector<std::string> Paths(std::string_view text) {
+  auto e = Expression::Parse(text);
+  EXPECT_TRUE(e) << e.error().message;
+  std::vector<std::string> out;
+  for (const auto& r : e->references()) {
+    std::string p;
+    for (const auto& s : r.path) p += (p.empty() ? "" : ".") + s;
+    out.push_back(p + "@" + std::to_string(r.column));
+  }
+  return out;
+}
+
+TEST(Expression, ReferencesAreDottedPathsWithColumns) {
+  EXPECT_EQ(Paths("tasks.train.outputs.params.acc >= params.min"),
+            (std::vector<std::string>{"tasks.train.outputs.params.acc@1", "params.min@35"}));
+  EXPECT_EQ(Paths("size(params.labels) > 2"), (std::vector<std::string>{"params.labels@6"}));
+  EXPECT_EQ(Paths("params.name.startsWith('a')"), (std::vector<std::string>{"params.name@1"}));
+}
+
+TEST(Expression, ComprehensionVariablesAreNotReferences) {
+  EXPECT_EQ(Paths("params.xs.all(x, x > params.min)"),
+            (std::vector<std::string>{"params.xs@1", "params.min@22"}));
+  EXPECT_EQ(Paths("[1, 2].map(v, v * item)"), (std::vector<std::string>{"item@19"}));
+}
+
+TEST(Expression, AndOrAbsorbErrorsWhenTheOtherSideDecides) {
+  Vars v;
+  v.vars["ok"] = Value(true);
+  auto e = Expression::Parse("missing > 1 || ok");
+  ASSERT_TRUE(e);
+  auto r = e->Evaluate(v);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->as_bool());
+  auto bad = Expression::Parse("missing > 1 && ok");
+  EXPECT_FALSE(bad->Evaluate(v));
+}
+
+TEST(Expression, RejectsAbsurdNestingWithoutCrashing) {
+  std::string deep(100000, '(');
+  auto e = Expression::Parse(deep + "1" + std::string(100000, ')'));
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("nested too deeply"), std::string::npos);
+}
+
+TEST(Expression, BoundsTheCostOfAComprehension) {
+  Vars v;
+  ValueList big(2000, Value(int64_t{1}));
+  v.vars["xs"] = Value(big);
+  // 2000 x 2000 steps is past the evaluation budget: an error, not a hang.
+  auto e = Expression::Parse("xs.all(a, xs.all(b, a == b))");
+  ASSERT_TRUE(e);
+  auto r = e->Evaluate(v);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("too costly"), std::string::npos);
+}
+
+TEST(Template, OnePlaceholderKeepsItsTypeAndMixedTextRenders) {
+  Vars v;
+  v.vars["n"] = Value(int64_t{3});
+  auto whole = Template::Parse("${{ [n, n] }}");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->Evaluate(v)->ToJson(), "[3,3]");
+  auto mixed = Template::Parse("n=${{ n + 1 }}!");
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(*mixed->Render(v), "n=4!");
+  EXPECT_FALSE(Template::Parse("${{ n "));
+  EXPECT_FALSE(Template::Parse("${{ }}"));
+}
+
+}  // namespace
+}  // namespace sluice
