@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sluice {
 
@@ -40,5 +41,8 @@ int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& t
 int CmdCancel(const GlobalOptions& g, const std::string& run);
 int CmdCacheList(const GlobalOptions& g);
 int CmdCacheClear(const GlobalOptions& g);
+// Evaluates an expression with variables given as JSON (`name=JSON` and/or a JSON object file).
+int CmdEval(const std::string& expr, const std::vector<std::string>& vars,
+            const std::string& vars_file);
 
 }  // namespace sluice

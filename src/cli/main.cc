@@ -71,6 +71,12 @@ int main(int argc, char** argv) {
   auto* cache_ls = cache->add_subcommand("ls", "list cache entries");
   auto* cache_clear = cache->add_subcommand("clear", "remove every cache entry");
   auto* version = app.add_subcommand("version", "print the version");
+  std::string expr, vars_file;
+  std::vector<std::string> vars;
+  auto* eval = app.add_subcommand("eval", "evaluate an expression (debug a when or a policy rule)");
+  eval->add_option("expr", expr, "the expression, e.g. 'params.n > 2'")->required();
+  eval->add_option("--var", vars, "name=JSON (repeatable)")->allow_extra_args(false);
+  eval->add_option("--vars", vars_file, "a JSON object file of variables");
 
   try {
     app.parse(argc, argv);
@@ -101,6 +107,7 @@ int main(int argc, char** argv) {
   if (*cancel) return CmdCancel(g, run_id);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);
+  if (*eval) return CmdEval(expr, vars, vars_file);
   if (*version) {
     if (g.json) std::printf("{\"version\":\"%s\"}\n", SLUICE_VERSION);
     else std::printf("sluice %s\n", SLUICE_VERSION);

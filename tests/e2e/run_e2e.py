@@ -323,6 +323,21 @@ def validate_writes_nothing_and_bad_params_exit_2():
 
 
 @test
+def eval_prints_json_or_the_error_with_its_column():
+    e = Env()
+    p = e.sluice("eval", "acc >= 0.9 && size(labels) > 2", "--var", "acc=0.93",
+                 "--var", 'labels=["a","b","c"]', check=0)
+    assert p.stdout.strip() == "true", p.stdout
+    e.write("vars.json", '{"xs": [1, 2, 3]}')
+    p = e.sluice("eval", "xs.map(x, x * 2)", "--vars", "vars.json", check=0)
+    assert p.stdout.strip() == "[2,4,6]", p.stdout
+    p = e.sluice("eval", "1 + 'a'", check=2)
+    assert "column 3" in p.stderr, p.stderr
+    p = e.sluice("eval", "nosuch > 1", check=2)
+    assert "undeclared variable" in p.stderr, p.stderr
+
+
+@test
 def graph_renders_dot_and_mermaid():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n    - {name: b, needs: [a], run: [true]}\n"))
