@@ -43,6 +43,7 @@ bench:
 	@scripts/deps.sh build bench
 	@$(MAKE) --no-print-directory build
 	@bench/run_bench.sh $(SLUICE)
+	@if [ -x $(BUILD)/sluice_expr_bench ]; then $(BUILD)/sluice_expr_bench --benchmark_min_time=1; fi
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -7,7 +7,7 @@ want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-de
 for what in "$@"; do
   case "$what" in
     demo|test) want+=(python3 python3-sklearn python3-numpy) ;;
-    bench) want+=(hyperfine snakemake make time) ;;
+    bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
   esac
 done
 missing=()

@@ -1,0 +1,56 @@
+// Google Benchmark: evaluating a compiled expression, as the engine does for each `when`.
+// Run: build/sluice_expr_bench (make bench runs it and records the figure in RESULTS.md).
+#include <benchmark/benchmark.h>
+
+#include <map>
+
+#include "expr/expr.h"
+
+namespace sluice {
+namespace {
+
+// Resolves the way the engine's Scope does: dotted paths into prepared values.
+class BenchScope : public Activation {
+ public:
+  BenchScope() {
+    params_ = Value(ValueMap{{"min_accuracy", Value(0.9)}});
+    labels_ = Value(ValueList{Value("cat"), Value("dog"), Value("bird")});
+    accuracy_ = Value(0.93);
+  }
+  Result<Resolved> Resolve(std::span<const std::string> path) const override {
+    if (path[0] == "params") return Resolved{params_, 1};
+    if (path[0] == "labels") return Resolved{labels_, 1};
+    if (path[0] == "tasks" && path.size() >= 5) return Resolved{accuracy_, 5};
+    return Fail(ErrorCode::kInvalidInput, "unknown");
+  }
+
+ private:
+  Value params_, labels_, accuracy_;
+};
+
+void BM_EvaluateCompiledCondition(benchmark::State& state) {
+  auto e = Expression::Parse(
+      "tasks.train.outputs.params.accuracy >= params.min_accuracy && size(labels) > 2");
+  BenchScope scope;
+  for (auto _ : state) {
+    auto v = e->Evaluate(scope);
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EvaluateCompiledCondition);
+
+void BM_ParseCondition(benchmark::State& state) {
+  for (auto _ : state) {
+    auto e = Expression::Parse(
+        "tasks.train.outputs.params.accuracy >= params.min_accuracy && size(labels) > 2");
+    benchmark::DoNotOptimize(e);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseCondition);
+
+}  // namespace
+}  // namespace sluice
+
+BENCHMARK_MAIN();
