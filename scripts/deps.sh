@@ -8,6 +8,7 @@ for what in "$@"; do
   case "$what" in
     demo|test) want+=(python3 python3-sklearn python3-numpy) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
+    fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac
 done
 missing=()
