@@ -46,6 +46,7 @@ class Expression {
 
   const std::string& text() const { return text_; }
   const std::vector<Reference>& references() const { return refs_; }
+  const Node& root() const { return *root_; }
 
   // Evaluates against `act`. On failure (unknown variable, wrong operand types, division by
   // zero, integer overflow, too much work) returns an error; never throws or crashes.

@@ -6,6 +6,9 @@
 #include "common/strings.h"
 #include "spec/loader.h"
 #include "spec/plan.h"
+#include "expr/check.h"
+
+#include <cstdio>
 
 namespace sluice {
 namespace {
@@ -221,13 +224,62 @@ class Compiler {
 
   // Checks every placeholder reference of one template in the pipeline scope (is_component =
   // false) or in a component's scope, and records data dependencies.
+  // The types known before a run, for the static check: declared params, run and task fields.
+  class ScopeTypes : public TypeEnv {
+   public:
+    explicit ScopeTypes(const std::vector<ParamDecl>& params) : params_(params) {}
+    std::optional<std::pair<StaticType, size_t>> Lookup(
+        std::span<const std::string> path) const override {
+      if (path[0] == "params" && path.size() >= 2) {
+        for (const auto& d : params_) {
+          if (d.name == path[1]) return std::make_pair(ToStatic(d.type), size_t{2});
+        }
+        return std::nullopt;
+      }
+      if (path.size() >= 2 && ((path[0] == "run" && path[1] == "id") ||
+                               (path[0] == "task" && path[1] == "name") ||
+                               (path[0] == "component" && path[1] == "dir"))) {
+        return std::make_pair(StaticType::kString, size_t{2});
+      }
+      if (path.size() >= 2 && path[0] == "task" && path[1] == "attempt") {
+        return std::make_pair(StaticType::kInt, size_t{2});
+      }
+      return std::nullopt;
+    }
+
+   private:
+    static StaticType ToStatic(ParamType t) {
+      switch (t) {
+        case ParamType::kString: return StaticType::kString;
+        case ParamType::kInt: return StaticType::kInt;
+        case ParamType::kNumber: return StaticType::kNumber;
+        case ParamType::kBool: return StaticType::kBool;
+        case ParamType::kList: return StaticType::kList;
+        case ParamType::kMap: return StaticType::kMap;
+      }
+      return StaticType::kDyn;
+    }
+    const std::vector<ParamDecl>& params_;
+  };
+
   Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
     if (f.literal) return {};
+    ScopeTypes types(is_component ? pt.component->params : plan_->pipeline->params);
     for (const auto& piece : f.tmpl.pieces()) {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
         Location loc = f.loc;
         SLUICE_TRY_STATUS(CheckReference(pt, ref.path, is_component, loc, piece.offset + ref.column));
+      }
+      if (auto st = CheckExpression(*piece.expr, types); !st) {
+        // "column N: ..." inside the expression -> the column within the whole field.
+        std::string msg = st.error().message;
+        int col = 0;
+        if (std::sscanf(msg.c_str(), "column %d:", &col) == 1) {
+          msg = fmt::format("{} (in the placeholder, column {})", msg.substr(msg.find(':') + 2),
+                            col + piece.offset);
+        }
+        return FailAt(f.loc, "{}", msg);
       }
     }
     return {};
