@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "expr/check.h"
 #include "expr/expr.h"
 
 namespace {
@@ -28,6 +29,17 @@ class FuzzVars : public sluice::Activation {
   sluice::Value vars_;
 };
 
+class FuzzTypes : public sluice::TypeEnv {
+ public:
+  std::optional<std::pair<sluice::StaticType, size_t>> Lookup(
+      std::span<const std::string> path) const override {
+    if (path[0] == "x") return std::make_pair(sluice::StaticType::kInt, size_t{1});
+    if (path[0] == "s") return std::make_pair(sluice::StaticType::kString, size_t{1});
+    if (path[0] == "m") return std::make_pair(sluice::StaticType::kMap, size_t{1});
+    return std::nullopt;
+  }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -35,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const FuzzVars vars;
   if (auto e = sluice::Expression::Parse(text)) {
     for (const auto& ref : e->references()) (void)ref.path.size();
+    static const FuzzTypes types;
+    (void)sluice::CheckExpression(*e, types);
     if (auto v = e->Evaluate(vars)) (void)v->ToJson();
   }
   if (auto t = sluice::Template::Parse(text)) {
