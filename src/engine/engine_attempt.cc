@@ -34,6 +34,14 @@ Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string>
     if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
     return Resolved{*in_.item, 1};
   }
+  if (root == "tasks" && !component_params_ && path.size() == 4) {
+    // tasks.T.outputs.params as a whole (has(tasks.T.outputs.params.x) selects from it).
+    auto it = e_.by_name_.find(path[1]);
+    if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+    const Instance& up = e_.instances_[it->second];
+    const Value* group = up.outputs.is_map() ? up.outputs.Find(path[3]) : nullptr;
+    return Resolved{group ? *group : Value(ValueMap{}), 4};
+  }
   if (root == "tasks" && !component_params_ && path.size() >= 5) {
     auto it = e_.by_name_.find(path[1]);
     if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));

@@ -30,6 +30,7 @@ struct Node {
   bool has_receiver = false;
   std::vector<std::shared_ptr<const Node>> args;
   int column = 0;  // 1-based
+  int depth = 1;   // of the subtree; the parser keeps it under its limit
 };
 
 using NodePtr = std::shared_ptr<const Node>;

@@ -11,7 +11,8 @@
 namespace sluice {
 namespace {
 
-constexpr int kMaxDepth = 100;
+constexpr int kMaxDepth = 100;       // recursion of the parser itself
+constexpr int kMaxTreeDepth = 250;  // depth of the tree it builds
 
 enum class Tok { kEnd, kIdent, kInt, kUint, kDouble, kString, kBytes, kOp };
 
@@ -265,7 +266,17 @@ class Parser {
     n->column = column;
     n->name = std::move(name);
     n->args = std::move(args);
+    for (const auto& a : n->args) n->depth = std::max(n->depth, a->depth + 1);
     return n;
+  }
+
+  // Long operator chains (1+1+...+1) build deep trees without recursion in the parser, but
+  // evaluating, checking and freeing them recurses: refuse trees deeper than CEL's usual 250.
+  Status CheckDepth(const NodePtr& n, int column) {
+    if (n->depth > kMaxTreeDepth) {
+      return Err(column, fmt::format("expression nested too deeply (more than {} levels)", kMaxTreeDepth));
+    }
+    return {};
   }
 
 
@@ -289,6 +300,7 @@ class Parser {
       SLUICE_TRY_STATUS(Next());
       SLUICE_TRY(r, And(depth));
       l = Make(Node::Kind::kOr, col, "||", {l, *r});
+      SLUICE_TRY_STATUS(CheckDepth(l, col));
     }
     return l;
   }
@@ -301,6 +313,7 @@ class Parser {
       SLUICE_TRY_STATUS(Next());
       SLUICE_TRY(r, Relation(depth));
       l = Make(Node::Kind::kAnd, col, "&&", {l, *r});
+      SLUICE_TRY_STATUS(CheckDepth(l, col));
     }
     return l;
   }
@@ -315,6 +328,7 @@ class Parser {
       SLUICE_TRY_STATUS(Next());
       SLUICE_TRY(r, Addition(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
+      SLUICE_TRY_STATUS(CheckDepth(l, col));
     }
     return l;
   }
@@ -328,6 +342,7 @@ class Parser {
       SLUICE_TRY_STATUS(Next());
       SLUICE_TRY(r, Multiplication(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
+      SLUICE_TRY_STATUS(CheckDepth(l, col));
     }
     return l;
   }
@@ -341,6 +356,7 @@ class Parser {
       SLUICE_TRY_STATUS(Next());
       SLUICE_TRY(r, Unary(depth));
       l = Make(Node::Kind::kBinary, col, op, {l, *r});
+      SLUICE_TRY_STATUS(CheckDepth(l, col));
     }
     return l;
   }
@@ -367,6 +383,7 @@ class Parser {
 
   Result<NodePtr> Member(NodePtr n, int depth) {
     while (true) {
+      SLUICE_TRY_STATUS(CheckDepth(n, tok_.column));
       if (IsOp(".")) {
         // A backtick-quoted field name: m.`content-type`.
         if (i_ < s_.size() && s_[i_] == '`') {

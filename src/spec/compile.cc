@@ -351,6 +351,10 @@ class Compiler {
     std::vector<std::string> roots = is_component
         ? std::vector<std::string>{"params", "component", "run", "task"}
         : std::vector<std::string>{"params", "tasks", "item", "run", "task"};
+    static const std::vector<std::string> kTypeNames = {
+        "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
+        "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration
+    if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) return {};
     return fail(fmt::format("unknown variable {}{}", Quote(root), DidYouMean(root, roots)));
   }
 

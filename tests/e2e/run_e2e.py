@@ -338,6 +338,19 @@ def eval_prints_json_or_the_error_with_its_column():
 
 
 @test
+def conditions_may_use_macros_types_and_has_on_outputs():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - {name: up, run: [echo, "7"], outputs: {params: [{name: x, from: {stdout: json}}]}}
+    - name: down
+      when: "${{ has(tasks.up.outputs.params.x) && type(params.n) == int && params.xs.all(v, v > 0) }}"
+      run: [echo, ok]
+""", "  params: [{name: n, type: int, default: 3}, {name: xs, type: list, default: [1, 2]}]\n"))
+    p = e.sluice("run", "p.yaml", check=0)
+    assert e.tasks(p.stdout.splitlines()[0])["down"]["state"] == "succeeded"
+
+
+@test
 def graph_renders_dot_and_mermaid():
     e = Env()
     e.write("p.yaml", pipeline("    - {name: a, run: [true]}\n    - {name: b, needs: [a], run: [true]}\n"))
