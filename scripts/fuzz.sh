@@ -22,6 +22,6 @@ mkdir -p "$out/corpus"
 cp -n tests/fuzz/corpus/expr/* "$out/corpus/" 2>/dev/null || true
 echo "fuzz: running for ${seconds}s"
 "$out/expr_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-  -print_final_stats=1 "$out/corpus" 2>"$out/fuzz.log" || { tail -n 60 "$out/fuzz.log"; exit 1; }
+  -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" 2>"$out/fuzz.log" || { tail -n 60 "$out/fuzz.log"; exit 1; }
 grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/fuzz.log" | sed 's/^/fuzz: /'
 echo "fuzz: no crash in ${seconds}s"
