@@ -28,6 +28,9 @@ std::string DidYouMean(std::string_view word, std::span<const std::string> candi
 // Quotes a string for messages: printable ASCII kept, the rest escaped, long strings cut.
 std::string Quote(std::string_view s);
 
+// Appends code point `cp` encoded as UTF-8.
+void AppendUtf8(uint32_t cp, std::string* out);
+
 // `s` with control characters escaped (\n, \x1b), for text from outside placed in a message.
 std::string EscapeControl(std::string_view s);
 
