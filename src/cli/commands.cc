@@ -120,6 +120,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.memory_capacity = MemoryBytes();
   opts.pid = CurrentPid();
   opts.cancel_only = cancel_only;
+  opts.rollback = x.rollback;
   Engine engine(plan, params, opts, *clock, executor, store, &cache, &progress);
   if (auto s = engine.Replay(history); !s) return Report(s.error());
   int64_t run_start_us = clock->NowUs();
@@ -128,6 +129,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   progress.Finish();
   if (!summary) {
     Report(summary.error());
+    if (summary.error().code == ErrorCode::kConflict) return 2;  // refused; nothing changed
     std::fprintf(stderr, "the run stopped; continue it with: sluice resume %s\n", run_id.c_str());
     return 3;
   }
@@ -164,7 +166,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
                  FormatDurationMs(x.load_us / 1000).c_str(),
                  FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
   }
-  return summary->status == "succeeded" ? 0 : 1;
+  return summary->status == (x.rollback ? "compensated" : "succeeded") ? 0 : 1;
 }
 
 // Loads a stored run's plan from the sources it was submitted with.
@@ -178,6 +180,11 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
   auto params = ParseJson(run.params);
   if (!params) return std::unexpected(params.error());
   return std::make_pair(*plan, *params);
+}
+
+bool IsFinishedRun(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled" ||
+         status == "compensated" || status == "compensation-failed";
 }
 
 std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
@@ -231,7 +238,13 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
-  if (run->status == "succeeded" || run->status == "failed" || run->status == "cancelled") {
+  if (o.rollback ? !IsFinishedRun(run->status) && run->status != "compensating"
+                 : IsFinishedRun(run->status)) {
+    if (o.rollback) {
+      return Report(Error(ErrorCode::kConflict,
+                          fmt::format("run {} is {}; let it finish or cancel it before rolling "
+                                      "it back", run->id, ShownStatus(g, *fs, *run))));
+    }
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
   }
@@ -248,7 +261,7 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
-  if (run->status == "succeeded" || run->status == "failed" || run->status == "cancelled") {
+  if (IsFinishedRun(run->status)) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
   }
@@ -278,17 +291,23 @@ int CmdValidate(const GlobalOptions& g, const std::string& file) {
   auto plan = LoadPlan(*fs, file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
+  const size_t handlers = p.tasks.size() - p.num_main - p.num_finally;
   if (g.json) {
     Value v(ValueMap{{"valid", Value(true)},
                      {"pipeline", Value(p.pipeline->name)},
-                     {"tasks", Value(static_cast<int64_t>(p.tasks.size()))},
+                     {"tasks", Value(static_cast<int64_t>(p.num_main))},
+                     {"finally", Value(static_cast<int64_t>(p.num_finally))},
+                     {"handlers", Value(static_cast<int64_t>(handlers))},
                      {"components", Value(static_cast<int64_t>(p.components.size()))},
                      {"digest", Value(p.digest)}});
     std::printf("%s\n", v.ToJson().c_str());
   } else {
-    std::printf("%s: pipeline %s is valid: %zu tasks, %zu components from %zu files\n",
-                file.c_str(), p.pipeline->name.c_str(), p.tasks.size(), p.components.size(),
-                p.sources.size());
+    std::string extra;
+    if (p.num_finally > 0) extra += fmt::format(", {} finally", p.num_finally);
+    if (handlers > 0) extra += fmt::format(", {} handlers", handlers);
+    std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
+                file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
+                p.components.size(), p.sources.size());
   }
   return 0;
 }

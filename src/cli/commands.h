@@ -20,6 +20,7 @@ struct ExecOptions {
   double gpus = 0;    // GPUs this machine offers to tasks
   bool stats = false;
   bool cancel_only = false;
+  bool rollback = false;
   int64_t load_us = 0;    // measured by the caller, reported by --stats
   int64_t submit_us = 0;
 };
@@ -31,6 +32,7 @@ struct RunOptions {
 };
 
 int CmdRun(const GlobalOptions& g, const RunOptions& o);
+// Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
 int CmdResume(const GlobalOptions& g, const std::string& run, const ExecOptions& o);
 int CmdValidate(const GlobalOptions& g, const std::string& file);
 int CmdGraph(const std::string& file, const std::string& format);

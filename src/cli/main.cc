@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   resume->add_option("--gpus", resume_opts.gpus, "GPUs tasks may use on this machine (default 0)")
       ->check(CLI::Range(0, 1024));
   resume->add_flag("--stats", resume_opts.stats, "print scheduling latency figures at the end");
+  ExecOptions rollback_opts;
+  rollback_opts.rollback = true;
+  auto* rollback = app.add_subcommand(
+      "rollback", "compensate a finished run: undo its completed tasks in reverse order");
+  rollback->add_option("run", run_id, "run id")->required();
+  rollback->add_option("-j,--jobs", rollback_opts.jobs, "how many compensations run at once")
+      ->check(CLI::Range(1, 100000));
   auto* cancel = app.add_subcommand("cancel", "cancel a run");
   cancel->add_option("run", run_id, "run id")->required();
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -105,6 +112,7 @@ int main(int argc, char** argv) {
   if (*logs) return CmdLogs(g, run_id, task, attempt, follow);
   if (*resume) return CmdResume(g, run_id, resume_opts);
   if (*cancel) return CmdCancel(g, run_id);
+  if (*rollback) return CmdResume(g, run_id, rollback_opts);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);
   if (*eval) return CmdEval(expr, vars, vars_file);

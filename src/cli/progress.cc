@@ -67,6 +67,8 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
         if (!tty_) line = paint("32", fmt::format("succeeded {}", e.task));
       } else if (e.status == "cached") {
         line = paint("36", fmt::format("cached    {}", e.task));
+      } else if (e.status == "recovered") {
+        line = paint("33", fmt::format("recovered {}: {}", e.task, e.message));
       } else if (e.status == "failed") {
         line = paint("31", fmt::format("failed    {}: {}", e.task, e.message));
       } else if (e.status == "upstream-failed") {
@@ -74,6 +76,22 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
       } else if (!tty_) {
         line = fmt::format("{:<9} {}", e.status, e.task);
       }
+      break;
+    case EventKind::kHandlerStarted: {
+      auto d = ParseJson(e.data);
+      const Value* err = d && d->is_map() ? d->Find("error") : nullptr;
+      const Value* msg = err && err->is_map() ? err->Find("message") : nullptr;
+      std::string role = e.task.substr(e.task.rfind('.') + 1);
+      if (role == "compensate") break;  // the phase line says it
+      line = paint("33", fmt::format("{:<9} {} after: {}", role.starts_with("catch") ? "catch" : role,
+                                     e.task.substr(0, e.task.rfind('.')),
+                                     msg && msg->is_string() ? msg->as_string() : ""));
+      break;
+    }
+    case EventKind::kRunPhase:
+      line = paint("35", e.status == "compensating"
+                             ? "compensating: undoing completed tasks in reverse order"
+                             : "finally: running exit handlers");
       break;
     default: break;
   }

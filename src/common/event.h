@@ -27,7 +27,9 @@ enum class EventKind {
   kAttemptFinished, // status succeeded|failed; error_class, exit_code, message
   kRetryScheduled,  // attempt = the next attempt; due_us
   kTaskFinished,    // status succeeded|cached|failed|upstream-failed|cancelled; data: outputs
-  kRunFinished,     // status succeeded|failed|cancelled; data: stats
+  kRunFinished,     // status succeeded|failed|cancelled|compensated|...; data: stats
+  kHandlerStarted,  // task = the handler instance; data: {"owner", "plan", "error"}
+  kRunPhase,        // status compensating|finalizing; data: {"status", "rollback", "instances"}
 };
 
 std::string_view EventKindName(EventKind k);

@@ -11,13 +11,28 @@
 namespace sluice {
 
 Result<RunSummary> Engine::Run() {
-  if (run_finished_) {
+  if (opts_.rollback && !rollback_) {
+    // Compensate a finished run: everything that succeeded and declares compensate.
+    if (!run_finished_) {
+      return Fail(ErrorCode::kConflict, "run {} is not finished; let it finish or cancel it "
+                  "before rolling it back", opts_.run_id);
+    }
+    if (final_status_ != "succeeded" && final_status_ != "failed") {
+      return Fail(ErrorCode::kConflict, "run {} ended {}; only a succeeded or failed run can be "
+                  "rolled back", opts_.run_id, final_status_);
+    }
+    if (Compensable().empty()) {
+      return Fail(ErrorCode::kConflict, "run {} has nothing to compensate: no task that "
+                  "declares compensate succeeded in it", opts_.run_id);
+    }
+  } else if (run_finished_) {
     return Fail(ErrorCode::kConflict, "run {} already finished ({})", opts_.run_id, final_status_);
   }
   Event started;
   started.kind = EventKind::kRunStarted;
   started.pid = opts_.pid;
   Emit(started);
+  if (opts_.rollback && !rollback_) EmitPhase("compensating", final_status_, true);
   if (opts_.cancel_only) CancelAll();
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {
@@ -27,12 +42,18 @@ Result<RunSummary> Engine::Run() {
     // (pids) ride with the next turn's commit.
     if (auto st = Commit(); !st) return Abandon(st.error());
     SpawnPending();
-    if (finished_ == static_cast<int>(instances_.size())) break;
-    if (by_handle_.empty() && ready_.empty() && finalize_.empty()) {
+    if (finished_ == static_cast<int>(instances_.size())) {
+      if (AdvancePhase()) continue;
+      break;
+    }
+    if (by_handle_.empty() && ready_.empty() && finalize_.empty() && handler_done_.empty()) {
       if (waiting_.empty()) {
         // Only reachable through a bug; fail what is left rather than hang.
         for (size_t i = 0; i < instances_.size(); ++i) {
-          if (!IsTerminal(instances_[i].state)) FailTask(static_cast<int>(i), "internal error: stuck");
+          if (!IsTerminal(instances_[i].state)) {
+            FinishTask(static_cast<int>(i), TaskState::kFailed, "internal error: stuck", "",
+                       "internal");
+          }
         }
         continue;
       }
@@ -51,22 +72,10 @@ Result<RunSummary> Engine::Run() {
       break;
     }
     HandleTimers();
-  }
-  // The run's verdict: top-level tasks only (a forEach parent speaks for its children).
-  std::string status = "succeeded";
-  if (cancelled_) {
-    status = "cancelled";
-  } else {
-    for (size_t i = 0; i < plan_->tasks.size(); ++i) {
-      TaskState s = instances_[i].state;
-      bool tolerated = plan_->tasks[i].spec->continue_on_failure;
-      if ((s == TaskState::kFailed && !tolerated) || s == TaskState::kUpstreamFailed) {
-        status = "failed";
-      }
-    }
+    ApplyStop();
   }
   RunSummary summary;
-  summary.status = status;
+  summary.status = FinalStatus();
   summary.attempts_spawned = static_cast<int>(latencies_us_.size());
   if (!latencies_us_.empty()) {
     std::sort(latencies_us_.begin(), latencies_us_.end());
@@ -76,12 +85,94 @@ Result<RunSummary> Engine::Run() {
   }
   Event fin;
   fin.kind = EventKind::kRunFinished;
-  fin.status = status;
+  fin.status = summary.status;
   fin.data = fmt::format("{{\"latency_p50_us\":{},\"latency_p99_us\":{},\"attempts\":{}}}",
                          summary.latency_p50_us, summary.latency_p99_us, latencies_us_.size());
   Emit(fin);
   if (auto st = Commit(); !st) return std::unexpected(st.error());
   return summary;
+}
+
+// The verdict of the main DAG: top-level tasks only (a forEach parent speaks for its
+// children). Cancelled tasks here were stopped by failFast or the run deadline.
+std::string Engine::MainStatus() const {
+  if (run_deadline_hit_) return "failed";
+  for (int i = 0; i < plan_->num_main; ++i) {
+    TaskState s = instances_[i].state;
+    bool tolerated = plan_->tasks[i].spec->continue_on_failure;
+    if ((s == TaskState::kFailed && !tolerated) || s == TaskState::kUpstreamFailed ||
+        s == TaskState::kCancelled) {
+      return "failed";
+    }
+  }
+  return "succeeded";
+}
+
+std::string Engine::FinalStatus() const {
+  if (cancelled_) return "cancelled";
+  std::string status = MainStatus();
+  if (!compensations_.empty()) {
+    status = "compensated";
+    for (int c : compensations_) {
+      if (instances_[c].state != TaskState::kSucceeded) status = "compensation-failed";
+    }
+  }
+  for (int f : finally_) {
+    TaskState s = instances_[f].state;
+    bool tolerated = plan_->tasks[instances_[f].plan].spec->continue_on_failure;
+    if (status == "succeeded" && ((s == TaskState::kFailed && !tolerated) ||
+                                  s == TaskState::kUpstreamFailed)) {
+      status = "failed";
+    }
+  }
+  return status;
+}
+
+// Every instance is settled: a failed run compensates what it completed, then every run but a
+// cancelled one or a rollback runs its finally tasks.
+bool Engine::AdvancePhase() {
+  if (phase_ == Phase::kMain && MainStatus() == "failed" && !Compensable().empty()) {
+    EmitPhase("compensating", "failed", false);
+    return true;
+  }
+  if (phase_ != Phase::kFinally && !rollback_ && plan_->num_finally > 0) {
+    EmitPhase("finalizing", FinalStatus(), false);
+    return true;
+  }
+  return false;
+}
+
+void Engine::EmitPhase(std::string_view phase, const std::string& status, bool rollback) {
+  ValueMap data{{"status", Value(status)}};
+  if (phase == "compensating") {
+    ValueList names;
+    for (int i : Compensable()) names.push_back(Value(instances_[i].name));
+    data.emplace_back("rollback", Value(rollback));
+    data.emplace_back("instances", Value(std::move(names)));
+  }
+  Event e;
+  e.kind = EventKind::kRunPhase;
+  e.status = std::string(phase);
+  e.data = Value(std::move(data)).ToJson();
+  Emit(std::move(e));
+}
+
+// Instances whose own body succeeded in this run (not cached, not recovered) and whose task
+// declares compensate, latest completion first.
+std::vector<int> Engine::Compensable() const {
+  std::vector<int> out;
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    const Instance& in = instances_[i];
+    const PlanTask& t = plan_->tasks[in.plan];
+    if (t.role == TaskRole::kMain && t.compensate >= 0 && !in.expanded &&
+        in.state == TaskState::kSucceeded) {
+      out.push_back(static_cast<int>(i));
+    }
+  }
+  std::sort(out.begin(), out.end(), [&](int a, int b) {
+    return instances_[a].completed > instances_[b].completed;
+  });
+  return out;
 }
 
 // The store failed: nothing more can be recorded, so stop every running attempt (TERM, grace,
@@ -136,6 +227,7 @@ int64_t Engine::NextTimerUs() const {
   auto consider = [&](int64_t t) {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
+  if (RunDeadlineUs() > 0 && !run_deadline_hit_) consider(RunDeadlineUs());
   for (int i : TimerCandidates()) {
     const Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
@@ -159,8 +251,17 @@ std::vector<int> Engine::TimerCandidates() const {
   return out;
 }
 
+// When the main phase must end (spec.deadline), or 0. Compensation and finally tasks are not
+// bound by it: they exist to clean up after exactly such an end.
+int64_t Engine::RunDeadlineUs() const {
+  int64_t ms = plan_->pipeline->deadline_ms;
+  if (ms <= 0 || phase_ != Phase::kMain || run_started_us_ == 0) return 0;
+  return run_started_us_ + ms * 1000;
+}
+
 void Engine::HandleTimers() {
   int64_t now = clock_.NowUs();
+  if (RunDeadlineUs() > 0 && now >= RunDeadlineUs()) run_deadline_hit_ = true;
   for (int i : TimerCandidates()) {
     Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
@@ -169,7 +270,7 @@ void Engine::HandleTimers() {
     if (in.state == TaskState::kWaiting) {
       if (deadline_due) {
         in.deadline_passed = true;
-        FailTask(i, "deadline passed while waiting to retry");
+        FailTask(i, "timeout", 0, "deadline passed while waiting to retry");
       } else if (now >= in.retry_due_us) {
         MarkReady(i);
       }
@@ -202,7 +303,10 @@ void Engine::StartReady() {
   bool progress = true;
   while (progress) {
     progress = false;
-    while (!ready_.empty() || !finalize_.empty()) {
+    while (!ready_.empty() || !finalize_.empty() || !handler_done_.empty()) {
+      std::vector<int> handlers;
+      handlers.swap(handler_done_);
+      for (int h : handlers) HandlerDone(h);
       std::deque<int> queue;
       queue.swap(ready_);
       for (int i : queue) {
@@ -226,12 +330,13 @@ void Engine::StartReady() {
       int i = runnable_.front();
       runnable_.pop_front();
       if (instances_[i].state != TaskState::kReady) continue;
+      if (StopStarting(i)) continue;
       if (!Fits(instances_[i])) {
         keep.push_back(i);
         continue;
       }
-      if (auto err = StartAttempt(i)) FailTask(i, *err);
-      progress = progress || !ready_.empty() || !finalize_.empty();
+      if (auto err = StartAttempt(i)) FailTask(i, "expression-error", 0, *err);
+      progress = progress || !ready_.empty() || !finalize_.empty() || !handler_done_.empty();
     }
     // Entries passed over keep their place ahead of the rest.
     runnable_.insert(runnable_.begin(), keep.begin(), keep.end());
@@ -243,11 +348,12 @@ void Engine::StartReady() {
 bool Engine::Vet(int i) {
   Instance& in = instances_[i];
   const PlanTask& t = plan_->tasks[in.plan];
-  if (in.parent < 0 && in.attempt == 0 && !in.expanded) {
+  const bool in_dag = t.role == TaskRole::kMain || t.role == TaskRole::kFinally;
+  if (in_dag && in.parent < 0 && in.attempt == 0 && !in.expanded) {
     // Upstream verdicts first: a failure blocks, a skipped input skips.
     bool all_skipped = !t.deps.empty();
     for (int d : t.deps) {
-      const Instance& up = instances_[d];
+      const Instance& up = instances_[top_[d]];
       bool tolerated = plan_->tasks[d].spec->continue_on_failure && up.state == TaskState::kFailed;
       if ((up.state == TaskState::kFailed && !tolerated) || up.state == TaskState::kUpstreamFailed ||
           up.state == TaskState::kCancelled) {
@@ -257,12 +363,18 @@ bool Engine::Vet(int i) {
       }
       if (up.state != TaskState::kSkipped) all_skipped = false;
     }
+    if (StopStarting(i)) return false;
     for (int d : t.data_deps) {
-      // A tolerated failure (continueOnFailure) has no outputs to read either.
-      TaskState s = instances_[d].state;
-      if (s == TaskState::kSkipped || s == TaskState::kFailed) {
-        SkipTask(i, fmt::format("it reads outputs of {}, which {}", Quote(instances_[d].name),
-                                s == TaskState::kSkipped ? "was skipped" : "failed"));
+      // A tolerated failure (continueOnFailure) has no outputs to read either, nor a task
+      // recovered by a catch handler.
+      const Instance& up = instances_[top_[d]];
+      TaskState s = up.state;
+      if (s == TaskState::kSkipped || s == TaskState::kFailed ||
+          (s == TaskState::kRecovered && !up.outputs.is_map())) {
+        SkipTask(i, fmt::format("it reads outputs of {}, which {}", Quote(up.name),
+                                s == TaskState::kSkipped  ? "was skipped"
+                                : s == TaskState::kFailed ? "failed"
+                                                          : "was recovered without outputs"));
         return false;
       }
     }
@@ -276,6 +388,7 @@ bool Engine::Vet(int i) {
       return false;
     }
   }
+  if (in.parent >= 0 && StopStarting(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
   if (t.kind == Body::Kind::kBuiltin) {
@@ -286,7 +399,7 @@ bool Engine::Vet(int i) {
   const Resources& r = *t.resources;
   if (r.cpu > opts_.cpu_capacity || r.gpu > opts_.gpu_capacity ||
       (opts_.memory_capacity > 0 && r.memory > opts_.memory_capacity)) {
-    FailTask(i, fmt::format("it asks for cpu={} memory={} gpu={}, more than this machine offers "
+    FailTask(i, "unschedulable", 0, fmt::format("it asks for cpu={} memory={} gpu={}, more than this machine offers "
                             "(cpu={} memory={} gpu={})", r.cpu, r.memory, r.gpu,
                             opts_.cpu_capacity, opts_.memory_capacity, opts_.gpu_capacity));
     return false;
@@ -304,7 +417,7 @@ bool Engine::DecidedByWhen(int i) {
   auto v = spec.when->Evaluate(scope);
   Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));
   if (!cond) {
-    FailTask(i, fmt::format("when: {}", cond.error().message));
+    FailTask(i, "expression-error", 0, fmt::format("when: {}", cond.error().message));
     return true;
   }
   if (*cond) return false;
@@ -322,7 +435,7 @@ void Engine::StartForEach(int i) {
     Scope scope(*this, in, 1, nullptr);
     auto v = spec.for_each_expr->Evaluate(scope);
     if (!v) {
-      FailTask(i, fmt::format("forEach: {}", v.error().message));
+      FailTask(i, "expression-error", 0, fmt::format("forEach: {}", v.error().message));
       return;
     }
     items = *v;
@@ -332,12 +445,13 @@ void Engine::StartForEach(int i) {
     }
   }
   if (!items.is_list()) {
-    FailTask(i, fmt::format("forEach must give a list, got {} {}", items.TypeName(),
+    FailTask(i, "expression-error", 0, fmt::format("forEach must give a list, got {} {}", items.TypeName(),
                             Quote(items.ToText())));
     return;
   }
   if (items.as_list().size() > 100000) {
-    FailTask(i, fmt::format("forEach gives {} items; the limit is 100000", items.as_list().size()));
+    FailTask(i, "expression-error", 0,
+             fmt::format("forEach gives {} items; the limit is 100000", items.as_list().size()));
     return;
   }
   Event e;
@@ -354,6 +468,7 @@ void Engine::FinishForEach(int p) {
   if (IsTerminal(parent.state)) return;
   const OutputsDecl& decl = *plan_->tasks[parent.plan].outputs;
   std::string failed;
+  const Instance* failed_child = nullptr;
   ValueMap params, artifacts;
   for (const auto& o : decl.params) params.emplace_back(o.name, Value(ValueList{}));
   for (const auto& a : decl.artifacts) artifacts.emplace_back(a.name, Value(ValueList{}));
@@ -365,8 +480,12 @@ void Engine::FinishForEach(int p) {
       for (auto& l : alists) l.push_back(Value());
       continue;
     }
-    if (child.state != TaskState::kSucceeded && child.state != TaskState::kCached) {
-      if (failed.empty()) failed = fmt::format("{} {}", child.name, TaskStateName(child.state));
+    if (child.state != TaskState::kSucceeded && child.state != TaskState::kCached &&
+        child.state != TaskState::kRecovered) {
+      if (failed.empty()) {
+        failed = fmt::format("{} {}", child.name, TaskStateName(child.state));
+        failed_child = &child;
+      }
       continue;
     }
     const Value* cp = child.outputs.is_map() ? child.outputs.Find("params") : nullptr;
@@ -381,7 +500,8 @@ void Engine::FinishForEach(int p) {
     }
   }
   if (!failed.empty()) {
-    FinishTask(p, TaskState::kFailed, fmt::format("forEach item failed: {}", failed));
+    FinishTask(p, TaskState::kFailed, fmt::format("forEach item failed: {}", failed), "",
+               failed_child->err_class, failed_child->err_code);
     return;
   }
   for (size_t k = 0; k < params.size(); ++k) params[k].second = Value(std::move(plists[k]));
@@ -390,6 +510,64 @@ void Engine::FinishForEach(int p) {
              Value(ValueMap{{"params", Value(std::move(params))},
                             {"artifacts", Value(std::move(artifacts))}})
                  .ToJson());
+}
+
+// Whether instance i, not yet started, must not start: the run is failing and failFast is on,
+// or the run's deadline passed. Records it cancelled when so. Only main tasks stop: handlers,
+// compensations and finally tasks are how a failing run cleans up.
+bool Engine::StopStarting(int i) {
+  Instance& in = instances_[i];
+  if (in.attempt > 0 || plan_->tasks[in.plan].role != TaskRole::kMain || phase_ != Phase::kMain) {
+    return false;
+  }
+  std::string why;
+  if (run_deadline_hit_) {
+    why = fmt::format("not started: the run's deadline of {} passed",
+                      FormatDurationMs(plan_->pipeline->deadline_ms));
+  } else if (plan_->pipeline->fail_fast && !first_failure_.empty()) {
+    why = fmt::format("not started: task {} failed and failFast is on", Quote(first_failure_));
+  } else {
+    return false;
+  }
+  FinishTask(i, TaskState::kCancelled, why, "", "cancelled");
+  return true;
+}
+
+// Acts once on a failing run (failFast with onFailure: cancel) or a passed run deadline:
+// running attempts of main tasks are terminated (TERM, grace, KILL) and their retries given up;
+// handlers already running finish. Tasks not yet started are stopped by StopStarting().
+void Engine::ApplyStop() {
+  if (stop_applied_ || phase_ != Phase::kMain) return;
+  bool cancel = plan_->pipeline->fail_fast && plan_->pipeline->cancel_on_failure &&
+                !first_failure_.empty();
+  if (!cancel && !run_deadline_hit_) return;
+  stop_applied_ = true;
+  int64_t now = clock_.NowUs();
+  auto is_main = [&](int i) { return plan_->tasks[instances_[i].plan].role == TaskRole::kMain; };
+  for (const auto& [pid, i] : by_handle_) {
+    Instance& in = instances_[i];
+    if (in.kill_at_us || !is_main(i)) continue;  // already terminating, or a handler
+    if (run_deadline_hit_) {
+      in.timed_out = in.deadline_passed = in.run_deadline = true;
+    } else {
+      in.cancelling = true;
+    }
+    executor_.Signal(pid, SIGTERM);
+    in.kill_at_us = now + opts_.kill_grace_us;
+  }
+  std::vector<int> waiting(waiting_.begin(), waiting_.end());
+  for (int i : waiting) {
+    if (!is_main(i)) continue;
+    if (run_deadline_hit_) {
+      instances_[i].deadline_passed = true;
+      FailTask(i, "timeout", 0, fmt::format("the run's deadline of {} passed while it waited to "
+                                            "retry", FormatDurationMs(plan_->pipeline->deadline_ms)));
+    } else {
+      FinishTask(i, TaskState::kCancelled, fmt::format("cancelled while waiting to retry: task {} "
+                                                       "failed and onFailure is cancel",
+                                                       Quote(first_failure_)), "", "cancelled");
+    }
+  }
 }
 
 // Ctrl-C or `sluice cancel`: terminate every running process group (TERM, grace, KILL), then

@@ -27,6 +27,7 @@ enum class TaskState {
   kWaiting,         // waiting for a retry's backoff to pass; holds no slot
   kSucceeded,
   kCached,
+  kRecovered,       // failed, then recovered by its fallback (with its outputs) or a catch handler
   kFailed,
   kSkipped,
   kUpstreamFailed,
@@ -47,10 +48,11 @@ struct EngineOptions {
   // When set, the cache key covers the content of files named by absolute arguments.
   FileSystem* files = nullptr;
   bool cancel_only = false;   // Run() cancels what is left instead of executing it
+  bool rollback = false;      // Run() compensates a finished run (`sluice rollback`)
 };
 
 struct RunSummary {
-  std::string status;  // succeeded, failed, cancelled
+  std::string status;  // succeeded, failed, cancelled, compensated, compensation-failed
   int64_t latency_p50_us = 0;
   int64_t latency_p99_us = 0;
   int attempts_spawned = 0;  // by this process (a resumed run counts from the resume)
@@ -82,6 +84,8 @@ class Engine {
   // State transitions: Emit appends to the sink, applies, and notifies the observer.
   void Emit(Event e);
   Status Apply(const Event& e);
+  Status ApplyHandler(const Event& e);
+  Status ApplyPhase(const Event& e);
   Status Commit();
 
   void InitInstances();
@@ -103,15 +107,31 @@ class Engine {
   void FinishAttempt(int i, bool ok, const std::string& error_class, int code,
                      const std::string& message, const Value& outputs);
   // Record instance i's verdict (task.finished / task.skipped) with its last attempt number.
-  void FinishTask(int i, TaskState state, std::string message, std::string data = "");
+  void FinishTask(int i, TaskState state, std::string message, std::string data = "",
+                  std::string error_class = "", int code = 0);
   void SkipTask(int i, std::string message);
-  void FailTask(int i, const std::string& message);
+  // A terminal failure of class `cls`: runs the task's fallback or a matching catch handler
+  // first when it has them, else records the task failed.
+  void FailTask(int i, std::string_view cls, int code, const std::string& message);
+  void StartHandler(int owner, int plan_task);
+  void HandlerDone(int h);
+  // Whether a not-yet-started instance must not start (failFast, run deadline); records it
+  // cancelled when so.
+  bool StopStarting(int i);
+  void ApplyStop();
+  // Moves to compensation or finally when the current phase is over; false when the run is.
+  bool AdvancePhase();
+  void EmitPhase(std::string_view phase, const std::string& status, bool rollback);
+  std::vector<int> Compensable() const;
+  std::string MainStatus() const;
+  std::string FinalStatus() const;
   void HandleTimers();
   void CancelAll();
   void RecoverLost();
   std::unexpected<Error> Abandon(const Error& err);
   void TerminateRunning(bool record);
   int64_t NextTimerUs() const;
+  int64_t RunDeadlineUs() const;
   std::vector<int> TimerCandidates() const;
   int64_t BackoffUs(const Instance& in, int next_attempt) const;
   class Scope;
@@ -128,6 +148,19 @@ class Engine {
 
   std::vector<Instance> instances_;
   std::unordered_map<std::string, int> by_name_;
+  std::vector<int> top_;  // plan task -> its top-level instance, -1 while it has none
+  enum class Phase { kMain, kCompensating, kFinally };
+  Phase phase_ = Phase::kMain;
+  std::string phase_status_;      // the run's status when the current phase began
+  bool rollback_ = false;         // compensating on `sluice rollback`
+  std::vector<int> compensations_;  // instances of compensate handlers
+  std::vector<int> finally_;        // instances of finally tasks
+  std::string first_failure_;     // the first main task that failed (failFast)
+  int64_t run_started_us_ = 0;
+  bool run_deadline_hit_ = false;
+  bool stop_applied_ = false;     // ApplyStop() acted on the failure or deadline
+  int64_t completions_ = 0;       // succeeded instances so far, to order compensations
+  std::vector<int> handler_done_;  // handler instances that finished; their owners decide next
   std::deque<int> ready_;                  // ready, not yet vetted
   std::deque<int> runnable_;               // vetted, waiting for a slot
   std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)

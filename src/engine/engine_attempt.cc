@@ -20,7 +20,35 @@ AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task
 Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string> path) const {
   const std::string& root = path[0];
   if (root == "params") return Resolved{component_params_ ? *component_params_ : e_.params_, 1};
-  if (root == "run") return Resolved{Value(ValueMap{{"id", Value(e_.opts_.run_id)}}), 1};
+  if (root == "run") {
+    // Built per field: failedTasks walks every instance, and run.id is read often.
+    auto field = [&](std::string_view f) -> Value {
+      if (f == "id") return Value(e_.opts_.run_id);
+      if (f == "status") return Value(e_.phase_status_.empty() ? "running" : e_.phase_status_);
+      ValueList failed;
+      for (int i = 0; i < e_.plan_->num_main; ++i) {
+        if (e_.instances_[i].state == TaskState::kFailed) failed.push_back(Value(e_.instances_[i].name));
+      }
+      return Value(std::move(failed));
+    };
+    if (path.size() >= 2 && (path[1] == "id" || path[1] == "status" || path[1] == "failedTasks")) {
+      return Resolved{field(path[1]), 2};
+    }
+    return Resolved{Value(ValueMap{{"id", field("id")}, {"status", field("status")},
+                                   {"failedTasks", field("failedTasks")}}),
+                    1};
+  }
+  if (root == "error") {
+    // A handler sees its owner's failure; retry.when sees the instance's own.
+    const Instance& f = in_.owner >= 0 ? e_.instances_[in_.owner] : in_;
+    bool exit = f.err_class == "exit", sig = f.err_class == "signal";
+    return Resolved{Value(ValueMap{{"class", Value(f.err_class)},
+                                   {"exitCode", Value(static_cast<int64_t>(exit ? f.err_code : 0))},
+                                   {"signal", Value(static_cast<int64_t>(sig ? f.err_code : 0))},
+                                   {"message", Value(f.err_message)},
+                                   {"task", Value(f.name)}}),
+                    1};
+  }
   if (root == "task") {
     return Resolved{Value(ValueMap{{"name", Value(in_.name)},
                                    {"attempt", Value(static_cast<int64_t>(attempt_))}}),
@@ -34,19 +62,28 @@ Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string>
     if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
     return Resolved{*in_.item, 1};
   }
+  // A handler reading its owner's outputs reads its own instance's (a forEach item's).
+  auto find_task = [&](const std::string& name) -> const Instance* {
+    if (in_.owner >= 0 && e_.plan_->tasks[e_.instances_[in_.owner].plan].name == name) {
+      return &e_.instances_[in_.owner];
+    }
+    auto it = e_.by_name_.find(name);
+    return it == e_.by_name_.end() ? nullptr : &e_.instances_[it->second];
+  };
   if (root == "tasks" && !component_params_ && path.size() == 4) {
     // tasks.T.outputs.params as a whole (has(tasks.T.outputs.params.x) selects from it).
-    auto it = e_.by_name_.find(path[1]);
-    if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
-    const Instance& up = e_.instances_[it->second];
+    const Instance* found = find_task(path[1]);
+    if (!found) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+    const Instance& up = *found;
     const Value* group = up.outputs.is_map() ? up.outputs.Find(path[3]) : nullptr;
     return Resolved{group ? *group : Value(ValueMap{}), 4};
   }
   if (root == "tasks" && !component_params_ && path.size() >= 5) {
-    auto it = e_.by_name_.find(path[1]);
-    if (it == e_.by_name_.end()) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
-    const Instance& up = e_.instances_[it->second];
-    if (up.state != TaskState::kSucceeded && up.state != TaskState::kCached) {
+    const Instance* found = find_task(path[1]);
+    if (!found) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+    const Instance& up = *found;
+    if (up.state != TaskState::kSucceeded && up.state != TaskState::kCached &&
+        !(up.state == TaskState::kRecovered && up.outputs.is_map())) {
       return Fail(ErrorCode::kInvalidInput, "task {} has no outputs (it is {})", Quote(path[1]),
                   TaskStateName(up.state));
     }
@@ -63,25 +100,6 @@ Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string>
 }
 
 namespace {
-
-bool RetryMatches(const RetryPolicy& r, const std::string& error_class, int code) {
-  if (error_class == "exit" &&
-      std::find(r.except_exit_codes.begin(), r.except_exit_codes.end(), code) !=
-          r.except_exit_codes.end()) {
-    return false;
-  }
-  if (r.on_exit_codes.empty() && r.on_signals.empty() && r.on_classes.empty()) return true;
-  for (const auto& c : r.on_classes) {
-    if (c == "any" || c == error_class) return true;
-  }
-  if (error_class == "exit") {
-    return std::find(r.on_exit_codes.begin(), r.on_exit_codes.end(), code) != r.on_exit_codes.end();
-  }
-  if (error_class == "signal") {
-    return std::find(r.on_signals.begin(), r.on_signals.end(), code) != r.on_signals.end();
-  }
-  return false;
-}
 
 // A deterministic uniform number in [0, 1) for jitter, so replays and tests agree.
 double UnitRandom(const std::string& seed) {
@@ -259,11 +277,19 @@ void Engine::HandleExit(int i, const ProcessExit& exit) {
   // The attempt is over when its main process is: whatever it left running in its process
   // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it.
   executor_.Signal(exit.pid, SIGKILL);
+  if (in.cancelling) {
+    FinishAttempt(i, false, "cancelled", 0,
+                  fmt::format("cancelled: task {} failed and onFailure is cancel",
+                              Quote(first_failure_)), Value());
+    return;
+  }
   if (in.timed_out) {
     const PlanTask& t = plan_->tasks[in.plan];
-    std::string what = in.deadline_passed
-                           ? fmt::format("deadline of {} passed", FormatDurationMs(t.deadline_ms))
-                           : fmt::format("timed out after {}", FormatDurationMs(t.timeout_ms));
+    std::string what =
+        in.run_deadline ? fmt::format("the run's deadline of {} passed",
+                                      FormatDurationMs(plan_->pipeline->deadline_ms))
+        : in.deadline_passed ? fmt::format("deadline of {} passed", FormatDurationMs(t.deadline_ms))
+                             : fmt::format("timed out after {}", FormatDurationMs(t.timeout_ms));
     FinishAttempt(i, false, "timeout", 0, what, Value());
     return;
   }
@@ -280,7 +306,7 @@ void Engine::HandleExit(int i, const ProcessExit& exit) {
   }
   auto outputs = executor_.Collect(requests_[i], *plan_->tasks[in.plan].outputs);
   if (!outputs) {
-    FinishAttempt(i, false, "outputs", 0, outputs.error().message, Value());
+    FinishAttempt(i, false, "outputs-error", 0, outputs.error().message, Value());
     return;
   }
   FinishAttempt(i, true, "", 0, "", *outputs);
@@ -300,7 +326,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   e.message = message;
   Emit(e);
   if (error_class == "cancelled") {
-    FinishTask(i, TaskState::kCancelled, "the run was cancelled");
+    FinishTask(i, TaskState::kCancelled, message, "", "cancelled");
     return;
   }
   if (ok) {
@@ -313,25 +339,105 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
     FinishTask(i, TaskState::kSucceeded, "", out.ToJson());
     return;
   }
-  bool retryable = !in.deadline_passed && in.attempt <= t.retry->limit &&
-                   RetryMatches(*t.retry, error_class, code) && !cancelled_;
+  const RetryPolicy& r = *t.retry;
+  std::string note;
+  bool retryable = !in.deadline_passed && in.attempt <= r.limit && !cancelled_ &&
+                   error_class != "policy-denied" && error_class != "approval-rejected" &&
+                   (r.on.empty() || MatchesError(r.on, error_class, code)) &&
+                   !MatchesError(r.except, error_class, code);
+  if (retryable && r.when) {
+    Scope scope(*this, in, in.attempt, nullptr);
+    auto v = r.when->Evaluate(scope);
+    Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));
+    if (!cond) note = fmt::format("; not retried: retry.when: {}", cond.error().message);
+    retryable = cond && *cond;
+  }
   if (retryable) {
-    Event r;
-    r.kind = EventKind::kRetryScheduled;
-    r.task = in.name;
-    r.attempt = in.attempt + 1;
-    r.due_us = clock_.NowUs() + BackoffUs(in, in.attempt + 1);
-    r.message = message;
-    Emit(r);
+    Event e2;
+    e2.kind = EventKind::kRetryScheduled;
+    e2.task = in.name;
+    e2.attempt = in.attempt + 1;
+    e2.due_us = clock_.NowUs() + BackoffUs(in, in.attempt + 1);
+    e2.message = message;
+    Emit(e2);
     return;
   }
-  FailTask(i, in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt,
-                                           t.retry->limit + 1)
-                             : message);
+  FailTask(i, error_class, code,
+           (in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt, r.limit + 1)
+                           : message) + note);
 }
 
-void Engine::FailTask(int i, const std::string& message) {
-  FinishTask(i, TaskState::kFailed, message);
+void Engine::FailTask(int i, std::string_view cls, int code, const std::string& message) {
+  Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  if (t.role == TaskRole::kMain && !in.expanded && !cancelled_ && cls != "cancelled") {
+    in.err_class = std::string(cls);  // what its handler sees (also carried in the event)
+    in.err_code = code;
+    in.err_message = message;
+    if (t.fallback >= 0 && !in.fallback_tried) {
+      StartHandler(i, t.fallback);
+      return;
+    }
+    for (int c : t.catches) {
+      if (in.catch_tried) break;
+      const CatchSpec& cs = *plan_->tasks[c].catch_spec;
+      if (cs.on.empty() || MatchesError(cs.on, cls, code)) {
+        StartHandler(i, c);
+        return;
+      }
+    }
+  }
+  FinishTask(i, TaskState::kFailed, message, "", std::string(cls), code);
+}
+
+void Engine::StartHandler(int owner, int plan_task) {
+  const Instance& own = instances_[owner];
+  const PlanTask& h = plan_->tasks[plan_task];
+  const std::string& owner_task = plan_->tasks[h.owner].name;
+  Event e;
+  e.kind = EventKind::kHandlerStarted;
+  e.task = own.name + h.name.substr(owner_task.size());  // "train[2]" + ".fallback"
+  e.data = Value(ValueMap{{"owner", Value(own.name)},
+                          {"plan", Value(h.name)},
+                          {"error", Value(ValueMap{{"class", Value(own.err_class)},
+                                                   {"code", Value(static_cast<int64_t>(own.err_code))},
+                                                   {"message", Value(own.err_message)}})}})
+               .ToJson();
+  Emit(std::move(e));
+}
+
+// A catch or fallback handler finished: its owner is recovered, or fails (after a failed
+// fallback, a matching catch handler still gets its turn).
+void Engine::HandlerDone(int h) {
+  const Instance& hi = instances_[h];
+  const PlanTask& ht = plan_->tasks[hi.plan];
+  const int o = hi.owner;
+  if (ht.role == TaskRole::kCompensate || IsTerminal(instances_[o].state)) return;
+  const Instance& own = instances_[o];
+  const bool ok = hi.state == TaskState::kSucceeded || hi.state == TaskState::kCached;
+  std::string err = fmt::format("{}: {}", ErrorLabel(own.err_class, own.err_code), own.err_message);
+  std::string cls = own.err_class;
+  int code = own.err_code;
+  if (ht.role == TaskRole::kFallback) {
+    if (ok) {
+      FinishTask(o, TaskState::kRecovered, fmt::format("recovered by its fallback after {}", err),
+                 hi.outputs.ToJson(), cls, code);
+    } else {
+      FailTask(o, cls, code, fmt::format("{}; its fallback failed too ({})", own.err_message,
+                                         hi.err_message.empty() ? TaskStateName(hi.state)
+                                                                : hi.err_message));
+    }
+    return;
+  }
+  if (ok && ht.catch_spec->recover) {
+    FinishTask(o, TaskState::kRecovered, fmt::format("recovered by its catch handler after {}", err),
+               "", cls, code);
+  } else {
+    FinishTask(o, TaskState::kFailed,
+               ok ? fmt::format("{} (its catch handler ran)", own.err_message)
+                  : fmt::format("{}; its catch handler failed too", own.err_message),
+               "", cls, code);
+  }
 }
 
 }  // namespace sluice

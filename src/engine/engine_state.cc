@@ -9,9 +9,9 @@
 namespace sluice {
 
 namespace {
-constexpr std::string_view kStateNames[] = {"pending",   "ready",  "running", "waiting",
-                                            "succeeded", "cached", "failed",  "skipped",
-                                            "upstream-failed", "cancelled"};
+constexpr std::string_view kStateNames[] = {"pending",   "ready",     "running", "waiting",
+                                            "succeeded", "cached",    "recovered", "failed",
+                                            "skipped",   "upstream-failed", "cancelled"};
 }  // namespace
 
 std::string_view TaskStateName(TaskState s) { return kStateNames[static_cast<int>(s)]; }
@@ -40,15 +40,19 @@ Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opt
 
 Engine::~Engine() = default;
 
+// The main tasks' instances, at the same indices as their plan tasks. Finally tasks and
+// handlers get theirs when their phase or their owner's failure comes.
 void Engine::InitInstances() {
-  instances_.reserve(plan_->tasks.size());
-  by_name_.reserve(plan_->tasks.size());
-  for (const auto& t : plan_->tasks) AddInstance(t.index, -1, t.name, std::nullopt);
-  for (size_t i = 0; i < plan_->tasks.size(); ++i) {
+  const int n = plan_->num_main;
+  instances_.reserve(n);
+  by_name_.reserve(n);
+  top_.assign(plan_->tasks.size(), -1);
+  for (int i = 0; i < n; ++i) {
+    top_[i] = AddInstance(i, -1, plan_->tasks[i].name, std::nullopt);
     instances_[i].remaining_deps = static_cast<int>(plan_->tasks[i].deps.size());
   }
-  for (size_t i = 0; i < plan_->tasks.size(); ++i) {
-    if (instances_[i].remaining_deps == 0) MarkReady(static_cast<int>(i));
+  for (int i = 0; i < n; ++i) {
+    if (instances_[i].remaining_deps == 0) MarkReady(i);
   }
 }
 
@@ -123,7 +127,8 @@ void Engine::Emit(Event e) {
   if (observer_) observer_->OnEvent(e, MakeProgress());
 }
 
-void Engine::FinishTask(int i, TaskState state, std::string message, std::string data) {
+void Engine::FinishTask(int i, TaskState state, std::string message, std::string data,
+                        std::string error_class, int code) {
   Event e;
   e.kind = EventKind::kTaskFinished;
   e.task = instances_[i].name;
@@ -131,6 +136,8 @@ void Engine::FinishTask(int i, TaskState state, std::string message, std::string
   e.status = std::string(TaskStateName(state));
   e.message = std::move(message);
   e.data = std::move(data);
+  e.error_class = std::move(error_class);
+  e.exit_code = code;
   Emit(std::move(e));
 }
 
@@ -164,12 +171,18 @@ Status Engine::Replay(const std::vector<Event>& events) {
 }
 
 Status Engine::Apply(const Event& e) {
-  if (e.kind == EventKind::kRunCreated || e.kind == EventKind::kRunStarted) return {};
+  if (e.kind == EventKind::kRunCreated) return {};
+  if (e.kind == EventKind::kRunStarted) {
+    if (run_started_us_ == 0) run_started_us_ = e.time_us;
+    return {};
+  }
   if (e.kind == EventKind::kRunFinished) {
     run_finished_ = true;
     final_status_ = e.status;
     return {};
   }
+  if (e.kind == EventKind::kRunPhase) return ApplyPhase(e);
+  if (e.kind == EventKind::kHandlerStarted) return ApplyHandler(e);
   auto it = by_name_.find(e.task);
   if (it == by_name_.end()) {
     return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
@@ -223,6 +236,11 @@ Status Engine::Apply(const Event& e) {
       in.handle = static_cast<int>(e.pid);
       return {};
     case EventKind::kAttemptFinished:
+      if (e.status != "succeeded") {
+        in.err_class = e.error_class;
+        in.err_code = e.exit_code;
+        in.err_message = e.message;
+      }
       in.attempt_open = false;
       requests_.erase(i);
       if (in.handle) by_handle_.erase(in.handle);
@@ -255,11 +273,133 @@ Status Engine::Apply(const Event& e) {
         if (auto d = ParseJson(e.data); d) in.outputs = *d;
       }
       if (e.attempt > in.attempt) in.attempt = e.attempt;
+      if (*s == TaskState::kSucceeded) in.completed = ++completions_;
+      if (*s == TaskState::kFailed) {
+        if (!e.error_class.empty()) {
+          in.err_class = e.error_class;
+          in.err_code = e.exit_code;
+        }
+        in.err_message = e.message;
+        const PlanTask& t = plan_->tasks[in.plan];
+        if (t.role == TaskRole::kMain && !t.spec->continue_on_failure && first_failure_.empty()) {
+          first_failure_ = in.name;
+        }
+      }
       OnTaskDone(i);
       return {};
     }
     default: return {};
   }
+}
+
+// A handler's instance: named after its owner instance ("train[2].fallback"), with the owner's
+// item, ready at once. The owner waits for it in kRunning, holding no slot.
+Status Engine::ApplyHandler(const Event& e) {
+  auto d = ParseJson(e.data);
+  const Value* owner = d && d->is_map() ? d->Find("owner") : nullptr;
+  const Value* plan = d && d->is_map() ? d->Find("plan") : nullptr;
+  auto oit = owner && owner->is_string() ? by_name_.find(owner->as_string()) : by_name_.end();
+  const PlanTask* pt = plan && plan->is_string() ? plan_->Find(plan->as_string()) : nullptr;
+  if (oit == by_name_.end() || !pt || pt->owner != instances_[oit->second].plan ||
+      by_name_.count(e.task)) {
+    return Fail(ErrorCode::kInternal, "event {}: bad handler {} {}", e.seq, Quote(e.task),
+                Quote(e.data));
+  }
+  const int o = oit->second;
+  Instance& own = instances_[o];
+  own.state = TaskState::kRunning;
+  waiting_.erase(o);
+  if (pt->role == TaskRole::kFallback) own.fallback_tried = true;
+  if (pt->role == TaskRole::kCatch) own.catch_tried = true;
+  if (const Value* err = d->Find("error"); err && err->is_map()) {
+    const Value* c = err->Find("class");
+    const Value* code = err->Find("code");
+    const Value* msg = err->Find("message");
+    if (c && c->is_string()) own.err_class = c->as_string();
+    if (code && code->is_int()) own.err_code = static_cast<int>(code->as_int());
+    if (msg && msg->is_string()) own.err_message = msg->as_string();
+  }
+  std::optional<Value> item = own.item;
+  int h = AddInstance(pt->index, -1, e.task, std::move(item));
+  instances_[h].owner = o;
+  MarkReady(h);
+  return {};
+}
+
+// A new phase: its instances, with their order. Compensations wait for the compensations of
+// everything downstream of their task (reverse completion order; unrelated ones in parallel);
+// finally tasks wait for the finally tasks they need.
+Status Engine::ApplyPhase(const Event& e) {
+  auto d = ParseJson(e.data);
+  if (!d || !d->is_map()) return Fail(ErrorCode::kInternal, "event {}: bad phase data", e.seq);
+  run_finished_ = false;  // `sluice rollback` reopens a finished run
+  const Value* st = d->Find("status");
+  phase_status_ = st && st->is_string() ? st->as_string() : "";
+  if (e.status == "finalizing") {
+    phase_ = Phase::kFinally;
+    const int first = plan_->num_main, last = first + plan_->num_finally;
+    for (int p = first; p < last; ++p) {
+      top_[p] = AddInstance(p, -1, plan_->tasks[p].name, std::nullopt);
+      finally_.push_back(top_[p]);
+    }
+    for (int p = first; p < last; ++p) {
+      instances_[top_[p]].remaining_deps = static_cast<int>(plan_->tasks[p].deps.size());
+      if (plan_->tasks[p].deps.empty()) MarkReady(top_[p]);
+    }
+    return {};
+  }
+  if (e.status != "compensating") {
+    return Fail(ErrorCode::kInternal, "event {}: unknown phase {}", e.seq, Quote(e.status));
+  }
+  phase_ = Phase::kCompensating;
+  const Value* rb = d->Find("rollback");
+  rollback_ = rb && rb->is_bool() && rb->as_bool();
+  const Value* list = d->Find("instances");
+  if (!list || !list->is_list()) return Fail(ErrorCode::kInternal, "event {}: bad phase", e.seq);
+  std::vector<int> owners;
+  for (const auto& v : list->as_list()) {
+    auto it = v.is_string() ? by_name_.find(v.as_string()) : by_name_.end();
+    if (it == by_name_.end() || plan_->tasks[instances_[it->second].plan].compensate < 0) {
+      return Fail(ErrorCode::kInternal, "event {}: cannot compensate {}", e.seq, Quote(v.ToText()));
+    }
+    owners.push_back(it->second);
+  }
+  // What is downstream of each owner's task, once per task.
+  std::map<int, std::vector<bool>> downstream;
+  for (int o : owners) {
+    int p = instances_[o].plan;
+    if (downstream.count(p)) continue;
+    std::vector<bool> reach(plan_->num_main, false);
+    std::vector<int> stack(plan_->tasks[p].dependents);
+    while (!stack.empty()) {
+      int t = stack.back();
+      stack.pop_back();
+      if (reach[t]) continue;
+      reach[t] = true;
+      for (int next : plan_->tasks[t].dependents) stack.push_back(next);
+    }
+    downstream[p] = std::move(reach);
+  }
+  const size_t base = instances_.size();
+  for (int o : owners) {
+    int p = plan_->tasks[instances_[o].plan].compensate;
+    std::optional<Value> item = instances_[o].item;
+    int c = AddInstance(p, -1, instances_[o].name + ".compensate", std::move(item));
+    instances_[c].owner = o;
+    compensations_.push_back(c);
+  }
+  for (size_t a = 0; a < owners.size(); ++a) {
+    const std::vector<bool>& reach = downstream[instances_[owners[a]].plan];
+    for (size_t b = 0; b < owners.size(); ++b) {
+      if (a == b || !reach[instances_[owners[b]].plan]) continue;
+      ++instances_[base + a].remaining_deps;  // a waits for b
+      instances_[base + b].waiters.push_back(static_cast<int>(base + a));
+    }
+  }
+  for (size_t a = 0; a < owners.size(); ++a) {
+    if (instances_[base + a].remaining_deps == 0) MarkReady(static_cast<int>(base + a));
+  }
+  return {};
 }
 
 // Bookkeeping when an instance reaches a terminal state: count it, tell its forEach parent,
@@ -273,9 +413,17 @@ void Engine::OnTaskDone(int i) {
     if (++p.children_done == static_cast<int>(p.children.size())) finalize_.push_back(in.parent);
     return;
   }
+  for (int w : in.waiters) {
+    if (--instances_[w].remaining_deps == 0 && instances_[w].state == TaskState::kPending) MarkReady(w);
+  }
+  if (in.owner >= 0) {
+    handler_done_.push_back(i);
+    return;
+  }
   for (int d : plan_->tasks[in.plan].dependents) {
-    if (--instances_[d].remaining_deps == 0 && instances_[d].state == TaskState::kPending) {
-      MarkReady(d);
+    int di = top_[d];
+    if (di >= 0 && --instances_[di].remaining_deps == 0 && instances_[di].state == TaskState::kPending) {
+      MarkReady(di);
     }
   }
 }

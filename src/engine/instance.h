@@ -14,6 +14,7 @@ namespace sluice {
 struct Engine::Instance {
   int plan = 0;     // index into Plan::tasks
   int parent = -1;  // forEach parent instance, or -1
+  int owner = -1;   // handlers: the instance they serve
   std::string name;
   std::optional<Value> item;
   TaskState state = TaskState::kPending;
@@ -38,6 +39,17 @@ struct Engine::Instance {
   int children_running = 0;
 
   Value outputs;  // {"params": {...}, "artifacts": {name: path}}
+
+  // The last failure, as `error.*` sees it.
+  std::string err_class;
+  int err_code = 0;
+  std::string err_message;
+  bool fallback_tried = false;
+  bool catch_tried = false;
+  bool cancelling = false;    // TERM sent because the run is failing (onFailure: cancel)
+  bool run_deadline = false;  // TERM sent because the run's deadline passed
+  int64_t completed = 0;      // order of success among instances, 0 = not succeeded
+  std::vector<int> waiters;   // instances whose remaining_deps count this one (compensations)
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)

@@ -136,58 +136,118 @@ class Compiler {
 
   Status BuildTasks() {
     const PipelineSpec& p = *plan_->pipeline;
-    plan_->tasks.reserve(p.tasks.size());
-    plan_->by_name.reserve(p.tasks.size());
-    for (const auto& t : p.tasks) {
-      if (plan_->by_name.count(t.name)) {
-        return FailAt(t.loc, "duplicate task name {}", Quote(t.name));
+    plan_->tasks.reserve(p.tasks.size() + p.finally_tasks.size());
+    plan_->by_name.reserve(p.tasks.size() + p.finally_tasks.size());
+    for (const auto& t : p.tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kMain, -1));
+    plan_->num_main = static_cast<int>(plan_->tasks.size());
+    for (const auto& t : p.finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1));
+    plan_->num_finally = static_cast<int>(plan_->tasks.size()) - plan_->num_main;
+    for (int i = 0; i < plan_->num_main; ++i) {
+      const TaskHandlers* h = plan_->tasks[i].spec->handlers.get();
+      if (!h) continue;
+      for (const auto& c : h->catches) {
+        SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i));
+        plan_->tasks[*idx].catch_spec = &c;
+        plan_->tasks[i].catches.push_back(*idx);
       }
-      PlanTask pt;
-      pt.index = static_cast<int>(plan_->tasks.size());
-      pt.name = t.name;
-      pt.spec = &t;
-      pt.body = &t.body;
-      pt.outputs = &t.outputs;
-      pt.kind = t.body.kind;
-      const ComponentSpec* comp = nullptr;
-      if (t.body.kind == Body::Kind::kUses) {
-        SLUICE_TRY(c, Resolve(t.body.uses, t.body.loc));
-        comp = *c;
-        pt.component = comp;
-        pt.body = &comp->body;
-        pt.kind = comp->body.kind;
-        pt.outputs = &comp->outputs;
-        SLUICE_TRY_STATUS(CheckArguments(t, *comp));
+      if (h->fallback) {
+        SLUICE_TRY(idx, BuildTask(*h->fallback, TaskRole::kFallback, i));
+        plan_->tasks[i].fallback = *idx;
+        SLUICE_TRY_STATUS(CheckFallbackOutputs(plan_->tasks[i], plan_->tasks[*idx]));
       }
-      const RetryPolicy* retry = t.retry ? &*t.retry
-                                 : comp && comp->retry ? &*comp->retry
-                                 : p.default_retry ? &*p.default_retry : nullptr;
-      static const RetryPolicy kNoRetry;
-      pt.retry = retry ? retry : &kNoRetry;
-      pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
-                      : comp && comp->timeout_ms ? *comp->timeout_ms
-                      : p.default_timeout_ms.value_or(0);
-      pt.deadline_ms = t.deadline_ms.value_or(0);
-      pt.resources = t.resources.set ? &t.resources
-                     : comp && comp->resources.set ? &comp->resources : &p.default_resources;
-      for (const auto& [pool, units] : pt.resources->pools) {
-        if (!p.pools.count(pool)) {
-          std::vector<std::string> known;
-          for (const auto& [k, v] : p.pools) known.push_back(k);
-          return FailAt(t.loc, "task {} asks for pool {}, which spec.pools does not declare{}",
-                        Quote(t.name), Quote(pool), DidYouMean(pool, known));
-        }
-        if (units > p.pools.at(pool)) {
-          return FailAt(t.loc, "task {} asks for {} units of pool {}, which only has {}",
-                        Quote(t.name), units, Quote(pool), p.pools.at(pool));
-        }
+      if (h->compensate) {
+        SLUICE_TRY(idx, BuildTask(*h->compensate, TaskRole::kCompensate, i));
+        plan_->tasks[i].compensate = *idx;
       }
-      if (t.cache) pt.cache = *t.cache;
-      else if (comp && comp->cache) pt.cache = *comp->cache;
-      plan_->by_name[t.name] = pt.index;
-      plan_->tasks.push_back(std::move(pt));
     }
     for (auto& pt : plan_->tasks) SLUICE_TRY_STATUS(CheckReferences(pt));
+    return {};
+  }
+
+  // Resolves one task's component and defaults and appends it; returns its index.
+  Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner) {
+    const PipelineSpec& p = *plan_->pipeline;
+    if (auto it = plan_->by_name.find(t.name); it != plan_->by_name.end()) {
+      return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
+                    plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
+                        ? " (tasks and finally tasks share one namespace)" : "");
+    }
+    PlanTask pt;
+    pt.index = static_cast<int>(plan_->tasks.size());
+    pt.name = t.name;
+    pt.role = role;
+    pt.owner = owner;
+    pt.spec = &t;
+    pt.body = &t.body;
+    pt.outputs = &t.outputs;
+    pt.kind = t.body.kind;
+    const ComponentSpec* comp = nullptr;
+    if (t.body.kind == Body::Kind::kUses) {
+      SLUICE_TRY(c, Resolve(t.body.uses, t.body.loc));
+      comp = *c;
+      pt.component = comp;
+      pt.body = &comp->body;
+      pt.kind = comp->body.kind;
+      pt.outputs = &comp->outputs;
+      SLUICE_TRY_STATUS(CheckArguments(t, *comp));
+    }
+    const RetryPolicy* retry = t.retry ? &*t.retry
+                               : comp && comp->retry ? &*comp->retry
+                               : p.default_retry ? &*p.default_retry : nullptr;
+    static const RetryPolicy kNoRetry;
+    pt.retry = retry ? retry : &kNoRetry;
+    pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
+                    : comp && comp->timeout_ms ? *comp->timeout_ms
+                    : p.default_timeout_ms.value_or(0);
+    pt.deadline_ms = t.deadline_ms.value_or(0);
+    pt.resources = t.resources.set ? &t.resources
+                   : comp && comp->resources.set ? &comp->resources : &p.default_resources;
+    for (const auto& [pool, units] : pt.resources->pools) {
+      if (!p.pools.count(pool)) {
+        std::vector<std::string> known;
+        for (const auto& [k, v] : p.pools) known.push_back(k);
+        return FailAt(t.loc, "task {} asks for pool {}, which spec.pools does not declare{}",
+                      Quote(t.name), Quote(pool), DidYouMean(pool, known));
+      }
+      if (units > p.pools.at(pool)) {
+        return FailAt(t.loc, "task {} asks for {} units of pool {}, which only has {}",
+                      Quote(t.name), units, Quote(pool), p.pools.at(pool));
+      }
+    }
+    if (t.cache) pt.cache = *t.cache;
+    else if (comp && comp->cache) pt.cache = *comp->cache;
+    plan_->by_name[t.name] = pt.index;
+    plan_->tasks.push_back(std::move(pt));
+    return static_cast<int>(plan_->tasks.size()) - 1;
+  }
+
+  // A fallback stands in for its task, so downstream readers must find the same outputs.
+  Status CheckFallbackOutputs(const PlanTask& task, const PlanTask& fb) {
+    auto names = [](const OutputsDecl& o) {
+      std::set<std::string> params, artifacts;
+      for (const auto& p : o.params) params.insert(p.name);
+      for (const auto& a : o.artifacts) artifacts.insert(a.name);
+      return std::make_pair(params, artifacts);
+    };
+    auto want = names(*task.outputs), got = names(*fb.outputs);
+    for (int k = 0; k < 2; ++k) {
+      const auto& w = k == 0 ? want.first : want.second;
+      const auto& g = k == 0 ? got.first : got.second;
+      const char* what = k == 0 ? "param" : "artifact";
+      for (const auto& n : w) {
+        if (!g.count(n)) {
+          return FailAt(fb.spec->loc, "the fallback of task {} must declare the same outputs: "
+                        "output {} {} is missing", Quote(task.name), what, Quote(n));
+        }
+      }
+      for (const auto& n : g) {
+        if (!w.count(n)) {
+          return FailAt(fb.spec->loc, "the fallback of task {} must declare the same outputs: "
+                        "task {} has no output {} {}", Quote(task.name), Quote(task.name), what,
+                        Quote(n));
+        }
+      }
+    }
     return {};
   }
 
@@ -236,14 +296,18 @@ class Compiler {
         }
         return std::nullopt;
       }
-      if (path.size() >= 2 && ((path[0] == "run" && path[1] == "id") ||
-                               (path[0] == "task" && path[1] == "name") ||
-                               (path[0] == "component" && path[1] == "dir"))) {
+      if (path.size() < 2) return std::nullopt;
+      const std::string &root = path[0], &field = path[1];
+      if ((root == "run" && (field == "id" || field == "status")) ||
+          (root == "task" && field == "name") || (root == "component" && field == "dir") ||
+          (root == "error" && (field == "class" || field == "message" || field == "task"))) {
         return std::make_pair(StaticType::kString, size_t{2});
       }
-      if (path.size() >= 2 && path[0] == "task" && path[1] == "attempt") {
+      if ((root == "task" && field == "attempt") ||
+          (root == "error" && (field == "exitCode" || field == "signal"))) {
         return std::make_pair(StaticType::kInt, size_t{2});
       }
+      if (root == "run" && field == "failedTasks") return std::make_pair(StaticType::kList, size_t{2});
       return std::nullopt;
     }
 
@@ -302,8 +366,25 @@ class Compiler {
       }
       return {};
     }
+    if (retry_when_ && root != "error" && root != "task" && root != "run") {
+      return fail(fmt::format("retry.when sees error, task and run, not {}", Quote(root)));
+    }
     if (root == "run") {
-      if (path.size() >= 2 && path[1] != "id") return fail(fmt::format("unknown {}: run has only id", spelled));
+      if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {
+        return fail(fmt::format("unknown {}: run has id, status and failedTasks", spelled));
+      }
+      return {};
+    }
+    if (root == "error") {
+      if (!retry_when_ && pt.role != TaskRole::kCatch && pt.role != TaskRole::kFallback) {
+        return fail("error is only defined in retry.when, catch handlers and fallbacks");
+      }
+      static const std::vector<std::string> kFields = {"class", "exitCode", "signal", "message",
+                                                       "task"};
+      if (path.size() >= 2 && std::find(kFields.begin(), kFields.end(), path[1]) == kFields.end()) {
+        return fail(fmt::format("unknown {}: error has {}{}", spelled, Join(kFields, ", "),
+                                DidYouMean(path[1], kFields)));
+      }
       return {};
     }
     if (root == "task") {
@@ -317,7 +398,8 @@ class Compiler {
       return {};
     }
     if (root == "item" && !is_component) {
-      if (!pt.spec->for_each_literal && !pt.spec->for_each_expr) {
+      const TaskSpec* itemized = pt.owner >= 0 ? plan_->tasks[pt.owner].spec : pt.spec;
+      if (!itemized->for_each_literal && !itemized->for_each_expr) {
         return fail("item is only defined in a task with forEach");
       }
       return {};
@@ -334,6 +416,18 @@ class Compiler {
         return fail(fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names)));
       }
       if (up->index == pt.index) return fail(fmt::format("task {} reads its own outputs", Quote(pt.name)));
+      if (up->role != TaskRole::kMain && up->role != TaskRole::kFinally) {
+        return fail(fmt::format("task {} is a handler; its outputs cannot be read", Quote(path[1])));
+      }
+      if (up->role == TaskRole::kFinally && pt.role != TaskRole::kFinally) {
+        return fail(fmt::format("{} is a finally task: it runs last, so only other finally "
+                                "tasks can read its outputs", Quote(path[1])));
+      }
+      if (up->index == pt.owner && pt.role != TaskRole::kCompensate) {
+        return fail(fmt::format("the {} of task {} runs when it failed, so it has no outputs to "
+                                "read", pt.role == TaskRole::kCatch ? "catch handler" : "fallback",
+                                Quote(up->name)));
+      }
       std::vector<std::string> outs;
       if (path[3] == "params") {
         for (const auto& o : up->outputs->params) outs.push_back(o.name);
@@ -350,7 +444,7 @@ class Compiler {
     }
     std::vector<std::string> roots = is_component
         ? std::vector<std::string>{"params", "component", "run", "task"}
-        : std::vector<std::string>{"params", "tasks", "item", "run", "task"};
+        : std::vector<std::string>{"params", "tasks", "item", "run", "task", "error"};
     static const std::vector<std::string> kTypeNames = {
         "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
         "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration
@@ -386,9 +480,24 @@ class Compiler {
       }
       SLUICE_TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
     }
+    if (pt.retry->when) {
+      retry_when_ = true;
+      auto st = CheckField(pt, *pt.retry->when, false);
+      retry_when_ = false;
+      SLUICE_TRY_STATUS(st);
+    }
     std::sort(pt.data_deps.begin(), pt.data_deps.end());
     pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());
-    std::set<int> deps(pt.data_deps.begin(), pt.data_deps.end());
+    if (pt.role != TaskRole::kMain && pt.role != TaskRole::kFinally) {
+      pt.data_deps.clear();  // a handler starts when its owner is settled; it waits for nothing
+      return {};
+    }
+    // Dependencies stay inside one DAG: a finally task reads main tasks' outputs, but they are
+    // over before it starts.
+    std::set<int> deps;
+    for (int d : pt.data_deps) {
+      if (plan_->tasks[d].role == pt.role) deps.insert(d);
+    }
     for (const auto& [need, loc] : t.needs) {
       const PlanTask* up = plan_->Find(need);
       if (!up) {
@@ -398,6 +507,14 @@ class Compiler {
                       DidYouMean(need, names));
       }
       if (up->index == pt.index) return FailAt(loc, "task {} needs itself", Quote(pt.name));
+      if (up->role != pt.role) {
+        if (pt.role == TaskRole::kFinally) {
+          return FailAt(loc, "finally task {} needs {}: finally tasks run after every task, so "
+                        "they can only need other finally tasks", Quote(pt.name), Quote(need));
+        }
+        return FailAt(loc, "task {} needs {}, a finally task, which runs after every task",
+                      Quote(pt.name), Quote(need));
+      }
       deps.insert(up->index);
     }
     pt.deps.assign(deps.begin(), deps.end());
@@ -406,8 +523,10 @@ class Compiler {
 
   Status BuildGraph() {
     Graph& g = plan_->graph;
-    for (const auto& t : plan_->tasks) g.AddNode(t.name);
-    for (const auto& t : plan_->tasks) {
+    const int n = plan_->num_main + plan_->num_finally;
+    for (int i = 0; i < n; ++i) g.AddNode(plan_->tasks[i].name);
+    for (int i = 0; i < n; ++i) {
+      const PlanTask& t = plan_->tasks[i];
       for (int d : t.deps) {
         g.AddEdge(d, t.index);
         plan_->tasks[d].dependents.push_back(t.index);
@@ -426,6 +545,7 @@ class Compiler {
   std::shared_ptr<Plan> plan_;
   std::string root_;
   std::set<std::string> imported_;
+  bool retry_when_ = false;  // checking a retry.when: only error, task and run are in scope
 };
 
 }  // namespace

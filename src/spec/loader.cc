@@ -87,18 +87,44 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
   return {};
 }
 
-Result<TaskSpec> Reader::Task(const YNode& n) const {
-  SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
-  SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs", "env",
-                           "outputs", "when", "forEach", "parallelism", "retry", "timeout",
-                           "deadline", "resources", "cache", "continueOnFailure"},
-                       "a task"));
+Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& owner) const {
   TaskSpec t;
   t.loc = Loc(n);
-  if (!n["name"]) return FailAt(t.loc, "a task needs a name");
-  SLUICE_TRY(name, Name(n["name"], "task name"));
-  t.name = *name;
-  t.loc = Loc(n["name"]);
+  if (kind == TaskKind::kMain || kind == TaskKind::kFinally) {
+    SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
+    if (kind == TaskKind::kMain) {
+      SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
+                                      "env", "outputs", "when", "forEach", "parallelism", "retry",
+                                      "timeout", "deadline", "resources", "cache",
+                                      "continueOnFailure", "catch", "fallback", "compensate"},
+                                  "a task"));
+    } else {
+      SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
+                                      "env", "outputs", "when", "forEach", "parallelism", "retry",
+                                      "timeout", "deadline", "resources", "continueOnFailure"},
+                                  "a finally task"));
+    }
+    if (!n["name"]) return FailAt(t.loc, "a task needs a name");
+    SLUICE_TRY(name, Name(n["name"], "task name"));
+    t.name = *name;
+    t.loc = Loc(n["name"]);
+  } else {
+    const char* what = kind == TaskKind::kCatch ? "a catch entry"
+                       : kind == TaskKind::kFallback ? "fallback" : "compensate";
+    SLUICE_TRY_STATUS(ExpectMap(n, what));
+    if (kind == TaskKind::kCatch) {
+      SLUICE_TRY_STATUS(CheckKeys(n, {"on", "recover", "run", "script", "shell", "uses", "with",
+                                      "env", "retry", "timeout", "resources"}, what));
+    } else if (kind == TaskKind::kFallback) {
+      SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "outputs",
+                                      "retry", "timeout", "resources"}, what));
+    } else {
+      SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "retry",
+                                      "timeout", "resources"}, what));
+    }
+    t.name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
+                                                                      ? ".compensate" : ".catch");
+  }
   SLUICE_TRY_STATUS(BodyOf(n, &t.body, true, fmt::format("task {}", Quote(t.name))));
   if (const auto& needs = n["needs"]) {
     if (needs.IsScalar()) {
@@ -177,7 +203,44 @@ Result<TaskSpec> Reader::Task(const YNode& n) const {
     SLUICE_TRY(b, Bool(n["continueOnFailure"], "continueOnFailure"));
     t.continue_on_failure = *b;
   }
+  if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"])) {
+    SLUICE_TRY(h, Handlers(n, t.name));
+    t.handlers = std::move(*h);
+  }
   return t;
+}
+
+Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std::string& owner) const {
+  auto h = std::make_unique<TaskHandlers>();
+  if (const auto& c = n["catch"]) {
+    SLUICE_TRY_STATUS(ExpectList(c, "catch"));
+    if (c.size() == 0) return FailAt(Loc(c), "catch needs at least one entry");
+    for (const auto& entry : c) {
+      CatchSpec cs;
+      cs.loc = Loc(entry);
+      SLUICE_TRY(handler, Task(entry, TaskKind::kCatch, owner));
+      handler->name += fmt::format("[{}]", h->catches.size());
+      cs.handler = std::make_unique<TaskSpec>(std::move(*handler));
+      if (entry["on"]) {
+        SLUICE_TRY(on, ErrorMatches(entry["on"], "catch.on"));
+        cs.on = std::move(*on);
+      }
+      if (entry["recover"]) {
+        SLUICE_TRY(b, Bool(entry["recover"], "recover"));
+        cs.recover = *b;
+      }
+      h->catches.push_back(std::move(cs));
+    }
+  }
+  if (const auto& f = n["fallback"]) {
+    SLUICE_TRY(fb, Task(f, TaskKind::kFallback, owner));
+    h->fallback = std::make_unique<TaskSpec>(std::move(*fb));
+  }
+  if (const auto& c = n["compensate"]) {
+    SLUICE_TRY(comp, Task(c, TaskKind::kCompensate, owner));
+    h->compensate = std::make_unique<TaskSpec>(std::move(*comp));
+  }
+  return h;
 }
 
 static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) {
@@ -224,7 +287,25 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
     }
   }
   const auto& spec = doc["spec"];
-  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks"}, "a Pipeline spec"));
+  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
+                                     "failFast", "onFailure", "deadline"},
+                              "a Pipeline spec"));
+  if (spec["failFast"]) {
+    SLUICE_TRY(b, Bool(spec["failFast"], "failFast"));
+    p.fail_fast = *b;
+  }
+  if (spec["onFailure"]) {
+    SLUICE_TRY(mode, Str(spec["onFailure"], "onFailure"));
+    if (*mode != "wait" && *mode != "cancel") {
+      return FailAt(Loc(spec["onFailure"]), "onFailure must be wait (running tasks finish) or "
+                    "cancel (running tasks are cancelled), not {}", Quote(*mode));
+    }
+    p.cancel_on_failure = *mode == "cancel";
+  }
+  if (spec["deadline"]) {
+    SLUICE_TRY(ms, Duration(spec["deadline"], "deadline"));
+    p.deadline_ms = *ms;
+  }
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
     p.params = std::move(*ps);
@@ -270,6 +351,13 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   for (const auto& t : spec["tasks"]) {
     SLUICE_TRY(task, Task(t));
     p.tasks.push_back(std::move(*task));
+  }
+  if (const auto& fin = spec["finally"]) {
+    SLUICE_TRY_STATUS(ExpectList(fin, "finally"));
+    for (const auto& t : fin) {
+      SLUICE_TRY(task, Task(t, TaskKind::kFinally));
+      p.finally_tasks.push_back(std::move(*task));
+    }
   }
   return p;
 }

@@ -60,7 +60,7 @@ Result<RetryPolicy> Reader::Retry(const YNode& n) const {
     return r;
   }
   SLUICE_TRY_STATUS(ExpectMap(n, "retry"));
-  SLUICE_TRY_STATUS(CheckKeys(n, {"limit", "backoff", "on", "except"}, "retry"));
+  SLUICE_TRY_STATUS(CheckKeys(n, {"limit", "backoff", "on", "except", "when"}, "retry"));
   if (n["limit"]) {
     SLUICE_TRY(limit, Int(n["limit"], "retry.limit", 0, 1000));
     r.limit = static_cast<int>(*limit);
@@ -91,46 +91,98 @@ Result<RetryPolicy> Reader::Retry(const YNode& n) const {
       r.jitter = static_cast<Jitter>(it - kJ.begin());
     }
   }
-  if (const auto& on = n["on"]) {
-    SLUICE_TRY_STATUS(ExpectList(on, "retry.on"));
-    for (const auto& e : on) {
-      SLUICE_TRY(s, Str(e, "a retry.on entry"));
-      Value v = ScalarValue(e);
-      static const std::vector<std::string> kClasses = {"any", "timeout", "lost", "spawn-error"};
-      if (v.is_int() && v.as_int() >= 1 && v.as_int() <= 255) {
-        r.on_exit_codes.push_back(static_cast<int>(v.as_int()));
-      } else if (StartsWith(*s, "SIG") || StartsWith(*s, "signal:")) {
-        static const std::vector<std::pair<std::string, int>> kSignals = {
-            {"SIGHUP", 1}, {"SIGINT", 2}, {"SIGQUIT", 3}, {"SIGILL", 4}, {"SIGABRT", 6},
-            {"SIGBUS", 7}, {"SIGFPE", 8}, {"SIGKILL", 9}, {"SIGSEGV", 11}, {"SIGPIPE", 13},
-            {"SIGTERM", 15}};
-        int sig = 0;
-        for (const auto& [name, num] : kSignals) {
-          if (*s == name) sig = num;
-        }
-        if (StartsWith(*s, "signal:")) {
-          std::string_view num = std::string_view(*s).substr(7);
-          sig = AllDigits(num) && num.size() <= 2 ? std::stoi(std::string(num)) : 0;
-        }
-        if (sig <= 0 || sig > 64) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
-        r.on_signals.push_back(sig);
-      } else if (std::find(kClasses.begin(), kClasses.end(), *s) != kClasses.end()) {
-        r.on_classes.push_back(*s);
-      } else {
-        return FailAt(Loc(e), "retry.on entries are exit codes (1-255), signals (SIGKILL), "
-                      "timeout, lost, spawn-error or any; got {}{}", Quote(*s),
-                      DidYouMean(*s, kClasses));
-      }
-    }
+  if (n["on"]) {
+    SLUICE_TRY(on, ErrorMatches(n["on"], "retry.on"));
+    r.on = std::move(*on);
   }
-  if (const auto& ex = n["except"]) {
-    SLUICE_TRY_STATUS(ExpectList(ex, "retry.except"));
-    for (const auto& e : ex) {
-      SLUICE_TRY(code, Int(e, "a retry.except exit code", 1, 255));
-      r.except_exit_codes.push_back(static_cast<int>(*code));
+  if (n["except"]) {
+    SLUICE_TRY(ex, ErrorMatches(n["except"], "retry.except"));
+    r.except = std::move(*ex);
+  }
+  if (n["when"]) {
+    SLUICE_TRY(f, Field(n["when"], "retry.when", true));
+    if (f->literal || !f->tmpl.has_placeholders()) {
+      return FailAt(f->loc, "retry.when must be a condition inside ${{{{ }}}}, e.g. "
+                    "\"${{{{ error.exitCode != 2 }}}}\"");
     }
+    r.when = std::make_shared<const TemplateField>(std::move(*f));
   }
   return r;
+}
+
+namespace {
+
+const std::vector<std::string> kErrorClasses = {
+    "any",   "exit",        "signal",           "timeout",       "spawn-error",
+    "lost",  "cancelled",   "circuit-open",     "expression-error", "outputs-error",
+    "policy-denied", "approval-rejected"};
+
+const std::vector<std::pair<std::string, int>> kSignals = {
+    {"SIGHUP", 1}, {"SIGINT", 2},  {"SIGQUIT", 3},  {"SIGILL", 4},  {"SIGABRT", 6},
+    {"SIGBUS", 7}, {"SIGFPE", 8},  {"SIGKILL", 9},  {"SIGSEGV", 11}, {"SIGPIPE", 13},
+    {"SIGTERM", 15}};
+
+// "exit(3)" -> 3; "exit" -> -1; anything else -> nullopt.
+std::optional<int> CodeOf(std::string_view s, std::string_view cls, int max) {
+  if (s == cls) return -1;
+  if (!s.starts_with(cls) || s.size() < cls.size() + 3 || s[cls.size()] != '(' || s.back() != ')') {
+    return std::nullopt;
+  }
+  std::string_view num = s.substr(cls.size() + 1, s.size() - cls.size() - 2);
+  if (!AllDigits(num) || num.size() > 3) return std::nullopt;
+  int n = std::stoi(std::string(num));
+  if (n < 1 || n > max) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+bool MatchesError(const std::vector<ErrorMatch>& list, std::string_view cls, int code) {
+  for (const auto& m : list) {
+    if (m.cls == "any" || (m.cls == cls && (m.code < 0 || m.code == code))) return true;
+  }
+  return false;
+}
+
+std::string ErrorLabel(std::string_view cls, int code) {
+  if ((cls == "exit" || cls == "signal") && code > 0) return fmt::format("{}({})", cls, code);
+  return std::string(cls);
+}
+
+Result<std::vector<ErrorMatch>> Reader::ErrorMatches(const YNode& n, std::string_view what) const {
+  SLUICE_TRY_STATUS(ExpectList(n, what));
+  std::vector<ErrorMatch> out;
+  for (const auto& e : n) {
+    SLUICE_TRY(s, Str(e, what));
+    Value v = ScalarValue(e);
+    ErrorMatch m;
+    if (v.is_int() && v.as_int() >= 1 && v.as_int() <= 255) {
+      m = {"exit", static_cast<int>(v.as_int())};
+    } else if (auto code = CodeOf(*s, "exit", 255)) {
+      m = {"exit", *code};
+    } else if (*s == "signal") {
+      m = {"signal", -1};
+    } else if (StartsWith(*s, "signal:") || StartsWith(*s, "signal(")) {
+      std::string_view num = std::string_view(*s).substr(7);
+      if (num.ends_with(')') && (*s)[6] == '(') num.remove_suffix(1);
+      int sig = AllDigits(num) && !num.empty() && num.size() <= 2 ? std::stoi(std::string(num)) : 0;
+      if (sig <= 0 || sig > 64) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
+      m = {"signal", sig};
+    } else if (StartsWith(*s, "SIG")) {
+      for (const auto& [name, num] : kSignals) {
+        if (*s == name) m = {"signal", num};
+      }
+      if (m.cls.empty()) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
+    } else if (std::find(kErrorClasses.begin(), kErrorClasses.end(), *s) != kErrorClasses.end()) {
+      m = {*s, -1};
+    } else {
+      return FailAt(Loc(e), "{} entries are error classes ({}), exit codes (3 or exit(3)) or "
+                    "signals (SIGKILL or signal(9)); got {}{}", what, Join(kErrorClasses, ", "),
+                    Quote(*s), DidYouMean(*s, kErrorClasses));
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 Result<Resources> Reader::ResourcesOf(const YNode& n) const {

@@ -45,17 +45,27 @@ struct TemplateField {
 
 enum class Jitter { kNone, kFull, kEqual };
 
+// One entry of an `on:` or `except:` list: an error class, for `exit` and `signal` optionally
+// narrowed to one code. Written 3, exit(3), exit, SIGKILL, signal(9), timeout, any, ...
+struct ErrorMatch {
+  std::string cls;  // "exit", "signal", "timeout", ..., or "any"
+  int code = -1;    // -1: any code
+};
+// Whether a failure of class `cls` (with exit code or signal `code`) is in `list`.
+bool MatchesError(const std::vector<ErrorMatch>& list, std::string_view cls, int code);
+// "exit(3)", "signal(9)", "timeout": how a class reads in messages and `status`.
+std::string ErrorLabel(std::string_view cls, int code);
+
 struct RetryPolicy {
   int limit = 0;  // retries after the first attempt
   int64_t initial_ms = 1000;
   double factor = 2.0;
   int64_t max_ms = 300'000;
   Jitter jitter = Jitter::kNone;
-  // Which failures retry. Empty `on` means any failure.
-  std::vector<int> on_exit_codes;
-  std::vector<int> on_signals;
-  std::vector<std::string> on_classes;  // "timeout", "lost", "spawn-error", "any"
-  std::vector<int> except_exit_codes;
+  std::vector<ErrorMatch> on;      // which failures retry; empty = any
+  std::vector<ErrorMatch> except;  // failures that never retry
+  // A condition over error.* and task.attempt, checked after on/except.
+  std::shared_ptr<const TemplateField> when;
   Location loc;
 };
 
@@ -106,6 +116,8 @@ struct Body {
   Location loc;
 };
 
+struct TaskHandlers;
+
 struct TaskSpec {
   std::string name;
   Location loc;
@@ -126,6 +138,23 @@ struct TaskSpec {
   Resources resources;
   std::optional<CacheSpec> cache;
   bool continue_on_failure = false;
+  // catch, fallback and compensate; null for most tasks.
+  std::unique_ptr<TaskHandlers> handlers;
+};
+
+// A catch entry: which terminal failures it handles, and its handler (a body, run with
+// ${{ error.* }}). With recover, a handler that succeeds makes the task `recovered`.
+struct CatchSpec {
+  std::vector<ErrorMatch> on;  // empty = any
+  bool recover = true;
+  std::unique_ptr<TaskSpec> handler;
+  Location loc;
+};
+
+struct TaskHandlers {
+  std::vector<CatchSpec> catches;
+  std::unique_ptr<TaskSpec> fallback;    // stands in for the task; same outputs
+  std::unique_ptr<TaskSpec> compensate;  // undoes the task when the run fails or is rolled back
 };
 
 struct ComponentSpec {
@@ -156,6 +185,10 @@ struct PipelineSpec {
   Resources default_resources;
   std::map<std::string, double> pools;
   std::vector<TaskSpec> tasks;
+  std::vector<TaskSpec> finally_tasks;  // spec.finally: run once the run is otherwise over
+  bool fail_fast = true;                // no new tasks after a terminal failure
+  bool cancel_on_failure = false;       // onFailure: cancel (true) or wait (false)
+  int64_t deadline_ms = 0;              // the whole run, 0 = none
 };
 
 }  // namespace sluice

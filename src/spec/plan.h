@@ -16,9 +16,21 @@
 
 namespace sluice {
 
+// What a plan task is for. Plan::tasks holds the main tasks first (the pipeline's DAG), then
+// the finally tasks (a DAG of their own, run once the rest is over), then the handlers: catch,
+// fallback and compensate bodies, each started for one instance of its owner task.
+enum class TaskRole { kMain, kFinally, kCatch, kFallback, kCompensate };
+
 struct PlanTask {
   int index = 0;
   std::string name;
+  TaskRole role = TaskRole::kMain;
+  int owner = -1;  // handlers: the task they serve
+  // Main tasks: their handlers, by plan index (-1 = none).
+  std::vector<int> catches;
+  int fallback = -1;
+  int compensate = -1;
+  const CatchSpec* catch_spec = nullptr;  // kCatch: its entry (on, recover)
   const TaskSpec* spec = nullptr;
   const ComponentSpec* component = nullptr;  // set for `uses`
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
@@ -40,8 +52,10 @@ struct Plan {
   std::shared_ptr<const PipelineSpec> pipeline;
   std::vector<std::shared_ptr<const ComponentSpec>> components;
   std::vector<PlanTask> tasks;
+  int num_main = 0;     // tasks[0, num_main) are the main DAG
+  int num_finally = 0;  // tasks[num_main, num_main + num_finally) are spec.finally
   std::unordered_map<std::string, int> by_name;
-  Graph graph;
+  Graph graph;  // main and finally tasks (node i = tasks[i])
   // Every file read to build the plan, by absolute path, so a run can be resumed from exactly
   // what it was submitted with.
   std::map<std::string, std::string> sources;

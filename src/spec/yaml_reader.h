@@ -198,12 +198,17 @@ class Reader {
 
   Result<std::vector<ParamDecl>> Params(const YNode& n) const;
   Result<RetryPolicy> Retry(const YNode& n) const;
+  Result<std::vector<ErrorMatch>> ErrorMatches(const YNode& n, std::string_view what) const;
   Result<Resources> ResourcesOf(const YNode& n) const;
   Result<CacheSpec> Cache(const YNode& n) const;
   Result<OutputsDecl> Outputs(const YNode& n) const;
   Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;
   Status BodyOf(const YNode& n, Body* body, bool allow_uses, std::string_view where) const;
-  Result<TaskSpec> Task(const YNode& n) const;
+  // What a task block is: a task of spec.tasks or spec.finally, or a handler of `owner`.
+  enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
+  Result<TaskSpec> Task(const YNode& n, TaskKind kind = TaskKind::kMain,
+                        const std::string& owner = "") const;
+  Result<std::unique_ptr<TaskHandlers>> Handlers(const YNode& n, const std::string& owner) const;
   Result<PipelineSpec> Pipeline(const YNode& doc) const;
   Result<ComponentSpec> Component(const YNode& doc) const;
 

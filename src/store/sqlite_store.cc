@@ -220,6 +220,11 @@ Status Store::Impl::Project(const Event& e) {
     case EventKind::kRunFinished:
       return Run("UPDATE runs SET status=?, finished_us=?, stats=?, pid=0 WHERE id=?", e.status,
                  e.time_us, e.data, e.run_id);
+    case EventKind::kRunPhase:  // compensating, finalizing; a rollback reopens a finished run
+      return Run("UPDATE runs SET status=?, finished_us=0 WHERE id=?", e.status, e.run_id);
+    case EventKind::kHandlerStarted:
+      return Run("INSERT INTO tasks(run_id,name,state,started_us) VALUES(?,?,'ready',?) "
+                 "ON CONFLICT(run_id,name) DO NOTHING", e.run_id, e.task, e.time_us);
     case EventKind::kTaskExpanded:
       return Run("INSERT INTO tasks(run_id,name,state,started_us) VALUES(?,?,'running',?) "
                  "ON CONFLICT(run_id,name) DO UPDATE SET state='running'", e.run_id, e.task,
@@ -251,7 +256,10 @@ Status Store::Impl::Project(const Event& e) {
                    "finished_us=excluded.finished_us, "
                    "attempts=MAX(attempts, excluded.attempts)",
                    e.run_id, e.task, state, e.attempt, e.message, e.data, e.time_us);
-      if (!s || e.data.empty() || (e.status != "succeeded" && e.status != "cached")) return s;
+      if (!s || e.data.empty() ||
+          (e.status != "succeeded" && e.status != "cached" && e.status != "recovered")) {
+        return s;
+      }
       auto out = ParseJson(e.data);
       if (!out || !out->is_map()) return s;
       if (const Value* arts = out->Find("artifacts"); arts && arts->is_map()) {
