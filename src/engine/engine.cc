@@ -11,7 +11,9 @@
 namespace sluice {
 
 Result<RunSummary> Engine::Run() {
-  if (opts_.rollback && !rollback_) {
+  // An interrupted rollback is continued like any interrupted run.
+  const bool start_rollback = opts_.rollback && !(rollback_ && !run_finished_);
+  if (start_rollback) {
     // Compensate a finished run: everything that succeeded and declares compensate.
     if (!run_finished_) {
       return Fail(ErrorCode::kConflict, "run {} is not finished; let it finish or cancel it "
@@ -32,7 +34,7 @@ Result<RunSummary> Engine::Run() {
   started.kind = EventKind::kRunStarted;
   started.pid = opts_.pid;
   Emit(started);
-  if (opts_.rollback && !rollback_) EmitPhase("compensating", final_status_, true);
+  if (start_rollback) EmitPhase("compensating", final_status_, true);
   if (opts_.cancel_only) CancelAll();
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {

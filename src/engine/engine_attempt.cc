@@ -341,11 +341,15 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   }
   const RetryPolicy& r = *t.retry;
   std::string note;
-  bool retryable = !in.deadline_passed && in.attempt <= r.limit && !cancelled_ &&
-                   error_class != "policy-denied" && error_class != "approval-rejected" &&
-                   (r.on.empty() || MatchesError(r.on, error_class, code)) &&
-                   !MatchesError(r.except, error_class, code);
-  if (retryable && r.when) {
+  // A compensation lost in a crash runs again, whatever its retry says: it must run to the
+  // end, and compensations are written to be repeatable.
+  const bool rerun_lost = error_class == "lost" && t.role == TaskRole::kCompensate && !cancelled_;
+  bool retryable = rerun_lost ||
+                   (!in.deadline_passed && in.attempt <= r.limit && !cancelled_ &&
+                    error_class != "policy-denied" && error_class != "approval-rejected" &&
+                    (r.on.empty() || MatchesError(r.on, error_class, code)) &&
+                    !MatchesError(r.except, error_class, code));
+  if (retryable && r.when && !rerun_lost) {
     Scope scope(*this, in, in.attempt, nullptr);
     auto v = r.when->Evaluate(scope);
     Result<bool> cond = v ? AsCondition(*v) : Result<bool>(std::unexpected(v.error()));

@@ -190,6 +190,13 @@ Status Engine::Apply(const Event& e) {
   }
   int i = it->second;
   Instance& in = instances_[i];
+  if (IsTerminal(in.state) && (e.kind == EventKind::kTaskExpanded ||
+                               e.kind == EventKind::kAttemptStarted ||
+                               e.kind == EventKind::kRetryScheduled)) {
+    // A log that runs a finished task again was not written by one run of this engine.
+    return Fail(ErrorCode::kInternal, "event {}: task {} is already {}", e.seq, Quote(e.task),
+                TaskStateName(in.state));
+  }
   switch (e.kind) {
     case EventKind::kTaskExpanded: {
       auto items = ParseJson(e.data);

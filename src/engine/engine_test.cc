@@ -1,5 +1,5 @@
-// Engine tests with a fake clock and a fake executor (after ninja's FakeCommandRunner): no
-// processes, no sleeps; time moves only when the fake executor waits.
+// Engine tests with a fake clock and a fake executor (engine_fakes.h): no processes, no
+// sleeps; time moves only when the fake executor waits.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -7,145 +7,10 @@
 #include <map>
 
 #include "engine/engine.h"
-#include "env/fake_env.h"
-#include "spec/plan.h"
+#include "engine/engine_fakes.h"
 
 namespace sluice {
 namespace {
-
-std::shared_ptr<const Plan> Compile(const std::string& tasks, const std::string& spec_extra = "",
-                                    std::map<std::string, std::string> files = {}) {
-  files["/p.yaml"] = "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: t}\nspec:\n" +
-                     spec_extra + "  tasks:\n" + tasks;
-  MemFileSystem fs(std::move(files));
-  auto plan = LoadPlan(fs, "/p.yaml");
-  EXPECT_TRUE(plan) << plan.error().message;
-  return *plan;
-}
-
-// Runs attempts in fake time. Each task's attempts take `duration_us` and exit with the next
-// code from `exits[task]` (0 once the list runs out).
-class FakeExecutor : public Executor {
- public:
-  explicit FakeExecutor(FakeClock& clock) : clock_(clock) {}
-
-  Result<int> Start(const AttemptRequest& req) override {
-    std::string base = req.task.substr(0, req.task.find('['));
-    if (spawn_fails.count(base)) return Fail(ErrorCode::kIo, "cannot start");
-    int pid = next_pid_++;
-    auto& codes = exits[base];
-    int code = codes.empty() ? 0 : codes.front();
-    if (!codes.empty()) codes.erase(codes.begin());
-    procs_[pid] = {req.task, clock_.NowUs() + duration_us, code, 0};
-    started.push_back(req.task);
-    requests.push_back(req);
-    return pid;
-  }
-
-  void Signal(int pid, int sig) override {
-    signals.emplace_back(pid, sig);
-    auto it = procs_.find(pid);
-    if (it == procs_.end()) return;
-    if (sig == SIGKILL || !ignore_term) {
-      it->second.end_us = clock_.NowUs();
-      it->second.signal = sig;
-    }
-  }
-
-  WaitResult Wait(int64_t timeout_us) override {
-    WaitResult r;
-    if (procs_.empty()) {
-      if (timeout_us > 0) clock_.Advance(timeout_us);
-      return r;
-    }
-    auto first = procs_.begin();
-    for (auto it = procs_.begin(); it != procs_.end(); ++it) {
-      if (it->second.end_us < first->second.end_us) first = it;
-    }
-    int64_t now = clock_.NowUs();
-    if (timeout_us >= 0 && first->second.end_us > now + timeout_us) {
-      clock_.Advance(timeout_us);
-      return r;
-    }
-    if (first->second.end_us > now) clock_.Set(first->second.end_us);
-    ProcessExit e;
-    e.pid = first->first;
-    e.exit_code = first->second.signal ? -1 : first->second.code;
-    e.signal = first->second.signal;
-    r.exits.push_back(e);
-    procs_.erase(first);
-    return r;
-  }
-
-  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override {
-    reclaimed.push_back(task);
-  }
-
-  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override {
-    ValueMap params;
-    for (const auto& o : outputs.params) params.emplace_back(o.name, Value(req.task + "-out"));
-    return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(ValueMap{})}});
-  }
-
-  std::map<std::string, std::vector<int>> exits;
-  std::set<std::string> spawn_fails;
-  int64_t duration_us = 1'000'000;
-  bool ignore_term = false;
-  std::vector<std::string> started;
-  std::vector<AttemptRequest> requests;
-  std::vector<std::pair<int, int>> signals;
-  std::vector<std::string> reclaimed;
-
- private:
-  struct Proc {
-    std::string task;
-    int64_t end_us;
-    int code;
-    int signal;
-  };
-  FakeClock& clock_;
-  int next_pid_ = 100;
-  std::map<int, Proc> procs_;
-};
-
-// Keeps committed events; can be told to fail the Nth commit (a crash of the store).
-class MemorySink : public EventSink {
- public:
-  void Append(const Event& e) override { pending_.push_back(e); }
-  Status Commit() override {
-    if (++commits_ == fail_at_commit) {
-      pending_.clear();
-      return Fail(ErrorCode::kStore, "injected commit failure");
-    }
-    for (auto& e : pending_) {
-      e.seq = static_cast<int64_t>(events.size()) + 1;
-      events.push_back(e);
-    }
-    pending_.clear();
-    return {};
-  }
-  std::vector<Event> events;
-  int fail_at_commit = -1;
-
- private:
-  std::vector<Event> pending_;
-  int commits_ = 0;
-};
-
-struct Harness {
-  FakeClock clock;
-  FakeExecutor exec{clock};
-  MemorySink sink;
-
-  std::unique_ptr<Engine> Make(std::shared_ptr<const Plan> plan, int jobs = 2) {
-    EngineOptions o;
-    o.run_id = "r1";
-    o.run_dir = "/runs/r1";
-    o.jobs = jobs;
-    o.cpu_capacity = 4;
-    return std::make_unique<Engine>(plan, Value(ValueMap{}), o, clock, exec, sink, nullptr, nullptr);
-  }
-};
 
 TEST(Engine, RunsTasksInDependencyOrder) {
   Harness h;

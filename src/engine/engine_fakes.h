@@ -1,0 +1,202 @@
+// Test doubles for the engine (after ninja's FakeCommandRunner): a compiler from inline YAML, an
+// executor that runs attempts in fake time with scripted exit codes, and an in-memory event
+// sink that can fail a chosen commit. Header-only; used by the engine's tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "env/fake_env.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+inline std::shared_ptr<const Plan> Compile(const std::string& tasks, const std::string& spec_extra = "",
+                                    std::map<std::string, std::string> files = {}) {
+  files["/p.yaml"] = "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: t}\nspec:\n" +
+                     spec_extra + "  tasks:\n" + tasks;
+  MemFileSystem fs(std::move(files));
+  auto plan = LoadPlan(fs, "/p.yaml");
+  EXPECT_TRUE(plan) << plan.error().message;
+  return *plan;
+}
+
+// "train[2].catch[0]" -> "train.catch": the task an instance belongs to, for FakeExecutor.
+inline std::string BaseName(const std::string& instance) {
+  std::string out;
+  int depth = 0;
+  for (char c : instance) {
+    if (c == '[') ++depth;
+    else if (c == ']') --depth;
+    else if (depth == 0) out += c;
+  }
+  return out;
+}
+
+// Runs attempts in fake time. Each task's attempts take `duration_us` (or durations[task]) and
+// exit with the next code from `exits[task]` (0 once the list runs out); tasks are named by
+// BaseName(), so exits["a.fallback"] scripts a's fallback.
+class FakeExecutor : public Executor {
+ public:
+  explicit FakeExecutor(FakeClock& clock) : clock_(clock) {}
+
+  Result<int> Start(const AttemptRequest& req) override {
+    std::string base = BaseName(req.task);
+    if (spawn_fails.count(base)) return Fail(ErrorCode::kIo, "cannot start");
+    int pid = next_pid_++;
+    auto& codes = exits[base];
+    int code = codes.empty() ? 0 : codes.front();
+    if (!codes.empty()) codes.erase(codes.begin());
+    auto d = durations.find(base);
+    procs_[pid] = {req.task, clock_.NowUs() + (d == durations.end() ? duration_us : d->second), code, 0};
+    started.push_back(req.task);
+    requests.push_back(req);
+    return pid;
+  }
+
+  void Signal(int pid, int sig) override {
+    signals.emplace_back(pid, sig);
+    auto it = procs_.find(pid);
+    if (it == procs_.end()) return;
+    if (sig == SIGKILL || !ignore_term) {
+      it->second.end_us = clock_.NowUs();
+      it->second.signal = sig;
+    }
+  }
+
+  WaitResult Wait(int64_t timeout_us) override {
+    WaitResult r;
+    if (procs_.empty()) {
+      if (timeout_us > 0) clock_.Advance(timeout_us);
+      return r;
+    }
+    auto first = procs_.begin();
+    for (auto it = procs_.begin(); it != procs_.end(); ++it) {
+      if (it->second.end_us < first->second.end_us) first = it;
+    }
+    int64_t now = clock_.NowUs();
+    if (timeout_us >= 0 && first->second.end_us > now + timeout_us) {
+      clock_.Advance(timeout_us);
+      return r;
+    }
+    if (first->second.end_us > now) clock_.Set(first->second.end_us);
+    ProcessExit e;
+    e.pid = first->first;
+    e.exit_code = first->second.signal ? -1 : first->second.code;
+    e.signal = first->second.signal;
+    r.exits.push_back(e);
+    procs_.erase(first);
+    return r;
+  }
+
+  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override {
+    reclaimed.push_back(task);
+  }
+
+  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override {
+    ValueMap params;
+    for (const auto& o : outputs.params) params.emplace_back(o.name, Value(req.task + "-out"));
+    return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(ValueMap{})}});
+  }
+
+  // The process of a crashed sluice: gone (Reclaim would have killed it).
+  void Crash() { procs_.clear(); }
+
+  std::map<std::string, std::vector<int>> exits;
+  std::map<std::string, int64_t> durations;
+  std::set<std::string> spawn_fails;
+  int64_t duration_us = 1'000'000;
+  bool ignore_term = false;
+  std::vector<std::string> started;
+  std::vector<AttemptRequest> requests;
+  std::vector<std::pair<int, int>> signals;
+  std::vector<std::string> reclaimed;
+
+ private:
+  struct Proc {
+    std::string task;
+    int64_t end_us;
+    int code;
+    int signal;
+  };
+  FakeClock& clock_;
+  int next_pid_ = 100;
+  std::map<int, Proc> procs_;
+};
+
+// Keeps committed events; can be told to fail the Nth commit (a crash of the store).
+class MemorySink : public EventSink {
+ public:
+  void Append(const Event& e) override { pending_.push_back(e); }
+  Status Commit() override {
+    if (++commits_ == fail_at_commit) {
+      pending_.clear();
+      return Fail(ErrorCode::kStore, "injected commit failure");
+    }
+    for (auto& e : pending_) {
+      e.seq = static_cast<int64_t>(events.size()) + 1;
+      events.push_back(e);
+    }
+    pending_.clear();
+    return {};
+  }
+  std::vector<Event> events;
+  int fail_at_commit = -1;
+
+ private:
+  std::vector<Event> pending_;
+  int commits_ = 0;
+};
+
+struct Harness {
+  FakeClock clock;
+  FakeExecutor exec{clock};
+  MemorySink sink;
+
+  std::unique_ptr<Engine> Make(std::shared_ptr<const Plan> plan, int jobs = 2,
+                               bool rollback = false) {
+    EngineOptions o;
+    o.run_id = "r1";
+    o.run_dir = "/runs/r1";
+    o.jobs = jobs;
+    o.cpu_capacity = 4;
+    o.rollback = rollback;
+    return std::make_unique<Engine>(plan, Value(ValueMap{}), o, clock, exec, sink, nullptr, nullptr);
+  }
+
+  // A new engine over what the sink committed, as `sluice resume` (or `rollback`) builds it.
+  std::unique_ptr<Engine> Resume(std::shared_ptr<const Plan> plan, int jobs = 2,
+                                 bool rollback = false) {
+    auto e = Make(std::move(plan), jobs, rollback);
+    auto st = e->Replay(sink.events);
+    EXPECT_TRUE(st) << st.error().message;
+    return e;
+  }
+
+  // The committed events, one a line: for failure messages.
+  std::string Log() const {
+    std::string out;
+    for (const auto& e : sink.events) {
+      out += fmt::format("{} {} {} #{} {} {} {}\n", e.seq, EventKindName(e.kind), e.task, e.attempt,
+                         e.status, e.error_class, e.message);
+    }
+    return out;
+  }
+
+  // Task names of the committed events of `kind` (with `status`, when given), in order.
+  std::vector<std::string> Tasks(EventKind kind, const std::string& status = "") const {
+    std::vector<std::string> out;
+    for (const auto& e : sink.events) {
+      if (e.kind == kind && (status.empty() || e.status == status)) out.push_back(e.task);
+    }
+    return out;
+  }
+};
+
+}  // namespace sluice

@@ -1,0 +1,337 @@
+// Failure handling in the engine: error classes, retry.when, catch, fallback, compensation,
+// finally, failFast/onFailure and the run deadline, with fake processes and fake time.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engine/engine_fakes.h"
+
+namespace sluice {
+namespace {
+
+using Names = std::vector<std::string>;
+
+TEST(Failure, RetryWhenSeesTheErrorAndTheAttempt) {
+  Harness h;
+  h.exec.exits["a"] = {3, 3, 2, 2};
+  auto plan = Compile(
+      "    - name: a\n      run: [x]\n"
+      "      retry: {limit: 5, backoff: {initial: 1s}, when: \"${{ error.exitCode == 3 && "
+      "error.class == 'exit' && task.attempt < 5 }}\"}\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  // Exit 3, 3 retry; exit 2 does not.
+  EXPECT_EQ(h.exec.started, (Names{"a", "a", "a"}));
+  EXPECT_EQ(s->status, "failed");
+}
+
+TEST(Failure, RetryOnMatchesClassesWithCodes) {
+  Harness h;
+  h.exec.exits["a"] = {4, 3, 0};
+  h.exec.exits["b"] = {4, 0};
+  auto plan = Compile(
+      "    - {name: a, run: [x], retry: {limit: 3, backoff: {initial: 1s}, on: [exit(4), 3]}}\n"
+      "    - {name: b, run: [x], retry: {limit: 3, backoff: {initial: 1s}, except: [exit]}}\n",
+      "  failFast: false\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  auto e = h.Make(plan);
+  EXPECT_EQ(std::count(h.exec.started.begin(), h.exec.started.end(), "a"), 3);
+  EXPECT_EQ(std::count(h.exec.started.begin(), h.exec.started.end(), "b"), 1);
+}
+
+TEST(Failure, CatchHandlerSeesTheErrorAndRecoversTheTask) {
+  Harness h;
+  h.exec.exits["a"] = {7};
+  auto plan = Compile(
+      "    - name: a\n      run: [x]\n      catch:\n"
+      "        - {on: [timeout], run: [wrong]}\n"
+      "        - {on: [exit(7)], run: [notify, \"${{ error.class }}:${{ error.exitCode }}\"]}\n"
+      "    - {name: b, needs: [a], run: [x]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(e->StateOf("a"), TaskState::kRecovered);
+  EXPECT_EQ(e->StateOf("b"), TaskState::kSucceeded);
+  EXPECT_EQ(h.exec.started, (Names{"a", "a.catch[1]", "b"}));
+  EXPECT_EQ(h.exec.requests[1].argv, (Names{"notify", "exit:7"}));
+}
+
+TEST(Failure, CatchWithoutRecoverLeavesTheTaskFailed) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - name: a\n      run: [x]\n      catch: [{recover: false, run: [x]}]\n"
+                      "    - {name: b, needs: [a], run: [x]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
+  EXPECT_EQ(e->StateOf("b"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.exec.started, (Names{"a", "a.catch[0]"}));
+}
+
+TEST(Failure, FallbackOutputsStandInForTheTask) {
+  Harness h;
+  h.exec.exits["fetch"] = {1, 1};
+  auto plan = Compile(
+      "    - name: fetch\n      run: [x]\n      retry: {limit: 1, backoff: {initial: 1s}}\n"
+      "      outputs: {params: [{name: m, from: {file: m}}]}\n"
+      "      fallback:\n        run: [y]\n        outputs: {params: [{name: m, from: {file: m}}]}\n"
+      "    - {name: use, run: [\"${{ tasks.fetch.outputs.params.m }}\"]}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(e->StateOf("fetch"), TaskState::kRecovered);
+  EXPECT_EQ(h.exec.started, (Names{"fetch", "fetch", "fetch.fallback", "use"}));
+  EXPECT_EQ(h.exec.requests.back().argv, (Names{"fetch.fallback-out"}));
+}
+
+TEST(Failure, AFailedFallbackStillGoesToCatch) {
+  Harness h;
+  h.exec.exits["a"] = {5};
+  h.exec.exits["a.fallback"] = {1};
+  auto plan = Compile("    - name: a\n      run: [x]\n      fallback: {run: [y]}\n"
+                      "      catch: [{on: [exit(5)], run: [\"${{ error.exitCode }}\"]}]\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(e->StateOf("a"), TaskState::kRecovered);
+  EXPECT_EQ(h.exec.started, (Names{"a", "a.fallback", "a.catch[0]"}));
+  EXPECT_EQ(h.exec.requests.back().argv, (Names{"5"}));  // the task's error, not the fallback's
+}
+
+// a -> b -> c and a -> d, all compensable; e fails last. Compensations undo in reverse:
+// c before b, b and d before a; c and d are unrelated and may overlap.
+const char* kSaga =
+    "    - {name: a, run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: b, needs: [a], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: c, needs: [b], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: d, needs: [a], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: e, needs: [c, d], run: [x]}\n";
+
+void ExpectReverseOrder(const Harness& h) {
+  Names started = h.Tasks(EventKind::kAttemptStarted);
+  Names finished = h.Tasks(EventKind::kTaskFinished);
+  auto pos = [](const Names& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) - v.begin();
+  };
+  // Event positions: compensation X finished before compensation Y started.
+  auto before = [&](const std::string& x, const std::string& y) {
+    size_t fin = 0, start = 0;
+    for (size_t k = 0; k < h.sink.events.size(); ++k) {
+      const Event& e = h.sink.events[k];
+      if (e.kind == EventKind::kTaskFinished && e.task == x) fin = k;
+      if (e.kind == EventKind::kAttemptStarted && e.task == y && !start) start = k;
+    }
+    return fin > 0 && start > fin;
+  };
+  (void)pos;
+  EXPECT_TRUE(before("c.compensate", "b.compensate"));
+  EXPECT_TRUE(before("b.compensate", "a.compensate"));
+  EXPECT_TRUE(before("d.compensate", "a.compensate"));
+}
+
+TEST(Failure, AFailedRunCompensatesCompletedTasksInReverseOrder) {
+  Harness h;
+  h.exec.exits["e"] = {1};
+  auto plan = Compile(kSaga);
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "compensated");
+  ExpectReverseOrder(h);
+  EXPECT_EQ(e->StateOf("a.compensate"), TaskState::kSucceeded);
+}
+
+TEST(Failure, ACompensationThatFailsMakesTheRunCompensationFailed) {
+  Harness h;
+  h.exec.exits["e"] = {1};
+  h.exec.exits["b.compensate"] = {1, 1, 0};
+  auto plan = Compile(
+      "    - {name: a, run: [x], compensate: {run: [undo]}}\n"
+      "    - {name: b, needs: [a], run: [x], compensate: {run: [undo], retry: 1}}\n"
+      "    - {name: e, needs: [b], run: [x]}\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "compensation-failed");
+  // b's compensation had its own retry (2 attempts, both failed); a's still ran after it.
+  Names started = h.Tasks(EventKind::kAttemptStarted);
+  EXPECT_EQ(std::count(started.begin(), started.end(), "b.compensate"), 2);
+  EXPECT_EQ(started.back(), "a.compensate");
+}
+
+TEST(Failure, RollbackCompensatesASucceededRun) {
+  Harness h;
+  auto plan = Compile(kSaga);
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_FALSE(h.Resume(plan)->Run());  // finished: a plain resume refuses
+  auto r = h.Resume(plan, 2, /*rollback=*/true)->Run();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, "compensated");
+  ExpectReverseOrder(h);
+  auto again = h.Resume(plan, 2, true)->Run();
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("ended compensated"), std::string::npos)
+      << again.error().message;
+}
+
+TEST(Failure, CompensationResumesAfterACrash) {
+  Harness h;
+  h.exec.exits["e"] = {1};
+  auto plan = Compile(kSaga);
+  // Commits: one per turn. Fail one in the middle of the compensations.
+  h.sink.fail_at_commit = 9;
+  ASSERT_FALSE(h.Make(plan)->Run());
+  h.exec.Crash();
+  auto s = h.Resume(plan)->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "compensated") << h.Log();
+  ExpectReverseOrder(h);
+  for (const char* t : {"a.compensate", "b.compensate", "c.compensate", "d.compensate"}) {
+    Names fin = h.Tasks(EventKind::kTaskFinished);
+    EXPECT_EQ(std::count(fin.begin(), fin.end(), t), 1) << t;
+  }
+}
+
+TEST(Failure, FinallyTasksRunWithTheRunStatusAndTheFailedTasks) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - {name: a, run: [x]}\n",
+                      "  finally:\n"
+                      "    - {name: notify, run: [\"${{ run.status }}\", \"${{ run.failedTasks }}\"]}\n"
+                      "    - {name: after, needs: [notify], run: [x]}\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(h.exec.started, (Names{"a", "notify", "after"}));
+  EXPECT_EQ(h.exec.requests[1].argv, (Names{"failed", "[\"a\"]"}));
+}
+
+TEST(Failure, AFailingFinallyTaskFailsASucceededRun) {
+  Harness h;
+  h.exec.exits["f"] = {1};
+  auto plan = Compile("    - {name: a, run: [x]}\n", "  finally:\n    - {name: f, run: [x]}\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+}
+
+TEST(Failure, FailFastStartsNothingNewAfterAFailure) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  h.exec.durations["a"] = 1'000'000;
+  h.exec.durations["long"] = 5'000'000;
+  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: long, run: [x]}\n"
+                      "    - {name: later, needs: [long], run: [x]}\n"
+                      "    - {name: other, run: [x]}\n");
+  auto e = h.Make(plan, 2);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(e->StateOf("long"), TaskState::kSucceeded);  // onFailure: wait
+  EXPECT_EQ(e->StateOf("other"), TaskState::kCancelled);
+  EXPECT_EQ(e->StateOf("later"), TaskState::kCancelled);
+  EXPECT_EQ(h.exec.started, (Names{"a", "long"}));
+}
+
+TEST(Failure, WithoutFailFastIndependentBranchesGoOn) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: long, run: [x]}\n"
+                      "    - {name: later, needs: [long], run: [x]}\n"
+                      "    - {name: other, run: [x]}\n",
+                      "  failFast: false\n");
+  auto e = h.Make(plan, 2);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(e->StateOf("later"), TaskState::kSucceeded);
+  EXPECT_EQ(e->StateOf("other"), TaskState::kSucceeded);
+}
+
+TEST(Failure, OnFailureCancelTerminatesRunningTasks) {
+  Harness h;
+  h.exec.exits["a"] = {1};
+  h.exec.durations["long"] = 60'000'000;
+  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: long, run: [x], retry: 3}\n",
+                      "  onFailure: cancel\n");
+  const int64_t t0 = h.clock.NowUs();
+  auto e = h.Make(plan, 2);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(e->StateOf("long"), TaskState::kCancelled);
+  EXPECT_EQ(h.exec.started, (Names{"a", "long"}));  // no retry of a cancelled attempt
+  EXPECT_LT(h.clock.NowUs() - t0, 10'000'000);
+}
+
+TEST(Failure, TheRunDeadlineStopsTheMainTasksButNotTheCleanUp) {
+  Harness h;
+  h.exec.durations["long"] = 60'000'000;
+  auto plan = Compile("    - {name: quick, run: [x], compensate: {run: [undo]}}\n"
+                      "    - {name: long, run: [x], retry: 3}\n"
+                      "    - {name: after, needs: [quick], run: [x]}\n",
+                      "  deadline: 1500ms\n  finally:\n    - {name: f, run: [x]}\n");
+  auto e = h.Make(plan, 2);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "compensated");
+  EXPECT_EQ(e->StateOf("long"), TaskState::kFailed) << h.Log();
+  EXPECT_EQ(e->StateOf("after"), TaskState::kFailed);  // it was running at the deadline
+  EXPECT_EQ(e->StateOf("quick.compensate"), TaskState::kSucceeded);
+  EXPECT_EQ(e->StateOf("f"), TaskState::kSucceeded);
+}
+
+TEST(Failure, HandlersOfForEachItemsServeTheirOwnItem) {
+  Harness h;
+  h.exec.exits["t"] = {0, 1, 0};
+  auto plan = Compile("    - name: t\n      forEach: [a, b, c]\n      run: [\"${{ item }}\"]\n"
+                      "      outputs: {params: [{name: v, from: {file: v}}]}\n"
+                      "      compensate: {run: [undo, \"${{ item }}\", "
+                      "\"${{ tasks.t.outputs.params.v }}\"]}\n",
+                      "  failFast: false\n");
+  auto e = h.Make(plan, 1);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "compensated");
+  EXPECT_EQ(e->StateOf("t[0].compensate"), TaskState::kSucceeded) << h.Log();
+  EXPECT_EQ(e->StateOf("t[2].compensate"), TaskState::kSucceeded);
+  bool saw = false;
+  for (const auto& r : h.exec.requests) {
+    if (r.task == "t[2].compensate") {
+      EXPECT_EQ(r.argv, (Names{"undo", "c", "t[2]-out"}));
+      saw = true;
+    }
+  }
+  EXPECT_TRUE(saw);
+}
+
+TEST(Failure, SpawnErrorsAndExpressionErrorsHaveTheirClasses) {
+  Harness h;
+  h.exec.spawn_fails.insert("a");
+  auto plan = Compile(
+      "    - name: a\n      run: [x]\n      catch: [{on: [spawn-error], run: [\"${{ error.class }}\"]}]\n"
+      "    - name: b\n      run: [\"${{ int('x') }}\"]\n      needs: [a]\n"
+      "      catch: [{on: [expression-error], run: [\"${{ error.class }}\"]}]\n");
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(h.exec.started, (Names{"a.catch[0]", "b.catch[0]"}));
+  EXPECT_EQ(h.exec.requests[0].argv, (Names{"spawn-error"}));
+  EXPECT_EQ(h.exec.requests[1].argv, (Names{"expression-error"}));
+}
+
+TEST(Failure, ReplayRefusesALogThatRunsAFinishedTaskAgain) {
+  Harness h;
+  auto plan = Compile(kSaga);
+  ASSERT_TRUE(h.Make(plan)->Run());
+  ASSERT_TRUE(h.Make(plan)->Run());  // a second run into the same log: not one run's history
+  auto e = h.Make(plan, 2, true);
+  auto st = e->Replay(h.sink.events);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("already succeeded"), std::string::npos) << st.error().message;
+}
+
+}  // namespace
+}  // namespace sluice
