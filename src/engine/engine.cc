@@ -49,7 +49,9 @@ Result<RunSummary> Engine::Run() {
       break;
     }
     if (by_handle_.empty() && ready_.empty() && finalize_.empty() && handler_done_.empty()) {
-      if (waiting_.empty()) {
+      // With nothing running every slot is free: what waits in runnable_ starts next turn (a
+      // spawn error can free the slot another runnable attempt was waiting for).
+      if (waiting_.empty() && runnable_.empty()) {
         // Only reachable through a bug; fail what is left rather than hang.
         for (size_t i = 0; i < instances_.size(); ++i) {
           if (!IsTerminal(instances_[i].state)) {
@@ -63,7 +65,7 @@ Result<RunSummary> Engine::Run() {
     int64_t next = NextTimerUs();
     int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - clock_.NowUs());
     // With nothing running, waiting could only end at a timer: never block forever.
-    if (by_handle_.empty() && (timeout < 0 || !ready_.empty())) timeout = 0;
+    if (by_handle_.empty() && (timeout < 0 || !ready_.empty() || !runnable_.empty())) timeout = 0;
     WaitResult wr = executor_.Wait(timeout);
     for (const auto& exit : wr.exits) {
       auto it = by_handle_.find(exit.pid);
@@ -96,9 +98,9 @@ Result<RunSummary> Engine::Run() {
 }
 
 // The verdict of the main DAG: top-level tasks only (a forEach parent speaks for its
-// children). Cancelled tasks here were stopped by failFast or the run deadline.
+// children). Cancelled tasks here were stopped by failFast or the run deadline; the deadline
+// fails the run through what it stopped.
 std::string Engine::MainStatus() const {
-  if (run_deadline_hit_) return "failed";
   for (int i = 0; i < plan_->num_main; ++i) {
     TaskState s = instances_[i].state;
     bool tolerated = plan_->tasks[i].spec->continue_on_failure;

@@ -416,7 +416,11 @@ void Engine::HandlerDone(int h) {
   const Instance& hi = instances_[h];
   const PlanTask& ht = plan_->tasks[hi.plan];
   const int o = hi.owner;
-  if (ht.role == TaskRole::kCompensate || IsTerminal(instances_[o].state)) return;
+  // Replay queues every handler that finished; only the owner's current one decides.
+  if (ht.role == TaskRole::kCompensate || IsTerminal(instances_[o].state) ||
+      instances_[o].handler != h) {
+    return;
+  }
   const Instance& own = instances_[o];
   const bool ok = hi.state == TaskState::kSucceeded || hi.state == TaskState::kCached;
   std::string err = fmt::format("{}: {}", ErrorLabel(own.err_class, own.err_code), own.err_message);

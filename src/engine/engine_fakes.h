@@ -146,6 +146,7 @@ class MemorySink : public EventSink {
     pending_.clear();
     return {};
   }
+  int commits() const { return commits_; }
   std::vector<Event> events;
   int fail_at_commit = -1;
 

@@ -329,6 +329,7 @@ Status Engine::ApplyHandler(const Event& e) {
   std::optional<Value> item = own.item;
   int h = AddInstance(pt->index, -1, e.task, std::move(item));
   instances_[h].owner = o;
+  instances_[o].handler = h;
   MarkReady(h);
   return {};
 }

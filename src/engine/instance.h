@@ -44,6 +44,7 @@ struct Engine::Instance {
   std::string err_class;
   int err_code = 0;
   std::string err_message;
+  int handler = -1;  // the handler instance serving this one now
   bool fallback_tried = false;
   bool catch_tried = false;
   bool cancelling = false;    // TERM sent because the run is failing (onFailure: cancel)
