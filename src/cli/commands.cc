@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "cli/breakers.h"
 #include "cli/progress.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -17,9 +18,8 @@
 #include "store/store.h"
 
 namespace sluice {
-namespace {
 
-int ExitCodeFor(const Error& e) {
+static int ExitCodeFor(const Error& e) {
   switch (e.code) {
     case ErrorCode::kInvalidInput:
     case ErrorCode::kNotFound:
@@ -48,6 +48,10 @@ Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs,
   }
   return Store::Open(PathJoin(g.state_dir, "sluice.db"));
 }
+
+std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
+
+namespace {
 
 class StoreCache : public CacheLookup {
  public:
@@ -121,6 +125,8 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.pid = CurrentPid();
   opts.cancel_only = cancel_only;
   opts.rollback = x.rollback;
+  StoreBreakers breakers(store, *clock);
+  opts.breakers = &breakers;
   Engine engine(plan, params, opts, *clock, executor, store, &cache, &progress);
   if (auto s = engine.Replay(history); !s) return Report(s.error());
   int64_t run_start_us = clock->NowUs();
@@ -186,8 +192,6 @@ bool IsFinishedRun(std::string_view status) {
   return status == "succeeded" || status == "failed" || status == "cancelled" ||
          status == "compensated" || status == "compensation-failed";
 }
-
-std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
 
 // A run recorded running (or pending) whose process is gone was interrupted: say so.
 std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run) {

@@ -42,6 +42,9 @@ int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& t
             bool follow);
 int CmdCancel(const GlobalOptions& g, const std::string& run);
 int CmdCacheList(const GlobalOptions& g);
+int CmdBreakers(const GlobalOptions& g);
+// order: open, close, reset or disable.
+int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std::string& name);
 int CmdCacheClear(const GlobalOptions& g);
 // Evaluates an expression with variables given as JSON (`name=JSON` and/or a JSON object file).
 int CmdEval(const std::string& expr, const std::vector<std::string>& vars,

@@ -7,6 +7,8 @@
 
 #include "cli/commands.h"
 
+#include <fmt/format.h>
+
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "dev"
 #endif
@@ -71,6 +73,17 @@ int main(int argc, char** argv) {
   rollback->add_option("run", run_id, "run id")->required();
   rollback->add_option("-j,--jobs", rollback_opts.jobs, "how many compensations run at once")
       ->check(CLI::Range(1, 100000));
+  auto* breakers = app.add_subcommand("breakers", "list circuit breakers, or change one's state");
+  std::string breaker_name;
+  std::map<std::string, CLI::App*> orders;
+  for (const char* order : {"open", "close", "reset", "disable"}) {
+    auto* sub = breakers->add_subcommand(
+        order, fmt::format("{} a breaker", order == std::string("open") ? "force open"
+                                           : order == std::string("reset") ? "reset (closed, window emptied)"
+                                                                           : order));
+    sub->add_option("name", breaker_name, "breaker name")->required();
+    orders[order] = sub;
+  }
   auto* cancel = app.add_subcommand("cancel", "cancel a run");
   cancel->add_option("run", run_id, "run id")->required();
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -113,6 +126,10 @@ int main(int argc, char** argv) {
   if (*resume) return CmdResume(g, run_id, resume_opts);
   if (*cancel) return CmdCancel(g, run_id);
   if (*rollback) return CmdResume(g, run_id, rollback_opts);
+  for (const auto& [order, sub] : orders) {
+    if (*sub) return CmdBreakerOrder(g, order, breaker_name);
+  }
+  if (*breakers) return CmdBreakers(g);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);
   if (*eval) return CmdEval(expr, vars, vars_file);

@@ -49,6 +49,7 @@ struct EngineOptions {
   FileSystem* files = nullptr;
   bool cancel_only = false;   // Run() cancels what is left instead of executing it
   bool rollback = false;      // Run() compensates a finished run (`sluice rollback`)
+  Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
 };
 
 struct RunSummary {
@@ -114,6 +115,9 @@ class Engine {
   // first when it has them, else records the task failed.
   void FailTask(int i, std::string_view cls, int code, const std::string& message);
   void StartHandler(int owner, int plan_task);
+  // Asks instance i's breaker for a call; false: open (the attempt fails with circuit-open).
+  bool AcquireBreaker(int i);
+  void RecordBreaker(int i, bool ok, std::string_view error_class);
   void HandlerDone(int h);
   // Whether a not-yet-started instance must not start (failFast, run deadline); records it
   // cancelled when so.
@@ -161,6 +165,8 @@ class Engine {
   bool stop_applied_ = false;     // ApplyStop() acted on the failure or deadline
   int64_t completions_ = 0;       // succeeded instances so far, to order compensations
   std::vector<int> handler_done_;  // handler instances that finished; their owners decide next
+  std::unique_ptr<Breakers> own_breakers_;  // when opts_.breakers is null
+  Breakers* breakers_ = nullptr;
   std::deque<int> ready_;                  // ready, not yet vetted
   std::deque<int> runnable_;               // vetted, waiting for a slot
   std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)

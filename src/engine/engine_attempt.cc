@@ -230,6 +230,17 @@ std::optional<std::string> Engine::StartAttempt(int i) {
       }
     }
   }
+  if (t.breaker && !AcquireBreaker(i)) {
+    if (commit_error_) return std::nullopt;  // the breakers' store failed: the run stops
+    Event open;
+    open.kind = EventKind::kAttemptStarted;
+    open.task = in.name;
+    open.attempt = attempt;
+    Emit(open);
+    FinishAttempt(i, false, "circuit-open", 0,
+                  fmt::format("circuit breaker {} is open", Quote(t.breaker->name)), Value());
+    return std::nullopt;
+  }
   req.env.emplace_back("SLUICE_RUN_ID", opts_.run_id);
   req.env.emplace_back("SLUICE_TASK", in.name);
   req.env.emplace_back("SLUICE_ATTEMPT", std::to_string(attempt));
@@ -316,6 +327,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
                            const std::string& message, const Value& outputs) {
   Instance& in = instances_[i];
   const PlanTask& t = plan_->tasks[in.plan];
+  if (t.breaker && error_class != "circuit-open") RecordBreaker(i, ok, error_class);
   Event e;
   e.kind = EventKind::kAttemptFinished;
   e.task = in.name;
@@ -369,6 +381,30 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   FailTask(i, error_class, code,
            (in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt, r.limit + 1)
                            : message) + note);
+}
+
+bool Engine::AcquireBreaker(int i) {
+  const Instance& in = instances_[i];
+  auto ok = breakers_->Acquire(*plan_->tasks[in.plan].breaker, clock_.NowUs(),
+                               fmt::format("{}/{}#{}", opts_.run_id, in.name, in.attempt + 1));
+  if (!ok) {
+    commit_error_ = ok.error();
+    return false;
+  }
+  return *ok;
+}
+
+// The outcome of an attempt its breaker let through: a failure of any class but cancelled
+// (which gives back its permit), with its duration for the slow-call rate.
+void Engine::RecordBreaker(int i, bool ok, std::string_view error_class) {
+  const Instance& in = instances_[i];
+  std::optional<bool> failed;
+  if (error_class != "cancelled") failed = !ok;
+  int64_t now = clock_.NowUs();
+  auto st = breakers_->Record(*plan_->tasks[in.plan].breaker, now, failed,
+                              now - in.attempt_start_us,
+                              fmt::format("{}/{}#{}", opts_.run_id, in.name, in.attempt));
+  if (!st && !commit_error_) commit_error_ = st.error();
 }
 
 void Engine::FailTask(int i, std::string_view cls, int code, const std::string& message) {

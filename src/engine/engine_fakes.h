@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/breaker.h"
 #include "engine/engine.h"
 #include "env/fake_env.h"
 #include "spec/plan.h"
@@ -159,6 +160,7 @@ struct Harness {
   FakeClock clock;
   FakeExecutor exec{clock};
   MemorySink sink;
+  MemoryBreakers breakers;  // outlives each engine, as the store does
 
   std::unique_ptr<Engine> Make(std::shared_ptr<const Plan> plan, int jobs = 2,
                                bool rollback = false) {
@@ -168,6 +170,7 @@ struct Harness {
     o.jobs = jobs;
     o.cpu_capacity = 4;
     o.rollback = rollback;
+    o.breakers = &breakers;
     return std::make_unique<Engine>(plan, Value(ValueMap{}), o, clock, exec, sink, nullptr, nullptr);
   }
 

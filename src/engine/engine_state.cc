@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "engine/breaker.h"
 #include "engine/engine.h"
 #include "engine/instance.h"
 
@@ -35,6 +36,11 @@ Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opt
       sink_(sink),
       cache_(cache),
       observer_(observer) {
+  breakers_ = opts_.breakers;
+  if (!breakers_) {
+    own_breakers_ = std::make_unique<MemoryBreakers>();
+    breakers_ = own_breakers_.get();
+  }
   InitInstances();
 }
 
@@ -223,6 +229,7 @@ Status Engine::Apply(const Event& e) {
       in.attempt_open = true;
       in.handle = 0;
       if (e.attempt == 1 || in.first_start_us == 0) in.first_start_us = e.time_us;
+      in.attempt_start_us = e.time_us;
       int64_t timeout_ms = plan_->tasks[in.plan].timeout_ms;
       in.timeout_at_us = timeout_ms > 0 ? e.time_us + timeout_ms * 1000 : 0;
       in.kill_at_us = 0;

@@ -322,6 +322,35 @@ TEST(Failure, SpawnErrorsAndExpressionErrorsHaveTheirClasses) {
   EXPECT_EQ(h.exec.requests[1].argv, (Names{"expression-error"}));
 }
 
+TEST(Failure, AnOpenBreakerFailsFastSoTheFallbackOrADelayedRetryTakesOver) {
+  Harness h;
+  h.exec.exits["call"] = {1, 1, 0, 0, 0, 0};
+  auto plan = Compile(
+      "    - name: call\n      forEach: [1, 2, 3, 4]\n      parallelism: 1\n      run: [x]\n"
+      "      breaker: registry\n"
+      "      retry: {limit: 1, on: [circuit-open], backoff: {initial: 10s}}\n"
+      "      fallback: {run: [alt]}\n",
+      "  failFast: false\n  breakers:\n"
+      "    - {name: registry, slidingWindowSize: 4, minimumNumberOfCalls: 2, "
+      "waitDurationInOpenState: 5s, permittedNumberOfCallsInHalfOpenState: 1}\n");
+  auto e = h.Make(plan, 1);
+  auto s = e->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  // Items 0 and 1 fail (their fallbacks run) and open the breaker; 2 and 3 fail fast with
+  // circuit-open, wait 10 s (the breaker half-opens after 5 s) and succeed on retry.
+  EXPECT_EQ(e->StateOf("call[0]"), TaskState::kRecovered);
+  EXPECT_EQ(e->StateOf("call[2]"), TaskState::kSucceeded);
+  std::vector<std::string> path;
+  for (const auto& t : h.breakers.transitions) path.push_back(std::string(BreakerStateName(t.t.to)));
+  EXPECT_EQ(path, (Names{"open", "half-open", "closed"}));
+  int open_attempts = 0;
+  for (const auto& ev : h.sink.events) {
+    open_attempts += ev.kind == EventKind::kAttemptFinished && ev.error_class == "circuit-open";
+  }
+  EXPECT_EQ(open_attempts, 2);
+}
+
 TEST(Failure, ReplayRefusesALogThatRunsAFinishedTaskAgain) {
   Harness h;
   auto plan = Compile(kSaga);

@@ -75,9 +75,14 @@ Case Generate(uint64_t seed, FakeExecutor& exec) {
       for (int d : t.deps) names.push_back(fmt::format("t{}", d));
       y += fmt::format("      needs: [{}]\n", Join(names, ", "));
     }
-    if (chance(0.4)) y += fmt::format("      retry: {{limit: {}, backoff: {{initial: 1s}}}}\n", pick(1, 2));
+    bool retry = chance(0.4);
+    if (retry) y += fmt::format("      retry: {{limit: {}, backoff: {{initial: 1s}}}}\n", pick(1, 2));
     if (chance(0.15)) y += "      timeout: 5s\n";
     if (t.tolerated) y += "      continueOnFailure: true\n";
+    if (chance(0.3)) {
+      y += "      breaker: registry\n";
+      if (!retry && chance(0.5)) y += "      retry: {limit: 2, on: [circuit-open], backoff: {initial: 2s}}\n";
+    }
     if (t.compensate) {
       y += "      compensate: {run: [undo], retry: 1}\n";
       exits(t.name + ".compensate", 0.2);
@@ -100,6 +105,10 @@ Case Generate(uint64_t seed, FakeExecutor& exec) {
   }
   c.fail_fast = chance(0.6);
   c.spec_yaml += fmt::format("  failFast: {}\n", c.fail_fast ? "true" : "false");
+  c.spec_yaml += fmt::format(
+      "  breakers:\n    - {{name: registry, slidingWindowSize: {}, minimumNumberOfCalls: {}, "
+      "waitDurationInOpenState: {}s, permittedNumberOfCallsInHalfOpenState: {}}}\n",
+      pick(2, 5), pick(1, 3), pick(1, 4), pick(1, 2));
   if (chance(0.3)) c.spec_yaml += "  onFailure: cancel\n";
   if (chance(0.15)) {
     c.has_deadline = true;
@@ -148,7 +157,21 @@ std::vector<RunSummary> Execute(const Case& c, Harness& h, std::shared_ptr<const
 
 // The invariants. Returns the first violation, or "".
 std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
-                  const std::vector<RunSummary>& done) {
+                  const std::vector<RunSummary>& done, const MemoryBreakers& breakers) {
+  // Breaker transitions are legal and continuous.
+  BreakerState at = BreakerState::kClosed;
+  for (const auto& l : breakers.transitions) {
+    const BreakerTransition& t = l.t;
+    bool legal = (t.from == BreakerState::kClosed && t.to == BreakerState::kOpen) ||
+                 (t.from == BreakerState::kOpen && t.to == BreakerState::kHalfOpen) ||
+                 (t.from == BreakerState::kHalfOpen &&
+                  (t.to == BreakerState::kClosed || t.to == BreakerState::kOpen));
+    if (!legal || t.from != at) {
+      return fmt::format("breaker went {} -> {} while {}", BreakerStateName(t.from),
+                         BreakerStateName(t.to), BreakerStateName(at));
+    }
+    at = t.to;
+  }
   // "t1[2].catch[0]" -> the plan task "t1.catch[0]".
   auto task_of = [&](const std::string& instance) {
     size_t dot = instance.find('.');
@@ -328,7 +351,7 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
 
 struct Tally {
   std::map<std::string, int> statuses;
-  int crashed = 0, rolled_back = 0;
+  int crashed = 0, rolled_back = 0, breaker_opened = 0;
 };
 
 std::string RunCase(uint64_t seed, bool verbose, Tally* tally = nullptr) {
@@ -338,11 +361,12 @@ std::string RunCase(uint64_t seed, bool verbose, Tally* tally = nullptr) {
   if (!plan) return "the generated pipeline does not compile";
   std::mt19937_64 rng(seed ^ 0x5eed);
   auto done = Execute(c, h, plan, rng);
-  std::string v = Check(c, *plan, h.sink.events, done);
+  std::string v = Check(c, *plan, h.sink.events, done, h.breakers);
   if (tally && !done.empty()) {
     ++tally->statuses[done[0].status];
     tally->crashed += c.crashes > 0;
     tally->rolled_back += done.size() == 2;
+    tally->breaker_opened += !h.breakers.transitions.empty();
   }
   if (verbose || !v.empty()) {
     std::fprintf(stderr, "seed %llu: %s\n--- spec\n%s  tasks:\n%s--- log\n%s",
@@ -371,8 +395,9 @@ TEST(FaultSim, RandomDagsWithInjectedFaultsCrashesAndResumesKeepTheInvariants) {
   }
   std::vector<std::string> parts;
   for (const auto& [status, k] : tally.statuses) parts.push_back(fmt::format("{} {}", k, status));
-  std::fprintf(stderr, "fault-sim: %d seeded cases (%s; %d crashed and resumed, %d rolled back)\n",
-               n, Join(parts, ", ").c_str(), tally.crashed, tally.rolled_back);
+  std::fprintf(stderr, "fault-sim: %d seeded cases (%s; %d crashed and resumed, %d rolled back, "
+               "%d opened a breaker)\n", n, Join(parts, ", ").c_str(), tally.crashed,
+               tally.rolled_back, tally.breaker_opened);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ struct Engine::Instance {
   int handle = 0;             // pid of the running attempt
   int64_t ready_us = 0;
   int64_t first_start_us = 0;
+  int64_t attempt_start_us = 0;
   int64_t timeout_at_us = 0;  // 0 = none
   int64_t kill_at_us = 0;     // SIGKILL after the grace period, 0 = not terminating
   bool timed_out = false;

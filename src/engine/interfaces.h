@@ -60,6 +60,18 @@ class Executor {
   virtual void Reclaim(const std::string& run_id, const std::string& task, int attempt) = 0;
 };
 
+// Where circuit breakers keep their state: the store, shared by every run of a state directory
+// (each call a transaction), or memory. `who` ("RUN/TASK#ATTEMPT") is recorded with transitions.
+class Breakers {
+ public:
+  virtual ~Breakers() = default;
+  // Whether a call may start now (false: the breaker is open).
+  virtual Result<bool> Acquire(const BreakerSpec& b, int64_t now_us, const std::string& who) = 0;
+  // The outcome of a call Acquire let through; `failed` = nullopt: cancelled, no outcome.
+  virtual Status Record(const BreakerSpec& b, int64_t now_us, std::optional<bool> failed,
+                        int64_t duration_us, const std::string& who) = 0;
+};
+
 // Watches a run; called on the engine thread after each event is applied.
 class RunObserver {
  public:

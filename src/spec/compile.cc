@@ -34,6 +34,8 @@ class Compiler {
     auto pipeline = std::make_shared<PipelineSpec>(std::move(file->pipelines[0]));
     plan_->pipeline = pipeline;
     for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
+    for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));
+    for (const auto& b : pipeline->breakers) SLUICE_TRY_STATUS(AddBreaker(b));
     std::string dir = Dirname(root_);
     for (const auto& [imp, loc] : pipeline->imports) SLUICE_TRY_STATUS(Import(PathJoin(dir, imp), loc));
     SLUICE_TRY_STATUS(BuildTasks());
@@ -83,11 +85,23 @@ class Compiler {
       if (!imported_.insert(f).second) continue;
       SLUICE_TRY(file, Read(f, loc));
       if (!file->pipelines.empty()) {
-        return FailAt(file->pipelines[0].loc, "only Component documents can be imported, and "
+        return FailAt(file->pipelines[0].loc, "only Component and Breaker documents can be imported, and "
                       "this is a Pipeline (imported from {})", loc.ToString());
       }
       for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
+      for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));
     }
+    return {};
+  }
+
+  Status AddBreaker(BreakerSpec b) {
+    for (const auto& other : plan_->breakers) {
+      if (other->name == b.name) {
+        return FailAt(b.loc, "breaker {} is declared twice (also at {})", Quote(b.name),
+                      other->loc.ToString());
+      }
+    }
+    plan_->breakers.push_back(std::make_shared<const BreakerSpec>(std::move(b)));
     return {};
   }
 
@@ -216,6 +230,18 @@ class Compiler {
     }
     if (t.cache) pt.cache = *t.cache;
     else if (comp && comp->cache) pt.cache = *comp->cache;
+    if (!t.breaker.empty()) {
+      std::vector<std::string> names;
+      for (const auto& b : plan_->breakers) {
+        if (b->name == t.breaker) pt.breaker = b.get();
+        names.push_back(b->name);
+      }
+      if (!pt.breaker) {
+        return FailAt(t.breaker_loc, "unknown breaker {}{}{}", Quote(t.breaker),
+                      DidYouMean(t.breaker, names),
+                      names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
+      }
+    }
     plan_->by_name[t.name] = pt.index;
     plan_->tasks.push_back(std::move(pt));
     return static_cast<int>(plan_->tasks.size()) - 1;

@@ -96,7 +96,8 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "cache",
-                                      "continueOnFailure", "catch", "fallback", "compensate"},
+                                      "continueOnFailure", "catch", "fallback", "compensate",
+                                      "breaker"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
@@ -203,11 +204,74 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     SLUICE_TRY(b, Bool(n["continueOnFailure"], "continueOnFailure"));
     t.continue_on_failure = *b;
   }
+  if (n["breaker"]) {
+    SLUICE_TRY(b, Name(n["breaker"], "breaker"));
+    t.breaker = *b;
+    t.breaker_loc = Loc(n["breaker"]);
+  }
   if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"])) {
     SLUICE_TRY(h, Handlers(n, t.name));
     t.handlers = std::move(*h);
   }
   return t;
+}
+
+Status Reader::BreakerSettings(const YNode& n, BreakerSpec* b) const {
+  SLUICE_TRY_STATUS(CheckKeys(n, {"name", "slidingWindowType", "slidingWindowSize",
+                                  "minimumNumberOfCalls", "failureRateThreshold",
+                                  "slowCallRateThreshold", "slowCallDurationThreshold",
+                                  "waitDurationInOpenState", "permittedNumberOfCallsInHalfOpenState",
+                                  "maxWaitDurationInHalfOpenState"},
+                              "a breaker"));
+  if (const auto& t = n["slidingWindowType"]) {
+    SLUICE_TRY(type, Str(t, "slidingWindowType"));
+    if (*type != "COUNT_BASED" && *type != "TIME_BASED") {
+      return FailAt(Loc(t), "slidingWindowType must be COUNT_BASED (the last N calls) or "
+                    "TIME_BASED (the calls of the last N seconds), not {}", Quote(*type));
+    }
+    b->time_based = *type == "TIME_BASED";
+  }
+  auto count = [&](const char* key, int* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(v, Int(n[key], key, 1, 1'000'000));
+    *out = static_cast<int>(*v);
+    return {};
+  };
+  auto percent = [&](const char* key, double* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(v, Number(n[key], key));
+    if (*v <= 0 || *v > 100) return FailAt(Loc(n[key]), "{} is a percentage: more than 0, at most 100", key);
+    *out = *v;
+    return {};
+  };
+  auto duration = [&](const char* key, int64_t* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(ms, Duration(n[key], key));
+    *out = *ms;
+    return {};
+  };
+  SLUICE_TRY_STATUS(count("slidingWindowSize", &b->window_size));
+  SLUICE_TRY_STATUS(count("minimumNumberOfCalls", &b->minimum_calls));
+  SLUICE_TRY_STATUS(count("permittedNumberOfCallsInHalfOpenState", &b->half_open_calls));
+  SLUICE_TRY_STATUS(percent("failureRateThreshold", &b->failure_rate));
+  SLUICE_TRY_STATUS(percent("slowCallRateThreshold", &b->slow_rate));
+  SLUICE_TRY_STATUS(duration("slowCallDurationThreshold", &b->slow_ms));
+  SLUICE_TRY_STATUS(duration("waitDurationInOpenState", &b->wait_open_ms));
+  SLUICE_TRY_STATUS(duration("maxWaitDurationInHalfOpenState", &b->max_wait_half_open_ms));
+  return {};
+}
+
+Result<BreakerSpec> Reader::Breaker(const YNode& doc) const {
+  const auto& md = doc["metadata"];
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  BreakerSpec b;
+  SLUICE_TRY(name, Name(md["name"], "breaker name"));
+  b.name = *name;
+  b.loc = Loc(md["name"]);
+  if (doc["spec"]["name"]) return FailAt(Loc(doc["spec"]["name"]), "a Breaker is named by metadata.name");
+  SLUICE_TRY_STATUS(BreakerSettings(doc["spec"], &b));
+  return b;
 }
 
 Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std::string& owner) const {
@@ -257,9 +321,9 @@ static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) 
     return FailAt(r.Loc(doc["apiVersion"]), "unsupported apiVersion {}; expected sluice/v1", Quote(*api));
   }
   SLUICE_TRY(k, r.Str(doc["kind"], "kind"));
-  static const std::vector<std::string> kKinds = {"Pipeline", "Component"};
+  static const std::vector<std::string> kKinds = {"Pipeline", "Component", "Breaker"};
   if (std::find(kKinds.begin(), kKinds.end(), *k) == kKinds.end()) {
-    return FailAt(r.Loc(doc["kind"]), "unknown kind {}; expected Pipeline or Component{}",
+    return FailAt(r.Loc(doc["kind"]), "unknown kind {}; expected Pipeline, Component or Breaker{}",
                   Quote(*k), DidYouMean(*k, kKinds));
   }
   *kind = *k;
@@ -288,8 +352,22 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   }
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
-                                     "failFast", "onFailure", "deadline"},
+                                     "failFast", "onFailure", "deadline", "breakers"},
                               "a Pipeline spec"));
+  if (const auto& bs = spec["breakers"]) {
+    SLUICE_TRY_STATUS(ExpectList(bs, "breakers"));
+    for (const auto& b : bs) {
+      SLUICE_TRY_STATUS(ExpectMap(b, "a breaker"));
+      BreakerSpec bk;
+      bk.loc = Loc(b);
+      if (!b["name"]) return FailAt(bk.loc, "a breaker needs a name");
+      SLUICE_TRY(name, Name(b["name"], "breaker name"));
+      bk.name = *name;
+      bk.loc = Loc(b["name"]);
+      SLUICE_TRY_STATUS(BreakerSettings(b, &bk));
+      p.breakers.push_back(std::move(bk));
+    }
+  }
   if (spec["failFast"]) {
     SLUICE_TRY(b, Bool(spec["failFast"], "failFast"));
     p.fail_fast = *b;
@@ -459,13 +537,16 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
     if (kind == "Pipeline") {
       SLUICE_TRY(p, r.Pipeline(doc));
       out.pipelines.push_back(std::move(*p));
+    } else if (kind == "Breaker") {
+      SLUICE_TRY(b, r.Breaker(doc));
+      out.breakers.push_back(std::move(*b));
     } else {
       SLUICE_TRY(c, r.Component(doc));
       c->dir = dir;
       out.components.push_back(std::move(*c));
     }
   }
-  if (out.pipelines.empty() && out.components.empty()) {
+  if (out.pipelines.empty() && out.components.empty() && out.breakers.empty()) {
     return Fail(ErrorCode::kInvalidInput, "{}: no sluice documents in the file", path);
   }
   return out;

@@ -15,6 +15,7 @@ struct SpecFile {
   std::string path;  // absolute
   std::vector<PipelineSpec> pipelines;
   std::vector<ComponentSpec> components;
+  std::vector<BreakerSpec> breakers;  // kind: Breaker documents
 };
 
 // Parses `content` (the text of `path`) into pipelines and components. Rejects binary or

@@ -140,6 +140,8 @@ struct TaskSpec {
   bool continue_on_failure = false;
   // catch, fallback and compensate; null for most tasks.
   std::unique_ptr<TaskHandlers> handlers;
+  std::string breaker;  // the circuit breaker guarding its attempts, "" = none
+  Location breaker_loc;
 };
 
 // A catch entry: which terminal failures it handles, and its handler (a body, run with
@@ -173,6 +175,22 @@ struct ComponentSpec {
   std::optional<CacheSpec> cache;
 };
 
+// A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run
+// that uses the same state directory (engine/breaker.h).
+struct BreakerSpec {
+  std::string name;
+  bool time_based = false;      // slidingWindowType: COUNT_BASED (calls) or TIME_BASED (seconds)
+  int window_size = 100;        // slidingWindowSize
+  int minimum_calls = 100;      // minimumNumberOfCalls
+  double failure_rate = 50;     // failureRateThreshold, percent
+  double slow_rate = 100;       // slowCallRateThreshold, percent
+  int64_t slow_ms = 60'000;     // slowCallDurationThreshold
+  int64_t wait_open_ms = 60'000;  // waitDurationInOpenState
+  int half_open_calls = 10;     // permittedNumberOfCallsInHalfOpenState
+  int64_t max_wait_half_open_ms = 0;  // maxWaitDurationInHalfOpenState, 0 = wait for the calls
+  Location loc;
+};
+
 struct PipelineSpec {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -189,6 +207,7 @@ struct PipelineSpec {
   bool fail_fast = true;                // no new tasks after a terminal failure
   bool cancel_on_failure = false;       // onFailure: cancel (true) or wait (false)
   int64_t deadline_ms = 0;              // the whole run, 0 = none
+  std::vector<BreakerSpec> breakers;
 };
 
 }  // namespace sluice

@@ -208,6 +208,9 @@ class Reader {
   enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
   Result<TaskSpec> Task(const YNode& n, TaskKind kind = TaskKind::kMain,
                         const std::string& owner = "") const;
+  // A breaker's settings from `n` (a spec.breakers entry, or a Breaker document's spec).
+  Status BreakerSettings(const YNode& n, BreakerSpec* b) const;
+  Result<BreakerSpec> Breaker(const YNode& doc) const;
   Result<std::unique_ptr<TaskHandlers>> Handlers(const YNode& n, const std::string& owner) const;
   Result<PipelineSpec> Pipeline(const YNode& doc) const;
   Result<ComponentSpec> Component(const YNode& doc) const;

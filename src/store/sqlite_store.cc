@@ -68,6 +68,15 @@ DROP TABLE events;
 ALTER TABLE events_v2 RENAME TO events;
 CREATE INDEX events_by_run ON events(run_id, seq);
 )sql",
+    // 3: circuit breakers, shared by every run of the state directory.
+    R"sql(
+CREATE TABLE breakers (
+  name TEXT PRIMARY KEY, data TEXT NOT NULL, updated_us INTEGER NOT NULL);
+CREATE TABLE breaker_transitions (
+  seq INTEGER PRIMARY KEY, name TEXT NOT NULL, from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL, reason TEXT NOT NULL, who TEXT NOT NULL, time_us INTEGER NOT NULL);
+CREATE INDEX breaker_transitions_by_name ON breaker_transitions(name, seq);
+)sql",
 };
 
 std::string Text(sqlite3_stmt* st, int col) {
@@ -348,6 +357,57 @@ Status Store::Commit() {
     return s;
   }
   return {};
+}
+
+Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string& name,
+                                                              int64_t now_us,
+                                                              const BreakerUpdate& update) {
+  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
+  auto rollback = [&](const Error& e) {
+    (void)impl_->Exec("ROLLBACK");
+    return std::unexpected(e);
+  };
+  auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
+  if (!st) return rollback(st.error());
+  std::string data;
+  if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
+  sqlite3_reset(*st);
+  auto rows = update(data);
+  if (!rows) return rollback(rows.error());
+  auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON CONFLICT(name) "
+                      "DO UPDATE SET data=excluded.data, updated_us=excluded.updated_us",
+                      name, data, now_us);
+  for (auto it = rows->begin(); s && it != rows->end(); ++it) {
+    s = impl_->Run("INSERT INTO breaker_transitions(name,from_state,to_state,reason,who,time_us) "
+                   "VALUES(?,?,?,?,?,?)", name, it->from, it->to, it->reason, it->who, now_us);
+  }
+  if (!s) return rollback(s.error());
+  if (auto c = impl_->Exec("COMMIT"); !c) return rollback(c.error());
+  return rows;
+}
+
+Result<std::vector<BreakerRow>> Store::ListBreakers() {
+  auto st = impl_->Query("SELECT name,data,updated_us FROM breakers ORDER BY name");
+  if (!st) return std::unexpected(st.error());
+  std::vector<BreakerRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2)});
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<BreakerTransitionRow>> Store::ListBreakerTransitions(const std::string& name,
+                                                                        int limit) {
+  auto st = impl_->Query("SELECT name,from_state,to_state,reason,who,time_us FROM "
+                         "(SELECT * FROM breaker_transitions WHERE name=? OR ?='' "
+                         "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                         name, name, static_cast<int64_t>(limit));
+  if (!st) return std::unexpected(st.error());
+  std::vector<BreakerTransitionRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3), Text(*st, 4), Int(*st, 5)});
+  }
+  sqlite3_reset(*st);
+  return out;
 }
 
 #define RUN_COLUMNS \

@@ -12,6 +12,8 @@
 //            finished_us)
 //   artifacts(run_id, task, name, path)   -- where each produced artifact lives
 //   cache(key, run_id, task, outputs, created_us)
+//   breakers(name, data, updated_us)      -- circuit breakers' state, shared by runs
+//   breaker_transitions(seq, name, from_state, to_state, reason, who, time_us)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,6 +79,24 @@ struct CacheRecord {
   int64_t created_us = 0;
 };
 
+struct BreakerRow {
+  std::string name;
+  std::string data;  // JSON, owned by engine/breaker.h
+  int64_t updated_us = 0;
+};
+
+struct BreakerTransitionRow {
+  std::string name;
+  std::string from;
+  std::string to;
+  std::string reason;
+  std::string who;  // RUN/TASK#ATTEMPT, or operator
+  int64_t time_us = 0;
+};
+
+// Changes a breaker's data in place and returns the transitions to record.
+using BreakerUpdate = std::function<Result<std::vector<BreakerTransitionRow>>(std::string& data)>;
+
 class Store : public EventSink {
  public:
   // Opens (creating and migrating as needed) the database at `path`. On failure (unreadable
@@ -83,7 +104,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Records a new run with its sources and its run.created event, in one transaction.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
@@ -115,6 +136,16 @@ class Store : public EventSink {
                                                int64_t now_us);
   Result<std::vector<CacheRecord>> ListCache();
   Result<int> ClearCache();
+
+  // Circuit breakers. UpdateBreaker reads the breaker's data ("" when new), lets `update`
+  // change it and writes it back with the transitions `update` returns, in one transaction:
+  // concurrent runs sharing the state directory see each other's calls.
+  Result<std::vector<BreakerTransitionRow>> UpdateBreaker(const std::string& name, int64_t now_us,
+                                                          const BreakerUpdate& update);
+  Result<std::vector<BreakerRow>> ListBreakers();
+  // The last `limit` transitions of one breaker ("" = of all), oldest first.
+  Result<std::vector<BreakerTransitionRow>> ListBreakerTransitions(const std::string& name,
+                                                                   int limit);
 
  private:
   struct Impl;

@@ -140,5 +140,33 @@ TEST(Store, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
   EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
 }
 
+TEST(Store, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
+  TempDb db;
+  auto a = Store::Open(db.path());
+  auto b = Store::Open(db.path());  // a second run's process on the same state directory
+  ASSERT_TRUE(a && b);
+  auto add = [](std::string& data) -> Result<std::vector<BreakerTransitionRow>> {
+    data = data.empty() ? "1" : std::to_string(std::stoi(data) + 1);
+    return std::vector<BreakerTransitionRow>{{"", "closed", "open", "why", "r/t#1", 0}};
+  };
+  ASSERT_TRUE((*a)->UpdateBreaker("reg", 10, add));
+  ASSERT_TRUE((*b)->UpdateBreaker("reg", 20, add));
+  auto fail = [](std::string& data) -> Result<std::vector<BreakerTransitionRow>> {
+    data = "garbage";
+    return Fail(ErrorCode::kInternal, "no");
+  };
+  EXPECT_FALSE((*a)->UpdateBreaker("reg", 30, fail));
+  auto rows = (*b)->ListBreakers();
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].data, "2");
+  EXPECT_EQ((*rows)[0].updated_us, 20);
+  auto ts = (*a)->ListBreakerTransitions("reg", 10);
+  ASSERT_TRUE(ts);
+  ASSERT_EQ(ts->size(), 2u);
+  EXPECT_EQ((*ts)[1].time_us, 20);
+  EXPECT_EQ((*ts)[1].who, "r/t#1");
+}
+
 }  // namespace
 }  // namespace sluice
