@@ -28,7 +28,8 @@ class StoreBreakers : public Breakers {
 
 // Helpers the command files share (defined in commands.cc).
 int Report(const Error& e);
-Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create);
+Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
+                                         int fail_fsync_at = 0);
 std::string Ts(int64_t us);
 
 }  // namespace sluice

@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "expr/expr.h"
 #include "env/fake_env.h"
+#include "env/faults.h"
 #include "exec/local_executor.h"
 #include "spec/plan.h"
 #include "store/store.h"
@@ -38,7 +39,8 @@ int Report(const Error& e) {
   return ExitCodeFor(e);
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create) {
+Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
+                                         int fail_fsync_at) {
   if (!fs.Stat(g.state_dir).is_dir) {
     if (!create) {
       return Fail(ErrorCode::kNotFound, "no state in {} (nothing has run here yet; --state-dir "
@@ -46,12 +48,31 @@ Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs,
     }
     if (auto s = fs.MakeDirs(g.state_dir); !s) return std::unexpected(s.error());
   }
-  return Store::Open(PathJoin(g.state_dir, "sluice.db"));
+  return Store::Open(PathJoin(g.state_dir, "sluice.db"), fail_fsync_at);
+}
+
+// The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
+Result<FaultPlan> FaultsFromEnv() {
+  const char* text = std::getenv("SLUICE_FAULTS");
+  if (!text || !*text) return FaultPlan{};
+  auto plan = FaultPlan::Parse(text);
+  if (plan) std::fprintf(stderr, "sluice: injecting faults: %s\n", text);
+  return plan;
 }
 
 std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
 
 namespace {
+
+// A FaultyLauncher that owns the launcher it wraps.
+class OwningFaultyLauncher : public FaultyLauncher {
+ public:
+  OwningFaultyLauncher(std::unique_ptr<ProcessLauncher> real, FaultPlan plan)
+      : FaultyLauncher(*real, std::move(plan)), real_(std::move(real)) {}
+
+ private:
+  std::unique_ptr<ProcessLauncher> real_;
+};
 
 class StoreCache : public CacheLookup {
  public:
@@ -106,7 +127,12 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
     std::fflush(stdout);
   }
   auto clock = NewSystemClock();
-  auto launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM: Ctrl-C cancels cleanly
+  auto faults = cancel_only ? Result<FaultPlan>(FaultPlan{}) : FaultPlan::Parse(
+      std::getenv("SLUICE_FAULTS") ? std::getenv("SLUICE_FAULTS") : "");
+  if (!faults) return Report(faults.error());
+  std::unique_ptr<ProcessLauncher> launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM
+  if (!faults->rules.empty()) launcher = std::make_unique<OwningFaultyLauncher>(std::move(launcher), *faults);
+  FaultySink faulty_sink(store, faults->CountFor(FaultRule::Kind::kCommitFail));
   LocalExecutor executor(*launcher, fs, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
                          CurrentEnvironment());
   StoreCache cache(store);
@@ -127,7 +153,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.rollback = x.rollback;
   StoreBreakers breakers(store, *clock);
   opts.breakers = &breakers;
-  Engine engine(plan, params, opts, *clock, executor, store, &cache, &progress);
+  Engine engine(plan, params, opts, *clock, executor, faulty_sink, &cache, &progress);
   if (auto s = engine.Replay(history); !s) return Report(s.error());
   int64_t run_start_us = clock->NowUs();
   auto summary = engine.Run();
@@ -213,7 +239,9 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   auto params = BindParams(**plan, o.params);
   if (!params) return Report(params.error());
   int64_t t1 = clock->NowUs();
-  auto store = OpenStore(g, *fs, true);
+  auto faults = FaultsFromEnv();
+  if (!faults) return Report(faults.error());
+  auto store = OpenStore(g, *fs, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
   RunRecord run;
   run.id = NewRunId(*clock);
@@ -238,7 +266,9 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
 
 int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
   auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+  auto faults = FaultsFromEnv();
+  if (!faults) return Report(faults.error());
+  auto store = OpenStore(g, *fs, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());

@@ -13,6 +13,8 @@ namespace sluice {
 std::string_view Trim(std::string_view s);
 std::vector<std::string> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
+// Non-empty and only 0-9.
+bool AllDigits(std::string_view s);
 std::string Join(std::span<const std::string> parts, std::string_view sep);
 
 // Edit distance, used for "did you mean" hints.

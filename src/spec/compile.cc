@@ -182,6 +182,10 @@ class Compiler {
   Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner) {
     const PipelineSpec& p = *plan_->pipeline;
     if (auto it = plan_->by_name.find(t.name); it != plan_->by_name.end()) {
+      if (owner >= 0) {
+        return FailAt(plan_->tasks[it->second].spec->loc, "task name {} is taken by a handler of "
+                      "task {}; rename the task", Quote(t.name), Quote(plan_->tasks[owner].name));
+      }
       return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
                     plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
                         ? " (tasks and finally tasks share one namespace)" : "");

@@ -1,5 +1,7 @@
 #include "spec/text_checks.h"
 
+#include "common/strings.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -16,10 +18,6 @@ bool IsName(std::string_view s) {
 bool IsEnvName(std::string_view s) {
   return !s.empty() && s.size() <= 256 && IsIdentStart(s[0]) &&
          std::all_of(s.begin(), s.end(), IsIdentChar);
-}
-
-bool AllDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // "1", "1.2", "1.2.3" with at most 9 digits a part; fills `parts`.

@@ -18,7 +18,6 @@ bool IsIdentChar(char c);
 // Task, param, component and output names: [A-Za-z_][A-Za-z0-9_.-]*, at most 128.
 bool IsName(std::string_view s);
 bool IsEnvName(std::string_view s);
-bool AllDigits(std::string_view s);
 // "1", "1.2", "1.2.3" with at most 9 digits a part and no leading zeros; fills `parts`.
 bool ParseVersionParts(std::string_view s, size_t max_parts, std::vector<int>* parts);
 // NAME or NAME@VERSION as `uses:` takes it.

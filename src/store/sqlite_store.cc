@@ -7,6 +7,8 @@
 #include "common/value.h"
 #include "store/store.h"
 
+#include "store/faulty_vfs.h"
+
 namespace sluice {
 
 namespace {
@@ -294,9 +296,10 @@ Status Store::Impl::Project(const Event& e) {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsync_at) {
   auto impl = std::make_unique<Impl>();
-  if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+  const char* vfs = fail_fsync_at > 0 ? FaultyVfs(fail_fsync_at) : nullptr;
+  if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
       SQLITE_OK) {
     return Fail(ErrorCode::kStore, "store: cannot open {}: {}", path,
                 impl->db ? sqlite3_errmsg(impl->db) : "out of memory");
@@ -311,7 +314,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   }
   // WAL: readers (status, logs) never block the running engine. synchronous=NORMAL: a commit
   // survives the process being killed; only a power loss can drop the last commits.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+  // Under an injected fsync fault every commit syncs, so the Nth fsync is a commit's.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL",
+                             fail_fsync_at > 0 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                              "PRAGMA foreign_keys=OFF"}) {
     if (auto s = impl->Exec(pragma); !s) return std::unexpected(s.error().Wrap(path));
   }

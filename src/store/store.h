@@ -101,7 +101,8 @@ class Store : public EventSink {
  public:
   // Opens (creating and migrating as needed) the database at `path`. On failure (unreadable
   // file, a schema newer than this build) returns an error and nothing is changed.
-  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  // fail_fsync_at > 0 injects a fault: that fsync of the store's files fails (faulty_vfs.h).
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
   static constexpr int kSchemaVersion = 3;

@@ -140,6 +140,32 @@ TEST(Store, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
   EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
 }
 
+TEST(Store, AnInjectedFsyncFailureFailsACommitAndLeavesWholeBatches) {
+  TempDb t;
+  int failed_at = 0;
+  {
+    // Every commit syncs under injection; opening and creating the run sync too.
+    auto store = Store::Open(t.path(), 12);
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+    for (int batch = 1; batch <= 20 && !failed_at; ++batch) {
+      for (int k = 0; k < 3; ++k) (*store)->Append(Ev(EventKind::kTaskSkipped, "t" + std::to_string(batch)));
+      if (auto st = (*store)->Commit(); !st) {
+        failed_at = batch;
+        EXPECT_NE(st.error().message.find("I/O"), std::string::npos) << st.error().message;
+      }
+    }
+  }
+  ASSERT_GT(failed_at, 0) << "the fault never struck";
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_TRUE(events);
+  // run.created plus whole batches of three: a failed fsync never leaves half a batch.
+  EXPECT_EQ((events->size() - 1) % 3, 0u) << events->size();
+  EXPECT_GE(events->size(), 1u + 3u * (failed_at - 1));
+}
+
 TEST(Store, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
   TempDb db;
   auto a = Store::Open(db.path());
