@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite against the build in $1 (default: build) and prints one summary line.
-# Suites: unit tests (GoogleTest), the bad-input corpus, end-to-end tests with real processes
-# (including the kill -9 crash loop).
+# Suites: unit tests (GoogleTest, with the seeded fault simulation), the bad-input corpus,
+# end-to-end tests with real processes (including the kill -9 crash loop) and the
+# failure-handling scenarios.
 set -u
 build=${1:-build}
 exec 3>&1
@@ -59,5 +60,6 @@ suite unit unit
 suite cel-conformance-floor conformance
 suite bad-input bash tests/bad_input/run.sh "$build/sluice"
 suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
+suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -78,7 +78,7 @@ int CmdBreakers(const GlobalOptions& g) {
     std::string window = c.time_based ? fmt::format("last {}s", c.window_size)
                                       : fmt::format("last {} calls", c.window_size);
     auto pct = [](double x) { return x < 0 ? std::string("-") : fmt::format("{:.0f}%", x); };
-    auto trans = (*store)->ListBreakerTransitions(row.name, 5);
+    auto trans = (*store)->ListBreakerTransitions(row.name, 10);
     if (!trans) return Report(trans.error());
     if (g.json) {
       ValueList ts;

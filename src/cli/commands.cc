@@ -389,6 +389,46 @@ int CmdRuns(const GlobalOptions& g, int limit) {
   return 0;
 }
 
+int CmdEvents(const GlobalOptions& g, const std::string& id) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return Report(run.error());
+  auto events = (*store)->LoadEvents(run->id);
+  if (!events) return Report(events.error());
+  ValueList out;
+  for (const auto& e : *events) {
+    if (g.json) {
+      ValueMap m{{"seq", Value(e.seq)}, {"time", Value(Ts(e.time_us))},
+                 {"kind", Value(std::string(EventKindName(e.kind)))}};
+      if (!e.task.empty()) m.emplace_back("task", Value(e.task));
+      if (e.attempt) m.emplace_back("attempt", Value(static_cast<int64_t>(e.attempt)));
+      if (!e.status.empty()) m.emplace_back("status", Value(e.status));
+      if (!e.error_class.empty()) {
+        m.emplace_back("errorClass", Value(ErrorLabel(e.error_class, e.exit_code)));
+      }
+      if (!e.message.empty()) m.emplace_back("message", Value(e.message));
+      if (e.pid) m.emplace_back("pid", Value(e.pid));
+      if (!e.data.empty()) {
+        auto d = ParseJson(e.data);
+        m.emplace_back("data", d ? *d : Value(e.data));
+      }
+      out.push_back(Value(std::move(m)));
+      continue;
+    }
+    std::string what = e.task.empty() ? "" : e.task;
+    if (e.attempt) what += fmt::format(" #{}", e.attempt);
+    std::string detail = e.status;
+    if (!e.error_class.empty()) detail += " " + ErrorLabel(e.error_class, e.exit_code);
+    if (!e.message.empty()) detail += ": " + e.message;
+    std::printf("%6lld %s %-17s %-28s %s\n", static_cast<long long>(e.seq), Ts(e.time_us).c_str(),
+                std::string(EventKindName(e.kind)).c_str(), what.c_str(), detail.c_str());
+  }
+  if (g.json) std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
+  return 0;
+}
+
 int CmdStatus(const GlobalOptions& g, const std::string& id) {
   auto fs = NewPosixFileSystem();
   auto store = OpenStore(g, *fs, false);

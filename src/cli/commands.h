@@ -38,6 +38,8 @@ int CmdValidate(const GlobalOptions& g, const std::string& file);
 int CmdGraph(const std::string& file, const std::string& format);
 int CmdRuns(const GlobalOptions& g, int limit);
 int CmdStatus(const GlobalOptions& g, const std::string& run);
+// The run's event log, in order: what happened, for debugging and tests.
+int CmdEvents(const GlobalOptions& g, const std::string& run);
 int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& task, int attempt,
             bool follow);
 int CmdCancel(const GlobalOptions& g, const std::string& run);

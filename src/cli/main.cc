@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   ExecOptions resume_opts;
   auto* status = app.add_subcommand("status", "show a run and its tasks");
   status->add_option("run", run_id, "run id (or a unique prefix)")->required();
+  auto* events = app.add_subcommand("events", "print a run's event log");
+  events->add_option("run", run_id, "run id (or a unique prefix)")->required();
   auto* logs = app.add_subcommand("logs", "print a task's output");
   logs->add_option("run", run_id, "run id")->required();
   logs->add_option("task", task, "task name")->required();
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
   if (*graph) return CmdGraph(file, format);
   if (*runs) return CmdRuns(g, limit);
   if (*status) return CmdStatus(g, run_id);
+  if (*events) return CmdEvents(g, run_id);
   if (*logs) return CmdLogs(g, run_id, task, attempt, follow);
   if (*resume) return CmdResume(g, run_id, resume_opts);
   if (*cancel) return CmdCancel(g, run_id);

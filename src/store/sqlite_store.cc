@@ -106,7 +106,16 @@ struct Store::Impl {
   }
 
   std::unexpected<Error> SqlError(std::string_view what) {
-    return Fail(ErrorCode::kStore, "store: {}: {}", what, sqlite3_errmsg(db));
+    return Fail(ErrorCode::kStore, "store: {}: {}{}", what, sqlite3_errmsg(db), Detail());
+  }
+
+  // What SQLite's short messages leave out, for the errors an operator can act on.
+  const char* Detail() const {
+    switch (sqlite3_extended_errcode(db)) {
+      case SQLITE_IOERR_FSYNC: return " (fsync failed: the disk did not confirm the write)";
+      case SQLITE_FULL: return " (the disk is full)";
+      default: return "";
+    }
   }
 
   Status Exec(const char* sql) {
@@ -114,7 +123,7 @@ struct Store::Impl {
     if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string msg = err ? err : "unknown error";
       sqlite3_free(err);
-      return Fail(ErrorCode::kStore, "store: {}", msg);
+      return Fail(ErrorCode::kStore, "store: {}{}", msg, Detail());
     }
     return {};
   }
