@@ -386,6 +386,9 @@ class Compiler {
     };
     const std::string& root = path[0];
     std::string spelled = Join(path, ".");
+    if (retry_when_ && root != "error" && root != "task" && root != "run") {
+      return fail(fmt::format("retry.when sees error, task and run, not {}", Quote(root)));
+    }
     if (root == "params") {
       if (path.size() < 2) return {};
       std::vector<std::string> names;
@@ -395,9 +398,6 @@ class Compiler {
         return fail(fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names)));
       }
       return {};
-    }
-    if (retry_when_ && root != "error" && root != "task" && root != "run") {
-      return fail(fmt::format("retry.when sees error, task and run, not {}", Quote(root)));
     }
     if (root == "run") {
       if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {

@@ -115,7 +115,7 @@ namespace {
 const std::vector<std::string> kErrorClasses = {
     "any",   "exit",        "signal",           "timeout",       "spawn-error",
     "lost",  "cancelled",   "circuit-open",     "expression-error", "outputs-error",
-    "policy-denied", "approval-rejected"};
+    "policy-denied", "approval-rejected", "unschedulable"};
 
 const std::vector<std::pair<std::string, int>> kSignals = {
     {"SIGHUP", 1}, {"SIGINT", 2},  {"SIGQUIT", 3},  {"SIGILL", 4},  {"SIGABRT", 6},

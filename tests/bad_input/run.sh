@@ -113,9 +113,9 @@ check() {
   return 0
 }
 
-# The committed corpus: NN-*.yaml at the top level. lib/ and *.component.yaml are helpers.
+# The committed corpus: NN-*.yaml (and NNN-*.yaml) at the top level. lib/ and *.component.yaml are helpers.
 shopt -s nullglob
-for file in "$here"/[0-9][0-9]-*.yaml; do
+for file in "$here"/[0-9][0-9]*-*.yaml; do
   name=$(basename "$file")
   [[ $name == *.component.yaml ]] && continue
   first=$(head -n 1 "$file" | tr -d '\r')
