@@ -495,6 +495,45 @@ def crash_loop_resume_finishes_every_task_once():
     assert kills >= min(KILLS, 20), f"only {kills} kills happened"
 
 
+@test
+def resilient_example_falls_back_compensates_and_rolls_back():
+    e = Env()
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                           "resilient-pipeline", "pipeline.yaml")
+    target = os.path.join(e.dir, "cluster")
+    p = e.sluice("run", example, "-p", f"target={target}", check=1)
+    run = p.stdout.split("\n")[0]
+    t = e.tasks(run)
+    assert e.status(run)["status"] == "compensated", e.status(run)["status"]
+    assert t["deploy-prod"]["state"] == "failed" and t["deploy-prod.catch[0]"]["state"] == "succeeded", t
+    assert t["deploy-canary.compensate"]["state"] == "succeeded", t
+    assert "deploy-prod.compensate" not in t, "an incomplete task was compensated"
+    # Every registration ended with the fallback: retried 503s, then the open breaker.
+    for k in range(3):
+        assert t[f"register[{k}].fallback"]["state"] == "succeeded", t
+    assert sorted(os.listdir(os.path.join(target, "queue"))) == [
+        "model-base.pending", "model-large.pending", "model-small.pending"]
+    assert not os.path.exists(os.path.join(target, "prod")), "the partial rollout was left behind"
+    assert not os.path.exists(os.path.join(target, "canary")), "the canary was not undone"
+    log = open(os.path.join(target, "notifications.log")).read()
+    assert f"release {run}: compensated" in log and "deploy-prod" in log, log
+    breakers = json.loads(e.sluice("breakers", "-o", "json", check=0).stdout)
+    assert breakers[0]["name"] == "model-registry" and breakers[0]["state"] == "open", breakers
+    # A healthy release, with the breaker closed by an operator, then rolled back.
+    e.sluice("breakers", "close", "model-registry", check=0)
+    p = e.sluice("run", example, "-p", f"target={target}", "-p", "registry_down=false",
+                 "-p", "prod_healthy=true", check=0)
+    run2 = p.stdout.split("\n")[0]
+    assert e.tasks(run2)["register[0]"]["state"] == "succeeded"
+    assert sorted(os.listdir(os.path.join(target, "prod"))) == ["shard-1", "shard-2", "shard-3"]
+    e.sluice("rollback", run2, check=0)
+    assert e.status(run2)["status"] == "compensated"
+    assert not os.path.exists(os.path.join(target, "prod"))
+    assert not os.path.exists(os.path.join(target, "canary"))
+    again = e.sluice("rollback", run2, check=2)
+    assert "only a succeeded or failed run can be rolled back" in again.stderr, again.stderr
+
+
 def main():
     passed = failed = 0
     for fn in TESTS:
