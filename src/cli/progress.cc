@@ -73,6 +73,9 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
         line = paint("31", fmt::format("failed    {}: {}", e.task, e.message));
       } else if (e.status == "upstream-failed") {
         line = paint("31", fmt::format("blocked   {}: {}", e.task, e.message));
+      } else if (e.status == "cancelled" && !e.message.empty() &&
+                 e.message != "the run was cancelled") {
+        line = paint("33", fmt::format("cancelled {}: {}", e.task, e.message));
       } else if (!tty_) {
         line = fmt::format("{:<9} {}", e.status, e.task);
       }
