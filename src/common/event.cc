@@ -6,7 +6,8 @@ namespace {
 constexpr std::string_view kNames[] = {
     "run.created",       "run.started",    "task.skipped",     "task.expanded",
     "attempt.started",   "attempt.spawned", "attempt.finished", "retry.scheduled",
-    "task.finished",     "run.finished",    "handler.started",  "run.phase"};
+    "task.finished",     "run.finished",    "handler.started",  "run.phase",
+    "group.retry"};
 }  // namespace
 
 std::string_view EventKindName(EventKind k) { return kNames[static_cast<int>(k)]; }

@@ -30,6 +30,7 @@ enum class EventKind {
   kRunFinished,     // status succeeded|failed|cancelled|compensated|...; data: stats
   kHandlerStarted,  // task = the handler instance; data: {"owner", "plan", "error"}
   kRunPhase,        // status compensating|finalizing; data: {"status", "rollback", "instances"}
+  kGroupRetry,      // a group's members are reset; data: {"group", "round", "failed"}; due_us
 };
 
 std::string_view EventKindName(EventKind k);

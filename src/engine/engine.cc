@@ -39,19 +39,23 @@ Result<RunSummary> Engine::Run() {
   if (!opts_.cancel_only) RecoverLost();
   while (!cancelled_) {
     StartReady();
+    HandleGroups();
     if (commit_error_) return Abandon(*commit_error_);
     // One commit a turn. It must precede the spawns (write-ahead); the spawns' own records
     // (pids) ride with the next turn's commit.
     if (auto st = Commit(); !st) return Abandon(st.error());
     SpawnPending();
     if (finished_ == static_cast<int>(instances_.size())) {
-      if (AdvancePhase()) continue;
+      HandleGroups();  // a group whose last member just failed starts over first
+      if (finished_ < static_cast<int>(instances_.size()) || AdvancePhase()) continue;
       break;
     }
     if (by_handle_.empty() && ready_.empty() && finalize_.empty() && handler_done_.empty()) {
       // With nothing running every slot is free: what waits in runnable_ starts next turn (a
       // spawn error can free the slot another runnable attempt was waiting for).
-      if (waiting_.empty() && runnable_.empty()) {
+      bool groups_waiting = std::any_of(groups_.begin(), groups_.end(),
+                                        [](const GroupRun& g) { return g.waiting; });
+      if (waiting_.empty() && runnable_.empty() && !groups_waiting) {
         // Only reachable through a bug; fail what is left rather than hang.
         for (size_t i = 0; i < instances_.size(); ++i) {
           if (!IsTerminal(instances_[i].state)) {
@@ -232,6 +236,9 @@ int64_t Engine::NextTimerUs() const {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
   if (RunDeadlineUs() > 0 && !run_deadline_hit_) consider(RunDeadlineUs());
+  for (const auto& g : groups_) {
+    if (g.waiting) consider(g.due_us);
+  }
   for (int i : TimerCandidates()) {
     const Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
@@ -266,6 +273,13 @@ int64_t Engine::RunDeadlineUs() const {
 void Engine::HandleTimers() {
   int64_t now = clock_.NowUs();
   if (RunDeadlineUs() > 0 && now >= RunDeadlineUs()) run_deadline_hit_ = true;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    if (!groups_[g].waiting || now < groups_[g].due_us) continue;
+    groups_[g].waiting = false;
+    for (int m : plan_->groups[g].members) {
+      if (instances_[m].state == TaskState::kPending && instances_[m].remaining_deps == 0) MarkReady(m);
+    }
+  }
   for (int i : TimerCandidates()) {
     Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
@@ -353,7 +367,15 @@ bool Engine::Vet(int i) {
   Instance& in = instances_[i];
   const PlanTask& t = plan_->tasks[in.plan];
   const bool in_dag = t.role == TaskRole::kMain || t.role == TaskRole::kFinally;
-  if (in_dag && in.parent < 0 && in.attempt == 0 && !in.expanded) {
+  if (in_dag && in.parent < 0 && in.attempt == in.attempt_base && !in.expanded) {
+    // A task waiting for a group that will be retried waits for the group's next round.
+    for (int d : t.deps) {
+      int g = plan_->tasks[d].group;
+      if (g >= 0 && g != t.group && (groups_[g].failing || groups_[g].waiting)) {
+        in.state = TaskState::kPending;
+        return false;
+      }
+    }
     // Upstream verdicts first: a failure blocks, a skipped input skips.
     bool all_skipped = !t.deps.empty();
     for (int d : t.deps) {
@@ -521,11 +543,16 @@ void Engine::FinishForEach(int p) {
 // compensations and finally tasks are how a failing run cleans up.
 bool Engine::StopStarting(int i) {
   Instance& in = instances_[i];
-  if (in.attempt > 0 || plan_->tasks[in.plan].role != TaskRole::kMain || phase_ != Phase::kMain) {
+  if (in.attempt > in.attempt_base || plan_->tasks[in.plan].role != TaskRole::kMain ||
+      phase_ != Phase::kMain) {
     return false;
   }
   std::string why;
-  if (run_deadline_hit_) {
+  const int g = plan_->tasks[in.plan].group;
+  if (g >= 0 && groups_[g].failing) {
+    why = fmt::format("not started: group {} is retried after {} failed",
+                      Quote(plan_->groups[g].name), Quote(groups_[g].failed));
+  } else if (run_deadline_hit_) {
     why = fmt::format("not started: the run's deadline of {} passed",
                       FormatDurationMs(plan_->pipeline->deadline_ms));
   } else if (plan_->pipeline->fail_fast && !first_failure_.empty()) {
@@ -571,6 +598,50 @@ void Engine::ApplyStop() {
                                                        "failed and onFailure is cancel",
                                                        Quote(first_failure_)), "", "cancelled");
     }
+  }
+}
+
+// A group with a member that failed (and retries left): its running members are stopped
+// (TERM, grace, KILL; they end cancelled), retries waiting are given up, members not started
+// are cancelled as they come up (StopStarting). Once every member is settled the group is reset
+// to run again after its backoff.
+void Engine::HandleGroups() {
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    GroupRun& gr = groups_[g];
+    if (!gr.failing || cancelled_) continue;
+    const auto& members = plan_->groups[g].members;
+    if (!gr.stopping) {
+      gr.stopping = true;
+      int64_t now = clock_.NowUs();
+      for (int m : members) {
+        Instance& in = instances_[m];
+        if (in.state == TaskState::kWaiting) {
+          FinishTask(m, TaskState::kCancelled,
+                     fmt::format("cancelled while waiting to retry: group {} is retried",
+                                 Quote(plan_->groups[g].name)), "", "cancelled");
+        } else if (in.attempt_open && in.handle && !in.kill_at_us) {
+          in.cancelling = true;
+          executor_.Signal(in.handle, SIGTERM);
+          in.kill_at_us = now + opts_.kill_grace_us;
+        }
+      }
+    }
+    bool settled = std::all_of(members.begin(), members.end(),
+                               [&](int m) { return IsTerminal(instances_[m].state); });
+    if (!settled) continue;
+    const RetryPolicy& r = *plan_->groups[g].retry;
+    Event e;
+    e.kind = EventKind::kGroupRetry;
+    e.due_us = clock_.NowUs() + BackoffUs(r, gr.rounds + 2,
+                                          fmt::format("{}/group:{}/{}", opts_.run_id,
+                                                      plan_->groups[g].name, gr.rounds + 1));
+    e.message = fmt::format("group {} runs again (retry {} of {}) after {} failed",
+                            plan_->groups[g].name, gr.rounds + 1, r.limit, gr.failed);
+    e.data = Value(ValueMap{{"group", Value(plan_->groups[g].name)},
+                            {"round", Value(static_cast<int64_t>(gr.rounds + 1))},
+                            {"failed", Value(gr.failed)}})
+                 .ToJson();
+    Emit(std::move(e));
   }
 }
 

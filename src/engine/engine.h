@@ -87,6 +87,10 @@ class Engine {
   Status Apply(const Event& e);
   Status ApplyHandler(const Event& e);
   Status ApplyPhase(const Event& e);
+  Status ApplyGroupRetry(const Event& e);
+  // Groups: stop a failing group's members, and reset it once they are all settled.
+  void HandleGroups();
+  bool GroupWillRetry(int g, std::string_view cls, int code) const;
   Status Commit();
 
   void InitInstances();
@@ -137,7 +141,8 @@ class Engine {
   int64_t NextTimerUs() const;
   int64_t RunDeadlineUs() const;
   std::vector<int> TimerCandidates() const;
-  int64_t BackoffUs(const Instance& in, int next_attempt) const;
+  // The delay before the n-th try (n >= 2) under `r`, with jitter seeded by `seed`.
+  static int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed);
   class Scope;
   RunObserver::Progress MakeProgress() const;
 
@@ -165,6 +170,15 @@ class Engine {
   bool stop_applied_ = false;     // ApplyStop() acted on the failure or deadline
   int64_t completions_ = 0;       // succeeded instances so far, to order compensations
   std::vector<int> handler_done_;  // handler instances that finished; their owners decide next
+  struct GroupRun {
+    int rounds = 0;          // retries used
+    bool failing = false;    // a member failed and the group will be retried
+    bool stopping = false;   // HandleGroups() stopped the members (not replayed)
+    bool waiting = false;    // reset, waiting for the backoff before starting again
+    int64_t due_us = 0;
+    std::string failed;      // the member whose failure started the retry
+  };
+  std::vector<GroupRun> groups_;
   std::unique_ptr<Breakers> own_breakers_;  // when opts_.breakers is null
   Breakers* breakers_ = nullptr;
   std::deque<int> ready_;                  // ready, not yet vetted

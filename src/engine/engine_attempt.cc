@@ -114,11 +114,10 @@ Value EmptyOutputs() {
 
 }  // namespace
 
-int64_t Engine::BackoffUs(const Instance& in, int next_attempt) const {
-  const RetryPolicy& r = *plan_->tasks[in.plan].retry;
-  double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, next_attempt - 2);
+int64_t Engine::BackoffUs(const RetryPolicy& r, int n, const std::string& seed) {
+  double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, n - 2);
   d = std::min(d, static_cast<double>(r.max_ms));
-  double u = UnitRandom(fmt::format("{}/{}/{}", opts_.run_id, in.name, next_attempt));
+  double u = UnitRandom(seed);
   if (r.jitter == Jitter::kFull) d = d * u;
   if (r.jitter == Jitter::kEqual) d = d / 2 + d / 2 * u;
   return static_cast<int64_t>(d * 1000);
@@ -289,9 +288,14 @@ void Engine::HandleExit(int i, const ProcessExit& exit) {
   // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it.
   executor_.Signal(exit.pid, SIGKILL);
   if (in.cancelling) {
+    const int g = plan_->tasks[in.plan].group;
     FinishAttempt(i, false, "cancelled", 0,
-                  fmt::format("cancelled: task {} failed and onFailure is cancel",
-                              Quote(first_failure_)), Value());
+                  g >= 0 && groups_[g].failing
+                      ? fmt::format("cancelled: group {} is retried after {} failed",
+                                    Quote(plan_->groups[g].name), Quote(groups_[g].failed))
+                      : fmt::format("cancelled: task {} failed and onFailure is cancel",
+                                    Quote(first_failure_)),
+                  Value());
     return;
   }
   if (in.timed_out) {
@@ -357,7 +361,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   // end, and compensations are written to be repeatable.
   const bool rerun_lost = error_class == "lost" && t.role == TaskRole::kCompensate && !cancelled_;
   bool retryable = rerun_lost ||
-                   (!in.deadline_passed && in.attempt <= r.limit && !cancelled_ &&
+                   (!in.deadline_passed && in.attempt - in.attempt_base <= r.limit && !cancelled_ &&
                     error_class != "policy-denied" && error_class != "approval-rejected" &&
                     (r.on.empty() || MatchesError(r.on, error_class, code)) &&
                     !MatchesError(r.except, error_class, code));
@@ -373,13 +377,17 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
     e2.kind = EventKind::kRetryScheduled;
     e2.task = in.name;
     e2.attempt = in.attempt + 1;
-    e2.due_us = clock_.NowUs() + BackoffUs(in, in.attempt + 1);
+    e2.due_us = clock_.NowUs() + BackoffUs(r, in.attempt + 1 - in.attempt_base,
+                                           fmt::format("{}/{}/{}", opts_.run_id, in.name,
+                                                       in.attempt + 1));
     e2.message = message;
     Emit(e2);
     return;
   }
   FailTask(i, error_class, code,
-           (in.attempt > 1 ? fmt::format("{} (attempt {} of {})", message, in.attempt, r.limit + 1)
+           (in.attempt - in.attempt_base > 1
+                ? fmt::format("{} (attempt {} of {})", message, in.attempt - in.attempt_base,
+                              r.limit + 1)
                            : message) + note);
 }
 

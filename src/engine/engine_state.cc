@@ -36,6 +36,7 @@ Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opt
       sink_(sink),
       cache_(cache),
       observer_(observer) {
+  groups_.resize(plan_->groups.size());
   breakers_ = opts_.breakers;
   if (!breakers_) {
     own_breakers_ = std::make_unique<MemoryBreakers>();
@@ -189,6 +190,7 @@ Status Engine::Apply(const Event& e) {
   }
   if (e.kind == EventKind::kRunPhase) return ApplyPhase(e);
   if (e.kind == EventKind::kHandlerStarted) return ApplyHandler(e);
+  if (e.kind == EventKind::kGroupRetry) return ApplyGroupRetry(e);
   auto it = by_name_.find(e.task);
   if (it == by_name_.end()) {
     return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
@@ -295,7 +297,12 @@ Status Engine::Apply(const Event& e) {
         }
         in.err_message = e.message;
         const PlanTask& t = plan_->tasks[in.plan];
-        if (t.role == TaskRole::kMain && !t.spec->continue_on_failure && first_failure_.empty()) {
+        if (t.group >= 0 && (groups_[t.group].failing ||
+                             GroupWillRetry(t.group, in.err_class, in.err_code))) {
+          if (!groups_[t.group].failing) groups_[t.group].failed = in.name;
+          groups_[t.group].failing = true;  // not a failure of the run: the group runs again
+        } else if (t.role == TaskRole::kMain && !t.spec->continue_on_failure &&
+                   first_failure_.empty()) {
           first_failure_ = in.name;
         }
       }
@@ -304,6 +311,66 @@ Status Engine::Apply(const Event& e) {
     }
     default: return {};
   }
+}
+
+bool Engine::GroupWillRetry(int g, std::string_view cls, int code) const {
+  const RetryPolicy& r = *plan_->groups[g].retry;
+  return groups_[g].rounds < r.limit && !cancelled_ && cls != "cancelled" &&
+         cls != "policy-denied" && cls != "approval-rejected" &&
+         (r.on.empty() || MatchesError(r.on, cls, code)) && !MatchesError(r.except, cls, code);
+}
+
+// A group starts over: every member back to pending (its attempt numbers go on), its
+// dependencies counted again, and what waits outside for the group waits again. Members start
+// when the backoff has passed (HandleTimers).
+Status Engine::ApplyGroupRetry(const Event& e) {
+  auto d = ParseJson(e.data);
+  const Value* name = d && d->is_map() ? d->Find("group") : nullptr;
+  const Value* round = d && d->is_map() ? d->Find("round") : nullptr;
+  int g = -1;
+  for (size_t k = 0; k < plan_->groups.size(); ++k) {
+    if (name && name->is_string() && plan_->groups[k].name == name->as_string()) g = static_cast<int>(k);
+  }
+  if (g < 0 || !round || !round->is_int()) {
+    return Fail(ErrorCode::kInternal, "event {}: bad group retry {}", e.seq, Quote(e.data));
+  }
+  GroupRun& gr = groups_[g];
+  gr.rounds = static_cast<int>(round->as_int());
+  gr.failing = gr.stopping = false;
+  gr.waiting = true;
+  gr.due_us = e.due_us;
+  const auto& members = plan_->groups[g].members;
+  for (int m : members) {
+    Instance& in = instances_[m];
+    if (in.attempt_open) {
+      return Fail(ErrorCode::kInternal, "event {}: group {} reset while {} runs", e.seq,
+                  Quote(plan_->groups[g].name), Quote(in.name));
+    }
+    if (IsTerminal(in.state)) {
+      --finished_;
+      for (int dep : plan_->tasks[m].dependents) {
+        if (plan_->tasks[dep].group == g) continue;
+        Instance& out = instances_[top_[dep]];
+        ++out.remaining_deps;
+        if (out.state == TaskState::kReady) out.state = TaskState::kPending;  // vetted again later
+      }
+    }
+    waiting_.erase(m);
+    Instance fresh;
+    fresh.plan = in.plan;
+    fresh.name = std::move(in.name);
+    fresh.attempt = in.attempt;
+    fresh.attempt_base = in.attempt;
+    in = std::move(fresh);
+  }
+  for (int m : members) {
+    int remaining = 0;
+    for (int dep : plan_->tasks[m].deps) {
+      remaining += plan_->tasks[dep].group == g || !IsTerminal(instances_[top_[dep]].state);
+    }
+    instances_[m].remaining_deps = remaining;
+  }
+  return {};
 }
 
 // A handler's instance: named after its owner instance ("train[2].fallback"), with the owner's

@@ -351,6 +351,67 @@ TEST(Failure, AnOpenBreakerFailsFastSoTheFallbackOrADelayedRetryTakesOver) {
   EXPECT_EQ(open_attempts, 2);
 }
 
+// prep -> train -> eval, with train and eval a group retried twice; report needs eval.
+const char* kGroup =
+    "    - {name: prep, run: [x]}\n"
+    "    - {name: train, needs: [prep], run: [x], retry: 1}\n"
+    "    - {name: eval, needs: [train], run: [x]}\n"
+    "    - {name: side, needs: [train], run: [x]}\n"
+    "    - {name: report, needs: [eval], run: [x]}\n";
+const char* kGroupSpec =
+    "  groups:\n    - {name: fit, tasks: [train, eval], retry: {limit: 2, backoff: {initial: 10s}}}\n";
+
+TEST(Failure, AFailedGroupMemberResetsTheWholeGroup) {
+  Harness h;
+  h.exec.exits["eval"] = {1, 1, 0};  // fails in rounds 1 and 2, passes in round 3
+  auto plan = Compile(kGroup, kGroupSpec);
+  auto e = h.Make(plan, 1);
+  auto s = e->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  Names started = h.exec.started;
+  // prep once; train and eval three times (train's own retry is not used: it succeeds);
+  // side and report once, after the group's last round.
+  EXPECT_EQ(std::count(started.begin(), started.end(), "prep"), 1);
+  EXPECT_EQ(std::count(started.begin(), started.end(), "train"), 3);
+  EXPECT_EQ(std::count(started.begin(), started.end(), "eval"), 3);
+  EXPECT_EQ(std::count(started.begin(), started.end(), "report"), 1);
+  EXPECT_EQ(started.back(), "report");
+  EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 2u);
+}
+
+TEST(Failure, AGroupOutOfRetriesFailsTheRunAndItsDependents) {
+  Harness h;
+  h.exec.exits["eval"] = {1, 1, 1};
+  auto plan = Compile(kGroup, kGroupSpec);
+  auto e = h.Make(plan, 1);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(e->StateOf("eval"), TaskState::kFailed);
+  EXPECT_EQ(e->StateOf("report"), TaskState::kUpstreamFailed);
+  EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 2u);
+}
+
+TEST(Failure, AGroupRetryStopsRunningMembersAndSurvivesACrash) {
+  Harness h;
+  h.exec.exits["train"] = {3, 3, 0};  // its own retry (1) is used up in round 1
+  h.exec.durations["eval"] = 1'000'000;
+  auto plan = Compile(
+      "    - {name: train, run: [x], retry: {limit: 1, backoff: {initial: 1s}}}\n"
+      "    - {name: long, run: [x]}\n"
+      "    - {name: after, needs: [train, long], run: [x]}\n",
+      "  groups:\n    - {name: g, tasks: [train, long], retry: {limit: 1, on: [exit(3)]}}\n");
+  h.exec.durations["long"] = 30'000'000;
+  h.sink.fail_at_commit = 6;
+  ASSERT_FALSE(h.Make(plan, 2)->Run());
+  h.exec.Crash();
+  auto s = h.Resume(plan, 2)->Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 1u) << h.Log();
+}
+
 TEST(Failure, ReplayRefusesALogThatRunsAFinishedTaskAgain) {
   Harness h;
   auto plan = Compile(kSaga);

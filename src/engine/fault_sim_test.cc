@@ -28,6 +28,7 @@ struct TaskPlan {
   bool recover = true;
   bool tolerated = false;
   bool for_each = false;
+  bool in_group = false;
 };
 
 struct Case {
@@ -56,6 +57,12 @@ Case Generate(uint64_t seed, FakeExecutor& exec) {
   c.seed = seed;
   c.jobs = pick(1, 3);
   const int n = pick(2, 9);
+  // A group of consecutive tasks (so no task outside lies between two members).
+  int group_first = -1, group_size = 0;
+  if (n >= 3 && chance(0.35)) {
+    group_size = pick(2, 3);
+    group_first = pick(0, n - group_size);
+  }
   for (int i = 0; i < n; ++i) {
     TaskPlan t;
     t.name = fmt::format("t{}", i);
@@ -68,6 +75,8 @@ Case Generate(uint64_t seed, FakeExecutor& exec) {
     t.recover = chance(0.6);
     t.tolerated = chance(0.1);
     t.for_each = chance(0.15);
+    t.in_group = group_first >= 0 && i >= group_first && i < group_first + group_size;
+    if (t.in_group) t.for_each = t.fallback = t.catch_any = false;
     std::string y = fmt::format("    - name: {}\n      run: [x]\n", t.name);
     if (t.for_each) y += fmt::format("      forEach: [a, b, c]\n      parallelism: {}\n", pick(1, 3));
     if (!t.deps.empty()) {
@@ -113,6 +122,12 @@ Case Generate(uint64_t seed, FakeExecutor& exec) {
   if (chance(0.15)) {
     c.has_deadline = true;
     c.spec_yaml += fmt::format("  deadline: {}s\n", pick(2, 12));
+  }
+  if (group_first >= 0) {
+    std::vector<std::string> names;
+    for (int i = group_first; i < group_first + group_size; ++i) names.push_back(fmt::format("t{}", i));
+    c.spec_yaml += fmt::format("  groups:\n    - {{name: g, tasks: [{}], retry: {{limit: {}, "
+                               "backoff: {{initial: 3s}}}}}}\n", Join(names, ", "), pick(1, 2));
   }
   c.finally_count = pick(0, 2);
   if (c.finally_count > 0) {
@@ -214,9 +229,21 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
   for (const auto& [key, n] : started) {
     if (!finished.count(key)) return fmt::format("{} attempt {} never finished", key.first, key.second);
   }
-  // Every instance ends in exactly one terminal state.
+  // Every instance ends in exactly one terminal state; a group member has one per round.
+  size_t group_retries = 0;
+  std::vector<size_t> retry_at;  // event indices of group.retry
+  for (size_t k = 0; k < ev.size(); ++k) {
+    if (ev[k].kind == EventKind::kGroupRetry) retry_at.push_back(k);
+  }
+  group_retries = retry_at.size();
   for (const auto& name : instances) {
-    if (verdicts[name].size() != 1) return fmt::format("{} has {} verdicts", name, verdicts[name].size());
+    const PlanTask* t = task_of(name);
+    size_t allowed = t && t->group >= 0 ? group_retries + 1 : 1;
+    size_t n = verdicts[name].size();
+    if (n < 1 || n > allowed) return fmt::format("{} has {} verdicts", name, n);
+    if (t && t->group >= 0 && !retry_at.empty() && verdicts[name].back() < retry_at.back()) {
+      return fmt::format("{} has no verdict after its group's last reset", name);
+    }
   }
   for (const auto& t : c.tasks) {
     if (!verdicts.count(t.name)) return fmt::format("{} has no verdict", t.name);
@@ -224,7 +251,7 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
   auto state = [&](const std::string& name) -> std::string {
     auto it = verdicts.find(name);
     if (it == verdicts.end()) return "";
-    const Event& e = ev[it->second[0]];
+    const Event& e = ev[it->second.back()];
     return e.kind == EventKind::kTaskSkipped ? "skipped" : e.status;
   };
   // Dependencies: a task that ran to success had no blocking upstream.
@@ -255,6 +282,11 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
     const Event& e = ev[k];
     if (e.kind != EventKind::kTaskFinished || e.status != "failed" || role_of(e.task) != TaskRole::kMain) continue;
     if (task_of(e.task)->spec->continue_on_failure) continue;
+    // A member's failure that its group answered with a reset is not the run's.
+    if (task_of(e.task)->group >= 0 &&
+        std::any_of(retry_at.begin(), retry_at.end(), [&](size_t r) { return r > k; })) {
+      continue;
+    }
     first_failure = k;
     break;
   }
@@ -351,7 +383,7 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
 
 struct Tally {
   std::map<std::string, int> statuses;
-  int crashed = 0, rolled_back = 0, breaker_opened = 0;
+  int crashed = 0, rolled_back = 0, breaker_opened = 0, group_retried = 0;
 };
 
 std::string RunCase(uint64_t seed, bool verbose, Tally* tally = nullptr) {
@@ -367,6 +399,7 @@ std::string RunCase(uint64_t seed, bool verbose, Tally* tally = nullptr) {
     tally->crashed += c.crashes > 0;
     tally->rolled_back += done.size() == 2;
     tally->breaker_opened += !h.breakers.transitions.empty();
+    tally->group_retried += !h.Tasks(EventKind::kGroupRetry).empty();
   }
   if (verbose || !v.empty()) {
     std::fprintf(stderr, "seed %llu: %s\n--- spec\n%s  tasks:\n%s--- log\n%s",
@@ -396,8 +429,8 @@ TEST(FaultSim, RandomDagsWithInjectedFaultsCrashesAndResumesKeepTheInvariants) {
   std::vector<std::string> parts;
   for (const auto& [status, k] : tally.statuses) parts.push_back(fmt::format("{} {}", k, status));
   std::fprintf(stderr, "fault-sim: %d seeded cases (%s; %d crashed and resumed, %d rolled back, "
-               "%d opened a breaker)\n", n, Join(parts, ", ").c_str(), tally.crashed,
-               tally.rolled_back, tally.breaker_opened);
+               "%d opened a breaker, %d retried a group)\n", n, Join(parts, ", ").c_str(),
+               tally.crashed, tally.rolled_back, tally.breaker_opened, tally.group_retried);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ struct Engine::Instance {
   int remaining_deps = 0;
 
   int attempt = 0;            // number of the last attempt started
+  int attempt_base = 0;       // attempts before its group's last reset (retry limits count after)
   bool attempt_open = false;  // started and not finished (recorded)
   bool holds_slot = false;
   int handle = 0;             // pid of the running attempt

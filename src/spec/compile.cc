@@ -39,6 +39,7 @@ class Compiler {
     std::string dir = Dirname(root_);
     for (const auto& [imp, loc] : pipeline->imports) SLUICE_TRY_STATUS(Import(PathJoin(dir, imp), loc));
     SLUICE_TRY_STATUS(BuildTasks());
+    SLUICE_TRY_STATUS(BuildGroups());
     SLUICE_TRY_STATUS(BuildGraph());
     Sha256 h;
     for (const auto& [p, content] : plan_->sources) {
@@ -551,6 +552,57 @@ class Compiler {
     return {};
   }
 
+  // Groups: members must be plain main tasks (no forEach, catch or fallback: a retried group
+  // resets its members, and those create instances of their own). A task outside a group that
+  // needs one member waits for the whole group, so nothing outside has used a member's outputs
+  // when the group is reset.
+  Status BuildGroups() {
+    for (const auto& g : plan_->pipeline->groups) {
+      for (const auto& other : plan_->groups) {
+        if (other.name == g.name) return FailAt(g.loc, "duplicate group {}", Quote(g.name));
+      }
+      PlanGroup pg;
+      pg.name = g.name;
+      pg.retry = &g.retry;
+      const int gi = static_cast<int>(plan_->groups.size());
+      for (const auto& [name, loc] : g.tasks) {
+        PlanTask* t = nullptr;
+        if (auto it = plan_->by_name.find(name); it != plan_->by_name.end()) t = &plan_->tasks[it->second];
+        if (!t || t->role != TaskRole::kMain) {
+          std::vector<std::string> names;
+          for (int i = 0; i < plan_->num_main; ++i) names.push_back(plan_->tasks[i].name);
+          return FailAt(loc, "group {} names {}, which is not a task{}", Quote(g.name), Quote(name),
+                        DidYouMean(name, names));
+        }
+        if (t->group == gi) return FailAt(loc, "group {} names {} twice", Quote(g.name), Quote(name));
+        if (t->group >= 0) {
+          return FailAt(loc, "task {} is already in group {}", Quote(name),
+                        Quote(plan_->groups[t->group].name));
+        }
+        if (t->spec->for_each_literal || t->spec->for_each_expr || t->catches.size() ||
+            t->fallback >= 0) {
+          return FailAt(loc, "task {} cannot be in a group: a group's members cannot use forEach, "
+                        "catch or fallback", Quote(name));
+        }
+        t->group = gi;
+        pg.members.push_back(t->index);
+      }
+      std::sort(pg.members.begin(), pg.members.end());
+      plan_->groups.push_back(std::move(pg));
+    }
+    for (int i = 0; i < plan_->num_main; ++i) {
+      PlanTask& t = plan_->tasks[i];
+      std::set<int> deps(t.deps.begin(), t.deps.end());
+      for (int d : t.deps) {
+        int g = plan_->tasks[d].group;
+        if (g < 0 || g == t.group) continue;
+        deps.insert(plan_->groups[g].members.begin(), plan_->groups[g].members.end());
+      }
+      t.deps.assign(deps.begin(), deps.end());
+    }
+    return {};
+  }
+
   Status BuildGraph() {
     Graph& g = plan_->graph;
     const int n = plan_->num_main + plan_->num_finally;
@@ -564,9 +616,21 @@ class Compiler {
     }
     if (auto cycle = g.FindCycle()) {
       std::vector<std::string> names;
-      for (int n : *cycle) names.push_back(g.name(n));
-      return FailAt(plan_->tasks[(*cycle)[0]].spec->loc, "dependency cycle: {}",
-                    Join(names, " -> "));
+      std::string why;
+      for (int n : *cycle) {
+        names.push_back(g.name(n));
+        int grp = plan_->tasks[n].group;
+        if (grp < 0 || !why.empty()) continue;
+        for (int m : *cycle) {
+          if (plan_->tasks[m].group == grp) continue;
+          why = fmt::format(" (task {} is outside group {} but between its members: what needs "
+                            "a member waits for the whole group)", Quote(g.name(m)),
+                            Quote(plan_->groups[grp].name));
+          break;
+        }
+      }
+      return FailAt(plan_->tasks[(*cycle)[0]].spec->loc, "dependency cycle: {}{}",
+                    Join(names, " -> "), why);
     }
     return {};
   }

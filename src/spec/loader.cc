@@ -352,8 +352,36 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   }
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
-                                     "failFast", "onFailure", "deadline", "breakers"},
+                                     "failFast", "onFailure", "deadline", "breakers", "groups"},
                               "a Pipeline spec"));
+  if (const auto& gs = spec["groups"]) {
+    SLUICE_TRY_STATUS(ExpectList(gs, "groups"));
+    for (const auto& g : gs) {
+      SLUICE_TRY_STATUS(ExpectMap(g, "a group"));
+      SLUICE_TRY_STATUS(CheckKeys(g, {"name", "tasks", "retry"}, "a group"));
+      GroupSpec gr;
+      gr.loc = Loc(g);
+      if (!g["name"] || !g["tasks"] || !g["retry"]) {
+        return FailAt(gr.loc, "a group needs name, tasks and retry");
+      }
+      SLUICE_TRY(name, Name(g["name"], "group name"));
+      gr.name = *name;
+      gr.loc = Loc(g["name"]);
+      SLUICE_TRY_STATUS(ExpectList(g["tasks"], "group tasks"));
+      for (const auto& t : g["tasks"]) {
+        SLUICE_TRY(task, Str(t, "a group task"));
+        gr.tasks.emplace_back(*task, Loc(t));
+      }
+      if (gr.tasks.size() < 2) return FailAt(Loc(g["tasks"]), "a group needs at least two tasks");
+      SLUICE_TRY(r, Retry(g["retry"]));
+      if (r->when) {
+        return FailAt(r->when->loc, "a group's retry decides by on and except; when is for a "
+                      "task's retry");
+      }
+      gr.retry = std::move(*r);
+      p.groups.push_back(std::move(gr));
+    }
+  }
   if (const auto& bs = spec["breakers"]) {
     SLUICE_TRY_STATUS(ExpectList(bs, "breakers"));
     for (const auto& b : bs) {

@@ -191,6 +191,15 @@ struct BreakerSpec {
   Location loc;
 };
 
+// A group of tasks retried together: when one of them fails for good, every member is reset
+// and the group runs again (spec.groups).
+struct GroupSpec {
+  std::string name;
+  std::vector<std::pair<std::string, Location>> tasks;
+  RetryPolicy retry;
+  Location loc;
+};
+
 struct PipelineSpec {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -208,6 +217,7 @@ struct PipelineSpec {
   bool cancel_on_failure = false;       // onFailure: cancel (true) or wait (false)
   int64_t deadline_ms = 0;              // the whole run, 0 = none
   std::vector<BreakerSpec> breakers;
+  std::vector<GroupSpec> groups;
 };
 
 }  // namespace sluice

@@ -32,6 +32,7 @@ struct PlanTask {
   int compensate = -1;
   const CatchSpec* catch_spec = nullptr;  // kCatch: its entry (on, recover)
   const BreakerSpec* breaker = nullptr;   // guards its attempts
+  int group = -1;                         // index into Plan::groups
   const TaskSpec* spec = nullptr;
   const ComponentSpec* component = nullptr;  // set for `uses`
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
@@ -49,10 +50,17 @@ struct PlanTask {
   bool when_reads_item = false;  // `when` is decided per forEach item
 };
 
+struct PlanGroup {
+  std::string name;
+  std::vector<int> members;  // plan task indices, sorted
+  const RetryPolicy* retry = nullptr;
+};
+
 struct Plan {
   std::shared_ptr<const PipelineSpec> pipeline;
   std::vector<std::shared_ptr<const ComponentSpec>> components;
   std::vector<std::shared_ptr<const BreakerSpec>> breakers;  // spec.breakers and Breaker files
+  std::vector<PlanGroup> groups;
   std::vector<PlanTask> tasks;
   int num_main = 0;     // tasks[0, num_main) are the main DAG
   int num_finally = 0;  // tasks[num_main, num_main + num_finally) are spec.finally
