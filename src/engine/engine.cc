@@ -1,4 +1,5 @@
-// The engine loop and its decisions: what starts, what is skipped, retried, failed or cached.
+// The engine loop and its decisions: what starts, what is skipped, expanded or cancelled, and
+// the timers. Failure handling is in engine_failure.cc, attempts in engine_attempt.cc.
 #include "engine/engine.h"
 
 #include <signal.h>
@@ -101,88 +102,6 @@ Result<RunSummary> Engine::Run() {
   return summary;
 }
 
-// The verdict of the main DAG: top-level tasks only (a forEach parent speaks for its
-// children). Cancelled tasks here were stopped by failFast or the run deadline; the deadline
-// fails the run through what it stopped.
-std::string Engine::MainStatus() const {
-  for (int i = 0; i < plan_->num_main; ++i) {
-    TaskState s = instances_[i].state;
-    bool tolerated = plan_->tasks[i].spec->continue_on_failure;
-    if ((s == TaskState::kFailed && !tolerated) || s == TaskState::kUpstreamFailed ||
-        s == TaskState::kCancelled) {
-      return "failed";
-    }
-  }
-  return "succeeded";
-}
-
-std::string Engine::FinalStatus() const {
-  if (cancelled_) return "cancelled";
-  std::string status = MainStatus();
-  if (!compensations_.empty()) {
-    status = "compensated";
-    for (int c : compensations_) {
-      if (instances_[c].state != TaskState::kSucceeded) status = "compensation-failed";
-    }
-  }
-  for (int f : finally_) {
-    TaskState s = instances_[f].state;
-    bool tolerated = plan_->tasks[instances_[f].plan].spec->continue_on_failure;
-    if (status == "succeeded" && ((s == TaskState::kFailed && !tolerated) ||
-                                  s == TaskState::kUpstreamFailed)) {
-      status = "failed";
-    }
-  }
-  return status;
-}
-
-// Every instance is settled: a failed run compensates what it completed, then every run but a
-// cancelled one or a rollback runs its finally tasks.
-bool Engine::AdvancePhase() {
-  if (phase_ == Phase::kMain && MainStatus() == "failed" && !Compensable().empty()) {
-    EmitPhase("compensating", "failed", false);
-    return true;
-  }
-  if (phase_ != Phase::kFinally && !rollback_ && plan_->num_finally > 0) {
-    EmitPhase("finalizing", FinalStatus(), false);
-    return true;
-  }
-  return false;
-}
-
-void Engine::EmitPhase(std::string_view phase, const std::string& status, bool rollback) {
-  ValueMap data{{"status", Value(status)}};
-  if (phase == "compensating") {
-    ValueList names;
-    for (int i : Compensable()) names.push_back(Value(instances_[i].name));
-    data.emplace_back("rollback", Value(rollback));
-    data.emplace_back("instances", Value(std::move(names)));
-  }
-  Event e;
-  e.kind = EventKind::kRunPhase;
-  e.status = std::string(phase);
-  e.data = Value(std::move(data)).ToJson();
-  Emit(std::move(e));
-}
-
-// Instances whose own body succeeded in this run (not cached, not recovered) and whose task
-// declares compensate, latest completion first.
-std::vector<int> Engine::Compensable() const {
-  std::vector<int> out;
-  for (size_t i = 0; i < instances_.size(); ++i) {
-    const Instance& in = instances_[i];
-    const PlanTask& t = plan_->tasks[in.plan];
-    if (t.role == TaskRole::kMain && t.compensate >= 0 && !in.expanded &&
-        in.state == TaskState::kSucceeded) {
-      out.push_back(static_cast<int>(i));
-    }
-  }
-  std::sort(out.begin(), out.end(), [&](int a, int b) {
-    return instances_[a].completed > instances_[b].completed;
-  });
-  return out;
-}
-
 // The store failed: nothing more can be recorded, so stop every running attempt (TERM, grace,
 // KILL) rather than leave processes whose outcome no one will collect. `resume` later finds
 // their attempts open and handles them as lost.
@@ -260,14 +179,6 @@ std::vector<int> Engine::TimerCandidates() const {
   std::vector<int> out(waiting_.begin(), waiting_.end());
   for (const auto& [pid, i] : by_handle_) out.push_back(i);
   return out;
-}
-
-// When the main phase must end (spec.deadline), or 0. Compensation and finally tasks are not
-// bound by it: they exist to clean up after exactly such an end.
-int64_t Engine::RunDeadlineUs() const {
-  int64_t ms = plan_->pipeline->deadline_ms;
-  if (ms <= 0 || phase_ != Phase::kMain || run_started_us_ == 0) return 0;
-  return run_started_us_ + ms * 1000;
 }
 
 void Engine::HandleTimers() {
@@ -536,113 +447,6 @@ void Engine::FinishForEach(int p) {
              Value(ValueMap{{"params", Value(std::move(params))},
                             {"artifacts", Value(std::move(artifacts))}})
                  .ToJson());
-}
-
-// Whether instance i, not yet started, must not start: the run is failing and failFast is on,
-// or the run's deadline passed. Records it cancelled when so. Only main tasks stop: handlers,
-// compensations and finally tasks are how a failing run cleans up.
-bool Engine::StopStarting(int i) {
-  Instance& in = instances_[i];
-  if (in.attempt > in.attempt_base || plan_->tasks[in.plan].role != TaskRole::kMain ||
-      phase_ != Phase::kMain) {
-    return false;
-  }
-  std::string why;
-  const int g = plan_->tasks[in.plan].group;
-  if (g >= 0 && groups_[g].failing) {
-    why = fmt::format("not started: group {} is retried after {} failed",
-                      Quote(plan_->groups[g].name), Quote(groups_[g].failed));
-  } else if (run_deadline_hit_) {
-    why = fmt::format("not started: the run's deadline of {} passed",
-                      FormatDurationMs(plan_->pipeline->deadline_ms));
-  } else if (plan_->pipeline->fail_fast && !first_failure_.empty()) {
-    why = fmt::format("not started: task {} failed and failFast is on", Quote(first_failure_));
-  } else {
-    return false;
-  }
-  FinishTask(i, TaskState::kCancelled, why, "", "cancelled");
-  return true;
-}
-
-// Acts once on a failing run (failFast with onFailure: cancel) or a passed run deadline:
-// running attempts of main tasks are terminated (TERM, grace, KILL) and their retries given up;
-// handlers already running finish. Tasks not yet started are stopped by StopStarting().
-void Engine::ApplyStop() {
-  if (stop_applied_ || phase_ != Phase::kMain) return;
-  bool cancel = plan_->pipeline->fail_fast && plan_->pipeline->cancel_on_failure &&
-                !first_failure_.empty();
-  if (!cancel && !run_deadline_hit_) return;
-  stop_applied_ = true;
-  int64_t now = clock_.NowUs();
-  auto is_main = [&](int i) { return plan_->tasks[instances_[i].plan].role == TaskRole::kMain; };
-  for (const auto& [pid, i] : by_handle_) {
-    Instance& in = instances_[i];
-    if (in.kill_at_us || !is_main(i)) continue;  // already terminating, or a handler
-    if (run_deadline_hit_) {
-      in.timed_out = in.deadline_passed = in.run_deadline = true;
-    } else {
-      in.cancelling = true;
-    }
-    executor_.Signal(pid, SIGTERM);
-    in.kill_at_us = now + opts_.kill_grace_us;
-  }
-  std::vector<int> waiting(waiting_.begin(), waiting_.end());
-  for (int i : waiting) {
-    if (!is_main(i)) continue;
-    if (run_deadline_hit_) {
-      instances_[i].deadline_passed = true;
-      FailTask(i, "timeout", 0, fmt::format("the run's deadline of {} passed while it waited to "
-                                            "retry", FormatDurationMs(plan_->pipeline->deadline_ms)));
-    } else {
-      FinishTask(i, TaskState::kCancelled, fmt::format("cancelled while waiting to retry: task {} "
-                                                       "failed and onFailure is cancel",
-                                                       Quote(first_failure_)), "", "cancelled");
-    }
-  }
-}
-
-// A group with a member that failed (and retries left): its running members are stopped
-// (TERM, grace, KILL; they end cancelled), retries waiting are given up, members not started
-// are cancelled as they come up (StopStarting). Once every member is settled the group is reset
-// to run again after its backoff.
-void Engine::HandleGroups() {
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    GroupRun& gr = groups_[g];
-    if (!gr.failing || cancelled_) continue;
-    const auto& members = plan_->groups[g].members;
-    if (!gr.stopping) {
-      gr.stopping = true;
-      int64_t now = clock_.NowUs();
-      for (int m : members) {
-        Instance& in = instances_[m];
-        if (in.state == TaskState::kWaiting) {
-          FinishTask(m, TaskState::kCancelled,
-                     fmt::format("cancelled while waiting to retry: group {} is retried",
-                                 Quote(plan_->groups[g].name)), "", "cancelled");
-        } else if (in.attempt_open && in.handle && !in.kill_at_us) {
-          in.cancelling = true;
-          executor_.Signal(in.handle, SIGTERM);
-          in.kill_at_us = now + opts_.kill_grace_us;
-        }
-      }
-    }
-    bool settled = std::all_of(members.begin(), members.end(),
-                               [&](int m) { return IsTerminal(instances_[m].state); });
-    if (!settled) continue;
-    const RetryPolicy& r = *plan_->groups[g].retry;
-    Event e;
-    e.kind = EventKind::kGroupRetry;
-    e.due_us = clock_.NowUs() + BackoffUs(r, gr.rounds + 2,
-                                          fmt::format("{}/group:{}/{}", opts_.run_id,
-                                                      plan_->groups[g].name, gr.rounds + 1));
-    e.message = fmt::format("group {} runs again (retry {} of {}) after {} failed",
-                            plan_->groups[g].name, gr.rounds + 1, r.limit, gr.failed);
-    e.data = Value(ValueMap{{"group", Value(plan_->groups[g].name)},
-                            {"round", Value(static_cast<int64_t>(gr.rounds + 1))},
-                            {"failed", Value(gr.failed)}})
-                 .ToJson();
-    Emit(std::move(e));
-  }
 }
 
 // Ctrl-C or `sluice cancel`: terminate every running process group (TERM, grace, KILL), then
