@@ -151,6 +151,8 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.pid = CurrentPid();
   opts.cancel_only = cancel_only;
   opts.rollback = x.rollback;
+  auto zones = NewSystemTimeZones();
+  opts.time_zones = zones.get();
   StoreBreakers breakers(store, *clock);
   opts.breakers = &breakers;
   Engine engine(plan, params, opts, *clock, executor, faulty_sink, &cache, &progress);
@@ -550,6 +552,8 @@ namespace {
 class JsonVars : public Activation {
  public:
   std::map<std::string, Value> vars;
+  std::unique_ptr<TimeZones> zones = NewSystemTimeZones();
+  const TimeZones* time_zones() const override { return zones.get(); }
   Result<Resolved> Resolve(std::span<const std::string> path) const override {
     auto it = vars.find(path[0]);
     if (it == vars.end()) {

@@ -50,6 +50,7 @@ struct EngineOptions {
   bool cancel_only = false;   // Run() cancels what is left instead of executing it
   bool rollback = false;      // Run() compensates a finished run (`sluice rollback`)
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
+  const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
 };
 
 struct RunSummary {

@@ -63,6 +63,7 @@ class Engine::Scope : public Activation {
       : e_(e), in_(in), attempt_(attempt), component_params_(component_params) {}
 
   Result<Resolved> Resolve(std::span<const std::string> path) const override;
+  const TimeZones* time_zones() const override { return e_.opts_.time_zones; }
 
  private:
   const Engine& e_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/time_zone.h"
 
 namespace sluice {
 
@@ -114,6 +115,8 @@ double MemoryBytes();
 std::unique_ptr<Clock> NewSystemClock();
 std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
 std::unique_ptr<FileSystem> NewPosixFileSystem();
+// Named time zones from the tz database in `root` (Debian's tzdata).
+std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");
 
 // Joins path parts with '/'.
 std::string PathJoin(std::string_view a, std::string_view b);

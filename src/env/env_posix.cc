@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <map>
+
 #include "common/sha256.h"
 #include "env/env.h"
 
@@ -211,6 +213,51 @@ class PosixFileSystem : public FileSystem {
 
 std::unique_ptr<Clock> NewSystemClock() { return std::make_unique<SystemClock>(); }
 std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
+
+namespace {
+
+// Zones from the system's tz database, each file read once. A zone name is a path below the
+// database's folder, so names that could leave it ("..", absolute paths) are refused.
+class SystemTimeZones : public TimeZones {
+ public:
+  explicit SystemTimeZones(std::string root) : root_(std::move(root)) {}
+
+  std::optional<int> OffsetAt(std::string_view name, int64_t unix_seconds) const override {
+    auto it = zones_.find(std::string(name));
+    if (it == zones_.end()) it = zones_.emplace(std::string(name), Load(name)).first;
+    if (!it->second) return std::nullopt;
+    return it->second->OffsetAt(unix_seconds);
+  }
+
+ private:
+  std::optional<ZoneRules> Load(std::string_view name) const {
+    if (name.empty() || name.size() > 64 || name[0] == '/' || name.find("..") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    for (char c : name) {
+      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '-' || c == '+' || c == '/';
+      if (!ok) return std::nullopt;
+    }
+    std::ifstream in(root_ + "/" + std::string(name), std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string bytes(1 << 20, '\0');
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+    auto rules = ZoneRules::Parse(bytes);
+    if (!rules) return std::nullopt;
+    return *rules;
+  }
+
+  std::string root_;
+  mutable std::map<std::string, std::optional<ZoneRules>> zones_;
+};
+
+}  // namespace
+
+std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root) {
+  return std::make_unique<SystemTimeZones>(root);
+}
 
 namespace {
 class PosixFileLock : public FileLock {

@@ -281,6 +281,7 @@ class Evaluator {
       if (path[0] == name_) return Resolved{value, 1};
       return parent_->Resolve(path);
     }
+    const TimeZones* time_zones() const override { return parent_->time_zones(); }
 
    private:
     const Activation* parent_;
@@ -530,7 +531,7 @@ class Evaluator {
       if (f == "startsWith") return Value(StartsWith(s, t));
       return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
     }
-    if (auto t = CallTimeFunction(f, n.has_receiver, args)) {
+    if (auto t = CallTimeFunction(f, n.has_receiver, args, act_->time_zones())) {
       if (!*t) return Err(n, t->error().message);
       return **t;
     }

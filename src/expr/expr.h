@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/time_zone.h"
 #include "common/value.h"
 
 namespace sluice {
@@ -37,6 +38,8 @@ class Activation {
     size_t consumed = 0;
   };
   virtual Result<Resolved> Resolve(std::span<const std::string> path) const = 0;
+  // Named time zones for timestamp accessors; null: only UTC and fixed offsets.
+  virtual const TimeZones* time_zones() const { return nullptr; }
 };
 
 class Expression {

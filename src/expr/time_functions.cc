@@ -128,8 +128,9 @@ Result<Value> ParseDuration(std::string_view s) {
   return MakeDuration(neg ? -total : total);
 }
 
-// "UTC", "+05:30", "-08:00", "02:00" -> seconds east of UTC.
-Result<int> ZoneOffset(std::string_view tz) {
+// "UTC", "+05:30", "-08:00", "02:00", or a zone of the tz database ("Europe/Paris") -> seconds
+// east of UTC at `when`.
+Result<int> ZoneOffset(std::string_view tz, int64_t when, const TimeZones* zones) {
   if (tz == "UTC" || tz == "Z") return 0;
   size_t i = 0;
   int sign = 1;
@@ -140,6 +141,11 @@ Result<int> ZoneOffset(std::string_view tz) {
   int h, m;
   if (tz.size() == i + 5 && Digits(tz, i, 2, &h) && tz[i + 2] == ':' && Digits(tz, i + 3, 2, &m)) {
     return sign * (h * 3600 + m * 60);
+  }
+  if (zones) {
+    if (auto off = zones->OffsetAt(tz, when)) return *off;
+    return Bad(fmt::format("unknown time zone {} (not in the tz database; e.g. "
+                           "\"America/New_York\", \"UTC\" or \"+05:30\")", Quote(tz)));
   }
   return Bad(fmt::format("unknown time zone {} (Sluice understands UTC and offsets like "
                          "\"+05:30\"; named zones need the tz database)", Quote(tz)));
@@ -174,7 +180,7 @@ bool IsTimestampAccessor(std::string_view f) {
 }  // namespace
 
 std::optional<Result<Value>> CallTimeFunction(std::string_view f, bool receiver,
-                                              std::span<const Value> args) {
+                                              std::span<const Value> args, const TimeZones* zones) {
   if (!receiver && args.size() == 1) {
     const Value& v = args[0];
     if (f == "timestamp") {
@@ -197,7 +203,7 @@ std::optional<Result<Value>> CallTimeFunction(std::string_view f, bool receiver,
     int offset = 0;
     if (args.size() == 2) {
       if (!args[1].is_string()) return std::nullopt;
-      auto o = ZoneOffset(args[1].as_string());
+      auto o = ZoneOffset(args[1].as_string(), r.as_timestamp().seconds, zones);
       if (!o) return std::unexpected(o.error());
       offset = *o;
     }

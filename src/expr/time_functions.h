@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/time_zone.h"
 #include "common/value.h"
 
 namespace sluice {
@@ -16,8 +17,9 @@ namespace sluice {
 // The time functions: timestamp(x), duration(x), and the accessors (receiver-style: the
 // receiver is args[0]). Returns nullopt when `f` with these arguments is not one of them; an
 // error's message has no location (the caller adds it).
+// `zones` resolves named time zones; null: only UTC and fixed offsets.
 std::optional<Result<Value>> CallTimeFunction(std::string_view f, bool receiver,
-                                              std::span<const Value> args);
+                                              std::span<const Value> args, const TimeZones* zones);
 
 // + and - between timestamps and durations; nullopt when the operands are not time values.
 std::optional<Result<Value>> TimeArithmetic(std::string_view op, const Value& l, const Value& r);

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/strings.h"
+#include "env/env.h"
 #include "expr/expr.h"
 #include "textproto.h"
 
@@ -117,9 +118,16 @@ bool SameValue(const Value& a, const Value& b) {
   }
 }
 
+// The system's tz database, for the timestamp tests with named zones (Debian's tzdata).
+const TimeZones& Zones() {
+  static const std::unique_ptr<TimeZones> zones = NewSystemTimeZones();
+  return *zones;
+}
+
 class Bindings : public Activation {
  public:
   std::map<std::string, Value> vars;
+  const TimeZones* time_zones() const override { return &Zones(); }
   Result<Resolved> Resolve(std::span<const std::string> path) const override {
     // The longest dotted prefix that names a binding ("a.b.c" may be one variable).
     for (size_t n = path.size(); n > 0; --n) {
