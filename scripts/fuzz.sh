@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the expression fuzzer with clang (libFuzzer + ASan + UBSan) and runs it for SECONDS
-# (default 60) on the seed corpus. Exits non-zero on any crash, sanitizer report or timeout.
+# Builds the fuzzers with clang (libFuzzer + ASan + UBSan) and runs them on their seed corpora:
+# the expression fuzzer for SECONDS (default 60), the TZif reader's for a quarter of that.
+# Exits non-zero on any crash, sanitizer report or timeout.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,15 +14,22 @@ mkdir -p "$out"
 CXX="clang++-16 -std=c++2b -O1 -g -fno-omit-frame-pointer -Wno-builtin-macro-redefined -Wno-macro-redefined
      -D__cpp_concepts=202002L -Isrc -fsanitize=fuzzer,address,undefined"
 srcs=$(ls src/common/*.cc src/expr/*.cc | grep -v '_test\.cc$')
-if [ ! -x "$out/expr_fuzz" ] || [ -n "$(find $srcs tests/fuzz/expr_fuzz.cc -newer "$out/expr_fuzz")" ]; then
-  echo "fuzz: building $out/expr_fuzz"
-  # shellcheck disable=SC2086
-  $CXX tests/fuzz/expr_fuzz.cc $srcs -o "$out/expr_fuzz" $(pkg-config --libs re2) -lfmt
-fi
-mkdir -p "$out/corpus"
-cp -n tests/fuzz/corpus/expr/* "$out/corpus/" 2>/dev/null || true
-echo "fuzz: running for ${seconds}s"
-"$out/expr_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-  -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" 2>"$out/fuzz.log" || { tail -n 60 "$out/fuzz.log"; exit 1; }
-grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/fuzz.log" | sed 's/^/fuzz: /'
-echo "fuzz: no crash in ${seconds}s"
+# fuzz NAME SECONDS MAX_LEN: builds tests/fuzz/NAME_fuzz.cc when stale, runs it on its corpus.
+fuzz() {
+  local name=$1 secs=$2 max_len=$3 bin="$out/$1_fuzz"
+  if [ ! -x "$bin" ] || [ -n "$(find $srcs "tests/fuzz/$1_fuzz.cc" -newer "$bin")" ]; then
+    echo "fuzz: building $bin"
+    # shellcheck disable=SC2086
+    $CXX "tests/fuzz/$1_fuzz.cc" $srcs -o "$bin" $(pkg-config --libs re2) -lfmt
+  fi
+  mkdir -p "$out/corpus-$name"
+  cp -n "tests/fuzz/corpus/$name"/* "$out/corpus-$name/" 2>/dev/null || true
+  echo "fuzz: running $name for ${secs}s"
+  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
+    -print_final_stats=1 -artifact_prefix="$out/$name-" "$out/corpus-$name" 2>"$out/$name.log" ||
+    { tail -n 60 "$out/$name.log"; exit 1; }
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/$name.log" | sed "s/^/fuzz: $name: /"
+}
+fuzz expr "$seconds" 4096
+fuzz tzif "$(( (seconds + 3) / 4 ))" 16384
+echo "fuzz: no crash"
