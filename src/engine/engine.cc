@@ -438,7 +438,7 @@ void Engine::FinishForEach(int p) {
   }
   if (!failed.empty()) {
     FinishTask(p, TaskState::kFailed, fmt::format("forEach item failed: {}", failed), "",
-               failed_child->err_class, failed_child->err_code);
+               failed_child->last_failure().cls, failed_child->last_failure().code);
     return;
   }
   for (size_t k = 0; k < params.size(); ++k) params[k].second = Value(std::move(plists[k]));

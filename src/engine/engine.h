@@ -81,6 +81,7 @@ class Engine {
 
  private:
   struct Instance;
+  struct Failure;
   struct Running;
 
   // State transitions: Emit appends to the sink, applies, and notifies the observer.
@@ -171,6 +172,8 @@ class Engine {
   bool stop_applied_ = false;     // ApplyStop() acted on the failure or deadline
   int64_t completions_ = 0;       // succeeded instances so far, to order compensations
   std::vector<int> handler_done_;  // handler instances that finished; their owners decide next
+  // Compensations that wait for one: instance -> instances whose remaining_deps count it.
+  std::unordered_map<int, std::vector<int>> waiters_;
   struct GroupRun {
     int rounds = 0;          // retries used
     bool failing = false;    // a member failed and the group will be retried

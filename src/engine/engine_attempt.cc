@@ -40,13 +40,14 @@ Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string>
   }
   if (root == "error") {
     // A handler sees its owner's failure; retry.when sees the instance's own.
-    const Instance& f = in_.owner >= 0 ? e_.instances_[in_.owner] : in_;
-    bool exit = f.err_class == "exit", sig = f.err_class == "signal";
-    return Resolved{Value(ValueMap{{"class", Value(f.err_class)},
-                                   {"exitCode", Value(static_cast<int64_t>(exit ? f.err_code : 0))},
-                                   {"signal", Value(static_cast<int64_t>(sig ? f.err_code : 0))},
-                                   {"message", Value(f.err_message)},
-                                   {"task", Value(f.name)}}),
+    const Instance& who = in_.owner >= 0 ? e_.instances_[in_.owner] : in_;
+    const Failure& f = who.last_failure();
+    bool exit = f.cls == "exit", sig = f.cls == "signal";
+    return Resolved{Value(ValueMap{{"class", Value(f.cls)},
+                                   {"exitCode", Value(static_cast<int64_t>(exit ? f.code : 0))},
+                                   {"signal", Value(static_cast<int64_t>(sig ? f.code : 0))},
+                                   {"message", Value(f.message)},
+                                   {"task", Value(who.name)}}),
                     1};
   }
   if (root == "task") {

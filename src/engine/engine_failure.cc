@@ -38,15 +38,16 @@ void Engine::FailTask(int i, std::string_view cls, int code, const std::string& 
   Instance& in = instances_[i];
   const PlanTask& t = plan_->tasks[in.plan];
   if (t.role == TaskRole::kMain && !in.expanded && !cancelled_ && cls != "cancelled") {
-    in.err_class = std::string(cls);  // what its handler sees (also carried in the event)
-    in.err_code = code;
-    in.err_message = message;
-    if (t.fallback >= 0 && !in.fallback_tried) {
+    Failure& f = in.failed();  // what its handler sees (also carried in the event)
+    f.cls = std::string(cls);
+    f.code = code;
+    f.message = message;
+    if (t.fallback >= 0 && !f.fallback_tried) {
       StartHandler(i, t.fallback);
       return;
     }
     for (int c : t.catches) {
-      if (in.catch_tried) break;
+      if (f.catch_tried) break;
       const CatchSpec& cs = *plan_->tasks[c].catch_spec;
       if (cs.on.empty() || MatchesError(cs.on, cls, code)) {
         StartHandler(i, c);
@@ -59,6 +60,7 @@ void Engine::FailTask(int i, std::string_view cls, int code, const std::string& 
 
 void Engine::StartHandler(int owner, int plan_task) {
   const Instance& own = instances_[owner];
+  const Failure& f = own.last_failure();
   const PlanTask& h = plan_->tasks[plan_task];
   const std::string& owner_task = plan_->tasks[h.owner].name;
   Event e;
@@ -66,9 +68,9 @@ void Engine::StartHandler(int owner, int plan_task) {
   e.task = own.name + h.name.substr(owner_task.size());  // "train[2]" + ".fallback"
   e.data = Value(ValueMap{{"owner", Value(own.name)},
                           {"plan", Value(h.name)},
-                          {"error", Value(ValueMap{{"class", Value(own.err_class)},
-                                                   {"code", Value(static_cast<int64_t>(own.err_code))},
-                                                   {"message", Value(own.err_message)}})}})
+                          {"error", Value(ValueMap{{"class", Value(f.cls)},
+                                                   {"code", Value(static_cast<int64_t>(f.code))},
+                                                   {"message", Value(f.message)}})}})
                .ToJson();
   Emit(std::move(e));
 }
@@ -81,22 +83,23 @@ void Engine::HandlerDone(int h) {
   const int o = hi.owner;
   // Replay queues every handler that finished; only the owner's current one decides.
   if (ht.role == TaskRole::kCompensate || IsTerminal(instances_[o].state) ||
-      instances_[o].handler != h) {
+      instances_[o].last_failure().handler != h) {
     return;
   }
   const Instance& own = instances_[o];
   const bool ok = hi.state == TaskState::kSucceeded || hi.state == TaskState::kCached;
-  std::string err = fmt::format("{}: {}", ErrorLabel(own.err_class, own.err_code), own.err_message);
-  std::string cls = own.err_class;
-  int code = own.err_code;
+  const Failure& f = own.last_failure();
+  std::string err = fmt::format("{}: {}", ErrorLabel(f.cls, f.code), f.message);
+  std::string cls = f.cls, message = f.message;
+  int code = f.code;
   if (ht.role == TaskRole::kFallback) {
     if (ok) {
       FinishTask(o, TaskState::kRecovered, fmt::format("recovered by its fallback after {}", err),
                  hi.outputs.ToJson(), cls, code);
     } else {
-      FailTask(o, cls, code, fmt::format("{}; its fallback failed too ({})", own.err_message,
-                                         hi.err_message.empty() ? TaskStateName(hi.state)
-                                                                : hi.err_message));
+      const std::string& why = hi.last_failure().message;
+      FailTask(o, cls, code, fmt::format("{}; its fallback failed too ({})", message,
+                                         why.empty() ? TaskStateName(hi.state) : why));
     }
     return;
   }
@@ -105,8 +108,8 @@ void Engine::HandlerDone(int h) {
                "", cls, code);
   } else {
     FinishTask(o, TaskState::kFailed,
-               ok ? fmt::format("{} (its catch handler ran)", own.err_message)
-                  : fmt::format("{}; its catch handler failed too", own.err_message),
+               ok ? fmt::format("{} (its catch handler ran)", message)
+                  : fmt::format("{}; its catch handler failed too", message),
                "", cls, code);
   }
 }

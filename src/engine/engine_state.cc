@@ -253,9 +253,10 @@ Status Engine::Apply(const Event& e) {
       return {};
     case EventKind::kAttemptFinished:
       if (e.status != "succeeded") {
-        in.err_class = e.error_class;
-        in.err_code = e.exit_code;
-        in.err_message = e.message;
+        Failure& f = in.failed();
+        f.cls = e.error_class;
+        f.code = e.exit_code;
+        f.message = e.message;
       }
       in.attempt_open = false;
       requests_.erase(i);
@@ -292,13 +293,13 @@ Status Engine::Apply(const Event& e) {
       if (*s == TaskState::kSucceeded) in.completed = ++completions_;
       if (*s == TaskState::kFailed) {
         if (!e.error_class.empty()) {
-          in.err_class = e.error_class;
-          in.err_code = e.exit_code;
+          in.failed().cls = e.error_class;
+          in.failed().code = e.exit_code;
         }
-        in.err_message = e.message;
+        in.failed().message = e.message;
         const PlanTask& t = plan_->tasks[in.plan];
         if (t.group >= 0 && (groups_[t.group].failing ||
-                             GroupWillRetry(t.group, in.err_class, in.err_code))) {
+                             GroupWillRetry(t.group, in.failed().cls, in.failed().code))) {
           if (!groups_[t.group].failing) groups_[t.group].failed = in.name;
           groups_[t.group].failing = true;  // not a failure of the run: the group runs again
         } else if (t.role == TaskRole::kMain && !t.spec->continue_on_failure &&
@@ -390,20 +391,21 @@ Status Engine::ApplyHandler(const Event& e) {
   Instance& own = instances_[o];
   own.state = TaskState::kRunning;
   waiting_.erase(o);
-  if (pt->role == TaskRole::kFallback) own.fallback_tried = true;
-  if (pt->role == TaskRole::kCatch) own.catch_tried = true;
+  Failure& f = own.failed();
+  if (pt->role == TaskRole::kFallback) f.fallback_tried = true;
+  if (pt->role == TaskRole::kCatch) f.catch_tried = true;
   if (const Value* err = d->Find("error"); err && err->is_map()) {
     const Value* c = err->Find("class");
     const Value* code = err->Find("code");
     const Value* msg = err->Find("message");
-    if (c && c->is_string()) own.err_class = c->as_string();
-    if (code && code->is_int()) own.err_code = static_cast<int>(code->as_int());
-    if (msg && msg->is_string()) own.err_message = msg->as_string();
+    if (c && c->is_string()) f.cls = c->as_string();
+    if (code && code->is_int()) f.code = static_cast<int>(code->as_int());
+    if (msg && msg->is_string()) f.message = msg->as_string();
   }
   std::optional<Value> item = own.item;
   int h = AddInstance(pt->index, -1, e.task, std::move(item));
   instances_[h].owner = o;
-  instances_[o].handler = h;
+  instances_[o].failed().handler = h;
   MarkReady(h);
   return {};
 }
@@ -475,7 +477,7 @@ Status Engine::ApplyPhase(const Event& e) {
     for (size_t b = 0; b < owners.size(); ++b) {
       if (a == b || !reach[instances_[owners[b]].plan]) continue;
       ++instances_[base + a].remaining_deps;  // a waits for b
-      instances_[base + b].waiters.push_back(static_cast<int>(base + a));
+      waiters_[static_cast<int>(base + b)].push_back(static_cast<int>(base + a));
     }
   }
   for (size_t a = 0; a < owners.size(); ++a) {
@@ -495,8 +497,10 @@ void Engine::OnTaskDone(int i) {
     if (++p.children_done == static_cast<int>(p.children.size())) finalize_.push_back(in.parent);
     return;
   }
-  for (int w : in.waiters) {
-    if (--instances_[w].remaining_deps == 0 && instances_[w].state == TaskState::kPending) MarkReady(w);
+  if (auto it = waiters_.find(i); it != waiters_.end()) {
+    for (int w : it->second) {
+      if (--instances_[w].remaining_deps == 0 && instances_[w].state == TaskState::kPending) MarkReady(w);
+    }
   }
   if (in.owner >= 0) {
     handler_done_.push_back(i);

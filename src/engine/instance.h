@@ -2,6 +2,7 @@
 // instance (a task, or one child of a forEach task).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,17 @@
 #include "expr/expr.h"
 
 namespace sluice {
+
+// What only failed instances need, allocated at the first failure: a run of a million tasks
+// that succeed carries none of it.
+struct Engine::Failure {
+  std::string cls;      // the last failure, as `error.*` sees it
+  int code = 0;
+  std::string message;
+  int handler = -1;     // the handler instance serving this one now
+  bool fallback_tried = false;
+  bool catch_tried = false;
+};
 
 struct Engine::Instance {
   int plan = 0;     // index into Plan::tasks
@@ -42,17 +54,19 @@ struct Engine::Instance {
 
   Value outputs;  // {"params": {...}, "artifacts": {name: path}}
 
-  // The last failure, as `error.*` sees it.
-  std::string err_class;
-  int err_code = 0;
-  std::string err_message;
-  int handler = -1;  // the handler instance serving this one now
-  bool fallback_tried = false;
-  bool catch_tried = false;
   bool cancelling = false;    // TERM sent because the run is failing (onFailure: cancel)
   bool run_deadline = false;  // TERM sent because the run's deadline passed
   int64_t completed = 0;      // order of success among instances, 0 = not succeeded
-  std::vector<int> waiters;   // instances whose remaining_deps count this one (compensations)
+
+  std::unique_ptr<Failure> failure;
+  Failure& failed() {
+    if (!failure) failure = std::make_unique<Failure>();
+    return *failure;
+  }
+  const Failure& last_failure() const {
+    static const Failure kNone;
+    return failure ? *failure : kNone;
+  }
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)

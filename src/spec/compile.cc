@@ -235,15 +235,16 @@ class Compiler {
     }
     if (t.cache) pt.cache = *t.cache;
     else if (comp && comp->cache) pt.cache = *comp->cache;
-    if (!t.breaker.empty()) {
+    if (t.handlers && !t.handlers->breaker.empty()) {
+      const std::string& want = t.handlers->breaker;
       std::vector<std::string> names;
       for (const auto& b : plan_->breakers) {
-        if (b->name == t.breaker) pt.breaker = b.get();
+        if (b->name == want) pt.breaker = b.get();
         names.push_back(b->name);
       }
       if (!pt.breaker) {
-        return FailAt(t.breaker_loc, "unknown breaker {}{}{}", Quote(t.breaker),
-                      DidYouMean(t.breaker, names),
+        return FailAt(t.handlers->breaker_loc, "unknown breaker {}{}{}", Quote(want),
+                      DidYouMean(want, names),
                       names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
       }
     }

@@ -204,12 +204,7 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     SLUICE_TRY(b, Bool(n["continueOnFailure"], "continueOnFailure"));
     t.continue_on_failure = *b;
   }
-  if (n["breaker"]) {
-    SLUICE_TRY(b, Name(n["breaker"], "breaker"));
-    t.breaker = *b;
-    t.breaker_loc = Loc(n["breaker"]);
-  }
-  if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"])) {
+  if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"] || n["breaker"])) {
     SLUICE_TRY(h, Handlers(n, t.name));
     t.handlers = std::move(*h);
   }
@@ -303,6 +298,11 @@ Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std
   if (const auto& c = n["compensate"]) {
     SLUICE_TRY(comp, Task(c, TaskKind::kCompensate, owner));
     h->compensate = std::make_unique<TaskSpec>(std::move(*comp));
+  }
+  if (n["breaker"]) {
+    SLUICE_TRY(b, Name(n["breaker"], "breaker"));
+    h->breaker = *b;
+    h->breaker_loc = Loc(n["breaker"]);
   }
   return h;
 }

@@ -138,10 +138,8 @@ struct TaskSpec {
   Resources resources;
   std::optional<CacheSpec> cache;
   bool continue_on_failure = false;
-  // catch, fallback and compensate; null for most tasks.
+  // catch, fallback, compensate and breaker; null for most tasks.
   std::unique_ptr<TaskHandlers> handlers;
-  std::string breaker;  // the circuit breaker guarding its attempts, "" = none
-  Location breaker_loc;
 };
 
 // A catch entry: which terminal failures it handles, and its handler (a body, run with
@@ -157,6 +155,8 @@ struct TaskHandlers {
   std::vector<CatchSpec> catches;
   std::unique_ptr<TaskSpec> fallback;    // stands in for the task; same outputs
   std::unique_ptr<TaskSpec> compensate;  // undoes the task when the run fails or is rolled back
+  std::string breaker;  // the circuit breaker guarding its attempts, "" = none
+  Location breaker_loc;
 };
 
 struct ComponentSpec {
