@@ -2,9 +2,22 @@
 // Run: build/sluice_expr_bench (make bench runs it and records the figure in RESULTS.md).
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <map>
+#include <new>
 
 #include "expr/expr.h"
+
+// Counts heap allocations, so the benchmarks can report allocations per evaluation.
+static std::atomic<long> g_allocations{0};
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace sluice {
 namespace {
@@ -32,13 +45,31 @@ void BM_EvaluateCompiledCondition(benchmark::State& state) {
   auto e = Expression::Parse(
       "tasks.train.outputs.params.accuracy >= params.min_accuracy && size(labels) > 2");
   BenchScope scope;
+  long before = g_allocations.load();
   for (auto _ : state) {
     auto v = e->Evaluate(scope);
     benchmark::DoNotOptimize(v);
   }
   state.SetItemsProcessed(state.iterations());
+  state.counters["allocs/eval"] =
+      static_cast<double>(g_allocations.load() - before) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_EvaluateCompiledCondition);
+
+// A placeholder in a run argument: "${{ params.n * 2 }}" evaluated to a string.
+void BM_EvaluateArithmetic(benchmark::State& state) {
+  auto e = Expression::Parse("params.min_accuracy * 100.0 + 1.0");
+  BenchScope scope;
+  long before = g_allocations.load();
+  for (auto _ : state) {
+    auto v = e->Evaluate(scope);
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["allocs/eval"] =
+      static_cast<double>(g_allocations.load() - before) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_EvaluateArithmetic);
 
 void BM_ParseCondition(benchmark::State& state) {
   for (auto _ : state) {

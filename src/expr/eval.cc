@@ -93,8 +93,19 @@ class Evaluator {
       }
       return v;
     }
-    std::vector<std::string> path = {cur->name};
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it) path.push_back((*it)->name);
+    // The dotted path, on the stack for the usual short ones: evaluating `a.b.c` should not
+    // allocate (names up to 15 characters fit std::string's inline buffer).
+    std::array<std::string, 8> inline_path;
+    std::vector<std::string> long_path;
+    std::span<std::string> path;
+    if (chain.size() + 1 <= inline_path.size()) {
+      path = std::span<std::string>(inline_path.data(), chain.size() + 1);
+    } else {
+      long_path.resize(chain.size() + 1);
+      path = long_path;
+    }
+    path[0] = cur->name;
+    for (size_t k = 0; k < chain.size(); ++k) path[k + 1] = chain[chain.size() - 1 - k]->name;
     auto r = act_->Resolve(path);
     if (!r) {
       // An unbound type name denotes the type: `int`, `string`, `type`...
