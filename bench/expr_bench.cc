@@ -9,7 +9,9 @@
 
 #include "expr/expr.h"
 
-// Counts heap allocations, so the benchmarks can report allocations per evaluation.
+// Counts heap allocations, so the benchmarks can report allocations per evaluation. (GCC cannot
+// see that this operator new and delete are a pair over malloc and free.)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 static std::atomic<long> g_allocations{0};
 void* operator new(std::size_t n) {
   ++g_allocations;
