@@ -125,12 +125,15 @@ int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std:
                         fmt::format("no breaker {} has been used here{}", Quote(name),
                                     DidYouMean(name, names))));
   }
+  auto audit = AuditBy(g, "breaker." + order, "", name, Value(ValueMap{}));
+  if (!audit) return Report(audit.error());
   auto clock = NewSystemClock();
   int64_t now = clock->NowUs();
-  auto r = Update(**store, name, now, "operator", [&](BreakerData& d, auto* ts) {
+  auto r = Update(**store, name, now, "operator " + audit->actor, [&](BreakerData& d, auto* ts) {
     return BreakerOperate(d, order, now, ts);
   });
   if (!r) return Report(r.error());
+  if (auto appended = (*store)->AppendAudit(*audit); !appended) return Report(appended.error());
   for (const auto& t : *r) std::printf("%s: %s -> %s\n", name.c_str(), t.from.c_str(), t.to.c_str());
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "common/value.h"
 #include "engine/interfaces.h"
 #include "env/env.h"
 #include "store/store.h"
@@ -31,5 +32,11 @@ int Report(const Error& e);
 Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
                                          int fail_fsync_at = 0);
 std::string Ts(int64_t us);
+// An audit record of `action` by the current user; fails when the user is not allowed (not in
+// users.yaml).
+Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
+                            std::string subject, const Value& details);
+Status Audit(const GlobalOptions& g, Store& store, std::string action, std::string run_id,
+             std::string subject, const Value& details = Value(ValueMap{}));
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/breakers.h"
+#include "cli/identity.h"
 #include "cli/progress.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -49,6 +50,29 @@ Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs,
     if (auto s = fs.MakeDirs(g.state_dir); !s) return std::unexpected(s.error());
   }
   return Store::Open(PathJoin(g.state_dir, "sluice.db"), fail_fsync_at);
+}
+
+Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
+                            std::string subject, const Value& details) {
+  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+  if (!who) return std::unexpected(who.error());
+  AuditRecord r;
+  r.time_us = NewSystemClock()->NowUs();
+  r.actor = who->name;
+  r.action = std::move(action);
+  r.run_id = std::move(run_id);
+  r.subject = std::move(subject);
+  r.details = CanonicalJson(details);
+  return r;
+}
+
+Status Audit(const GlobalOptions& g, Store& store, std::string action, std::string run_id,
+             std::string subject, const Value& details) {
+  auto r = AuditBy(g, std::move(action), std::move(run_id), std::move(subject), details);
+  if (!r) return std::unexpected(r.error());
+  auto appended = store.AppendAudit(std::move(*r));
+  if (!appended) return std::unexpected(appended.error());
+  return {};
 }
 
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
@@ -259,7 +283,14 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   created.kind = EventKind::kRunCreated;
   created.status = "pending";
   created.data = fmt::format("{{\"params\":{}}}", run.params);
-  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created); !s) return Report(s.error());
+  auto audit = AuditBy(g, "run.submitted", run.id, run.pipeline,
+                       Value(ValueMap{{"specDigest", Value(run.spec_digest)},
+                                      {"specPath", Value(run.spec_path)},
+                                      {"params", *params}}));
+  if (!audit) return Report(audit.error());
+  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created, &*audit); !s) {
+    return Report(s.error());
+  }
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock->NowUs() - t1;
@@ -288,6 +319,22 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
   if (!loaded) return Report(loaded.error());
   auto events = (*store)->LoadEvents(run->id);
   if (!events) return Report(events.error());
+  // Refusals that need no replay come before the audit record, so it records what happens.
+  if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
+      run->status != "compensating") {
+    return Report(Error(ErrorCode::kConflict,
+                        fmt::format("run {} ended {}; only a succeeded or failed run can be rolled "
+                                    "back", run->id, run->status)));
+  }
+  if (IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
+    return Report(Error(ErrorCode::kConflict,
+                        fmt::format("run {} is being executed by another sluice process", run->id)));
+  }
+  if (auto s = Audit(g, **store, o.rollback ? "run.rollback" : "run.resumed", run->id,
+                     run->pipeline, Value(ValueMap{{"status", Value(run->status)}}));
+      !s) {
+    return Report(s.error());
+  }
   return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, o);
 }
 
@@ -300,6 +347,9 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   if (IsFinishedRun(run->status)) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
+  }
+  if (auto s = Audit(g, **store, "run.cancelled", run->id, run->pipeline); !s) {
+    return Report(s.error());
   }
   std::string owner;
   if (IsFileLocked(RunDir(g, *fs, run->id) + "/lock", &owner)) {

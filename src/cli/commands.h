@@ -12,6 +12,7 @@ namespace sluice {
 struct GlobalOptions {
   std::string state_dir;  // resolved: --state-dir, $SLUICE_HOME, or ./.sluice
   bool json = false;      // -o json
+  std::string as;         // --as USER ("" = $SLUICE_USER or the login name)
 };
 
 // How a run executes in this process (run, resume, cancel).
@@ -45,6 +46,11 @@ int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& t
 int CmdCancel(const GlobalOptions& g, const std::string& run);
 int CmdCacheList(const GlobalOptions& g);
 int CmdBreakers(const GlobalOptions& g);
+// The audit log: verify the hash chain (against an exported head hash, when given), export it
+// as JSON Lines, or say who the commands run as.
+int CmdAuditVerify(const GlobalOptions& g, const std::string& head);
+int CmdAuditExport(const GlobalOptions& g);
+int CmdWhoami(const GlobalOptions& g);
 // order: open, close, reset or disable.
 int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std::string& name);
 int CmdCacheClear(const GlobalOptions& g);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   GlobalOptions g;
   std::string output = "text";
   app.add_option("--state-dir", g.state_dir, "where runs are stored (default $SLUICE_HOME or .sluice)");
+  app.add_option("--as", g.as, "who runs the command (default $SLUICE_USER, then the login name)");
   app.add_option("-o,--output", output, "output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
 
@@ -86,6 +87,13 @@ int main(int argc, char** argv) {
     sub->add_option("name", breaker_name, "breaker name")->required();
     orders[order] = sub;
   }
+  auto* audit = app.add_subcommand("audit", "check or export the tamper-evident audit log");
+  audit->require_subcommand(1);
+  std::string head;
+  auto* audit_verify = audit->add_subcommand("verify", "recompute the hash chain; name the first broken record");
+  audit_verify->add_option("--head", head, "a head hash exported earlier: also catches records removed from the end");
+  auto* audit_export = audit->add_subcommand("export", "print every record as JSON Lines");
+  auto* whoami = app.add_subcommand("whoami", "print who commands run as, and their groups");
   auto* cancel = app.add_subcommand("cancel", "cancel a run");
   cancel->add_option("run", run_id, "run id")->required();
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -133,6 +141,9 @@ int main(int argc, char** argv) {
     if (*sub) return CmdBreakerOrder(g, order, breaker_name);
   }
   if (*breakers) return CmdBreakers(g);
+  if (*audit_verify) return CmdAuditVerify(g, head);
+  if (*audit_export) return CmdAuditExport(g);
+  if (*whoami) return CmdWhoami(g);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);
   if (*eval) return CmdEval(expr, vars, vars_file);

@@ -1,5 +1,6 @@
 #include "common/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -60,7 +61,7 @@ std::string FormatDouble(double d) {
   return fmt::format("{}", d);
 }
 
-void ToJsonImpl(const Value& v, std::string* out) {
+void ToJsonImpl(const Value& v, std::string* out, bool sorted = false) {
   switch (v.kind()) {
     case Value::Kind::kNull: *out += "null"; break;
     case Value::Kind::kBool: *out += v.as_bool() ? "true" : "false"; break;
@@ -86,20 +87,33 @@ void ToJsonImpl(const Value& v, std::string* out) {
       for (const auto& e : v.as_list()) {
         if (!first) out->push_back(',');
         first = false;
-        ToJsonImpl(e, out);
+        ToJsonImpl(e, out, sorted);
       }
       out->push_back(']');
       break;
     }
     case Value::Kind::kMap: {
       out->push_back('{');
-      bool first = true;
-      for (const auto& [k, e] : v.as_map()) {
+      // JSON keys are strings; canonical JSON orders them bytewise.
+      auto key = [](const Value& k) { return k.is_string() ? k.as_string() : k.ToJson(); };
+      auto entry = [&](bool first, const std::string& k, const Value& e) {
         if (!first) out->push_back(',');
-        first = false;
-        JsonString(k.is_string() ? k.as_string() : k.ToJson(), out);  // JSON keys are strings
+        JsonString(k, out);
         out->push_back(':');
-        ToJsonImpl(e, out);
+        ToJsonImpl(e, out, sorted);
+      };
+      if (!sorted) {
+        bool first = true;
+        for (const auto& [k, e] : v.as_map()) {
+          entry(first, key(k), e);
+          first = false;
+        }
+      } else {
+        std::vector<std::pair<std::string, const Value*>> entries;
+        for (const auto& [k, e] : v.as_map()) entries.emplace_back(key(k), &e);
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& x, const auto& y) { return x.first < y.first; });
+        for (size_t i = 0; i < entries.size(); ++i) entry(i == 0, entries[i].first, *entries[i].second);
       }
       out->push_back('}');
       break;
@@ -304,6 +318,12 @@ class JsonReader {
 std::string Value::ToJson() const {
   std::string out;
   ToJsonImpl(*this, &out);
+  return out;
+}
+
+std::string CanonicalJson(const Value& v) {
+  std::string out;
+  ToJsonImpl(v, &out, true);
   return out;
 }
 

@@ -106,7 +106,7 @@ class Value {
   const Value* Find(const Value& key) const;
 
   // Compact JSON. Bytes become base64-free escaped strings; non-finite doubles become strings.
-  std::string ToJson() const;
+  std::string ToJson() const;  // compact; map keys in insertion order
   // How the value reads when pasted into text (an argv element, an env var, a message):
   // strings as they are, numbers in decimal, null as "", lists and maps as JSON.
   std::string ToText() const;
@@ -128,6 +128,9 @@ std::string FormatTimestamp(const Timestamp& t);
 // Seconds with a trimmed fraction ("1000000s", "1.5s", "-0.000000001s").
 std::string FormatDuration(const Duration& d);
 // Days since 1970-01-01 <-> civil date (proleptic Gregorian).
+// Compact JSON with every map's keys in bytewise order: the same value always gives the same
+// text (what the audit log hashes).
+std::string CanonicalJson(const Value& v);
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d);
 

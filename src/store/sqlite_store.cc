@@ -7,6 +7,8 @@
 #include "common/value.h"
 #include "store/store.h"
 
+#include <openssl/evp.h>
+
 #include "store/faulty_vfs.h"
 
 namespace sluice {
@@ -79,7 +81,34 @@ CREATE TABLE breaker_transitions (
   to_state TEXT NOT NULL, reason TEXT NOT NULL, who TEXT NOT NULL, time_us INTEGER NOT NULL);
 CREATE INDEX breaker_transitions_by_name ON breaker_transitions(name, seq);
 )sql",
+    // 4: the audit log, a SHA-256 hash chain.
+    R"sql(
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',
+  details TEXT NOT NULL DEFAULT '{}', prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+)sql",
 };
+
+constexpr std::string_view kGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+std::string Sha256HexOpenSsl(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string AuditHash(const std::string& prev, const AuditRecord& r) {
+  return Sha256HexOpenSsl(prev + "\n" + AuditPayload(r));
+}
 
 std::string Text(sqlite3_stmt* st, int col) {
   const unsigned char* p = sqlite3_column_text(st, col);
@@ -202,6 +231,27 @@ struct Store::Impl {
   }
 
   Status Project(const Event& e);
+
+  // Appends to the audit chain. REQUIRES: inside a transaction (so the previous hash read is
+  // the latest).
+  Result<AuditRecord> InsertAudit(AuditRecord r) {
+    auto st = Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!st) return std::unexpected(st.error());
+    r.seq = 1;
+    r.prev_hash = std::string(kGenesis);
+    if (sqlite3_step(*st) == SQLITE_ROW) {
+      r.seq = Int(*st, 0) + 1;
+      r.prev_hash = Text(*st, 1);
+    }
+    sqlite3_reset(*st);
+    if (r.details.empty()) r.details = "{}";
+    r.hash = AuditHash(r.prev_hash, r);
+    auto s = Run("INSERT INTO audit(seq,time_us,actor,action,run_id,subject,details,prev_hash,hash) "
+                 "VALUES(?,?,?,?,?,?,?,?,?)", r.seq, r.time_us, r.actor, r.action, r.run_id,
+                 r.subject, r.details, r.prev_hash, r.hash);
+    if (!s) return std::unexpected(s.error());
+    return r;
+  }
 
   // Appends one event and updates the projections. REQUIRES: inside a transaction.
   Status Insert(const Event& e) {
@@ -334,7 +384,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsy
 }
 
 Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
-                        const Event& created) {
+                        const Event& created, const AuditRecord* audit) {
   if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
   auto s = impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,spec_digest) "
                       "VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline, run.status, run.created_us,
@@ -344,6 +394,10 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
                    it->second);
   }
   if (s) s = impl_->Insert(created);
+  if (s && audit) {
+    auto a = impl_->InsertAudit(*audit);
+    if (!a) s = std::unexpected(a.error());
+  }
   if (!s) {
     (void)impl_->Exec("ROLLBACK");
     return s;
@@ -398,6 +452,93 @@ Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string
   if (!s) return rollback(s.error());
   if (auto c = impl_->Exec("COMMIT"); !c) return rollback(c.error());
   return rows;
+}
+
+std::string AuditPayload(const AuditRecord& r) {
+  auto details = ParseJson(r.details);
+  return CanonicalJson(Value(ValueMap{{"seq", Value(r.seq)},
+                                      {"time_us", Value(r.time_us)},
+                                      {"actor", Value(r.actor)},
+                                      {"action", Value(r.action)},
+                                      {"run", Value(r.run_id)},
+                                      {"subject", Value(r.subject)},
+                                      {"details", details ? *details : Value(r.details)}}));
+}
+
+Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
+  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
+  auto out = impl_->InsertAudit(std::move(r));
+  if (!out) {
+    (void)impl_->Exec("ROLLBACK");
+    return out;
+  }
+  if (auto c = impl_->Exec("COMMIT"); !c) {
+    (void)impl_->Exec("ROLLBACK");
+    return std::unexpected(c.error());
+  }
+  return out;
+}
+
+Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
+  auto st = impl_->Query("SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash "
+                         "FROM audit WHERE seq > ? ORDER BY seq", after_seq);
+  if (!st) return std::unexpected(st.error());
+  std::vector<AuditRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    AuditRecord r;
+    r.seq = Int(*st, 0);
+    r.time_us = Int(*st, 1);
+    r.actor = Text(*st, 2);
+    r.action = Text(*st, 3);
+    r.run_id = Text(*st, 4);
+    r.subject = Text(*st, 5);
+    r.details = Text(*st, 6);
+    r.prev_hash = Text(*st, 7);
+    r.hash = Text(*st, 8);
+    out.push_back(std::move(r));
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
+  auto records = ListAudit();
+  if (!records) return std::unexpected(records.error());
+  AuditCheck c;
+  std::string prev(kGenesis);
+  int64_t expect_seq = 1;
+  for (const auto& r : *records) {
+    ++c.records;
+    std::string why;
+    if (r.seq != expect_seq) {
+      why = r.seq == expect_seq + 1 ? fmt::format("record {} is missing", expect_seq)
+            : r.seq > expect_seq    ? fmt::format("records {} to {} are missing", expect_seq, r.seq - 1)
+                                    : "its sequence number is out of order";
+    } else if (r.prev_hash != prev) {
+      why = "it does not follow the record before it (inserted, moved, or the one before changed)";
+    } else if (AuditHash(r.prev_hash, r) != r.hash) {
+      why = "its content does not match its hash (changed)";
+    }
+    if (!why.empty()) {
+      c.broken_at = r.seq;
+      c.why = why;
+      return c;
+    }
+    prev = r.hash;
+    expect_seq = r.seq + 1;
+  }
+  c.head = records->empty() ? std::string(kGenesis) : records->back().hash;
+  if (!expect_head.empty() && expect_head != c.head) {
+    bool known = std::any_of(records->begin(), records->end(),
+                             [&](const AuditRecord& r) { return r.hash == expect_head; });
+    c.broken_at = records->empty() ? 1 : records->back().seq;
+    c.why = known ? "the expected head is an earlier record: records were added since (not an error "
+                    "by itself; verify with the newer head)"
+                  : "the expected head is not in the log: records at the end were removed or "
+                    "rewritten";
+    if (known) c.broken_at = 0;
+  }
+  return c;
 }
 
 Result<std::vector<BreakerRow>> Store::ListBreakers() {

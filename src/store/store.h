@@ -14,6 +14,7 @@
 //   cache(key, run_id, task, outputs, created_us)
 //   breakers(name, data, updated_us)      -- circuit breakers' state, shared by runs
 //   breaker_transitions(seq, name, from_state, to_state, reason, who, time_us)
+//   audit(seq, time_us, actor, action, run_id, subject, details, prev_hash, hash)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -94,6 +95,28 @@ struct BreakerTransitionRow {
   int64_t time_us = 0;
 };
 
+// One record of the audit log: who did what to which run, chained by SHA-256.
+struct AuditRecord {
+  int64_t seq = 0;           // 1, 2, ... assigned by the store
+  int64_t time_us = 0;
+  std::string actor;         // who: a user name, or "sluice" for the engine's own decisions
+  std::string action;        // run.submitted, run.cancelled, breaker.open, ...
+  std::string run_id;        // "" when not about a run
+  std::string subject;       // what it is about within the run: a task, a breaker, a policy
+  std::string details;       // canonical JSON object
+  std::string prev_hash;     // hex SHA-256 of the record before ("0" x 64 for the first)
+  std::string hash;          // hex SHA-256 of prev_hash + "\n" + AuditPayload(record)
+};
+// The canonical JSON that a record's hash covers (every field but the hashes).
+std::string AuditPayload(const AuditRecord& r);
+
+struct AuditCheck {
+  int64_t records = 0;
+  int64_t broken_at = 0;  // the first record that does not verify, 0 = none
+  std::string why;
+  std::string head;       // the last record's hash
+};
+
 // Changes a breaker's data in place and returns the transitions to record.
 using BreakerUpdate = std::function<Result<std::vector<BreakerTransitionRow>>(std::string& data)>;
 
@@ -105,11 +128,20 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
-  // Records a new run with its sources and its run.created event, in one transaction.
+  // Records a new run with its sources, its run.created event and (when given) its audit
+  // record, in one transaction.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
-                   const Event& created);
+                   const Event& created, const AuditRecord* audit = nullptr);
+
+  // The audit log: append-only, each record chained to the one before by SHA-256 (OpenSSL).
+  // Append fills seq, prev_hash and hash. Verify recomputes the chain and names the first
+  // record that was changed, removed, inserted or moved; `expect_head` (a hash exported
+  // earlier) also catches records removed from the end.
+  Result<AuditRecord> AppendAudit(AuditRecord r);
+  Result<std::vector<AuditRecord>> ListAudit(int64_t after_seq = 0);
+  Result<AuditCheck> VerifyAudit(const std::string& expect_head = "");
 
   // EventSink: Append() buffers in memory; Commit() writes the batch in one transaction, so no
   // write lock is held between commits.

@@ -194,5 +194,89 @@ TEST(Store, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
   EXPECT_EQ((*ts)[1].who, "r/t#1");
 }
 
+// Five audit records, then one kind of tampering done directly in SQLite.
+class AuditTamper : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open(db.path());
+    ASSERT_TRUE(store);
+    for (int k = 1; k <= 5; ++k) {
+      AuditRecord r;
+      r.time_us = 1000 * k;
+      r.actor = k % 2 ? "alice" : "bob";
+      r.action = "run.submitted";
+      r.run_id = "r" + std::to_string(k);
+      r.details = "{\"specDigest\":\"abc\"}";
+      auto a = (*store)->AppendAudit(r);
+      ASSERT_TRUE(a) << a.error().message;
+      EXPECT_EQ(a->seq, k);
+      head = a->hash;
+    }
+    auto c = (*store)->VerifyAudit(head);
+    ASSERT_TRUE(c);
+    ASSERT_EQ(c->broken_at, 0) << c->why;
+    EXPECT_EQ(c->records, 5);
+  }
+  AuditCheck Verify(const std::string& expect_head = "") {
+    auto store = Store::Open(db.path());
+    auto c = (*store)->VerifyAudit(expect_head);
+    EXPECT_TRUE(c);
+    return *c;
+  }
+  TempDb db;
+  std::string head;
+};
+
+TEST_F(AuditTamper, AnEditedRecordIsNamed) {
+  db.Sql("UPDATE audit SET actor='mallory' WHERE seq=3");
+  AuditCheck c = Verify();
+  EXPECT_EQ(c.broken_at, 3);
+  EXPECT_NE(c.why.find("changed"), std::string::npos) << c.why;
+}
+
+TEST_F(AuditTamper, AnEditedDetailIsNamed) {
+  db.Sql("UPDATE audit SET details='{\"specDigest\": \"abd\"}' WHERE seq=2");
+  EXPECT_EQ(Verify().broken_at, 2);
+}
+
+TEST_F(AuditTamper, ADeletedRecordIsNamed) {
+  db.Sql("DELETE FROM audit WHERE seq=2");
+  AuditCheck c = Verify();
+  EXPECT_EQ(c.broken_at, 3);
+  EXPECT_NE(c.why.find("missing"), std::string::npos) << c.why;
+}
+
+TEST_F(AuditTamper, AnInsertedRecordIsNamed) {
+  // A forged record appended with a made-up chain link.
+  db.Sql("INSERT INTO audit VALUES(6, 9000, 'mallory', 'run.cancelled', 'r1', '', '{}', "
+         "'0000000000000000000000000000000000000000000000000000000000000000', 'ff')");
+  EXPECT_EQ(Verify().broken_at, 6);
+}
+
+TEST_F(AuditTamper, ARecordSlippedInBetweenIsNamed) {
+  // The records from 3 on move up one to make room; the forgery links to record 2 correctly.
+  db.Sql("UPDATE audit SET seq=seq+100 WHERE seq>=3");
+  db.Sql("UPDATE audit SET seq=seq-99 WHERE seq>=100");
+  db.Sql("INSERT INTO audit SELECT 3, 2500, 'mallory', action, run_id, subject, details, hash, "
+         "hash FROM audit WHERE seq=2");
+  EXPECT_EQ(Verify().broken_at, 3);
+}
+
+TEST_F(AuditTamper, ReorderedRecordsAreNamed) {
+  // Swap the contents of records 2 and 4, keeping their numbers.
+  db.Sql("UPDATE audit SET seq=100 WHERE seq=2");
+  db.Sql("UPDATE audit SET seq=2 WHERE seq=4");
+  db.Sql("UPDATE audit SET seq=4 WHERE seq=100");
+  EXPECT_EQ(Verify().broken_at, 2);
+}
+
+TEST_F(AuditTamper, RecordsRemovedFromTheEndNeedTheExportedHead) {
+  db.Sql("DELETE FROM audit WHERE seq=5");
+  EXPECT_EQ(Verify().broken_at, 0);  // the chain alone cannot tell
+  AuditCheck c = Verify(head);
+  EXPECT_NE(c.broken_at, 0);
+  EXPECT_NE(c.why.find("removed"), std::string::npos) << c.why;
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,0 +1,78 @@
+// `sluice audit verify|export` and `sluice whoami`.
+#include <cstdio>
+
+#include "cli/breakers.h"
+#include "cli/identity.h"
+#include "common/strings.h"
+#include "common/value.h"
+
+namespace sluice {
+
+int CmdAuditVerify(const GlobalOptions& g, const std::string& head) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto c = (*store)->VerifyAudit(head);
+  if (!c) return Report(c.error());
+  if (g.json) {
+    std::printf("%s\n", Value(ValueMap{{"ok", Value(c->broken_at == 0)},
+                                       {"records", Value(c->records)},
+                                       {"brokenAt", c->broken_at ? Value(c->broken_at) : Value()},
+                                       {"why", Value(c->why)},
+                                       {"head", Value(c->head)}})
+                            .ToJson()
+                            .c_str());
+    return c->broken_at ? 1 : 0;
+  }
+  if (c->broken_at) {
+    std::printf("audit log BROKEN at record %lld: %s\n", static_cast<long long>(c->broken_at),
+                c->why.c_str());
+    return 1;
+  }
+  std::printf("audit log ok: %lld records, head %s\n", static_cast<long long>(c->records),
+              c->head.c_str());
+  if (!c->why.empty()) std::printf("note: %s\n", c->why.c_str());
+  return 0;
+}
+
+int CmdAuditExport(const GlobalOptions& g) {
+  auto fs = NewPosixFileSystem();
+  auto store = OpenStore(g, *fs, false);
+  if (!store) return Report(store.error());
+  auto records = (*store)->ListAudit();
+  if (!records) return Report(records.error());
+  for (const auto& r : *records) {
+    auto details = ParseJson(r.details);
+    std::printf("%s\n", Value(ValueMap{{"seq", Value(r.seq)},
+                                       {"time", Value(Ts(r.time_us))},
+                                       {"time_us", Value(r.time_us)},
+                                       {"actor", Value(r.actor)},
+                                       {"action", Value(r.action)},
+                                       {"run", Value(r.run_id)},
+                                       {"subject", Value(r.subject)},
+                                       {"details", details ? *details : Value(r.details)},
+                                       {"prevHash", Value(r.prev_hash)},
+                                       {"hash", Value(r.hash)}})
+                            .ToJson()
+                            .c_str());
+  }
+  return 0;
+}
+
+int CmdWhoami(const GlobalOptions& g) {
+  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+  if (!who) return Report(who.error());
+  if (g.json) {
+    ValueList groups;
+    for (const auto& x : who->groups) groups.push_back(Value(x));
+    std::printf("%s\n", Value(ValueMap{{"name", Value(who->name)}, {"groups", Value(std::move(groups))}})
+                            .ToJson()
+                            .c_str());
+  } else {
+    std::printf("%s%s%s\n", who->name.c_str(), who->groups.empty() ? "" : " (groups: ",
+                who->groups.empty() ? "" : (Join(who->groups, ", ") + ")").c_str());
+  }
+  return 0;
+}
+
+}  // namespace sluice
