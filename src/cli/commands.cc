@@ -7,6 +7,7 @@
 
 #include "cli/breakers.h"
 #include "cli/identity.h"
+#include "cli/policy_cmds.h"
 #include "cli/progress.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -267,8 +268,27 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   int64_t t1 = clock->NowUs();
   auto faults = FaultsFromEnv();
   if (!faults) return Report(faults.error());
+  auto zones = NewSystemTimeZones();
+  auto decisions = Admit(*fs, **plan, *params, o.policies, clock->NowUs(), zones.get());
+  if (!decisions) return Report(decisions.error());
+  PrintDecisions(*decisions, false);
   auto store = OpenStore(g, *fs, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
+  if (AnyDenied(*decisions)) {
+    // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
+    ValueList denied;
+    for (const auto& d : *decisions) {
+      if (d.result == "deny") denied.push_back(DecisionToValue(d));
+    }
+    auto audit = AuditBy(g, "run.denied", "", (*plan)->pipeline->name,
+                         Value(ValueMap{{"specDigest", Value((*plan)->digest)},
+                                        {"decisions", Value(std::move(denied))}}));
+    if (!audit) return Report(audit.error());
+    if (auto a = (*store)->AppendAudit(*audit); !a) return Report(a.error());
+    std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); no "
+                 "run was created\n", (*plan)->pipeline->name.c_str());
+    return 1;
+  }
   RunRecord run;
   run.id = NewRunId(*clock);
   run.pipeline = (*plan)->pipeline->name;
@@ -288,7 +308,9 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
                                       {"specPath", Value(run.spec_path)},
                                       {"params", *params}}));
   if (!audit) return Report(audit.error());
-  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created, &*audit); !s) {
+  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created, &*audit,
+                                   DecisionRows(*decisions, run.id, "admission", run.created_us));
+      !s) {
     return Report(s.error());
   }
   ExecOptions x = o.exec;
@@ -372,11 +394,22 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   return rc == 1 ? 0 : rc;
 }
 
-int CmdValidate(const GlobalOptions& g, const std::string& file) {
+int CmdValidate(const GlobalOptions& g, const std::string& file, const std::string& policies) {
   auto fs = NewPosixFileSystem();
   auto plan = LoadPlan(*fs, file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
+  // Admission with the params' defaults, as a run without -p would be submitted.
+  std::vector<Decision> decisions;
+  if (!policies.empty() || !p.policies.empty()) {
+    auto params = BindParams(p, {});
+    auto zones = NewSystemTimeZones();
+    auto admitted = Admit(*fs, p, params ? *params : Value(ValueMap{}), policies,
+                          NewSystemClock()->NowUs(), zones.get());
+    if (!admitted) return Report(admitted.error());
+    decisions = std::move(*admitted);
+    PrintDecisions(decisions, false);
+  }
   const size_t handlers = p.tasks.size() - p.num_main - p.num_finally;
   if (g.json) {
     Value v(ValueMap{{"valid", Value(true)},
@@ -394,8 +427,12 @@ int CmdValidate(const GlobalOptions& g, const std::string& file) {
     std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
                 file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
                 p.components.size(), p.sources.size());
+    if (!decisions.empty()) {
+      std::printf("admission: %zu policy decisions, %s\n", decisions.size(),
+                  AnyDenied(decisions) ? "DENIED" : "allowed");
+    }
   }
-  return 0;
+  return AnyDenied(decisions) ? 1 : 0;
 }
 
 int CmdGraph(const std::string& file, const std::string& format) {

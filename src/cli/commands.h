@@ -29,13 +29,18 @@ struct ExecOptions {
 struct RunOptions {
   std::string file;
   std::map<std::string, std::string> params;
+  std::string policies;  // --policies DIR: admission policies and waivers beside the pipeline's
   ExecOptions exec;
 };
 
 int CmdRun(const GlobalOptions& g, const RunOptions& o);
 // Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
 int CmdResume(const GlobalOptions& g, const std::string& run, const ExecOptions& o);
-int CmdValidate(const GlobalOptions& g, const std::string& file);
+int CmdValidate(const GlobalOptions& g, const std::string& file, const std::string& policies);
+// `sluice policy eval FILE --input JSON`: every rule of every policy in FILE on the input.
+int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::string& input);
+// `sluice policy test DIR`: the cases of every test file in DIR; exit 1 on a mismatch.
+int CmdPolicyTest(const GlobalOptions& g, const std::string& dir);
 int CmdGraph(const std::string& file, const std::string& format);
 int CmdRuns(const GlobalOptions& g, int limit);
 int CmdStatus(const GlobalOptions& g, const std::string& run);

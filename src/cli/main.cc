@@ -35,10 +35,22 @@ int main(int argc, char** argv) {
   run->add_flag("--stats", ro.exec.stats, "print scheduling latency figures at the end");
   run->add_option("--gpus", ro.exec.gpus, "GPUs tasks may use on this machine (default 0)")
       ->check(CLI::Range(0, 1024));
+  run->add_option("--policies", ro.policies, "a folder (or file) of Policy and Waiver documents");
 
   std::string file;
+  std::string policies_dir;
   auto* validate = app.add_subcommand("validate", "check a pipeline; nothing runs, nothing is written");
   validate->add_option("file", file, "pipeline file")->required();
+  validate->add_option("--policies", policies_dir, "also check and apply these admission policies");
+
+  std::string policy_input;
+  auto* policy = app.add_subcommand("policy", "evaluate or test policies");
+  policy->require_subcommand(1);
+  auto* policy_eval = policy->add_subcommand("eval", "evaluate a policy file's rules on a JSON input");
+  policy_eval->add_option("file", file, "a file (or folder) of Policy and Waiver documents")->required();
+  policy_eval->add_option("--input", policy_input, "JSON file: {\"object\": ...}")->required();
+  auto* policy_test = policy->add_subcommand("test", "run the policy test cases in a folder");
+  policy_test->add_option("dir", file, "a folder of test files")->required();
 
   std::string format = "dot";
   auto* graph = app.add_subcommand("graph", "print the pipeline's DAG");
@@ -128,7 +140,9 @@ int main(int argc, char** argv) {
     ro.params[p.substr(0, eq)] = p.substr(eq + 1);
   }
   if (*run) return CmdRun(g, ro);
-  if (*validate) return CmdValidate(g, file);
+  if (*validate) return CmdValidate(g, file, policies_dir);
+  if (*policy_eval) return CmdPolicyEval(g, file, policy_input);
+  if (*policy_test) return CmdPolicyTest(g, file);
   if (*graph) return CmdGraph(file, format);
   if (*runs) return CmdRuns(g, limit);
   if (*status) return CmdStatus(g, run_id);

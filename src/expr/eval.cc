@@ -542,6 +542,22 @@ class Evaluator {
       if (f == "startsWith") return Value(StartsWith(s, t));
       return Value(s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0);
     }
+    // list.join() and list.join(separator), from CEL's strings extension: the messages of
+    // policies list names.
+    if (f == "join" && n.has_receiver && !args.empty() && args.size() <= 2 && args[0].is_list() &&
+        (args.size() == 1 || args[1].is_string())) {
+      std::string out;
+      const std::string sep = args.size() == 2 ? args[1].as_string() : "";
+      bool first = true;
+      for (const auto& e : args[0].as_list()) {
+        if (!e.is_string()) return Err(n, fmt::format("join: the list holds a {}, not only strings", e.TypeName()));
+        if (!first) out += sep;
+        first = false;
+        out += e.as_string();
+        if (out.size() > (1u << 20)) return Err(n, "join: the result is longer than 1 MiB");
+      }
+      return Value(std::move(out));
+    }
     if (auto t = CallTimeFunction(f, n.has_receiver, args, act_->time_zones())) {
       if (!*t) return Err(n, t->error().message);
       return **t;

@@ -36,8 +36,10 @@ class Compiler {
     for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
     for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));
     for (const auto& b : pipeline->breakers) SLUICE_TRY_STATUS(AddBreaker(b));
+    SLUICE_TRY_STATUS(AddPolicies(*file));
     std::string dir = Dirname(root_);
     for (const auto& [imp, loc] : pipeline->imports) SLUICE_TRY_STATUS(Import(PathJoin(dir, imp), loc));
+    for (const auto& [pol, loc] : pipeline->policies) SLUICE_TRY_STATUS(Import(PathJoin(dir, pol), loc));
     SLUICE_TRY_STATUS(BuildTasks());
     SLUICE_TRY_STATUS(BuildGroups());
     SLUICE_TRY_STATUS(BuildGraph());
@@ -86,12 +88,28 @@ class Compiler {
       if (!imported_.insert(f).second) continue;
       SLUICE_TRY(file, Read(f, loc));
       if (!file->pipelines.empty()) {
-        return FailAt(file->pipelines[0].loc, "only Component and Breaker documents can be imported, and "
-                      "this is a Pipeline (imported from {})", loc.ToString());
+        return FailAt(file->pipelines[0].loc, "only Component, Breaker, Policy and Waiver documents "
+                      "can be imported, and this is a Pipeline (imported from {})", loc.ToString());
       }
       for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
       for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));
+      SLUICE_TRY_STATUS(AddPolicies(*file));
     }
+    return {};
+  }
+
+  Status AddPolicies(SpecFile& file) {
+    for (auto& p : file.policies) {
+      for (const auto& other : plan_->policies) {
+        if (other->name == p.name) {
+          return FailAt(p.loc, "policy {} is declared twice (also at {})", Quote(p.name),
+                        other->loc.ToString());
+        }
+      }
+      SLUICE_TRY_STATUS(CheckPolicyReferences(p));
+      plan_->policies.push_back(std::make_shared<const PolicySpec>(std::move(p)));
+    }
+    for (auto& w : file.waivers) plan_->waivers.push_back(std::make_shared<const WaiverSpec>(std::move(w)));
     return {};
   }
 
@@ -235,6 +253,23 @@ class Compiler {
     }
     if (t.cache) pt.cache = *t.cache;
     else if (comp && comp->cache) pt.cache = *comp->cache;
+    if (t.handlers) {
+      for (const auto& [name, loc] : t.handlers->gate) {
+        const PolicySpec* found = nullptr;
+        std::vector<std::string> names;
+        for (const auto& p : plan_->policies) {
+          if (p->stage != "gate") continue;
+          names.push_back(p->name);
+          if (p->name == name) found = p.get();
+        }
+        if (!found) {
+          return FailAt(loc, "unknown gate policy {}{}{}", Quote(name), DidYouMean(name, names),
+                        names.empty() ? " (gate policies come from spec.policies: a Policy with "
+                                        "stage: gate)" : "");
+        }
+        pt.gate.push_back(found);
+      }
+    }
     if (t.handlers && !t.handlers->breaker.empty()) {
       const std::string& want = t.handlers->breaker;
       std::vector<std::string> names;
@@ -647,6 +682,91 @@ class Compiler {
 
 Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path) {
   return Compiler(fs).Run(path);
+}
+
+Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& raw) {
+  std::string path = fs.Absolute(raw);
+  FileInfo info = fs.Stat(path);
+  if (!info.exists) return Fail(ErrorCode::kInvalidInput, "{}: no such file or folder", path);
+  std::vector<std::string> files;
+  if (info.is_dir) {
+    SLUICE_TRY(names, fs.ListDir(path));
+    for (const auto& n : *names) {
+      if ((n.ends_with(".yaml") || n.ends_with(".yml")) && !fs.Stat(PathJoin(path, n)).is_dir) {
+        files.push_back(PathJoin(path, n));
+      }
+    }
+  } else {
+    files.push_back(path);
+  }
+  PolicySet set;
+  for (const auto& f : files) {
+    SLUICE_TRY(content, fs.ReadFile(f));
+    SLUICE_TRY(file, ParseSpecFile(f, *content));
+    if (!file->pipelines.empty() || !file->components.empty() || !file->breakers.empty()) {
+      return Fail(ErrorCode::kInvalidInput, "{}: a policies folder holds only Policy and Waiver "
+                  "documents", f);
+    }
+    for (auto& p : file->policies) {
+      for (const auto& other : set.policies) {
+        if (other->name == p.name) {
+          return FailAt(p.loc, "policy {} is declared twice (also at {})", Quote(p.name),
+                        other->loc.ToString());
+        }
+      }
+      SLUICE_TRY_STATUS(CheckPolicyReferences(p));
+      set.policies.push_back(std::make_shared<const PolicySpec>(std::move(p)));
+    }
+    for (auto& w : file->waivers) set.waivers.push_back(std::make_shared<const WaiverSpec>(std::move(w)));
+  }
+  return set;
+}
+
+Status CheckPolicyReferences(const PolicySpec& p) {
+  static const std::vector<std::string> kAdmission = {"name", "labels", "params", "tasks", "file"};
+  static const std::vector<std::string> kGate = {"task", "pipeline", "labels", "params", "tasks"};
+  const auto& fields = p.stage == "gate" ? kGate : kAdmission;
+  std::vector<std::string> variables;
+  auto check = [&](const Expression& e, const Location& loc) -> Status {
+    for (const auto& ref : e.references()) {
+      const std::string& root = ref.path[0];
+      auto fail = [&](std::string msg) {
+        return FailAt(loc, "{} (in the expression, column {})", msg, ref.column);
+      };
+      if (root == "object") {
+        if (ref.path.size() >= 2 &&
+            std::find(fields.begin(), fields.end(), ref.path[1]) == fields.end()) {
+          return fail(fmt::format("a {} policy's object has no field {}; it has {}{}", p.stage,
+                                  Quote(ref.path[1]), Join(fields, ", "),
+                                  DidYouMean(ref.path[1], fields)));
+        }
+      } else if (root == "variables") {
+        if (ref.path.size() >= 2 &&
+            std::find(variables.begin(), variables.end(), ref.path[1]) == variables.end()) {
+          return fail(fmt::format("unknown variable {}{}", Quote(ref.path[1]),
+                                  DidYouMean(ref.path[1], variables)));
+        }
+      } else {
+        static const std::vector<std::string> kTypeNames = {
+            "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type",
+            "type", "google"};
+        if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) continue;
+        static const std::vector<std::string> kRoots = {"object", "variables"};
+        return fail(fmt::format("unknown name {}: policy expressions see object and variables{}",
+                                Quote(root), DidYouMean(root, kRoots)));
+      }
+    }
+    return {};
+  };
+  for (const auto& v : p.variables) {
+    SLUICE_TRY_STATUS(check(*v.expr, v.loc));
+    variables.push_back(v.name);  // a variable sees the ones before it
+  }
+  for (const auto& r : p.rules) {
+    SLUICE_TRY_STATUS(check(*r.expr, r.loc));
+    if (r.message_expr) SLUICE_TRY_STATUS(check(*r.message_expr, r.loc));
+  }
+  return {};
 }
 
 Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::string>& overrides) {

@@ -16,6 +16,8 @@ struct SpecFile {
   std::vector<PipelineSpec> pipelines;
   std::vector<ComponentSpec> components;
   std::vector<BreakerSpec> breakers;  // kind: Breaker documents
+  std::vector<PolicySpec> policies;   // kind: Policy documents
+  std::vector<WaiverSpec> waivers;    // kind: Waiver documents
 };
 
 // Parses `content` (the text of `path`) into pipelines and components. Rejects binary or

@@ -138,7 +138,7 @@ struct TaskSpec {
   Resources resources;
   std::optional<CacheSpec> cache;
   bool continue_on_failure = false;
-  // catch, fallback, compensate and breaker; null for most tasks.
+  // catch, fallback, compensate, breaker and gate; null for most tasks.
   std::unique_ptr<TaskHandlers> handlers;
 };
 
@@ -157,6 +157,7 @@ struct TaskHandlers {
   std::unique_ptr<TaskSpec> compensate;  // undoes the task when the run fails or is rolled back
   std::string breaker;  // the circuit breaker guarding its attempts, "" = none
   Location breaker_loc;
+  std::vector<std::pair<std::string, Location>> gate;  // gate.policies, checked before it starts
 };
 
 struct ComponentSpec {
@@ -200,6 +201,51 @@ struct GroupSpec {
   Location loc;
 };
 
+// A policy (kind: Policy), shaped after Kubernetes' ValidatingAdmissionPolicy: CEL rules over
+// an input (the compiled pipeline at admission, a task's inputs at a gate).
+struct PolicyVariable {
+  std::string name;
+  std::shared_ptr<const Expression> expr;
+  Location loc;
+};
+
+struct PolicyRule {
+  enum class Action { kDeny, kWarn, kAudit };
+  std::string name;
+  std::shared_ptr<const Expression> expr;          // true = pass
+  std::string message;                             // when it fails
+  std::shared_ptr<const Expression> message_expr;  // a string, when it fails; wins over message
+  Action action = Action::kDeny;
+  Location loc;
+};
+
+struct PolicySpec {
+  std::string name;
+  std::string stage = "admission";  // admission | gate
+  std::vector<std::string> match_pipelines;  // globs; empty = all
+  std::vector<std::string> match_tasks;      // globs (gates); empty = all
+  std::vector<std::string> match_components; // globs on NAME@VERSION; empty = all
+  std::map<std::string, std::string> match_labels;
+  std::vector<PolicyVariable> variables;
+  std::vector<PolicyRule> rules;
+  bool fail_closed = true;  // failurePolicy: fail (an evaluation error denies) | ignore
+  std::string hash;         // SHA-256 of its canonical content, recorded with each decision
+  Location loc;
+};
+
+// A waiver (kind: Waiver): a denial by one rule, in one scope, accepted until it expires.
+struct WaiverSpec {
+  std::string name;
+  std::string policy;
+  std::string rule;      // "" = every rule of the policy
+  std::string pipeline;  // glob; "" = any
+  std::string task;      // glob; "" = any
+  std::string justification;
+  std::string granted_by;
+  int64_t expires_us = 0;
+  Location loc;
+};
+
 struct PipelineSpec {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -218,6 +264,7 @@ struct PipelineSpec {
   int64_t deadline_ms = 0;              // the whole run, 0 = none
   std::vector<BreakerSpec> breakers;
   std::vector<GroupSpec> groups;
+  std::vector<std::pair<std::string, Location>> policies;  // spec.policies: files or folders
 };
 
 }  // namespace sluice

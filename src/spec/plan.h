@@ -33,6 +33,7 @@ struct PlanTask {
   const CatchSpec* catch_spec = nullptr;  // kCatch: its entry (on, recover)
   const BreakerSpec* breaker = nullptr;   // guards its attempts
   int group = -1;                         // index into Plan::groups
+  std::vector<const PolicySpec*> gate;    // gate policies, checked before it starts
   const TaskSpec* spec = nullptr;
   const ComponentSpec* component = nullptr;  // set for `uses`
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
@@ -61,6 +62,9 @@ struct Plan {
   std::vector<std::shared_ptr<const ComponentSpec>> components;
   std::vector<std::shared_ptr<const BreakerSpec>> breakers;  // spec.breakers and Breaker files
   std::vector<PlanGroup> groups;
+  // Policies and waivers of the pipeline's files (spec.policies, and documents beside it).
+  std::vector<std::shared_ptr<const PolicySpec>> policies;
+  std::vector<std::shared_ptr<const WaiverSpec>> waivers;
   std::vector<PlanTask> tasks;
   int num_main = 0;     // tasks[0, num_main) are the main DAG
   int num_finally = 0;  // tasks[num_main, num_main + num_finally) are spec.finally
@@ -80,6 +84,17 @@ struct Plan {
 // Loads the pipeline in `path` with its imports through `fs` and compiles it. On failure
 // returns the first error, located at FILE:LINE:COL.
 Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path);
+
+// Reads every Policy and Waiver document in `path` (a file, or the *.yaml files of a folder),
+// for `--policies DIR`. Rejects files holding other kinds.
+struct PolicySet {
+  std::vector<std::shared_ptr<const PolicySpec>> policies;
+  std::vector<std::shared_ptr<const WaiverSpec>> waivers;
+};
+Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& path);
+// Checks what a policy's expressions refer to: `object` fields its stage's input has, and
+// declared variables. Errors are located at the expression.
+Status CheckPolicyReferences(const PolicySpec& p);
 
 // Binds run parameters: `overrides` are name=value texts from the command line, read according
 // to each param's declared type (lists and maps as JSON). Fails on unknown names, bad values and

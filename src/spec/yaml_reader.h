@@ -4,11 +4,15 @@
 
 #include "spec/yaml_tree.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 
+#include "common/sha256.h"
 #include "common/strings.h"
+#include "common/value.h"
 #include "spec/loader.h"
 #include "spec/text_checks.h"
 
@@ -211,6 +215,9 @@ class Reader {
   // A breaker's settings from `n` (a spec.breakers entry, or a Breaker document's spec).
   Status BreakerSettings(const YNode& n, BreakerSpec* b) const;
   Result<BreakerSpec> Breaker(const YNode& doc) const;
+  Result<PolicySpec> Policy(const YNode& doc) const;
+  Result<WaiverSpec> Waiver(const YNode& doc) const;
+  Result<std::shared_ptr<const Expression>> Cel(const YNode& n, std::string_view what) const;
   Result<std::unique_ptr<TaskHandlers>> Handlers(const YNode& n, const std::string& owner) const;
   Result<PipelineSpec> Pipeline(const YNode& doc) const;
   Result<ComponentSpec> Component(const YNode& doc) const;

@@ -88,6 +88,15 @@ CREATE TABLE audit (
   action TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',
   details TEXT NOT NULL DEFAULT '{}', prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 )sql",
+    // 5: policy decisions.
+    R"sql(
+CREATE TABLE decisions (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, run_id TEXT NOT NULL, stage TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL, rule TEXT NOT NULL,
+  policy_hash TEXT NOT NULL, input_digest TEXT NOT NULL, result TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', waiver TEXT NOT NULL DEFAULT '');
+CREATE INDEX decisions_by_run ON decisions(run_id, seq);
+)sql",
 };
 
 constexpr std::string_view kGenesis =
@@ -231,6 +240,13 @@ struct Store::Impl {
   }
 
   Status Project(const Event& e);
+
+  Status InsertDecision(const DecisionRow& d) {
+    return Run("INSERT INTO decisions(time_us,run_id,stage,task,policy,rule,policy_hash,"
+               "input_digest,result,message,waiver) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+               d.time_us, d.run_id, d.stage, d.task, d.policy, d.rule, d.policy_hash,
+               d.input_digest, d.result, d.message, d.waiver);
+  }
 
   // Appends to the audit chain. REQUIRES: inside a transaction (so the previous hash read is
   // the latest).
@@ -384,7 +400,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsy
 }
 
 Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
-                        const Event& created, const AuditRecord* audit) {
+                        const Event& created, const AuditRecord* audit,
+                        const std::vector<DecisionRow>& decisions) {
   if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
   auto s = impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,spec_digest) "
                       "VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline, run.status, run.created_us,
@@ -398,6 +415,7 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
     auto a = impl_->InsertAudit(*audit);
     if (!a) s = std::unexpected(a.error());
   }
+  for (auto it = decisions.begin(); s && it != decisions.end(); ++it) s = impl_->InsertDecision(*it);
   if (!s) {
     (void)impl_->Exec("ROLLBACK");
     return s;
@@ -463,6 +481,30 @@ std::string AuditPayload(const AuditRecord& r) {
                                       {"run", Value(r.run_id)},
                                       {"subject", Value(r.subject)},
                                       {"details", details ? *details : Value(r.details)}}));
+}
+
+Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {
+  auto st = impl_->Query("SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,"
+                         "result,message,waiver FROM decisions WHERE run_id=? ORDER BY seq", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<DecisionRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    DecisionRow d;
+    d.time_us = Int(*st, 0);
+    d.run_id = Text(*st, 1);
+    d.stage = Text(*st, 2);
+    d.task = Text(*st, 3);
+    d.policy = Text(*st, 4);
+    d.rule = Text(*st, 5);
+    d.policy_hash = Text(*st, 6);
+    d.input_digest = Text(*st, 7);
+    d.result = Text(*st, 8);
+    d.message = Text(*st, 9);
+    d.waiver = Text(*st, 10);
+    out.push_back(std::move(d));
+  }
+  sqlite3_reset(*st);
+  return out;
 }
 
 Result<AuditRecord> Store::AppendAudit(AuditRecord r) {

@@ -15,6 +15,8 @@
 //   breakers(name, data, updated_us)      -- circuit breakers' state, shared by runs
 //   breaker_transitions(seq, name, from_state, to_state, reason, who, time_us)
 //   audit(seq, time_us, actor, action, run_id, subject, details, prev_hash, hash)
+//   decisions(seq, time_us, run_id, stage, task, policy, rule, policy_hash, input_digest,
+//             result, message, waiver)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -110,6 +112,15 @@ struct AuditRecord {
 // The canonical JSON that a record's hash covers (every field but the hashes).
 std::string AuditPayload(const AuditRecord& r);
 
+// A policy decision (policy/policy.h), as stored.
+struct DecisionRow {
+  int64_t time_us = 0;
+  std::string run_id;
+  std::string stage;  // admission | gate
+  std::string task;
+  std::string policy, rule, policy_hash, input_digest, result, message, waiver;
+};
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -128,12 +139,15 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
-                   const Event& created, const AuditRecord* audit = nullptr);
+                   const Event& created, const AuditRecord* audit = nullptr,
+                   const std::vector<DecisionRow>& decisions = {});
+  // Policy decisions of a run, in the order made (admission's, then gates').
+  Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 
   // The audit log: append-only, each record chained to the one before by SHA-256 (OpenSSL).
   // Append fills seq, prev_hash and hash. Verify recomputes the chain and names the first

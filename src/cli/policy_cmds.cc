@@ -1,0 +1,212 @@
+// Policies from the command line: admission at `run` and `validate`, `sluice policy eval` and
+// `sluice policy test`.
+#include "cli/policy_cmds.h"
+
+#include <cstdio>
+
+#include "cli/breakers.h"
+#include "common/strings.h"
+#include "policy/policy.h"
+#include "expr/expr.h"
+#include "spec/yaml_tree.h"
+
+namespace sluice {
+
+Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Value& params,
+                                    const std::string& policies_dir, int64_t now_us,
+                                    const TimeZones* zones) {
+  PolicySet set{plan.policies, plan.waivers};
+  if (!policies_dir.empty()) {
+    SLUICE_TRY(extra, LoadPolicies(fs, policies_dir));
+    for (auto& p : extra->policies) {
+      for (const auto& other : set.policies) {
+        if (other->name == p->name) {
+          return FailAt(p->loc, "policy {} is declared twice (also at {})", Quote(p->name),
+                        other->loc.ToString());
+        }
+      }
+      set.policies.push_back(p);
+    }
+    set.waivers.insert(set.waivers.end(), extra->waivers.begin(), extra->waivers.end());
+  }
+  Value input = AdmissionInput(plan, params);
+  PolicyScope scope = AdmissionScope(plan);
+  std::vector<Decision> out;
+  for (const auto& p : set.policies) {
+    if (p->stage != "admission" || !PolicyMatches(*p, scope)) continue;
+    auto ds = EvaluatePolicy(*p, input, set.waivers, scope, now_us, zones);
+    out.insert(out.end(), ds.begin(), ds.end());
+  }
+  return out;
+}
+
+void PrintDecisions(const std::vector<Decision>& ds, bool all) {
+  for (const auto& d : ds) {
+    if (!all && d.result == "allow") continue;
+    std::fprintf(stderr, "policy %-7s %s/%s%s%s%s\n", d.result.c_str(), d.policy.c_str(),
+                 d.rule.c_str(), d.task.empty() ? "" : (" on " + d.task).c_str(),
+                 d.message.empty() ? "" : ": ", d.message.c_str());
+  }
+}
+
+std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,
+                                      const std::string& stage, int64_t now_us) {
+  std::vector<DecisionRow> rows;
+  for (const auto& d : ds) {
+    rows.push_back({now_us, run_id, stage, d.task, d.policy, d.rule, d.policy_hash, d.input_digest,
+                    d.result, d.message, d.waiver});
+  }
+  return rows;
+}
+
+int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::string& input_path) {
+  auto fs = NewPosixFileSystem();
+  auto set = LoadPolicies(*fs, file);
+  if (!set) return Report(set.error());
+  auto text = fs->ReadFile(input_path);
+  if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
+  auto input = ParseJson(*text);
+  if (!input || !input->is_map() || !input->Find("object")) {
+    return Report(Error(ErrorCode::kInvalidInput,
+                        fmt::format("{}: the input is a JSON object with an \"object\" field{}",
+                                    input_path, input ? "" : ": " + input.error().message)));
+  }
+  PolicyScope scope;
+  const Value* object = input->Find("object");
+  if (const Value* name = object->is_map() ? object->Find("name") : nullptr; name && name->is_string()) {
+    scope.pipeline = name->as_string();
+  }
+  if (const Value* task = object->is_map() ? object->Find("task") : nullptr; task && task->is_string()) {
+    scope.task = task->as_string();
+  }
+  auto zones = NewSystemTimeZones();
+  std::vector<Decision> all;
+  for (const auto& p : set->policies) {
+    auto ds = EvaluatePolicy(*p, *input, set->waivers, scope, NewSystemClock()->NowUs(), zones.get());
+    all.insert(all.end(), ds.begin(), ds.end());
+  }
+  if (g.json) {
+    ValueList l;
+    for (const auto& d : all) l.push_back(DecisionToValue(d));
+    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
+  } else {
+    for (const auto& d : all) {
+      std::printf("%-7s %s/%s%s%s\n", d.result.c_str(), d.policy.c_str(), d.rule.c_str(),
+                  d.message.empty() ? "" : ": ", d.message.c_str());
+    }
+  }
+  return AnyDenied(all) ? 1 : 0;
+}
+
+namespace {
+
+// One test file: `policies` (paths, relative to it) and `cases`, each with an input (inline
+// or `inputFile`), an optional `now` for waiver expiry, and `expect`: POLICY/RULE -> result.
+struct TestOutcome {
+  int passed = 0, failed = 0;
+};
+
+class NoVariables : public Activation {
+ public:
+  Result<Resolved> Resolve(std::span<const std::string> path) const override {
+    return Fail(ErrorCode::kInvalidInput, "unknown name {}", Quote(path[0]));
+  }
+};
+
+std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+Status RunTestFile(FileSystem& fs, const std::string& path, TestOutcome* out) {
+  SLUICE_TRY(text, fs.ReadFile(path));
+  SLUICE_TRY(tree, YamlTree::Parse(*text));
+  auto at = [&](const YNode& n, std::string why) {
+    return Fail(ErrorCode::kInvalidInput, "{}:{}:{}: {}", path, n.Mark().line + 1,
+                n.Mark().column + 1, why);
+  };
+  if ((*tree)->documents().empty()) return at(YNode(), "empty test file");
+  const YNode& doc = (*tree)->documents()[0];
+  if (!doc.IsMap() || !doc["cases"].IsSequence() || !doc["policies"].IsSequence()) {
+    return at(doc, "a policy test file holds `policies:` (paths) and `cases:` (a list)");
+  }
+  PolicySet set;
+  for (const auto& p : doc["policies"]) {
+    if (!p.IsScalar()) return at(p, "a policies entry is a path");
+    SLUICE_TRY(loaded, LoadPolicies(fs, PathJoin(Dirname(path), p.Scalar())));
+    set.policies.insert(set.policies.end(), loaded->policies.begin(), loaded->policies.end());
+    set.waivers.insert(set.waivers.end(), loaded->waivers.begin(), loaded->waivers.end());
+  }
+  for (const auto& c : doc["cases"]) {
+    std::string name = c["name"].IsScalar() ? std::string(c["name"].Scalar()) : "(unnamed)";
+    Value input;
+    if (c["inputFile"].IsScalar()) {
+      SLUICE_TRY(json, fs.ReadFile(PathJoin(Dirname(path), c["inputFile"].Scalar())));
+      SLUICE_TRY(v, ParseJson(*json));
+      input = *v;
+    } else if (c["input"].IsScalar()) {
+      SLUICE_TRY(v, ParseJson(c["input"].Scalar()));
+      input = *v;
+    } else {
+      return at(c, "a case needs input (a JSON text) or inputFile");
+    }
+    if (!c["expect"].IsMap()) return at(c, "a case needs expect: {POLICY/RULE: result}");
+    int64_t now = NewSystemClock()->NowUs();
+    if (c["now"].IsScalar()) {
+      auto t = Expression::Parse(fmt::format("int(timestamp('{}'))", c["now"].Scalar()));
+      auto v = t ? t->Evaluate(NoVariables()) : Result<Value>(std::unexpected(t.error()));
+      if (!v || !v->is_int()) return at(c["now"], "now is an RFC 3339 time, e.g. 2026-12-01T00:00:00Z");
+      now = v->as_int() * 1'000'000;
+    }
+    PolicyScope scope;
+    const Value* object = input.is_map() ? input.Find("object") : nullptr;
+    if (const Value* n = object && object->is_map() ? object->Find("name") : nullptr; n && n->is_string()) {
+      scope.pipeline = n->as_string();
+    }
+    if (const Value* t = object && object->is_map() ? object->Find("task") : nullptr; t && t->is_string()) {
+      scope.task = t->as_string();
+    }
+    std::map<std::string, std::string> got;
+    for (const auto& p : set.policies) {
+      for (const auto& d : EvaluatePolicy(*p, input, set.waivers, scope, now)) {
+        got[d.policy + "/" + d.rule] = d.result;
+      }
+    }
+    std::vector<std::string> wrong;
+    for (auto it = c["expect"].begin(); it != c["expect"].end(); ++it) {
+      std::string key(it->first.Scalar()), want(it->second.Scalar());
+      auto g = got.find(key);
+      if (g == got.end()) wrong.push_back(fmt::format("{}: no such rule was evaluated", key));
+      else if (g->second != want) wrong.push_back(fmt::format("{}: {} (expected {})", key, g->second, want));
+    }
+    if (wrong.empty()) {
+      ++out->passed;
+      std::printf("ok   %s: %s\n", BaseName(path).c_str(), name.c_str());
+    } else {
+      ++out->failed;
+      std::printf("FAIL %s: %s\n", BaseName(path).c_str(), name.c_str());
+      for (const auto& w : wrong) std::printf("     %s\n", w.c_str());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+int CmdPolicyTest(const GlobalOptions& g, const std::string& dir) {
+  auto fs = NewPosixFileSystem();
+  std::string root = fs->Absolute(dir);
+  auto names = fs->ListDir(root);
+  if (!names) return Report(Error(ErrorCode::kInvalidInput, names.error().message));
+  TestOutcome out;
+  int files = 0;
+  for (const auto& n : *names) {
+    if (!n.ends_with(".yaml") && !n.ends_with(".yml")) continue;
+    ++files;
+    if (auto s = RunTestFile(*fs, PathJoin(root, n), &out); !s) return Report(s.error());
+  }
+  if (files == 0) {
+    return Report(Error(ErrorCode::kInvalidInput, fmt::format("{}: no test files (*.yaml)", root)));
+  }
+  std::printf("policy tests: %d passed, %d failed\n", out.passed, out.failed);
+  return out.failed ? 1 : 0;
+}
+
+}  // namespace sluice
