@@ -528,6 +528,7 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   if (!tasks) return Report(tasks.error());
   auto attempts = (*store)->ListAttempts(run->id);
   if (!attempts) return Report(attempts.error());
+  auto decisions = (*store)->ListDecisions(run->id);
   std::string status = ShownStatus(g, *fs, *run);
   if (g.json) {
     ValueList tl;
@@ -554,6 +555,15 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
     }
     auto params = ParseJson(run->params);
     auto stats = ParseJson(run->stats);
+    ValueList dl;
+    for (const auto& d : decisions ? *decisions : std::vector<DecisionRow>{}) {
+      dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
+                                  {"policy", Value(d.policy)}, {"rule", Value(d.rule)},
+                                  {"result", Value(d.result)}, {"message", Value(d.message)},
+                                  {"waiver", Value(d.waiver)}, {"policyHash", Value(d.policy_hash)},
+                                  {"inputDigest", Value(d.input_digest)},
+                                  {"time", Value(Ts(d.time_us))}}));
+    }
     Value v(ValueMap{{"id", Value(run->id)},
                      {"pipeline", Value(run->pipeline)},
                      {"status", Value(status)},
@@ -563,7 +573,8 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
                      {"stats", stats ? *stats : Value()},
                      {"specDigest", Value(run->spec_digest)},
                      {"tasks", Value(std::move(tl))},
-                     {"attempts", Value(std::move(al))}});
+                     {"attempts", Value(std::move(al))},
+                     {"decisions", Value(std::move(dl))}});
     std::printf("%s\n", v.ToJson().c_str());
     return 0;
   }
@@ -576,6 +587,16 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   for (const auto& t : *tasks) {
     std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
                 DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
+  }
+  if (decisions && !decisions->empty()) {
+    int allowed = 0;
+    for (const auto& d : *decisions) allowed += d.result == "allow";
+    std::printf("\npolicy decisions: %zu (%d allow)\n", decisions->size(), allowed);
+    for (const auto& d : *decisions) {
+      if (d.result == "allow") continue;
+      std::printf("  %-9s %-7s %s/%s%s%s: %s\n", d.stage.c_str(), d.result.c_str(), d.policy.c_str(),
+                  d.rule.c_str(), d.task.empty() ? "" : " on ", d.task.c_str(), d.message.c_str());
+    }
   }
   if (status == "interrupted") {
     std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run->id.c_str());

@@ -59,6 +59,20 @@ std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std
   return rows;
 }
 
+// The scope an ad-hoc input stands for: the pipeline (object.name at admission,
+// object.pipeline at a gate) and the task.
+PolicyScope ScopeOf(const Value& input) {
+  PolicyScope scope;
+  const Value* object = input.is_map() ? input.Find("object") : nullptr;
+  auto text = [&](const char* k) -> std::string {
+    const Value* v = object && object->is_map() ? object->Find(k) : nullptr;
+    return v && v->is_string() ? v->as_string() : "";
+  };
+  scope.pipeline = !text("pipeline").empty() ? text("pipeline") : text("name");
+  scope.task = text("task");
+  return scope;
+}
+
 int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::string& input_path) {
   auto fs = NewPosixFileSystem();
   auto set = LoadPolicies(*fs, file);
@@ -71,14 +85,7 @@ int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::st
                         fmt::format("{}: the input is a JSON object with an \"object\" field{}",
                                     input_path, input ? "" : ": " + input.error().message)));
   }
-  PolicyScope scope;
-  const Value* object = input->Find("object");
-  if (const Value* name = object->is_map() ? object->Find("name") : nullptr; name && name->is_string()) {
-    scope.pipeline = name->as_string();
-  }
-  if (const Value* task = object->is_map() ? object->Find("task") : nullptr; task && task->is_string()) {
-    scope.task = task->as_string();
-  }
+  PolicyScope scope = ScopeOf(*input);
   auto zones = NewSystemTimeZones();
   std::vector<Decision> all;
   for (const auto& p : set->policies) {
@@ -155,14 +162,7 @@ Status RunTestFile(FileSystem& fs, const std::string& path, TestOutcome* out) {
       if (!v || !v->is_int()) return at(c["now"], "now is an RFC 3339 time, e.g. 2026-12-01T00:00:00Z");
       now = v->as_int() * 1'000'000;
     }
-    PolicyScope scope;
-    const Value* object = input.is_map() ? input.Find("object") : nullptr;
-    if (const Value* n = object && object->is_map() ? object->Find("name") : nullptr; n && n->is_string()) {
-      scope.pipeline = n->as_string();
-    }
-    if (const Value* t = object && object->is_map() ? object->Find("task") : nullptr; t && t->is_string()) {
-      scope.task = t->as_string();
-    }
+    PolicyScope scope = ScopeOf(input);
     std::map<std::string, std::string> got;
     for (const auto& p : set.policies) {
       for (const auto& d : EvaluatePolicy(*p, input, set.waivers, scope, now)) {

@@ -31,6 +31,7 @@ enum class EventKind {
   kHandlerStarted,  // task = the handler instance; data: {"owner", "plan", "error"}
   kRunPhase,        // status compensating|finalizing; data: {"status", "rollback", "instances"}
   kGroupRetry,      // a group's members are reset; data: {"group", "round", "failed"}; due_us
+  kPolicyDecision,  // a task's gate was evaluated; data: {"stage", "decisions": [...]}
 };
 
 std::string_view EventKindName(EventKind k);

@@ -326,6 +326,7 @@ bool Engine::Vet(int i) {
     }
   }
   if (in.parent >= 0 && StopStarting(i)) return false;
+  if (!t.gate.empty() && in.attempt == in.attempt_base && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
   if (t.kind == Body::Kind::kBuiltin) {

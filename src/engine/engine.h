@@ -51,6 +51,8 @@ struct EngineOptions {
   bool rollback = false;      // Run() compensates a finished run (`sluice rollback`)
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
+  // Waivers besides the pipeline's own (--policies), for gates.
+  std::vector<std::shared_ptr<const WaiverSpec>> waivers;
 };
 
 struct RunSummary {
@@ -123,6 +125,9 @@ class Engine {
   void StartHandler(int owner, int plan_task);
   // Asks instance i's breaker for a call; false: open (the attempt fails with circuit-open).
   bool AcquireBreaker(int i);
+  // Evaluates instance i's gate policies and records the decisions; false when one denies (the
+  // task then fails with policy-denied).
+  bool GatePasses(int i);
   void RecordBreaker(int i, bool ok, std::string_view error_class);
   void HandlerDone(int h);
   // Whether a not-yet-started instance must not start (failFast, run deadline); records it

@@ -7,8 +7,80 @@
 
 #include "common/strings.h"
 #include "engine/instance.h"
+#include "policy/policy.h"
 
 namespace sluice {
+
+bool Engine::GatePasses(int i) {
+  const Instance& in = instances_[i];
+  const PlanTask& t = plan_->tasks[in.plan];
+  // The input: the task, the run's params, and what its upstream tasks produced, with each
+  // artifact's digest and size.
+  ValueMap tasks;
+  std::vector<int> ups(t.deps.begin(), t.deps.end());
+  ups.insert(ups.end(), t.data_deps.begin(), t.data_deps.end());
+  std::sort(ups.begin(), ups.end());
+  ups.erase(std::unique(ups.begin(), ups.end()), ups.end());
+  for (int d : ups) {
+    const Instance& up = instances_[top_[d]];
+    Value outputs = up.outputs.is_map() ? up.outputs : Value(ValueMap{});
+    ValueMap arts;
+    if (const Value* a = outputs.Find("artifacts"); a && a->is_map()) {
+      for (const auto& [name, path] : a->as_map()) {
+        std::string p = path.is_string() ? path.as_string() : "";
+        // The artifact store's layout: .../sha256/XX/DIGEST/NAME.
+        std::string dir = p.substr(0, p.rfind('/'));
+        std::string digest = dir.substr(dir.rfind('/') + 1);
+        int64_t size = opts_.files && !p.empty() ? opts_.files->Stat(p).size : 0;
+        arts.emplace_back(name, Value(ValueMap{{"path", Value(p)}, {"digest", Value(digest)},
+                                               {"size", Value(size)}}));
+      }
+    }
+    const Value* params = outputs.Find("params");
+    tasks.emplace_back(up.name, Value(ValueMap{
+        {"state", Value(std::string(TaskStateName(up.state)))},
+        {"outputs", Value(ValueMap{{"params", params ? *params : Value(ValueMap{})},
+                                   {"artifacts", Value(std::move(arts))}})}}));
+  }
+  ValueMap labels;
+  for (const auto& [k, v] : plan_->pipeline->labels) labels.emplace_back(k, Value(v));
+  Value input(ValueMap{{"object", Value(ValueMap{{"task", Value(in.name)},
+                                                 {"pipeline", Value(plan_->pipeline->name)},
+                                                 {"labels", Value(std::move(labels))},
+                                                 {"params", params_},
+                                                 {"tasks", Value(std::move(tasks))}})}});
+  PolicyScope scope;
+  scope.pipeline = plan_->pipeline->name;
+  scope.labels = plan_->pipeline->labels;
+  scope.task = t.name;
+  if (t.component) scope.components.push_back(t.component->name + "@" + t.component->version);
+  std::vector<std::shared_ptr<const WaiverSpec>> waivers = plan_->waivers;
+  waivers.insert(waivers.end(), opts_.waivers.begin(), opts_.waivers.end());
+  std::vector<Decision> decisions;
+  for (const PolicySpec* p : t.gate) {
+    if (!PolicyMatches(*p, scope)) continue;
+    auto ds = EvaluatePolicy(*p, input, waivers, scope, clock_.NowUs(), opts_.time_zones);
+    decisions.insert(decisions.end(), ds.begin(), ds.end());
+  }
+  ValueList list;
+  std::string denied;
+  for (auto& d : decisions) {
+    d.task = in.name;
+    list.push_back(DecisionToValue(d));
+    if (d.result == "deny" && denied.empty()) {
+      denied = fmt::format("gate: policy {} rule {}: {}", d.policy, d.rule, d.message);
+    }
+  }
+  Event e;
+  e.kind = EventKind::kPolicyDecision;
+  e.task = in.name;
+  e.status = denied.empty() ? "allow" : "deny";
+  e.data = Value(ValueMap{{"stage", Value("gate")}, {"decisions", Value(std::move(list))}}).ToJson();
+  Emit(std::move(e));
+  if (denied.empty()) return true;
+  FailTask(i, "policy-denied", 0, denied);
+  return false;
+}
 
 bool Engine::AcquireBreaker(int i) {
   const Instance& in = instances_[i];

@@ -736,7 +736,8 @@ Status CheckPolicyReferences(const PolicySpec& p) {
       if (root == "object") {
         if (ref.path.size() >= 2 &&
             std::find(fields.begin(), fields.end(), ref.path[1]) == fields.end()) {
-          return fail(fmt::format("a {} policy's object has no field {}; it has {}{}", p.stage,
+          return fail(fmt::format("{} {} policy's object has no field {}; it has {}{}",
+                                  p.stage == "admission" ? "an" : "a", p.stage,
                                   Quote(ref.path[1]), Join(fields, ", "),
                                   DidYouMean(ref.path[1], fields)));
         }

@@ -306,6 +306,25 @@ Status Store::Impl::Project(const Event& e) {
     case EventKind::kRunFinished:
       return Run("UPDATE runs SET status=?, finished_us=?, stats=?, pid=0 WHERE id=?", e.status,
                  e.time_us, e.data, e.run_id);
+    case EventKind::kPolicyDecision: {
+      auto d = ParseJson(e.data);
+      const Value* list = d && d->is_map() ? d->Find("decisions") : nullptr;
+      const Value* stage = d && d->is_map() ? d->Find("stage") : nullptr;
+      if (!list || !list->is_list()) return {};
+      auto field = [](const Value& m, const char* k) {
+        const Value* v = m.Find(k);
+        return v && v->is_string() ? v->as_string() : std::string();
+      };
+      for (const auto& x : list->as_list()) {
+        if (!x.is_map()) continue;
+        DecisionRow r{e.time_us, e.run_id, stage && stage->is_string() ? stage->as_string() : "gate",
+                      e.task, field(x, "policy"), field(x, "rule"), field(x, "policyHash"),
+                      field(x, "inputDigest"), field(x, "result"), field(x, "message"),
+                      field(x, "waiver")};
+        if (auto s = InsertDecision(r); !s) return s;
+      }
+      return {};
+    }
     case EventKind::kRunPhase:  // compensating, finalizing; a rollback reopens a finished run
       return Run("UPDATE runs SET status=?, finished_us=0 WHERE id=?", e.status, e.run_id);
     case EventKind::kHandlerStarted:

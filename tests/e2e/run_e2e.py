@@ -570,6 +570,32 @@ def audit_log_records_who_did_what_and_catches_tampering():
     assert "removed" in cut.stdout, cut.stdout
 
 
+@test
+def governed_example_admits_gates_and_denies():
+    e = Env()
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = os.path.join(here, "..", "..", "examples", "governed-pipeline")
+    run = e.sluice("--as", "alice", "run", os.path.join(example, "pipeline.yaml"), check=0).stdout.split("\n")[0]
+    decisions = e.status(run)["decisions"]
+    got = {(d["stage"], d["policy"], d["rule"]): d["result"] for d in decisions}
+    assert got[("admission", "production-ready", "pinned-components")] == "allow", got
+    assert got[("gate", "model-quality", "accuracy")] in ("allow", "waived"), got
+    assert all(len(d["policyHash"]) == 64 and len(d["inputDigest"]) == 64 for d in decisions)
+    t = e.sluice("policy", "test", os.path.join(example, "policy-tests"), check=0)
+    assert "policy tests: 5 passed, 0 failed" in t.stdout, t.stdout
+    # The same policies deny a pipeline with an untimed task: no run is created, the attempt
+    # is audited.
+    e.write("bad.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: bad, labels: {team: ml-platform}}\n"
+            "spec:\n  params: [{name: sweep, type: list, default: [1]}]\n  tasks:\n    - {name: a, run: [echo, hi]}\n")
+    runs_before = len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout))
+    denied = e.sluice("--as", "bob", "run", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1)
+    assert "tasks without a timeout: a" in denied.stderr and "admission denied" in denied.stderr, denied.stderr
+    assert len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout)) == runs_before
+    last = json.loads(e.sluice("audit", "export", check=0).stdout.splitlines()[-1])
+    assert last["action"] == "run.denied" and last["actor"] == "bob", last
+    assert e.sluice("validate", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1)
+
+
 def main():
     passed = failed = 0
     for fn in TESTS:

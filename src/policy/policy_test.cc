@@ -1,0 +1,122 @@
+// Policies: matching, rules, variables, failurePolicy, waivers.
+#include "policy/policy.h"
+
+#include <gtest/gtest.h>
+
+#include "env/fake_env.h"
+#include "spec/loader.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000'000'000;  // 2027-01-15
+
+PolicySpec Policy(const std::string& spec) {
+  auto f = ParseSpecFile("/p.yaml", "apiVersion: sluice/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n" + spec);
+  EXPECT_TRUE(f) << f.error().message;
+  return std::move(f->policies.at(0));
+}
+
+std::shared_ptr<const WaiverSpec> Waiver(const std::string& spec) {
+  auto f = ParseSpecFile("/w.yaml", "apiVersion: sluice/v1\nkind: Waiver\nmetadata: {name: w}\nspec:\n" + spec);
+  EXPECT_TRUE(f) << f.error().message;
+  return std::make_shared<const WaiverSpec>(std::move(f->waivers.at(0)));
+}
+
+Value Input(const std::string& json) { return *ParseJson(json); }
+
+std::string Results(const std::vector<Decision>& ds) {
+  std::string out;
+  for (const auto& d : ds) out += d.rule + "=" + d.result + " ";
+  return out;
+}
+
+TEST(Policy, RulesVariablesAndMessages) {
+  PolicySpec p = Policy(
+      "  variables:\n    - {name: small, expression: \"object.tasks.filter(t, t.cpu < 1.0).map(t, t.name)\"}\n"
+      "  rules:\n"
+      "    - {name: enough-cpu, expression: \"size(variables.small) == 0\", "
+      "messageExpression: \"'too little cpu: ' + variables.small.join(', ')\"}\n"
+      "    - {name: named, expression: \"object.name.startsWith('ml-')\", action: warn, message: use ml-}\n"
+      "    - {name: always, expression: \"true\", action: audit}\n");
+  auto ds = EvaluatePolicy(p, Input(R"({"object": {"name": "etl", "tasks": [{"name": "a", "cpu": 0.5},
+                                       {"name": "b", "cpu": 2.0}]}})"), {}, {}, kNow);
+  EXPECT_EQ(Results(ds), "enough-cpu=deny named=warn always=allow ");
+  EXPECT_EQ(ds[0].message, "too little cpu: a");
+  EXPECT_EQ(ds[1].message, "use ml-");
+  EXPECT_EQ(ds[0].policy_hash.size(), 64u);
+  EXPECT_EQ(ds[0].input_digest.size(), 64u);
+  EXPECT_TRUE(AnyDenied(ds));
+}
+
+TEST(Policy, AnEvaluationErrorDeniesUnlessFailurePolicyIsIgnore) {
+  const char* rules = "  rules:\n    - {name: r, expression: \"object.missing > 1\"}\n";
+  auto closed = EvaluatePolicy(Policy(rules), Input(R"({"object": {}})"), {}, {}, kNow);
+  EXPECT_EQ(closed[0].result, "deny");
+  EXPECT_NE(closed[0].message.find("evaluation error"), std::string::npos) << closed[0].message;
+  auto open = EvaluatePolicy(Policy(std::string(rules) + "  failurePolicy: ignore\n"),
+                             Input(R"({"object": {}})"), {}, {}, kNow);
+  EXPECT_EQ(open[0].result, "allow");
+  // A rule that gives a non-bool is an evaluation error too.
+  auto nonbool = EvaluatePolicy(Policy("  rules:\n    - {name: r, expression: \"1\"}\n"),
+                                Input(R"({"object": {}})"), {}, {}, kNow);
+  EXPECT_EQ(nonbool[0].result, "deny");
+}
+
+TEST(Policy, WaiversApplyInScopeUntilTheyExpire) {
+  PolicySpec p = Policy("  rules:\n    - {name: r, expression: \"false\"}\n");
+  PolicyScope scope;
+  scope.pipeline = "legacy-etl";
+  scope.task = "load";
+  auto good = Waiver("  policy: p\n  rule: r\n  scope: {pipeline: legacy-*, task: load}\n"
+                     "  justification: retired next quarter\n  grantedBy: carol\n  expires: 2027-06-30\n");
+  auto expired = Waiver("  policy: p\n  justification: retired last quarter\n  grantedBy: carol\n"
+                        "  expires: 2026-06-30\n");
+  auto elsewhere = Waiver("  policy: p\n  scope: {pipeline: other}\n  justification: not this one at all\n"
+                          "  grantedBy: carol\n  expires: 2030-01-01\n");
+  auto waived = EvaluatePolicy(p, Input(R"({"object": {}})"), {good}, scope, kNow);
+  EXPECT_EQ(waived[0].result, "waived");
+  EXPECT_EQ(waived[0].waiver, "w");
+  EXPECT_NE(waived[0].message.find("carol"), std::string::npos);
+  EXPECT_FALSE(AnyDenied(waived));
+  EXPECT_EQ(EvaluatePolicy(p, Input("{}"), {expired, elsewhere}, scope, kNow)[0].result, "deny");
+}
+
+TEST(Policy, MatchByPipelineTaskLabelAndComponent) {
+  PolicySpec p = Policy("  match:\n    pipelines: [ml-*]\n    tasks: [deploy-*]\n"
+                        "    labels: {team: ml*}\n    components: [\"registry-push@1.*\"]\n"
+                        "  rules:\n    - {name: r, expression: \"true\"}\n");
+  PolicyScope s{"ml-train", {{"team", "ml-platform"}}, "deploy-prod", {"registry-push@1.2.0"}};
+  EXPECT_TRUE(PolicyMatches(p, s));
+  PolicyScope other = s;
+  other.pipeline = "etl";
+  EXPECT_FALSE(PolicyMatches(p, other));
+  other = s;
+  other.labels.clear();
+  EXPECT_FALSE(PolicyMatches(p, other));
+  other = s;
+  other.components = {"registry-push@2.0.0"};
+  EXPECT_FALSE(PolicyMatches(p, other));
+  EXPECT_TRUE(GlobMatch("a*b?d", "aXXbcd"));
+  EXPECT_FALSE(GlobMatch("a*b?d", "aXXbd"));
+}
+
+TEST(Policy, AdmissionInputDescribesTheCompiledPipeline) {
+  MemFileSystem fs(std::map<std::string, std::string>{{"/p.yaml",
+                     "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: ml, labels: {team: x}}\n"
+                     "spec:\n  tasks:\n    - {name: a, run: [x], timeout: 1m, retry: 2}\n"
+                     "    - {name: b, needs: [a], run: [x], compensate: {run: [y]}}\n"}});
+  auto plan = LoadPlan(fs, "/p.yaml");
+  ASSERT_TRUE(plan);
+  Value in = AdmissionInput(**plan, Value(ValueMap{}));
+  const Value& tasks = *in.Find("object")->Find("tasks");
+  ASSERT_EQ(tasks.as_list().size(), 2u);
+  EXPECT_EQ(tasks.as_list()[0].Find("timeout")->to_double(), 60.0);
+  EXPECT_EQ(tasks.as_list()[0].Find("retry")->Find("limit")->as_int(), 2);
+  EXPECT_TRUE(tasks.as_list()[1].Find("handlers")->Find("compensate")->as_bool());
+  EXPECT_EQ(tasks.as_list()[1].Find("needs")->ToJson(), "[\"a\"]");
+  EXPECT_EQ(AdmissionScope(**plan).labels.at("team"), "x");
+}
+
+}  // namespace
+}  // namespace sluice
