@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "cli/approvals.h"
 #include "cli/breakers.h"
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
@@ -180,6 +181,8 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   opts.time_zones = zones.get();
   StoreBreakers breakers(store, *clock);
   opts.breakers = &breakers;
+  StoreApprovals approvals(store);
+  opts.approvals = &approvals;
   Engine engine(plan, params, opts, *clock, executor, faulty_sink, &cache, &progress);
   if (auto s = engine.Replay(history); !s) return Report(s.error());
   int64_t run_start_us = clock->NowUs();

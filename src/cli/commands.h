@@ -56,6 +56,10 @@ int CmdBreakers(const GlobalOptions& g);
 int CmdAuditVerify(const GlobalOptions& g, const std::string& head);
 int CmdAuditExport(const GlobalOptions& g);
 int CmdWhoami(const GlobalOptions& g);
+// Approvals: list what waits (all: also decided ones); approve or reject one as the current user.
+int CmdApprovals(const GlobalOptions& g, bool all);
+int CmdVote(const GlobalOptions& g, const std::string& run, const std::string& task, bool approve,
+            const std::string& comment);
 // order: open, close, reset or disable.
 int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std::string& name);
 int CmdCacheClear(const GlobalOptions& g);

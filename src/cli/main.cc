@@ -106,6 +106,17 @@ int main(int argc, char** argv) {
   audit_verify->add_option("--head", head, "a head hash exported earlier: also catches records removed from the end");
   auto* audit_export = audit->add_subcommand("export", "print every record as JSON Lines");
   auto* whoami = app.add_subcommand("whoami", "print who commands run as, and their groups");
+  bool all_approvals = false;
+  auto* approvals = app.add_subcommand("approvals", "list the approvals runs are waiting for");
+  approvals->add_flag("--all", all_approvals, "also the decided ones");
+  std::string comment;
+  auto* approve = app.add_subcommand("approve", "approve a task that waits for approval");
+  auto* reject = app.add_subcommand("reject", "reject a task that waits for approval");
+  for (auto* cmd : {approve, reject}) {
+    cmd->add_option("run", run_id, "run id")->required();
+    cmd->add_option("task", task, "task name")->required();
+    cmd->add_option("--comment", comment, "why");
+  }
   auto* cancel = app.add_subcommand("cancel", "cancel a run");
   cancel->add_option("run", run_id, "run id")->required();
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -158,6 +169,9 @@ int main(int argc, char** argv) {
   if (*audit_verify) return CmdAuditVerify(g, head);
   if (*audit_export) return CmdAuditExport(g);
   if (*whoami) return CmdWhoami(g);
+  if (*approvals) return CmdApprovals(g, all_approvals);
+  if (*approve) return CmdVote(g, run_id, task, true, comment);
+  if (*reject) return CmdVote(g, run_id, task, false, comment);
   if (*cache_ls) return CmdCacheList(g);
   if (*cache_clear) return CmdCacheClear(g);
   if (*eval) return CmdEval(expr, vars, vars_file);

@@ -91,6 +91,13 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
                                      msg && msg->is_string() ? msg->as_string() : ""));
       break;
     }
+    case EventKind::kApprovalRequested:
+      line = paint("35", fmt::format("awaiting  {}: approval{}{} (sluice approve {} {})", e.task,
+                                     e.message.empty() ? "" : ": ", e.message, e.run_id, e.task));
+      break;
+    case EventKind::kApprovalDecided:
+      line = paint(e.status == "approved" ? "32" : "31", fmt::format("{:<9} {}: {}", e.status, e.task, e.message));
+      break;
     case EventKind::kRunPhase:
       line = paint("35", e.status == "compensating"
                              ? "compensating: undoing completed tasks in reverse order"

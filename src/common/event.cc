@@ -7,7 +7,7 @@ constexpr std::string_view kNames[] = {
     "run.created",       "run.started",    "task.skipped",     "task.expanded",
     "attempt.started",   "attempt.spawned", "attempt.finished", "retry.scheduled",
     "task.finished",     "run.finished",    "handler.started",  "run.phase",
-    "group.retry",       "policy.decision"};
+    "group.retry",       "policy.decision", "approval.requested", "approval.decided"};
 }  // namespace
 
 std::string_view EventKindName(EventKind k) { return kNames[static_cast<int>(k)]; }

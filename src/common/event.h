@@ -32,6 +32,8 @@ enum class EventKind {
   kRunPhase,        // status compensating|finalizing; data: {"status", "rollback", "instances"}
   kGroupRetry,      // a group's members are reset; data: {"group", "round", "failed"}; due_us
   kPolicyDecision,  // a task's gate was evaluated; data: {"stage", "decisions": [...]}
+  kApprovalRequested,  // the task waits for a sign-off; due_us = deadline (0 none); data: the request
+  kApprovalDecided,    // status approved|rejected; message says by whom or why
 };
 
 std::string_view EventKindName(EventKind k);

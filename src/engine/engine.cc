@@ -56,7 +56,7 @@ Result<RunSummary> Engine::Run() {
       // spawn error can free the slot another runnable attempt was waiting for).
       bool groups_waiting = std::any_of(groups_.begin(), groups_.end(),
                                         [](const GroupRun& g) { return g.waiting; });
-      if (waiting_.empty() && runnable_.empty() && !groups_waiting) {
+      if (waiting_.empty() && runnable_.empty() && !groups_waiting && awaiting_.empty()) {
         // Only reachable through a bug; fail what is left rather than hang.
         for (size_t i = 0; i < instances_.size(); ++i) {
           if (!IsTerminal(instances_[i].state)) {
@@ -70,6 +70,8 @@ Result<RunSummary> Engine::Run() {
     int64_t next = NextTimerUs();
     int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - clock_.NowUs());
     // With nothing running, waiting could only end at a timer: never block forever.
+    // Votes arrive in the store from other processes: poll while approvals are pending.
+    if (!awaiting_.empty()) timeout = timeout < 0 ? kApprovalPollUs : std::min(timeout, kApprovalPollUs);
     if (by_handle_.empty() && (timeout < 0 || !ready_.empty() || !runnable_.empty())) timeout = 0;
     WaitResult wr = executor_.Wait(timeout);
     for (const auto& exit : wr.exits) {
@@ -81,6 +83,7 @@ Result<RunSummary> Engine::Run() {
       break;
     }
     HandleTimers();
+    HandleApprovals();
     ApplyStop();
   }
   RunSummary summary;
@@ -158,6 +161,7 @@ int64_t Engine::NextTimerUs() const {
   for (const auto& g : groups_) {
     if (g.waiting) consider(g.due_us);
   }
+  for (int i : awaiting_) consider(instances_[i].retry_due_us);
   for (int i : TimerCandidates()) {
     const Instance& in = instances_[i];
     int64_t deadline_ms = plan_->tasks[in.plan].deadline_ms;
@@ -326,6 +330,10 @@ bool Engine::Vet(int i) {
     }
   }
   if (in.parent >= 0 && StopStarting(i)) return false;
+  if (t.approval && !in.approved) {
+    RequestApproval(i);
+    return false;
+  }
   if (!t.gate.empty() && in.attempt == in.attempt_base && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;

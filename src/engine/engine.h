@@ -25,6 +25,7 @@ enum class TaskState {
   kReady,           // queued for a slot
   kRunning,         // an attempt is running (or a forEach parent has children to finish)
   kWaiting,         // waiting for a retry's backoff to pass; holds no slot
+  kAwaitingApproval,  // waiting for people to approve it; holds no slot
   kSucceeded,
   kCached,
   kRecovered,       // failed, then recovered by its fallback (with its outputs) or a catch handler
@@ -51,6 +52,7 @@ struct EngineOptions {
   bool rollback = false;      // Run() compensates a finished run (`sluice rollback`)
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
+  Approvals* approvals = nullptr;  // votes on approvals; null: nobody can vote (they time out)
   // Waivers besides the pipeline's own (--policies), for gates.
   std::vector<std::shared_ptr<const WaiverSpec>> waivers;
 };
@@ -128,6 +130,9 @@ class Engine {
   // Evaluates instance i's gate policies and records the decisions; false when one denies (the
   // task then fails with policy-denied).
   bool GatePasses(int i);
+  // Approvals: ask (the task then waits, holding no slot), and decide from the votes.
+  void RequestApproval(int i);
+  void HandleApprovals();
   void RecordBreaker(int i, bool ok, std::string_view error_class);
   void HandlerDone(int h);
   // Whether a not-yet-started instance must not start (failFast, run deadline); records it
@@ -179,6 +184,8 @@ class Engine {
   std::vector<int> handler_done_;  // handler instances that finished; their owners decide next
   // Compensations that wait for one: instance -> instances whose remaining_deps count it.
   std::unordered_map<int, std::vector<int>> waiters_;
+  std::set<int> awaiting_;  // instances awaiting approval
+  static constexpr int64_t kApprovalPollUs = 500'000;
   struct GroupRun {
     int rounds = 0;          // retries used
     bool failing = false;    // a member failed and the group will be retried
@@ -190,6 +197,7 @@ class Engine {
   std::vector<GroupRun> groups_;
   std::unique_ptr<Breakers> own_breakers_;  // when opts_.breakers is null
   Breakers* breakers_ = nullptr;
+  Approvals* approvals_ = nullptr;
   std::deque<int> ready_;                  // ready, not yet vetted
   std::deque<int> runnable_;               // vetted, waiting for a slot
   std::set<int> waiting_;                  // instances in kWaiting (a retry's backoff)

@@ -82,6 +82,71 @@ bool Engine::GatePasses(int i) {
   return false;
 }
 
+void Engine::RequestApproval(int i) {
+  const Instance& in = instances_[i];
+  const ApprovalSpec& a = *plan_->tasks[in.plan].approval;
+  ValueList approvers;
+  for (const auto& who : a.approvers) approvers.push_back(Value(who));
+  Event e;
+  e.kind = EventKind::kApprovalRequested;
+  e.task = in.name;
+  e.due_us = a.timeout_ms > 0 ? clock_.NowUs() + a.timeout_ms * 1000 : 0;
+  e.message = a.instructions;
+  e.data = Value(ValueMap{{"approvers", Value(std::move(approvers))},
+                          {"quorum", Value(static_cast<int64_t>(a.quorum))},
+                          {"forbidSelfApproval", Value(a.forbid_self)},
+                          {"instructions", Value(a.instructions)}})
+               .ToJson();
+  Emit(std::move(e));
+}
+
+// Decides each pending approval from the votes cast so far: one rejection rejects, a quorum of
+// distinct approvers approves, and a passed timeout rejects (never auto-continues).
+void Engine::HandleApprovals() {
+  std::vector<int> pending(awaiting_.begin(), awaiting_.end());
+  for (int i : pending) {
+    const Instance& in = instances_[i];
+    const ApprovalSpec& a = *plan_->tasks[in.plan].approval;
+    std::vector<ApprovalVote> votes;
+    if (approvals_) {
+      auto v = approvals_->Votes(opts_.run_id, in.name);
+      if (!v) {
+        commit_error_ = v.error();
+        return;
+      }
+      votes = std::move(*v);
+    }
+    std::vector<std::string> yes;
+    const ApprovalVote* no = nullptr;
+    for (const auto& v : votes) {
+      if (!v.approve && !no) no = &v;
+      if (v.approve && std::find(yes.begin(), yes.end(), v.user) == yes.end()) yes.push_back(v.user);
+    }
+    Event e;
+    e.kind = EventKind::kApprovalDecided;
+    e.task = in.name;
+    std::string rejected;
+    if (no) {
+      rejected = fmt::format("rejected by {}{}{}", no->user, no->comment.empty() ? "" : ": ",
+                             no->comment);
+    } else if (static_cast<int>(yes.size()) >= a.quorum) {
+      e.status = "approved";
+      e.message = fmt::format("approved by {}", Join(yes, ", "));
+    } else if (in.retry_due_us > 0 && clock_.NowUs() >= in.retry_due_us) {
+      rejected = fmt::format("not approved within {} ({} of {} approvals): rejected",
+                             FormatDurationMs(a.timeout_ms), yes.size(), a.quorum);
+    } else {
+      continue;
+    }
+    if (!rejected.empty()) {
+      e.status = "rejected";
+      e.message = rejected;
+    }
+    Emit(e);
+    if (!rejected.empty()) FailTask(i, "approval-rejected", 0, "approval " + rejected);
+  }
+}
+
 bool Engine::AcquireBreaker(int i) {
   const Instance& in = instances_[i];
   auto ok = breakers_->Acquire(*plan_->tasks[in.plan].breaker, clock_.NowUs(),
@@ -233,6 +298,15 @@ void Engine::ApplyStop() {
     }
     executor_.Signal(pid, SIGTERM);
     in.kill_at_us = now + opts_.kill_grace_us;
+  }
+  std::vector<int> awaiting(awaiting_.begin(), awaiting_.end());
+  for (int i : awaiting) {
+    if (!is_main(i)) continue;
+    FinishTask(i, TaskState::kCancelled,
+               run_deadline_hit_ ? "cancelled while awaiting approval: the run's deadline passed"
+                                 : fmt::format("cancelled while awaiting approval: task {} failed "
+                                               "and onFailure is cancel", Quote(first_failure_)),
+               "", "cancelled");
   }
   std::vector<int> waiting(waiting_.begin(), waiting_.end());
   for (int i : waiting) {

@@ -11,6 +11,7 @@ namespace sluice {
 
 namespace {
 constexpr std::string_view kStateNames[] = {"pending",   "ready",     "running", "waiting",
+                                            "awaiting-approval",
                                             "succeeded", "cached",    "recovered", "failed",
                                             "skipped",   "upstream-failed", "cancelled"};
 }  // namespace
@@ -37,6 +38,7 @@ Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opt
       cache_(cache),
       observer_(observer) {
   groups_.resize(plan_->groups.size());
+  approvals_ = opts_.approvals;
   breakers_ = opts_.breakers;
   if (!breakers_) {
     own_breakers_ = std::make_unique<MemoryBreakers>();
@@ -267,6 +269,18 @@ Status Engine::Apply(const Event& e) {
         Take(in, -1);
       }
       return {};
+    case EventKind::kApprovalRequested:
+      in.state = TaskState::kAwaitingApproval;
+      in.retry_due_us = e.due_us;  // the approval's deadline
+      awaiting_.insert(i);
+      return {};
+    case EventKind::kApprovalDecided:
+      awaiting_.erase(i);
+      if (e.status == "approved") {
+        in.approved = true;
+        MarkReady(i);
+      }
+      return {};
     case EventKind::kRetryScheduled:
       in.state = TaskState::kWaiting;
       in.retry_due_us = e.due_us;
@@ -281,6 +295,7 @@ Status Engine::Apply(const Event& e) {
       }
       if (IsTerminal(in.state)) return {};  // already final; keep the first verdict
       waiting_.erase(i);
+      awaiting_.erase(i);
       if (in.holds_slot) {
         in.holds_slot = false;
         Take(in, -1);

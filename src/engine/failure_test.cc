@@ -412,6 +412,70 @@ TEST(Failure, AGroupRetryStopsRunningMembersAndSurvivesACrash) {
   EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 1u) << h.Log();
 }
 
+// Votes that appear at given fake times, as if cast from another process.
+class TimedVotes : public Approvals {
+ public:
+  explicit TimedVotes(FakeClock& clock) : clock_(clock) {}
+  Result<std::vector<ApprovalVote>> Votes(const std::string&, const std::string& task) override {
+    std::vector<ApprovalVote> out;
+    for (const auto& [at, v] : votes[task]) {
+      if (clock_.NowUs() >= at) out.push_back(v);
+    }
+    return out;
+  }
+  std::map<std::string, std::vector<std::pair<int64_t, ApprovalVote>>> votes;
+
+ private:
+  FakeClock& clock_;
+};
+
+TEST(Failure, AnApprovalHoldsNoSlotAndWaitsForItsQuorum) {
+  Harness h;
+  TimedVotes votes(h.clock);
+  const int64_t t0 = h.clock.NowUs();
+  votes.votes["ship"] = {{t0 + 10'000'000, {"bob", true, "", 0}}, {t0 + 20'000'000, {"carol", true, "", 0}}};
+  h.exec.durations["busy"] = 15'000'000;
+  auto plan = Compile("    - name: ship\n      approval: {approvers: [bob, carol], quorum: 2}\n"
+                      "    - {name: after, needs: [ship], run: [x]}\n"
+                      "    - {name: busy, run: [x]}\n");
+  EngineOptions o;
+  o.run_id = "r1";
+  o.run_dir = "/runs/r1";
+  o.jobs = 1;  // one slot: busy takes it while ship waits
+  o.cpu_capacity = 4;
+  o.approvals = &votes;
+  Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
+  auto s = e.Run();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(h.exec.started, (Names{"busy", "after"}));
+  // After the second vote (20 s), within one poll.
+  EXPECT_GE(h.clock.NowUs() - t0, 20'000'000);
+  EXPECT_LT(h.clock.NowUs() - t0, 22'000'000);
+}
+
+TEST(Failure, AnApprovalIsRejectedByOneNoOrByItsTimeoutAndNeverRetried) {
+  Harness h;
+  TimedVotes votes(h.clock);
+  votes.votes["a"] = {{h.clock.NowUs() + 3'000'000, {"bob", false, "not today", 0}}};
+  auto plan = Compile("    - name: a\n      approval: {approvers: [bob]}\n      retry: 3\n"
+                      "    - name: b\n      approval: {approvers: [bob], timeout: 5s}\n",
+                      "  failFast: false\n");
+  EngineOptions o;
+  o.run_id = "r1";
+  o.run_dir = "/runs/r1";
+  o.approvals = &votes;
+  Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
+  auto s = e.Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(e.StateOf("a"), TaskState::kFailed);
+  EXPECT_EQ(e.StateOf("b"), TaskState::kFailed);
+  std::string log = h.Log();
+  EXPECT_NE(log.find("approval-rejected approval rejected by bob: not today"), std::string::npos) << log;
+  EXPECT_NE(log.find("not approved within 5.0s"), std::string::npos) << log;
+  EXPECT_TRUE(h.Tasks(EventKind::kRetryScheduled).empty());
+}
+
 TEST(Failure, ReplayRefusesALogThatRunsAFinishedTaskAgain) {
   Harness h;
   auto plan = Compile(kSaga);

@@ -54,6 +54,7 @@ struct Engine::Instance {
 
   Value outputs;  // {"params": {...}, "artifacts": {name: path}}
 
+  bool approved = false;      // its approval was granted
   bool cancelling = false;    // TERM sent because the run is failing (onFailure: cancel)
   bool run_deadline = false;  // TERM sent because the run's deadline passed
   int64_t completed = 0;      // order of success among instances, 0 = not succeeded

@@ -72,6 +72,20 @@ class Breakers {
                         int64_t duration_us, const std::string& who) = 0;
 };
 
+// Votes on approvals, as people cast them (`sluice approve|reject`), in the order cast.
+struct ApprovalVote {
+  std::string user;
+  bool approve = false;
+  std::string comment;
+  int64_t time_us = 0;
+};
+class Approvals {
+ public:
+  virtual ~Approvals() = default;
+  virtual Result<std::vector<ApprovalVote>> Votes(const std::string& run_id,
+                                                  const std::string& task) = 0;
+};
+
 // Watches a run; called on the engine thread after each event is applied.
 class RunObserver {
  public:

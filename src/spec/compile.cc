@@ -254,6 +254,7 @@ class Compiler {
     if (t.cache) pt.cache = *t.cache;
     else if (comp && comp->cache) pt.cache = *comp->cache;
     if (t.handlers) {
+      pt.approval = t.handlers->approval.get();
       for (const auto& [name, loc] : t.handlers->gate) {
         const PolicySpec* found = nullptr;
         std::vector<std::string> names;

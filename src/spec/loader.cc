@@ -97,7 +97,7 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
-                                      "breaker", "gate"},
+                                      "breaker", "gate", "approval"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
@@ -126,7 +126,13 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     t.name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
                                                                       ? ".compensate" : ".catch");
   }
-  SLUICE_TRY_STATUS(BodyOf(n, &t.body, true, fmt::format("task {}", Quote(t.name))));
+  if (kind == TaskKind::kMain && n["approval"] && !n["run"] && !n["script"] && !n["uses"]) {
+    t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
+    t.body.builtin = "noop";
+    t.body.loc = Loc(n["approval"]);
+  } else {
+    SLUICE_TRY_STATUS(BodyOf(n, &t.body, true, fmt::format("task {}", Quote(t.name))));
+  }
   if (const auto& needs = n["needs"]) {
     if (needs.IsScalar()) {
       t.needs.emplace_back(needs.Scalar(), Loc(needs));
@@ -204,8 +210,8 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     SLUICE_TRY(b, Bool(n["continueOnFailure"], "continueOnFailure"));
     t.continue_on_failure = *b;
   }
-  if (kind == TaskKind::kMain &&
-      (n["catch"] || n["fallback"] || n["compensate"] || n["breaker"] || n["gate"])) {
+  if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"] || n["breaker"] ||
+                                  n["gate"] || n["approval"])) {
     SLUICE_TRY(h, Handlers(n, t.name));
     t.handlers = std::move(*h);
   }
@@ -304,6 +310,41 @@ Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std
     SLUICE_TRY(b, Name(n["breaker"], "breaker"));
     h->breaker = *b;
     h->breaker_loc = Loc(n["breaker"]);
+  }
+  if (const auto& a = n["approval"]) {
+    SLUICE_TRY_STATUS(ExpectMap(a, "approval"));
+    SLUICE_TRY_STATUS(CheckKeys(a, {"approvers", "quorum", "forbidSelfApproval", "timeout",
+                                    "instructions"}, "approval"));
+    auto spec = std::make_unique<ApprovalSpec>();
+    spec->loc = Loc(a);
+    if (!a["approvers"]) return FailAt(Loc(a), "approval needs approvers: user names or group:NAME");
+    SLUICE_TRY_STATUS(ExpectList(a["approvers"], "approvers"));
+    for (const auto& who : a["approvers"]) {
+      SLUICE_TRY(s, Str(who, "an approver"));
+      std::string_view name = StartsWith(*s, "group:") ? std::string_view(*s).substr(6) : *s;
+      if (!IsName(name)) return FailAt(Loc(who), "an approver is a user name or group:NAME, not {}", Quote(*s));
+      spec->approvers.push_back(*s);
+    }
+    if (spec->approvers.empty()) return FailAt(Loc(a["approvers"]), "approval needs at least one approver");
+    if (a["quorum"]) {
+      SLUICE_TRY(q, Int(a["quorum"], "quorum", 1, 100));
+      spec->quorum = static_cast<int>(*q);
+    }
+    if (a["forbidSelfApproval"]) {
+      SLUICE_TRY(b, Bool(a["forbidSelfApproval"], "forbidSelfApproval"));
+      spec->forbid_self = *b;
+    }
+    if (a["timeout"]) {
+      SLUICE_TRY(ms, Duration(a["timeout"], "approval.timeout"));
+      spec->timeout_ms = *ms;
+    }
+    if (a["instructions"]) {
+      SLUICE_TRY(text, Str(a["instructions"], "instructions"));
+      spec->instructions = *text;
+    }
+    if (n["forEach"]) return FailAt(Loc(a), "a forEach task cannot wait for an approval; put the "
+                                    "approval on a task before it");
+    h->approval = std::move(spec);
   }
   if (const auto& g = n["gate"]) {
     SLUICE_TRY_STATUS(ExpectMap(g, "gate"));

@@ -118,6 +118,16 @@ struct Body {
 
 struct TaskHandlers;
 
+// A human sign-off a task waits for before it starts (approval:).
+struct ApprovalSpec {
+  std::vector<std::string> approvers;  // user names, and "group:NAME"
+  int quorum = 1;                      // distinct approvers needed
+  bool forbid_self = true;             // whoever submitted the run cannot approve it
+  int64_t timeout_ms = 0;              // on expiry the approval is rejected; 0 = wait forever
+  std::string instructions;
+  Location loc;
+};
+
 struct TaskSpec {
   std::string name;
   Location loc;
@@ -158,6 +168,7 @@ struct TaskHandlers {
   std::string breaker;  // the circuit breaker guarding its attempts, "" = none
   Location breaker_loc;
   std::vector<std::pair<std::string, Location>> gate;  // gate.policies, checked before it starts
+  std::unique_ptr<ApprovalSpec> approval;
 };
 
 struct ComponentSpec {

@@ -34,6 +34,7 @@ struct PlanTask {
   const BreakerSpec* breaker = nullptr;   // guards its attempts
   int group = -1;                         // index into Plan::groups
   std::vector<const PolicySpec*> gate;    // gate policies, checked before it starts
+  const ApprovalSpec* approval = nullptr; // a sign-off it waits for before it starts
   const TaskSpec* spec = nullptr;
   const ComponentSpec* component = nullptr;  // set for `uses`
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)

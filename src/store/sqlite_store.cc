@@ -97,6 +97,16 @@ CREATE TABLE decisions (
   message TEXT NOT NULL DEFAULT '', waiver TEXT NOT NULL DEFAULT '');
 CREATE INDEX decisions_by_run ON decisions(run_id, seq);
 )sql",
+    // 6: approvals.
+    R"sql(
+CREATE TABLE approval_requests (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, requested_us INTEGER NOT NULL,
+  deadline_us INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL, PRIMARY KEY (run_id, task));
+CREATE TABLE approval_votes (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, user TEXT NOT NULL, approve INTEGER NOT NULL,
+  comment TEXT NOT NULL DEFAULT '', time_us INTEGER NOT NULL, PRIMARY KEY (run_id, task, user));
+)sql",
 };
 
 constexpr std::string_view kGenesis =
@@ -306,6 +316,18 @@ Status Store::Impl::Project(const Event& e) {
     case EventKind::kRunFinished:
       return Run("UPDATE runs SET status=?, finished_us=?, stats=?, pid=0 WHERE id=?", e.status,
                  e.time_us, e.data, e.run_id);
+    case EventKind::kApprovalRequested: {
+      auto s = Run("INSERT OR REPLACE INTO approval_requests(run_id,task,requested_us,deadline_us,"
+                   "request,state) VALUES(?,?,?,?,?,'pending')", e.run_id, e.task, e.time_us,
+                   e.due_us, e.data);
+      if (!s) return s;
+      return Run("INSERT INTO tasks(run_id,name,state,message) VALUES(?,?,'awaiting-approval',?) "
+                 "ON CONFLICT(run_id,name) DO UPDATE SET state='awaiting-approval', "
+                 "message=excluded.message", e.run_id, e.task, e.message);
+    }
+    case EventKind::kApprovalDecided:
+      return Run("UPDATE approval_requests SET state=? WHERE run_id=? AND task=?", e.status,
+                 e.run_id, e.task);
     case EventKind::kPolicyDecision: {
       auto d = ParseJson(e.data);
       const Value* list = d && d->is_map() ? d->Find("decisions") : nullptr;
@@ -500,6 +522,69 @@ std::string AuditPayload(const AuditRecord& r) {
                                       {"run", Value(r.run_id)},
                                       {"subject", Value(r.subject)},
                                       {"details", details ? *details : Value(r.details)}}));
+}
+
+Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
+  auto st = impl_->Query("SELECT run_id,task,requested_us,deadline_us,request,state FROM "
+                         "approval_requests WHERE state='pending' OR ?=0 ORDER BY requested_us",
+                         static_cast<int64_t>(pending_only));
+  if (!st) return std::unexpected(st.error());
+  std::vector<ApprovalRequestRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4), Text(*st, 5)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
+                                                                    const std::string& task) {
+  auto st = impl_->Query("SELECT run_id,task,requested_us,deadline_us,request,state FROM "
+                         "approval_requests WHERE run_id=? AND task=?", run_id, task);
+  if (!st) return std::unexpected(st.error());
+  std::optional<ApprovalRequestRow> out;
+  if (sqlite3_step(*st) == SQLITE_ROW) {
+    out = ApprovalRequestRow{Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4),
+                             Text(*st, 5)};
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Status Store::AddVote(const std::string& run_id, const std::string& task, const VoteRow& v) {
+  auto st = impl_->Query("INSERT INTO approval_votes(run_id,task,user,approve,comment,time_us) "
+                         "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING", run_id, task, v.user,
+                         static_cast<int64_t>(v.approve), v.comment, v.time_us);
+  if (!st) return std::unexpected(st.error());
+  int rc = sqlite3_step(*st);
+  sqlite3_reset(*st);
+  if (rc != SQLITE_DONE) return impl_->SqlError("vote");
+  if (sqlite3_changes(impl_->db) == 0) {
+    return Fail(ErrorCode::kConflict, "{} has already voted on {} of run {}", v.user, task, run_id);
+  }
+  return {};
+}
+
+Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const std::string& task) {
+  auto st = impl_->Query("SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? "
+                         "AND task=? ORDER BY time_us, rowid", run_id, task);
+  if (!st) return std::unexpected(st.error());
+  std::vector<VoteRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Int(*st, 1) != 0, Text(*st, 2), Int(*st, 3)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::string> Store::RunSubmitter(const std::string& run_id) {
+  auto st = impl_->Query("SELECT actor FROM audit WHERE run_id=? AND action='run.submitted' "
+                         "ORDER BY seq LIMIT 1", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::string who;
+  if (sqlite3_step(*st) == SQLITE_ROW) who = Text(*st, 0);
+  sqlite3_reset(*st);
+  return who;
 }
 
 Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {

@@ -121,6 +121,22 @@ struct DecisionRow {
   std::string policy, rule, policy_hash, input_digest, result, message, waiver;
 };
 
+// An approval a task waits for, as `sluice approvals` lists it.
+struct ApprovalRequestRow {
+  std::string run_id;
+  std::string task;
+  int64_t requested_us = 0;
+  int64_t deadline_us = 0;  // 0 = none
+  std::string request;      // JSON: approvers, quorum, forbidSelfApproval, instructions
+  std::string state;        // pending | approved | rejected
+};
+struct VoteRow {
+  std::string user;
+  bool approve = false;
+  std::string comment;
+  int64_t time_us = 0;
+};
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -139,13 +155,22 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                    const Event& created, const AuditRecord* audit = nullptr,
                    const std::vector<DecisionRow>& decisions = {});
+  // Approvals: requests (a projection of approval.requested/decided events) and votes.
+  // AddVote refuses a second vote by the same user on the same approval.
+  Result<std::vector<ApprovalRequestRow>> ListApprovalRequests(bool pending_only);
+  Result<std::optional<ApprovalRequestRow>> GetApprovalRequest(const std::string& run_id,
+                                                               const std::string& task);
+  Status AddVote(const std::string& run_id, const std::string& task, const VoteRow& vote);
+  Result<std::vector<VoteRow>> ListVotes(const std::string& run_id, const std::string& task);
+  // Who submitted the run (the actor of its run.submitted audit record), "" when unknown.
+  Result<std::string> RunSubmitter(const std::string& run_id);
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -575,7 +575,19 @@ def governed_example_admits_gates_and_denies():
     e = Env()
     here = os.path.dirname(os.path.abspath(__file__))
     example = os.path.join(here, "..", "..", "examples", "governed-pipeline")
-    run = e.sluice("--as", "alice", "run", os.path.join(example, "pipeline.yaml"), check=0).stdout.split("\n")[0]
+    os.makedirs(e.state, exist_ok=True)
+    e.write("state/users.yaml", "users:\n  - {name: alice}\n  - {name: bob}\n"
+            "  - {name: carol, groups: [release-managers]}\n")
+    proc, run = e.start("run", os.path.join(example, "pipeline.yaml"), wrapper=("env", "SLUICE_USER=bob"))
+    for _ in range(200):
+        if json.loads(e.sluice("-o", "json", "approvals", check=0).stdout):
+            break
+        time.sleep(0.1)
+    assert "forbidSelfApproval" in e.sluice("--as", "bob", "approve", run, "sign-off", check=2).stderr
+    assert "may not approve" in e.sluice("--as", "alice", "approve", run, "sign-off", check=2).stderr
+    e.sluice("--as", "carol", "approve", run, "sign-off", "--comment", "report read", check=0)
+    assert proc.wait(timeout=60) == 0
+    assert e.tasks(run)["publish"]["state"] == "succeeded"
     decisions = e.status(run)["decisions"]
     got = {(d["stage"], d["policy"], d["rule"]): d["result"] for d in decisions}
     assert got[("admission", "production-ready", "pinned-components")] == "allow", got
@@ -594,6 +606,59 @@ def governed_example_admits_gates_and_denies():
     last = json.loads(e.sluice("audit", "export", check=0).stdout.splitlines()[-1])
     assert last["action"] == "run.denied" and last["actor"] == "bob", last
     assert e.sluice("validate", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1)
+
+
+@test
+def approvals_quorum_self_approval_rejection_timeout_and_restart():
+    e = Env()
+    os.makedirs(e.state, exist_ok=True)
+    e.write("state/users.yaml", "users:\n  - {name: alice, groups: [approvers]}\n"
+            "  - {name: bob, groups: [approvers]}\n  - {name: carol}\n")
+    e.write("p.yaml", pipeline(
+        "    - {name: build, run: [echo, built]}\n"
+        "    - name: sign-off\n      needs: [build]\n"
+        "      approval: {approvers: [group:approvers], quorum: 1, instructions: look first}\n"
+        "    - {name: deploy, needs: [sign-off], run: [echo, deployed]}\n"))
+    env = dict(os.environ, SLUICE_USER="alice")
+
+    def wait_for(pred, what):
+        for _ in range(100):
+            if pred():
+                return
+            time.sleep(0.1)
+        raise AssertionError("timed out waiting for " + what)
+
+    def awaiting():
+        return json.loads(e.sluice("-o", "json", "approvals", check=0).stdout)
+
+    # alice submits; alice may not approve her own run; carol is no approver; bob rejects.
+    proc, run = e.start("run", "p.yaml", wrapper=("env", "SLUICE_USER=alice"))
+    wait_for(lambda: awaiting(), "the approval request")
+    assert "forbidSelfApproval" in e.sluice("--as", "alice", "approve", run, "sign-off", check=2).stderr
+    assert "may not approve" in e.sluice("--as", "carol", "approve", run, "sign-off", check=2).stderr
+    e.sluice("--as", "bob", "reject", run, "sign-off", "--comment", "dashboard red", check=0)
+    proc.wait(timeout=20)
+    t = e.tasks(run)
+    assert t["sign-off"]["state"] == "failed" and "rejected by bob: dashboard red" in t["sign-off"]["message"], t
+    assert t["deploy"]["state"] == "upstream-failed", t
+    att = [a for a in e.status(run)["attempts"] if a["task"] == "sign-off"]
+    assert not att, "an approval-only task runs no process"
+    # A run waiting for approval survives kill -9: the vote cast meanwhile is seen on resume.
+    proc, run2 = e.start("run", "p.yaml", wrapper=("env", "SLUICE_USER=alice"))
+    wait_for(lambda: any(a["run"] == run2 for a in awaiting()), "the second request")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    e.sluice("--as", "bob", "approve", run2, "sign-off", check=0)
+    r = e.sluice("resume", run2, check=0, env={"SLUICE_USER": "alice"})
+    assert e.status(run2)["status"] == "succeeded", r.stderr
+    assert "approved by bob" in e.tasks(run2)["sign-off"]["message"] or e.tasks(run2)["sign-off"]["state"] == "succeeded"
+    # A timeout rejects; it never continues by itself.
+    e.write("t.yaml", pipeline("    - name: gate\n      approval: {approvers: [bob], timeout: 1s}\n"
+                               "    - {name: after, needs: [gate], run: [echo, no]}\n"))
+    run3 = e.sluice("run", "t.yaml", check=1, env={"SLUICE_USER": "alice"}).stdout.split("\n")[0]
+    assert "not approved within 1.0s" in e.tasks(run3)["gate"]["message"], e.tasks(run3)
+    actions = [json.loads(l)["action"] for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert actions.count("approval.rejected") == 1 and actions.count("approval.approved") == 1, actions
 
 
 def main():
