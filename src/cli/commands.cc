@@ -306,10 +306,18 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   created.kind = EventKind::kRunCreated;
   created.status = "pending";
   created.data = fmt::format("{{\"params\":{}}}", run.params);
+  // Admission's decisions other than allow (with any waivers used) ride with the submission.
+  ValueList notable;
+  for (const auto& d : *decisions) {
+    if (d.result != "allow") notable.push_back(DecisionToValue(d));
+  }
   auto audit = AuditBy(g, "run.submitted", run.id, run.pipeline,
                        Value(ValueMap{{"specDigest", Value(run.spec_digest)},
                                       {"specPath", Value(run.spec_path)},
-                                      {"params", *params}}));
+                                      {"params", *params},
+                                      {"admission", Value(ValueMap{
+                                          {"decisions", Value(static_cast<int64_t>(decisions->size()))},
+                                          {"notAllowed", Value(std::move(notable))}})}}));
   if (!audit) return Report(audit.error());
   if (auto s = (*store)->CreateRun(run, (*plan)->sources, created, &*audit,
                                    DecisionRows(*decisions, run.id, "admission", run.created_us));

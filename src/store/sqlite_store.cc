@@ -251,6 +251,20 @@ struct Store::Impl {
 
   Status Project(const Event& e);
 
+  // An audit record of an engine event, by "sluice", in the event's transaction.
+  Status AuditEvent(const Event& e, std::string action, const Value& details) {
+    AuditRecord r;
+    r.time_us = e.time_us;
+    r.actor = "sluice";
+    r.action = std::move(action);
+    r.run_id = e.run_id;
+    r.subject = e.task;
+    r.details = CanonicalJson(details);
+    auto a = InsertAudit(std::move(r));
+    if (!a) return std::unexpected(a.error());
+    return {};
+  }
+
   Status InsertDecision(const DecisionRow& d) {
     return Run("INSERT INTO decisions(time_us,run_id,stage,task,policy,rule,policy_hash,"
                "input_digest,result,message,waiver) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
@@ -325,9 +339,14 @@ Status Store::Impl::Project(const Event& e) {
                  "ON CONFLICT(run_id,name) DO UPDATE SET state='awaiting-approval', "
                  "message=excluded.message", e.run_id, e.task, e.message);
     }
-    case EventKind::kApprovalDecided:
-      return Run("UPDATE approval_requests SET state=? WHERE run_id=? AND task=?", e.status,
-                 e.run_id, e.task);
+    case EventKind::kApprovalDecided: {
+      auto s = Run("UPDATE approval_requests SET state=? WHERE run_id=? AND task=?", e.status,
+                   e.run_id, e.task);
+      if (!s) return s;
+      // The outcome is the engine's (a quorum, a rejection, a timeout): audited as sluice's.
+      return AuditEvent(e, "approval." + e.status,
+                        Value(ValueMap{{"message", Value(e.message)}}));
+    }
     case EventKind::kPolicyDecision: {
       auto d = ParseJson(e.data);
       const Value* list = d && d->is_map() ? d->Find("decisions") : nullptr;
@@ -345,7 +364,9 @@ Status Store::Impl::Project(const Event& e) {
                       field(x, "waiver")};
         if (auto s = InsertDecision(r); !s) return s;
       }
-      return {};
+      // Gate decisions, waivers used included, are audit records too, in the same transaction.
+      return AuditEvent(e, "policy.gate", Value(ValueMap{{"result", Value(e.status)},
+                                                         {"decisions", *list}}));
     }
     case EventKind::kRunPhase:  // compensating, finalizing; a rollback reopens a finished run
       return Run("UPDATE runs SET status=?, finished_us=0 WHERE id=?", e.status, e.run_id);
