@@ -546,8 +546,13 @@ std::string AuditPayload(const AuditRecord& r) {
 }
 
 Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
-  auto st = impl_->Query("SELECT run_id,task,requested_us,deadline_us,request,state FROM "
-                         "approval_requests WHERE state='pending' OR ?=0 ORDER BY requested_us",
+  // A request is pending while its task still awaits approval: a cancelled run leaves its
+  // request 'pending' in approval_requests, but its task is cancelled.
+  auto st = impl_->Query("SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,"
+                         "CASE WHEN r.state='pending' AND t.state!='awaiting-approval' "
+                         "THEN t.state ELSE r.state END FROM approval_requests r JOIN tasks t ON "
+                         "t.run_id=r.run_id AND t.name=r.task WHERE ?=0 OR "
+                         "(r.state='pending' AND t.state='awaiting-approval') ORDER BY r.requested_us",
                          static_cast<int64_t>(pending_only));
   if (!st) return std::unexpected(st.error());
   std::vector<ApprovalRequestRow> out;
@@ -560,8 +565,11 @@ Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending
 
 Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
                                                                     const std::string& task) {
-  auto st = impl_->Query("SELECT run_id,task,requested_us,deadline_us,request,state FROM "
-                         "approval_requests WHERE run_id=? AND task=?", run_id, task);
+  auto st = impl_->Query("SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,"
+                         "CASE WHEN r.state='pending' AND t.state!='awaiting-approval' "
+                         "THEN t.state ELSE r.state END FROM approval_requests r JOIN tasks t ON "
+                         "t.run_id=r.run_id AND t.name=r.task WHERE r.run_id=? AND r.task=?",
+                         run_id, task);
   if (!st) return std::unexpected(st.error());
   std::optional<ApprovalRequestRow> out;
   if (sqlite3_step(*st) == SQLITE_ROW) {
