@@ -251,6 +251,23 @@ struct Store::Impl {
 
   Status Project(const Event& e);
 
+  // Runs `f` (returning a Status or a Result) in one BEGIN IMMEDIATE transaction: committed when
+  // it succeeds, rolled back when it or the commit fails.
+  template <typename F>
+  auto InTransaction(F f) -> decltype(f()) {
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
+    auto out = f();
+    if (!out) {
+      (void)Exec("ROLLBACK");
+      return out;
+    }
+    if (auto c = Exec("COMMIT"); !c) {
+      (void)Exec("ROLLBACK");
+      return std::unexpected(c.error());
+    }
+    return out;
+  }
+
   // An audit record of an engine event, by "sluice", in the event's transaction.
   Status AuditEvent(const Event& e, std::string action, const Value& details) {
     AuditRecord r;
@@ -323,7 +340,8 @@ struct Store::Impl {
 // Keeps the projections in step with one event. Runs inside the caller's transaction.
 Status Store::Impl::Project(const Event& e) {
   switch (e.kind) {
-    case EventKind::kRunCreated: return {};
+    case EventKind::kRunCreated:
+    case EventKind::kGroupRetry: return {};  // the members' own events follow
     case EventKind::kRunStarted:
       return Run("UPDATE runs SET status='running', pid=?, started_us=CASE WHEN started_us=0 "
                  "THEN ? ELSE started_us END WHERE id=?", e.pid, e.time_us, e.run_id);
@@ -510,28 +528,24 @@ Status Store::Commit() {
 Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string& name,
                                                               int64_t now_us,
                                                               const BreakerUpdate& update) {
-  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
-  auto rollback = [&](const Error& e) {
-    (void)impl_->Exec("ROLLBACK");
-    return std::unexpected(e);
-  };
-  auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
-  if (!st) return rollback(st.error());
-  std::string data;
-  if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
-  sqlite3_reset(*st);
-  auto rows = update(data);
-  if (!rows) return rollback(rows.error());
-  auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON CONFLICT(name) "
-                      "DO UPDATE SET data=excluded.data, updated_us=excluded.updated_us",
-                      name, data, now_us);
-  for (auto it = rows->begin(); s && it != rows->end(); ++it) {
-    s = impl_->Run("INSERT INTO breaker_transitions(name,from_state,to_state,reason,who,time_us) "
-                   "VALUES(?,?,?,?,?,?)", name, it->from, it->to, it->reason, it->who, now_us);
-  }
-  if (!s) return rollback(s.error());
-  if (auto c = impl_->Exec("COMMIT"); !c) return rollback(c.error());
-  return rows;
+  return impl_->InTransaction([&]() -> Result<std::vector<BreakerTransitionRow>> {
+    auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
+    if (!st) return std::unexpected(st.error());
+    std::string data;
+    if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
+    sqlite3_reset(*st);
+    auto rows = update(data);
+    if (!rows) return rows;
+    auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON "
+                        "CONFLICT(name) DO UPDATE SET data=excluded.data, "
+                        "updated_us=excluded.updated_us", name, data, now_us);
+    for (auto it = rows->begin(); s && it != rows->end(); ++it) {
+      s = impl_->Run("INSERT INTO breaker_transitions(name,from_state,to_state,reason,who,time_us) "
+                     "VALUES(?,?,?,?,?,?)", name, it->from, it->to, it->reason, it->who, now_us);
+    }
+    if (!s) return std::unexpected(s.error());
+    return rows;
+  });
 }
 
 std::string AuditPayload(const AuditRecord& r) {
@@ -545,14 +559,16 @@ std::string AuditPayload(const AuditRecord& r) {
                                       {"details", details ? *details : Value(r.details)}}));
 }
 
+// A request is pending while its task still awaits approval: a cancelled run leaves its request
+// 'pending' in approval_requests, but its task is cancelled, and that is the state shown.
+#define APPROVAL_SELECT                                                                        \
+  "SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,CASE WHEN r.state='pending' " \
+  "AND t.state!='awaiting-approval' THEN t.state ELSE r.state END FROM approval_requests r "  \
+  "JOIN tasks t ON t.run_id=r.run_id AND t.name=r.task "
+
 Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
-  // A request is pending while its task still awaits approval: a cancelled run leaves its
-  // request 'pending' in approval_requests, but its task is cancelled.
-  auto st = impl_->Query("SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,"
-                         "CASE WHEN r.state='pending' AND t.state!='awaiting-approval' "
-                         "THEN t.state ELSE r.state END FROM approval_requests r JOIN tasks t ON "
-                         "t.run_id=r.run_id AND t.name=r.task WHERE ?=0 OR "
-                         "(r.state='pending' AND t.state='awaiting-approval') ORDER BY r.requested_us",
+  auto st = impl_->Query(APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND "
+                         "t.state='awaiting-approval') ORDER BY r.requested_us",
                          static_cast<int64_t>(pending_only));
   if (!st) return std::unexpected(st.error());
   std::vector<ApprovalRequestRow> out;
@@ -565,11 +581,7 @@ Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending
 
 Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
                                                                     const std::string& task) {
-  auto st = impl_->Query("SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,"
-                         "CASE WHEN r.state='pending' AND t.state!='awaiting-approval' "
-                         "THEN t.state ELSE r.state END FROM approval_requests r JOIN tasks t ON "
-                         "t.run_id=r.run_id AND t.name=r.task WHERE r.run_id=? AND r.task=?",
-                         run_id, task);
+  auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
   if (!st) return std::unexpected(st.error());
   std::optional<ApprovalRequestRow> out;
   if (sqlite3_step(*st) == SQLITE_ROW) {
@@ -641,17 +653,7 @@ Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id)
 }
 
 Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
-  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
-  auto out = impl_->InsertAudit(std::move(r));
-  if (!out) {
-    (void)impl_->Exec("ROLLBACK");
-    return out;
-  }
-  if (auto c = impl_->Exec("COMMIT"); !c) {
-    (void)impl_->Exec("ROLLBACK");
-    return std::unexpected(c.error());
-  }
-  return out;
+  return impl_->InTransaction([&] { return impl_->InsertAudit(std::move(r)); });
 }
 
 Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
