@@ -218,4 +218,8 @@ Status CheckExpression(const Expression& e, const TypeEnv& env) {
   return {};
 }
 
+Result<StaticType> CheckedType(const Expression& e, const TypeEnv& env) {
+  return Checker(env).Type(e.root());
+}
+
 }  // namespace sluice

@@ -29,6 +29,8 @@ class TypeEnv {
 
 // Checks `e`. On failure the message reads "column N: no such overload: number > string".
 Status CheckExpression(const Expression& e, const TypeEnv& env);
+// The same check, giving the expression's type (kDyn when it cannot be known before a run).
+Result<StaticType> CheckedType(const Expression& e, const TypeEnv& env);
 
 std::string_view StaticTypeName(StaticType t);
 

@@ -417,6 +417,16 @@ class Compiler {
     return {};
   }
 
+  // A field that is one placeholder must give one of `ok` when its type is known at validate.
+  Status CheckKind(const TemplateField& f, std::string_view what, std::initializer_list<StaticType> ok) {
+    const auto& pieces = f.tmpl.pieces();
+    if (f.literal || pieces.size() != 1 || !pieces[0].expr) return {};
+    ScopeTypes types(plan_->pipeline->params);
+    auto t = CheckedType(*pieces[0].expr, types);
+    if (!t || *t == StaticType::kDyn || std::find(ok.begin(), ok.end(), *t) != ok.end()) return {};
+    return FailAt(f.loc, "{}; {} gives {}", what, Quote(f.tmpl.text()), StaticTypeName(*t));
+  }
+
   Status CheckReference(PlanTask& pt, const std::vector<std::string>& path, bool is_component,
                         const Location& loc, int col) {
     auto fail = [&](std::string msg) {
@@ -532,6 +542,8 @@ class Compiler {
     for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
     if (t.when) {
       SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
+      SLUICE_TRY_STATUS(CheckKind(*t.when, "when must be a condition (a bool)",
+                                  {StaticType::kBool}));
       for (const auto& piece : t.when->tmpl.pieces()) {
         if (!piece.expr) continue;
         for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
@@ -547,6 +559,9 @@ class Compiler {
         }
       }
       SLUICE_TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
+      // A string may hold a JSON list (an upstream output read as text).
+      SLUICE_TRY_STATUS(CheckKind(*t.for_each_expr, "forEach must give a list",
+                                  {StaticType::kList, StaticType::kString}));
     }
     if (pt.retry->when) {
       retry_when_ = true;
