@@ -53,8 +53,6 @@ struct EngineOptions {
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
   Approvals* approvals = nullptr;  // votes on approvals; null: nobody can vote (they time out)
-  // Waivers besides the pipeline's own (--policies), for gates.
-  std::vector<std::shared_ptr<const WaiverSpec>> waivers;
 };
 
 struct RunSummary {

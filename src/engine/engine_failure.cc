@@ -1,6 +1,7 @@
-// When things fail: catch and fallback handlers, circuit breakers, failFast and onFailure,
-// the run deadline, group retries, and the phases after the main DAG (compensation, finally)
-// with the run's verdict. The events these decisions emit are applied in engine_state.cc.
+// When things fail, and what may stop a task from starting: catch and fallback handlers,
+// circuit breakers, gates and approvals, failFast and onFailure, the run deadline, group
+// retries, and the phases after the main DAG (compensation, finally) with the run's verdict.
+// The events these decisions emit are applied in engine_state.cc.
 #include <signal.h>
 
 #include <algorithm>
@@ -54,12 +55,10 @@ bool Engine::GatePasses(int i) {
   scope.labels = plan_->pipeline->labels;
   scope.task = t.name;
   if (t.component) scope.components.push_back(t.component->name + "@" + t.component->version);
-  std::vector<std::shared_ptr<const WaiverSpec>> waivers = plan_->waivers;
-  waivers.insert(waivers.end(), opts_.waivers.begin(), opts_.waivers.end());
   std::vector<Decision> decisions;
   for (const PolicySpec* p : t.gate) {
     if (!PolicyMatches(*p, scope)) continue;
-    auto ds = EvaluatePolicy(*p, input, waivers, scope, clock_.NowUs(), opts_.time_zones);
+    auto ds = EvaluatePolicy(*p, input, plan_->waivers, scope, clock_.NowUs(), opts_.time_zones);
     decisions.insert(decisions.end(), ds.begin(), ds.end());
   }
   ValueList list;
