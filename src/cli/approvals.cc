@@ -111,10 +111,10 @@ int CmdVote(const GlobalOptions& g, const std::string& run_ref, const std::strin
   }
   VoteRow vote{who->name, approve, comment, NewSystemClock()->NowUs()};
   if (auto s = (*store)->AddVote(run->id, task, vote); !s) return Report(s.error());
-  if (auto s = Audit(g, **store, approve ? "approval.approved" : "approval.rejected", run->id, task,
-                     Value(ValueMap{{"comment", Value(comment)}}));
-      !s) {
-    return Report(s.error());
+  if (auto a = (*store)->AppendAudit(AuditOf(who->name, approve ? "approval.approved" : "approval.rejected",
+                                              run->id, task, Value(ValueMap{{"comment", Value(comment)}})));
+      !a) {
+    return Report(a.error());
   }
   auto votes = (*store)->ListVotes(run->id, task);
   int yes = votes ? static_cast<int>(std::count_if(votes->begin(), votes->end(),

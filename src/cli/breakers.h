@@ -32,6 +32,9 @@ int Report(const Error& e);
 Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
                                          int fail_fsync_at = 0);
 std::string Ts(int64_t us);
+// An audit record of `action` by `actor`, now.
+AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
+                    std::string subject, const Value& details);
 // An audit record of `action` by the current user; fails when the user is not allowed (not in
 // users.yaml).
 Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,

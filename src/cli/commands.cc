@@ -54,18 +54,23 @@ Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs,
   return Store::Open(PathJoin(g.state_dir, "sluice.db"), fail_fsync_at);
 }
 
-Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
-                            std::string subject, const Value& details) {
-  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
-  if (!who) return std::unexpected(who.error());
+AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
+                    std::string subject, const Value& details) {
   AuditRecord r;
   r.time_us = NewSystemClock()->NowUs();
-  r.actor = who->name;
+  r.actor = std::move(actor);
   r.action = std::move(action);
   r.run_id = std::move(run_id);
   r.subject = std::move(subject);
   r.details = CanonicalJson(details);
   return r;
+}
+
+Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
+                            std::string subject, const Value& details) {
+  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+  if (!who) return std::unexpected(who.error());
+  return AuditOf(who->name, std::move(action), std::move(run_id), std::move(subject), details);
 }
 
 Status Audit(const GlobalOptions& g, Store& store, std::string action, std::string run_id,

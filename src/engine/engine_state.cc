@@ -512,7 +512,8 @@ void Engine::OnTaskDone(int i) {
     if (++p.children_done == static_cast<int>(p.children.size())) finalize_.push_back(in.parent);
     return;
   }
-  if (auto it = waiters_.find(i); it != waiters_.end()) {
+  // Only compensations wait for one another; spare the common finish a hash lookup.
+  if (auto it = waiters_.empty() ? waiters_.end() : waiters_.find(i); it != waiters_.end()) {
     for (int w : it->second) {
       if (--instances_[w].remaining_deps == 0 && instances_[w].state == TaskState::kPending) MarkReady(w);
     }
