@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/approvals.h"
+#include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "common/strings.h"
 #include "common/value.h"

@@ -2,7 +2,6 @@
 // engine of a waiting run reads.
 #pragma once
 
-#include "cli/breakers.h"
 #include "engine/interfaces.h"
 #include "store/store.h"
 

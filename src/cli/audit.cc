@@ -1,7 +1,7 @@
 // `sluice audit verify|export` and `sluice whoami`.
 #include <cstdio>
 
-#include "cli/breakers.h"
+#include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "common/strings.h"
 #include "common/value.h"

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "cli/cli_support.h"
+
 #include "common/strings.h"
 #include "common/value.h"
 #include "engine/breaker.h"

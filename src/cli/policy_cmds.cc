@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "cli/breakers.h"
+#include "cli/cli_support.h"
 #include "common/strings.h"
 #include "policy/policy.h"
 #include "expr/expr.h"

@@ -1,15 +1,7 @@
-// The SQLite implementation of Store. All sqlite3 calls live in this file.
-#include <sqlite3.h>
-
-#include <unordered_map>
-
-#include "common/strings.h"
-#include "common/value.h"
-#include "store/store.h"
-
-#include <openssl/evp.h>
-
+// The SQLite implementation of Store: the schema and its migrations, runs, events and their
+// projections, the cache. The other tables are in store_governance.cc; both share Store::Impl.
 #include "store/faulty_vfs.h"
+#include "store/store_impl.h"
 
 namespace sluice {
 
@@ -109,233 +101,9 @@ CREATE TABLE approval_votes (
 )sql",
 };
 
-constexpr std::string_view kGenesis =
-    "0000000000000000000000000000000000000000000000000000000000000000";
-
-std::string Sha256HexOpenSsl(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
-std::string AuditHash(const std::string& prev, const AuditRecord& r) {
-  return Sha256HexOpenSsl(prev + "\n" + AuditPayload(r));
-}
-
-std::string Text(sqlite3_stmt* st, int col) {
-  const unsigned char* p = sqlite3_column_text(st, col);
-  return p ? std::string(reinterpret_cast<const char*>(p),
-                         static_cast<size_t>(sqlite3_column_bytes(st, col)))
-           : std::string();
-}
-
-int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
 
 }  // namespace
 
-struct Store::Impl {
-  sqlite3* db = nullptr;
-  // Keyed by the SQL literal's address: every statement text is a literal in this file, and
-  // hashing the text (and building a std::string of it) on each of a run's 100,000s of inserts
-  // showed in profiles.
-  std::unordered_map<const char*, sqlite3_stmt*> stmts;
-  std::vector<Event> pending;  // appended, not yet committed
-
-  ~Impl() {
-    for (auto& [sql, st] : stmts) sqlite3_finalize(st);
-    if (db) sqlite3_close(db);
-  }
-
-  std::unexpected<Error> SqlError(std::string_view what) {
-    return Fail(ErrorCode::kStore, "store: {}: {}{}", what, sqlite3_errmsg(db), Detail());
-  }
-
-  // What SQLite's short messages leave out, for the errors an operator can act on.
-  const char* Detail() const {
-    switch (sqlite3_extended_errcode(db)) {
-      case SQLITE_IOERR_FSYNC: return " (fsync failed: the disk did not confirm the write)";
-      case SQLITE_FULL: return " (the disk is full)";
-      default: return "";
-    }
-  }
-
-  Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      return Fail(ErrorCode::kStore, "store: {}{}", msg, Detail());
-    }
-    return {};
-  }
-
-  // A cached prepared statement, reset and with bindings cleared.
-  Result<sqlite3_stmt*> Prepare(const char* sql) {
-    auto it = stmts.find(sql);
-    if (it != stmts.end()) {
-      sqlite3_reset(it->second);
-      sqlite3_clear_bindings(it->second);
-      return it->second;
-    }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
-      return SqlError("prepare");
-    }
-    stmts[sql] = st;
-    return st;
-  }
-
-  // Binds arguments by position: strings as text, integers as int64. Text is bound without a
-  // copy (SQLITE_STATIC): REQUIRES every bound string to outlive the statement's steps, which
-  // holds because Run() steps at once and Query() callers bind their own parameters.
-  static void Bind(sqlite3_stmt* st, int i, const std::string& s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-  }
-  static void Bind(sqlite3_stmt* st, int i, std::string_view s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-  }
-  static void Bind(sqlite3_stmt* st, int i, const char* s) { Bind(st, i, std::string_view(s)); }
-  static void Bind(sqlite3_stmt* st, int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
-  static void Bind(sqlite3_stmt* st, int i, int v) { sqlite3_bind_int64(st, i, v); }
-
-  template <typename... Args>
-  Result<sqlite3_stmt*> Query(const char* sql, const Args&... args) {
-    auto st = Prepare(sql);
-    if (!st) return st;
-    int i = 0;
-    (Bind(*st, ++i, args), ...);
-    return st;
-  }
-
-  template <typename... Args>
-  Status Run(const char* sql, const Args&... args) {
-    auto st = Query(sql, args...);
-    if (!st) return std::unexpected(st.error());
-    int rc = sqlite3_step(*st);
-    sqlite3_reset(*st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(std::string_view(sql).substr(0, 40));
-    return {};
-  }
-
-
-  Result<int> SchemaVersion() {
-    auto st = Query("PRAGMA user_version");
-    if (!st) return std::unexpected(st.error());
-    int version = 0;
-    if (sqlite3_step(*st) == SQLITE_ROW) version = static_cast<int>(Int(*st, 0));
-    sqlite3_reset(*st);
-    return version;
-  }
-
-  // Brings the schema from `version` to kSchemaVersion, one transaction per step.
-  Status Migrate(int version) {
-    for (int v = version; v < kSchemaVersion; ++v) {
-      if (auto s = Exec("BEGIN IMMEDIATE"); !s) return s;
-      auto s = Exec(kMigrations[v]);
-      if (s) s = Exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
-      if (!s) {
-        (void)Exec("ROLLBACK");
-        return s;
-      }
-      if (auto c = Exec("COMMIT"); !c) return c;
-    }
-    return {};
-  }
-
-  Status Project(const Event& e);
-
-  // Runs `f` (returning a Status or a Result) in one BEGIN IMMEDIATE transaction: committed when
-  // it succeeds, rolled back when it or the commit fails.
-  template <typename F>
-  auto InTransaction(F f) -> decltype(f()) {
-    if (auto s = Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
-    auto out = f();
-    if (!out) {
-      (void)Exec("ROLLBACK");
-      return out;
-    }
-    if (auto c = Exec("COMMIT"); !c) {
-      (void)Exec("ROLLBACK");
-      return std::unexpected(c.error());
-    }
-    return out;
-  }
-
-  // An audit record of an engine event, by "sluice", in the event's transaction.
-  Status AuditEvent(const Event& e, std::string action, const Value& details) {
-    AuditRecord r;
-    r.time_us = e.time_us;
-    r.actor = "sluice";
-    r.action = std::move(action);
-    r.run_id = e.run_id;
-    r.subject = e.task;
-    r.details = CanonicalJson(details);
-    auto a = InsertAudit(std::move(r));
-    if (!a) return std::unexpected(a.error());
-    return {};
-  }
-
-  Status InsertDecision(const DecisionRow& d) {
-    return Run("INSERT INTO decisions(time_us,run_id,stage,task,policy,rule,policy_hash,"
-               "input_digest,result,message,waiver) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-               d.time_us, d.run_id, d.stage, d.task, d.policy, d.rule, d.policy_hash,
-               d.input_digest, d.result, d.message, d.waiver);
-  }
-
-  // Appends to the audit chain. REQUIRES: inside a transaction (so the previous hash read is
-  // the latest).
-  Result<AuditRecord> InsertAudit(AuditRecord r) {
-    auto st = Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-    if (!st) return std::unexpected(st.error());
-    r.seq = 1;
-    r.prev_hash = std::string(kGenesis);
-    if (sqlite3_step(*st) == SQLITE_ROW) {
-      r.seq = Int(*st, 0) + 1;
-      r.prev_hash = Text(*st, 1);
-    }
-    sqlite3_reset(*st);
-    if (r.details.empty()) r.details = "{}";
-    r.hash = AuditHash(r.prev_hash, r);
-    auto s = Run("INSERT INTO audit(seq,time_us,actor,action,run_id,subject,details,prev_hash,hash) "
-                 "VALUES(?,?,?,?,?,?,?,?,?)", r.seq, r.time_us, r.actor, r.action, r.run_id,
-                 r.subject, r.details, r.prev_hash, r.hash);
-    if (!s) return std::unexpected(s.error());
-    return r;
-  }
-
-  // Appends one event and updates the projections. REQUIRES: inside a transaction.
-  Status Insert(const Event& e) {
-    auto s = Run("INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
-                 "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                 e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
-                 e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
-    if (!s) return s;
-    return Project(e);
-  }
-
-  static RunRecord ReadRun(sqlite3_stmt* st) {
-  RunRecord r;
-  r.id = Text(st, 0);
-  r.pipeline = Text(st, 1);
-  r.status = Text(st, 2);
-  r.created_us = Int(st, 3);
-  r.started_us = Int(st, 4);
-  r.finished_us = Int(st, 5);
-  r.params = Text(st, 6);
-  r.spec_path = Text(st, 7);
-  r.spec_digest = Text(st, 8);
-  r.pid = Int(st, 9);
-  r.stats = Text(st, 10);
-  return r;
-}
-};
 
 // Keeps the projections in step with one event. Runs inside the caller's transaction.
 Status Store::Impl::Project(const Event& e) {
@@ -448,6 +216,16 @@ Status Store::Impl::Project(const Event& e) {
   return {};
 }
 
+Status Store::Impl::Migrate(int version) {
+  for (int v = version; v < kSchemaVersion; ++v) {
+    SLUICE_TRY_STATUS(InTransaction([&]() -> Status {
+      SLUICE_TRY_STATUS(Exec(kMigrations[v]));
+      return Exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
+    }));
+  }
+  return {};
+}
+
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
@@ -482,25 +260,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsy
 Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                         const Event& created, const AuditRecord* audit,
                         const std::vector<DecisionRow>& decisions) {
-  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
-  auto s = impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,spec_digest) "
-                      "VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline, run.status, run.created_us,
-                      run.params, run.spec_path, run.spec_digest);
-  for (auto it = sources.begin(); s && it != sources.end(); ++it) {
-    s = impl_->Run("INSERT INTO sources(run_id,path,content) VALUES(?,?,?)", run.id, it->first,
-                   it->second);
-  }
-  if (s) s = impl_->Insert(created);
-  if (s && audit) {
-    auto a = impl_->InsertAudit(*audit);
-    if (!a) s = std::unexpected(a.error());
-  }
-  for (auto it = decisions.begin(); s && it != decisions.end(); ++it) s = impl_->InsertDecision(*it);
-  if (!s) {
-    (void)impl_->Exec("ROLLBACK");
-    return s;
-  }
-  return impl_->Exec("COMMIT");
+  return impl_->InTransaction([&]() -> Status {
+    SLUICE_TRY_STATUS(impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,"
+                                 "spec_digest) VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline,
+                                 run.status, run.created_us, run.params, run.spec_path,
+                                 run.spec_digest));
+    for (const auto& [path, content] : sources) {
+      SLUICE_TRY_STATUS(impl_->Run("INSERT INTO sources(run_id,path,content) VALUES(?,?,?)",
+                                   run.id, path, content));
+    }
+    SLUICE_TRY_STATUS(impl_->Insert(created));
+    if (audit) SLUICE_TRY_STATUS(impl_->InsertAudit(*audit));
+    for (const auto& d : decisions) SLUICE_TRY_STATUS(impl_->InsertDecision(d));
+    return {};
+  });
 }
 
 // Buffers in memory: no transaction (and so no write lock) is open while the engine waits for
@@ -511,236 +284,12 @@ Status Store::Commit() {
   if (impl_->pending.empty()) return {};
   std::vector<Event> batch;
   batch.swap(impl_->pending);
-  if (auto s = impl_->Exec("BEGIN IMMEDIATE"); !s) return s;
-  for (const auto& e : batch) {
-    if (auto s = impl_->Insert(e); !s) {
-      (void)impl_->Exec("ROLLBACK");
-      return s;
-    }
-  }
-  if (auto s = impl_->Exec("COMMIT"); !s) {
-    (void)impl_->Exec("ROLLBACK");
-    return s;
-  }
-  return {};
-}
-
-Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string& name,
-                                                              int64_t now_us,
-                                                              const BreakerUpdate& update) {
-  return impl_->InTransaction([&]() -> Result<std::vector<BreakerTransitionRow>> {
-    auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
-    if (!st) return std::unexpected(st.error());
-    std::string data;
-    if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
-    sqlite3_reset(*st);
-    auto rows = update(data);
-    if (!rows) return rows;
-    auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON "
-                        "CONFLICT(name) DO UPDATE SET data=excluded.data, "
-                        "updated_us=excluded.updated_us", name, data, now_us);
-    for (auto it = rows->begin(); s && it != rows->end(); ++it) {
-      s = impl_->Run("INSERT INTO breaker_transitions(name,from_state,to_state,reason,who,time_us) "
-                     "VALUES(?,?,?,?,?,?)", name, it->from, it->to, it->reason, it->who, now_us);
-    }
-    if (!s) return std::unexpected(s.error());
-    return rows;
+  return impl_->InTransaction([&]() -> Status {
+    for (const auto& e : batch) SLUICE_TRY_STATUS(impl_->Insert(e));
+    return {};
   });
 }
 
-std::string AuditPayload(const AuditRecord& r) {
-  auto details = ParseJson(r.details);
-  return CanonicalJson(Value(ValueMap{{"seq", Value(r.seq)},
-                                      {"time_us", Value(r.time_us)},
-                                      {"actor", Value(r.actor)},
-                                      {"action", Value(r.action)},
-                                      {"run", Value(r.run_id)},
-                                      {"subject", Value(r.subject)},
-                                      {"details", details ? *details : Value(r.details)}}));
-}
-
-// A request is pending while its task still awaits approval: a cancelled run leaves its request
-// 'pending' in approval_requests, but its task is cancelled, and that is the state shown.
-#define APPROVAL_SELECT                                                                        \
-  "SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,CASE WHEN r.state='pending' " \
-  "AND t.state!='awaiting-approval' THEN t.state ELSE r.state END FROM approval_requests r "  \
-  "JOIN tasks t ON t.run_id=r.run_id AND t.name=r.task "
-
-Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
-  auto st = impl_->Query(APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND "
-                         "t.state='awaiting-approval') ORDER BY r.requested_us",
-                         static_cast<int64_t>(pending_only));
-  if (!st) return std::unexpected(st.error());
-  std::vector<ApprovalRequestRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4), Text(*st, 5)});
-  }
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
-                                                                    const std::string& task) {
-  auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
-  if (!st) return std::unexpected(st.error());
-  std::optional<ApprovalRequestRow> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) {
-    out = ApprovalRequestRow{Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4),
-                             Text(*st, 5)};
-  }
-  sqlite3_reset(*st);
-  return out;
-}
-
-Status Store::AddVote(const std::string& run_id, const std::string& task, const VoteRow& v) {
-  auto st = impl_->Query("INSERT INTO approval_votes(run_id,task,user,approve,comment,time_us) "
-                         "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING", run_id, task, v.user,
-                         static_cast<int64_t>(v.approve), v.comment, v.time_us);
-  if (!st) return std::unexpected(st.error());
-  int rc = sqlite3_step(*st);
-  sqlite3_reset(*st);
-  if (rc != SQLITE_DONE) return impl_->SqlError("vote");
-  if (sqlite3_changes(impl_->db) == 0) {
-    return Fail(ErrorCode::kConflict, "{} has already voted on {} of run {}", v.user, task, run_id);
-  }
-  return {};
-}
-
-Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const std::string& task) {
-  auto st = impl_->Query("SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? "
-                         "AND task=? ORDER BY time_us, rowid", run_id, task);
-  if (!st) return std::unexpected(st.error());
-  std::vector<VoteRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Int(*st, 1) != 0, Text(*st, 2), Int(*st, 3)});
-  }
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<std::string> Store::RunSubmitter(const std::string& run_id) {
-  auto st = impl_->Query("SELECT actor FROM audit WHERE run_id=? AND action='run.submitted' "
-                         "ORDER BY seq LIMIT 1", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::string who;
-  if (sqlite3_step(*st) == SQLITE_ROW) who = Text(*st, 0);
-  sqlite3_reset(*st);
-  return who;
-}
-
-Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {
-  auto st = impl_->Query("SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,"
-                         "result,message,waiver FROM decisions WHERE run_id=? ORDER BY seq", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<DecisionRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    DecisionRow d;
-    d.time_us = Int(*st, 0);
-    d.run_id = Text(*st, 1);
-    d.stage = Text(*st, 2);
-    d.task = Text(*st, 3);
-    d.policy = Text(*st, 4);
-    d.rule = Text(*st, 5);
-    d.policy_hash = Text(*st, 6);
-    d.input_digest = Text(*st, 7);
-    d.result = Text(*st, 8);
-    d.message = Text(*st, 9);
-    d.waiver = Text(*st, 10);
-    out.push_back(std::move(d));
-  }
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
-  return impl_->InTransaction([&] { return impl_->InsertAudit(std::move(r)); });
-}
-
-Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
-  auto st = impl_->Query("SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash "
-                         "FROM audit WHERE seq > ? ORDER BY seq", after_seq);
-  if (!st) return std::unexpected(st.error());
-  std::vector<AuditRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    AuditRecord r;
-    r.seq = Int(*st, 0);
-    r.time_us = Int(*st, 1);
-    r.actor = Text(*st, 2);
-    r.action = Text(*st, 3);
-    r.run_id = Text(*st, 4);
-    r.subject = Text(*st, 5);
-    r.details = Text(*st, 6);
-    r.prev_hash = Text(*st, 7);
-    r.hash = Text(*st, 8);
-    out.push_back(std::move(r));
-  }
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
-  auto records = ListAudit();
-  if (!records) return std::unexpected(records.error());
-  AuditCheck c;
-  std::string prev(kGenesis);
-  int64_t expect_seq = 1;
-  for (const auto& r : *records) {
-    ++c.records;
-    std::string why;
-    if (r.seq != expect_seq) {
-      why = r.seq == expect_seq + 1 ? fmt::format("record {} is missing", expect_seq)
-            : r.seq > expect_seq    ? fmt::format("records {} to {} are missing", expect_seq, r.seq - 1)
-                                    : "its sequence number is out of order";
-    } else if (r.prev_hash != prev) {
-      why = "it does not follow the record before it (inserted, moved, or the one before changed)";
-    } else if (AuditHash(r.prev_hash, r) != r.hash) {
-      why = "its content does not match its hash (changed)";
-    }
-    if (!why.empty()) {
-      c.broken_at = r.seq;
-      c.why = why;
-      return c;
-    }
-    prev = r.hash;
-    expect_seq = r.seq + 1;
-  }
-  c.head = records->empty() ? std::string(kGenesis) : records->back().hash;
-  if (!expect_head.empty() && expect_head != c.head) {
-    bool known = std::any_of(records->begin(), records->end(),
-                             [&](const AuditRecord& r) { return r.hash == expect_head; });
-    c.broken_at = records->empty() ? 1 : records->back().seq;
-    c.why = known ? "the expected head is an earlier record: records were added since (not an error "
-                    "by itself; verify with the newer head)"
-                  : "the expected head is not in the log: records at the end were removed or "
-                    "rewritten";
-    if (known) c.broken_at = 0;
-  }
-  return c;
-}
-
-Result<std::vector<BreakerRow>> Store::ListBreakers() {
-  auto st = impl_->Query("SELECT name,data,updated_us FROM breakers ORDER BY name");
-  if (!st) return std::unexpected(st.error());
-  std::vector<BreakerRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2)});
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<std::vector<BreakerTransitionRow>> Store::ListBreakerTransitions(const std::string& name,
-                                                                        int limit) {
-  auto st = impl_->Query("SELECT name,from_state,to_state,reason,who,time_us FROM "
-                         "(SELECT * FROM breaker_transitions WHERE name=? OR ?='' "
-                         "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                         name, name, static_cast<int64_t>(limit));
-  if (!st) return std::unexpected(st.error());
-  std::vector<BreakerTransitionRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3), Text(*st, 4), Int(*st, 5)});
-  }
-  sqlite3_reset(*st);
-  return out;
-}
 
 #define RUN_COLUMNS \
   "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,stats"

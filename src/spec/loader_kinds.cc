@@ -1,0 +1,269 @@
+// The readers of the documents besides pipelines and components: Breaker, Policy and Waiver.
+#include "spec/yaml_reader.h"
+
+namespace sluice {
+
+Status Reader::BreakerSettings(const YNode& n, BreakerSpec* b) const {
+  SLUICE_TRY_STATUS(CheckKeys(n, {"name", "slidingWindowType", "slidingWindowSize",
+                                  "minimumNumberOfCalls", "failureRateThreshold",
+                                  "slowCallRateThreshold", "slowCallDurationThreshold",
+                                  "waitDurationInOpenState", "permittedNumberOfCallsInHalfOpenState",
+                                  "maxWaitDurationInHalfOpenState"},
+                              "a breaker"));
+  if (const auto& t = n["slidingWindowType"]) {
+    SLUICE_TRY(type, Str(t, "slidingWindowType"));
+    if (*type != "COUNT_BASED" && *type != "TIME_BASED") {
+      return FailAt(Loc(t), "slidingWindowType must be COUNT_BASED (the last N calls) or "
+                    "TIME_BASED (the calls of the last N seconds), not {}", Quote(*type));
+    }
+    b->time_based = *type == "TIME_BASED";
+  }
+  auto count = [&](const char* key, int* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(v, Int(n[key], key, 1, 1'000'000));
+    *out = static_cast<int>(*v);
+    return {};
+  };
+  auto percent = [&](const char* key, double* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(v, Number(n[key], key));
+    if (*v <= 0 || *v > 100) return FailAt(Loc(n[key]), "{} is a percentage: more than 0, at most 100", key);
+    *out = *v;
+    return {};
+  };
+  auto duration = [&](const char* key, int64_t* out) -> Status {
+    if (!n[key]) return {};
+    SLUICE_TRY(ms, Duration(n[key], key));
+    *out = *ms;
+    return {};
+  };
+  SLUICE_TRY_STATUS(count("slidingWindowSize", &b->window_size));
+  SLUICE_TRY_STATUS(count("minimumNumberOfCalls", &b->minimum_calls));
+  SLUICE_TRY_STATUS(count("permittedNumberOfCallsInHalfOpenState", &b->half_open_calls));
+  SLUICE_TRY_STATUS(percent("failureRateThreshold", &b->failure_rate));
+  SLUICE_TRY_STATUS(percent("slowCallRateThreshold", &b->slow_rate));
+  SLUICE_TRY_STATUS(duration("slowCallDurationThreshold", &b->slow_ms));
+  SLUICE_TRY_STATUS(duration("waitDurationInOpenState", &b->wait_open_ms));
+  SLUICE_TRY_STATUS(duration("maxWaitDurationInHalfOpenState", &b->max_wait_half_open_ms));
+  return {};
+}
+
+Result<BreakerSpec> Reader::Breaker(const YNode& doc) const {
+  const auto& md = doc["metadata"];
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  BreakerSpec b;
+  SLUICE_TRY(name, Name(md["name"], "breaker name"));
+  b.name = *name;
+  b.loc = Loc(md["name"]);
+  if (doc["spec"]["name"]) return FailAt(Loc(doc["spec"]["name"]), "a Breaker is named by metadata.name");
+  SLUICE_TRY_STATUS(BreakerSettings(doc["spec"], &b));
+  return b;
+}
+
+namespace {
+
+// "2026-12-31" (midnight UTC) or "2026-12-31T18:00:00Z" -> microseconds since the epoch.
+std::optional<int64_t> ParseDateUs(std::string_view s) {
+  auto num = [&](size_t at, size_t len, int* out) {
+    if (at + len > s.size() || !AllDigits(s.substr(at, len))) return false;
+    *out = std::stoi(std::string(s.substr(at, len)));
+    return true;
+  };
+  int y, mo, d, h = 0, mi = 0, se = 0;
+  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31) {
+    return std::nullopt;
+  }
+  if (s.size() != 10) {
+    if (s.size() != 20 || (s[10] != 'T' && s[10] != ' ') || !num(11, 2, &h) || s[13] != ':' ||
+        !num(14, 2, &mi) || s[16] != ':' || !num(17, 2, &se) || s[19] != 'Z' || h > 23 ||
+        mi > 59 || se > 60) {
+      return std::nullopt;
+    }
+  }
+  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  return (days * 86400 + h * 3600 + mi * 60 + se) * 1'000'000;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Expression>> Reader::Cel(const YNode& n, std::string_view what) const {
+  SLUICE_TRY(text, Str(n, what));
+  if (text->find("${{") != std::string::npos) {
+    return FailAt(Loc(n), "{} is a CEL expression itself; write it without ${{{{ }}}}", what);
+  }
+  auto e = Expression::Parse(*text);
+  if (!e) {
+    std::string msg = e.error().message;
+    int col = 0;
+    if (std::sscanf(msg.c_str(), "column %d:", &col) == 1) {
+      msg = fmt::format("{} (in the expression, column {})", msg.substr(msg.find(':') + 2), col);
+    }
+    return FailAt(Loc(n), "{}: {}", what, msg);
+  }
+  return std::make_shared<const Expression>(std::move(*e));
+}
+
+Result<PolicySpec> Reader::Policy(const YNode& doc) const {
+  const auto& md = doc["metadata"];
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  PolicySpec p;
+  SLUICE_TRY(name, Name(md["name"], "policy name"));
+  p.name = *name;
+  p.loc = Loc(md["name"]);
+  const auto& spec = doc["spec"];
+  SLUICE_TRY_STATUS(CheckKeys(spec, {"stage", "match", "variables", "rules", "failurePolicy"},
+                              "a Policy spec"));
+  if (spec["stage"]) {
+    SLUICE_TRY(stage, Str(spec["stage"], "stage"));
+    if (*stage != "admission" && *stage != "gate") {
+      return FailAt(Loc(spec["stage"]), "stage must be admission (the compiled pipeline, when a "
+                    "run is submitted) or gate (a task's inputs, before it starts), not {}",
+                    Quote(*stage));
+    }
+    p.stage = *stage;
+  }
+  if (const auto& m = spec["match"]) {
+    SLUICE_TRY_STATUS(ExpectMap(m, "match"));
+    SLUICE_TRY_STATUS(CheckKeys(m, {"pipelines", "tasks", "components", "labels"}, "match"));
+    auto globs = [&](const char* key, std::vector<std::string>* out) -> Status {
+      if (!m[key]) return {};
+      SLUICE_TRY_STATUS(ExpectList(m[key], fmt::format("match.{}", key)));
+      for (const auto& g : m[key]) {
+        SLUICE_TRY(s, Str(g, fmt::format("a match.{} entry", key)));
+        out->push_back(*s);
+      }
+      return {};
+    };
+    SLUICE_TRY_STATUS(globs("pipelines", &p.match_pipelines));
+    SLUICE_TRY_STATUS(globs("tasks", &p.match_tasks));
+    SLUICE_TRY_STATUS(globs("components", &p.match_components));
+    if (const auto& labels = m["labels"]) {
+      SLUICE_TRY_STATUS(ExpectMap(labels, "match.labels"));
+      for (auto it = labels.begin(); it != labels.end(); ++it) {
+        SLUICE_TRY(k, Str(it->first, "a label"));
+        SLUICE_TRY(v, Str(it->second, "a label value"));
+        p.match_labels[*k] = *v;
+      }
+    }
+  }
+  if (const auto& vs = spec["variables"]) {
+    SLUICE_TRY_STATUS(ExpectList(vs, "variables"));
+    for (const auto& v : vs) {
+      SLUICE_TRY_STATUS(ExpectMap(v, "a variable"));
+      SLUICE_TRY_STATUS(CheckKeys(v, {"name", "expression"}, "a variable"));
+      if (!v["name"] || !v["expression"]) return FailAt(Loc(v), "a variable needs name and expression");
+      PolicyVariable var;
+      SLUICE_TRY(vn, Name(v["name"], "variable name"));
+      var.name = *vn;
+      var.loc = Loc(v["expression"]);
+      SLUICE_TRY(e, Cel(v["expression"], "expression"));
+      var.expr = *e;
+      for (const auto& other : p.variables) {
+        if (other.name == var.name) return FailAt(Loc(v["name"]), "duplicate variable {}", Quote(var.name));
+      }
+      p.variables.push_back(std::move(var));
+    }
+  }
+  if (!spec["rules"]) return FailAt(Loc(spec), "a Policy needs rules");
+  SLUICE_TRY_STATUS(ExpectList(spec["rules"], "rules"));
+  if (spec["rules"].size() == 0) return FailAt(Loc(spec["rules"]), "a Policy needs at least one rule");
+  for (const auto& r : spec["rules"]) {
+    SLUICE_TRY_STATUS(ExpectMap(r, "a rule"));
+    SLUICE_TRY_STATUS(CheckKeys(r, {"name", "expression", "message", "messageExpression", "action"},
+                                "a rule"));
+    if (!r["name"] || !r["expression"]) return FailAt(Loc(r), "a rule needs name and expression");
+    PolicyRule rule;
+    SLUICE_TRY(rn, Name(r["name"], "rule name"));
+    rule.name = *rn;
+    rule.loc = Loc(r["expression"]);
+    for (const auto& other : p.rules) {
+      if (other.name == rule.name) return FailAt(Loc(r["name"]), "duplicate rule {}", Quote(rule.name));
+    }
+    SLUICE_TRY(e, Cel(r["expression"], "expression"));
+    rule.expr = *e;
+    if (r["message"]) {
+      SLUICE_TRY(m, Str(r["message"], "message"));
+      rule.message = *m;
+    }
+    if (r["messageExpression"]) {
+      SLUICE_TRY(me, Cel(r["messageExpression"], "messageExpression"));
+      rule.message_expr = *me;
+    }
+    if (r["action"]) {
+      SLUICE_TRY(a, Str(r["action"], "action"));
+      static const std::vector<std::string> kActions = {"deny", "warn", "audit"};
+      auto it = std::find(kActions.begin(), kActions.end(), *a);
+      if (it == kActions.end()) {
+        return FailAt(Loc(r["action"]), "action must be deny, warn or audit, not {}{}", Quote(*a),
+                      DidYouMean(*a, kActions));
+      }
+      rule.action = static_cast<PolicyRule::Action>(it - kActions.begin());
+    }
+    p.rules.push_back(std::move(rule));
+  }
+  if (spec["failurePolicy"]) {
+    SLUICE_TRY(fp, Str(spec["failurePolicy"], "failurePolicy"));
+    if (*fp != "fail" && *fp != "ignore") {
+      return FailAt(Loc(spec["failurePolicy"]), "failurePolicy must be fail (an evaluation error "
+                    "denies) or ignore, not {}", Quote(*fp));
+    }
+    p.fail_closed = *fp == "fail";
+  }
+  SLUICE_TRY(content, ToValue(doc));
+  p.hash = Sha256Hex(CanonicalJson(*content));
+  return p;
+}
+
+Result<WaiverSpec> Reader::Waiver(const YNode& doc) const {
+  const auto& md = doc["metadata"];
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  WaiverSpec w;
+  SLUICE_TRY(name, Name(md["name"], "waiver name"));
+  w.name = *name;
+  w.loc = Loc(md["name"]);
+  const auto& spec = doc["spec"];
+  SLUICE_TRY_STATUS(CheckKeys(spec, {"policy", "rule", "scope", "justification", "grantedBy",
+                                     "expires"}, "a Waiver spec"));
+  for (const char* k : {"policy", "justification", "grantedBy", "expires"}) {
+    if (!spec[k]) return FailAt(Loc(spec), "a Waiver needs policy, justification, grantedBy and expires");
+  }
+  SLUICE_TRY(policy, Name(spec["policy"], "policy"));
+  w.policy = *policy;
+  if (spec["rule"]) {
+    SLUICE_TRY(rule, Name(spec["rule"], "rule"));
+    w.rule = *rule;
+  }
+  if (const auto& sc = spec["scope"]) {
+    SLUICE_TRY_STATUS(ExpectMap(sc, "scope"));
+    SLUICE_TRY_STATUS(CheckKeys(sc, {"pipeline", "task"}, "scope"));
+    if (sc["pipeline"]) {
+      SLUICE_TRY(pl, Str(sc["pipeline"], "scope.pipeline"));
+      w.pipeline = *pl;
+    }
+    if (sc["task"]) {
+      SLUICE_TRY(t, Str(sc["task"], "scope.task"));
+      w.task = *t;
+    }
+  }
+  SLUICE_TRY(j, Str(spec["justification"], "justification"));
+  if (Trim(*j).size() < 10) {
+    return FailAt(Loc(spec["justification"]), "a justification says why, in at least 10 characters");
+  }
+  w.justification = *j;
+  SLUICE_TRY(g, Str(spec["grantedBy"], "grantedBy"));
+  w.granted_by = *g;
+  SLUICE_TRY(ex, Str(spec["expires"], "expires"));
+  auto us = ParseDateUs(*ex);
+  if (!us) {
+    return FailAt(Loc(spec["expires"]), "expires must be a date (2026-12-31) or a UTC time "
+                  "(2026-12-31T18:00:00Z), not {}", Quote(*ex));
+  }
+  w.expires_us = *us;
+  return w;
+}
+
+}  // namespace sluice

@@ -1,0 +1,290 @@
+// The store's tables besides runs and events: circuit breakers, the audit log (SHA-256 by
+// OpenSSL), policy decisions and approvals.
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+#include "store/store_impl.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::string_view kGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+std::string Sha256HexOpenSsl(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string AuditHash(const std::string& prev, const AuditRecord& r) {
+  return Sha256HexOpenSsl(prev + "\n" + AuditPayload(r));
+}
+
+}  // namespace
+
+Status Store::Impl::AuditEvent(const Event& e, std::string action, const Value& details) {
+  AuditRecord r;
+  r.time_us = e.time_us;
+  r.actor = "sluice";
+  r.action = std::move(action);
+  r.run_id = e.run_id;
+  r.subject = e.task;
+  r.details = CanonicalJson(details);
+  auto a = InsertAudit(std::move(r));
+  if (!a) return std::unexpected(a.error());
+  return {};
+}
+
+Status Store::Impl::InsertDecision(const DecisionRow& d) {
+  return Run("INSERT INTO decisions(time_us,run_id,stage,task,policy,rule,policy_hash,"
+             "input_digest,result,message,waiver) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+             d.time_us, d.run_id, d.stage, d.task, d.policy, d.rule, d.policy_hash,
+             d.input_digest, d.result, d.message, d.waiver);
+}
+
+Result<AuditRecord> Store::Impl::InsertAudit(AuditRecord r) {
+  auto st = Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+  if (!st) return std::unexpected(st.error());
+  r.seq = 1;
+  r.prev_hash = std::string(kGenesis);
+  if (sqlite3_step(*st) == SQLITE_ROW) {
+    r.seq = Int(*st, 0) + 1;
+    r.prev_hash = Text(*st, 1);
+  }
+  sqlite3_reset(*st);
+  if (r.details.empty()) r.details = "{}";
+  r.hash = AuditHash(r.prev_hash, r);
+  auto s = Run("INSERT INTO audit(seq,time_us,actor,action,run_id,subject,details,prev_hash,hash) "
+               "VALUES(?,?,?,?,?,?,?,?,?)", r.seq, r.time_us, r.actor, r.action, r.run_id,
+               r.subject, r.details, r.prev_hash, r.hash);
+  if (!s) return std::unexpected(s.error());
+  return r;
+}
+
+Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string& name,
+                                                              int64_t now_us,
+                                                              const BreakerUpdate& update) {
+  return impl_->InTransaction([&]() -> Result<std::vector<BreakerTransitionRow>> {
+    auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
+    if (!st) return std::unexpected(st.error());
+    std::string data;
+    if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
+    sqlite3_reset(*st);
+    auto rows = update(data);
+    if (!rows) return rows;
+    auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON "
+                        "CONFLICT(name) DO UPDATE SET data=excluded.data, "
+                        "updated_us=excluded.updated_us", name, data, now_us);
+    for (auto it = rows->begin(); s && it != rows->end(); ++it) {
+      s = impl_->Run("INSERT INTO breaker_transitions(name,from_state,to_state,reason,who,time_us) "
+                     "VALUES(?,?,?,?,?,?)", name, it->from, it->to, it->reason, it->who, now_us);
+    }
+    if (!s) return std::unexpected(s.error());
+    return rows;
+  });
+}
+std::string AuditPayload(const AuditRecord& r) {
+  auto details = ParseJson(r.details);
+  return CanonicalJson(Value(ValueMap{{"seq", Value(r.seq)},
+                                      {"time_us", Value(r.time_us)},
+                                      {"actor", Value(r.actor)},
+                                      {"action", Value(r.action)},
+                                      {"run", Value(r.run_id)},
+                                      {"subject", Value(r.subject)},
+                                      {"details", details ? *details : Value(r.details)}}));
+}
+
+// A request is pending while its task still awaits approval: a cancelled run leaves its request
+// 'pending' in approval_requests, but its task is cancelled, and that is the state shown.
+#define APPROVAL_SELECT                                                                        \
+  "SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,CASE WHEN r.state='pending' " \
+  "AND t.state!='awaiting-approval' THEN t.state ELSE r.state END FROM approval_requests r "  \
+  "JOIN tasks t ON t.run_id=r.run_id AND t.name=r.task "
+
+Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
+  auto st = impl_->Query(APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND "
+                         "t.state='awaiting-approval') ORDER BY r.requested_us",
+                         static_cast<int64_t>(pending_only));
+  if (!st) return std::unexpected(st.error());
+  std::vector<ApprovalRequestRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4), Text(*st, 5)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
+                                                                    const std::string& task) {
+  auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
+  if (!st) return std::unexpected(st.error());
+  std::optional<ApprovalRequestRow> out;
+  if (sqlite3_step(*st) == SQLITE_ROW) {
+    out = ApprovalRequestRow{Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4),
+                             Text(*st, 5)};
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Status Store::AddVote(const std::string& run_id, const std::string& task, const VoteRow& v) {
+  auto st = impl_->Query("INSERT INTO approval_votes(run_id,task,user,approve,comment,time_us) "
+                         "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING", run_id, task, v.user,
+                         static_cast<int64_t>(v.approve), v.comment, v.time_us);
+  if (!st) return std::unexpected(st.error());
+  int rc = sqlite3_step(*st);
+  sqlite3_reset(*st);
+  if (rc != SQLITE_DONE) return impl_->SqlError("vote");
+  if (sqlite3_changes(impl_->db) == 0) {
+    return Fail(ErrorCode::kConflict, "{} has already voted on {} of run {}", v.user, task, run_id);
+  }
+  return {};
+}
+
+Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const std::string& task) {
+  auto st = impl_->Query("SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? "
+                         "AND task=? ORDER BY time_us, rowid", run_id, task);
+  if (!st) return std::unexpected(st.error());
+  std::vector<VoteRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Int(*st, 1) != 0, Text(*st, 2), Int(*st, 3)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::string> Store::RunSubmitter(const std::string& run_id) {
+  auto st = impl_->Query("SELECT actor FROM audit WHERE run_id=? AND action='run.submitted' "
+                         "ORDER BY seq LIMIT 1", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::string who;
+  if (sqlite3_step(*st) == SQLITE_ROW) who = Text(*st, 0);
+  sqlite3_reset(*st);
+  return who;
+}
+
+Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {
+  auto st = impl_->Query("SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,"
+                         "result,message,waiver FROM decisions WHERE run_id=? ORDER BY seq", run_id);
+  if (!st) return std::unexpected(st.error());
+  std::vector<DecisionRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    DecisionRow d;
+    d.time_us = Int(*st, 0);
+    d.run_id = Text(*st, 1);
+    d.stage = Text(*st, 2);
+    d.task = Text(*st, 3);
+    d.policy = Text(*st, 4);
+    d.rule = Text(*st, 5);
+    d.policy_hash = Text(*st, 6);
+    d.input_digest = Text(*st, 7);
+    d.result = Text(*st, 8);
+    d.message = Text(*st, 9);
+    d.waiver = Text(*st, 10);
+    out.push_back(std::move(d));
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
+  return impl_->InTransaction([&] { return impl_->InsertAudit(std::move(r)); });
+}
+
+Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
+  auto st = impl_->Query("SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash "
+                         "FROM audit WHERE seq > ? ORDER BY seq", after_seq);
+  if (!st) return std::unexpected(st.error());
+  std::vector<AuditRecord> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    AuditRecord r;
+    r.seq = Int(*st, 0);
+    r.time_us = Int(*st, 1);
+    r.actor = Text(*st, 2);
+    r.action = Text(*st, 3);
+    r.run_id = Text(*st, 4);
+    r.subject = Text(*st, 5);
+    r.details = Text(*st, 6);
+    r.prev_hash = Text(*st, 7);
+    r.hash = Text(*st, 8);
+    out.push_back(std::move(r));
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
+  auto records = ListAudit();
+  if (!records) return std::unexpected(records.error());
+  AuditCheck c;
+  std::string prev(kGenesis);
+  int64_t expect_seq = 1;
+  for (const auto& r : *records) {
+    ++c.records;
+    std::string why;
+    if (r.seq != expect_seq) {
+      why = r.seq == expect_seq + 1 ? fmt::format("record {} is missing", expect_seq)
+            : r.seq > expect_seq    ? fmt::format("records {} to {} are missing", expect_seq, r.seq - 1)
+                                    : "its sequence number is out of order";
+    } else if (r.prev_hash != prev) {
+      why = "it does not follow the record before it (inserted, moved, or the one before changed)";
+    } else if (AuditHash(r.prev_hash, r) != r.hash) {
+      why = "its content does not match its hash (changed)";
+    }
+    if (!why.empty()) {
+      c.broken_at = r.seq;
+      c.why = why;
+      return c;
+    }
+    prev = r.hash;
+    expect_seq = r.seq + 1;
+  }
+  c.head = records->empty() ? std::string(kGenesis) : records->back().hash;
+  if (!expect_head.empty() && expect_head != c.head) {
+    bool known = std::any_of(records->begin(), records->end(),
+                             [&](const AuditRecord& r) { return r.hash == expect_head; });
+    c.broken_at = records->empty() ? 1 : records->back().seq;
+    c.why = known ? "the expected head is an earlier record: records were added since (not an error "
+                    "by itself; verify with the newer head)"
+                  : "the expected head is not in the log: records at the end were removed or "
+                    "rewritten";
+    if (known) c.broken_at = 0;
+  }
+  return c;
+}
+
+Result<std::vector<BreakerRow>> Store::ListBreakers() {
+  auto st = impl_->Query("SELECT name,data,updated_us FROM breakers ORDER BY name");
+  if (!st) return std::unexpected(st.error());
+  std::vector<BreakerRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2)});
+  sqlite3_reset(*st);
+  return out;
+}
+
+Result<std::vector<BreakerTransitionRow>> Store::ListBreakerTransitions(const std::string& name,
+                                                                        int limit) {
+  auto st = impl_->Query("SELECT name,from_state,to_state,reason,who,time_us FROM "
+                         "(SELECT * FROM breaker_transitions WHERE name=? OR ?='' "
+                         "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                         name, name, static_cast<int64_t>(limit));
+  if (!st) return std::unexpected(st.error());
+  std::vector<BreakerTransitionRow> out;
+  while (sqlite3_step(*st) == SQLITE_ROW) {
+    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3), Text(*st, 4), Int(*st, 5)});
+  }
+  sqlite3_reset(*st);
+  return out;
+}
+
+}  // namespace sluice
