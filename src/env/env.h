@@ -51,6 +51,8 @@ class ProcessLauncher {
   virtual Result<int> Spawn(const SpawnRequest& req) = 0;
   // Sends `sig` to the whole process group led by `pid`. Errors are ignored (it may be gone).
   virtual void SignalGroup(int pid, int sig) = 0;
+  // Whether any process (a zombie included) is still in the group led by `pid`.
+  virtual bool GroupAlive(int pid) = 0;
   // Blocks until at least one child exits, `timeout_us` passes (< 0: no limit) or an interrupt
   // arrives, copying output to the log files meanwhile. Returns every exit reaped; an exited
   // process's output is completely in its files by then.

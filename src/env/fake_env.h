@@ -33,6 +33,7 @@ class FakeProcessLauncher : public ProcessLauncher {
     return next_pid_++;
   }
   void SignalGroup(int pid, int sig) override { signals.emplace_back(pid, sig); }
+  bool GroupAlive(int pid) override { return false; }
   WaitResult Wait(int64_t timeout_us) override {
     WaitResult r;
     r.exits.swap(exits_);

@@ -50,6 +50,7 @@ class FaultyLauncher : public ProcessLauncher {
   FaultyLauncher(ProcessLauncher& real, FaultPlan plan) : real_(real), plan_(std::move(plan)) {}
   Result<int> Spawn(const SpawnRequest& req) override;
   void SignalGroup(int pid, int sig) override { real_.SignalGroup(pid, sig); }
+  bool GroupAlive(int pid) override { return real_.GroupAlive(pid); }
   WaitResult Wait(int64_t timeout_us) override { return real_.Wait(timeout_us); }
 
  private:

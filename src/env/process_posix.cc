@@ -107,6 +107,8 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (pid > 0) kill(-pid, sig);
   }
 
+  bool GroupAlive(int pid) override { return pid > 0 && (kill(-pid, 0) == 0 || errno == EPERM); }
+
   WaitResult Wait(int64_t timeout_us) override {
     WaitResult r;
     Reap(&r);

@@ -16,13 +16,31 @@ LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::str
       artifact_root_(std::move(artifact_root)),
       base_env_(std::move(base_env)) {}
 
-Result<int> LocalExecutor::Start(const AttemptRequest& req) {
-  const std::string& work = req.paths.work;
+// The folders of attempts that have ended are looked at here, when the next attempt starts: by
+// then the engine has killed what was left of their process groups and collected their outputs.
+// One left empty, with nothing of its group alive, becomes a spare.
+Status LocalExecutor::MakeWorkDir(const std::string& work) {
+  for (auto& [pid, dir] : ended_) {
+    if (launcher_.GroupAlive(pid)) continue;
+    auto names = fs_.ListDir(dir);
+    if (names && names->empty()) spare_.push_back(std::move(dir));
+  }
+  ended_.clear();
+  while (!spare_.empty()) {
+    std::string dir = std::move(spare_.back());
+    spare_.pop_back();
+    if (fs_.Rename(dir, work)) return {};  // replaces an empty folder left at `work`
+  }
   // Attempt numbers are never reused, but start clean if a folder was left anyway.
   if (fs_.Stat(work).exists) {
-    if (auto s = fs_.RemoveAll(work); !s) return std::unexpected(s.error());
+    if (auto s = fs_.RemoveAll(work); !s) return s;
   }
-  if (auto s = fs_.MakeDirs(work); !s) return std::unexpected(s.error());
+  return fs_.MakeDirs(work);
+}
+
+Result<int> LocalExecutor::Start(const AttemptRequest& req) {
+  const std::string& work = req.paths.work;
+  if (auto s = MakeWorkDir(work); !s) return std::unexpected(s.error());
   SpawnRequest sp;
   sp.argv = req.argv;
   sp.cwd = work;
@@ -37,7 +55,13 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
     if (!overridden) sp.env.push_back(kv);
   }
   for (const auto& [k, v] : req.env) sp.env.push_back(k + "=" + v);
-  return launcher_.Spawn(sp);
+  auto pid = launcher_.Spawn(sp);
+  if (pid) {
+    work_of_[*pid] = work;
+  } else {
+    spare_.push_back(work);  // nothing ran in it
+  }
+  return pid;
 }
 
 void LocalExecutor::Signal(int handle, int sig) { launcher_.SignalGroup(handle, sig); }
@@ -49,7 +73,16 @@ void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, 
   }
 }
 
-WaitResult LocalExecutor::Wait(int64_t timeout_us) { return launcher_.Wait(timeout_us); }
+WaitResult LocalExecutor::Wait(int64_t timeout_us) {
+  WaitResult r = launcher_.Wait(timeout_us);
+  for (const auto& exit : r.exits) {
+    auto it = work_of_.find(exit.pid);
+    if (it == work_of_.end()) continue;
+    ended_.emplace_back(exit.pid, std::move(it->second));
+    work_of_.erase(it);
+  }
+  return r;
+}
 
 namespace {
 

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "engine/interfaces.h"
 
@@ -30,6 +33,7 @@ class LocalExecutor : public Executor {
   Result<std::string> StoreArtifact(const std::string& path);
 
  private:
+  Status MakeWorkDir(const std::string& work);
   Result<std::string> Digest(const std::string& path, int depth);
   Status CopyTree(const std::string& from, const std::string& to, int depth);
 
@@ -37,6 +41,13 @@ class LocalExecutor : public Executor {
   FileSystem& fs_;
   std::string artifact_root_;
   std::vector<std::string> base_env_;
+  // Attempt folders. A folder an attempt left empty is renamed into the next attempt's place
+  // rather than a new one made: a rename allocates no inode, and where many were just deleted
+  // (a state folder cleared) ext4's mkdir must step over each of them (~70-280 us measured,
+  // against ~3 us for the rename). So a run keeps only the folders that hold something.
+  std::unordered_map<int, std::string> work_of_;    // running attempts: pid → folder
+  std::vector<std::pair<int, std::string>> ended_;  // exited since the last Start
+  std::vector<std::string> spare_;                  // empty, free for the next attempt
 };
 
 }  // namespace sluice

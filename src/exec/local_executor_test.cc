@@ -122,5 +122,37 @@ TEST(LocalExecutor, MissingArtifactFailsTheAttempt) {
   EXPECT_NE(v.error().message.find("did not create \"model.bin\""), std::string::npos);
 }
 
+// With real processes and folders: an attempt that left its folder empty hands it to the next
+// attempt (renamed), one that wrote something keeps it.
+TEST(LocalExecutor, AnEmptyFolderIsRenamedIntoTheNextAttemptsPlace) {
+  char tmpl[] = "/tmp/sluice-exec-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  auto launcher = NewPosixProcessLauncher();
+  auto fs = NewPosixFileSystem();
+  LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
+  auto run = [&](const std::string& task, std::vector<std::string> argv) {
+    AttemptRequest r;
+    r.task = task;
+    r.attempt = 1;
+    r.argv = std::move(argv);
+    r.paths = AttemptPathsFor(root + "/run", task, 1);
+    auto pid = exec.Start(r);
+    EXPECT_TRUE(pid) << (pid ? "" : pid.error().message);
+    WaitResult w;
+    while (w.exits.empty()) w = exec.Wait(-1);
+    EXPECT_EQ(w.exits[0].pid, *pid);
+    EXPECT_EQ(w.exits[0].exit_code, 0);
+    return r.paths.work;
+  };
+  std::string a = run("a", {"true"});
+  std::string b = run("b", {"sh", "-c", "echo x > kept"});
+  EXPECT_FALSE(fs->Stat(a).exists) << "a's empty folder became b's";
+  std::string c = run("c", {"true"});
+  EXPECT_TRUE(fs->Stat(b + "/kept").exists) << "b wrote something: its folder stays";
+  EXPECT_TRUE(fs->Stat(c).is_dir);
+  ASSERT_TRUE(fs->RemoveAll(root));
+}
+
 }  // namespace
 }  // namespace sluice
