@@ -144,7 +144,7 @@ std::string DurationText(int64_t from_us, int64_t to_us) {
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
 int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
             std::shared_ptr<const Plan> plan, const Value& params, const std::string& run_id,
-            const std::vector<Event>& history, const ExecOptions& x) {
+            bool replay, const ExecOptions& x) {
   const bool cancel_only = x.cancel_only;
   std::string run_dir = RunDir(g, fs, run_id);
   if (auto s = fs.MakeDirs(run_dir); !s) return Report(s.error());
@@ -153,6 +153,15 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   if (!*lock) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} is being executed by another sluice process", run_id)));
+  }
+  // Under the lock: what the last process to execute the run left in its journal reaches the
+  // tables before the history is read.
+  if (auto s = store.OpenJournal(fs, run_dir + "/journal", run_id); !s) return Report(s.error());
+  std::vector<Event> history;
+  if (replay) {
+    auto events = store.LoadEvents(run_id);
+    if (!events) return Report(events.error());
+    history = std::move(*events);
   }
   if (!cancel_only) {
     std::printf("%s\n", run_id.c_str());  // the first line of output, for scripts
@@ -195,6 +204,10 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   auto summary = engine.Run();
   int64_t run_us = clock->NowUs() - run_start_us;
   progress.Finish();
+  // After a store failure the journal stays: `resume` publishes what it holds.
+  if (summary || summary.error().code == ErrorCode::kConflict) {
+    if (auto s = store.CloseJournal(); !s && summary) return Report(s.error());
+  }
   if (!summary) {
     Report(summary.error());
     if (summary.error().code == ErrorCode::kConflict) return 2;  // refused; nothing changed
@@ -333,7 +346,7 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock->NowUs() - t1;
-  return Execute(g, *fs, **store, *plan, *params, run.id, {}, x);
+  return Execute(g, *fs, **store, *plan, *params, run.id, false, x);
 }
 
 int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
@@ -356,8 +369,6 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
   }
   auto loaded = LoadStoredRun(**store, *run);
   if (!loaded) return Report(loaded.error());
-  auto events = (*store)->LoadEvents(run->id);
-  if (!events) return Report(events.error());
   // Refusals that need no replay come before the audit record, so it records what happens.
   if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
       run->status != "compensating") {
@@ -374,7 +385,7 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
       !s) {
     return Report(s.error());
   }
-  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, o);
+  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, true, o);
 }
 
 int CmdCancel(const GlobalOptions& g, const std::string& id) {
@@ -402,12 +413,10 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   }
   auto loaded = LoadStoredRun(**store, *run);
   if (!loaded) return Report(loaded.error());
-  auto events = (*store)->LoadEvents(run->id);
-  if (!events) return Report(events.error());
   ExecOptions x;
   x.jobs = 1;
   x.cancel_only = true;
-  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, *events, x);
+  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, true, x);
   return rc == 1 ? 0 : rc;
 }
 

@@ -57,7 +57,7 @@ struct Event {
 };
 
 // Durable, ordered event log of one run. Append() buffers; Commit() makes everything appended
-// since the last commit durable in one transaction.
+// since the last commit durable at once (all or none).
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -65,6 +65,12 @@ class EventSink {
   // On success all appended events are durable. On failure none of them are, and the run must
   // stop: a later `resume` continues from the last committed event.
   virtual Status Commit() = 0;
+  // A sink may make committed events visible to other readers (the store's tables) later than
+  // Commit, in batches. PublishDueUs() is when it must publish at the latest (engine clock; -1:
+  // nothing waits), and Publish() publishes everything committed now. A failure is like a failed
+  // Commit: the run must stop.
+  virtual int64_t PublishDueUs() const { return -1; }
+  virtual Status Publish() { return {}; }
 };
 
 }  // namespace sluice

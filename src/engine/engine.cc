@@ -43,9 +43,13 @@ Result<RunSummary> Engine::Run() {
     HandleGroups();
     if (commit_error_) return Abandon(*commit_error_);
     // One commit a turn. It must precede the spawns (write-ahead); the spawns' own records
-    // (pids) ride with the next turn's commit.
+    // (pids) ride with the next turn's commit. What the sink publishes later is published after
+    // the spawns, off the path from one task's end to the next one's start.
     if (auto st = Commit(); !st) return Abandon(st.error());
     SpawnPending();
+    if (int64_t due = sink_.PublishDueUs(); due >= 0 && clock_.NowUs() >= due) {
+      if (auto st = sink_.Publish(); !st) return Abandon(st.error());
+    }
     if (finished_ == static_cast<int>(instances_.size())) {
       HandleGroups();  // a group whose last member just failed starts over first
       if (finished_ < static_cast<int>(instances_.size()) || AdvancePhase()) continue;
@@ -68,6 +72,7 @@ Result<RunSummary> Engine::Run() {
       }
     }
     int64_t next = NextTimerUs();
+    if (int64_t due = sink_.PublishDueUs(); due >= 0 && (next < 0 || due < next)) next = due;
     int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - clock_.NowUs());
     // With nothing running, waiting could only end at a timer: never block forever.
     // Votes arrive in the store from other processes: poll while approvals are pending.

@@ -65,6 +65,18 @@ struct FileInfo {
   int64_t size = 0;
 };
 
+// A file written only at its end, like a log. Append() hands the bytes to the OS at once (no
+// buffer in this process): once it returns they survive the process being killed, though not a
+// power loss. Used by one writer.
+class AppendFile {
+ public:
+  virtual ~AppendFile() = default;
+  // Appends all of `data` or returns an error; after an error the file may hold part of it.
+  virtual Status Append(std::string_view data) = 0;
+  // Cuts the file back to `size` bytes.
+  virtual Status Truncate(int64_t size) = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -75,8 +87,13 @@ class FileSystem {
   virtual FileInfo Stat(const std::string& path) = 0;
   // Names in `path`, sorted; "." and ".." excluded.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  // True when `path` is a folder with nothing in it (false when it is not a folder or unreadable).
+  virtual bool IsEmptyDir(const std::string& path) = 0;
   virtual Status RemoveAll(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Opens `path` for appending, creating it when missing.
+  virtual Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) = 0;
+  virtual Status Remove(const std::string& path) = 0;  // a file; missing is not an error
   virtual Status CopyFile(const std::string& from, const std::string& to) = 0;
   // Makes a file or folder tree read-only (a+rX, no write bits).
   virtual Status MakeReadOnly(const std::string& path) = 0;

@@ -69,6 +69,34 @@ Status MemFileSystem::Rename(const std::string& from, const std::string& to) {
   return {};
 }
 
+namespace {
+
+class MemAppendFile : public AppendFile {
+ public:
+  MemAppendFile(std::map<std::string, std::string>& files, std::string path)
+      : files_(files), path_(std::move(path)) {}
+  Status Append(std::string_view data) override {
+    files_[path_].append(data);
+    return {};
+  }
+  Status Truncate(int64_t size) override {
+    files_[path_].resize(static_cast<size_t>(size));
+    return {};
+  }
+
+ private:
+  std::map<std::string, std::string>& files_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AppendFile>> MemFileSystem::OpenAppend(const std::string& path) {
+  std::string p = Absolute(path);
+  files_[p];  // created when missing
+  return std::unique_ptr<AppendFile>(new MemAppendFile(files_, p));
+}
+
 Status MemFileSystem::CopyFile(const std::string& from, const std::string& to) {
   auto content = ReadFile(from);
   if (!content) return Fail(content.error());

@@ -63,8 +63,15 @@ class MemFileSystem : public FileSystem {
   Status MakeDirs(const std::string& path) override { return {}; }
   FileInfo Stat(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
+  // Folders exist only through their files here, so none is ever empty.
+  bool IsEmptyDir(const std::string& path) override { return false; }
   Status RemoveAll(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;
+  Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) override;
+  Status Remove(const std::string& path) override {
+    files_.erase(Absolute(path));
+    return {};
+  }
   Status CopyFile(const std::string& from, const std::string& to) override;
   Status MakeReadOnly(const std::string& path) override { return {}; }
   Result<std::string> HashFile(const std::string& path) override;

@@ -65,6 +65,8 @@ class FaultySink : public EventSink {
   FaultySink(EventSink& real, int fail_commit) : real_(real), fail_commit_(fail_commit) {}
   void Append(const Event& e) override { real_.Append(e); }
   Status Commit() override;
+  int64_t PublishDueUs() const override { return real_.PublishDueUs(); }
+  Status Publish() override { return real_.Publish(); }
 
  private:
   EventSink& real_;

@@ -21,9 +21,7 @@ LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::str
 // One left empty, with nothing of its group alive, becomes a spare.
 Status LocalExecutor::MakeWorkDir(const std::string& work) {
   for (auto& [pid, dir] : ended_) {
-    if (launcher_.GroupAlive(pid)) continue;
-    auto names = fs_.ListDir(dir);
-    if (names && names->empty()) spare_.push_back(std::move(dir));
+    if (!launcher_.GroupAlive(pid) && fs_.IsEmptyDir(dir)) spare_.push_back(std::move(dir));
   }
   ended_.clear();
   while (!spare_.empty()) {

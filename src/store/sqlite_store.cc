@@ -1,14 +1,16 @@
 // The SQLite implementation of Store: the schema and its migrations, runs, events and their
 // projections, the cache. The other tables are in store_governance.cc; both share Store::Impl.
 #include "store/faulty_vfs.h"
+#include "store/journal.h"
 #include "store/store_impl.h"
 
 namespace sluice {
 
 namespace {
 
-// The schema, one migration per version. A migration runs in one transaction together with the
-// update of user_version, so a crash leaves the old or the new schema, never half of one.
+// The schema, one migration per version. Migrate() runs the steps a store lacks in one
+// transaction together with the update of user_version, so a crash leaves the old or the new
+// schema, never half of one.
 const char* const kMigrations[] = {
     // 1: the initial layout.
     R"sql(
@@ -98,6 +100,10 @@ CREATE TABLE approval_requests (
 CREATE TABLE approval_votes (
   run_id TEXT NOT NULL, task TEXT NOT NULL, user TEXT NOT NULL, approve INTEGER NOT NULL,
   comment TEXT NOT NULL DEFAULT '', time_us INTEGER NOT NULL, PRIMARY KEY (run_id, task, user));
+)sql",
+    // 7: how much of the run's journal (journal.h) the tables hold.
+    R"sql(
+ALTER TABLE runs ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -216,14 +222,14 @@ Status Store::Impl::Project(const Event& e) {
   return {};
 }
 
+// All the steps in one transaction: a new store (every run of the benchmarks starts with one)
+// is made in one commit, and a crash leaves the old schema or the newest.
 Status Store::Impl::Migrate(int version) {
-  for (int v = version; v < kSchemaVersion; ++v) {
-    SLUICE_TRY_STATUS(InTransaction([&]() -> Status {
-      SLUICE_TRY_STATUS(Exec(kMigrations[v]));
-      return Exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str());
-    }));
-  }
-  return {};
+  if (version >= kSchemaVersion) return {};
+  return InTransaction([&]() -> Status {
+    for (int v = version; v < kSchemaVersion; ++v) SLUICE_TRY_STATUS(Exec(kMigrations[v]));
+    return Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+  });
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -231,6 +237,7 @@ Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsync_at) {
   auto impl = std::make_unique<Impl>();
+  impl->fail_fsync_at = fail_fsync_at;
   const char* vfs = fail_fsync_at > 0 ? FaultyVfs(fail_fsync_at) : nullptr;
   if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) !=
       SQLITE_OK) {
@@ -277,17 +284,117 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
 }
 
 // Buffers in memory: no transaction (and so no write lock) is open while the engine waits for
-// its processes; Commit() writes the batch in one transaction.
+// its processes.
 void Store::Append(const Event& e) { impl_->pending.push_back(e); }
 
+namespace {
+
+// Events other processes act on or show at once: a run's start, phases and end (status, cancel,
+// resume), gate decisions (the audit chain's order) and approvals (`sluice approve`).
+bool PublishAtOnce(EventKind k) {
+  switch (k) {
+    case EventKind::kRunStarted:
+    case EventKind::kRunFinished:
+    case EventKind::kRunPhase:
+    case EventKind::kPolicyDecision:
+    case EventKind::kApprovalRequested:
+    case EventKind::kApprovalDecided: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 Status Store::Commit() {
-  if (impl_->pending.empty()) return {};
+  Impl& m = *impl_;
+  if (m.pending.empty()) return {};
   std::vector<Event> batch;
-  batch.swap(impl_->pending);
-  return impl_->InTransaction([&]() -> Status {
-    for (const auto& e : batch) SLUICE_TRY_STATUS(impl_->Insert(e));
-    return {};
+  batch.swap(m.pending);
+  if (!m.journal) {
+    return m.InTransaction([&]() -> Status {
+      for (const auto& e : batch) SLUICE_TRY_STATUS(m.Insert(e));
+      return {};
+    });
+  }
+  std::string record = EncodeJournalRecord(batch);
+  if (auto s = m.journal->Append(record); !s) {
+    (void)m.journal->Truncate(m.journal_end);  // a torn record would end the journal anyway
+    return Fail(ErrorCode::kStore, "store: {}", s.error().message);
+  }
+  m.journal_end += static_cast<int64_t>(record.size());
+  // Under an injected fsync fault every commit is published (and so synced), as without a journal.
+  bool now = m.fail_fsync_at > 0 || m.unpublished.size() + batch.size() >= kPublishEvents;
+  if (m.unpublished.empty()) m.oldest_unpublished_us = batch.front().time_us;
+  for (auto& e : batch) {
+    now = now || PublishAtOnce(e.kind);
+    m.unpublished.push_back(std::move(e));
+  }
+  return now ? m.PublishJournaled() : Status{};
+}
+
+int64_t Store::PublishDueUs() const {
+  return impl_->unpublished.empty() ? -1 : impl_->oldest_unpublished_us + kPublishAfterUs;
+}
+
+Status Store::Publish() { return impl_->unpublished.empty() ? Status{} : impl_->PublishJournaled(); }
+
+Status Store::Impl::PublishJournaled() {
+  publishing = true;
+  auto s = InTransaction([&]() -> Status {
+    for (const auto& e : unpublished) SLUICE_TRY_STATUS(Insert(e));
+    return Run("UPDATE runs SET journal_offset=? WHERE id=?", journal_end, journal_run);
   });
+  publishing = false;
+  if (s) unpublished.clear();
+  return s;
+}
+
+Status Store::OpenJournal(FileSystem& fs, const std::string& path, const std::string& run_id) {
+  Impl& m = *impl_;
+  SLUICE_TRY_STATUS(CloseJournal());
+  auto st = m.Query("SELECT journal_offset FROM runs WHERE id=?", run_id);
+  if (!st) return std::unexpected(st.error());
+  int64_t offset = sqlite3_step(*st) == SQLITE_ROW ? Int(*st, 0) : 0;
+  sqlite3_reset(*st);
+  std::string bytes;
+  if (fs.Stat(path).exists) {
+    auto read = fs.ReadFile(path);
+    if (!read) return std::unexpected(read.error());
+    bytes = std::move(*read);
+  }
+  // What the tables lack: the whole records past `offset`. A file shorter than `offset` was
+  // removed (or cut by a power loss) after everything in it was published.
+  int64_t good_end = 0;
+  std::vector<JournalRecord> records;
+  if (static_cast<int64_t>(bytes.size()) > offset) records = DecodeJournal(bytes, offset, run_id, &good_end);
+  auto file = fs.OpenAppend(path);
+  if (!file) return std::unexpected(file.error());
+  m.journal_run = run_id;
+  if (!records.empty()) {
+    for (auto& r : records) {
+      for (auto& e : r.events) m.unpublished.push_back(std::move(e));
+    }
+    m.journal_end = good_end;
+    SLUICE_TRY_STATUS(m.PublishJournaled());
+  }
+  // Start afresh: empty the file first, then the offset, so that a crash in between leaves a
+  // file shorter than the offset (all published), never records counted twice.
+  SLUICE_TRY_STATUS((*file)->Truncate(0));
+  SLUICE_TRY_STATUS(m.Run("UPDATE runs SET journal_offset=0 WHERE id=?", run_id));
+  m.journal = std::move(*file);
+  m.journal_fs = &fs;
+  m.journal_path = path;
+  m.journal_end = 0;
+  return {};
+}
+
+Status Store::CloseJournal() {
+  Impl& m = *impl_;
+  if (!m.journal) return {};
+  SLUICE_TRY_STATUS(Publish());
+  m.journal.reset();
+  SLUICE_TRY_STATUS(m.journal_fs->Remove(m.journal_path));
+  return m.Run("UPDATE runs SET journal_offset=0 WHERE id=?", m.journal_run);
 }
 
 

@@ -35,6 +35,7 @@
 
 #include "common/error.h"
 #include "common/event.h"
+#include "env/env.h"
 
 namespace sluice {
 
@@ -155,7 +156,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction.
@@ -182,10 +183,24 @@ class Store : public EventSink {
   Result<std::vector<AuditRecord>> ListAudit(int64_t after_seq = 0);
   Result<AuditCheck> VerifyAudit(const std::string& expect_head = "");
 
-  // EventSink: Append() buffers in memory; Commit() writes the batch in one transaction, so no
-  // write lock is held between commits.
+  // EventSink: Append() buffers in memory. Commit() makes the batch durable: without a journal
+  // by writing it in one transaction (so no write lock is held between commits); with one by
+  // appending it to the journal, publishing into the tables later (journal.h).
   void Append(const Event& e) override;
   Status Commit() override;
+  int64_t PublishDueUs() const override;
+  Status Publish() override;
+
+  // The journal of `run_id`, which this process executes (holding the run's lock): first
+  // publishes what an earlier process left unpublished in it, then starts it afresh. From then on
+  // committed events are published at the latest kPublishAfterUs after their time, at once for
+  // those other processes act on (run-level events, gates, approvals), and before any other
+  // statement of this Store, so its own reads always see them.
+  Status OpenJournal(FileSystem& fs, const std::string& path, const std::string& run_id);
+  // Publishes everything and removes the journal.
+  Status CloseJournal();
+  static constexpr int64_t kPublishAfterUs = 25'000;
+  static constexpr size_t kPublishEvents = 4096;
 
   Result<std::vector<RunRecord>> ListRuns(int limit);
   // Finds a run by id or unique id prefix.

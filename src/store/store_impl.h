@@ -29,6 +29,21 @@ struct Store::Impl {
   // showed in profiles.
   std::unordered_map<const char*, sqlite3_stmt*> stmts;
   std::vector<Event> pending;  // appended, not yet committed
+  int fail_fsync_at = 0;
+
+  // The journal (journal.h), while this process executes a run.
+  std::unique_ptr<AppendFile> journal;
+  FileSystem* journal_fs = nullptr;
+  std::string journal_path;
+  std::string journal_run;
+  int64_t journal_end = 0;           // the file's size: the end of the last record appended
+  std::vector<Event> unpublished;    // committed to the journal, not yet in the tables
+  int64_t oldest_unpublished_us = 0;
+  bool publishing = false;
+
+  // Writes the unpublished events into the tables and advances runs.journal_offset, in one
+  // transaction.
+  Status PublishJournaled();
 
   ~Impl() {
     for (auto& [sql, st] : stmts) sqlite3_finalize(st);
@@ -58,8 +73,13 @@ struct Store::Impl {
     return {};
   }
 
-  // A cached prepared statement, reset and with bindings cleared.
+  // A cached prepared statement, reset and with bindings cleared. Events committed to the
+  // journal are published first, so every statement sees them and the tables keep the order in
+  // which things happened.
   Result<sqlite3_stmt*> Prepare(const char* sql) {
+    if (!unpublished.empty() && !publishing) {
+      if (auto s = PublishJournaled(); !s) return std::unexpected(s.error());
+    }
     auto it = stmts.find(sql);
     if (it != stmts.end()) {
       sqlite3_reset(it->second);
@@ -116,23 +136,24 @@ struct Store::Impl {
     return version;
   }
 
-  // Brings the schema from `version` to kSchemaVersion, one transaction per step.
+  // Brings the schema from `version` to kSchemaVersion, in one transaction.
   Status Migrate(int version);
 
   Status Project(const Event& e);
 
   // Runs `f` (returning a Status or a Result) in one BEGIN IMMEDIATE transaction: committed when
-  // it succeeds, rolled back when it or the commit fails.
+  // it succeeds, rolled back when it or the commit fails. BEGIN and COMMIT are cached statements
+  // like any other: parsing them anew took ~20 us a transaction, a fifth of a small commit.
   template <typename F>
   auto InTransaction(F f) -> decltype(f()) {
-    if (auto s = Exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
+    if (auto s = Run("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
     auto out = f();
     if (!out) {
-      (void)Exec("ROLLBACK");
+      (void)Run("ROLLBACK");
       return out;
     }
-    if (auto c = Exec("COMMIT"); !c) {
-      (void)Exec("ROLLBACK");
+    if (auto c = Run("COMMIT"); !c) {
+      (void)Run("ROLLBACK");
       return std::unexpected(c.error());
     }
     return out;

@@ -1,6 +1,8 @@
 // The SQLite store: events and projections in step, migrations, and refusing newer schemas.
 #include "store/store.h"
 
+#include "store/journal.h"
+
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -276,6 +278,122 @@ TEST_F(AuditTamper, RecordsRemovedFromTheEndNeedTheExportedHead) {
   AuditCheck c = Verify(head);
   EXPECT_NE(c.broken_at, 0);
   EXPECT_NE(c.why.find("removed"), std::string::npos) << c.why;
+}
+
+// Counts the events of run r1 through a second connection, as `sluice status` in another process
+// would see them.
+int64_t EventsSeenElsewhere(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE run_id='r1'", -1, &st, nullptr);
+  int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(StoreJournal, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisProcess) {
+  TempDb t;
+  auto fs = NewPosixFileSystem();
+  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+  (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+  ASSERT_TRUE((*store)->Commit());
+  EXPECT_GT(fs->Stat(journal).size, 0);
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 1) << "not published yet";
+  EXPECT_EQ((*store)->PublishDueUs(), 1000 + Store::kPublishAfterUs);
+  // A run-level event is published at once, with everything before it.
+  (*store)->Append(Ev(EventKind::kRunStarted, ""));
+  ASSERT_TRUE((*store)->Commit());
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 3);
+  EXPECT_EQ((*store)->PublishDueUs(), -1);
+  // This process's own reads publish first.
+  (*store)->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
+  ASSERT_TRUE((*store)->Commit());
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 3);
+  EXPECT_EQ((*store)->LoadEvents("r1")->size(), 4u);
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 4);
+  ASSERT_TRUE((*store)->CloseJournal());
+  EXPECT_FALSE(fs->Stat(journal).exists);
+}
+
+// A process killed with events in its journal: the next one to open the journal publishes them,
+// stopping at a torn last record, and starts the journal afresh.
+TEST(StoreJournal, TheNextProcessPublishesWhatAKilledOneLeft) {
+  TempDb t;
+  auto fs = NewPosixFileSystem();
+  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
+  {
+    auto store = Store::Open(t.path());
+    ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+    (*store)->Append(Ev(EventKind::kRunStarted, ""));
+    ASSERT_TRUE((*store)->Commit());  // published at once
+    (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+    ASSERT_TRUE((*store)->Commit());
+    (*store)->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
+    (*store)->Append(Ev(EventKind::kTaskFinished, "a", "succeeded", 1));
+    ASSERT_TRUE((*store)->Commit());
+    // Killed here: the store goes away without publishing (as the process would).
+  }
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 2);
+  auto tail = fs->OpenAppend(journal);
+  ASSERT_TRUE((*tail)->Append(EncodeJournalRecord({Ev(EventKind::kTaskSkipped, "b")}).substr(0, 20)));
+  tail->reset();
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_EQ(events->size(), 5u) << "the torn record is not an event";
+  EXPECT_EQ((*events)[4].kind, EventKind::kTaskFinished);
+  EXPECT_EQ((*events)[4].run_id, "r1");
+  EXPECT_EQ((*(*store)->ListTasks("r1"))[0].state, "succeeded");
+  EXPECT_EQ(fs->Stat(journal).size, 0);
+  // Opening again publishes nothing twice.
+  auto again = Store::Open(t.path());
+  ASSERT_TRUE((*again)->OpenJournal(*fs, journal, "r1"));
+  EXPECT_EQ((*again)->LoadEvents("r1")->size(), 5u);
+}
+
+TEST(StoreJournal, RecordsRoundTripAndDamageEndsTheJournal) {
+  Event full = Ev(EventKind::kAttemptFinished, "train[2]", "failed", 3);
+  full.error_class = "exit";
+  full.exit_code = 7;
+  full.message = std::string("bytes \0\xff and \n", 14);  // a NUL, a non-UTF-8 byte
+  full.pid = 4242;
+  full.due_us = -5;
+  full.data = R"({"x":1})";
+  std::string a = EncodeJournalRecord({full, Ev(EventKind::kRunStarted, "")});
+  std::string b = EncodeJournalRecord({Ev(EventKind::kTaskSkipped, "c")});
+  int64_t end = 0;
+  auto recs = DecodeJournal(a + b, 0, "r9", &end);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(end, static_cast<int64_t>(a.size() + b.size()));
+  EXPECT_EQ(recs[0].end, static_cast<int64_t>(a.size()));
+  const Event& e = recs[0].events[0];
+  EXPECT_EQ(e.run_id, "r9");
+  EXPECT_EQ(e.task, "train[2]");
+  EXPECT_EQ(e.attempt, 3);
+  EXPECT_EQ(e.error_class, "exit");
+  EXPECT_EQ(e.exit_code, 7);
+  EXPECT_EQ(e.message, full.message);
+  EXPECT_EQ(e.pid, 4242);
+  EXPECT_EQ(e.due_us, -5);
+  EXPECT_EQ(e.data, full.data);
+  EXPECT_EQ(recs[1].events[0].kind, EventKind::kTaskSkipped);
+  // From an offset; a flipped byte, or a record cut anywhere, stops decoding before it.
+  EXPECT_EQ(DecodeJournal(a + b, static_cast<int64_t>(a.size()), "r9", &end).size(), 1u);
+  std::string flipped = a + b;
+  flipped[a.size() + 12] ^= 1;
+  EXPECT_EQ(DecodeJournal(flipped, 0, "r9", &end).size(), 1u);
+  EXPECT_EQ(end, static_cast<int64_t>(a.size()));
+  for (size_t cut = 0; cut < b.size(); ++cut) {
+    EXPECT_EQ(DecodeJournal(a + b.substr(0, cut), 0, "r9", &end).size(), 1u) << cut;
+    EXPECT_EQ(end, static_cast<int64_t>(a.size()));
+  }
 }
 
 }  // namespace
