@@ -23,8 +23,8 @@ void ProgressPrinter::Finish() {
 void ProgressPrinter::Line(const std::string& text) {
   if (tty_ && status_shown_) std::fputs("\r\x1b[K", out_);
   status_shown_ = false;
-  std::fputs(text.c_str(), out_);
-  std::fputc('\n', out_);
+  std::string with_newline = text + '\n';  // one write on an unbuffered stream
+  std::fwrite(with_newline.data(), 1, with_newline.size(), out_);
 }
 
 void ProgressPrinter::StatusLine(const Progress& p) {
