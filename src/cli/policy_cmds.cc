@@ -29,11 +29,17 @@ Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Valu
     }
     set.waivers.insert(set.waivers.end(), extra->waivers.begin(), extra->waivers.end());
   }
-  Value input = AdmissionInput(plan, params);
   PolicyScope scope = AdmissionScope(plan);
-  std::vector<Decision> out;
+  std::vector<const PolicySpec*> admitting;
   for (const auto& p : set.policies) {
-    if (p->stage != "admission" || !PolicyMatches(*p, scope)) continue;
+    if (p->stage == "admission" && PolicyMatches(*p, scope)) admitting.push_back(p.get());
+  }
+  std::vector<Decision> out;
+  if (admitting.empty()) return out;
+  // Built only when a policy will read it: ~1.7 KB a task, which a 100,000-task run without
+  // admission policies paid in memory (175 MB) and time (~0.2 s) for nothing.
+  Value input = AdmissionInput(plan, params);
+  for (const PolicySpec* p : admitting) {
     auto ds = EvaluatePolicy(*p, input, set.waivers, scope, now_us, zones);
     out.insert(out.end(), ds.begin(), ds.end());
   }
