@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzzers with clang (libFuzzer + ASan + UBSan) and runs them on their seed corpora:
-# the expression fuzzer for SECONDS (default 60), the TZif reader's for a quarter of that.
+# the expression fuzzer for SECONDS (default 60), the TZif reader's and the run journal's
+# decoder's for a quarter of that each.
 # Exits non-zero on any crash, sanitizer report or timeout.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
@@ -13,7 +14,7 @@ mkdir -p "$out"
 # which clang-16 implements enough of but does not advertise; the define opens the header.
 CXX="clang++-16 -std=c++2b -O1 -g -fno-omit-frame-pointer -Wno-builtin-macro-redefined -Wno-macro-redefined
      -D__cpp_concepts=202002L -Isrc -fsanitize=fuzzer,address,undefined"
-srcs=$(ls src/common/*.cc src/expr/*.cc | grep -v '_test\.cc$')
+srcs="$(ls src/common/*.cc src/expr/*.cc | grep -v '_test\.cc$') src/store/journal.cc"
 # fuzz NAME SECONDS MAX_LEN: builds tests/fuzz/NAME_fuzz.cc when stale, runs it on its corpus.
 fuzz() {
   local name=$1 secs=$2 max_len=$3 bin="$out/$1_fuzz"
@@ -32,4 +33,5 @@ fuzz() {
 }
 fuzz expr "$seconds" 4096
 fuzz tzif "$(( (seconds + 3) / 4 ))" 16384
+fuzz journal "$(( (seconds + 3) / 4 ))" 65536
 echo "fuzz: no crash"
