@@ -1,4 +1,4 @@
-// The POSIX process launcher: posix_spawn, process groups, and output pumped from pipes into
+// The POSIX process launcher: vfork and execve, process groups, and output pumped from pipes into
 // log files that are created only when output arrives. The only file that spawns processes.
 //
 // Why pipes and not files opened for the child: on the machines measured here creating a file
@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +16,64 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <vector>
 
 #include "env/env.h"
 
 namespace sluice {
 namespace {
+
+// What a child does between vfork() and execve(), all prepared by the parent: the child only
+// makes system calls on these, never allocates or writes memory other than `*error` (the
+// parent's, shared under vfork) — what async-signal-safety demands of a vfork child.
+struct ChildPlan {
+  const char* const* candidates;  // the program's possible paths, in PATH order
+  size_t n_candidates;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;  // nullptr: the parent's
+  int out_fd, err_fd;
+  const int* reset;  // signals to set back to SIG_DFL
+  size_t n_reset;
+  volatile int* error;
+};
+
+// Puts `fd` at `target` for the program (without FD_CLOEXEC).
+bool MoveFd(int fd, int target) {
+  if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
+  return dup2(fd, target) == target;
+}
+
+// Runs in the child. Not instrumented: under vfork the child runs on the parent's stack, and
+// the sanitizers' bookkeeping there would be the parent's.
+[[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void RunChild(
+    const ChildPlan& p) {
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (size_t i = 0; i < p.n_reset; ++i) sigaction(p.reset[i], &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  int in = -1;
+  bool ok = sigprocmask(SIG_SETMASK, &none, nullptr) == 0 && setpgid(0, 0) == 0 &&
+            (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && MoveFd(in, 0) &&
+            MoveFd(p.out_fd, 1) && MoveFd(p.err_fd, 2) && (!p.cwd || chdir(p.cwd) == 0);
+  int err = ok ? ENOENT : errno;
+  for (size_t i = 0; ok && i < p.n_candidates; ++i) {
+    execve(p.candidates[i], p.argv, p.envp);
+    // Like execvp: a later directory may hold a program by the same name that can run, and
+    // "permission denied" wins over "no such file" when none could.
+    if (errno == EACCES) {
+      err = EACCES;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+      break;
+    }
+  }
+  *p.error = err;
+  _exit(127);
+}
 
 // One output stream of a running child: the pipe's read end and the log it fills.
 struct Stream {
@@ -43,6 +95,12 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaddset(&waited_, SIGHUP);
     sigprocmask(SIG_BLOCK, &waited_, &old_mask_);
     sigfd_ = signalfd(-1, &waited_, SFD_NONBLOCK | SFD_CLOEXEC);
+    // What a task starts with: these signals at their default disposition, even when this
+    // process ignores them (nohup, a shell's SIGPIPE); others as inherited, as with exec.
+    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) {
+      struct sigaction sa;
+      if (sigaction(s, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL) reset_.push_back(s);
+    }
   }
 
   ~PosixProcessLauncher() override {
@@ -60,41 +118,51 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(out[1]);
       return Fail(ErrorCode::kIo, "pipe: {}", strerror(e));
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);  // dup2 clears O_CLOEXEC on the copy
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    if (!req.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t empty, defaults;
-    sigemptyset(&empty);
-    sigemptyset(&defaults);
-    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-
     std::vector<char*> argv, envp;
     for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
+    // The PATH search, as execvp does it (this process's PATH), done here rather than in the
+    // child.
+    std::vector<std::string> paths;
+    const std::string& name = req.argv[0];
+    if (name.find('/') != std::string::npos) {
+      paths.push_back(name);
+    } else {
+      const char* env = std::getenv("PATH");
+      std::string_view dirs = env ? env : "/bin:/usr/bin";  // glibc's default
+      while (true) {
+        size_t colon = dirs.find(':');
+        std::string_view dir = dirs.substr(0, colon);
+        paths.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + name);
+        if (colon == std::string_view::npos) break;
+        dirs.remove_prefix(colon + 1);
+      }
+    }
+    std::vector<const char*> candidates;
+    for (const auto& c : paths) candidates.push_back(c.c_str());
+    volatile int child_error = 0;
+    ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
+                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out[1], err[1],
+                   reset_.data(), reset_.size(), &child_error};
 
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
+    // 64 signals (~130 system calls, while this process waits) and the parent maps and unmaps a
+    // stack for it; this child makes the handful of calls it needs.
+    pid_t pid = vfork();
+    if (pid == 0) RunChild(plan);
+    int spawn_error = pid < 0 ? errno : child_error;
     close(out[1]);
     close(err[1]);
-    if (rc != 0) {
+    if (pid > 0 && spawn_error != 0) {
+      int status;
+      waitpid(pid, &status, 0);  // the child exited without running the program
+    }
+    if (spawn_error != 0) {
       close(out[0]);
       close(err[0]);
-      return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(rc));
+      return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(spawn_error));
     }
     for (auto [fd, path] : {std::pair{out[0], req.stdout_path}, std::pair{err[0], req.stderr_path}}) {
       fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -205,7 +273,8 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t waited_;
   sigset_t old_mask_;
   int sigfd_ = -1;
-  std::map<int, Stream> streams_;  // by pipe read end
+  std::map<int, Stream> streams_;
+  std::vector<int> reset_;  // by pipe read end
 };
 
 }  // namespace
