@@ -25,8 +25,9 @@ struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
   std::string cwd;
-  // Where the process's output goes. Each file is created when the first bytes arrive (a silent
-  // process leaves none): creating files is the dearest step of starting a task.
+  // Where the process's output goes: it writes into these files directly. A file that stays
+  // empty may be reused (renamed) for a later process, and is removed at the end: a silent
+  // process leaves none.
   std::string stdout_path;
   std::string stderr_path;
 };

@@ -1,22 +1,28 @@
-// The POSIX process launcher: vfork and execve, process groups, and output pumped from pipes into
-// log files that are created only when output arrives. The only file that spawns processes.
+// The POSIX process launcher: vfork and execve, process groups, and log files the children
+// write into directly. The only file that spawns processes.
 //
-// Why pipes and not files opened for the child: on the machines measured here creating a file
-// costs ~220 us, and a task that prints nothing (most join points, most `touch`-like steps) then
-// creates no log at all. The price is that output now passes through this process.
-// SIGCHLD, SIGINT, SIGTERM and SIGHUP stay blocked and arrive through a signalfd polled with
-// the pipes, so there are no signal handlers and no race between "check" and "sleep".
+// Why files and not pipes: output through pipes passed through this process, and each exit then
+// woke it up to three times (the two pipes closing, then SIGCHLD); with files it is one wakeup,
+// a task's output is in its log as it is written, and a task outlives a killed Sluice without
+// SIGPIPE. Creating two files per attempt would cost an inode each (dear on ext4 just after many
+// deletions, see the attempt folders in local_executor.h), so empty logs of ended attempts are
+// renamed for the next one, and those left at the end are removed: a task that prints nothing
+// leaves no log.
+// SIGCHLD, SIGINT, SIGTERM and SIGHUP stay blocked and arrive through a signalfd, so there are
+// no signal handlers and no race between "check" and "sleep".
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "env/env.h"
@@ -75,11 +81,11 @@ bool MoveFd(int fd, int target) {
   _exit(127);
 }
 
-// One output stream of a running child: the pipe's read end and the log it fills.
-struct Stream {
-  int pid = 0;
+// A log file a child writes into; this process keeps a descriptor to it, to see afterwards
+// whether anything was written.
+struct LogFile {
+  int fd = -1;
   std::string path;
-  int file = -1;  // opened on the first bytes
 };
 
 class PosixProcessLauncher : public ProcessLauncher {
@@ -103,20 +109,29 @@ class PosixProcessLauncher : public ProcessLauncher {
     }
   }
 
+  // Spare logs are empty files under the names of attempts that have ended: removed, so that
+  // a task that printed nothing leaves no log.
   ~PosixProcessLauncher() override {
-    for (auto& [fd, s] : streams_) Close(fd, &s);
+    SortEnded();
+    for (auto& f : spare_logs_) {
+      unlink(f.path.c_str());
+      close(f.fd);
+    }
+    for (auto& [pid, logs] : running_) {
+      for (auto& f : logs) close(f.fd);
+    }
     if (sigfd_ >= 0) close(sigfd_);
     sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
   }
 
   Result<int> Spawn(const SpawnRequest& req) override {
-    int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0) return Fail(ErrorCode::kIo, "pipe: {}", strerror(errno));
-    if (pipe2(err, O_CLOEXEC) != 0) {
-      int e = errno;
-      close(out[0]);
-      close(out[1]);
-      return Fail(ErrorCode::kIo, "pipe: {}", strerror(e));
+    SortEnded();
+    auto out = OpenLog(req.stdout_path);
+    if (!out) return std::unexpected(out.error());
+    auto err = OpenLog(req.stderr_path);
+    if (!err) {
+      spare_logs_.push_back(std::move(*out));
+      return std::unexpected(err.error());
     }
     std::vector<char*> argv, envp;
     for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -144,7 +159,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     for (const auto& c : paths) candidates.push_back(c.c_str());
     volatile int child_error = 0;
     ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
-                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out[1], err[1],
+                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out->fd, err->fd,
                    reset_.data(), reset_.size(), &child_error};
 
     // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
@@ -153,21 +168,16 @@ class PosixProcessLauncher : public ProcessLauncher {
     pid_t pid = vfork();
     if (pid == 0) RunChild(plan);
     int spawn_error = pid < 0 ? errno : child_error;
-    close(out[1]);
-    close(err[1]);
     if (pid > 0 && spawn_error != 0) {
       int status;
       waitpid(pid, &status, 0);  // the child exited without running the program
     }
     if (spawn_error != 0) {
-      close(out[0]);
-      close(err[0]);
+      spare_logs_.push_back(std::move(*out));  // nothing ran: still empty
+      spare_logs_.push_back(std::move(*err));
       return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(spawn_error));
     }
-    for (auto [fd, path] : {std::pair{out[0], req.stdout_path}, std::pair{err[0], req.stderr_path}}) {
-      fcntl(fd, F_SETFL, O_NONBLOCK);
-      streams_[fd] = Stream{pid, path, -1};
-    }
+    running_[pid] = {std::move(*out), std::move(*err)};
     return pid;
   }
 
@@ -182,63 +192,57 @@ class PosixProcessLauncher : public ProcessLauncher {
     Reap(&r);
     if (!r.exits.empty()) return r;
     while (true) {
-      std::vector<pollfd> fds;
-      fds.push_back({sigfd_, POLLIN, 0});
-      for (const auto& [fd, s] : streams_) fds.push_back({fd, POLLIN, 0});
+      pollfd fd{sigfd_, POLLIN, 0};
       int ms = timeout_us < 0 ? -1 : static_cast<int>((timeout_us + 999) / 1000);
-      int n = poll(fds.data(), fds.size(), ms);
+      int n = poll(&fd, 1, ms);
       if (n < 0 && errno == EINTR) continue;
-      if (n == 0) return r;  // timed out
-      for (size_t k = 1; k < fds.size(); ++k) {
-        if (fds[k].revents) Pump(fds[k].fd);
+      if (n <= 0) return r;  // timed out
+      signalfd_siginfo info;
+      while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
+        if (info.ssi_signo != SIGCHLD) r.interrupted = true;
       }
-      if (fds[0].revents & POLLIN) {
-        signalfd_siginfo info;
-        while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
-          if (info.ssi_signo != SIGCHLD) r.interrupted = true;
-        }
-        Reap(&r);
-      }
-      if (!r.exits.empty() || r.interrupted) return r;
-      // Only output arrived: keep waiting, for what is left of the timeout.
-      if (timeout_us >= 0) return r;
+      Reap(&r);
+      // A SIGCHLD of a child reaped already (one that failed to start): keep waiting.
+      if (!r.exits.empty() || r.interrupted || timeout_us >= 0) return r;
     }
   }
 
  private:
-  // Copies what the pipe holds into its log (created on the first bytes); closes it at EOF.
-  void Pump(int fd) {
-    auto it = streams_.find(fd);
-    if (it == streams_.end()) return;
-    Stream& s = it->second;
-    char buf[65536];
-    while (true) {
-      ssize_t n = read(fd, buf, sizeof(buf));
-      if (n > 0) {
-        if (s.file < 0) s.file = open(s.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        for (ssize_t off = 0; s.file >= 0 && off < n;) {
-          ssize_t w = write(s.file, buf + off, static_cast<size_t>(n - off));
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) break;  // a full disk loses output, not the run
-          off += w;
-        }
-        continue;
+  // The log at `path`: an empty one of an ended attempt renamed (no inode to allocate, as for
+  // the attempt folders), else a new file.
+  Result<LogFile> OpenLog(const std::string& path) {
+    while (!spare_logs_.empty()) {
+      LogFile f = std::move(spare_logs_.back());
+      spare_logs_.pop_back();
+      if (rename(f.path.c_str(), path.c_str()) == 0) {
+        f.path = path;
+        return f;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return;  // drained for now
-      Close(fd, &s);  // EOF or error
-      streams_.erase(it);
-      return;
+      close(f.fd);
     }
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Fail(ErrorCode::kIo, "cannot create {}: {}", path, strerror(errno));
+    return LogFile{fd, path};
   }
 
-  void Close(int fd, Stream* s) {
-    close(fd);
-    if (s->file >= 0) close(s->file);
-    s->file = -1;
+  // The logs of children that have exited are looked at on the next call after their exit was
+  // handled (the engine has killed what was left of their process groups by then): empty ones
+  // with nothing of their group alive become spares, the others are closed.
+  void SortEnded() {
+    for (auto& [pid, logs] : ended_) {
+      const bool dead = !GroupAlive(pid);
+      for (auto& f : logs) {
+        struct stat st;
+        if (dead && fstat(f.fd, &st) == 0 && st.st_size == 0) {
+          spare_logs_.push_back(std::move(f));
+        } else {
+          close(f.fd);
+        }
+      }
+    }
+    ended_.clear();
   }
 
-  // Reaps every exited child, first copying the rest of its output into its logs.
   void Reap(WaitResult* r) {
     while (true) {
       int status = 0;
@@ -251,20 +255,9 @@ class PosixProcessLauncher : public ProcessLauncher {
       } else if (WIFSIGNALED(status)) {
         e.signal = WTERMSIG(status);
       }
-      // What a background child of it writes later is dropped: the attempt is over.
-      for (auto it = streams_.begin(); it != streams_.end();) {
-        if (it->second.pid != pid) {
-          ++it;
-          continue;
-        }
-        int fd = it->first;
-        Pump(fd);
-        auto again = streams_.find(fd);
-        if (again != streams_.end()) {
-          Close(fd, &again->second);
-          streams_.erase(again);
-        }
-        it = streams_.lower_bound(fd);
+      if (auto it = running_.find(pid); it != running_.end()) {
+        ended_.emplace_back(pid, std::move(it->second));
+        running_.erase(it);
       }
       r->exits.push_back(e);
     }
@@ -273,8 +266,10 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t waited_;
   sigset_t old_mask_;
   int sigfd_ = -1;
-  std::map<int, Stream> streams_;
-  std::vector<int> reset_;  // by pipe read end
+  std::vector<int> reset_;
+  std::unordered_map<int, std::array<LogFile, 2>> running_;    // pid → stdout, stderr
+  std::vector<std::pair<int, std::array<LogFile, 2>>> ended_;  // exited, not yet looked at
+  std::vector<LogFile> spare_logs_;
 };
 
 }  // namespace

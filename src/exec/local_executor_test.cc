@@ -122,35 +122,80 @@ TEST(LocalExecutor, MissingArtifactFailsTheAttempt) {
   EXPECT_NE(v.error().message.find("did not create \"model.bin\""), std::string::npos);
 }
 
-// With real processes and folders: an attempt that left its folder empty hands it to the next
-// attempt (renamed), one that wrote something keeps it.
-TEST(LocalExecutor, AnEmptyFolderIsRenamedIntoTheNextAttemptsPlace) {
+// With real processes, folders and logs: an attempt that left its folder or a log empty hands
+// it to the next attempt (renamed); what holds something stays; empty logs left at the end are
+// removed.
+TEST(LocalExecutor, EmptyFoldersAndLogsAreRenamedForTheNextAttempt) {
   char tmpl[] = "/tmp/sluice-exec-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string root = tmpl;
-  auto launcher = NewPosixProcessLauncher();
   auto fs = NewPosixFileSystem();
-  LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
-  auto run = [&](const std::string& task, std::vector<std::string> argv) {
-    AttemptRequest r;
-    r.task = task;
-    r.attempt = 1;
-    r.argv = std::move(argv);
-    r.paths = AttemptPathsFor(root + "/run", task, 1);
-    auto pid = exec.Start(r);
-    EXPECT_TRUE(pid) << (pid ? "" : pid.error().message);
-    WaitResult w;
-    while (w.exits.empty()) w = exec.Wait(-1);
-    EXPECT_EQ(w.exits[0].pid, *pid);
-    EXPECT_EQ(w.exits[0].exit_code, 0);
-    return r.paths.work;
-  };
-  std::string a = run("a", {"true"});
-  std::string b = run("b", {"sh", "-c", "echo x > kept"});
-  EXPECT_FALSE(fs->Stat(a).exists) << "a's empty folder became b's";
-  std::string c = run("c", {"true"});
-  EXPECT_TRUE(fs->Stat(b + "/kept").exists) << "b wrote something: its folder stays";
-  EXPECT_TRUE(fs->Stat(c).is_dir);
+  AttemptPaths a, b, c, d;
+  {
+    auto launcher = NewPosixProcessLauncher();
+    LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    auto run = [&](const std::string& task, std::vector<std::string> argv) {
+      AttemptRequest r;
+      r.task = task;
+      r.attempt = 1;
+      r.argv = std::move(argv);
+      r.paths = AttemptPathsFor(root + "/run", task, 1);
+      auto pid = exec.Start(r);
+      EXPECT_TRUE(pid) << (pid ? "" : pid.error().message);
+      WaitResult w;
+      while (w.exits.empty()) w = exec.Wait(-1);
+      EXPECT_EQ(w.exits[0].pid, *pid);
+      EXPECT_EQ(w.exits[0].exit_code, 0);
+      return r.paths;
+    };
+    a = run("a", {"true"});
+    b = run("b", {"sh", "-c", "echo x > kept; echo to-stdout"});
+    EXPECT_FALSE(fs->Stat(a.work).exists) << "a's empty folder became b's";
+    EXPECT_FALSE(fs->Stat(a.stdout_log).exists) << "and its empty logs b's";
+    c = run("c", {"sh", "-c", "echo to-stderr >&2"});
+    d = run("d", {"true"});
+    EXPECT_TRUE(fs->Stat(d.stdout_log).exists) << "running or just ended: not removed yet";
+  }
+  EXPECT_TRUE(fs->Stat(b.work + "/kept").exists) << "b wrote something: its folder stays";
+  EXPECT_TRUE(fs->Stat(d.work).is_dir);
+  EXPECT_EQ(*fs->ReadFile(b.stdout_log), "to-stdout\n");
+  EXPECT_FALSE(fs->Stat(b.stderr_log).exists);
+  EXPECT_EQ(*fs->ReadFile(c.stderr_log), "to-stderr\n");
+  EXPECT_FALSE(fs->Stat(c.stdout_log).exists);
+  EXPECT_FALSE(fs->Stat(d.stdout_log).exists) << "empty at the end: removed";
+  EXPECT_FALSE(fs->Stat(d.stderr_log).exists);
+  ASSERT_TRUE(fs->RemoveAll(root));
+}
+
+// A program that cannot start is an error naming why, as execvp would say it, and leaves no
+// process and no log behind.
+TEST(LocalExecutor, AProgramThatCannotStartSaysWhy) {
+  char tmpl[] = "/tmp/sluice-exec-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  auto fs = NewPosixFileSystem();
+  ASSERT_TRUE(fs->WriteFile(root + "/not-executable", "#!/bin/sh\n"));
+  std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"sluice-no-such-program"}, "cannot start sluice-no-such-program: No such file or directory"},
+      {{root + "/not-executable"}, "Permission denied"},
+      {{root + "/missing"}, "No such file or directory"}};
+  {
+    auto launcher = NewPosixProcessLauncher();
+    LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    int n = 0;
+    for (const auto& [argv, want] : cases) {
+      AttemptRequest r;
+      r.task = "t" + std::to_string(++n);
+      r.attempt = 1;
+      r.argv = argv;
+      r.paths = AttemptPathsFor(root + "/run", r.task, 1);
+      auto pid = exec.Start(r);
+      ASSERT_FALSE(pid);
+      EXPECT_NE(pid.error().message.find(want), std::string::npos) << pid.error().message;
+    }
+    EXPECT_TRUE(exec.Wait(0).exits.empty()) << "the failed children were reaped at once";
+  }
+  EXPECT_FALSE(fs->Stat(root + "/run/tasks/t1@1.stdout.log").exists);
   ASSERT_TRUE(fs->RemoveAll(root));
 }
 
