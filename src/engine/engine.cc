@@ -329,7 +329,7 @@ bool Engine::Vet(int i) {
       return false;
     }
     if (!t.when_reads_item && DecidedByWhen(i)) return false;
-    if (t.spec->for_each_literal || t.spec->for_each_expr) {
+    if (t.spec->for_each) {
       StartForEach(i);
       return false;
     }
@@ -380,11 +380,11 @@ void Engine::StartForEach(int i) {
   Instance& in = instances_[i];
   const TaskSpec& spec = *plan_->tasks[in.plan].spec;
   Value items;
-  if (spec.for_each_literal) {
-    items = *spec.for_each_literal;
+  if (spec.for_each->literal) {
+    items = *spec.for_each->literal;
   } else {
     Scope scope(*this, in, 1, nullptr);
-    auto v = spec.for_each_expr->Evaluate(scope);
+    auto v = spec.for_each->expr->Evaluate(scope);
     if (!v) {
       FailTask(i, "expression-error", 0, fmt::format("forEach: {}", v.error().message));
       return;

@@ -89,6 +89,7 @@ class Engine {
   // State transitions: Emit appends to the sink, applies, and notifies the observer.
   void Emit(Event e);
   Status Apply(const Event& e);
+  int FindInstance(std::string_view name) const;  // -1 when there is none
   Status ApplyHandler(const Event& e);
   Status ApplyPhase(const Event& e);
   Status ApplyGroupRetry(const Event& e);
@@ -166,6 +167,8 @@ class Engine {
   RunObserver* observer_;
 
   std::vector<Instance> instances_;
+  // Instances by name: main and finally tasks' own through the plan's index and top_, the
+  // others (forEach items, handlers) here; a million-task run keeps one index, not two.
   std::unordered_map<std::string, int> by_name_;
   std::vector<int> top_;  // plan task -> its top-level instance, -1 while it has none
   enum class Phase { kMain, kCompensating, kFinally };

@@ -68,8 +68,8 @@ Result<Activation::Resolved> Engine::Scope::Resolve(std::span<const std::string>
     if (in_.owner >= 0 && e_.plan_->tasks[e_.instances_[in_.owner].plan].name == name) {
       return &e_.instances_[in_.owner];
     }
-    auto it = e_.by_name_.find(name);
-    return it == e_.by_name_.end() ? nullptr : &e_.instances_[it->second];
+    int i = e_.FindInstance(name);
+    return i < 0 ? nullptr : &e_.instances_[i];
   };
   if (root == "tasks" && !component_params_ && path.size() == 4) {
     // tasks.T.outputs.params as a whole (has(tasks.T.outputs.params.x) selects from it).
@@ -172,7 +172,7 @@ std::optional<std::string> Engine::StartAttempt(int i) {
       if (!part.empty()) req.argv.push_back(part);
     }
     req.argv.push_back("-c");
-    req.argv.push_back(body.script);
+    req.argv.push_back(body.text);
   } else {
     for (const auto& a : body.run) {
       auto v = a.Evaluate(body_scope);

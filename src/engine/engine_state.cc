@@ -54,7 +54,6 @@ Engine::~Engine() = default;
 void Engine::InitInstances() {
   const int n = plan_->num_main;
   instances_.reserve(n);
-  by_name_.reserve(n);
   top_.assign(plan_->tasks.size(), -1);
   for (int i = 0; i < n; ++i) {
     top_[i] = AddInstance(i, -1, plan_->tasks[i].name, std::nullopt);
@@ -72,9 +71,22 @@ int Engine::AddInstance(int plan_index, int parent, std::string name, std::optio
   in.name = std::move(name);
   in.item = std::move(item);
   int idx = static_cast<int>(instances_.size());
-  by_name_[in.name] = idx;
+  // A main or finally task's own instance is found through the plan's index (FindInstance).
+  const bool top = parent < 0 && plan_index < plan_->num_main + plan_->num_finally &&
+                   in.name == plan_->tasks[plan_index].name;
+  if (!top) by_name_[in.name] = idx;
   instances_.push_back(std::move(in));
   return idx;
+}
+
+int Engine::FindInstance(std::string_view name) const {
+  if (const PlanTask* t = plan_->Find(name); t && t->index < static_cast<int>(top_.size()) &&
+                                              top_[t->index] >= 0 &&
+                                              instances_[top_[t->index]].name == name) {
+    return top_[t->index];
+  }
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? -1 : it->second;
 }
 
 void Engine::MarkReady(int i) {
@@ -86,13 +98,13 @@ void Engine::MarkReady(int i) {
 }
 
 TaskState Engine::StateOf(std::string_view name) const {
-  auto it = by_name_.find(std::string(name));
-  return it == by_name_.end() ? TaskState::kPending : instances_[it->second].state;
+  int i = FindInstance(name);
+  return i < 0 ? TaskState::kPending : instances_[i].state;
 }
 
 const Value* Engine::OutputsOf(std::string_view name) const {
-  auto it = by_name_.find(std::string(name));
-  return it == by_name_.end() ? nullptr : &instances_[it->second].outputs;
+  int i = FindInstance(name);
+  return i < 0 ? nullptr : &instances_[i].outputs;
 }
 
 bool Engine::Fits(const Instance& in) const {
@@ -100,7 +112,7 @@ bool Engine::Fits(const Instance& in) const {
   if (running_slots_ + 1 > opts_.jobs) return false;
   if (in.parent >= 0) {
     const Instance& p = instances_[in.parent];
-    int limit = plan_->tasks[p.plan].spec->parallelism;
+    int limit = plan_->tasks[p.plan].spec->for_each->parallelism;
     if (limit > 0 && p.children_running >= limit) return false;
   }
   const Resources& r = *t.resources;
@@ -193,12 +205,11 @@ Status Engine::Apply(const Event& e) {
   if (e.kind == EventKind::kRunPhase) return ApplyPhase(e);
   if (e.kind == EventKind::kHandlerStarted) return ApplyHandler(e);
   if (e.kind == EventKind::kGroupRetry) return ApplyGroupRetry(e);
-  auto it = by_name_.find(e.task);
-  if (it == by_name_.end()) {
+  const int i = FindInstance(e.task);
+  if (i < 0) {
     return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
                 e.seq, Quote(e.task));
   }
-  int i = it->second;
   Instance& in = instances_[i];
   if (IsTerminal(in.state) && (e.kind == EventKind::kTaskExpanded ||
                                e.kind == EventKind::kAttemptStarted ||
@@ -395,14 +406,12 @@ Status Engine::ApplyHandler(const Event& e) {
   auto d = ParseJson(e.data);
   const Value* owner = d && d->is_map() ? d->Find("owner") : nullptr;
   const Value* plan = d && d->is_map() ? d->Find("plan") : nullptr;
-  auto oit = owner && owner->is_string() ? by_name_.find(owner->as_string()) : by_name_.end();
+  const int o = owner && owner->is_string() ? FindInstance(owner->as_string()) : -1;
   const PlanTask* pt = plan && plan->is_string() ? plan_->Find(plan->as_string()) : nullptr;
-  if (oit == by_name_.end() || !pt || pt->owner != instances_[oit->second].plan ||
-      by_name_.count(e.task)) {
+  if (o < 0 || !pt || pt->owner != instances_[o].plan || FindInstance(e.task) >= 0) {
     return Fail(ErrorCode::kInternal, "event {}: bad handler {} {}", e.seq, Quote(e.task),
                 Quote(e.data));
   }
-  const int o = oit->second;
   Instance& own = instances_[o];
   own.state = TaskState::kRunning;
   waiting_.erase(o);
@@ -457,11 +466,11 @@ Status Engine::ApplyPhase(const Event& e) {
   if (!list || !list->is_list()) return Fail(ErrorCode::kInternal, "event {}: bad phase", e.seq);
   std::vector<int> owners;
   for (const auto& v : list->as_list()) {
-    auto it = v.is_string() ? by_name_.find(v.as_string()) : by_name_.end();
-    if (it == by_name_.end() || plan_->tasks[instances_[it->second].plan].compensate < 0) {
+    const int o = v.is_string() ? FindInstance(v.as_string()) : -1;
+    if (o < 0 || plan_->tasks[instances_[o].plan].compensate < 0) {
       return Fail(ErrorCode::kInternal, "event {}: cannot compensate {}", e.seq, Quote(v.ToText()));
     }
-    owners.push_back(it->second);
+    owners.push_back(o);
   }
   // What is downstream of each owner's task, once per task.
   std::map<int, std::vector<bool>> downstream;

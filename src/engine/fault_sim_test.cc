@@ -311,7 +311,7 @@ std::string Check(const Case& c, const Plan& plan, const std::vector<Event>& ev,
   std::vector<std::string> completed;  // instances (forEach items, not their parents)
   for (const auto& name : instances) {
     const PlanTask* t = task_of(name);
-    bool parent = t->spec->for_each_literal && name == t->name;
+    bool parent = t->spec->for_each && t->spec->for_each->literal && name == t->name;
     if (t->role == TaskRole::kMain && t->compensate >= 0 && !parent && state(name) == "succeeded") {
       completed.push_back(name);
     }

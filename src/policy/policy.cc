@@ -167,7 +167,7 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
         {"name", Value(t.name)},
         {"finally", Value(t.role == TaskRole::kFinally)},
         {"kind", Value(kKinds[static_cast<int>(t.component ? Body::Kind::kUses : t.kind)])},
-        {"uses", Value(s.body.kind == Body::Kind::kUses ? s.body.uses : "")},
+        {"uses", Value(s.body.kind == Body::Kind::kUses ? s.body.text : "")},
         {"component", t.component ? Value(ValueMap{{"name", Value(t.component->name)},
                                                    {"version", Value(t.component->version)}})
                                   : Value()},
@@ -179,7 +179,7 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
                                      {"gpu", Value(t.resources->gpu)}})},
         {"cache", Value(t.cache.enabled)},
         {"breaker", Value(t.breaker ? t.breaker->name : "")},
-        {"forEach", Value(s.for_each_literal || s.for_each_expr)},
+        {"forEach", Value(s.for_each != nullptr)},
         {"handlers", Value(ValueMap{{"catch", Value(static_cast<int64_t>(t.catches.size()))},
                                     {"fallback", Value(t.fallback >= 0)},
                                     {"compensate", Value(t.compensate >= 0)}})},

@@ -220,7 +220,7 @@ class Compiler {
     pt.kind = t.body.kind;
     const ComponentSpec* comp = nullptr;
     if (t.body.kind == Body::Kind::kUses) {
-      SLUICE_TRY(c, Resolve(t.body.uses, t.body.loc));
+      SLUICE_TRY(c, Resolve(t.body.text, t.body.loc));
       comp = *c;
       pt.component = comp;
       pt.body = &comp->body;
@@ -477,7 +477,7 @@ class Compiler {
     }
     if (root == "item" && !is_component) {
       const TaskSpec* itemized = pt.owner >= 0 ? plan_->tasks[pt.owner].spec : pt.spec;
-      if (!itemized->for_each_literal && !itemized->for_each_expr) {
+      if (!itemized->for_each) {
         return fail("item is only defined in a task with forEach");
       }
       return {};
@@ -549,18 +549,19 @@ class Compiler {
         for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
       }
     }
-    if (t.for_each_expr) {
-      for (const auto& piece : t.for_each_expr->tmpl.pieces()) {
+    if (t.for_each && t.for_each->expr) {
+      const TemplateField& expr = *t.for_each->expr;
+      for (const auto& piece : expr.tmpl.pieces()) {
         if (!piece.expr) continue;
         for (const auto& ref : piece.expr->references()) {
           if (ref.path[0] == "item") {
-            return FailAt(t.for_each_expr->loc, "forEach cannot refer to item");
+            return FailAt(expr.loc, "forEach cannot refer to item");
           }
         }
       }
-      SLUICE_TRY_STATUS(CheckField(pt, *t.for_each_expr, false));
+      SLUICE_TRY_STATUS(CheckField(pt, expr, false));
       // A string may hold a JSON list (an upstream output read as text).
-      SLUICE_TRY_STATUS(CheckKind(*t.for_each_expr, "forEach must give a list",
+      SLUICE_TRY_STATUS(CheckKind(expr, "forEach must give a list",
                                   {StaticType::kList, StaticType::kString}));
     }
     if (pt.retry->when) {
@@ -631,7 +632,7 @@ class Compiler {
           return FailAt(loc, "task {} is already in group {}", Quote(name),
                         Quote(plan_->groups[t->group].name));
         }
-        if (t->spec->for_each_literal || t->spec->for_each_expr || t->catches.size() ||
+        if (t->spec->for_each || t->catches.size() ||
             t->fallback >= 0) {
           return FailAt(loc, "task {} cannot be in a group: a group's members cannot use forEach, "
                         "catch or fallback", Quote(name));

@@ -37,8 +37,8 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
     const Template& t0 = body->run[0].tmpl;
     if (!t0.has_placeholders() && StartsWith(t0.text(), "builtin:")) {
       body->kind = Body::Kind::kBuiltin;
-      body->builtin = t0.text().substr(8);
-      if (body->builtin != "noop") {
+      body->text = t0.text().substr(8);
+      if (body->text != "noop") {
         return FailAt(Loc(run.Item(0)), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
       }
     }
@@ -52,7 +52,7 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
                     "placeholders: no value may become shell code. Pass it through env: (e.g. "
                     "env: {{X: \"${{{{ ... }}}}\"}}) and read \"$X\" in the script");
     }
-    body->script = *text;
+    body->text = *text;
     if (n["shell"]) {
       SLUICE_TRY(sh, Str(n["shell"], "shell"));
       if (Trim(*sh).empty()) return FailAt(Loc(n["shell"]), "shell must not be empty");
@@ -70,7 +70,7 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
       return FailAt(Loc(uses), "uses must be NAME or NAME@VERSION (e.g. train@1 or train@1.2.0), "
                     "not {}", Quote(*u));
     }
-    body->uses = *u;
+    body->text = *u;
     if (const auto& with = n["with"]) {
       SLUICE_TRY_STATUS(ExpectMap(with, "with"));
       std::set<std::string> seen;
@@ -128,7 +128,7 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
   }
   if (kind == TaskKind::kMain && n["approval"] && !n["run"] && !n["script"] && !n["uses"]) {
     t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
-    t.body.builtin = "noop";
+    t.body.text = "noop";
     t.body.loc = Loc(n["approval"]);
   } else {
     SLUICE_TRY_STATUS(BodyOf(n, &t.body, true, fmt::format("task {}", Quote(t.name))));
@@ -168,23 +168,24 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     t.when = std::make_unique<TemplateField>(std::move(*f));
   }
   if (const auto& fe = n["forEach"]) {
-    t.for_each_loc = Loc(fe);
+    t.for_each = std::make_unique<ForEachSpec>();
+    t.for_each->loc = Loc(fe);
     if (fe.IsSequence()) {
       SLUICE_TRY(v, ToValue(fe));
-      t.for_each_literal = *v;
+      t.for_each->literal = *v;
     } else {
       SLUICE_TRY(f, Field(fe, "forEach", false));
       if (!f->tmpl.has_placeholders()) {
         return FailAt(f->loc, "forEach must be a list, or a placeholder that gives a list "
                       "(\"${{{{ params.items }}}}\")");
       }
-      t.for_each_expr = std::make_unique<TemplateField>(std::move(*f));
+      t.for_each->expr = std::make_unique<TemplateField>(std::move(*f));
     }
   }
   if (n["parallelism"]) {
     if (!n["forEach"]) return FailAt(Loc(n["parallelism"]), "parallelism is only used with forEach");
     SLUICE_TRY(p, Int(n["parallelism"], "parallelism", 1, 100000));
-    t.parallelism = static_cast<int>(*p);
+    t.for_each->parallelism = static_cast<int>(*p);
   }
   if (n["retry"]) {
     SLUICE_TRY(r, Retry(n["retry"]));

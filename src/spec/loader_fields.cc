@@ -202,7 +202,7 @@ Result<Resources> Reader::ResourcesOf(const YNode& n) const {
     if (*key == "cpu") r.cpu = *q;
     else if (*key == "memory") r.memory = *q;
     else if (*key == "gpu") r.gpu = *q;
-    else r.pools[*key] = *q;
+    else r.pools.emplace_back(*key, *q);
   }
   return r;
 }

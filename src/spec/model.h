@@ -73,7 +73,7 @@ struct Resources {
   double cpu = 0;
   double memory = 0;  // bytes
   double gpu = 0;
-  std::map<std::string, double> pools;
+  std::vector<std::pair<std::string, double>> pools;  // pool name → units, each once
   bool set = false;
 };
 
@@ -108,15 +108,24 @@ struct Body {
   enum class Kind { kNone, kRun, kScript, kUses, kBuiltin };
   Kind kind = Kind::kNone;
   std::vector<TemplateField> run;  // argv
-  std::string builtin;             // "noop" for run: [builtin:noop]
-  std::string script;
+  // By kind: the builtin's name ("noop" for run: [builtin:noop]), the script's text, or the
+  // component reference ("name@version"). One string, not three: a pipeline may hold a million
+  // tasks.
+  std::string text;
   std::string shell = "sh -e";
-  std::string uses;  // "name@version"
   std::vector<std::pair<std::string, TemplateField>> with;
   Location loc;
 };
 
 struct TaskHandlers;
+
+// forEach: a literal list, or a template that yields a list, each item run as its own instance.
+struct ForEachSpec {
+  std::optional<Value> literal;
+  std::unique_ptr<TemplateField> expr;  // when not a literal
+  Location loc;
+  int parallelism = 0;  // items running at once, 0 = unbounded
+};
 
 // A human sign-off a task waits for before it starts (approval:).
 struct ApprovalSpec {
@@ -137,11 +146,7 @@ struct TaskSpec {
   OutputsDecl outputs;
   // Rare, large fields live behind pointers: a pipeline may hold a million tasks.
   std::unique_ptr<TemplateField> when;
-  // forEach: a literal list, or a template that yields a list.
-  std::optional<Value> for_each_literal;
-  std::unique_ptr<TemplateField> for_each_expr;
-  Location for_each_loc;
-  int parallelism = 0;  // 0 = unbounded
+  std::unique_ptr<ForEachSpec> for_each;  // null: not a forEach task
   std::unique_ptr<RetryPolicy> retry;
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> deadline_ms;
