@@ -1,9 +1,8 @@
-// POSIX implementations of the Env seams. This is the only file that calls posix_spawn,
-// waitpid, open and the system clock.
+// POSIX implementations of the Env seams: files, the clock, locks. With process_posix.cc (vfork,
+// execve, waitpid) the only files that make system calls.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
