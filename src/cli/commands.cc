@@ -217,18 +217,13 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   // Where things are: failures with their logs, artifacts, the run folder.
   if (!cancel_only) {
     constexpr int kShownFailures = 20;
-    auto failed = store.ListTasksInState(run_id, "failed", kShownFailures);
-    for (const auto& t : failed ? *failed : std::vector<TaskRecord>{}) {
-      if (t.attempts == 0) continue;
-      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", t.name.c_str(),
-                   t.message.c_str(), run_id.c_str(), t.name.c_str());
+    for (const auto& [task, message] : engine.FailedTasks(kShownFailures)) {
+      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", task.c_str(),
+                   message.c_str(), run_id.c_str(), task.c_str());
     }
   }
-  auto counts = store.CountTasksByState(run_id);
   std::vector<std::string> parts;
-  for (const auto& [state, n] : counts ? *counts : std::map<std::string, int>{}) {
-    parts.push_back(fmt::format("{} {}", n, state));
-  }
+  for (const auto& [state, n] : engine.CountByState()) parts.push_back(fmt::format("{} {}", n, state));
   std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), summary->status.c_str(),
                Join(parts, ", ").c_str());
   auto artifacts = store.ListArtifacts(run_id);

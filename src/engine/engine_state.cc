@@ -102,6 +102,25 @@ TaskState Engine::StateOf(std::string_view name) const {
   return i < 0 ? TaskState::kPending : instances_[i].state;
 }
 
+std::map<std::string, int> Engine::CountByState() const {
+  std::map<std::string, int> out;
+  for (const auto& in : instances_) {
+    if (in.name.find('[') == std::string::npos) ++out[std::string(TaskStateName(in.state))];
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Engine::FailedTasks(int limit) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& in : instances_) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (in.state == TaskState::kFailed && in.attempt > 0 && in.name.find('[') == std::string::npos) {
+      out.emplace_back(in.name, in.last_failure().message);
+    }
+  }
+  return out;
+}
+
 const Value* Engine::OutputsOf(std::string_view name) const {
   int i = FindInstance(name);
   return i < 0 ? nullptr : &instances_[i].outputs;

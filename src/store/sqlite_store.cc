@@ -491,28 +491,6 @@ Result<std::vector<TaskRecord>> Store::ListTasks(const std::string& run_id) {
   return out;
 }
 
-Result<std::vector<TaskRecord>> Store::ListTasksInState(const std::string& run_id,
-                                                        const std::string& state, int limit) {
-  auto st = impl_->Query("SELECT name,state,attempts,message,outputs,started_us,finished_us FROM "
-                         "tasks WHERE run_id=? AND state=? ORDER BY rowid LIMIT ?", run_id, state,
-                         limit);
-  if (!st) return std::unexpected(st.error());
-  std::vector<TaskRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(ReadTask(*st));
-  sqlite3_reset(*st);
-  return out;
-}
-
-Result<std::map<std::string, int>> Store::CountTasksByState(const std::string& run_id) {
-  auto st = impl_->Query("SELECT state, COUNT(*) FROM tasks WHERE run_id=? AND instr(name,'[')=0 "
-                         "GROUP BY state", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::map<std::string, int> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out[Text(*st, 0)] = static_cast<int>(Int(*st, 1));
-  sqlite3_reset(*st);
-  return out;
-}
-
 Result<std::vector<std::array<std::string, 3>>> Store::ListArtifacts(const std::string& run_id) {
   auto st = impl_->Query("SELECT task,name,path FROM artifacts WHERE run_id=? AND instr(task,'[')=0 "
                          "ORDER BY rowid", run_id);

@@ -207,12 +207,6 @@ class Store : public EventSink {
   Result<RunRecord> GetRun(const std::string& id_or_prefix);
   Result<std::vector<Event>> LoadEvents(const std::string& run_id);
   Result<std::vector<TaskRecord>> ListTasks(const std::string& run_id);
-  // How many top-level tasks (not forEach items) are in each state; counted by SQLite, so a
-  // million-task run's summary costs no memory.
-  Result<std::map<std::string, int>> CountTasksByState(const std::string& run_id);
-  // Tasks in `state`, at most `limit`, in the order they were first recorded.
-  Result<std::vector<TaskRecord>> ListTasksInState(const std::string& run_id,
-                                                   const std::string& state, int limit);
   // Artifacts of top-level tasks: {task, name, path}.
   Result<std::vector<std::array<std::string, 3>>> ListArtifacts(const std::string& run_id);
   Result<std::vector<AttemptRecord>> ListAttempts(const std::string& run_id);
