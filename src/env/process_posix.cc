@@ -55,16 +55,17 @@ bool MoveFd(int fd, int target) {
 // the sanitizers' bookkeeping there would be the parent's.
 [[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void RunChild(
     const ChildPlan& p) {
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof(dfl));
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (size_t i = 0; i < p.n_reset; ++i) sigaction(p.reset[i], &dfl, nullptr);
   sigset_t none;
   sigemptyset(&none);
   int in = -1;
-  bool ok = sigprocmask(SIG_SETMASK, &none, nullptr) == 0 && setpgid(0, 0) == 0 &&
-            (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && MoveFd(in, 0) &&
-            MoveFd(p.out_fd, 1) && MoveFd(p.err_fd, 2) && (!p.cwd || chdir(p.cwd) == 0);
+  // Signals are unblocked last, once the child is in its own process group: a Ctrl-C meant
+  // for Sluice never reaches a child that has not started its program yet.
+  bool ok = setpgid(0, 0) == 0 && (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 &&
+            MoveFd(in, 0) && MoveFd(p.out_fd, 1) && MoveFd(p.err_fd, 2) &&
+            (!p.cwd || chdir(p.cwd) == 0) && sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
   int err = ok ? ENOENT : errno;
   for (size_t i = 0; ok && i < p.n_candidates; ++i) {
     execve(p.candidates[i], p.argv, p.envp);
