@@ -93,8 +93,9 @@ class Engine {
   struct Running;
 
   // State transitions: Emit appends to the sink, applies, and notifies the observer.
-  void Emit(Event e);
-  Status Apply(const Event& e);
+  void Emit(Event e, int instance = -1);
+  // `instance`, when the caller knows it, saves looking the event's task up by name.
+  Status Apply(const Event& e, int instance = -1);
   int FindInstance(std::string_view name) const;  // -1 when there is none
   Status ApplyHandler(const Event& e);
   Status ApplyPhase(const Event& e);

@@ -251,7 +251,7 @@ std::optional<std::string> Engine::StartAttempt(int i) {
   e.attempt = attempt;
   if (!cache_key.empty()) e.data = fmt::format("{{\"cache_key\":\"{}\"}}", cache_key);
   int64_t ready_us = in.ready_us;
-  Emit(e);
+  Emit(e, i);
   requests_[i] = std::move(req);
   in.ready_us = ready_us;
   to_spawn_.push_back(i);
@@ -278,7 +278,7 @@ void Engine::SpawnPending() {
     e.task = in.name;
     e.attempt = in.attempt;
     e.pid = *handle;
-    Emit(e);
+    Emit(e, i);
   }
 }
 
@@ -341,7 +341,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
   e.error_class = error_class;
   e.exit_code = code;
   e.message = message;
-  Emit(e);
+  Emit(e, i);
   if (error_class == "cancelled") {
     FinishTask(i, TaskState::kCancelled, message, "", "cancelled");
     return;

@@ -158,12 +158,12 @@ void Engine::Take(const Instance& in, int sign) {
   if (in.parent >= 0) instances_[in.parent].children_running += sign;
 }
 
-void Engine::Emit(Event e) {
+void Engine::Emit(Event e, int instance) {
   e.run_id = opts_.run_id;
   if (e.time_us == 0) e.time_us = clock_.NowUs();
   sink_.Append(e);
   ++uncommitted_;
-  (void)Apply(e);
+  (void)Apply(e, instance);
   if (observer_) observer_->OnEvent(e, MakeProgress());
 }
 
@@ -178,7 +178,7 @@ void Engine::FinishTask(int i, TaskState state, std::string message, std::string
   e.data = std::move(data);
   e.error_class = std::move(error_class);
   e.exit_code = code;
-  Emit(std::move(e));
+  Emit(std::move(e), i);
 }
 
 void Engine::SkipTask(int i, std::string message) {
@@ -186,7 +186,7 @@ void Engine::SkipTask(int i, std::string message) {
   e.kind = EventKind::kTaskSkipped;
   e.task = instances_[i].name;
   e.message = std::move(message);
-  Emit(std::move(e));
+  Emit(std::move(e), i);
 }
 
 Status Engine::Commit() {
@@ -210,7 +210,7 @@ Status Engine::Replay(const std::vector<Event>& events) {
   return {};
 }
 
-Status Engine::Apply(const Event& e) {
+Status Engine::Apply(const Event& e, int instance) {
   if (e.kind == EventKind::kRunCreated) return {};
   if (e.kind == EventKind::kRunStarted) {
     if (run_started_us_ == 0) run_started_us_ = e.time_us;
@@ -224,7 +224,7 @@ Status Engine::Apply(const Event& e) {
   if (e.kind == EventKind::kRunPhase) return ApplyPhase(e);
   if (e.kind == EventKind::kHandlerStarted) return ApplyHandler(e);
   if (e.kind == EventKind::kGroupRetry) return ApplyGroupRetry(e);
-  const int i = FindInstance(e.task);
+  const int i = instance >= 0 ? instance : FindInstance(e.task);
   if (i < 0) {
     return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
                 e.seq, Quote(e.task));

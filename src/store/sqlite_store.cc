@@ -1,5 +1,7 @@
 // The SQLite implementation of Store: the schema and its migrations, runs, events and their
 // projections, the cache. The other tables are in store_governance.cc; both share Store::Impl.
+#include <algorithm>
+
 #include "store/faulty_vfs.h"
 #include "store/journal.h"
 #include "store/store_impl.h"
@@ -327,19 +329,20 @@ Status Store::Commit() {
       return {};
     });
   }
-  std::string record = EncodeJournalRecord(batch);
-  if (auto s = m.journal->Append(record); !s) {
-    (void)m.journal->Truncate(m.journal_end);  // a torn record would end the journal anyway
-    return Fail(ErrorCode::kStore, "store: {}", s.error().message);
-  }
-  m.journal_end += static_cast<int64_t>(record.size());
   // Under an injected fsync fault every commit is published (and so synced), as without a journal.
-  bool now = m.fail_fsync_at > 0 || m.unpublished.size() + batch.size() >= kPublishEvents;
-  if (m.unpublished.empty()) m.oldest_unpublished_us = batch.front().time_us;
-  for (auto& e : batch) {
-    now = now || PublishAtOnce(e.kind);
-    m.unpublished.push_back(std::move(e));
+  bool now = m.fail_fsync_at > 0 || m.unpublished.size() + batch.size() >= kPublishEvents ||
+             std::any_of(batch.begin(), batch.end(), [](const Event& e) { return PublishAtOnce(e.kind); });
+  // A batch published at once needs no journal record: its transaction is the commit.
+  if (!now) {
+    std::string record = EncodeJournalRecord(batch);
+    if (auto s = m.journal->Append(record); !s) {
+      (void)m.journal->Truncate(m.journal_end);  // a torn record would end the journal anyway
+      return Fail(ErrorCode::kStore, "store: {}", s.error().message);
+    }
+    m.journal_end += static_cast<int64_t>(record.size());
   }
+  if (m.unpublished.empty()) m.oldest_unpublished_us = batch.front().time_us;
+  for (auto& e : batch) m.unpublished.push_back(std::move(e));
   return now ? m.PublishJournaled() : Status{};
 }
 
