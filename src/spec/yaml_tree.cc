@@ -14,7 +14,8 @@ YNode::Type YNode::type() const {
 
 std::string_view YNode::Scalar() const {
   if (!tree_ || !IsScalar()) return "";
-  return std::string_view(tree_->texts_.data() + tree_->nodes_[index_].text);
+  const auto& d = tree_->nodes_[index_];
+  return std::string_view(tree_->texts_.data() + d.text, d.count);
 }
 
 bool YNode::IsQuotedOrString() const { return tree_ && tree_->nodes_[index_].string_tagged; }
@@ -142,7 +143,7 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
         break;
       case YAML_SCALAR_EVENT: {
         const auto& s = ev.data.scalar;
-        std::string value(reinterpret_cast<const char*>(s.value), s.length);
+        std::string_view value(reinterpret_cast<const char*>(s.value), s.length);
         bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
         bool str_tag = s.tag && std::string_view(reinterpret_cast<const char*>(s.tag)) ==
                                     "tag:yaml.org,2002:str";
@@ -151,6 +152,7 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
                            s.anchor);
         tree->nodes_[idx].string_tagged = !plain || str_tag;
         tree->nodes_[idx].text = static_cast<uint32_t>(tree->texts_.size());
+        tree->nodes_[idx].count = static_cast<uint32_t>(value.size());  // a scalar's length
         tree->texts_.append(value);
         tree->texts_.push_back('\0');
         attach(idx);

@@ -110,7 +110,7 @@ class YamlTree {
     int line = 0, column = 0;
     uint32_t text = 0;    // offset in texts_ (NUL-terminated)
     uint32_t first = 0;   // offset in children_: sequence items, or key, value, key, value...
-    uint32_t count = 0;   // entries in children_
+    uint32_t count = 0;   // entries in children_; for a scalar, its length (it may hold NULs)
   };
   std::vector<NodeData> nodes_;
   std::string texts_;
