@@ -15,6 +15,9 @@ class Sha256 {
   void Update(std::string_view data);
   // Returns the digest as 64 lowercase hex characters. The hasher must not be used afterwards.
   std::string HexDigest();
+  // Whether the CPU's SHA instructions are used where present (default true); false forces the
+  // portable code, for tests that compare the two.
+  static void UseAcceleration(bool on);
 
  private:
   void Block(const unsigned char* p);
