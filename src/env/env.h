@@ -25,9 +25,8 @@ struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> env;   // the complete environment, "KEY=VALUE"
   std::string cwd;
-  // Where the process's output goes: it writes into these files directly. A file that stays
-  // empty may be reused (renamed) for a later process, and is removed at the end: a silent
-  // process leaves none.
+  // Where the process's output goes: it writes into these files directly (created when missing,
+  // emptied when present).
   std::string stdout_path;
   std::string stderr_path;
 };

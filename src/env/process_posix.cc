@@ -4,25 +4,20 @@
 // Why files and not pipes: output through pipes passed through this process, and each exit then
 // woke it up to three times (the two pipes closing, then SIGCHLD); with files it is one wakeup,
 // a task's output is in its log as it is written, and a task outlives a killed Sluice without
-// SIGPIPE. Creating two files per attempt would cost an inode each (dear on ext4 just after many
-// deletions, see the attempt folders in local_executor.h), so empty logs of ended attempts are
-// renamed for the next one, and those left at the end are removed: a task that prints nothing
-// leaves no log.
+// SIGPIPE. (The local executor renames empty logs of ended attempts for the next one, so that
+// creating files costs no inodes.)
 // SIGCHLD, SIGINT, SIGTERM and SIGHUP stay blocked and arrive through a signalfd, so there are
 // no signal handlers and no race between "check" and "sleep".
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "env/env.h"
@@ -82,13 +77,6 @@ bool MoveFd(int fd, int target) {
   _exit(127);
 }
 
-// A log file a child writes into; this process keeps a descriptor to it, to see afterwards
-// whether anything was written.
-struct LogFile {
-  int fd = -1;
-  std::string path;
-};
-
 class PosixProcessLauncher : public ProcessLauncher {
  public:
   PosixProcessLauncher() {
@@ -110,29 +98,19 @@ class PosixProcessLauncher : public ProcessLauncher {
     }
   }
 
-  // Spare logs are empty files under the names of attempts that have ended: removed, so that
-  // a task that printed nothing leaves no log.
   ~PosixProcessLauncher() override {
-    SortEnded();
-    for (auto& f : spare_logs_) {
-      unlink(f.path.c_str());
-      close(f.fd);
-    }
-    for (auto& [pid, logs] : running_) {
-      for (auto& f : logs) close(f.fd);
-    }
     if (sigfd_ >= 0) close(sigfd_);
     sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
   }
 
   Result<int> Spawn(const SpawnRequest& req) override {
-    SortEnded();
-    auto out = OpenLog(req.stdout_path);
-    if (!out) return std::unexpected(out.error());
-    auto err = OpenLog(req.stderr_path);
-    if (!err) {
-      spare_logs_.push_back(std::move(*out));
-      return std::unexpected(err.error());
+    const int out = OpenLog(req.stdout_path);
+    if (out < 0) return Fail(ErrorCode::kIo, "cannot create {}: {}", req.stdout_path, strerror(errno));
+    const int err = OpenLog(req.stderr_path);
+    if (err < 0) {
+      int e = errno;
+      close(out);
+      return Fail(ErrorCode::kIo, "cannot create {}: {}", req.stderr_path, strerror(e));
     }
     std::vector<char*> argv, envp;
     for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -160,7 +138,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     for (const auto& c : paths) candidates.push_back(c.c_str());
     volatile int child_error = 0;
     ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
-                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out->fd, err->fd,
+                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out, err,
                    reset_.data(), reset_.size(), &child_error};
 
     // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
@@ -169,16 +147,15 @@ class PosixProcessLauncher : public ProcessLauncher {
     pid_t pid = vfork();
     if (pid == 0) RunChild(plan);
     int spawn_error = pid < 0 ? errno : child_error;
+    close(out);
+    close(err);
     if (pid > 0 && spawn_error != 0) {
       int status;
       waitpid(pid, &status, 0);  // the child exited without running the program
     }
     if (spawn_error != 0) {
-      spare_logs_.push_back(std::move(*out));  // nothing ran: still empty
-      spare_logs_.push_back(std::move(*err));
       return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(spawn_error));
     }
-    running_[pid] = {std::move(*out), std::move(*err)};
     return pid;
   }
 
@@ -209,39 +186,8 @@ class PosixProcessLauncher : public ProcessLauncher {
   }
 
  private:
-  // The log at `path`: an empty one of an ended attempt renamed (no inode to allocate, as for
-  // the attempt folders), else a new file.
-  Result<LogFile> OpenLog(const std::string& path) {
-    while (!spare_logs_.empty()) {
-      LogFile f = std::move(spare_logs_.back());
-      spare_logs_.pop_back();
-      if (rename(f.path.c_str(), path.c_str()) == 0) {
-        f.path = path;
-        return f;
-      }
-      close(f.fd);
-    }
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Fail(ErrorCode::kIo, "cannot create {}: {}", path, strerror(errno));
-    return LogFile{fd, path};
-  }
-
-  // The logs of children that have exited are looked at on the next call after their exit was
-  // handled (the engine has killed what was left of their process groups by then): empty ones
-  // with nothing of their group alive become spares, the others are closed.
-  void SortEnded() {
-    for (auto& [pid, logs] : ended_) {
-      const bool dead = !GroupAlive(pid);
-      for (auto& f : logs) {
-        struct stat st;
-        if (dead && fstat(f.fd, &st) == 0 && st.st_size == 0) {
-          spare_logs_.push_back(std::move(f));
-        } else {
-          close(f.fd);
-        }
-      }
-    }
-    ended_.clear();
+  static int OpenLog(const std::string& path) {
+    return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
 
   void Reap(WaitResult* r) {
@@ -256,10 +202,6 @@ class PosixProcessLauncher : public ProcessLauncher {
       } else if (WIFSIGNALED(status)) {
         e.signal = WTERMSIG(status);
       }
-      if (auto it = running_.find(pid); it != running_.end()) {
-        ended_.emplace_back(pid, std::move(it->second));
-        running_.erase(it);
-      }
       r->exits.push_back(e);
     }
   }
@@ -268,9 +210,6 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t old_mask_;
   int sigfd_ = -1;
   std::vector<int> reset_;
-  std::unordered_map<int, std::array<LogFile, 2>> running_;    // pid → stdout, stderr
-  std::vector<std::pair<int, std::array<LogFile, 2>>> ended_;  // exited, not yet looked at
-  std::vector<LogFile> spare_logs_;
 };
 
 }  // namespace

@@ -16,34 +16,55 @@ LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::str
       artifact_root_(std::move(artifact_root)),
       base_env_(std::move(base_env)) {}
 
-// The folders of attempts that have ended are looked at here, when the next attempt starts: by
+LocalExecutor::~LocalExecutor() {
+  // Empty logs of the last attempts: a task that printed nothing leaves no log.
+  FindSpares();
+  for (const auto& log : spare_logs_) (void)fs_.Remove(log);
+}
+
+// The files of attempts that have ended are looked at here, when the next attempt starts: by
 // then the engine has killed what was left of their process groups and collected their outputs.
-// One left empty, with nothing of its group alive, becomes a spare.
-Status LocalExecutor::MakeWorkDir(const std::string& work) {
-  for (auto& [pid, dir] : ended_) {
-    if (!launcher_.GroupAlive(pid) && fs_.IsEmptyDir(dir)) spare_.push_back(std::move(dir));
+// Those left empty, with nothing of the group alive, become spares.
+void LocalExecutor::FindSpares() {
+  for (auto& [pid, paths] : ended_) {
+    if (launcher_.GroupAlive(pid)) continue;
+    if (fs_.IsEmptyDir(paths.work)) spare_dirs_.push_back(std::move(paths.work));
+    for (std::string* log : {&paths.stdout_log, &paths.stderr_log}) {
+      FileInfo f = fs_.Stat(*log);
+      if (f.exists && !f.is_dir && f.size == 0) spare_logs_.push_back(std::move(*log));
+    }
   }
   ended_.clear();
-  while (!spare_.empty()) {
-    std::string dir = std::move(spare_.back());
-    spare_.pop_back();
-    if (fs_.Rename(dir, work)) return {};  // replaces an empty folder left at `work`
+}
+
+// Renames a spare into `path`; false when there is none (or none could be renamed).
+bool LocalExecutor::TakeSpare(std::vector<std::string>& spares, const std::string& path) {
+  while (!spares.empty()) {
+    std::string from = std::move(spares.back());
+    spares.pop_back();
+    if (fs_.Rename(from, path)) return true;  // replaces an empty folder left at `path`
   }
-  // Attempt numbers are never reused, but start clean if a folder was left anyway.
-  if (fs_.Stat(work).exists) {
-    if (auto s = fs_.RemoveAll(work); !s) return s;
-  }
-  return fs_.MakeDirs(work);
+  return false;
 }
 
 Result<int> LocalExecutor::Start(const AttemptRequest& req) {
-  const std::string& work = req.paths.work;
-  if (auto s = MakeWorkDir(work); !s) return std::unexpected(s.error());
+  const AttemptPaths& paths = req.paths;
+  if (spare_dirs_.empty() || spare_logs_.size() < 2) FindSpares();
+  if (!TakeSpare(spare_dirs_, paths.work)) {
+    // Attempt numbers are never reused, but start clean if a folder was left anyway.
+    if (fs_.Stat(paths.work).exists) {
+      if (auto s = fs_.RemoveAll(paths.work); !s) return std::unexpected(s.error());
+    }
+    if (auto s = fs_.MakeDirs(paths.work); !s) return std::unexpected(s.error());
+  }
+  // The launcher creates a log that is not there.
+  TakeSpare(spare_logs_, paths.stdout_log);
+  TakeSpare(spare_logs_, paths.stderr_log);
   SpawnRequest sp;
   sp.argv = req.argv;
-  sp.cwd = work;
-  sp.stdout_path = req.paths.stdout_log;
-  sp.stderr_path = req.paths.stderr_log;
+  sp.cwd = paths.work;
+  sp.stdout_path = paths.stdout_log;
+  sp.stderr_path = paths.stderr_log;
   // Declared variables override inherited ones of the same name.
   sp.env.reserve(base_env_.size() + req.env.size());
   for (const auto& kv : base_env_) {
@@ -55,9 +76,9 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
   for (const auto& [k, v] : req.env) sp.env.push_back(k + "=" + v);
   auto pid = launcher_.Spawn(sp);
   if (pid) {
-    work_of_[*pid] = work;
+    running_[*pid] = paths;
   } else {
-    spare_.push_back(work);  // nothing ran in it
+    ended_.emplace_back(0, paths);  // nothing ran: its files are spares if they are empty
   }
   return pid;
 }
@@ -74,10 +95,10 @@ void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, 
 WaitResult LocalExecutor::Wait(int64_t timeout_us) {
   WaitResult r = launcher_.Wait(timeout_us);
   for (const auto& exit : r.exits) {
-    auto it = work_of_.find(exit.pid);
-    if (it == work_of_.end()) continue;
+    auto it = running_.find(exit.pid);
+    if (it == running_.end()) continue;
     ended_.emplace_back(exit.pid, std::move(it->second));
-    work_of_.erase(it);
+    running_.erase(it);
   }
   return r;
 }

@@ -18,6 +18,7 @@ class LocalExecutor : public Executor {
   // environment ("KEY=VALUE") that every task process starts from.
   LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string artifact_root,
                 std::vector<std::string> base_env);
+  ~LocalExecutor() override;
 
   Result<int> Start(const AttemptRequest& req) override;
   void Signal(int handle, int sig) override;
@@ -33,7 +34,8 @@ class LocalExecutor : public Executor {
   Result<std::string> StoreArtifact(const std::string& path);
 
  private:
-  Status MakeWorkDir(const std::string& work);
+  void FindSpares();
+  bool TakeSpare(std::vector<std::string>& spares, const std::string& path);
   Result<std::string> Digest(const std::string& path, int depth);
   Status CopyTree(const std::string& from, const std::string& to, int depth);
 
@@ -41,13 +43,15 @@ class LocalExecutor : public Executor {
   FileSystem& fs_;
   std::string artifact_root_;
   std::vector<std::string> base_env_;
-  // Attempt folders. A folder an attempt left empty is renamed into the next attempt's place
-  // rather than a new one made: a rename allocates no inode, and where many were just deleted
-  // (a state folder cleared) ext4's mkdir must step over each of them (~70-280 us measured,
-  // against ~3 us for the rename). So a run keeps only the folders that hold something.
-  std::unordered_map<int, std::string> work_of_;    // running attempts: pid → folder
-  std::vector<std::pair<int, std::string>> ended_;  // exited since the last Start
-  std::vector<std::string> spare_;                  // empty, free for the next attempt
+  // Attempt files: the folder and the two logs. Those an attempt left empty are renamed into
+  // the next attempt's place rather than new ones made: a rename allocates no inode, and where
+  // many were just deleted (a state folder cleared) ext4's mkdir and create must step over each
+  // of them (~70-280 us measured, against ~3 us for the rename). So a run keeps only the
+  // folders and logs that hold something (and the last attempts' folders).
+  std::unordered_map<int, AttemptPaths> running_;     // pid → its files
+  std::vector<std::pair<int, AttemptPaths>> ended_;  // exited since the last look
+  std::vector<std::string> spare_dirs_;              // empty, free for the next attempt
+  std::vector<std::string> spare_logs_;
 };
 
 }  // namespace sluice
