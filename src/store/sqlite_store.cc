@@ -416,28 +416,22 @@ Status Store::CloseJournal() {
   "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,stats"
 
 Result<std::vector<RunRecord>> Store::ListRuns(int limit) {
-  auto st = impl_->Query("SELECT " RUN_COLUMNS " FROM runs ORDER BY created_us DESC, id DESC LIMIT ?",
-                         limit);
-  if (!st) return std::unexpected(st.error());
-  std::vector<RunRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(Impl::ReadRun(*st));
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<RunRecord>(
+      "SELECT " RUN_COLUMNS " FROM runs ORDER BY created_us DESC, id DESC LIMIT ?", Impl::ReadRun,
+      limit);
 }
 
 Result<RunRecord> Store::GetRun(const std::string& id) {
-  auto st = impl_->Query("SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,?)=? LIMIT 3",
-                         id, static_cast<int64_t>(id.size()), id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<RunRecord> found;
-  while (sqlite3_step(*st) == SQLITE_ROW) found.push_back(Impl::ReadRun(*st));
-  sqlite3_reset(*st);
-  for (const auto& r : found) {
+  auto found = impl_->Rows<RunRecord>(
+      "SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,?)=? LIMIT 3", Impl::ReadRun, id,
+      static_cast<int64_t>(id.size()), id);
+  if (!found) return std::unexpected(found.error());
+  for (const auto& r : *found) {
     if (r.id == id) return r;
   }
-  if (found.empty() || id.empty()) return Fail(ErrorCode::kNotFound, "no run {}", Quote(id));
-  if (found.size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(id));
-  return found[0];
+  if (found->empty() || id.empty()) return Fail(ErrorCode::kNotFound, "no run {}", Quote(id));
+  if (found->size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(id));
+  return (*found)[0];
 }
 
 Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
@@ -485,48 +479,37 @@ static TaskRecord ReadTask(sqlite3_stmt* st) {
 }
 
 Result<std::vector<TaskRecord>> Store::ListTasks(const std::string& run_id) {
-  auto st = impl_->Query("SELECT name,state,attempts,message,outputs,started_us,finished_us FROM "
-                         "tasks WHERE run_id=? ORDER BY rowid", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<TaskRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(ReadTask(*st));
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<TaskRecord>("SELECT name,state,attempts,message,outputs,started_us,finished_us "
+                                 "FROM tasks WHERE run_id=? ORDER BY rowid", ReadTask, run_id);
 }
 
 Result<std::vector<std::array<std::string, 3>>> Store::ListArtifacts(const std::string& run_id) {
-  auto st = impl_->Query("SELECT task,name,path FROM artifacts WHERE run_id=? AND instr(task,'[')=0 "
-                         "ORDER BY rowid", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<std::array<std::string, 3>> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2)});
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<std::array<std::string, 3>>(
+      "SELECT task,name,path FROM artifacts WHERE run_id=? AND instr(task,'[')=0 ORDER BY rowid",
+      [](sqlite3_stmt* st) -> std::array<std::string, 3> {
+        return {Text(st, 0), Text(st, 1), Text(st, 2)};
+      },
+      run_id);
 }
 
 Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id) {
-  auto st = impl_->Query("SELECT task,attempt,status,error_class,exit_code,message,pid,started_us,"
-                         "finished_us FROM attempts WHERE run_id=? ORDER BY started_us, task, attempt",
-                         run_id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<AttemptRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    AttemptRecord a;
-    a.task = Text(*st, 0);
-    a.attempt = static_cast<int>(Int(*st, 1));
-    a.status = Text(*st, 2);
-    a.error_class = Text(*st, 3);
-    a.exit_code = static_cast<int>(Int(*st, 4));
-    a.message = Text(*st, 5);
-    a.pid = Int(*st, 6);
-    a.started_us = Int(*st, 7);
-    a.finished_us = Int(*st, 8);
-    out.push_back(std::move(a));
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<AttemptRecord>(
+      "SELECT task,attempt,status,error_class,exit_code,message,pid,started_us,finished_us FROM "
+      "attempts WHERE run_id=? ORDER BY started_us, task, attempt",
+      [](sqlite3_stmt* st) {
+        AttemptRecord a;
+        a.task = Text(st, 0);
+        a.attempt = static_cast<int>(Int(st, 1));
+        a.status = Text(st, 2);
+        a.error_class = Text(st, 3);
+        a.exit_code = static_cast<int>(Int(st, 4));
+        a.message = Text(st, 5);
+        a.pid = Int(st, 6);
+        a.started_us = Int(st, 7);
+        a.finished_us = Int(st, 8);
+        return a;
+      },
+      run_id);
 }
 
 Result<std::map<std::string, std::string>> Store::LoadSources(const std::string& run_id) {
@@ -552,15 +535,11 @@ Result<std::optional<std::string>> Store::FindCache(const std::string& key, int6
 }
 
 Result<std::vector<CacheRecord>> Store::ListCache() {
-  auto st = impl_->Query("SELECT key,run_id,task,outputs,created_us FROM cache ORDER BY created_us");
-  if (!st) return std::unexpected(st.error());
-  std::vector<CacheRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3),
-                   Int(*st, 4)});
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<CacheRecord>(
+      "SELECT key,run_id,task,outputs,created_us FROM cache ORDER BY created_us",
+      [](sqlite3_stmt* st) -> CacheRecord {
+        return {Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Int(st, 4)};
+      });
 }
 
 Result<int> Store::ClearCache() {

@@ -111,17 +111,20 @@ std::string AuditPayload(const AuditRecord& r) {
   "AND t.state!='awaiting-approval' THEN t.state ELSE r.state END FROM approval_requests r "  \
   "JOIN tasks t ON t.run_id=r.run_id AND t.name=r.task "
 
+namespace {
+
+// A row of APPROVAL_SELECT.
+ApprovalRequestRow ReadApprovalRequest(sqlite3_stmt* st) {
+  return {Text(st, 0), Text(st, 1), Int(st, 2), Int(st, 3), Text(st, 4), Text(st, 5)};
+}
+
+}  // namespace
+
 Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
-  auto st = impl_->Query(APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND "
-                         "t.state='awaiting-approval') ORDER BY r.requested_us",
-                         static_cast<int64_t>(pending_only));
-  if (!st) return std::unexpected(st.error());
-  std::vector<ApprovalRequestRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4), Text(*st, 5)});
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<ApprovalRequestRow>(
+      APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND t.state='awaiting-approval') "
+                      "ORDER BY r.requested_us",
+      ReadApprovalRequest, static_cast<int64_t>(pending_only));
 }
 
 Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
@@ -129,10 +132,7 @@ Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::s
   auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
   if (!st) return std::unexpected(st.error());
   std::optional<ApprovalRequestRow> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) {
-    out = ApprovalRequestRow{Text(*st, 0), Text(*st, 1), Int(*st, 2), Int(*st, 3), Text(*st, 4),
-                             Text(*st, 5)};
-  }
+  if (sqlite3_step(*st) == SQLITE_ROW) out = ReadApprovalRequest(*st);
   sqlite3_reset(*st);
   return out;
 }
@@ -152,15 +152,13 @@ Status Store::AddVote(const std::string& run_id, const std::string& task, const 
 }
 
 Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const std::string& task) {
-  auto st = impl_->Query("SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? "
-                         "AND task=? ORDER BY time_us, rowid", run_id, task);
-  if (!st) return std::unexpected(st.error());
-  std::vector<VoteRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Int(*st, 1) != 0, Text(*st, 2), Int(*st, 3)});
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<VoteRow>(
+      "SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? AND task=? "
+      "ORDER BY time_us, rowid",
+      [](sqlite3_stmt* st) -> VoteRow {
+        return {Text(st, 0), Int(st, 1) != 0, Text(st, 2), Int(st, 3)};
+      },
+      run_id, task);
 }
 
 Result<std::string> Store::RunSubmitter(const std::string& run_id) {
@@ -174,27 +172,14 @@ Result<std::string> Store::RunSubmitter(const std::string& run_id) {
 }
 
 Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {
-  auto st = impl_->Query("SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,"
-                         "result,message,waiver FROM decisions WHERE run_id=? ORDER BY seq", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::vector<DecisionRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    DecisionRow d;
-    d.time_us = Int(*st, 0);
-    d.run_id = Text(*st, 1);
-    d.stage = Text(*st, 2);
-    d.task = Text(*st, 3);
-    d.policy = Text(*st, 4);
-    d.rule = Text(*st, 5);
-    d.policy_hash = Text(*st, 6);
-    d.input_digest = Text(*st, 7);
-    d.result = Text(*st, 8);
-    d.message = Text(*st, 9);
-    d.waiver = Text(*st, 10);
-    out.push_back(std::move(d));
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<DecisionRow>(
+      "SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,result,message,waiver "
+      "FROM decisions WHERE run_id=? ORDER BY seq",
+      [](sqlite3_stmt* st) -> DecisionRow {
+        return {Int(st, 0),  Text(st, 1), Text(st, 2), Text(st, 3), Text(st, 4), Text(st, 5),
+                Text(st, 6), Text(st, 7), Text(st, 8), Text(st, 9), Text(st, 10)};
+      },
+      run_id);
 }
 
 Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
@@ -202,25 +187,23 @@ Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
 }
 
 Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
-  auto st = impl_->Query("SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash "
-                         "FROM audit WHERE seq > ? ORDER BY seq", after_seq);
-  if (!st) return std::unexpected(st.error());
-  std::vector<AuditRecord> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    AuditRecord r;
-    r.seq = Int(*st, 0);
-    r.time_us = Int(*st, 1);
-    r.actor = Text(*st, 2);
-    r.action = Text(*st, 3);
-    r.run_id = Text(*st, 4);
-    r.subject = Text(*st, 5);
-    r.details = Text(*st, 6);
-    r.prev_hash = Text(*st, 7);
-    r.hash = Text(*st, 8);
-    out.push_back(std::move(r));
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<AuditRecord>(
+      "SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash FROM audit "
+      "WHERE seq > ? ORDER BY seq",
+      [](sqlite3_stmt* st) {
+        AuditRecord r;
+        r.seq = Int(st, 0);
+        r.time_us = Int(st, 1);
+        r.actor = Text(st, 2);
+        r.action = Text(st, 3);
+        r.run_id = Text(st, 4);
+        r.subject = Text(st, 5);
+        r.details = Text(st, 6);
+        r.prev_hash = Text(st, 7);
+        r.hash = Text(st, 8);
+        return r;
+      },
+      after_seq);
 }
 
 Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
@@ -264,27 +247,21 @@ Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
 }
 
 Result<std::vector<BreakerRow>> Store::ListBreakers() {
-  auto st = impl_->Query("SELECT name,data,updated_us FROM breakers ORDER BY name");
-  if (!st) return std::unexpected(st.error());
-  std::vector<BreakerRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out.push_back({Text(*st, 0), Text(*st, 1), Int(*st, 2)});
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<BreakerRow>("SELECT name,data,updated_us FROM breakers ORDER BY name",
+                                 [](sqlite3_stmt* st) -> BreakerRow {
+                                   return {Text(st, 0), Text(st, 1), Int(st, 2)};
+                                 });
 }
 
 Result<std::vector<BreakerTransitionRow>> Store::ListBreakerTransitions(const std::string& name,
                                                                         int limit) {
-  auto st = impl_->Query("SELECT name,from_state,to_state,reason,who,time_us FROM "
-                         "(SELECT * FROM breaker_transitions WHERE name=? OR ?='' "
-                         "ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                         name, name, static_cast<int64_t>(limit));
-  if (!st) return std::unexpected(st.error());
-  std::vector<BreakerTransitionRow> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) {
-    out.push_back({Text(*st, 0), Text(*st, 1), Text(*st, 2), Text(*st, 3), Text(*st, 4), Int(*st, 5)});
-  }
-  sqlite3_reset(*st);
-  return out;
+  return impl_->Rows<BreakerTransitionRow>(
+      "SELECT name,from_state,to_state,reason,who,time_us FROM (SELECT * FROM breaker_transitions "
+      "WHERE name=? OR ?='' ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+      [](sqlite3_stmt* st) -> BreakerTransitionRow {
+        return {Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Text(st, 4), Int(st, 5)};
+      },
+      name, name, static_cast<int64_t>(limit));
 }
 
 }  // namespace sluice

@@ -116,6 +116,17 @@ struct Store::Impl {
     return st;
   }
 
+  // Every row of a query, each made by `read(statement)`.
+  template <typename Row, typename Read, typename... Args>
+  Result<std::vector<Row>> Rows(const char* sql, Read read, const Args&... args) {
+    auto st = Query(sql, args...);
+    if (!st) return std::unexpected(st.error());
+    std::vector<Row> out;
+    while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(read(*st));
+    sqlite3_reset(*st);
+    return out;
+  }
+
   template <typename... Args>
   Status Run(const char* sql, const Args&... args) {
     auto st = Query(sql, args...);
