@@ -80,12 +80,12 @@ int Engine::AddInstance(int plan_index, int parent, std::string name, std::optio
 }
 
 int Engine::FindInstance(std::string_view name) const {
-  if (const PlanTask* t = plan_->Find(name); t && t->index < static_cast<int>(top_.size()) &&
-                                              top_[t->index] >= 0 &&
-                                              instances_[top_[t->index]].name == name) {
-    return top_[t->index];
+  const std::string key(name);
+  if (auto p = plan_->by_name.find(key); p != plan_->by_name.end()) {
+    const int top = p->second < static_cast<int>(top_.size()) ? top_[p->second] : -1;
+    if (top >= 0 && instances_[top].name == key) return top;
   }
-  auto it = by_name_.find(std::string(name));
+  auto it = by_name_.find(key);
   return it == by_name_.end() ? -1 : it->second;
 }
 

@@ -96,6 +96,16 @@ class PosixProcessLauncher : public ProcessLauncher {
       struct sigaction sa;
       if (sigaction(s, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL) reset_.push_back(s);
     }
+    // Where programs named without a '/' are looked for: this process's PATH, read once.
+    const char* env = std::getenv("PATH");
+    std::string_view dirs = env ? env : "/bin:/usr/bin";  // glibc's default
+    while (true) {
+      size_t colon = dirs.find(':');
+      std::string_view dir = dirs.substr(0, colon);
+      path_dirs_.push_back(dir.empty() ? std::string(".") : std::string(dir));
+      if (colon == std::string_view::npos) break;
+      dirs.remove_prefix(colon + 1);
+    }
   }
 
   ~PosixProcessLauncher() override {
@@ -117,22 +127,13 @@ class PosixProcessLauncher : public ProcessLauncher {
     argv.push_back(nullptr);
     for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
-    // The PATH search, as execvp does it (this process's PATH), done here rather than in the
-    // child.
+    // The PATH search, as execvp does it, prepared here rather than in the child.
     std::vector<std::string> paths;
     const std::string& name = req.argv[0];
     if (name.find('/') != std::string::npos) {
       paths.push_back(name);
     } else {
-      const char* env = std::getenv("PATH");
-      std::string_view dirs = env ? env : "/bin:/usr/bin";  // glibc's default
-      while (true) {
-        size_t colon = dirs.find(':');
-        std::string_view dir = dirs.substr(0, colon);
-        paths.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + name);
-        if (colon == std::string_view::npos) break;
-        dirs.remove_prefix(colon + 1);
-      }
+      for (const auto& dir : path_dirs_) paths.push_back(dir + "/" + name);
     }
     std::vector<const char*> candidates;
     for (const auto& c : paths) candidates.push_back(c.c_str());
@@ -210,6 +211,7 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t old_mask_;
   int sigfd_ = -1;
   std::vector<int> reset_;
+  std::vector<std::string> path_dirs_;
 };
 
 }  // namespace
