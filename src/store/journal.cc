@@ -1,12 +1,12 @@
 #include "store/journal.h"
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace sluice {
-namespace {
 
-// CRC-32C (Castagnoli), reflected, table-driven.
+// Reflected, table-driven.
 uint32_t Crc32c(std::string_view data) {
   static const std::array<uint32_t, 256> kTable = [] {
     std::array<uint32_t, 256> t{};
@@ -21,6 +21,8 @@ uint32_t Crc32c(std::string_view data) {
   for (unsigned char b : data) c = kTable[(c ^ b) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
+
+namespace {
 
 void PutU32(std::string& out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -51,6 +53,12 @@ class Reader {
     if (!Take(8)) return 0;
     for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(last_[i])) << (8 * i);
     return static_cast<int64_t>(v);
+  }
+  // An int written by PutI64; a value outside int's range is not something Encode wrote.
+  int Int() {
+    int64_t v = I64();
+    if (v < INT32_MIN || v > INT32_MAX) ok_ = false;
+    return ok_ ? static_cast<int>(v) : 0;
   }
   std::string Str() {
     uint32_t n = U32();
@@ -122,10 +130,10 @@ std::vector<JournalRecord> DecodeJournal(std::string_view bytes, int64_t offset,
       e.time_us = r.I64();
       std::string kind = r.Str();
       e.task = r.Str();
-      e.attempt = static_cast<int>(r.I64());
+      e.attempt = r.Int();
       e.status = r.Str();
       e.error_class = r.Str();
-      e.exit_code = static_cast<int>(r.I64());
+      e.exit_code = r.Int();
       e.message = r.Str();
       e.pid = r.I64();
       e.due_us = r.I64();

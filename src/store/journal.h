@@ -16,13 +16,16 @@
 // payload: u32 event count, then per event: i64 time_us, str kind (its name, as in the events
 // table), str task, i64 attempt, str status, str error_class, i64 exit_code, str message,
 // i64 pid, i64 due_us, str data; str = u32 length | bytes; integers little-endian. The run id is
-// the journal's own. A record that is cut short or fails its CRC (a torn write) ends the journal.
+// the journal's own. A record that is cut short or fails its CRC (a torn write) ends the journal,
+// and so does one whose CRC holds but whose payload Encode could not have written (an attempt or
+// exit code outside int, trailing bytes, an event kind this build does not know).
 //
 // Rejected: publishing from a second thread (SQLite work would still compete with the tasks for
 // the same cores, and every reader of this process would need locking); a journal per state
 // folder (runs are executed by different processes).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +33,9 @@
 #include "common/event.h"
 
 namespace sluice {
+
+// CRC-32C (Castagnoli) of `data`, as in the record header.
+uint32_t Crc32c(std::string_view data);
 
 std::string EncodeJournalRecord(const std::vector<Event>& batch);
 

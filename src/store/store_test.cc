@@ -395,5 +395,23 @@ TEST(StoreJournal, RecordsRoundTripAndDamageEndsTheJournal) {
   }
 }
 
+// Found by the journal fuzzer: a record whose CRC holds but whose attempt does not fit an int
+// decoded to a different attempt, and so encoded back to different bytes. It now ends the
+// journal like any damaged record.
+TEST(StoreJournal, ARecordWithAnIntegerOutOfRangeEndsTheJournal) {
+  std::string good = EncodeJournalRecord({Ev(EventKind::kTaskSkipped, "c")});
+  // header 8 | count 4 | time 8 | kind (4 + name) | task (4 + 1) | attempt 8
+  size_t attempt_at = 8 + 4 + 8 + 4 + EventKindName(EventKind::kTaskSkipped).size() + 4 + 1;
+  for (int64_t bad : {int64_t{1} << 40, int64_t{INT32_MIN} - 1}) {
+    std::string rec = good;
+    for (int i = 0; i < 8; ++i) rec[attempt_at + i] = static_cast<char>((static_cast<uint64_t>(bad) >> (8 * i)) & 0xFF);
+    uint32_t crc = Crc32c(std::string_view(rec).substr(8));
+    for (int i = 0; i < 4; ++i) rec[4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+    int64_t end = -1;
+    EXPECT_TRUE(DecodeJournal(good + rec + good, 0, "r", &end).size() == 1u) << bad;
+    EXPECT_EQ(end, static_cast<int64_t>(good.size()));
+  }
+}
+
 }  // namespace
 }  // namespace sluice
