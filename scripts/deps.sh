@@ -3,7 +3,7 @@
 # is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
 set -euo pipefail
 want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev libsqlite3-dev
-      libre2-dev libgtest-dev libssl-dev bsdutils tzdata)
+      libre2-dev libgtest-dev bsdutils tzdata)
 for what in "$@"; do
   case "$what" in
     demo|test) want+=(python3 python3-sklearn python3-numpy) ;;

@@ -175,7 +175,7 @@ class Store : public EventSink {
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 
-  // The audit log: append-only, each record chained to the one before by SHA-256 (OpenSSL).
+  // The audit log: append-only, each record chained to the one before by SHA-256.
   // Append fills seq, prev_hash and hash. Verify recomputes the chain and names the first
   // record that was changed, removed, inserted or moved; `expect_head` (a hash exported
   // earlier) also catches records removed from the end.

@@ -1,9 +1,8 @@
-// The store's tables besides runs and events: circuit breakers, the audit log (SHA-256 by
-// OpenSSL), policy decisions and approvals.
-#include <openssl/evp.h>
-
+// The store's tables besides runs and events: circuit breakers, the audit log (SHA-256
+// chained), policy decisions and approvals.
 #include <algorithm>
 
+#include "common/sha256.h"
 #include "store/store_impl.h"
 
 namespace sluice {
@@ -13,21 +12,8 @@ namespace {
 constexpr std::string_view kGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-std::string Sha256HexOpenSsl(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
 std::string AuditHash(const std::string& prev, const AuditRecord& r) {
-  return Sha256HexOpenSsl(prev + "\n" + AuditPayload(r));
+  return Sha256Hex(prev + "\n" + AuditPayload(r));
 }
 
 }  // namespace
