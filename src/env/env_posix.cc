@@ -336,9 +336,10 @@ Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std
     close(fd);
     return std::unique_ptr<FileLock>();
   }
-  if (ftruncate(fd, 0) == 0) {
-    ssize_t n = pwrite(fd, owner.data(), owner.size(), 0);
-    (void)n;
+  // Write, then cut what a longer earlier owner left. (Not truncate to zero first: ext4 writes a
+  // file truncated to zero out when it is closed.)
+  if (pwrite(fd, owner.data(), owner.size(), 0) == static_cast<ssize_t>(owner.size())) {
+    (void)ftruncate(fd, static_cast<off_t>(owner.size()));
   }
   return std::unique_ptr<FileLock>(new PosixFileLock(fd));
 }

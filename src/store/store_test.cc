@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace sluice {
 namespace {
@@ -76,9 +78,8 @@ TEST(Store, AppendedEventsUpdateProjectionsOnlyWhenCommitted) {
   EXPECT_EQ((*(*store)->LoadSources("r1"))["/p.yaml"], "text");
 }
 
-TEST(Store, MigratesAFirstVersionStoreKeepingItsEvents) {
-  TempDb t;
-  t.Sql(R"sql(
+// The schema of a version-1 store, as the first sluice made it.
+constexpr const char* kVersion1Schema = R"sql(
 CREATE TABLE events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -109,6 +110,64 @@ CREATE TABLE artifacts (run_id TEXT NOT NULL, task TEXT NOT NULL, name TEXT NOT 
   path TEXT NOT NULL, PRIMARY KEY (run_id, task, name));
 CREATE TABLE cache (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task TEXT NOT NULL,
   outputs TEXT NOT NULL, created_us INTEGER NOT NULL);
+)sql";
+
+// Tables, their columns and their indexes, as SQLite reports them (not the SQL text, which
+// differs between a table created whole and one renamed or altered into shape).
+std::string SchemaOf(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::string out;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return "cannot open";
+  auto rows = [&](const std::string& sql, auto&& each) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      out += "bad query " + sql;
+      return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) each(st);
+    sqlite3_finalize(st);
+  };
+  auto text = [](sqlite3_stmt* st, int i) {
+    const unsigned char* t = sqlite3_column_text(st, i);
+    return std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
+  };
+  std::vector<std::string> tables;
+  rows("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+       [&](sqlite3_stmt* st) { tables.push_back(text(st, 0)); });
+  for (const auto& t : tables) {
+    out += "table " + t + "\n";
+    rows("PRAGMA table_xinfo(" + t + ")", [&](sqlite3_stmt* st) {
+      out += "  column " + text(st, 1) + " " + text(st, 2) + " notnull=" + text(st, 3) +
+             " default=" + text(st, 4) + " pk=" + text(st, 5) + "\n";
+    });
+    std::vector<std::string> indexes;
+    rows("SELECT name, \"unique\", origin FROM pragma_index_list('" + t + "') ORDER BY origin, name",
+         [&](sqlite3_stmt* st) {
+           std::string name = text(st, 0);
+           bool autoindex = name.rfind("sqlite_autoindex_", 0) == 0;
+           out += "  index " + (autoindex ? std::string("(auto)") : name) + " unique=" + text(st, 1) +
+                  " origin=" + text(st, 2) + " on";
+           rows("PRAGMA index_info(" + name + ")", [&](sqlite3_stmt* c) { out += " " + text(c, 2); });
+           out += "\n";
+         });
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(Store, ANewStoreHasTheSchemaAnUpgradedOneHas) {
+  TempDb fresh, old;
+  ASSERT_TRUE(Store::Open(fresh.path()));
+  old.Sql(std::string(kVersion1Schema) + "PRAGMA user_version = 1;");
+  ASSERT_TRUE(Store::Open(old.path()));
+  std::string schema = SchemaOf(fresh.path());
+  EXPECT_NE(schema.find("column journal_offset"), std::string::npos) << schema;
+  EXPECT_EQ(schema, SchemaOf(old.path()));
+}
+
+TEST(Store, MigratesAFirstVersionStoreKeepingItsEvents) {
+  TempDb t;
+  t.Sql(std::string(kVersion1Schema) + R"sql(
 INSERT INTO runs(id,pipeline,status,created_us) VALUES('old','p','running',5);
 INSERT INTO events(run_id,time_us,kind) VALUES('old',5,'run.created');
 INSERT INTO events(run_id,time_us,kind,task,attempt) VALUES('old',6,'attempt.started','a',1);
