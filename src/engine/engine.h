@@ -93,9 +93,10 @@ class Engine {
   struct Running;
 
   // State transitions: Emit appends to the sink, applies, and notifies the observer.
-  void Emit(Event e, int instance = -1);
-  // `instance`, when the caller knows it, saves looking the event's task up by name.
-  Status Apply(const Event& e, int instance = -1);
+  void Emit(Event e, int instance = -1, const Value* data = nullptr);
+  // `instance`, when the caller knows it, saves looking the event's task up by name; `data`,
+  // when the caller has it, is e.data already parsed (a task's outputs), saving parsing it back.
+  Status Apply(const Event& e, int instance = -1, const Value* data = nullptr);
   int FindInstance(std::string_view name) const;  // -1 when there is none
   Status ApplyHandler(const Event& e);
   Status ApplyPhase(const Event& e);
@@ -124,8 +125,9 @@ class Engine {
   void FinishAttempt(int i, bool ok, const std::string& error_class, int code,
                      const std::string& message, const Value& outputs);
   // Record instance i's verdict (task.finished / task.skipped) with its last attempt number.
+  // `outputs`, when given, is what `data` holds.
   void FinishTask(int i, TaskState state, std::string message, std::string data = "",
-                  std::string error_class = "", int code = 0);
+                  std::string error_class = "", int code = 0, const Value* outputs = nullptr);
   void SkipTask(int i, std::string message);
   // A terminal failure of class `cls`: runs the task's fallback or a matching catch handler
   // first when it has them, else records the task failed.

@@ -225,7 +225,8 @@ std::optional<std::string> Engine::StartAttempt(int i) {
     cache_key = h.HexDigest();
     if (cache_) {
       if (auto hit = cache_->Find(cache_key, t.cache.ttl_ms, clock_.NowUs())) {
-        FinishTask(i, TaskState::kCached, "outputs reused from the cache", hit->ToJson());
+        FinishTask(i, TaskState::kCached, "outputs reused from the cache", hit->ToJson(), "", 0,
+                   &*hit);
         return std::nullopt;
       }
     }
@@ -353,7 +354,7 @@ void Engine::FinishAttempt(int i, bool ok, const std::string& error_class, int c
       m.emplace_back("cache_key", Value(in.cache_key));
       out = Value(std::move(m));
     }
-    FinishTask(i, TaskState::kSucceeded, "", out.ToJson());
+    FinishTask(i, TaskState::kSucceeded, "", out.ToJson(), "", 0, &out);
     return;
   }
   const RetryPolicy& r = *t.retry;

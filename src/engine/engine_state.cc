@@ -158,17 +158,17 @@ void Engine::Take(const Instance& in, int sign) {
   if (in.parent >= 0) instances_[in.parent].children_running += sign;
 }
 
-void Engine::Emit(Event e, int instance) {
+void Engine::Emit(Event e, int instance, const Value* data) {
   e.run_id = opts_.run_id;
   if (e.time_us == 0) e.time_us = clock_.NowUs();
   sink_.Append(e);
   ++uncommitted_;
-  (void)Apply(e, instance);
+  (void)Apply(e, instance, data);
   if (observer_) observer_->OnEvent(e, MakeProgress());
 }
 
 void Engine::FinishTask(int i, TaskState state, std::string message, std::string data,
-                        std::string error_class, int code) {
+                        std::string error_class, int code, const Value* outputs) {
   Event e;
   e.kind = EventKind::kTaskFinished;
   e.task = instances_[i].name;
@@ -178,7 +178,7 @@ void Engine::FinishTask(int i, TaskState state, std::string message, std::string
   e.data = std::move(data);
   e.error_class = std::move(error_class);
   e.exit_code = code;
-  Emit(std::move(e), i);
+  Emit(std::move(e), i, outputs);
 }
 
 void Engine::SkipTask(int i, std::string message) {
@@ -210,7 +210,7 @@ Status Engine::Replay(const std::vector<Event>& events) {
   return {};
 }
 
-Status Engine::Apply(const Event& e, int instance) {
+Status Engine::Apply(const Event& e, int instance, const Value* data) {
   if (e.kind == EventKind::kRunCreated) return {};
   if (e.kind == EventKind::kRunStarted) {
     if (run_started_us_ == 0) run_started_us_ = e.time_us;
@@ -331,7 +331,9 @@ Status Engine::Apply(const Event& e, int instance) {
         Take(in, -1);
       }
       in.state = *s;
-      if (!e.data.empty()) {
+      if (data) {
+        in.outputs = *data;
+      } else if (!e.data.empty()) {
         if (auto d = ParseJson(e.data); d) in.outputs = *d;
       }
       if (e.attempt > in.attempt) in.attempt = e.attempt;

@@ -80,6 +80,9 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
   } else {
     ended_.emplace_back(0, paths);  // nothing ran: its files are spares if they are empty
   }
+  // The checks for the next attempt's spares, while this one's program runs rather than
+  // between one task's end and the next one's start.
+  FindSpares();
   return pid;
 }
 
