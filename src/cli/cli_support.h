@@ -1,5 +1,5 @@
 // What the command files share (defined in commands.cc): error reporting, opening the store,
-// times as text, and audit records.
+// times as text, run folders and shown statuses, and audit records.
 #pragma once
 
 #include <memory>
@@ -16,6 +16,11 @@ int Report(const Error& e);
 Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
                                          int fail_fsync_at = 0);
 std::string Ts(int64_t us);
+// The run's folder, STATE/runs/ID, absolute.
+std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id);
+// The run's status as recorded, or "interrupted" for one recorded running (or pending) whose
+// process is gone.
+std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run);
 // An audit record of `action` by `actor`, now.
 AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
                     std::string subject, const Value& details);

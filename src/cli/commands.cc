@@ -1,4 +1,6 @@
-// The commands behind `sluice`: wiring of the real Env, store, executor and engine.
+// The commands that execute runs (run, resume, cancel): wiring of the real Env, store,
+// executor and engine; and what the command files share (cli_support.h). The commands that
+// only read are in inspect.cc.
 #include "cli/commands.h"
 
 #include <signal.h>
@@ -83,6 +85,18 @@ Status Audit(const GlobalOptions& g, Store& store, std::string action, std::stri
   return {};
 }
 
+std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
+  return fs.Absolute(fmt::format("{}/runs/{}", g.state_dir, id));
+}
+
+std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run) {
+  if ((run.status == "running" || run.status == "pending") &&
+      !IsFileLocked(RunDir(g, fs, run.id) + "/lock", nullptr)) {
+    return "interrupted";
+  }
+  return run.status;
+}
+
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
 Result<FaultPlan> FaultsFromEnv() {
   const char* text = std::getenv("SLUICE_FAULTS");
@@ -121,10 +135,6 @@ class StoreCache : public CacheLookup {
   Store& store_;
 };
 
-std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
-  return fs.Absolute(fmt::format("{}/runs/{}", g.state_dir, id));
-}
-
 std::string NewRunId(Clock& clock) {
   int64_t us = clock.NowUs();
   std::string ts = FormatTimestampMs(us / 1000);  // 2026-11-29T00:55:00.123Z
@@ -134,11 +144,6 @@ std::string NewRunId(Clock& clock) {
   }
   std::string salt = Sha256Hex(fmt::format("{}/{}", us, CurrentPid())).substr(0, 4);
   return fmt::format("{}-{}", compact, salt);
-}
-
-std::string DurationText(int64_t from_us, int64_t to_us) {
-  if (from_us <= 0 || to_us <= 0) return "";
-  return FormatDurationMs((to_us - from_us) / 1000);
 }
 
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
@@ -261,15 +266,6 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
 bool IsFinishedRun(std::string_view status) {
   return status == "succeeded" || status == "failed" || status == "cancelled" ||
          status == "compensated" || status == "compensation-failed";
-}
-
-// A run recorded running (or pending) whose process is gone was interrupted: say so.
-std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run) {
-  if ((run.status == "running" || run.status == "pending") &&
-      !IsFileLocked(RunDir(g, fs, run.id) + "/lock", nullptr)) {
-    return "interrupted";
-  }
-  return run.status;
 }
 
 }  // namespace
@@ -413,304 +409,6 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   x.cancel_only = true;
   int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, true, x);
   return rc == 1 ? 0 : rc;
-}
-
-int CmdValidate(const GlobalOptions& g, const std::string& file, const std::string& policies) {
-  auto fs = NewPosixFileSystem();
-  auto plan = LoadPlan(*fs, file);
-  if (!plan) return Report(plan.error());
-  const Plan& p = **plan;
-  // Admission with the params' defaults, as a run without -p would be submitted.
-  std::vector<Decision> decisions;
-  if (!policies.empty() || !p.policies.empty()) {
-    auto params = BindParams(p, {});
-    auto zones = NewSystemTimeZones();
-    auto admitted = Admit(*fs, p, params ? *params : Value(ValueMap{}), policies,
-                          NewSystemClock()->NowUs(), zones.get());
-    if (!admitted) return Report(admitted.error());
-    decisions = std::move(*admitted);
-    PrintDecisions(decisions, false);
-  }
-  const size_t handlers = p.tasks.size() - p.num_main - p.num_finally;
-  if (g.json) {
-    Value v(ValueMap{{"valid", Value(true)},
-                     {"pipeline", Value(p.pipeline->name)},
-                     {"tasks", Value(static_cast<int64_t>(p.num_main))},
-                     {"finally", Value(static_cast<int64_t>(p.num_finally))},
-                     {"handlers", Value(static_cast<int64_t>(handlers))},
-                     {"components", Value(static_cast<int64_t>(p.components.size()))},
-                     {"digest", Value(p.digest)}});
-    std::printf("%s\n", v.ToJson().c_str());
-  } else {
-    std::string extra;
-    if (p.num_finally > 0) extra += fmt::format(", {} finally", p.num_finally);
-    if (handlers > 0) extra += fmt::format(", {} handlers", handlers);
-    std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
-                file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
-                p.components.size(), p.sources.size());
-    if (!decisions.empty()) {
-      std::printf("admission: %zu policy decisions, %s\n", decisions.size(),
-                  AnyDenied(decisions) ? "DENIED" : "allowed");
-    }
-  }
-  return AnyDenied(decisions) ? 1 : 0;
-}
-
-int CmdGraph(const std::string& file, const std::string& format) {
-  auto fs = NewPosixFileSystem();
-  auto plan = LoadPlan(*fs, file);
-  if (!plan) return Report(plan.error());
-  const Plan& p = **plan;
-  std::string out = format == "mermaid" ? p.graph.ToMermaid() : p.graph.ToDot(p.pipeline->name);
-  std::fputs(out.c_str(), stdout);
-  return 0;
-}
-
-int CmdRuns(const GlobalOptions& g, int limit) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) {
-    if (store.error().code == ErrorCode::kNotFound) {
-      std::printf(g.json ? "[]\n" : "no runs yet\n");
-      return 0;
-    }
-    return Report(store.error());
-  }
-  auto runs = (*store)->ListRuns(limit);
-  if (!runs) return Report(runs.error());
-  if (g.json) {
-    ValueList l;
-    for (const auto& r : *runs) {
-      l.push_back(Value(ValueMap{{"id", Value(r.id)},
-                                 {"pipeline", Value(r.pipeline)},
-                                 {"status", Value(ShownStatus(g, *fs, r))},
-                                 {"started", Value(Ts(r.started_us))},
-                                 {"finished", Value(Ts(r.finished_us))}}));
-    }
-    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
-    return 0;
-  }
-  std::printf("%-26s %-24s %-11s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
-  for (const auto& r : *runs) {
-    std::printf("%-26s %-24s %-11s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(),
-                ShownStatus(g, *fs, r).c_str(),
-                Ts(r.started_us).c_str(), DurationText(r.started_us, r.finished_us).c_str());
-  }
-  return 0;
-}
-
-int CmdEvents(const GlobalOptions& g, const std::string& id) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  auto events = (*store)->LoadEvents(run->id);
-  if (!events) return Report(events.error());
-  ValueList out;
-  for (const auto& e : *events) {
-    if (g.json) {
-      ValueMap m{{"seq", Value(e.seq)}, {"time", Value(Ts(e.time_us))},
-                 {"kind", Value(std::string(EventKindName(e.kind)))}};
-      if (!e.task.empty()) m.emplace_back("task", Value(e.task));
-      if (e.attempt) m.emplace_back("attempt", Value(static_cast<int64_t>(e.attempt)));
-      if (!e.status.empty()) m.emplace_back("status", Value(e.status));
-      if (!e.error_class.empty()) {
-        m.emplace_back("errorClass", Value(ErrorLabel(e.error_class, e.exit_code)));
-      }
-      if (!e.message.empty()) m.emplace_back("message", Value(e.message));
-      if (e.pid) m.emplace_back("pid", Value(e.pid));
-      if (!e.data.empty()) {
-        auto d = ParseJson(e.data);
-        m.emplace_back("data", d ? *d : Value(e.data));
-      }
-      out.push_back(Value(std::move(m)));
-      continue;
-    }
-    std::string what = e.task.empty() ? "" : e.task;
-    if (e.attempt) what += fmt::format(" #{}", e.attempt);
-    std::string detail = e.status;
-    if (!e.error_class.empty()) detail += " " + ErrorLabel(e.error_class, e.exit_code);
-    if (!e.message.empty()) detail += ": " + e.message;
-    std::printf("%6lld %s %-17s %-28s %s\n", static_cast<long long>(e.seq), Ts(e.time_us).c_str(),
-                std::string(EventKindName(e.kind)).c_str(), what.c_str(), detail.c_str());
-  }
-  if (g.json) std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
-  return 0;
-}
-
-int CmdStatus(const GlobalOptions& g, const std::string& id) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  auto tasks = (*store)->ListTasks(run->id);
-  if (!tasks) return Report(tasks.error());
-  auto attempts = (*store)->ListAttempts(run->id);
-  if (!attempts) return Report(attempts.error());
-  auto decisions = (*store)->ListDecisions(run->id);
-  std::string status = ShownStatus(g, *fs, *run);
-  if (g.json) {
-    ValueList tl;
-    for (const auto& t : *tasks) {
-      auto out = ParseJson(t.outputs);
-      tl.push_back(Value(ValueMap{{"name", Value(t.name)},
-                                  {"state", Value(t.state)},
-                                  {"attempts", Value(static_cast<int64_t>(t.attempts))},
-                                  {"message", Value(t.message)},
-                                  {"outputs", out ? *out : Value()},
-                                  {"started", Value(Ts(t.started_us))},
-                                  {"finished", Value(Ts(t.finished_us))}}));
-    }
-    ValueList al;
-    for (const auto& a : *attempts) {
-      al.push_back(Value(ValueMap{{"task", Value(a.task)},
-                                  {"attempt", Value(static_cast<int64_t>(a.attempt))},
-                                  {"status", Value(a.status)},
-                                  {"class", Value(a.error_class)},
-                                  {"exitCode", Value(static_cast<int64_t>(a.exit_code))},
-                                  {"message", Value(a.message)},
-                                  {"started", Value(Ts(a.started_us))},
-                                  {"finished", Value(Ts(a.finished_us))}}));
-    }
-    auto params = ParseJson(run->params);
-    auto stats = ParseJson(run->stats);
-    ValueList dl;
-    for (const auto& d : decisions ? *decisions : std::vector<DecisionRow>{}) {
-      dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
-                                  {"policy", Value(d.policy)}, {"rule", Value(d.rule)},
-                                  {"result", Value(d.result)}, {"message", Value(d.message)},
-                                  {"waiver", Value(d.waiver)}, {"policyHash", Value(d.policy_hash)},
-                                  {"inputDigest", Value(d.input_digest)},
-                                  {"time", Value(Ts(d.time_us))}}));
-    }
-    Value v(ValueMap{{"id", Value(run->id)},
-                     {"pipeline", Value(run->pipeline)},
-                     {"status", Value(status)},
-                     {"started", Value(Ts(run->started_us))},
-                     {"finished", Value(Ts(run->finished_us))},
-                     {"params", params ? *params : Value()},
-                     {"stats", stats ? *stats : Value()},
-                     {"specDigest", Value(run->spec_digest)},
-                     {"tasks", Value(std::move(tl))},
-                     {"attempts", Value(std::move(al))},
-                     {"decisions", Value(std::move(dl))}});
-    std::printf("%s\n", v.ToJson().c_str());
-    return 0;
-  }
-  std::printf("run %s  pipeline %s  status %s\n", run->id.c_str(), run->pipeline.c_str(),
-              status.c_str());
-  std::printf("started %s  finished %s  %s\n", Ts(run->started_us).c_str(),
-              run->finished_us ? Ts(run->finished_us).c_str() : "-",
-              DurationText(run->started_us, run->finished_us).c_str());
-  std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
-  for (const auto& t : *tasks) {
-    std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
-                DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
-  }
-  if (decisions && !decisions->empty()) {
-    int allowed = 0;
-    for (const auto& d : *decisions) allowed += d.result == "allow";
-    std::printf("\npolicy decisions: %zu (%d allow)\n", decisions->size(), allowed);
-    for (const auto& d : *decisions) {
-      if (d.result == "allow") continue;
-      std::printf("  %-9s %-7s %s/%s%s%s: %s\n", d.stage.c_str(), d.result.c_str(), d.policy.c_str(),
-                  d.rule.c_str(), d.task.empty() ? "" : " on ", d.task.c_str(), d.message.c_str());
-    }
-  }
-  if (status == "interrupted") {
-    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run->id.c_str());
-  }
-  return 0;
-}
-
-int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& task, int attempt,
-            bool follow) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  auto attempts = (*store)->ListAttempts(run->id);
-  if (!attempts) return Report(attempts.error());
-  int last = 0;
-  for (const auto& a : *attempts) {
-    if (a.task == task) last = std::max(last, a.attempt);
-  }
-  if (last == 0) {
-    return Report(Error(ErrorCode::kNotFound,
-                        fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run->id)));
-  }
-  if (attempt == 0) attempt = last;
-  if (attempt > last) {
-    return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));
-  }
-  AttemptPaths paths = AttemptPathsFor(RunDir(g, *fs, run->id), task, attempt);
-  size_t out_off = 0, err_off = 0;
-  auto pump = [&] {
-    for (auto [file, off, stream] : {std::tuple{paths.stdout_log, &out_off, stdout},
-                                     std::tuple{paths.stderr_log, &err_off, stderr}}) {
-      auto content = fs->ReadFile(file);
-      if (!content || content->size() <= *off) continue;
-      std::fwrite(content->data() + *off, 1, content->size() - *off, stream);
-      std::fflush(stream);
-      *off = content->size();
-    }
-  };
-  pump();
-  while (follow) {
-    auto current = (*store)->ListAttempts(run->id);
-    bool running = false;
-    if (current) {
-      for (const auto& a : *current) {
-        if (a.task == task && a.attempt == attempt && a.status == "running") running = true;
-      }
-    }
-    if (!running || !IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
-      pump();
-      break;
-    }
-    SleepUs(200'000);
-    pump();
-  }
-  return 0;
-}
-
-int CmdCacheList(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto entries = (*store)->ListCache();
-  if (!entries) return Report(entries.error());
-  if (g.json) {
-    ValueList l;
-    for (const auto& c : *entries) {
-      l.push_back(Value(ValueMap{{"key", Value(c.key)},
-                                 {"run", Value(c.run_id)},
-                                 {"task", Value(c.task)},
-                                 {"created", Value(Ts(c.created_us))}}));
-    }
-    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
-    return 0;
-  }
-  std::printf("%-16s %-26s %-24s %s\n", "KEY", "RUN", "TASK", "CREATED");
-  for (const auto& c : *entries) {
-    std::printf("%-16s %-26s %-24s %s\n", c.key.substr(0, 16).c_str(), c.run_id.c_str(),
-                c.task.c_str(), Ts(c.created_us).c_str());
-  }
-  return 0;
-}
-
-int CmdCacheClear(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto n = (*store)->ClearCache();
-  if (!n) return Report(n.error());
-  if (g.json) std::printf("{\"removed\":%d}\n", *n);
-  else std::printf("removed %d cache entries\n", *n);
-  return 0;
 }
 
 }  // namespace sluice
