@@ -1,0 +1,285 @@
+// Reference checks: what a task's placeholders may name, the static types of what they read,
+// and the dependencies that follow from the outputs they read and from `needs`.
+#include "spec/references.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "common/strings.h"
+#include "expr/check.h"
+
+namespace sluice {
+namespace {
+
+class ReferenceChecker {
+ public:
+  explicit ReferenceChecker(const Plan& plan) : plan_(&plan) {}
+
+  Status CheckReferences(PlanTask& pt) {
+    const TaskSpec& t = *pt.spec;
+    for (const auto& [name, field] : t.body.with) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (!pt.component) {
+      for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
+    } else {
+      for (const auto& a : pt.component->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
+      for (const auto& [name, field] : pt.component->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
+    }
+    for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (t.when) {
+      SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
+      SLUICE_TRY_STATUS(CheckKind(*t.when, "when must be a condition (a bool)",
+                                  {StaticType::kBool}));
+      for (const auto& piece : t.when->tmpl.pieces()) {
+        if (!piece.expr) continue;
+        for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
+      }
+    }
+    if (t.for_each && t.for_each->expr) {
+      const TemplateField& expr = *t.for_each->expr;
+      for (const auto& piece : expr.tmpl.pieces()) {
+        if (!piece.expr) continue;
+        for (const auto& ref : piece.expr->references()) {
+          if (ref.path[0] == "item") {
+            return FailAt(expr.loc, "forEach cannot refer to item");
+          }
+        }
+      }
+      SLUICE_TRY_STATUS(CheckField(pt, expr, false));
+      // A string may hold a JSON list (an upstream output read as text).
+      SLUICE_TRY_STATUS(CheckKind(expr, "forEach must give a list",
+                                  {StaticType::kList, StaticType::kString}));
+    }
+    if (pt.retry->when) {
+      retry_when_ = true;
+      auto st = CheckField(pt, *pt.retry->when, false);
+      retry_when_ = false;
+      SLUICE_TRY_STATUS(st);
+    }
+    std::sort(pt.data_deps.begin(), pt.data_deps.end());
+    pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());
+    if (pt.role != TaskRole::kMain && pt.role != TaskRole::kFinally) {
+      pt.data_deps.clear();  // a handler starts when its owner is settled; it waits for nothing
+      return {};
+    }
+    // Dependencies stay inside one DAG: a finally task reads main tasks' outputs, but they are
+    // over before it starts.
+    std::set<int> deps;
+    for (int d : pt.data_deps) {
+      if (plan_->tasks[d].role == pt.role) deps.insert(d);
+    }
+    for (const auto& [need, loc] : t.needs) {
+      const PlanTask* up = plan_->Find(need);
+      if (!up) {
+        std::vector<std::string> names;
+        for (const auto& other : plan_->tasks) names.push_back(other.name);
+        return FailAt(loc, "task {} needs {}, which does not exist{}", Quote(pt.name), Quote(need),
+                      DidYouMean(need, names));
+      }
+      if (up->index == pt.index) return FailAt(loc, "task {} needs itself", Quote(pt.name));
+      if (up->role != pt.role) {
+        if (pt.role == TaskRole::kFinally) {
+          return FailAt(loc, "finally task {} needs {}: finally tasks run after every task, so "
+                        "they can only need other finally tasks", Quote(pt.name), Quote(need));
+        }
+        return FailAt(loc, "task {} needs {}, a finally task, which runs after every task",
+                      Quote(pt.name), Quote(need));
+      }
+      deps.insert(up->index);
+    }
+    pt.deps.assign(deps.begin(), deps.end());
+    return {};
+  }
+
+ private:
+  // The types known before a run, for the static check: declared params, run and task fields.
+  class ScopeTypes : public TypeEnv {
+   public:
+    explicit ScopeTypes(const std::vector<ParamDecl>& params) : params_(params) {}
+    std::optional<std::pair<StaticType, size_t>> Lookup(
+        std::span<const std::string> path) const override {
+      if (path[0] == "params" && path.size() >= 2) {
+        for (const auto& d : params_) {
+          if (d.name == path[1]) return std::make_pair(ToStatic(d.type), size_t{2});
+        }
+        return std::nullopt;
+      }
+      if (path.size() < 2) return std::nullopt;
+      const std::string &root = path[0], &field = path[1];
+      if ((root == "run" && (field == "id" || field == "status")) ||
+          (root == "task" && field == "name") || (root == "component" && field == "dir") ||
+          (root == "error" && (field == "class" || field == "message" || field == "task"))) {
+        return std::make_pair(StaticType::kString, size_t{2});
+      }
+      if ((root == "task" && field == "attempt") ||
+          (root == "error" && (field == "exitCode" || field == "signal"))) {
+        return std::make_pair(StaticType::kInt, size_t{2});
+      }
+      if (root == "run" && field == "failedTasks") return std::make_pair(StaticType::kList, size_t{2});
+      return std::nullopt;
+    }
+
+   private:
+    static StaticType ToStatic(ParamType t) {
+      switch (t) {
+        case ParamType::kString: return StaticType::kString;
+        case ParamType::kInt: return StaticType::kInt;
+        case ParamType::kNumber: return StaticType::kNumber;
+        case ParamType::kBool: return StaticType::kBool;
+        case ParamType::kList: return StaticType::kList;
+        case ParamType::kMap: return StaticType::kMap;
+      }
+      return StaticType::kDyn;
+    }
+    const std::vector<ParamDecl>& params_;
+  };
+
+  // Checks every placeholder reference of one template in the pipeline scope (is_component =
+  // false) or in a component's scope, and records data dependencies.
+  Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
+    if (f.literal) return {};
+    ScopeTypes types(is_component ? pt.component->params : plan_->pipeline->params);
+    for (const auto& piece : f.tmpl.pieces()) {
+      if (!piece.expr) continue;
+      for (const auto& ref : piece.expr->references()) {
+        Location loc = f.loc;
+        SLUICE_TRY_STATUS(CheckReference(pt, ref.path, is_component, loc, piece.offset + ref.column));
+      }
+      if (auto st = CheckExpression(*piece.expr, types); !st) {
+        // "column N: ..." inside the expression -> the column within the whole field.
+        std::string msg = st.error().message;
+        int col = 0;
+        if (std::sscanf(msg.c_str(), "column %d:", &col) == 1) {
+          msg = fmt::format("{} (in the placeholder, column {})", msg.substr(msg.find(':') + 2),
+                            col + piece.offset);
+        }
+        return FailAt(f.loc, "{}", msg);
+      }
+    }
+    return {};
+  }
+
+  // A field that is one placeholder must give one of `ok` when its type is known at validate.
+  Status CheckKind(const TemplateField& f, std::string_view what, std::initializer_list<StaticType> ok) {
+    const auto& pieces = f.tmpl.pieces();
+    if (f.literal || pieces.size() != 1 || !pieces[0].expr) return {};
+    ScopeTypes types(plan_->pipeline->params);
+    auto t = CheckedType(*pieces[0].expr, types);
+    if (!t || *t == StaticType::kDyn || std::find(ok.begin(), ok.end(), *t) != ok.end()) return {};
+    return FailAt(f.loc, "{}; {} gives {}", what, Quote(f.tmpl.text()), StaticTypeName(*t));
+  }
+
+  Status CheckReference(PlanTask& pt, const std::vector<std::string>& path, bool is_component,
+                        const Location& loc, int col) {
+    auto fail = [&](std::string msg) {
+      return FailAt(loc, "{} (in the placeholder, column {})", msg, col);
+    };
+    const std::string& root = path[0];
+    std::string spelled = Join(path, ".");
+    if (retry_when_ && root != "error" && root != "task" && root != "run") {
+      return fail(fmt::format("retry.when sees error, task and run, not {}", Quote(root)));
+    }
+    if (root == "params") {
+      if (path.size() < 2) return {};
+      std::vector<std::string> names;
+      const auto& decls = is_component ? pt.component->params : plan_->pipeline->params;
+      for (const auto& d : decls) names.push_back(d.name);
+      if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
+        return fail(fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names)));
+      }
+      return {};
+    }
+    if (root == "run") {
+      if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {
+        return fail(fmt::format("unknown {}: run has id, status and failedTasks", spelled));
+      }
+      return {};
+    }
+    if (root == "error") {
+      if (!retry_when_ && pt.role != TaskRole::kCatch && pt.role != TaskRole::kFallback) {
+        return fail("error is only defined in retry.when, catch handlers and fallbacks");
+      }
+      static const std::vector<std::string> kFields = {"class", "exitCode", "signal", "message",
+                                                       "task"};
+      if (path.size() >= 2 && std::find(kFields.begin(), kFields.end(), path[1]) == kFields.end()) {
+        return fail(fmt::format("unknown {}: error has {}{}", spelled, Join(kFields, ", "),
+                                DidYouMean(path[1], kFields)));
+      }
+      return {};
+    }
+    if (root == "task") {
+      if (path.size() >= 2 && path[1] != "name" && path[1] != "attempt") {
+        return fail(fmt::format("unknown {}: task has name and attempt", spelled));
+      }
+      return {};
+    }
+    if (root == "component" && is_component) {
+      if (path.size() >= 2 && path[1] != "dir") return fail(fmt::format("unknown {}: component has dir", spelled));
+      return {};
+    }
+    if (root == "item" && !is_component) {
+      const TaskSpec* itemized = pt.owner >= 0 ? plan_->tasks[pt.owner].spec : pt.spec;
+      if (!itemized->for_each) {
+        return fail("item is only defined in a task with forEach");
+      }
+      return {};
+    }
+    if (root == "tasks" && !is_component) {
+      if (path.size() < 5 || path[2] != "outputs" || (path[3] != "params" && path[3] != "artifacts")) {
+        return fail(fmt::format("{} must read tasks.NAME.outputs.params.NAME or "
+                                "tasks.NAME.outputs.artifacts.NAME", spelled));
+      }
+      const PlanTask* up = plan_->Find(path[1]);
+      if (!up) {
+        std::vector<std::string> names;
+        for (const auto& t : plan_->tasks) names.push_back(t.name);
+        return fail(fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names)));
+      }
+      if (up->index == pt.index) return fail(fmt::format("task {} reads its own outputs", Quote(pt.name)));
+      if (up->role != TaskRole::kMain && up->role != TaskRole::kFinally) {
+        return fail(fmt::format("task {} is a handler; its outputs cannot be read", Quote(path[1])));
+      }
+      if (up->role == TaskRole::kFinally && pt.role != TaskRole::kFinally) {
+        return fail(fmt::format("{} is a finally task: it runs last, so only other finally "
+                                "tasks can read its outputs", Quote(path[1])));
+      }
+      if (up->index == pt.owner && pt.role != TaskRole::kCompensate) {
+        return fail(fmt::format("the {} of task {} runs when it failed, so it has no outputs to "
+                                "read", pt.role == TaskRole::kCatch ? "catch handler" : "fallback",
+                                Quote(up->name)));
+      }
+      std::vector<std::string> outs;
+      if (path[3] == "params") {
+        for (const auto& o : up->outputs->params) outs.push_back(o.name);
+      } else {
+        for (const auto& o : up->outputs->artifacts) outs.push_back(o.name);
+      }
+      if (std::find(outs.begin(), outs.end(), path[4]) == outs.end()) {
+        return fail(fmt::format("task {} has no output {} {}{}", Quote(path[1]),
+                                path[3] == "params" ? "param" : "artifact", Quote(path[4]),
+                                DidYouMean(path[4], outs)));
+      }
+      pt.data_deps.push_back(up->index);
+      return {};
+    }
+    std::vector<std::string> roots = is_component
+        ? std::vector<std::string>{"params", "component", "run", "task"}
+        : std::vector<std::string>{"params", "tasks", "item", "run", "task", "error"};
+    static const std::vector<std::string> kTypeNames = {
+        "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
+        "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration
+    if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) return {};
+    return fail(fmt::format("unknown variable {}{}", Quote(root), DidYouMean(root, roots)));
+  }
+
+  const Plan* plan_;
+  bool retry_when_ = false;  // checking a retry.when: only error, task and run are in scope
+};
+
+}  // namespace
+
+Status CheckTaskReferences(const Plan& plan, PlanTask& pt) {
+  return ReferenceChecker(plan).CheckReferences(pt);
+}
+
+}  // namespace sluice

@@ -1,0 +1,15 @@
+// Reference checks of a compiled task (internal to src/spec, used by compile.cc).
+#pragma once
+
+#include "common/error.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+// Checks every placeholder of task `pt` against its scope (params, tasks.NAME.outputs..., item,
+// run, task, error, component) and, where the type is known before a run, its type; then sets
+// its dependencies: pt.deps from `needs` and the outputs it reads, pt.data_deps and
+// pt.when_reads_item. `pt` is one of plan.tasks; the others must be built already.
+Status CheckTaskReferences(const Plan& plan, PlanTask& pt);
+
+}  // namespace sluice
