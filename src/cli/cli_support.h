@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
 #include "common/value.h"
@@ -21,6 +22,13 @@ std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id
 // The run's status as recorded, or "interrupted" for one recorded running (or pending) whose
 // process is gone.
 std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run);
+bool IsFinishedRun(std::string_view status);
+// A run whose process died may have committed events that only its journal holds (up to 25 ms
+// of them; docs/store.md): publishes them into the tables, as `resume` does first, when no
+// process executes the run. Best effort: a run being executed, or a state folder this user
+// cannot write, is left as it is.
+void PublishLeftJournal(const GlobalOptions& g, FileSystem& fs, Store& store,
+                        const RunRecord& run);
 // An audit record of `action` by `actor`, now.
 AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
                     std::string subject, const Value& details);

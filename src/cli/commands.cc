@@ -97,6 +97,21 @@ std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord&
   return run.status;
 }
 
+bool IsFinishedRun(std::string_view status) {
+  return status == "succeeded" || status == "failed" || status == "cancelled" ||
+         status == "compensated" || status == "compensation-failed";
+}
+
+void PublishLeftJournal(const GlobalOptions& g, FileSystem& fs, Store& store,
+                        const RunRecord& run) {
+  if (IsFinishedRun(run.status)) return;  // a finished run's journal was published and removed
+  std::string dir = RunDir(g, fs, run.id);
+  if (!fs.Stat(dir + "/journal").exists) return;
+  auto lock = TryLockFile(dir + "/lock", std::to_string(CurrentPid()));
+  if (!lock || !*lock) return;  // executed by a live process, or a folder this user cannot write
+  if (store.OpenJournal(fs, dir + "/journal", run.id)) (void)store.CloseJournal();
+}
+
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
 Result<FaultPlan> FaultsFromEnv() {
   const char* text = std::getenv("SLUICE_FAULTS");
@@ -261,11 +276,6 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
   auto params = ParseJson(run.params);
   if (!params) return std::unexpected(params.error());
   return std::make_pair(*plan, *params);
-}
-
-bool IsFinishedRun(std::string_view status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled" ||
-         status == "compensated" || status == "compensation-failed";
 }
 
 }  // namespace

@@ -117,6 +117,7 @@ int CmdEvents(const GlobalOptions& g, const std::string& id) {
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
+  PublishLeftJournal(g, *fs, **store, *run);
   auto events = (*store)->LoadEvents(run->id);
   if (!events) return Report(events.error());
   ValueList out;
@@ -157,6 +158,7 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
+  PublishLeftJournal(g, *fs, **store, *run);
   auto tasks = (*store)->ListTasks(run->id);
   if (!tasks) return Report(tasks.error());
   auto attempts = (*store)->ListAttempts(run->id);
