@@ -12,26 +12,33 @@ ProgressPrinter::ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock)
 
 ProgressPrinter::~ProgressPrinter() { Finish(); }
 
+void ProgressPrinter::Flush() {
+  if (pending_.empty()) return;
+  std::fwrite(pending_.data(), 1, pending_.size(), out_);  // one write on an unbuffered stream
+  std::fflush(out_);
+  pending_.clear();
+}
+
 void ProgressPrinter::Finish() {
   if (tty_ && status_shown_) {
-    std::fputs("\r\x1b[K", out_);
+    pending_ += "\r\x1b[K";
     status_shown_ = false;
   }
+  Flush();
   std::fflush(out_);
 }
 
 void ProgressPrinter::Line(const std::string& text) {
-  if (tty_ && status_shown_) std::fputs("\r\x1b[K", out_);
+  if (tty_ && status_shown_) pending_ += "\r\x1b[K";
   status_shown_ = false;
-  std::string with_newline = text + '\n';  // one write on an unbuffered stream
-  std::fwrite(with_newline.data(), 1, with_newline.size(), out_);
+  pending_ += text;
+  pending_ += '\n';
 }
 
 void ProgressPrinter::StatusLine(const Progress& p) {
   std::string running = p.running.empty() ? "" : "running: " + Join(p.running, ", ");
   if (running.size() > 100) running = running.substr(0, 97) + "...";
-  std::fprintf(out_, "\r[%d/%d] %s\x1b[K", p.finished, p.total, running.c_str());
-  std::fflush(out_);
+  pending_ += fmt::format("\r[{}/{}] {}\x1b[K", p.finished, p.total, running);
   status_shown_ = true;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <string>
 
 #include "engine/interfaces.h"
 
@@ -14,6 +15,8 @@ class ProgressPrinter : public RunObserver {
   ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock);
   ~ProgressPrinter() override;
   void OnEvent(const Event& e, const Progress& p) override;
+  // Writes the lines of this loop turn in one write (the engine calls it before it waits).
+  void Flush() override;
   // Clears the status line (before the final summary).
   void Finish();
 
@@ -26,6 +29,9 @@ class ProgressPrinter : public RunObserver {
   bool color_;
   Clock& clock_;
   bool status_shown_ = false;
+  // Lines of the current loop turn: a task's end and the next one's start cost one write, made
+  // after the spawn rather than between the two.
+  std::string pending_;
   int64_t last_status_us_ = 0;
 };
 

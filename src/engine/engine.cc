@@ -78,6 +78,7 @@ Result<RunSummary> Engine::Run() {
     // Votes arrive in the store from other processes: poll while approvals are pending.
     if (!awaiting_.empty()) timeout = timeout < 0 ? kApprovalPollUs : std::min(timeout, kApprovalPollUs);
     if (by_handle_.empty() && (timeout < 0 || !ready_.empty() || !runnable_.empty())) timeout = 0;
+    if (observer_) observer_->Flush();
     WaitResult wr = executor_.Wait(timeout);
     for (const auto& exit : wr.exits) {
       auto it = by_handle_.find(exit.pid);

@@ -96,6 +96,8 @@ class RunObserver {
     std::vector<std::string> running;
   };
   virtual void OnEvent(const Event& e, const Progress& p) = 0;
+  // Called before the engine waits: what OnEvent buffered must be shown now.
+  virtual void Flush() {}
 };
 
 }  // namespace sluice
