@@ -379,6 +379,37 @@ TEST(StoreJournal, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisPr
   EXPECT_FALSE(fs->Stat(journal).exists);
 }
 
+// After a closed journal, the offset still holds the removed file's end. A later process that
+// executes the run again (a rollback) starts a new file from 0; if it is killed, what it
+// committed must still be published, not taken as covered by the old offset.
+TEST(StoreJournal, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
+  TempDb t;
+  auto fs = NewPosixFileSystem();
+  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
+  {
+    auto store = Store::Open(t.path());
+    ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+    for (int i = 0; i < 20; ++i) {
+      (*store)->Append(Ev(EventKind::kAttemptStarted, "t" + std::to_string(i), "", 1));
+      ASSERT_TRUE((*store)->Commit());
+    }
+    ASSERT_TRUE((*store)->CloseJournal());
+  }
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 21);
+  {
+    auto store = Store::Open(t.path());
+    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+    (*store)->Append(Ev(EventKind::kAttemptStarted, "late", "", 1));
+    ASSERT_TRUE((*store)->Commit());
+    // Killed here.
+  }
+  EXPECT_EQ(EventsSeenElsewhere(t.path()), 21);
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+  EXPECT_EQ((*store)->LoadEvents("r1")->size(), 22u);
+}
+
 // A process killed with events in its journal: the next one to open the journal publishes them,
 // stopping at a torn last record, and starts the journal afresh.
 TEST(StoreJournal, TheNextProcessPublishesWhatAKilledOneLeft) {
