@@ -33,6 +33,8 @@ void ProgressPrinter::Line(const std::string& text) {
   status_shown_ = false;
   pending_ += text;
   pending_ += '\n';
+  // A turn can finish many tasks (builtin bodies run in the loop): bound the buffer.
+  if (pending_.size() >= kFlushBytes) Flush();
 }
 
 void ProgressPrinter::StatusLine(const Progress& p) {

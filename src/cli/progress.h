@@ -32,6 +32,7 @@ class ProgressPrinter : public RunObserver {
   // Lines of the current loop turn: a task's end and the next one's start cost one write, made
   // after the spawn rather than between the two.
   std::string pending_;
+  static constexpr size_t kFlushBytes = 64 * 1024;
   int64_t last_status_us_ = 0;
 };
 

@@ -1,0 +1,63 @@
+// The progress printer's batching: a loop turn's lines go out in one write when the engine
+// waits, and a turn that finishes many tasks does not hold them all.
+#include "cli/progress.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "env/fake_env.h"
+
+namespace sluice {
+namespace {
+
+std::string Written(FILE* f) {
+  std::fflush(f);
+  std::string out(static_cast<size_t>(std::ftell(f)), '\0');
+  std::rewind(f);
+  size_t n = std::fread(out.data(), 1, out.size(), f);
+  out.resize(n);
+  std::fseek(f, 0, SEEK_END);
+  return out;
+}
+
+Event Finished(const std::string& task) {
+  Event e;
+  e.kind = EventKind::kTaskFinished;
+  e.task = task;
+  e.status = "succeeded";
+  return e;
+}
+
+TEST(ProgressPrinter, ATurnsLinesGoOutTogetherWhenTheEngineWaits) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  FakeClock clock;
+  ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
+  p.OnEvent(Finished("a"), {});
+  p.OnEvent(Finished("b"), {});
+  EXPECT_EQ(Written(f), "");
+  p.Flush();
+  EXPECT_EQ(Written(f), "succeeded a\nsucceeded b\n");
+  std::fclose(f);
+}
+
+TEST(ProgressPrinter, ALongTurnIsWrittenAsItGoes) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  FakeClock clock;
+  ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
+  const std::string line = "succeeded t000000\n";
+  const int n = 20000;  // ~360 KB of lines in one turn
+  for (int i = 0; i < n; ++i) p.OnEvent(Finished("t000000"), {});
+  size_t written = Written(f).size();
+  EXPECT_GT(written, 0u);
+  EXPECT_LE(n * line.size() - written, 64u * 1024) << "more than 64 KB held back";
+  p.Finish();
+  EXPECT_EQ(Written(f).size(), n * line.size());
+  std::fclose(f);
+}
+
+}  // namespace
+}  // namespace sluice
