@@ -2,6 +2,7 @@
 // (the store and run folders), and the cache.
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,6 +24,23 @@ namespace {
 std::string DurationText(int64_t from_us, int64_t to_us) {
   if (from_us <= 0 || to_us <= 0) return "";
   return FormatDurationMs((to_us - from_us) / 1000);
+}
+
+// A stored run with the store it came from. What a killed process left in the run's journal is
+// published first (PublishLeftJournal), so the commands that read a run see every committed
+// event.
+struct StoredRun {
+  std::unique_ptr<Store> store;
+  RunRecord run;
+};
+
+Result<StoredRun> OpenRun(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
+  auto store = OpenStore(g, fs, false);
+  if (!store) return std::unexpected(store.error());
+  auto run = (*store)->GetRun(id);
+  if (!run) return std::unexpected(run.error());
+  PublishLeftJournal(g, fs, **store, *run);
+  return StoredRun{std::move(*store), std::move(*run)};
 }
 
 }  // namespace
@@ -113,12 +131,10 @@ int CmdRuns(const GlobalOptions& g, int limit) {
 
 int CmdEvents(const GlobalOptions& g, const std::string& id) {
   auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  PublishLeftJournal(g, *fs, **store, *run);
-  auto events = (*store)->LoadEvents(run->id);
+  auto opened = OpenRun(g, *fs, id);
+  if (!opened) return Report(opened.error());
+  auto& [store, run] = *opened;
+  auto events = store->LoadEvents(run.id);
   if (!events) return Report(events.error());
   ValueList out;
   for (const auto& e : *events) {
@@ -154,17 +170,15 @@ int CmdEvents(const GlobalOptions& g, const std::string& id) {
 
 int CmdStatus(const GlobalOptions& g, const std::string& id) {
   auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  PublishLeftJournal(g, *fs, **store, *run);
-  auto tasks = (*store)->ListTasks(run->id);
+  auto opened = OpenRun(g, *fs, id);
+  if (!opened) return Report(opened.error());
+  auto& [store, run] = *opened;
+  auto tasks = store->ListTasks(run.id);
   if (!tasks) return Report(tasks.error());
-  auto attempts = (*store)->ListAttempts(run->id);
+  auto attempts = store->ListAttempts(run.id);
   if (!attempts) return Report(attempts.error());
-  auto decisions = (*store)->ListDecisions(run->id);
-  std::string status = ShownStatus(g, *fs, *run);
+  auto decisions = store->ListDecisions(run.id);
+  std::string status = ShownStatus(g, *fs, run);
   if (g.json) {
     ValueList tl;
     for (const auto& t : *tasks) {
@@ -188,8 +202,8 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
                                   {"started", Value(Ts(a.started_us))},
                                   {"finished", Value(Ts(a.finished_us))}}));
     }
-    auto params = ParseJson(run->params);
-    auto stats = ParseJson(run->stats);
+    auto params = ParseJson(run.params);
+    auto stats = ParseJson(run.stats);
     ValueList dl;
     for (const auto& d : decisions ? *decisions : std::vector<DecisionRow>{}) {
       dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
@@ -199,25 +213,25 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
                                   {"inputDigest", Value(d.input_digest)},
                                   {"time", Value(Ts(d.time_us))}}));
     }
-    Value v(ValueMap{{"id", Value(run->id)},
-                     {"pipeline", Value(run->pipeline)},
+    Value v(ValueMap{{"id", Value(run.id)},
+                     {"pipeline", Value(run.pipeline)},
                      {"status", Value(status)},
-                     {"started", Value(Ts(run->started_us))},
-                     {"finished", Value(Ts(run->finished_us))},
+                     {"started", Value(Ts(run.started_us))},
+                     {"finished", Value(Ts(run.finished_us))},
                      {"params", params ? *params : Value()},
                      {"stats", stats ? *stats : Value()},
-                     {"specDigest", Value(run->spec_digest)},
+                     {"specDigest", Value(run.spec_digest)},
                      {"tasks", Value(std::move(tl))},
                      {"attempts", Value(std::move(al))},
                      {"decisions", Value(std::move(dl))}});
     std::printf("%s\n", v.ToJson().c_str());
     return 0;
   }
-  std::printf("run %s  pipeline %s  status %s\n", run->id.c_str(), run->pipeline.c_str(),
+  std::printf("run %s  pipeline %s  status %s\n", run.id.c_str(), run.pipeline.c_str(),
               status.c_str());
-  std::printf("started %s  finished %s  %s\n", Ts(run->started_us).c_str(),
-              run->finished_us ? Ts(run->finished_us).c_str() : "-",
-              DurationText(run->started_us, run->finished_us).c_str());
+  std::printf("started %s  finished %s  %s\n", Ts(run.started_us).c_str(),
+              run.finished_us ? Ts(run.finished_us).c_str() : "-",
+              DurationText(run.started_us, run.finished_us).c_str());
   std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
   for (const auto& t : *tasks) {
     std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
@@ -234,7 +248,7 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
     }
   }
   if (status == "interrupted") {
-    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run->id.c_str());
+    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run.id.c_str());
   }
   return 0;
 }
@@ -242,11 +256,10 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
 int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& task, int attempt,
             bool follow) {
   auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
-  auto attempts = (*store)->ListAttempts(run->id);
+  auto opened = OpenRun(g, *fs, id);
+  if (!opened) return Report(opened.error());
+  auto& [store, run] = *opened;
+  auto attempts = store->ListAttempts(run.id);
   if (!attempts) return Report(attempts.error());
   int last = 0;
   for (const auto& a : *attempts) {
@@ -254,13 +267,13 @@ int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& ta
   }
   if (last == 0) {
     return Report(Error(ErrorCode::kNotFound,
-                        fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run->id)));
+                        fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run.id)));
   }
   if (attempt == 0) attempt = last;
   if (attempt > last) {
     return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));
   }
-  AttemptPaths paths = AttemptPathsFor(RunDir(g, *fs, run->id), task, attempt);
+  AttemptPaths paths = AttemptPathsFor(RunDir(g, *fs, run.id), task, attempt);
   size_t out_off = 0, err_off = 0;
   auto pump = [&] {
     for (auto [file, off, stream] : {std::tuple{paths.stdout_log, &out_off, stdout},
@@ -274,14 +287,14 @@ int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& ta
   };
   pump();
   while (follow) {
-    auto current = (*store)->ListAttempts(run->id);
+    auto current = store->ListAttempts(run.id);
     bool running = false;
     if (current) {
       for (const auto& a : *current) {
         if (a.task == task && a.attempt == attempt && a.status == "running") running = true;
       }
     }
-    if (!running || !IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
+    if (!running || !IsFileLocked(RunDir(g, *fs, run.id) + "/lock", nullptr)) {
       pump();
       break;
     }
