@@ -351,100 +351,105 @@ int64_t EventsSeenElsewhere(const std::string& db_path) {
   return n;
 }
 
-TEST(StoreJournal, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisProcess) {
-  TempDb t;
-  auto fs = NewPosixFileSystem();
-  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
-  auto store = Store::Open(t.path());
+// A state folder with store and journal, as `sluice run` has them; each Open() is a new process.
+class JournalFile : public ::testing::Test {
+ protected:
+  // The store with run r1's journal open; `create` first records run r1.
+  std::unique_ptr<Store> Open(bool create = false) {
+    auto store = Store::Open(t_.path());
+    if (!store) return nullptr;
+    if (create && !(*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, ""))) return nullptr;
+    if (!(*store)->OpenJournal(*fs_, journal_, "r1")) return nullptr;
+    return std::move(*store);
+  }
+  int64_t SeenElsewhere() const { return EventsSeenElsewhere(t_.path()); }
+
+  TempDb t_;
+  std::unique_ptr<FileSystem> fs_ = NewPosixFileSystem();
+  const std::string journal_ = std::filesystem::path(t_.path()).parent_path() / "journal";
+};
+
+TEST_F(JournalFile, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisProcess) {
+  auto store = Open(/*create=*/true);
   ASSERT_TRUE(store);
-  ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
-  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
-  (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
-  ASSERT_TRUE((*store)->Commit());
-  EXPECT_GT(fs->Stat(journal).size, 0);
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 1) << "not published yet";
-  EXPECT_EQ((*store)->PublishDueUs(), 1000 + Store::kPublishAfterUs);
+  store->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+  ASSERT_TRUE(store->Commit());
+  EXPECT_GT(fs_->Stat(journal_).size, 0);
+  EXPECT_EQ(SeenElsewhere(), 1) << "not published yet";
+  EXPECT_EQ(store->PublishDueUs(), 1000 + Store::kPublishAfterUs);
   // A run-level event is published at once, with everything before it.
-  (*store)->Append(Ev(EventKind::kRunStarted, ""));
-  ASSERT_TRUE((*store)->Commit());
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 3);
-  EXPECT_EQ((*store)->PublishDueUs(), -1);
+  store->Append(Ev(EventKind::kRunStarted, ""));
+  ASSERT_TRUE(store->Commit());
+  EXPECT_EQ(SeenElsewhere(), 3);
+  EXPECT_EQ(store->PublishDueUs(), -1);
   // This process's own reads publish first.
-  (*store)->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
-  ASSERT_TRUE((*store)->Commit());
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 3);
-  EXPECT_EQ((*store)->LoadEvents("r1")->size(), 4u);
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 4);
-  ASSERT_TRUE((*store)->CloseJournal());
-  EXPECT_FALSE(fs->Stat(journal).exists);
+  store->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
+  ASSERT_TRUE(store->Commit());
+  EXPECT_EQ(SeenElsewhere(), 3);
+  EXPECT_EQ(store->LoadEvents("r1")->size(), 4u);
+  EXPECT_EQ(SeenElsewhere(), 4);
+  ASSERT_TRUE(store->CloseJournal());
+  EXPECT_FALSE(fs_->Stat(journal_).exists);
 }
 
 // After a closed journal, the offset still holds the removed file's end. A later process that
 // executes the run again (a rollback) starts a new file from 0; if it is killed, what it
 // committed must still be published, not taken as covered by the old offset.
-TEST(StoreJournal, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
-  TempDb t;
-  auto fs = NewPosixFileSystem();
-  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
+TEST_F(JournalFile, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
   {
-    auto store = Store::Open(t.path());
-    ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
-    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
+    auto store = Open(/*create=*/true);
+    ASSERT_TRUE(store);
     for (int i = 0; i < 20; ++i) {
-      (*store)->Append(Ev(EventKind::kAttemptStarted, "t" + std::to_string(i), "", 1));
-      ASSERT_TRUE((*store)->Commit());
+      store->Append(Ev(EventKind::kAttemptStarted, "t" + std::to_string(i), "", 1));
+      ASSERT_TRUE(store->Commit());
     }
-    ASSERT_TRUE((*store)->CloseJournal());
+    ASSERT_TRUE(store->CloseJournal());
   }
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 21);
+  EXPECT_EQ(SeenElsewhere(), 21);
   {
-    auto store = Store::Open(t.path());
-    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
-    (*store)->Append(Ev(EventKind::kAttemptStarted, "late", "", 1));
-    ASSERT_TRUE((*store)->Commit());
+    auto store = Open();
+    ASSERT_TRUE(store);
+    store->Append(Ev(EventKind::kAttemptStarted, "late", "", 1));
+    ASSERT_TRUE(store->Commit());
     // Killed here.
   }
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 21);
-  auto store = Store::Open(t.path());
-  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
-  EXPECT_EQ((*store)->LoadEvents("r1")->size(), 22u);
+  EXPECT_EQ(SeenElsewhere(), 21);
+  auto store = Open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->LoadEvents("r1")->size(), 22u);
 }
 
 // A process killed with events in its journal: the next one to open the journal publishes them,
 // stopping at a torn last record, and starts the journal afresh.
-TEST(StoreJournal, TheNextProcessPublishesWhatAKilledOneLeft) {
-  TempDb t;
-  auto fs = NewPosixFileSystem();
-  const std::string journal = std::filesystem::path(t.path()).parent_path() / "journal";
+TEST_F(JournalFile, TheNextProcessPublishesWhatAKilledOneLeft) {
   {
-    auto store = Store::Open(t.path());
-    ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
-    ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
-    (*store)->Append(Ev(EventKind::kRunStarted, ""));
-    ASSERT_TRUE((*store)->Commit());  // published at once
-    (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
-    ASSERT_TRUE((*store)->Commit());
-    (*store)->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
-    (*store)->Append(Ev(EventKind::kTaskFinished, "a", "succeeded", 1));
-    ASSERT_TRUE((*store)->Commit());
+    auto store = Open(/*create=*/true);
+    ASSERT_TRUE(store);
+    store->Append(Ev(EventKind::kRunStarted, ""));
+    ASSERT_TRUE(store->Commit());  // published at once
+    store->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+    ASSERT_TRUE(store->Commit());
+    store->Append(Ev(EventKind::kAttemptFinished, "a", "succeeded", 1));
+    store->Append(Ev(EventKind::kTaskFinished, "a", "succeeded", 1));
+    ASSERT_TRUE(store->Commit());
     // Killed here: the store goes away without publishing (as the process would).
   }
-  EXPECT_EQ(EventsSeenElsewhere(t.path()), 2);
-  auto tail = fs->OpenAppend(journal);
+  EXPECT_EQ(SeenElsewhere(), 2);
+  auto tail = fs_->OpenAppend(journal_);
   ASSERT_TRUE((*tail)->Append(EncodeJournalRecord({Ev(EventKind::kTaskSkipped, "b")}).substr(0, 20)));
   tail->reset();
-  auto store = Store::Open(t.path());
-  ASSERT_TRUE((*store)->OpenJournal(*fs, journal, "r1"));
-  auto events = (*store)->LoadEvents("r1");
+  auto store = Open();
+  ASSERT_TRUE(store);
+  auto events = store->LoadEvents("r1");
   ASSERT_EQ(events->size(), 5u) << "the torn record is not an event";
   EXPECT_EQ((*events)[4].kind, EventKind::kTaskFinished);
   EXPECT_EQ((*events)[4].run_id, "r1");
-  EXPECT_EQ((*(*store)->ListTasks("r1"))[0].state, "succeeded");
-  EXPECT_EQ(fs->Stat(journal).size, 0);
+  EXPECT_EQ((*store->ListTasks("r1"))[0].state, "succeeded");
+  EXPECT_EQ(fs_->Stat(journal_).size, 0);
   // Opening again publishes nothing twice.
-  auto again = Store::Open(t.path());
-  ASSERT_TRUE((*again)->OpenJournal(*fs, journal, "r1"));
-  EXPECT_EQ((*again)->LoadEvents("r1")->size(), 5u);
+  auto again = Open();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->LoadEvents("r1")->size(), 5u);
 }
 
 TEST(StoreJournal, RecordsRoundTripAndDamageEndsTheJournal) {
