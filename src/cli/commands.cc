@@ -194,7 +194,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   std::unique_ptr<ProcessLauncher> launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM
   if (!faults->rules.empty()) launcher = std::make_unique<OwningFaultyLauncher>(std::move(launcher), *faults);
   FaultySink faulty_sink(store, faults->CountFor(FaultRule::Kind::kCommitFail));
-  LocalExecutor executor(*launcher, fs, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
+  LocalExecutor executor(*launcher, fs, run_dir, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
                          CurrentEnvironment());
   StoreCache cache(store);
   bool tty = IsTty(2) && !cancel_only;
@@ -203,12 +203,11 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
 
   EngineOptions opts;
   opts.run_id = run_id;
-  opts.run_dir = run_dir;
-  opts.jobs = x.jobs > 0 ? x.jobs : CpuCount();
-  opts.gpu_capacity = x.gpus;
+  opts.capacity.jobs = x.jobs > 0 ? x.jobs : CpuCount();
+  opts.capacity.gpu = x.gpus;
+  opts.capacity.cpu = CpuCount();
+  opts.capacity.memory = MemoryBytes();
   opts.files = &fs;
-  opts.cpu_capacity = CpuCount();
-  opts.memory_capacity = MemoryBytes();
   opts.pid = CurrentPid();
   opts.cancel_only = cancel_only;
   opts.rollback = x.rollback;
@@ -249,7 +248,8 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   }
   std::vector<std::string> parts;
   for (const auto& [state, n] : engine.CountByState()) parts.push_back(fmt::format("{} {}", n, state));
-  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), summary->status.c_str(),
+  const std::string status(RunStatusName(summary->status));
+  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), status.c_str(),
                Join(parts, ", ").c_str());
   auto artifacts = store.ListArtifacts(run_id);
   for (const auto& [task, name, path] : artifacts ? *artifacts : std::vector<std::array<std::string, 3>>{}) {
@@ -267,7 +267,7 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
                  FormatDurationMs(x.load_us / 1000).c_str(),
                  FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
   }
-  return summary->status == (x.rollback ? "compensated" : "succeeded") ? 0 : 1;
+  return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
 // Loads a stored run's plan from the sources it was submitted with.

@@ -9,7 +9,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/policy_cmds.h"
-#include "engine/interfaces.h"
+#include "exec/local_executor.h"
 #include "common/strings.h"
 #include "common/value.h"
 #include "env/env.h"

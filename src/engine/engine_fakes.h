@@ -42,37 +42,32 @@ inline std::string BaseName(const std::string& instance) {
 
 // Runs attempts in fake time. Each task's attempts take `duration_us` (or durations[task]) and
 // exit with the next code from `exits[task]` (0 once the list runs out); tasks are named by
-// BaseName(), so exits["a.fallback"] scripts a's fallback.
+// BaseName(), so exits["a.fallback"] scripts a's fallback. An attempt that exits 0 (and was not
+// cancelled) hands back "TASK-out" for each output param it declares.
 class FakeExecutor : public Executor {
  public:
   explicit FakeExecutor(FakeClock& clock) : clock_(clock) {}
 
-  Result<int> Start(const AttemptRequest& req) override {
-    std::string base = BaseName(req.task);
-    if (spawn_fails.count(base)) return Fail(ErrorCode::kIo, "cannot start");
-    int pid = next_pid_++;
-    auto& codes = exits[base];
-    int code = codes.empty() ? 0 : codes.front();
-    if (!codes.empty()) codes.erase(codes.begin());
-    auto d = durations.find(base);
-    procs_[pid] = {req.task, clock_.NowUs() + (d == durations.end() ? duration_us : d->second), code, 0};
-    started.push_back(req.task);
-    requests.push_back(req);
-    return pid;
+  std::vector<Result<AttemptHandle>> Submit(std::span<const AttemptRequest> batch) override {
+    std::vector<Result<AttemptHandle>> out;
+    for (const auto& req : batch) out.push_back(Start(req));
+    return out;
   }
 
-  void Signal(int pid, int sig) override {
-    signals.emplace_back(pid, sig);
+  void Cancel(AttemptHandle pid, StopMode mode) override {
+    const int sig = mode == StopMode::kKill ? SIGKILL : SIGTERM;
+    signals.emplace_back(static_cast<int>(pid), sig);
     auto it = procs_.find(pid);
     if (it == procs_.end()) return;
+    it->second.cancelled = true;
     if (sig == SIGKILL || !ignore_term) {
       it->second.end_us = clock_.NowUs();
       it->second.signal = sig;
     }
   }
 
-  WaitResult Wait(int64_t timeout_us) override {
-    WaitResult r;
+  PollResult Poll(int64_t timeout_us) override {
+    PollResult r;
     if (procs_.empty()) {
       if (timeout_us > 0) clock_.Advance(timeout_us);
       return r;
@@ -87,26 +82,35 @@ class FakeExecutor : public Executor {
       return r;
     }
     if (first->second.end_us > now) clock_.Set(first->second.end_us);
-    ProcessExit e;
-    e.pid = first->first;
-    e.exit_code = first->second.signal ? -1 : first->second.code;
-    e.signal = first->second.signal;
-    r.exits.push_back(e);
+    const Proc& p = first->second;
+    AttemptEnd e;
+    e.handle = first->first;
+    e.how = p.signal ? AttemptEnd::How::kSignaled : AttemptEnd::How::kExited;
+    e.exit_code = p.signal ? -1 : p.code;
+    e.signal = p.signal;
+    if (!p.signal && p.code == 0 && !p.cancelled) {
+      ValueMap params;
+      for (const auto& o : p.params) params.emplace_back(o.name, Value(p.task + "-out"));
+      e.outputs = AttemptOutputs{Value(std::move(params)), {}};
+    }
+    r.ends.push_back(std::move(e));
     procs_.erase(first);
     return r;
   }
 
-  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override {
-    reclaimed.push_back(task);
+  std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override {
+    std::vector<Adoption> out;
+    for (const auto& a : open) {
+      reclaimed.push_back(a.task);
+      Adoption lost;
+      lost.end.how = AttemptEnd::How::kLost;
+      lost.end.message = "the attempt's outcome is unknown: sluice stopped while it ran";
+      out.push_back(std::move(lost));
+    }
+    return out;
   }
 
-  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override {
-    ValueMap params;
-    for (const auto& o : outputs.params) params.emplace_back(o.name, Value(req.task + "-out"));
-    return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(ValueMap{})}});
-  }
-
-  // The process of a crashed sluice: gone (Reclaim would have killed it).
+  // The process of a crashed sluice: gone (Adopt would have killed it).
   void Crash() { procs_.clear(); }
 
   std::map<std::string, std::vector<int>> exits;
@@ -124,11 +128,29 @@ class FakeExecutor : public Executor {
     std::string task;
     int64_t end_us;
     int code;
-    int signal;
+    int signal = 0;
+    bool cancelled = false;
+    std::vector<WantedParam> params;
   };
+
+  Result<AttemptHandle> Start(const AttemptRequest& req) {
+    std::string base = BaseName(req.task);
+    if (spawn_fails.count(base)) return Fail(ErrorCode::kIo, "cannot start");
+    int pid = next_pid_++;
+    auto& codes = exits[base];
+    int code = codes.empty() ? 0 : codes.front();
+    if (!codes.empty()) codes.erase(codes.begin());
+    auto d = durations.find(base);
+    procs_[pid] = {req.task, clock_.NowUs() + (d == durations.end() ? duration_us : d->second),
+                   code, 0, false, req.params};
+    started.push_back(req.task);
+    requests.push_back(req);
+    return pid;
+  }
+
   FakeClock& clock_;
   int next_pid_ = 100;
-  std::map<int, Proc> procs_;
+  std::map<AttemptHandle, Proc> procs_;
 };
 
 // Keeps committed events; can be told to fail the Nth commit (a crash of the store).
@@ -166,9 +188,8 @@ struct Harness {
                                bool rollback = false) {
     EngineOptions o;
     o.run_id = "r1";
-    o.run_dir = "/runs/r1";
-    o.jobs = jobs;
-    o.cpu_capacity = 4;
+    o.capacity.jobs = jobs;
+    o.capacity.cpu = 4;
     o.rollback = rollback;
     o.breakers = &breakers;
     return std::make_unique<Engine>(plan, Value(ValueMap{}), o, clock, exec, sink, nullptr, nullptr);

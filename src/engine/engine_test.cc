@@ -20,7 +20,7 @@ TEST(Engine, RunsTasksInDependencyOrder) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(h.exec.started, (std::vector<std::string>{"a", "b", "c"}));
 }
 
@@ -42,7 +42,7 @@ TEST(Engine, RetriesFailedAttemptUntilLimitWithBackoff) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
   EXPECT_EQ(h.exec.started.size(), 3u);
   // 3 attempts of 1 s, waits of 10 s and 30 s between them.
   EXPECT_EQ(h.clock.NowUs() - t0, 43'000'000);
@@ -100,7 +100,7 @@ TEST(Engine, ContinueOnFailureLetsDownstreamRunAndRunSucceed) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(e->StateOf("b"), TaskState::kSucceeded);
 }
 
@@ -111,10 +111,11 @@ TEST(Engine, TimeoutTerminatesThenKillsAfterGrace) {
   auto plan = Compile("    - {name: a, run: [x], timeout: 2s}\n");
   auto e = h.Make(plan);
   ASSERT_TRUE(e->Run());
-  ASSERT_EQ(h.exec.signals.size(), 3u);
+  // TERM, then KILL after the grace period. What the attempt left in its process group is the
+  // executor's to kill after the exit (LocalExecutor's tests).
+  ASSERT_EQ(h.exec.signals.size(), 2u);
   EXPECT_EQ(h.exec.signals[0].second, SIGTERM);
   EXPECT_EQ(h.exec.signals[1].second, SIGKILL);
-  EXPECT_EQ(h.exec.signals[2].second, SIGKILL);  // the group's leftovers, after the exit
   EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
 }
 
@@ -172,7 +173,7 @@ TEST(Engine, ResumeAfterStoreFailureRecordsLostAttemptAndRetriesIt) {
   ASSERT_TRUE(resumed->Replay(committed));
   auto s = resumed->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   bool lost = false;
   for (const auto& ev : h.sink.events) lost = lost || ev.error_class == "lost";
   EXPECT_TRUE(lost);
@@ -199,7 +200,7 @@ TEST(Engine, WhenReadingItemDecidesPerItem) {
   auto e = h.Make(plan, 4);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(h.exec.started, (std::vector<std::string>{"f[1]", "f[3]"}));
   EXPECT_EQ(e->StateOf("f[0]"), TaskState::kSkipped);
   // Skipped items keep the gathered list aligned with the items.
@@ -215,7 +216,7 @@ TEST(Engine, ReaderOfToleratedFailureIsSkipped) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(e->StateOf("b"), TaskState::kSkipped);
   EXPECT_EQ(e->StateOf("c"), TaskState::kSucceeded);
 }
@@ -258,12 +259,11 @@ TEST(Engine, GpuTaskFailsWithoutGpusAndRunsWithThem) {
   EXPECT_TRUE(h.exec.started.empty());
   EngineOptions o;
   o.run_id = "r2";
-  o.run_dir = "/runs/r2";
-  o.gpu_capacity = 1;
+  o.capacity.gpu = 1;
   Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
   auto s = e.Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
 }
 
 }  // namespace

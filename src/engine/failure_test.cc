@@ -22,7 +22,7 @@ TEST(Failure, RetryWhenSeesTheErrorAndTheAttempt) {
   ASSERT_TRUE(s);
   // Exit 3, 3 retry; exit 2 does not.
   EXPECT_EQ(h.exec.started, (Names{"a", "a", "a"}));
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
 }
 
 TEST(Failure, RetryOnMatchesClassesWithCodes) {
@@ -51,7 +51,7 @@ TEST(Failure, CatchHandlerSeesTheErrorAndRecoversTheTask) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(e->StateOf("a"), TaskState::kRecovered);
   EXPECT_EQ(e->StateOf("b"), TaskState::kSucceeded);
   EXPECT_EQ(h.exec.started, (Names{"a", "a.catch[1]", "b"}));
@@ -66,7 +66,7 @@ TEST(Failure, CatchWithoutRecoverLeavesTheTaskFailed) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
   EXPECT_EQ(e->StateOf("a"), TaskState::kFailed);
   EXPECT_EQ(e->StateOf("b"), TaskState::kUpstreamFailed);
   EXPECT_EQ(h.exec.started, (Names{"a", "a.catch[0]"}));
@@ -83,7 +83,7 @@ TEST(Failure, FallbackOutputsStandInForTheTask) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_EQ(e->StateOf("fetch"), TaskState::kRecovered);
   EXPECT_EQ(h.exec.started, (Names{"fetch", "fetch", "fetch.fallback", "use"}));
   EXPECT_EQ(h.exec.requests.back().argv, (Names{"fetch.fallback-out"}));
@@ -141,7 +141,7 @@ TEST(Failure, AFailedRunCompensatesCompletedTasksInReverseOrder) {
   auto e = h.Make(plan);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "compensated");
+  EXPECT_EQ(RunStatusName(s->status), "compensated");
   ExpectReverseOrder(h);
   EXPECT_EQ(e->StateOf("a.compensate"), TaskState::kSucceeded);
 }
@@ -156,7 +156,7 @@ TEST(Failure, ACompensationThatFailsMakesTheRunCompensationFailed) {
       "    - {name: e, needs: [b], run: [x]}\n");
   auto s = h.Make(plan)->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "compensation-failed");
+  EXPECT_EQ(RunStatusName(s->status), "compensation-failed");
   // b's compensation had its own retry (2 attempts, both failed); a's still ran after it.
   Names started = h.Tasks(EventKind::kAttemptStarted);
   EXPECT_EQ(std::count(started.begin(), started.end(), "b.compensate"), 2);
@@ -168,11 +168,11 @@ TEST(Failure, RollbackCompensatesASucceededRun) {
   auto plan = Compile(kSaga);
   auto s = h.Make(plan)->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "succeeded");
+  EXPECT_EQ(RunStatusName(s->status), "succeeded");
   EXPECT_FALSE(h.Resume(plan)->Run());  // finished: a plain resume refuses
   auto r = h.Resume(plan, 2, /*rollback=*/true)->Run();
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->status, "compensated");
+  EXPECT_EQ(RunStatusName(r->status), "compensated");
   ExpectReverseOrder(h);
   auto again = h.Resume(plan, 2, true)->Run();
   ASSERT_FALSE(again);
@@ -190,7 +190,7 @@ TEST(Failure, CompensationResumesAfterACrash) {
   h.exec.Crash();
   auto s = h.Resume(plan)->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "compensated") << h.Log();
+  EXPECT_EQ(RunStatusName(s->status), "compensated") << h.Log();
   ExpectReverseOrder(h);
   for (const char* t : {"a.compensate", "b.compensate", "c.compensate", "d.compensate"}) {
     Names fin = h.Tasks(EventKind::kTaskFinished);
@@ -207,7 +207,7 @@ TEST(Failure, FinallyTasksRunWithTheRunStatusAndTheFailedTasks) {
                       "    - {name: after, needs: [notify], run: [x]}\n");
   auto s = h.Make(plan)->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
   EXPECT_EQ(h.exec.started, (Names{"a", "notify", "after"}));
   EXPECT_EQ(h.exec.requests[1].argv, (Names{"failed", "[\"a\"]"}));
 }
@@ -218,7 +218,7 @@ TEST(Failure, AFailingFinallyTaskFailsASucceededRun) {
   auto plan = Compile("    - {name: a, run: [x]}\n", "  finally:\n    - {name: f, run: [x]}\n");
   auto s = h.Make(plan)->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
 }
 
 TEST(Failure, FailFastStartsNothingNewAfterAFailure) {
@@ -232,7 +232,7 @@ TEST(Failure, FailFastStartsNothingNewAfterAFailure) {
   auto e = h.Make(plan, 2);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
   EXPECT_EQ(e->StateOf("long"), TaskState::kSucceeded);  // onFailure: wait
   EXPECT_EQ(e->StateOf("other"), TaskState::kCancelled);
   EXPECT_EQ(e->StateOf("later"), TaskState::kCancelled);
@@ -277,7 +277,7 @@ TEST(Failure, TheRunDeadlineStopsTheMainTasksButNotTheCleanUp) {
   auto e = h.Make(plan, 2);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "compensated");
+  EXPECT_EQ(RunStatusName(s->status), "compensated");
   EXPECT_EQ(e->StateOf("long"), TaskState::kFailed) << h.Log();
   EXPECT_EQ(e->StateOf("after"), TaskState::kFailed);  // it was running at the deadline
   EXPECT_EQ(e->StateOf("quick.compensate"), TaskState::kSucceeded);
@@ -295,7 +295,7 @@ TEST(Failure, HandlersOfForEachItemsServeTheirOwnItem) {
   auto e = h.Make(plan, 1);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "compensated");
+  EXPECT_EQ(RunStatusName(s->status), "compensated");
   EXPECT_EQ(e->StateOf("t[0].compensate"), TaskState::kSucceeded) << h.Log();
   EXPECT_EQ(e->StateOf("t[2].compensate"), TaskState::kSucceeded);
   bool saw = false;
@@ -336,7 +336,7 @@ TEST(Failure, AnOpenBreakerFailsFastSoTheFallbackOrADelayedRetryTakesOver) {
   auto e = h.Make(plan, 1);
   auto s = e->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
   // Items 0 and 1 fail (their fallbacks run) and open the breaker; 2 and 3 fail fast with
   // circuit-open, wait 10 s (the breaker half-opens after 5 s) and succeed on retry.
   EXPECT_EQ(e->StateOf("call[0]"), TaskState::kRecovered);
@@ -368,7 +368,7 @@ TEST(Failure, AFailedGroupMemberResetsTheWholeGroup) {
   auto e = h.Make(plan, 1);
   auto s = e->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
   Names started = h.exec.started;
   // prep once; train and eval three times (train's own retry is not used: it succeeds);
   // side and report once, after the group's last round.
@@ -387,7 +387,7 @@ TEST(Failure, AGroupOutOfRetriesFailsTheRunAndItsDependents) {
   auto e = h.Make(plan, 1);
   auto s = e->Run();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->status, "failed");
+  EXPECT_EQ(RunStatusName(s->status), "failed");
   EXPECT_EQ(e->StateOf("eval"), TaskState::kFailed);
   EXPECT_EQ(e->StateOf("report"), TaskState::kUpstreamFailed);
   EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 2u);
@@ -408,7 +408,7 @@ TEST(Failure, AGroupRetryStopsRunningMembersAndSurvivesACrash) {
   h.exec.Crash();
   auto s = h.Resume(plan, 2)->Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
   EXPECT_EQ(h.Tasks(EventKind::kGroupRetry).size(), 1u) << h.Log();
 }
 
@@ -440,14 +440,13 @@ TEST(Failure, AnApprovalHoldsNoSlotAndWaitsForItsQuorum) {
                       "    - {name: busy, run: [x]}\n");
   EngineOptions o;
   o.run_id = "r1";
-  o.run_dir = "/runs/r1";
-  o.jobs = 1;  // one slot: busy takes it while ship waits
-  o.cpu_capacity = 4;
+  o.capacity.jobs = 1;  // one slot: busy takes it while ship waits
+  o.capacity.cpu = 4;
   o.approvals = &votes;
   Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
   auto s = e.Run();
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->status, "succeeded") << h.Log();
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
   EXPECT_EQ(h.exec.started, (Names{"busy", "after"}));
   // After the second vote (20 s), within one poll.
   EXPECT_GE(h.clock.NowUs() - t0, 20'000'000);
@@ -463,7 +462,6 @@ TEST(Failure, AnApprovalIsRejectedByOneNoOrByItsTimeoutAndNeverRetried) {
                       "  failFast: false\n");
   EngineOptions o;
   o.run_id = "r1";
-  o.run_dir = "/runs/r1";
   o.approvals = &votes;
   Engine e(plan, Value(ValueMap{}), o, h.clock, h.exec, h.sink, nullptr, nullptr);
   auto s = e.Run();

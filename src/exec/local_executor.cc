@@ -9,10 +9,16 @@
 
 namespace sluice {
 
-LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string artifact_root,
-                             std::vector<std::string> base_env)
+AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt) {
+  std::string base = fmt::format("{}/tasks/{}@{}", run_dir, task, attempt);
+  return {base, base + ".stdout.log", base + ".stderr.log"};
+}
+
+LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string run_dir,
+                             std::string artifact_root, std::vector<std::string> base_env)
     : launcher_(launcher),
       fs_(fs),
+      run_dir_(std::move(run_dir)),
       artifact_root_(std::move(artifact_root)),
       base_env_(std::move(base_env)) {}
 
@@ -23,8 +29,8 @@ LocalExecutor::~LocalExecutor() {
 }
 
 // The files of attempts that have ended are looked at here, when the next attempt starts: by
-// then the engine has killed what was left of their process groups and collected their outputs.
-// Those left empty, with nothing of the group alive, become spares.
+// then what was left of their process groups was killed and their outputs collected. Those
+// left empty, with nothing of the group alive, become spares.
 void LocalExecutor::FindSpares() {
   for (auto& [pid, paths] : ended_) {
     if (launcher_.GroupAlive(pid)) continue;
@@ -47,8 +53,15 @@ bool LocalExecutor::TakeSpare(std::vector<std::string>& spares, const std::strin
   return false;
 }
 
-Result<int> LocalExecutor::Start(const AttemptRequest& req) {
-  const AttemptPaths& paths = req.paths;
+std::vector<Result<AttemptHandle>> LocalExecutor::Submit(std::span<const AttemptRequest> batch) {
+  std::vector<Result<AttemptHandle>> out;
+  out.reserve(batch.size());
+  for (const auto& req : batch) out.push_back(Start(req));
+  return out;
+}
+
+Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
+  const AttemptPaths paths = AttemptPathsFor(run_dir_, req.task, req.attempt);
   if (spare_dirs_.empty() || spare_logs_.size() < 2) FindSpares();
   if (!TakeSpare(spare_dirs_, paths.work)) {
     // Attempt numbers are never reused, but start clean if a folder was left anyway.
@@ -65,8 +78,9 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
   sp.cwd = paths.work;
   sp.stdout_path = paths.stdout_log;
   sp.stderr_path = paths.stderr_log;
-  // Declared variables override inherited ones of the same name.
-  sp.env.reserve(base_env_.size() + req.env.size());
+  // Declared variables override inherited ones of the same name; the SLUICE_* marks come last
+  // (Adopt finds what is left of an attempt by them).
+  sp.env.reserve(base_env_.size() + req.env.size() + 3);
   for (const auto& kv : base_env_) {
     std::string_view name = std::string_view(kv).substr(0, kv.find('='));
     bool overridden = std::any_of(req.env.begin(), req.env.end(),
@@ -74,36 +88,67 @@ Result<int> LocalExecutor::Start(const AttemptRequest& req) {
     if (!overridden) sp.env.push_back(kv);
   }
   for (const auto& [k, v] : req.env) sp.env.push_back(k + "=" + v);
+  sp.env.push_back("SLUICE_RUN_ID=" + req.run_id);
+  sp.env.push_back("SLUICE_TASK=" + req.task);
+  sp.env.push_back("SLUICE_ATTEMPT=" + std::to_string(req.attempt));
   auto pid = launcher_.Spawn(sp);
   if (pid) {
-    running_[*pid] = paths;
+    running_[*pid] = Running{paths, req.params, req.artifacts};
   } else {
     ended_.emplace_back(0, paths);  // nothing ran: its files are spares if they are empty
   }
   // The checks for the next attempt's spares, while this one's program runs rather than
   // between one task's end and the next one's start.
   FindSpares();
-  return pid;
+  if (!pid) return std::unexpected(pid.error());
+  return *pid;
 }
 
-void LocalExecutor::Signal(int handle, int sig) { launcher_.SignalGroup(handle, sig); }
-
-void LocalExecutor::Reclaim(const std::string& run_id, const std::string& task, int attempt) {
-  for (int pgid : FindMarkedProcessGroups({"SLUICE_RUN_ID=" + run_id, "SLUICE_TASK=" + task,
-                                           "SLUICE_ATTEMPT=" + std::to_string(attempt)})) {
-    launcher_.SignalGroup(pgid, SIGKILL);
-  }
+void LocalExecutor::Cancel(AttemptHandle handle, StopMode mode) {
+  auto it = running_.find(static_cast<int>(handle));
+  if (it == running_.end()) return;
+  cancelled_.insert(it->first);
+  launcher_.SignalGroup(it->first, mode == StopMode::kKill ? SIGKILL : SIGTERM);
 }
 
-WaitResult LocalExecutor::Wait(int64_t timeout_us) {
+PollResult LocalExecutor::Poll(int64_t timeout_us) {
   WaitResult r = launcher_.Wait(timeout_us);
+  PollResult out;
+  out.interrupted = r.interrupted;
   for (const auto& exit : r.exits) {
     auto it = running_.find(exit.pid);
     if (it == running_.end()) continue;
-    ended_.emplace_back(exit.pid, std::move(it->second));
+    // The attempt is over when its main process is: whatever it left running in its process
+    // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it.
+    launcher_.SignalGroup(exit.pid, SIGKILL);
+    AttemptEnd end;
+    end.handle = exit.pid;
+    end.how = exit.signal ? AttemptEnd::How::kSignaled : AttemptEnd::How::kExited;
+    end.exit_code = exit.exit_code;
+    end.signal = exit.signal;
+    const bool cancelled = cancelled_.erase(exit.pid) > 0;
+    if (!exit.signal && exit.exit_code == 0 && !cancelled) end.outputs = Collect(it->second);
+    ended_.emplace_back(exit.pid, std::move(it->second.paths));
     running_.erase(it);
+    out.ends.push_back(std::move(end));
   }
-  return r;
+  return out;
+}
+
+std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
+  std::vector<Adoption> out;
+  for (const auto& a : open) {
+    for (int pgid : FindMarkedProcessGroups({"SLUICE_RUN_ID=" + a.run_id, "SLUICE_TASK=" + a.task,
+                                             "SLUICE_ATTEMPT=" + std::to_string(a.attempt)})) {
+      launcher_.SignalGroup(pgid, SIGKILL);
+    }
+    Adoption lost;
+    lost.verdict = Adoption::Verdict::kLost;
+    lost.end.how = AttemptEnd::How::kLost;
+    lost.end.message = "the attempt's outcome is unknown: sluice stopped while it ran";
+    out.push_back(std::move(lost));
+  }
+  return out;
 }
 
 namespace {
@@ -138,13 +183,15 @@ std::string TrimNewline(std::string s) {
 
 }  // namespace
 
-Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDecl& outputs) {
-  const std::string& work = req.paths.work;
-  ValueMap params, artifacts;
+Result<AttemptOutputs> LocalExecutor::Collect(const Running& r) {
+  using Source = WantedParam::Source;
+  const std::string& work = r.paths.work;
+  ValueMap params;
+  AttemptOutputs out;
   constexpr size_t kMaxParamBytes = 1 << 20;
-  for (const auto& o : outputs.params) {
-    bool from_stdout = o.source == OutputSource::kStdoutText || o.source == OutputSource::kStdoutJson;
-    std::string file = from_stdout ? req.paths.stdout_log : PathJoin(work, o.path);
+  for (const auto& o : r.params) {
+    bool from_stdout = o.source == Source::kStdoutText || o.source == Source::kStdoutJson;
+    std::string file = from_stdout ? r.paths.stdout_log : PathJoin(work, o.path);
     auto content = fs_.ReadFile(file);
     if (!content && from_stdout && content.error().code == ErrorCode::kNotFound) {
       content = std::string();  // the log exists only once something was printed
@@ -159,7 +206,7 @@ Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDec
                   "1 MiB (use an artifact)", Quote(o.name), content->size());
     }
     Value v;
-    if (o.source == OutputSource::kFile || o.source == OutputSource::kStdoutText) {
+    if (o.source == Source::kFile || o.source == Source::kStdoutText) {
       v = Value(TrimNewline(*content));
     } else {
       auto doc = ParseJson(*content);
@@ -170,31 +217,35 @@ Result<Value> LocalExecutor::Collect(const AttemptRequest& req, const OutputsDec
     }
     params.emplace_back(o.name, std::move(v));
   }
-  for (const auto& a : outputs.artifacts) {
+  for (const auto& a : r.artifacts) {
     std::string path = PathJoin(work, a.path);
     if (!fs_.Stat(path).exists) {
       return Fail(ErrorCode::kInvalidInput, "artifact {}: the task did not create {}", Quote(a.name),
                   Quote(a.path));
     }
-    auto stored = StoreArtifact(path);
+    auto stored = StoreArtifact(a.name, path);
     if (!stored) return Fail(stored.error().Wrap(fmt::format("artifact {}", Quote(a.name))));
-    artifacts.emplace_back(a.name, Value(*stored));
+    out.artifacts.push_back(std::move(*stored));
   }
-  return Value(ValueMap{{"params", Value(std::move(params))}, {"artifacts", Value(std::move(artifacts))}});
+  out.params = Value(std::move(params));
+  return out;
 }
 
 // Digest of a file is its content hash; of a folder, the hash of its sorted entries' names,
 // kinds and digests, so equal trees share one stored copy.
-Result<std::string> LocalExecutor::Digest(const std::string& path, int depth) {
+Result<std::string> LocalExecutor::Digest(const std::string& path, int depth, int64_t* size) {
   if (depth > 64) return Fail(ErrorCode::kInvalidInput, "{} is nested too deeply", path);
   FileInfo info = fs_.Stat(path);
-  if (!info.is_dir) return fs_.HashFile(path);
+  if (!info.is_dir) {
+    *size += info.size;
+    return fs_.HashFile(path);
+  }
   auto names = fs_.ListDir(path);
   if (!names) return std::unexpected(names.error());
   Sha256 h;
   h.Update("tree\n");
   for (const auto& n : *names) {
-    auto d = Digest(PathJoin(path, n), depth + 1);
+    auto d = Digest(PathJoin(path, n), depth + 1, size);
     if (!d) return d;
     h.Update(fmt::format("{} {} {}\n", fs_.Stat(PathJoin(path, n)).is_dir ? "d" : "f", *d, n));
   }
@@ -212,13 +263,17 @@ Status LocalExecutor::CopyTree(const std::string& from, const std::string& to, i
   return {};
 }
 
-Result<std::string> LocalExecutor::StoreArtifact(const std::string& path) {
-  auto digest = Digest(path, 0);
-  if (!digest) return digest;
+Result<ArtifactRef> LocalExecutor::StoreArtifact(const std::string& name, const std::string& path) {
+  ArtifactRef ref;
+  ref.name = name;
+  auto digest = Digest(path, 0, &ref.size);
+  if (!digest) return std::unexpected(digest.error());
+  ref.digest = *digest;
   std::string base = path.substr(path.rfind('/') + 1);
   std::string dir = fmt::format("{}/sha256/{}/{}", artifact_root_, digest->substr(0, 2), *digest);
   std::string dest = dir + "/" + base;
-  if (fs_.Stat(dest).exists) return dest;  // already stored: content addressing dedups
+  ref.path = dest;
+  if (fs_.Stat(dest).exists) return ref;  // already stored: content addressing dedups
   // Copy into a temporary folder and rename, so a crash never leaves a half-stored artifact
   // under its final name. Equal content under another name shares the digest folder.
   std::string tmp = fmt::format("{}/tmp/{}-{}", artifact_root_, *digest, base);
@@ -230,7 +285,7 @@ Result<std::string> LocalExecutor::StoreArtifact(const std::string& path) {
   auto moved = fs_.Rename(tmp + "/" + base, dest);
   (void)fs_.RemoveAll(tmp);
   if (!moved && !fs_.Stat(dest).exists) return std::unexpected(moved.error());
-  return dest;
+  return ref;
 }
 
 }  // namespace sluice

@@ -1,57 +1,80 @@
 // LocalExecutor: runs attempts as local processes through the Env's ProcessLauncher, and
 // stores their artifacts in the content-addressed artifact store under the state directory.
-// Used by the engine thread only; not thread-safe.
+// Used by the engine's loop thread only; not thread-safe.
 #pragma once
 
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
-#include "engine/interfaces.h"
+#include "env/env.h"
+#include "executor/executor.h"
 
 namespace sluice {
 
+// Where an attempt lives under its run's folder: RUN/tasks/NAME@ATTEMPT/ is its working
+// directory, with RUN/tasks/NAME@ATTEMPT.stdout.log and .stderr.log beside it. One folder per
+// attempt, because creating folders is the dearest file-system step of starting a task ('@'
+// cannot appear in task names, so paths never collide).
+struct AttemptPaths {
+  std::string work;
+  std::string stdout_log;
+  std::string stderr_log;
+};
+AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt);
+
 class LocalExecutor : public Executor {
  public:
-  // `artifact_root` is the content-addressed store (STATE/artifacts); `base_env` the inherited
-  // environment ("KEY=VALUE") that every task process starts from.
-  LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string artifact_root,
-                std::vector<std::string> base_env);
+  // `run_dir` is the run's folder (attempts live in its tasks/); `artifact_root` the
+  // content-addressed store (STATE/artifacts); `base_env` the inherited environment
+  // ("KEY=VALUE") that every task process starts from.
+  LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string run_dir,
+                std::string artifact_root, std::vector<std::string> base_env);
   ~LocalExecutor() override;
 
-  Result<int> Start(const AttemptRequest& req) override;
-  void Signal(int handle, int sig) override;
-  WaitResult Wait(int64_t timeout_us) override;
-  Result<Value> Collect(const AttemptRequest& req, const OutputsDecl& outputs) override;
-  // Kills every process group holding a process started with the attempt's SLUICE_RUN_ID,
-  // SLUICE_TASK and SLUICE_ATTEMPT.
-  void Reclaim(const std::string& run_id, const std::string& task, int attempt) override;
+  std::vector<Result<AttemptHandle>> Submit(std::span<const AttemptRequest> batch) override;
+  void Cancel(AttemptHandle handle, StopMode mode) override;
+  PollResult Poll(int64_t timeout_us) override;
+  // A local process cannot outlive the sluice that waited for it as a child: every open
+  // attempt is lost. Whatever is left of it (found by its SLUICE_RUN_ID, SLUICE_TASK and
+  // SLUICE_ATTEMPT) is killed first.
+  std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
 
-  // Stores the file or folder at `path` and returns its read-only location in the store:
-  // ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content (and, for folders, the names
-  // and kinds, file or folder, of everything inside).
-  Result<std::string> StoreArtifact(const std::string& path);
+  // Stores the file or folder at `path`: its read-only copy is ROOT/sha256/XX/DIGEST/NAME,
+  // where DIGEST covers the content (and, for folders, the names and kinds, file or folder, of
+  // everything inside).
+  Result<ArtifactRef> StoreArtifact(const std::string& name, const std::string& path);
 
  private:
+  struct Running {
+    AttemptPaths paths;
+    std::vector<WantedParam> params;
+    std::vector<WantedArtifact> artifacts;
+  };
+  Result<AttemptHandle> Start(const AttemptRequest& req);
+  Result<AttemptOutputs> Collect(const Running& r);
   void FindSpares();
   bool TakeSpare(std::vector<std::string>& spares, const std::string& path);
-  Result<std::string> Digest(const std::string& path, int depth);
+  Result<std::string> Digest(const std::string& path, int depth, int64_t* size);
   Status CopyTree(const std::string& from, const std::string& to, int depth);
 
   ProcessLauncher& launcher_;
   FileSystem& fs_;
+  std::string run_dir_;
   std::string artifact_root_;
   std::vector<std::string> base_env_;
+  std::unordered_map<int, Running> running_;  // pid → its attempt
+  std::unordered_set<int> cancelled_;         // asked to stop: no outputs are collected
   // Attempt files: the folder and the two logs. Those an attempt left empty are renamed into
   // the next attempt's place rather than new ones made: a rename allocates no inode, and where
   // many were just deleted (a state folder cleared) ext4's mkdir and create must step over each
   // of them (~70-280 us measured, against ~3 us for the rename). So a run keeps only the
   // folders and logs that hold something (and the last attempts' folders). Ended attempts'
   // files are checked (group gone, empty) right after a spawn, while that program runs, so the
-  // next Start usually only renames.
-  std::unordered_map<int, AttemptPaths> running_;     // pid → its files
-  std::vector<std::pair<int, AttemptPaths>> ended_;  // exited since the last look
+  // next start usually only renames.
+  std::vector<std::pair<int, AttemptPaths>> ended_;  // ended since the last look
   std::vector<std::string> spare_dirs_;              // empty, free for the next attempt
   std::vector<std::string> spare_logs_;
 };

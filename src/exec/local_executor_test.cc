@@ -1,6 +1,8 @@
 // LocalExecutor with a fake process launcher and an in-memory file system: what it asks the
-// launcher to run, and how it reads outputs and stores artifacts afterwards.
+// launcher to run, and how it reads outputs and stores artifacts when an attempt ends.
 #include "exec/local_executor.h"
+
+#include <signal.h>
 
 #include <gtest/gtest.h>
 
@@ -12,114 +14,156 @@ namespace {
 
 AttemptRequest Request(std::string task = "train") {
   AttemptRequest r;
+  r.run_id = "r1";
   r.task = task;
   r.attempt = 1;
   r.argv = {"python3", "train.py"};
-  r.env = {{"MODE", "fast"}, {"SLUICE_TASK", task}};
-  r.paths = AttemptPathsFor("/state/runs/r1", task, 1);
+  r.env = {{"MODE", "fast"}};
   return r;
 }
 
-OutputParamDecl Param(std::string name, OutputSource src, std::string path = "",
-                      std::string json = "") {
-  OutputParamDecl d;
-  d.name = std::move(name);
-  d.source = src;
-  d.path = std::move(path);
-  d.json_path = std::move(json);
-  return d;
+WantedParam Param(std::string name, WantedParam::Source src, std::string path = "",
+                  std::string json = "") {
+  return WantedParam{std::move(name), src, std::move(path), std::move(json)};
 }
 
 struct Fixture {
   FakeProcessLauncher launcher;
   MemFileSystem fs;
-  LocalExecutor exec{launcher, fs, "/state/artifacts", {"PATH=/usr/bin", "MODE=slow"}};
+  LocalExecutor exec{launcher, fs, "/state/runs/r1", "/state/artifacts",
+                     {"PATH=/usr/bin", "MODE=slow"}};
+
+  Result<AttemptHandle> Start(const AttemptRequest& r) {
+    return std::move(exec.Submit(std::span<const AttemptRequest>(&r, 1))[0]);
+  }
+  // The attempt exits with `code`; its end as the executor reports it.
+  AttemptEnd Exit(AttemptHandle h, int code) {
+    launcher.Exit(static_cast<int>(h), code);
+    PollResult r = exec.Poll(0);
+    EXPECT_EQ(r.ends.size(), 1u);
+    return r.ends.empty() ? AttemptEnd{} : r.ends[0];
+  }
 };
 
-TEST(LocalExecutor, StartsInTheAttemptFolderWithLogsAndDeclaredEnvWinning) {
+const std::string kWork = "/state/runs/r1/tasks/train@1";
+
+TEST(LocalExecutor, StartsInTheAttemptFolderWithLogsDeclaredEnvWinningAndMarks) {
   Fixture f;
-  auto pid = f.exec.Start(Request());
+  auto pid = f.Start(Request());
   ASSERT_TRUE(pid) << pid.error().message;
   ASSERT_EQ(f.launcher.spawned.size(), 1u);
   const SpawnRequest& sp = f.launcher.spawned[0];
-  EXPECT_EQ(sp.cwd, "/state/runs/r1/tasks/train@1");
-  EXPECT_EQ(sp.stdout_path, "/state/runs/r1/tasks/train@1.stdout.log");
-  EXPECT_EQ(sp.stderr_path, "/state/runs/r1/tasks/train@1.stderr.log");
+  EXPECT_EQ(sp.cwd, kWork);
+  EXPECT_EQ(sp.stdout_path, kWork + ".stdout.log");
+  EXPECT_EQ(sp.stderr_path, kWork + ".stderr.log");
   EXPECT_EQ(sp.argv, (std::vector<std::string>{"python3", "train.py"}));
-  std::vector<std::string> want = {"PATH=/usr/bin", "MODE=fast", "SLUICE_TASK=train"};
+  std::vector<std::string> want = {"PATH=/usr/bin", "MODE=fast", "SLUICE_RUN_ID=r1",
+                                   "SLUICE_TASK=train", "SLUICE_ATTEMPT=1"};
   EXPECT_EQ(sp.env, want);
 }
 
-TEST(LocalExecutor, SpawnFailureIsAnError) {
+TEST(LocalExecutor, SpawnFailureIsAnErrorForThatRequestOnly) {
   Fixture f;
   f.launcher.fail_next_spawn = true;
-  auto pid = f.exec.Start(Request());
-  ASSERT_FALSE(pid);
-  EXPECT_NE(pid.error().message.find("cannot start python3"), std::string::npos);
+  std::vector<AttemptRequest> batch = {Request("a"), Request("b")};
+  auto handles = f.exec.Submit(batch);
+  ASSERT_EQ(handles.size(), 2u);
+  ASSERT_FALSE(handles[0]);
+  EXPECT_NE(handles[0].error().message.find("cannot start python3"), std::string::npos);
+  EXPECT_TRUE(handles[1]);
 }
 
-TEST(LocalExecutor, CollectsParamsFromFilesJsonPathsAndStdout) {
+TEST(LocalExecutor, CollectsParamsFromFilesJsonPathsAndStdoutAtTheEnd) {
   Fixture f;
   AttemptRequest r = Request();
-  ASSERT_TRUE(f.exec.Start(r));
-  ASSERT_TRUE(f.fs.WriteFile(r.paths.work + "/n.txt", "42\n"));
-  ASSERT_TRUE(f.fs.WriteFile(r.paths.work + "/m.json", R"({"eval": {"acc": 0.93}, "tags": ["a", "b"]})"));
-  ASSERT_TRUE(f.fs.WriteFile(r.paths.stdout_log, "[1, 2]\n"));
-  OutputsDecl o;
-  o.params = {Param("n", OutputSource::kFile, "n.txt"),
-              Param("acc", OutputSource::kFileJson, "m.json", "eval.acc"),
-              Param("tag", OutputSource::kFileJson, "m.json", "tags.1"),
-              Param("out", OutputSource::kStdoutJson)};
-  auto v = f.exec.Collect(r, o);
-  ASSERT_TRUE(v) << v.error().message;
-  EXPECT_EQ(v->Find("params")->ToJson(), R"({"n":"42","acc":0.93,"tag":"b","out":[1,2]})");
+  r.params = {Param("n", WantedParam::Source::kFile, "n.txt"),
+              Param("acc", WantedParam::Source::kFileJson, "m.json", "eval.acc"),
+              Param("tag", WantedParam::Source::kFileJson, "m.json", "tags.1"),
+              Param("out", WantedParam::Source::kStdoutJson)};
+  auto pid = f.Start(r);
+  ASSERT_TRUE(pid);
+  ASSERT_TRUE(f.fs.WriteFile(kWork + "/n.txt", "42\n"));
+  ASSERT_TRUE(f.fs.WriteFile(kWork + "/m.json", R"({"eval": {"acc": 0.93}, "tags": ["a", "b"]})"));
+  ASSERT_TRUE(f.fs.WriteFile(kWork + ".stdout.log", "[1, 2]\n"));
+  AttemptEnd end = f.Exit(*pid, 0);
+  EXPECT_EQ(end.how, AttemptEnd::How::kExited);
+  ASSERT_TRUE(end.outputs && *end.outputs) << end.outputs->error().message;
+  EXPECT_EQ((*end.outputs)->params.ToJson(), R"({"n":"42","acc":0.93,"tag":"b","out":[1,2]})");
 }
 
 TEST(LocalExecutor, MissingOutputOrBadJsonFailsTheAttempt) {
   Fixture f;
   AttemptRequest r = Request();
-  ASSERT_TRUE(f.exec.Start(r));
-  OutputsDecl o;
-  o.params = {Param("n", OutputSource::kFile, "n.txt")};
-  auto v = f.exec.Collect(r, o);
-  ASSERT_FALSE(v);
-  EXPECT_NE(v.error().message.find("did not write \"n.txt\""), std::string::npos);
-  ASSERT_TRUE(f.fs.WriteFile(r.paths.work + "/m.json", "{not json"));
-  o.params = {Param("acc", OutputSource::kFileJson, "m.json", "acc")};
-  v = f.exec.Collect(r, o);
-  ASSERT_FALSE(v);
-  EXPECT_NE(v.error().message.find("invalid JSON"), std::string::npos);
+  r.params = {Param("n", WantedParam::Source::kFile, "n.txt")};
+  AttemptEnd end = f.Exit(*f.Start(r), 0);
+  ASSERT_TRUE(end.outputs);
+  ASSERT_FALSE(*end.outputs);
+  EXPECT_NE(end.outputs->error().message.find("did not write \"n.txt\""), std::string::npos);
+  r.attempt = 2;
+  r.params = {Param("acc", WantedParam::Source::kFileJson, "m.json", "acc")};
+  auto pid = f.Start(r);
+  ASSERT_TRUE(f.fs.WriteFile("/state/runs/r1/tasks/train@2/m.json", "{not json"));
+  end = f.Exit(*pid, 0);
+  ASSERT_TRUE(end.outputs && !*end.outputs);
+  EXPECT_NE(end.outputs->error().message.find("invalid JSON"), std::string::npos);
 }
 
-TEST(LocalExecutor, StoresArtifactsByContentAndDedupsEqualFiles) {
+TEST(LocalExecutor, StoresArtifactsByContentWithDigestAndSizeAndDedupsEqualFiles) {
   Fixture f;
-  AttemptRequest a = Request("a");
-  AttemptRequest b = Request("b");
-  ASSERT_TRUE(f.exec.Start(a));
-  ASSERT_TRUE(f.exec.Start(b));
-  ASSERT_TRUE(f.fs.WriteFile(a.paths.work + "/model.bin", "weights"));
-  ASSERT_TRUE(f.fs.WriteFile(b.paths.work + "/model.bin", "weights"));
-  OutputsDecl o;
-  o.artifacts = {ArtifactDecl{"model", "model.bin", {}}};
-  auto va = f.exec.Collect(a, o);
-  auto vb = f.exec.Collect(b, o);
-  ASSERT_TRUE(va && vb);
-  std::string path = va->Find("artifacts")->Find("model")->as_string();
+  AttemptRequest a = Request("a"), b = Request("b");
+  a.artifacts = b.artifacts = {WantedArtifact{"model", "model.bin"}};
+  auto pa = f.Start(a), pb = f.Start(b);
+  ASSERT_TRUE(pa && pb);
+  ASSERT_TRUE(f.fs.WriteFile("/state/runs/r1/tasks/a@1/model.bin", "weights"));
+  ASSERT_TRUE(f.fs.WriteFile("/state/runs/r1/tasks/b@1/model.bin", "weights"));
+  AttemptEnd ea = f.Exit(*pa, 0), eb = f.Exit(*pb, 0);
+  ASSERT_TRUE(ea.outputs && *ea.outputs && eb.outputs && *eb.outputs);
+  ASSERT_EQ((*ea.outputs)->artifacts.size(), 1u);
+  const ArtifactRef& ref = (*ea.outputs)->artifacts[0];
   std::string digest = Sha256Hex("weights");
-  EXPECT_EQ(path, "/state/artifacts/sha256/" + digest.substr(0, 2) + "/" + digest + "/model.bin");
-  EXPECT_EQ(vb->Find("artifacts")->Find("model")->as_string(), path);
-  EXPECT_EQ(*f.fs.ReadFile(path), "weights");
+  EXPECT_EQ(ref.name, "model");
+  EXPECT_EQ(ref.digest, digest);
+  EXPECT_EQ(ref.size, 7);
+  EXPECT_EQ(ref.path, "/state/artifacts/sha256/" + digest.substr(0, 2) + "/" + digest + "/model.bin");
+  EXPECT_EQ((*eb.outputs)->artifacts[0].path, ref.path);
+  EXPECT_EQ(*f.fs.ReadFile(ref.path), "weights");
 }
 
 TEST(LocalExecutor, MissingArtifactFailsTheAttempt) {
   Fixture f;
   AttemptRequest r = Request();
-  ASSERT_TRUE(f.exec.Start(r));
-  OutputsDecl o;
-  o.artifacts = {ArtifactDecl{"model", "model.bin", {}}};
-  auto v = f.exec.Collect(r, o);
-  ASSERT_FALSE(v);
-  EXPECT_NE(v.error().message.find("did not create \"model.bin\""), std::string::npos);
+  r.artifacts = {WantedArtifact{"model", "model.bin"}};
+  AttemptEnd end = f.Exit(*f.Start(r), 0);
+  ASSERT_TRUE(end.outputs && !*end.outputs);
+  EXPECT_NE(end.outputs->error().message.find("did not create \"model.bin\""), std::string::npos);
+}
+
+// A cancelled attempt hands back no outputs, whatever it exits with; whatever an ended attempt
+// left in its process group is killed before its end is reported.
+TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
+  Fixture f;
+  AttemptRequest r = Request();
+  r.params = {Param("n", WantedParam::Source::kFile, "n.txt")};
+  auto pid = f.Start(r);
+  f.exec.Cancel(*pid, StopMode::kTerminate);
+  f.exec.Cancel(*pid, StopMode::kKill);
+  AttemptEnd end = f.Exit(*pid, 0);
+  EXPECT_FALSE(end.outputs) << "cancelled: nothing collected";
+  std::vector<std::pair<int, int>> want = {{static_cast<int>(*pid), SIGTERM},
+                                           {static_cast<int>(*pid), SIGKILL},
+                                           {static_cast<int>(*pid), SIGKILL}};
+  EXPECT_EQ(f.launcher.signals, want) << "TERM, KILL, then the group's leftovers";
+  f.exec.Cancel(*pid, StopMode::kKill);
+  EXPECT_EQ(f.launcher.signals.size(), 3u) << "an ended attempt is not signalled again";
+}
+
+TEST(LocalExecutor, OpenAttemptsOfADeadProcessAreLost) {
+  Fixture f;
+  std::vector<OpenAttempt> open = {{"r1", "train", 2, 4242}};
+  auto adopted = f.exec.Adopt(open);
+  ASSERT_EQ(adopted.size(), 1u);
+  EXPECT_EQ(adopted[0].verdict, Adoption::Verdict::kLost);
+  EXPECT_NE(adopted[0].end.message.find("sluice stopped while it ran"), std::string::npos);
 }
 
 // With real processes, folders and logs: an attempt that left its folder or a log empty hands
@@ -133,20 +177,20 @@ TEST(LocalExecutor, EmptyFoldersAndLogsAreRenamedForTheNextAttempt) {
   AttemptPaths a, b, c, d;
   {
     auto launcher = NewPosixProcessLauncher();
-    LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    LocalExecutor exec(*launcher, *fs, root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
     auto run = [&](const std::string& task, std::vector<std::string> argv) {
       AttemptRequest r;
+      r.run_id = "r1";
       r.task = task;
       r.attempt = 1;
       r.argv = std::move(argv);
-      r.paths = AttemptPathsFor(root + "/run", task, 1);
-      auto pid = exec.Start(r);
+      auto pid = std::move(exec.Submit(std::span<const AttemptRequest>(&r, 1))[0]);
       EXPECT_TRUE(pid) << (pid ? "" : pid.error().message);
-      WaitResult w;
-      while (w.exits.empty()) w = exec.Wait(-1);
-      EXPECT_EQ(w.exits[0].pid, *pid);
-      EXPECT_EQ(w.exits[0].exit_code, 0);
-      return r.paths;
+      PollResult w;
+      while (w.ends.empty()) w = exec.Poll(-1);
+      EXPECT_EQ(w.ends[0].handle, *pid);
+      EXPECT_EQ(w.ends[0].exit_code, 0);
+      return AttemptPathsFor(root + "/run", task, 1);
     };
     a = run("a", {"true"});
     b = run("b", {"sh", "-c", "echo x > kept; echo to-stdout"});
@@ -181,19 +225,18 @@ TEST(LocalExecutor, AProgramThatCannotStartSaysWhy) {
       {{root + "/missing"}, "No such file or directory"}};
   {
     auto launcher = NewPosixProcessLauncher();
-    LocalExecutor exec(*launcher, *fs, root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    LocalExecutor exec(*launcher, *fs, root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
     int n = 0;
     for (const auto& [argv, want] : cases) {
       AttemptRequest r;
       r.task = "t" + std::to_string(++n);
       r.attempt = 1;
       r.argv = argv;
-      r.paths = AttemptPathsFor(root + "/run", r.task, 1);
-      auto pid = exec.Start(r);
+      auto pid = std::move(exec.Submit(std::span<const AttemptRequest>(&r, 1))[0]);
       ASSERT_FALSE(pid);
       EXPECT_NE(pid.error().message.find(want), std::string::npos) << pid.error().message;
     }
-    EXPECT_TRUE(exec.Wait(0).exits.empty()) << "the failed children were reaped at once";
+    EXPECT_TRUE(exec.Poll(0).ends.empty()) << "the failed children were reaped at once";
   }
   EXPECT_FALSE(fs->Stat(root + "/run/tasks/t1@1.stdout.log").exists);
   ASSERT_TRUE(fs->RemoveAll(root));

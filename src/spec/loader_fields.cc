@@ -137,16 +137,16 @@ std::optional<int> CodeOf(std::string_view s, std::string_view cls, int max) {
 
 }  // namespace
 
-bool MatchesError(const std::vector<ErrorMatch>& list, std::string_view cls, int code) {
+bool MatchesError(const std::vector<ErrorMatch>& list, ErrorClass cls, int code) {
   for (const auto& m : list) {
-    if (m.cls == "any" || (m.cls == cls && (m.code < 0 || m.code == code))) return true;
+    if (m.cls == ErrorClass::kAny || (m.cls == cls && (m.code < 0 || m.code == code))) return true;
   }
   return false;
 }
 
 std::string ErrorLabel(std::string_view cls, int code) {
-  if ((cls == "exit" || cls == "signal") && code > 0) return fmt::format("{}({})", cls, code);
-  return std::string(cls);
+  auto c = ParseErrorClass(cls);
+  return c ? ErrorLabel(*c, code) : std::string(cls);
 }
 
 Result<std::vector<ErrorMatch>> Reader::ErrorMatches(const YNode& n, std::string_view what) const {
@@ -157,24 +157,24 @@ Result<std::vector<ErrorMatch>> Reader::ErrorMatches(const YNode& n, std::string
     Value v = ScalarValue(e);
     ErrorMatch m;
     if (v.is_int() && v.as_int() >= 1 && v.as_int() <= 255) {
-      m = {"exit", static_cast<int>(v.as_int())};
+      m = {ErrorClass::kExit, static_cast<int>(v.as_int())};
     } else if (auto code = CodeOf(*s, "exit", 255)) {
-      m = {"exit", *code};
+      m = {ErrorClass::kExit, *code};
     } else if (*s == "signal") {
-      m = {"signal", -1};
+      m = {ErrorClass::kSignal, -1};
     } else if (StartsWith(*s, "signal:") || StartsWith(*s, "signal(")) {
       std::string_view num = std::string_view(*s).substr(7);
       if (num.ends_with(')') && (*s)[6] == '(') num.remove_suffix(1);
       int sig = AllDigits(num) && !num.empty() && num.size() <= 2 ? std::stoi(std::string(num)) : 0;
       if (sig <= 0 || sig > 64) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
-      m = {"signal", sig};
+      m = {ErrorClass::kSignal, sig};
     } else if (StartsWith(*s, "SIG")) {
-      for (const auto& [name, num] : kSignals) {
-        if (*s == name) m = {"signal", num};
-      }
-      if (m.cls.empty()) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
+      auto sig = std::find_if(kSignals.begin(), kSignals.end(),
+                              [&](const auto& named) { return named.first == *s; });
+      if (sig == kSignals.end()) return FailAt(Loc(e), "unknown signal {}", Quote(*s));
+      m = {ErrorClass::kSignal, sig->second};
     } else if (std::find(kErrorClasses.begin(), kErrorClasses.end(), *s) != kErrorClasses.end()) {
-      m = {*s, -1};
+      m = {*ParseErrorClass(*s), -1};
     } else {
       return FailAt(Loc(e), "{} entries are error classes ({}), exit codes (3 or exit(3)) or "
                     "signals (SIGKILL or signal(9)); got {}{}", what, Join(kErrorClasses, ", "),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/outcome.h"
 #include "expr/expr.h"
 #include "common/value.h"
 
@@ -48,12 +49,13 @@ enum class Jitter { kNone, kFull, kEqual };
 // One entry of an `on:` or `except:` list: an error class, for `exit` and `signal` optionally
 // narrowed to one code. Written 3, exit(3), exit, SIGKILL, signal(9), timeout, any, ...
 struct ErrorMatch {
-  std::string cls;  // "exit", "signal", "timeout", ..., or "any"
-  int code = -1;    // -1: any code
+  ErrorClass cls = ErrorClass::kAny;  // kExit, kSignal, kTimeout, ..., or kAny
+  int code = -1;                      // -1: any code
 };
 // Whether a failure of class `cls` (with exit code or signal `code`) is in `list`.
-bool MatchesError(const std::vector<ErrorMatch>& list, std::string_view cls, int code);
-// "exit(3)", "signal(9)", "timeout": how a class reads in messages and `status`.
+bool MatchesError(const std::vector<ErrorMatch>& list, ErrorClass cls, int code);
+// ErrorLabel (common/outcome.h) of a class stored by name: "exit(3)", "timeout"; a name that
+// is not a class is shown as it is.
 std::string ErrorLabel(std::string_view cls, int code);
 
 struct RetryPolicy {

@@ -1,0 +1,286 @@
+#include "engine/attempt.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/sha256.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string> path) const {
+  const std::string& root = path[0];
+  if (root == "params") return Resolved{component_params_ ? *component_params_ : ctx_.params, 1};
+  if (root == "run") return ResolveRun(path);
+  if (root == "error") return ResolveError();
+  if (root == "task") {
+    return Resolved{Value(ValueMap{{"name", Value(in_.name)},
+                                   {"attempt", Value(static_cast<int64_t>(attempt_))}}),
+                    1};
+  }
+  if (root == "component" && component_params_) {
+    const ComponentSpec* c = state_.plan().tasks[in_.plan].component;
+    return Resolved{Value(ValueMap{{"dir", Value(c ? c->dir : "")}}), 1};
+  }
+  if (root == "item" && !component_params_) {
+    if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
+    return Resolved{*in_.item, 1};
+  }
+  if (root == "tasks" && !component_params_ && path.size() >= 4) return ResolveTasks(path);
+  return Fail(ErrorCode::kInvalidInput, "unknown variable {}", Quote(Join(
+      std::vector<std::string>(path.begin(), path.end()), ".")));
+}
+
+// Built per field: failedTasks walks every main instance, and run.id is read often.
+Result<Activation::Resolved> InstanceScope::ResolveRun(std::span<const std::string> path) const {
+  auto field = [&](std::string_view f) -> Value {
+    if (f == "id") return Value(ctx_.run_id);
+    if (f == "status") return Value(std::string(RunStatusName(state_.phase_status())));
+    ValueList failed;
+    for (int i = 0; i < state_.plan().num_main; ++i) {
+      if (state_.at(i).state == TaskState::kFailed) failed.push_back(Value(state_.at(i).name));
+    }
+    return Value(std::move(failed));
+  };
+  if (path.size() >= 2 && (path[1] == "id" || path[1] == "status" || path[1] == "failedTasks")) {
+    return Resolved{field(path[1]), 2};
+  }
+  return Resolved{Value(ValueMap{{"id", field("id")}, {"status", field("status")},
+                                 {"failedTasks", field("failedTasks")}}),
+                  1};
+}
+
+// A handler sees its owner's failure; retry.when sees the instance's own.
+Result<Activation::Resolved> InstanceScope::ResolveError() const {
+  const Instance& who = in_.owner >= 0 ? state_.at(in_.owner) : in_;
+  const Failure& f = who.last_failure();
+  const bool exit = f.cls == ErrorClass::kExit, sig = f.cls == ErrorClass::kSignal;
+  return Resolved{Value(ValueMap{{"class", Value(std::string(ErrorClassName(f.cls)))},
+                                 {"exitCode", Value(static_cast<int64_t>(exit ? f.code : 0))},
+                                 {"signal", Value(static_cast<int64_t>(sig ? f.code : 0))},
+                                 {"message", Value(f.message)},
+                                 {"task", Value(who.name)}}),
+                  1};
+}
+
+// tasks.T.outputs.params as a whole (has(tasks.T.outputs.params.x) selects from it), or one
+// output. A handler reading its owner's outputs reads its own instance's (a forEach item's).
+Result<Activation::Resolved> InstanceScope::ResolveTasks(std::span<const std::string> path) const {
+  const Instance* up = nullptr;
+  if (in_.owner >= 0 && state_.task_of(in_.owner).name == path[1]) {
+    up = &state_.at(in_.owner);
+  } else if (int i = state_.Find(path[1]); i >= 0) {
+    up = &state_.at(i);
+  }
+  if (!up) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
+  if (path.size() == 4) {
+    const Value* group = up->outputs.is_map() ? up->outputs.Find(path[3]) : nullptr;
+    return Resolved{group ? *group : Value(ValueMap{}), 4};
+  }
+  if (!HasOutputs(up->state, up->outputs)) {
+    return Fail(ErrorCode::kInvalidInput, "task {} has no outputs (it is {})", Quote(path[1]),
+                TaskStateName(up->state));
+  }
+  const Value* group = up->outputs.is_map() ? up->outputs.Find(path[3]) : nullptr;
+  const Value* v = group && group->is_map() ? group->Find(path[4]) : nullptr;
+  if (!v) {
+    return Fail(ErrorCode::kInvalidInput, "task {} did not produce output {}", Quote(path[1]),
+                Quote(path[4]));
+  }
+  return Resolved{*v, 5};
+}
+
+Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
+                               const RunContext& ctx, int instance, int attempt) {
+  InstanceScope scope(state, ctx, instance, attempt);
+  auto v = cond.Evaluate(scope);
+  if (!v) return std::unexpected(v.error());
+  return AsCondition(*v);
+}
+
+namespace {
+
+// A deterministic uniform number in [0, 1) for jitter, so replays and tests agree.
+double UnitRandom(const std::string& seed) {
+  std::string h = Sha256Hex(seed);
+  uint64_t x = std::stoull(h.substr(0, 13), nullptr, 16);
+  return static_cast<double>(x) / static_cast<double>(1ULL << 52);
+}
+
+// A component's params: defaults, overridden by the task's `with:` arguments, each of the
+// declared type. Returns the message of the first that is not.
+std::optional<std::string> BindComponentParams(const PlanTask& t, const InstanceScope& scope,
+                                               Value* out) {
+  ValueMap m;
+  for (const auto& d : t.component->params) m.emplace_back(d.name, d.default_value.value_or(Value()));
+  for (const auto& [name, field] : t.spec->body.with) {
+    auto v = field.Evaluate(scope);
+    if (!v) return fmt::format("with.{}: {}", name, v.error().message);
+    auto decl = std::find_if(t.component->params.begin(), t.component->params.end(),
+                             [&](const ParamDecl& d) { return d.name == name; });
+    auto cur = std::find_if(m.begin(), m.end(), [&](const auto& kv) { return kv.first == name; });
+    if (decl == t.component->params.end() || cur == m.end()) continue;  // checked at compile
+    Value val = std::move(*v);
+    // Values pasted from text (an upstream output read as a string) may need reading.
+    if (!ValueMatchesType(val, decl->type) && val.is_string() && decl->type != ParamType::kString) {
+      if (auto parsed = ParseJson(val.as_string()); parsed) val = *parsed;
+    }
+    if (decl->type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
+    if (!ValueMatchesType(val, decl->type)) {
+      return fmt::format("with.{}: component {} declares it {}, got {} {}", name,
+                         t.component->name, ParamTypeName(decl->type), val.TypeName(),
+                         Quote(val.ToText()));
+    }
+    cur->second = std::move(val);
+  }
+  *out = Value(std::move(m));
+  return std::nullopt;
+}
+
+// argv and env: a script runs under its shell; `run` arguments and env values are evaluated
+// (a component's in its own scope; the task's env overrides its component's).
+std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope& task_scope,
+                                          const InstanceScope& body_scope, AttemptRequest& req) {
+  const Body& body = *t.body;
+  if (t.kind == Body::Kind::kScript) {
+    for (const auto& part : Split(body.shell, ' ')) {
+      if (!part.empty()) req.argv.push_back(part);
+    }
+    req.argv.push_back("-c");
+    req.argv.push_back(body.text);
+  } else {
+    for (const auto& a : body.run) {
+      auto v = a.Evaluate(body_scope);
+      if (!v) return fmt::format("run argument {}: {}", Quote(a.tmpl.text()), v.error().message);
+      req.argv.push_back(v->ToText());
+    }
+  }
+  auto add_env = [&](const auto& list, const InstanceScope& scope) -> std::optional<std::string> {
+    for (const auto& [name, field] : list) {
+      auto v = field.Evaluate(scope);
+      if (!v) return fmt::format("env {}: {}", name, v.error().message);
+      auto same = std::find_if(req.env.begin(), req.env.end(),
+                               [&](const auto& kv) { return kv.first == name; });
+      if (same != req.env.end()) same->second = v->ToText();
+      else req.env.emplace_back(name, v->ToText());
+    }
+    return std::nullopt;
+  };
+  if (t.component) {
+    if (auto err = add_env(t.component->env, body_scope)) return err;
+  }
+  return add_env(t.spec->env, task_scope);
+}
+
+// The cache key: everything that decides what the attempt does and what it hands back.
+std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest& req,
+                     FileSystem* files) {
+  Sha256 h;
+  auto field = [&](std::string_view s) {
+    h.Update(s);
+    h.Update(std::string_view("\0", 1));
+  };
+  // v2: outputs carry each artifact's digest and size (older entries lack them).
+  field("sluice-cache-v2");
+  if (t.component) field(t.component->name + "@" + t.component->version);
+  for (const auto& a : req.argv) {
+    field(a);
+    // A file named by an absolute argument (a component's script) is part of the body.
+    if (files && !a.empty() && a[0] == '/' && a.size() < 4096) {
+      FileInfo info = files->Stat(a);
+      if (info.exists && !info.is_dir && info.size < (64 << 20)) {
+        if (auto d = files->HashFile(a)) field("file:" + *d);
+      }
+    }
+  }
+  for (const auto& [k, v] : req.env) field(k + "=" + v);
+  if (in.item) field(in.item->ToJson());
+  for (const auto& o : t.outputs->params) {
+    field(fmt::format("out:{}:{}:{}:{}", o.name, static_cast<int>(o.source), o.path, o.json_path));
+  }
+  for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
+  return h.HexDigest();
+}
+
+WantedParam::Source SourceOf(OutputSource s) {
+  switch (s) {
+    case OutputSource::kFile: return WantedParam::Source::kFile;
+    case OutputSource::kFileJson: return WantedParam::Source::kFileJson;
+    case OutputSource::kStdoutText: return WantedParam::Source::kStdoutText;
+    case OutputSource::kStdoutJson: return WantedParam::Source::kStdoutJson;
+  }
+  return WantedParam::Source::kFile;
+}
+
+void AddWantedOutputs(const PlanTask& t, AttemptRequest& req) {
+  for (const auto& o : t.outputs->params) {
+    req.params.push_back({o.name, SourceOf(o.source), o.path, o.json_path});
+  }
+  for (const auto& a : t.outputs->artifacts) req.artifacts.push_back({a.name, a.path});
+}
+
+}  // namespace
+
+int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed) {
+  double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, n - 2);
+  d = std::min(d, static_cast<double>(r.max_ms));
+  double u = UnitRandom(seed);
+  if (r.jitter == Jitter::kFull) d = d * u;
+  if (r.jitter == Jitter::kEqual) d = d / 2 + d / 2 * u;
+  return static_cast<int64_t>(d * 1000);
+}
+
+Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, int64_t now_us) {
+  const Instance& in = state.at(i);
+  const PlanTask& t = state.task_of(i);
+  const int attempt = in.attempt + 1;
+  Resolution r;
+  InstanceScope task_scope(state, ctx, i, attempt);
+  Value component_params;
+  if (t.component) {
+    if (auto err = BindComponentParams(t, task_scope, &component_params)) {
+      r.kind = Resolution::Kind::kInvalid;
+      r.message = std::move(*err);
+      return r;
+    }
+  }
+  InstanceScope body_scope(state, ctx, i, attempt, t.component ? &component_params : nullptr);
+  AttemptRequest& req = r.request;
+  req.run_id = ctx.run_id;
+  req.task = in.name;
+  req.attempt = attempt;
+  if (auto err = ResolveCommand(t, task_scope, body_scope, req)) {
+    r.kind = Resolution::Kind::kInvalid;
+    r.message = std::move(*err);
+    return r;
+  }
+  if (t.cache.enabled) {
+    r.cache_key = CacheKey(t, in, req, ctx.files);
+    if (ctx.cache) {
+      if (auto hit = ctx.cache->Find(r.cache_key, t.cache.ttl_ms, now_us)) {
+        r.kind = Resolution::Kind::kCached;
+        r.cached = std::move(*hit);
+        return r;
+      }
+    }
+  }
+  if (t.breaker && ctx.breakers) {
+    auto ok = ctx.breakers->Acquire(*t.breaker, now_us,
+                                    fmt::format("{}/{}#{}", ctx.run_id, in.name, attempt));
+    if (!ok) {
+      r.kind = Resolution::Kind::kStoreError;
+      r.error = ok.error();
+      return r;
+    }
+    if (!*ok) {
+      r.kind = Resolution::Kind::kCircuitOpen;
+      r.message = fmt::format("circuit breaker {} is open", Quote(t.breaker->name));
+      return r;
+    }
+  }
+  AddWantedOutputs(t, req);
+  if (t.spec->for_each && in.parent >= 0) req.array_key = state.at(in.parent).name;
+  return r;
+}
+
+}  // namespace sluice

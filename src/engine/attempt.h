@@ -1,0 +1,82 @@
+// Attempt resolution: from an instance of the plan and the run's state to what an executor
+// runs. Parameter binding, argv and env from placeholders, the cache key and lookup, and the
+// circuit breaker's permit are one unit here, used by the Decider and tested without an
+// executor. Also the scope placeholders, `when`, `forEach` and `retry.when` are evaluated in.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "engine/interfaces.h"
+#include "engine/run_state.h"
+#include "executor/executor.h"
+#include "expr/expr.h"
+
+namespace sluice {
+
+// What resolution needs besides the state; the services are optional (null: none).
+struct RunContext {
+  std::string run_id;
+  Value params;  // the run's bound parameters
+  FileSystem* files = nullptr;  // when set, the cache key covers files named by absolute args
+  const TimeZones* time_zones = nullptr;
+  CacheLookup* cache = nullptr;
+  Breakers* breakers = nullptr;
+};
+
+// Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
+// or, with `component_params`, a component's scope (params, component, run, task).
+class InstanceScope : public Activation {
+ public:
+  InstanceScope(const RunState& state, const RunContext& ctx, int instance, int attempt,
+                const Value* component_params = nullptr)
+      : state_(state), ctx_(ctx), in_(state.at(instance)), attempt_(attempt),
+        component_params_(component_params) {}
+
+  Result<Resolved> Resolve(std::span<const std::string> path) const override;
+  const TimeZones* time_zones() const override { return ctx_.time_zones; }
+
+ private:
+  Result<Resolved> ResolveRun(std::span<const std::string> path) const;
+  Result<Resolved> ResolveError() const;
+  Result<Resolved> ResolveTasks(std::span<const std::string> path) const;
+
+  const RunState& state_;
+  const RunContext& ctx_;
+  const Instance& in_;
+  int attempt_;
+  const Value* component_params_;
+};
+
+// Evaluates a condition (`when`, `retry.when`) in the instance's scope.
+Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
+                               const RunContext& ctx, int instance, int attempt);
+
+struct Resolution {
+  enum class Kind {
+    kStart,        // record the attempt started with `cache_key`, then submit `request`
+    kCached,       // the cache holds outputs of an earlier success: `cached`
+    kCircuitOpen,  // its breaker is open: the attempt fails with circuit-open
+    kInvalid,      // a placeholder could not be resolved: the task fails (`message`)
+    kStoreError,   // a service failed (`error`): the run must stop
+  };
+  Kind kind = Kind::kStart;
+  AttemptRequest request;
+  std::string cache_key;
+  Value cached;
+  std::string message;
+  Error error;
+};
+
+// Resolves the next attempt of instance `i` at `now_us`: binds its component's parameters,
+// evaluates argv and env, computes the cache key and looks it up, and takes its breaker's
+// permit. Never fails: the outcome is in the Resolution's kind.
+Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, int64_t now_us);
+
+// The delay before the n-th try (n >= 2) under `r`, with jitter seeded by `seed`: the same
+// seed gives the same delay, so a replayed or tested run agrees with the live one.
+int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed);
+
+}  // namespace sluice

@@ -1,0 +1,344 @@
+// How events change a run's state. Nothing here reads a clock or acts: times come from the
+// events themselves.
+#include "engine/run_state.h"
+
+#include <algorithm>
+#include <map>
+
+#include "common/strings.h"
+
+namespace sluice {
+
+namespace {
+constexpr std::string_view kStateNames[] = {"pending",   "ready",     "running", "waiting",
+                                            "awaiting-approval",
+                                            "succeeded", "cached",    "recovered", "failed",
+                                            "skipped",   "upstream-failed", "cancelled"};
+}  // namespace
+
+std::string_view TaskStateName(TaskState s) { return kStateNames[static_cast<int>(s)]; }
+
+bool IsTerminal(TaskState s) { return s >= TaskState::kSucceeded; }
+
+std::optional<TaskState> ParseTaskState(std::string_view name) {
+  for (size_t i = 0; i < std::size(kStateNames); ++i) {
+    if (kStateNames[i] == name) return static_cast<TaskState>(i);
+  }
+  return std::nullopt;
+}
+
+bool HasOutputs(TaskState s, const Value& outputs) {
+  return s == TaskState::kSucceeded || s == TaskState::kCached ||
+         (s == TaskState::kRecovered && outputs.is_map());
+}
+
+// The main tasks' instances, at the same indices as their plan tasks. Finally tasks and
+// handlers get theirs when their phase or their owner's failure comes.
+RunState::RunState(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {
+  groups_.resize(plan_->groups.size());
+  const int n = plan_->num_main;
+  instances_.reserve(n);
+  top_.assign(plan_->tasks.size(), -1);
+  for (int i = 0; i < n; ++i) {
+    top_[i] = AddInstance(i, -1, plan_->tasks[i].name, std::nullopt);
+    instances_[i].remaining_deps = static_cast<int>(plan_->tasks[i].deps.size());
+  }
+  for (int i = 0; i < n; ++i) {
+    if (instances_[i].remaining_deps == 0) MarkReady(i, 0);
+  }
+}
+
+int RunState::AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item) {
+  Instance in;
+  in.plan = plan_index;
+  in.parent = parent;
+  in.name = std::move(name);
+  in.item = std::move(item);
+  int idx = size();
+  // A main or finally task's own instance is found through the plan's index (Find).
+  const bool top = parent < 0 && plan_index < plan_->num_main + plan_->num_finally &&
+                   in.name == plan_->tasks[plan_index].name;
+  if (!top) by_name_[in.name] = idx;
+  instances_.push_back(std::move(in));
+  return idx;
+}
+
+int RunState::Find(std::string_view name) const {
+  const std::string key(name);
+  if (auto p = plan_->by_name.find(key); p != plan_->by_name.end()) {
+    const int t = p->second < static_cast<int>(top_.size()) ? top_[p->second] : -1;
+    if (t >= 0 && instances_[t].name == key) return t;
+  }
+  auto it = by_name_.find(key);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+bool RunState::AnyGroupWaiting() const {
+  return std::any_of(groups_.begin(), groups_.end(), [](const GroupState& g) { return g.waiting; });
+}
+
+bool RunState::GroupWillRetry(int g, ErrorClass cls, int code) const {
+  const RetryPolicy& r = *plan_->groups[g].retry;
+  return groups_[g].rounds < r.limit && !NeverRetried(cls) &&
+         (r.on.empty() || MatchesError(r.on, cls, code)) && !MatchesError(r.except, cls, code);
+}
+
+void RunState::MarkReady(int i, int64_t now_us) {
+  Instance& in = instances_[i];
+  waiting_.erase(i);
+  in.state = TaskState::kReady;
+  in.ready_us = now_us;
+  ready_.push_back(i);
+}
+
+void RunState::MarkDue(int i, int64_t now_us) { MarkReady(i, now_us); }
+
+void RunState::EndGroupWait(int g, int64_t now_us) {
+  groups_[g].waiting = false;
+  for (int m : plan_->groups[g].members) {
+    if (instances_[m].state == TaskState::kPending && instances_[m].remaining_deps == 0) {
+      MarkReady(m, now_us);
+    }
+  }
+}
+
+void RunState::Defer(int i) { instances_[i].state = TaskState::kPending; }
+
+void RunState::QueueDoneParents() {
+  for (int i = 0; i < size(); ++i) {
+    const Instance& in = instances_[i];
+    if (in.expanded && !IsTerminal(in.state) &&
+        in.children_done == static_cast<int>(in.children.size())) {
+      finalize_.push_back(i);
+    }
+  }
+}
+
+void RunState::Take(const Instance& in, int sign) {
+  const Resources& r = *plan_->tasks[in.plan].resources;
+  usage_.slots += sign;
+  usage_.cpu += sign * r.cpu;
+  usage_.memory += sign * r.memory;
+  usage_.gpu += sign * r.gpu;
+  for (const auto& [pool, units] : r.pools) usage_.pools[pool] += sign * units;
+  if (in.parent >= 0) instances_[in.parent].children_running += sign;
+}
+
+Status RunState::Replay(const std::vector<Event>& events) {
+  for (const auto& e : events) {
+    if (auto st = Apply(e); !st) return st;
+  }
+  return {};
+}
+
+Status RunState::Apply(const Event& e, int instance, const Value* data) {
+  switch (e.kind) {
+    case EventKind::kRunCreated:
+    case EventKind::kPolicyDecision: return {};
+    case EventKind::kRunStarted:
+      if (run_started_us_ == 0) run_started_us_ = e.time_us;
+      return {};
+    case EventKind::kRunFinished: {
+      auto s = ParseRunStatus(e.status);
+      if (!s || !IsFinished(*s)) {
+        return Fail(ErrorCode::kInternal, "event {}: bad run status {}", e.seq, Quote(e.status));
+      }
+      run_finished_ = true;
+      final_status_ = *s;
+      return {};
+    }
+    case EventKind::kRunPhase: return ApplyPhase(e);
+    case EventKind::kHandlerStarted: return ApplyHandler(e);
+    case EventKind::kGroupRetry: return ApplyGroupRetry(e);
+    default: break;
+  }
+  const int i = instance >= 0 ? instance : Find(e.task);
+  if (i < 0) {
+    return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",
+                e.seq, Quote(e.task));
+  }
+  if (auto st = CheckTaskEvent(e, i); !st) return st;
+  return ApplyTaskEvent(e, i, data);
+}
+
+// A log that runs a finished task again was not written by one run of this engine.
+Status RunState::CheckTaskEvent(const Event& e, int i) const {
+  const Instance& in = instances_[i];
+  if (IsTerminal(in.state) && (e.kind == EventKind::kTaskExpanded ||
+                               e.kind == EventKind::kAttemptStarted ||
+                               e.kind == EventKind::kRetryScheduled)) {
+    return Fail(ErrorCode::kInternal, "event {}: task {} is already {}", e.seq, Quote(e.task),
+                TaskStateName(in.state));
+  }
+  return {};
+}
+
+Status RunState::ApplyTaskEvent(const Event& e, int i, const Value* data) {
+  Instance& in = instances_[i];
+  switch (e.kind) {
+    case EventKind::kTaskExpanded: return ApplyExpanded(e, i);
+    case EventKind::kAttemptStarted: return ApplyAttemptStarted(e, i);
+    case EventKind::kAttemptSpawned:
+      in.handle = e.pid;
+      return {};
+    case EventKind::kAttemptFinished:
+      ApplyAttemptFinished(e, i);
+      return {};
+    case EventKind::kApprovalRequested:
+      in.state = TaskState::kAwaitingApproval;
+      in.due_us = e.due_us;  // the approval's deadline
+      awaiting_.insert(i);
+      return {};
+    case EventKind::kApprovalDecided:
+      awaiting_.erase(i);
+      if (e.status == "approved") {
+        in.approved = true;
+        MarkReady(i, e.time_us);
+      }
+      return {};
+    case EventKind::kRetryScheduled:
+      in.state = TaskState::kWaiting;
+      in.due_us = e.due_us;
+      waiting_.insert(i);
+      return {};
+    case EventKind::kTaskSkipped:
+    case EventKind::kTaskFinished: return ApplyTaskFinished(e, i, data);
+    default: return {};
+  }
+}
+
+Status RunState::ApplyExpanded(const Event& e, int i) {
+  auto items = ParseJson(e.data);
+  if (!items || !items->is_list()) {
+    return Fail(ErrorCode::kInternal, "event {}: bad forEach items", e.seq);
+  }
+  instances_[i].expanded = true;
+  instances_[i].state = TaskState::kRunning;
+  // AddInstance grows instances_, so no reference into it is kept across the calls.
+  const int plan = instances_[i].plan;
+  const std::string base = instances_[i].name;
+  const auto& list = items->as_list();
+  instances_.reserve(instances_.size() + list.size());
+  instances_[i].children.reserve(list.size());
+  for (size_t k = 0; k < list.size(); ++k) {
+    int c = AddInstance(plan, i, fmt::format("{}[{}]", base, k), list[k]);
+    instances_[i].children.push_back(c);
+    MarkReady(c, e.time_us);
+  }
+  return {};
+}
+
+Status RunState::ApplyAttemptStarted(const Event& e, int i) {
+  Instance& in = instances_[i];
+  in.state = TaskState::kRunning;
+  in.attempt = e.attempt;
+  in.attempt_open = true;
+  in.handle = 0;
+  if (e.attempt == 1 || in.first_start_us == 0) in.first_start_us = e.time_us;
+  in.attempt_start_us = e.time_us;
+  in.cache_key.clear();
+  if (!e.data.empty()) {
+    if (auto d = ParseJson(e.data); d && d->is_map()) {
+      if (const Value* k = d->Find("cache_key"); k && k->is_string()) in.cache_key = k->as_string();
+    }
+  }
+  open_.insert(i);
+  if (!in.holds_slot) {
+    in.holds_slot = true;
+    Take(in, +1);
+  }
+  return {};
+}
+
+void RunState::ApplyAttemptFinished(const Event& e, int i) {
+  Instance& in = instances_[i];
+  if (e.status != AttemptStatusName(AttemptStatus::kSucceeded)) {
+    Failure& f = in.failed();
+    f.cls = ParseErrorClass(e.error_class).value_or(ErrorClass::kInternal);
+    f.code = e.exit_code;
+    f.message = e.message;
+  }
+  in.attempt_open = false;
+  in.handle = 0;
+  open_.erase(i);
+  if (in.holds_slot) {
+    in.holds_slot = false;
+    Take(in, -1);
+  }
+}
+
+Status RunState::ApplyTaskFinished(const Event& e, int i, const Value* data) {
+  Instance& in = instances_[i];
+  std::optional<TaskState> s =
+      e.kind == EventKind::kTaskSkipped ? TaskState::kSkipped : ParseTaskState(e.status);
+  if (!s || !IsTerminal(*s)) {
+    return Fail(ErrorCode::kInternal, "event {}: bad task status {}", e.seq, Quote(e.status));
+  }
+  if (IsTerminal(in.state)) return {};  // already final; keep the first verdict
+  waiting_.erase(i);
+  awaiting_.erase(i);
+  if (in.holds_slot) {
+    in.holds_slot = false;
+    Take(in, -1);
+  }
+  in.state = *s;
+  if (data) {
+    in.outputs = *data;
+  } else if (!e.data.empty()) {
+    if (auto d = ParseJson(e.data); d) in.outputs = *d;
+  }
+  if (e.attempt > in.attempt) in.attempt = e.attempt;
+  if (*s == TaskState::kSucceeded) in.completed = ++completions_;
+  if (*s == TaskState::kFailed) {
+    Failure& f = in.failed();
+    if (!e.error_class.empty()) {
+      f.cls = ParseErrorClass(e.error_class).value_or(ErrorClass::kInternal);
+      f.code = e.exit_code;
+    }
+    f.message = e.message;
+    const PlanTask& t = plan_->tasks[in.plan];
+    if (t.group >= 0 && (groups_[t.group].failing || GroupWillRetry(t.group, f.cls, f.code))) {
+      if (!groups_[t.group].failing) groups_[t.group].failed = in.name;
+      groups_[t.group].failing = true;  // not a failure of the run: the group runs again
+    } else if (t.role == TaskRole::kMain && !t.spec->continue_on_failure &&
+               first_failure_.empty()) {
+      first_failure_ = in.name;
+    }
+  }
+  OnTaskDone(i, e.time_us);
+  return {};
+}
+
+// Bookkeeping when an instance reaches a terminal state: count it, tell its forEach parent,
+// and make dependents ready when their last dependency is done. Whether a dependent then runs,
+// is skipped or is upstream-failed is the Decider's to say when it vets it.
+void RunState::OnTaskDone(int i, int64_t now_us) {
+  ++finished_;
+  Instance& in = instances_[i];
+  if (in.parent >= 0) {
+    Instance& p = instances_[in.parent];
+    if (++p.children_done == static_cast<int>(p.children.size())) finalize_.push_back(in.parent);
+    return;
+  }
+  // Only compensations wait for one another; spare the common finish a hash lookup.
+  if (auto it = waiters_.empty() ? waiters_.end() : waiters_.find(i); it != waiters_.end()) {
+    for (int w : it->second) {
+      if (--instances_[w].remaining_deps == 0 && instances_[w].state == TaskState::kPending) {
+        MarkReady(w, now_us);
+      }
+    }
+  }
+  if (in.owner >= 0) {
+    handlers_done_.push_back(i);
+    return;
+  }
+  for (int d : plan_->tasks[in.plan].dependents) {
+    int di = top_[d];
+    if (di >= 0 && --instances_[di].remaining_deps == 0 &&
+        instances_[di].state == TaskState::kPending) {
+      MarkReady(di, now_us);
+    }
+  }
+}
+
+}  // namespace sluice

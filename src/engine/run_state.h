@@ -1,0 +1,221 @@
+// RunState: the projection of one run's events onto its compiled plan. Apply() is the only way
+// events change it, and it is pure: no clock, no executor, no sink, so a live run and the
+// replay after a crash build the same state with the same code. The Decider reads it and
+// appends events; the loop only records what executors report.
+//
+// Besides the state of each task instance it keeps the work lists that events feed (instances
+// that became ready, forEach parents whose items are all done, handlers that finished), which
+// the Decider drains, and the resources held by open attempts.
+//
+// Owned by the loop for one run; not thread-safe.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event.h"
+#include "common/outcome.h"
+#include "common/value.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+enum class TaskState {
+  kPending,           // waiting for dependencies
+  kReady,             // its dependencies are done: to be vetted and started
+  kRunning,           // an attempt runs (or a forEach parent or a handler's owner waits)
+  kWaiting,           // waiting for a retry's backoff to pass; holds no slot
+  kAwaitingApproval,  // waiting for people to approve it; holds no slot
+  kSucceeded,
+  kCached,
+  kRecovered,  // failed, then recovered by its fallback (with its outputs) or a catch handler
+  kFailed,
+  kSkipped,
+  kUpstreamFailed,
+  kCancelled,
+};
+std::string_view TaskStateName(TaskState s);
+std::optional<TaskState> ParseTaskState(std::string_view name);
+bool IsTerminal(TaskState s);
+// Succeeded, cached, or recovered with outputs of its fallback: downstream may read them.
+bool HasOutputs(TaskState s, const Value& outputs);
+
+// What only failed instances need, allocated at the first failure: a run of a million tasks
+// that succeed carries none of it.
+struct Failure {
+  ErrorClass cls = ErrorClass::kNone;  // the last failure, as `error.*` sees it
+  int code = 0;
+  std::string message;
+  int handler = -1;  // the handler instance serving this one now
+  bool fallback_tried = false;
+  bool catch_tried = false;
+};
+
+// One task instance: a task, one item of a forEach task, or a handler serving an instance.
+struct Instance {
+  int plan = 0;     // index into Plan::tasks
+  int parent = -1;  // forEach parent instance, or -1
+  int owner = -1;   // handlers: the instance they serve
+  std::string name;
+  std::optional<Value> item;
+  TaskState state = TaskState::kPending;
+  int remaining_deps = 0;
+
+  int attempt = 0;            // number of the last attempt started
+  int attempt_base = 0;       // attempts before its group's last reset (retry limits count after)
+  bool attempt_open = false;  // started and not finished (recorded)
+  bool holds_slot = false;
+  bool approved = false;      // its approval was granted
+  bool expanded = false;      // a forEach parent whose items exist
+  int64_t handle = 0;         // the running attempt's executor handle, once recorded
+  int64_t ready_us = 0;       // when it last became ready (for scheduling latency)
+  int64_t first_start_us = 0;
+  int64_t attempt_start_us = 0;
+  int64_t due_us = 0;         // retry: when it may start again; approval: its deadline (0: none)
+  int64_t completed = 0;      // order of success among instances, 0 = not succeeded
+  std::string cache_key;
+
+  std::vector<int> children;
+  int children_done = 0;
+  int children_running = 0;
+
+  Value outputs;  // {"params": {...}, "artifacts": {name: path}, "artifact_info": ...}
+
+  std::unique_ptr<Failure> failure;
+  Failure& failed() {
+    if (!failure) failure = std::make_unique<Failure>();
+    return *failure;
+  }
+  const Failure& last_failure() const {
+    static const Failure kNone;
+    return failure ? *failure : kNone;
+  }
+};
+
+enum class Phase { kMain, kCompensating, kFinally };
+
+// A group of tasks retried as a unit (spec.groups), as its events left it.
+struct GroupState {
+  int rounds = 0;        // retries used
+  bool failing = false;  // a member failed and the group will be retried
+  bool waiting = false;  // reset, waiting for the backoff before starting again
+  int64_t due_us = 0;
+  std::string failed;    // the member whose failure started the retry
+};
+
+// Resources held by open attempts.
+struct Usage {
+  int slots = 0;
+  double cpu = 0, memory = 0, gpu = 0;
+  std::unordered_map<std::string, double> pools;
+};
+
+class RunState {
+ public:
+  explicit RunState(std::shared_ptr<const Plan> plan);
+
+  // Applies one event. `instance`, when the caller knows it, saves looking the event's task up
+  // by name; `data`, when the caller has it, is e.data already parsed (a task's outputs). On
+  // failure (an event that does not fit the plan or this state) nothing is changed and the
+  // error says why: a live run stops with it, a replay refuses the log.
+  Status Apply(const Event& e, int instance = -1, const Value* data = nullptr);
+  Status Replay(const std::vector<Event>& events);
+
+  const Plan& plan() const { return *plan_; }
+  const std::shared_ptr<const Plan>& plan_ptr() const { return plan_; }
+  int size() const { return static_cast<int>(instances_.size()); }
+  const Instance& at(int i) const { return instances_[i]; }
+  const PlanTask& task_of(int i) const { return plan_->tasks[instances_[i].plan]; }
+  int Find(std::string_view name) const;  // -1 when there is none
+  int top(int plan_task) const { return top_[plan_task]; }  // its top-level instance, or -1
+
+  Phase phase() const { return phase_; }
+  // The run's status when the current phase began (kRunning in the main phase).
+  RunStatus phase_status() const { return phase_status_; }
+  bool rollback() const { return rollback_; }
+  bool run_finished() const { return run_finished_; }
+  RunStatus final_status() const { return final_status_; }
+  int64_t run_started_us() const { return run_started_us_; }
+  const std::string& first_failure() const { return first_failure_; }
+  int finished_count() const { return finished_; }
+  bool AllSettled() const { return finished_ == size(); }
+  const std::vector<int>& compensations() const { return compensations_; }
+  const std::vector<int>& finally_instances() const { return finally_; }
+  const GroupState& group(int g) const { return groups_[g]; }
+  int num_groups() const { return static_cast<int>(groups_.size()); }
+  bool AnyGroupWaiting() const;
+  const Usage& usage() const { return usage_; }
+  const std::set<int>& waiting() const { return waiting_; }    // in kWaiting
+  const std::set<int>& awaiting() const { return awaiting_; }  // in kAwaitingApproval
+  const std::set<int>& open() const { return open_; }          // attempts started, not finished
+
+  // Whether a group's member failing with `cls` now starts the group over.
+  bool GroupWillRetry(int g, ErrorClass cls, int code) const;
+
+  // The work lists events feed, for the Decider to drain: instances that became ready,
+  // forEach parents whose items are all done, handler instances that finished.
+  bool HasWork() const { return !ready_.empty() || !finalize_.empty() || !handlers_done_.empty(); }
+  std::deque<int> TakeReady() { return std::exchange(ready_, {}); }
+  std::vector<int> TakeFinalize() { return std::exchange(finalize_, {}); }
+  std::vector<int> TakeHandlersDone() { return std::exchange(handlers_done_, {}); }
+  // forEach parents left with every item done (after a replay).
+  void QueueDoneParents();
+
+  // The changes that no event makes, because time makes them: the Decider decides them from
+  // the due times the events recorded, and decides them again after a replay.
+  void MarkDue(int i, int64_t now_us);      // a retry's backoff passed: ready again
+  void EndGroupWait(int g, int64_t now_us);  // a group's backoff passed: its members may start
+  void Defer(int i);  // a ready task waits for the next round of a group it needs
+
+ private:
+  int AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item);
+  void MarkReady(int i, int64_t now_us);
+  void Take(const Instance& in, int sign);
+  void OnTaskDone(int i, int64_t now_us);
+  Status CheckTaskEvent(const Event& e, int i) const;
+  Status ApplyTaskEvent(const Event& e, int i, const Value* data);
+  Status ApplyAttemptStarted(const Event& e, int i);
+  void ApplyAttemptFinished(const Event& e, int i);
+  Status ApplyExpanded(const Event& e, int i);
+  Status ApplyTaskFinished(const Event& e, int i, const Value* data);
+  Status ApplyHandler(const Event& e);
+  Status ApplyPhase(const Event& e);
+  Status ApplyFinalizing(int64_t now_us);
+  Status ApplyCompensating(const Event& e, const Value& d);
+  Status ApplyGroupRetry(const Event& e);
+  void ResetGroupMember(int g, int m);
+
+  std::shared_ptr<const Plan> plan_;
+  std::vector<Instance> instances_;
+  // Instances by name: main and finally tasks' own through the plan's index and top_, the
+  // others (forEach items, handlers) here; a million-task run keeps one index, not two.
+  std::unordered_map<std::string, int> by_name_;
+  std::vector<int> top_;  // plan task -> its top-level instance, -1 while it has none
+  Phase phase_ = Phase::kMain;
+  RunStatus phase_status_ = RunStatus::kRunning;
+  bool rollback_ = false;     // compensating on `sluice rollback`
+  bool run_finished_ = false;
+  RunStatus final_status_ = RunStatus::kPending;
+  int64_t run_started_us_ = 0;
+  std::string first_failure_;  // the first main task that failed (failFast)
+  int finished_ = 0;           // instances in a terminal state
+  int64_t completions_ = 0;    // succeeded instances so far, to order compensations
+  std::vector<int> compensations_;  // instances of compensate handlers
+  std::vector<int> finally_;        // instances of finally tasks
+  // Compensations that wait for one: instance -> instances whose remaining_deps count it.
+  std::unordered_map<int, std::vector<int>> waiters_;
+  std::vector<GroupState> groups_;
+  Usage usage_;
+  std::set<int> waiting_, awaiting_, open_;
+  std::deque<int> ready_;
+  std::vector<int> finalize_;
+  std::vector<int> handlers_done_;
+};
+
+}  // namespace sluice
