@@ -128,16 +128,6 @@ std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
 std::unique_ptr<FileSystem> NewPosixFileSystem();
 // Named time zones from the tz database in `root` (Debian's tzdata).
 std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");
-// The rest of this process, until the commands take them from the Env.
-std::unique_ptr<Clock> NewSystemClock();
-int CurrentPid();
-std::vector<std::string> CurrentEnvironment();
-bool IsTty(int fd);
-// Sends `sig` to process `pid` (not a group). Returns false when there is no such process.
-bool SignalProcess(int pid, int sig);
-void SleepUs(int64_t us);
-int CpuCount();
-double MemoryBytes();
 
 // Everything a command reaches outside its own memory: the clock, files, processes, locks,
 // signals, this process's identity and environment, the machine's size. `main` builds the one

@@ -459,15 +459,6 @@ class PosixEnv : public Env {
 
 std::unique_ptr<Env> NewPosixEnv() { return std::make_unique<PosixEnv>(); }
 
-std::unique_ptr<Clock> NewSystemClock() { return std::make_unique<SystemClock>(); }
-int CurrentPid() { return PosixEnv().Pid(); }
-std::vector<std::string> CurrentEnvironment() { return PosixEnv().Environment(); }
-bool IsTty(int fd) { return PosixEnv().IsTty(fd); }
-bool SignalProcess(int pid, int sig) { return PosixEnv().SignalProcess(pid, sig); }
-void SleepUs(int64_t us) { PosixEnv().SleepUs(us); }
-int CpuCount() { return PosixEnv().CpuCount(); }
-double MemoryBytes() { return PosixEnv().MemoryBytes(); }
-
 std::string PathJoin(std::string_view a, std::string_view b) {
   if (a.empty() || (!b.empty() && b[0] == '/')) return std::string(b);
   std::string out(a);
