@@ -19,9 +19,8 @@ Result<std::vector<ApprovalVote>> StoreApprovals::Votes(const std::string& run_i
   return out;
 }
 
-int CmdApprovals(const GlobalOptions& g, bool all) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdApprovals(Env& env, const GlobalOptions& g, bool all) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto requests = (*store)->ListApprovalRequests(!all);
   if (!requests) return Report(requests.error());
@@ -67,14 +66,13 @@ int CmdApprovals(const GlobalOptions& g, bool all) {
   return 0;
 }
 
-int CmdVote(const GlobalOptions& g, const std::string& run_ref, const std::string& task,
+int CmdVote(Env& env, const GlobalOptions& g, const std::string& run_ref, const std::string& task,
             bool approve, const std::string& comment) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(run_ref);
   if (!run) return Report(run.error());
-  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
   auto request = (*store)->GetApprovalRequest(run->id, task);
   if (!request) return Report(request.error());
@@ -110,9 +108,9 @@ int CmdVote(const GlobalOptions& g, const std::string& run_ref, const std::strin
                         fmt::format("{} submitted run {} and may not {} it (forbidSelfApproval)",
                                     who->name, run->id, approve ? "approve" : "reject")));
   }
-  VoteRow vote{who->name, approve, comment, NewSystemClock()->NowUs()};
+  VoteRow vote{who->name, approve, comment, env.clock().NowUs()};
   if (auto s = (*store)->AddVote(run->id, task, vote); !s) return Report(s.error());
-  if (auto a = (*store)->AppendAudit(AuditOf(who->name, approve ? "approval.approved" : "approval.rejected",
+  if (auto a = (*store)->AppendAudit(AuditOf(env, who->name, approve ? "approval.approved" : "approval.rejected",
                                               run->id, task, Value(ValueMap{{"comment", Value(comment)}})));
       !a) {
     return Report(a.error());

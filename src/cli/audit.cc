@@ -8,9 +8,8 @@
 
 namespace sluice {
 
-int CmdAuditVerify(const GlobalOptions& g, const std::string& head) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdAuditVerify(Env& env, const GlobalOptions& g, const std::string& head) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto c = (*store)->VerifyAudit(head);
   if (!c) return Report(c.error());
@@ -35,9 +34,8 @@ int CmdAuditVerify(const GlobalOptions& g, const std::string& head) {
   return 0;
 }
 
-int CmdAuditExport(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdAuditExport(Env& env, const GlobalOptions& g) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto records = (*store)->ListAudit();
   if (!records) return Report(records.error());
@@ -59,8 +57,8 @@ int CmdAuditExport(const GlobalOptions& g) {
   return 0;
 }
 
-int CmdWhoami(const GlobalOptions& g) {
-  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+int CmdWhoami(Env& env, const GlobalOptions& g) {
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
   if (g.json) {
     ValueList groups;

@@ -59,14 +59,12 @@ Status StoreBreakers::Record(const BreakerSpec& b, int64_t now_us, std::optional
   return {};
 }
 
-int CmdBreakers(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdBreakers(Env& env, const GlobalOptions& g) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto rows = (*store)->ListBreakers();
   if (!rows) return Report(rows.error());
-  auto clock = NewSystemClock();
-  int64_t now = clock->NowUs();
+  int64_t now = env.clock().NowUs();
   ValueList out;
   if (!g.json) {
     std::printf("%-24s %-12s %-24s %-7s %-9s %-9s %s\n", "BREAKER", "STATE", "SINCE", "CALLS",
@@ -114,9 +112,9 @@ int CmdBreakers(const GlobalOptions& g) {
   return 0;
 }
 
-int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std::string& name) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
+                    const std::string& name) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto rows = (*store)->ListBreakers();
   if (!rows) return Report(rows.error());
@@ -127,10 +125,9 @@ int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std:
                         fmt::format("no breaker {} has been used here{}", Quote(name),
                                     DidYouMean(name, names))));
   }
-  auto audit = AuditBy(g, "breaker." + order, "", name, Value(ValueMap{}));
+  auto audit = AuditBy(env, g, "breaker." + order, "", name, Value(ValueMap{}));
   if (!audit) return Report(audit.error());
-  auto clock = NewSystemClock();
-  int64_t now = clock->NowUs();
+  int64_t now = env.clock().NowUs();
   auto r = Update(**store, name, now, "operator " + audit->actor, [&](BreakerData& d, auto* ts) {
     return BreakerOperate(d, order, now, ts);
   });

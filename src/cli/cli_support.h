@@ -1,5 +1,6 @@
 // What the command files share (defined in commands.cc): error reporting, opening the store,
-// times as text, run folders and shown statuses, and audit records.
+// times as text, run folders and shown statuses, and audit records. Each takes what it reaches
+// outside memory from the Env the command was given.
 #pragma once
 
 #include <memory>
@@ -14,29 +15,31 @@
 namespace sluice {
 
 int Report(const Error& e);
-Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
+// The store in g.state_dir. On success returns it open; when the folder is missing, creates it
+// if `create`, else fails with kNotFound. On failure returns the error to report.
+Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at = 0);
 std::string Ts(int64_t us);
 // The run's folder, STATE/runs/ID, absolute.
-std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id);
+std::string RunDir(Env& env, const GlobalOptions& g, const std::string& id);
 // The run's status as recorded, or "interrupted" for one recorded running (or pending) whose
 // process is gone.
-std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run);
+std::string ShownStatus(Env& env, const GlobalOptions& g, const RunRecord& run);
 bool IsFinishedRun(std::string_view status);
 // A run whose process died may have committed events that only its journal holds (up to 25 ms
 // of them; docs/store.md): publishes them into the tables, as `resume` does first, when no
 // process executes the run. Best effort: a run being executed, or a state folder this user
 // cannot write, is left as it is.
-void PublishLeftJournal(const GlobalOptions& g, FileSystem& fs, Store& store,
-                        const RunRecord& run);
-// An audit record of `action` by `actor`, now.
-AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
+void PublishLeftJournal(Env& env, const GlobalOptions& g, Store& store, const RunRecord& run);
+// An audit record of `action` by `actor`, now (by the Env's clock).
+AuditRecord AuditOf(Env& env, std::string actor, std::string action, std::string run_id,
                     std::string subject, const Value& details);
 // An audit record of `action` by the current user; fails when the user is not allowed (not in
 // users.yaml).
-Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
-                            std::string subject, const Value& details);
-Status Audit(const GlobalOptions& g, Store& store, std::string action, std::string run_id,
-             std::string subject, const Value& details = Value(ValueMap{}));
+Result<AuditRecord> AuditBy(Env& env, const GlobalOptions& g, std::string action,
+                            std::string run_id, std::string subject, const Value& details);
+// AuditBy, appended to the store. On failure (not allowed, or the store) nothing is appended.
+Status Audit(Env& env, const GlobalOptions& g, Store& store, std::string action,
+             std::string run_id, std::string subject, const Value& details = Value(ValueMap{}));
 
 }  // namespace sluice

@@ -1,5 +1,5 @@
-// The commands that execute runs (run, resume, cancel): wiring of the real Env, store,
-// executor and engine; and what the command files share (cli_support.h). The commands that
+// The commands that execute runs (run, resume, cancel): wiring of the Env they are given, the
+// store, executor and engine; and what the command files share (cli_support.h). The commands that
 // only read are in inspect.cc.
 #include "cli/commands.h"
 
@@ -45,8 +45,9 @@ int Report(const Error& e) {
   return ExitCodeFor(e);
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs, bool create,
+Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at) {
+  FileSystem& fs = env.files();
   if (!fs.Stat(g.state_dir).is_dir) {
     if (!create) {
       return Fail(ErrorCode::kNotFound, "no state in {} (nothing has run here yet; --state-dir "
@@ -57,10 +58,10 @@ Result<std::unique_ptr<Store>> OpenStore(const GlobalOptions& g, FileSystem& fs,
   return Store::Open(PathJoin(g.state_dir, "sluice.db"), fail_fsync_at);
 }
 
-AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
+AuditRecord AuditOf(Env& env, std::string actor, std::string action, std::string run_id,
                     std::string subject, const Value& details) {
   AuditRecord r;
-  r.time_us = NewSystemClock()->NowUs();
+  r.time_us = env.clock().NowUs();
   r.actor = std::move(actor);
   r.action = std::move(action);
   r.run_id = std::move(run_id);
@@ -69,29 +70,29 @@ AuditRecord AuditOf(std::string actor, std::string action, std::string run_id,
   return r;
 }
 
-Result<AuditRecord> AuditBy(const GlobalOptions& g, std::string action, std::string run_id,
-                            std::string subject, const Value& details) {
-  auto who = NewEmbeddedIdentity(g.state_dir, g.as)->Current();
+Result<AuditRecord> AuditBy(Env& env, const GlobalOptions& g, std::string action,
+                            std::string run_id, std::string subject, const Value& details) {
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return std::unexpected(who.error());
-  return AuditOf(who->name, std::move(action), std::move(run_id), std::move(subject), details);
+  return AuditOf(env, who->name, std::move(action), std::move(run_id), std::move(subject), details);
 }
 
-Status Audit(const GlobalOptions& g, Store& store, std::string action, std::string run_id,
-             std::string subject, const Value& details) {
-  auto r = AuditBy(g, std::move(action), std::move(run_id), std::move(subject), details);
+Status Audit(Env& env, const GlobalOptions& g, Store& store, std::string action,
+             std::string run_id, std::string subject, const Value& details) {
+  auto r = AuditBy(env, g, std::move(action), std::move(run_id), std::move(subject), details);
   if (!r) return std::unexpected(r.error());
   auto appended = store.AppendAudit(std::move(*r));
   if (!appended) return std::unexpected(appended.error());
   return {};
 }
 
-std::string RunDir(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
-  return fs.Absolute(fmt::format("{}/runs/{}", g.state_dir, id));
+std::string RunDir(Env& env, const GlobalOptions& g, const std::string& id) {
+  return env.files().Absolute(fmt::format("{}/runs/{}", g.state_dir, id));
 }
 
-std::string ShownStatus(const GlobalOptions& g, FileSystem& fs, const RunRecord& run) {
+std::string ShownStatus(Env& env, const GlobalOptions& g, const RunRecord& run) {
   if ((run.status == "running" || run.status == "pending") &&
-      !IsFileLocked(RunDir(g, fs, run.id) + "/lock", nullptr)) {
+      !env.IsLocked(RunDir(env, g, run.id) + "/lock", nullptr)) {
     return "interrupted";
   }
   return run.status;
@@ -102,38 +103,28 @@ bool IsFinishedRun(std::string_view status) {
          status == "compensated" || status == "compensation-failed";
 }
 
-void PublishLeftJournal(const GlobalOptions& g, FileSystem& fs, Store& store,
-                        const RunRecord& run) {
+void PublishLeftJournal(Env& env, const GlobalOptions& g, Store& store, const RunRecord& run) {
   if (IsFinishedRun(run.status)) return;  // a finished run's journal was published and removed
-  std::string dir = RunDir(g, fs, run.id);
+  FileSystem& fs = env.files();
+  std::string dir = RunDir(env, g, run.id);
   if (!fs.Stat(dir + "/journal").exists) return;
-  auto lock = TryLockFile(dir + "/lock", std::to_string(CurrentPid()));
+  auto lock = env.TryLock(dir + "/lock", std::to_string(env.Pid()));
   if (!lock || !*lock) return;  // executed by a live process, or a folder this user cannot write
   if (store.OpenJournal(fs, dir + "/journal", run.id)) (void)store.CloseJournal();
 }
 
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
-Result<FaultPlan> FaultsFromEnv() {
-  const char* text = std::getenv("SLUICE_FAULTS");
-  if (!text || !*text) return FaultPlan{};
-  auto plan = FaultPlan::Parse(text);
-  if (plan) std::fprintf(stderr, "sluice: injecting faults: %s\n", text);
+Result<FaultPlan> FaultsFromEnv(Env& env) {
+  auto text = env.GetVar("SLUICE_FAULTS");
+  if (!text || text->empty()) return FaultPlan{};
+  auto plan = FaultPlan::Parse(*text);
+  if (plan) std::fprintf(stderr, "sluice: injecting faults: %s\n", text->c_str());
   return plan;
 }
 
 std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
 
 namespace {
-
-// A FaultyLauncher that owns the launcher it wraps.
-class OwningFaultyLauncher : public FaultyLauncher {
- public:
-  OwningFaultyLauncher(std::unique_ptr<ProcessLauncher> real, FaultPlan plan)
-      : FaultyLauncher(*real, std::move(plan)), real_(std::move(real)) {}
-
- private:
-  std::unique_ptr<ProcessLauncher> real_;
-};
 
 class StoreCache : public CacheLookup {
  public:
@@ -150,25 +141,25 @@ class StoreCache : public CacheLookup {
   Store& store_;
 };
 
-std::string NewRunId(Clock& clock) {
-  int64_t us = clock.NowUs();
+std::string NewRunId(Env& env) {
+  int64_t us = env.clock().NowUs();
   std::string ts = FormatTimestampMs(us / 1000);  // 2026-11-29T00:55:00.123Z
   std::string compact;
   for (char c : ts.substr(0, 19)) {
     if (c != '-' && c != ':') compact += c == 'T' ? '-' : c;
   }
-  std::string salt = Sha256Hex(fmt::format("{}/{}", us, CurrentPid())).substr(0, 4);
+  std::string salt = Sha256Hex(fmt::format("{}/{}", us, env.Pid())).substr(0, 4);
   return fmt::format("{}-{}", compact, salt);
 }
 
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
-int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
-            std::shared_ptr<const Plan> plan, const Value& params, const std::string& run_id,
-            bool replay, const ExecOptions& x) {
+int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
+            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x) {
   const bool cancel_only = x.cancel_only;
-  std::string run_dir = RunDir(g, fs, run_id);
+  FileSystem& fs = env.files();
+  std::string run_dir = RunDir(env, g, run_id);
   if (auto s = fs.MakeDirs(run_dir); !s) return Report(s.error());
-  auto lock = TryLockFile(run_dir + "/lock", std::to_string(CurrentPid()));
+  auto lock = env.TryLock(run_dir + "/lock", std::to_string(env.Pid()));
   if (!lock) return Report(lock.error());
   if (!*lock) {
     return Report(Error(ErrorCode::kConflict,
@@ -187,32 +178,33 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
     std::printf("%s\n", run_id.c_str());  // the first line of output, for scripts
     std::fflush(stdout);
   }
-  auto clock = NewSystemClock();
-  auto faults = cancel_only ? Result<FaultPlan>(FaultPlan{}) : FaultPlan::Parse(
-      std::getenv("SLUICE_FAULTS") ? std::getenv("SLUICE_FAULTS") : "");
+  Clock& clock = env.clock();
+  auto faults = cancel_only ? Result<FaultPlan>(FaultPlan{})
+                            : FaultPlan::Parse(env.GetVar("SLUICE_FAULTS").value_or(""));
   if (!faults) return Report(faults.error());
-  std::unique_ptr<ProcessLauncher> launcher = NewPosixProcessLauncher();  // blocks SIGINT/SIGTERM
-  if (!faults->rules.empty()) launcher = std::make_unique<OwningFaultyLauncher>(std::move(launcher), *faults);
+  ProcessLauncher& real_launcher = env.processes();  // the first use blocks SIGINT/SIGTERM
+  std::optional<FaultyLauncher> faulty_launcher;
+  if (!faults->rules.empty()) faulty_launcher.emplace(real_launcher, *faults);
+  ProcessLauncher& launcher = faulty_launcher ? *faulty_launcher : real_launcher;
   FaultySink faulty_sink(store, faults->CountFor(FaultRule::Kind::kCommitFail));
-  LocalExecutor executor(*launcher, fs, run_dir, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
-                         CurrentEnvironment());
+  LocalExecutor executor(env, launcher, run_dir, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
+                         env.Environment());
   StoreCache cache(store);
-  bool tty = IsTty(2) && !cancel_only;
-  const char* no_color = std::getenv("NO_COLOR");
-  ProgressPrinter progress(stderr, tty, tty && !(no_color && *no_color), *clock);
+  bool tty = env.IsTty(2) && !cancel_only;
+  auto no_color = env.GetVar("NO_COLOR");
+  ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), clock);
 
   EngineOptions opts;
   opts.run_id = run_id;
-  opts.capacity.jobs = x.jobs > 0 ? x.jobs : CpuCount();
+  opts.capacity.jobs = x.jobs > 0 ? x.jobs : env.CpuCount();
   opts.capacity.gpu = x.gpus;
-  opts.capacity.cpu = CpuCount();
-  opts.capacity.memory = MemoryBytes();
+  opts.capacity.cpu = env.CpuCount();
+  opts.capacity.memory = env.MemoryBytes();
   opts.files = &fs;
-  opts.pid = CurrentPid();
+  opts.pid = env.Pid();
   opts.cancel_only = cancel_only;
   opts.rollback = x.rollback;
-  auto zones = NewSystemTimeZones();
-  opts.time_zones = zones.get();
+  opts.time_zones = env.time_zones();
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
   StoreApprovals approvals(store);
@@ -221,12 +213,12 @@ int Execute(const GlobalOptions& g, FileSystem& fs, Store& store,
   // ~30 ms per 100,000 tasks, only to delay the exit that follows this command. A global keeps
   // it reachable, so leak checkers do not count it; its destructor has nothing else to do.
   static Engine* kept_engine = nullptr;
-  kept_engine = new Engine(plan, params, opts, *clock, executor, faulty_sink, &cache, &progress);
+  kept_engine = new Engine(plan, params, opts, clock, executor, faulty_sink, &cache, &progress);
   Engine& engine = *kept_engine;
   if (auto s = engine.Replay(history); !s) return Report(s.error());
-  int64_t run_start_us = clock->NowUs();
+  int64_t run_start_us = clock.NowUs();
   auto summary = engine.Run();
-  int64_t run_us = clock->NowUs() - run_start_us;
+  int64_t run_us = clock.NowUs() - run_start_us;
   progress.Finish();
   // After a store failure the journal stays: `resume` publishes what it holds.
   if (summary || summary.error().code == ErrorCode::kConflict) {
@@ -285,22 +277,21 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
 
 }  // namespace
 
-int CmdRun(const GlobalOptions& g, const RunOptions& o) {
-  auto fs = NewPosixFileSystem();
-  auto clock = NewSystemClock();
-  int64_t t0 = clock->NowUs();
-  auto plan = LoadPlan(*fs, o.file);
+int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
+  FileSystem& fs = env.files();
+  Clock& clock = env.clock();
+  int64_t t0 = clock.NowUs();
+  auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
   auto params = BindParams(**plan, o.params);
   if (!params) return Report(params.error());
-  int64_t t1 = clock->NowUs();
-  auto faults = FaultsFromEnv();
+  int64_t t1 = clock.NowUs();
+  auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
-  auto zones = NewSystemTimeZones();
-  auto decisions = Admit(*fs, **plan, *params, o.policies, clock->NowUs(), zones.get());
+  auto decisions = Admit(fs, **plan, *params, o.policies, clock.NowUs(), env.time_zones());
   if (!decisions) return Report(decisions.error());
   PrintDecisions(*decisions, false);
-  auto store = OpenStore(g, *fs, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
+  auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
   if (AnyDenied(*decisions)) {
     // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
@@ -308,7 +299,7 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
     for (const auto& d : *decisions) {
       if (d.result == "deny") denied.push_back(DecisionToValue(d));
     }
-    auto audit = AuditBy(g, "run.denied", "", (*plan)->pipeline->name,
+    auto audit = AuditBy(env, g, "run.denied", "", (*plan)->pipeline->name,
                          Value(ValueMap{{"specDigest", Value((*plan)->digest)},
                                         {"decisions", Value(std::move(denied))}}));
     if (!audit) return Report(audit.error());
@@ -318,10 +309,10 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
     return 1;
   }
   RunRecord run;
-  run.id = NewRunId(*clock);
+  run.id = NewRunId(env);
   run.pipeline = (*plan)->pipeline->name;
   run.status = "pending";
-  run.created_us = clock->NowUs();
+  run.created_us = clock.NowUs();
   run.params = params->ToJson();
   run.spec_path = (*plan)->pipeline->file;
   run.spec_digest = (*plan)->digest;
@@ -336,7 +327,7 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   for (const auto& d : *decisions) {
     if (d.result != "allow") notable.push_back(DecisionToValue(d));
   }
-  auto audit = AuditBy(g, "run.submitted", run.id, run.pipeline,
+  auto audit = AuditBy(env, g, "run.submitted", run.id, run.pipeline,
                        Value(ValueMap{{"specDigest", Value(run.spec_digest)},
                                       {"specPath", Value(run.spec_path)},
                                       {"params", *params},
@@ -351,15 +342,14 @@ int CmdRun(const GlobalOptions& g, const RunOptions& o) {
   }
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
-  x.submit_us = clock->NowUs() - t1;
-  return Execute(g, *fs, **store, *plan, *params, run.id, false, x);
+  x.submit_us = clock.NowUs() - t1;
+  return Execute(env, g, **store, *plan, *params, run.id, false, x);
 }
 
-int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
-  auto fs = NewPosixFileSystem();
-  auto faults = FaultsFromEnv();
+int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
+  auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
-  auto store = OpenStore(g, *fs, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
+  auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
@@ -368,7 +358,7 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
     if (o.rollback) {
       return Report(Error(ErrorCode::kConflict,
                           fmt::format("run {} is {}; let it finish or cancel it before rolling "
-                                      "it back", run->id, ShownStatus(g, *fs, *run))));
+                                      "it back", run->id, ShownStatus(env, g, *run))));
     }
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
@@ -382,21 +372,20 @@ int CmdResume(const GlobalOptions& g, const std::string& id, const ExecOptions& 
                         fmt::format("run {} ended {}; only a succeeded or failed run can be rolled "
                                     "back", run->id, run->status)));
   }
-  if (IsFileLocked(RunDir(g, *fs, run->id) + "/lock", nullptr)) {
+  if (env.IsLocked(RunDir(env, g, run->id) + "/lock", nullptr)) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} is being executed by another sluice process", run->id)));
   }
-  if (auto s = Audit(g, **store, o.rollback ? "run.rollback" : "run.resumed", run->id,
+  if (auto s = Audit(env, g, **store, o.rollback ? "run.rollback" : "run.resumed", run->id,
                      run->pipeline, Value(ValueMap{{"status", Value(run->status)}}));
       !s) {
     return Report(s.error());
   }
-  return Execute(g, *fs, **store, loaded->first, loaded->second, run->id, true, o);
+  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o);
 }
 
-int CmdCancel(const GlobalOptions& g, const std::string& id) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return Report(run.error());
@@ -404,14 +393,14 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
   }
-  if (auto s = Audit(g, **store, "run.cancelled", run->id, run->pipeline); !s) {
+  if (auto s = Audit(env, g, **store, "run.cancelled", run->id, run->pipeline); !s) {
     return Report(s.error());
   }
   std::string owner;
-  if (IsFileLocked(RunDir(g, *fs, run->id) + "/lock", &owner)) {
+  if (env.IsLocked(RunDir(env, g, run->id) + "/lock", &owner)) {
     // A live process runs it: ask it to cancel (it terminates its tasks and records it).
     int pid = std::atoi(owner.c_str());
-    if (!SignalProcess(pid, SIGTERM)) {
+    if (!env.SignalProcess(pid, SIGTERM)) {
       return Report(Error(ErrorCode::kIo, fmt::format("cannot signal process {}", pid)));
     }
     std::printf("cancelling %s (sent SIGTERM to sluice process %d)\n", run->id.c_str(), pid);
@@ -422,7 +411,7 @@ int CmdCancel(const GlobalOptions& g, const std::string& id) {
   ExecOptions x;
   x.jobs = 1;
   x.cancel_only = true;
-  int rc = Execute(g, *fs, **store, loaded->first, loaded->second, run->id, true, x);
+  int rc = Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x);
   return rc == 1 ? 0 : rc;
 }
 

@@ -1,11 +1,15 @@
-// The `sluice` commands. main.cc parses the command line (CLI11) and calls these; each returns
-// the process exit code: 0 success, 1 the run failed, 2 invalid input or usage, 3 internal.
+// The `sluice` commands. main.cc parses the command line (CLI11), builds the one real Env and
+// calls these with it; each reaches the clock, files, processes, locks and variables only
+// through that Env (tests pass a FakeEnv), and returns the process exit code: 0 success, 1 the
+// run failed, 2 invalid input or usage, 3 internal.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "env/env.h"
 
 namespace sluice {
 
@@ -33,38 +37,41 @@ struct RunOptions {
   ExecOptions exec;
 };
 
-int CmdRun(const GlobalOptions& g, const RunOptions& o);
+int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o);
 // Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
-int CmdResume(const GlobalOptions& g, const std::string& run, const ExecOptions& o);
-int CmdValidate(const GlobalOptions& g, const std::string& file, const std::string& policies);
+int CmdResume(Env& env, const GlobalOptions& g, const std::string& run, const ExecOptions& o);
+int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
+                const std::string& policies);
 // `sluice policy eval FILE --input JSON`: every rule of every policy in FILE on the input.
-int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::string& input);
+int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
+                  const std::string& input);
 // `sluice policy test DIR`: the cases of every test file in DIR; exit 1 on a mismatch.
-int CmdPolicyTest(const GlobalOptions& g, const std::string& dir);
-int CmdGraph(const std::string& file, const std::string& format);
-int CmdRuns(const GlobalOptions& g, int limit);
-int CmdStatus(const GlobalOptions& g, const std::string& run);
+int CmdPolicyTest(Env& env, const GlobalOptions& g, const std::string& dir);
+int CmdGraph(Env& env, const std::string& file, const std::string& format);
+int CmdRuns(Env& env, const GlobalOptions& g, int limit);
+int CmdStatus(Env& env, const GlobalOptions& g, const std::string& run);
 // The run's event log, in order: what happened, for debugging and tests.
-int CmdEvents(const GlobalOptions& g, const std::string& run);
-int CmdLogs(const GlobalOptions& g, const std::string& run, const std::string& task, int attempt,
-            bool follow);
-int CmdCancel(const GlobalOptions& g, const std::string& run);
-int CmdCacheList(const GlobalOptions& g);
-int CmdBreakers(const GlobalOptions& g);
+int CmdEvents(Env& env, const GlobalOptions& g, const std::string& run);
+int CmdLogs(Env& env, const GlobalOptions& g, const std::string& run, const std::string& task,
+            int attempt, bool follow);
+int CmdCancel(Env& env, const GlobalOptions& g, const std::string& run);
+int CmdCacheList(Env& env, const GlobalOptions& g);
+int CmdBreakers(Env& env, const GlobalOptions& g);
 // The audit log: verify the hash chain (against an exported head hash, when given), export it
 // as JSON Lines, or say who the commands run as.
-int CmdAuditVerify(const GlobalOptions& g, const std::string& head);
-int CmdAuditExport(const GlobalOptions& g);
-int CmdWhoami(const GlobalOptions& g);
+int CmdAuditVerify(Env& env, const GlobalOptions& g, const std::string& head);
+int CmdAuditExport(Env& env, const GlobalOptions& g);
+int CmdWhoami(Env& env, const GlobalOptions& g);
 // Approvals: list what waits (all: also decided ones); approve or reject one as the current user.
-int CmdApprovals(const GlobalOptions& g, bool all);
-int CmdVote(const GlobalOptions& g, const std::string& run, const std::string& task, bool approve,
-            const std::string& comment);
+int CmdApprovals(Env& env, const GlobalOptions& g, bool all);
+int CmdVote(Env& env, const GlobalOptions& g, const std::string& run, const std::string& task,
+            bool approve, const std::string& comment);
 // order: open, close, reset or disable.
-int CmdBreakerOrder(const GlobalOptions& g, const std::string& order, const std::string& name);
-int CmdCacheClear(const GlobalOptions& g);
+int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
+                    const std::string& name);
+int CmdCacheClear(Env& env, const GlobalOptions& g);
 // Evaluates an expression with variables given as JSON (`name=JSON` and/or a JSON object file).
-int CmdEval(const std::string& expr, const std::vector<std::string>& vars,
+int CmdEval(Env& env, const std::string& expr, const std::vector<std::string>& vars,
             const std::string& vars_file);
 
 }  // namespace sluice

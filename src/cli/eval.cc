@@ -11,9 +11,9 @@ namespace sluice {
 namespace {
 class JsonVars : public Activation {
  public:
+  explicit JsonVars(const TimeZones* zones) : zones_(zones) {}
   std::map<std::string, Value> vars;
-  std::unique_ptr<TimeZones> zones = NewSystemTimeZones();
-  const TimeZones* time_zones() const override { return zones.get(); }
+  const TimeZones* time_zones() const override { return zones_; }
   Result<Resolved> Resolve(std::span<const std::string> path) const override {
     auto it = vars.find(path[0]);
     if (it == vars.end()) {
@@ -22,22 +22,24 @@ class JsonVars : public Activation {
     }
     return Resolved{it->second, 1};
   }
+
+ private:
+  const TimeZones* zones_;
 };
 }  // namespace
 
-int CmdEval(const std::string& text, const std::vector<std::string>& vars,
+int CmdEval(Env& env, const std::string& text, const std::vector<std::string>& vars,
             const std::string& vars_file) {
-  JsonVars env;
+  JsonVars activation(env.time_zones());
   if (!vars_file.empty()) {
-    auto fs = NewPosixFileSystem();
-    auto content = fs->ReadFile(vars_file);
+    auto content = env.files().ReadFile(vars_file);
     if (!content) return Report(Error(ErrorCode::kInvalidInput, content.error().message));
     auto doc = ParseJson(*content);
     if (!doc || !doc->is_map()) {
       return Report(Error(ErrorCode::kInvalidInput,
                           fmt::format("{}: {}", vars_file, doc ? "must hold a JSON object" : doc.error().message)));
     }
-    for (const auto& [k, v] : doc->as_map()) env.vars[k.ToText()] = v;
+    for (const auto& [k, v] : doc->as_map()) activation.vars[k.ToText()] = v;
   }
   for (const auto& kv : vars) {
     auto eq = kv.find('=');
@@ -49,11 +51,11 @@ int CmdEval(const std::string& text, const std::vector<std::string>& vars,
       return Report(Error(ErrorCode::kInvalidInput,
                           fmt::format("--var {}: {}", kv.substr(0, eq), v.error().message)));
     }
-    env.vars[kv.substr(0, eq)] = *v;
+    activation.vars[kv.substr(0, eq)] = *v;
   }
   auto e = Expression::Parse(text);
   if (!e) return Report(e.error());
-  auto v = e->Evaluate(env);
+  auto v = e->Evaluate(activation);
   if (!v) return Report(v.error());
   std::printf("%s\n", v->ToJson().c_str());
   return 0;

@@ -1,12 +1,5 @@
 #include "cli/identity.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
 #include "common/strings.h"
 #include "spec/yaml_tree.h"
 
@@ -14,30 +7,40 @@ namespace sluice {
 
 namespace {
 
-std::string LoginName() {
-  if (const char* user = std::getenv("USER"); user && *user) return user;
-  if (const struct passwd* pw = getpwuid(getuid()); pw && pw->pw_name) return pw->pw_name;
-  return "";
+// A variable that is set and not empty.
+std::optional<std::string> NonEmptyVar(Env& env, const std::string& name) {
+  auto value = env.GetVar(name);
+  if (!value || value->empty()) return std::nullopt;
+  return value;
+}
+
+std::string LoginName(Env& env) {
+  if (auto user = NonEmptyVar(env, "USER")) return *user;
+  return env.UserName();
 }
 
 class EmbeddedIdentity : public Identity {
  public:
-  EmbeddedIdentity(std::string state_dir, std::string as)
-      : state_dir_(std::move(state_dir)), as_(std::move(as)) {}
+  EmbeddedIdentity(Env& env, std::string state_dir, std::string as)
+      : env_(env), state_dir_(std::move(state_dir)), as_(std::move(as)) {}
 
   Result<Principal> Current() const override {
     Principal p;
-    const char* env_user = std::getenv("SLUICE_USER");
-    p.name = !as_.empty() ? as_ : env_user && *env_user ? env_user : LoginName();
+    auto env_user = NonEmptyVar(env_, "SLUICE_USER");
+    p.name = !as_.empty() ? as_ : env_user ? *env_user : LoginName(env_);
     if (p.name.empty()) {
       return Fail(ErrorCode::kInvalidInput, "who are you? pass --as USER or set SLUICE_USER");
     }
     std::string path = state_dir_ + "/users.yaml";
-    std::ifstream in(path);
-    if (!in) return p;  // no users file: any name, no groups
-    std::stringstream text;
-    text << in.rdbuf();
-    auto tree = YamlTree::Parse(text.str());
+    FileSystem& files = env_.files();
+    auto text = files.ReadFile(path);
+    if (!text) {
+      // No users file (or one this user cannot read): any name, no groups. A folder in its
+      // place reads as empty, which is refused below.
+      if (!files.Stat(path).is_dir) return p;
+      text = std::string();
+    }
+    auto tree = YamlTree::Parse(*text);
     if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
     auto bad = [&](const YNode& n, std::string_view why) {
       return Fail(ErrorCode::kInvalidInput, "{}:{}:{}: {}", path, n.Mark().line + 1,
@@ -69,14 +72,16 @@ class EmbeddedIdentity : public Identity {
   }
 
  private:
+  Env& env_;
   std::string state_dir_;
   std::string as_;
 };
 
 }  // namespace
 
-std::unique_ptr<Identity> NewEmbeddedIdentity(const std::string& state_dir, const std::string& as) {
-  return std::make_unique<EmbeddedIdentity>(state_dir, as);
+std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
+                                              const std::string& as) {
+  return std::make_unique<EmbeddedIdentity>(env, state_dir, as);
 }
 
 }  // namespace sluice

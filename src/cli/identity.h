@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "env/env.h"
 
 namespace sluice {
 
@@ -22,7 +23,9 @@ class Identity {
   virtual Result<Principal> Current() const = 0;
 };
 
-// `as` is the --as flag ("" when not given).
-std::unique_ptr<Identity> NewEmbeddedIdentity(const std::string& state_dir, const std::string& as);
+// `as` is the --as flag ("" when not given). The variables, the login name and users.yaml are
+// read through `env`, which must outlive the identity.
+std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
+                                              const std::string& as);
 
 }  // namespace sluice

@@ -34,29 +34,28 @@ struct StoredRun {
   RunRecord run;
 };
 
-Result<StoredRun> OpenRun(const GlobalOptions& g, FileSystem& fs, const std::string& id) {
-  auto store = OpenStore(g, fs, false);
+Result<StoredRun> OpenRun(Env& env, const GlobalOptions& g, const std::string& id) {
+  auto store = OpenStore(env, g, false);
   if (!store) return std::unexpected(store.error());
   auto run = (*store)->GetRun(id);
   if (!run) return std::unexpected(run.error());
-  PublishLeftJournal(g, fs, **store, *run);
+  PublishLeftJournal(env, g, **store, *run);
   return StoredRun{std::move(*store), std::move(*run)};
 }
 
 }  // namespace
 
-int CmdValidate(const GlobalOptions& g, const std::string& file, const std::string& policies) {
-  auto fs = NewPosixFileSystem();
-  auto plan = LoadPlan(*fs, file);
+int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
+                const std::string& policies) {
+  auto plan = LoadPlan(env.files(), file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
   // Admission with the params' defaults, as a run without -p would be submitted.
   std::vector<Decision> decisions;
   if (!policies.empty() || !p.policies.empty()) {
     auto params = BindParams(p, {});
-    auto zones = NewSystemTimeZones();
-    auto admitted = Admit(*fs, p, params ? *params : Value(ValueMap{}), policies,
-                          NewSystemClock()->NowUs(), zones.get());
+    auto admitted = Admit(env.files(), p, params ? *params : Value(ValueMap{}), policies,
+                          env.clock().NowUs(), env.time_zones());
     if (!admitted) return Report(admitted.error());
     decisions = std::move(*admitted);
     PrintDecisions(decisions, false);
@@ -86,9 +85,8 @@ int CmdValidate(const GlobalOptions& g, const std::string& file, const std::stri
   return AnyDenied(decisions) ? 1 : 0;
 }
 
-int CmdGraph(const std::string& file, const std::string& format) {
-  auto fs = NewPosixFileSystem();
-  auto plan = LoadPlan(*fs, file);
+int CmdGraph(Env& env, const std::string& file, const std::string& format) {
+  auto plan = LoadPlan(env.files(), file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
   std::string out = format == "mermaid" ? p.graph.ToMermaid() : p.graph.ToDot(p.pipeline->name);
@@ -96,9 +94,8 @@ int CmdGraph(const std::string& file, const std::string& format) {
   return 0;
 }
 
-int CmdRuns(const GlobalOptions& g, int limit) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdRuns(Env& env, const GlobalOptions& g, int limit) {
+  auto store = OpenStore(env, g, false);
   if (!store) {
     if (store.error().code == ErrorCode::kNotFound) {
       std::printf(g.json ? "[]\n" : "no runs yet\n");
@@ -113,7 +110,7 @@ int CmdRuns(const GlobalOptions& g, int limit) {
     for (const auto& r : *runs) {
       l.push_back(Value(ValueMap{{"id", Value(r.id)},
                                  {"pipeline", Value(r.pipeline)},
-                                 {"status", Value(ShownStatus(g, *fs, r))},
+                                 {"status", Value(ShownStatus(env, g, r))},
                                  {"started", Value(Ts(r.started_us))},
                                  {"finished", Value(Ts(r.finished_us))}}));
     }
@@ -123,15 +120,14 @@ int CmdRuns(const GlobalOptions& g, int limit) {
   std::printf("%-26s %-24s %-11s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
   for (const auto& r : *runs) {
     std::printf("%-26s %-24s %-11s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(),
-                ShownStatus(g, *fs, r).c_str(),
+                ShownStatus(env, g, r).c_str(),
                 Ts(r.started_us).c_str(), DurationText(r.started_us, r.finished_us).c_str());
   }
   return 0;
 }
 
-int CmdEvents(const GlobalOptions& g, const std::string& id) {
-  auto fs = NewPosixFileSystem();
-  auto opened = OpenRun(g, *fs, id);
+int CmdEvents(Env& env, const GlobalOptions& g, const std::string& id) {
+  auto opened = OpenRun(env, g, id);
   if (!opened) return Report(opened.error());
   auto& [store, run] = *opened;
   auto events = store->LoadEvents(run.id);
@@ -168,9 +164,8 @@ int CmdEvents(const GlobalOptions& g, const std::string& id) {
   return 0;
 }
 
-int CmdStatus(const GlobalOptions& g, const std::string& id) {
-  auto fs = NewPosixFileSystem();
-  auto opened = OpenRun(g, *fs, id);
+int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
+  auto opened = OpenRun(env, g, id);
   if (!opened) return Report(opened.error());
   auto& [store, run] = *opened;
   auto tasks = store->ListTasks(run.id);
@@ -178,7 +173,7 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   auto attempts = store->ListAttempts(run.id);
   if (!attempts) return Report(attempts.error());
   auto decisions = store->ListDecisions(run.id);
-  std::string status = ShownStatus(g, *fs, run);
+  std::string status = ShownStatus(env, g, run);
   if (g.json) {
     ValueList tl;
     for (const auto& t : *tasks) {
@@ -253,10 +248,9 @@ int CmdStatus(const GlobalOptions& g, const std::string& id) {
   return 0;
 }
 
-int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& task, int attempt,
-            bool follow) {
-  auto fs = NewPosixFileSystem();
-  auto opened = OpenRun(g, *fs, id);
+int CmdLogs(Env& env, const GlobalOptions& g, const std::string& id, const std::string& task,
+            int attempt, bool follow) {
+  auto opened = OpenRun(env, g, id);
   if (!opened) return Report(opened.error());
   auto& [store, run] = *opened;
   auto attempts = store->ListAttempts(run.id);
@@ -273,12 +267,12 @@ int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& ta
   if (attempt > last) {
     return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));
   }
-  AttemptPaths paths = AttemptPathsFor(RunDir(g, *fs, run.id), task, attempt);
+  AttemptPaths paths = AttemptPathsFor(RunDir(env, g, run.id), task, attempt);
   size_t out_off = 0, err_off = 0;
   auto pump = [&] {
     for (auto [file, off, stream] : {std::tuple{paths.stdout_log, &out_off, stdout},
                                      std::tuple{paths.stderr_log, &err_off, stderr}}) {
-      auto content = fs->ReadFile(file);
+      auto content = env.files().ReadFile(file);
       if (!content || content->size() <= *off) continue;
       std::fwrite(content->data() + *off, 1, content->size() - *off, stream);
       std::fflush(stream);
@@ -294,19 +288,18 @@ int CmdLogs(const GlobalOptions& g, const std::string& id, const std::string& ta
         if (a.task == task && a.attempt == attempt && a.status == "running") running = true;
       }
     }
-    if (!running || !IsFileLocked(RunDir(g, *fs, run.id) + "/lock", nullptr)) {
+    if (!running || !env.IsLocked(RunDir(env, g, run.id) + "/lock", nullptr)) {
       pump();
       break;
     }
-    SleepUs(200'000);
+    env.SleepUs(200'000);
     pump();
   }
   return 0;
 }
 
-int CmdCacheList(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdCacheList(Env& env, const GlobalOptions& g) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto entries = (*store)->ListCache();
   if (!entries) return Report(entries.error());
@@ -329,9 +322,8 @@ int CmdCacheList(const GlobalOptions& g) {
   return 0;
 }
 
-int CmdCacheClear(const GlobalOptions& g) {
-  auto fs = NewPosixFileSystem();
-  auto store = OpenStore(g, *fs, false);
+int CmdCacheClear(Env& env, const GlobalOptions& g) {
+  auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   auto n = (*store)->ClearCache();
   if (!n) return Report(n.error());

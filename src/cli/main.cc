@@ -1,9 +1,7 @@
-// The sluice command line: parses arguments with CLI11 and dispatches to commands.cc.
-#include <unistd.h>
-
+// The sluice command line: parses arguments with CLI11, builds the one real Env and dispatches
+// to the commands with it.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
 
 #include "cli/commands.h"
 
@@ -137,10 +135,12 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  // The only real Env: every command reaches the system through it (and tests pass a fake).
+  std::unique_ptr<Env> env = NewPosixEnv();
   g.json = output == "json";
   if (g.state_dir.empty()) {
-    const char* home = std::getenv("SLUICE_HOME");
-    g.state_dir = home && *home ? home : ".sluice";
+    auto home = env->GetVar("SLUICE_HOME");
+    g.state_dir = home && !home->empty() ? *home : ".sluice";
   }
   for (const auto& p : params) {
     auto eq = p.find('=');
@@ -150,31 +150,31 @@ int main(int argc, char** argv) {
     }
     ro.params[p.substr(0, eq)] = p.substr(eq + 1);
   }
-  if (*run) return CmdRun(g, ro);
-  if (*validate) return CmdValidate(g, file, policies_dir);
-  if (*policy_eval) return CmdPolicyEval(g, file, policy_input);
-  if (*policy_test) return CmdPolicyTest(g, file);
-  if (*graph) return CmdGraph(file, format);
-  if (*runs) return CmdRuns(g, limit);
-  if (*status) return CmdStatus(g, run_id);
-  if (*events) return CmdEvents(g, run_id);
-  if (*logs) return CmdLogs(g, run_id, task, attempt, follow);
-  if (*resume) return CmdResume(g, run_id, resume_opts);
-  if (*cancel) return CmdCancel(g, run_id);
-  if (*rollback) return CmdResume(g, run_id, rollback_opts);
+  if (*run) return CmdRun(*env, g, ro);
+  if (*validate) return CmdValidate(*env, g, file, policies_dir);
+  if (*policy_eval) return CmdPolicyEval(*env, g, file, policy_input);
+  if (*policy_test) return CmdPolicyTest(*env, g, file);
+  if (*graph) return CmdGraph(*env, file, format);
+  if (*runs) return CmdRuns(*env, g, limit);
+  if (*status) return CmdStatus(*env, g, run_id);
+  if (*events) return CmdEvents(*env, g, run_id);
+  if (*logs) return CmdLogs(*env, g, run_id, task, attempt, follow);
+  if (*resume) return CmdResume(*env, g, run_id, resume_opts);
+  if (*cancel) return CmdCancel(*env, g, run_id);
+  if (*rollback) return CmdResume(*env, g, run_id, rollback_opts);
   for (const auto& [order, sub] : orders) {
-    if (*sub) return CmdBreakerOrder(g, order, breaker_name);
+    if (*sub) return CmdBreakerOrder(*env, g, order, breaker_name);
   }
-  if (*breakers) return CmdBreakers(g);
-  if (*audit_verify) return CmdAuditVerify(g, head);
-  if (*audit_export) return CmdAuditExport(g);
-  if (*whoami) return CmdWhoami(g);
-  if (*approvals) return CmdApprovals(g, all_approvals);
-  if (*approve) return CmdVote(g, run_id, task, true, comment);
-  if (*reject) return CmdVote(g, run_id, task, false, comment);
-  if (*cache_ls) return CmdCacheList(g);
-  if (*cache_clear) return CmdCacheClear(g);
-  if (*eval) return CmdEval(expr, vars, vars_file);
+  if (*breakers) return CmdBreakers(*env, g);
+  if (*audit_verify) return CmdAuditVerify(*env, g, head);
+  if (*audit_export) return CmdAuditExport(*env, g);
+  if (*whoami) return CmdWhoami(*env, g);
+  if (*approvals) return CmdApprovals(*env, g, all_approvals);
+  if (*approve) return CmdVote(*env, g, run_id, task, true, comment);
+  if (*reject) return CmdVote(*env, g, run_id, task, false, comment);
+  if (*cache_ls) return CmdCacheList(*env, g);
+  if (*cache_clear) return CmdCacheClear(*env, g);
+  if (*eval) return CmdEval(*env, expr, vars, vars_file);
   if (*version) {
     if (g.json) std::printf("{\"version\":\"%s\"}\n", SLUICE_VERSION);
     else std::printf("sluice %s\n", SLUICE_VERSION);

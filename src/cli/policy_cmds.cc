@@ -79,11 +79,11 @@ PolicyScope ScopeOf(const Value& input) {
   return scope;
 }
 
-int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::string& input_path) {
-  auto fs = NewPosixFileSystem();
-  auto set = LoadPolicies(*fs, file);
+int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
+                  const std::string& input_path) {
+  auto set = LoadPolicies(env.files(), file);
   if (!set) return Report(set.error());
-  auto text = fs->ReadFile(input_path);
+  auto text = env.files().ReadFile(input_path);
   if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
   auto input = ParseJson(*text);
   if (!input || !input->is_map() || !input->Find("object")) {
@@ -92,10 +92,10 @@ int CmdPolicyEval(const GlobalOptions& g, const std::string& file, const std::st
                                     input_path, input ? "" : ": " + input.error().message)));
   }
   PolicyScope scope = ScopeOf(*input);
-  auto zones = NewSystemTimeZones();
   std::vector<Decision> all;
   for (const auto& p : set->policies) {
-    auto ds = EvaluatePolicy(*p, *input, set->waivers, scope, NewSystemClock()->NowUs(), zones.get());
+    auto ds = EvaluatePolicy(*p, *input, set->waivers, scope, env.clock().NowUs(),
+                             env.time_zones());
     all.insert(all.end(), ds.begin(), ds.end());
   }
   if (g.json) {
@@ -128,7 +128,8 @@ class NoVariables : public Activation {
 
 std::string BaseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-Status RunTestFile(FileSystem& fs, const std::string& path, TestOutcome* out) {
+Status RunTestFile(Env& env, const std::string& path, TestOutcome* out) {
+  FileSystem& fs = env.files();
   SLUICE_TRY(text, fs.ReadFile(path));
   SLUICE_TRY(tree, YamlTree::Parse(*text));
   auto at = [&](const YNode& n, std::string why) {
@@ -161,7 +162,7 @@ Status RunTestFile(FileSystem& fs, const std::string& path, TestOutcome* out) {
       return at(c, "a case needs input (a JSON text) or inputFile");
     }
     if (!c["expect"].IsMap()) return at(c, "a case needs expect: {POLICY/RULE: result}");
-    int64_t now = NewSystemClock()->NowUs();
+    int64_t now = env.clock().NowUs();
     if (c["now"].IsScalar()) {
       auto t = Expression::Parse(fmt::format("int(timestamp('{}'))", c["now"].Scalar()));
       auto v = t ? t->Evaluate(NoVariables()) : Result<Value>(std::unexpected(t.error()));
@@ -196,17 +197,16 @@ Status RunTestFile(FileSystem& fs, const std::string& path, TestOutcome* out) {
 
 }  // namespace
 
-int CmdPolicyTest(const GlobalOptions& g, const std::string& dir) {
-  auto fs = NewPosixFileSystem();
-  std::string root = fs->Absolute(dir);
-  auto names = fs->ListDir(root);
+int CmdPolicyTest(Env& env, const GlobalOptions& g, const std::string& dir) {
+  std::string root = env.files().Absolute(dir);
+  auto names = env.files().ListDir(root);
   if (!names) return Report(Error(ErrorCode::kInvalidInput, names.error().message));
   TestOutcome out;
   int files = 0;
   for (const auto& n : *names) {
     if (!n.ends_with(".yaml") && !n.ends_with(".yml")) continue;
     ++files;
-    if (auto s = RunTestFile(*fs, PathJoin(root, n), &out); !s) return Report(s.error());
+    if (auto s = RunTestFile(env, PathJoin(root, n), &out); !s) return Report(s.error());
   }
   if (files == 0) {
     return Report(Error(ErrorCode::kInvalidInput, fmt::format("{}: no test files (*.yaml)", root)));

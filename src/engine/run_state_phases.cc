@@ -55,9 +55,10 @@ Status RunState::ApplyPhase(const Event& e) {
   auto d = ParseJson(e.data);
   if (!d || !d->is_map()) return Fail(ErrorCode::kInternal, "event {}: bad phase data", e.seq);
   const Value* st = d->Find("status");
-  auto status = st && st->is_string() ? ParseRunStatus(st->as_string()) : std::nullopt;
+  RunStatus status = RunStatus::kRunning;
+  if (st && st->is_string()) status = ParseRunStatus(st->as_string()).value_or(RunStatus::kRunning);
   if (e.status == "finalizing") {
-    phase_status_ = status.value_or(RunStatus::kRunning);
+    phase_status_ = status;
     run_finished_ = false;  // `sluice rollback` reopens a finished run
     phase_ = Phase::kFinally;
     return ApplyFinalizing(e.time_us);
@@ -66,7 +67,7 @@ Status RunState::ApplyPhase(const Event& e) {
     return Fail(ErrorCode::kInternal, "event {}: unknown phase {}", e.seq, Quote(e.status));
   }
   if (auto s = ApplyCompensating(e, *d); !s) return s;
-  phase_status_ = status.value_or(RunStatus::kRunning);
+  phase_status_ = status;
   run_finished_ = false;
   return {};
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -109,33 +110,77 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
+// The real seams the posix Env is made of (env_posix.cc, process_posix.cc), for the tests of
+// those seams. Everything else reaches them through the Env.
+//
 // Takes the lock on `path` (created if missing) without waiting and writes `owner` into the
 // file. Returns nullptr when another process holds it, an error when the file cannot be opened.
 Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std::string& owner);
 // True when some process holds the lock on `path`; `owner` receives the file's content.
 bool IsFileLocked(const std::string& path, std::string* owner);
-// The process id and the environment of this process, for main to hand down.
-int CurrentPid();
-std::vector<std::string> CurrentEnvironment();
-bool IsTty(int fd);
-// Sends `sig` to process `pid` (not a group). Returns false when there is no such process.
-bool SignalProcess(int pid, int sig);
-void SleepUs(int64_t us);
-// The process groups of every process whose initial environment holds each "KEY=VALUE" of
-// `marks` (read from /proc). Used to find what is left of an attempt after sluice itself was
-// killed, by the SLUICE_* variables it was started with rather than by a pid that may be reused.
-std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks);
-int CpuCount();
-double MemoryBytes();
-
-// The real implementations (env_posix.cc, process_posix.cc). The process launcher blocks
-// SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the calling thread so that Wait() can
-// receive them; construct at most one.
-std::unique_ptr<Clock> NewSystemClock();
+// The process launcher blocks SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the
+// calling thread so that Wait() can receive them; construct at most one.
 std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
 std::unique_ptr<FileSystem> NewPosixFileSystem();
 // Named time zones from the tz database in `root` (Debian's tzdata).
 std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");
+
+// Everything a command reaches outside its own memory: the clock, files, processes, locks,
+// signals, this process's identity and environment, the machine's size. `main` builds the one
+// real Env (NewPosixEnv) and passes it to every command, so that every command can run against
+// a FakeEnv (fake_env.h). The Env owns the seams it hands out: they live as long as it does.
+// Used from one thread.
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  virtual Clock& clock() = 0;
+  virtual FileSystem& files() = 0;
+  // The process launcher. The posix Env creates it on the first call, which blocks SIGINT,
+  // SIGTERM, SIGHUP and SIGCHLD for the rest of the process (they arrive through Wait()): only
+  // commands that execute runs call it, so that every other command still dies on Ctrl-C.
+  virtual ProcessLauncher& processes() = 0;
+  // Named time zones for expressions, loaded on first use; nullptr when there are none (then
+  // only UTC and fixed offsets resolve).
+  virtual const TimeZones* time_zones() = 0;
+
+  // Takes the exclusive lock on `path` without waiting and records `owner` in it. On success
+  // returns the lock, held until it is destroyed or this process dies (even by kill -9), or
+  // nullptr when another holder has it. On failure (the file cannot be created) returns an error.
+  virtual Result<std::unique_ptr<FileLock>> TryLock(const std::string& path,
+                                                    const std::string& owner) = 0;
+  // True when some process holds the lock on `path`. `owner`, when given, receives what the
+  // last holder recorded ("" when none did).
+  virtual bool IsLocked(const std::string& path, std::string* owner) = 0;
+
+  // The process groups of the processes started with every "KEY=VALUE" of `marks` in their
+  // environment: what is left of an attempt after sluice itself was killed, found by the
+  // SLUICE_* variables it was started with rather than by a pid that may have been reused.
+  virtual std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) = 0;
+  // Sends `sig` to process `pid` (not a group). Returns true when it was sent, false when there
+  // is no such process (or it may not be signalled).
+  virtual bool SignalProcess(int pid, int sig) = 0;
+  // This process's id: the owner recorded in a run's lock, and a run id's salt.
+  virtual int Pid() = 0;
+  // This process's environment as "KEY=VALUE" entries: what tasks inherit.
+  virtual std::vector<std::string> Environment() = 0;
+  // The value of the environment variable `name`; nullopt when it is not set. (Set but empty
+  // gives "": callers that treat empty as unset say so.)
+  virtual std::optional<std::string> GetVar(const std::string& name) = 0;
+  // This process's user's name in the password database; "" when it has none.
+  virtual std::string UserName() = 0;
+  // Whether file descriptor `fd` is a terminal.
+  virtual bool IsTty(int fd) = 0;
+  // The machine's capacity: online CPU cores (at least 1) and physical memory in bytes.
+  virtual int CpuCount() = 0;
+  virtual double MemoryBytes() = 0;
+  // Waits `us` microseconds (a fake advances its clock instead).
+  virtual void SleepUs(int64_t us) = 0;
+};
+
+// The real Env of this process. Cheap to build: the process launcher and the time zones are
+// created when first asked for.
+std::unique_ptr<Env> NewPosixEnv();
 
 // Joins path parts with '/'.
 std::string PathJoin(std::string_view a, std::string_view b);

@@ -1,7 +1,9 @@
-// POSIX implementations of the Env seams: files, the clock, locks. With process_posix.cc (vfork,
-// execve, waitpid) the only files that make system calls.
+// POSIX implementations of the Env seams: files, the clock, locks, and the Env of this process
+// that holds them. With process_posix.cc (vfork, execve, waitpid) the only files that make
+// system calls.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -270,7 +273,6 @@ class PosixFileSystem : public FileSystem {
 
 }  // namespace
 
-std::unique_ptr<Clock> NewSystemClock() { return std::make_unique<SystemClock>(); }
 std::unique_ptr<FileSystem> NewPosixFileSystem() { return std::make_unique<PosixFileSystem>(); }
 
 namespace {
@@ -357,25 +359,9 @@ bool IsFileLocked(const std::string& path, std::string* owner) {
   return locked;
 }
 
-int CurrentPid() { return getpid(); }
-
-std::vector<std::string> CurrentEnvironment() {
-  std::vector<std::string> out;
-  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
-  return out;
-}
-
-bool IsTty(int fd) { return isatty(fd) == 1; }
-
-bool SignalProcess(int pid, int sig) { return pid > 0 && kill(pid, sig) == 0; }
-
-void SleepUs(int64_t us) {
-  struct timespec ts = {static_cast<time_t>(us / 1000000), static_cast<long>((us % 1000000) * 1000)};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) {
+// The process groups of every process whose initial environment holds each "KEY=VALUE" of
+// `marks` (read from /proc), for Env::FindMarkedProcessGroups.
+static std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) {
   std::vector<int> out;
   std::error_code ec;
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
@@ -407,14 +393,73 @@ std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) 
   return out;
 }
 
-int CpuCount() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<int>(n) : 1;
-}
+namespace {
 
-double MemoryBytes() {
-  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
+// The Env of this process. The launcher and the zones are made on first use: constructing the
+// launcher blocks the signals it waits for, which only the commands that execute runs may do.
+class PosixEnv : public Env {
+ public:
+  Clock& clock() override { return clock_; }
+  FileSystem& files() override { return files_; }
+  ProcessLauncher& processes() override {
+    if (!launcher_) launcher_ = NewPosixProcessLauncher();
+    return *launcher_;
+  }
+  const TimeZones* time_zones() override {
+    if (!zones_) zones_ = NewSystemTimeZones();
+    return zones_.get();
+  }
+  Result<std::unique_ptr<FileLock>> TryLock(const std::string& path,
+                                            const std::string& owner) override {
+    return TryLockFile(path, owner);
+  }
+  bool IsLocked(const std::string& path, std::string* owner) override {
+    return IsFileLocked(path, owner);
+  }
+  std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) override {
+    return sluice::FindMarkedProcessGroups(marks);
+  }
+  bool SignalProcess(int pid, int sig) override { return pid > 0 && kill(pid, sig) == 0; }
+  int Pid() override { return getpid(); }
+  std::vector<std::string> Environment() override {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+    return out;
+  }
+  std::optional<std::string> GetVar(const std::string& name) override {
+    const char* value = std::getenv(name.c_str());
+    if (!value) return std::nullopt;
+    return value;
+  }
+  std::string UserName() override {
+    const struct passwd* pw = getpwuid(getuid());
+    return pw && pw->pw_name ? pw->pw_name : "";
+  }
+  bool IsTty(int fd) override { return isatty(fd) == 1; }
+  int CpuCount() override {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<int>(n) : 1;
+  }
+  double MemoryBytes() override {
+    return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  }
+  void SleepUs(int64_t us) override {
+    struct timespec ts = {static_cast<time_t>(us / 1000000),
+                          static_cast<long>((us % 1000000) * 1000)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  SystemClock clock_;
+  PosixFileSystem files_;
+  std::unique_ptr<ProcessLauncher> launcher_;
+  std::unique_ptr<TimeZones> zones_;
+};
+
+}  // namespace
+
+std::unique_ptr<Env> NewPosixEnv() { return std::make_unique<PosixEnv>(); }
 
 std::string PathJoin(std::string_view a, std::string_view b) {
   if (a.empty() || (!b.empty() && b[0] == '/')) return std::string(b);

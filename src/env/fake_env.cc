@@ -1,5 +1,6 @@
 #include "env/fake_env.h"
 
+#include <algorithm>
 #include <set>
 
 #include "common/sha256.h"
@@ -122,6 +123,60 @@ std::string MemFileSystem::Absolute(const std::string& path) {
     out.push_back(part);
   }
   return "/" + Join(out, "/");
+}
+
+namespace {
+
+// Held in FakeEnv's set of locked paths until destroyed.
+class FakeLock : public FileLock {
+ public:
+  FakeLock(std::set<std::string>& held, std::string path) : held_(held), path_(std::move(path)) {}
+  ~FakeLock() override { held_.erase(path_); }
+
+ private:
+  std::set<std::string>& held_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> FakeEnv::TryLock(const std::string& path,
+                                                   const std::string& owner) {
+  if (held_.contains(path)) return std::unique_ptr<FileLock>();
+  held_.insert(path);
+  owners_[path] = owner;
+  return std::unique_ptr<FileLock>(new FakeLock(held_, path));
+}
+
+bool FakeEnv::IsLocked(const std::string& path, std::string* owner) {
+  if (owner) {
+    auto it = owners_.find(path);
+    *owner = it == owners_.end() ? "" : it->second;
+  }
+  return held_.contains(path);
+}
+
+std::vector<int> FakeEnv::FindMarkedProcessGroups(const std::vector<std::string>& marks) {
+  std::vector<int> out;
+  for (const auto& [group, environment] : process_groups) {
+    bool all = std::all_of(marks.begin(), marks.end(), [&](const std::string& m) {
+      return std::find(environment.begin(), environment.end(), m) != environment.end();
+    });
+    if (all) out.push_back(group);
+  }
+  return out;
+}
+
+std::vector<std::string> FakeEnv::Environment() {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : vars) out.push_back(name + "=" + value);
+  return out;
+}
+
+std::optional<std::string> FakeEnv::GetVar(const std::string& name) {
+  auto it = vars.find(name);
+  if (it == vars.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace sluice

@@ -1,9 +1,11 @@
-// In-memory stand-ins for the Env seams: a clock that moves only when told, and a file system
-// held in a map. Used by unit tests, and MemFileSystem also by `resume`, which reloads a run's
+// In-memory stand-ins for the Env seams: a clock that moves only when told, a file system held
+// in a map, a launcher that runs nothing, and FakeEnv, which holds them with in-memory locks and
+// variables. Used by unit tests, and MemFileSystem also by `resume`, which reloads a run's
 // pipeline from the snapshot of the files it was submitted with.
 #pragma once
 
 #include <map>
+#include <set>
 
 #include "env/env.h"
 
@@ -79,6 +81,68 @@ class MemFileSystem : public FileSystem {
 
  private:
   std::map<std::string, std::string> files_;
+};
+
+// An Env of fakes for running commands in tests: a FakeClock, a MemFileSystem (or a file system
+// the test gives), a FakeProcessLauncher, locks held in a map, and the variables, pid and
+// machine size the test sets. Signals are recorded, not sent. Owned by the test; not
+// thread-safe.
+class FakeEnv : public Env {
+ public:
+  FakeEnv() : files_(&mem_files) {}
+  // Uses `files` instead of the MemFileSystem. For commands that open the store, which SQLite
+  // reads at a real path: a real file system over a temporary folder. `files` must outlive this.
+  explicit FakeEnv(FileSystem& files) : files_(&files) {}
+
+  Clock& clock() override { return fake_clock; }
+  FileSystem& files() override { return *files_; }
+  ProcessLauncher& processes() override { return fake_processes; }
+  const TimeZones* time_zones() override { return zones; }
+  // A lock another process holds is set up with HoldLock; TryLock fails on it like flock would.
+  Result<std::unique_ptr<FileLock>> TryLock(const std::string& path,
+                                            const std::string& owner) override;
+  bool IsLocked(const std::string& path, std::string* owner) override;
+  // The groups in `process_groups` whose environment holds every mark.
+  std::vector<int> FindMarkedProcessGroups(const std::vector<std::string>& marks) override;
+  // Records the signal; true when `pid` is in `live_pids`.
+  bool SignalProcess(int pid, int sig) override {
+    signals.emplace_back(pid, sig);
+    return live_pids.contains(pid);
+  }
+  int Pid() override { return pid; }
+  // `vars` as "KEY=VALUE".
+  std::vector<std::string> Environment() override;
+  std::optional<std::string> GetVar(const std::string& name) override;
+  std::string UserName() override { return user_name; }
+  bool IsTty(int fd) override { return tty; }
+  int CpuCount() override { return cpu_count; }
+  double MemoryBytes() override { return memory_bytes; }
+  void SleepUs(int64_t us) override { fake_clock.Advance(us); }
+
+  // Marks `path` as locked by another process that recorded `owner`.
+  void HoldLock(const std::string& path, const std::string& owner) {
+    owners_[path] = owner;
+    held_.insert(path);
+  }
+
+  FakeClock fake_clock;
+  MemFileSystem mem_files;
+  FakeProcessLauncher fake_processes;
+  const TimeZones* zones = nullptr;
+  std::map<std::string, std::string> vars;
+  std::string user_name = "tester";
+  int pid = 4242;
+  bool tty = false;
+  int cpu_count = 4;
+  double memory_bytes = 8.0 * (1 << 30);
+  std::map<int, std::vector<std::string>> process_groups;  // group id -> its environment
+  std::set<int> live_pids;
+  std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
+
+ private:
+  FileSystem* files_;
+  std::map<std::string, std::string> owners_;  // path -> what its last holder recorded
+  std::set<std::string> held_;                  // the paths locked now
 };
 
 }  // namespace sluice

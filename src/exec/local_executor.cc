@@ -14,10 +14,11 @@ AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task
   return {base, base + ".stdout.log", base + ".stderr.log"};
 }
 
-LocalExecutor::LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string run_dir,
+LocalExecutor::LocalExecutor(Env& env, ProcessLauncher& launcher, std::string run_dir,
                              std::string artifact_root, std::vector<std::string> base_env)
-    : launcher_(launcher),
-      fs_(fs),
+    : env_(env),
+      launcher_(launcher),
+      fs_(env.files()),
       run_dir_(std::move(run_dir)),
       artifact_root_(std::move(artifact_root)),
       base_env_(std::move(base_env)) {}
@@ -138,7 +139,7 @@ PollResult LocalExecutor::Poll(int64_t timeout_us) {
 std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
   std::vector<Adoption> out;
   for (const auto& a : open) {
-    for (int pgid : FindMarkedProcessGroups({"SLUICE_RUN_ID=" + a.run_id, "SLUICE_TASK=" + a.task,
+    for (int pgid : env_.FindMarkedProcessGroups({"SLUICE_RUN_ID=" + a.run_id, "SLUICE_TASK=" + a.task,
                                              "SLUICE_ATTEMPT=" + std::to_string(a.attempt)})) {
       launcher_.SignalGroup(pgid, SIGKILL);
     }

@@ -27,10 +27,12 @@ AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task
 
 class LocalExecutor : public Executor {
  public:
-  // `run_dir` is the run's folder (attempts live in its tasks/); `artifact_root` the
-  // content-addressed store (STATE/artifacts); `base_env` the inherited environment
-  // ("KEY=VALUE") that every task process starts from.
-  LocalExecutor(ProcessLauncher& launcher, FileSystem& fs, std::string run_dir,
+  // Files and the lookup of what a dead sluice left running come from `env`; processes are
+  // started by `launcher` (env's, or one that injects faults around it). `run_dir` is the run's
+  // folder (attempts live in its tasks/); `artifact_root` the content-addressed store
+  // (STATE/artifacts); `base_env` the inherited environment ("KEY=VALUE") that every task
+  // process starts from.
+  LocalExecutor(Env& env, ProcessLauncher& launcher, std::string run_dir,
                 std::string artifact_root, std::vector<std::string> base_env);
   ~LocalExecutor() override;
 
@@ -60,6 +62,7 @@ class LocalExecutor : public Executor {
   Result<std::string> Digest(const std::string& path, int depth, int64_t* size);
   Status CopyTree(const std::string& from, const std::string& to, int depth);
 
+  Env& env_;
   ProcessLauncher& launcher_;
   FileSystem& fs_;
   std::string run_dir_;

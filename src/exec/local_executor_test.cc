@@ -28,9 +28,10 @@ WantedParam Param(std::string name, WantedParam::Source src, std::string path = 
 }
 
 struct Fixture {
-  FakeProcessLauncher launcher;
-  MemFileSystem fs;
-  LocalExecutor exec{launcher, fs, "/state/runs/r1", "/state/artifacts",
+  FakeEnv env;
+  FakeProcessLauncher& launcher = env.fake_processes;
+  MemFileSystem& fs = env.mem_files;
+  LocalExecutor exec{env, launcher, "/state/runs/r1", "/state/artifacts",
                      {"PATH=/usr/bin", "MODE=slow"}};
 
   Result<AttemptHandle> Start(const AttemptRequest& r) {
@@ -157,13 +158,19 @@ TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   EXPECT_EQ(f.launcher.signals.size(), 3u) << "an ended attempt is not signalled again";
 }
 
-TEST(LocalExecutor, OpenAttemptsOfADeadProcessAreLost) {
+// What a dead sluice left of an attempt is found by the attempt's marks and killed, so a retry
+// never overlaps it; the attempt itself is lost (its exit status went with its parent).
+TEST(LocalExecutor, OpenAttemptsOfADeadProcessAreKilledAndLost) {
   Fixture f;
+  f.env.process_groups[4300] = {"SLUICE_RUN_ID=r1", "SLUICE_TASK=train", "SLUICE_ATTEMPT=2"};
+  f.env.process_groups[4400] = {"SLUICE_RUN_ID=r1", "SLUICE_TASK=train", "SLUICE_ATTEMPT=1"};
   std::vector<OpenAttempt> open = {{"r1", "train", 2, 4242}};
   auto adopted = f.exec.Adopt(open);
   ASSERT_EQ(adopted.size(), 1u);
   EXPECT_EQ(adopted[0].verdict, Adoption::Verdict::kLost);
   EXPECT_NE(adopted[0].end.message.find("sluice stopped while it ran"), std::string::npos);
+  std::vector<std::pair<int, int>> want = {{4300, SIGKILL}};
+  EXPECT_EQ(f.launcher.signals, want);
 }
 
 // With real processes, folders and logs: an attempt that left its folder or a log empty hands
@@ -173,11 +180,11 @@ TEST(LocalExecutor, EmptyFoldersAndLogsAreRenamedForTheNextAttempt) {
   char tmpl[] = "/tmp/sluice-exec-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string root = tmpl;
-  auto fs = NewPosixFileSystem();
+  auto env = NewPosixEnv();
+  FileSystem* fs = &env->files();
   AttemptPaths a, b, c, d;
   {
-    auto launcher = NewPosixProcessLauncher();
-    LocalExecutor exec(*launcher, *fs, root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    LocalExecutor exec(*env, env->processes(), root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
     auto run = [&](const std::string& task, std::vector<std::string> argv) {
       AttemptRequest r;
       r.run_id = "r1";
@@ -217,15 +224,15 @@ TEST(LocalExecutor, AProgramThatCannotStartSaysWhy) {
   char tmpl[] = "/tmp/sluice-exec-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string root = tmpl;
-  auto fs = NewPosixFileSystem();
+  auto env = NewPosixEnv();
+  FileSystem* fs = &env->files();
   ASSERT_TRUE(fs->WriteFile(root + "/not-executable", "#!/bin/sh\n"));
   std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"sluice-no-such-program"}, "cannot start sluice-no-such-program: No such file or directory"},
       {{root + "/not-executable"}, "Permission denied"},
       {{root + "/missing"}, "No such file or directory"}};
   {
-    auto launcher = NewPosixProcessLauncher();
-    LocalExecutor exec(*launcher, *fs, root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
+    LocalExecutor exec(*env, env->processes(), root + "/run", root + "/artifacts", {"PATH=/usr/bin:/bin"});
     int n = 0;
     for (const auto& [argv, want] : cases) {
       AttemptRequest r;
