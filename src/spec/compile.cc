@@ -389,6 +389,7 @@ class Compiler {
       std::sort(pg.members.begin(), pg.members.end());
       plan_->groups.push_back(std::move(pg));
     }
+    if (plan_->groups.empty()) return {};
     for (int i = 0; i < plan_->num_main; ++i) {
       PlanTask& t = plan_->tasks[i];
       std::set<int> deps(t.deps.begin(), t.deps.end());

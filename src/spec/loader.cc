@@ -3,25 +3,23 @@
 
 namespace sluice {
 
-Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
-                      std::string_view where) const {
+Status Reader::BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_uses,
+                      std::string_view what, std::string_view name) const {
+  auto where = [&] { return fmt::format("{} {}", what, Quote(name)); };
   int count = 0;
-  std::vector<std::string> present;
-  for (const char* k : {"run", "script", "uses"}) {
-    if (n[k]) {
-      ++count;
-      present.push_back(k);
-    }
+  const char* present[3] = {};
+  for (const char* key : {"run", "script", "uses"}) {
+    if (k[key]) present[count++] = key;
   }
   if (count > 1) {
-    return FailAt(Loc(n[present[1]]), "{} has two bodies ({} and {}); give exactly one of run, "
-                  "script{}", where, present[0], present[1], allow_uses ? " or uses" : "");
+    return FailAt(Loc(k[present[1]]), "{} has two bodies ({} and {}); give exactly one of run, "
+                  "script{}", where(), present[0], present[1], allow_uses ? " or uses" : "");
   }
   if (count == 0) {
-    return FailAt(Loc(n), "{} needs a body: one of run, script{}", where,
+    return FailAt(Loc(n), "{} needs a body: one of run, script{}", where(),
                   allow_uses ? " or uses" : "");
   }
-  if (const auto& run = n["run"]) {
+  if (const auto& run = k["run"]) {
     body->loc = Loc(run);
     body->kind = Body::Kind::kRun;
     if (run.IsScalar()) {
@@ -30,6 +28,7 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
     }
     SLUICE_TRY_STATUS(ExpectList(run, "run"));
     if (run.size() == 0) return FailAt(Loc(run), "run needs at least the program to start");
+    body->run.reserve(run.size());
     for (const auto& a : run) {
       SLUICE_TRY(f, Field(a, "run argument", false));
       body->run.push_back(std::move(*f));
@@ -43,7 +42,7 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
       }
     }
   }
-  if (const auto& script = n["script"]) {
+  if (const auto& script = k["script"]) {
     body->loc = Loc(script);
     body->kind = Body::Kind::kScript;
     SLUICE_TRY(text, Str(script, "script"));
@@ -53,15 +52,15 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
                     "env: {{X: \"${{{{ ... }}}}\"}}) and read \"$X\" in the script");
     }
     body->text = *text;
-    if (n["shell"]) {
-      SLUICE_TRY(sh, Str(n["shell"], "shell"));
-      if (Trim(*sh).empty()) return FailAt(Loc(n["shell"]), "shell must not be empty");
+    if (k["shell"]) {
+      SLUICE_TRY(sh, Str(k["shell"], "shell"));
+      if (Trim(*sh).empty()) return FailAt(Loc(k["shell"]), "shell must not be empty");
       body->shell = *sh;
     }
-  } else if (n["shell"]) {
-    return FailAt(Loc(n["shell"]), "shell is only used with script");
+  } else if (k["shell"]) {
+    return FailAt(Loc(k["shell"]), "shell is only used with script");
   }
-  if (const auto& uses = n["uses"]) {
+  if (const auto& uses = k["uses"]) {
     if (!allow_uses) return FailAt(Loc(uses), "a component body must be run or script");
     body->loc = Loc(uses);
     body->kind = Body::Kind::kUses;
@@ -71,7 +70,7 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
                     "not {}", Quote(*u));
     }
     body->text = *u;
-    if (const auto& with = n["with"]) {
+    if (const auto& with = k["with"]) {
       SLUICE_TRY_STATUS(ExpectMap(with, "with"));
       std::set<std::string> seen;
       for (auto it = with.begin(); it != with.end(); ++it) {
@@ -81,15 +80,22 @@ Status Reader::BodyOf(const YNode& n, Body* body, bool allow_uses,
         body->with.emplace_back(*key, std::move(*f));
       }
     }
-  } else if (n["with"]) {
-    return FailAt(Loc(n["with"]), "with is only used with uses");
+  } else if (k["with"]) {
+    return FailAt(Loc(k["with"]), "with is only used with uses");
   }
   return {};
 }
 
 Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& owner) const {
   TaskSpec t;
+  SLUICE_TRY_STATUS(TaskInto(n, &t, kind, owner));
+  return t;
+}
+
+Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std::string& owner) const {
+  TaskSpec& t = *out;
   t.loc = Loc(n);
+  const MapKeys k(n);
   if (kind == TaskKind::kMain || kind == TaskKind::kFinally) {
     SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
     if (kind == TaskKind::kMain) {
@@ -105,10 +111,10 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
                                       "timeout", "deadline", "resources", "continueOnFailure"},
                                   "a finally task"));
     }
-    if (!n["name"]) return FailAt(t.loc, "a task needs a name");
-    SLUICE_TRY(name, Name(n["name"], "task name"));
+    if (!k["name"]) return FailAt(t.loc, "a task needs a name");
+    SLUICE_TRY(name, Name(k["name"], "task name"));
     t.name = *name;
-    t.loc = Loc(n["name"]);
+    t.loc = Loc(k["name"]);
   } else {
     const char* what = kind == TaskKind::kCatch ? "a catch entry"
                        : kind == TaskKind::kFallback ? "fallback" : "compensate";
@@ -126,37 +132,38 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     t.name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
                                                                       ? ".compensate" : ".catch");
   }
-  if (kind == TaskKind::kMain && n["approval"] && !n["run"] && !n["script"] && !n["uses"]) {
+  if (kind == TaskKind::kMain && k["approval"] && !k["run"] && !k["script"] && !k["uses"]) {
     t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
     t.body.text = "noop";
-    t.body.loc = Loc(n["approval"]);
+    t.body.loc = Loc(k["approval"]);
   } else {
-    SLUICE_TRY_STATUS(BodyOf(n, &t.body, true, fmt::format("task {}", Quote(t.name))));
+    SLUICE_TRY_STATUS(BodyOf(n, k, &t.body, true, "task", t.name));
   }
-  if (const auto& needs = n["needs"]) {
+  if (const auto& needs = k["needs"]) {
     if (needs.IsScalar()) {
       t.needs.emplace_back(needs.Scalar(), Loc(needs));
     } else {
       SLUICE_TRY_STATUS(ExpectList(needs, "needs"));
+      t.needs.reserve(needs.size());
       for (const auto& e : needs) {
         SLUICE_TRY(dep, Str(e, "a needs entry"));
         t.needs.emplace_back(*dep, Loc(e));
       }
     }
   }
-  if (n["env"]) {
-    SLUICE_TRY(env, Env(n["env"]));
+  if (k["env"]) {
+    SLUICE_TRY(env, Env(k["env"]));
     t.env = std::move(*env);
   }
-  if (n["outputs"]) {
+  if (k["outputs"]) {
     if (t.body.kind == Body::Kind::kUses) {
-      return FailAt(Loc(n["outputs"]), "a task that uses a component gets its outputs from the "
+      return FailAt(Loc(k["outputs"]), "a task that uses a component gets its outputs from the "
                     "component; remove outputs");
     }
-    SLUICE_TRY(o, Outputs(n["outputs"]));
+    SLUICE_TRY(o, Outputs(k["outputs"]));
     t.outputs = std::move(*o);
   }
-  if (const auto& when = n["when"]) {
+  if (const auto& when = k["when"]) {
     SLUICE_TRY(f, Field(when, "when", true));
     if (f->literal && !f->literal->is_bool()) {
       return FailAt(f->loc, "when must be a condition such as \"${{{{ params.x > 1 }}}}\"");
@@ -167,7 +174,7 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
     }
     t.when = std::make_unique<TemplateField>(std::move(*f));
   }
-  if (const auto& fe = n["forEach"]) {
+  if (const auto& fe = k["forEach"]) {
     t.for_each = std::make_unique<ForEachSpec>();
     t.for_each->loc = Loc(fe);
     if (fe.IsSequence()) {
@@ -182,41 +189,41 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
       t.for_each->expr = std::make_unique<TemplateField>(std::move(*f));
     }
   }
-  if (n["parallelism"]) {
-    if (!n["forEach"]) return FailAt(Loc(n["parallelism"]), "parallelism is only used with forEach");
-    SLUICE_TRY(p, Int(n["parallelism"], "parallelism", 1, 100000));
+  if (k["parallelism"]) {
+    if (!k["forEach"]) return FailAt(Loc(k["parallelism"]), "parallelism is only used with forEach");
+    SLUICE_TRY(p, Int(k["parallelism"], "parallelism", 1, 100000));
     t.for_each->parallelism = static_cast<int>(*p);
   }
-  if (n["retry"]) {
-    SLUICE_TRY(r, Retry(n["retry"]));
+  if (k["retry"]) {
+    SLUICE_TRY(r, Retry(k["retry"]));
     t.retry = std::make_unique<RetryPolicy>(std::move(*r));
   }
-  if (n["timeout"]) {
-    SLUICE_TRY(ms, Duration(n["timeout"], "timeout"));
+  if (k["timeout"]) {
+    SLUICE_TRY(ms, Duration(k["timeout"], "timeout"));
     t.timeout_ms = *ms;
   }
-  if (n["deadline"]) {
-    SLUICE_TRY(ms, Duration(n["deadline"], "deadline"));
+  if (k["deadline"]) {
+    SLUICE_TRY(ms, Duration(k["deadline"], "deadline"));
     t.deadline_ms = *ms;
   }
-  if (n["resources"]) {
-    SLUICE_TRY(r, ResourcesOf(n["resources"]));
+  if (k["resources"]) {
+    SLUICE_TRY(r, ResourcesOf(k["resources"]));
     t.resources = std::move(*r);
   }
-  if (n["cache"]) {
-    SLUICE_TRY(c, Cache(n["cache"]));
+  if (k["cache"]) {
+    SLUICE_TRY(c, Cache(k["cache"]));
     t.cache = *c;
   }
-  if (n["continueOnFailure"]) {
-    SLUICE_TRY(b, Bool(n["continueOnFailure"], "continueOnFailure"));
+  if (k["continueOnFailure"]) {
+    SLUICE_TRY(b, Bool(k["continueOnFailure"], "continueOnFailure"));
     t.continue_on_failure = *b;
   }
-  if (kind == TaskKind::kMain && (n["catch"] || n["fallback"] || n["compensate"] || n["breaker"] ||
-                                  n["gate"] || n["approval"])) {
+  if (kind == TaskKind::kMain && (k["catch"] || k["fallback"] || k["compensate"] || k["breaker"] ||
+                                  k["gate"] || k["approval"])) {
     SLUICE_TRY(h, Handlers(n, t.name));
     t.handlers = std::move(*h);
   }
-  return t;
+  return {};
 }
 
 Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std::string& owner) const {
@@ -459,10 +466,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   SLUICE_TRY_STATUS(ExpectList(spec["tasks"], "tasks"));
   if (spec["tasks"].size() == 0) return FailAt(Loc(spec["tasks"]), "a Pipeline needs at least one task");
   p.tasks.reserve(spec["tasks"].size());
-  for (const auto& t : spec["tasks"]) {
-    SLUICE_TRY(task, Task(t));
-    p.tasks.push_back(std::move(*task));
-  }
+  for (const auto& t : spec["tasks"]) SLUICE_TRY_STATUS(TaskInto(t, &p.tasks.emplace_back()));
   if (const auto& fin = spec["finally"]) {
     SLUICE_TRY_STATUS(ExpectList(fin, "finally"));
     for (const auto& t : fin) {
@@ -506,7 +510,7 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     SLUICE_TRY(o, Outputs(spec["outputs"]));
     c.outputs = std::move(*o);
   }
-  SLUICE_TRY_STATUS(BodyOf(spec, &c.body, false, fmt::format("component {}", Quote(c.name))));
+  SLUICE_TRY_STATUS(BodyOf(spec, MapKeys(spec), &c.body, false, "component", c.name));
   if (spec["env"]) {
     SLUICE_TRY(env, Env(spec["env"]));
     c.env = std::move(*env);

@@ -64,12 +64,16 @@ class ReferenceChecker {
     }
     // Dependencies stay inside one DAG: a finally task reads main tasks' outputs, but they are
     // over before it starts.
-    std::set<int> deps;
+    // A sorted vector, not a std::set: two allocations fewer a task.
+    std::vector<int>& deps = pt.deps;
+    deps.clear();
+    deps.reserve(pt.data_deps.size() + t.needs.size());
     for (int d : pt.data_deps) {
-      if (plan_->tasks[d].role == pt.role) deps.insert(d);
+      if (plan_->tasks[d].role == pt.role) deps.push_back(d);
     }
     for (const auto& [need, loc] : t.needs) {
-      const PlanTask* up = plan_->Find(need);
+      auto found = plan_->by_name.find(need);
+      const PlanTask* up = found == plan_->by_name.end() ? nullptr : &plan_->tasks[found->second];
       if (!up) {
         std::vector<std::string> names;
         for (const auto& other : plan_->tasks) names.push_back(other.name);
@@ -85,9 +89,10 @@ class ReferenceChecker {
         return FailAt(loc, "task {} needs {}, a finally task, which runs after every task",
                       Quote(pt.name), Quote(need));
       }
-      deps.insert(up->index);
+      deps.push_back(up->index);
     }
-    pt.deps.assign(deps.begin(), deps.end());
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
     return {};
   }
 

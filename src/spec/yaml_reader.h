@@ -30,6 +30,41 @@ inline std::string_view KindName(const YNode& n) {
   }
 }
 
+// A map's entries read once, for readers that ask for many optional keys (a task block is
+// asked for ~30, and a million-task file has a million of them). Lookups match YNode's
+// operator[] (the first scalar key that equals); a map past kMax entries is searched in place.
+class MapKeys {
+ public:
+  explicit MapKeys(const YNode& map) : map_(map) {
+    size_t n = map.size();
+    if (n > kMax) return;
+    for (size_t i = 0; i < n; ++i) {
+      YNode::Entry e = *YNode::Iterator(map, i);
+      keys_[i] = e.first.IsScalar() ? e.first.Scalar() : std::string_view();
+      scalar_[i] = e.first.IsScalar();
+      values_[i] = e.second;
+    }
+    n_ = n;
+    small_ = true;
+  }
+  YNode operator[](std::string_view key) const {
+    if (!small_) return map_[key];
+    for (size_t i = 0; i < n_; ++i) {
+      if (scalar_[i] && keys_[i] == key) return values_[i];
+    }
+    return YNode();
+  }
+
+ private:
+  static constexpr size_t kMax = 32;
+  YNode map_;
+  size_t n_ = 0;
+  bool small_ = false;
+  std::string_view keys_[kMax];
+  bool scalar_[kMax];
+  YNode values_[kMax];
+};
+
 class Reader {
  public:
   explicit Reader(std::string file)
@@ -207,11 +242,16 @@ class Reader {
   Result<CacheSpec> Cache(const YNode& n) const;
   Result<OutputsDecl> Outputs(const YNode& n) const;
   Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;
-  Status BodyOf(const YNode& n, Body* body, bool allow_uses, std::string_view where) const;
+  // `n` is the block holding the body's keys, `k` its keys; errors name it "WHAT \"NAME\"".
+  Status BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_uses,
+                std::string_view what, std::string_view name) const;
   // What a task block is: a task of spec.tasks or spec.finally, or a handler of `owner`.
   enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
   Result<TaskSpec> Task(const YNode& n, TaskKind kind = TaskKind::kMain,
                         const std::string& owner = "") const;
+  // The same, into `t` (a fresh TaskSpec, e.g. the pipeline's next): no 448-byte move a task.
+  Status TaskInto(const YNode& n, TaskSpec* t, TaskKind kind = TaskKind::kMain,
+                  const std::string& owner = "") const;
   // A breaker's settings from `n` (a spec.breakers entry, or a Breaker document's spec).
   Status BreakerSettings(const YNode& n, BreakerSpec* b) const;
   Result<BreakerSpec> Breaker(const YNode& doc) const;

@@ -97,12 +97,20 @@ class YamlTree {
  public:
   // Parses every document of `text`. On a syntax error returns "LINE:COL: YAML syntax error:
   // ..." (1-based) without the file name; the caller adds it.
+  // Reads the plain subset that large generated files use with a hand-written reader
+  // (yaml_tree_fast.cc) and everything else, and every error, with libyaml.
   static Result<std::unique_ptr<YamlTree>> Parse(std::string_view text);
+  // The two readers on their own, for tests. ParseFast returns null for text outside its subset
+  // (never an error); where it returns a tree, the tree equals ParseLibyaml's. `nodes_hint` is
+  // how many nodes to reserve room for.
+  static std::unique_ptr<YamlTree> ParseFast(std::string_view text, size_t nodes_hint = 0);
+  static Result<std::unique_ptr<YamlTree>> ParseLibyaml(std::string_view text, size_t nodes_hint = 0);
 
   const std::vector<YNode>& documents() const { return docs_; }
 
  private:
   friend class YNode;
+  friend class FastYamlReader;
   // 24 bytes a node: texts and child lists live in two arenas, not in per-node allocations.
   struct NodeData {
     YNode::Type type = YNode::Type::kNull;
