@@ -152,28 +152,85 @@ std::string NewRunId(Env& env) {
   return fmt::format("{}-{}", compact, salt);
 }
 
+EngineOptions EngineOptionsFor(Env& env, const std::string& run_id, const ExecOptions& x) {
+  EngineOptions opts;
+  opts.run_id = run_id;
+  opts.capacity.jobs = x.jobs > 0 ? x.jobs : env.CpuCount();
+  opts.capacity.gpu = x.gpus;
+  opts.capacity.cpu = env.CpuCount();
+  opts.capacity.memory = env.MemoryBytes();
+  opts.files = &env.files();
+  opts.pid = env.Pid();
+  opts.cancel_only = x.cancel_only;
+  opts.rollback = x.rollback;
+  opts.time_zones = env.time_zones();
+  return opts;
+}
+
+// Where things are after a run: failures with their logs, counts by state, artifacts, the run
+// folder, and with --stats the scheduling figures.
+void ReportRun(const Engine& engine, Store& store, const std::string& run_id,
+               const std::string& run_dir, const RunSummary& summary, int64_t run_us,
+               const ExecOptions& x) {
+  if (!x.cancel_only) {
+    constexpr int kShownFailures = 20;
+    for (const auto& [task, message] : engine.FailedTasks(kShownFailures)) {
+      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", task.c_str(),
+                   message.c_str(), run_id.c_str(), task.c_str());
+    }
+  }
+  std::vector<std::string> parts;
+  for (const auto& [state, n] : engine.CountByState()) parts.push_back(fmt::format("{} {}", n, state));
+  const std::string status(RunStatusName(summary.status));
+  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), status.c_str(),
+               Join(parts, ", ").c_str());
+  auto artifacts = store.ListArtifacts(run_id);
+  for (const auto& [task, name, path] : artifacts ? *artifacts : std::vector<std::array<std::string, 3>>{}) {
+    std::fprintf(stderr, "  artifact %s.%s: %s\n", task.c_str(), name.c_str(), path.c_str());
+  }
+  std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
+  if (!x.stats) return;
+  std::fprintf(stderr, "  scheduling latency (ready -> process start): p50 %s, p99 %s over %d attempts\n",
+               FormatDurationMs(summary.latency_p50_us / 1000).c_str(),
+               FormatDurationMs(summary.latency_p99_us / 1000).c_str(), summary.attempts_spawned);
+  std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
+               static_cast<long long>(summary.latency_p50_us),
+               static_cast<long long>(summary.latency_p99_us));
+  std::fprintf(stderr, "  phases: load and compile %s, submit %s, execute %s\n",
+               FormatDurationMs(x.load_us / 1000).c_str(),
+               FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
+}
+
+// Takes the run's lock and, under it, opens its journal (what the last process to execute the
+// run left there reaches the tables) and reads its history when it is resumed. Returns the
+// lock, or the exit code of the refusal.
+Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::string& run_dir,
+                                          const std::string& run_id, bool replay,
+                                          std::vector<Event>* history) {
+  FileSystem& fs = env.files();
+  if (auto s = fs.MakeDirs(run_dir); !s) return std::unexpected(s.error());
+  auto lock = env.TryLock(run_dir + "/lock", std::to_string(env.Pid()));
+  if (!lock) return std::unexpected(lock.error());
+  if (!*lock) {
+    return Fail(ErrorCode::kConflict, "run {} is being executed by another sluice process", run_id);
+  }
+  if (auto s = store.OpenJournal(fs, run_dir + "/journal", run_id); !s) return std::unexpected(s.error());
+  if (replay) {
+    auto events = store.LoadEvents(run_id);
+    if (!events) return std::unexpected(events.error());
+    *history = std::move(*events);
+  }
+  return std::move(*lock);
+}
+
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
 int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
             const Value& params, const std::string& run_id, bool replay, const ExecOptions& x) {
   const bool cancel_only = x.cancel_only;
-  FileSystem& fs = env.files();
-  std::string run_dir = RunDir(env, g, run_id);
-  if (auto s = fs.MakeDirs(run_dir); !s) return Report(s.error());
-  auto lock = env.TryLock(run_dir + "/lock", std::to_string(env.Pid()));
-  if (!lock) return Report(lock.error());
-  if (!*lock) {
-    return Report(Error(ErrorCode::kConflict,
-                        fmt::format("run {} is being executed by another sluice process", run_id)));
-  }
-  // Under the lock: what the last process to execute the run left in its journal reaches the
-  // tables before the history is read.
-  if (auto s = store.OpenJournal(fs, run_dir + "/journal", run_id); !s) return Report(s.error());
+  const std::string run_dir = RunDir(env, g, run_id);
   std::vector<Event> history;
-  if (replay) {
-    auto events = store.LoadEvents(run_id);
-    if (!events) return Report(events.error());
-    history = std::move(*events);
-  }
+  auto lock = LockRun(env, store, run_dir, run_id, replay, &history);
+  if (!lock) return Report(lock.error());
   if (!cancel_only) {
     std::printf("%s\n", run_id.c_str());  // the first line of output, for scripts
     std::fflush(stdout);
@@ -187,24 +244,13 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   if (!faults->rules.empty()) faulty_launcher.emplace(real_launcher, *faults);
   ProcessLauncher& launcher = faulty_launcher ? *faulty_launcher : real_launcher;
   FaultySink faulty_sink(store, faults->CountFor(FaultRule::Kind::kCommitFail));
-  LocalExecutor executor(env, launcher, run_dir, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
-                         env.Environment());
+  LocalExecutor executor(env, launcher, run_dir,
+                         env.files().Absolute(PathJoin(g.state_dir, "artifacts")), env.Environment());
   StoreCache cache(store);
   bool tty = env.IsTty(2) && !cancel_only;
   auto no_color = env.GetVar("NO_COLOR");
   ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), clock);
-
-  EngineOptions opts;
-  opts.run_id = run_id;
-  opts.capacity.jobs = x.jobs > 0 ? x.jobs : env.CpuCount();
-  opts.capacity.gpu = x.gpus;
-  opts.capacity.cpu = env.CpuCount();
-  opts.capacity.memory = env.MemoryBytes();
-  opts.files = &fs;
-  opts.pid = env.Pid();
-  opts.cancel_only = cancel_only;
-  opts.rollback = x.rollback;
-  opts.time_zones = env.time_zones();
+  EngineOptions opts = EngineOptionsFor(env, run_id, x);
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
   StoreApprovals approvals(store);
@@ -230,35 +276,7 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
     std::fprintf(stderr, "the run stopped; continue it with: sluice resume %s\n", run_id.c_str());
     return 3;
   }
-  // Where things are: failures with their logs, artifacts, the run folder.
-  if (!cancel_only) {
-    constexpr int kShownFailures = 20;
-    for (const auto& [task, message] : engine.FailedTasks(kShownFailures)) {
-      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", task.c_str(),
-                   message.c_str(), run_id.c_str(), task.c_str());
-    }
-  }
-  std::vector<std::string> parts;
-  for (const auto& [state, n] : engine.CountByState()) parts.push_back(fmt::format("{} {}", n, state));
-  const std::string status(RunStatusName(summary->status));
-  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), status.c_str(),
-               Join(parts, ", ").c_str());
-  auto artifacts = store.ListArtifacts(run_id);
-  for (const auto& [task, name, path] : artifacts ? *artifacts : std::vector<std::array<std::string, 3>>{}) {
-    std::fprintf(stderr, "  artifact %s.%s: %s\n", task.c_str(), name.c_str(), path.c_str());
-  }
-  std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
-  if (x.stats) {
-    std::fprintf(stderr, "  scheduling latency (ready -> process start): p50 %s, p99 %s over %d attempts\n",
-                 FormatDurationMs(summary->latency_p50_us / 1000).c_str(),
-                 FormatDurationMs(summary->latency_p99_us / 1000).c_str(), summary->attempts_spawned);
-    std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
-                 static_cast<long long>(summary->latency_p50_us),
-                 static_cast<long long>(summary->latency_p99_us));
-    std::fprintf(stderr, "  phases: load and compile %s, submit %s, execute %s\n",
-                 FormatDurationMs(x.load_us / 1000).c_str(),
-                 FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
-  }
+  ReportRun(engine, store, run_id, run_dir, *summary, run_us, x);
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 

@@ -164,6 +164,86 @@ int CmdEvents(Env& env, const GlobalOptions& g, const std::string& id) {
   return 0;
 }
 
+namespace {
+
+// `status -o json`: the run, its tasks, attempts and policy decisions.
+Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
+                 const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions) {
+  ValueList tl;
+  for (const auto& t : tasks) {
+    auto out = ParseJson(t.outputs);
+    tl.push_back(Value(ValueMap{{"name", Value(t.name)},
+                                {"state", Value(t.state)},
+                                {"attempts", Value(static_cast<int64_t>(t.attempts))},
+                                {"message", Value(t.message)},
+                                {"outputs", out ? *out : Value()},
+                                {"started", Value(Ts(t.started_us))},
+                                {"finished", Value(Ts(t.finished_us))}}));
+  }
+  ValueList al;
+  for (const auto& a : attempts) {
+    al.push_back(Value(ValueMap{{"task", Value(a.task)},
+                                {"attempt", Value(static_cast<int64_t>(a.attempt))},
+                                {"status", Value(a.status)},
+                                {"class", Value(a.error_class)},
+                                {"exitCode", Value(static_cast<int64_t>(a.exit_code))},
+                                {"message", Value(a.message)},
+                                {"started", Value(Ts(a.started_us))},
+                                {"finished", Value(Ts(a.finished_us))}}));
+  }
+  ValueList dl;
+  for (const auto& d : decisions) {
+    dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
+                                {"policy", Value(d.policy)}, {"rule", Value(d.rule)},
+                                {"result", Value(d.result)}, {"message", Value(d.message)},
+                                {"waiver", Value(d.waiver)}, {"policyHash", Value(d.policy_hash)},
+                                {"inputDigest", Value(d.input_digest)},
+                                {"time", Value(Ts(d.time_us))}}));
+  }
+  auto params = ParseJson(run.params);
+  auto stats = ParseJson(run.stats);
+  return Value(ValueMap{{"id", Value(run.id)},
+                        {"pipeline", Value(run.pipeline)},
+                        {"status", Value(status)},
+                        {"started", Value(Ts(run.started_us))},
+                        {"finished", Value(Ts(run.finished_us))},
+                        {"params", params ? *params : Value()},
+                        {"stats", stats ? *stats : Value()},
+                        {"specDigest", Value(run.spec_digest)},
+                        {"tasks", Value(std::move(tl))},
+                        {"attempts", Value(std::move(al))},
+                        {"decisions", Value(std::move(dl))}});
+}
+
+void PrintStatus(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
+                 const std::vector<DecisionRow>& decisions) {
+  std::printf("run %s  pipeline %s  status %s\n", run.id.c_str(), run.pipeline.c_str(),
+              status.c_str());
+  std::printf("started %s  finished %s  %s\n", Ts(run.started_us).c_str(),
+              run.finished_us ? Ts(run.finished_us).c_str() : "-",
+              DurationText(run.started_us, run.finished_us).c_str());
+  std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
+  for (const auto& t : tasks) {
+    std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
+                DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
+  }
+  if (!decisions.empty()) {
+    int allowed = 0;
+    for (const auto& d : decisions) allowed += d.result == "allow";
+    std::printf("\npolicy decisions: %zu (%d allow)\n", decisions.size(), allowed);
+    for (const auto& d : decisions) {
+      if (d.result == "allow") continue;
+      std::printf("  %-9s %-7s %s/%s%s%s: %s\n", d.stage.c_str(), d.result.c_str(), d.policy.c_str(),
+                  d.rule.c_str(), d.task.empty() ? "" : " on ", d.task.c_str(), d.message.c_str());
+    }
+  }
+  if (status == "interrupted") {
+    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run.id.c_str());
+  }
+}
+
+}  // namespace
+
 int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   auto opened = OpenRun(env, g, id);
   if (!opened) return Report(opened.error());
@@ -173,78 +253,14 @@ int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   auto attempts = store->ListAttempts(run.id);
   if (!attempts) return Report(attempts.error());
   auto decisions = store->ListDecisions(run.id);
-  std::string status = ShownStatus(env, g, run);
+  const std::vector<DecisionRow> no_decisions;
+  const std::string status = ShownStatus(env, g, run);
   if (g.json) {
-    ValueList tl;
-    for (const auto& t : *tasks) {
-      auto out = ParseJson(t.outputs);
-      tl.push_back(Value(ValueMap{{"name", Value(t.name)},
-                                  {"state", Value(t.state)},
-                                  {"attempts", Value(static_cast<int64_t>(t.attempts))},
-                                  {"message", Value(t.message)},
-                                  {"outputs", out ? *out : Value()},
-                                  {"started", Value(Ts(t.started_us))},
-                                  {"finished", Value(Ts(t.finished_us))}}));
-    }
-    ValueList al;
-    for (const auto& a : *attempts) {
-      al.push_back(Value(ValueMap{{"task", Value(a.task)},
-                                  {"attempt", Value(static_cast<int64_t>(a.attempt))},
-                                  {"status", Value(a.status)},
-                                  {"class", Value(a.error_class)},
-                                  {"exitCode", Value(static_cast<int64_t>(a.exit_code))},
-                                  {"message", Value(a.message)},
-                                  {"started", Value(Ts(a.started_us))},
-                                  {"finished", Value(Ts(a.finished_us))}}));
-    }
-    auto params = ParseJson(run.params);
-    auto stats = ParseJson(run.stats);
-    ValueList dl;
-    for (const auto& d : decisions ? *decisions : std::vector<DecisionRow>{}) {
-      dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
-                                  {"policy", Value(d.policy)}, {"rule", Value(d.rule)},
-                                  {"result", Value(d.result)}, {"message", Value(d.message)},
-                                  {"waiver", Value(d.waiver)}, {"policyHash", Value(d.policy_hash)},
-                                  {"inputDigest", Value(d.input_digest)},
-                                  {"time", Value(Ts(d.time_us))}}));
-    }
-    Value v(ValueMap{{"id", Value(run.id)},
-                     {"pipeline", Value(run.pipeline)},
-                     {"status", Value(status)},
-                     {"started", Value(Ts(run.started_us))},
-                     {"finished", Value(Ts(run.finished_us))},
-                     {"params", params ? *params : Value()},
-                     {"stats", stats ? *stats : Value()},
-                     {"specDigest", Value(run.spec_digest)},
-                     {"tasks", Value(std::move(tl))},
-                     {"attempts", Value(std::move(al))},
-                     {"decisions", Value(std::move(dl))}});
+    Value v = StatusJson(run, status, *tasks, *attempts, decisions ? *decisions : no_decisions);
     std::printf("%s\n", v.ToJson().c_str());
     return 0;
   }
-  std::printf("run %s  pipeline %s  status %s\n", run.id.c_str(), run.pipeline.c_str(),
-              status.c_str());
-  std::printf("started %s  finished %s  %s\n", Ts(run.started_us).c_str(),
-              run.finished_us ? Ts(run.finished_us).c_str() : "-",
-              DurationText(run.started_us, run.finished_us).c_str());
-  std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
-  for (const auto& t : *tasks) {
-    std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
-                DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
-  }
-  if (decisions && !decisions->empty()) {
-    int allowed = 0;
-    for (const auto& d : *decisions) allowed += d.result == "allow";
-    std::printf("\npolicy decisions: %zu (%d allow)\n", decisions->size(), allowed);
-    for (const auto& d : *decisions) {
-      if (d.result == "allow") continue;
-      std::printf("  %-9s %-7s %s/%s%s%s: %s\n", d.stage.c_str(), d.result.c_str(), d.policy.c_str(),
-                  d.rule.c_str(), d.task.empty() ? "" : " on ", d.task.c_str(), d.message.c_str());
-    }
-  }
-  if (status == "interrupted") {
-    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run.id.c_str());
-  }
+  PrintStatus(run, status, *tasks, decisions ? *decisions : no_decisions);
   return 0;
 }
 
