@@ -107,31 +107,32 @@ double UnitRandom(const std::string& seed) {
   return static_cast<double>(x) / static_cast<double>(1ULL << 52);
 }
 
-// A component's params: defaults, overridden by the task's `with:` arguments, each of the
-// declared type. Returns the message of the first that is not.
+// A component's params, as the plan bound them at compile time: values known then are used as
+// they are; `with:` arguments with placeholders are evaluated and must give the declared type.
+// Returns the message of the first that does not.
 std::optional<std::string> BindComponentParams(const PlanTask& t, const InstanceScope& scope,
                                                Value* out) {
   ValueMap m;
-  for (const auto& d : t.component->params) m.emplace_back(d.name, d.default_value.value_or(Value()));
-  for (const auto& [name, field] : t.spec->body.with) {
-    auto v = field.Evaluate(scope);
-    if (!v) return fmt::format("with.{}: {}", name, v.error().message);
-    auto decl = std::find_if(t.component->params.begin(), t.component->params.end(),
-                             [&](const ParamDecl& d) { return d.name == name; });
-    auto cur = std::find_if(m.begin(), m.end(), [&](const auto& kv) { return kv.first == name; });
-    if (decl == t.component->params.end() || cur == m.end()) continue;  // checked at compile
+  m.reserve(t.component_args.size());
+  for (const ComponentArg& a : t.component_args) {
+    if (!a.field) {
+      m.emplace_back(a.name, a.value);
+      continue;
+    }
+    auto v = a.field->Evaluate(scope);
+    if (!v) return fmt::format("with.{}: {}", a.name, v.error().message);
     Value val = std::move(*v);
     // Values pasted from text (an upstream output read as a string) may need reading.
-    if (!ValueMatchesType(val, decl->type) && val.is_string() && decl->type != ParamType::kString) {
-      if (auto parsed = ParseJson(val.as_string()); parsed) val = *parsed;
+    if (!ValueMatchesType(val, a.type) && val.is_string() && a.type != ParamType::kString) {
+      if (auto parsed = ParseJson(val.as_string()); parsed) val = std::move(*parsed);
     }
-    if (decl->type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
-    if (!ValueMatchesType(val, decl->type)) {
-      return fmt::format("with.{}: component {} declares it {}, got {} {}", name,
-                         t.component->name, ParamTypeName(decl->type), val.TypeName(),
+    if (a.type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
+    if (!ValueMatchesType(val, a.type)) {
+      return fmt::format("with.{}: component {} declares it {}, got {} {}", a.name,
+                         t.component->name, ParamTypeName(a.type), val.TypeName(),
                          Quote(val.ToText()));
     }
-    cur->second = std::move(val);
+    m.emplace_back(a.name, std::move(val));
   }
   *out = Value(std::move(m));
   return std::nullopt;

@@ -237,6 +237,7 @@ Status RunState::ApplyAttemptStarted(const Event& e, int i) {
   if (e.attempt == 1 || in.first_start_us == 0) in.first_start_us = e.time_us;
   in.attempt_start_us = e.time_us;
   in.cache_key.clear();
+  waiting_.erase(i);  // a retry that started is no longer waiting (a replay has no MarkDue)
   if (!e.data.empty()) {
     if (auto d = ParseJson(e.data); d && d->is_map()) {
       if (const Value* k = d->Find("cache_key"); k && k->is_string()) in.cache_key = k->as_string();

@@ -228,6 +228,7 @@ class Compiler {
       pt.kind = comp->body.kind;
       pt.outputs = &comp->outputs;
       SLUICE_TRY_STATUS(CheckArguments(t, *comp));
+      pt.component_args = BindArguments(t, *comp);
     }
     const RetryPolicy* retry = t.retry ? &*t.retry
                                : comp && comp->retry ? &*comp->retry
@@ -349,6 +350,30 @@ class Compiler {
       }
     }
     return {};
+  }
+
+  // The component's params as the task binds them (CheckArguments has checked them): literal
+  // arguments and defaults as values of the declared type, placeholders left to each attempt.
+  static std::vector<ComponentArg> BindArguments(const TaskSpec& t, const ComponentSpec& c) {
+    std::vector<ComponentArg> args;
+    args.reserve(c.params.size());
+    for (const auto& d : c.params) {
+      ComponentArg a{d.name, d.type, d.default_value.value_or(Value()), nullptr};
+      auto with = std::find_if(t.body.with.begin(), t.body.with.end(),
+                               [&](const auto& w) { return w.first == d.name; });
+      if (with != t.body.with.end()) {
+        const TemplateField& f = with->second;
+        if (f.literal) {
+          a.value = *f.literal;
+        } else if (f.tmpl.has_placeholders()) {
+          a.field = &f;
+        } else {
+          a.value = Value(f.tmpl.text());  // plain text: a string param (CheckArguments)
+        }
+      }
+      args.push_back(std::move(a));
+    }
+    return args;
   }
 
   // Groups: members must be plain main tasks (no forEach, catch or fallback: a retried group

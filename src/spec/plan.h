@@ -21,6 +21,17 @@ namespace sluice {
 // fallback and compensate bodies, each started for one instance of its owner task.
 enum class TaskRole { kMain, kFinally, kCatch, kFallback, kCompensate };
 
+// One param of a `uses` task's component, as the task binds it: checked against the declared
+// type at compile time. A value known then (a literal `with:` argument, the default) is stored
+// converted; a `with:` argument with placeholders is evaluated, converted and checked per
+// attempt.
+struct ComponentArg {
+  std::string name;
+  ParamType type = ParamType::kString;
+  Value value;                           // when `field` is null
+  const TemplateField* field = nullptr;  // a `with:` argument with placeholders
+};
+
 struct PlanTask {
   int index = 0;
   std::string name;
@@ -37,6 +48,7 @@ struct PlanTask {
   const ApprovalSpec* approval = nullptr; // a sign-off it waits for before it starts
   const TaskSpec* spec = nullptr;
   const ComponentSpec* component = nullptr;  // set for `uses`
+  std::vector<ComponentArg> component_args;  // its params, in the component's order
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
   const Body* body = nullptr;                // the task's or its component's body
   const OutputsDecl* outputs = nullptr;
