@@ -48,6 +48,9 @@ def functions(path):
         if j >= len(lines) or "{" not in lines[j] or lines[j].rstrip().endswith("};"):
             i += 1
             continue
+        if lines[j].count("{") <= lines[j].count("}"):  # a body on one line: `{}`, `{ return x; }`
+            i = j + 1
+            continue
         end = j
         closing = indent + "}"
         while end < len(lines) and lines[end].rstrip() != closing:

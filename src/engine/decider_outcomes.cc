@@ -66,7 +66,7 @@ void Decider::AttemptEnded(int i, const AttemptEnd& end, int64_t now_us) {
                   nullptr);
     return;
   }
-  Value out = OutputsValue(**end.outputs, state_.at(i).cache_key);
+  Value out = OutputsValue(**end.outputs, state_.cache_key(i));
   FinishAttempt(i, ErrorClass::kNone, 0, "", &out);
 }
 

@@ -761,7 +761,7 @@ TEST_F(DeciderTest, ACacheMissRecordsItsKeyWithTheAttemptAndTheOutputs) {
   const std::string& key = cache_.keys[0];
   EXPECT_EQ(Last(EventKind::kAttemptStarted, "a").data,
             fmt::format(R"({{"cache_key":"{}"}})", key));
-  EXPECT_EQ(state_->at(I("a")).cache_key, key);
+  EXPECT_EQ(state_->cache_key(I("a")), key);
   Exit("a", 0, 2 * kS);
   const Value* stored = state_->at(I("a")).outputs.Find("cache_key");
   ASSERT_TRUE(stored);

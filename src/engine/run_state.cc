@@ -40,7 +40,7 @@ RunState::RunState(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {
   instances_.reserve(n);
   top_.assign(plan_->tasks.size(), -1);
   for (int i = 0; i < n; ++i) {
-    top_[i] = AddInstance(i, -1, plan_->tasks[i].name, std::nullopt);
+    top_[i] = AddInstance(i, -1, plan_->tasks[i].name, nullptr);
     instances_[i].remaining_deps = static_cast<int>(plan_->tasks[i].deps.size());
   }
   for (int i = 0; i < n; ++i) {
@@ -48,7 +48,8 @@ RunState::RunState(std::shared_ptr<const Plan> plan) : plan_(std::move(plan)) {
   }
 }
 
-int RunState::AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item) {
+int RunState::AddInstance(int plan_index, int parent, std::string name,
+                          std::shared_ptr<const Value> item) {
   Instance in;
   in.plan = plan_index;
   in.parent = parent;
@@ -71,6 +72,12 @@ int RunState::Find(std::string_view name) const {
   }
   auto it = by_name_.find(key);
   return it == by_name_.end() ? -1 : it->second;
+}
+
+const std::string& RunState::cache_key(int i) const {
+  static const std::string kNone;
+  auto it = cache_keys_.find(i);
+  return it == cache_keys_.end() ? kNone : it->second;
 }
 
 bool RunState::AnyGroupWaiting() const {
@@ -221,7 +228,8 @@ Status RunState::ApplyExpanded(const Event& e, int i) {
   instances_.reserve(instances_.size() + list.size());
   instances_[i].children.reserve(list.size());
   for (size_t k = 0; k < list.size(); ++k) {
-    int c = AddInstance(plan, i, fmt::format("{}[{}]", base, k), list[k]);
+    int c = AddInstance(plan, i, fmt::format("{}[{}]", base, k),
+                        std::make_shared<const Value>(list[k]));
     instances_[i].children.push_back(c);
     MarkReady(c, e.time_us);
   }
@@ -236,11 +244,11 @@ Status RunState::ApplyAttemptStarted(const Event& e, int i) {
   in.handle = 0;
   if (e.attempt == 1 || in.first_start_us == 0) in.first_start_us = e.time_us;
   in.attempt_start_us = e.time_us;
-  in.cache_key.clear();
   waiting_.erase(i);  // a retry that started is no longer waiting (a replay has no MarkDue)
+  if (!cache_keys_.empty()) cache_keys_.erase(i);
   if (!e.data.empty()) {
     if (auto d = ParseJson(e.data); d && d->is_map()) {
-      if (const Value* k = d->Find("cache_key"); k && k->is_string()) in.cache_key = k->as_string();
+      if (const Value* k = d->Find("cache_key"); k && k->is_string()) cache_keys_[i] = k->as_string();
     }
   }
   open_.insert(i);

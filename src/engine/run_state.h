@@ -26,7 +26,7 @@
 
 namespace sluice {
 
-enum class TaskState {
+enum class TaskState : uint8_t {
   kPending,           // waiting for dependencies
   kReady,             // its dependencies are done: to be vetted and started
   kRunning,           // an attempt runs (or a forEach parent or a handler's owner waits)
@@ -58,33 +58,31 @@ struct Failure {
 };
 
 // One task instance: a task, one item of a forEach task, or a handler serving an instance.
+// A run holds one per task (a million for the largest), so what only some need lives behind a
+// pointer or beside it in RunState (the cache key), and small fields come first.
 struct Instance {
   int plan = 0;     // index into Plan::tasks
   int parent = -1;  // forEach parent instance, or -1
   int owner = -1;   // handlers: the instance they serve
-  std::string name;
-  std::optional<Value> item;
-  TaskState state = TaskState::kPending;
   int remaining_deps = 0;
-
-  int attempt = 0;            // number of the last attempt started
-  int attempt_base = 0;       // attempts before its group's last reset (retry limits count after)
+  int attempt = 0;       // number of the last attempt started
+  int attempt_base = 0;  // attempts before its group's last reset (retry limits count after)
+  int children_done = 0;
+  int children_running = 0;
+  TaskState state = TaskState::kPending;
   bool attempt_open = false;  // started and not finished (recorded)
   bool holds_slot = false;
   bool approved = false;      // its approval was granted
   bool expanded = false;      // a forEach parent whose items exist
+  std::string name;
+  std::shared_ptr<const Value> item;  // a forEach item's (shared with its handlers), or null
   int64_t handle = 0;         // the running attempt's executor handle, once recorded
   int64_t ready_us = 0;       // when it last became ready (for scheduling latency)
   int64_t first_start_us = 0;
   int64_t attempt_start_us = 0;
   int64_t due_us = 0;         // retry: when it may start again; approval: its deadline (0: none)
   int64_t completed = 0;      // order of success among instances, 0 = not succeeded
-  std::string cache_key;
-
-  std::vector<int> children;
-  int children_done = 0;
-  int children_running = 0;
-
+  std::vector<int> children;  // a forEach parent's items
   Value outputs;  // {"params": {...}, "artifacts": {name: path}, "artifact_info": ...}
 
   std::unique_ptr<Failure> failure;
@@ -134,6 +132,8 @@ class RunState {
   const PlanTask& task_of(int i) const { return plan_->tasks[instances_[i].plan]; }
   int Find(std::string_view name) const;  // -1 when there is none
   int top(int plan_task) const { return top_[plan_task]; }  // its top-level instance, or -1
+  // The cache key its open (or last) attempt was started with; "" when it has none.
+  const std::string& cache_key(int i) const;
 
   Phase phase() const { return phase_; }
   // The run's status when the current phase began (kRunning in the main phase).
@@ -174,7 +174,7 @@ class RunState {
   void Defer(int i);  // a ready task waits for the next round of a group it needs
 
  private:
-  int AddInstance(int plan_index, int parent, std::string name, std::optional<Value> item);
+  int AddInstance(int plan_index, int parent, std::string name, std::shared_ptr<const Value> item);
   void MarkReady(int i, int64_t now_us);
   void Take(const Instance& in, int sign);
   void OnTaskDone(int i, int64_t now_us);
@@ -213,6 +213,7 @@ class RunState {
   std::vector<GroupState> groups_;
   Usage usage_;
   std::set<int> waiting_, awaiting_, open_;
+  std::unordered_map<int, std::string> cache_keys_;  // instances whose attempt has a cache key
   std::deque<int> ready_;
   std::vector<int> finalize_;
   std::vector<int> handlers_done_;

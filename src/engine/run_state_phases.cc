@@ -42,8 +42,7 @@ Status RunState::ApplyHandler(const Event& e) {
     if (code && code->is_int()) f.code = static_cast<int>(code->as_int());
     if (msg && msg->is_string()) f.message = msg->as_string();
   }
-  std::optional<Value> item = own.item;
-  int h = AddInstance(pt->index, -1, e.task, std::move(item));
+  int h = AddInstance(pt->index, -1, e.task, own.item);
   instances_[h].owner = o;
   instances_[o].failed().handler = h;
   MarkReady(h, e.time_us);
@@ -76,7 +75,7 @@ Status RunState::ApplyPhase(const Event& e) {
 Status RunState::ApplyFinalizing(int64_t now_us) {
   const int first = plan_->num_main, last = first + plan_->num_finally;
   for (int p = first; p < last; ++p) {
-    top_[p] = AddInstance(p, -1, plan_->tasks[p].name, std::nullopt);
+    top_[p] = AddInstance(p, -1, plan_->tasks[p].name, nullptr);
     finally_.push_back(top_[p]);
   }
   for (int p = first; p < last; ++p) {
@@ -121,8 +120,7 @@ Status RunState::ApplyCompensating(const Event& e, const Value& d) {
   const size_t base = instances_.size();
   for (int o : owners) {
     int p = plan_->tasks[instances_[o].plan].compensate;
-    std::optional<Value> item = instances_[o].item;
-    int c = AddInstance(p, -1, instances_[o].name + ".compensate", std::move(item));
+    int c = AddInstance(p, -1, instances_[o].name + ".compensate", instances_[o].item);
     instances_[c].owner = o;
     compensations_.push_back(c);
   }
