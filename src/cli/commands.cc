@@ -13,6 +13,7 @@
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
 #include "cli/progress.h"
+#include "common/outcome.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "common/value.h"
@@ -99,8 +100,8 @@ std::string ShownStatus(Env& env, const GlobalOptions& g, const RunRecord& run) 
 }
 
 bool IsFinishedRun(std::string_view status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled" ||
-         status == "compensated" || status == "compensation-failed";
+  auto s = ParseRunStatus(status);
+  return s && IsFinished(*s);
 }
 
 void PublishLeftJournal(Env& env, const GlobalOptions& g, Store& store, const RunRecord& run) {

@@ -76,7 +76,7 @@ void Decider::SettleFinished() {
 }
 
 void Decider::StartRunnable(Orders& orders) {
-  std::deque<int> keep;
+  std::vector<int> keep;  // a vector: a deque allocates when made, and this is made every turn
   while (!runnable_.empty() && state_.usage().slots < capacity_.jobs && rec_.ok()) {
     int i = runnable_.front();
     runnable_.pop_front();

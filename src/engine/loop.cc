@@ -143,17 +143,23 @@ void RunLoop::HandleEnds(std::vector<AttemptEnd>& ends) {
   }
 }
 
+// Asks the executor about attempts left open by a process that died (instances `open`).
+std::vector<Adoption> RunLoop::AdoptOpen(const std::vector<int>& open) {
+  std::vector<OpenAttempt> attempts;
+  attempts.reserve(open.size());
+  for (int i : open) {
+    const Instance& in = state_.at(i);
+    attempts.push_back({rec_.run_id(), in.name, in.attempt, in.handle});
+  }
+  return executor_.Adopt(attempts);
+}
+
 // Attempts a process that died left open: adopted when they still run, settled by how they
 // ended, or recorded lost (and handled by their retry policy).
 void RunLoop::Recover() {
   std::vector<int> open(state_.open().begin(), state_.open().end());
   if (!open.empty()) {
-    std::vector<OpenAttempt> attempts;
-    for (int i : open) {
-      const Instance& in = state_.at(i);
-      attempts.push_back({rec_.run_id(), in.name, in.attempt, in.handle});
-    }
-    std::vector<Adoption> adopted = executor_.Adopt(attempts);
+    std::vector<Adoption> adopted = AdoptOpen(open);
     for (size_t k = 0; k < open.size(); ++k) {
       const int i = open[k];
       Adoption a = k < adopted.size() ? std::move(adopted[k]) : Adoption{};
@@ -176,12 +182,7 @@ void RunLoop::CancelAll() {
   TerminateRunning(true);
   std::vector<int> open(state_.open().begin(), state_.open().end());
   if (!open.empty()) {
-    std::vector<OpenAttempt> attempts;
-    for (int i : open) {
-      const Instance& in = state_.at(i);
-      attempts.push_back({rec_.run_id(), in.name, in.attempt, in.handle});
-    }
-    for (const Adoption& a : executor_.Adopt(attempts)) {
+    for (const Adoption& a : AdoptOpen(open)) {
       if (a.verdict == Adoption::Verdict::kAdopted) executor_.Cancel(a.handle, StopMode::kKill);
     }
     now_ = clock_.NowUs();

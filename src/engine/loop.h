@@ -52,6 +52,7 @@ class RunLoop {
   void Stop(const std::vector<int>& instances);
   void EscalateKills();
   void HandleEnds(std::vector<AttemptEnd>& ends);
+  std::vector<Adoption> AdoptOpen(const std::vector<int>& open);
   void Recover();
   void CancelAll();
   void TerminateRunning(bool record);

@@ -10,7 +10,6 @@
 // Owned by the loop for one run; not thread-safe.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -161,7 +160,7 @@ class RunState {
   // The work lists events feed, for the Decider to drain: instances that became ready,
   // forEach parents whose items are all done, handler instances that finished.
   bool HasWork() const { return !ready_.empty() || !finalize_.empty() || !handlers_done_.empty(); }
-  std::deque<int> TakeReady() { return std::exchange(ready_, {}); }
+  std::vector<int> TakeReady() { return std::exchange(ready_, {}); }
   std::vector<int> TakeFinalize() { return std::exchange(finalize_, {}); }
   std::vector<int> TakeHandlersDone() { return std::exchange(handlers_done_, {}); }
   // forEach parents left with every item done (after a replay).
@@ -214,7 +213,7 @@ class RunState {
   Usage usage_;
   std::set<int> waiting_, awaiting_, open_;
   std::unordered_map<int, std::string> cache_keys_;  // instances whose attempt has a cache key
-  std::deque<int> ready_;
+  std::vector<int> ready_;
   std::vector<int> finalize_;
   std::vector<int> handlers_done_;
 };
