@@ -266,5 +266,47 @@ TEST(Engine, GpuTaskFailsWithoutGpusAndRunsWithThem) {
   EXPECT_EQ(RunStatusName(s->status), "succeeded");
 }
 
+// When failFast cancels the forEach items not yet started, the parent's verdict (and what it
+// releases downstream) is recorded at once. The engine before the split recorded it only at the
+// next exit or timer, here the unrelated t0's end 99 s later (the fault simulation's seed 38).
+TEST(Engine, CancellingItemsSettlesTheirParentAtOnceNotAtTheNextExit) {
+  Harness h;
+  h.exec.exits["t1"] = {1};
+  h.exec.durations["t0"] = 100'000'000;
+  auto plan = Compile("    - {name: t0, run: [x]}\n"
+                      "    - {name: t1, run: [x], forEach: [a, b, c], parallelism: 1}\n");
+  const int64_t t0 = h.clock.NowUs();
+  auto s = h.Make(plan)->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(RunStatusName(s->status), "failed");
+  int verdicts = 0;
+  for (const auto& e : h.sink.events) {
+    if (e.kind == EventKind::kTaskFinished && e.task == "t1") {
+      ++verdicts;
+      EXPECT_EQ(e.status, "failed");
+      EXPECT_EQ(e.time_us - t0, 1'000'000) << h.Log();
+    }
+  }
+  EXPECT_EQ(verdicts, 1) << h.Log();
+}
+
+// A forEach whose items all fail to start, with nothing else running, is settled at once: the
+// engine before the split slept until the next timer (here the run's deadline, which then
+// cancelled what was downstream; the fault simulation's seed 5580).
+TEST(Engine, ItemsThatFailToStartSettleTheirParentWithoutWaitingForATimer) {
+  Harness h;
+  h.exec.spawn_fails.insert("t0");
+  auto plan = Compile("    - {name: t0, run: [x], forEach: [a, b, c], continueOnFailure: true}\n"
+                      "    - {name: t2, needs: [t0], run: [x]}\n",
+                      "  deadline: 9s\n");
+  const int64_t t0 = h.clock.NowUs();
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
+  EXPECT_EQ(e->StateOf("t2"), TaskState::kSucceeded);
+  EXPECT_EQ(h.clock.NowUs() - t0, 1'000'000) << "t2 ran at once, for its 1 s";
+}
+
 }  // namespace
 }  // namespace sluice
