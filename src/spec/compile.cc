@@ -200,16 +200,7 @@ class Compiler {
 
   // Resolves one task's component and defaults and appends it; returns its index.
   Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner) {
-    const PipelineSpec& p = *plan_->pipeline;
-    if (auto it = plan_->by_name.find(t.name); it != plan_->by_name.end()) {
-      if (owner >= 0) {
-        return FailAt(plan_->tasks[it->second].spec->loc, "task name {} is taken by a handler of "
-                      "task {}; rename the task", Quote(t.name), Quote(plan_->tasks[owner].name));
-      }
-      return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
-                    plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
-                        ? " (tasks and finally tasks share one namespace)" : "");
-    }
+    SLUICE_TRY_STATUS(CheckNameFree(t, role, owner));
     PlanTask pt;
     pt.index = static_cast<int>(plan_->tasks.size());
     pt.name = t.name;
@@ -219,10 +210,9 @@ class Compiler {
     pt.body = &t.body;
     pt.outputs = &t.outputs;
     pt.kind = t.body.kind;
-    const ComponentSpec* comp = nullptr;
     if (t.body.kind == Body::Kind::kUses) {
       SLUICE_TRY(c, Resolve(t.body.text, t.body.loc));
-      comp = *c;
+      const ComponentSpec* comp = *c;
       pt.component = comp;
       pt.body = &comp->body;
       pt.kind = comp->body.kind;
@@ -230,18 +220,48 @@ class Compiler {
       SLUICE_TRY_STATUS(CheckArguments(t, *comp));
       pt.component_args = BindArguments(t, *comp);
     }
+    SLUICE_TRY_STATUS(ApplyDefaults(t, &pt));
+    if (t.handlers) {
+      pt.approval = t.handlers->approval.get();
+      SLUICE_TRY_STATUS(BindGates(*t.handlers, &pt));
+    }
+    if (t.handlers && !t.handlers->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*t.handlers, &pt));
+    plan_->by_name[t.name] = pt.index;
+    plan_->tasks.push_back(std::move(pt));
+    return static_cast<int>(plan_->tasks.size()) - 1;
+  }
+
+  // Fails when a task or handler already has `t`'s name.
+  Status CheckNameFree(const TaskSpec& t, TaskRole role, int owner) {
+    auto it = plan_->by_name.find(t.name);
+    if (it == plan_->by_name.end()) return {};
+    if (owner >= 0) {
+      return FailAt(plan_->tasks[it->second].spec->loc, "task name {} is taken by a handler of "
+                    "task {}; rename the task", Quote(t.name), Quote(plan_->tasks[owner].name));
+    }
+    return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
+                  plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
+                      ? " (tasks and finally tasks share one namespace)" : "");
+  }
+
+  // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
+  // the pipeline's defaults. Fails when the resources ask for a pool that is not declared, or
+  // for more than it holds.
+  Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
+    const PipelineSpec& p = *plan_->pipeline;
+    const ComponentSpec* comp = pt->component;
     const RetryPolicy* retry = t.retry ? &*t.retry
                                : comp && comp->retry ? &*comp->retry
                                : p.default_retry ? &*p.default_retry : nullptr;
     static const RetryPolicy kNoRetry;
-    pt.retry = retry ? retry : &kNoRetry;
-    pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
-                    : comp && comp->timeout_ms ? *comp->timeout_ms
-                    : p.default_timeout_ms.value_or(0);
-    pt.deadline_ms = t.deadline_ms.value_or(0);
-    pt.resources = t.resources.set ? &t.resources
-                   : comp && comp->resources.set ? &comp->resources : &p.default_resources;
-    for (const auto& [pool, units] : pt.resources->pools) {
+    pt->retry = retry ? retry : &kNoRetry;
+    pt->timeout_ms = t.timeout_ms ? *t.timeout_ms
+                     : comp && comp->timeout_ms ? *comp->timeout_ms
+                     : p.default_timeout_ms.value_or(0);
+    pt->deadline_ms = t.deadline_ms.value_or(0);
+    pt->resources = t.resources.set ? &t.resources
+                    : comp && comp->resources.set ? &comp->resources : &p.default_resources;
+    for (const auto& [pool, units] : pt->resources->pools) {
       if (!p.pools.count(pool)) {
         std::vector<std::string> known;
         for (const auto& [k, v] : p.pools) known.push_back(k);
@@ -253,42 +273,43 @@ class Compiler {
                       Quote(t.name), units, Quote(pool), p.pools.at(pool));
       }
     }
-    if (t.cache) pt.cache = *t.cache;
-    else if (comp && comp->cache) pt.cache = *comp->cache;
-    if (t.handlers) {
-      pt.approval = t.handlers->approval.get();
-      for (const auto& [name, loc] : t.handlers->gate) {
-        const PolicySpec* found = nullptr;
-        std::vector<std::string> names;
-        for (const auto& p : plan_->policies) {
-          if (p->stage != "gate") continue;
-          names.push_back(p->name);
-          if (p->name == name) found = p.get();
-        }
-        if (!found) {
-          return FailAt(loc, "unknown gate policy {}{}{}", Quote(name), DidYouMean(name, names),
-                        names.empty() ? " (gate policies come from spec.policies: a Policy with "
-                                        "stage: gate)" : "");
-        }
-        pt.gate.push_back(found);
-      }
-    }
-    if (t.handlers && !t.handlers->breaker.empty()) {
-      const std::string& want = t.handlers->breaker;
+    if (t.cache) pt->cache = *t.cache;
+    else if (comp && comp->cache) pt->cache = *comp->cache;
+    return {};
+  }
+
+  // gate.policies: each names a Policy of stage gate.
+  Status BindGates(const TaskHandlers& h, PlanTask* pt) {
+    for (const auto& [name, loc] : h.gate) {
+      const PolicySpec* found = nullptr;
       std::vector<std::string> names;
-      for (const auto& b : plan_->breakers) {
-        if (b->name == want) pt.breaker = b.get();
-        names.push_back(b->name);
+      for (const auto& p : plan_->policies) {
+        if (p->stage != "gate") continue;
+        names.push_back(p->name);
+        if (p->name == name) found = p.get();
       }
-      if (!pt.breaker) {
-        return FailAt(t.handlers->breaker_loc, "unknown breaker {}{}{}", Quote(want),
-                      DidYouMean(want, names),
-                      names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
+      if (!found) {
+        return FailAt(loc, "unknown gate policy {}{}{}", Quote(name), DidYouMean(name, names),
+                      names.empty() ? " (gate policies come from spec.policies: a Policy with "
+                                      "stage: gate)" : "");
       }
+      pt->gate.push_back(found);
     }
-    plan_->by_name[t.name] = pt.index;
-    plan_->tasks.push_back(std::move(pt));
-    return static_cast<int>(plan_->tasks.size()) - 1;
+    return {};
+  }
+
+  Status BindBreaker(const TaskHandlers& h, PlanTask* pt) {
+    const std::string& want = h.breaker;
+    std::vector<std::string> names;
+    for (const auto& b : plan_->breakers) {
+      if (b->name == want) pt->breaker = b.get();
+      names.push_back(b->name);
+    }
+    if (!pt->breaker) {
+      return FailAt(h.breaker_loc, "unknown breaker {}{}{}", Quote(want), DidYouMean(want, names),
+                    names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
+    }
+    return {};
   }
 
   // A fallback stands in for its task, so downstream readers must find the same outputs.
