@@ -14,6 +14,18 @@
 namespace sluice {
 namespace {
 
+// The main and finally tasks as a Graph, edges from each task's deps in order (node names are
+// the tasks' names, or empty when `named` is false).
+Graph DependencyGraph(const Plan& plan, bool named) {
+  Graph g;
+  const int n = plan.num_main + plan.num_finally;
+  for (int i = 0; i < n; ++i) g.AddNode(named ? plan.tasks[i].name : std::string());
+  for (int i = 0; i < n; ++i) {
+    for (int d : plan.tasks[i].deps) g.AddEdge(d, i);
+  }
+  return g;
+}
+
 
 constexpr int kMaxImportFiles = 1000;
 
@@ -181,8 +193,8 @@ class Compiler {
       if (!h) continue;
       for (const auto& c : h->catches) {
         SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i));
-        plan_->tasks[*idx].catch_spec = &c;
-        plan_->tasks[i].catches.push_back(*idx);
+        plan_->tasks[*idx].MutableRare().catch_spec = &c;
+        plan_->tasks[i].MutableRare().catches.push_back(*idx);
       }
       if (h->fallback) {
         SLUICE_TRY(idx, BuildTask(*h->fallback, TaskRole::kFallback, i));
@@ -208,25 +220,25 @@ class Compiler {
     pt.owner = owner;
     pt.spec = &t;
     pt.body = &t.body;
-    pt.outputs = &t.outputs;
+    pt.outputs = &t.opts().outputs;
     pt.kind = t.body.kind;
     if (t.body.kind == Body::Kind::kUses) {
       SLUICE_TRY(c, Resolve(t.body.text, t.body.loc));
       const ComponentSpec* comp = *c;
-      pt.component = comp;
+      pt.MutableRare().component = comp;
       pt.body = &comp->body;
       pt.kind = comp->body.kind;
       pt.outputs = &comp->outputs;
       SLUICE_TRY_STATUS(CheckArguments(t, *comp));
-      pt.component_args = BindArguments(t, *comp);
+      pt.MutableRare().component_args = BindArguments(t, *comp);
     }
     SLUICE_TRY_STATUS(ApplyDefaults(t, &pt));
     if (t.handlers) {
-      pt.approval = t.handlers->approval.get();
+      if (t.handlers->approval) pt.MutableRare().approval = t.handlers->approval.get();
       SLUICE_TRY_STATUS(BindGates(*t.handlers, &pt));
     }
     if (t.handlers && !t.handlers->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*t.handlers, &pt));
-    plan_->by_name[t.name] = pt.index;
+    plan_->by_name[t.name] = pt.index;  // t lives in the pipeline, so its name stays put
     plan_->tasks.push_back(std::move(pt));
     return static_cast<int>(plan_->tasks.size()) - 1;
   }
@@ -249,17 +261,18 @@ class Compiler {
   // for more than it holds.
   Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
     const PipelineSpec& p = *plan_->pipeline;
-    const ComponentSpec* comp = pt->component;
+    const ComponentSpec* comp = pt->component();
     const RetryPolicy* retry = t.retry ? &*t.retry
                                : comp && comp->retry ? &*comp->retry
                                : p.default_retry ? &*p.default_retry : nullptr;
     static const RetryPolicy kNoRetry;
     pt->retry = retry ? retry : &kNoRetry;
-    pt->timeout_ms = t.timeout_ms ? *t.timeout_ms
+    const TaskOptions& o = t.opts();
+    pt->timeout_ms = o.timeout_ms ? *o.timeout_ms
                      : comp && comp->timeout_ms ? *comp->timeout_ms
                      : p.default_timeout_ms.value_or(0);
-    pt->deadline_ms = t.deadline_ms.value_or(0);
-    pt->resources = t.resources.set ? &t.resources
+    pt->deadline_ms = o.deadline_ms.value_or(0);
+    pt->resources = o.resources.set ? &o.resources
                     : comp && comp->resources.set ? &comp->resources : &p.default_resources;
     for (const auto& [pool, units] : pt->resources->pools) {
       if (!p.pools.count(pool)) {
@@ -273,7 +286,7 @@ class Compiler {
                       Quote(t.name), units, Quote(pool), p.pools.at(pool));
       }
     }
-    if (t.cache) pt->cache = *t.cache;
+    if (o.cache) pt->cache = *o.cache;
     else if (comp && comp->cache) pt->cache = *comp->cache;
     return {};
   }
@@ -293,7 +306,7 @@ class Compiler {
                       names.empty() ? " (gate policies come from spec.policies: a Policy with "
                                       "stage: gate)" : "");
       }
-      pt->gate.push_back(found);
+      pt->MutableRare().gate.push_back(found);
     }
     return {};
   }
@@ -302,10 +315,10 @@ class Compiler {
     const std::string& want = h.breaker;
     std::vector<std::string> names;
     for (const auto& b : plan_->breakers) {
-      if (b->name == want) pt->breaker = b.get();
+      if (b->name == want) pt->MutableRare().breaker = b.get();
       names.push_back(b->name);
     }
-    if (!pt->breaker) {
+    if (!pt->breaker()) {
       return FailAt(h.breaker_loc, "unknown breaker {}{}{}", Quote(want), DidYouMean(want, names),
                     names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
     }
@@ -345,7 +358,7 @@ class Compiler {
   Status CheckArguments(const TaskSpec& t, const ComponentSpec& c) {
     std::vector<std::string> names;
     for (const auto& d : c.params) names.push_back(d.name);
-    for (const auto& [arg, field] : t.body.with) {
+    for (const auto& [arg, field] : t.body.with()) {
       auto it = std::find_if(c.params.begin(), c.params.end(),
                              [&](const ParamDecl& d) { return d.name == arg; });
       if (it == c.params.end()) {
@@ -363,7 +376,7 @@ class Compiler {
       }
     }
     for (const auto& d : c.params) {
-      bool given = std::any_of(t.body.with.begin(), t.body.with.end(),
+      bool given = std::any_of(t.body.with().begin(), t.body.with().end(),
                                [&](const auto& w) { return w.first == d.name; });
       if (d.required && !given) {
         return FailAt(t.body.loc, "component {}@{} needs param {} (add it under with:)", c.name,
@@ -380,9 +393,9 @@ class Compiler {
     args.reserve(c.params.size());
     for (const auto& d : c.params) {
       ComponentArg a{d.name, d.type, d.default_value.value_or(Value()), nullptr};
-      auto with = std::find_if(t.body.with.begin(), t.body.with.end(),
+      auto with = std::find_if(t.body.with().begin(), t.body.with().end(),
                                [&](const auto& w) { return w.first == d.name; });
-      if (with != t.body.with.end()) {
+      if (with != t.body.with().end()) {
         const TemplateField& f = with->second;
         if (f.literal) {
           a.value = *f.literal;
@@ -424,7 +437,7 @@ class Compiler {
           return FailAt(loc, "task {} is already in group {}", Quote(name),
                         Quote(plan_->groups[t->group].name));
         }
-        if (t->spec->for_each || t->catches.size() ||
+        if (t->spec->for_each || t->catches().size() ||
             t->fallback >= 0) {
           return FailAt(loc, "task {} cannot be in a group: a group's members cannot use forEach, "
                         "catch or fallback", Quote(name));
@@ -449,28 +462,26 @@ class Compiler {
     return {};
   }
 
+  // Fills the tasks' dependents and rejects a cycle. The graph is only for the check: it
+  // holds no names, and the plan does not keep it.
   Status BuildGraph() {
-    Graph& g = plan_->graph;
     const int n = plan_->num_main + plan_->num_finally;
-    for (int i = 0; i < n; ++i) g.AddNode(plan_->tasks[i].name);
     for (int i = 0; i < n; ++i) {
       const PlanTask& t = plan_->tasks[i];
-      for (int d : t.deps) {
-        g.AddEdge(d, t.index);
-        plan_->tasks[d].dependents.push_back(t.index);
-      }
+      for (int d : t.deps) plan_->tasks[d].dependents.push_back(t.index);
     }
+    Graph g = DependencyGraph(*plan_, false);
     if (auto cycle = g.FindCycle()) {
       std::vector<std::string> names;
       std::string why;
       for (int n : *cycle) {
-        names.push_back(g.name(n));
+        names.push_back(plan_->tasks[n].name);
         int grp = plan_->tasks[n].group;
         if (grp < 0 || !why.empty()) continue;
         for (int m : *cycle) {
           if (plan_->tasks[m].group == grp) continue;
           why = fmt::format(" (task {} is outside group {} but between its members: what needs "
-                            "a member waits for the whole group)", Quote(g.name(m)),
+                            "a member waits for the whole group)", Quote(plan_->tasks[m].name),
                             Quote(plan_->groups[grp].name));
           break;
         }
@@ -488,6 +499,8 @@ class Compiler {
 };
 
 }  // namespace
+
+Graph Plan::graph() const { return DependencyGraph(*this, true); }
 
 Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path) {
   return Compiler(fs).Run(path);

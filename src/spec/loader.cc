@@ -55,6 +55,10 @@ Status Reader::RunBody(const YNode& run, Body* body) const {
     if (body->text != "noop") {
       return FailAt(Loc(run.Item(0)), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
     }
+    // The name is in text; what stays in run is only checked. A bare builtin keeps no list:
+    // a million `run: [builtin:noop]` tasks would hold ~150 MB of them.
+    body->run.erase(body->run.begin());
+    if (body->run.empty()) std::vector<TemplateField>().swap(body->run);
   }
   return {};
 }
@@ -72,7 +76,7 @@ Status Reader::ScriptBody(const YNode& script, const YNode& shell, Body* body) c
   if (shell) {
     SLUICE_TRY(sh, Str(shell, "shell"));
     if (Trim(*sh).empty()) return FailAt(Loc(shell), "shell must not be empty");
-    body->shell = *sh;
+    body->MutableExtra().shell = *sh;
   }
   return {};
 }
@@ -93,7 +97,7 @@ Status Reader::UsesBody(const YNode& uses, const YNode& with, Body* body) const 
     SLUICE_TRY(key, Name(it->first, "with argument"));
     if (!seen.insert(*key).second) return FailAt(Loc(it->first), "duplicate argument {}", Quote(*key));
     SLUICE_TRY(f, Field(it->second, "with argument", true));
-    body->with.emplace_back(*key, std::move(*f));
+    body->MutableExtra().with.emplace_back(*key, std::move(*f));
   }
   return {};
 }
@@ -128,7 +132,7 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
                     "component; remove outputs");
     }
     SLUICE_TRY(o, Outputs(k["outputs"]));
-    t.outputs = std::move(*o);
+    t.MutableOptions().outputs = std::move(*o);
   }
   if (const auto& when = k["when"]) SLUICE_TRY_STATUS(When(when, &t));
   if (const auto& fe = k["forEach"]) SLUICE_TRY_STATUS(ForEach(fe, &t));
@@ -242,19 +246,19 @@ Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
   }
   if (k["timeout"]) {
     SLUICE_TRY(ms, Duration(k["timeout"], "timeout"));
-    t->timeout_ms = *ms;
+    t->MutableOptions().timeout_ms = *ms;
   }
   if (k["deadline"]) {
     SLUICE_TRY(ms, Duration(k["deadline"], "deadline"));
-    t->deadline_ms = *ms;
+    t->MutableOptions().deadline_ms = *ms;
   }
   if (k["resources"]) {
     SLUICE_TRY(r, ResourcesOf(k["resources"]));
-    t->resources = std::move(*r);
+    t->MutableOptions().resources = std::move(*r);
   }
   if (k["cache"]) {
     SLUICE_TRY(c, Cache(k["cache"]));
-    t->cache = *c;
+    t->MutableOptions().cache = *c;
   }
   if (k["continueOnFailure"]) {
     SLUICE_TRY(b, Bool(k["continueOnFailure"], "continueOnFailure"));
@@ -517,6 +521,21 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   return c;
 }
 
+
+const std::string& Body::shell() const {
+  static const std::string kDefault = "sh -e";
+  return extra ? extra->shell : kDefault;
+}
+
+const std::vector<std::pair<std::string, TemplateField>>& Body::with() const {
+  static const std::vector<std::pair<std::string, TemplateField>> kNone;
+  return extra ? extra->with : kNone;
+}
+
+const TaskOptions& TaskSpec::opts() const {
+  static const TaskOptions kDefaults;
+  return options ? *options : kDefaults;
+}
 
 std::string_view ParamTypeName(ParamType t) {
   static const char* kNames[] = {"string", "int", "number", "bool", "list", "map"};

@@ -18,12 +18,12 @@ class ReferenceChecker {
 
   Status CheckReferences(PlanTask& pt) {
     const TaskSpec& t = *pt.spec;
-    for (const auto& [name, field] : t.body.with) SLUICE_TRY_STATUS(CheckField(pt, field, false));
-    if (!pt.component) {
+    for (const auto& [name, field] : t.body.with()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (!pt.component()) {
       for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
     } else {
-      for (const auto& a : pt.component->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
-      for (const auto& [name, field] : pt.component->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
+      for (const auto& a : pt.component()->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
+      for (const auto& [name, field] : pt.component()->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
     for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
     if (t.when) {
@@ -152,7 +152,7 @@ class ReferenceChecker {
   // false) or in a component's scope, and records data dependencies.
   Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
     if (f.literal) return {};
-    ScopeTypes types(is_component ? pt.component->params : plan_->pipeline->params);
+    ScopeTypes types(is_component ? pt.component()->params : plan_->pipeline->params);
     for (const auto& piece : f.tmpl.pieces()) {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
@@ -237,7 +237,7 @@ class ReferenceChecker {
                            bool is_component) {
     if (path.size() < 2) return "";
     std::vector<std::string> names;
-    const auto& decls = is_component ? pt.component->params : plan_->pipeline->params;
+    const auto& decls = is_component ? pt.component()->params : plan_->pipeline->params;
     for (const auto& d : decls) names.push_back(d.name);
     if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
       return fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names));
