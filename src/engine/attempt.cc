@@ -170,7 +170,7 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
   if (t.component()) {
     if (auto err = add_env(t.component()->env, body_scope)) return err;
   }
-  return add_env(t.spec->env, task_scope);
+  return add_env(t.spec->env(), task_scope);
 }
 
 // The cache key: everything that decides what the attempt does and what it hands back.

@@ -204,14 +204,14 @@ bool Decider::Unschedulable(int i) {
 // on an evaluation error).
 bool Decider::DecidedByWhen(int i) {
   const TaskSpec& spec = *state_.task_of(i).spec;
-  if (!spec.when) return false;
-  Result<bool> cond = EvaluateCondition(*spec.when, state_, ctx_, i, 1);
+  if (!spec.when()) return false;
+  Result<bool> cond = EvaluateCondition(*spec.when(), state_, ctx_, i, 1);
   if (!cond) {
     FailTask(i, ErrorClass::kExpressionError, 0, fmt::format("when: {}", cond.error().message));
     return true;
   }
   if (*cond) return false;
-  SkipTask(i, fmt::format("when is false: {}", spec.when->tmpl.text()));
+  SkipTask(i, fmt::format("when is false: {}", spec.when()->tmpl.text()));
   return true;
 }
 

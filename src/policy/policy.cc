@@ -162,7 +162,7 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
     static const char* kKinds[] = {"none", "run", "script", "uses", "builtin"};
     ValueList needs;
     for (int d : t.deps) needs.push_back(Value(plan.tasks[d].name));
-    const TaskHandlers* h = s.handlers.get();
+    const TaskHandlers* h = s.handlers();
     ValueMap task{
         {"name", Value(t.name)},
         {"finally", Value(t.role == TaskRole::kFinally)},

@@ -189,7 +189,7 @@ class Compiler {
     for (const auto& t : p.finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1));
     plan_->num_finally = static_cast<int>(plan_->tasks.size()) - plan_->num_main;
     for (int i = 0; i < plan_->num_main; ++i) {
-      const TaskHandlers* h = plan_->tasks[i].spec->handlers.get();
+      const TaskHandlers* h = plan_->tasks[i].spec->handlers();
       if (!h) continue;
       for (const auto& c : h->catches) {
         SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i));
@@ -233,11 +233,11 @@ class Compiler {
       pt.MutableRare().component_args = BindArguments(t, *comp);
     }
     SLUICE_TRY_STATUS(ApplyDefaults(t, &pt));
-    if (t.handlers) {
-      if (t.handlers->approval) pt.MutableRare().approval = t.handlers->approval.get();
-      SLUICE_TRY_STATUS(BindGates(*t.handlers, &pt));
+    if (const TaskHandlers* h = t.handlers()) {
+      if (h->approval) pt.MutableRare().approval = h->approval.get();
+      SLUICE_TRY_STATUS(BindGates(*h, &pt));
+      if (!h->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*h, &pt));
     }
-    if (t.handlers && !t.handlers->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*t.handlers, &pt));
     plan_->by_name[t.name] = pt.index;  // t lives in the pipeline, so its name stays put
     plan_->tasks.push_back(std::move(pt));
     return static_cast<int>(plan_->tasks.size()) - 1;
@@ -262,7 +262,7 @@ class Compiler {
   Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
     const PipelineSpec& p = *plan_->pipeline;
     const ComponentSpec* comp = pt->component();
-    const RetryPolicy* retry = t.retry ? &*t.retry
+    const RetryPolicy* retry = t.retry() ? t.retry()
                                : comp && comp->retry ? &*comp->retry
                                : p.default_retry ? &*p.default_retry : nullptr;
     static const RetryPolicy kNoRetry;

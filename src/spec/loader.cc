@@ -124,7 +124,7 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
   if (const auto& needs = k["needs"]) SLUICE_TRY_STATUS(Needs(needs, &t.needs));
   if (k["env"]) {
     SLUICE_TRY(env, Env(k["env"]));
-    t.env = std::move(*env);
+    t.MutableOptions().env = std::move(*env);
   }
   if (k["outputs"]) {
     if (t.body.kind == Body::Kind::kUses) {
@@ -145,7 +145,7 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
   if (kind == TaskKind::kMain && (k["catch"] || k["fallback"] || k["compensate"] || k["breaker"] ||
                                   k["gate"] || k["approval"])) {
     SLUICE_TRY(h, Handlers(n, t.name));
-    t.handlers = std::move(*h);
+    t.MutableOptions().handlers = std::move(*h);
   }
   return {};
 }
@@ -216,7 +216,7 @@ Status Reader::When(const YNode& when, TaskSpec* t) const {
     return FailAt(f->loc, "when must be a condition inside ${{{{ }}}}, e.g. "
                   "\"${{{{ params.deploy }}}}\"");
   }
-  t->when = std::make_unique<TemplateField>(std::move(*f));
+  t->MutableOptions().when = std::make_unique<TemplateField>(std::move(*f));
   return {};
 }
 
@@ -242,7 +242,7 @@ Status Reader::ForEach(const YNode& fe, TaskSpec* t) const {
 Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
   if (k["retry"]) {
     SLUICE_TRY(r, Retry(k["retry"]));
-    t->retry = std::make_unique<RetryPolicy>(std::move(*r));
+    t->MutableOptions().retry = std::make_unique<RetryPolicy>(std::move(*r));
   }
   if (k["timeout"]) {
     SLUICE_TRY(ms, Duration(k["timeout"], "timeout"));

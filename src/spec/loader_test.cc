@@ -24,6 +24,10 @@ TEST(Loader, BareTaskKeepsNoOptionsAndReadsTheDefaults) {
   EXPECT_TRUE(t.opts().outputs.params.empty());
   EXPECT_EQ(t.body.shell(), "sh -e");
   EXPECT_TRUE(t.body.with().empty());
+  EXPECT_TRUE(t.env().empty());
+  EXPECT_EQ(t.when(), nullptr);
+  EXPECT_EQ(t.retry(), nullptr);
+  EXPECT_EQ(t.handlers(), nullptr);
   ASSERT_EQ(t.body.run.size(), 2u);
   EXPECT_EQ(t.body.run[0].tmpl.text(), "echo");
 }
@@ -45,6 +49,23 @@ TEST(Loader, OptionsAndBodyExtrasAreKeptWhenGiven) {
   ASSERT_EQ(b.body.with().size(), 1u);
   EXPECT_EQ(b.body.with()[0].first, "x");
   EXPECT_EQ(b.body.shell(), "sh -e");
+}
+
+TEST(Loader, EnvWhenRetryAndHandlersLiveInTheOptions) {
+  auto f = Parse("    - {name: a, run: [x], env: {K: v}, when: '${{ true }}', retry: {limit: 2},\n"
+                 "       fallback: {run: [y]}}\n");
+  ASSERT_TRUE(f) << f.error().message;
+  const TaskSpec& a = f->pipelines[0].tasks[0];
+  ASSERT_NE(a.options, nullptr);
+  ASSERT_EQ(a.env().size(), 1u);
+  EXPECT_EQ(a.env()[0].first, "K");
+  ASSERT_NE(a.when(), nullptr);
+  EXPECT_TRUE(a.when()->has_placeholders());
+  ASSERT_NE(a.retry(), nullptr);
+  EXPECT_EQ(a.retry()->limit, 2);
+  ASSERT_NE(a.handlers(), nullptr);
+  ASSERT_NE(a.handlers()->fallback, nullptr);
+  EXPECT_EQ(a.handlers()->fallback->name, "a.fallback");
 }
 
 TEST(Loader, BuiltinKeepsItsNameInTextAndOnlyTheRestInRun) {

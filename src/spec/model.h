@@ -155,14 +155,19 @@ struct ApprovalSpec {
   Location loc;
 };
 
-// A task's keys that most tasks leave out and that only compilation reads (a plan task holds
-// what they resolve to: PlanTask::outputs, resources, timeout_ms, deadline_ms, cache).
+// A task's keys that most tasks leave out. Outputs, timeout, deadline, resources and cache
+// are read only by compilation (a plan task holds what they resolve to).
 struct TaskOptions {
+  std::vector<std::pair<std::string, TemplateField>> env;
+  std::unique_ptr<TemplateField> when;
+  std::unique_ptr<RetryPolicy> retry;
   OutputsDecl outputs;
   std::optional<int64_t> timeout_ms;
   std::optional<int64_t> deadline_ms;
   Resources resources;
   std::optional<CacheSpec> cache;
+  // catch, fallback, compensate, breaker, approval and gate (main tasks only).
+  std::unique_ptr<TaskHandlers> handlers;
 };
 
 struct TaskSpec {
@@ -170,18 +175,17 @@ struct TaskSpec {
   Location loc;
   Body body;
   std::vector<std::pair<std::string, Location>> needs;
-  std::vector<std::pair<std::string, TemplateField>> env;
   // Rare, large fields live behind pointers: a pipeline may hold a million tasks.
-  std::unique_ptr<TemplateField> when;
   std::unique_ptr<ForEachSpec> for_each;  // null: not a forEach task
-  std::unique_ptr<RetryPolicy> retry;
   std::unique_ptr<TaskOptions> options;  // null: none of them set
   bool continue_on_failure = false;
-  // catch, fallback, compensate, breaker and gate; null for most tasks.
-  std::unique_ptr<TaskHandlers> handlers;
 
-  // The options, or the defaults (no outputs, no limits, no resources) when none is set.
+  // The options, or the defaults (no env, outputs, limits or resources) when none is set.
   const TaskOptions& opts() const;
+  const std::vector<std::pair<std::string, TemplateField>>& env() const { return opts().env; }
+  const TemplateField* when() const { return options ? options->when.get() : nullptr; }
+  const RetryPolicy* retry() const { return options ? options->retry.get() : nullptr; }
+  const TaskHandlers* handlers() const { return options ? options->handlers.get() : nullptr; }
   // The options, created on first use (by the loader).
   TaskOptions& MutableOptions() {
     if (!options) options = std::make_unique<TaskOptions>();

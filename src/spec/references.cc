@@ -25,12 +25,12 @@ class ReferenceChecker {
       for (const auto& a : pt.component()->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
       for (const auto& [name, field] : pt.component()->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
-    for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
-    if (t.when) {
-      SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
-      SLUICE_TRY_STATUS(CheckKind(*t.when, "when must be a condition (a bool)",
+    for (const auto& [name, field] : t.env()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (const TemplateField* when = t.when()) {
+      SLUICE_TRY_STATUS(CheckField(pt, *when, false));
+      SLUICE_TRY_STATUS(CheckKind(*when, "when must be a condition (a bool)",
                                   {StaticType::kBool}));
-      for (const auto& piece : t.when->tmpl.pieces()) {
+      for (const auto& piece : when->tmpl.pieces()) {
         if (!piece.expr) continue;
         for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
       }
