@@ -89,7 +89,7 @@ int CmdGraph(Env& env, const std::string& file, const std::string& format) {
   auto plan = LoadPlan(env.files(), file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
-  std::string out = format == "mermaid" ? p.graph.ToMermaid() : p.graph.ToDot(p.pipeline->name);
+  std::string out = format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
   std::fputs(out.c_str(), stdout);
   return 0;
 }

@@ -19,7 +19,7 @@ Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string>
                     1};
   }
   if (root == "component" && component_params_) {
-    const ComponentSpec* c = state_.plan().tasks[in_.plan].component;
+    const ComponentSpec* c = state_.plan().tasks[in_.plan].component();
     return Resolved{Value(ValueMap{{"dir", Value(c ? c->dir : "")}}), 1};
   }
   if (root == "item" && !component_params_) {
@@ -113,8 +113,8 @@ double UnitRandom(const std::string& seed) {
 std::optional<std::string> BindComponentParams(const PlanTask& t, const InstanceScope& scope,
                                                Value* out) {
   ValueMap m;
-  m.reserve(t.component_args.size());
-  for (const ComponentArg& a : t.component_args) {
+  m.reserve(t.component_args().size());
+  for (const ComponentArg& a : t.component_args()) {
     if (!a.field) {
       m.emplace_back(a.name, a.value);
       continue;
@@ -129,7 +129,7 @@ std::optional<std::string> BindComponentParams(const PlanTask& t, const Instance
     if (a.type == ParamType::kString && !val.is_string()) val = Value(val.ToText());
     if (!ValueMatchesType(val, a.type)) {
       return fmt::format("with.{}: component {} declares it {}, got {} {}", a.name,
-                         t.component->name, ParamTypeName(a.type), val.TypeName(),
+                         t.component()->name, ParamTypeName(a.type), val.TypeName(),
                          Quote(val.ToText()));
     }
     m.emplace_back(a.name, std::move(val));
@@ -144,7 +144,7 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
                                           const InstanceScope& body_scope, AttemptRequest& req) {
   const Body& body = *t.body;
   if (t.kind == Body::Kind::kScript) {
-    for (const auto& part : Split(body.shell, ' ')) {
+    for (const auto& part : Split(body.shell(), ' ')) {
       if (!part.empty()) req.argv.push_back(part);
     }
     req.argv.push_back("-c");
@@ -167,10 +167,10 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
     }
     return std::nullopt;
   };
-  if (t.component) {
-    if (auto err = add_env(t.component->env, body_scope)) return err;
+  if (t.component()) {
+    if (auto err = add_env(t.component()->env, body_scope)) return err;
   }
-  return add_env(t.spec->env, task_scope);
+  return add_env(t.spec->env(), task_scope);
 }
 
 // The cache key: everything that decides what the attempt does and what it hands back.
@@ -183,7 +183,7 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
   };
   // v2: outputs carry each artifact's digest and size (older entries lack them).
   field("sluice-cache-v2");
-  if (t.component) field(t.component->name + "@" + t.component->version);
+  if (t.component()) field(t.component()->name + "@" + t.component()->version);
   for (const auto& a : req.argv) {
     field(a);
     // A file named by an absolute argument (a component's script) is part of the body.
@@ -238,14 +238,14 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
   Resolution r;
   InstanceScope task_scope(state, ctx, i, attempt);
   Value component_params;
-  if (t.component) {
+  if (t.component()) {
     if (auto err = BindComponentParams(t, task_scope, &component_params)) {
       r.kind = Resolution::Kind::kInvalid;
       r.message = std::move(*err);
       return r;
     }
   }
-  InstanceScope body_scope(state, ctx, i, attempt, t.component ? &component_params : nullptr);
+  InstanceScope body_scope(state, ctx, i, attempt, t.component() ? &component_params : nullptr);
   AttemptRequest& req = r.request;
   req.run_id = ctx.run_id;
   req.task = in.name;
@@ -265,8 +265,8 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
       }
     }
   }
-  if (t.breaker && ctx.breakers) {
-    auto ok = ctx.breakers->Acquire(*t.breaker, now_us,
+  if (t.breaker() && ctx.breakers) {
+    auto ok = ctx.breakers->Acquire(*t.breaker(), now_us,
                                     fmt::format("{}/{}#{}", ctx.run_id, in.name, attempt));
     if (!ok) {
       r.kind = Resolution::Kind::kStoreError;
@@ -275,7 +275,7 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
     }
     if (!*ok) {
       r.kind = Resolution::Kind::kCircuitOpen;
-      r.message = fmt::format("circuit breaker {} is open", Quote(t.breaker->name));
+      r.message = fmt::format("circuit breaker {} is open", Quote(t.breaker()->name));
       return r;
     }
   }

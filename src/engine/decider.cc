@@ -127,11 +127,11 @@ bool Decider::Vet(int i) {
     }
   }
   if (in.parent >= 0 && StopStarting(i)) return false;
-  if (t.approval && !in.approved) {
+  if (t.approval() && !in.approved) {
     RequestApproval(i);
     return false;
   }
-  if (!t.gate.empty() && in.attempt == in.attempt_base && !GatePasses(i)) return false;
+  if (!t.gate().empty() && in.attempt == in.attempt_base && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
   if (t.kind == Body::Kind::kBuiltin) {
@@ -204,14 +204,14 @@ bool Decider::Unschedulable(int i) {
 // on an evaluation error).
 bool Decider::DecidedByWhen(int i) {
   const TaskSpec& spec = *state_.task_of(i).spec;
-  if (!spec.when) return false;
-  Result<bool> cond = EvaluateCondition(*spec.when, state_, ctx_, i, 1);
+  if (!spec.when()) return false;
+  Result<bool> cond = EvaluateCondition(*spec.when(), state_, ctx_, i, 1);
   if (!cond) {
     FailTask(i, ErrorClass::kExpressionError, 0, fmt::format("when: {}", cond.error().message));
     return true;
   }
   if (*cond) return false;
-  SkipTask(i, fmt::format("when is false: {}", spec.when->tmpl.text()));
+  SkipTask(i, fmt::format("when is false: {}", spec.when()->tmpl.text()));
   return true;
 }
 

@@ -57,9 +57,9 @@ bool Decider::GatePasses(int i) {
   scope.pipeline = plan_.pipeline->name;
   scope.labels = plan_.pipeline->labels;
   scope.task = t.name;
-  if (t.component) scope.components.push_back(t.component->name + "@" + t.component->version);
+  if (t.component()) scope.components.push_back(t.component()->name + "@" + t.component()->version);
   std::vector<Decision> decisions;
-  for (const PolicySpec* p : t.gate) {
+  for (const PolicySpec* p : t.gate()) {
     if (!PolicyMatches(*p, scope)) continue;
     auto ds = EvaluatePolicy(*p, input, plan_.waivers, scope, now_, ctx_.time_zones);
     decisions.insert(decisions.end(), ds.begin(), ds.end());
@@ -85,7 +85,7 @@ bool Decider::GatePasses(int i) {
 }
 
 void Decider::RequestApproval(int i) {
-  const ApprovalSpec& a = *state_.task_of(i).approval;
+  const ApprovalSpec& a = *state_.task_of(i).approval();
   ValueList approvers;
   for (const auto& who : a.approvers) approvers.push_back(Value(who));
   Event e;
@@ -107,7 +107,7 @@ void Decider::DecideApprovals() {
   std::vector<int> pending(state_.awaiting().begin(), state_.awaiting().end());
   for (int i : pending) {
     const Instance& in = state_.at(i);
-    const ApprovalSpec& a = *state_.task_of(i).approval;
+    const ApprovalSpec& a = *state_.task_of(i).approval();
     std::vector<ApprovalVote> votes;
     if (approvals_) {
       auto v = approvals_->Votes(ctx_.run_id, in.name);

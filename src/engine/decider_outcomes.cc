@@ -105,7 +105,7 @@ std::string Decider::StopMessage(int i, StopReason why) const {
 void Decider::FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,
                             const Value* outputs, bool may_retry) {
   const PlanTask& t = state_.task_of(i);
-  if (t.breaker && cls != ErrorClass::kCircuitOpen) RecordBreaker(i, cls);
+  if (t.breaker() && cls != ErrorClass::kCircuitOpen) RecordBreaker(i, cls);
   const bool ok = cls == ErrorClass::kNone;
   Event e;
   e.kind = EventKind::kAttemptFinished;
@@ -198,9 +198,9 @@ void Decider::FailTask(int i, ErrorClass cls, int code, const std::string& messa
       StartHandler(i, t.fallback, cls, code, message);
       return;
     }
-    for (int c : t.catches) {
+    for (int c : t.catches()) {
       if (f.catch_tried) break;
-      const CatchSpec& cs = *plan_.tasks[c].catch_spec;
+      const CatchSpec& cs = *plan_.tasks[c].catch_spec();
       if (cs.on.empty() || MatchesError(cs.on, cls, code)) {
         StartHandler(i, c, cls, code, message);
         return;
@@ -253,7 +253,7 @@ void Decider::HandlerDone(int h) {
     }
     return;
   }
-  if (ok && ht.catch_spec->recover) {
+  if (ok && ht.catch_spec()->recover) {
     FinishTask(o, TaskState::kRecovered, fmt::format("recovered by its catch handler after {}", err),
                "", f.cls, f.code);
   } else {
@@ -271,7 +271,7 @@ void Decider::RecordBreaker(int i, ErrorClass cls) {
   const Instance& in = state_.at(i);
   std::optional<bool> failed;
   if (cls != ErrorClass::kCancelled) failed = cls != ErrorClass::kNone;
-  auto st = ctx_.breakers->Record(*state_.task_of(i).breaker, now_, failed,
+  auto st = ctx_.breakers->Record(*state_.task_of(i).breaker(), now_, failed,
                                   now_ - in.attempt_start_us,
                                   fmt::format("{}/{}#{}", ctx_.run_id, in.name, in.attempt));
   if (!st) rec_.Fail(st.error());

@@ -487,6 +487,7 @@ Result<Value> Template::Evaluate(const Activation& act) const {
 }
 
 Result<std::string> Template::Render(const Activation& act) const {
+  if (!has_expr_) return text_;
   std::string out;
   for (const auto& p : pieces_) {
     if (!p.expr) {

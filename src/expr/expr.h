@@ -77,6 +77,7 @@ class Template {
   static Result<Template> Parse(std::string_view text);
 
   bool has_placeholders() const { return has_expr_; }
+  // The literal texts and placeholders in order; empty for plain text (text() is all of it).
   const std::vector<Piece>& pieces() const { return pieces_; }
   const std::string& text() const { return text_; }
   Result<Value> Evaluate(const Activation& act) const;

@@ -88,5 +88,18 @@ TEST(Template, OnePlaceholderKeepsItsTypeAndMixedTextRenders) {
   EXPECT_FALSE(Template::Parse("${{ }}"));
 }
 
+TEST(Template, PlainTextHasNoPiecesAndRendersAsItself) {
+  Vars v;
+  auto plain = Template::Parse("builtin:noop");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_placeholders());
+  EXPECT_TRUE(plain->pieces().empty());
+  EXPECT_EQ(*plain->Render(v), "builtin:noop");
+  EXPECT_EQ(plain->Evaluate(v)->as_string(), "builtin:noop");
+  auto mixed = Template::Parse("a ${{ 1 }} b");
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(mixed->pieces().size(), 3u);
+}
+
 }  // namespace
 }  // namespace sluice

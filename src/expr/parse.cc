@@ -554,6 +554,9 @@ Result<Expression> Expression::Parse(std::string_view text) {
 Result<Template> Template::Parse(std::string_view text) {
   Template t;
   t.text_ = std::string(text);
+  // Plain text is its own rendering and has no pieces: a million `run: [builtin:noop]`
+  // arguments keep one copy of their text and no piece list.
+  if (text.find("${{") == std::string_view::npos) return t;
   size_t i = 0;
   while (i < text.size()) {
     size_t open = text.find("${{", i);

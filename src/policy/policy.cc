@@ -162,14 +162,14 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
     static const char* kKinds[] = {"none", "run", "script", "uses", "builtin"};
     ValueList needs;
     for (int d : t.deps) needs.push_back(Value(plan.tasks[d].name));
-    const TaskHandlers* h = s.handlers.get();
+    const TaskHandlers* h = s.handlers();
     ValueMap task{
         {"name", Value(t.name)},
         {"finally", Value(t.role == TaskRole::kFinally)},
-        {"kind", Value(kKinds[static_cast<int>(t.component ? Body::Kind::kUses : t.kind)])},
+        {"kind", Value(kKinds[static_cast<int>(t.component() ? Body::Kind::kUses : t.kind)])},
         {"uses", Value(s.body.kind == Body::Kind::kUses ? s.body.text : "")},
-        {"component", t.component ? Value(ValueMap{{"name", Value(t.component->name)},
-                                                   {"version", Value(t.component->version)}})
+        {"component", t.component() ? Value(ValueMap{{"name", Value(t.component()->name)},
+                                                   {"version", Value(t.component()->version)}})
                                   : Value()},
         {"retry", Value(ValueMap{{"limit", Value(static_cast<int64_t>(t.retry->limit))}})},
         {"timeout", Value(t.timeout_ms / 1000.0)},
@@ -178,9 +178,9 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
                                      {"memory", Value(t.resources->memory)},
                                      {"gpu", Value(t.resources->gpu)}})},
         {"cache", Value(t.cache.enabled)},
-        {"breaker", Value(t.breaker ? t.breaker->name : "")},
+        {"breaker", Value(t.breaker() ? t.breaker()->name : "")},
         {"forEach", Value(s.for_each != nullptr)},
-        {"handlers", Value(ValueMap{{"catch", Value(static_cast<int64_t>(t.catches.size()))},
+        {"handlers", Value(ValueMap{{"catch", Value(static_cast<int64_t>(t.catches().size()))},
                                     {"fallback", Value(t.fallback >= 0)},
                                     {"compensate", Value(t.compensate >= 0)}})},
         {"gate", Value(static_cast<int64_t>(h ? h->gate.size() : 0))},
@@ -201,7 +201,7 @@ PolicyScope AdmissionScope(const Plan& plan) {
   s.pipeline = plan.pipeline->name;
   s.labels = plan.pipeline->labels;
   for (const auto& t : plan.tasks) {
-    if (t.component) s.components.push_back(t.component->name + "@" + t.component->version);
+    if (t.component()) s.components.push_back(t.component()->name + "@" + t.component()->version);
   }
   return s;
 }

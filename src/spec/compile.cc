@@ -14,6 +14,18 @@
 namespace sluice {
 namespace {
 
+// The main and finally tasks as a Graph, edges from each task's deps in order (node names are
+// the tasks' names, or empty when `named` is false).
+Graph DependencyGraph(const Plan& plan, bool named) {
+  Graph g;
+  const int n = plan.num_main + plan.num_finally;
+  for (int i = 0; i < n; ++i) g.AddNode(named ? plan.tasks[i].name : std::string());
+  for (int i = 0; i < n; ++i) {
+    for (int d : plan.tasks[i].deps) g.AddEdge(d, i);
+  }
+  return g;
+}
+
 
 constexpr int kMaxImportFiles = 1000;
 
@@ -177,12 +189,12 @@ class Compiler {
     for (const auto& t : p.finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1));
     plan_->num_finally = static_cast<int>(plan_->tasks.size()) - plan_->num_main;
     for (int i = 0; i < plan_->num_main; ++i) {
-      const TaskHandlers* h = plan_->tasks[i].spec->handlers.get();
+      const TaskHandlers* h = plan_->tasks[i].spec->handlers();
       if (!h) continue;
       for (const auto& c : h->catches) {
         SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i));
-        plan_->tasks[*idx].catch_spec = &c;
-        plan_->tasks[i].catches.push_back(*idx);
+        plan_->tasks[*idx].MutableRare().catch_spec = &c;
+        plan_->tasks[i].MutableRare().catches.push_back(*idx);
       }
       if (h->fallback) {
         SLUICE_TRY(idx, BuildTask(*h->fallback, TaskRole::kFallback, i));
@@ -200,16 +212,7 @@ class Compiler {
 
   // Resolves one task's component and defaults and appends it; returns its index.
   Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner) {
-    const PipelineSpec& p = *plan_->pipeline;
-    if (auto it = plan_->by_name.find(t.name); it != plan_->by_name.end()) {
-      if (owner >= 0) {
-        return FailAt(plan_->tasks[it->second].spec->loc, "task name {} is taken by a handler of "
-                      "task {}; rename the task", Quote(t.name), Quote(plan_->tasks[owner].name));
-      }
-      return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
-                    plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
-                        ? " (tasks and finally tasks share one namespace)" : "");
-    }
+    SLUICE_TRY_STATUS(CheckNameFree(t, role, owner));
     PlanTask pt;
     pt.index = static_cast<int>(plan_->tasks.size());
     pt.name = t.name;
@@ -217,31 +220,61 @@ class Compiler {
     pt.owner = owner;
     pt.spec = &t;
     pt.body = &t.body;
-    pt.outputs = &t.outputs;
+    pt.outputs = &t.opts().outputs;
     pt.kind = t.body.kind;
-    const ComponentSpec* comp = nullptr;
     if (t.body.kind == Body::Kind::kUses) {
       SLUICE_TRY(c, Resolve(t.body.text, t.body.loc));
-      comp = *c;
-      pt.component = comp;
+      const ComponentSpec* comp = *c;
+      pt.MutableRare().component = comp;
       pt.body = &comp->body;
       pt.kind = comp->body.kind;
       pt.outputs = &comp->outputs;
       SLUICE_TRY_STATUS(CheckArguments(t, *comp));
-      pt.component_args = BindArguments(t, *comp);
+      pt.MutableRare().component_args = BindArguments(t, *comp);
     }
-    const RetryPolicy* retry = t.retry ? &*t.retry
+    SLUICE_TRY_STATUS(ApplyDefaults(t, &pt));
+    if (const TaskHandlers* h = t.handlers()) {
+      if (h->approval) pt.MutableRare().approval = h->approval.get();
+      SLUICE_TRY_STATUS(BindGates(*h, &pt));
+      if (!h->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*h, &pt));
+    }
+    plan_->by_name[t.name] = pt.index;  // t lives in the pipeline, so its name stays put
+    plan_->tasks.push_back(std::move(pt));
+    return static_cast<int>(plan_->tasks.size()) - 1;
+  }
+
+  // Fails when a task or handler already has `t`'s name.
+  Status CheckNameFree(const TaskSpec& t, TaskRole role, int owner) {
+    auto it = plan_->by_name.find(t.name);
+    if (it == plan_->by_name.end()) return {};
+    if (owner >= 0) {
+      return FailAt(plan_->tasks[it->second].spec->loc, "task name {} is taken by a handler of "
+                    "task {}; rename the task", Quote(t.name), Quote(plan_->tasks[owner].name));
+    }
+    return FailAt(t.loc, "duplicate task name {}{}", Quote(t.name),
+                  plan_->tasks[it->second].role == TaskRole::kFinally || role == TaskRole::kFinally
+                      ? " (tasks and finally tasks share one namespace)" : "");
+  }
+
+  // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
+  // the pipeline's defaults. Fails when the resources ask for a pool that is not declared, or
+  // for more than it holds.
+  Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
+    const PipelineSpec& p = *plan_->pipeline;
+    const ComponentSpec* comp = pt->component();
+    const RetryPolicy* retry = t.retry() ? t.retry()
                                : comp && comp->retry ? &*comp->retry
                                : p.default_retry ? &*p.default_retry : nullptr;
     static const RetryPolicy kNoRetry;
-    pt.retry = retry ? retry : &kNoRetry;
-    pt.timeout_ms = t.timeout_ms ? *t.timeout_ms
-                    : comp && comp->timeout_ms ? *comp->timeout_ms
-                    : p.default_timeout_ms.value_or(0);
-    pt.deadline_ms = t.deadline_ms.value_or(0);
-    pt.resources = t.resources.set ? &t.resources
-                   : comp && comp->resources.set ? &comp->resources : &p.default_resources;
-    for (const auto& [pool, units] : pt.resources->pools) {
+    pt->retry = retry ? retry : &kNoRetry;
+    const TaskOptions& o = t.opts();
+    pt->timeout_ms = o.timeout_ms ? *o.timeout_ms
+                     : comp && comp->timeout_ms ? *comp->timeout_ms
+                     : p.default_timeout_ms.value_or(0);
+    pt->deadline_ms = o.deadline_ms.value_or(0);
+    pt->resources = o.resources.set ? &o.resources
+                    : comp && comp->resources.set ? &comp->resources : &p.default_resources;
+    for (const auto& [pool, units] : pt->resources->pools) {
       if (!p.pools.count(pool)) {
         std::vector<std::string> known;
         for (const auto& [k, v] : p.pools) known.push_back(k);
@@ -253,42 +286,43 @@ class Compiler {
                       Quote(t.name), units, Quote(pool), p.pools.at(pool));
       }
     }
-    if (t.cache) pt.cache = *t.cache;
-    else if (comp && comp->cache) pt.cache = *comp->cache;
-    if (t.handlers) {
-      pt.approval = t.handlers->approval.get();
-      for (const auto& [name, loc] : t.handlers->gate) {
-        const PolicySpec* found = nullptr;
-        std::vector<std::string> names;
-        for (const auto& p : plan_->policies) {
-          if (p->stage != "gate") continue;
-          names.push_back(p->name);
-          if (p->name == name) found = p.get();
-        }
-        if (!found) {
-          return FailAt(loc, "unknown gate policy {}{}{}", Quote(name), DidYouMean(name, names),
-                        names.empty() ? " (gate policies come from spec.policies: a Policy with "
-                                        "stage: gate)" : "");
-        }
-        pt.gate.push_back(found);
-      }
-    }
-    if (t.handlers && !t.handlers->breaker.empty()) {
-      const std::string& want = t.handlers->breaker;
+    if (o.cache) pt->cache = *o.cache;
+    else if (comp && comp->cache) pt->cache = *comp->cache;
+    return {};
+  }
+
+  // gate.policies: each names a Policy of stage gate.
+  Status BindGates(const TaskHandlers& h, PlanTask* pt) {
+    for (const auto& [name, loc] : h.gate) {
+      const PolicySpec* found = nullptr;
       std::vector<std::string> names;
-      for (const auto& b : plan_->breakers) {
-        if (b->name == want) pt.breaker = b.get();
-        names.push_back(b->name);
+      for (const auto& p : plan_->policies) {
+        if (p->stage != "gate") continue;
+        names.push_back(p->name);
+        if (p->name == name) found = p.get();
       }
-      if (!pt.breaker) {
-        return FailAt(t.handlers->breaker_loc, "unknown breaker {}{}{}", Quote(want),
-                      DidYouMean(want, names),
-                      names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
+      if (!found) {
+        return FailAt(loc, "unknown gate policy {}{}{}", Quote(name), DidYouMean(name, names),
+                      names.empty() ? " (gate policies come from spec.policies: a Policy with "
+                                      "stage: gate)" : "");
       }
+      pt->MutableRare().gate.push_back(found);
     }
-    plan_->by_name[t.name] = pt.index;
-    plan_->tasks.push_back(std::move(pt));
-    return static_cast<int>(plan_->tasks.size()) - 1;
+    return {};
+  }
+
+  Status BindBreaker(const TaskHandlers& h, PlanTask* pt) {
+    const std::string& want = h.breaker;
+    std::vector<std::string> names;
+    for (const auto& b : plan_->breakers) {
+      if (b->name == want) pt->MutableRare().breaker = b.get();
+      names.push_back(b->name);
+    }
+    if (!pt->breaker()) {
+      return FailAt(h.breaker_loc, "unknown breaker {}{}{}", Quote(want), DidYouMean(want, names),
+                    names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
+    }
+    return {};
   }
 
   // A fallback stands in for its task, so downstream readers must find the same outputs.
@@ -324,7 +358,7 @@ class Compiler {
   Status CheckArguments(const TaskSpec& t, const ComponentSpec& c) {
     std::vector<std::string> names;
     for (const auto& d : c.params) names.push_back(d.name);
-    for (const auto& [arg, field] : t.body.with) {
+    for (const auto& [arg, field] : t.body.with()) {
       auto it = std::find_if(c.params.begin(), c.params.end(),
                              [&](const ParamDecl& d) { return d.name == arg; });
       if (it == c.params.end()) {
@@ -342,7 +376,7 @@ class Compiler {
       }
     }
     for (const auto& d : c.params) {
-      bool given = std::any_of(t.body.with.begin(), t.body.with.end(),
+      bool given = std::any_of(t.body.with().begin(), t.body.with().end(),
                                [&](const auto& w) { return w.first == d.name; });
       if (d.required && !given) {
         return FailAt(t.body.loc, "component {}@{} needs param {} (add it under with:)", c.name,
@@ -359,9 +393,9 @@ class Compiler {
     args.reserve(c.params.size());
     for (const auto& d : c.params) {
       ComponentArg a{d.name, d.type, d.default_value.value_or(Value()), nullptr};
-      auto with = std::find_if(t.body.with.begin(), t.body.with.end(),
+      auto with = std::find_if(t.body.with().begin(), t.body.with().end(),
                                [&](const auto& w) { return w.first == d.name; });
-      if (with != t.body.with.end()) {
+      if (with != t.body.with().end()) {
         const TemplateField& f = with->second;
         if (f.literal) {
           a.value = *f.literal;
@@ -403,7 +437,7 @@ class Compiler {
           return FailAt(loc, "task {} is already in group {}", Quote(name),
                         Quote(plan_->groups[t->group].name));
         }
-        if (t->spec->for_each || t->catches.size() ||
+        if (t->spec->for_each || t->catches().size() ||
             t->fallback >= 0) {
           return FailAt(loc, "task {} cannot be in a group: a group's members cannot use forEach, "
                         "catch or fallback", Quote(name));
@@ -428,28 +462,26 @@ class Compiler {
     return {};
   }
 
+  // Fills the tasks' dependents and rejects a cycle. The graph is only for the check: it
+  // holds no names, and the plan does not keep it.
   Status BuildGraph() {
-    Graph& g = plan_->graph;
     const int n = plan_->num_main + plan_->num_finally;
-    for (int i = 0; i < n; ++i) g.AddNode(plan_->tasks[i].name);
     for (int i = 0; i < n; ++i) {
       const PlanTask& t = plan_->tasks[i];
-      for (int d : t.deps) {
-        g.AddEdge(d, t.index);
-        plan_->tasks[d].dependents.push_back(t.index);
-      }
+      for (int d : t.deps) plan_->tasks[d].dependents.push_back(t.index);
     }
+    Graph g = DependencyGraph(*plan_, false);
     if (auto cycle = g.FindCycle()) {
       std::vector<std::string> names;
       std::string why;
       for (int n : *cycle) {
-        names.push_back(g.name(n));
+        names.push_back(plan_->tasks[n].name);
         int grp = plan_->tasks[n].group;
         if (grp < 0 || !why.empty()) continue;
         for (int m : *cycle) {
           if (plan_->tasks[m].group == grp) continue;
           why = fmt::format(" (task {} is outside group {} but between its members: what needs "
-                            "a member waits for the whole group)", Quote(g.name(m)),
+                            "a member waits for the whole group)", Quote(plan_->tasks[m].name),
                             Quote(plan_->groups[grp].name));
           break;
         }
@@ -467,6 +499,8 @@ class Compiler {
 };
 
 }  // namespace
+
+Graph Plan::graph() const { return DependencyGraph(*this, true); }
 
 Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path) {
   return Compiler(fs).Run(path);

@@ -19,69 +19,85 @@ Status Reader::BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_u
     return FailAt(Loc(n), "{} needs a body: one of run, script{}", where(),
                   allow_uses ? " or uses" : "");
   }
-  if (const auto& run = k["run"]) {
-    body->loc = Loc(run);
-    body->kind = Body::Kind::kRun;
-    if (run.IsScalar()) {
-      return FailAt(Loc(run), "run must be a list of arguments (it runs without a shell); use "
-                    "script: for shell text");
-    }
-    SLUICE_TRY_STATUS(ExpectList(run, "run"));
-    if (run.size() == 0) return FailAt(Loc(run), "run needs at least the program to start");
-    body->run.reserve(run.size());
-    for (const auto& a : run) {
-      SLUICE_TRY(f, Field(a, "run argument", false));
-      body->run.push_back(std::move(*f));
-    }
-    const Template& t0 = body->run[0].tmpl;
-    if (!t0.has_placeholders() && StartsWith(t0.text(), "builtin:")) {
-      body->kind = Body::Kind::kBuiltin;
-      body->text = t0.text().substr(8);
-      if (body->text != "noop") {
-        return FailAt(Loc(run.Item(0)), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
-      }
-    }
-  }
+  if (const auto& run = k["run"]) SLUICE_TRY_STATUS(RunBody(run, body));
   if (const auto& script = k["script"]) {
-    body->loc = Loc(script);
-    body->kind = Body::Kind::kScript;
-    SLUICE_TRY(text, Str(script, "script"));
-    if (text->find("${{") != std::string::npos) {
-      return FailAt(PlaceholderLoc(script, *text), "a script body cannot hold ${{{{ }}}} "
-                    "placeholders: no value may become shell code. Pass it through env: (e.g. "
-                    "env: {{X: \"${{{{ ... }}}}\"}}) and read \"$X\" in the script");
-    }
-    body->text = *text;
-    if (k["shell"]) {
-      SLUICE_TRY(sh, Str(k["shell"], "shell"));
-      if (Trim(*sh).empty()) return FailAt(Loc(k["shell"]), "shell must not be empty");
-      body->shell = *sh;
-    }
+    SLUICE_TRY_STATUS(ScriptBody(script, k["shell"], body));
   } else if (k["shell"]) {
     return FailAt(Loc(k["shell"]), "shell is only used with script");
   }
   if (const auto& uses = k["uses"]) {
     if (!allow_uses) return FailAt(Loc(uses), "a component body must be run or script");
-    body->loc = Loc(uses);
-    body->kind = Body::Kind::kUses;
-    SLUICE_TRY(u, Str(uses, "uses"));
-    if (!IsUsesRef(*u)) {
-      return FailAt(Loc(uses), "uses must be NAME or NAME@VERSION (e.g. train@1 or train@1.2.0), "
-                    "not {}", Quote(*u));
-    }
-    body->text = *u;
-    if (const auto& with = k["with"]) {
-      SLUICE_TRY_STATUS(ExpectMap(with, "with"));
-      std::set<std::string> seen;
-      for (auto it = with.begin(); it != with.end(); ++it) {
-        SLUICE_TRY(key, Name(it->first, "with argument"));
-        if (!seen.insert(*key).second) return FailAt(Loc(it->first), "duplicate argument {}", Quote(*key));
-        SLUICE_TRY(f, Field(it->second, "with argument", true));
-        body->with.emplace_back(*key, std::move(*f));
-      }
-    }
+    SLUICE_TRY_STATUS(UsesBody(uses, k["with"], body));
   } else if (k["with"]) {
     return FailAt(Loc(k["with"]), "with is only used with uses");
+  }
+  return {};
+}
+
+Status Reader::RunBody(const YNode& run, Body* body) const {
+  body->loc = Loc(run);
+  body->kind = Body::Kind::kRun;
+  if (run.IsScalar()) {
+    return FailAt(Loc(run), "run must be a list of arguments (it runs without a shell); use "
+                  "script: for shell text");
+  }
+  SLUICE_TRY_STATUS(ExpectList(run, "run"));
+  if (run.size() == 0) return FailAt(Loc(run), "run needs at least the program to start");
+  body->run.reserve(run.size());
+  for (const auto& a : run) {
+    SLUICE_TRY(f, Field(a, "run argument", false));
+    body->run.push_back(std::move(*f));
+  }
+  const Template& t0 = body->run[0].tmpl;
+  if (!t0.has_placeholders() && StartsWith(t0.text(), "builtin:")) {
+    body->kind = Body::Kind::kBuiltin;
+    body->text = t0.text().substr(8);
+    if (body->text != "noop") {
+      return FailAt(Loc(run.Item(0)), "unknown builtin {}; known: builtin:noop", Quote(t0.text()));
+    }
+    // The name is in text; what stays in run is only checked. A bare builtin keeps no list:
+    // a million `run: [builtin:noop]` tasks would hold ~150 MB of them.
+    body->run.erase(body->run.begin());
+    if (body->run.empty()) std::vector<TemplateField>().swap(body->run);
+  }
+  return {};
+}
+
+Status Reader::ScriptBody(const YNode& script, const YNode& shell, Body* body) const {
+  body->loc = Loc(script);
+  body->kind = Body::Kind::kScript;
+  SLUICE_TRY(text, Str(script, "script"));
+  if (text->find("${{") != std::string::npos) {
+    return FailAt(PlaceholderLoc(script, *text), "a script body cannot hold ${{{{ }}}} "
+                  "placeholders: no value may become shell code. Pass it through env: (e.g. "
+                  "env: {{X: \"${{{{ ... }}}}\"}}) and read \"$X\" in the script");
+  }
+  body->text = *text;
+  if (shell) {
+    SLUICE_TRY(sh, Str(shell, "shell"));
+    if (Trim(*sh).empty()) return FailAt(Loc(shell), "shell must not be empty");
+    body->MutableExtra().shell = *sh;
+  }
+  return {};
+}
+
+Status Reader::UsesBody(const YNode& uses, const YNode& with, Body* body) const {
+  body->loc = Loc(uses);
+  body->kind = Body::Kind::kUses;
+  SLUICE_TRY(u, Str(uses, "uses"));
+  if (!IsUsesRef(*u)) {
+    return FailAt(Loc(uses), "uses must be NAME or NAME@VERSION (e.g. train@1 or train@1.2.0), "
+                  "not {}", Quote(*u));
+  }
+  body->text = *u;
+  if (!with) return {};
+  SLUICE_TRY_STATUS(ExpectMap(with, "with"));
+  std::set<std::string> seen;
+  for (auto it = with.begin(); it != with.end(); ++it) {
+    SLUICE_TRY(key, Name(it->first, "with argument"));
+    if (!seen.insert(*key).second) return FailAt(Loc(it->first), "duplicate argument {}", Quote(*key));
+    SLUICE_TRY(f, Field(it->second, "with argument", true));
+    body->MutableExtra().with.emplace_back(*key, std::move(*f));
   }
   return {};
 }
@@ -92,10 +108,52 @@ Result<TaskSpec> Reader::Task(const YNode& n, TaskKind kind, const std::string& 
   return t;
 }
 
+// The keys are checked in this order, so that the first error of a task is always the same.
 Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std::string& owner) const {
   TaskSpec& t = *out;
   t.loc = Loc(n);
   const MapKeys k(n);
+  SLUICE_TRY_STATUS(TaskIdentity(n, k, &t, kind, owner));
+  if (kind == TaskKind::kMain && k["approval"] && !k["run"] && !k["script"] && !k["uses"]) {
+    t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
+    t.body.text = "noop";
+    t.body.loc = Loc(k["approval"]);
+  } else {
+    SLUICE_TRY_STATUS(BodyOf(n, k, &t.body, true, "task", t.name));
+  }
+  if (const auto& needs = k["needs"]) SLUICE_TRY_STATUS(Needs(needs, &t.needs));
+  if (k["env"]) {
+    SLUICE_TRY(env, Env(k["env"]));
+    t.MutableOptions().env = std::move(*env);
+  }
+  if (k["outputs"]) {
+    if (t.body.kind == Body::Kind::kUses) {
+      return FailAt(Loc(k["outputs"]), "a task that uses a component gets its outputs from the "
+                    "component; remove outputs");
+    }
+    SLUICE_TRY(o, Outputs(k["outputs"]));
+    t.MutableOptions().outputs = std::move(*o);
+  }
+  if (const auto& when = k["when"]) SLUICE_TRY_STATUS(When(when, &t));
+  if (const auto& fe = k["forEach"]) SLUICE_TRY_STATUS(ForEach(fe, &t));
+  if (k["parallelism"]) {
+    if (!k["forEach"]) return FailAt(Loc(k["parallelism"]), "parallelism is only used with forEach");
+    SLUICE_TRY(p, Int(k["parallelism"], "parallelism", 1, 100000));
+    t.for_each->parallelism = static_cast<int>(*p);
+  }
+  SLUICE_TRY_STATUS(TaskScheduling(k, &t));
+  if (kind == TaskKind::kMain && (k["catch"] || k["fallback"] || k["compensate"] || k["breaker"] ||
+                                  k["gate"] || k["approval"])) {
+    SLUICE_TRY(h, Handlers(n, t.name));
+    t.MutableOptions().handlers = std::move(*h);
+  }
+  return {};
+}
+
+// A main or finally task's allowed keys and its name; a handler's allowed keys, and its name
+// made from its owner's.
+Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskKind kind,
+                            const std::string& owner) const {
   if (kind == TaskKind::kMain || kind == TaskKind::kFinally) {
     SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
     if (kind == TaskKind::kMain) {
@@ -111,202 +169,102 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
                                       "timeout", "deadline", "resources", "continueOnFailure"},
                                   "a finally task"));
     }
-    if (!k["name"]) return FailAt(t.loc, "a task needs a name");
+    if (!k["name"]) return FailAt(t->loc, "a task needs a name");
     SLUICE_TRY(name, Name(k["name"], "task name"));
-    t.name = *name;
-    t.loc = Loc(k["name"]);
+    t->name = *name;
+    t->loc = Loc(k["name"]);
+    return {};
+  }
+  const char* what = kind == TaskKind::kCatch ? "a catch entry"
+                     : kind == TaskKind::kFallback ? "fallback" : "compensate";
+  SLUICE_TRY_STATUS(ExpectMap(n, what));
+  if (kind == TaskKind::kCatch) {
+    SLUICE_TRY_STATUS(CheckKeys(n, {"on", "recover", "run", "script", "shell", "uses", "with",
+                                    "env", "retry", "timeout", "resources"}, what));
+  } else if (kind == TaskKind::kFallback) {
+    SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "outputs",
+                                    "retry", "timeout", "resources"}, what));
   } else {
-    const char* what = kind == TaskKind::kCatch ? "a catch entry"
-                       : kind == TaskKind::kFallback ? "fallback" : "compensate";
-    SLUICE_TRY_STATUS(ExpectMap(n, what));
-    if (kind == TaskKind::kCatch) {
-      SLUICE_TRY_STATUS(CheckKeys(n, {"on", "recover", "run", "script", "shell", "uses", "with",
-                                      "env", "retry", "timeout", "resources"}, what));
-    } else if (kind == TaskKind::kFallback) {
-      SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "outputs",
-                                      "retry", "timeout", "resources"}, what));
-    } else {
-      SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "retry",
-                                      "timeout", "resources"}, what));
-    }
-    t.name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
-                                                                      ? ".compensate" : ".catch");
+    SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "retry",
+                                    "timeout", "resources"}, what));
   }
-  if (kind == TaskKind::kMain && k["approval"] && !k["run"] && !k["script"] && !k["uses"]) {
-    t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
-    t.body.text = "noop";
-    t.body.loc = Loc(k["approval"]);
-  } else {
-    SLUICE_TRY_STATUS(BodyOf(n, k, &t.body, true, "task", t.name));
+  t->name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
+                                                                     ? ".compensate" : ".catch");
+  return {};
+}
+
+Status Reader::Needs(const YNode& needs, std::vector<std::pair<std::string, Location>>* out) const {
+  if (needs.IsScalar()) {
+    out->emplace_back(needs.Scalar(), Loc(needs));
+    return {};
   }
-  if (const auto& needs = k["needs"]) {
-    if (needs.IsScalar()) {
-      t.needs.emplace_back(needs.Scalar(), Loc(needs));
-    } else {
-      SLUICE_TRY_STATUS(ExpectList(needs, "needs"));
-      t.needs.reserve(needs.size());
-      for (const auto& e : needs) {
-        SLUICE_TRY(dep, Str(e, "a needs entry"));
-        t.needs.emplace_back(*dep, Loc(e));
-      }
-    }
-  }
-  if (k["env"]) {
-    SLUICE_TRY(env, Env(k["env"]));
-    t.env = std::move(*env);
-  }
-  if (k["outputs"]) {
-    if (t.body.kind == Body::Kind::kUses) {
-      return FailAt(Loc(k["outputs"]), "a task that uses a component gets its outputs from the "
-                    "component; remove outputs");
-    }
-    SLUICE_TRY(o, Outputs(k["outputs"]));
-    t.outputs = std::move(*o);
-  }
-  if (const auto& when = k["when"]) {
-    SLUICE_TRY(f, Field(when, "when", true));
-    if (f->literal && !f->literal->is_bool()) {
-      return FailAt(f->loc, "when must be a condition such as \"${{{{ params.x > 1 }}}}\"");
-    }
-    if (!f->literal && !f->tmpl.has_placeholders()) {
-      return FailAt(f->loc, "when must be a condition inside ${{{{ }}}}, e.g. "
-                    "\"${{{{ params.deploy }}}}\"");
-    }
-    t.when = std::make_unique<TemplateField>(std::move(*f));
-  }
-  if (const auto& fe = k["forEach"]) {
-    t.for_each = std::make_unique<ForEachSpec>();
-    t.for_each->loc = Loc(fe);
-    if (fe.IsSequence()) {
-      SLUICE_TRY(v, ToValue(fe));
-      t.for_each->literal = *v;
-    } else {
-      SLUICE_TRY(f, Field(fe, "forEach", false));
-      if (!f->tmpl.has_placeholders()) {
-        return FailAt(f->loc, "forEach must be a list, or a placeholder that gives a list "
-                      "(\"${{{{ params.items }}}}\")");
-      }
-      t.for_each->expr = std::make_unique<TemplateField>(std::move(*f));
-    }
-  }
-  if (k["parallelism"]) {
-    if (!k["forEach"]) return FailAt(Loc(k["parallelism"]), "parallelism is only used with forEach");
-    SLUICE_TRY(p, Int(k["parallelism"], "parallelism", 1, 100000));
-    t.for_each->parallelism = static_cast<int>(*p);
-  }
-  if (k["retry"]) {
-    SLUICE_TRY(r, Retry(k["retry"]));
-    t.retry = std::make_unique<RetryPolicy>(std::move(*r));
-  }
-  if (k["timeout"]) {
-    SLUICE_TRY(ms, Duration(k["timeout"], "timeout"));
-    t.timeout_ms = *ms;
-  }
-  if (k["deadline"]) {
-    SLUICE_TRY(ms, Duration(k["deadline"], "deadline"));
-    t.deadline_ms = *ms;
-  }
-  if (k["resources"]) {
-    SLUICE_TRY(r, ResourcesOf(k["resources"]));
-    t.resources = std::move(*r);
-  }
-  if (k["cache"]) {
-    SLUICE_TRY(c, Cache(k["cache"]));
-    t.cache = *c;
-  }
-  if (k["continueOnFailure"]) {
-    SLUICE_TRY(b, Bool(k["continueOnFailure"], "continueOnFailure"));
-    t.continue_on_failure = *b;
-  }
-  if (kind == TaskKind::kMain && (k["catch"] || k["fallback"] || k["compensate"] || k["breaker"] ||
-                                  k["gate"] || k["approval"])) {
-    SLUICE_TRY(h, Handlers(n, t.name));
-    t.handlers = std::move(*h);
+  SLUICE_TRY_STATUS(ExpectList(needs, "needs"));
+  out->reserve(needs.size());
+  for (const auto& e : needs) {
+    SLUICE_TRY(dep, Str(e, "a needs entry"));
+    out->emplace_back(*dep, Loc(e));
   }
   return {};
 }
 
-Result<std::unique_ptr<TaskHandlers>> Reader::Handlers(const YNode& n, const std::string& owner) const {
-  auto h = std::make_unique<TaskHandlers>();
-  if (const auto& c = n["catch"]) {
-    SLUICE_TRY_STATUS(ExpectList(c, "catch"));
-    if (c.size() == 0) return FailAt(Loc(c), "catch needs at least one entry");
-    for (const auto& entry : c) {
-      CatchSpec cs;
-      cs.loc = Loc(entry);
-      SLUICE_TRY(handler, Task(entry, TaskKind::kCatch, owner));
-      handler->name += fmt::format("[{}]", h->catches.size());
-      cs.handler = std::make_unique<TaskSpec>(std::move(*handler));
-      if (entry["on"]) {
-        SLUICE_TRY(on, ErrorMatches(entry["on"], "catch.on"));
-        cs.on = std::move(*on);
-      }
-      if (entry["recover"]) {
-        SLUICE_TRY(b, Bool(entry["recover"], "recover"));
-        cs.recover = *b;
-      }
-      h->catches.push_back(std::move(cs));
-    }
+Status Reader::When(const YNode& when, TaskSpec* t) const {
+  SLUICE_TRY(f, Field(when, "when", true));
+  if (f->literal && !f->literal->is_bool()) {
+    return FailAt(f->loc, "when must be a condition such as \"${{{{ params.x > 1 }}}}\"");
   }
-  if (const auto& f = n["fallback"]) {
-    SLUICE_TRY(fb, Task(f, TaskKind::kFallback, owner));
-    h->fallback = std::make_unique<TaskSpec>(std::move(*fb));
+  if (!f->literal && !f->tmpl.has_placeholders()) {
+    return FailAt(f->loc, "when must be a condition inside ${{{{ }}}}, e.g. "
+                  "\"${{{{ params.deploy }}}}\"");
   }
-  if (const auto& c = n["compensate"]) {
-    SLUICE_TRY(comp, Task(c, TaskKind::kCompensate, owner));
-    h->compensate = std::make_unique<TaskSpec>(std::move(*comp));
+  t->MutableOptions().when = std::make_unique<TemplateField>(std::move(*f));
+  return {};
+}
+
+Status Reader::ForEach(const YNode& fe, TaskSpec* t) const {
+  t->for_each = std::make_unique<ForEachSpec>();
+  t->for_each->loc = Loc(fe);
+  if (fe.IsSequence()) {
+    SLUICE_TRY(v, ToValue(fe));
+    t->for_each->literal = *v;
+    return {};
   }
-  if (n["breaker"]) {
-    SLUICE_TRY(b, Name(n["breaker"], "breaker"));
-    h->breaker = *b;
-    h->breaker_loc = Loc(n["breaker"]);
+  SLUICE_TRY(f, Field(fe, "forEach", false));
+  if (!f->tmpl.has_placeholders()) {
+    return FailAt(f->loc, "forEach must be a list, or a placeholder that gives a list "
+                  "(\"${{{{ params.items }}}}\")");
   }
-  if (const auto& a = n["approval"]) {
-    SLUICE_TRY_STATUS(ExpectMap(a, "approval"));
-    SLUICE_TRY_STATUS(CheckKeys(a, {"approvers", "quorum", "forbidSelfApproval", "timeout",
-                                    "instructions"}, "approval"));
-    auto spec = std::make_unique<ApprovalSpec>();
-    spec->loc = Loc(a);
-    if (!a["approvers"]) return FailAt(Loc(a), "approval needs approvers: user names or group:NAME");
-    SLUICE_TRY_STATUS(ExpectList(a["approvers"], "approvers"));
-    for (const auto& who : a["approvers"]) {
-      SLUICE_TRY(s, Str(who, "an approver"));
-      std::string_view name = StartsWith(*s, "group:") ? std::string_view(*s).substr(6) : *s;
-      if (!IsName(name)) return FailAt(Loc(who), "an approver is a user name or group:NAME, not {}", Quote(*s));
-      spec->approvers.push_back(*s);
-    }
-    if (spec->approvers.empty()) return FailAt(Loc(a["approvers"]), "approval needs at least one approver");
-    if (a["quorum"]) {
-      SLUICE_TRY(q, Int(a["quorum"], "quorum", 1, 100));
-      spec->quorum = static_cast<int>(*q);
-    }
-    if (a["forbidSelfApproval"]) {
-      SLUICE_TRY(b, Bool(a["forbidSelfApproval"], "forbidSelfApproval"));
-      spec->forbid_self = *b;
-    }
-    if (a["timeout"]) {
-      SLUICE_TRY(ms, Duration(a["timeout"], "approval.timeout"));
-      spec->timeout_ms = *ms;
-    }
-    if (a["instructions"]) {
-      SLUICE_TRY(text, Str(a["instructions"], "instructions"));
-      spec->instructions = *text;
-    }
-    if (n["forEach"]) return FailAt(Loc(a), "a forEach task cannot wait for an approval; put the "
-                                    "approval on a task before it");
-    h->approval = std::move(spec);
+  t->for_each->expr = std::make_unique<TemplateField>(std::move(*f));
+  return {};
+}
+
+// How an attempt is scheduled and retried: retry, timeout, deadline, resources, cache and
+// continueOnFailure.
+Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
+  if (k["retry"]) {
+    SLUICE_TRY(r, Retry(k["retry"]));
+    t->MutableOptions().retry = std::make_unique<RetryPolicy>(std::move(*r));
   }
-  if (const auto& g = n["gate"]) {
-    SLUICE_TRY_STATUS(ExpectMap(g, "gate"));
-    SLUICE_TRY_STATUS(CheckKeys(g, {"policies"}, "gate"));
-    if (!g["policies"]) return FailAt(Loc(g), "gate needs policies: the names of gate policies");
-    SLUICE_TRY_STATUS(ExpectList(g["policies"], "gate.policies"));
-    for (const auto& p : g["policies"]) {
-      SLUICE_TRY(name, Name(p, "a gate policy"));
-      h->gate.emplace_back(*name, Loc(p));
-    }
+  if (k["timeout"]) {
+    SLUICE_TRY(ms, Duration(k["timeout"], "timeout"));
+    t->MutableOptions().timeout_ms = *ms;
   }
-  return h;
+  if (k["deadline"]) {
+    SLUICE_TRY(ms, Duration(k["deadline"], "deadline"));
+    t->MutableOptions().deadline_ms = *ms;
+  }
+  if (k["resources"]) {
+    SLUICE_TRY(r, ResourcesOf(k["resources"]));
+    t->MutableOptions().resources = std::move(*r);
+  }
+  if (k["cache"]) {
+    SLUICE_TRY(c, Cache(k["cache"]));
+    t->MutableOptions().cache = *c;
+  }
+  if (k["continueOnFailure"]) {
+    SLUICE_TRY(b, Bool(k["continueOnFailure"], "continueOnFailure"));
+    t->continue_on_failure = *b;
+  }
+  return {};
 }
 
 static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) {
@@ -336,24 +294,13 @@ static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) 
   return {};
 }
 
+// The keys are read in this order, so that the first error of a file is always the same.
 Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   SLUICE_TRY_STATUS(CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "a Pipeline"));
   PipelineSpec p;
   p.file = file_;
   p.loc = Loc(doc);
-  const auto& md = doc["metadata"];
-  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
-  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
-  SLUICE_TRY(name, Name(md["name"], "pipeline name"));
-  p.name = *name;
-  if (const auto& labels = md["labels"]) {
-    SLUICE_TRY_STATUS(ExpectMap(labels, "labels"));
-    for (auto it = labels.begin(); it != labels.end(); ++it) {
-      SLUICE_TRY(k, Name(it->first, "label"));
-      SLUICE_TRY(v, Str(it->second, "label value"));
-      p.labels[*k] = *v;
-    }
-  }
+  SLUICE_TRY_STATUS(PipelineMetadata(doc["metadata"], &p));
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
                                      "failFast", "onFailure", "deadline", "breakers", "groups",
@@ -366,64 +313,9 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
       p.policies.emplace_back(*path, Loc(entry));
     }
   }
-  if (const auto& gs = spec["groups"]) {
-    SLUICE_TRY_STATUS(ExpectList(gs, "groups"));
-    for (const auto& g : gs) {
-      SLUICE_TRY_STATUS(ExpectMap(g, "a group"));
-      SLUICE_TRY_STATUS(CheckKeys(g, {"name", "tasks", "retry"}, "a group"));
-      GroupSpec gr;
-      gr.loc = Loc(g);
-      if (!g["name"] || !g["tasks"] || !g["retry"]) {
-        return FailAt(gr.loc, "a group needs name, tasks and retry");
-      }
-      SLUICE_TRY(name, Name(g["name"], "group name"));
-      gr.name = *name;
-      gr.loc = Loc(g["name"]);
-      SLUICE_TRY_STATUS(ExpectList(g["tasks"], "group tasks"));
-      for (const auto& t : g["tasks"]) {
-        SLUICE_TRY(task, Str(t, "a group task"));
-        gr.tasks.emplace_back(*task, Loc(t));
-      }
-      if (gr.tasks.size() < 2) return FailAt(Loc(g["tasks"]), "a group needs at least two tasks");
-      SLUICE_TRY(r, Retry(g["retry"]));
-      if (r->when) {
-        return FailAt(r->when->loc, "a group's retry decides by on and except; when is for a "
-                      "task's retry");
-      }
-      gr.retry = std::move(*r);
-      p.groups.push_back(std::move(gr));
-    }
-  }
-  if (const auto& bs = spec["breakers"]) {
-    SLUICE_TRY_STATUS(ExpectList(bs, "breakers"));
-    for (const auto& b : bs) {
-      SLUICE_TRY_STATUS(ExpectMap(b, "a breaker"));
-      BreakerSpec bk;
-      bk.loc = Loc(b);
-      if (!b["name"]) return FailAt(bk.loc, "a breaker needs a name");
-      SLUICE_TRY(name, Name(b["name"], "breaker name"));
-      bk.name = *name;
-      bk.loc = Loc(b["name"]);
-      SLUICE_TRY_STATUS(BreakerSettings(b, &bk));
-      p.breakers.push_back(std::move(bk));
-    }
-  }
-  if (spec["failFast"]) {
-    SLUICE_TRY(b, Bool(spec["failFast"], "failFast"));
-    p.fail_fast = *b;
-  }
-  if (spec["onFailure"]) {
-    SLUICE_TRY(mode, Str(spec["onFailure"], "onFailure"));
-    if (*mode != "wait" && *mode != "cancel") {
-      return FailAt(Loc(spec["onFailure"]), "onFailure must be wait (running tasks finish) or "
-                    "cancel (running tasks are cancelled), not {}", Quote(*mode));
-    }
-    p.cancel_on_failure = *mode == "cancel";
-  }
-  if (spec["deadline"]) {
-    SLUICE_TRY(ms, Duration(spec["deadline"], "deadline"));
-    p.deadline_ms = *ms;
-  }
+  if (const auto& gs = spec["groups"]) SLUICE_TRY_STATUS(Groups(gs, &p.groups));
+  if (const auto& bs = spec["breakers"]) SLUICE_TRY_STATUS(Breakers(bs, &p.breakers));
+  SLUICE_TRY_STATUS(PipelineFailure(spec, &p));
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
     p.params = std::move(*ps);
@@ -435,46 +327,141 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
       p.imports.emplace_back(*path, Loc(i));
     }
   }
-  if (const auto& d = spec["defaults"]) {
-    SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
-    SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources"}, "defaults"));
-    if (d["retry"]) {
-      SLUICE_TRY(r, Retry(d["retry"]));
-      p.default_retry = std::move(*r);
-    }
-    if (d["timeout"]) {
-      SLUICE_TRY(ms, Duration(d["timeout"], "defaults.timeout"));
-      p.default_timeout_ms = *ms;
-    }
-    if (d["resources"]) {
-      SLUICE_TRY(r, ResourcesOf(d["resources"]));
-      p.default_resources = std::move(*r);
-    }
-  }
-  if (const auto& pools = spec["pools"]) {
-    SLUICE_TRY_STATUS(ExpectMap(pools, "pools"));
-    for (auto it = pools.begin(); it != pools.end(); ++it) {
-      SLUICE_TRY(k, Name(it->first, "pool name"));
-      if (*k == "cpu" || *k == "memory" || *k == "gpu") {
-        return FailAt(Loc(it->first), "{} is a built-in resource, not a pool", *k);
-      }
-      SLUICE_TRY(v, Int(it->second, "pool capacity", 1, 1'000'000));
-      p.pools[*k] = static_cast<double>(*v);
+  if (const auto& d = spec["defaults"]) SLUICE_TRY_STATUS(Defaults(d, &p));
+  if (const auto& pools = spec["pools"]) SLUICE_TRY_STATUS(Pools(pools, &p.pools));
+  SLUICE_TRY_STATUS(PipelineTasks(spec, &p));
+  return p;
+}
+
+Status Reader::PipelineMetadata(const YNode& md, PipelineSpec* p) const {
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  SLUICE_TRY(name, Name(md["name"], "pipeline name"));
+  p->name = *name;
+  if (const auto& labels = md["labels"]) {
+    SLUICE_TRY_STATUS(ExpectMap(labels, "labels"));
+    for (auto it = labels.begin(); it != labels.end(); ++it) {
+      SLUICE_TRY(k, Name(it->first, "label"));
+      SLUICE_TRY(v, Str(it->second, "label value"));
+      p->labels[*k] = *v;
     }
   }
+  return {};
+}
+
+Status Reader::Groups(const YNode& gs, std::vector<GroupSpec>* out) const {
+  SLUICE_TRY_STATUS(ExpectList(gs, "groups"));
+  for (const auto& g : gs) {
+    SLUICE_TRY_STATUS(ExpectMap(g, "a group"));
+    SLUICE_TRY_STATUS(CheckKeys(g, {"name", "tasks", "retry"}, "a group"));
+    GroupSpec gr;
+    gr.loc = Loc(g);
+    if (!g["name"] || !g["tasks"] || !g["retry"]) {
+      return FailAt(gr.loc, "a group needs name, tasks and retry");
+    }
+    SLUICE_TRY(name, Name(g["name"], "group name"));
+    gr.name = *name;
+    gr.loc = Loc(g["name"]);
+    SLUICE_TRY_STATUS(ExpectList(g["tasks"], "group tasks"));
+    for (const auto& t : g["tasks"]) {
+      SLUICE_TRY(task, Str(t, "a group task"));
+      gr.tasks.emplace_back(*task, Loc(t));
+    }
+    if (gr.tasks.size() < 2) return FailAt(Loc(g["tasks"]), "a group needs at least two tasks");
+    SLUICE_TRY(r, Retry(g["retry"]));
+    if (r->when) {
+      return FailAt(r->when->loc, "a group's retry decides by on and except; when is for a "
+                    "task's retry");
+    }
+    gr.retry = std::move(*r);
+    out->push_back(std::move(gr));
+  }
+  return {};
+}
+
+Status Reader::Breakers(const YNode& bs, std::vector<BreakerSpec>* out) const {
+  SLUICE_TRY_STATUS(ExpectList(bs, "breakers"));
+  for (const auto& b : bs) {
+    SLUICE_TRY_STATUS(ExpectMap(b, "a breaker"));
+    BreakerSpec bk;
+    bk.loc = Loc(b);
+    if (!b["name"]) return FailAt(bk.loc, "a breaker needs a name");
+    SLUICE_TRY(name, Name(b["name"], "breaker name"));
+    bk.name = *name;
+    bk.loc = Loc(b["name"]);
+    SLUICE_TRY_STATUS(BreakerSettings(b, &bk));
+    out->push_back(std::move(bk));
+  }
+  return {};
+}
+
+// What a failure does to the run: failFast, onFailure and the run's deadline.
+Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
+  if (spec["failFast"]) {
+    SLUICE_TRY(b, Bool(spec["failFast"], "failFast"));
+    p->fail_fast = *b;
+  }
+  if (spec["onFailure"]) {
+    SLUICE_TRY(mode, Str(spec["onFailure"], "onFailure"));
+    if (*mode != "wait" && *mode != "cancel") {
+      return FailAt(Loc(spec["onFailure"]), "onFailure must be wait (running tasks finish) or "
+                    "cancel (running tasks are cancelled), not {}", Quote(*mode));
+    }
+    p->cancel_on_failure = *mode == "cancel";
+  }
+  if (spec["deadline"]) {
+    SLUICE_TRY(ms, Duration(spec["deadline"], "deadline"));
+    p->deadline_ms = *ms;
+  }
+  return {};
+}
+
+Status Reader::Defaults(const YNode& d, PipelineSpec* p) const {
+  SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
+  SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources"}, "defaults"));
+  if (d["retry"]) {
+    SLUICE_TRY(r, Retry(d["retry"]));
+    p->default_retry = std::move(*r);
+  }
+  if (d["timeout"]) {
+    SLUICE_TRY(ms, Duration(d["timeout"], "defaults.timeout"));
+    p->default_timeout_ms = *ms;
+  }
+  if (d["resources"]) {
+    SLUICE_TRY(r, ResourcesOf(d["resources"]));
+    p->default_resources = std::move(*r);
+  }
+  return {};
+}
+
+Status Reader::Pools(const YNode& pools, std::map<std::string, double>* out) const {
+  SLUICE_TRY_STATUS(ExpectMap(pools, "pools"));
+  for (auto it = pools.begin(); it != pools.end(); ++it) {
+    SLUICE_TRY(k, Name(it->first, "pool name"));
+    if (*k == "cpu" || *k == "memory" || *k == "gpu") {
+      return FailAt(Loc(it->first), "{} is a built-in resource, not a pool", *k);
+    }
+    SLUICE_TRY(v, Int(it->second, "pool capacity", 1, 1'000'000));
+    (*out)[*k] = static_cast<double>(*v);
+  }
+  return {};
+}
+
+// spec.tasks, read in place into the pipeline's vector, then spec.finally.
+Status Reader::PipelineTasks(const YNode& spec, PipelineSpec* p) const {
   if (!spec["tasks"]) return FailAt(Loc(spec), "a Pipeline spec needs tasks");
   SLUICE_TRY_STATUS(ExpectList(spec["tasks"], "tasks"));
   if (spec["tasks"].size() == 0) return FailAt(Loc(spec["tasks"]), "a Pipeline needs at least one task");
-  p.tasks.reserve(spec["tasks"].size());
-  for (const auto& t : spec["tasks"]) SLUICE_TRY_STATUS(TaskInto(t, &p.tasks.emplace_back()));
+  p->tasks.reserve(spec["tasks"].size());
+  for (const auto& t : spec["tasks"]) SLUICE_TRY_STATUS(TaskInto(t, &p->tasks.emplace_back()));
   if (const auto& fin = spec["finally"]) {
     SLUICE_TRY_STATUS(ExpectList(fin, "finally"));
     for (const auto& t : fin) {
       SLUICE_TRY(task, Task(t, TaskKind::kFinally));
-      p.finally_tasks.push_back(std::move(*task));
+      p->finally_tasks.push_back(std::move(*task));
     }
   }
-  return p;
+  return {};
 }
 
 Result<ComponentSpec> Reader::Component(const YNode& doc) const {
@@ -534,6 +521,21 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   return c;
 }
 
+
+const std::string& Body::shell() const {
+  static const std::string kDefault = "sh -e";
+  return extra ? extra->shell : kDefault;
+}
+
+const std::vector<std::pair<std::string, TemplateField>>& Body::with() const {
+  static const std::vector<std::pair<std::string, TemplateField>> kNone;
+  return extra ? extra->with : kNone;
+}
+
+const TaskOptions& TaskSpec::opts() const {
+  static const TaskOptions kDefaults;
+  return options ? *options : kDefaults;
+}
 
 std::string_view ParamTypeName(ParamType t) {
   static const char* kNames[] = {"string", "int", "number", "bool", "list", "map"};

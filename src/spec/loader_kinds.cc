@@ -105,6 +105,7 @@ Result<std::shared_ptr<const Expression>> Reader::Cel(const YNode& n, std::strin
   return std::make_shared<const Expression>(std::move(*e));
 }
 
+// The keys are read in this order, so that the first error of a file is always the same.
 Result<PolicySpec> Reader::Policy(const YNode& doc) const {
   const auto& md = doc["metadata"];
   SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
@@ -125,52 +126,73 @@ Result<PolicySpec> Reader::Policy(const YNode& doc) const {
     }
     p.stage = *stage;
   }
-  if (const auto& m = spec["match"]) {
-    SLUICE_TRY_STATUS(ExpectMap(m, "match"));
-    SLUICE_TRY_STATUS(CheckKeys(m, {"pipelines", "tasks", "components", "labels"}, "match"));
-    auto globs = [&](const char* key, std::vector<std::string>* out) -> Status {
-      if (!m[key]) return {};
-      SLUICE_TRY_STATUS(ExpectList(m[key], fmt::format("match.{}", key)));
-      for (const auto& g : m[key]) {
-        SLUICE_TRY(s, Str(g, fmt::format("a match.{} entry", key)));
-        out->push_back(*s);
-      }
-      return {};
-    };
-    SLUICE_TRY_STATUS(globs("pipelines", &p.match_pipelines));
-    SLUICE_TRY_STATUS(globs("tasks", &p.match_tasks));
-    SLUICE_TRY_STATUS(globs("components", &p.match_components));
-    if (const auto& labels = m["labels"]) {
-      SLUICE_TRY_STATUS(ExpectMap(labels, "match.labels"));
-      for (auto it = labels.begin(); it != labels.end(); ++it) {
-        SLUICE_TRY(k, Str(it->first, "a label"));
-        SLUICE_TRY(v, Str(it->second, "a label value"));
-        p.match_labels[*k] = *v;
-      }
-    }
-  }
-  if (const auto& vs = spec["variables"]) {
-    SLUICE_TRY_STATUS(ExpectList(vs, "variables"));
-    for (const auto& v : vs) {
-      SLUICE_TRY_STATUS(ExpectMap(v, "a variable"));
-      SLUICE_TRY_STATUS(CheckKeys(v, {"name", "expression"}, "a variable"));
-      if (!v["name"] || !v["expression"]) return FailAt(Loc(v), "a variable needs name and expression");
-      PolicyVariable var;
-      SLUICE_TRY(vn, Name(v["name"], "variable name"));
-      var.name = *vn;
-      var.loc = Loc(v["expression"]);
-      SLUICE_TRY(e, Cel(v["expression"], "expression"));
-      var.expr = *e;
-      for (const auto& other : p.variables) {
-        if (other.name == var.name) return FailAt(Loc(v["name"]), "duplicate variable {}", Quote(var.name));
-      }
-      p.variables.push_back(std::move(var));
-    }
-  }
+  if (const auto& m = spec["match"]) SLUICE_TRY_STATUS(PolicyMatch(m, &p));
+  if (const auto& vs = spec["variables"]) SLUICE_TRY_STATUS(PolicyVariables(vs, &p));
   if (!spec["rules"]) return FailAt(Loc(spec), "a Policy needs rules");
-  SLUICE_TRY_STATUS(ExpectList(spec["rules"], "rules"));
-  if (spec["rules"].size() == 0) return FailAt(Loc(spec["rules"]), "a Policy needs at least one rule");
-  for (const auto& r : spec["rules"]) {
+  SLUICE_TRY_STATUS(PolicyRules(spec["rules"], &p));
+  if (spec["failurePolicy"]) {
+    SLUICE_TRY(fp, Str(spec["failurePolicy"], "failurePolicy"));
+    if (*fp != "fail" && *fp != "ignore") {
+      return FailAt(Loc(spec["failurePolicy"]), "failurePolicy must be fail (an evaluation error "
+                    "denies) or ignore, not {}", Quote(*fp));
+    }
+    p.fail_closed = *fp == "fail";
+  }
+  SLUICE_TRY(content, ToValue(doc));
+  p.hash = Sha256Hex(CanonicalJson(*content));
+  return p;
+}
+
+Status Reader::PolicyMatch(const YNode& m, PolicySpec* p) const {
+  SLUICE_TRY_STATUS(ExpectMap(m, "match"));
+  SLUICE_TRY_STATUS(CheckKeys(m, {"pipelines", "tasks", "components", "labels"}, "match"));
+  auto globs = [&](const char* key, std::vector<std::string>* out) -> Status {
+    if (!m[key]) return {};
+    SLUICE_TRY_STATUS(ExpectList(m[key], fmt::format("match.{}", key)));
+    for (const auto& g : m[key]) {
+      SLUICE_TRY(s, Str(g, fmt::format("a match.{} entry", key)));
+      out->push_back(*s);
+    }
+    return {};
+  };
+  SLUICE_TRY_STATUS(globs("pipelines", &p->match_pipelines));
+  SLUICE_TRY_STATUS(globs("tasks", &p->match_tasks));
+  SLUICE_TRY_STATUS(globs("components", &p->match_components));
+  if (const auto& labels = m["labels"]) {
+    SLUICE_TRY_STATUS(ExpectMap(labels, "match.labels"));
+    for (auto it = labels.begin(); it != labels.end(); ++it) {
+      SLUICE_TRY(k, Str(it->first, "a label"));
+      SLUICE_TRY(v, Str(it->second, "a label value"));
+      p->match_labels[*k] = *v;
+    }
+  }
+  return {};
+}
+
+Status Reader::PolicyVariables(const YNode& vs, PolicySpec* p) const {
+  SLUICE_TRY_STATUS(ExpectList(vs, "variables"));
+  for (const auto& v : vs) {
+    SLUICE_TRY_STATUS(ExpectMap(v, "a variable"));
+    SLUICE_TRY_STATUS(CheckKeys(v, {"name", "expression"}, "a variable"));
+    if (!v["name"] || !v["expression"]) return FailAt(Loc(v), "a variable needs name and expression");
+    PolicyVariable var;
+    SLUICE_TRY(vn, Name(v["name"], "variable name"));
+    var.name = *vn;
+    var.loc = Loc(v["expression"]);
+    SLUICE_TRY(e, Cel(v["expression"], "expression"));
+    var.expr = *e;
+    for (const auto& other : p->variables) {
+      if (other.name == var.name) return FailAt(Loc(v["name"]), "duplicate variable {}", Quote(var.name));
+    }
+    p->variables.push_back(std::move(var));
+  }
+  return {};
+}
+
+Status Reader::PolicyRules(const YNode& rules, PolicySpec* p) const {
+  SLUICE_TRY_STATUS(ExpectList(rules, "rules"));
+  if (rules.size() == 0) return FailAt(Loc(rules), "a Policy needs at least one rule");
+  for (const auto& r : rules) {
     SLUICE_TRY_STATUS(ExpectMap(r, "a rule"));
     SLUICE_TRY_STATUS(CheckKeys(r, {"name", "expression", "message", "messageExpression", "action"},
                                 "a rule"));
@@ -179,7 +201,7 @@ Result<PolicySpec> Reader::Policy(const YNode& doc) const {
     SLUICE_TRY(rn, Name(r["name"], "rule name"));
     rule.name = *rn;
     rule.loc = Loc(r["expression"]);
-    for (const auto& other : p.rules) {
+    for (const auto& other : p->rules) {
       if (other.name == rule.name) return FailAt(Loc(r["name"]), "duplicate rule {}", Quote(rule.name));
     }
     SLUICE_TRY(e, Cel(r["expression"], "expression"));
@@ -202,19 +224,9 @@ Result<PolicySpec> Reader::Policy(const YNode& doc) const {
       }
       rule.action = static_cast<PolicyRule::Action>(it - kActions.begin());
     }
-    p.rules.push_back(std::move(rule));
+    p->rules.push_back(std::move(rule));
   }
-  if (spec["failurePolicy"]) {
-    SLUICE_TRY(fp, Str(spec["failurePolicy"], "failurePolicy"));
-    if (*fp != "fail" && *fp != "ignore") {
-      return FailAt(Loc(spec["failurePolicy"]), "failurePolicy must be fail (an evaluation error "
-                    "denies) or ignore, not {}", Quote(*fp));
-    }
-    p.fail_closed = *fp == "fail";
-  }
-  SLUICE_TRY(content, ToValue(doc));
-  p.hash = Sha256Hex(CanonicalJson(*content));
-  return p;
+  return {};
 }
 
 Result<WaiverSpec> Reader::Waiver(const YNode& doc) const {

@@ -109,14 +109,30 @@ struct OutputsDecl {
 struct Body {
   enum class Kind { kNone, kRun, kScript, kUses, kBuiltin };
   Kind kind = Kind::kNone;
-  std::vector<TemplateField> run;  // argv
+  // argv; for a builtin, only the arguments after `builtin:NAME` (checked, never run).
+  std::vector<TemplateField> run;
   // By kind: the builtin's name ("noop" for run: [builtin:noop]), the script's text, or the
   // component reference ("name@version"). One string, not three: a pipeline may hold a million
   // tasks.
   std::string text;
-  std::string shell = "sh -e";
-  std::vector<std::pair<std::string, TemplateField>> with;
   Location loc;
+  // What few bodies set, behind one pointer (null: neither): a script's `shell:` and a uses
+  // body's `with:` arguments.
+  struct Extra {
+    std::string shell = "sh -e";
+    std::vector<std::pair<std::string, TemplateField>> with;
+  };
+  std::unique_ptr<Extra> extra;
+
+  // The shell a script runs in ("sh -e" unless `shell:` says otherwise).
+  const std::string& shell() const;
+  // A uses body's arguments, in the order written; empty for other bodies.
+  const std::vector<std::pair<std::string, TemplateField>>& with() const;
+  // The extra fields, created on first use (by the loader).
+  Extra& MutableExtra() {
+    if (!extra) extra = std::make_unique<Extra>();
+    return *extra;
+  }
 };
 
 struct TaskHandlers;
@@ -139,24 +155,42 @@ struct ApprovalSpec {
   Location loc;
 };
 
+// A task's keys that most tasks leave out. Outputs, timeout, deadline, resources and cache
+// are read only by compilation (a plan task holds what they resolve to).
+struct TaskOptions {
+  std::vector<std::pair<std::string, TemplateField>> env;
+  std::unique_ptr<TemplateField> when;
+  std::unique_ptr<RetryPolicy> retry;
+  OutputsDecl outputs;
+  std::optional<int64_t> timeout_ms;
+  std::optional<int64_t> deadline_ms;
+  Resources resources;
+  std::optional<CacheSpec> cache;
+  // catch, fallback, compensate, breaker, approval and gate (main tasks only).
+  std::unique_ptr<TaskHandlers> handlers;
+};
+
 struct TaskSpec {
   std::string name;
   Location loc;
   Body body;
   std::vector<std::pair<std::string, Location>> needs;
-  std::vector<std::pair<std::string, TemplateField>> env;
-  OutputsDecl outputs;
   // Rare, large fields live behind pointers: a pipeline may hold a million tasks.
-  std::unique_ptr<TemplateField> when;
   std::unique_ptr<ForEachSpec> for_each;  // null: not a forEach task
-  std::unique_ptr<RetryPolicy> retry;
-  std::optional<int64_t> timeout_ms;
-  std::optional<int64_t> deadline_ms;
-  Resources resources;
-  std::optional<CacheSpec> cache;
+  std::unique_ptr<TaskOptions> options;  // null: none of them set
   bool continue_on_failure = false;
-  // catch, fallback, compensate, breaker and gate; null for most tasks.
-  std::unique_ptr<TaskHandlers> handlers;
+
+  // The options, or the defaults (no env, outputs, limits or resources) when none is set.
+  const TaskOptions& opts() const;
+  const std::vector<std::pair<std::string, TemplateField>>& env() const { return opts().env; }
+  const TemplateField* when() const { return options ? options->when.get() : nullptr; }
+  const RetryPolicy* retry() const { return options ? options->retry.get() : nullptr; }
+  const TaskHandlers* handlers() const { return options ? options->handlers.get() : nullptr; }
+  // The options, created on first use (by the loader).
+  TaskOptions& MutableOptions() {
+    if (!options) options = std::make_unique<TaskOptions>();
+    return *options;
+  }
 };
 
 // A catch entry: which terminal failures it handles, and its handler (a body, run with

@@ -32,23 +32,29 @@ struct ComponentArg {
   const TemplateField* field = nullptr;  // a `with:` argument with placeholders
 };
 
+// What few plan tasks have, behind one pointer (PlanTask::rare): handlers, what guards and
+// gates it, and a `uses` task's component. A plan may hold a million tasks.
+struct PlanTaskRare {
+  std::vector<int> catches;  // main tasks: their catch handlers, by plan index
+  const CatchSpec* catch_spec = nullptr;  // kCatch: its entry (on, recover)
+  const BreakerSpec* breaker = nullptr;   // guards its attempts
+  std::vector<const PolicySpec*> gate;    // gate policies, checked before it starts
+  const ApprovalSpec* approval = nullptr; // a sign-off it waits for before it starts
+  const ComponentSpec* component = nullptr;  // set for `uses`
+  std::vector<ComponentArg> component_args;  // its params, in the component's order
+};
+
 struct PlanTask {
   int index = 0;
   std::string name;
   TaskRole role = TaskRole::kMain;
   int owner = -1;  // handlers: the task they serve
-  // Main tasks: their handlers, by plan index (-1 = none).
-  std::vector<int> catches;
+  int group = -1;  // index into Plan::groups
+  // Main tasks: their fallback and compensate handlers, by plan index (-1 = none).
   int fallback = -1;
   int compensate = -1;
-  const CatchSpec* catch_spec = nullptr;  // kCatch: its entry (on, recover)
-  const BreakerSpec* breaker = nullptr;   // guards its attempts
-  int group = -1;                         // index into Plan::groups
-  std::vector<const PolicySpec*> gate;    // gate policies, checked before it starts
-  const ApprovalSpec* approval = nullptr; // a sign-off it waits for before it starts
   const TaskSpec* spec = nullptr;
-  const ComponentSpec* component = nullptr;  // set for `uses`
-  std::vector<ComponentArg> component_args;  // its params, in the component's order
+  std::unique_ptr<PlanTaskRare> rare;  // null: none of its fields set
   Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
   const Body* body = nullptr;                // the task's or its component's body
   const OutputsDecl* outputs = nullptr;
@@ -62,6 +68,26 @@ struct PlanTask {
   std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted
   std::vector<int> dependents;
   bool when_reads_item = false;  // `when` is decided per forEach item
+
+  // PlanTaskRare's fields, or their defaults when it has none.
+  const PlanTaskRare& rare_or_default() const {
+    static const PlanTaskRare kNone;
+    return rare ? *rare : kNone;
+  }
+  const std::vector<int>& catches() const { return rare_or_default().catches; }
+  const CatchSpec* catch_spec() const { return rare ? rare->catch_spec : nullptr; }
+  const BreakerSpec* breaker() const { return rare ? rare->breaker : nullptr; }
+  const std::vector<const PolicySpec*>& gate() const { return rare_or_default().gate; }
+  const ApprovalSpec* approval() const { return rare ? rare->approval : nullptr; }
+  const ComponentSpec* component() const { return rare ? rare->component : nullptr; }
+  const std::vector<ComponentArg>& component_args() const {
+    return rare_or_default().component_args;
+  }
+  // The rare fields, created on first use (by the compiler).
+  PlanTaskRare& MutableRare() {
+    if (!rare) rare = std::make_unique<PlanTaskRare>();
+    return *rare;
+  }
 };
 
 struct PlanGroup {
@@ -81,15 +107,19 @@ struct Plan {
   std::vector<PlanTask> tasks;
   int num_main = 0;     // tasks[0, num_main) are the main DAG
   int num_finally = 0;  // tasks[num_main, num_main + num_finally) are spec.finally
-  std::unordered_map<std::string, int> by_name;
-  Graph graph;  // main and finally tasks (node i = tasks[i])
+  // Keys view the TaskSpec names the pipeline owns (they never move): no second copy.
+  std::unordered_map<std::string_view, int> by_name;
   // Every file read to build the plan, by absolute path, so a run can be resumed from exactly
   // what it was submitted with.
   std::map<std::string, std::string> sources;
   std::string digest;  // SHA-256 over the sources
 
+  // The DAG of the main and finally tasks (node i = tasks[i]), for rendering. Built on each
+  // call: the tasks' deps and dependents hold its edges, so the plan keeps no second copy.
+  Graph graph() const;
+
   const PlanTask* Find(std::string_view name) const {
-    auto it = by_name.find(std::string(name));
+    auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : &tasks[it->second];
   }
 };

@@ -18,44 +18,54 @@ class ReferenceChecker {
 
   Status CheckReferences(PlanTask& pt) {
     const TaskSpec& t = *pt.spec;
-    for (const auto& [name, field] : t.body.with) SLUICE_TRY_STATUS(CheckField(pt, field, false));
-    if (!pt.component) {
+    for (const auto& [name, field] : t.body.with()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (!pt.component()) {
       for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
     } else {
-      for (const auto& a : pt.component->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
-      for (const auto& [name, field] : pt.component->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
+      for (const auto& a : pt.component()->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
+      for (const auto& [name, field] : pt.component()->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
-    for (const auto& [name, field] : t.env) SLUICE_TRY_STATUS(CheckField(pt, field, false));
-    if (t.when) {
-      SLUICE_TRY_STATUS(CheckField(pt, *t.when, false));
-      SLUICE_TRY_STATUS(CheckKind(*t.when, "when must be a condition (a bool)",
+    for (const auto& [name, field] : t.env()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (const TemplateField* when = t.when()) {
+      SLUICE_TRY_STATUS(CheckField(pt, *when, false));
+      SLUICE_TRY_STATUS(CheckKind(*when, "when must be a condition (a bool)",
                                   {StaticType::kBool}));
-      for (const auto& piece : t.when->tmpl.pieces()) {
+      for (const auto& piece : when->tmpl.pieces()) {
         if (!piece.expr) continue;
         for (const auto& ref : piece.expr->references()) pt.when_reads_item |= ref.path[0] == "item";
       }
     }
-    if (t.for_each && t.for_each->expr) {
-      const TemplateField& expr = *t.for_each->expr;
-      for (const auto& piece : expr.tmpl.pieces()) {
-        if (!piece.expr) continue;
-        for (const auto& ref : piece.expr->references()) {
-          if (ref.path[0] == "item") {
-            return FailAt(expr.loc, "forEach cannot refer to item");
-          }
-        }
-      }
-      SLUICE_TRY_STATUS(CheckField(pt, expr, false));
-      // A string may hold a JSON list (an upstream output read as text).
-      SLUICE_TRY_STATUS(CheckKind(expr, "forEach must give a list",
-                                  {StaticType::kList, StaticType::kString}));
-    }
+    if (t.for_each && t.for_each->expr) SLUICE_TRY_STATUS(CheckForEach(pt, *t.for_each->expr));
     if (pt.retry->when) {
       retry_when_ = true;
       auto st = CheckField(pt, *pt.retry->when, false);
       retry_when_ = false;
       SLUICE_TRY_STATUS(st);
     }
+    return Dependencies(pt);
+  }
+
+ private:
+  // forEach's placeholder gives the list of items, so it cannot read an item itself.
+  Status CheckForEach(PlanTask& pt, const TemplateField& expr) {
+    for (const auto& piece : expr.tmpl.pieces()) {
+      if (!piece.expr) continue;
+      for (const auto& ref : piece.expr->references()) {
+        if (ref.path[0] == "item") {
+          return FailAt(expr.loc, "forEach cannot refer to item");
+        }
+      }
+    }
+    SLUICE_TRY_STATUS(CheckField(pt, expr, false));
+    // A string may hold a JSON list (an upstream output read as text).
+    return CheckKind(expr, "forEach must give a list", {StaticType::kList, StaticType::kString});
+  }
+
+  // pt.deps: the tasks it reads outputs of (data_deps, found by CheckField) and the ones it
+  // needs, sorted and each once. Fails on a needs entry that names no task, itself, or a task
+  // of the other DAG (main or finally).
+  Status Dependencies(PlanTask& pt) {
+    const TaskSpec& t = *pt.spec;
     std::sort(pt.data_deps.begin(), pt.data_deps.end());
     pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());
     if (pt.role != TaskRole::kMain && pt.role != TaskRole::kFinally) {
@@ -96,7 +106,6 @@ class ReferenceChecker {
     return {};
   }
 
- private:
   // The types known before a run, for the static check: declared params, run and task fields.
   class ScopeTypes : public TypeEnv {
    public:
@@ -143,7 +152,7 @@ class ReferenceChecker {
   // false) or in a component's scope, and records data dependencies.
   Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
     if (f.literal) return {};
-    ScopeTypes types(is_component ? pt.component->params : plan_->pipeline->params);
+    ScopeTypes types(is_component ? pt.component()->params : plan_->pipeline->params);
     for (const auto& piece : f.tmpl.pieces()) {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
@@ -176,105 +185,119 @@ class ReferenceChecker {
 
   Status CheckReference(PlanTask& pt, const std::vector<std::string>& path, bool is_component,
                         const Location& loc, int col) {
-    auto fail = [&](std::string msg) {
-      return FailAt(loc, "{} (in the placeholder, column {})", msg, col);
-    };
+    std::string problem = ReferenceProblem(pt, path, is_component);
+    if (problem.empty()) return {};
+    return FailAt(loc, "{} (in the placeholder, column {})", problem, col);
+  }
+
+  // What is wrong with a reference to `path`, or "" when it names something in scope; a task
+  // output that is read becomes a data dependency of `pt`.
+  std::string ReferenceProblem(PlanTask& pt, const std::vector<std::string>& path,
+                               bool is_component) {
     const std::string& root = path[0];
-    std::string spelled = Join(path, ".");
     if (retry_when_ && root != "error" && root != "task" && root != "run") {
-      return fail(fmt::format("retry.when sees error, task and run, not {}", Quote(root)));
+      return fmt::format("retry.when sees error, task and run, not {}", Quote(root));
     }
-    if (root == "params") {
-      if (path.size() < 2) return {};
-      std::vector<std::string> names;
-      const auto& decls = is_component ? pt.component->params : plan_->pipeline->params;
-      for (const auto& d : decls) names.push_back(d.name);
-      if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
-        return fail(fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names)));
-      }
-      return {};
-    }
+    if (root == "params") return ParamProblem(pt, path, is_component);
     if (root == "run") {
       if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {
-        return fail(fmt::format("unknown {}: run has id, status and failedTasks", spelled));
+        return fmt::format("unknown {}: run has id, status and failedTasks", Join(path, "."));
       }
-      return {};
+      return "";
     }
-    if (root == "error") {
-      if (!retry_when_ && pt.role != TaskRole::kCatch && pt.role != TaskRole::kFallback) {
-        return fail("error is only defined in retry.when, catch handlers and fallbacks");
-      }
-      static const std::vector<std::string> kFields = {"class", "exitCode", "signal", "message",
-                                                       "task"};
-      if (path.size() >= 2 && std::find(kFields.begin(), kFields.end(), path[1]) == kFields.end()) {
-        return fail(fmt::format("unknown {}: error has {}{}", spelled, Join(kFields, ", "),
-                                DidYouMean(path[1], kFields)));
-      }
-      return {};
-    }
+    if (root == "error") return ErrorProblem(pt, path);
     if (root == "task") {
       if (path.size() >= 2 && path[1] != "name" && path[1] != "attempt") {
-        return fail(fmt::format("unknown {}: task has name and attempt", spelled));
+        return fmt::format("unknown {}: task has name and attempt", Join(path, "."));
       }
-      return {};
+      return "";
     }
     if (root == "component" && is_component) {
-      if (path.size() >= 2 && path[1] != "dir") return fail(fmt::format("unknown {}: component has dir", spelled));
-      return {};
+      if (path.size() >= 2 && path[1] != "dir") return fmt::format("unknown {}: component has dir", Join(path, "."));
+      return "";
     }
     if (root == "item" && !is_component) {
       const TaskSpec* itemized = pt.owner >= 0 ? plan_->tasks[pt.owner].spec : pt.spec;
-      if (!itemized->for_each) {
-        return fail("item is only defined in a task with forEach");
-      }
-      return {};
+      if (!itemized->for_each) return "item is only defined in a task with forEach";
+      return "";
     }
-    if (root == "tasks" && !is_component) {
-      if (path.size() < 5 || path[2] != "outputs" || (path[3] != "params" && path[3] != "artifacts")) {
-        return fail(fmt::format("{} must read tasks.NAME.outputs.params.NAME or "
-                                "tasks.NAME.outputs.artifacts.NAME", spelled));
-      }
-      const PlanTask* up = plan_->Find(path[1]);
-      if (!up) {
-        std::vector<std::string> names;
-        for (const auto& t : plan_->tasks) names.push_back(t.name);
-        return fail(fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names)));
-      }
-      if (up->index == pt.index) return fail(fmt::format("task {} reads its own outputs", Quote(pt.name)));
-      if (up->role != TaskRole::kMain && up->role != TaskRole::kFinally) {
-        return fail(fmt::format("task {} is a handler; its outputs cannot be read", Quote(path[1])));
-      }
-      if (up->role == TaskRole::kFinally && pt.role != TaskRole::kFinally) {
-        return fail(fmt::format("{} is a finally task: it runs last, so only other finally "
-                                "tasks can read its outputs", Quote(path[1])));
-      }
-      if (up->index == pt.owner && pt.role != TaskRole::kCompensate) {
-        return fail(fmt::format("the {} of task {} runs when it failed, so it has no outputs to "
-                                "read", pt.role == TaskRole::kCatch ? "catch handler" : "fallback",
-                                Quote(up->name)));
-      }
-      std::vector<std::string> outs;
-      if (path[3] == "params") {
-        for (const auto& o : up->outputs->params) outs.push_back(o.name);
-      } else {
-        for (const auto& o : up->outputs->artifacts) outs.push_back(o.name);
-      }
-      if (std::find(outs.begin(), outs.end(), path[4]) == outs.end()) {
-        return fail(fmt::format("task {} has no output {} {}{}", Quote(path[1]),
-                                path[3] == "params" ? "param" : "artifact", Quote(path[4]),
-                                DidYouMean(path[4], outs)));
-      }
-      pt.data_deps.push_back(up->index);
-      return {};
-    }
+    if (root == "tasks" && !is_component) return OutputProblem(pt, path);
     std::vector<std::string> roots = is_component
         ? std::vector<std::string>{"params", "component", "run", "task"}
         : std::vector<std::string>{"params", "tasks", "item", "run", "task", "error"};
     static const std::vector<std::string> kTypeNames = {
         "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
         "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration
-    if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) return {};
-    return fail(fmt::format("unknown variable {}{}", Quote(root), DidYouMean(root, roots)));
+    if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) return "";
+    return fmt::format("unknown variable {}{}", Quote(root), DidYouMean(root, roots));
+  }
+
+  // params.NAME: a declared param of the pipeline, or of the component.
+  std::string ParamProblem(const PlanTask& pt, const std::vector<std::string>& path,
+                           bool is_component) {
+    if (path.size() < 2) return "";
+    std::vector<std::string> names;
+    const auto& decls = is_component ? pt.component()->params : plan_->pipeline->params;
+    for (const auto& d : decls) names.push_back(d.name);
+    if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
+      return fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names));
+    }
+    return "";
+  }
+
+  // error.FIELD: only where a failure is being handled.
+  std::string ErrorProblem(const PlanTask& pt, const std::vector<std::string>& path) {
+    if (!retry_when_ && pt.role != TaskRole::kCatch && pt.role != TaskRole::kFallback) {
+      return "error is only defined in retry.when, catch handlers and fallbacks";
+    }
+    static const std::vector<std::string> kFields = {"class", "exitCode", "signal", "message",
+                                                     "task"};
+    if (path.size() >= 2 && std::find(kFields.begin(), kFields.end(), path[1]) == kFields.end()) {
+      return fmt::format("unknown {}: error has {}{}", Join(path, "."), Join(kFields, ", "),
+                         DidYouMean(path[1], kFields));
+    }
+    return "";
+  }
+
+  // tasks.NAME.outputs.(params|artifacts).NAME: a declared output of a task that has ended
+  // when `pt` reads it; that task becomes a data dependency.
+  std::string OutputProblem(PlanTask& pt, const std::vector<std::string>& path) {
+    if (path.size() < 5 || path[2] != "outputs" || (path[3] != "params" && path[3] != "artifacts")) {
+      return fmt::format("{} must read tasks.NAME.outputs.params.NAME or "
+                         "tasks.NAME.outputs.artifacts.NAME", Join(path, "."));
+    }
+    const PlanTask* up = plan_->Find(path[1]);
+    if (!up) {
+      std::vector<std::string> names;
+      for (const auto& t : plan_->tasks) names.push_back(t.name);
+      return fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names));
+    }
+    if (up->index == pt.index) return fmt::format("task {} reads its own outputs", Quote(pt.name));
+    if (up->role != TaskRole::kMain && up->role != TaskRole::kFinally) {
+      return fmt::format("task {} is a handler; its outputs cannot be read", Quote(path[1]));
+    }
+    if (up->role == TaskRole::kFinally && pt.role != TaskRole::kFinally) {
+      return fmt::format("{} is a finally task: it runs last, so only other finally "
+                         "tasks can read its outputs", Quote(path[1]));
+    }
+    if (up->index == pt.owner && pt.role != TaskRole::kCompensate) {
+      return fmt::format("the {} of task {} runs when it failed, so it has no outputs to "
+                         "read", pt.role == TaskRole::kCatch ? "catch handler" : "fallback",
+                         Quote(up->name));
+    }
+    std::vector<std::string> outs;
+    if (path[3] == "params") {
+      for (const auto& o : up->outputs->params) outs.push_back(o.name);
+    } else {
+      for (const auto& o : up->outputs->artifacts) outs.push_back(o.name);
+    }
+    if (std::find(outs.begin(), outs.end(), path[4]) == outs.end()) {
+      return fmt::format("task {} has no output {} {}{}", Quote(path[1]),
+                         path[3] == "params" ? "param" : "artifact", Quote(path[4]),
+                         DidYouMean(path[4], outs));
+    }
+    pt.data_deps.push_back(up->index);
+    return "";
   }
 
   const Plan* plan_;

@@ -245,6 +245,11 @@ class Reader {
   // `n` is the block holding the body's keys, `k` its keys; errors name it "WHAT \"NAME\"".
   Status BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_uses,
                 std::string_view what, std::string_view name) const;
+  // The three kinds of body; `shell` and `with` are the block's keys of those names (may be
+  // undefined).
+  Status RunBody(const YNode& run, Body* body) const;
+  Status ScriptBody(const YNode& script, const YNode& shell, Body* body) const;
+  Status UsesBody(const YNode& uses, const YNode& with, Body* body) const;
   // What a task block is: a task of spec.tasks or spec.finally, or a handler of `owner`.
   enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
   Result<TaskSpec> Task(const YNode& n, TaskKind kind = TaskKind::kMain,
@@ -252,14 +257,37 @@ class Reader {
   // The same, into `t` (a fresh TaskSpec, e.g. the pipeline's next): no 448-byte move a task.
   Status TaskInto(const YNode& n, TaskSpec* t, TaskKind kind = TaskKind::kMain,
                   const std::string& owner = "") const;
+  // The parts of a task, in the order TaskInto reads them.
+  Status TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskKind kind,
+                      const std::string& owner) const;
+  Status Needs(const YNode& needs, std::vector<std::pair<std::string, Location>>* out) const;
+  Status When(const YNode& when, TaskSpec* t) const;
+  Status ForEach(const YNode& fe, TaskSpec* t) const;
+  Status TaskScheduling(const MapKeys& k, TaskSpec* t) const;
+  // A main task's catch, fallback, compensate, breaker, approval and gate (loader_handlers.cc).
+  Result<std::unique_ptr<TaskHandlers>> Handlers(const YNode& n, const std::string& owner) const;
+  Status Catches(const YNode& c, const std::string& owner, std::vector<CatchSpec>* out) const;
+  Result<std::unique_ptr<ApprovalSpec>> Approval(const YNode& a) const;
+  Status Gate(const YNode& g, std::vector<std::pair<std::string, Location>>* out) const;
   // A breaker's settings from `n` (a spec.breakers entry, or a Breaker document's spec).
   Status BreakerSettings(const YNode& n, BreakerSpec* b) const;
   Result<BreakerSpec> Breaker(const YNode& doc) const;
   Result<PolicySpec> Policy(const YNode& doc) const;
+  // The parts of a Policy document's spec, in the order Policy reads them.
+  Status PolicyMatch(const YNode& m, PolicySpec* p) const;
+  Status PolicyVariables(const YNode& vs, PolicySpec* p) const;
+  Status PolicyRules(const YNode& rules, PolicySpec* p) const;
   Result<WaiverSpec> Waiver(const YNode& doc) const;
   Result<std::shared_ptr<const Expression>> Cel(const YNode& n, std::string_view what) const;
-  Result<std::unique_ptr<TaskHandlers>> Handlers(const YNode& n, const std::string& owner) const;
   Result<PipelineSpec> Pipeline(const YNode& doc) const;
+  // The parts of a Pipeline document, in the order Pipeline reads them.
+  Status PipelineMetadata(const YNode& md, PipelineSpec* p) const;
+  Status Groups(const YNode& gs, std::vector<GroupSpec>* out) const;
+  Status Breakers(const YNode& bs, std::vector<BreakerSpec>* out) const;
+  Status PipelineFailure(const YNode& spec, PipelineSpec* p) const;
+  Status Defaults(const YNode& d, PipelineSpec* p) const;
+  Status Pools(const YNode& pools, std::map<std::string, double>* out) const;
+  Status PipelineTasks(const YNode& spec, PipelineSpec* p) const;
   Result<ComponentSpec> Component(const YNode& doc) const;
 
   const std::string& file() const { return file_; }

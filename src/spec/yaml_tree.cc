@@ -75,6 +75,140 @@ bool IsNullText(std::string_view s) {
 
 }  // namespace
 
+// Builds a YamlTree from libyaml's events; the members are YamlTree's (a friend). Open
+// collections keep the children collected so far; a collection's list moves into the children
+// arena when it ends. Explicit stacks: no recursion. One per parse.
+class LibyamlReader {
+ public:
+  LibyamlReader(std::string_view text, size_t nodes_hint) : tree_(new YamlTree()) {
+    tree_->nodes_.reserve(nodes_hint);
+    tree_->children_.reserve(nodes_hint);
+    tree_->texts_.reserve(text.size() / 2 + 16);
+  }
+
+  // On success returns the tree; on failure "LINE:COL: ..." (1-based).
+  Result<std::unique_ptr<YamlTree>> Read(std::string_view text) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return Fail(ErrorCode::kInternal, "cannot start the YAML parser");
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    while (true) {
+      yaml_event_t ev;
+      if (!yaml_parser_parse(&parser, &ev)) {
+        std::string what = SyntaxError(parser);
+        yaml_parser_delete(&parser);
+        return Fail(ErrorCode::kInvalidInput, "{}", what);
+      }
+      bool done = ev.type == YAML_STREAM_END_EVENT;
+      Status st = Apply(ev);
+      yaml_event_delete(&ev);
+      if (!st) {
+        yaml_parser_delete(&parser);
+        return std::unexpected(st.error());
+      }
+      if (done) break;
+    }
+    yaml_parser_delete(&parser);
+    return std::move(tree_);
+  }
+
+ private:
+  static std::string SyntaxError(const yaml_parser_t& parser) {
+    const yaml_mark_t& m = parser.problem_mark;
+    std::string what = parser.problem ? parser.problem : "unknown error";
+    if (parser.context) {
+      const yaml_mark_t& c = parser.context_mark;
+      what = fmt::format("{} {} (started at {}:{})", parser.context, what, c.line + 1, c.column + 1);
+    }
+    return fmt::format("{}:{}: YAML syntax error: {}", m.line + 1, m.column + 1, EscapeControl(what));
+  }
+
+  // Adds what one event says to the tree. Fails on an alias to an unknown anchor.
+  Status Apply(const yaml_event_t& ev) {
+    switch (ev.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        anchors_.clear();  // anchors are local to their document
+        break;
+      case YAML_SCALAR_EVENT:
+        Attach(AddScalar(ev));
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
+        uint32_t idx = Add(seq ? YNode::Type::kSequence : YNode::Type::kMap, ev.start_mark,
+                           seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor);
+        Attach(idx);
+        open_.push_back(idx);
+        if (pending_.size() < open_.size()) pending_.emplace_back();
+        pending_[open_.size() - 1].clear();
+        break;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        auto& kids = pending_[open_.size() - 1];
+        YamlTree::NodeData& d = tree_->nodes_[open_.back()];
+        d.first = static_cast<uint32_t>(tree_->children_.size());
+        d.count = static_cast<uint32_t>(kids.size());
+        tree_->children_.insert(tree_->children_.end(), kids.begin(), kids.end());
+        open_.pop_back();
+        break;
+      }
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors_.find(reinterpret_cast<const char*>(ev.data.alias.anchor));
+        if (it == anchors_.end()) {
+          return Fail(ErrorCode::kInvalidInput, "{}:{}: unknown alias", ev.start_mark.line + 1,
+                      ev.start_mark.column + 1);
+        }
+        Attach(it->second);
+        break;
+      }
+      default: break;
+    }
+    return {};
+  }
+
+  uint32_t AddScalar(const yaml_event_t& ev) {
+    const auto& s = ev.data.scalar;
+    std::string_view value(reinterpret_cast<const char*>(s.value), s.length);
+    bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
+    bool str_tag = s.tag && std::string_view(reinterpret_cast<const char*>(s.tag)) ==
+                                "tag:yaml.org,2002:str";
+    bool null = plain && !s.tag && IsNullText(value);
+    uint32_t idx = Add(null ? YNode::Type::kNull : YNode::Type::kScalar, ev.start_mark, s.anchor);
+    YamlTree::NodeData& d = tree_->nodes_[idx];
+    d.string_tagged = !plain || str_tag;
+    d.text = static_cast<uint32_t>(tree_->texts_.size());
+    d.count = static_cast<uint32_t>(value.size());  // a scalar's length
+    tree_->texts_.append(value);
+    tree_->texts_.push_back('\0');
+    return idx;
+  }
+
+  uint32_t Add(YNode::Type type, const yaml_mark_t& mark, const unsigned char* anchor) {
+    YamlTree::NodeData d;
+    d.type = type;
+    d.line = static_cast<int>(mark.line);
+    d.column = static_cast<int>(mark.column);
+    tree_->nodes_.push_back(std::move(d));
+    uint32_t idx = static_cast<uint32_t>(tree_->nodes_.size() - 1);
+    if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = idx;
+    return idx;
+  }
+
+  // A node becomes a document, or the next child of the innermost open collection.
+  void Attach(uint32_t idx) {
+    if (open_.empty()) {
+      tree_->docs_.emplace_back(tree_.get(), idx);
+    } else {
+      pending_[open_.size() - 1].push_back(idx);
+    }
+  }
+
+  std::unique_ptr<YamlTree> tree_;
+  std::vector<uint32_t> open_;
+  std::vector<std::vector<uint32_t>> pending_;
+  std::map<std::string, uint32_t> anchors_;
+};
+
 Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
   // libyaml rejects control characters but reports them at 1:1; locate the first one here.
   // The same pass counts what may start a node (a key's ':' starts two) to size the arenas:
@@ -99,111 +233,7 @@ Result<std::unique_ptr<YamlTree>> YamlTree::Parse(std::string_view text) {
 }
 
 Result<std::unique_ptr<YamlTree>> YamlTree::ParseLibyaml(std::string_view text, size_t nodes_hint) {
-  auto tree = std::unique_ptr<YamlTree>(new YamlTree());
-  tree->nodes_.reserve(nodes_hint);
-  tree->children_.reserve(nodes_hint);
-  tree->texts_.reserve(text.size() / 2 + 16);
-  yaml_parser_t parser;
-  if (!yaml_parser_initialize(&parser)) return Fail(ErrorCode::kInternal, "cannot start the YAML parser");
-  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  // Open collections with the children collected so far; a collection's list moves into the
-  // children arena when it ends. Explicit stacks: no recursion.
-  std::vector<uint32_t> open;
-  std::vector<std::vector<uint32_t>> pending;
-  std::map<std::string, uint32_t> anchors;
-  auto fail = [&](std::string what) -> std::unexpected<Error> {
-    yaml_parser_delete(&parser);
-    return std::unexpected(Error(ErrorCode::kInvalidInput, std::move(what)));
-  };
-  auto attach = [&](uint32_t idx) {
-    if (open.empty()) {
-      tree->docs_.emplace_back(tree.get(), idx);
-    } else {
-      pending[open.size() - 1].push_back(idx);
-    }
-  };
-  auto add = [&](YNode::Type type, const yaml_mark_t& mark, const unsigned char* anchor) {
-    NodeData d;
-    d.type = type;
-    d.line = static_cast<int>(mark.line);
-    d.column = static_cast<int>(mark.column);
-    tree->nodes_.push_back(std::move(d));
-    uint32_t idx = static_cast<uint32_t>(tree->nodes_.size() - 1);
-    if (anchor) anchors[reinterpret_cast<const char*>(anchor)] = idx;
-    return idx;
-  };
-  while (true) {
-    yaml_event_t ev;
-    if (!yaml_parser_parse(&parser, &ev)) {
-      const yaml_mark_t& m = parser.problem_mark;
-      std::string what = parser.problem ? parser.problem : "unknown error";
-      if (parser.context) {
-        const yaml_mark_t& c = parser.context_mark;
-        what = fmt::format("{} {} (started at {}:{})", parser.context, what, c.line + 1, c.column + 1);
-      }
-      return fail(fmt::format("{}:{}: YAML syntax error: {}", m.line + 1, m.column + 1,
-                              EscapeControl(what)));
-    }
-    bool done = ev.type == YAML_STREAM_END_EVENT;
-    switch (ev.type) {
-      case YAML_DOCUMENT_START_EVENT:
-        anchors.clear();  // anchors are local to their document
-        break;
-      case YAML_SCALAR_EVENT: {
-        const auto& s = ev.data.scalar;
-        std::string_view value(reinterpret_cast<const char*>(s.value), s.length);
-        bool plain = s.style == YAML_PLAIN_SCALAR_STYLE;
-        bool str_tag = s.tag && std::string_view(reinterpret_cast<const char*>(s.tag)) ==
-                                    "tag:yaml.org,2002:str";
-        bool null = plain && !s.tag && IsNullText(value);
-        uint32_t idx = add(null ? YNode::Type::kNull : YNode::Type::kScalar, ev.start_mark,
-                           s.anchor);
-        tree->nodes_[idx].string_tagged = !plain || str_tag;
-        tree->nodes_[idx].text = static_cast<uint32_t>(tree->texts_.size());
-        tree->nodes_[idx].count = static_cast<uint32_t>(value.size());  // a scalar's length
-        tree->texts_.append(value);
-        tree->texts_.push_back('\0');
-        attach(idx);
-        break;
-      }
-      case YAML_SEQUENCE_START_EVENT:
-      case YAML_MAPPING_START_EVENT: {
-        bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
-        uint32_t idx = add(seq ? YNode::Type::kSequence : YNode::Type::kMap, ev.start_mark,
-                           seq ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor);
-        attach(idx);
-        open.push_back(idx);
-        if (pending.size() < open.size()) pending.emplace_back();
-        pending[open.size() - 1].clear();
-        break;
-      }
-      case YAML_SEQUENCE_END_EVENT:
-      case YAML_MAPPING_END_EVENT: {
-        auto& kids = pending[open.size() - 1];
-        NodeData& d = tree->nodes_[open.back()];
-        d.first = static_cast<uint32_t>(tree->children_.size());
-        d.count = static_cast<uint32_t>(kids.size());
-        tree->children_.insert(tree->children_.end(), kids.begin(), kids.end());
-        open.pop_back();
-        break;
-      }
-      case YAML_ALIAS_EVENT: {
-        auto it = anchors.find(reinterpret_cast<const char*>(ev.data.alias.anchor));
-        if (it == anchors.end()) {
-          yaml_mark_t m = ev.start_mark;
-          yaml_event_delete(&ev);
-          return fail(fmt::format("{}:{}: unknown alias", m.line + 1, m.column + 1));
-        }
-        attach(it->second);
-        break;
-      }
-      default: break;
-    }
-    yaml_event_delete(&ev);
-    if (done) break;
-  }
-  yaml_parser_delete(&parser);
-  return tree;
+  return LibyamlReader(text, nodes_hint).Read(text);
 }
 
 }  // namespace sluice

@@ -111,6 +111,7 @@ class YamlTree {
  private:
   friend class YNode;
   friend class FastYamlReader;
+  friend class LibyamlReader;
   // 24 bytes a node: texts and child lists live in two arenas, not in per-node allocations.
   struct NodeData {
     YNode::Type type = YNode::Type::kNull;
