@@ -169,14 +169,6 @@ TEST_F(DeciderTest, AFailedFallbackStillGoesToCatchWithTheTasksError) {
   EXPECT_EQ(StateOf("a"), TaskState::kRecovered);
 }
 
-// a -> b -> c and a -> d, all compensable; e needs c and d and fails last.
-const char* kSaga =
-    "    - {name: a, run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: b, needs: [a], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: c, needs: [b], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: d, needs: [a], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: e, needs: [c, d], run: [x]}\n";
-
 TEST_F(DeciderTest, AFailedRunCompensatesCompletedTasksInReverseOrder) {
   Build(kSaga);
   int64_t now = kS;

@@ -18,7 +18,7 @@
 #include "engine/attempt.h"
 #include "engine/breaker.h"
 #include "engine/decider.h"
-#include "engine/engine_fakes.h"  // Compile() only
+#include "engine/engine_fakes.h"  // Compile() and kSaga only
 #include "engine/recorder.h"
 #include "engine/run_state.h"
 

@@ -31,6 +31,15 @@ inline std::shared_ptr<const Plan> Compile(const std::string& tasks, const std::
   return *plan;
 }
 
+// a -> b -> c and a -> d, all compensable; e needs c and d and fails last. Compensations undo
+// in reverse: c before b, b and d before a; c and d are unrelated and may overlap.
+inline const char* const kSaga =
+    "    - {name: a, run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: b, needs: [a], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: c, needs: [b], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: d, needs: [a], run: [x], compensate: {run: [undo]}}\n"
+    "    - {name: e, needs: [c, d], run: [x]}\n";
+
 // "train[2].catch[0]" -> "train.catch": the task an instance belongs to, for FakeExecutor.
 inline std::string BaseName(const std::string& instance) {
   std::string out;

@@ -103,15 +103,6 @@ TEST(Failure, AFailedFallbackStillGoesToCatch) {
   EXPECT_EQ(h.exec.requests.back().argv, (Names{"5"}));  // the task's error, not the fallback's
 }
 
-// a -> b -> c and a -> d, all compensable; e fails last. Compensations undo in reverse:
-// c before b, b and d before a; c and d are unrelated and may overlap.
-const char* kSaga =
-    "    - {name: a, run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: b, needs: [a], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: c, needs: [b], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: d, needs: [a], run: [x], compensate: {run: [undo]}}\n"
-    "    - {name: e, needs: [c, d], run: [x]}\n";
-
 void ExpectReverseOrder(const Harness& h) {
   Names started = h.Tasks(EventKind::kAttemptStarted);
   Names finished = h.Tasks(EventKind::kTaskFinished);

@@ -464,64 +464,6 @@ Status Reader::PipelineTasks(const YNode& spec, PipelineSpec* p) const {
   return {};
 }
 
-Result<ComponentSpec> Reader::Component(const YNode& doc) const {
-  SLUICE_TRY_STATUS(CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "a Component"));
-  ComponentSpec c;
-  c.loc = Loc(doc);
-  const auto& md = doc["metadata"];
-  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "version", "labels", "description"}, "metadata"));
-  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
-  if (!md["version"]) return FailAt(Loc(md), "a Component needs metadata.version (semver, e.g. 1.0.0)");
-  SLUICE_TRY(name, Name(md["name"], "component name"));
-  c.name = *name;
-  c.loc = Loc(md["name"]);
-  SLUICE_TRY(version, Str(md["version"], "version"));
-  std::vector<int> parts;
-  if (!ParseVersionParts(*version, 3, &parts) || parts.size() != 3) {
-    return FailAt(Loc(md["version"]), "version {} is not semver MAJOR.MINOR.PATCH (e.g. 1.2.0, "
-                  "at most 9 digits a part)", Quote(*version));
-  }
-  c.version = *version;
-  c.major = parts[0];
-  c.minor = parts[1];
-  c.patch = parts[2];
-  const auto& spec = doc["spec"];
-  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env", "retry",
-                              "timeout", "resources", "cache"},
-                       "a Component spec"));
-  if (spec["params"]) {
-    SLUICE_TRY(ps, Params(spec["params"]));
-    c.params = std::move(*ps);
-  }
-  if (spec["outputs"]) {
-    SLUICE_TRY(o, Outputs(spec["outputs"]));
-    c.outputs = std::move(*o);
-  }
-  SLUICE_TRY_STATUS(BodyOf(spec, MapKeys(spec), &c.body, false, "component", c.name));
-  if (spec["env"]) {
-    SLUICE_TRY(env, Env(spec["env"]));
-    c.env = std::move(*env);
-  }
-  if (spec["retry"]) {
-    SLUICE_TRY(r, Retry(spec["retry"]));
-    c.retry = std::move(*r);
-  }
-  if (spec["timeout"]) {
-    SLUICE_TRY(ms, Duration(spec["timeout"], "timeout"));
-    c.timeout_ms = *ms;
-  }
-  if (spec["resources"]) {
-    SLUICE_TRY(r, ResourcesOf(spec["resources"]));
-    c.resources = std::move(*r);
-  }
-  if (spec["cache"]) {
-    SLUICE_TRY(cc, Cache(spec["cache"]));
-    c.cache = *cc;
-  }
-  return c;
-}
-
-
 const std::string& Body::shell() const {
   static const std::string kDefault = "sh -e";
   return extra ? extra->shell : kDefault;
