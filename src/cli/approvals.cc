@@ -15,9 +15,56 @@ Result<std::vector<ApprovalVote>> StoreApprovals::Votes(const std::string& run_i
                                                         const std::string& task) {
   SLUICE_TRY(rows, store_.ListVotes(run_id, task));
   std::vector<ApprovalVote> out;
-  for (const auto& r : *rows) out.push_back({r.user, r.approve, r.comment, r.time_us});
+  for (const auto& r : *rows) out.push_back({r.user, r.account, r.approve, r.comment, r.time_us});
   return out;
 }
+
+namespace {
+
+// What an approval request asks for (its request JSON).
+struct Request {
+  std::vector<std::string> approvers;
+  bool forbid_self = true;
+  int64_t quorum = 1;
+};
+
+Request ParseRequest(const std::string& json) {
+  Request out;
+  auto req = ParseJson(json);
+  if (!req || !req->is_map()) return out;
+  if (const Value* a = req->Find("approvers"); a && a->is_list()) {
+    for (const auto& x : a->as_list()) {
+      if (x.is_string()) out.approvers.push_back(x.as_string());
+    }
+  }
+  if (const Value* f = req->Find("forbidSelfApproval"); f && f->is_bool()) out.forbid_self = f->as_bool();
+  if (const Value* q = req->Find("quorum"); q && q->is_int()) out.quorum = q->as_int();
+  return out;
+}
+
+// Whether `who` is listed among `approvers`: by name, or by a group of users.yaml
+// ("group:NAME" is only ever a group, never a user of that name).
+bool IsApprover(const Principal& who, const std::vector<std::string>& approvers) {
+  for (const auto& a : approvers) {
+    if (StartsWith(a, "group:") ? who.InGroup(std::string_view(a).substr(6)) : a == who.name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// How many distinct accounts approved: votes one account cast under several names count once.
+size_t DistinctApprovers(const std::vector<VoteRow>& votes) {
+  std::vector<std::string> accounts;
+  for (const auto& v : votes) {
+    if (v.approve && std::find(accounts.begin(), accounts.end(), v.account) == accounts.end()) {
+      accounts.push_back(v.account);
+    }
+  }
+  return accounts.size();
+}
+
+}  // namespace
 
 int CmdApprovals(Env& env, const GlobalOptions& g, bool all) {
   auto store = OpenStore(env, g, false);
@@ -36,20 +83,21 @@ int CmdApprovals(Env& env, const GlobalOptions& g, bool all) {
     const Value* q = req && req->is_map() ? req->Find("quorum") : nullptr;
     const Value* approvers = req && req->is_map() ? req->Find("approvers") : nullptr;
     const Value* instr = req && req->is_map() ? req->Find("instructions") : nullptr;
-    int yes = static_cast<int>(std::count_if(votes->begin(), votes->end(),
-                                             [](const VoteRow& v) { return v.approve; }));
+    size_t yes = DistinctApprovers(*votes);
     std::string quorum = q && q->is_int() ? std::to_string(q->as_int()) : "1";
     if (g.json) {
       ValueList vl;
       for (const auto& v : *votes) {
-        vl.push_back(Value(ValueMap{{"user", Value(v.user)}, {"approve", Value(v.approve)},
-                                    {"comment", Value(v.comment)}, {"time", Value(Ts(v.time_us))}}));
+        vl.push_back(Value(ValueMap{{"user", Value(v.user)}, {"account", Value(v.account)},
+                                    {"approve", Value(v.approve)}, {"comment", Value(v.comment)},
+                                    {"time", Value(Ts(v.time_us))}}));
       }
       out.push_back(Value(ValueMap{{"run", Value(r.run_id)},
                                    {"task", Value(r.task)},
                                    {"state", Value(r.state)},
                                    {"requested", Value(Ts(r.requested_us))},
                                    {"deadline", Value(r.deadline_us ? Ts(r.deadline_us) : "")},
+                                   {"round", Value(r.round)},
                                    {"request", req ? *req : Value()},
                                    {"votes", Value(std::move(vl))}}));
       continue;
@@ -81,48 +129,40 @@ int CmdVote(Env& env, const GlobalOptions& g, const std::string& run_ref, const 
                         fmt::format("task {} of run {} is not awaiting approval{}", Quote(task),
                                     run->id, *request ? " (it was " + (*request)->state + ")" : "")));
   }
-  auto req = ParseJson((*request)->request);
-  std::vector<std::string> approvers;
-  bool forbid_self = true;
-  if (req && req->is_map()) {
-    if (const Value* a = req->Find("approvers"); a && a->is_list()) {
-      for (const auto& x : a->as_list()) {
-        if (x.is_string()) approvers.push_back(x.as_string());
-      }
-    }
-    if (const Value* f = req->Find("forbidSelfApproval"); f && f->is_bool()) forbid_self = f->as_bool();
-  }
-  bool allowed = std::find(approvers.begin(), approvers.end(), who->name) != approvers.end();
-  for (const auto& grp : who->groups) {
-    allowed = allowed || std::find(approvers.begin(), approvers.end(), "group:" + grp) != approvers.end();
-  }
-  if (!allowed) {
+  const Request req = ParseRequest((*request)->request);
+  const char* verb = approve ? "approve" : "reject";
+  if (!IsApprover(*who, req.approvers)) {
     return Report(Error(ErrorCode::kInvalidInput,
-                        fmt::format("{} may not {} {}: its approvers are {}", who->name,
-                                    approve ? "approve" : "reject", task, Join(approvers, ", "))));
+                        fmt::format("{} may not {} {}: its approvers are {}", who->Actor(), verb,
+                                    task, Join(req.approvers, ", "))));
   }
+  // Self-approval is judged on the real principal as well as the name: an account that
+  // submitted as dave cannot approve as alice.
   auto submitter = (*store)->RunSubmitter(run->id);
   if (!submitter) return Report(submitter.error());
-  if (forbid_self && *submitter == who->name) {
+  auto [by_name, by_account] = ParseActor(*submitter);
+  if (req.forbid_self && by_name == who->name) {
     return Report(Error(ErrorCode::kInvalidInput,
                         fmt::format("{} submitted run {} and may not {} it (forbidSelfApproval)",
-                                    who->name, run->id, approve ? "approve" : "reject")));
+                                    who->Actor(), run->id, verb)));
   }
-  VoteRow vote{who->name, approve, comment, env.clock().NowUs()};
-  if (auto s = (*store)->AddVote(run->id, task, vote); !s) return Report(s.error());
-  if (auto a = (*store)->AppendAudit(AuditOf(env, who->name, approve ? "approval.approved" : "approval.rejected",
-                                              run->id, task, Value(ValueMap{{"comment", Value(comment)}})));
-      !a) {
-    return Report(a.error());
+  if (req.forbid_self && by_account == who->account) {
+    return Report(Error(ErrorCode::kInvalidInput,
+                        fmt::format("{} may not {} run {}: {} submitted it, the same account "
+                                    "(forbidSelfApproval)", who->Actor(), verb, run->id,
+                                    *submitter)));
+  }
+  VoteRow vote{who->name, who->account, approve, comment, env.clock().NowUs(), (*request)->round, 0};
+  auto audit = AuditOf(env, who->Actor(), approve ? "approval.approved" : "approval.rejected",
+                       run->id, task, Value(ValueMap{{"comment", Value(comment)},
+                                                     {"round", Value(vote.round)}}));
+  if (auto cast = (*store)->CastVote(run->id, task, vote, std::move(audit)); !cast) {
+    return Report(cast.error());
   }
   auto votes = (*store)->ListVotes(run->id, task);
-  int yes = votes ? static_cast<int>(std::count_if(votes->begin(), votes->end(),
-                                                   [](const VoteRow& v) { return v.approve; }))
-                  : 0;
-  const Value* q = req && req->is_map() ? req->Find("quorum") : nullptr;
-  std::printf("%s %s of run %s (%d of %lld approvals)\n", approve ? "approved" : "rejected",
-              task.c_str(), run->id.c_str(), yes,
-              static_cast<long long>(q && q->is_int() ? q->as_int() : 1));
+  std::printf("%s %s of run %s (%zu of %lld approvals)\n", approve ? "approved" : "rejected",
+              task.c_str(), run->id.c_str(), votes ? DistinctApprovers(*votes) : 0,
+              static_cast<long long>(req.quorum));
   return 0;
 }
 

@@ -60,15 +60,22 @@ int CmdAuditExport(Env& env, const GlobalOptions& g) {
 int CmdWhoami(Env& env, const GlobalOptions& g) {
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
+  auto list = [](const std::vector<std::string>& names) {
+    ValueList out;
+    for (const auto& x : names) out.push_back(Value(x));
+    return Value(std::move(out));
+  };
   if (g.json) {
-    ValueList groups;
-    for (const auto& x : who->groups) groups.push_back(Value(x));
-    std::printf("%s\n", Value(ValueMap{{"name", Value(who->name)}, {"groups", Value(std::move(groups))}})
+    std::printf("%s\n", Value(ValueMap{{"name", Value(who->name)},
+                                       {"account", Value(who->account)},
+                                       {"groups", list(who->groups)},
+                                       {"rights", list(who->rights)}})
                             .ToJson()
                             .c_str());
   } else {
-    std::printf("%s%s%s\n", who->name.c_str(), who->groups.empty() ? "" : " (groups: ",
-                who->groups.empty() ? "" : (Join(who->groups, ", ") + ")").c_str());
+    std::printf("%s%s%s\n", who->Actor().c_str(),
+                who->groups.empty() ? "" : (" (groups: " + Join(who->groups, ", ") + ")").c_str(),
+                who->rights.empty() ? "" : (" (rights: " + Join(who->rights, ", ") + ")").c_str());
   }
   return 0;
 }

@@ -75,7 +75,7 @@ Result<AuditRecord> AuditBy(Env& env, const GlobalOptions& g, std::string action
                             std::string run_id, std::string subject, const Value& details) {
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return std::unexpected(who.error());
-  return AuditOf(env, who->name, std::move(action), std::move(run_id), std::move(subject), details);
+  return AuditOf(env, who->Actor(), std::move(action), std::move(run_id), std::move(subject), details);
 }
 
 Status Audit(Env& env, const GlobalOptions& g, Store& store, std::string action,
@@ -281,7 +281,10 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
-// Loads a stored run's plan from the sources it was submitted with.
+// Loads a stored run's plan from the sources it was submitted with. They, and its params, must
+// be what its run.submitted audit record says was submitted: the tables can be edited in SQLite,
+// the chained record cannot without `audit verify` noticing, so an edited pipeline is refused
+// instead of resumed or rolled back.
 Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store,
                                                                     const RunRecord& run) {
   auto sources = store.LoadSources(run.id);
@@ -291,6 +294,22 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
   if (!plan) return std::unexpected(plan.error().Wrap("reloading the run's pipeline"));
   auto params = ParseJson(run.params);
   if (!params) return std::unexpected(params.error());
+  SLUICE_TRY(submitted, store.SubmittedRecord(run.id));
+  auto details = *submitted ? ParseJson((*submitted)->details) : Result<Value>(Value());
+  const Value* digest = details && details->is_map() ? details->Find("specDigest") : nullptr;
+  const Value* submitted_params = details && details->is_map() ? details->Find("params") : nullptr;
+  if (!digest || !digest->is_string() || digest->as_string() != (*plan)->digest) {
+    return Fail(ErrorCode::kConflict,
+                "run {}: its stored pipeline is not the one submitted ({}); it was changed in "
+                "the store, and is not run again", run.id,
+                *submitted ? "the digest differs from its run.submitted audit record"
+                           : "it has no run.submitted audit record");
+  }
+  if (!submitted_params || CanonicalJson(*submitted_params) != CanonicalJson(*params)) {
+    return Fail(ErrorCode::kConflict, "run {}: its stored params are not the ones submitted (its "
+                "run.submitted audit record differs); they were changed in the store, and are "
+                "not used again", run.id);
+  }
   return std::make_pair(*plan, *params);
 }
 

@@ -105,24 +105,69 @@ TEST(Commands, EvalReadsItsVariablesFileFromTheEnv) {
   EXPECT_EQ(bad.rc, 2);
 }
 
-TEST(Commands, WhoamiTakesTheUserFromTheEnvsVariablesThenItsLoginName) {
+TEST(Commands, WhoamiIsTheAccountWhateverTheVariablesClaim) {
   FakeEnv env;
   env.user_name = "login";
-  Outcome login = Capture([&] { return CmdWhoami(env, InState("/state")); });
-  EXPECT_EQ(login.out, "login\n");
   env.vars["USER"] = "user";
-  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out, "user\n");
+  env.vars["LOGNAME"] = "user";
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out, "login\n");
   env.vars["SLUICE_USER"] = "";  // empty counts as unset
-  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out, "user\n");
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out, "login\n");
+  env.user_name = "";  // an account the password database does not name
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out, "uid-1000\n");
+}
+
+TEST(Commands, OnlyAnAccountWithTheActAsRightActsForAnotherName) {
+  FakeEnv env;
+  env.user_name = "login";
   env.vars["SLUICE_USER"] = "alice";
-  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml",
-                                      "users:\n  - {name: alice, groups: [ml, ops]}\n"));
+  Outcome claimed = Capture([&] { return CmdWhoami(env, InState("/state")); });
+  EXPECT_EQ(claimed.rc, 2);
+  EXPECT_NE(claimed.err.find("account \"login\" may not act as \"alice\""), std::string::npos)
+      << claimed.err;
+  ASSERT_TRUE(env.mem_files.WriteFile(
+      "/state/users.yaml",
+      "users:\n  - {name: login, rights: [act-as]}\n  - {name: alice, groups: [ml, ops]}\n"));
   EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out,
-            "alice (groups: ml, ops)\n");
+            "alice (by login) (groups: ml, ops) (rights: act-as)\n");
   env.vars["SLUICE_USER"] = "mallory";
   Outcome refused = Capture([&] { return CmdWhoami(env, InState("/state")); });
   EXPECT_EQ(refused.rc, 2);
   EXPECT_NE(refused.err.find("user \"mallory\" is not in"), std::string::npos) << refused.err;
+  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml", "users:\n  - {name: login}\n  - {name: alice}\n"));
+  env.vars["SLUICE_USER"] = "alice";
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).rc, 2);  // no right
+}
+
+TEST(Commands, AUsersFileOthersCanWriteIsNotTrusted) {
+  FakeEnv env;
+  env.user_name = "login";
+  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml",
+                                      "users:\n  - {name: login, groups: [approvers]}\n"));
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).out,
+            "login (groups: approvers)\n");
+  env.mem_files.SetOwner("/state/users.yaml", 1000, 0664);  // the group may write it
+  Outcome writable = Capture([&] { return CmdWhoami(env, InState("/state")); });
+  EXPECT_EQ(writable.rc, 2);
+  EXPECT_NE(writable.err.find("is not trusted"), std::string::npos) << writable.err;
+  env.mem_files.SetOwner("/state/users.yaml", 1001, 0644);  // another account's file
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).rc, 2);
+  env.mem_files.SetOwner("/state/users.yaml", 1000, 0640);
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).rc, 0);
+}
+
+TEST(Commands, AUsersFileRefusesNamesThatLookLikeGroupsAndUnknownRights) {
+  FakeEnv env;
+  env.user_name = "login";
+  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml", "users:\n  - {name: \"group:ops\"}\n"));
+  Outcome group = Capture([&] { return CmdWhoami(env, InState("/state")); });
+  EXPECT_EQ(group.rc, 2);
+  EXPECT_NE(group.err.find("/state/users.yaml:2:12: \"group:ops\" is not a user name"),
+            std::string::npos) << group.err;
+  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml",
+                                      "users:\n  - {name: login, rights: [root]}\n"));
+  Outcome right = Capture([&] { return CmdWhoami(env, InState("/state")); });
+  EXPECT_NE(right.err.find("unknown right \"root\""), std::string::npos) << right.err;
 }
 
 // The commands that open the store: a FakeEnv over a real temporary folder.
@@ -132,7 +177,7 @@ class CommandsWithStore : public ::testing::Test {
     char tmpl[] = "/tmp/sluice-commands-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    env_.vars["SLUICE_USER"] = "alice";
+    env_.user_name = "alice";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -1,10 +1,20 @@
-// Who is running a command. In embedded mode: --as USER, else $SLUICE_USER, else the login
-// name; when the state directory has a users.yaml, the name must be in it and gets its groups
-// from it. Commands ask this interface, so the server mode can answer from API tokens instead.
+// Who is running a command. In embedded mode that is the operating-system account of the
+// process (its real user id): `$USER` and the login name are not asked. `--as NAME` (or
+// $SLUICE_USER) acts for another name, and only an account that the state folder's users.yaml
+// grants `act-as` may do so; the audit then records both names ("bob (by root)"), and
+// everything that counts people (a quorum, forbidSelfApproval) counts the account.
+//
+// users.yaml (STATE/users.yaml) lists the names that may act, their groups and their rights. It
+// is trusted only when it is a regular file owned by the state folder's owner and writable by no
+// one else; otherwise every command refuses to run. Without it, each account acts as itself,
+// with no groups and no rights.
+//
+// Commands ask this interface, so the server mode can answer from API tokens instead.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -12,19 +22,32 @@
 
 namespace sluice {
 
+// The rights users.yaml grants an account.
+inline constexpr std::string_view kRightActAs = "act-as";                 // --as another name
+inline constexpr std::string_view kRightGrantWaivers = "grant-waivers";   // sluice waiver grant
+
 struct Principal {
-  std::string name;
-  std::vector<std::string> groups;
+  std::string name;                 // who acts: the account, or the name it acts for (--as)
+  std::string account;              // the operating-system account behind it: the real principal
+  std::vector<std::string> groups;  // of `name`, from users.yaml
+  std::vector<std::string> rights;  // of `account`, from users.yaml
+
+  bool Has(std::string_view right) const;
+  bool InGroup(std::string_view group) const;
+  // How the audit names it: "bob", or "bob (by root)" when root acts for bob.
+  std::string Actor() const;
 };
 
 class Identity {
  public:
   virtual ~Identity() = default;
+  // The principal, or an error a user can act on (an untrusted or malformed users.yaml, a name
+  // it does not list, --as without the right): exit 2, before anything happens.
   virtual Result<Principal> Current() const = 0;
 };
 
-// `as` is the --as flag ("" when not given). The variables, the login name and users.yaml are
-// read through `env`, which must outlive the identity.
+// `as` is the --as flag ("" when not given). The variables, the account and users.yaml are read
+// through `env`, which must outlive the identity.
 std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
                                               const std::string& as);
 

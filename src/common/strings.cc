@@ -254,4 +254,17 @@ std::string FormatTimestampMs(int64_t ms) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
+std::string ActorName(std::string_view name, std::string_view account) {
+  if (account.empty() || name == account) return std::string(name);
+  return fmt::format("{} (by {})", name, account);
+}
+
+std::pair<std::string, std::string> ParseActor(std::string_view actor) {
+  size_t by = actor.find(" (by ");
+  if (by == std::string_view::npos || actor.back() != ')') {
+    return {std::string(actor), std::string(actor)};
+  }
+  return {std::string(actor.substr(0, by)), std::string(actor.substr(by + 5, actor.size() - by - 6))};
+}
+
 }  // namespace sluice

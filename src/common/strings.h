@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -52,5 +53,11 @@ std::string HexEncode(std::string_view bytes);
 
 // Formats epoch milliseconds as RFC 3339 UTC ("2026-11-29T00:55:00.123Z").
 std::string FormatTimestampMs(int64_t ms);
+
+// Who acted, as the audit log and messages name it: "bob", or "bob (by root)" when the
+// operating-system account `account` acts for the name `name`. ParseActor inverts it: {name,
+// account} (the same twice for a plain name).
+std::string ActorName(std::string_view name, std::string_view account);
+std::pair<std::string, std::string> ParseActor(std::string_view actor);
 
 }  // namespace sluice

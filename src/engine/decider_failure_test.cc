@@ -286,10 +286,10 @@ TEST_F(DeciderTest, AnApprovalIsGrantedByAQuorumOfDistinctApproversAndHoldsNoSlo
   EXPECT_EQ(StateOf("ship"), TaskState::kAwaitingApproval);
   EXPECT_EQ(Last(EventKind::kApprovalRequested, "ship").due_us, 0);  // no timeout
   EXPECT_TRUE(decider_->AwaitingVotes());
-  approvals_.votes["ship"] = {{"bob", true, "", 0}, {"bob", true, "again", 0}};
+  approvals_.votes["ship"] = {{"bob", "bob", true, "", 0}, {"bob", "bob", true, "again", 0}};
   Tick(2 * kS);
   EXPECT_EQ(StateOf("ship"), TaskState::kAwaitingApproval);  // one approver, twice
-  approvals_.votes["ship"].push_back({"carol", true, "", 0});
+  approvals_.votes["ship"].push_back({"carol", "carol", true, "", 0});
   Tick(3 * kS);
   const Event& decided = Last(EventKind::kApprovalDecided, "ship");
   EXPECT_EQ(decided.status, "approved");
@@ -299,10 +299,33 @@ TEST_F(DeciderTest, AnApprovalIsGrantedByAQuorumOfDistinctApproversAndHoldsNoSlo
   EXPECT_EQ(StateOf("ship"), TaskState::kSucceeded);
 }
 
+TEST_F(DeciderTest, AQuorumCountsAccountsNotTheNamesOneAccountVotesUnder) {
+  Build("    - name: ship\n      approval: {approvers: [bob, carol], quorum: 2}\n");
+  Advance(kS);
+  // root, acting as bob and then as carol (--as), is one principal.
+  approvals_.votes["ship"] = {{"bob", "root", true, "", 0}, {"carol", "root", true, "", 0}};
+  Tick(2 * kS);
+  EXPECT_EQ(StateOf("ship"), TaskState::kAwaitingApproval);
+  approvals_.votes["ship"].push_back({"carol", "carol", true, "", 0});
+  Tick(3 * kS);
+  EXPECT_EQ(Last(EventKind::kApprovalDecided, "ship").message, "approved by bob (by root), carol");
+}
+
+TEST_F(DeciderTest, AVoteCastAtOrAfterTheDeadlineCountsForNothing) {
+  Build("    - name: a\n      approval: {approvers: [bob], timeout: 5s}\n");
+  Advance(kS);
+  // Cast at the deadline while no process was watching, seen later (on resume): not counted.
+  approvals_.votes["a"] = {{"bob", "bob", true, "", 6 * kS}};
+  Tick(8 * kS);
+  const Event& decided = Last(EventKind::kApprovalDecided, "a");
+  EXPECT_EQ(decided.status, "rejected");
+  EXPECT_EQ(decided.message, "not approved within 5.0s (0 of 1 approvals): rejected");
+}
+
 TEST_F(DeciderTest, AnApprovalIsRejectedByOneNo) {
   Build("    - name: a\n      approval: {approvers: [bob, carol], quorum: 2}\n");
   Advance(kS);
-  approvals_.votes["a"] = {{"carol", true, "", 0}, {"bob", false, "not today", 0}};
+  approvals_.votes["a"] = {{"carol", "carol", true, "", 0}, {"bob", "bob", false, "not today", 0}};
   Tick(2 * kS);
   EXPECT_EQ(Last(EventKind::kApprovalDecided, "a").status, "rejected");
   const Event& fin = Last(EventKind::kTaskFinished, "a");

@@ -117,11 +117,17 @@ void Decider::DecideApprovals() {
       }
       votes = std::move(*v);
     }
-    std::vector<std::string> yes;
+    // A quorum counts distinct accounts: one account's votes under several names count once.
+    // A vote cast at or after the deadline counts for nothing (the store refuses it as well).
+    std::vector<std::string> yes, accounts;
     const ApprovalVote* no = nullptr;
     for (const auto& v : votes) {
+      if (in.due_us > 0 && v.time_us >= in.due_us) continue;
       if (!v.approve && !no) no = &v;
-      if (v.approve && std::find(yes.begin(), yes.end(), v.user) == yes.end()) yes.push_back(v.user);
+      if (v.approve && std::find(accounts.begin(), accounts.end(), v.account) == accounts.end()) {
+        accounts.push_back(v.account);
+        yes.push_back(ActorName(v.user, v.account));
+      }
     }
     Event e;
     e.kind = EventKind::kApprovalDecided;

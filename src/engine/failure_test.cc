@@ -424,7 +424,7 @@ TEST(Failure, AnApprovalHoldsNoSlotAndWaitsForItsQuorum) {
   Harness h;
   TimedVotes votes(h.clock);
   const int64_t t0 = h.clock.NowUs();
-  votes.votes["ship"] = {{t0 + 10'000'000, {"bob", true, "", 0}}, {t0 + 20'000'000, {"carol", true, "", 0}}};
+  votes.votes["ship"] = {{t0 + 10'000'000, {"bob", "bob", true, "", 0}}, {t0 + 20'000'000, {"carol", "carol", true, "", 0}}};
   h.exec.durations["busy"] = 15'000'000;
   auto plan = Compile("    - name: ship\n      approval: {approvers: [bob, carol], quorum: 2}\n"
                       "    - {name: after, needs: [ship], run: [x]}\n"
@@ -447,7 +447,7 @@ TEST(Failure, AnApprovalHoldsNoSlotAndWaitsForItsQuorum) {
 TEST(Failure, AnApprovalIsRejectedByOneNoOrByItsTimeoutAndNeverRetried) {
   Harness h;
   TimedVotes votes(h.clock);
-  votes.votes["a"] = {{h.clock.NowUs() + 3'000'000, {"bob", false, "not today", 0}}};
+  votes.votes["a"] = {{h.clock.NowUs() + 3'000'000, {"bob", "bob", false, "not today", 0}}};
   auto plan = Compile("    - name: a\n      approval: {approvers: [bob]}\n      retry: 3\n"
                       "    - name: b\n      approval: {approvers: [bob], timeout: 5s}\n",
                       "  failFast: false\n");

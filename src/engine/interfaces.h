@@ -35,9 +35,11 @@ class Breakers {
                         int64_t duration_us, const std::string& who) = 0;
 };
 
-// Votes on approvals, as people cast them (`sluice approve|reject`), in the order cast.
+// Votes on approvals, as people cast them (`sluice approve|reject`), in the order cast: only
+// those of the request's current round that count (store: their audit record chains).
 struct ApprovalVote {
-  std::string user;
+  std::string user;     // the name voted as
+  std::string account;  // the real principal: a quorum counts accounts, not names
   bool approve = false;
   std::string comment;
   int64_t time_us = 0;

@@ -63,7 +63,10 @@ class ProcessLauncher {
 struct FileInfo {
   bool exists = false;
   bool is_dir = false;
+  bool is_link = false;  // StatNoFollow only: a symbolic link (the rest describes the link)
   int64_t size = 0;
+  int64_t uid = -1;      // the owner's user id
+  uint32_t mode = 0;     // the permission bits (07777)
 };
 
 // A file written only at its end, like a log. Append() hands the bytes to the OS at once (no
@@ -86,6 +89,8 @@ class FileSystem {
   virtual Status WriteFile(const std::string& path, std::string_view content) = 0;
   virtual Status MakeDirs(const std::string& path) = 0;
   virtual FileInfo Stat(const std::string& path) = 0;
+  // Stat of `path` itself when it is a symbolic link (lstat).
+  virtual FileInfo StatNoFollow(const std::string& path) { return Stat(path); }
   // Names in `path`, sorted; "." and ".." excluded.
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
   // True when `path` is a folder with nothing in it (false when it is not a folder or unreadable).
@@ -167,8 +172,11 @@ class Env {
   // The value of the environment variable `name`; nullopt when it is not set. (Set but empty
   // gives "": callers that treat empty as unset say so.)
   virtual std::optional<std::string> GetVar(const std::string& name) = 0;
-  // This process's user's name in the password database; "" when it has none.
+  // This process's user's name in the password database (of its real user id); "" when it has
+  // none.
   virtual std::string UserName() = 0;
+  // This process's real user id.
+  virtual int64_t Uid() = 0;
   // Whether file descriptor `fd` is a terminal.
   virtual bool IsTty(int fd) = 0;
   // The machine's capacity: online CPU cores (at least 1) and physical memory in bytes.

@@ -144,11 +144,24 @@ class PosixFileSystem : public FileSystem {
 
   FileInfo Stat(const std::string& path) override {
     struct stat st;
+    if (stat(path.c_str(), &st) != 0) return FileInfo();
+    return InfoOf(st);
+  }
+
+  FileInfo StatNoFollow(const std::string& path) override {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return FileInfo();
+    return InfoOf(st);
+  }
+
+  static FileInfo InfoOf(const struct stat& st) {
     FileInfo info;
-    if (stat(path.c_str(), &st) != 0) return info;
     info.exists = true;
     info.is_dir = S_ISDIR(st.st_mode);
+    info.is_link = S_ISLNK(st.st_mode);
     info.size = st.st_size;
+    info.uid = st.st_uid;
+    info.mode = st.st_mode & 07777;
     return info;
   }
 
@@ -435,6 +448,7 @@ class PosixEnv : public Env {
     const struct passwd* pw = getpwuid(getuid());
     return pw && pw->pw_name ? pw->pw_name : "";
   }
+  int64_t Uid() override { return getuid(); }
   bool IsTty(int fd) override { return isatty(fd) == 1; }
   int CpuCount() override {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

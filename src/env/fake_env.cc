@@ -25,9 +25,12 @@ Status MemFileSystem::WriteFile(const std::string& path, std::string_view conten
 FileInfo MemFileSystem::Stat(const std::string& path) {
   FileInfo info;
   std::string p = Absolute(path);
+  auto owner = owners_.find(p);
+  info.uid = owner != owners_.end() ? owner->second.first : 1000;
   if (auto it = files_.find(p); it != files_.end()) {
     info.exists = true;
     info.size = static_cast<int64_t>(it->second.size());
+    info.mode = owner != owners_.end() ? owner->second.second : 0644;
     return info;
   }
   std::string prefix = p == "/" ? p : p + "/";
@@ -35,6 +38,7 @@ FileInfo MemFileSystem::Stat(const std::string& path) {
   if (it != files_.end() && StartsWith(it->first, prefix)) {
     info.exists = true;
     info.is_dir = true;
+    info.mode = owner != owners_.end() ? owner->second.second : 0755;
   }
   return info;
 }

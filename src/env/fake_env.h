@@ -64,6 +64,8 @@ class MemFileSystem : public FileSystem {
   Status WriteFile(const std::string& path, std::string_view content) override;
   Status MakeDirs(const std::string& path) override { return {}; }
   FileInfo Stat(const std::string& path) override;
+  // Owner and mode Stat reports for `path` (default: uid 1000, 0644 files, 0755 folders).
+  void SetOwner(const std::string& path, int64_t uid, uint32_t mode) { owners_[Absolute(path)] = {uid, mode}; }
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
   // Folders exist only through their files here, so none is ever empty.
   bool IsEmptyDir(const std::string& path) override { return false; }
@@ -81,6 +83,7 @@ class MemFileSystem : public FileSystem {
 
  private:
   std::map<std::string, std::string> files_;
+  std::map<std::string, std::pair<int64_t, uint32_t>> owners_;
 };
 
 // An Env of fakes for running commands in tests: a FakeClock, a MemFileSystem (or a file system
@@ -114,6 +117,7 @@ class FakeEnv : public Env {
   std::vector<std::string> Environment() override;
   std::optional<std::string> GetVar(const std::string& name) override;
   std::string UserName() override { return user_name; }
+  int64_t Uid() override { return uid; }
   bool IsTty(int fd) override { return tty; }
   int CpuCount() override { return cpu_count; }
   double MemoryBytes() override { return memory_bytes; }
@@ -131,6 +135,7 @@ class FakeEnv : public Env {
   const TimeZones* zones = nullptr;
   std::map<std::string, std::string> vars;
   std::string user_name = "tester";
+  int64_t uid = 1000;
   int pid = 4242;
   bool tty = false;
   int cpu_count = 4;

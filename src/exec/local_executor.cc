@@ -281,11 +281,15 @@ Result<ArtifactRef> LocalExecutor::StoreArtifact(const std::string& name, const 
   (void)fs_.RemoveAll(tmp);
   if (auto s = fs_.MakeDirs(tmp); !s) return std::unexpected(s.error());
   if (auto s = CopyTree(path, tmp + "/" + base, 0); !s) return std::unexpected(s.error());
-  if (auto s = fs_.MakeReadOnly(tmp + "/" + base); !s) return std::unexpected(s.error());
   if (auto s = fs_.MakeDirs(dir); !s) return std::unexpected(s.error());
+  // Read-only after the rename: moving a folder to another parent needs write permission on it
+  // (its ".." changes), which only root has on a read-only one.
   auto moved = fs_.Rename(tmp + "/" + base, dest);
   (void)fs_.RemoveAll(tmp);
   if (!moved && !fs_.Stat(dest).exists) return std::unexpected(moved.error());
+  if (moved) {
+    if (auto s = fs_.MakeReadOnly(dest); !s) return std::unexpected(s.error());
+  }
   return ref;
 }
 

@@ -71,10 +71,16 @@ CREATE INDEX decisions_by_run ON decisions(run_id, seq);
 CREATE TABLE approval_requests (
   run_id TEXT NOT NULL, task TEXT NOT NULL, requested_us INTEGER NOT NULL,
   deadline_us INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL DEFAULT '{}',
-  state TEXT NOT NULL, PRIMARY KEY (run_id, task));
+  state TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (run_id, task));
 CREATE TABLE approval_votes (
-  run_id TEXT NOT NULL, task TEXT NOT NULL, user TEXT NOT NULL, approve INTEGER NOT NULL,
-  comment TEXT NOT NULL DEFAULT '', time_us INTEGER NOT NULL, PRIMARY KEY (run_id, task, user));
+  run_id TEXT NOT NULL, task TEXT NOT NULL, round INTEGER NOT NULL, account TEXT NOT NULL,
+  user TEXT NOT NULL, approve INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',
+  time_us INTEGER NOT NULL, audit_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, round, account));
+CREATE TABLE waivers (
+  name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
+  granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
+  audit_seq INTEGER NOT NULL);
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -136,6 +142,23 @@ CREATE TABLE approval_votes (
     R"sql(
 ALTER TABLE runs ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 7 -> 8: trust. An approval asked again is a new round with its own votes; a vote names the
+    // account that cast it (the real principal) and the audit record that makes it count; waivers
+    // granted with `sluice waiver grant`. Votes of older stores had no audit link: they are not
+    // carried over (a pending approval asks for them again).
+    R"sql(
+ALTER TABLE approval_requests ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+DROP TABLE approval_votes;
+CREATE TABLE approval_votes (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, round INTEGER NOT NULL, account TEXT NOT NULL,
+  user TEXT NOT NULL, approve INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',
+  time_us INTEGER NOT NULL, audit_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, round, account));
+CREATE TABLE waivers (
+  name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
+  granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
+  audit_seq INTEGER NOT NULL);
+)sql",
 };
 static_assert(std::size(kUpgrades) == Store::kSchemaVersion - 1);
 
@@ -155,9 +178,12 @@ Status Store::Impl::Project(const Event& e) {
       return Run("UPDATE runs SET status=?, finished_us=?, stats=?, pid=0 WHERE id=?", e.status,
                  e.time_us, e.data, e.run_id);
     case EventKind::kApprovalRequested: {
-      auto s = Run("INSERT OR REPLACE INTO approval_requests(run_id,task,requested_us,deadline_us,"
-                   "request,state) VALUES(?,?,?,?,?,'pending')", e.run_id, e.task, e.time_us,
-                   e.due_us, e.data);
+      // Asked again (a group retry): a new round, which the earlier round's votes do not decide.
+      auto s = Run("INSERT INTO approval_requests(run_id,task,requested_us,deadline_us,request,"
+                   "state) VALUES(?,?,?,?,?,'pending') ON CONFLICT(run_id,task) DO UPDATE SET "
+                   "requested_us=excluded.requested_us, deadline_us=excluded.deadline_us, "
+                   "request=excluded.request, state='pending', round=round+1", e.run_id, e.task,
+                   e.time_us, e.due_us, e.data);
       if (!s) return s;
       return Run("INSERT INTO tasks(run_id,name,state,message) VALUES(?,?,'awaiting-approval',?) "
                  "ON CONFLICT(run_id,name) DO UPDATE SET state='awaiting-approval', "

@@ -130,12 +130,17 @@ struct ApprovalRequestRow {
   int64_t deadline_us = 0;  // 0 = none
   std::string request;      // JSON: approvers, quorum, forbidSelfApproval, instructions
   std::string state;        // pending | approved | rejected
+  int64_t round = 1;        // 1, then one more each time the task asks again (a group retry)
 };
+// A vote on one round of an approval.
 struct VoteRow {
-  std::string user;
+  std::string user;         // the name voted as
+  std::string account;      // the operating-system account that cast it: the real principal
   bool approve = false;
   std::string comment;
   int64_t time_us = 0;
+  int64_t round = 0;
+  int64_t audit_seq = 0;    // its audit record (approval.approved|rejected)
 };
 
 struct AuditCheck {
@@ -156,7 +161,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction.
@@ -164,14 +169,24 @@ class Store : public EventSink {
                    const Event& created, const AuditRecord* audit = nullptr,
                    const std::vector<DecisionRow>& decisions = {});
   // Approvals: requests (a projection of approval.requested/decided events) and votes.
-  // AddVote refuses a second vote by the same user on the same approval.
   Result<std::vector<ApprovalRequestRow>> ListApprovalRequests(bool pending_only);
   Result<std::optional<ApprovalRequestRow>> GetApprovalRequest(const std::string& run_id,
                                                                const std::string& task);
-  Status AddVote(const std::string& run_id, const std::string& task, const VoteRow& vote);
+  // Casts `vote` on round `vote.round` of the task's approval, with its audit record `audit`, in
+  // one transaction: both are stored or neither. On success returns the audit record as
+  // appended. Refused (kConflict, nothing stored) when that round is no longer pending, when
+  // `vote.time_us` is at or past its deadline, or when `vote.account` already voted in it.
+  Result<AuditRecord> CastVote(const std::string& run_id, const std::string& task,
+                               const VoteRow& vote, AuditRecord audit);
+  // The votes of the approval's current round that count: those whose audit record exists,
+  // records the same vote, and chains from the first record of the log. A vote row written
+  // around `CastVote` (straight into SQLite) is not among them. In the order cast.
   Result<std::vector<VoteRow>> ListVotes(const std::string& run_id, const std::string& task);
-  // Who submitted the run (the actor of its run.submitted audit record), "" when unknown.
+  // Who submitted the run: the actor of its run.submitted audit record, "" when unknown.
   Result<std::string> RunSubmitter(const std::string& run_id);
+  // The run's run.submitted audit record, when it exists and the chain holds up to it; nullopt
+  // when there is none, an error when the chain is broken before or at it.
+  Result<std::optional<AuditRecord>> SubmittedRecord(const std::string& run_id);
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -9,9 +9,6 @@ namespace sluice {
 
 namespace {
 
-constexpr std::string_view kGenesis =
-    "0000000000000000000000000000000000000000000000000000000000000000";
-
 std::string AuditHash(const std::string& prev, const AuditRecord& r) {
   return Sha256Hex(prev + "\n" + AuditPayload(r));
 }
@@ -90,72 +87,6 @@ std::string AuditPayload(const AuditRecord& r) {
                                       {"details", details ? *details : Value(r.details)}}));
 }
 
-// A request is pending while its task still awaits approval: a cancelled run leaves its request
-// 'pending' in approval_requests, but its task is cancelled, and that is the state shown.
-#define APPROVAL_SELECT                                                                        \
-  "SELECT r.run_id,r.task,r.requested_us,r.deadline_us,r.request,CASE WHEN r.state='pending' " \
-  "AND t.state!='awaiting-approval' THEN t.state ELSE r.state END FROM approval_requests r "  \
-  "JOIN tasks t ON t.run_id=r.run_id AND t.name=r.task "
-
-namespace {
-
-// A row of APPROVAL_SELECT.
-ApprovalRequestRow ReadApprovalRequest(sqlite3_stmt* st) {
-  return {Text(st, 0), Text(st, 1), Int(st, 2), Int(st, 3), Text(st, 4), Text(st, 5)};
-}
-
-}  // namespace
-
-Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending_only) {
-  return impl_->Rows<ApprovalRequestRow>(
-      APPROVAL_SELECT "WHERE ?=0 OR (r.state='pending' AND t.state='awaiting-approval') "
-                      "ORDER BY r.requested_us",
-      ReadApprovalRequest, static_cast<int64_t>(pending_only));
-}
-
-Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
-                                                                    const std::string& task) {
-  auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
-  if (!st) return std::unexpected(st.error());
-  std::optional<ApprovalRequestRow> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) out = ReadApprovalRequest(*st);
-  sqlite3_reset(*st);
-  return out;
-}
-
-Status Store::AddVote(const std::string& run_id, const std::string& task, const VoteRow& v) {
-  auto st = impl_->Query("INSERT INTO approval_votes(run_id,task,user,approve,comment,time_us) "
-                         "VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING", run_id, task, v.user,
-                         static_cast<int64_t>(v.approve), v.comment, v.time_us);
-  if (!st) return std::unexpected(st.error());
-  int rc = sqlite3_step(*st);
-  sqlite3_reset(*st);
-  if (rc != SQLITE_DONE) return impl_->SqlError("vote");
-  if (sqlite3_changes(impl_->db) == 0) {
-    return Fail(ErrorCode::kConflict, "{} has already voted on {} of run {}", v.user, task, run_id);
-  }
-  return {};
-}
-
-Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const std::string& task) {
-  return impl_->Rows<VoteRow>(
-      "SELECT user,approve,comment,time_us FROM approval_votes WHERE run_id=? AND task=? "
-      "ORDER BY time_us, rowid",
-      [](sqlite3_stmt* st) -> VoteRow {
-        return {Text(st, 0), Int(st, 1) != 0, Text(st, 2), Int(st, 3)};
-      },
-      run_id, task);
-}
-
-Result<std::string> Store::RunSubmitter(const std::string& run_id) {
-  auto st = impl_->Query("SELECT actor FROM audit WHERE run_id=? AND action='run.submitted' "
-                         "ORDER BY seq LIMIT 1", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::string who;
-  if (sqlite3_step(*st) == SQLITE_ROW) who = Text(*st, 0);
-  sqlite3_reset(*st);
-  return who;
-}
 
 Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id) {
   return impl_->Rows<DecisionRow>(
@@ -172,24 +103,66 @@ Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
   return impl_->InTransaction([&] { return impl_->InsertAudit(std::move(r)); });
 }
 
+AuditRecord ReadAuditRecord(sqlite3_stmt* st, int col) {
+  AuditRecord r;
+  r.seq = Int(st, col);
+  r.time_us = Int(st, col + 1);
+  r.actor = Text(st, col + 2);
+  r.action = Text(st, col + 3);
+  r.run_id = Text(st, col + 4);
+  r.subject = Text(st, col + 5);
+  r.details = Text(st, col + 6);
+  r.prev_hash = Text(st, col + 7);
+  r.hash = Text(st, col + 8);
+  return r;
+}
+
 Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
-  return impl_->Rows<AuditRecord>(
-      "SELECT seq,time_us,actor,action,run_id,subject,details,prev_hash,hash FROM audit "
-      "WHERE seq > ? ORDER BY seq",
-      [](sqlite3_stmt* st) {
-        AuditRecord r;
-        r.seq = Int(st, 0);
-        r.time_us = Int(st, 1);
-        r.actor = Text(st, 2);
-        r.action = Text(st, 3);
-        r.run_id = Text(st, 4);
-        r.subject = Text(st, 5);
-        r.details = Text(st, 6);
-        r.prev_hash = Text(st, 7);
-        r.hash = Text(st, 8);
-        return r;
-      },
-      after_seq);
+  return impl_->Rows<AuditRecord>("SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq",
+                                  [](sqlite3_stmt* st) { return ReadAuditRecord(st, 0); },
+                                  after_seq);
+}
+
+namespace {
+
+// Why record `r` breaks the chain when the record before it should be `expect_seq - 1` with hash
+// `prev`; "" when it follows.
+std::string ChainBreak(const AuditRecord& r, int64_t expect_seq, const std::string& prev) {
+  if (r.seq != expect_seq) {
+    return r.seq == expect_seq + 1 ? fmt::format("record {} is missing", expect_seq)
+           : r.seq > expect_seq    ? fmt::format("records {} to {} are missing", expect_seq, r.seq - 1)
+                                   : "its sequence number is out of order";
+  }
+  if (r.prev_hash != prev) {
+    return "it does not follow the record before it (inserted, moved, or the one before changed)";
+  }
+  if (AuditHash(r.prev_hash, r) != r.hash) return "its content does not match its hash (changed)";
+  return "";
+}
+
+}  // namespace
+
+Result<bool> Store::Impl::ChainHolds(int64_t seq) {
+  if (chain_checked_seq > 0) {
+    // What was checked must still be there, unchanged.
+    auto st = Query("SELECT hash FROM audit WHERE seq=?", chain_checked_seq);
+    if (!st) return std::unexpected(st.error());
+    bool same = sqlite3_step(*st) == SQLITE_ROW && Text(*st, 0) == chain_checked_hash;
+    sqlite3_reset(*st);
+    if (!same) chain_checked_seq = 0;
+  }
+  if (chain_checked_seq == 0) chain_checked_hash = std::string(kGenesis);
+  if (seq <= chain_checked_seq) return true;
+  auto records = Rows<AuditRecord>(
+      "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq",
+      [](sqlite3_stmt* st) { return ReadAuditRecord(st, 0); }, chain_checked_seq, seq);
+  if (!records) return std::unexpected(records.error());
+  for (const auto& r : *records) {
+    if (!ChainBreak(r, chain_checked_seq + 1, chain_checked_hash).empty()) return false;
+    chain_checked_seq = r.seq;
+    chain_checked_hash = r.hash;
+  }
+  return chain_checked_seq == seq;
 }
 
 Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
@@ -200,17 +173,7 @@ Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
   int64_t expect_seq = 1;
   for (const auto& r : *records) {
     ++c.records;
-    std::string why;
-    if (r.seq != expect_seq) {
-      why = r.seq == expect_seq + 1 ? fmt::format("record {} is missing", expect_seq)
-            : r.seq > expect_seq    ? fmt::format("records {} to {} are missing", expect_seq, r.seq - 1)
-                                    : "its sequence number is out of order";
-    } else if (r.prev_hash != prev) {
-      why = "it does not follow the record before it (inserted, moved, or the one before changed)";
-    } else if (AuditHash(r.prev_hash, r) != r.hash) {
-      why = "its content does not match its hash (changed)";
-    }
-    if (!why.empty()) {
+    if (std::string why = ChainBreak(r, expect_seq, prev); !why.empty()) {
       c.broken_at = r.seq;
       c.why = why;
       return c;

@@ -1,4 +1,5 @@
-// Store::Impl, shared by the files that implement Store (sqlite_store.cc, store_governance.cc):
+// Store::Impl, shared by the files that implement Store (sqlite_store.cc, store_governance.cc,
+// store_approvals.cc):
 // the connection, its cached statements, the binding helpers and the in-transaction writers.
 // Internal to src/store.
 #pragma once
@@ -21,6 +22,14 @@ inline std::string Text(sqlite3_stmt* st, int col) {
 }
 
 inline int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
+
+// The previous hash of the audit log's first record.
+inline constexpr std::string_view kGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+// The audit table's columns in AuditRecord's order, and the reader of a row of them that starts
+// at column `col`.
+#define AUDIT_COLUMNS "seq,time_us,actor,action,run_id,subject,details,prev_hash,hash"
+AuditRecord ReadAuditRecord(sqlite3_stmt* st, int col);
 
 struct Store::Impl {
   sqlite3* db = nullptr;
@@ -180,6 +189,12 @@ struct Store::Impl {
   // Appends to the audit chain. REQUIRES: inside a transaction (so the previous hash read is
   // the latest).
   Result<AuditRecord> InsertAudit(AuditRecord r);
+  // Whether the audit chain holds from its first record through record `seq`: each record
+  // present, following the one before, and matching its hash. Remembers how far it has checked
+  // (and re-checks that record's hash each call), so polling costs the records added since.
+  Result<bool> ChainHolds(int64_t seq);
+  int64_t chain_checked_seq = 0;   // ChainHolds' progress: records 1..this verified
+  std::string chain_checked_hash;  // the hash of that record
 
   // Appends one event and updates the projections. REQUIRES: inside a transaction.
   Status Insert(const Event& e) {

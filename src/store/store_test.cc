@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include "store/journal.h"
+#include "store/temp_db.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -14,28 +15,6 @@
 
 namespace sluice {
 namespace {
-
-class TempDb {
- public:
-  TempDb() {
-    char tmpl[] = "/tmp/sluice-store-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir_); }
-  std::string path() const { return dir_ + "/sluice.db"; }
-
-  // Runs raw SQL against the file, as an older sluice (or a tamperer) would have.
-  void Sql(const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-    sqlite3_close(db);
-  }
-
- private:
-  std::string dir_;
-};
 
 Event Ev(EventKind kind, std::string task, std::string status = "", int attempt = 0) {
   Event e;

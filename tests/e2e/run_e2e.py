@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """End-to-end tests of the sluice binary with real processes.
 
-Usage: run_e2e.py SLUICE [--kills N]
+Usage: run_e2e.py SLUICE [--kills N] [--only SUBSTRING]
 Each test runs in its own temp folder with its own state dir. Prints one line per failure and
 ends with "e2e: N passed, M failed".
 """
-import json, os, random, shutil, signal, subprocess, sys, tempfile, time, traceback
+import json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback
 
 SLUICE = os.path.abspath(sys.argv[1])
 KILLS = int(sys.argv[sys.argv.index("--kills") + 1]) if "--kills" in sys.argv else 24
 TESTS = []
+# The group of a state folder shared by several accounts in the identity tests: a number is
+# enough (setpriv --groups), so no group is added to the machine. They act as real accounts
+# every Debian system has (daemon, bin, sys), which needs root.
+SHARED_GID = 4242
+ROOT = os.geteuid() == 0
 
 
 def test(fn):
@@ -21,6 +26,8 @@ class Env:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.state = os.path.join(self.dir, "state")
+        self.binary = SLUICE
+        self.umask = None
 
     def write(self, name, text):
         path = os.path.join(self.dir, name)
@@ -28,19 +35,53 @@ class Env:
             f.write(text)
         return path
 
-    def sluice(self, *args, check=None, timeout=60, env=None):
+    def share(self):
+        """Makes the state folder one that several operating-system accounts share, as
+        docs/security.md describes: a group (SHARED_GID, no name needed), a setgid folder, and
+        group-writable files. Commands then run as real accounts (account=...) through setpriv."""
+        os.chmod(self.dir, 0o755)
+        os.makedirs(self.state, exist_ok=True)
+        os.chown(self.state, 0, SHARED_GID)
+        os.chmod(self.state, 0o2770)
+        self.binary = os.path.join(self.dir, "sluice")  # where every account can run it
+        shutil.copy(SLUICE, self.binary)
+        self.umask = 0o007
+        # TEMPORARY (until the state folder's files follow its mode): a store and runs folder
+        # the group can write.
+        self.write("init.yaml", pipeline("    - {name: a, run: [true]}\n"))
+        self.sluice("run", "init.yaml", check=0)
+        for name in ("sluice.db", "sluice.db-wal", "sluice.db-shm"):
+            if os.path.exists(os.path.join(self.state, name)):
+                os.chmod(os.path.join(self.state, name), 0o660)
+        os.chmod(os.path.join(self.state, "runs"), 0o2770)
+
+    def argv(self, args, account=None, wrapper=()):
+        who = ()
+        if account:
+            pw = pwd.getpwnam(account)
+            who = ("setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                   f"--groups={SHARED_GID}", "--")
+        return [*wrapper, *who, self.binary, "--state-dir", self.state, *args]
+
+    def preexec(self):
+        if self.umask is not None:
+            os.umask(self.umask)
+
+    def sluice(self, *args, check=None, timeout=60, env=None, account=None):
         e = dict(os.environ, **(env or {}))
-        p = subprocess.run([SLUICE, "--state-dir", self.state, *args], cwd=self.dir,
-                           capture_output=True, text=True, timeout=timeout, env=e)
+        p = subprocess.run(self.argv(args, account), cwd=self.dir, capture_output=True, text=True,
+                           timeout=timeout, env=e, preexec_fn=self.preexec)
         if check is not None and p.returncode != check:
-            raise AssertionError(f"sluice {' '.join(args)}: exit {p.returncode}, want {check}\n"
+            raise AssertionError(f"sluice {' '.join(args)}{' as ' + account if account else ''}: "
+                                 f"exit {p.returncode}, want {check}\n"
                                  f"stdout: {p.stdout}\nstderr: {p.stderr}")
         return p
 
-    def start(self, *args, wrapper=()):
+    def start(self, *args, wrapper=(), account=None):
         """Starts sluice in the background; returns the process and its first line (run id)."""
-        proc = subprocess.Popen([*wrapper, SLUICE, "--state-dir", self.state, *args], cwd=self.dir,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(self.argv(args, account, wrapper), cwd=self.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                preexec_fn=self.preexec)
         return proc, proc.stdout.readline().strip()
 
     def status(self, run):
@@ -48,6 +89,16 @@ class Env:
 
     def tasks(self, run):
         return {t["name"]: t for t in self.status(run)["tasks"]}
+
+    def wait_for(self, pred, what, tries=150):
+        for _ in range(tries):
+            if pred():
+                return
+            time.sleep(0.1)
+        raise AssertionError("timed out waiting for " + what)
+
+    def awaiting(self):
+        return json.loads(self.sluice("-o", "json", "approvals", check=0).stdout)
 
 
 def pipeline(tasks, extra=""):
@@ -560,35 +611,79 @@ def resilient_example_falls_back_compensates_and_rolls_back():
     assert "only a succeeded or failed run can be rolled back" in again.stderr, again.stderr
 
 
+def needs_root(fn):
+    """Tests that act as several operating-system accounts: they need root (CI runs as root)."""
+    def wrapped():
+        if not ROOT:
+            print(f"SKIP {fn.__name__}: acting as several accounts needs root")
+            return
+        fn()
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+USERS_YAML = """users:
+  - {name: root, rights: [act-as]}
+  - {name: daemon, groups: [approvers, release-managers]}
+  - {name: bin, groups: [approvers, release-managers]}
+  - {name: sys}
+  - {name: alice}
+  - {name: bob}
+  - {name: carol}
+  - {name: dave}
+"""
+
+
+def write_users(e, text=USERS_YAML, mode=0o640):
+    path = e.write("state/users.yaml", text)
+    os.chmod(path, mode)
+    return path
+
+
 @test
+@needs_root
 def audit_log_records_who_did_what_and_catches_tampering():
     import sqlite3
     e = Env()
     e.write("p.yaml", pipeline("    - {name: a, run: [echo, hi], compensate: {run: [echo, undo]}}\n"))
-    run = e.sluice("--as", "alice", "run", "p.yaml", check=0).stdout.split("\n")[0]
+    # The operating-system account acts; --as is a claim it needs the act-as right for.
+    refused = e.sluice("--as", "alice", "run", "p.yaml", check=2)
+    assert 'account "root" may not act as "alice"' in refused.stderr, refused.stderr
+    refused = e.sluice("run", "p.yaml", check=2, env={"SLUICE_USER": "alice"})
+    assert "may not act as" in refused.stderr, refused.stderr
+    run = e.sluice("run", "p.yaml", check=0, env={"USER": "mallory"}).stdout.split("\n")[0]
+    write_users(e)
     e.sluice("--as", "bob", "rollback", run, check=0)
     e.sluice("breakers", "open", "nosuch", check=2)  # refused: nothing recorded
     lines = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
-    assert [(r["actor"], r["action"]) for r in lines] == [("alice", "run.submitted"),
-                                                        ("bob", "run.rollback")], lines
+    assert [(r["actor"], r["action"]) for r in lines] == [("root", "run.submitted"),
+                                                        ("bob (by root)", "run.rollback")], lines
     assert lines[0]["details"]["specDigest"] == e.status(run)["specDigest"]
     ok = e.sluice("-o", "json", "audit", "verify", check=0)
     head = json.loads(ok.stdout)["head"]
     assert head == lines[-1]["hash"]
-    # users.yaml: only listed users may act, and they get their groups.
-    e.write("state/users.yaml", "users:\n  - {name: alice, groups: [ml-platform, approvers]}\n")
-    who = json.loads(e.sluice("-o", "json", "--as", "alice", "whoami", check=0).stdout)
-    assert who == {"name": "alice", "groups": ["ml-platform", "approvers"]}, who
+    who = json.loads(e.sluice("-o", "json", "--as", "bin", "whoami", check=0).stdout)
+    assert who == {"name": "bin", "account": "root", "groups": ["approvers", "release-managers"],
+                   "rights": ["act-as"]}, who
     refused = e.sluice("--as", "mallory", "run", "p.yaml", check=2)
     assert 'user "mallory" is not in' in refused.stderr, refused.stderr
+    assert "group:" in e.sluice("--as", "group:approvers", "whoami", check=2).stderr
     assert len(e.sluice("audit", "export", check=0).stdout.splitlines()) == 2
+    # users.yaml counts only when the state folder's owner alone can change it.
+    users = os.path.join(e.state, "users.yaml")
+    os.chmod(users, 0o664)
+    assert "is not trusted" in e.sluice("whoami", check=2).stderr
+    os.chmod(users, 0o644)
+    os.chown(users, pwd.getpwnam("daemon").pw_uid, -1)
+    assert "is not trusted" in e.sluice("whoami", check=2).stderr
+    os.chown(users, 0, -1)
     # Tampering in SQLite is caught and named; a truncated tail needs the exported head.
     db = sqlite3.connect(os.path.join(e.state, "sluice.db"))
     db.execute("UPDATE audit SET actor='mallory' WHERE seq=1")
     db.commit()
     bad = e.sluice("audit", "verify", check=1)
     assert "BROKEN at record 1" in bad.stdout, bad.stdout
-    db.execute("UPDATE audit SET actor='alice' WHERE seq=1")
+    db.execute("UPDATE audit SET actor='root' WHERE seq=1")
     db.execute("DELETE FROM audit WHERE seq=2")
     db.commit()
     e.sluice("audit", "verify", check=0)
@@ -597,21 +692,20 @@ def audit_log_records_who_did_what_and_catches_tampering():
 
 
 @test
+@needs_root
 def governed_example_admits_gates_and_denies():
     e = Env()
+    e.share()
     here = os.path.dirname(os.path.abspath(__file__))
-    example = os.path.join(here, "..", "..", "examples", "governed-pipeline")
-    os.makedirs(e.state, exist_ok=True)
-    e.write("state/users.yaml", "users:\n  - {name: alice}\n  - {name: bob}\n"
-            "  - {name: carol, groups: [release-managers]}\n")
-    proc, run = e.start("run", os.path.join(example, "pipeline.yaml"), wrapper=("env", "SLUICE_USER=bob"))
-    for _ in range(200):
-        if json.loads(e.sluice("-o", "json", "approvals", check=0).stdout):
-            break
-        time.sleep(0.1)
-    assert "forbidSelfApproval" in e.sluice("--as", "bob", "approve", run, "sign-off", check=2).stderr
-    assert "may not approve" in e.sluice("--as", "alice", "approve", run, "sign-off", check=2).stderr
-    e.sluice("--as", "carol", "approve", run, "sign-off", "--comment", "report read", check=0)
+    for name in ("governed-pipeline", "components"):  # where every account can read them
+        shutil.copytree(os.path.join(here, "..", "..", "examples", name), os.path.join(e.dir, name))
+    example = os.path.join(e.dir, "governed-pipeline")
+    write_users(e)
+    proc, run = e.start("run", os.path.join(example, "pipeline.yaml"), account="daemon")
+    e.wait_for(lambda: e.awaiting(), "the approval request")
+    assert "forbidSelfApproval" in e.sluice("approve", run, "sign-off", check=2, account="daemon").stderr
+    assert "may not approve" in e.sluice("approve", run, "sign-off", check=2, account="sys").stderr
+    e.sluice("approve", run, "sign-off", "--comment", "report read", check=0, account="bin")
     assert proc.wait(timeout=60) == 0
     assert e.tasks(run)["publish"]["state"] == "succeeded"
     decisions = e.status(run)["decisions"]
@@ -626,74 +720,160 @@ def governed_example_admits_gates_and_denies():
     e.write("bad.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: bad, labels: {team: ml-platform}}\n"
             "spec:\n  params: [{name: sweep, type: list, default: [1]}]\n  tasks:\n    - {name: a, run: [echo, hi]}\n")
     runs_before = len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout))
-    denied = e.sluice("--as", "bob", "run", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1)
+    denied = e.sluice("run", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1,
+                      account="daemon")
     assert "tasks without a timeout: a" in denied.stderr and "admission denied" in denied.stderr, denied.stderr
     assert len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout)) == runs_before
     last = json.loads(e.sluice("audit", "export", check=0).stdout.splitlines()[-1])
-    assert last["action"] == "run.denied" and last["actor"] == "bob", last
+    assert last["action"] == "run.denied" and last["actor"] == "daemon", last
     assert e.sluice("validate", "bad.yaml", "--policies", os.path.join(example, "policies"), check=1)
 
 
+APPROVAL_PIPELINE = pipeline(
+    "    - {name: build, run: [echo, built]}\n"
+    "    - name: sign-off\n      needs: [build]\n"
+    "      approval: {approvers: [group:approvers], quorum: 1, instructions: look first}\n"
+    "    - {name: deploy, needs: [sign-off], run: [echo, deployed]}\n")
+
+
 @test
+@needs_root
 def approvals_quorum_self_approval_rejection_timeout_and_restart():
     e = Env()
-    os.makedirs(e.state, exist_ok=True)
-    e.write("state/users.yaml", "users:\n  - {name: alice, groups: [approvers]}\n"
-            "  - {name: bob, groups: [approvers]}\n  - {name: carol}\n")
-    e.write("p.yaml", pipeline(
-        "    - {name: build, run: [echo, built]}\n"
-        "    - name: sign-off\n      needs: [build]\n"
-        "      approval: {approvers: [group:approvers], quorum: 1, instructions: look first}\n"
-        "    - {name: deploy, needs: [sign-off], run: [echo, deployed]}\n"))
-    env = dict(os.environ, SLUICE_USER="alice")
-
-    def wait_for(pred, what):
-        for _ in range(100):
-            if pred():
-                return
-            time.sleep(0.1)
-        raise AssertionError("timed out waiting for " + what)
-
-    def awaiting():
-        return json.loads(e.sluice("-o", "json", "approvals", check=0).stdout)
-
-    # alice submits; alice may not approve her own run; carol is no approver; bob rejects.
-    proc, run = e.start("run", "p.yaml", wrapper=("env", "SLUICE_USER=alice"))
-    wait_for(lambda: awaiting(), "the approval request")
-    assert "forbidSelfApproval" in e.sluice("--as", "alice", "approve", run, "sign-off", check=2).stderr
-    assert "may not approve" in e.sluice("--as", "carol", "approve", run, "sign-off", check=2).stderr
-    e.sluice("--as", "bob", "reject", run, "sign-off", "--comment", "dashboard red", check=0)
+    e.share()
+    write_users(e)
+    e.write("p.yaml", APPROVAL_PIPELINE)
+    # daemon submits; daemon may not approve its own run; sys is no approver; bin rejects.
+    proc, run = e.start("run", "p.yaml", account="daemon")
+    e.wait_for(lambda: e.awaiting(), "the approval request")
+    assert "forbidSelfApproval" in e.sluice("approve", run, "sign-off", check=2, account="daemon").stderr
+    assert "may not approve" in e.sluice("approve", run, "sign-off", check=2, account="sys").stderr
+    e.sluice("reject", run, "sign-off", "--comment", "dashboard red", check=0, account="bin")
     proc.wait(timeout=20)
     t = e.tasks(run)
-    assert t["sign-off"]["state"] == "failed" and "rejected by bob: dashboard red" in t["sign-off"]["message"], t
+    assert t["sign-off"]["state"] == "failed" and "rejected by bin: dashboard red" in t["sign-off"]["message"], t
     assert t["deploy"]["state"] == "upstream-failed", t
     att = [a for a in e.status(run)["attempts"] if a["task"] == "sign-off"]
     assert not att, "an approval-only task runs no process"
     # A run waiting for approval survives kill -9: the vote cast meanwhile is seen on resume.
-    proc, run2 = e.start("run", "p.yaml", wrapper=("env", "SLUICE_USER=alice"))
-    wait_for(lambda: any(a["run"] == run2 for a in awaiting()), "the second request")
+    proc, run2 = e.start("run", "p.yaml", account="daemon")
+    e.wait_for(lambda: any(a["run"] == run2 for a in e.awaiting()), "the second request")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    e.sluice("--as", "bob", "approve", run2, "sign-off", check=0)
-    r = e.sluice("resume", run2, check=0, env={"SLUICE_USER": "alice"})
+    e.sluice("approve", run2, "sign-off", check=0, account="bin")
+    r = e.sluice("resume", run2, check=0, account="daemon")
     assert e.status(run2)["status"] == "succeeded", r.stderr
-    assert "approved by bob" in e.tasks(run2)["sign-off"]["message"] or e.tasks(run2)["sign-off"]["state"] == "succeeded"
+    assert "approved by bin" in e.tasks(run2)["sign-off"]["message"] or e.tasks(run2)["sign-off"]["state"] == "succeeded"
     # A timeout rejects; it never continues by itself.
-    e.write("t.yaml", pipeline("    - name: gate\n      approval: {approvers: [bob], timeout: 1s}\n"
+    e.write("t.yaml", pipeline("    - name: gate\n      approval: {approvers: [bin], timeout: 1s}\n"
                                "    - {name: after, needs: [gate], run: [echo, no]}\n"))
-    run3 = e.sluice("run", "t.yaml", check=1, env={"SLUICE_USER": "alice"}).stdout.split("\n")[0]
+    run3 = e.sluice("run", "t.yaml", check=1, account="daemon").stdout.split("\n")[0]
     assert "not approved within 1.0s" in e.tasks(run3)["gate"]["message"], e.tasks(run3)
     records = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
     votes = [(r["actor"], r["action"]) for r in records if r["actor"] != "sluice" and r["action"].startswith("approval.")]
     outcomes = [r["action"] for r in records if r["actor"] == "sluice" and r["action"].startswith("approval.")]
-    assert votes == [("bob", "approval.rejected"), ("bob", "approval.approved")], votes
+    assert votes == [("bin", "approval.rejected"), ("bin", "approval.approved")], votes
     assert outcomes == ["approval.rejected", "approval.approved", "approval.rejected"], outcomes
     e.sluice("audit", "verify", check=0)
 
 
+@test
+@needs_root
+def one_account_cannot_fake_a_quorum_or_approve_what_it_submitted():
+    import sqlite3
+    e = Env()
+    e.share()
+    write_users(e)
+    e.write("q.yaml", pipeline("    - name: ship\n      approval: {approvers: [bob, carol, alice, bin], quorum: 2}\n"
+                               "    - {name: deploy, needs: [ship], run: [echo, deployed]}\n"))
+    # Submitted by root as dave: root may not approve it under another name.
+    proc, run = e.start("--as", "dave", "run", "q.yaml")
+    e.wait_for(lambda: e.awaiting(), "the approval request")
+    self_vote = e.sluice("--as", "alice", "approve", run, "ship", check=2)
+    assert "dave (by root) submitted it, the same account" in self_vote.stderr, self_vote.stderr
+    e.sluice("cancel", run, check=0)
+    proc.wait(timeout=20)
+    # Submitted by daemon. root votes as bob, then as carol: the second is the same principal.
+    proc, run = e.start("run", "q.yaml", account="daemon")
+    e.wait_for(lambda: any(a["run"] == run for a in e.awaiting()), "the second request")
+    e.sluice("--as", "bob", "approve", run, "ship", check=0)
+    again = e.sluice("--as", "carol", "approve", run, "ship", check=2)
+    assert "root has already voted on ship" in again.stderr and "(as bob)" in again.stderr, again.stderr
+    # A vote row written straight into SQLite, without its audit record, counts for nothing.
+    db = sqlite3.connect(os.path.join(e.state, "sluice.db"), timeout=10)
+    db.execute("INSERT INTO approval_votes(run_id,task,round,account,user,approve,comment,time_us,"
+               "audit_seq) VALUES(?,'ship',1,'sys','carol',1,'',0,1)", (run,))
+    db.commit()
+    time.sleep(1.2)  # the run's process polls twice a second
+    pending = [a for a in e.awaiting() if a["run"] == run]
+    assert pending and len(pending[0]["votes"]) == 1, pending
+    assert proc.poll() is None, "a forged vote decided the approval"
+    e.sluice("approve", run, "ship", check=0, account="bin")
+    assert proc.wait(timeout=20) == 0
+    records = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    outcome = [r for r in records if r["run"] == run and r["actor"] == "sluice"][-1]
+    assert outcome["details"]["message"] == "approved by bob (by root), bin", outcome
+    e.sluice("audit", "verify", check=0)
+
+
+@test
+@needs_root
+def a_vote_after_the_deadline_is_refused_with_no_process_watching():
+    e = Env()
+    e.share()
+    write_users(e)
+    e.write("t.yaml", pipeline("    - name: gate\n      approval: {approvers: [bin], timeout: 2s}\n"
+                               "    - {name: deploy, needs: [gate], run: [echo, deployed]}\n"))
+    proc, run = e.start("run", "t.yaml", account="daemon")
+    e.wait_for(lambda: e.awaiting(), "the approval request")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2.2)
+    late = e.sluice("approve", run, "gate", check=2, account="bin")
+    assert "timed out" in late.stderr, late.stderr
+    e.sluice("resume", run, check=1, account="daemon")
+    t = e.tasks(run)
+    assert t["gate"]["state"] == "failed" and "not approved within 2.0s" in t["gate"]["message"], t
+    assert t["deploy"]["state"] == "upstream-failed", t
+
+
+@test
+def resume_and_rollback_refuse_a_pipeline_edited_in_the_store():
+    import sqlite3
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: a, run: [sleep, '30'], compensate: {run: [echo, undo]}}\n",
+                               "  params: [{name: target, default: staging}]\n"))
+    proc, run = e.start("run", "p.yaml")
+    e.wait_for(lambda: e.tasks(run).get("a", {}).get("state") == "running", "the task")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    db = sqlite3.connect(os.path.join(e.state, "sluice.db"), timeout=10)
+    (original,) = db.execute("SELECT content FROM sources WHERE run_id=?", (run,)).fetchone()
+    db.execute("UPDATE sources SET content=replace(content, 'sleep', 'echo')")
+    db.commit()
+    edited = e.sluice("resume", run, check=2)
+    assert "its stored pipeline is not the one submitted" in edited.stderr, edited.stderr
+    db.execute("UPDATE sources SET content=? WHERE run_id=?", (original, run))
+    db.execute("UPDATE runs SET params='{\"target\":\"prod\"}'")
+    db.commit()
+    assert "params are not the ones submitted" in e.sluice("resume", run, check=2).stderr
+    db.execute("UPDATE runs SET params='{\"target\":\"staging\"}'")
+    db.commit()
+    e.sluice("cancel", run, check=0)
+    # A finished run: its compensation is what was submitted, or nothing runs.
+    e.write("q.yaml", pipeline("    - {name: a, run: [echo, hi], compensate: {run: [echo, undo]}}\n"))
+    run2 = e.sluice("run", "q.yaml", check=0).stdout.split("\n")[0]
+    db.execute("UPDATE sources SET content=replace(content, 'undo', 'rm -rf') WHERE run_id=?", (run2,))
+    db.commit()
+    assert "not the one submitted" in e.sluice("rollback", run2, check=2).stderr
+
+
 def main():
     passed = failed = 0
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     for fn in TESTS:
+        if only not in fn.__name__:
+            continue
         try:
             fn()
             passed += 1

@@ -1,0 +1,137 @@
+// Votes in the store: one transaction with their audit record, one per account and round, none
+// after the deadline, and only those the audit chain covers count.
+#include <gtest/gtest.h>
+
+#include "common/strings.h"
+#include "common/value.h"
+#include "store/store.h"
+#include "store/temp_db.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kS = 1'000'000;
+
+class Votes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = Store::Open(db.path());
+    ASSERT_TRUE(opened) << opened.error().message;
+    store = std::move(*opened);
+    RunRecord run;
+    run.id = "r1";
+    run.pipeline = "p";
+    run.status = "running";
+    run.created_us = 1;
+    Event created;
+    created.run_id = "r1";
+    created.kind = EventKind::kRunCreated;
+    ASSERT_TRUE(store->CreateRun(run, {}, created));
+    Ask();
+  }
+
+  // The run's process asks (again) for approval of "ship", due at 10 s.
+  void Ask() {
+    Event e;
+    e.run_id = "r1";
+    e.time_us = kS;
+    e.kind = EventKind::kApprovalRequested;
+    e.task = "ship";
+    e.due_us = 10 * kS;
+    e.data = R"({"approvers":["bob","carol"],"quorum":2})";
+    store->Append(e);
+    ASSERT_TRUE(store->Commit());
+  }
+
+  Result<AuditRecord> Cast(std::string user, std::string account, int64_t time_us = 2 * kS,
+                           int64_t round = 1) {
+    VoteRow v{user, account, true, "ok", time_us, round, 0};
+    AuditRecord a;
+    a.time_us = time_us;
+    a.actor = ActorName(user, account);
+    a.action = "approval.approved";
+    a.run_id = "r1";
+    a.subject = "ship";
+    a.details = CanonicalJson(Value(ValueMap{{"comment", Value("ok")}, {"round", Value(round)}}));
+    return store->CastVote("r1", "ship", v, a);
+  }
+
+  std::vector<std::string> Counted() {
+    auto votes = store->ListVotes("r1", "ship");
+    EXPECT_TRUE(votes) << votes.error().message;
+    std::vector<std::string> out;
+    for (const auto& v : *votes) out.push_back(ActorName(v.user, v.account));
+    return out;
+  }
+
+  TempDb db;
+  std::unique_ptr<Store> store;
+};
+
+TEST_F(Votes, AVoteIsStoredWithItsAuditRecordAndCounts) {
+  auto cast = Cast("bob", "bob");
+  ASSERT_TRUE(cast) << cast.error().message;
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+  EXPECT_EQ(db.Int("SELECT audit_seq FROM approval_votes"), cast->seq);
+}
+
+TEST_F(Votes, AVoteWhoseAuditRecordFailsIsNotStored) {
+  db.Sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  EXPECT_FALSE(Cast("bob", "bob"));
+  EXPECT_EQ(db.Int("SELECT count(*) FROM approval_votes"), 0);
+}
+
+TEST_F(Votes, AnAccountVotesOnceARoundUnderWhateverName) {
+  ASSERT_TRUE(Cast("bob", "root"));
+  auto again = Cast("carol", "root");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(again.error().message, "root has already voted on ship of run r1 (as bob)");
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob (by root)"}));
+}
+
+TEST_F(Votes, AVoteAtOrAfterTheDeadlineIsRefused) {
+  auto late = Cast("bob", "bob", 10 * kS);
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().message.find("timed out"), std::string::npos) << late.error().message;
+  EXPECT_TRUE(Cast("bob", "bob", 10 * kS - 1));
+}
+
+TEST_F(Votes, RowsWrittenAroundCastVoteDoNotCount) {
+  auto real = Cast("bob", "bob");
+  ASSERT_TRUE(real);
+  // A row pointing at bob's record, one at no record, one at a record of another vote.
+  db.Sql("INSERT INTO approval_votes VALUES('r1','ship',1,'carol','carol',1,'ok',3000000," +
+         std::to_string(real->seq) + ")");
+  db.Sql("INSERT INTO approval_votes VALUES('r1','ship',1,'dave','dave',1,'ok',3000000,999)");
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+  // A record added with its hashes recomputed would chain; one that does not chain is ignored.
+  db.Sql("INSERT INTO audit(seq,time_us,actor,action,run_id,subject,details,prev_hash,hash) "
+         "SELECT seq+1,time_us,'erin','approval.approved','r1','ship','{\"comment\":\"ok\",\"round\":1}',"
+         "hash,'forged' FROM audit ORDER BY seq DESC LIMIT 1");
+  db.Sql("INSERT INTO approval_votes SELECT 'r1','ship',1,'erin','erin',1,'ok',3000000,max(seq) FROM audit");
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+}
+
+TEST_F(Votes, AVoteWhoseRecordWasEditedDoesNotCount) {
+  ASSERT_TRUE(Cast("bob", "bob"));
+  ASSERT_TRUE(Cast("carol", "carol"));
+  EXPECT_EQ(Counted().size(), 2u);
+  db.Sql("UPDATE approval_votes SET approve=0 WHERE account='carol'");  // row and record disagree
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+}
+
+TEST_F(Votes, AnApprovalAskedAgainIsANewRoundWithoutTheEarlierVotes) {
+  ASSERT_TRUE(Cast("bob", "bob"));
+  Ask();  // a group retry asks again
+  auto request = store->GetApprovalRequest("r1", "ship");
+  ASSERT_TRUE(request && *request);
+  EXPECT_EQ((*request)->round, 2);
+  EXPECT_TRUE(Counted().empty());
+  EXPECT_FALSE(Cast("carol", "carol", 2 * kS, 1));  // cast on the old round
+  ASSERT_TRUE(Cast("bob", "bob", 3 * kS, 2));
+  EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+}
+
+}  // namespace
+}  // namespace sluice
