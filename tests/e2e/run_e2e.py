@@ -838,6 +838,33 @@ def a_vote_after_the_deadline_is_refused_with_no_process_watching():
 
 
 @test
+@needs_root
+def an_approval_asked_again_by_a_group_retry_needs_new_votes():
+    e = Env()
+    e.share()
+    write_users(e)
+    os.makedirs(os.path.join(e.dir, "flags"), mode=0o777)
+    os.chmod(os.path.join(e.dir, "flags"), 0o777)
+    flag = os.path.join(e.dir, "flags", "deployed-once")
+    e.write("g.yaml", pipeline(
+        "    - name: sign-off\n      approval: {approvers: [bin]}\n"
+        f"    - {{name: deploy, needs: [sign-off], run: [sh, -c, 'test -e {flag} || {{ touch {flag}; exit 1; }}']}}\n",
+        "  groups:\n    - {name: release, tasks: [sign-off, deploy], retry: {limit: 1, backoff: {initial: 100ms}}}\n"))
+    proc, run = e.start("run", "g.yaml", account="daemon")
+    e.wait_for(lambda: e.awaiting(), "the first request")
+    e.sluice("approve", run, "sign-off", check=0, account="bin")
+    # deploy fails once; the group runs again and asks again: round 2, with no votes yet.
+    e.wait_for(lambda: any(a["round"] == 2 for a in e.awaiting()), "the second round")
+    time.sleep(1.2)  # the first round's vote must not decide it
+    again = [a for a in e.awaiting() if a["run"] == run]
+    assert again and again[0]["round"] == 2 and again[0]["votes"] == [], again
+    assert proc.poll() is None
+    e.sluice("approve", run, "sign-off", check=0, account="bin")
+    assert proc.wait(timeout=30) == 0
+    assert e.tasks(run)["deploy"]["state"] == "succeeded"
+
+
+@test
 def resume_and_rollback_refuse_a_pipeline_edited_in_the_store():
     import sqlite3
     e = Env()
