@@ -13,6 +13,7 @@
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
 #include "cli/progress.h"
+#include "cli/secrets.h"
 #include "common/outcome.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -226,7 +227,8 @@ Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::str
 
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
 int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
-            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x) {
+            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x,
+            const RunSecrets* secrets = nullptr) {
   const bool cancel_only = x.cancel_only;
   const std::string run_dir = RunDir(env, g, run_id);
   std::vector<Event> history;
@@ -246,7 +248,8 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   ProcessLauncher& launcher = faulty_launcher ? *faulty_launcher : real_launcher;
   FaultySink faulty_sink(store, faults->CountFor(FaultRule::Kind::kCommitFail));
   LocalExecutor executor(env, launcher, run_dir,
-                         env.files().Absolute(PathJoin(g.state_dir, "artifacts")), env.Environment());
+                         env.files().Absolute(PathJoin(g.state_dir, "artifacts")),
+                         TaskBaseEnvironment(env, *plan));
   StoreCache cache(store);
   bool tty = env.IsTty(2) && !cancel_only;
   auto no_color = env.GetVar("NO_COLOR");
@@ -256,6 +259,7 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   opts.breakers = &breakers;
   StoreApprovals approvals(store);
   opts.approvals = &approvals;
+  opts.secrets = secrets;
   // The engine (and the plan it holds) is never destroyed: freeing a large run's state took
   // ~30 ms per 100,000 tasks, only to delay the exit that follows this command. A global keeps
   // it reachable, so leak checkers do not count it; its destructor has nothing else to do.
@@ -313,6 +317,27 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
   return std::make_pair(*plan, *params);
 }
 
+// Resume and rollback run tasks again, so they ask for the run's secret params once more and
+// fetch its secrets again. The salted digests of the secret params are in its run.created event.
+Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const Plan& plan,
+                                                 const Value& stored, const RunRecord& run,
+                                                 const ExecOptions& o) {
+  Value digests(ValueMap{});
+  if (std::any_of(plan.pipeline->params.begin(), plan.pipeline->params.end(),
+                  [](const ParamDecl& d) { return d.secret; })) {
+    auto events = store.LoadEvents(run.id);
+    if (!events) return std::unexpected(events.error());
+    for (const auto& e : *events) {
+      if (e.kind != EventKind::kRunCreated) continue;
+      auto data = ParseJson(e.data);
+      const Value* d = data && data->is_map() ? data->Find("secretParams") : nullptr;
+      if (d) digests = *d;
+      break;
+    }
+  }
+  return RebindSecrets(env, plan, stored, digests, o.secret_params);
+}
+
 }  // namespace
 
 int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
@@ -321,8 +346,9 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   int64_t t0 = clock.NowUs();
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
-  auto params = BindParams(**plan, o.params);
-  if (!params) return Report(params.error());
+  auto bound = BindRunParams(env, **plan, o.params);
+  if (!bound) return Report(bound.error());
+  const Value* params = &bound->stored;  // secret params as "***": what is stored and judged
   int64_t t1 = clock.NowUs();
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
@@ -359,7 +385,10 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   created.time_us = run.created_us;
   created.kind = EventKind::kRunCreated;
   created.status = "pending";
-  created.data = fmt::format("{{\"params\":{}}}", run.params);
+  created.data = bound->digests.as_map().empty()
+                     ? fmt::format("{{\"params\":{}}}", run.params)
+                     : fmt::format("{{\"params\":{},\"secretParams\":{}}}", run.params,
+                                   bound->digests.ToJson());
   // Admission's decisions other than allow (with any waivers used) ride with the submission.
   ValueList notable;
   for (const auto& d : *decisions) {
@@ -381,7 +410,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock.NowUs() - t1;
-  return Execute(env, g, **store, *plan, *params, run.id, false, x);
+  return Execute(env, g, **store, *plan, *params, run.id, false, x, bound->secrets.get());
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
@@ -414,12 +443,15 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} is being executed by another sluice process", run->id)));
   }
+  auto secrets = SecretsAgain(env, **store, *loaded->first, loaded->second, *run, o);
+  if (!secrets) return Report(secrets.error());
   if (auto s = Audit(env, g, **store, o.rollback ? "run.rollback" : "run.resumed", run->id,
                      run->pipeline, Value(ValueMap{{"status", Value(run->status)}}));
       !s) {
     return Report(s.error());
   }
-  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o);
+  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o,
+                 secrets->get());
 }
 
 int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {

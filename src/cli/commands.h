@@ -28,6 +28,8 @@ struct ExecOptions {
   bool rollback = false;
   int64_t load_us = 0;    // measured by the caller, reported by --stats
   int64_t submit_us = 0;
+  // resume, rollback: secret params given again (-p NAME=VALUE); their values are never stored.
+  std::map<std::string, std::string> secret_params;
 };
 
 struct RunOptions {

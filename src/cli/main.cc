@@ -82,6 +82,12 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.graph->add_option("--format", o.format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
 }
 
+// Secrets: resume and rollback take the run's secret params again (their values are not stored).
+void AddSecretParamOption(CLI::App& cmd, Options& o) {
+  cmd.add_option("-p,--param", o.params, "a secret param given again, name=value (repeatable)")
+      ->allow_extra_args(false);
+}
+
 // Commands about stored runs: runs, status, events, logs, resume, rollback.
 void AddRunCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.runs = app.add_subcommand("runs", "list runs, newest first");
@@ -102,12 +108,14 @@ void AddRunCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.resume->add_option("--gpus", o.resume.gpus, "GPUs tasks may use on this machine (default 0)")
       ->check(CLI::Range(0, 1024));
   s.resume->add_flag("--stats", o.resume.stats, "print scheduling latency figures at the end");
+  AddSecretParamOption(*s.resume, o);
   o.rollback.rollback = true;
   s.rollback = app.add_subcommand(
       "rollback", "compensate a finished run: undo its completed tasks in reverse order");
   s.rollback->add_option("run", o.run_id, "run id")->required();
   s.rollback->add_option("-j,--jobs", o.rollback.jobs, "how many compensations run at once")
       ->check(CLI::Range(1, 100000));
+  AddSecretParamOption(*s.rollback, o);
 }
 
 // Governance and control: breakers, audit, whoami, approvals, approve, reject, cancel.
@@ -169,6 +177,7 @@ bool Resolve(Env& env, Options& o) {
     }
     o.run.params[p.substr(0, eq)] = p.substr(eq + 1);
   }
+  o.resume.secret_params = o.rollback.secret_params = o.run.params;  // secrets: -p again
   return true;
 }
 

@@ -10,7 +10,11 @@ namespace sluice {
 
 Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string> path) const {
   const std::string& root = path[0];
-  if (root == "params") return Resolved{component_params_ ? *component_params_ : ctx_.params, 1};
+  if (root == "params") {
+    if (component_params_) return Resolved{*component_params_, 1};
+    if (see_secret_params_ && ctx_.secrets) return Resolved{ctx_.secrets->params, 1};
+    return Resolved{ctx_.params, 1};
+  }
   if (root == "run") return ResolveRun(path);
   if (root == "error") return ResolveError();
   if (root == "task") {
@@ -140,8 +144,12 @@ std::optional<std::string> BindComponentParams(const PlanTask& t, const Instance
 
 // argv and env: a script runs under its shell; `run` arguments and env values are evaluated
 // (a component's in its own scope; the task's env overrides its component's).
+std::optional<std::string> AddEnvWithSecrets(const PlanTask& t, const InstanceScope& task_scope,
+                                             const RunContext& ctx, AttemptRequest& req);
+
 std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope& task_scope,
-                                          const InstanceScope& body_scope, AttemptRequest& req) {
+                                          const InstanceScope& body_scope, const RunContext& ctx,
+                                          AttemptRequest& req) {
   const Body& body = *t.body;
   if (t.kind == Body::Kind::kScript) {
     for (const auto& part : Split(body.shell(), ' ')) {
@@ -170,12 +178,71 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
   if (t.component()) {
     if (auto err = add_env(t.component()->env, body_scope)) return err;
   }
+  if (ctx.secrets && !ctx.secrets->secret_params.empty()) {
+    return AddEnvWithSecrets(t, task_scope, ctx, req);
+  }
   return add_env(t.spec->env(), task_scope);
+}
+
+// Whether an env value reads a secret param (or the whole params map).
+bool ReadsSecretParam(const TemplateField& f, const std::set<std::string>& secret) {
+  if (f.literal) return false;
+  for (const auto& piece : f.tmpl.pieces()) {
+    if (!piece.expr) continue;
+    for (const auto& ref : piece.expr->references()) {
+      const auto& path = ref.path;
+      if (path[0] == "params" && (path.size() < 2 || secret.contains(path[1]))) return true;
+    }
+  }
+  return false;
+}
+
+// The task's env: when the run has secret params. Values that read one are evaluated with the
+// real values, go to secret_env (never a cache key) and have the params' values masked.
+std::optional<std::string> AddEnvWithSecrets(const PlanTask& t, const InstanceScope& task_scope,
+                                             const RunContext& ctx, AttemptRequest& req) {
+  InstanceScope secret_scope = task_scope;
+  secret_scope.SeeSecretParams();
+  for (const auto& [name, field] : t.spec->env()) {
+    const bool secret = ReadsSecretParam(field, ctx.secrets->secret_params);
+    auto v = field.Evaluate(secret ? secret_scope : task_scope);
+    if (!v) return fmt::format("env {}: {}", name, v.error().message);
+    std::erase_if(req.env, [&](const auto& kv) { return kv.first == name; });
+    if (!secret) {
+      req.env.emplace_back(name, v->ToText());
+      continue;
+    }
+    req.secret_env.emplace_back(name, v->ToText());
+    for (const auto& p : ctx.secrets->secret_params) {
+      const Value* pv = ctx.secrets->params.is_map() ? ctx.secrets->params.Find(p) : nullptr;
+      if (pv && pv->is_string()) req.masked.push_back(pv->as_string());
+    }
+  }
+  return std::nullopt;
+}
+
+// The secrets the task names, as variables or files; the message when one was not fetched.
+std::optional<std::string> AddSecrets(const PlanTask& t, const RunContext& ctx,
+                                      AttemptRequest& req) {
+  for (const auto& u : t.spec->secrets()) {
+    if (!ctx.secrets || !ctx.secrets->values.contains(u.name)) {
+      return fmt::format("secret {} was not fetched by this process", Quote(u.name));
+    }
+    const auto it = ctx.secrets->values.find(u.name);
+    if (!u.env.empty()) {
+      std::erase_if(req.env, [&](const auto& kv) { return kv.first == u.env; });
+      req.secret_env.emplace_back(u.env, it->second);
+    } else {
+      req.secret_files.emplace_back(u.file, it->second);
+    }
+    req.masked.push_back(it->second);
+  }
+  return std::nullopt;
 }
 
 // The cache key: everything that decides what the attempt does and what it hands back.
 std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest& req,
-                     FileSystem* files) {
+                     FileSystem* files, const PipelineSpec& pipeline) {
   Sha256 h;
   auto field = [&](std::string_view s) {
     h.Update(s);
@@ -195,6 +262,13 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
     }
   }
   for (const auto& [k, v] : req.env) field(k + "=" + v);
+  // Secrets by name and version, never by value: a new value of the same version hits the
+  // cache (the user bumps `version:` when a new value must run again).
+  for (const auto& u : t.spec->secrets()) {
+    const SecretDecl* d = pipeline.FindSecret(u.name);
+    field(fmt::format("secret:{}@{}:{}:{}", u.name, d ? d->version : "", u.env, u.file));
+  }
+  for (const auto& [k, v] : req.secret_env) field("secret-env:" + k);
   if (in.item) field(in.item->ToJson());
   for (const auto& o : t.outputs->params) {
     field(fmt::format("out:{}:{}:{}:{}", o.name, static_cast<int>(o.source), o.path, o.json_path));
@@ -231,7 +305,25 @@ int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed) {
   return static_cast<int64_t>(d * 1000);
 }
 
+namespace {
+
+Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, int64_t now_us);
+
+}  // namespace
+
+// A message about an attempt may quote a value (an env placeholder that failed on a secret
+// param): it is masked before it reaches an event.
 Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, int64_t now_us) {
+  Resolution r = ResolveUnmasked(state, ctx, i, now_us);
+  if (ctx.secrets && ctx.secrets->masker && !r.message.empty()) {
+    r.message = ctx.secrets->masker->Mask(r.message);
+  }
+  return r;
+}
+
+namespace {
+
+Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, int64_t now_us) {
   const Instance& in = state.at(i);
   const PlanTask& t = state.task_of(i);
   const int attempt = in.attempt + 1;
@@ -250,13 +342,20 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
   req.run_id = ctx.run_id;
   req.task = in.name;
   req.attempt = attempt;
-  if (auto err = ResolveCommand(t, task_scope, body_scope, req)) {
+  if (auto err = ResolveCommand(t, task_scope, body_scope, ctx, req)) {
     r.kind = Resolution::Kind::kInvalid;
     r.message = std::move(*err);
     return r;
   }
+  if (!t.spec->secrets().empty()) {
+    if (auto err = AddSecrets(t, ctx, req)) {
+      r.kind = Resolution::Kind::kInvalid;
+      r.message = std::move(*err);
+      return r;
+    }
+  }
   if (t.cache.enabled) {
-    r.cache_key = CacheKey(t, in, req, ctx.files);
+    r.cache_key = CacheKey(t, in, req, ctx.files, *state.plan().pipeline);
     if (ctx.cache) {
       if (auto hit = ctx.cache->Find(r.cache_key, t.cache.ttl_ms, now_us)) {
         r.kind = Resolution::Kind::kCached;
@@ -283,5 +382,7 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
   if (t.spec->for_each && in.parent >= 0) req.array_key = state.at(in.parent).name;
   return r;
 }
+
+}  // namespace
 
 }  // namespace sluice

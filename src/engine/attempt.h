@@ -5,16 +5,30 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 
+#include "common/masker.h"
 #include "engine/interfaces.h"
 #include "engine/run_state.h"
 #include "executor/executor.h"
 #include "expr/expr.h"
 
 namespace sluice {
+
+// The run's secret values, held only in the memory of the process that runs its tasks
+// (cli/secrets.cc fetches them when it starts or resumes the run). Never in an event or a key.
+struct RunSecrets {
+  std::map<std::string, std::string> values;  // spec.secrets, by name
+  // The run's params with the secret params' real values (RunContext::params shows "***"),
+  // seen only by env: values.
+  Value params;
+  std::set<std::string> secret_params;  // names of the secret params
+  std::shared_ptr<const Masker> masker;  // every value above: masks messages about attempts
+};
 
 // What resolution needs besides the state; the services are optional (null: none).
 struct RunContext {
@@ -24,6 +38,7 @@ struct RunContext {
   const TimeZones* time_zones = nullptr;
   CacheLookup* cache = nullptr;
   Breakers* breakers = nullptr;
+  const RunSecrets* secrets = nullptr;  // null: the run has none
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
@@ -34,6 +49,9 @@ class InstanceScope : public Activation {
                 const Value* component_params = nullptr)
       : state_(state), ctx_(ctx), in_(state.at(instance)), attempt_(attempt),
         component_params_(component_params) {}
+
+  // Makes params.* give the secret params' real values (for a task's env: values only).
+  void SeeSecretParams() { see_secret_params_ = true; }
 
   Result<Resolved> Resolve(std::span<const std::string> path) const override;
   const TimeZones* time_zones() const override { return ctx_.time_zones; }
@@ -48,6 +66,7 @@ class InstanceScope : public Activation {
   const Instance& in_;
   int attempt_;
   const Value* component_params_;
+  bool see_secret_params_ = false;
 };
 
 // Evaluates a condition (`when`, `retry.when`) in the instance's scope.

@@ -101,3 +101,65 @@ TEST_F(DeciderTest, BackoffGrowsByItsFactorUpToItsMaxWithSeededJitter) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Secrets: what reaches the attempt, what the key covers, and what a message may show.
+class SecretAttemptTest : public DeciderTest {
+ protected:
+  void SetUp() override {
+    Build("    - {name: a, run: [x], cache: true, secrets: [{name: api, env: API}],\n"
+          "       env: {T: 'Bearer ${{ params.token }}', PLAIN: '${{ params.region }}'}}\n"
+          "    - {name: b, run: [x], cache: true, secrets: [{name: key, file: k.pem}]}\n"
+          "    - {name: bad, run: [x], env: {N: '${{ int(params.token) }}'}}\n",
+          "  params:\n    - {name: token, secret: true}\n    - {name: region, default: eu}\n"
+          "  secrets:\n    - {name: api, env: API_TOKEN, version: '1'}\n"
+          "    - {name: key, file: /k.pem}\n");
+    ctx_.params = Value(ValueMap{{"token", Value("***")}, {"region", Value("eu")}});
+    secrets_.params = Value(ValueMap{{"token", Value("tok-VALUE")}, {"region", Value("eu")}});
+    secrets_.secret_params = {"token"};
+    secrets_.values = {{"api", "api-VALUE"}, {"key", "key-VALUE\n"}};
+    secrets_.masker = std::make_shared<const Masker>(
+        std::vector<std::string>{"tok-VALUE", "api-VALUE", "key-VALUE\n"});
+    ctx_.secrets = &secrets_;
+  }
+  RunSecrets secrets_;
+};
+
+TEST_F(SecretAttemptTest, SecretsAndSecretParamsReachOnlyTheSecretFieldsOfTheRequest) {
+  Resolution r = ResolveAttempt(*state_, ctx_, I("a"), kS);
+  ASSERT_EQ(r.kind, Resolution::Kind::kStart) << r.message;
+  using Env = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(r.request.env, (Env{{"PLAIN", "eu"}}));
+  EXPECT_EQ(r.request.secret_env, (Env{{"T", "Bearer tok-VALUE"}, {"API", "api-VALUE"}}));
+  EXPECT_EQ(r.request.masked, (Names{"tok-VALUE", "api-VALUE"}));
+  Resolution b = ResolveAttempt(*state_, ctx_, I("b"), kS);
+  EXPECT_EQ(b.request.secret_files, (Env{{"k.pem", "key-VALUE\n"}}));
+  EXPECT_TRUE(b.request.secret_env.empty());
+}
+
+TEST_F(SecretAttemptTest, CacheKeyCoversTheSecretsVersionNotItsValue) {
+  std::string before = ResolveAttempt(*state_, ctx_, I("a"), kS).cache_key;
+  secrets_.values["api"] = "another-VALUE";
+  secrets_.params = Value(ValueMap{{"token", Value("other")}, {"region", Value("eu")}});
+  EXPECT_EQ(ResolveAttempt(*state_, ctx_, I("a"), kS).cache_key, before);
+  const_cast<SecretDecl&>(state_->plan().pipeline->secrets[0]).version = "2";
+  EXPECT_NE(ResolveAttempt(*state_, ctx_, I("a"), kS).cache_key, before);
+}
+
+TEST_F(SecretAttemptTest, AMessageAboutAnAttemptNeverShowsAValue) {
+  Resolution r = ResolveAttempt(*state_, ctx_, I("bad"), kS);
+  ASSERT_EQ(r.kind, Resolution::Kind::kInvalid);
+  EXPECT_EQ(r.message.find("tok-VALUE"), std::string::npos) << r.message;
+}
+
+TEST_F(SecretAttemptTest, AnUnfetchedSecretFailsTheAttempt) {
+  secrets_.values.erase("api");
+  Resolution r = ResolveAttempt(*state_, ctx_, I("a"), kS);
+  ASSERT_EQ(r.kind, Resolution::Kind::kInvalid);
+  EXPECT_EQ(r.message, "secret \"api\" was not fetched by this process");
+}
+
+}  // namespace
+}  // namespace sluice

@@ -35,6 +35,7 @@ struct EngineOptions {
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
   Approvals* approvals = nullptr;  // votes on approvals; null: nobody can vote (they time out)
+  const RunSecrets* secrets = nullptr;  // the run's secret values; null: none. Outlives the engine.
 };
 
 class Engine {

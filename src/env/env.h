@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/masker.h"
 #include "common/time_zone.h"
 
 namespace sluice {
@@ -30,6 +31,20 @@ struct SpawnRequest {
   // emptied when present).
   std::string stdout_path;
   std::string stderr_path;
+  // When set (an attempt that holds secrets), the output reaches the files through pipes that
+  // this process reads and masks, so that a value never lands on disk: slower than the direct
+  // files, and only for such attempts.
+  std::shared_ptr<const Masker> mask;
+};
+
+// How a short command that Sluice runs itself (a secret manager's CLI) ended, and what it wrote
+// to its standard output.
+struct CommandResult {
+  int exit_code = -1;      // -1 when it was killed
+  int signal = 0;
+  bool timed_out = false;  // killed after the timeout
+  bool too_long = false;   // its output passed the limit (it was killed)
+  std::string out;
 };
 
 struct ProcessExit {
@@ -104,6 +119,20 @@ class FileSystem {
   // Makes a file or folder tree read-only (a+rX, no write bits).
   virtual Status MakeReadOnly(const std::string& path) = 0;
   virtual Result<std::string> HashFile(const std::string& path) = 0;  // hex SHA-256, streamed
+  // Creates `path` with mode 0600 holding `content` (a secret given to a task as a file), and
+  // its folder with mode 0700 when that is missing. Fails when something is already at `path`
+  // (a symlink included): it is never followed or replaced.
+  virtual Status WritePrivateFile(const std::string& path, std::string_view content) = 0;
+  // Reads a secret's file: a regular file (symlinks followed, as secret mounts use them) of at
+  // most `max_bytes`. Fails on anything else, without reading it.
+  virtual Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) = 0;
+  // Creates the symbolic link `link` pointing at `target`; fails when `link` exists.
+  virtual Status Symlink(const std::string& target, const std::string& link) = 0;
+  // Masks every occurrence of `masker`'s values in the regular files beneath the folder `root`
+  // (the files an attempt with secrets left), rewriting those that hold one. Symlinks are never
+  // followed and other kinds of files are left alone. On success returns how many files were
+  // rewritten; on failure (a file that cannot be read or replaced) the error.
+  virtual Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) = 0;
   // An absolute, normalized form of `path` (not resolving symlinks).
   virtual std::string Absolute(const std::string& path) = 0;
 };
@@ -126,7 +155,18 @@ bool IsFileLocked(const std::string& path, std::string* owner);
 // The process launcher blocks SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the
 // calling thread so that Wait() can receive them; construct at most one.
 std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
+// Runs `argv` in the folder `cwd` (stdin /dev/null, stderr inherited) and collects its standard
+// output in memory, never on disk. It is killed after `timeout_us` or when it writes more than
+// `max_bytes`. Fails only when it cannot be started.
+Result<CommandResult> RunCapturedCommand(const std::vector<std::string>& argv,
+                                         const std::string& cwd, int64_t timeout_us,
+                                         size_t max_bytes);
 std::unique_ptr<FileSystem> NewPosixFileSystem();
+// The posix FileSystem's WritePrivateFile, Symlink and MaskFilesBeneath (secret_files_posix.cc).
+Status WritePrivateFilePosix(const std::string& path, std::string_view content);
+Status SymlinkPosix(const std::string& target, const std::string& link);
+Result<std::string> ReadSecretFilePosix(const std::string& path, size_t max_bytes);
+Result<int> MaskFilesBeneathPosix(const std::string& root, const Masker& masker);
 // Named time zones from the tz database in `root` (Debian's tzdata).
 std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");
 
@@ -184,6 +224,12 @@ class Env {
   virtual double MemoryBytes() = 0;
   // Waits `us` microseconds (a fake advances its clock instead).
   virtual void SleepUs(int64_t us) = 0;
+  // `n` bytes from the system's random source (a secret param's salt).
+  virtual std::string RandomBytes(size_t n) = 0;
+  // RunCapturedCommand: a short command whose output Sluice needs (a secret manager's CLI).
+  virtual Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                           const std::string& cwd, int64_t timeout_us,
+                                           size_t max_bytes) = 0;
 };
 
 // The real Env of this process. Cheap to build: the process launcher and the time zones are

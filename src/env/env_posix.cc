@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +72,18 @@ class PosixAppendFile : public AppendFile {
 
 class PosixFileSystem : public FileSystem {
  public:
+  Status WritePrivateFile(const std::string& path, std::string_view content) override {
+    return WritePrivateFilePosix(path, content);
+  }
+  Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) override {
+    return ReadSecretFilePosix(path, max_bytes);
+  }
+  Status Symlink(const std::string& target, const std::string& link) override {
+    return SymlinkPosix(target, link);
+  }
+  Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override {
+    return MaskFilesBeneathPosix(root, masker);
+  }
   Result<std::string> ReadFile(const std::string& path) override {
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -456,6 +469,21 @@ class PosixEnv : public Env {
   }
   double MemoryBytes() override {
     return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  }
+  std::string RandomBytes(size_t n) override {
+    std::string out(n, '\0');
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = getrandom(out.data() + got, n - got, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return out;
+  }
+  Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::string& cwd,
+                                   int64_t timeout_us, size_t max_bytes) override {
+    return RunCapturedCommand(argv, cwd, timeout_us, max_bytes);
   }
   void SleepUs(int64_t us) override {
     struct timespec ts = {static_cast<time_t>(us / 1000000),

@@ -22,6 +22,30 @@ Status MemFileSystem::WriteFile(const std::string& path, std::string_view conten
   return {};
 }
 
+Status MemFileSystem::WritePrivateFile(const std::string& path, std::string_view content) {
+  std::string p = Absolute(path);
+  if (files_.contains(p)) return Fail(ErrorCode::kIo, "cannot create {}: File exists", path);
+  files_[p] = std::string(content);
+  return {};
+}
+
+Status MemFileSystem::Symlink(const std::string& target, const std::string& link) {
+  auto content = ReadFile(target);
+  if (!content) return std::unexpected(content.error());
+  return WritePrivateFile(link, *content);
+}
+
+Result<int> MemFileSystem::MaskFilesBeneath(const std::string& root, const Masker& masker) {
+  const std::string prefix = Absolute(root) + "/";
+  int n = 0;
+  for (auto& [path, content] : files_) {
+    if (!StartsWith(path, prefix) || !masker.Contains(content)) continue;
+    content = masker.Mask(content);
+    ++n;
+  }
+  return n;
+}
+
 FileInfo MemFileSystem::Stat(const std::string& path) {
   FileInfo info;
   std::string p = Absolute(path);
@@ -175,6 +199,22 @@ std::vector<std::string> FakeEnv::Environment() {
   std::vector<std::string> out;
   for (const auto& [name, value] : vars) out.push_back(name + "=" + value);
   return out;
+}
+
+Result<CommandResult> FakeEnv::RunCommand(const std::vector<std::string>& argv,
+                                          const std::string&, int64_t, size_t max_bytes) {
+  auto it = commands.find(Join(argv, " "));
+  if (it == commands.end()) {
+    return Fail(ErrorCode::kIo, "cannot start {}: No such file or directory", argv[0]);
+  }
+  CommandResult r = it->second;
+  if (r.out.size() > max_bytes) {
+    r.too_long = true;
+    r.exit_code = -1;
+    r.signal = 9;
+    r.out.clear();
+  }
+  return r;
 }
 
 std::optional<std::string> FakeEnv::GetVar(const std::string& name) {

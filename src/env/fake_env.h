@@ -80,6 +80,18 @@ class MemFileSystem : public FileSystem {
   Status MakeReadOnly(const std::string& path) override { return {}; }
   Result<std::string> HashFile(const std::string& path) override;
   std::string Absolute(const std::string& path) override;
+  Status WritePrivateFile(const std::string& path, std::string_view content) override;
+  Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) override {
+    auto content = ReadFile(path);
+    if (content && content->size() > max_bytes) {
+      return Fail(ErrorCode::kInvalidInput, "{} is {} bytes; a secret may hold at most {}", path,
+                  content->size(), max_bytes);
+    }
+    return content;
+  }
+  // A link is a copy of its target's content here.
+  Status Symlink(const std::string& target, const std::string& link) override;
+  Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override;
 
  private:
   std::map<std::string, std::string> files_;
@@ -122,6 +134,15 @@ class FakeEnv : public Env {
   int CpuCount() override { return cpu_count; }
   double MemoryBytes() override { return memory_bytes; }
   void SleepUs(int64_t us) override { fake_clock.Advance(us); }
+  // Bytes that differ from call to call, the same in every test run.
+  std::string RandomBytes(size_t n) override {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(random_counter++ * 131 + 7));
+    return out;
+  }
+  // What `commands` holds for the argv joined by spaces; an error when it holds nothing.
+  Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::string& cwd,
+                                   int64_t timeout_us, size_t max_bytes) override;
 
   // Marks `path` as locked by another process that recorded `owner`.
   void HoldLock(const std::string& path, const std::string& owner) {
@@ -142,6 +163,8 @@ class FakeEnv : public Env {
   double memory_bytes = 8.0 * (1 << 30);
   std::map<int, std::vector<std::string>> process_groups;  // group id -> its environment
   std::set<int> live_pids;
+  std::map<std::string, CommandResult> commands;
+  int random_counter = 0;  // RunCommand's answers, by "argv joined"
   std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
 
  private:

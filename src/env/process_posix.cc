@@ -6,6 +6,9 @@
 // a task's output is in its log as it is written, and a task outlives a killed Sluice without
 // SIGPIPE. (The local executor renames empty logs of ended attempts for the next one, so that
 // creating files costs no inodes.)
+// The one exception is an attempt that holds secrets (SpawnRequest::mask): its output comes
+// through two pipes that Wait() reads, masks and appends to its log files, so that a value it
+// prints never lands on disk. Those attempts pay the wakeups; all others keep the direct files.
 // SIGCHLD, SIGINT, SIGTERM and SIGHUP stay blocked and arrive through a signalfd, so there are
 // no signal handlers and no race between "check" and "sleep".
 #include <fcntl.h>
@@ -15,8 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -109,6 +116,9 @@ class PosixProcessLauncher : public ProcessLauncher {
   }
 
   ~PosixProcessLauncher() override {
+    for (auto& [pid, p] : piped_) {
+      for (auto& st : p.streams) Copy(st, 0, true);
+    }
     if (sigfd_ >= 0) close(sigfd_);
     sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
   }
@@ -122,6 +132,21 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(out);
       return Fail(ErrorCode::kIo, "cannot create {}: {}", req.stderr_path, strerror(e));
     }
+    // Masked output: the child writes into pipes, and the logs stay open here.
+    int pipes[2][2] = {{-1, -1}, {-1, -1}};
+    if (req.mask && (pipe2(pipes[0], O_CLOEXEC) != 0 || pipe2(pipes[1], O_CLOEXEC) != 0)) {
+      int e = errno;
+      for (auto& p : pipes) {
+        for (int fd : p) {
+          if (fd >= 0) close(fd);
+        }
+      }
+      close(out);
+      close(err);
+      return Fail(ErrorCode::kIo, "cannot create a pipe: {}", strerror(e));
+    }
+    const int child_out = req.mask ? pipes[0][1] : out;
+    const int child_err = req.mask ? pipes[1][1] : err;
     std::vector<char*> argv, envp;
     for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -139,7 +164,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     for (const auto& c : paths) candidates.push_back(c.c_str());
     volatile int child_error = 0;
     ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
-                   req.cwd.empty() ? nullptr : req.cwd.c_str(), out, err,
+                   req.cwd.empty() ? nullptr : req.cwd.c_str(), child_out, child_err,
                    reset_.data(), reset_.size(), &child_error};
 
     // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
@@ -148,8 +173,24 @@ class PosixProcessLauncher : public ProcessLauncher {
     pid_t pid = vfork();
     if (pid == 0) RunChild(plan);
     int spawn_error = pid < 0 ? errno : child_error;
-    close(out);
-    close(err);
+    if (req.mask) {
+      close(pipes[0][1]);
+      close(pipes[1][1]);
+      if (pid > 0 && spawn_error == 0) {
+        fcntl(pipes[0][0], F_SETFL, O_NONBLOCK);
+        fcntl(pipes[1][0], F_SETFL, O_NONBLOCK);
+        piped_.emplace(pid, Piped{{Stream{pipes[0][0], out, MaskStream(req.mask)},
+                                   Stream{pipes[1][0], err, MaskStream(req.mask)}}});
+      } else {
+        close(pipes[0][0]);
+        close(pipes[1][0]);
+        close(out);
+        close(err);
+      }
+    } else {
+      close(out);
+      close(err);
+    }
     if (pid > 0 && spawn_error != 0) {
       int status;
       waitpid(pid, &status, 0);  // the child exited without running the program
@@ -170,19 +211,32 @@ class PosixProcessLauncher : public ProcessLauncher {
     WaitResult r;
     Reap(&r);
     if (!r.exits.empty()) return r;
+    const int64_t deadline = timeout_us < 0 ? -1 : MonotonicUs() + timeout_us;
+    std::vector<pollfd> fds;
     while (true) {
-      pollfd fd{sigfd_, POLLIN, 0};
-      int ms = timeout_us < 0 ? -1 : static_cast<int>((timeout_us + 999) / 1000);
-      int n = poll(&fd, 1, ms);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return r;  // timed out
-      signalfd_siginfo info;
-      while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
-        if (info.ssi_signo != SIGCHLD) r.interrupted = true;
+      fds.assign(1, pollfd{sigfd_, POLLIN, 0});
+      for (const auto& [pid, p] : piped_) {
+        for (const auto& st : p.streams) {
+          if (st.pipe >= 0) fds.push_back(pollfd{st.pipe, POLLIN, 0});
+        }
       }
-      Reap(&r);
-      // A SIGCHLD of a child reaped already (one that failed to start): keep waiting.
-      if (!r.exits.empty() || r.interrupted || timeout_us >= 0) return r;
+      int ms = -1;
+      if (deadline >= 0) ms = static_cast<int>(std::max<int64_t>(0, (deadline - MonotonicUs() + 999) / 1000));
+      int n = poll(fds.data(), fds.size(), ms);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return r;
+      if (n > 0 && fds.size() > 1) CopyPipes(fds);
+      if (fds[0].revents & POLLIN) {
+        signalfd_siginfo info;
+        while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
+          if (info.ssi_signo != SIGCHLD) r.interrupted = true;
+        }
+        Reap(&r);
+      }
+      // A SIGCHLD of a child reaped already (one that failed to start), or output of a masked
+      // attempt: keep waiting until an exit, an interrupt or the timeout.
+      if (!r.exits.empty() || r.interrupted) return r;
+      if (deadline >= 0 && (n == 0 || MonotonicUs() >= deadline)) return r;
     }
   }
 
@@ -191,11 +245,85 @@ class PosixProcessLauncher : public ProcessLauncher {
     return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
 
+  // One output of a masked attempt: its pipe (-1 once closed), its log, and the masking state.
+  struct Stream {
+    int pipe;
+    int log;
+    MaskStream mask;
+  };
+  struct Piped {
+    Stream streams[2];  // stdout, stderr
+  };
+
+  static int64_t MonotonicUs() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+  }
+
+  // Reads what is waiting in `st`'s pipe (up to `max_reads` reads) into its log, masked. At end
+  // of file, or with `finish`, the stream is over: the rest is written and both ends closed.
+  static void Copy(Stream& st, int max_reads, bool finish) {
+    char buf[1 << 16];
+    std::string out;
+    bool eof = false;
+    for (int i = 0; i < max_reads && st.pipe >= 0; ++i) {
+      ssize_t n = read(st.pipe, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+      }
+      out.clear();
+      st.mask.Feed(std::string_view(buf, static_cast<size_t>(n)), &out);
+      WriteAll(st.log, out);
+    }
+    if ((eof || finish) && st.pipe >= 0) {
+      out.clear();
+      st.mask.Finish(&out);
+      WriteAll(st.log, out);
+      close(st.pipe);
+      close(st.log);
+      st.pipe = st.log = -1;
+    }
+  }
+
+  static void WriteAll(int fd, std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = write(fd, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk: the log is cut short, never left unmasked
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  // Copies the pipes that poll found readable (fds[1..], in piped_'s order).
+  void CopyPipes(const std::vector<pollfd>& fds) {
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      for (auto& [pid, p] : piped_) {
+        for (auto& st : p.streams) {
+          if (st.pipe == fds[i].fd) Copy(st, 4, false);
+        }
+      }
+    }
+  }
+
+  // The attempt `pid` exited: everything it wrote is in its pipes, so they are drained and
+  // closed (what its leftover processes write later is dropped with them).
+  void FinishPiped(pid_t pid) {
+    auto it = piped_.find(pid);
+    if (it == piped_.end()) return;
+    for (auto& st : it->second.streams) Copy(st, 64, true);
+    piped_.erase(it);
+  }
+
   void Reap(WaitResult* r) {
     while (true) {
       int status = 0;
       pid_t pid = waitpid(-1, &status, WNOHANG);
       if (pid <= 0) return;
+      FinishPiped(pid);
       ProcessExit e;
       e.pid = pid;
       if (WIFEXITED(status)) {
@@ -212,6 +340,7 @@ class PosixProcessLauncher : public ProcessLauncher {
   int sigfd_ = -1;
   std::vector<int> reset_;
   std::vector<std::string> path_dirs_;
+  std::map<int, Piped> piped_;  // masked attempts still running, by pid
 };
 
 }  // namespace

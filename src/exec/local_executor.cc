@@ -92,10 +92,15 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   sp.env.push_back("SLUICE_RUN_ID=" + req.run_id);
   sp.env.push_back("SLUICE_TASK=" + req.task);
   sp.env.push_back("SLUICE_ATTEMPT=" + std::to_string(req.attempt));
+  Running run{paths, req.params, req.artifacts, nullptr, {}};
+  if (!req.masked.empty() || !req.secret_env.empty() || !req.secret_files.empty()) {
+    if (auto s = GiveSecrets(req, paths, sp, run); !s) return std::unexpected(s.error());
+  }
   auto pid = launcher_.Spawn(sp);
   if (pid) {
-    running_[*pid] = Running{paths, req.params, req.artifacts};
+    running_[*pid] = std::move(run);
   } else {
+    if (run.masker) (void)TakeBackSecrets(run);
     ended_.emplace_back(0, paths);  // nothing ran: its files are spares if they are empty
   }
   // The checks for the next attempt's spares, while this one's program runs rather than
@@ -128,7 +133,12 @@ PollResult LocalExecutor::Poll(int64_t timeout_us) {
     end.exit_code = exit.exit_code;
     end.signal = exit.signal;
     const bool cancelled = cancelled_.erase(exit.pid) > 0;
-    if (!exit.signal && exit.exit_code == 0 && !cancelled) end.outputs = Collect(it->second);
+    const Status masked = it->second.masker ? TakeBackSecrets(it->second) : Status{};
+    if (!exit.signal && exit.exit_code == 0 && !cancelled) {
+      end.outputs = masked ? Collect(it->second)
+                           : Result<AttemptOutputs>(std::unexpected(masked.error()));
+    }
+    if (it->second.masker) MaskEnd(*it->second.masker, end);
     ended_.emplace_back(exit.pid, std::move(it->second.paths));
     running_.erase(it);
     out.ends.push_back(std::move(end));
@@ -143,6 +153,8 @@ std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
                                              "SLUICE_ATTEMPT=" + std::to_string(a.attempt)})) {
       launcher_.SignalGroup(pgid, SIGKILL);
     }
+    // Secret files of an attempt whose sluice died: gone before anything else runs.
+    (void)fs_.RemoveAll(AttemptPathsFor(run_dir_, a.task, a.attempt).work + ".secrets");
     Adoption lost;
     lost.verdict = Adoption::Verdict::kLost;
     lost.end.how = AttemptEnd::How::kLost;

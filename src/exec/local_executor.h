@@ -54,8 +54,22 @@ class LocalExecutor : public Executor {
     AttemptPaths paths;
     std::vector<WantedParam> params;
     std::vector<WantedArtifact> artifacts;
+    // An attempt with secrets (local_executor_secrets.cc): what masks its logs, files, outputs
+    // and messages, and the links to its secret files (in the private PATHS.work + ".secrets").
+    std::shared_ptr<const Masker> masker;
+    std::vector<std::string> secret_links;
   };
   Result<AttemptHandle> Start(const AttemptRequest& req);
+  // Hands an attempt its secrets: files in a private folder beside its own (linked from it),
+  // variables, and the masking of its output. On failure nothing of them is left.
+  Status GiveSecrets(const AttemptRequest& req, const AttemptPaths& paths, SpawnRequest& sp,
+                     Running& r);
+  // After an attempt with secrets ended: removes its secret files and masks what it left in its
+  // folder, before outputs and artifacts are collected from it. On failure (a file that could
+  // not be masked) its outputs must not be collected.
+  Status TakeBackSecrets(const Running& r);
+  // Masks an ended attempt's message and collected outputs (or the error collecting them).
+  static void MaskEnd(const Masker& m, AttemptEnd& end);
   Result<AttemptOutputs> Collect(const Running& r);
   void FindSpares();
   bool TakeSpare(std::vector<std::string>& spares, const std::string& path);

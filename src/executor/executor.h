@@ -63,6 +63,12 @@ struct AttemptRequest {
   std::vector<WantedParam> params;
   std::vector<WantedArtifact> artifacts;
   std::string array_key;  // attempts with the same non-empty key may be submitted as one array
+  // Secrets (spec.secrets, and env values that read secret params): the executor hands them to
+  // the attempt and must keep every value in `masked` out of what it stores or shows (logs,
+  // files left in the attempt's folder, outputs, messages). Never recorded anywhere.
+  std::vector<std::pair<std::string, std::string>> secret_env;    // variable -> value
+  std::vector<std::pair<std::string, std::string>> secret_files;  // name in its folder -> value
+  std::vector<std::string> masked;
 };
 
 // A stored artifact: where the executor's artifact store keeps it, and what it is.

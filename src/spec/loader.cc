@@ -126,6 +126,7 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
     SLUICE_TRY(env, Env(k["env"]));
     t.MutableOptions().env = std::move(*env);
   }
+  if (k["secrets"]) SLUICE_TRY_STATUS(TaskSecrets(k["secrets"], &t.MutableOptions().secrets));
   if (k["outputs"]) {
     if (t.body.kind == Body::Kind::kUses) {
       return FailAt(Loc(k["outputs"]), "a task that uses a component gets its outputs from the "
@@ -161,12 +162,13 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
-                                      "breaker", "gate", "approval"},
+                                      "breaker", "gate", "approval", "secrets"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
-                                      "timeout", "deadline", "resources", "continueOnFailure"},
+                                      "timeout", "deadline", "resources", "continueOnFailure",
+                                      "secrets"},
                                   "a finally task"));
     }
     if (!k["name"]) return FailAt(t->loc, "a task needs a name");
@@ -180,13 +182,13 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
   SLUICE_TRY_STATUS(ExpectMap(n, what));
   if (kind == TaskKind::kCatch) {
     SLUICE_TRY_STATUS(CheckKeys(n, {"on", "recover", "run", "script", "shell", "uses", "with",
-                                    "env", "retry", "timeout", "resources"}, what));
+                                    "env", "retry", "timeout", "resources", "secrets"}, what));
   } else if (kind == TaskKind::kFallback) {
     SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "outputs",
-                                    "retry", "timeout", "resources"}, what));
+                                    "retry", "timeout", "resources", "secrets"}, what));
   } else {
     SLUICE_TRY_STATUS(CheckKeys(n, {"run", "script", "shell", "uses", "with", "env", "retry",
-                                    "timeout", "resources"}, what));
+                                    "timeout", "resources", "secrets"}, what));
   }
   t->name = owner + (kind == TaskKind::kFallback ? ".fallback" : kind == TaskKind::kCompensate
                                                                      ? ".compensate" : ".catch");
@@ -304,7 +306,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
                                      "failFast", "onFailure", "deadline", "breakers", "groups",
-                                     "policies"},
+                                     "policies", "secrets"},
                               "a Pipeline spec"));
   if (const auto& ps = spec["policies"]) {
     SLUICE_TRY_STATUS(ExpectList(ps, "policies"));
@@ -320,6 +322,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
     SLUICE_TRY(ps, Params(spec["params"]));
     p.params = std::move(*ps);
   }
+  if (const auto& ss = spec["secrets"]) SLUICE_TRY_STATUS(Secrets(ss, &p.secrets));
   if (const auto& imports = spec["imports"]) {
     SLUICE_TRY_STATUS(ExpectList(imports, "imports"));
     for (const auto& i : imports) {

@@ -10,7 +10,8 @@ Result<std::vector<ParamDecl>> Reader::Params(const YNode& n) const {
   std::set<std::string> seen;
   for (const auto& p : n) {
     SLUICE_TRY_STATUS(ExpectMap(p, "a param"));
-    SLUICE_TRY_STATUS(CheckKeys(p, {"name", "type", "default", "required", "description"}, "a param"));
+    SLUICE_TRY_STATUS(CheckKeys(p, {"name", "type", "default", "required", "description", "secret"},
+                                "a param"));
     ParamDecl d;
     d.loc = Loc(p);
     if (!p["name"]) return FailAt(d.loc, "a param needs a name");
@@ -36,6 +37,19 @@ Result<std::vector<ParamDecl>> Reader::Params(const YNode& n) const {
     if (p["description"]) {
       SLUICE_TRY(desc, Str(p["description"], "description"));
       d.description = *desc;
+    }
+    if (p["secret"]) {
+      SLUICE_TRY(sec, Bool(p["secret"], "secret"));
+      d.secret = *sec;
+      if (d.secret && d.type != ParamType::kString) {
+        return FailAt(Loc(p["secret"]), "secret param {} must be a string (its type is {})",
+                      Quote(d.name), ParamTypeName(d.type));
+      }
+      if (d.secret && p["default"]) {
+        return FailAt(Loc(p["default"]), "secret param {} cannot have a default: a value written "
+                      "in the pipeline is not secret (use spec.secrets with a file, or pass it "
+                      "with -p or ${}", Quote(d.name), SecretParamVar(d.name) + ")");
+      }
     }
     if (p["default"]) {
       SLUICE_TRY(v, ToValue(p["default"]));

@@ -32,6 +32,12 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
     c.params = std::move(*ps);
+    for (const auto& d : c.params) {
+      if (d.secret) {
+        return FailAt(d.loc, "component param {} cannot be secret: a component receives secrets "
+                      "through its task's secrets: and env:", Quote(d.name));
+      }
+    }
   }
   if (spec["outputs"]) {
     SLUICE_TRY(o, Outputs(spec["outputs"]));

@@ -26,6 +26,9 @@ struct ParamDecl {
   ParamType type = ParamType::kString;
   std::optional<Value> default_value;
   bool required = false;
+  // A secret param (pipelines only): stored as a salted hash and shown as "***"; its value
+  // reaches tasks only through env:. Always a string, never with a default.
+  bool secret = false;
   std::string description;
   Location loc;
 };
@@ -155,6 +158,30 @@ struct ApprovalSpec {
   Location loc;
 };
 
+// A secret the pipeline declares (spec.secrets): where its value comes from when the process
+// that runs the tasks starts. The value is never part of the model, the store or a cache key.
+struct SecretDecl {
+  enum class Source { kEnv, kFile, kCommand };
+  std::string name;
+  Source source = Source::kEnv;
+  std::string env;                   // kEnv: a variable of the process that runs the tasks
+  std::string file;                  // kFile: absolute path, read when the run (re)starts
+  std::vector<std::string> command;  // kCommand: argv; its standard output is the value
+  std::string dir;                   // kCommand: where it runs, the pipeline file's folder
+  int64_t timeout_ms = 30'000;       // kCommand
+  std::string version;  // the user's label of the value: covered by cache keys, unlike it
+  Location loc;
+};
+
+// A secret a task names (its secrets: list), and how it receives it: exactly one of env and
+// file is set.
+struct SecretUse {
+  std::string name;
+  std::string env;   // as this environment variable
+  std::string file;  // as this file in its working folder (mode 0600, removed after)
+  Location loc;
+};
+
 // A task's keys that most tasks leave out. Outputs, timeout, deadline, resources and cache
 // are read only by compilation (a plan task holds what they resolve to).
 struct TaskOptions {
@@ -168,6 +195,7 @@ struct TaskOptions {
   std::optional<CacheSpec> cache;
   // catch, fallback, compensate, breaker, approval and gate (main tasks only).
   std::unique_ptr<TaskHandlers> handlers;
+  std::vector<SecretUse> secrets;  // what of spec.secrets it receives
 };
 
 struct TaskSpec {
@@ -186,6 +214,7 @@ struct TaskSpec {
   const TemplateField* when() const { return options ? options->when.get() : nullptr; }
   const RetryPolicy* retry() const { return options ? options->retry.get() : nullptr; }
   const TaskHandlers* handlers() const { return options ? options->handlers.get() : nullptr; }
+  const std::vector<SecretUse>& secrets() const { return opts().secrets; }
   // The options, created on first use (by the loader).
   TaskOptions& MutableOptions() {
     if (!options) options = std::make_unique<TaskOptions>();
@@ -317,6 +346,20 @@ struct PipelineSpec {
   std::vector<BreakerSpec> breakers;
   std::vector<GroupSpec> groups;
   std::vector<std::pair<std::string, Location>> policies;  // spec.policies: files or folders
+  std::vector<SecretDecl> secrets;                          // spec.secrets
+
+  const SecretDecl* FindSecret(std::string_view name) const {
+    for (const auto& s : secrets) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+  const ParamDecl* FindParam(std::string_view name) const {
+    for (const auto& d : params) {
+      if (d.name == name) return &d;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace sluice

@@ -18,6 +18,7 @@ class ReferenceChecker {
 
   Status CheckReferences(PlanTask& pt) {
     const TaskSpec& t = *pt.spec;
+    if (!t.secrets().empty()) SLUICE_TRY_STATUS(CheckSecretUses(pt));
     for (const auto& [name, field] : t.body.with()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
     if (!pt.component()) {
       for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
@@ -25,7 +26,15 @@ class ReferenceChecker {
       for (const auto& a : pt.component()->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
       for (const auto& [name, field] : pt.component()->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
-    for (const auto& [name, field] : t.env()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    in_env_ = true;
+    for (const auto& [name, field] : t.env()) {
+      auto st = CheckField(pt, field, false);
+      if (!st) {
+        in_env_ = false;
+        return st;
+      }
+    }
+    in_env_ = false;
     if (const TemplateField* when = t.when()) {
       SLUICE_TRY_STATUS(CheckField(pt, *when, false));
       SLUICE_TRY_STATUS(CheckKind(*when, "when must be a condition (a bool)",
@@ -46,6 +55,27 @@ class ReferenceChecker {
   }
 
  private:
+  // A task's secrets: each a secret spec.secrets declares, received as a variable that its env:
+  // does not also set.
+  Status CheckSecretUses(const PlanTask& pt) {
+    const PipelineSpec& p = *plan_->pipeline;
+    for (const auto& u : pt.spec->secrets()) {
+      if (!p.FindSecret(u.name)) {
+        std::vector<std::string> names;
+        for (const auto& d : p.secrets) names.push_back(d.name);
+        return FailAt(u.loc, "task {} names secret {}, which spec.secrets does not declare{}",
+                      Quote(pt.name), Quote(u.name), DidYouMean(u.name, names));
+      }
+      for (const auto& [name, field] : pt.spec->env()) {
+        if (!u.env.empty() && name == u.env) {
+          return FailAt(u.loc, "task {} sets env {} both from secret {} and in env:",
+                        Quote(pt.name), Quote(name), Quote(u.name));
+        }
+      }
+    }
+    return {};
+  }
+
   // forEach's placeholder gives the list of items, so it cannot read an item itself.
   Status CheckForEach(PlanTask& pt, const TemplateField& expr) {
     for (const auto& piece : expr.tmpl.pieces()) {
@@ -199,6 +229,12 @@ class ReferenceChecker {
       return fmt::format("retry.when sees error, task and run, not {}", Quote(root));
     }
     if (root == "params") return ParamProblem(pt, path, is_component);
+    if (root == "secrets" && !is_component) {
+      return fmt::format("secrets cannot be read by placeholders: the value would reach the "
+                         "command line, the store or a cache key. Name the secret in the task's "
+                         "secrets: (e.g. secrets: [{{name: {}, env: VAR}}]) and read $VAR",
+                         path.size() >= 2 ? path[1] : "NAME");
+    }
     if (root == "run") {
       if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {
         return fmt::format("unknown {}: run has id, status and failedTasks", Join(path, "."));
@@ -241,6 +277,12 @@ class ReferenceChecker {
     for (const auto& d : decls) names.push_back(d.name);
     if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
       return fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names));
+    }
+    const ParamDecl* d = is_component ? nullptr : plan_->pipeline->FindParam(path[1]);
+    if (d && d->secret && !in_env_) {
+      return fmt::format("param {} is secret: it may reach a task only through env: (e.g. env: "
+                         "{{TOKEN: \"${{{{ params.{} }}}}\"}}), never through the command line, "
+                         "conditions or outputs", Quote(path[1]), path[1]);
     }
     return "";
   }
@@ -302,6 +344,7 @@ class ReferenceChecker {
 
   const Plan* plan_;
   bool retry_when_ = false;  // checking a retry.when: only error, task and run are in scope
+  bool in_env_ = false;      // checking a task's env: values, where secret params may be read
 };
 
 }  // namespace

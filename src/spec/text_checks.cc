@@ -15,6 +15,16 @@ bool IsName(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return IsIdentChar(c) || c == '-' || c == '.'; });
 }
 
+std::string SecretParamVar(std::string_view param) {
+  std::string out = "SLUICE_PARAM_";
+  for (char c : param) {
+    if (c >= 'a' && c <= 'z') out.push_back(static_cast<char>(c - 'a' + 'A'));
+    else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) out.push_back(c);
+    else out.push_back('_');
+  }
+  return out;
+}
+
 bool IsEnvName(std::string_view s) {
   return !s.empty() && s.size() <= 256 && IsIdentStart(s[0]) &&
          std::all_of(s.begin(), s.end(), IsIdentChar);

@@ -18,6 +18,10 @@ bool IsIdentChar(char c);
 // Task, param, component and output names: [A-Za-z_][A-Za-z0-9_.-]*, at most 128.
 bool IsName(std::string_view s);
 bool IsEnvName(std::string_view s);
+// The variable a secret param may be given through instead of -p: SLUICE_PARAM_ and its name
+// in upper case, other characters than letters and digits as '_' ("api-token" ->
+// SLUICE_PARAM_API_TOKEN).
+std::string SecretParamVar(std::string_view param);
 // "1", "1.2", "1.2.3" with at most 9 digits a part and no leading zeros; fills `parts`.
 bool ParseVersionParts(std::string_view s, size_t max_parts, std::vector<int>* parts);
 // NAME or NAME@VERSION as `uses:` takes it.

@@ -242,6 +242,9 @@ class Reader {
   Result<CacheSpec> Cache(const YNode& n) const;
   Result<OutputsDecl> Outputs(const YNode& n) const;
   Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;
+  // spec.secrets and a task's secrets: (loader_secrets.cc).
+  Status Secrets(const YNode& n, std::vector<SecretDecl>* out) const;
+  Status TaskSecrets(const YNode& n, std::vector<SecretUse>* out) const;
   // `n` is the block holding the body's keys, `k` its keys; errors name it "WHAT \"NAME\"".
   Status BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_uses,
                 std::string_view what, std::string_view name) const;

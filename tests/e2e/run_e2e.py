@@ -776,6 +776,175 @@ def approvals_quorum_self_approval_rejection_timeout_and_restart():
     assert outcomes == ["approval.rejected", "approval.approved", "approval.rejected"], outcomes
     e.sluice("audit", "verify", check=0)
 
+# ---- Secrets (issue 11, section 3): values reach tasks and nothing Sluice keeps or shows. ----
+
+def secrets_pipeline(e, vault, extra_task=""):
+    return pipeline(f"""
+    - name: use
+      secrets:
+        - {{name: api, env: API}}
+        - {{name: key, file: key.pem}}
+        - {{name: vault, env: VAULT}}
+      env: {{TOK: "${{{{ params.token }}}}"}}
+      script: |
+        half() {{ v=$1; n=$((${{#v}} / 2)); printf '%s' "$v" | head -c $n; sleep 0.05; printf '%s\\n' "$v" | tail -c +$((n + 1)); }}
+        for v in "$API" "$(cat key.pem)" "$VAULT" "$TOK"; do half "$v"; half "$v" >&2; done
+        for v in "$API" "$(cat key.pem)" "$VAULT" "$TOK"; do printf '%s' "$v" | sha256sum | cut -c1-64; done > sums.txt
+        printf '%s %s %s %s\\n' "$API" "$(cat key.pem)" "$VAULT" "$TOK" > all.txt
+        mkdir -p art && cp all.txt art/copy.txt && cp key.pem art/key-copy.pem
+        printf '{{"token": "%s"}}' "$TOK" > out.json
+      outputs:
+        params:
+          - {{name: sums, from: {{file: sums.txt}}}}
+          - {{name: all, from: {{file: all.txt}}}}
+          - {{name: tok, from: {{file: out.json, json: token}}}}
+          - {{name: printed, from: {{stdout: text}}}}
+        artifacts:
+          - {{name: art, path: art}}
+{extra_task}""", f"""  params:
+    - {{name: token, secret: true, required: true}}
+  secrets:
+    - {{name: api, env: E2E_API_TOKEN, version: "1"}}
+    - {{name: key, file: secret.key}}
+    - {{name: vault, command: [sh, {vault}]}}
+""")
+
+
+def secret_values(e):
+    tag = os.urandom(6).hex()
+    vals = {"api": f"env-SECRET-{tag}-a1", "key": f"file-SECRET-{tag}-b2",
+            "vault": f"cmd-SECRET-{tag}-c3", "token": f"param-SECRET-{tag}-d4"}
+    e.write("secret.key", vals["key"] + "\n")
+    store = os.path.join(e.dir, "vault-store")
+    os.mkdir(store)
+    with open(os.path.join(store, "v"), "w") as f:
+        f.write(vals["vault"])
+    vault = e.write("vault.sh", f"cat {store}/v; echo\n")
+    return vals, vault
+
+
+def assert_nowhere(e, run, vals, task="use"):
+    """No value in any file of the state folder (db bytes, logs, artifacts) nor in what the
+    commands that read the run print."""
+    for root, dirs, files in os.walk(e.state):
+        for name in files + dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            data = open(path, "rb").read()
+            for k, v in vals.items():
+                assert v.encode() not in data, f"{k} value found in {path}"
+    shown = [e.sluice("status", run, "-o", "json", check=0), e.sluice("status", run, check=0),
+             e.sluice("events", run, check=0), e.sluice("audit", "export", check=0),
+             e.sluice("logs", run, task, check=0), e.sluice("runs", check=0)]
+    for p in shown:
+        for k, v in vals.items():
+            assert v not in p.stdout + p.stderr, f"{k} value shown by {p.args[3:]}"
+
+
+@test
+def secrets_reach_tasks_and_are_stored_nowhere():
+    e = Env()
+    vals, vault = secret_values(e)
+    e.write("p.yaml", secrets_pipeline(e, vault))
+    p = e.sluice("run", "p.yaml", "-p", f"token={vals['token']}", check=0,
+                 env={"E2E_API_TOKEN": vals["api"]})
+    run = p.stdout.splitlines()[0]
+    for k, v in vals.items():
+        assert v not in p.stdout + p.stderr, f"{k} value in sluice's own output"
+    t = e.tasks(run)["use"]
+    import hashlib
+    want = [hashlib.sha256(vals[k].encode()).hexdigest() for k in ("api", "key", "vault", "token")]
+    assert t["outputs"]["params"]["sums"].split() == want, "the task did not receive the values"
+    assert t["outputs"]["params"]["all"] == "*** *** *** ***", t["outputs"]["params"]["all"]
+    assert t["outputs"]["params"]["tok"] == "***"
+    logs = e.sluice("logs", run, "use", check=0)
+    assert logs.stdout == "***\n" * 4 and logs.stderr == "***\n" * 4, (logs.stdout, logs.stderr)
+    art = t["outputs"]["artifacts"]["art"]
+    assert open(os.path.join(art, "copy.txt")).read() == "*** *** *** ***\n"
+    st = e.status(run)
+    assert st["params"]["token"] == "***", st["params"]
+    submitted = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    details = [json.loads(r["details"]) if isinstance(r["details"], str) else r["details"]
+               for r in submitted if r["action"] == "run.submitted"]
+    assert details[0]["params"]["token"] == "***", details
+    work = os.path.join(e.state, "runs", run, "tasks")
+    assert not [n for n in os.listdir(work) if n.endswith(".secrets")], os.listdir(work)
+    assert_nowhere(e, run, vals)
+
+
+@test
+def secrets_are_asked_for_again_on_resume_and_missing_ones_are_named():
+    e = Env()
+    vals, vault = secret_values(e)
+    gate = os.path.join(e.dir, "go")
+    e.write("p.yaml", secrets_pipeline(e, vault, f"""    - name: wait
+      needs: [use]
+      run: [sh, -c, 'while [ ! -e {gate} ]; do sleep 0.05; done']
+      retry: {{limit: 2, on: [lost], backoff: {{initial: 10ms}}}}
+"""))
+    env = {"E2E_API_TOKEN": vals["api"], "SLUICE_PARAM_TOKEN": vals["token"]}
+    proc = subprocess.Popen([SLUICE, "--state-dir", e.state, "run", "p.yaml"], cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, **env))
+    run = proc.stdout.readline().strip()
+    tasks = os.path.join(e.state, "runs", run, "tasks")
+    for _ in range(400):
+        if os.path.isdir(tasks) and any(n.startswith("wait@") for n in os.listdir(tasks)):
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    p = e.sluice("resume", run, check=2, env={"E2E_API_TOKEN": vals["api"], "SLUICE_PARAM_TOKEN": ""})
+    # An empty variable is a value: it differs from the one submitted.
+    assert 'secret param "token" differs' in p.stderr, p.stderr
+    clean = {k: v for k, v in os.environ.items() if k not in ("SLUICE_PARAM_TOKEN", "E2E_API_TOKEN")}
+    r = subprocess.run([SLUICE, "--state-dir", e.state, "resume", run], cwd=e.dir, env=clean,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and 'secret param "token" is needed again' in r.stderr, r.stderr
+    assert "SLUICE_PARAM_TOKEN" in r.stderr, r.stderr
+    r = subprocess.run([SLUICE, "--state-dir", e.state, "resume", run, "-p", f"token={vals['token']}"],
+                       cwd=e.dir, env=clean, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and 'secret "api": the environment variable E2E_API_TOKEN is not set' in r.stderr, r.stderr
+    open(gate, "w").close()
+    p = e.sluice("resume", run, "-p", f"token={vals['token']}", check=0,
+                 env={"E2E_API_TOKEN": vals["api"]})
+    assert e.status(run)["status"] == "succeeded"
+    assert_nowhere(e, run, vals)
+
+
+@test
+def a_failing_secret_command_names_the_secret_and_never_prints_its_output():
+    e = Env()
+    vals, _ = secret_values(e)
+    bad = e.write("bad-vault.sh", f"echo {vals['vault']}; exit 3\n")
+    e.write("p.yaml", pipeline("""
+    - {name: a, run: [true], secrets: [{name: v, env: V}]}
+""", f"  secrets:\n    - {{name: v, command: [sh, {bad}]}}\n"))
+    p = e.sluice("run", "p.yaml", check=2)
+    assert 'secret "v": command "sh" exited with status 3 (its output is not shown)' in p.stderr, p.stderr
+    assert vals["vault"] not in p.stdout + p.stderr
+    assert not os.path.exists(os.path.join(e.state, "runs")), "no run may be created"
+
+
+@test
+def secrets_example_publishes_with_masked_logs():
+    e = Env()
+    here = os.path.dirname(os.path.abspath(__file__))
+    example = os.path.join(here, "..", "..", "examples", "secrets", "pipeline.yaml")
+    env = {"REGISTRY_TOKEN": "tok-abc-123-xyz", "SLUICE_PARAM_WEBHOOK_KEY": "hook-987-secret"}
+    run = e.sluice("run", example, check=0, env=env).stdout.splitlines()[0]
+    logs = e.sluice("logs", run, "publish", check=0)
+    assert logs.stdout == "pushing wine-classifier with token ***\nrecording in the catalogue as ci:***\n", logs.stdout
+    assert logs.stderr == "notifying with key=***\n", logs.stderr
+    assert "registry token visible to train: no" in e.sluice("logs", run, "train", check=0).stdout
+    sign = e.sluice("logs", run, "sign", check=0).stdout
+    assert sign.startswith("-rw-------") and "whose second line is ***\n" in sign, sign
+    assert e.status(run)["params"]["webhook_key"] == "***"
+    key = open(os.path.join(os.path.dirname(example), "signing-key.pem")).read().splitlines()[1]
+    assert_nowhere(e, run, {"token": env["REGISTRY_TOKEN"], "hook": env["SLUICE_PARAM_WEBHOOK_KEY"],
+                            "db": f"example-db-{os.getuid()}-s3cr3t", "key": key}, task="publish")
+
 
 @test
 @needs_root

@@ -1,0 +1,45 @@
+// A run's secret params and spec.secrets, as the process that runs its tasks holds them: bound
+// (run) or asked for again (resume, rollback), fetched from their sources, and kept out of the
+// environment that tasks inherit. Values live only in this process's memory: what is stored is
+// "***" and, for a secret param, a salted hash that tells a value given again from another.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/value.h"
+#include "engine/attempt.h"
+#include "env/env.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+// The params of a new run in the two forms that exist of them.
+struct BoundParams {
+  Value stored;   // for the store, events, audit and policies: secret params as "***"
+  Value digests;  // secret param -> {"salt": HEX, "sha256": HEX}: an empty map when none
+  std::shared_ptr<RunSecrets> secrets;  // null when the pipeline has no secrets of either kind
+};
+
+// Binds a new run's params (as BindParams does, with a secret param also read from
+// SLUICE_PARAM_NAME when -p leaves it out) and fetches the secrets its tasks name. On failure
+// (a bad or missing param, a secret that cannot be fetched) returns an error that names it and
+// shows no value.
+Result<BoundParams> BindRunParams(Env& env, const Plan& plan,
+                                  const std::map<std::string, std::string>& overrides);
+
+// For resume and rollback of a run stored with `stored` params and `digests`: the secret params
+// given again (`given`, -p, or SLUICE_PARAM_NAME), checked against their digests, and the
+// secrets fetched again. Fails (naming what is missing or different) rather than run without.
+// Returns null when the pipeline has no secrets of either kind.
+Result<std::shared_ptr<RunSecrets>> RebindSecrets(Env& env, const Plan& plan, const Value& stored,
+                                                  const Value& digests,
+                                                  const std::map<std::string, std::string>& given);
+
+// The environment tasks inherit: this process's, without the variables that spec.secrets come
+// from and without SLUICE_PARAM_* (a task receives those only by naming them).
+std::vector<std::string> TaskBaseEnvironment(Env& env, const Plan& plan);
+
+}  // namespace sluice
