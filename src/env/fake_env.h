@@ -75,9 +75,16 @@ class MemFileSystem : public FileSystem {
     return {};
   }
   Status CopyFile(const std::string& from, const std::string& to) override;
-  Status MakeReadOnly(const std::string& path) override { return {}; }
+  Status SetMode(const std::string& path, int mode) override { return {}; }
   Result<std::string> HashFile(const std::string& path) override;
   std::string Absolute(const std::string& path) override;
+  Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) override;
+  // Paths that are absolute or hold ".." lead out of `root` (there are no links here).
+  Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
+                                      int64_t max_bytes) override;
+  Result<std::vector<CopiedEntry>> CopyBeneath(const std::string& root, const std::string& rel,
+                                               const std::string& dest,
+                                               const CopyLimits& limits) override;
 
  private:
   std::map<std::string, std::string> files_;
@@ -118,6 +125,9 @@ class FakeEnv : public Env {
   int CpuCount() override { return cpu_count; }
   double MemoryBytes() override { return memory_bytes; }
   void SleepUs(int64_t us) override { fake_clock.Advance(us); }
+  // splitmix64 over `random_state`: the same sequence in every test run.
+  uint64_t Random64() override;
+  void RestrictNewFiles(bool group) override { restricted = group ? 007 : 077; }
 
   // Marks `path` as locked by another process that recorded `owner`.
   void HoldLock(const std::string& path, const std::string& owner) {
@@ -138,6 +148,8 @@ class FakeEnv : public Env {
   std::map<int, std::vector<std::string>> process_groups;  // group id -> its environment
   std::set<int> live_pids;
   std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
+  uint64_t random_state = 0;
+  int restricted = -1;  // the umask RestrictNewFiles asked for; -1 before it was called
 
  private:
   FileSystem* files_;
