@@ -20,6 +20,9 @@ int Report(const Error& e);
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at = 0);
 std::string Ts(int64_t us);
+// A new run id: the UTC time to the second and 32 random bits (Env::Random64) in hex,
+// YYYYMMDD-HHMMSS-XXXXXXXX.
+std::string NewRunId(Env& env);
 // The run's folder, STATE/runs/ID, absolute.
 std::string RunDir(Env& env, const GlobalOptions& g, const std::string& id);
 // The run's status as recorded, or "interrupted" for one recorded running (or pending) whose

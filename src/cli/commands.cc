@@ -47,6 +47,35 @@ int Report(const Error& e) {
   return ExitCodeFor(e);
 }
 
+std::string NewRunId(Env& env) {
+  int64_t us = env.clock().NowUs();
+  std::string ts = FormatTimestampMs(us / 1000);  // 2026-11-29T00:55:00.123Z
+  std::string compact;
+  for (char c : ts.substr(0, 19)) {
+    if (c != '-' && c != ':') compact += c == 'T' ? '-' : c;
+  }
+  return fmt::format("{}-{:08x}", compact, static_cast<uint32_t>(env.Random64() >> 32));
+}
+
+// The set-group-id bit on the state folder says it is shared through its Unix group.
+void ProtectStateFiles(Env& env, const std::string& state_dir) {
+  FileInfo info = env.files().Stat(state_dir);
+  env.RestrictNewFiles(info.is_dir && (info.mode & 02000) != 0);
+}
+
+// A state folder made by an older sluice (0755, its files 0644) is closed when it is opened:
+// others lose every permission on the folder (and the group too, unless it is shared), which
+// closes everything inside it. Best effort: only the folder's owner may change it.
+static void CloseStateFolder(Env& env, const std::string& state_dir) {
+  FileSystem& fs = env.files();
+  FileInfo info = fs.Stat(state_dir);
+  const bool shared = (info.mode & 02000) != 0;
+  const int allowed = shared ? 07770 : 07700;
+  if (info.is_dir && (info.mode & ~allowed) != 0 && fs.Stat(PathJoin(state_dir, "sluice.db")).exists) {
+    (void)fs.SetMode(state_dir, info.mode & allowed);
+  }
+}
+
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at) {
   FileSystem& fs = env.files();
@@ -57,7 +86,14 @@ Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool 
     }
     if (auto s = fs.MakeDirs(g.state_dir); !s) return std::unexpected(s.error());
   }
-  return Store::Open(PathJoin(g.state_dir, "sluice.db"), fail_fsync_at);
+  CloseStateFolder(env, g.state_dir);
+  const std::string db = PathJoin(g.state_dir, "sluice.db");
+  // Made here, as the umask allows (0600, or 0660 shared), rather than by SQLite (0644 before
+  // the umask): its -wal and -shm files take the database's mode.
+  if (!fs.Stat(db).exists) {
+    if (auto f = fs.OpenAppend(db); !f) return std::unexpected(f.error());
+  }
+  return Store::Open(db, fail_fsync_at);
 }
 
 AuditRecord AuditOf(Env& env, std::string actor, std::string action, std::string run_id,
@@ -142,17 +178,6 @@ class StoreCache : public CacheLookup {
  private:
   Store& store_;
 };
-
-std::string NewRunId(Env& env) {
-  int64_t us = env.clock().NowUs();
-  std::string ts = FormatTimestampMs(us / 1000);  // 2026-11-29T00:55:00.123Z
-  std::string compact;
-  for (char c : ts.substr(0, 19)) {
-    if (c != '-' && c != ':') compact += c == 'T' ? '-' : c;
-  }
-  std::string salt = Sha256Hex(fmt::format("{}/{}", us, env.Pid())).substr(0, 4);
-  return fmt::format("{}-{}", compact, salt);
-}
 
 EngineOptions EngineOptionsFor(Env& env, const std::string& run_id, const ExecOptions& x) {
   EngineOptions opts;
@@ -285,6 +310,60 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
+// Records a new run under `id` (see CreateRunRecord).
+Result<RunRecord> CreateRunWithId(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
+                                  const Value& params, const Value& secret_digests,
+                                  const std::vector<Decision>& decisions, const std::string& id) {
+  Clock& clock = env.clock();
+  RunRecord run;
+  run.id = id;
+  run.pipeline = plan.pipeline->name;
+  run.status = "pending";
+  run.created_us = clock.NowUs();
+  run.params = params.ToJson();
+  run.spec_path = plan.pipeline->file;
+  run.spec_digest = plan.digest;
+  Event created;
+  created.run_id = run.id;
+  created.time_us = run.created_us;
+  created.kind = EventKind::kRunCreated;
+  created.status = "pending";
+  created.data = secret_digests.is_map() && !secret_digests.as_map().empty()
+                     ? fmt::format("{{\"params\":{},\"secretParams\":{}}}", run.params,
+                                   secret_digests.ToJson())
+                     : fmt::format("{{\"params\":{}}}", run.params);
+  // Admission's decisions other than allow (with any waivers used) ride with the submission.
+  ValueList notable;
+  for (const auto& d : decisions) {
+    if (d.result != "allow") notable.push_back(DecisionToValue(d));
+  }
+  auto audit = AuditBy(env, g, "run.submitted", run.id, run.pipeline,
+                       Value(ValueMap{{"specDigest", Value(run.spec_digest)},
+                                      {"specPath", Value(run.spec_path)},
+                                      {"params", params},
+                                      {"admission", Value(ValueMap{
+                                          {"decisions", Value(static_cast<int64_t>(decisions.size()))},
+                                          {"notAllowed", Value(std::move(notable))}})}}));
+  if (!audit) return std::unexpected(audit.error());
+  SLUICE_TRY_STATUS(store.CreateRun(run, plan.sources, created, &*audit,
+                                    DecisionRows(decisions, run.id, "admission", run.created_us)));
+  return run;
+}
+
+// Records a new run, admitted with `decisions`, under a new id: the run, its sources, its first
+// event (with the salted digests of its secret params), the audit record of its submission. Run ids carry 32 random bits; an id that is taken
+// nonetheless (the store checks in the write transaction) is drawn again. On failure returns the
+// store's error; nothing is recorded.
+Result<RunRecord> CreateRunRecord(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
+                                  const Value& params, const Value& secret_digests,
+                                  const std::vector<Decision>& decisions) {
+  for (int tries = 1;; ++tries) {
+    auto run = CreateRunWithId(env, g, store, plan, params, secret_digests, decisions,
+                               NewRunId(env));
+    if (run || run.error().code != ErrorCode::kConflict || tries == 8) return run;
+  }
+}
+
 // Loads a stored run's plan from the sources it was submitted with. They, and its params, must
 // be what its run.submitted audit record says was submitted: the tables can be edited in SQLite,
 // the chained record cannot without `audit verify` noticing, so an edited pipeline is refused
@@ -372,45 +451,12 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
                  "run was created\n", (*plan)->pipeline->name.c_str());
     return 1;
   }
-  RunRecord run;
-  run.id = NewRunId(env);
-  run.pipeline = (*plan)->pipeline->name;
-  run.status = "pending";
-  run.created_us = clock.NowUs();
-  run.params = params->ToJson();
-  run.spec_path = (*plan)->pipeline->file;
-  run.spec_digest = (*plan)->digest;
-  Event created;
-  created.run_id = run.id;
-  created.time_us = run.created_us;
-  created.kind = EventKind::kRunCreated;
-  created.status = "pending";
-  created.data = bound->digests.as_map().empty()
-                     ? fmt::format("{{\"params\":{}}}", run.params)
-                     : fmt::format("{{\"params\":{},\"secretParams\":{}}}", run.params,
-                                   bound->digests.ToJson());
-  // Admission's decisions other than allow (with any waivers used) ride with the submission.
-  ValueList notable;
-  for (const auto& d : *decisions) {
-    if (d.result != "allow") notable.push_back(DecisionToValue(d));
-  }
-  auto audit = AuditBy(env, g, "run.submitted", run.id, run.pipeline,
-                       Value(ValueMap{{"specDigest", Value(run.spec_digest)},
-                                      {"specPath", Value(run.spec_path)},
-                                      {"params", *params},
-                                      {"admission", Value(ValueMap{
-                                          {"decisions", Value(static_cast<int64_t>(decisions->size()))},
-                                          {"notAllowed", Value(std::move(notable))}})}}));
-  if (!audit) return Report(audit.error());
-  if (auto s = (*store)->CreateRun(run, (*plan)->sources, created, &*audit,
-                                   DecisionRows(*decisions, run.id, "admission", run.created_us));
-      !s) {
-    return Report(s.error());
-  }
+  auto run = CreateRunRecord(env, g, **store, **plan, *params, bound->digests, *decisions);
+  if (!run) return Report(run.error());
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock.NowUs() - t1;
-  return Execute(env, g, **store, *plan, *params, run.id, false, x, bound->secrets.get());
+  return Execute(env, g, **store, *plan, *params, run->id, false, x, bound->secrets.get());
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {

@@ -39,6 +39,12 @@ struct RunOptions {
   ExecOptions exec;
 };
 
+// Called by main before any command: files and folders created from now on give other users no
+// access (0600/0700), or give the group what the owner has (0660/0770) when `state_dir` has
+// the set-group-id bit (a state folder shared through a Unix group). Tasks start with the
+// caller's umask. docs/security.md, "Files and permissions".
+void ProtectStateFiles(Env& env, const std::string& state_dir);
+
 int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o);
 // Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& run, const ExecOptions& o);

@@ -243,5 +243,6 @@ int main(int argc, char** argv) {
   // The only real Env: every command reaches the system through it (and tests pass a fake).
   std::unique_ptr<Env> env = NewPosixEnv();
   if (!Resolve(*env, o)) return 2;
+  ProtectStateFiles(*env, o.g.state_dir);  // trust: files and permissions (docs/security.md)
   return Dispatch(*env, o, s);
 }

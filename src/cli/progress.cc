@@ -13,17 +13,26 @@ ProgressPrinter::ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock)
 ProgressPrinter::~ProgressPrinter() { Finish(); }
 
 void ProgressPrinter::Flush() {
-  if (pending_.empty()) return;
-  std::fwrite(pending_.data(), 1, pending_.size(), out_);  // one write on an unbuffered stream
+  if (committed_ == 0) return;
+  std::fwrite(pending_.data(), 1, committed_, out_);  // one write on an unbuffered stream
   std::fflush(out_);
-  pending_.clear();
+  pending_.erase(0, committed_);
+  committed_ = 0;
+}
+
+void ProgressPrinter::Committed() {
+  committed_ = pending_.size();
+  // A turn can finish many tasks (builtin bodies run in the loop): bound the buffer.
+  if (committed_ >= kFlushBytes) Flush();
 }
 
 void ProgressPrinter::Finish() {
+  pending_.resize(committed_);
   if (tty_ && status_shown_) {
     pending_ += "\r\x1b[K";
     status_shown_ = false;
   }
+  committed_ = pending_.size();
   Flush();
   std::fflush(out_);
 }
@@ -33,8 +42,6 @@ void ProgressPrinter::Line(const std::string& text) {
   status_shown_ = false;
   pending_ += text;
   pending_ += '\n';
-  // A turn can finish many tasks (builtin bodies run in the loop): bound the buffer.
-  if (pending_.size() >= kFlushBytes) Flush();
 }
 
 void ProgressPrinter::StatusLine(const Progress& p) {
@@ -48,6 +55,10 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
   auto paint = [&](const char* code, const std::string& s) {
     return color_ ? fmt::format("\x1b[{}m{}\x1b[0m", code, s) : s;
   };
+  // A spawn is a fact rather than a decision, and its attempt.started was committed before the
+  // process was started: shown at once (with the status line) when nothing uncommitted is
+  // ahead of it, so that a long task's start is not shown only at its end.
+  const bool caught_up = committed_ == pending_.size();
   std::string line;
   switch (e.kind) {
     case EventKind::kAttemptSpawned:
@@ -122,6 +133,7 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
       StatusLine(p);
     }
   }
+  if (caught_up && e.kind == EventKind::kAttemptSpawned) committed_ = pending_.size();
 }
 
 }  // namespace sluice

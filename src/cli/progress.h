@@ -14,10 +14,14 @@ class ProgressPrinter : public RunObserver {
  public:
   ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock);
   ~ProgressPrinter() override;
+  // Buffers the event's line; it is shown once its commit succeeded (Committed), never when
+  // the run stops before that (a full disk): the output shows only what the store holds.
   void OnEvent(const Event& e, const Progress& p) override;
-  // Writes the lines of this loop turn in one write (the engine calls it before it waits).
+  void Committed() override;
+  // Writes the committed lines of this loop turn in one write (the engine calls it before it
+  // waits).
   void Flush() override;
-  // Clears the status line (before the final summary).
+  // Drops what was never committed and clears the status line (before the final summary).
   void Finish();
 
  private:
@@ -32,6 +36,7 @@ class ProgressPrinter : public RunObserver {
   // Lines of the current loop turn: a task's end and the next one's start cost one write, made
   // after the spawn rather than between the two.
   std::string pending_;
+  size_t committed_ = 0;  // pending_[0, committed_) is committed and may be written
   static constexpr size_t kFlushBytes = 64 * 1024;
   int64_t last_status_us_ = 0;
 };

@@ -1,5 +1,6 @@
 // The progress printer's batching: a loop turn's lines go out in one write when the engine
-// waits, and a turn that finishes many tasks does not hold them all.
+// waits, a turn that finishes many tasks does not hold them all, and nothing is shown before the
+// commit that holds it succeeded.
 #include "cli/progress.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,7 @@ TEST(ProgressPrinter, ATurnsLinesGoOutTogetherWhenTheEngineWaits) {
   ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
   p.OnEvent(Finished("a"), {});
   p.OnEvent(Finished("b"), {});
+  p.Committed();
   EXPECT_EQ(Written(f), "");
   p.Flush();
   EXPECT_EQ(Written(f), "succeeded a\nsucceeded b\n");
@@ -50,12 +52,37 @@ TEST(ProgressPrinter, ALongTurnIsWrittenAsItGoes) {
   ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
   const std::string line = "succeeded t000000\n";
   const int n = 20000;  // ~360 KB of lines in one turn
-  for (int i = 0; i < n; ++i) p.OnEvent(Finished("t000000"), {});
+  for (int i = 0; i < n; ++i) {
+    p.OnEvent(Finished("t000000"), {});
+    p.Committed();
+  }
   size_t written = Written(f).size();
   EXPECT_GT(written, 0u);
   EXPECT_LE(n * line.size() - written, 64u * 1024) << "more than 64 KB held back";
   p.Finish();
   EXPECT_EQ(Written(f).size(), n * line.size());
+  std::fclose(f);
+}
+
+// A commit that fails (a full disk) stops the run: the lines of its events were never true and
+// are never shown, at a flush or at the end.
+TEST(ProgressPrinter, LinesOfEventsNeverCommittedAreNeverShown) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  FakeClock clock;
+  {
+    ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
+    p.OnEvent(Finished("a"), {});
+    p.Committed();
+    Event failed = Finished("t227");
+    failed.status = "failed";
+    failed.message = "exit 1";
+    p.OnEvent(failed, {});
+    p.Flush();
+    EXPECT_EQ(Written(f), "succeeded a\n");
+    p.Finish();
+  }
+  EXPECT_EQ(Written(f), "succeeded a\n");
   std::fclose(f);
 }
 

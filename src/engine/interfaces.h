@@ -60,8 +60,12 @@ class RunObserver {
     int finished = 0;  // in a terminal state
     std::vector<std::string> running;
   };
+  // An event as it is recorded, before it is committed: an observer that shows events keeps
+  // them until Committed() says they are durable (a commit that fails must show nothing of it).
   virtual void OnEvent(const Event& e, const Progress& p) = 0;
-  // Called before the engine waits: what OnEvent buffered must be shown now.
+  // The events given so far are committed: they may be shown.
+  virtual void Committed() {}
+  // Called before the engine waits: what OnEvent buffered and is committed must be shown now.
   virtual void Flush() {}
 };
 

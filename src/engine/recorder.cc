@@ -27,11 +27,13 @@ void Recorder::Record(Event e, int64_t now_us, int instance, const Value* data) 
 Status Recorder::Commit() {
   if (error_) return std::unexpected(*error_);
   uncommitted_ = 0;
-  if (!sink_) return {};
-  if (auto st = sink_->Commit(); !st) {
-    error_ = st.error();
-    return st;
+  if (sink_) {
+    if (auto st = sink_->Commit(); !st) {
+      error_ = st.error();
+      return st;
+    }
   }
+  if (observer_) observer_->Committed();  // only now may the observer show them
   return {};
 }
 

@@ -40,7 +40,7 @@ struct SpawnRequest {
 // How a short command that Sluice runs itself (a secret manager's CLI) ended, and what it wrote
 // to its standard output.
 struct CommandResult {
-  int exit_code = -1;      // -1 when it was killed
+  int exit_code = -1;  // -1 when it was killed
   int signal = 0;
   bool timed_out = false;  // killed after the timeout
   bool too_long = false;   // its output passed the limit (it was killed)
@@ -80,8 +80,24 @@ struct FileInfo {
   bool is_dir = false;
   bool is_link = false;  // StatNoFollow only: a symbolic link (the rest describes the link)
   int64_t size = 0;
-  int64_t uid = -1;      // the owner's user id
-  uint32_t mode = 0;     // the permission bits (07777)
+  int64_t uid = -1;  // the owner's user id
+  int mode = 0;      // permission bits with set-user-id, set-group-id and sticky (st_mode & 07777)
+};
+
+// Bounds on what CopyBeneath copies: entries (files and folders), bytes of file content, and
+// folder depth below the copied path.
+struct CopyLimits {
+  int64_t max_entries = 100'000;
+  int64_t max_bytes = int64_t{256} << 30;
+  int max_depth = 64;
+};
+
+// One entry CopyBeneath copied.
+struct CopiedEntry {
+  std::string rel;  // its path below the copied path; "" for the copied path itself
+  bool is_dir = false;
+  int64_t size = 0;    // a file's bytes
+  std::string sha256;  // a file's content, hex; "" for a folder
 };
 
 // A file written only at its end, like a log. Append() hands the bytes to the OS at once (no
@@ -116,8 +132,8 @@ class FileSystem {
   virtual Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) = 0;
   virtual Status Remove(const std::string& path) = 0;  // a file; missing is not an error
   virtual Status CopyFile(const std::string& from, const std::string& to) = 0;
-  // Makes a file or folder tree read-only (a+rX, no write bits).
-  virtual Status MakeReadOnly(const std::string& path) = 0;
+  // Sets the permission bits of `path` (following a symlink) to `mode`.
+  virtual Status SetMode(const std::string& path, int mode) = 0;
   virtual Result<std::string> HashFile(const std::string& path) = 0;  // hex SHA-256, streamed
   // Creates `path` with mode 0600 holding `content` (a secret given to a task as a file), and
   // its folder with mode 0700 when that is missing. Fails when something is already at `path`
@@ -135,6 +151,36 @@ class FileSystem {
   virtual Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) = 0;
   // An absolute, normalized form of `path` (not resolving symlinks).
   virtual std::string Absolute(const std::string& path) = 0;
+
+  // Reads the regular file `path` whole, when it holds at most `max_bytes`. On failure returns
+  // kNotFound when it is missing; kInvalidInput when it is not a regular file (a folder, a
+  // device, a FIFO: nothing is read, nothing blocks) or larger than `max_bytes` (said before
+  // reading: a larger file costs no memory); kIo when it cannot be read.
+  virtual Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) = 0;
+
+  // Files a task controls: `rel` is a relative path below the folder `root` (an attempt's
+  // folder), and no symbolic link may lead out of `root`. Where the kernel has openat2 (Linux
+  // 5.6) a link that stays below `root` is followed; elsewhere no link is followed at all.
+  //
+  // Reads the regular file root/rel, when it holds at most `max_bytes` (checked on the opened
+  // file before reading; at most max_bytes + 1 bytes are ever read). On failure returns
+  // kNotFound when it is missing, kInvalidInput when it leads out of `root`, is not a regular
+  // file or is too large, with a message that names `rel` and says which.
+  virtual Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
+                                              int64_t max_bytes) = 0;
+  // Copies the file or folder root/rel to `dest` (which must not exist; its parent must),
+  // hashing each file as it is copied. Inside a folder no symbolic link is followed: a link, a
+  // device, a FIFO or a socket is an error, as is passing any of `limits`. Copies never widen
+  // their source's mode: they get its read and execute bits (as the umask allows), never write
+  // bits (the copied folder itself keeps its write bits, for the caller to move it; see
+  // LocalExecutor::StoreArtifact). On success returns every entry, the copied path first, then
+  // depth first with the names of a folder in byte order. On failure returns kNotFound when
+  // root/rel is missing, kInvalidInput for what the task put there, kIo otherwise; part of `dest`
+  // may be left.
+  virtual Result<std::vector<CopiedEntry>> CopyBeneath(const std::string& root,
+                                                       const std::string& rel,
+                                                       const std::string& dest,
+                                                       const CopyLimits& limits) = 0;
 };
 
 // An exclusive advisory lock on a file, released when destroyed or when the process dies
@@ -154,13 +200,15 @@ Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std
 bool IsFileLocked(const std::string& path, std::string* owner);
 // The process launcher blocks SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the
 // calling thread so that Wait() can receive them; construct at most one.
-std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher();
 // Runs `argv` in the folder `cwd` (stdin /dev/null, stderr inherited) and collects its standard
 // output in memory, never on disk. It is killed after `timeout_us` or when it writes more than
 // `max_bytes`. Fails only when it cannot be started.
 Result<CommandResult> RunCapturedCommand(const std::vector<std::string>& argv,
                                          const std::string& cwd, int64_t timeout_us,
                                          size_t max_bytes);
+// `child_umask`, when >= 0, is the file mode creation mask every started program gets (the one
+// this process started with, when it changed its own; see Env::RestrictNewFiles).
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask = -1);
 std::unique_ptr<FileSystem> NewPosixFileSystem();
 // The posix FileSystem's WritePrivateFile, Symlink and MaskFilesBeneath (secret_files_posix.cc).
 Status WritePrivateFilePosix(const std::string& path, std::string_view content);
@@ -230,6 +278,13 @@ class Env {
   virtual Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                            const std::string& cwd, int64_t timeout_us,
                                            size_t max_bytes) = 0;
+
+  // 64 random bits from the kernel's generator (a fake's are seeded): run ids.
+  virtual uint64_t Random64() = 0;
+  // From now on files and folders this process creates give others no access: mode 0600/0700,
+  // or 0660/0770 when `group` is set (a state folder shared through a Unix group). Programs it
+  // starts afterwards get the file mode creation mask this process started with.
+  virtual void RestrictNewFiles(bool group) = 0;
 };
 
 // The real Env of this process. Cheap to build: the process launcher and the time zones are

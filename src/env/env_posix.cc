@@ -19,10 +19,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <map>
 
 #include "common/sha256.h"
+#include "env/beneath_posix.h"
 #include "env/env.h"
 
 extern char** environ;
@@ -70,6 +72,8 @@ class PosixAppendFile : public AppendFile {
   std::string path_;
 };
 
+// Files and folders are created with modes 0666 and 0777: what others may do with them is the
+// umask's to say (Env::RestrictNewFiles sets it to 077, or 007 for a shared state folder).
 class PosixFileSystem : public FileSystem {
  public:
   Status WritePrivateFile(const std::string& path, std::string_view content) override {
@@ -84,38 +88,29 @@ class PosixFileSystem : public FileSystem {
   Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override {
     return MaskFilesBeneathPosix(root, masker);
   }
+  // Regular files only: a FIFO or a device (an import naming /dev/zero) is refused unread.
   Result<std::string> ReadFile(const std::string& path) override {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return Fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot read {}: {}",
-                  path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-      close(fd);
-      return Fail(ErrorCode::kInvalidInput, "cannot read {}: it is a directory", path);
-    }
-    std::string out;
-    if (st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
-    char buf[65536];
-    while (true) {
-      ssize_t n = read(fd, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int e = errno;
-        close(fd);
-        return Fail(ErrorCode::kIo, "cannot read {}: {}", path, strerror(e));
-      }
-      if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-    return out;
+    return PosixReadFileAtMost(path, std::numeric_limits<int64_t>::max());
+  }
+
+  Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) override {
+    return PosixReadFileAtMost(path, max_bytes);
+  }
+
+  Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
+                                      int64_t max_bytes) override {
+    return PosixReadFileBeneath(root, rel, max_bytes);
+  }
+
+  Result<std::vector<CopiedEntry>> CopyBeneath(const std::string& root, const std::string& rel,
+                                               const std::string& dest,
+                                               const CopyLimits& limits) override {
+    return PosixCopyBeneath(root, rel, dest, limits);
   }
 
   Status WriteFile(const std::string& path, std::string_view content) override {
     std::string tmp = path + ".tmp." + std::to_string(getpid());
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) return ErrnoFail("cannot write", tmp);
     size_t off = 0;
     while (off < content.size()) {
@@ -142,7 +137,7 @@ class PosixFileSystem : public FileSystem {
   // mkdir first and walk up only on ENOENT: one syscall when the parent exists, which is the
   // common case on the hot path (an attempt's folder).
   Status MakeDirs(const std::string& path) override {
-    if (path.empty() || mkdir(path.c_str(), 0755) == 0) return {};
+    if (path.empty() || mkdir(path.c_str(), 0777) == 0) return {};
     if (errno == EEXIST) {
       if (Stat(path).is_dir) return {};
       return Fail(ErrorCode::kIo, "cannot create {}: a file is in the way", path);
@@ -151,7 +146,7 @@ class PosixFileSystem : public FileSystem {
     size_t slash = path.find_last_of('/', path.size() - 2);
     if (slash == std::string::npos || slash == 0) return ErrnoFail("cannot create", path);
     if (auto s = MakeDirs(path.substr(0, slash)); !s) return s;
-    if (mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) return {};
+    if (mkdir(path.c_str(), 0777) == 0 || errno == EEXIST) return {};
     return ErrnoFail("cannot create", path);
   }
 
@@ -174,7 +169,7 @@ class PosixFileSystem : public FileSystem {
     info.is_link = S_ISLNK(st.st_mode);
     info.size = st.st_size;
     info.uid = st.st_uid;
-    info.mode = st.st_mode & 07777;
+    info.mode = static_cast<int>(st.st_mode & 07777);
     return info;
   }
 
@@ -232,7 +227,7 @@ class PosixFileSystem : public FileSystem {
   }
 
   Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) override {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (fd < 0) return std::unexpected(ErrnoFail("cannot open", path).error());
     return std::unique_ptr<AppendFile>(new PosixAppendFile(fd, path));
   }
@@ -249,34 +244,20 @@ class PosixFileSystem : public FileSystem {
     return {};
   }
 
-  Status MakeReadOnly(const std::string& path) override {
-    std::error_code ec;
-    auto ro = [&](const fs::path& p, bool dir) {
-      fs::perms perms = fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read;
-      if (dir) perms |= fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
-      else if ((fs::status(p, ec).permissions() & fs::perms::owner_exec) != fs::perms::none)
-        perms |= fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec;
-      fs::permissions(p, perms, ec);
-    };
-    if (fs::is_directory(path, ec)) {
-      std::vector<fs::path> dirs;
-      for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->is_directory()) dirs.push_back(it->path());
-        else ro(it->path(), false);
-      }
-      // Folders last, deepest first, so that the walk itself was never denied.
-      for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) ro(*d, true);
-      ro(path, true);
-    } else {
-      ro(path, false);
-    }
-    if (ec) return Fail(ErrorCode::kIo, "cannot make {} read-only: {}", path, ec.message());
+  Status SetMode(const std::string& path, int mode) override {
+    if (chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return ErrnoFail("cannot change the mode of", path);
     return {};
   }
 
+  // Regular files only: hashing a device (an argument naming /dev/zero) would never end.
   Result<std::string> HashFile(const std::string& path) override {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return Fail(ErrorCode::kIo, "cannot read {}: {}", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      return Fail(ErrorCode::kInvalidInput, "cannot read {}: not a regular file", path);
+    }
     Sha256 h;
     char buf[1 << 16];
     while (true) {
@@ -358,7 +339,7 @@ class PosixFileLock : public FileLock {
 }  // namespace
 
 Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std::string& owner) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return Fail(ErrorCode::kIo, "cannot open {}: {}", path, strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     close(fd);
@@ -425,10 +406,14 @@ namespace {
 // launcher blocks the signals it waits for, which only the commands that execute runs may do.
 class PosixEnv : public Env {
  public:
+  PosixEnv() {
+    caller_umask_ = umask(077);  // read it (umask has no way to read without writing)
+    umask(static_cast<mode_t>(caller_umask_));
+  }
   Clock& clock() override { return clock_; }
   FileSystem& files() override { return files_; }
   ProcessLauncher& processes() override {
-    if (!launcher_) launcher_ = NewPosixProcessLauncher();
+    if (!launcher_) launcher_ = NewPosixProcessLauncher(caller_umask_);
     return *launcher_;
   }
   const TimeZones* time_zones() override {
@@ -491,12 +476,21 @@ class PosixEnv : public Env {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
   }
+  uint64_t Random64() override {
+    uint64_t r = 0;
+    // getrandom of 8 bytes from the initialized pool neither blocks nor returns less.
+    while (getrandom(&r, sizeof(r), 0) != static_cast<ssize_t>(sizeof(r)) && errno == EINTR) {
+    }
+    return r;
+  }
+  void RestrictNewFiles(bool group) override { umask(group ? 007 : 077); }
 
  private:
   SystemClock clock_;
   PosixFileSystem files_;
   std::unique_ptr<ProcessLauncher> launcher_;
   std::unique_ptr<TimeZones> zones_;
+  int caller_umask_ = 022;  // what this process started with, and what its children get
 };
 
 }  // namespace

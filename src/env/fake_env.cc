@@ -139,6 +139,91 @@ Result<std::string> MemFileSystem::HashFile(const std::string& path) {
   return Sha256Hex(*content);
 }
 
+Result<std::string> MemFileSystem::ReadFileAtMost(const std::string& path, int64_t max_bytes) {
+  SLUICE_TRY(content, ReadFile(path));
+  if (static_cast<int64_t>(content->size()) > max_bytes) {
+    return Fail(ErrorCode::kInvalidInput, "cannot read {}: it is {} bytes, more than the {} allowed",
+                path, content->size(), max_bytes);
+  }
+  return content;
+}
+
+namespace {
+
+// Whether `rel` stays below the folder it is relative to (no links exist in memory).
+bool StaysBelow(const std::string& rel) {
+  if (rel.empty() || rel[0] == '/') return false;
+  for (const auto& part : Split(rel, '/')) {
+    if (part == "..") return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> MemFileSystem::ReadFileBeneath(const std::string& root, const std::string& rel,
+                                                   int64_t max_bytes) {
+  if (!StaysBelow(rel)) {
+    return Fail(ErrorCode::kInvalidInput, "{} leads out of the task's folder", Quote(rel));
+  }
+  std::string path = PathJoin(root, rel);
+  if (Stat(path).is_dir) {
+    return Fail(ErrorCode::kInvalidInput, "{}: it is a directory, not a regular file", Quote(rel));
+  }
+  auto it = files_.find(Absolute(path));
+  if (it == files_.end()) return Fail(ErrorCode::kNotFound, "{} does not exist", Quote(rel));
+  if (static_cast<int64_t>(it->second.size()) > max_bytes) {
+    return Fail(ErrorCode::kInvalidInput, "{}: it is {} bytes, more than the {} allowed",
+                Quote(rel), it->second.size(), max_bytes);
+  }
+  return it->second;
+}
+
+Result<std::vector<CopiedEntry>> MemFileSystem::CopyBeneath(const std::string& root,
+                                                            const std::string& rel,
+                                                            const std::string& dest,
+                                                            const CopyLimits& limits) {
+  if (!StaysBelow(rel)) {
+    return Fail(ErrorCode::kInvalidInput, "{} leads out of the task's folder", Quote(rel));
+  }
+  const std::string top = PathJoin(root, rel);
+  if (!Stat(top).exists) return Fail(ErrorCode::kNotFound, "{} does not exist", Quote(rel));
+  std::vector<CopiedEntry> out;
+  int64_t bytes = 0;
+  // Depth first, names in byte order, as the posix file system lists them.
+  auto copy = [&](auto& self, const std::string& sub) -> Status {
+    const std::string from = sub.empty() ? top : PathJoin(top, sub);
+    const std::string to = sub.empty() ? dest : PathJoin(dest, sub);
+    if (static_cast<int64_t>(out.size()) >= limits.max_entries) {
+      return Fail(ErrorCode::kInvalidInput, "{} holds more than {} files and folders", rel,
+                  limits.max_entries);
+    }
+    if (!Stat(from).is_dir) {
+      const std::string& content = files_[Absolute(from)];
+      bytes += static_cast<int64_t>(content.size());
+      if (bytes > limits.max_bytes) {
+        return Fail(ErrorCode::kInvalidInput, "{} holds more than {} bytes", rel, limits.max_bytes);
+      }
+      out.push_back(CopiedEntry{sub, false, static_cast<int64_t>(content.size()), Sha256Hex(content)});
+      files_[Absolute(to)] = content;
+      return {};
+    }
+    out.push_back(CopiedEntry{sub, true, 0, ""});
+    SLUICE_TRY(names, ListDir(from));
+    for (const auto& n : *names) SLUICE_TRY_STATUS(self(self, sub.empty() ? n : sub + "/" + n));
+    return {};
+  };
+  SLUICE_TRY_STATUS(copy(copy, ""));
+  return out;
+}
+
+uint64_t FakeEnv::Random64() {
+  uint64_t z = (random_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 std::string MemFileSystem::Absolute(const std::string& path) {
   // Relative paths are taken from "/"; "." and ".." segments are folded.
   std::vector<std::string> out;

@@ -65,7 +65,7 @@ class MemFileSystem : public FileSystem {
   Status MakeDirs(const std::string& path) override { return {}; }
   FileInfo Stat(const std::string& path) override;
   // Owner and mode Stat reports for `path` (default: uid 1000, 0644 files, 0755 folders).
-  void SetOwner(const std::string& path, int64_t uid, uint32_t mode) { owners_[Absolute(path)] = {uid, mode}; }
+  void SetOwner(const std::string& path, int64_t uid, int mode) { owners_[Absolute(path)] = {uid, mode}; }
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
   // Folders exist only through their files here, so none is ever empty.
   bool IsEmptyDir(const std::string& path) override { return false; }
@@ -77,7 +77,7 @@ class MemFileSystem : public FileSystem {
     return {};
   }
   Status CopyFile(const std::string& from, const std::string& to) override;
-  Status MakeReadOnly(const std::string& path) override { return {}; }
+  Status SetMode(const std::string& path, int mode) override { return {}; }
   Result<std::string> HashFile(const std::string& path) override;
   std::string Absolute(const std::string& path) override;
   Status WritePrivateFile(const std::string& path, std::string_view content) override;
@@ -92,10 +92,17 @@ class MemFileSystem : public FileSystem {
   // A link is a copy of its target's content here.
   Status Symlink(const std::string& target, const std::string& link) override;
   Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override;
+  Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) override;
+  // Paths that are absolute or hold ".." lead out of `root` (there are no links here).
+  Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
+                                      int64_t max_bytes) override;
+  Result<std::vector<CopiedEntry>> CopyBeneath(const std::string& root, const std::string& rel,
+                                               const std::string& dest,
+                                               const CopyLimits& limits) override;
 
  private:
   std::map<std::string, std::string> files_;
-  std::map<std::string, std::pair<int64_t, uint32_t>> owners_;
+  std::map<std::string, std::pair<int64_t, int>> owners_;
 };
 
 // An Env of fakes for running commands in tests: a FakeClock, a MemFileSystem (or a file system
@@ -143,6 +150,9 @@ class FakeEnv : public Env {
   // What `commands` holds for the argv joined by spaces; an error when it holds nothing.
   Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::string& cwd,
                                    int64_t timeout_us, size_t max_bytes) override;
+  // splitmix64 over `random_state`: the same sequence in every test run.
+  uint64_t Random64() override;
+  void RestrictNewFiles(bool group) override { restricted = group ? 007 : 077; }
 
   // Marks `path` as locked by another process that recorded `owner`.
   void HoldLock(const std::string& path, const std::string& owner) {
@@ -166,6 +176,8 @@ class FakeEnv : public Env {
   std::map<std::string, CommandResult> commands;
   int random_counter = 0;  // RunCommand's answers, by "argv joined"
   std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
+  uint64_t random_state = 0;
+  int restricted = -1;  // the umask RestrictNewFiles asked for; -1 before it was called
 
  private:
   FileSystem* files_;

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct ChildPlan {
   int out_fd, err_fd;
   const int* reset;  // signals to set back to SIG_DFL
   size_t n_reset;
+  int file_mask;  // the file mode creation mask the program gets; < 0: this process's
   volatile int* error;
 };
 
@@ -60,6 +62,7 @@ bool MoveFd(int fd, int target) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (size_t i = 0; i < p.n_reset; ++i) sigaction(p.reset[i], &dfl, nullptr);
+  if (p.file_mask >= 0) umask(static_cast<mode_t>(p.file_mask));
   sigset_t none;
   sigemptyset(&none);
   int in = -1;
@@ -86,7 +89,7 @@ bool MoveFd(int fd, int target) {
 
 class PosixProcessLauncher : public ProcessLauncher {
  public:
-  PosixProcessLauncher() {
+  explicit PosixProcessLauncher(int child_umask) : child_umask_(child_umask) {
     sigemptyset(&waited_);
     sigaddset(&waited_, SIGCHLD);
     sigaddset(&waited_, SIGINT);
@@ -165,7 +168,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     volatile int child_error = 0;
     ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
                    req.cwd.empty() ? nullptr : req.cwd.c_str(), child_out, child_err,
-                   reset_.data(), reset_.size(), &child_error};
+                   reset_.data(), reset_.size(), child_umask_, &child_error};
 
     // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
     // 64 signals (~130 system calls, while this process waits) and the parent maps and unmaps a
@@ -242,7 +245,7 @@ class PosixProcessLauncher : public ProcessLauncher {
 
  private:
   static int OpenLog(const std::string& path) {
-    return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);  // as the umask allows
   }
 
   // One output of a masked attempt: its pipe (-1 once closed), its log, and the masking state.
@@ -341,12 +344,13 @@ class PosixProcessLauncher : public ProcessLauncher {
   std::vector<int> reset_;
   std::vector<std::string> path_dirs_;
   std::map<int, Piped> piped_;  // masked attempts still running, by pid
+  int child_umask_;
 };
 
 }  // namespace
 
-std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher() {
-  return std::make_unique<PosixProcessLauncher>();
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask) {
+  return std::make_unique<PosixProcessLauncher>(child_umask);
 }
 
 }  // namespace sluice

@@ -189,6 +189,10 @@ Result<Value> JsonPath(const Value& root, const std::string& path) {
   return cur;
 }
 
+constexpr int64_t kMaxParamBytes = 1 << 20;
+// What one artifact may hold (spec.md, Limits).
+constexpr CopyLimits kArtifactLimits{100'000, int64_t{256} << 30, 64};
+
 std::string TrimNewline(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -196,31 +200,39 @@ std::string TrimNewline(std::string s) {
 
 }  // namespace
 
+// Everything is read beneath the attempt's folder (its logs beneath the run's tasks/ folder),
+// through no symbolic link that leads out of it, and bounded before it is read: what a task
+// leaves there is the task's to choose (env.h, FileSystem::ReadFileBeneath).
 Result<AttemptOutputs> LocalExecutor::Collect(const Running& r) {
   using Source = WantedParam::Source;
   const std::string& work = r.paths.work;
   ValueMap params;
   AttemptOutputs out;
-  constexpr size_t kMaxParamBytes = 1 << 20;
   for (const auto& o : r.params) {
     bool from_stdout = o.source == Source::kStdoutText || o.source == Source::kStdoutJson;
-    std::string file = from_stdout ? r.paths.stdout_log : PathJoin(work, o.path);
-    auto content = fs_.ReadFile(file);
+    const std::string& log = r.paths.stdout_log;
+    auto content = from_stdout
+                       ? fs_.ReadFileBeneath(Dirname(log), log.substr(log.rfind('/') + 1), kMaxParamBytes)
+                       : fs_.ReadFileBeneath(work, o.path, kMaxParamBytes);
     if (!content && from_stdout && content.error().code == ErrorCode::kNotFound) {
       content = std::string();  // the log exists only once something was printed
     }
     if (!content) {
-      return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name),
-                  from_stdout ? content.error().message
-                              : fmt::format("the task did not write {}", Quote(o.path)));
-    }
-    if (content->size() > kMaxParamBytes) {
-      return Fail(ErrorCode::kInvalidInput, "output {} is {} bytes; output params are limited to "
-                  "1 MiB (use an artifact)", Quote(o.name), content->size());
+      if (content.error().code == ErrorCode::kNotFound) {
+        return Fail(ErrorCode::kInvalidInput, "output {}: the task did not write {}", Quote(o.name),
+                    Quote(o.path));
+      }
+      // Named as the task knows it: "stdout", not the log's file name.
+      std::string why = content.error().message;
+      const std::string log_name = Quote(log.substr(log.rfind('/') + 1)) + ": ";
+      if (from_stdout && why.starts_with(log_name)) why = "stdout: " + why.substr(log_name.size());
+      const bool too_large = why.find(" bytes, more than ") != std::string::npos;
+      return Fail(ErrorCode::kInvalidInput, "output {}: {}{}", Quote(o.name), why,
+                  too_large ? " (output params are limited to 1 MiB; use an artifact)" : "");
     }
     Value v;
     if (o.source == Source::kFile || o.source == Source::kStdoutText) {
-      v = Value(TrimNewline(*content));
+      v = Value(TrimNewline(std::move(*content)));
     } else {
       auto doc = ParseJson(*content);
       if (!doc) return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name), doc.error().message);
@@ -231,76 +243,77 @@ Result<AttemptOutputs> LocalExecutor::Collect(const Running& r) {
     params.emplace_back(o.name, std::move(v));
   }
   for (const auto& a : r.artifacts) {
-    std::string path = PathJoin(work, a.path);
-    if (!fs_.Stat(path).exists) {
+    auto stored = StoreArtifact(a.name, work, a.path);
+    if (!stored && stored.error().code == ErrorCode::kNotFound) {
       return Fail(ErrorCode::kInvalidInput, "artifact {}: the task did not create {}", Quote(a.name),
                   Quote(a.path));
     }
-    auto stored = StoreArtifact(a.name, path);
-    if (!stored) return Fail(stored.error().Wrap(fmt::format("artifact {}", Quote(a.name))));
+    if (!stored) {
+      return Fail(ErrorCode::kInvalidInput, "artifact {}: {}", Quote(a.name), stored.error().message);
+    }
     out.artifacts.push_back(std::move(*stored));
   }
   out.params = Value(std::move(params));
   return out;
 }
 
-// Digest of a file is its content hash; of a folder, the hash of its sorted entries' names,
-// kinds and digests, so equal trees share one stored copy.
-Result<std::string> LocalExecutor::Digest(const std::string& path, int depth, int64_t* size) {
-  if (depth > 64) return Fail(ErrorCode::kInvalidInput, "{} is nested too deeply", path);
-  FileInfo info = fs_.Stat(path);
-  if (!info.is_dir) {
-    *size += info.size;
-    return fs_.HashFile(path);
-  }
-  auto names = fs_.ListDir(path);
-  if (!names) return std::unexpected(names.error());
+namespace {
+
+// The digest of entries[*i] (a file's content hash; for a folder, the hash of its sorted
+// entries' kinds, digests and names, so equal trees share one stored copy), moving *i past it
+// and everything inside it. `entries` is depth first, as CopyBeneath returns them.
+std::string TreeDigest(const std::vector<CopiedEntry>& entries, size_t* i) {
+  const CopiedEntry& e = entries[(*i)++];
+  if (!e.is_dir) return e.sha256;
+  const std::string prefix = e.rel.empty() ? "" : e.rel + "/";
   Sha256 h;
   h.Update("tree\n");
-  for (const auto& n : *names) {
-    auto d = Digest(PathJoin(path, n), depth + 1, size);
-    if (!d) return d;
-    h.Update(fmt::format("{} {} {}\n", fs_.Stat(PathJoin(path, n)).is_dir ? "d" : "f", *d, n));
+  while (*i < entries.size() && entries[*i].rel.starts_with(prefix)) {
+    const CopiedEntry& child = entries[*i];
+    const std::string name = child.rel.substr(prefix.size());
+    const bool dir = child.is_dir;
+    std::string d = TreeDigest(entries, i);
+    h.Update(fmt::format("{} {} {}\n", dir ? "d" : "f", d, name));
   }
   return h.HexDigest();
 }
 
-Status LocalExecutor::CopyTree(const std::string& from, const std::string& to, int depth) {
-  if (!fs_.Stat(from).is_dir) return fs_.CopyFile(from, to);
-  if (auto s = fs_.MakeDirs(to); !s) return s;
-  auto names = fs_.ListDir(from);
-  if (!names) return std::unexpected(names.error());
-  for (const auto& n : *names) {
-    if (auto s = CopyTree(PathJoin(from, n), PathJoin(to, n), depth + 1); !s) return s;
-  }
-  return {};
-}
+}  // namespace
 
-Result<ArtifactRef> LocalExecutor::StoreArtifact(const std::string& name, const std::string& path) {
-  ArtifactRef ref;
-  ref.name = name;
-  auto digest = Digest(path, 0, &ref.size);
-  if (!digest) return std::unexpected(digest.error());
-  ref.digest = *digest;
-  std::string base = path.substr(path.rfind('/') + 1);
-  std::string dir = fmt::format("{}/sha256/{}/{}", artifact_root_, digest->substr(0, 2), *digest);
-  std::string dest = dir + "/" + base;
-  ref.path = dest;
-  if (fs_.Stat(dest).exists) return ref;  // already stored: content addressing dedups
-  // Copy into a temporary folder and rename, so a crash never leaves a half-stored artifact
-  // under its final name. Equal content under another name shares the digest folder.
-  std::string tmp = fmt::format("{}/tmp/{}-{}", artifact_root_, *digest, base);
+Result<ArtifactRef> LocalExecutor::StoreArtifact(const std::string& name, const std::string& root,
+                                                 const std::string& rel) {
+  std::string_view trimmed = rel;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.remove_suffix(1);
+  const std::string base(trimmed.substr(trimmed.rfind('/') + 1));
+  // Copied first, into a temporary folder of this process, and hashed as it is copied: the
+  // digest is that of the stored copy, whatever the task's files do meanwhile, and a crash never
+  // leaves a half-stored artifact under its final name.
+  const std::string tmp = fmt::format("{}/tmp/{}-{}", artifact_root_, env_.Pid(), ++tmp_serial_);
   (void)fs_.RemoveAll(tmp);
   if (auto s = fs_.MakeDirs(tmp); !s) return std::unexpected(s.error());
-  if (auto s = CopyTree(path, tmp + "/" + base, 0); !s) return std::unexpected(s.error());
-  if (auto s = fs_.MakeDirs(dir); !s) return std::unexpected(s.error());
-  // Read-only after the rename: moving a folder to another parent needs write permission on it
-  // (its ".." changes), which only root has on a read-only one.
-  auto moved = fs_.Rename(tmp + "/" + base, dest);
+  auto entries = fs_.CopyBeneath(root, rel, tmp + "/" + base, kArtifactLimits);
+  if (!entries) {
+    (void)fs_.RemoveAll(tmp);
+    return std::unexpected(entries.error());
+  }
+  ArtifactRef ref;
+  ref.name = name;
+  size_t i = 0;
+  ref.digest = TreeDigest(*entries, &i);
+  for (const auto& e : *entries) ref.size += e.size;
+  const std::string dir = fmt::format("{}/sha256/{}/{}", artifact_root_, ref.digest.substr(0, 2), ref.digest);
+  ref.path = dir + "/" + base;
+  // Equal content is stored once (equal content under another name shares the digest folder).
+  Status moved;
+  if (!fs_.Stat(ref.path).exists) {
+    moved = fs_.MakeDirs(dir);
+    if (moved) moved = fs_.Rename(tmp + "/" + base, ref.path);
+  }
   (void)fs_.RemoveAll(tmp);
-  if (!moved && !fs_.Stat(dest).exists) return std::unexpected(moved.error());
-  if (moved) {
-    if (auto s = fs_.MakeReadOnly(dest); !s) return std::unexpected(s.error());
+  if (!moved && !fs_.Stat(ref.path).exists) return std::unexpected(moved.error());
+  if (FileInfo f = fs_.Stat(ref.path); f.is_dir && (f.mode & 0222) != 0) {
+    // CopyBeneath leaves a copied folder writable for the move above.
+    if (auto s = fs_.SetMode(ref.path, f.mode & 07555); !s) return std::unexpected(s.error());
   }
   return ref;
 }

@@ -44,10 +44,14 @@ class LocalExecutor : public Executor {
   // SLUICE_ATTEMPT) is killed first.
   std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
 
-  // Stores the file or folder at `path`: its read-only copy is ROOT/sha256/XX/DIGEST/NAME,
-  // where DIGEST covers the content (and, for folders, the names and kinds, file or folder, of
-  // everything inside).
-  Result<ArtifactRef> StoreArtifact(const std::string& name, const std::string& path);
+  // Stores the file or folder `rel` below the folder `root` (an attempt's) as the artifact
+  // `name`: its read-only copy is ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content
+  // (and, for folders, the names and kinds, file or folder, of everything inside). Copies as
+  // FileSystem::CopyBeneath does (no link out of `root`, none inside a folder, regular files
+  // and folders only, bounded, modes never widened). On failure returns its error: kNotFound
+  // when `rel` is missing; nothing is stored.
+  Result<ArtifactRef> StoreArtifact(const std::string& name, const std::string& root,
+                                    const std::string& rel);
 
  private:
   struct Running {
@@ -73,8 +77,6 @@ class LocalExecutor : public Executor {
   Result<AttemptOutputs> Collect(const Running& r);
   void FindSpares();
   bool TakeSpare(std::vector<std::string>& spares, const std::string& path);
-  Result<std::string> Digest(const std::string& path, int depth, int64_t* size);
-  Status CopyTree(const std::string& from, const std::string& to, int depth);
 
   Env& env_;
   ProcessLauncher& launcher_;
@@ -94,6 +96,7 @@ class LocalExecutor : public Executor {
   std::vector<std::pair<int, AttemptPaths>> ended_;  // ended since the last look
   std::vector<std::string> spare_dirs_;              // empty, free for the next attempt
   std::vector<std::string> spare_logs_;
+  int tmp_serial_ = 0;  // names this process's temporary artifact folders
 };
 
 }  // namespace sluice

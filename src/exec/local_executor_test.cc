@@ -3,11 +3,17 @@
 #include "exec/local_executor.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "common/sha256.h"
 #include "env/fake_env.h"
+
+#include <functional>
 
 namespace sluice {
 namespace {
@@ -247,6 +253,141 @@ TEST(LocalExecutor, AProgramThatCannotStartSaysWhy) {
   }
   EXPECT_FALSE(fs->Stat(root + "/run/tasks/t1@1.stdout.log").exists);
   ASSERT_TRUE(fs->RemoveAll(root));
+}
+
+// Files a task controls, on a real file system: what it leaves in its folder decides nothing
+// about what Sluice reads. Each case is one attempt whose outputs must fail with a message that
+// says why (an outputs-error), never a read of what a link points to, a hang or a crash.
+class LocalExecutorOnDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-exec-disk-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    exec_ = std::make_unique<LocalExecutor>(env_, env_.fake_processes, root_ + "/run",
+                                            root_ + "/artifacts", std::vector<std::string>{});
+  }
+  void TearDown() override {
+    exec_.reset();
+    ASSERT_TRUE(files_->RemoveAll(root_));
+  }
+
+  // Runs one attempt of `task` that wants `params` and `artifacts`; `prepare` fills its folder
+  // (it gets the folder's path) before it exits 0. Returns what was collected.
+  Result<AttemptOutputs> Collect(const std::string& task, std::vector<WantedParam> params,
+                                 std::vector<WantedArtifact> artifacts,
+                                 const std::function<void(const std::string&)>& prepare) {
+    AttemptRequest r = Request(task);
+    r.params = std::move(params);
+    r.artifacts = std::move(artifacts);
+    auto pid = exec_->Submit(std::span<const AttemptRequest>(&r, 1))[0];
+    EXPECT_TRUE(pid);
+    prepare(root_ + "/run/tasks/" + task + "@1");
+    env_.fake_processes.Exit(static_cast<int>(*pid), 0);
+    PollResult p = exec_->Poll(0);
+    EXPECT_EQ(p.ends.size(), 1u);
+    if (p.ends.empty() || !p.ends[0].outputs) return Fail(ErrorCode::kInternal, "nothing collected");
+    return std::move(*p.ends[0].outputs);
+  }
+
+  std::string root_;
+  std::unique_ptr<FileSystem> files_ = NewPosixFileSystem();
+  FakeEnv env_{*files_};
+  std::unique_ptr<LocalExecutor> exec_;
+};
+
+void ExpectFails(const Result<AttemptOutputs>& got, const std::string& why) {
+  ASSERT_FALSE(got) << "collected; wanted an error holding: " << why;
+  EXPECT_EQ(got.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(got.error().message.find(why), std::string::npos) << got.error().message;
+}
+
+TEST_F(LocalExecutorOnDisk, OutputsFollowNoLinkOutOfTheAttemptFolderAndReadOnlyRegularFiles) {
+  namespace fs = std::filesystem;
+  const std::string secret = root_ + "/secret";
+  ASSERT_TRUE(files_->WriteFile(secret, "the secret"));
+  auto file = [](std::string name) { return Param("x", WantedParam::Source::kFile, std::move(name)); };
+  ExpectFails(Collect("leak", {file("leak")}, {}, [&](const std::string& w) {
+                fs::create_symlink(secret, w + "/leak");
+              }),
+              "\"leak\" leads out of the task's folder");
+  ExpectFails(Collect("up", {file("up")}, {}, [&](const std::string& w) {
+                fs::create_symlink("../../../secret", w + "/up");
+              }),
+              "leads out of the task's folder");
+  ExpectFails(Collect("zero", {file("zero")}, {}, [&](const std::string& w) {
+                fs::create_symlink("/dev/zero", w + "/zero");
+              }),
+              "leads out of the task's folder");
+  ExpectFails(Collect("dir", {file("d")}, {}, [&](const std::string& w) { fs::create_directory(w + "/d"); }),
+              "it is a directory, not a regular file");
+  ExpectFails(Collect("fifo", {file("p")}, {}, [&](const std::string& w) {
+                ASSERT_EQ(mkfifo((w + "/p").c_str(), 0600), 0);
+              }),
+              "it is a FIFO, not a regular file");
+  ExpectFails(Collect("big", {file("big")}, {}, [&](const std::string& w) {
+                std::ofstream(w + "/big").put('x').seekp((1 << 20) + 1) << 'y';
+              }),
+              "output params are limited to 1 MiB");
+  // A link that stays in the folder is followed where openat2 resolves it beneath the folder.
+  auto inside = Collect("inside", {file("link")}, {}, [&](const std::string& w) {
+    std::ofstream(w + "/real") << "42\n";
+    fs::create_symlink("real", w + "/link");
+  });
+  ASSERT_TRUE(inside || inside.error().message.find("symbolic link") != std::string::npos)
+      << inside.error().message;
+  if (inside) EXPECT_EQ(inside->params.ToJson(), R"({"x":"42"})");
+}
+
+TEST_F(LocalExecutorOnDisk, StdoutIsReadBoundedAndNeverThroughALink) {
+  namespace fs = std::filesystem;
+  auto out = Param("x", WantedParam::Source::kStdoutText);
+  ExpectFails(Collect("huge", {out}, {}, [&](const std::string& w) {
+                std::ofstream(w + ".stdout.log").seekp(int64_t{1} << 30) << 'y';  // 1 GiB, sparse
+              }),
+              "stdout: it is 1073741825 bytes, more than the 1048576 allowed");
+  ExpectFails(Collect("swapped", {out}, {}, [&](const std::string& w) {
+                fs::remove(w + ".stdout.log");
+                fs::create_symlink("/dev/zero", w + ".stdout.log");
+              }),
+              "leads out of the task's folder");
+}
+
+TEST_F(LocalExecutorOnDisk, ArtifactsCopyNoLinkAndNeverWidenTheSourcesMode) {
+  namespace fs = std::filesystem;
+  ExpectFails(Collect("root", {}, {WantedArtifact{"r", "r"}}, [&](const std::string& w) {
+                fs::create_symlink("/", w + "/r");
+              }),
+              "artifact \"r\": \"r\" leads out of the task's folder");
+  ExpectFails(Collect("inner", {}, {WantedArtifact{"d", "d"}}, [&](const std::string& w) {
+                fs::create_directory(w + "/d");
+                std::ofstream(w + "/d/f") << "data";
+                fs::create_symlink("/etc/passwd", w + "/d/s");
+              }),
+              "d/s is a symbolic link; artifacts hold regular files and folders only");
+  ExpectFails(Collect("fifo", {}, {WantedArtifact{"d", "d"}}, [&](const std::string& w) {
+                fs::create_directory(w + "/d");
+                ASSERT_EQ(mkfifo((w + "/d/p").c_str(), 0600), 0);
+              }),
+              "d/p is a FIFO");
+  auto key = Collect("key", {}, {WantedArtifact{"k", "keys"}}, [&](const std::string& w) {
+    fs::create_directory(w + "/keys");
+    std::ofstream(w + "/keys/id") << "private";
+    fs::permissions(w + "/keys/id", fs::perms::owner_read | fs::perms::owner_write);
+    std::ofstream(w + "/keys/pub") << "public";
+    fs::permissions(w + "/keys/pub", fs::perms::owner_read | fs::perms::owner_write |
+                                         fs::perms::group_read | fs::perms::others_read);
+  });
+  ASSERT_TRUE(key) << key.error().message;
+  const std::string copy = key->artifacts[0].path;
+  EXPECT_EQ(key->artifacts[0].size, 13);
+  EXPECT_EQ(key->artifacts[0].digest,
+            Sha256Hex("tree\nf " + Sha256Hex("private") + " id\nf " + Sha256Hex("public") + " pub\n"));
+  struct stat st;
+  ASSERT_EQ(stat((copy + "/id").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0400u) << "a 0600 key stays its owner's, read-only";
+  ASSERT_EQ(stat((copy + "/pub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0222, 0u) << "read-only";
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ class Compiler {
 
  private:
   Result<SpecFile> Read(const std::string& path, const Location& from) {
-    auto content = fs_.ReadFile(path);
+    auto content = budget_.Read(fs_, path);
     if (!content) {
       if (from.line > 0) return FailAt(from, "{}", content.error().message);
       return std::unexpected(content.error());
@@ -77,7 +77,7 @@ class Compiler {
       return FailAt(from, "too many imported files (more than {})", kMaxImportFiles);
     }
     const std::string& stored = plan_->sources[path] = std::move(*content);
-    return ParseSpecFile(path, stored);
+    return ParseSpecFile(path, stored, &budget_);
   }
 
   Status Import(const std::string& raw, const Location& loc) {
@@ -496,6 +496,7 @@ class Compiler {
   std::shared_ptr<Plan> plan_;
   std::string root_;
   std::set<std::string> imported_;
+  LoadBudget budget_;  // every file of this load counts against it
 };
 
 }  // namespace

@@ -274,6 +274,12 @@ static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) 
     return FailAt(r.Loc(doc), "a sluice document must be a map with apiVersion, kind, metadata "
                   "and spec");
   }
+  // Nothing of a file that is not meant as a sluice document is quoted: it may be any file
+  // (`imports: [/etc/shadow]`), and its text is not the user's to see through sluice.
+  if (!doc["apiVersion"] && !doc["kind"]) {
+    return FailAt(r.Loc(doc), "not a sluice document: no apiVersion or kind (its content is not "
+                  "shown)");
+  }
   SLUICE_TRY_STATUS(r.CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "a sluice document"));
   for (const char* k : {"apiVersion", "kind", "metadata", "spec"}) {
     if (!doc[k]) return FailAt(r.Loc(doc), "missing required field {}", k);
@@ -499,7 +505,22 @@ bool ValueMatchesType(const Value& v, ParamType t) {
   return false;
 }
 
-Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content) {
+Result<std::string> LoadBudget::Read(FileSystem& fs, const std::string& path) {
+  auto content = fs.ReadFileAtMost(path, kMaxBytes - bytes_);
+  if (!content) {
+    if (content.error().code == ErrorCode::kInvalidInput && fs.Stat(path).size > kMaxBytes - bytes_) {
+      return Fail(ErrorCode::kInvalidInput, "cannot read {}: the files of one pipeline (imports, "
+                  "components and policies included) hold at most {} MiB together", path,
+                  kMaxBytes >> 20);
+    }
+    return content;
+  }
+  bytes_ += static_cast<int64_t>(content->size());
+  return content;
+}
+
+Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content,
+                               LoadBudget* budget) {
   if (Trim(content).empty()) {
     return Fail(ErrorCode::kInvalidInput, "{}: the file is empty", path);
   }
@@ -507,7 +528,7 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
     return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
   }
   SLUICE_TRY_STATUS(CheckNesting(path, content));
-  Reader r(path);
+  Reader r(path, budget);
   r.set_source(content);
   SpecFile out;
   out.path = path;

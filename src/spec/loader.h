@@ -20,9 +20,34 @@ struct SpecFile {
   std::vector<WaiverSpec> waivers;    // kind: Waiver documents
 };
 
+// What one load (a pipeline with its imports, components and policies; a --policies folder)
+// may read in all, so that many files cannot add up to what one file may not hold: bytes of its
+// files, and YAML values they expand into (each file alone holds at most 100,000). Shared by
+// the files of one load; not thread-safe.
+class LoadBudget {
+ public:
+  static constexpr int64_t kMaxBytes = int64_t{256} << 20;
+  static constexpr int64_t kMaxValues = 1'000'000;
+
+  // Reads `path` and counts its bytes. On failure returns the error: kNotFound when it is
+  // missing; kInvalidInput when it is not a regular file (a folder, /dev/zero, a FIFO) or
+  // would bring the load past kMaxBytes, said before it is read.
+  Result<std::string> Read(FileSystem& fs, const std::string& path);
+  // Counts one more value; false once the load holds more than kMaxValues.
+  bool TakeValue() { return ++values_ <= kMaxValues; }
+
+ private:
+  int64_t bytes_ = 0;
+  int64_t values_ = 0;
+};
+
 // Parses `content` (the text of `path`) into pipelines and components. Rejects binary or
 // non-UTF-8 text, YAML syntax errors, absurd nesting, unknown keys (with a "did you mean"),
-// missing required fields, wrong types and duplicate keys. On failure returns the first error.
-Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content);
+// missing required fields, wrong types and duplicate keys. A file whose first document is not
+// meant as a sluice document (a map with no apiVersion and no kind: /etc/shadow, say) is
+// refused without quoting any of its text. Values count against `budget` when given. On
+// failure returns the first error.
+Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content,
+                               LoadBudget* budget = nullptr);
 
 }  // namespace sluice

@@ -23,9 +23,10 @@ Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& raw) {
     files.push_back(path);
   }
   PolicySet set;
+  LoadBudget budget;
   for (const auto& f : files) {
-    SLUICE_TRY(content, fs.ReadFile(f));
-    SLUICE_TRY(file, ParseSpecFile(f, *content));
+    SLUICE_TRY(content, budget.Read(fs, f));
+    SLUICE_TRY(file, ParseSpecFile(f, *content, &budget));
     if (!file->pipelines.empty() || !file->components.empty() || !file->breakers.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: a policies folder holds only Policy and Waiver "
                   "documents", f);

@@ -67,8 +67,10 @@ class MapKeys {
 
 class Reader {
  public:
-  explicit Reader(std::string file)
-      : file_(std::move(file)), file_name_(std::make_shared<const std::string>(file_)) {}
+  // Values count against `budget` (shared by the files of one load) when given.
+  explicit Reader(std::string file, LoadBudget* budget = nullptr)
+      : file_(std::move(file)), file_name_(std::make_shared<const std::string>(file_)),
+        budget_(budget) {}
 
   Location Loc(const YNode& n) const {
     auto m = n.Mark();
@@ -146,6 +148,10 @@ class Reader {
     if (depth > kMaxNesting) return FailAt(Loc(n), "nested too deeply (more than {} levels)", kMaxNesting);
     if (++values_ > kMaxValues) {
       return FailAt(Loc(n), "too many values (more than {}; aliases expanding?)", kMaxValues);
+    }
+    if (budget_ && !budget_->TakeValue()) {
+      return FailAt(Loc(n), "too many values in this pipeline's files together (more than {}; "
+                    "aliases expanding?)", LoadBudget::kMaxValues);
     }
     switch (n.type()) {
       case YNode::Type::kNull: return Value();
@@ -325,6 +331,7 @@ class Reader {
   std::shared_ptr<const std::string> file_name_;  // shared by every Location it makes
   std::string_view source_;
   mutable int values_ = 0;
+  LoadBudget* budget_;
 };
 
 

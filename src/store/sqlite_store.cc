@@ -162,9 +162,7 @@ CREATE TABLE waivers (
 };
 static_assert(std::size(kUpgrades) == Store::kSchemaVersion - 1);
 
-
 }  // namespace
-
 
 // Keeps the projections in step with one event. Runs inside the caller's transaction.
 Status Store::Impl::Project(const Event& e) {
@@ -285,9 +283,14 @@ Status Store::Impl::ProjectTaskVerdict(const Event& e) {
 }
 
 // In one transaction with the new user_version, so a crash leaves the old schema or the newest.
+// Processes opening a store at once (parallel first runs): BEGIN IMMEDIATE takes the write lock
+// before the version is read again, so only the first creates or upgrades it.
 Status Store::Impl::Migrate(int version) {
   if (version >= kSchemaVersion) return {};
   return InTransaction([&]() -> Status {
+    SLUICE_TRY(now, SchemaVersion());
+    version = *now;
+    if (version >= kSchemaVersion) return {};
     if (version == 0) {
       SLUICE_TRY_STATUS(Exec(kSchema));
     } else {
@@ -347,6 +350,10 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
                         const Event& created, const AuditRecord* audit,
                         const std::vector<DecisionRow>& decisions) {
   return impl_->InTransaction([&]() -> Status {
+    // Under the write lock (BEGIN IMMEDIATE), so no other process can take the id meanwhile.
+    SLUICE_TRY(taken, impl_->Rows<int>("SELECT 1 FROM runs WHERE id=?",
+                                       [](sqlite3_stmt*) { return 1; }, run.id));
+    if (!taken->empty()) return Fail(ErrorCode::kConflict, "store: run id {} is taken", run.id);
     SLUICE_TRY_STATUS(impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,"
                                  "spec_digest) VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline,
                                  run.status, run.created_us, run.params, run.spec_path,
@@ -480,7 +487,6 @@ Status Store::CloseJournal() {
   // it starts a new file. (Zeroing it here was one more transaction at the end of every run.)
   return m.journal_fs->Remove(m.journal_path);
 }
-
 
 #define RUN_COLUMNS \
   "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,stats"

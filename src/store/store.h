@@ -164,7 +164,8 @@ class Store : public EventSink {
   static constexpr int kSchemaVersion = 8;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
-  // record, in one transaction.
+  // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
+  // id exists already.
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                    const Event& created, const AuditRecord* audit = nullptr,
                    const std::vector<DecisionRow>& decisions = {});

@@ -179,6 +179,25 @@ TEST(Store, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
   EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
 }
 
+// Run ids carry random bits; one drawn twice is refused under the write lock, so that the
+// caller can draw again, rather than failing with a constraint error.
+TEST(Store, ARunIdTakenAlreadyIsAConflictAndRecordsNothing) {
+  TempDb t;
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->CreateRun(Run1(), {{"/p.yaml", "one"}}, Ev(EventKind::kRunCreated, "")));
+  auto again = (*store)->CreateRun(Run1(), {{"/p.yaml", "two"}}, Ev(EventKind::kRunCreated, ""));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_NE(again.error().message.find("run id r1 is taken"), std::string::npos) << again.error().message;
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), 1u);
+  auto sources = (*store)->LoadSources("r1");
+  ASSERT_TRUE(sources);
+  EXPECT_EQ(sources->at("/p.yaml"), "one");
+}
+
 TEST(Store, AnInjectedFsyncFailureFailsACommitAndLeavesWholeBatches) {
   TempDb t;
   int failed_at = 0;

@@ -172,5 +172,24 @@ check "gen-200k-char-uses" "$gen/long-uses.yaml" '7:13: '
   printf '    - name: a\n      run: [echo, hi]\n      retry: '; repeat 9 200000; echo; } >"$gen/long-number.yaml"
 check "gen-200k-digit-number" "$gen/long-number.yaml" '8:14: retry must be a whole number from 0 to 1000'
 
+# Trust (issue 11, section 4): inputs that are not regular files, and the total of one load.
+check "gen-dev-zero-pipeline" /dev/zero '!cannot read /dev/zero: it is a device, not a regular file'
+mkfifo "$gen/fifo.yaml"
+check "gen-fifo-pipeline" "$gen/fifo.yaml" '!{FILE}: it is a FIFO, not a regular file'
+truncate -s 300M "$gen/sparse.yaml"  # no disk used: refused by its size, before it is read
+check "gen-300-mib-pipeline" "$gen/sparse.yaml" '!hold at most 256 MiB together'
+mkdir "$gen/values"
+{ printf 'apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  imports: ['
+  for i in $(seq 1 14); do printf 'c%d.yaml, ' "$i"; done
+  printf 'c15.yaml]\n  tasks:\n    - {name: a, run: ["true"]}\n'; } >"$gen/values/pipeline.yaml"
+for i in $(seq 1 15); do
+  { printf 'apiVersion: sluice/v1\nkind: Component\nmetadata: {name: c%d, version: 1.0.0}\n' "$i"
+    printf 'spec:\n  run: ["true"]\n  params:\n    - {name: x, type: list, default: &l [a, b, c, d, e, f, g, h, i, j]}\n'
+    for p in 1 2 3 4 5 6 7; do
+      printf '    - {name: y%d, type: list, default: [' "$p"; repeat , 999 | sed 's/,/*l, /g'; printf '*l]}\n'
+    done; } >"$gen/values/c$i.yaml"
+done
+check "gen-values-over-many-files" "$gen/values/pipeline.yaml" '!too many values in this pipeline'"'"'s files together (more than 1000000'
+
 echo "bad-input: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

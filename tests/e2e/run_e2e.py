@@ -27,7 +27,6 @@ class Env:
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.state = os.path.join(self.dir, "state")
         self.binary = SLUICE
-        self.umask = None
 
     def write(self, name, text):
         path = os.path.join(self.dir, name)
@@ -45,15 +44,6 @@ class Env:
         os.chmod(self.state, 0o2770)
         self.binary = os.path.join(self.dir, "sluice")  # where every account can run it
         shutil.copy(SLUICE, self.binary)
-        self.umask = 0o007
-        # TEMPORARY (until the state folder's files follow its mode): a store and runs folder
-        # the group can write.
-        self.write("init.yaml", pipeline("    - {name: a, run: [true]}\n"))
-        self.sluice("run", "init.yaml", check=0)
-        for name in ("sluice.db", "sluice.db-wal", "sluice.db-shm"):
-            if os.path.exists(os.path.join(self.state, name)):
-                os.chmod(os.path.join(self.state, name), 0o660)
-        os.chmod(os.path.join(self.state, "runs"), 0o2770)
 
     def argv(self, args, account=None, wrapper=()):
         who = ()
@@ -63,14 +53,10 @@ class Env:
                    f"--groups={SHARED_GID}", "--")
         return [*wrapper, *who, self.binary, "--state-dir", self.state, *args]
 
-    def preexec(self):
-        if self.umask is not None:
-            os.umask(self.umask)
-
     def sluice(self, *args, check=None, timeout=60, env=None, account=None):
         e = dict(os.environ, **(env or {}))
         p = subprocess.run(self.argv(args, account), cwd=self.dir, capture_output=True, text=True,
-                           timeout=timeout, env=e, preexec_fn=self.preexec)
+                           timeout=timeout, env=e)
         if check is not None and p.returncode != check:
             raise AssertionError(f"sluice {' '.join(args)}{' as ' + account if account else ''}: "
                                  f"exit {p.returncode}, want {check}\n"
@@ -80,8 +66,7 @@ class Env:
     def start(self, *args, wrapper=(), account=None):
         """Starts sluice in the background; returns the process and its first line (run id)."""
         proc = subprocess.Popen(self.argv(args, account, wrapper), cwd=self.dir,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                preexec_fn=self.preexec)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         return proc, proc.stdout.readline().strip()
 
     def status(self, run):
