@@ -225,8 +225,10 @@ Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::str
 }
 
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
+// `central` holds the central policies its gates apply (null: none, for a cancel).
 int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
-            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x) {
+            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x,
+            std::shared_ptr<const PolicySet> central) {
   const bool cancel_only = x.cancel_only;
   const std::string run_dir = RunDir(env, g, run_id);
   std::vector<Event> history;
@@ -252,6 +254,7 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   auto no_color = env.GetVar("NO_COLOR");
   ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), clock);
   EngineOptions opts = EngineOptionsFor(env, run_id, x);
+  opts.central_policies = std::move(central);
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
   StoreApprovals approvals(store);
@@ -326,7 +329,11 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   int64_t t1 = clock.NowUs();
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
-  auto decisions = Admit(fs, **plan, *params, o.policies, clock.NowUs(), env.time_zones());
+  // The state folder's policies apply to every run; --policies only adds to them.
+  auto central = CentralPolicies(env, g);
+  if (!central) return Report(central.error());
+  auto decisions = Admit(fs, **plan, *params, *central, o.policies, clock.NowUs(),
+                         env.time_zones());
   if (!decisions) return Report(decisions.error());
   PrintDecisions(*decisions, false);
   auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
@@ -381,7 +388,8 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock.NowUs() - t1;
-  return Execute(env, g, **store, *plan, *params, run.id, false, x);
+  return Execute(env, g, **store, *plan, *params, run.id, false, x,
+                 std::make_shared<const PolicySet>(std::move(*central)));
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
@@ -403,6 +411,8 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
   }
   auto loaded = LoadStoredRun(**store, *run);
   if (!loaded) return Report(loaded.error());
+  auto central = CentralPolicies(env, g);  // its gates apply them as they are now
+  if (!central) return Report(central.error());
   // Refusals that need no replay come before the audit record, so it records what happens.
   if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
       run->status != "compensating") {
@@ -419,7 +429,8 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
       !s) {
     return Report(s.error());
   }
-  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o);
+  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o,
+                 std::make_shared<const PolicySet>(std::move(*central)));
 }
 
 int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
@@ -449,7 +460,7 @@ int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
   ExecOptions x;
   x.jobs = 1;
   x.cancel_only = true;
-  int rc = Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x);
+  int rc = Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x, nullptr);
   return rc == 1 ? 0 : rc;
 }
 

@@ -24,6 +24,7 @@ struct RunContext {
   const TimeZones* time_zones = nullptr;
   CacheLookup* cache = nullptr;
   Breakers* breakers = nullptr;
+  std::shared_ptr<const PolicySet> central_policies;  // EngineOptions::central_policies
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)

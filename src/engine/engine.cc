@@ -14,6 +14,7 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.time_zones = o.time_zones;
   ctx.cache = cache;
   ctx.breakers = breakers;
+  ctx.central_policies = o.central_policies;
   return ctx;
 }
 
