@@ -329,15 +329,19 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   int64_t t1 = clock.NowUs();
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
-  // The state folder's policies apply to every run; --policies only adds to them.
-  auto central = CentralPolicies(env, g);
+  // The state folder's policies apply to every run; --policies only adds to them. An untrusted
+  // STATE/policies/ refuses before anything is written.
+  auto central = CentralPolicies(env, g, nullptr);
   if (!central) return Report(central.error());
+  auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
+  if (!store) return Report(store.error());
+  auto granted = GrantedWaivers(**store);  // sluice waiver grant
+  if (!granted) return Report(granted.error());
+  central->waivers.insert(central->waivers.end(), granted->begin(), granted->end());
   auto decisions = Admit(fs, **plan, *params, *central, o.policies, clock.NowUs(),
                          env.time_zones());
   if (!decisions) return Report(decisions.error());
   PrintDecisions(*decisions, false);
-  auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
-  if (!store) return Report(store.error());
   if (AnyDenied(*decisions)) {
     // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
     ValueList denied;
@@ -411,7 +415,7 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
   }
   auto loaded = LoadStoredRun(**store, *run);
   if (!loaded) return Report(loaded.error());
-  auto central = CentralPolicies(env, g);  // its gates apply them as they are now
+  auto central = CentralPolicies(env, g, store->get());  // its gates apply them as they are now
   if (!central) return Report(central.error());
   // Refusals that need no replay come before the audit record, so it records what happens.
   if (o.rollback && run->status != "succeeded" && run->status != "failed" &&

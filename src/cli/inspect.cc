@@ -52,7 +52,14 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
   const Plan& p = **plan;
   // Admission with the params' defaults, as a run without -p would be submitted: the state
   // folder's central policies, the pipeline's own and --policies.
-  auto central = CentralPolicies(env, g);
+  // Granted waivers count when there is a store; validate creates none.
+  std::unique_ptr<Store> store;
+  if (env.files().Stat(PathJoin(g.state_dir, "sluice.db")).exists) {
+    auto opened = OpenStore(env, g, false);
+    if (!opened) return Report(opened.error());
+    store = std::move(*opened);
+  }
+  auto central = CentralPolicies(env, g, store.get());
   if (!central) return Report(central.error());
   std::vector<Decision> decisions;
   if (!policies.empty() || !p.policies.empty() || !central->policies.empty()) {

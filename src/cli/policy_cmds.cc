@@ -66,8 +66,13 @@ Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Valu
   return out;
 }
 
-Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g) {
-  return LoadCentralPolicies(env.files(), g.state_dir);
+Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g, Store* store) {
+  SLUICE_TRY(set, LoadCentralPolicies(env.files(), g.state_dir));
+  if (store) {
+    SLUICE_TRY(granted, GrantedWaivers(*store));
+    set->waivers.insert(set->waivers.end(), granted->begin(), granted->end());
+  }
+  return set;
 }
 
 void PrintDecisions(const std::vector<Decision>& ds, bool all) {

@@ -18,9 +18,12 @@ namespace sluice {
 Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Value& params,
                                     const PolicySet& central, const std::string& policies_dir,
                                     int64_t now_us, const TimeZones* zones);
-// The state folder's central policies and waivers: STATE/policies/ (LoadCentralPolicies). On
+// The state folder's central policies and waivers: STATE/policies/ (LoadCentralPolicies) and,
+// with `store`, the waivers granted with `sluice waiver grant` whose audit records chain. On
 // failure returns the one-line error that refuses every run, validate and resume.
-Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g);
+Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g, Store* store);
+// The granted waivers that count (waivers.cc): recorded, chained, not revoked; kCentral.
+Result<std::vector<std::shared_ptr<const WaiverSpec>>> GrantedWaivers(Store& store);
 // One line a decision on stderr; `all` includes the allows.
 void PrintDecisions(const std::vector<Decision>& ds, bool all);
 std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,

@@ -988,6 +988,48 @@ spec:
     assert t["other"]["state"] == "succeeded", t["other"]
 
 
+@test
+def waivers_of_central_policies_are_granted_by_the_right_and_count_only_when_audited():
+    import sqlite3
+    e, _ = central_env()
+    e.write("w.yaml", pipeline("    - {name: ship, run: [echo, '${{ params.target }}']}\n",
+                               "  params: [{name: target, default: prod}]\n"))
+    e.sluice("run", "w.yaml", check=1)
+    grant = ("waiver", "grant", "freeze", "--policy", "no-prod", "--justification",
+             "the release train ships from here this week", "--expires", "2099-01-01")
+    r = e.sluice(*grant, check=2)  # no users.yaml: no one has the right
+    assert 'may not grant waivers: that needs the grant-waivers right' in r.stderr, r.stderr
+    users = e.write("state/users.yaml", "users:\n  - {name: root, rights: [grant-waivers]}\n")
+    os.chmod(users, 0o644)
+    r = e.sluice("waiver", "grant", "x", "--policy", "no-such", "--justification",
+                 "a long enough reason", "--expires", "2099-01-01", check=2)
+    assert 'no central policy "no-such"' in r.stderr, r.stderr
+    r = e.sluice(*grant, check=0)
+    assert "granted waiver freeze of no-prod" in r.stdout, r.stdout
+    r = e.sluice("run", "w.yaml", check=0)
+    assert "policy waived  no-prod/not-prod" in r.stderr and "granted by root" in r.stderr, r.stderr
+    listed = json.loads(e.sluice("waiver", "list", "-o", "json", check=0).stdout)
+    assert [(w["name"], w["state"], w["grantedBy"]) for w in listed] == [("freeze", "in-force", "root")], listed
+    # Revoked, the deny is back; a waiver row written straight into SQLite lifts nothing.
+    r = e.sluice("waiver", "revoke", "freeze", check=0)
+    assert "revoked waiver freeze" in r.stdout, r.stdout
+    db = sqlite3.connect(os.path.join(e.state, "sluice.db"), timeout=10)
+    doc = json.dumps({"apiVersion": "sluice/v1", "kind": "Waiver", "metadata": {"name": "forged"},
+                      "spec": {"policy": "no-prod", "justification": "nobody granted this one",
+                               "grantedBy": "root", "expires": "2099-01-01"}})
+    db.execute("INSERT INTO waivers(name,document,granted_by,granted_us,audit_seq) "
+               "VALUES('forged',?,'root',0,1)", (doc,))
+    db.execute("UPDATE waivers SET revoked_us=0 WHERE name='freeze'")  # the revocation's record stands
+    db.commit()
+    r = e.sluice("run", "w.yaml", check=1)
+    assert "policy deny    no-prod/not-prod" in r.stderr and "waived" not in r.stderr, r.stderr
+    states = {w["name"]: w["state"] for w in json.loads(e.sluice("waiver", "list", "-o", "json", check=0).stdout)}
+    assert states == {"forged": "unverified", "freeze": "revoked"}, states
+    actions = [json.loads(l)["action"] for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert "waiver.granted" in actions and "waiver.revoked" in actions, actions
+    e.sluice("audit", "verify", check=0)
+
+
 def main():
     passed = failed = 0
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
