@@ -251,9 +251,11 @@ Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::str
 }
 
 // Runs (or resumes) a run in this process until it finishes or is cancelled.
+// `central` holds the central policies its gates apply (null: none, for a cancel); `secrets`
+// the values of its secrets and secret params (null: none fetched).
 int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
             const Value& params, const std::string& run_id, bool replay, const ExecOptions& x,
-            const RunSecrets* secrets = nullptr) {
+            std::shared_ptr<const PolicySet> central, const RunSecrets* secrets = nullptr) {
   const bool cancel_only = x.cancel_only;
   const std::string run_dir = RunDir(env, g, run_id);
   std::vector<Event> history;
@@ -280,6 +282,7 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   auto no_color = env.GetVar("NO_COLOR");
   ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), clock);
   EngineOptions opts = EngineOptionsFor(env, run_id, x);
+  opts.central_policies = std::move(central);
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
   StoreApprovals approvals(store);
@@ -431,11 +434,19 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   int64_t t1 = clock.NowUs();
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
-  auto decisions = Admit(fs, **plan, *params, o.policies, clock.NowUs(), env.time_zones());
-  if (!decisions) return Report(decisions.error());
-  PrintDecisions(*decisions, false);
+  // The state folder's policies apply to every run; --policies only adds to them. An untrusted
+  // STATE/policies/ refuses before anything is written.
+  auto central = CentralPolicies(env, g, nullptr);
+  if (!central) return Report(central.error());
   auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
   if (!store) return Report(store.error());
+  auto granted = GrantedWaivers(**store);  // sluice waiver grant
+  if (!granted) return Report(granted.error());
+  central->waivers.insert(central->waivers.end(), granted->begin(), granted->end());
+  auto decisions = Admit(fs, **plan, *params, *central, o.policies, clock.NowUs(),
+                         env.time_zones());
+  if (!decisions) return Report(decisions.error());
+  PrintDecisions(*decisions, false);
   if (AnyDenied(*decisions)) {
     // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
     ValueList denied;
@@ -456,7 +467,8 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
   x.submit_us = clock.NowUs() - t1;
-  return Execute(env, g, **store, *plan, *params, run->id, false, x, bound->secrets.get());
+  return Execute(env, g, **store, *plan, *params, run->id, false, x,
+                 std::make_shared<const PolicySet>(std::move(*central)), bound->secrets.get());
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
@@ -478,6 +490,8 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
   }
   auto loaded = LoadStoredRun(**store, *run);
   if (!loaded) return Report(loaded.error());
+  auto central = CentralPolicies(env, g, store->get());  // its gates apply them as they are now
+  if (!central) return Report(central.error());
   // Refusals that need no replay come before the audit record, so it records what happens.
   if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
       run->status != "compensating") {
@@ -497,7 +511,7 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
     return Report(s.error());
   }
   return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o,
-                 secrets->get());
+                 std::make_shared<const PolicySet>(std::move(*central)), secrets->get());
 }
 
 int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
@@ -527,7 +541,7 @@ int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
   ExecOptions x;
   x.jobs = 1;
   x.cancel_only = true;
-  int rc = Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x);
+  int rc = Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x, nullptr);
   return rc == 1 ? 0 : rc;
 }
 

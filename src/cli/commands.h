@@ -78,6 +78,15 @@ int CmdVote(Env& env, const GlobalOptions& g, const std::string& run, const std:
 int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
                     const std::string& name);
 int CmdCacheClear(Env& env, const GlobalOptions& g);
+
+// Waivers of central policies (waivers.cc): `sluice waiver grant|list|revoke`. Granting and
+// revoking need the grant-waivers right in users.yaml, and are audited.
+struct WaiverGrant {
+  std::string name, policy, rule, pipeline, task, justification, expires;
+};
+int CmdWaiverGrant(Env& env, const GlobalOptions& g, const WaiverGrant& w);
+int CmdWaiverList(Env& env, const GlobalOptions& g);
+int CmdWaiverRevoke(Env& env, const GlobalOptions& g, const std::string& name);
 // Evaluates an expression with variables given as JSON (`name=JSON` and/or a JSON object file).
 int CmdEval(Env& env, const std::string& expr, const std::vector<std::string>& vars,
             const std::string& vars_file);

@@ -50,12 +50,22 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
   auto plan = LoadPlan(env.files(), file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
-  // Admission with the params' defaults, as a run without -p would be submitted.
+  // Admission with the params' defaults, as a run without -p would be submitted: the state
+  // folder's central policies, the pipeline's own and --policies.
+  // Granted waivers count when there is a store; validate creates none.
+  std::unique_ptr<Store> store;
+  if (env.files().Stat(PathJoin(g.state_dir, "sluice.db")).exists) {
+    auto opened = OpenStore(env, g, false);
+    if (!opened) return Report(opened.error());
+    store = std::move(*opened);
+  }
+  auto central = CentralPolicies(env, g, store.get());
+  if (!central) return Report(central.error());
   std::vector<Decision> decisions;
-  if (!policies.empty() || !p.policies.empty()) {
+  if (!policies.empty() || !p.policies.empty() || !central->policies.empty()) {
     auto params = BindParams(p, {});
-    auto admitted = Admit(env.files(), p, params ? *params : Value(ValueMap{}), policies,
-                          env.clock().NowUs(), env.time_zones());
+    auto admitted = Admit(env.files(), p, params ? *params : Value(ValueMap{}), *central,
+                          policies, env.clock().NowUs(), env.time_zones());
     if (!admitted) return Report(admitted.error());
     decisions = std::move(*admitted);
     PrintDecisions(decisions, false);

@@ -32,6 +32,7 @@ struct Options {
   bool all_approvals = false;
   std::string expr, vars_file;
   std::vector<std::string> vars;
+  WaiverGrant waiver;  // waiver grant; waiver revoke uses its name
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -41,6 +42,7 @@ struct Subcommands {
   CLI::App *breakers, *audit_verify, *audit_export, *whoami, *approvals, *approve, *reject, *cancel;
   std::map<std::string, CLI::App*> orders;  // breakers open, close, reset, disable
   CLI::App *cache_ls, *cache_clear, *version, *eval;
+  CLI::App *waiver_grant, *waiver_list, *waiver_revoke;
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -148,6 +150,24 @@ void AddControlCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.cancel->add_option("run", o.run_id, "run id")->required();
 }
 
+// Waivers of the state folder's central policies: grant, list, revoke.
+void AddWaiverCommands(CLI::App& app, Options& o, Subcommands& s) {
+  auto* waiver = app.add_subcommand("waiver", "grant, list or revoke waivers of central policies");
+  waiver->require_subcommand(1);
+  s.waiver_grant = waiver->add_subcommand("grant", "waive a central policy's denials (needs the grant-waivers right)");
+  WaiverGrant& w = o.waiver;
+  s.waiver_grant->add_option("name", w.name, "the waiver's name")->required();
+  s.waiver_grant->add_option("--policy", w.policy, "the central policy it waives")->required();
+  s.waiver_grant->add_option("--rule", w.rule, "only this rule (default: every rule)");
+  s.waiver_grant->add_option("--pipeline", w.pipeline, "only pipelines matching this glob");
+  s.waiver_grant->add_option("--task", w.task, "only tasks matching this glob (gates)");
+  s.waiver_grant->add_option("--justification", w.justification, "why (10 characters at least)")->required();
+  s.waiver_grant->add_option("--expires", w.expires, "2027-03-31 or 2027-03-31T18:00:00Z")->required();
+  s.waiver_list = waiver->add_subcommand("list", "list granted waivers");
+  s.waiver_revoke = waiver->add_subcommand("revoke", "revoke a granted waiver (needs the grant-waivers right)");
+  s.waiver_revoke->add_option("name", w.name, "the waiver's name")->required();
+}
+
 // Tools: cache ls|clear, version, eval.
 void AddToolCommands(CLI::App& app, Options& o, Subcommands& s) {
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
@@ -212,6 +232,9 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.approvals) return CmdApprovals(env, g, o.all_approvals);
   if (*s.approve) return CmdVote(env, g, o.run_id, o.task, true, o.comment);
   if (*s.reject) return CmdVote(env, g, o.run_id, o.task, false, o.comment);
+  if (*s.waiver_grant) return CmdWaiverGrant(env, g, o.waiver);
+  if (*s.waiver_list) return CmdWaiverList(env, g);
+  if (*s.waiver_revoke) return CmdWaiverRevoke(env, g, o.waiver.name);
   if (*s.cache_ls) return CmdCacheList(env, g);
   if (*s.cache_clear) return CmdCacheClear(env, g);
   if (*s.eval) return CmdEval(env, o.expr, o.vars, o.vars_file);
@@ -233,6 +256,7 @@ int main(int argc, char** argv) {
   AddPipelineCommands(app, o, s);
   AddRunCommands(app, o, s);
   AddControlCommands(app, o, s);
+  AddWaiverCommands(app, o, s);
   AddToolCommands(app, o, s);
   try {
     app.parse(argc, argv);

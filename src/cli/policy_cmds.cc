@@ -12,22 +12,42 @@
 
 namespace sluice {
 
-Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Value& params,
-                                    const std::string& policies_dir, int64_t now_us,
-                                    const TimeZones* zones) {
-  PolicySet set{plan.policies, plan.waivers};
-  if (!policies_dir.empty()) {
-    SLUICE_TRY(extra, LoadPolicies(fs, policies_dir));
-    for (auto& p : extra->policies) {
-      for (const auto& other : set.policies) {
-        if (other->name == p->name) {
-          return FailAt(p->loc, "policy {} is declared twice (also at {})", Quote(p->name),
-                        other->loc.ToString());
-        }
+namespace {
+
+// Adds `extra` to `set`. A policy's name is unique across its sources: a pipeline's or a
+// --policies policy named like a central one is refused, so no decision, waiver or reader can
+// take one for the other.
+Status AddPolicies(PolicySet& set, const PolicySet& extra) {
+  for (const auto& p : extra.policies) {
+    for (const auto& other : set.policies) {
+      if (other->name != p->name) continue;
+      const bool central = other->origin == PolicyOrigin::kCentral ||
+                           p->origin == PolicyOrigin::kCentral;
+      const PolicySpec& mine = other->origin == PolicyOrigin::kCentral ? *p : *other;
+      const PolicySpec& theirs = other->origin == PolicyOrigin::kCentral ? *other : *p;
+      if (central) {
+        return FailAt(mine.loc, "policy {} has the name of a central policy ({}); rename it",
+                      Quote(p->name), theirs.loc.ToString());
       }
-      set.policies.push_back(p);
+      return FailAt(p->loc, "policy {} is declared twice (also at {})", Quote(p->name),
+                    other->loc.ToString());
     }
-    set.waivers.insert(set.waivers.end(), extra->waivers.begin(), extra->waivers.end());
+    set.policies.push_back(p);
+  }
+  set.waivers.insert(set.waivers.end(), extra.waivers.begin(), extra.waivers.end());
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Value& params,
+                                    const PolicySet& central, const std::string& policies_dir,
+                                    int64_t now_us, const TimeZones* zones) {
+  PolicySet set = central;
+  SLUICE_TRY_STATUS(AddPolicies(set, PolicySet{plan.policies, plan.waivers}));
+  if (!policies_dir.empty()) {
+    SLUICE_TRY(extra, LoadPolicies(fs, policies_dir, PolicyOrigin::kFlag));
+    SLUICE_TRY_STATUS(AddPolicies(set, *extra));
   }
   PolicyScope scope = AdmissionScope(plan);
   std::vector<const PolicySpec*> admitting;
@@ -44,6 +64,15 @@ Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Valu
     out.insert(out.end(), ds.begin(), ds.end());
   }
   return out;
+}
+
+Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g, Store* store) {
+  SLUICE_TRY(set, LoadCentralPolicies(env.files(), g.state_dir));
+  if (store) {
+    SLUICE_TRY(granted, GrantedWaivers(*store));
+    set->waivers.insert(set->waivers.end(), granted->begin(), granted->end());
+  }
+  return set;
 }
 
 void PrintDecisions(const std::vector<Decision>& ds, bool all) {
@@ -81,7 +110,7 @@ PolicyScope ScopeOf(const Value& input) {
 
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input_path) {
-  auto set = LoadPolicies(env.files(), file);
+  auto set = LoadPolicies(env.files(), file, PolicyOrigin::kFlag);
   if (!set) return Report(set.error());
   auto text = env.files().ReadFile(input_path);
   if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
@@ -144,7 +173,7 @@ Status RunTestFile(Env& env, const std::string& path, TestOutcome* out) {
   PolicySet set;
   for (const auto& p : doc["policies"]) {
     if (!p.IsScalar()) return at(p, "a policies entry is a path");
-    SLUICE_TRY(loaded, LoadPolicies(fs, PathJoin(Dirname(path), p.Scalar())));
+    SLUICE_TRY(loaded, LoadPolicies(fs, PathJoin(Dirname(path), p.Scalar()), PolicyOrigin::kFlag));
     set.policies.insert(set.policies.end(), loaded->policies.begin(), loaded->policies.end());
     set.waivers.insert(set.waivers.end(), loaded->waivers.begin(), loaded->waivers.end());
   }

@@ -4,17 +4,26 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "env/env.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 namespace sluice {
 
-// The decisions of every admission policy that matches `plan`: its own (spec.policies) and
-// those in `policies_dir` ("" = none), with their waivers.
+// The decisions of every admission policy that matches `plan`: the central ones (`central`,
+// from CentralPolicies), its own (spec.policies) and those in `policies_dir` ("" = none). Each
+// policy is judged with the waivers of its own origin only. Fails on a malformed --policies
+// file, or a policy that takes the name of another (a central one included).
 Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Value& params,
-                                    const std::string& policies_dir, int64_t now_us,
-                                    const TimeZones* zones);
+                                    const PolicySet& central, const std::string& policies_dir,
+                                    int64_t now_us, const TimeZones* zones);
+// The state folder's central policies and waivers: STATE/policies/ (LoadCentralPolicies) and,
+// with `store`, the waivers granted with `sluice waiver grant` whose audit records chain. On
+// failure returns the one-line error that refuses every run, validate and resume.
+Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g, Store* store);
+// The granted waivers that count (waivers.cc): recorded, chained, not revoked; kCentral.
+Result<std::vector<std::shared_ptr<const WaiverSpec>>> GrantedWaivers(Store& store);
 // One line a decision on stderr; `all` includes the allows.
 void PrintDecisions(const std::vector<Decision>& ds, bool all);
 std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,

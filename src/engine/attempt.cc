@@ -162,16 +162,25 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
       auto v = a.Evaluate(body_scope);
       if (!v) return fmt::format("run argument {}: {}", Quote(a.tmpl.text()), v.error().message);
       req.argv.push_back(v->ToText());
+      if (req.argv.back().find('\0') != std::string::npos) {
+        return fmt::format("run argument {} holds a NUL character (\\u0000): the program would "
+                           "get only the text before it", Quote(a.tmpl.text()));
+      }
     }
   }
   auto add_env = [&](const auto& list, const InstanceScope& scope) -> std::optional<std::string> {
     for (const auto& [name, field] : list) {
       auto v = field.Evaluate(scope);
       if (!v) return fmt::format("env {}: {}", name, v.error().message);
+      std::string text = v->ToText();
+      if (text.find('\0') != std::string::npos) {
+        return fmt::format("env {} holds a NUL character (\\u0000): the task would get only the "
+                           "text before it", name);
+      }
       auto same = std::find_if(req.env.begin(), req.env.end(),
                                [&](const auto& kv) { return kv.first == name; });
-      if (same != req.env.end()) same->second = v->ToText();
-      else req.env.emplace_back(name, v->ToText());
+      if (same != req.env.end()) same->second = std::move(text);
+      else req.env.emplace_back(name, std::move(text));
     }
     return std::nullopt;
   };

@@ -39,6 +39,7 @@ struct RunContext {
   CacheLookup* cache = nullptr;
   Breakers* breakers = nullptr;
   const RunSecrets* secrets = nullptr;  // null: the run has none
+  std::shared_ptr<const PolicySet> central_policies;  // EngineOptions::central_policies
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)

@@ -131,7 +131,7 @@ bool Decider::Vet(int i) {
     RequestApproval(i);
     return false;
   }
-  if (!t.gate().empty() && in.attempt == in.attempt_base && !GatePasses(i)) return false;
+  if (in.attempt == in.attempt_base && HasGate(i) && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
   if (t.kind == Body::Kind::kBuiltin) {

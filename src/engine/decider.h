@@ -121,6 +121,9 @@ class Decider {
   void RecordBreaker(int i, ErrorClass cls);
   std::string StopMessage(int i, StopReason why) const;
   // Gates and approvals (decider_governance.cc).
+  // Whether instance i has a gate: gate policies of its own, or a central gate policy that
+  // matches it.
+  bool HasGate(int i) const;
   bool GatePasses(int i);
   Value GateInput(int i) const;
   void RequestApproval(int i);

@@ -49,20 +49,52 @@ Value Decider::GateInput(int i) const {
 
 // Evaluates instance i's gate policies and records the decisions; false when one denies (the
 // task then fails with policy-denied).
+namespace {
+
+// What a gate policy is asked about for task `t` of `plan`.
+PolicyScope GateScope(const Plan& plan, const PlanTask& t) {
+  PolicyScope scope;
+  scope.pipeline = plan.pipeline->name;
+  scope.labels = plan.pipeline->labels;
+  scope.task = t.name;
+  if (t.component()) scope.components.push_back(t.component()->name + "@" + t.component()->version);
+  return scope;
+}
+
+}  // namespace
+
+bool Decider::HasGate(int i) const {
+  const PlanTask& t = state_.task_of(i);
+  if (!t.gate().empty()) return true;
+  const PolicySet* central = ctx_.central_policies.get();
+  if (!central) return false;
+  bool any_gate = std::any_of(central->policies.begin(), central->policies.end(),
+                              [](const auto& p) { return p->stage == "gate"; });
+  if (!any_gate) return false;
+  PolicyScope scope = GateScope(plan_, t);
+  return std::any_of(central->policies.begin(), central->policies.end(), [&](const auto& p) {
+    return p->stage == "gate" && PolicyMatches(*p, scope);
+  });
+}
+
 bool Decider::GatePasses(int i) {
   const Instance& in = state_.at(i);
   const PlanTask& t = state_.task_of(i);
   Value input = GateInput(i);
-  PolicyScope scope;
-  scope.pipeline = plan_.pipeline->name;
-  scope.labels = plan_.pipeline->labels;
-  scope.task = t.name;
-  if (t.component()) scope.components.push_back(t.component()->name + "@" + t.component()->version);
+  PolicyScope scope = GateScope(plan_, t);
   std::vector<Decision> decisions;
   for (const PolicySpec* p : t.gate()) {
     if (!PolicyMatches(*p, scope)) continue;
     auto ds = EvaluatePolicy(*p, input, plan_.waivers, scope, now_, ctx_.time_zones);
     decisions.insert(decisions.end(), ds.begin(), ds.end());
+  }
+  // Central gate policies need no `gate:` in the pipeline: they judge every task they match.
+  if (const PolicySet* central = ctx_.central_policies.get()) {
+    for (const auto& p : central->policies) {
+      if (p->stage != "gate" || !PolicyMatches(*p, scope)) continue;
+      auto ds = EvaluatePolicy(*p, input, central->waivers, scope, now_, ctx_.time_zones);
+      decisions.insert(decisions.end(), ds.begin(), ds.end());
+    }
   }
   ValueList list;
   std::string denied;

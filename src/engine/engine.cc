@@ -15,6 +15,7 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.cache = cache;
   ctx.breakers = breakers;
   ctx.secrets = o.secrets;
+  ctx.central_policies = o.central_policies;
   return ctx;
 }
 

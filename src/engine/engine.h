@@ -36,6 +36,9 @@ struct EngineOptions {
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
   Approvals* approvals = nullptr;  // votes on approvals; null: nobody can vote (they time out)
   const RunSecrets* secrets = nullptr;  // the run's secret values; null: none. Outlives the engine.
+  // The state folder's central policies and waivers: its gate-stage policies apply before every
+  // task they match, waived only by central waivers. Null: none.
+  std::shared_ptr<const PolicySet> central_policies;
 };
 
 class Engine {

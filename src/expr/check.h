@@ -6,7 +6,10 @@
 
 #include <optional>
 #include <span>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 
@@ -33,5 +36,22 @@ Status CheckExpression(const Expression& e, const TypeEnv& env);
 Result<StaticType> CheckedType(const Expression& e, const TypeEnv& env);
 
 std::string_view StaticTypeName(StaticType t);
+
+// The shape of a value an expression reads, for checking field names before a run: an object
+// with known fields, a list of items, or a dict (any keys) of values; null `item` = unknown.
+// Used for policy inputs, whose fields are fixed by Sluice (docs/governance.md).
+struct Shape {
+  enum class Kind { kObject, kList, kDict };
+  Kind kind = Kind::kObject;
+  std::string name;  // what it is, for messages: "an admission policy's object", "a task"
+  std::vector<std::pair<std::string, std::shared_ptr<const Shape>>> fields;  // kObject
+  std::shared_ptr<const Shape> item;  // kList: each item; kDict: each value
+};
+
+// Checks every field `e` selects on a value whose shape is known: the identifier `root` has
+// `shape`, and a comprehension's variable (object.tasks.all(t, ...)) the shape of the items it
+// ranges over. On failure: "column N: a task has no field "aproval"; it has name, ... (did you
+// mean "approval"?)". Fields of unknown shape (params, outputs) pass.
+Status CheckShape(const Expression& e, const std::string& root, const Shape& shape);
 
 }  // namespace sluice

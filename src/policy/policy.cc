@@ -57,6 +57,8 @@ const WaiverSpec* FindWaiver(const std::vector<std::shared_ptr<const WaiverSpec>
                              const PolicySpec& p, const PolicyRule& r, const PolicyScope& scope,
                              int64_t now_us) {
   for (const auto& w : waivers) {
+    // Only a waiver of the policy's own origin: the judged pipeline cannot waive a central rule.
+    if (w->origin != p.origin) continue;
     if (w->policy != p.name || (!w->rule.empty() && w->rule != r.name)) continue;
     if (!w->pipeline.empty() && !GlobMatch(w->pipeline, scope.pipeline)) continue;
     if (!w->task.empty() && !GlobMatch(w->task, scope.task)) continue;
@@ -116,6 +118,7 @@ std::vector<Decision> EvaluatePolicy(const PolicySpec& p, const Value& input,
     d.policy = p.name;
     d.rule = r.name;
     d.policy_hash = p.hash;
+    d.source = PolicyOriginName(p.origin);
     d.input_digest = digest;
     d.task = scope.task;
     auto v = r.expr->Evaluate(act);
@@ -145,6 +148,7 @@ std::vector<Decision> EvaluatePolicy(const PolicySpec& p, const Value& input,
       if (const WaiverSpec* w = FindWaiver(waivers, p, r, scope, now_us)) {
         d.result = "waived";
         d.waiver = w->name;
+        d.waiver_granted_by = w->granted_by;
         d.message += fmt::format(" (waived by {}, granted by {}: {})", w->name, w->granted_by,
                                  w->justification);
       }
@@ -153,6 +157,22 @@ std::vector<Decision> EvaluatePolicy(const PolicySpec& p, const Value& input,
   }
   return out;
 }
+
+namespace {
+
+// A task's approval as the admission input shows it, or null.
+Value ApprovalOf(const PlanTask& t) {
+  const ApprovalSpec* a = t.approval();
+  if (!a) return Value();
+  ValueList approvers;
+  for (const auto& who : a->approvers) approvers.push_back(Value(who));
+  return Value(ValueMap{{"approvers", Value(std::move(approvers))},
+                        {"quorum", Value(static_cast<int64_t>(a->quorum))},
+                        {"forbidSelfApproval", Value(a->forbid_self)},
+                        {"timeout", Value(a->timeout_ms / 1000.0)}});
+}
+
+}  // namespace
 
 Value AdmissionInput(const Plan& plan, const Value& params) {
   ValueList tasks;
@@ -184,7 +204,9 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
                                     {"fallback", Value(t.fallback >= 0)},
                                     {"compensate", Value(t.compensate >= 0)}})},
         {"gate", Value(static_cast<int64_t>(h ? h->gate.size() : 0))},
-        {"needs", Value(std::move(needs))}};
+        {"needs", Value(std::move(needs))},
+        {"approval", ApprovalOf(t)},
+        {"when", s.when() ? Value(s.when()->tmpl.text()) : Value()}};
     tasks.push_back(Value(std::move(task)));
   }
   ValueMap labels;
@@ -214,7 +236,11 @@ Value DecisionToValue(const Decision& d) {
   ValueMap m{{"policy", Value(d.policy)},          {"rule", Value(d.rule)},
              {"result", Value(d.result)},          {"message", Value(d.message)},
              {"policyHash", Value(d.policy_hash)}, {"inputDigest", Value(d.input_digest)}};
-  if (!d.waiver.empty()) m.emplace_back("waiver", Value(d.waiver));
+  if (!d.source.empty()) m.emplace_back("source", Value(d.source));
+  if (!d.waiver.empty()) {
+    m.emplace_back("waiver", Value(d.waiver));
+    m.emplace_back("grantedBy", Value(d.waiver_granted_by));
+  }
   if (!d.task.empty()) m.emplace_back("task", Value(d.task));
   return Value(std::move(m));
 }

@@ -25,7 +25,9 @@ struct Decision {
   std::string input_digest;  // SHA-256 of the input's canonical JSON
   std::string result;        // allow | deny | warn | audit | waived
   std::string message;
+  std::string source;        // where the policy comes from: pipeline | --policies | central
   std::string waiver;        // for waived: the waiver's name
+  std::string waiver_granted_by;  // for waived: who granted it
   std::string task;          // gates: the task
 };
 
@@ -47,7 +49,10 @@ std::vector<Decision> EvaluatePolicy(const PolicySpec& p, const Value& input,
 // The admission input: {"object": {name, labels, file, params, tasks: [...]}}. Each task:
 // name, kind (run|script|uses|builtin), uses (as written), component {name, version}, retry
 // {limit}, timeout and deadline (seconds, 0 = none), resources {cpu, memory, gpu}, cache,
-// breaker, handlers {catch, fallback, compensate}, forEach, needs (all upstream tasks).
+// breaker, handlers {catch, fallback, compensate}, forEach, needs (all upstream tasks),
+// approval {approvers, quorum, forbidSelfApproval, timeout (seconds, 0 = none)} or null, and
+// when (the condition as written) or null. Its shape is also in spec/policies.cc, which checks
+// a policy's field names against it at load.
 Value AdmissionInput(const Plan& plan, const Value& params);
 PolicyScope AdmissionScope(const Plan& plan);
 

@@ -118,5 +118,60 @@ TEST(Policy, AdmissionInputDescribesTheCompiledPipeline) {
   EXPECT_EQ(AdmissionScope(**plan).labels.at("team"), "x");
 }
 
+// The reported attack: a pipeline's own waiver (grantedBy its submitter, expiring 2099) lifted
+// a central deny. A waiver covers only policies of its own origin.
+TEST(Policy, AWaiverCoversOnlyPoliciesOfItsOwnOrigin) {
+  PolicySpec central = Policy("  rules:\n    - {name: r, expression: \"false\"}\n");
+  central.origin = PolicyOrigin::kCentral;
+  auto own = Waiver("  policy: p\n  justification: the submitter says so\n  grantedBy: dave\n"
+                    "  expires: 2099-01-01\n");
+  auto flag = std::make_shared<WaiverSpec>(*own);
+  flag->origin = PolicyOrigin::kFlag;
+  auto ds = EvaluatePolicy(central, Input(R"({"object": {}})"), {own, flag}, {}, kNow);
+  EXPECT_EQ(Results(ds), "r=deny ");
+  EXPECT_EQ(ds[0].source, "central");
+  auto granted = std::make_shared<WaiverSpec>(*own);
+  granted->origin = PolicyOrigin::kCentral;
+  granted->granted_by = "carol";
+  ds = EvaluatePolicy(central, Input(R"({"object": {}})"), {own, granted}, {}, kNow);
+  EXPECT_EQ(Results(ds), "r=waived ");
+  EXPECT_EQ(ds[0].waiver_granted_by, "carol");
+  Value v = DecisionToValue(ds[0]);
+  EXPECT_EQ(v.Find("grantedBy")->as_string(), "carol");
+  EXPECT_EQ(v.Find("source")->as_string(), "central");
+  // And a pipeline's waiver still covers the pipeline's own policy.
+  PolicySpec mine = Policy("  rules:\n    - {name: r, expression: \"false\"}\n");
+  EXPECT_EQ(Results(EvaluatePolicy(mine, Input(R"({"object": {}})"), {own}, {}, kNow)), "r=waived ");
+}
+
+// STATE/policies/ is trusted as users.yaml is: owned by the state folder's owner, writable by
+// no one else, no symbolic link. Anything else refuses, with one line naming the file.
+TEST(Policy, CentralPoliciesAreReadOnlyFromATrustedFolder) {
+  MemFileSystem fs;
+  ASSERT_TRUE(fs.WriteFile("/s/sluice.db", ""));
+  EXPECT_TRUE(LoadCentralPolicies(fs, "/s")->policies.empty());  // no folder: none
+  ASSERT_TRUE(fs.WriteFile("/s/policies/a.yaml",
+                           "apiVersion: sluice/v1\nkind: Policy\nmetadata: {name: a}\nspec:\n"
+                           "  rules: [{name: r, expression: \"true\"}]\n"));
+  ASSERT_TRUE(fs.WriteFile("/s/policies/notes.txt", "ignored"));
+  auto set = LoadCentralPolicies(fs, "/s");
+  ASSERT_TRUE(set) << set.error().message;
+  ASSERT_EQ(set->policies.size(), 1u);
+  EXPECT_EQ(set->policies[0]->origin, PolicyOrigin::kCentral);
+  fs.SetOwner("/s/policies/a.yaml", 1000, 0664);
+  auto bad = LoadCentralPolicies(fs, "/s");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("/s/policies/a.yaml is not trusted"), std::string::npos)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("mode 0664"), std::string::npos) << bad.error().message;
+  fs.SetOwner("/s/policies/a.yaml", 1001, 0644);
+  EXPECT_FALSE(LoadCentralPolicies(fs, "/s"));
+  fs.SetOwner("/s/policies/a.yaml", 1000, 0644);
+  fs.SetOwner("/s/policies", 1000, 0777);
+  EXPECT_FALSE(LoadCentralPolicies(fs, "/s"));
+  fs.SetOwner("/s/policies", 1000, 0755);
+  EXPECT_TRUE(LoadCentralPolicies(fs, "/s"));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -507,6 +507,22 @@ Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& 
   return Compiler(fs).Run(path);
 }
 
+namespace {
+
+// Whether a string in `v` (a map's keys included) holds a NUL character.
+bool HoldsNul(const Value& v) {
+  if (v.is_string()) return v.as_string().find('\0') != std::string::npos;
+  if (v.is_list()) return std::any_of(v.as_list().begin(), v.as_list().end(), HoldsNul);
+  if (v.is_map()) {
+    return std::any_of(v.as_map().begin(), v.as_map().end(), [](const auto& kv) {
+      return HoldsNul(kv.first) || HoldsNul(kv.second);
+    });
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::string>& overrides) {
   const auto& decls = plan.pipeline->params;
   std::vector<std::string> names;
@@ -541,6 +557,11 @@ Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::stri
                     ParamTypeName(d.type), Quote(text));
       }
       v = *parsed;
+    }
+    // What a policy judges is what a process gets: a NUL would end the string at the process.
+    if (HoldsNul(v)) {
+      return Fail(ErrorCode::kInvalidInput, "param {}: its value holds a NUL character (\\u0000), "
+                  "which no program argument, variable or file name can carry", Quote(d.name));
     }
     out.emplace_back(d.name, std::move(v));
   }

@@ -1,4 +1,5 @@
 // YAML -> model: bodies, tasks, pipelines, components and the file entry point.
+#include "spec/inline_code.h"
 #include "spec/yaml_reader.h"
 
 namespace sluice {
@@ -48,6 +49,7 @@ Status Reader::RunBody(const YNode& run, Body* body) const {
     SLUICE_TRY(f, Field(a, "run argument", false));
     body->run.push_back(std::move(*f));
   }
+  SLUICE_TRY_STATUS(NoPlaceholderInInlineCode(run, *body));
   const Template& t0 = body->run[0].tmpl;
   if (!t0.has_placeholders() && StartsWith(t0.text(), "builtin:")) {
     body->kind = Body::Kind::kBuiltin;
@@ -61,6 +63,21 @@ Status Reader::RunBody(const YNode& run, Body* body) const {
     if (body->run.empty()) std::vector<TemplateField>().swap(body->run);
   }
   return {};
+}
+
+Status Reader::NoPlaceholderInInlineCode(const YNode& run, const Body& body) const {
+  if (inline_code_placeholders_allowed_) return {};
+  std::vector<std::string_view> texts;
+  texts.reserve(body.run.size());
+  for (const auto& a : body.run) texts.push_back(a.tmpl.text());
+  auto code = FindInlineCode(texts);
+  if (!code || !body.run[code->index].tmpl.has_placeholders()) return {};
+  const YNode arg = run.Item(code->index);
+  return FailAt(PlaceholderLoc(arg, std::string(arg.Scalar())),
+                "a ${{{{ }}}} placeholder in the code that `{}` runs would splice a value into "
+                "code (a value could run commands). Pass it through env: (e.g. env: {{MSG: "
+                "\"${{{{ params.msg }}}}\"}}) and read \"$MSG\" (os.environ['MSG'] in Python), or "
+                "pass it as an argument after the code", code->program);
 }
 
 Status Reader::ScriptBody(const YNode& script, const YNode& shell, Body* body) const {

@@ -282,6 +282,22 @@ struct GroupSpec {
   Location loc;
 };
 
+// Where a policy or waiver comes from. A waiver covers only policies of its own origin: a
+// pipeline's waiver its own policies, a --policies waiver the --policies ones, and only the
+// central configuration (STATE/policies/ and `sluice waiver grant`) the central ones; so the
+// pipeline being judged, or whoever submits it, can never lift a central denial.
+enum class PolicyOrigin { kPipeline, kFlag, kCentral };
+
+// "pipeline", "--policies" or "central", as decisions record it.
+inline const char* PolicyOriginName(PolicyOrigin o) {
+  switch (o) {
+    case PolicyOrigin::kPipeline: return "pipeline";
+    case PolicyOrigin::kFlag: return "--policies";
+    case PolicyOrigin::kCentral: return "central";
+  }
+  return "pipeline";
+}
+
 // A policy (kind: Policy), shaped after Kubernetes' ValidatingAdmissionPolicy: CEL rules over
 // an input (the compiled pipeline at admission, a task's inputs at a gate).
 struct PolicyVariable {
@@ -311,6 +327,7 @@ struct PolicySpec {
   std::vector<PolicyRule> rules;
   bool fail_closed = true;  // failurePolicy: fail (an evaluation error denies) | ignore
   std::string hash;         // SHA-256 of its canonical content, recorded with each decision
+  PolicyOrigin origin = PolicyOrigin::kPipeline;
   Location loc;
 };
 
@@ -324,6 +341,8 @@ struct WaiverSpec {
   std::string justification;
   std::string granted_by;
   int64_t expires_us = 0;
+  PolicyOrigin origin = PolicyOrigin::kPipeline;  // it covers only policies of this origin
+  int64_t audit_seq = 0;  // granted with `sluice waiver grant`: its waiver.granted record
   Location loc;
 };
 

@@ -134,7 +134,13 @@ struct PolicySet {
   std::vector<std::shared_ptr<const PolicySpec>> policies;
   std::vector<std::shared_ptr<const WaiverSpec>> waivers;
 };
-Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& path);
+Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& path,
+                               PolicyOrigin origin = PolicyOrigin::kFlag);
+// The central policies and waivers: the *.yaml files of STATE/policies/ (none when it does not
+// exist), marked kCentral. They are trusted under users.yaml's rule: the folder and each file
+// are owned by the state folder's owner, writable by no one else, and no symbolic link. On
+// failure (an untrusted or malformed file) returns a one-line error; no run may be admitted.
+Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_dir);
 // Checks what a policy's expressions refer to: `object` fields its stage's input has, and
 // declared variables. Errors are located at the expression.
 Status CheckPolicyReferences(const PolicySpec& p);

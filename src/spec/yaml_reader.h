@@ -258,6 +258,9 @@ class Reader {
   // undefined).
   Status RunBody(const YNode& run, Body* body) const;
   Status ScriptBody(const YNode& script, const YNode& shell, Body* body) const;
+  // Refuses a placeholder inside the code an interpreter of `run` is given (sh -c, python -c;
+  // spec/inline_code.h), unless inline_code_placeholders_allowed_.
+  Status NoPlaceholderInInlineCode(const YNode& run, const Body& body) const;
   Status UsesBody(const YNode& uses, const YNode& with, Body* body) const;
   // What a task block is: a task of spec.tasks or spec.finally, or a handler of `owner`.
   enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
@@ -301,12 +304,17 @@ class Reader {
 
   const std::string& file() const { return file_; }
   void set_source(std::string_view source) { source_ = source; }
+  // The hook for imported Argo documents (wave 2 · 7), the one exception to the rule that no
+  // placeholder may sit inside `sh -c`'s command string: their importer sets it (and marks
+  // their tasks as imported). Nothing else may.
+  void allow_inline_code_placeholders() { inline_code_placeholders_allowed_ = true; }
 
   // Where the first placeholder of a script scalar sits in the source file: for a block scalar
   // (| or >) the text starts on the line after the indicator.
   Location PlaceholderLoc(const YNode& n, const std::string& text) const {
     Location loc = Loc(n);
     size_t off = text.find("${{");
+    if (off == std::string::npos) return loc;
     int line_in_text = static_cast<int>(std::count(text.begin(), text.begin() + off, '\n'));
     std::vector<std::string_view> lines;
     size_t start = 0;
@@ -321,7 +329,9 @@ class Reader {
     bool block = !first.empty() && (first[0] == '|' || first[0] == '>');
     int target = loc.line + line_in_text + (block ? 1 : 0);
     if (target > static_cast<int>(lines.size())) return loc;
-    size_t col = lines[target - 1].find("${{");
+    // On the scalar's own line, past the scalar's start (a flow list has other items before it).
+    size_t from = target == loc.line ? static_cast<size_t>(loc.column - 1) : 0;
+    size_t col = lines[target - 1].find("${{", from);
     if (col == std::string_view::npos) return loc;
     return Location{file_name_, target, static_cast<int>(col) + 1};
   }
@@ -332,6 +342,7 @@ class Reader {
   std::string_view source_;
   mutable int values_ = 0;
   LoadBudget* budget_;
+  bool inline_code_placeholders_allowed_ = false;
 };
 
 

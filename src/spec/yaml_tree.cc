@@ -1,5 +1,7 @@
 #include "spec/yaml_tree.h"
 
+#include <cstring>
+
 #include <yaml.h>
 
 #include <map>
@@ -128,9 +130,19 @@ class LibyamlReader {
       case YAML_DOCUMENT_START_EVENT:
         anchors_.clear();  // anchors are local to their document
         break;
-      case YAML_SCALAR_EVENT:
+      case YAML_SCALAR_EVENT: {
+        // A NUL ("\0" in a quoted string) ends a string for the process it reaches (argv, env,
+        // a file name) but not for a policy: "prod\0-staging" passed a policy as that and ran
+        // as "prod". No document of Sluice's needs one.
+        const auto& sc = ev.data.scalar;
+        if (std::memchr(sc.value, 0, sc.length) != nullptr) {
+          return Fail(ErrorCode::kInvalidInput, "{}:{}: a string holds a NUL character (\\0), "
+                      "which no program argument, variable or file name can carry",
+                      ev.start_mark.line + 1, ev.start_mark.column + 1);
+        }
         Attach(AddScalar(ev));
         break;
+      }
       case YAML_SEQUENCE_START_EVENT:
       case YAML_MAPPING_START_EVENT: {
         bool seq = ev.type == YAML_SEQUENCE_START_EVENT;

@@ -143,6 +143,17 @@ struct VoteRow {
   int64_t audit_seq = 0;    // its audit record (approval.approved|rejected)
 };
 
+// A waiver granted with `sluice waiver grant` (store_waivers.cc).
+struct WaiverRow {
+  std::string name;
+  std::string document;    // canonical JSON of the Waiver document (the loader reads it back)
+  std::string granted_by;  // the audit actor who granted it ("carol", "carol (by root)")
+  int64_t granted_us = 0;
+  int64_t revoked_us = 0;  // 0 = in force (until it expires); -1 = revoked by its audit record
+  int64_t audit_seq = 0;   // its waiver.granted audit record
+  bool verified = false;   // ListWaivers: that record exists, records this grant, and chains
+};
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -188,6 +199,15 @@ class Store : public EventSink {
   // The run's run.submitted audit record, when it exists and the chain holds up to it; nullopt
   // when there is none, an error when the chain is broken before or at it.
   Result<std::optional<AuditRecord>> SubmittedRecord(const std::string& run_id);
+  // Waivers: GrantWaiver stores `w` (name, document, granted_by, granted_us) with its
+  // waiver.granted audit record in one transaction, and returns the record; refused
+  // (kConflict) when a waiver of that name is in force. RevokeWaiver records waiver.revoked
+  // and marks the row, in one transaction (kNotFound when none is in force). ListWaivers
+  // gives every row with `verified` set only when its audit record chains (a row written
+  // straight into SQLite is not verified, and must lift nothing).
+  Result<AuditRecord> GrantWaiver(const WaiverRow& w, AuditRecord audit);
+  Result<AuditRecord> RevokeWaiver(const std::string& name, int64_t now_us, AuditRecord audit);
+  Result<std::vector<WaiverRow>> ListWaivers();
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -1047,6 +1047,168 @@ def resume_and_rollback_refuse_a_pipeline_edited_in_the_store():
     db.execute("UPDATE sources SET content=replace(content, 'undo', 'rm -rf') WHERE run_id=?", (run2,))
     db.commit()
     assert "not the one submitted" in e.sluice("rollback", run2, check=2).stderr
+# --- Trust, section 2: policies the constrained cannot lift (issue 11) -------------------------
+
+CENTRAL_DENY = """apiVersion: sluice/v1
+kind: Policy
+metadata: {name: no-prod}
+spec:
+  stage: admission
+  rules:
+    - name: not-prod
+      expression: "object.params.target != 'prod'"
+      message: nothing reaches prod from here
+"""
+
+OWN_WAIVER = """apiVersion: sluice/v1
+kind: Waiver
+metadata: {name: self-service}
+spec:
+  policy: no-prod
+  justification: the submitter says this is fine, honestly
+  grantedBy: mallory
+  expires: 2099-01-01
+"""
+
+
+def central_env():
+    """An Env whose state folder holds STATE/policies/no-prod.yaml (mode 0644, this account's)."""
+    e = Env()
+    os.makedirs(os.path.join(e.state, "policies"))
+    path = os.path.join(e.state, "policies", "no-prod.yaml")
+    with open(path, "w") as f:
+        f.write(CENTRAL_DENY)
+    os.chmod(path, 0o644)
+    os.chmod(os.path.join(e.state, "policies"), 0o755)
+    return e, path
+
+
+@test
+def central_policies_apply_without_policies_flag_and_cannot_be_self_waived():
+    e, _ = central_env()
+    os.makedirs(os.path.join(e.dir, "own"))
+    os.makedirs(os.path.join(e.dir, "own2"))
+    body = "    - {name: ship, run: [echo, '${{ params.target }}']}\n"
+    e.write("p.yaml", pipeline(body, "  params: [{name: target, default: dev}]\n"))
+    e.sluice("run", "p.yaml", check=0)
+    # The reported attack: without --policies nothing but the state folder applies, and it does.
+    r = e.sluice("run", "p.yaml", "-p", "target=prod", check=1)
+    assert "policy deny    no-prod/not-prod" in r.stderr and "admission denied" in r.stderr, r.stderr
+    # The pipeline's own waiver (grantedBy its submitter, expiring 2099) does not lift it.
+    e.write("own/waiver.yaml", OWN_WAIVER)
+    e.write("w.yaml", pipeline(body, "  params: [{name: target, default: prod}]\n  policies: [own]\n"))
+    r = e.sluice("run", "w.yaml", check=1)
+    assert "policy deny    no-prod/not-prod" in r.stderr and "waived" not in r.stderr, r.stderr
+    r = e.sluice("validate", "w.yaml", check=1)
+    assert "DENIED" in r.stdout, r.stdout
+    # Nor does one from --policies.
+    r = e.sluice("run", "w.yaml", "--policies", "own", check=1)
+    assert "waived" not in r.stderr, r.stderr
+    # A pipeline policy may not take a central policy's name.
+    e.write("own2/p.yaml", CENTRAL_DENY.replace("nothing reaches", "own"))
+    e.write("n.yaml", pipeline("    - {name: a, run: [echo]}\n", "  policies: [own2]\n"))
+    r = e.sluice("validate", "n.yaml", check=2)
+    assert 'policy "no-prod" has the name of a central policy' in r.stderr, r.stderr
+    # A central waiver lifts it, and the decision says which waiver and who granted it.
+    with open(os.path.join(e.state, "policies", "waiver.yaml"), "w") as f:
+        f.write(OWN_WAIVER.replace("self-service", "freeze-exception").replace("mallory", "carol"))
+    r = e.sluice("run", "w.yaml", check=0)
+    assert "policy waived  no-prod/not-prod" in r.stderr and "granted by carol" in r.stderr, r.stderr
+    records = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    d = [x for x in records if x["action"] == "run.submitted"][-1]["details"]
+    d = json.loads(d) if isinstance(d, str) else d
+    waived = d["admission"]["notAllowed"][0]
+    assert waived["source"] == "central" and waived["grantedBy"] == "carol", waived
+    assert waived["waiver"] == "freeze-exception", waived
+
+
+@test
+def untrusted_central_policies_refuse_every_run():
+    for how in ("group-writable", "other-owner", "symlink", "folder-writable"):
+        e2, path2 = central_env()
+        e2.write("p.yaml", pipeline("    - {name: a, run: [true]}\n"))
+        if how == "group-writable":
+            os.chmod(path2, 0o664)
+        elif how == "other-owner":
+            os.chown(path2, 65534, -1)
+        elif how == "symlink":
+            os.rename(path2, path2 + ".real")
+            os.symlink(path2 + ".real", path2)
+        else:
+            os.chmod(os.path.dirname(path2), 0o777)
+        for cmd in (("run", "p.yaml"), ("validate", "p.yaml")):
+            r = e2.sluice(*cmd, check=2)
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and "is not trusted" in lines[0], (how, r.stderr)
+        assert not os.path.exists(os.path.join(e2.state, "runs")), how
+
+
+@test
+def central_gate_policies_judge_every_task_they_match():
+    e, path = central_env()
+    with open(path, "w") as f:
+        f.write("""apiVersion: sluice/v1
+kind: Policy
+metadata: {name: quality}
+spec:
+  stage: gate
+  match: {tasks: [publish]}
+  rules:
+    - name: accurate
+      expression: "double(object.tasks.evaluate.outputs.params.accuracy) >= 0.9"
+""")
+    e.write("p.yaml", pipeline("""    - name: evaluate
+      run: [echo, '0.5']
+      outputs: {params: [{name: accuracy, from: {stdout: text}}]}
+    - {name: publish, needs: [evaluate], run: [echo, published]}
+    - {name: other, needs: [evaluate], run: [echo, other]}
+""", "  failFast: false\n"))
+    r = e.sluice("run", "p.yaml", check=1)
+    t = e.tasks(r.stdout.splitlines()[0])
+    assert t["publish"]["state"] == "failed" and "quality" in t["publish"]["message"], t["publish"]
+    assert t["other"]["state"] == "succeeded", t["other"]
+
+
+@test
+def waivers_of_central_policies_are_granted_by_the_right_and_count_only_when_audited():
+    import sqlite3
+    e, _ = central_env()
+    e.write("w.yaml", pipeline("    - {name: ship, run: [echo, '${{ params.target }}']}\n",
+                               "  params: [{name: target, default: prod}]\n"))
+    e.sluice("run", "w.yaml", check=1)
+    grant = ("waiver", "grant", "freeze", "--policy", "no-prod", "--justification",
+             "the release train ships from here this week", "--expires", "2099-01-01")
+    r = e.sluice(*grant, check=2)  # no users.yaml: no one has the right
+    assert 'may not grant waivers: that needs the grant-waivers right' in r.stderr, r.stderr
+    users = e.write("state/users.yaml", "users:\n  - {name: root, rights: [grant-waivers]}\n")
+    os.chmod(users, 0o644)
+    r = e.sluice("waiver", "grant", "x", "--policy", "no-such", "--justification",
+                 "a long enough reason", "--expires", "2099-01-01", check=2)
+    assert 'no central policy "no-such"' in r.stderr, r.stderr
+    r = e.sluice(*grant, check=0)
+    assert "granted waiver freeze of no-prod" in r.stdout, r.stdout
+    r = e.sluice("run", "w.yaml", check=0)
+    assert "policy waived  no-prod/not-prod" in r.stderr and "granted by root" in r.stderr, r.stderr
+    listed = json.loads(e.sluice("waiver", "list", "-o", "json", check=0).stdout)
+    assert [(w["name"], w["state"], w["grantedBy"]) for w in listed] == [("freeze", "in-force", "root")], listed
+    # Revoked, the deny is back; a waiver row written straight into SQLite lifts nothing.
+    r = e.sluice("waiver", "revoke", "freeze", check=0)
+    assert "revoked waiver freeze" in r.stdout, r.stdout
+    db = sqlite3.connect(os.path.join(e.state, "sluice.db"), timeout=10)
+    doc = json.dumps({"apiVersion": "sluice/v1", "kind": "Waiver", "metadata": {"name": "forged"},
+                      "spec": {"policy": "no-prod", "justification": "nobody granted this one",
+                               "grantedBy": "root", "expires": "2099-01-01"}})
+    db.execute("INSERT INTO waivers(name,document,granted_by,granted_us,audit_seq) "
+               "VALUES('forged',?,'root',0,1)", (doc,))
+    db.execute("UPDATE waivers SET revoked_us=0 WHERE name='freeze'")  # the revocation's record stands
+    db.commit()
+    r = e.sluice("run", "w.yaml", check=1)
+    assert "policy deny    no-prod/not-prod" in r.stderr and "waived" not in r.stderr, r.stderr
+    states = {w["name"]: w["state"] for w in json.loads(e.sluice("waiver", "list", "-o", "json", check=0).stdout)}
+    assert states == {"forged": "unverified", "freeze": "revoked"}, states
+    actions = [json.loads(l)["action"] for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert "waiver.granted" in actions and "waiver.revoked" in actions, actions
+    e.sluice("audit", "verify", check=0)
 
 
 def main():
