@@ -49,7 +49,7 @@ Result<std::string> FetchOne(Env& env, const SecretDecl& d) {
       return *v;
     }
     case SecretDecl::Source::kFile: {
-      auto v = env.files().ReadSecretFile(d.file, kMaxSecretBytes);
+      auto v = env.files().ReadFileAtMost(d.file, kMaxSecretBytes);
       if (!v) return fail(v.error().message);
       if (Trim(*v).empty()) return fail(fmt::format("the file {} is empty", d.file));
       return *v;  // as it is: a key file keeps its last newline

@@ -139,9 +139,6 @@ class FileSystem {
   // its folder with mode 0700 when that is missing. Fails when something is already at `path`
   // (a symlink included): it is never followed or replaced.
   virtual Status WritePrivateFile(const std::string& path, std::string_view content) = 0;
-  // Reads a secret's file: a regular file (symlinks followed, as secret mounts use them) of at
-  // most `max_bytes`. Fails on anything else, without reading it.
-  virtual Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) = 0;
   // Creates the symbolic link `link` pointing at `target`; fails when `link` exists.
   virtual Status Symlink(const std::string& target, const std::string& link) = 0;
   // Masks every occurrence of `masker`'s values in the regular files beneath the folder `root`
@@ -213,7 +210,6 @@ std::unique_ptr<FileSystem> NewPosixFileSystem();
 // The posix FileSystem's WritePrivateFile, Symlink and MaskFilesBeneath (secret_files_posix.cc).
 Status WritePrivateFilePosix(const std::string& path, std::string_view content);
 Status SymlinkPosix(const std::string& target, const std::string& link);
-Result<std::string> ReadSecretFilePosix(const std::string& path, size_t max_bytes);
 Result<int> MaskFilesBeneathPosix(const std::string& root, const Masker& masker);
 // Named time zones from the tz database in `root` (Debian's tzdata).
 std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");

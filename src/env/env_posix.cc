@@ -79,9 +79,6 @@ class PosixFileSystem : public FileSystem {
   Status WritePrivateFile(const std::string& path, std::string_view content) override {
     return WritePrivateFilePosix(path, content);
   }
-  Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) override {
-    return ReadSecretFilePosix(path, max_bytes);
-  }
   Status Symlink(const std::string& target, const std::string& link) override {
     return SymlinkPosix(target, link);
   }

@@ -81,14 +81,6 @@ class MemFileSystem : public FileSystem {
   Result<std::string> HashFile(const std::string& path) override;
   std::string Absolute(const std::string& path) override;
   Status WritePrivateFile(const std::string& path, std::string_view content) override;
-  Result<std::string> ReadSecretFile(const std::string& path, size_t max_bytes) override {
-    auto content = ReadFile(path);
-    if (content && content->size() > max_bytes) {
-      return Fail(ErrorCode::kInvalidInput, "{} is {} bytes; a secret may hold at most {}", path,
-                  content->size(), max_bytes);
-    }
-    return content;
-  }
   // A link is a copy of its target's content here.
   Status Symlink(const std::string& target, const std::string& link) override;
   Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override;

@@ -150,40 +150,6 @@ Status WritePrivateFilePosix(const std::string& path, std::string_view content) 
   return {};
 }
 
-Result<std::string> ReadSecretFilePosix(const std::string& path, size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return std::unexpected(Errno("cannot read", path).error());
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return Fail(ErrorCode::kInvalidInput, "{} is not a regular file", path);
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-    close(fd);
-    return Fail(ErrorCode::kInvalidInput, "{} is {} bytes; a secret may hold at most {}", path,
-                st.st_size, max_bytes);
-  }
-  std::string out(max_bytes + 1, '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Errno("cannot read", path);
-      close(fd);
-      return std::unexpected(s.error());
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (got > max_bytes) {
-    return Fail(ErrorCode::kInvalidInput, "{} grew past {} bytes while it was read", path, max_bytes);
-  }
-  out.resize(got);
-  return out;
-}
-
 Status SymlinkPosix(const std::string& target, const std::string& link) {
   if (symlink(target.c_str(), link.c_str()) != 0) return Errno("cannot create", link);
   return {};

@@ -1211,10 +1211,12 @@ def waivers_of_central_policies_are_granted_by_the_right_and_count_only_when_aud
     e.sluice("audit", "verify", check=0)
 
 
-def main():
+def run_suite(tests, name):
+    """Runs `tests` (those whose name holds --only's value), prints a traceback a failure and
+    ends with "NAME: N passed, M failed"; returns the exit code."""
     passed = failed = 0
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
-    for fn in TESTS:
+    for fn in tests:
         if only not in fn.__name__:
             continue
         try:
@@ -1223,9 +1225,9 @@ def main():
         except Exception:
             failed += 1
             print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
-    print(f"e2e: {passed} passed, {failed} failed")
+    print(f"{name}: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_suite(TESTS, "e2e"))

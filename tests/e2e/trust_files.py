@@ -6,7 +6,7 @@ Usage: trust_files.py SLUICE
 Uses run_e2e.py's helpers; prints one line per failure and ends with "e2e-files: N passed, M
 failed". Needs root for the permission test (it runs a reader as nobody with setpriv).
 """
-import os, re, shutil, stat, subprocess, sys, traceback
+import os, re, shutil, stat, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_e2e  # noqa: E402  (its helpers; its own tests are not run here)
@@ -160,18 +160,5 @@ def progress_shows_only_what_was_committed():
             assert re.search(rf"attempt\.started\s+{m.group(1)}\b", events), m.group(0)
 
 
-def main():
-    passed = failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            passed += 1
-        except Exception:
-            failed += 1
-            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
-    print(f"e2e-files: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_e2e.run_suite(TESTS, "e2e-files"))
