@@ -426,6 +426,10 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   FileSystem& fs = env.files();
   Clock& clock = env.clock();
   int64_t t0 = clock.NowUs();
+  // Who submits is settled first: an untrusted users.yaml or a refused --as stops everything.
+  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current(); !who) {
+    return Report(who.error());
+  }
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
   auto bound = BindRunParams(env, **plan, o.params);
@@ -462,6 +466,8 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
                  "run was created\n", (*plan)->pipeline->name.c_str());
     return 1;
   }
+  // Only now, admitted: a pipeline's secret commands are its author's code.
+  if (auto s = FetchRunSecrets(env, **plan, bound->secrets.get()); !s) return Report(s.error());
   auto run = CreateRunRecord(env, g, **store, **plan, *params, bound->digests, *decisions);
   if (!run) return Report(run.error());
   ExecOptions x = o.exec;
@@ -472,6 +478,9 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
+  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current(); !who) {
+    return Report(who.error());
+  }
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
   auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
@@ -523,11 +532,16 @@ int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
   }
+  std::string owner;
+  const bool live = env.IsLocked(RunDir(env, g, run->id) + "/lock", &owner);
+  // Without a live process this one cancels it, from the stored pipeline: refused (and so not
+  // audited) when that is not the one submitted.
+  auto loaded = live ? decltype(LoadStoredRun(**store, *run))() : LoadStoredRun(**store, *run);
+  if (!loaded) return Report(loaded.error());
   if (auto s = Audit(env, g, **store, "run.cancelled", run->id, run->pipeline); !s) {
     return Report(s.error());
   }
-  std::string owner;
-  if (env.IsLocked(RunDir(env, g, run->id) + "/lock", &owner)) {
+  if (live) {
     // A live process runs it: ask it to cancel (it terminates its tasks and records it).
     int pid = std::atoi(owner.c_str());
     if (!env.SignalProcess(pid, SIGTERM)) {
@@ -536,8 +550,6 @@ int CmdCancel(Env& env, const GlobalOptions& g, const std::string& id) {
     std::printf("cancelling %s (sent SIGTERM to sluice process %d)\n", run->id.c_str(), pid);
     return 0;
   }
-  auto loaded = LoadStoredRun(**store, *run);
-  if (!loaded) return Report(loaded.error());
   ExecOptions x;
   x.jobs = 1;
   x.cancel_only = true;

@@ -158,6 +158,19 @@ TEST(Commands, AUsersFileOthersCanWriteIsNotTrusted) {
   EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).rc, 0);
 }
 
+TEST(Commands, AStateFolderOthersMayWriteMustBeSticky) {
+  FakeEnv env;
+  env.user_name = "login";
+  ASSERT_TRUE(env.mem_files.WriteFile("/state/users.yaml", "users:\n  - {name: login}\n"));
+  env.mem_files.SetOwner("/state", 1000, 02770);  // a member could rename users.yaml away
+  Outcome open = Capture([&] { return CmdWhoami(env, InState("/state")); });
+  EXPECT_EQ(open.rc, 2);
+  EXPECT_NE(open.err.find("writable by its group or others but not sticky"), std::string::npos)
+      << open.err;
+  env.mem_files.SetOwner("/state", 1000, 03770);
+  EXPECT_EQ(Capture([&] { return CmdWhoami(env, InState("/state")); }).rc, 0);
+}
+
 TEST(Commands, AUsersFileRefusesNamesThatLookLikeGroupsAndUnknownRights) {
   FakeEnv env;
   env.user_name = "login";

@@ -158,9 +158,17 @@ class EmbeddedIdentity : public Identity {
   Result<std::vector<UserEntry>> ReadUsers() const {
     FileSystem& files = env_.files();
     std::string path = UsersPath();
+    FileInfo folder = files.Stat(state_dir_);
+    // In a folder others may write, only the sticky bit keeps them from removing or replacing
+    // what they do not own: users.yaml (and with it its groups) or STATE/policies/.
+    if (folder.exists && (folder.mode & 022) != 0 && (folder.mode & 01000) == 0) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "the state folder {} is writable by its group or others but not sticky: they "
+                  "could remove users.yaml or policies/; run chmod +t {} (docs/security.md)",
+                  state_dir_, state_dir_);
+    }
     FileInfo f = files.StatNoFollow(path);
     if (!f.exists) return std::vector<UserEntry>();
-    FileInfo folder = files.Stat(state_dir_);
     if (f.is_link || f.is_dir || f.uid != folder.uid || (f.mode & 022) != 0) {
       return Fail(ErrorCode::kInvalidInput,
                   "{} is not trusted: it must be a regular file owned by the state folder's owner "

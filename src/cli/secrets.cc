@@ -160,13 +160,18 @@ Result<BoundParams> BindRunParams(Env& env, const Plan& plan,
     digests.emplace_back(d.name, Value(ValueMap{{"salt", Value(salt)},
                                                 {"sha256", Value(Digest(salt, v->as_string()))}}));
   }
-  if (auto s = FetchSecrets(env, plan, secrets.get()); !s) return std::unexpected(s.error());
   out.stored = Shown(plan, *real);
   out.digests = Value(std::move(digests));
   secrets->params = std::move(*real);
-  MakeMasker(*secrets);
   out.secrets = std::move(secrets);
   return out;
+}
+
+Status FetchRunSecrets(Env& env, const Plan& plan, RunSecrets* secrets) {
+  if (!secrets) return {};
+  if (auto s = FetchSecrets(env, plan, secrets); !s) return s;
+  MakeMasker(*secrets);
+  return {};
 }
 
 Result<std::shared_ptr<RunSecrets>> RebindSecrets(Env& env, const Plan& plan, const Value& stored,

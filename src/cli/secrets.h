@@ -24,11 +24,14 @@ struct BoundParams {
 };
 
 // Binds a new run's params (as BindParams does, with a secret param also read from
-// SLUICE_PARAM_NAME when -p leaves it out) and fetches the secrets its tasks name. On failure
-// (a bad or missing param, a secret that cannot be fetched) returns an error that names it and
-// shows no value.
+// SLUICE_PARAM_NAME when -p leaves it out). Fetches nothing: a pipeline's secret commands run
+// only once it was admitted (FetchRunSecrets). On failure (a bad or missing param) returns an
+// error that names it and shows no value.
 Result<BoundParams> BindRunParams(Env& env, const Plan& plan,
                                   const std::map<std::string, std::string>& overrides);
+// Fetches the secrets the tasks of an admitted run name into `secrets` (BindRunParams'; null:
+// none) and builds its masker. On failure returns an error that names the secret, no value.
+Status FetchRunSecrets(Env& env, const Plan& plan, RunSecrets* secrets);
 
 // For resume and rollback of a run stored with `stored` params and `digests`: the secret params
 // given again (`given`, -p, or SLUICE_PARAM_NAME), checked against their digests, and the

@@ -104,6 +104,15 @@ Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
 
 namespace {
 
+// The message when the value of env `name` holds a NUL: the task would get only what is before
+// it, while a policy judged the whole value.
+std::optional<std::string> NulInEnv(const std::string& name, const std::string& text) {
+  if (text.find('\0') == std::string::npos) return std::nullopt;
+  return fmt::format("env {} holds a NUL character (\\u0000): the task would get only the text "
+                     "before it", name);
+}
+
+
 // A deterministic uniform number in [0, 1) for jitter, so replays and tests agree.
 double UnitRandom(const std::string& seed) {
   std::string h = Sha256Hex(seed);
@@ -173,10 +182,7 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
       auto v = field.Evaluate(scope);
       if (!v) return fmt::format("env {}: {}", name, v.error().message);
       std::string text = v->ToText();
-      if (text.find('\0') != std::string::npos) {
-        return fmt::format("env {} holds a NUL character (\\u0000): the task would get only the "
-                           "text before it", name);
-      }
+      if (auto err = NulInEnv(name, text)) return err;
       auto same = std::find_if(req.env.begin(), req.env.end(),
                                [&](const auto& kv) { return kv.first == name; });
       if (same != req.env.end()) same->second = std::move(text);
@@ -216,12 +222,14 @@ std::optional<std::string> AddEnvWithSecrets(const PlanTask& t, const InstanceSc
     const bool secret = ReadsSecretParam(field, ctx.secrets->secret_params);
     auto v = field.Evaluate(secret ? secret_scope : task_scope);
     if (!v) return fmt::format("env {}: {}", name, v.error().message);
+    std::string text = v->ToText();
+    if (auto err = NulInEnv(name, text)) return err;
     std::erase_if(req.env, [&](const auto& kv) { return kv.first == name; });
     if (!secret) {
-      req.env.emplace_back(name, v->ToText());
+      req.env.emplace_back(name, std::move(text));
       continue;
     }
-    req.secret_env.emplace_back(name, v->ToText());
+    req.secret_env.emplace_back(name, std::move(text));
     for (const auto& p : ctx.secrets->secret_params) {
       const Value* pv = ctx.secrets->params.is_map() ? ctx.secrets->params.Find(p) : nullptr;
       if (pv && pv->is_string()) req.masked.push_back(pv->as_string());

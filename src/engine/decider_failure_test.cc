@@ -311,6 +311,14 @@ TEST_F(DeciderTest, AQuorumCountsAccountsNotTheNamesOneAccountVotesUnder) {
   EXPECT_EQ(Last(EventKind::kApprovalDecided, "ship").message, "approved by bob (by root), carol");
 }
 
+TEST_F(DeciderTest, ARejectionNamesTheAccountBehindTheName) {
+  Build("    - name: a\n      approval: {approvers: [bob]}\n");
+  Advance(kS);
+  approvals_.votes["a"] = {{"bob", "root", false, "no", 0}};
+  Tick(2 * kS);
+  EXPECT_EQ(Last(EventKind::kApprovalDecided, "a").message, "rejected by bob (by root): no");
+}
+
 TEST_F(DeciderTest, AVoteCastAtOrAfterTheDeadlineCountsForNothing) {
   Build("    - name: a\n      approval: {approvers: [bob], timeout: 5s}\n");
   Advance(kS);

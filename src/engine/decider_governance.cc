@@ -28,15 +28,16 @@ Value Decider::GateInput(int i) const {
       const Value* meta = info && info->is_map() ? info->Find(name) : nullptr;
       const Value* digest = meta && meta->is_map() ? meta->Find("digest") : nullptr;
       const Value* size = meta && meta->is_map() ? meta->Find("size") : nullptr;
-      arts.emplace_back(name, Value(ValueMap{
-          {"path", path.is_string() ? path : Value("")},
-          {"digest", digest && digest->is_string() ? *digest : Value("")},
-          {"size", size && size->is_int() ? *size : Value(int64_t{0})}}));
+      arts.emplace_back(
+          name, Value(ValueMap{{"path", path.is_string() ? path : Value("")},
+                               {"digest", digest && digest->is_string() ? *digest : Value("")},
+                               {"size", size && size->is_int() ? *size : Value(int64_t{0})}}));
     }
-    tasks.emplace_back(up.name, Value(ValueMap{
-        {"state", Value(std::string(TaskStateName(up.state)))},
-        {"outputs", Value(ValueMap{{"params", params ? *params : Value(ValueMap{})},
-                                   {"artifacts", Value(std::move(arts))}})}}));
+    tasks.emplace_back(
+        up.name,
+        Value(ValueMap{{"state", Value(std::string(TaskStateName(up.state)))},
+                       {"outputs", Value(ValueMap{{"params", params ? *params : Value(ValueMap{})},
+                                                  {"artifacts", Value(std::move(arts))}})}}));
   }
   ValueMap labels;
   for (const auto& [k, v] : plan_.pipeline->labels) labels.emplace_back(k, Value(v));
@@ -72,9 +73,8 @@ bool Decider::HasGate(int i) const {
                               [](const auto& p) { return p->stage == "gate"; });
   if (!any_gate) return false;
   PolicyScope scope = GateScope(plan_, t);
-  return std::any_of(central->policies.begin(), central->policies.end(), [&](const auto& p) {
-    return p->stage == "gate" && PolicyMatches(*p, scope);
-  });
+  return std::any_of(central->policies.begin(), central->policies.end(),
+                     [&](const auto& p) { return p->stage == "gate" && PolicyMatches(*p, scope); });
 }
 
 bool Decider::GatePasses(int i) {
@@ -109,7 +109,8 @@ bool Decider::GatePasses(int i) {
   e.kind = EventKind::kPolicyDecision;
   e.task = in.name;
   e.status = denied.empty() ? "allow" : "deny";
-  e.data = Value(ValueMap{{"stage", Value("gate")}, {"decisions", Value(std::move(list))}}).ToJson();
+  e.data =
+      Value(ValueMap{{"stage", Value("gate")}, {"decisions", Value(std::move(list))}}).ToJson();
   Record(std::move(e), i);
   if (denied.empty()) return true;
   FailTask(i, ErrorClass::kPolicyDenied, 0, denied);
@@ -166,8 +167,8 @@ void Decider::DecideApprovals() {
     e.task = in.name;
     if (no) {
       e.status = "rejected";
-      e.message = fmt::format("rejected by {}{}{}", no->user, no->comment.empty() ? "" : ": ",
-                              no->comment);
+      e.message = fmt::format("rejected by {}{}{}", ActorName(no->user, no->account),
+                              no->comment.empty() ? "" : ": ", no->comment);
     } else if (static_cast<int>(yes.size()) >= a.quorum) {
       e.status = "approved";
       e.message = fmt::format("approved by {}", Join(yes, ", "));

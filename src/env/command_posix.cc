@@ -27,7 +27,7 @@ int64_t MonotonicUs() {
 }
 
 // Starts `argv` in `cwd` ("" = this process's), in its own process group, with stdout on
-// `out_fd`, stdin from /dev/null, and the signals a process launcher may have blocked in this
+// `out_fd`, stdin and stderr on /dev/null, and the signals a process launcher may have blocked in this
 // thread unblocked and at their defaults.
 Result<pid_t> Start(const std::vector<std::string>& argv, const std::string& cwd, int out_fd) {
   posix_spawn_file_actions_t fa;
@@ -35,6 +35,9 @@ Result<pid_t> Start(const std::vector<std::string>& argv, const std::string& cwd
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  // Its standard error is not shown: a secret manager's CLI may print the value (or its own
+  // token) there, and Sluice's stderr ends up in CI logs.
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, dfl;

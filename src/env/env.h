@@ -197,7 +197,7 @@ Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std
 bool IsFileLocked(const std::string& path, std::string* owner);
 // The process launcher blocks SIGCHLD, SIGINT, SIGTERM and (unless ignored) SIGHUP in the
 // calling thread so that Wait() can receive them; construct at most one.
-// Runs `argv` in the folder `cwd` (stdin /dev/null, stderr inherited) and collects its standard
+// Runs `argv` in the folder `cwd` (stdin and stderr on /dev/null) and collects its standard
 // output in memory, never on disk. It is killed after `timeout_us` or when it writes more than
 // `max_bytes`. Fails only when it cannot be started.
 Result<CommandResult> RunCapturedCommand(const std::vector<std::string>& argv,

@@ -32,7 +32,7 @@ Result<AuditRecord> Store::GrantWaiver(const WaiverRow& w, AuditRecord audit) {
     auto current = ListWaivers();
     if (!current) return std::unexpected(current.error());
     for (const auto& other : *current) {
-      if (other.name == w.name && other.revoked_us == 0) {
+      if (other.name == w.name && other.verified && other.revoked_us == 0) {
         return Fail(ErrorCode::kConflict, "waiver {} is already granted (by {}); revoke it first "
                     "or choose another name", Quote(w.name), other.granted_by);
       }

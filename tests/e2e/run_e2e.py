@@ -36,12 +36,12 @@ class Env:
 
     def share(self):
         """Makes the state folder one that several operating-system accounts share, as
-        docs/security.md describes: a group (SHARED_GID, no name needed), a setgid folder, and
-        group-writable files. Commands then run as real accounts (account=...) through setpriv."""
+        docs/security.md describes: a group (SHARED_GID, no name needed), a setgid and sticky
+        folder, and group-writable files. Commands then run as real accounts (account=...) through setpriv."""
         os.chmod(self.dir, 0o755)
         os.makedirs(self.state, exist_ok=True)
         os.chown(self.state, 0, SHARED_GID)
-        os.chmod(self.state, 0o2770)
+        os.chmod(self.state, 0o3770)
         self.binary = os.path.join(self.dir, "sluice")  # where every account can run it
         shutil.copy(SLUICE, self.binary)
 
@@ -1016,6 +1016,22 @@ def an_approval_asked_again_by_a_group_retry_needs_new_votes():
     e.sluice("approve", run, "sign-off", check=0, account="bin")
     assert proc.wait(timeout=30) == 0
     assert e.tasks(run)["deploy"]["state"] == "succeeded"
+
+
+@test
+def a_denied_pipeline_runs_none_of_its_secret_commands():
+    # A secret command is the pipeline author's code: it runs only once admission let the run in.
+    e = Env()
+    flag = os.path.join(e.dir, "secret-command-ran")
+    e.write("deny.yaml", "apiVersion: sluice/v1\nkind: Policy\nmetadata: {name: no-runs}\n"
+            "spec:\n  stage: admission\n  rules:\n    - {name: never, expression: 'false'}\n")
+    e.write("p.yaml", pipeline("    - {name: a, run: [sh, -c, 'echo \"$T\" > /dev/null'], secrets: [{name: tok, env: T}]}\n",
+                               f"  secrets:\n    - {{name: tok, command: [sh, -c, 'touch {flag}; echo v']}}\n"))
+    denied = e.sluice("run", "p.yaml", "--policies", "deny.yaml", check=1)
+    assert "admission denied" in denied.stderr, denied.stderr
+    assert not os.path.exists(flag), "the secret command of a denied pipeline ran"
+    e.sluice("run", "p.yaml", check=0)
+    assert os.path.exists(flag)
 
 
 @test

@@ -89,7 +89,7 @@ def other_users_can_read_nothing_of_the_state_folder():
     # A state folder shared through a Unix group (setgid): the group gets what the owner has.
     shared = os.path.join(e.dir, "shared")
     os.mkdir(shared)
-    os.chmod(shared, 0o2770)
+    os.chmod(shared, 0o3770)
     r = subprocess.run([SLUICE, "--state-dir", shared, "run", "p.yaml"], cwd=e.dir,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
