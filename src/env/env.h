@@ -274,9 +274,12 @@ class Env {
   virtual Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                            const std::string& cwd, int64_t timeout_us,
                                            size_t max_bytes) = 0;
-
-  // 64 random bits from the kernel's generator (a fake's are seeded): run ids.
-  virtual uint64_t Random64() = 0;
+  // 64 bits of RandomBytes: run ids.
+  uint64_t Random64() {
+    uint64_t v = 0;
+    for (unsigned char c : RandomBytes(8)) v = v << 8 | c;
+    return v;
+  }
   // From now on files and folders this process creates give others no access: mode 0600/0700,
   // or 0660/0770 when `group` is set (a state folder shared through a Unix group). Programs it
   // starts afterwards get the file mode creation mask this process started with.

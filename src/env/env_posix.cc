@@ -473,13 +473,6 @@ class PosixEnv : public Env {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
   }
-  uint64_t Random64() override {
-    uint64_t r = 0;
-    // getrandom of 8 bytes from the initialized pool neither blocks nor returns less.
-    while (getrandom(&r, sizeof(r), 0) != static_cast<ssize_t>(sizeof(r)) && errno == EINTR) {
-    }
-    return r;
-  }
   void RestrictNewFiles(bool group) override { umask(group ? 007 : 077); }
 
  private:

@@ -217,11 +217,16 @@ Result<std::vector<CopiedEntry>> MemFileSystem::CopyBeneath(const std::string& r
   return out;
 }
 
-uint64_t FakeEnv::Random64() {
-  uint64_t z = (random_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+std::string FakeEnv::RandomBytes(size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    uint64_t z = (random_state += 0x9e3779b97f4a7c15ULL);  // splitmix64
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    for (int i = 0; i < 8 && out.size() < n; ++i, z >>= 8) out.push_back(static_cast<char>(z));
+  }
+  return out;
 }
 
 std::string MemFileSystem::Absolute(const std::string& path) {

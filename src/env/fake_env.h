@@ -133,17 +133,12 @@ class FakeEnv : public Env {
   int CpuCount() override { return cpu_count; }
   double MemoryBytes() override { return memory_bytes; }
   void SleepUs(int64_t us) override { fake_clock.Advance(us); }
-  // Bytes that differ from call to call, the same in every test run.
-  std::string RandomBytes(size_t n) override {
-    std::string out;
-    for (size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(random_counter++ * 131 + 7));
-    return out;
-  }
+  // splitmix64 over `random_state`: bytes that differ from call to call, the same sequence in
+  // every test run (set random_state back to draw the same again).
+  std::string RandomBytes(size_t n) override;
   // What `commands` holds for the argv joined by spaces; an error when it holds nothing.
   Result<CommandResult> RunCommand(const std::vector<std::string>& argv, const std::string& cwd,
                                    int64_t timeout_us, size_t max_bytes) override;
-  // splitmix64 over `random_state`: the same sequence in every test run.
-  uint64_t Random64() override;
   void RestrictNewFiles(bool group) override { restricted = group ? 007 : 077; }
 
   // Marks `path` as locked by another process that recorded `owner`.
@@ -166,7 +161,6 @@ class FakeEnv : public Env {
   std::map<int, std::vector<std::string>> process_groups;  // group id -> its environment
   std::set<int> live_pids;
   std::map<std::string, CommandResult> commands;
-  int random_counter = 0;  // RunCommand's answers, by "argv joined"
   std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
   uint64_t random_state = 0;
   int restricted = -1;  // the umask RestrictNewFiles asked for; -1 before it was called

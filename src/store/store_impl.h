@@ -23,6 +23,12 @@ inline std::string Text(sqlite3_stmt* st, int col) {
 
 inline int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
 
+// The schema (store_schema.cc): the newest as one script, and kUpgrades[v - 1], which takes a
+// store from version v to v + 1.
+inline constexpr int kUpgradeSteps = Store::kSchemaVersion - 1;
+extern const char* const kSchema;
+extern const char* const kUpgrades[kUpgradeSteps];
+
 // The previous hash of the audit log's first record.
 inline constexpr std::string_view kGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";

@@ -1,0 +1,158 @@
+// The store's schema: the newest one as one script, and the steps that bring an older store up
+// (see docs/store.md, "Schema versions"). Used by Store::Impl::Migrate in sqlite_store.cc.
+#include "store/store_impl.h"
+
+namespace sluice {
+
+// A new store gets the newest schema in one script. Replaying every step instead (a table
+// copied, dropped and renamed, a column added: each makes SQLite reparse the whole schema) was
+// a third of the CPU of a one-task run. Store.ANewStoreHasTheSchemaAnUpgradedOneHas keeps this
+// script and the steps below in agreement.
+const char* const kSchema = R"sql(
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT '', error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, due_us INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '');
+CREATE INDEX events_by_run ON events(run_id, seq);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL,
+  created_us INTEGER NOT NULL, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL DEFAULT '{}',
+  spec_path TEXT NOT NULL DEFAULT '', spec_digest TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, stats TEXT NOT NULL DEFAULT '',
+  journal_offset INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sources (
+  run_id TEXT NOT NULL, path TEXT NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (run_id, path));
+CREATE TABLE tasks (
+  run_id TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  outputs TEXT NOT NULL DEFAULT '', started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name));
+CREATE TABLE attempts (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,
+  status TEXT NOT NULL, error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, started_us INTEGER NOT NULL DEFAULT 0,
+  finished_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, task, attempt));
+CREATE TABLE artifacts (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+  PRIMARY KEY (run_id, task, name));
+CREATE TABLE cache (
+  key TEXT PRIMARY KEY, run_id TEXT NOT NULL, task TEXT NOT NULL,
+  outputs TEXT NOT NULL, created_us INTEGER NOT NULL);
+CREATE TABLE breakers (
+  name TEXT PRIMARY KEY, data TEXT NOT NULL, updated_us INTEGER NOT NULL);
+CREATE TABLE breaker_transitions (
+  seq INTEGER PRIMARY KEY, name TEXT NOT NULL, from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL, reason TEXT NOT NULL, who TEXT NOT NULL, time_us INTEGER NOT NULL);
+CREATE INDEX breaker_transitions_by_name ON breaker_transitions(name, seq);
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',
+  details TEXT NOT NULL DEFAULT '{}', prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE decisions (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, run_id TEXT NOT NULL, stage TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL, rule TEXT NOT NULL,
+  policy_hash TEXT NOT NULL, input_digest TEXT NOT NULL, result TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', waiver TEXT NOT NULL DEFAULT '');
+CREATE INDEX decisions_by_run ON decisions(run_id, seq);
+CREATE TABLE approval_requests (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, requested_us INTEGER NOT NULL,
+  deadline_us INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (run_id, task));
+CREATE TABLE approval_votes (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, round INTEGER NOT NULL, account TEXT NOT NULL,
+  user TEXT NOT NULL, approve INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',
+  time_us INTEGER NOT NULL, audit_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, round, account));
+CREATE TABLE waivers (
+  name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
+  granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
+  audit_seq INTEGER NOT NULL);
+)sql";
+
+// The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
+// was kSchema's first six tables with events.seq AUTOINCREMENT. A new step goes here and into
+// kSchema, with kSchemaVersion raised.
+const char* const kUpgrades[] = {  // its size must match the declaration in store_impl.h
+    // 1 -> 2: events without AUTOINCREMENT. It updated sqlite_sequence on every insert; a plain
+    // INTEGER PRIMARY KEY is still increasing here because events are never deleted.
+    R"sql(
+CREATE TABLE events_v2 (
+  seq INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL, time_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT '', error_class TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+  pid INTEGER NOT NULL DEFAULT 0, due_us INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL DEFAULT '');
+INSERT INTO events_v2 SELECT * FROM events;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
+CREATE INDEX events_by_run ON events(run_id, seq);
+)sql",
+    // 2 -> 3: circuit breakers, shared by every run of the state directory.
+    R"sql(
+CREATE TABLE breakers (
+  name TEXT PRIMARY KEY, data TEXT NOT NULL, updated_us INTEGER NOT NULL);
+CREATE TABLE breaker_transitions (
+  seq INTEGER PRIMARY KEY, name TEXT NOT NULL, from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL, reason TEXT NOT NULL, who TEXT NOT NULL, time_us INTEGER NOT NULL);
+CREATE INDEX breaker_transitions_by_name ON breaker_transitions(name, seq);
+)sql",
+    // 3 -> 4: the audit log, a SHA-256 hash chain.
+    R"sql(
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',
+  details TEXT NOT NULL DEFAULT '{}', prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+)sql",
+    // 4 -> 5: policy decisions.
+    R"sql(
+CREATE TABLE decisions (
+  seq INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, run_id TEXT NOT NULL, stage TEXT NOT NULL,
+  task TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL, rule TEXT NOT NULL,
+  policy_hash TEXT NOT NULL, input_digest TEXT NOT NULL, result TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '', waiver TEXT NOT NULL DEFAULT '');
+CREATE INDEX decisions_by_run ON decisions(run_id, seq);
+)sql",
+    // 5 -> 6: approvals.
+    R"sql(
+CREATE TABLE approval_requests (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, requested_us INTEGER NOT NULL,
+  deadline_us INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL, PRIMARY KEY (run_id, task));
+CREATE TABLE approval_votes (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, user TEXT NOT NULL, approve INTEGER NOT NULL,
+  comment TEXT NOT NULL DEFAULT '', time_us INTEGER NOT NULL, PRIMARY KEY (run_id, task, user));
+)sql",
+    // 6 -> 7: how much of the run's journal (journal.h) the tables hold.
+    R"sql(
+ALTER TABLE runs ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 7 -> 8: trust. An approval asked again is a new round with its own votes; a vote names the
+    // account that cast it (the real principal) and the audit record that makes it count; waivers
+    // granted with `sluice waiver grant`. Votes of older stores had no audit link: they are not
+    // carried over (a pending approval asks for them again).
+    R"sql(
+ALTER TABLE approval_requests ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+DROP TABLE approval_votes;
+CREATE TABLE approval_votes (
+  run_id TEXT NOT NULL, task TEXT NOT NULL, round INTEGER NOT NULL, account TEXT NOT NULL,
+  user TEXT NOT NULL, approve INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',
+  time_us INTEGER NOT NULL, audit_seq INTEGER NOT NULL,
+  PRIMARY KEY (run_id, task, round, account));
+CREATE TABLE waivers (
+  name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
+  granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
+  audit_seq INTEGER NOT NULL);
+)sql",
+};
+
+
+}  // namespace sluice
