@@ -313,8 +313,8 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
-// Records a new run under `id` (see CreateRunRecord).
-Result<RunRecord> CreateRunWithId(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
+// Records a new run under `id`, submitted by `actor` (see CreateRunRecord).
+Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& store, const Plan& plan,
                                   const Value& params, const Value& secret_digests,
                                   const std::vector<Decision>& decisions, const std::string& id) {
   Clock& clock = env.clock();
@@ -340,28 +340,28 @@ Result<RunRecord> CreateRunWithId(Env& env, const GlobalOptions& g, Store& store
   for (const auto& d : decisions) {
     if (d.result != "allow") notable.push_back(DecisionToValue(d));
   }
-  auto audit = AuditBy(env, g, "run.submitted", run.id, run.pipeline,
+  AuditRecord audit = AuditOf(env, actor, "run.submitted", run.id, run.pipeline,
                        Value(ValueMap{{"specDigest", Value(run.spec_digest)},
                                       {"specPath", Value(run.spec_path)},
                                       {"params", params},
                                       {"admission", Value(ValueMap{
                                           {"decisions", Value(static_cast<int64_t>(decisions.size()))},
                                           {"notAllowed", Value(std::move(notable))}})}}));
-  if (!audit) return std::unexpected(audit.error());
-  SLUICE_TRY_STATUS(store.CreateRun(run, plan.sources, created, &*audit,
+  SLUICE_TRY_STATUS(store.CreateRun(run, plan.sources, created, &audit,
                                     DecisionRows(decisions, run.id, "admission", run.created_us)));
   return run;
 }
 
 // Records a new run, admitted with `decisions`, under a new id: the run, its sources, its first
-// event (with the salted digests of its secret params), the audit record of its submission. Run ids carry 32 random bits; an id that is taken
-// nonetheless (the store checks in the write transaction) is drawn again. On failure returns the
+// event (with the salted digests of its secret params), the audit record of its submission.
+// Run ids carry 32 random bits; an id that is taken nonetheless (the store checks in the write
+// transaction) is drawn again. On failure returns the
 // store's error; nothing is recorded.
-Result<RunRecord> CreateRunRecord(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
+Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& store, const Plan& plan,
                                   const Value& params, const Value& secret_digests,
                                   const std::vector<Decision>& decisions) {
   for (int tries = 1;; ++tries) {
-    auto run = CreateRunWithId(env, g, store, plan, params, secret_digests, decisions,
+    auto run = CreateRunWithId(env, actor, store, plan, params, secret_digests, decisions,
                                NewRunId(env));
     if (run || run.error().code != ErrorCode::kConflict || tries == 8) return run;
   }
@@ -427,9 +427,8 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   Clock& clock = env.clock();
   int64_t t0 = clock.NowUs();
   // Who submits is settled first: an untrusted users.yaml or a refused --as stops everything.
-  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current(); !who) {
-    return Report(who.error());
-  }
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
+  if (!who) return Report(who.error());
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
   auto bound = BindRunParams(env, **plan, o.params);
@@ -457,18 +456,18 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
     for (const auto& d : *decisions) {
       if (d.result == "deny") denied.push_back(DecisionToValue(d));
     }
-    auto audit = AuditBy(env, g, "run.denied", "", (*plan)->pipeline->name,
+    auto audit = AuditOf(env, who->Actor(), "run.denied", "", (*plan)->pipeline->name,
                          Value(ValueMap{{"specDigest", Value((*plan)->digest)},
                                         {"decisions", Value(std::move(denied))}}));
-    if (!audit) return Report(audit.error());
-    if (auto a = (*store)->AppendAudit(*audit); !a) return Report(a.error());
+    if (auto a = (*store)->AppendAudit(std::move(audit)); !a) return Report(a.error());
     std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); no "
                  "run was created\n", (*plan)->pipeline->name.c_str());
     return 1;
   }
   // Only now, admitted: a pipeline's secret commands are its author's code.
   if (auto s = FetchRunSecrets(env, **plan, bound->secrets.get()); !s) return Report(s.error());
-  auto run = CreateRunRecord(env, g, **store, **plan, *params, bound->digests, *decisions);
+  auto run = CreateRunRecord(env, who->Actor(), **store, **plan, *params, bound->digests,
+                             *decisions);
   if (!run) return Report(run.error());
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;
@@ -478,9 +477,8 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
 }
 
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
-  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current(); !who) {
-    return Report(who.error());
-  }
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
+  if (!who) return Report(who.error());
   auto faults = FaultsFromEnv(env);
   if (!faults) return Report(faults.error());
   auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
@@ -514,10 +512,12 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
   }
   auto secrets = SecretsAgain(env, **store, *loaded->first, loaded->second, *run, o);
   if (!secrets) return Report(secrets.error());
-  if (auto s = Audit(env, g, **store, o.rollback ? "run.rollback" : "run.resumed", run->id,
-                     run->pipeline, Value(ValueMap{{"status", Value(run->status)}}));
-      !s) {
-    return Report(s.error());
+  if (auto a = (*store)->AppendAudit(AuditOf(env, who->Actor(),
+                                              o.rollback ? "run.rollback" : "run.resumed",
+                                              run->id, run->pipeline,
+                                              Value(ValueMap{{"status", Value(run->status)}})));
+      !a) {
+    return Report(a.error());
   }
   return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o,
                  std::make_shared<const PolicySet>(std::move(*central)), secrets->get());

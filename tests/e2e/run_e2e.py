@@ -10,6 +10,7 @@ import json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, t
 SLUICE = os.path.abspath(sys.argv[1])
 KILLS = int(sys.argv[sys.argv.index("--kills") + 1]) if "--kills" in sys.argv else 24
 TESTS = []
+STARTED = []  # background sluice processes: run_suite stops what a test left running
 # The group of a state folder shared by several accounts in the identity tests: a number is
 # enough (setpriv --groups), so no group is added to the machine. They act as real accounts
 # every Debian system has (daemon, bin, sys), which needs root.
@@ -67,6 +68,7 @@ class Env:
         """Starts sluice in the background; returns the process and its first line (run id)."""
         proc = subprocess.Popen(self.argv(args, account, wrapper), cwd=self.dir,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        STARTED.append(proc)
         return proc, proc.stdout.readline().strip()
 
     def status(self, run):
@@ -1241,6 +1243,11 @@ def run_suite(tests, name):
         except Exception:
             failed += 1
             print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
+        for proc in STARTED:  # a test that failed midway leaves its run waiting
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        STARTED.clear()
     print(f"{name}: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
