@@ -78,6 +78,10 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
       break;
     case EventKind::kTaskExpanded: {
       auto items = ParseJson(e.data);
+      if (items && items->is_map()) {  // a call of a DAG template: its tasks follow
+        line = fmt::format("started   {} (template, round {})", e.task, e.attempt);
+        break;
+      }
       line = fmt::format("expanded  {} over {} items", e.task,
                          items && items->is_list() ? items->as_list().size() : 0);
       break;

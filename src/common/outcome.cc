@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kErrorClassNames[] = {
     "",          "exit",          "signal",        "timeout",          "spawn-error",
     "outputs-error", "lost",      "cancelled",     "circuit-open",     "expression-error",
-    "unschedulable", "policy-denied", "approval-rejected", "internal", "any"};
+    "unschedulable", "policy-denied", "approval-rejected", "depth-limit", "internal", "any"};
 static_assert(std::size(kErrorClassNames) == static_cast<size_t>(ErrorClass::kAny) + 1);
 
 constexpr std::string_view kRunStatusNames[] = {
@@ -46,7 +46,7 @@ std::string ErrorLabel(ErrorClass c, int code) {
 
 bool NeverRetried(ErrorClass c) {
   return c == ErrorClass::kCancelled || c == ErrorClass::kPolicyDenied ||
-         c == ErrorClass::kApprovalRejected;
+         c == ErrorClass::kApprovalRejected || c == ErrorClass::kDepthLimit;
 }
 
 std::string_view RunStatusName(RunStatus s) { return kRunStatusNames[static_cast<int>(s)]; }

@@ -26,6 +26,7 @@ enum class ErrorClass : uint8_t {
   kUnschedulable,    // it asks for more than the machine offers
   kPolicyDenied,     // a gate policy denied it
   kApprovalRejected, // its approval was rejected or timed out
+  kDepthLimit,       // a call of a DAG template would nest deeper than spec.maxDepth
   kInternal,         // a bug in Sluice
   kAny,              // only in `on:`/`except:`/`catch.on` lists: every class
 };

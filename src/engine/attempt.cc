@@ -12,10 +12,15 @@ Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string>
   const std::string& root = path[0];
   if (root == "params") {
     if (component_params_) return Resolved{*component_params_, 1};
+    if (scope_ >= 0) {
+      const ScopeState* ss = state_.scope_state(scope_);
+      return Resolved{ss && ss->params ? *ss->params : Value(ValueMap{}), 1};
+    }
     if (see_secret_params_ && ctx_.secrets) return Resolved{ctx_.secrets->params, 1};
     return Resolved{ctx_.params, 1};
   }
   if (root == "run") return ResolveRun(path);
+  if (root == "scope" && !component_params_) return ResolveScope(path);
   if (root == "error") return ResolveError();
   if (root == "task") {
     return Resolved{Value(ValueMap{{"name", Value(in_.name)},
@@ -35,23 +40,77 @@ Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string>
       std::vector<std::string>(path.begin(), path.end()), ".")));
 }
 
-// Built per field: failedTasks walks every main instance, and run.id is read often.
+// Built per field: failedTasks and failures walk the instances, and run.id is read often.
 Result<Activation::Resolved> InstanceScope::ResolveRun(std::span<const std::string> path) const {
   auto field = [&](std::string_view f) -> Value {
     if (f == "id") return Value(ctx_.run_id);
     if (f == "status") return Value(std::string(RunStatusName(state_.phase_status())));
+    if (f == "duration") return Duration(state_.run_started_us());
+    if (f == "failures") return Failures(-1);
     ValueList failed;
     for (int i = 0; i < state_.plan().num_main; ++i) {
       if (state_.at(i).state == TaskState::kFailed) failed.push_back(Value(state_.at(i).name));
     }
     return Value(std::move(failed));
   };
-  if (path.size() >= 2 && (path[1] == "id" || path[1] == "status" || path[1] == "failedTasks")) {
+  static constexpr std::string_view kFields[] = {"id", "status", "failedTasks", "duration",
+                                                 "failures"};
+  if (path.size() >= 2 && std::find(std::begin(kFields), std::end(kFields), path[1]) != std::end(kFields)) {
     return Resolved{field(path[1]), 2};
   }
-  return Resolved{Value(ValueMap{{"id", field("id")}, {"status", field("status")},
-                                 {"failedTasks", field("failedTasks")}}),
-                  1};
+  ValueMap m;
+  for (auto f : kFields) m.emplace_back(std::string(f), field(f));
+  return Resolved{Value(std::move(m)), 1};
+}
+
+// scope.name, scope.duration, scope.failures, scope.depth: the template call it runs in, or
+// the run outside any.
+Result<Activation::Resolved> InstanceScope::ResolveScope(std::span<const std::string> path) const {
+  const ScopeState* ss = scope_ >= 0 ? state_.scope_state(scope_) : nullptr;
+  auto field = [&](std::string_view f) -> Value {
+    if (f == "name") return Value(scope_ >= 0 ? state_.at(scope_).name : std::string());
+    if (f == "duration") return Duration(ss ? ss->started_us : state_.run_started_us());
+    if (f == "depth") return Value(static_cast<int64_t>(ss ? ss->depth : 0));
+    return Failures(scope_);
+  };
+  static constexpr std::string_view kFields[] = {"name", "duration", "failures", "depth"};
+  if (path.size() >= 2 && std::find(std::begin(kFields), std::end(kFields), path[1]) != std::end(kFields)) {
+    return Resolved{field(path[1]), 2};
+  }
+  ValueMap m;
+  for (auto f : kFields) m.emplace_back(std::string(f), field(f));
+  return Resolved{Value(std::move(m)), 1};
+}
+
+// The time from `since_us` to now, whole milliseconds (0 when either is unknown).
+Value InstanceScope::Duration(int64_t since_us) const {
+  const int64_t us = since_us > 0 && now_us_ > since_us ? (now_us_ - since_us) / 1000 * 1000 : 0;
+  return Value(sluice::Duration{us / 1'000'000, static_cast<int32_t>(us % 1'000'000 * 1000)});
+}
+
+// Every task instance that failed inside `scope` (-1: the whole run), nested calls included:
+// its name, error class, exit code or signal, and message. A forEach parent or a call that
+// only speaks for what failed inside it is not listed again.
+Value InstanceScope::Failures(int scope) const {
+  ValueList out;
+  for (int i = 0; i < state_.size(); ++i) {
+    const Instance& in = state_.at(i);
+    const PlanTask& t = state_.task_of(i);
+    if (in.state != TaskState::kFailed || state_.IsForEachParent(i) ||
+        (t.tmpl() >= 0 && in.expanded) ||
+        (t.role != TaskRole::kMain && t.role != TaskRole::kFinally)) {
+      continue;
+    }
+    int s = in.scope;
+    while (scope >= 0 && s >= 0 && s != scope) s = state_.at(s).scope;
+    if (scope >= 0 && s != scope) continue;
+    const Failure& f = in.last_failure();
+    out.push_back(Value(ValueMap{{"task", Value(in.name)},
+                                 {"class", Value(std::string(ErrorClassName(f.cls)))},
+                                 {"exitCode", Value(static_cast<int64_t>(f.code))},
+                                 {"message", Value(f.message)}}));
+  }
+  return Value(std::move(out));
 }
 
 // A handler sees its owner's failure; retry.when sees the instance's own.
@@ -71,10 +130,12 @@ Result<Activation::Resolved> InstanceScope::ResolveError() const {
 // output. A handler reading its owner's outputs reads its own instance's (a forEach item's).
 Result<Activation::Resolved> InstanceScope::ResolveTasks(std::span<const std::string> path) const {
   const Instance* up = nullptr;
-  if (in_.owner >= 0 && state_.task_of(in_.owner).name == path[1]) {
+  const Plan& plan = state_.plan();
+  if (scope_ == in_.scope && in_.owner >= 0 && state_.task_of(in_.owner).spec->name == path[1]) {
     up = &state_.at(in_.owner);
-  } else if (int i = state_.Find(path[1]); i >= 0) {
-    up = &state_.at(i);
+  } else if (const PlanTask* pt = plan.FindIn(
+                 scope_ >= 0 ? state_.task_of(scope_).tmpl() : -1, path[1])) {
+    if (int i = state_.InScope(scope_, pt->index); i >= 0) up = &state_.at(i);
   }
   if (!up) return Fail(ErrorCode::kInvalidInput, "no task {}", Quote(path[1]));
   if (path.size() == 4) {
@@ -95,8 +156,8 @@ Result<Activation::Resolved> InstanceScope::ResolveTasks(std::span<const std::st
 }
 
 Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
-                               const RunContext& ctx, int instance, int attempt) {
-  InstanceScope scope(state, ctx, instance, attempt);
+                               const RunContext& ctx, int instance, int attempt, int64_t now_us) {
+  InstanceScope scope(state, ctx, instance, attempt, nullptr, now_us);
   auto v = cond.Evaluate(scope);
   if (!v) return std::unexpected(v.error());
   return AsCondition(*v);
@@ -313,6 +374,30 @@ void AddWantedOutputs(const PlanTask& t, AttemptRequest& req) {
 
 }  // namespace
 
+Result<Value> BindCallParams(const RunState& state, const RunContext& ctx, int call) {
+  InstanceScope caller(state, ctx, call, 1);
+  Value params;
+  if (auto err = BindComponentParams(state.task_of(call), caller, &params)) {
+    return Fail(ErrorCode::kInvalidInput, "{}", *err);
+  }
+  return params;
+}
+
+Result<Value> CallOutputs(const RunState& state, const RunContext& ctx, int call, int64_t now_us) {
+  const ComponentSpec& c = *state.task_of(call).component();
+  InstanceScope inside = InstanceScope::Inside(state, ctx, call, now_us);
+  ValueMap params, artifacts;
+  for (const auto& [name, field] : c.dag->output_values) {
+    auto v = field.Evaluate(inside);
+    if (!v) return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(name), v.error().message);
+    const bool artifact = std::any_of(c.outputs.artifacts.begin(), c.outputs.artifacts.end(),
+                                      [&](const ArtifactDecl& a) { return a.name == name; });
+    (artifact ? artifacts : params).emplace_back(name, std::move(*v));
+  }
+  return Value(ValueMap{{"params", Value(std::move(params))},
+                        {"artifacts", Value(std::move(artifacts))}});
+}
+
 int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed) {
   double d = static_cast<double>(r.initial_ms) * std::pow(r.factor, n - 2);
   d = std::min(d, static_cast<double>(r.max_ms));
@@ -345,7 +430,7 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
   const PlanTask& t = state.task_of(i);
   const int attempt = in.attempt + 1;
   Resolution r;
-  InstanceScope task_scope(state, ctx, i, attempt);
+  InstanceScope task_scope(state, ctx, i, attempt, nullptr, now_us);
   Value component_params;
   if (t.component()) {
     if (auto err = BindComponentParams(t, task_scope, &component_params)) {

@@ -44,12 +44,22 @@ struct RunContext {
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
 // or, with `component_params`, a component's scope (params, component, run, task).
+//
+// Inside a DAG template's call, params.* are the template's params and tasks.* its own tasks;
+// scope.* (name, duration, failures) describes the call, or the run outside any call.
 class InstanceScope : public Activation {
  public:
   InstanceScope(const RunState& state, const RunContext& ctx, int instance, int attempt,
-                const Value* component_params = nullptr)
+                const Value* component_params = nullptr, int64_t now_us = 0)
       : state_(state), ctx_(ctx), in_(state.at(instance)), attempt_(attempt),
-        component_params_(component_params) {}
+        component_params_(component_params), scope_(in_.scope), now_us_(now_us) {}
+  // The scope inside call instance `call` (its template's outputs are read there).
+  static InstanceScope Inside(const RunState& state, const RunContext& ctx, int call,
+                              int64_t now_us) {
+    InstanceScope s(state, ctx, call, 0, nullptr, now_us);
+    s.scope_ = call;
+    return s;
+  }
 
   // Makes params.* give the secret params' real values (for a task's env: values only).
   void SeeSecretParams() { see_secret_params_ = true; }
@@ -61,18 +71,31 @@ class InstanceScope : public Activation {
   Result<Resolved> ResolveRun(std::span<const std::string> path) const;
   Result<Resolved> ResolveError() const;
   Result<Resolved> ResolveTasks(std::span<const std::string> path) const;
+  Result<Resolved> ResolveScope(std::span<const std::string> path) const;
+  Value Failures(int scope) const;
+  Value Duration(int64_t since_us) const;
 
   const RunState& state_;
   const RunContext& ctx_;
   const Instance& in_;
   int attempt_;
   const Value* component_params_;
+  int scope_;  // the call whose tasks and params are in scope, -1: the pipeline's
+  int64_t now_us_;  // what durations are measured to (0: unknown, they read 0s)
   bool see_secret_params_ = false;
 };
 
+// A call's params: its `with:` arguments evaluated in the caller's scope and checked against
+// the template's params (the plan bound literals and defaults already). The error says which
+// argument failed.
+Result<Value> BindCallParams(const RunState& state, const RunContext& ctx, int call);
+// A finished call's outputs ({"params": …, "artifacts": …}), read inside it from its tasks'.
+Result<Value> CallOutputs(const RunState& state, const RunContext& ctx, int call, int64_t now_us);
+
 // Evaluates a condition (`when`, `retry.when`) in the instance's scope.
 Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
-                               const RunContext& ctx, int instance, int attempt);
+                               const RunContext& ctx, int instance, int attempt,
+                               int64_t now_us = 0);
 
 struct Resolution {
   enum class Kind {

@@ -71,7 +71,10 @@ void Decider::SettleFinished() {
       if (state_.at(i).state != TaskState::kReady) continue;  // stale entry
       if (Vet(i)) runnable_.push_back(i);
     }
-    for (int p : state_.TakeFinalize()) FinishForEach(p);
+    for (int p : state_.TakeFinalize()) {
+      if (state_.IsForEachParent(p)) FinishForEach(p);
+      else FinishCall(p);
+    }
   }
 }
 
@@ -134,6 +137,10 @@ bool Decider::Vet(int i) {
   if (in.attempt == in.attempt_base && HasGate(i) && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
   if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
+  if (t.tmpl() >= 0) {
+    ExpandCall(i);  // its template's tasks run in its place
+    return false;
+  }
   if (t.kind == Body::Kind::kBuiltin) {
     FinishTask(i, TaskState::kSucceeded, "");  // a builtin: no process, no attempt
     return false;
@@ -153,8 +160,9 @@ bool Decider::VetUpstream(int i) {
     }
   }
   bool all_skipped = !t.deps.empty();
+  const int scope = state_.at(i).scope;
   for (int d : t.deps) {
-    const Instance& up = state_.at(state_.top(d));
+    const Instance& up = state_.at(state_.InScope(scope, d));
     bool tolerated = plan_.tasks[d].spec->continue_on_failure && up.state == TaskState::kFailed;
     if ((up.state == TaskState::kFailed && !tolerated) || up.state == TaskState::kUpstreamFailed ||
         up.state == TaskState::kCancelled) {
@@ -168,7 +176,7 @@ bool Decider::VetUpstream(int i) {
   for (int d : t.data_deps) {
     // A tolerated failure (continueOnFailure) has no outputs to read either, nor a task
     // recovered by a catch handler.
-    const Instance& up = state_.at(state_.top(d));
+    const Instance& up = state_.at(state_.InScope(scope, d));
     TaskState s = up.state;
     if (s == TaskState::kSkipped || s == TaskState::kFailed ||
         (s == TaskState::kRecovered && !up.outputs.is_map())) {
@@ -205,7 +213,7 @@ bool Decider::Unschedulable(int i) {
 bool Decider::DecidedByWhen(int i) {
   const TaskSpec& spec = *state_.task_of(i).spec;
   if (!spec.when()) return false;
-  Result<bool> cond = EvaluateCondition(*spec.when(), state_, ctx_, i, 1);
+  Result<bool> cond = EvaluateCondition(*spec.when(), state_, ctx_, i, 1, now_);
   if (!cond) {
     FailTask(i, ErrorClass::kExpressionError, 0, fmt::format("when: {}", cond.error().message));
     return true;

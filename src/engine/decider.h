@@ -107,6 +107,10 @@ class Decider {
   bool DecidedByWhen(int i);
   void StartForEach(int i);
   void FinishForEach(int parent);
+  // Calls of DAG templates (decider_templates.cc).
+  void ExpandCall(int i);
+  void FinishCall(int call);
+  void FailCall(int call, ErrorClass cls, int code, const std::string& message);
   void StartAttempt(int i, Orders& orders);
   // Outcomes (decider_outcomes.cc).
   void FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,

@@ -18,7 +18,7 @@ Value Decider::GateInput(int i) const {
   std::sort(ups.begin(), ups.end());
   ups.erase(std::unique(ups.begin(), ups.end()), ups.end());
   for (int d : ups) {
-    const Instance& up = state_.at(state_.top(d));
+    const Instance& up = state_.at(state_.InScope(state_.at(i).scope, d));
     const Value& out = up.outputs;
     const Value* params = out.is_map() ? out.Find("params") : nullptr;
     const Value* paths = out.is_map() ? out.Find("artifacts") : nullptr;
@@ -57,7 +57,7 @@ PolicyScope GateScope(const Plan& plan, const PlanTask& t) {
   PolicyScope scope;
   scope.pipeline = plan.pipeline->name;
   scope.labels = plan.pipeline->labels;
-  scope.task = t.name;
+  scope.task = t.spec->name;  // a template's task by its own name, as in the pipeline
   if (t.component()) scope.components.push_back(t.component()->name + "@" + t.component()->version);
   return scope;
 }

@@ -192,7 +192,8 @@ void Decider::SkipTask(int i, std::string message) {
 void Decider::FailTask(int i, ErrorClass cls, int code, const std::string& message) {
   const Instance& in = state_.at(i);
   const PlanTask& t = state_.task_of(i);
-  if (t.role == TaskRole::kMain && !in.expanded && !cancelled_ && cls != ErrorClass::kCancelled) {
+  if (t.role == TaskRole::kMain && !state_.IsForEachParent(i) && !cancelled_ &&
+      cls != ErrorClass::kCancelled) {
     const Failure& f = in.last_failure();
     if (t.fallback >= 0 && !f.fallback_tried) {
       StartHandler(i, t.fallback, cls, code, message);

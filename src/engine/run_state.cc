@@ -55,6 +55,11 @@ int RunState::AddInstance(int plan_index, int parent, std::string name,
   in.parent = parent;
   in.name = std::move(name);
   in.item = std::move(item);
+  if (!retired_attempts_.empty()) {
+    if (auto r = retired_attempts_.find(in.name); r != retired_attempts_.end()) {
+      in.attempt = in.attempt_base = r->second;  // a retried call's task counts on
+    }
+  }
   int idx = size();
   // A main or finally task's own instance is found through the plan's index (Find).
   const bool top = parent < 0 && plan_index < plan_->num_main + plan_->num_finally &&
@@ -216,6 +221,11 @@ Status RunState::ApplyTaskEvent(const Event& e, int i, const Value* data) {
 
 Status RunState::ApplyExpanded(const Event& e, int i) {
   auto items = ParseJson(e.data);
+  // A call's instance expands into its template's tasks; a forEach task's into its items.
+  const bool items_expected = instances_[i].parent < 0 && task_of(i).spec->for_each;
+  if (!items_expected && task_of(i).tmpl() >= 0 && items && items->is_map()) {
+    return ApplyScope(e, i, *items);
+  }
   if (!items || !items->is_list()) {
     return Fail(ErrorCode::kInternal, "event {}: bad forEach items", e.seq);
   }
@@ -230,6 +240,7 @@ Status RunState::ApplyExpanded(const Event& e, int i) {
   for (size_t k = 0; k < list.size(); ++k) {
     int c = AddInstance(plan, i, fmt::format("{}[{}]", base, k),
                         std::make_shared<const Value>(list[k]));
+    instances_[c].scope = instances_[i].scope;
     instances_[i].children.push_back(c);
     MarkReady(c, e.time_us);
   }
@@ -309,8 +320,9 @@ Status RunState::ApplyTaskFinished(const Event& e, int i, const Value* data) {
     if (t.group >= 0 && (groups_[t.group].failing || GroupWillRetry(t.group, f.cls, f.code))) {
       if (!groups_[t.group].failing) groups_[t.group].failed = in.name;
       groups_[t.group].failing = true;  // not a failure of the run: the group runs again
-    } else if (t.role == TaskRole::kMain && !t.spec->continue_on_failure &&
+    } else if (t.role == TaskRole::kMain && !t.spec->continue_on_failure && in.scope < 0 &&
                first_failure_.empty()) {
+      // (A template's task fails its call, which speaks for it once its scope is settled.)
       first_failure_ = in.name;
     }
   }
@@ -341,12 +353,89 @@ void RunState::OnTaskDone(int i, int64_t now_us) {
     handlers_done_.push_back(i);
     return;
   }
+  const int scope = in.scope;
   for (int d : plan_->tasks[in.plan].dependents) {
-    int di = top_[d];
+    int di = InScope(scope, d);
     if (di >= 0 && --instances_[di].remaining_deps == 0 &&
         instances_[di].state == TaskState::kPending) {
       MarkReady(di, now_us);
     }
+  }
+  if (scope >= 0) OnScopeChildDone(scope, i, now_us);
+}
+
+// A template's task is settled: once its main tasks all are, its finally tasks may start; once
+// every one is, the call is finished (by the Decider).
+void RunState::OnScopeChildDone(int scope, int child, int64_t now_us) {
+  Instance& s = instances_[scope];
+  const int n = static_cast<int>(s.children.size());
+  ++s.children_done;
+  ScopeState& ss = scopes_[scope];
+  if (task_of(child).role == TaskRole::kMain && --ss.main_left == 0) {
+    for (int c : s.children) {
+      Instance& f = instances_[c];
+      if (plan_->tasks[f.plan].role != TaskRole::kFinally) continue;
+      if (--f.remaining_deps == 0 && f.state == TaskState::kPending) MarkReady(c, now_us);
+    }
+  }
+  if (s.children_done == n) finalize_.push_back(scope);
+}
+
+// A call's instance expands into its template's tasks, with the params it bound. Expanded
+// again (its retry), the tasks of the earlier round make way for new ones of the same names.
+Status RunState::ApplyScope(const Event& e, int i, const Value& data) {
+  const int k = task_of(i).tmpl();
+  const Value* params = data.Find("scope");
+  if (k < 0 || !params || !params->is_map()) {
+    return Fail(ErrorCode::kInternal, "event {}: bad template call {}", e.seq, Quote(e.data));
+  }
+  const PlanTemplate& tp = plan_->templates[k];
+  if (instances_[i].expanded) RetireDescendants(i);
+  ScopeState ss;
+  ss.params = std::make_shared<const Value>(*params);
+  ss.depth = instances_[i].scope >= 0 ? scopes_[instances_[i].scope].depth + 1 : 1;
+  ss.main_left = tp.num_main;
+  ss.started_us = e.time_us;
+  scopes_[i] = std::move(ss);
+  {
+    Instance& call = instances_[i];
+    call.expanded = true;
+    call.state = TaskState::kRunning;
+    call.attempt = std::max(call.attempt, e.attempt);
+    call.children_done = 0;
+    call.children.clear();
+    call.children.reserve(tp.size());
+    waiting_.erase(i);
+  }
+  // AddInstance grows instances_: no reference into it is kept across the calls.
+  const std::string base = instances_[i].name + ".";
+  instances_.reserve(instances_.size() + tp.size());
+  for (int t = tp.first; t < tp.first + tp.size(); ++t) {
+    int c = AddInstance(t, -1, base + plan_->tasks[t].spec->name, nullptr);
+    instances_[c].scope = i;
+    instances_[c].remaining_deps = static_cast<int>(plan_->tasks[t].deps.size()) +
+                                   (plan_->tasks[t].role == TaskRole::kFinally ? 1 : 0);
+    instances_[i].children.push_back(c);
+  }
+  for (int c : instances_[i].children) {
+    if (instances_[c].remaining_deps == 0) MarkReady(c, e.time_us);
+  }
+  return {};
+}
+
+// Everything a call's earlier round created (named "CALL.…") is no longer found by name; the
+// instances stay, settled, so counts and indices hold.
+void RunState::RetireDescendants(int i) {
+  const std::string prefix = instances_[i].name + ".";
+  for (auto it = by_name_.begin(); it != by_name_.end();) {
+    if (!it->first.starts_with(prefix)) {
+      ++it;
+      continue;
+    }
+    const Instance& old = instances_[it->second];
+    if (old.attempt > 0) retired_attempts_[it->first] = old.attempt;
+    scopes_.erase(it->second);
+    it = by_name_.erase(it);
   }
 }
 

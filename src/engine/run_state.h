@@ -63,6 +63,10 @@ struct Instance {
   int plan = 0;     // index into Plan::tasks
   int parent = -1;  // forEach parent instance, or -1
   int owner = -1;   // handlers: the instance they serve
+  // The call of a DAG template it runs in (its tasks, their items and handlers), -1: the
+  // pipeline. A call's instance is a scope: its children are an instance of each of the
+  // template's tasks, in the template's order (PlanTemplate), named "CALL.TASK".
+  int scope = -1;
   int remaining_deps = 0;
   int attempt = 0;       // number of the last attempt started
   int attempt_base = 0;  // attempts before its group's last reset (retry limits count after)
@@ -72,7 +76,7 @@ struct Instance {
   bool attempt_open = false;  // started and not finished (recorded)
   bool holds_slot = false;
   bool approved = false;      // its approval was granted
-  bool expanded = false;      // a forEach parent whose items exist
+  bool expanded = false;      // a forEach parent whose items exist, or a scope whose tasks do
   std::string name;
   std::shared_ptr<const Value> item;  // a forEach item's (shared with its handlers), or null
   int64_t handle = 0;         // the running attempt's executor handle, once recorded
@@ -93,6 +97,15 @@ struct Instance {
     static const Failure kNone;
     return failure ? *failure : kNone;
   }
+};
+
+// What a scope (an instance of a call of a DAG template) holds besides its Instance, from
+// the event that expanded it.
+struct ScopeState {
+  std::shared_ptr<const Value> params;  // the template's params, as the call bound them
+  int depth = 1;                        // 1 for a call in the pipeline, +1 per nesting
+  int main_left = 0;                    // its main tasks not yet settled
+  int64_t started_us = 0;
 };
 
 enum class Phase { kMain, kCompensating, kFinally };
@@ -131,6 +144,24 @@ class RunState {
   const PlanTask& task_of(int i) const { return plan_->tasks[instances_[i].plan]; }
   int Find(std::string_view name) const;  // -1 when there is none
   int top(int plan_task) const { return top_[plan_task]; }  // its top-level instance, or -1
+  // The instance of main or finally task `plan_task` in `scope` (an instance of a call, or -1
+  // for the pipeline's), -1 when it has none yet.
+  int InScope(int scope, int plan_task) const {
+    if (scope < 0) return top_[plan_task];
+    const Instance& s = instances_[scope];
+    const int k = plan_task - plan_->templates[plan_->tasks[s.plan].tmpl()].first;
+    return k >= 0 && k < static_cast<int>(s.children.size()) ? s.children[k] : -1;
+  }
+  // The scope of instance i's template call, or null for the pipeline's tasks.
+  const ScopeState* scope_state(int scope) const {
+    auto it = scopes_.find(scope);
+    return it == scopes_.end() ? nullptr : &it->second;
+  }
+  // A forEach task's instance that stands for its items (not an item, not a scope).
+  bool IsForEachParent(int i) const {
+    const Instance& in = instances_[i];
+    return in.expanded && in.parent < 0 && plan_->tasks[in.plan].spec->for_each;
+  }
   // The cache key its open (or last) attempt was started with; "" when it has none.
   const std::string& cache_key(int i) const;
 
@@ -182,6 +213,9 @@ class RunState {
   Status ApplyAttemptStarted(const Event& e, int i);
   void ApplyAttemptFinished(const Event& e, int i);
   Status ApplyExpanded(const Event& e, int i);
+  Status ApplyScope(const Event& e, int i, const Value& data);
+  void RetireDescendants(int i);
+  void OnScopeChildDone(int scope, int child, int64_t now_us);
   Status ApplyTaskFinished(const Event& e, int i, const Value* data);
   Status ApplyHandler(const Event& e);
   Status ApplyPhase(const Event& e);
@@ -213,6 +247,10 @@ class RunState {
   Usage usage_;
   std::set<int> waiting_, awaiting_, open_;
   std::unordered_map<int, std::string> cache_keys_;  // instances whose attempt has a cache key
+  std::unordered_map<int, ScopeState> scopes_;       // by the call's instance
+  // Attempts of instances a retried call replaced, by name: their successors go on counting
+  // (an attempt's folder and rows are named by instance and attempt number).
+  std::unordered_map<std::string, int> retired_attempts_;
   std::vector<int> ready_;
   std::vector<int> finalize_;
   std::vector<int> handlers_done_;

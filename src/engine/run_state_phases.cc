@@ -44,6 +44,7 @@ Status RunState::ApplyHandler(const Event& e) {
   }
   int h = AddInstance(pt->index, -1, e.task, own.item);
   instances_[h].owner = o;
+  instances_[h].scope = instances_[o].scope;
   instances_[o].failed().handler = h;
   MarkReady(h, e.time_us);
   return {};
@@ -106,7 +107,7 @@ Status RunState::ApplyCompensating(const Event& e, const Value& d) {
   for (int o : owners) {
     int p = instances_[o].plan;
     if (downstream.count(p)) continue;
-    std::vector<bool> reach(plan_->num_main, false);
+    std::vector<bool> reach(plan_->tasks.size(), false);
     std::vector<int> stack(plan_->tasks[p].dependents);
     while (!stack.empty()) {
       int t = stack.back();
@@ -122,6 +123,7 @@ Status RunState::ApplyCompensating(const Event& e, const Value& d) {
     int p = plan_->tasks[instances_[o].plan].compensate;
     int c = AddInstance(p, -1, instances_[o].name + ".compensate", instances_[o].item);
     instances_[c].owner = o;
+    instances_[c].scope = instances_[o].scope;
     compensations_.push_back(c);
   }
   for (size_t a = 0; a < owners.size(); ++a) {

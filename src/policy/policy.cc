@@ -176,8 +176,11 @@ Value ApprovalOf(const PlanTask& t) {
 
 Value AdmissionInput(const Plan& plan, const Value& params) {
   ValueList tasks;
-  for (int i = 0; i < plan.num_main + plan.num_finally; ++i) {
-    const PlanTask& t = plan.tasks[i];
+  // Every task a run may start: the pipeline's, and each DAG template's (named
+  // "NAME@VERSION/TASK", with `template` set), so that no rule is lifted by moving a task into a
+  // template.
+  for (const PlanTask& t : plan.tasks) {
+    if (t.role != TaskRole::kMain && t.role != TaskRole::kFinally) continue;
     const TaskSpec& s = *t.spec;
     static const char* kKinds[] = {"none", "run", "script", "uses", "builtin"};
     ValueList needs;
@@ -185,6 +188,9 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
     const TaskHandlers* h = s.handlers();
     ValueMap task{
         {"name", Value(t.name)},
+        {"template", Value(t.scope >= 0 ? plan.templates[t.scope].component->name + "@" +
+                                              plan.templates[t.scope].component->version
+                                        : std::string())},
         {"finally", Value(t.role == TaskRole::kFinally)},
         {"kind", Value(kKinds[static_cast<int>(t.component() ? Body::Kind::kUses : t.kind)])},
         {"uses", Value(s.body.kind == Body::Kind::kUses ? s.body.text : "")},

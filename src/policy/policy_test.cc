@@ -118,6 +118,24 @@ TEST(Policy, AdmissionInputDescribesTheCompiledPipeline) {
   EXPECT_EQ(AdmissionScope(**plan).labels.at("team"), "x");
 }
 
+// A rule over every task (e.g. each has a timeout) must not be lifted by moving a task into a
+// DAG template: admission sees the template's tasks too, named after it.
+TEST(Policy, AdmissionInputListsTheTasksOfDagTemplates) {
+  MemFileSystem fs(std::map<std::string, std::string>{
+      {"/p.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: ml}\n"
+                  "spec:\n  imports: [/lib.yaml]\n  tasks:\n    - {name: a, uses: t@1}\n"},
+      {"/lib.yaml", "apiVersion: sluice/v1\nkind: Component\nmetadata: {name: t, version: 1.0.0}\n"
+                    "spec:\n  tasks:\n    - {name: hidden, run: [x]}\n"}});
+  auto plan = LoadPlan(fs, "/p.yaml");
+  ASSERT_TRUE(plan) << plan.error().message;
+  Value in = AdmissionInput(**plan, Value(ValueMap{}));
+  const auto& tasks = in.Find("object")->Find("tasks")->as_list();
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_EQ(tasks[1].Find("name")->as_string(), "t@1.0.0/hidden");
+  EXPECT_EQ(tasks[1].Find("template")->as_string(), "t@1.0.0");
+  EXPECT_EQ(tasks[1].Find("timeout")->to_double(), 0.0);
+}
+
 // The reported attack: a pipeline's own waiver (grantedBy its submitter, expiring 2099) lifted
 // a central deny. A waiver covers only policies of its own origin.
 TEST(Policy, AWaiverCoversOnlyPoliciesOfItsOwnOrigin) {

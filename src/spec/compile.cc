@@ -1,6 +1,7 @@
 // Compiling a pipeline: imports, component resolution, defaults and the DAG; the reference
 // checks are in references.cc.
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "common/sha256.h"
@@ -8,20 +9,20 @@
 #include "spec/loader.h"
 #include "spec/plan.h"
 #include "spec/references.h"
+#include "spec/task_checks.h"
 
 #include <cstdio>
 
 namespace sluice {
 namespace {
 
-// The main and finally tasks as a Graph, edges from each task's deps in order (node names are
-// the tasks' names, or empty when `named` is false).
-Graph DependencyGraph(const Plan& plan, bool named) {
+// The tasks plan.tasks[first, first + n) as a Graph, edges from each task's deps in order
+// (node k = task first + k; names are the tasks' names, or empty when `named` is false).
+Graph DependencyGraph(const Plan& plan, int first, int n, bool named) {
   Graph g;
-  const int n = plan.num_main + plan.num_finally;
-  for (int i = 0; i < n; ++i) g.AddNode(named ? plan.tasks[i].name : std::string());
+  for (int i = 0; i < n; ++i) g.AddNode(named ? plan.tasks[first + i].name : std::string());
   for (int i = 0; i < n; ++i) {
-    for (int d : plan.tasks[i].deps) g.AddEdge(d, i);
+    for (int d : plan.tasks[first + i].deps) g.AddEdge(d - first, i);
   }
   return g;
 }
@@ -184,39 +185,128 @@ class Compiler {
     const PipelineSpec& p = *plan_->pipeline;
     plan_->tasks.reserve(p.tasks.size() + p.finally_tasks.size());
     plan_->by_name.reserve(p.tasks.size() + p.finally_tasks.size());
-    for (const auto& t : p.tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kMain, -1));
+    for (const auto& t : p.tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kMain, -1, -1));
     plan_->num_main = static_cast<int>(plan_->tasks.size());
-    for (const auto& t : p.finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1));
+    for (const auto& t : p.finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1, -1));
     plan_->num_finally = static_cast<int>(plan_->tasks.size()) - plan_->num_main;
-    for (int i = 0; i < plan_->num_main; ++i) {
+    SLUICE_TRY_STATUS(BuildHandlers(0, plan_->num_main));
+    // Templates called register more templates as they are built.
+    for (size_t k = 0; k < plan_->templates.size(); ++k) SLUICE_TRY_STATUS(BuildTemplate(static_cast<int>(k)));
+    for (auto& pt : plan_->tasks) SLUICE_TRY_STATUS(CheckTaskReferences(*plan_, pt));
+    for (auto& tp : plan_->templates) SLUICE_TRY_STATUS(CheckTemplateOutputs(*plan_, tp));
+    return CheckTemplateNesting();
+  }
+
+  // The catch, fallback and compensate handlers of the main tasks plan.tasks[first, last).
+  Status BuildHandlers(int first, int last) {
+    for (int i = first; i < last; ++i) {
       const TaskHandlers* h = plan_->tasks[i].spec->handlers();
-      if (!h) continue;
+      if (!h || plan_->tasks[i].role != TaskRole::kMain) continue;
+      const int scope = plan_->tasks[i].scope;
       for (const auto& c : h->catches) {
-        SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i));
+        SLUICE_TRY(idx, BuildTask(*c.handler, TaskRole::kCatch, i, scope));
         plan_->tasks[*idx].MutableRare().catch_spec = &c;
         plan_->tasks[i].MutableRare().catches.push_back(*idx);
       }
       if (h->fallback) {
-        SLUICE_TRY(idx, BuildTask(*h->fallback, TaskRole::kFallback, i));
+        SLUICE_TRY(idx, BuildTask(*h->fallback, TaskRole::kFallback, i, scope));
         plan_->tasks[i].fallback = *idx;
         SLUICE_TRY_STATUS(CheckFallbackOutputs(plan_->tasks[i], plan_->tasks[*idx]));
       }
       if (h->compensate) {
-        SLUICE_TRY(idx, BuildTask(*h->compensate, TaskRole::kCompensate, i));
+        SLUICE_TRY(idx, BuildTask(*h->compensate, TaskRole::kCompensate, i, scope));
         plan_->tasks[i].compensate = *idx;
       }
     }
-    for (auto& pt : plan_->tasks) SLUICE_TRY_STATUS(CheckTaskReferences(*plan_, pt));
     return {};
   }
 
-  // Resolves one task's component and defaults and appends it; returns its index.
-  Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner) {
-    SLUICE_TRY_STATUS(CheckNameFree(t, role, owner));
+  // A DAG template's tasks, then its finally tasks (contiguous: a call's instance gets one of
+  // each), then their handlers.
+  Status BuildTemplate(int k) {
+    const ComponentSpec& c = *plan_->templates[k].component;
+    const int first = static_cast<int>(plan_->tasks.size());
+    plan_->templates[k].first = first;
+    for (const auto& t : c.dag->tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kMain, -1, k));
+    plan_->templates[k].num_main = static_cast<int>(plan_->tasks.size()) - first;
+    for (const auto& t : c.dag->finally_tasks) SLUICE_TRY_STATUS(BuildTask(t, TaskRole::kFinally, -1, k));
+    plan_->templates[k].num_finally =
+        static_cast<int>(plan_->tasks.size()) - first - plan_->templates[k].num_main;
+    return BuildHandlers(first, first + plan_->templates[k].num_main);
+  }
+
+  // The index of DAG template `c` in plan.templates, added (to be built) when new.
+  int TemplateIndex(const ComponentSpec* c) {
+    for (size_t k = 0; k < plan_->templates.size(); ++k) {
+      if (plan_->templates[k].component == c) return static_cast<int>(k);
+    }
+    PlanTemplate tp;
+    tp.component = c;
+    plan_->templates.push_back(std::move(tp));
+    return static_cast<int>(plan_->templates.size()) - 1;
+  }
+
+  // Calls among templates: a cycle of calls none of which has a `when` never ends, and nesting
+  // without recursion deeper than spec.maxDepth would fail at run time, so both are refused.
+  Status CheckTemplateNesting() {
+    const int n = static_cast<int>(plan_->templates.size());
+    if (n == 0) return {};
+    // Edges: template -> template it calls unconditionally; the call sites for messages.
+    std::vector<std::vector<std::pair<int, const PlanTask*>>> calls(n + 1);  // n: the pipeline
+    for (const auto& pt : plan_->tasks) {
+      if (pt.tmpl() < 0) continue;
+      const int from = pt.scope < 0 ? n : pt.scope;
+      calls[from].emplace_back(pt.tmpl(), &pt);
+    }
+    // Depth-first search for a cycle of calls without `when`, and the deepest nesting.
+    std::vector<int> mark(n + 1, 0), depth(n + 1, 0);  // 0 new, 1 on the stack, 2 done
+    std::vector<std::string> path;
+    std::function<Status(int)> visit = [&](int v) -> Status {
+      mark[v] = 1;
+      for (const auto& [w, site] : calls[v]) {
+        if (site->spec->when()) continue;  // recursion ends where a `when` says so
+        if (mark[w] == 1) {
+          path.push_back(TemplateName(w));
+          return FailAt(site->spec->loc, "DAG templates call one another in a cycle with no "
+                        "`when` to end it: {} (a recursive call needs a when: that becomes "
+                        "false)", Join(path, " -> "));
+        }
+        if (mark[w] == 0) {
+          path.push_back(TemplateName(w));
+          SLUICE_TRY_STATUS(visit(w));
+          path.pop_back();
+        }
+        depth[v] = std::max(depth[v], depth[w] + 1);
+        if (depth[v] > plan_->pipeline->max_depth) {
+          return FailAt(site->spec->loc, "DAG templates nest {} deep here, more than spec.maxDepth "
+                        "({})", depth[v], plan_->pipeline->max_depth);
+        }
+      }
+      mark[v] = 2;
+      return {};
+    };
+    for (int v = n; v >= 0; --v) {
+      if (mark[v] != 0) continue;
+      path.assign(1, v == n ? plan_->pipeline->name : TemplateName(v));
+      SLUICE_TRY_STATUS(visit(v));
+    }
+    return {};
+  }
+
+  std::string TemplateName(int k) const {
+    const ComponentSpec& c = *plan_->templates[k].component;
+    return c.name + "@" + c.version;
+  }
+
+  // Resolves one task's component and defaults and appends it; returns its index. `scope` is
+  // the template it belongs to (-1: the pipeline).
+  Result<int> BuildTask(const TaskSpec& t, TaskRole role, int owner, int scope) {
+    SLUICE_TRY_STATUS(CheckNameFree(t, role, owner, scope));
     PlanTask pt;
     pt.index = static_cast<int>(plan_->tasks.size());
-    pt.name = t.name;
+    pt.name = scope < 0 ? t.name : TemplateName(scope) + "/" + t.name;
     pt.role = role;
+    pt.scope = scope;
     pt.owner = owner;
     pt.spec = &t;
     pt.body = &t.body;
@@ -226,9 +316,14 @@ class Compiler {
       SLUICE_TRY(c, Resolve(t.body.text, t.body.loc));
       const ComponentSpec* comp = *c;
       pt.MutableRare().component = comp;
-      pt.body = &comp->body;
-      pt.kind = comp->body.kind;
       pt.outputs = &comp->outputs;
+      if (comp->dag) {
+        SLUICE_TRY_STATUS(CheckCall(t, role));
+        pt.MutableRare().tmpl = TemplateIndex(comp);  // pt.kind stays kUses: a call
+      } else {
+        pt.body = &comp->body;
+        pt.kind = comp->body.kind;
+      }
       SLUICE_TRY_STATUS(CheckArguments(t, *comp));
       pt.MutableRare().component_args = BindArguments(t, *comp);
     }
@@ -238,13 +333,49 @@ class Compiler {
       SLUICE_TRY_STATUS(BindGates(*h, &pt));
       if (!h->breaker.empty()) SLUICE_TRY_STATUS(BindBreaker(*h, &pt));
     }
-    plan_->by_name[t.name] = pt.index;  // t lives in the pipeline, so its name stays put
+    if (scope < 0) {
+      plan_->by_name[t.name] = pt.index;  // t lives in the pipeline, so its name stays put
+    } else {
+      plan_->by_name[plan_->scoped_names.emplace_back(pt.name)] = pt.index;
+      if (owner < 0) plan_->templates[scope].by_name[t.name] = pt.index;
+    }
     plan_->tasks.push_back(std::move(pt));
     return static_cast<int>(plan_->tasks.size()) - 1;
   }
 
+  // What a call of a DAG template cannot have: it runs no process of its own, so no cache,
+  // breaker, outputs, secrets, env, timeout or resources (its tasks, or the template's
+  // defaults, have them), and compensation belongs to the tasks that did the work.
+  Status CheckCall(const TaskSpec& t, TaskRole role) {
+    const TaskOptions& o = t.opts();
+    const TaskHandlers* h = t.handlers();
+    const char* bad = o.cache ? "cache" : !o.outputs.params.empty() || !o.outputs.artifacts.empty()
+                      ? "outputs" : !o.env.empty() ? "env" : !o.secrets.empty() ? "secrets"
+                      : o.timeout_ms || o.deadline_ms ? "a timeout or deadline"
+                      : o.resources.set ? "resources"
+                      : h && !h->breaker.empty() ? "a breaker"
+                      : h && h->compensate ? "compensate" : nullptr;
+    if (bad) {
+      return FailAt(t.loc, "task {} calls a DAG template, so it cannot have {}: its template's "
+                    "tasks run and declare their own", Quote(t.name), bad);
+    }
+    if (role != TaskRole::kMain && role != TaskRole::kFinally) {
+      return FailAt(t.body.loc, "a handler cannot call a DAG template; call a component with a "
+                    "run or script body");
+    }
+    return {};
+  }
+
   // Fails when a task or handler already has `t`'s name.
-  Status CheckNameFree(const TaskSpec& t, TaskRole role, int owner) {
+  Status CheckNameFree(const TaskSpec& t, TaskRole role, int owner, int scope) {
+    if (scope >= 0) {
+      const auto& names = plan_->templates[scope].by_name;
+      if (owner < 0 && names.count(t.name)) {
+        return FailAt(t.loc, "duplicate task name {} in DAG template {}", Quote(t.name),
+                      TemplateName(scope));
+      }
+      return {};
+    }
     auto it = plan_->by_name.find(t.name);
     if (it == plan_->by_name.end()) return {};
     if (owner >= 0) {
@@ -262,18 +393,24 @@ class Compiler {
   Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
     const PipelineSpec& p = *plan_->pipeline;
     const ComponentSpec* comp = pt->component();
+    // A template's task: the template's defaults come before the pipeline's.
+    const TaskDefaults* inner = pt->scope >= 0 ? &plan_->templates[pt->scope].component->dag->defaults
+                                               : nullptr;
     const RetryPolicy* retry = t.retry() ? t.retry()
                                : comp && comp->retry ? &*comp->retry
-                               : p.default_retry ? &*p.default_retry : nullptr;
+                               : inner && inner->retry ? &*inner->retry
+                               : p.defaults.retry ? &*p.defaults.retry : nullptr;
     static const RetryPolicy kNoRetry;
     pt->retry = retry ? retry : &kNoRetry;
     const TaskOptions& o = t.opts();
     pt->timeout_ms = o.timeout_ms ? *o.timeout_ms
                      : comp && comp->timeout_ms ? *comp->timeout_ms
-                     : p.default_timeout_ms.value_or(0);
+                     : inner && inner->timeout_ms ? *inner->timeout_ms
+                     : p.defaults.timeout_ms.value_or(0);
     pt->deadline_ms = o.deadline_ms.value_or(0);
     pt->resources = o.resources.set ? &o.resources
-                    : comp && comp->resources.set ? &comp->resources : &p.default_resources;
+                    : comp && comp->resources.set ? &comp->resources
+                    : inner && inner->resources.set ? &inner->resources : &p.defaults.resources;
     for (const auto& [pool, units] : pt->resources->pools) {
       if (!p.pools.count(pool)) {
         std::vector<std::string> known;
@@ -323,91 +460,6 @@ class Compiler {
                     names.empty() ? " (declare it in spec.breakers or import a Breaker file)" : "");
     }
     return {};
-  }
-
-  // A fallback stands in for its task, so downstream readers must find the same outputs.
-  Status CheckFallbackOutputs(const PlanTask& task, const PlanTask& fb) {
-    auto names = [](const OutputsDecl& o) {
-      std::set<std::string> params, artifacts;
-      for (const auto& p : o.params) params.insert(p.name);
-      for (const auto& a : o.artifacts) artifacts.insert(a.name);
-      return std::make_pair(params, artifacts);
-    };
-    auto want = names(*task.outputs), got = names(*fb.outputs);
-    for (int k = 0; k < 2; ++k) {
-      const auto& w = k == 0 ? want.first : want.second;
-      const auto& g = k == 0 ? got.first : got.second;
-      const char* what = k == 0 ? "param" : "artifact";
-      for (const auto& n : w) {
-        if (!g.count(n)) {
-          return FailAt(fb.spec->loc, "the fallback of task {} must declare the same outputs: "
-                        "output {} {} is missing", Quote(task.name), what, Quote(n));
-        }
-      }
-      for (const auto& n : g) {
-        if (!w.count(n)) {
-          return FailAt(fb.spec->loc, "the fallback of task {} must declare the same outputs: "
-                        "task {} has no output {} {}", Quote(task.name), Quote(task.name), what,
-                        Quote(n));
-        }
-      }
-    }
-    return {};
-  }
-
-  Status CheckArguments(const TaskSpec& t, const ComponentSpec& c) {
-    std::vector<std::string> names;
-    for (const auto& d : c.params) names.push_back(d.name);
-    for (const auto& [arg, field] : t.body.with()) {
-      auto it = std::find_if(c.params.begin(), c.params.end(),
-                             [&](const ParamDecl& d) { return d.name == arg; });
-      if (it == c.params.end()) {
-        return FailAt(field.loc, "component {}@{} has no param {}{}", c.name, c.version,
-                      Quote(arg), DidYouMean(arg, names));
-      }
-      if (!field.literal && !field.tmpl.has_placeholders() && it->type != ParamType::kString) {
-        return FailAt(field.loc, "argument {} is string {}, but component {} declares it {}",
-                      Quote(arg), Quote(field.tmpl.text()), c.name, ParamTypeName(it->type));
-      }
-      if (field.literal && !ValueMatchesType(*field.literal, it->type)) {
-        return FailAt(field.loc, "argument {} is {} {}, but component {} declares it {}",
-                      Quote(arg), field.literal->TypeName(), Quote(field.literal->ToText()),
-                      c.name, ParamTypeName(it->type));
-      }
-    }
-    for (const auto& d : c.params) {
-      bool given = std::any_of(t.body.with().begin(), t.body.with().end(),
-                               [&](const auto& w) { return w.first == d.name; });
-      if (d.required && !given) {
-        return FailAt(t.body.loc, "component {}@{} needs param {} (add it under with:)", c.name,
-                      c.version, Quote(d.name));
-      }
-    }
-    return {};
-  }
-
-  // The component's params as the task binds them (CheckArguments has checked them): literal
-  // arguments and defaults as values of the declared type, placeholders left to each attempt.
-  static std::vector<ComponentArg> BindArguments(const TaskSpec& t, const ComponentSpec& c) {
-    std::vector<ComponentArg> args;
-    args.reserve(c.params.size());
-    for (const auto& d : c.params) {
-      ComponentArg a{d.name, d.type, d.default_value.value_or(Value()), nullptr};
-      auto with = std::find_if(t.body.with().begin(), t.body.with().end(),
-                               [&](const auto& w) { return w.first == d.name; });
-      if (with != t.body.with().end()) {
-        const TemplateField& f = with->second;
-        if (f.literal) {
-          a.value = *f.literal;
-        } else if (f.tmpl.has_placeholders()) {
-          a.field = &f;
-        } else {
-          a.value = Value(f.tmpl.text());  // plain text: a string param (CheckArguments)
-        }
-      }
-      args.push_back(std::move(a));
-    }
-    return args;
   }
 
   // Groups: members must be plain main tasks (no forEach, catch or fallback: a retried group
@@ -465,28 +517,35 @@ class Compiler {
   // Fills the tasks' dependents and rejects a cycle. The graph is only for the check: it
   // holds no names, and the plan does not keep it.
   Status BuildGraph() {
-    const int n = plan_->num_main + plan_->num_finally;
-    for (int i = 0; i < n; ++i) {
+    SLUICE_TRY_STATUS(CheckDag(0, plan_->num_main + plan_->num_finally));
+    for (const auto& tp : plan_->templates) SLUICE_TRY_STATUS(CheckDag(tp.first, tp.size()));
+    return {};
+  }
+
+  // One DAG: the pipeline's, or a template's (its tasks need only one another).
+  Status CheckDag(int first, int n) {
+    for (int i = first; i < first + n; ++i) {
       const PlanTask& t = plan_->tasks[i];
       for (int d : t.deps) plan_->tasks[d].dependents.push_back(t.index);
     }
-    Graph g = DependencyGraph(*plan_, false);
+    Graph g = DependencyGraph(*plan_, first, n, false);
     if (auto cycle = g.FindCycle()) {
       std::vector<std::string> names;
       std::string why;
-      for (int n : *cycle) {
-        names.push_back(plan_->tasks[n].name);
-        int grp = plan_->tasks[n].group;
+      for (int k : *cycle) {
+        const PlanTask& t = plan_->tasks[first + k];
+        names.push_back(t.spec->name);
+        int grp = t.group;
         if (grp < 0 || !why.empty()) continue;
         for (int m : *cycle) {
-          if (plan_->tasks[m].group == grp) continue;
+          if (plan_->tasks[first + m].group == grp) continue;
           why = fmt::format(" (task {} is outside group {} but between its members: what needs "
-                            "a member waits for the whole group)", Quote(plan_->tasks[m].name),
-                            Quote(plan_->groups[grp].name));
+                            "a member waits for the whole group)",
+                            Quote(plan_->tasks[first + m].name), Quote(plan_->groups[grp].name));
           break;
         }
       }
-      return FailAt(plan_->tasks[(*cycle)[0]].spec->loc, "dependency cycle: {}{}",
+      return FailAt(plan_->tasks[first + (*cycle)[0]].spec->loc, "dependency cycle: {}{}",
                     Join(names, " -> "), why);
     }
     return {};
@@ -501,71 +560,10 @@ class Compiler {
 
 }  // namespace
 
-Graph Plan::graph() const { return DependencyGraph(*this, true); }
+Graph Plan::graph() const { return DependencyGraph(*this, 0, num_main + num_finally, true); }
 
 Result<std::shared_ptr<const Plan>> LoadPlan(FileSystem& fs, const std::string& path) {
   return Compiler(fs).Run(path);
-}
-
-namespace {
-
-// Whether a string in `v` (a map's keys included) holds a NUL character.
-bool HoldsNul(const Value& v) {
-  if (v.is_string()) return v.as_string().find('\0') != std::string::npos;
-  if (v.is_list()) return std::any_of(v.as_list().begin(), v.as_list().end(), HoldsNul);
-  if (v.is_map()) {
-    return std::any_of(v.as_map().begin(), v.as_map().end(), [](const auto& kv) {
-      return HoldsNul(kv.first) || HoldsNul(kv.second);
-    });
-  }
-  return false;
-}
-
-}  // namespace
-
-Result<Value> BindParams(const Plan& plan, const std::map<std::string, std::string>& overrides) {
-  const auto& decls = plan.pipeline->params;
-  std::vector<std::string> names;
-  for (const auto& d : decls) names.push_back(d.name);
-  for (const auto& [k, v] : overrides) {
-    if (std::find(names.begin(), names.end(), k) == names.end()) {
-      return Fail(ErrorCode::kInvalidInput, "unknown param {}{}", Quote(k), DidYouMean(k, names));
-    }
-  }
-  ValueMap out;
-  for (const auto& d : decls) {
-    auto it = overrides.find(d.name);
-    if (it == overrides.end()) {
-      if (d.default_value) {
-        out.emplace_back(d.name, *d.default_value);
-      } else if (d.required) {
-        return Fail(ErrorCode::kInvalidInput, "param {} is required (pass -p {}=VALUE)",
-                    Quote(d.name), d.name);
-      } else {
-        out.emplace_back(d.name, Value());
-      }
-      continue;
-    }
-    const std::string& text = it->second;
-    Value v;
-    if (d.type == ParamType::kString) {
-      v = Value(text);
-    } else {
-      auto parsed = ParseJson(text);
-      if (!parsed || !ValueMatchesType(*parsed, d.type)) {
-        return Fail(ErrorCode::kInvalidInput, "param {} must be {}, got {}", Quote(d.name),
-                    ParamTypeName(d.type), Quote(text));
-      }
-      v = *parsed;
-    }
-    // What a policy judges is what a process gets: a NUL would end the string at the process.
-    if (HoldsNul(v)) {
-      return Fail(ErrorCode::kInvalidInput, "param {}: its value holds a NUL character (\\u0000), "
-                  "which no program argument, variable or file name can carry", Quote(d.name));
-    }
-    out.emplace_back(d.name, std::move(v));
-  }
-  return Value(std::move(out));
 }
 
 }  // namespace sluice

@@ -329,7 +329,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
                                      "failFast", "onFailure", "deadline", "breakers", "groups",
-                                     "policies", "secrets"},
+                                     "policies", "secrets", "maxDepth"},
                               "a Pipeline spec"));
   if (const auto& ps = spec["policies"]) {
     SLUICE_TRY_STATUS(ExpectList(ps, "policies"));
@@ -353,7 +353,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
       p.imports.emplace_back(*path, Loc(i));
     }
   }
-  if (const auto& d = spec["defaults"]) SLUICE_TRY_STATUS(Defaults(d, &p));
+  if (const auto& d = spec["defaults"]) SLUICE_TRY_STATUS(Defaults(d, &p.defaults));
   if (const auto& pools = spec["pools"]) SLUICE_TRY_STATUS(Pools(pools, &p.pools));
   SLUICE_TRY_STATUS(PipelineTasks(spec, &p));
   return p;
@@ -439,23 +439,27 @@ Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
     SLUICE_TRY(ms, Duration(spec["deadline"], "deadline"));
     p->deadline_ms = *ms;
   }
+  if (spec["maxDepth"]) {
+    SLUICE_TRY(d, Int(spec["maxDepth"], "maxDepth", 1, 100));
+    p->max_depth = static_cast<int>(*d);
+  }
   return {};
 }
 
-Status Reader::Defaults(const YNode& d, PipelineSpec* p) const {
+Status Reader::Defaults(const YNode& d, TaskDefaults* p) const {
   SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
   SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources"}, "defaults"));
   if (d["retry"]) {
     SLUICE_TRY(r, Retry(d["retry"]));
-    p->default_retry = std::move(*r);
+    p->retry = std::move(*r);
   }
   if (d["timeout"]) {
     SLUICE_TRY(ms, Duration(d["timeout"], "defaults.timeout"));
-    p->default_timeout_ms = *ms;
+    p->timeout_ms = *ms;
   }
   if (d["resources"]) {
     SLUICE_TRY(r, ResourcesOf(d["resources"]));
-    p->default_resources = std::move(*r);
+    p->resources = std::move(*r);
   }
   return {};
 }

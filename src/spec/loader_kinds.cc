@@ -1,4 +1,6 @@
 // The readers of the documents besides pipelines: Component, Breaker, Policy and Waiver.
+#include <set>
+
 #include "spec/text_checks.h"
 #include "spec/yaml_reader.h"
 
@@ -26,9 +28,23 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   c.minor = parts[1];
   c.patch = parts[2];
   const auto& spec = doc["spec"];
-  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env", "retry",
-                              "timeout", "resources", "cache"},
-                       "a Component spec"));
+  if (spec["tasks"]) {
+    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "tasks", "finally", "defaults"},
+                                "a DAG template's spec (a Component with tasks:; its tasks "
+                                "say how they run, and defaults: holds their retry, timeout "
+                                "and resources)"));
+  } else {
+    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
+                                       "retry", "timeout", "resources", "cache", "finally",
+                                       "defaults"},
+                                "a Component spec"));
+    for (const char* key : {"finally", "defaults"}) {
+      if (spec[key]) {
+        return FailAt(Loc(spec[key]), "{} is only for a DAG template (a Component with tasks:)",
+                      key);
+      }
+    }
+  }
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
     c.params = std::move(*ps);
@@ -38,6 +54,10 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
                       "through its task's secrets: and env:", Quote(d.name));
       }
     }
+  }
+  if (spec["tasks"]) {
+    SLUICE_TRY_STATUS(DagTemplate(spec, &c));
+    return c;
   }
   if (spec["outputs"]) {
     SLUICE_TRY(o, Outputs(spec["outputs"]));
@@ -65,6 +85,65 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     c.cache = *cc;
   }
   return c;
+}
+
+// A DAG template's tasks, finally tasks, defaults and outputs (each `value:` a placeholder
+// over its tasks' outputs).
+Status Reader::DagTemplate(const YNode& spec, ComponentSpec* c) const {
+  c->dag = std::make_unique<DagBody>();
+  DagBody& dag = *c->dag;
+  SLUICE_TRY_STATUS(ExpectList(spec["tasks"], "tasks"));
+  if (spec["tasks"].size() == 0) {
+    return FailAt(Loc(spec["tasks"]), "a DAG template needs at least one task");
+  }
+  dag.tasks.reserve(spec["tasks"].size());
+  for (const auto& t : spec["tasks"]) SLUICE_TRY_STATUS(TaskInto(t, &dag.tasks.emplace_back()));
+  if (const auto& fin = spec["finally"]) {
+    SLUICE_TRY_STATUS(ExpectList(fin, "finally"));
+    for (const auto& t : fin) {
+      SLUICE_TRY(task, Task(t, TaskKind::kFinally));
+      dag.finally_tasks.push_back(std::move(*task));
+    }
+  }
+  if (const auto& d = spec["defaults"]) SLUICE_TRY_STATUS(Defaults(d, &dag.defaults));
+  const auto& outs = spec["outputs"];
+  if (!outs) return {};
+  SLUICE_TRY_STATUS(ExpectMap(outs, "outputs"));
+  SLUICE_TRY_STATUS(CheckKeys(outs, {"params", "artifacts"}, "outputs"));
+  std::set<std::string> seen;
+  for (const char* group : {"params", "artifacts"}) {
+    const auto& list = outs[group];
+    if (!list) continue;
+    SLUICE_TRY_STATUS(ExpectList(list, fmt::format("outputs.{}", group)));
+    for (const auto& o : list) {
+      SLUICE_TRY_STATUS(ExpectMap(o, "a template output"));
+      SLUICE_TRY_STATUS(CheckKeys(o, {"name", "value"}, "a template output"));
+      if (!o["name"] || !o["value"]) {
+        return FailAt(Loc(o), "a template output needs name and value (e.g. value: "
+                      "\"${{{{ tasks.evaluate.outputs.params.accuracy }}}}\")");
+      }
+      SLUICE_TRY(name, Name(o["name"], "output name"));
+      if (!seen.insert(*name).second) return FailAt(Loc(o["name"]), "duplicate output {}", Quote(*name));
+      SLUICE_TRY(f, Field(o["value"], "an output's value", false));
+      if (!f->tmpl.has_placeholders()) {
+        return FailAt(f->loc, "a template output's value reads its tasks' outputs, e.g. "
+                      "\"${{{{ tasks.NAME.outputs.{}.NAME }}}}\"", group);
+      }
+      if (std::string_view(group) == "params") {
+        OutputParamDecl d;
+        d.name = *name;
+        d.loc = Loc(o);
+        c->outputs.params.push_back(std::move(d));
+      } else {
+        ArtifactDecl d;
+        d.name = *name;
+        d.loc = Loc(o);
+        c->outputs.artifacts.push_back(std::move(d));
+      }
+      dag.output_values.emplace_back(*name, std::move(*f));
+    }
+  }
+  return {};
 }
 
 Status Reader::BreakerSettings(const YNode& n, BreakerSpec* b) const {

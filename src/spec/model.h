@@ -241,6 +241,26 @@ struct TaskHandlers {
   std::unique_ptr<ApprovalSpec> approval;
 };
 
+// Defaults for the tasks of a pipeline or a DAG template (spec.defaults): used where a task
+// and its component set none.
+struct TaskDefaults {
+  std::optional<RetryPolicy> retry;
+  std::optional<int64_t> timeout_ms;
+  Resources resources;
+};
+
+// What a DAG template (a Component with tasks: instead of a body) holds besides a component's
+// name, params and output names: its tasks, its finally tasks (run when the template's tasks
+// are over), its defaults for them, and where each declared output comes from.
+struct DagBody {
+  std::vector<TaskSpec> tasks;
+  std::vector<TaskSpec> finally_tasks;
+  TaskDefaults defaults;
+  // By output name, in ComponentSpec::outputs' order (params, then artifacts): a placeholder
+  // over the template's tasks, e.g. ${{ tasks.evaluate.outputs.params.accuracy }}.
+  std::vector<std::pair<std::string, TemplateField>> output_values;
+};
+
 struct ComponentSpec {
   std::string name;
   std::string version;  // semver text
@@ -249,7 +269,8 @@ struct ComponentSpec {
   Location loc;
   std::vector<ParamDecl> params;
   OutputsDecl outputs;
-  Body body;  // run or script
+  Body body;  // run or script; kNone for a DAG template
+  std::unique_ptr<DagBody> dag;  // set for a DAG template
   std::vector<std::pair<std::string, TemplateField>> env;
   std::optional<RetryPolicy> retry;
   std::optional<int64_t> timeout_ms;
@@ -353,15 +374,14 @@ struct PipelineSpec {
   Location loc;
   std::vector<ParamDecl> params;
   std::vector<std::pair<std::string, Location>> imports;
-  std::optional<RetryPolicy> default_retry;
-  std::optional<int64_t> default_timeout_ms;
-  Resources default_resources;
+  TaskDefaults defaults;
   std::map<std::string, double> pools;
   std::vector<TaskSpec> tasks;
   std::vector<TaskSpec> finally_tasks;  // spec.finally: run once the run is otherwise over
   bool fail_fast = true;                // no new tasks after a terminal failure
   bool cancel_on_failure = false;       // onFailure: cancel (true) or wait (false)
   int64_t deadline_ms = 0;              // the whole run, 0 = none
+  int max_depth = 10;                   // how deep DAG template calls may nest (maxDepth)
   std::vector<BreakerSpec> breakers;
   std::vector<GroupSpec> groups;
   std::vector<std::pair<std::string, Location>> policies;  // spec.policies: files or folders

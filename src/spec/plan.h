@@ -3,6 +3,7 @@
 // by the engine and the CLI.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,12 +43,15 @@ struct PlanTaskRare {
   const ApprovalSpec* approval = nullptr; // a sign-off it waits for before it starts
   const ComponentSpec* component = nullptr;  // set for `uses`
   std::vector<ComponentArg> component_args;  // its params, in the component's order
+  int tmpl = -1;  // a call of a DAG template: its index in Plan::templates
 };
 
 struct PlanTask {
   int index = 0;
+  // The task's name; for a task of a DAG template, qualified by it ("train-dag@1.0.0/evaluate").
   std::string name;
   TaskRole role = TaskRole::kMain;
+  int scope = -1;  // the DAG template (index in Plan::templates) it belongs to, -1: the pipeline
   int owner = -1;  // handlers: the task they serve
   int group = -1;  // index into Plan::groups
   // Main tasks: their fallback and compensate handlers, by plan index (-1 = none).
@@ -55,7 +59,9 @@ struct PlanTask {
   int compensate = -1;
   const TaskSpec* spec = nullptr;
   std::unique_ptr<PlanTaskRare> rare;  // null: none of its fields set
-  Body::Kind kind = Body::Kind::kRun;        // run, script or builtin (uses resolved away)
+  // run, script or builtin: a `uses` of a component is resolved away; kUses only for a call of
+  // a DAG template (rare->tmpl).
+  Body::Kind kind = Body::Kind::kRun;
   const Body* body = nullptr;                // the task's or its component's body
   const OutputsDecl* outputs = nullptr;
   // Point into the task, its component or the pipeline's defaults (owned by the Plan).
@@ -80,6 +86,7 @@ struct PlanTask {
   const std::vector<const PolicySpec*>& gate() const { return rare_or_default().gate; }
   const ApprovalSpec* approval() const { return rare ? rare->approval : nullptr; }
   const ComponentSpec* component() const { return rare ? rare->component : nullptr; }
+  int tmpl() const { return rare ? rare->tmpl : -1; }
   const std::vector<ComponentArg>& component_args() const {
     return rare_or_default().component_args;
   }
@@ -88,6 +95,23 @@ struct PlanTask {
     if (!rare) rare = std::make_unique<PlanTaskRare>();
     return *rare;
   }
+};
+
+// A DAG template as compiled once for every call of it: its tasks are plan tasks (role kMain
+// and kFinally, scope = its index), which each call's instance gets its own instances of
+// (engine/run_state.h). Their deps point at tasks of the same template. A template may call
+// itself (recursion): spec.maxDepth bounds the nesting at run time.
+struct PlanTemplate {
+  const ComponentSpec* component = nullptr;
+  int first = 0;        // its tasks are Plan::tasks[first, first + num_main + num_finally)
+  int num_main = 0;
+  int num_finally = 0;
+  // Its tasks by their own names (views of the template's TaskSpec names).
+  std::unordered_map<std::string_view, int> by_name;
+  // What its outputs read (ComponentSpec::dag->output_values): its tasks by plan index.
+  std::vector<int> output_deps;
+
+  int size() const { return num_main + num_finally; }
 };
 
 struct PlanGroup {
@@ -101,6 +125,7 @@ struct Plan {
   std::vector<std::shared_ptr<const ComponentSpec>> components;
   std::vector<std::shared_ptr<const BreakerSpec>> breakers;  // spec.breakers and Breaker files
   std::vector<PlanGroup> groups;
+  std::vector<PlanTemplate> templates;  // DAG templates that the pipeline calls
   // Policies and waivers of the pipeline's files (spec.policies, and documents beside it).
   std::vector<std::shared_ptr<const PolicySpec>> policies;
   std::vector<std::shared_ptr<const WaiverSpec>> waivers;
@@ -109,6 +134,8 @@ struct Plan {
   int num_finally = 0;  // tasks[num_main, num_main + num_finally) are spec.finally
   // Keys view the TaskSpec names the pipeline owns (they never move): no second copy.
   std::unordered_map<std::string_view, int> by_name;
+  // The qualified names of templates' tasks and handlers, which by_name's keys view.
+  std::deque<std::string> scoped_names;
   // Every file read to build the plan, by absolute path, so a run can be resumed from exactly
   // what it was submitted with.
   std::map<std::string, std::string> sources;
@@ -121,6 +148,20 @@ struct Plan {
   const PlanTask* Find(std::string_view name) const {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : &tasks[it->second];
+  }
+  // A main or finally task by its own name in `scope` (-1: the pipeline, else a template).
+  const PlanTask* FindIn(int scope, std::string_view name) const {
+    if (scope < 0) {
+      const PlanTask* t = Find(name);
+      return t && t->scope < 0 ? t : nullptr;
+    }
+    const auto& m = templates[scope].by_name;
+    auto it = m.find(name);
+    return it == m.end() ? nullptr : &tasks[it->second];
+  }
+  // The params that `params.*` reads in `scope`: the pipeline's or the template's.
+  const std::vector<ParamDecl>& ParamsIn(int scope) const {
+    return scope < 0 ? pipeline->params : templates[scope].component->params;
   }
 };
 

@@ -118,7 +118,8 @@ ShapePtr DictOf(ShapePtr value) {
 const Shape& AdmissionShape() {
   static const ShapePtr kShape = [] {
     ShapePtr task = Object("a task of object.tasks", Fields{
-        {"name", nullptr}, {"finally", nullptr}, {"kind", nullptr}, {"uses", nullptr},
+        {"name", nullptr}, {"template", nullptr}, {"finally", nullptr}, {"kind", nullptr},
+        {"uses", nullptr},
         {"component", Object("a task's component", Fields{{"name", nullptr}, {"version", nullptr}})},
         {"retry", Object("a task's retry", Fields{{"limit", nullptr}})},
         {"timeout", nullptr}, {"deadline", nullptr},

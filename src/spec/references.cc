@@ -18,6 +18,7 @@ class ReferenceChecker {
 
   Status CheckReferences(PlanTask& pt) {
     const TaskSpec& t = *pt.spec;
+    scope_ = pt.scope;
     if (!t.secrets().empty()) SLUICE_TRY_STATUS(CheckSecretUses(pt));
     for (const auto& [name, field] : t.body.with()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
     if (!pt.component()) {
@@ -112,11 +113,9 @@ class ReferenceChecker {
       if (plan_->tasks[d].role == pt.role) deps.push_back(d);
     }
     for (const auto& [need, loc] : t.needs) {
-      auto found = plan_->by_name.find(need);
-      const PlanTask* up = found == plan_->by_name.end() ? nullptr : &plan_->tasks[found->second];
+      const PlanTask* up = plan_->FindIn(pt.scope, need);
       if (!up) {
-        std::vector<std::string> names;
-        for (const auto& other : plan_->tasks) names.push_back(other.name);
+        std::vector<std::string> names = NamesIn(pt.scope);
         return FailAt(loc, "task {} needs {}, which does not exist{}", Quote(pt.name), Quote(need),
                       DidYouMean(need, names));
       }
@@ -150,7 +149,14 @@ class ReferenceChecker {
       }
       if (path.size() < 2) return std::nullopt;
       const std::string &root = path[0], &field = path[1];
-      if ((root == "run" && (field == "id" || field == "status")) ||
+      if ((root == "run" || root == "scope") && field == "duration") {
+        return std::make_pair(StaticType::kDuration, size_t{2});
+      }
+      if ((root == "run" || root == "scope") && field == "failures") {
+        return std::make_pair(StaticType::kList, size_t{2});
+      }
+      if (root == "scope" && field == "depth") return std::make_pair(StaticType::kInt, size_t{2});
+      if ((root == "run" && (field == "id" || field == "status")) || (root == "scope" && field == "name") ||
           (root == "task" && field == "name") || (root == "component" && field == "dir") ||
           (root == "error" && (field == "class" || field == "message" || field == "task"))) {
         return std::make_pair(StaticType::kString, size_t{2});
@@ -182,7 +188,7 @@ class ReferenceChecker {
   // false) or in a component's scope, and records data dependencies.
   Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
     if (f.literal) return {};
-    ScopeTypes types(is_component ? pt.component()->params : plan_->pipeline->params);
+    ScopeTypes types(is_component ? pt.component()->params : plan_->ParamsIn(pt.scope));
     for (const auto& piece : f.tmpl.pieces()) {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
@@ -207,7 +213,7 @@ class ReferenceChecker {
   Status CheckKind(const TemplateField& f, std::string_view what, std::initializer_list<StaticType> ok) {
     const auto& pieces = f.tmpl.pieces();
     if (f.literal || pieces.size() != 1 || !pieces[0].expr) return {};
-    ScopeTypes types(plan_->pipeline->params);
+    ScopeTypes types(plan_->ParamsIn(scope_));
     auto t = CheckedType(*pieces[0].expr, types);
     if (!t || *t == StaticType::kDyn || std::find(ok.begin(), ok.end(), *t) != ok.end()) return {};
     return FailAt(f.loc, "{}; {} gives {}", what, Quote(f.tmpl.text()), StaticTypeName(*t));
@@ -235,9 +241,14 @@ class ReferenceChecker {
                          "secrets: (e.g. secrets: [{{name: {}, env: VAR}}]) and read $VAR",
                          path.size() >= 2 ? path[1] : "NAME");
     }
-    if (root == "run") {
-      if (path.size() >= 2 && path[1] != "id" && path[1] != "status" && path[1] != "failedTasks") {
-        return fmt::format("unknown {}: run has id, status and failedTasks", Join(path, "."));
+    if (root == "run" || root == "scope") {
+      static const std::vector<std::string> kRun = {"id", "status", "failedTasks", "duration",
+                                                    "failures"};
+      static const std::vector<std::string> kScope = {"name", "duration", "failures", "depth"};
+      const auto& fields = root == "run" ? kRun : kScope;
+      if (path.size() >= 2 && std::find(fields.begin(), fields.end(), path[1]) == fields.end()) {
+        return fmt::format("unknown {}: {} has {}{}", Join(path, "."), root, Join(fields, ", "),
+                           DidYouMean(path[1], fields));
       }
       return "";
     }
@@ -260,7 +271,7 @@ class ReferenceChecker {
     if (root == "tasks" && !is_component) return OutputProblem(pt, path);
     std::vector<std::string> roots = is_component
         ? std::vector<std::string>{"params", "component", "run", "task"}
-        : std::vector<std::string>{"params", "tasks", "item", "run", "task", "error"};
+        : std::vector<std::string>{"params", "tasks", "item", "run", "scope", "task", "error"};
     static const std::vector<std::string> kTypeNames = {
         "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
         "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration
@@ -273,12 +284,12 @@ class ReferenceChecker {
                            bool is_component) {
     if (path.size() < 2) return "";
     std::vector<std::string> names;
-    const auto& decls = is_component ? pt.component()->params : plan_->pipeline->params;
+    const auto& decls = is_component ? pt.component()->params : plan_->ParamsIn(pt.scope);
     for (const auto& d : decls) names.push_back(d.name);
     if (std::find(names.begin(), names.end(), path[1]) == names.end()) {
       return fmt::format("unknown param {}{}", Quote(path[1]), DidYouMean(path[1], names));
     }
-    const ParamDecl* d = is_component ? nullptr : plan_->pipeline->FindParam(path[1]);
+    const ParamDecl* d = is_component || pt.scope >= 0 ? nullptr : plan_->pipeline->FindParam(path[1]);
     if (d && d->secret && !in_env_) {
       return fmt::format("param {} is secret: it may reach a task only through env: (e.g. env: "
                          "{{TOKEN: \"${{{{ params.{} }}}}\"}}), never through the command line, "
@@ -308,11 +319,12 @@ class ReferenceChecker {
       return fmt::format("{} must read tasks.NAME.outputs.params.NAME or "
                          "tasks.NAME.outputs.artifacts.NAME", Join(path, "."));
     }
-    const PlanTask* up = plan_->Find(path[1]);
+    const PlanTask* up = plan_->FindIn(pt.scope, path[1]);
     if (!up) {
-      std::vector<std::string> names;
-      for (const auto& t : plan_->tasks) names.push_back(t.name);
-      return fmt::format("unknown task {}{}", Quote(path[1]), DidYouMean(path[1], names));
+      std::vector<std::string> names = NamesIn(pt.scope);
+      return fmt::format("unknown task {}{}{}", Quote(path[1]), DidYouMean(path[1], names),
+                         pt.scope >= 0 ? " (a DAG template's tasks read only its own tasks; "
+                                         "pass what they need as params)" : "");
     }
     if (up->index == pt.index) return fmt::format("task {} reads its own outputs", Quote(pt.name));
     if (up->role != TaskRole::kMain && up->role != TaskRole::kFinally) {
@@ -342,7 +354,53 @@ class ReferenceChecker {
     return "";
   }
 
+  // The main and finally tasks' own names in `scope` (-1: the pipeline), for suggestions.
+  std::vector<std::string> NamesIn(int scope) const {
+    std::vector<std::string> names;
+    for (const auto& t : plan_->tasks) {
+      if (t.scope == scope && t.owner < 0) names.push_back(t.spec->name);
+    }
+    return names;
+  }
+
+ public:
+  // A DAG template's outputs: each value reads its tasks' outputs (which become its
+  // output_deps) and a param's reads a param, an artifact's an artifact.
+  Status CheckTemplateOutputs(PlanTemplate& tp, int scope) {
+    static const TaskSpec kNoTask;
+    PlanTask pt;
+    pt.index = -1;
+    pt.scope = scope_ = scope;
+    pt.spec = &kNoTask;
+    const ComponentSpec& c = *tp.component;
+    for (const auto& [name, field] : c.dag->output_values) {
+      const bool artifact = std::any_of(c.outputs.artifacts.begin(), c.outputs.artifacts.end(),
+                                        [&](const ArtifactDecl& a) { return a.name == name; });
+      for (const auto& piece : field.tmpl.pieces()) {
+        if (!piece.expr) continue;
+        for (const auto& ref : piece.expr->references()) {
+          const auto& path = ref.path;
+          if (path[0] != "tasks" && path[0] != "params") {
+            return FailAt(field.loc, "output {} of DAG template {} reads {}: an output reads its "
+                          "tasks' outputs or its params", Quote(name), c.name, Quote(path[0]));
+          }
+          if (artifact && (path[0] != "tasks" || path.size() < 4 || path[3] != "artifacts")) {
+            return FailAt(field.loc, "output artifact {} of DAG template {} must be one of its "
+                          "tasks' artifacts (tasks.NAME.outputs.artifacts.NAME)", Quote(name), c.name);
+          }
+        }
+      }
+      SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    }
+    std::sort(pt.data_deps.begin(), pt.data_deps.end());
+    pt.data_deps.erase(std::unique(pt.data_deps.begin(), pt.data_deps.end()), pt.data_deps.end());
+    tp.output_deps = std::move(pt.data_deps);
+    return {};
+  }
+
+ private:
   const Plan* plan_;
+  int scope_ = -1;  // the scope of the task being checked
   bool retry_when_ = false;  // checking a retry.when: only error, task and run are in scope
   bool in_env_ = false;      // checking a task's env: values, where secret params may be read
 };
@@ -351,6 +409,11 @@ class ReferenceChecker {
 
 Status CheckTaskReferences(const Plan& plan, PlanTask& pt) {
   return ReferenceChecker(plan).CheckReferences(pt);
+}
+
+Status CheckTemplateOutputs(const Plan& plan, PlanTemplate& tp) {
+  int scope = static_cast<int>(&tp - plan.templates.data());
+  return ReferenceChecker(plan).CheckTemplateOutputs(tp, scope);
 }
 
 }  // namespace sluice

@@ -11,5 +11,8 @@ namespace sluice {
 // its dependencies: pt.deps from `needs` and the outputs it reads, pt.data_deps and
 // pt.when_reads_item. `pt` is one of plan.tasks; the others must be built already.
 Status CheckTaskReferences(const Plan& plan, PlanTask& pt);
+// Checks the outputs of DAG template `tp` (one of plan.templates) in its scope and sets its
+// output_deps.
+Status CheckTemplateOutputs(const Plan& plan, PlanTemplate& tp);
 
 }  // namespace sluice

@@ -297,10 +297,11 @@ class Reader {
   Status Groups(const YNode& gs, std::vector<GroupSpec>* out) const;
   Status Breakers(const YNode& bs, std::vector<BreakerSpec>* out) const;
   Status PipelineFailure(const YNode& spec, PipelineSpec* p) const;
-  Status Defaults(const YNode& d, PipelineSpec* p) const;
+  Status Defaults(const YNode& d, TaskDefaults* p) const;
   Status Pools(const YNode& pools, std::map<std::string, double>* out) const;
   Status PipelineTasks(const YNode& spec, PipelineSpec* p) const;
   Result<ComponentSpec> Component(const YNode& doc) const;
+  Status DagTemplate(const YNode& spec, ComponentSpec* c) const;
 
   const std::string& file() const { return file_; }
   void set_source(std::string_view source) { source_ = source; }
