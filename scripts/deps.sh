@@ -6,7 +6,7 @@ want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-de
       libre2-dev libgtest-dev bsdutils tzdata)
 for what in "$@"; do
   case "$what" in
-    demo|test) want+=(python3 python3-sklearn python3-numpy) ;;
+    demo|test) want+=(python3 python3-sklearn python3-numpy graphviz) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
     fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac

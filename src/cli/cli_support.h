@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/value.h"
 #include "env/env.h"
+#include "spec/plan.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -44,5 +45,11 @@ Result<AuditRecord> AuditBy(Env& env, const GlobalOptions& g, std::string action
 // AuditBy, appended to the store. On failure (not allowed, or the store) nothing is appended.
 Status Audit(Env& env, const GlobalOptions& g, Store& store, std::string action,
              std::string run_id, std::string subject, const Value& details = Value(ValueMap{}));
+
+// The run's params as -p texts: those of `params_file` (when not "") with `overrides` (-p) on
+// top. On failure returns the params file's error, located at FILE:LINE:COL.
+Result<std::map<std::string, std::string>> ParamsWithFile(
+    Env& env, const Plan& plan, const std::string& params_file,
+    const std::map<std::string, std::string>& overrides);
 
 }  // namespace sluice

@@ -10,9 +10,11 @@
 #include "cli/approvals.h"
 #include "cli/breakers.h"
 #include "cli/cli_support.h"
+#include "cli/components.h"
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
 #include "cli/progress.h"
+#include "cli/run_report.h"
 #include "cli/secrets.h"
 #include "common/outcome.h"
 #include "common/sha256.h"
@@ -23,6 +25,7 @@
 #include "env/fake_env.h"
 #include "env/faults.h"
 #include "exec/local_executor.h"
+#include "spec/params_file.h"
 #include "spec/plan.h"
 #include "store/store.h"
 
@@ -162,6 +165,15 @@ Result<FaultPlan> FaultsFromEnv(Env& env) {
 
 std::string Ts(int64_t us) { return FormatTimestampMs(us / 1000); }
 
+Result<std::map<std::string, std::string>> ParamsWithFile(
+    Env& env, const Plan& plan, const std::string& params_file,
+    const std::map<std::string, std::string>& overrides) {
+  if (params_file.empty()) return overrides;
+  SLUICE_TRY(from_file, ReadParamsFile(env.files(), plan, params_file));
+  for (const auto& [name, text] : overrides) (*from_file)[name] = text;  // -p wins
+  return std::move(*from_file);
+}
+
 namespace {
 
 class StoreCache : public CacheLookup {
@@ -192,40 +204,6 @@ EngineOptions EngineOptionsFor(Env& env, const std::string& run_id, const ExecOp
   opts.rollback = x.rollback;
   opts.time_zones = env.time_zones();
   return opts;
-}
-
-// Where things are after a run: failures with their logs, counts by state, artifacts, the run
-// folder, and with --stats the scheduling figures.
-void ReportRun(const Engine& engine, Store& store, const std::string& run_id,
-               const std::string& run_dir, const RunSummary& summary, int64_t run_us,
-               const ExecOptions& x) {
-  if (!x.cancel_only) {
-    constexpr int kShownFailures = 20;
-    for (const auto& [task, message] : engine.FailedTasks(kShownFailures)) {
-      std::fprintf(stderr, "  %s failed: %s\n    logs: sluice logs %s %s\n", task.c_str(),
-                   message.c_str(), run_id.c_str(), task.c_str());
-    }
-  }
-  std::vector<std::string> parts;
-  for (const auto& [state, n] : engine.CountByState()) parts.push_back(fmt::format("{} {}", n, state));
-  const std::string status(RunStatusName(summary.status));
-  std::fprintf(stderr, "run %s %s (%s)\n", run_id.c_str(), status.c_str(),
-               Join(parts, ", ").c_str());
-  auto artifacts = store.ListArtifacts(run_id);
-  for (const auto& [task, name, path] : artifacts ? *artifacts : std::vector<std::array<std::string, 3>>{}) {
-    std::fprintf(stderr, "  artifact %s.%s: %s\n", task.c_str(), name.c_str(), path.c_str());
-  }
-  std::fprintf(stderr, "  run folder: %s\n", run_dir.c_str());
-  if (!x.stats) return;
-  std::fprintf(stderr, "  scheduling latency (ready -> process start): p50 %s, p99 %s over %d attempts\n",
-               FormatDurationMs(summary.latency_p50_us / 1000).c_str(),
-               FormatDurationMs(summary.latency_p99_us / 1000).c_str(), summary.attempts_spawned);
-  std::fprintf(stderr, "  (microseconds: p50 %lld, p99 %lld)\n",
-               static_cast<long long>(summary.latency_p50_us),
-               static_cast<long long>(summary.latency_p99_us));
-  std::fprintf(stderr, "  phases: load and compile %s, submit %s, execute %s\n",
-               FormatDurationMs(x.load_us / 1000).c_str(),
-               FormatDurationMs(x.submit_us / 1000).c_str(), FormatDurationMs(run_us / 1000).c_str());
 }
 
 // Takes the run's lock and, under it, opens its journal (what the last process to execute the
@@ -309,7 +287,8 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
     std::fprintf(stderr, "the run stopped; continue it with: sluice resume %s\n", run_id.c_str());
     return 3;
   }
-  ReportRun(engine, store, run_id, run_dir, *summary, run_us, x);
+  ReportRun(env.files(), engine, store, run_id, run_dir, *summary, run_us, x,
+            secrets ? secrets->masker.get() : nullptr);
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
@@ -332,9 +311,14 @@ Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& sto
   created.kind = EventKind::kRunCreated;
   created.status = "pending";
   created.data = secret_digests.is_map() && !secret_digests.as_map().empty()
-                     ? fmt::format("{{\"params\":{},\"secretParams\":{}}}", run.params,
+                     ? fmt::format("{{\"params\":{},\"secretParams\":{}", run.params,
                                    secret_digests.ToJson())
-                     : fmt::format("{{\"params\":{}}}", run.params);
+                     : fmt::format("{{\"params\":{}", run.params);
+  // Which version each `uses` resolved to ("train": "train@1.1.0"): what ran, for the record.
+  if (auto uses = ComponentUses(plan); !uses.empty()) {
+    created.data += fmt::format(",\"components\":{}", ComponentVersions(uses).ToJson());
+  }
+  created.data += "}";
   // Admission's decisions other than allow (with any waivers used) ride with the submission.
   ValueList notable;
   for (const auto& d : decisions) {
@@ -431,7 +415,9 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   if (!who) return Report(who.error());
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
-  auto bound = BindRunParams(env, **plan, o.params);
+  auto given = ParamsWithFile(env, **plan, o.params_file, o.params);
+  if (!given) return Report(given.error());
+  auto bound = BindRunParams(env, **plan, *given);
   if (!bound) return Report(bound.error());
   const Value* params = &bound->stored;  // secret params as "***": what is stored and judged
   int64_t t1 = clock.NowUs();

@@ -35,6 +35,7 @@ struct ExecOptions {
 struct RunOptions {
   std::string file;
   std::map<std::string, std::string> params;
+  std::string params_file;  // --params-file: a YAML or JSON map of params; `params` override it
   std::string policies;  // --policies DIR: admission policies and waivers beside the pipeline's
   ExecOptions exec;
 };
@@ -48,14 +49,20 @@ void ProtectStateFiles(Env& env, const std::string& state_dir);
 int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o);
 // Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& run, const ExecOptions& o);
+// With `params` (-p) or a `params_file`, also binds them (as `run` would) and fails on a bad one.
 int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
-                const std::string& policies);
+                const std::string& policies, const std::map<std::string, std::string>& params = {},
+                const std::string& params_file = "");
 // `sluice policy eval FILE --input JSON`: every rule of every policy in FILE on the input.
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input);
 // `sluice policy test DIR`: the cases of every test file in DIR; exit 1 on a mismatch.
 int CmdPolicyTest(Env& env, const GlobalOptions& g, const std::string& dir);
-int CmdGraph(Env& env, const std::string& file, const std::string& format);
+// `sluice graph FILE|RUN`: a pipeline file's DAG (dot, mermaid), or a stored run's colored by
+// state (dot); with format svg or png, laid out by Graphviz's `dot` program. Written to
+// `out_file`, or stdout when it is "".
+int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const std::string& format,
+             const std::string& out_file = "");
 int CmdRuns(Env& env, const GlobalOptions& g, int limit);
 int CmdStatus(Env& env, const GlobalOptions& g, const std::string& run);
 // The run's event log, in order: what happened, for debugging and tests.

@@ -74,7 +74,7 @@ TEST(Commands, ValidateOfAFileNotInTheEnvIsInvalidInput) {
 TEST(Commands, GraphPrintsTheEdgesOfThePipelineInTheEnv) {
   FakeEnv env;
   ASSERT_TRUE(env.mem_files.WriteFile("/p.yaml", kTwoNoops));
-  Outcome o = Capture([&] { return CmdGraph(env, "/p.yaml", "mermaid"); });
+  Outcome o = Capture([&] { return CmdGraph(env, GlobalOptions{}, "/p.yaml", "mermaid"); });
   EXPECT_EQ(o.rc, 0) << o.err;
   EXPECT_NE(o.out.find("prep"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("train"), std::string::npos) << o.out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli_support.h"
+#include "cli/components.h"
 #include "cli/policy_cmds.h"
 #include "exec/local_executor.h"
 #include "common/strings.h"
@@ -46,12 +47,18 @@ Result<StoredRun> OpenRun(Env& env, const GlobalOptions& g, const std::string& i
 }  // namespace
 
 int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
-                const std::string& policies) {
+                const std::string& policies, const std::map<std::string, std::string>& given,
+                const std::string& params_file) {
   auto plan = LoadPlan(env.files(), file);
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
-  // Admission with the params' defaults, as a run without -p would be submitted: the state
-  // folder's central policies, the pipeline's own and --policies.
+  auto texts = ParamsWithFile(env, p, params_file, given);
+  if (!texts) return Report(texts.error());
+  // Params as a run without -p would be submitted (the defaults), or as given.
+  auto params = BindParams(p, *texts);
+  if (!params && (!given.empty() || !params_file.empty())) return Report(params.error());
+  // Admission with those params: the state folder's central policies, the pipeline's own and
+  // --policies.
   // Granted waivers count when there is a store; validate creates none.
   std::unique_ptr<Store> store;
   if (env.files().Stat(PathJoin(g.state_dir, "sluice.db")).exists) {
@@ -63,7 +70,6 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
   if (!central) return Report(central.error());
   std::vector<Decision> decisions;
   if (!policies.empty() || !p.policies.empty() || !central->policies.empty()) {
-    auto params = BindParams(p, {});
     auto admitted = Admit(env.files(), p, params ? *params : Value(ValueMap{}), *central,
                           policies, env.clock().NowUs(), env.time_zones());
     if (!admitted) return Report(admitted.error());
@@ -78,6 +84,7 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                      {"finally", Value(static_cast<int64_t>(p.num_finally))},
                      {"handlers", Value(static_cast<int64_t>(handlers))},
                      {"components", Value(static_cast<int64_t>(p.components.size()))},
+                     {"uses", ComponentUsesJson(ComponentUses(p))},
                      {"digest", Value(p.digest)}});
     std::printf("%s\n", v.ToJson().c_str());
   } else {
@@ -87,21 +94,13 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
     std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
                 file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
                 p.components.size(), p.sources.size());
+    for (const auto& line : ComponentUsesText(ComponentUses(p))) std::printf("%s\n", line.c_str());
     if (!decisions.empty()) {
       std::printf("admission: %zu policy decisions, %s\n", decisions.size(),
                   AnyDenied(decisions) ? "DENIED" : "allowed");
     }
   }
   return AnyDenied(decisions) ? 1 : 0;
-}
-
-int CmdGraph(Env& env, const std::string& file, const std::string& format) {
-  auto plan = LoadPlan(env.files(), file);
-  if (!plan) return Report(plan.error());
-  const Plan& p = **plan;
-  std::string out = format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
-  std::fputs(out.c_str(), stdout);
-  return 0;
 }
 
 int CmdRuns(Env& env, const GlobalOptions& g, int limit) {
@@ -178,11 +177,16 @@ namespace {
 
 // `status -o json`: the run, its tasks, attempts and policy decisions.
 Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
-                 const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions) {
+                 const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
+                 const std::vector<ComponentUse>& uses) {
+  std::map<std::string, std::string> version_of;  // plan task -> "name@version"
+  for (const auto& u : uses) version_of[u.task] = u.component + "@" + u.version;
   ValueList tl;
   for (const auto& t : tasks) {
     auto out = ParseJson(t.outputs);
+    auto used = version_of.find(t.name.substr(0, t.name.find('[')));  // a forEach item: its task's
     tl.push_back(Value(ValueMap{{"name", Value(t.name)},
+                                {"component", used == version_of.end() ? Value() : Value(used->second)},
                                 {"state", Value(t.state)},
                                 {"attempts", Value(static_cast<int64_t>(t.attempts))},
                                 {"message", Value(t.message)},
@@ -220,13 +224,14 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
                         {"params", params ? *params : Value()},
                         {"stats", stats ? *stats : Value()},
                         {"specDigest", Value(run.spec_digest)},
+                        {"components", ComponentUsesJson(uses)},
                         {"tasks", Value(std::move(tl))},
                         {"attempts", Value(std::move(al))},
                         {"decisions", Value(std::move(dl))}});
 }
 
 void PrintStatus(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
-                 const std::vector<DecisionRow>& decisions) {
+                 const std::vector<DecisionRow>& decisions, const std::vector<ComponentUse>& uses) {
   std::printf("run %s  pipeline %s  status %s\n", run.id.c_str(), run.pipeline.c_str(),
               status.c_str());
   std::printf("started %s  finished %s  %s\n", Ts(run.started_us).c_str(),
@@ -236,6 +241,10 @@ void PrintStatus(const RunRecord& run, const std::string& status, const std::vec
   for (const auto& t : tasks) {
     std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
                 DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
+  }
+  if (!uses.empty()) {
+    std::printf("\ncomponents (reference -> the version that ran):\n");
+    for (const auto& line : ComponentUsesText(uses)) std::printf("%s\n", line.c_str());
   }
   if (!decisions.empty()) {
     int allowed = 0;
@@ -265,14 +274,40 @@ int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   auto decisions = store->ListDecisions(run.id);
   const std::vector<DecisionRow> no_decisions;
   const std::string status = ShownStatus(env, g, run);
+  const std::vector<ComponentUse> uses = StoredComponentUses(*store, run);
   if (g.json) {
-    Value v = StatusJson(run, status, *tasks, *attempts, decisions ? *decisions : no_decisions);
+    Value v = StatusJson(run, status, *tasks, *attempts, decisions ? *decisions : no_decisions, uses);
     std::printf("%s\n", v.ToJson().c_str());
     return 0;
   }
-  PrintStatus(run, status, *tasks, decisions ? *decisions : no_decisions);
+  PrintStatus(run, status, *tasks, decisions ? *decisions : no_decisions, uses);
   return 0;
 }
+
+namespace {
+
+// Why `sluice logs RUN TASK` has nothing to show: the task has no attempt yet, or the run has no
+// such task, with the names it may have meant (a typo, or a forEach item's "train[2]").
+Error NoAttemptsError(Store& store, const std::string& run_id, const std::string& task) {
+  auto tasks = store.ListTasks(run_id);
+  std::vector<std::string> names;
+  for (const auto& t : tasks ? *tasks : std::vector<TaskRecord>{}) {
+    if (t.name == task) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run_id));
+    }
+    names.push_back(t.name);
+  }
+  std::string hint = DidYouMean(task, names);
+  if (hint.empty() && !names.empty()) {
+    const size_t shown = std::min<size_t>(names.size(), 10);
+    std::vector<std::string> some(names.begin(), names.begin() + shown);
+    hint = fmt::format("; its tasks: {}{}", Join(some, ", "), names.size() > shown ? ", ..." : "");
+  }
+  return Error(ErrorCode::kNotFound, fmt::format("run {} has no task {}{}", run_id, Quote(task), hint));
+}
+
+}  // namespace
 
 int CmdLogs(Env& env, const GlobalOptions& g, const std::string& id, const std::string& task,
             int attempt, bool follow) {
@@ -285,10 +320,7 @@ int CmdLogs(Env& env, const GlobalOptions& g, const std::string& id, const std::
   for (const auto& a : *attempts) {
     if (a.task == task) last = std::max(last, a.attempt);
   }
-  if (last == 0) {
-    return Report(Error(ErrorCode::kNotFound,
-                        fmt::format("task {} of run {} has no attempts (yet)", Quote(task), run.id)));
-  }
+  if (last == 0) return Report(NoAttemptsError(*store, run.id, task));
   if (attempt == 0) attempt = last;
   if (attempt > last) {
     return Report(Error(ErrorCode::kNotFound, fmt::format("task {} has {} attempts", Quote(task), last)));

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "common/strings.h"
 
 #include <fmt/format.h>
 
@@ -21,8 +22,10 @@ struct Options {
   std::string output = "text";
   RunOptions run;
   std::vector<std::string> params;  // -p name=value, checked and moved into run.params
+  std::string params_file;          // --params-file (run, validate)
   std::string file, policies_dir, policy_input;
   std::string format = "dot";
+  std::string out_file;  // graph -o
   int limit = 50;
   std::string run_id, task;
   int attempt = 0;
@@ -60,6 +63,7 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.run = app.add_subcommand("run", "run a pipeline");
   s.run->add_option("file", o.run.file, "pipeline file")->required();
   s.run->add_option("-p,--param", o.params, "name=value (repeatable)")->allow_extra_args(false);
+  s.run->add_option("--params-file", o.params_file, "a YAML or JSON map of param name to value (-p overrides it)");
   s.run->add_option("-j,--jobs", o.run.exec.jobs, "how many tasks run at once (default: cores)")
       ->check(CLI::Range(1, 100000));
   s.run->add_flag("--stats", o.run.exec.stats, "print scheduling latency figures at the end");
@@ -70,6 +74,9 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.validate = app.add_subcommand("validate", "check a pipeline; nothing runs, nothing is written");
   s.validate->add_option("file", o.file, "pipeline file")->required();
   s.validate->add_option("--policies", o.policies_dir, "also check and apply these admission policies");
+  s.validate->add_option("-p,--param", o.params, "name=value (repeatable): also check these params")
+      ->allow_extra_args(false);
+  s.validate->add_option("--params-file", o.params_file, "a YAML or JSON map of param name to value");
 
   auto* policy = app.add_subcommand("policy", "evaluate or test policies");
   policy->require_subcommand(1);
@@ -79,9 +86,11 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.policy_test = policy->add_subcommand("test", "run the policy test cases in a folder");
   s.policy_test->add_option("dir", o.file, "a folder of test files")->required();
 
-  s.graph = app.add_subcommand("graph", "print the pipeline's DAG");
-  s.graph->add_option("file", o.file, "pipeline file")->required();
-  s.graph->add_option("--format", o.format, "dot or mermaid")->check(CLI::IsMember({"dot", "mermaid"}));
+  s.graph = app.add_subcommand("graph", "draw a pipeline's DAG, or a run's colored by state");
+  s.graph->add_option("target", o.file, "pipeline file, or run id (or a unique prefix)")->required();
+  s.graph->add_option("--format", o.format, "dot, mermaid (a file), svg or png (with Graphviz's dot)")
+      ->check(CLI::IsMember({"dot", "mermaid", "svg", "png"}));
+  s.graph->add_option("-o,--out", o.out_file, "write the picture to this file");
 }
 
 // Secrets: resume and rollback take the run's secret params again (their values are not stored).
@@ -198,6 +207,7 @@ bool Resolve(Env& env, Options& o) {
     o.run.params[p.substr(0, eq)] = p.substr(eq + 1);
   }
   o.resume.secret_params = o.rollback.secret_params = o.run.params;  // secrets: -p again
+  o.run.params_file = o.params_file;
   return true;
 }
 
@@ -211,10 +221,12 @@ int PrintVersion(const GlobalOptions& g) {
 int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   const GlobalOptions& g = o.g;
   if (*s.run) return CmdRun(env, g, o.run);
-  if (*s.validate) return CmdValidate(env, g, o.file, o.policies_dir);
+  if (*s.validate) {
+    return CmdValidate(env, g, o.file, o.policies_dir, o.run.params, o.params_file);
+  }
   if (*s.policy_eval) return CmdPolicyEval(env, g, o.file, o.policy_input);
   if (*s.policy_test) return CmdPolicyTest(env, g, o.file);
-  if (*s.graph) return CmdGraph(env, o.file, o.format);
+  if (*s.graph) return CmdGraph(env, g, o.file, o.format, o.out_file);
   if (*s.runs) return CmdRuns(env, g, o.limit);
   if (*s.status) return CmdStatus(env, g, o.run_id);
   if (*s.events) return CmdEvents(env, g, o.run_id);
@@ -242,6 +254,42 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   return 2;
 }
 
+// A command the command line names that does not exist (`sluice rnu x.yaml`): CLI11 would only
+// say "A subcommand is required". Walks the positional words through the subcommand tree,
+// skipping options (and the values of the global options that take one). Returns 2 having
+// named the unknown command and the nearest one, or -1 when every command exists.
+int UnknownCommand(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "sluice";
+  for (int k = 1; k < argc; ++k) {
+    std::string_view arg = argv[k];
+    if (arg == "--") return -1;
+    if (arg.starts_with("-")) {
+      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output") ++k;
+      continue;
+    }
+    auto subs = at->get_subcommands([](const CLI::App*) { return true; });
+    if (subs.empty()) return -1;  // a command's own arguments
+    std::vector<std::string> names;
+    const CLI::App* next = nullptr;
+    for (const auto* sub : subs) {
+      names.push_back(sub->get_name());
+      if (sub->get_name() == arg) next = sub;
+    }
+    if (!next) {
+      auto near = ClosestMatch(arg, names);
+      std::fprintf(stderr, "%s: unknown command %s%s; see %s --help\n", path.c_str(),
+                   Quote(arg).c_str(),
+                   near ? fmt::format(" (did you mean \"{}\"?)", *near).c_str() : "",
+                   path.c_str());
+      return 2;
+    }
+    at = next;
+    path += " " + next->get_name();
+  }
+  return -1;
+}
+
 }  // namespace
 }  // namespace sluice
 
@@ -258,6 +306,7 @@ int main(int argc, char** argv) {
   AddControlCommands(app, o, s);
   AddWaiverCommands(app, o, s);
   AddToolCommands(app, o, s);
+  if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

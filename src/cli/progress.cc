@@ -8,7 +8,7 @@
 namespace sluice {
 
 ProgressPrinter::ProgressPrinter(FILE* out, bool tty, bool color, Clock& clock)
-    : out_(out), tty_(tty), color_(color), clock_(clock) {}
+    : out_(out), tty_(tty), color_(color), clock_(clock), start_us_(clock.NowUs()) {}
 
 ProgressPrinter::~ProgressPrinter() { Finish(); }
 
@@ -47,7 +47,9 @@ void ProgressPrinter::Line(const std::string& text) {
 void ProgressPrinter::StatusLine(const Progress& p) {
   std::string running = p.running.empty() ? "" : "running: " + Join(p.running, ", ");
   if (running.size() > 100) running = running.substr(0, 97) + "...";
-  pending_ += fmt::format("\r[{}/{}] {}\x1b[K", p.finished, p.total, running);
+  const int64_t elapsed_s = (clock_.NowUs() - start_us_) / 1'000'000;
+  pending_ += fmt::format("\r[{}/{} {}:{:02}] {}\x1b[K", p.finished, p.total, elapsed_s / 60,
+                          elapsed_s % 60, running);
   status_shown_ = true;
 }
 

@@ -1,5 +1,5 @@
 // Progress display for a run: on a terminal a status line like ninja's
-// ("[12/40] running: train, eval") plus a line per notable event; on a pipe one plain line per
+// ("[12/40 1:05] running: train, eval", with the minutes and seconds since it began) plus a line per notable event; on a pipe one plain line per
 // event. Colors only on a terminal and only when NO_COLOR is unset.
 #pragma once
 
@@ -39,6 +39,7 @@ class ProgressPrinter : public RunObserver {
   size_t committed_ = 0;  // pending_[0, committed_) is committed and may be written
   static constexpr size_t kFlushBytes = 64 * 1024;
   int64_t last_status_us_ = 0;
+  int64_t start_us_;  // when the command began: the status line shows the time since
 };
 
 }  // namespace sluice

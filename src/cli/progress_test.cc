@@ -86,5 +86,25 @@ TEST(ProgressPrinter, LinesOfEventsNeverCommittedAreNeverShown) {
   std::fclose(f);
 }
 
+TEST(ProgressPrinter, TheStatusLineOnATerminalShowsTheTimeSinceTheRunBegan) {
+  FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  FakeClock clock;
+  ProgressPrinter p(f, /*tty=*/true, /*color=*/false, clock);
+  clock.Advance(65'000'000);
+  Event spawned;
+  spawned.kind = EventKind::kAttemptSpawned;
+  spawned.task = "train";
+  spawned.attempt = 1;
+  RunObserver::Progress progress;
+  progress.total = 4;
+  progress.finished = 1;
+  progress.running = {"train"};
+  p.OnEvent(spawned, progress);
+  p.Flush();
+  EXPECT_EQ(Written(f), "\r[1/4 1:05] running: train\x1b[K");
+  std::fclose(f);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -366,7 +366,7 @@ def terminal_shows_a_live_status_line():
                        timeout=30, env=dict(os.environ, NO_COLOR="1"))
     p.stdout = p.stdout.decode()  # bytes: text mode would turn the \r into newlines
     assert p.returncode == 0, p.stdout
-    assert "[0/2] running: a" in p.stdout, repr(p.stdout)
+    assert "[0/2 0:00] running: a" in p.stdout, repr(p.stdout)  # with the time since it began
     assert "\r" in p.stdout and "\x1b[K" in p.stdout, repr(p.stdout)
     assert "\x1b[3" not in p.stdout, "NO_COLOR must disable colors"
     assert "started   a" not in p.stdout, "a terminal gets a status line, not a line per event"
@@ -1227,6 +1227,152 @@ def waivers_of_central_policies_are_granted_by_the_right_and_count_only_when_aud
     actions = [json.loads(l)["action"] for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
     assert "waiver.granted" in actions and "waiver.revoked" in actions, actions
     e.sluice("audit", "verify", check=0)
+
+
+# ---- issue 12 §3: what a new user trips on at the command line (branch i12-cli) ----
+
+@test
+def an_unknown_command_is_named_with_the_nearest_one_and_exit_2():
+    e = Env()
+    r = e.sluice("rnu", "x.yaml", check=2)
+    assert r.stderr.strip() == 'sluice: unknown command "rnu" (did you mean "run"?); see sluice --help', r.stderr
+    r = e.sluice("-o", "json", "cache", "lss", check=2)
+    assert 'sluice cache: unknown command "lss" (did you mean "ls"?)' in r.stderr, r.stderr
+    r = e.sluice("zzzzzzzz", check=2)
+    assert r.stderr.strip() == 'sluice: unknown command "zzzzzzzz"; see sluice --help', r.stderr
+    e.sluice("version", check=0)
+
+
+@test
+def params_come_from_a_file_typed_by_their_declarations_and_p_overrides_them():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: show
+      run: [sh, -c, 'echo "$0|$1|$2|$3"', "${{ params.lr }}", "${{ params.epochs * 2 }}", "${{ params.tags[1] }}", "${{ params.version }}"]
+      outputs: {params: [{name: line, from: {stdout: text}}]}
+""", """  params:
+    - {name: lr, type: number, default: 0.1}
+    - {name: epochs, type: int, default: 1}
+    - {name: tags, type: list, default: []}
+    - {name: version, type: string, default: x}
+"""))
+    e.write("params.yaml", "lr: 0.01\nepochs: 5\ntags: [a, b]\nversion: 1.10\n")
+    r = e.sluice("run", "p.yaml", "--params-file", "params.yaml", "-p", "epochs=7", check=0)
+    t = e.tasks(r.stdout.splitlines()[0])
+    assert t["show"]["outputs"]["params"]["line"] == "0.01|14|b|1.10", t["show"]
+    e.write("params.json", '{"lr": 0.5, "tags": ["c", "d"]}')
+    e.sluice("validate", "p.yaml", "--params-file", "params.json", check=0)
+    # Errors name the file, line and column, and what was expected.
+    e.write("bad.yaml", "lr: 0.01\nepochs: many\n")
+    r = e.sluice("run", "p.yaml", "--params-file", "bad.yaml", check=2)
+    assert r.stderr.strip() == 'bad.yaml:2:9: param "epochs" must be int, got "many"', r.stderr
+    e.write("bad.yaml", "lr: 0.01\nepoch: 3\n")
+    r = e.sluice("validate", "p.yaml", "--params-file", "bad.yaml", check=2)
+    assert r.stderr.startswith('bad.yaml:2:1: unknown param "epoch" (did you mean "epochs"?)'), r.stderr
+    e.write("bad.yaml", "- 1\n- 2\n")
+    r = e.sluice("run", "p.yaml", "--params-file", "bad.yaml", check=2)
+    assert "bad.yaml:1:1: a params file must be a map" in r.stderr, r.stderr
+    e.write("bad.yaml", "lr: [1\n")
+    r = e.sluice("run", "p.yaml", "--params-file", "bad.yaml", check=2)
+    assert r.stderr.startswith("bad.yaml:2:1: "), r.stderr
+    r = e.sluice("validate", "p.yaml", "-p", "epochs=x", check=2)
+    assert 'param "epochs" must be int' in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(e.state, "sluice.db")) or \
+        json.loads(e.sluice("runs", "-o", "json", check=0).stdout)[0]["status"] == "succeeded"
+
+
+@test
+def the_version_each_uses_resolved_to_shows_in_validate_status_and_events():
+    e = Env()
+    os.makedirs(os.path.join(e.dir, "lib"))
+    for v in ("1.0.0", "1.1.0", "2.0.0"):
+        e.write(f"lib/train-{v}.yaml", f"""apiVersion: sluice/v1
+kind: Component
+metadata: {{name: train, version: {v}}}
+spec:
+  run: [echo, "{v}"]
+""")
+    e.write("p.yaml", pipeline("""
+    - {name: fit, uses: train@1}
+    - {name: sweep, uses: train@1.0, forEach: [1, 2]}
+""", "  imports: [lib]\n"))
+    v = json.loads(e.sluice("validate", "p.yaml", "-o", "json", check=0).stdout)
+    assert {(u["task"], u["uses"], u["version"]) for u in v["uses"]} == \
+        {("fit", "train@1", "1.1.0"), ("sweep", "train@1.0", "1.0.0")}, v
+    r = e.sluice("validate", "p.yaml", check=0)
+    assert "  train@1 -> train@1.1.0 (fit)" in r.stdout, r.stdout
+    run = e.sluice("run", "p.yaml", check=0).stdout.splitlines()[0]
+    st = e.status(run)
+    assert {t["name"]: t["component"] for t in st["tasks"]} == \
+        {"fit": "train@1.1.0", "sweep": "train@1.0.0", "sweep[0]": "train@1.0.0",
+         "sweep[1]": "train@1.0.0"}, st["tasks"]
+    assert {(u["task"], u["version"]) for u in st["components"]} == {("fit", "1.1.0"), ("sweep", "1.0.0")}
+    text = e.sluice("status", run, check=0).stdout
+    assert "train@1 -> train@1.1.0 (fit)" in text and "train@1.0 -> train@1.0.0 (sweep)" in text, text
+    events = json.loads(e.sluice("events", run, "-o", "json", check=0).stdout)
+    created = [ev for ev in events if ev["kind"] == "run.created"][0]
+    assert created["data"]["components"] == {"fit": "train@1.1.0", "sweep": "train@1.0.0"}, created
+
+
+@test
+def a_failed_tasks_summary_ends_with_its_stderr_and_names_the_logs_command_for_an_item():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: train
+      forEach: [1, 2, 3]
+      run: [sh, -c, 'if [ "$0" = 3 ]; then echo loading >&2; echo "lr is $TOKEN" >&2; echo >&2; echo "ValueError: lr < 0" >&2; exit 3; fi', "${{ item }}"]
+      env: {TOKEN: "${{ params.token }}"}
+    - name: guarded
+      run: [sh, -c, 'exit 1']
+      catch: [{run: [echo, caught]}]
+""", "  failFast: false\n  params: [{name: token, secret: true}]\n"))
+    r = e.sluice("run", "p.yaml", "-p", "token=hunter2", "-j", "1", check=1)
+    run = r.stdout.splitlines()[0]
+    lines = r.stderr.splitlines()
+    at = lines.index("  train[2] failed: exited with 3")
+    assert lines[at + 1:at + 5] == ["    | loading", "    | lr is ***", "    | ValueError: lr < 0",
+                                   f"    logs: sluice logs {run} 'train[2]'"], lines
+    assert "hunter2" not in r.stderr, r.stderr
+    # Counts are of the pipeline's tasks; the catch handler is counted apart.
+    assert f"run {run} failed (1 failed, 1 recovered; handlers: 1 succeeded)" in lines, lines
+    r = e.sluice("logs", run, "train[2]", check=0)
+    assert "ValueError" in r.stderr, r.stderr
+    r = e.sluice("logs", run, "trian", check=2)
+    assert 'did you mean "train' in r.stderr, r.stderr
+
+
+@test
+def a_runs_graph_is_colored_by_state_with_items_handlers_gates_and_finally_and_drawn_by_dot():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - {name: prep, run: [echo, hi]}
+    - {name: sweep, needs: [prep], forEach: [1, 2, 3], run: [sh, -c, 'exit $(( $0 == 2 ))', "${{ item }}"]}
+    - {name: flaky, run: [sh, -c, 'exit 1'], catch: [{run: [echo, caught]}]}
+  finally:
+    - {name: notify, run: [echo, done]}
+""", "  failFast: false\n"))
+    run = e.sluice("run", "p.yaml", check=1).stdout.splitlines()[0]
+    dot = e.sluice("graph", run, check=0).stdout
+    assert dot.startswith('digraph "e2e ' + run + ' (failed)"'), dot[:200]
+    assert 'subgraph cluster_' in dot and 'label="forEach sweep"' in dot, dot
+    assert 'label="sweep[1]\\nfailed", shape=box, style="filled,rounded", fillcolor="#f08080"' in dot, dot
+    assert 'label="sweep[0]\\nsucceeded"' in dot and 'fillcolor="#8fd694"' in dot, dot
+    assert 'style=dashed, color="#c07000", label="catch"' in dot, dot
+    assert 'style=dotted, color="#606060", label="finally"' in dot, dot
+    assert 'label="notify\\nfinally succeeded"' in dot, dot
+    svg = e.sluice("graph", run, "--format", "svg", check=0).stdout
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "sweep[1]" in svg, svg[:300]
+    r = e.sluice("graph", run[:17], "--format", "png", "-o", "run.png", check=0)
+    with open(os.path.join(e.dir, "run.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # A pipeline file still gives its plain DOT and Mermaid.
+    assert e.sluice("graph", "p.yaml", check=0).stdout.startswith('digraph "e2e" {')
+    assert e.sluice("graph", "p.yaml", "--format", "mermaid", check=0).stdout.startswith("flowchart LR")
+    r = e.sluice("graph", "nosuchrun", check=2)
+    assert '"nosuchrun" is neither a pipeline file nor a run' in r.stderr, r.stderr
+    # Without Graphviz's dot: a message that says how to get it; dot output needs nothing.
+    r = e.sluice("graph", run, "--format", "svg", check=2, env={"PATH": "/nonexistent"})
+    assert "apt-get install graphviz" in r.stderr, r.stderr
 
 
 def run_suite(tests, name):
