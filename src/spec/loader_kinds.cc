@@ -26,8 +26,9 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   c.minor = parts[1];
   c.patch = parts[2];
   const auto& spec = doc["spec"];
+  ScopedNames names(*this, spec);
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env", "retry",
-                              "timeout", "resources", "cache"},
+                              "timeout", "resources", "cache", "workingDir"},
                        "a Component spec"));
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
@@ -63,6 +64,10 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   if (spec["cache"]) {
     SLUICE_TRY(cc, Cache(spec["cache"]));
     c.cache = *cc;
+  }
+  if (spec["workingDir"]) {
+    SLUICE_TRY(w, WorkingDirOf(spec["workingDir"]));
+    c.working_dir = *w;
   }
   return c;
 }
