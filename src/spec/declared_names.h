@@ -31,16 +31,20 @@ class SpecNames : public DeclaredNames {
   void Read() const {
     read_ = true;
     if (!spec_.IsMap()) return;
-    for (const char* list : {"tasks", "finally"}) Collect(spec_[list], &tasks_);
-    Collect(spec_["params"], &params_);
+    // Only hyphenated task names are ever asked for (tasks are never ambiguous): a
+    // million-task pipeline keeps no copy of its plain names.
+    for (const char* list : {"tasks", "finally"}) Collect(spec_[list], true, &tasks_);
+    Collect(spec_["params"], false, &params_);
   }
-  // The `name:` of every map in list `l` (what is not well formed is the loader's to report).
-  static void Collect(const YNode& l, std::set<std::string, std::less<>>* out) {
+  // The `name:` of every map in list `l` (what is not well formed is the loader's to report),
+  // or only those holding a '-'.
+  static void Collect(const YNode& l, bool hyphenated, std::set<std::string, std::less<>>* out) {
     if (!l.IsSequence()) return;
     for (const auto& item : l) {
       if (!item.IsMap()) continue;
       YNode name = item["name"];
-      if (name.IsScalar()) out->emplace(name.Scalar());
+      if (!name.IsScalar()) continue;
+      if (!hyphenated || name.Scalar().find('-') != std::string_view::npos) out->emplace(name.Scalar());
     }
   }
 
