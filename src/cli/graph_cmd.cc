@@ -28,7 +28,7 @@ struct Builder {
   }
   int Add(RunGraphNode::Kind kind, std::string name, std::string state, std::string note = "",
           int cluster = -1) {
-    nodes.push_back({kind, std::move(name), std::move(state), std::move(note), cluster});
+    nodes.push_back({kind, std::move(name), std::move(state), std::move(note), cluster, {}});
     return static_cast<int>(nodes.size()) - 1;
   }
   // A gate or approval guarding plan task `t` (node `n`): its node and the edge into the task,
@@ -68,6 +68,50 @@ struct Builder {
     if (more) Add(RunGraphNode::Kind::kMore, fmt::format("and {} more", more), "", "", n);
   }
 
+  // The tasks that ran inside call `t` (node `n`) of a DAG template, nested calls and items
+  // included, as a cluster of the call's node; an edge wherever a template's task needs another
+  // of the same call's instance. Up to kItemsShown * 4 of them.
+  void AddCallTasks(const PlanTask& t, int n) {
+    std::map<std::string, int> node_by_name;
+    int shown = 0, more = 0;
+    for (auto it = rec.lower_bound(t.name); it != rec.end() && it->first.starts_with(t.name); ++it) {
+      const std::string& name = it->first;
+      if (name.size() == t.name.size() || (name[t.name.size()] != '.' && name[t.name.size()] != '[')) continue;
+      if (name.find('.', t.name.size()) == std::string::npos) continue;  // a forEach item alone
+      if (shown == kItemsShown * 4) {
+        ++more;
+        continue;
+      }
+      ++shown;
+      node_by_name[name] = Add(RunGraphNode::Kind::kItem, name, it->second->state, it->second->state, n);
+    }
+    if (more) Add(RunGraphNode::Kind::kMore, fmt::format("and {} more", more), "", "", n);
+    const ComponentSpec& c = *plan.templates[t.tmpl()].component;
+    nodes[n].cluster_label = fmt::format("template {}@{}", c.name, c.version);
+    for (const auto& [name, node] : node_by_name) {
+      const size_t dot = name.rfind('.');
+      const PlanTask* inner = TemplateTask(name.substr(0, dot), name.substr(dot + 1));
+      if (!inner) continue;
+      for (int d : inner->deps) {
+        auto from = node_by_name.find(name.substr(0, dot + 1) + plan.tasks[d].spec->name);
+        if (from != node_by_name.end()) edges.push_back({from->second, node, RunGraphEdge::Kind::kNeeds, ""});
+      }
+    }
+  }
+
+  // Task `task` of the template that call instance `call` ("train", "train[2]", "a.b") runs,
+  // or null.
+  const PlanTask* TemplateTask(const std::string& call, const std::string& task) const {
+    const PlanTask* c = CallTask(call);
+    return c && c->tmpl() >= 0 ? plan.FindIn(c->tmpl(), task) : nullptr;
+  }
+  const PlanTask* CallTask(std::string call) const {
+    while (!call.empty() && call.back() == ']') call.erase(call.rfind('['));  // an item: its task
+    const size_t dot = call.rfind('.');
+    if (dot == std::string::npos) return plan.FindIn(-1, call);
+    return TemplateTask(call.substr(0, dot), call.substr(dot + 1));
+  }
+
   void Build() {
     const int n_dag = plan.num_main + plan.num_finally;
     std::vector<int> node_of(plan.tasks.size(), -1);
@@ -77,11 +121,13 @@ struct Builder {
       node_of[i] = Add(t.role == TaskRole::kFinally ? RunGraphNode::Kind::kFinally
                                                     : RunGraphNode::Kind::kTask,
                        t.name, state, t.role == TaskRole::kFinally ? "finally " + state : state);
-      if (t.spec && t.spec->for_each) AddItems(t, node_of[i]);
+      if (t.tmpl() >= 0) AddCallTasks(t, node_of[i]);
+      else if (t.spec && t.spec->for_each) AddItems(t, node_of[i]);
       AddGuards(t, node_of[i]);
     }
     for (int i = n_dag; i < static_cast<int>(plan.tasks.size()); ++i) {
       const PlanTask& h = plan.tasks[i];
+      if (h.scope >= 0) continue;  // a DAG template's task or handler: inside its call's cluster
       const char* role = h.role == TaskRole::kCatch ? "catch"
                          : h.role == TaskRole::kFallback ? "fallback" : "compensate";
       std::string state = StateOf(h.name);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "env/fake_env.h"
@@ -32,7 +33,9 @@ Event Finished(const std::string& task) {
 }
 
 TEST(ProgressPrinter, ATurnsLinesGoOutTogetherWhenTheEngineWaits) {
-  FILE* f = std::tmpfile();
+  // Declared before the printer, so closed after it (its destructor writes what is left).
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::tmpfile(), &std::fclose);
+  FILE* f = file.get();
   ASSERT_NE(f, nullptr);
   FakeClock clock;
   ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
@@ -42,11 +45,12 @@ TEST(ProgressPrinter, ATurnsLinesGoOutTogetherWhenTheEngineWaits) {
   EXPECT_EQ(Written(f), "");
   p.Flush();
   EXPECT_EQ(Written(f), "succeeded a\nsucceeded b\n");
-  std::fclose(f);
 }
 
 TEST(ProgressPrinter, ALongTurnIsWrittenAsItGoes) {
-  FILE* f = std::tmpfile();
+  // Declared before the printer, so closed after it (its destructor writes what is left).
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::tmpfile(), &std::fclose);
+  FILE* f = file.get();
   ASSERT_NE(f, nullptr);
   FakeClock clock;
   ProgressPrinter p(f, /*tty=*/false, /*color=*/false, clock);
@@ -61,13 +65,14 @@ TEST(ProgressPrinter, ALongTurnIsWrittenAsItGoes) {
   EXPECT_LE(n * line.size() - written, 64u * 1024) << "more than 64 KB held back";
   p.Finish();
   EXPECT_EQ(Written(f).size(), n * line.size());
-  std::fclose(f);
 }
 
 // A commit that fails (a full disk) stops the run: the lines of its events were never true and
 // are never shown, at a flush or at the end.
 TEST(ProgressPrinter, LinesOfEventsNeverCommittedAreNeverShown) {
-  FILE* f = std::tmpfile();
+  // Declared before the printer, so closed after it (its destructor writes what is left).
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::tmpfile(), &std::fclose);
+  FILE* f = file.get();
   ASSERT_NE(f, nullptr);
   FakeClock clock;
   {
@@ -83,11 +88,12 @@ TEST(ProgressPrinter, LinesOfEventsNeverCommittedAreNeverShown) {
     p.Finish();
   }
   EXPECT_EQ(Written(f), "succeeded a\n");
-  std::fclose(f);
 }
 
 TEST(ProgressPrinter, TheStatusLineOnATerminalShowsTheTimeSinceTheRunBegan) {
-  FILE* f = std::tmpfile();
+  // Declared before the printer, so closed after it (its destructor writes what is left).
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::tmpfile(), &std::fclose);
+  FILE* f = file.get();
   ASSERT_NE(f, nullptr);
   FakeClock clock;
   ProgressPrinter p(f, /*tty=*/true, /*color=*/false, clock);
@@ -103,7 +109,6 @@ TEST(ProgressPrinter, TheStatusLineOnATerminalShowsTheTimeSinceTheRunBegan) {
   p.OnEvent(spawned, progress);
   p.Flush();
   EXPECT_EQ(Written(f), "\r[1/4 1:05] running: train\x1b[K");
-  std::fclose(f);
 }
 
 }  // namespace

@@ -73,8 +73,10 @@ std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNo
       out += NodeLine(i, nodes[i]);
       continue;
     }
-    out += "  subgraph cluster_" + std::to_string(i) + " {\n    label=\"forEach " +
-           Escape(nodes[i].name) + "\";\n    style=\"rounded,dashed\";\n  " + NodeLine(i, nodes[i]);
+    const std::string label = nodes[i].cluster_label.empty() ? "forEach " + nodes[i].name
+                                                             : nodes[i].cluster_label;
+    out += "  subgraph cluster_" + std::to_string(i) + " {\n    label=\"" + Escape(label) +
+           "\";\n    style=\"rounded,dashed\";\n  " + NodeLine(i, nodes[i]);
     for (int c : items[i]) out += "  " + NodeLine(c, nodes[c]);
     out += "  }\n";
   }

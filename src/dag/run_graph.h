@@ -15,7 +15,8 @@ struct RunGraphNode {
   std::string name;   // the label's first line
   std::string state;  // succeeded, failed, ... ("" or "pending": not run)
   std::string note;   // the label's second line ("" for none)
-  int cluster = -1;   // kItem, kMore: the forEach task node they belong to
+  int cluster = -1;   // kItem, kMore: the forEach task (or template call) node they belong to
+  std::string cluster_label;  // of the cluster it heads; "" = "forEach NAME"
 };
 
 struct RunGraphEdge {

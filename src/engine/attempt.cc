@@ -5,6 +5,7 @@
 
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "env/env.h"
 
 namespace sluice {
 
@@ -30,6 +31,9 @@ Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string>
   if (root == "component" && component_params_) {
     const ComponentSpec* c = state_.plan().tasks[in_.plan].component();
     return Resolved{Value(ValueMap{{"dir", Value(c ? c->dir : "")}}), 1};
+  }
+  if (root == "pipeline") {
+    return Resolved{Value(ValueMap{{"dir", Value(Dirname(state_.plan().pipeline->file))}}), 1};
   }
   if (root == "item" && !component_params_) {
     if (!in_.item) return Fail(ErrorCode::kInvalidInput, "item is not defined here");
@@ -340,6 +344,7 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
     }
   }
   for (const auto& [k, v] : req.env) field(k + "=" + v);
+  if (!req.working_dir.empty()) field("cwd:" + req.working_dir);
   // Secrets by name and version, never by value: a new value of the same version hits the
   // cache (the user bumps `version:` when a new value must run again).
   for (const auto& u : t.spec->secrets()) {
@@ -350,9 +355,36 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
   if (in.item) field(in.item->ToJson());
   for (const auto& o : t.outputs->params) {
     field(fmt::format("out:{}:{}:{}:{}", o.name, static_cast<int>(o.source), o.path, o.json_path));
+    if (o.type) field(fmt::format("out-type:{}", ParamTypeName(*o.type)));  // cached values are typed
   }
   for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
   return h.HexDigest();
+}
+
+// Where task `t` starts (workingDir: the task's, its component's, its DAG template's
+// defaults', then spec.defaults'); "" = its attempt's own folder.
+std::string WorkingDirFor(const PlanTask& t, const Plan& plan) {
+  const PipelineSpec& pipeline = *plan.pipeline;
+  std::optional<WorkingDir> w = t.spec->opts().working_dir;
+  if (!w && t.component()) w = t.component()->working_dir;
+  if (!w && t.scope >= 0) w = plan.templates[t.scope].component->dag->defaults.working_dir;
+  if (!w) w = pipeline.defaults.working_dir;
+  if (w != WorkingDir::kPipeline) return "";
+  return Dirname(pipeline.file);
+}
+
+// An output param's declared type, as the executor checks it.
+WantedParam::Type WantedTypeOf(const std::optional<ParamType>& t) {
+  if (!t) return WantedParam::Type::kAny;
+  switch (*t) {
+    case ParamType::kString: return WantedParam::Type::kString;
+    case ParamType::kInt: return WantedParam::Type::kInt;
+    case ParamType::kNumber: return WantedParam::Type::kNumber;
+    case ParamType::kBool: return WantedParam::Type::kBool;
+    case ParamType::kList: return WantedParam::Type::kList;
+    case ParamType::kMap: return WantedParam::Type::kMap;
+  }
+  return WantedParam::Type::kAny;
 }
 
 WantedParam::Source SourceOf(OutputSource s) {
@@ -367,7 +399,7 @@ WantedParam::Source SourceOf(OutputSource s) {
 
 void AddWantedOutputs(const PlanTask& t, AttemptRequest& req) {
   for (const auto& o : t.outputs->params) {
-    req.params.push_back({o.name, SourceOf(o.source), o.path, o.json_path});
+    req.params.push_back({o.name, SourceOf(o.source), o.path, o.json_path, WantedTypeOf(o.type)});
   }
   for (const auto& a : t.outputs->artifacts) req.artifacts.push_back({a.name, a.path});
 }
@@ -449,6 +481,7 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
     r.message = std::move(*err);
     return r;
   }
+  req.working_dir = WorkingDirFor(t, state.plan());
   if (!t.spec->secrets().empty()) {
     if (auto err = AddSecrets(t, ctx, req)) {
       r.kind = Resolution::Kind::kInvalid;

@@ -6,6 +6,7 @@
 
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "exec/typed_output.h"
 
 namespace sluice {
 
@@ -76,12 +77,12 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   TakeSpare(spare_logs_, paths.stderr_log);
   SpawnRequest sp;
   sp.argv = req.argv;
-  sp.cwd = paths.work;
+  sp.cwd = req.working_dir.empty() ? paths.work : req.working_dir;
   sp.stdout_path = paths.stdout_log;
   sp.stderr_path = paths.stderr_log;
   // Declared variables override inherited ones of the same name; the SLUICE_* marks come last
   // (Adopt finds what is left of an attempt by them).
-  sp.env.reserve(base_env_.size() + req.env.size() + 3);
+  sp.env.reserve(base_env_.size() + req.env.size() + 4);
   for (const auto& kv : base_env_) {
     std::string_view name = std::string_view(kv).substr(0, kv.find('='));
     bool overridden = std::any_of(req.env.begin(), req.env.end(),
@@ -92,6 +93,7 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   sp.env.push_back("SLUICE_RUN_ID=" + req.run_id);
   sp.env.push_back("SLUICE_TASK=" + req.task);
   sp.env.push_back("SLUICE_ATTEMPT=" + std::to_string(req.attempt));
+  sp.env.push_back("SLUICE_ATTEMPT_DIR=" + paths.work);  // where outputs are read from
   Running run{paths, req.params, req.artifacts, nullptr, {}};
   if (!req.masked.empty() || !req.secret_env.empty() || !req.secret_files.empty()) {
     if (auto s = GiveSecrets(req, paths, sp, run); !s) return std::unexpected(s.error());
@@ -240,7 +242,8 @@ Result<AttemptOutputs> LocalExecutor::Collect(const Running& r) {
       if (!sel) return Fail(ErrorCode::kInvalidInput, "output {}: {}", Quote(o.name), sel.error().message);
       v = *sel;
     }
-    params.emplace_back(o.name, std::move(v));
+    SLUICE_TRY(typed, TypedOutput(o, std::move(v)));
+    params.emplace_back(o.name, std::move(*typed));
   }
   for (const auto& a : r.artifacts) {
     auto stored = StoreArtifact(a.name, work, a.path);

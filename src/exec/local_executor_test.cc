@@ -65,7 +65,8 @@ TEST(LocalExecutor, StartsInTheAttemptFolderWithLogsDeclaredEnvWinningAndMarks) 
   EXPECT_EQ(sp.stderr_path, kWork + ".stderr.log");
   EXPECT_EQ(sp.argv, (std::vector<std::string>{"python3", "train.py"}));
   std::vector<std::string> want = {"PATH=/usr/bin", "MODE=fast", "SLUICE_RUN_ID=r1",
-                                   "SLUICE_TASK=train", "SLUICE_ATTEMPT=1"};
+                                   "SLUICE_TASK=train", "SLUICE_ATTEMPT=1",
+                                   "SLUICE_ATTEMPT_DIR=" + kWork};
   EXPECT_EQ(sp.env, want);
 }
 

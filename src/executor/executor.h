@@ -43,6 +43,10 @@ struct WantedParam {
   Source source = Source::kFile;
   std::string path;       // kFile, kFileJson: relative to the attempt's working folder
   std::string json_path;  // kFileJson, kStdoutJson: dotted path, "" = the whole document
+  // The type it is declared to have: text is read as it (a number written to a file becomes a
+  // number), a JSON value must already be it; anything else fails the attempt's outputs.
+  enum class Type { kAny, kString, kInt, kNumber, kBool, kList, kMap };
+  Type type = Type::kAny;
 };
 
 // A file or folder an attempt must leave in its working folder, stored as an artifact.
@@ -62,6 +66,9 @@ struct AttemptRequest {
                                                          // SLUICE_RUN_ID, SLUICE_TASK, SLUICE_ATTEMPT
   std::vector<WantedParam> params;
   std::vector<WantedArtifact> artifacts;
+  // Where the process starts (workingDir: pipeline); "" = its attempt's own folder. Outputs are
+  // read from the attempt's folder either way, which the process finds as $SLUICE_ATTEMPT_DIR.
+  std::string working_dir;
   std::string array_key;  // attempts with the same non-empty key may be submitted as one array
   // Secrets (spec.secrets, and env values that read secret params): the executor hands them to
   // the attempt and must keep every value in `masked` out of what it stores or shows (logs,

@@ -8,6 +8,7 @@
 
 #include "expr/ast.h"
 #include "expr/expr.h"
+#include "expr/math_functions.h"
 
 namespace sluice {
 
@@ -187,6 +188,7 @@ class Checker {
       if (!result) return result;
       return f == "map" || f == "filter" ? T::kList : T::kBool;
     }
+    if (IsMathExtremum(n)) return MathType(n);
     for (const auto& a : n.args) {
       if (f == "has") break;  // has(m.f) must not require m.f to exist
       if (auto t = Type(*a); !t) return t;
@@ -200,10 +202,36 @@ class Checker {
         f == "matches") {
       return T::kBool;
     }
+    if ((f == "max" || f == "min") && n.has_receiver && n.args.size() == 1) {
+      auto t = Type(*n.args[0]);
+      if (t && *t != T::kDyn && *t != T::kList) {
+        return Err(n, fmt::format("no such overload: {}.{}()", StaticTypeName(*t), f));
+      }
+      return T::kDyn;
+    }
     if (f == "type") return T::kType;
     if (f == "timestamp") return T::kTimestamp;
     if (f == "duration") return T::kDuration;
     return T::kDyn;
+  }
+
+  // math.greatest(a, ...) / math.least(a, ...): numbers, or one list. The result has the
+  // arguments' type when they share one, else it is known only at run time.
+  Result<T> MathType(const Node& n) {
+    std::string f = "math." + n.name;
+    if (n.args.size() < 2) return Err(n, fmt::format("{}() needs at least one argument", f));
+    std::optional<T> same;
+    for (size_t i = 1; i < n.args.size(); ++i) {
+      auto t = Type(*n.args[i]);
+      if (!t) return t;
+      bool one_list = n.args.size() == 2 && *t == T::kList;
+      if (*t != T::kDyn && !Numeric(*t) && !one_list) {
+        return Err(*n.args[i], fmt::format("no such overload: {}({})", f, StaticTypeName(*t)));
+      }
+      if (!same) same = *t;
+      else if (*same != *t) same = T::kDyn;
+    }
+    return same && Numeric(*same) ? *same : T::kDyn;
   }
 
   const TypeEnv& env_;

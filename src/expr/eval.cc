@@ -10,6 +10,7 @@
 #include "expr/ast.h"
 #include "expr/conversions.h"
 #include "expr/expr.h"
+#include "expr/math_functions.h"
 #include "expr/time_functions.h"
 
 namespace sluice {
@@ -402,8 +403,9 @@ class Evaluator {
 
   Result<Value> Call(const Node& n) {
     if (IsMacro(n)) return n.name == "has" ? Has(n) : Comprehension(n);
+    const bool math = IsMathExtremum(n);  // math names a namespace, not a variable
     std::vector<Value> args;
-    for (const auto& a : n.args) {
+    for (const auto& a : std::span(n.args).subspan(math ? 1 : 0)) {
       auto v = Eval(*a);
       if (!v) return v;
       args.push_back(std::move(*v));
@@ -455,6 +457,15 @@ class Evaluator {
         if (out.size() > (1u << 20)) return Err(n, "join: the result is longer than 1 MiB");
       }
       return Value(std::move(out));
+    }
+    if (math) {
+      auto v = MathExtremum("math." + f, f == "greatest", args);
+      if (!v) return Err(n, v.error().message);
+      return v;
+    }
+    if (auto m = CallListExtremum(f, n.has_receiver, args)) {
+      if (!*m) return Err(n, m->error().message);
+      return **m;
     }
     if (auto t = CallTimeFunction(f, n.has_receiver, args, act_->time_zones())) {
       if (!*t) return Err(n, t->error().message);

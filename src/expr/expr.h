@@ -42,10 +42,21 @@ class Activation {
   virtual const TimeZones* time_zones() const { return nullptr; }
 };
 
+// The names a pipeline (or component) declares, so that names with hyphens read without
+// backticks: `tasks.flip-coin.outputs.params.x`, `params.max-depth` (docs/expressions.md §13.2).
+class DeclaredNames {
+ public:
+  virtual ~DeclaredNames() = default;
+  // Whether `root` ("tasks" or "params") has a member called `name`.
+  virtual bool Has(std::string_view root, std::string_view name) const = 0;
+};
+
 class Expression {
  public:
-  // Parses `text`. On failure the error message reads "column N: what is wrong".
-  static Result<Expression> Parse(std::string_view text);
+  // Parses `text`. On failure the error message reads "column N: what is wrong". With `names`,
+  // `tasks.a-b` and `params.a-b` name a declared `a-b` (HyphenatedNameEnd); without, `-` is
+  // always subtraction.
+  static Result<Expression> Parse(std::string_view text, const DeclaredNames* names = nullptr);
 
   const std::string& text() const { return text_; }
   const std::vector<Reference>& references() const { return refs_; }
@@ -74,7 +85,7 @@ class Template {
 
   // Parses `text`; fails on an unterminated or empty placeholder or a bad expression, with the
   // message prefixed by "column N".
-  static Result<Template> Parse(std::string_view text);
+  static Result<Template> Parse(std::string_view text, const DeclaredNames* names = nullptr);
 
   bool has_placeholders() const { return has_expr_; }
   // The literal texts and placeholders in order; empty for plain text (text() is all of it).

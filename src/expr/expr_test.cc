@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "expr/check.h"
+
 #include <map>
 
 namespace sluice {
@@ -99,6 +101,79 @@ TEST(Template, PlainTextHasNoPiecesAndRendersAsItself) {
   auto mixed = Template::Parse("a ${{ 1 }} b");
   ASSERT_TRUE(mixed);
   EXPECT_EQ(mixed->pieces().size(), 3u);
+}
+
+// Evaluates `text` with no variables: the JSON of its value, or "error: MESSAGE".
+std::string Eval(std::string_view text) {
+  Vars none;
+  auto e = Expression::Parse(text);
+  if (!e) return "error: " + e.error().message;
+  auto v = e->Evaluate(none);
+  if (!v) return "error: " + v.error().message;
+  return std::string(v->TypeName()) + " " + v->ToJson();
+}
+
+TEST(MathExtension, GreatestAndLeastTakeNumbersOrOneList) {
+  EXPECT_EQ(Eval("math.greatest(1)"), "int 1");
+  EXPECT_EQ(Eval("math.greatest(1u, 2u)"), "uint 2");
+  EXPECT_EQ(Eval("math.greatest(-42.0, -21.5, -100.0)"), "double -21.5");
+  EXPECT_EQ(Eval("math.greatest([-42.0, -21.5, -100.0])"), "double -21.5");
+  EXPECT_EQ(Eval("math.least([-42.0, -21.5, -100.0])"), "double -100.0");
+  EXPECT_EQ(Eval("math.least(3, 2u, 2.5)"), "uint 2");
+  // Mixed kinds compare by value; the winner keeps its kind, and of equal values the first.
+  EXPECT_EQ(Eval("math.greatest(1, 2.5, 2u)"), "double 2.5");
+  EXPECT_EQ(Eval("math.greatest(2, 2.0)"), "int 2");
+  EXPECT_EQ(Eval("math.greatest(-1, 18446744073709551615u)"), "uint 18446744073709551615");
+}
+
+TEST(MathExtension, EmptyOrNonNumericArgumentsAreErrors) {
+  EXPECT_EQ(Eval("math.greatest([])"), "error: column 6: math.greatest() of an empty list");
+  EXPECT_EQ(Eval("math.least()"), "error: column 6: math.least() needs at least one argument");
+  EXPECT_EQ(Eval("math.greatest('a')"), "error: column 6: no such overload: math.greatest(string)");
+  EXPECT_EQ(Eval("math.greatest([1, 'a'])"),
+            "error: column 6: math.greatest(): the list holds a string, not only numbers");
+  EXPECT_EQ(Eval("math.greatest(1, [2])"),
+            "error: column 6: no such overload: math.greatest(list): a list must be the only argument");
+}
+
+TEST(MathExtension, ListMaxAndMinAreTheListForms) {
+  EXPECT_EQ(Eval("[1, 2].max()"), "int 2");
+  EXPECT_EQ(Eval("[0.91, 0.95, 0.93].max()"), "double 0.95");
+  EXPECT_EQ(Eval("[3, 1u].min()"), "uint 1");
+  EXPECT_EQ(Eval("[].max()"), "error: column 4: max() of an empty list");
+  EXPECT_EQ(Eval("'ab'.max()"), "error: column 6: unknown function \"max\"");
+}
+
+TEST(MathExtension, MathIsANamespaceNotAReference) {
+  EXPECT_EQ(Paths("math.greatest(params.a, tasks.t.outputs.params.acc)"),
+            (std::vector<std::string>{"params.a@15", "tasks.t.outputs.params.acc@25"}));
+}
+
+// No variables are known: every path is dyn.
+class NoTypes : public TypeEnv {
+ public:
+  std::optional<std::pair<StaticType, size_t>> Lookup(std::span<const std::string>) const override {
+    return std::nullopt;
+  }
+};
+
+std::string Check(std::string_view text) {
+  auto e = Expression::Parse(text);
+  if (!e) return "parse error: " + e.error().message;
+  auto t = CheckedType(*e, NoTypes());
+  if (!t) return "error: " + t.error().message;
+  return std::string(StaticTypeName(*t));
+}
+
+TEST(MathExtension, StaticCheckKnowsArgumentsAndResult) {
+  EXPECT_EQ(Check("math.greatest(1, 2)"), "int");
+  EXPECT_EQ(Check("math.greatest(1, 2.0)"), "dyn");
+  EXPECT_EQ(Check("math.greatest([1, 2])"), "dyn");
+  EXPECT_EQ(Check("math.greatest(x.y, 2)"), "dyn");
+  EXPECT_EQ(Check("math.greatest(1, 'a')"), "error: column 18: no such overload: math.greatest(string)");
+  EXPECT_EQ(Check("math.least()"), "error: column 6: math.least() needs at least one argument");
+  EXPECT_EQ(Check("'a'.max()"), "error: column 5: no such overload: string.max()");
+  EXPECT_EQ(Check("math.greatest(1, 2) > 'a'"), "error: column 21: no such overload: int > string");
 }
 
 }  // namespace

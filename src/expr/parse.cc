@@ -7,6 +7,8 @@
 #include "common/strings.h"
 #include "expr/ast.h"
 #include "expr/expr.h"
+#include "expr/hyphen_names.h"
+#include "expr/math_functions.h"
 
 namespace sluice {
 namespace {
@@ -25,7 +27,7 @@ struct Token {
 
 class Parser {
  public:
-  explicit Parser(std::string_view s) : s_(s) {}
+  Parser(std::string_view s, const DeclaredNames* names) : s_(s), names_(names) {}
 
   Result<NodePtr> ParseAll() {
     if (auto st = Next(); !st) return std::unexpected(st.error());
@@ -385,6 +387,13 @@ class Parser {
         }
         std::string name = tok_.text;
         int col = tok_.column;
+        if (names_ && n->kind == Node::Kind::kIdent && (n->name == "tasks" || n->name == "params")) {
+          // tasks.flip-coin: the lexer stopped at the '-'; a declared name may go on past it.
+          auto end = HyphenatedNameEnd(s_, col - 1, i_, n->name, *names_);
+          if (!end) return Err(col, end.error().message);
+          name = std::string(s_.substr(col - 1, *end - (col - 1)));
+          i_ = *end;
+        }
         SLUICE_TRY_STATUS(Next());
         if (IsOp("(")) {
           SLUICE_TRY(args, Args(")", depth));
@@ -495,6 +504,7 @@ class Parser {
 
 
   std::string_view s_;
+  const DeclaredNames* names_;  // may be null
   size_t i_ = 0;
   Token tok_;
 };
@@ -535,13 +545,16 @@ void CollectReferences(const Node& n, std::vector<std::string> bound, std::vecto
     for (size_t i = 2; i < n.args.size(); ++i) CollectReferences(*n.args[i], bound, out);
     return;
   }
-  for (const auto& a : n.args) CollectReferences(*a, bound, out);
+  // math.greatest(...): `math` names the namespace, not a variable.
+  for (size_t i = IsMathExtremum(n) ? 1 : 0; i < n.args.size(); ++i) {
+    CollectReferences(*n.args[i], bound, out);
+  }
 }
 
 }  // namespace
 
-Result<Expression> Expression::Parse(std::string_view text) {
-  Parser p(text);
+Result<Expression> Expression::Parse(std::string_view text, const DeclaredNames* names) {
+  Parser p(text, names);
   auto root = p.ParseAll();
   if (!root) return std::unexpected(root.error());
   Expression e;
@@ -549,48 +562,6 @@ Result<Expression> Expression::Parse(std::string_view text) {
   e.root_ = *root;
   CollectReferences(**root, {}, &e.refs_);
   return e;
-}
-
-Result<Template> Template::Parse(std::string_view text) {
-  Template t;
-  t.text_ = std::string(text);
-  // Plain text is its own rendering and has no pieces: a million `run: [builtin:noop]`
-  // arguments keep one copy of their text and no piece list.
-  if (text.find("${{") == std::string_view::npos) return t;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t open = text.find("${{", i);
-    if (open == std::string_view::npos) {
-      t.pieces_.push_back({std::string(text.substr(i)), nullptr, 0});
-      break;
-    }
-    if (open > i) t.pieces_.push_back({std::string(text.substr(i, open - i)), nullptr, 0});
-    size_t close = text.find("}}", open + 3);
-    if (close == std::string_view::npos) {
-      return Fail(ErrorCode::kInvalidInput, "column {}: unterminated placeholder, expected '}}}}'",
-                  open + 1);
-    }
-    std::string_view body = text.substr(open + 3, close - open - 3);
-    if (Trim(body).empty()) {
-      return Fail(ErrorCode::kInvalidInput, "column {}: empty placeholder", open + 1);
-    }
-    auto e = Expression::Parse(body);
-    if (!e) {
-      // Report the column within the whole string, not just the placeholder.
-      std::string msg = e.error().message;
-      int col = 0;
-      if (std::sscanf(msg.c_str(), "column %d:", &col) == 1) {
-        msg = fmt::format("column {}:{}", col + static_cast<int>(open) + 3,
-                          msg.substr(msg.find(':') + 1));
-      }
-      return Fail(ErrorCode::kInvalidInput, "{}", msg);
-    }
-    t.pieces_.push_back({"", std::make_shared<const Expression>(std::move(*e)),
-                         static_cast<int>(open) + 3});
-    t.has_expr_ = true;
-    i = close + 2;
-  }
-  return t;
 }
 
 }  // namespace sluice

@@ -89,6 +89,7 @@ Status Reader::ScriptBody(const YNode& script, const YNode& shell, Body* body) c
                   "placeholders: no value may become shell code. Pass it through env: (e.g. "
                   "env: {{X: \"${{{{ ... }}}}\"}}) and read \"$X\" in the script");
   }
+  SLUICE_TRY_STATUS(NoBareTemplate(script, *text, true));
   body->text = *text;
   if (shell) {
     SLUICE_TRY(sh, Str(shell, "shell"));
@@ -179,13 +180,13 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
-                                      "breaker", "gate", "approval", "secrets"},
+                                      "breaker", "gate", "approval", "secrets", "workingDir"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "continueOnFailure",
-                                      "secrets"},
+                                      "secrets", "workingDir"},
                                   "a finally task"));
     }
     if (!k["name"]) return FailAt(t->loc, "a task needs a name");
@@ -259,6 +260,10 @@ Status Reader::ForEach(const YNode& fe, TaskSpec* t) const {
 // How an attempt is scheduled and retried: retry, timeout, deadline, resources, cache and
 // continueOnFailure.
 Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
+  if (k["workingDir"]) {
+    SLUICE_TRY(w, WorkingDirOf(k["workingDir"]));
+    t->MutableOptions().working_dir = *w;
+  }
   if (k["retry"]) {
     SLUICE_TRY(r, Retry(k["retry"]));
     t->MutableOptions().retry = std::make_unique<RetryPolicy>(std::move(*r));
@@ -327,6 +332,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   p.loc = Loc(doc);
   SLUICE_TRY_STATUS(PipelineMetadata(doc["metadata"], &p));
   const auto& spec = doc["spec"];
+  ScopedNames names(*this, spec);
   SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
                                      "failFast", "onFailure", "deadline", "breakers", "groups",
                                      "policies", "secrets", "maxDepth"},
@@ -448,7 +454,11 @@ Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
 
 Status Reader::Defaults(const YNode& d, TaskDefaults* p) const {
   SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
-  SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources"}, "defaults"));
+  SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources", "workingDir"}, "defaults"));
+  if (d["workingDir"]) {
+    SLUICE_TRY(w, WorkingDirOf(d["workingDir"]));
+    p->working_dir = *w;
+  }
   if (d["retry"]) {
     SLUICE_TRY(r, Retry(d["retry"]));
     p->retry = std::move(*r);

@@ -4,6 +4,27 @@
 
 namespace sluice {
 
+Result<WorkingDir> Reader::WorkingDirOf(const YNode& n) const {
+  SLUICE_TRY(w, Str(n, "workingDir"));
+  if (*w == "attempt") return WorkingDir::kAttempt;
+  if (*w == "pipeline") return WorkingDir::kPipeline;
+  static const std::vector<std::string> kChoices = {"attempt", "pipeline"};
+  return FailAt(Loc(n), "workingDir must be attempt (a fresh folder for each attempt, the "
+                "default) or pipeline (the pipeline file's folder), not {}{}", Quote(*w),
+                DidYouMean(*w, kChoices));
+}
+
+Result<ParamType> Reader::TypeOf(const YNode& n) const {
+  SLUICE_TRY(t, Str(n, "type"));
+  static const std::vector<std::string> kTypes = {"string", "int", "number", "bool", "list", "map"};
+  auto it = std::find(kTypes.begin(), kTypes.end(), *t);
+  if (it == kTypes.end()) {
+    return FailAt(Loc(n), "unknown type {}; expected one of string, int, number, bool, list, "
+                  "map{}", Quote(*t), DidYouMean(*t, kTypes));
+  }
+  return static_cast<ParamType>(it - kTypes.begin());
+}
+
 Result<std::vector<ParamDecl>> Reader::Params(const YNode& n) const {
   SLUICE_TRY_STATUS(ExpectList(n, "params"));
   std::vector<ParamDecl> out;
@@ -21,14 +42,8 @@ Result<std::vector<ParamDecl>> Reader::Params(const YNode& n) const {
       return FailAt(Loc(p["name"]), "duplicate param {}", Quote(d.name));
     }
     if (p["type"]) {
-      SLUICE_TRY(t, Str(p["type"], "type"));
-      static const std::vector<std::string> kTypes = {"string", "int", "number", "bool", "list", "map"};
-      auto it = std::find(kTypes.begin(), kTypes.end(), *t);
-      if (it == kTypes.end()) {
-        return FailAt(Loc(p["type"]), "unknown type {}; expected one of string, int, number, bool, "
-                      "list, map{}", Quote(*t), DidYouMean(*t, kTypes));
-      }
-      d.type = static_cast<ParamType>(it - kTypes.begin());
+      SLUICE_TRY(t, TypeOf(p["type"]));
+      d.type = *t;
     }
     if (p["required"]) {
       SLUICE_TRY(r, Bool(p["required"], "required"));
@@ -247,7 +262,7 @@ Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
     SLUICE_TRY_STATUS(ExpectList(ps, "outputs.params"));
     for (const auto& p : ps) {
       SLUICE_TRY_STATUS(ExpectMap(p, "an output param"));
-      SLUICE_TRY_STATUS(CheckKeys(p, {"name", "from"}, "an output param"));
+      SLUICE_TRY_STATUS(CheckKeys(p, {"name", "from", "type"}, "an output param"));
       OutputParamDecl d;
       d.loc = Loc(p);
       if (!p["name"] || !p["from"]) return FailAt(d.loc, "an output param needs name and from");
@@ -278,6 +293,10 @@ Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
       } else {
         return FailAt(Loc(from), "from must be {{file: PATH}}, {{file: PATH, json: dotted.path}} "
                       "or {{stdout: text|json}}");
+      }
+      if (p["type"]) {
+        SLUICE_TRY(t, TypeOf(p["type"]));
+        d.type = *t;
       }
       out.params.push_back(std::move(d));
     }

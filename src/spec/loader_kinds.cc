@@ -28,6 +28,7 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   c.minor = parts[1];
   c.patch = parts[2];
   const auto& spec = doc["spec"];
+  ScopedNames names(*this, spec);
   if (spec["tasks"]) {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "tasks", "finally", "defaults"},
                                 "a DAG template's spec (a Component with tasks:; its tasks "
@@ -36,7 +37,7 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   } else {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
-                                       "defaults"},
+                                       "defaults", "workingDir"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {
@@ -83,6 +84,10 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   if (spec["cache"]) {
     SLUICE_TRY(cc, Cache(spec["cache"]));
     c.cache = *cc;
+  }
+  if (spec["workingDir"]) {
+    SLUICE_TRY(w, WorkingDirOf(spec["workingDir"]));
+    c.working_dir = *w;
   }
   return c;
 }

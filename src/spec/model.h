@@ -49,6 +49,10 @@ struct TemplateField {
 
 enum class Jitter { kNone, kFull, kEqual };
 
+// Where a task's process starts (workingDir): its attempt's own fresh folder (the default), or
+// the folder of the pipeline file. Output paths stay relative to the attempt's folder.
+enum class WorkingDir { kAttempt, kPipeline };
+
 // One entry of an `on:` or `except:` list: an error class, for `exit` and `signal` optionally
 // narrowed to one code. Written 3, exit(3), exit, SIGKILL, signal(9), timeout, any, ...
 struct ErrorMatch {
@@ -94,6 +98,8 @@ struct OutputParamDecl {
   OutputSource source = OutputSource::kFile;
   std::string path;       // kFile, kFileJson
   std::string json_path;  // kFileJson: dotted path, "" = the whole document
+  // Declared `type:`: checked where expressions read it, and the value must parse as it.
+  std::optional<ParamType> type;
   Location loc;
 };
 
@@ -196,6 +202,7 @@ struct TaskOptions {
   // catch, fallback, compensate, breaker, approval and gate (main tasks only).
   std::unique_ptr<TaskHandlers> handlers;
   std::vector<SecretUse> secrets;  // what of spec.secrets it receives
+  std::optional<WorkingDir> working_dir;  // workingDir:, else its component's or the default
 };
 
 struct TaskSpec {
@@ -247,6 +254,7 @@ struct TaskDefaults {
   std::optional<RetryPolicy> retry;
   std::optional<int64_t> timeout_ms;
   Resources resources;
+  std::optional<WorkingDir> working_dir;  // defaults.workingDir
 };
 
 // What a DAG template (a Component with tasks: instead of a body) holds besides a component's
@@ -276,6 +284,7 @@ struct ComponentSpec {
   std::optional<int64_t> timeout_ms;
   Resources resources;
   std::optional<CacheSpec> cache;
+  std::optional<WorkingDir> working_dir;  // workingDir:; a task's own wins
 };
 
 // A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run

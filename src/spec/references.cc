@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "expr/check.h"
+#include "spec/static_types.h"
 
 namespace sluice {
 namespace {
@@ -21,6 +22,7 @@ class ReferenceChecker {
     scope_ = pt.scope;
     if (!t.secrets().empty()) SLUICE_TRY_STATUS(CheckSecretUses(pt));
     for (const auto& [name, field] : t.body.with()) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    if (pt.component()) SLUICE_TRY_STATUS(CheckArgumentTypes(pt));
     if (!pt.component()) {
       for (const auto& a : t.body.run) SLUICE_TRY_STATUS(CheckField(pt, a, false));
     } else {
@@ -38,7 +40,7 @@ class ReferenceChecker {
     in_env_ = false;
     if (const TemplateField* when = t.when()) {
       SLUICE_TRY_STATUS(CheckField(pt, *when, false));
-      SLUICE_TRY_STATUS(CheckKind(*when, "when must be a condition (a bool)",
+      SLUICE_TRY_STATUS(CheckKind(pt, *when, "when must be a condition (a bool)",
                                   {StaticType::kBool}));
       for (const auto& piece : when->tmpl.pieces()) {
         if (!piece.expr) continue;
@@ -89,7 +91,7 @@ class ReferenceChecker {
     }
     SLUICE_TRY_STATUS(CheckField(pt, expr, false));
     // A string may hold a JSON list (an upstream output read as text).
-    return CheckKind(expr, "forEach must give a list", {StaticType::kList, StaticType::kString});
+    return CheckKind(pt, expr, "forEach must give a list", {StaticType::kList, StaticType::kString});
   }
 
   // pt.deps: the tasks it reads outputs of (data_deps, found by CheckField) and the ones it
@@ -138,12 +140,17 @@ class ReferenceChecker {
   // The types known before a run, for the static check: declared params, run and task fields.
   class ScopeTypes : public TypeEnv {
    public:
-    explicit ScopeTypes(const std::vector<ParamDecl>& params) : params_(params) {}
+    // `reader`, in the pipeline's scope: the task whose placeholders are checked, so that the
+    // declared types of the outputs it reads are known (null in a component's scope).
+    explicit ScopeTypes(const std::vector<ParamDecl>& params, const Plan* plan = nullptr,
+                        const PlanTask* reader = nullptr)
+        : params_(params), plan_(plan), reader_(reader) {}
     std::optional<std::pair<StaticType, size_t>> Lookup(
         std::span<const std::string> path) const override {
+      if (path[0] == "tasks" && plan_) return DeclaredOutputType(*plan_, *reader_, path);
       if (path[0] == "params" && path.size() >= 2) {
         for (const auto& d : params_) {
-          if (d.name == path[1]) return std::make_pair(ToStatic(d.type), size_t{2});
+          if (d.name == path[1]) return std::make_pair(StaticOf(d.type), size_t{2});
         }
         return std::nullopt;
       }
@@ -158,6 +165,7 @@ class ReferenceChecker {
       if (root == "scope" && field == "depth") return std::make_pair(StaticType::kInt, size_t{2});
       if ((root == "run" && (field == "id" || field == "status")) || (root == "scope" && field == "name") ||
           (root == "task" && field == "name") || (root == "component" && field == "dir") ||
+          (root == "pipeline" && field == "dir") ||
           (root == "error" && (field == "class" || field == "message" || field == "task"))) {
         return std::make_pair(StaticType::kString, size_t{2});
       }
@@ -170,25 +178,17 @@ class ReferenceChecker {
     }
 
    private:
-    static StaticType ToStatic(ParamType t) {
-      switch (t) {
-        case ParamType::kString: return StaticType::kString;
-        case ParamType::kInt: return StaticType::kInt;
-        case ParamType::kNumber: return StaticType::kNumber;
-        case ParamType::kBool: return StaticType::kBool;
-        case ParamType::kList: return StaticType::kList;
-        case ParamType::kMap: return StaticType::kMap;
-      }
-      return StaticType::kDyn;
-    }
     const std::vector<ParamDecl>& params_;
+    const Plan* plan_;
+    const PlanTask* reader_;
   };
 
   // Checks every placeholder reference of one template in the pipeline scope (is_component =
   // false) or in a component's scope, and records data dependencies.
   Status CheckField(PlanTask& pt, const TemplateField& f, bool is_component) {
     if (f.literal) return {};
-    ScopeTypes types(is_component ? pt.component()->params : plan_->ParamsIn(pt.scope));
+    ScopeTypes types = is_component ? ScopeTypes(pt.component()->params)
+                                    : ScopeTypes(plan_->ParamsIn(pt.scope), plan_, &pt);
     for (const auto& piece : f.tmpl.pieces()) {
       if (!piece.expr) continue;
       for (const auto& ref : piece.expr->references()) {
@@ -209,11 +209,33 @@ class ReferenceChecker {
     return {};
   }
 
+  // A `with:` argument that is one placeholder whose type is known must fit the component's
+  // param: a string may still be read as the param's type when the task runs, anything else
+  // that is not that type cannot.
+  Status CheckArgumentTypes(const PlanTask& pt) {
+    ScopeTypes types(plan_->pipeline->params, plan_, &pt);
+    for (const auto& [name, field] : pt.spec->body.with()) {
+      const auto& pieces = field.tmpl.pieces();
+      if (field.literal || pieces.size() != 1 || !pieces[0].expr) continue;
+      const ParamDecl* d = nullptr;
+      for (const auto& p : pt.component()->params) {
+        if (p.name == name) d = &p;
+      }
+      auto t = CheckedType(*pieces[0].expr, types);
+      if (!d || !t || ArgumentFits(*t, d->type)) continue;
+      return FailAt(field.loc, "argument {} gives {} ({}), but component {} declares it {}",
+                    Quote(name), StaticTypeName(*t), Quote(field.tmpl.text()),
+                    pt.component()->name, ParamTypeName(d->type));
+    }
+    return {};
+  }
+
   // A field that is one placeholder must give one of `ok` when its type is known at validate.
-  Status CheckKind(const TemplateField& f, std::string_view what, std::initializer_list<StaticType> ok) {
+  Status CheckKind(const PlanTask& pt, const TemplateField& f, std::string_view what,
+                   std::initializer_list<StaticType> ok) {
     const auto& pieces = f.tmpl.pieces();
     if (f.literal || pieces.size() != 1 || !pieces[0].expr) return {};
-    ScopeTypes types(plan_->ParamsIn(scope_));
+    ScopeTypes types(plan_->ParamsIn(pt.scope), plan_, &pt);
     auto t = CheckedType(*pieces[0].expr, types);
     if (!t || *t == StaticType::kDyn || std::find(ok.begin(), ok.end(), *t) != ok.end()) return {};
     return FailAt(f.loc, "{}; {} gives {}", what, Quote(f.tmpl.text()), StaticTypeName(*t));
@@ -235,6 +257,7 @@ class ReferenceChecker {
       return fmt::format("retry.when sees error, task and run, not {}", Quote(root));
     }
     if (root == "params") return ParamProblem(pt, path, is_component);
+    if (root == "pipeline") return PipelineRootProblem(path);
     if (root == "secrets" && !is_component) {
       return fmt::format("secrets cannot be read by placeholders: the value would reach the "
                          "command line, the store or a cache key. Name the secret in the task's "
@@ -270,8 +293,9 @@ class ReferenceChecker {
     }
     if (root == "tasks" && !is_component) return OutputProblem(pt, path);
     std::vector<std::string> roots = is_component
-        ? std::vector<std::string>{"params", "component", "run", "task"}
-        : std::vector<std::string>{"params", "tasks", "item", "run", "scope", "task", "error"};
+        ? std::vector<std::string>{"params", "component", "pipeline", "run", "task"}
+        : std::vector<std::string>{"params", "tasks", "item", "pipeline", "run", "scope", "task",
+                                   "error"};
     static const std::vector<std::string> kTypeNames = {
         "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
         "google"};  // type denotations (type(x) == int), google.protobuf.Timestamp/Duration

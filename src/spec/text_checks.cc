@@ -140,4 +140,30 @@ Status CheckNesting(const std::string& path, std::string_view text) {
   return {};
 }
 
+std::optional<BareTemplate> FindBareTemplate(std::string_view text) {
+  static constexpr std::string_view kRoots[] = {"params", "tasks",   "item",     "run",
+                                                "task",   "error",   "component", "pipeline",
+                                                "secrets", "inputs", "outputs",  "workflow",
+                                                "steps"};
+  size_t at = 0;
+  while ((at = text.find("{{", at)) != std::string_view::npos) {
+    size_t close = text.find("}}", at + 2);
+    if (close == std::string_view::npos) return std::nullopt;
+    if (at > 0 && text[at - 1] == '$') {  // a placeholder: its content is an expression
+      at = close + 2;
+      continue;
+    }
+    std::string_view body = Trim(text.substr(at + 2, close - at - 2));
+    size_t n = 0;
+    while (n < body.size() && IsIdentChar(body[n])) ++n;
+    std::string_view root = body.substr(0, n);
+    bool ends_root = n == body.size() || body[n] == '.' || body[n] == '[' || body[n] == ' ';
+    if (ends_root && std::find(std::begin(kRoots), std::end(kRoots), root) != std::end(kRoots)) {
+      return BareTemplate{at, body};
+    }
+    at += 2;
+  }
+  return std::nullopt;
+}
+
 }  // namespace sluice

@@ -3,6 +3,7 @@
 // stack on long hostile strings.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,16 @@ bool ParseVersionParts(std::string_view s, size_t max_parts, std::vector<int>* p
 bool IsUsesRef(std::string_view s);
 bool IsIntText(std::string_view s);
 bool IsFloatText(std::string_view s);
+// A `{{ ... }}` written without the `$` of a placeholder, whose content starts with a variable
+// that placeholders read (params, tasks, item, run, task, error, component, pipeline, secrets)
+// or one of Argo's (inputs, outputs, workflow, steps): text that was meant as a placeholder
+// and would otherwise reach the task as it is. Other `{{ }}` (Go templates such as
+// `{{.State}}`, Jinja) are left alone. `offset` is that of its `{{`; `body` its trimmed content.
+struct BareTemplate {
+  size_t offset = 0;
+  std::string_view body;
+};
+std::optional<BareTemplate> FindBareTemplate(std::string_view text);
 // Rejects text nested deeper than kMaxNesting (flow brackets plus indentation levels) before a
 // recursive parser sees it. On failure the error is located at the first offending character.
 Status CheckNesting(const std::string& path, std::string_view text);

@@ -13,6 +13,7 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "common/value.h"
+#include "spec/declared_names.h"
 #include "spec/loader.h"
 #include "spec/text_checks.h"
 
@@ -227,13 +228,17 @@ class Reader {
         f.literal = v;
         return f;
       }
-      auto t = Template::Parse(n.Scalar());
+      SLUICE_TRY_STATUS(NoBareTemplate(n, n.Scalar(), false));
+      auto t = Template::Parse(n.Scalar(), names_);
       if (!t) return FailAt(f.loc, "in {}: {}", what, t.error().message);
       f.tmpl = std::move(*t);
       return f;
     }
     if (!typed || n.IsNull()) {
-      return FailAt(f.loc, "{} must be a string, not {}", what, KindName(n));
+      // [echo, a: b] reads as a list holding the map {a: b}.
+      return FailAt(f.loc, "{} must be a string, not {}{}", what, KindName(n),
+                    n.IsMap() && n.size() == 1 ? "; hint: text that holds \": \" must be quoted "
+                                                 "(\"a: b\")" : "");
     }
     auto v = ToValue(n);
     if (!v) return std::unexpected(v.error());
@@ -242,6 +247,10 @@ class Reader {
   }
 
   Result<std::vector<ParamDecl>> Params(const YNode& n) const;
+  // A `type:` of a param or an output param: string, int, number, bool, list or map.
+  Result<ParamType> TypeOf(const YNode& n) const;
+  // workingDir: attempt or pipeline.
+  Result<WorkingDir> WorkingDirOf(const YNode& n) const;
   Result<RetryPolicy> Retry(const YNode& n) const;
   Result<std::vector<ErrorMatch>> ErrorMatches(const YNode& n, std::string_view what) const;
   Result<Resources> ResourcesOf(const YNode& n) const;
@@ -313,10 +322,17 @@ class Reader {
   // Where the first placeholder of a script scalar sits in the source file: for a block scalar
   // (| or >) the text starts on the line after the indicator.
   Location PlaceholderLoc(const YNode& n, const std::string& text) const {
+    return TextLoc(n, text, text.find("${{"));
+  }
+
+  // Where byte `off` of scalar `n`'s text (`text`, two characters from `off` on being what to
+  // point at) sits in the source file; the scalar's own location when it cannot be found.
+  Location TextLoc(const YNode& n, std::string_view text, size_t off) const {
     Location loc = Loc(n);
-    size_t off = text.find("${{");
-    if (off == std::string::npos) return loc;
+    if (off == std::string_view::npos || off + 2 > text.size()) return loc;
     int line_in_text = static_cast<int>(std::count(text.begin(), text.begin() + off, '\n'));
+    size_t line_start = off == 0 ? 0 : text.rfind('\n', off - 1);
+    line_start = line_start == std::string_view::npos ? 0 : line_start + (line_in_text > 0);
     std::vector<std::string_view> lines;
     size_t start = 0;
     while (start <= source_.size()) {
@@ -332,15 +348,53 @@ class Reader {
     if (target > static_cast<int>(lines.size())) return loc;
     // On the scalar's own line, past the scalar's start (a flow list has other items before it).
     size_t from = target == loc.line ? static_cast<size_t>(loc.column - 1) : 0;
-    size_t col = lines[target - 1].find("${{", from);
+    // The text of that line up to the spot, as written; else (escapes, folding) the spot alone.
+    std::string_view line = lines[target - 1];
+    std::string_view upto = text.substr(line_start, off + 2 - line_start);
+    size_t col = line.find(upto, from);
+    if (col != std::string_view::npos) col += off - line_start;
+    else col = line.find(text.substr(off, 2), from);
     if (col == std::string_view::npos) return loc;
     return Location{file_name_, target, static_cast<int>(col) + 1};
   }
+
+  // Fails on a `{{ params.x }}` written without its `$` (FindBareTemplate) in `text`, the text
+  // of scalar `n`, with the fix: the `${{ }}` form, or for a script, env:.
+  Status NoBareTemplate(const YNode& n, std::string_view text, bool script) const {
+    auto bare = FindBareTemplate(text);
+    if (!bare) return {};
+    std::string shown(text.substr(bare->offset, text.find("}}", bare->offset) + 2 - bare->offset));
+    if (script) {
+      return FailAt(TextLoc(n, text, bare->offset), "{} is not a placeholder, and a script "
+                    "cannot hold one: pass the value through env: (e.g. env: {{X: \"${{{{ {} }}}}\"}}) "
+                    "and read \"$X\" in the script", Quote(shown), bare->body);
+    }
+    return FailAt(TextLoc(n, text, bare->offset), "{} is not a placeholder: placeholders start "
+                  "with $, write \"${{{{ {} }}}}\"", Quote(shown), bare->body);
+  }
+
+  // While it lives, placeholders read the names that document `spec` declares.
+  class ScopedNames {
+   public:
+    ScopedNames(const Reader& r, const YNode& spec) : r_(r), names_(spec), saved_(r.names_) {
+      r_.names_ = &names_;
+    }
+    ~ScopedNames() { r_.names_ = saved_; }
+    ScopedNames(const ScopedNames&) = delete;
+    ScopedNames& operator=(const ScopedNames&) = delete;
+
+   private:
+    const Reader& r_;
+    SpecNames names_;
+    const DeclaredNames* saved_;
+  };
 
  private:
   std::string file_;
   std::shared_ptr<const std::string> file_name_;  // shared by every Location it makes
   std::string_view source_;
+  // The names of the document being read (ScopedNames), for hyphenated names in placeholders.
+  mutable const DeclaredNames* names_ = nullptr;
   mutable int values_ = 0;
   LoadBudget* budget_;
   bool inline_code_placeholders_allowed_ = false;

@@ -1,4 +1,5 @@
 #include "spec/yaml_tree.h"
+#include "spec/yaml_tree_hints.h"
 
 #include <cstring>
 
@@ -96,7 +97,7 @@ class LibyamlReader {
     while (true) {
       yaml_event_t ev;
       if (!yaml_parser_parse(&parser, &ev)) {
-        std::string what = SyntaxError(parser);
+        std::string what = SyntaxError(parser, text);
         yaml_parser_delete(&parser);
         return Fail(ErrorCode::kInvalidInput, "{}", what);
       }
@@ -114,14 +115,20 @@ class LibyamlReader {
   }
 
  private:
-  static std::string SyntaxError(const yaml_parser_t& parser) {
+  // "LINE:COL: YAML syntax error: WHAT", with a hint at the fix when the cause is a common one.
+  static std::string SyntaxError(const yaml_parser_t& parser, std::string_view text) {
     const yaml_mark_t& m = parser.problem_mark;
     std::string what = parser.problem ? parser.problem : "unknown error";
+    YamlProblem p{parser.problem ? parser.problem : "", parser.context ? parser.context : "",
+                  m.line, m.column, 0, 0};
     if (parser.context) {
       const yaml_mark_t& c = parser.context_mark;
       what = fmt::format("{} {} (started at {}:{})", parser.context, what, c.line + 1, c.column + 1);
+      p.context_line = c.line;
+      p.context_column = c.column;
     }
-    return fmt::format("{}:{}: YAML syntax error: {}", m.line + 1, m.column + 1, EscapeControl(what));
+    return fmt::format("{}:{}: YAML syntax error: {}{}", m.line + 1, m.column + 1,
+                       EscapeControl(what), EscapeControl(YamlSyntaxHint(text, p)));
   }
 
   // Adds what one event says to the tree. Fails on an alias to an unknown anchor.

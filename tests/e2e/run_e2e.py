@@ -1375,6 +1375,70 @@ def a_runs_graph_is_colored_by_state_with_items_handlers_gates_and_finally_and_d
     assert "apt-get install graphviz" in r.stderr, r.stderr
 
 
+# --- issue 12, section 3 (spec): paths next to the pipeline, typed outputs, hyphens, math ---
+
+@test
+def working_dir_pipeline_and_pipeline_dir_reach_files_next_to_the_pipeline():
+    e = Env()
+    e.write("train.py", "print('trained')\n")
+    e.write("p.yaml", pipeline("""
+    - name: rel
+      workingDir: pipeline
+      run: [python3, train.py]
+      outputs: {params: [{name: out, from: {stdout: text}}]}
+    - name: abs
+      run: [python3, "${{ pipeline.dir }}/train.py"]
+    - name: where
+      workingDir: pipeline
+      script: 'pwd; echo 0.93 > "$SLUICE_ATTEMPT_DIR/acc"'
+      outputs: {params: [{name: acc, type: number, from: {file: acc}}]}
+    - name: best
+      run: [echo, "${{ math.greatest(tasks.where.outputs.params.acc, 0.5) }}"]
+      outputs: {params: [{name: v, from: {stdout: text}}]}
+"""))
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["rel"]["outputs"]["params"]["out"] == "trained", t["rel"]
+    assert t["abs"]["state"] == "succeeded", t["abs"]
+    assert t["where"]["outputs"]["params"]["acc"] == 0.93, t["where"]
+    assert t["best"]["outputs"]["params"]["v"] == "0.93", t["best"]
+    assert not os.path.exists(os.path.join(e.dir, "acc")), "outputs belong in the attempt's folder"
+
+
+@test
+def an_output_that_is_not_its_declared_type_fails_the_task():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: eval
+      run: [echo, n/a]
+      outputs: {params: [{name: acc, type: number, from: {stdout: text}}]}
+    - name: after
+      run: [echo, "${{ tasks.eval.outputs.params.acc }}"]
+"""))
+    p = e.sluice("run", "p.yaml", check=1)
+    st = e.status(p.stdout.splitlines()[0])
+    a = [x for x in st["attempts"] if x["task"] == "eval"][0]
+    assert a["class"] == "outputs-error", a
+    assert a["message"] == 'output "acc" is declared number, but the task wrote "n/a"', a
+
+
+@test
+def hyphenated_task_names_need_no_backticks():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: flip-coin
+      run: [echo, heads]
+      outputs: {params: [{name: side, from: {stdout: text}}]}
+    - name: heads
+      when: "${{ tasks.flip-coin.outputs.params.side == 'heads' }}"
+      run: [echo, "${{ params.max-depth - 1 }}"]
+      outputs: {params: [{name: v, from: {stdout: text}}]}
+""", extra="  params: [{name: max-depth, type: int, default: 3}]\n"))
+    p = e.sluice("run", "p.yaml", check=0)
+    t = e.tasks(p.stdout.splitlines()[0])
+    assert t["heads"]["outputs"]["params"]["v"] == "2", t["heads"]
+
+
 def run_suite(tests, name):
     """Runs `tests` (those whose name holds --only's value), prints a traceback a failure and
     ends with "NAME: N passed, M failed"; returns the exit code."""

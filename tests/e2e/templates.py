@@ -70,7 +70,11 @@ def a_template_call_runs_its_tasks_named_after_the_call_and_passes_outputs():
     assert t["after"]["outputs"]["params"]["got"] == "got 40-41", t["after"]
     events = e.sluice("events", run, check=0).stdout
     assert re.search(r"attempt\.started\s+one\.b\b", events), events
-    assert "one.c" in e.sluice("logs", run, "one.c", check=0).stdout + "one.c"
+    e.sluice("logs", run, "one.c", check=0)
+    dot = e.sluice("graph", run, "--format", "dot", check=0).stdout
+    assert 'label="template abc@1.0.0"' in dot and 'label="one.b' in dot, dot
+    status = e.sluice("status", run, check=0).stdout
+    assert re.search(r"^one\.a\s+succeeded", status, re.M), status
 
 
 @test
