@@ -133,7 +133,9 @@ bool Decider::Vet(int i) {
   }
   if (in.attempt == in.attempt_base && HasGate(i) && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
-  if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
+  if (in.parent >= 0 && in.attempt == in.attempt_base && t.when_reads_item && DecidedByWhen(i)) {
+    return false;
+  }
   if (t.kind == Body::Kind::kBuiltin) {
     FinishTask(i, TaskState::kSucceeded, "");  // a builtin: no process, no attempt
     return false;

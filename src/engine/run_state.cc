@@ -55,6 +55,7 @@ int RunState::AddInstance(int plan_index, int parent, std::string name,
   in.parent = parent;
   in.name = std::move(name);
   in.item = std::move(item);
+  if (!retired_attempts_.empty()) ContinueAttempts(in);  // a retried run's attempt numbers go on
   int idx = size();
   // A main or finally task's own instance is found through the plan's index (Find).
   const bool top = parent < 0 && plan_index < plan_->num_main + plan_->num_finally &&
@@ -157,6 +158,7 @@ Status RunState::Apply(const Event& e, int instance, const Value* data) {
     case EventKind::kRunPhase: return ApplyPhase(e);
     case EventKind::kHandlerStarted: return ApplyHandler(e);
     case EventKind::kGroupRetry: return ApplyGroupRetry(e);
+    case EventKind::kRunRetried: return ApplyRetried(e);  // run_state_retry.cc
     default: break;
   }
   const int i = instance >= 0 ? instance : Find(e.task);

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/event.h"
@@ -153,6 +154,10 @@ class RunState {
   const std::set<int>& waiting() const { return waiting_; }    // in kWaiting
   const std::set<int>& awaiting() const { return awaiting_; }  // in kAwaitingApproval
   const std::set<int>& open() const { return open_; }          // attempts started, not finished
+  // An instance of an earlier round of a retried run (`sluice retry`): a forEach item of a
+  // parent that expands again, a handler of a task that runs again, a finally task that runs
+  // again. It keeps its history but no name: events and counts no longer reach it.
+  bool retired(int i) const { return !retired_.empty() && retired_.count(i) > 0; }
 
   // Whether a group's member failing with `cls` now starts the group over.
   bool GroupWillRetry(int g, ErrorClass cls, int code) const;
@@ -189,6 +194,11 @@ class RunState {
   Status ApplyCompensating(const Event& e, const Value& d);
   Status ApplyGroupRetry(const Event& e);
   void ResetGroupMember(int g, int m);
+  // `sluice retry` (run_state_retry.cc).
+  Status ApplyRetried(const Event& e);
+  void Retire(int i);
+  void ResetForRetry(int i);
+  void ContinueAttempts(Instance& in);
 
   std::shared_ptr<const Plan> plan_;
   std::vector<Instance> instances_;
@@ -216,6 +226,10 @@ class RunState {
   std::vector<int> ready_;
   std::vector<int> finalize_;
   std::vector<int> handlers_done_;
+  // Retried runs: instances of earlier rounds, and the last attempt number of each retired
+  // name, which the instance that takes the name next continues from.
+  std::unordered_set<int> retired_;
+  std::unordered_map<std::string, int> retired_attempts_;
 };
 
 }  // namespace sluice
