@@ -53,8 +53,11 @@ Status Store::Impl::Project(const Event& e) {
                  "ON CONFLICT(run_id,name) DO UPDATE SET state='running'", e.run_id, e.task,
                  e.time_us);
     case EventKind::kAttemptStarted: {
+      // A row made before the task first ran (it was upstream-failed, then retried) gets its
+      // start time now.
       auto s = Run("INSERT INTO tasks(run_id,name,state,attempts,started_us) VALUES(?,?,'running',?,?) "
-                   "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts",
+                   "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts, "
+                   "started_us=CASE WHEN started_us=0 THEN excluded.started_us ELSE started_us END",
                    e.run_id, e.task, e.attempt, e.time_us);
       if (!s) return s;
       return Run("INSERT OR REPLACE INTO attempts(run_id,task,attempt,status,started_us) "

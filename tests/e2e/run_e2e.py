@@ -1279,6 +1279,7 @@ def retry_gives_failed_tasks_new_attempts_keeps_what_succeeded_and_runs_finally_
     assert st["status"] == "succeeded", st
     t = {x["name"]: x for x in st["tasks"]}
     assert t["train"]["state"] == "succeeded" and t["train"]["attempts"] == 3, t["train"]
+    assert t["report"]["started"] and t["report"]["started"] <= t["report"]["finished"], t["report"]
     assert [a["attempt"] for a in st["attempts"] if a["task"] == "train"] == [1, 2, 3], st["attempts"]
     # finally ran again when the retried run ended, and saw its new status.
     assert open(os.path.join(e.dir, "notify.log")).read().split() == ["failed", "succeeded"]
