@@ -7,9 +7,12 @@
 
 #include <deque>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "common/strings.h"
 #include "engine/decider.h"
 #include "engine/engine_fakes.h"
 #include "engine/recorder.h"
@@ -210,6 +213,55 @@ TEST(RunStateRetry, RetryOfAForEachStartsOnlyItsFailedItemsAndExpandsWhatIsDowns
   EXPECT_EQ(run.Started("f[1]"), 2);
   EXPECT_EQ(run.At("f[1]").attempt, 2);
   EXPECT_EQ(run.At("g[0]").state, TaskState::kSucceeded);
+}
+
+// Random DAGs (forEach tasks, fallbacks, failFast on or off, a finally task) whose first
+// attempts fail at random, retried once with every attempt succeeding: the retried run
+// succeeds, nothing that had succeeded starts again, and every turn's log replays to the live
+// state (LiveRun checks it).
+TEST(RunStateRetry, RandomFailedRunsRetriedSucceedWithoutRunningWhatSucceededAgain) {
+  int retried = 0;
+  for (uint64_t seed = 1; seed <= 500; ++seed) {
+    std::mt19937_64 rng(seed);
+    const int n = 2 + static_cast<int>(rng() % 6);
+    std::string tasks;
+    std::map<std::string, std::deque<int>> exits;
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> needs;
+      for (int j = 0; j < i; ++j) {
+        if (rng() % 3 == 0) needs.push_back(fmt::format("t{}", j));
+      }
+      tasks += fmt::format("    - {{name: t{}, run: [x]{}{}{}}}\n", i,
+                           needs.empty() ? "" : ", needs: [" + Join(needs, ", ") + "]",
+                           rng() % 4 == 0 ? ", forEach: [1, 2, 3]" : "",
+                           rng() % 6 == 0 ? ", fallback: {run: [y]}" : "");
+      if (rng() % 3 == 0)
+        exits[fmt::format("t{}", i)] = rng() % 2 ? std::deque<int>{1} : std::deque<int>{0, 1};
+      if (rng() % 8 == 0) exits[fmt::format("t{}.fallback", i)] = {1};
+    }
+    const std::string extra =
+        fmt::format("  failFast: {}\n  finally:\n    - {{name: z, run: [x]}}\n",
+                    rng() % 2 == 0 ? "true" : "false");
+    SCOPED_TRACE(fmt::format("seed {}:\n{}{}", seed, extra, tasks));
+    LiveRun run(Compile(tasks, extra));
+    run.RunToEnd(exits);
+    if (run.status() != RunStatus::kFailed) continue;
+    std::map<std::string, int> kept;  // instances that succeeded, and how often they started
+    for (int i = 0; i < run.state().size(); ++i) {
+      const Instance& in = run.state().at(i);
+      if (in.state == TaskState::kSucceeded && in.owner < 0 && in.name != "z") {
+        kept[in.name] = run.Started(in.name);
+      }
+    }
+    ASSERT_TRUE(run.Retry({}));
+    run.RunToEnd({});
+    ++retried;
+    EXPECT_EQ(run.status(), RunStatus::kSucceeded);
+    for (const auto& [name, starts] : kept) EXPECT_EQ(run.Started(name), starts) << name;
+    EXPECT_EQ(run.Started("z"), 2);
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(retried, 150);  // so that the retry is what is tested
 }
 
 TEST(RunStateRetry, RefusesACompensatedRunAnUnfinishedOneAndTasksThatCannotBeRetried) {
