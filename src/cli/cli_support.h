@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <utility>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -51,5 +53,46 @@ Status Audit(Env& env, const GlobalOptions& g, Store& store, std::string action,
 Result<std::map<std::string, std::string>> ParamsWithFile(
     Env& env, const Plan& plan, const std::string& params_file,
     const std::map<std::string, std::string>& overrides);
+
+// --- Executing runs: shared by commands.cc (run, resume, cancel) and rerun.cc (retry, rerun).
+struct Decision;
+struct FaultPlan;
+struct Plan;
+struct PolicySet;
+struct RunSecrets;
+
+// The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
+Result<FaultPlan> FaultsFromEnv(Env& env);
+// Runs (or, with `replay`, continues from its stored events) a run in this process until it
+// finishes or is cancelled; with x.retry first records its retry (Engine::Retry). `central`
+// holds the central policies its gates apply (null: none, for a cancel); `secrets` the values of
+// its secrets and secret params (null: none fetched). Returns the command's exit code.
+int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
+            const Value& params, const std::string& run_id, bool replay, const ExecOptions& x,
+            std::shared_ptr<const PolicySet> central, const RunSecrets* secrets = nullptr);
+// What `sluice rerun` adds to a new run's record: the run it reruns and the task it reruns
+// from, written into its run.submitted audit record, and the events that record the tasks it
+// reuses, stored after run.created in the same transaction (run ids and times are set there).
+struct Resubmission {
+  std::string rerun_of;
+  std::string from;  // "" when every task runs again
+  std::vector<Event> reused;
+};
+// Records a new run, admitted with `decisions`, under a new id (commands.cc says how); `again`
+// (null for `run`) what a rerun adds. On failure returns the store's error; nothing is recorded.
+Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& store,
+                                  const Plan& plan, const Value& params,
+                                  const Value& secret_digests,
+                                  const std::vector<Decision>& decisions,
+                                  const Resubmission* again);
+// A stored run's plan, loaded from the sources it was submitted with, and its params; refused
+// (kConflict) when either is not what its run.submitted audit record says was submitted.
+Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store,
+                                                                    const RunRecord& run);
+// A stored run's secret params given again (o.secret_params, or their variables) and checked
+// against their digests, and its secrets fetched again. Null when the pipeline has none.
+Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const Plan& plan,
+                                                 const Value& stored, const RunRecord& run,
+                                                 const ExecOptions& o);
 
 }  // namespace sluice

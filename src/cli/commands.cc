@@ -228,12 +228,11 @@ Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::str
   return std::move(*lock);
 }
 
-// Runs (or resumes) a run in this process until it finishes or is cancelled.
-// `central` holds the central policies its gates apply (null: none, for a cancel); `secrets`
-// the values of its secrets and secret params (null: none fetched).
+}  // namespace
+
 int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<const Plan> plan,
             const Value& params, const std::string& run_id, bool replay, const ExecOptions& x,
-            std::shared_ptr<const PolicySet> central, const RunSecrets* secrets = nullptr) {
+            std::shared_ptr<const PolicySet> central, const RunSecrets* secrets) {
   const bool cancel_only = x.cancel_only;
   const std::string run_dir = RunDir(env, g, run_id);
   std::vector<Event> history;
@@ -273,6 +272,9 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   kept_engine = new Engine(plan, params, opts, clock, executor, faulty_sink, &cache, &progress);
   Engine& engine = *kept_engine;
   if (auto s = engine.Replay(history); !s) return Report(s.error());
+  if (x.retry) {  // sluice retry (rerun.cc)
+    if (auto s = engine.Retry(x.retry_tasks, x.actor, clock.NowUs()); !s) return Report(s.error());
+  }
   int64_t run_start_us = clock.NowUs();
   auto summary = engine.Run();
   int64_t run_us = clock.NowUs() - run_start_us;
@@ -293,9 +295,11 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
 }
 
 // Records a new run under `id`, submitted by `actor` (see CreateRunRecord).
-Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& store, const Plan& plan,
-                                  const Value& params, const Value& secret_digests,
-                                  const std::vector<Decision>& decisions, const std::string& id) {
+static Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& store,
+                                         const Plan& plan, const Value& params,
+                                         const Value& secret_digests,
+                                         const std::vector<Decision>& decisions,
+                                         const std::string& id, const Resubmission* again) {
   Clock& clock = env.clock();
   RunRecord run;
   run.id = id;
@@ -324,15 +328,27 @@ Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& sto
   for (const auto& d : decisions) {
     if (d.result != "allow") notable.push_back(DecisionToValue(d));
   }
+  ValueMap details{{"specDigest", Value(run.spec_digest)},
+                   {"specPath", Value(run.spec_path)},
+                   {"params", params},
+                   {"admission", Value(ValueMap{
+                       {"decisions", Value(static_cast<int64_t>(decisions.size()))},
+                       {"notAllowed", Value(std::move(notable))}})}};
+  std::vector<Event> then;
+  if (again) {  // sluice rerun: what it reruns, and the tasks it reuses
+    details.emplace_back("rerunOf", Value(again->rerun_of));
+    if (!again->from.empty()) details.emplace_back("from", Value(again->from));
+    then = again->reused;
+    for (auto& e : then) {
+      e.run_id = run.id;
+      e.time_us = run.created_us;
+    }
+  }
   AuditRecord audit = AuditOf(env, actor, "run.submitted", run.id, run.pipeline,
-                       Value(ValueMap{{"specDigest", Value(run.spec_digest)},
-                                      {"specPath", Value(run.spec_path)},
-                                      {"params", params},
-                                      {"admission", Value(ValueMap{
-                                          {"decisions", Value(static_cast<int64_t>(decisions.size()))},
-                                          {"notAllowed", Value(std::move(notable))}})}}));
+                              Value(std::move(details)));
   SLUICE_TRY_STATUS(store.CreateRun(run, plan.sources, created, &audit,
-                                    DecisionRows(decisions, run.id, "admission", run.created_us)));
+                                    DecisionRows(decisions, run.id, "admission", run.created_us),
+                                    then));
   return run;
 }
 
@@ -343,10 +359,10 @@ Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& sto
 // store's error; nothing is recorded.
 Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& store, const Plan& plan,
                                   const Value& params, const Value& secret_digests,
-                                  const std::vector<Decision>& decisions) {
+                                  const std::vector<Decision>& decisions, const Resubmission* again) {
   for (int tries = 1;; ++tries) {
     auto run = CreateRunWithId(env, actor, store, plan, params, secret_digests, decisions,
-                               NewRunId(env));
+                               NewRunId(env), again);
     if (run || run.error().code != ErrorCode::kConflict || tries == 8) return run;
   }
 }
@@ -404,8 +420,6 @@ Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const P
   return RebindSecrets(env, plan, stored, digests, o.secret_params);
 }
 
-}  // namespace
-
 int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   FileSystem& fs = env.files();
   Clock& clock = env.clock();
@@ -453,7 +467,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   // Only now, admitted: a pipeline's secret commands are its author's code.
   if (auto s = FetchRunSecrets(env, **plan, bound->secrets.get()); !s) return Report(s.error());
   auto run = CreateRunRecord(env, who->Actor(), **store, **plan, *params, bound->digests,
-                             *decisions);
+                             *decisions, nullptr);
   if (!run) return Report(run.error());
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;

@@ -30,6 +30,10 @@ struct ExecOptions {
   int64_t submit_us = 0;
   // resume, rollback: secret params given again (-p NAME=VALUE); their values are never stored.
   std::map<std::string, std::string> secret_params;
+  // sluice retry (rerun.cc): the run's failed tasks named (empty: all) start over, by `actor`.
+  bool retry = false;
+  std::vector<std::string> retry_tasks;
+  std::string actor;
 };
 
 struct RunOptions {

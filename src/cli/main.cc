@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "common/strings.h"
+#include "cli/rerun.h"
 
 #include <fmt/format.h>
 
@@ -36,6 +37,9 @@ struct Options {
   std::string expr, vars_file;
   std::vector<std::string> vars;
   WaiverGrant waiver;  // waiver grant; waiver revoke uses its name
+  ExecOptions retry;                    // sluice retry RUN [TASK...]
+  std::vector<std::string> retry_tasks;
+  RerunOptions rerun;                   // sluice rerun RUN [--from TASK]
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -46,6 +50,7 @@ struct Subcommands {
   std::map<std::string, CLI::App*> orders;  // breakers open, close, reset, disable
   CLI::App *cache_ls, *cache_clear, *version, *eval;
   CLI::App *waiver_grant, *waiver_list, *waiver_revoke;
+  CLI::App *retry, *rerun;
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -129,6 +134,29 @@ void AddRunCommands(CLI::App& app, Options& o, Subcommands& s) {
   AddSecretParamOption(*s.rollback, o);
 }
 
+// Running a stored run again: retry (its failed tasks, in the same run) and rerun (a new run
+// of its snapshot). rerun.h.
+void AddRerunCommands(CLI::App& app, Options& o, Subcommands& s) {
+  s.retry = app.add_subcommand("retry", "give a finished run's failed tasks, and what depends on "
+                               "them, new attempts in the same run");
+  s.retry->add_option("run", o.run_id, "run id")->required();
+  s.retry->add_option("tasks", o.retry_tasks, "only these failed tasks (default: every one)");
+  s.retry->add_option("-j,--jobs", o.retry.jobs, "how many tasks run at once")
+      ->check(CLI::Range(1, 100000));
+  s.retry->add_option("--gpus", o.retry.gpus, "GPUs tasks may use on this machine (default 0)")
+      ->check(CLI::Range(0, 1024));
+  AddSecretParamOption(*s.retry, o);
+  s.rerun = app.add_subcommand("rerun", "start a new run of a run's pipeline snapshot and params");
+  s.rerun->add_option("run", o.rerun.run, "run id")->required();
+  s.rerun->add_option("--from", o.rerun.from, "reuse the results of the tasks upstream of this one");
+  s.rerun->add_option("-p,--param", o.params, "a param changed, name=value (repeatable)")
+      ->allow_extra_args(false);
+  s.rerun->add_option("-j,--jobs", o.rerun.exec.jobs, "how many tasks run at once")
+      ->check(CLI::Range(1, 100000));
+  s.rerun->add_option("--gpus", o.rerun.exec.gpus, "GPUs tasks may use on this machine (default 0)")
+      ->check(CLI::Range(0, 1024));
+}
+
 // Governance and control: breakers, audit, whoami, approvals, approve, reject, cancel.
 void AddControlCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.breakers = app.add_subcommand("breakers", "list circuit breakers, or change one's state");
@@ -208,6 +236,7 @@ bool Resolve(Env& env, Options& o) {
   }
   o.resume.secret_params = o.rollback.secret_params = o.run.params;  // secrets: -p again
   o.run.params_file = o.params_file;
+  o.retry.secret_params = o.rerun.params = o.run.params;
   return true;
 }
 
@@ -234,6 +263,8 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.resume) return CmdResume(env, g, o.run_id, o.resume);
   if (*s.cancel) return CmdCancel(env, g, o.run_id);
   if (*s.rollback) return CmdResume(env, g, o.run_id, o.rollback);
+  if (*s.retry) return CmdRetry(env, g, o.run_id, o.retry_tasks, o.retry);
+  if (*s.rerun) return CmdRerun(env, g, o.rerun);
   for (const auto& [order, sub] : s.orders) {
     if (*sub) return CmdBreakerOrder(env, g, order, o.breaker_name);
   }
@@ -303,6 +334,7 @@ int main(int argc, char** argv) {
   AddGlobalOptions(app, o);
   AddPipelineCommands(app, o, s);
   AddRunCommands(app, o, s);
+  AddRerunCommands(app, o, s);
   AddControlCommands(app, o, s);
   AddWaiverCommands(app, o, s);
   AddToolCommands(app, o, s);

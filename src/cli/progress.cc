@@ -124,6 +124,9 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
     case EventKind::kApprovalDecided:
       line = paint(e.status == "approved" ? "32" : "31", fmt::format("{:<9} {}: {}", e.status, e.task, e.message));
       break;
+    case EventKind::kRunRetried:
+      line = paint("35", e.message);
+      break;
     case EventKind::kRunPhase:
       line = paint("35", e.status == "compensating"
                              ? "compensating: undoing completed tasks in reverse order"

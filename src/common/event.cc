@@ -7,7 +7,8 @@ constexpr std::string_view kNames[] = {
     "run.created",       "run.started",    "task.skipped",     "task.expanded",
     "attempt.started",   "attempt.spawned", "attempt.finished", "retry.scheduled",
     "task.finished",     "run.finished",    "handler.started",  "run.phase",
-    "group.retry",       "policy.decision", "approval.requested", "approval.decided"};
+    "group.retry",       "policy.decision", "approval.requested", "approval.decided",
+    "run.retried"};
 }  // namespace
 
 std::string_view EventKindName(EventKind k) { return kNames[static_cast<int>(k)]; }

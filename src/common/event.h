@@ -34,6 +34,8 @@ enum class EventKind {
   kPolicyDecision,  // a task's gate was evaluated; data: {"stage", "decisions": [...]}
   kApprovalRequested,  // the task waits for a sign-off; due_us = deadline (0 none); data: the request
   kApprovalDecided,    // status approved|rejected; message says by whom or why
+  kRunRetried,  // `sluice retry`: a finished run's failed tasks and what depends on them start
+                // over; data: {"tasks": [...], "retired": [...], "requested": [...]}, message: by whom
 };
 
 std::string_view EventKindName(EventKind k);

@@ -136,7 +136,9 @@ bool Decider::Vet(int i) {
   }
   if (in.attempt == in.attempt_base && HasGate(i) && !GatePasses(i)) return false;
   // A `when` that reads `item` decides for each forEach item on its own.
-  if (in.parent >= 0 && in.attempt == 0 && t.when_reads_item && DecidedByWhen(i)) return false;
+  if (in.parent >= 0 && in.attempt == in.attempt_base && t.when_reads_item && DecidedByWhen(i)) {
+    return false;
+  }
   if (t.tmpl() >= 0) {
     ExpandCall(i);  // its template's tasks run in its place
     return false;

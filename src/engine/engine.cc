@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include "engine/breaker.h"
+#include "engine/run_state_retry.h"
 
 namespace sluice {
 
@@ -32,6 +33,15 @@ Engine::Engine(std::shared_ptr<const Plan> plan, Value params, EngineOptions opt
       loop_(state_, rec_, decider_, executor, clock,
             LoopOptions{opts.kill_grace_us, opts.pid, opts.cancel_only, opts.rollback}) {}
 
+Status Engine::Retry(const std::vector<std::string>& tasks, const std::string& by,
+                     int64_t now_us) {
+  auto e = RetryEvent(state_, tasks, by);
+  if (!e) return std::unexpected(e.error());
+  rec_.Record(std::move(*e), now_us);
+  if (auto err = rec_.error()) return std::unexpected(*err);
+  return {};
+}
+
 TaskState Engine::StateOf(std::string_view name) const {
   int i = state_.Find(name);
   return i < 0 ? TaskState::kPending : state_.at(i).state;
@@ -46,7 +56,8 @@ std::map<std::string, int> Engine::CountByState() const {
   std::map<std::string, int> out;
   for (int i = 0; i < state_.size(); ++i) {
     const Instance& in = state_.at(i);
-    if (in.name.find('[') == std::string::npos) ++out[std::string(TaskStateName(in.state))];
+    if (in.name.find('[') != std::string::npos || state_.retired(i)) continue;
+    ++out[std::string(TaskStateName(in.state))];
   }
   return out;
 }
@@ -55,7 +66,8 @@ std::vector<std::pair<std::string, std::string>> Engine::FailedTasks(int limit) 
   std::vector<std::pair<std::string, std::string>> out;
   for (int i = 0; i < state_.size() && static_cast<int>(out.size()) < limit; ++i) {
     const Instance& in = state_.at(i);
-    if (in.state == TaskState::kFailed && in.attempt > 0 && in.name.find('[') == std::string::npos) {
+    if (in.state == TaskState::kFailed && in.attempt > 0 &&
+        in.name.find('[') == std::string::npos && !state_.retired(i)) {
       out.emplace_back(in.name, in.last_failure().message);
     }
   }

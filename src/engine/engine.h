@@ -50,6 +50,11 @@ class Engine {
   // REQUIRES: called before Run(). Fails on events that do not fit the plan.
   Status Replay(const std::vector<Event>& events) { return state_.Replay(events); }
 
+  // `sluice retry` of a finished run, after Replay(): records the run.retried event that starts
+  // `tasks` (empty: every failed one) and what depends on them over (run_state_retry.h), done
+  // by `by`; Run() then executes them. On failure (see RetryEvent) nothing is recorded.
+  Status Retry(const std::vector<std::string>& tasks, const std::string& by, int64_t now_us);
+
   // Runs to completion (see RunLoop::Run).
   Result<RunSummary> Run() { return loop_.Run(); }
 

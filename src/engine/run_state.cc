@@ -55,11 +55,7 @@ int RunState::AddInstance(int plan_index, int parent, std::string name,
   in.parent = parent;
   in.name = std::move(name);
   in.item = std::move(item);
-  if (!retired_attempts_.empty()) {
-    if (auto r = retired_attempts_.find(in.name); r != retired_attempts_.end()) {
-      in.attempt = in.attempt_base = r->second;  // a retried call's task counts on
-    }
-  }
+  if (!retired_attempts_.empty()) ContinueAttempts(in);  // a retried run's attempt numbers go on
   int idx = size();
   // A main or finally task's own instance is found through the plan's index (Find).
   const bool top = parent < 0 && plan_index < plan_->num_main + plan_->num_finally &&
@@ -162,6 +158,7 @@ Status RunState::Apply(const Event& e, int instance, const Value* data) {
     case EventKind::kRunPhase: return ApplyPhase(e);
     case EventKind::kHandlerStarted: return ApplyHandler(e);
     case EventKind::kGroupRetry: return ApplyGroupRetry(e);
+    case EventKind::kRunRetried: return ApplyRetried(e);  // run_state_retry.cc
     default: break;
   }
   const int i = instance >= 0 ? instance : Find(e.task);
@@ -390,7 +387,8 @@ Status RunState::ApplyScope(const Event& e, int i, const Value& data) {
     return Fail(ErrorCode::kInternal, "event {}: bad template call {}", e.seq, Quote(e.data));
   }
   const PlanTemplate& tp = plan_->templates[k];
-  if (instances_[i].expanded) RetireDescendants(i);
+  // A call with an earlier round (its own retry, or `sluice retry`): that round's tasks make way.
+  if (instances_[i].attempt > 0) RetireDescendants(i);
   ScopeState ss;
   ss.params = std::make_shared<const Value>(*params);
   ss.depth = instances_[i].scope >= 0 ? scopes_[instances_[i].scope].depth + 1 : 1;
@@ -424,18 +422,16 @@ Status RunState::ApplyScope(const Event& e, int i, const Value& data) {
 }
 
 // Everything a call's earlier round created (named "CALL.…") is no longer found by name; the
-// instances stay, settled, so counts and indices hold.
+// instances stay, settled and retired, so counts and indices hold.
 void RunState::RetireDescendants(int i) {
   const std::string prefix = instances_[i].name + ".";
-  for (auto it = by_name_.begin(); it != by_name_.end();) {
-    if (!it->first.starts_with(prefix)) {
-      ++it;
-      continue;
-    }
-    const Instance& old = instances_[it->second];
-    if (old.attempt > 0) retired_attempts_[it->first] = old.attempt;
-    scopes_.erase(it->second);
-    it = by_name_.erase(it);
+  std::vector<int> gone;
+  for (const auto& [name, idx] : by_name_) {
+    if (name.starts_with(prefix)) gone.push_back(idx);
+  }
+  for (int g : gone) {
+    Retire(g);
+    scopes_.erase(g);
   }
 }
 

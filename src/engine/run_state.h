@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/event.h"
@@ -184,6 +185,10 @@ class RunState {
   const std::set<int>& waiting() const { return waiting_; }    // in kWaiting
   const std::set<int>& awaiting() const { return awaiting_; }  // in kAwaitingApproval
   const std::set<int>& open() const { return open_; }          // attempts started, not finished
+  // An instance of an earlier round of a retried run (`sluice retry`): a forEach item of a
+  // parent that expands again, a handler of a task that runs again, a finally task that runs
+  // again. It keeps its history but no name: events and counts no longer reach it.
+  bool retired(int i) const { return !retired_.empty() && retired_.count(i) > 0; }
 
   // Whether a group's member failing with `cls` now starts the group over.
   bool GroupWillRetry(int g, ErrorClass cls, int code) const;
@@ -223,6 +228,11 @@ class RunState {
   Status ApplyCompensating(const Event& e, const Value& d);
   Status ApplyGroupRetry(const Event& e);
   void ResetGroupMember(int g, int m);
+  // `sluice retry` (run_state_retry.cc).
+  Status ApplyRetried(const Event& e);
+  void Retire(int i);
+  void ResetForRetry(int i);
+  void ContinueAttempts(Instance& in);
 
   std::shared_ptr<const Plan> plan_;
   std::vector<Instance> instances_;
@@ -248,12 +258,14 @@ class RunState {
   std::set<int> waiting_, awaiting_, open_;
   std::unordered_map<int, std::string> cache_keys_;  // instances whose attempt has a cache key
   std::unordered_map<int, ScopeState> scopes_;       // by the call's instance
-  // Attempts of instances a retried call replaced, by name: their successors go on counting
-  // (an attempt's folder and rows are named by instance and attempt number).
-  std::unordered_map<std::string, int> retired_attempts_;
   std::vector<int> ready_;
   std::vector<int> finalize_;
   std::vector<int> handlers_done_;
+  // Retried runs and retried calls of DAG templates: instances of earlier rounds, and the last
+  // attempt number of each retired name, which the instance that takes the name next continues
+  // from (an attempt's folder and rows are named by instance and attempt number).
+  std::unordered_set<int> retired_;
+  std::unordered_map<std::string, int> retired_attempts_;
 };
 
 }  // namespace sluice

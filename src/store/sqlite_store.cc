@@ -53,8 +53,11 @@ Status Store::Impl::Project(const Event& e) {
                  "ON CONFLICT(run_id,name) DO UPDATE SET state='running'", e.run_id, e.task,
                  e.time_us);
     case EventKind::kAttemptStarted: {
+      // A row made before the task first ran (it was upstream-failed, then retried) gets its
+      // start time now.
       auto s = Run("INSERT INTO tasks(run_id,name,state,attempts,started_us) VALUES(?,?,'running',?,?) "
-                   "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts",
+                   "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts, "
+                   "started_us=CASE WHEN started_us=0 THEN excluded.started_us ELSE started_us END",
                    e.run_id, e.task, e.attempt, e.time_us);
       if (!s) return s;
       return Run("INSERT OR REPLACE INTO attempts(run_id,task,attempt,status,started_us) "
@@ -72,6 +75,31 @@ Status Store::Impl::Project(const Event& e) {
                  e.message, e.run_id, e.task);
     case EventKind::kTaskSkipped:
     case EventKind::kTaskFinished: return ProjectTaskVerdict(e);
+    case EventKind::kRunRetried: return ProjectRetried(e);
+  }
+  return {};
+}
+
+// The tasks that start over are pending again, without the outputs and artifacts of the round
+// that ended (their attempts stay); the rows of retired instances go (a forEach item may not
+// come back when its task expands again).
+Status Store::Impl::ProjectRetried(const Event& e) {
+  SLUICE_TRY_STATUS(Run("UPDATE runs SET status='running', finished_us=0 WHERE id=?", e.run_id));
+  auto d = ParseJson(e.data);
+  for (const char* key : {"tasks", "retired"}) {
+    const Value* list = d && d->is_map() ? d->Find(key) : nullptr;
+    if (!list || !list->is_list()) continue;
+    const bool reset = key == std::string_view("tasks");
+    for (const auto& v : list->as_list()) {
+      if (!v.is_string()) continue;
+      SLUICE_TRY_STATUS(reset ? Run("UPDATE tasks SET state='pending', message=?, outputs='', "
+                                    "finished_us=0 WHERE run_id=? AND name=?",
+                                    e.message, e.run_id, v.as_string())
+                              : Run("DELETE FROM tasks WHERE run_id=? AND name=?", e.run_id,
+                                    v.as_string()));
+      SLUICE_TRY_STATUS(Run("DELETE FROM artifacts WHERE run_id=? AND task=?", e.run_id,
+                            v.as_string()));
+    }
   }
   return {};
 }
@@ -195,7 +223,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsy
 
 Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                         const Event& created, const AuditRecord* audit,
-                        const std::vector<DecisionRow>& decisions) {
+                        const std::vector<DecisionRow>& decisions, const std::vector<Event>& then) {
   return impl_->InTransaction([&]() -> Status {
     // Under the write lock (BEGIN IMMEDIATE), so no other process can take the id meanwhile.
     SLUICE_TRY(taken, impl_->Rows<int>("SELECT 1 FROM runs WHERE id=?",
@@ -210,6 +238,7 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
                                    run.id, path, content));
     }
     SLUICE_TRY_STATUS(impl_->Insert(created));
+    for (const auto& e : then) SLUICE_TRY_STATUS(impl_->Insert(e));
     if (audit) SLUICE_TRY_STATUS(impl_->InsertAudit(*audit));
     for (const auto& d : decisions) SLUICE_TRY_STATUS(impl_->InsertDecision(d));
     return {};
@@ -231,7 +260,8 @@ bool PublishAtOnce(EventKind k) {
     case EventKind::kRunPhase:
     case EventKind::kPolicyDecision:
     case EventKind::kApprovalRequested:
-    case EventKind::kApprovalDecided: return true;
+    case EventKind::kApprovalDecided:
+    case EventKind::kRunRetried: return true;
     default: return false;
   }
 }

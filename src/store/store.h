@@ -176,10 +176,12 @@ class Store : public EventSink {
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
-  // id exists already.
+  // id exists already. `then` are events that follow run.created in the same transaction (the
+  // tasks a rerun reuses).
   Status CreateRun(const RunRecord& run, const std::map<std::string, std::string>& sources,
                    const Event& created, const AuditRecord* audit = nullptr,
-                   const std::vector<DecisionRow>& decisions = {});
+                   const std::vector<DecisionRow>& decisions = {},
+                   const std::vector<Event>& then = {});
   // Approvals: requests (a projection of approval.requested/decided events) and votes.
   Result<std::vector<ApprovalRequestRow>> ListApprovalRequests(bool pending_only);
   Result<std::optional<ApprovalRequestRow>> GetApprovalRequest(const std::string& run_id,

@@ -168,6 +168,7 @@ struct Store::Impl {
   Status Project(const Event& e);
   Status ProjectDecisions(const Event& e);     // policy.decision: rows and an audit record
   Status ProjectTaskVerdict(const Event& e);   // task.finished/skipped: row, artifacts, cache
+  Status ProjectRetried(const Event& e);       // run.retried: the run and its tasks reopened
 
   // Runs `f` (returning a Status or a Result) in one BEGIN IMMEDIATE transaction: committed when
   // it succeeds, rolled back when it or the commit fails. BEGIN and COMMIT are cached statements

@@ -1439,6 +1439,211 @@ def hyphenated_task_names_need_no_backticks():
     assert t["heads"]["outputs"]["params"]["v"] == "2", t["heads"]
 
 
+# --- Re-runs: sluice retry and sluice rerun (issue 12, section 2) ------------------------------
+
+def counts(e, *names):
+    """How many times each task wrote its mark (one line a run of it) into e.dir/NAME.count."""
+    out = []
+    for n in names:
+        path = os.path.join(e.dir, n + ".count")
+        out.append(open(path).read().count("x") if os.path.exists(path) else 0)
+    return tuple(out)
+
+
+def mark(e, name, then=""):
+    """A command that counts its runs in e.dir/NAME.count, then runs `then`."""
+    return f"[sh, -c, 'echo x >> {e.dir}/{name}.count{'; ' + then if then else ''}']"
+
+
+@test
+def retry_gives_failed_tasks_new_attempts_keeps_what_succeeded_and_runs_finally_again():
+    e = Env()
+    e.write("input.txt", "bad\n")
+    e.write("p.yaml", pipeline(f"""
+    - {{name: prep, run: {mark(e, "prep")}}}
+    - {{name: side, run: {mark(e, "side")}}}
+    - name: train
+      needs: [prep]
+      retry: 1
+      run: {mark(e, "train", f"grep -q good {e.dir}/input.txt")}
+    - {{name: report, needs: [train], run: {mark(e, "report")}}}
+""", f"""  finally:
+    - {{name: notify, run: [sh, -c, 'echo "$0" >> {e.dir}/notify.log', '${{{{ run.status }}}}']}}
+"""))
+    p = e.sluice("run", "p.yaml", check=1)
+    run = p.stdout.splitlines()[0]
+    assert counts(e, "prep", "side", "train", "report") == (1, 1, 2, 0)
+    t = e.tasks(run)
+    assert t["train"]["state"] == "failed" and t["report"]["state"] == "upstream-failed", t
+    # Refused before anything is recorded: a task that succeeded, one the run does not have.
+    r = e.sluice("retry", run, "prep", check=2)
+    assert 'task "prep" succeeded; only tasks that failed' in r.stderr, r.stderr
+    r = e.sluice("retry", run, "trian", check=2)
+    assert 'the run has no task "trian"' in r.stderr and "train" in r.stderr, r.stderr
+    e.write("input.txt", "good\n")  # the cause is fixed
+    r = e.sluice("retry", run, check=0)
+    assert r.stdout.splitlines()[0] == run, r.stdout
+    # Only the failed task and what depends on it ran again; attempt numbers go on.
+    assert counts(e, "prep", "side", "train", "report") == (1, 1, 3, 1)
+    st = e.status(run)
+    assert st["status"] == "succeeded", st
+    t = {x["name"]: x for x in st["tasks"]}
+    assert t["train"]["state"] == "succeeded" and t["train"]["attempts"] == 3, t["train"]
+    assert t["report"]["started"] and t["report"]["started"] <= t["report"]["finished"], t["report"]
+    assert [a["attempt"] for a in st["attempts"] if a["task"] == "train"] == [1, 2, 3], st["attempts"]
+    # finally ran again when the retried run ended, and saw its new status.
+    assert open(os.path.join(e.dir, "notify.log")).read().split() == ["failed", "succeeded"]
+    events = json.loads(e.sluice("events", run, "-o", "json", check=0).stdout)
+    retried = [x for x in events if x["kind"] == "run.retried"]
+    assert len(retried) == 1 and "train" in retried[0]["data"]["tasks"], retried
+    audit = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert (audit[-1]["action"], audit[-1]["run"]) == ("run.retried", run), audit[-1]
+    assert audit[-1]["actor"] == pwd.getpwuid(os.getuid()).pw_name, audit[-1]
+    assert audit[-1]["details"]["tasks"] == ["train", "report"], audit[-1]
+    # A run that succeeded has nothing to retry.
+    r = e.sluice("retry", run, check=2)
+    assert "nothing to retry" in r.stderr, r.stderr
+    e.sluice("audit", "verify", check=0)
+
+
+@test
+def retry_of_a_foreach_runs_only_its_failed_items_again():
+    e = Env()
+    e.write("p.yaml", pipeline(f"""
+    - name: each
+      forEach: [1, 2, 3]
+      run: [sh, -c, 'echo x >> {e.dir}/item$0.count; test ! -e {e.dir}/broken$0', '${{{{ item }}}}']
+    - {{name: after, needs: [each], run: {mark(e, "after")}}}
+"""))
+    e.write("broken2", "")
+    # One at a time: item 2 fails, and failFast cancels item 3 before it starts.
+    run = e.sluice("run", "p.yaml", "-j", "1", check=1).stdout.splitlines()[0]
+    assert counts(e, "item1", "item2", "item3", "after") == (1, 1, 0, 0)
+    assert e.tasks(run)["each[2]"]["state"] == "cancelled"
+    os.remove(os.path.join(e.dir, "broken2"))
+    e.sluice("retry", run, "-j", "1", check=0)
+    assert counts(e, "item1", "item2", "item3", "after") == (1, 2, 1, 1)
+    t = e.tasks(run)
+    assert t["each"]["state"] == "succeeded" and t["each[1]"]["attempts"] == 2, t
+    assert t["each[2]"]["attempts"] == 1 and t["each[0]"]["attempts"] == 1, t
+
+
+@test
+def a_retried_run_killed_midway_is_resumed_from_its_retry():
+    e = Env()
+    e.write("p.yaml", pipeline(f"""
+    - {{name: a, run: {mark(e, "a", f"test -e {e.dir}/ok")}}}
+    - {{name: b, needs: [a], retry: 1, run: {mark(e, "b", "sleep 2")}}}
+"""))
+    run = e.sluice("run", "p.yaml", check=1).stdout.splitlines()[0]
+    e.write("ok", "")
+    proc, same = e.start("retry", run)
+    assert same == run
+    e.wait_for(lambda: e.tasks(run).get("b", {}).get("state") == "running", "the retried run's b")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    e.sluice("resume", run, check=0)
+    assert counts(e, "a")[0] == 2, counts(e, "a")  # a ran once more, in the retry only
+    events = json.loads(e.sluice("events", run, "-o", "json", check=0).stdout)
+    assert [x["kind"] for x in events].count("run.retried") == 1
+    assert e.status(run)["status"] == "succeeded"
+
+@test
+def retry_refuses_a_compensated_run_and_a_running_one():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - {name: a, run: [echo, hi], compensate: {run: [echo, undo]}}
+    - {name: b, needs: [a], run: [sh, -c, 'exit 1']}
+"""))
+    run = e.sluice("run", "p.yaml", check=1).stdout.splitlines()[0]
+    assert e.status(run)["status"] == "compensated"
+    r = e.sluice("retry", run, check=2)
+    assert "its completed work was undone" in r.stderr and f"sluice rerun {run}" in r.stderr, r.stderr
+    e.write("slow.yaml", pipeline("    - {name: s, run: [sleep, '30']}\n"))
+    proc, slow = e.start("run", "slow.yaml")
+    e.wait_for(lambda: e.tasks(slow).get("s", {}).get("state") == "running", "the task")
+    r = e.sluice("retry", slow, check=2)
+    assert "is being executed by another sluice process" in r.stderr, r.stderr
+    os.kill(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)
+    actions = [json.loads(l)["action"] for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert "run.retried" not in actions, actions
+
+
+@test
+def rerun_from_reuses_upstream_results_of_the_stored_snapshot():
+    e = Env()
+    e.write("p.yaml", pipeline(f"""
+    - name: prep
+      run: [sh, -c, 'echo x >> {e.dir}/prep.count; echo 41 > n; mkdir out; echo data > out/f']
+      outputs:
+        params: [{{name: n, from: {{file: n}}}}]
+        artifacts: [{{name: out, path: out}}]
+    - name: train
+      run: [sh, -c, 'echo x >> {e.dir}/train.count; cat "$0/f"; echo "$1 $2"', "${{{{ tasks.prep.outputs.artifacts.out }}}}", "${{{{ tasks.prep.outputs.params.n }}}}", "${{{{ params.lr }}}}"]
+      outputs:
+        params: [{{name: m, from: {{stdout: text}}}}]
+    - {{name: report, needs: [train], run: {mark(e, "report")}}}
+    - {{name: side, run: {mark(e, "side")}}}
+""", "  params: [{name: lr, default: '0.1'}]\n"))
+    first = e.sluice("run", "p.yaml", "-p", "lr=0.5", check=0).stdout.splitlines()[0]
+    assert counts(e, "prep", "train", "report", "side") == (1, 1, 1, 1)
+    # The file on disk changes; a rerun runs the snapshot the run was submitted with.
+    e.write("p.yaml", pipeline("    - {name: other, run: [true]}\n"))
+    r = e.sluice("rerun", first, "--from", "train", check=0)
+    second = r.stdout.splitlines()[0]
+    assert second != first and f"rerun of {first}: 1 task reused" in r.stderr, r.stderr
+    assert counts(e, "prep", "train", "report", "side") == (1, 2, 2, 2)
+    st = e.status(second)
+    t = {x["name"]: x for x in st["tasks"]}
+    assert t["prep"]["state"] == "cached" and t["prep"]["message"] == f"reused from run {first}", t["prep"]
+    assert t["prep"]["attempts"] == 0 and t["train"]["outputs"]["params"]["m"] == "data\n41 0.5", t
+    assert st["params"] == {"lr": "0.5"} and st["status"] == "succeeded", st
+    assert e.tasks(first)["prep"]["outputs"]["artifacts"]["out"] == t["prep"]["outputs"]["artifacts"]["out"]
+    audit = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    sub = audit[-1]
+    assert sub["action"] == "run.submitted" and sub["details"]["rerunOf"] == first, sub
+    assert sub["details"]["from"] == "train", sub
+    # Without --from everything runs again; -p changes a param.
+    third = e.sluice("rerun", first, "-p", "lr=0.9", check=0).stdout.splitlines()[0]
+    assert counts(e, "prep", "train", "report", "side") == (2, 3, 3, 3)
+    assert e.tasks(third)["train"]["outputs"]["params"]["m"] == "data\n41 0.9"
+    r = e.sluice("rerun", first, "--from", "trian", check=2)
+    assert '--from trian: the pipeline has no task "trian"' in r.stderr and "train" in r.stderr, r.stderr
+    # A task upstream of --from must have results to reuse; resume works on the new run.
+    e.write("f.yaml", pipeline(f"""
+    - {{name: a, run: [sh, -c, 'test -e {e.dir}/ok']}}
+    - {{name: b, needs: [a], run: {mark(e, "b")}}}
+"""))
+    failed = e.sluice("run", "f.yaml", check=1).stdout.splitlines()[0]
+    r = e.sluice("rerun", failed, "--from", "b", check=2)
+    assert 'task "a" is upstream of it and is failed' in r.stderr, r.stderr
+
+
+@test
+def retry_and_rerun_are_judged_by_central_admission_policies_again():
+    e, path = central_env()
+    os.rename(path, path + ".off")  # not in force yet
+    e.write("p.yaml", pipeline(f"    - {{name: a, run: [sh, -c, 'test -e {e.dir}/ok']}}\n",
+                               "  params: [{name: target, default: prod}]\n"))
+    run = e.sluice("run", "p.yaml", check=1).stdout.splitlines()[0]
+    os.rename(path + ".off", path)
+    runs_before = len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout))
+    r = e.sluice("rerun", run, check=1)
+    assert "policy deny    no-prod/not-prod" in r.stderr and "admission denied" in r.stderr, r.stderr
+    assert len(json.loads(e.sluice("-o", "json", "runs", check=0).stdout)) == runs_before
+    last = json.loads(e.sluice("audit", "export", check=0).stdout.splitlines()[-1])
+    assert last["action"] == "run.denied" and last["details"]["rerunOf"] == run, last
+    e.write("ok", "")
+    r = e.sluice("retry", run, check=1)
+    assert "admission denied" in r.stderr and "was not retried" in r.stderr, r.stderr
+    assert e.status(run)["status"] == "failed"
+    last = json.loads(e.sluice("audit", "export", check=0).stdout.splitlines()[-1])
+    assert last["action"] == "run.denied" and last["details"]["retryOf"] == run, last
+    # -p may change what admission judges: a rerun for staging is let in.
+    e.sluice("rerun", run, "-p", "target=staging", check=0)
+
+
 def run_suite(tests, name):
     """Runs `tests` (those whose name holds --only's value), prints a traceback a failure and
     ends with "NAME: N passed, M failed"; returns the exit code."""

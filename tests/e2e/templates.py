@@ -259,6 +259,29 @@ def a_templates_finally_runs_when_it_ends_and_sees_the_failures_and_durations():
 
 
 @test
+def sluice_retry_runs_a_failed_call_again_with_new_names_for_its_tasks():
+    e = Env()
+    e.write("lib.yaml", component("g", """  params: [{name: dir, type: string, required: true}]
+  tasks:
+    - {name: a, run: [sh, -c, 'echo a >> "$0/log"', "${{ params.dir }}"]}
+    - {name: b, needs: [a], run: [sh, -c, 'echo b >> "$0/log"; test -e "$0/fixed"', "${{ params.dir }}"]}
+"""))
+    e.write("p.yaml", pipeline(f"""
+    - {{name: call, uses: g@1, with: {{dir: "{e.dir}"}}}}
+    - {{name: other, run: [sh, -c, 'echo other >> "{e.dir}/log"']}}
+""", "  imports: [lib.yaml]\n"))
+    p = e.sluice("run", "p.yaml", check=1, timeout=120)
+    run = p.stdout.splitlines()[0]
+    open(os.path.join(e.dir, "fixed"), "w").close()
+    e.sluice("retry", run, check=0, timeout=120)
+    t = e.tasks(run)
+    assert t["call"]["state"] == "succeeded" and t["call.b"]["state"] == "succeeded", t
+    assert t["call.b"]["attempts"] == 2, t["call.b"]
+    log = open(os.path.join(e.dir, "log")).read().split()
+    assert log.count("other") == 1 and log.count("b") == 2, log
+
+
+@test
 def the_example_template_runs_in_both_example_pipelines():
     e = Env()
     reg = os.path.join(e.dir, "registry")
