@@ -397,14 +397,15 @@ WantedParam::Source SourceOf(OutputSource s) {
   return WantedParam::Source::kFile;
 }
 
-void AddWantedOutputs(const PlanTask& t, AttemptRequest& req) {
-  for (const auto& o : t.outputs->params) {
-    req.params.push_back({o.name, SourceOf(o.source), o.path, o.json_path, WantedTypeOf(o.type)});
-  }
-  for (const auto& a : t.outputs->artifacts) req.artifacts.push_back({a.name, a.path});
-}
-
 }  // namespace
+
+void AddWantedOutputs(const PlanTask& t, std::vector<WantedParam>& params,
+                      std::vector<WantedArtifact>& artifacts) {
+  for (const auto& o : t.outputs->params) {
+    params.push_back({o.name, SourceOf(o.source), o.path, o.json_path, WantedTypeOf(o.type)});
+  }
+  for (const auto& a : t.outputs->artifacts) artifacts.push_back({a.name, a.path});
+}
 
 Result<Value> BindCallParams(const RunState& state, const RunContext& ctx, int call) {
   InstanceScope caller(state, ctx, call, 1);
@@ -513,7 +514,7 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
       return r;
     }
   }
-  AddWantedOutputs(t, req);
+  AddWantedOutputs(t, req.params, req.artifacts);
   if (t.spec->for_each && in.parent >= 0) req.array_key = state.at(in.parent).name;
   return r;
 }

@@ -120,6 +120,10 @@ Resolution ResolveAttempt(const RunState& state, const RunContext& ctx, int i, i
 
 // The delay before the n-th try (n >= 2) under `r`, with jitter seeded by `seed`: the same
 // seed gives the same delay, so a replayed or tested run agrees with the live one.
+// The outputs an attempt of `t` must hand back, as the executor is asked for them.
+void AddWantedOutputs(const PlanTask& t, std::vector<WantedParam>& params,
+                      std::vector<WantedArtifact>& artifacts);
+
 int64_t BackoffUs(const RetryPolicy& r, int n, const std::string& seed);
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "engine/attempt.h"
 
 namespace sluice {
 
@@ -30,6 +31,7 @@ Result<RunSummary> RunLoop::Run() {
     // (handles) ride with the next turn's commit. What the sink publishes later is published
     // after the submits, off the path from one task's end to the next one's start.
     if (auto st = rec_.Commit(); !st) return Abandon(st.error());
+    executor_.Recorded();  // the ends it returned are committed
     Submit(orders.start);
     Stop(orders.stop);
     if (auto st = rec_.PublishIfDue(clock_.NowUs()); !st) return Abandon(st.error());
@@ -66,6 +68,7 @@ Result<RunSummary> RunLoop::Run() {
                          summary.latency_p50_us, summary.latency_p99_us, latencies_us_.size());
   rec_.Record(std::move(fin), clock_.NowUs());
   if (auto st = rec_.Commit(); !st) return std::unexpected(st.error());
+  executor_.Recorded();
   return summary;
 }
 
@@ -149,7 +152,9 @@ std::vector<Adoption> RunLoop::AdoptOpen(const std::vector<int>& open) {
   attempts.reserve(open.size());
   for (int i : open) {
     const Instance& in = state_.at(i);
-    attempts.push_back({rec_.run_id(), in.name, in.attempt, in.handle});
+    attempts.push_back({rec_.run_id(), in.name, in.attempt, in.handle, {}, {}});
+    AddWantedOutputs(state_.plan().tasks[in.plan], attempts.back().params,
+                     attempts.back().artifacts);
   }
   return executor_.Adopt(attempts);
 }

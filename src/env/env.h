@@ -35,6 +35,15 @@ struct SpawnRequest {
   // this process reads and masks, so that a value never lands on disk: slower than the direct
   // files, and only for such attempts.
   std::shared_ptr<const Masker> mask;
+  // When both are set (and `mask` is not), the process is started and waited for by this
+  // launcher's keeper (keeper_posix.h): a process that outlives this one, holding the flock of
+  // KEEPER_DIR/PID.lock while it lives. If this process dies before the exit was acknowledged
+  // (ExitsRecorded), the keeper writes it into `exit_file` as
+  // {"pid":P,"exit_code":C,"signal":S} (C is -1 when S ended it), and lists in KEEPER_DIR/PID.owed
+  // ("PID EXIT_FILE" lines) the processes whose exit files it still owes. One keeper_dir per
+  // launcher.
+  std::string exit_file;
+  std::string keeper_dir;
 };
 
 // How a short command that Sluice runs itself (a secret manager's CLI) ended, and what it wrote
@@ -51,6 +60,7 @@ struct ProcessExit {
   int pid = 0;
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;      // the terminating signal, 0 when it exited
+  bool lost = false;   // its keeper died first: how it ended is unknown (and it may still run)
 };
 
 struct WaitResult {
@@ -71,8 +81,15 @@ class ProcessLauncher {
   virtual bool GroupAlive(int pid) = 0;
   // Blocks until at least one child exits, `timeout_us` passes (< 0: no limit) or an interrupt
   // arrives, copying output to the log files meanwhile. Returns every exit reaped; an exited
-  // process's output is completely in its files by then.
+  // process's output is completely in its files by then. A kept process's (SpawnRequest::
+  // exit_file) leftovers in its group were killed before its exit is returned.
   virtual WaitResult Wait(int64_t timeout_us) = 0;
+  // Every exit Wait returned so far is recorded where the caller keeps it: the keeper need not
+  // write them should this process die.
+  virtual void ExitsRecorded() {}
+  // Starts the keeper for `keeper_dir` now, ahead of the first kept spawn, so that its start
+  // overlaps the caller's work. A failure is left for that spawn to report.
+  virtual void PrepareKeeper(const std::string& keeper_dir) {}
 };
 
 struct FileInfo {

@@ -42,10 +42,14 @@ class FakeProcessLauncher : public ProcessLauncher {
     return r;
   }
   void Exit(int pid, int code) { exits_.push_back(ProcessExit{pid, code, 0}); }
+  // The keeper that kept `pid` died: its end is unknown.
+  void Lose(int pid) { exits_.push_back(ProcessExit{pid, -1, 0, true}); }
+  void ExitsRecorded() override { ++exits_recorded; }
 
   std::vector<SpawnRequest> spawned;
   std::vector<std::pair<int, int>> signals;
   bool fail_next_spawn = false;
+  int exits_recorded = 0;  // ExitsRecorded calls
 
  private:
   int next_pid_ = 1000;
@@ -146,6 +150,8 @@ class FakeEnv : public Env {
     owners_[path] = owner;
     held_.insert(path);
   }
+  // The process that held `path` ended.
+  void ReleaseLock(const std::string& path) { held_.erase(path); }
 
   FakeClock fake_clock;
   MemFileSystem mem_files;

@@ -52,6 +52,8 @@ class FaultyLauncher : public ProcessLauncher {
   void SignalGroup(int pid, int sig) override { real_.SignalGroup(pid, sig); }
   bool GroupAlive(int pid) override { return real_.GroupAlive(pid); }
   WaitResult Wait(int64_t timeout_us) override { return real_.Wait(timeout_us); }
+  void ExitsRecorded() override { real_.ExitsRecorded(); }
+  void PrepareKeeper(const std::string& dir) override { real_.PrepareKeeper(dir); }
 
  private:
   ProcessLauncher& real_;

@@ -1,5 +1,7 @@
-// The POSIX process launcher: vfork and execve, process groups, and log files the children
-// write into directly. The only file that spawns processes.
+// The POSIX process launcher: vfork and execve (spawn_posix.cc), process groups, and log files
+// the children write into directly. An attempt with an exit file is started and waited for by
+// the run's keeper instead (keeper_posix.h), so that it outlives a crash of this process; its
+// exit then arrives through the keeper's socket rather than by SIGCHLD.
 //
 // Why files and not pipes: output through pipes passed through this process, and each exit then
 // woke it up to three times (the two pipes closing, then SIGCHLD); with files it is one wakeup,
@@ -29,63 +31,11 @@
 #include <vector>
 
 #include "env/env.h"
+#include "env/keeper_posix.h"
+#include "env/spawn_posix.h"
 
 namespace sluice {
 namespace {
-
-// What a child does between vfork() and execve(), all prepared by the parent: the child only
-// makes system calls on these, never allocates or writes memory other than `*error` (the
-// parent's, shared under vfork) — what async-signal-safety demands of a vfork child.
-struct ChildPlan {
-  const char* const* candidates;  // the program's possible paths, in PATH order
-  size_t n_candidates;
-  char* const* argv;
-  char* const* envp;
-  const char* cwd;  // nullptr: the parent's
-  int out_fd, err_fd;
-  const int* reset;  // signals to set back to SIG_DFL
-  size_t n_reset;
-  int file_mask;  // the file mode creation mask the program gets; < 0: this process's
-  volatile int* error;
-};
-
-// Puts `fd` at `target` for the program (without FD_CLOEXEC).
-bool MoveFd(int fd, int target) {
-  if (fd == target) return fcntl(fd, F_SETFD, 0) == 0;
-  return dup2(fd, target) == target;
-}
-
-// Runs in the child. Not instrumented: under vfork the child runs on the parent's stack, and
-// the sanitizers' bookkeeping there would be the parent's.
-[[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void RunChild(
-    const ChildPlan& p) {
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (size_t i = 0; i < p.n_reset; ++i) sigaction(p.reset[i], &dfl, nullptr);
-  if (p.file_mask >= 0) umask(static_cast<mode_t>(p.file_mask));
-  sigset_t none;
-  sigemptyset(&none);
-  int in = -1;
-  // Signals are unblocked last, once the child is in its own process group: a Ctrl-C meant
-  // for Sluice never reaches a child that has not started its program yet.
-  bool ok = setpgid(0, 0) == 0 && (in = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 &&
-            MoveFd(in, 0) && MoveFd(p.out_fd, 1) && MoveFd(p.err_fd, 2) &&
-            (!p.cwd || chdir(p.cwd) == 0) && sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
-  int err = ok ? ENOENT : errno;
-  for (size_t i = 0; ok && i < p.n_candidates; ++i) {
-    execve(p.candidates[i], p.argv, p.envp);
-    // Like execvp: a later directory may hold a program by the same name that can run, and
-    // "permission denied" wins over "no such file" when none could.
-    if (errno == EACCES) {
-      err = EACCES;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      err = errno;
-      break;
-    }
-  }
-  *p.error = err;
-  _exit(127);
-}
 
 class PosixProcessLauncher : public ProcessLauncher {
  public:
@@ -100,22 +50,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaddset(&waited_, SIGHUP);
     sigprocmask(SIG_BLOCK, &waited_, &old_mask_);
     sigfd_ = signalfd(-1, &waited_, SFD_NONBLOCK | SFD_CLOEXEC);
-    // What a task starts with: these signals at their default disposition, even when this
-    // process ignores them (nohup, a shell's SIGPIPE); others as inherited, as with exec.
-    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) {
-      struct sigaction sa;
-      if (sigaction(s, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL) reset_.push_back(s);
-    }
-    // Where programs named without a '/' are looked for: this process's PATH, read once.
-    const char* env = std::getenv("PATH");
-    std::string_view dirs = env ? env : "/bin:/usr/bin";  // glibc's default
-    while (true) {
-      size_t colon = dirs.find(':');
-      std::string_view dir = dirs.substr(0, colon);
-      path_dirs_.push_back(dir.empty() ? std::string(".") : std::string(dir));
-      if (colon == std::string_view::npos) break;
-      dirs.remove_prefix(colon + 1);
-    }
+    setup_ = CurrentSpawnSetup(child_umask, false);
   }
 
   ~PosixProcessLauncher() override {
@@ -127,9 +62,10 @@ class PosixProcessLauncher : public ProcessLauncher {
   }
 
   Result<int> Spawn(const SpawnRequest& req) override {
-    const int out = OpenLog(req.stdout_path);
+    if (!req.mask && !req.exit_file.empty() && !req.keeper_dir.empty()) return SpawnKept(req);
+    const int out = OpenLogFile(req.stdout_path);
     if (out < 0) return Fail(ErrorCode::kIo, "cannot create {}: {}", req.stdout_path, strerror(errno));
-    const int err = OpenLog(req.stderr_path);
+    const int err = OpenLogFile(req.stderr_path);
     if (err < 0) {
       int e = errno;
       close(out);
@@ -148,42 +84,16 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(err);
       return Fail(ErrorCode::kIo, "cannot create a pipe: {}", strerror(e));
     }
-    const int child_out = req.mask ? pipes[0][1] : out;
-    const int child_err = req.mask ? pipes[1][1] : err;
-    std::vector<char*> argv, envp;
-    for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    // The PATH search, as execvp does it, prepared here rather than in the child.
-    std::vector<std::string> paths;
-    const std::string& name = req.argv[0];
-    if (name.find('/') != std::string::npos) {
-      paths.push_back(name);
-    } else {
-      for (const auto& dir : path_dirs_) paths.push_back(dir + "/" + name);
-    }
-    std::vector<const char*> candidates;
-    for (const auto& c : paths) candidates.push_back(c.c_str());
-    volatile int child_error = 0;
-    ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
-                   req.cwd.empty() ? nullptr : req.cwd.c_str(), child_out, child_err,
-                   reset_.data(), reset_.size(), child_umask_, &child_error};
-
-    // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
-    // 64 signals (~130 system calls, while this process waits) and the parent maps and unmaps a
-    // stack for it; this child makes the handful of calls it needs.
-    pid_t pid = vfork();
-    if (pid == 0) RunChild(plan);
-    int spawn_error = pid < 0 ? errno : child_error;
+    Result<int> pid = SpawnProgram(setup_, req.argv, req.env, req.cwd,
+                                   req.mask ? pipes[0][1] : out, req.mask ? pipes[1][1] : err);
     if (req.mask) {
       close(pipes[0][1]);
       close(pipes[1][1]);
-      if (pid > 0 && spawn_error == 0) {
+      if (pid) {
         fcntl(pipes[0][0], F_SETFL, O_NONBLOCK);
         fcntl(pipes[1][0], F_SETFL, O_NONBLOCK);
-        piped_.emplace(pid, Piped{{Stream{pipes[0][0], out, MaskStream(req.mask)},
-                                   Stream{pipes[1][0], err, MaskStream(req.mask)}}});
+        piped_.emplace(*pid, Piped{{Stream{pipes[0][0], out, MaskStream(req.mask)},
+                                    Stream{pipes[1][0], err, MaskStream(req.mask)}}});
       } else {
         close(pipes[0][0]);
         close(pipes[1][0]);
@@ -194,14 +104,34 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(out);
       close(err);
     }
-    if (pid > 0 && spawn_error != 0) {
-      int status;
-      waitpid(pid, &status, 0);  // the child exited without running the program
-    }
-    if (spawn_error != 0) {
-      return Fail(ErrorCode::kIo, "cannot start {}: {}", req.argv[0], strerror(spawn_error));
-    }
     return pid;
+  }
+
+  void PrepareKeeper(const std::string& keeper_dir) override {
+    if (!keeper_) (void)StartKeeper(keeper_dir);
+  }
+
+  Status StartKeeper(const std::string& keeper_dir) {
+    auto k = KeeperClient::Start(keeper_dir, CurrentSpawnSetup(child_umask_, true),
+                                 std::to_string(getpid()));
+    if (!k) return std::unexpected(k.error());
+    keeper_ = std::move(*k);
+    return {};
+  }
+
+  // Through the keeper (keeper_posix.h), started by now or with the first kept attempt.
+  Result<int> SpawnKept(const SpawnRequest& req) {
+    if (!keeper_) {
+      if (auto s = StartKeeper(req.keeper_dir); !s) return std::unexpected(s.error());
+    } else if (keeper_->dir() != req.keeper_dir) {
+      return Fail(ErrorCode::kInvalidInput, "one keeper per launcher: {} is not {}",
+                  req.keeper_dir, keeper_->dir());
+    }
+    return keeper_->Spawn(req);
+  }
+
+  void ExitsRecorded() override {
+    if (keeper_) keeper_->Recorded();
   }
 
   void SignalGroup(int pid, int sig) override {
@@ -213,11 +143,15 @@ class PosixProcessLauncher : public ProcessLauncher {
   WaitResult Wait(int64_t timeout_us) override {
     WaitResult r;
     Reap(&r);
+    if (keeper_) keeper_->TakeExits(true, &r.exits);
     if (!r.exits.empty()) return r;
     const int64_t deadline = timeout_us < 0 ? -1 : MonotonicUs() + timeout_us;
     std::vector<pollfd> fds;
     while (true) {
+      // The signals, the keeper's reports, then the pipes of masked attempts.
       fds.assign(1, pollfd{sigfd_, POLLIN, 0});
+      const bool keeper = keeper_ && keeper_->fd() >= 0;
+      if (keeper) fds.push_back(pollfd{keeper_->fd(), POLLIN, 0});
       for (const auto& [pid, p] : piped_) {
         for (const auto& st : p.streams) {
           if (st.pipe >= 0) fds.push_back(pollfd{st.pipe, POLLIN, 0});
@@ -228,7 +162,8 @@ class PosixProcessLauncher : public ProcessLauncher {
       int n = poll(fds.data(), fds.size(), ms);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return r;
-      if (n > 0 && fds.size() > 1) CopyPipes(fds);
+      if (n > 0 && fds.size() > 1u + keeper) CopyPipes(fds, 1 + keeper);
+      if (keeper && fds[1].revents) keeper_->TakeExits(true, &r.exits);
       if (fds[0].revents & POLLIN) {
         signalfd_siginfo info;
         while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
@@ -244,10 +179,6 @@ class PosixProcessLauncher : public ProcessLauncher {
   }
 
  private:
-  static int OpenLog(const std::string& path) {
-    return open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);  // as the umask allows
-  }
-
   // One output of a masked attempt: its pipe (-1 once closed), its log, and the masking state.
   struct Stream {
     int pipe;
@@ -300,9 +231,9 @@ class PosixProcessLauncher : public ProcessLauncher {
     }
   }
 
-  // Copies the pipes that poll found readable (fds[1..], in piped_'s order).
-  void CopyPipes(const std::vector<pollfd>& fds) {
-    for (size_t i = 1; i < fds.size(); ++i) {
+  // Copies the pipes that poll found readable (fds[first..], in piped_'s order).
+  void CopyPipes(const std::vector<pollfd>& fds, size_t first) {
+    for (size_t i = first; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       for (auto& [pid, p] : piped_) {
         for (auto& st : p.streams) {
@@ -326,6 +257,11 @@ class PosixProcessLauncher : public ProcessLauncher {
       int status = 0;
       pid_t pid = waitpid(-1, &status, WNOHANG);
       if (pid <= 0) return;
+      if (keeper_ && pid == keeper_->pid()) {
+        keeper_->Died();  // what it still kept is lost
+        keeper_->TakeExits(false, &r->exits);
+        continue;
+      }
       FinishPiped(pid);
       ProcessExit e;
       e.pid = pid;
@@ -341,8 +277,8 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t waited_;
   sigset_t old_mask_;
   int sigfd_ = -1;
-  std::vector<int> reset_;
-  std::vector<std::string> path_dirs_;
+  SpawnSetup setup_;
+  std::unique_ptr<KeeperClient> keeper_;  // once an attempt was kept
   std::map<int, Piped> piped_;  // masked attempts still running, by pid
   int child_umask_;
 };

@@ -12,7 +12,7 @@ namespace sluice {
 
 AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt) {
   std::string base = fmt::format("{}/tasks/{}@{}", run_dir, task, attempt);
-  return {base, base + ".stdout.log", base + ".stderr.log"};
+  return {base, base + ".stdout.log", base + ".stderr.log", base + ".exit"};
 }
 
 LocalExecutor::LocalExecutor(Env& env, ProcessLauncher& launcher, std::string run_dir,
@@ -22,7 +22,10 @@ LocalExecutor::LocalExecutor(Env& env, ProcessLauncher& launcher, std::string ru
       fs_(env.files()),
       run_dir_(std::move(run_dir)),
       artifact_root_(std::move(artifact_root)),
-      base_env_(std::move(base_env)) {}
+      base_env_(std::move(base_env)) {
+  // Ready by the first attempt: its start overlaps the engine's.
+  launcher_.PrepareKeeper(run_dir_ + "/keepers");
+}
 
 LocalExecutor::~LocalExecutor() {
   // Empty logs of the last attempts: a task that printed nothing leaves no log.
@@ -94,9 +97,21 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   sp.env.push_back("SLUICE_TASK=" + req.task);
   sp.env.push_back("SLUICE_ATTEMPT=" + std::to_string(req.attempt));
   sp.env.push_back("SLUICE_ATTEMPT_DIR=" + paths.work);  // where outputs are read from
-  Running run{paths, req.params, req.artifacts, nullptr, {}};
+  Running run;
+  run.paths = paths;
+  run.params = req.params;
+  run.artifacts = req.artifacts;
+  run.run_id = req.run_id;
+  run.task = req.task;
+  run.attempt = req.attempt;
   if (!req.masked.empty() || !req.secret_env.empty() || !req.secret_files.empty()) {
     if (auto s = GiveSecrets(req, paths, sp, run); !s) return std::unexpected(s.error());
+  } else {
+    // Kept by the run's keeper, so that it outlives a crash of this process. (An attempt with
+    // secrets is not: its output passes through this process to be masked.)
+    sp.exit_file = paths.exit;
+    sp.keeper_dir = run_dir_ + "/keepers";
+    run.kept = true;
   }
   auto pid = launcher_.Spawn(sp);
   if (pid) {
@@ -113,6 +128,14 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
 }
 
 void LocalExecutor::Cancel(AttemptHandle handle, StopMode mode) {
+  if (auto a = adopted_.find(handle); a != adopted_.end()) {
+    a->second.cancelled = true;
+    // Its pid names it while its exit file is missing: its keeper reaps it only after writing.
+    if (!fs_.Stat(a->second.run.paths.exit).exists) {
+      launcher_.SignalGroup(a->second.pid, mode == StopMode::kKill ? SIGKILL : SIGTERM);
+    }
+    return;
+  }
   auto it = running_.find(static_cast<int>(handle));
   if (it == running_.end()) return;
   cancelled_.insert(it->first);
@@ -120,6 +143,8 @@ void LocalExecutor::Cancel(AttemptHandle handle, StopMode mode) {
 }
 
 PollResult LocalExecutor::Poll(int64_t timeout_us) {
+  // Adopted attempts end by a file their keeper writes: look again every few milliseconds.
+  if (!adopted_.empty()) timeout_us = timeout_us < 0 ? kAdoptedPollUs : std::min(timeout_us, kAdoptedPollUs);
   WaitResult r = launcher_.Wait(timeout_us);
   PollResult out;
   out.interrupted = r.interrupted;
@@ -127,43 +152,40 @@ PollResult LocalExecutor::Poll(int64_t timeout_us) {
     auto it = running_.find(exit.pid);
     if (it == running_.end()) continue;
     // The attempt is over when its main process is: whatever it left running in its process
-    // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it.
-    launcher_.SignalGroup(exit.pid, SIGKILL);
-    AttemptEnd end;
-    end.handle = exit.pid;
-    end.how = exit.signal ? AttemptEnd::How::kSignaled : AttemptEnd::How::kExited;
-    end.exit_code = exit.exit_code;
-    end.signal = exit.signal;
+    // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it. (The
+    // keeper did that already for the attempts it keeps.)
+    if (!it->second.kept) launcher_.SignalGroup(exit.pid, SIGKILL);
     const bool cancelled = cancelled_.erase(exit.pid) > 0;
-    const Status masked = it->second.masker ? TakeBackSecrets(it->second) : Status{};
-    if (!exit.signal && exit.exit_code == 0 && !cancelled) {
-      end.outputs = masked ? Collect(it->second)
-                           : Result<AttemptOutputs>(std::unexpected(masked.error()));
+    AttemptEnd end;
+    if (exit.lost) {
+      end.handle = exit.pid;
+      end.how = AttemptEnd::How::kLost;
+      end.message = "the attempt's outcome is unknown: its keeper process died";
+      KillMarked(it->second.run_id, it->second.task, it->second.attempt);
+    } else {
+      end = Ended(exit.pid, exit.exit_code, exit.signal, cancelled, it->second);
     }
-    if (it->second.masker) MaskEnd(*it->second.masker, end);
     ended_.emplace_back(exit.pid, std::move(it->second.paths));
     running_.erase(it);
     out.ends.push_back(std::move(end));
   }
+  if (!adopted_.empty()) CheckAdopted(out.ends);
   return out;
 }
 
-std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
-  std::vector<Adoption> out;
-  for (const auto& a : open) {
-    for (int pgid : env_.FindMarkedProcessGroups({"SLUICE_RUN_ID=" + a.run_id, "SLUICE_TASK=" + a.task,
-                                             "SLUICE_ATTEMPT=" + std::to_string(a.attempt)})) {
-      launcher_.SignalGroup(pgid, SIGKILL);
-    }
-    // Secret files of an attempt whose sluice died: gone before anything else runs.
-    (void)fs_.RemoveAll(AttemptPathsFor(run_dir_, a.task, a.attempt).work + ".secrets");
-    Adoption lost;
-    lost.verdict = Adoption::Verdict::kLost;
-    lost.end.how = AttemptEnd::How::kLost;
-    lost.end.message = "the attempt's outcome is unknown: sluice stopped while it ran";
-    out.push_back(std::move(lost));
+AttemptEnd LocalExecutor::Ended(AttemptHandle handle, int exit_code, int signal, bool cancelled,
+                                Running& r) {
+  AttemptEnd end;
+  end.handle = handle;
+  end.how = signal ? AttemptEnd::How::kSignaled : AttemptEnd::How::kExited;
+  end.exit_code = exit_code;
+  end.signal = signal;
+  const Status masked = r.masker ? TakeBackSecrets(r) : Status{};
+  if (!signal && exit_code == 0 && !cancelled) {
+    end.outputs = masked ? Collect(r) : Result<AttemptOutputs>(std::unexpected(masked.error()));
   }
-  return out;
+  if (r.masker) MaskEnd(*r.masker, end);
+  return end;
 }
 
 namespace {

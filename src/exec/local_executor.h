@@ -3,6 +3,7 @@
 // Used by the engine's loop thread only; not thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,11 +18,13 @@ namespace sluice {
 // Where an attempt lives under its run's folder: RUN/tasks/NAME@ATTEMPT/ is its working
 // directory, with RUN/tasks/NAME@ATTEMPT.stdout.log and .stderr.log beside it. One folder per
 // attempt, because creating folders is the dearest file-system step of starting a task ('@'
-// cannot appear in task names, so paths never collide).
+// cannot appear in task names, so paths never collide). NAME@ATTEMPT.exit is written only by
+// the run's keeper, for an attempt whose end sluice may not have recorded when it died.
 struct AttemptPaths {
   std::string work;
   std::string stdout_log;
   std::string stderr_log;
+  std::string exit;
 };
 AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt);
 
@@ -39,10 +42,14 @@ class LocalExecutor : public Executor {
   std::vector<Result<AttemptHandle>> Submit(std::span<const AttemptRequest> batch) override;
   void Cancel(AttemptHandle handle, StopMode mode) override;
   PollResult Poll(int64_t timeout_us) override;
-  // A local process cannot outlive the sluice that waited for it as a child: every open
-  // attempt is lost. Whatever is left of it (found by its SLUICE_RUN_ID, SLUICE_TASK and
-  // SLUICE_ATTEMPT) is killed first.
+  // Attempts without secrets are kept by the run's keeper (keeper_posix.h), which outlives a
+  // dead sluice. An open attempt whose exit file is there ended meanwhile (its real status and
+  // outputs); one a live keeper still owes is adopted (Poll reads its exit file when it
+  // appears); any other is lost, and whatever is left of it (found by its SLUICE_RUN_ID,
+  // SLUICE_TASK and SLUICE_ATTEMPT) is killed first. Waits a while for a live keeper that has
+  // not listed what it owes yet (it does so as soon as it sees its sluice gone).
   std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
+  void Recorded() override { launcher_.ExitsRecorded(); }
 
   // Stores the file or folder `rel` below the folder `root` (an attempt's) as the artifact
   // `name`: its read-only copy is ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content
@@ -62,7 +69,30 @@ class LocalExecutor : public Executor {
     // and messages, and the links to its secret files (in the private PATHS.work + ".secrets").
     std::shared_ptr<const Masker> masker;
     std::vector<std::string> secret_links;
+    bool kept = false;  // by the keeper: it killed what the attempt left in its group
+    std::string run_id, task;  // its marks (KillMarked)
+    int attempt = 0;
   };
+  // An attempt a dead sluice's keeper still runs: its end comes from its exit file.
+  struct Adopted {
+    int pid = 0;
+    std::string keeper_lock;  // held while its keeper lives
+    Running run;
+    bool cancelled = false;
+  };
+  // How an attempt ended, with its outputs when it exited 0 and was not cancelled.
+  AttemptEnd Ended(AttemptHandle handle, int exit_code, int signal, bool cancelled, Running& r);
+  // The exits a live keeper of an earlier process still owes: exit file -> (pid, its lock).
+  std::unordered_map<std::string, std::pair<int, std::string>> OwedByLiveKeepers();
+  // The end an exit file records; nullopt when there is none (or it cannot be read).
+  std::optional<ProcessExit> ReadExitFile(const std::string& path);
+  // Adopted attempts that ended (or whose keeper died) since the last look.
+  void CheckAdopted(std::vector<AttemptEnd>& ends);
+  // Kills what is left of an attempt of this run, found by its marks.
+  void KillMarked(const std::string& run_id, const std::string& task, int attempt);
+  static constexpr int64_t kAdoptedPollUs = 20'000;
+  // How long Adopt waits for a live keeper to list what it owes.
+  static constexpr int64_t kOwedWaitUs = 5'000'000;
   Result<AttemptHandle> Start(const AttemptRequest& req);
   // Hands an attempt its secrets: files in a private folder beside its own (linked from it),
   // variables, and the masking of its output. On failure nothing of them is left.
@@ -86,6 +116,9 @@ class LocalExecutor : public Executor {
   std::vector<std::string> base_env_;
   std::unordered_map<int, Running> running_;  // pid → its attempt
   std::unordered_set<int> cancelled_;         // asked to stop: no outputs are collected
+  std::unordered_map<AttemptHandle, Adopted> adopted_;
+  // Adopted attempts get handles of their own: their pids may be reused by this process's.
+  AttemptHandle next_adopted_ = AttemptHandle{1} << 40;
   // Attempt files: the folder and the two logs. Those an attempt left empty are renamed into
   // the next attempt's place rather than new ones made: a rename allocates no inode, and where
   // many were just deleted (a state folder cleared) ext4's mkdir and create must step over each

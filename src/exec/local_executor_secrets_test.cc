@@ -67,7 +67,7 @@ TEST(LocalExecutorSecrets, LeavesNoSecretFileOfAnAttemptLostWithItsSluice) {
   FakeEnv env;
   ASSERT_TRUE(env.mem_files.WritePrivateFile(kWork + ".secrets/key.pem", "key-VALUE-2"));
   LocalExecutor exec(env, env.fake_processes, "/state/runs/r1", "/state/artifacts", {});
-  OpenAttempt open{"r1", "deploy", 1, 0};
+  OpenAttempt open{"r1", "deploy", 1, 0, {}, {}};
   exec.Adopt(std::span<const OpenAttempt>(&open, 1));
   EXPECT_FALSE(env.mem_files.Stat(kWork + ".secrets/key.pem").exists);
 }

@@ -68,6 +68,11 @@ TEST(LocalExecutor, StartsInTheAttemptFolderWithLogsDeclaredEnvWinningAndMarks) 
                                    "SLUICE_TASK=train", "SLUICE_ATTEMPT=1",
                                    "SLUICE_ATTEMPT_DIR=" + kWork};
   EXPECT_EQ(sp.env, want);
+  // Kept by the run's keeper, which writes its exit beside its logs if sluice dies.
+  EXPECT_EQ(sp.exit_file, kWork + ".exit");
+  EXPECT_EQ(sp.keeper_dir, "/state/runs/r1/keepers");
+  f.exec.Recorded();
+  EXPECT_EQ(f.launcher.exits_recorded, 1) << "the keeper is told what was recorded";
 }
 
 TEST(LocalExecutor, SpawnFailureIsAnErrorForThatRequestOnly) {
@@ -147,7 +152,9 @@ TEST(LocalExecutor, MissingArtifactFailsTheAttempt) {
 }
 
 // A cancelled attempt hands back no outputs, whatever it exits with; whatever an ended attempt
-// left in its process group is killed before its end is reported.
+// left in its process group is killed before its end is reported (by the keeper for a kept
+// attempt, which does it while the attempt's zombie still holds the group's id; by the executor
+// for an attempt with secrets, which it started itself).
 TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   Fixture f;
   AttemptRequest r = Request();
@@ -158,26 +165,158 @@ TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   AttemptEnd end = f.Exit(*pid, 0);
   EXPECT_FALSE(end.outputs) << "cancelled: nothing collected";
   std::vector<std::pair<int, int>> want = {{static_cast<int>(*pid), SIGTERM},
-                                           {static_cast<int>(*pid), SIGKILL},
                                            {static_cast<int>(*pid), SIGKILL}};
-  EXPECT_EQ(f.launcher.signals, want) << "TERM, KILL, then the group's leftovers";
+  EXPECT_EQ(f.launcher.signals, want) << "TERM, KILL; the keeper killed the leftovers";
   f.exec.Cancel(*pid, StopMode::kKill);
-  EXPECT_EQ(f.launcher.signals.size(), 3u) << "an ended attempt is not signalled again";
+  EXPECT_EQ(f.launcher.signals.size(), 2u) << "an ended attempt is not signalled again";
+  r.attempt = 2;
+  r.masked = {"s3cret"};
+  auto secret = f.Start(r);
+  ASSERT_TRUE(secret);
+  EXPECT_TRUE(f.launcher.spawned.back().exit_file.empty()) << "not kept: its output is masked here";
+  f.Exit(*secret, 1);
+  EXPECT_EQ(f.launcher.signals.back(), std::make_pair(static_cast<int>(*secret), SIGKILL));
 }
 
-// What a dead sluice left of an attempt is found by the attempt's marks and killed, so a retry
-// never overlaps it; the attempt itself is lost (its exit status went with its parent).
-TEST(LocalExecutor, OpenAttemptsOfADeadProcessAreKilledAndLost) {
+// --- After a restart -----------------------------------------------------------------------
+
+const std::string kKeepers = "/state/runs/r1/keepers";
+
+// The open attempt of a dead sluice, wanting the param `n` from n.txt.
+OpenAttempt Open(int attempt = 1) {
+  OpenAttempt a{"r1", "train", attempt, 4300, {}, {}};
+  a.params = {Param("n", WantedParam::Source::kFile, "n.txt")};
+  return a;
+}
+
+// A keeper of process 77 (pid 900) that is alive and owes `owed` ("PID EXIT_FILE" lines).
+void LiveKeeper(Fixture& f, const std::string& owed) {
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/900.lock", "77"));
+  f.env.HoldLock(kKeepers + "/900.lock", "77");
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/900.owed", owed));
+}
+
+// What a dead sluice left of an attempt that no keeper holds is found by the attempt's marks and
+// killed, so a retry never overlaps it; the attempt itself is lost.
+TEST(LocalExecutor, AnOpenAttemptNoKeeperHoldsIsKilledAndLost) {
   Fixture f;
   f.env.process_groups[4300] = {"SLUICE_RUN_ID=r1", "SLUICE_TASK=train", "SLUICE_ATTEMPT=2"};
   f.env.process_groups[4400] = {"SLUICE_RUN_ID=r1", "SLUICE_TASK=train", "SLUICE_ATTEMPT=1"};
-  std::vector<OpenAttempt> open = {{"r1", "train", 2, 4242}};
+  // A keeper that ended (its lock free) left its files: they go, and it owes nothing.
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/800.lock", "77"));
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/800.owed", "4300 /state/runs/r1/tasks/train@2.exit\n"));
+  std::vector<OpenAttempt> open = {Open(2)};
   auto adopted = f.exec.Adopt(open);
   ASSERT_EQ(adopted.size(), 1u);
   EXPECT_EQ(adopted[0].verdict, Adoption::Verdict::kLost);
   EXPECT_NE(adopted[0].end.message.find("sluice stopped while it ran"), std::string::npos);
   std::vector<std::pair<int, int>> want = {{4300, SIGKILL}};
   EXPECT_EQ(f.launcher.signals, want);
+  EXPECT_FALSE(f.fs.Stat(kKeepers + "/800.lock").exists);
+  EXPECT_FALSE(f.fs.Stat(kKeepers + "/800.owed").exists);
+}
+
+// An attempt that ended while sluice was down: its keeper wrote its exit, and it is recorded
+// with its real status and the outputs it left, as if this process had started it.
+TEST(LocalExecutor, AnAttemptThatEndedWhileSluiceWasDownHasItsRealStatusAndOutputs) {
+  Fixture f;
+  ASSERT_TRUE(f.fs.WriteFile(kWork + ".exit", R"({"pid":4300,"exit_code":0,"signal":0})"));
+  ASSERT_TRUE(f.fs.WriteFile(kWork + "/n.txt", "42\n"));
+  ASSERT_TRUE(f.fs.WriteFile("/state/runs/r1/tasks/train@2.exit", R"({"pid":4301,"exit_code":3,"signal":0})"));
+  ASSERT_TRUE(f.fs.WriteFile("/state/runs/r1/tasks/train@3.exit", R"({"pid":4302,"exit_code":-1,"signal":9})"));
+  std::vector<OpenAttempt> open = {Open(1), Open(2), Open(3)};
+  auto adopted = f.exec.Adopt(open);
+  ASSERT_EQ(adopted.size(), 3u);
+  EXPECT_EQ(adopted[0].verdict, Adoption::Verdict::kEnded);
+  EXPECT_EQ(adopted[0].end.how, AttemptEnd::How::kExited);
+  EXPECT_EQ(adopted[0].end.exit_code, 0);
+  ASSERT_TRUE(adopted[0].end.outputs && *adopted[0].end.outputs);
+  EXPECT_EQ((*adopted[0].end.outputs)->params.ToJson(), R"({"n":"42"})");
+  EXPECT_EQ(adopted[1].verdict, Adoption::Verdict::kEnded);
+  EXPECT_EQ(adopted[1].end.exit_code, 3);
+  EXPECT_FALSE(adopted[1].end.outputs);
+  EXPECT_EQ(adopted[2].end.how, AttemptEnd::How::kSignaled);
+  EXPECT_EQ(adopted[2].end.signal, 9);
+  EXPECT_TRUE(f.launcher.signals.empty()) << "nothing is killed";
+}
+
+// An attempt a live keeper still runs is adopted: it keeps running, and its end comes by Poll
+// once its keeper writes it, with its outputs.
+TEST(LocalExecutor, AnAttemptALiveKeeperStillRunsIsAdoptedAndEndsByPoll) {
+  Fixture f;
+  LiveKeeper(f, "4300 " + kWork + ".exit\n");
+  std::vector<OpenAttempt> open = {Open()};
+  auto adopted = f.exec.Adopt(open);
+  ASSERT_EQ(adopted.size(), 1u);
+  ASSERT_EQ(adopted[0].verdict, Adoption::Verdict::kAdopted);
+  const AttemptHandle h = adopted[0].handle;
+  EXPECT_NE(h, 4300) << "a handle of its own: its pid may be reused by an attempt started here";
+  EXPECT_TRUE(f.exec.Poll(0).ends.empty()) << "still running";
+  EXPECT_TRUE(f.launcher.signals.empty());
+  ASSERT_TRUE(f.fs.WriteFile(kWork + "/n.txt", "7\n"));
+  ASSERT_TRUE(f.fs.WriteFile(kWork + ".exit", R"({"pid":4300,"exit_code":0,"signal":0})"));
+  PollResult r = f.exec.Poll(0);
+  ASSERT_EQ(r.ends.size(), 1u);
+  EXPECT_EQ(r.ends[0].handle, h);
+  ASSERT_TRUE(r.ends[0].outputs && *r.ends[0].outputs);
+  EXPECT_EQ((*r.ends[0].outputs)->params.ToJson(), R"({"n":"7"})");
+  EXPECT_TRUE(f.exec.Poll(0).ends.empty()) << "reported once";
+}
+
+// Cancelling an adopted attempt signals its process group (its pid still names it: its keeper
+// reaps it only after writing its exit); its end then carries no outputs.
+TEST(LocalExecutor, AnAdoptedAttemptCanBeCancelled) {
+  Fixture f;
+  LiveKeeper(f, "4300 " + kWork + ".exit\n");
+  std::vector<OpenAttempt> open = {Open()};
+  const AttemptHandle h = f.exec.Adopt(open)[0].handle;
+  f.exec.Cancel(h, StopMode::kTerminate);
+  std::vector<std::pair<int, int>> want = {{4300, SIGTERM}};
+  EXPECT_EQ(f.launcher.signals, want);
+  ASSERT_TRUE(f.fs.WriteFile(kWork + "/n.txt", "7\n"));
+  ASSERT_TRUE(f.fs.WriteFile(kWork + ".exit", R"({"pid":4300,"exit_code":0,"signal":0})"));
+  PollResult r = f.exec.Poll(0);
+  ASSERT_EQ(r.ends.size(), 1u);
+  EXPECT_FALSE(r.ends[0].outputs);
+}
+
+// Only an attempt whose end truly cannot be known is lost: an adopted attempt whose keeper died
+// without writing its exit (killed itself), or one whose keeper died while this process ran.
+TEST(LocalExecutor, AnAttemptWhoseKeeperDiedWithoutItsExitIsLost) {
+  Fixture f;
+  LiveKeeper(f, "4300 " + kWork + ".exit\n");
+  std::vector<OpenAttempt> open = {Open()};
+  const AttemptHandle h = f.exec.Adopt(open)[0].handle;
+  f.env.ReleaseLock(kKeepers + "/900.lock");
+  f.env.process_groups[4300] = {"SLUICE_RUN_ID=r1", "SLUICE_TASK=train", "SLUICE_ATTEMPT=1"};
+  PollResult r = f.exec.Poll(0);
+  ASSERT_EQ(r.ends.size(), 1u);
+  EXPECT_EQ(r.ends[0].handle, h);
+  EXPECT_EQ(r.ends[0].how, AttemptEnd::How::kLost);
+  EXPECT_NE(r.ends[0].message.find("its keeper process died"), std::string::npos);
+  std::vector<std::pair<int, int>> want = {{4300, SIGKILL}};
+  EXPECT_EQ(f.launcher.signals, want) << "what is left of it is killed";
+  auto pid = f.Start(Request("b"));
+  f.launcher.Lose(static_cast<int>(*pid));
+  r = f.exec.Poll(0);
+  ASSERT_EQ(r.ends.size(), 1u);
+  EXPECT_EQ(r.ends[0].how, AttemptEnd::How::kLost);
+}
+
+// A live keeper that has not listed what it owes yet (its sluice died a moment ago) is waited
+// for, a while; this process's own keeper is not.
+TEST(LocalExecutor, AdoptWaitsForALiveKeeperToListWhatItOwes) {
+  Fixture f;
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/900.lock", "77"));
+  f.env.HoldLock(kKeepers + "/900.lock", "77");
+  ASSERT_TRUE(f.fs.WriteFile(kKeepers + "/901.lock", "4242"));
+  f.env.HoldLock(kKeepers + "/901.lock", std::to_string(f.env.pid));
+  const int64_t t0 = f.env.fake_clock.NowUs();
+  std::vector<OpenAttempt> open = {Open()};
+  EXPECT_EQ(f.exec.Adopt(open)[0].verdict, Adoption::Verdict::kLost);
+  const int64_t waited = f.env.fake_clock.NowUs() - t0;
+  EXPECT_GE(waited, 5'000'000);
+  EXPECT_LT(waited, 5'100'000) << "only the other process's keeper is waited for";
 }
 
 // With real processes, folders and logs: an attempt that left its folder or a log empty hands
@@ -337,7 +476,9 @@ TEST_F(LocalExecutorOnDisk, OutputsFollowNoLinkOutOfTheAttemptFolderAndReadOnlyR
   });
   ASSERT_TRUE(inside || inside.error().message.find("symbolic link") != std::string::npos)
       << inside.error().message;
-  if (inside) EXPECT_EQ(inside->params.ToJson(), R"({"x":"42"})");
+  if (inside) {
+    EXPECT_EQ(inside->params.ToJson(), R"({"x":"42"})");
+  }
 }
 
 TEST_F(LocalExecutorOnDisk, StdoutIsReadBoundedAndNeverThroughALink) {

@@ -12,7 +12,9 @@
 //   - Cancel asks an attempt to stop (terminate, then kill); its end still arrives by Poll;
 //   - Adopt, after the control process restarted, tells for each attempt it had started and
 //     never saw end whether it is still running (adopted: its end will come by Poll), ended
-//     meanwhile (its end, with the real exit code), or lost (nothing of it runs any more).
+//     meanwhile (its end, with the real exit code), or lost (nothing of it runs any more);
+//   - Recorded says that the ends returned so far are committed, so an executor that keeps
+//     ends for a control process that may die can forget them.
 // Ends are reported by handle. An end whose handle the loop no longer expects (a worker whose
 // lease expired reports after its attempt was recorded lost) is a late result: the loop drops
 // it. Leases, heartbeats and retransmission belong to the executor: the loop sees only ends.
@@ -119,6 +121,9 @@ struct OpenAttempt {
   std::string task;
   int attempt = 0;
   AttemptHandle handle = 0;  // as recorded when it was spawned; 0 when that never got recorded
+  // What it must hand back if it exited 0 meanwhile or is adopted (as its request had them).
+  std::vector<WantedParam> params;
+  std::vector<WantedArtifact> artifacts;
 };
 
 struct Adoption {
@@ -150,6 +155,10 @@ class Executor {
   // After a restart: one Adoption per attempt in `open`, in order. An attempt that is lost is
   // stopped first wherever it may still run, so a retry never overlaps it.
   virtual std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) = 0;
+  // Every end Poll and Adopt returned so far is durably recorded (the loop committed it): an
+  // executor that keeps ends for a control process that dies (the local one's keeper) may
+  // forget them.
+  virtual void Recorded() {}
 };
 
 }  // namespace sluice
