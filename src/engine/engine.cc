@@ -52,26 +52,4 @@ const Value* Engine::OutputsOf(std::string_view name) const {
   return i < 0 ? nullptr : &state_.at(i).outputs;
 }
 
-std::map<std::string, int> Engine::CountByState() const {
-  std::map<std::string, int> out;
-  for (int i = 0; i < state_.size(); ++i) {
-    const Instance& in = state_.at(i);
-    if (in.name.find('[') != std::string::npos || state_.retired(i)) continue;
-    ++out[std::string(TaskStateName(in.state))];
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> Engine::FailedTasks(int limit) const {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (int i = 0; i < state_.size() && static_cast<int>(out.size()) < limit; ++i) {
-    const Instance& in = state_.at(i);
-    if (in.state == TaskState::kFailed && in.attempt > 0 &&
-        in.name.find('[') == std::string::npos && !state_.retired(i)) {
-      out.emplace_back(in.name, in.last_failure().message);
-    }
-  }
-  return out;
-}
-
 }  // namespace sluice

@@ -63,12 +63,6 @@ class Engine {
   TaskState StateOf(std::string_view name) const;
   const Value* OutputsOf(std::string_view name) const;
 
-  // For the end-of-run report, from memory rather than the store (whose queries scanned a
-  // 100,000-task run's rows for ~150 ms): how many instances other than forEach items are in
-  // each state, and the first `limit` of those that failed after an attempt, with why.
-  std::map<std::string, int> CountByState() const;
-  std::vector<std::pair<std::string, std::string>> FailedTasks(int limit) const;
-
  private:
   std::unique_ptr<Breakers> own_breakers_;  // when opts.breakers is null
   RunContext ctx_;

@@ -71,27 +71,6 @@ TEST(Engine, FailureBlocksDownstreamButNotSiblings) {
 
 // The end-of-run report comes from the engine: states of everything but forEach items, and
 // the tasks that failed after an attempt (not those that never started), with why.
-TEST(Engine, ReportsCountsByStateAndFailuresWithTheirMessage) {
-  Harness h;
-  h.exec.exits["a"] = {3};
-  auto plan = Compile("    - {name: a, run: [x]}\n    - {name: b, needs: [a], run: [x]}\n"
-                      "    - {name: c, run: [x], forEach: [1, 2]}\n");
-  auto e = h.Make(plan, 1);
-  ASSERT_TRUE(e->Run());
-  // a fails; failFast cancels c's items, so c fails without an attempt of its own.
-  auto counts = e->CountByState();
-  EXPECT_EQ(counts["failed"], 2);
-  EXPECT_EQ(counts["upstream-failed"], 1);
-  int total = 0;
-  for (const auto& [state, n] : counts) total += n;
-  EXPECT_EQ(total, 3) << "a, b and c, not c's two items";
-  auto failed = e->FailedTasks(20);
-  ASSERT_EQ(failed.size(), 1u);
-  EXPECT_EQ(failed[0].first, "a");
-  EXPECT_EQ(failed[0].second, "exited with 3");
-  EXPECT_TRUE(e->FailedTasks(0).empty());
-}
-
 TEST(Engine, ContinueOnFailureLetsDownstreamRunAndRunSucceed) {
   Harness h;
   h.exec.exits["a"] = {1};
