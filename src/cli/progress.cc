@@ -53,6 +53,20 @@ void ProgressPrinter::StatusLine(const Progress& p) {
   status_shown_ = true;
 }
 
+namespace {
+
+// A forEach task's items, or a round of a DAG template call's tasks.
+std::string ExpandedLine(const Event& e) {
+  auto items = ParseJson(e.data);
+  if (items && items->is_map()) {
+    return fmt::format("started   {} (template, round {})", e.task, e.attempt);
+  }
+  return fmt::format("expanded  {} over {} items", e.task,
+                     items && items->is_list() ? items->as_list().size() : 0);
+}
+
+}  // namespace
+
 void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
   auto paint = [&](const char* code, const std::string& s) {
     return color_ ? fmt::format("\x1b[{}m{}\x1b[0m", code, s) : s;
@@ -78,16 +92,9 @@ void ProgressPrinter::OnEvent(const Event& e, const Progress& p) {
     case EventKind::kTaskSkipped:
       line = paint("2", fmt::format("skipped   {}: {}", e.task, e.message));
       break;
-    case EventKind::kTaskExpanded: {
-      auto items = ParseJson(e.data);
-      if (items && items->is_map()) {  // a call of a DAG template: its tasks follow
-        line = fmt::format("started   {} (template, round {})", e.task, e.attempt);
-        break;
-      }
-      line = fmt::format("expanded  {} over {} items", e.task,
-                         items && items->is_list() ? items->as_list().size() : 0);
+    case EventKind::kTaskExpanded:
+      line = ExpandedLine(e);
       break;
-    }
     case EventKind::kTaskFinished:
       if (e.status == "succeeded") {
         if (!tty_) line = paint("32", fmt::format("succeeded {}", e.task));

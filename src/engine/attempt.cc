@@ -59,7 +59,7 @@ Result<Activation::Resolved> InstanceScope::ResolveRun(std::span<const std::stri
   };
   static constexpr std::string_view kFields[] = {"id", "status", "failedTasks", "duration",
                                                  "failures"};
-  if (path.size() >= 2 && std::find(std::begin(kFields), std::end(kFields), path[1]) != std::end(kFields)) {
+  if (path.size() >= 2 && std::ranges::find(kFields, path[1]) != std::end(kFields)) {
     return Resolved{field(path[1]), 2};
   }
   ValueMap m;
@@ -78,7 +78,7 @@ Result<Activation::Resolved> InstanceScope::ResolveScope(std::span<const std::st
     return Failures(scope_);
   };
   static constexpr std::string_view kFields[] = {"name", "duration", "failures", "depth"};
-  if (path.size() >= 2 && std::find(std::begin(kFields), std::end(kFields), path[1]) != std::end(kFields)) {
+  if (path.size() >= 2 && std::ranges::find(kFields, path[1]) != std::end(kFields)) {
     return Resolved{field(path[1]), 2};
   }
   ValueMap m;
@@ -100,7 +100,7 @@ Value InstanceScope::Failures(int scope) const {
   for (int i = 0; i < state_.size(); ++i) {
     const Instance& in = state_.at(i);
     const PlanTask& t = state_.task_of(i);
-    if (in.state != TaskState::kFailed || state_.IsForEachParent(i) ||
+    if (in.state != TaskState::kFailed || state_.retired(i) || state_.IsForEachParent(i) ||
         (t.tmpl() >= 0 && in.expanded) ||
         (t.role != TaskRole::kMain && t.role != TaskRole::kFinally)) {
       continue;

@@ -85,6 +85,14 @@ void Decider::StartRunnable(Orders& orders) {
     runnable_.pop_front();
     if (state_.at(i).state != TaskState::kReady) continue;
     if (StopStarting(i)) continue;
+    if (state_.task_of(i).tmpl() >= 0) {  // a call under forEach: no slot, only parallelism
+      if (ParallelismFull(state_.at(i))) {
+        keep.push_back(i);
+      } else {
+        ExpandCall(i);
+      }
+      continue;
+    }
     if (!Fits(state_.at(i))) {
       keep.push_back(i);
       continue;
@@ -95,14 +103,18 @@ void Decider::StartRunnable(Orders& orders) {
   runnable_.insert(runnable_.begin(), keep.begin(), keep.end());
 }
 
+// Whether a forEach item must wait: its parent runs `parallelism` items already.
+bool Decider::ParallelismFull(const Instance& in) const {
+  if (in.parent < 0) return false;
+  const Instance& p = state_.at(in.parent);
+  int limit = plan_.tasks[p.plan].spec->for_each->parallelism;
+  return limit > 0 && p.children_running >= limit;
+}
+
 bool Decider::Fits(const Instance& in) const {
   const Usage& u = state_.usage();
   if (u.slots + 1 > capacity_.jobs) return false;
-  if (in.parent >= 0) {
-    const Instance& p = state_.at(in.parent);
-    int limit = plan_.tasks[p.plan].spec->for_each->parallelism;
-    if (limit > 0 && p.children_running >= limit) return false;
-  }
+  if (ParallelismFull(in)) return false;
   const Resources& r = *plan_.tasks[in.plan].resources;
   if (r.cpu > 0 && u.cpu + r.cpu > capacity_.cpu + 1e-9) return false;
   if (capacity_.memory > 0 && r.memory > 0 && u.memory + r.memory > capacity_.memory) return false;
@@ -140,7 +152,9 @@ bool Decider::Vet(int i) {
     return false;
   }
   if (t.tmpl() >= 0) {
-    ExpandCall(i);  // its template's tasks run in its place
+    // Its template's tasks run in its place; a forEach item first waits for parallelism.
+    if (in.parent >= 0) return true;
+    ExpandCall(i);
     return false;
   }
   if (t.kind == Body::Kind::kBuiltin) {

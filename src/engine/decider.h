@@ -103,6 +103,7 @@ class Decider {
   bool Vet(int i);
   bool VetUpstream(int i);
   bool Fits(const Instance& in) const;
+  bool ParallelismFull(const Instance& in) const;
   bool Unschedulable(int i);
   bool DecidedByWhen(int i);
   void StartForEach(int i);

@@ -271,8 +271,10 @@ std::vector<int> Decider::Compensable() const {
   for (int i = 0; i < state_.size(); ++i) {
     const Instance& in = state_.at(i);
     const PlanTask& t = state_.task_of(i);
+    // (An earlier round of a retried call or run was retired: its successor, by the same
+    // name, is the one that counts.)
     if (t.role == TaskRole::kMain && t.compensate >= 0 && !in.expanded &&
-        in.state == TaskState::kSucceeded) {
+        in.state == TaskState::kSucceeded && !state_.retired(i)) {
       out.push_back(i);
     }
   }

@@ -17,7 +17,9 @@ const Instance* FailedChild(const RunState& state, const Instance& call) {
   for (int c : call.children) {
     const Instance& ch = state.at(c);
     const bool tolerated = state.task_of(c).spec->continue_on_failure;
-    int r = ch.state == TaskState::kFailed && !tolerated ? 3
+    // A denial or a rejection speaks first: it ends the call for good (NeverRetried).
+    int r = ch.state == TaskState::kFailed && !tolerated && NeverRetried(ch.last_failure().cls) ? 4
+            : ch.state == TaskState::kFailed && !tolerated ? 3
             : ch.state == TaskState::kCancelled          ? 2
             : ch.state == TaskState::kUpstreamFailed     ? 1 : 0;
     if (r > rank) {
@@ -91,8 +93,18 @@ void Decider::FinishCall(int call) {
 // A call failed: it runs again as a whole while its retry policy allows (a new round of its
 // template's tasks), else it fails (after its fallback or catch handler, when it has one).
 void Decider::FailCall(int call, ErrorClass cls, int code, const std::string& message) {
-  const Instance& in = state_.at(call);
   const PlanTask& t = state_.task_of(call);
+  // The round ends as an attempt does, so that retry.when and handlers see its error.
+  Event end;
+  end.kind = EventKind::kAttemptFinished;
+  end.task = state_.at(call).name;
+  end.attempt = state_.at(call).attempt;
+  end.status = std::string(AttemptStatusName(AttemptStatus::kFailed));
+  end.error_class = std::string(ErrorClassName(cls));
+  end.exit_code = code;
+  end.message = message;
+  Record(std::move(end), call);
+  const Instance& in = state_.at(call);
   std::string note;
   if (Retryable(call, cls, code, &note)) {
     Event retry;

@@ -298,6 +298,7 @@ Status RunState::ApplyTaskFinished(const Event& e, int i, const Value* data) {
     in.holds_slot = false;
     Take(in, -1);
   }
+  if (in.parent >= 0 && in.expanded) --instances_[in.parent].children_running;  // a call item
   in.state = *s;
   if (data) {
     in.outputs = *data;
@@ -387,6 +388,11 @@ Status RunState::ApplyScope(const Event& e, int i, const Value& data) {
     return Fail(ErrorCode::kInternal, "event {}: bad template call {}", e.seq, Quote(e.data));
   }
   const PlanTemplate& tp = plan_->templates[k];
+  // A forEach item that calls a template runs (for its parent's parallelism) from its first
+  // round until it is settled.
+  if (instances_[i].parent >= 0 && !instances_[i].expanded) {
+    ++instances_[instances_[i].parent].children_running;
+  }
   // A call with an earlier round (its own retry, or `sluice retry`): that round's tasks make way.
   if (instances_[i].attempt > 0) RetireDescendants(i);
   ScopeState ss;

@@ -76,6 +76,11 @@ void Close(const Plan& plan, RetrySet& set) {
 // Why instance i cannot be named to `sluice retry`, or "" when it can.
 std::string RefusalFor(const RunState& s, int i, const std::string& name) {
   const Instance& in = s.at(i);
+  if (in.scope >= 0) {
+    return fmt::format("task {} runs inside call {} of a DAG template; retry {} (a call is "
+                       "retried whole)", Quote(name), Quote(s.at(in.scope).name),
+                       Quote(s.at(in.scope).name));
+  }
   if (in.owner >= 0) {
     return fmt::format("{} is a handler of {}; retry the task it serves", Quote(name),
                        Quote(s.at(in.owner).name));

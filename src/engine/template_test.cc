@@ -50,6 +50,27 @@ TEST(Templates, ForEachOverACallGivesEachItemItsOwnTasks) {
   }
 }
 
+TEST(Templates, ParallelismBoundsHowManyCallsOfAForEachRunAtOnce) {
+  Harness h;
+  auto plan = WithLib("    - {name: c, forEach: [1, 2], parallelism: 1, uses: ab@1, "
+                      "with: {x: '${{ item }}'}}\n");
+  auto e = h.Make(plan, 2);
+  ASSERT_TRUE(e->Run());
+  EXPECT_EQ(h.exec.started, (std::vector<std::string>{"c[0].a", "c[0].b", "c[0].fin", "c[1].a",
+                                                      "c[1].b", "c[1].fin"}));
+}
+
+TEST(Templates, RetryWhenOnACallSeesTheErrorOfTheTaskThatFailedIt) {
+  Harness h;
+  h.exec.exits["c.b"] = {75, 0};
+  auto plan = WithLib("    - {name: c, uses: ab@1, retry: {limit: 1, backoff: {initial: 1s}, "
+                      "when: '${{ error.exitCode == 75 }}'}}\n");
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(RunStatusName(s->status), "succeeded") << h.Log();
+}
+
 TEST(Templates, AFailedTaskFailsItsCallAfterTheFinallyAndRetryRunsTheGroupAgain) {
   Harness h;
   h.exec.exits["c.b"] = {3, 0};
@@ -146,6 +167,25 @@ TEST(Templates, RecursionDeeperThanMaxDepthFailsWithDepthLimit) {
     found |= ev.task == "r.again.again.again" && ev.error_class == "depth-limit";
   }
   EXPECT_TRUE(found) << h.Log();
+}
+
+// A failure no retry repeats (here the depth limit; a gate's denial or an approval's rejection
+// alike) ends a call for good even when another of its tasks failed in an ordinary way first.
+TEST(Templates, ACallWithATaskThatMustNotBeRetriedIsNotRetried) {
+  const std::string lib =
+      "apiVersion: sluice/v1\nkind: Component\nmetadata: {name: down, version: 1.0.0}\nspec:\n"
+      "  tasks:\n"
+      "    - {name: boom, run: [x]}\n"
+      "    - {name: again, when: '${{ 1 > 0 }}', uses: down@1}\n";
+  Harness h;
+  h.exec.exits["r.boom"] = {1};
+  auto plan = Compile("    - {name: r, uses: down@1, retry: {limit: 2, backoff: {initial: 1s}}}\n",
+                      "  imports: [/lib.yaml]\n  maxDepth: 2\n", {{"/lib.yaml", lib}});
+  auto e = h.Make(plan);
+  auto s = e->Run();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(RunStatusName(s->status), "failed");
+  EXPECT_TRUE(h.Tasks(EventKind::kRetryScheduled).empty()) << h.Log();
 }
 
 }  // namespace

@@ -370,6 +370,11 @@ class Compiler {
   Status CheckNameFree(const TaskSpec& t, TaskRole role, int owner, int scope) {
     if (scope >= 0) {
       const auto& names = plan_->templates[scope].by_name;
+      // A call's handlers are named CALL.fallback, CALL.catch, CALL.compensate.
+      if (owner < 0 && (t.name == "fallback" || t.name == "catch" || t.name == "compensate")) {
+        return FailAt(t.loc, "a DAG template's task cannot be named {}: a call's {} handler "
+                      "has that name", Quote(t.name), t.name);
+      }
       if (owner < 0 && names.count(t.name)) {
         return FailAt(t.loc, "duplicate task name {} in DAG template {}", Quote(t.name),
                       TemplateName(scope));
@@ -396,7 +401,10 @@ class Compiler {
     // A template's task: the template's defaults come before the pipeline's.
     const TaskDefaults* inner = pt->scope >= 0 ? &plan_->templates[pt->scope].component->dag->defaults
                                                : nullptr;
+    // A call's retry is its own: a default would multiply the retries of its tasks.
+    const bool call = pt->tmpl() >= 0;
     const RetryPolicy* retry = t.retry() ? t.retry()
+                               : call ? nullptr
                                : comp && comp->retry ? &*comp->retry
                                : inner && inner->retry ? &*inner->retry
                                : p.defaults.retry ? &*p.defaults.retry : nullptr;

@@ -29,23 +29,7 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
   c.patch = parts[2];
   const auto& spec = doc["spec"];
   ScopedNames names(*this, spec);
-  if (spec["tasks"]) {
-    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "tasks", "finally", "defaults"},
-                                "a DAG template's spec (a Component with tasks:; its tasks "
-                                "say how they run, and defaults: holds their retry, timeout "
-                                "and resources)"));
-  } else {
-    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
-                                       "retry", "timeout", "resources", "cache", "finally",
-                                       "defaults", "workingDir"},
-                                "a Component spec"));
-    for (const char* key : {"finally", "defaults"}) {
-      if (spec[key]) {
-        return FailAt(Loc(spec[key]), "{} is only for a DAG template (a Component with tasks:)",
-                      key);
-      }
-    }
-  }
+  SLUICE_TRY_STATUS(ComponentKeys(spec));
   if (spec["params"]) {
     SLUICE_TRY(ps, Params(spec["params"]));
     c.params = std::move(*ps);
@@ -90,6 +74,28 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     c.working_dir = *w;
   }
   return c;
+}
+
+// A Component spec's keys: a DAG template's (tasks:) or a single body's.
+Status Reader::ComponentKeys(const YNode& spec) const {
+  if (spec["tasks"]) {
+    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "tasks", "finally", "defaults"},
+                                "a DAG template's spec (a Component with tasks:; its tasks "
+                                "say how they run, and defaults: holds their retry, timeout "
+                                "and resources)"));
+  } else {
+    SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
+                                       "retry", "timeout", "resources", "cache", "finally",
+                                       "defaults", "workingDir"},
+                                "a Component spec"));
+    for (const char* key : {"finally", "defaults"}) {
+      if (spec[key]) {
+        return FailAt(Loc(spec[key]), "{} is only for a DAG template (a Component with tasks:)",
+                      key);
+      }
+    }
+  }
+  return {};
 }
 
 // A DAG template's tasks, finally tasks, defaults and outputs (each `value:` a placeholder

@@ -213,7 +213,7 @@ class ReferenceChecker {
   // param: a string may still be read as the param's type when the task runs, anything else
   // that is not that type cannot.
   Status CheckArgumentTypes(const PlanTask& pt) {
-    ScopeTypes types(plan_->pipeline->params, plan_, &pt);
+    ScopeTypes types(plan_->ParamsIn(pt.scope), plan_, &pt);
     for (const auto& [name, field] : pt.spec->body.with()) {
       const auto& pieces = field.tmpl.pieces();
       if (field.literal || pieces.size() != 1 || !pieces[0].expr) continue;

@@ -72,6 +72,21 @@ TEST(TemplateCompile, OutputsMustReadTheTemplatesTasksDeclaredOutputs) {
   EXPECT_NE(ErrorOf(r).find("has no output param \"nope\""), std::string::npos) << ErrorOf(r);
 }
 
+TEST(TemplateCompile, ATemplatesTaskCannotTakeTheNameOfACallsHandler) {
+  auto r = Load("    - {name: x, uses: t@1, fallback: {run: [y]}}\n",
+                Template("t", "  tasks:\n    - {name: fallback, run: [x]}\n"));
+  EXPECT_NE(ErrorOf(r).find("cannot be named \"fallback\""), std::string::npos) << ErrorOf(r);
+}
+
+TEST(TemplateCompile, ACallGetsNoDefaultRetryItsTasksWouldMultiply) {
+  auto plan = Load("    - {name: x, uses: t@1}\n",
+                   Template("t", "  tasks:\n    - {name: a, run: [x]}\n"),
+                   "  defaults: {retry: 3}\n");
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ((*plan)->Find("x")->retry->limit, 0);
+  EXPECT_EQ((*plan)->FindIn(0, "a")->retry->limit, 3);
+}
+
 TEST(TemplateCompile, ACallCannotCacheOrDeclareOutputs) {
   auto r = Load("    - {name: x, uses: t@1, cache: true}\n",
                 Template("t", "  tasks:\n    - {name: a, run: [x]}\n"));

@@ -311,6 +311,7 @@ class Reader {
   Status PipelineTasks(const YNode& spec, PipelineSpec* p) const;
   Result<ComponentSpec> Component(const YNode& doc) const;
   Status DagTemplate(const YNode& spec, ComponentSpec* c) const;
+  Status ComponentKeys(const YNode& spec) const;
 
   const std::string& file() const { return file_; }
   void set_source(std::string_view source) { source_ = source; }

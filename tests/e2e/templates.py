@@ -272,6 +272,8 @@ def sluice_retry_runs_a_failed_call_again_with_new_names_for_its_tasks():
 """, "  imports: [lib.yaml]\n"))
     p = e.sluice("run", "p.yaml", check=1, timeout=120)
     run = p.stdout.splitlines()[0]
+    r = e.sluice("retry", run, "call.b", check=2)
+    assert 'runs inside call "call"' in r.stderr, r.stderr
     open(os.path.join(e.dir, "fixed"), "w").close()
     e.sluice("retry", run, check=0, timeout=120)
     t = e.tasks(run)
