@@ -4,12 +4,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 #include <string>
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/identity.h"
 #include "common/value.h"
 #include "env/env.h"
 #include "spec/plan.h"
@@ -63,6 +65,14 @@ struct RunSecrets;
 
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
 Result<FaultPlan> FaultsFromEnv(Env& env);
+// What resume, retry and rerun start with: who acts, the store (with the fsync faults
+// $SLUICE_FAULTS asks for) and stored run `id`. On failure returns the first error.
+struct OpenedRun {
+  std::optional<Principal> who;
+  std::unique_ptr<Store> store;
+  std::optional<RunRecord> run;
+};
+Result<OpenedRun> OpenStoredRun(Env& env, const GlobalOptions& g, const std::string& id);
 // Runs (or, with `replay`, continues from its stored events) a run in this process until it
 // finishes or is cancelled; with x.retry first records its retry (Engine::Retry). `central`
 // holds the central policies its gates apply (null: none, for a cancel); `secrets` the values of

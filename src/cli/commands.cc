@@ -476,15 +476,22 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
                  std::make_shared<const PolicySet>(std::move(*central)), bound->secrets.get());
 }
 
+Result<OpenedRun> OpenStoredRun(Env& env, const GlobalOptions& g, const std::string& id) {
+  OpenedRun o;
+  SLUICE_TRY(who, NewEmbeddedIdentity(env, g.state_dir, g.as)->Current());
+  o.who = std::move(*who);
+  SLUICE_TRY(faults, FaultsFromEnv(env));
+  SLUICE_TRY(store, OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail)));
+  o.store = std::move(*store);
+  SLUICE_TRY(run, o.store->GetRun(id));
+  o.run = std::move(*run);
+  return o;
+}
+
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
-  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
-  if (!who) return Report(who.error());
-  auto faults = FaultsFromEnv(env);
-  if (!faults) return Report(faults.error());
-  auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
+  auto opened = OpenStoredRun(env, g, id);
+  if (!opened) return Report(opened.error());
+  auto& [who, store, run] = *opened;
   if (o.rollback ? !IsFinishedRun(run->status) && run->status != "compensating"
                  : IsFinishedRun(run->status)) {
     if (o.rollback) {
@@ -495,9 +502,9 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} already finished ({})", run->id, run->status)));
   }
-  auto loaded = LoadStoredRun(**store, *run);
+  auto loaded = LoadStoredRun(*store, *run);
   if (!loaded) return Report(loaded.error());
-  auto central = CentralPolicies(env, g, store->get());  // its gates apply them as they are now
+  auto central = CentralPolicies(env, g, store.get());  // its gates apply them as they are now
   if (!central) return Report(central.error());
   // Refusals that need no replay come before the audit record, so it records what happens.
   if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
@@ -510,16 +517,16 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
     return Report(Error(ErrorCode::kConflict,
                         fmt::format("run {} is being executed by another sluice process", run->id)));
   }
-  auto secrets = SecretsAgain(env, **store, *loaded->first, loaded->second, *run, o);
+  auto secrets = SecretsAgain(env, *store, *loaded->first, loaded->second, *run, o);
   if (!secrets) return Report(secrets.error());
-  if (auto a = (*store)->AppendAudit(AuditOf(env, who->Actor(),
+  if (auto a = store->AppendAudit(AuditOf(env, who->Actor(),
                                               o.rollback ? "run.rollback" : "run.resumed",
                                               run->id, run->pipeline,
                                               Value(ValueMap{{"status", Value(run->status)}})));
       !a) {
     return Report(a.error());
   }
-  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, o,
+  return Execute(env, g, *store, loaded->first, loaded->second, run->id, true, o,
                  std::make_shared<const PolicySet>(std::move(*central)), secrets->get());
 }
 

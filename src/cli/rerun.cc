@@ -201,20 +201,15 @@ Result<std::vector<Event>> ReusedTasks(Store& store, const std::shared_ptr<const
 
 int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
              const std::vector<std::string>& tasks, const ExecOptions& o) {
-  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
-  if (!who) return Report(who.error());
-  auto faults = FaultsFromEnv(env);
-  if (!faults) return Report(faults.error());
-  auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
-  if (!store) return Report(store.error());
-  auto run = (*store)->GetRun(id);
-  if (!run) return Report(run.error());
+  auto opened = OpenStoredRun(env, g, id);
+  if (!opened) return Report(opened.error());
+  auto& [who, store, run] = *opened;
   if (auto s = CheckRetryable(env, g, *run); !s) return Report(s.error());
-  auto loaded = LoadStoredRun(**store, *run);
+  auto loaded = LoadStoredRun(*store, *run);
   if (!loaded) return Report(loaded.error());
-  auto planned = PlanRetry(**store, loaded->first, *run, tasks, who->Actor());
+  auto planned = PlanRetry(*store, loaded->first, *run, tasks, who->Actor());
   if (!planned) return Report(planned.error());
-  auto admitted = AdmitAgain(env, g, **store, *loaded->first, loaded->second, who->Actor(), run->id,
+  auto admitted = AdmitAgain(env, g, *store, *loaded->first, loaded->second, who->Actor(), run->id,
                              ValueMap{{"retryOf", Value(run->id)}});
   if (!admitted) return Report(admitted.error());
   if (admitted->denied) {
@@ -224,7 +219,7 @@ int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
                  run->pipeline.c_str(), run->id.c_str());
     return 1;
   }
-  auto secrets = SecretsAgain(env, **store, *loaded->first, loaded->second, *run, o);
+  auto secrets = SecretsAgain(env, *store, *loaded->first, loaded->second, *run, o);
   if (!secrets) return Report(secrets.error());
   auto data = ParseJson(planned->data);
   const Value* reset = data && data->is_map() ? data->Find("tasks") : nullptr;
@@ -234,7 +229,7 @@ int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
                          {"requested", Value(std::move(asked))},
                          {"tasks", reset ? *reset : Value(ValueList{})},
                          {"admission", AdmissionSummary(admitted->decisions)}});
-  if (auto a = (*store)->AppendAudit(
+  if (auto a = store->AppendAudit(
           AuditOf(env, who->Actor(), "run.retried", run->id, run->pipeline, details));
       !a) {
     return Report(a.error());
@@ -243,30 +238,25 @@ int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
   x.retry = true;
   x.retry_tasks = tasks;
   x.actor = who->Actor();
-  return Execute(env, g, **store, loaded->first, loaded->second, run->id, true, x,
+  return Execute(env, g, *store, loaded->first, loaded->second, run->id, true, x,
                  std::make_shared<const PolicySet>(std::move(admitted->central)), secrets->get());
 }
 
 int CmdRerun(Env& env, const GlobalOptions& g, const RerunOptions& o) {
-  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
-  if (!who) return Report(who.error());
-  auto faults = FaultsFromEnv(env);
-  if (!faults) return Report(faults.error());
-  auto store = OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail));
-  if (!store) return Report(store.error());
-  auto old = (*store)->GetRun(o.run);
-  if (!old) return Report(old.error());
-  PublishLeftJournal(env, g, **store, *old);  // what a killed run committed last is reused too
-  auto loaded = LoadStoredRun(**store, *old);
+  auto opened = OpenStoredRun(env, g, o.run);
+  if (!opened) return Report(opened.error());
+  auto& [who, store, old] = *opened;
+  PublishLeftJournal(env, g, *store, *old);  // what a killed run committed last is reused too
+  auto loaded = LoadStoredRun(*store, *old);
   if (!loaded) return Report(loaded.error());
   const Plan& plan = *loaded->first;
   auto raw = RerunParams(env, plan, loaded->second, o.params);
   if (!raw) return Report(raw.error());
   auto bound = BindRunParams(env, plan, *raw);
   if (!bound) return Report(bound.error());
-  auto reused = ReusedTasks(**store, loaded->first, *old, o.from);
+  auto reused = ReusedTasks(*store, loaded->first, *old, o.from);
   if (!reused) return Report(reused.error());
-  auto admitted = AdmitAgain(env, g, **store, plan, bound->stored, who->Actor(), "",
+  auto admitted = AdmitAgain(env, g, *store, plan, bound->stored, who->Actor(), "",
                              ValueMap{{"rerunOf", Value(old->id)}});
   if (!admitted) return Report(admitted.error());
   if (admitted->denied) {
@@ -280,12 +270,12 @@ int CmdRerun(Env& env, const GlobalOptions& g, const RerunOptions& o) {
   if (auto s = FetchRunSecrets(env, plan, bound->secrets.get()); !s) return Report(s.error());
   Resubmission again{old->id, o.from, std::move(*reused)};
   const size_t n_reused = again.reused.size();
-  auto run = CreateRunRecord(env, who->Actor(), **store, plan, bound->stored, bound->digests,
+  auto run = CreateRunRecord(env, who->Actor(), *store, plan, bound->stored, bound->digests,
                              admitted->decisions, &again);
   if (!run) return Report(run.error());
   std::fprintf(stderr, "rerun of %s: %zu task%s reused\n", old->id.c_str(), n_reused,
                n_reused == 1 ? "" : "s");
-  return Execute(env, g, **store, loaded->first, bound->stored, run->id, true, o.exec,
+  return Execute(env, g, *store, loaded->first, bound->stored, run->id, true, o.exec,
                  std::make_shared<const PolicySet>(std::move(admitted->central)),
                  bound->secrets.get());
 }

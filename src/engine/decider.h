@@ -117,6 +117,7 @@ class Decider {
   void FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,
                      const Value* outputs, bool may_retry = true);
   bool Retryable(int i, ErrorClass cls, int code, std::string* note) const;
+  void ScheduleRetry(int i, const std::string& message);
   void FinishTask(int i, TaskState state, std::string message, std::string data = "",
                   ErrorClass cls = ErrorClass::kNone, int code = 0, const Value* outputs = nullptr);
   void SkipTask(int i, std::string message);

@@ -128,21 +128,26 @@ void Decider::FinishAttempt(int i, ErrorClass cls, int code, const std::string& 
   std::string note;
   const Instance& in = state_.at(i);
   if (may_retry && Retryable(i, cls, code, &note)) {
-    const RetryPolicy& r = *t.retry;
-    Event retry;
-    retry.kind = EventKind::kRetryScheduled;
-    retry.task = in.name;
-    retry.attempt = in.attempt + 1;
-    retry.due_us = now_ + BackoffUs(r, in.attempt + 1 - in.attempt_base,
-                                    fmt::format("{}/{}/{}", ctx_.run_id, in.name, in.attempt + 1));
-    retry.message = message;
-    Record(std::move(retry), i);
+    ScheduleRetry(i, message);
     return;
   }
   const int tries = in.attempt - in.attempt_base;
   FailTask(i, cls, code,
            (tries > 1 ? fmt::format("{} (attempt {} of {})", message, tries, t.retry->limit + 1)
                       : message) + note);
+}
+
+// The next attempt of instance i (a call: its next round), after its retry policy's backoff.
+void Decider::ScheduleRetry(int i, const std::string& message) {
+  const Instance& in = state_.at(i);
+  Event retry;
+  retry.kind = EventKind::kRetryScheduled;
+  retry.task = in.name;
+  retry.attempt = in.attempt + 1;
+  retry.due_us = now_ + BackoffUs(*state_.task_of(i).retry, in.attempt + 1 - in.attempt_base,
+                                  fmt::format("{}/{}/{}", ctx_.run_id, in.name, in.attempt + 1));
+  retry.message = message;
+  Record(std::move(retry), i);
 }
 
 // Whether a failed attempt is tried again: within the limit, of a class `on` takes and

@@ -107,14 +107,7 @@ void Decider::FailCall(int call, ErrorClass cls, int code, const std::string& me
   const Instance& in = state_.at(call);
   std::string note;
   if (Retryable(call, cls, code, &note)) {
-    Event retry;
-    retry.kind = EventKind::kRetryScheduled;
-    retry.task = in.name;
-    retry.attempt = in.attempt + 1;
-    retry.due_us = now_ + BackoffUs(*t.retry, in.attempt + 1 - in.attempt_base,
-                                    fmt::format("{}/{}/{}", ctx_.run_id, in.name, in.attempt + 1));
-    retry.message = message;
-    Record(std::move(retry), call);
+    ScheduleRetry(call, message);
     return;
   }
   const int tries = in.attempt - in.attempt_base;
