@@ -3,10 +3,10 @@
 # is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
 set -euo pipefail
 want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev libsqlite3-dev
-      libre2-dev libgtest-dev bsdutils tzdata)
+      libre2-dev libgtest-dev bsdutils tzdata libcpp-httplib-dev)
 for what in "$@"; do
   case "$what" in
-    demo|test) want+=(python3 python3-sklearn python3-numpy graphviz) ;;
+    demo|test) want+=(python3 python3-sklearn python3-numpy graphviz python3-yaml python3-jsonschema) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
     fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac

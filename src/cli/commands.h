@@ -95,6 +95,16 @@ int CmdCacheClear(Env& env, const GlobalOptions& g);
 struct WaiverGrant {
   std::string name, policy, rule, pipeline, task, justification, expires;
 };
+// API tokens of a `sluice server` on this state folder (tokens.cc).
+struct TokenRequest {
+  std::string user;
+  std::vector<std::string> roles;  // ROLE or NAMESPACE=ROLE
+  int64_t expires_in_s = 0;        // 0 = never
+};
+int CmdTokenCreate(Env& env, const GlobalOptions& g, const TokenRequest& req);
+int CmdTokenList(Env& env, const GlobalOptions& g);
+int CmdTokenRevoke(Env& env, const GlobalOptions& g, const std::string& id);
+
 int CmdWaiverGrant(Env& env, const GlobalOptions& g, const WaiverGrant& w);
 int CmdWaiverList(Env& env, const GlobalOptions& g);
 int CmdWaiverRevoke(Env& env, const GlobalOptions& g, const std::string& name);

@@ -10,6 +10,7 @@
 #include "cli/cli_support.h"
 #include "cli/components.h"
 #include "cli/policy_cmds.h"
+#include "cli/views.h"
 #include "exec/local_executor.h"
 #include "common/strings.h"
 #include "common/value.h"
@@ -116,13 +117,7 @@ int CmdRuns(Env& env, const GlobalOptions& g, int limit) {
   if (!runs) return Report(runs.error());
   if (g.json) {
     ValueList l;
-    for (const auto& r : *runs) {
-      l.push_back(Value(ValueMap{{"id", Value(r.id)},
-                                 {"pipeline", Value(r.pipeline)},
-                                 {"status", Value(ShownStatus(env, g, r))},
-                                 {"started", Value(Ts(r.started_us))},
-                                 {"finished", Value(Ts(r.finished_us))}}));
-    }
+    for (const auto& r : *runs) l.push_back(RunSummaryJson(r, ShownStatus(env, g, r)));
     std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
     return 0;
   }
@@ -144,21 +139,7 @@ int CmdEvents(Env& env, const GlobalOptions& g, const std::string& id) {
   ValueList out;
   for (const auto& e : *events) {
     if (g.json) {
-      ValueMap m{{"seq", Value(e.seq)}, {"time", Value(Ts(e.time_us))},
-                 {"kind", Value(std::string(EventKindName(e.kind)))}};
-      if (!e.task.empty()) m.emplace_back("task", Value(e.task));
-      if (e.attempt) m.emplace_back("attempt", Value(static_cast<int64_t>(e.attempt)));
-      if (!e.status.empty()) m.emplace_back("status", Value(e.status));
-      if (!e.error_class.empty()) {
-        m.emplace_back("errorClass", Value(ErrorLabel(e.error_class, e.exit_code)));
-      }
-      if (!e.message.empty()) m.emplace_back("message", Value(e.message));
-      if (e.pid) m.emplace_back("pid", Value(e.pid));
-      if (!e.data.empty()) {
-        auto d = ParseJson(e.data);
-        m.emplace_back("data", d ? *d : Value(e.data));
-      }
-      out.push_back(Value(std::move(m)));
+      out.push_back(EventJson(e));
       continue;
     }
     std::string what = e.task.empty() ? "" : e.task;
@@ -174,61 +155,6 @@ int CmdEvents(Env& env, const GlobalOptions& g, const std::string& id) {
 }
 
 namespace {
-
-// `status -o json`: the run, its tasks, attempts and policy decisions.
-Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
-                 const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
-                 const std::vector<ComponentUse>& uses) {
-  std::map<std::string, std::string> version_of;  // plan task -> "name@version"
-  for (const auto& u : uses) version_of[u.task] = u.component + "@" + u.version;
-  ValueList tl;
-  for (const auto& t : tasks) {
-    auto out = ParseJson(t.outputs);
-    auto used = version_of.find(t.name.substr(0, t.name.find('[')));  // a forEach item: its task's
-    tl.push_back(Value(ValueMap{{"name", Value(t.name)},
-                                {"component", used == version_of.end() ? Value() : Value(used->second)},
-                                {"state", Value(t.state)},
-                                {"attempts", Value(static_cast<int64_t>(t.attempts))},
-                                {"message", Value(t.message)},
-                                {"outputs", out ? *out : Value()},
-                                {"started", Value(Ts(t.started_us))},
-                                {"finished", Value(Ts(t.finished_us))}}));
-  }
-  ValueList al;
-  for (const auto& a : attempts) {
-    al.push_back(Value(ValueMap{{"task", Value(a.task)},
-                                {"attempt", Value(static_cast<int64_t>(a.attempt))},
-                                {"status", Value(a.status)},
-                                {"class", Value(a.error_class)},
-                                {"exitCode", Value(static_cast<int64_t>(a.exit_code))},
-                                {"message", Value(a.message)},
-                                {"started", Value(Ts(a.started_us))},
-                                {"finished", Value(Ts(a.finished_us))}}));
-  }
-  ValueList dl;
-  for (const auto& d : decisions) {
-    dl.push_back(Value(ValueMap{{"stage", Value(d.stage)}, {"task", Value(d.task)},
-                                {"policy", Value(d.policy)}, {"rule", Value(d.rule)},
-                                {"result", Value(d.result)}, {"message", Value(d.message)},
-                                {"waiver", Value(d.waiver)}, {"policyHash", Value(d.policy_hash)},
-                                {"inputDigest", Value(d.input_digest)},
-                                {"time", Value(Ts(d.time_us))}}));
-  }
-  auto params = ParseJson(run.params);
-  auto stats = ParseJson(run.stats);
-  return Value(ValueMap{{"id", Value(run.id)},
-                        {"pipeline", Value(run.pipeline)},
-                        {"status", Value(status)},
-                        {"started", Value(Ts(run.started_us))},
-                        {"finished", Value(Ts(run.finished_us))},
-                        {"params", params ? *params : Value()},
-                        {"stats", stats ? *stats : Value()},
-                        {"specDigest", Value(run.spec_digest)},
-                        {"components", ComponentUsesJson(uses)},
-                        {"tasks", Value(std::move(tl))},
-                        {"attempts", Value(std::move(al))},
-                        {"decisions", Value(std::move(dl))}});
-}
 
 void PrintStatus(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
                  const std::vector<DecisionRow>& decisions, const std::vector<ComponentUse>& uses) {
@@ -276,8 +202,8 @@ int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   const std::string status = ShownStatus(env, g, run);
   const std::vector<ComponentUse> uses = StoredComponentUses(*store, run);
   if (g.json) {
-    Value v = StatusJson(run, status, *tasks, *attempts, decisions ? *decisions : no_decisions, uses);
-    std::printf("%s\n", v.ToJson().c_str());
+    std::printf("%s\n", StatusJson(run, status, *tasks, *attempts,
+                                     decisions ? *decisions : no_decisions, uses).ToJson().c_str());
     return 0;
   }
   PrintStatus(run, status, *tasks, decisions ? *decisions : no_decisions, uses);

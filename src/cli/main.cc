@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/cli_support.h"
 #include "cli/commands.h"
 #include "common/strings.h"
 #include "cli/rerun.h"
@@ -40,6 +41,9 @@ struct Options {
   ExecOptions retry;                    // sluice retry RUN [TASK...]
   std::vector<std::string> retry_tasks;
   RerunOptions rerun;                   // sluice rerun RUN [--from TASK]
+  TokenRequest token;                   // sluice token create
+  std::string token_id;                 // sluice token revoke
+  std::string token_expires;            // --expires-in DURATION
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -51,6 +55,7 @@ struct Subcommands {
   CLI::App *cache_ls, *cache_clear, *version, *eval;
   CLI::App *waiver_grant, *waiver_list, *waiver_revoke;
   CLI::App *retry, *rerun;
+  CLI::App *token_create, *token_list, *token_revoke;
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -278,6 +283,21 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.waiver_grant) return CmdWaiverGrant(env, g, o.waiver);
   if (*s.waiver_list) return CmdWaiverList(env, g);
   if (*s.waiver_revoke) return CmdWaiverRevoke(env, g, o.waiver.name);
+  if (*s.token_create) {
+    TokenRequest req = o.token;
+    if (!o.token_expires.empty()) {
+      auto ms = ParseDurationMs(o.token_expires);
+      if (!ms || *ms <= 0) {
+        std::fprintf(stderr, "sluice: --expires-in %s: expected a duration such as 30d or 12h\n",
+                     Quote(o.token_expires).c_str());
+        return 2;
+      }
+      req.expires_in_s = std::max<int64_t>(1, *ms / 1000);
+    }
+    return CmdTokenCreate(env, g, req);
+  }
+  if (*s.token_list) return CmdTokenList(env, g);
+  if (*s.token_revoke) return CmdTokenRevoke(env, g, o.token_id);
   if (*s.cache_ls) return CmdCacheList(env, g);
   if (*s.cache_clear) return CmdCacheClear(env, g);
   if (*s.eval) return CmdEval(env, o.expr, o.vars, o.vars_file);
@@ -321,11 +341,44 @@ int UnknownCommand(const CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
+// The first command word of the command line (skipping options and the values of the global
+// options that take one), "" when there is none.
+std::string_view FirstCommand(int argc, char** argv) {
+  for (int k = 1; k < argc; ++k) {
+    std::string_view arg = argv[k];
+    if (arg == "--") return "";
+    if (arg.starts_with("-")) {
+      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output") ++k;
+      continue;
+    }
+    return arg;
+  }
+  return "";
+}
+
+// Commands that need the network libraries, run by `sluice-net` (docs/server.md), and the API
+// tokens of a server, kept in the state folder's store.
+void AddServerCommands(CLI::App& app, Options& o, Subcommands& s) {
+  app.add_subcommand("server", "serve the HTTP API (sluice server --help)")->allow_extras();
+  CLI::App* token = app.add_subcommand("token", "API tokens of sluice server");
+  token->require_subcommand(1);
+  s.token_create = token->add_subcommand("create", "make a token; prints it once");
+  s.token_create->add_option("--user", o.token.user, "whom the token speaks for")->required();
+  s.token_create->add_option("--role", o.token.roles, "ROLE or NAMESPACE=ROLE (repeatable); "
+                             "viewer, operator, approver or admin")->required();
+  s.token_create->add_option("--expires-in", o.token_expires, "a duration (30d, 12h); default never");
+  s.token_list = token->add_subcommand("list", "tokens and their state (never their secrets)");
+  s.token_revoke = token->add_subcommand("revoke", "revoke a token by id");
+  s.token_revoke->add_option("id", o.token_id, "the token's id (sluice token list)")->required();
+}
+
 }  // namespace
 }  // namespace sluice
 
 int main(int argc, char** argv) {
   using namespace sluice;
+  // The network commands live in sluice-net, so that `sluice run` never loads their libraries.
+  if (FirstCommand(argc, argv) == "server") return Report(ExecBeside("sluice-net", argv));
   CLI::App app{"sluice: pipelines from reusable components, run fast and durably"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand
@@ -338,6 +391,7 @@ int main(int argc, char** argv) {
   AddControlCommands(app, o, s);
   AddWaiverCommands(app, o, s);
   AddToolCommands(app, o, s);
+  AddServerCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);

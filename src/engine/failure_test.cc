@@ -275,6 +275,38 @@ TEST(Failure, TheRunDeadlineStopsTheMainTasksButNotTheCleanUp) {
   EXPECT_EQ(e->StateOf("f"), TaskState::kSucceeded);
 }
 
+// Issue 12's report: with a run deadline, failFast cancelling every forEach item before it starts
+// left the run idle until the deadline. Each shape below cancels all items before they start
+// (in the turn they are made ready, or while they wait for a slot or for parallelism); the run
+// must end at once, long before its deadline.
+TEST(Failure, ARunWhoseForEachItemsAreAllCancelledByFailFastEndsBeforeItsDeadline) {
+  const std::vector<std::pair<std::string, int>> shapes = {
+      {"    - {name: up, run: [x]}\n    - {name: bad, run: [x]}\n"
+       "    - {name: fe, needs: [up], forEach: [1, 2, 3], run: [x]}\n", 4},
+      {"    - {name: bad, run: [x]}\n    - {name: fe, forEach: [1, 2, 3], run: [x]}\n", 1},
+      {"    - {name: bad, run: [x]}\n"
+       "    - {name: fe, forEach: [1, 2, 3], parallelism: 1, run: [x]}\n", 2},
+      {"    - {name: up, run: [x]}\n    - {name: bad, run: [x], retry: {limit: 1, backoff: {initial: 10ms}}}\n"
+       "    - {name: fe, needs: [up], forEach: [1, 2, 3], run: [x]}\n", 1},
+  };
+  for (const auto& [tasks, jobs] : shapes) {
+    Harness h;
+    h.exec.exits["bad"] = {1, 1};
+    h.exec.durations["up"] = 100'000;
+    const int64_t t0 = h.clock.NowUs();
+    auto e = h.Make(Compile(tasks, "  deadline: 60s\n  onFailure: cancel\n"), jobs);
+    auto s = e->Run();
+    ASSERT_TRUE(s) << tasks;
+    EXPECT_EQ(RunStatusName(s->status), "failed") << tasks << h.Log();
+    for (const char* item : {"fe[0]", "fe[1]", "fe[2]"}) {
+      auto st = e->StateOf(item);
+      EXPECT_TRUE(st == TaskState::kCancelled || st == TaskState::kUpstreamFailed ||
+                  st == TaskState::kSucceeded) << tasks << item;
+    }
+    EXPECT_LT(h.clock.NowUs() - t0, 20'000'000) << "idle until the deadline: " << tasks << h.Log();
+  }
+}
+
 TEST(Failure, HandlersOfForEachItemsServeTheirOwnItem) {
   Harness h;
   h.exec.exits["t"] = {0, 1, 0};

@@ -307,6 +307,11 @@ class Env {
 // created when first asked for.
 std::unique_ptr<Env> NewPosixEnv();
 
+// Replaces this process with the program `name` found beside this one's executable (the same
+// folder), with the same arguments: how `sluice server` runs `sluice-net`, which links what a
+// local run never needs (docs/server.md). Returns only on failure, saying why.
+Error ExecBeside(const char* name, char** argv);
+
 // Joins path parts with '/'.
 std::string PathJoin(std::string_view a, std::string_view b);
 std::string Dirname(std::string_view path);

@@ -154,6 +154,18 @@ struct WaiverRow {
   bool verified = false;   // ListWaivers: that record exists, records this grant, and chains
 };
 
+// An API token of `sluice server` (store_tokens.cc): only the SHA-256 of its secret is kept.
+struct TokenRow {
+  std::string id;           // the public part of the token, "tok_" + 16 hex digits
+  std::string secret_hash;  // hex SHA-256 of the secret part
+  std::string user;         // who the token speaks for
+  std::string roles;        // canonical JSON: {"NAMESPACE": "viewer|operator|approver|admin"}
+  std::string created_by;   // the audit actor who created it
+  int64_t created_us = 0;
+  int64_t expires_us = 0;   // 0 = never
+  int64_t revoked_us = 0;   // 0 = in force
+};
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -172,7 +184,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -210,6 +222,16 @@ class Store : public EventSink {
   Result<AuditRecord> GrantWaiver(const WaiverRow& w, AuditRecord audit);
   Result<AuditRecord> RevokeWaiver(const std::string& name, int64_t now_us, AuditRecord audit);
   Result<std::vector<WaiverRow>> ListWaivers();
+  // API tokens: CreateToken stores `t` with its token.created audit record in one transaction
+  // (kConflict when the id exists); RevokeToken records token.revoked and marks the row (kNotFound
+  // when no token of that id is in force). FindToken gives the row of an id, in force or not.
+  Result<AuditRecord> CreateToken(const TokenRow& t, AuditRecord audit);
+  Result<AuditRecord> RevokeToken(const std::string& id, int64_t now_us, AuditRecord audit);
+  Result<std::optional<TokenRow>> FindToken(const std::string& id);
+  Result<std::vector<TokenRow>> ListTokens();
+  // How many runs have each status, and tasks each state (as recorded), for /metrics.
+  Result<std::vector<std::pair<std::string, int64_t>>> CountRunsByStatus();
+  Result<std::vector<std::pair<std::string, int64_t>>> CountTasksByState();
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

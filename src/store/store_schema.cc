@@ -74,6 +74,10 @@ CREATE TABLE waivers (
   name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
   granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
   audit_seq INTEGER NOT NULL);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, user TEXT NOT NULL, roles TEXT NOT NULL,
+  created_by TEXT NOT NULL, created_us INTEGER NOT NULL, expires_us INTEGER NOT NULL DEFAULT 0,
+  revoked_us INTEGER NOT NULL DEFAULT 0);
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -151,6 +155,13 @@ CREATE TABLE waivers (
   name TEXT PRIMARY KEY, document TEXT NOT NULL, granted_by TEXT NOT NULL,
   granted_us INTEGER NOT NULL, revoked_us INTEGER NOT NULL DEFAULT 0,
   audit_seq INTEGER NOT NULL);
+)sql",
+    // 8 -> 9: the API tokens of `sluice server` (only their secrets' hashes).
+    R"sql(
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, user TEXT NOT NULL, roles TEXT NOT NULL,
+  created_by TEXT NOT NULL, created_us INTEGER NOT NULL, expires_us INTEGER NOT NULL DEFAULT 0,
+  revoked_us INTEGER NOT NULL DEFAULT 0);
 )sql",
 };
 

@@ -1,0 +1,24 @@
+// The JSON documents of runs, events and a run's status: what `-o json` prints and what
+// `sluice server` serves (docs/api.md), built in one place so that both always agree.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/components.h"
+#include "common/event.h"
+#include "common/value.h"
+#include "store/store.h"
+
+namespace sluice {
+
+// A run in a list (`sluice runs -o json`), with the status to show (cli_support.h ShownStatus).
+Value RunSummaryJson(const RunRecord& r, const std::string& status);
+// One event (`sluice events -o json`).
+Value EventJson(const Event& e);
+// `status -o json`: the run, its tasks, attempts, policy decisions and the component versions.
+Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
+                 const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
+                 const std::vector<ComponentUse>& uses);
+
+}  // namespace sluice

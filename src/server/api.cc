@@ -1,0 +1,186 @@
+// The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
+// (cli/views.h), so the API and the CLI show the same documents.
+#include "server/api.h"
+
+#include <charconv>
+
+#include "cli/cli_support.h"
+#include "cli/components.h"
+#include "cli/views.h"
+#include "common/strings.h"
+#include "store/store.h"
+
+namespace sluice {
+
+Result<Store*> ApiContext::ThreadStore() const {
+  thread_local std::unique_ptr<Store> store;
+  thread_local std::string opened_for;
+  if (!store || opened_for != g.state_dir) {
+    auto s = OpenStore(env, g, false);
+    if (!s) return std::unexpected(s.error());
+    store = std::move(*s);
+    opened_for = g.state_dir;
+  }
+  return store.get();
+}
+
+namespace {
+
+ApiResponse Json(const Value& v, int status = 200) {
+  ApiResponse r;
+  r.status = status;
+  r.body = v.ToJson();
+  return r;
+}
+
+// The HTTP status of a failed store read: a missing run is 404, bad input 400, the rest 500.
+ApiResponse FromError(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kNotFound: return ErrorResponse(404, e.message);
+    case ErrorCode::kInvalidInput: return ErrorResponse(400, e.message);
+    case ErrorCode::kConflict: return ErrorResponse(409, e.message);
+    default: return ErrorResponse(500, e.message);
+  }
+}
+
+// A non-negative integer query parameter, bounded; nullopt (a 400) when it is not one.
+std::optional<int64_t> IntParam(const ApiRequest& req, const std::string& name, int64_t fallback,
+                                int64_t max) {
+  const std::string text = req.Query(name);
+  if (text.empty()) return fallback;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) return std::nullopt;
+  return std::min(v, max);
+}
+
+ApiResponse BadParam(const std::string& name) {
+  return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
+}
+
+ApiResponse ListRuns(const ApiContext& ctx, const ApiRequest& req) {
+  auto limit = IntParam(req, "limit", 50, 500);
+  if (!limit) return BadParam("limit");
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto runs = (*store)->ListRuns(static_cast<int>(*limit));
+  if (!runs) return FromError(runs.error());
+  ValueList items;
+  for (const auto& r : *runs) items.push_back(RunSummaryJson(r, ShownStatus(ctx.env, ctx.g, r)));
+  return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
+}
+
+ApiResponse GetRun(const ApiContext& ctx, const ApiRequest& req) {
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  Store& s = **store;
+  auto run = s.GetRun(req.params.at("id"));
+  if (!run) return FromError(run.error());
+  auto tasks = s.ListTasks(run->id);
+  if (!tasks) return FromError(tasks.error());
+  auto attempts = s.ListAttempts(run->id);
+  if (!attempts) return FromError(attempts.error());
+  auto decisions = s.ListDecisions(run->id);
+  if (!decisions) return FromError(decisions.error());
+  return Json(StatusJson(*run, ShownStatus(ctx.env, ctx.g, *run), *tasks, *attempts, *decisions,
+                         StoredComponentUses(s, *run)));
+}
+
+// Events after sequence number `after`, at most `limit`, with the cursor of the next page.
+ApiResponse ListEvents(const ApiContext& ctx, const ApiRequest& req) {
+  auto after = IntParam(req, "after", 0, INT64_MAX);
+  if (!after) return BadParam("after");
+  auto limit = IntParam(req, "limit", 1000, 10000);
+  if (!limit) return BadParam("limit");
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto run = (*store)->GetRun(req.params.at("id"));
+  if (!run) return FromError(run.error());
+  auto events = (*store)->LoadEvents(run->id);
+  if (!events) return FromError(events.error());
+  ValueList items;
+  int64_t last = *after;
+  bool more = false;
+  for (const auto& e : *events) {
+    if (e.seq <= *after) continue;
+    if (static_cast<int64_t>(items.size()) == *limit) {
+      more = true;
+      break;
+    }
+    items.push_back(EventJson(e));
+    last = e.seq;
+  }
+  ValueMap out{{"items", Value(std::move(items))}};
+  out.emplace_back("next", more ? Value(last) : Value());
+  return Json(Value(std::move(out)));
+}
+
+ApiResponse WhoAmI(const ApiRequest& req) {
+  ValueMap roles;
+  for (const auto& [ns, r] : req.who.roles) roles.emplace_back(Value(ns), Value(std::string(RoleName(r))));
+  return Json(Value(ValueMap{{"user", Value(req.who.user)}, {"roles", Value(std::move(roles))}}));
+}
+
+ApiResponse ListTokens(const ApiContext& ctx) {
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto tokens = (*store)->ListTokens();
+  if (!tokens) return FromError(tokens.error());
+  ValueList items;
+  for (const auto& t : *tokens) {
+    auto roles = ParseJson(t.roles);
+    items.push_back(Value(ValueMap{{"id", Value(t.id)}, {"user", Value(t.user)},
+                                   {"roles", roles ? *roles : Value()},
+                                   {"createdBy", Value(t.created_by)},
+                                   {"created", Value(Ts(t.created_us))},
+                                   {"expires", Value(Ts(t.expires_us))},
+                                   {"revoked", Value(Ts(t.revoked_us))}}));
+  }
+  return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
+}
+
+ApiResponse Ready(const ApiContext& ctx) {
+  auto store = ctx.ThreadStore();
+  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  if (auto runs = (*store)->ListRuns(1); !runs) {
+    return ErrorResponse(503, "the store does not answer: " + runs.error().message);
+  }
+  return Json(Value(ValueMap{{"status", Value("ready")}}));
+}
+
+ApiResponse Metrics(const ApiContext& ctx) {
+  ApiResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = ctx.metrics.Render();
+  auto store = ctx.ThreadStore();
+  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  auto runs = (*store)->CountRunsByStatus();
+  if (!runs) return FromError(runs.error());
+  auto tasks = (*store)->CountTasksByState();
+  if (!tasks) return FromError(tasks.error());
+  r.body += GaugeFamily("sluice_runs", "Runs in the store, by recorded status.", "status", *runs);
+  r.body += GaugeFamily("sluice_tasks", "Tasks in the store, by recorded state.", "state", *tasks);
+  return r;
+}
+
+}  // namespace
+
+void AddApiRoutes(Router& router, const ApiContext& ctx) {
+  const ApiContext* c = &ctx;  // outlives the router: both live as long as the server
+  router.Add({"GET", "/healthz", false, Action::kRead, [](const ApiRequest&) {
+                return Json(Value(ValueMap{{"status", Value("ok")}}));
+              }});
+  router.Add({"GET", "/readyz", false, Action::kRead, [c](const ApiRequest&) { return Ready(*c); }});
+  router.Add({"GET", "/metrics", false, Action::kRead, [c](const ApiRequest&) { return Metrics(*c); }});
+  router.Add({"GET", "/api/v1/whoami", true, Action::kRead, WhoAmI, /*namespaced=*/false});
+  router.Add({"GET", "/api/v1/runs", true, Action::kRead,
+              [c](const ApiRequest& r) { return ListRuns(*c, r); }});
+  router.Add({"GET", "/api/v1/runs/{id}", true, Action::kRead,
+              [c](const ApiRequest& r) { return GetRun(*c, r); }});
+  router.Add({"GET", "/api/v1/runs/{id}/events", true, Action::kRead,
+              [c](const ApiRequest& r) { return ListEvents(*c, r); }});
+  router.Add({"GET", "/api/v1/tokens", true, Action::kAdmin,
+              [c](const ApiRequest&) { return ListTokens(*c); }});
+}
+
+}  // namespace sluice

@@ -1,0 +1,34 @@
+// The handlers of the API under /api/v1 and of /healthz, /readyz and /metrics, registered on a
+// Router. They take what they need from an ApiContext and return ApiResponses, so tests call
+// them without a socket. docs/api.md and docs/openapi.yaml describe every route added here.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "env/env.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+namespace sluice {
+
+class Store;
+
+// What every handler shares. Each server thread opens its own connection to the store (a Store
+// is used by one thread), on its first request.
+struct ApiContext {
+  Env& env;
+  GlobalOptions g;  // state_dir: the store's folder
+  RequestMetrics& metrics;
+  // The calling thread's store; an error when it cannot be opened.
+  Result<Store*> ThreadStore() const;
+};
+
+// Every route of the API, on `router`.
+void AddApiRoutes(Router& router, const ApiContext& ctx);
+
+// The namespace every run belongs to until submissions carry theirs (docs/api.md).
+inline constexpr const char* kDefaultNamespace = "default";
+
+}  // namespace sluice

@@ -1,0 +1,60 @@
+// sluice-net: the commands of `sluice` that need the network libraries (cpp-httplib, OpenSSL).
+// `sluice` runs this program (ExecBeside) for them, with the same arguments, so that a local
+// `sluice run` never loads those libraries (docs/server.md).
+#include <CLI/CLI.hpp>
+
+#include "cli/cli_support.h"
+#include "server/server.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  CLI::App app{"sluice: the network commands"};
+  app.name("sluice");
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::string state_dir, as, output = "text";
+  app.add_option("--state-dir", state_dir, "where runs are stored (default $SLUICE_HOME or .sluice)");
+  app.add_option("--as", as, "unused by the network commands");
+  app.add_option("-o,--output", output, "output format: text or json");
+
+  ServerOptions so;
+  std::string store, log_format = "text";
+  CLI::App* server = app.add_subcommand("server", "serve the HTTP API (docs/server.md)");
+  server->add_option("--listen", so.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  server->add_option("--store", store, "sqlite:DIR, the state folder (default: --state-dir)");
+  server->add_option("--tls-cert", so.tls_cert, "PEM certificate: serve HTTPS");
+  server->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert");
+  server->add_option("--log-format", log_format, "request logs on stderr: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  server->add_option("--max-body", so.max_body_bytes, "largest request body, in bytes")
+      ->capture_default_str();
+  server->add_option("--idle-timeout", so.idle_timeout_s, "seconds an idle connection stays open")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  server->add_option("--max-connections", so.max_connections, "connections served at once")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  std::unique_ptr<Env> env = NewPosixEnv();
+  if (state_dir.empty()) {
+    auto home = env->GetVar("SLUICE_HOME");
+    state_dir = home && !home->empty() ? *home : ".sluice";
+  }
+  so.state_dir = state_dir;
+  if (!store.empty()) {
+    if (auto s = ParseStoreUrl(store, &so.state_dir); !s) return Report(s.error());
+  }
+  so.json_logs = log_format == "json";
+  if (*server) return RunServer(*env, so);
+  return 2;
+}

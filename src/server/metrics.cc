@@ -1,0 +1,81 @@
+// Prometheus text format (metrics.h).
+#include "server/metrics.h"
+
+#include <fmt/format.h>
+
+namespace sluice {
+
+const std::vector<double>& RequestMetrics::Buckets() {
+  static const std::vector<double> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                               0.1,   0.25,   0.5,   1,    2.5,   5,   10};
+  return kBuckets;
+}
+
+void RequestMetrics::Observe(const std::string& route, const std::string& method, int code,
+                             double seconds) {
+  std::lock_guard lock(mu_);
+  ++requests_[{route, method, code}];
+  Series& s = durations_[route];
+  if (s.buckets.empty()) s.buckets.assign(Buckets().size(), 0);
+  for (size_t i = 0; i < Buckets().size(); ++i) {
+    if (seconds <= Buckets()[i]) {
+      ++s.buckets[i];
+      break;
+    }
+  }
+  ++s.count;
+  s.sum += seconds;
+}
+
+std::string EscapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string RequestMetrics::Render() const {
+  std::lock_guard lock(mu_);
+  std::string out =
+      "# HELP sluice_api_requests_total API requests answered, by route pattern, method and "
+      "status code.\n# TYPE sluice_api_requests_total counter\n";
+  for (const auto& [key, n] : requests_) {
+    const auto& [route, method, code] = key;
+    out += fmt::format("sluice_api_requests_total{{route=\"{}\",method=\"{}\",code=\"{}\"}} {}\n",
+                       EscapeLabel(route), method, code, n);
+  }
+  out +=
+      "# HELP sluice_api_request_duration_seconds Time to answer an API request, by route "
+      "pattern.\n# TYPE sluice_api_request_duration_seconds histogram\n";
+  for (const auto& [route, s] : durations_) {
+    const std::string r = EscapeLabel(route);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < Buckets().size(); ++i) {
+      cumulative += s.buckets[i];
+      out += fmt::format("sluice_api_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n",
+                         r, Buckets()[i], cumulative);
+    }
+    out += fmt::format("sluice_api_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n",
+                       r, s.count);
+    out += fmt::format("sluice_api_request_duration_seconds_sum{{route=\"{}\"}} {}\n", r, s.sum);
+    out += fmt::format("sluice_api_request_duration_seconds_count{{route=\"{}\"}} {}\n", r, s.count);
+  }
+  return out;
+}
+
+std::string GaugeFamily(const std::string& name, const std::string& help, const std::string& label,
+                        const std::vector<std::pair<std::string, int64_t>>& samples) {
+  std::string out = fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+  for (const auto& [value, n] : samples) {
+    out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, EscapeLabel(value), n);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,289 @@
+// The HTTP edge of `sluice server` (server.h).
+#include "server/server.h"
+
+#include <httplib.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "access/access.h"
+#include "cli/cli_support.h"
+#include "common/strings.h"
+#include "common/value.h"
+#include "server/api.h"
+#include "store/store.h"
+
+namespace sluice {
+
+Status ParseStoreUrl(const std::string& url, std::string* state_dir) {
+  if (url.starts_with("sqlite:") && url.size() > 7) {
+    *state_dir = url.substr(7);
+    return {};
+  }
+  return Fail(ErrorCode::kInvalidInput, "--store {}: expected sqlite:DIR (a state folder)",
+              Quote(url));
+}
+
+namespace {
+
+// A thread per connection, at most `max` at once: enqueue waits for a free one.
+class ThreadPerConnection : public httplib::TaskQueue {
+ public:
+  explicit ThreadPerConnection(int max) : max_(max) {}
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return live_ < max_; });
+    ++live_;
+    std::thread([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard done(mu_);
+      --live_;
+      cv_.notify_all();
+    }).detach();
+  }
+  void shutdown() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return live_ == 0; });
+  }
+
+ private:
+  const int max_;
+  int live_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// Per request, on the thread that serves it: the route pattern metrics count it under.
+thread_local std::string t_route;
+
+class HttpEdge {
+ public:
+  HttpEdge(Env& env, const ServerOptions& o, const ApiContext& ctx, RequestMetrics& metrics)
+      : env_(env), o_(o), ctx_(ctx), metrics_(metrics) {
+    AddApiRoutes(router_, ctx_);
+  }
+
+  void Install(httplib::Server& svr) {
+    svr.new_task_queue = [n = o_.max_connections] { return new ThreadPerConnection(n); };
+    svr.set_payload_max_length(o_.max_body_bytes);
+    svr.set_keep_alive_timeout(o_.idle_timeout_s);
+    svr.set_read_timeout(o_.idle_timeout_s, 0);
+    svr.set_write_timeout(o_.idle_timeout_s, 0);
+    auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+      Serve(req, res, nullptr);
+    };
+    svr.Get(R"(/.*)", handle);
+    svr.Options(R"(/.*)", handle);
+    // A body is read only once the route, the token and the role allow the request: an
+    // unauthenticated client cannot make the server read megabytes.
+    auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) { Serve(req, res, &reader); };
+    using WithBody = httplib::Server& (httplib::Server::*)(const std::string&,
+                                                           httplib::Server::HandlerWithContentReader);
+    for (WithBody add : {static_cast<WithBody>(&httplib::Server::Post),
+                         static_cast<WithBody>(&httplib::Server::Put),
+                         static_cast<WithBody>(&httplib::Server::Patch),
+                         static_cast<WithBody>(&httplib::Server::Delete)}) {
+      (svr.*add)(R"(/.*)", with_body);
+    }
+    // What httplib answers itself (a body over the limit, a malformed request line) gets the
+    // same JSON error body.
+    svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const char* what = res.status == 413 ? "the request body is too large" : "bad request";
+      Send(ErrorResponse(res.status, what), res);
+    });
+    svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      Send(ErrorResponse(500, "internal error"), res);
+    });
+    svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      Log(req, res);
+    });
+  }
+
+ private:
+  static void Send(const ApiResponse& r, httplib::Response& res) {
+    res.status = r.status;
+    for (const auto& [k, v] : r.headers) res.set_header(k, v);
+    res.set_content(r.body, r.content_type);
+  }
+
+  void Serve(const httplib::Request& req, httplib::Response& res,
+             const httplib::ContentReader* reader) {
+    const int64_t start = env_.clock().NowUs();
+    Router::Match m = router_.Find(req.method, req.path);
+    t_route = m.route ? m.route->pattern : "unmatched";
+    ApiResponse out = Answer(req, m, reader);
+    Send(out, res);
+    metrics_.Observe(t_route, req.method, out.status,
+                     static_cast<double>(env_.clock().NowUs() - start) / 1e6);
+  }
+
+  ApiResponse Answer(const httplib::Request& req, const Router::Match& m,
+                     const httplib::ContentReader* reader) {
+    if (!m.route) {
+      if (m.status == 405) {
+        ApiResponse r = ErrorResponse(405, fmt::format("{} is not allowed here; allowed: {}",
+                                                       req.method, m.allow));
+        r.headers.emplace_back("Allow", m.allow);
+        return r;
+      }
+      return ErrorResponse(404, fmt::format("no route {}", Quote(req.path)));
+    }
+    ApiRequest ar;
+    ar.method = req.method;
+    ar.path = req.path;
+    ar.params = m.params;
+    for (const auto& [k, v] : req.params) ar.query.emplace(k, v);
+    if (m.route->needs_token) {
+      auto who = Authenticate(req);
+      if (!who) {
+        ApiResponse r = ErrorResponse(401, who.error().message);
+        r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
+        return r;
+      }
+      ar.who = std::move(*who);
+      const std::string ns = m.params.count("ns") ? m.params.at("ns") : kDefaultNamespace;
+      if (m.route->namespaced && !ar.who.Can(m.route->action, ns)) {
+        auto role = ar.who.RoleIn(ns);
+        return ErrorResponse(403, fmt::format("{} ({} in namespace {}) may not {} here",
+                                              ar.who.user, role ? RoleName(*role) : "no role",
+                                              Quote(ns), ActionName(m.route->action)));
+      }
+    }
+    if (reader && !ReadBody(*reader, ar.body)) {
+      return ErrorResponse(413, fmt::format("the request body is larger than {} bytes", o_.max_body_bytes));
+    }
+    return m.route->handler(ar);
+  }
+
+  // Reads the request's body into `body`; false when it is larger than the limit.
+  bool ReadBody(const httplib::ContentReader& reader, std::string& body) {
+    bool fits = true;
+    reader([&](const char* data, size_t n) {
+      if (body.size() + n > o_.max_body_bytes) {
+        fits = false;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    return fits;
+  }
+
+  // The principal of the request's bearer token, or why there is none (every reason is a 401).
+  Result<ApiPrincipal> Authenticate(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Authorization");
+    if (header.empty()) return Fail(ErrorCode::kInvalidInput, "no bearer token (Authorization: Bearer TOKEN)");
+    if (!header.starts_with("Bearer ")) return Fail(ErrorCode::kInvalidInput, "the Authorization header is not a bearer token");
+    auto parts = SplitToken(std::string_view(header).substr(7));
+    if (!parts) return Fail(ErrorCode::kInvalidInput, "the bearer token is malformed");
+    auto store = ctx_.ThreadStore();
+    if (!store) return std::unexpected(store.error());
+    auto row = (*store)->FindToken(parts->first);
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return Fail(ErrorCode::kInvalidInput, "unknown token");
+    return CheckToken(**row, parts->second, env_.clock().NowUs());
+  }
+
+  void Log(const httplib::Request& req, const httplib::Response& res) {
+    if (t_route.empty()) {  // answered by httplib itself, not by Serve
+      metrics_.Observe("unmatched", req.method, res.status, 0);
+    }
+    const std::string route = t_route.empty() ? "unmatched" : t_route;
+    t_route.clear();
+    if (o_.json_logs) {
+      Value line(ValueMap{{"time", Value(Ts(env_.clock().NowUs()))}, {"level", Value("info")},
+                          {"msg", Value("request")}, {"method", Value(req.method)},
+                          {"path", Value(req.path)}, {"route", Value(route)},
+                          {"status", Value(res.status)}, {"remote", Value(req.remote_addr)}});
+      std::fprintf(stderr, "%s\n", line.ToJson().c_str());
+    } else {
+      std::fprintf(stderr, "%s %s %s %d\n", Ts(env_.clock().NowUs()).c_str(), req.method.c_str(),
+                   req.path.c_str(), res.status);
+    }
+  }
+
+  Env& env_;
+  const ServerOptions& o_;
+  const ApiContext& ctx_;
+  RequestMetrics& metrics_;
+  Router router_;
+};
+
+// Host and port of "HOST:PORT".
+Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto [end, ec] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+    if (ec != std::errc() || end != listen.data() + listen.size()) port = -1;
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    return Fail(ErrorCode::kInvalidInput, "--listen {}: expected HOST:PORT", Quote(listen));
+  }
+  return std::make_pair(listen.substr(0, colon), port);
+}
+
+}  // namespace
+
+int RunServer(Env& env, const ServerOptions& o) {
+  auto hp = SplitListen(o.listen);
+  if (!hp) return Report(hp.error());
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return Report(Error(ErrorCode::kInvalidInput, "--tls-cert and --tls-key go together"));
+  }
+  GlobalOptions g;
+  g.state_dir = o.state_dir;
+  if (auto store = OpenStore(env, g, true); !store) return Report(store.error());
+  // Signals are taken by one thread (sigwait) before any other starts, so none of the server's
+  // threads is interrupted by them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::unique_ptr<httplib::Server> svr;
+  if (o.tls_cert.empty()) {
+    svr = std::make_unique<httplib::Server>();
+  } else {
+    auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+    if (!tls->is_valid()) {
+      return Report(Error(ErrorCode::kInvalidInput,
+                          fmt::format("cannot use --tls-cert {} and --tls-key {}",
+                                      Quote(o.tls_cert), Quote(o.tls_key))));
+    }
+    svr = std::move(tls);
+  }
+  RequestMetrics metrics;
+  ApiContext ctx{env, g, metrics};
+  HttpEdge edge(env, o, ctx, metrics);
+  edge.Install(*svr);
+  const auto& [host, port] = *hp;
+  const int bound = port == 0 ? svr->bind_to_any_port(host) : (svr->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return Report(Error(ErrorCode::kIo, fmt::format("cannot listen on {}", o.listen)));
+  }
+  std::printf("sluice server listening on %s://%s:%d\n", o.tls_cert.empty() ? "http" : "https",
+              host.c_str(), bound);
+  std::fflush(stdout);
+  std::atomic<bool> signalled{false};
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stop, &sig);
+    signalled = true;
+    svr->stop();
+  });
+  const bool listened = svr->listen_after_bind();
+  if (!signalled) kill(getpid(), SIGTERM);  // listening ended by itself: end the signal thread
+  signals.join();
+  return listened || signalled ? 0 : 3;
+}
+
+}  // namespace sluice

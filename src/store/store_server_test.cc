@@ -1,0 +1,71 @@
+// What the server keeps in the store: API tokens, written with their audit records, and the
+// counts /metrics serves.
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "store/temp_db.h"
+
+namespace sluice {
+namespace {
+
+AuditRecord Record(const std::string& action, const std::string& subject) {
+  AuditRecord a;
+  a.time_us = 5;
+  a.actor = "root";
+  a.action = action;
+  a.subject = subject;
+  a.details = "{}";
+  return a;
+}
+
+TEST(StoreTokens, ATokenIsStoredWithItsAuditRecordAndRevokedTheSameWay) {
+  TempDb db;
+  auto store = Store::Open(db.path());
+  ASSERT_TRUE(store) << store.error().message;
+  TokenRow t{"00112233aabbccdd", "hash", "alice", R"({"default":"viewer"})", "root", 5, 0, 0};
+  ASSERT_TRUE((*store)->CreateToken(t, Record("token.created", t.id)));
+  auto again = (*store)->CreateToken(t, Record("token.created", t.id));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto found = (*store)->FindToken(t.id);
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->user, "alice");
+  EXPECT_EQ((*found)->secret_hash, "hash");
+  ASSERT_TRUE((*store)->RevokeToken(t.id, 9, Record("token.revoked", t.id)));
+  EXPECT_EQ((*(*store)->FindToken(t.id))->revoked_us, 9);
+  auto twice = (*store)->RevokeToken(t.id, 10, Record("token.revoked", t.id));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, ErrorCode::kNotFound);
+  auto audit = (*store)->ListAudit();
+  ASSERT_TRUE(audit);
+  ASSERT_EQ(audit->size(), 2u) << "the refused create and revoke left no record";
+  EXPECT_EQ((*audit)[0].action, "token.created");
+  EXPECT_EQ((*audit)[1].action, "token.revoked");
+  EXPECT_TRUE((*(*store)->VerifyAudit()).broken_at == 0);
+  EXPECT_FALSE(*(*store)->FindToken("ffffffffffffffff"));
+}
+
+TEST(StoreTokens, RunsAndTasksAreCountedByStatus) {
+  TempDb db;
+  auto store = Store::Open(db.path());
+  ASSERT_TRUE(store);
+  for (const char* id : {"r1", "r2"}) {
+    RunRecord run;
+    run.id = id;
+    run.pipeline = "p";
+    run.status = "pending";
+    run.created_us = 1;
+    Event created;
+    created.run_id = id;
+    created.kind = EventKind::kRunCreated;
+    ASSERT_TRUE((*store)->CreateRun(run, {}, created));
+  }
+  auto runs = (*store)->CountRunsByStatus();
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0], (std::pair<std::string, int64_t>{"pending", 2}));
+  EXPECT_TRUE((*store)->CountTasksByState());
+}
+
+}  // namespace
+}  // namespace sluice

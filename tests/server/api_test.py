@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sluice server` (issue 13): one server on loopback for the whole suite, on
+a state folder whose runs were made by the local CLI; every JSON answer is checked against
+docs/openapi.yaml, and the API's documents are compared with the CLI's `-o json` ones.
+
+Usage: api_test.py SLUICE [--only SUBSTRING]
+Prints one line per failure and ends with "server: N passed, M failed".
+"""
+import http.client, json, os, socket, subprocess, sys, tempfile, threading, time
+
+import yaml
+import jsonschema
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import run_e2e  # noqa: E402
+from run_e2e import Env, pipeline  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OPENAPI = yaml.safe_load(open(os.path.join(REPO, "docs", "openapi.yaml")))
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Server:
+    """A `sluice server` on a free loopback port over `env`'s state folder."""
+
+    def __init__(self, env, *extra, shared=False):
+        self.env = env
+        self.proc = subprocess.Popen(env.argv(["server", "--listen", "127.0.0.1:0", *extra]),
+                                     cwd=env.dir, stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(env.dir, "server.log"), "w"),
+                                     text=True)
+        if not shared:  # run_suite stops a test's own server after it
+            run_e2e.STARTED.append(self.proc)
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("sluice server listening on http://127.0.0.1:"), line
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def request(self, method, path, token=None, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), data
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(timeout=10) == 0, "the server must exit 0 on SIGTERM"
+
+    def log(self):
+        return open(os.path.join(self.env.dir, "server.log")).read()
+
+
+def route_of(path):
+    """The openapi path template a concrete path answers to."""
+    parts = path.split("?")[0].strip("/").split("/")
+    for template in OPENAPI["paths"]:
+        t = template.strip("/").split("/")
+        if len(t) == len(parts) and all(a == b or a.startswith("{") for a, b in zip(t, parts)):
+            return template
+    return None
+
+
+def check_schema(method, path, status, headers, data):
+    """Checks an answer against docs/openapi.yaml: the route, method and status must be
+    described there, and a JSON body must match its schema."""
+    template = route_of(path)
+    if template is None:  # an unknown route: only the error body is described
+        schema = {"$ref": "#/components/schemas/Error"}
+    else:
+        op = OPENAPI["paths"][template].get(method.lower())
+        if op is None:
+            schema = {"$ref": "#/components/schemas/Error"}
+        else:
+            resp = op["responses"].get(str(status))
+            assert resp is not None, f"{method} {template} answered {status}, not in openapi.yaml"
+            if "$ref" in resp:
+                resp = OPENAPI["components"]["responses"][resp["$ref"].rsplit("/", 1)[1]]
+            content = resp["content"]
+            ctype = headers.get("Content-Type", "").split(";")[0]
+            assert ctype in content, f"{method} {template} {status}: content type {ctype}"
+            if ctype != "application/json":
+                return
+            schema = content[ctype]["schema"]
+    root = {"components": OPENAPI["components"], "allOf": [schema]}
+    jsonschema.validate(json.loads(data), root, cls=jsonschema.Draft202012Validator)
+
+
+def call(server, method, path, token=None, want=200, body=None, headers=None):
+    status, h, data = server.request(method, path, token, body, headers)
+    assert status == want, f"{method} {path}: {status}, want {want}: {data[:300]!r}"
+    check_schema(method, path, status, h, data)
+    return json.loads(data) if h.get("Content-Type", "").startswith("application/json") else data
+
+
+# One state folder with runs, one server on it, tokens of every role: made once for the suite.
+ENV = None
+SERVER = None
+TOKENS = {}
+RUNS = {}
+
+
+def setup():
+    global ENV, SERVER
+    ENV = Env()
+    ENV.write("ok.yaml", pipeline("""
+    - {name: a, run: [sh, -c, 'echo 41'], outputs: {params: [{name: n, from: {stdout: text}}]}}
+    - {name: b, forEach: [1, 2, 3], run: [sh, -c, 'echo "$0"', "${{ item }}"]}
+"""))
+    ENV.write("bad.yaml", pipeline("    - {name: boom, run: [sh, -c, 'echo no >&2; exit 3']}\n"))
+    RUNS["ok"] = ENV.sluice("run", "ok.yaml", check=0).stdout.splitlines()[0]
+    RUNS["bad"] = ENV.sluice("run", "bad.yaml", check=1).stdout.splitlines()[0]
+    for role in ("viewer", "operator", "approver", "admin"):
+        p = ENV.sluice("token", "create", "--user", f"u-{role}", "--role", role, check=0)
+        TOKENS[role] = p.stdout.strip()
+    TOKENS["elsewhere"] = ENV.sluice("token", "create", "--user", "other", "--role", "ml=admin",
+                                     check=0).stdout.strip()
+    SERVER = Server(ENV, shared=True)
+
+
+@test
+def health_and_readiness_need_no_token():
+    assert call(SERVER, "GET", "/healthz") == {"status": "ok"}
+    assert call(SERVER, "GET", "/readyz") == {"status": "ready"}
+
+
+@test
+def every_bad_credential_is_a_401_with_a_json_error():
+    good = TOKENS["viewer"]
+    tid = good.split(".")[1]
+    revoked = ENV.sluice("token", "create", "--user", "gone", "--role", "viewer", check=0).stdout.strip()
+    ENV.sluice("token", "revoke", revoked.split(".")[1], check=0)
+    expired = ENV.sluice("token", "create", "--user", "late", "--role", "viewer", "--expires-in", "1s",
+                         check=0).stdout.strip()
+    time.sleep(1.1)
+    cases = {
+        "no header": None,
+        "malformed": "nonsense",
+        "wrong secret": good[:-1] + ("A" if good[-1] != "A" else "B"),
+        "unknown id": "sluice.0000000000000000." + good.split(".")[2],
+        "revoked": revoked,
+        "expired": expired,
+    }
+    for what, token in cases.items():
+        status, h, data = SERVER.request("GET", "/api/v1/runs", token)
+        assert status == 401, (what, status, data)
+        assert h.get("WWW-Authenticate", "").startswith("Bearer"), (what, h)
+        check_schema("GET", "/api/v1/runs", status, h, data)
+    status, _, _ = SERVER.request("GET", "/api/v1/runs", headers={"Authorization": "Basic eDp5"})
+    assert status == 401
+    assert tid in ENV.sluice("token", "list", check=0).stdout
+
+
+@test
+def a_role_in_another_namespace_gives_nothing_here():
+    denied = call(SERVER, "GET", "/api/v1/runs", TOKENS["elsewhere"], want=403)
+    assert "no role in namespace" in denied["error"]["message"], denied
+    call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}", TOKENS["elsewhere"], want=403)
+    me = call(SERVER, "GET", "/api/v1/whoami", TOKENS["elsewhere"])
+    assert me == {"user": "other", "roles": {"ml": "admin"}}, me
+
+
+@test
+def only_an_admin_lists_tokens_and_never_sees_a_secret():
+    for role in ("viewer", "operator", "approver"):
+        call(SERVER, "GET", "/api/v1/tokens", TOKENS[role], want=403)
+    listed = call(SERVER, "GET", "/api/v1/tokens", TOKENS["admin"])
+    text = json.dumps(listed)
+    for t in TOKENS.values():
+        assert t.split(".")[2] not in text, "a token's secret was served"
+    assert {"u-viewer", "u-admin"} <= {t["user"] for t in listed["items"]}
+
+
+@test
+def the_api_serves_the_documents_the_cli_prints():
+    for role in ("viewer", "operator", "approver", "admin"):
+        runs = call(SERVER, "GET", "/api/v1/runs", TOKENS[role])
+        assert runs["items"] == json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout)
+    for run in RUNS.values():
+        api = call(SERVER, "GET", f"/api/v1/runs/{run}", TOKENS["viewer"])
+        cli = json.loads(ENV.sluice("status", run, "-o", "json", check=0).stdout)
+        assert api == cli, (api, cli)
+        events = call(SERVER, "GET", f"/api/v1/runs/{run}/events", TOKENS["viewer"])
+        assert events["items"] == json.loads(ENV.sluice("events", run, "-o", "json", check=0).stdout)
+        assert events["next"] is None
+    prefix = call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok'][:17]}", TOKENS["viewer"])
+    assert prefix["id"] == RUNS["ok"] or len({r[:17] for r in RUNS.values()}) == 1
+
+
+@test
+def events_come_in_pages_that_join_up():
+    run = RUNS["ok"]
+    whole = call(SERVER, "GET", f"/api/v1/runs/{run}/events", TOKENS["viewer"])["items"]
+    got, after = [], 0
+    while True:
+        page = call(SERVER, "GET", f"/api/v1/runs/{run}/events?after={after}&limit=3", TOKENS["viewer"])
+        got += page["items"]
+        assert len(page["items"]) <= 3
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert got == whole and len(whole) > 3
+
+
+@test
+def bad_requests_get_a_4xx_with_a_json_error_never_a_crash():
+    v = TOKENS["viewer"]
+    call(SERVER, "GET", "/api/v1/runs/no-such-run", v, want=404)
+    call(SERVER, "GET", "/api/v1/nothing-here", v, want=404)
+    call(SERVER, "GET", "/api/v1/runs?limit=-1", v, want=400)
+    call(SERVER, "GET", "/api/v1/runs?limit=abc", v, want=400)
+    call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}/events?after=x", v, want=400)
+    status, h, data = SERVER.request("DELETE", "/api/v1/runs", v)
+    assert status == 405 and "GET" in h.get("Allow", ""), (status, h)
+    check_schema("DELETE", "/api/v1/runs", status, h, data)
+    status, h, data = SERVER.request("POST", "/healthz", body=b"x" * 10)
+    assert status == 405, status
+    # Hostile bytes in the path and the query.
+    for path in ("/api/v1/runs/%00%ff", "/api/v1/runs/" + "a" * 5000, "/api/v1/runs?limit=" + "9" * 50):
+        status, h, data = SERVER.request("GET", path, v)
+        assert 400 <= status < 500, (path[:40], status)
+        assert json.loads(data)["error"]["status"] == status
+    # A request line that is not HTTP, then the server still answers.
+    with socket.create_connection(("127.0.0.1", SERVER.port), timeout=10) as s:
+        s.sendall(b"\x16\x03\x01garbage\r\n\r\n")
+        s.recv(4096)
+    assert call(SERVER, "GET", "/healthz") == {"status": "ok"}
+
+
+@test
+def idle_connections_do_not_starve_the_others():
+    idle = [socket.create_connection(("127.0.0.1", SERVER.port), timeout=10) for _ in range(40)]
+    try:
+        results = []
+
+        def read():
+            results.append(SERVER.request("GET", "/api/v1/runs", TOKENS["viewer"])[0])
+
+        threads = [threading.Thread(target=read) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results == [200] * 20, results
+    finally:
+        for s in idle:
+            s.close()
+
+
+@test
+def metrics_count_requests_by_route_and_code_and_runs_by_status():
+    call(SERVER, "GET", "/api/v1/runs/no-such-run", TOKENS["viewer"], want=404)
+    text = call(SERVER, "GET", "/metrics").decode()
+    assert 'sluice_api_requests_total{route="/api/v1/runs/{id}",method="GET",code="404"}' in text
+    assert 'sluice_api_request_duration_seconds_bucket{route="/api/v1/runs",le="+Inf"}' in text
+    assert 'sluice_runs{status="succeeded"} 1' in text and 'sluice_runs{status="failed"} 1' in text
+    assert 'sluice_tasks{state="succeeded"}' in text
+    for line in text.splitlines():
+        assert line.startswith("#") or line.rsplit(" ", 1)[1].replace(".", "").replace("e-", "").isdigit(), line
+
+
+@test
+def json_logs_and_a_clean_stop():
+    e = Env()
+    e.write("ok.yaml", pipeline("    - {name: a, run: [sh, -c, 'true']}\n"))
+    e.sluice("run", "ok.yaml", check=0)
+    s = Server(e, "--log-format", "json")
+    call(s, "GET", "/healthz")
+    s.stop()
+    lines = [json.loads(l) for l in s.log().splitlines() if l.strip()]
+    assert any(l["path"] == "/healthz" and l["status"] == 200 and l["route"] == "/healthz" for l in lines), lines
+
+
+@test
+def a_server_that_cannot_listen_says_why():
+    e = Env()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = e.sluice("server", "--listen", f"127.0.0.1:{port}", check=3)
+        assert "cannot listen on" in p.stderr, p.stderr
+    p = e.sluice("server", "--listen", "nonsense", check=2)
+    assert "expected HOST:PORT" in p.stderr, p.stderr
+    p = e.sluice("server", "--store", "mysql://x", check=2)
+    assert "sqlite:DIR" in p.stderr, p.stderr
+
+
+@test
+def the_openapi_file_describes_every_route_the_server_has():
+    # Each documented path answers something other than "no route" on its documented methods.
+    for template, ops in OPENAPI["paths"].items():
+        path = template.replace("{id}", RUNS["ok"])
+        for method in ops:
+            status, _, data = SERVER.request(method.upper(), path, TOKENS["admin"])
+            assert status != 404 or b"no route" not in data, (method, template)
+
+
+@test
+def the_team_server_example_reads_its_run_over_the_api():
+    script = os.path.join(REPO, "examples", "team-server", "try-the-api.sh")
+    p = subprocess.run([script, run_e2e.SLUICE], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert " succeeded [" in p.stdout and "'report:succeeded'" in p.stdout, p.stdout
+    assert '"status":401' in p.stdout, p.stdout
+
+
+if __name__ == "__main__":
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
+    try:
+        setup()
+        rc = run_e2e.run_suite([t for t in TESTS if only in t.__name__], "server")
+    finally:
+        if SERVER:
+            SERVER.stop()
+    sys.exit(rc)
