@@ -446,20 +446,10 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   auto granted = GrantedWaivers(**store);  // sluice waiver grant
   if (!granted) return Report(granted.error());
   central->waivers.insert(central->waivers.end(), granted->begin(), granted->end());
-  auto decisions = Admit(fs, **plan, *params, *central, o.policies, clock.NowUs(),
-                         env.time_zones());
-  if (!decisions) return Report(decisions.error());
-  PrintDecisions(*decisions, false);
-  if (AnyDenied(*decisions)) {
-    // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
-    ValueList denied;
-    for (const auto& d : *decisions) {
-      if (d.result == "deny") denied.push_back(DecisionToValue(d));
-    }
-    auto audit = AuditOf(env, who->Actor(), "run.denied", "", (*plan)->pipeline->name,
-                         Value(ValueMap{{"specDigest", Value((*plan)->digest)},
-                                        {"decisions", Value(std::move(denied))}}));
-    if (auto a = (*store)->AppendAudit(std::move(audit)); !a) return Report(a.error());
+  auto admission = AdmitNewRun(env, **store, who->Actor(), **plan, *params, *central, o.policies);
+  if (!admission) return Report(admission.error());
+  PrintDecisions(admission->decisions, false);
+  if (admission->denied) {
     std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); no "
                  "run was created\n", (*plan)->pipeline->name.c_str());
     return 1;
@@ -467,7 +457,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   // Only now, admitted: a pipeline's secret commands are its author's code.
   if (auto s = FetchRunSecrets(env, **plan, bound->secrets.get()); !s) return Report(s.error());
   auto run = CreateRunRecord(env, who->Actor(), **store, **plan, *params, bound->digests,
-                             *decisions, nullptr);
+                             admission->decisions, nullptr);
   if (!run) return Report(run.error());
   ExecOptions x = o.exec;
   x.load_us = t1 - t0;

@@ -244,4 +244,25 @@ int CmdPolicyTest(Env& env, const GlobalOptions& g, const std::string& dir) {
   return out.failed ? 1 : 0;
 }
 
+Result<Admission> AdmitNewRun(Env& env, Store& store, const std::string& actor, const Plan& plan,
+                              const Value& params, const PolicySet& central,
+                              const std::string& policies_dir) {
+  Admission out;
+  SLUICE_TRY(decisions, Admit(env.files(), plan, params, central, policies_dir,
+                              env.clock().NowUs(), env.time_zones()));
+  out.decisions = std::move(*decisions);
+  out.denied = AnyDenied(out.decisions);
+  if (!out.denied) return out;
+  // Refused: no run is created; the audit log keeps who tried what, and why it was denied.
+  ValueList denied;
+  for (const auto& d : out.decisions) {
+    if (d.result == "deny") denied.push_back(DecisionToValue(d));
+  }
+  auto audit = AuditOf(env, actor, "run.denied", "", plan.pipeline->name,
+                       Value(ValueMap{{"specDigest", Value(plan.digest)},
+                                      {"decisions", Value(std::move(denied))}}));
+  if (auto a = store.AppendAudit(std::move(audit)); !a) return std::unexpected(a.error());
+  return out;
+}
+
 }  // namespace sluice

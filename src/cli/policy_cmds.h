@@ -24,6 +24,17 @@ Result<std::vector<Decision>> Admit(FileSystem& fs, const Plan& plan, const Valu
 Result<PolicySet> CentralPolicies(Env& env, const GlobalOptions& g, Store* store);
 // The granted waivers that count (waivers.cc): recorded, chained, not revoked; kCentral.
 Result<std::vector<std::shared_ptr<const WaiverSpec>>> GrantedWaivers(Store& store);
+// Admission of a new run that `actor` submits: Admit with `central` and `policies_dir`. When a
+// policy denies it, records run.denied (by `actor`, with the denials) in the audit log, creates
+// no run, and returns the decisions with `denied` set. Fails on a bad --policies file or the
+// store.
+struct Admission {
+  std::vector<Decision> decisions;
+  bool denied = false;
+};
+Result<Admission> AdmitNewRun(Env& env, Store& store, const std::string& actor, const Plan& plan,
+                              const Value& params, const PolicySet& central,
+                              const std::string& policies_dir);
 // One line a decision on stderr; `all` includes the allows.
 void PrintDecisions(const std::vector<Decision>& ds, bool all);
 std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,

@@ -181,6 +181,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
               [c](const ApiRequest& r) { return ListEvents(*c, r); }});
   router.Add({"GET", "/api/v1/tokens", true, Action::kAdmin,
               [c](const ApiRequest&) { return ListTokens(*c); }});
+  AddSubmitRoutes(router, ctx);
 }
 
 }  // namespace sluice

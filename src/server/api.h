@@ -27,6 +27,8 @@ struct ApiContext {
 
 // Every route of the API, on `router`.
 void AddApiRoutes(Router& router, const ApiContext& ctx);
+// POST /api/v1/namespaces/{ns}/runs (submit.cc), added by AddApiRoutes.
+void AddSubmitRoutes(Router& router, const ApiContext& ctx);
 
 // The namespace every run belongs to until submissions carry theirs (docs/api.md).
 inline constexpr const char* kDefaultNamespace = "default";

@@ -157,8 +157,19 @@ class HttpEdge {
                                               Quote(ns), ActionName(m.route->action)));
       }
     }
-    if (reader && !ReadBody(*reader, ar.body)) {
-      return ErrorResponse(413, fmt::format("the request body is larger than {} bytes", o_.max_body_bytes));
+    if (reader) {
+      // A declared length over the limit is refused before reading (httplib would answer a
+      // reader stopped midway with a 400 of its own).
+      const std::string length = req.get_header_value("Content-Length");
+      uint64_t declared = 0;
+      std::from_chars(length.data(), length.data() + length.size(), declared);
+      const bool too_long = declared > o_.max_body_bytes;
+      if (too_long || !ReadBody(*reader, ar.body)) {
+        ApiResponse r = ErrorResponse(413, fmt::format("the request body is larger than {} bytes",
+                                                       o_.max_body_bytes));
+        r.headers.emplace_back("Connection", "close");
+        return r;
+      }
     }
     return m.route->handler(ar);
   }

@@ -1,0 +1,195 @@
+// POST /api/v1/namespaces/{ns}/runs: a run submitted over the API (docs/api.md).
+//
+// The request carries the pipeline's files (the pipeline and what it imports, by relative path),
+// its params and the path of the pipeline among the files. The server keeps the files as a
+// bundle named by their digest (STATE/bundles/SHA256/, written whole or not at all, shared by
+// every submission of the same files), loads and compiles the pipeline from there, judges it with
+// the state folder's central policies, records the run with its run.submitted audit record by the
+// token's user, and starts the run's engine as a process of its own (`sluice resume RUN`, as the
+// CLI would), so that a restart of the server leaves it running.
+#include <algorithm>
+
+#include "cli/cli_support.h"
+#include "cli/policy_cmds.h"
+#include "cli/secrets.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "policy/policy.h"
+#include "server/api.h"
+#include "spec/plan.h"
+#include "store/store.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr size_t kMaxFiles = 1000;
+
+// Whether `path` may name a file of a bundle: relative, plain segments, no "." or "..".
+bool BundlePath(const std::string& path) {
+  if (path.empty() || path.size() > 512 || path.front() == '/' || path.back() == '/') return false;
+  size_t at = 0;
+  while (at <= path.size()) {
+    size_t end = path.find('/', at);
+    if (end == std::string::npos) end = path.size();
+    const std::string_view seg(path.data() + at, end - at);
+    if (seg.empty() || seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos) {
+      return false;
+    }
+    at = end + 1;
+  }
+  return true;
+}
+
+struct Request {
+  std::string pipeline;
+  std::map<std::string, std::string> files;
+  std::map<std::string, std::string> params;  // as -p texts
+};
+
+// The request's body, checked. Errors name the field (all are 400s).
+Result<Request> ParseRequest(const std::string& body) {
+  auto v = ParseJson(body);
+  if (!v) return Fail(ErrorCode::kInvalidInput, "the body is not JSON: {}", v.error().message);
+  if (!v->is_map()) return Fail(ErrorCode::kInvalidInput, "the body must be a JSON object");
+  Request r;
+  for (const auto& [k, val] : v->as_map()) {
+    const std::string key = k.as_string();
+    if (key == "pipeline" && val.is_string()) {
+      r.pipeline = val.as_string();
+    } else if (key == "files" && val.is_map()) {
+      for (const auto& [path, text] : val.as_map()) {
+        if (!text.is_string() || !BundlePath(path.as_string())) {
+          return Fail(ErrorCode::kInvalidInput, "files: {} must be a relative path (no . or .. "
+                      "segments) mapped to the file's text", Quote(path.as_string()));
+        }
+        r.files[path.as_string()] = text.as_string();
+      }
+    } else if (key == "params" && val.is_map()) {
+      for (const auto& [name, p] : val.as_map()) r.params[name.as_string()] = p.ToText();
+    } else {
+      return Fail(ErrorCode::kInvalidInput, "unknown or mistyped field {} (expected pipeline: "
+                  "string, files: object, params: object)", Quote(key));
+    }
+  }
+  if (r.files.empty() || r.files.size() > kMaxFiles) {
+    return Fail(ErrorCode::kInvalidInput, "files: give 1 to {} files", kMaxFiles);
+  }
+  if (!r.files.count(r.pipeline)) {
+    return Fail(ErrorCode::kInvalidInput, "pipeline: {} is not one of the files", Quote(r.pipeline));
+  }
+  return r;
+}
+
+// Writes the bundle of `files` (unless it exists) and returns its folder; `made` tells whether
+// this call wrote it (a submission that is refused then removes it again).
+Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
+                                const std::map<std::string, std::string>& files, bool* made) {
+  *made = false;
+  ValueMap m;
+  for (const auto& [path, text] : files) m.emplace_back(Value(path), Value(text));
+  const std::string digest = Sha256Hex(CanonicalJson(Value(std::move(m))));
+  FileSystem& fs = env.files();
+  const std::string dir = PathJoin(PathJoin(state_dir, "bundles"), digest);
+  if (fs.Stat(dir).is_dir) return dir;
+  const std::string tmp = fmt::format("{}.tmp-{}-{:016x}", dir, env.Pid(), env.Random64());
+  for (const auto& [path, text] : files) {
+    const std::string file = PathJoin(tmp, path);
+    SLUICE_TRY_STATUS(fs.MakeDirs(Dirname(file)));
+    SLUICE_TRY_STATUS(fs.WriteFile(file, text));
+  }
+  if (auto s = fs.Rename(tmp, dir); !s) {
+    (void)fs.RemoveAll(tmp);
+    if (!fs.Stat(dir).is_dir) return std::unexpected(s.error());  // else another submission won
+    return dir;
+  }
+  *made = true;
+  return dir;
+}
+
+// An error about a bundle's file, with the paths as the client sent them (the server's folders
+// are its own business).
+ApiResponse BundleError(int status, const Error& e, const std::string& bundle) {
+  std::string message = e.message;
+  const std::string prefix = bundle + "/";
+  for (size_t at; (at = message.find(prefix)) != std::string::npos;) message.erase(at, prefix.size());
+  return ErrorResponse(status, message);
+}
+
+ApiResponse Denied(const std::vector<Decision>& decisions) {
+  ValueList denied;
+  for (const auto& d : decisions) {
+    if (d.result == "deny") denied.push_back(DecisionToValue(d));
+  }
+  ApiResponse r;
+  r.status = 403;
+  r.body = Value(ValueMap{{"error", Value(ValueMap{{"status", Value(403)},
+                                                   {"message", Value("admission denied: the "
+                                                                     "pipeline breaks a policy")},
+                                                   {"decisions", Value(std::move(denied))}})}})
+               .ToJson();
+  return r;
+}
+
+ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
+  if (req.params.at("ns") != kDefaultNamespace) {
+    return ErrorResponse(400, fmt::format("namespace {} holds no runs yet: submit to namespace "
+                                          "\"default\" (docs/server.md)", Quote(req.params.at("ns"))));
+  }
+  auto parsed = ParseRequest(req.body);
+  if (!parsed) return ErrorResponse(400, parsed.error().message);
+  auto store = ctx.ThreadStore();
+  if (!store) return ErrorResponse(500, store.error().message);
+  bool made = false;
+  auto bundle = WriteBundle(ctx.env, ctx.g.state_dir, parsed->files, &made);
+  if (!bundle) return ErrorResponse(500, bundle.error().message);
+  auto plan = LoadPlan(ctx.env.files(), PathJoin(*bundle, parsed->pipeline));
+  if (!plan) {
+    if (made) (void)ctx.env.files().RemoveAll(*bundle);  // nothing refers to it
+    return BundleError(400, plan.error(), *bundle);
+  }
+  for (const auto& p : (*plan)->pipeline->params) {
+    // A secret param's value would travel in the request and BindRunParams would read the
+    // server's own environment for it: refused until the API takes secrets.
+    if (p.secret) {
+      return ErrorResponse(400, fmt::format("param {} is secret: pipelines with secret params "
+                                            "are run with the CLI for now", Quote(p.name)));
+    }
+  }
+  auto bound = BindRunParams(ctx.env, **plan, parsed->params);
+  if (!bound) return BundleError(400, bound.error(), *bundle);
+  auto central = CentralPolicies(ctx.env, ctx.g, *store);
+  if (!central) return ErrorResponse(500, central.error().message);
+  const std::string actor = req.who.user;
+  auto admission = AdmitNewRun(ctx.env, **store, actor, **plan, bound->stored, *central, "");
+  if (!admission) return ErrorResponse(400, admission.error().message);
+  if (admission->denied) return Denied(admission->decisions);
+  auto run = CreateRunRecord(ctx.env, actor, **store, **plan, bound->stored, bound->digests,
+                             admission->decisions, nullptr);
+  if (!run) return ErrorResponse(500, run.error().message);
+  const std::string dir = RunDir(ctx.env, ctx.g, run->id);
+  if (auto s = ctx.env.files().MakeDirs(dir); !s) return ErrorResponse(500, s.error().message);
+  if (auto s = SpawnBesideDetached("sluice", {"--state-dir", ctx.env.files().Absolute(ctx.g.state_dir),
+                                              "resume", run->id},
+                                   PathJoin(dir, "engine.log"));
+      !s) {
+    return ErrorResponse(500, s.error().message);
+  }
+  ApiResponse r;
+  r.status = 201;
+  r.headers.emplace_back("Location", "/api/v1/runs/" + run->id);
+  r.body = Value(ValueMap{{"id", Value(run->id)}, {"pipeline", Value(run->pipeline)},
+                          {"submittedBy", Value(actor)}})
+               .ToJson();
+  return r;
+}
+
+}  // namespace
+
+void AddSubmitRoutes(Router& router, const ApiContext& ctx) {
+  const ApiContext* c = &ctx;
+  router.Add({"POST", "/api/v1/namespaces/{ns}/runs", true, Action::kSubmit,
+              [c](const ApiRequest& r) { return Submit(*c, r); }});
+}
+
+}  // namespace sluice
