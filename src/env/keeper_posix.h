@@ -40,6 +40,10 @@
 // If T is killed, K (PR_SET_PDEATHSIG) kills E with SIGKILL: a crash, handled as above. If K is
 // killed, E keeps its attempts (they are its children) and T, a subreaper too, inherits E.
 //
+// Not kept: an attempt with secrets (its output passes through E to be masked; it is lost on a
+// crash). A run of builtins only still has a K (the split comes before the pipeline is read):
+// two small forks and a sleeping process, whose table stays empty.
+//
 // Rejected: the engine starting attempts through the keeper over a socket (one round trip per
 // start and a hop per end: +20 % on the chain benchmark, bench/RESULTS.md); the keeper reading
 // the attempts from the store at E's death (a spawn is committed a turn after it happens, and
