@@ -254,6 +254,13 @@ int PrintVersion(const GlobalOptions& g) {
 // Runs the command that was given. Returns its exit code.
 int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   const GlobalOptions& g = o.g;
+  // --- Issue 12 §4: the commands that start attempts split first, before anything is loaded,
+  // into the process the caller started, the run's keeper and the engine, which goes on here
+  // (keeper_posix.h). `cancel` starts none, so it needs no keeper.
+  if (*s.run || *s.resume || *s.rollback || *s.retry || *s.rerun) {
+    if (auto kept = env.StartKeeper(); !kept) return Report(kept.error());
+  }
+  // --- end of issue 12 §4's block
   if (*s.run) return CmdRun(env, g, o.run);
   if (*s.validate) {
     return CmdValidate(env, g, o.file, o.policies_dir, o.run.params, o.params_file);

@@ -35,15 +35,13 @@ struct SpawnRequest {
   // this process reads and masks, so that a value never lands on disk: slower than the direct
   // files, and only for such attempts.
   std::shared_ptr<const Masker> mask;
-  // When both are set (and `mask` is not), the process is started and waited for by this
-  // launcher's keeper (keeper_posix.h): a process that outlives this one, holding the flock of
-  // KEEPER_DIR/PID.lock while it lives. If this process dies before the exit was acknowledged
-  // (ExitsRecorded), the keeper writes it into `exit_file` as
-  // {"pid":P,"exit_code":C,"signal":S} (C is -1 when S ended it), and lists in KEEPER_DIR/PID.owed
-  // ("PID EXIT_FILE" lines) the processes whose exit files it still owes. One keeper_dir per
-  // launcher.
+  // When set (and `mask` is not), and this process has a keeper (Env::StartKeeper) that holds
+  // its lock in the folder PrepareKeeper named, the process is kept: should this process die
+  // before its exit was recorded (ExitsRecorded), the keeper, which becomes its parent, writes
+  // its exit into `exit_file` as {"pid":P,"exit_code":C,"signal":S} (C is -1 when S ended it),
+  // and lists in KEEPER_DIR/KEEPER_PID.owed ("PID EXIT_FILE" lines) the processes whose exit
+  // files it still owes (keeper_posix.h).
   std::string exit_file;
-  std::string keeper_dir;
 };
 
 // How a short command that Sluice runs itself (a secret manager's CLI) ended, and what it wrote
@@ -60,7 +58,6 @@ struct ProcessExit {
   int pid = 0;
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;      // the terminating signal, 0 when it exited
-  bool lost = false;   // its keeper died first: how it ended is unknown (and it may still run)
 };
 
 struct WaitResult {
@@ -81,14 +78,15 @@ class ProcessLauncher {
   virtual bool GroupAlive(int pid) = 0;
   // Blocks until at least one child exits, `timeout_us` passes (< 0: no limit) or an interrupt
   // arrives, copying output to the log files meanwhile. Returns every exit reaped; an exited
-  // process's output is completely in its files by then. A kept process's (SpawnRequest::
-  // exit_file) leftovers in its group were killed before its exit is returned.
+  // process's output is completely in its files by then, and what it left in its process group
+  // was killed (while its zombie still held the group's id).
   virtual WaitResult Wait(int64_t timeout_us) = 0;
   // Every exit Wait returned so far is recorded where the caller keeps it: the keeper need not
   // write them should this process die.
   virtual void ExitsRecorded() {}
-  // Starts the keeper for `keeper_dir` now, ahead of the first kept spawn, so that its start
-  // overlaps the caller's work. A failure is left for that spawn to report.
+  // Names the folder where this process's keeper takes its lock and lists what it owes, once
+  // per process (later calls are ignored), ahead of the first kept spawn so that the keeper's
+  // answer overlaps the caller's work. Without a keeper, nothing happens and nothing is kept.
   virtual void PrepareKeeper(const std::string& keeper_dir) {}
 };
 
@@ -221,8 +219,11 @@ Result<CommandResult> RunCapturedCommand(const std::vector<std::string>& argv,
                                          const std::string& cwd, int64_t timeout_us,
                                          size_t max_bytes);
 // `child_umask`, when >= 0, is the file mode creation mask every started program gets (the one
-// this process started with, when it changed its own; see Env::RestrictNewFiles).
-std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask = -1);
+// this process started with, when it changed its own; see Env::RestrictNewFiles). `keeper`, when
+// given, is this process's keeper (keeper_posix.h), which the launcher tells what it keeps.
+class KeeperLink;
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask = -1,
+                                                         KeeperLink* keeper = nullptr);
 std::unique_ptr<FileSystem> NewPosixFileSystem();
 // The posix FileSystem's WritePrivateFile, Symlink and MaskFilesBeneath (secret_files_posix.cc).
 Status WritePrivateFilePosix(const std::string& path, std::string_view content);
@@ -246,6 +247,13 @@ class Env {
   // SIGTERM, SIGHUP and SIGCHLD for the rest of the process (they arrive through Wait()): only
   // commands that execute runs call it, so that every other command still dies on Ctrl-C.
   virtual ProcessLauncher& processes() = 0;
+  // Splits this process in three so that the attempts it starts outlive a crash of it
+  // (keeper_posix.h, docs/store.md "Tasks that outlive a crash"): the process the caller started
+  // waits and exits as this one will, a keeper process waits for this one's death, and this
+  // call returns in the third, which goes on as the engine. Call it first thing, before
+  // anything is loaded or opened and before processes(). On failure (no fork) returns why, and
+  // nothing was split. A fake does nothing.
+  virtual Status StartKeeper() = 0;
   // Named time zones for expressions, loaded on first use; nullptr when there are none (then
   // only UTC and fixed offsets resolve).
   virtual const TimeZones* time_zones() = 0;

@@ -26,6 +26,7 @@
 #include "common/sha256.h"
 #include "env/beneath_posix.h"
 #include "env/env.h"
+#include "env/keeper_posix.h"
 
 extern char** environ;
 
@@ -410,8 +411,15 @@ class PosixEnv : public Env {
   Clock& clock() override { return clock_; }
   FileSystem& files() override { return files_; }
   ProcessLauncher& processes() override {
-    if (!launcher_) launcher_ = NewPosixProcessLauncher(caller_umask_);
+    if (!launcher_) launcher_ = NewPosixProcessLauncher(caller_umask_, keeper_.get());
     return *launcher_;
+  }
+  Status StartKeeper() override {
+    if (keeper_ || launcher_) return {};  // split once, before any process started
+    auto link = KeeperLink::Split();
+    if (!link) return std::unexpected(link.error());
+    keeper_ = std::move(*link);
+    return {};
   }
   const TimeZones* time_zones() override {
     if (!zones_) zones_ = NewSystemTimeZones();
@@ -478,6 +486,7 @@ class PosixEnv : public Env {
  private:
   SystemClock clock_;
   PosixFileSystem files_;
+  std::unique_ptr<KeeperLink> keeper_;  // declared before the launcher, which uses it
   std::unique_ptr<ProcessLauncher> launcher_;
   std::unique_ptr<TimeZones> zones_;
   int caller_umask_ = 022;  // what this process started with, and what its children get

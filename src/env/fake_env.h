@@ -42,14 +42,14 @@ class FakeProcessLauncher : public ProcessLauncher {
     return r;
   }
   void Exit(int pid, int code) { exits_.push_back(ProcessExit{pid, code, 0}); }
-  // The keeper that kept `pid` died: its end is unknown.
-  void Lose(int pid) { exits_.push_back(ProcessExit{pid, -1, 0, true}); }
   void ExitsRecorded() override { ++exits_recorded; }
+  void PrepareKeeper(const std::string& dir) override { keeper_dir = dir; }
 
   std::vector<SpawnRequest> spawned;
   std::vector<std::pair<int, int>> signals;
   bool fail_next_spawn = false;
   int exits_recorded = 0;  // ExitsRecorded calls
+  std::string keeper_dir;  // what PrepareKeeper named
 
  private:
   int next_pid_ = 1000;
@@ -115,6 +115,7 @@ class FakeEnv : public Env {
   Clock& clock() override { return fake_clock; }
   FileSystem& files() override { return *files_; }
   ProcessLauncher& processes() override { return fake_processes; }
+  Status StartKeeper() override { return {}; }
   const TimeZones* time_zones() override { return zones; }
   // A lock another process holds is set up with HoldLock; TryLock fails on it like flock would.
   Result<std::unique_ptr<FileLock>> TryLock(const std::string& path,

@@ -1,117 +1,92 @@
-// The keeper (keeper_posix.h): the process that starts and waits for a run's attempts, and
-// this process's end of it.
+// The keeper (keeper_posix.h): the split of a process into T, K and E, the lives of T and K,
+// and E's side of the table of kept attempts.
 #include "env/keeper_posix.h"
 
 #include <fcntl.h>
-#include <poll.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
+#include "env/env.h"
+
 namespace sluice {
+
+enum : int32_t { kFree = 0, kRunning = 1, kEnded = 2 };
+constexpr uint32_t kSlots = 16384;  // kept attempts running at once; more run unkept
+constexpr size_t kPathBytes = 4096 - 4 * sizeof(int32_t);
+
+// One kept attempt. `state` is written last (release) and read first (acquire).
+struct KeptSlot {
+  int32_t state;
+  int32_t pid, exit_code, signal;
+  char exit_file[kPathBytes];  // NUL-terminated
+};
+static_assert(sizeof(KeptSlot) == 4096);
+
+// The table E writes and K reads once E is gone: 64 MiB of address space (MAP_NORESERVE), of
+// which only the pages of slots ever used are touched (freed slots are reused first).
+struct KeptTable {
+  uint32_t used;  // slots [0, used) were ever used
+  char pad[4096 - sizeof(uint32_t)];
+  KeptSlot slots[kSlots];
+};
+
 namespace {
 
-enum : uint8_t { kSpawn = 1, kRecorded = 2, kStarted = 3, kExited = 4 };
-
-// Frames: appends fields to a frame, then fixes its length.
-class FrameWriter {
- public:
-  explicit FrameWriter(uint8_t type) : buf_(4, '\0') { buf_.push_back(static_cast<char>(type)); }
-  template <typename T>
-  void Put(T v) {
-    buf_.append(reinterpret_cast<const char*>(&v), sizeof(v));
-  }
-  void Str(std::string_view s) {
-    Put(static_cast<uint32_t>(s.size()));
-    buf_.append(s);
-  }
-  void List(const std::vector<std::string>& l) {
-    Put(static_cast<uint32_t>(l.size()));
-    for (const auto& s : l) Str(s);
-  }
-  std::string Done() {
-    uint32_t n = static_cast<uint32_t>(buf_.size() - 4);
-    std::memcpy(buf_.data(), &n, 4);
-    return std::move(buf_);
-  }
-
- private:
-  std::string buf_;
-};
-
-// Reads the fields of one frame's payload; ok() is false once it read past the end.
-class FrameReader {
- public:
-  explicit FrameReader(std::string_view p) : p_(p) {}
-  template <typename T>
-  T Get() {
-    T v{};
-    if (p_.size() < sizeof(T)) {
-      ok_ = false;
-      return v;
-    }
-    std::memcpy(&v, p_.data(), sizeof(T));
-    p_.remove_prefix(sizeof(T));
-    return v;
-  }
-  std::string Str() {
-    uint32_t n = Get<uint32_t>();
-    if (!ok_ || p_.size() < n) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(p_.substr(0, n));
-    p_.remove_prefix(n);
-    return s;
-  }
-  std::vector<std::string> List() {
-    uint32_t n = Get<uint32_t>();
-    std::vector<std::string> l;
-    for (uint32_t i = 0; ok_ && i < n; ++i) l.push_back(Str());
-    return l;
-  }
-  bool ok() const { return ok_; }
-
- private:
-  std::string_view p_;
-  bool ok_ = true;
-};
-
-// Splits the whole frames off the front of `in`; calls `f(type, payload)` for each.
-template <typename F>
-void EachFrame(std::string& in, F&& f) {
-  size_t at = 0;
-  while (in.size() - at >= 5) {
-    uint32_t n;
-    std::memcpy(&n, in.data() + at, 4);
-    if (in.size() - at - 4 < n) break;
-    f(static_cast<uint8_t>(in[at + 4]), std::string_view(in).substr(at + 5, n - 1));
-    at += 4 + n;
-  }
-  in.erase(0, at);
+template <typename T>
+T Load(T& v) {
+  return std::atomic_ref<T>(v).load(std::memory_order_acquire);
+}
+template <typename T>
+void Store(T& v, T x) {
+  std::atomic_ref<T>(v).store(x, std::memory_order_release);
 }
 
-// Reads what the socket holds into `in`. False at end of file or on an error.
-bool ReadInto(int fd, std::string& in) {
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n > 0) {
-      in.append(buf, static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+// Moves `fd` above stdio: a process started with stdin closed would get 0 for a pipe.
+int AboveStdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return moved;
+}
+
+bool WriteAll(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == ENOTSOCK) w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
   }
+  return true;
+}
+
+// Reads exactly `n` bytes; false at end of file (or an error) before them.
+bool ReadAll(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
 }
 
 // Writes `data` whole; a temp file renamed over `path`, so readers see all of it or nothing.
@@ -124,338 +99,371 @@ void WriteAtomically(const std::string& path, const std::string& data) {
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
 }
 
-// The keeper process, from the fork to its exit.
+void WriteExit(const std::string& path, int pid, int code, int sig) {
+  WriteAtomically(path, fmt::format("{{\"pid\":{},\"exit_code\":{},\"signal\":{}}}\n", pid, code, sig));
+}
+
+// Ends this process as the wait `status` says another ended: with its exit code, or by its
+// signal (without a core file: E's, if it left one, is the one to keep).
+[[noreturn]] void ExitAs(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    struct rlimit none {};
+    setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, nullptr);
+    raise(sig);
+    _exit(128 + sig);
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 3);
+}
+
+// T's signal forwarding: E's pid once K told it, and a signal that came before.
+volatile sig_atomic_t g_engine = 0;
+volatile sig_atomic_t g_pending = 0;
+
+void Forward(int sig) {
+  if (g_engine > 0) {
+    kill(g_engine, sig);
+  } else {
+    g_pending = sig;
+  }
+}
+
+// T, the process the shell started, from the split to its exit: K reports E's pid, then E's
+// wait status. If K dies first, E (alive) is T's child by then, T being a subreaper too.
+[[noreturn]] void RunTop(int keeper, int report) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  struct sigaction fwd {};
+  fwd.sa_handler = Forward;  // no SA_RESTART: a read it interrupts is simply read again
+  sigemptyset(&fwd.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    // An ignored signal (nohup's SIGHUP) stays ignored, as it is in E.
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sig, &fwd, nullptr);
+  }
+  int32_t engine = 0, status = 0;
+  if (ReadAll(report, &engine, sizeof(engine)) && engine > 0) {
+    g_engine = engine;
+    if (g_pending) kill(engine, g_pending);
+  }
+  if (ReadAll(report, &status, sizeof(status))) {
+    int st;
+    waitpid(keeper, &st, WNOHANG);  // K ends at once unless it keeps attempts
+    ExitAs(status);
+  }
+  while (engine > 0) {
+    int st;
+    const pid_t p = waitpid(-1, &st, 0);
+    if (p < 0 && errno == EINTR) continue;
+    if (p < 0) break;
+    if (p == engine) ExitAs(st);
+  }
+  std::fprintf(stderr, "sluice: the keeper process died; how the run's process ended is unknown\n");
+  _exit(3);
+}
+
+// K's: E's pid, and whether it was reaped (so that the pid is no longer E's).
+volatile sig_atomic_t g_kept_engine = 0;
+volatile sig_atomic_t g_engine_gone = 0;
+
+// K, when T dies (PR_SET_PDEATHSIG): the process the shell started was killed, so the run's
+// process is killed too, and its attempts kept as after any crash. E is K's unreaped child
+// until g_engine_gone is set, so the pid still names it.
+void KillEngine(int) {
+  if (!g_engine_gone) kill(g_kept_engine, SIGKILL);
+}
+
+// K, from the fork of E to its exit (keeper_posix.h). Owns its descriptors and the table.
 class Keeper {
  public:
-  Keeper(int sock, std::string dir, SpawnSetup setup)
-      : sock_(sock), dir_(std::move(dir)), setup_(std::move(setup)) {}
-
-  [[noreturn]] void Run(const std::string& owner);
+  Keeper(int engine, int report, int chan, KeptTable* table)
+      : engine_(engine), report_(report), chan_(chan), table_(table) {}
+  [[noreturn]] void Run(int top);
 
  private:
-  struct Child {
-    std::string exit_file;
-  };
-  struct Exit {
-    uint64_t seq;
-    int pid, code, sig;
-    std::string exit_file;
-  };
-
+  void Detach(int top);
+  void TakeFolder();
+  int AwaitEngine();
+  bool RunningIn(int pid) const;
+  void Settle();
   void Serve();
-  void Spawn(FrameReader& r);
-  void Reap();
-  void Disconnect();
-  void Flush();
-  void Forget(uint64_t recorded) {
-    std::erase_if(unacked_, [&](const Exit& e) { return e.seq <= recorded; });
-  }
-  static void WriteExit(const Exit& e) {
-    WriteAtomically(e.exit_file, fmt::format("{{\"pid\":{},\"exit_code\":{},\"signal\":{}}}\n",
-                                             e.pid, e.code, e.sig));
-  }
+  std::string Path(const char* ext) const { return fmt::format("{}/{}{}", dir_, getpid(), ext); }
 
-  int sock_;
-  std::string dir_;
-  SpawnSetup setup_;
-  int sigfd_ = -1;
-  bool connected_ = true;
-  std::string in_, out_;
-  std::map<int, Child> children_;
-  std::vector<Exit> unacked_;  // reported to sluice, not acknowledged yet
-  uint64_t seq_ = 0;
+  int engine_, report_, chan_;
+  KeptTable* table_;
+  std::string dir_;                   // the keeper folder E named; "" until then
+  std::unique_ptr<FileLock> lock_;    // held until K exits
+  std::map<int, std::string> owed_;   // attempts still running -> their exit files
 };
 
-void Keeper::Run(const std::string& owner) {
-  prctl(PR_SET_NAME, "sluice-keeper");
-  setpgid(0, 0);  // a Ctrl-C at sluice's terminal is not for it
-  // Nothing of sluice's stays open here: not its run's lock (an flock is shared with a fork),
-  // not its store, not the pipe a caller reads sluice's output from.
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int fd = 0; fd < 3 && null >= 0; ++fd) dup2(null, fd);
-  if (sock_ != 3) {
-    dup2(sock_, 3);
-    sock_ = 3;
-  }
-  close_range(4, ~0U, 0);
-  fcntl(sock_, F_SETFD, FD_CLOEXEC);
-  struct sigaction ign {};
-  ign.sa_handler = SIG_IGN;
-  for (int s : {SIGINT, SIGHUP, SIGPIPE, SIGQUIT}) sigaction(s, &ign, nullptr);
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_SETMASK, &chld, nullptr);  // SIGTERM may end it; SIGCHLD comes by signalfd
-  sigfd_ = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  mkdir(dir_.c_str(), 0777);
-  // Held until this process ends: `resume` tells a live keeper by it.
-  auto lock = TryLockFile(fmt::format("{}/{}.lock", dir_, getpid()), owner);
+void Keeper::Run(int top) {
+  Detach(top);
+  TakeFolder();
+  const int32_t status = AwaitEngine();
+  WriteAll(report_, &status, sizeof(status));
+  close(report_);
+  Settle();
   Serve();
-  const std::string base = fmt::format("{}/{}", dir_, getpid());
-  unlink((base + ".owed").c_str());
-  unlink((base + ".lock").c_str());
+  if (!dir_.empty()) {
+    unlink(Path(".owed").c_str());
+    unlink(Path(".lock").c_str());
+  }
   _exit(0);
 }
 
-// Until sluice is gone and every attempt ended: starts what sluice asks, reaps what ends.
-void Keeper::Serve() {
-  while (connected_ || !children_.empty()) {
-    pollfd fds[2] = {{sigfd_, POLLIN, 0}, {connected_ ? sock_ : -1, POLLIN, 0}};
-    if (connected_ && !out_.empty()) fds[1].events |= POLLOUT;
-    if (poll(fds, 2, -1) < 0 && errno != EINTR) _exit(1);
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo info;
-      while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
-      }
-      Reap();
-    }
-    if (connected_ && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      const bool open = ReadInto(sock_, in_);
-      EachFrame(in_, [&](uint8_t type, std::string_view payload) {
-        FrameReader r(payload);
-        if (type == kSpawn) Spawn(r);
-        if (type == kRecorded) Forget(r.Get<uint64_t>());
-      });
-      if (!open) Disconnect();
-    }
-    if (connected_) Flush();
-  }
+// Out of the terminal's way: its own process group, stdio on /dev/null (nothing of sluice's
+// stays open here, such as a pipe a caller reads sluice's output from), terminal signals ignored.
+void Keeper::Detach(int top) {
+  prctl(PR_SET_NAME, "sluice-keeper");
+  setpgid(0, 0);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd < 3 && null >= 0; ++fd) dup2(null, fd);
+  if (null > 2) close(null);
+  const int lo = std::min(report_, chan_), hi = std::max(report_, chan_);
+  close_range(3, lo - 1, 0);
+  close_range(lo + 1, hi - 1, 0);
+  close_range(hi + 1, ~0U, 0);
+  struct sigaction ign {};
+  ign.sa_handler = SIG_IGN;
+  for (int s : {SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU}) sigaction(s, &ign, nullptr);
+  g_kept_engine = engine_;
+  struct sigaction die {};
+  die.sa_handler = KillEngine;
+  sigemptyset(&die.sa_mask);
+  sigaction(SIGUSR1, &die, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (getppid() != top) KillEngine(0);  // T died before that
 }
 
-void Keeper::Spawn(FrameReader& r) {
-  Forget(r.Get<uint64_t>());
-  std::string exit_file = r.Str(), cwd = r.Str(), out_path = r.Str(), err_path = r.Str();
-  std::vector<std::string> argv = r.List(), env = r.List();
-  FrameWriter reply(kStarted);
-  Result<int> pid = Fail(ErrorCode::kIo, "a bad request to the keeper");
-  if (r.ok() && !argv.empty()) {
-    const int out = OpenLogFile(out_path);
-    const int err = out < 0 ? -1 : OpenLogFile(err_path);
-    if (out < 0 || err < 0) {
-      pid = Fail(ErrorCode::kIo, "cannot create {}: {}", out < 0 ? out_path : err_path,
-                 strerror(errno));
+// The keeper folder E names once it knows its run (or nothing: E ended first, or runs no
+// attempt). K takes its lock there and answers, so that E keeps no attempt before it is held.
+void Keeper::TakeFolder() {
+  std::string msg;
+  char buf[PIPE_BUF];
+  while (msg.empty() || msg.back() != '\n') {
+    ssize_t n = read(chan_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    msg.append(buf, static_cast<size_t>(n));
+  }
+  // "UMASK DIR\n": E's file mode creation mask, which the folder and lock are made under.
+  const size_t space = msg.find(' ');
+  char ok = '0';
+  if (!msg.empty() && msg.back() == '\n' && space != std::string::npos) {
+    umask(static_cast<mode_t>(std::strtol(msg.c_str(), nullptr, 8)));
+    dir_ = msg.substr(space + 1, msg.size() - space - 2);
+    mkdir(dir_.c_str(), 0777);
+    auto lock = TryLockFile(Path(".lock"), std::to_string(engine_));
+    if (lock && *lock) {
+      lock_ = std::move(*lock);
+      ok = '1';
     } else {
-      pid = SpawnProgram(setup_, argv, env, cwd, out, err);
+      dir_.clear();
     }
-    // Sluice waits for the answer; closing the logs (slow on ext4 for a file just truncated)
-    // can come after it.
-    reply.Put<int32_t>(pid ? *pid : 0);
-    reply.Str(pid ? "" : pid.error().message);
-    out_ += reply.Done();
-    Flush();
-    if (out >= 0) close(out);
-    if (err >= 0) close(err);
-  } else {
-    reply.Put<int32_t>(0);
-    reply.Str(pid.error().message);
-    out_ += reply.Done();
+    WriteAll(chan_, &ok, 1);
   }
-  if (pid) children_[*pid] = Child{std::move(exit_file)};
+  close(chan_);
 }
 
-// Every ended child: its group's leftovers are killed while its zombie still holds the pid (so
-// the group id is still its own), then its end is reported, or written when sluice is gone.
-void Keeper::Reap() {
+// Reaps what ends until E does; returns E's wait status. Anything else that ends meanwhile is
+// an orphan of a task (E kills what an ended attempt leaves in its group): reaped, never kept.
+int Keeper::AwaitEngine() {
+  siginfo_t si{};
   while (true) {
-    siginfo_t si{};
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
-    const int pid = si.si_pid;
-    kill(-pid, SIGKILL);
-    Exit e{0, pid, -1, 0, {}};
-    if (si.si_code == CLD_EXITED) {
-      e.code = si.si_status;
-    } else {
-      e.sig = si.si_status;
+    si = {};
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      return 3 << 8;  // no child at all: cannot be while E is one
     }
-    auto it = children_.find(pid);
-    if (it != children_.end()) e.exit_file = std::move(it->second.exit_file);
-    if (!connected_ && !e.exit_file.empty()) WriteExit(e);
-    int status;
-    waitpid(pid, &status, 0);
-    if (it == children_.end()) continue;
-    children_.erase(it);
-    if (!connected_) continue;
-    e.seq = ++seq_;
-    FrameWriter f(kExited);
-    f.Put<uint64_t>(e.seq);
-    f.Put<int32_t>(e.pid);
-    f.Put<int32_t>(e.code);
-    f.Put<int32_t>(e.sig);
-    out_ += f.Done();
-    unacked_.push_back(std::move(e));
+    if (si.si_pid == engine_) break;
+    // A running attempt of E's is K's child only once E is dying: wait for E itself.
+    if (RunningIn(si.si_pid)) {
+      while (waitid(P_PID, engine_, &si, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+      }
+      break;
+    }
+    int st;
+    waitpid(si.si_pid, &st, 0);
   }
+  g_engine_gone = 1;
+  int status = 0;
+  while (waitpid(engine_, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
-// Sluice is gone: what it may not have recorded is written, then what is still owed.
-void Keeper::Disconnect() {
-  if (!connected_) return;
-  connected_ = false;
-  close(sock_);
-  out_.clear();
-  for (const Exit& e : unacked_) WriteExit(e);
-  unacked_.clear();
-  if (children_.empty()) return;  // it owes nothing, and ends now
-  std::string owed;
-  for (const auto& [pid, c] : children_) owed += fmt::format("{} {}\n", pid, c.exit_file);
-  WriteAtomically(fmt::format("{}/{}.owed", dir_, getpid()), owed);
+bool Keeper::RunningIn(int pid) const {
+  const uint32_t used = std::min(Load(table_->used), kSlots);
+  for (uint32_t i = 0; i < used; ++i) {
+    if (Load(table_->slots[i].state) == kRunning && table_->slots[i].pid == pid) return true;
+  }
+  return false;
 }
 
-// Sends what is queued, as far as the socket takes it now (never blocks: sluice may be busy).
-void Keeper::Flush() {
-  while (connected_ && !out_.empty()) {
-    ssize_t n = send(sock_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      out_.erase(0, static_cast<size_t>(n));
-    } else if (n < 0 && errno == EINTR) {
+// E is gone: the ends it saw and did not record are written; the attempts still running that
+// are K's children now are owed, and listed.
+void Keeper::Settle() {
+  const uint32_t used = std::min(Load(table_->used), kSlots);
+  for (uint32_t i = 0; i < used && !dir_.empty(); ++i) {
+    KeptSlot& s = table_->slots[i];
+    const int32_t state = Load(s.state);
+    const std::string path(s.exit_file, strnlen(s.exit_file, kPathBytes));
+    if (state == kFree || path.empty()) continue;
+    if (state == kEnded) {
+      WriteExit(path, s.pid, s.exit_code, s.signal);
       continue;
-    } else {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) Disconnect();
+    }
+    // Only K's own child is waited for, whatever the table says.
+    siginfo_t si{};
+    if (state == kRunning && s.pid > 0 && waitid(P_PID, s.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+      owed_[s.pid] = path;
+    }
+  }
+  munmap(table_, sizeof(KeptTable));
+  if (owed_.empty()) return;
+  std::string owed;
+  for (const auto& [pid, path] : owed_) owed += fmt::format("{} {}\n", pid, path);
+  WriteAtomically(Path(".owed"), owed);
+}
+
+// Until the last owed attempt ended: each one's leftovers in its group are killed while its
+// zombie still holds the pid (so the group id is still its own), then its exit is written.
+void Keeper::Serve() {
+  while (!owed_.empty()) {
+    siginfo_t si{};
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
       return;
     }
+    const int pid = si.si_pid;
+    if (auto it = owed_.find(pid); it != owed_.end()) {
+      kill(-pid, SIGKILL);
+      const bool exited = si.si_code == CLD_EXITED;
+      WriteExit(it->second, pid, exited ? si.si_status : -1, exited ? 0 : si.si_status);
+      owed_.erase(it);
+    }
+    int st;
+    waitpid(pid, &st, 0);
   }
 }
 
 }  // namespace
 
-Result<std::unique_ptr<KeeperClient>> KeeperClient::Start(const std::string& dir,
-                                                          const SpawnSetup& setup,
-                                                          const std::string& owner) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    return Fail(ErrorCode::kIo, "cannot start the keeper: {}", strerror(errno));
-  }
-  // A fork, not an exec: the keeper is this binary's code, and an exec of it costs
-  // milliseconds at the start of every run. Sluice runs a single thread, so the child may
-  // allocate.
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(sv[0]);
-    Keeper(sv[1], dir, setup).Run(owner);
-  }
-  const int e = errno;
-  close(sv[1]);
-  if (pid < 0) {
-    close(sv[0]);
-    return Fail(ErrorCode::kIo, "cannot start the keeper: {}", strerror(e));
-  }
-  return std::unique_ptr<KeeperClient>(new KeeperClient(dir, pid, sv[0]));
-}
-
-KeeperClient::~KeeperClient() {
-  if (!gone_) {
-    if (to_ack_ > acked_) {
-      FrameWriter f(kRecorded);
-      f.Put<uint64_t>(to_ack_);
-      Send(f.Done());
+Result<std::unique_ptr<KeeperLink>> KeeperLink::Split() {
+  int report[2] = {-1, -1}, chan[2] = {-1, -1};
+  void* mem = MAP_FAILED;
+  auto undo = [&](const char* what) {
+    const int e = errno;
+    for (int fd : {report[0], report[1], chan[0], chan[1]}) {
+      if (fd >= 0) close(fd);
     }
-    close(fd_);
+    if (mem != MAP_FAILED) munmap(mem, sizeof(KeptTable));
+    return Fail(ErrorCode::kIo, "cannot start the keeper: {}: {}", what, strerror(e));
+  };
+  if (pipe2(report, O_CLOEXEC) != 0) return undo("pipe");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) != 0) return undo("socketpair");
+  for (int* fd : {&report[0], &report[1], &chan[0], &chan[1]}) *fd = AboveStdio(*fd);
+  mem = mmap(nullptr, sizeof(KeptTable), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) return undo("mmap");
+  auto* table = static_cast<KeptTable*>(mem);
+  // Children are waited for here (an ignored SIGCHLD, inherited through exec, would have the
+  // kernel reap them unseen); E inherits the default too.
+  signal(SIGCHLD, SIG_DFL);
+  const pid_t top = getpid();
+  const pid_t keeper = fork();
+  if (keeper < 0) return undo("fork");
+  if (keeper > 0) {
+    for (int fd : {report[1], chan[0], chan[1]}) close(fd);
+    munmap(mem, sizeof(KeptTable));
+    RunTop(keeper, report[0]);
   }
-  // It ends by itself, at once when it keeps nothing: not waited for here, which would cost
-  // every run its exit. (Once reaped, its pid may name another child: never waited for again.)
-  int status;
-  if (!reaped_) waitpid(pid_, &status, WNOHANG);
+  close(report[0]);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);  // E's orphans, its attempts above all, come to K
+  const pid_t engine = fork();
+  if (engine == 0) {
+    close(report[1]);
+    close(chan[0]);
+    return std::unique_ptr<KeeperLink>(new KeeperLink(table, chan[1]));
+  }
+  close(chan[1]);
+  const int32_t told = engine > 0 ? engine : 0;
+  WriteAll(report[1], &told, sizeof(told));
+  if (engine < 0) {
+    std::fprintf(stderr, "sluice: cannot start: fork: %s\n", strerror(errno));
+    const int32_t failed = 3 << 8;
+    WriteAll(report[1], &failed, sizeof(failed));
+    _exit(0);
+  }
+  Keeper(engine, report[1], chan[0], table).Run(top);
 }
 
-bool KeeperClient::Send(const std::string& frame) {
-  std::string_view rest = frame;
-  while (!rest.empty()) {
-    ssize_t n = send(fd_, rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    rest.remove_prefix(static_cast<size_t>(n));
+KeeperLink::~KeeperLink() {
+  if (chan_ >= 0) close(chan_);
+  munmap(table_, sizeof(KeptTable));
+}
+
+void KeeperLink::KeepIn(const std::string& dir) {
+  if (state_ != State::kUnasked) return;
+  const mode_t mask = umask(0);
+  umask(mask);
+  const std::string msg = fmt::format("{:o} {}\n", mask, dir);
+  state_ = msg.size() <= PIPE_BUF && WriteAll(chan_, msg.data(), msg.size()) ? State::kAsked
+                                                                                : State::kRefused;
+}
+
+bool KeeperLink::Ready() {
+  if (state_ == State::kAsked) {
+    char ok = 0;
+    state_ = ReadAll(chan_, &ok, 1) && ok == '1' ? State::kReady : State::kRefused;
+    close(chan_);
+    chan_ = -1;
   }
+  return state_ == State::kReady;
+}
+
+bool KeeperLink::Started(int pid, const std::string& exit_file) {
+  if (exit_file.size() >= kPathBytes) return false;
+  uint32_t i;
+  if (!free_.empty()) {
+    i = free_.back();
+    free_.pop_back();
+  } else {
+    if (table_->used >= kSlots) return false;
+    i = table_->used;
+    Store(table_->used, i + 1);
+  }
+  KeptSlot& s = table_->slots[i];
+  s.pid = pid;
+  s.exit_code = -1;
+  s.signal = 0;
+  std::memcpy(s.exit_file, exit_file.c_str(), exit_file.size() + 1);
+  Store(s.state, int32_t{kRunning});
+  slots_[pid] = i;
   return true;
 }
 
-Result<int> KeeperClient::Spawn(const SpawnRequest& req) {
-  if (gone_) return Fail(ErrorCode::kIo, "cannot start {}: the keeper is gone", req.argv[0]);
-  FrameWriter f(kSpawn);
-  f.Put<uint64_t>(to_ack_);
-  acked_ = to_ack_;
-  f.Str(req.exit_file);
-  f.Str(req.cwd);
-  f.Str(req.stdout_path);
-  f.Str(req.stderr_path);
-  f.List(req.argv);
-  f.List(req.env);
-  started_seen_ = false;
-  // The keeper never blocks on its writes (it queues them), so it reads this whole request
-  // even while its reports wait for us.
-  if (!Send(f.Done())) {
-    LoseAll();
-    return Fail(ErrorCode::kIo, "cannot start {}: the keeper is gone", req.argv[0]);
-  }
-  while (!started_seen_) {
-    if (!ReadAvailable(true)) {
-      LoseAll();
-      return Fail(ErrorCode::kIo, "cannot start {}: the keeper is gone", req.argv[0]);
-    }
-  }
-  if (started_pid_ <= 0) return Fail(ErrorCode::kIo, "{}", started_error_);
-  kept_.push_back(started_pid_);
-  return started_pid_;
+void KeeperLink::Ended(int pid, int exit_code, int signal) {
+  auto it = slots_.find(pid);
+  if (it == slots_.end()) return;
+  KeptSlot& s = table_->slots[it->second];
+  s.exit_code = exit_code;
+  s.signal = signal;
+  Store(s.state, int32_t{kEnded});
+  ended_.push_back(it->second);
+  slots_.erase(it);
 }
 
-// Reads what arrived (waiting for something when `block`) and handles whole frames. False when
-// the keeper is gone.
-bool KeeperClient::ReadAvailable(bool block) {
-  if (gone_) return false;
-  if (block) {
-    pollfd p{fd_, POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-    }
+void KeeperLink::Recorded() {
+  for (uint32_t i : ended_) {
+    Store(table_->slots[i].state, int32_t{kFree});
+    free_.push_back(i);
   }
-  const bool open = ReadInto(fd_, in_);
-  ParseFrames();
-  return open;
-}
-
-void KeeperClient::ParseFrames() {
-  EachFrame(in_, [&](uint8_t type, std::string_view payload) {
-    FrameReader r(payload);
-    if (type == kStarted) {
-      started_pid_ = r.Get<int32_t>();
-      started_error_ = r.Str();
-      started_seen_ = true;
-    } else if (type == kExited) {
-      seen_ = r.Get<uint64_t>();
-      ProcessExit e;
-      e.pid = r.Get<int32_t>();
-      e.exit_code = r.Get<int32_t>();
-      e.signal = r.Get<int32_t>();
-      std::erase(kept_, e.pid);
-      exits_.push_back(e);
-    }
-  });
-}
-
-void KeeperClient::TakeExits(bool read, std::vector<ProcessExit>* out) {
-  if (read && !gone_ && !ReadAvailable(false)) LoseAll();
-  if (exits_.empty()) return;
-  out->insert(out->end(), exits_.begin(), exits_.end());
-  exits_.clear();
-  taken_ = seen_;
-}
-
-void KeeperClient::Died() {
-  reaped_ = true;
-  if (!gone_) {
-    ReadAvailable(false);  // what it reported before it died
-    LoseAll();
-  }
-}
-
-// The keeper is gone: the exits of what it kept will never be known here.
-void KeeperClient::LoseAll() {
-  if (!gone_) close(fd_);
-  gone_ = true;
-  for (int pid : kept_) {
-    ProcessExit e;
-    e.pid = pid;
-    e.lost = true;
-    exits_.push_back(e);
-  }
-  kept_.clear();
+  ended_.clear();
 }
 
 }  // namespace sluice

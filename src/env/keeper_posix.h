@@ -1,103 +1,101 @@
-// Internal to env: the keeper, a small process that starts and waits for a run's attempts so
-// that they, and the news of how they ended, outlive a crash of the sluice that runs the run.
-// Only process_posix.cc (the launcher, its one client) includes this.
+// Internal to env: the keeper, the process that makes a run's attempts, and the news of how they
+// ended, outlive a crash of the sluice process that runs the run. Only env_posix.cc (which
+// splits the process) and process_posix.cc (the launcher, which fills the table) include this.
 //
-// Design. A task's exit status goes to its parent, and a process killed with kill -9 takes
-// the status of the children it never waited for with it: so the parent of a task must be
-// something that outlives sluice. conmon (Podman) and containerd's shims do the same for
-// containers: one small process per container is the parent of its process and writes its exit
-// code to a file. Here one keeper per run (not per attempt: one more exec per task costs more
-// than the budget of the chain benchmark) is forked from sluice when the run starts its first
-// attempt, and from then on starts that run's attempts on sluice's behalf:
+// Design. A task's exit status goes to its parent, and a parent killed with kill -9 takes the
+// status of the children it never waited for with it. So something that outlives the engine
+// must become the parent of its attempts when it dies: a subreaper (PR_SET_CHILD_SUBREAPER)
+// that is an ANCESTOR of the engine. Orphans are handed to the nearest living subreaper above
+// them, so the engine's attempts become the keeper's children the moment the engine dies, and
+// only then. A process cannot be the child of its own child, so `sluice run` (and resume,
+// rollback, retry, rerun) splits into three at its very start, before the pipeline is loaded
+// (two small forks):
 //
-//   sluice ── socketpair ── keeper ─┬─ task (its own process group)
-//                                   └─ task ...
+//   T  the pid the shell started: waits, and exits as E did; forwards SIGINT, SIGTERM and SIGHUP
+//   └─ K  the keeper (sluice-keeper): subreaper, its own process group, stdio on /dev/null
+//      └─ E  the engine: everything sluice does; its pid is the run's pid in the store
+//         └─ attempts (each its own process group), vforked and reaped by E itself
 //
-// Protocol, over a stream socketpair, frames of [u32 length][u8 type][payload], little endian
-// as this machine writes them (both ends are the same binary):
-//   sluice → keeper  kSpawn   u64 recorded, exit_file, cwd, stdout, stderr, argv[], env[]
-//                    kRecorded u64 recorded
-//   keeper → sluice  kStarted i32 pid (0: failed), error message
-//                    kExited  u64 seq, i32 pid, i32 exit code (-1: signalled), i32 signal
-// Strings are u32 length + bytes; lists u32 count + strings. Every exit the keeper reports has
-// a sequence number; `recorded` acknowledges every exit up to it (sluice's loop committed their
-// ends). While sluice is there nothing is written to disk: an attempt's exit goes through the
-// socket only, so the normal path costs one hop more per start and per end, no file.
+// While E lives, nothing passes between E and K per attempt: E writes each kept attempt into a
+// table in memory shared with K (MAP_SHARED, made by K before it forks E) — its pid and exit
+// file when it starts, its status when E sees it end, its slot freed once the loop committed
+// that end (ProcessLauncher::ExitsRecorded). K sleeps in waitid() and reads the table only
+// after E died. Per run, E sends K one message, the run's keeper folder, and waits for K's
+// answer before the first kept spawn: by then K holds the flock of KEEPER_DIR/K_PID.lock (the
+// owner recorded there is E's pid), which is how `resume` tells a live keeper.
 //
-// When the socket closes (sluice died, or exited after acknowledging everything), the keeper
-// writes the exit file (exit_file: {"pid":P,"exit_code":C,"signal":S}, temp + rename) of every
-// exit not acknowledged, then KEEPER_DIR/PID.owed: one "PID EXIT_FILE" line per attempt still
-// running, whose exit files it still owes. It writes each of those as the attempt ends, and
-// exits when none is left. While it lives it holds the flock of KEEPER_DIR/PID.lock (the owner
-// recorded there is sluice's pid): `resume` reads a keeper's liveness from its lock, never from
-// a pid that may have been reused. Before an exit is reported or written, whatever the attempt
-// left in its process group is killed, while the attempt's zombie still holds its pid (waitid
-// with WNOWAIT): the group id cannot have been reused. So an attempt whose exit file is not
-// there yet, listed in the .owed of a keeper whose lock is held, is still that keeper's child
-// (alive or a zombie) and its pid still names it.
+// When E is gone (any way: a crash, kill -9, or a normal exit that left ends unrecorded), K
+// reports E's wait status to T, then: writes the exit file (exit_file: {"pid":P,"exit_code":C,
+// "signal":S}, temp + rename) of every attempt the table says ended unrecorded; then, if any
+// attempt the table says runs is now K's child, lists those in KEEPER_DIR/K_PID.owed ("PID
+// EXIT_FILE" lines), writes each one's exit file as it ends (after killing what it left in its
+// process group, while its zombie still holds the pid), and exits when none is left. A normal
+// exit leaves the table empty: K exits at once. Other orphans (a task's leftovers, a daemon a
+// task setsid()s) are reaped and never waited for: only what the table names keeps K alive.
 //
-// Rejected: a waiter exec'd per attempt (a second exec per task); a subreaper (sluice is the
-// process being killed, and an ancestor of it cannot be its child); writing every exit to a
-// file (a file per task, and inodes are the dearest part of starting one, local_executor.h).
+// Why the table tells attempts apart safely: a slot says "running" until E has seen that
+// attempt end (waitid with WNOWAIT: it is still a zombie, not reaped), so the pid it names
+// cannot have been reused meanwhile; and if that pid is K's child, E has died. E records a spawn right after vfork returns; an attempt E dies before
+// recording (a few instructions) is not kept: resume finds it lost and kills it by its marks.
+// If T is killed, K (PR_SET_PDEATHSIG) kills E with SIGKILL: a crash, handled as above. If K is
+// killed, E keeps its attempts (they are its children) and T, a subreaper too, inherits E.
+//
+// Not kept: an attempt with secrets (its output passes through E to be masked; it is lost on a
+// crash). A run of builtins only still has a K (the split comes before the pipeline is read):
+// two small forks and a sleeping process, whose table stays empty.
+//
+// Rejected: the engine starting attempts through the keeper over a socket (one round trip per
+// start and a hop per end: +20 % on the chain benchmark, bench/RESULTS.md); the keeper reading
+// the attempts from the store at E's death (a spawn is committed a turn after it happens, and
+// the keeper would need the event log); the SLUICE_* marks in /proc/PID/environ (a daemon a
+// task starts carries them too, and a task may exec with another environment).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
-#include "env/env.h"
-#include "env/spawn_posix.h"
+#include "common/error.h"
 
 namespace sluice {
 
-// This process's end of one keeper. Owned by the launcher; not thread-safe.
-class KeeperClient {
- public:
-  // Forks a keeper whose lock and .owed file live in `dir` (created if missing), recording
-  // `owner` in its lock. On failure (no socket, no fork) returns why; nothing runs.
-  static Result<std::unique_ptr<KeeperClient>> Start(const std::string& dir,
-                                                     const SpawnSetup& setup,
-                                                     const std::string& owner);
-  // Acknowledges what was recorded and closes the socket: the keeper writes the exits not
-  // acknowledged and exits once its attempts end. Waits for it only when it kept nothing.
-  ~KeeperClient();
+struct KeptTable;  // keeper_posix.cc
 
-  const std::string& dir() const { return dir_; }
-  int pid() const { return pid_; }
-  int fd() const { return gone_ ? -1 : fd_; }  // -1 once the keeper closed its end
-  // Has the keeper start `req` (its exit_file set). Returns the pid, or why it did not start.
-  Result<int> Spawn(const SpawnRequest& req);
-  // Moves the exits reported so far (read now when `read`, else only those read meanwhile)
-  // into `out`. When the keeper is gone, every attempt it still kept is reported lost.
-  void TakeExits(bool read, std::vector<ProcessExit>* out);
-  // Every exit taken so far is recorded: the keeper may forget them (sent with the next
-  // message, or when this closes).
-  void Recorded() { to_ack_ = taken_; }
-  // The keeper (pid()) was reaped: every attempt it still kept is lost.
-  void Died();
+// E's end of its keeper: the shared table and the folder message. Owned by the posix Env, used
+// by its process launcher; not thread-safe.
+class KeeperLink {
+ public:
+  // Splits this process into T, K and E (above). Returns in E; T and K never return. On failure
+  // (no pipe, no memory, no fork) returns why, and this process goes on alone.
+  static Result<std::unique_ptr<KeeperLink>> Split();
+  ~KeeperLink();
+
+  // Tells K the run's keeper folder (created if missing), once; later calls are ignored.
+  void KeepIn(const std::string& dir);
+  // True once K holds its lock in that folder (waits for its answer the first time); false when
+  // KeepIn was never called or K could not take the lock: attempts are then not kept.
+  bool Ready();
+  // Attempt `pid` was started, to be kept with `exit_file`. False when it cannot be (a path
+  // longer than a slot, every slot taken): it is then not kept.
+  bool Started(int pid, const std::string& exit_file);
+  // The kept attempt `pid` ended so (exit_code -1 when `signal` ended it); K writes it should E
+  // die before Recorded. Ignored for a pid not kept.
+  void Ended(int pid, int exit_code, int signal);
+  // Every end given to Ended so far is recorded: their slots are freed.
+  void Recorded();
 
  private:
-  KeeperClient(std::string dir, int pid, int fd) : dir_(std::move(dir)), pid_(pid), fd_(fd) {}
-  bool Send(const std::string& frame);
-  bool ReadAvailable(bool block);
-  void ParseFrames();
-  void LoseAll();
+  KeeperLink(KeptTable* table, int chan) : table_(table), chan_(chan) {}
+  enum class State { kUnasked, kAsked, kReady, kRefused };
 
-  std::string dir_;
-  int pid_;
-  int fd_;
-  bool gone_ = false;    // the socket is closed
-  bool reaped_ = false;  // the keeper was waited for (by the launcher)
-  std::string in_;                     // bytes read, not yet a whole frame
-  std::vector<ProcessExit> exits_;     // reported, not taken
-  std::vector<int> kept_;              // pids started and not reported ended
-  bool started_seen_ = false;          // a kStarted frame arrived (Spawn waits for it)
-  int started_pid_ = 0;
-  std::string started_error_;
-  uint64_t seen_ = 0;    // the last exit's sequence number
-  uint64_t taken_ = 0;   // ... of the last exit taken
-  uint64_t to_ack_ = 0;  // ... recorded
-  uint64_t acked_ = 0;   // ... last sent to the keeper
+  KeptTable* table_;
+  int chan_;  // a socket to K: the keeper folder goes, '1' comes back once K holds the lock
+  State state_ = State::kUnasked;
+  std::unordered_map<int, uint32_t> slots_;  // kept pid, still running -> its slot
+  std::vector<uint32_t> free_;               // freed slots, reused first
+  std::vector<uint32_t> ended_;              // slots whose ends await Recorded
 };
 
 }  // namespace sluice

@@ -1,7 +1,8 @@
 // The POSIX process launcher: vfork and execve (spawn_posix.cc), process groups, and log files
-// the children write into directly. An attempt with an exit file is started and waited for by
-// the run's keeper instead (keeper_posix.h), so that it outlives a crash of this process; its
-// exit then arrives through the keeper's socket rather than by SIGCHLD.
+// the children write into directly. This process starts and reaps its attempts itself; an
+// attempt with an exit file is also written into the table this process shares with its keeper
+// (keeper_posix.h), which becomes the attempt's parent, and writes its exit file, only if this
+// process dies.
 //
 // Why files and not pipes: output through pipes passed through this process, and each exit then
 // woke it up to three times (the two pipes closing, then SIGCHLD); with files it is one wakeup,
@@ -39,7 +40,7 @@ namespace {
 
 class PosixProcessLauncher : public ProcessLauncher {
  public:
-  explicit PosixProcessLauncher(int child_umask) : child_umask_(child_umask) {
+  PosixProcessLauncher(int child_umask, KeeperLink* keeper) : keeper_(keeper) {
     sigemptyset(&waited_);
     sigaddset(&waited_, SIGCHLD);
     sigaddset(&waited_, SIGINT);
@@ -50,7 +51,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaddset(&waited_, SIGHUP);
     sigprocmask(SIG_BLOCK, &waited_, &old_mask_);
     sigfd_ = signalfd(-1, &waited_, SFD_NONBLOCK | SFD_CLOEXEC);
-    setup_ = CurrentSpawnSetup(child_umask, false);
+    setup_ = CurrentSpawnSetup(child_umask);
   }
 
   ~PosixProcessLauncher() override {
@@ -62,7 +63,8 @@ class PosixProcessLauncher : public ProcessLauncher {
   }
 
   Result<int> Spawn(const SpawnRequest& req) override {
-    if (!req.mask && !req.exit_file.empty() && !req.keeper_dir.empty()) return SpawnKept(req);
+    // Asked before the start: the first time, K's answer may still be on its way.
+    const bool kept = keeper_ && !req.mask && !req.exit_file.empty() && keeper_->Ready();
     const int out = OpenLogFile(req.stdout_path);
     if (out < 0) return Fail(ErrorCode::kIo, "cannot create {}: {}", req.stdout_path, strerror(errno));
     const int err = OpenLogFile(req.stderr_path);
@@ -104,30 +106,12 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(out);
       close(err);
     }
+    if (pid && kept) keeper_->Started(*pid, req.exit_file);
     return pid;
   }
 
   void PrepareKeeper(const std::string& keeper_dir) override {
-    if (!keeper_) (void)StartKeeper(keeper_dir);
-  }
-
-  Status StartKeeper(const std::string& keeper_dir) {
-    auto k = KeeperClient::Start(keeper_dir, CurrentSpawnSetup(child_umask_, true),
-                                 std::to_string(getpid()));
-    if (!k) return std::unexpected(k.error());
-    keeper_ = std::move(*k);
-    return {};
-  }
-
-  // Through the keeper (keeper_posix.h), started by now or with the first kept attempt.
-  Result<int> SpawnKept(const SpawnRequest& req) {
-    if (!keeper_) {
-      if (auto s = StartKeeper(req.keeper_dir); !s) return std::unexpected(s.error());
-    } else if (keeper_->dir() != req.keeper_dir) {
-      return Fail(ErrorCode::kInvalidInput, "one keeper per launcher: {} is not {}",
-                  req.keeper_dir, keeper_->dir());
-    }
-    return keeper_->Spawn(req);
+    if (keeper_) keeper_->KeepIn(keeper_dir);
   }
 
   void ExitsRecorded() override {
@@ -143,15 +127,12 @@ class PosixProcessLauncher : public ProcessLauncher {
   WaitResult Wait(int64_t timeout_us) override {
     WaitResult r;
     Reap(&r);
-    if (keeper_) keeper_->TakeExits(true, &r.exits);
     if (!r.exits.empty()) return r;
     const int64_t deadline = timeout_us < 0 ? -1 : MonotonicUs() + timeout_us;
     std::vector<pollfd> fds;
     while (true) {
-      // The signals, the keeper's reports, then the pipes of masked attempts.
+      // The signals, then the pipes of masked attempts.
       fds.assign(1, pollfd{sigfd_, POLLIN, 0});
-      const bool keeper = keeper_ && keeper_->fd() >= 0;
-      if (keeper) fds.push_back(pollfd{keeper_->fd(), POLLIN, 0});
       for (const auto& [pid, p] : piped_) {
         for (const auto& st : p.streams) {
           if (st.pipe >= 0) fds.push_back(pollfd{st.pipe, POLLIN, 0});
@@ -162,8 +143,7 @@ class PosixProcessLauncher : public ProcessLauncher {
       int n = poll(fds.data(), fds.size(), ms);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return r;
-      if (n > 0 && fds.size() > 1u + keeper) CopyPipes(fds, 1 + keeper);
-      if (keeper && fds[1].revents) keeper_->TakeExits(true, &r.exits);
+      if (n > 0 && fds.size() > 1) CopyPipes(fds, 1);
       if (fds[0].revents & POLLIN) {
         signalfd_siginfo info;
         while (read(sigfd_, &info, sizeof(info)) == sizeof(info)) {
@@ -252,24 +232,26 @@ class PosixProcessLauncher : public ProcessLauncher {
     piped_.erase(it);
   }
 
+  // Every child that ended: seen first without reaping it (WNOWAIT), so that while its zombie
+  // still holds the pid, and so the group id, whatever it left in its group is killed and its
+  // end goes into the keeper's table; reaped only then.
   void Reap(WaitResult* r) {
     while (true) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) return;
-      if (keeper_ && pid == keeper_->pid()) {
-        keeper_->Died();  // what it still kept is lost
-        keeper_->TakeExits(false, &r->exits);
-        continue;
-      }
-      FinishPiped(pid);
+      siginfo_t si{};
+      if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) return;
+      const pid_t pid = si.si_pid;
       ProcessExit e;
       e.pid = pid;
-      if (WIFEXITED(status)) {
-        e.exit_code = WEXITSTATUS(status);
-      } else if (WIFSIGNALED(status)) {
-        e.signal = WTERMSIG(status);
+      if (si.si_code == CLD_EXITED) {
+        e.exit_code = si.si_status;
+      } else {
+        e.signal = si.si_status;
       }
+      kill(-pid, SIGKILL);
+      if (keeper_) keeper_->Ended(pid, e.exit_code, e.signal);
+      int status;
+      waitpid(pid, &status, 0);
+      FinishPiped(pid);
       r->exits.push_back(e);
     }
   }
@@ -278,15 +260,14 @@ class PosixProcessLauncher : public ProcessLauncher {
   sigset_t old_mask_;
   int sigfd_ = -1;
   SpawnSetup setup_;
-  std::unique_ptr<KeeperClient> keeper_;  // once an attempt was kept
+  KeeperLink* keeper_;          // the Env's; null when this process has no keeper
   std::map<int, Piped> piped_;  // masked attempts still running, by pid
-  int child_umask_;
 };
 
 }  // namespace
 
-std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask) {
-  return std::make_unique<PosixProcessLauncher>(child_umask);
+std::unique_ptr<ProcessLauncher> NewPosixProcessLauncher(int child_umask, KeeperLink* keeper) {
+  return std::make_unique<PosixProcessLauncher>(child_umask, keeper);
 }
 
 }  // namespace sluice

@@ -1,5 +1,5 @@
-// Starting one program: vfork and execve with a minimal child (spawn_posix.h). Used by the
-// process launcher for the attempts it starts itself and by the keeper for the attempts it keeps.
+// Starting one program: vfork and execve with a minimal child (spawn_posix.h), for the process
+// launcher.
 #include "env/spawn_posix.h"
 
 #include <fcntl.h>
@@ -72,14 +72,14 @@ bool MoveFd(int fd, int target) {
 
 }  // namespace
 
-SpawnSetup CurrentSpawnSetup(int child_umask, bool reset_all) {
+SpawnSetup CurrentSpawnSetup(int child_umask) {
   SpawnSetup s;
   s.child_umask = child_umask;
   // What a task starts with: these signals at their default disposition, even when this
   // process ignores them (nohup, a shell's SIGPIPE); others as inherited, as with exec.
   for (int sig : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP}) {
     struct sigaction sa;
-    if (reset_all || sigaction(sig, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL) {
+    if (sigaction(sig, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL) {
       s.reset.push_back(sig);
     }
   }

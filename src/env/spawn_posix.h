@@ -1,6 +1,5 @@
-// Internal to env: starting one program (vfork and execve), shared by the process launcher
-// (process_posix.cc) and the keeper that starts the attempts it keeps (keeper_posix.cc). Only
-// those files include it.
+// Internal to env: starting one program (vfork and execve), for the process launcher
+// (process_posix.cc). Only env's posix files include it.
 #pragma once
 
 #include <string>
@@ -17,10 +16,8 @@ struct SpawnSetup {
   int child_umask = -1;                 // the program's file mode creation mask; < 0: ours
 };
 
-// The setup of this process: its PATH, and the signals it does not leave at their default
-// (plus SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT and SIGHUP when `reset_all` is set: a keeper
-// ignores some of them itself, and a task must never inherit that).
-SpawnSetup CurrentSpawnSetup(int child_umask, bool reset_all);
+// The setup of this process: its PATH, and the signals it does not leave at their default.
+SpawnSetup CurrentSpawnSetup(int child_umask);
 
 // Creates or empties a log file (O_CLOEXEC); -1 with errno on failure.
 int OpenLogFile(const std::string& path);

@@ -107,11 +107,9 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   if (!req.masked.empty() || !req.secret_env.empty() || !req.secret_files.empty()) {
     if (auto s = GiveSecrets(req, paths, sp, run); !s) return std::unexpected(s.error());
   } else {
-    // Kept by the run's keeper, so that it outlives a crash of this process. (An attempt with
-    // secrets is not: its output passes through this process to be masked.)
+    // Kept by the run's keeper should this process die. (An attempt with secrets is not: its
+    // output passes through this process to be masked.)
     sp.exit_file = paths.exit;
-    sp.keeper_dir = run_dir_ + "/keepers";
-    run.kept = true;
   }
   auto pid = launcher_.Spawn(sp);
   if (pid) {
@@ -152,19 +150,10 @@ PollResult LocalExecutor::Poll(int64_t timeout_us) {
     auto it = running_.find(exit.pid);
     if (it == running_.end()) continue;
     // The attempt is over when its main process is: whatever it left running in its process
-    // group (`sleep 30 &`) goes with it, so nothing outlives the attempt that started it. (The
-    // keeper did that already for the attempts it keeps.)
-    if (!it->second.kept) launcher_.SignalGroup(exit.pid, SIGKILL);
+    // group (`sleep 30 &`) was killed with it (ProcessLauncher::Wait), so nothing outlives the
+    // attempt that started it.
     const bool cancelled = cancelled_.erase(exit.pid) > 0;
-    AttemptEnd end;
-    if (exit.lost) {
-      end.handle = exit.pid;
-      end.how = AttemptEnd::How::kLost;
-      end.message = "the attempt's outcome is unknown: its keeper process died";
-      KillMarked(it->second.run_id, it->second.task, it->second.attempt);
-    } else {
-      end = Ended(exit.pid, exit.exit_code, exit.signal, cancelled, it->second);
-    }
+    AttemptEnd end = Ended(exit.pid, exit.exit_code, exit.signal, cancelled, it->second);
     ended_.emplace_back(exit.pid, std::move(it->second.paths));
     running_.erase(it);
     out.ends.push_back(std::move(end));

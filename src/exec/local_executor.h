@@ -19,7 +19,7 @@ namespace sluice {
 // directory, with RUN/tasks/NAME@ATTEMPT.stdout.log and .stderr.log beside it. One folder per
 // attempt, because creating folders is the dearest file-system step of starting a task ('@'
 // cannot appear in task names, so paths never collide). NAME@ATTEMPT.exit is written only by
-// the run's keeper, for an attempt whose end sluice may not have recorded when it died.
+// the run's keeper, for an attempt whose end sluice had not recorded when it died.
 struct AttemptPaths {
   std::string work;
   std::string stdout_log;
@@ -43,7 +43,7 @@ class LocalExecutor : public Executor {
   void Cancel(AttemptHandle handle, StopMode mode) override;
   PollResult Poll(int64_t timeout_us) override;
   // Attempts without secrets are kept by the run's keeper (keeper_posix.h), which outlives a
-  // dead sluice. An open attempt whose exit file is there ended meanwhile (its real status and
+  // dead sluice and becomes their parent. An open attempt whose exit file is there ended meanwhile (its real status and
   // outputs); one a live keeper still owes is adopted (Poll reads its exit file when it
   // appears); any other is lost, and whatever is left of it (found by its SLUICE_RUN_ID,
   // SLUICE_TASK and SLUICE_ATTEMPT) is killed first. Waits a while for a live keeper that has
@@ -69,7 +69,6 @@ class LocalExecutor : public Executor {
     // and messages, and the links to its secret files (in the private PATHS.work + ".secrets").
     std::shared_ptr<const Masker> masker;
     std::vector<std::string> secret_links;
-    bool kept = false;  // by the keeper: it killed what the attempt left in its group
     std::string run_id, task;  // its marks (KillMarked)
     int attempt = 0;
   };

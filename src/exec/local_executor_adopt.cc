@@ -84,7 +84,6 @@ std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
     run.run_id = a.run_id;
     run.task = a.task;
     run.attempt = a.attempt;
-    run.kept = true;
     Adoption adoption;
     if (auto exit = ReadExitFile(run.paths.exit)) {
       adoption.verdict = Adoption::Verdict::kEnded;

@@ -70,7 +70,7 @@ TEST(LocalExecutor, StartsInTheAttemptFolderWithLogsDeclaredEnvWinningAndMarks) 
   EXPECT_EQ(sp.env, want);
   // Kept by the run's keeper, which writes its exit beside its logs if sluice dies.
   EXPECT_EQ(sp.exit_file, kWork + ".exit");
-  EXPECT_EQ(sp.keeper_dir, "/state/runs/r1/keepers");
+  EXPECT_EQ(f.launcher.keeper_dir, "/state/runs/r1/keepers");
   f.exec.Recorded();
   EXPECT_EQ(f.launcher.exits_recorded, 1) << "the keeper is told what was recorded";
 }
@@ -151,10 +151,9 @@ TEST(LocalExecutor, MissingArtifactFailsTheAttempt) {
   EXPECT_NE(end.outputs->error().message.find("did not create \"model.bin\""), std::string::npos);
 }
 
-// A cancelled attempt hands back no outputs, whatever it exits with; whatever an ended attempt
-// left in its process group is killed before its end is reported (by the keeper for a kept
-// attempt, which does it while the attempt's zombie still holds the group's id; by the executor
-// for an attempt with secrets, which it started itself).
+// A cancelled attempt hands back no outputs, whatever it exits with. (Whatever an ended attempt
+// left in its process group was killed by the launcher before its end was reported, while the
+// attempt's zombie still held the group's id: the executor signals it no more.)
 TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   Fixture f;
   AttemptRequest r = Request();
@@ -166,7 +165,7 @@ TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   EXPECT_FALSE(end.outputs) << "cancelled: nothing collected";
   std::vector<std::pair<int, int>> want = {{static_cast<int>(*pid), SIGTERM},
                                            {static_cast<int>(*pid), SIGKILL}};
-  EXPECT_EQ(f.launcher.signals, want) << "TERM, KILL; the keeper killed the leftovers";
+  EXPECT_EQ(f.launcher.signals, want) << "TERM, KILL; the launcher killed the leftovers";
   f.exec.Cancel(*pid, StopMode::kKill);
   EXPECT_EQ(f.launcher.signals.size(), 2u) << "an ended attempt is not signalled again";
   r.attempt = 2;
@@ -174,8 +173,6 @@ TEST(LocalExecutor, CancelTerminatesOrKillsTheGroupAndCollectsNothing) {
   auto secret = f.Start(r);
   ASSERT_TRUE(secret);
   EXPECT_TRUE(f.launcher.spawned.back().exit_file.empty()) << "not kept: its output is masked here";
-  f.Exit(*secret, 1);
-  EXPECT_EQ(f.launcher.signals.back(), std::make_pair(static_cast<int>(*secret), SIGKILL));
 }
 
 // --- After a restart -----------------------------------------------------------------------
@@ -281,7 +278,8 @@ TEST(LocalExecutor, AnAdoptedAttemptCanBeCancelled) {
 }
 
 // Only an attempt whose end truly cannot be known is lost: an adopted attempt whose keeper died
-// without writing its exit (killed itself), or one whose keeper died while this process ran.
+// without writing its exit (killed itself). (A keeper that dies while this process runs loses
+// nothing: this process is its attempts' parent.)
 TEST(LocalExecutor, AnAttemptWhoseKeeperDiedWithoutItsExitIsLost) {
   Fixture f;
   LiveKeeper(f, "4300 " + kWork + ".exit\n");
@@ -296,11 +294,6 @@ TEST(LocalExecutor, AnAttemptWhoseKeeperDiedWithoutItsExitIsLost) {
   EXPECT_NE(r.ends[0].message.find("its keeper process died"), std::string::npos);
   std::vector<std::pair<int, int>> want = {{4300, SIGKILL}};
   EXPECT_EQ(f.launcher.signals, want) << "what is left of it is killed";
-  auto pid = f.Start(Request("b"));
-  f.launcher.Lose(static_cast<int>(*pid));
-  r = f.exec.Poll(0);
-  ASSERT_EQ(r.ends.size(), 1u);
-  EXPECT_EQ(r.ends[0].how, AttemptEnd::How::kLost);
 }
 
 // A live keeper that has not listed what it owes yet (its sluice died a moment ago) is waited

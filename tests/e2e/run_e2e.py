@@ -92,6 +92,31 @@ def pipeline(tasks, extra=""):
     return f"apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {{name: e2e}}\nspec:\n{extra}  tasks:\n{tasks}"
 
 
+def engine_pid(e, run):
+    """The run's engine process: the pid its lock records. (The process a caller starts is the
+    engine's grandparent, with the run's keeper between them: src/env/keeper_posix.h.)"""
+    path = os.path.join(e.state, "runs", run, "lock")
+    for _ in range(500):
+        try:
+            pid = int(open(path).read().strip() or "0")
+            if pid > 0:
+                return pid
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.01)
+    raise AssertionError("no engine pid in " + path)
+
+
+def crash(e, proc, run):
+    """What a crash of sluice is (a segfault, the OOM killer, kill -9 of the run's pid): the
+    engine dies by SIGKILL; the process the caller started then ends as it did."""
+    try:
+        os.kill(engine_pid(e, run), signal.SIGKILL)
+    except ProcessLookupError:
+        return proc.wait()  # it ended by itself meanwhile
+    assert proc.wait() == -signal.SIGKILL, f"the started process exited {proc.returncode}"
+
+
 @test
 def runs_dag_passes_outputs_and_artifacts():
     e = Env()
@@ -270,8 +295,7 @@ def killed_run_shows_interrupted_until_resumed():
     e.write("p.yaml", pipeline("    - {name: long, run: [sleep, '1'], retry: {limit: 1, on: [lost]}}\n"))
     proc, run = e.start("run", "p.yaml")
     time.sleep(0.3)
-    proc.kill()
-    proc.wait()
+    crash(e, proc, run)
     runs = json.loads(e.sluice("runs", "-o", "json", check=0).stdout)
     assert runs[0]["status"] == "interrupted", runs
     assert e.status(run)["status"] == "interrupted"
@@ -294,8 +318,7 @@ def status_after_a_kill_shows_what_only_the_journal_held():
         if os.path.exists(b_folder):
             break
         time.sleep(0.001)
-    proc.kill()
-    proc.wait()
+    crash(e, proc, run)
     tasks = e.tasks(run)
     assert tasks.get("a", {}).get("state") == "succeeded", tasks
     assert tasks.get("b", {}).get("state") == "running", tasks
@@ -487,8 +510,7 @@ def resume_kills_the_lost_attempt_before_retrying():
         time.sleep(0.02)
     # The keeper that would have told its end dies too: only then is the attempt lost.
     kill_keepers(e, run)
-    proc.kill()
-    proc.wait()
+    crash(e, proc, run)
     e.sluice("resume", run, check=0)
     time.sleep(0.5)
     done = open(os.path.join(d, "done")).read().split()
@@ -559,8 +581,7 @@ def resume_adopts_the_attempts_that_outlived_sluice():
     e.wait_for(lambda: all(os.path.exists(os.path.join(d, n)) for n in ("quick", "failing", "slow")),
                "the three tasks to start")
     time.sleep(0.2)  # quick has ended; its end may or may not have been recorded
-    proc.kill()
-    proc.wait()
+    crash(e, proc, run)
     assert keeper_pids(e, run), "no keeper outlived sluice"
     open(os.path.join(d, "go"), "w").close()  # failing ends while nobody runs the run
     time.sleep(0.2)
@@ -576,6 +597,37 @@ def resume_adopts_the_attempts_that_outlived_sluice():
     for name in ("quick", "failing", "slow"):
         assert open(os.path.join(d, name)).read().split() == ["1"], name + " ran again"
     e.wait_for(lambda: not keeper_pids(e, run), "the keepers to end")
+
+
+@test
+def killing_the_started_process_is_a_crash_whose_task_resume_adopts():
+    """kill -9 of the pid the caller started (the engine's grandparent) ends the run as a crash
+    does: the keeper kills the engine and keeps the running task, which resume adopts."""
+    e = Env()
+    d = os.path.join(e.dir, "marks")
+    os.mkdir(d)
+    e.write("p.yaml", pipeline(f"""
+    - name: slow
+      script: |
+        echo "$SLUICE_ATTEMPT" >> "$D/slow"
+        sleep 0.6
+        echo done > out.txt
+      env: {{D: "{d}"}}
+      outputs: {{params: [{{name: v, from: {{file: out.txt}}}}]}}
+      retry: {{limit: 2, on: [lost]}}
+"""))
+    proc, run = e.start("run", "p.yaml")
+    e.wait_for(lambda: os.path.exists(os.path.join(d, "slow")), "the task to start")
+    engine = engine_pid(e, run)
+    proc.kill()
+    proc.wait()
+    e.wait_for(lambda: not os.path.exists(f"/proc/{engine}"), "the engine to be killed")
+    assert keeper_pids(e, run), "no keeper kept the task"
+    e.sluice("resume", run, check=0)
+    t = e.tasks(run)["slow"]
+    assert t["state"] == "succeeded" and t["attempts"] == 1, t
+    assert t["outputs"]["params"]["v"] == "done", t
+    assert open(os.path.join(d, "slow")).read().split() == ["1"], "it ran again"
 
 
 def crash_pipeline(sleep="0.1"):
@@ -612,8 +664,7 @@ def crash_loop_resume_finishes_every_task_once():
         time.sleep(rng.uniform(0.0, 0.25))
         if proc.poll() is not None:
             break  # finished before we could kill it
-        proc.kill()
-        proc.wait()
+        crash(e, proc, run)
         kills += 1
         # Tasks that had succeeded must never run again.
         for name, t in e.tasks(run).items():
@@ -662,8 +713,7 @@ def crash_loop_with_long_tasks_runs_no_task_twice():
         time.sleep(rng.uniform(0.05, 0.25))
         if proc.poll() is not None:
             break
-        proc.kill()
-        proc.wait()
+        crash(e, proc, run)
         kills += 1
         if kills >= 12:
             break
@@ -866,8 +916,7 @@ def approvals_quorum_self_approval_rejection_timeout_and_restart():
     # A run waiting for approval survives kill -9: the vote cast meanwhile is seen on resume.
     proc, run2 = e.start("run", "p.yaml", account="daemon")
     e.wait_for(lambda: any(a["run"] == run2 for a in e.awaiting()), "the second request")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    crash(e, proc, run2)
     e.sluice("approve", run2, "sign-off", check=0, account="bin")
     r = e.sluice("resume", run2, check=0, account="daemon")
     assert e.status(run2)["status"] == "succeeded", r.stderr
@@ -1001,8 +1050,7 @@ def secrets_are_asked_for_again_on_resume_and_missing_ones_are_named():
         if os.path.isdir(tasks) and any(n.startswith("wait@") for n in os.listdir(tasks)):
             break
         time.sleep(0.02)
-    proc.kill()
-    proc.wait()
+    crash(e, proc, run)
     p = e.sluice("resume", run, check=2, env={"E2E_API_TOKEN": vals["api"], "SLUICE_PARAM_TOKEN": ""})
     # An empty variable is a value: it differs from the one submitted.
     assert 'secret param "token" differs' in p.stderr, p.stderr
@@ -1103,8 +1151,7 @@ def a_vote_after_the_deadline_is_refused_with_no_process_watching():
                                "    - {name: deploy, needs: [gate], run: [echo, deployed]}\n"))
     proc, run = e.start("run", "t.yaml", account="daemon")
     e.wait_for(lambda: e.awaiting(), "the approval request")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    crash(e, proc, run)
     time.sleep(2.2)
     late = e.sluice("approve", run, "gate", check=2, account="bin")
     assert "timed out" in late.stderr, late.stderr
@@ -1165,8 +1212,7 @@ def resume_and_rollback_refuse_a_pipeline_edited_in_the_store():
                                "  params: [{name: target, default: staging}]\n"))
     proc, run = e.start("run", "p.yaml")
     e.wait_for(lambda: e.tasks(run).get("a", {}).get("state") == "running", "the task")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    crash(e, proc, run)
     db = sqlite3.connect(os.path.join(e.state, "sluice.db"), timeout=10)
     (original,) = db.execute("SELECT content FROM sources WHERE run_id=?", (run,)).fetchone()
     db.execute("UPDATE sources SET content=replace(content, 'sleep', 'echo')")
@@ -1661,8 +1707,7 @@ def a_retried_run_killed_midway_is_resumed_from_its_retry():
     proc, same = e.start("retry", run)
     assert same == run
     e.wait_for(lambda: e.tasks(run).get("b", {}).get("state") == "running", "the retried run's b")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    crash(e, proc, run)
     e.sluice("resume", run, check=0)
     assert counts(e, "a")[0] == 2, counts(e, "a")  # a ran once more, in the retry only
     events = json.loads(e.sluice("events", run, "-o", "json", check=0).stdout)
