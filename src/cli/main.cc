@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "common/strings.h"
 #include "cli/rerun.h"
+#include "cli/schedules.h"
 
 #include <fmt/format.h>
 
@@ -44,6 +45,9 @@ struct Options {
   TokenRequest token;                   // sluice token create
   std::string token_id;                 // sluice token revoke
   std::string token_expires;            // --expires-in DURATION
+  // --- schedules (issue 13): sluice schedule next FILE [--count N] [--from TIME]
+  int schedule_count = 5;
+  std::string schedule_from;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -56,6 +60,7 @@ struct Subcommands {
   CLI::App *waiver_grant, *waiver_list, *waiver_revoke;
   CLI::App *retry, *rerun;
   CLI::App *token_create, *token_list, *token_revoke;
+  CLI::App *schedule_next = nullptr, *schedule_validate = nullptr;  // schedules (issue 13)
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -223,6 +228,24 @@ void AddToolCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.eval->add_option("--vars", o.vars_file, "a JSON object file of variables");
 }
 
+// --- Schedules (issue 13): the local commands; schedules fire only in `sluice server`.
+void AddScheduleCommands(CLI::App& app, Options& o, Subcommands& s) {
+  auto* schedule = app.add_subcommand("schedule", "read a Schedule file: its next fire times, "
+                                      "or check it (schedules fire only in sluice server)");
+  schedule->require_subcommand(1);
+  s.schedule_next = schedule->add_subcommand("next", "print the next fire times, UTC and local, "
+                                             "with their data intervals");
+  s.schedule_next->add_option("file", o.file, "schedule file")->required();
+  s.schedule_next->add_option("-n,--count", o.schedule_count, "how many (default 5)")
+      ->check(CLI::Range(1, 1000));
+  s.schedule_next->add_option("--from", o.schedule_from, "from this time on (default now): "
+                              "2026-03-29, 2026-03-29T02:30 (the schedule's zone) or RFC 3339");
+  s.schedule_validate = schedule->add_subcommand("validate", "check a schedule: cron, time zone, "
+                                                 "its pipeline and params");
+  s.schedule_validate->add_option("file", o.file, "schedule file")->required();
+}
+// --- end of schedules
+
 // Completes the parsed options with what the command line left out: the output format, the
 // state dir from $SLUICE_HOME, the -p parameters. Returns false (having said why) on a bad -p.
 bool Resolve(Env& env, Options& o) {
@@ -309,6 +332,8 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.cache_clear) return CmdCacheClear(env, g);
   if (*s.eval) return CmdEval(env, o.expr, o.vars, o.vars_file);
   if (*s.version) return PrintVersion(g);
+  if (*s.schedule_next) return CmdScheduleNext(env, g, o.file, o.schedule_count, o.schedule_from);
+  if (*s.schedule_validate) return CmdScheduleValidate(env, g, o.file);
   return 2;
 }
 
@@ -399,6 +424,7 @@ int main(int argc, char** argv) {
   AddWaiverCommands(app, o, s);
   AddToolCommands(app, o, s);
   AddServerCommands(app, o, s);
+  AddScheduleCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);

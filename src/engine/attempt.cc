@@ -6,6 +6,7 @@
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "env/env.h"
+#include "schedule/schedule.h"
 
 namespace sluice {
 
@@ -21,6 +22,9 @@ Result<Activation::Resolved> InstanceScope::Resolve(std::span<const std::string>
     return Resolved{ctx_.params, 1};
   }
   if (root == "run") return ResolveRun(path);
+  if (root == "schedule") {  // docs/schedules.md, "In expressions"
+    return Resolved{ctx_.schedule.is_null() ? ScheduleValue(nullptr) : ctx_.schedule, 1};
+  }
   if (root == "scope" && !component_params_) return ResolveScope(path);
   if (root == "error") return ResolveError();
   if (root == "task") {

@@ -40,6 +40,8 @@ struct RunContext {
   Breakers* breakers = nullptr;
   const RunSecrets* secrets = nullptr;  // null: the run has none
   std::shared_ptr<const PolicySet> central_policies;  // EngineOptions::central_policies
+  // schedule.*: ScheduleValue() of the fire that started the run; null: no schedule did.
+  Value schedule;
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)

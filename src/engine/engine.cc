@@ -17,6 +17,7 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.breakers = breakers;
   ctx.secrets = o.secrets;
   ctx.central_policies = o.central_policies;
+  if (o.schedule) ctx.schedule = ScheduleValue(&*o.schedule);
   return ctx;
 }
 

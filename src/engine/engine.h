@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@
 #include "engine/recorder.h"
 #include "engine/run_state.h"
 #include "executor/executor.h"
+#include "schedule/schedule.h"
 #include "spec/plan.h"
 
 namespace sluice {
@@ -39,6 +41,9 @@ struct EngineOptions {
   // The state folder's central policies and waivers: its gate-stage policies apply before every
   // task they match, waived only by central waivers. Null: none.
   std::shared_ptr<const PolicySet> central_policies;
+  // The fire time and data interval of the schedule that started this run (what schedule.*
+  // reads; `sluice server` sets it, docs/schedules.md). None: schedule.* are null.
+  std::optional<ScheduleTimes> schedule;
 };
 
 class Engine {

@@ -19,7 +19,7 @@ bool StartsOperand(std::string_view text, size_t at) {
   while (n < text.size() && IdentChar(text[n])) ++n;
   std::string_view word = text.substr(at, n - at);
   static constexpr std::string_view kRoots[] = {"params", "tasks",     "item",    "run", "task",
-                                                "error",  "component", "pipeline"};
+                                                "error",  "component", "pipeline", "schedule"};
   for (std::string_view r : kRoots) {
     if (word == r) return true;
   }

@@ -37,6 +37,11 @@ class Compiler {
   Result<std::shared_ptr<const Plan>> Run(const std::string& path) {
     root_ = fs_.Absolute(path);
     SLUICE_TRY(file, Read(root_, Location{}));
+    if (!file->schedules.empty()) {  // docs/schedules.md
+      return FailAt(file->schedules[0].loc, "schedule {} is a Schedule document: it lives in its "
+                    "own file and names its pipeline; check it with: sluice schedule validate {}",
+                    Quote(file->schedules[0].name), root_);
+    }
     if (file->pipelines.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: no Pipeline document (a file of components is "
                   "imported by a pipeline, not run)", root_);
@@ -104,6 +109,11 @@ class Compiler {
       if (!file->pipelines.empty()) {
         return FailAt(file->pipelines[0].loc, "only Component, Breaker, Policy and Waiver documents "
                       "can be imported, and this is a Pipeline (imported from {})", loc.ToString());
+      }
+      if (!file->schedules.empty()) {
+        return FailAt(file->schedules[0].loc, "only Component, Breaker, Policy and Waiver "
+                      "documents can be imported, and this is a Schedule (imported from {})",
+                      loc.ToString());
       }
       for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
       for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));

@@ -312,10 +312,10 @@ static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) 
   }
   SLUICE_TRY(k, r.Str(doc["kind"], "kind"));
   static const std::vector<std::string> kKinds = {"Pipeline", "Component", "Breaker", "Policy",
-                                                  "Waiver"};
+                                                  "Waiver", "Schedule"};
   if (std::find(kKinds.begin(), kKinds.end(), *k) == kKinds.end()) {
     return FailAt(r.Loc(doc["kind"]), "unknown kind {}; expected Pipeline, Component, Breaker, "
-                  "Policy or Waiver{}",
+                  "Policy, Waiver or Schedule{}",
                   Quote(*k), DidYouMean(*k, kKinds));
   }
   *kind = *k;
@@ -582,6 +582,15 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
     } else if (kind == "Waiver") {
       SLUICE_TRY(w, r.Waiver(doc));
       out.waivers.push_back(std::move(*w));
+    } else if (kind == "Schedule") {  // loader_schedule.cc
+      SLUICE_TRY(sc, ReadSchedule(r, doc));
+      for (const auto& other : out.schedules) {
+        if (other.name == sc->name) {
+          return FailAt(sc->loc, "schedule {} is declared twice (also at {})", Quote(sc->name),
+                        other.loc.ToString());
+        }
+      }
+      out.schedules.push_back(std::move(*sc));
     } else {
       SLUICE_TRY(c, r.Component(doc));
       c->dir = dir;
@@ -589,7 +598,7 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
     }
   }
   if (out.pipelines.empty() && out.components.empty() && out.breakers.empty() &&
-      out.policies.empty() && out.waivers.empty()) {
+      out.policies.empty() && out.waivers.empty() && out.schedules.empty()) {
     return Fail(ErrorCode::kInvalidInput, "{}: no sluice documents in the file", path);
   }
   return out;

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "env/env.h"
 #include "spec/model.h"
+#include "spec/schedule_spec.h"
 
 namespace sluice {
 
@@ -18,6 +19,7 @@ struct SpecFile {
   std::vector<BreakerSpec> breakers;  // kind: Breaker documents
   std::vector<PolicySpec> policies;   // kind: Policy documents
   std::vector<WaiverSpec> waivers;    // kind: Waiver documents
+  std::vector<ScheduleSpec> schedules;  // kind: Schedule documents (docs/schedules.md)
 };
 
 // What one load (a pipeline with its imports, components and policies; a --policies folder)

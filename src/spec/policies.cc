@@ -21,7 +21,8 @@ Result<PolicySet> LoadPolicyFiles(FileSystem& fs, const std::vector<std::string>
   for (const auto& f : files) {
     SLUICE_TRY(content, budget.Read(fs, f));
     SLUICE_TRY(file, ParseSpecFile(f, *content, &budget));
-    if (!file->pipelines.empty() || !file->components.empty() || !file->breakers.empty()) {
+    if (!file->pipelines.empty() || !file->components.empty() || !file->breakers.empty() ||
+        !file->schedules.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: a policies folder holds only Policy and Waiver "
                   "documents", f);
     }

@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "expr/check.h"
+#include "schedule/schedule.h"
 #include "spec/static_types.h"
 
 namespace sluice {
@@ -174,6 +175,10 @@ class ReferenceChecker {
         return std::make_pair(StaticType::kInt, size_t{2});
       }
       if (root == "run" && field == "failedTasks") return std::make_pair(StaticType::kList, size_t{2});
+      // Null in a run no schedule started (docs/schedules.md, "In expressions").
+      if (root == "schedule" && IsScheduleField(field)) {
+        return std::make_pair(StaticType::kTimestamp, size_t{2});
+      }
       return std::nullopt;
     }
 
@@ -275,6 +280,14 @@ class ReferenceChecker {
       }
       return "";
     }
+    if (root == "schedule") {
+      static const std::vector<std::string> kFields = {"time", "intervalStart", "intervalEnd"};
+      if (path.size() >= 2 && !IsScheduleField(path[1])) {
+        return fmt::format("unknown {}: schedule has time, intervalStart and intervalEnd{}",
+                           Join(path, "."), DidYouMean(path[1], kFields));
+      }
+      return "";
+    }
     if (root == "error") return ErrorProblem(pt, path);
     if (root == "task") {
       if (path.size() >= 2 && path[1] != "name" && path[1] != "attempt") {
@@ -293,8 +306,9 @@ class ReferenceChecker {
     }
     if (root == "tasks" && !is_component) return OutputProblem(pt, path);
     std::vector<std::string> roots = is_component
-        ? std::vector<std::string>{"params", "component", "pipeline", "run", "task"}
+        ? std::vector<std::string>{"params", "component", "pipeline", "run", "task", "schedule"}
         : std::vector<std::string>{"params", "tasks", "item", "pipeline", "run", "scope", "task",
+                                   "schedule",
                                    "error"};
     static const std::vector<std::string> kTypeNames = {
         "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",

@@ -144,7 +144,7 @@ std::optional<BareTemplate> FindBareTemplate(std::string_view text) {
   static constexpr std::string_view kRoots[] = {"params", "tasks",   "item",     "run",
                                                 "task",   "error",   "component", "pipeline",
                                                 "secrets", "inputs", "outputs",  "workflow",
-                                                "steps"};
+                                                "steps", "schedule"};
   size_t at = 0;
   while ((at = text.find("{{", at)) != std::string_view::npos) {
     size_t close = text.find("}}", at + 2);

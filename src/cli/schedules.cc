@@ -1,0 +1,129 @@
+#include "cli/schedules.h"
+
+#include <cstdio>
+
+#include "cli/cli_support.h"
+#include "common/strings.h"
+#include "spec/loader.h"
+#include "spec/plan.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kUs = 1'000'000;
+
+std::string Utc(int64_t seconds) { return FormatTimestamp(Timestamp{seconds, 0}); }
+
+// A schedule file's schedules. A schedule file holds only Schedule documents, so that a
+// pipeline is never fired by accident from the file that defines it. On failure returns the
+// error to report (kNotFound for a missing file).
+Result<std::vector<ScheduleSpec>> ReadSchedules(Env& env, const std::string& file) {
+  const std::string path = env.files().Absolute(file);
+  LoadBudget budget;
+  SLUICE_TRY(content, budget.Read(env.files(), path));
+  SLUICE_TRY(spec, ParseSpecFile(path, *content, &budget));
+  if (spec->schedules.empty() || !spec->pipelines.empty() || !spec->components.empty() ||
+      !spec->breakers.empty() || !spec->policies.empty() || !spec->waivers.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "{}: a schedule file holds only Schedule documents "
+                "(kind: Schedule; its pipeline is named by spec.pipeline)", path);
+  }
+  return std::move(spec->schedules);
+}
+
+// The schedule's cron expression in its zone, from the Env's tz database.
+Result<CronSchedule> CronOf(Env& env, const ScheduleSpec& s) {
+  auto cron = CronSchedule::Make(s.cron, s.time_zone, env.time_zones());
+  if (!cron) return FailAt(s.time_zone_loc.line > 0 ? s.time_zone_loc : s.cron_loc, "{}", cron.error().message);
+  return cron;
+}
+
+// The fires of one schedule from `from_s` on, as JSON and printed text.
+Value FiresOf(const CronSchedule& cron, int64_t from_s, int count, std::string* text) {
+  ValueList fires;
+  for (auto f = cron.Next(from_s - 1); f && static_cast<int>(fires.size()) < count; f = cron.Next(*f)) {
+    ScheduleTimes t = TimesOf(cron, *f);
+    std::string local = FormatLocal(*f, cron.OffsetAt(*f));
+    *text += fmt::format("  {}  {}  interval {} to {}\n", Utc(*f), local,
+                         Utc(t.interval_start_us / kUs), Utc(t.interval_end_us / kUs));
+    fires.push_back(Value(ValueMap{{"time", Value(Utc(*f))},
+                                   {"local", Value(local)},
+                                   {"intervalStart", Value(Utc(t.interval_start_us / kUs))},
+                                   {"intervalEnd", Value(Utc(t.interval_end_us / kUs))}}));
+  }
+  return Value(std::move(fires));
+}
+
+// Loads the schedule's pipeline and binds its params as a run of it would be submitted.
+Status CheckPipeline(Env& env, const ScheduleSpec& s) {
+  const std::string path = s.PipelinePath();
+  if (!env.files().Stat(path).exists) {
+    return FailAt(s.pipeline_loc, "pipeline {} does not exist (a path relative to the schedule "
+                  "file)", Quote(path));
+  }
+  SLUICE_TRY(plan, LoadPlan(env.files(), path));
+  SLUICE_TRY(texts, ScheduleParamTexts(s, **plan));
+  auto bound = BindParams(**plan, *texts);
+  if (!bound) return FailAt(s.loc, "schedule {}: {}", Quote(s.name), bound.error().message);
+  return {};
+}
+
+}  // namespace
+
+int CmdScheduleNext(Env& env, const GlobalOptions& g, const std::string& file, int count,
+                    const std::string& from) {
+  auto schedules = ReadSchedules(env, file);
+  if (!schedules) return Report(schedules.error());
+  ValueList out;
+  std::string text;
+  for (const auto& s : *schedules) {
+    auto cron = CronOf(env, s);
+    if (!cron) return Report(cron.error());
+    int64_t from_s = env.clock().NowUs() / kUs;
+    if (!from.empty()) {
+      auto t = ParseInstant(from, *cron);
+      if (!t) return Report(t.error().Wrap("--from"));
+      from_s = *t;
+    }
+    text += fmt::format("schedule {}: cron {} in {}, pipeline {}{}\n", s.name, Quote(s.cron.text),
+                        cron->zone(), s.pipeline,
+                        s.policy.suspend ? " (suspended: a server starts nothing)" : "");
+    Value fires = FiresOf(*cron, from_s, count, &text);
+    out.push_back(Value(ValueMap{{"name", Value(s.name)},
+                                 {"cron", Value(s.cron.text)},
+                                 {"timeZone", Value(cron->zone())},
+                                 {"pipeline", Value(s.pipeline)},
+                                 {"suspend", Value(s.policy.suspend)},
+                                 {"fires", std::move(fires)}}));
+  }
+  if (g.json) std::printf("%s\n", Value(ValueMap{{"schedules", Value(std::move(out))}}).ToJson().c_str());
+  else std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
+int CmdScheduleValidate(Env& env, const GlobalOptions& g, const std::string& file) {
+  auto schedules = ReadSchedules(env, file);
+  if (!schedules) return Report(schedules.error());
+  ValueList out;
+  for (const auto& s : *schedules) {
+    auto cron = CronOf(env, s);
+    if (!cron) return Report(cron.error());
+    if (auto st = CheckPipeline(env, s); !st) return Report(st.error());
+    auto next = cron->Next(env.clock().NowUs() / kUs);
+    out.push_back(Value(ValueMap{{"name", Value(s.name)},
+                                 {"pipeline", Value(s.PipelinePath())},
+                                 {"next", next ? Value(Utc(*next)) : Value()}}));
+    if (!g.json) {
+      std::printf("%s: schedule %s is valid: cron %s in %s runs %s; next at %s\n", file.c_str(),
+                  s.name.c_str(), Quote(s.cron.text).c_str(), cron->zone().c_str(),
+                  s.pipeline.c_str(), next ? Utc(*next).c_str() : "never");
+    }
+  }
+  if (g.json) {
+    std::printf("%s\n", Value(ValueMap{{"valid", Value(true)}, {"schedules", Value(std::move(out))}})
+                            .ToJson().c_str());
+  }
+  return 0;
+}
+
+}  // namespace sluice
