@@ -3,10 +3,13 @@
 # is missing. Usage: scripts/deps.sh [build|demo|test|bench]...
 set -euo pipefail
 want=(cmake ninja-build ccache g++ pkg-config libyaml-dev libfmt-dev libcli11-dev libsqlite3-dev
-      libre2-dev libgtest-dev bsdutils tzdata)
+      libre2-dev libgtest-dev bsdutils tzdata
+      libpq-dev)  # libpq-dev: libpq-fe.h's types; libpq itself is loaded only for a postgresql:// store
 for what in "$@"; do
   case "$what" in
-    demo|test) want+=(python3 python3-sklearn python3-numpy graphviz) ;;
+    demo) want+=(python3 python3-sklearn python3-numpy graphviz) ;;
+    # test: the store tests also run against a throw-away PostgreSQL server (scripts/pg.sh).
+    test) want+=(python3 python3-sklearn python3-numpy graphviz postgresql-15) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
     fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac
