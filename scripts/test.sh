@@ -56,6 +56,23 @@ conformance() {
   fi
   return $rc
 }
+# PostgreSQL: one throw-away server (scripts/pg.sh) for all the store tests, which read its URL
+# from SLUICE_TEST_PG_URL; stopped and removed on any exit. A server that does not start is a
+# failed suite (the PostgreSQL cases then skip, saying why).
+pg_dir=""
+stop_pg() { if [ -n "$pg_dir" ]; then scripts/pg.sh stop "$pg_dir"; pg_dir=""; fi; }
+trap stop_pg EXIT
+trap 'stop_pg; exit 130' INT TERM
+if pg_dir=$(scripts/pg.sh start); then
+  export SLUICE_TEST_PG_URL
+  SLUICE_TEST_PG_URL=$(scripts/pg.sh url "$pg_dir")
+  echo "postgresql-server: 1 passed, 0 failed"
+  total_pass=$((total_pass + 1))
+else
+  pg_dir=""
+  echo "postgresql-server: 0 passed, 1 failed"
+  total_fail=$((total_fail + 1))
+fi
 suite unit unit
 suite cel-conformance-floor conformance
 suite bad-input bash tests/bad_input/run.sh "$build/sluice"
@@ -65,5 +82,6 @@ suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 suite server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
+suite e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

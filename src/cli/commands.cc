@@ -79,10 +79,23 @@ static void CloseStateFolder(Env& env, const std::string& state_dir) {
   }
 }
 
+// The store --store (or $SLUICE_STORE) names: postgresql://... or sqlite:PATH.
+static Result<std::unique_ptr<Store>> OpenNamedStore(const std::string& store, int fail_fsync_at) {
+  if (store.starts_with("postgresql://") || store.starts_with("postgres://")) {
+    return Store::Open(store, fail_fsync_at);
+  }
+  if (!store.starts_with("sqlite:") || store.size() == 7) {
+    return Fail(ErrorCode::kInvalidInput, "--store takes postgresql://... or sqlite:PATH, not {}",
+                Quote(store));
+  }
+  return Store::Open(store.substr(7), fail_fsync_at);
+}
+
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at) {
   FileSystem& fs = env.files();
   if (!fs.Stat(g.state_dir).is_dir) {
+    if (!create && !g.store.empty()) return OpenNamedStore(g.store, fail_fsync_at);
     if (!create) {
       return Fail(ErrorCode::kNotFound, "no state in {} (nothing has run here yet; --state-dir "
                   "or SLUICE_HOME choose another place)", g.state_dir);
@@ -90,6 +103,8 @@ Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool 
     if (auto s = fs.MakeDirs(g.state_dir); !s) return std::unexpected(s.error());
   }
   CloseStateFolder(env, g.state_dir);
+  // --store: the runs are elsewhere; the state folder still holds logs, journals and artifacts.
+  if (!g.store.empty()) return OpenNamedStore(g.store, fail_fsync_at);
   const std::string db = PathJoin(g.state_dir, "sluice.db");
   // Made here, as the umask allows (0600, or 0660 shared), rather than by SQLite (0644 before
   // the umask): its -wal and -shm files take the database's mode.

@@ -17,6 +17,9 @@ struct GlobalOptions {
   std::string state_dir;  // resolved: --state-dir, $SLUICE_HOME, or ./.sluice
   bool json = false;      // -o json
   std::string as;         // --as USER ("" = $SLUICE_USER or the login name)
+  // --store or $SLUICE_STORE: where runs are stored when not in the state folder's sluice.db,
+  // postgresql://... (docs/store.md#postgresql) or sqlite:PATH; "" = the state folder's.
+  std::string store;
 };
 
 // How a run executes in this process (run, resume, cancel).

@@ -62,7 +62,7 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
   // --policies.
   // Granted waivers count when there is a store; validate creates none.
   std::unique_ptr<Store> store;
-  if (env.files().Stat(PathJoin(g.state_dir, "sluice.db")).exists) {
+  if (!g.store.empty() || env.files().Stat(PathJoin(g.state_dir, "sluice.db")).exists) {
     auto opened = OpenStore(env, g, false);
     if (!opened) return Report(opened.error());
     store = std::move(*opened);

@@ -68,6 +68,10 @@ struct Subcommands {
 
 void AddGlobalOptions(CLI::App& app, Options& o) {
   app.add_option("--state-dir", o.g.state_dir, "where runs are stored (default $SLUICE_HOME or .sluice)");
+  // PostgreSQL stores (docs/store.md#postgresql).
+  app.add_option("--store", o.g.store,
+                 "where runs are stored: postgresql://... or sqlite:PATH (default $SLUICE_STORE, "
+                 "else sluice.db in the state dir)");
   app.add_option("--as", o.g.as, "who runs the command (default $SLUICE_USER, then the login name)");
   app.add_option("-o,--output", o.output, "output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
@@ -254,6 +258,10 @@ bool Resolve(Env& env, Options& o) {
     auto home = env.GetVar("SLUICE_HOME");
     o.g.state_dir = home && !home->empty() ? *home : ".sluice";
   }
+  if (o.g.store.empty()) {  // PostgreSQL stores
+    auto store = env.GetVar("SLUICE_STORE");
+    if (store) o.g.store = *store;
+  }
   for (const auto& p : o.params) {
     auto eq = p.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -348,7 +356,10 @@ int UnknownCommand(const CLI::App& app, int argc, char** argv) {
     std::string_view arg = argv[k];
     if (arg == "--") return -1;
     if (arg.starts_with("-")) {
-      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output") ++k;
+      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
+          arg == "--store") {
+        ++k;
+      }
       continue;
     }
     auto subs = at->get_subcommands([](const CLI::App*) { return true; });

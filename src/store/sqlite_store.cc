@@ -1,10 +1,9 @@
-// The SQLite implementation of Store: opening and migrating (the schema's text is in
-// store_schema.cc), runs, events and their projections, the cache. The other tables are in
+// Store over its SQL seam (sql.h; SQLite or PostgreSQL): opening and migrating (the schema's
+// text is in store_schema.cc), runs, events and their projections, the cache. The other tables are in
 // store_governance.cc, store_approvals.cc and store_waivers.cc; all share Store::Impl.
 #include <algorithm>
 #include <iterator>
 
-#include "store/faulty_vfs.h"
 #include "store/journal.h"
 #include "store/store_impl.h"
 
@@ -27,7 +26,7 @@ Status Store::Impl::Project(const Event& e) {
       auto s = Run("INSERT INTO approval_requests(run_id,task,requested_us,deadline_us,request,"
                    "state) VALUES(?,?,?,?,?,'pending') ON CONFLICT(run_id,task) DO UPDATE SET "
                    "requested_us=excluded.requested_us, deadline_us=excluded.deadline_us, "
-                   "request=excluded.request, state='pending', round=round+1", e.run_id, e.task,
+                   "request=excluded.request, state='pending', round=approval_requests.round+1", e.run_id, e.task,
                    e.time_us, e.due_us, e.data);
       if (!s) return s;
       return Run("INSERT INTO tasks(run_id,name,state,message) VALUES(?,?,'awaiting-approval',?) "
@@ -57,11 +56,15 @@ Status Store::Impl::Project(const Event& e) {
       // start time now.
       auto s = Run("INSERT INTO tasks(run_id,name,state,attempts,started_us) VALUES(?,?,'running',?,?) "
                    "ON CONFLICT(run_id,name) DO UPDATE SET state='running', attempts=excluded.attempts, "
-                   "started_us=CASE WHEN started_us=0 THEN excluded.started_us ELSE started_us END",
+                   "started_us=CASE WHEN tasks.started_us=0 THEN excluded.started_us ELSE tasks.started_us END",
                    e.run_id, e.task, e.attempt, e.time_us);
       if (!s) return s;
-      return Run("INSERT OR REPLACE INTO attempts(run_id,task,attempt,status,started_us) "
-                 "VALUES(?,?,?,'running',?)", e.run_id, e.task, e.attempt, e.time_us);
+      // An attempt started again (a resumed run) starts afresh.
+      return Run("INSERT INTO attempts(run_id,task,attempt,status,started_us) "
+                 "VALUES(?,?,?,'running',?) ON CONFLICT(run_id,task,attempt) DO UPDATE SET "
+                 "status='running', error_class='', exit_code=0, message='', pid=0, "
+                 "started_us=excluded.started_us, finished_us=0", e.run_id, e.task, e.attempt,
+                 e.time_us);
     }
     case EventKind::kAttemptSpawned:
       return Run("UPDATE attempts SET pid=? WHERE run_id=? AND task=? AND attempt=?", e.pid,
@@ -132,7 +135,8 @@ Status Store::Impl::ProjectTaskVerdict(const Event& e) {
                "VALUES(?,?,?,?,?,?,?) ON CONFLICT(run_id,name) DO UPDATE SET "
                "state=excluded.state, message=excluded.message, outputs=excluded.outputs, "
                "finished_us=excluded.finished_us, "
-               "attempts=MAX(attempts, excluded.attempts)",
+               "attempts=CASE WHEN tasks.attempts>excluded.attempts THEN tasks.attempts ELSE "
+               "excluded.attempts END",
                e.run_id, e.task, state, e.attempt, e.message, e.data, e.time_us);
   if (!s || e.data.empty() ||
       (e.status != "succeeded" && e.status != "cached" && e.status != "recovered")) {
@@ -143,7 +147,8 @@ Status Store::Impl::ProjectTaskVerdict(const Event& e) {
   if (const Value* arts = out->Find("artifacts"); arts && arts->is_map()) {
     for (const auto& [name, path] : arts->as_map()) {
       if (!name.is_string() || !path.is_string()) continue;
-      if (auto r = Run("INSERT OR REPLACE INTO artifacts(run_id,task,name,path) VALUES(?,?,?,?)",
+      if (auto r = Run("INSERT INTO artifacts(run_id,task,name,path) VALUES(?,?,?,?) "
+                       "ON CONFLICT(run_id,task,name) DO UPDATE SET path=excluded.path",
                        e.run_id, e.task, name.as_string(), path.as_string());
           !r) {
         return r;
@@ -151,27 +156,36 @@ Status Store::Impl::ProjectTaskVerdict(const Event& e) {
     }
   }
   if (const Value* key = out->Find("cache_key"); key && key->is_string() && e.status == "succeeded") {
-    return Run("INSERT OR REPLACE INTO cache(key,run_id,task,outputs,created_us) VALUES(?,?,?,?,?)",
+    return Run("INSERT INTO cache(key,run_id,task,outputs,created_us) VALUES(?,?,?,?,?) "
+               "ON CONFLICT(key) DO UPDATE SET run_id=excluded.run_id, task=excluded.task, "
+               "outputs=excluded.outputs, created_us=excluded.created_us",
                key->as_string(), e.run_id, e.task, e.data, e.time_us);
   }
   return s;
 }
 
-// In one transaction with the new user_version, so a crash leaves the old schema or the newest.
-// Processes opening a store at once (parallel first runs): BEGIN IMMEDIATE takes the write lock
-// before the version is read again, so only the first creates or upgrades it.
+// In one transaction with the new schema version, so a crash leaves the old schema or the
+// newest. Processes opening a store at once (parallel first runs): the transaction takes the
+// write lock before the version is read again, so only the first creates or upgrades it.
 Status Store::Impl::Migrate(int version) {
   if (version >= kSchemaVersion) return {};
+  const bool pg = db->engine() == SqlEngine::kPostgres;
   return InTransaction([&]() -> Status {
     SLUICE_TRY(now, SchemaVersion());
     version = *now;
     if (version >= kSchemaVersion) return {};
     if (version == 0) {
-      SLUICE_TRY_STATUS(Exec(kSchema));
+      SLUICE_TRY_STATUS(Exec(pg ? kPgSchema : kSchema));
+    } else if (pg && version < kPgFirstVersion) {
+      return Fail(ErrorCode::kStore, "store: a PostgreSQL store of schema version {} cannot be: "
+                  "they begin at version {}", version, kPgFirstVersion);
     } else {
-      for (int v = version; v < kSchemaVersion; ++v) SLUICE_TRY_STATUS(Exec(kUpgrades[v - 1]));
+      for (int v = version; v < kSchemaVersion; ++v) {
+        SLUICE_TRY_STATUS(Exec(pg ? kPgUpgrades[v - kPgFirstVersion] : kUpgrades[v - 1]));
+      }
     }
-    return Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    if (auto s = db->SetSchemaVersion(kSchemaVersion); !s) return SqlError("schema version", s.error());
+    return {};
   });
 }
 
@@ -181,43 +195,20 @@ Store::~Store() = default;
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsync_at) {
   auto impl = std::make_unique<Impl>();
   impl->fail_fsync_at = fail_fsync_at;
-  const char* vfs = fail_fsync_at > 0 ? FaultyVfs(fail_fsync_at) : nullptr;
-  // NOMUTEX: a Store is used by one thread at a time (store.h), so SQLite's per-call mutexes
-  // (serialized mode, Debian's default) only cost: ~3.6 % of a 20,000-noop run's instructions.
-  if (sqlite3_open_v2(path.c_str(), &impl->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) !=
-      SQLITE_OK) {
-    return Fail(ErrorCode::kStore, "store: cannot open {}: {}", path,
-                impl->db ? sqlite3_errmsg(impl->db) : "out of memory");
+  auto migrate = [&impl](SqlConn& conn, int version) {
+    impl->db = &conn;
+    return impl->Migrate(version);
+  };
+  const bool pg = IsPostgresUrl(path);
+  if (pg && fail_fsync_at > 0) {
+    return Fail(ErrorCode::kInvalidInput, "store: fsync faults are injected only into SQLite "
+                "stores, not into {}", path.substr(0, path.find('@')));
   }
-  sqlite3_busy_timeout(impl->db, 10000);
-  // A newer schema is refused before anything (even the journal mode) is changed.
-  auto version = impl->SchemaVersion();
-  if (!version) return std::unexpected(version.error().Wrap(path));
-  if (*version > kSchemaVersion) {
-    return Fail(ErrorCode::kStore, "store: {} has schema version {}, newer than this sluice ({}); "
-                "use a newer sluice", path, *version, kSchemaVersion);
-  }
-  // WAL: readers (status, logs) never block the running engine. synchronous=NORMAL: a commit
-  // survives the process being killed; only a power loss can drop the last commits.
-  // Under an injected fsync fault every commit syncs, so the Nth fsync is a commit's.
-  // A new store is made without syncing at all: switching an empty file to WAL and writing the
-  // schema synced the file, the rollback journal, the WAL and the folder (8 syncs, ~8 ms here,
-  // in every benchmark run); a power loss in those milliseconds can only lose an empty store.
-  const bool fresh = *version == 0 && fail_fsync_at == 0;
-  const char* sync = fail_fsync_at > 0 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
-  for (const char* pragma : {fresh ? "PRAGMA synchronous=OFF" : sync, "PRAGMA journal_mode=WAL",
-                             "PRAGMA foreign_keys=OFF"}) {
-    if (auto s = impl->Exec(pragma); !s) return std::unexpected(s.error().Wrap(path));
-  }
-  if (auto s = impl->Migrate(*version); !s) return std::unexpected(s.error());
-  if (fresh) {
-    if (auto s = impl->Exec(sync); !s) return std::unexpected(s.error().Wrap(path));
-  }
-  // The last connection to close would checkpoint the WAL into the database and sync both
-  // (~2 ms at the end of every command); SQLite's automatic checkpoints (every 1,000 pages)
-  // are enough, and the WAL stays beside the database.
-  sqlite3_db_config(impl->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  auto conn = pg ? OpenPostgres(path, kSchemaVersion, migrate)
+                 : OpenSqlite(path, fail_fsync_at, kSchemaVersion, migrate);
+  if (!conn) return std::unexpected(conn.error());
+  impl->owned = std::move(*conn);
+  impl->db = impl->owned.get();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -227,7 +218,7 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
   return impl_->InTransaction([&]() -> Status {
     // Under the write lock (BEGIN IMMEDIATE), so no other process can take the id meanwhile.
     SLUICE_TRY(taken, impl_->Rows<int>("SELECT 1 FROM runs WHERE id=?",
-                                       [](sqlite3_stmt*) { return 1; }, run.id));
+                                       [](SqlStmt*) { return 1; }, run.id));
     if (!taken->empty()) return Fail(ErrorCode::kConflict, "store: run id {} is taken", run.id);
     SLUICE_TRY_STATUS(impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,"
                                  "spec_digest) VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline,
@@ -316,10 +307,9 @@ Status Store::Impl::PublishJournaled() {
 Status Store::OpenJournal(FileSystem& fs, const std::string& path, const std::string& run_id) {
   Impl& m = *impl_;
   SLUICE_TRY_STATUS(CloseJournal());
-  auto st = m.Query("SELECT journal_offset FROM runs WHERE id=?", run_id);
-  if (!st) return std::unexpected(st.error());
-  int64_t offset = sqlite3_step(*st) == SQLITE_ROW ? Int(*st, 0) : 0;
-  sqlite3_reset(*st);
+  SLUICE_TRY(found, m.First<int64_t>("SELECT journal_offset FROM runs WHERE id=?",
+                                     [](SqlStmt* st) { return Int(st, 0); }, run_id));
+  int64_t offset = found->value_or(0);
   std::string bytes;
   if (fs.Stat(path).exists) {
     auto read = fs.ReadFile(path);
@@ -376,8 +366,8 @@ Result<std::vector<RunRecord>> Store::ListRuns(int limit) {
 
 Result<RunRecord> Store::GetRun(const std::string& id) {
   auto found = impl_->Rows<RunRecord>(
-      "SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,?)=? LIMIT 3", Impl::ReadRun, id,
-      static_cast<int64_t>(id.size()), id);
+      "SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,length(?))=? LIMIT 3",
+      Impl::ReadRun, id, id, id);
   if (!found) return std::unexpected(found.error());
   for (const auto& r : *found) {
     if (r.id == id) return r;
@@ -392,15 +382,15 @@ Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
                          "message,pid,due_us,data FROM events WHERE run_id=? ORDER BY seq", run_id);
   if (!st) return std::unexpected(st.error());
   std::vector<Event> out;
-  int rc;
-  while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+  Result<bool> row;
+  while ((row = (*st)->Step()) && *row) {
     Event e;
     e.seq = Int(*st, 0);
     e.run_id = Text(*st, 1);
     e.time_us = Int(*st, 2);
     std::string kind = Text(*st, 3);
     if (!ParseEventKind(kind, &e.kind)) {
-      sqlite3_reset(*st);
+      (*st)->Reset();
       return Fail(ErrorCode::kStore, "store: event {} has unknown kind {}", e.seq, Quote(kind));
     }
     e.task = Text(*st, 4);
@@ -414,12 +404,12 @@ Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
     e.data = Text(*st, 12);
     out.push_back(std::move(e));
   }
-  sqlite3_reset(*st);
-  if (rc != SQLITE_DONE) return impl_->SqlError("read events");
+  (*st)->Reset();
+  if (!row) return Impl::SqlError("read events", row.error());
   return out;
 }
 
-static TaskRecord ReadTask(sqlite3_stmt* st) {
+static TaskRecord ReadTask(SqlStmt* st) {
   TaskRecord t;
   t.name = Text(st, 0);
   t.state = Text(st, 1);
@@ -438,8 +428,8 @@ Result<std::vector<TaskRecord>> Store::ListTasks(const std::string& run_id) {
 
 Result<std::vector<std::array<std::string, 3>>> Store::ListArtifacts(const std::string& run_id) {
   return impl_->Rows<std::array<std::string, 3>>(
-      "SELECT task,name,path FROM artifacts WHERE run_id=? AND instr(task,'[')=0 ORDER BY rowid",
-      [](sqlite3_stmt* st) -> std::array<std::string, 3> {
+      "SELECT task,name,path FROM artifacts WHERE run_id=? AND task NOT LIKE '%[%' ORDER BY rowid",
+      [](SqlStmt* st) -> std::array<std::string, 3> {
         return {Text(st, 0), Text(st, 1), Text(st, 2)};
       },
       run_id);
@@ -449,7 +439,7 @@ Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id
   return impl_->Rows<AttemptRecord>(
       "SELECT task,attempt,status,error_class,exit_code,message,pid,started_us,finished_us FROM "
       "attempts WHERE run_id=? ORDER BY started_us, task, attempt",
-      [](sqlite3_stmt* st) {
+      [](SqlStmt* st) {
         AttemptRecord a;
         a.task = Text(st, 0);
         a.attempt = static_cast<int>(Int(st, 1));
@@ -466,38 +456,35 @@ Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id
 }
 
 Result<std::map<std::string, std::string>> Store::LoadSources(const std::string& run_id) {
-  auto st = impl_->Query("SELECT path,content FROM sources WHERE run_id=?", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::map<std::string, std::string> out;
-  while (sqlite3_step(*st) == SQLITE_ROW) out[Text(*st, 0)] = Text(*st, 1);
-  sqlite3_reset(*st);
-  return out;
+  SLUICE_TRY(rows, (impl_->Rows<std::pair<std::string, std::string>>(
+                      "SELECT path,content FROM sources WHERE run_id=?",
+                      [](SqlStmt* st) { return std::pair(Text(st, 0), Text(st, 1)); }, run_id)));
+  return std::map<std::string, std::string>(rows->begin(), rows->end());
 }
 
 Result<std::optional<std::string>> Store::FindCache(const std::string& key, int64_t ttl_ms,
                                                     int64_t now_us) {
-  auto st = impl_->Query("SELECT outputs,created_us FROM cache WHERE key=?", key);
-  if (!st) return std::unexpected(st.error());
+  SLUICE_TRY(found, (impl_->First<std::pair<std::string, int64_t>>(
+                       "SELECT outputs,created_us FROM cache WHERE key=?",
+                       [](SqlStmt* st) { return std::pair(Text(st, 0), Int(st, 1)); }, key)));
   std::optional<std::string> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) {
-    int64_t created = Int(*st, 1);
-    if (ttl_ms == 0 || now_us - created <= ttl_ms * 1000) out = Text(*st, 0);
+  if (*found && (ttl_ms == 0 || now_us - (*found)->second <= ttl_ms * 1000)) {
+    out = std::move((*found)->first);
   }
-  sqlite3_reset(*st);
   return out;
 }
 
 Result<std::vector<CacheRecord>> Store::ListCache() {
   return impl_->Rows<CacheRecord>(
       "SELECT key,run_id,task,outputs,created_us FROM cache ORDER BY created_us",
-      [](sqlite3_stmt* st) -> CacheRecord {
+      [](SqlStmt* st) -> CacheRecord {
         return {Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Int(st, 4)};
       });
 }
 
 Result<int> Store::ClearCache() {
   if (auto s = impl_->Run("DELETE FROM cache"); !s) return std::unexpected(s.error());
-  return sqlite3_changes(impl_->db);
+  return static_cast<int>(impl_->db->Changes());
 }
 
 }  // namespace sluice

@@ -1,5 +1,5 @@
-// Store: the embedded event store (SQLite in WAL mode). Events are appended to one log and
-// applied, in the same transaction, to projections that commands read.
+// Store: the event store, embedded (SQLite in WAL mode) or in a PostgreSQL database. Events are
+// appended to one log and applied, in the same transaction, to projections that commands read.
 //
 // Design block (see docs/store.md for the long form):
 //   events(seq, run_id, time_us, kind, task, attempt, status, error_class, exit_code, message,
@@ -22,7 +22,15 @@
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
 // runs); a file per event (no atomic batches).
 //
-// A Store is used by one thread. Several processes may open the same file (WAL + busy timeout).
+// Engines: the SQL is written once and runs through a small connection seam (sql.h) with two
+// drivers, SQLite (sqlite_conn.cc, the hot path of local runs) and PostgreSQL (pg_conn.cc, libpq
+// loaded with dlopen on first use, so SQLite runs never load it). Both have the same tables,
+// columns and schema versions (PostgreSQL's from version 8; kPgSchema), and both serialize
+// writers (BEGIN IMMEDIATE; a transaction-scoped advisory lock), which the audit chain and the
+// run-id check rely on. docs/store.md#postgresql lists the dialect differences.
+//
+// A Store is used by one thread. Several processes may open the same file (WAL + busy timeout)
+// or database.
 #pragma once
 
 #include <array>
@@ -178,8 +186,10 @@ using BreakerUpdate = std::function<Result<std::vector<BreakerTransitionRow>>(st
 
 class Store : public EventSink {
  public:
-  // Opens (creating and migrating as needed) the database at `path`. On failure (unreadable
-  // file, a schema newer than this build) returns an error and nothing is changed.
+  // Opens (creating and migrating as needed) the store at `path`: a SQLite file, or a
+  // postgresql:// (postgres://) libpq URI of an existing database. On failure (unreadable file,
+  // unreachable server, libpq missing, a schema newer than this build) returns an error and
+  // nothing is changed.
   // fail_fsync_at > 0 injects a fault: that fsync of the store's files fails (faulty_vfs.h).
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;

@@ -22,7 +22,7 @@ namespace sluice {
 namespace {
 
 // A row of APPROVAL_SELECT.
-ApprovalRequestRow ReadApprovalRequest(sqlite3_stmt* st) {
+ApprovalRequestRow ReadApprovalRequest(SqlStmt* st) {
   return {Text(st, 0), Text(st, 1), Int(st, 2), Int(st, 3), Text(st, 4), Text(st, 5), Int(st, 6)};
 }
 
@@ -53,12 +53,8 @@ Result<std::vector<ApprovalRequestRow>> Store::ListApprovalRequests(bool pending
 
 Result<std::optional<ApprovalRequestRow>> Store::GetApprovalRequest(const std::string& run_id,
                                                                     const std::string& task) {
-  auto st = impl_->Query(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?", run_id, task);
-  if (!st) return std::unexpected(st.error());
-  std::optional<ApprovalRequestRow> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) out = ReadApprovalRequest(*st);
-  sqlite3_reset(*st);
-  return out;
+  return impl_->First<ApprovalRequestRow>(APPROVAL_SELECT "WHERE r.run_id=? AND r.task=?",
+                                          ReadApprovalRequest, run_id, task);
 }
 
 Result<AuditRecord> Store::CastVote(const std::string& run_id, const std::string& task,
@@ -77,19 +73,19 @@ Result<AuditRecord> Store::CastVote(const std::string& run_id, const std::string
                   "after its deadline does not count", Quote(task), run_id,
                   FormatTimestampMs((*request)->deadline_us / 1000));
     }
-    auto st = impl_->Query("SELECT user FROM approval_votes WHERE run_id=? AND task=? AND round=? "
-                           "AND account=?", run_id, task, v.round, v.account);
-    if (!st) return std::unexpected(st.error());
-    std::string earlier;
-    if (sqlite3_step(*st) == SQLITE_ROW) earlier = Text(*st, 0);
-    sqlite3_reset(*st);
+    SLUICE_TRY(voted, impl_->First<std::string>(
+                          "SELECT \"user\" FROM approval_votes WHERE run_id=? AND task=? AND "
+                          "round=? AND account=?",
+                          [](SqlStmt* st) { return Text(st, 0); }, run_id, task, v.round,
+                          v.account));
+    std::string earlier = voted->value_or("");
     if (!earlier.empty()) {
       return Fail(ErrorCode::kConflict, "{} has already voted on {} of run {}{}", v.account, task,
                   run_id, earlier == v.account ? "" : " (as " + earlier + ")");
     }
     auto appended = impl_->InsertAudit(std::move(audit));
     if (!appended) return appended;
-    auto s = impl_->Run("INSERT INTO approval_votes(run_id,task,round,account,user,approve,comment,"
+    auto s = impl_->Run("INSERT INTO approval_votes(run_id,task,round,account,\"user\",approve,comment,"
                         "time_us,audit_seq) VALUES(?,?,?,?,?,?,?,?,?)", run_id, task, v.round,
                         v.account, v.user, static_cast<int64_t>(v.approve), v.comment, v.time_us,
                         appended->seq);
@@ -104,16 +100,16 @@ Result<std::vector<VoteRow>> Store::ListVotes(const std::string& run_id, const s
     std::optional<AuditRecord> record;
   };
   auto rows = impl_->Rows<Pair>(
-      "SELECT v.user,v.account,v.approve,v.comment,v.time_us,v.round,v.audit_seq,a.seq,a.time_us,"
+      "SELECT v.\"user\",v.account,v.approve,v.comment,v.time_us,v.round,v.audit_seq,a.seq,a.time_us,"
       "a.actor,a.action,a.run_id,a.subject,a.details,a.prev_hash,a.hash FROM approval_votes v "
       "JOIN approval_requests r ON r.run_id=v.run_id AND r.task=v.task AND r.round=v.round "
       "LEFT JOIN audit a ON a.seq=v.audit_seq WHERE v.run_id=? AND v.task=? "
       "ORDER BY v.time_us, v.rowid",
-      [](sqlite3_stmt* st) {
+      [](SqlStmt* st) {
         Pair p;
         p.vote = {Text(st, 0), Text(st, 1), Int(st, 2) != 0, Text(st, 3), Int(st, 4), Int(st, 5),
                   Int(st, 6)};
-        if (sqlite3_column_type(st, 7) != SQLITE_NULL) p.record = ReadAuditRecord(st, 7);
+        if (!st->IsNull(7)) p.record = ReadAuditRecord(st, 7);
         return p;
       },
       run_id, task);
@@ -135,12 +131,12 @@ Result<std::string> Store::RunSubmitter(const std::string& run_id) {
 }
 
 Result<std::optional<AuditRecord>> Store::SubmittedRecord(const std::string& run_id) {
-  auto st = impl_->Query("SELECT " AUDIT_COLUMNS " FROM audit WHERE run_id=? AND "
-                         "action='run.submitted' ORDER BY seq LIMIT 1", run_id);
-  if (!st) return std::unexpected(st.error());
-  std::optional<AuditRecord> out;
-  if (sqlite3_step(*st) == SQLITE_ROW) out = ReadAuditRecord(*st, 0);
-  sqlite3_reset(*st);
+  auto found = impl_->First<AuditRecord>("SELECT " AUDIT_COLUMNS " FROM audit WHERE run_id=? AND "
+                                         "action='run.submitted' ORDER BY seq LIMIT 1",
+                                         [](SqlStmt* st) { return ReadAuditRecord(st, 0); },
+                                         run_id);
+  if (!found) return std::unexpected(found.error());
+  std::optional<AuditRecord> out = std::move(*found);
   if (!out) return out;
   auto holds = impl_->ChainHolds(out->seq);
   if (!holds) return std::unexpected(holds.error());

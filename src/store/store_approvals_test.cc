@@ -12,9 +12,11 @@ namespace {
 
 constexpr int64_t kS = 1'000'000;
 
-class Votes : public ::testing::Test {
+// On each engine (temp_db.h).
+class Votes : public ::testing::TestWithParam<SqlEngine> {
  protected:
   void SetUp() override {
+    SLUICE_REQUIRE_DB(db);
     auto opened = Store::Open(db.path());
     ASSERT_TRUE(opened) << opened.error().message;
     store = std::move(*opened);
@@ -64,24 +66,26 @@ class Votes : public ::testing::Test {
     return out;
   }
 
-  TempDb db;
+  TempDb db{GetParam()};
   std::unique_ptr<Store> store;
 };
+INSTANTIATE_TEST_SUITE_P(Engine, Votes, ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres),
+                         EngineName);
 
-TEST_F(Votes, AVoteIsStoredWithItsAuditRecordAndCounts) {
+TEST_P(Votes, AVoteIsStoredWithItsAuditRecordAndCounts) {
   auto cast = Cast("bob", "bob");
   ASSERT_TRUE(cast) << cast.error().message;
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
   EXPECT_EQ(db.Int("SELECT audit_seq FROM approval_votes"), cast->seq);
 }
 
-TEST_F(Votes, AVoteWhoseAuditRecordFailsIsNotStored) {
-  db.Sql("CREATE TRIGGER full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+TEST_P(Votes, AVoteWhoseAuditRecordFailsIsNotStored) {
+  db.FailInserts("audit", "disk full");
   EXPECT_FALSE(Cast("bob", "bob"));
   EXPECT_EQ(db.Int("SELECT count(*) FROM approval_votes"), 0);
 }
 
-TEST_F(Votes, AnAccountVotesOnceARoundUnderWhateverName) {
+TEST_P(Votes, AnAccountVotesOnceARoundUnderWhateverName) {
   ASSERT_TRUE(Cast("bob", "root"));
   auto again = Cast("carol", "root");
   ASSERT_FALSE(again);
@@ -90,14 +94,14 @@ TEST_F(Votes, AnAccountVotesOnceARoundUnderWhateverName) {
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob (by root)"}));
 }
 
-TEST_F(Votes, AVoteAtOrAfterTheDeadlineIsRefused) {
+TEST_P(Votes, AVoteAtOrAfterTheDeadlineIsRefused) {
   auto late = Cast("bob", "bob", 10 * kS);
   ASSERT_FALSE(late);
   EXPECT_NE(late.error().message.find("timed out"), std::string::npos) << late.error().message;
   EXPECT_TRUE(Cast("bob", "bob", 10 * kS - 1));
 }
 
-TEST_F(Votes, RowsWrittenAroundCastVoteDoNotCount) {
+TEST_P(Votes, RowsWrittenAroundCastVoteDoNotCount) {
   auto real = Cast("bob", "bob");
   ASSERT_TRUE(real);
   // A row pointing at bob's record, one at no record, one at a record of another vote.
@@ -113,7 +117,7 @@ TEST_F(Votes, RowsWrittenAroundCastVoteDoNotCount) {
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
 }
 
-TEST_F(Votes, AVoteWhoseRecordWasEditedDoesNotCount) {
+TEST_P(Votes, AVoteWhoseRecordWasEditedDoesNotCount) {
   ASSERT_TRUE(Cast("bob", "bob"));
   ASSERT_TRUE(Cast("carol", "carol"));
   EXPECT_EQ(Counted().size(), 2u);
@@ -121,7 +125,7 @@ TEST_F(Votes, AVoteWhoseRecordWasEditedDoesNotCount) {
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
 }
 
-TEST_F(Votes, AnApprovalAskedAgainIsANewRoundWithoutTheEarlierVotes) {
+TEST_P(Votes, AnApprovalAskedAgainIsANewRoundWithoutTheEarlierVotes) {
   ASSERT_TRUE(Cast("bob", "bob"));
   Ask();  // a group retry asks again
   auto request = store->GetApprovalRequest("r1", "ship");
@@ -131,6 +135,38 @@ TEST_F(Votes, AnApprovalAskedAgainIsANewRoundWithoutTheEarlierVotes) {
   EXPECT_FALSE(Cast("carol", "carol", 2 * kS, 1));  // cast on the old round
   ASSERT_TRUE(Cast("bob", "bob", 3 * kS, 2));
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
+}
+
+// A waiver is in force from its grant to its revocation, each with its audit record; a row
+// written straight into the database (no record) lifts nothing.
+TEST_P(Votes, AWaiverGrantedCountsUntilRevokedAndARowWithoutARecordDoesNot) {
+  WaiverRow w{"hotfix", R"({"name":"hotfix"})", "carol", 5 * kS};
+  AuditRecord grant;
+  grant.time_us = 5 * kS;
+  grant.actor = "carol";
+  grant.action = "waiver.granted";
+  grant.subject = "hotfix";
+  grant.details = R"({"document":{"name":"hotfix"}})";
+  auto granted = store->GrantWaiver(w, grant);
+  ASSERT_TRUE(granted) << granted.error().message;
+  EXPECT_FALSE(store->GrantWaiver(w, grant));  // in force already
+  db.Sql("INSERT INTO waivers(name,document,granted_by,granted_us,audit_seq) "
+         "VALUES('forged','{}','mallory',1,999)");
+  auto listed = store->ListWaivers();
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "forged");
+  EXPECT_FALSE((*listed)[0].verified);
+  EXPECT_EQ((*listed)[1].name, "hotfix");
+  EXPECT_TRUE((*listed)[1].verified);
+  EXPECT_EQ((*listed)[1].audit_seq, granted->seq);
+  AuditRecord revoke = grant;
+  revoke.action = "waiver.revoked";
+  revoke.details = "{}";
+  ASSERT_TRUE(store->RevokeWaiver("hotfix", 6 * kS, revoke));
+  listed = store->ListWaivers();
+  ASSERT_TRUE(listed);
+  EXPECT_EQ((*listed)[1].revoked_us, 6 * kS);
 }
 
 }  // namespace

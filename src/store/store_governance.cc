@@ -36,15 +36,11 @@ Status Store::Impl::InsertDecision(const DecisionRow& d) {
 }
 
 Result<AuditRecord> Store::Impl::InsertAudit(AuditRecord r) {
-  auto st = Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-  if (!st) return std::unexpected(st.error());
-  r.seq = 1;
-  r.prev_hash = std::string(kGenesis);
-  if (sqlite3_step(*st) == SQLITE_ROW) {
-    r.seq = Int(*st, 0) + 1;
-    r.prev_hash = Text(*st, 1);
-  }
-  sqlite3_reset(*st);
+  SLUICE_TRY(last, (First<std::pair<int64_t, std::string>>(
+                       "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                       [](SqlStmt* st) { return std::pair(Int(st, 0), Text(st, 1)); })));
+  r.seq = *last ? (*last)->first + 1 : 1;
+  r.prev_hash = *last ? (*last)->second : std::string(kGenesis);
   if (r.details.empty()) r.details = "{}";
   r.hash = AuditHash(r.prev_hash, r);
   auto s = Run("INSERT INTO audit(seq,time_us,actor,action,run_id,subject,details,prev_hash,hash) "
@@ -58,11 +54,9 @@ Result<std::vector<BreakerTransitionRow>> Store::UpdateBreaker(const std::string
                                                               int64_t now_us,
                                                               const BreakerUpdate& update) {
   return impl_->InTransaction([&]() -> Result<std::vector<BreakerTransitionRow>> {
-    auto st = impl_->Query("SELECT data FROM breakers WHERE name=?", name);
-    if (!st) return std::unexpected(st.error());
-    std::string data;
-    if (sqlite3_step(*st) == SQLITE_ROW) data = Text(*st, 0);
-    sqlite3_reset(*st);
+    SLUICE_TRY(found, impl_->First<std::string>("SELECT data FROM breakers WHERE name=?",
+                                                 [](SqlStmt* st) { return Text(st, 0); }, name));
+    std::string data = found->value_or("");
     auto rows = update(data);
     if (!rows) return rows;
     auto s = impl_->Run("INSERT INTO breakers(name,data,updated_us) VALUES(?,?,?) ON "
@@ -92,7 +86,7 @@ Result<std::vector<DecisionRow>> Store::ListDecisions(const std::string& run_id)
   return impl_->Rows<DecisionRow>(
       "SELECT time_us,run_id,stage,task,policy,rule,policy_hash,input_digest,result,message,waiver "
       "FROM decisions WHERE run_id=? ORDER BY seq",
-      [](sqlite3_stmt* st) -> DecisionRow {
+      [](SqlStmt* st) -> DecisionRow {
         return {Int(st, 0),  Text(st, 1), Text(st, 2), Text(st, 3), Text(st, 4), Text(st, 5),
                 Text(st, 6), Text(st, 7), Text(st, 8), Text(st, 9), Text(st, 10)};
       },
@@ -103,7 +97,7 @@ Result<AuditRecord> Store::AppendAudit(AuditRecord r) {
   return impl_->InTransaction([&] { return impl_->InsertAudit(std::move(r)); });
 }
 
-AuditRecord ReadAuditRecord(sqlite3_stmt* st, int col) {
+AuditRecord ReadAuditRecord(SqlStmt* st, int col) {
   AuditRecord r;
   r.seq = Int(st, col);
   r.time_us = Int(st, col + 1);
@@ -119,7 +113,7 @@ AuditRecord ReadAuditRecord(sqlite3_stmt* st, int col) {
 
 Result<std::vector<AuditRecord>> Store::ListAudit(int64_t after_seq) {
   return impl_->Rows<AuditRecord>("SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq",
-                                  [](sqlite3_stmt* st) { return ReadAuditRecord(st, 0); },
+                                  [](SqlStmt* st) { return ReadAuditRecord(st, 0); },
                                   after_seq);
 }
 
@@ -145,17 +139,16 @@ std::string ChainBreak(const AuditRecord& r, int64_t expect_seq, const std::stri
 Result<bool> Store::Impl::ChainHolds(int64_t seq) {
   if (chain_checked_seq > 0) {
     // What was checked must still be there, unchanged.
-    auto st = Query("SELECT hash FROM audit WHERE seq=?", chain_checked_seq);
-    if (!st) return std::unexpected(st.error());
-    bool same = sqlite3_step(*st) == SQLITE_ROW && Text(*st, 0) == chain_checked_hash;
-    sqlite3_reset(*st);
-    if (!same) chain_checked_seq = 0;
+    SLUICE_TRY(hash, First<std::string>("SELECT hash FROM audit WHERE seq=?",
+                                        [](SqlStmt* st) { return Text(st, 0); },
+                                        chain_checked_seq));
+    if (*hash != chain_checked_hash) chain_checked_seq = 0;
   }
   if (chain_checked_seq == 0) chain_checked_hash = std::string(kGenesis);
   if (seq <= chain_checked_seq) return true;
   auto records = Rows<AuditRecord>(
       "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq",
-      [](sqlite3_stmt* st) { return ReadAuditRecord(st, 0); }, chain_checked_seq, seq);
+      [](SqlStmt* st) { return ReadAuditRecord(st, 0); }, chain_checked_seq, seq);
   if (!records) return std::unexpected(records.error());
   for (const auto& r : *records) {
     if (!ChainBreak(r, chain_checked_seq + 1, chain_checked_hash).empty()) return false;
@@ -197,7 +190,7 @@ Result<AuditCheck> Store::VerifyAudit(const std::string& expect_head) {
 
 Result<std::vector<BreakerRow>> Store::ListBreakers() {
   return impl_->Rows<BreakerRow>("SELECT name,data,updated_us FROM breakers ORDER BY name",
-                                 [](sqlite3_stmt* st) -> BreakerRow {
+                                 [](SqlStmt* st) -> BreakerRow {
                                    return {Text(st, 0), Text(st, 1), Int(st, 2)};
                                  });
 }
@@ -206,8 +199,8 @@ Result<std::vector<BreakerTransitionRow>> Store::ListBreakerTransitions(const st
                                                                         int limit) {
   return impl_->Rows<BreakerTransitionRow>(
       "SELECT name,from_state,to_state,reason,who,time_us FROM (SELECT * FROM breaker_transitions "
-      "WHERE name=? OR ?='' ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-      [](sqlite3_stmt* st) -> BreakerTransitionRow {
+      "WHERE name=? OR ?='' ORDER BY seq DESC LIMIT ?) AS last ORDER BY seq",
+      [](SqlStmt* st) -> BreakerTransitionRow {
         return {Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Text(st, 4), Int(st, 5)};
       },
       name, name, static_cast<int64_t>(limit));

@@ -1,33 +1,31 @@
 // Store::Impl, shared by the files that implement Store (sqlite_store.cc, store_governance.cc,
-// store_approvals.cc):
-// the connection, its cached statements, the binding helpers and the in-transaction writers.
+// store_approvals.cc, store_waivers.cc): the connection (SQLite or PostgreSQL, sql.h), the
+// binding helpers and the in-transaction writers.
 // Internal to src/store.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <unordered_map>
 
 #include "common/strings.h"
 #include "common/value.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 namespace sluice {
 
-inline std::string Text(sqlite3_stmt* st, int col) {
-  const unsigned char* p = sqlite3_column_text(st, col);
-  return p ? std::string(reinterpret_cast<const char*>(p),
-                         static_cast<size_t>(sqlite3_column_bytes(st, col)))
-           : std::string();
-}
-
-inline int64_t Int(sqlite3_stmt* st, int col) { return sqlite3_column_int64(st, col); }
+inline std::string Text(SqlStmt* st, int col) { return st->Text(col); }
+inline int64_t Int(SqlStmt* st, int col) { return st->Int(col); }
 
 // The schema (store_schema.cc): the newest as one script, and kUpgrades[v - 1], which takes a
-// store from version v to v + 1.
+// store from version v to v + 1. PostgreSQL stores begin at kPgFirstVersion, with kPgSchema
+// (the same tables and columns in its types); kPgUpgrades[v - kPgFirstVersion] takes one from
+// v to v + 1.
 inline constexpr int kUpgradeSteps = Store::kSchemaVersion - 1;
 extern const char* const kSchema;
 extern const char* const kUpgrades[kUpgradeSteps];
+inline constexpr int kPgFirstVersion = 9;
+extern const char* const kPgSchema;
+extern const std::array<const char*, Store::kSchemaVersion - kPgFirstVersion> kPgUpgrades;
 
 // The previous hash of the audit log's first record.
 inline constexpr std::string_view kGenesis =
@@ -35,14 +33,11 @@ inline constexpr std::string_view kGenesis =
 // The audit table's columns in AuditRecord's order, and the reader of a row of them that starts
 // at column `col`.
 #define AUDIT_COLUMNS "seq,time_us,actor,action,run_id,subject,details,prev_hash,hash"
-AuditRecord ReadAuditRecord(sqlite3_stmt* st, int col);
+AuditRecord ReadAuditRecord(SqlStmt* st, int col);
 
 struct Store::Impl {
-  sqlite3* db = nullptr;
-  // Keyed by the SQL literal's address: every statement text is a literal in the store's
-  // files, and hashing the text (and building a std::string of it) on each of a run's 100,000s of inserts
-  // showed in profiles.
-  std::unordered_map<const char*, sqlite3_stmt*> stmts;
+  std::unique_ptr<SqlConn> owned;  // the connection (sql.h)
+  SqlConn* db = nullptr;           // owned's, set as soon as it is open (Migrate runs before)
   std::vector<Event> pending;  // appended, not yet committed
   int fail_fsync_at = 0;
 
@@ -60,75 +55,59 @@ struct Store::Impl {
   // transaction.
   Status PublishJournaled();
 
-  ~Impl() {
-    for (auto& [sql, st] : stmts) sqlite3_finalize(st);
-    if (db) sqlite3_close(db);
+  // Events committed to the journal are published before any other statement, so every
+  // statement sees them and the tables keep the order in which things happened.
+  Status PublishFirst() {
+    if (unpublished.empty() || publishing) return {};
+    return PublishJournaled();
   }
 
-  std::unexpected<Error> SqlError(std::string_view what) {
-    return Fail(ErrorCode::kStore, "store: {}: {}{}", what, sqlite3_errmsg(db), Detail());
+  static std::unexpected<Error> SqlError(std::string_view what, const Error& e) {
+    return Fail(ErrorCode::kStore, "store: {}: {}", what, e.message);
   }
 
-  // What SQLite's short messages leave out, for the errors an operator can act on.
-  const char* Detail() const {
-    switch (sqlite3_extended_errcode(db)) {
-      case SQLITE_IOERR_FSYNC: return " (fsync failed: the disk did not confirm the write)";
-      case SQLITE_FULL: return " (the disk is full)";
-      default: return "";
-    }
-  }
-
-  Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      return Fail(ErrorCode::kStore, "store: {}{}", msg, Detail());
-    }
+  Status Exec(const std::string& sql) {
+    if (auto s = db->Exec(sql); !s) return Fail(ErrorCode::kStore, "store: {}", s.error().message);
     return {};
   }
 
-  // A cached prepared statement, reset and with bindings cleared. Events committed to the
-  // journal are published first, so every statement sees them and the tables keep the order in
-  // which things happened.
-  Result<sqlite3_stmt*> Prepare(const char* sql) {
-    if (!unpublished.empty() && !publishing) {
-      if (auto s = PublishJournaled(); !s) return std::unexpected(s.error());
-    }
-    auto it = stmts.find(sql);
-    if (it != stmts.end()) {
-      sqlite3_reset(it->second);
-      sqlite3_clear_bindings(it->second);
-      return it->second;
-    }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
-      return SqlError("prepare");
-    }
-    stmts[sql] = st;
+  // A cached prepared statement, reset and with bindings cleared, after publishing (above).
+  Result<SqlStmt*> Prepare(const char* sql) {
+    SLUICE_TRY_STATUS(PublishFirst());
+    auto st = db->Prepare(sql);
+    if (!st) return SqlError("prepare", st.error());
     return st;
   }
 
   // Binds arguments by position: strings as text, integers as int64. Text is bound without a
-  // copy (SQLITE_STATIC): REQUIRES every bound string to outlive the statement's steps, which
-  // holds because Run() steps at once and Query() callers bind their own parameters.
-  static void Bind(sqlite3_stmt* st, int i, const std::string& s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-  }
-  static void Bind(sqlite3_stmt* st, int i, std::string_view s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-  }
-  static void Bind(sqlite3_stmt* st, int i, const char* s) { Bind(st, i, std::string_view(s)); }
-  static void Bind(sqlite3_stmt* st, int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
-  static void Bind(sqlite3_stmt* st, int i, int v) { sqlite3_bind_int64(st, i, v); }
+  // copy: REQUIRES every bound string to outlive the statement's steps, which holds because
+  // Run() steps at once and Query() callers bind their own parameters.
+  static void Bind(SqlStmt* st, int i, const std::string& s) { st->Bind(i, std::string_view(s)); }
+  static void Bind(SqlStmt* st, int i, std::string_view s) { st->Bind(i, s); }
+  static void Bind(SqlStmt* st, int i, const char* s) { st->Bind(i, std::string_view(s)); }
+  static void Bind(SqlStmt* st, int i, int64_t v) { st->Bind(i, v); }
+  static void Bind(SqlStmt* st, int i, int v) { st->Bind(i, static_cast<int64_t>(v)); }
 
   template <typename... Args>
-  Result<sqlite3_stmt*> Query(const char* sql, const Args&... args) {
+  Result<SqlStmt*> Query(const char* sql, const Args&... args) {
     auto st = Prepare(sql);
     if (!st) return st;
     int i = 0;
     (Bind(*st, ++i, args), ...);
     return st;
+  }
+
+  // The first row of a query, made by `read(statement)`; nullopt when there is none.
+  template <typename Row, typename Read, typename... Args>
+  Result<std::optional<Row>> First(const char* sql, Read read, const Args&... args) {
+    auto st = Query(sql, args...);
+    if (!st) return std::unexpected(st.error());
+    auto row = (*st)->Step();
+    std::optional<Row> out;
+    if (row && *row) out = read(*st);
+    (*st)->Reset();
+    if (!row) return SqlError(std::string_view(sql).substr(0, 40), row.error());
+    return out;
   }
 
   // Every row of a query, each made by `read(statement)`.
@@ -137,8 +116,10 @@ struct Store::Impl {
     auto st = Query(sql, args...);
     if (!st) return std::unexpected(st.error());
     std::vector<Row> out;
-    while (sqlite3_step(*st) == SQLITE_ROW) out.push_back(read(*st));
-    sqlite3_reset(*st);
+    Result<bool> row;
+    while ((row = (*st)->Step()) && *row) out.push_back(read(*st));
+    (*st)->Reset();
+    if (!row) return SqlError(std::string_view(sql).substr(0, 40), row.error());
     return out;
   }
 
@@ -146,20 +127,16 @@ struct Store::Impl {
   Status Run(const char* sql, const Args&... args) {
     auto st = Query(sql, args...);
     if (!st) return std::unexpected(st.error());
-    int rc = sqlite3_step(*st);
-    sqlite3_reset(*st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqlError(std::string_view(sql).substr(0, 40));
+    auto done = (*st)->Step();
+    (*st)->Reset();
+    if (!done) return SqlError(std::string_view(sql).substr(0, 40), done.error());
     return {};
   }
 
-
   Result<int> SchemaVersion() {
-    auto st = Query("PRAGMA user_version");
-    if (!st) return std::unexpected(st.error());
-    int version = 0;
-    if (sqlite3_step(*st) == SQLITE_ROW) version = static_cast<int>(Int(*st, 0));
-    sqlite3_reset(*st);
-    return version;
+    auto v = db->SchemaVersion();
+    if (!v) return SqlError("schema version", v.error());
+    return v;
   }
 
   // Brings the schema from `version` to kSchemaVersion, in one transaction.
@@ -170,20 +147,20 @@ struct Store::Impl {
   Status ProjectTaskVerdict(const Event& e);   // task.finished/skipped: row, artifacts, cache
   Status ProjectRetried(const Event& e);       // run.retried: the run and its tasks reopened
 
-  // Runs `f` (returning a Status or a Result) in one BEGIN IMMEDIATE transaction: committed when
-  // it succeeds, rolled back when it or the commit fails. BEGIN and COMMIT are cached statements
-  // like any other: parsing them anew took ~20 us a transaction, a fifth of a small commit.
+  // Runs `f` (returning a Status or a Result) in one transaction holding the store's write
+  // lock (SqlConn::Begin): committed when it succeeds, rolled back when it or the commit fails.
   template <typename F>
   auto InTransaction(F f) -> decltype(f()) {
-    if (auto s = Run("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
+    SLUICE_TRY_STATUS(PublishFirst());
+    if (auto s = db->Begin(); !s) return SqlError("begin", s.error());
     auto out = f();
     if (!out) {
-      (void)Run("ROLLBACK");
+      db->Rollback();
       return out;
     }
-    if (auto c = Run("COMMIT"); !c) {
-      (void)Run("ROLLBACK");
-      return std::unexpected(c.error());
+    if (auto c = db->Commit(); !c) {
+      db->Rollback();
+      return SqlError("commit", c.error());
     }
     return out;
   }
@@ -213,7 +190,7 @@ struct Store::Impl {
     return Project(e);
   }
 
-  static RunRecord ReadRun(sqlite3_stmt* st) {
+  static RunRecord ReadRun(SqlStmt* st) {
   RunRecord r;
   r.id = Text(st, 0);
   r.pipeline = Text(st, 1);

@@ -8,7 +8,7 @@ namespace sluice {
 
 namespace {
 
-TokenRow ReadToken(sqlite3_stmt* st) {
+TokenRow ReadToken(SqlStmt* st) {
   TokenRow t;
   t.id = Text(st, 0);
   t.secret_hash = Text(st, 1);
@@ -21,7 +21,8 @@ TokenRow ReadToken(sqlite3_stmt* st) {
   return t;
 }
 
-#define TOKEN_COLUMNS "id,secret_hash,user,roles,created_by,created_us,expires_us,revoked_us"
+#define TOKEN_COLUMNS \
+  "id,secret_hash,user_name,roles,created_by,created_us,expires_us,revoked_us"
 
 }  // namespace
 
@@ -70,13 +71,13 @@ Result<std::vector<TokenRow>> Store::ListTokens() {
 Result<std::vector<std::pair<std::string, int64_t>>> Store::CountRunsByStatus() {
   using Row = std::pair<std::string, int64_t>;
   return impl_->Rows<Row>("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status",
-                          [](sqlite3_stmt* st) { return Row{Text(st, 0), Int(st, 1)}; });
+                          [](SqlStmt* st) { return Row{Text(st, 0), Int(st, 1)}; });
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> Store::CountTasksByState() {
   using Row = std::pair<std::string, int64_t>;
   return impl_->Rows<Row>("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY state",
-                          [](sqlite3_stmt* st) { return Row{Text(st, 0), Int(st, 1)}; });
+                          [](SqlStmt* st) { return Row{Text(st, 0), Int(st, 1)}; });
 }
 
 }  // namespace sluice

@@ -18,8 +18,16 @@ AuditRecord Record(const std::string& action, const std::string& subject) {
   return a;
 }
 
-TEST(StoreTokens, ATokenIsStoredWithItsAuditRecordAndRevokedTheSameWay) {
-  TempDb db;
+// A fresh database of the engine the test is instantiated for.
+class StoreTokens : public ::testing::TestWithParam<SqlEngine> {
+ protected:
+  void SetUp() override { SLUICE_REQUIRE_DB(db); }
+  TempDb db{GetParam()};
+};
+INSTANTIATE_TEST_SUITE_P(Engine, StoreTokens,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
+
+TEST_P(StoreTokens, ATokenIsStoredWithItsAuditRecordAndRevokedTheSameWay) {
   auto store = Store::Open(db.path());
   ASSERT_TRUE(store) << store.error().message;
   TokenRow t{"00112233aabbccdd", "hash", "alice", R"({"default":"viewer"})", "root", 5, 0, 0};
@@ -45,8 +53,7 @@ TEST(StoreTokens, ATokenIsStoredWithItsAuditRecordAndRevokedTheSameWay) {
   EXPECT_FALSE(*(*store)->FindToken("ffffffffffffffff"));
 }
 
-TEST(StoreTokens, RunsAndTasksAreCountedByStatus) {
-  TempDb db;
+TEST_P(StoreTokens, RunsAndTasksAreCountedByStatus) {
   auto store = Store::Open(db.path());
   ASSERT_TRUE(store);
   for (const char* id : {"r1", "r2"}) {

@@ -1,4 +1,6 @@
-// The SQLite store: events and projections in step, migrations, and refusing newer schemas.
+// The store on both engines (SQLite, and PostgreSQL when SLUICE_TEST_PG_URL names a server):
+// events and projections in step, migrations, refusing newer schemas, the audit chain and the
+// journal. SQLite's own history (version-1 stores, its fsync faults) is tested on SQLite only.
 #include "store/store.h"
 
 #include "store/journal.h"
@@ -36,8 +38,16 @@ RunRecord Run1() {
   return r;
 }
 
-TEST(Store, AppendedEventsUpdateProjectionsOnlyWhenCommitted) {
-  TempDb t;
+// A fresh database of the engine the test is instantiated for.
+class StoreOn : public ::testing::TestWithParam<SqlEngine> {
+ protected:
+  void SetUp() override { SLUICE_REQUIRE_DB(t); }
+  TempDb t{GetParam()};
+};
+INSTANTIATE_TEST_SUITE_P(Engine, StoreOn,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
+
+TEST_P(StoreOn, AppendedEventsUpdateProjectionsOnlyWhenCommitted) {
   auto store = Store::Open(t.path());
   ASSERT_TRUE(store) << store.error().message;
   ASSERT_TRUE((*store)->CreateRun(Run1(), {{"/p.yaml", "text"}}, Ev(EventKind::kRunCreated, "")));
@@ -144,6 +154,74 @@ TEST(Store, ANewStoreHasTheSchemaAnUpgradedOneHas) {
   EXPECT_EQ(schema, SchemaOf(old.path()));
 }
 
+// Every table's columns, "table.column notnull", on PostgreSQL (without its `rowid` columns,
+// which stand for SQLite's implicit ones) or on SQLite.
+std::vector<std::string> ColumnsOf(TempDb& db) {
+  std::vector<std::string> out;
+  if (db.engine() == SqlEngine::kPostgres) {
+    auto conn = ConnectPostgres(db.path());
+    EXPECT_TRUE(conn) << conn.error().message;
+    if (!conn) return out;
+    auto st = (*conn)->Prepare(
+        "SELECT table_name || '.' || column_name || CASE WHEN is_nullable='NO' THEN ' notnull' "
+        "ELSE '' END FROM information_schema.columns WHERE table_schema='public' AND "
+        "table_name<>'sluice_schema' AND column_name<>'rowid' ORDER BY 1");
+    while (st && (*st)->Step().value_or(false)) out.push_back((*st)->Text(0));
+    return out;
+  }
+  sqlite3* h = nullptr;
+  EXPECT_EQ(sqlite3_open(db.path().c_str(), &h), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(h, "SELECT m.name || '.' || c.name || CASE WHEN c.\"notnull\" OR c.pk THEN "
+                     "' notnull' ELSE '' END FROM sqlite_master m, pragma_table_info(m.name) c "
+                     "WHERE m.type='table' ORDER BY 1", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    out.push_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+// kPgSchema is written apart from kSchema; the two must not drift.
+TEST(StorePostgres, HasTheSameTablesAndColumnsAsSqlite) {
+  TempDb lite, pg(SqlEngine::kPostgres);
+  if (!pg.skip_reason().empty()) GTEST_SKIP() << pg.skip_reason();
+  ASSERT_TRUE(pg.error().empty()) << pg.error();
+  ASSERT_TRUE(Store::Open(lite.path()));
+  auto opened = Store::Open(pg.path());
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::vector<std::string> expected = ColumnsOf(lite);
+  EXPECT_GT(expected.size(), 80u);
+  EXPECT_EQ(ColumnsOf(pg), expected);
+  EXPECT_EQ(pg.Int("SELECT version FROM sluice_schema"), Store::kSchemaVersion);
+}
+
+// The server ends the store's connection (a restart, a failover, a network cut): the commit
+// that meets it fails and says so; nothing committed before is lost, and the next commit
+// connects again.
+TEST(StorePostgres, ALostConnectionFailsTheCommitClearlyAndTheNextOneConnectsAgain) {
+  TempDb t(SqlEngine::kPostgres);
+  if (!t.skip_reason().empty()) GTEST_SKIP() << t.skip_reason();
+  ASSERT_TRUE(t.error().empty()) << t.error();
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+  t.KillConnections();
+  (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
+  auto lost = (*store)->Commit();
+  ASSERT_FALSE(lost);
+  EXPECT_NE(lost.error().message.find("lost the connection to PostgreSQL"), std::string::npos)
+      << lost.error().message;
+  EXPECT_EQ(t.Int("SELECT count(*) FROM events"), 1);
+  (*store)->Append(Ev(EventKind::kAttemptStarted, "b", "", 1));
+  ASSERT_TRUE((*store)->Commit());
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_TRUE(events) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].task, "b");
+}
+
 TEST(Store, MigratesAFirstVersionStoreKeepingItsEvents) {
   TempDb t;
   t.Sql(std::string(kVersion1Schema) + R"sql(
@@ -168,21 +246,26 @@ PRAGMA user_version = 1;
   EXPECT_GT((*events)[2].seq, (*events)[1].seq);
 }
 
-TEST(Store, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
-  TempDb t;
-  t.Sql("CREATE TABLE future(x); PRAGMA user_version = 99;");
+TEST_P(StoreOn, RefusesASchemaNewerThanItselfAndLeavesItAlone) {
+  t.Sql("CREATE TABLE future(x INTEGER)");
+  t.SetSchemaVersion(99);
   auto store = Store::Open(t.path());
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().message.find("newer than this sluice"), std::string::npos);
-  // Still the same file: not switched to WAL, still writable by its own version.
+  // Still as it was: no table of ours, still writable by its own version, and (SQLite) not
+  // switched to WAL.
   t.Sql("INSERT INTO future VALUES (1);");
-  EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
+  if (GetParam() == SqlEngine::kSqlite) {
+    EXPECT_FALSE(std::filesystem::exists(t.path() + "-wal"));
+    EXPECT_EQ(t.Int("SELECT count(*) FROM sqlite_master WHERE name='events'"), 0);
+  } else {
+    EXPECT_EQ(t.Int("SELECT count(*) FROM information_schema.tables WHERE table_name='events'"), 0);
+  }
 }
 
 // Run ids carry random bits; one drawn twice is refused under the write lock, so that the
 // caller can draw again, rather than failing with a constraint error.
-TEST(Store, ARunIdTakenAlreadyIsAConflictAndRecordsNothing) {
-  TempDb t;
+TEST_P(StoreOn, ARunIdTakenAlreadyIsAConflictAndRecordsNothing) {
   auto store = Store::Open(t.path());
   ASSERT_TRUE(store) << store.error().message;
   ASSERT_TRUE((*store)->CreateRun(Run1(), {{"/p.yaml", "one"}}, Ev(EventKind::kRunCreated, "")));
@@ -224,10 +307,9 @@ TEST(Store, AnInjectedFsyncFailureFailsACommitAndLeavesWholeBatches) {
   EXPECT_GE(events->size(), 1u + 3u * (failed_at - 1));
 }
 
-TEST(Store, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
-  TempDb db;
-  auto a = Store::Open(db.path());
-  auto b = Store::Open(db.path());  // a second run's process on the same state directory
+TEST_P(StoreOn, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
+  auto a = Store::Open(t.path());
+  auto b = Store::Open(t.path());  // a second run's process on the same state directory
   ASSERT_TRUE(a && b);
   auto add = [](std::string& data) -> Result<std::vector<BreakerTransitionRow>> {
     data = data.empty() ? "1" : std::to_string(std::stoi(data) + 1);
@@ -252,10 +334,11 @@ TEST(Store, BreakerUpdatesAreSharedAndAFailedUpdateChangesNothing) {
   EXPECT_EQ((*ts)[1].who, "r/t#1");
 }
 
-// Five audit records, then one kind of tampering done directly in SQLite.
-class AuditTamper : public ::testing::Test {
+// Five audit records, then one kind of tampering done directly in the database.
+class AuditTamper : public ::testing::TestWithParam<SqlEngine> {
  protected:
   void SetUp() override {
+    SLUICE_REQUIRE_DB(db);
     auto store = Store::Open(db.path());
     ASSERT_TRUE(store);
     for (int k = 1; k <= 5; ++k) {
@@ -281,37 +364,39 @@ class AuditTamper : public ::testing::Test {
     EXPECT_TRUE(c);
     return *c;
   }
-  TempDb db;
+  TempDb db{GetParam()};
   std::string head;
 };
+INSTANTIATE_TEST_SUITE_P(Engine, AuditTamper,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
 
-TEST_F(AuditTamper, AnEditedRecordIsNamed) {
+TEST_P(AuditTamper, AnEditedRecordIsNamed) {
   db.Sql("UPDATE audit SET actor='mallory' WHERE seq=3");
   AuditCheck c = Verify();
   EXPECT_EQ(c.broken_at, 3);
   EXPECT_NE(c.why.find("changed"), std::string::npos) << c.why;
 }
 
-TEST_F(AuditTamper, AnEditedDetailIsNamed) {
+TEST_P(AuditTamper, AnEditedDetailIsNamed) {
   db.Sql("UPDATE audit SET details='{\"specDigest\": \"abd\"}' WHERE seq=2");
   EXPECT_EQ(Verify().broken_at, 2);
 }
 
-TEST_F(AuditTamper, ADeletedRecordIsNamed) {
+TEST_P(AuditTamper, ADeletedRecordIsNamed) {
   db.Sql("DELETE FROM audit WHERE seq=2");
   AuditCheck c = Verify();
   EXPECT_EQ(c.broken_at, 3);
   EXPECT_NE(c.why.find("missing"), std::string::npos) << c.why;
 }
 
-TEST_F(AuditTamper, AnInsertedRecordIsNamed) {
+TEST_P(AuditTamper, AnInsertedRecordIsNamed) {
   // A forged record appended with a made-up chain link.
   db.Sql("INSERT INTO audit VALUES(6, 9000, 'mallory', 'run.cancelled', 'r1', '', '{}', "
          "'0000000000000000000000000000000000000000000000000000000000000000', 'ff')");
   EXPECT_EQ(Verify().broken_at, 6);
 }
 
-TEST_F(AuditTamper, ARecordSlippedInBetweenIsNamed) {
+TEST_P(AuditTamper, ARecordSlippedInBetweenIsNamed) {
   // The records from 3 on move up one to make room; the forgery links to record 2 correctly.
   db.Sql("UPDATE audit SET seq=seq+100 WHERE seq>=3");
   db.Sql("UPDATE audit SET seq=seq-99 WHERE seq>=100");
@@ -320,7 +405,7 @@ TEST_F(AuditTamper, ARecordSlippedInBetweenIsNamed) {
   EXPECT_EQ(Verify().broken_at, 3);
 }
 
-TEST_F(AuditTamper, ReorderedRecordsAreNamed) {
+TEST_P(AuditTamper, ReorderedRecordsAreNamed) {
   // Swap the contents of records 2 and 4, keeping their numbers.
   db.Sql("UPDATE audit SET seq=100 WHERE seq=2");
   db.Sql("UPDATE audit SET seq=2 WHERE seq=4");
@@ -328,7 +413,7 @@ TEST_F(AuditTamper, ReorderedRecordsAreNamed) {
   EXPECT_EQ(Verify().broken_at, 2);
 }
 
-TEST_F(AuditTamper, RecordsRemovedFromTheEndNeedTheExportedHead) {
+TEST_P(AuditTamper, RecordsRemovedFromTheEndNeedTheExportedHead) {
   db.Sql("DELETE FROM audit WHERE seq=5");
   EXPECT_EQ(Verify().broken_at, 0);  // the chain alone cannot tell
   AuditCheck c = Verify(head);
@@ -336,22 +421,10 @@ TEST_F(AuditTamper, RecordsRemovedFromTheEndNeedTheExportedHead) {
   EXPECT_NE(c.why.find("removed"), std::string::npos) << c.why;
 }
 
-// Counts the events of run r1 through a second connection, as `sluice status` in another process
-// would see them.
-int64_t EventsSeenElsewhere(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE run_id='r1'", -1, &st, nullptr);
-  int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return n;
-}
-
 // A state folder with store and journal, as `sluice run` has them; each Open() is a new process.
-class JournalFile : public ::testing::Test {
+class JournalFile : public ::testing::TestWithParam<SqlEngine> {
  protected:
+  void SetUp() override { SLUICE_REQUIRE_DB(t_); }
   // The store with run r1's journal open; `create` first records run r1.
   std::unique_ptr<Store> Open(bool create = false) {
     auto store = Store::Open(t_.path());
@@ -360,14 +433,18 @@ class JournalFile : public ::testing::Test {
     if (!(*store)->OpenJournal(*fs_, journal_, "r1")) return nullptr;
     return std::move(*store);
   }
-  int64_t SeenElsewhere() const { return EventsSeenElsewhere(t_.path()); }
+  // The events of run r1 seen through a second connection, as `sluice status` in another
+  // process would see them.
+  int64_t SeenElsewhere() { return t_.Int("SELECT count(*) FROM events WHERE run_id='r1'"); }
 
-  TempDb t_;
+  TempDb t_{GetParam()};
   std::unique_ptr<FileSystem> fs_ = NewPosixFileSystem();
-  const std::string journal_ = std::filesystem::path(t_.path()).parent_path() / "journal";
+  const std::string journal_ = t_.dir() + "/journal";
 };
+INSTANTIATE_TEST_SUITE_P(Engine, JournalFile,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
 
-TEST_F(JournalFile, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisProcess) {
+TEST_P(JournalFile, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisProcess) {
   auto store = Open(/*create=*/true);
   ASSERT_TRUE(store);
   store->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
@@ -393,7 +470,7 @@ TEST_F(JournalFile, CommittedEventsArePublishedLaterInBatchesAndReadFirstInThisP
 // After a closed journal, the offset still holds the removed file's end. A later process that
 // executes the run again (a rollback) starts a new file from 0; if it is killed, what it
 // committed must still be published, not taken as covered by the old offset.
-TEST_F(JournalFile, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
+TEST_P(JournalFile, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
   {
     auto store = Open(/*create=*/true);
     ASSERT_TRUE(store);
@@ -419,7 +496,7 @@ TEST_F(JournalFile, AJournalOpenedAgainAfterItWasClosedLosesNothing) {
 
 // A process killed with events in its journal: the next one to open the journal publishes them,
 // stopping at a torn last record, and starts the journal afresh.
-TEST_F(JournalFile, TheNextProcessPublishesWhatAKilledOneLeft) {
+TEST_P(JournalFile, TheNextProcessPublishesWhatAKilledOneLeft) {
   {
     auto store = Open(/*create=*/true);
     ASSERT_TRUE(store);

@@ -78,10 +78,10 @@ Result<std::vector<WaiverRow>> Store::ListWaivers() {
       "SELECT w.name,w.document,w.granted_by,w.granted_us,w.revoked_us,w.audit_seq,a.seq,a.time_us,"
       "a.actor,a.action,a.run_id,a.subject,a.details,a.prev_hash,a.hash,(SELECT MIN(r.seq) FROM audit r WHERE r.action='waiver.revoked' AND r.subject=w.name AND "
       "r.seq>w.audit_seq) FROM waivers w LEFT JOIN audit a ON a.seq=w.audit_seq ORDER BY w.name",
-      [](sqlite3_stmt* st) {
+      [](SqlStmt* st) {
         Pair p;
         p.waiver = {Text(st, 0), Text(st, 1), Text(st, 2), Int(st, 3), Int(st, 4), Int(st, 5)};
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL) p.record = ReadAuditRecord(st, 6);
+        if (!st->IsNull(6)) p.record = ReadAuditRecord(st, 6);
         p.revoked_seq = Int(st, 15);
         return p;
       });
