@@ -88,6 +88,10 @@ class ProcessLauncher {
   // per process (later calls are ignored), ahead of the first kept spawn so that the keeper's
   // answer overlaps the caller's work. Without a keeper, nothing happens and nothing is kept.
   virtual void PrepareKeeper(const std::string& keeper_dir) {}
+  // Waits until the keeper PrepareKeeper asked for holds its lock (or refused): a resume that
+  // looks at the run's keepers must see its own one as live and its own, not as a dead one whose
+  // files it may remove.
+  virtual void AwaitKeeper() {}
 };
 
 struct FileInfo {

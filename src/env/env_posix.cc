@@ -22,6 +22,7 @@
 #include <limits>
 
 #include <map>
+#include <mutex>
 
 #include "common/sha256.h"
 #include "env/beneath_posix.h"
@@ -288,10 +289,18 @@ class SystemTimeZones : public TimeZones {
  public:
   explicit SystemTimeZones(std::string root) : root_(std::move(root)) {}
 
+  // Thread-safe: `sluice server` evaluates policies on many threads. Zones are loaded once and
+  // never removed, so a found entry stays valid once the lock is released. A name that is no
+  // zone is not remembered (a client could otherwise grow the table without end).
   std::optional<int> OffsetAt(std::string_view name, int64_t unix_seconds) const override {
+    std::unique_lock lock(mu_);
     auto it = zones_.find(std::string(name));
-    if (it == zones_.end()) it = zones_.emplace(std::string(name), Load(name)).first;
-    if (!it->second) return std::nullopt;
+    if (it == zones_.end()) {
+      auto rules = Load(name);
+      if (!rules) return std::nullopt;
+      it = zones_.emplace(std::string(name), std::move(rules)).first;
+    }
+    lock.unlock();
     return it->second->OffsetAt(unix_seconds);
   }
 
@@ -317,6 +326,7 @@ class SystemTimeZones : public TimeZones {
 
   std::string root_;
   mutable std::map<std::string, std::optional<ZoneRules>> zones_;
+  mutable std::mutex mu_;
 };
 
 }  // namespace

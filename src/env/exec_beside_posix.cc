@@ -53,6 +53,8 @@ Status SpawnBesideDetached(const char* name, const std::vector<std::string>& arg
       dup2(null, 0);
       dup2(log, 1);
       dup2(log, 2);
+      // Nothing else of this process's: its clients' connections are not close-on-exec.
+      close_range(3, ~0U, 0);
       execv(argv[0], argv.data());
       static const char kMsg[] = "sluice: cannot run the engine program\n";
       (void)!write(2, kMsg, sizeof(kMsg) - 1);

@@ -54,6 +54,7 @@ class FaultyLauncher : public ProcessLauncher {
   WaitResult Wait(int64_t timeout_us) override { return real_.Wait(timeout_us); }
   void ExitsRecorded() override { real_.ExitsRecorded(); }
   void PrepareKeeper(const std::string& dir) override { real_.PrepareKeeper(dir); }
+  void AwaitKeeper() override { real_.AwaitKeeper(); }
 
  private:
   ProcessLauncher& real_;

@@ -118,6 +118,10 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (keeper_) keeper_->Recorded();
   }
 
+  void AwaitKeeper() override {
+    if (keeper_) (void)keeper_->Ready();
+  }
+
   void SignalGroup(int pid, int sig) override {
     if (pid > 0) kill(-pid, sig);
   }

@@ -74,6 +74,7 @@ std::unordered_map<std::string, std::pair<int, std::string>> LocalExecutor::Owed
 }
 
 std::vector<Adoption> LocalExecutor::Adopt(std::span<const OpenAttempt> open) {
+  launcher_.AwaitKeeper();  // this process's own keeper, locked, is not taken for a dead one
   const auto owed = OwedByLiveKeepers();
   std::vector<Adoption> out;
   for (const auto& a : open) {

@@ -182,6 +182,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   router.Add({"GET", "/api/v1/tokens", true, Action::kAdmin,
               [c](const ApiRequest&) { return ListTokens(*c); }});
   AddSubmitRoutes(router, ctx);
+  AddActionRoutes(router, ctx);
 }
 
 }  // namespace sluice

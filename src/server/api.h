@@ -29,6 +29,8 @@ struct ApiContext {
 void AddApiRoutes(Router& router, const ApiContext& ctx);
 // POST /api/v1/namespaces/{ns}/runs (submit.cc), added by AddApiRoutes.
 void AddSubmitRoutes(Router& router, const ApiContext& ctx);
+// A task's logs and run actions (actions.cc), added by AddApiRoutes.
+void AddActionRoutes(Router& router, const ApiContext& ctx);
 
 // The namespace every run belongs to until submissions carry theirs (docs/api.md).
 inline constexpr const char* kDefaultNamespace = "default";

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "access/access.h"
@@ -40,12 +41,23 @@ class ThreadPerConnection : public httplib::TaskQueue {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return live_ < max_; });
     ++live_;
-    std::thread([this, fn = std::move(fn)] {
+    lock.unlock();
+    try {
+      std::thread([this, fn] {
+        fn();
+        Done();
+      }).detach();
+    } catch (const std::system_error&) {
+      // No thread to be had (a process or memory limit): serve it here, holding up accepting
+      // rather than dropping the connection or ending the server.
       fn();
-      std::lock_guard done(mu_);
-      --live_;
-      cv_.notify_all();
-    }).detach();
+      Done();
+    }
+  }
+  void Done() {
+    std::lock_guard done(mu_);
+    --live_;
+    cv_.notify_all();
   }
   void shutdown() override {
     std::unique_lock lock(mu_);
@@ -119,7 +131,14 @@ class HttpEdge {
     const int64_t start = env_.clock().NowUs();
     Router::Match m = router_.Find(req.method, req.path);
     t_route = m.route ? m.route->pattern : "unmatched";
+    body_read_ = false;
     ApiResponse out = Answer(req, m, reader);
+    if (reader && !body_read_ && out.status != 413) {
+      // Refused before its body was read (404, 405, 401, 403): read it now and drop it, so that
+      // it is not taken for the connection's next request.
+      std::string ignored;
+      if (!ReadBody(*reader, ignored)) out.headers.emplace_back("Connection", "close");
+    }
     Send(out, res);
     metrics_.Observe(t_route, req.method, out.status,
                      static_cast<double>(env_.clock().NowUs() - start) / 1e6);
@@ -143,6 +162,7 @@ class HttpEdge {
     for (const auto& [k, v] : req.params) ar.query.emplace(k, v);
     if (m.route->needs_token) {
       auto who = Authenticate(req);
+      if (!who && who.error().code == ErrorCode::kStore) return ErrorResponse(503, who.error().message);
       if (!who) {
         ApiResponse r = ErrorResponse(401, who.error().message);
         r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
@@ -176,6 +196,7 @@ class HttpEdge {
 
   // Reads the request's body into `body`; false when it is larger than the limit.
   bool ReadBody(const httplib::ContentReader& reader, std::string& body) {
+    body_read_ = true;
     bool fits = true;
     reader([&](const char* data, size_t n) {
       if (body.size() + n > o_.max_body_bytes) {
@@ -195,10 +216,12 @@ class HttpEdge {
     if (!header.starts_with("Bearer ")) return Fail(ErrorCode::kInvalidInput, "the Authorization header is not a bearer token");
     auto parts = SplitToken(std::string_view(header).substr(7));
     if (!parts) return Fail(ErrorCode::kInvalidInput, "the bearer token is malformed");
+    // The store's own failures are the server's (a 503 naming nothing of its insides), not the
+    // client's credentials.
     auto store = ctx_.ThreadStore();
-    if (!store) return std::unexpected(store.error());
+    if (!store) return Fail(ErrorCode::kStore, "the server cannot check tokens now");
     auto row = (*store)->FindToken(parts->first);
-    if (!row) return std::unexpected(row.error());
+    if (!row) return Fail(ErrorCode::kStore, "the server cannot check tokens now");
     if (!*row) return Fail(ErrorCode::kInvalidInput, "unknown token");
     return CheckToken(**row, parts->second, env_.clock().NowUs());
   }
@@ -226,7 +249,10 @@ class HttpEdge {
   const ApiContext& ctx_;
   RequestMetrics& metrics_;
   Router router_;
+  static thread_local bool body_read_;  // Serve: whether the request's body was read
 };
+
+thread_local bool HttpEdge::body_read_ = false;
 
 // Host and port of "HOST:PORT".
 Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
@@ -252,6 +278,8 @@ int RunServer(Env& env, const ServerOptions& o) {
   }
   GlobalOptions g;
   g.state_dir = o.state_dir;
+  ProtectStateFiles(env, g.state_dir);  // the state folder's modes, as every sluice command keeps
+  (void)env.time_zones();               // made before the threads that share it
   if (auto store = OpenStore(env, g, true); !store) return Report(store.error());
   // Signals are taken by one thread (sigwait) before any other starts, so none of the server's
   // threads is interrupted by them.

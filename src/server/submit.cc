@@ -81,29 +81,47 @@ Result<Request> ParseRequest(const std::string& body) {
   return r;
 }
 
-// Writes the bundle of `files` (unless it exists) and returns its folder; `made` tells whether
-// this call wrote it (a submission that is refused then removes it again).
+// Whether a file of `files` sits where another needs a folder ("a" and "a/b").
+std::optional<std::string> FileAsFolder(const std::map<std::string, std::string>& files) {
+  for (const auto& [path, text] : files) {
+    auto next = files.upper_bound(path);
+    if (next != files.end() && next->first.starts_with(path + "/")) return path;
+  }
+  return std::nullopt;
+}
+
+// Writes the bundle of `files` unless it is there, and returns its folder. A bundle once in
+// place is never removed here (another submission of the same files may use it), and one found
+// in place must hold exactly `files`: a task may write into its pipeline's folder, and a later
+// run must not start from what an earlier one changed (kConflict then).
 Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
-                                const std::map<std::string, std::string>& files, bool* made) {
-  *made = false;
+                                const std::map<std::string, std::string>& files) {
   ValueMap m;
   for (const auto& [path, text] : files) m.emplace_back(Value(path), Value(text));
   const std::string digest = Sha256Hex(CanonicalJson(Value(std::move(m))));
   FileSystem& fs = env.files();
   const std::string dir = PathJoin(PathJoin(state_dir, "bundles"), digest);
-  if (fs.Stat(dir).is_dir) return dir;
-  const std::string tmp = fmt::format("{}.tmp-{}-{:016x}", dir, env.Pid(), env.Random64());
-  for (const auto& [path, text] : files) {
-    const std::string file = PathJoin(tmp, path);
-    SLUICE_TRY_STATUS(fs.MakeDirs(Dirname(file)));
-    SLUICE_TRY_STATUS(fs.WriteFile(file, text));
-  }
-  if (auto s = fs.Rename(tmp, dir); !s) {
+  if (!fs.Stat(dir).is_dir) {
+    const std::string tmp = fmt::format("{}.tmp-{}-{:016x}", dir, env.Pid(), env.Random64());
+    auto written = [&]() -> Status {
+      for (const auto& [path, text] : files) {
+        const std::string file = PathJoin(tmp, path);
+        SLUICE_TRY_STATUS(fs.MakeDirs(Dirname(file)));
+        SLUICE_TRY_STATUS(fs.WriteFile(file, text));
+      }
+      return fs.Rename(tmp, dir);
+    }();
+    if (written) return dir;
     (void)fs.RemoveAll(tmp);
-    if (!fs.Stat(dir).is_dir) return std::unexpected(s.error());  // else another submission won
-    return dir;
+    if (!fs.Stat(dir).is_dir) return std::unexpected(written.error());  // else another one won
   }
-  *made = true;
+  for (const auto& [path, text] : files) {
+    auto stored = fs.ReadFile(PathJoin(dir, path));
+    if (!stored || *stored != text) {
+      return Fail(ErrorCode::kConflict, "bundle {} was changed on disk since it was stored (its "
+                  "file {}); an administrator must remove it", digest, Quote(path));
+    }
+  }
   return dir;
 }
 
@@ -140,13 +158,23 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   if (!parsed) return ErrorResponse(400, parsed.error().message);
   auto store = ctx.ThreadStore();
   if (!store) return ErrorResponse(500, store.error().message);
-  bool made = false;
-  auto bundle = WriteBundle(ctx.env, ctx.g.state_dir, parsed->files, &made);
-  if (!bundle) return ErrorResponse(500, bundle.error().message);
+  if (auto both = FileAsFolder(parsed->files)) {
+    return ErrorResponse(400, fmt::format("files: {} is a file and a folder of other files",
+                                          Quote(*both)));
+  }
+  auto bundle = WriteBundle(ctx.env, ctx.g.state_dir, parsed->files);
+  if (!bundle) {
+    return ErrorResponse(bundle.error().code == ErrorCode::kConflict ? 409 : 500,
+                         bundle.error().message);
+  }
   auto plan = LoadPlan(ctx.env.files(), PathJoin(*bundle, parsed->pipeline));
-  if (!plan) {
-    if (made) (void)ctx.env.files().RemoveAll(*bundle);  // nothing refers to it
-    return BundleError(400, plan.error(), *bundle);
+  if (!plan) return BundleError(400, plan.error(), *bundle);
+  for (const auto& [path, text] : (*plan)->sources) {
+    // An import that leaves the bundle (an absolute path, ../) would read the server's files.
+    if (!path.starts_with(*bundle + "/") || !BundlePath(path.substr(bundle->size() + 1))) {
+      return ErrorResponse(400, fmt::format("the pipeline imports {}, outside the files it was "
+                                            "submitted with", Quote(path)));
+    }
   }
   for (const auto& p : (*plan)->pipeline->params) {
     // A secret param's value would travel in the request and BindRunParams would read the

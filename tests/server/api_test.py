@@ -236,6 +236,44 @@ def bad_requests_get_a_4xx_with_a_json_error_never_a_crash():
 
 
 @test
+def a_refused_request_body_is_never_read_as_the_next_request():
+    smuggled = b"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n\r\n"
+    for path, token in (("/api/v1/namespaces/default/runs", None), ("/healthz", None),
+                        ("/nowhere", None), ("/api/v1/namespaces/default/runs", TOKENS["viewer"])):
+        with socket.create_connection(("127.0.0.1", SERVER.port), timeout=10) as s:
+            auth = f"Authorization: Bearer {token}\r\n" if token else ""
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {len(smuggled)}\r\n\r\n".encode()
+                      + smuggled)
+            s.settimeout(2)
+            got = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except socket.timeout:
+                pass
+        assert got.count(b"HTTP/1.1 ") == 1, (path, got[:600])
+
+
+@test
+def a_bundle_changed_on_disk_is_not_run_again():
+    body = {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED.replace("name: api", "name: tamper"),
+                                            "lib/c.yaml": LIB}}
+    made = submit(SERVER, TOKENS["operator"], body)
+    wait_finished(SERVER, TOKENS["viewer"], made["id"])
+    bundles = os.path.join(ENV.state, "bundles")
+    for d in os.listdir(bundles):
+        path = os.path.join(bundles, d, "lib", "c.yaml")
+        if os.path.exists(path) and "tamper" in open(os.path.join(bundles, d, "p.yaml")).read():
+            with open(path, "a") as f:
+                f.write("# changed by a task\n")
+    err = submit(SERVER, TOKENS["operator"], body, want=409)
+    assert "changed on disk" in err["error"]["message"], err
+
+
+@test
 def idle_connections_do_not_starve_the_others():
     idle = [socket.create_connection(("127.0.0.1", SERVER.port), timeout=10) for _ in range(40)]
     try:
@@ -367,6 +405,11 @@ def a_bad_submission_is_a_400_that_names_the_problem_and_stores_nothing():
         ("missing import", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED}}, "does not exist"),
         ("bad param", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED, "lib/c.yaml": LIB},
                        "params": {"n": "many"}}, "n"),
+        ("file and folder", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED, "lib": "x",
+                                                             "lib/c.yaml": LIB}}, "file and a folder"),
+        ("import outside", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED.replace(
+            "imports: [lib]", "imports: [../../../../../../../../etc/sluice-nothing, /etc/hostname]")}},
+         "outside"),
     ]
     for what, body, says in cases:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -377,6 +420,7 @@ def a_bad_submission_is_a_400_that_names_the_problem_and_stores_nothing():
     err = submit(SERVER, TOKENS["elsewhere"], {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED}}, want=400, ns="ml")
     assert "namespace" in err["error"]["message"], err
     assert len(json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout)) == before
+    assert not [d for d in os.listdir(os.path.join(ENV.state, "bundles")) if ".tmp-" in d]
     status, h, data = SERVER.request("POST", "/api/v1/namespaces/default/runs", op, body=b"x" * (17 << 20))
     assert status == 413, status
 
@@ -396,6 +440,53 @@ def admission_runs_at_submission_and_a_denial_creates_no_run():
     assert '"action":"run.denied"' in e.sluice("audit", "export", check=0).stdout.replace(" ", "")
     ok = submit(s, token, {"pipeline": "p.yaml", "files": {"p.yaml": p}})
     assert wait_finished(s, token, ok["id"])["status"] == "succeeded"
+
+
+@test
+def logs_come_by_byte_range_per_attempt_and_stream():
+    v = TOKENS["viewer"]
+    ok, bad = RUNS["ok"], RUNS["bad"]
+    out = call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/a/logs", v)
+    assert out == b"41\n", out
+    status, h, data = SERVER.request("GET", f"/api/v1/runs/{bad}/tasks/boom/logs?stream=stderr", v)
+    assert status == 200 and data == b"no\n" and h["X-Sluice-Next-Offset"] == "3", (status, h, data)
+    assert h["X-Sluice-Attempt"] == "1" and h["X-Sluice-Running"] == "false"
+    status, h, data = SERVER.request("GET", f"/api/v1/runs/{bad}/tasks/boom/logs?stream=stderr&offset=1&limit=1", v)
+    assert data == b"o" and h["X-Sluice-Next-Offset"] == "2", (data, h)
+    status, h, data = SERVER.request("GET", f"/api/v1/runs/{bad}/tasks/boom/logs?stream=stderr&offset=99", v)
+    assert data == b"" and h["X-Sluice-Next-Offset"] == "99", (data, h)
+    item = call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/b%5B1%5D/logs", v)
+    assert item == b"2\n", item
+    assert item == ENV.sluice("logs", ok, "b[1]", check=0).stdout.encode()
+    call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/nope/logs", v, want=404)
+    call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/a/logs?attempt=2", v, want=404)
+    call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/a/logs?stream=both", v, want=400)
+    call(SERVER, "GET", f"/api/v1/runs/{ok}/tasks/a/logs", TOKENS["elsewhere"], want=403)
+
+
+@test
+def an_operator_cancels_a_running_run_and_the_audit_names_them():
+    slow = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: slow}\nspec:\n  tasks:\n"
+            "    - {name: wait, run: [sleep, '30']}\n")
+    made = submit(SERVER, TOKENS["operator"], {"pipeline": "slow.yaml", "files": {"slow.yaml": slow}})
+    run = made["id"]
+    lock = os.path.join(ENV.state, "runs", run, "lock")
+    for _ in range(100):
+        st = call(SERVER, "GET", f"/api/v1/runs/{run}", TOKENS["viewer"])
+        if st["status"] == "running" and st["attempts"]:
+            break
+        time.sleep(0.1)
+    call(SERVER, "POST", f"/api/v1/runs/{run}/cancel", TOKENS["viewer"], want=403)
+    call(SERVER, "POST", f"/api/v1/runs/{run}/cancel", TOKENS["approver"], want=403)
+    assert call(SERVER, "POST", f"/api/v1/runs/{run}/cancel", TOKENS["operator"], want=202)["cancelling"]
+    st = wait_finished(SERVER, TOKENS["viewer"], run)
+    assert st["status"] == "cancelled", st["status"]
+    audit = ENV.sluice("audit", "export", check=0).stdout.replace(" ", "")
+    assert f'"actor":"u-operator","action":"run.cancelled","run_id":"{run}"' in audit or \
+        ('"actor":"u-operator"' in audit and '"action":"run.cancelled"' in audit), audit[-600:]
+    err = call(SERVER, "POST", f"/api/v1/runs/{run}/cancel", TOKENS["operator"], want=409)
+    assert "already finished" in err["error"]["message"], err
+    call(SERVER, "POST", "/api/v1/runs/no-such-run/cancel", TOKENS["operator"], want=404)
 
 
 @test

@@ -1,0 +1,113 @@
+// The routes that read a task's logs and act on a run (docs/api.md): logs by byte range (a
+// client follows a running attempt by asking again from the offset it was given), and cancel.
+#include <signal.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "cli/cli_support.h"
+#include "common/strings.h"
+#include "exec/local_executor.h"
+#include "server/api.h"
+#include "store/store.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kMaxLogChunk = 4 << 20;
+
+std::optional<int64_t> NonNegative(const std::string& text, int64_t fallback) {
+  if (text.empty()) return fallback;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+// GET /api/v1/runs/{id}/tasks/{task}/logs?attempt=N&stream=stdout|stderr&offset=B&limit=B
+ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
+  const std::string stream = req.Query("stream", "stdout");
+  if (stream != "stdout" && stream != "stderr") {
+    return ErrorResponse(400, "query parameter stream must be stdout or stderr");
+  }
+  auto attempt = NonNegative(req.Query("attempt"), 0);
+  auto offset = NonNegative(req.Query("offset"), 0);
+  auto limit = NonNegative(req.Query("limit"), 1 << 20);
+  if (!attempt || !offset || !limit) {
+    return ErrorResponse(400, "attempt, offset and limit must be non-negative integers");
+  }
+  auto store = ctx.ThreadStore();
+  if (!store) return ErrorResponse(500, store.error().message);
+  auto run = (*store)->GetRun(req.params.at("id"));
+  if (!run) return ErrorResponse(run.error().code == ErrorCode::kNotFound ? 404 : 400, run.error().message);
+  auto attempts = (*store)->ListAttempts(run->id);
+  if (!attempts) return ErrorResponse(500, attempts.error().message);
+  const std::string& task = req.params.at("task");
+  int last = 0;
+  bool running = false;
+  for (const auto& a : *attempts) {
+    if (a.task != task) continue;
+    last = std::max(last, a.attempt);
+  }
+  if (last == 0) return ErrorResponse(404, fmt::format("task {} of run {} has no attempts", Quote(task), run->id));
+  const int n = *attempt == 0 ? last : static_cast<int>(*attempt);
+  if (n > last) return ErrorResponse(404, fmt::format("task {} has {} attempts", Quote(task), last));
+  for (const auto& a : *attempts) {
+    if (a.task == task && a.attempt == n) running = a.status == "running";
+  }
+  const AttemptPaths paths = AttemptPathsFor(RunDir(ctx.env, ctx.g, run->id), task, n);
+  const std::string& file = stream == "stdout" ? paths.stdout_log : paths.stderr_log;
+  const int64_t want = std::min<int64_t>(*limit, kMaxLogChunk);
+  auto content = ctx.env.files().ReadFileAtMost(file, *offset + want);
+  std::string text = content ? *content : std::string();
+  text = static_cast<int64_t>(text.size()) > *offset ? text.substr(static_cast<size_t>(*offset)) : "";
+  ApiResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("X-Sluice-Attempt", std::to_string(n));
+  r.headers.emplace_back("X-Sluice-Next-Offset", std::to_string(*offset + static_cast<int64_t>(text.size())));
+  r.headers.emplace_back("X-Sluice-Running", running ? "true" : "false");
+  r.body = std::move(text);
+  return r;
+}
+
+// POST /api/v1/runs/{id}/cancel: the process executing the run is asked to cancel it (SIGTERM, as
+// `sluice cancel` does), audited as the token's user. A run no process executes is refused:
+// cancelling it means executing its cancellation here, which `sluice cancel` does.
+ApiResponse Cancel(const ApiContext& ctx, const ApiRequest& req) {
+  auto store = ctx.ThreadStore();
+  if (!store) return ErrorResponse(500, store.error().message);
+  auto run = (*store)->GetRun(req.params.at("id"));
+  if (!run) return ErrorResponse(run.error().code == ErrorCode::kNotFound ? 404 : 400, run.error().message);
+  if (IsFinishedRun(run->status)) {
+    return ErrorResponse(409, fmt::format("run {} already finished ({})", run->id, run->status));
+  }
+  std::string owner;
+  if (!ctx.env.IsLocked(RunDir(ctx.env, ctx.g, run->id) + "/lock", &owner)) {
+    return ErrorResponse(409, fmt::format("no process executes run {}: cancel it with `sluice "
+                                          "cancel {}` on the server's host", run->id, run->id));
+  }
+  auto audit = AuditOf(ctx.env, req.who.user, "run.cancelled", run->id, run->pipeline,
+                       Value(ValueMap{}));
+  if (auto a = (*store)->AppendAudit(std::move(audit)); !a) return ErrorResponse(500, a.error().message);
+  const int pid = std::atoi(owner.c_str());
+  if (pid <= 0 || !ctx.env.SignalProcess(pid, SIGTERM)) {
+    return ErrorResponse(500, fmt::format("cannot signal the process of run {}", run->id));
+  }
+  ApiResponse r;
+  r.status = 202;
+  r.body = Value(ValueMap{{"id", Value(run->id)}, {"cancelling", Value(true)}}).ToJson();
+  return r;
+}
+
+}  // namespace
+
+void AddActionRoutes(Router& router, const ApiContext& ctx) {
+  const ApiContext* c = &ctx;
+  router.Add({"GET", "/api/v1/runs/{id}/tasks/{task}/logs", true, Action::kRead,
+              [c](const ApiRequest& r) { return Logs(*c, r); }});
+  router.Add({"POST", "/api/v1/runs/{id}/cancel", true, Action::kOperate,
+              [c](const ApiRequest& r) { return Cancel(*c, r); }});
+}
+
+}  // namespace sluice
