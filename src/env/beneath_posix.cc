@@ -309,6 +309,32 @@ Result<std::string> PosixReadFileAtMost(const std::string& path, int64_t max_byt
   return ReadOpened(fd.get(), "cannot read " + path, max_bytes);
 }
 
+Result<std::string> PosixReadFileRange(const std::string& path, int64_t offset, int64_t max_bytes) {
+  Fd fd(open(path.c_str(), kReadFlags));
+  if (!fd.ok()) {
+    return Fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo, "cannot read {}: {}", path,
+                strerror(errno));
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Fail(ErrorCode::kInvalidInput, "cannot read {}: not a regular file", path);
+  }
+  std::string out;
+  if (offset >= st.st_size || max_bytes <= 0) return out;
+  out.resize(static_cast<size_t>(std::min<int64_t>(max_bytes, st.st_size - offset)));
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = pread(fd.get(), out.data() + got, out.size() - got,
+                            static_cast<off_t>(offset + static_cast<int64_t>(got)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(ErrorCode::kIo, "cannot read {}: {}", path, strerror(errno));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 Result<std::string> PosixReadFileBeneath(const std::string& root, const std::string& rel,
                                          int64_t max_bytes) {
   Fd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

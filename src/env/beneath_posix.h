@@ -12,6 +12,8 @@ namespace sluice {
 
 // FileSystem::ReadFileAtMost.
 Result<std::string> PosixReadFileAtMost(const std::string& path, int64_t max_bytes);
+// FileSystem::ReadFileRange.
+Result<std::string> PosixReadFileRange(const std::string& path, int64_t offset, int64_t max_bytes);
 // FileSystem::ReadFileBeneath.
 Result<std::string> PosixReadFileBeneath(const std::string& root, const std::string& rel,
                                          int64_t max_bytes);

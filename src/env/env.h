@@ -173,6 +173,10 @@ class FileSystem {
   // device, a FIFO: nothing is read, nothing blocks) or larger than `max_bytes` (said before
   // reading: a larger file costs no memory); kIo when it cannot be read.
   virtual Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) = 0;
+  // Up to `max_bytes` of the regular file `path` from byte `offset` ("" at or past its end): a
+  // log read in pieces while it grows. Errors as ReadFileAtMost's (never for its size).
+  virtual Result<std::string> ReadFileRange(const std::string& path, int64_t offset,
+                                            int64_t max_bytes) = 0;
 
   // Files a task controls: `rel` is a relative path below the folder `root` (an attempt's
   // folder), and no symbolic link may lead out of `root`. Where the kernel has openat2 (Linux

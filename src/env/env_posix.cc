@@ -95,6 +95,10 @@ class PosixFileSystem : public FileSystem {
   Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) override {
     return PosixReadFileAtMost(path, max_bytes);
   }
+  Result<std::string> ReadFileRange(const std::string& path, int64_t offset,
+                                    int64_t max_bytes) override {
+    return PosixReadFileRange(path, offset, max_bytes);
+  }
 
   Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
                                       int64_t max_bytes) override {

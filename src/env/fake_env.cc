@@ -139,6 +139,13 @@ Result<std::string> MemFileSystem::HashFile(const std::string& path) {
   return Sha256Hex(*content);
 }
 
+Result<std::string> MemFileSystem::ReadFileRange(const std::string& path, int64_t offset,
+                                                 int64_t max_bytes) {
+  SLUICE_TRY(content, ReadFile(path));
+  if (offset >= static_cast<int64_t>(content->size())) return std::string();
+  return content->substr(static_cast<size_t>(offset), static_cast<size_t>(max_bytes));
+}
+
 Result<std::string> MemFileSystem::ReadFileAtMost(const std::string& path, int64_t max_bytes) {
   SLUICE_TRY(content, ReadFile(path));
   if (static_cast<int64_t>(content->size()) > max_bytes) {

@@ -89,6 +89,8 @@ class MemFileSystem : public FileSystem {
   Status Symlink(const std::string& target, const std::string& link) override;
   Result<int> MaskFilesBeneath(const std::string& root, const Masker& masker) override;
   Result<std::string> ReadFileAtMost(const std::string& path, int64_t max_bytes) override;
+  Result<std::string> ReadFileRange(const std::string& path, int64_t offset,
+                                    int64_t max_bytes) override;
   // Paths that are absolute or hold ".." lead out of `root` (there are no links here).
   Result<std::string> ReadFileBeneath(const std::string& root, const std::string& rel,
                                       int64_t max_bytes) override;

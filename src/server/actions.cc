@@ -59,9 +59,8 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   const AttemptPaths paths = AttemptPathsFor(RunDir(ctx.env, ctx.g, run->id), task, n);
   const std::string& file = stream == "stdout" ? paths.stdout_log : paths.stderr_log;
   const int64_t want = std::min<int64_t>(*limit, kMaxLogChunk);
-  auto content = ctx.env.files().ReadFileAtMost(file, *offset + want);
-  std::string text = content ? *content : std::string();
-  text = static_cast<int64_t>(text.size()) > *offset ? text.substr(static_cast<size_t>(*offset)) : "";
+  auto content = ctx.env.files().ReadFileRange(file, *offset, want);
+  std::string text = content ? std::move(*content) : std::string();  // no log yet: nothing
   ApiResponse r;
   r.content_type = "text/plain; charset=utf-8";
   r.headers.emplace_back("X-Sluice-Attempt", std::to_string(n));
