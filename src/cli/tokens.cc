@@ -9,6 +9,7 @@
 #include "access/access.h"
 #include "cli/cli_support.h"
 #include "cli/identity.h"
+#include "cli/views.h"
 #include "common/strings.h"
 
 namespace sluice {
@@ -94,20 +95,14 @@ int CmdTokenList(Env& env, const GlobalOptions& g) {
   }
   const int64_t now = env.clock().NowUs();
   for (const auto& t : *tokens) {
-    const char* state = t.revoked_us ? "revoked"
-                        : (t.expires_us && now >= t.expires_us) ? "expired" : "active";
+    Value shown = TokenJson(t, now);
     if (g.json) {
-      auto roles = ParseJson(t.roles);
-      items.push_back(Value(ValueMap{{"id", Value(t.id)}, {"user", Value(t.user)},
-                                     {"roles", roles ? *roles : Value()},
-                                     {"createdBy", Value(t.created_by)},
-                                     {"created", Value(Ts(t.created_us))},
-                                     {"expires", Value(Ts(t.expires_us))},
-                                     {"state", Value(state)}}));
+      items.push_back(std::move(shown));
       continue;
     }
+    const std::string state = shown.Find("state")->as_string();
     std::printf("%-16s %-12s %-34s %-24s %s\n", t.id.c_str(), t.user.c_str(), t.roles.c_str(),
-                Ts(t.created_us).c_str(), state);
+                Ts(t.created_us).c_str(), state.c_str());
   }
   if (g.json) std::printf("%s\n", Value(std::move(items)).ToJson().c_str());
   return 0;

@@ -17,6 +17,19 @@ Value RunSummaryJson(const RunRecord& r, const std::string& status) {
                         {"finished", Value(Ts(r.finished_us))}});
 }
 
+Value TokenJson(const TokenRow& t, int64_t now_us) {
+  const char* state = t.revoked_us ? "revoked"
+                      : (t.expires_us && now_us >= t.expires_us) ? "expired" : "active";
+  auto roles = ParseJson(t.roles);
+  return Value(ValueMap{{"id", Value(t.id)}, {"user", Value(t.user)},
+                        {"roles", roles ? *roles : Value()},
+                        {"createdBy", Value(t.created_by)},
+                        {"created", Value(Ts(t.created_us))},
+                        {"expires", Value(Ts(t.expires_us))},
+                        {"revoked", Value(Ts(t.revoked_us))},
+                        {"state", Value(state)}});
+}
+
 Value EventJson(const Event& e) {
   ValueMap m{{"seq", Value(e.seq)}, {"time", Value(Ts(e.time_us))},
              {"kind", Value(std::string(EventKindName(e.kind)))}};

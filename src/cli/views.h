@@ -14,6 +14,9 @@ namespace sluice {
 
 // A run in a list (`sluice runs -o json`), with the status to show (cli_support.h ShownStatus).
 Value RunSummaryJson(const RunRecord& r, const std::string& status);
+// An API token as `sluice token list -o json` and GET /api/v1/tokens show it, never its secret;
+// `state` (active, expired, revoked) as of `now_us`.
+Value TokenJson(const TokenRow& t, int64_t now_us);
 // One event (`sluice events -o json`).
 Value EventJson(const Event& e);
 // `status -o json`: the run, its tasks, attempts, policy decisions and the component versions.

@@ -127,15 +127,8 @@ ApiResponse ListTokens(const ApiContext& ctx) {
   auto tokens = (*store)->ListTokens();
   if (!tokens) return FromError(tokens.error());
   ValueList items;
-  for (const auto& t : *tokens) {
-    auto roles = ParseJson(t.roles);
-    items.push_back(Value(ValueMap{{"id", Value(t.id)}, {"user", Value(t.user)},
-                                   {"roles", roles ? *roles : Value()},
-                                   {"createdBy", Value(t.created_by)},
-                                   {"created", Value(Ts(t.created_us))},
-                                   {"expires", Value(Ts(t.expires_us))},
-                                   {"revoked", Value(Ts(t.revoked_us))}}));
-  }
+  const int64_t now = ctx.env.clock().NowUs();
+  for (const auto& t : *tokens) items.push_back(TokenJson(t, now));
   return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
 }
 
