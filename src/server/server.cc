@@ -92,8 +92,8 @@ class HttpEdge {
     };
     svr.Get(R"(/.*)", handle);
     svr.Options(R"(/.*)", handle);
-    // A body is read only once the route, the token and the role allow the request: an
-    // unauthenticated client cannot make the server read megabytes.
+    // A body is kept only once the route, the token and the role allow the request; a refused
+    // one is read (up to --max-body) and dropped, so that it is not taken for the next request.
     auto with_body = [this](const httplib::Request& req, httplib::Response& res,
                             const httplib::ContentReader& reader) { Serve(req, res, &reader); };
     using WithBody = httplib::Server& (httplib::Server::*)(const std::string&,
