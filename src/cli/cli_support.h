@@ -20,6 +20,8 @@
 namespace sluice {
 
 int Report(const Error& e);
+// The state folder when --state-dir is not given: $SLUICE_HOME, else ./.sluice.
+std::string DefaultStateDir(Env& env);
 // The store in g.state_dir. On success returns it open; when the folder is missing, creates it
 // if `create`, else fails with kNotFound. On failure returns the error to report.
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,

@@ -91,6 +91,11 @@ static Result<std::unique_ptr<Store>> OpenNamedStore(const std::string& store, i
   return Store::Open(store.substr(7), fail_fsync_at);
 }
 
+std::string DefaultStateDir(Env& env) {
+  auto home = env.GetVar("SLUICE_HOME");
+  return home && !home->empty() ? *home : ".sluice";
+}
+
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
                                          int fail_fsync_at) {
   FileSystem& fs = env.files();

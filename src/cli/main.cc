@@ -254,10 +254,7 @@ void AddScheduleCommands(CLI::App& app, Options& o, Subcommands& s) {
 // state dir from $SLUICE_HOME, the -p parameters. Returns false (having said why) on a bad -p.
 bool Resolve(Env& env, Options& o) {
   o.g.json = o.output == "json";
-  if (o.g.state_dir.empty()) {
-    auto home = env.GetVar("SLUICE_HOME");
-    o.g.state_dir = home && !home->empty() ? *home : ".sluice";
-  }
+  if (o.g.state_dir.empty()) o.g.state_dir = DefaultStateDir(env);
   if (o.g.store.empty()) {  // PostgreSQL stores
     auto store = env.GetVar("SLUICE_STORE");
     if (store) o.g.store = *store;

@@ -46,10 +46,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   std::unique_ptr<Env> env = NewPosixEnv();
-  if (state_dir.empty()) {
-    auto home = env->GetVar("SLUICE_HOME");
-    state_dir = home && !home->empty() ? *home : ".sluice";
-  }
+  if (state_dir.empty()) state_dir = DefaultStateDir(*env);
   so.state_dir = state_dir;
   if (!store.empty()) {
     if (auto s = ParseStoreUrl(store, &so.state_dir); !s) return Report(s.error());
