@@ -2,7 +2,6 @@
 // client follows a running attempt by asking again from the offset it was given), and cancel.
 #include <signal.h>
 
-#include <charconv>
 #include <cstdlib>
 
 #include "cli/cli_support.h"
@@ -17,32 +16,24 @@ namespace {
 
 constexpr int64_t kMaxLogChunk = 4 << 20;
 
-std::optional<int64_t> NonNegative(const std::string& text, int64_t fallback) {
-  if (text.empty()) return fallback;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v < 0) return std::nullopt;
-  return v;
-}
-
 // GET /api/v1/runs/{id}/tasks/{task}/logs?attempt=N&stream=stdout|stderr&offset=B&limit=B
 ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   const std::string stream = req.Query("stream", "stdout");
   if (stream != "stdout" && stream != "stderr") {
     return ErrorResponse(400, "query parameter stream must be stdout or stderr");
   }
-  auto attempt = NonNegative(req.Query("attempt"), 0);
-  auto offset = NonNegative(req.Query("offset"), 0);
-  auto limit = NonNegative(req.Query("limit"), 1 << 20);
-  if (!attempt || !offset || !limit) {
-    return ErrorResponse(400, "attempt, offset and limit must be non-negative integers");
-  }
+  auto attempt = QueryInt(req, "attempt", 0, INT32_MAX);
+  if (!attempt) return BadQueryInt("attempt");
+  auto offset = QueryInt(req, "offset", 0, INT64_MAX);
+  if (!offset) return BadQueryInt("offset");
+  auto limit = QueryInt(req, "limit", 1 << 20, kMaxLogChunk);
+  if (!limit) return BadQueryInt("limit");
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(500, store.error().message);
+  if (!store) return FromError(store.error());
   auto run = (*store)->GetRun(req.params.at("id"));
-  if (!run) return ErrorResponse(run.error().code == ErrorCode::kNotFound ? 404 : 400, run.error().message);
+  if (!run) return FromError(run.error());
   auto attempts = (*store)->ListAttempts(run->id);
-  if (!attempts) return ErrorResponse(500, attempts.error().message);
+  if (!attempts) return FromError(attempts.error());
   const std::string& task = req.params.at("task");
   int last = 0;
   bool running = false;
@@ -58,8 +49,7 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   }
   const AttemptPaths paths = AttemptPathsFor(RunDir(ctx.env, ctx.g, run->id), task, n);
   const std::string& file = stream == "stdout" ? paths.stdout_log : paths.stderr_log;
-  const int64_t want = std::min<int64_t>(*limit, kMaxLogChunk);
-  auto content = ctx.env.files().ReadFileRange(file, *offset, want);
+  auto content = ctx.env.files().ReadFileRange(file, *offset, *limit);
   std::string text = content ? std::move(*content) : std::string();  // no log yet: nothing
   ApiResponse r;
   r.content_type = "text/plain; charset=utf-8";
@@ -75,9 +65,9 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
 // cancelling it means executing its cancellation here, which `sluice cancel` does.
 ApiResponse Cancel(const ApiContext& ctx, const ApiRequest& req) {
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(500, store.error().message);
+  if (!store) return FromError(store.error());
   auto run = (*store)->GetRun(req.params.at("id"));
-  if (!run) return ErrorResponse(run.error().code == ErrorCode::kNotFound ? 404 : 400, run.error().message);
+  if (!run) return FromError(run.error());
   if (IsFinishedRun(run->status)) {
     return ErrorResponse(409, fmt::format("run {} already finished ({})", run->id, run->status));
   }

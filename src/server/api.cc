@@ -24,16 +24,8 @@ Result<Store*> ApiContext::ThreadStore() const {
   return store.get();
 }
 
-namespace {
-
-ApiResponse Json(const Value& v, int status = 200) {
-  ApiResponse r;
-  r.status = status;
-  r.body = v.ToJson();
-  return r;
-}
-
-// The HTTP status of a failed store read: a missing run is 404, bad input 400, the rest 500.
+// The HTTP status of a failed store read: a missing run is 404, bad input 400, a conflict 409,
+// the rest 500.
 ApiResponse FromError(const Error& e) {
   switch (e.code) {
     case ErrorCode::kNotFound: return ErrorResponse(404, e.message);
@@ -43,8 +35,7 @@ ApiResponse FromError(const Error& e) {
   }
 }
 
-// A non-negative integer query parameter, bounded; nullopt (a 400) when it is not one.
-std::optional<int64_t> IntParam(const ApiRequest& req, const std::string& name, int64_t fallback,
+std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, int64_t fallback,
                                 int64_t max) {
   const std::string text = req.Query(name);
   if (text.empty()) return fallback;
@@ -54,13 +45,22 @@ std::optional<int64_t> IntParam(const ApiRequest& req, const std::string& name, 
   return std::min(v, max);
 }
 
-ApiResponse BadParam(const std::string& name) {
+ApiResponse BadQueryInt(const std::string& name) {
   return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
 }
 
+namespace {
+
+ApiResponse Json(const Value& v, int status = 200) {
+  ApiResponse r;
+  r.status = status;
+  r.body = v.ToJson();
+  return r;
+}
+
 ApiResponse ListRuns(const ApiContext& ctx, const ApiRequest& req) {
-  auto limit = IntParam(req, "limit", 50, 500);
-  if (!limit) return BadParam("limit");
+  auto limit = QueryInt(req, "limit", 50, 500);
+  if (!limit) return BadQueryInt("limit");
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   auto runs = (*store)->ListRuns(static_cast<int>(*limit));
@@ -88,10 +88,10 @@ ApiResponse GetRun(const ApiContext& ctx, const ApiRequest& req) {
 
 // Events after sequence number `after`, at most `limit`, with the cursor of the next page.
 ApiResponse ListEvents(const ApiContext& ctx, const ApiRequest& req) {
-  auto after = IntParam(req, "after", 0, INT64_MAX);
-  if (!after) return BadParam("after");
-  auto limit = IntParam(req, "limit", 1000, 10000);
-  if (!limit) return BadParam("limit");
+  auto after = QueryInt(req, "after", 0, INT64_MAX);
+  if (!after) return BadQueryInt("after");
+  auto limit = QueryInt(req, "limit", 1000, 10000);
+  if (!limit) return BadQueryInt("limit");
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   auto run = (*store)->GetRun(req.params.at("id"));

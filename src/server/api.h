@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
@@ -31,6 +32,15 @@ void AddApiRoutes(Router& router, const ApiContext& ctx);
 void AddSubmitRoutes(Router& router, const ApiContext& ctx);
 // A task's logs and run actions (actions.cc), added by AddApiRoutes.
 void AddActionRoutes(Router& router, const ApiContext& ctx);
+
+// For the handlers of api.cc, submit.cc and actions.cc: the answer to a failed store read or
+// command (kNotFound 404, kInvalidInput 400, kConflict 409, else 500); the non-negative integer
+// query parameter `name` (`fallback` when absent, at most `max`; nullopt when it is not one) and
+// the 400 that says so.
+ApiResponse FromError(const Error& e);
+std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, int64_t fallback,
+                                int64_t max);
+ApiResponse BadQueryInt(const std::string& name);
 
 // The namespace every run belongs to until submissions carry theirs (docs/api.md).
 inline constexpr const char* kDefaultNamespace = "default";
