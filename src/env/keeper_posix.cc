@@ -24,11 +24,13 @@
 
 namespace sluice {
 
-enum : int32_t { kFree = 0, kRunning = 1, kEnded = 2 };
+enum : int32_t { kFree = 0, kRunning = 1, kEnded = 2, kStarting = 3 };
 constexpr uint32_t kSlots = 16384;  // kept attempts running at once; more run unkept
 constexpr size_t kPathBytes = 4096 - 4 * sizeof(int32_t);
 
-// One kept attempt. `state` is written last (release) and read first (acquire).
+// One kept attempt. `state` is written last (release) and read first (acquire). While the
+// slot is kStarting, `pid` is 0 until the kernel writes the child's pid into it as it creates
+// the child (CLONE_PARENT_SETTID, spawn_posix.cc).
 struct KeptSlot {
   int32_t state;
   int32_t pid, exit_code, signal;
@@ -296,10 +298,17 @@ int Keeper::AwaitEngine() {
   return status;
 }
 
+// Whether the slot names an attempt that may be running: started, or being started with its
+// pid already written by the kernel.
+bool MayRun(KeptSlot& s) {
+  const int32_t state = Load(s.state);
+  return (state == kRunning || state == kStarting) && Load(s.pid) > 0;
+}
+
 bool Keeper::RunningIn(int pid) const {
   const uint32_t used = std::min(Load(table_->used), kSlots);
   for (uint32_t i = 0; i < used; ++i) {
-    if (Load(table_->slots[i].state) == kRunning && table_->slots[i].pid == pid) return true;
+    if (MayRun(table_->slots[i]) && Load(table_->slots[i].pid) == pid) return true;
   }
   return false;
 }
@@ -319,7 +328,7 @@ void Keeper::Settle() {
     }
     // Only K's own child is waited for, whatever the table says.
     siginfo_t si{};
-    if (state == kRunning && s.pid > 0 && waitid(P_PID, s.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+    if (MayRun(s) && waitid(P_PID, s.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
       owed_[s.pid] = path;
     }
   }
@@ -426,25 +435,38 @@ bool KeeperLink::Ready() {
   return state_ == State::kReady;
 }
 
-bool KeeperLink::Started(int pid, const std::string& exit_file) {
-  if (exit_file.size() >= kPathBytes) return false;
+int32_t* KeeperLink::Reserve(const std::string& exit_file) {
+  if (exit_file.size() >= kPathBytes) return nullptr;
   uint32_t i;
   if (!free_.empty()) {
     i = free_.back();
     free_.pop_back();
   } else {
-    if (table_->used >= kSlots) return false;
+    if (table_->used >= kSlots) return nullptr;
     i = table_->used;
     Store(table_->used, i + 1);
   }
   KeptSlot& s = table_->slots[i];
-  s.pid = pid;
+  Store(s.pid, 0);
   s.exit_code = -1;
   s.signal = 0;
   std::memcpy(s.exit_file, exit_file.c_str(), exit_file.size() + 1);
+  Store(s.state, int32_t{kStarting});
+  reserved_ = i;
+  return &s.pid;
+}
+
+void KeeperLink::Started(int pid) {
+  const uint32_t i = reserved_;
+  KeptSlot& s = table_->slots[i];
+  if (pid <= 0) {
+    Store(s.state, int32_t{kFree});
+    free_.push_back(i);
+    return;
+  }
+  Store(s.pid, pid);  // what the kernel wrote already
   Store(s.state, int32_t{kRunning});
   slots_[pid] = i;
-  return true;
 }
 
 void KeeperLink::Ended(int pid, int exit_code, int signal) {

@@ -35,8 +35,13 @@
 //
 // Why the table tells attempts apart safely: a slot says "running" until E has seen that
 // attempt end (waitid with WNOWAIT: it is still a zombie, not reaped), so the pid it names
-// cannot have been reused meanwhile; and if that pid is K's child, E has died. E records a spawn right after vfork returns; an attempt E dies before
-// recording (a few instructions) is not kept: resume finds it lost and kills it by its marks.
+// cannot have been reused meanwhile; and if that pid is K's child, E has died. E takes a slot
+// (exit file, state "starting") before it creates the child, and the kernel writes the child's
+// pid into the slot before the child runs (CLONE_PARENT_SETTID), so every attempt that may
+// have run a single instruction is kept, however early E dies. (With vfork() and the pid
+// recorded after it returned, a death in between — the whole of the child's set-up and
+// execve, not a few instructions — left an attempt that had begun unkept: resume found it
+// lost and ran it again.)
 // If T is killed, K (PR_SET_PDEATHSIG) kills E with SIGKILL: a crash, handled as above. If K is
 // killed, E keeps its attempts (they are its children) and T, a subreaper too, inherits E.
 //
@@ -77,9 +82,13 @@ class KeeperLink {
   // True once K holds its lock in that folder (waits for its answer the first time); false when
   // KeepIn was never called or K could not take the lock: attempts are then not kept.
   bool Ready();
-  // Attempt `pid` was started, to be kept with `exit_file`. False when it cannot be (a path
-  // longer than a slot, every slot taken): it is then not kept.
-  bool Started(int pid, const std::string& exit_file);
+  // Takes a slot for an attempt about to start, to be kept with `exit_file`. Returns the word
+  // the kernel is to write the child's pid into as it creates it (SpawnProgram's `pid_word`),
+  // so that K knows the attempt however early E dies; nullptr when it cannot be kept (a path
+  // longer than a slot, every slot taken).
+  int32_t* Reserve(const std::string& exit_file);
+  // The attempt last reserved started as `pid`; or did not (pid <= 0), and its slot is freed.
+  void Started(int pid);
   // The kept attempt `pid` ended so (exit_code -1 when `signal` ended it); K writes it should E
   // die before Recorded. Ignored for a pid not kept.
   void Ended(int pid, int exit_code, int signal);
@@ -96,6 +105,7 @@ class KeeperLink {
   std::unordered_map<int, uint32_t> slots_;  // kept pid, still running -> its slot
   std::vector<uint32_t> free_;               // freed slots, reused first
   std::vector<uint32_t> ended_;              // slots whose ends await Recorded
+  uint32_t reserved_ = 0;                    // the slot Reserve took last
 };
 
 }  // namespace sluice

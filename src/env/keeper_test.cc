@@ -123,6 +123,42 @@ TEST_F(KeeperTest, AKilledEngineLeavesItsAttemptsToTheKeeper) {
   EXPECT_TRUE(Empties(root_ + "/keepers")) << "it ends after its last attempt";
 }
 
+// E dies while it starts an attempt: its slot is taken and the kernel wrote the child's pid
+// (CLONE_PARENT_SETTID), but E never got to say it started (under vfork, E waits until the
+// child ran execve, and a kill in that wait came before anything was recorded). The attempt
+// may have begun, so K keeps it like any other; a slot taken for a child never created (pid
+// still 0) keeps nothing.
+TEST_F(KeeperTest, AnAttemptWhoseStartEWasKilledInIsKeptAllTheSame) {
+  const pid_t top = fork();
+  if (top == 0) {
+    auto link = KeeperLink::Split();
+    if (!link) _exit(99);
+    (*link)->KeepIn(root_ + "/keepers");
+    if (!(*link)->Ready()) _exit(98);
+    (void)(*link)->Reserve(root_ + "/never.exit");  // E died before its clone
+    int32_t* word = (*link)->Reserve(root_ + "/begun.exit");
+    if (!word) _exit(97);
+    const pid_t child = fork();
+    if (child == 0) {
+      usleep(300'000);
+      _exit(6);
+    }
+    *word = child;  // what the kernel does as it creates the child
+    Note("pid", std::to_string(child));
+    kill(getpid(), SIGKILL);
+  }
+  const int status = WaitStatus(top);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  int child = 0;
+  std::ifstream(root_ + "/pid") >> child;
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(Owed(), fmt::format("{} {}/begun.exit\n", child, root_));
+  EXPECT_EQ(WhenThere(root_ + "/begun.exit"),
+            fmt::format("{{\"pid\":{},\"exit_code\":6,\"signal\":0}}\n", child));
+  EXPECT_TRUE(Empties(root_ + "/keepers"));
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/never.exit"));
+}
+
 // The normal path: E recorded every end and exits. T exits with E's code; K writes nothing and
 // ends at once (its lock gone).
 TEST_F(KeeperTest, AnEngineThatRecordedEverythingLeavesNothingBehind) {

@@ -86,8 +86,10 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(err);
       return Fail(ErrorCode::kIo, "cannot create a pipe: {}", strerror(e));
     }
+    int32_t* slot = kept ? keeper_->Reserve(req.exit_file) : nullptr;
     Result<int> pid = SpawnProgram(setup_, req.argv, req.env, req.cwd,
-                                   req.mask ? pipes[0][1] : out, req.mask ? pipes[1][1] : err);
+                                   req.mask ? pipes[0][1] : out, req.mask ? pipes[1][1] : err, slot);
+    if (slot) keeper_->Started(pid ? *pid : 0);
     if (req.mask) {
       close(pipes[0][1]);
       close(pipes[1][1]);
@@ -106,7 +108,6 @@ class PosixProcessLauncher : public ProcessLauncher {
       close(out);
       close(err);
     }
-    if (pid && kept) keeper_->Started(*pid, req.exit_file);
     return pid;
   }
 

@@ -3,6 +3,7 @@
 #include "env/spawn_posix.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,14 +12,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 namespace sluice {
 namespace {
 
-// What a child does between vfork() and execve(), all prepared by the parent: the child only
-// makes system calls on these, never allocates or writes memory other than `*error` (the
-// parent's, shared under vfork) — what async-signal-safety demands of a vfork child.
+// What a child does between its creation and execve(), all prepared by the parent: the child
+// only makes system calls on these, never allocates or writes memory other than `*error` (the
+// parent's, shared under CLONE_VM) — what async-signal-safety demands of a vfork child.
 struct ChildPlan {
   const char* const* candidates;  // the program's possible paths, in PATH order
   size_t n_candidates;
@@ -38,10 +40,11 @@ bool MoveFd(int fd, int target) {
   return dup2(fd, target) == target;
 }
 
-// Runs in the child. Not instrumented: under vfork the child runs on the parent's stack, and
-// the sanitizers' bookkeeping there would be the parent's.
-[[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) void RunChild(
-    const ChildPlan& p) {
+// Runs in the child. Not instrumented: the child shares the parent's memory, and the
+// sanitizers' bookkeeping there would be the parent's.
+[[noreturn]] __attribute__((noinline, no_sanitize("address", "undefined"))) int RunChild(
+    void* plan) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(plan);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (size_t i = 0; i < p.n_reset; ++i) sigaction(p.reset[i], &dfl, nullptr);
@@ -102,7 +105,7 @@ int OpenLogFile(const std::string& path) {
 
 Result<int> SpawnProgram(const SpawnSetup& setup, const std::vector<std::string>& argv_in,
                          const std::vector<std::string>& env, const std::string& cwd, int out_fd,
-                         int err_fd) {
+                         int err_fd, int32_t* pid_word) {
   std::vector<char*> argv, envp;
   for (const auto& a : argv_in) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -122,11 +125,18 @@ Result<int> SpawnProgram(const SpawnSetup& setup, const std::vector<std::string>
   ChildPlan plan{candidates.data(), candidates.size(), argv.data(), envp.data(),
                  cwd.empty() ? nullptr : cwd.c_str(), out_fd, err_fd,
                  setup.reset.data(), setup.reset.size(), setup.child_umask, &child_error};
-  // vfork rather than posix_spawn: glibc's child asks for and resets the disposition of all
-  // 64 signals (~130 system calls, while this process waits) and the parent maps and unmaps a
-  // stack for it; this child makes the handful of calls it needs.
-  pid_t pid = vfork();
-  if (pid == 0) RunChild(plan);
+  // vfork's way (the parent waits, sharing its memory, until the child runs the program or
+  // exits) rather than posix_spawn: glibc's child asks for and resets the disposition of all
+  // 64 signals (~130 system calls, while this process waits); this child makes the handful of
+  // calls it needs. clone() rather than vfork() for CLONE_PARENT_SETTID: the kernel writes the
+  // pid into `pid_word` before the child runs, so a keeper reading it after this process died
+  // knows every child that may have begun, however early the death came.
+  constexpr size_t kChildStack = 64 * 1024;  // the child's calls, and lazy symbol binding
+  std::unique_ptr<char[]> stack(new char[kChildStack]);
+  int32_t unused_word = 0;
+  pid_t pid = clone(RunChild, stack.get() + kChildStack,
+                    CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &plan,
+                    pid_word ? pid_word : &unused_word);
   int spawn_error = pid < 0 ? errno : child_error;
   if (pid > 0 && spawn_error != 0) {
     int status;

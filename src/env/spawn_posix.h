@@ -2,6 +2,7 @@
 // (process_posix.cc). Only env's posix files include it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,10 @@ int OpenLogFile(const std::string& path);
 // Starts `argv` as the leader of a new process group in `cwd` ("" = ours) with `envp`, stdin on
 // /dev/null and stdout/stderr on `out_fd`/`err_fd` (which stay open here). On success returns
 // its pid; on failure (no such program, no permission, fork failure) an error whose message
-// says why, and nothing is left running.
+// says why, and nothing is left running. `pid_word`, when given, receives the pid from the
+// kernel before the child runs its first instruction (memory shared with the keeper).
 Result<int> SpawnProgram(const SpawnSetup& setup, const std::vector<std::string>& argv,
                          const std::vector<std::string>& env, const std::string& cwd, int out_fd,
-                         int err_fd);
+                         int err_fd, int32_t* pid_word = nullptr);
 
 }  // namespace sluice
