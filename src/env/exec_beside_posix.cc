@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -29,7 +30,7 @@ Result<std::string> Beside(const char* name) {
 }  // namespace
 
 Status SpawnBesideDetached(const char* name, const std::vector<std::string>& args,
-                           const std::string& log_path) {
+                           const std::string& log_path, const std::vector<std::string>& env) {
   SLUICE_TRY(path, Beside(name));
   // Everything the children need is made before the fork: between fork and exec they only
   // call async-signal-safe functions (this process has threads).
@@ -38,6 +39,17 @@ Status SpawnBesideDetached(const char* name, const std::vector<std::string>& arg
   std::vector<char*> argv;
   for (auto& a : owned) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> vars = env;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view var(*e);
+    const std::string_view key = var.substr(0, var.find('=') + 1);
+    if (std::none_of(env.begin(), env.end(), [&](const std::string& v) { return v.starts_with(key); })) {
+      vars.emplace_back(var);
+    }
+  }
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
   const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) return Fail(ErrorCode::kIo, "cannot open {}: {}", log_path, strerror(errno));
   const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -55,7 +67,7 @@ Status SpawnBesideDetached(const char* name, const std::vector<std::string>& arg
       dup2(log, 2);
       // Nothing else of this process's: its clients' connections are not close-on-exec.
       close_range(3, ~0U, 0);
-      execv(argv[0], argv.data());
+      execve(argv[0], argv.data(), envp.data());
       static const char kMsg[] = "sluice: cannot run the engine program\n";
       (void)!write(2, kMsg, sizeof(kMsg) - 1);
       _exit(127);

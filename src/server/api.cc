@@ -3,6 +3,7 @@
 #include "server/api.h"
 
 #include <charconv>
+#include <cstdio>
 
 #include "cli/cli_support.h"
 #include "cli/components.h"
@@ -22,6 +23,17 @@ Result<Store*> ApiContext::ThreadStore() const {
     opened_for = g.state_dir;
   }
   return store.get();
+}
+
+void ApiContext::Log(const std::string& msg, ValueMap fields) const {
+  const std::string time = Ts(env.clock().NowUs());
+  if (!json_logs) {
+    std::fprintf(stderr, "%s sluice server: %s\n", time.c_str(), msg.c_str());
+    return;
+  }
+  ValueMap line{{"time", Value(time)}, {"level", Value("info")}, {"msg", Value(msg)}};
+  for (auto& f : fields) line.push_back(std::move(f));
+  std::fprintf(stderr, "%s\n", Value(std::move(line)).ToJson().c_str());
 }
 
 // The HTTP status of a failed store read: a missing run is 404, bad input 400, a conflict 409,
@@ -138,7 +150,9 @@ ApiResponse Ready(const ApiContext& ctx) {
   if (auto runs = (*store)->ListRuns(1); !runs) {
     return ErrorResponse(503, "the store does not answer: " + runs.error().message);
   }
-  return Json(Value(ValueMap{{"status", Value("ready")}}));
+  ValueMap body{{"status", Value("ready")}};
+  if (ctx.leading) body.emplace_back("leader", Value(ctx.leading->load()));
+  return Json(Value(std::move(body)));
 }
 
 ApiResponse Metrics(const ApiContext& ctx) {
@@ -153,6 +167,11 @@ ApiResponse Metrics(const ApiContext& ctx) {
   if (!tasks) return FromError(tasks.error());
   r.body += GaugeFamily("sluice_runs", "Runs in the store, by recorded status.", "status", *runs);
   r.body += GaugeFamily("sluice_tasks", "Tasks in the store, by recorded state.", "state", *tasks);
+  if (ctx.leading) {
+    r.body += "# HELP sluice_server_leader Whether this server leads the servers that share its store.\n"
+              "# TYPE sluice_server_leader gauge\n";
+    r.body += fmt::format("sluice_server_leader {}\n", ctx.leading->load() ? 1 : 0);
+  }
   return r;
 }
 

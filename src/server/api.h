@@ -3,11 +3,13 @@
 // them without a socket. docs/api.md and docs/openapi.yaml describe every route added here.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/commands.h"
+#include "common/value.h"
 #include "env/env.h"
 #include "server/metrics.h"
 #include "server/router.h"
@@ -22,8 +24,14 @@ struct ApiContext {
   Env& env;
   GlobalOptions g;  // state_dir: the store's folder
   RequestMetrics& metrics;
+  // Whether this server leads the servers that share its store (leader.h); null in tests.
+  const std::atomic<bool>* leading = nullptr;
+  bool json_logs = false;  // --log-format json
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
+  // One line of the server's log on stderr, besides the request lines: "TIME sluice server: MSG"
+  // or, with json_logs, {"time","level":"info","msg"} with `fields` added.
+  void Log(const std::string& msg, ValueMap fields = {}) const;
 };
 
 // Every route of the API, on `router`.
@@ -32,6 +40,13 @@ void AddApiRoutes(Router& router, const ApiContext& ctx);
 void AddSubmitRoutes(Router& router, const ApiContext& ctx);
 // A task's logs and run actions (actions.cc), added by AddApiRoutes.
 void AddActionRoutes(Router& router, const ApiContext& ctx);
+
+// The log of the engine a server started for a run, in the run's folder. Its presence marks a
+// run a server started, which the leader keeps going (leader.h).
+inline constexpr const char* kEngineLog = "engine.log";
+// Starts the engine of run `run_id` as a process of its own (`sluice resume RUN`, detached, its
+// output appended to the run folder's engine.log), with the server's state folder and store.
+Status StartEngine(const ApiContext& ctx, const std::string& run_id);
 
 // For the handlers of api.cc, submit.cc and actions.cc: the answer to a failed store read or
 // command (kNotFound 404, kInvalidInput 400, kConflict 409, else 500); the non-negative integer

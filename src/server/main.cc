@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
   CLI::App* server = app.add_subcommand("server", "serve the HTTP API (docs/server.md)");
   server->add_option("--listen", so.listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
-  server->add_option("--store", store, "sqlite:DIR, the state folder (default: --state-dir)");
+  server->add_option("--store", store,
+                     "sqlite:DIR (a state folder) or postgresql://... (default $SLUICE_STORE, "
+                     "else the state folder's)");
   server->add_option("--tls-cert", so.tls_cert, "PEM certificate: serve HTTPS");
   server->add_option("--tls-key", so.tls_key, "PEM private key of --tls-cert");
   server->add_option("--log-format", log_format, "request logs on stderr: text or json")
@@ -48,8 +50,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<Env> env = NewPosixEnv();
   if (state_dir.empty()) state_dir = DefaultStateDir(*env);
   so.state_dir = state_dir;
+  if (store.empty()) store = env->GetVar("SLUICE_STORE").value_or("");
   if (!store.empty()) {
-    if (auto s = ParseStoreUrl(store, &so.state_dir); !s) return Report(s.error());
+    if (auto s = ParseStoreUrl(store, so); !s) return Report(s.error());
   }
   so.json_logs = log_format == "json";
   if (*server) return RunServer(*env, so);

@@ -18,17 +18,22 @@
 #include "common/strings.h"
 #include "common/value.h"
 #include "server/api.h"
+#include "server/leader.h"
 #include "store/store.h"
 
 namespace sluice {
 
-Status ParseStoreUrl(const std::string& url, std::string* state_dir) {
+Status ParseStoreUrl(const std::string& url, ServerOptions& o) {
   if (url.starts_with("sqlite:") && url.size() > 7) {
-    *state_dir = url.substr(7);
+    o.state_dir = url.substr(7);
     return {};
   }
-  return Fail(ErrorCode::kInvalidInput, "--store {}: expected sqlite:DIR (a state folder)",
-              Quote(url));
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    o.store = url;
+    return {};
+  }
+  return Fail(ErrorCode::kInvalidInput,
+              "--store {}: expected sqlite:DIR (a state folder) or postgresql://...", Quote(url));
 }
 
 namespace {
@@ -278,6 +283,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   }
   GlobalOptions g;
   g.state_dir = o.state_dir;
+  g.store = o.store;
   ProtectStateFiles(env, g.state_dir);  // the state folder's modes, as every sluice command keeps
   (void)env.time_zones();               // made before the threads that share it
   if (auto store = OpenStore(env, g, true); !store) return Report(store.error());
@@ -302,6 +308,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   }
   RequestMetrics metrics;
   ApiContext ctx{env, g, metrics};
+  ctx.json_logs = o.json_logs;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;
@@ -312,6 +319,9 @@ int RunServer(Env& env, const ServerOptions& o) {
   std::printf("sluice server listening on %s://%s:%d\n", o.tls_cert.empty() ? "http" : "https",
               host.c_str(), bound);
   std::fflush(stdout);
+  Leader leader(ctx);
+  ctx.leading = leader.leading_flag();
+  leader.Start();
   std::atomic<bool> signalled{false};
   std::thread signals([&] {
     int sig = 0;

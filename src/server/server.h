@@ -17,7 +17,8 @@ namespace sluice {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8460";  // HOST:PORT; port 0 picks a free one
-  std::string state_dir;                  // the store's folder (--store sqlite:DIR)
+  std::string state_dir;                  // runs' folders, bundles, artifacts; the SQLite store
+  std::string store;                      // a PostgreSQL store's URL; "" = the state folder's
   std::string tls_cert, tls_key;          // PEM files; both or neither
   bool json_logs = false;                 // --log-format json: one JSON object a line on stderr
   size_t max_body_bytes = 16u << 20;
@@ -25,9 +26,10 @@ struct ServerOptions {
   int max_connections = 1024;
 };
 
-// Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `state_dir`. Other schemes
-// are refused with a message naming the ones this build serves.
-Status ParseStoreUrl(const std::string& url, std::string* state_dir);
+// Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `o.state_dir`, a
+// postgresql:// (postgres://) URL into `o.store`. Other schemes are refused with a message
+// naming those this build serves.
+Status ParseStoreUrl(const std::string& url, ServerOptions& o);
 
 // Serves until SIGINT or SIGTERM. Prints "sluice server listening on URL" on stdout once the
 // port is bound. Returns the process exit code: 0 after a signal, 2 for bad options, 3 when the

@@ -195,14 +195,7 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   auto run = CreateRunRecord(ctx.env, actor, **store, **plan, bound->stored, bound->digests,
                              admission->decisions, nullptr);
   if (!run) return ErrorResponse(500, run.error().message);
-  const std::string dir = RunDir(ctx.env, ctx.g, run->id);
-  if (auto s = ctx.env.files().MakeDirs(dir); !s) return ErrorResponse(500, s.error().message);
-  if (auto s = SpawnBesideDetached("sluice", {"--state-dir", ctx.env.files().Absolute(ctx.g.state_dir),
-                                              "resume", run->id},
-                                   PathJoin(dir, "engine.log"));
-      !s) {
-    return ErrorResponse(500, s.error().message);
-  }
+  if (auto s = StartEngine(ctx, run->id); !s) return ErrorResponse(500, s.error().message);
   ApiResponse r;
   r.status = 201;
   r.headers.emplace_back("Location", "/api/v1/runs/" + run->id);
@@ -213,6 +206,18 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
 }
 
 }  // namespace
+
+Status StartEngine(const ApiContext& ctx, const std::string& run_id) {
+  const std::string dir = RunDir(ctx.env, ctx.g, run_id);
+  SLUICE_TRY_STATUS(ctx.env.files().MakeDirs(dir));
+  // A PostgreSQL URL (which may hold a password) goes by the environment, not the command line
+  // every user's `ps` shows.
+  std::vector<std::string> env;
+  if (!ctx.g.store.empty()) env.push_back("SLUICE_STORE=" + ctx.g.store);
+  return SpawnBesideDetached("sluice", {"--state-dir", ctx.env.files().Absolute(ctx.g.state_dir),
+                                        "resume", run_id},
+                             PathJoin(dir, kEngineLog), env);
+}
 
 void AddSubmitRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;

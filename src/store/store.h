@@ -242,6 +242,14 @@ class Store : public EventSink {
   // How many runs have each status, and tasks each state (as recorded), for /metrics.
   Result<std::vector<std::pair<std::string, int64_t>>> CountRunsByStatus();
   Result<std::vector<std::pair<std::string, int64_t>>> CountTasksByState();
+  // The ids of runs not finished (pending, running, compensating...), oldest first: those a
+  // server's leader keeps an engine for (server/leader.h).
+  Result<std::vector<std::string>> UnfinishedRunIds();
+  // Takes, or confirms that this store's connection still holds, the PostgreSQL store's leader
+  // lock (one per database): true while it does, false while another connection holds it. The
+  // lock ends with the connection. Fails with kInvalidInput on a SQLite store (its servers
+  // elect with a file lock beside it) and with kStore when the database cannot be reached.
+  Result<bool> HoldLeadership();
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -1,5 +1,5 @@
-// What `sluice server` keeps and reads beyond runs: its API tokens (store.h, TokenRow) and the
-// counts /metrics serves. Of a token (access/access.h) the store keeps the id, the SHA-256 of
+// What `sluice server` keeps and reads beyond runs: its API tokens (store.h, TokenRow), the
+// counts /metrics serves, the runs its leader keeps going and the leader's lock. Of a token (access/access.h) the store keeps the id, the SHA-256 of
 // its secret and whom it speaks for, never the secret itself. Creating and revoking a token are
 // audited in the same transaction as the row they write.
 #include "store/store_impl.h"
@@ -78,6 +78,31 @@ Result<std::vector<std::pair<std::string, int64_t>>> Store::CountTasksByState() 
   using Row = std::pair<std::string, int64_t>;
   return impl_->Rows<Row>("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY state",
                           [](SqlStmt* st) { return Row{Text(st, 0), Int(st, 1)}; });
+}
+
+Result<std::vector<std::string>> Store::UnfinishedRunIds() {
+  return impl_->Rows<std::string>(
+      "SELECT id FROM runs WHERE status NOT IN "
+      "('succeeded','failed','cancelled','compensated','compensation-failed') ORDER BY id",
+      [](SqlStmt* st) { return Text(st, 0); });
+}
+
+Result<bool> Store::HoldLeadership() {
+  if (impl_->db->engine() != SqlEngine::kPostgres) {
+    return Fail(ErrorCode::kInvalidInput, "only a PostgreSQL store elects a leader");
+  }
+  // A session-level advisory lock, held by this connection until it closes (a killed server's
+  // connection is closed by its kernel, and the lock freed at once). pg_try_advisory_lock
+  // counts re-entries, so it is asked only when pg_locks shows this session without it: after
+  // a reconnection (PgConn reconnects by itself) the session, and the lock, are new. Key
+  // 0x534C4349 ("SLCI"): classid 0, objid the key, objsubid 1 for a one-bigint lock.
+  auto held = impl_->First<int64_t>(
+      "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
+      "pid = pg_backend_pid() AND granted AND classid = 0 AND objid = 1397506889 AND "
+      "objsubid = 1) THEN 1 WHEN pg_try_advisory_lock(1397506889) THEN 1 ELSE 0 END",
+      [](SqlStmt* st) { return Int(st, 0); });
+  if (!held) return std::unexpected(held.error());
+  return held->value_or(0) == 1;
 }
 
 }  // namespace sluice

@@ -1,5 +1,5 @@
 // What the server keeps in the store: API tokens, written with their audit records, and the
-// counts /metrics serves.
+// counts /metrics serves, and the leader lock of servers that share a database.
 #include <gtest/gtest.h>
 
 #include "store/store.h"
@@ -72,6 +72,28 @@ TEST_P(StoreTokens, RunsAndTasksAreCountedByStatus) {
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0], (std::pair<std::string, int64_t>{"pending", 2}));
   EXPECT_TRUE((*store)->CountTasksByState());
+}
+
+// Two servers on one PostgreSQL database: one connection leads, the other waits; asking again
+// confirms without stacking the lock, and the lock passes on when the leader's connection ends.
+TEST_P(StoreTokens, OneConnectionLeadsAndTheLockPassesOnWhenItCloses) {
+  auto a = Store::Open(db.path());
+  ASSERT_TRUE(a) << a.error().message;
+  if (GetParam() == SqlEngine::kSqlite) {
+    auto refused = (*a)->HoldLeadership();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput);
+    return;
+  }
+  auto b = Store::Open(db.path());
+  ASSERT_TRUE(b) << b.error().message;
+  auto first = (*a)->HoldLeadership();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  EXPECT_EQ((*b)->HoldLeadership().value_or(true), false);
+  EXPECT_EQ((*a)->HoldLeadership().value_or(false), true) << "the holder keeps it";
+  a->reset();
+  EXPECT_EQ((*b)->HoldLeadership().value_or(false), true) << "taken over once the leader is gone";
 }
 
 }  // namespace

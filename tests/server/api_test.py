@@ -129,7 +129,8 @@ def setup():
 @test
 def health_and_readiness_need_no_token():
     assert call(SERVER, "GET", "/healthz") == {"status": "ok"}
-    assert call(SERVER, "GET", "/readyz") == {"status": "ready"}
+    ready = call(SERVER, "GET", "/readyz")
+    assert ready["status"] == "ready" and isinstance(ready["leader"], bool), ready
 
 
 @test

@@ -1,0 +1,100 @@
+// The leader's election and its loop (leader.h).
+#include "server/leader.h"
+
+#include "cli/cli_support.h"
+#include "store/store.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kLookUs = 1'000'000;           // between two looks at the runs
+constexpr int64_t kFirstPauseUs = 2'000'000;     // before an engine is started again
+constexpr int64_t kLongestPauseUs = 300'000'000;
+
+}  // namespace
+
+void Leader::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Leader::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Leader::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    l.unlock();
+    const bool was = leading_.load();
+    const bool now = Elect();
+    leading_ = now;
+    if (now != was) {
+      ctx_.Log(now ? "leading: this server keeps the runs going" : "no longer leading");
+    }
+    if (now) KeepRunsGoing();
+    if (!now) idle_.clear();  // a new leader looks afresh
+    l.lock();
+    wake_.wait_for(l, std::chrono::microseconds(kLookUs), [this] { return stop_; });
+  }
+  leading_ = false;
+  file_lock_.reset();
+}
+
+// Takes or keeps the leadership: the store's lock on PostgreSQL, a file lock beside a SQLite
+// store. An error of the store (PostgreSQL down) means not leading until it answers again.
+bool Leader::Elect() {
+  auto store = ctx_.ThreadStore();
+  if (!store) return false;
+  auto held = (*store)->HoldLeadership();
+  if (held) return *held;
+  if (held.error().code != ErrorCode::kInvalidInput) return false;
+  if (!file_lock_) {  // a SQLite store
+    auto lock = ctx_.env.TryLock(PathJoin(ctx_.g.state_dir, "leader.lock"),
+                                 std::to_string(ctx_.env.Pid()));
+    if (lock && *lock) file_lock_ = std::move(*lock);
+  }
+  return file_lock_ != nullptr;
+}
+
+// Every unfinished run a server started, with no engine for two looks in a row, gets one.
+void Leader::KeepRunsGoing() {
+  auto store = ctx_.ThreadStore();
+  if (!store) return;
+  auto ids = (*store)->UnfinishedRunIds();
+  if (!ids) return;
+  std::map<std::string, Idle> seen;
+  const int64_t now = ctx_.env.clock().NowUs();
+  for (const auto& id : *ids) {
+    const std::string dir = RunDir(ctx_.env, ctx_.g, id);
+    if (!ctx_.env.files().Stat(PathJoin(dir, kEngineLog)).exists) continue;  // a CLI run
+    auto known = idle_.find(id);
+    Idle idle = known != idle_.end() ? known->second : Idle{};
+    if (ctx_.env.IsLocked(PathJoin(dir, "lock"), nullptr)) {  // executing
+      idle.looks = 0;  // the pause is kept: the engine may yet end without finishing
+      seen[id] = idle;
+      continue;
+    }
+    if (++idle.looks >= 2 && now >= idle.retry_at_us) StartEngineFor(id, idle);
+    seen[id] = idle;
+  }
+  idle_ = std::move(seen);  // finished runs are forgotten
+}
+
+void Leader::StartEngineFor(const std::string& run_id, Idle& idle) {
+  const int64_t now = ctx_.env.clock().NowUs();
+  auto s = StartEngine(ctx_, run_id);
+  ctx_.Log(fmt::format("run {} had no engine: {}", run_id, s ? "started one" : s.error().message),
+           {{"run", Value(run_id)}});
+  // Should that engine end without finishing the run, the next one waits longer.
+  idle.pause_us = idle.pause_us == 0 ? kFirstPauseUs : std::min(idle.pause_us * 2, kLongestPauseUs);
+  idle.retry_at_us = now + idle.pause_us;
+  idle.looks = 0;
+}
+
+}  // namespace sluice
