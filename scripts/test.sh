@@ -76,6 +76,7 @@ fi
 suite unit unit
 suite cel-conformance-floor conformance
 suite bad-input bash tests/bad_input/run.sh "$build/sluice"
+suite docs-diagrams bash tests/docs/diagrams.sh "$build"
 suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
 suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
