@@ -94,8 +94,8 @@ RUNS = {}  # name -> (local run id, remote run id, local exit code, remote exit 
 
 
 def run_both(name, path, *params):
-    target = tempfile.mkdtemp(prefix="sluice-parity-")
     LOCALS[name] = Env()
+    target = LOCALS[name].dir  # the examples' output folders, one per run
     lp = local(LOCALS[name], "run", path, *[a.replace("DIR", target + "/l") for a in params])
     rp = remote("run", path, *[a.replace("DIR", target + "/r") for a in params])
     RUNS[name] = (lp.stdout.splitlines()[0], rp.stdout.splitlines()[0], lp.returncode, rp.returncode)
