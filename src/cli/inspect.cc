@@ -10,6 +10,7 @@
 #include "cli/cli_support.h"
 #include "cli/components.h"
 #include "cli/policy_cmds.h"
+#include "cli/render.h"
 #include "cli/views.h"
 #include "exec/local_executor.h"
 #include "common/strings.h"
@@ -22,11 +23,6 @@
 
 namespace sluice {
 namespace {
-
-std::string DurationText(int64_t from_us, int64_t to_us) {
-  if (from_us <= 0 || to_us <= 0) return "";
-  return FormatDurationMs((to_us - from_us) / 1000);
-}
 
 // A stored run with the store it came from. What a killed process left in the run's journal is
 // published first (PublishLeftJournal), so the commands that read a run see every committed
@@ -115,18 +111,10 @@ int CmdRuns(Env& env, const GlobalOptions& g, int limit) {
   }
   auto runs = (*store)->ListRuns(limit);
   if (!runs) return Report(runs.error());
-  if (g.json) {
-    ValueList l;
-    for (const auto& r : *runs) l.push_back(RunSummaryJson(r, ShownStatus(env, g, r)));
-    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
-    return 0;
-  }
-  std::printf("%-26s %-24s %-11s %-24s %s\n", "ID", "PIPELINE", "STATUS", "STARTED", "DURATION");
-  for (const auto& r : *runs) {
-    std::printf("%-26s %-24s %-11s %-24s %s\n", r.id.c_str(), r.pipeline.c_str(),
-                ShownStatus(env, g, r).c_str(),
-                Ts(r.started_us).c_str(), DurationText(r.started_us, r.finished_us).c_str());
-  }
+  ValueList l;
+  for (const auto& r : *runs) l.push_back(RunSummaryJson(r, ShownStatus(env, g, r)));
+  const Value listed(std::move(l));
+  std::fputs(g.json ? (listed.ToJson() + "\n").c_str() : RunsText(listed).c_str(), stdout);
   return 0;
 }
 
@@ -137,57 +125,11 @@ int CmdEvents(Env& env, const GlobalOptions& g, const std::string& id) {
   auto events = store->LoadEvents(run.id);
   if (!events) return Report(events.error());
   ValueList out;
-  for (const auto& e : *events) {
-    if (g.json) {
-      out.push_back(EventJson(e));
-      continue;
-    }
-    std::string what = e.task.empty() ? "" : e.task;
-    if (e.attempt) what += fmt::format(" #{}", e.attempt);
-    std::string detail = e.status;
-    if (!e.error_class.empty()) detail += " " + ErrorLabel(e.error_class, e.exit_code);
-    if (!e.message.empty()) detail += ": " + e.message;
-    std::printf("%6lld %s %-17s %-28s %s\n", static_cast<long long>(e.seq), Ts(e.time_us).c_str(),
-                std::string(EventKindName(e.kind)).c_str(), what.c_str(), detail.c_str());
-  }
-  if (g.json) std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
+  for (const auto& e : *events) out.push_back(EventJson(e));
+  const Value listed(std::move(out));
+  std::fputs(g.json ? (listed.ToJson() + "\n").c_str() : EventsText(listed).c_str(), stdout);
   return 0;
 }
-
-namespace {
-
-void PrintStatus(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
-                 const std::vector<DecisionRow>& decisions, const std::vector<ComponentUse>& uses) {
-  std::printf("run %s  pipeline %s  status %s\n", run.id.c_str(), run.pipeline.c_str(),
-              status.c_str());
-  std::printf("started %s  finished %s  %s\n", Ts(run.started_us).c_str(),
-              run.finished_us ? Ts(run.finished_us).c_str() : "-",
-              DurationText(run.started_us, run.finished_us).c_str());
-  std::printf("\n%-28s %-16s %-8s %-10s %s\n", "TASK", "STATE", "ATTEMPTS", "DURATION", "MESSAGE");
-  for (const auto& t : tasks) {
-    std::printf("%-28s %-16s %-8d %-10s %s\n", t.name.c_str(), t.state.c_str(), t.attempts,
-                DurationText(t.started_us, t.finished_us).c_str(), t.message.c_str());
-  }
-  if (!uses.empty()) {
-    std::printf("\ncomponents (reference -> the version that ran):\n");
-    for (const auto& line : ComponentUsesText(uses)) std::printf("%s\n", line.c_str());
-  }
-  if (!decisions.empty()) {
-    int allowed = 0;
-    for (const auto& d : decisions) allowed += d.result == "allow";
-    std::printf("\npolicy decisions: %zu (%d allow)\n", decisions.size(), allowed);
-    for (const auto& d : decisions) {
-      if (d.result == "allow") continue;
-      std::printf("  %-9s %-7s %s/%s%s%s: %s\n", d.stage.c_str(), d.result.c_str(), d.policy.c_str(),
-                  d.rule.c_str(), d.task.empty() ? "" : " on ", d.task.c_str(), d.message.c_str());
-    }
-  }
-  if (status == "interrupted") {
-    std::printf("\nthe process running it stopped; continue with: sluice resume %s\n", run.id.c_str());
-  }
-}
-
-}  // namespace
 
 int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   auto opened = OpenRun(env, g, id);
@@ -201,12 +143,9 @@ int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   const std::vector<DecisionRow> no_decisions;
   const std::string status = ShownStatus(env, g, run);
   const std::vector<ComponentUse> uses = StoredComponentUses(*store, run);
-  if (g.json) {
-    std::printf("%s\n", StatusJson(run, status, *tasks, *attempts,
-                                     decisions ? *decisions : no_decisions, uses).ToJson().c_str());
-    return 0;
-  }
-  PrintStatus(run, status, *tasks, decisions ? *decisions : no_decisions, uses);
+  const Value shown = StatusJson(run, status, *tasks, *attempts,
+                                 decisions ? *decisions : no_decisions, uses);
+  std::fputs(g.json ? (shown.ToJson() + "\n").c_str() : StatusText(shown).c_str(), stdout);
   return 0;
 }
 

@@ -48,6 +48,9 @@ struct Options {
   // --- schedules (issue 13): sluice schedule next FILE [--count N] [--from TIME]
   int schedule_count = 5;
   std::string schedule_from;
+  // --- the CLI against a server: --server URL, sluice login --token-stdin
+  std::string server;
+  bool token_stdin = false;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -61,6 +64,7 @@ struct Subcommands {
   CLI::App *retry, *rerun;
   CLI::App *token_create, *token_list, *token_revoke;
   CLI::App *schedule_next = nullptr, *schedule_validate = nullptr;  // schedules (issue 13)
+  CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -354,7 +358,7 @@ int UnknownCommand(const CLI::App& app, int argc, char** argv) {
     if (arg == "--") return -1;
     if (arg.starts_with("-")) {
       if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
-          arg == "--store") {
+          arg == "--store" || arg == "--server") {
         ++k;
       }
       continue;
@@ -388,7 +392,10 @@ std::string_view FirstCommand(int argc, char** argv) {
     std::string_view arg = argv[k];
     if (arg == "--") return "";
     if (arg.starts_with("-")) {
-      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output") ++k;
+      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
+          arg == "--server") {
+        ++k;
+      }
       continue;
     }
     return arg;
@@ -412,6 +419,28 @@ void AddServerCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.token_revoke->add_option("id", o.token_id, "the token's id (sluice token list)")->required();
 }
 
+// --- The CLI against a server (docs/cli.md, "Against a server"; src/server/remote_cli.h).
+void AddClientCommands(CLI::App& app, Options& o, Subcommands& s) {
+  app.add_option("--server", o.server, "run the command on this sluice server, http(s)://HOST:PORT "
+                 "(default $SLUICE_SERVER)");
+  s.login = app.add_subcommand("login", "check a token of a server and keep it for --server "
+                               "(reads it from stdin, or asks)");
+  s.login->add_flag("--token-stdin", o.token_stdin, "read the token from stdin, even a terminal");
+  s.logout = app.add_subcommand("logout", "forget the token sluice login kept");
+}
+
+// Whether the command goes to a server: login and logout always (sluice-net keeps the token),
+// every other command but `version` when --server or $SLUICE_SERVER names one. sluice-net runs
+// them, or says that the command is not available against a server: none runs here instead.
+bool GoesToServer(Env& env, const Options& o, const Subcommands& s) {
+  if (*s.login || *s.logout) return true;
+  if (*s.version) return false;
+  if (!o.server.empty()) return true;
+  auto named = env.GetVar("SLUICE_SERVER");
+  return named && !named->empty();
+}
+// --- end of the CLI against a server
+
 }  // namespace
 }  // namespace sluice
 
@@ -433,6 +462,7 @@ int main(int argc, char** argv) {
   AddToolCommands(app, o, s);
   AddServerCommands(app, o, s);
   AddScheduleCommands(app, o, s);
+  AddClientCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {
     app.parse(argc, argv);
@@ -442,6 +472,7 @@ int main(int argc, char** argv) {
   }
   // The only real Env: every command reaches the system through it (and tests pass a fake).
   std::unique_ptr<Env> env = NewPosixEnv();
+  if (GoesToServer(*env, o, s)) return Report(ExecBeside("sluice-net", argv));  // remote_cli.h
   if (!Resolve(*env, o)) return 2;
   ProtectStateFiles(*env, o.g.state_dir);  // trust: files and permissions (docs/security.md)
   return Dispatch(*env, o, s);

@@ -41,6 +41,7 @@ Value EventJson(const Event& e) {
   }
   if (!e.message.empty()) m.emplace_back("message", Value(e.message));
   if (e.pid) m.emplace_back("pid", Value(e.pid));
+  if (e.due_us) m.emplace_back("due", Value(Ts(e.due_us)));  // a retry's or a deadline's time
   if (!e.data.empty()) {
     auto d = ParseJson(e.data);
     m.emplace_back("data", d ? *d : Value(e.data));

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -170,10 +171,13 @@ class MemorySink : public EventSink {
  public:
   void Append(const Event& e) override { pending_.push_back(e); }
   Status Commit() override {
-    if (++commits_ == fail_at_commit) {
+    const bool after_kind = fail_after_kind && seen_kind_ && !pending_.empty();
+    if (++commits_ == fail_at_commit || after_kind) {
       pending_.clear();
+      fail_after_kind.reset();
       return Fail(ErrorCode::kStore, "injected commit failure");
     }
+    for (const auto& e : pending_) seen_kind_ = seen_kind_ || (fail_after_kind && e.kind == *fail_after_kind);
     for (auto& e : pending_) {
       e.seq = static_cast<int64_t>(events.size()) + 1;
       events.push_back(e);
@@ -184,8 +188,12 @@ class MemorySink : public EventSink {
   int commits() const { return commits_; }
   std::vector<Event> events;
   int fail_at_commit = -1;
+  // Fails the first commit with events after the one that held an event of this kind (once):
+  // a crash at a point of the run rather than at a count of commits, which timers change.
+  std::optional<EventKind> fail_after_kind;
 
  private:
+  bool seen_kind_ = false;
   std::vector<Event> pending_;
   int commits_ = 0;
 };

@@ -426,7 +426,7 @@ TEST(Failure, AGroupRetryStopsRunningMembersAndSurvivesACrash) {
       "    - {name: after, needs: [train, long], run: [x]}\n",
       "  groups:\n    - {name: g, tasks: [train, long], retry: {limit: 1, on: [exit(3)]}}\n");
   h.exec.durations["long"] = 30'000'000;
-  h.sink.fail_at_commit = 6;
+  h.sink.fail_after_kind = EventKind::kGroupRetry;  // a crash in the group's second round
   ASSERT_FALSE(h.Make(plan, 2)->Run());
   h.exec.Crash();
   auto s = h.Resume(plan, 2)->Run();

@@ -72,14 +72,16 @@ Result<RunSummary> RunLoop::Run() {
   return summary;
 }
 
-// How long to wait: until the next timer (the Decider's, a kill, or the sink's publishing),
-// polling while votes may arrive, and not at all when there is work but nothing runs.
+// How long to wait: until the next timer (the Decider's, a kill, the commit of what was recorded
+// after the turn's commit, or the sink's publishing), polling while votes may arrive, and not
+// at all when there is work but nothing runs.
 int64_t RunLoop::WaitTimeoutUs() const {
   int64_t next = decider_.NextDueUs();
   auto consider = [&](int64_t t) {
     if (t >= 0 && (next < 0 || t < next)) next = t;
   };
   for (const auto& [handle, at] : kill_at_) consider(at);
+  consider(rec_.CommitDueUs());
   consider(rec_.PublishDueUs());
   int64_t timeout = next < 0 ? -1 : std::max<int64_t>(0, next - now_);
   // Votes arrive in the store from other processes: poll while approvals are pending.
@@ -219,13 +221,12 @@ void RunLoop::TerminateRunning(bool record) {
   kill_at_.clear();
 }
 
-// The store failed, or an event did not fit: nothing more can be recorded, so every running
-// attempt is stopped rather than left with no one to collect it. `resume` later finds their
-// attempts open and handles them as lost.
-std::unexpected<Error> RunLoop::Abandon(const Error& err) {
-  TerminateRunning(false);
-  return std::unexpected(err);
-}
+// The store failed, or an event did not fit: nothing more can be recorded, so the run stops as
+// after a crash. Running attempts are left running: the run's keeper collects their ends and
+// `resume` adopts them or records how they ended (stopping them here would record a task killed
+// by Sluice's own SIGTERM as the task's failure). One that nothing keeps (an attempt with
+// secrets) is found lost by `resume`, which kills what is left of it first.
+std::unexpected<Error> RunLoop::Abandon(const Error& err) { return std::unexpected(err); }
 
 RunSummary RunLoop::Summarize() {
   RunSummary summary;

@@ -20,6 +20,7 @@ void Recorder::Record(Event e, int64_t now_us, int instance, const Value* data) 
     captured_.push_back(std::move(e));
     return;
   }
+  if (uncommitted_ == 0) oldest_uncommitted_us_ = e.time_us;
   sink_->Append(e);
   if (++uncommitted_ >= kCommitChunk) (void)Commit();
 }

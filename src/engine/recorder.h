@@ -37,6 +37,11 @@ class Recorder {
   // Publishes committed events when the sink is due to (see EventSink::PublishDueUs).
   Status PublishIfDue(int64_t now_us);
   int64_t PublishDueUs() const { return sink_ ? sink_->PublishDueUs() : -1; }
+  // When what was recorded since the last commit must be committed (-1: nothing is waiting).
+  // Records made after a turn's commit (an attempt's pid, once spawned) ride with the next
+  // turn's; a turn that waits for long tasks must not keep them from readers (status, the
+  // API's events) for longer than this.
+  int64_t CommitDueUs() const { return uncommitted_ ? oldest_uncommitted_us_ + kCommitAfterUs : -1; }
 
   const std::string& run_id() const { return run_id_; }
   RunObserver* observer() const { return observer_; }
@@ -45,6 +50,7 @@ class Recorder {
   std::vector<Event>& captured() { return captured_; }
 
   static constexpr int kCommitChunk = 10000;
+  static constexpr int64_t kCommitAfterUs = 25'000;  // as the store publishes (docs/store.md)
 
  private:
   RunObserver::Progress MakeProgress() const;
@@ -54,6 +60,7 @@ class Recorder {
   EventSink* sink_;
   RunObserver* observer_;
   int uncommitted_ = 0;
+  int64_t oldest_uncommitted_us_ = 0;
   std::optional<Error> error_;
   std::vector<Event> captured_;
 };

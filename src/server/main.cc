@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_support.h"
+#include "server/remote_cli.h"
 #include "server/server.h"
 
 #ifndef SLUICE_VERSION
@@ -12,6 +13,12 @@
 
 int main(int argc, char** argv) {
   using namespace sluice;
+  // --- The CLI against a server (remote_cli.h): every command line but sluice-net's own ones.
+  if (IsClientCommandLine(argc, argv)) {
+    std::unique_ptr<Env> env = NewPosixEnv();
+    return RunClient(*env, argc, argv);
+  }
+  // --- end of the CLI against a server
   CLI::App app{"sluice: the network commands"};
   app.name("sluice");
   app.require_subcommand(1);

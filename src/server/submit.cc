@@ -100,7 +100,9 @@ Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
   for (const auto& [path, text] : files) m.emplace_back(Value(path), Value(text));
   const std::string digest = Sha256Hex(CanonicalJson(Value(std::move(m))));
   FileSystem& fs = env.files();
-  const std::string dir = PathJoin(PathJoin(state_dir, "bundles"), digest);
+  // Absolute, as the loader names the files it reads: a relative state folder must not make
+  // every import look outside the bundle.
+  const std::string dir = PathJoin(PathJoin(fs.Absolute(state_dir), "bundles"), digest);
   if (!fs.Stat(dir).is_dir) {
     const std::string tmp = fmt::format("{}.tmp-{}-{:016x}", dir, env.Pid(), env.Random64());
     auto written = [&]() -> Status {

@@ -1,0 +1,130 @@
+// Text renderings of the views' JSON documents (render.h).
+#include "cli/render.h"
+
+#include <charconv>
+#include <optional>
+#include <vector>
+
+#include "cli/components.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+namespace {
+
+// Field `key` of the map `v` as text ("" when absent or not a string), as an integer (0 when
+// absent), and as a list (empty when absent).
+std::string Str(const Value& v, const char* key) {
+  const Value* f = v.is_map() ? v.Find(key) : nullptr;
+  return f && f->is_string() ? f->as_string() : "";
+}
+int64_t Int(const Value& v, const char* key) {
+  const Value* f = v.is_map() ? v.Find(key) : nullptr;
+  return f && f->is_int() ? f->as_int() : 0;
+}
+const ValueList& List(const Value& v, const char* key = nullptr) {
+  static const ValueList kEmpty;
+  const Value* f = key ? (v.is_map() ? v.Find(key) : nullptr) : &v;
+  return f && f->is_list() ? f->as_list() : kEmpty;
+}
+
+}  // namespace
+
+std::optional<int64_t> ViewTimeMs(const std::string& ts) {
+  if (ts.size() != 24 || ts[4] != '-' || ts[7] != '-' || ts[10] != 'T' || ts[19] != '.' ||
+      ts[23] != 'Z') {
+    return std::nullopt;
+  }
+  auto num = [&](size_t at, size_t n) -> std::optional<int64_t> {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(ts.data() + at, ts.data() + at + n, v);
+    if (ec != std::errc() || end != ts.data() + at + n) return std::nullopt;
+    return v;
+  };
+  auto y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2),
+       s = num(17, 2), ms = num(20, 3);
+  if (!y || !mo || !d || !h || !mi || !s || !ms) return std::nullopt;
+  const int64_t days = DaysFromCivil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d));
+  return ((days * 24 + *h) * 60 + *mi) * 60000 + *s * 1000 + *ms;
+}
+
+std::string DurationBetween(const std::string& from, const std::string& to) {
+  auto a = ViewTimeMs(from), b = ViewTimeMs(to);
+  if (!a || !b) return "";
+  return FormatDurationMs(*b - *a);
+}
+
+std::string RunsText(const Value& runs) {
+  std::string out = fmt::format("{:<26} {:<24} {:<11} {:<24} {}\n", "ID", "PIPELINE", "STATUS",
+                                "STARTED", "DURATION");
+  for (const Value& r : List(runs)) {
+    out += fmt::format("{:<26} {:<24} {:<11} {:<24} {}\n", Str(r, "id"), Str(r, "pipeline"),
+                       Str(r, "status"), Str(r, "started"),
+                       DurationBetween(Str(r, "started"), Str(r, "finished")));
+  }
+  return out;
+}
+
+std::string EventsText(const Value& events) {
+  std::string out;
+  for (const Value& e : List(events)) {
+    std::string what = Str(e, "task");
+    if (int64_t attempt = Int(e, "attempt")) what += fmt::format(" #{}", attempt);
+    std::string detail = Str(e, "status");
+    if (std::string label = Str(e, "errorClass"); !label.empty()) detail += " " + label;
+    if (std::string message = Str(e, "message"); !message.empty()) detail += ": " + message;
+    out += fmt::format("{:>6} {} {:<17} {:<28} {}\n", Int(e, "seq"), Str(e, "time"),
+                       Str(e, "kind"), what, detail);
+  }
+  return out;
+}
+
+namespace {
+
+// The components and decisions part of StatusText.
+void AppendUsesAndDecisions(const Value& status, std::string& out) {
+  std::vector<ComponentUse> uses;
+  for (const Value& u : List(status, "components")) {
+    uses.push_back({Str(u, "task"), Str(u, "uses"), Str(u, "component"), Str(u, "version")});
+  }
+  if (!uses.empty()) {
+    out += "\ncomponents (reference -> the version that ran):\n";
+    for (const auto& line : ComponentUsesText(uses)) out += line + "\n";
+  }
+  const ValueList& decisions = List(status, "decisions");
+  if (decisions.empty()) return;
+  int allowed = 0;
+  for (const Value& d : decisions) allowed += Str(d, "result") == "allow";
+  out += fmt::format("\npolicy decisions: {} ({} allow)\n", decisions.size(), allowed);
+  for (const Value& d : decisions) {
+    if (Str(d, "result") == "allow") continue;
+    const std::string task = Str(d, "task");
+    out += fmt::format("  {:<9} {:<7} {}/{}{}{}: {}\n", Str(d, "stage"), Str(d, "result"),
+                       Str(d, "policy"), Str(d, "rule"), task.empty() ? "" : " on ", task,
+                       Str(d, "message"));
+  }
+}
+
+}  // namespace
+
+std::string StatusText(const Value& status) {
+  const std::string id = Str(status, "id"), shown = Str(status, "status");
+  const std::string started = Str(status, "started"), finished = Str(status, "finished");
+  std::string out = fmt::format("run {}  pipeline {}  status {}\n", id, Str(status, "pipeline"), shown);
+  out += fmt::format("started {}  finished {}  {}\n", started, finished.empty() ? "-" : finished,
+                     DurationBetween(started, finished));
+  out += fmt::format("\n{:<28} {:<16} {:<8} {:<10} {}\n", "TASK", "STATE", "ATTEMPTS", "DURATION",
+                     "MESSAGE");
+  for (const Value& t : List(status, "tasks")) {
+    out += fmt::format("{:<28} {:<16} {:<8} {:<10} {}\n", Str(t, "name"), Str(t, "state"),
+                       Int(t, "attempts"), DurationBetween(Str(t, "started"), Str(t, "finished")),
+                       Str(t, "message"));
+  }
+  AppendUsesAndDecisions(status, out);
+  if (shown == "interrupted") {
+    out += fmt::format("\nthe process running it stopped; continue with: sluice resume {}\n", id);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,291 @@
+// The CLI against a server (remote_cli.h): the command line, and the commands that read or act
+// on a run. `run` is in remote_run.cc, login and logout in credentials.cc.
+#include "server/remote_cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "cli/cli_support.h"
+#include "cli/render.h"
+#include "common/strings.h"
+#include "common/value.h"
+#include "server/credentials.h"
+
+namespace sluice {
+
+namespace {
+
+// The global options that take a value, to skip when looking for the command word.
+bool TakesValue(std::string_view arg) {
+  return arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
+         arg == "--store" || arg == "--server";
+}
+
+// The first command word of the command line, "" when there is none.
+std::string FirstWord(int argc, char** argv) {
+  for (int k = 1; k < argc; ++k) {
+    std::string_view arg = argv[k];
+    if (arg == "--") return "";
+    if (arg.starts_with("-")) {
+      if (TakesValue(arg)) ++k;
+      continue;
+    }
+    return std::string(arg);
+  }
+  return "";
+}
+
+// The commands this file runs against a server.
+const std::set<std::string>& ClientCommands() {
+  static const std::set<std::string> kCommands = {"run",  "runs",   "status", "events", "logs",
+                                                  "cancel", "whoami", "login", "logout"};
+  return kCommands;
+}
+
+int PrintBodyOr(const RemoteContext& c, const Result<ApiAnswer>& a,
+                std::string (*render)(const Value&), const char* list_field = nullptr) {
+  if (!a) return Report(a.error());
+  auto v = ParseJson(a->body);
+  if (!v) return Report(Error(ErrorCode::kIo, "the server's answer is not JSON: " + v.error().message));
+  const Value* shown = &*v;
+  if (list_field) shown = v->is_map() ? v->Find(list_field) : nullptr;
+  if (!shown) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
+  // A whole document is printed as the server wrote it: the view's own JSON, byte for byte.
+  const std::string json = list_field ? shown->ToJson() : a->body;
+  std::fputs(c.json ? (json + "\n").c_str() : render(*shown).c_str(), stdout);
+  return 0;
+}
+
+int RemoteRuns(RemoteContext& c, int limit) {
+  // The API serves up to 500 runs a request (docs/api.md).
+  const int asked = std::min(limit, 500);
+  return PrintBodyOr(c, Expect2xx(c.api.Get(fmt::format("/api/v1/runs?limit={}", asked)),
+                                  c.api.server()),
+                     RunsText, "items");
+}
+
+int RemoteStatus(RemoteContext& c, const std::string& id) {
+  return PrintBodyOr(c, Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(id)), c.api.server()),
+                     StatusText);
+}
+
+// Every event of the run, page after page.
+int RemoteEvents(RemoteContext& c, const std::string& id) {
+  ValueList all;
+  int64_t after = 0;
+  for (;;) {
+    auto a = Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/events?after={}&limit=10000",
+                                             PathEscape(id), after)),
+                       c.api.server());
+    if (!a) return Report(a.error());
+    auto v = ParseJson(a->body);
+    const Value* items = v && v->is_map() ? v->Find("items") : nullptr;
+    const Value* next = v && v->is_map() ? v->Find("next") : nullptr;
+    if (!items || !items->is_list()) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
+    for (const Value& e : items->as_list()) all.push_back(e);
+    if (!next || !next->is_int()) break;
+    after = next->as_int();
+  }
+  const Value listed(std::move(all));
+  std::fputs(c.json ? (listed.ToJson() + "\n").c_str() : EventsText(listed).c_str(), stdout);
+  return 0;
+}
+
+// One stream of an attempt's log from `*offset` on, written to `out`. Sets `*running` from the
+// answer. Returns the error when the server refused.
+Status PumpLog(RemoteContext& c, const std::string& path, const char* stream, int64_t* offset,
+               FILE* out, bool* running) {
+  for (;;) {
+    auto a = Expect2xx(c.api.Get(fmt::format("{}&stream={}&offset={}", path, stream, *offset)),
+                       c.api.server());
+    if (!a) return std::unexpected(a.error());
+    std::fwrite(a->body.data(), 1, a->body.size(), out);
+    std::fflush(out);
+    *offset += static_cast<int64_t>(a->body.size());
+    *running = a->Header("x-sluice-running") == "true";
+    if (a->body.empty()) return {};
+  }
+}
+
+int RemoteLogs(Env& env, RemoteContext& c, const std::string& id, const std::string& task,
+               int attempt, bool follow) {
+  // The attempt is fixed first, so that a follow does not move on to a retry's log.
+  if (attempt == 0) {
+    auto a = Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/tasks/{}/logs?limit=0",
+                                             PathEscape(id), PathEscape(task))),
+                       c.api.server());
+    if (!a) return Report(a.error());
+    attempt = std::atoi(a->Header("x-sluice-attempt").c_str());
+  }
+  const std::string path = fmt::format("/api/v1/runs/{}/tasks/{}/logs?attempt={}", PathEscape(id),
+                                       PathEscape(task), attempt);
+  int64_t out_off = 0, err_off = 0;
+  for (;;) {
+    bool running = false, err_running = false;
+    if (auto s = PumpLog(c, path, "stdout", &out_off, stdout, &running); !s) return Report(s.error());
+    if (auto s = PumpLog(c, path, "stderr", &err_off, stderr, &err_running); !s) return Report(s.error());
+    if (!follow || !running) return 0;
+    env.SleepUs(200'000);
+  }
+}
+
+int RemoteCancel(RemoteContext& c, const std::string& id) {
+  auto a = Expect2xx(c.api.Post("/api/v1/runs/" + PathEscape(id) + "/cancel", "{}"), c.api.server());
+  if (!a) return Report(a.error());
+  auto v = ParseJson(a->body);
+  const Value* run = v && v->is_map() ? v->Find("id") : nullptr;
+  std::printf("cancelling %s (asked %s)\n", run && run->is_string() ? run->as_string().c_str() : id.c_str(),
+              c.api.server().c_str());
+  return 0;
+}
+
+// The token's user and roles: "alice (roles: default=operator, ml=viewer)".
+std::string WhoAmIText(const Value& me) {
+  const Value* user = me.is_map() ? me.Find("user") : nullptr;
+  const Value* roles = me.is_map() ? me.Find("roles") : nullptr;
+  std::vector<std::string> parts;
+  if (roles && roles->is_map()) {
+    for (const auto& [ns, role] : roles->as_map()) parts.push_back(ns.ToText() + "=" + role.ToText());
+  }
+  return fmt::format("{} (roles: {})\n", user ? user->ToText() : "?", Join(parts, ", "));
+}
+
+// The parsed command line of the client.
+struct ClientOptions {
+  std::string server, as, output = "text", state_dir, store;
+  RemoteRunOptions run;
+  std::vector<std::string> params;
+  int jobs = 0, limit = 50, attempt = 0;
+  double gpus = 0;
+  bool stats = false, follow = false, token_stdin = false;
+  std::string policies, run_id, task;
+};
+
+// The command's own subcommand definitions: those of main.cc that make sense against a server.
+// Options a server cannot honour (-j, --gpus, --stats, --policies) are read so that they are
+// refused by name rather than ignored.
+void AddClientCommands(CLI::App& app, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
+  app.add_option("--server", o.server);
+  app.add_option("--state-dir", o.state_dir);
+  app.add_option("--store", o.store);
+  app.add_option("--as", o.as);
+  app.add_option("-o,--output", o.output)->check(CLI::IsMember({"text", "json"}));
+  s["run"] = app.add_subcommand("run");
+  s["run"]->add_option("file", o.run.file)->required();
+  s["run"]->add_option("-p,--param", o.params)->allow_extra_args(false);
+  s["run"]->add_option("--params-file", o.run.params_file);
+  s["run"]->add_option("-j,--jobs", o.jobs);
+  s["run"]->add_option("--gpus", o.gpus);
+  s["run"]->add_flag("--stats", o.stats);
+  s["run"]->add_option("--policies", o.policies);
+  s["runs"] = app.add_subcommand("runs");
+  s["runs"]->add_option("-n,--limit", o.limit)->check(CLI::Range(1, 1000000));
+  for (const char* name : {"status", "events", "cancel"}) {
+    s[name] = app.add_subcommand(name);
+    s[name]->add_option("run", o.run_id)->required();
+  }
+  s["logs"] = app.add_subcommand("logs");
+  s["logs"]->add_option("run", o.run_id)->required();
+  s["logs"]->add_option("task", o.task)->required();
+  s["logs"]->add_option("--attempt", o.attempt)->check(CLI::Range(1, 100000));
+  s["logs"]->add_flag("-f,--follow", o.follow);
+  s["whoami"] = app.add_subcommand("whoami");
+  s["login"] = app.add_subcommand("login");
+  s["login"]->add_flag("--token-stdin", o.token_stdin);
+  s["logout"] = app.add_subcommand("logout");
+}
+
+// The options of `run` that only mean something to a local run: the one named, or "".
+std::string LocalOnlyRunOption(const ClientOptions& o) {
+  if (o.jobs) return "-j/--jobs (the server decides how many tasks run at once)";
+  if (o.gpus) return "--gpus";
+  if (o.stats) return "--stats";
+  if (!o.policies.empty()) return "--policies (the server applies its central policies)";
+  return "";
+}
+
+int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
+  if (*s["login"]) return CmdLogin(env, NamedServer(env, o.server), o.token_stdin);
+  if (*s["logout"]) return CmdLogout(env);
+  if (!o.as.empty()) {
+    return Report(Error(ErrorCode::kInvalidInput, "sluice: --as has no meaning against a server: "
+                        "the token says who you are"));
+  }
+  auto login = ResolveCredentials(env, NamedServer(env, o.server));
+  if (!login) return Report(login.error());
+  ApiClient api(login->server, login->token);
+  RemoteContext c{o.output == "json", api};
+  if (*s["run"]) {
+    if (auto local = LocalOnlyRunOption(o); !local.empty()) {
+      return Report(Error(ErrorCode::kInvalidInput,
+                          fmt::format("sluice: run: {} is not available against a server", local)));
+    }
+    for (const auto& p : o.params) {
+      auto eq = p.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return Report(Error(ErrorCode::kInvalidInput,
+                            fmt::format("sluice: -p expects name=value, got \"{}\"", p)));
+      }
+      o.run.params[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    return RemoteRun(env, c, o.run);
+  }
+  if (*s["runs"]) return RemoteRuns(c, o.limit);
+  if (*s["status"]) return RemoteStatus(c, o.run_id);
+  if (*s["events"]) return RemoteEvents(c, o.run_id);
+  if (*s["logs"]) return RemoteLogs(env, c, o.run_id, o.task, o.attempt, o.follow);
+  if (*s["cancel"]) return RemoteCancel(c, o.run_id);
+  if (*s["whoami"]) {
+    return PrintBodyOr(c, Expect2xx(api.Get("/api/v1/whoami"), api.server()), WhoAmIText);
+  }
+  return 2;
+}
+
+}  // namespace
+
+Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server) {
+  if (!answer) return answer;
+  if (answer->status < 200 || answer->status >= 300) {
+    return std::unexpected(ErrorOfAnswer(server, *answer));
+  }
+  return answer;
+}
+
+bool IsClientCommandLine(int argc, char** argv) {
+  const std::string first = FirstWord(argc, argv);
+  return first != "server" && first != "worker";
+}
+
+int RunClient(Env& env, int argc, char** argv) {
+  const std::string first = FirstWord(argc, argv);
+  if (!first.empty() && !ClientCommands().count(first)) {
+    ClientOptions peek;  // which server, only to name it
+    for (int k = 1; k + 1 < argc; ++k) {
+      if (std::string_view(argv[k]) == "--server") peek.server = argv[k + 1];
+    }
+    return Report(Error(ErrorCode::kInvalidInput,
+                        fmt::format("sluice: {} is not available against a server ({}) yet; run it "
+                                    "on the server's host, without --server and SLUICE_SERVER",
+                                    first, NamedServer(env, peek.server))));
+  }
+  CLI::App app{"sluice: the commands against a server"};
+  app.name("sluice");
+  app.require_subcommand(1);
+  app.fallthrough();
+  ClientOptions o;
+  std::map<std::string, CLI::App*> s;
+  AddClientCommands(app, o, s);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return Dispatch(env, o, s);
+}
+
+}  // namespace sluice

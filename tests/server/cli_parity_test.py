@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""The CLI against a server (issue 13, docs/cli.md "Against a server"): one `sluice server` on a
+free loopback port over a state folder of its own for the whole suite. Example pipelines run
+locally (in another state folder) and with --server; the outputs of status, runs, events and logs
+are compared: byte for byte for the same run read locally and over the API, and after
+normalising run ids and times between the local run and the remote one. Also: exit codes of
+failing runs, the login file (mode 0600, precedence of flags and variables), commands the API
+cannot do, and Ctrl-C detaching from a followed run.
+
+Usage: cli_parity_test.py SLUICE [--only SUBSTRING]
+Ends with "cli-parity: N passed, M failed".
+"""
+import json, os, re, shutil, signal, stat, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import run_e2e  # noqa: E402
+from run_e2e import Env, pipeline  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(REPO, "examples")
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+SERVED = None   # the server's state folder (an Env)
+LOCAL = None    # the state folder of local runs
+LOCALS = {}     # example name -> the state folder of its local run (caches apart)
+SERVER = None   # the server process
+URL = None
+TOKENS = {}
+CONFIG = None   # XDG_CONFIG_HOME of the client commands
+
+
+def client_env(**extra):
+    """The environment of a client command: no SLUICE_SERVER or SLUICE_TOKEN unless given, and a
+    config folder of the suite's own."""
+    e = {k: v for k, v in os.environ.items() if k not in ("SLUICE_SERVER", "SLUICE_TOKEN", "SLUICE_HOME")}
+    e["XDG_CONFIG_HOME"] = CONFIG
+    e.update(extra)
+    return e
+
+
+def remote(*args, check=None, token="operator", env=None, stdin=None, timeout=300):
+    """`sluice --server URL ARGS` with a token (by role) in SLUICE_TOKEN; `token` None: none."""
+    extra = dict(env or {})
+    if token:
+        extra.setdefault("SLUICE_TOKEN", TOKENS[token])
+    argv = [run_e2e.SLUICE, "--server", URL, *args] if "--server" not in args else [run_e2e.SLUICE, *args]
+    p = subprocess.run(argv, cwd=SERVED.dir, capture_output=True, text=True, timeout=timeout,
+                       env=client_env(**extra), input=stdin)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"remote {' '.join(args)}: exit {p.returncode}, want {check}\n"
+                             f"stdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}")
+    return p
+
+
+def local(state_env, *args, check=None):
+    return state_env.sluice(*args, check=check, timeout=300, env={"XDG_CONFIG_HOME": CONFIG})
+
+
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+DURATION = re.compile(r"\b(\d+ms|\d+\.\d+s|\d+m\d\ds|\d+h\d\dm)\b")
+
+
+def normalise(text, ids):
+    for run_id in ids:
+        text = text.replace(run_id, "RUN")
+    text = DURATION.sub("D", TIME.sub("T", text))
+    return "\n".join(re.sub(r" +", " ", line).rstrip() for line in text.splitlines())
+
+
+def setup():
+    global SERVED, LOCAL, SERVER, URL, CONFIG
+    SERVED, LOCAL = Env(), Env()
+    CONFIG = os.path.join(SERVED.dir, "config")
+    for role in ("viewer", "operator"):
+        TOKENS[role] = local(SERVED, "token", "create", "--user", f"u-{role}", "--role", role,
+                             check=0).stdout.strip()
+    SERVER = subprocess.Popen(SERVED.argv(["server", "--listen", "127.0.0.1:0"]), cwd=SERVED.dir,
+                              stdout=subprocess.PIPE, text=True,
+                              stderr=open(os.path.join(SERVED.dir, "server.log"), "w"))
+    line = SERVER.stdout.readline().strip()
+    assert line.startswith("sluice server listening on http://127.0.0.1:"), line
+    URL = line.rsplit(" ", 1)[1]
+
+
+# Example pipelines the API takes (no secret params, no approvals by a second account, no
+# --policies), with the params that keep each run in a folder of its own.
+RUNS = {}  # name -> (local run id, remote run id, local exit code, remote exit code)
+
+
+def run_both(name, path, *params):
+    LOCALS[name] = Env()
+    target = LOCALS[name].dir  # the examples' output folders, one per run
+    lp = local(LOCALS[name], "run", path, *[a.replace("DIR", target + "/l") for a in params])
+    rp = remote("run", path, *[a.replace("DIR", target + "/r") for a in params])
+    RUNS[name] = (lp.stdout.splitlines()[0], rp.stdout.splitlines()[0], lp.returncode, rp.returncode)
+    return lp, rp
+
+
+@test
+def examples_run_with_the_same_exit_codes_and_progress_locally_and_on_the_server():
+    cases = [
+        ("ml", os.path.join(EXAMPLES, "ml-pipeline", "pipeline.yaml"), "-p", "min_accuracy=0.5"),
+        ("resilient", os.path.join(EXAMPLES, "resilient-pipeline", "pipeline.yaml"), "-p", "target=DIR"),
+        ("retrain", os.path.join(EXAMPLES, "templates", "retrain.yaml"), "-p", "registry=DIR"),
+    ]
+    for name, path, *params in cases:
+        lp, rp = run_both(name, path, *params)
+        l_id, r_id, l_rc, r_rc = RUNS[name]
+        assert l_rc == r_rc, (name, l_rc, r_rc, lp.stderr[-1500:], rp.stderr[-1500:])
+        # The progress lines (stderr up to the final report) say the same, in some order.
+        def progress(p, run_id):
+            lines = normalise(p.stderr, [run_id]).splitlines()
+            end = next((i for i, l in enumerate(lines) if l.startswith("run RUN ")), len(lines))
+            return sorted(l for l in lines[:end] if not l.startswith(("  ", "    |", "    logs:")))
+        assert progress(lp, l_id) == progress(rp, r_id), (name, lp.stderr, rp.stderr)
+        final = [l for l in normalise(rp.stderr, [r_id]).splitlines() if l.startswith("run RUN ")]
+        want = [l for l in normalise(lp.stderr, [l_id]).splitlines() if l.startswith("run RUN ")]
+        assert final == want, (final, want)
+    assert RUNS["ml"][2] == 0 and RUNS["resilient"][2] == 1, RUNS
+
+
+def json_of(p):
+    return json.loads(p.stdout)
+
+
+@test
+def the_same_run_reads_the_same_locally_and_over_the_api():
+    for name, (_, run, _, _) in RUNS.items():
+        for fmt in ([], ["-o", "json"]):
+            for cmd in (["status", run], ["events", run]):
+                here = local(SERVED, *cmd, *fmt, check=0).stdout
+                there = remote(*cmd, *fmt, check=0, token="viewer").stdout
+                assert here == there, (name, cmd, fmt, here[:1500], there[:1500])
+    for fmt in ([], ["-o", "json"]):
+        assert local(SERVED, "runs", *fmt, check=0).stdout == remote("runs", *fmt, check=0).stdout
+    run = RUNS["resilient"][1]
+    for task in ("train[0]", "deploy-prod"):
+        here, there = local(SERVED, "logs", run, task, check=0), remote("logs", run, task, check=0)
+        assert (here.stdout, here.stderr) == (there.stdout, there.stderr), (task, here, there)
+
+
+@test
+def a_local_run_and_a_remote_run_of_an_example_show_the_same_after_normalising():
+    for name, (l_id, r_id, _, _) in RUNS.items():
+        LOCAL = LOCALS[name]
+        ls = json_of(local(LOCAL, "status", l_id, "-o", "json", check=0))
+        rs = json_of(remote("status", r_id, "-o", "json", check=0))
+        assert ls["status"] == rs["status"], name
+        assert [(t["name"], t["state"], t["attempts"]) for t in ls["tasks"]] == \
+            [(t["name"], t["state"], t["attempts"]) for t in rs["tasks"]], name
+        lt = normalise(local(LOCAL, "status", l_id, check=0).stdout, [l_id])
+        rt = normalise(remote("status", r_id, check=0).stdout, [r_id])
+        assert lt == rt, (name, lt, rt)
+        kinds = lambda evs: sorted((e["kind"], e.get("task", ""), e.get("attempt", 0), e.get("status", ""))
+                                   for e in evs)
+        le = json_of(local(LOCAL, "events", l_id, "-o", "json", check=0))
+        re_ = json_of(remote("events", r_id, "-o", "json", check=0))
+        assert kinds(le) == kinds(re_), name
+        l_line = [l for l in normalise(local(LOCAL, "runs", check=0).stdout, [l_id]).splitlines() if "RUN" in l]
+        r_line = [l for l in normalise(remote("runs", check=0).stdout, [r_id]).splitlines() if "RUN" in l]
+        assert l_line == r_line, (l_line, r_line)
+    l_id, r_id = RUNS["ml"][:2]
+    assert local(LOCALS["ml"], "logs", l_id, "summary", check=0).stdout == remote("logs", r_id, "summary", check=0).stdout
+
+
+@test
+def failures_exit_as_they_do_locally():
+    e = Env()
+    e.write("bad.yaml", pipeline("    - {name: boom, run: [sh, -c, 'echo no >&2; exit 3']}\n"))
+    e.write("broken.yaml", "spec: [\n")
+    for f, rc in (("bad.yaml", 1), ("broken.yaml", 2)):
+        path = os.path.join(e.dir, f)
+        lp = local(LOCAL, "run", path, check=rc)
+        rp = remote("run", path, check=rc)
+        if rc == 2:
+            assert lp.stderr == rp.stderr and len(rp.stderr.splitlines()) == 1, (lp.stderr, rp.stderr)
+        else:
+            assert "  boom failed: " in rp.stderr and "    | no" in rp.stderr, rp.stderr
+    for args in (["status", "no-such-run"], ["events", "no-such-run"], ["logs", RUNS["ml"][1], "nope"]):
+        p = remote(*args, check=2)
+        assert len(p.stderr.splitlines()) == 1 and p.stderr.startswith("sluice: "), p.stderr
+    assert remote("status", "no-such-run").stderr == local(SERVED, "status", "no-such-run").stderr
+    # A viewer may read but not submit: one line, exit 2 like a local refusal.
+    p = remote("run", os.path.join(e.dir, "bad.yaml"), token="viewer", check=2)
+    assert len(p.stderr.splitlines()) == 1, p.stderr
+
+
+@test
+def commands_the_api_cannot_do_say_so_and_never_run_locally():
+    for args in (["approve", "r", "t"], ["breakers"], ["token", "list"], ["cache", "ls"]):
+        p = remote(*args, check=2)
+        assert p.stderr.startswith(f"sluice: {args[0]} is not available against a server ({URL})"), p.stderr
+        assert len(p.stderr.splitlines()) == 1 and p.stdout == "", p.stderr
+    p = remote("run", "x.yaml", "-j", "2", check=2)
+    assert "-j/--jobs" in p.stderr and "not available against a server" in p.stderr, p.stderr
+    assert remote("version", check=0).stdout.startswith("sluice ")
+
+
+def config_file():
+    return os.path.join(CONFIG, "sluice", "login.json")
+
+
+@test
+def login_keeps_the_token_in_a_private_file_and_logout_removes_it():
+    shutil.rmtree(CONFIG, ignore_errors=True)
+    p = remote("login", "--server", URL + "/", token=None, stdin="nonsense\n", check=2)
+    assert len(p.stderr.splitlines()) == 1 and "refused the token" in p.stderr, p.stderr
+    assert not os.path.exists(config_file())
+    p = remote("login", "--server", URL, "--token-stdin", token=None, stdin=TOKENS["viewer"] + "\n", check=0)
+    assert "logged in to " + URL + " as u-viewer" in p.stdout, p.stdout
+    assert stat.S_IMODE(os.stat(config_file()).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(config_file())).st_mode) == 0o700
+    assert json.load(open(config_file())) == {"server": URL, "token": TOKENS["viewer"]}
+    assert remote("whoami", token=None, check=0).stdout == "u-viewer (roles: default=viewer)\n"
+    # Logging in again replaces the file (atomically: no temporary file is left).
+    remote("login", "--server", URL, token=None, stdin=TOKENS["operator"], check=0)
+    assert json.load(open(config_file()))["token"] == TOKENS["operator"]
+    assert os.listdir(os.path.dirname(config_file())) == ["login.json"]
+    # A login file others may read is refused, not used.
+    os.chmod(config_file(), 0o644)
+    p = remote("whoami", token=None, check=2)
+    assert "may be read by others" in p.stderr, p.stderr
+    os.chmod(config_file(), 0o600)
+    assert remote("logout", token=None, check=0).stdout.startswith("logged out")
+    assert not os.path.exists(config_file())
+    p = remote("whoami", token=None, check=2)
+    assert "no token for " + URL in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+@test
+def flags_win_over_variables_and_variables_over_the_login_file():
+    remote("login", "--server", URL, token=None, stdin=TOKENS["operator"], check=0)
+    try:
+        # SLUICE_SERVER alone, the token from the file.
+        p = subprocess.run([run_e2e.SLUICE, "whoami"], capture_output=True, text=True,
+                           env=client_env(SLUICE_SERVER=URL))
+        assert p.returncode == 0 and p.stdout.startswith("u-operator"), p
+        # SLUICE_TOKEN wins over the file.
+        p = subprocess.run([run_e2e.SLUICE, "whoami"], capture_output=True, text=True,
+                           env=client_env(SLUICE_SERVER=URL, SLUICE_TOKEN=TOKENS["viewer"]))
+        assert p.stdout.startswith("u-viewer"), p
+        # --server wins over SLUICE_SERVER.
+        p = subprocess.run([run_e2e.SLUICE, "--server", URL, "whoami"], capture_output=True, text=True,
+                           env=client_env(SLUICE_SERVER="http://127.0.0.1:1"))
+        assert p.returncode == 0 and p.stdout.startswith("u-operator"), p
+        # The file's token is never sent to another server.
+        p = subprocess.run([run_e2e.SLUICE, "whoami"], capture_output=True, text=True,
+                           env=client_env(SLUICE_SERVER="http://127.0.0.1:1"))
+        assert p.returncode == 2 and "no token for http://127.0.0.1:1" in p.stderr, p
+        # No server named: local, whatever the login file says.
+        p = subprocess.run([run_e2e.SLUICE, "--state-dir", LOCALS["ml"].state, "runs"], capture_output=True,
+                           text=True, env=client_env())
+        assert p.returncode == 0 and RUNS["ml"][0] in p.stdout and RUNS["ml"][1] not in p.stdout, p
+        p = subprocess.run([run_e2e.SLUICE, "whoami"], capture_output=True, text=True,
+                           env=client_env(SLUICE_SERVER=""))
+        assert p.returncode == 0 and "roles:" not in p.stdout, p
+    finally:
+        remote("logout", token=None, check=0)
+
+
+@test
+def ctrl_c_detaches_from_a_followed_run_which_goes_on():
+    e = Env()
+    slow = e.write("slow.yaml", pipeline("    - {name: wait, run: [sleep, '30']}\n"))
+    proc = subprocess.Popen([run_e2e.SLUICE, "--server", URL, "run", slow], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=client_env(SLUICE_TOKEN=TOKENS["operator"]))
+    run_e2e.STARTED.append(proc)
+    run = proc.stdout.readline().strip()
+    for _ in range(100):  # its task has started (the engine publishes attempt.started at once)
+        st = json_of(remote("status", run, "-o", "json", check=0))
+        if st["status"] == "running" and st["attempts"]:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=10) == 130, rest
+    assert f"detached from run {run}" in rest, rest
+    assert f"sluice status {run} --server {URL}" in rest and f"sluice cancel {run} --server {URL}" in rest, rest
+    assert json_of(remote("status", run, "-o", "json", check=0))["status"] == "running"
+    assert remote("cancel", run, check=0).stdout.startswith(f"cancelling {run}")
+    for _ in range(100):
+        if json_of(remote("status", run, "-o", "json", check=0))["status"] == "cancelled":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the run was not cancelled")
+    assert remote("cancel", run, check=2).stderr.strip().endswith("already finished (cancelled)")
+
+
+@test
+def the_team_server_cli_example_runs_the_ml_pipeline_on_a_server():
+    script = os.path.join(EXAMPLES, "team-server", "try-the-cli.sh")
+    p = subprocess.run([script, run_e2e.SLUICE], capture_output=True, text=True, timeout=300,
+                       env=client_env())
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "status succeeded" in p.stdout and "logged out" in p.stdout, p.stdout
+    assert "started   prepare (attempt 1)" in p.stderr, p.stderr[-2000:]
+
+
+if __name__ == "__main__":
+    try:
+        setup()
+        rc = run_e2e.run_suite(TESTS, "cli-parity")
+    finally:
+        if SERVER:
+            SERVER.terminate()
+            SERVER.wait(timeout=10)
+    sys.exit(rc)
