@@ -22,6 +22,8 @@ struct ApiContext {
   Env& env;
   GlobalOptions g;  // state_dir: the store's folder
   RequestMetrics& metrics;
+  // An event stream with nothing to send writes a comment this often (streams.cc).
+  int64_t stream_keepalive_us = 15'000'000;
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
 };
@@ -32,6 +34,20 @@ void AddApiRoutes(Router& router, const ApiContext& ctx);
 void AddSubmitRoutes(Router& router, const ApiContext& ctx);
 // A task's logs and run actions (actions.cc), added by AddApiRoutes.
 void AddActionRoutes(Router& router, const ApiContext& ctx);
+
+// Event streams of one run and of all runs (streams.cc), added by AddApiRoutes.
+void AddStreamRoutes(Router& router, const ApiContext& ctx);
+
+// Resume and rollback of a run (run_actions.cc), added by AddApiRoutes.
+void AddRunActionRoutes(Router& router, const ApiContext& ctx);
+
+// Approval requests, approve and reject (approvals_api.cc), added by AddApiRoutes.
+void AddApprovalRoutes(Router& router, const ApiContext& ctx);
+
+// Breakers, policy eval and the audit log (governance_api.cc), added by AddApiRoutes.
+void AddGovernanceRoutes(Router& router, const ApiContext& ctx);
+// Artifacts by digest (artifacts_api.cc), added by AddApiRoutes.
+void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 
 // For the handlers of api.cc, submit.cc and actions.cc: the answer to a failed store read or
 // command (kNotFound 404, kInvalidInput 400, kConflict 409, else 500); the non-negative integer
@@ -44,5 +60,7 @@ ApiResponse BadQueryInt(const std::string& name);
 
 // The namespace every run belongs to until submissions carry theirs (docs/api.md).
 inline constexpr const char* kDefaultNamespace = "default";
+// The namespace run `run_id` belongs to: the one place that changes when runs store theirs.
+inline std::string NamespaceOfRun(const std::string& run_id) { return kDefaultNamespace; }
 
 }  // namespace sluice
