@@ -3,6 +3,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/identity.h"
+#include "cli/views.h"
 #include "common/strings.h"
 #include "common/value.h"
 
@@ -14,13 +15,7 @@ int CmdAuditVerify(Env& env, const GlobalOptions& g, const std::string& head) {
   auto c = (*store)->VerifyAudit(head);
   if (!c) return Report(c.error());
   if (g.json) {
-    std::printf("%s\n", Value(ValueMap{{"ok", Value(c->broken_at == 0)},
-                                       {"records", Value(c->records)},
-                                       {"brokenAt", c->broken_at ? Value(c->broken_at) : Value()},
-                                       {"why", Value(c->why)},
-                                       {"head", Value(c->head)}})
-                            .ToJson()
-                            .c_str());
+    std::printf("%s\n", AuditCheckJson(*c).ToJson().c_str());
     return c->broken_at ? 1 : 0;
   }
   if (c->broken_at) {
@@ -39,21 +34,7 @@ int CmdAuditExport(Env& env, const GlobalOptions& g) {
   if (!store) return Report(store.error());
   auto records = (*store)->ListAudit();
   if (!records) return Report(records.error());
-  for (const auto& r : *records) {
-    auto details = ParseJson(r.details);
-    std::printf("%s\n", Value(ValueMap{{"seq", Value(r.seq)},
-                                       {"time", Value(Ts(r.time_us))},
-                                       {"time_us", Value(r.time_us)},
-                                       {"actor", Value(r.actor)},
-                                       {"action", Value(r.action)},
-                                       {"run", Value(r.run_id)},
-                                       {"subject", Value(r.subject)},
-                                       {"details", details ? *details : Value(r.details)},
-                                       {"prevHash", Value(r.prev_hash)},
-                                       {"hash", Value(r.hash)}})
-                            .ToJson()
-                            .c_str());
-  }
+  for (const auto& r : *records) std::printf("%s\n", AuditRecordJson(r).ToJson().c_str());
   return 0;
 }
 

@@ -59,6 +59,30 @@ Status StoreBreakers::Record(const BreakerSpec& b, int64_t now_us, std::optional
   return {};
 }
 
+Result<Value> BreakerJson(Store& store, const BreakerRow& row, int64_t now_us) {
+  SLUICE_TRY(d, BreakerData::FromJson(row.data));
+  const BreakerSpec& c = d->config;
+  BreakerRates r = BreakerMetrics(c, *d, now_us);
+  SLUICE_TRY(trans, store.ListBreakerTransitions(row.name, 10));
+  ValueList ts;
+  for (const auto& t : *trans) {
+    ts.push_back(Value(ValueMap{{"from", Value(t.from)}, {"to", Value(t.to)},
+                                {"reason", Value(t.reason)}, {"who", Value(t.who)},
+                                {"time", Value(Ts(t.time_us))}}));
+  }
+  return Value(ValueMap{
+      {"name", Value(row.name)},
+      {"state", Value(std::string(BreakerStateName(d->state)))},
+      {"since", Value(d->since_us ? Ts(d->since_us) : "")},
+      {"calls", Value(static_cast<int64_t>(r.calls))},
+      {"failureRate", r.failure_rate < 0 ? Value() : Value(r.failure_rate)},
+      {"slowCallRate", r.slow_rate < 0 ? Value() : Value(r.slow_rate)},
+      {"failureRateThreshold", Value(c.failure_rate)},
+      {"window", Value(c.time_based ? fmt::format("last {}s", c.window_size)
+                                    : fmt::format("last {} calls", c.window_size))},
+      {"transitions", Value(std::move(ts))}});
+}
+
 int CmdBreakers(Env& env, const GlobalOptions& g) {
   auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
@@ -71,6 +95,12 @@ int CmdBreakers(Env& env, const GlobalOptions& g) {
                 "FAILURES", "SLOW", "WINDOW");
   }
   for (const auto& row : *rows) {
+    if (g.json) {
+      auto v = BreakerJson(**store, row, now);
+      if (!v) return Report(v.error());
+      out.push_back(std::move(*v));
+      continue;
+    }
     auto d = BreakerData::FromJson(row.data);
     if (!d) return Report(d.error());
     const BreakerSpec& c = d->config;
@@ -80,25 +110,6 @@ int CmdBreakers(Env& env, const GlobalOptions& g) {
     auto pct = [](double x) { return x < 0 ? std::string("-") : fmt::format("{:.0f}%", x); };
     auto trans = (*store)->ListBreakerTransitions(row.name, 10);
     if (!trans) return Report(trans.error());
-    if (g.json) {
-      ValueList ts;
-      for (const auto& t : *trans) {
-        ts.push_back(Value(ValueMap{{"from", Value(t.from)}, {"to", Value(t.to)},
-                                    {"reason", Value(t.reason)}, {"who", Value(t.who)},
-                                    {"time", Value(Ts(t.time_us))}}));
-      }
-      out.push_back(Value(ValueMap{
-          {"name", Value(row.name)},
-          {"state", Value(std::string(BreakerStateName(d->state)))},
-          {"since", Value(d->since_us ? Ts(d->since_us) : "")},
-          {"calls", Value(static_cast<int64_t>(r.calls))},
-          {"failureRate", r.failure_rate < 0 ? Value() : Value(r.failure_rate)},
-          {"slowCallRate", r.slow_rate < 0 ? Value() : Value(r.slow_rate)},
-          {"failureRateThreshold", Value(c.failure_rate)},
-          {"window", Value(window)},
-          {"transitions", Value(std::move(ts))}}));
-      continue;
-    }
     std::printf("%-24s %-12s %-24s %-7d %-9s %-9s %s\n", row.name.c_str(),
                 std::string(BreakerStateName(d->state)).c_str(),
                 d->since_us ? Ts(d->since_us).c_str() : "-", r.calls, pct(r.failure_rate).c_str(),
@@ -112,27 +123,33 @@ int CmdBreakers(Env& env, const GlobalOptions& g) {
   return 0;
 }
 
+Result<std::vector<BreakerTransitionRow>> OrderBreaker(Env& env, Store& store,
+                                                       const std::string& order,
+                                                       const std::string& name,
+                                                       const AuditRecord& audit) {
+  SLUICE_TRY(rows, store.ListBreakers());
+  std::vector<std::string> names;
+  for (const auto& r : *rows) names.push_back(r.name);
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    return Fail(ErrorCode::kNotFound, "no breaker {} has been used here{}", Quote(name),
+                DidYouMean(name, names));
+  }
+  int64_t now = env.clock().NowUs();
+  SLUICE_TRY(r, Update(store, name, now, "operator " + audit.actor, [&](BreakerData& d, auto* ts) {
+    return BreakerOperate(d, order, now, ts);
+  }));
+  SLUICE_TRY_STATUS(store.AppendAudit(audit));
+  return std::move(*r);
+}
+
 int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
                     const std::string& name) {
   auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
-  auto rows = (*store)->ListBreakers();
-  if (!rows) return Report(rows.error());
-  std::vector<std::string> names;
-  for (const auto& r : *rows) names.push_back(r.name);
-  if (std::find(names.begin(), names.end(), name) == names.end()) {
-    return Report(Error(ErrorCode::kNotFound,
-                        fmt::format("no breaker {} has been used here{}", Quote(name),
-                                    DidYouMean(name, names))));
-  }
   auto audit = AuditBy(env, g, "breaker." + order, "", name, Value(ValueMap{}));
   if (!audit) return Report(audit.error());
-  int64_t now = env.clock().NowUs();
-  auto r = Update(**store, name, now, "operator " + audit->actor, [&](BreakerData& d, auto* ts) {
-    return BreakerOperate(d, order, now, ts);
-  });
+  auto r = OrderBreaker(env, **store, order, name, *audit);
   if (!r) return Report(r.error());
-  if (auto appended = (*store)->AppendAudit(*audit); !appended) return Report(appended.error());
   for (const auto& t : *r) std::printf("%s: %s -> %s\n", name.c_str(), t.from.c_str(), t.to.c_str());
   return 0;
 }

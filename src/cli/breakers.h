@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "common/value.h"
 #include "engine/interfaces.h"
+#include "env/env.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -21,5 +23,17 @@ class StoreBreakers : public Breakers {
  private:
   Store& store_;
 };
+
+// A breaker as `sluice breakers -o json` and GET /api/v1/breakers show it: its state, rates and
+// last 10 transitions at `now_us`. On failure returns the store's error or its unreadable data.
+Result<Value> BreakerJson(Store& store, const BreakerRow& row, int64_t now_us);
+
+// Carries out `order` (open, close, reset, disable) on breaker `name` and appends its audit
+// record `audit` (breaker.ORDER, its actor named in the transitions). On success returns the
+// transitions made; kNotFound (nothing recorded) when no breaker of that name has been used.
+Result<std::vector<BreakerTransitionRow>> OrderBreaker(Env& env, Store& store,
+                                                       const std::string& order,
+                                                       const std::string& name,
+                                                       const AuditRecord& audit);
 
 }  // namespace sluice

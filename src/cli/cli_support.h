@@ -97,6 +97,11 @@ Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& sto
                                   const Value& secret_digests,
                                   const std::vector<Decision>& decisions,
                                   const Resubmission* again);
+// Whether stored run `run` may be resumed (or, with `rollback`, rolled back) now: refused
+// (kConflict, saying why) when it finished (for a rollback: when it has not, or ended other than
+// succeeded or failed), or when a process executes it. `sluice resume|rollback` and the API's
+// resume and rollback ask this before anything is recorded.
+Status CheckResumable(Env& env, const GlobalOptions& g, const RunRecord& run, bool rollback);
 // A stored run's plan, loaded from the sources it was submitted with, and its params; refused
 // (kConflict) when either is not what its run.submitted audit record says was submitted.
 Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store,

@@ -498,35 +498,36 @@ Result<OpenedRun> OpenStoredRun(Env& env, const GlobalOptions& g, const std::str
   return o;
 }
 
+Status CheckResumable(Env& env, const GlobalOptions& g, const RunRecord& run, bool rollback) {
+  if (rollback ? !IsFinishedRun(run.status) && run.status != "compensating"
+               : IsFinishedRun(run.status)) {
+    if (rollback) {
+      return Fail(ErrorCode::kConflict, "run {} is {}; let it finish or cancel it before rolling "
+                  "it back", run.id, ShownStatus(env, g, run));
+    }
+    return Fail(ErrorCode::kConflict, "run {} already finished ({})", run.id, run.status);
+  }
+  if (rollback && run.status != "succeeded" && run.status != "failed" &&
+      run.status != "compensating") {
+    return Fail(ErrorCode::kConflict, "run {} ended {}; only a succeeded or failed run can be "
+                "rolled back", run.id, run.status);
+  }
+  if (env.IsLocked(RunDir(env, g, run.id) + "/lock", nullptr)) {
+    return Fail(ErrorCode::kConflict, "run {} is being executed by another sluice process", run.id);
+  }
+  return {};
+}
+
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
   auto opened = OpenStoredRun(env, g, id);
   if (!opened) return Report(opened.error());
   auto& [who, store, run] = *opened;
-  if (o.rollback ? !IsFinishedRun(run->status) && run->status != "compensating"
-                 : IsFinishedRun(run->status)) {
-    if (o.rollback) {
-      return Report(Error(ErrorCode::kConflict,
-                          fmt::format("run {} is {}; let it finish or cancel it before rolling "
-                                      "it back", run->id, ShownStatus(env, g, *run))));
-    }
-    return Report(Error(ErrorCode::kConflict,
-                        fmt::format("run {} already finished ({})", run->id, run->status)));
-  }
+  // Refusals that need no replay come before the audit record, so it records what happens.
+  if (auto ok = CheckResumable(env, g, *run, o.rollback); !ok) return Report(ok.error());
   auto loaded = LoadStoredRun(*store, *run);
   if (!loaded) return Report(loaded.error());
   auto central = CentralPolicies(env, g, store.get());  // its gates apply them as they are now
   if (!central) return Report(central.error());
-  // Refusals that need no replay come before the audit record, so it records what happens.
-  if (o.rollback && run->status != "succeeded" && run->status != "failed" &&
-      run->status != "compensating") {
-    return Report(Error(ErrorCode::kConflict,
-                        fmt::format("run {} ended {}; only a succeeded or failed run can be rolled "
-                                    "back", run->id, run->status)));
-  }
-  if (env.IsLocked(RunDir(env, g, run->id) + "/lock", nullptr)) {
-    return Report(Error(ErrorCode::kConflict,
-                        fmt::format("run {} is being executed by another sluice process", run->id)));
-  }
   auto secrets = SecretsAgain(env, *store, *loaded->first, loaded->second, *run, o);
   if (!secrets) return Report(secrets.error());
   if (auto a = store->AppendAudit(AuditOf(env, who->Actor(),

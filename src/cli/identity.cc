@@ -138,6 +138,16 @@ class EmbeddedIdentity : public Identity {
     return p;
   }
 
+  // The principal of a server's API token for `user`: the user is the account (a token stands
+  // for one person), with the groups users.yaml gives that name and no rights.
+  Result<Principal> ForToken(const std::string& user) const {
+    Principal p;
+    p.name = p.account = user;
+    SLUICE_TRY(users, ReadUsers());
+    if (const UserEntry* me = Find(*users, user)) p.groups = me->groups;
+    return p;
+  }
+
  private:
   std::string UsersPath() const { return PathJoin(state_dir_, "users.yaml"); }
 
@@ -187,7 +197,24 @@ class EmbeddedIdentity : public Identity {
   std::string as_;
 };
 
+// Identity::Current of a token's user (NewTokenIdentity).
+class TokenIdentity : public Identity {
+ public:
+  TokenIdentity(Env& env, const std::string& state_dir, std::string user)
+      : users_(env, state_dir, ""), user_(std::move(user)) {}
+  Result<Principal> Current() const override { return users_.ForToken(user_); }
+
+ private:
+  EmbeddedIdentity users_;
+  std::string user_;
+};
+
 }  // namespace
+
+std::unique_ptr<Identity> NewTokenIdentity(Env& env, const std::string& state_dir,
+                                           const std::string& user) {
+  return std::make_unique<TokenIdentity>(env, state_dir, user);
+}
 
 std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
                                               const std::string& as) {

@@ -50,5 +50,11 @@ class Identity {
 // through `env`, which must outlive the identity.
 std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
                                               const std::string& as);
+// On a `sluice server`: the user of an API token, which is both the name and the account (so
+// forbidSelfApproval and quorums count token users), with its groups from the state folder's
+// users.yaml (none when it is not listed there) and no rights. Fails as the embedded identity
+// does on an untrusted or malformed users.yaml.
+std::unique_ptr<Identity> NewTokenIdentity(Env& env, const std::string& state_dir,
+                                           const std::string& user);
 
 }  // namespace sluice

@@ -108,6 +108,16 @@ PolicyScope ScopeOf(const Value& input) {
   return scope;
 }
 
+std::vector<Decision> EvaluateInput(Env& env, const PolicySet& set, const Value& input) {
+  PolicyScope scope = ScopeOf(input);
+  std::vector<Decision> all;
+  for (const auto& p : set.policies) {
+    auto ds = EvaluatePolicy(*p, input, set.waivers, scope, env.clock().NowUs(), env.time_zones());
+    all.insert(all.end(), ds.begin(), ds.end());
+  }
+  return all;
+}
+
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input_path) {
   auto set = LoadPolicies(env.files(), file, PolicyOrigin::kFlag);
@@ -120,13 +130,7 @@ int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                         fmt::format("{}: the input is a JSON object with an \"object\" field{}",
                                     input_path, input ? "" : ": " + input.error().message)));
   }
-  PolicyScope scope = ScopeOf(*input);
-  std::vector<Decision> all;
-  for (const auto& p : set->policies) {
-    auto ds = EvaluatePolicy(*p, *input, set->waivers, scope, env.clock().NowUs(),
-                             env.time_zones());
-    all.insert(all.end(), ds.begin(), ds.end());
-  }
+  const std::vector<Decision> all = EvaluateInput(env, *set, *input);
   if (g.json) {
     ValueList l;
     for (const auto& d : all) l.push_back(DecisionToValue(d));

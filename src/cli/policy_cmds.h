@@ -35,6 +35,10 @@ struct Admission {
 Result<Admission> AdmitNewRun(Env& env, Store& store, const std::string& actor, const Plan& plan,
                               const Value& params, const PolicySet& central,
                               const std::string& policies_dir);
+// The decisions of every policy of `set` on an ad-hoc `input` (an object with an "object"
+// field, as at admission or a gate), each with the waivers of `set`, now: `sluice policy eval`
+// and POST /api/v1/policy/eval.
+std::vector<Decision> EvaluateInput(Env& env, const PolicySet& set, const Value& input);
 // One line a decision on stderr; `all` includes the allows.
 void PrintDecisions(const std::vector<Decision>& ds, bool all);
 std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,

@@ -104,4 +104,26 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
 }
 
 
+Value AuditRecordJson(const AuditRecord& r) {
+  auto details = ParseJson(r.details);
+  return Value(ValueMap{{"seq", Value(r.seq)},
+                        {"time", Value(Ts(r.time_us))},
+                        {"time_us", Value(r.time_us)},
+                        {"actor", Value(r.actor)},
+                        {"action", Value(r.action)},
+                        {"run", Value(r.run_id)},
+                        {"subject", Value(r.subject)},
+                        {"details", details ? *details : Value(r.details)},
+                        {"prevHash", Value(r.prev_hash)},
+                        {"hash", Value(r.hash)}});
+}
+
+Value AuditCheckJson(const AuditCheck& c) {
+  return Value(ValueMap{{"ok", Value(c.broken_at == 0)},
+                        {"records", Value(c.records)},
+                        {"brokenAt", c.broken_at ? Value(c.broken_at) : Value()},
+                        {"why", Value(c.why)},
+                        {"head", Value(c.head)}});
+}
+
 }  // namespace sluice

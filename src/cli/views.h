@@ -24,4 +24,9 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
                  const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
                  const std::vector<ComponentUse>& uses);
 
+// One audit record, a line of `sluice audit export` (and of GET /api/v1/audit/export).
+Value AuditRecordJson(const AuditRecord& r);
+// What `sluice audit verify -o json` prints (and GET /api/v1/audit/verify answers).
+Value AuditCheckJson(const AuditCheck& c);
+
 }  // namespace sluice

@@ -1,8 +1,10 @@
 // The routes that read a task's logs and act on a run (docs/api.md): logs by byte range (a
-// client follows a running attempt by asking again from the offset it was given), and cancel.
+// client follows a running attempt by asking again from the offset it was given, or with
+// follow=true gets the new bytes streamed until the attempt ends), and cancel.
 #include <signal.h>
 
 #include <cstdlib>
+#include <memory>
 
 #include "cli/cli_support.h"
 #include "common/strings.h"
@@ -15,6 +17,52 @@ namespace sluice {
 namespace {
 
 constexpr int64_t kMaxLogChunk = 4 << 20;
+constexpr int64_t kFollowPollUs = 200'000;
+constexpr int64_t kFollowCallUs = 1'000'000;
+
+// A log that follows its attempt (follow=true): each Step sends the bytes written since the
+// last, and the answer ends once the attempt has ended and its last bytes are sent. Whether it
+// still runs is read from the store once a call (about a second), not at every poll of the file.
+class LogFollow {
+ public:
+  LogFollow(const ApiContext& ctx, std::string run_id, std::string task, int attempt,
+            std::string file, int64_t offset)
+      : ctx_(ctx), run_id_(std::move(run_id)), task_(std::move(task)), attempt_(attempt),
+        file_(std::move(file)), offset_(offset) {}
+
+  bool Step(StreamSink& out) {
+    const int64_t until = ctx_.env.clock().NowUs() + kFollowCallUs;
+    const bool ended = !Running();  // read before the file: its last bytes come before the end
+    for (;;) {
+      auto bytes = ctx_.env.files().ReadFileRange(file_, offset_, kMaxLogChunk);
+      if (bytes && !bytes->empty()) {
+        offset_ += static_cast<int64_t>(bytes->size());
+        return out.Write(*bytes);
+      }
+      if (ended) return false;
+      if (ctx_.env.clock().NowUs() >= until) return true;
+      ctx_.env.SleepUs(kFollowPollUs);
+    }
+  }
+
+ private:
+  bool Running() {
+    auto store = ctx_.ThreadStore();
+    if (!store) return false;
+    auto attempts = (*store)->ListAttempts(run_id_);
+    if (!attempts) return false;
+    for (const auto& a : *attempts) {
+      if (a.task == task_ && a.attempt == attempt_) return a.status == "running";
+    }
+    return false;
+  }
+
+  const ApiContext& ctx_;
+  const std::string run_id_, task_;
+  const int attempt_;
+  const std::string file_;
+  int64_t offset_;
+};
 
 // GET /api/v1/runs/{id}/tasks/{task}/logs?attempt=N&stream=stdout|stderr&offset=B&limit=B
 ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
@@ -49,6 +97,20 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   }
   const AttemptPaths paths = AttemptPathsFor(RunDir(ctx.env, ctx.g, run->id), task, n);
   const std::string& file = stream == "stdout" ? paths.stdout_log : paths.stderr_log;
+  const std::string follow = req.Query("follow", "false");
+  if (follow != "true" && follow != "false") {
+    return ErrorResponse(400, "query parameter follow must be true or false");
+  }
+  if (follow == "true") {
+    // Bytes as written, chunk by chunk: application/octet-stream, which the HTTP library never
+    // compresses (a compressed text/plain answer would be held back until the stream ended).
+    auto f = std::make_shared<LogFollow>(ctx, run->id, task, n, file, *offset);
+    ApiResponse r;
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("X-Sluice-Attempt", std::to_string(n));
+    r.stream = [f](StreamSink& out) { return f->Step(out); };
+    return r;
+  }
   auto content = ctx.env.files().ReadFileRange(file, *offset, *limit);
   std::string text = content ? std::move(*content) : std::string();  // no log yet: nothing
   ApiResponse r;

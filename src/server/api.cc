@@ -195,6 +195,11 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
               [c](const ApiRequest&) { return ListTokens(*c); }});
   AddSubmitRoutes(router, ctx);
   AddActionRoutes(router, ctx);
+  AddStreamRoutes(router, ctx);
+  AddRunActionRoutes(router, ctx);
+  AddApprovalRoutes(router, ctx);
+  AddGovernanceRoutes(router, ctx);
+  AddArtifactRoutes(router, ctx);
 }
 
 }  // namespace sluice

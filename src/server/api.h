@@ -27,6 +27,8 @@ struct ApiContext {
   // Whether this server leads the servers that share its store (leader.h); null in tests.
   const std::atomic<bool>* leading = nullptr;
   bool json_logs = false;  // --log-format json
+  // An event stream with nothing to send writes a comment this often (streams.cc).
+  int64_t stream_keepalive_us = 15'000'000;
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
   // One line of the server's log on stderr, besides the request lines: "TIME sluice server: MSG"
@@ -44,9 +46,23 @@ void AddActionRoutes(Router& router, const ApiContext& ctx);
 // The log of the engine a server started for a run, in the run's folder. Its presence marks a
 // run a server started, which the leader keeps going (leader.h).
 inline constexpr const char* kEngineLog = "engine.log";
-// Starts the engine of run `run_id` as a process of its own (`sluice resume RUN`, detached, its
-// output appended to the run folder's engine.log), with the server's state folder and store.
-Status StartEngine(const ApiContext& ctx, const std::string& run_id);
+// Starts the engine of run `run_id` as a process of its own (`sluice COMMAND RUN`: resume or
+// rollback, detached, its output appended to the run folder's engine.log), with the server's
+// state folder and store. From then on the leader keeps the run going (leader.h).
+Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char* command = "resume");
+// Event streams of one run and of all runs (streams.cc), added by AddApiRoutes.
+void AddStreamRoutes(Router& router, const ApiContext& ctx);
+
+// Resume and rollback of a run (run_actions.cc), added by AddApiRoutes.
+void AddRunActionRoutes(Router& router, const ApiContext& ctx);
+
+// Approval requests, approve and reject (approvals_api.cc), added by AddApiRoutes.
+void AddApprovalRoutes(Router& router, const ApiContext& ctx);
+
+// Breakers, policy eval and the audit log (governance_api.cc), added by AddApiRoutes.
+void AddGovernanceRoutes(Router& router, const ApiContext& ctx);
+// Artifacts by digest (artifacts_api.cc), added by AddApiRoutes.
+void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 
 // For the handlers of api.cc, submit.cc and actions.cc: the answer to a failed store read or
 // command (kNotFound 404, kInvalidInput 400, kConflict 409, else 500); the non-negative integer
@@ -59,5 +75,7 @@ ApiResponse BadQueryInt(const std::string& name);
 
 // The namespace every run belongs to until submissions carry theirs (docs/api.md).
 inline constexpr const char* kDefaultNamespace = "default";
+// The namespace run `run_id` belongs to: the one place that changes when runs store theirs.
+inline std::string NamespaceOfRun(const std::string& run_id) { return kDefaultNamespace; }
 
 }  // namespace sluice

@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
   server->add_option("--max-connections", so.max_connections, "connections served at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  server->add_option("--max-streams", so.max_streams,
+                     "event streams and log follows open at once (below --max-connections)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  bool routes = false;
+  server->add_flag("--routes", routes, "print the API's routes and the role each needs, as JSON");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,6 +68,7 @@ int main(int argc, char** argv) {
     if (auto s = ParseStoreUrl(store, so); !s) return Report(s.error());
   }
   so.json_logs = log_format == "json";
+  if (*server && routes) return PrintRoutes(*env);
   if (*server) return RunServer(*env, so);
   return 2;
 }

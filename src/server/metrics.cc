@@ -15,7 +15,7 @@ void RequestMetrics::Observe(const std::string& route, const std::string& method
                              double seconds) {
   std::lock_guard lock(mu_);
   ++requests_[{route, method, code}];
-  Series& s = durations_[route];
+  Series& s = durations_[{route, code}];
   if (s.buckets.empty()) s.buckets.assign(Buckets().size(), 0);
   for (size_t i = 0; i < Buckets().size(); ++i) {
     if (seconds <= Buckets()[i]) {
@@ -25,6 +25,16 @@ void RequestMetrics::Observe(const std::string& route, const std::string& method
   }
   ++s.count;
   s.sum += seconds;
+}
+
+void RequestMetrics::StreamOpened() {
+  std::lock_guard lock(mu_);
+  ++open_streams_;
+}
+
+void RequestMetrics::StreamClosed() {
+  std::lock_guard lock(mu_);
+  --open_streams_;
 }
 
 std::string EscapeLabel(const std::string& v) {
@@ -51,10 +61,11 @@ std::string RequestMetrics::Render() const {
                        EscapeLabel(route), method, code, n);
   }
   out +=
-      "# HELP sluice_api_request_duration_seconds Time to answer an API request, by route "
-      "pattern.\n# TYPE sluice_api_request_duration_seconds histogram\n";
-  for (const auto& [route, s] : durations_) {
-    const std::string r = EscapeLabel(route);
+      "# HELP sluice_api_request_duration_seconds Time to answer an API request (to its first "
+      "byte, for a stream), by route pattern and status code.\n"
+      "# TYPE sluice_api_request_duration_seconds histogram\n";
+  for (const auto& [key, s] : durations_) {
+    const std::string r = fmt::format("{}\",code=\"{}", EscapeLabel(key.first), key.second);
     uint64_t cumulative = 0;
     for (size_t i = 0; i < Buckets().size(); ++i) {
       cumulative += s.buckets[i];
@@ -66,6 +77,9 @@ std::string RequestMetrics::Render() const {
     out += fmt::format("sluice_api_request_duration_seconds_sum{{route=\"{}\"}} {}\n", r, s.sum);
     out += fmt::format("sluice_api_request_duration_seconds_count{{route=\"{}\"}} {}\n", r, s.count);
   }
+  out += fmt::format("# HELP sluice_api_open_streams Event streams and log follows open now.\n"
+                     "# TYPE sluice_api_open_streams gauge\nsluice_api_open_streams {}\n",
+                     open_streams_);
   return out;
 }
 

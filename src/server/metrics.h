@@ -1,5 +1,5 @@
 // What /metrics serves in Prometheus' text format (version 0.0.4): the API's request counts and
-// durations by route and code, kept here as requests end, and gauges read from the store when
+// durations by route and code and the event streams open, kept here as requests end, and gauges read from the store when
 // scraped (runs by status, tasks by state, breakers by state). Thread-safe.
 #pragma once
 
@@ -16,6 +16,9 @@ class RequestMetrics {
  public:
   // One request to `route` (its pattern, or "unmatched") answered with `code` after `seconds`.
   void Observe(const std::string& route, const std::string& method, int code, double seconds);
+  // A streamed answer began or ended (server.cc): the gauge sluice_api_open_streams.
+  void StreamOpened();
+  void StreamClosed();
   // The request series, in Prometheus text format.
   std::string Render() const;
 
@@ -30,7 +33,8 @@ class RequestMetrics {
   };
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // route, method, code
-  std::map<std::string, Series> durations_;                                 // by route
+  std::map<std::pair<std::string, int>, Series> durations_;                 // route, code
+  int64_t open_streams_ = 0;
 };
 
 // A gauge family's lines: "# HELP", "# TYPE" and one sample per label value.

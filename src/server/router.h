@@ -20,18 +20,36 @@ struct ApiRequest {
   std::string path;
   std::map<std::string, std::string> params;  // the {named} segments
   std::multimap<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // names lower-cased (last-event-id, ...)
   std::string body;
   ApiPrincipal who;  // empty user for the routes that need no token
   // The query parameter `name`, or `fallback`.
   std::string Query(const std::string& name, const std::string& fallback = "") const;
 };
 
-// What a handler answers: a status, a body and its type (JSON unless said otherwise).
+// Where a streamed answer writes (server.cc adapts the HTTP library's chunked writer). Used by
+// the one thread that serves the connection.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Sends `data` at once as a chunk of the answer; false when the client is gone (then the
+  // stream should end).
+  virtual bool Write(std::string_view data) = 0;
+};
+
+// A streamed answer's body (event streams, logs that follow): called again and again on the
+// connection's thread, each call writing what is new and returning within about a second (so
+// that a stopping server ends it promptly), until it returns false: the answer is complete.
+using StreamBody = std::function<bool(StreamSink&)>;
+
+// What a handler answers: a status, a body and its type (JSON unless said otherwise). With
+// `stream` set the body is that stream's, sent chunked after the headers.
 struct ApiResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  StreamBody stream;
 };
 // {"error": {"status": N, "message": "..."}}: every 4xx and 5xx the API answers.
 ApiResponse ErrorResponse(int status, std::string_view message);

@@ -40,7 +40,7 @@ TEST(Router, ErrorsAreJsonWithTheirStatus) {
   EXPECT_EQ(e.body, R"({"error":{"status":403,"message":"alice \"x\" may not"}})");
 }
 
-TEST(Metrics, RequestsRenderAsCountersAndCumulativeHistograms) {
+TEST(Metrics, RequestsRenderAsCountersAndCumulativeHistogramsByRouteAndCode) {
   RequestMetrics m;
   m.Observe("/api/v1/runs", "GET", 200, 0.002);
   m.Observe("/api/v1/runs", "GET", 200, 0.3);
@@ -48,13 +48,15 @@ TEST(Metrics, RequestsRenderAsCountersAndCumulativeHistograms) {
   const std::string text = m.Render();
   EXPECT_NE(text.find("sluice_api_requests_total{route=\"/api/v1/runs\",method=\"GET\",code=\"200\"} 2"),
             std::string::npos) << text;
-  EXPECT_NE(text.find("sluice_api_request_duration_seconds_bucket{route=\"/api/v1/runs\",le=\"0.001\"} 1"),
+  EXPECT_NE(text.find("sluice_api_request_duration_seconds_bucket{route=\"/api/v1/runs\",code=\"401\",le=\"0.001\"} 1"),
             std::string::npos) << text;
-  EXPECT_NE(text.find("sluice_api_request_duration_seconds_bucket{route=\"/api/v1/runs\",le=\"0.0025\"} 2"),
+  EXPECT_NE(text.find("sluice_api_request_duration_seconds_bucket{route=\"/api/v1/runs\",code=\"200\",le=\"0.0025\"} 1"),
             std::string::npos) << text;
-  EXPECT_NE(text.find("le=\"+Inf\"} 3"), std::string::npos);
-  EXPECT_NE(text.find("sluice_api_request_duration_seconds_count{route=\"/api/v1/runs\"} 3"),
-            std::string::npos);
+  EXPECT_NE(text.find("code=\"200\",le=\"+Inf\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_api_request_duration_seconds_count{route=\"/api/v1/runs\",code=\"401\"} 1"),
+            std::string::npos) << text;
+  m.StreamOpened();
+  EXPECT_NE(m.Render().find("sluice_api_open_streams 1\n"), std::string::npos);
   EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
@@ -79,6 +81,22 @@ class ThreadPerConnection : public httplib::TaskQueue {
 // Per request, on the thread that serves it: the route pattern metrics count it under.
 thread_local std::string t_route;
 
+// A StreamSink on the HTTP library's chunked writer.
+class ChunkSink : public StreamSink {
+ public:
+  explicit ChunkSink(httplib::DataSink& sink) : sink_(sink) {}
+  bool Write(std::string_view data) override {
+    // An empty chunk would end the answer: never written.
+    if (ok_ && !data.empty()) ok_ = sink_.write(data.data(), data.size());
+    return ok_;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  httplib::DataSink& sink_;
+  bool ok_ = true;
+};
+
 class HttpEdge {
  public:
   HttpEdge(Env& env, const ServerOptions& o, const ApiContext& ctx, RequestMetrics& metrics)
@@ -131,6 +149,37 @@ class HttpEdge {
     res.set_content(r.body, r.content_type);
   }
 
+  // Sends a streamed answer, or a 503 when --max-streams are open already: the threads the
+  // streams hold are never more than that, and the other connections keep theirs.
+  void SendStream(ApiResponse& r, httplib::Response& res) {
+    if (open_streams_.fetch_add(1) >= o_.max_streams) {
+      --open_streams_;
+      ApiResponse busy = ErrorResponse(503, fmt::format("{} streams are open, the most this server "
+                                                        "serves (--max-streams); try again later",
+                                                        o_.max_streams));
+      busy.headers.emplace_back("Retry-After", "5");
+      Send(busy, res);
+      return;
+    }
+    metrics_.StreamOpened();
+    res.status = r.status;
+    for (const auto& [k, v] : r.headers) res.set_header(k, v);
+    res.set_chunked_content_provider(
+        r.content_type,
+        [body = std::move(r.stream)](size_t, httplib::DataSink& sink) {
+          ChunkSink out(sink);
+          const bool more = body(out);
+          if (!out.ok()) return false;  // the client is gone
+          if (!more) sink.done();
+          return true;
+        },
+        // Called once the answer ends, however it ends (or is never sent).
+        [this](bool) {
+          --open_streams_;
+          metrics_.StreamClosed();
+        });
+  }
+
   void Serve(const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader* reader) {
     const int64_t start = env_.clock().NowUs();
@@ -144,7 +193,11 @@ class HttpEdge {
       std::string ignored;
       if (!ReadBody(*reader, ignored)) out.headers.emplace_back("Connection", "close");
     }
-    Send(out, res);
+    if (out.stream) {
+      SendStream(out, res);
+    } else {
+      Send(out, res);
+    }
     metrics_.Observe(t_route, req.method, out.status,
                      static_cast<double>(env_.clock().NowUs() - start) / 1e6);
   }
@@ -165,6 +218,11 @@ class HttpEdge {
     ar.path = req.path;
     ar.params = m.params;
     for (const auto& [k, v] : req.params) ar.query.emplace(k, v);
+    for (const auto& [k, v] : req.headers) {
+      std::string name = k;
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name != "authorization") ar.headers[name] = v;
+    }
     if (m.route->needs_token) {
       auto who = Authenticate(req);
       if (!who && who.error().code == ErrorCode::kStore) return ErrorResponse(503, who.error().message);
@@ -254,6 +312,7 @@ class HttpEdge {
   const ApiContext& ctx_;
   RequestMetrics& metrics_;
   Router router_;
+  std::atomic<int> open_streams_{0};
   static thread_local bool body_read_;  // Serve: whether the request's body was read
 };
 
@@ -275,9 +334,32 @@ Result<std::pair<std::string, int>> SplitListen(const std::string& listen) {
 
 }  // namespace
 
+int PrintRoutes(Env& env) {
+  RequestMetrics metrics;
+  ApiContext ctx{env, GlobalOptions{}, metrics};
+  Router router;
+  AddApiRoutes(router, ctx);
+  ValueList out;
+  for (const Route& r : router.routes()) {
+    const std::string needs = !r.needs_token  ? "none"
+                              : !r.namespaced ? "any token"
+                                              : std::string(ActionName(r.action));
+    out.push_back(Value(ValueMap{{"method", Value(r.method)}, {"path", Value(r.pattern)},
+                                 {"needs", Value(needs)}}));
+  }
+  std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
+  return 0;
+}
+
 int RunServer(Env& env, const ServerOptions& o) {
   auto hp = SplitListen(o.listen);
   if (!hp) return Report(hp.error());
+  if (o.max_streams >= o.max_connections) {
+    return Report(Error(ErrorCode::kInvalidInput,
+                        fmt::format("--max-streams {} must be below --max-connections {}: the "
+                                    "connections streams do not hold serve the requests",
+                                    o.max_streams, o.max_connections)));
+  }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return Report(Error(ErrorCode::kInvalidInput, "--tls-cert and --tls-key go together"));
   }
@@ -309,6 +391,8 @@ int RunServer(Env& env, const ServerOptions& o) {
   RequestMetrics metrics;
   ApiContext ctx{env, g, metrics};
   ctx.json_logs = o.json_logs;
+  // Streams show a quiet stream is alive well within the idle timeout a proxy may also have.
+  ctx.stream_keepalive_us = std::min<int64_t>(15, std::max(1, o.idle_timeout_s / 2)) * 1'000'000;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;

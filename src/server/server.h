@@ -6,6 +6,9 @@
 // Threads: one per open connection, up to `max_connections` (then accepting waits for one to
 // end). A fixed pool would be held by long polls and event streams and starve the short
 // requests; a thread per connection costs a stack while it lives, and the cap bounds that.
+// Streamed answers (event streams, logs that follow) hold their connection's thread for as long
+// as they last, so at most `max_streams` of them are open at once (one more is a 503 with
+// Retry-After): `max_streams` < `max_connections`, and the rest always serve requests.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +27,7 @@ struct ServerOptions {
   size_t max_body_bytes = 16u << 20;
   int idle_timeout_s = 60;                // keep-alive, read and write timeouts
   int max_connections = 1024;
+  int max_streams = 256;  // streamed answers open at once; fewer than max_connections
 };
 
 // Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `o.state_dir`, a
@@ -35,5 +39,10 @@ Status ParseStoreUrl(const std::string& url, ServerOptions& o);
 // port is bound. Returns the process exit code: 0 after a signal, 2 for bad options, 3 when the
 // port cannot be bound or the store cannot be opened.
 int RunServer(Env& env, const ServerOptions& o);
+
+// `sluice server --routes`: prints the API's route table as JSON, [{"method", "path", "needs"}],
+// where needs is "none", "any token" (each item is checked against the token's namespaces) or
+// the action the token's role must allow (read, submit, operate, approve, admin). Returns 0.
+int PrintRoutes(Env& env);
 
 }  // namespace sluice

@@ -209,7 +209,7 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
 
 }  // namespace
 
-Status StartEngine(const ApiContext& ctx, const std::string& run_id) {
+Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char* command) {
   const std::string dir = RunDir(ctx.env, ctx.g, run_id);
   SLUICE_TRY_STATUS(ctx.env.files().MakeDirs(dir));
   // A PostgreSQL URL (which may hold a password) goes by the environment, not the command line
@@ -217,7 +217,7 @@ Status StartEngine(const ApiContext& ctx, const std::string& run_id) {
   std::vector<std::string> env;
   if (!ctx.g.store.empty()) env.push_back("SLUICE_STORE=" + ctx.g.store);
   return SpawnBesideDetached("sluice", {"--state-dir", ctx.env.files().Absolute(ctx.g.state_dir),
-                                        "resume", run_id},
+                                        command, run_id},
                              PathJoin(dir, kEngineLog), env);
 }
 

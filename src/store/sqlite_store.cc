@@ -377,36 +377,56 @@ Result<RunRecord> Store::GetRun(const std::string& id) {
   return (*found)[0];
 }
 
+// The events a statement selects (seq, run_id, time_us, kind, task, attempt, status,
+// error_class, exit_code, message, pid, due_us, data), in its order.
+static Result<std::vector<Event>> ReadEvents(SqlStmt* st) {
+  std::vector<Event> out;
+  Result<bool> row;
+  while ((row = st->Step()) && *row) {
+    Event e;
+    e.seq = Int(st, 0);
+    e.run_id = Text(st, 1);
+    e.time_us = Int(st, 2);
+    std::string kind = Text(st, 3);
+    if (!ParseEventKind(kind, &e.kind)) {
+      st->Reset();
+      return Fail(ErrorCode::kStore, "store: event {} has unknown kind {}", e.seq, Quote(kind));
+    }
+    e.task = Text(st, 4);
+    e.attempt = static_cast<int>(Int(st, 5));
+    e.status = Text(st, 6);
+    e.error_class = Text(st, 7);
+    e.exit_code = static_cast<int>(Int(st, 8));
+    e.message = Text(st, 9);
+    e.pid = Int(st, 10);
+    e.due_us = Int(st, 11);
+    e.data = Text(st, 12);
+    out.push_back(std::move(e));
+  }
+  st->Reset();
+  if (!row) return Fail(ErrorCode::kStore, "store: read events: {}", row.error().message);
+  return out;
+}
+
 Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
   auto st = impl_->Query("SELECT seq,run_id,time_us,kind,task,attempt,status,error_class,exit_code,"
                          "message,pid,due_us,data FROM events WHERE run_id=? ORDER BY seq", run_id);
   if (!st) return std::unexpected(st.error());
-  std::vector<Event> out;
-  Result<bool> row;
-  while ((row = (*st)->Step()) && *row) {
-    Event e;
-    e.seq = Int(*st, 0);
-    e.run_id = Text(*st, 1);
-    e.time_us = Int(*st, 2);
-    std::string kind = Text(*st, 3);
-    if (!ParseEventKind(kind, &e.kind)) {
-      (*st)->Reset();
-      return Fail(ErrorCode::kStore, "store: event {} has unknown kind {}", e.seq, Quote(kind));
-    }
-    e.task = Text(*st, 4);
-    e.attempt = static_cast<int>(Int(*st, 5));
-    e.status = Text(*st, 6);
-    e.error_class = Text(*st, 7);
-    e.exit_code = static_cast<int>(Int(*st, 8));
-    e.message = Text(*st, 9);
-    e.pid = Int(*st, 10);
-    e.due_us = Int(*st, 11);
-    e.data = Text(*st, 12);
-    out.push_back(std::move(e));
-  }
-  (*st)->Reset();
-  if (!row) return Impl::SqlError("read events", row.error());
-  return out;
+  return ReadEvents(*st);
+}
+
+Result<std::vector<Event>> Store::LoadEventsAfter(int64_t after_seq, const std::string& run_id,
+                                                  int limit) {
+  auto st = run_id.empty()
+                ? impl_->Query("SELECT seq,run_id,time_us,kind,task,attempt,status,error_class,"
+                               "exit_code,message,pid,due_us,data FROM events WHERE seq>? "
+                               "ORDER BY seq LIMIT ?", after_seq, static_cast<int64_t>(limit))
+                : impl_->Query("SELECT seq,run_id,time_us,kind,task,attempt,status,error_class,"
+                               "exit_code,message,pid,due_us,data FROM events WHERE run_id=? AND "
+                               "seq>? ORDER BY seq LIMIT ?", run_id, after_seq,
+                               static_cast<int64_t>(limit));
+  if (!st) return std::unexpected(st.error());
+  return ReadEvents(*st);
 }
 
 static TaskRecord ReadTask(SqlStmt* st) {
@@ -433,6 +453,18 @@ Result<std::vector<std::array<std::string, 3>>> Store::ListArtifacts(const std::
         return {Text(st, 0), Text(st, 1), Text(st, 2)};
       },
       run_id);
+}
+
+Result<std::vector<std::array<std::string, 3>>> Store::FindArtifactRefs(const std::string& digest) {
+  // A stored artifact's path is ROOT/sha256/XX/DIGEST/NAME (exec/local_executor.cc); a digest
+  // is 64 hex digits, so it holds no LIKE wildcard.
+  const std::string pattern = "%/sha256/" + digest.substr(0, 2) + "/" + digest + "/%";
+  return impl_->Rows<std::array<std::string, 3>>(
+      "SELECT run_id,task,path FROM artifacts WHERE path LIKE ? ORDER BY rowid",
+      [](SqlStmt* st) -> std::array<std::string, 3> {
+        return {Text(st, 0), Text(st, 1), Text(st, 2)};
+      },
+      pattern);
 }
 
 Result<std::vector<AttemptRecord>> Store::ListAttempts(const std::string& run_id) {

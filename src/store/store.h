@@ -284,9 +284,19 @@ class Store : public EventSink {
   // Finds a run by id or unique id prefix.
   Result<RunRecord> GetRun(const std::string& id_or_prefix);
   Result<std::vector<Event>> LoadEvents(const std::string& run_id);
+  // At most `limit` events with a sequence number above `after_seq`, in order: of the run
+  // `run_id`, or of every run when it is "" (sequence numbers are global and committed in
+  // order, so a reader that saw N never later sees a new event below N). The server's event
+  // streams (src/server/streams.cc) resume from a position this way.
+  Result<std::vector<Event>> LoadEventsAfter(int64_t after_seq, const std::string& run_id,
+                                             int limit);
   Result<std::vector<TaskRecord>> ListTasks(const std::string& run_id);
   // Artifacts of top-level tasks: {task, name, path}.
   Result<std::vector<std::array<std::string, 3>>> ListArtifacts(const std::string& run_id);
+  // Every recorded artifact stored under content digest `digest` (64 hex digits; the caller
+  // checks): {run_id, task, path}, of any task (forEach items too), oldest first. Scans the
+  // artifacts table (no index on paths): for the API's downloads, not for hot paths.
+  Result<std::vector<std::array<std::string, 3>>> FindArtifactRefs(const std::string& digest);
   Result<std::vector<AttemptRecord>> ListAttempts(const std::string& run_id);
   Result<std::map<std::string, std::string>> LoadSources(const std::string& run_id);
 

@@ -96,5 +96,42 @@ TEST_P(StoreTokens, OneConnectionLeadsAndTheLockPassesOnWhenItCloses) {
   EXPECT_EQ((*b)->HoldLeadership().value_or(false), true) << "taken over once the leader is gone";
 }
 
+// Two runs' events, interleaved, as the server's event streams read them.
+TEST_P(StoreTokens, EventsAfterAPositionComeInOrderForOneRunOrAll) {
+  auto store = Store::Open(db.path());
+  ASSERT_TRUE(store) << store.error().message;
+  for (const char* id : {"r1", "r2"}) {
+    RunRecord r;
+    r.id = id;
+    r.pipeline = "p";
+    r.status = "pending";
+    Event created;
+    created.run_id = id;
+    created.kind = EventKind::kRunCreated;
+    ASSERT_TRUE((*store)->CreateRun(r, {}, created));
+  }
+  for (int i = 0; i < 3; ++i) {
+    for (const char* id : {"r1", "r2"}) {
+      Event e;
+      e.run_id = id;
+      e.kind = EventKind::kTaskSkipped;
+      e.task = "t" + std::to_string(i);
+      (*store)->Append(e);
+    }
+  }
+  ASSERT_TRUE((*store)->Commit());
+  auto all = (*store)->LoadEventsAfter(0, "", 100);
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 8u);
+  for (size_t i = 1; i < all->size(); ++i) EXPECT_LT((*all)[i - 1].seq, (*all)[i].seq);
+  auto page = (*store)->LoadEventsAfter((*all)[2].seq, "", 2);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].seq, (*all)[3].seq);
+  auto r2 = (*store)->LoadEventsAfter((*all)[2].seq, "r2", 100);
+  ASSERT_EQ(r2->size(), 3u) << "r2's events after the position, not r1's";
+  for (const auto& e : *r2) EXPECT_EQ(e.run_id, "r2");
+  EXPECT_TRUE((*store)->LoadEventsAfter((*all)[7].seq, "", 100)->empty());
+}
+
 }  // namespace
 }  // namespace sluice

@@ -6,7 +6,7 @@ docs/openapi.yaml, and the API's documents are compared with the CLI's `-o json`
 Usage: api_test.py SLUICE [--only SUBSTRING]
 Prints one line per failure and ends with "server: N passed, M failed".
 """
-import http.client, json, os, socket, subprocess, sys, tempfile, threading, time
+import hashlib, http.client, json, os, re, socket, subprocess, sys, tempfile, threading, time
 
 import yaml
 import jsonschema
@@ -101,6 +101,17 @@ def call(server, method, path, token=None, want=200, body=None, headers=None):
     return json.loads(data) if h.get("Content-Type", "").startswith("application/json") else data
 
 
+BREAKER = """apiVersion: sluice/v1
+kind: Breaker
+metadata: {name: flaky-api}
+spec:
+  slidingWindowType: COUNT_BASED
+  slidingWindowSize: 10
+  minimumNumberOfCalls: 2
+  failureRateThreshold: 50
+  waitDurationInOpenState: 30s
+"""
+
 # One state folder with runs, one server on it, tokens of every role: made once for the suite.
 ENV = None
 SERVER = None
@@ -118,6 +129,12 @@ def setup():
     ENV.write("bad.yaml", pipeline("    - {name: boom, run: [sh, -c, 'echo no >&2; exit 3']}\n"))
     RUNS["ok"] = ENV.sluice("run", "ok.yaml", check=0).stdout.splitlines()[0]
     RUNS["bad"] = ENV.sluice("run", "bad.yaml", check=1).stdout.splitlines()[0]
+    ENV.write("breakers.yaml", BREAKER)
+    ENV.write("arts.yaml", pipeline("""
+    - {name: make, breaker: flaky-api, run: [sh, -c, 'printf model-bytes > m.bin; mkdir d; echo x > d/f'],
+       outputs: {artifacts: [{name: model, path: m.bin}, {name: folder, path: d}]}}
+""", "  imports: [breakers.yaml]\n"))
+    RUNS["arts"] = ENV.sluice("run", "arts.yaml", check=0).stdout.splitlines()[0]
     for role in ("viewer", "operator", "approver", "admin"):
         p = ENV.sluice("token", "create", "--user", f"u-{role}", "--role", role, check=0)
         TOKENS[role] = p.stdout.strip()
@@ -194,8 +211,11 @@ def the_api_serves_the_documents_the_cli_prints():
         cli_events = json.loads(ENV.sluice("events", run, "-o", "json", check=0).stdout)
         assert events["items"] == cli_events, (events["items"], cli_events)
         assert events["next"] is None
-    prefix = call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok'][:17]}", TOKENS["viewer"])
-    assert prefix["id"] == RUNS["ok"] or len({r[:17] for r in RUNS.values()}) == 1
+    # The shortest prefix (from the random part on) that no other run of the folder shares.
+    ids = [r["id"] for r in json.loads(ENV.sluice("runs", "-n", "1000", "-o", "json", check=0).stdout)]
+    n = next(n for n in range(17, 25) if sum(i.startswith(RUNS["ok"][:n]) for i in ids) == 1)
+    prefix = call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok'][:n]}", TOKENS["viewer"])
+    assert prefix["id"] == RUNS["ok"]
 
 
 @test
@@ -302,7 +322,7 @@ def metrics_count_requests_by_route_and_code_and_runs_by_status():
     call(SERVER, "GET", "/api/v1/runs", TOKENS["viewer"])
     text = call(SERVER, "GET", "/metrics").decode()
     assert 'sluice_api_requests_total{route="/api/v1/runs/{id}",method="GET",code="404"}' in text
-    assert 'sluice_api_request_duration_seconds_bucket{route="/api/v1/runs",le="+Inf"}' in text
+    assert 'sluice_api_request_duration_seconds_bucket{route="/api/v1/runs",code="200",le="+Inf"}' in text
     by_status = {}
     for r in json.loads(ENV.sluice("runs", "-n", "1000", "-o", "json", check=0).stdout):
         by_status[r["status"]] = by_status.get(r["status"], 0) + 1
@@ -346,9 +366,15 @@ def a_server_that_cannot_listen_says_why():
 def the_openapi_file_describes_every_route_the_server_has():
     # Each documented path answers something other than "no route" on its documented methods.
     for template, ops in OPENAPI["paths"].items():
-        path = template.replace("{id}", RUNS["ok"])
         for method in ops:
-            status, _, data = SERVER.request(method.upper(), path, TOKENS["admin"])
+            # Actions name a run that does not exist, so that this walk changes nothing.
+            path = template.replace("{id}", RUNS["ok"] if method == "get" else "no-such-run")
+            if template.endswith("/stream"):
+                s = Stream(SERVER, path, TOKENS["admin"])
+                status, data = s.status, b""
+                s.close()
+            else:
+                status, _, data = SERVER.request(method.upper(), path, TOKENS["admin"])
             assert status != 404 or b"no route" not in data, (method, template)
 
 
@@ -539,6 +565,388 @@ def the_team_server_example_reads_its_run_over_the_api():
     assert " succeeded [" in p.stdout and "'report:succeeded'" in p.stdout, p.stdout
     assert '"status":401' in p.stdout, p.stdout
 
+
+
+# --- Event streams and logs that follow (issue 13, "A live event stream") ---------------------
+
+class Stream:
+    """An open streamed answer: SSE messages or raw bytes, read as they come."""
+
+    def __init__(self, server, path, token=None, headers=None, timeout=30):
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        self.conn.request("GET", path, headers=h)
+        self.r = self.conn.getresponse()
+        self.status, self.headers = self.r.status, dict(self.r.getheaders())
+        self.comments = []
+
+    def message(self):
+        """The next SSE message as {"id", "event", "data"}, or None at the end of the stream."""
+        msg = {}
+        while True:
+            line = self.r.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if msg:
+                    return msg
+                continue
+            if line.startswith(":"):
+                self.comments.append(line)
+                continue
+            field, _, value = line.partition(": ")
+            msg[field] = json.loads(value) if field == "data" else value
+
+    def messages(self, until=lambda m: False):
+        out = []
+        while True:
+            m = self.message()
+            if m is None:
+                return out
+            out.append(m)
+            if until(m):
+                return out
+
+    def close(self):
+        self.conn.close()
+
+
+def check_event_message(m):
+    assert m["id"] == str(m["data"]["seq"]) and m["event"] == m["data"]["kind"], m
+    event = dict(m["data"])
+    assert isinstance(event.pop("run"), str)
+    jsonschema.validate(event, {"components": OPENAPI["components"],
+                                "$ref": "#/components/schemas/Event"},
+                        cls=jsonschema.Draft202012Validator)
+
+
+@test
+def a_run_stream_sends_every_event_with_its_position_and_ends_with_the_run():
+    run = RUNS["ok"]
+    events = call(SERVER, "GET", f"/api/v1/runs/{run}/events", TOKENS["viewer"])["items"]
+    s = Stream(SERVER, f"/api/v1/runs/{run}/events/stream", TOKENS["viewer"])
+    assert s.status == 200 and s.headers["Content-Type"].startswith("text/event-stream"), s.headers
+    got = s.messages()  # the run finished: the stream ends by itself
+    s.close()
+    assert [m["data"]["seq"] for m in got] == [e["seq"] for e in events], (got, events)
+    for m in got:
+        check_event_message(m)
+        assert m["data"]["run"] == run
+    assert got[-1]["event"] == "run.finished"
+    # Resumed after the third: the rest, by header or by query, and nothing once past the end.
+    third = got[2]["id"]
+    for h, q in (({"Last-Event-ID": third}, ""), ({}, f"?after={third}")):
+        s = Stream(SERVER, f"/api/v1/runs/{run}/events/stream{q}", TOKENS["viewer"], headers=h)
+        rest = s.messages()
+        s.close()
+        assert [m["id"] for m in rest] == [m["id"] for m in got[3:]], rest
+    s = Stream(SERVER, f"/api/v1/runs/{run}/events/stream", TOKENS["viewer"],
+               headers={"Last-Event-ID": got[-1]["id"]})
+    assert s.messages() == [] and s.status == 200
+    s.close()
+    call(SERVER, "GET", f"/api/v1/runs/{run}/events/stream", TOKENS["viewer"], want=400,
+         headers={"Last-Event-ID": "x"})
+    call(SERVER, "GET", "/api/v1/runs/no-such-run/events/stream", TOKENS["viewer"], want=404)
+    call(SERVER, "GET", f"/api/v1/runs/{run}/events/stream", TOKENS["elsewhere"], want=403)
+    call(SERVER, "GET", f"/api/v1/runs/{run}/events/stream", None, want=401)
+
+
+SLOWISH = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: slowish}\nspec:\n  tasks:\n"
+           "    - {name: one, run: [sh, -c, 'sleep 0.5; echo one']}\n"
+           "    - {name: two, needs: [one], run: [sh, -c, 'echo two']}\n")
+
+
+@test
+def streams_follow_a_live_run_and_the_all_runs_stream_resumes_from_any_position():
+    last = call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}/events", TOKENS["viewer"])["items"][-1]["seq"]
+    every = Stream(SERVER, "/api/v1/events/stream", TOKENS["viewer"], headers={"Last-Event-ID": str(last)})
+    nowhere = Stream(SERVER, "/api/v1/events/stream", TOKENS["elsewhere"])
+    assert every.status == 200 and nowhere.status == 200
+    made = submit(SERVER, TOKENS["operator"], {"pipeline": "s.yaml", "files": {"s.yaml": SLOWISH}})
+    live = Stream(SERVER, f"/api/v1/runs/{made['id']}/events/stream", TOKENS["viewer"])
+    got = live.messages()
+    live.close()
+    kinds = [m["event"] for m in got]
+    assert kinds[-1] == "run.finished" and "attempt.started" in kinds, kinds
+    mine = every.messages(until=lambda m: m["data"]["run"] == made["id"] and m["event"] == "run.finished")
+    every.close()
+    for m in mine:
+        check_event_message(m)
+    assert all(int(m["id"]) > last for m in mine)
+    ids = [int(m["id"]) for m in mine]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert [m for m in mine if m["data"]["run"] == made["id"]] == got
+    # A token that reads in no namespace of these runs sees none of their events.
+    nowhere.conn.sock.settimeout(1.5)
+    try:
+        assert nowhere.message() is None
+    except (socket.timeout, TimeoutError):
+        pass
+    nowhere.close()
+
+
+@test
+def quiet_streams_send_keep_alives_and_never_take_the_threads_reads_need():
+    e = Env()
+    e.write("ok.yaml", pipeline("    - {name: a, run: [sh, -c, 'true']}\n"))
+    e.sluice("run", "ok.yaml", check=0)
+    token = e.sluice("token", "create", "--user", "v", "--role", "viewer", check=0).stdout.strip()
+    e.sluice("server", "--max-streams", "8", "--max-connections", "8", check=2)
+    s = Server(e, "--idle-timeout", "2", "--max-streams", "3", "--max-connections", "8")
+    streams = [Stream(s, "/api/v1/events/stream", token, headers={"Last-Event-ID": "999999"})
+               for _ in range(3)]
+    assert [x.status for x in streams] == [200] * 3
+    busy = Stream(s, "/api/v1/events/stream", token)
+    assert busy.status == 503 and busy.headers.get("Retry-After"), (busy.status, busy.headers)
+    busy.close()
+    for _ in range(10):  # reads go on while the streams stay open
+        assert call(s, "GET", "/api/v1/runs", token)["items"]
+    streams[0].conn.sock.settimeout(3)
+    first = streams[0].r.readline()  # nothing happens: the next line is the keep-alive comment
+    assert first == b": keep-alive\n", first
+    assert "sluice_api_open_streams 3" in call(s, "GET", "/metrics").decode()
+    for x in streams:
+        x.close()
+    for _ in range(50):  # a closed stream is noticed at its next keep-alive, and frees its place
+        again = Stream(s, "/api/v1/events/stream", token)
+        again.close()
+        if again.status == 200:
+            break
+        time.sleep(0.2)
+    assert again.status == 200
+
+
+@test
+def logs_follow_streams_new_bytes_until_the_attempt_ends():
+    ticker = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: ticker}\nspec:\n  tasks:\n"
+              "    - {name: tick, run: [sh, -c, 'for i in 1 2 3 4; do echo $i; sleep 0.3; done']}\n")
+    made = submit(SERVER, TOKENS["operator"], {"pipeline": "t.yaml", "files": {"t.yaml": ticker}})
+    for _ in range(100):
+        if call(SERVER, "GET", f"/api/v1/runs/{made['id']}", TOKENS["viewer"])["attempts"]:
+            break
+        time.sleep(0.05)
+    s = Stream(SERVER, f"/api/v1/runs/{made['id']}/tasks/tick/logs?follow=true", TOKENS["viewer"])
+    assert s.status == 200 and s.headers["X-Sluice-Attempt"] == "1", (s.status, s.headers)
+    first = s.r.readline()
+    running = call(SERVER, "GET", f"/api/v1/runs/{made['id']}", TOKENS["viewer"])["status"] == "running"
+    rest = s.r.read()  # ends by itself once the attempt has ended
+    s.close()
+    assert first + rest == b"1\n2\n3\n4\n", first + rest
+    assert running, "the first bytes came while the attempt still ran"
+    # A finished attempt: the whole log at once, then the end; from an offset, the rest.
+    s = Stream(SERVER, f"/api/v1/runs/{RUNS['ok']}/tasks/a/logs?follow=true&offset=1", TOKENS["viewer"])
+    assert s.r.read() == b"1\n"
+    s.close()
+    call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}/tasks/a/logs?follow=maybe", TOKENS["viewer"], want=400)
+
+
+def audit_has(actor, action, run):
+    records = [json.loads(l) for l in ENV.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    return any(r["actor"] == actor and r["action"] == action and r.get("run_id", r.get("run")) == run
+               for r in records), records[-3:]
+
+
+@test
+def an_operator_resumes_an_interrupted_run_and_rolls_back_a_failed_one():
+    ENV.write("long.yaml", pipeline("    - {name: long, run: [sleep, '1'], retry: {limit: 1, on: [lost]}}\n"))
+    proc, run = ENV.start("run", "long.yaml")
+    time.sleep(0.3)
+    run_e2e.crash(ENV, proc, run)
+    assert call(SERVER, "GET", f"/api/v1/runs/{run}", TOKENS["viewer"])["status"] == "interrupted"
+    for role in ("viewer", "approver"):
+        call(SERVER, "POST", f"/api/v1/runs/{run}/resume", TOKENS[role], want=403)
+    done = call(SERVER, "POST", f"/api/v1/runs/{run}/resume", TOKENS["operator"], want=202)
+    assert done == {"id": run, "action": "resume", "by": "u-operator"}, done
+    assert wait_finished(SERVER, TOKENS["viewer"], run)["status"] == "succeeded"
+    ok, tail = audit_has("u-operator", "run.resumed", run)
+    assert ok, tail
+    err = call(SERVER, "POST", f"/api/v1/runs/{run}/resume", TOKENS["operator"], want=409)
+    assert "already finished" in err["error"]["message"], err
+    call(SERVER, "POST", "/api/v1/runs/no-such-run/resume", TOKENS["operator"], want=404)
+    # Rollback: only a finished run, by an operator or admin; the succeeded run is compensated.
+    ENV.write("undo.yaml", pipeline("    - {name: setup, run: [echo, set], compensate: {run: [echo, undo]}}\n"))
+    bad = ENV.sluice("run", "undo.yaml", check=0).stdout.splitlines()[0]
+    call(SERVER, "POST", f"/api/v1/runs/{bad}/rollback", TOKENS["approver"], want=403)
+    assert call(SERVER, "POST", f"/api/v1/runs/{bad}/rollback", TOKENS["admin"], want=202)["by"] == "u-admin"
+    for _ in range(300):  # a loaded machine (CI: 2 cores) takes seconds
+        st = call(SERVER, "GET", f"/api/v1/runs/{bad}", TOKENS["viewer"])
+        if st["status"] == "compensated":
+            break
+        time.sleep(0.1)
+    assert st["status"] == "compensated", st["status"]
+    ok, tail = audit_has("u-admin", "run.rollback", bad)
+    assert ok, tail
+    err = call(SERVER, "POST", f"/api/v1/runs/{bad}/rollback", TOKENS["operator"], want=409)
+    assert "compensated" in err["error"]["message"], err
+
+
+GATED = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: gated}\nspec:\n  tasks:\n"
+         "    - name: sign-off\n"
+         "      approval: {approvers: [u-approver, u-admin, u-operator, u-second], quorum: 2}\n"
+         "    - {name: ship, needs: [sign-off], run: [echo, shipped]}\n")
+
+
+@test
+def approvals_take_the_voter_from_the_token_with_the_local_rules():
+    second = ENV.sluice("token", "create", "--user", "u-second", "--role", "approver", check=0).stdout.strip()
+    made = submit(SERVER, TOKENS["admin"], {"pipeline": "g.yaml", "files": {"g.yaml": GATED}})
+    run = made["id"]
+    for _ in range(100):
+        waiting = call(SERVER, "GET", f"/api/v1/runs/{run}/approvals", TOKENS["viewer"])["items"]
+        if waiting:
+            break
+        time.sleep(0.1)
+    assert [(a["run"], a["task"], a["state"]) for a in waiting] == [(run, "sign-off", "pending")], waiting
+    assert any(a["run"] == run for a in call(SERVER, "GET", "/api/v1/approvals", TOKENS["viewer"])["items"])
+    assert call(SERVER, "GET", "/api/v1/approvals", TOKENS["elsewhere"])["items"] == []
+    url = f"/api/v1/runs/{run}/tasks/sign-off/approve"
+    # Roles first: a viewer and an operator (even one the request lists) do not vote.
+    call(SERVER, "POST", url, TOKENS["viewer"], want=403)
+    call(SERVER, "POST", url, TOKENS["operator"], want=403)
+    # The submitter may not approve its own run; nobody names another voter.
+    err = call(SERVER, "POST", url, TOKENS["admin"], want=403)
+    assert "forbidSelfApproval" in err["error"]["message"], err
+    err = call(SERVER, "POST", url, TOKENS["approver"], want=400, body=json.dumps({"user": "u-second"}).encode())
+    assert "voter is the token's user" in err["error"]["message"], err
+    one = call(SERVER, "POST", url, TOKENS["approver"], body=json.dumps({"comment": "lgtm"}).encode())
+    assert one == {"run": run, "task": "sign-off", "approve": True, "by": "u-approver",
+                   "approvals": 1, "quorum": 2}, one
+    call(SERVER, "POST", url, TOKENS["approver"], want=409)  # one vote per user and round
+    call(SERVER, "POST", f"/api/v1/runs/{run}/tasks/ship/approve", second, want=409)
+    assert call(SERVER, "POST", url, second)["approvals"] == 2
+    assert wait_finished(SERVER, TOKENS["viewer"], run)["status"] == "succeeded"
+    records = [json.loads(l) for l in ENV.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    votes = [(r["actor"], r["action"]) for r in records
+             if r["run"] == run and r["action"].startswith("approval.") and r["actor"] != "sluice"]
+    assert votes == [("u-approver", "approval.approved"), ("u-second", "approval.approved")], votes
+    call(SERVER, "POST", url, second, want=409)  # decided
+    call(SERVER, "POST", f"/api/v1/runs/{RUNS['ok']}/tasks/a/reject", TOKENS["approver"], want=409)
+
+
+@test
+def breakers_policy_eval_and_the_audit_log_over_the_api():
+    listed = call(SERVER, "GET", "/api/v1/breakers", TOKENS["viewer"])["items"]
+    assert listed == json.loads(ENV.sluice("breakers", "-o", "json", check=0).stdout), listed
+    assert [b["name"] for b in listed] == ["flaky-api"] and listed[0]["state"] == "closed", listed
+    call(SERVER, "POST", "/api/v1/breakers/flaky-api/open", TOKENS["viewer"], want=403)
+    call(SERVER, "POST", "/api/v1/breakers/flaky-api/open", TOKENS["approver"], want=403)
+    opened = call(SERVER, "POST", "/api/v1/breakers/flaky-api/open", TOKENS["operator"])
+    assert opened["by"] == "u-operator" and opened["transitions"] == [{"from": "closed", "to": "forced-open"}] \
+        or opened["transitions"][0]["from"] == "closed", opened
+    assert call(SERVER, "GET", "/api/v1/breakers", TOKENS["viewer"])["items"][0]["state"] != "closed"
+    reset = call(SERVER, "POST", "/api/v1/breakers/flaky-api/reset", TOKENS["operator"])
+    assert reset["transitions"][-1]["to"] == "closed", reset
+    err = call(SERVER, "POST", "/api/v1/breakers/flaky-apx/reset", TOKENS["operator"], want=404)
+    assert "flaky-api" in err["error"]["message"], err  # did you mean
+    records = [json.loads(l) for l in ENV.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    assert ("u-operator", "breaker.reset", "flaky-api") in [(r["actor"], r["action"], r["subject"]) for r in records]
+    # The audit log: admin only, the CLI's documents.
+    for role in ("viewer", "operator", "approver"):
+        call(SERVER, "GET", "/api/v1/audit/verify", TOKENS[role], want=403)
+        call(SERVER, "GET", "/api/v1/audit/export", TOKENS[role], want=403)
+    verified = call(SERVER, "GET", "/api/v1/audit/verify", TOKENS["admin"])
+    assert verified["ok"] and verified["records"] >= len(records), verified
+    assert not call(SERVER, "GET", "/api/v1/audit/verify?head=" + "0" * 64, TOKENS["admin"])["ok"]
+    exported = call(SERVER, "GET", "/api/v1/audit/export", TOKENS["admin"]).decode().splitlines()
+    assert [json.loads(l) for l in exported][:len(records)] == records
+    tail = call(SERVER, "GET", f"/api/v1/audit/export?after={records[-2]['seq']}", TOKENS["admin"]).decode()
+    assert json.loads(tail.splitlines()[0]) == records[-1]
+    # policy eval: the server's central policies on a posted input.
+    e, _ = run_e2e.central_env()
+    token = e.sluice("token", "create", "--user", "val", "--role", "viewer", check=0).stdout.strip()
+    s = Server(e)
+    judged = call(s, "POST", "/api/v1/policy/eval", token,
+                  body=json.dumps({"object": {"name": "ship", "params": {"target": "prod"}}}).encode())
+    assert judged["denied"] and judged["decisions"][0]["policy"] == "no-prod", judged
+    fine = call(s, "POST", "/api/v1/policy/eval", token,
+                body=json.dumps({"object": {"name": "ship", "params": {"target": "dev"}}}).encode())
+    assert not fine["denied"], fine
+    err = call(s, "POST", "/api/v1/policy/eval", token, want=400, body=b'{"params": {}}')
+    assert '"object"' in err["error"]["message"], err
+
+
+@test
+def artifacts_download_by_digest_only_where_a_readable_run_recorded_them():
+    run = RUNS["arts"]
+    arts = {a["name"]: a for a in call(SERVER, "GET", f"/api/v1/runs/{run}/artifacts", TOKENS["viewer"])["items"]}
+    model = arts["model"]
+    assert model["task"] == "make" and model["file"] == "m.bin" and not model["folder"], arts
+    digest = model["digest"].split(":", 1)[1]
+    assert digest == hashlib.sha256(b"model-bytes").hexdigest()
+    for path in (f"/api/v1/artifacts/sha256/{digest}", f"/api/v1/runs/{run}/artifacts/sha256/{digest}"):
+        status, h, data = SERVER.request("GET", path, TOKENS["viewer"])
+        assert status == 200 and data == b"model-bytes", (path, status, data)
+        assert h["X-Sluice-Digest"] == "sha256:" + digest and "m.bin" in h["Content-Disposition"], h
+    # Not recorded by that run, by no run, or by no run the token may read: the same 404.
+    other = f"/api/v1/runs/{RUNS['ok']}/artifacts/sha256/{digest}"
+    nowhere = "/api/v1/artifacts/sha256/" + "0" * 64
+    hidden = f"/api/v1/artifacts/sha256/{digest}"
+    msgs = [call(SERVER, "GET", p, t, want=404)["error"]["message"]
+            for p, t in ((other, TOKENS["viewer"]), (nowhere, TOKENS["viewer"]), (hidden, TOKENS["elsewhere"]))]
+    assert msgs[1].replace("0" * 64, digest) == msgs[2], msgs
+    call(SERVER, "GET", "/api/v1/artifacts/sha256/NOTHEX", TOKENS["viewer"], want=400)
+    folder = arts["folder"]["digest"].split(":", 1)[1]
+    call(SERVER, "GET", f"/api/v1/artifacts/sha256/{folder}", TOKENS["viewer"], want=409)
+
+
+def route_table_of_docs():
+    """The `| `METHOD PATH` | needs |` rows of docs/server.md."""
+    rows = {}
+    for line in open(os.path.join(REPO, "docs", "server.md")):
+        m = re.match(r"\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \| ([a-z ]+) \|$", line.strip())
+        if m:
+            rows[(m.group(1), m.group(2))] = m.group(3)
+    return rows
+
+
+ALLOWS = {  # docs/server.md's role table
+    "viewer": {"read"}, "operator": {"read", "submit", "operate"},
+    "approver": {"read", "approve"}, "admin": {"read", "submit", "operate", "approve", "admin"},
+}
+
+
+@test
+def the_role_matrix_holds_on_every_route_of_the_router():
+    routes = json.loads(ENV.sluice("server", "--routes", check=0).stdout)
+    table = {(r["method"], r["path"]): r["needs"] for r in routes}
+    assert table == route_table_of_docs(), "docs/server.md's route table differs from the router's: " + \
+        repr(set(table.items()) ^ set(route_table_of_docs().items()))
+    for (method, template), needs in table.items():
+        assert route_of(template) == template and method.lower() in OPENAPI["paths"][template], \
+            f"{method} {template} is not in docs/openapi.yaml"
+    # Placeholders that change nothing: reads see real runs, actions name ones that do not exist.
+    values = {"ns": "elsewhere-ns", "task": "a", "digest": "0" * 64, "name": "no-such-breaker"}
+    for (method, template), needs in table.items():
+        path = template
+        for k, v in values.items():
+            path = path.replace("{" + k + "}", v)
+        path = path.replace("{id}", RUNS["ok"] if method == "GET" else "no-such-run")
+        if template == "/api/v1/namespaces/{ns}/runs":
+            path = template.replace("{ns}", "default")
+        for who in ("none", "bad", "viewer", "operator", "approver", "admin"):
+            token = {"none": None, "bad": "sluice.0000000000000000.nope"}.get(who, TOKENS.get(who))
+            s = Stream(SERVER, path, token) if method == "GET" else None
+            if s:
+                status = s.status
+                s.close()
+            else:
+                status = SERVER.request(method, path, token, body=b"")[0]
+            if needs == "none":
+                want_ok = True
+            elif who in ("none", "bad"):
+                assert status == 401, (method, template, who, status)
+                continue
+            else:
+                want_ok = needs == "any token" or needs in ALLOWS[who]
+            if want_ok:
+                assert status not in (401, 403) and status < 500, (method, template, who, status)
+                if method == "GET" and "{digest}" not in template:
+                    assert 200 <= status < 300, (method, template, who, status)
+            else:
+                assert status == 403, (method, template, who, status)
 
 if __name__ == "__main__":
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The API under load (issue 13's performance item): CLIENTS clients each read a run's status once
+a second while STREAMS event streams (all runs, from the start) stay open and a run of TASKS
+builtin:noop tasks (plus TASKS/20 one-process tasks) executes on the same state folder. Prints
+the reads' p50/p99/max latency and how many events the streams received.
+
+Usage: bench/api_load.py build/sluice [--clients 200] [--streams 50] [--tasks 10000] [--seconds 20]
+Not a test: the figures go to bench/RESULTS.md by hand.
+"""
+import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sluice")
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--streams", type=int, default=50)
+    ap.add_argument("--tasks", type=int, default=10000)
+    ap.add_argument("--seconds", type=float, default=20)
+    a = ap.parse_args()
+    sluice = os.path.abspath(a.sluice)
+    d = tempfile.mkdtemp(prefix="sluice-api-load-")
+    state = os.path.join(d, "state")
+    env = dict(os.environ, SLUICE_HOME=state)
+    run = lambda *args, **kw: subprocess.run([sluice, *args], env=env, cwd=d, capture_output=True, text=True, **kw)
+    small = os.path.join(d, "small.yaml")
+    open(small, "w").write("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: small}\nspec:\n"
+                           "  tasks:\n    - {name: a, run: [sh, -c, 'true']}\n")
+    status_run = run("run", small).stdout.splitlines()[0]
+    token = run("token", "create", "--user", "bench", "--role", "viewer").stdout.strip()
+    big = os.path.join(d, "big.yaml")
+    with open(big, "w") as f:
+        f.write("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: big}\nspec:\n  tasks:\n")
+        for i in range(a.tasks):
+            f.write(f"    - {{name: n{i}, run: ['builtin:noop']}}\n")
+        for i in range(a.tasks // 20):
+            f.write(f"    - {{name: p{i}, run: [sh, -c, 'true']}}\n")
+    server = subprocess.Popen([sluice, "server", "--listen", "127.0.0.1:0", "--max-streams",
+                               str(max(a.streams + 10, 64))], env=env, cwd=d,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
+    stop = threading.Event()
+    received = [0] * a.streams
+    lat, errors = [], []
+
+    def stream(i):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("GET", "/api/v1/events/stream", headers={"Authorization": "Bearer " + token})
+        r = c.getresponse()
+        while not stop.is_set():
+            line = r.readline()
+            if not line:
+                break
+            if line.startswith(b"id: "):
+                received[i] += 1
+        c.close()
+
+    def reader(i):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        time.sleep(i / a.clients)  # spread over the second
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                c.request("GET", f"/api/v1/runs/{status_run}", headers={"Authorization": "Bearer " + token})
+                r = c.getresponse()
+                r.read()
+                if r.status != 200:
+                    errors.append(r.status)
+            except Exception as e:  # noqa: BLE001 - a benchmark reports every failure
+                errors.append(repr(e))
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            lat.append(time.perf_counter() - t0)
+            time.sleep(max(0, 1 - (time.perf_counter() - t0)))
+        c.close()
+
+    threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in range(a.streams)]
+    threads += [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(a.clients)]
+    for t in threads:
+        t.start()
+    engine = subprocess.Popen([sluice, "run", big], env=env, cwd=d, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    time.sleep(a.seconds)
+    stop.set()
+    rc = engine.wait()
+    ran = time.time() - t0
+    server.terminate()
+    server.wait(timeout=30)
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+    print(json.dumps({"reads": len(lat), "p50_ms": round(q(0.5), 2), "p99_ms": round(q(0.99), 2),
+                      "max_ms": round(lat[-1] * 1000, 2), "errors": len(errors),
+                      "stream_events_min": min(received), "stream_events_max": max(received),
+                      "run_exit": rc, "run_seconds": round(ran, 1)}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
