@@ -1,9 +1,10 @@
+// Circuit breakers from the command line (breakers.h).
 #include "cli/breakers.h"
 
 #include <cstdio>
 
 #include "cli/cli_support.h"
-
+#include "cli/render.h"
 #include "common/strings.h"
 #include "common/value.h"
 #include "engine/breaker.h"
@@ -88,38 +89,16 @@ int CmdBreakers(Env& env, const GlobalOptions& g) {
   if (!store) return Report(store.error());
   auto rows = (*store)->ListBreakers();
   if (!rows) return Report(rows.error());
-  int64_t now = env.clock().NowUs();
+  const int64_t now = env.clock().NowUs();
   ValueList out;
-  if (!g.json) {
-    std::printf("%-24s %-12s %-24s %-7s %-9s %-9s %s\n", "BREAKER", "STATE", "SINCE", "CALLS",
-                "FAILURES", "SLOW", "WINDOW");
-  }
   for (const auto& row : *rows) {
-    if (g.json) {
-      auto v = BreakerJson(**store, row, now);
-      if (!v) return Report(v.error());
-      out.push_back(std::move(*v));
-      continue;
-    }
-    auto d = BreakerData::FromJson(row.data);
-    if (!d) return Report(d.error());
-    const BreakerSpec& c = d->config;
-    BreakerRates r = BreakerMetrics(c, *d, now);
-    std::string window = c.time_based ? fmt::format("last {}s", c.window_size)
-                                      : fmt::format("last {} calls", c.window_size);
-    auto pct = [](double x) { return x < 0 ? std::string("-") : fmt::format("{:.0f}%", x); };
-    auto trans = (*store)->ListBreakerTransitions(row.name, 10);
-    if (!trans) return Report(trans.error());
-    std::printf("%-24s %-12s %-24s %-7d %-9s %-9s %s\n", row.name.c_str(),
-                std::string(BreakerStateName(d->state)).c_str(),
-                d->since_us ? Ts(d->since_us).c_str() : "-", r.calls, pct(r.failure_rate).c_str(),
-                pct(r.slow_rate).c_str(), window.c_str());
-    for (const auto& t : *trans) {
-      std::printf("  %s  %s -> %s  %s (%s)\n", Ts(t.time_us).c_str(), t.from.c_str(), t.to.c_str(),
-                  t.reason.c_str(), t.who.c_str());
-    }
+    auto v = BreakerJson(**store, row, now);
+    if (!v) return Report(v.error());
+    out.push_back(std::move(*v));
   }
-  if (g.json) std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
+  const Value list(std::move(out));
+  // The text is drawn from the JSON, as it is against a server (render.h).
+  std::fputs(g.json ? (list.ToJson() + "\n").c_str() : BreakersText(list).c_str(), stdout);
   return 0;
 }
 
@@ -142,6 +121,16 @@ Result<std::vector<BreakerTransitionRow>> OrderBreaker(Env& env, Store& store,
   return std::move(*r);
 }
 
+Value BreakerOrderJson(const std::string& name, const std::string& order, const std::string& by,
+                       const std::vector<BreakerTransitionRow>& transitions) {
+  ValueList ts;
+  for (const auto& t : transitions) {
+    ts.push_back(Value(ValueMap{{"from", Value(t.from)}, {"to", Value(t.to)}}));
+  }
+  return Value(ValueMap{{"name", Value(name)}, {"order", Value(order)}, {"by", Value(by)},
+                        {"transitions", Value(std::move(ts))}});
+}
+
 int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
                     const std::string& name) {
   auto store = OpenStore(env, g, false);
@@ -150,7 +139,7 @@ int CmdBreakerOrder(Env& env, const GlobalOptions& g, const std::string& order,
   if (!audit) return Report(audit.error());
   auto r = OrderBreaker(env, **store, order, name, *audit);
   if (!r) return Report(r.error());
-  for (const auto& t : *r) std::printf("%s: %s -> %s\n", name.c_str(), t.from.c_str(), t.to.c_str());
+  std::fputs(BreakerOrderText(BreakerOrderJson(name, order, audit->actor, *r)).c_str(), stdout);
   return 0;
 }
 

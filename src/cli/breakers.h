@@ -36,4 +36,9 @@ Result<std::vector<BreakerTransitionRow>> OrderBreaker(Env& env, Store& store,
                                                        const std::string& name,
                                                        const AuditRecord& audit);
 
+// An order's answer, as POST /api/v1/breakers/{name}/{order} serves it and `sluice breakers
+// ORDER` renders it (BreakerOrderText): {"name", "order", "by", "transitions": [{"from", "to"}]}.
+Value BreakerOrderJson(const std::string& name, const std::string& order, const std::string& by,
+                       const std::vector<BreakerTransitionRow>& transitions);
+
 }  // namespace sluice

@@ -60,7 +60,8 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& run, const Ex
 int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                 const std::string& policies, const std::map<std::string, std::string>& params = {},
                 const std::string& params_file = "");
-// `sluice policy eval FILE --input JSON`: every rule of every policy in FILE on the input.
+// `sluice policy eval [FILE] --input JSON`: every rule of every policy in FILE on the input;
+// without FILE, of the state folder's central policies with their granted waivers.
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input);
 // `sluice policy test DIR`: the cases of every test file in DIR; exit 1 on a mismatch.

@@ -104,7 +104,8 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   auto* policy = app.add_subcommand("policy", "evaluate or test policies");
   policy->require_subcommand(1);
   s.policy_eval = policy->add_subcommand("eval", "evaluate a policy file's rules on a JSON input");
-  s.policy_eval->add_option("file", o.file, "a file (or folder) of Policy and Waiver documents")->required();
+  s.policy_eval->add_option("file", o.file, "a file (or folder) of Policy and Waiver documents "
+                            "(default: the state folder's central policies and waivers)");
   s.policy_eval->add_option("--input", o.policy_input, "JSON file: {\"object\": ...}")->required();
   s.policy_test = policy->add_subcommand("test", "run the policy test cases in a folder");
   s.policy_test->add_option("dir", o.file, "a folder of test files")->required();

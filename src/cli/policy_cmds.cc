@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/cli_support.h"
+#include "cli/render.h"
 #include "common/strings.h"
 #include "policy/policy.h"
 #include "expr/expr.h"
@@ -118,9 +119,17 @@ std::vector<Decision> EvaluateInput(Env& env, const PolicySet& set, const Value&
   return all;
 }
 
+// The policies `sluice policy eval` judges with: the file's, or without one the state folder's
+// central policies and granted waivers, as POST /api/v1/policy/eval judges with the server's.
+static Result<PolicySet> PoliciesToEval(Env& env, const GlobalOptions& g, const std::string& file) {
+  if (!file.empty()) return LoadPolicies(env.files(), file, PolicyOrigin::kFlag);
+  SLUICE_TRY(store, OpenStore(env, g, false));
+  return CentralPolicies(env, g, store->get());
+}
+
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input_path) {
-  auto set = LoadPolicies(env.files(), file, PolicyOrigin::kFlag);
+  auto set = PoliciesToEval(env, g, file);
   if (!set) return Report(set.error());
   auto text = env.files().ReadFile(input_path);
   if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
@@ -131,16 +140,11 @@ int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                                     input_path, input ? "" : ": " + input.error().message)));
   }
   const std::vector<Decision> all = EvaluateInput(env, *set, *input);
-  if (g.json) {
-    ValueList l;
-    for (const auto& d : all) l.push_back(DecisionToValue(d));
-    std::printf("%s\n", Value(std::move(l)).ToJson().c_str());
-  } else {
-    for (const auto& d : all) {
-      std::printf("%-7s %s/%s%s%s\n", d.result.c_str(), d.policy.c_str(), d.rule.c_str(),
-                  d.message.empty() ? "" : ": ", d.message.c_str());
-    }
-  }
+  ValueList l;
+  for (const auto& d : all) l.push_back(DecisionToValue(d));
+  const Value list(std::move(l));
+  // The text is drawn from the JSON, as it is against a server (render.h).
+  std::fputs(g.json ? (list.ToJson() + "\n").c_str() : DecisionsText(list).c_str(), stdout);
   return AnyDenied(all) ? 1 : 0;
 }
 

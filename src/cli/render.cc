@@ -1,6 +1,7 @@
 // Text renderings of the views' JSON documents (render.h).
 #include "cli/render.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <vector>
@@ -124,6 +125,92 @@ std::string StatusText(const Value& status) {
   if (shown == "interrupted") {
     out += fmt::format("\nthe process running it stopped; continue with: sluice resume {}\n", id);
   }
+  return out;
+}
+
+std::string ApprovalsText(const Value& approvals) {
+  std::string out = fmt::format("{:<22} {:<20} {:<9} {:<6} {:<24} {}\n", "RUN", "TASK", "STATE",
+                                "VOTES", "DEADLINE", "APPROVERS");
+  for (const Value& r : List(approvals)) {
+    std::vector<std::string> accounts;  // distinct accounts that approved (DistinctApprovers)
+    for (const Value& v : List(r, "votes")) {
+      const Value* yes = v.Find("approve");
+      const std::string account = Str(v, "account");
+      if (yes && yes->is_bool() && yes->as_bool() &&
+          std::find(accounts.begin(), accounts.end(), account) == accounts.end()) {
+        accounts.push_back(account);
+      }
+    }
+    const Value* req = r.is_map() ? r.Find("request") : nullptr;
+    const Value* quorum = req && req->is_map() ? req->Find("quorum") : nullptr;
+    const Value* approvers = req && req->is_map() ? req->Find("approvers") : nullptr;
+    const std::string deadline = Str(r, "deadline");
+    out += fmt::format("{:<22} {:<20} {:<9} {:<6} {:<24} {}\n", Str(r, "run"), Str(r, "task"),
+                       Str(r, "state"),
+                       fmt::format("{}/{}", accounts.size(),
+                                   quorum && quorum->is_int() ? quorum->as_int() : 1),
+                       deadline.empty() ? "-" : deadline, approvers ? approvers->ToJson() : "");
+    if (std::string instr = req ? Str(*req, "instructions") : ""; !instr.empty()) {
+      out += "  " + instr + "\n";
+    }
+  }
+  return out;
+}
+
+std::string VoteText(const Value& vote) {
+  const Value* approve = vote.is_map() ? vote.Find("approve") : nullptr;
+  return fmt::format("{} {} of run {} ({} of {} approvals)\n",
+                     approve && approve->is_bool() && approve->as_bool() ? "approved" : "rejected",
+                     Str(vote, "task"), Str(vote, "run"), Int(vote, "approvals"),
+                     Int(vote, "quorum"));
+}
+
+std::string BreakersText(const Value& breakers) {
+  std::string out = fmt::format("{:<24} {:<12} {:<24} {:<7} {:<9} {:<9} {}\n", "BREAKER", "STATE",
+                                "SINCE", "CALLS", "FAILURES", "SLOW", "WINDOW");
+  auto pct = [](const Value& b, const char* key) {
+    const Value* x = b.Find(key);
+    return x && x->is_number() && x->to_double() >= 0 ? fmt::format("{:.0f}%", x->to_double())
+                                                      : std::string("-");
+  };
+  for (const Value& b : List(breakers)) {
+    const std::string since = Str(b, "since");
+    out += fmt::format("{:<24} {:<12} {:<24} {:<7} {:<9} {:<9} {}\n", Str(b, "name"),
+                       Str(b, "state"), since.empty() ? "-" : since, Int(b, "calls"),
+                       pct(b, "failureRate"), pct(b, "slowCallRate"), Str(b, "window"));
+    for (const Value& t : List(b, "transitions")) {
+      out += fmt::format("  {}  {} -> {}  {} ({})\n", Str(t, "time"), Str(t, "from"), Str(t, "to"),
+                         Str(t, "reason"), Str(t, "who"));
+    }
+  }
+  return out;
+}
+
+std::string BreakerOrderText(const Value& order) {
+  std::string out;
+  for (const Value& t : List(order, "transitions")) {
+    out += fmt::format("{}: {} -> {}\n", Str(order, "name"), Str(t, "from"), Str(t, "to"));
+  }
+  return out;
+}
+
+std::string DecisionsText(const Value& decisions) {
+  std::string out;
+  for (const Value& d : List(decisions)) {
+    const std::string message = Str(d, "message");
+    out += fmt::format("{:<7} {}/{}{}{}\n", Str(d, "result"), Str(d, "policy"), Str(d, "rule"),
+                       message.empty() ? "" : ": ", message);
+  }
+  return out;
+}
+
+std::string AuditCheckText(const Value& check) {
+  if (int64_t broken = Int(check, "brokenAt")) {
+    return fmt::format("audit log BROKEN at record {}: {}\n", broken, Str(check, "why"));
+  }
+  std::string out = fmt::format("audit log ok: {} records, head {}\n", Int(check, "records"),
+                                Str(check, "head"));
+  if (std::string why = Str(check, "why"); !why.empty()) out += "note: " + why + "\n";
   return out;
 }
 

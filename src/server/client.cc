@@ -33,7 +33,12 @@ class ApiClient::Impl {
 };
 
 ApiClient::ApiClient(std::string server, std::string token)
-    : server_(std::move(server)), impl_(std::make_unique<Impl>(server_, token)) {}
+    : server_(std::move(server)), token_(std::move(token)),
+      impl_(std::make_unique<Impl>(server_, token_)) {}
+
+std::unique_ptr<ApiClient> ApiClient::Another() const {
+  return std::make_unique<ApiClient>(server_, token_);
+}
 
 ApiClient::~ApiClient() = default;
 
@@ -60,6 +65,32 @@ Result<ApiAnswer> ApiClient::Get(const std::string& path) {
 Result<ApiAnswer> ApiClient::Post(const std::string& path, const std::string& json_body) {
   return AnswerOf(server_, impl_->client_.Post(path, json_body, "application/json"));
 }
+
+Result<ApiAnswer> ApiClient::GetStream(const std::string& path,
+                                       const std::map<std::string, std::string>& headers,
+                                       const std::function<bool(std::string_view)>& on_data) {
+  httplib::Headers h(headers.begin(), headers.end());
+  bool ok_status = false;
+  std::string refused;  // the body of an answer that is not 2xx, for ErrorOfAnswer
+  auto r = impl_->client_.Get(
+      path, h,
+      [&](const httplib::Response& res) {
+        ok_status = res.status >= 200 && res.status < 300;
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        if (!ok_status) {
+          refused.append(data, n);
+          return true;
+        }
+        return on_data(std::string_view(data, n));
+      });
+  SLUICE_TRY(a, AnswerOf(server_, std::move(r)));
+  if (!ok_status) a->body = std::move(refused);
+  return std::move(*a);
+}
+
+void ApiClient::Stop() { impl_->client_.stop(); }
 
 Result<std::string> ServerUrl(const std::string& url) {
   std::string u = url;

@@ -3,13 +3,15 @@
 // came; ErrorOfAnswer turns a refusal into the Error the CLI reports. cpp-httplib stays in
 // client.cc, so that only sluice-net includes it.
 //
-// Not thread-safe: one client per thread. Each request opens its connection and closes it (the
-// CLI makes few of them; a follow polls at most five times a second).
+// Not thread-safe, except Stop: one client per thread. Each request opens its connection and
+// closes it (the CLI makes few of them; a follow holds one stream open).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 
@@ -30,14 +32,28 @@ class ApiClient {
   ApiClient(std::string server, std::string token);
   ~ApiClient();
   const std::string& server() const { return server_; }
+  // A client of the same server with the same token, for another thread.
+  std::unique_ptr<ApiClient> Another() const;
   // GET or POST `path` (with its query). On success returns the answer, whatever its status; on
   // failure (no connection, a timeout, TLS) returns kIo naming the server and why.
   Result<ApiAnswer> Get(const std::string& path);
   Result<ApiAnswer> Post(const std::string& path, const std::string& json_body);
+  // GET `path` with the extra `headers`, handing a 2xx answer's body to `on_data` as it arrives
+  // (an event stream, a followed log) instead of keeping it. On success returns the answer once
+  // it has ended (its body empty for a 2xx, the whole body otherwise, to report); on failure
+  // returns kIo: no connection, the connection dropped before the answer ended, no byte for the
+  // read timeout (30 s; the server's keep-alives come every 15 s at most), `on_data` returned
+  // false, or Stop was called.
+  Result<ApiAnswer> GetStream(const std::string& path,
+                              const std::map<std::string, std::string>& headers,
+                              const std::function<bool(std::string_view)>& on_data);
+  // Ends the request under way, if any, from another thread: its call returns kIo at once.
+  // Thread-safe.
+  void Stop();
 
  private:
   class Impl;
-  std::string server_;
+  std::string server_, token_;
   std::unique_ptr<Impl> impl_;
 };
 

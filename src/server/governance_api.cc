@@ -44,10 +44,7 @@ ApiResponse OrderABreaker(const ApiContext& ctx, const ApiRequest& req, const st
   auto audit = AuditOf(ctx.env, req.who.user, "breaker." + order, "", name, Value(ValueMap{}));
   auto r = OrderBreaker(ctx.env, **store, order, name, audit);
   if (!r) return FromError(r.error());
-  ValueList ts;
-  for (const auto& t : *r) ts.push_back(Value(ValueMap{{"from", Value(t.from)}, {"to", Value(t.to)}}));
-  return Json(Value(ValueMap{{"name", Value(name)}, {"order", Value(order)},
-                             {"by", Value(req.who.user)}, {"transitions", Value(std::move(ts))}}));
+  return Json(BreakerOrderJson(name, order, req.who.user, *r));
 }
 
 // POST /api/v1/policy/eval: the body is the input (an object with "object"), judged by the

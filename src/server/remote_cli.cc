@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "cli/cli_support.h"
 #include "cli/render.h"
@@ -25,8 +26,8 @@ bool TakesValue(std::string_view arg) {
          arg == "--store" || arg == "--server";
 }
 
-// The first command word of the command line, "" when there is none.
-std::string FirstWord(int argc, char** argv) {
+// The `n`th word of the command line that is no option (0: the command), "" when there is none.
+std::string Word(int argc, char** argv, int n = 0) {
   for (int k = 1; k < argc; ++k) {
     std::string_view arg = argv[k];
     if (arg == "--") return "";
@@ -34,15 +35,17 @@ std::string FirstWord(int argc, char** argv) {
       if (TakesValue(arg)) ++k;
       continue;
     }
-    return std::string(arg);
+    if (n-- == 0) return std::string(arg);
   }
   return "";
 }
 
-// The commands this file runs against a server.
+// The commands that run against a server.
 const std::set<std::string>& ClientCommands() {
-  static const std::set<std::string> kCommands = {"run",  "runs",   "status", "events", "logs",
-                                                  "cancel", "whoami", "login", "logout"};
+  static const std::set<std::string> kCommands = {
+      "run",    "runs",      "status",  "events", "logs",     "cancel",   "whoami", "login",
+      "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
+      "audit"};
   return kCommands;
 }
 
@@ -95,8 +98,8 @@ int RemoteEvents(RemoteContext& c, const std::string& id) {
   return 0;
 }
 
-// One stream of an attempt's log from `*offset` on, written to `out`. Sets `*running` from the
-// answer. Returns the error when the server refused.
+// One stream of an attempt's log from `*offset` on, as much as there is now, written to `out`.
+// Sets `*running` from the answer. Returns the error when the server refused.
 Status PumpLog(RemoteContext& c, const std::string& path, const char* stream, int64_t* offset,
                FILE* out, bool* running) {
   for (;;) {
@@ -111,6 +114,47 @@ Status PumpLog(RemoteContext& c, const std::string& path, const char* stream, in
   }
 }
 
+// Follows one stream of an attempt's log (GET .../logs?follow=true, docs/api.md) into `out`
+// until the attempt has ended and its last bytes are written. A connection that drops is opened
+// again from the offset written so far, so no byte is lost or written twice; reconnecting waits
+// 0.2 s, doubling up to 2 s, and gives up after 60 s without a connection. On failure returns the
+// server's refusal, or why it cannot be reached.
+Status FollowLog(Env& env, ApiClient& api, const std::string& path, const char* stream, FILE* out) {
+  int64_t offset = 0, retry_us = 200'000, failing_since = 0;
+  for (;;) {
+    const int64_t before = offset;
+    auto a = api.GetStream(fmt::format("{}&stream={}&follow=true&offset={}", path, stream, offset),
+                           {}, [&](std::string_view bytes) {
+                             std::fwrite(bytes.data(), 1, bytes.size(), out);
+                             std::fflush(out);
+                             offset += static_cast<int64_t>(bytes.size());
+                             return true;
+                           });
+    if (a && a->status >= 200 && a->status < 300) return {};
+    if (a && a->status < 500 && a->status != 429) return std::unexpected(ErrorOfAnswer(api.server(), *a));
+    const int64_t now = env.clock().NowUs();
+    if (offset > before || !failing_since) failing_since = now, retry_us = 200'000;
+    if (now - failing_since >= 60'000'000) {
+      return std::unexpected(a ? ErrorOfAnswer(api.server(), *a) : a.error());
+    }
+    env.SleepUs(retry_us);
+    retry_us = std::min<int64_t>(retry_us * 2, 2'000'000);
+  }
+}
+
+// `logs -f`: stdout and stderr followed at once, each on a connection (and a thread) of its own,
+// so that their lines interleave as they are written.
+int FollowLogs(Env& env, RemoteContext& c, const std::string& path) {
+  auto other = c.api.Another();
+  Status out_status;
+  std::thread out_thread([&] { out_status = FollowLog(env, *other, path, "stdout", stdout); });
+  Status err_status = FollowLog(env, c.api, path, "stderr", stderr);
+  out_thread.join();
+  if (!out_status) return Report(out_status.error());
+  if (!err_status) return Report(err_status.error());
+  return 0;
+}
+
 int RemoteLogs(Env& env, RemoteContext& c, const std::string& id, const std::string& task,
                int attempt, bool follow) {
   // The attempt is fixed first, so that a follow does not move on to a retry's log.
@@ -123,14 +167,12 @@ int RemoteLogs(Env& env, RemoteContext& c, const std::string& id, const std::str
   }
   const std::string path = fmt::format("/api/v1/runs/{}/tasks/{}/logs?attempt={}", PathEscape(id),
                                        PathEscape(task), attempt);
+  if (follow) return FollowLogs(env, c, path);
   int64_t out_off = 0, err_off = 0;
-  for (;;) {
-    bool running = false, err_running = false;
-    if (auto s = PumpLog(c, path, "stdout", &out_off, stdout, &running); !s) return Report(s.error());
-    if (auto s = PumpLog(c, path, "stderr", &err_off, stderr, &err_running); !s) return Report(s.error());
-    if (!follow || !running) return 0;
-    env.SleepUs(200'000);
-  }
+  bool running = false, err_running = false;
+  if (auto s = PumpLog(c, path, "stdout", &out_off, stdout, &running); !s) return Report(s.error());
+  if (auto s = PumpLog(c, path, "stderr", &err_off, stderr, &err_running); !s) return Report(s.error());
+  return 0;
 }
 
 int RemoteCancel(RemoteContext& c, const std::string& id) {
@@ -163,6 +205,7 @@ struct ClientOptions {
   double gpus = 0;
   bool stats = false, follow = false, token_stdin = false;
   std::string policies, run_id, task;
+  MoreClientOptions more;  // remote_commands.cc
 };
 
 // The command's own subcommand definitions: those of main.cc that make sense against a server.
@@ -197,6 +240,7 @@ void AddClientCommands(CLI::App& app, ClientOptions& o, std::map<std::string, CL
   s["login"] = app.add_subcommand("login");
   s["login"]->add_flag("--token-stdin", o.token_stdin);
   s["logout"] = app.add_subcommand("logout");
+  AddMoreClientCommands(app, o.more, s);
 }
 
 // The options of `run` that only mean something to a local run: the one named, or "".
@@ -242,7 +286,8 @@ int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
   if (*s["whoami"]) {
     return PrintBodyOr(c, Expect2xx(api.Get("/api/v1/whoami"), api.server()), WhoAmIText);
   }
-  return 2;
+  const int rc = DispatchMore(env, c, o.more, s);
+  return rc >= 0 ? rc : 2;
 }
 
 }  // namespace
@@ -256,13 +301,15 @@ Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server)
 }
 
 bool IsClientCommandLine(int argc, char** argv) {
-  const std::string first = FirstWord(argc, argv);
+  const std::string first = Word(argc, argv);
   return first != "server" && first != "worker";
 }
 
 int RunClient(Env& env, int argc, char** argv) {
-  const std::string first = FirstWord(argc, argv);
-  if (!first.empty() && !ClientCommands().count(first)) {
+  const std::string first = Word(argc, argv);
+  // Of `policy`, only `policy eval` asks the server (`policy test` reads local files).
+  const std::string shown = first == "policy" ? "policy " + Word(argc, argv, 1) : first;
+  if (!first.empty() && (!ClientCommands().count(first) || shown == "policy test")) {
     ClientOptions peek;  // which server, only to name it
     for (int k = 1; k + 1 < argc; ++k) {
       if (std::string_view(argv[k]) == "--server") peek.server = argv[k + 1];
@@ -270,7 +317,7 @@ int RunClient(Env& env, int argc, char** argv) {
     return Report(Error(ErrorCode::kInvalidInput,
                         fmt::format("sluice: {} is not available against a server ({}) yet; run it "
                                     "on the server's host, without --server and SLUICE_SERVER",
-                                    first, NamedServer(env, peek.server))));
+                                    shown, NamedServer(env, peek.server))));
   }
   CLI::App app{"sluice: the commands against a server"};
   app.name("sluice");

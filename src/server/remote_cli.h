@@ -2,18 +2,25 @@
 // $SLUICE_SERVER, `sluice` runs sluice-net with its command line (so that a local command never
 // loads the HTTP library), and sluice-net runs the command here, over the API of docs/api.md:
 // run (the pipeline's files sent as a bundle, its events followed), runs, status, events, logs,
-// cancel and whoami, with the output and exit codes of the local commands (the text is rendered
-// from the same documents, cli/render.h). `login` and `logout` keep a server's token in a file
-// of the user's (credentials.h). Any other command fails with one line saying it is not
+// cancel and whoami (remote_cli.cc, remote_run.cc, remote_follow.cc), resume, rollback,
+// approvals, approve, reject, breakers and their orders, policy eval and audit verify|export
+// (remote_commands.cc), with the output and exit codes of the local commands (the text is
+// rendered from the same documents, cli/render.h). `login` and `logout` keep a server's token in
+// a file of the user's (credentials.h). Any other command fails with one line saying it is not
 // available against a server (exit 2): nothing ever runs locally instead.
 #pragma once
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "env/env.h"
 #include "server/client.h"
+
+namespace CLI {
+class App;
+}
 
 namespace sluice {
 
@@ -39,5 +46,29 @@ struct RemoteRunOptions {
   std::string params_file;
 };
 int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o);
+// From now on Ctrl-C (SIGINT) detaches from a followed run instead of ending the command.
+void DetachOnInterrupt();
+// Follows run `id`'s events after sequence number `after` through its event stream, shown as a
+// local run shows them (remote_follow.cc), then its report. Returns the exit code: 0 when it
+// ended with status `success`, 1 otherwise, 130 on Ctrl-C (detached: the run goes on), 3 when its
+// engine on the server stopped or the server was unreachable for 60 s. `resumed`: the run was
+// just resumed or rolled back, so its status tells of it before that until a new event comes.
+int FollowRemoteRun(Env& env, RemoteContext& c, const std::string& id, int64_t after,
+                    const std::string& success, bool resumed);
+
+// The options of the commands of remote_commands.cc, and their definitions (those of main.cc
+// that make sense against a server; -j, --gpus, --stats and -p of resume are read so that they
+// are refused by name rather than ignored).
+struct MoreClientOptions {
+  std::string run_id, task, comment, name, file, input, head;
+  std::vector<std::string> params;
+  int jobs = 0;
+  double gpus = 0;
+  bool stats = false, all = false;
+};
+void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
+// Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.
+int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
+                 std::map<std::string, CLI::App*>& s);
 
 }  // namespace sluice

@@ -3,25 +3,13 @@
 // imports are sent as the bundle POST /api/v1/namespaces/default/runs expects (docs/api.md), and
 // the run's events are followed and shown by the same ProgressPrinter as a local run's, until
 // the run finishes; the command then exits as the local one would (0 succeeded, 1 otherwise).
-//
-// Following polls GET /api/v1/runs/{id}/events?after=SEQ. (An SSE stream,
-// /api/v1/runs/{id}/events/stream, is being added to the server; once it is there, follow it
-// instead and keep polling as the fallback for servers without it.)
-//
-// Ctrl-C detaches: the run goes on on the server, and the command says how to follow or cancel
-// it and exits 130.
-#include <signal.h>
-
+// Following, and Ctrl-C detaching from it, are remote_follow.cc's.
 #include <algorithm>
-#include <csignal>
 #include <cstdio>
 #include <set>
 
 #include "cli/cli_support.h"
 #include "cli/policy_cmds.h"
-#include "cli/progress.h"
-#include "cli/render.h"
-#include "cli/run_report.h"
 #include "common/strings.h"
 #include "common/value.h"
 #include "policy/policy.h"
@@ -34,13 +22,6 @@ namespace {
 
 constexpr size_t kMaxFiles = 1000;        // the API's limit (docs/api.md)
 constexpr int64_t kMaxFileBytes = 16 << 20;  // the server's default --max-body
-constexpr int64_t kPollUs = 200'000;
-constexpr int kPollsPerStatus = 25;  // an idle follow checks the run is still executed every 5 s
-
-// Set by SIGINT while a run is followed. This is the client's edge, like the server's signal
-// handling in server.cc: a flag, read by the follow loop between requests.
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void OnInterrupt(int) { g_interrupted = 1; }
 
 // Whether `name` is left out of a bundle: hidden entries (.git, a .sluice state folder) and
 // Python's caches. (AddFolder also leaves out every state folder: one that holds a sluice.db.)
@@ -110,63 +91,6 @@ Result<Bundle> CollectBundle(FileSystem& fs, const Plan& plan) {
   return b;
 }
 
-// An event as the API serves it (EventJson), back into an Event for the progress printer.
-Event EventOfJson(const std::string& run_id, const Value& v) {
-  auto str = [&](const char* k) {
-    const Value* f = v.Find(k);
-    return f && f->is_string() ? f->as_string() : std::string();
-  };
-  auto num = [&](const char* k) -> int64_t {
-    const Value* f = v.Find(k);
-    return f && f->is_int() ? f->as_int() : 0;
-  };
-  Event e;
-  e.run_id = run_id;
-  e.seq = num("seq");
-  e.time_us = ViewTimeMs(str("time")).value_or(0) * 1000;
-  (void)ParseEventKind(str("kind"), &e.kind);
-  e.task = str("task");
-  e.attempt = static_cast<int>(num("attempt"));
-  e.status = str("status");
-  e.error_class = str("errorClass");
-  e.message = str("message");
-  e.pid = num("pid");
-  e.due_us = ViewTimeMs(str("due")).value_or(0) * 1000;
-  if (const Value* d = v.Find("data")) e.data = d->ToJson();
-  return e;
-}
-
-// Whether the task instance `name` is a handler (its owner's catch, fallback or compensate:
-// "deploy.catch", "register[2].fallback"), and whether it is no forEach item ("train[2]",
-// "sweep[0].train"): a local run's report counts the tasks that are no items (template members
-// included), and every handler apart.
-bool IsHandler(const std::string& name) {
-  const size_t dot = name.rfind('.');
-  if (dot == std::string::npos) return false;
-  const std::string role = name.substr(dot + 1);
-  return role.starts_with("catch") || role == "fallback" || role == "compensate";
-}
-bool IsTopLevel(const std::string& name) {
-  return name.find('[') == std::string::npos;
-}
-
-// What the status line of a terminal shows, from the events seen so far.
-struct Tracker {
-  std::set<std::string> tasks, running;
-  RunObserver::Progress Update(const Event& e) {
-    if (!e.task.empty() && !IsHandler(e.task)) tasks.insert(e.task);
-    if (e.kind == EventKind::kAttemptSpawned) running.insert(e.task);
-    if (e.kind == EventKind::kAttemptFinished) running.erase(e.task);
-    if (e.kind == EventKind::kTaskFinished || e.kind == EventKind::kTaskSkipped) ++finished;
-    return {static_cast<int>(tasks.size()), finished, {running.begin(), running.end()}};
-  }
-  int finished = 0;
-};
-
-}  // namespace
-
-namespace {
-
 // A refused submission: an admission denial prints its decisions and exits 1 as a local run's
 // does; anything else is the answer's error.
 int SubmissionRefused(const ApiAnswer& a, const std::string& server, const std::string& pipeline) {
@@ -189,114 +113,6 @@ int SubmissionRefused(const ApiAnswer& a, const std::string& server, const std::
   std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); no "
                "run was created\n", pipeline.c_str());
   return 1;
-}
-
-// Ctrl-C while following: the run goes on.
-int Detach(const std::string& id, const std::string& server) {
-  std::fprintf(stderr, "\nsluice: detached from run %s; it goes on on %s\n"
-               "  follow it: sluice status %s --server %s\n"
-               "  cancel it: sluice cancel %s --server %s\n",
-               id.c_str(), server.c_str(), id.c_str(), server.c_str(), id.c_str(), server.c_str());
-  return 130;
-}
-
-// The report a local run prints at its end (run_report.h), from the run's status document:
-// failed tasks with the last lines of their stderr, then the counts of tasks by state.
-void ReportRemoteRun(RemoteContext& c, const Value& status) {
-  const std::string id = status.Find("id") ? status.Find("id")->ToText() : "";
-  std::map<std::string, int> tasks, handlers;
-  const Value* list = status.Find("tasks");
-  int shown = 0;
-  for (const Value& t : list && list->is_list() ? list->as_list() : ValueList{}) {
-    const std::string name = t.Find("name") ? t.Find("name")->ToText() : "";
-    const std::string state = t.Find("state") ? t.Find("state")->ToText() : "";
-    const bool handler = IsHandler(name);
-    const Value* attempts = t.Find("attempts");
-    if (state == "failed" && !handler && attempts && attempts->is_int() && attempts->as_int() > 0 &&
-        shown++ < 20) {
-      const Value* message = t.Find("message");
-      std::string line = fmt::format("  {} failed: {}", name, message ? message->ToText() : "");
-      auto err = c.api.Get(fmt::format("/api/v1/runs/{}/tasks/{}/logs?stream=stderr&limit={}",
-                                       PathEscape(id), PathEscape(name), 4 << 20));
-      if (err && err->status == 200) {
-        for (const auto& l : LastLines(err->body, 3, nullptr)) line += "\n    | " + l;
-      }
-      std::fprintf(stderr, "%s\n    logs: sluice logs %s %s\n", line.c_str(), id.c_str(),
-                   ShellWord(name).c_str());
-    }
-    if (handler || IsTopLevel(name)) ++(handler ? handlers : tasks)[state];
-  }
-  auto text = [](const std::map<std::string, int>& m) {
-    std::vector<std::string> parts;
-    for (const auto& [s, n] : m) parts.push_back(fmt::format("{} {}", n, s));
-    return Join(parts, ", ");
-  };
-  std::string counts = text(tasks);
-  if (!handlers.empty()) counts += "; handlers: " + text(handlers);
-  std::fprintf(stderr, "run %s %s (%s)\n  on the server %s\n", id.c_str(),
-               status.Find("status")->ToText().c_str(), counts.c_str(), c.api.server().c_str());
-}
-
-// The run's status document; an error when it cannot be had.
-Result<Value> RunStatus(RemoteContext& c, const std::string& id) {
-  SLUICE_TRY(a, Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(id)), c.api.server()));
-  SLUICE_TRY(v, ParseJson(a->body));
-  if (!v->is_map() || !v->Find("status") || !v->Find("id")) {
-    return Fail(ErrorCode::kIo, "the server's answer is not a run");
-  }
-  return std::move(*v);
-}
-
-// Follows run `id`'s events until it finishes. Returns the exit code.
-int Follow(Env& env, RemoteContext& c, const std::string& id) {
-  const bool tty = env.IsTty(2);
-  auto no_color = env.GetVar("NO_COLOR");
-  ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), env.clock());
-  Tracker tracker;
-  int64_t after = 0;
-  bool finished = false;
-  for (int idle = 0; !finished;) {
-    if (g_interrupted) return Detach(id, c.api.server());
-    auto a = Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/events?after={}&limit=1000",
-                                             PathEscape(id), after)), c.api.server());
-    if (g_interrupted) return Detach(id, c.api.server());
-    auto v = a ? ParseJson(a->body) : Result<Value>(std::unexpected(a.error()));
-    const Value* items = v && v->is_map() ? v->Find("items") : nullptr;
-    if (!items || !items->is_list()) {
-      progress.Finish();
-      Report(v ? Error(ErrorCode::kIo, "the server's answer lacks its items") : v.error());
-      std::fprintf(stderr, "the run goes on; follow it with: sluice status %s --server %s\n",
-                   id.c_str(), c.api.server().c_str());
-      return 3;
-    }
-    for (const Value& item : items->as_list()) {
-      Event e = EventOfJson(id, item);
-      progress.OnEvent(e, tracker.Update(e));
-      after = std::max(after, e.seq);
-      finished = finished || e.kind == EventKind::kRunFinished;
-    }
-    progress.Committed();
-    progress.Flush();
-    if (!items->as_list().empty() || finished) {
-      idle = 0;
-      continue;
-    }
-    if (++idle % kPollsPerStatus == 0) {  // a run no process executes any more never finishes
-      auto st = RunStatus(c, id);
-      if (st && st->Find("status")->ToText() == "interrupted") {
-        progress.Finish();
-        std::fprintf(stderr, "sluice: the server's process running %s stopped; the run is "
-                     "interrupted\n", id.c_str());
-        return 3;
-      }
-    }
-    env.SleepUs(kPollUs);
-  }
-  progress.Finish();
-  auto st = RunStatus(c, id);
-  if (!st) return Report(st.error());
-  ReportRemoteRun(c, *st);
-  return st->Find("status")->ToText() == "succeeded" ? 0 : 1;
 }
 
 }  // namespace
@@ -323,13 +139,8 @@ int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
   if (!id || !id->is_string()) return Report(Error(ErrorCode::kIo, "the server's answer names no run"));
   std::printf("%s\n", id->as_string().c_str());  // the first line of output, as a local run's
   std::fflush(stdout);
-  // From here Ctrl-C detaches instead of ending the command: no SA_RESTART, so that a request
-  // under way returns at once.
-  struct sigaction sa {};
-  sa.sa_handler = OnInterrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  return Follow(env, c, id->as_string());
+  DetachOnInterrupt();  // from here Ctrl-C detaches instead of ending the command
+  return FollowRemoteRun(env, c, id->as_string(), 0, "succeeded", false);
 }
 
 }  // namespace sluice

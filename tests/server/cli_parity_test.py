@@ -5,12 +5,14 @@ locally (in another state folder) and with --server; the outputs of status, runs
 are compared: byte for byte for the same run read locally and over the API, and after
 normalising run ids and times between the local run and the remote one. Also: exit codes of
 failing runs, the login file (mode 0600, precedence of flags and variables), commands the API
-cannot do, and Ctrl-C detaching from a followed run.
+cannot do, Ctrl-C detaching from a followed run, a followed run whose server restarts mid-run
+(no progress line missing or doubled), logs -f, resume and rollback, approvals with the voter
+from the token, breakers, policy eval and audit verify/export.
 
 Usage: cli_parity_test.py SLUICE [--only SUBSTRING]
 Ends with "cli-parity: N passed, M failed".
 """
-import json, os, re, shutil, signal, stat, subprocess, sys, tempfile, time
+import json, os, re, shutil, signal, socket, stat, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import run_e2e  # noqa: E402
@@ -77,9 +79,13 @@ def setup():
     global SERVED, LOCAL, SERVER, URL, CONFIG
     SERVED, LOCAL = Env(), Env()
     CONFIG = os.path.join(SERVED.dir, "config")
-    for role in ("viewer", "operator"):
+    for role in ("viewer", "operator", "approver", "admin"):
         TOKENS[role] = local(SERVED, "token", "create", "--user", f"u-{role}", "--role", role,
                              check=0).stdout.strip()
+    # One user with two tokens: alice submits with the one and may try to approve with the other.
+    for role in ("operator", "approver"):
+        TOKENS["alice-" + role] = local(SERVED, "token", "create", "--user", "alice", "--role", role,
+                                        check=0).stdout.strip()
     SERVER = subprocess.Popen(SERVED.argv(["server", "--listen", "127.0.0.1:0"]), cwd=SERVED.dir,
                               stdout=subprocess.PIPE, text=True,
                               stderr=open(os.path.join(SERVED.dir, "server.log"), "w"))
@@ -193,12 +199,17 @@ def failures_exit_as_they_do_locally():
 
 @test
 def commands_the_api_cannot_do_say_so_and_never_run_locally():
-    for args in (["approve", "r", "t"], ["breakers"], ["token", "list"], ["cache", "ls"]):
+    for args in (["token", "list"], ["cache", "ls"], ["waiver", "list"], ["policy", "test", "d"]):
         p = remote(*args, check=2)
-        assert p.stderr.startswith(f"sluice: {args[0]} is not available against a server ({URL})"), p.stderr
+        what = " ".join(args[:2]) if args[0] == "policy" else args[0]
+        assert p.stderr.startswith(f"sluice: {what} is not available against a server ({URL})"), p.stderr
         assert len(p.stderr.splitlines()) == 1 and p.stdout == "", p.stderr
     p = remote("run", "x.yaml", "-j", "2", check=2)
     assert "-j/--jobs" in p.stderr and "not available against a server" in p.stderr, p.stderr
+    p = remote("resume", "r", "-j", "2", check=2)
+    assert "-j/--jobs" in p.stderr and "not available against a server" in p.stderr, p.stderr
+    p = remote("policy", "eval", "policies.yaml", "--input", "i.json", check=2)
+    assert "give no FILE" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
     assert remote("version", check=0).stdout.startswith("sluice ")
 
 
@@ -292,6 +303,240 @@ def ctrl_c_detaches_from_a_followed_run_which_goes_on():
     else:
         raise AssertionError("the run was not cancelled")
     assert remote("cancel", run, check=2).stderr.strip().endswith("already finished (cancelled)")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(state_env, port):
+    """`sluice server` on STATE_ENV's folder and a fixed port (so that a restart serves the same
+    URL); returns the process once it listens."""
+    proc = subprocess.Popen(state_env.argv(["server", "--listen", f"127.0.0.1:{port}"]), cwd=state_env.dir,
+                            stdout=subprocess.PIPE, text=True,
+                            stderr=open(os.path.join(state_env.dir, "server.log"), "a"))
+    run_e2e.STARTED.append(proc)
+    line = proc.stdout.readline().strip()
+    assert line.startswith("sluice server listening on "), line
+    return proc
+
+
+def wait_until(pred, what, tries=300):
+    for _ in range(tries):
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def progress_lines(stderr, run_id):
+    """The progress lines of a followed run (stderr up to its final report), in order."""
+    lines = normalise(stderr, [run_id]).splitlines()
+    end = next((i for i, l in enumerate(lines) if l.startswith("run RUN ")), len(lines))
+    return [l for l in lines[:end] if l.strip()]
+
+
+def task_state(state_env, run, task):
+    st = json.loads(local(state_env, "status", run, "-o", "json", check=0).stdout)
+    return next((t["state"] for t in st["tasks"] if t["name"] == task), None), st["status"]
+
+
+# Eight steps one after the other: their progress lines come in one order, locally and remotely.
+STEPS = pipeline("".join(
+    f"    - {{name: s{i}, {'needs: [s%d], ' % (i - 1) if i else ''}run: [sh, -c, 'sleep 0.3; echo {i}']}}\n"
+    for i in range(8)))
+
+
+@test
+def a_followed_run_survives_a_server_restart_with_no_progress_line_missing_or_doubled():
+    e = Env()
+    token = local(e, "token", "create", "--user", "u-op", "--role", "operator", check=0).stdout.strip()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(e, port)
+    path = e.write("steps.yaml", STEPS)
+    client = subprocess.Popen([run_e2e.SLUICE, "--server", url, "run", path], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=client_env(SLUICE_TOKEN=token))
+    run_e2e.STARTED.append(client)
+    try:
+        run = client.stdout.readline().strip()
+        wait_until(lambda: task_state(e, run, "s1")[0] == "succeeded", "s1 to succeed")
+        # kill -9: the client's stream drops mid-run; the run's engine, a process of its own, goes on.
+        server.kill()
+        server.wait()
+        time.sleep(1.0)
+        assert task_state(e, run, "s7")[1] == "running", "the run ended before the restart"
+        assert client.poll() is None, client.stderr.read()
+        server = start_server(e, port)
+        out, err = client.communicate(timeout=120)
+        assert client.returncode == 0, err
+        here = local(LOCAL, "run", path, check=0)
+        want = progress_lines(here.stderr, here.stdout.splitlines()[0])
+        assert progress_lines(err, run) == want, (err, here.stderr)
+        assert len(want) >= 16, want  # a started and a succeeded line a step at least
+        # It followed the restarted server's stream (resumed after the last event it showed).
+        metrics = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+        assert any(l.startswith("sluice_api_requests_total") and "events/stream" in l
+                   for l in metrics.splitlines()), metrics
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@test
+def logs_follow_streams_stdout_and_stderr_until_the_attempt_ends():
+    e = Env()
+    path = e.write("talk.yaml", pipeline(
+        "    - {name: talk, run: [sh, -c, 'for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; sleep 0.2; done']}\n"))
+    proc = subprocess.Popen([run_e2e.SLUICE, "--server", URL, "run", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=client_env(SLUICE_TOKEN=TOKENS["operator"]))
+    run_e2e.STARTED.append(proc)
+    run = proc.stdout.readline().strip()
+    wait_until(lambda: json_of(remote("status", run, "-o", "json", check=0))["attempts"], "the attempt")
+    p = remote("logs", run, "talk", "-f", check=0, token="viewer")
+    assert p.stdout == "".join(f"out{i}\n" for i in range(1, 6)), p.stdout
+    assert p.stderr == "".join(f"err{i}\n" for i in range(1, 6)), p.stderr
+    assert proc.wait(timeout=60) == 0
+    here = local(SERVED, "logs", run, "talk", "-f", check=0)
+    assert (here.stdout, here.stderr) == (p.stdout, p.stderr)
+
+
+RESUMABLE = pipeline("    - {name: a, run: ['true'], compensate: {run: [echo, undo]}}\n"
+                     "    - {name: b, needs: [a], run: [sleep, '1'], retry: {limit: 1, on: [lost]}}\n")
+
+
+@test
+def resume_and_rollback_of_an_interrupted_served_run_print_and_exit_as_locally():
+    e = Env()
+    path = e.write("resumable.yaml", RESUMABLE)
+    got = {}
+    for where, state in (("local", LOCAL), ("remote", SERVED)):
+        # A run of the CLI on the state folder, killed with its engine: interrupted (the server's
+        # leader never resumes a run it did not start).
+        proc, run = state.start("run", path)
+        wait_until(lambda: task_state(state, run, "b")[0] == "running", "b to start")
+        run_e2e.crash(state, proc, run)
+        assert task_state(state, run, "b")[1] == "interrupted"
+        again = (lambda *a, **k: local(state, *a, **k)) if where == "local" else remote
+        resumed = again("resume", run)
+        refused = again("resume", run, check=2)
+        rolled = again("rollback", run)
+        got[where] = (resumed.returncode, resumed.stdout.replace(run, "RUN"),
+                      progress_lines(resumed.stderr, run),
+                      [l for l in normalise(resumed.stderr, [run]).splitlines() if l.startswith("run RUN ")],
+                      normalise(refused.stderr, [run]), rolled.returncode,
+                      [l for l in normalise(rolled.stderr, [run]).splitlines() if l.startswith("run RUN ")])
+        assert task_state(state, run, "b")[1] == "compensated", (where, task_state(state, run, "b"), rolled.stderr)
+    assert got["local"] == got["remote"], got
+    assert got["remote"][0] == 0 and got["remote"][5] == 0, got
+    assert remote("resume", "no-such-run", check=2).stderr == local(SERVED, "resume", "no-such-run", check=2).stderr
+
+
+GATED = pipeline(
+    "    - {name: build, run: [echo, built]}\n"
+    "    - name: sign-off\n      needs: [build]\n"
+    "      approval: {approvers: [alice, u-approver, root], quorum: 1, instructions: look first}\n"
+    "    - {name: deploy, needs: [sign-off], run: [echo, deployed]}\n")
+
+
+def pending(state_env, run):
+    listed = json.loads(local(state_env, "approvals", "-o", "json", check=0).stdout)
+    return any(a["run"] == run and a["state"] == "pending" for a in listed)
+
+
+@test
+def approvals_over_the_api_take_the_voter_from_the_token_with_the_local_rules():
+    e = Env()
+    path = e.write("gated.yaml", GATED)
+    # alice submits on the server, root here; each waits for sign-off.
+    proc = subprocess.Popen([run_e2e.SLUICE, "--server", URL, "run", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=client_env(SLUICE_TOKEN=TOKENS["alice-operator"]))
+    run_e2e.STARTED.append(proc)
+    run = proc.stdout.readline().strip()
+    lproc, lrun = LOCAL.start("run", path)
+    wait_until(lambda: pending(SERVED, run) and pending(LOCAL, lrun), "the approval requests")
+    for fmt in ([], ["-o", "json"]):
+        for flags in ([], ["--all"]):
+            here = local(SERVED, "approvals", *flags, *fmt, check=0).stdout
+            assert here == remote("approvals", *flags, *fmt, check=0, token="viewer").stdout, here
+    assert "look first" in remote("approvals", check=0, token="viewer").stdout
+    # Self-approval is refused as locally: alice's approver token, root here.
+    there = remote("approve", run, "sign-off", token="alice-approver", check=2)
+    here = local(LOCAL, "approve", lrun, "sign-off", check=2)
+    assert "forbidSelfApproval" in there.stderr, there.stderr
+    assert normalise(there.stderr.replace("alice", "U"), [run]) == \
+        normalise(here.stderr.replace("root", "U"), [lrun]), (there.stderr, here.stderr)
+    # A role that may not vote: one line, exit 2.
+    p = remote("approve", run, "sign-off", token="operator", check=2)
+    assert len(p.stderr.splitlines()) == 1, p.stderr
+    # An approver's vote counts as the token's user, and the run goes on.
+    ok = remote("approve", run, "sign-off", "--comment", "looks fine", token="approver", check=0)
+    assert ok.stdout == f"approved sign-off of run {run} (1 of 1 approvals)\n", ok.stdout
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert remote("approve", run, "sign-off", token="approver", check=2).stderr.startswith("sluice: ")
+    votes = [a for a in json_of(remote("approvals", "--all", "-o", "json", check=0))
+             if a["run"] == run][0]["votes"]
+    assert [(v["user"], v["comment"]) for v in votes] == [("u-approver", "looks fine")], votes
+    records = [json.loads(l) for l in remote("audit", "export", token="admin", check=0).stdout.splitlines()]
+    votes = [r for r in records if r["action"] == "approval.approved" and r["run"] == run
+             and "round" in r["details"]]  # the vote's record, not the engine's of the request
+    assert [r["actor"] for r in votes] == ["u-approver"], records[-3:]
+    local(LOCAL, "cancel", lrun, check=0)
+    lproc.wait(timeout=30)
+
+
+@test
+def breakers_audit_and_policy_eval_read_the_same_locally_and_over_the_api():
+    for fmt in ([], ["-o", "json"]):
+        here = local(SERVED, "breakers", *fmt, check=0).stdout
+        assert here == remote("breakers", *fmt, check=0, token="viewer").stdout, here
+    names = [b["name"] for b in json_of(remote("breakers", "-o", "json", check=0))]
+    assert names, "the resilient example leaves a breaker"
+    there = remote("breakers", "reset", names[0], check=0)
+    assert re.fullmatch(rf"({re.escape(names[0])}: \w+ -> \w+\n)+", there.stdout), there.stdout
+    here = local(LOCALS["resilient"], "breakers", "reset", names[0], check=0)
+    assert here.stdout == there.stdout, (here.stdout, there.stdout)
+    listed = json_of(remote("breakers", "-o", "json", check=0))
+    assert listed[0]["transitions"][-1]["who"] == "operator u-operator", listed
+    p = remote("breakers", "open", "nosuch", check=2)
+    assert p.stderr == local(SERVED, "breakers", "open", "nosuch", check=2).stderr
+    remote("breakers", "open", names[0], token="viewer", check=2)
+    # The audit log: the same check and the same lines; only admins read it.
+    for fmt in ([], ["-o", "json"]):
+        here = local(SERVED, "audit", "verify", *fmt, check=0).stdout
+        assert here == remote("audit", "verify", *fmt, token="admin", check=0).stdout, here
+    head = json_of(remote("audit", "verify", "-o", "json", token="admin", check=0))["head"]
+    assert remote("audit", "verify", "--head", head, token="admin", check=0).stdout == \
+        local(SERVED, "audit", "verify", "--head", head, check=0).stdout
+    assert remote("audit", "export", token="admin", check=0).stdout == local(SERVED, "audit", "export", check=0).stdout
+    remote("audit", "verify", token="operator", check=2)
+    # policy eval: the server's central policies, as `policy eval` without FILE judges the state
+    # folder's.
+    central = os.path.join(SERVED.state, "policies")
+    os.makedirs(central, exist_ok=True)
+    policy = os.path.join(central, "parity.yaml")
+    with open(policy, "w") as f:
+        f.write("apiVersion: sluice/v1\nkind: Policy\nmetadata: {name: parity}\nspec:\n"
+                "  match: {labels: {team: parity}}\n  rules:\n    - name: small\n"
+                "      expression: \"size(object.tasks) <= 3\"\n"
+                "      messageExpression: \"string(size(object.tasks)) + ' tasks, above 3'\"\n")
+    try:
+        for size, rc in ((2, 0), (5, 1)):
+            inp = SERVED.write(f"input{size}.json", json.dumps(
+                {"object": {"name": "p", "labels": {"team": "parity"},
+                            "tasks": [{"name": f"t{i}"} for i in range(size)]}}))
+            for fmt in ([], ["-o", "json"]):
+                here = local(SERVED, "policy", "eval", "--input", inp, *fmt, check=rc).stdout
+                there = remote("policy", "eval", "--input", inp, *fmt, token="viewer", check=rc).stdout
+                assert here == there and "parity" in here, (here, there)
+        bad = SERVED.write("bad-input.json", "{\"no\": 1}")
+        assert remote("policy", "eval", "--input", bad, check=2).stderr == \
+            local(SERVED, "policy", "eval", "--input", bad, check=2).stderr
+    finally:
+        os.remove(policy)
 
 
 @test
