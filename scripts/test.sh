@@ -80,6 +80,7 @@ suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
 suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 suite server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
+suite workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 suite e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"

@@ -1,6 +1,7 @@
 // The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
 // (cli/views.h), so the API and the CLI show the same documents.
 #include "server/api.h"
+#include "server/workers.h"
 
 #include <charconv>
 
@@ -176,6 +177,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
               [c](const ApiRequest&) { return ListTokens(*c); }});
   AddSubmitRoutes(router, ctx);
   AddActionRoutes(router, ctx);
+  AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 
 }  // namespace sluice

@@ -22,6 +22,7 @@ struct ApiContext {
   Env& env;
   GlobalOptions g;  // state_dir: the store's folder
   RequestMetrics& metrics;
+  int64_t lease_us = 30'000'000;  // how long a worker's lease lasts unrenewed (--lease-time)
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
 };

@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "common/value.h"
 #include "server/api.h"
+#include "server/workers.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -302,6 +303,8 @@ int RunServer(Env& env, const ServerOptions& o) {
   }
   RequestMetrics metrics;
   ApiContext ctx{env, g, metrics};
+  ctx.lease_us = int64_t{o.lease_s} * 1'000'000;
+  LeaseSweeper sweeper(ctx);  // workers.h
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;

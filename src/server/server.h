@@ -23,6 +23,7 @@ struct ServerOptions {
   size_t max_body_bytes = 16u << 20;
   int idle_timeout_s = 60;                // keep-alive, read and write timeouts
   int max_connections = 1024;
+  int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
 };
 
 // Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `state_dir`. Other schemes
