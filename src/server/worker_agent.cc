@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "common/strings.h"
@@ -48,7 +49,7 @@ struct Held {
   std::string logs[2];
   int64_t offsets[2] = {0, 0};
   bool ended = false;
-  bool killed = false;  // the server said to kill it: its end is not reported
+  bool killed = false;  // its lease expired: its end is not reported (it would be refused)
   AttemptEnd end;
 };
 
@@ -233,24 +234,34 @@ class Agent {
     if (r.status != 200) return;  // kept; the ends wait for the server
     auto v = ParseJson(r.body);
     const Value* kill = v && v->is_map() ? v->Find("kill") : nullptr;
+    const Value* extended = v && v->is_map() ? v->Find("extended") : nullptr;
     if (!kill || !kill->is_list()) return;
+    std::set<std::string> held;
+    if (extended && extended->is_list()) {
+      for (const Value& e : extended->as_list()) {
+        if (e.is_string()) held.insert(e.as_string());
+      }
+    }
     for (const Value& k : kill->as_list()) {
-      if (!k.is_string()) continue;
-      Kill(k.as_string(), "the server asked");
+      if (k.is_string()) Kill(k.as_string(), held.count(k.as_string()) > 0);
     }
   }
 
-  void Kill(const std::string& lease, const char* why) {
+  // Kills a held attempt: cancelled by its run (`still_held`: its end is reported, as a signal),
+  // or whose lease this worker no longer holds (its end would be refused: dropped).
+  void Kill(const std::string& lease, bool still_held) {
     auto it = held_.find(lease);
     if (it == held_.end()) return;
-    std::fprintf(stderr, "sluice worker: killing %s attempt %d of run %s: %s\n",
-                 it->second.req.task.c_str(), it->second.req.attempt, it->second.req.run_id.c_str(), why);
-    if (it->second.ended) {
-      held_.erase(it);
+    Held& h = it->second;
+    std::fprintf(stderr, "sluice worker: killing %s attempt %d of run %s: %s\n", h.req.task.c_str(),
+                 h.req.attempt, h.req.run_id.c_str(),
+                 still_held ? "its run cancelled it" : "its lease expired (recorded lost)");
+    if (h.ended) {
+      if (!still_held) held_.erase(it);
       return;
     }
-    it->second.killed = true;
-    local_.Cancel(it->second.handle, StopMode::kKill);
+    h.killed = !still_held;
+    local_.Cancel(h.handle, StopMode::kKill);
   }
 
   // Reports the ends not yet reported: artifacts first, then the end.

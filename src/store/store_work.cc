@@ -120,6 +120,13 @@ Result<std::optional<WorkRow>> Store::FindWork(const std::string& run_id, const 
 Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t expires_us,
                                               const std::function<std::string()>& new_lease) {
   std::sort(offer.labels.begin(), offer.labels.end());
+  if (offer.slots < 1) return std::vector<WorkRow>();
+  // Idle workers ask often: a read first, so that an empty queue never takes the write lock
+  // that the engines' commits need.
+  auto any = impl_->First<int64_t>("SELECT id FROM work WHERE state='queued' LIMIT 1",
+                                   [](SqlStmt* st) { return Int(st, 0); });
+  if (!any) return std::unexpected(any.error());
+  if (!*any) return std::vector<WorkRow>();
   return impl_->InTransaction([&]() -> Result<std::vector<WorkRow>> {
     std::vector<WorkRow> granted;
     if (offer.slots < 1) return granted;

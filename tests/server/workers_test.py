@@ -159,6 +159,16 @@ def placement_labels_route_each_task_to_the_worker_that_has_them():
     assert WORKERS["b"].dir in log_of(run, "in-b"), log_of(run, "in-b")
 
 
+@test
+def a_timeout_kills_the_attempt_on_its_worker_and_is_recorded_as_a_timeout():
+    run = submit(pipeline("    - {name: slow, executor: worker, timeout: 1s, run: [sleep, '30']}\n"))
+    started = time.time()
+    st = wait_finished(run, timeout=20)
+    first = attempts_of(st, "slow")[0]
+    assert st["status"] == "failed" and first["class"] == "timeout", (first, engine_log(run))
+    assert time.time() - started < LEASE_S + 5, "killed by the worker, not left to its lease"
+
+
 def kill_attempt_processes(run):
     """Kills what an attempt of `run` a killed worker left running (found by its marks)."""
     for pid in os.listdir("/proc"):
@@ -270,10 +280,60 @@ def a_draining_worker_finishes_what_it_holds_takes_nothing_new_and_exits_0():
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0, d.stderr()
     assert "draining" in d.stderr(), d.stderr()
-    st = request("GET", f"/api/v1/runs/{run}", TOKENS["admin"])
+    deadline = time.time() + 10  # the engine records the end it reported
+    while time.time() < deadline:
+        st = request("GET", f"/api/v1/runs/{run}", TOKENS["admin"])
+        if tasks_of(st)["one"]["state"] != "running":
+            break
+        time.sleep(0.05)
     assert tasks_of(st)["one"]["state"] == "succeeded", st
     assert not d.ran(run, "two", 1), "a draining worker takes nothing new"
     request("POST", f"/api/v1/runs/{run}/cancel", TOKENS["admin"], None, 202)
+
+
+def restart_server():
+    """Stops the suite's server and starts another on the same state folder and port."""
+    global SERVER
+    port = SERVER.port
+    SERVER.stop()
+    for _ in range(50):  # the port is free again at once (SO_REUSEADDR); retry a bind race
+        server = Server.__new__(Server)
+        server.env = ENV
+        server.proc = subprocess.Popen(
+            ENV.argv(["server", "--listen", f"127.0.0.1:{port}", "--lease-time", str(LEASE_S)]),
+            cwd=ENV.dir, stdout=subprocess.PIPE, stderr=open(os.path.join(ENV.dir, "server.log"), "a"),
+            text=True)
+        line = server.proc.stdout.readline().strip()
+        if line.endswith(f":{port}"):
+            server.port = port
+            SERVER = server
+            return
+        server.proc.wait()
+        time.sleep(0.1)
+    raise AssertionError("the server could not listen on its port again")
+
+
+@test
+def what_finished_while_the_server_was_down_is_recorded_not_run_again():
+    run = submit(pipeline(
+        "    - name: t\n      executor: worker\n      placement: {labels: {zone: a}}\n"
+        "      retry: {limit: 2}\n"
+        "      script: |\n        sleep 1.5\n        echo once >> ../../ran-t\n        printf 7 > n\n"
+        "      outputs: {params: [{name: n, from: {file: n}, type: int}]}\n"
+        "    - {name: after, executor: worker, run: [echo, '${{ tasks.t.outputs.params.n }}']}\n"))
+    deadline = time.time() + 20
+    while not WORKERS["a"].ran(run, "t", 1) and time.time() < deadline:
+        time.sleep(0.05)
+    assert WORKERS["a"].ran(run, "t", 1), "worker a did not take it"
+    SERVER.stop()
+    time.sleep(LEASE_S + 1.5)  # the attempt ends meanwhile, and longer than a lease time passes
+    restart_server()
+    st = wait_finished(run, timeout=LEASE_S * 5 + 20)
+    assert st["status"] == "succeeded", (st, engine_log(run))
+    assert [a["attempt"] for a in attempts_of(st, "t")] == [1], attempts_of(st, "t")
+    assert "7" in log_of(run, "after")
+    ran = open(os.path.join(WORKERS["a"].dir, "runs", run, "ran-t")).read()
+    assert ran == "once\n", ran
 
 
 @test
