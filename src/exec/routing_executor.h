@@ -25,7 +25,7 @@ class RoutingExecutor : public Executor {
   std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
   void Recorded() override;
 
-  static constexpr int64_t kQueuePollUs = 20'000;
+  static constexpr int64_t kQueuePollUs = 5'000;
 
  private:
   Executor& local_;

@@ -86,6 +86,7 @@ class HttpEdge {
     svr.new_task_queue = [n = o_.max_connections] { return new ThreadPerConnection(n); };
     svr.set_payload_max_length(o_.max_body_bytes);
     svr.set_keep_alive_timeout(o_.idle_timeout_s);
+    svr.set_tcp_nodelay(true);  // headers and body are two writes: no 40 ms Nagle wait between
     svr.set_read_timeout(o_.idle_timeout_s, 0);
     svr.set_write_timeout(o_.idle_timeout_s, 0);
     auto handle = [this](const httplib::Request& req, httplib::Response& res) {

@@ -15,6 +15,7 @@ class HttplibClient : public WorkerClient {
   HttplibClient(const std::string& url, const std::string& token) : client_(url), token_(token) {
     client_.set_connection_timeout(5, 0);
     client_.set_keep_alive(true);
+    client_.set_tcp_nodelay(true);  // a request is headers then body: no 40 ms Nagle wait
   }
 
   Response Send(const std::string& method, const std::string& path, const std::string& body,

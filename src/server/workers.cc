@@ -17,7 +17,7 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kLeasePollUs = 20'000;    // a waiting lease request looks again this often
+constexpr int64_t kLeasePollUs = 5'000;     // a waiting lease request looks again this often
 constexpr int64_t kMaxWaitUs = 30'000'000;  // the longest a lease request is held
 constexpr int kMaxGrant = 256;
 
