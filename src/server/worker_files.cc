@@ -42,6 +42,7 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   }
   auto offset = QueryInt(req, "offset", 0, INT64_MAX);
   if (!offset) return BadQueryInt("offset");
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   auto row = (*store)->LeasedWork(req.params.at("worker"), req.params.at("lease"));

@@ -84,6 +84,7 @@ ApiResponse Register(const ApiContext& ctx, const ApiRequest& req) {
   w.labels = Value(std::move(lm)).ToJson();
   w.slots = static_cast<int64_t>(slots);
   w.registered_us = w.seen_us = ctx.env.clock().NowUs();
+  w.user = req.who.user;
   if (auto s = (*store)->RegisterWorker(w); !s) return FromError(s.error());
   const double lease_s = static_cast<double>(ctx.lease_us) / 1e6;
   return Json(Value(ValueMap{{"worker", Value(w.id)}, {"version", Value(SLUICE_VERSION)},
@@ -101,6 +102,7 @@ Value LeaseItem(const WorkRow& w) {
 // POST /api/v1/workers/{worker}/lease: up to `max` attempts that fit the worker, held open up
 // to `waitSeconds` while none does.
 ApiResponse Lease(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
   auto body = Body(req);
   if (!body) return ErrorResponse(400, body.error().message);
   auto labels = Labels(*body);
@@ -154,11 +156,13 @@ Value StringList(const std::vector<std::string>& items) {
 // POST /api/v1/workers/{worker}/heartbeat: extends the leases the worker still holds; answers
 // those whose attempts it must kill.
 ApiResponse Heartbeat(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
   auto body = Body(req);
   if (!body) return ErrorResponse(400, body.error().message);
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   const int64_t now = ctx.env.clock().NowUs();
+  if (auto s = (*store)->TouchWorker(req.params.at("worker"), now); !s) return FromError(s.error());
   auto answer = (*store)->Heartbeat(req.params.at("worker"), Strings(*body, "leases"),
                                     now + ctx.lease_us);
   if (!answer) return FromError(answer.error());
@@ -189,6 +193,7 @@ Result<Value> ServerSideEnd(const ApiContext& ctx, const Value& end) {
 // POST /api/v1/workers/{worker}/leases/{lease}/end: the attempt's end. Refused (409) when the
 // worker no longer holds the lease: the attempt was recorded lost and may run elsewhere.
 ApiResponse End(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
   auto body = Body(req);
   if (!body) return ErrorResponse(400, body.error().message);
   auto end = ServerSideEnd(ctx, *body);
@@ -202,6 +207,23 @@ ApiResponse End(const ApiContext& ctx, const ApiRequest& req) {
 }
 
 }  // namespace
+
+std::optional<ApiResponse> NotThisWorker(const ApiContext& ctx, const ApiRequest& req) {
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto w = (*store)->FindWorker(req.params.at("worker"));
+  if (!w) return FromError(w.error());
+  if (!*w) {
+    return ErrorResponse(404, fmt::format("no worker {}: register first (POST /api/v1/workers)",
+                                          Quote(req.params.at("worker"))));
+  }
+  const auto role = req.who.RoleIn(kDefaultNamespace);
+  if ((*w)->user != req.who.user && role != Role::kAdmin) {
+    return ErrorResponse(403, fmt::format("worker {} was registered by {}, not {}",
+                                          Quote((*w)->id), (*w)->user, req.who.user));
+  }
+  return std::nullopt;
+}
 
 void AddWorkerRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;

@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "server/api.h"
@@ -42,6 +43,10 @@ class LeaseSweeper {
   bool stop_ = false;
   std::thread thread_;
 };
+
+// nullopt when the caller may speak for the worker of the route's {worker}: the token's user that
+// registered it (or an admin); else the answer: 404 for an unknown worker, 403 for another's.
+std::optional<ApiResponse> NotThisWorker(const ApiContext& ctx, const ApiRequest& req);
 
 // Where the server's artifact store keeps the blob `digest` named `name`
 // (STATE/artifacts/sha256/XX/DIGEST/NAME, as LocalExecutor::StoreArtifact stores it).

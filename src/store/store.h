@@ -272,6 +272,9 @@ class Store : public EventSink {
   // Queued rows (the lease queue's depth), and registered workers seen since `since_us`.
   Result<int64_t> QueuedWork();
   Status RegisterWorker(const WorkerRow& w);
+  // The registered worker `id`, if any; TouchWorker records that it was seen at `now_us`.
+  Result<std::optional<WorkerRow>> FindWorker(const std::string& id);
+  Status TouchWorker(const std::string& id, int64_t now_us);
   Result<int64_t> CountWorkers(int64_t since_us);
   // How many runs have each status, and tasks each state (as recorded), for /metrics.
   Result<std::vector<std::pair<std::string, int64_t>>> CountRunsByStatus();

@@ -92,7 +92,8 @@ CREATE INDEX work_by_state ON work(state, id);
 CREATE INDEX work_by_lease ON work(lease);
 CREATE TABLE workers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, labels TEXT NOT NULL,
-  slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL);
+  slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL,
+  user_name TEXT NOT NULL DEFAULT '');
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -193,7 +194,8 @@ CREATE INDEX work_by_state ON work(state, id);
 CREATE INDEX work_by_lease ON work(lease);
 CREATE TABLE workers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, labels TEXT NOT NULL,
-  slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL);
+  slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL,
+  user_name TEXT NOT NULL DEFAULT '');
 )sql",
 };
 
@@ -291,7 +293,7 @@ CREATE INDEX work_by_lease ON work(lease);
 CREATE TABLE workers (
   id TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
   labels TEXT NOT NULL, slots BIGINT NOT NULL, registered_us BIGINT NOT NULL,
-  seen_us BIGINT NOT NULL);
+  seen_us BIGINT NOT NULL, user_name TEXT NOT NULL DEFAULT '');
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -313,7 +315,7 @@ CREATE INDEX work_by_lease ON work(lease);
 CREATE TABLE workers (
   id TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
   labels TEXT NOT NULL, slots BIGINT NOT NULL, registered_us BIGINT NOT NULL,
-  seen_us BIGINT NOT NULL);
+  seen_us BIGINT NOT NULL, user_name TEXT NOT NULL DEFAULT '');
 )sql",
 };
 

@@ -224,11 +224,27 @@ Result<int64_t> Store::QueuedWork() {
 
 Status Store::RegisterWorker(const WorkerRow& w) {
   return impl_->InTransaction([&]() -> Status {
-    return impl_->Run("INSERT INTO workers(id,name,version,labels,slots,registered_us,seen_us) "
-                      "VALUES(?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name, "
-                      "version=excluded.version, labels=excluded.labels, slots=excluded.slots, "
-                      "seen_us=excluded.seen_us", w.id, w.name, w.version, w.labels, w.slots,
-                      w.registered_us, w.seen_us);
+    return impl_->Run("INSERT INTO workers(id,name,version,labels,slots,registered_us,seen_us,"
+                      "user_name) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                      "name=excluded.name, version=excluded.version, labels=excluded.labels, "
+                      "slots=excluded.slots, seen_us=excluded.seen_us", w.id, w.name, w.version,
+                      w.labels, w.slots, w.registered_us, w.seen_us, w.user);
+  });
+}
+
+Result<std::optional<WorkerRow>> Store::FindWorker(const std::string& id) {
+  return impl_->First<WorkerRow>(
+      "SELECT id,name,version,labels,slots,registered_us,seen_us,user_name FROM workers WHERE id=?",
+      [](SqlStmt* st) {
+        return WorkerRow{Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Int(st, 4),
+                         Int(st, 5), Int(st, 6), Text(st, 7)};
+      },
+      id);
+}
+
+Status Store::TouchWorker(const std::string& id, int64_t now_us) {
+  return impl_->InTransaction([&]() -> Status {
+    return impl_->Run("UPDATE workers SET seen_us=? WHERE id=?", now_us, id);
   });
 }
 

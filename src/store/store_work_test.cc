@@ -145,12 +145,18 @@ TEST_P(StoreWork, EndsAreCollectedOnceAndACancelledQueuedRowEndsAtOnce) {
   EXPECT_FALSE(*store->FindWork("r1", "a", 2));
 }
 
-TEST_P(StoreWork, WorkersAreCountedBySinceWhenTheyWereSeen) {
-  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 4, 10, 10}));
-  ASSERT_TRUE(store->RegisterWorker({"w-2", "host", "0.1.0", "{}", 4, 10, 50}));
-  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 2, 10, 60}));
+TEST_P(StoreWork, WorkersAreFoundAndCountedBySinceWhenTheyWereSeen) {
+  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 4, 10, 10, "robot"}));
+  ASSERT_TRUE(store->RegisterWorker({"w-2", "host", "0.1.0", "{}", 4, 10, 50, "robot"}));
+  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 2, 10, 60, "robot"}));
   EXPECT_EQ(*store->CountWorkers(40), 2);
   EXPECT_EQ(*store->CountWorkers(55), 1);
+  ASSERT_TRUE(store->TouchWorker("w-2", 70));
+  EXPECT_EQ(*store->CountWorkers(65), 1);
+  auto w = store->FindWorker("w-1");
+  ASSERT_TRUE(w && *w);
+  EXPECT_EQ((*w)->slots, 2);
+  EXPECT_FALSE(*store->FindWorker("w-9"));
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ struct WorkerRow {
   std::string labels;    // canonical JSON object
   int64_t slots = 0;
   int64_t registered_us = 0, seen_us = 0;
+  std::string user;      // the token's user that registered it: only it may speak for it
 };
 
 // What a heartbeat answers: the leases the worker holds that were extended, and those whose

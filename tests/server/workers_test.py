@@ -106,7 +106,8 @@ def pipeline(tasks):
 def setup():
     global ENV, SERVER
     ENV = Env()
-    for name, role in (("admin", "admin"), ("worker", "worker"), ("viewer", "viewer")):
+    for name, role in (("admin", "admin"), ("worker", "worker"), ("viewer", "viewer"),
+                       ("other-worker", "worker")):
         TOKENS[name] = ENV.sluice("token", "create", "--user", f"u-{name}", "--role", role,
                                   check=0).stdout.strip()
     SERVER = Server(ENV, "--lease-time", str(LEASE_S), shared=True)
@@ -245,6 +246,11 @@ def a_worker_of_another_version_is_refused():
                   {"version": "0.0.0-other", "slots": 1}, 409)
     assert "0.0.0-other" in err["error"]["message"] and version() in err["error"]["message"], err
     request("POST", "/api/v1/workers", TOKENS["viewer"], {"version": version()}, 403)
+    # Only the token's user that registered a worker speaks for it.
+    mine = request("POST", "/api/v1/workers", TOKENS["worker"], {"version": version()})["worker"]
+    request("POST", f"/api/v1/workers/{mine}/heartbeat", TOKENS["other-worker"], {"leases": []}, 403)
+    request("POST", f"/api/v1/workers/{mine}/lease", TOKENS["other-worker"], {"slots": 1}, 403)
+    request("POST", "/api/v1/workers/w-unknown/heartbeat", TOKENS["worker"], {"leases": []}, 404)
     status, _, _ = SERVER.request("GET", "/api/v1/runs", TOKENS["worker"])
     assert status == 403, "a worker's token reads no run"
 
