@@ -86,10 +86,12 @@ ApiResponse Register(const ApiContext& ctx, const ApiRequest& req) {
   w.registered_us = w.seen_us = ctx.env.clock().NowUs();
   w.user = req.who.user;
   if (auto s = (*store)->RegisterWorker(w); !s) return FromError(s.error());
+  // Heartbeats come a third of a lease apart, and at least every 2 s: a cancelled attempt is
+  // killed at its worker's next heartbeat.
   const double lease_s = static_cast<double>(ctx.lease_us) / 1e6;
   return Json(Value(ValueMap{{"worker", Value(w.id)}, {"version", Value(SLUICE_VERSION)},
                              {"leaseSeconds", Value(lease_s)},
-                             {"heartbeatSeconds", Value(lease_s / 3)}}));
+                             {"heartbeatSeconds", Value(std::min(lease_s / 3, 2.0))}}));
 }
 
 // One lease in a lease answer: its id and its attempt's request.

@@ -170,14 +170,46 @@ def a_timeout_kills_the_attempt_on_its_worker_and_is_recorded_as_a_timeout():
     assert time.time() - started < LEASE_S + 5, "killed by the worker, not left to its lease"
 
 
-def kill_attempt_processes(run):
-    """Kills what an attempt of `run` a killed worker left running (found by its marks)."""
+@test
+def cancelling_a_run_kills_its_attempt_on_the_worker():
+    run = submit(pipeline("    - {name: long, executor: worker, placement: {labels: {zone: b}}, "
+                          "run: [sh, -c, 'echo started; sleep 60']}\n"))
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status, _, data = SERVER.request("GET", f"/api/v1/runs/{run}/tasks/long/logs", TOKENS["admin"])
+        if status == 200 and b"started" in data:
+            break
+        time.sleep(0.1)
+    assert "started" in log_of(run, "long"), "its log never reached the server"
+    request("POST", f"/api/v1/runs/{run}/cancel", TOKENS["admin"], None, 202)
+    st = wait_finished(run, timeout=20)
+    assert st["status"] == "cancelled", st
+    deadline = time.time() + 10
+    while time.time() < deadline and attempt_processes(run):
+        time.sleep(0.1)
+    assert not attempt_processes(run), "the worker killed the attempt's process"
+
+
+def attempt_processes(run):
+    """The pids of processes that carry `run`'s marks (SLUICE_RUN_ID)."""
+    pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            if f"SLUICE_RUN_ID={run}".encode() in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
-                os.kill(int(pid), signal.SIGKILL)
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"SLUICE_RUN_ID={run}".encode() in env:
+            pids.append(int(pid))
+    return pids
+
+
+def kill_attempt_processes(run):
+    """Kills what an attempt of `run` a killed worker left running (found by its marks)."""
+    for pid in attempt_processes(run):
+        try:
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
 
