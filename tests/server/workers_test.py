@@ -7,7 +7,7 @@ routes are checked against docs/openapi.yaml.
 Usage: workers_test.py SLUICE [--only SUBSTRING]
 Prints one line per failure and ends with "workers: N passed, M failed".
 """
-import http.client, json, os, signal, subprocess, sys, tempfile, time
+import http.client, json, os, shutil, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +20,7 @@ LEASE_S = 3
 ENV = SERVER = None
 TOKENS = {}
 WORKERS = {}  # name -> Worker
+STOPPED = []  # workers replaced in WORKERS (their folders are removed at the end)
 
 
 def test(fn):
@@ -41,6 +42,8 @@ class Worker:
                                      text=True, env=dict(os.environ, SLUICE_TOKEN=TOKENS["worker"]))
         line = self.proc.stdout.readline().strip()
         assert line.startswith("sluice worker w-") and "registered" in line, (line, self.stderr())
+        if name in WORKERS:
+            STOPPED.append(WORKERS[name])
         WORKERS[name] = self
 
     def stderr(self):
@@ -389,10 +392,11 @@ if __name__ == "__main__":
         setup()
         rc = run_e2e.run_suite([t for t in TESTS if only in t.__name__], "workers")
     finally:
-        for w in WORKERS.values():
+        for w in list(WORKERS.values()) + STOPPED:
             if w.proc.poll() is None:
                 w.proc.kill()
                 w.proc.wait()
+            shutil.rmtree(w.dir, ignore_errors=True)
         if SERVER:
             SERVER.stop()
     sys.exit(rc)
