@@ -83,6 +83,7 @@ suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 suite server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 suite server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
 suite cli-parity /usr/bin/python3 tests/server/cli_parity_test.py "$build/sluice"  # the CLI against a server
+suite workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 suite e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"

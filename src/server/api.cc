@@ -1,6 +1,7 @@
 // The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
 // (cli/views.h), so the API and the CLI show the same documents.
 #include "server/api.h"
+#include "server/workers.h"
 
 #include <charconv>
 #include <cstdio>
@@ -200,6 +201,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddApprovalRoutes(router, ctx);
   AddGovernanceRoutes(router, ctx);
   AddArtifactRoutes(router, ctx);
+  AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 
 }  // namespace sluice

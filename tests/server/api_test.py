@@ -135,7 +135,7 @@ def setup():
        outputs: {artifacts: [{name: model, path: m.bin}, {name: folder, path: d}]}}
 """, "  imports: [breakers.yaml]\n"))
     RUNS["arts"] = ENV.sluice("run", "arts.yaml", check=0).stdout.splitlines()[0]
-    for role in ("viewer", "operator", "approver", "admin"):
+    for role in ("viewer", "operator", "approver", "admin", "worker"):
         p = ENV.sluice("token", "create", "--user", f"u-{role}", "--role", role, check=0)
         TOKENS[role] = p.stdout.strip()
     TOKENS["elsewhere"] = ENV.sluice("token", "create", "--user", "other", "--role", "ml=admin",
@@ -896,7 +896,7 @@ def route_table_of_docs():
     """The `| `METHOD PATH` | needs |` rows of docs/server.md."""
     rows = {}
     for line in open(os.path.join(REPO, "docs", "server.md")):
-        m = re.match(r"\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \| ([a-z ]+) \|$", line.strip())
+        m = re.match(r"\| `(GET|HEAD|POST|PUT|PATCH|DELETE) (/[^`]*)` \| ([a-z ]+) \|$", line.strip())
         if m:
             rows[(m.group(1), m.group(2))] = m.group(3)
     return rows
@@ -904,7 +904,8 @@ def route_table_of_docs():
 
 ALLOWS = {  # docs/server.md's role table
     "viewer": {"read"}, "operator": {"read", "submit", "operate"},
-    "approver": {"read", "approve"}, "admin": {"read", "submit", "operate", "approve", "admin"},
+    "approver": {"read", "approve"}, "admin": {"read", "submit", "operate", "approve", "admin", "work"},
+    "worker": {"work"},
 }
 
 
@@ -918,7 +919,8 @@ def the_role_matrix_holds_on_every_route_of_the_router():
         assert route_of(template) == template and method.lower() in OPENAPI["paths"][template], \
             f"{method} {template} is not in docs/openapi.yaml"
     # Placeholders that change nothing: reads see real runs, actions name ones that do not exist.
-    values = {"ns": "elsewhere-ns", "task": "a", "digest": "0" * 64, "name": "no-such-breaker"}
+    values = {"ns": "elsewhere-ns", "task": "a", "digest": "0" * 64, "name": "no-such-breaker",
+              "worker": "no-such-worker", "lease": "no-such-lease"}
     for (method, template), needs in table.items():
         path = template
         for k, v in values.items():
@@ -926,7 +928,7 @@ def the_role_matrix_holds_on_every_route_of_the_router():
         path = path.replace("{id}", RUNS["ok"] if method == "GET" else "no-such-run")
         if template == "/api/v1/namespaces/{ns}/runs":
             path = template.replace("{ns}", "default")
-        for who in ("none", "bad", "viewer", "operator", "approver", "admin"):
+        for who in ("none", "bad", "viewer", "operator", "approver", "admin", "worker"):
             token = {"none": None, "bad": "sluice.0000000000000000.nope"}.get(who, TOKENS.get(who))
             s = Stream(SERVER, path, token) if method == "GET" else None
             if s:
