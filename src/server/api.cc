@@ -146,10 +146,15 @@ ApiResponse ListTokens(const ApiContext& ctx) {
 }
 
 ApiResponse Ready(const ApiContext& ctx) {
+  // Anyone may ask (no token): the store's error, which may name its URL, goes to the log only.
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  if (!store) {
+    ctx.Log("not ready: " + store.error().message);
+    return ErrorResponse(503, "the store cannot be opened");
+  }
   if (auto runs = (*store)->ListRuns(1); !runs) {
-    return ErrorResponse(503, "the store does not answer: " + runs.error().message);
+    ctx.Log("not ready: " + runs.error().message);
+    return ErrorResponse(503, "the store does not answer");
   }
   ValueMap body{{"status", Value("ready")}};
   if (ctx.leading) body.emplace_back("leader", Value(ctx.leading->load()));
@@ -161,7 +166,10 @@ ApiResponse Metrics(const ApiContext& ctx) {
   r.content_type = "text/plain; version=0.0.4";
   r.body = ctx.metrics.Render();
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  if (!store) {
+    ctx.Log("metrics: " + store.error().message);
+    return ErrorResponse(503, "the store cannot be opened");
+  }
   auto runs = (*store)->CountRunsByStatus();
   if (!runs) return FromError(runs.error());
   auto tasks = (*store)->CountTasksByState();

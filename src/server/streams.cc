@@ -11,9 +11,11 @@
 // found at the latest then. The one-run stream ends after the run's run.finished event, or at
 // once when the run has finished and nothing after the position is left.
 //
-// The newest events are read from the store and encoded once for every stream (EventFeed): a
-// stream within that window takes its messages from it, one behind it (a resume from long ago)
-// reads the store itself until it catches up. The first version read and encoded per stream:
+// The newest events are read from the store and encoded once for every stream (EventFeed), in
+// a window that begins at the newest event when the server first serves a stream: a stream
+// within the window takes its messages from it, one behind it (a resume from before) reads the
+// store itself until it catches up. A one-run stream's position moves past the other runs'
+// events it was shown, so it keeps asking the feed for what is new. The first version read and encoded per stream:
 // with 50 streams of all runs beside a 10,000-task run the status reads' p99 went from 30 ms to
 // seconds (bench/RESULTS.md), the server encoding every event 50 times.
 #include <algorithm>
@@ -45,6 +47,13 @@ struct FeedItem {
 };
 using Items = std::vector<std::shared_ptr<const FeedItem>>;
 
+// What a stream gets: its events, and the position up to which events were looked at (those of
+// other runs included), where its next request starts.
+struct Batch {
+  Items items;
+  int64_t scanned = 0;
+};
+
 std::shared_ptr<const FeedItem> Encode(const Event& e) {
   ValueMap data{{"run", Value(e.run_id)}};
   const Value event = EventJson(e);  // named: a temporary would end before the loop
@@ -64,20 +73,30 @@ class EventFeed {
  public:
   explicit EventFeed(const ApiContext& ctx) : ctx_(ctx) {}
 
-  // At most kPage events after `pos` (of run `run_id`; "" = all), in order. Empty when there
+  // At most kPage events after `pos` (of run `run_id`; "" = all), in order; none when there
   // are none yet.
-  Result<Items> After(int64_t pos, const std::string& run_id) {
+  Result<Batch> After(int64_t pos, const std::string& run_id) {
     std::unique_lock<std::mutex> l(mu_);
+    if (!started_) {  // the window begins at the newest event: history is read per stream
+      SLUICE_TRY(store, ctx_.ThreadStore());
+      SLUICE_TRY(last, (*store)->LastEventSeq());
+      start_ = end_ = *last;
+      started_ = true;
+    }
     if (pos < start_) {  // behind the window: this stream reads the store itself
       l.unlock();
       return Direct(pos, run_id);
     }
     if (pos >= end_) SLUICE_TRY_STATUS(Refresh());
-    Items out;
+    Batch out{{}, std::max(pos, end_)};
     auto it = std::upper_bound(items_.begin(), items_.end(), pos,
                                [](int64_t p, const auto& item) { return p < item->seq; });
-    for (; it != items_.end() && out.size() < kPage; ++it) {
-      if (run_id.empty() || (*it)->run_id == run_id) out.push_back(*it);
+    for (; it != items_.end(); ++it) {
+      if (out.items.size() == kPage) {
+        out.scanned = out.items.back()->seq;
+        break;
+      }
+      if (run_id.empty() || (*it)->run_id == run_id) out.items.push_back(*it);
     }
     return out;
   }
@@ -101,17 +120,18 @@ class EventFeed {
     return {};
   }
 
-  Result<Items> Direct(int64_t pos, const std::string& run_id) {
+  Result<Batch> Direct(int64_t pos, const std::string& run_id) {
     SLUICE_TRY(store, ctx_.ThreadStore());
     SLUICE_TRY(events, (*store)->LoadEventsAfter(pos, run_id, kPage));
-    Items out;
-    for (const Event& e : *events) out.push_back(Encode(e));
+    Batch out{{}, events->empty() ? pos : events->back().seq};
+    for (const Event& e : *events) out.items.push_back(Encode(e));
     return out;
   }
 
   const ApiContext& ctx_;
   std::mutex mu_;
   std::deque<std::shared_ptr<const FeedItem>> items_;
+  bool started_ = false;
   int64_t start_ = 0, end_ = 0;
   int64_t read_us_ = INT64_MIN / 2;
   bool more_ = false;  // the last read filled a page: more may follow at once
@@ -137,7 +157,8 @@ class EventStream {
                               Value(ValueMap{{"message", Value(events.error().message)}}).ToJson()));
         return false;
       }
-      if (!events->empty()) return Send(*events, out);
+      if (!events->items.empty()) return Send(*events, out);
+      pos_ = std::max(pos_, events->scanned);  // past other runs' events
       if (!run_id_.empty() && !checked_end_) {
         // Caught up: a run that already ended (its run.finished before the position) ends here.
         checked_end_ = true;
@@ -158,10 +179,10 @@ class EventStream {
  private:
   // Sends `events` (those the token may read); false when the run's stream ends with them or
   // the client is gone.
-  bool Send(const Items& items, StreamSink& out) {
+  bool Send(const Batch& batch, StreamSink& out) {
     std::string chunk;
     bool ended = false;
-    for (const auto& item : items) {
+    for (const auto& item : batch.items) {
       pos_ = item->seq;
       if (!who_.Can(Action::kRead, NamespaceOfRun(item->run_id))) continue;
       chunk += item->message;
@@ -174,6 +195,7 @@ class EventStream {
       if (!out.Write(chunk)) return false;
       last_write_us_ = ctx_.env.clock().NowUs();
     }
+    if (!ended) pos_ = std::max(pos_, batch.scanned);
     return !ended;
   }
 

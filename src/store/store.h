@@ -325,6 +325,8 @@ class Store : public EventSink {
   // `run_id`, or of every run when it is "" (sequence numbers are global and committed in
   // order, so a reader that saw N never later sees a new event below N). The server's event
   // streams (src/server/streams.cc) resume from a position this way.
+  // The sequence number of the newest event of any run (0 when there is none).
+  Result<int64_t> LastEventSeq();
   Result<std::vector<Event>> LoadEventsAfter(int64_t after_seq, const std::string& run_id,
                                              int limit);
   Result<std::vector<TaskRecord>> ListTasks(const std::string& run_id);
