@@ -58,18 +58,18 @@ std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, 
   return std::min(v, max);
 }
 
-ApiResponse BadQueryInt(const std::string& name) {
-  return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
-}
-
-namespace {
-
-ApiResponse Json(const Value& v, int status = 200) {
+ApiResponse Json(const Value& v, int status) {
   ApiResponse r;
   r.status = status;
   r.body = v.ToJson();
   return r;
 }
+
+ApiResponse BadQueryInt(const std::string& name) {
+  return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
+}
+
+namespace {
 
 ApiResponse ListRuns(const ApiContext& ctx, const ApiRequest& req) {
   auto limit = QueryInt(req, "limit", 50, 500);

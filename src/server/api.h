@@ -70,6 +70,8 @@ void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 // query parameter `name` (`fallback` when absent, at most `max`; nullopt when it is not one) and
 // the 400 that says so.
 ApiResponse FromError(const Error& e);
+// A JSON answer of `v` with `status`.
+ApiResponse Json(const Value& v, int status = 200);
 std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, int64_t fallback,
                                 int64_t max);
 ApiResponse BadQueryInt(const std::string& name);

@@ -21,13 +21,6 @@ constexpr int64_t kLeasePollUs = 5'000;     // a waiting lease request looks aga
 constexpr int64_t kMaxWaitUs = 30'000'000;  // the longest a lease request is held
 constexpr int kMaxGrant = 256;
 
-ApiResponse Json(const Value& v, int status = 200) {
-  ApiResponse r;
-  r.status = status;
-  r.body = v.ToJson();
-  return r;
-}
-
 // The request's body as a JSON object, or the 400 that says why not.
 Result<Value> Body(const ApiRequest& req) {
   auto v = ParseJson(req.body);
