@@ -5,6 +5,7 @@ builtin:noop tasks (plus TASKS/20 one-process tasks) executes on the same state 
 the reads' p50/p99/max latency and how many events the streams received.
 
 Usage: bench/api_load.py build/sluice [--clients 200] [--streams 50] [--tasks 10000] [--seconds 20]
+                         [--stream-clients curl|python]
 Not a test: the figures go to bench/RESULTS.md by hand.
 """
 import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
@@ -17,6 +18,9 @@ def main():
     ap.add_argument("--streams", type=int, default=50)
     ap.add_argument("--tasks", type=int, default=10000)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--stream-clients", choices=["curl", "python"], default="curl",
+                    help="consume the streams in curl processes (default) or in this process's "
+                         "threads, which then compete with the readers for Python's GIL")
     a = ap.parse_args()
     sluice = os.path.abspath(a.sluice)
     d = tempfile.mkdtemp(prefix="sluice-api-load-")
@@ -42,6 +46,13 @@ def main():
     stop = threading.Event()
     received = [0] * a.streams
     lat, errors = [], []
+
+    def stream_process(i):
+        # A stream's consumer in a process of its own (curl), so that parsing the streams does
+        # not take the GIL from the readers whose latency is measured.
+        return subprocess.Popen(
+            ["curl", "-sN", "-o", os.path.join(d, f"stream-{i}"), "-H", f"Authorization: Bearer {token}",
+             f"http://127.0.0.1:{port}/api/v1/events/stream"])
 
     def stream(i):
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -73,7 +84,9 @@ def main():
             time.sleep(max(0, 1 - (time.perf_counter() - t0)))
         c.close()
 
-    threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in range(a.streams)]
+    procs = [stream_process(i) for i in range(a.streams)] if a.stream_clients == "curl" else []
+    threads = [] if procs else [threading.Thread(target=stream, args=(i,), daemon=True)
+                                for i in range(a.streams)]
     threads += [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(a.clients)]
     for t in threads:
         t.start()
@@ -84,6 +97,10 @@ def main():
     stop.set()
     rc = engine.wait()
     ran = time.time() - t0
+    for i, p in enumerate(procs):
+        p.terminate()
+        p.wait()
+        received[i] = sum(1 for l in open(os.path.join(d, f"stream-{i}"), "rb") if l.startswith(b"id: "))
     server.terminate()
     server.wait(timeout=30)
     lat.sort()

@@ -14,12 +14,13 @@ std::string_view RoleName(Role r) {
     case Role::kOperator: return "operator";
     case Role::kApprover: return "approver";
     case Role::kAdmin: return "admin";
+    case Role::kWorker: return "worker";
   }
   return "viewer";
 }
 
 std::optional<Role> ParseRole(std::string_view s) {
-  for (Role r : {Role::kViewer, Role::kOperator, Role::kApprover, Role::kAdmin}) {
+  for (Role r : {Role::kViewer, Role::kOperator, Role::kApprover, Role::kAdmin, Role::kWorker}) {
     if (RoleName(r) == s) return r;
   }
   return std::nullopt;
@@ -32,15 +33,20 @@ std::string_view ActionName(Action a) {
     case Action::kOperate: return "operate";
     case Action::kApprove: return "approve";
     case Action::kAdmin: return "admin";
+    case Action::kWork: return "work";
   }
   return "read";
 }
 
 // The table of docs/server.md: an approver votes but does not run things, an operator runs
 // things but does not vote (separation of duties), an admin does both and manages the server.
+// A worker's token only works: a stolen one leases attempts (and their requests) but reads no
+// run, submits nothing and votes on nothing.
 bool Allows(Role r, Action a) {
+  if (r == Role::kWorker) return a == Action::kWork;
   switch (a) {
     case Action::kRead: return true;
+    case Action::kWork: return r == Role::kAdmin;
     case Action::kSubmit:
     case Action::kOperate: return r == Role::kOperator || r == Role::kAdmin;
     case Action::kApprove: return r == Role::kApprover || r == Role::kAdmin;

@@ -19,8 +19,9 @@ namespace sluice {
 
 struct TokenRow;
 
-// Ordered: every role may read; the others add what the table in docs/server.md says.
-enum class Role { kViewer, kOperator, kApprover, kAdmin };
+// Every role but worker may read; the others add what the table in docs/server.md says. A
+// worker (a `sluice worker`'s machine identity) may only work: lease attempts and report them.
+enum class Role { kViewer, kOperator, kApprover, kAdmin, kWorker };
 std::string_view RoleName(Role r);
 std::optional<Role> ParseRole(std::string_view s);
 
@@ -31,6 +32,7 @@ enum class Action {
   kOperate,  // cancel, resume, retry, rerun, roll back a run; open, close, reset a breaker
   kApprove,  // vote on an approval
   kAdmin,    // tokens, audit export and verify, waivers, schedules' definitions
+  kWork,     // a worker's routes: register, lease, heartbeat, logs, blobs, ends (workers.cc)
 };
 std::string_view ActionName(Action a);
 bool Allows(Role r, Action a);

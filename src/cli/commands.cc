@@ -10,6 +10,7 @@
 #include "cli/approvals.h"
 #include "cli/breakers.h"
 #include "cli/cli_support.h"
+#include "cli/work_queue.h"
 #include "cli/components.h"
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
@@ -274,6 +275,15 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   LocalExecutor executor(env, launcher, run_dir,
                          env.files().Absolute(PathJoin(g.state_dir, "artifacts")),
                          TaskBaseEnvironment(env, *plan));
+  // Tasks of executor: worker go through the store's work queue (docs/workers.md).
+  std::unique_ptr<WorkerPlane> workers;
+  Executor* run_executor = &executor;
+  if (HasWorkerTasks(*plan)) {
+    auto opened = OpenWorkerPlane(env, g, run_id, executor);
+    if (!opened) return Report(opened.error());
+    workers = std::move(*opened);
+    run_executor = workers->routing.get();
+  }
   StoreCache cache(store);
   bool tty = env.IsTty(2) && !cancel_only;
   auto no_color = env.GetVar("NO_COLOR");
@@ -289,7 +299,8 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   // ~30 ms per 100,000 tasks, only to delay the exit that follows this command. A global keeps
   // it reachable, so leak checkers do not count it; its destructor has nothing else to do.
   static Engine* kept_engine = nullptr;
-  kept_engine = new Engine(plan, params, opts, clock, executor, faulty_sink, &cache, &progress);
+  kept_engine = new Engine(plan, params, opts, clock, *run_executor, faulty_sink, &cache,
+                           &progress);
   Engine& engine = *kept_engine;
   if (auto s = engine.Replay(history); !s) return Report(s.error());
   if (x.retry) {  // sluice retry (rerun.cc)
@@ -440,6 +451,17 @@ Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const P
   return RebindSecrets(env, plan, stored, digests, o.secret_params);
 }
 
+// Refuses a plan with a task of executor: worker: only `sluice server` hands attempts to
+// workers, and a local run would wait for them forever.
+static Status NoWorkerTasks(const Plan& plan) {
+  for (const PlanTask& t : plan.tasks) {
+    if (!t.remote()) continue;
+    return FailAt(t.spec->loc, "task {} has executor: worker, which needs `sluice server` and "
+                  "its workers: submit the pipeline to a server (docs/workers.md)", Quote(t.name));
+  }
+  return {};
+}
+
 int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   FileSystem& fs = env.files();
   Clock& clock = env.clock();
@@ -449,6 +471,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   if (!who) return Report(who.error());
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
+  if (auto s = NoWorkerTasks(**plan); !s) return Report(s.error());
   auto given = ParamsWithFile(env, **plan, o.params_file, o.params);
   if (!given) return Report(given.error());
   auto bound = BindRunParams(env, **plan, *given);

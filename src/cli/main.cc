@@ -408,12 +408,14 @@ std::string_view FirstCommand(int argc, char** argv) {
 // tokens of a server, kept in the state folder's store.
 void AddServerCommands(CLI::App& app, Options& o, Subcommands& s) {
   app.add_subcommand("server", "serve the HTTP API (sluice server --help)")->allow_extras();
+  app.add_subcommand("worker", "run attempts for a sluice server (sluice worker --help)")
+      ->allow_extras();  // issue 13: docs/workers.md
   CLI::App* token = app.add_subcommand("token", "API tokens of sluice server");
   token->require_subcommand(1);
   s.token_create = token->add_subcommand("create", "make a token; prints it once");
   s.token_create->add_option("--user", o.token.user, "whom the token speaks for")->required();
   s.token_create->add_option("--role", o.token.roles, "ROLE or NAMESPACE=ROLE (repeatable); "
-                             "viewer, operator, approver or admin")->required();
+                             "viewer, operator, approver, admin or worker")->required();
   s.token_create->add_option("--expires-in", o.token_expires, "a duration (30d, 12h); default never");
   s.token_list = token->add_subcommand("list", "tokens and their state (never their secrets)");
   s.token_revoke = token->add_subcommand("revoke", "revoke a token by id");
@@ -448,7 +450,8 @@ bool GoesToServer(Env& env, const Options& o, const Subcommands& s) {
 int main(int argc, char** argv) {
   using namespace sluice;
   // The network commands live in sluice-net, so that `sluice run` never loads their libraries.
-  if (FirstCommand(argc, argv) == "server") return Report(ExecBeside("sluice-net", argv));
+  const std::string_view first = FirstCommand(argc, argv);
+  if (first == "server" || first == "worker") return Report(ExecBeside("sluice-net", argv));
   CLI::App app{"sluice: pipelines from reusable components, run fast and durably"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand

@@ -223,14 +223,19 @@ Result<std::shared_ptr<RunSecrets>> RebindSecrets(Env& env, const Plan& plan, co
 }
 
 std::vector<std::string> TaskBaseEnvironment(Env& env, const Plan& plan) {
-  std::set<std::string> hidden;
+  // Sluice's own credentials never reach a task: the store's URL (it may hold a password), the
+  // API token and server of the CLI against a server.
+  std::set<std::string> hidden{"SLUICE_STORE", "SLUICE_TOKEN", "SLUICE_SERVER", kServedEngineVar};
   for (const auto& d : plan.pipeline->secrets) {
     if (d.source == SecretDecl::Source::kEnv) hidden.insert(d.env);
   }
+  // An engine a server started got libpq's PG* variables for the server's store only.
+  const bool served = env.GetVar(kServedEngineVar).has_value();
   std::vector<std::string> out = env.Environment();
   std::erase_if(out, [&](const std::string& kv) {
     std::string name = kv.substr(0, kv.find('='));
-    return hidden.contains(name) || StartsWith(name, "SLUICE_PARAM_");
+    return hidden.contains(name) || StartsWith(name, "SLUICE_PARAM_") ||
+           (served && StartsWith(name, "PG"));
   });
   return out;
 }

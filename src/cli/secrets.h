@@ -41,8 +41,13 @@ Result<std::shared_ptr<RunSecrets>> RebindSecrets(Env& env, const Plan& plan, co
                                                   const Value& digests,
                                                   const std::map<std::string, std::string>& given);
 
+// Set in the environment of an engine that `sluice server` started (server/api.h, StartEngine).
+inline constexpr const char* kServedEngineVar = "SLUICE_SERVED_ENGINE";
+
 // The environment tasks inherit: this process's, without the variables that spec.secrets come
-// from and without SLUICE_PARAM_* (a task receives those only by naming them).
+// from, without SLUICE_PARAM_* (a task receives those only by naming them), without Sluice's own
+// SLUICE_STORE, SLUICE_TOKEN and SLUICE_SERVER, and, in an engine a server started, without the
+// PG* variables it was given for the server's store.
 std::vector<std::string> TaskBaseEnvironment(Env& env, const Plan& plan);
 
 }  // namespace sluice

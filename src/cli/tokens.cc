@@ -37,7 +37,7 @@ Status AddRole(const std::string& text, std::map<std::string, Role>& roles) {
   auto role = ParseRole(name);
   if (!role || ns.empty()) {
     return Fail(ErrorCode::kInvalidInput, "--role {}: expected ROLE or NAMESPACE=ROLE, ROLE one "
-                "of viewer, operator, approver, admin (NAMESPACE * for all)", Quote(text));
+                "of viewer, operator, approver, admin, worker (NAMESPACE * for all)", Quote(text));
   }
   roles[ns] = *role;
   return {};

@@ -487,6 +487,13 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
     return r;
   }
   req.working_dir = WorkingDirFor(t, state.plan());
+  if (t.remote()) {
+    req.executor = "worker";
+    if (t.labels()) req.labels = *t.labels();
+    req.cpu = t.resources->cpu;
+    req.memory = t.resources->memory;
+    req.gpu = t.resources->gpu;
+  }
   if (!t.spec->secrets().empty()) {
     if (auto err = AddSecrets(t, ctx, req)) {
       r.kind = Resolution::Kind::kInvalid;

@@ -113,12 +113,17 @@ bool Decider::ParallelismFull(const Instance& in) const {
 
 bool Decider::Fits(const Instance& in) const {
   const Usage& u = state_.usage();
-  if (u.slots + 1 > capacity_.jobs) return false;
+  const PlanTask& t = plan_.tasks[in.plan];
   if (ParallelismFull(in)) return false;
-  const Resources& r = *plan_.tasks[in.plan].resources;
-  if (r.cpu > 0 && u.cpu + r.cpu > capacity_.cpu + 1e-9) return false;
-  if (capacity_.memory > 0 && r.memory > 0 && u.memory + r.memory > capacity_.memory) return false;
-  if (r.gpu > 0 && u.gpu + r.gpu > capacity_.gpu + 1e-9) return false;
+  const Resources& r = *t.resources;
+  // A worker's attempt counts against the worker's slots, cpu, memory and gpu: the worker that
+  // leases it checks them.
+  if (!t.remote()) {
+    if (u.slots + 1 > capacity_.jobs) return false;
+    if (r.cpu > 0 && u.cpu + r.cpu > capacity_.cpu + 1e-9) return false;
+    if (capacity_.memory > 0 && r.memory > 0 && u.memory + r.memory > capacity_.memory) return false;
+    if (r.gpu > 0 && u.gpu + r.gpu > capacity_.gpu + 1e-9) return false;
+  }
   for (const auto& [pool, units] : r.pools) {
     auto it = u.pools.find(pool);
     double used = it == u.pools.end() ? 0 : it->second;
@@ -213,6 +218,7 @@ bool Decider::VetUpstream(int i) {
 // A task that can never fit must fail rather than wait forever.
 bool Decider::Unschedulable(int i) {
   const Resources& r = *state_.task_of(i).resources;
+  if (state_.task_of(i).remote()) return false;  // the workers judge it (docs/workers.md)
   if (r.cpu <= capacity_.cpu && r.gpu <= capacity_.gpu &&
       (capacity_.memory <= 0 || r.memory <= capacity_.memory)) {
     return false;

@@ -123,11 +123,14 @@ void RunState::QueueDoneParents() {
 }
 
 void RunState::Take(const Instance& in, int sign) {
-  const Resources& r = *plan_->tasks[in.plan].resources;
-  usage_.slots += sign;
-  usage_.cpu += sign * r.cpu;
-  usage_.memory += sign * r.memory;
-  usage_.gpu += sign * r.gpu;
+  const PlanTask& t = plan_->tasks[in.plan];
+  const Resources& r = *t.resources;
+  if (!t.remote()) {  // a worker's attempt counts against the worker's slots and capacity
+    usage_.slots += sign;
+    usage_.cpu += sign * r.cpu;
+    usage_.memory += sign * r.memory;
+    usage_.gpu += sign * r.gpu;
+  }
   for (const auto& [pool, units] : r.pools) usage_.pools[pool] += sign * units;
   if (in.parent >= 0) instances_[in.parent].children_running += sign;
 }

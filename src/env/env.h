@@ -330,11 +330,12 @@ Error ExecBeside(const char* name, char** argv);
 // Starts the program `name` beside this one's executable with `args` (after argv[0]) as a
 // process of its own: in a new session, not this process's child (so nothing here must reap it,
 // and it outlives this process), stdin on /dev/null, stdout and stderr appended to `log_path`
-// (0600), no signal blocked, this process's environment with `env` ("KEY=VALUE", replacing a
-// variable of the same name) on top. How `sluice server` starts the engine of a submitted run.
-// Fails when it cannot fork; a program that cannot be run says so in its log.
+// (0600), no signal blocked, with the environment `env` ("KEY=VALUE"; null: this process's).
+// How `sluice server` starts the engine of a submitted run. Fails when it cannot fork; a program
+// that cannot be run says so in its log.
 Status SpawnBesideDetached(const char* name, const std::vector<std::string>& args,
-                           const std::string& log_path, const std::vector<std::string>& env = {});
+                           const std::string& log_path,
+                           const std::vector<std::string>* env = nullptr);
 
 // Joins path parts with '/'.
 std::string PathJoin(std::string_view a, std::string_view b);

@@ -353,9 +353,15 @@ class PosixFileLock : public FileLock {
 Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path, const std::string& owner) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return Fail(ErrorCode::kIo, "cannot open {}: {}", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    close(fd);
-    return std::unique_ptr<FileLock>();
+  // A probe (IsFileLocked: `status`, the server's leader) holds a shared lock for a few system
+  // calls; a refusal is believed only when it lasts (three tries 1 ms apart), or a run's engine
+  // could be turned away by a look that came at that instant.
+  for (int tries = 1; flock(fd, LOCK_EX | LOCK_NB) != 0; ++tries) {
+    if (errno != EWOULDBLOCK || tries == 3) {
+      close(fd);
+      return std::unique_ptr<FileLock>();
+    }
+    usleep(1000);
   }
   // Write, then cut what a longer earlier owner left. (Not truncate to zero first: ext4 writes a
   // file truncated to zero out when it is closed.)

@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -30,7 +29,7 @@ Result<std::string> Beside(const char* name) {
 }  // namespace
 
 Status SpawnBesideDetached(const char* name, const std::vector<std::string>& args,
-                           const std::string& log_path, const std::vector<std::string>& env) {
+                           const std::string& log_path, const std::vector<std::string>* env) {
   SLUICE_TRY(path, Beside(name));
   // Everything the children need is made before the fork: between fork and exec they only
   // call async-signal-safe functions (this process has threads).
@@ -39,13 +38,11 @@ Status SpawnBesideDetached(const char* name, const std::vector<std::string>& arg
   std::vector<char*> argv;
   for (auto& a : owned) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> vars = env;
-  for (char** e = environ; *e; ++e) {
-    const std::string_view var(*e);
-    const std::string_view key = var.substr(0, var.find('=') + 1);
-    if (std::none_of(env.begin(), env.end(), [&](const std::string& v) { return v.starts_with(key); })) {
-      vars.emplace_back(var);
-    }
+  std::vector<std::string> vars;
+  if (env) {
+    vars = *env;
+  } else {
+    for (char** e = environ; *e; ++e) vars.emplace_back(*e);
   }
   std::vector<char*> envp;
   for (auto& v : vars) envp.push_back(v.data());

@@ -66,7 +66,8 @@ std::vector<Result<AttemptHandle>> LocalExecutor::Submit(std::span<const Attempt
 }
 
 Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
-  const AttemptPaths paths = AttemptPathsFor(run_dir_, req.task, req.attempt);
+  const AttemptPaths paths = AttemptPathsFor(
+      folder_per_run_ ? run_dir_ + "/" + req.run_id : run_dir_, req.task, req.attempt);
   if (spare_dirs_.empty() || spare_logs_.size() < 2) FindSpares();
   if (!TakeSpare(spare_dirs_, paths.work)) {
     // Attempt numbers are never reused, but start clean if a folder was left anyway.

@@ -50,6 +50,9 @@ class LocalExecutor : public Executor {
   // not listed what it owes yet (it does so as soon as it sees its sluice gone).
   std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
   void Recorded() override { launcher_.ExitsRecorded(); }
+  // A worker's executor runs attempts of many runs: each then lives under RUN_DIR/RUN_ID/
+  // rather than RUN_DIR/ (AttemptPathsFor of that folder).
+  void SetFolderPerRun(bool on) { folder_per_run_ = on; }
 
   // Stores the file or folder `rel` below the folder `root` (an attempt's) as the artifact
   // `name`: its read-only copy is ROOT/sha256/XX/DIGEST/NAME, where DIGEST covers the content
@@ -129,6 +132,7 @@ class LocalExecutor : public Executor {
   std::vector<std::string> spare_dirs_;              // empty, free for the next attempt
   std::vector<std::string> spare_logs_;
   int tmp_serial_ = 0;  // names this process's temporary artifact folders
+  bool folder_per_run_ = false;
 };
 
 }  // namespace sluice

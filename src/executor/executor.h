@@ -72,6 +72,12 @@ struct AttemptRequest {
   // read from the attempt's folder either way, which the process finds as $SLUICE_ATTEMPT_DIR.
   std::string working_dir;
   std::string array_key;  // attempts with the same non-empty key may be submitted as one array
+  // Which data plane runs it: "local" (a process beside the engine) or "worker" (a `sluice
+  // worker` whose labels include every one of `labels`, sorted by key, and whose free capacity
+  // holds cpu, memory (bytes) and gpu; docs/workers.md).
+  std::string executor = "local";
+  std::vector<std::pair<std::string, std::string>> labels;
+  double cpu = 0, memory = 0, gpu = 0;
   // Secrets (spec.secrets, and env values that read secret params): the executor hands them to
   // the attempt and must keep every value in `masked` out of what it stores or shows (logs,
   // files left in the attempt's folder, outputs, messages). Never recorded anywhere.

@@ -1,6 +1,7 @@
 // The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
 // (cli/views.h), so the API and the CLI show the same documents.
 #include "server/api.h"
+#include "server/workers.h"
 
 #include <charconv>
 #include <cstdio>
@@ -57,18 +58,18 @@ std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, 
   return std::min(v, max);
 }
 
-ApiResponse BadQueryInt(const std::string& name) {
-  return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
-}
-
-namespace {
-
-ApiResponse Json(const Value& v, int status = 200) {
+ApiResponse Json(const Value& v, int status) {
   ApiResponse r;
   r.status = status;
   r.body = v.ToJson();
   return r;
 }
+
+ApiResponse BadQueryInt(const std::string& name) {
+  return ErrorResponse(400, fmt::format("query parameter {} must be a non-negative integer", name));
+}
+
+namespace {
 
 ApiResponse ListRuns(const ApiContext& ctx, const ApiRequest& req) {
   auto limit = QueryInt(req, "limit", 50, 500);
@@ -145,10 +146,15 @@ ApiResponse ListTokens(const ApiContext& ctx) {
 }
 
 ApiResponse Ready(const ApiContext& ctx) {
+  // Anyone may ask (no token): the store's error, which may name its URL, goes to the log only.
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  if (!store) {
+    ctx.Log("not ready: " + store.error().message);
+    return ErrorResponse(503, "the store cannot be opened");
+  }
   if (auto runs = (*store)->ListRuns(1); !runs) {
-    return ErrorResponse(503, "the store does not answer: " + runs.error().message);
+    ctx.Log("not ready: " + runs.error().message);
+    return ErrorResponse(503, "the store does not answer");
   }
   ValueMap body{{"status", Value("ready")}};
   if (ctx.leading) body.emplace_back("leader", Value(ctx.leading->load()));
@@ -160,7 +166,10 @@ ApiResponse Metrics(const ApiContext& ctx) {
   r.content_type = "text/plain; version=0.0.4";
   r.body = ctx.metrics.Render();
   auto store = ctx.ThreadStore();
-  if (!store) return ErrorResponse(503, "the store cannot be opened: " + store.error().message);
+  if (!store) {
+    ctx.Log("metrics: " + store.error().message);
+    return ErrorResponse(503, "the store cannot be opened");
+  }
   auto runs = (*store)->CountRunsByStatus();
   if (!runs) return FromError(runs.error());
   auto tasks = (*store)->CountTasksByState();
@@ -200,6 +209,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddApprovalRoutes(router, ctx);
   AddGovernanceRoutes(router, ctx);
   AddArtifactRoutes(router, ctx);
+  AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 
 }  // namespace sluice

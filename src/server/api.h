@@ -29,6 +29,7 @@ struct ApiContext {
   bool json_logs = false;  // --log-format json
   // An event stream with nothing to send writes a comment this often (streams.cc).
   int64_t stream_keepalive_us = 15'000'000;
+  int64_t lease_us = 30'000'000;  // how long a worker's lease lasts unrenewed (--lease-time)
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
   // One line of the server's log on stderr, besides the request lines: "TIME sluice server: MSG"
@@ -69,6 +70,8 @@ void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 // query parameter `name` (`fallback` when absent, at most `max`; nullopt when it is not one) and
 // the 400 that says so.
 ApiResponse FromError(const Error& e);
+// A JSON answer of `v` with `status`.
+ApiResponse Json(const Value& v, int status = 200);
 std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, int64_t fallback,
                                 int64_t max);
 ApiResponse BadQueryInt(const std::string& name);

@@ -14,12 +14,6 @@ namespace sluice {
 
 namespace {
 
-ApiResponse Json(const Value& v) {
-  ApiResponse r;
-  r.body = v.ToJson();
-  return r;
-}
-
 // GET /api/v1/approvals and /api/v1/runs/{id}/approvals: pending ones, or all with ?all=true.
 ApiResponse ListApprovals(const ApiContext& ctx, const ApiRequest& req, bool one_run) {
   const std::string all = req.Query("all", "false");

@@ -15,12 +15,6 @@ namespace sluice {
 
 namespace {
 
-ApiResponse Json(const Value& v) {
-  ApiResponse r;
-  r.body = v.ToJson();
-  return r;
-}
-
 // GET /api/v1/breakers
 ApiResponse ListBreakers(const ApiContext& ctx) {
   auto store = ctx.ThreadStore();

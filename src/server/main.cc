@@ -6,6 +6,7 @@
 #include "cli/cli_support.h"
 #include "server/remote_cli.h"
 #include "server/server.h"
+#include "server/worker_agent.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "dev"
@@ -54,6 +55,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool routes = false;
   server->add_flag("--routes", routes, "print the API's routes and the role each needs, as JSON");
+  server->add_option("--lease-time", so.lease_s, "seconds a worker's lease lasts without a "
+                     "heartbeat (docs/workers.md)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  // issue 13: `sluice worker` (docs/workers.md).
+  WorkerOptions wo;
+  std::string labels;
+  CLI::App* worker = app.add_subcommand("worker", "run attempts for a sluice server (docs/workers.md)");
+  worker->add_option("--server", wo.server, "the server's URL, http://HOST:PORT")->required();
+  worker->add_option("--labels", labels, "KEY=VALUE,... that placement.labels match");
+  worker->add_option("--slots", wo.slots, "attempts run at once")->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  worker->add_option("--work-dir", wo.work_dir, "where attempts run and inputs are cached")
+      ->required();
+  worker->add_option("--name", wo.name, "the name the server shows (default: the host's)");
+  worker->add_option("--cpu", wo.cpu, "cpu offered to tasks (default: the machine's cores)");
+  worker->add_option("--memory", wo.memory, "memory offered to tasks, bytes (default: the machine's)");
+  worker->add_option("--gpu", wo.gpu, "GPUs offered to tasks (default 0)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -70,5 +89,13 @@ int main(int argc, char** argv) {
   so.json_logs = log_format == "json";
   if (*server && routes) return PrintRoutes(*env);
   if (*server) return RunServer(*env, so);
+  if (*worker) {
+    auto parsed = ParseLabels(labels);
+    if (!parsed) return Report(parsed.error());
+    wo.labels = std::move(*parsed);
+    wo.token = env->GetVar("SLUICE_TOKEN").value_or("");
+    if (wo.name.empty()) wo.name = env->GetVar("HOSTNAME").value_or("");
+    return RunWorker(*env, wo);
+  }
   return 2;
 }

@@ -21,6 +21,7 @@
 #include "common/value.h"
 #include "server/api.h"
 #include "server/leader.h"
+#include "server/workers.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -108,6 +109,7 @@ class HttpEdge {
     svr.new_task_queue = [n = o_.max_connections] { return new ThreadPerConnection(n); };
     svr.set_payload_max_length(o_.max_body_bytes);
     svr.set_keep_alive_timeout(o_.idle_timeout_s);
+    svr.set_tcp_nodelay(true);  // headers and body are two writes: no 40 ms Nagle wait between
     svr.set_read_timeout(o_.idle_timeout_s, 0);
     svr.set_write_timeout(o_.idle_timeout_s, 0);
     auto handle = [this](const httplib::Request& req, httplib::Response& res) {
@@ -393,6 +395,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   ctx.json_logs = o.json_logs;
   // Streams show a quiet stream is alive well within the idle timeout a proxy may also have.
   ctx.stream_keepalive_us = std::min<int64_t>(15, std::max(1, o.idle_timeout_s / 2)) * 1'000'000;
+  ctx.lease_us = int64_t{o.lease_s} * 1'000'000;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;
@@ -406,6 +409,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   Leader leader(ctx);
   ctx.leading = leader.leading_flag();
   leader.Start();
+  LeaseSweeper sweeper(ctx);  // workers.h; times leases while this server leads
   std::atomic<bool> signalled{false};
   std::thread signals([&] {
     int sig = 0;

@@ -28,6 +28,7 @@ struct ServerOptions {
   int idle_timeout_s = 60;                // keep-alive, read and write timeouts
   int max_connections = 1024;
   int max_streams = 256;  // streamed answers open at once; fewer than max_connections
+  int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
 };
 
 // Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `o.state_dir`, a

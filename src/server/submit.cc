@@ -8,6 +8,7 @@
 // token's user, and starts the run's engine as a process of its own (`sluice resume RUN`, as the
 // CLI would), so that a restart of the server leaves it running.
 #include <algorithm>
+#include <set>
 
 #include "cli/cli_support.h"
 #include "cli/policy_cmds.h"
@@ -212,13 +213,21 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
 Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char* command) {
   const std::string dir = RunDir(ctx.env, ctx.g, run_id);
   SLUICE_TRY_STATUS(ctx.env.files().MakeDirs(dir));
-  // A PostgreSQL URL (which may hold a password) goes by the environment, not the command line
-  // every user's `ps` shows.
-  std::vector<std::string> env;
+  // Not the server's whole environment: its own credentials (SLUICE_TOKEN, a PGPASSWORD) would
+  // reach every task, and a SLUICE_SERVER would send the engine to a server. A fixed list, the
+  // PG* variables libpq reads (the engine keeps them from tasks), and the store's URL, which may
+  // hold a password, by the environment rather than the command line every user's `ps` shows.
+  std::vector<std::string> env{std::string(kServedEngineVar) + "=1"};
+  for (const std::string& kv : ctx.env.Environment()) {
+    const std::string name = kv.substr(0, kv.find('='));
+    static const std::set<std::string> kKept{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG",
+                                             "LANGUAGE", "TZ", "TMPDIR"};
+    if (kKept.contains(name) || name.starts_with("LC_") || name.starts_with("PG")) env.push_back(kv);
+  }
   if (!ctx.g.store.empty()) env.push_back("SLUICE_STORE=" + ctx.g.store);
   return SpawnBesideDetached("sluice", {"--state-dir", ctx.env.files().Absolute(ctx.g.state_dir),
                                         command, run_id},
-                             PathJoin(dir, kEngineLog), env);
+                             PathJoin(dir, kEngineLog), &env);
 }
 
 void AddSubmitRoutes(Router& router, const ApiContext& ctx) {

@@ -402,6 +402,28 @@ class Compiler {
                       ? " (tasks and finally tasks share one namespace)" : "");
   }
 
+  // executor: and placement.labels, each the task's own, else its component's, else the
+  // template's defaults', else the pipeline's.
+  void ApplyPlacement(const Placement& own, const ComponentSpec* comp, const TaskDefaults* inner,
+                      PlanTask* pt) {
+    const Placement* chain[] = {&own, comp ? &comp->placement : nullptr,
+                                inner ? &inner->placement : nullptr,
+                                &plan_->pipeline->defaults.placement};
+    for (const Placement* p : chain) {
+      if (p && p->executor) {
+        pt->executor = *p->executor;
+        break;
+      }
+    }
+    if (!pt->remote()) return;
+    for (const Placement* p : chain) {
+      if (p && p->labels) {
+        if (!p->labels->empty()) pt->MutableRare().labels = &*p->labels;
+        break;
+      }
+    }
+  }
+
   // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
   // the pipeline's defaults. Fails when the resources ask for a pool that is not declared, or
   // for more than it holds.
@@ -426,6 +448,7 @@ class Compiler {
                      : inner && inner->timeout_ms ? *inner->timeout_ms
                      : p.defaults.timeout_ms.value_or(0);
     pt->deadline_ms = o.deadline_ms.value_or(0);
+    ApplyPlacement(o.placement, comp, inner, pt);
     pt->resources = o.resources.set ? &o.resources
                     : comp && comp->resources.set ? &comp->resources
                     : inner && inner->resources.set ? &inner->resources : &p.defaults.resources;

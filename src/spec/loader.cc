@@ -180,13 +180,14 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
-                                      "breaker", "gate", "approval", "secrets", "workingDir"},
+                                      "breaker", "gate", "approval", "secrets", "workingDir",
+                                      "executor", "placement"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "env", "outputs", "when", "forEach", "parallelism", "retry",
                                       "timeout", "deadline", "resources", "continueOnFailure",
-                                      "secrets", "workingDir"},
+                                      "secrets", "workingDir", "executor", "placement"},
                                   "a finally task"));
     }
     if (!k["name"]) return FailAt(t->loc, "a task needs a name");
@@ -260,6 +261,9 @@ Status Reader::ForEach(const YNode& fe, TaskSpec* t) const {
 // How an attempt is scheduled and retried: retry, timeout, deadline, resources, cache and
 // continueOnFailure.
 Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
+  if (k["executor"] || k["placement"]) {
+    SLUICE_TRY_STATUS(PlacementOf(k.node(), &t->MutableOptions().placement));
+  }
   if (k["workingDir"]) {
     SLUICE_TRY(w, WorkingDirOf(k["workingDir"]));
     t->MutableOptions().working_dir = *w;
@@ -454,7 +458,9 @@ Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
 
 Status Reader::Defaults(const YNode& d, TaskDefaults* p) const {
   SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
-  SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources", "workingDir"}, "defaults"));
+  SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources", "workingDir", "executor",
+                                  "placement"}, "defaults"));
+  SLUICE_TRY_STATUS(PlacementOf(d, &p->placement));
   if (d["workingDir"]) {
     SLUICE_TRY(w, WorkingDirOf(d["workingDir"]));
     p->working_dir = *w;

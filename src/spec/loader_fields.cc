@@ -236,6 +236,49 @@ Result<Resources> Reader::ResourcesOf(const YNode& n) const {
   return r;
 }
 
+Status Reader::PlacementOf(const YNode& n, Placement* p) const {
+  if (const YNode& e = n["executor"]) {
+    SLUICE_TRY(name, Str(e, "executor"));
+    if (*name == "local") {
+      p->executor = ExecutorKind::kLocal;
+    } else if (*name == "worker") {
+      p->executor = ExecutorKind::kWorker;
+    } else if (*name == "slurm") {
+      return FailAt(Loc(e), "executor slurm is not yet supported; use local or worker");
+    } else {
+      static const std::vector<std::string> kKinds = {"local", "worker", "slurm"};
+      return FailAt(Loc(e), "executor must be local (a process beside the engine, the default) "
+                    "or worker (a sluice worker, docs/workers.md), not {}{}", Quote(*name),
+                    DidYouMean(*name, kKinds));
+    }
+  }
+  const YNode& pl = n["placement"];
+  if (!pl) return {};
+  SLUICE_TRY_STATUS(ExpectMap(pl, "placement"));
+  SLUICE_TRY_STATUS(CheckKeys(pl, {"labels"}, "placement"));
+  std::vector<std::pair<std::string, std::string>> labels;
+  if (const YNode& l = pl["labels"]) {
+    SLUICE_TRY_STATUS(ExpectMap(l, "placement.labels"));
+    for (auto it = l.begin(); it != l.end(); ++it) {
+      SLUICE_TRY(key, Str(it->first, "a label name"));
+      if (!it->second.IsScalar()) {
+        return FailAt(Loc(it->second), "label {} must be a text value", Quote(*key));
+      }
+      if (key->empty() || key->find_first_of(",= ") != std::string::npos) {
+        return FailAt(Loc(it->first), "label name {} must be non-empty, without ',', '=' or "
+                      "spaces", Quote(*key));
+      }
+      for (const auto& [k, v] : labels) {
+        if (k == *key) return FailAt(Loc(it->first), "duplicate label {}", Quote(*key));
+      }
+      labels.emplace_back(*key, it->second.Scalar());
+    }
+  }
+  std::sort(labels.begin(), labels.end());
+  p->labels = std::move(labels);
+  return {};
+}
+
 Result<CacheSpec> Reader::Cache(const YNode& n) const {
   CacheSpec c;
   if (n.IsScalar()) {

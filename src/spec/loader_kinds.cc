@@ -73,6 +73,7 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     SLUICE_TRY(w, WorkingDirOf(spec["workingDir"]));
     c.working_dir = *w;
   }
+  SLUICE_TRY_STATUS(PlacementOf(spec, &c.placement));
   return c;
 }
 
@@ -86,7 +87,7 @@ Status Reader::ComponentKeys(const YNode& spec) const {
   } else {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
-                                       "defaults", "workingDir"},
+                                       "defaults", "workingDir", "executor", "placement"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {

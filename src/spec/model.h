@@ -86,6 +86,15 @@ struct Resources {
   bool set = false;
 };
 
+// Which data plane runs a task's attempts (executor:) and which workers may take them
+// (placement: {labels: {...}}): set on a task, its component or the defaults; the first that
+// sets a field wins (docs/workers.md).
+enum class ExecutorKind : uint8_t { kLocal, kWorker };
+struct Placement {
+  std::optional<ExecutorKind> executor;
+  std::optional<std::vector<std::pair<std::string, std::string>>> labels;  // sorted by key
+};
+
 struct CacheSpec {
   bool enabled = false;
   int64_t ttl_ms = 0;  // 0 = forever
@@ -203,6 +212,7 @@ struct TaskOptions {
   std::unique_ptr<TaskHandlers> handlers;
   std::vector<SecretUse> secrets;  // what of spec.secrets it receives
   std::optional<WorkingDir> working_dir;  // workingDir:, else its component's or the default
+  Placement placement;                    // executor: and placement:
 };
 
 struct TaskSpec {
@@ -255,6 +265,7 @@ struct TaskDefaults {
   std::optional<int64_t> timeout_ms;
   Resources resources;
   std::optional<WorkingDir> working_dir;  // defaults.workingDir
+  Placement placement;                    // defaults.executor, defaults.placement
 };
 
 // What a DAG template (a Component with tasks: instead of a body) holds besides a component's
@@ -285,6 +296,7 @@ struct ComponentSpec {
   Resources resources;
   std::optional<CacheSpec> cache;
   std::optional<WorkingDir> working_dir;  // workingDir:; a task's own wins
+  Placement placement;                    // executor:, placement:; a task's own win
 };
 
 // A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run

@@ -44,6 +44,8 @@ struct PlanTaskRare {
   const ComponentSpec* component = nullptr;  // set for `uses`
   std::vector<ComponentArg> component_args;  // its params, in the component's order
   int tmpl = -1;  // a call of a DAG template: its index in Plan::templates
+  // executor: worker: the labels a worker must have to take its attempts (placement.labels).
+  const std::vector<std::pair<std::string, std::string>>* labels = nullptr;
 };
 
 struct PlanTask {
@@ -74,6 +76,9 @@ struct PlanTask {
   std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted
   std::vector<int> dependents;
   bool when_reads_item = false;  // `when` is decided per forEach item
+  // Which data plane runs its attempts (executor:). A worker's attempts count against the
+  // worker's slots and capacity, not against this machine's (-j, cpu, memory, gpu).
+  ExecutorKind executor = ExecutorKind::kLocal;
 
   // PlanTaskRare's fields, or their defaults when it has none.
   const PlanTaskRare& rare_or_default() const {
@@ -87,6 +92,10 @@ struct PlanTask {
   const ApprovalSpec* approval() const { return rare ? rare->approval : nullptr; }
   const ComponentSpec* component() const { return rare ? rare->component : nullptr; }
   int tmpl() const { return rare ? rare->tmpl : -1; }
+  bool remote() const { return executor != ExecutorKind::kLocal; }
+  const std::vector<std::pair<std::string, std::string>>* labels() const {
+    return rare ? rare->labels : nullptr;
+  }
   const std::vector<ComponentArg>& component_args() const {
     return rare_or_default().component_args;
   }

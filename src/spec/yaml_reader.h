@@ -55,6 +55,7 @@ class MapKeys {
     }
     return YNode();
   }
+  const YNode& node() const { return map_; }
 
  private:
   static constexpr size_t kMax = 32;
@@ -254,6 +255,9 @@ class Reader {
   Result<RetryPolicy> Retry(const YNode& n) const;
   Result<std::vector<ErrorMatch>> ErrorMatches(const YNode& n, std::string_view what) const;
   Result<Resources> ResourcesOf(const YNode& n) const;
+  // executor: local|worker and placement: {labels: {KEY: VALUE}} of the block `n` (a task, a
+  // component's spec, defaults) into `p`; executor: slurm is refused as not yet supported.
+  Status PlacementOf(const YNode& n, Placement* p) const;
   Result<CacheSpec> Cache(const YNode& n) const;
   Result<OutputsDecl> Outputs(const YNode& n) const;
   Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;

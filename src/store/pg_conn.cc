@@ -88,12 +88,19 @@ std::string NumberPlaceholders(const char* sql, int* count) {
 
 // `url` with its password, if any, left out (for error messages).
 std::string Redacted(const std::string& url) {
-  size_t scheme = url.find("://");
-  size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos) return url;
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon) + ":***" + url.substr(at);
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "(a PostgreSQL URL)";
+  // The query may hold password=...: it goes whole. The user information ends at the last '@'
+  // before the path (a password may hold '@' itself); only the user name stays.
+  std::string out = url.substr(0, url.find('?'));
+  const size_t host = scheme + 3;
+  const size_t path = out.find('/', host);
+  const size_t at = out.rfind('@', path == std::string::npos ? std::string::npos : path);
+  if (at != std::string::npos && at >= host) {
+    const size_t colon = out.find(':', host);
+    if (colon != std::string::npos && colon < at) out = out.substr(0, colon) + ":***" + out.substr(at);
+  }
+  return out;
 }
 
 class PgConn;

@@ -415,6 +415,13 @@ Result<std::vector<Event>> Store::LoadEvents(const std::string& run_id) {
   return ReadEvents(*st);
 }
 
+Result<int64_t> Store::LastEventSeq() {
+  auto last = impl_->First<int64_t>("SELECT COALESCE(MAX(seq),0) FROM events",
+                                    [](SqlStmt* st) { return Int(st, 0); });
+  if (!last) return std::unexpected(last.error());
+  return last->value_or(0);
+}
+
 Result<std::vector<Event>> Store::LoadEventsAfter(int64_t after_seq, const std::string& run_id,
                                                   int limit) {
   auto st = run_id.empty()

@@ -44,6 +44,7 @@
 #include "common/error.h"
 #include "common/event.h"
 #include "env/env.h"
+#include "store/work.h"
 
 namespace sluice {
 
@@ -194,7 +195,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -239,6 +240,42 @@ class Store : public EventSink {
   Result<AuditRecord> RevokeToken(const std::string& id, int64_t now_us, AuditRecord audit);
   Result<std::optional<TokenRow>> FindToken(const std::string& id);
   Result<std::vector<TokenRow>> ListTokens();
+
+  // The work queue (store/work.h, store_work.cc). EnqueueWork inserts queued rows (run, task
+  // and attempt unique: kConflict) in one transaction and returns their ids. EndedWork gives the
+  // ended and lost rows of a run not yet collected, CollectWork marks rows collected. CancelWork
+  // ends a queued row as cancelled, or flags a leased one for its worker to kill. FindWork gives
+  // the row of an attempt, if any.
+  Result<std::vector<int64_t>> EnqueueWork(const std::vector<WorkRow>& rows);
+  Result<std::vector<WorkRow>> EndedWork(const std::string& run_id);
+  Status CollectWork(const std::vector<int64_t>& ids);
+  Status CancelWork(int64_t id, const std::string& end_json);
+  Result<std::optional<WorkRow>> FindWork(const std::string& run_id, const std::string& task,
+                                          int64_t attempt);
+  // The worker's side. LeaseWork grants up to offer.slots queued rows that FitsWorker, oldest
+  // first, each under a new lease id from `new_lease` expiring at `expires_us`. Heartbeat
+  // extends the leases in `held` that `worker` still holds and names those to kill.
+  // EndWork records the end of a lease `worker` holds (kConflict when it holds it no more).
+  Result<std::vector<WorkRow>> LeaseWork(WorkerOffer offer, int64_t expires_us,
+                                         const std::function<std::string()>& new_lease);
+  Result<HeartbeatAnswer> Heartbeat(const std::string& worker,
+                                    const std::vector<std::string>& held, int64_t expires_us);
+  Result<WorkRow> EndWork(const std::string& worker, const std::string& lease,
+                          const std::string& end_json);
+  // The work row of lease `lease` held by `worker` (kConflict when it holds it no more).
+  Result<WorkRow> LeasedWork(const std::string& worker, const std::string& lease);
+  // The server's sweeper: leased rows whose lease expired before `now_us` become lost (their
+  // end says why); returns how many. GraceLeases gives every lease that would expire before
+  // `until_us` until then (a server that starts).
+  Result<int64_t> ExpireLeases(int64_t now_us, const std::string& lost_end_json);
+  Status GraceLeases(int64_t until_us);
+  // Queued rows (the lease queue's depth), and registered workers seen since `since_us`.
+  Result<int64_t> QueuedWork();
+  Status RegisterWorker(const WorkerRow& w);
+  // The registered worker `id`, if any; TouchWorker records that it was seen at `now_us`.
+  Result<std::optional<WorkerRow>> FindWorker(const std::string& id);
+  Status TouchWorker(const std::string& id, int64_t now_us);
+  Result<int64_t> CountWorkers(int64_t since_us);
   // How many runs have each status, and tasks each state (as recorded), for /metrics.
   Result<std::vector<std::pair<std::string, int64_t>>> CountRunsByStatus();
   Result<std::vector<std::pair<std::string, int64_t>>> CountTasksByState();
@@ -288,6 +325,8 @@ class Store : public EventSink {
   // `run_id`, or of every run when it is "" (sequence numbers are global and committed in
   // order, so a reader that saw N never later sees a new event below N). The server's event
   // streams (src/server/streams.cc) resume from a position this way.
+  // The sequence number of the newest event of any run (0 when there is none).
+  Result<int64_t> LastEventSeq();
   Result<std::vector<Event>> LoadEventsAfter(int64_t after_seq, const std::string& run_id,
                                              int limit);
   Result<std::vector<TaskRecord>> ListTasks(const std::string& run_id);

@@ -95,6 +95,15 @@ def a_store_that_cannot_be_reached_fails_with_one_line():
     assert p.returncode == 2 and "--store takes postgresql://... or sqlite:PATH" in p.stderr, p
 
 
+@test
+def an_unreachable_store_is_named_without_its_password():
+    e = Env()
+    for url in ("postgresql://u:p@ss@127.0.0.1:1/db", "postgresql://u@127.0.0.1:1/db?password=hunter2"):
+        p = e.sluice("--store", url, "runs", check=3)
+        assert "p@ss" not in p.stderr and "hunter2" not in p.stderr, p.stderr
+        assert "127.0.0.1:1/db" in p.stderr, p.stderr
+
+
 def main():
     if not URL:
         print("e2e-postgres: skipped, SLUICE_TEST_PG_URL is not set, so there is no PostgreSQL "

@@ -28,10 +28,11 @@ def test(fn):
 class Server:
     """A `sluice server` on a free loopback port over `env`'s state folder."""
 
-    def __init__(self, env, *extra, shared=False):
+    def __init__(self, env, *extra, shared=False, environ=None):
         self.env = env
         self.proc = subprocess.Popen(env.argv(["server", "--listen", "127.0.0.1:0", *extra]),
                                      cwd=env.dir, stdout=subprocess.PIPE,
+                                     env=dict(os.environ, **(environ or {})),
                                      stderr=open(os.path.join(env.dir, "server.log"), "w"),
                                      text=True)
         if not shared:  # run_suite stops a test's own server after it
@@ -135,7 +136,7 @@ def setup():
        outputs: {artifacts: [{name: model, path: m.bin}, {name: folder, path: d}]}}
 """, "  imports: [breakers.yaml]\n"))
     RUNS["arts"] = ENV.sluice("run", "arts.yaml", check=0).stdout.splitlines()[0]
-    for role in ("viewer", "operator", "approver", "admin"):
+    for role in ("viewer", "operator", "approver", "admin", "worker"):
         p = ENV.sluice("token", "create", "--user", f"u-{role}", "--role", role, check=0)
         TOKENS[role] = p.stdout.strip()
     TOKENS["elsewhere"] = ENV.sluice("token", "create", "--user", "other", "--role", "ml=admin",
@@ -436,6 +437,27 @@ def a_running_task_is_seen_spawned_while_it_runs():
 
 
 @test
+def the_servers_own_credentials_never_reach_a_task():
+    """The server's environment is its own: an admin's SLUICE_TOKEN or SLUICE_SERVER, a
+    PGPASSWORD, do not reach the engines' tasks (whose logs viewers read), and a SLUICE_SERVER
+    does not send the engines to a server."""
+    e = Env()
+    op = e.sluice("token", "create", "--user", "ops", "--role", "operator", check=0).stdout.strip()
+    s = Server(e, environ={"SLUICE_TOKEN": "sluice.0000000000000000.ADMINSECRET",
+                           "SLUICE_SERVER": "http://127.0.0.1:9", "PGPASSWORD": "pgsecret",
+                           "SOME_SECRET": "hunter2"})
+    p = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: env}\nspec:\n  tasks:\n"
+         "    - {name: show, run: [env]}\n")
+    made = submit(s, op, {"pipeline": "p.yaml", "files": {"p.yaml": p}})
+    assert wait_finished(s, op, made["id"])["status"] == "succeeded"
+    log = call(s, "GET", f"/api/v1/runs/{made['id']}/tasks/show/logs", op).decode()
+    for secret in ("ADMINSECRET", "pgsecret", "hunter2", "SLUICE_SERVER", "SLUICE_SERVED_ENGINE"):
+        assert secret not in log, (secret, log)
+    assert "PATH=" in log, log
+    s.stop()
+
+
+@test
 def an_operator_submits_a_pipeline_with_its_imports_and_the_server_runs_it():
     body = {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED, "lib/c.yaml": LIB}, "params": {"n": 5}}
     submit(SERVER, TOKENS["viewer"], body, want=403)
@@ -621,6 +643,26 @@ def check_event_message(m):
     jsonschema.validate(event, {"components": OPENAPI["components"],
                                 "$ref": "#/components/schemas/Event"},
                         cls=jsonschema.Draft202012Validator)
+
+
+@test
+def a_run_stream_goes_on_past_other_runs_events_to_its_end():
+    """Two runs at once: the stream of one is shown the other's events too and must not stop at
+    them (it once stalled there for good, sending only keep-alives)."""
+    op = TOKENS["operator"]
+    chain = ("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: interleaved}\nspec:\n  tasks:\n"
+             + "".join(f"    - {{name: t{i}, run: [sleep, '0.3']{', needs: [t' + str(i - 1) + ']' if i else ''}}}\n"
+                       for i in range(4)))
+    a = submit(SERVER, op, {"pipeline": "p.yaml", "files": {"p.yaml": chain}})["id"]
+    b = submit(SERVER, op, {"pipeline": "p.yaml", "files": {"p.yaml": chain}})["id"]
+    s = Stream(SERVER, f"/api/v1/runs/{a}/events/stream", op, timeout=30)
+    kinds = []
+    while (m := s.message()) is not None:
+        assert m["data"]["run"] == a, m
+        kinds.append(m["event"])
+    s.close()
+    assert kinds[-1] == "run.finished" and kinds.count("attempt.finished") == 4, kinds
+    wait_finished(SERVER, op, b)
 
 
 @test
@@ -896,7 +938,7 @@ def route_table_of_docs():
     """The `| `METHOD PATH` | needs |` rows of docs/server.md."""
     rows = {}
     for line in open(os.path.join(REPO, "docs", "server.md")):
-        m = re.match(r"\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \| ([a-z ]+) \|$", line.strip())
+        m = re.match(r"\| `(GET|HEAD|POST|PUT|PATCH|DELETE) (/[^`]*)` \| ([a-z ]+) \|$", line.strip())
         if m:
             rows[(m.group(1), m.group(2))] = m.group(3)
     return rows
@@ -904,7 +946,8 @@ def route_table_of_docs():
 
 ALLOWS = {  # docs/server.md's role table
     "viewer": {"read"}, "operator": {"read", "submit", "operate"},
-    "approver": {"read", "approve"}, "admin": {"read", "submit", "operate", "approve", "admin"},
+    "approver": {"read", "approve"}, "admin": {"read", "submit", "operate", "approve", "admin", "work"},
+    "worker": {"work"},
 }
 
 
@@ -918,7 +961,8 @@ def the_role_matrix_holds_on_every_route_of_the_router():
         assert route_of(template) == template and method.lower() in OPENAPI["paths"][template], \
             f"{method} {template} is not in docs/openapi.yaml"
     # Placeholders that change nothing: reads see real runs, actions name ones that do not exist.
-    values = {"ns": "elsewhere-ns", "task": "a", "digest": "0" * 64, "name": "no-such-breaker"}
+    values = {"ns": "elsewhere-ns", "task": "a", "digest": "0" * 64, "name": "no-such-breaker",
+              "worker": "no-such-worker", "lease": "no-such-lease"}
     for (method, template), needs in table.items():
         path = template
         for k, v in values.items():
@@ -926,7 +970,7 @@ def the_role_matrix_holds_on_every_route_of_the_router():
         path = path.replace("{id}", RUNS["ok"] if method == "GET" else "no-such-run")
         if template == "/api/v1/namespaces/{ns}/runs":
             path = template.replace("{ns}", "default")
-        for who in ("none", "bad", "viewer", "operator", "approver", "admin"):
+        for who in ("none", "bad", "viewer", "operator", "approver", "admin", "worker"):
             token = {"none": None, "bad": "sluice.0000000000000000.nope"}.get(who, TOKENS.get(who))
             s = Stream(SERVER, path, token) if method == "GET" else None
             if s:

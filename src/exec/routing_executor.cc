@@ -1,0 +1,95 @@
+// One run's attempts on the local executor and on workers (routing_executor.h).
+#include "exec/routing_executor.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+RoutingExecutor::RoutingExecutor(Executor& local, WorkerQueueExecutor& queue)
+    : local_(local), queue_(queue) {}
+
+std::vector<Result<AttemptHandle>> RoutingExecutor::Submit(std::span<const AttemptRequest> batch) {
+  std::vector<AttemptRequest> to_local, to_queue;
+  std::vector<size_t> local_at, queue_at;
+  for (size_t k = 0; k < batch.size(); ++k) {
+    const bool remote = batch[k].executor == "worker";
+    (remote ? to_queue : to_local).push_back(batch[k]);
+    (remote ? queue_at : local_at).push_back(k);
+  }
+  std::vector<Result<AttemptHandle>> out(batch.size(), AttemptHandle{0});
+  auto place = [&](std::vector<Result<AttemptHandle>> got, const std::vector<size_t>& at) {
+    for (size_t j = 0; j < at.size(); ++j) {
+      out[at[j]] = j < got.size() ? std::move(got[j])
+                                  : Result<AttemptHandle>(Fail(ErrorCode::kInternal, "not started"));
+    }
+  };
+  if (!to_local.empty()) place(local_.Submit(to_local), local_at);
+  if (!to_queue.empty()) {
+    auto got = queue_.Submit(to_queue);
+    for (const auto& h : got) {
+      if (h) on_queue_.insert(*h);
+    }
+    place(std::move(got), queue_at);
+  }
+  return out;
+}
+
+void RoutingExecutor::Cancel(AttemptHandle handle, StopMode mode) {
+  if (IsQueueHandle(handle)) {
+    queue_.Cancel(handle, mode);
+  } else {
+    local_.Cancel(handle, mode);
+  }
+}
+
+PollResult RoutingExecutor::Poll(int64_t timeout_us) {
+  if (on_queue_.empty()) return local_.Poll(timeout_us);
+  // Attempts wait on workers: look at the queue, then wait on the local executor for a slice,
+  // until something ended, the time is up or a signal came.
+  int64_t left = timeout_us;
+  while (true) {
+    PollResult out = queue_.Poll(0);
+    const int64_t slice = out.ends.empty() ? (left < 0 ? kQueuePollUs : std::min(left, kQueuePollUs)) : 0;
+    PollResult local = local_.Poll(slice);
+    out.interrupted = local.interrupted;
+    for (auto& e : local.ends) out.ends.push_back(std::move(e));
+    for (const auto& e : out.ends) on_queue_.erase(e.handle);
+    if (!out.ends.empty() || out.interrupted || left == 0) return out;
+    if (left > 0) left = std::max<int64_t>(0, left - slice);
+  }
+}
+
+std::vector<Adoption> RoutingExecutor::Adopt(std::span<const OpenAttempt> open) {
+  std::vector<Adoption> out(open.size());
+  std::vector<OpenAttempt> to_local;
+  std::vector<size_t> local_at;
+  for (size_t k = 0; k < open.size(); ++k) {
+    const OpenAttempt& a = open[k];
+    if (IsQueueHandle(a.handle) || a.handle == 0) {
+      if (auto q = queue_.AdoptIfQueued(a)) {
+        if (q->verdict == Adoption::Verdict::kAdopted) on_queue_.insert(q->handle);
+        out[k] = std::move(*q);
+        continue;
+      }
+      if (IsQueueHandle(a.handle)) {
+        out[k].verdict = Adoption::Verdict::kLost;
+        out[k].end.message = "its work queue row is gone";
+        continue;
+      }
+    }
+    to_local.push_back(a);
+    local_at.push_back(k);
+  }
+  if (!to_local.empty()) {
+    std::vector<Adoption> got = local_.Adopt(to_local);
+    for (size_t j = 0; j < local_at.size() && j < got.size(); ++j) out[local_at[j]] = std::move(got[j]);
+  }
+  return out;
+}
+
+void RoutingExecutor::Recorded() {
+  local_.Recorded();
+  queue_.Recorded();
+}
+
+}  // namespace sluice

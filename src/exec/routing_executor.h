@@ -1,0 +1,36 @@
+// RoutingExecutor: the executor of a run whose tasks run on more than one data plane. Each
+// attempt goes to the executor its request names (AttemptRequest::executor: "local" or
+// "worker"); Cancel, Poll and Adopt follow the handle, whose kQueueHandleBit says whose it is,
+// also after a restart (the handle is what the event log recorded).
+// Used by the engine's loop thread only; not thread-safe.
+#pragma once
+
+#include <set>
+
+#include "exec/worker_queue_executor.h"
+
+namespace sluice {
+
+class RoutingExecutor : public Executor {
+ public:
+  // Both outlive this. `queue` polls the store: while attempts wait on it, Poll wakes every
+  // kQueuePollUs to look (the wait itself is the local executor's, which also sees signals).
+  RoutingExecutor(Executor& local, WorkerQueueExecutor& queue);
+
+  std::vector<Result<AttemptHandle>> Submit(std::span<const AttemptRequest> batch) override;
+  void Cancel(AttemptHandle handle, StopMode mode) override;
+  PollResult Poll(int64_t timeout_us) override;
+  // Attempts with a queue handle, or with no recorded handle and a queue row, are the queue's;
+  // the rest are the local executor's.
+  std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
+  void Recorded() override;
+
+  static constexpr int64_t kQueuePollUs = 5'000;
+
+ private:
+  Executor& local_;
+  WorkerQueueExecutor& queue_;
+  std::set<AttemptHandle> on_queue_;  // queued or adopted, end not yet returned
+};
+
+}  // namespace sluice

@@ -1,0 +1,277 @@
+// The workers' handshake, leases, heartbeats and ends, and the lease sweeper (workers.h).
+#include "server/workers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+
+#include "common/strings.h"
+#include "exec/work_codec.h"
+#include "store/store.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "dev"
+#endif
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kLeasePollUs = 5'000;     // a waiting lease request looks again this often
+constexpr int64_t kMaxWaitUs = 30'000'000;  // the longest a lease request is held
+constexpr int kMaxGrant = 256;
+
+// The request's body as a JSON object, or the 400 that says why not.
+Result<Value> Body(const ApiRequest& req) {
+  auto v = ParseJson(req.body);
+  if (!v || !v->is_map()) return Fail(ErrorCode::kInvalidInput, "the body must be a JSON object");
+  return v;
+}
+
+double Number(const Value& body, const char* key, double fallback) {
+  const Value* v = body.Find(key);
+  return v && v->is_number() ? v->to_double() : fallback;
+}
+
+// {"k": "v", ...} as sorted pairs; nullopt when a value is not text.
+std::optional<std::vector<std::pair<std::string, std::string>>> Labels(const Value& body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const Value* l = body.Find("labels");
+  if (!l || l->is_null()) return out;
+  if (!l->is_map()) return std::nullopt;
+  for (const auto& [k, v] : l->as_map()) {
+    if (!k.is_string() || !v.is_string()) return std::nullopt;
+    out.emplace_back(k.as_string(), v.as_string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string RandomHex(Env& env) { return fmt::format("{:016x}", env.Random64()); }
+
+// POST /api/v1/workers: the handshake. A worker of another version is refused (409): requests
+// and ends cross between the two as this version writes them.
+ApiResponse Register(const ApiContext& ctx, const ApiRequest& req) {
+  auto body = Body(req);
+  if (!body) return ErrorResponse(400, body.error().message);
+  const Value* version = body->Find("version");
+  if (!version || !version->is_string()) return ErrorResponse(400, "version: the worker's Sluice version is required");
+  if (version->as_string() != SLUICE_VERSION) {
+    return ErrorResponse(409, fmt::format("this server runs Sluice {} and the worker {}: run a "
+                                          "worker of the server's version", SLUICE_VERSION,
+                                          version->as_string()));
+  }
+  auto labels = Labels(*body);
+  if (!labels) return ErrorResponse(400, "labels must be an object of text values");
+  const double slots = Number(*body, "slots", 1);
+  if (slots < 1 || slots > 10000) return ErrorResponse(400, "slots must be 1 to 10000");
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  WorkerRow w;
+  w.id = "w-" + RandomHex(ctx.env);
+  const Value* name = body->Find("name");
+  w.name = name && name->is_string() ? name->as_string() : "";
+  w.version = version->as_string();
+  ValueMap lm;
+  for (const auto& [k, v] : *labels) lm.emplace_back(Value(k), Value(v));
+  w.labels = Value(std::move(lm)).ToJson();
+  w.slots = static_cast<int64_t>(slots);
+  w.registered_us = w.seen_us = ctx.env.clock().NowUs();
+  w.user = req.who.user;
+  if (auto s = (*store)->RegisterWorker(w); !s) return FromError(s.error());
+  // Heartbeats come a third of a lease apart, and at least every 2 s: a cancelled attempt is
+  // killed at its worker's next heartbeat.
+  const double lease_s = static_cast<double>(ctx.lease_us) / 1e6;
+  return Json(Value(ValueMap{{"worker", Value(w.id)}, {"version", Value(SLUICE_VERSION)},
+                             {"leaseSeconds", Value(lease_s)},
+                             {"heartbeatSeconds", Value(std::min(lease_s / 3, 2.0))}}));
+}
+
+// One lease in a lease answer: its id and its attempt's request.
+Value LeaseItem(const WorkRow& w) {
+  auto request = ParseJson(w.request);
+  return Value(ValueMap{{"lease", Value(w.lease)}, {"id", Value(w.id)},
+                        {"request", request ? *request : Value(ValueMap{})}});
+}
+
+// POST /api/v1/workers/{worker}/lease: up to `max` attempts that fit the worker, held open up
+// to `waitSeconds` while none does.
+ApiResponse Lease(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
+  auto body = Body(req);
+  if (!body) return ErrorResponse(400, body.error().message);
+  auto labels = Labels(*body);
+  if (!labels) return ErrorResponse(400, "labels must be an object of text values");
+  WorkerOffer offer;
+  offer.worker = req.params.at("worker");
+  offer.labels = std::move(*labels);
+  offer.slots = static_cast<int>(std::clamp(Number(*body, "slots", 1), 0.0, double{kMaxGrant}));
+  auto capacity = [&](const char* key, double scale) {
+    const double v = Number(*body, key, -1);
+    return v < 0 ? int64_t{-1} : std::llround(v * scale);
+  };
+  offer.cpu_milli = capacity("cpu", 1000);
+  offer.memory_bytes = capacity("memory", 1);
+  offer.gpu_milli = capacity("gpu", 1000);
+  const int64_t wait_us = std::clamp<int64_t>(
+      std::llround(Number(*body, "waitSeconds", 0) * 1e6), 0, kMaxWaitUs);
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  Clock& clock = ctx.env.clock();
+  const int64_t until = clock.NowUs() + wait_us;
+  while (true) {
+    auto granted = (*store)->LeaseWork(offer, clock.NowUs() + ctx.lease_us,
+                                       [&] { return RandomHex(ctx.env); });
+    if (!granted) return FromError(granted.error());
+    if (!granted->empty() || clock.NowUs() >= until) {
+      ValueList items;
+      for (const WorkRow& w : *granted) items.push_back(LeaseItem(w));
+      return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
+    }
+    ctx.env.SleepUs(std::min(kLeasePollUs, until - clock.NowUs()));
+  }
+}
+
+std::vector<std::string> Strings(const Value& body, const char* key) {
+  std::vector<std::string> out;
+  const Value* v = body.Find(key);
+  if (!v || !v->is_list()) return out;
+  for (const Value& s : v->as_list()) {
+    if (s.is_string()) out.push_back(s.as_string());
+  }
+  return out;
+}
+
+Value StringList(const std::vector<std::string>& items) {
+  ValueList out;
+  for (const auto& s : items) out.push_back(Value(s));
+  return Value(std::move(out));
+}
+
+// POST /api/v1/workers/{worker}/heartbeat: extends the leases the worker still holds; answers
+// those whose attempts it must kill.
+ApiResponse Heartbeat(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
+  auto body = Body(req);
+  if (!body) return ErrorResponse(400, body.error().message);
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  const int64_t now = ctx.env.clock().NowUs();
+  if (auto s = (*store)->TouchWorker(req.params.at("worker"), now); !s) return FromError(s.error());
+  auto answer = (*store)->Heartbeat(req.params.at("worker"), Strings(*body, "leases"),
+                                    now + ctx.lease_us);
+  if (!answer) return FromError(answer.error());
+  return Json(Value(ValueMap{{"extended", StringList(answer->extended)},
+                             {"kill", StringList(answer->kill)}}));
+}
+
+// The worker's end with each artifact's path moved to the server's artifact store, where its
+// blob must already be (PUT .../blobs/...); kInvalidInput naming the first that is not.
+Result<Value> ServerSideEnd(const ApiContext& ctx, const Value& end) {
+  auto parsed = EndFromValue(end, 0);
+  if (!parsed) return std::unexpected(parsed.error());
+  if (parsed->outputs && *parsed->outputs) {
+    for (ArtifactRef& a : (*parsed->outputs)->artifacts) {
+      const std::string base = a.path.substr(a.path.rfind('/') + 1);
+      const std::string path = BlobPath(ctx, a.digest, base);
+      if (base.empty() || a.digest.size() != 64 || !ctx.env.files().Stat(path).exists) {
+        return Fail(ErrorCode::kInvalidInput, "artifact {}: blob {} named {} was not uploaded "
+                    "(PUT /api/v1/workers/blobs/DIGEST/NAME first)", Quote(a.name), a.digest,
+                    Quote(base));
+      }
+      a.path = path;
+    }
+  }
+  return EndToValue(*parsed);
+}
+
+// POST /api/v1/workers/{worker}/leases/{lease}/end: the attempt's end. Refused (409) when the
+// worker no longer holds the lease: the attempt was recorded lost and may run elsewhere.
+ApiResponse End(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
+  auto body = Body(req);
+  if (!body) return ErrorResponse(400, body.error().message);
+  auto end = ServerSideEnd(ctx, *body);
+  if (!end) return ErrorResponse(400, end.error().message);
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto row = (*store)->EndWork(req.params.at("worker"), req.params.at("lease"), end->ToJson());
+  if (!row) return FromError(row.error());
+  return Json(Value(ValueMap{{"recorded", Value(true)}, {"runId", Value(row->run_id)},
+                             {"task", Value(row->task)}, {"attempt", Value(row->attempt)}}));
+}
+
+}  // namespace
+
+std::optional<ApiResponse> NotThisWorker(const ApiContext& ctx, const ApiRequest& req) {
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto w = (*store)->FindWorker(req.params.at("worker"));
+  if (!w) return FromError(w.error());
+  if (!*w) {
+    return ErrorResponse(404, fmt::format("no worker {}: register first (POST /api/v1/workers)",
+                                          Quote(req.params.at("worker"))));
+  }
+  const auto role = req.who.RoleIn(kDefaultNamespace);
+  if ((*w)->user != req.who.user && role != Role::kAdmin) {
+    return ErrorResponse(403, fmt::format("worker {} was registered by {}, not {}",
+                                          Quote((*w)->id), (*w)->user, req.who.user));
+  }
+  return std::nullopt;
+}
+
+void AddWorkerRoutes(Router& router, const ApiContext& ctx) {
+  const ApiContext* c = &ctx;
+  auto add = [&](const char* method, const char* pattern,
+                 ApiResponse (*f)(const ApiContext&, const ApiRequest&)) {
+    router.Add({method, pattern, true, Action::kWork,
+                [c, f](const ApiRequest& r) { return f(*c, r); }});
+  };
+  add("POST", "/api/v1/workers", Register);
+  add("POST", "/api/v1/workers/{worker}/lease", Lease);
+  add("POST", "/api/v1/workers/{worker}/heartbeat", Heartbeat);
+  add("POST", "/api/v1/workers/{worker}/leases/{lease}/end", End);
+  AddWorkerFileRoutes(router, ctx);
+}
+
+LeaseSweeper::LeaseSweeper(const ApiContext& ctx) : ctx_(ctx), thread_([this] { Loop(); }) {}
+
+LeaseSweeper::~LeaseSweeper() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void LeaseSweeper::Loop() {
+  Clock& clock = ctx_.env.clock();
+  AttemptEnd lost;
+  lost.message = fmt::format("its worker stopped renewing its lease ({} s without a heartbeat)",
+                             static_cast<double>(ctx_.lease_us) / 1e6);
+  const std::string lost_json = EndToValue(lost).ToJson();
+  const auto period = std::chrono::microseconds(
+      std::clamp<int64_t>(ctx_.lease_us / 10, 50'000, 1'000'000));
+  bool graced = false;
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    // Only the leader times leases, and a new leader first gives every open lease a full lease
+    // time: an outage of the control plane never turns running work into lost work.
+    const bool leading = !ctx_.leading || ctx_.leading->load();
+    if (!leading) graced = false;
+    // A store that fails is asked again on the next round; no lease expires meanwhile.
+    if (auto store = leading ? ctx_.ThreadStore() : Result<Store*>(nullptr); store && *store) {
+      if (!graced) {
+        graced = static_cast<bool>((*store)->GraceLeases(clock.NowUs() + ctx_.lease_us));
+      } else {
+        (void)(*store)->ExpireLeases(clock.NowUs(), lost_json);
+      }
+    }
+    lock.lock();
+    cv_.wait_for(lock, period, [&] { return stop_; });
+  }
+}
+
+}  // namespace sluice

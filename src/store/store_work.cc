@@ -1,0 +1,258 @@
+// The work queue of `sluice server` and its workers (store/work.h): rows queued by an engine,
+// leased by workers, ended by their results or lost when a lease expires. Every method that
+// reads and then writes does so in one transaction holding the store's write lock, so two
+// workers never lease one row, and a result never lands on a row the sweeper just made lost.
+#include <algorithm>
+
+#include "store/store_impl.h"
+
+namespace sluice {
+
+bool FitsWorker(const WorkRow& row, const WorkerOffer& offer) {
+  if (offer.slots < 1) return false;
+  for (const auto& want : row.labels) {
+    if (!std::binary_search(offer.labels.begin(), offer.labels.end(), want)) return false;
+  }
+  auto fits = [](int64_t asked, int64_t free) { return asked <= 0 || free < 0 || asked <= free; };
+  return fits(row.cpu_milli, offer.cpu_milli) && fits(row.memory_bytes, offer.memory_bytes) &&
+         fits(row.gpu_milli, offer.gpu_milli);
+}
+
+namespace {
+
+#define WORK_COLUMNS                                                                       \
+  "id,run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,state,worker," \
+  "lease,lease_expires_us,cancel,end_json,created_us"
+
+std::string LabelsJson(const std::vector<std::pair<std::string, std::string>>& labels) {
+  ValueList out;
+  for (const auto& [k, v] : labels) out.push_back(Value(ValueList{Value(k), Value(v)}));
+  return Value(std::move(out)).ToJson();
+}
+
+std::vector<std::pair<std::string, std::string>> ParseLabels(const std::string& json) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto v = ParseJson(json);
+  if (!v || !v->is_list()) return out;
+  for (const Value& p : v->as_list()) {
+    if (p.is_list() && p.as_list().size() == 2 && p.as_list()[0].is_string() &&
+        p.as_list()[1].is_string()) {
+      out.emplace_back(p.as_list()[0].as_string(), p.as_list()[1].as_string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+WorkRow ReadWork(SqlStmt* st) {
+  WorkRow w;
+  w.id = Int(st, 0);
+  w.run_id = Text(st, 1);
+  w.task = Text(st, 2);
+  w.attempt = Int(st, 3);
+  w.request = Text(st, 4);
+  w.labels = ParseLabels(Text(st, 5));
+  w.cpu_milli = Int(st, 6);
+  w.memory_bytes = Int(st, 7);
+  w.gpu_milli = Int(st, 8);
+  w.state = Text(st, 9);
+  w.worker = Text(st, 10);
+  w.lease = Text(st, 11);
+  w.lease_expires_us = Int(st, 12);
+  w.cancel = Int(st, 13) != 0;
+  w.end = Text(st, 14);
+  w.created_us = Int(st, 15);
+  return w;
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> Store::EnqueueWork(const std::vector<WorkRow>& rows) {
+  return impl_->InTransaction([&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> ids;
+    for (const WorkRow& w : rows) {
+      auto id = impl_->First<int64_t>(
+          "INSERT INTO work(run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,"
+          "state,created_us) VALUES(?,?,?,?,?,?,?,?,'queued',?) "
+          "ON CONFLICT(run_id,task,attempt) DO NOTHING RETURNING id",
+          [](SqlStmt* st) { return Int(st, 0); }, w.run_id, w.task, w.attempt, w.request,
+          LabelsJson(w.labels), w.cpu_milli, w.memory_bytes, w.gpu_milli, w.created_us);
+      if (!id) return std::unexpected(id.error());
+      if (!*id) {
+        return Fail(ErrorCode::kConflict, "attempt {} of task {} of run {} is queued already",
+                    w.attempt, Quote(w.task), w.run_id);
+      }
+      ids.push_back(**id);
+    }
+    return ids;
+  });
+}
+
+Result<std::vector<WorkRow>> Store::EndedWork(const std::string& run_id) {
+  return impl_->Rows<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE run_id=? AND collected=0 "
+                              "AND state IN ('ended','lost') ORDER BY id",
+                              ReadWork, run_id);
+}
+
+Status Store::CollectWork(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return {};
+  return impl_->InTransaction([&]() -> Status {
+    for (int64_t id : ids) SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET collected=1 WHERE id=?", id));
+    return {};
+  });
+}
+
+Status Store::CancelWork(int64_t id, const std::string& end_json) {
+  return impl_->InTransaction([&]() -> Status {
+    SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=? AND "
+                                 "state='queued'", end_json, id));
+    if (impl_->db->Changes() > 0) return {};
+    return impl_->Run("UPDATE work SET cancel=1 WHERE id=? AND state='leased'", id);
+  });
+}
+
+Result<std::optional<WorkRow>> Store::FindWork(const std::string& run_id, const std::string& task,
+                                               int64_t attempt) {
+  return impl_->First<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE run_id=? AND task=? AND "
+                               "attempt=?", ReadWork, run_id, task, attempt);
+}
+
+Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t expires_us,
+                                              const std::function<std::string()>& new_lease) {
+  std::sort(offer.labels.begin(), offer.labels.end());
+  if (offer.slots < 1) return std::vector<WorkRow>();
+  // Idle workers ask often: a read first, so that an empty queue never takes the write lock
+  // that the engines' commits need.
+  auto any = impl_->First<int64_t>("SELECT id FROM work WHERE state='queued' LIMIT 1",
+                                   [](SqlStmt* st) { return Int(st, 0); });
+  if (!any) return std::unexpected(any.error());
+  if (!*any) return std::vector<WorkRow>();
+  return impl_->InTransaction([&]() -> Result<std::vector<WorkRow>> {
+    std::vector<WorkRow> granted;
+    if (offer.slots < 1) return granted;
+    // The oldest queued rows first; those that do not fit this worker wait for another. A
+    // bounded look keeps one lease request's transaction short.
+    auto queued = impl_->Rows<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE state='queued' "
+                                       "ORDER BY id LIMIT 500", ReadWork);
+    if (!queued) return std::unexpected(queued.error());
+    for (WorkRow& w : *queued) {
+      if (offer.slots < 1) break;
+      if (!FitsWorker(w, offer)) continue;
+      w.state = "leased";
+      w.worker = offer.worker;
+      w.lease = new_lease();
+      w.lease_expires_us = expires_us;
+      SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='leased', worker=?, lease=?, "
+                                   "lease_expires_us=? WHERE id=?", w.worker, w.lease,
+                                   expires_us, w.id));
+      --offer.slots;
+      if (offer.cpu_milli >= 0) offer.cpu_milli -= w.cpu_milli;
+      if (offer.memory_bytes >= 0) offer.memory_bytes -= w.memory_bytes;
+      if (offer.gpu_milli >= 0) offer.gpu_milli -= w.gpu_milli;
+      granted.push_back(std::move(w));
+    }
+    return granted;
+  });
+}
+
+Result<HeartbeatAnswer> Store::Heartbeat(const std::string& worker,
+                                         const std::vector<std::string>& held, int64_t expires_us) {
+  return impl_->InTransaction([&]() -> Result<HeartbeatAnswer> {
+    HeartbeatAnswer out;
+    for (const std::string& lease : held) {
+      auto row = impl_->First<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE lease=?",
+                                       ReadWork, lease);
+      if (!row) return std::unexpected(row.error());
+      if (!*row || (*row)->state != "leased" || (*row)->worker != worker) {
+        out.kill.push_back(lease);  // lost, or never this worker's: its attempt must stop
+        continue;
+      }
+      SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET lease_expires_us=? WHERE id=?", expires_us,
+                                   (*row)->id));
+      out.extended.push_back(lease);
+      if ((*row)->cancel) out.kill.push_back(lease);
+    }
+    return out;
+  });
+}
+
+Result<WorkRow> Store::LeasedWork(const std::string& worker, const std::string& lease) {
+  auto row = impl_->First<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE lease=?", ReadWork,
+                                   lease);
+  if (!row) return std::unexpected(row.error());
+  if (!*row || (*row)->state != "leased" || (*row)->worker != worker) {
+    return Fail(ErrorCode::kConflict, "lease {} is not held by this worker (it expired, and its "
+                "attempt was recorded lost)", Quote(lease));
+  }
+  return std::move(**row);
+}
+
+Result<WorkRow> Store::EndWork(const std::string& worker, const std::string& lease,
+                               const std::string& end_json) {
+  return impl_->InTransaction([&]() -> Result<WorkRow> {
+    auto row = LeasedWork(worker, lease);
+    if (!row) return row;
+    SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=?", end_json,
+                                 row->id));
+    row->state = "ended";
+    row->end = end_json;
+    return row;
+  });
+}
+
+Result<int64_t> Store::ExpireLeases(int64_t now_us, const std::string& lost_end_json) {
+  return impl_->InTransaction([&]() -> Result<int64_t> {
+    SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='lost', end_json=? WHERE state='leased' "
+                                 "AND lease_expires_us<?", lost_end_json, now_us));
+    return impl_->db->Changes();
+  });
+}
+
+Status Store::GraceLeases(int64_t until_us) {
+  return impl_->InTransaction([&]() -> Status {
+    return impl_->Run("UPDATE work SET lease_expires_us=? WHERE state='leased' AND "
+                      "lease_expires_us<?", until_us, until_us);
+  });
+}
+
+Result<int64_t> Store::QueuedWork() {
+  auto n = impl_->First<int64_t>("SELECT COUNT(*) FROM work WHERE state='queued'",
+                                 [](SqlStmt* st) { return Int(st, 0); });
+  if (!n) return std::unexpected(n.error());
+  return n->value_or(0);
+}
+
+Status Store::RegisterWorker(const WorkerRow& w) {
+  return impl_->InTransaction([&]() -> Status {
+    return impl_->Run("INSERT INTO workers(id,name,version,labels,slots,registered_us,seen_us,"
+                      "user_name) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                      "name=excluded.name, version=excluded.version, labels=excluded.labels, "
+                      "slots=excluded.slots, seen_us=excluded.seen_us", w.id, w.name, w.version,
+                      w.labels, w.slots, w.registered_us, w.seen_us, w.user);
+  });
+}
+
+Result<std::optional<WorkerRow>> Store::FindWorker(const std::string& id) {
+  return impl_->First<WorkerRow>(
+      "SELECT id,name,version,labels,slots,registered_us,seen_us,user_name FROM workers WHERE id=?",
+      [](SqlStmt* st) {
+        return WorkerRow{Text(st, 0), Text(st, 1), Text(st, 2), Text(st, 3), Int(st, 4),
+                         Int(st, 5), Int(st, 6), Text(st, 7)};
+      },
+      id);
+}
+
+Status Store::TouchWorker(const std::string& id, int64_t now_us) {
+  return impl_->InTransaction([&]() -> Status {
+    return impl_->Run("UPDATE workers SET seen_us=? WHERE id=?", now_us, id);
+  });
+}
+
+Result<int64_t> Store::CountWorkers(int64_t since_us) {
+  auto n = impl_->First<int64_t>("SELECT COUNT(*) FROM workers WHERE seen_us>=?",
+                                 [](SqlStmt* st) { return Int(st, 0); }, since_us);
+  if (!n) return std::unexpected(n.error());
+  return n->value_or(0);
+}
+
+}  // namespace sluice

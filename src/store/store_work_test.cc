@@ -1,0 +1,163 @@
+// The work queue of sluice server's workers (store/work.h), on both engines: leases go to the
+// worker that fits, once; heartbeats extend only what a worker holds; a result for a lease that
+// expired is refused; the engine collects ends once.
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "store/temp_db.h"
+
+namespace sluice {
+namespace {
+
+WorkRow Row(const std::string& task, std::vector<std::pair<std::string, std::string>> labels = {},
+            int64_t cpu_milli = 0) {
+  WorkRow w;
+  w.run_id = "r1";
+  w.task = task;
+  w.attempt = 1;
+  w.request = "{\"task\":\"" + task + "\"}";
+  w.labels = std::move(labels);
+  w.cpu_milli = cpu_milli;
+  w.created_us = 1;
+  return w;
+}
+
+WorkerOffer Offer(const std::string& worker, int slots,
+                  std::vector<std::pair<std::string, std::string>> labels = {}) {
+  WorkerOffer o;
+  o.worker = worker;
+  o.slots = slots;
+  o.labels = std::move(labels);
+  o.cpu_milli = o.memory_bytes = o.gpu_milli = -1;
+  return o;
+}
+
+class StoreWork : public ::testing::TestWithParam<SqlEngine> {
+ protected:
+  void SetUp() override {
+    SLUICE_REQUIRE_DB(db);
+    auto s = Store::Open(db.path());
+    ASSERT_TRUE(s) << s.error().message;
+    store = std::move(*s);
+  }
+  std::function<std::string()> Leases() {
+    return [this] { return "lease-" + std::to_string(++serial); };
+  }
+  TempDb db{GetParam()};
+  std::unique_ptr<Store> store;
+  int serial = 0;
+};
+INSTANTIATE_TEST_SUITE_P(Engine, StoreWork,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
+
+TEST(WorkMatching, AWorkerMustHaveEveryLabelAndTheFreeCapacity) {
+  WorkRow gpu = Row("t", {{"gpu", "1"}, {"zone", "eu"}}, 2000);
+  WorkerOffer o = Offer("w", 1, {{"gpu", "1"}, {"os", "linux"}, {"zone", "eu"}});
+  EXPECT_TRUE(FitsWorker(gpu, o));
+  o.cpu_milli = 1000;
+  EXPECT_FALSE(FitsWorker(gpu, o)) << "two cpus asked, one free";
+  o.cpu_milli = -1;
+  EXPECT_FALSE(FitsWorker(gpu, Offer("w", 1, {{"gpu", "1"}, {"zone", "us"}}))) << "other value";
+  EXPECT_FALSE(FitsWorker(gpu, Offer("w", 1, {{"gpu", "1"}}))) << "a label missing";
+  EXPECT_FALSE(FitsWorker(gpu, Offer("w", 0, {{"gpu", "1"}, {"zone", "eu"}}))) << "no free slot";
+  EXPECT_TRUE(FitsWorker(Row("plain"), Offer("w", 1))) << "no labels asked: any worker";
+}
+
+TEST_P(StoreWork, LeasesGoOldestFirstToTheWorkerThatFitsAndOnlyOnce) {
+  auto ids = store->EnqueueWork({Row("a"), Row("gpu", {{"gpu", "1"}}), Row("b")});
+  ASSERT_TRUE(ids) << ids.error().message;
+  ASSERT_EQ(ids->size(), 3u);
+  auto again = store->EnqueueWork({Row("a")});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto plain = store->LeaseWork(Offer("w1", 5), 100, Leases());
+  ASSERT_TRUE(plain) << plain.error().message;
+  ASSERT_EQ(plain->size(), 2u) << "the gpu task waits for a gpu worker";
+  EXPECT_EQ((*plain)[0].task, "a");
+  EXPECT_EQ((*plain)[1].task, "b");
+  EXPECT_EQ((*plain)[0].state, "leased");
+  EXPECT_TRUE(store->LeaseWork(Offer("w2", 5), 100, Leases())->empty());
+  auto gpu = store->LeaseWork(Offer("w2", 5, {{"gpu", "1"}}), 100, Leases());
+  ASSERT_EQ(gpu->size(), 1u);
+  EXPECT_EQ((*gpu)[0].worker, "w2");
+  EXPECT_EQ(*store->QueuedWork(), 0);
+}
+
+TEST_P(StoreWork, CapacityIsTakenByEachGrantBeforeTheNext) {
+  ASSERT_TRUE(store->EnqueueWork({Row("a", {}, 1500), Row("b", {}, 1500), Row("c", {}, 500)}));
+  WorkerOffer o = Offer("w", 4);
+  o.cpu_milli = 2000;
+  auto got = store->LeaseWork(o, 100, Leases());
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].task, "a");
+  EXPECT_EQ((*got)[1].task, "c") << "b does not fit the 0.5 cpu a leaves";
+}
+
+TEST_P(StoreWork, HeartbeatsExtendHeldLeasesAndNameWhatToKill) {
+  auto ids = store->EnqueueWork({Row("a"), Row("b")});
+  auto got = store->LeaseWork(Offer("w1", 2), 100, Leases());
+  ASSERT_EQ(got->size(), 2u);
+  const std::string a = (*got)[0].lease, b = (*got)[1].lease;
+  ASSERT_TRUE(store->CancelWork((*ids)[1], "{}"));
+  auto hb = store->Heartbeat("w1", {a, b, "lease-unknown"}, 500);
+  ASSERT_TRUE(hb) << hb.error().message;
+  EXPECT_EQ(hb->extended, (std::vector<std::string>{a, b}));
+  EXPECT_EQ(hb->kill, (std::vector<std::string>{b, "lease-unknown"})) << "cancelled, and not its own";
+  auto other = store->Heartbeat("w2", {a}, 900);
+  EXPECT_EQ(other->kill, std::vector<std::string>{a}) << "another worker's lease is not extended";
+  EXPECT_EQ(*store->ExpireLeases(400, "{\"how\":\"lost\"}"), 0) << "extended to 500";
+}
+
+TEST_P(StoreWork, AnExpiredLeaseIsLostAndItsLateResultRefused) {
+  ASSERT_TRUE(store->EnqueueWork({Row("a")}));
+  auto got = store->LeaseWork(Offer("w1", 1), 100, Leases());
+  const std::string lease = (*got)[0].lease;
+  ASSERT_TRUE(store->GraceLeases(300));  // a server that starts gives it a full lease time
+  EXPECT_EQ(*store->ExpireLeases(200, "{\"how\":\"lost\"}"), 0);
+  EXPECT_EQ(*store->ExpireLeases(301, "{\"how\":\"lost\",\"message\":\"no heartbeat\"}"), 1);
+  auto late = store->EndWork("w1", lease, "{\"how\":\"exited\"}");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, ErrorCode::kConflict);
+  auto hb = store->Heartbeat("w1", {lease}, 900);
+  EXPECT_EQ(hb->kill, std::vector<std::string>{lease}) << "the worker must kill it";
+  auto ended = store->EndedWork("r1");
+  ASSERT_EQ(ended->size(), 1u);
+  EXPECT_EQ((*ended)[0].state, "lost");
+  EXPECT_EQ((*ended)[0].end, "{\"how\":\"lost\",\"message\":\"no heartbeat\"}");
+}
+
+TEST_P(StoreWork, EndsAreCollectedOnceAndACancelledQueuedRowEndsAtOnce) {
+  auto ids = store->EnqueueWork({Row("a"), Row("b")});
+  auto got = store->LeaseWork(Offer("w1", 1), 100, Leases());
+  ASSERT_EQ(got->size(), 1u);
+  auto end = store->EndWork("w1", (*got)[0].lease, "{\"how\":\"exited\",\"exitCode\":0}");
+  ASSERT_TRUE(end) << end.error().message;
+  EXPECT_EQ(end->task, "a");
+  ASSERT_TRUE(store->CancelWork((*ids)[1], "{\"how\":\"signaled\"}"));
+  auto ended = store->EndedWork("r1");
+  ASSERT_EQ(ended->size(), 2u);
+  EXPECT_EQ((*ended)[1].end, "{\"how\":\"signaled\"}");
+  ASSERT_TRUE(store->CollectWork({(*ended)[0].id, (*ended)[1].id}));
+  EXPECT_TRUE(store->EndedWork("r1")->empty());
+  auto found = store->FindWork("r1", "a", 1);
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->state, "ended");
+  EXPECT_FALSE(*store->FindWork("r1", "a", 2));
+}
+
+TEST_P(StoreWork, WorkersAreFoundAndCountedBySinceWhenTheyWereSeen) {
+  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 4, 10, 10, "robot"}));
+  ASSERT_TRUE(store->RegisterWorker({"w-2", "host", "0.1.0", "{}", 4, 10, 50, "robot"}));
+  ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 2, 10, 60, "robot"}));
+  EXPECT_EQ(*store->CountWorkers(40), 2);
+  EXPECT_EQ(*store->CountWorkers(55), 1);
+  ASSERT_TRUE(store->TouchWorker("w-2", 70));
+  EXPECT_EQ(*store->CountWorkers(65), 1);
+  auto w = store->FindWorker("w-1");
+  ASSERT_TRUE(w && *w);
+  EXPECT_EQ((*w)->slots, 2);
+  EXPECT_FALSE(*store->FindWorker("w-9"));
+}
+
+}  // namespace
+}  // namespace sluice
