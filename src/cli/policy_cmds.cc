@@ -127,18 +127,23 @@ static Result<PolicySet> PoliciesToEval(Env& env, const GlobalOptions& g, const 
   return CentralPolicies(env, g, store->get());
 }
 
+Result<Value> ReadPolicyInput(Env& env, const std::string& path) {
+  auto text = env.files().ReadFile(path);
+  if (!text) return Fail(ErrorCode::kInvalidInput, "{}", text.error().message);
+  auto input = ParseJson(*text);
+  if (!input || !input->is_map() || !input->Find("object")) {
+    return Fail(ErrorCode::kInvalidInput, "{}: the input is a JSON object with an \"object\" field{}",
+                path, input ? "" : ": " + input.error().message);
+  }
+  return input;
+}
+
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,
                   const std::string& input_path) {
   auto set = PoliciesToEval(env, g, file);
   if (!set) return Report(set.error());
-  auto text = env.files().ReadFile(input_path);
-  if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
-  auto input = ParseJson(*text);
-  if (!input || !input->is_map() || !input->Find("object")) {
-    return Report(Error(ErrorCode::kInvalidInput,
-                        fmt::format("{}: the input is a JSON object with an \"object\" field{}",
-                                    input_path, input ? "" : ": " + input.error().message)));
-  }
+  auto input = ReadPolicyInput(env, input_path);
+  if (!input) return Report(input.error());
   const std::vector<Decision> all = EvaluateInput(env, *set, *input);
   ValueList l;
   for (const auto& d : all) l.push_back(DecisionToValue(d));

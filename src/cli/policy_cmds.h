@@ -39,6 +39,9 @@ Result<Admission> AdmitNewRun(Env& env, Store& store, const std::string& actor, 
 // field, as at admission or a gate), each with the waivers of `set`, now: `sluice policy eval`
 // and POST /api/v1/policy/eval.
 std::vector<Decision> EvaluateInput(Env& env, const PolicySet& set, const Value& input);
+// The JSON policy input in file `path` (`policy eval --input`): an object with an "object"
+// field. Fails with kInvalidInput naming the file otherwise.
+Result<Value> ReadPolicyInput(Env& env, const std::string& path);
 // One line a decision on stderr; `all` includes the allows.
 void PrintDecisions(const std::vector<Decision>& ds, bool all);
 std::vector<DecisionRow> DecisionRows(const std::vector<Decision>& ds, const std::string& run_id,

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli/cli_support.h"
+#include "cli/policy_cmds.h"
 #include "cli/render.h"
 #include "common/strings.h"
 #include "common/value.h"
@@ -125,14 +126,8 @@ int RemotePolicyEval(Env& env, RemoteContext& c, const std::string& file, const 
                                     "policies are evaluated; give no FILE, or run without --server "
                                     "to evaluate a local one", Quote(file))));
   }
-  auto text = env.files().ReadFile(input_path);
-  if (!text) return Report(Error(ErrorCode::kInvalidInput, text.error().message));
-  auto input = ParseJson(*text);
-  if (!input || !input->is_map() || !input->Find("object")) {
-    return Report(Error(ErrorCode::kInvalidInput,
-                        fmt::format("{}: the input is a JSON object with an \"object\" field{}",
-                                    input_path, input ? "" : ": " + input.error().message)));
-  }
+  auto input = ReadPolicyInput(env, input_path);
+  if (!input) return Report(input.error());
   auto v = JsonOf(Expect2xx(c.api.Post("/api/v1/policy/eval", input->ToJson()), c.api.server()));
   if (!v) return Report(v.error());
   const Value* decisions = v->is_map() ? v->Find("decisions") : nullptr;
