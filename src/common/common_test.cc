@@ -4,6 +4,7 @@
 
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "common/value.h"
 
 namespace sluice {
 
@@ -69,6 +70,20 @@ TEST(Strings, DetectsBinaryAndBadUtf8) {
   EXPECT_FALSE(IsTextUtf8("\xff\xfe"));
   EXPECT_FALSE(IsTextUtf8("\xc3"));
   EXPECT_FALSE(IsTextUtf8("\xc0\xaf"));
+  EXPECT_FALSE(IsTextUtf8("\xe0\x80\xaf"));      // overlong
+  EXPECT_FALSE(IsTextUtf8("\xed\xa0\x80"));      // a surrogate
+  EXPECT_FALSE(IsTextUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_TRUE(IsTextUtf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
+}
+
+TEST(Strings, ReplacesWhatIsNotTextWithTheReplacementCharacter) {
+  EXPECT_EQ(ReplaceNonText(std::string("a\0b\xff\xc3é", 7)), "a\uFFFDb\uFFFD\uFFFDé");
+  EXPECT_EQ(ReplaceNonText("plain ✓"), "plain ✓");
+}
+
+// JSON is UTF-8: what a task wrote that is not becomes U+FFFD, never invalid JSON.
+TEST(Value, JsonOfBytesThatAreNotUtf8IsStillUtf8) {
+  EXPECT_EQ(Value(std::string("x\xffy ✓")).ToJson(), "\"x\uFFFDy ✓\"");
 }
 
 }  // namespace sluice

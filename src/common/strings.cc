@@ -145,21 +145,45 @@ std::string EscapeControl(std::string_view s) {
   return out;
 }
 
+size_t Utf8Length(std::string_view s, size_t i) {
+  const unsigned char c = s[i];
+  if (c < 0x80) return 1;
+  const size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
+  }
+  const unsigned char c1 = s[i + 1];
+  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) ||  // overlong, surrogates
+      (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) {  // overlong, past U+10FFFF
+    return 0;
+  }
+  return n;
+}
+
 bool IsTextUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    if (c == 0) return false;
-    int extra = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (extra < 0 || (extra == 1 && c < 0xC2) || i + extra >= s.size() + (extra == 0)) {
-      return false;
-    }
-    for (int k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    }
-    i += extra + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0 || s[i] == '\0') return false;
+    i += n;
   }
   return true;
+}
+
+std::string ReplaceNonText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = s[i] == '\0' ? 0 : Utf8Length(s, i);
+    if (n == 0) {
+      out += "\uFFFD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
 }
 
 std::optional<int64_t> ParseDurationMs(std::string_view s) {

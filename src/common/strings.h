@@ -37,8 +37,16 @@ void AppendUtf8(uint32_t cp, std::string* out);
 // `s` with control characters escaped (\n, \x1b), for text from outside placed in a message.
 std::string EscapeControl(std::string_view s);
 
+// The length of the UTF-8 sequence that starts at s[i] (1 to 4), or 0 when the bytes there are
+// not one (a stray or missing continuation byte, an overlong form, a surrogate, past U+10FFFF:
+// what PostgreSQL and JSON refuse). REQUIRES: i < s.size().
+size_t Utf8Length(std::string_view s, size_t i);
+
 // True when `s` is valid UTF-8 without NUL bytes.
 bool IsTextUtf8(std::string_view s);
+
+// `s` with U+FFFD in place of each NUL byte and each byte not part of valid UTF-8.
+std::string ReplaceNonText(std::string_view s);
 
 // Durations in the spec: "250ms", "30s", "5m", "1h30m", "2d", or a bare number of seconds.
 // Returns milliseconds, or nullopt when the text is not a duration.

@@ -32,9 +32,22 @@ const Value* Value::Find(const Value& key) const {
 
 namespace {
 
+// JSON text is UTF-8 (RFC 8259): a byte that does not begin a valid sequence is written as
+// U+FFFD, so what a task printed never makes a document (or a PostgreSQL row) unreadable.
 void JsonString(std::string_view s, std::string* out) {
   out->push_back('"');
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = s[i];
+    if (c >= 0x80) {
+      const size_t n = Utf8Length(s, i);
+      if (n == 0) {
+        *out += "\uFFFD";
+      } else {
+        out->append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': *out += "\\\""; break;
       case '\\': *out += "\\\\"; break;

@@ -68,9 +68,28 @@ std::optional<Value> ReadText(std::string_view text, Type t) {
   return *doc;
 }
 
+// The offset of the first byte of `s` that is not part of valid UTF-8, if any.
+std::optional<size_t> FirstNonUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<Value> TypedOutput(const WantedParam& o, Value raw) {
+  // An output is text (JSON, the store, expressions): bytes that are not UTF-8 would be
+  // replaced downstream, so the task is told instead.
+  if (raw.is_string()) {
+    if (auto at = FirstNonUtf8(raw.as_string())) {
+      return Fail(ErrorCode::kInvalidInput,
+                  "output {} is not UTF-8 text (byte 0x{:02x} at offset {})", Quote(o.name),
+                  static_cast<unsigned char>(raw.as_string()[*at]), *at);
+    }
+  }
   if (o.type == Type::kAny || Matches(raw, o.type)) return raw;
   bool text = o.source == WantedParam::Source::kFile ||
               o.source == WantedParam::Source::kStdoutText;

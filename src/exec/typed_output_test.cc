@@ -20,6 +20,12 @@ std::string Typed(Source src, Type t, Value raw) {
   return v ? v->ToJson() : "error: " + v.error().message;
 }
 
+TEST(TypedOutput, BytesThatAreNotUtf8AreAnErrorNamingTheFirst) {
+  EXPECT_EQ(Typed(Source::kStdoutText, Type::kAny, Value("x\xffy")),
+            "error: output \"o\" is not UTF-8 text (byte 0xff at offset 1)");
+  EXPECT_EQ(Typed(Source::kFile, Type::kString, Value("é")), "\"é\"");
+}
+
 TEST(TypedOutput, TextIsReadAsItsDeclaredType) {
   EXPECT_EQ(Typed(Source::kFile, Type::kInt, Value("42")), "42");
   EXPECT_EQ(Typed(Source::kFile, Type::kNumber, Value(" 0.93 ")), "0.93");

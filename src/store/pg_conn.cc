@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/strings.h"
 #include "store/sql.h"
 
 namespace sluice {
@@ -110,8 +111,16 @@ class PgStmt final : public SqlStmt {
  public:
   PgStmt(PgConn* conn, const char* sql, int id);
   ~PgStmt() override { Reset(); }
+  // PostgreSQL's text holds only UTF-8 without NUL; SQLite's holds any bytes. So that no byte
+  // a task wrote can fail a commit (and stop its run) here alone, such text is stored with
+  // U+FFFD in place of each byte PostgreSQL would refuse. (The engine keeps outputs UTF-8 and
+  // JSON is written as UTF-8, so this is a last resort.)
   void Bind(int i, std::string_view text) override {
     if (i < 1 || i > params_) return;
+    if (!IsTextUtf8(text)) {
+      repaired_[i - 1] = ReplaceNonText(text);
+      text = repaired_[i - 1];
+    }
     values_[i - 1] = text.data();
     lengths_[i - 1] = static_cast<int>(text.size());
     types_[i - 1] = kTextOid;
@@ -156,6 +165,7 @@ class PgStmt final : public SqlStmt {
   std::vector<Oid> types_, prepared_types_;  // the types it was prepared with, when prepared_
   bool prepared_ = false;
   std::vector<std::array<char, 8>> ints_;
+  std::vector<std::string> repaired_;  // text Bind had to repair, while it is bound
   PGresult* res_ = nullptr;
   int row_ = -1;
   int rows_ = 0;
@@ -302,6 +312,7 @@ PgStmt::PgStmt(PgConn* conn, const char* sql, int id)
   formats_.assign(params_, 1);  // binary
   types_.assign(params_, kTextOid);
   ints_.resize(params_);
+  repaired_.resize(params_);
 }
 
 Result<bool> PgStmt::Step() {

@@ -181,10 +181,19 @@ struct Store::Impl {
   std::string chain_checked_hash;  // the hash of that record
 
   // Appends one event and updates the projections. REQUIRES: inside a transaction.
+  // SQLite numbers the row max(seq)+1 itself. PostgreSQL's identity values are taken outside
+  // the transaction, so an engine killed inside one (or any rollback) would leave a gap in the
+  // sequence; under the write lock every transaction holds, max(seq)+1 is gap-free there too
+  // and in commit order, so both engines number events alike.
   Status Insert(const Event& e) {
-    auto s = Run("INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
-                 "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                 e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
+    const char* sql =
+        db->engine() == SqlEngine::kPostgres
+            ? "INSERT INTO events(seq,run_id,time_us,kind,task,attempt,status,error_class,"
+              "exit_code,message,pid,due_us,data) VALUES((SELECT COALESCE(MAX(seq),0)+1 FROM "
+              "events),?,?,?,?,?,?,?,?,?,?,?,?)"
+            : "INSERT INTO events(run_id,time_us,kind,task,attempt,status,error_class,"
+              "exit_code,message,pid,due_us,data) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)";
+    auto s = Run(sql, e.run_id, e.time_us, EventKindName(e.kind), e.task, e.attempt, e.status,
                  e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
     if (!s) return s;
     return Project(e);
