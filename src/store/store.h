@@ -17,6 +17,8 @@
 //   audit(seq, time_us, actor, action, run_id, subject, details, prev_hash, hash)
 //   decisions(seq, time_us, run_id, stage, task, policy, rule, policy_hash, input_digest,
 //             result, message, waiver)
+//   schedules(namespace, name, file, document, sources, params, suspended, watermark_us,
+//             applied_by, applied_us)   -- what `sluice schedule apply` stored (ScheduleRow)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -175,6 +177,23 @@ struct TokenRow {
   int64_t revoked_us = 0;   // 0 = in force
 };
 
+// A schedule as `sluice schedule apply` stored it (store_schedules.cc). The schedule file and
+// its pipeline's files are a snapshot taken at apply: editing the files later changes nothing
+// until the schedule is applied again. Which runs it started is not kept here: each of its
+// runs records the schedule in its run.created event (docs/schedules.md).
+struct ScheduleRow {
+  std::string ns = "default";  // its namespace
+  std::string name;
+  std::string file;        // the schedule file's path, where `sources` put it
+  std::string document;    // the schedule file's text
+  std::string sources;     // JSON {path: text}: the pipeline's files and what it imports
+  std::string params;      // JSON {name: text}: the schedule's params as -p texts
+  bool suspended = false;
+  int64_t watermark_us = 0;  // every fire at or before it has been handled (schedule.h)
+  std::string applied_by;  // the audit actor who applied it
+  int64_t applied_us = 0;
+};
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -195,7 +214,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -287,6 +306,21 @@ class Store : public EventSink {
   // lock ends with the connection. Fails with kInvalidInput on a SQLite store (its servers
   // elect with a file lock beside it) and with kStore when the database cannot be reached.
   Result<bool> HoldLeadership();
+  // Schedules (store_schedules.cc). ApplySchedule stores `row` with its schedule.applied
+  // audit record in one transaction; applied again, a schedule keeps its watermark (the
+  // fires it handled are not fired again) and takes the new document, sources, params and
+  // suspend flag. SuspendSchedule sets the flag with its schedule.suspended|resumed record
+  // (kNotFound when there is no such schedule). ListSchedules gives those of namespace `ns`
+  // ("" = all), by namespace and name. AdvanceWatermark raises the watermark to
+  // `watermark_us` (never lowers it: a leader that lost the lead cannot undo the new one's
+  // work). ScheduledRuns gives {run id, run.created data} of the unfinished runs whose id
+  // starts with "sched-" (the runs schedules started), by id.
+  Result<AuditRecord> ApplySchedule(const ScheduleRow& row, AuditRecord audit);
+  Result<AuditRecord> SuspendSchedule(const std::string& ns, const std::string& name,
+                                      bool suspend, AuditRecord audit);
+  Result<std::vector<ScheduleRow>> ListSchedules(const std::string& ns);
+  Status AdvanceWatermark(const std::string& ns, const std::string& name, int64_t watermark_us);
+  Result<std::vector<std::pair<std::string, std::string>>> ScheduledRuns();
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -94,6 +94,11 @@ CREATE TABLE workers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, labels TEXT NOT NULL,
   slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL,
   user_name TEXT NOT NULL DEFAULT '');
+CREATE TABLE schedules (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', suspended INTEGER NOT NULL DEFAULT 0,
+  watermark_us INTEGER NOT NULL, applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -200,6 +205,15 @@ CREATE TABLE workers (
     // 10 -> 11: nothing here (PostgreSQL's events stopped using an identity; SQLite numbers
     // them max+1 as before).
     "SELECT 1;",
+    // 11 -> 12: the schedules `sluice schedule apply` stores and `sluice server` fires
+    // (store_schedules.cc).
+    R"sql(
+CREATE TABLE schedules (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', suspended INTEGER NOT NULL DEFAULT 0,
+  watermark_us INTEGER NOT NULL, applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
+)sql",
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -297,6 +311,11 @@ CREATE TABLE workers (
   id TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
   labels TEXT NOT NULL, slots BIGINT NOT NULL, registered_us BIGINT NOT NULL,
   seen_us BIGINT NOT NULL, user_name TEXT NOT NULL DEFAULT '');
+CREATE TABLE schedules (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
+  suspended BIGINT NOT NULL DEFAULT 0, watermark_us BIGINT NOT NULL, applied_by TEXT NOT NULL,
+  applied_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -322,6 +341,14 @@ CREATE TABLE workers (
 )sql",
     // 10 -> 11: events numbered by the store (Store::Impl::Insert), not by an identity.
     "ALTER TABLE events ALTER COLUMN seq DROP IDENTITY IF EXISTS;",
+    // 11 -> 12: the schedules (store_schedules.cc).
+    R"sql(
+CREATE TABLE schedules (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
+  suspended BIGINT NOT NULL DEFAULT 0, watermark_us BIGINT NOT NULL, applied_by TEXT NOT NULL,
+  applied_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+)sql",
 };
 
 }  // namespace sluice
