@@ -85,10 +85,13 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
 // What `sluice rerun` adds to a new run's record: the run it reruns and the task it reruns
 // from, written into its run.submitted audit record, and the events that record the tasks it
 // reuses, stored after run.created in the same transaction (run ids and times are set there).
+// A run a schedule started has `schedule` instead ({"namespace", "name", "time",
+// "intervalStart", "intervalEnd"}: schedule_runs.h), in run.created and run.submitted.
 struct Resubmission {
   std::string rerun_of;
   std::string from;  // "" when every task runs again
   std::vector<Event> reused;
+  Value schedule;    // null unless a schedule started the run
 };
 // Records a new run, admitted with `decisions`, under a new id (commands.cc says how); `again`
 // (null for `run`) what a rerun adds. On failure returns the store's error; nothing is recorded.
@@ -97,6 +100,12 @@ Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& sto
                                   const Value& secret_digests,
                                   const std::vector<Decision>& decisions,
                                   const Resubmission* again);
+// The same under id `id`: kConflict, nothing recorded, when a run of that id exists.
+Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Store& store,
+                                        const Plan& plan, const Value& params,
+                                        const Value& secret_digests,
+                                        const std::vector<Decision>& decisions,
+                                        const std::string& id, const Resubmission* again);
 // Whether stored run `run` may be resumed (or, with `rollback`, rolled back) now: refused
 // (kConflict, saying why) when it finished (for a rollback: when it has not, or ended other than
 // succeeded or failed), or when a process executes it. `sluice resume|rollback` and the API's

@@ -16,6 +16,7 @@
 #include "cli/policy_cmds.h"
 #include "cli/progress.h"
 #include "cli/run_report.h"
+#include "cli/schedule_runs.h"
 #include "cli/secrets.h"
 #include "common/outcome.h"
 #include "common/sha256.h"
@@ -289,6 +290,7 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   auto no_color = env.GetVar("NO_COLOR");
   ProgressPrinter progress(stderr, tty, tty && !(no_color && !no_color->empty()), clock);
   EngineOptions opts = EngineOptionsFor(env, run_id, x);
+  opts.schedule = ScheduleOfRun(store, run_id, history);  // a scheduled run's schedule.*
   opts.central_policies = std::move(central);
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
@@ -325,12 +327,11 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   return summary->status == (x.rollback ? RunStatus::kCompensated : RunStatus::kSucceeded) ? 0 : 1;
 }
 
-// Records a new run under `id`, submitted by `actor` (see CreateRunRecord).
-static Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Store& store,
-                                         const Plan& plan, const Value& params,
-                                         const Value& secret_digests,
-                                         const std::vector<Decision>& decisions,
-                                         const std::string& id, const Resubmission* again) {
+Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Store& store,
+                                        const Plan& plan, const Value& params,
+                                        const Value& secret_digests,
+                                        const std::vector<Decision>& decisions,
+                                        const std::string& id, const Resubmission* again) {
   Clock& clock = env.clock();
   RunRecord run;
   run.id = id;
@@ -353,6 +354,9 @@ static Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Sto
   if (auto uses = ComponentUses(plan); !uses.empty()) {
     created.data += fmt::format(",\"components\":{}", ComponentVersions(uses).ToJson());
   }
+  if (again && !again->schedule.is_null()) {  // schedule_runs.h: what its engines read back
+    created.data += ",\"schedule\":" + again->schedule.ToJson();
+  }
   created.data += "}";
   // Admission's decisions other than allow (with any waivers used) ride with the submission.
   ValueList notable;
@@ -366,7 +370,8 @@ static Result<RunRecord> CreateRunWithId(Env& env, const std::string& actor, Sto
                        {"decisions", Value(static_cast<int64_t>(decisions.size()))},
                        {"notAllowed", Value(std::move(notable))}})}};
   std::vector<Event> then;
-  if (again) {  // sluice rerun: what it reruns, and the tasks it reuses
+  if (again && !again->schedule.is_null()) details.emplace_back("schedule", again->schedule);
+  if (again && !again->rerun_of.empty()) {  // sluice rerun: what it reruns, the tasks it reuses
     details.emplace_back("rerunOf", Value(again->rerun_of));
     if (!again->from.empty()) details.emplace_back("from", Value(again->from));
     then = again->reused;
@@ -392,8 +397,8 @@ Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& sto
                                   const Value& params, const Value& secret_digests,
                                   const std::vector<Decision>& decisions, const Resubmission* again) {
   for (int tries = 1;; ++tries) {
-    auto run = CreateRunWithId(env, actor, store, plan, params, secret_digests, decisions,
-                               NewRunId(env), again);
+    auto run = CreateRunRecordWithId(env, actor, store, plan, params, secret_digests,
+                                     decisions, NewRunId(env), again);
     if (run || run.error().code != ErrorCode::kConflict || tries == 8) return run;
   }
 }

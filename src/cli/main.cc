@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "common/strings.h"
 #include "cli/rerun.h"
+#include "cli/schedule_cmds.h"
 #include "cli/schedules.h"
 
 #include <fmt/format.h>
@@ -48,6 +49,8 @@ struct Options {
   // --- schedules (issue 13): sluice schedule next FILE [--count N] [--from TIME]
   int schedule_count = 5;
   std::string schedule_from;
+  std::string schedule_name, backfill_to;  // schedule suspend|resume|trigger NAME; backfill
+  ExecOptions schedule_exec;               // trigger and backfill run here, as `run` does
   // --- the CLI against a server: --server URL, sluice login --token-stdin
   std::string server;
   bool token_stdin = false;
@@ -64,6 +67,8 @@ struct Subcommands {
   CLI::App *retry, *rerun;
   CLI::App *token_create, *token_list, *token_revoke;
   CLI::App *schedule_next = nullptr, *schedule_validate = nullptr;  // schedules (issue 13)
+  CLI::App *schedule_apply = nullptr, *schedule_ls = nullptr, *schedule_suspend = nullptr,
+           *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
 };
 
@@ -252,6 +257,24 @@ void AddScheduleCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.schedule_validate = schedule->add_subcommand("validate", "check a schedule: cron, time zone, "
                                                  "its pipeline and params");
   s.schedule_validate->add_option("file", o.file, "schedule file")->required();
+  s.schedule_apply = schedule->add_subcommand("apply", "store the schedules of a file (a "
+                                              "snapshot of it and its pipelines) to fire in sluice server");
+  s.schedule_apply->add_option("file", o.file, "schedule file")->required();
+  s.schedule_ls = schedule->add_subcommand("ls", "list the stored schedules and their next fires");
+  s.schedule_suspend = schedule->add_subcommand("suspend", "stop a stored schedule from firing");
+  s.schedule_resume = schedule->add_subcommand("resume", "let a suspended schedule fire again");
+  s.schedule_trigger = schedule->add_subcommand("trigger", "start a run of a stored schedule now");
+  for (CLI::App* c : {s.schedule_suspend, s.schedule_resume, s.schedule_trigger}) {
+    c->add_option("name", o.schedule_name, "the schedule's name")->required();
+  }
+  s.backfill = app.add_subcommand("backfill", "start the runs of a stored schedule's fires in a "
+                                  "time range, each with its own schedule.* times");
+  s.backfill->add_option("schedule", o.schedule_name, "the schedule's name")->required();
+  s.backfill->add_option("--from", o.schedule_from, "the first fire time (included)")->required();
+  s.backfill->add_option("--to", o.backfill_to, "the last fire time (included)")->required();
+  for (CLI::App* c : {s.schedule_trigger, s.backfill}) {
+    c->add_option("-j,--jobs", o.schedule_exec.jobs, "how many tasks run at once");
+  }
 }
 // --- end of schedules
 
@@ -344,6 +367,14 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.version) return PrintVersion(g);
   if (*s.schedule_next) return CmdScheduleNext(env, g, o.file, o.schedule_count, o.schedule_from);
   if (*s.schedule_validate) return CmdScheduleValidate(env, g, o.file);
+  if (*s.schedule_apply) return CmdScheduleApply(env, g, o.file);
+  if (*s.schedule_ls) return CmdScheduleLs(env, g);
+  if (*s.schedule_suspend) return CmdScheduleSuspend(env, g, o.schedule_name, true);
+  if (*s.schedule_resume) return CmdScheduleSuspend(env, g, o.schedule_name, false);
+  if (*s.schedule_trigger) return CmdScheduleTrigger(env, g, o.schedule_name, o.schedule_exec);
+  if (*s.backfill) {
+    return CmdBackfill(env, g, o.schedule_name, o.schedule_from, o.backfill_to, o.schedule_exec);
+  }
   return 2;
 }
 

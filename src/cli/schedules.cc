@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/cli_support.h"
+#include "cli/schedule_runs.h"
 #include "common/strings.h"
 #include "spec/loader.h"
 #include "spec/plan.h"
@@ -15,28 +16,11 @@ constexpr int64_t kUs = 1'000'000;
 
 std::string Utc(int64_t seconds) { return FormatTimestamp(Timestamp{seconds, 0}); }
 
-// A schedule file's schedules. A schedule file holds only Schedule documents, so that a
-// pipeline is never fired by accident from the file that defines it. On failure returns the
-// error to report (kNotFound for a missing file).
 Result<std::vector<ScheduleSpec>> ReadSchedules(Env& env, const std::string& file) {
-  const std::string path = env.files().Absolute(file);
-  LoadBudget budget;
-  SLUICE_TRY(content, budget.Read(env.files(), path));
-  SLUICE_TRY(spec, ParseSpecFile(path, *content, &budget));
-  if (spec->schedules.empty() || !spec->pipelines.empty() || !spec->components.empty() ||
-      !spec->breakers.empty() || !spec->policies.empty() || !spec->waivers.empty()) {
-    return Fail(ErrorCode::kInvalidInput, "{}: a schedule file holds only Schedule documents "
-                "(kind: Schedule; its pipeline is named by spec.pipeline)", path);
-  }
-  return std::move(spec->schedules);
+  return ReadScheduleFile(env.files(), env.files().Absolute(file));
 }
 
-// The schedule's cron expression in its zone, from the Env's tz database.
-Result<CronSchedule> CronOf(Env& env, const ScheduleSpec& s) {
-  auto cron = CronSchedule::Make(s.cron, s.time_zone, env.time_zones());
-  if (!cron) return FailAt(s.time_zone_loc.line > 0 ? s.time_zone_loc : s.cron_loc, "{}", cron.error().message);
-  return cron;
-}
+Result<CronSchedule> CronOf(Env& env, const ScheduleSpec& s) { return CronOf(env.time_zones(), s); }
 
 // The fires of one schedule from `from_s` on, as JSON and printed text.
 Value FiresOf(const CronSchedule& cron, int64_t from_s, int count, std::string* text) {

@@ -45,6 +45,25 @@ class SystemClock : public Clock {
   }
 };
 
+// A test hook (docs/schedules.md, "Testing"): with SLUICE_TEST_CLOCK_FILE set, "now" is the
+// Unix time in seconds (a decimal, fractions allowed) that file holds, read at every call, so a
+// test moves a real server's clock by rewriting the file. Until the file holds a number, the
+// system clock answers. Processes the server starts (engines) do not inherit the variable.
+class FileClock : public Clock {
+ public:
+  explicit FileClock(std::string path) : path_(std::move(path)) {}
+  int64_t NowUs() override {
+    std::ifstream in(path_);
+    long double seconds = 0;
+    if (in >> seconds && seconds > 0) return static_cast<int64_t>(seconds * 1e6L);
+    return system_.NowUs();
+  }
+
+ private:
+  std::string path_;
+  SystemClock system_;
+};
+
 Status ErrnoFail(const std::string& what, const std::string& path) {
   return Fail(ErrorCode::kIo, "{} {}: {}", what, path, strerror(errno));
 }
@@ -427,8 +446,10 @@ class PosixEnv : public Env {
   PosixEnv() {
     caller_umask_ = umask(077);  // read it (umask has no way to read without writing)
     umask(static_cast<mode_t>(caller_umask_));
+    const char* clock_file = std::getenv("SLUICE_TEST_CLOCK_FILE");
+    if (clock_file && *clock_file) test_clock_ = std::make_unique<FileClock>(clock_file);
   }
-  Clock& clock() override { return clock_; }
+  Clock& clock() override { return test_clock_ ? *test_clock_ : static_cast<Clock&>(clock_); }
   FileSystem& files() override { return files_; }
   ProcessLauncher& processes() override {
     if (!launcher_) launcher_ = NewPosixProcessLauncher(caller_umask_, keeper_.get());
@@ -505,6 +526,7 @@ class PosixEnv : public Env {
 
  private:
   SystemClock clock_;
+  std::unique_ptr<FileClock> test_clock_;  // SLUICE_TEST_CLOCK_FILE
   PosixFileSystem files_;
   std::unique_ptr<KeeperLink> keeper_;  // declared before the launcher, which uses it
   std::unique_ptr<ProcessLauncher> launcher_;

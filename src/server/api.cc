@@ -209,6 +209,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddApprovalRoutes(router, ctx);
   AddGovernanceRoutes(router, ctx);
   AddArtifactRoutes(router, ctx);
+  AddScheduleRoutes(router, ctx);  // schedules (issue 13)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 

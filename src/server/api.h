@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,14 @@ inline constexpr const char* kEngineLog = "engine.log";
 // rollback, detached, its output appended to the run folder's engine.log), with the server's
 // state folder and store. From then on the leader keeps the run going (leader.h).
 Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char* command = "resume");
+// The bundle of `files` (relative path -> text) in the state folder (STATE/bundles/SHA256/,
+// written whole or not at all, shared by every request with the same files): its absolute
+// folder. kConflict when the bundle on disk no longer holds those files (submit.cc).
+Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
+                                const std::map<std::string, std::string>& files);
+// Schedules: list, apply, suspend, resume, trigger, backfill (schedules_api.cc), added by
+// AddApiRoutes.
+void AddScheduleRoutes(Router& router, const ApiContext& ctx);
 // Event streams of one run and of all runs (streams.cc), added by AddApiRoutes.
 void AddStreamRoutes(Router& router, const ApiContext& ctx);
 

@@ -66,6 +66,10 @@ Result<ApiAnswer> ApiClient::Post(const std::string& path, const std::string& js
   return AnswerOf(server_, impl_->client_.Post(path, json_body, "application/json"));
 }
 
+Result<ApiAnswer> ApiClient::Put(const std::string& path, const std::string& json_body) {
+  return AnswerOf(server_, impl_->client_.Put(path, json_body, "application/json"));
+}
+
 Result<ApiAnswer> ApiClient::GetStream(const std::string& path,
                                        const std::map<std::string, std::string>& headers,
                                        const std::function<bool(std::string_view)>& on_data) {

@@ -38,6 +38,7 @@ void Leader::Loop() {
       ctx_.Log(now ? "leading: this server keeps the runs going" : "no longer leading");
     }
     if (now) KeepRunsGoing();
+    if (now) FireSchedules();  // schedules (issue 13): scheduler.cc
     if (!now) idle_.clear();  // a new leader looks afresh
     l.lock();
     wake_.wait_for(l, std::chrono::microseconds(kLookUs), [this] { return stop_; });

@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "server/api.h"
+#include "server/scheduler.h"
 
 namespace sluice {
 
@@ -60,6 +61,8 @@ class Leader {
   bool Elect();
   void KeepRunsGoing();
   void StartEngineFor(const std::string& run_id, Idle& idle);
+  // Fires the stored schedules due now (scheduler.h; defined in scheduler.cc).
+  void FireSchedules();
 
   const ApiContext& ctx_;
   std::thread thread_;
@@ -69,6 +72,7 @@ class Leader {
   std::atomic<bool> leading_{false};
   std::unique_ptr<FileLock> file_lock_;  // SQLite stores: held while leading
   std::map<std::string, Idle> idle_;     // by run id
+  std::unique_ptr<Scheduler> scheduler_;  // made on the first tick as leader
 };
 
 }  // namespace sluice

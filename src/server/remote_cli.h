@@ -56,6 +56,18 @@ void DetachOnInterrupt();
 int FollowRemoteRun(Env& env, RemoteContext& c, const std::string& id, int64_t after,
                     const std::string& success, bool resumed);
 
+// The schedule commands against a server (remote_schedules.cc): schedule apply|ls|suspend|
+// resume|trigger and backfill; schedule next|validate are refused (they read local files).
+struct ScheduleClientOptions {
+  std::string file, name, from, to;
+  int jobs = 0;
+};
+void AddScheduleClientCommands(CLI::App& app, ScheduleClientOptions& o,
+                               std::map<std::string, CLI::App*>& s);
+// Runs the schedule command the command line gave; -1 when it gave none.
+int DispatchSchedules(Env& env, RemoteContext& c, const ScheduleClientOptions& o,
+                      std::map<std::string, CLI::App*>& s);
+
 // The options of the commands of remote_commands.cc, and their definitions (those of main.cc
 // that make sense against a server; -j, --gpus, --stats and -p of resume are read so that they
 // are refused by name rather than ignored).
@@ -65,6 +77,7 @@ struct MoreClientOptions {
   int jobs = 0;
   double gpus = 0;
   bool stats = false, all = false;
+  ScheduleClientOptions schedules;  // remote_schedules.cc
 };
 void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
 // Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.

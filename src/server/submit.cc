@@ -91,6 +91,8 @@ std::optional<std::string> FileAsFolder(const std::map<std::string, std::string>
   return std::nullopt;
 }
 
+}  // namespace
+
 // Writes the bundle of `files` unless it is there, and returns its folder. A bundle once in
 // place is never removed here (another submission of the same files may use it), and one found
 // in place must hold exactly `files`: a task may write into its pipeline's folder, and a later
@@ -127,6 +129,8 @@ Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
   }
   return dir;
 }
+
+namespace {
 
 // An error about a bundle's file, with the paths as the client sent them (the server's folders
 // are its own business).

@@ -1,0 +1,102 @@
+// What the local schedule commands and `sluice server`'s scheduler share (docs/schedules.md):
+// reading a schedule file, the snapshot `sluice schedule apply` stores, loading it back, and
+// recording the run of one fire under its deterministic id.
+//
+// A scheduled run's id is `sched-NAME-YYYYMMDDTHHMMZ` (its fire time in UTC), so that a leader
+// that dies between creating the run and storing the watermark cannot start the fire twice:
+// the next leader's CreateRun of the same id is refused (kConflict), and it moves on. Runs of
+// `sluice schedule trigger` add the second and `-manual`; backfilled fires take the fire's id,
+// so a fire that already ran is not run again by a backfill.
+//
+// The schedule's times travel in the run's run.created event ({"schedule": {...}}), so every
+// engine that executes or resumes the run sees the same schedule.* (ScheduleOfRun).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "env/env.h"
+#include "schedule/schedule.h"
+#include "spec/schedule_spec.h"
+#include "store/store.h"
+
+namespace sluice {
+
+struct Plan;
+
+// The schedules in schedule file `path` of `fs`. A schedule file holds only Schedule documents,
+// so that a pipeline is never fired by accident from the file that defines it. On failure
+// returns the error to report (kNotFound for a missing file, FILE:LINE:COL for bad YAML).
+Result<std::vector<ScheduleSpec>> ReadScheduleFile(FileSystem& fs, const std::string& path);
+// The schedule's cron expression in its zone, from `zones` (an unknown zone fails at the
+// timeZone: line).
+Result<CronSchedule> CronOf(const TimeZones* zones, const ScheduleSpec& s);
+
+// The rows `sluice schedule apply` stores for the schedules of `path` in `fs` (an absolute
+// path): each with its pipeline's files and params checked as a run would be submitted, by
+// `actor` at `now_us`, its watermark `now_us` (nothing before the apply fires). Fails at the
+// first bad schedule, pipeline or param (FILE:LINE:COL), or a pipeline with secret params,
+// which a schedule cannot give.
+Result<std::vector<ScheduleRow>> SnapshotSchedules(Env& env, FileSystem& fs,
+                                                   const std::string& path, const std::string& ns,
+                                                   const std::string& actor, int64_t now_us);
+
+// A stored schedule, loaded back from its snapshot.
+struct LoadedSchedule {
+  ScheduleRow row;
+  ScheduleSpec spec;
+  std::shared_ptr<const CronSchedule> cron;
+  std::shared_ptr<const Plan> plan;
+  std::map<std::string, std::string> params;  // -p texts
+  // Its policy, with the suspend flag of the row (suspend and resume change only the row).
+  SchedulePolicy Policy() const;
+};
+// Loads `row`'s schedule and pipeline from the files it was applied with. Fails (kConflict)
+// when the snapshot no longer loads (a newer build refusing what an older one took).
+Result<LoadedSchedule> LoadStoredSchedule(Env& env, const ScheduleRow& row);
+// The stored schedule `name` of namespace `ns`, loaded (kNotFound when there is none).
+Result<LoadedSchedule> FindSchedule(Env& env, Store& store, const std::string& ns,
+                                    const std::string& name);
+
+// The run id of schedule `name`'s fire at `time_us`: sched-NAME-20261206T0230Z; with `manual`
+// (sluice schedule trigger) sched-NAME-20261206T023015Z-manual.
+std::string ScheduledRunId(const std::string& name, int64_t time_us, bool manual);
+// The times `sluice schedule trigger` gives a run at `now_us`: schedule.time now, its interval
+// from the last fire before now (or now) to now.
+ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us);
+
+// Records the run of schedule `s` for fire `t` under `run_id`, as the API's submit does:
+// binds its params, judges it with the state folder's central policies (and granted waivers),
+// and creates it with its run.submitted audit record by `actor` and its schedule in
+// run.created. Fails with kConflict when `run_id` is taken (the fire was started before),
+// kPermissionDenied-like kInvalidInput "admission denied ..." when a policy denies it (its
+// run.denied record is written), else the store's or the params' error; nothing is recorded.
+Result<RunRecord> CreateScheduledRun(Env& env, const GlobalOptions& g, Store& store,
+                                     const LoadedSchedule& s, const ScheduleTimes& t,
+                                     const std::string& actor, const std::string& run_id);
+
+// How `schedule ls` and GET .../schedules show a stored schedule at `now_us`: namespace, name,
+// cron, timeZone, pipeline, suspended, next (its next fire after the watermark), watermark,
+// activeRuns (of `scheduled`, Store::ScheduledRuns), appliedBy, appliedAt.
+Value ScheduleJson(const LoadedSchedule& s,
+                   const std::vector<std::pair<std::string, std::string>>& scheduled,
+                   int64_t now_us);
+// The text of `schedule ls`: a table of such items.
+std::string SchedulesText(const Value& items);
+
+// What a scheduled run's run.created event records of its schedule.
+struct RunSchedule {
+  std::string ns, name;
+  ScheduleTimes times;
+};
+// Reads it from run.created's `data` (nullopt: no schedule started the run).
+std::optional<RunSchedule> ScheduleOfCreated(const std::string& data);
+// The schedule of run `run_id` from its events (`history`, or the store's when empty).
+std::optional<ScheduleTimes> ScheduleOfRun(Store& store, const std::string& run_id,
+                                           const std::vector<Event>& history);
+
+}  // namespace sluice
