@@ -54,7 +54,8 @@ def main():
                                        check=True).stdout.strip()
     admin = sluice("token", "create", "--user", "bench", "--role", "admin")
     worker = sluice("token", "create", "--user", "workers", "--role", "worker")
-    server = subprocess.Popen([*glob, "server", "--listen", "127.0.0.1:0"],
+    server = subprocess.Popen([SLUICE, "--state-dir", state, "server", "--listen", "127.0.0.1:0",
+                               *(["--store", store] if store else [])],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
     workers = [subprocess.Popen([SLUICE, "worker", "--server", f"http://127.0.0.1:{port}",
@@ -87,14 +88,14 @@ def main():
         for table in ("events_v2", "events"):
             try:
                 for task, t in db.execute(f"SELECT task, time_us FROM {table} WHERE run_id=? AND "
-                                          "kind LIKE 'attempt%start%'", (rid,)):
+                                          "kind='attempt.started'", (rid,)):
                     ready.setdefault(task, t)
             except sqlite3.OperationalError:
                 continue
         out = []
         for task, t in ready.items():
             for i in range(WORKERS):
-                log = os.path.join(d, f"w{i}", "runs", rid, "tasks", f"{task}@1", "stdout")
+                log = os.path.join(d, f"w{i}", "runs", rid, "tasks", f"{task}@1.stdout.log")
                 if os.path.exists(log):
                     out.append((int(open(log).read().strip()) // 1000 - t) / 1000)
         return sorted(out)
