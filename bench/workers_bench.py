@@ -1,34 +1,67 @@
 #!/usr/bin/env python3
 """Server + workers against the server's own local engine (issue 13, docs/workers.md).
 
-Starts `sluice server` on a fresh state folder and 2 `sluice worker`s with 4 slots each on
-loopback, submits N one-process tasks (`true`) with executor: worker, then the same with
-executor: local, and prints the wall time and tasks/s of each. With --chain the tasks form a
-chain, so the time per task is the latency from one task's end to the next one's start.
+Starts `sluice server` on a fresh state folder (its store SQLite, or with --pg a throw-away
+PostgreSQL from scripts/pg.sh) and W `sluice worker`s with S slots each on loopback, submits N
+tasks with executor: worker, then (unless --worker-only) the same with executor: local, and
+prints the wall time and tasks/s of each: the cost of the split, side by side.
 
-Usage: bench/workers_bench.py build/sluice [N] [--chain]
+  --noop       the tasks are `run: [builtin:noop]`: a worker ends each at once, no process, so
+               this measures the control plane's path (lease, end, the engine's commits)
+  --chain      the tasks form a chain: the time per task is one task's end to the next start
+  --latency    a chain of one-process tasks that print their start time (ns); prints the
+               p50/p99 of ready -> process start on an idle worker (ready = the attempt's
+               start event in the store; SQLite only)
+  --workers W  (default 2)   --slots S  (default 4)   --pg   --worker-only
+
+Usage: bench/workers_bench.py build/sluice [N] [options]
 """
-import http.client, json, os, subprocess, sys, tempfile, time
+import http.client, json, os, sqlite3, subprocess, sys, tempfile, time
 
 SLUICE = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 300
-CHAIN = "--chain" in sys.argv
+FLAGS = sys.argv[2:]
+CHAIN = "--chain" in FLAGS or "--latency" in FLAGS
+NOOP = "--noop" in FLAGS
+LATENCY = "--latency" in FLAGS
+PG = "--pg" in FLAGS
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def opt(name, default):
+    return int(FLAGS[FLAGS.index(name) + 1]) if name in FLAGS else default
+
+
+WORKERS, SLOTS = opt("--workers", 2), opt("--slots", 4)
+
+
+def body(i, executor):
+    if LATENCY:
+        return f"script: 'date +%s%N'"
+    return "run: [builtin:noop]" if NOOP else "run: [true]"
 
 
 def main():
     d = tempfile.mkdtemp(prefix="sluice-workers-bench-")
     state = os.path.join(d, "state")
-    sluice = lambda *a: subprocess.run([SLUICE, "--state-dir", state, *a], capture_output=True,
-                                       text=True, check=True).stdout.strip()
+    pg_dir = store = None
+    if PG:
+        pg_dir = subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "start"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        store = open(os.path.join(pg_dir, "url")).read().strip()
+    glob = [SLUICE, "--state-dir", state] + (["--store", store] if store else [])
+    sluice = lambda *a: subprocess.run([*glob, *a], capture_output=True, text=True,
+                                       check=True).stdout.strip()
     admin = sluice("token", "create", "--user", "bench", "--role", "admin")
     worker = sluice("token", "create", "--user", "workers", "--role", "worker")
-    server = subprocess.Popen([SLUICE, "--state-dir", state, "server", "--listen", "127.0.0.1:0"],
+    server = subprocess.Popen([SLUICE, "--state-dir", state, "server", "--listen", "127.0.0.1:0",
+                               *(["--store", store] if store else [])],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = int(server.stdout.readline().strip().rsplit(":", 1)[1])
     workers = [subprocess.Popen([SLUICE, "worker", "--server", f"http://127.0.0.1:{port}",
-                                 "--slots", "4", "--work-dir", os.path.join(d, f"w{i}")],
+                                 "--slots", str(SLOTS), "--work-dir", os.path.join(d, f"w{i}")],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                env=dict(os.environ, SLUICE_TOKEN=worker)) for i in range(2)]
+                                env=dict(os.environ, SLUICE_TOKEN=worker)) for i in range(WORKERS)]
     for w in workers:
         w.stdout.readline()  # registered
 
@@ -39,7 +72,7 @@ def main():
         return json.loads(c.getresponse().read())
 
     def run(executor):
-        tasks = "".join(f"    - {{name: t{i}, executor: {executor}, run: [true]"
+        tasks = "".join(f"    - {{name: t{i}, executor: {executor}, {body(i, executor)}"
                         f"{', needs: [t%d]' % (i - 1) if CHAIN and i else ''}}}\n" for i in range(N))
         text = f"apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {{name: b}}\nspec:\n  tasks:\n{tasks}"
         start = time.time()
@@ -47,19 +80,46 @@ def main():
                    json.dumps({"pipeline": "p.yaml", "files": {"p.yaml": text}}))["id"]
         while (status := call("GET", f"/api/v1/runs/{rid}")["status"]) not in ("succeeded", "failed"):
             time.sleep(0.02)
-        return time.time() - start, status
+        return time.time() - start, status, rid
+
+    def latencies(rid):
+        db = sqlite3.connect(os.path.join(state, "sluice.db"))
+        ready = {}
+        for table in ("events_v2", "events"):
+            try:
+                for task, t in db.execute(f"SELECT task, time_us FROM {table} WHERE run_id=? AND "
+                                          "kind='attempt.started'", (rid,)):
+                    ready.setdefault(task, t)
+            except sqlite3.OperationalError:
+                continue
+        out = []
+        for task, t in ready.items():
+            for i in range(WORKERS):
+                log = os.path.join(d, f"w{i}", "runs", rid, "tasks", f"{task}@1.stdout.log")
+                if os.path.exists(log):
+                    out.append((int(open(log).read().strip()) // 1000 - t) / 1000)
+        return sorted(out)
 
     try:
-        for executor in ("worker", "local"):
-            took, status = run(executor)
-            print(f"{N} {'chained ' if CHAIN else ''}one-process tasks, executor: {executor}: "
-                  f"{took:.2f} s, {N / took:.0f} tasks/s, {took / N * 1000:.1f} ms/task ({status})")
+        for executor in ("worker",) if "--worker-only" in FLAGS or LATENCY else ("worker", "local"):
+            took, status, rid = run(executor)
+            kind = "noop" if NOOP else "one-process"
+            print(f"{N} {'chained ' if CHAIN else ''}{kind} tasks, executor: {executor}, "
+                  f"{WORKERS} workers x {SLOTS} slots, {'PostgreSQL' if PG else 'SQLite'}: "
+                  f"{took:.2f} s, {N / took:.0f} tasks/s, {took / N * 1000:.2f} ms/task ({status})")
+            if LATENCY:
+                lat = latencies(rid)
+                if lat:
+                    print(f"ready -> start on an idle worker over {len(lat)} attempts: p50 "
+                          f"{lat[len(lat) // 2]:.2f} ms, p99 {lat[min(len(lat) - 1, len(lat) * 99 // 100)]:.2f} ms")
     finally:
         for w in workers:
             w.terminate()
             w.wait()
         server.terminate()
         server.wait()
+        if pg_dir:
+            subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", pg_dir])
 
 
 main()

@@ -10,8 +10,8 @@ namespace {
 // WorkQueue over one run's rows of the store's work table.
 class StoreWorkQueue : public WorkQueue {
  public:
-  StoreWorkQueue(Store& store, Clock& clock, std::string run_id)
-      : store_(store), clock_(clock), run_id_(std::move(run_id)) {}
+  StoreWorkQueue(Store& store, Clock& clock, std::string run_id, std::function<void()> queued)
+      : store_(store), clock_(clock), run_id_(std::move(run_id)), queued_(std::move(queued)) {}
 
   Result<std::vector<int64_t>> Enqueue(std::span<const AttemptRequest> batch,
                                        const std::vector<std::string>& json) override {
@@ -31,7 +31,9 @@ class StoreWorkQueue : public WorkQueue {
       w.created_us = now;
       rows.push_back(std::move(w));
     }
-    return store_.EnqueueWork(rows);
+    auto ids = store_.EnqueueWork(rows);
+    if (ids && queued_) queued_();
+    return ids;
   }
 
   Result<std::vector<QueuedWork>> Ended() override {
@@ -57,12 +59,22 @@ class StoreWorkQueue : public WorkQueue {
   Store& store_;
   Clock& clock_;
   std::string run_id_;
+  std::function<void()> queued_;
 };
 
 }  // namespace
 
-std::unique_ptr<WorkQueue> NewStoreWorkQueue(Store& store, Clock& clock, const std::string& run_id) {
-  return std::make_unique<StoreWorkQueue>(store, clock, run_id);
+std::unique_ptr<WorkQueue> NewStoreWorkQueue(Store& store, Clock& clock, const std::string& run_id,
+                                             std::function<void()> queued) {
+  return std::make_unique<StoreWorkQueue>(store, clock, run_id, std::move(queued));
+}
+
+std::string RunBellPath(Env& env, const GlobalOptions& g, const std::string& run_id) {
+  return PathJoin(RunDir(env, g, run_id), "work.bell");
+}
+
+std::string ServerBellPath(Env& env, const GlobalOptions& g) {
+  return env.files().Absolute(PathJoin(g.state_dir, "work.bell"));
 }
 
 bool HasWorkerTasks(const Plan& plan) {
@@ -77,12 +89,19 @@ Result<std::unique_ptr<WorkerPlane>> OpenWorkerPlane(Env& env, const GlobalOptio
   auto p = std::make_unique<WorkerPlane>();
   SLUICE_TRY(store, OpenStore(env, g, false));
   p->store = std::move(*store);
-  p->queue = NewStoreWorkQueue(*p->store, env.clock(), run_id);
+  // The server's lease requests wait on its bell: a ring after each commit of queued work
+  // hands it to an idle worker at once rather than at the server's next look.
+  p->queue = NewStoreWorkQueue(*p->store, env.clock(), run_id,
+                               [&env, bell = ServerBellPath(env, g)] { env.RingBell(bell); });
   FileSystem& fs = env.files();
   p->queued = std::make_unique<WorkerQueueExecutor>(
       *p->queue, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
       fs.Absolute(PathJoin(g.state_dir, "bundles")));
   p->routing = std::make_unique<RoutingExecutor>(local, *p->queued);
+  if (auto bell = env.ListenBell(RunBellPath(env, g, run_id))) {  // else: polls
+    p->bell = std::move(*bell);
+    p->routing->SetBell(p->bell.get());
+  }
   return p;
 }
 

@@ -112,6 +112,41 @@ TEST(WorkQueueExecutor, WorkerAttemptsAreQueuedRowsAndLocalOnesProcesses) {
   EXPECT_TRUE(p.store->EndedWork("r1")->empty()) << "collected once recorded";
 }
 
+// A doorbell that counts its waits and rings.
+class CountingBell : public Doorbell {
+ public:
+  bool Wait(int64_t timeout_us) override {
+    ++waits;
+    last_timeout_us = timeout_us;
+    return rung;
+  }
+  int waits = 0;
+  int64_t last_timeout_us = 0;
+  bool rung = false;
+};
+
+TEST(WorkQueueExecutor, QueuedWorkRingsTheServerAndTheEngineWaitsOnItsBellWhileNothingRunsHere) {
+  Plane p;
+  int rings = 0;
+  p.queue = NewStoreWorkQueue(*p.store, p.env.clock(), "r1", [&] { ++rings; });
+  p.queued = std::make_unique<WorkerQueueExecutor>(*p.queue, "/a", "/b");
+  p.routing = std::make_unique<RoutingExecutor>(p.local, *p.queued);
+  CountingBell bell;
+  p.routing->SetBell(&bell);
+  std::vector<AttemptRequest> remote = {Request("remote", "worker")};
+  ASSERT_TRUE(p.routing->Submit(remote)[0]);
+  EXPECT_EQ(rings, 1) << "one ring per committed batch";
+  EXPECT_TRUE(p.routing->Poll(120'000).ends.empty());
+  EXPECT_GE(bell.waits, 1) << "only a worker runs something: the engine waits on its bell";
+  EXPECT_LE(bell.last_timeout_us, RoutingExecutor::kBellFallbackUs);
+  std::vector<AttemptRequest> here = {Request("here", "local")};
+  ASSERT_TRUE(p.routing->Submit(here)[0]);
+  EXPECT_EQ(rings, 1) << "a local attempt rings nobody";
+  const int before = bell.waits;
+  p.routing->Poll(20'000);
+  EXPECT_EQ(bell.waits, before) << "a local attempt runs: the local executor's wait sees its end";
+}
+
 TEST(WorkQueueExecutor, CancelEndsAQueuedAttemptAndSecretsNeverReachTheQueue) {
   Plane p;
   AttemptRequest secret = Request("s", "worker");

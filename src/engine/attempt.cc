@@ -229,7 +229,9 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
                                           const InstanceScope& body_scope, const RunContext& ctx,
                                           AttemptRequest& req) {
   const Body& body = *t.body;
-  if (t.kind == Body::Kind::kScript) {
+  if (t.kind == Body::Kind::kBuiltin) {
+    req.argv.push_back("builtin:" + body.text);  // a worker's noop (docs/workers.md): never run
+  } else if (t.kind == Body::Kind::kScript) {
     for (const auto& part : Split(body.shell(), ' ')) {
       if (!part.empty()) req.argv.push_back(part);
     }

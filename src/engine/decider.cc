@@ -162,8 +162,11 @@ bool Decider::Vet(int i) {
     ExpandCall(i);
     return false;
   }
-  if (t.kind == Body::Kind::kBuiltin) {
-    FinishTask(i, TaskState::kSucceeded, "");  // a builtin: no process, no attempt
+  // A builtin runs no process. Beside the engine it takes no attempt either; on a worker it is
+  // an attempt the worker ends at once (docs/workers.md), so the data plane's path is measured
+  // without a process. An approval-only task is decided here wherever its executor points.
+  if (t.kind == Body::Kind::kBuiltin && (!t.remote() || t.approval())) {
+    FinishTask(i, TaskState::kSucceeded, "");
     return false;
   }
   return !Unschedulable(i);

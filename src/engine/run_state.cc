@@ -148,6 +148,14 @@ Status RunState::Apply(const Event& e, int instance, const Value* data) {
     case EventKind::kPolicyDecision: return {};
     case EventKind::kRunStarted:
       if (run_started_us_ == 0) run_started_us_ = e.time_us;
+      // What waits to start is ready from the moment a process runs it: tasks ready before
+      // any did (the roots, made ready with no clock; a run submitted to a server, or resumed)
+      // would otherwise count the time no engine ran as scheduling latency.
+      for (Instance& in : instances_) {
+        if (in.state == TaskState::kReady && !in.attempt_open && in.ready_us < e.time_us) {
+          in.ready_us = e.time_us;
+        }
+      }
       return {};
     case EventKind::kRunFinished: {
       auto s = ParseRunStatus(e.status);

@@ -152,6 +152,15 @@ TEST_F(RunStateTest, OnlyTasksWithoutDependenciesAreReadyAtFirst) {
   EXPECT_FALSE(state_->HasWork());
 }
 
+TEST_F(RunStateTest, TasksReadyBeforeAnEngineStartedAreReadyFromItsStart) {
+  Load(kDiamond);
+  EXPECT_EQ(At("a").ready_us, 0) << "made ready with no clock";
+  ASSERT_TRUE(state_->Apply(Ev(EventKind::kRunStarted, "", 5'000'000)));
+  EXPECT_EQ(At("a").ready_us, 5'000'000) << "its latency counts from the engine's start";
+  ASSERT_TRUE(state_->Apply(Ev(EventKind::kRunStarted, "", 4'000'000)));
+  EXPECT_EQ(At("a").ready_us, 5'000'000) << "never moved back";
+}
+
 TEST_F(RunStateTest, ADependentIsReadyWhenItsLastDependencyFinishes) {
   Load(kDiamond);
   TakeReady();

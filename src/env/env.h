@@ -92,6 +92,13 @@ class ProcessLauncher {
   // looks at the run's keepers must see its own one as live and its own, not as a dead one whose
   // files it may remove.
   virtual void AwaitKeeper() {}
+  // From now on, the process groups this launcher starts die with this process: a guardian
+  // process, told of each group, kills (SIGKILL) those still alive when this process ends in any
+  // way, kill -9 included (`sluice worker`, whose attempts must never outlive it; a local run
+  // keeps its attempts across its own crash with a keeper instead). Call it while this process
+  // has one thread. On failure (no process could be started) nothing changes and the error
+  // says why.
+  virtual Status DieWithThisProcess() { return {}; }
 };
 
 struct FileInfo {
@@ -240,6 +247,23 @@ Result<int> MaskFilesBeneathPosix(const std::string& root, const Masker& masker)
 // Named time zones from the tz database in `root` (Debian's tzdata).
 std::unique_ptr<TimeZones> NewSystemTimeZones(const std::string& root = "/usr/share/zoneinfo");
 
+// A doorbell between processes on this machine (Env::ListenBell, Env::RingBell): the
+// listener waits for a ring rather than polling a store (docs/workers.md, "Leases, heartbeats
+// and timing"). A ring may be lost (nobody listens, a full queue): listeners look on their own
+// after a timeout as well. Owned by the caller; Wait from one thread at a time.
+class Doorbell {
+ public:
+  virtual ~Doorbell() = default;
+  // Waits until a ring arrives or `timeout_us` passes (< 0: no limit); true when rung. The rings
+  // that arrived meanwhile are all taken by one return.
+  virtual bool Wait(int64_t timeout_us) = 0;
+};
+// The posix doorbell (bell_posix.cc): a UNIX datagram socket bound at `path` (replacing what
+// is there); kInvalidInput when the path is too long for a socket (108 bytes), kIo otherwise.
+Result<std::unique_ptr<Doorbell>> ListenBellPosix(const std::string& path);
+// Rings the bell at `path`, without waiting; nothing happens when nobody listens there.
+void RingBellPosix(const std::string& path);
+
 // Everything a command reaches outside its own memory: the clock, files, processes, locks,
 // signals, this process's identity and environment, the machine's size. `main` builds the one
 // real Env (NewPosixEnv) and passes it to every command, so that every command can run against
@@ -301,6 +325,12 @@ class Env {
   virtual double MemoryBytes() = 0;
   // Waits `us` microseconds (a fake advances its clock instead).
   virtual void SleepUs(int64_t us) = 0;
+  // A doorbell listening at `path`, and a ring of one (Doorbell). Without one (the default,
+  // and fakes) callers poll: ListenBell fails and RingBell does nothing. Both thread-safe.
+  virtual Result<std::unique_ptr<Doorbell>> ListenBell(const std::string& path) {
+    return Fail(ErrorCode::kInvalidInput, "no doorbell at {}: this Env has none", path);
+  }
+  virtual void RingBell(const std::string& path) {}
   // `n` bytes from the system's random source (a secret param's salt).
   virtual std::string RandomBytes(size_t n) = 0;
   // RunCapturedCommand: a short command whose output Sluice needs (a secret manager's CLI).

@@ -523,6 +523,10 @@ class PosixEnv : public Env {
     }
   }
   void RestrictNewFiles(bool group) override { umask(group ? 007 : 077); }
+  Result<std::unique_ptr<Doorbell>> ListenBell(const std::string& path) override {
+    return ListenBellPosix(path);
+  }
+  void RingBell(const std::string& path) override { RingBellPosix(path); }
 
  private:
   SystemClock clock_;

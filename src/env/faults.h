@@ -55,6 +55,7 @@ class FaultyLauncher : public ProcessLauncher {
   void ExitsRecorded() override { real_.ExitsRecorded(); }
   void PrepareKeeper(const std::string& dir) override { real_.PrepareKeeper(dir); }
   void AwaitKeeper() override { real_.AwaitKeeper(); }
+  Status DieWithThisProcess() override { return real_.DieWithThisProcess(); }
 
  private:
   ProcessLauncher& real_;

@@ -26,6 +26,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string_view>
@@ -37,6 +39,61 @@
 
 namespace sluice {
 namespace {
+
+// The guardian of DieWithThisProcess: a child that reads "+PID"/"-PID" lines from a pipe whose
+// only write end this process holds (close-on-exec, so no attempt inherits it), and kills each
+// group still listed once the pipe reads end of file, which happens exactly when this process
+// is gone, whatever ended it. Why a pipe and not PR_SET_PDEATHSIG on each attempt: that signal
+// reaches only the attempt's first process, not the shell's children in its group. The child
+// allocates nothing (the caller may have started threads in libraries): the groups live in a
+// fixed array. Returns the write end.
+Result<int> StartGuardian() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Fail(ErrorCode::kIo, "cannot create a pipe: {}", strerror(errno));
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return Fail(ErrorCode::kIo, "cannot start the attempts' guardian: {}", strerror(e));
+  }
+  if (pid > 0) {
+    close(fds[0]);
+    return fds[1];
+  }
+  setpgid(0, 0);  // a Ctrl-C for the worker's group is not for it; signals stay blocked
+  const int null_fd = open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3 && null_fd >= 0; ++fd) dup2(null_fd, fd);
+  dup2(fds[0], 3);
+  close_range(4, ~0U, 0);
+  static int groups[1 << 16];
+  size_t n = 0;
+  char buf[4096];
+  char line[32];
+  size_t len = 0;
+  while (true) {
+    const ssize_t got = read(3, buf, sizeof(buf));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    for (ssize_t k = 0; k < got; ++k) {
+      if (buf[k] != '\n') {
+        if (len < sizeof(line) - 1) line[len++] = buf[k];
+        continue;
+      }
+      line[len] = 0;
+      const int g = atoi(line + 1);
+      if (line[0] == '+' && g > 0 && n < sizeof(groups) / sizeof(groups[0])) groups[n++] = g;
+      if (line[0] == '-') {
+        for (size_t j = 0; j < n; ++j) {
+          if (groups[j] == g) groups[j] = groups[--n];
+        }
+      }
+      len = 0;
+    }
+  }
+  for (size_t j = 0; j < n; ++j) kill(-groups[j], SIGKILL);
+  _exit(0);
+}
 
 class PosixProcessLauncher : public ProcessLauncher {
  public:
@@ -90,6 +147,7 @@ class PosixProcessLauncher : public ProcessLauncher {
     Result<int> pid = SpawnProgram(setup_, req.argv, req.env, req.cwd,
                                    req.mask ? pipes[0][1] : out, req.mask ? pipes[1][1] : err, slot);
     if (slot) keeper_->Started(pid ? *pid : 0);
+    if (pid) TellGuardian('+', *pid);
     if (req.mask) {
       close(pipes[0][1]);
       close(pipes[1][1]);
@@ -121,6 +179,14 @@ class PosixProcessLauncher : public ProcessLauncher {
 
   void AwaitKeeper() override {
     if (keeper_) (void)keeper_->Ready();
+  }
+
+  Status DieWithThisProcess() override {
+    if (guard_fd_ >= 0) return {};
+    auto fd = StartGuardian();
+    if (!fd) return std::unexpected(fd.error());
+    guard_fd_ = *fd;
+    return {};
   }
 
   void SignalGroup(int pid, int sig) override {
@@ -256,13 +322,24 @@ class PosixProcessLauncher : public ProcessLauncher {
       if (keeper_) keeper_->Ended(pid, e.exit_code, e.signal);
       int status;
       waitpid(pid, &status, 0);
+      TellGuardian('-', pid);
       FinishPiped(pid);
       r->exits.push_back(e);
     }
   }
 
+  // "+PID" when group PID starts, "-PID" once reaped; a short line to a pipe is written whole.
+  void TellGuardian(char what, int pid) {
+    if (guard_fd_ < 0) return;
+    char line[16];
+    const int n = snprintf(line, sizeof(line), "%c%d\n", what, pid);
+    while (write(guard_fd_, line, static_cast<size_t>(n)) < 0 && errno == EINTR) {
+    }
+  }
+
   sigset_t waited_;
   sigset_t old_mask_;
+  int guard_fd_ = -1;  // the write end of the guardian's pipe (DieWithThisProcess), or -1
   int sigfd_ = -1;
   SpawnSetup setup_;
   KeeperLink* keeper_;          // the Env's; null when this process has no keeper

@@ -23,7 +23,13 @@ std::vector<Result<AttemptHandle>> RoutingExecutor::Submit(std::span<const Attem
                                   : Result<AttemptHandle>(Fail(ErrorCode::kInternal, "not started"));
     }
   };
-  if (!to_local.empty()) place(local_.Submit(to_local), local_at);
+  if (!to_local.empty()) {
+    auto got = local_.Submit(to_local);
+    for (const auto& h : got) {
+      if (h) on_local_.insert(*h);
+    }
+    place(std::move(got), local_at);
+  }
   if (!to_queue.empty()) {
     auto got = queue_.Submit(to_queue);
     for (const auto& h : got) {
@@ -43,17 +49,28 @@ void RoutingExecutor::Cancel(AttemptHandle handle, StopMode mode) {
 }
 
 PollResult RoutingExecutor::Poll(int64_t timeout_us) {
-  if (on_queue_.empty()) return local_.Poll(timeout_us);
-  // Attempts wait on workers: look at the queue, then wait on the local executor for a slice,
-  // until something ended, the time is up or a signal came.
+  if (on_queue_.empty()) {
+    PollResult out = local_.Poll(timeout_us);
+    for (const auto& e : out.ends) on_local_.erase(e.handle);
+    return out;
+  }
+  // Attempts wait on workers: look at the queue, then wait for a slice (on the bell when only
+  // workers run something, else on the local executor), until something ended, the time is up
+  // or a signal came. A ring that came between the look and the wait ends the wait at once.
   int64_t left = timeout_us;
   while (true) {
     PollResult out = queue_.Poll(0);
-    const int64_t slice = out.ends.empty() ? (left < 0 ? kQueuePollUs : std::min(left, kQueuePollUs)) : 0;
-    PollResult local = local_.Poll(slice);
+    const bool on_bell = bell_ && on_local_.empty();
+    const int64_t step = on_bell ? kBellFallbackUs : kQueuePollUs;
+    const int64_t slice = out.ends.empty() ? (left < 0 ? step : std::min(left, step)) : 0;
+    if (on_bell && slice > 0) bell_->Wait(slice);
+    PollResult local = local_.Poll(on_bell ? 0 : slice);
     out.interrupted = local.interrupted;
     for (auto& e : local.ends) out.ends.push_back(std::move(e));
-    for (const auto& e : out.ends) on_queue_.erase(e.handle);
+    for (const auto& e : out.ends) {
+      on_queue_.erase(e.handle);
+      on_local_.erase(e.handle);
+    }
     if (!out.ends.empty() || out.interrupted || left == 0) return out;
     if (left > 0) left = std::max<int64_t>(0, left - slice);
   }
@@ -82,7 +99,10 @@ std::vector<Adoption> RoutingExecutor::Adopt(std::span<const OpenAttempt> open) 
   }
   if (!to_local.empty()) {
     std::vector<Adoption> got = local_.Adopt(to_local);
-    for (size_t j = 0; j < local_at.size() && j < got.size(); ++j) out[local_at[j]] = std::move(got[j]);
+    for (size_t j = 0; j < local_at.size() && j < got.size(); ++j) {
+      if (got[j].verdict == Adoption::Verdict::kAdopted) on_local_.insert(got[j].handle);
+      out[local_at[j]] = std::move(got[j]);
+    }
   }
   return out;
 }

@@ -16,6 +16,11 @@ class RoutingExecutor : public Executor {
   // Both outlive this. `queue` polls the store: while attempts wait on it, Poll wakes every
   // kQueuePollUs to look (the wait itself is the local executor's, which also sees signals).
   RoutingExecutor(Executor& local, WorkerQueueExecutor& queue);
+  // The run's doorbell, which the server rings when a worker reports an end of this run
+  // (docs/workers.md): while no local attempt runs, Poll waits on it instead, looking at the
+  // queue on a ring and at least every kBellFallbackUs (a lost ring, a lease made lost), and
+  // for signals after each wait. `bell` outlives this; null: poll.
+  void SetBell(Doorbell* bell) { bell_ = bell; }
 
   std::vector<Result<AttemptHandle>> Submit(std::span<const AttemptRequest> batch) override;
   void Cancel(AttemptHandle handle, StopMode mode) override;
@@ -26,11 +31,14 @@ class RoutingExecutor : public Executor {
   void Recorded() override;
 
   static constexpr int64_t kQueuePollUs = 5'000;
+  static constexpr int64_t kBellFallbackUs = 50'000;
 
  private:
   Executor& local_;
   WorkerQueueExecutor& queue_;
   std::set<AttemptHandle> on_queue_;  // queued or adopted, end not yet returned
+  std::set<AttemptHandle> on_local_;  // started or adopted locally, end not yet returned
+  Doorbell* bell_ = nullptr;
 };
 
 }  // namespace sluice

@@ -176,6 +176,9 @@ ApiResponse Metrics(const ApiContext& ctx) {
   if (!tasks) return FromError(tasks.error());
   r.body += GaugeFamily("sluice_runs", "Runs in the store, by recorded status.", "status", *runs);
   r.body += GaugeFamily("sluice_tasks", "Tasks in the store, by recorded state.", "state", *tasks);
+  auto work = WorkerGauges(ctx);  // workers.cc
+  if (!work) return FromError(work.error());
+  r.body += *work;
   if (ctx.leading) {
     r.body += "# HELP sluice_server_leader Whether this server leads the servers that share its store.\n"
               "# TYPE sluice_server_leader gauge\n";

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -40,6 +41,7 @@ constexpr int64_t kSliceUs = 50'000;        // the wait for attempts to end, bet
 constexpr int64_t kLogEveryUs = 250'000;    // logs are shipped this often while attempts run
 constexpr int64_t kRetryUs = 1'000'000;     // after the server could not be reached
 constexpr int64_t kLogChunk = 1 << 20;
+constexpr size_t kMaxEndsPerReport = 512;   // ends sent in one request
 
 // An attempt the worker holds a lease for: running, or ended with its end not yet reported.
 struct Held {
@@ -50,6 +52,8 @@ struct Held {
   int64_t offsets[2] = {0, 0};
   bool ended = false;
   bool killed = false;  // its lease expired: its end is not reported (it would be refused)
+  bool kept = false;    // its end is also in WORK/ends/LEASE.json (the server was unreachable)
+  std::string worker;   // the worker id that holds its lease; "" = this process's
   AttemptEnd end;
 };
 
@@ -61,6 +65,7 @@ class Agent {
 
   int Run() {
     if (int rc = Register(); rc >= 0) return rc;
+    LoadKept();
     while (true) {
       const int64_t now = env_.clock().NowUs();
       if (!draining_ && now >= next_lease_us_) LeaseMore();
@@ -75,7 +80,11 @@ class Agent {
       if (env_.clock().NowUs() >= next_logs_us_) ShipAllLogs();
       if (env_.clock().NowUs() >= next_heartbeat_us_) Heartbeat();
       ReportEnds();
-      if (draining_ && held_.empty()) return 0;
+      // Drained: nothing runs, and every end is reported or kept on disk for the next start.
+      if (draining_ && std::all_of(held_.begin(), held_.end(),
+                                   [](const auto& kv) { return kv.second.ended && kv.second.kept; })) {
+        return 0;
+      }
       // Nothing runs and the server does not answer: wait rather than spin (signals still end
       // the wait).
       if (Running() == 0 && env_.clock().NowUs() < next_lease_us_) {
@@ -167,6 +176,15 @@ class Agent {
       const Value* f = request->is_map() ? request->Find(key) : nullptr;
       return f && f->is_string() ? f->as_string() : std::string();
     };
+    if (req && !req->argv.empty() && req->argv[0].starts_with("builtin:")) {
+      // builtin:noop: an attempt that ends at once, with no process and nothing to fetch.
+      h.req = std::move(*req);
+      h.ended = true;
+      h.end.how = AttemptEnd::How::kExited;
+      h.end.exit_code = 0;
+      h.end.outputs = Result<AttemptOutputs>(AttemptOutputs{Value(ValueMap{}), {}});
+      return;
+    }
     Status ok = req ? cache_.Localize(*req, text("serverArtifacts"), text("serverBundles"))
                     : Status(std::unexpected(req.error()));
     if (ok) {
@@ -228,7 +246,9 @@ class Agent {
     next_heartbeat_us_ = env_.clock().NowUs() + heartbeat_us_;
     if (held_.empty()) return;
     ValueList leases;
-    for (const auto& [lease, h] : held_) leases.push_back(Value(lease));
+    for (const auto& [lease, h] : held_) {
+      if (h.worker.empty()) leases.push_back(Value(lease));  // kept ends of a former process: not ours
+    }
     auto r = client_.Send("POST", "/api/v1/workers/" + worker_ + "/heartbeat",
                           Value(ValueMap{{"leases", Value(std::move(leases))}}).ToJson());
     if (r.status != 200) return;  // kept; the ends wait for the server
@@ -264,12 +284,16 @@ class Agent {
     local_.Cancel(h.handle, StopMode::kKill);
   }
 
-  // Reports the ends not yet reported: artifacts first, then the end.
+  // Reports the ends not yet reported, in one request (one store commit for the batch):
+  // each one's artifacts first, then the ends.
   void ReportEnds() {
     if (env_.clock().NowUs() < next_report_us_) return;
-    for (auto it = held_.begin(); it != held_.end();) {
+    ValueList items;
+    std::vector<std::string> leases;
+    std::optional<std::string> as;  // the worker id this request speaks for
+    for (auto it = held_.begin(); it != held_.end() && items.size() < kMaxEndsPerReport;) {
       Held& h = it->second;
-      if (!h.ended) {
+      if (!h.ended || (as && *as != h.worker)) {
         ++it;
         continue;
       }
@@ -283,18 +307,85 @@ class Agent {
           h.end.outputs = Result<AttemptOutputs>(std::unexpected(up.error()));
         }
       }
-      auto r = client_.Send("POST", fmt::format("/api/v1/workers/{}/leases/{}/end", worker_, it->first),
-                            EndToValue(h.end).ToJson());
-      if (!r.reached()) return Unreachable();
-      if (r.status != 200) {
+      items.push_back(Value(ValueMap{{"lease", Value(it->first)}, {"end", EndToValue(h.end)}}));
+      leases.push_back(it->first);
+      as = h.worker;
+      ++it;
+    }
+    if (items.empty()) return;
+    auto r = client_.Send("POST", fmt::format("/api/v1/workers/{}/ends", as->empty() ? worker_ : *as),
+                          Value(ValueMap{{"ends", Value(std::move(items))}}).ToJson());
+    if (!r.reached()) return Unreachable();
+    auto v = r.status == 200 ? ParseJson(r.body) : Result<Value>(Fail(ErrorCode::kIo, "refused"));
+    const Value* results = v && v->is_map() ? v->Find("results") : nullptr;
+    for (size_t k = 0; k < leases.size(); ++k) {
+      const Value* res = results && results->is_list() && k < results->as_list().size()
+                             ? &results->as_list()[k] : nullptr;
+      const Value* ok = res && res->is_map() ? res->Find("recorded") : nullptr;
+      if (!ok || !ok->is_bool() || !ok->as_bool()) {
+        const Value* why = res && res->is_map() ? res->Find("error") : nullptr;
+        const Held& h = held_[leases[k]];
         std::fprintf(stderr, "sluice worker: the end of %s attempt %d was refused: %s\n",
-                     h.req.task.c_str(), h.req.attempt, r.Message().c_str());
+                     h.req.task.c_str(), h.req.attempt,
+                     why && why->is_string() ? why->as_string().c_str() : r.Message().c_str());
       }
-      it = held_.erase(it);
+      if (held_[leases[k]].kept) (void)env_.files().Remove(KeptPath(leases[k]));
+      held_.erase(leases[k]);
     }
   }
 
-  void Unreachable() { next_report_us_ = env_.clock().NowUs() + kRetryUs; }
+  std::string KeptPath(const std::string& lease) const { return o_.work_dir + "/ends/" + lease + ".json"; }
+
+  // The server cannot be told: each end not yet on disk is written to WORK/ends/LEASE.json
+  // (atomically), so that a worker restarted meanwhile still reports it. A failed write keeps
+  // it in memory only, as before.
+  void KeepEnds() {
+    for (auto& [lease, h] : held_) {
+      if (!h.ended || h.killed || h.kept) continue;
+      if (!env_.files().MakeDirs(o_.work_dir + "/ends")) return;
+      const Value v(ValueMap{{"worker", Value(h.worker.empty() ? worker_ : h.worker)},
+                             {"task", Value(h.req.task)}, {"attempt", Value(h.req.attempt)},
+                             {"runId", Value(h.req.run_id)}, {"end", EndToValue(h.end)}});
+      h.kept = static_cast<bool>(env_.files().WriteFile(KeptPath(lease), v.ToJson()));
+    }
+  }
+
+  // The ends a former process of this worker kept (KeepEnds), to report under the worker id
+  // that holds their leases. A file that cannot be read is left where it is, and said so.
+  void LoadKept() {
+    auto names = env_.files().ListDir(o_.work_dir + "/ends");
+    if (!names) return;
+    for (const std::string& name : *names) {
+      if (!name.ends_with(".json")) continue;
+      const std::string lease = name.substr(0, name.size() - 5);
+      auto text = env_.files().ReadFile(KeptPath(lease));
+      auto v = text ? ParseJson(*text) : Result<Value>(std::unexpected(text.error()));
+      const Value* worker = v && v->is_map() ? v->Find("worker") : nullptr;
+      const Value* end = v && v->is_map() ? v->Find("end") : nullptr;
+      auto parsed = end ? EndFromValue(*end, 0) : Result<AttemptEnd>(Fail(ErrorCode::kInvalidInput, "no end"));
+      if (!worker || !worker->is_string() || !parsed) {
+        std::fprintf(stderr, "sluice worker: %s: not a kept end; left as it is\n", KeptPath(lease).c_str());
+        continue;
+      }
+      Held& h = held_[lease];
+      h.ended = h.kept = true;
+      h.worker = worker->as_string() == worker_ ? "" : worker->as_string();
+      h.end = std::move(*parsed);
+      auto text_of = [&](const char* key) {
+        const Value* f = v->Find(key);
+        return f && f->is_string() ? f->as_string() : std::string();
+      };
+      h.req.task = text_of("task");
+      h.req.run_id = text_of("runId");
+      const Value* attempt = v->Find("attempt");
+      h.req.attempt = attempt && attempt->is_number() ? static_cast<int>(attempt->to_double()) : 0;
+    }
+  }
+
+  void Unreachable() {
+    next_report_us_ = env_.clock().NowUs() + kRetryUs;
+    KeepEnds();
+  }
 
   Env& env_;
   const WorkerOptions& o_;
@@ -324,6 +415,12 @@ int RunWorker(Env& env, WorkerOptions o) {
   }
   o.work_dir = fs.Absolute(o.work_dir);
   if (auto s = fs.MakeDirs(o.work_dir); !s) {
+    std::fprintf(stderr, "sluice worker: %s\n", s.error().message.c_str());
+    return 2;
+  }
+  // Its attempts die with it, even by kill -9: a worker that is gone has lost its leases, and
+  // their retries may run elsewhere, so what it ran must not go on beside them.
+  if (auto s = env.processes().DieWithThisProcess(); !s) {
     std::fprintf(stderr, "sluice worker: %s\n", s.error().message.c_str());
     return 2;
   }

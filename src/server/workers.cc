@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <set>
 
+#include "cli/work_queue.h"
 #include "common/strings.h"
 #include "exec/work_codec.h"
 #include "store/store.h"
@@ -17,7 +21,8 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kLeasePollUs = 5'000;     // a waiting lease request looks again this often
+constexpr int64_t kLeasePollUs = 5'000;     // without a bell, a waiting lease request looks this often
+constexpr int64_t kBellFallbackUs = 50'000;  // with one, it also looks on its own this often
 constexpr int64_t kMaxWaitUs = 30'000'000;  // the longest a lease request is held
 constexpr int kMaxGrant = 256;
 
@@ -94,9 +99,58 @@ Value LeaseItem(const WorkRow& w) {
                         {"request", request ? *request : Value(ValueMap{})}});
 }
 
+// The server's doorbell (docs/workers.md): engines ring it after they queue work, and a thread
+// here turns each ring into a new generation that wakes the lease requests waiting for work.
+// Without a bell (a state folder whose path is too long for a socket) `listening()` is false
+// and waiters poll. Thread-safe; its thread is joined by the destructor.
+class WorkBell {
+ public:
+  WorkBell(Env& env, const std::string& path) {
+    if (auto b = env.ListenBell(path)) {
+      bell_ = std::move(*b);
+      thread_ = std::thread([this] { Loop(); });
+    }
+  }
+  ~WorkBell() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  bool listening() const { return bell_ != nullptr; }
+  uint64_t generation() {
+    std::lock_guard lock(mu_);
+    return generation_;
+  }
+  // Waits until a ring after generation `seen`, or `timeout_us`.
+  void WaitPast(uint64_t seen, int64_t timeout_us) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::microseconds(timeout_us), [&] { return generation_ != seen; });
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      if (!bell_->Wait(200'000)) continue;  // a timeout only looks at stop_
+      std::lock_guard lock(mu_);
+      ++generation_;
+      cv_.notify_all();
+    }
+  }
+  std::unique_ptr<Doorbell> bell_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;
+  std::atomic<bool> stop_ = false;
+  std::thread thread_;
+};
+
+// Rings the bell of each run in `runs` (its engine then reads the ends at once).
+void RingEngines(const ApiContext& ctx, const std::set<std::string>& runs) {
+  for (const std::string& run : runs) ctx.env.RingBell(RunBellPath(ctx.env, ctx.g, run));
+}
+
 // POST /api/v1/workers/{worker}/lease: up to `max` attempts that fit the worker, held open up
-// to `waitSeconds` while none does.
-ApiResponse Lease(const ApiContext& ctx, const ApiRequest& req) {
+// to `waitSeconds` while none does (woken by the server's bell when an engine queues work).
+ApiResponse Lease(const ApiContext& ctx, WorkBell* bell, const ApiRequest& req) {
   if (auto refused = NotThisWorker(ctx, req)) return *refused;
   auto body = Body(req);
   if (!body) return ErrorResponse(400, body.error().message);
@@ -119,7 +173,9 @@ ApiResponse Lease(const ApiContext& ctx, const ApiRequest& req) {
   if (!store) return FromError(store.error());
   Clock& clock = ctx.env.clock();
   const int64_t until = clock.NowUs() + wait_us;
+  const bool on_bell = bell && bell->listening();
   while (true) {
+    const uint64_t seen = on_bell ? bell->generation() : 0;  // read first: no ring is missed
     auto granted = (*store)->LeaseWork(offer, clock.NowUs() + ctx.lease_us,
                                        [&] { return RandomHex(ctx.env); });
     if (!granted) return FromError(granted.error());
@@ -128,7 +184,11 @@ ApiResponse Lease(const ApiContext& ctx, const ApiRequest& req) {
       for (const WorkRow& w : *granted) items.push_back(LeaseItem(w));
       return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
     }
-    ctx.env.SleepUs(std::min(kLeasePollUs, until - clock.NowUs()));
+    if (on_bell) {
+      bell->WaitPast(seen, std::min(kBellFallbackUs, until - clock.NowUs()));
+    } else {
+      ctx.env.SleepUs(std::min(kLeasePollUs, until - clock.NowUs()));
+    }
   }
 }
 
@@ -197,8 +257,56 @@ ApiResponse End(const ApiContext& ctx, const ApiRequest& req) {
   if (!store) return FromError(store.error());
   auto row = (*store)->EndWork(req.params.at("worker"), req.params.at("lease"), end->ToJson());
   if (!row) return FromError(row.error());
+  RingEngines(ctx, {row->run_id});
   return Json(Value(ValueMap{{"recorded", Value(true)}, {"runId", Value(row->run_id)},
                              {"task", Value(row->task)}, {"attempt", Value(row->attempt)}}));
+}
+
+// POST /api/v1/workers/{worker}/ends: a batch of ends, {"ends": [{"lease", "end"}]}, recorded
+// in one transaction; one result per item, in order: recorded, or why not (a lease the worker
+// no longer holds, an artifact blob not uploaded). A worker reports what ended since its last
+// report in one request, so a store commit serves a batch of attempts, not one.
+ApiResponse Ends(const ApiContext& ctx, const ApiRequest& req) {
+  if (auto refused = NotThisWorker(ctx, req)) return *refused;
+  auto body = Body(req);
+  if (!body) return ErrorResponse(400, body.error().message);
+  const Value* list = body->Find("ends");
+  if (!list || !list->is_list()) return ErrorResponse(400, "ends must be a list of {lease, end}");
+  std::vector<std::pair<std::string, std::string>> valid;
+  std::vector<Value> results(list->as_list().size());
+  std::vector<size_t> at;
+  for (size_t k = 0; k < list->as_list().size(); ++k) {
+    const Value& item = list->as_list()[k];
+    const Value* lease = item.is_map() ? item.Find("lease") : nullptr;
+    const Value* end = item.is_map() ? item.Find("end") : nullptr;
+    if (!lease || !lease->is_string() || !end) {
+      return ErrorResponse(400, fmt::format("ends[{}] must be an object with lease and end", k));
+    }
+    auto server_end = ServerSideEnd(ctx, *end);
+    if (!server_end) {
+      results[k] = Value(ValueMap{{"lease", *lease}, {"recorded", Value(false)},
+                                  {"error", Value(server_end.error().message)}});
+      continue;
+    }
+    valid.emplace_back(lease->as_string(), server_end->ToJson());
+    at.push_back(k);
+  }
+  auto store = ctx.ThreadStore();
+  if (!store) return FromError(store.error());
+  auto rows = (*store)->EndWorks(req.params.at("worker"), valid);
+  if (!rows) return FromError(rows.error());
+  std::set<std::string> runs;
+  for (const auto& row : *rows) {
+    if (row) runs.insert(row->run_id);
+  }
+  RingEngines(ctx, runs);
+  for (size_t j = 0; j < at.size(); ++j) {
+    const auto& row = (*rows)[j];
+    ValueMap r{{"lease", Value(valid[j].first)}, {"recorded", Value(static_cast<bool>(row))}};
+    if (!row) r.emplace_back(Value("error"), Value(row.error().message));
+    results[at[j]] = Value(std::move(r));
+  }
+  return Json(Value(ValueMap{{"results", Value(ValueList(std::move(results)))}}));
 }
 
 }  // namespace
@@ -220,6 +328,20 @@ std::optional<ApiResponse> NotThisWorker(const ApiContext& ctx, const ApiRequest
   return std::nullopt;
 }
 
+Result<std::string> WorkerGauges(const ApiContext& ctx) {
+  SLUICE_TRY(store, ctx.ThreadStore());
+  SLUICE_TRY(queued, (*store)->QueuedWork());
+  // Connected: seen (registered, heartbeat) within a lease time; a worker that stopped longer
+  // ago has lost its leases.
+  SLUICE_TRY(workers, (*store)->CountWorkers(ctx.env.clock().NowUs() - ctx.lease_us));
+  return fmt::format(
+      "# HELP sluice_work_queue_depth Attempts queued for workers that no worker leased yet.\n"
+      "# TYPE sluice_work_queue_depth gauge\nsluice_work_queue_depth {}\n"
+      "# HELP sluice_workers_connected Workers seen (handshake or heartbeat) within a lease "
+      "time.\n# TYPE sluice_workers_connected gauge\nsluice_workers_connected {}\n",
+      *queued, *workers);
+}
+
 void AddWorkerRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;
   auto add = [&](const char* method, const char* pattern,
@@ -228,9 +350,15 @@ void AddWorkerRoutes(Router& router, const ApiContext& ctx) {
                 [c, f](const ApiRequest& r) { return f(*c, r); }});
   };
   add("POST", "/api/v1/workers", Register);
-  add("POST", "/api/v1/workers/{worker}/lease", Lease);
+  // The bell lives as long as the routes that wait on it (the router's); none in a server
+  // without a state folder (tests).
+  std::shared_ptr<WorkBell> bell;
+  if (!ctx.g.state_dir.empty()) bell = std::make_shared<WorkBell>(ctx.env, ServerBellPath(ctx.env, ctx.g));
+  router.Add({"POST", "/api/v1/workers/{worker}/lease", true, Action::kWork,
+              [c, bell](const ApiRequest& r) { return Lease(*c, bell.get(), r); }});
   add("POST", "/api/v1/workers/{worker}/heartbeat", Heartbeat);
   add("POST", "/api/v1/workers/{worker}/leases/{lease}/end", End);
+  add("POST", "/api/v1/workers/{worker}/ends", Ends);
   AddWorkerFileRoutes(router, ctx);
 }
 

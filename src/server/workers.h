@@ -49,6 +49,11 @@ class LeaseSweeper {
 // registered it (or an admin); else the answer: 404 for an unknown worker, 403 for another's.
 std::optional<ApiResponse> NotThisWorker(const ApiContext& ctx, const ApiRequest& req);
 
+// The workers' gauges of /metrics, in Prometheus text: the lease queue's depth
+// (sluice_work_queue_depth) and the workers connected (sluice_workers_connected); the store's
+// error when it fails.
+Result<std::string> WorkerGauges(const ApiContext& ctx);
+
 // Where the server's artifact store keeps the blob `digest` named `name`
 // (STATE/artifacts/sha256/XX/DIGEST/NAME, as LocalExecutor::StoreArtifact stores it).
 std::string BlobPath(const ApiContext& ctx, const std::string& digest, const std::string& name);

@@ -281,6 +281,11 @@ class Store : public EventSink {
                                     const std::vector<std::string>& held, int64_t expires_us);
   Result<WorkRow> EndWork(const std::string& worker, const std::string& lease,
                           const std::string& end_json);
+  // EndWork for each (lease, end JSON) of `ends` in one transaction (one commit for a batch of
+  // a worker's ends); one result per item, in order: its row, or kConflict for a lease `worker`
+  // no longer holds (the others are recorded all the same). An error only when the store fails.
+  Result<std::vector<Result<WorkRow>>> EndWorks(
+      const std::string& worker, const std::vector<std::pair<std::string, std::string>>& ends);
   // The work row of lease `lease` held by `worker` (kConflict when it holds it no more).
   Result<WorkRow> LeasedWork(const std::string& worker, const std::string& lease);
   // The server's sweeper: leased rows whose lease expired before `now_us` become lost (their

@@ -200,6 +200,27 @@ Result<WorkRow> Store::EndWork(const std::string& worker, const std::string& lea
   });
 }
 
+Result<std::vector<Result<WorkRow>>> Store::EndWorks(
+    const std::string& worker, const std::vector<std::pair<std::string, std::string>>& ends) {
+  return impl_->InTransaction([&]() -> Result<std::vector<Result<WorkRow>>> {
+    std::vector<Result<WorkRow>> out;
+    out.reserve(ends.size());
+    for (const auto& [lease, end_json] : ends) {
+      auto row = LeasedWork(worker, lease);
+      if (row) {
+        SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=?",
+                                     end_json, row->id));
+        row->state = "ended";
+        row->end = end_json;
+      } else if (row.error().code != ErrorCode::kConflict) {
+        return std::unexpected(row.error());  // the store failed: nothing of the batch holds
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
 Result<int64_t> Store::ExpireLeases(int64_t now_us, const std::string& lost_end_json) {
   return impl_->InTransaction([&]() -> Result<int64_t> {
     SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='lost', end_json=? WHERE state='leased' "

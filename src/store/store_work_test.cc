@@ -145,6 +145,27 @@ TEST_P(StoreWork, EndsAreCollectedOnceAndACancelledQueuedRowEndsAtOnce) {
   EXPECT_FALSE(*store->FindWork("r1", "a", 2));
 }
 
+TEST_P(StoreWork, ABatchOfEndsIsRecordedTogetherAndRefusesOnlyLeasesNoLongerHeld) {
+  ASSERT_TRUE(store->EnqueueWork({Row("a"), Row("b"), Row("c")}));
+  auto got = store->LeaseWork(Offer("w1", 3), 100, Leases());
+  ASSERT_EQ(got->size(), 3u);
+  auto ends = store->EndWorks("w1", {{(*got)[0].lease, "{\"how\":\"exited\"}"},
+                                     {"lease-unknown", "{}"},
+                                     {(*got)[2].lease, "{\"how\":\"signaled\"}"}});
+  ASSERT_TRUE(ends) << ends.error().message;
+  ASSERT_EQ(ends->size(), 3u);
+  ASSERT_TRUE((*ends)[0]);
+  EXPECT_EQ((*ends)[0]->task, "a");
+  ASSERT_FALSE((*ends)[1]);
+  EXPECT_EQ((*ends)[1].error().code, ErrorCode::kConflict);
+  ASSERT_TRUE((*ends)[2]);
+  auto ended = store->EndedWork("r1");
+  ASSERT_EQ(ended->size(), 2u) << "b is still leased";
+  EXPECT_EQ((*ended)[0].task, "a");
+  EXPECT_EQ((*ended)[1].task, "c");
+  EXPECT_EQ((*ended)[1].end, "{\"how\":\"signaled\"}");
+}
+
 TEST_P(StoreWork, WorkersAreFoundAndCountedBySinceWhenTheyWereSeen) {
   ASSERT_TRUE(store->RegisterWorker({"w-1", "host", "0.1.0", "{}", 4, 10, 10, "robot"}));
   ASSERT_TRUE(store->RegisterWorker({"w-2", "host", "0.1.0", "{}", 4, 10, 50, "robot"}));

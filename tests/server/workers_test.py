@@ -31,9 +31,9 @@ def test(fn):
 class Worker:
     """A `sluice worker` of the suite's server, with a work folder outside the state folder."""
 
-    def __init__(self, name, labels, slots=2, extra=()):
+    def __init__(self, name, labels, slots=2, extra=(), work_dir=None):
         self.name = name
-        self.dir = tempfile.mkdtemp(prefix=f"sluice-worker-{name}-")
+        self.dir = work_dir or tempfile.mkdtemp(prefix=f"sluice-worker-{name}-")
         self.log = os.path.join(self.dir, "worker.log")
         argv = [run_e2e.SLUICE, "worker", "--server", f"http://127.0.0.1:{SERVER.port}",
                 "--labels", labels, "--slots", str(slots), "--work-dir", self.dir,
@@ -250,6 +250,28 @@ def a_worker_killed_mid_task_loses_its_attempt_and_the_retry_runs_on_the_other()
 
 
 @test
+def a_worker_killed_with_kill_9_takes_its_attempts_processes_with_it():
+    k = Worker("k", "zone=k", slots=1)
+    run = submit(pipeline(
+        "    - name: t\n      executor: worker\n      placement: {labels: {zone: k}}\n"
+        "      script: |\n        sleep 60 &\n        sleep 61\n"))
+    try:
+        deadline = time.time() + 20
+        while len(attempt_processes(run)) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(attempt_processes(run)) >= 2, "the shell (or its last sleep) and the other sleep run"
+        k.proc.kill()
+        k.proc.wait()
+        deadline = time.time() + 5
+        while attempt_processes(run) and time.time() < deadline:
+            time.sleep(0.05)
+        assert attempt_processes(run) == [], "what the worker ran died with it"
+    finally:
+        kill_attempt_processes(run)
+        request("POST", f"/api/v1/runs/{run}/cancel", TOKENS["admin"], None, 202)
+
+
+@test
 def a_result_for_an_expired_lease_is_refused_and_its_attempt_killed():
     w = request("POST", "/api/v1/workers", TOKENS["worker"],
                 {"version": version(), "labels": {"zone": "late"}, "slots": 1})["worker"]
@@ -269,6 +291,72 @@ def a_result_for_an_expired_lease_is_refused_and_its_attempt_killed():
     assert "not held" in err["error"]["message"], err
     hb = request("POST", f"/api/v1/workers/{w}/heartbeat", TOKENS["worker"], {"leases": [lease]})
     assert hb["kill"] == [lease] and hb["extended"] == [], hb
+
+
+@test
+def noop_tasks_on_workers_run_as_attempts_that_end_at_once():
+    run = submit(pipeline(
+        "".join(f"    - {{name: n{i}, executor: worker, run: [builtin:noop]}}\n" for i in range(20))
+        + "    - {name: here, run: [builtin:noop]}\n"
+        + "    - {name: after, executor: worker, needs: [n0, n19], run: [echo, done]}\n"))
+    st = wait_finished(run)
+    assert st["status"] == "succeeded", (st, engine_log(run))
+    for i in range(20):
+        attempts = attempts_of(st, f"n{i}")
+        assert len(attempts) == 1 and attempts[0]["status"] == "succeeded", attempts
+    assert attempts_of(st, "here") == [], "a local noop takes no attempt"
+    assert any(w.ran(run, "after", 1) for w in WORKERS.values())
+    assert not any(w.ran(run, "n0", 1) for w in WORKERS.values()), "a noop runs no process"
+
+
+@test
+def a_batch_of_ends_is_recorded_at_once_and_a_lease_not_held_is_refused_alone():
+    w = request("POST", "/api/v1/workers", TOKENS["worker"],
+                {"version": version(), "labels": {"zone": "batch"}, "slots": 2})["worker"]
+    run = submit(pipeline(
+        "    - {name: x, executor: worker, placement: {labels: {zone: batch}}, run: [echo, x]}\n"
+        "    - {name: y, executor: worker, placement: {labels: {zone: batch}}, run: [echo, y]}\n"))
+    items = []
+    deadline = time.time() + 20
+    while len(items) < 2 and time.time() < deadline:
+        items += request("POST", f"/api/v1/workers/{w}/lease", TOKENS["worker"],
+                         {"slots": 2 - len(items), "labels": {"zone": "batch"},
+                          "waitSeconds": 1})["items"]
+    assert len(items) == 2, items
+    end = {"how": "exited", "exitCode": 0, "signal": 0, "message": "",
+           "outputs": {"params": {}, "artifacts": []}}
+    body = {"ends": [{"lease": items[0]["lease"], "end": end}, {"lease": "nope", "end": end},
+                     {"lease": items[1]["lease"], "end": end}]}
+    got = request("POST", f"/api/v1/workers/{w}/ends", TOKENS["worker"], body)
+    assert [r["recorded"] for r in got["results"]] == [True, False, True], got
+    assert "not held" in got["results"][1]["error"], got
+    request("POST", f"/api/v1/workers/{w}/ends", TOKENS["worker"], {"ends": [{"lease": 1}]}, 400)
+    st = wait_finished(run)
+    assert st["status"] == "succeeded", (st, engine_log(run))
+
+
+def metric(name):
+    status, _, data = SERVER.request("GET", "/metrics")
+    assert status == 200, status
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+@test
+def metrics_show_the_lease_queue_depth_and_the_workers_connected():
+    assert metric("sluice_workers_connected") >= 2, "workers a and b heartbeat"
+    before = metric("sluice_work_queue_depth")
+    run = submit(pipeline("    - {name: t, executor: worker, placement: {labels: {zone: none}}, "
+                          "run: [echo, hi]}\n"))
+    deadline = time.time() + 20
+    while metric("sluice_work_queue_depth") < before + 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert metric("sluice_work_queue_depth") == before + 1, "no worker has zone=none"
+    request("POST", f"/api/v1/runs/{run}/cancel", TOKENS["admin"], None, 202)
+    wait_finished(run)
+    assert metric("sluice_work_queue_depth") == before, "a cancelled queued row leaves the queue"
 
 
 def version():
@@ -378,12 +466,56 @@ def what_finished_while_the_server_was_down_is_recorded_not_run_again():
 
 
 @test
+def a_worker_restarted_while_the_server_is_down_still_reports_what_ended():
+    r = Worker("r", "zone=r", slots=1)
+    run = submit(pipeline(
+        "    - name: t\n      executor: worker\n      placement: {labels: {zone: r}}\n"
+        "      script: |\n        sleep 1\n        echo once >> ../../ran-t\n"))
+    deadline = time.time() + 20
+    while not r.ran(run, "t", 1) and time.time() < deadline:
+        time.sleep(0.05)
+    assert r.ran(run, "t", 1), "worker r did not take it"
+    SERVER.stop()
+    kept = os.path.join(r.dir, "ends")
+    deadline = time.time() + 10
+    while not (os.path.isdir(kept) and os.listdir(kept)) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(kept), "the end is kept on disk while the server is down"
+    r.proc.send_signal(signal.SIGTERM)
+    assert r.proc.wait(timeout=10) == 0, "drained: its end is kept for the next start"
+    restart_server()
+    Worker("r", "zone=r", slots=1, work_dir=r.dir)
+    st = wait_finished(run, timeout=LEASE_S * 5 + 20)
+    assert st["status"] == "succeeded", (st, engine_log(run))
+    assert [a["attempt"] for a in attempts_of(st, "t")] == [1], attempts_of(st, "t")
+    assert open(os.path.join(r.dir, "runs", run, "ran-t")).read() == "once\n"
+    deadline = time.time() + 5
+    while os.listdir(kept) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(kept) == [], "a reported end is no longer kept"
+
+
+@test
 def the_team_server_workers_example_runs_on_two_workers():
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
                           "team-server", "try-workers.sh")
     p = subprocess.run([script, run_e2e.SLUICE], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert " succeeded" in p.stdout and "rows=1000 model=500500" in p.stdout, p.stdout
+
+
+@test
+def the_team_example_runs_the_ml_pipeline_on_two_workers_over_postgresql():
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                          "team-server", "try-the-team.sh")
+    p = subprocess.run([script, run_e2e.SLUICE], capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    assert "PostgreSQL at postgresql://" in p.stdout and "succeeded" in p.stdout, p.stdout
+    ran = " ".join(l.split(":", 1)[1] for l in p.stdout.splitlines() if l.startswith(("  one:", "  two:")))
+    # A worker reuses an ended attempt's folder for its next one: one of the two may hide the
+    # other's, never a local task's.
+    assert "summary@1" in ran or "report@1" in ran, ("the worker tasks ran on a worker", p.stdout)
+    assert "prepare@1" not in ran, "a local task ran beside the engine"
 
 
 if __name__ == "__main__":
