@@ -60,6 +60,8 @@ class Leader {
   bool Elect();
   void KeepRunsGoing();
   void StartEngineFor(const std::string& run_id, Idle& idle);
+  // With --retention: prunes as `sluice prune` does, when it becomes leader and hourly after.
+  void PruneWhenDue();
 
   const ApiContext& ctx_;
   std::thread thread_;
@@ -69,6 +71,7 @@ class Leader {
   std::atomic<bool> leading_{false};
   std::unique_ptr<FileLock> file_lock_;  // SQLite stores: held while leading
   std::map<std::string, Idle> idle_;     // by run id
+  int64_t next_prune_us_ = 0;            // 0: at once
 };
 
 }  // namespace sluice

@@ -79,6 +79,7 @@ Status Store::Impl::Project(const Event& e) {
     case EventKind::kTaskSkipped:
     case EventKind::kTaskFinished: return ProjectTaskVerdict(e);
     case EventKind::kRunRetried: return ProjectRetried(e);
+    case EventKind::kRunPruned: return {};  // Store::PruneRun deletes the rest itself
   }
   return {};
 }
@@ -371,6 +372,10 @@ Result<RunRecord> Store::GetRun(const std::string& id) {
   if (!found) return std::unexpected(found.error());
   for (const auto& r : *found) {
     if (r.id == id) return r;
+  }
+  if (found->empty() && !id.empty()) {
+    SLUICE_TRY(pruned, FindTombstone(id));
+    if (*pruned) return Fail(ErrorCode::kNotFound, "run {} was {}", id, (*pruned)->message);
   }
   if (found->empty() || id.empty()) return Fail(ErrorCode::kNotFound, "no run {}", Quote(id));
   if (found->size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(id));
