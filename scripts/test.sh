@@ -86,8 +86,10 @@ suite docs-diagrams bash tests/docs/diagrams.sh "$build"
 suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
 suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
+suite e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # sluice prune
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
+service server-retention /usr/bin/python3 tests/server/retention_test.py "$build/sluice"
 service cli-parity /usr/bin/python3 tests/server/cli_parity_test.py "$build/sluice"  # the CLI against a server
 service workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 service server-schedules /usr/bin/python3 tests/server/schedules_test.py "$build/sluice"  # issue 13: schedules that fire

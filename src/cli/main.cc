@@ -6,6 +6,7 @@
 #include "cli/cli_support.h"
 #include "cli/commands.h"
 #include "common/strings.h"
+#include "cli/prune.h"
 #include "cli/rerun.h"
 #include "cli/schedule_cmds.h"
 #include "cli/schedules.h"
@@ -54,6 +55,9 @@ struct Options {
   // --- the CLI against a server: --server URL, sluice login --token-stdin
   std::string server;
   bool token_stdin = false;
+  // --- retention: sluice prune --older-than DURATION [--dry-run]
+  std::string prune_older_than;
+  bool prune_dry_run = false;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -62,7 +66,7 @@ struct Subcommands {
   CLI::App *runs, *status, *events, *logs, *resume, *rollback;
   CLI::App *breakers, *audit_verify, *audit_export, *whoami, *approvals, *approve, *reject, *cancel;
   std::map<std::string, CLI::App*> orders;  // breakers open, close, reset, disable
-  CLI::App *cache_ls, *cache_clear, *version, *eval;
+  CLI::App *cache_ls, *cache_clear, *version, *eval, *prune;
   CLI::App *waiver_grant, *waiver_list, *waiver_revoke;
   CLI::App *retry, *rerun;
   CLI::App *token_create, *token_list, *token_revoke;
@@ -229,12 +233,17 @@ void AddWaiverCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.waiver_revoke->add_option("name", w.name, "the waiver's name")->required();
 }
 
-// Tools: cache ls|clear, version, eval.
+// Tools: cache ls|clear, prune, version, eval.
 void AddToolCommands(CLI::App& app, Options& o, Subcommands& s) {
   auto* cache = app.add_subcommand("cache", "inspect or clear the task cache");
   cache->require_subcommand(1);
   s.cache_ls = cache->add_subcommand("ls", "list cache entries");
   s.cache_clear = cache->add_subcommand("clear", "remove every cache entry");
+  s.prune = app.add_subcommand("prune", "delete the records, folders and unreferenced artifacts "
+                               "of runs that finished long ago (the audit chain stays)");
+  s.prune->add_option("--older-than", o.prune_older_than, "finished longer ago than this: 30d, 12h")
+      ->required();
+  s.prune->add_flag("--dry-run", o.prune_dry_run, "list what would go; change nothing");
   s.version = app.add_subcommand("version", "print the version");
   s.eval = app.add_subcommand("eval", "evaluate an expression (debug a when or a policy rule)");
   s.eval->add_option("expr", o.expr, "the expression, e.g. 'params.n > 2'")->required();
@@ -363,6 +372,7 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.token_revoke) return CmdTokenRevoke(env, g, o.token_id);
   if (*s.cache_ls) return CmdCacheList(env, g);
   if (*s.cache_clear) return CmdCacheClear(env, g);
+  if (*s.prune) return CmdPrune(env, g, o.prune_older_than, o.prune_dry_run);
   if (*s.eval) return CmdEval(env, o.expr, o.vars, o.vars_file);
   if (*s.version) return PrintVersion(g);
   if (*s.schedule_next) return CmdScheduleNext(env, g, o.file, o.schedule_count, o.schedule_from);

@@ -8,7 +8,7 @@ constexpr std::string_view kNames[] = {
     "attempt.started",   "attempt.spawned", "attempt.finished", "retry.scheduled",
     "task.finished",     "run.finished",    "handler.started",  "run.phase",
     "group.retry",       "policy.decision", "approval.requested", "approval.decided",
-    "run.retried"};
+    "run.retried",       "run.pruned"};
 }  // namespace
 
 std::string_view EventKindName(EventKind k) { return kNames[static_cast<int>(k)]; }

@@ -36,6 +36,8 @@ enum class EventKind {
   kApprovalDecided,    // status approved|rejected; message says by whom or why
   kRunRetried,  // `sluice retry`: a finished run's failed tasks and what depends on them start
                 // over; data: {"tasks": [...], "retired": [...], "requested": [...]}, message: by whom
+  kRunPruned,   // `sluice prune` deleted the run's records: the only event of it left (its
+                // tombstone); message: by whom, when; data: {"by", "pipeline", "status", ...}
 };
 
 std::string_view EventKindName(EventKind k);

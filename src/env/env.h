@@ -108,6 +108,7 @@ struct FileInfo {
   int64_t size = 0;
   int64_t uid = -1;  // the owner's user id
   int mode = 0;      // permission bits with set-user-id, set-group-id and sticky (st_mode & 07777)
+  int64_t mtime_us = 0;  // last modification (0 in the fake file system)
 };
 
 // Bounds on what CopyBeneath copies: entries (files and folders), bytes of file content, and
@@ -154,6 +155,8 @@ class FileSystem {
   virtual bool IsEmptyDir(const std::string& path) = 0;
   virtual Status RemoveAll(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Sets `path`'s modification time to now (an artifact reused: retention keeps it a while).
+  virtual Status Touch(const std::string& path) { return {}; }
   // Opens `path` for appending, creating it when missing.
   virtual Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path) = 0;
   virtual Status Remove(const std::string& path) = 0;  // a file; missing is not an error

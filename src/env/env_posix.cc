@@ -192,6 +192,7 @@ class PosixFileSystem : public FileSystem {
     info.size = st.st_size;
     info.uid = st.st_uid;
     info.mode = static_cast<int>(st.st_mode & 07777);
+    info.mtime_us = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000 + st.st_mtim.tv_nsec / 1000;
     return info;
   }
 
@@ -240,6 +241,11 @@ class PosixFileSystem : public FileSystem {
     ec.clear();
     fs::remove_all(path, ec);
     if (ec) return Fail(ErrorCode::kIo, "cannot remove {}: {}", path, ec.message());
+    return {};
+  }
+
+  Status Touch(const std::string& path) override {
+    if (utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) return ErrnoFail("cannot touch", path);
     return {};
   }
 

@@ -323,6 +323,8 @@ Result<ArtifactRef> LocalExecutor::StoreArtifact(const std::string& name, const 
   if (!fs_.Stat(ref.path).exists) {
     moved = fs_.MakeDirs(dir);
     if (moved) moved = fs_.Rename(tmp + "/" + base, ref.path);
+  } else {
+    (void)fs_.Touch(dir);  // reused: young again, so retention leaves it until this run records it
   }
   (void)fs_.RemoveAll(tmp);
   if (!moved && !fs_.Stat(ref.path).exists) return std::unexpected(moved.error());

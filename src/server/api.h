@@ -31,6 +31,7 @@ struct ApiContext {
   // An event stream with nothing to send writes a comment this often (streams.cc).
   int64_t stream_keepalive_us = 15'000'000;
   int64_t lease_us = 30'000'000;  // how long a worker's lease lasts unrenewed (--lease-time)
+  int64_t retention_us = 0;       // --retention: the leader prunes older finished runs (0: never)
   // The calling thread's store; an error when it cannot be opened.
   Result<Store*> ThreadStore() const;
   // One line of the server's log on stderr, besides the request lines: "TIME sluice server: MSG"

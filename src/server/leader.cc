@@ -2,6 +2,7 @@
 #include "server/leader.h"
 
 #include "cli/cli_support.h"
+#include "cli/prune.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -11,6 +12,7 @@ namespace {
 constexpr int64_t kLookUs = 1'000'000;           // between two looks at the runs
 constexpr int64_t kFirstPauseUs = 2'000'000;     // before an engine is started again
 constexpr int64_t kLongestPauseUs = 300'000'000;
+constexpr int64_t kPruneEveryUs = 3'600'000'000;  // --retention: between two prunes
 
 }  // namespace
 
@@ -37,9 +39,15 @@ void Leader::Loop() {
     if (now != was) {
       ctx_.Log(now ? "leading: this server keeps the runs going" : "no longer leading");
     }
-    if (now) KeepRunsGoing();
-    if (now) FireSchedules();  // schedules (issue 13): scheduler.cc
-    if (!now) idle_.clear();  // a new leader looks afresh
+    if (now) {
+      KeepRunsGoing();
+      FireSchedules();  // schedules (issue 13): scheduler.cc
+      PruneWhenDue();
+    }
+    if (!now) {
+      idle_.clear();  // a new leader looks afresh
+      next_prune_us_ = 0;
+    }
     l.lock();
     wake_.wait_for(l, std::chrono::microseconds(kLookUs), [this] { return stop_; });
   }
@@ -96,6 +104,30 @@ void Leader::StartEngineFor(const std::string& run_id, Idle& idle) {
   idle.pause_us = idle.pause_us == 0 ? kFirstPauseUs : std::min(idle.pause_us * 2, kLongestPauseUs);
   idle.retry_at_us = now + idle.pause_us;
   idle.looks = 0;
+}
+
+void Leader::PruneWhenDue() {
+  const int64_t now = ctx_.env.clock().NowUs();
+  if (ctx_.retention_us <= 0 || now < next_prune_us_) return;
+  next_prune_us_ = now + kPruneEveryUs;
+  auto store = ctx_.ThreadStore();
+  if (!store) return;
+  PruneOptions o;
+  o.older_than_us = ctx_.retention_us;
+  o.actor = "sluice";
+  o.reason = fmt::format("the server's retention, {} s", ctx_.retention_us / 1'000'000);
+  auto report = PruneRuns(ctx_.env, ctx_.g, **store, o);
+  if (!report) {
+    ctx_.Log("retention: " + report.error().message);
+    return;
+  }
+  for (const auto& w : report->warnings) ctx_.Log("retention: " + w);
+  if (!report->pruned.empty() || report->artifacts_removed > 0) {
+    ctx_.Log(fmt::format("retention: pruned {} runs, collected {} artifacts",
+                         report->pruned.size(), report->artifacts_removed),
+             {{"pruned", Value(static_cast<int64_t>(report->pruned.size()))},
+              {"artifacts", Value(int64_t{report->artifacts_removed})}});
+  }
 }
 
 }  // namespace sluice

@@ -63,6 +63,8 @@ class Leader {
   void StartEngineFor(const std::string& run_id, Idle& idle);
   // Fires the stored schedules due now (scheduler.h; defined in scheduler.cc).
   void FireSchedules();
+  // With --retention: prunes as `sluice prune` does, when it becomes leader and hourly after.
+  void PruneWhenDue();
 
   const ApiContext& ctx_;
   std::thread thread_;
@@ -73,6 +75,7 @@ class Leader {
   std::unique_ptr<FileLock> file_lock_;  // SQLite stores: held while leading
   std::map<std::string, Idle> idle_;     // by run id
   std::unique_ptr<Scheduler> scheduler_;  // made on the first tick as leader
+  int64_t next_prune_us_ = 0;            // 0: at once
 };
 
 }  // namespace sluice

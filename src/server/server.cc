@@ -396,6 +396,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   // Streams show a quiet stream is alive well within the idle timeout a proxy may also have.
   ctx.stream_keepalive_us = std::min<int64_t>(15, std::max(1, o.idle_timeout_s / 2)) * 1'000'000;
   ctx.lease_us = int64_t{o.lease_s} * 1'000'000;
+  ctx.retention_us = o.retention_us;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;

@@ -29,6 +29,7 @@ struct ServerOptions {
   int max_connections = 1024;
   int max_streams = 256;  // streamed answers open at once; fewer than max_connections
   int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
+  int64_t retention_us = 0;  // --retention: the leader prunes runs finished longer ago; 0 = never
 };
 
 // Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `o.state_dir`, a

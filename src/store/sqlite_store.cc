@@ -79,6 +79,7 @@ Status Store::Impl::Project(const Event& e) {
     case EventKind::kTaskSkipped:
     case EventKind::kTaskFinished: return ProjectTaskVerdict(e);
     case EventKind::kRunRetried: return ProjectRetried(e);
+    case EventKind::kRunPruned: return {};  // Store::PruneRun deletes the rest itself
   }
   return {};
 }
@@ -220,6 +221,12 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
     SLUICE_TRY(taken, impl_->Rows<int>("SELECT 1 FROM runs WHERE id=?",
                                        [](SqlStmt*) { return 1; }, run.id));
     if (!taken->empty()) return Fail(ErrorCode::kConflict, "store: run id {} is taken", run.id);
+    // A pruned run's id stays taken by its tombstone (a backfill must not bring it back).
+    SLUICE_TRY(pruned, impl_->Rows<int>("SELECT 1 FROM events WHERE run_id=? AND kind='run.pruned'",
+                                        [](SqlStmt*) { return 1; }, run.id));
+    if (!pruned->empty()) {
+      return Fail(ErrorCode::kConflict, "store: run id {} is taken (by a pruned run)", run.id);
+    }
     SLUICE_TRY_STATUS(impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,"
                                  "spec_digest) VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline,
                                  run.status, run.created_us, run.params, run.spec_path,
@@ -371,6 +378,10 @@ Result<RunRecord> Store::GetRun(const std::string& id) {
   if (!found) return std::unexpected(found.error());
   for (const auto& r : *found) {
     if (r.id == id) return r;
+  }
+  if (found->empty() && !id.empty()) {
+    SLUICE_TRY(pruned, FindTombstone(id));
+    if (*pruned) return Fail(ErrorCode::kNotFound, "run {} was {}", id, (*pruned)->message);
   }
   if (found->empty() || id.empty()) return Fail(ErrorCode::kNotFound, "no run {}", Quote(id));
   if (found->size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(id));

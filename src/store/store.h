@@ -224,6 +224,20 @@ class Store : public EventSink {
                    const Event& created, const AuditRecord* audit = nullptr,
                    const std::vector<DecisionRow>& decisions = {},
                    const std::vector<Event>& then = {});
+  // Retention (store_prune.cc, docs/store.md "Retention"). The finished runs (IsFinished) that
+  // ended before `before_us`, oldest first, at most `limit`.
+  Result<std::vector<RunRecord>> FinishedRunsBefore(int64_t before_us, int limit);
+  // Deletes run `run_id`'s events, projections, sources, cache entries, decisions, approvals
+  // and work rows, leaving `tombstone` (a run.pruned event, numbered after every event so far)
+  // as its one event and appending `audit`, in one transaction. The audit chain keeps every
+  // record. Fails with kConflict, deleting nothing, when the run is not finished (re-read under
+  // the write lock: a retry may have reopened it) and kNotFound when there is no such run.
+  Result<AuditRecord> PruneRun(const std::string& run_id, const Event& tombstone,
+                               AuditRecord audit);
+  // Every artifact path a stored run or cache entry refers to (what retention must keep).
+  Result<std::vector<std::string>> ReferencedArtifacts();
+  // A pruned run's tombstone (its run.pruned event), or nullopt.
+  Result<std::optional<Event>> FindTombstone(const std::string& run_id);
   // Approvals: requests (a projection of approval.requested/decided events) and votes.
   Result<std::vector<ApprovalRequestRow>> ListApprovalRequests(bool pending_only);
   Result<std::optional<ApprovalRequestRow>> GetApprovalRequest(const std::string& run_id,

@@ -1,0 +1,182 @@
+// Retention (prune.h): pruning finished runs and collecting the artifacts nothing refers to.
+#include "cli/prune.h"
+
+#include <cstdio>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "cli/cli_support.h"
+#include "common/strings.h"
+
+namespace sluice {
+
+namespace {
+
+// The tombstone left of `run`: who pruned it, when, and what it was.
+Event TombstoneOf(const RunRecord& run, const PruneOptions& o, int64_t now_us) {
+  Event e;
+  e.run_id = run.id;
+  e.time_us = now_us;
+  e.kind = EventKind::kRunPruned;
+  e.status = run.status;
+  e.message = fmt::format("pruned by {} on {} ({}; it {} on {})", o.actor, Ts(now_us), o.reason,
+                          run.status, Ts(run.finished_us));
+  e.data = Value(ValueMap{{Value("by"), Value(o.actor)},
+                          {Value("pipeline"), Value(run.pipeline)},
+                          {Value("status"), Value(run.status)},
+                          {Value("created_us"), Value(run.created_us)},
+                          {Value("finished_us"), Value(run.finished_us)}})
+               .ToJson();
+  return e;
+}
+
+// Prunes one run: its lock taken first (a run some process holds is kept, and none can reopen
+// it meanwhile), then its records, then its folder. False when it was kept as busy.
+Result<bool> PruneOne(Env& env, const GlobalOptions& g, Store& store, const RunRecord& run,
+                      const PruneOptions& o, PruneReport* report) {
+  const std::string dir = RunDir(env, g, run.id);
+  std::unique_ptr<FileLock> lock;
+  if (env.files().Stat(dir).is_dir) {
+    auto taken = env.TryLock(dir + "/lock", std::to_string(env.Pid()));
+    if (!taken) return std::unexpected(taken.error());
+    if (!*taken) return false;
+    lock = std::move(*taken);
+  }
+  const int64_t now = env.clock().NowUs();
+  Value details(ValueMap{{Value("reason"), Value(o.reason)},
+                         {Value("status"), Value(run.status)},
+                         {Value("pipeline"), Value(run.pipeline)}});
+  auto pruned = store.PruneRun(run.id, TombstoneOf(run, o, now),
+                               AuditOf(env, o.actor, "run.pruned", run.id, "", details));
+  if (!pruned) {
+    // Reopened (a retry) since it was listed: kept, as a busy one is.
+    if (pruned.error().code == ErrorCode::kConflict) return false;
+    return std::unexpected(pruned.error());
+  }
+  if (auto s = env.files().RemoveAll(dir); !s) report->warnings.push_back(s.error().message);
+  return true;
+}
+
+// The digest folders under STATE/artifacts/sha256 that no path in `keep` is inside and that are
+// older than the grace time: removed (or, for a dry run, counted).
+void CollectArtifacts(Env& env, const GlobalOptions& g, const std::vector<std::string>& keep,
+                      bool dry_run, PruneReport* report) {
+  FileSystem& fs = env.files();
+  const std::string root = fs.Absolute(g.state_dir) + "/artifacts/sha256";
+  std::set<std::string> kept;  // ROOT/XX/DIGEST of every referenced path
+  for (const auto& path : keep) {
+    if (!path.starts_with(root + "/")) continue;
+    const size_t digest_end = path.find('/', path.find('/', root.size() + 1) + 1);
+    kept.insert(path.substr(0, digest_end));
+  }
+  const int64_t old = env.clock().NowUs() - kArtifactGraceUs;
+  auto prefixes = fs.ListDir(root);
+  if (!prefixes) return;  // no artifacts yet
+  for (const auto& xx : *prefixes) {
+    auto digests = fs.ListDir(root + "/" + xx);
+    if (!digests) continue;
+    for (const auto& d : *digests) {
+      const std::string dir = root + "/" + xx + "/" + d;
+      const FileInfo f = fs.Stat(dir);
+      if (!f.is_dir || kept.count(dir) || f.mtime_us > old) continue;
+      if (!dry_run) {
+        if (auto s = fs.RemoveAll(dir); !s) {
+          report->warnings.push_back(s.error().message);
+          continue;
+        }
+      }
+      ++report->artifacts_removed;
+    }
+  }
+}
+
+}  // namespace
+
+Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
+                              const PruneOptions& o) {
+  PruneReport report;
+  const int64_t cutoff = env.clock().NowUs() - o.older_than_us;
+  constexpr int kBatch = 500;
+  std::set<std::string> busy;
+  for (;;) {
+    SLUICE_TRY(runs, store.FinishedRunsBefore(cutoff, kBatch + static_cast<int>(busy.size())));
+    bool any = false;
+    for (const auto& run : *runs) {
+      if (busy.count(run.id)) continue;
+      any = true;
+      if (o.dry_run) {
+        report.pruned.push_back(run);
+        continue;
+      }
+      SLUICE_TRY(done, PruneOne(env, g, store, run, o, &report));
+      if (*done) {
+        report.pruned.push_back(run);
+      } else {
+        busy.insert(run.id);
+        report.busy.push_back(run.id);
+      }
+    }
+    if (!any || o.dry_run || runs->size() < kBatch + busy.size()) break;
+  }
+  // (A dry run still counts what the runs it lists refer to as kept: its artifact count is
+  // what goes at least.)
+  SLUICE_TRY(keep, store.ReferencedArtifacts());
+  CollectArtifacts(env, g, *keep, o.dry_run, &report);
+  return report;
+}
+
+int CmdPrune(Env& env, const GlobalOptions& g, const std::string& older_than, bool dry_run) {
+  auto ms = ParseDurationMs(older_than);
+  if (!ms || *ms < 0) {
+    return Report(Error{ErrorCode::kInvalidInput,
+                        fmt::format("--older-than {}: not a duration (30d, 12h, 90m)",
+                                    Quote(older_than))});
+  }
+  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
+  if (!who) return Report(who.error());
+  // Pruning deletes the records of other people's runs: the state folder's owner may, and an
+  // account users.yaml grants `prune`.
+  const FileInfo state = env.files().Stat(g.state_dir);
+  if (state.exists && state.uid != env.Uid() && !who->Has(kRightPrune)) {
+    return Report(Error{ErrorCode::kInvalidInput,
+                        fmt::format("{} may not prune runs here: only the state folder's owner "
+                                    "and accounts users.yaml grants \"prune\" may",
+                                    who->Actor())});
+  }
+  auto store = OpenStore(env, g, false);
+  if (!store) return Report(store.error());
+  PruneOptions o;
+  o.older_than_us = *ms * 1000;
+  o.dry_run = dry_run;
+  o.actor = who->Actor();
+  o.reason = "sluice prune --older-than " + older_than;
+  auto report = PruneRuns(env, g, **store, o);
+  if (!report) return Report(report.error());
+  for (const auto& w : report->warnings) std::fprintf(stderr, "sluice: warning: %s\n", w.c_str());
+  const char* verb = dry_run ? "would prune" : "pruned";
+  if (g.json) {
+    ValueList ids;
+    for (const auto& r : report->pruned) ids.push_back(Value(r.id));
+    ValueList busy;
+    for (const auto& id : report->busy) busy.push_back(Value(id));
+    std::printf("%s\n", Value(ValueMap{{Value("dry_run"), Value(dry_run)},
+                                       {Value("runs"), Value(std::move(ids))},
+                                       {Value("busy"), Value(std::move(busy))},
+                                       {Value("artifacts"), Value(int64_t{report->artifacts_removed})}})
+                            .ToJson()
+                            .c_str());
+    return 0;
+  }
+  for (const auto& r : report->pruned) {
+    std::printf("%s %s (%s, %s, finished %s)\n", verb, r.id.c_str(), r.pipeline.c_str(),
+                r.status.c_str(), Ts(r.finished_us).c_str());
+  }
+  for (const auto& id : report->busy) std::printf("kept %s: a process holds it\n", id.c_str());
+  std::printf("%s %zu runs finished more than %s ago; %s %d unreferenced artifacts\n", verb,
+              report->pruned.size(), older_than.c_str(),
+              dry_run ? "would collect at least" : "collected", report->artifacts_removed);
+  return 0;
+}
+
+}  // namespace sluice

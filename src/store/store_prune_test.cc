@@ -1,0 +1,120 @@
+// Retention in the store (store_prune.cc), on both engines: a pruned run leaves only its
+// tombstone, numbered after its events; the audit chain stays whole; an unfinished run is kept.
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "store/temp_db.h"
+
+namespace sluice {
+namespace {
+
+Event Ev(const std::string& run, EventKind kind, std::string task = "", std::string status = "") {
+  Event e;
+  e.run_id = run;
+  e.time_us = 1000;
+  e.kind = kind;
+  e.task = std::move(task);
+  e.status = std::move(status);
+  return e;
+}
+
+AuditRecord Audit(const std::string& run, const std::string& actor, const std::string& action) {
+  AuditRecord a;
+  a.time_us = 9;
+  a.actor = actor;
+  a.action = action;
+  a.run_id = run;
+  return a;
+}
+
+class StorePrune : public ::testing::TestWithParam<SqlEngine> {
+ protected:
+  void SetUp() override {
+    SLUICE_REQUIRE_DB(db);
+    auto s = Store::Open(db.path());
+    ASSERT_TRUE(s) << s.error().message;
+    store = std::move(*s);
+  }
+  // A run with one task that stored artifact `path`, finished `status` at `finished_us`.
+  void Finished(const std::string& id, const std::string& status, int64_t finished_us,
+                const std::string& path) {
+    RunRecord r;
+    r.id = id;
+    r.pipeline = "p";
+    r.status = "pending";
+    r.created_us = 1;
+    AuditRecord submitted = Audit(id, "alice", "run.submitted");
+    ASSERT_TRUE(store->CreateRun(r, {{"/p.yaml", "text"}}, Ev(id, EventKind::kRunCreated), &submitted));
+    Event done = Ev(id, EventKind::kTaskFinished, "a", "succeeded");
+    done.data = R"({"artifacts":{"out":")" + path + R"("},"cache_key":"k-)" + id + R"("})";
+    store->Append(done);
+    if (!status.empty()) {
+      Event end = Ev(id, EventKind::kRunFinished, "", status);
+      end.time_us = finished_us;
+      store->Append(end);
+    }
+    ASSERT_TRUE(store->Commit());
+  }
+  Result<AuditRecord> Prune(const std::string& id) {
+    Event t = Ev(id, EventKind::kRunPruned);
+    t.message = "pruned by ops";
+    return store->PruneRun(id, t, Audit(id, "ops", "run.pruned"));
+  }
+  TempDb db{GetParam()};
+  std::unique_ptr<Store> store;
+};
+INSTANTIATE_TEST_SUITE_P(Engine, StorePrune,
+                         ::testing::Values(SqlEngine::kSqlite, SqlEngine::kPostgres), EngineName);
+
+TEST_P(StorePrune, APrunedRunLeavesOnlyItsTombstoneAfterItsEventsAndTheAuditChain) {
+  Finished("old", "succeeded", 100, "/s/artifacts/sha256/aa/aaa/out");
+  Finished("new", "failed", 500, "/s/artifacts/sha256/bb/bbb/out");
+  auto listed = store->FinishedRunsBefore(200, 10);
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "old");
+  auto last = store->LoadEvents("new");
+  ASSERT_TRUE(last);
+  ASSERT_TRUE(Prune("old")) << "prune";
+  auto events = store->LoadEvents("old");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, EventKind::kRunPruned);
+  EXPECT_GT((*events)[0].seq, last->back().seq) << "numbered after every event so far";
+  auto gone = store->GetRun("old");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().message, "run old was pruned by ops");
+  EXPECT_TRUE(store->ListTasks("old")->empty());
+  EXPECT_TRUE(store->LoadSources("old")->empty());
+  EXPECT_EQ(*store->ReferencedArtifacts(),
+            (std::vector<std::string>{"/s/artifacts/sha256/bb/bbb/out", "/s/artifacts/sha256/bb/bbb/out"}))
+      << "the kept run's artifacts row and its cache entry";
+  EXPECT_TRUE(store->GetRun("new"));
+  RunRecord again;
+  again.id = "old";
+  again.pipeline = "p";
+  again.status = "pending";
+  auto reused = store->CreateRun(again, {}, Ev("old", EventKind::kRunCreated));
+  ASSERT_FALSE(reused) << "a pruned run's id stays taken";
+  EXPECT_EQ(reused.error().code, ErrorCode::kConflict);
+  auto audit = store->VerifyAudit();
+  ASSERT_TRUE(audit) << audit.error().message;
+  EXPECT_EQ(audit->broken_at, 0) << audit->why;
+  auto records = store->ListAudit();
+  ASSERT_EQ(records->size(), 3u);  // two submissions and the prune
+  EXPECT_EQ((*records)[2].action, "run.pruned");
+}
+
+TEST_P(StorePrune, AnUnfinishedRunIsKeptAndNothingOfItDeleted) {
+  Finished("busy", "", 0, "/s/artifacts/sha256/cc/ccc/out");
+  EXPECT_TRUE(store->FinishedRunsBefore(1'000'000, 10)->empty());
+  auto refused = Prune("busy");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(store->LoadEvents("busy")->size(), 2u);
+  EXPECT_EQ(store->ListAudit()->size(), 1u);
+  EXPECT_EQ(Prune("nobody").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sluice
