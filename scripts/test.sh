@@ -88,6 +88,7 @@ suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
+service server-hardening /usr/bin/python3 tests/server/hardening_test.py "$build/sluice"  # review of sluice server
 service cli-parity /usr/bin/python3 tests/server/cli_parity_test.py "$build/sluice"  # the CLI against a server
 service workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
