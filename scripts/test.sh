@@ -90,6 +90,7 @@ suite e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # s
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
 service server-retention /usr/bin/python3 tests/server/retention_test.py "$build/sluice"
+service server-hardening /usr/bin/python3 tests/server/hardening_test.py "$build/sluice"  # review of sluice server
 service cli-parity /usr/bin/python3 tests/server/cli_parity_test.py "$build/sluice"  # the CLI against a server
 service workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 service server-schedules /usr/bin/python3 tests/server/schedules_test.py "$build/sluice"  # issue 13: schedules that fire

@@ -20,6 +20,13 @@
 namespace sluice {
 
 int Report(const Error& e);
+// Whether `arg` is a global option that takes the next word as its value (--state-dir, --store,
+// --as, -o/--output, --server): the one list the command-word scanners of sluice and sluice-net
+// skip by (main.cc, server/remote_cli.cc), which AddGlobalOptions and AddClientCommands declare.
+inline bool IsGlobalValueOption(std::string_view arg) {
+  return arg == "--state-dir" || arg == "--store" || arg == "--as" || arg == "-o" ||
+         arg == "--output" || arg == "--server";
+}
 // The state folder when --state-dir is not given: $SLUICE_HOME, else ./.sluice.
 std::string DefaultStateDir(Env& env);
 // The store in g.state_dir. On success returns it open; when the folder is missing, creates it

@@ -241,6 +241,9 @@ Result<std::unique_ptr<FileLock>> LockRun(Env& env, Store& store, const std::str
   if (!*lock) {
     return Fail(ErrorCode::kConflict, "run {} is being executed by another sluice process", run_id);
   }
+  // A server's claim (server/run_actions.cc) ends once the run is held; one left behind only
+  // delays the next API resume by its 10 s.
+  (void)fs.Remove(run_dir + "/engine.claim");
   if (auto s = store.OpenJournal(fs, run_dir + "/journal", run_id); !s) return std::unexpected(s.error());
   if (replay) {
     auto events = store.LoadEvents(run_id);
@@ -546,6 +549,17 @@ Status CheckResumable(Env& env, const GlobalOptions& g, const RunRecord& run, bo
   return {};
 }
 
+// Whether a resume need not be audited: only an engine a server started (kServedEngineVar) whose
+// run's newest audit record is already this actor's `action`, so the server's leader starting
+// the engine again (leader.h) adds no record per try. Any other actor's action in between, and
+// every resume from the command line, is audited.
+static Result<bool> RepeatsLastAudit(Env& env, Store& store, const std::string& run_id,
+                                     const std::string& actor, const std::string& action) {
+  if (!env.GetVar(kServedEngineVar)) return false;
+  SLUICE_TRY(last, store.LastAuditRecord(run_id));
+  return *last && (*last)->actor == actor && (*last)->action == action;
+}
+
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const ExecOptions& o) {
   auto opened = OpenStoredRun(env, g, id);
   if (!opened) return Report(opened.error());
@@ -558,12 +572,13 @@ int CmdResume(Env& env, const GlobalOptions& g, const std::string& id, const Exe
   if (!central) return Report(central.error());
   auto secrets = SecretsAgain(env, *store, *loaded->first, loaded->second, *run, o);
   if (!secrets) return Report(secrets.error());
-  if (auto a = store->AppendAudit(AuditOf(env, who->Actor(),
-                                              o.rollback ? "run.rollback" : "run.resumed",
-                                              run->id, run->pipeline,
-                                              Value(ValueMap{{"status", Value(run->status)}})));
-      !a) {
-    return Report(a.error());
+  const char* action = o.rollback ? "run.rollback" : "run.resumed";
+  auto repeats = RepeatsLastAudit(env, *store, run->id, who->Actor(), action);
+  if (!repeats) return Report(repeats.error());
+  if (!*repeats) {
+    auto a = store->AppendAudit(AuditOf(env, who->Actor(), action, run->id, run->pipeline,
+                                        Value(ValueMap{{"status", Value(run->status)}})));
+    if (!a) return Report(a.error());
   }
   return Execute(env, g, *store, loaded->first, loaded->second, run->id, true, o,
                  std::make_shared<const PolicySet>(std::move(*central)), secrets->get());

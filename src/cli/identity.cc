@@ -27,16 +27,6 @@ std::optional<std::string> NonEmptyVar(Env& env, const std::string& name) {
   return value;
 }
 
-// A name people and audit records can tell apart: no "group:" prefix (that is a group), no
-// spaces or parentheses (the audit's "bob (by root)").
-bool IsPlainName(std::string_view name) {
-  if (name.empty() || name.size() > 64 || StartsWith(name, "group:")) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-           c == '@';
-  });
-}
-
 struct UserEntry {
   std::string name;
   std::vector<std::string> groups;
@@ -210,6 +200,14 @@ class TokenIdentity : public Identity {
 };
 
 }  // namespace
+
+bool IsPlainName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || StartsWith(name, "group:")) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '@';
+  });
+}
 
 std::unique_ptr<Identity> NewTokenIdentity(Env& env, const std::string& state_dir,
                                            const std::string& user) {

@@ -38,6 +38,11 @@ struct Principal {
   std::string Actor() const;
 };
 
+// A user name people and audit records can tell apart: 1 to 64 letters, digits and . _ - @, no
+// "group:" prefix (that is a group), no spaces or parentheses (the audit's "bob (by root)").
+// users.yaml's names and API tokens' users follow it.
+bool IsPlainName(std::string_view name);
+
 class Identity {
  public:
   virtual ~Identity() = default;

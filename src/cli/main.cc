@@ -399,10 +399,7 @@ int UnknownCommand(const CLI::App& app, int argc, char** argv) {
     std::string_view arg = argv[k];
     if (arg == "--") return -1;
     if (arg.starts_with("-")) {
-      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
-          arg == "--store" || arg == "--server") {
-        ++k;
-      }
+      if (IsGlobalValueOption(arg)) ++k;
       continue;
     }
     auto subs = at->get_subcommands([](const CLI::App*) { return true; });
@@ -434,10 +431,7 @@ std::string_view FirstCommand(int argc, char** argv) {
     std::string_view arg = argv[k];
     if (arg == "--") return "";
     if (arg.starts_with("-")) {
-      if (arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
-          arg == "--server") {
-        ++k;
-      }
+      if (IsGlobalValueOption(arg)) ++k;
       continue;
     }
     return arg;

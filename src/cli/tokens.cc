@@ -47,6 +47,12 @@ Status AddRole(const std::string& text, std::map<std::string, Role>& roles) {
 
 int CmdTokenCreate(Env& env, const GlobalOptions& g, const TokenRequest& req) {
   if (req.user.empty()) return Report(Error(ErrorCode::kInvalidInput, "--user is required"));
+  if (!IsPlainName(req.user)) {  // audit records name it, and "eve (by x)" reads as an actor
+    return Report(Error(ErrorCode::kInvalidInput,
+                        fmt::format("--user {}: a user name is 1 to 64 letters, digits and . _ - "
+                                    "@, with no spaces, parentheses or group: prefix",
+                                    Quote(req.user))));
+  }
   std::map<std::string, Role> roles;
   for (const auto& r : req.roles) {
     if (auto s = AddRole(r, roles); !s) return Report(s.error());

@@ -20,41 +20,61 @@ constexpr int64_t kMaxLogChunk = 4 << 20;
 constexpr int64_t kFollowPollUs = 200'000;
 constexpr int64_t kFollowCallUs = 1'000'000;
 
+// Whether attempt `n` of `task` still runs: recorded running, in a run not finished that a
+// process executes (holds the run's lock, as `sluice status` probes it). A run whose engine
+// died leaves its attempt recorded running, and nothing will write to its log through sluice.
+bool AttemptLive(const ApiContext& ctx, const RunRecord& run,
+                 const std::vector<AttemptRecord>& attempts, const std::string& task, int n) {
+  if (IsFinishedRun(run.status)) return false;
+  bool running = false;
+  for (const auto& a : attempts) {
+    if (a.task == task && a.attempt == n) running = a.status == "running";
+  }
+  return running && ctx.env.IsLocked(RunDir(ctx.env, ctx.g, run.id) + "/lock", nullptr);
+}
+
 // A log that follows its attempt (follow=true): each Step sends the bytes written since the
-// last, and the answer ends once the attempt has ended and its last bytes are sent. Whether it
-// still runs is read from the store once a call (about a second), not at every poll of the file.
+// last, and the answer ends once the attempt no longer runs (AttemptLive) and its last bytes
+// are sent, or when nothing was sent for the server's idle timeout: a client that went away is
+// found only by a write that fails, and a log may stay quiet for hours. The client then asks
+// again (X-Sluice-Running says whether to). Whether the attempt runs is read once a call
+// (about a second), not at every poll of the file, and no store handle is held while waiting.
 class LogFollow {
  public:
   LogFollow(const ApiContext& ctx, std::string run_id, std::string task, int attempt,
             std::string file, int64_t offset)
       : ctx_(ctx), run_id_(std::move(run_id)), task_(std::move(task)), attempt_(attempt),
-        file_(std::move(file)), offset_(offset) {}
+        file_(std::move(file)), offset_(offset), wrote_us_(ctx.env.clock().NowUs()) {}
 
   bool Step(StreamSink& out) {
     const int64_t until = ctx_.env.clock().NowUs() + kFollowCallUs;
     const bool ended = !Running();  // read before the file: its last bytes come before the end
+    ctx_.ReleaseStore();
     for (;;) {
       auto bytes = ctx_.env.files().ReadFileRange(file_, offset_, kMaxLogChunk);
+      const int64_t now = ctx_.env.clock().NowUs();
       if (bytes && !bytes->empty()) {
         offset_ += static_cast<int64_t>(bytes->size());
+        wrote_us_ = now;
         return out.Write(*bytes);
       }
-      if (ended) return false;
-      if (ctx_.env.clock().NowUs() >= until) return true;
+      if (ended || now - wrote_us_ >= ctx_.idle_us) return false;
+      if (now >= until) return true;
       ctx_.env.SleepUs(kFollowPollUs);
     }
   }
 
  private:
+  // Whether the attempt runs; true when that cannot be read now (the store is busy or down):
+  // the follow goes on and asks again.
   bool Running() {
     auto store = ctx_.ThreadStore();
-    if (!store) return false;
+    if (!store) return true;
+    auto run = (*store)->GetRun(run_id_);
+    if (!run) return run.error().code != ErrorCode::kNotFound;
     auto attempts = (*store)->ListAttempts(run_id_);
-    if (!attempts) return false;
-    for (const auto& a : *attempts) {
-      if (a.task == task_ && a.attempt == attempt_) return a.status == "running";
-    }
-    return false;
+    if (!attempts) return true;
+    return AttemptLive(ctx_, *run, *attempts, task_, attempt_);
   }
 
   const ApiContext& ctx_;
@@ -62,6 +82,7 @@ class LogFollow {
   const int attempt_;
   const std::string file_;
   int64_t offset_;
+  int64_t wrote_us_;  // when bytes were last sent (or the follow began)
 };
 
 // GET /api/v1/runs/{id}/tasks/{task}/logs?attempt=N&stream=stdout|stderr&offset=B&limit=B
@@ -84,7 +105,6 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   if (!attempts) return FromError(attempts.error());
   const std::string& task = req.params.at("task");
   int last = 0;
-  bool running = false;
   for (const auto& a : *attempts) {
     if (a.task != task) continue;
     last = std::max(last, a.attempt);
@@ -92,9 +112,7 @@ ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
   if (last == 0) return ErrorResponse(404, fmt::format("task {} of run {} has no attempts", Quote(task), run->id));
   const int n = *attempt == 0 ? last : static_cast<int>(*attempt);
   if (n > last) return ErrorResponse(404, fmt::format("task {} has {} attempts", Quote(task), last));
-  for (const auto& a : *attempts) {
-    if (a.task == task && a.attempt == n) running = a.status == "running";
-  }
+  const bool running = AttemptLive(ctx, *run, *attempts, task, n);
   const AttemptPaths paths = AttemptPathsFor(RunDir(ctx.env, ctx.g, run->id), task, n);
   const std::string& file = stream == "stdout" ? paths.stdout_log : paths.stderr_log;
   const std::string follow = req.Query("follow", "false");

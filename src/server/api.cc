@@ -1,6 +1,7 @@
 // The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
 // (cli/views.h), so the API and the CLI show the same documents.
 #include "server/api.h"
+#include "server/store_pool.h"
 #include "server/workers.h"
 
 #include <charconv>
@@ -14,7 +15,37 @@
 
 namespace sluice {
 
+namespace {
+thread_local StoreScope* t_scope = nullptr;  // the calling thread's request, if any
+}  // namespace
+
+StoreScope::StoreScope(const ApiContext& ctx) : ctx_(ctx), outer_(t_scope) { t_scope = this; }
+
+StoreScope::~StoreScope() {
+  ctx_.ReleaseStore();
+  t_scope = outer_;
+}
+
+void ApiContext::ReleaseStore() const {
+  if (t_scope && t_scope->held_ && pool) {
+    pool->Return(t_scope->held_);
+    t_scope->held_ = nullptr;
+  }
+}
+
 Result<Store*> ApiContext::ThreadStore() const {
+  if (pool && t_scope) {
+    if (!t_scope->held_) {
+      bool busy = false;
+      auto s = pool->Checkout(&busy);
+      if (!s) {
+        t_scope->busy_ = t_scope->busy_ || busy;
+        return std::unexpected(s.error());
+      }
+      t_scope->held_ = *s;
+    }
+    return t_scope->held_;
+  }
   thread_local std::unique_ptr<Store> store;
   thread_local std::string opened_for;
   if (!store || opened_for != g.state_dir) {
@@ -24,6 +55,10 @@ Result<Store*> ApiContext::ThreadStore() const {
     opened_for = g.state_dir;
   }
   return store.get();
+}
+
+bool ServedRun(const ApiContext& ctx, const std::string& run_id) {
+  return ctx.env.files().Stat(PathJoin(RunDir(ctx.env, ctx.g, run_id), kEngineLog)).exists;
 }
 
 void ApiContext::Log(const std::string& msg, ValueMap fields) const {
@@ -95,8 +130,10 @@ ApiResponse GetRun(const ApiContext& ctx, const ApiRequest& req) {
   if (!attempts) return FromError(attempts.error());
   auto decisions = s.ListDecisions(run->id);
   if (!decisions) return FromError(decisions.error());
-  return Json(StatusJson(*run, ShownStatus(ctx.env, ctx.g, *run), *tasks, *attempts, *decisions,
-                         StoredComponentUses(s, *run)));
+  ApiResponse r = Json(StatusJson(*run, ShownStatus(ctx.env, ctx.g, *run), *tasks, *attempts,
+                                  *decisions, StoredComponentUses(s, *run)));
+  r.headers.emplace_back("X-Sluice-Served", ServedRun(ctx, run->id) ? "true" : "false");
+  return r;
 }
 
 // Events after sequence number `after`, at most `limit`, with the cursor of the next page.

@@ -18,9 +18,10 @@
 namespace sluice {
 
 class Store;
+class StorePool;
 
-// What every handler shares. Each server thread opens its own connection to the store (a Store
-// is used by one thread), on its first request.
+// What every handler shares. A request's store handle comes from the server's pool (store_pool.h)
+// at its first store read, and goes back when the request's StoreScope ends.
 struct ApiContext {
   Env& env;
   GlobalOptions g;  // state_dir: the store's folder
@@ -30,13 +31,44 @@ struct ApiContext {
   bool json_logs = false;  // --log-format json
   // An event stream with nothing to send writes a comment this often (streams.cc).
   int64_t stream_keepalive_us = 15'000'000;
+  // A streamed log that sent nothing for this long ends (--idle-timeout; actions.cc).
+  int64_t idle_us = 60'000'000;
   int64_t lease_us = 30'000'000;  // how long a worker's lease lasts unrenewed (--lease-time)
   int64_t retention_us = 0;       // --retention: the leader prunes older finished runs (0: never)
-  // The calling thread's store; an error when it cannot be opened.
+  // The handles requests check out (server.cc makes it); null: each thread opens its own.
+  StorePool* pool = nullptr;
+  // The calling thread's store. Within a StoreScope (a request, a stream's step) with a pool:
+  // the scope's handle, checked out of the pool at the first call (this may wait, and fails
+  // when the pool stays busy: the scope is then busy()). Elsewhere (the leader's and the lease
+  // sweeper's threads, tests): a handle of the thread's own, opened at the first call. An
+  // error when it cannot be opened.
   Result<Store*> ThreadStore() const;
+  // Gives the calling scope's handle back to the pool now (a stream about to wait idle); the
+  // next ThreadStore() checks one out again. A no-op outside a StoreScope.
+  void ReleaseStore() const;
   // One line of the server's log on stderr, besides the request lines: "TIME sluice server: MSG"
   // or, with json_logs, {"time","level":"info","msg"} with `fields` added.
   void Log(const std::string& msg, ValueMap fields = {}) const;
+};
+
+// The span of a request (or of one step of a streamed answer) on the thread that serves it: the
+// store handle ThreadStore() checks out within it goes back to the pool when it ends. Not
+// nested; used by the thread that made it.
+class StoreScope {
+ public:
+  explicit StoreScope(const ApiContext& ctx);
+  ~StoreScope();
+  StoreScope(const StoreScope&) = delete;
+  StoreScope& operator=(const StoreScope&) = delete;
+  // Whether a ThreadStore() within it found every handle in use for too long.
+  bool busy() const { return busy_; }
+
+ private:
+  friend struct ApiContext;
+  const ApiContext& ctx_;
+  Store* held_ = nullptr;
+  bool busy_ = false;
+  StoreScope* outer_;
 };
 
 // Every route of the API, on `router`.
@@ -49,6 +81,10 @@ void AddActionRoutes(Router& router, const ApiContext& ctx);
 // The log of the engine a server started for a run, in the run's folder. Its presence marks a
 // run a server started, which the leader keeps going (leader.h).
 inline constexpr const char* kEngineLog = "engine.log";
+// Whether a server started run `run_id` (its folder has the engine.log): the leader starts its
+// engine again should it stop, so its interruption is not final (GET /api/v1/runs/{id} says so
+// in X-Sluice-Served).
+bool ServedRun(const ApiContext& ctx, const std::string& run_id);
 // Starts the engine of run `run_id` as a process of its own (`sluice COMMAND RUN`: resume or
 // rollback, detached, its output appended to the run folder's engine.log), with the server's
 // state folder and store. From then on the leader keeps the run going (leader.h).

@@ -4,6 +4,7 @@
 // answer is the same 404, so a download never tells that content exists elsewhere. A file is
 // sent in chunks as it is read (a stream, counted against --max-streams); a folder artifact is
 // not served (409).
+#include <algorithm>
 #include <memory>
 
 #include "common/strings.h"
@@ -46,11 +47,19 @@ ApiResponse Download(const ApiContext& ctx, const std::string& path, const std::
   r.headers.emplace_back("X-Sluice-Digest", "sha256:" + digest);
   r.headers.emplace_back("Content-Disposition",
                          fmt::format("attachment; filename=\"{}\"", Basename(path)));
+  // X-Sluice-Size is the file's size; a file that cannot be read to it (a read error, a file
+  // cut short) ends the answer without its last chunk, which a client sees as incomplete.
+  r.headers.emplace_back("X-Sluice-Size", std::to_string(f.size));
   auto offset = std::make_shared<int64_t>(0);
   Env* env = &ctx.env;
-  r.stream = [env, path, offset](StreamSink& out) {
-    auto bytes = env->files().ReadFileRange(path, *offset, kChunk);
-    if (!bytes || bytes->empty()) return false;
+  const int64_t size = f.size;
+  r.stream = [env, path, offset, size](StreamSink& out) {
+    if (*offset >= size) return false;
+    auto bytes = env->files().ReadFileRange(path, *offset, std::min(kChunk, size - *offset));
+    if (!bytes || bytes->empty()) {
+      out.Abort();
+      return false;
+    }
     *offset += static_cast<int64_t>(bytes->size());
     return out.Write(*bytes);
   };

@@ -81,15 +81,26 @@ void Leader::KeepRunsGoing() {
   const int64_t now = ctx_.env.clock().NowUs();
   for (const auto& id : *ids) {
     const std::string dir = RunDir(ctx_.env, ctx_.g, id);
-    if (!ctx_.env.files().Stat(PathJoin(dir, kEngineLog)).exists) continue;  // a CLI run
+    if (!ServedRun(ctx_, id)) continue;  // a CLI run
     auto known = idle_.find(id);
     Idle idle = known != idle_.end() ? known->second : Idle{};
     if (ctx_.env.IsLocked(PathJoin(dir, "lock"), nullptr)) {  // executing
+      if (idle.started) {
+        ctx_.Log(fmt::format("run {}: the engine started for it runs it", id), {{"run", Value(id)}});
+      }
       idle.looks = 0;  // the pause is kept: the engine may yet end without finishing
+      idle.started = false;
       seen[id] = idle;
       continue;
     }
-    if (++idle.looks >= 2 && now >= idle.retry_at_us) StartEngineFor(id, idle);
+    if (++idle.looks >= 2 && idle.started) {  // it ended without taking the run's lock
+      idle.started = false;
+      ctx_.Log(fmt::format("run {}: the engine started for it ended without running it (see {}); "
+                           "starting one again in {} s", id, PathJoin(dir, kEngineLog),
+                           std::max<int64_t>(0, idle.retry_at_us - now) / 1'000'000),
+               {{"run", Value(id)}});
+    }
+    if (idle.looks >= 2 && now >= idle.retry_at_us) StartEngineFor(id, idle);
     seen[id] = idle;
   }
   idle_ = std::move(seen);  // finished runs are forgotten
@@ -97,9 +108,12 @@ void Leader::KeepRunsGoing() {
 
 void Leader::StartEngineFor(const std::string& run_id, Idle& idle) {
   const int64_t now = ctx_.env.clock().NowUs();
+  // Whether the engine took the run is logged once a later look knows (KeepRunsGoing).
   auto s = StartEngine(ctx_, run_id);
-  ctx_.Log(fmt::format("run {} had no engine: {}", run_id, s ? "started one" : s.error().message),
+  ctx_.Log(fmt::format("run {} had no engine: {}", run_id,
+                       s ? "starting one" : "cannot start one: " + s.error().message),
            {{"run", Value(run_id)}});
+  idle.started = static_cast<bool>(s);
   // Should that engine end without finishing the run, the next one waits longer.
   idle.pause_us = idle.pause_us == 0 ? kFirstPauseUs : std::min(idle.pause_us * 2, kLongestPauseUs);
   idle.retry_at_us = now + idle.pause_us;

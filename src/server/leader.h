@@ -11,7 +11,10 @@
 // resumes the run as `sluice resume` does: it adopts the attempts a keeper still runs and
 // records the ones that ended, so a task that finished is never run again. An engine that
 // exits without finishing the run is started again after a pause that doubles each time (2 s
-// up to 5 min), so a run that cannot be resumed costs a line in the log, not a busy loop.
+// up to 5 min), so a run that cannot be resumed costs a line in the log, not a busy loop. The
+// log says what became of each engine started: it took the run, or it ended without. Only the
+// first engine's start is audited (cli: a served engine whose run's newest audit record is
+// already its own resume adds none).
 //
 // Election: on PostgreSQL a session-level advisory lock held by the leader's own connection
 // (Store::HoldLeadership), so a leader killed with kill -9 loses it as soon as its kernel
@@ -56,6 +59,7 @@ class Leader {
     int looks = 0;
     int64_t retry_at_us = 0;
     int64_t pause_us = 0;
+    bool started = false;  // an engine was started and has not been seen holding the run yet
   };
   void Loop();
   bool Elect();

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
   std::string state_dir, as, output = "text";
   app.add_option("--state-dir", state_dir, "where runs are stored (default $SLUICE_HOME or .sluice)");
   app.add_option("--as", as, "unused by the network commands");
+  // The global --store of `sluice --store URL server` (cli_support.h: IsGlobalValueOption); the
+  // server's own --store wins.
+  std::string global_store;
+  app.add_option("--store", global_store, "as the server's --store");
   app.add_option("-o,--output", output, "output format: text or json");
 
   ServerOptions so;
@@ -53,6 +57,14 @@ int main(int argc, char** argv) {
   server->add_option("--max-streams", so.max_streams,
                      "event streams and log follows open at once (below --max-connections)")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  server->add_option("--store-handles", so.store_handles,
+                     "store connections the requests share (docs/server.md, \"Store handles\")")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  server->add_option("--store-wait", so.store_wait_s,
+                     "seconds a request waits for a free store handle before a 503")
+      ->check(CLI::Range(0, 600))
       ->capture_default_str();
   bool routes = false;
   server->add_flag("--routes", routes, "print the API's routes and the role each needs, as JSON");
@@ -86,6 +98,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<Env> env = NewPosixEnv();
   if (state_dir.empty()) state_dir = DefaultStateDir(*env);
   so.state_dir = state_dir;
+  if (store.empty()) store = global_store;
   if (store.empty()) store = env->GetVar("SLUICE_STORE").value_or("");
   if (!store.empty()) {
     if (auto s = ParseStoreUrl(store, so); !s) return Report(s.error());

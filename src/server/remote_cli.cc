@@ -20,19 +20,13 @@ namespace sluice {
 
 namespace {
 
-// The global options that take a value, to skip when looking for the command word.
-bool TakesValue(std::string_view arg) {
-  return arg == "--state-dir" || arg == "--as" || arg == "-o" || arg == "--output" ||
-         arg == "--store" || arg == "--server";
-}
-
 // The `n`th word of the command line that is no option (0: the command), "" when there is none.
 std::string Word(int argc, char** argv, int n = 0) {
   for (int k = 1; k < argc; ++k) {
     std::string_view arg = argv[k];
     if (arg == "--") return "";
     if (arg.starts_with("-")) {
-      if (TakesValue(arg)) ++k;
+      if (IsGlobalValueOption(arg)) ++k;  // cli_support.h
       continue;
     }
     if (n-- == 0) return std::string(arg);
@@ -117,8 +111,9 @@ Status PumpLog(RemoteContext& c, const std::string& path, const char* stream, in
 // Follows one stream of an attempt's log (GET .../logs?follow=true, docs/api.md) into `out`
 // until the attempt has ended and its last bytes are written. A connection that drops is opened
 // again from the offset written so far, so no byte is lost or written twice; reconnecting waits
-// 0.2 s, doubling up to 2 s, and gives up after 60 s without a connection. On failure returns the
-// server's refusal, or why it cannot be reached.
+// 0.2 s, doubling up to 2 s, and gives up after 60 s without a connection. A follow the server
+// ended is followed again while the attempt still runs (the server ends one that was quiet for
+// its idle timeout). On failure returns the server's refusal, or why it cannot be reached.
 Status FollowLog(Env& env, ApiClient& api, const std::string& path, const char* stream, FILE* out) {
   int64_t offset = 0, retry_us = 200'000, failing_since = 0;
   for (;;) {
@@ -130,7 +125,16 @@ Status FollowLog(Env& env, ApiClient& api, const std::string& path, const char* 
                              offset += static_cast<int64_t>(bytes.size());
                              return true;
                            });
-    if (a && a->status >= 200 && a->status < 300) return {};
+    if (a && a->status >= 200 && a->status < 300) {
+      // Ended: by the attempt's end, or by the server's idle timeout. X-Sluice-Running tells.
+      auto still = api.Get(fmt::format("{}&stream={}&offset={}&limit=0", path, stream, offset));
+      if (still && still->status == 200 && still->Header("x-sluice-running") != "true") return {};
+      if (still && still->status == 200) {
+        failing_since = 0, retry_us = 200'000;
+        continue;
+      }
+      a = std::move(still);
+    }
     if (a && a->status < 500 && a->status != 429) return std::unexpected(ErrorOfAnswer(api.server(), *a));
     const int64_t now = env.clock().NowUs();
     if (offset > before || !failing_since) failing_since = now, retry_us = 200'000;

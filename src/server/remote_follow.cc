@@ -13,7 +13,9 @@
 // The request blocks the loop while the stream is quiet, so a watcher thread (StreamWatch) ends
 // it (ApiClient::Stop) when Ctrl-C is pressed (the command detaches, exit 130) or when no event
 // came for 5 s; the loop then asks the run's status, to end the follow of a run whose engine on
-// the server stopped (exit 3: it would never finish), and reconnects. After a resume or a
+// the server stopped for good (exit 3: it would never finish), and reconnects. Only a CLI run's
+// interruption is final: a run the server started (X-Sluice-Served) is followed on while the
+// leader starts its engine again (leader.h). After a resume or a
 // rollback the status still tells of the run before it (interrupted, or finished) until the
 // engine the server starts records its first event, so it is believed only from then on (or
 // after 30 s without one). Rejected: a short read
@@ -183,9 +185,11 @@ void ReportRemoteRun(RemoteContext& c, const Value& status) {
                status.Find("status")->ToText().c_str(), counts.c_str(), c.api.server().c_str());
 }
 
-// The run's status document; an error when it cannot be had.
-Result<Value> RunStatus(RemoteContext& c, const std::string& id) {
+// The run's status document; an error when it cannot be had. `served` (when given) is set when
+// the server keeps the run going (X-Sluice-Served: it restarts an engine that stops).
+Result<Value> RunStatus(RemoteContext& c, const std::string& id, bool* served = nullptr) {
   SLUICE_TRY(a, Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(id)), c.api.server()));
+  if (served) *served = a->Header("x-sluice-served") == "true";
   SLUICE_TRY(v, ParseJson(a->body));
   if (!v->is_map() || !v->Find("status") || !v->Find("id")) {
     return Fail(ErrorCode::kIo, "the server's answer is not a run");
@@ -229,11 +233,18 @@ class RunFollow {
         return Report(last_error_);
       }
       // Quiet, or the stream ended without the run's end: is the run still executed?
-      auto st = RunStatus(c_, id_);
+      bool served = false;
+      auto st = RunStatus(c_, id_, &served);
       if (fresh_ && env_.clock().NowUs() - start_us_ >= kEngineStartUs) fresh_ = false;
       if (st && !fresh_) {
         const std::string status = st->Find("status")->ToText();
-        if (status == "interrupted") return Stopped();
+        // Only a CLI run's interruption is final: the server starts a served run's engine again.
+        if (status == "interrupted" && !served) return Stopped();
+        if (status == "interrupted" && !told_restart_) {
+          told_restart_ = true;
+          std::fprintf(stderr, "sluice: the engine of %s stopped; the server starts it again "
+                       "(Ctrl-C detaches)\n", id_.c_str());
+        }
         if (IsFinishedRun(status) && stream_ended_) break;  // its end was before our position
       }
       const bool worked = st && (!stream_error_ || got || quiet);
@@ -321,6 +332,7 @@ class RunFollow {
   ProgressPrinter progress_;
   Tracker tracker_;
   bool finished_ = false, stream_ended_ = false, stream_error_ = false;
+  bool told_restart_ = false;  // said once that the server restarts the run's engine
   Error last_error_{ErrorCode::kIo, ""};
 };
 

@@ -35,6 +35,10 @@ class StreamSink {
   // Sends `data` at once as a chunk of the answer; false when the client is gone (then the
   // stream should end).
   virtual bool Write(std::string_view data) = 0;
+  // Ends the answer as cut short: the connection closes without the last chunk, so that a
+  // client sees it incomplete rather than whole (a download whose file cannot be read to its
+  // end). The stream's body then returns false.
+  virtual void Abort() = 0;
 };
 
 // A streamed answer's body (event streams, logs that follow): called again and again on the

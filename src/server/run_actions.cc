@@ -1,11 +1,14 @@
 // POST /api/v1/runs/{id}/resume and /rollback (docs/api.md): what `sluice resume|rollback` do,
 // asked over the API. The same refusals come first and record nothing (CheckResumable: 409 when
 // the run's state does not allow it or a process executes it; a stored run whose files are not
-// those submitted is 409 too), then the action's audit record names the token's user, and the
-// run's engine starts as a process of its own (`sluice resume|rollback RUN`, its output in the
-// run folder's engine.log), as a submitted run's does, so a restart of the server leaves it
-// running. That engine records its own start as the server's account, as it does for a
-// submission.
+// those submitted is 409 too), then the request claims the run (ClaimRun: of two requests at
+// once, one wins and the other gets 409 with nothing recorded), then the action's audit record
+// names the token's user, and the run's engine starts as a process of its own (`sluice
+// resume|rollback RUN`, its output in the run folder's engine.log), as a submitted run's does,
+// so a restart of the server leaves it running. That engine records its own start as the
+// server's account, as it does for a submission.
+#include <charconv>
+
 #include "cli/cli_support.h"
 #include "common/strings.h"
 #include "server/api.h"
@@ -15,6 +18,32 @@
 namespace sluice {
 
 namespace {
+
+// How long a claim keeps other requests from starting a run's engine (see ClaimRun).
+constexpr int64_t kClaimUs = 10'000'000;
+
+// Claims run `run_id` for an engine this request starts: under the run's lock (so that no
+// other claim, and no engine, comes between), checks and writes RUN/engine.claim with the time.
+// A claim younger than kClaimUs means an engine another request started has not taken the
+// lock yet (an engine removes the claim when it takes the lock: cli's LockRun). The lock is let
+// go at once: the engine started next takes it. On failure: kConflict
+// when the lock is held or the run was just claimed, else why the files cannot be used.
+Status ClaimRun(const ApiContext& ctx, const std::string& run_id) {
+  const std::string dir = RunDir(ctx.env, ctx.g, run_id);
+  SLUICE_TRY(lock, ctx.env.TryLock(PathJoin(dir, "lock"), std::to_string(ctx.env.Pid())));
+  if (!*lock) return Fail(ErrorCode::kConflict, "a process executes run {}", run_id);
+  const std::string claim = PathJoin(dir, "engine.claim");
+  const int64_t now = ctx.env.clock().NowUs();
+  if (auto text = ctx.env.files().ReadFile(claim)) {
+    int64_t at = 0;
+    std::from_chars(text->data(), text->data() + text->size(), at);
+    if (at <= now && now - at < kClaimUs) {
+      return Fail(ErrorCode::kConflict, "an engine for run {} was started {:.1f} s ago; ask "
+                  "again in a few seconds", run_id, static_cast<double>(now - at) / 1e6);
+    }
+  }
+  return ctx.env.files().WriteFile(claim, std::to_string(now));
+}
 
 ApiResponse Continue(const ApiContext& ctx, const ApiRequest& req, bool rollback) {
   auto store = ctx.ThreadStore();
@@ -32,6 +61,9 @@ ApiResponse Continue(const ApiContext& ctx, const ApiRequest& req, bool rollback
                                             rollback ? "roll it back" : "resume"));
     }
   }
+  // The run is claimed before anything is recorded: of two requests at once, one holds the
+  // run's lock and the other gets 409 with no audit record.
+  if (auto claimed = ClaimRun(ctx, run->id); !claimed) return FromError(claimed.error());
   const char* action = rollback ? "run.rollback" : "run.resumed";
   auto audit = AuditOf(ctx.env, req.who.user, action, run->id, run->pipeline,
                        Value(ValueMap{{"status", Value(run->status)}}));

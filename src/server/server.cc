@@ -21,6 +21,7 @@
 #include "common/value.h"
 #include "server/api.h"
 #include "server/leader.h"
+#include "server/store_pool.h"
 #include "server/workers.h"
 #include "store/store.h"
 
@@ -91,6 +92,7 @@ class ChunkSink : public StreamSink {
     if (ok_ && !data.empty()) ok_ = sink_.write(data.data(), data.size());
     return ok_;
   }
+  void Abort() override { ok_ = false; }
   bool ok() const { return ok_; }
 
  private:
@@ -151,16 +153,21 @@ class HttpEdge {
     res.set_content(r.body, r.content_type);
   }
 
+  // A 503 with Retry-After: the server has no room for the request now.
+  static ApiResponse Busy(const std::string& why, const char* retry_after_s = "1") {
+    ApiResponse busy = ErrorResponse(503, why + "; try again later");
+    busy.headers.emplace_back("Retry-After", retry_after_s);
+    return busy;
+  }
+
   // Sends a streamed answer, or a 503 when --max-streams are open already: the threads the
   // streams hold are never more than that, and the other connections keep theirs.
   void SendStream(ApiResponse& r, httplib::Response& res) {
     if (open_streams_.fetch_add(1) >= o_.max_streams) {
       --open_streams_;
-      ApiResponse busy = ErrorResponse(503, fmt::format("{} streams are open, the most this server "
-                                                        "serves (--max-streams); try again later",
-                                                        o_.max_streams));
-      busy.headers.emplace_back("Retry-After", "5");
-      Send(busy, res);
+      Send(Busy(fmt::format("{} streams are open, the most this server serves (--max-streams)",
+                            o_.max_streams), "5"),
+           res);
       return;
     }
     metrics_.StreamOpened();
@@ -168,10 +175,16 @@ class HttpEdge {
     for (const auto& [k, v] : r.headers) res.set_header(k, v);
     res.set_chunked_content_provider(
         r.content_type,
-        [body = std::move(r.stream)](size_t, httplib::DataSink& sink) {
+        [this, body = std::move(r.stream)](size_t, httplib::DataSink& sink) {
           ChunkSink out(sink);
-          const bool more = body(out);
-          if (!out.ok()) return false;  // the client is gone
+          // A stream holds a store handle only during a step, never while it waits between
+          // them.
+          bool more = false;
+          {
+            StoreScope scope(ctx_);
+            more = body(out);
+          }
+          if (!out.ok()) return false;  // the client is gone, or the answer was cut short
           if (!more) sink.done();
           return true;
         },
@@ -188,7 +201,12 @@ class HttpEdge {
     Router::Match m = router_.Find(req.method, req.path);
     t_route = m.route ? m.route->pattern : "unmatched";
     body_read_ = false;
-    ApiResponse out = Answer(req, m, reader);
+    ApiResponse out;
+    {
+      StoreScope scope(ctx_);  // the request's store handle goes back to the pool at its end
+      out = Answer(req, m, reader);
+      if (scope.busy()) out = Busy("every store handle of this server is in use (--store-handles)");
+    }
     if (reader && !body_read_ && out.status != 413) {
       // Refused before its body was read (404, 405, 401, 403): read it now and drop it, so that
       // it is not taken for the connection's next request.
@@ -234,7 +252,10 @@ class HttpEdge {
         return r;
       }
       ar.who = std::move(*who);
-      const std::string ns = m.params.count("ns") ? m.params.at("ns") : kDefaultNamespace;
+      // A route under a run is in the run's namespace; one under /namespaces/{ns} in that one.
+      const std::string ns = m.params.count("ns")   ? m.params.at("ns")
+                             : m.params.count("id") ? NamespaceOfRun(m.params.at("id"))
+                                                    : std::string(kDefaultNamespace);
       if (m.route->namespaced && !ar.who.Can(m.route->action, ns)) {
         auto role = ar.who.RoleIn(ns);
         return ErrorResponse(403, fmt::format("{} ({} in namespace {}) may not {} here",
@@ -243,6 +264,7 @@ class HttpEdge {
       }
     }
     if (reader) {
+      ctx_.ReleaseStore();  // no store handle is held while a slow client sends its body
       // A declared length over the limit is refused before reading (httplib would answer a
       // reader stopped midway with a 400 of its own).
       const std::string length = req.get_header_value("Content-Length");
@@ -397,6 +419,12 @@ int RunServer(Env& env, const ServerOptions& o) {
   ctx.stream_keepalive_us = std::min<int64_t>(15, std::max(1, o.idle_timeout_s / 2)) * 1'000'000;
   ctx.lease_us = int64_t{o.lease_s} * 1'000'000;
   ctx.retention_us = o.retention_us;
+  ctx.idle_us = int64_t{o.idle_timeout_s} * 1'000'000;
+  // The store handles of the requests (store_pool.h); made before, and so ended after, the
+  // HTTP server's threads that use it.
+  StorePool pool([&env, &g] { return OpenStore(env, g, false); }, o.store_handles,
+                 int64_t{o.store_wait_s} * 1'000'000);
+  ctx.pool = &pool;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;

@@ -28,6 +28,10 @@ struct ServerOptions {
   int idle_timeout_s = 60;                // keep-alive, read and write timeouts
   int max_connections = 1024;
   int max_streams = 256;  // streamed answers open at once; fewer than max_connections
+  // Store handles the requests share (store_pool.h): at most this many are open, and a request
+  // that waits longer than store_wait_s for one gets 503 with Retry-After.
+  int store_handles = 8;
+  int store_wait_s = 5;
   int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
   int64_t retention_us = 0;  // --retention: the leader prunes runs finished longer ago; 0 = never
 };

@@ -167,6 +167,7 @@ class EventStream {
         if (run && IsFinishedRun(run->status)) return false;
       }
       if (ctx_.env.clock().NowUs() >= until) break;
+      ctx_.ReleaseStore();  // a waiting stream holds no store handle (store_pool.h)
       ctx_.env.SleepUs(kPollUs);
     }
     if (ctx_.env.clock().NowUs() - last_write_us_ >= ctx_.stream_keepalive_us) {

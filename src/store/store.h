@@ -257,6 +257,8 @@ class Store : public EventSink {
   // The run's run.submitted audit record, when it exists and the chain holds up to it; nullopt
   // when there is none, an error when the chain is broken before or at it.
   Result<std::optional<AuditRecord>> SubmittedRecord(const std::string& run_id);
+  // The newest audit record about run `run_id`, nullopt when there is none.
+  Result<std::optional<AuditRecord>> LastAuditRecord(const std::string& run_id);
   // Waivers: GrantWaiver stores `w` (name, document, granted_by, granted_us) with its
   // waiver.granted audit record in one transaction, and returns the record; refused
   // (kConflict) when a waiver of that name is in force. RevokeWaiver records waiver.revoked

@@ -130,6 +130,12 @@ Result<std::string> Store::RunSubmitter(const std::string& run_id) {
   return *record ? (*record)->actor : std::string();
 }
 
+Result<std::optional<AuditRecord>> Store::LastAuditRecord(const std::string& run_id) {
+  return impl_->First<AuditRecord>("SELECT " AUDIT_COLUMNS " FROM audit WHERE run_id=? ORDER BY "
+                                   "seq DESC LIMIT 1",
+                                   [](SqlStmt* st) { return ReadAuditRecord(st, 0); }, run_id);
+}
+
 Result<std::optional<AuditRecord>> Store::SubmittedRecord(const std::string& run_id) {
   auto found = impl_->First<AuditRecord>("SELECT " AUDIT_COLUMNS " FROM audit WHERE run_id=? AND "
                                          "action='run.submitted' ORDER BY seq LIMIT 1",

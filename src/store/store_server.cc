@@ -2,6 +2,7 @@
 // counts /metrics serves, the runs its leader keeps going and the leader's lock. Of a token (access/access.h) the store keeps the id, the SHA-256 of
 // its secret and whom it speaks for, never the secret itself. Creating and revoking a token are
 // audited in the same transaction as the row they write.
+#include "common/outcome.h"
 #include "store/store_impl.h"
 
 namespace sluice {
@@ -81,10 +82,18 @@ Result<std::vector<std::pair<std::string, int64_t>>> Store::CountTasksByState() 
 }
 
 Result<std::vector<std::string>> Store::UnfinishedRunIds() {
-  return impl_->Rows<std::string>(
-      "SELECT id FROM runs WHERE status NOT IN "
-      "('succeeded','failed','cancelled','compensated','compensation-failed') ORDER BY id",
-      [](SqlStmt* st) { return Text(st, 0); });
+  // The finished statuses are IsFinished's (common/outcome.h), the one rule about them.
+  static const std::string kSql = [] {
+    std::string finished;
+    for (int k = 0; k <= static_cast<int>(RunStatus::kCompensationFailed); ++k) {
+      const auto status = static_cast<RunStatus>(k);
+      if (IsFinished(status)) {
+        finished += fmt::format("{}'{}'", finished.empty() ? "" : ",", RunStatusName(status));
+      }
+    }
+    return fmt::format("SELECT id FROM runs WHERE status NOT IN ({}) ORDER BY id", finished);
+  }();
+  return impl_->Rows<std::string>(kSql.c_str(), [](SqlStmt* st) { return Text(st, 0); });
 }
 
 Result<bool> Store::HoldLeadership() {

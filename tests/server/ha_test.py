@@ -94,7 +94,7 @@ def a_server_killed_with_its_run_engine_resumes_the_run_when_it_restarts():
     again = Server(e)
     wait_until(lambda: finished(again, token, run), "the run finished after the restart", 60)
     check_ran_once_without_gaps(again, token, run, effects)
-    assert f"run {run} had no engine: started one" in again.log(), again.log()
+    assert f"run {run}: the engine started for it runs it" in again.log(), again.log()
     again.stop()
 
 
