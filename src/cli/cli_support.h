@@ -1,4 +1,4 @@
-// What the command files share (defined in commands.cc): error reporting, opening the store,
+// What the command files share (defined in cli_support.cc): error reporting, opening the store,
 // times as text, run folders and shown statuses, and audit records. Each takes what it reaches
 // outside memory from the Env the command was given.
 #pragma once

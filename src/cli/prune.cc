@@ -64,11 +64,15 @@ void CollectArtifacts(Env& env, const GlobalOptions& g, const std::vector<std::s
                       bool dry_run, PruneReport* report) {
   FileSystem& fs = env.files();
   const std::string root = fs.Absolute(g.state_dir) + "/artifacts/sha256";
-  std::set<std::string> kept;  // ROOT/XX/DIGEST of every referenced path
+  // The "XX/DIGEST" of every referenced path. Matched by digest, not by the whole path: the
+  // state folder may be named otherwise now (a trailing slash, a symbolic link, a move).
+  std::set<std::string> kept;
   for (const auto& path : keep) {
-    if (!path.starts_with(root + "/")) continue;
-    const size_t digest_end = path.find('/', path.find('/', root.size() + 1) + 1);
-    kept.insert(path.substr(0, digest_end));
+    const size_t at = path.rfind("/sha256/");
+    if (at == std::string::npos) continue;
+    const size_t xx = at + 8;
+    const size_t end = path.find('/', path.find('/', xx) + 1);
+    kept.insert(path.substr(xx, end == std::string::npos ? std::string::npos : end - xx));
   }
   const int64_t old = env.clock().NowUs() - kArtifactGraceUs;
   auto prefixes = fs.ListDir(root);
@@ -79,7 +83,7 @@ void CollectArtifacts(Env& env, const GlobalOptions& g, const std::vector<std::s
     for (const auto& d : *digests) {
       const std::string dir = root + "/" + xx + "/" + d;
       const FileInfo f = fs.Stat(dir);
-      if (!f.is_dir || kept.count(dir) || f.mtime_us > old) continue;
+      if (!f.is_dir || kept.count(xx + "/" + d) || f.mtime_us > old) continue;
       if (!dry_run) {
         if (auto s = fs.RemoveAll(dir); !s) {
           report->warnings.push_back(s.error().message);

@@ -117,7 +117,7 @@ int CmdBackfill(Env& env, const GlobalOptions& g, const std::string& name, const
   if (!from_s) return Report(from_s.error().Wrap("--from"));
   auto to_s = ParseInstant(to, *s->cron);
   if (!to_s) return Report(to_s.error().Wrap("--to"));
-  auto fires = Backfill(*s->cron, *from_s * kUs, *to_s * kUs);
+  auto fires = PastFires(*s->cron, *from_s * kUs, *to_s * kUs, env.clock().NowUs());
   if (!fires) return Report(fires.error());
   int worst = 0;
   for (const ScheduleTimes& t : *fires) {

@@ -258,4 +258,13 @@ std::optional<ScheduleTimes> ScheduleOfRun(Store& store, const std::string& run_
   return std::nullopt;
 }
 
+Result<std::vector<ScheduleTimes>> PastFires(const CronSchedule& cron, int64_t from_us,
+                                             int64_t to_us, int64_t now_us, size_t max_fires) {
+  if (to_us > now_us) {
+    return Fail(ErrorCode::kInvalidInput, "a backfill runs fires that are past: the range ends "
+                "after now ({}); future fires are the schedule's own", FormatTimestampMs(now_us / 1000));
+  }
+  return Backfill(cron, from_us, to_us, max_fires);
+}
+
 }  // namespace sluice

@@ -88,6 +88,13 @@ Value ScheduleJson(const LoadedSchedule& s,
 // The text of `schedule ls`: a table of such items.
 std::string SchedulesText(const Value& items);
 
+// The fires of a backfill from `from_us` to `to_us` (Backfill's), refused when `to_us` is after
+// `now_us`: a backfilled run takes the id its fire would have, so a future fire backfilled now
+// would never fire by itself.
+Result<std::vector<ScheduleTimes>> PastFires(const CronSchedule& cron, int64_t from_us,
+                                             int64_t to_us, int64_t now_us,
+                                             size_t max_fires = 10000);
+
 // What a scheduled run's run.created event records of its schedule.
 struct RunSchedule {
   std::string ns, name;

@@ -186,6 +186,13 @@ class PosixProcessLauncher : public ProcessLauncher {
     auto fd = StartGuardian();
     if (!fd) return std::unexpected(fd.error());
     guard_fd_ = *fd;
+    // A guardian that died (killed by hand, the OOM killer) must not take this process with it
+    // at the next write: the write fails with EPIPE instead (attempts start with SIGPIPE at its
+    // default again).
+    signal(SIGPIPE, SIG_IGN);
+    if (std::find(setup_.reset.begin(), setup_.reset.end(), SIGPIPE) == setup_.reset.end()) {
+      setup_.reset.push_back(SIGPIPE);
+    }
     return {};
   }
 
@@ -333,7 +340,12 @@ class PosixProcessLauncher : public ProcessLauncher {
     if (guard_fd_ < 0) return;
     char line[16];
     const int n = snprintf(line, sizeof(line), "%c%d\n", what, pid);
-    while (write(guard_fd_, line, static_cast<size_t>(n)) < 0 && errno == EINTR) {
+    ssize_t w;
+    while ((w = write(guard_fd_, line, static_cast<size_t>(n))) < 0 && errno == EINTR) {
+    }
+    if (w < 0 && errno == EPIPE) {  // the guardian is gone: nothing more to tell it
+      close(guard_fd_);
+      guard_fd_ = -1;
     }
   }
 

@@ -92,6 +92,10 @@ Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char*
 // The bundle of `files` (relative path -> text) in the state folder (STATE/bundles/SHA256/,
 // written whole or not at all, shared by every request with the same files): its absolute
 // folder. kConflict when the bundle on disk no longer holds those files (submit.cc).
+// Fails (kInvalidInput, naming the path) when one of `sources` (a loaded pipeline's files and
+// imports, by absolute path) lies outside `bundle`, the folder its files were uploaded into: an
+// absolute import or one with ../ would read the server's own files for the submitter.
+Status WithinBundle(const std::map<std::string, std::string>& sources, const std::string& bundle);
 Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
                                 const std::map<std::string, std::string>& files);
 // Schedules: list, apply, suspend, resume, trigger, backfill (schedules_api.cc), added by

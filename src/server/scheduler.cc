@@ -99,6 +99,7 @@ Status Scheduler::Fire(Store& store, const LoadedSchedule& s, const ScheduleTime
   if (!run && run.error().code == ErrorCode::kConflict) {
     // Started before, by this leader or one that died: it gets an engine if it never had one.
     auto existing = store.GetRun(id);
+    if (!existing && existing.error().code == ErrorCode::kNotFound) return {};  // pruned since
     if (!existing) return std::unexpected(existing.error());
     const bool has_engine =
         env_.files().Stat(PathJoin(RunDir(env_, g_, id), kEngineLog)).exists;

@@ -144,6 +144,23 @@ TEST_F(SchedulerTest, ALeaderThatDiedBeforeStoringTheWatermarkDoesNotFireTwice) 
   EXPECT_EQ(started.size(), 2u) << "a run with an engine is left to it";
 }
 
+TEST_F(SchedulerTest, AFireWhoseRunWasPrunedIsHandledNotRetriedForever) {
+  Apply("");
+  Tick("2026-05-17T10:00:01Z");
+  Finish("sched-every10-20260517T1000Z");
+  Event tomb;
+  tomb.run_id = "sched-every10-20260517T1000Z";
+  tomb.kind = EventKind::kRunPruned;
+  tomb.message = "pruned by ops";
+  ASSERT_TRUE(store->PruneRun(tomb.run_id, tomb, AuditOf(env, "ops", "run.pruned", tomb.run_id,
+                                                         "", Value(ValueMap{}))));
+  db.Sql("UPDATE schedules SET watermark_us=" + std::to_string(At("2026-05-17T09:55:00Z")));
+  Tick("2026-05-17T10:00:02Z");
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(store->ListSchedules("default")->front().watermark_us, At("2026-05-17T10:00:00Z"))
+      << "the watermark moves past it";
+}
+
 TEST_F(SchedulerTest, ForbidSkipsAFireWhileItsRunIsActiveAndAuditsTheSkip) {
   Apply("  concurrencyPolicy: Forbid\n");
   Tick("2026-05-17T10:00:01Z");

@@ -71,6 +71,16 @@ ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
   auto rows = SnapshotSchedules(ctx.env, ctx.env.files(), PathJoin(*bundle, file->as_string()),
                                 kDefaultNamespace, req.who.user, ctx.env.clock().NowUs());
   if (!rows) return ErrorResponse(400, rows.error().message);
+  for (const ScheduleRow& row : *rows) {
+    // Its pipeline and what that imports must be among the files uploaded with it (as for a
+    // submission): `pipeline: /etc/...` or `../` would snapshot the server's files.
+    auto sources = ParseJson(row.sources);
+    std::map<std::string, std::string> paths;
+    if (sources && sources->is_map()) {
+      for (const auto& [path, text] : sources->as_map()) paths[path.as_string()] = "";
+    }
+    if (auto in = WithinBundle(paths, *bundle); !in) return ErrorResponse(400, in.error().message);
+  }
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   ValueList applied;
@@ -134,7 +144,7 @@ ApiResponse BackfillRuns(const ApiContext& ctx, const ApiRequest& req) {
   if (!from_s) return ErrorResponse(400, "from: " + from_s.error().message);
   auto to_s = ParseInstant(to->as_string(), *s->cron);
   if (!to_s) return ErrorResponse(400, "to: " + to_s.error().message);
-  auto fires = Backfill(*s->cron, *from_s * kUs, *to_s * kUs, kMaxBackfill);
+  auto fires = PastFires(*s->cron, *from_s * kUs, *to_s * kUs, ctx.env.clock().NowUs(), kMaxBackfill);
   if (!fires) return ErrorResponse(400, fires.error().message);
   ValueList started, existing;
   for (const ScheduleTimes& t : *fires) {

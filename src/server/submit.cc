@@ -93,6 +93,16 @@ std::optional<std::string> FileAsFolder(const std::map<std::string, std::string>
 
 }  // namespace
 
+Status WithinBundle(const std::map<std::string, std::string>& sources, const std::string& bundle) {
+  for (const auto& [path, text] : sources) {
+    if (!path.starts_with(bundle + "/") || !BundlePath(path.substr(bundle.size() + 1))) {
+      return Fail(ErrorCode::kInvalidInput, "the pipeline imports {}, outside the files it was "
+                  "submitted with", Quote(path));
+    }
+  }
+  return {};
+}
+
 // Writes the bundle of `files` unless it is there, and returns its folder. A bundle once in
 // place is never removed here (another submission of the same files may use it), and one found
 // in place must hold exactly `files`: a task may write into its pipeline's folder, and a later
@@ -176,12 +186,8 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   }
   auto plan = LoadPlan(ctx.env.files(), PathJoin(*bundle, parsed->pipeline));
   if (!plan) return BundleError(400, plan.error(), *bundle);
-  for (const auto& [path, text] : (*plan)->sources) {
-    // An import that leaves the bundle (an absolute path, ../) would read the server's files.
-    if (!path.starts_with(*bundle + "/") || !BundlePath(path.substr(bundle->size() + 1))) {
-      return ErrorResponse(400, fmt::format("the pipeline imports {}, outside the files it was "
-                                            "submitted with", Quote(path)));
-    }
+  if (auto in = WithinBundle((*plan)->sources, *bundle); !in) {
+    return ErrorResponse(400, in.error().message);
   }
   for (const auto& p : (*plan)->pipeline->params) {
     // A secret param's value would travel in the request and BindRunParams would read the

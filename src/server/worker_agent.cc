@@ -176,7 +176,7 @@ class Agent {
       const Value* f = request->is_map() ? request->Find(key) : nullptr;
       return f && f->is_string() ? f->as_string() : std::string();
     };
-    if (req && !req->argv.empty() && req->argv[0].starts_with("builtin:")) {
+    if (req && req->argv.size() == 1 && req->argv[0] == "builtin:noop") {
       // builtin:noop: an attempt that ends at once, with no process and nothing to fetch.
       h.req = std::move(*req);
       h.ended = true;
@@ -315,7 +315,9 @@ class Agent {
     if (items.empty()) return;
     auto r = client_.Send("POST", fmt::format("/api/v1/workers/{}/ends", as->empty() ? worker_ : *as),
                           Value(ValueMap{{"ends", Value(std::move(items))}}).ToJson());
-    if (!r.reached()) return Unreachable();
+    // Unreachable, or a server that cannot answer now (not leading, its store busy, a proxy's
+    // 502): the ends are kept and sent again; only a refusal of an end itself drops it.
+    if (!r.reached() || r.status >= 500) return Unreachable();
     auto v = r.status == 200 ? ParseJson(r.body) : Result<Value>(Fail(ErrorCode::kIo, "refused"));
     const Value* results = v && v->is_map() ? v->Find("results") : nullptr;
     for (size_t k = 0; k < leases.size(); ++k) {

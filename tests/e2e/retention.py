@@ -81,6 +81,20 @@ def prune_deletes_old_runs_keeps_recent_ones_and_the_audit_chain():
 
 
 @test
+def artifacts_a_run_refers_to_are_kept_however_the_state_folder_is_named():
+    e = Env()
+    e.write("p.yaml", ARTIFACT)
+    run_ok(e, "word=kept")
+    age(artifact_dirs(e), 2 * 3600)
+    os.symlink(e.state, os.path.join(e.dir, "link"))
+    for state in (e.state + "/", os.path.join(e.dir, "link")):
+        p = subprocess.run([e.binary, "--state-dir", state, "prune", "--older-than", "30d"],
+                           cwd=e.dir, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0 and "collected 0 unreferenced artifacts" in p.stdout, (state, p)
+    assert len(artifact_dirs(e)) == 1
+
+
+@test
 def a_dry_run_changes_nothing():
     e = Env()
     e.write("p.yaml", ARTIFACT)

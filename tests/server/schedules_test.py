@@ -253,6 +253,10 @@ def the_api_applies_lists_triggers_and_backfills_as_the_token_user():
     again = call(s, "POST", "/api/v1/namespaces/default/schedules/every10/backfill", op, want=201,
                  body=json.dumps({"from": "2026-05-17T00:00:00Z", "to": "2026-05-17T00:00:00Z"}))
     assert again["started"] == [] and again["existing"] == ["sched-every10-20260517T0000Z"], again
+    # Tomorrow's fires are the schedule's own: backfilling them now would take their ids.
+    future = call(s, "POST", "/api/v1/namespaces/default/schedules/every10/backfill", op, want=400,
+                  body=json.dumps({"from": "2026-05-17T10:00:00Z", "to": "2026-05-18T00:00:00Z"}))
+    assert "the range ends after now" in json.dumps(future), future
     for r in c.runs():
         c.wait_done(r)
     assert c.times("sched-every10-20260516T2350Z") == \
