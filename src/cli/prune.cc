@@ -104,7 +104,8 @@ Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
   constexpr int kBatch = 500;
   std::set<std::string> busy;
   for (;;) {
-    SLUICE_TRY(runs, store.FinishedRunsBefore(cutoff, kBatch + static_cast<int>(busy.size())));
+    const size_t asked = kBatch + busy.size();  // the kept ones come back each time
+    SLUICE_TRY(runs, store.FinishedRunsBefore(cutoff, static_cast<int>(asked)));
     bool any = false;
     for (const auto& run : *runs) {
       if (busy.count(run.id)) continue;
@@ -121,7 +122,7 @@ Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
         report.busy.push_back(run.id);
       }
     }
-    if (!any || o.dry_run || runs->size() < kBatch + busy.size()) break;
+    if (!any || o.dry_run || runs->size() < asked) break;
   }
   // (A dry run still counts what the runs it lists refer to as kept: its artifact count is
   // what goes at least.)
