@@ -169,13 +169,13 @@ ApiResponse Lease(const ApiContext& ctx, WorkBell* bell, const ApiRequest& req) 
   offer.gpu_milli = capacity("gpu", 1000);
   const int64_t wait_us = std::clamp<int64_t>(
       std::llround(Number(*body, "waitSeconds", 0) * 1e6), 0, kMaxWaitUs);
-  auto store = ctx.ThreadStore();
-  if (!store) return FromError(store.error());
   Clock& clock = ctx.env.clock();
   const int64_t until = clock.NowUs() + wait_us;
   const bool on_bell = bell && bell->listening();
   while (true) {
     const uint64_t seen = on_bell ? bell->generation() : 0;  // read first: no ring is missed
+    auto store = ctx.ThreadStore();
+    if (!store) return FromError(store.error());
     auto granted = (*store)->LeaseWork(offer, clock.NowUs() + ctx.lease_us,
                                        [&] { return RandomHex(ctx.env); });
     if (!granted) return FromError(granted.error());
@@ -184,6 +184,7 @@ ApiResponse Lease(const ApiContext& ctx, WorkBell* bell, const ApiRequest& req) 
       for (const WorkRow& w : *granted) items.push_back(LeaseItem(w));
       return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
     }
+    ctx.ReleaseStore();  // a waiting long poll holds no store handle (store_pool.h)
     if (on_bell) {
       bell->WaitPast(seen, std::min(kBellFallbackUs, until - clock.NowUs()));
     } else {

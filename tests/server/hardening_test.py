@@ -134,6 +134,26 @@ def a_request_that_waits_too_long_for_a_store_handle_gets_503_with_retry_after()
     s.stop()
 
 
+@test
+def a_waiting_lease_request_holds_no_store_handle():
+    e = Env()
+    viewer = token(e, "viewer")
+    worker = token(e, "worker")
+    s = Server(e, "--store-handles", "1", "--store-wait", "1")
+    version = json.loads(e.sluice("-o", "json", "version", check=0).stdout)["version"]
+    w = call(s, "POST", "/api/v1/workers", worker, body=json.dumps({"version": version}))["worker"]
+    waiting = threading.Thread(target=lambda: call(
+        s, "POST", f"/api/v1/workers/{w}/lease", worker,
+        body=json.dumps({"slots": 1, "waitSeconds": 4})))
+    waiting.start()
+    time.sleep(0.5)  # the long poll waits for work
+    started = time.time()
+    call(s, "GET", "/api/v1/runs", viewer)  # not a 503 after --store-wait
+    assert time.time() - started < 1, "the run list waited for the long poll's handle"
+    waiting.join(10)
+    s.stop()
+
+
 def open_streams(s):
     text = call(s, "GET", "/metrics").decode()
     return int(next(l.split()[1] for l in text.splitlines() if l.startswith("sluice_api_open_streams")))
