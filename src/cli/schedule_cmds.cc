@@ -17,8 +17,6 @@ namespace {
 
 constexpr int64_t kUs = 1'000'000;
 
-std::string Utc(int64_t us) { return FormatTimestamp(Timestamp{us / kUs, 0}); }
-
 // The current user's audit actor (users.yaml and --as apply).
 Result<std::string> Actor(Env& env, const GlobalOptions& g) {
   SLUICE_TRY(who, NewEmbeddedIdentity(env, g.state_dir, g.as)->Current());
@@ -124,7 +122,7 @@ int CmdBackfill(Env& env, const GlobalOptions& g, const std::string& name, const
     const std::string id = ScheduledRunId(name, t.time_us, false);
     auto run = CreateScheduledRun(env, g, **store, *s, t, *actor, id);
     if (!run && run.error().code == ErrorCode::kConflict) {
-      std::fprintf(stderr, "sluice: fire %s: run %s exists; left out\n", Utc(t.time_us).c_str(),
+      std::fprintf(stderr, "sluice: fire %s: run %s exists; left out\n", UtcOfUs(t.time_us).c_str(),
                    id.c_str());
       continue;
     }

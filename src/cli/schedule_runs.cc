@@ -16,12 +16,10 @@ namespace {
 
 constexpr int64_t kUs = 1'000'000;
 
-std::string Utc(int64_t us) { return FormatTimestamp(Timestamp{us / kUs, 0}); }
-
 // "2026-12-06T02:30:15Z" -> "20261206T023015Z"; without seconds when `seconds` is false.
 std::string Compact(int64_t us, bool seconds) {
   std::string out;
-  for (char c : Utc(us)) {
+  for (char c : UtcOfUs(us)) {
     if (c != '-' && c != ':') out += c;
   }
   if (!seconds && out.size() == 16) out.erase(13, 2);  // 20261206T023000Z -> 20261206T0230Z
@@ -196,11 +194,11 @@ Value ScheduleJson(const LoadedSchedule& s,
                         {"timeZone", Value(s.cron->zone())},
                         {"pipeline", Value(s.plan->pipeline->name)},
                         {"suspended", Value(row.suspended)},
-                        {"next", next ? Value(Utc(*next * kUs)) : Value()},
-                        {"watermark", Value(Utc(row.watermark_us))},
+                        {"next", next ? Value(UtcOfUs(*next * kUs)) : Value()},
+                        {"watermark", Value(UtcOfUs(row.watermark_us))},
                         {"activeRuns", Value(std::move(active))},
                         {"appliedBy", Value(row.applied_by)},
-                        {"appliedAt", Value(Utc(row.applied_us))}});
+                        {"appliedAt", Value(UtcOfUs(row.applied_us))}});
 }
 
 std::string SchedulesText(const Value& items) {
@@ -266,5 +264,7 @@ Result<std::vector<ScheduleTimes>> PastFires(const CronSchedule& cron, int64_t f
   }
   return Backfill(cron, from_us, to_us, max_fires);
 }
+
+std::string UtcOfUs(int64_t us) { return FormatTimestamp(Timestamp{us / 1'000'000, 0}); }
 
 }  // namespace sluice

@@ -95,6 +95,9 @@ Result<std::vector<ScheduleTimes>> PastFires(const CronSchedule& cron, int64_t f
                                              int64_t to_us, int64_t now_us,
                                              size_t max_fires = 10000);
 
+// A fire time (microseconds) as the schedules show it: "2026-12-06T02:30:00Z".
+std::string UtcOfUs(int64_t us);
+
 // What a scheduled run's run.created event records of its schedule.
 struct RunSchedule {
   std::string ns, name;

@@ -14,14 +14,12 @@ namespace {
 
 constexpr int64_t kUs = 1'000'000;
 
-std::string Utc(int64_t us) { return FormatTimestamp(Timestamp{us / kUs, 0}); }
-
 // The audit record of the fires a decision skipped: who (the server), which schedule, and the
 // fires with their reasons (at most ScheduleDecision::kMaxListed, and how many in all).
 AuditRecord SkippedRecord(Env& env, const ScheduleRow& row, const ScheduleDecision& d) {
   ValueList fires;
   for (const SkippedFire& f : d.skipped) {
-    fires.push_back(Value(ValueMap{{"time", Value(Utc(f.time_us))},
+    fires.push_back(Value(ValueMap{{"time", Value(UtcOfUs(f.time_us))},
                                    {"reason", Value(std::string(SkipReasonName(f.reason)))}}));
   }
   return AuditOf(env, "sluice", "schedule.skipped", "", row.name,
@@ -84,7 +82,7 @@ Status Scheduler::TickOne(Store& store, const ScheduleRow& row,
   if (d.skipped_count > 0) {
     SLUICE_TRY_STATUS(store.AppendAudit(SkippedRecord(env_, row, d)));
     hooks_.log(fmt::format("schedule {}: skipped {} fire(s), the first at {} ({})", row.name,
-                           d.skipped_count, Utc(d.skipped.front().time_us),
+                           d.skipped_count, UtcOfUs(d.skipped.front().time_us),
                            SkipReasonName(d.skipped.front().reason)));
   }
   if (d.watermark_us > row.watermark_us) {
@@ -111,12 +109,12 @@ Status Scheduler::Fire(Store& store, const LoadedSchedule& s, const ScheduleTime
   if (!run && run.error().code != ErrorCode::kStore && run.error().code != ErrorCode::kIo) {
     // A param or a policy refuses the fire: it is handled (logged, and a denial is audited by
     // admission), not retried every second.
-    hooks_.log(fmt::format("schedule {}: fire at {} not started: {}", s.row.name, Utc(t.time_us),
+    hooks_.log(fmt::format("schedule {}: fire at {} not started: {}", s.row.name, UtcOfUs(t.time_us),
                            run.error().message));
     return {};
   }
   if (!run) return std::unexpected(run.error());
-  hooks_.log(fmt::format("schedule {}: fire at {} started run {}", s.row.name, Utc(t.time_us), id));
+  hooks_.log(fmt::format("schedule {}: fire at {} started run {}", s.row.name, UtcOfUs(t.time_us), id));
   return hooks_.start(id);
 }
 

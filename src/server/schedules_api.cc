@@ -19,8 +19,6 @@ namespace {
 constexpr int64_t kUs = 1'000'000;
 constexpr size_t kMaxBackfill = 100;  // runs one request starts, each an engine process
 
-std::string Utc(int64_t us) { return FormatTimestamp(Timestamp{us / kUs, 0}); }
-
 // Schedules, like runs, live in namespace "default" until submissions carry theirs.
 std::optional<ApiResponse> OtherNamespace(const ApiRequest& req) {
   if (req.params.at("ns") == kDefaultNamespace) return std::nullopt;
@@ -122,7 +120,7 @@ ApiResponse Trigger(const ApiContext& ctx, const ApiRequest& req) {
   const ScheduleTimes t = TriggerTimes(*s->cron, ctx.env.clock().NowUs());
   auto run = StartRun(ctx, **store, *s, t, req.who.user, ScheduledRunId(s->row.name, t.time_us, true));
   if (!run) return FromError(run.error());
-  ApiResponse r = Json(Value(ValueMap{{"id", Value(run->id)}, {"time", Value(Utc(t.time_us))},
+  ApiResponse r = Json(Value(ValueMap{{"id", Value(run->id)}, {"time", Value(UtcOfUs(t.time_us))},
                                       {"submittedBy", Value(req.who.user)}}), 201);
   r.headers.emplace_back("Location", "/api/v1/runs/" + run->id);
   return r;

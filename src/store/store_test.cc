@@ -222,31 +222,6 @@ TEST(StorePostgres, ALostConnectionFailsTheCommitClearlyAndTheNextOneConnectsAga
   EXPECT_EQ((*events)[1].task, "b");
 }
 
-// PostgreSQL takes identity values outside transactions: an engine killed inside one left a
-// gap in the event numbers (server-ha's failover test saw 5 and 6 missing). Events are
-// numbered max+1 under the write lock instead, as SQLite numbers them, and no identity is left
-// for anything to take numbers from. Text PostgreSQL cannot hold is repaired, not refused.
-TEST(StorePostgres, EventsAreNumberedByTheStoreWithoutGaps) {
-  TempDb t(SqlEngine::kPostgres);
-  if (!t.skip_reason().empty()) GTEST_SKIP() << t.skip_reason();
-  ASSERT_TRUE(t.error().empty()) << t.error();
-  auto store = Store::Open(t.path());
-  ASSERT_TRUE(store) << store.error().message;
-  ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
-  EXPECT_EQ(t.Int("SELECT count(*) FROM information_schema.columns WHERE table_name='events' "
-                  "AND column_name='seq' AND (is_identity='YES' OR column_default IS NOT NULL)"), 0);
-  (*store)->Append(Ev(EventKind::kAttemptStarted, "a", "", 1));
-  Event odd = Ev(EventKind::kAttemptFinished, "a", "failed", 1);
-  odd.message = std::string("bytes \xff\0 a task wrote", 21);  // not text to PostgreSQL
-  (*store)->Append(odd);
-  ASSERT_TRUE((*store)->Commit());
-  auto events = (*store)->LoadEvents("r1");
-  ASSERT_TRUE(events) << events.error().message;
-  ASSERT_EQ(events->size(), 3u);
-  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].seq, int64_t(i + 1));
-  EXPECT_EQ((*events)[2].message, "bytes \uFFFD\uFFFD a task wrote");
-}
-
 TEST(Store, MigratesAFirstVersionStoreKeepingItsEvents) {
   TempDb t;
   t.Sql(std::string(kVersion1Schema) + R"sql(
