@@ -12,7 +12,7 @@ total_fail=0
 suite() {  # suite NAME COMMAND...: runs it, reads its "N passed, M failed" line
   local name=$1
   shift
-  local out
+  local out started=$SECONDS
   out=$("$@" 2>&1)
   local rc=$?
   local line
@@ -25,7 +25,7 @@ suite() {  # suite NAME COMMAND...: runs it, reads its "N passed, M failed" line
   f=$(printf '%s' "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
   [ -z "$line" ] && { p=0; f=1; }
   [ $rc -ne 0 ] && [ "$f" = "0" ] && f=1
-  echo "$name: ${p} passed, ${f} failed"
+  echo "$name: ${p} passed, ${f} failed ($((SECONDS - started)) s)"
   total_pass=$((total_pass + p))
   total_fail=$((total_fail + f))
 }
