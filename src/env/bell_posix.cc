@@ -5,12 +5,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "env/env.h"
 
@@ -27,14 +28,19 @@ bool AddressOf(const std::string& path, sockaddr_un* addr) {
   return true;
 }
 
-// The listening end: owns its socket and removes its path when destroyed (unless another
-// listener took the path over meanwhile, which only a rebind elsewhere does).
+// The listening end: owns its socket and removes its path when destroyed, unless another
+// listener took the path over meanwhile (a second server on the same state folder binds it
+// anew: removing its socket would leave it deaf to every ring).
 class PosixDoorbell : public Doorbell {
  public:
-  PosixDoorbell(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  PosixDoorbell(int fd, std::string path, const struct stat& bound)
+      : fd_(fd), path_(std::move(path)), dev_(bound.st_dev), ino_(bound.st_ino) {}
   ~PosixDoorbell() override {
     close(fd_);
-    unlink(path_.c_str());
+    struct stat now;
+    if (stat(path_.c_str(), &now) == 0 && now.st_dev == dev_ && now.st_ino == ino_) {
+      unlink(path_.c_str());
+    }
   }
   bool Wait(int64_t timeout_us) override {
     pollfd p{fd_, POLLIN, 0};
@@ -52,6 +58,8 @@ class PosixDoorbell : public Doorbell {
  private:
   int fd_;
   std::string path_;
+  dev_t dev_;  // the socket file it bound, to tell it from a later listener's
+  ino_t ino_;
 };
 
 }  // namespace
@@ -69,14 +77,31 @@ Result<std::unique_ptr<Doorbell>> ListenBellPosix(const std::string& path) {
     close(fd);
     return Fail(ErrorCode::kIo, "cannot bind {}: {}", path, strerror(e));
   }
-  return std::unique_ptr<Doorbell>(std::make_unique<PosixDoorbell>(fd, path));
+  struct stat bound;
+  if (stat(path.c_str(), &bound) != 0) {
+    const int e = errno;
+    close(fd);
+    return Fail(ErrorCode::kIo, "cannot stat {}: {}", path, strerror(e));
+  }
+  return std::unique_ptr<Doorbell>(std::make_unique<PosixDoorbell>(fd, path, bound));
 }
 
 void RingBellPosix(const std::string& path) {
-  // One sending socket for the process, made on the first ring; sendto on it is thread-safe.
-  static const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  // One sending socket for the process, made on the first ring (and again on a later one should
+  // making it fail, out of descriptors say); sendto on it is thread-safe.
+  static std::atomic<int> shared{-1};
+  int fd = shared.load();
+  if (fd < 0) {
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return;
+    int none = -1;
+    if (!shared.compare_exchange_strong(none, fd)) {  // another thread made one first
+      close(fd);
+      fd = none;
+    }
+  }
   sockaddr_un addr;
-  if (fd < 0 || !AddressOf(path, &addr)) return;
+  if (!AddressOf(path, &addr)) return;
   const char ring = 1;
   while (sendto(fd, &ring, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 &&
          errno == EINTR) {

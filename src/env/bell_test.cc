@@ -1,5 +1,6 @@
 // Doorbells (env.h, bell_posix.cc) on real sockets: a ring wakes the listener once, a bell
-// nobody rings times out, a ring nobody hears is harmless, and a path too long is refused.
+// nobody rings times out, a ring nobody hears is harmless, a listener leaves the socket of one
+// that took its path over, and a path too long is refused.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -41,6 +42,22 @@ TEST_F(Bell, ARingNobodyHearsIsHarmlessAndTheBellsPathGoesWithIt) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/work.bell")) << "removed with its listener";
   auto again = ListenBellPosix(dir_ + "/work.bell");
   EXPECT_TRUE(again) << "a bell can be listened to again at the same path";
+}
+
+// A second server on the same state folder listens at the same path: the first one going must
+// not remove the second's socket (it would never be rung again).
+TEST_F(Bell, AListenerGoingLeavesTheSocketOfOneThatTookItsPathOver) {
+  const std::string path = dir_ + "/work.bell";
+  auto first = ListenBellPosix(path);
+  ASSERT_TRUE(first);
+  auto second = ListenBellPosix(path);
+  ASSERT_TRUE(second) << second.error().message;
+  first->reset();
+  EXPECT_TRUE(std::filesystem::exists(path)) << "the second listener's socket stays";
+  RingBellPosix(path);
+  EXPECT_TRUE((*second)->Wait(10'000'000)) << "and it is still rung";
+  second->reset();
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST_F(Bell, APathTooLongForASocketIsRefusedSoCallersPoll) {
