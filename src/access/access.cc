@@ -1,6 +1,8 @@
 // Tokens and roles (access.h).
 #include "access/access.h"
 
+#include <algorithm>
+
 #include "common/sha256.h"
 #include "common/strings.h"
 #include "common/value.h"
@@ -53,6 +55,12 @@ bool Allows(Role r, Action a) {
     case Action::kAdmin: return r == Role::kAdmin;
   }
   return false;
+}
+
+bool IsNamespaceName(std::string_view ns) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (ns.empty() || ns.size() > 63 || !alnum(ns.front()) || !alnum(ns.back())) return false;
+  return std::all_of(ns.begin(), ns.end(), [&](char c) { return alnum(c) || c == '-'; });
 }
 
 std::optional<Role> ApiPrincipal::RoleIn(const std::string& ns) const {

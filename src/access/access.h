@@ -37,6 +37,10 @@ enum class Action {
 std::string_view ActionName(Action a);
 bool Allows(Role r, Action a);
 
+// A namespace's name: 1 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit
+// (a DNS label, as Kubernetes names namespaces), so it is safe in a URL, a file name and a run id.
+bool IsNamespaceName(std::string_view ns);
+
 // Whom a checked token speaks for: a user and a role per namespace ("*" = every namespace).
 struct ApiPrincipal {
   std::string user;

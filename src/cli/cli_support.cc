@@ -16,6 +16,17 @@
 
 namespace sluice {
 
+Result<Principal> OwnerOrGranted(Env& env, const GlobalOptions& g, std::string_view right,
+                                 std::string_view doing) {
+  SLUICE_TRY(who, NewEmbeddedIdentity(env, g.state_dir, g.as)->Current());
+  const FileInfo state = env.files().Stat(g.state_dir);
+  if (state.exists && state.uid != env.Uid() && !who->Has(right)) {
+    return Fail(ErrorCode::kInvalidInput, "{} may not {} here: only the state folder's owner and "
+                "accounts users.yaml grants \"{}\" may", who->Actor(), doing, right);
+  }
+  return *who;
+}
+
 static int ExitCodeFor(const Error& e) {
   switch (e.code) {
     case ErrorCode::kInvalidInput:

@@ -25,8 +25,13 @@ int Report(const Error& e);
 // skip by (main.cc, server/remote_cli.cc), which AddGlobalOptions and AddClientCommands declare.
 inline bool IsGlobalValueOption(std::string_view arg) {
   return arg == "--state-dir" || arg == "--store" || arg == "--as" || arg == "-o" ||
-         arg == "--output" || arg == "--server";
+         arg == "--output" || arg == "--server" || arg == "--namespace";
 }
+// The current account, when it may do what only the state folder's owner and the accounts
+// users.yaml grants `right` may (prune others' runs, define what a server fires); otherwise
+// kInvalidInput: "ACTOR may not DOING here: only the state folder's owner and ...".
+Result<Principal> OwnerOrGranted(Env& env, const GlobalOptions& g, std::string_view right,
+                                 std::string_view doing);
 // The state folder when --state-dir is not given: $SLUICE_HOME, else ./.sluice.
 std::string DefaultStateDir(Env& env);
 // The store in g.state_dir. On success returns it open; when the folder is missing, creates it
@@ -94,25 +99,29 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
 // reuses, stored after run.created in the same transaction (run ids and times are set there).
 // A run a schedule started has `schedule` instead ({"namespace", "name", "time",
 // "intervalStart", "intervalEnd"}: schedule_runs.h), in run.created and run.submitted.
-struct Resubmission {
+// Where a new run comes from, beyond its plan and params: its namespace, and what a rerun or a
+// schedule adds.
+struct RunOrigin {
+  std::string ns = "default";  // the namespace it is submitted to
   std::string rerun_of;
   std::string from;  // "" when every task runs again
   std::vector<Event> reused;
   Value schedule;    // null unless a schedule started the run
 };
 // Records a new run, admitted with `decisions`, under a new id (commands.cc says how); `again`
-// (null for `run`) what a rerun adds. On failure returns the store's error; nothing is recorded.
+// (null for a local `run`: namespace "default") where it comes from. On failure returns the
+// store's error; nothing is recorded.
 Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& store,
                                   const Plan& plan, const Value& params,
                                   const Value& secret_digests,
                                   const std::vector<Decision>& decisions,
-                                  const Resubmission* again);
+                                  const RunOrigin* again);
 // The same under id `id`: kConflict, nothing recorded, when a run of that id exists.
 Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Store& store,
                                         const Plan& plan, const Value& params,
                                         const Value& secret_digests,
                                         const std::vector<Decision>& decisions,
-                                        const std::string& id, const Resubmission* again);
+                                        const std::string& id, const RunOrigin* again);
 // Whether stored run `run` may be resumed (or, with `rollback`, rolled back) now: refused
 // (kConflict, saying why) when it finished (for a rollback: when it has not, or ended other than
 // succeeded or failed), or when a process executes it. `sluice resume|rollback` and the API's

@@ -171,7 +171,7 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
                                         const Plan& plan, const Value& params,
                                         const Value& secret_digests,
                                         const std::vector<Decision>& decisions,
-                                        const std::string& id, const Resubmission* again) {
+                                        const std::string& id, const RunOrigin* again) {
   Clock& clock = env.clock();
   RunRecord run;
   run.id = id;
@@ -181,6 +181,7 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
   run.params = params.ToJson();
   run.spec_path = plan.pipeline->file;
   run.spec_digest = plan.digest;
+  if (again) run.ns = again->ns;
   Event created;
   created.run_id = run.id;
   created.time_us = run.created_us;
@@ -203,7 +204,8 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
   for (const auto& d : decisions) {
     if (d.result != "allow") notable.push_back(DecisionToValue(d));
   }
-  ValueMap details{{"specDigest", Value(run.spec_digest)},
+  ValueMap details{{"namespace", Value(run.ns)},
+                   {"specDigest", Value(run.spec_digest)},
                    {"specPath", Value(run.spec_path)},
                    {"params", params},
                    {"admission", Value(ValueMap{
@@ -235,7 +237,7 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
 // store's error; nothing is recorded.
 Result<RunRecord> CreateRunRecord(Env& env, const std::string& actor, Store& store, const Plan& plan,
                                   const Value& params, const Value& secret_digests,
-                                  const std::vector<Decision>& decisions, const Resubmission* again) {
+                                  const std::vector<Decision>& decisions, const RunOrigin* again) {
   for (int tries = 1;; ++tries) {
     auto run = CreateRunRecordWithId(env, actor, store, plan, params, secret_digests,
                                      decisions, NewRunId(env), again);

@@ -86,8 +86,9 @@ Result<std::vector<UserEntry>> ParseUsers(const std::string& text, const std::st
     e.groups = std::move(*groups);
     e.rights = std::move(*rights);
     for (const auto& r : e.rights) {
-      if (r != kRightActAs && r != kRightGrantWaivers) {
-        return bad(u["rights"], fmt::format("unknown right {} (act-as, grant-waivers)", Quote(r)));
+      if (std::find(std::begin(kRights), std::end(kRights), r) == std::end(kRights)) {
+        std::vector<std::string> known(std::begin(kRights), std::end(kRights));
+        return bad(u["rights"], fmt::format("unknown right {} ({})", Quote(r), Join(known, ", ")));
       }
     }
     out.push_back(std::move(e));

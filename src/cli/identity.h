@@ -22,9 +22,14 @@
 
 namespace sluice {
 
-// The rights users.yaml grants an account.
+// The rights users.yaml grants an account (each checked by the command it names).
 inline constexpr std::string_view kRightActAs = "act-as";                 // --as another name
 inline constexpr std::string_view kRightGrantWaivers = "grant-waivers";   // sluice waiver grant
+inline constexpr std::string_view kRightManageTokens = "manage-tokens";   // sluice token create|revoke
+inline constexpr std::string_view kRightPrune = "prune";                  // sluice prune
+inline constexpr std::string_view kRightSchedules = "schedules";  // sluice schedule apply|suspend|resume
+inline constexpr std::string_view kRights[] = {kRightActAs, kRightGrantWaivers, kRightManageTokens,
+                                               kRightPrune, kRightSchedules};
 
 struct Principal {
   std::string name;                 // who acts: the account, or the name it acts for (--as)

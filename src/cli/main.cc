@@ -54,6 +54,7 @@ struct Options {
   ExecOptions schedule_exec;               // trigger and backfill run here, as `run` does
   // --- the CLI against a server: --server URL, sluice login --token-stdin
   std::string server;
+  std::string ns;  // --namespace
   bool token_stdin = false;
   // --- retention: sluice prune --older-than DURATION [--dry-run]
   std::string prune_older_than;
@@ -461,6 +462,8 @@ void AddServerCommands(CLI::App& app, Options& o, Subcommands& s) {
 void AddClientCommands(CLI::App& app, Options& o, Subcommands& s) {
   app.add_option("--server", o.server, "run the command on this sluice server, http(s)://HOST:PORT "
                  "(default $SLUICE_SERVER)");
+  app.add_option("--namespace", o.ns, "against a server: the namespace (team) to submit to and "
+                 "list (default $SLUICE_NAMESPACE; runs, all readable)");
   s.login = app.add_subcommand("login", "check a token of a server and keep it for --server "
                                "(reads it from stdin, or asks)");
   s.login->add_flag("--token-stdin", o.token_stdin, "read the token from stdin, even a terminal");
@@ -512,6 +515,11 @@ int main(int argc, char** argv) {
   // The only real Env: every command reaches the system through it (and tests pass a fake).
   std::unique_ptr<Env> env = NewPosixEnv();
   if (GoesToServer(*env, o, s)) return Report(ExecBeside("sluice-net", argv));  // remote_cli.h
+  if (!o.ns.empty()) {  // every local run is in namespace "default"
+    std::fprintf(stderr, "sluice: --namespace is for a server (--server or $SLUICE_SERVER): local "
+                 "runs are all in namespace \"default\"\n");
+    return 2;
+  }
   if (!Resolve(*env, o)) return 2;
   ProtectStateFiles(*env, o.g.state_dir);  // trust: files and permissions (docs/security.md)
   return Dispatch(*env, o, s);

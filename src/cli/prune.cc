@@ -95,35 +95,58 @@ void CollectArtifacts(Env& env, const GlobalOptions& g, const std::vector<std::s
   }
 }
 
-}  // namespace
-
-Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
-                              const PruneOptions& o) {
-  PruneReport report;
-  const int64_t cutoff = env.clock().NowUs() - o.older_than_us;
+// Prunes the finished runs of namespace `ns` ("" = every one) that ended before `cutoff_us`,
+// in batches, into `report`.
+Status PrunePass(Env& env, const GlobalOptions& g, Store& store, const PruneOptions& o,
+                 const std::string& ns, int64_t cutoff_us, PruneReport* report) {
   constexpr int kBatch = 500;
   std::set<std::string> busy;
   for (;;) {
     const size_t asked = kBatch + busy.size();  // the kept ones come back each time
-    SLUICE_TRY(runs, store.FinishedRunsBefore(cutoff, static_cast<int>(asked)));
+    SLUICE_TRY(runs, store.FinishedRunsBefore(cutoff_us, static_cast<int>(asked), ns));
     bool any = false;
     for (const auto& run : *runs) {
       if (busy.count(run.id)) continue;
       any = true;
       if (o.dry_run) {
-        report.pruned.push_back(run);
+        report->pruned.push_back(run);
         continue;
       }
-      SLUICE_TRY(done, PruneOne(env, g, store, run, o, &report));
+      SLUICE_TRY(done, PruneOne(env, g, store, run, o, report));
       if (*done) {
-        report.pruned.push_back(run);
+        report->pruned.push_back(run);
+        if (o.max_runs > 0 && report->pruned.size() >= static_cast<size_t>(o.max_runs)) {
+          report->more = true;
+          return {};
+        }
       } else {
         busy.insert(run.id);
-        report.busy.push_back(run.id);
+        report->busy.push_back(run.id);
       }
     }
-    if (!any || o.dry_run || runs->size() < asked) break;
+    if (!any || o.dry_run || runs->size() < asked) return {};
   }
+}
+
+}  // namespace
+
+Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
+                              const PruneOptions& o) {
+  PruneReport report;
+  const int64_t now = env.clock().NowUs();
+  if (o.namespace_older_than_us.empty()) {
+    SLUICE_TRY_STATUS(PrunePass(env, g, store, o, "", now - o.older_than_us, &report));
+  } else {
+    // Each namespace by its own policy, else by the default (0: kept).
+    SLUICE_TRY(namespaces, store.RunNamespaces());
+    for (const auto& ns : *namespaces) {
+      auto own = o.namespace_older_than_us.find(ns);
+      const int64_t age = own != o.namespace_older_than_us.end() ? own->second : o.older_than_us;
+      if (age > 0) SLUICE_TRY_STATUS(PrunePass(env, g, store, o, ns, now - age, &report));
+      if (report.more) return report;
+    }
+  }
+  if (report.more) return report;
   // (A dry run still counts what the runs it lists refer to as kept: its artifact count is
   // what goes at least.)
   SLUICE_TRY(keep, store.ReferencedArtifacts());
@@ -138,17 +161,9 @@ int CmdPrune(Env& env, const GlobalOptions& g, const std::string& older_than, bo
                         fmt::format("--older-than {}: not a duration (30d, 12h, 90m)",
                                     Quote(older_than))});
   }
-  auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
+  // Pruning deletes the records of other people's runs.
+  auto who = OwnerOrGranted(env, g, kRightPrune, "prune runs");
   if (!who) return Report(who.error());
-  // Pruning deletes the records of other people's runs: the state folder's owner may, and an
-  // account users.yaml grants `prune`.
-  const FileInfo state = env.files().Stat(g.state_dir);
-  if (state.exists && state.uid != env.Uid() && !who->Has(kRightPrune)) {
-    return Report(Error{ErrorCode::kInvalidInput,
-                        fmt::format("{} may not prune runs here: only the state folder's owner "
-                                    "and accounts users.yaml grants \"prune\" may",
-                                    who->Actor())});
-  }
   auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
   PruneOptions o;

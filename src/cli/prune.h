@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,14 @@
 
 namespace sluice {
 
-// The right users.yaml grants an account to prune runs of a state folder it does not own.
-inline constexpr std::string_view kRightPrune = "prune";
-
 struct PruneOptions {
-  int64_t older_than_us = 0;  // runs that finished longer ago than this are pruned
+  int64_t older_than_us = 0;  // runs that finished longer ago than this are pruned (0: none)
+  // A namespace's own age (a server's --retention NS=D; 0: never), in place of older_than_us.
+  std::map<std::string, int64_t> namespace_older_than_us;
   bool dry_run = false;       // list what would go; change nothing
+  // At most this many runs a call (0: all): a server prunes a large backlog a batch per tick
+  // of its leader's loop, which also starts engines and fires schedules.
+  int max_runs = 0;
   std::string actor;          // who the audit records and tombstones name
   std::string reason;         // why, for the audit: "sluice prune --older-than 30d", "retention"
 };
@@ -30,6 +33,9 @@ struct PruneReport {
   std::vector<std::string> busy;      // finished runs some process holds (a retry): kept
   int artifacts_removed = 0;          // digest folders (dry run: would be)
   std::vector<std::string> warnings;  // what could not be removed, one line each
+  // max_runs were pruned and more may be due: call again (artifacts are collected by the call
+  // that finds none left).
+  bool more = false;
 };
 
 // An artifact no kept run refers to is collected only when its folder is older than this: a

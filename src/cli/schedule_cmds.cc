@@ -36,18 +36,26 @@ int ExecuteScheduled(Env& env, const GlobalOptions& g, Store& store, const RunRe
                  std::make_shared<const PolicySet>(std::move(*central)), secrets->get());
 }
 
+// The current account when it may apply, suspend and resume schedules: what they fire, a server
+// runs as whoever applied them, so on a shared state folder only its owner and the accounts
+// users.yaml grants "schedules" may (the server's own routes need the operator role).
+Result<Principal> Manager(Env& env, const GlobalOptions& g) {
+  return OwnerOrGranted(env, g, kRightSchedules, "manage schedules");
+}
+
 }  // namespace
 
 int CmdScheduleApply(Env& env, const GlobalOptions& g, const std::string& file) {
-  auto actor = Actor(env, g);
-  if (!actor) return Report(actor.error());
+  auto who = Manager(env, g);
+  if (!who) return Report(who.error());
+  const std::string actor = who->Actor();
   const int64_t now = env.clock().NowUs();
-  auto rows = SnapshotSchedules(env, env.files(), env.files().Absolute(file), "default", *actor, now);
+  auto rows = SnapshotSchedules(env, env.files(), env.files().Absolute(file), "default", actor, now);
   if (!rows) return Report(rows.error());
   auto store = OpenStore(env, g, true);
   if (!store) return Report(store.error());
   for (const ScheduleRow& row : *rows) {
-    auto audit = AuditOf(env, *actor, "schedule.applied", "", row.name,
+    auto audit = AuditOf(env, actor, "schedule.applied", "", row.name,
                          Value(ValueMap{{"namespace", Value(row.ns)}, {"file", Value(row.file)},
                                         {"suspended", Value(row.suspended)}}));
     if (auto a = (*store)->ApplySchedule(row, std::move(audit)); !a) return Report(a.error());
@@ -77,6 +85,7 @@ int CmdScheduleLs(Env& env, const GlobalOptions& g) {
 }
 
 int CmdScheduleSuspend(Env& env, const GlobalOptions& g, const std::string& name, bool suspend) {
+  if (auto who = Manager(env, g); !who) return Report(who.error());
   auto store = OpenStore(env, g, true);
   if (!store) return Report(store.error());
   auto audit = AuditBy(env, g, suspend ? "schedule.suspended" : "schedule.resumed", "", name,
@@ -98,7 +107,7 @@ int CmdScheduleTrigger(Env& env, const GlobalOptions& g, const std::string& name
   if (!s) return Report(s.error());
   const ScheduleTimes t = TriggerTimes(*s->cron, env.clock().NowUs());
   auto run = CreateScheduledRun(env, g, **store, *s, t, *actor,
-                                ScheduledRunId(name, t.time_us, true));
+                                ScheduledRunId(s->row, t.time_us, true));
   if (!run) return Report(run.error());
   return ExecuteScheduled(env, g, **store, *run, x);
 }
@@ -119,7 +128,7 @@ int CmdBackfill(Env& env, const GlobalOptions& g, const std::string& name, const
   if (!fires) return Report(fires.error());
   int worst = 0;
   for (const ScheduleTimes& t : *fires) {
-    const std::string id = ScheduledRunId(name, t.time_us, false);
+    const std::string id = ScheduledRunId(s->row, t.time_us, false);
     auto run = CreateScheduledRun(env, g, **store, *s, t, *actor, id);
     if (!run && run.error().code == ErrorCode::kConflict) {
       std::fprintf(stderr, "sluice: fire %s: run %s exists; left out\n", UtcOfUs(t.time_us).c_str(),

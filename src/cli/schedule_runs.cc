@@ -149,8 +149,10 @@ Result<LoadedSchedule> FindSchedule(Env& env, Store& store, const std::string& n
               Quote(name), Quote(ns));
 }
 
-std::string ScheduledRunId(const std::string& name, int64_t time_us, bool manual) {
-  return fmt::format("sched-{}-{}{}", name, Compact(time_us, manual), manual ? "-manual" : "");
+std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual) {
+  const std::string ns = row.ns == "default" ? "" : row.ns + "~";
+  return fmt::format("sched-{}{}-{}{}", ns, row.name, Compact(time_us, manual),
+                     manual ? "-manual" : "");
 }
 
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us) {
@@ -172,7 +174,8 @@ Result<RunRecord> CreateScheduledRun(Env& env, const GlobalOptions& g, Store& st
     return Fail(ErrorCode::kInvalidInput, "admission denied: pipeline {} breaks a policy (the "
                 "run.denied audit record says which)", s.plan->pipeline->name);
   }
-  Resubmission again;
+  RunOrigin again;
+  again.ns = s.row.ns;
   again.schedule = TimesValue(s.row.ns, s.row.name, t);
   return CreateRunRecordWithId(env, actor, store, *s.plan, bound->stored, bound->digests,
                                admission->decisions, run_id, &again);

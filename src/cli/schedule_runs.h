@@ -62,9 +62,11 @@ Result<LoadedSchedule> LoadStoredSchedule(Env& env, const ScheduleRow& row);
 Result<LoadedSchedule> FindSchedule(Env& env, Store& store, const std::string& ns,
                                     const std::string& name);
 
-// The run id of schedule `name`'s fire at `time_us`: sched-NAME-20261206T0230Z; with `manual`
-// (sluice schedule trigger) sched-NAME-20261206T023015Z-manual.
-std::string ScheduledRunId(const std::string& name, int64_t time_us, bool manual);
+// The run id of schedule `row`'s fire at `time_us`: sched-NAME-20261206T0230Z in namespace
+// "default", sched-NS~NAME-20261206T0230Z in another (no name holds a '~', so two schedules of
+// different namespaces never share ids); with `manual` (sluice schedule trigger)
+// sched-NAME-20261206T023015Z-manual.
+std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual);
 // The times `sluice schedule trigger` gives a run at `now_us`: schedule.time now, its interval
 // from the last fire before now (or now) to now.
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us);

@@ -16,8 +16,6 @@ namespace sluice {
 
 namespace {
 
-inline constexpr std::string_view kRightManageTokens = "manage-tokens";
-
 Result<Principal> TokenManager(Env& env, const GlobalOptions& g) {
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return who;
@@ -35,9 +33,10 @@ Status AddRole(const std::string& text, std::map<std::string, Role>& roles) {
   const std::string ns = eq == std::string::npos ? "default" : text.substr(0, eq);
   const std::string name = eq == std::string::npos ? text : text.substr(eq + 1);
   auto role = ParseRole(name);
-  if (!role || ns.empty()) {
+  if (!role || (ns != "*" && !IsNamespaceName(ns))) {
     return Fail(ErrorCode::kInvalidInput, "--role {}: expected ROLE or NAMESPACE=ROLE, ROLE one "
-                "of viewer, operator, approver, admin, worker (NAMESPACE * for all)", Quote(text));
+                "of viewer, operator, approver, admin, worker, NAMESPACE a-z, 0-9 and '-' (* for "
+                "all)", Quote(text));
   }
   roles[ns] = *role;
   return {};

@@ -11,6 +11,7 @@ namespace sluice {
 
 Value RunSummaryJson(const RunRecord& r, const std::string& status) {
   return Value(ValueMap{{"id", Value(r.id)},
+                        {"namespace", Value(r.ns)},
                         {"pipeline", Value(r.pipeline)},
                         {"status", Value(status)},
                         {"started", Value(Ts(r.started_us))},
@@ -90,6 +91,7 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
   auto params = ParseJson(run.params);
   auto stats = ParseJson(run.stats);
   return Value(ValueMap{{"id", Value(run.id)},
+                        {"namespace", Value(run.ns)},
                         {"pipeline", Value(run.pipeline)},
                         {"status", Value(status)},
                         {"started", Value(Ts(run.started_us))},

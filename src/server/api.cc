@@ -4,8 +4,11 @@
 #include "server/store_pool.h"
 #include "server/workers.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <mutex>
+#include <unordered_map>
 
 #include "cli/cli_support.h"
 #include "cli/components.h"
@@ -57,6 +60,35 @@ Result<Store*> ApiContext::ThreadStore() const {
   return store.get();
 }
 
+Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
+                                                  const std::string& run_id) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::string> known;  // state folder \0 run id -> ns
+  const std::string key = ctx.g.state_dir + '\0' + run_id;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = known.find(key); it != known.end()) return it->second;
+  }
+  auto store = ctx.ThreadStore();
+  if (!store) return std::unexpected(store.error());
+  auto run = (*store)->GetRun(run_id);
+  if (!run) {
+    if (run.error().code == ErrorCode::kNotFound) return std::nullopt;
+    return std::unexpected(run.error());
+  }
+  if (run->id == run_id) {
+    std::lock_guard lock(mu);
+    if (known.size() >= 100'000) known.clear();  // a bound, not a policy: it fills again
+    known.emplace(key, run->ns);
+  }
+  return run->ns;
+}
+
+bool MayReadRun(const ApiContext& ctx, const ApiPrincipal& who, const std::string& run_id) {
+  auto ns = NamespaceOfRun(ctx, run_id);
+  return ns && *ns && who.Can(Action::kRead, **ns);
+}
+
 bool ServedRun(const ApiContext& ctx, const std::string& run_id) {
   return ctx.env.files().Stat(PathJoin(RunDir(ctx.env, ctx.g, run_id), kEngineLog)).exists;
 }
@@ -106,15 +138,40 @@ ApiResponse BadQueryInt(const std::string& name) {
 
 namespace {
 
+// The newest runs the token may read: of namespace {ns} (the route under a namespace, or the
+// ?namespace= query), else of every namespace it holds a readable role in ("*": all).
 ApiResponse ListRuns(const ApiContext& ctx, const ApiRequest& req) {
   auto limit = QueryInt(req, "limit", 50, 500);
   if (!limit) return BadQueryInt("limit");
+  std::vector<std::string> namespaces;  // "" = every namespace
+  std::string one = req.params.count("ns") ? req.params.at("ns") : req.Query("namespace");
+  if (!one.empty()) {
+    if (!req.who.Can(Action::kRead, one)) {
+      return ErrorResponse(403, fmt::format("{} may not read namespace {}", req.who.user, Quote(one)));
+    }
+    namespaces.push_back(one);
+  } else if (req.who.Can(Action::kRead, "*")) {
+    namespaces.push_back("");
+  } else {
+    for (const auto& [ns, role] : req.who.roles) {
+      if (Allows(role, Action::kRead)) namespaces.push_back(ns);
+    }
+  }
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
-  auto runs = (*store)->ListRuns(static_cast<int>(*limit));
-  if (!runs) return FromError(runs.error());
+  std::vector<RunRecord> runs;
+  for (const auto& ns : namespaces) {
+    auto some = (*store)->ListRuns(static_cast<int>(*limit), ns);
+    if (!some) return FromError(some.error());
+    runs.insert(runs.end(), some->begin(), some->end());
+  }
+  // The store's order (newest first, then by id), across namespaces, cut at the limit.
+  std::sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
+    return a.created_us != b.created_us ? a.created_us > b.created_us : a.id > b.id;
+  });
+  if (runs.size() > static_cast<size_t>(*limit)) runs.resize(static_cast<size_t>(*limit));
   ValueList items;
-  for (const auto& r : *runs) items.push_back(RunSummaryJson(r, ShownStatus(ctx.env, ctx.g, r)));
+  for (const auto& r : runs) items.push_back(RunSummaryJson(r, ShownStatus(ctx.env, ctx.g, r)));
   return Json(Value(ValueMap{{"items", Value(std::move(items))}}));
 }
 
@@ -234,7 +291,10 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   router.Add({"GET", "/readyz", false, Action::kRead, [c](const ApiRequest&) { return Ready(*c); }});
   router.Add({"GET", "/metrics", false, Action::kRead, [c](const ApiRequest&) { return Metrics(*c); }});
   router.Add({"GET", "/api/v1/whoami", true, Action::kRead, WhoAmI, /*namespaced=*/false});
+  // Every namespace's the token may read: checked by ListRuns (namespaced=false).
   router.Add({"GET", "/api/v1/runs", true, Action::kRead,
+              [c](const ApiRequest& r) { return ListRuns(*c, r); }, /*namespaced=*/false});
+  router.Add({"GET", "/api/v1/namespaces/{ns}/runs", true, Action::kRead,
               [c](const ApiRequest& r) { return ListRuns(*c, r); }});
   router.Add({"GET", "/api/v1/runs/{id}", true, Action::kRead,
               [c](const ApiRequest& r) { return GetRun(*c, r); }});

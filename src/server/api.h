@@ -35,6 +35,7 @@ struct ApiContext {
   int64_t idle_us = 60'000'000;
   int64_t lease_us = 30'000'000;  // how long a worker's lease lasts unrenewed (--lease-time)
   int64_t retention_us = 0;       // --retention: the leader prunes older finished runs (0: never)
+  std::map<std::string, int64_t> retention_by_ns = {};  // --retention NS=D (0: never)
   // The handles requests check out (server.cc makes it); null: each thread opens its own.
   StorePool* pool = nullptr;
   // The calling thread's store. Within a StoreScope (a request, a stream's step) with a pool:
@@ -126,9 +127,14 @@ std::optional<int64_t> QueryInt(const ApiRequest& req, const std::string& name, 
                                 int64_t max);
 ApiResponse BadQueryInt(const std::string& name);
 
-// The namespace every run belongs to until submissions carry theirs (docs/api.md).
+// The namespace of local runs, of older runs, and of tokens' roles given without one.
 inline constexpr const char* kDefaultNamespace = "default";
-// The namespace run `run_id` belongs to: the one place that changes when runs store theirs.
-inline std::string NamespaceOfRun(const std::string& run_id) { return kDefaultNamespace; }
+// The namespace run `run_id` (an id or a unique prefix, as GetRun finds it) belongs to; nullopt
+// when there is no such run. Remembered per full id: a run never changes namespace and its id is
+// never reused, so the event streams and listings ask the store once per run.
+Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx, const std::string& run_id);
+// Whether `who` may read run `run_id`'s namespace: false also when there is no such run or the
+// store cannot say (closed), for the listings that skip what the token may not read.
+bool MayReadRun(const ApiContext& ctx, const ApiPrincipal& who, const std::string& run_id);
 
 }  // namespace sluice

@@ -30,7 +30,7 @@ ApiResponse ListApprovals(const ApiContext& ctx, const ApiRequest& req, bool one
   if (!requests) return FromError(requests.error());
   ValueList items;
   for (const auto& r : *requests) {
-    if (one_run ? r.run_id != run_id : !req.who.Can(Action::kRead, NamespaceOfRun(r.run_id))) {
+    if (one_run ? r.run_id != run_id : !MayReadRun(ctx, req.who, r.run_id)) {
       continue;
     }
     auto votes = (*store)->ListVotes(r.run_id, r.task);

@@ -81,7 +81,7 @@ ApiResponse ByDigest(const ApiContext& ctx, const ApiRequest& req, bool under_ru
   auto refs = (*store)->FindArtifactRefs(digest);
   if (!refs) return FromError(refs.error());
   for (const auto& [ref_run, task, path] : *refs) {
-    if (under_run ? ref_run != run_id : !req.who.Can(Action::kRead, NamespaceOfRun(ref_run))) {
+    if (under_run ? ref_run != run_id : !MayReadRun(ctx, req.who, ref_run)) {
       continue;
     }
     return Download(ctx, path, digest);

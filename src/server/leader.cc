@@ -13,6 +13,7 @@ constexpr int64_t kLookUs = 1'000'000;           // between two looks at the run
 constexpr int64_t kFirstPauseUs = 2'000'000;     // before an engine is started again
 constexpr int64_t kLongestPauseUs = 300'000'000;
 constexpr int64_t kPruneEveryUs = 3'600'000'000;  // --retention: between two prunes
+constexpr int kPruneBatch = 100;  // runs a tick prunes at most, so engines and fires wait little
 
 }  // namespace
 
@@ -122,19 +123,22 @@ void Leader::StartEngineFor(const std::string& run_id, Idle& idle) {
 
 void Leader::PruneWhenDue() {
   const int64_t now = ctx_.env.clock().NowUs();
-  if (ctx_.retention_us <= 0 || now < next_prune_us_) return;
+  if ((ctx_.retention_us <= 0 && ctx_.retention_by_ns.empty()) || now < next_prune_us_) return;
   next_prune_us_ = now + kPruneEveryUs;
   auto store = ctx_.ThreadStore();
   if (!store) return;
   PruneOptions o;
   o.older_than_us = ctx_.retention_us;
+  o.namespace_older_than_us = ctx_.retention_by_ns;
+  o.max_runs = kPruneBatch;
   o.actor = "sluice";
-  o.reason = fmt::format("the server's retention, {} s", ctx_.retention_us / 1'000'000);
+  o.reason = "the server's retention";
   auto report = PruneRuns(ctx_.env, ctx_.g, **store, o);
   if (!report) {
     ctx_.Log("retention: " + report.error().message);
     return;
   }
+  if (report->more) next_prune_us_ = now;  // the rest of a backlog at the next tick
   for (const auto& w : report->warnings) ctx_.Log("retention: " + w);
   if (!report->pruned.empty() || report->artifacts_removed > 0) {
     ctx_.Log(fmt::format("retention: pruned {} runs, collected {} artifacts",

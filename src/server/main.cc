@@ -72,9 +72,10 @@ int main(int argc, char** argv) {
                      "heartbeat (docs/workers.md)")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  std::string retention;
+  std::vector<std::string> retention;
   server->add_option("--retention", retention, "prune runs that finished longer ago than this "
-                     "(30d; the leader, hourly; docs/store.md#retention)");
+                     "(30d), or NS=D for namespace NS (D `never` keeps them); repeatable; the "
+                     "leader, hourly; docs/store.md#retention");
   // issue 13: `sluice worker` (docs/workers.md).
   WorkerOptions wo;
   std::string labels;
@@ -104,14 +105,7 @@ int main(int argc, char** argv) {
     if (auto s = ParseStoreUrl(store, so); !s) return Report(s.error());
   }
   so.json_logs = log_format == "json";
-  if (!retention.empty()) {
-    auto ms = ParseDurationMs(retention);
-    if (!ms || *ms <= 0) {
-      return Report(Error{ErrorCode::kInvalidInput,
-                          fmt::format("--retention {}: not a duration (30d, 12h)", Quote(retention))});
-    }
-    so.retention_us = *ms * 1000;
-  }
+  if (auto s = ParseRetention(retention, so); !s) return Report(s.error());
   if (*server && routes) return PrintRoutes(*env);
   if (*server) return RunServer(*env, so);
   if (*worker) {

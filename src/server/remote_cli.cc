@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "access/access.h"
 #include "cli/cli_support.h"
 #include "cli/render.h"
 #include "common/strings.h"
@@ -60,8 +61,11 @@ int PrintBodyOr(const RemoteContext& c, const Result<ApiAnswer>& a,
 int RemoteRuns(RemoteContext& c, int limit) {
   // The API serves up to 500 runs a request (docs/api.md).
   const int asked = std::min(limit, 500);
-  return PrintBodyOr(c, Expect2xx(c.api.Get(fmt::format("/api/v1/runs?limit={}", asked)),
-                                  c.api.server()),
+  // Every namespace the token reads, unless one is named.
+  const std::string path = c.ns.empty()
+                               ? fmt::format("/api/v1/runs?limit={}", asked)
+                               : fmt::format("/api/v1/namespaces/{}/runs?limit={}", c.ns, asked);
+  return PrintBodyOr(c, Expect2xx(c.api.Get(path), c.api.server()),
                      RunsText, "items");
 }
 
@@ -202,7 +206,7 @@ std::string WhoAmIText(const Value& me) {
 
 // The parsed command line of the client.
 struct ClientOptions {
-  std::string server, as, output = "text", state_dir, store;
+  std::string server, as, output = "text", state_dir, store, ns;
   RemoteRunOptions run;
   std::vector<std::string> params;
   int jobs = 0, limit = 50, attempt = 0;
@@ -217,6 +221,7 @@ struct ClientOptions {
 // refused by name rather than ignored.
 void AddClientCommands(CLI::App& app, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
   app.add_option("--server", o.server);
+  app.add_option("--namespace", o.ns)->envname("SLUICE_NAMESPACE");
   app.add_option("--state-dir", o.state_dir);
   app.add_option("--store", o.store);
   app.add_option("--as", o.as);
@@ -266,7 +271,11 @@ int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
   auto login = ResolveCredentials(env, NamedServer(env, o.server));
   if (!login) return Report(login.error());
   ApiClient api(login->server, login->token);
-  RemoteContext c{o.output == "json", api};
+  if (!o.ns.empty() && !IsNamespaceName(o.ns)) {
+    return Report(Error(ErrorCode::kInvalidInput, fmt::format("sluice: --namespace {}: a namespace "
+                        "is 1 to 63 of a-z, 0-9 and '-'", Quote(o.ns))));
+  }
+  RemoteContext c{o.output == "json", api, o.ns};
   if (*s["run"]) {
     if (auto local = LocalOnlyRunOption(o); !local.empty()) {
       return Report(Error(ErrorCode::kInvalidInput,

@@ -32,10 +32,15 @@ int RunClient(Env& env, int argc, char** argv);
 
 // --- What the commands share (remote_cli.cc, remote_run.cc, credentials.cc).
 
-// What a command prints with: -o json, and the server and its client.
+// What a command prints with: -o json, and the server and its client; the namespace it submits
+// to and lists (--namespace or $SLUICE_NAMESPACE; "" = "default" for what it creates, every
+// readable namespace for `runs`).
 struct RemoteContext {
   bool json = false;
   ApiClient& api;
+  std::string ns;
+  // ns, or "default" when none was named: where runs and schedules are created.
+  std::string Namespace() const { return ns.empty() ? "default" : ns; }
 };
 // An answer with status 2xx, else the error it means (ErrorOfAnswer) or why it did not come.
 Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server);

@@ -1,6 +1,6 @@
 // `sluice run FILE --server URL` (remote_cli.h): the pipeline is loaded and its params read here,
 // as a local run does (so that its errors read the same), its folder and the folders of what it
-// imports are sent as the bundle POST /api/v1/namespaces/default/runs expects (docs/api.md), and
+// imports are sent as the bundle POST /api/v1/namespaces/{ns}/runs expects (docs/api.md), and
 // the run's events are followed and shown by the same ProgressPrinter as a local run's, until
 // the run finishes; the command then exits as the local one would (0 succeeded, 1 otherwise).
 // Following, and Ctrl-C detaching from it, are remote_follow.cc's.
@@ -131,7 +131,7 @@ int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
                                           {"files", Value(std::move(files))},
                                           {"params", Value(std::move(params))}})
                                .ToJson();
-  auto a = c.api.Post("/api/v1/namespaces/default/runs", body);
+  auto a = c.api.Post("/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/runs", body);
   if (!a) return Report(a.error());
   if (a->status != 201) return SubmissionRefused(*a, c.api.server(), (*plan)->pipeline->name);
   auto made = ParseJson(a->body);

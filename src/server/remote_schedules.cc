@@ -18,7 +18,10 @@ namespace sluice {
 
 namespace {
 
-const char* kBase = "/api/v1/namespaces/default/schedules";
+// The schedules' collection in the command's namespace.
+std::string Base(const RemoteContext& c) {
+  return "/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/schedules";
+}
 
 // The folder that holds every one of `paths` (absolute, normalized).
 std::string CommonFolder(const std::set<std::string>& paths) {
@@ -54,7 +57,7 @@ int Apply(Env& env, RemoteContext& c, const std::string& file) {
   for (const auto& [p, text] : texts) files.emplace_back(Value(p.substr(root.size() + 1)), Value(text));
   const Value body(ValueMap{{"schedule", Value(path.substr(root.size() + 1))},
                             {"files", Value(std::move(files))}});
-  auto a = Expect2xx(c.api.Put(kBase, body.ToJson()), c.api.server());
+  auto a = Expect2xx(c.api.Put(Base(c), body.ToJson()), c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
   const Value* applied = v && v->is_map() ? v->Find("applied") : nullptr;
@@ -70,7 +73,7 @@ int Apply(Env& env, RemoteContext& c, const std::string& file) {
 }
 
 int Ls(RemoteContext& c) {
-  auto a = Expect2xx(c.api.Get(kBase), c.api.server());
+  auto a = Expect2xx(c.api.Get(Base(c)), c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
   const Value* items = v && v->is_map() ? v->Find("items") : nullptr;
@@ -80,7 +83,7 @@ int Ls(RemoteContext& c) {
 }
 
 int Suspend(RemoteContext& c, const std::string& name, bool suspend) {
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/{}", kBase, PathEscape(name),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/{}", Base(c), PathEscape(name),
                                             suspend ? "suspend" : "resume"), "{}"),
                      c.api.server());
   if (!a) return Report(a.error());
@@ -89,7 +92,7 @@ int Suspend(RemoteContext& c, const std::string& name, bool suspend) {
 }
 
 int Trigger(Env& env, RemoteContext& c, const std::string& name) {
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/trigger", kBase, PathEscape(name)), "{}"),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/trigger", Base(c), PathEscape(name)), "{}"),
                      c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
@@ -104,7 +107,7 @@ int Trigger(Env& env, RemoteContext& c, const std::string& name) {
 int BackfillRemote(RemoteContext& c, const std::string& name, const std::string& from,
                    const std::string& to) {
   const Value body(ValueMap{{"from", Value(from)}, {"to", Value(to)}});
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/backfill", kBase, PathEscape(name)), body.ToJson()),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/backfill", Base(c), PathEscape(name)), body.ToJson()),
                      c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);

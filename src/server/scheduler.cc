@@ -92,7 +92,7 @@ Status Scheduler::TickOne(Store& store, const ScheduleRow& row,
 }
 
 Status Scheduler::Fire(Store& store, const LoadedSchedule& s, const ScheduleTimes& t) {
-  const std::string id = ScheduledRunId(s.row.name, t.time_us, false);
+  const std::string id = ScheduledRunId(s.row, t.time_us, false);
   auto run = CreateScheduledRun(env_, g_, store, s, t, "sluice", id);
   if (!run && run.error().code == ErrorCode::kConflict) {
     // Started before, by this leader or one that died: it gets an engine if it never had one.

@@ -8,6 +8,7 @@
 #include "cli/cli_support.h"
 #include "cli/schedule_runs.h"
 #include "common/strings.h"
+#include "env/confined_fs.h"
 #include "server/api.h"
 #include "spec/plan.h"
 #include "store/store.h"
@@ -18,13 +19,6 @@ namespace {
 
 constexpr int64_t kUs = 1'000'000;
 constexpr size_t kMaxBackfill = 100;  // runs one request starts, each an engine process
-
-// Schedules, like runs, live in namespace "default" until submissions carry theirs.
-std::optional<ApiResponse> OtherNamespace(const ApiRequest& req) {
-  if (req.params.at("ns") == kDefaultNamespace) return std::nullopt;
-  return ErrorResponse(400, fmt::format("namespace {} holds no schedules yet: use namespace "
-                                        "\"default\" (docs/server.md)", Quote(req.params.at("ns"))));
-}
 
 ApiResponse List(const ApiContext& ctx, const ApiRequest& req) {
   auto store = ctx.ThreadStore();
@@ -44,7 +38,6 @@ ApiResponse List(const ApiContext& ctx, const ApiRequest& req) {
 
 // PUT: {"schedule": PATH, "files": {PATH: TEXT}}: the schedule file among its pipeline's files.
 ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
-  if (auto other = OtherNamespace(req)) return *other;
   auto body = ParseJson(req.body);
   const Value* file = body && body->is_map() ? body->Find("schedule") : nullptr;
   const Value* files = body && body->is_map() ? body->Find("files") : nullptr;
@@ -66,8 +59,9 @@ ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
   }
   auto bundle = WriteBundle(ctx.env, ctx.g.state_dir, texts);
   if (!bundle) return FromError(bundle.error());
-  auto rows = SnapshotSchedules(ctx.env, ctx.env.files(), PathJoin(*bundle, file->as_string()),
-                                kDefaultNamespace, req.who.user, ctx.env.clock().NowUs());
+  auto confined = NewConfinedReader(ctx.env.files(), *bundle);  // as a submission's (submit.cc)
+  auto rows = SnapshotSchedules(ctx.env, *confined, PathJoin(*bundle, file->as_string()),
+                                req.params.at("ns"), req.who.user, ctx.env.clock().NowUs());
   if (!rows) return ErrorResponse(400, rows.error().message);
   for (const ScheduleRow& row : *rows) {
     // Its pipeline and what that imports must be among the files uploaded with it (as for a
@@ -118,7 +112,7 @@ ApiResponse Trigger(const ApiContext& ctx, const ApiRequest& req) {
   auto s = FindSchedule(ctx.env, **store, req.params.at("ns"), req.params.at("name"));
   if (!s) return FromError(s.error());
   const ScheduleTimes t = TriggerTimes(*s->cron, ctx.env.clock().NowUs());
-  auto run = StartRun(ctx, **store, *s, t, req.who.user, ScheduledRunId(s->row.name, t.time_us, true));
+  auto run = StartRun(ctx, **store, *s, t, req.who.user, ScheduledRunId(s->row, t.time_us, true));
   if (!run) return FromError(run.error());
   ApiResponse r = Json(Value(ValueMap{{"id", Value(run->id)}, {"time", Value(UtcOfUs(t.time_us))},
                                       {"submittedBy", Value(req.who.user)}}), 201);
@@ -146,7 +140,7 @@ ApiResponse BackfillRuns(const ApiContext& ctx, const ApiRequest& req) {
   if (!fires) return ErrorResponse(400, fires.error().message);
   ValueList started, existing;
   for (const ScheduleTimes& t : *fires) {
-    const std::string id = ScheduledRunId(s->row.name, t.time_us, false);
+    const std::string id = ScheduledRunId(s->row, t.time_us, false);
     auto run = StartRun(ctx, **store, *s, t, req.who.user, id);
     if (!run && run.error().code == ErrorCode::kConflict) {
       existing.push_back(Value(id));

@@ -40,6 +40,22 @@ Status ParseStoreUrl(const std::string& url, ServerOptions& o) {
               "--store {}: expected sqlite:DIR (a state folder) or postgresql://...", Quote(url));
 }
 
+Status ParseRetention(const std::vector<std::string>& values, ServerOptions& o) {
+  for (const auto& v : values) {
+    const size_t eq = v.find('=');
+    const std::string ns = eq == std::string::npos ? "" : v.substr(0, eq);
+    const std::string age = eq == std::string::npos ? v : v.substr(eq + 1);
+    auto ms = age == "never" && !ns.empty() ? std::optional<int64_t>(0) : ParseDurationMs(age);
+    if ((!ns.empty() && !IsNamespaceName(ns)) || !ms || *ms < 0 || (ns.empty() && *ms == 0)) {
+      return Fail(ErrorCode::kInvalidInput, "--retention {}: expected a duration (30d, 12h) or "
+                  "NAMESPACE=DURATION (or NAMESPACE=never)", Quote(v));
+    }
+    if (ns.empty()) o.retention_us = *ms * 1000;
+    else o.retention_by_ns[ns] = *ms * 1000;
+  }
+  return {};
+}
+
 namespace {
 
 // A thread per connection, at most `max` at once: enqueue waits for a free one.
@@ -252,15 +268,8 @@ class HttpEdge {
         return r;
       }
       ar.who = std::move(*who);
-      // A route under a run is in the run's namespace; one under /namespaces/{ns} in that one.
-      const std::string ns = m.params.count("ns")   ? m.params.at("ns")
-                             : m.params.count("id") ? NamespaceOfRun(m.params.at("id"))
-                                                    : std::string(kDefaultNamespace);
-      if (m.route->namespaced && !ar.who.Can(m.route->action, ns)) {
-        auto role = ar.who.RoleIn(ns);
-        return ErrorResponse(403, fmt::format("{} ({} in namespace {}) may not {} here",
-                                              ar.who.user, role ? RoleName(*role) : "no role",
-                                              Quote(ns), ActionName(m.route->action)));
+      if (m.route->namespaced) {
+        if (auto refused = Refused(*m.route, m.params, ar.who)) return *refused;
       }
     }
     if (reader) {
@@ -279,6 +288,37 @@ class HttpEdge {
       }
     }
     return m.route->handler(ar);
+  }
+
+  // Why `who` may not call `route` with `params`, if it may not. A route under a run is in the
+  // run's namespace, one under /namespaces/{ns} in that one, any other in "default". A run that
+  // does not exist is judged in "default" (then the handler answers 404), and so is a run in a
+  // namespace the token may not read, with the same answers: other teams' run ids cannot be
+  // told from wrong ones.
+  std::optional<ApiResponse> Refused(const Route& route,
+                                     const std::map<std::string, std::string>& params,
+                                     const ApiPrincipal& who) {
+    std::string ns = kDefaultNamespace;
+    if (auto it = params.find("ns"); it != params.end()) {
+      ns = it->second;
+      if (!IsNamespaceName(ns)) {
+        return ErrorResponse(400, fmt::format("{} is not a namespace name (a-z, 0-9 and '-', at "
+                                              "most 63)", Quote(ns)));
+      }
+    } else if (auto id = params.find("id"); id != params.end()) {
+      auto found = NamespaceOfRun(ctx_, id->second);
+      if (!found) return FromError(found.error());
+      if (*found && who.Can(Action::kRead, **found)) {
+        ns = **found;
+      } else if (*found && who.Can(route.action, ns)) {  // answered as the handler answers none
+        return ErrorResponse(404, fmt::format("no run {}", Quote(id->second)));
+      }
+    }
+    if (who.Can(route.action, ns)) return std::nullopt;
+    auto role = who.RoleIn(ns);
+    return ErrorResponse(403, fmt::format("{} ({} in namespace {}) may not {} here", who.user,
+                                          role ? RoleName(*role) : "no role", Quote(ns),
+                                          ActionName(route.action)));
   }
 
   // Reads the request's body into `body`; false when it is larger than the limit.
@@ -419,6 +459,7 @@ int RunServer(Env& env, const ServerOptions& o) {
   ctx.stream_keepalive_us = std::min<int64_t>(15, std::max(1, o.idle_timeout_s / 2)) * 1'000'000;
   ctx.lease_us = int64_t{o.lease_s} * 1'000'000;
   ctx.retention_us = o.retention_us;
+  ctx.retention_by_ns = o.retention_by_ns;
   ctx.idle_us = int64_t{o.idle_timeout_s} * 1'000'000;
   // The store handles of the requests (store_pool.h); made before, and so ended after, the
   // HTTP server's threads that use it.

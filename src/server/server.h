@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "env/env.h"
 
@@ -34,12 +36,16 @@ struct ServerOptions {
   int store_wait_s = 5;
   int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
   int64_t retention_us = 0;  // --retention: the leader prunes runs finished longer ago; 0 = never
+  std::map<std::string, int64_t> retention_by_ns;  // --retention NS=D: a namespace's own (0: never)
 };
 
 // Parses --store: "sqlite:DIR" (a state folder, as --state-dir) into `o.state_dir`, a
 // postgresql:// (postgres://) URL into `o.store`. Other schemes are refused with a message
 // naming those this build serves.
 Status ParseStoreUrl(const std::string& url, ServerOptions& o);
+// Parses the --retention values: "D" (a duration, 30d) into `o.retention_us`, "NS=D" into
+// `o.retention_by_ns` (D "never": that namespace's runs are kept). kInvalidInput naming a bad one.
+Status ParseRetention(const std::vector<std::string>& values, ServerOptions& o);
 
 // Serves until SIGINT or SIGTERM. Prints "sluice server listening on URL" on stdout once the
 // port is bound. Returns the process exit code: 0 after a signal, 2 for bad options, 3 when the

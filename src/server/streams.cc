@@ -185,7 +185,7 @@ class EventStream {
     bool ended = false;
     for (const auto& item : batch.items) {
       pos_ = item->seq;
-      if (!who_.Can(Action::kRead, NamespaceOfRun(item->run_id))) continue;
+      if (!MayReadRun(ctx_, who_, item->run_id)) continue;
       chunk += item->message;
       if (!run_id_.empty() && item->run_finished) {
         ended = true;

@@ -15,6 +15,7 @@
 #include "cli/secrets.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "env/confined_fs.h"
 #include "policy/policy.h"
 #include "server/api.h"
 #include "spec/plan.h"
@@ -167,10 +168,6 @@ ApiResponse Denied(const std::vector<Decision>& decisions) {
 }
 
 ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
-  if (req.params.at("ns") != kDefaultNamespace) {
-    return ErrorResponse(400, fmt::format("namespace {} holds no runs yet: submit to namespace "
-                                          "\"default\" (docs/server.md)", Quote(req.params.at("ns"))));
-  }
   auto parsed = ParseRequest(req.body);
   if (!parsed) return ErrorResponse(400, parsed.error().message);
   auto store = ctx.ThreadStore();
@@ -184,7 +181,10 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
     return ErrorResponse(bundle.error().code == ErrorCode::kConflict ? 409 : 500,
                          bundle.error().message);
   }
-  auto plan = LoadPlan(ctx.env.files(), PathJoin(*bundle, parsed->pipeline));
+  // Loaded through a view of the bundle alone: an import outside it is refused before it is
+  // read, so no error can quote a file of the server's.
+  auto confined = NewConfinedReader(ctx.env.files(), *bundle);
+  auto plan = LoadPlan(*confined, PathJoin(*bundle, parsed->pipeline));
   if (!plan) return BundleError(400, plan.error(), *bundle);
   if (auto in = WithinBundle((*plan)->sources, *bundle); !in) {
     return ErrorResponse(400, in.error().message);
@@ -205,8 +205,10 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   auto admission = AdmitNewRun(ctx.env, **store, actor, **plan, bound->stored, *central, "");
   if (!admission) return ErrorResponse(400, admission.error().message);
   if (admission->denied) return Denied(admission->decisions);
+  RunOrigin origin;
+  origin.ns = req.params.at("ns");  // a namespace name: the dispatch checked it
   auto run = CreateRunRecord(ctx.env, actor, **store, **plan, bound->stored, bound->digests,
-                             admission->decisions, nullptr);
+                             admission->decisions, &origin);
   if (!run) return ErrorResponse(500, run.error().message);
   if (auto s = StartEngine(ctx, run->id); !s) return ErrorResponse(500, s.error().message);
   ApiResponse r;

@@ -82,8 +82,12 @@ ApiResponse Blob(const ApiContext& ctx, const ApiRequest& req) {
   const FileInfo info = fs.Stat(path);
   ApiResponse r;
   r.content_type = "application/octet-stream";
+  const bool held = info.exists && !info.is_dir;
+  // A worker that finds the blob here sends it no more and records it at its attempt's end:
+  // until then only the folder's time keeps retention from collecting it (prune.h's grace).
+  if (held && req.method != "GET") (void)fs.Touch(Dirname(path));
   if (req.method == "HEAD") {
-    r.status = info.exists && !info.is_dir ? 200 : 404;
+    r.status = held ? 200 : 404;
     return r;
   }
   if (req.method == "GET") {

@@ -228,9 +228,9 @@ Status Store::CreateRun(const RunRecord& run, const std::map<std::string, std::s
       return Fail(ErrorCode::kConflict, "store: run id {} is taken (by a pruned run)", run.id);
     }
     SLUICE_TRY_STATUS(impl_->Run("INSERT INTO runs(id,pipeline,status,created_us,params,spec_path,"
-                                 "spec_digest) VALUES(?,?,?,?,?,?,?)", run.id, run.pipeline,
-                                 run.status, run.created_us, run.params, run.spec_path,
-                                 run.spec_digest));
+                                 "spec_digest,namespace) VALUES(?,?,?,?,?,?,?,?)", run.id,
+                                 run.pipeline, run.status, run.created_us, run.params,
+                                 run.spec_path, run.spec_digest, run.ns));
     for (const auto& [path, content] : sources) {
       SLUICE_TRY_STATUS(impl_->Run("INSERT INTO sources(run_id,path,content) VALUES(?,?,?)",
                                    run.id, path, content));
@@ -362,19 +362,20 @@ Status Store::CloseJournal() {
   return m.journal_fs->Remove(m.journal_path);
 }
 
-#define RUN_COLUMNS \
-  "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,stats"
-
-Result<std::vector<RunRecord>> Store::ListRuns(int limit) {
-  return impl_->Rows<RunRecord>(
-      "SELECT " RUN_COLUMNS " FROM runs ORDER BY created_us DESC, id DESC LIMIT ?", Impl::ReadRun,
-      limit);
+Result<std::vector<RunRecord>> Store::ListRuns(int limit, const std::string& ns) {
+  static const std::string all = fmt::format(
+      "SELECT {} FROM runs ORDER BY created_us DESC, id DESC LIMIT ?", Impl::kRunColumns);
+  static const std::string one = fmt::format(
+      "SELECT {} FROM runs WHERE namespace=? ORDER BY created_us DESC, id DESC LIMIT ?",
+      Impl::kRunColumns);
+  if (ns.empty()) return impl_->Rows<RunRecord>(all.c_str(), Impl::ReadRun, limit);
+  return impl_->Rows<RunRecord>(one.c_str(), Impl::ReadRun, ns, limit);
 }
 
 Result<RunRecord> Store::GetRun(const std::string& id) {
-  auto found = impl_->Rows<RunRecord>(
-      "SELECT " RUN_COLUMNS " FROM runs WHERE id=? OR substr(id,1,length(?))=? LIMIT 3",
-      Impl::ReadRun, id, id, id);
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM runs WHERE id=? OR substr(id,1,length(?))=? LIMIT 3", Impl::kRunColumns);
+  auto found = impl_->Rows<RunRecord>(sql.c_str(), Impl::ReadRun, id, id, id);
   if (!found) return std::unexpected(found.error());
   for (const auto& r : *found) {
     if (r.id == id) return r;

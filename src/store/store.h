@@ -5,7 +5,7 @@
 //   events(seq, run_id, time_us, kind, task, attempt, status, error_class, exit_code, message,
 //          pid, due_us, data)   -- append-only, the truth; replay rebuilds any run
 //   runs(id, pipeline, status, created_us, started_us, finished_us, params, spec_path,
-//        spec_digest, pid, stats)       -- one row per run
+//        spec_digest, pid, stats, namespace)   -- one row per run
 //   sources(run_id, path, content)      -- the files a run was submitted with, for resume
 //   tasks(run_id, name, state, attempts, message, outputs, started_us, finished_us)
 //   attempts(run_id, task, attempt, status, error_class, exit_code, message, pid, started_us,
@@ -62,6 +62,7 @@ struct RunRecord {
   std::string spec_digest;
   int64_t pid = 0;
   std::string stats;  // JSON
+  std::string ns = "default";  // the namespace (team) it belongs to; local runs are in "default"
 };
 
 struct TaskRecord {
@@ -214,7 +215,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 12;
+  static constexpr int kSchemaVersion = 13;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -225,8 +226,11 @@ class Store : public EventSink {
                    const std::vector<DecisionRow>& decisions = {},
                    const std::vector<Event>& then = {});
   // Retention (store_prune.cc, docs/store.md "Retention"). The finished runs (IsFinished) that
-  // ended before `before_us`, oldest first, at most `limit`.
-  Result<std::vector<RunRecord>> FinishedRunsBefore(int64_t before_us, int limit);
+  // ended before `before_us`, oldest first, at most `limit`; only namespace `ns`'s unless "".
+  Result<std::vector<RunRecord>> FinishedRunsBefore(int64_t before_us, int limit,
+                                                    const std::string& ns = "");
+  // The namespaces that hold runs, in order.
+  Result<std::vector<std::string>> RunNamespaces();
   // Deletes run `run_id`'s events, projections, sources, cache entries, decisions, approvals
   // and work rows, leaving `tombstone` (a run.pruned event, numbered after every event so far)
   // as its one event and appending `audit`, in one transaction. The audit chain keeps every
@@ -234,7 +238,8 @@ class Store : public EventSink {
   // the write lock: a retry may have reopened it) and kNotFound when there is no such run.
   Result<AuditRecord> PruneRun(const std::string& run_id, const Event& tombstone,
                                AuditRecord audit);
-  // Every artifact path a stored run or cache entry refers to (what retention must keep).
+  // Every artifact path a stored run or cache entry refers to (what retention must keep), and
+  // "/sha256/XX/DIGEST" for each blob a worker's end not collected yet names.
   Result<std::vector<std::string>> ReferencedArtifacts();
   // A pruned run's tombstone (its run.pruned event), or nullopt.
   Result<std::optional<Event>> FindTombstone(const std::string& run_id);
@@ -372,7 +377,8 @@ class Store : public EventSink {
   static constexpr int64_t kPublishAfterUs = 25'000;
   static constexpr size_t kPublishEvents = 4096;
 
-  Result<std::vector<RunRecord>> ListRuns(int limit);
+  // The newest `limit` runs, of namespace `ns` only unless it is "".
+  Result<std::vector<RunRecord>> ListRuns(int limit, const std::string& ns = "");
   // Finds a run by id or unique id prefix.
   Result<RunRecord> GetRun(const std::string& id_or_prefix);
   Result<std::vector<Event>> LoadEvents(const std::string& run_id);

@@ -199,6 +199,10 @@ struct Store::Impl {
     return Project(e);
   }
 
+  // The columns ReadRun reads, in its order.
+  static constexpr const char* kRunColumns =
+      "id,pipeline,status,created_us,started_us,finished_us,params,spec_path,spec_digest,pid,"
+      "stats,namespace";
   static RunRecord ReadRun(SqlStmt* st) {
   RunRecord r;
   r.id = Text(st, 0);
@@ -212,6 +216,7 @@ struct Store::Impl {
   r.spec_digest = Text(st, 8);
   r.pid = Int(st, 9);
   r.stats = Text(st, 10);
+  r.ns = Text(st, 11);
   return r;
 }
 };

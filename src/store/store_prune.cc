@@ -14,13 +14,19 @@ bool IsFinishedStatus(std::string_view status) {
 
 }  // namespace
 
-Result<std::vector<RunRecord>> Store::FinishedRunsBefore(int64_t before_us, int limit) {
+Result<std::vector<std::string>> Store::RunNamespaces() {
+  return impl_->Rows<std::string>("SELECT DISTINCT namespace FROM runs ORDER BY namespace",
+                                  [](SqlStmt* st) { return Text(st, 0); });
+}
+
+Result<std::vector<RunRecord>> Store::FinishedRunsBefore(int64_t before_us, int limit,
+                                                         const std::string& ns) {
   // Finished runs have finished_us set; the status is checked as IsFinished reads it.
-  SLUICE_TRY(rows, impl_->Rows<RunRecord>(
-                       "SELECT id,pipeline,status,created_us,started_us,finished_us,params,"
-                       "spec_path,spec_digest,pid,stats FROM runs WHERE finished_us > 0 AND "
-                       "finished_us < ? ORDER BY finished_us, id LIMIT ?",
-                       Impl::ReadRun, before_us, int64_t{limit}));
+  static const std::string sql = fmt::format(
+      "SELECT {} FROM runs WHERE finished_us > 0 AND finished_us < ? AND (?='' OR namespace=?) "
+      "ORDER BY finished_us, id LIMIT ?", Impl::kRunColumns);
+  SLUICE_TRY(rows, impl_->Rows<RunRecord>(sql.c_str(), Impl::ReadRun, before_us, ns, ns,
+                                          int64_t{limit}));
   std::vector<RunRecord> out;
   for (auto& r : *rows) {
     if (IsFinishedStatus(r.status)) out.push_back(std::move(r));
@@ -68,6 +74,24 @@ Result<std::vector<std::string>> Store::ReferencedArtifacts() {
     if (!arts || !arts->is_map()) continue;
     for (const auto& [name, path] : arts->as_map()) {
       if (path.is_string()) paths->push_back(path.as_string());
+    }
+  }
+  // A worker's end the engine has not collected yet names blobs no artifacts row names yet
+  // (work_codec.cc: {"outputs": {"artifacts": [{"digest", ...}]}}), kept by their digest.
+  SLUICE_TRY(ends, impl_->Rows<std::string>(
+                       "SELECT end_json FROM work WHERE collected=0 AND end_json<>''",
+                       [](SqlStmt* st) { return Text(st, 0); }));
+  for (const auto& text : *ends) {
+    auto end = ParseJson(text);
+    const Value* out = end && end->is_map() ? end->Find("outputs") : nullptr;
+    const Value* arts = out && out->is_map() ? out->Find("artifacts") : nullptr;
+    if (!arts || !arts->is_list()) continue;
+    for (const Value& a : arts->as_list()) {
+      const Value* d = a.is_map() ? a.Find("digest") : nullptr;
+      if (!d || !d->is_string()) continue;
+      std::string hex = d->as_string();
+      if (hex.starts_with("sha256:")) hex.erase(0, 7);
+      if (hex.size() == 64) paths->push_back("/sha256/" + hex.substr(0, 2) + "/" + hex);
     }
   }
   return paths;

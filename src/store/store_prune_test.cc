@@ -1,6 +1,6 @@
 // Event numbers and retention in the store (store_prune.cc): events are numbered without gaps;
 // on both engines a pruned run leaves only its tombstone, numbered after its events; the audit
-// chain stays whole; an unfinished run is kept.
+// chain stays whole; an unfinished run is kept; runs are listed and pruned by namespace.
 #include <gtest/gtest.h>
 
 #include "store/store.h"
@@ -72,12 +72,13 @@ class StorePrune : public ::testing::TestWithParam<SqlEngine> {
   }
   // A run with one task that stored artifact `path`, finished `status` at `finished_us`.
   void Finished(const std::string& id, const std::string& status, int64_t finished_us,
-                const std::string& path) {
+                const std::string& path, const std::string& ns = "default") {
     RunRecord r;
     r.id = id;
+    r.ns = ns;
     r.pipeline = "p";
     r.status = "pending";
-    r.created_us = 1;
+    r.created_us = finished_us;
     AuditRecord submitted = Audit(id, "alice", "run.submitted");
     ASSERT_TRUE(store->CreateRun(r, {{"/p.yaml", "text"}}, Ev(id, EventKind::kRunCreated), &submitted));
     Event done = Ev(id, EventKind::kTaskFinished, "a", "succeeded");
@@ -149,6 +150,43 @@ TEST_P(StorePrune, AnUnfinishedRunIsKeptAndNothingOfItDeleted) {
   EXPECT_EQ(store->LoadEvents("busy")->size(), 2u);
   EXPECT_EQ(store->ListAudit()->size(), 1u);
   EXPECT_EQ(Prune("nobody").error().code, ErrorCode::kNotFound);
+}
+
+// A worker's end the engine has not collected yet keeps the blobs it names (the artifacts row
+// comes only when the engine records the task's end).
+TEST_P(StorePrune, AnUncollectedWorkersEndKeepsTheBlobsItNames) {
+  WorkRow w;
+  w.run_id = "r1";
+  w.task = "train";
+  w.attempt = 1;
+  w.request = "{}";
+  w.created_us = 1;
+  auto ids = store->EnqueueWork({w});
+  ASSERT_TRUE(ids) << ids.error().message;
+  const std::string hex(64, 'e');
+  ASSERT_TRUE(store->CancelWork((*ids)[0], R"({"how":"exited","outputs":{"params":{},"artifacts":)"
+                                           R"([{"name":"m","digest":"sha256:)" + hex + R"(","size":1,"path":"m"}]}})"));
+  EXPECT_EQ(*store->ReferencedArtifacts(), (std::vector<std::string>{"/sha256/ee/" + hex}));
+}
+
+// Runs belong to a namespace (a team): listed by it, pruned by its own retention.
+TEST_P(StorePrune, RunsAreListedAndPrunedByTheirNamespace) {
+  Finished("a1", "succeeded", 100, "/s/artifacts/sha256/aa/a1/out", "team-a");
+  Finished("b1", "succeeded", 200, "/s/artifacts/sha256/bb/b1/out", "team-b");
+  Finished("d1", "failed", 300, "/s/artifacts/sha256/dd/d1/out");
+  EXPECT_EQ(store->GetRun("a1")->ns, "team-a");
+  EXPECT_EQ(store->GetRun("d1")->ns, "default");
+  EXPECT_EQ(*store->RunNamespaces(), (std::vector<std::string>{"default", "team-a", "team-b"}));
+  auto ids = [](const Result<std::vector<RunRecord>>& runs) {
+    std::vector<std::string> out;
+    for (const auto& r : *runs) out.push_back(r.id + "@" + r.ns);
+    return out;
+  };
+  EXPECT_EQ(ids(store->ListRuns(10)), (std::vector<std::string>{"d1@default", "b1@team-b", "a1@team-a"}));
+  EXPECT_EQ(ids(store->ListRuns(10, "team-b")), (std::vector<std::string>{"b1@team-b"}));
+  EXPECT_TRUE(store->ListRuns(10, "nobody")->empty());
+  EXPECT_EQ(ids(store->FinishedRunsBefore(1000, 10, "team-a")), (std::vector<std::string>{"a1@team-a"}));
+  EXPECT_EQ(ids(store->FinishedRunsBefore(1000, 10)).size(), 3u);
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ CREATE TABLE runs (
   finished_us INTEGER NOT NULL DEFAULT 0, params TEXT NOT NULL DEFAULT '{}',
   spec_path TEXT NOT NULL DEFAULT '', spec_digest TEXT NOT NULL DEFAULT '',
   pid INTEGER NOT NULL DEFAULT 0, stats TEXT NOT NULL DEFAULT '',
-  journal_offset INTEGER NOT NULL DEFAULT 0);
+  journal_offset INTEGER NOT NULL DEFAULT 0, namespace TEXT NOT NULL DEFAULT 'default');
+CREATE INDEX runs_by_namespace ON runs(namespace, created_us);
 CREATE TABLE sources (
   run_id TEXT NOT NULL, path TEXT NOT NULL, content TEXT NOT NULL,
   PRIMARY KEY (run_id, path));
@@ -214,6 +215,11 @@ CREATE TABLE schedules (
   watermark_us INTEGER NOT NULL, applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL,
   PRIMARY KEY (namespace, name));
 )sql",
+    // 12 -> 13: the namespace (team) each run belongs to; older runs are in "default".
+    R"sql(
+ALTER TABLE runs ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX runs_by_namespace ON runs(namespace, created_us);
+)sql",
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -239,7 +245,9 @@ CREATE TABLE runs (
   finished_us BIGINT NOT NULL DEFAULT 0, params TEXT NOT NULL DEFAULT '{}',
   spec_path TEXT NOT NULL DEFAULT '', spec_digest TEXT NOT NULL DEFAULT '',
   pid BIGINT NOT NULL DEFAULT 0, stats TEXT NOT NULL DEFAULT '',
-  journal_offset BIGINT NOT NULL DEFAULT 0);
+  journal_offset BIGINT NOT NULL DEFAULT 0,
+  namespace TEXT COLLATE "C" NOT NULL DEFAULT 'default');
+CREATE INDEX runs_by_namespace ON runs(namespace, created_us);
 CREATE TABLE sources (
   run_id TEXT NOT NULL, path TEXT NOT NULL, content TEXT NOT NULL,
   PRIMARY KEY (run_id, path));
@@ -348,6 +356,11 @@ CREATE TABLE schedules (
   document TEXT NOT NULL, sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
   suspended BIGINT NOT NULL DEFAULT 0, watermark_us BIGINT NOT NULL, applied_by TEXT NOT NULL,
   applied_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+)sql",
+    // 12 -> 13: the namespace each run belongs to.
+    R"sql(
+ALTER TABLE runs ADD COLUMN namespace TEXT COLLATE "C" NOT NULL DEFAULT 'default';
+CREATE INDEX runs_by_namespace ON runs(namespace, created_us);
 )sql",
 };
 

@@ -144,6 +144,10 @@ def bad_durations_and_other_accounts_are_refused():
     p = e.sluice("prune", "--older-than", "0s", check=2, account="daemon")
     assert "may not prune runs here" in p.stderr, p.stderr
     assert e.status(run)["status"] == "succeeded"
+    # users.yaml grants the right (it once refused "prune" as an unknown right).
+    os.chmod(e.write("state/users.yaml", "users:\n  - {name: root}\n  - {name: daemon, rights: [prune]}\n"), 0o640)
+    e.sluice("prune", "--older-than", "0s", check=0, account="daemon")
+    assert "was pruned by daemon" in e.sluice("status", run).stderr
 
 
 if __name__ == "__main__":

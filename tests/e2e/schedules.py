@@ -84,6 +84,24 @@ def the_example_pipeline_run_by_hand_sees_null_schedule_times():
     assert "report for amer from the start of today to now" in log, log
 
 
+@test
+def only_the_owner_or_a_granted_account_defines_what_a_server_fires():
+    # A schedule runs its pipeline as the server does: on a shared state folder, applying one is
+    # not for everyone who can write the store.
+    e = Env()
+    e.share()
+    for f in os.listdir(EXAMPLES):
+        e.write(f, open(os.path.join(EXAMPLES, f)).read())
+        os.chmod(os.path.join(e.dir, f), 0o644)
+    e.sluice("schedule", "apply", "report.schedule.yaml", check=0)
+    for args in (("apply", "report.schedule.yaml"), ("suspend", "weekday-report"), ("resume", "weekday-report")):
+        p = e.sluice("schedule", *args, check=2, account="daemon")
+        assert "may not manage schedules here" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    os.chmod(e.write("state/users.yaml", "users:\n  - {name: daemon, rights: [schedules]}\n"), 0o640)
+    p = e.sluice("schedule", "suspend", "weekday-report", check=0, account="daemon")
+    assert "suspended schedule weekday-report" in p.stdout, p.stdout
+
+
 if __name__ == "__main__":
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     sys.exit(run_e2e.run_suite([t for t in TESTS if only in t.__name__], "e2e-schedules"))

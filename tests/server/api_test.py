@@ -180,11 +180,58 @@ def every_bad_credential_is_a_401_with_a_json_error():
 
 @test
 def a_role_in_another_namespace_gives_nothing_here():
-    denied = call(SERVER, "GET", "/api/v1/runs", TOKENS["elsewhere"], want=403)
+    # "other" is admin of namespace ml only: default's runs are, to it, runs that do not exist
+    # (judged in default, where it has no role).
+    assert call(SERVER, "GET", "/api/v1/runs", TOKENS["elsewhere"]) == {"items": []}
+    for method, tail in (("GET", ""), ("POST", "/cancel")):
+        hidden = call(SERVER, method, f"/api/v1/runs/{RUNS['ok']}{tail}", TOKENS["elsewhere"], want=403, body=b"{}")
+        missing = call(SERVER, method, f"/api/v1/runs/no-such-run{tail}", TOKENS["elsewhere"], want=403, body=b"{}")
+        assert hidden == missing and "no role in namespace" in hidden["error"]["message"], (hidden, missing)
+    denied = call(SERVER, "GET", "/api/v1/namespaces/default/runs", TOKENS["elsewhere"], want=403)
     assert "no role in namespace" in denied["error"]["message"], denied
-    call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}", TOKENS["elsewhere"], want=403)
     me = call(SERVER, "GET", "/api/v1/whoami", TOKENS["elsewhere"])
     assert me == {"user": "other", "roles": {"ml": "admin"}}, me
+
+
+@test
+def runs_belong_to_the_namespace_they_were_submitted_to():
+    team = ENV.sluice("token", "create", "--user", "tina", "--role", "team-a=operator", check=0).stdout.strip()
+    every = ENV.sluice("token", "create", "--user", "ivy", "--role", "*=viewer", check=0).stdout.strip()
+    body = {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED, "lib/c.yaml": LIB}, "params": {"n": 1}}
+    submit(SERVER, team, body, want=403)  # no role in default
+    made = submit(SERVER, team, body, ns="team-a")
+    st = wait_finished(SERVER, team, made["id"])
+    assert st["status"] == "succeeded" and st["namespace"] == "team-a", st
+    # The team sees its run and only its runs; default's viewer does not see it at all.
+    mine = call(SERVER, "GET", "/api/v1/runs", team)["items"]
+    assert [r["id"] for r in mine] == [made["id"]] and mine[0]["namespace"] == "team-a", mine
+    assert call(SERVER, "GET", "/api/v1/namespaces/team-a/runs", team)["items"] == mine
+    viewer = TOKENS["viewer"]
+    assert made["id"] not in [r["id"] for r in call(SERVER, "GET", "/api/v1/runs?limit=500", viewer)["items"]]
+    hidden = call(SERVER, "GET", f"/api/v1/runs/{made['id']}", viewer, want=404)
+    missing = call(SERVER, "GET", f"/api/v1/runs/{made['id']}x", viewer, want=404)
+    assert (hidden["error"]["message"], missing["error"]["message"]) == \
+        (f'no run "{made["id"]}"', f'no run "{made["id"]}x"'), (hidden, missing)
+    call(SERVER, "GET", f"/api/v1/runs/{made['id']}/events", viewer, want=404)
+    call(SERVER, "POST", f"/api/v1/runs/{made['id']}/cancel", viewer, want=403, body=b"{}")  # as for none
+    call(SERVER, "GET", "/api/v1/runs?namespace=team-a", viewer, want=403)
+    call(SERVER, "GET", f"/api/v1/runs/{RUNS['ok']}", team, want=403)
+    # "*" reads every namespace; the store and the local CLI keep the namespace.
+    both = {r["id"]: r["namespace"] for r in call(SERVER, "GET", "/api/v1/runs?limit=500", every)["items"]}
+    assert both[made["id"]] == "team-a" and both[RUNS["ok"]] == "default", both
+    local = json.loads(ENV.sluice("status", made["id"], "-o", "json", check=0).stdout)
+    assert local["namespace"] == "team-a", local
+    audit = ENV.sluice("audit", "export", check=0).stdout
+    assert any(json.loads(l).get("run") == made["id"] and '"namespace":"team-a"' in l.replace(" ", "")
+               for l in audit.splitlines() if l.startswith("{")), audit[-600:]
+    # The CLI against the server names the namespace with --namespace (or $SLUICE_NAMESPACE).
+    env = {"SLUICE_SERVER": f"http://127.0.0.1:{SERVER.port}", "SLUICE_TOKEN": team}
+    listed = ENV.sluice("--namespace", "team-a", "runs", "-o", "json", check=0, env=env).stdout
+    assert [r["id"] for r in json.loads(listed)] == [made["id"]], listed
+    bad = ENV.sluice("--namespace", "Team_A", "runs", check=2, env=env)
+    assert "--namespace" in bad.stderr, bad.stderr
+    local = ENV.sluice("--namespace", "team-a", "runs", check=2)
+    assert "for a server" in local.stderr, local.stderr
 
 
 @test
@@ -202,7 +249,9 @@ def only_an_admin_lists_tokens_and_never_sees_a_secret():
 def the_api_serves_the_documents_the_cli_prints():
     for role in ("viewer", "operator", "approver", "admin"):
         runs = call(SERVER, "GET", "/api/v1/runs", TOKENS[role])
-        cli = json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout)
+        # The state folder's CLI lists every namespace; these tokens read "default".
+        cli = [r for r in json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout)
+               if r["namespace"] == "default"]
         assert runs["items"] == cli, (role, runs["items"], cli)
     for run in RUNS.values():
         api = call(SERVER, "GET", f"/api/v1/runs/{run}", TOKENS["viewer"])
@@ -380,6 +429,7 @@ def the_openapi_file_describes_every_route_the_server_has():
 
 
 OUTSIDE = None  # set by the test that needs it
+BROKEN = None
 
 
 LIB = """apiVersion: sluice/v1
@@ -482,8 +532,9 @@ def an_operator_submits_a_pipeline_with_its_imports_and_the_server_runs_it():
 
 @test
 def a_bad_submission_is_a_400_that_names_the_problem_and_stores_nothing():
-    global OUTSIDE
+    global OUTSIDE, BROKEN
     OUTSIDE = ENV.write("outside.yaml", LIB)  # a valid component on the server's disk, outside any bundle
+    BROKEN = ENV.write("broken.yaml", "db_password: [hunter2\n")  # and a broken file with a secret
     before = len(json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout))
     op = TOKENS["operator"]
     cases = [
@@ -500,6 +551,11 @@ def a_bad_submission_is_a_400_that_names_the_problem_and_stores_nothing():
                                                              "lib/c.yaml": LIB}}, "file and a folder"),
         ("import outside", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED.replace(
             "imports: [lib]", f"imports: [{OUTSIDE}]")}}, "outside the files"),
+        # Not even a parse error may quote a file of the server's: it is refused before it is read.
+        ("broken file outside", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED.replace(
+            "imports: [lib]", f"imports: [{BROKEN}]")}}, "outside the files"),
+        ("relative escape", {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED.replace(
+            "imports: [lib]", "imports: [../../../broken.yaml]")}}, "outside the files"),
     ]
     for what, body, says in cases:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -507,8 +563,10 @@ def a_bad_submission_is_a_400_that_names_the_problem_and_stores_nothing():
         assert says in err["error"]["message"], (what, err)
         # (The loader names a missing import by its resolved path, cut short: not checked.)
         assert what == "missing import" or ENV.state not in err["error"]["message"], (what, err)
-    err = submit(SERVER, TOKENS["elsewhere"], {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED}}, want=400, ns="ml")
-    assert "namespace" in err["error"]["message"], err
+        assert "hunter2" not in json.dumps(err), (what, err)
+    err = submit(SERVER, TOKENS["admin"], {"pipeline": "p.yaml", "files": {"p.yaml": SUBMITTED}}, want=400,
+                 ns="Not_A_Namespace")
+    assert "not a namespace name" in err["error"]["message"], err
     assert len(json.loads(ENV.sluice("runs", "-o", "json", check=0).stdout)) == before
     assert not [d for d in os.listdir(os.path.join(ENV.state, "bundles")) if ".tmp-" in d]
     status, h, data = SERVER.request("POST", "/api/v1/namespaces/default/runs", op, body=b"x" * (17 << 20))

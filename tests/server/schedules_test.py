@@ -269,6 +269,16 @@ def the_api_applies_lists_triggers_and_backfills_as_the_token_user():
     remote = c.env.sluice("schedule", "ls", "--server", f"http://127.0.0.1:{s.port}", check=0,
                           env=dict(c.environ, SLUICE_TOKEN=viewer)).stdout
     assert remote == c.sluice("schedule", "ls").stdout, remote
+    # A team's schedule is in its namespace, and so are its runs, whose ids say which.
+    team = c.sluice("token", "create", "--user", "tom", "--role", "team-a=operator").stdout.strip()
+    call(s, "PUT", "/api/v1/namespaces/team-a/schedules", op, want=403, body=body)
+    call(s, "PUT", "/api/v1/namespaces/team-a/schedules", team, body=body)
+    assert [i["name"] for i in call(s, "GET", "/api/v1/namespaces/team-a/schedules", team)["items"]] == ["every10"]
+    run = call(s, "POST", "/api/v1/namespaces/team-a/schedules/every10/trigger", team, want=201, body="{}")
+    assert run["id"] == "sched-team-a~every10-20260517T095500Z-manual", run
+    assert call(s, "GET", f"/api/v1/runs/{run['id']}", team)["namespace"] == "team-a"
+    call(s, "GET", f"/api/v1/runs/{run['id']}", viewer, want=404)
+    c.wait_done(run["id"])
 
 
 @test
