@@ -5,6 +5,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/commands.h"
+#include "cli/notifications.h"
 #include "common/strings.h"
 #include "cli/prune.h"
 #include "cli/rerun.h"
@@ -59,6 +60,9 @@ struct Options {
   // --- retention: sluice prune --older-than DURATION [--dry-run]
   std::string prune_older_than;
   bool prune_dry_run = false;
+  // --- notifications (issue 13): sluice notifications ls [--failed] [--limit N]
+  bool notifications_failed = false;
+  int notifications_limit = 100;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -75,6 +79,7 @@ struct Subcommands {
   CLI::App *schedule_apply = nullptr, *schedule_ls = nullptr, *schedule_suspend = nullptr,
            *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
+  CLI::App* notifications_ls = nullptr;           // notifications (issue 13)
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -288,6 +293,19 @@ void AddScheduleCommands(CLI::App& app, Options& o, Subcommands& s) {
 }
 // --- end of schedules
 
+// --- Notifications (issue 13): the deliveries of sluice server's webhooks, from the store.
+void AddNotificationCommands(CLI::App& app, Options& o, Subcommands& s) {
+  auto* n = app.add_subcommand("notifications", "the webhooks sluice server calls "
+                               "(docs/notifications.md)");
+  n->require_subcommand(1);
+  s.notifications_ls = n->add_subcommand("ls", "list the deliveries, newest first, with their "
+                                         "attempts");
+  s.notifications_ls->add_flag("--failed", o.notifications_failed, "only those that failed");
+  s.notifications_ls->add_option("--limit", o.notifications_limit, "at most this many (100)")
+      ->check(CLI::Range(1, 10000));
+}
+// --- end of notifications
+
 // Completes the parsed options with what the command line left out: the output format, the
 // state dir from $SLUICE_HOME, the -p parameters. Returns false (having said why) on a bad -p.
 bool Resolve(Env& env, Options& o) {
@@ -380,6 +398,9 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.schedule_validate) return CmdScheduleValidate(env, g, o.file);
   if (*s.schedule_apply) return CmdScheduleApply(env, g, o.file);
   if (*s.schedule_ls) return CmdScheduleLs(env, g);
+  if (s.notifications_ls && *s.notifications_ls) {  // notifications (issue 13)
+    return CmdNotificationsLs(env, g, o.notifications_failed, o.notifications_limit);
+  }
   if (*s.schedule_suspend) return CmdScheduleSuspend(env, g, o.schedule_name, true);
   if (*s.schedule_resume) return CmdScheduleSuspend(env, g, o.schedule_name, false);
   if (*s.schedule_trigger) return CmdScheduleTrigger(env, g, o.schedule_name, o.schedule_exec);
@@ -504,6 +525,7 @@ int main(int argc, char** argv) {
   AddToolCommands(app, o, s);
   AddServerCommands(app, o, s);
   AddScheduleCommands(app, o, s);
+  AddNotificationCommands(app, o, s);  // notifications (issue 13)
   AddClientCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {

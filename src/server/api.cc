@@ -1,6 +1,7 @@
 // The API's handlers (api.h). Runs are read through the same views as `sluice ... -o json`
 // (cli/views.h), so the API and the CLI show the same documents.
 #include "server/api.h"
+#include "server/notifier.h"
 #include "server/store_pool.h"
 #include "server/workers.h"
 
@@ -273,6 +274,7 @@ ApiResponse Metrics(const ApiContext& ctx) {
   auto work = WorkerGauges(ctx);  // workers.cc
   if (!work) return FromError(work.error());
   r.body += *work;
+  if (ctx.notifier) r.body += ctx.notifier->Render();  // notifications (issue 13)
   if (ctx.leading) {
     r.body += "# HELP sluice_server_leader Whether this server leads the servers that share its store.\n"
               "# TYPE sluice_server_leader gauge\n";
@@ -310,6 +312,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddGovernanceRoutes(router, ctx);
   AddArtifactRoutes(router, ctx);
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
+  AddNotificationRoutes(router, ctx);  // notifications (issue 13)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 

@@ -19,6 +19,7 @@ namespace sluice {
 
 class Store;
 class StorePool;
+class Notifier;  // notifications (issue 13; notifier.h)
 
 // What every handler shares. A request's store handle comes from the server's pool (store_pool.h)
 // at its first store read, and goes back when the request's StoreScope ends.
@@ -38,6 +39,8 @@ struct ApiContext {
   std::map<std::string, int64_t> retention_by_ns = {};  // --retention NS=D (0: never)
   // The handles requests check out (server.cc makes it); null: each thread opens its own.
   StorePool* pool = nullptr;
+  // The webhooks' outbox (notifier.h): its leader step, its counters; null in tests.
+  Notifier* notifier = nullptr;
   // The calling thread's store. Within a StoreScope (a request, a stream's step) with a pool:
   // the scope's handle, checked out of the pool at the first call (this may wait, and fails
   // when the pool stays busy: the scope is then busy()). Elsewhere (the leader's and the lease
@@ -113,6 +116,8 @@ void AddApprovalRoutes(Router& router, const ApiContext& ctx);
 
 // Breakers, policy eval and the audit log (governance_api.cc), added by AddApiRoutes.
 void AddGovernanceRoutes(Router& router, const ApiContext& ctx);
+// GET /api/v1/notifications (notifications_api.cc; issue 13), added by AddApiRoutes.
+void AddNotificationRoutes(Router& router, const ApiContext& ctx);
 // Artifacts by digest (artifacts_api.cc), added by AddApiRoutes.
 void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 

@@ -3,6 +3,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/prune.h"
+#include "server/notifier.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -44,6 +45,9 @@ void Leader::Loop() {
       KeepRunsGoing();
       FireSchedules();  // schedules (issue 13): scheduler.cc
       PruneWhenDue();
+      if (ctx_.notifier) {  // notifications (issue 13): notifier.h
+        if (auto store = ctx_.ThreadStore()) ctx_.notifier->Enqueue(**store);
+      }
     }
     if (!now) {
       idle_.clear();  // a new leader looks afresh

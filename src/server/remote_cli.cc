@@ -40,7 +40,7 @@ const std::set<std::string>& ClientCommands() {
   static const std::set<std::string> kCommands = {
       "run",    "runs",      "status",  "events", "logs",     "cancel",   "whoami", "login",
       "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
-      "audit",  "schedule",  "backfill"};
+      "audit",  "schedule",  "backfill", "notifications"};
   return kCommands;
 }
 

@@ -83,6 +83,8 @@ struct MoreClientOptions {
   double gpus = 0;
   bool stats = false, all = false;
   ScheduleClientOptions schedules;  // remote_schedules.cc
+  bool notifications_failed = false;  // notifications ls --failed (issue 13)
+  int notifications_limit = 100;
 };
 void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
 // Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli/cli_support.h"
+#include "cli/notifications.h"
 #include "cli/policy_cmds.h"
 #include "cli/render.h"
 #include "common/strings.h"
@@ -107,6 +108,16 @@ int RemoteBreakers(RemoteContext& c) {
   return Print(c, *items, BreakersText);
 }
 
+// notifications ls (issue 13; cli/notifications.h renders what the API gives).
+int RemoteNotifications(RemoteContext& c, bool failed, int limit) {
+  auto items = ItemsOf(Expect2xx(
+      c.api.Get(fmt::format("/api/v1/notifications?limit={}{}", std::min(limit, 1000),
+                            failed ? "&failed=true" : "")),
+      c.api.server()));
+  if (!items) return Report(items.error());
+  return Print(c, *items, NotificationsText);
+}
+
 int RemoteBreakerOrder(RemoteContext& c, const std::string& order, const std::string& name) {
   auto v = JsonOf(Expect2xx(c.api.Post(fmt::format("/api/v1/breakers/{}/{}", PathEscape(name), order),
                                        "{}"),
@@ -192,6 +203,11 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   s["audit verify"]->add_option("--head", o.head);
   s["audit export"] = audit->add_subcommand("export");
   AddScheduleClientCommands(app, o.schedules, s);  // schedules (issue 13)
+  auto* notifications = app.add_subcommand("notifications");  // notifications (issue 13)
+  notifications->require_subcommand(1);
+  s["notifications ls"] = notifications->add_subcommand("ls");
+  s["notifications ls"]->add_flag("--failed", o.notifications_failed);
+  s["notifications ls"]->add_option("--limit", o.notifications_limit)->check(CLI::Range(1, 10000));
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -209,6 +225,9 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
     return RemoteResume(env, c, o.run_id, name == std::string("rollback"));
   }
   if (int rc = DispatchSchedules(env, c, o.schedules, s); rc >= 0) return rc;  // schedules
+  if (*s["notifications ls"]) {
+    return RemoteNotifications(c, o.notifications_failed, o.notifications_limit);
+  }
   if (*s["approvals"]) return RemoteApprovals(c, o.all);
   if (*s["approve"]) return RemoteVote(c, o.run_id, o.task, true, o.comment);
   if (*s["reject"]) return RemoteVote(c, o.run_id, o.task, false, o.comment);

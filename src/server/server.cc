@@ -21,6 +21,7 @@
 #include "common/value.h"
 #include "server/api.h"
 #include "server/leader.h"
+#include "server/notifier.h"
 #include "server/store_pool.h"
 #include "server/workers.h"
 #include "store/store.h"
@@ -433,6 +434,8 @@ int RunServer(Env& env, const ServerOptions& o) {
   ProtectStateFiles(env, g.state_dir);  // the state folder's modes, as every sluice command keeps
   (void)env.time_zones();               // made before the threads that share it
   if (auto store = OpenStore(env, g, true); !store) return Report(store.error());
+  auto notifications = LoadNotifications(env, g.state_dir);  // issue 13: a bad one is exit 2
+  if (!notifications) return Report(notifications.error());
   // Signals are taken by one thread (sigwait) before any other starts, so none of the server's
   // threads is interrupted by them.
   sigset_t stop;
@@ -466,19 +469,20 @@ int RunServer(Env& env, const ServerOptions& o) {
   StorePool pool([&env, &g] { return OpenStore(env, g, false); }, o.store_handles,
                  int64_t{o.store_wait_s} * 1'000'000);
   ctx.pool = &pool;
+  Notifier notifier(ctx, std::move(*notifications));  // issue 13: STATE/notifications.yaml
+  ctx.notifier = &notifier;
   HttpEdge edge(env, o, ctx, metrics);
   edge.Install(*svr);
   const auto& [host, port] = *hp;
   const int bound = port == 0 ? svr->bind_to_any_port(host) : (svr->bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    return Report(Error(ErrorCode::kIo, fmt::format("cannot listen on {}", o.listen)));
-  }
+  if (bound < 0) return Report(Error(ErrorCode::kIo, fmt::format("cannot listen on {}", o.listen)));
   std::printf("sluice server listening on %s://%s:%d\n", o.tls_cert.empty() ? "http" : "https",
               host.c_str(), bound);
   std::fflush(stdout);
   Leader leader(ctx);
   ctx.leading = leader.leading_flag();
   leader.Start();
+  notifier.Start();  // delivers while this server leads; ends after the leader (declared first)
   LeaseSweeper sweeper(ctx);  // workers.h; times leases while this server leads
   std::atomic<bool> signalled{false};
   std::thread signals([&] {

@@ -202,6 +202,32 @@ struct AuditCheck {
   std::string head;       // the last record's hash
 };
 
+// --- Notifications (issue 13; store_notifications.cc, docs/notifications.md): the outbox of
+// the webhooks `sluice server` calls.
+// One delivery of one event to one hook, and what became of its attempts.
+struct NotificationRow {
+  int64_t id = 0;             // assigned by the store, increasing
+  std::string hook;           // the hook's name in notifications.yaml (its URL is not stored)
+  std::string event;          // run.failed | run.succeeded | approval.requested | breaker.opened
+  std::string source;         // "event:SEQ" or "breaker:SEQ": what it tells of (unique per hook)
+  std::string run_id;         // "" for a breaker's
+  std::string payload;        // the JSON body POSTed
+  std::string state = "pending";  // pending | delivered | failed
+  int64_t attempts = 0;
+  int64_t last_status = 0;    // the HTTP status of the last attempt; 0: none came
+  std::string last_error;     // why the last attempt failed; "" when it did not
+  int64_t created_us = 0;
+  int64_t next_us = 0;        // pending: when the next attempt is due
+  int64_t delivered_us = 0;   // delivered: when
+};
+// How far the leader has read the event log and the breaker transitions for notifications.
+struct NotifyWatermark {
+  int64_t event_seq = 0;
+  int64_t breaker_seq = 0;
+  bool operator==(const NotifyWatermark&) const = default;
+};
+// --- end of notifications
+
 // Changes a breaker's data in place and returns the transitions to record.
 using BreakerUpdate = std::function<Result<std::vector<BreakerTransitionRow>>(std::string& data)>;
 
@@ -215,7 +241,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 13;
+  static constexpr int kSchemaVersion = 14;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -347,6 +373,28 @@ class Store : public EventSink {
   Result<std::vector<ScheduleRow>> ListSchedules(const std::string& ns);
   Status AdvanceWatermark(const std::string& ns, const std::string& name, int64_t watermark_us);
   Result<std::vector<std::pair<std::string, std::string>>> ScheduledRuns();
+  // --- Notifications (store_notifications.cc). NotificationWatermark gives the outbox's
+  // watermark; a store that has none yet starts it at the newest event and transition (a new
+  // outbox does not tell of the past). NotableEvents gives the run.finished and
+  // approval.requested events with after < seq <= upto, at most `limit`, by seq;
+  // OpeningTransitions the breaker transitions to open or forced-open likewise, with their seq.
+  // EnqueueNotifications moves the watermark from `from` to `to` and adds `rows` (one per hook
+  // and source; a repeated one is ignored), in one transaction: kConflict, nothing stored, when
+  // the watermark is no longer `from` (another leader moved it). DueNotifications gives the
+  // pending rows due at `now_us`, oldest first. RecordAttempt stores a pending row's attempts,
+  // status, error, state and times. ListNotifications gives the newest `limit` rows (only the
+  // failed ones with `failed_only`), newest first.
+  Result<NotifyWatermark> NotificationWatermark();
+  Result<std::vector<Event>> NotableEvents(int64_t after, int64_t upto, int limit);
+  Result<std::vector<std::pair<int64_t, BreakerTransitionRow>>> OpeningTransitions(
+      int64_t after, int64_t upto, int limit);
+  Result<int64_t> LastBreakerTransitionSeq();
+  Status EnqueueNotifications(const NotifyWatermark& from, const NotifyWatermark& to,
+                              const std::vector<NotificationRow>& rows);
+  Result<std::vector<NotificationRow>> DueNotifications(int64_t now_us, int limit);
+  Status RecordAttempt(const NotificationRow& row);
+  Result<std::vector<NotificationRow>> ListNotifications(bool failed_only, int limit);
+  // --- end of notifications
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 
