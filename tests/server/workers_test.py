@@ -513,6 +513,7 @@ def the_team_example_runs_the_ml_pipeline_on_two_workers_over_postgresql():
     p = subprocess.run([script, run_e2e.SLUICE], capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
     assert "PostgreSQL at postgresql://" in p.stdout and "succeeded" in p.stdout, p.stdout
+    assert "is in namespace ml" in p.stdout, p.stdout
     ran = " ".join(l.split(":", 1)[1] for l in p.stdout.splitlines() if l.startswith(("  one:", "  two:")))
     # A worker reuses an ended attempt's folder for its next one: one of the two may hide the
     # other's, never a local task's.
