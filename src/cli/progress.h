@@ -17,6 +17,7 @@ class ProgressPrinter : public RunObserver {
   // Buffers the event's line; it is shown once its commit succeeded (Committed), never when
   // the run stops before that (a full disk): the output shows only what the store holds.
   void OnEvent(const Event& e, const Progress& p) override;
+  bool ShowsRunning() const override { return tty_; }  // only the status line shows it
   void Committed() override;
   // Writes the committed lines of this loop turn in one write (the engine calls it before it
   // waits).

@@ -111,5 +111,13 @@ TEST(ProgressPrinter, TheStatusLineOnATerminalShowsTheTimeSinceTheRunBegan) {
   EXPECT_EQ(Written(f), "\r[1/4 1:05] running: train\x1b[K");
 }
 
+// Only a terminal's status line lists what runs: the recorder lists it (a walk of every open
+// instance per event) only for an observer that shows it.
+TEST(ProgressPrinter, AsksForTheRunningListOnlyWhenItDrawsAStatusLine) {
+  FakeClock clock;
+  EXPECT_TRUE(ProgressPrinter(stderr, /*tty=*/true, /*color=*/false, clock).ShowsRunning());
+  EXPECT_FALSE(ProgressPrinter(stderr, /*tty=*/false, /*color=*/false, clock).ShowsRunning());
+}
+
 }  // namespace
 }  // namespace sluice

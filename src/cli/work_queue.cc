@@ -29,6 +29,7 @@ class StoreWorkQueue : public WorkQueue {
       w.memory_bytes = std::llround(r.memory);
       w.gpu_milli = std::llround(r.gpu * 1000);
       w.created_us = now;
+      w.ready_us = r.ready_us;
       rows.push_back(std::move(w));
     }
     auto ids = store_.EnqueueWork(rows);

@@ -98,7 +98,7 @@ TEST(WorkQueueExecutor, WorkerAttemptsAreQueuedRowsAndLocalOnesProcesses) {
   o.slots = 1;
   o.labels = {{"gpu", "1"}};
   o.cpu_milli = o.memory_bytes = o.gpu_milli = -1;
-  auto leased = p.store->LeaseWork(o, 100, [] { return std::string("L1"); });
+  auto leased = p.store->LeaseWork(o, 50, 100, [] { return std::string("L1"); });
   ASSERT_EQ(leased->size(), 1u);
   AttemptEnd end;
   end.how = AttemptEnd::How::kExited;
@@ -172,7 +172,7 @@ TEST(WorkQueueExecutor, AfterARestartAttemptsAreAdoptedEndedOrLostByTheirRows) {
   o.slots = 1;
   o.labels = {{"gpu", "1"}};
   o.cpu_milli = o.memory_bytes = o.gpu_milli = -1;
-  auto leased = p.store->LeaseWork(o, 100, [] { return std::string("L1"); });
+  auto leased = p.store->LeaseWork(o, 50, 100, [] { return std::string("L1"); });
   ASSERT_EQ((*leased)[0].task, "waiting");
   ASSERT_TRUE(p.store->ExpireLeases(200, R"({"how":"lost","message":"gone"})"));
 

@@ -75,6 +75,10 @@ class EventSink {
   // Commit: the run must stop.
   virtual int64_t PublishDueUs() const { return -1; }
   virtual Status Publish() { return {}; }
+  // One attempt started `latency_us` after its task became ready (a local attempt, spawned):
+  // a sample of the ready -> start histogram that /metrics serves, which the sink writes with
+  // what it commits or publishes next (store/ready_to_start.h). A sink may ignore it.
+  virtual void ObserveReadyToStart(int64_t latency_us) { (void)latency_us; }
 };
 
 }  // namespace sluice

@@ -97,7 +97,10 @@ void RunLoop::Submit(std::vector<std::pair<int, AttemptRequest>>& starts) {
   if (starts.empty()) return;
   std::vector<AttemptRequest> batch;
   batch.reserve(starts.size());
-  for (auto& [i, req] : starts) batch.push_back(std::move(req));
+  for (auto& [i, req] : starts) {
+    req.ready_us = state_.at(i).ready_us;
+    batch.push_back(std::move(req));
+  }
   std::vector<Result<AttemptHandle>> handles = executor_.Submit(batch);
   for (size_t k = 0; k < starts.size(); ++k) {
     const int i = starts[k].first;
@@ -108,6 +111,8 @@ void RunLoop::Submit(std::vector<std::pair<int, AttemptRequest>>& starts) {
       continue;
     }
     latencies_us_.push_back(now_ - state_.at(i).ready_us);
+    // A local attempt starts now; a queued one when a worker takes it (the store counts that).
+    if (batch[k].executor != "worker") rec_.ObserveReadyToStart(latencies_us_.back());
     running_[*handles[k]] = i;
     Event e;
     e.kind = EventKind::kAttemptSpawned;

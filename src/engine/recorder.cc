@@ -53,6 +53,7 @@ RunObserver::Progress Recorder::MakeProgress() const {
   RunObserver::Progress p;
   p.total = state_.size();
   p.finished = state_.finished_count();
+  if (!observer_->ShowsRunning()) return p;
   for (int i : state_.open()) {
     if (state_.at(i).handle) p.running.push_back(state_.at(i).name);
   }

@@ -34,6 +34,10 @@ class Recorder {
   }
   // Commits what was recorded since the last commit. The first failure is kept in error().
   Status Commit();
+  // A sample of ready -> start for the sink (EventSink::ObserveReadyToStart).
+  void ObserveReadyToStart(int64_t latency_us) {
+    if (sink_) sink_->ObserveReadyToStart(latency_us);
+  }
   // Publishes committed events when the sink is due to (see EventSink::PublishDueUs).
   Status PublishIfDue(int64_t now_us);
   int64_t PublishDueUs() const { return sink_ ? sink_->PublishDueUs() : -1; }

@@ -71,6 +71,7 @@ class FaultySink : public EventSink {
   Status Commit() override;
   int64_t PublishDueUs() const override { return real_.PublishDueUs(); }
   Status Publish() override { return real_.Publish(); }
+  void ObserveReadyToStart(int64_t latency_us) override { real_.ObserveReadyToStart(latency_us); }
 
  private:
   EventSink& real_;

@@ -78,6 +78,9 @@ struct AttemptRequest {
   std::string executor = "local";
   std::vector<std::pair<std::string, std::string>> labels;
   double cpu = 0, memory = 0, gpu = 0;
+  // When its task became ready (the engine's clock; 0: not known). A data plane that starts
+  // the attempt later than it is submitted (a queue) measures ready -> start from it.
+  int64_t ready_us = 0;
   // Secrets (spec.secrets, and env values that read secret params): the executor hands them to
   // the attempt and must keep every value in `masked` out of what it stores or shows (logs,
   // files left in the attempt's folder, outputs, messages). Never recorded anywhere.

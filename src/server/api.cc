@@ -271,6 +271,9 @@ ApiResponse Metrics(const ApiContext& ctx) {
   if (!tasks) return FromError(tasks.error());
   r.body += GaugeFamily("sluice_runs", "Runs in the store, by recorded status.", "status", *runs);
   r.body += GaugeFamily("sluice_tasks", "Tasks in the store, by recorded state.", "state", *tasks);
+  auto ready_to_start = (*store)->ReadyToStart();
+  if (!ready_to_start) return FromError(ready_to_start.error());
+  r.body += ReadyToStartFamily(*ready_to_start);
   auto work = WorkerGauges(ctx);  // workers.cc
   if (!work) return FromError(work.error());
   r.body += *work;

@@ -92,4 +92,23 @@ std::string GaugeFamily(const std::string& name, const std::string& help, const 
   return out;
 }
 
+std::string ReadyToStartFamily(const ReadyToStartHistogram& h) {
+  std::string out =
+      "# HELP sluice_task_ready_to_start_seconds Time from a task becoming ready to its attempt "
+      "starting: spawned by its engine (executor: local), or taken by a worker.\n"
+      "# TYPE sluice_task_ready_to_start_seconds histogram\n";
+  int64_t cumulative = 0, sum_us = 0;
+  for (size_t b = 0; b < ReadyToStartHistogram::kBoundsUs.size(); ++b) {
+    cumulative += h.samples[b];
+    out += fmt::format("sluice_task_ready_to_start_seconds_bucket{{le=\"{}\"}} {}\n",
+                       static_cast<double>(ReadyToStartHistogram::kBoundsUs[b]) / 1e6, cumulative);
+  }
+  for (size_t b = 0; b < h.samples.size(); ++b) sum_us += h.sum_us[b];
+  cumulative += h.samples.back();
+  out += fmt::format("sluice_task_ready_to_start_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  out += fmt::format("sluice_task_ready_to_start_seconds_sum {}\n", static_cast<double>(sum_us) / 1e6);
+  out += fmt::format("sluice_task_ready_to_start_seconds_count {}\n", cumulative);
+  return out;
+}
+
 }  // namespace sluice

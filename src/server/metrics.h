@@ -10,6 +10,8 @@
 #include <tuple>
 #include <vector>
 
+#include "store/ready_to_start.h"
+
 namespace sluice {
 
 class RequestMetrics {
@@ -40,6 +42,9 @@ class RequestMetrics {
 // A gauge family's lines: "# HELP", "# TYPE" and one sample per label value.
 std::string GaugeFamily(const std::string& name, const std::string& help, const std::string& label,
                         const std::vector<std::pair<std::string, int64_t>>& samples);
+// sluice_task_ready_to_start_seconds: the histogram of ready -> start the store holds
+// (store/ready_to_start.h), in the text format (cumulative buckets, sum, count).
+std::string ReadyToStartFamily(const ReadyToStartHistogram& h);
 // A label value escaped as the text format asks (backslash, quote, newline).
 std::string EscapeLabel(const std::string& v);
 

@@ -176,7 +176,8 @@ ApiResponse Lease(const ApiContext& ctx, WorkBell* bell, const ApiRequest& req) 
     const uint64_t seen = on_bell ? bell->generation() : 0;  // read first: no ring is missed
     auto store = ctx.ThreadStore();
     if (!store) return FromError(store.error());
-    auto granted = (*store)->LeaseWork(offer, clock.NowUs() + ctx.lease_us,
+    const int64_t now = clock.NowUs();
+    auto granted = (*store)->LeaseWork(offer, now, now + ctx.lease_us,
                                        [&] { return RandomHex(ctx.env); });
     if (!granted) return FromError(granted.error());
     if (!granted->empty() || clock.NowUs() >= until) {

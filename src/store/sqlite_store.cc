@@ -272,10 +272,12 @@ Status Store::Commit() {
   std::vector<Event> batch;
   batch.swap(m.pending);
   if (!m.journal) {
-    return m.InTransaction([&]() -> Status {
+    auto s = m.InTransaction([&]() -> Status {
       for (const auto& e : batch) SLUICE_TRY_STATUS(m.Insert(e));
-      return {};
+      return m.AddReadyToStart(m.ready_to_start);
     });
+    if (s) m.ready_to_start = {};
+    return s;
   }
   // Under an injected fsync fault every commit is published (and so synced), as without a journal.
   bool now = m.fail_fsync_at > 0 || m.unpublished.size() + batch.size() >= kPublishEvents ||
@@ -304,10 +306,14 @@ Status Store::Impl::PublishJournaled() {
   publishing = true;
   auto s = InTransaction([&]() -> Status {
     for (const auto& e : unpublished) SLUICE_TRY_STATUS(Insert(e));
+    SLUICE_TRY_STATUS(AddReadyToStart(ready_to_start));
     return Run("UPDATE runs SET journal_offset=? WHERE id=?", journal_end, journal_run);
   });
   publishing = false;
-  if (s) unpublished.clear();
+  if (s) {
+    unpublished.clear();
+    ready_to_start = {};
+  }
   return s;
 }
 

@@ -46,6 +46,7 @@
 #include "common/error.h"
 #include "common/event.h"
 #include "env/env.h"
+#include "store/ready_to_start.h"
 #include "store/work.h"
 
 namespace sluice {
@@ -241,7 +242,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 14;
+  static constexpr int kSchemaVersion = 15;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -319,10 +320,11 @@ class Store : public EventSink {
   Result<std::optional<WorkRow>> FindWork(const std::string& run_id, const std::string& task,
                                           int64_t attempt);
   // The worker's side. LeaseWork grants up to offer.slots queued rows that FitsWorker, oldest
-  // first, each under a new lease id from `new_lease` expiring at `expires_us`. Heartbeat
+  // first, each under a new lease id from `new_lease` expiring at `expires_us`, and adds each
+  // grant's ready -> start (`now_us` - its ready_us) to the histogram. Heartbeat
   // extends the leases in `held` that `worker` still holds and names those to kill.
   // EndWork records the end of a lease `worker` holds (kConflict when it holds it no more).
-  Result<std::vector<WorkRow>> LeaseWork(WorkerOffer offer, int64_t expires_us,
+  Result<std::vector<WorkRow>> LeaseWork(WorkerOffer offer, int64_t now_us, int64_t expires_us,
                                          const std::function<std::string()>& new_lease);
   Result<HeartbeatAnswer> Heartbeat(const std::string& worker,
                                     const std::vector<std::string>& held, int64_t expires_us);
@@ -347,6 +349,13 @@ class Store : public EventSink {
   Result<std::optional<WorkerRow>> FindWorker(const std::string& id);
   Status TouchWorker(const std::string& id, int64_t now_us);
   Result<int64_t> CountWorkers(int64_t since_us);
+  // The histogram of ready -> start (ready_to_start.h, store_metrics.cc). ObserveReadyToStart
+  // (EventSink) keeps an engine's sample in memory until its next commit or publish of events
+  // writes it; AddReadyToStart adds samples in a transaction of their own; ReadyToStart reads
+  // the sums of every writer so far, for /metrics.
+  void ObserveReadyToStart(int64_t latency_us) override;
+  Status AddReadyToStart(const ReadyToStartHistogram& h);
+  Result<ReadyToStartHistogram> ReadyToStart();
   // How many runs have each status, and tasks each state (as recorded), for /metrics.
   Result<std::vector<std::pair<std::string, int64_t>>> CountRunsByStatus();
   Result<std::vector<std::pair<std::string, int64_t>>> CountTasksByState();

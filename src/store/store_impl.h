@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "common/value.h"
+#include "store/ready_to_start.h"
 #include "store/sql.h"
 #include "store/store.h"
 
@@ -50,6 +51,13 @@ struct Store::Impl {
   std::vector<Event> unpublished;    // committed to the journal, not yet in the tables
   int64_t oldest_unpublished_us = 0;
   bool publishing = false;
+  // Samples of ready -> start this process observed (Store::ObserveReadyToStart), written with
+  // its next transaction of events (ready_to_start.h).
+  ReadyToStartHistogram ready_to_start;
+
+  // Adds `h` to the ready_to_start table (nothing when it is empty). REQUIRES: inside a
+  // transaction. The writers of events add ready_to_start and clear it once they committed.
+  Status AddReadyToStart(const ReadyToStartHistogram& h);
 
   // Writes the unpublished events into the tables and advances runs.journal_offset, in one
   // transaction.

@@ -88,9 +88,10 @@ CREATE TABLE work (
   lease TEXT NOT NULL DEFAULT '', lease_expires_us INTEGER NOT NULL DEFAULT 0,
   cancel INTEGER NOT NULL DEFAULT 0, end_json TEXT NOT NULL DEFAULT '',
   collected INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL,
-  UNIQUE (run_id, task, attempt));
+  ready_us INTEGER NOT NULL DEFAULT 0, UNIQUE (run_id, task, attempt));
 CREATE INDEX work_by_state ON work(state, id);
 CREATE INDEX work_by_lease ON work(lease);
+CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN ('ended','lost');
 CREATE TABLE workers (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, labels TEXT NOT NULL,
   slots INTEGER NOT NULL, registered_us INTEGER NOT NULL, seen_us INTEGER NOT NULL,
@@ -108,6 +109,8 @@ CREATE TABLE notifications (
   delivered_us INTEGER NOT NULL DEFAULT 0, UNIQUE (hook, source));
 CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE ready_to_start (
+  bucket INTEGER PRIMARY KEY, samples INTEGER NOT NULL DEFAULT 0, sum_us INTEGER NOT NULL DEFAULT 0);
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -239,6 +242,16 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 )sql",
+    // 14 -> 15 (issue 13, performance): the engine's look for ended work reads only the rows it
+    // has yet to collect (a partial index, not every ended row of every run); a queued row
+    // keeps when its attempt became ready, and ready_to_start holds the histogram of ready ->
+    // start that /metrics serves (store_metrics.cc).
+    R"sql(
+ALTER TABLE work ADD COLUMN ready_us INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN ('ended','lost');
+CREATE TABLE ready_to_start (
+  bucket INTEGER PRIMARY KEY, samples INTEGER NOT NULL DEFAULT 0, sum_us INTEGER NOT NULL DEFAULT 0);
+)sql",
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -331,9 +344,11 @@ CREATE TABLE work (
   state TEXT NOT NULL, worker TEXT NOT NULL DEFAULT '', lease TEXT NOT NULL DEFAULT '',
   lease_expires_us BIGINT NOT NULL DEFAULT 0, cancel BIGINT NOT NULL DEFAULT 0,
   end_json TEXT NOT NULL DEFAULT '', collected BIGINT NOT NULL DEFAULT 0,
-  created_us BIGINT NOT NULL, UNIQUE (run_id, task, attempt));
+  created_us BIGINT NOT NULL, ready_us BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (run_id, task, attempt));
 CREATE INDEX work_by_state ON work(state, id);
 CREATE INDEX work_by_lease ON work(lease);
+CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN ('ended','lost');
 CREATE TABLE workers (
   id TEXT COLLATE "C" PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
   labels TEXT NOT NULL, slots BIGINT NOT NULL, registered_us BIGINT NOT NULL,
@@ -352,6 +367,8 @@ CREATE TABLE notifications (
   UNIQUE (hook, source));
 CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL);
+CREATE TABLE ready_to_start (
+  bucket BIGINT PRIMARY KEY, samples BIGINT NOT NULL DEFAULT 0, sum_us BIGINT NOT NULL DEFAULT 0);
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -401,6 +418,13 @@ CREATE TABLE notifications (
   UNIQUE (hook, source));
 CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL);
+)sql",
+    // 14 -> 15: the rows to collect indexed, work.ready_us, the ready -> start histogram.
+    R"sql(
+ALTER TABLE work ADD COLUMN ready_us BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN ('ended','lost');
+CREATE TABLE ready_to_start (
+  bucket BIGINT PRIMARY KEY, samples BIGINT NOT NULL DEFAULT 0, sum_us BIGINT NOT NULL DEFAULT 0);
 )sql",
 };
 

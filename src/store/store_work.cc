@@ -22,7 +22,7 @@ namespace {
 
 #define WORK_COLUMNS                                                                       \
   "id,run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,state,worker," \
-  "lease,lease_expires_us,cancel,end_json,created_us"
+  "lease,lease_expires_us,cancel,end_json,created_us,ready_us"
 
 std::string LabelsJson(const std::vector<std::pair<std::string, std::string>>& labels) {
   ValueList out;
@@ -32,6 +32,7 @@ std::string LabelsJson(const std::vector<std::pair<std::string, std::string>>& l
 
 std::vector<std::pair<std::string, std::string>> ParseLabels(const std::string& json) {
   std::vector<std::pair<std::string, std::string>> out;
+  if (json == "[]") return out;  // most rows: no JSON parsed
   auto v = ParseJson(json);
   if (!v || !v->is_list()) return out;
   for (const Value& p : v->as_list()) {
@@ -62,6 +63,7 @@ WorkRow ReadWork(SqlStmt* st) {
   w.cancel = Int(st, 13) != 0;
   w.end = Text(st, 14);
   w.created_us = Int(st, 15);
+  w.ready_us = Int(st, 16);
   return w;
 }
 
@@ -73,10 +75,11 @@ Result<std::vector<int64_t>> Store::EnqueueWork(const std::vector<WorkRow>& rows
     for (const WorkRow& w : rows) {
       auto id = impl_->First<int64_t>(
           "INSERT INTO work(run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,"
-          "state,created_us) VALUES(?,?,?,?,?,?,?,?,'queued',?) "
+          "state,created_us,ready_us) VALUES(?,?,?,?,?,?,?,?,'queued',?,?) "
           "ON CONFLICT(run_id,task,attempt) DO NOTHING RETURNING id",
           [](SqlStmt* st) { return Int(st, 0); }, w.run_id, w.task, w.attempt, w.request,
-          LabelsJson(w.labels), w.cpu_milli, w.memory_bytes, w.gpu_milli, w.created_us);
+          LabelsJson(w.labels), w.cpu_milli, w.memory_bytes, w.gpu_milli, w.created_us,
+          w.ready_us);
       if (!id) return std::unexpected(id.error());
       if (!*id) {
         return Fail(ErrorCode::kConflict, "attempt {} of task {} of run {} is queued already",
@@ -117,7 +120,21 @@ Result<std::optional<WorkRow>> Store::FindWork(const std::string& run_id, const 
                                "attempt=?", ReadWork, run_id, task, attempt);
 }
 
-Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t expires_us,
+namespace {
+
+// The most queued rows one lease request looks at.
+constexpr int64_t kLeaseLook = 500;
+
+// What matching a queued row needs, without its request.
+struct Candidate {
+  int64_t id = 0;
+  WorkRow fit;  // labels and asks only
+};
+
+}  // namespace
+
+Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t now_us,
+                                              int64_t expires_us,
                                               const std::function<std::string()>& new_lease) {
   std::sort(offer.labels.begin(), offer.labels.end());
   if (offer.slots < 1) return std::vector<WorkRow>();
@@ -129,28 +146,53 @@ Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t expires
   if (!*any) return std::vector<WorkRow>();
   return impl_->InTransaction([&]() -> Result<std::vector<WorkRow>> {
     std::vector<WorkRow> granted;
-    if (offer.slots < 1) return granted;
-    // The oldest queued rows first; those that do not fit this worker wait for another. A
-    // bounded look keeps one lease request's transaction short.
-    auto queued = impl_->Rows<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE state='queued' "
-                                       "ORDER BY id LIMIT 500", ReadWork);
-    if (!queued) return std::unexpected(queued.error());
-    for (WorkRow& w : *queued) {
-      if (offer.slots < 1) break;
-      if (!FitsWorker(w, offer)) continue;
-      w.state = "leased";
-      w.worker = offer.worker;
-      w.lease = new_lease();
-      w.lease_expires_us = expires_us;
-      SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='leased', worker=?, lease=?, "
-                                   "lease_expires_us=? WHERE id=?", w.worker, w.lease,
-                                   expires_us, w.id));
-      --offer.slots;
-      if (offer.cpu_milli >= 0) offer.cpu_milli -= w.cpu_milli;
-      if (offer.memory_bytes >= 0) offer.memory_bytes -= w.memory_bytes;
-      if (offer.gpu_milli >= 0) offer.gpu_milli -= w.gpu_milli;
-      granted.push_back(std::move(w));
+    ReadyToStartHistogram started;
+    // The oldest queued rows first; those that do not fit this worker wait for another. SQL
+    // leaves out the rows that ask more than is free, and, for a worker without labels, those
+    // that ask for any; what is left is read in pages of the columns matching needs, so a
+    // worker that takes all it is shown reads no more rows than it has slots (the requests are
+    // read only for the rows granted). A bounded look keeps one request's transaction short.
+    const bool any_labels = !offer.labels.empty();
+    const int64_t page = std::max(offer.slots, 16);
+    int64_t after = 0, looked = 0;
+    while (offer.slots > 0 && looked < kLeaseLook) {
+      auto rows = impl_->Rows<Candidate>(
+          "SELECT id,labels,cpu_milli,memory_bytes,gpu_milli FROM work WHERE state='queued' AND "
+          "id>? AND (?<0 OR cpu_milli<=?) AND (?<0 OR memory_bytes<=?) AND (?<0 OR gpu_milli<=?) "
+          "AND (?<>0 OR labels='[]') ORDER BY id LIMIT ?",
+          [](SqlStmt* st) {
+            Candidate c;
+            c.id = Int(st, 0);
+            c.fit.labels = ParseLabels(Text(st, 1));
+            c.fit.cpu_milli = Int(st, 2);
+            c.fit.memory_bytes = Int(st, 3);
+            c.fit.gpu_milli = Int(st, 4);
+            return c;
+          },
+          after, offer.cpu_milli, offer.cpu_milli, offer.memory_bytes, offer.memory_bytes,
+          offer.gpu_milli, offer.gpu_milli, int64_t{any_labels}, page);
+      if (!rows) return std::unexpected(rows.error());
+      for (const Candidate& c : *rows) {
+        after = c.id;
+        if (offer.slots < 1) break;
+        if (!FitsWorker(c.fit, offer)) continue;
+        auto row = impl_->First<WorkRow>(
+            "UPDATE work SET state='leased', worker=?, lease=?, lease_expires_us=? WHERE id=? "
+            "RETURNING " WORK_COLUMNS, ReadWork, offer.worker, new_lease(), expires_us, c.id);
+        if (!row) return std::unexpected(row.error());
+        if (!*row) continue;
+        if ((*row)->ready_us > 0) started.Add(now_us - (*row)->ready_us);
+        --offer.slots;
+        if (offer.cpu_milli >= 0) offer.cpu_milli -= c.fit.cpu_milli;
+        if (offer.memory_bytes >= 0) offer.memory_bytes -= c.fit.memory_bytes;
+        if (offer.gpu_milli >= 0) offer.gpu_milli -= c.fit.gpu_milli;
+        granted.push_back(std::move(**row));
+      }
+      looked += static_cast<int64_t>(rows->size());
+      if (static_cast<int64_t>(rows->size()) < page) break;  // no more queued rows
     }
+    // A worker's attempt starts when a worker takes it: its sample of ready -> start.
+    SLUICE_TRY_STATUS(impl_->AddReadyToStart(started));
     return granted;
   });
 }

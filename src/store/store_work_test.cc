@@ -70,14 +70,14 @@ TEST_P(StoreWork, LeasesGoOldestFirstToTheWorkerThatFitsAndOnlyOnce) {
   auto again = store->EnqueueWork({Row("a")});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
-  auto plain = store->LeaseWork(Offer("w1", 5), 100, Leases());
+  auto plain = store->LeaseWork(Offer("w1", 5), 50, 100, Leases());
   ASSERT_TRUE(plain) << plain.error().message;
   ASSERT_EQ(plain->size(), 2u) << "the gpu task waits for a gpu worker";
   EXPECT_EQ((*plain)[0].task, "a");
   EXPECT_EQ((*plain)[1].task, "b");
   EXPECT_EQ((*plain)[0].state, "leased");
-  EXPECT_TRUE(store->LeaseWork(Offer("w2", 5), 100, Leases())->empty());
-  auto gpu = store->LeaseWork(Offer("w2", 5, {{"gpu", "1"}}), 100, Leases());
+  EXPECT_TRUE(store->LeaseWork(Offer("w2", 5), 50, 100, Leases())->empty());
+  auto gpu = store->LeaseWork(Offer("w2", 5, {{"gpu", "1"}}), 50, 100, Leases());
   ASSERT_EQ(gpu->size(), 1u);
   EXPECT_EQ((*gpu)[0].worker, "w2");
   EXPECT_EQ(*store->QueuedWork(), 0);
@@ -87,7 +87,7 @@ TEST_P(StoreWork, CapacityIsTakenByEachGrantBeforeTheNext) {
   ASSERT_TRUE(store->EnqueueWork({Row("a", {}, 1500), Row("b", {}, 1500), Row("c", {}, 500)}));
   WorkerOffer o = Offer("w", 4);
   o.cpu_milli = 2000;
-  auto got = store->LeaseWork(o, 100, Leases());
+  auto got = store->LeaseWork(o, 50, 100, Leases());
   ASSERT_EQ(got->size(), 2u);
   EXPECT_EQ((*got)[0].task, "a");
   EXPECT_EQ((*got)[1].task, "c") << "b does not fit the 0.5 cpu a leaves";
@@ -95,7 +95,7 @@ TEST_P(StoreWork, CapacityIsTakenByEachGrantBeforeTheNext) {
 
 TEST_P(StoreWork, HeartbeatsExtendHeldLeasesAndNameWhatToKill) {
   auto ids = store->EnqueueWork({Row("a"), Row("b")});
-  auto got = store->LeaseWork(Offer("w1", 2), 100, Leases());
+  auto got = store->LeaseWork(Offer("w1", 2), 50, 100, Leases());
   ASSERT_EQ(got->size(), 2u);
   const std::string a = (*got)[0].lease, b = (*got)[1].lease;
   ASSERT_TRUE(store->CancelWork((*ids)[1], "{}"));
@@ -110,7 +110,7 @@ TEST_P(StoreWork, HeartbeatsExtendHeldLeasesAndNameWhatToKill) {
 
 TEST_P(StoreWork, AnExpiredLeaseIsLostAndItsLateResultRefused) {
   ASSERT_TRUE(store->EnqueueWork({Row("a")}));
-  auto got = store->LeaseWork(Offer("w1", 1), 100, Leases());
+  auto got = store->LeaseWork(Offer("w1", 1), 50, 100, Leases());
   const std::string lease = (*got)[0].lease;
   ASSERT_TRUE(store->GraceLeases(300));  // a server that starts gives it a full lease time
   EXPECT_EQ(*store->ExpireLeases(200, "{\"how\":\"lost\"}"), 0);
@@ -128,7 +128,7 @@ TEST_P(StoreWork, AnExpiredLeaseIsLostAndItsLateResultRefused) {
 
 TEST_P(StoreWork, EndsAreCollectedOnceAndACancelledQueuedRowEndsAtOnce) {
   auto ids = store->EnqueueWork({Row("a"), Row("b")});
-  auto got = store->LeaseWork(Offer("w1", 1), 100, Leases());
+  auto got = store->LeaseWork(Offer("w1", 1), 50, 100, Leases());
   ASSERT_EQ(got->size(), 1u);
   auto end = store->EndWork("w1", (*got)[0].lease, "{\"how\":\"exited\",\"exitCode\":0}");
   ASSERT_TRUE(end) << end.error().message;
@@ -147,7 +147,7 @@ TEST_P(StoreWork, EndsAreCollectedOnceAndACancelledQueuedRowEndsAtOnce) {
 
 TEST_P(StoreWork, ABatchOfEndsIsRecordedTogetherAndRefusesOnlyLeasesNoLongerHeld) {
   ASSERT_TRUE(store->EnqueueWork({Row("a"), Row("b"), Row("c")}));
-  auto got = store->LeaseWork(Offer("w1", 3), 100, Leases());
+  auto got = store->LeaseWork(Offer("w1", 3), 50, 100, Leases());
   ASSERT_EQ(got->size(), 3u);
   auto ends = store->EndWorks("w1", {{(*got)[0].lease, "{\"how\":\"exited\"}"},
                                      {"lease-unknown", "{}"},
@@ -164,6 +164,81 @@ TEST_P(StoreWork, ABatchOfEndsIsRecordedTogetherAndRefusesOnlyLeasesNoLongerHeld
   EXPECT_EQ((*ended)[0].task, "a");
   EXPECT_EQ((*ended)[1].task, "c");
   EXPECT_EQ((*ended)[1].end, "{\"how\":\"signaled\"}");
+}
+
+// The lease query filters in SQL and reads in pages: a worker finds what fits past more rows
+// that do not than one page holds, and gets each granted row whole (its request included).
+TEST_P(StoreWork, ALeaseFindsWhatFitsPastAPageOfRowsThatDoNot) {
+  std::vector<WorkRow> rows;
+  for (int k = 0; k < 40; ++k) rows.push_back(Row("gpu" + std::to_string(k), {{"gpu", "1"}}));
+  rows.push_back(Row("big", {}, 4000));
+  rows.push_back(Row("p1"));
+  rows.push_back(Row("p2"));
+  ASSERT_TRUE(store->EnqueueWork(rows));
+  WorkerOffer plain = Offer("w1", 1);
+  plain.cpu_milli = 2000;
+  auto got = store->LeaseWork(plain, 50, 100, Leases());
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].task, "p1") << "past 40 rows asking for a label and one asking 4 cpus";
+  EXPECT_EQ((*got)[0].request, "{\"task\":\"p1\"}");
+  EXPECT_EQ((*got)[0].state, "leased");
+  EXPECT_EQ((*got)[0].worker, "w1");
+  EXPECT_EQ((*got)[0].lease, "lease-1");
+  EXPECT_EQ((*got)[0].lease_expires_us, 100);
+  auto gpu = store->LeaseWork(Offer("w2", 50, {{"gpu", "1"}}), 50, 100, Leases());
+  ASSERT_TRUE(gpu) << gpu.error().message;
+  ASSERT_EQ(gpu->size(), 42u) << "every gpu row, then big and p2 (its cpu is unbounded)";
+  EXPECT_EQ(gpu->back().task, "p2");
+  ASSERT_EQ((*gpu)[0].labels.size(), 1u);
+  EXPECT_EQ((*gpu)[0].labels[0].first, "gpu");
+  EXPECT_EQ(*store->QueuedWork(), 0);
+}
+
+// ready -> start (store/ready_to_start.h): a lease adds each grant's wait since its ready time;
+// an engine's samples are written with its next commit of events.
+TEST_P(StoreWork, GrantsAndEnginesAddTheirReadyToStartToTheHistogram) {
+  WorkRow a = Row("a"), b = Row("b"), c = Row("c");
+  a.ready_us = 49'000;  // 1 ms before the grant: the first bucket (le 1 ms holds 1 ms)
+  b.ready_us = 30'000;  // 20 ms: le 25 ms
+  ASSERT_TRUE(store->EnqueueWork({a, b, c}));
+  ASSERT_TRUE(store->LeaseWork(Offer("w1", 3), 50'000, 900'000, Leases()));
+  auto h = store->ReadyToStart();
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->samples[0], 1);
+  EXPECT_EQ(h->samples[4], 1);
+  int64_t total = 0, sum = 0;
+  for (size_t k = 0; k < h->samples.size(); ++k) {
+    total += h->samples[k];
+    sum += h->sum_us[k];
+  }
+  EXPECT_EQ(total, 2) << "c's ready time is not known: no sample";
+  EXPECT_EQ(sum, 21'000);
+
+  RunRecord run;
+  run.id = "r1";
+  run.pipeline = "p";
+  run.status = "pending";
+  run.created_us = 1;
+  Event created;
+  created.run_id = "r1";
+  created.kind = EventKind::kRunCreated;
+  ASSERT_TRUE(store->CreateRun(run, {}, created));
+  store->ObserveReadyToStart(3'000'000);
+  store->ObserveReadyToStart(60'000'000);
+  EXPECT_EQ(store->ReadyToStart()->samples[11], 0) << "not before the engine commits";
+  Event spawned = created;
+  spawned.kind = EventKind::kAttemptSpawned;
+  store->Append(spawned);
+  ASSERT_TRUE(store->Commit());
+  ReadyToStartHistogram more;
+  more.Add(3'000'000);
+  ASSERT_TRUE(store->AddReadyToStart(more));
+  h = store->ReadyToStart();
+  EXPECT_EQ(h->samples[11], 2) << "le 5 s";
+  EXPECT_EQ(h->samples[13], 1) << "above 10 s";
+  EXPECT_EQ(h->sum_us[13], 60'000'000);
+  EXPECT_EQ(h->samples[0], 1) << "kept";
 }
 
 TEST_P(StoreWork, WorkersAreFoundAndCountedBySinceWhenTheyWereSeen) {

@@ -34,6 +34,7 @@ struct WorkRow {
   bool cancel = false;  // the engine asked for it to stop
   std::string end;      // ended, lost: the AttemptEnd as JSON
   int64_t created_us = 0;
+  int64_t ready_us = 0;  // when its task became ready (the engine's clock); 0: not known
 };
 
 // What a worker offers when it asks for work: its labels and what it has free now.

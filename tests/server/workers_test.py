@@ -359,6 +359,47 @@ def metrics_show_the_lease_queue_depth_and_the_workers_connected():
     assert metric("sluice_work_queue_depth") == before, "a cancelled queued row leaves the queue"
 
 
+def ready_to_start():
+    """The ready -> start histogram of /metrics: [(le, cumulative count)], sum, count."""
+    status, _, data = SERVER.request("GET", "/metrics")
+    assert status == 200, status
+    buckets, total, count = [], None, None
+    for line in data.decode().splitlines():
+        if line.startswith('sluice_task_ready_to_start_seconds_bucket{le="'):
+            le = line.split('"')[1]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[1])))
+        elif line.startswith("sluice_task_ready_to_start_seconds_sum "):
+            total = float(line.split()[1])
+        elif line.startswith("sluice_task_ready_to_start_seconds_count "):
+            count = float(line.split()[1])
+    assert buckets and total is not None and count is not None, data.decode()
+    return buckets, total, count
+
+
+@test
+def metrics_count_every_started_attempt_in_the_ready_to_start_histogram():
+    _, sum_before, before = ready_to_start()
+    run = submit(pipeline(
+        "    - {name: w1, executor: worker, run: [echo, one]}\n"
+        "    - {name: w2, executor: worker, needs: [w1], run: [builtin:noop]}\n"
+        "    - {name: l1, run: [echo, here]}\n"
+        "    - {name: l2, needs: [l1, w2], run: [echo, after]}\n"
+        "    - {name: skipped, run: [builtin:noop]}\n"))
+    st = wait_finished(run)
+    assert st["status"] == "succeeded", (st, engine_log(run))
+    started = len(st["attempts"])
+    assert started == 4, st["attempts"]
+    buckets, total, count = ready_to_start()
+    assert count - before == started, (count, before, started, "local and worker attempts, "
+                                       "not the local builtin, which takes no attempt")
+    assert total >= sum_before, (total, sum_before)
+    les = [le for le, _ in buckets]
+    assert les == sorted(les) and les[0] == 0.001 and les[-2] == 10 and les[-1] == float("inf"), les
+    counts = [n for _, n in buckets]
+    assert counts == sorted(counts), f"buckets are cumulative: {buckets}"
+    assert counts[-1] == count, (buckets, count)
+
+
 def version():
     return json.loads(ENV.sluice("-o", "json", "version", check=0).stdout)["version"]
 
