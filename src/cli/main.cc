@@ -10,6 +10,7 @@
 #include "cli/rerun.h"
 #include "cli/schedule_cmds.h"
 #include "cli/schedules.h"
+#include "cli/trigger_cmds.h"
 
 #include <fmt/format.h>
 
@@ -58,6 +59,8 @@ struct Options {
   // --- retention: sluice prune --older-than DURATION [--dry-run]
   std::string prune_older_than;
   bool prune_dry_run = false;
+  // --- triggers: sluice trigger apply FILE | ls | rotate NAME | rm NAME
+  std::string trigger_name;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -74,6 +77,8 @@ struct Subcommands {
   CLI::App *schedule_apply = nullptr, *schedule_ls = nullptr, *schedule_suspend = nullptr,
            *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
+  CLI::App *trigger_apply = nullptr, *trigger_ls = nullptr, *trigger_rotate = nullptr,
+           *trigger_rm = nullptr;  // webhook triggers (docs/triggers.md)
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -287,6 +292,23 @@ void AddScheduleCommands(CLI::App& app, Options& o, Subcommands& s) {
 }
 // --- end of schedules
 
+// --- Webhook triggers (docs/triggers.md): stored here, fired through `sluice server`.
+void AddTriggerCommands(CLI::App& app, Options& o, Subcommands& s) {
+  auto* trigger = app.add_subcommand("trigger", "webhook triggers: apply, list, rotate the token "
+                                     "of, remove (they fire through sluice server)");
+  trigger->require_subcommand(1);
+  s.trigger_apply = trigger->add_subcommand("apply", "store the triggers of a file; prints a new "
+                                            "trigger's token once");
+  s.trigger_apply->add_option("file", o.file, "trigger file")->required();
+  s.trigger_ls = trigger->add_subcommand("ls", "list the stored triggers");
+  s.trigger_rotate = trigger->add_subcommand("rotate", "give a trigger a new token (printed once)");
+  s.trigger_rm = trigger->add_subcommand("rm", "remove a trigger");
+  for (CLI::App* c : {s.trigger_rotate, s.trigger_rm}) {
+    c->add_option("name", o.trigger_name, "the trigger's name")->required();
+  }
+}
+// --- end of triggers
+
 // Completes the parsed options with what the command line left out: the output format, the
 // state dir from $SLUICE_HOME, the -p parameters. Returns false (having said why) on a bad -p.
 bool Resolve(Env& env, Options& o) {
@@ -385,6 +407,10 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.backfill) {
     return CmdBackfill(env, g, o.schedule_name, o.schedule_from, o.backfill_to, o.schedule_exec);
   }
+  if (*s.trigger_apply) return CmdTriggerApply(env, g, o.file);  // triggers
+  if (*s.trigger_ls) return CmdTriggerLs(env, g);
+  if (*s.trigger_rotate) return CmdTriggerRotate(env, g, o.trigger_name);
+  if (*s.trigger_rm) return CmdTriggerRm(env, g, o.trigger_name);
   return 2;
 }
 
@@ -501,6 +527,7 @@ int main(int argc, char** argv) {
   AddToolCommands(app, o, s);
   AddServerCommands(app, o, s);
   AddScheduleCommands(app, o, s);
+  AddTriggerCommands(app, o, s);
   AddClientCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {

@@ -268,7 +268,7 @@ int CmdRerun(Env& env, const GlobalOptions& g, const RerunOptions& o) {
   }
   // Only now, admitted: a pipeline's secret commands are its author's code.
   if (auto s = FetchRunSecrets(env, plan, bound->secrets.get()); !s) return Report(s.error());
-  Resubmission again{old->id, o.from, std::move(*reused), Value()};  // a rerun is no scheduled run: schedule.* are null
+  Resubmission again{old->id, o.from, std::move(*reused), Value(), Value()};  // a rerun is no scheduled run: schedule.* are null
   const size_t n_reused = again.reused.size();
   auto run = CreateRunRecord(env, who->Actor(), *store, plan, bound->stored, bound->digests,
                              admitted->decisions, &again);

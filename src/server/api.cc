@@ -250,6 +250,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddGovernanceRoutes(router, ctx);
   AddArtifactRoutes(router, ctx);
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
+  AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 

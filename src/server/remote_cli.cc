@@ -39,7 +39,7 @@ const std::set<std::string>& ClientCommands() {
   static const std::set<std::string> kCommands = {
       "run",    "runs",      "status",  "events", "logs",     "cancel",   "whoami", "login",
       "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
-      "audit",  "schedule",  "backfill"};
+      "audit",  "schedule",  "backfill", "trigger"};
   return kCommands;
 }
 

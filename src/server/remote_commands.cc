@@ -192,6 +192,7 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   s["audit verify"]->add_option("--head", o.head);
   s["audit export"] = audit->add_subcommand("export");
   AddScheduleClientCommands(app, o.schedules, s);  // schedules (issue 13)
+  AddTriggerClientCommands(app, o.triggers, s);    // webhook triggers
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -209,6 +210,7 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
     return RemoteResume(env, c, o.run_id, name == std::string("rollback"));
   }
   if (int rc = DispatchSchedules(env, c, o.schedules, s); rc >= 0) return rc;  // schedules
+  if (int rc = DispatchTriggers(env, c, o.triggers, s); rc >= 0) return rc;    // triggers
   if (*s["approvals"]) return RemoteApprovals(c, o.all);
   if (*s["approve"]) return RemoteVote(c, o.run_id, o.task, true, o.comment);
   if (*s["reject"]) return RemoteVote(c, o.run_id, o.task, false, o.comment);

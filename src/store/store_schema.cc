@@ -99,6 +99,11 @@ CREATE TABLE schedules (
   sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', suspended INTEGER NOT NULL DEFAULT 0,
   watermark_us INTEGER NOT NULL, applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL,
   PRIMARY KEY (namespace, name));
+CREATE TABLE triggers (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, token_id TEXT NOT NULL, token_hash TEXT NOT NULL,
+  applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -213,7 +218,18 @@ CREATE TABLE schedules (
   sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', suspended INTEGER NOT NULL DEFAULT 0,
   watermark_us INTEGER NOT NULL, applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL,
   PRIMARY KEY (namespace, name));
+)sql",    // 12 -> 13: placeholder: the lead replaces it at merge.
+    "SELECT 1;",
+    // --- triggers (13 -> 14): the webhook triggers `sluice trigger apply` stores
+    // (store_triggers.cc).
+    R"sql(
+CREATE TABLE triggers (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, token_id TEXT NOT NULL, token_hash TEXT NOT NULL,
+  applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
 )sql",
+    // --- end of triggers
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -316,6 +332,11 @@ CREATE TABLE schedules (
   document TEXT NOT NULL, sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
   suspended BIGINT NOT NULL DEFAULT 0, watermark_us BIGINT NOT NULL, applied_by TEXT NOT NULL,
   applied_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+CREATE TABLE triggers (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
+  rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -348,7 +369,17 @@ CREATE TABLE schedules (
   document TEXT NOT NULL, sources TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}',
   suspended BIGINT NOT NULL DEFAULT 0, watermark_us BIGINT NOT NULL, applied_by TEXT NOT NULL,
   applied_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+)sql",    // 12 -> 13: placeholder: the lead replaces it at merge.
+    "SELECT 1;",
+    // --- triggers (13 -> 14): the webhook triggers (store_triggers.cc).
+    R"sql(
+CREATE TABLE triggers (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
+  rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
 )sql",
+    // --- end of triggers
 };
 
 }  // namespace sluice
