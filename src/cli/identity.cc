@@ -86,8 +86,9 @@ Result<std::vector<UserEntry>> ParseUsers(const std::string& text, const std::st
     e.groups = std::move(*groups);
     e.rights = std::move(*rights);
     for (const auto& r : e.rights) {
-      if (r != kRightActAs && r != kRightGrantWaivers) {
-        return bad(u["rights"], fmt::format("unknown right {} (act-as, grant-waivers)", Quote(r)));
+      if (r != kRightActAs && r != kRightGrantWaivers && r != kRightManageTriggers) {
+        return bad(u["rights"], fmt::format("unknown right {} (act-as, grant-waivers, "
+                                            "manage-triggers)", Quote(r)));
       }
     }
     out.push_back(std::move(e));

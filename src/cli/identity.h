@@ -25,6 +25,8 @@ namespace sluice {
 // The rights users.yaml grants an account.
 inline constexpr std::string_view kRightActAs = "act-as";                 // --as another name
 inline constexpr std::string_view kRightGrantWaivers = "grant-waivers";   // sluice waiver grant
+// sluice trigger apply|rotate|rm in a state folder the account does not own (docs/triggers.md)
+inline constexpr std::string_view kRightManageTriggers = "manage-triggers";
 
 struct Principal {
   std::string name;                 // who acts: the account, or the name it acts for (--as)

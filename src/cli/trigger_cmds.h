@@ -8,15 +8,11 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "cli/commands.h"
 #include "env/env.h"
 
 namespace sluice {
-
-// The right users.yaml grants an account to change the triggers of a state folder it does not own.
-inline constexpr std::string_view kRightManageTriggers = "manage-triggers";
 
 // Stores the triggers of `file` (a snapshot of it and its pipelines' files) in namespace
 // "default", each audited as trigger.applied. A new trigger gets a token, printed once; one

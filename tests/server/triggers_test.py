@@ -269,6 +269,30 @@ def the_example_trigger_applies_and_answers_only_pushes_to_main():
     assert "param \"seed\"" in err, err
     remote("trigger", "rm", name, check=0)
 
+
+@run_e2e.needs_root
+def locally_only_the_owner_and_accounts_granted_manage_triggers_change_triggers():
+    e = Env()
+    e.share()
+    for name, text in (("pipeline.yaml", PIPELINE), ("hook.yaml", TRIGGER % "hook")):
+        os.chmod(e.write(name, text), 0o644)
+    p = e.sluice("trigger", "apply", "hook.yaml", check=2, account="daemon")
+    assert "may not change triggers here" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert json.loads(e.sluice("trigger", "ls", "-o", "json", check=0).stdout) == []
+    users = run_e2e.USERS_YAML.replace("{name: sys}", "{name: sys, rights: [manage-triggers]}")
+    run_e2e.write_users(e, users)
+    e.sluice("trigger", "apply", "hook.yaml", check=0, account="sys")
+    e.sluice("trigger", "rm", "hook", check=2, account="daemon")
+    assert [r["actor"] for r in audit_of(e, "trigger.applied")] == ["sys"]
+
+
+test(locally_only_the_owner_and_accounts_granted_manage_triggers_change_triggers)
+
+
+def audit_of(e, action):
+    records = [json.loads(x) for x in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    return [r for r in records if r["action"] == action]
+
 if __name__ == "__main__":
     try:
         setup()
