@@ -96,6 +96,7 @@ service workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  #
 service server-schedules /usr/bin/python3 tests/server/schedules_test.py "$build/sluice"  # issue 13: schedules that fire
 suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
 service server-notifications /usr/bin/python3 tests/server/notifications_test.py "$build/sluice"  # issue 13: webhooks
+service server-triggers /usr/bin/python3 tests/server/triggers_test.py "$build/sluice"  # webhook triggers
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
 echo "${total_pass} passed, ${total_fail} failed"

@@ -151,6 +151,10 @@ Result<ApiPrincipal> CheckToken(const TokenRow& row, std::string_view secret, in
   return ApiPrincipal{row.user, std::move(*roles)};
 }
 
+bool SecretMatches(std::string_view secret, std::string_view hash) {
+  return SameTime(Sha256Hex(secret), hash);
+}
+
 std::string RolesJson(const std::map<std::string, Role>& roles) {
   ValueMap m;
   for (const auto& [ns, r] : roles) m.emplace_back(Value(ns), Value(std::string(RoleName(r))));

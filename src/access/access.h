@@ -66,6 +66,10 @@ std::optional<std::pair<std::string, std::string>> SplitToken(std::string_view t
 // not (revoked, expired, wrong secret, unreadable roles: the server answers 401 whatever the reason).
 Result<ApiPrincipal> CheckToken(const TokenRow& row, std::string_view secret, int64_t now_us);
 
+// Whether `secret` is the secret whose SHA-256 (hex) is `hash`, in a time that does not depend
+// on where they differ (a webhook trigger's token, docs/triggers.md).
+bool SecretMatches(std::string_view secret, std::string_view hash);
+
 // {"ns": "role", ...} as canonical JSON, and back (kInvalidArgument naming the bad entry).
 std::string RolesJson(const std::map<std::string, Role>& roles);
 Result<std::map<std::string, Role>> ParseRolesJson(std::string_view json);

@@ -107,6 +107,9 @@ struct RunOrigin {
   std::string from;  // "" when every task runs again
   std::vector<Event> reused;
   Value schedule;    // null unless a schedule started the run
+  // The run's labels ({KEY: VALUE}), in run.created and run.submitted: a webhook trigger's, with
+  // sluice.trigger=NAME (docs/triggers.md). Null for none.
+  Value labels;
 };
 // Records a new run, admitted with `decisions`, under a new id (commands.cc says how); `again`
 // (null for a local `run`: namespace "default") where it comes from. On failure returns the

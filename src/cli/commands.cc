@@ -198,6 +198,7 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
   if (again && !again->schedule.is_null()) {  // schedule_runs.h: what its engines read back
     created.data += ",\"schedule\":" + again->schedule.ToJson();
   }
+  if (again && again->labels.is_map()) created.data += ",\"labels\":" + again->labels.ToJson();
   created.data += "}";
   // Admission's decisions other than allow (with any waivers used) ride with the submission.
   ValueList notable;
@@ -213,6 +214,7 @@ Result<RunRecord> CreateRunRecordWithId(Env& env, const std::string& actor, Stor
                        {"notAllowed", Value(std::move(notable))}})}};
   std::vector<Event> then;
   if (again && !again->schedule.is_null()) details.emplace_back("schedule", again->schedule);
+  if (again && again->labels.is_map()) details.emplace_back("labels", again->labels);
   if (again && !again->rerun_of.empty()) {  // sluice rerun: what it reruns, the tasks it reuses
     details.emplace_back("rerunOf", Value(again->rerun_of));
     if (!again->from.empty()) details.emplace_back("from", Value(again->from));

@@ -28,8 +28,10 @@ inline constexpr std::string_view kRightGrantWaivers = "grant-waivers";   // slu
 inline constexpr std::string_view kRightManageTokens = "manage-tokens";   // sluice token create|revoke
 inline constexpr std::string_view kRightPrune = "prune";                  // sluice prune
 inline constexpr std::string_view kRightSchedules = "schedules";  // sluice schedule apply|suspend|resume
+// sluice trigger apply|rotate|rm in a state folder the account does not own (docs/triggers.md)
+inline constexpr std::string_view kRightManageTriggers = "manage-triggers";
 inline constexpr std::string_view kRights[] = {kRightActAs, kRightGrantWaivers, kRightManageTokens,
-                                               kRightPrune, kRightSchedules};
+                                               kRightPrune, kRightSchedules, kRightManageTriggers};
 
 struct Principal {
   std::string name;                 // who acts: the account, or the name it acts for (--as)

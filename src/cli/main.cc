@@ -11,6 +11,7 @@
 #include "cli/rerun.h"
 #include "cli/schedule_cmds.h"
 #include "cli/schedules.h"
+#include "cli/trigger_cmds.h"
 
 #include <fmt/format.h>
 
@@ -63,6 +64,8 @@ struct Options {
   // --- notifications (issue 13): sluice notifications ls [--failed] [--limit N]
   bool notifications_failed = false;
   int notifications_limit = 100;
+  // --- triggers: sluice trigger apply FILE | ls | rotate NAME | rm NAME
+  std::string trigger_name;
 };
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
@@ -80,6 +83,8 @@ struct Subcommands {
            *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
   CLI::App* notifications_ls = nullptr;           // notifications (issue 13)
+  CLI::App *trigger_apply = nullptr, *trigger_ls = nullptr, *trigger_rotate = nullptr,
+           *trigger_rm = nullptr;  // webhook triggers (docs/triggers.md)
 };
 
 // The help lists subcommands in the order they are added, so the Add* functions below add them
@@ -305,6 +310,22 @@ void AddNotificationCommands(CLI::App& app, Options& o, Subcommands& s) {
       ->check(CLI::Range(1, 10000));
 }
 // --- end of notifications
+// --- Webhook triggers (docs/triggers.md): stored here, fired through `sluice server`.
+void AddTriggerCommands(CLI::App& app, Options& o, Subcommands& s) {
+  auto* trigger = app.add_subcommand("trigger", "webhook triggers: apply, list, rotate the token "
+                                     "of, remove (they fire through sluice server)");
+  trigger->require_subcommand(1);
+  s.trigger_apply = trigger->add_subcommand("apply", "store the triggers of a file; prints a new "
+                                            "trigger's token once");
+  s.trigger_apply->add_option("file", o.file, "trigger file")->required();
+  s.trigger_ls = trigger->add_subcommand("ls", "list the stored triggers");
+  s.trigger_rotate = trigger->add_subcommand("rotate", "give a trigger a new token (printed once)");
+  s.trigger_rm = trigger->add_subcommand("rm", "remove a trigger");
+  for (CLI::App* c : {s.trigger_rotate, s.trigger_rm}) {
+    c->add_option("name", o.trigger_name, "the trigger's name")->required();
+  }
+}
+// --- end of triggers
 
 // Completes the parsed options with what the command line left out: the output format, the
 // state dir from $SLUICE_HOME, the -p parameters. Returns false (having said why) on a bad -p.
@@ -407,6 +428,10 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.backfill) {
     return CmdBackfill(env, g, o.schedule_name, o.schedule_from, o.backfill_to, o.schedule_exec);
   }
+  if (*s.trigger_apply) return CmdTriggerApply(env, g, o.file);  // triggers
+  if (*s.trigger_ls) return CmdTriggerLs(env, g);
+  if (*s.trigger_rotate) return CmdTriggerRotate(env, g, o.trigger_name);
+  if (*s.trigger_rm) return CmdTriggerRm(env, g, o.trigger_name);
   return 2;
 }
 
@@ -526,6 +551,7 @@ int main(int argc, char** argv) {
   AddServerCommands(app, o, s);
   AddScheduleCommands(app, o, s);
   AddNotificationCommands(app, o, s);  // notifications (issue 13)
+  AddTriggerCommands(app, o, s);
   AddClientCommands(app, o, s);
   if (int rc = UnknownCommand(app, argc, argv); rc >= 0) return rc;
   try {

@@ -269,7 +269,7 @@ int CmdRerun(Env& env, const GlobalOptions& g, const RerunOptions& o) {
   // Only now, admitted: a pipeline's secret commands are its author's code.
   if (auto s = FetchRunSecrets(env, plan, bound->secrets.get()); !s) return Report(s.error());
   // A rerun is in its run's namespace, and no scheduled run: schedule.* are null.
-  RunOrigin again{old->ns, old->id, o.from, std::move(*reused), Value()};
+  RunOrigin again{old->ns, old->id, o.from, std::move(*reused), Value(), Value()};
   const size_t n_reused = again.reused.size();
   auto run = CreateRunRecord(env, who->Actor(), *store, plan, bound->stored, bound->digests,
                              admitted->decisions, &again);

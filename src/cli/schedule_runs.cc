@@ -168,17 +168,35 @@ Result<RunRecord> CreateScheduledRun(Env& env, const GlobalOptions& g, Store& st
     return Fail(ErrorCode::kConflict, "run {} exists: that fire was started before", run_id);
   }
   SLUICE_TRY(bound, BindRunParams(env, *s.plan, s.params));
-  SLUICE_TRY(central, CentralPolicies(env, g, &store));
-  SLUICE_TRY(admission, AdmitNewRun(env, store, actor, *s.plan, bound->stored, *central, ""));
-  if (admission->denied) {
-    return Fail(ErrorCode::kInvalidInput, "admission denied: pipeline {} breaks a policy (the "
-                "run.denied audit record says which)", s.plan->pipeline->name);
-  }
   RunOrigin again;
   again.ns = s.row.ns;
   again.schedule = TimesValue(s.row.ns, s.row.name, t);
-  return CreateRunRecordWithId(env, actor, store, *s.plan, bound->stored, bound->digests,
-                               admission->decisions, run_id, &again);
+  SLUICE_TRY(made, AdmitAndCreateRun(env, g, store, *s.plan, *bound, actor, run_id, &again));
+  if (made->denied) {
+    return Fail(ErrorCode::kInvalidInput, "admission denied: pipeline {} breaks a policy (the "
+                "run.denied audit record says which)", s.plan->pipeline->name);
+  }
+  return *made->run;
+}
+
+Result<AdmittedRun> AdmitAndCreateRun(Env& env, const GlobalOptions& g, Store& store,
+                                      const Plan& plan, const BoundParams& bound,
+                                      const std::string& actor, const std::string& run_id,
+                                      const RunOrigin* again) {
+  SLUICE_TRY(central, CentralPolicies(env, g, &store));
+  SLUICE_TRY(admission, AdmitNewRun(env, store, actor, plan, bound.stored, *central, ""));
+  AdmittedRun out;
+  out.decisions = std::move(admission->decisions);
+  out.denied = admission->denied;
+  if (out.denied) return out;
+  auto run = run_id.empty()
+                 ? CreateRunRecord(env, actor, store, plan, bound.stored, bound.digests,
+                                   out.decisions, again)
+                 : CreateRunRecordWithId(env, actor, store, plan, bound.stored, bound.digests,
+                                         out.decisions, run_id, again);
+  if (!run) return std::unexpected(run.error());
+  out.run = std::move(*run);
+  return out;
 }
 
 Value ScheduleJson(const LoadedSchedule& s,

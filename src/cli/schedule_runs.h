@@ -18,7 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_support.h"
 #include "cli/commands.h"
+#include "cli/secrets.h"
+#include "policy/policy.h"
 #include "env/env.h"
 #include "schedule/schedule.h"
 #include "spec/schedule_spec.h"
@@ -70,6 +73,23 @@ std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual)
 // The times `sluice schedule trigger` gives a run at `now_us`: schedule.time now, its interval
 // from the last fire before now (or now) to now.
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us);
+
+// What AdmitAndCreateRun did: the run it recorded, or the decisions that denied it (`denied`,
+// no run, its run.denied audit record written).
+struct AdmittedRun {
+  std::optional<RunRecord> run;
+  std::vector<Decision> decisions;
+  bool denied = false;
+};
+// The run-creation path a submission over the API, a schedule's fire and a webhook trigger
+// share: judges a new run of `plan` with `bound` params by `actor` with the state folder's
+// central policies (and granted waivers), and records it with its run.submitted audit record
+// under `run_id` ("" = a new random id) with what `again` adds. Fails with kConflict when
+// `run_id` is taken, else with the policies' or the store's error; nothing is then recorded.
+Result<AdmittedRun> AdmitAndCreateRun(Env& env, const GlobalOptions& g, Store& store,
+                                      const Plan& plan, const BoundParams& bound,
+                                      const std::string& actor, const std::string& run_id,
+                                      const RunOrigin* again);
 
 // Records the run of schedule `s` for fire `t` under `run_id`, as the API's submit does:
 // binds its params, judges it with the state folder's central policies (and granted waivers),

@@ -316,6 +316,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddArtifactRoutes(router, ctx);
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
   AddNotificationRoutes(router, ctx);  // notifications (issue 13)
+  AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }
 

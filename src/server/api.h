@@ -20,6 +20,7 @@ namespace sluice {
 class Store;
 class StorePool;
 class Notifier;  // notifications (issue 13; notifier.h)
+struct Decision;
 
 // What every handler shares. A request's store handle comes from the server's pool (store_pool.h)
 // at its first store read, and goes back when the request's StoreScope ends.
@@ -102,6 +103,13 @@ Status StartEngine(const ApiContext& ctx, const std::string& run_id, const char*
 Status WithinBundle(const std::map<std::string, std::string>& sources, const std::string& bundle);
 Result<std::string> WriteBundle(Env& env, const std::string& state_dir,
                                 const std::map<std::string, std::string>& files);
+// The 403 of a run admission denied: {"error": {"status", "message" (naming each denying
+// policy and its message), "decisions"}} (submit.cc; a submission's and a trigger's).
+ApiResponse DeniedResponse(const std::vector<Decision>& decisions);
+// --- triggers: list, apply, rotate, remove, and the webhook that fires one (triggers_api.cc),
+// added by AddApiRoutes.
+void AddTriggerRoutes(Router& router, const ApiContext& ctx);
+// --- end of triggers
 // Schedules: list, apply, suspend, resume, trigger, backfill (schedules_api.cc), added by
 // AddApiRoutes.
 void AddScheduleRoutes(Router& router, const ApiContext& ctx);

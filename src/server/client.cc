@@ -70,6 +70,10 @@ Result<ApiAnswer> ApiClient::Put(const std::string& path, const std::string& jso
   return AnswerOf(server_, impl_->client_.Put(path, json_body, "application/json"));
 }
 
+Result<ApiAnswer> ApiClient::Delete(const std::string& path) {
+  return AnswerOf(server_, impl_->client_.Delete(path));
+}
+
 Result<ApiAnswer> ApiClient::GetStream(const std::string& path,
                                        const std::map<std::string, std::string>& headers,
                                        const std::function<bool(std::string_view)>& on_data) {

@@ -40,6 +40,8 @@ class ApiClient {
   Result<ApiAnswer> Post(const std::string& path, const std::string& json_body);
   // PUT `path` with a JSON body (sluice schedule apply), as Post.
   Result<ApiAnswer> Put(const std::string& path, const std::string& json_body);
+  // DELETE `path` (sluice trigger rm), as Get.
+  Result<ApiAnswer> Delete(const std::string& path);
   // GET `path` with the extra `headers`, handing a 2xx answer's body to `on_data` as it arrives
   // (an event stream, a followed log) instead of keeping it. On success returns the answer once
   // it has ended (its body empty for a 2xx, the whole body otherwise, to report); on failure

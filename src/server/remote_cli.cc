@@ -40,7 +40,8 @@ const std::set<std::string>& ClientCommands() {
   static const std::set<std::string> kCommands = {
       "run",    "runs",      "status",  "events", "logs",     "cancel",   "whoami", "login",
       "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
-      "audit",  "schedule",  "backfill", "notifications"};
+      "audit",  "schedule",  "backfill", "notifications",
+      "trigger"};
   return kCommands;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,21 @@ void AddScheduleClientCommands(CLI::App& app, ScheduleClientOptions& o,
 int DispatchSchedules(Env& env, RemoteContext& c, const ScheduleClientOptions& o,
                       std::map<std::string, CLI::App*>& s);
 
+// The folder that holds every one of `paths` (absolute, normalized; not empty): the root of
+// the files an apply uploads (remote_schedules.cc).
+std::string CommonFolder(const std::set<std::string>& paths);
+
+// --- triggers: trigger apply|ls|rotate|rm against a server (remote_triggers.cc).
+struct TriggerClientOptions {
+  std::string file, name;
+};
+void AddTriggerClientCommands(CLI::App& app, TriggerClientOptions& o,
+                              std::map<std::string, CLI::App*>& s);
+// Runs the trigger command the command line gave; -1 when it gave none.
+int DispatchTriggers(Env& env, RemoteContext& c, const TriggerClientOptions& o,
+                     std::map<std::string, CLI::App*>& s);
+// --- end of triggers
+
 // The options of the commands of remote_commands.cc, and their definitions (those of main.cc
 // that make sense against a server; -j, --gpus, --stats and -p of resume are read so that they
 // are refused by name rather than ignored).
@@ -85,6 +101,7 @@ struct MoreClientOptions {
   ScheduleClientOptions schedules;  // remote_schedules.cc
   bool notifications_failed = false;  // notifications ls --failed (issue 13)
   int notifications_limit = 100;
+  TriggerClientOptions triggers;    // remote_triggers.cc
 };
 void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
 // Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.

@@ -208,6 +208,7 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   s["notifications ls"] = notifications->add_subcommand("ls");
   s["notifications ls"]->add_flag("--failed", o.notifications_failed);
   s["notifications ls"]->add_option("--limit", o.notifications_limit)->check(CLI::Range(1, 10000));
+  AddTriggerClientCommands(app, o.triggers, s);    // webhook triggers
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -228,6 +229,7 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
   if (*s["notifications ls"]) {
     return RemoteNotifications(c, o.notifications_failed, o.notifications_limit);
   }
+  if (int rc = DispatchTriggers(env, c, o.triggers, s); rc >= 0) return rc;    // triggers
   if (*s["approvals"]) return RemoteApprovals(c, o.all);
   if (*s["approve"]) return RemoteVote(c, o.run_id, o.task, true, o.comment);
   if (*s["reject"]) return RemoteVote(c, o.run_id, o.task, false, o.comment);

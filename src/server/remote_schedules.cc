@@ -23,15 +23,6 @@ std::string Base(const RemoteContext& c) {
   return "/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/schedules";
 }
 
-// The folder that holds every one of `paths` (absolute, normalized).
-std::string CommonFolder(const std::set<std::string>& paths) {
-  std::string common = Dirname(*paths.begin());
-  for (const auto& p : paths) {
-    while (!(p.starts_with(common + "/") || common == "/")) common = Dirname(common);
-  }
-  return common;
-}
-
 int Apply(Env& env, RemoteContext& c, const std::string& file) {
   FileSystem& fs = env.files();
   const std::string path = fs.Absolute(file);
@@ -127,6 +118,14 @@ int BackfillRemote(RemoteContext& c, const std::string& name, const std::string&
 }
 
 }  // namespace
+
+std::string CommonFolder(const std::set<std::string>& paths) {
+  std::string common = Dirname(*paths.begin());
+  for (const auto& p : paths) {
+    while (!(p.starts_with(common + "/") || common == "/")) common = Dirname(common);
+  }
+  return common;
+}
 
 void AddScheduleClientCommands(CLI::App& app, ScheduleClientOptions& o,
                                std::map<std::string, CLI::App*>& s) {

@@ -67,6 +67,9 @@ struct Route {
   Action action = Action::kRead;  // checked in the route's namespace
   Handler handler;
   bool namespaced = true;  // false: any valid token may (whoami)
+  // A webhook trigger's route (docs/triggers.md): needs_token is false, and the handler checks
+  // the trigger's own token, which the request's headers then carry ("authorization").
+  bool trigger_token = false;
 };
 
 class Router {

@@ -258,7 +258,8 @@ class HttpEdge {
     for (const auto& [k, v] : req.headers) {
       std::string name = k;
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (name != "authorization") ar.headers[name] = v;
+      // Credentials reach a handler only on a trigger's route, which checks its own token.
+      if (name != "authorization" || m.route->trigger_token) ar.headers[name] = v;
     }
     if (m.route->needs_token) {
       auto who = Authenticate(req);
@@ -406,7 +407,8 @@ int PrintRoutes(Env& env) {
   AddApiRoutes(router, ctx);
   ValueList out;
   for (const Route& r : router.routes()) {
-    const std::string needs = !r.needs_token  ? "none"
+    const std::string needs = r.trigger_token ? "trigger token"
+                              : !r.needs_token  ? "none"
                               : !r.namespaced ? "any token"
                                               : std::string(ActionName(r.action));
     out.push_back(Value(ValueMap{{"method", Value(r.method)}, {"path", Value(r.pattern)},

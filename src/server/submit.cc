@@ -12,6 +12,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/policy_cmds.h"
+#include "cli/schedule_runs.h"
 #include "cli/secrets.h"
 #include "common/sha256.h"
 #include "common/strings.h"
@@ -152,20 +153,28 @@ ApiResponse BundleError(int status, const Error& e, const std::string& bundle) {
   return ErrorResponse(status, message);
 }
 
-ApiResponse Denied(const std::vector<Decision>& decisions) {
+}  // namespace
+
+ApiResponse DeniedResponse(const std::vector<Decision>& decisions) {
   ValueList denied;
+  std::vector<std::string> why;
   for (const auto& d : decisions) {
-    if (d.result == "deny") denied.push_back(DecisionToValue(d));
+    if (d.result != "deny") continue;
+    denied.push_back(DecisionToValue(d));
+    why.push_back(fmt::format("{}: {}", d.policy, d.message));
   }
   ApiResponse r;
   r.status = 403;
   r.body = Value(ValueMap{{"error", Value(ValueMap{{"status", Value(403)},
                                                    {"message", Value("admission denied: the "
-                                                                     "pipeline breaks a policy")},
+                                                                     "pipeline breaks a policy (" +
+                                                                     Join(why, "; ") + ")")},
                                                    {"decisions", Value(std::move(denied))}})}})
                .ToJson();
   return r;
 }
+
+namespace {
 
 ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   auto parsed = ParseRequest(req.body);
@@ -199,17 +208,16 @@ ApiResponse Submit(const ApiContext& ctx, const ApiRequest& req) {
   }
   auto bound = BindRunParams(ctx.env, **plan, parsed->params);
   if (!bound) return BundleError(400, bound.error(), *bundle);
-  auto central = CentralPolicies(ctx.env, ctx.g, *store);
-  if (!central) return ErrorResponse(500, central.error().message);
   const std::string actor = req.who.user;
-  auto admission = AdmitNewRun(ctx.env, **store, actor, **plan, bound->stored, *central, "");
-  if (!admission) return ErrorResponse(400, admission.error().message);
-  if (admission->denied) return Denied(admission->decisions);
   RunOrigin origin;
   origin.ns = req.params.at("ns");  // a namespace name: the dispatch checked it
-  auto run = CreateRunRecord(ctx.env, actor, **store, **plan, bound->stored, bound->digests,
-                             admission->decisions, &origin);
-  if (!run) return ErrorResponse(500, run.error().message);
+  auto made = AdmitAndCreateRun(ctx.env, ctx.g, **store, **plan, *bound, actor, "", &origin);
+  if (!made) {
+    return ErrorResponse(made.error().code == ErrorCode::kInvalidInput ? 400 : 500,
+                         made.error().message);
+  }
+  if (made->denied) return DeniedResponse(made->decisions);
+  const std::optional<RunRecord>& run = made->run;
   if (auto s = StartEngine(ctx, run->id); !s) return ErrorResponse(500, s.error().message);
   ApiResponse r;
   r.status = 201;

@@ -42,6 +42,10 @@ class Compiler {
                     "own file and names its pipeline; check it with: sluice schedule validate {}",
                     Quote(file->schedules[0].name), root_);
     }
+    if (!file->triggers.empty()) {  // docs/triggers.md
+      return FailAt(file->triggers[0].loc, "a Trigger document names its pipeline; store it with: "
+                    "sluice trigger apply {}", root_);
+    }
     if (file->pipelines.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: no Pipeline document (a file of components is "
                   "imported by a pipeline, not run)", root_);
@@ -109,6 +113,9 @@ class Compiler {
       if (!file->pipelines.empty()) {
         return FailAt(file->pipelines[0].loc, "only Component, Breaker, Policy and Waiver documents "
                       "can be imported, and this is a Pipeline (imported from {})", loc.ToString());
+      }
+      if (!file->triggers.empty()) {  // docs/triggers.md
+        return FailAt(file->triggers[0].loc, "a Trigger cannot be imported (from {})", loc.ToString());
       }
       if (!file->schedules.empty()) {
         return FailAt(file->schedules[0].loc, "only Component, Breaker, Policy and Waiver "

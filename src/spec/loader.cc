@@ -316,10 +316,10 @@ static Status CheckHeader(const Reader& r, const YNode& doc, std::string* kind) 
   }
   SLUICE_TRY(k, r.Str(doc["kind"], "kind"));
   static const std::vector<std::string> kKinds = {"Pipeline", "Component", "Breaker", "Policy",
-                                                  "Waiver", "Schedule"};
+                                                  "Waiver", "Schedule", "Trigger"};
   if (std::find(kKinds.begin(), kKinds.end(), *k) == kKinds.end()) {
     return FailAt(r.Loc(doc["kind"]), "unknown kind {}; expected Pipeline, Component, Breaker, "
-                  "Policy, Waiver or Schedule{}",
+                  "Policy, Waiver, Schedule or Trigger{}",
                   Quote(*k), DidYouMean(*k, kKinds));
   }
   *kind = *k;
@@ -565,6 +565,9 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
         }
       }
       out.schedules.push_back(std::move(*sc));
+    } else if (kind == "Trigger") {  // loader_trigger.cc; names checked with the schedules'
+      SLUICE_TRY(tr, ReadTrigger(r, doc));
+      out.triggers.push_back(std::move(*tr));
     } else {
       SLUICE_TRY(c, r.Component(doc));
       c->dir = dir;
@@ -572,7 +575,7 @@ Result<SpecFile> ParseSpecFile(const std::string& path, std::string_view content
     }
   }
   if (out.pipelines.empty() && out.components.empty() && out.breakers.empty() &&
-      out.policies.empty() && out.waivers.empty() && out.schedules.empty()) {
+      out.policies.empty() && out.waivers.empty() && out.schedules.empty() && out.triggers.empty()) {
     return Fail(ErrorCode::kInvalidInput, "{}: no sluice documents in the file", path);
   }
   return out;

@@ -9,6 +9,7 @@
 #include "env/env.h"
 #include "spec/model.h"
 #include "spec/schedule_spec.h"
+#include "spec/trigger_spec.h"
 
 namespace sluice {
 
@@ -20,6 +21,7 @@ struct SpecFile {
   std::vector<PolicySpec> policies;   // kind: Policy documents
   std::vector<WaiverSpec> waivers;    // kind: Waiver documents
   std::vector<ScheduleSpec> schedules;  // kind: Schedule documents (docs/schedules.md)
+  std::vector<TriggerSpec> triggers;    // kind: Trigger documents (docs/triggers.md)
 };
 
 // What one load (a pipeline with its imports, components and policies; a --policies folder)

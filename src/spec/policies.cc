@@ -22,7 +22,7 @@ Result<PolicySet> LoadPolicyFiles(FileSystem& fs, const std::vector<std::string>
     SLUICE_TRY(content, budget.Read(fs, f));
     SLUICE_TRY(file, ParseSpecFile(f, *content, &budget));
     if (!file->pipelines.empty() || !file->components.empty() || !file->breakers.empty() ||
-        !file->schedules.empty()) {
+        !file->schedules.empty() || !file->triggers.empty()) {
       return Fail(ErrorCode::kInvalidInput, "{}: a policies folder holds only Policy and Waiver "
                   "documents", f);
     }

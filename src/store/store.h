@@ -19,6 +19,8 @@
 //             result, message, waiver)
 //   schedules(namespace, name, file, document, sources, params, suspended, watermark_us,
 //             applied_by, applied_us)   -- what `sluice schedule apply` stored (ScheduleRow)
+//   triggers(namespace, name, file, document, sources, token_id, token_hash, applied_by,
+//            applied_us, rotated_us)   -- what `sluice trigger apply` stored (TriggerRow)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -196,6 +198,24 @@ struct ScheduleRow {
   int64_t applied_us = 0;
 };
 
+// --- triggers (docs/triggers.md; store_triggers.cc)
+// A webhook trigger as `sluice trigger apply` stored it: a snapshot of its file and its
+// pipeline's files, as a schedule's, and its token: only the token's id and the SHA-256 of its
+// secret (access.h), so that the store never holds what fires it.
+struct TriggerRow {
+  std::string ns = "default";
+  std::string name;
+  std::string file;        // the trigger file's path, where `sources` put it
+  std::string document;    // the trigger file's text
+  std::string sources;     // JSON {path: text}: the pipeline's files and what it imports
+  std::string token_id;    // 16 hex digits
+  std::string token_hash;  // SHA-256 (hex) of the token's secret
+  std::string applied_by;  // the audit actor who applied it last
+  int64_t applied_us = 0;
+  int64_t rotated_us = 0;  // when its token was made (first apply or rotate)
+};
+// --- end of triggers
+
 struct AuditCheck {
   int64_t records = 0;
   int64_t broken_at = 0;  // the first record that does not verify, 0 = none
@@ -242,7 +262,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 15;
+  static constexpr int kSchemaVersion = 16;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -404,6 +424,20 @@ class Store : public EventSink {
   Status RecordAttempt(const NotificationRow& row);
   Result<std::vector<NotificationRow>> ListNotifications(bool failed_only, int limit);
   // --- end of notifications
+  // --- triggers (store_triggers.cc). ApplyTrigger stores `row` with its trigger.applied audit
+  // record in one transaction and says whether it was new: applied again, a trigger keeps its
+  // token (row's token_id and token_hash are used only for a new one) and takes the new file,
+  // sources and applier. RotateTrigger gives it a new token and RemoveTrigger deletes it, each
+  // with its audit record (kNotFound, nothing written, when there is no such trigger).
+  // FindTrigger gives the row of `ns`/`name` if any; ListTriggers those of `ns` ("" = all), by
+  // namespace and name.
+  Result<bool> ApplyTrigger(const TriggerRow& row, AuditRecord audit);
+  Status RotateTrigger(const std::string& ns, const std::string& name, const std::string& token_id,
+                       const std::string& token_hash, int64_t now_us, AuditRecord audit);
+  Status RemoveTrigger(const std::string& ns, const std::string& name, AuditRecord audit);
+  Result<std::optional<TriggerRow>> FindTrigger(const std::string& ns, const std::string& name);
+  Result<std::vector<TriggerRow>> ListTriggers(const std::string& ns);
+  // --- end of triggers
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

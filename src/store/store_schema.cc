@@ -111,6 +111,11 @@ CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE ready_to_start (
   bucket INTEGER PRIMARY KEY, samples INTEGER NOT NULL DEFAULT 0, sum_us INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE triggers (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, token_id TEXT NOT NULL, token_hash TEXT NOT NULL,
+  applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -252,6 +257,15 @@ CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN 
 CREATE TABLE ready_to_start (
   bucket INTEGER PRIMARY KEY, samples INTEGER NOT NULL DEFAULT 0, sum_us INTEGER NOT NULL DEFAULT 0);
 )sql",
+    // 15 -> 16: triggers: the webhook triggers `sluice trigger apply` stores
+    // (store_triggers.cc).
+    R"sql(
+CREATE TABLE triggers (
+  namespace TEXT NOT NULL, name TEXT NOT NULL, file TEXT NOT NULL, document TEXT NOT NULL,
+  sources TEXT NOT NULL, token_id TEXT NOT NULL, token_hash TEXT NOT NULL,
+  applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
+  PRIMARY KEY (namespace, name));
+)sql",
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -369,6 +383,11 @@ CREATE INDEX notifications_due ON notifications(state, next_us);
 CREATE TABLE notify_watermarks (source TEXT COLLATE "C" PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE ready_to_start (
   bucket BIGINT PRIMARY KEY, samples BIGINT NOT NULL DEFAULT 0, sum_us BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE triggers (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
+  rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -425,6 +444,14 @@ ALTER TABLE work ADD COLUMN ready_us BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX work_to_collect ON work(run_id, id) WHERE collected=0 AND state IN ('ended','lost');
 CREATE TABLE ready_to_start (
   bucket BIGINT PRIMARY KEY, samples BIGINT NOT NULL DEFAULT 0, sum_us BIGINT NOT NULL DEFAULT 0);
+)sql",
+    // 15 -> 16: triggers: the webhook triggers (store_triggers.cc).
+    R"sql(
+CREATE TABLE triggers (
+  namespace TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, file TEXT NOT NULL,
+  document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
+  rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
 )sql",
 };
 
