@@ -17,8 +17,9 @@
 namespace sluice {
 
 struct PruneOptions {
-  int64_t older_than_us = 0;  // runs that finished longer ago than this are pruned (0: none)
-  // A namespace's own age (a server's --retention NS=D; 0: never), in place of older_than_us.
+  int64_t older_than_us = 0;  // runs that finished longer ago than this are pruned
+  // Namespaces' own ages (a server's --retention NS=D; 0: never). When any is given, each
+  // namespace is pruned by its own age, else by older_than_us, where 0 then keeps its runs.
   std::map<std::string, int64_t> namespace_older_than_us;
   bool dry_run = false;       // list what would go; change nothing
   // At most this many runs a call (0: all): a server prunes a large backlog a batch per tick
