@@ -45,19 +45,6 @@ const std::set<std::string>& ClientCommands() {
   return kCommands;
 }
 
-int PrintBodyOr(const RemoteContext& c, const Result<ApiAnswer>& a,
-                std::string (*render)(const Value&), const char* list_field = nullptr) {
-  if (!a) return Report(a.error());
-  auto v = ParseJson(a->body);
-  if (!v) return Report(Error(ErrorCode::kIo, "the server's answer is not JSON: " + v.error().message));
-  const Value* shown = &*v;
-  if (list_field) shown = v->is_map() ? v->Find(list_field) : nullptr;
-  if (!shown) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
-  // A whole document is printed as the server wrote it: the view's own JSON, byte for byte.
-  const std::string json = list_field ? shown->ToJson() : a->body;
-  std::fputs(c.json ? (json + "\n").c_str() : render(*shown).c_str(), stdout);
-  return 0;
-}
 
 int RemoteRuns(RemoteContext& c, int limit) {
   // The API serves up to 500 runs a request (docs/api.md).
@@ -305,6 +292,20 @@ int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
 }
 
 }  // namespace
+
+int PrintBodyOr(const RemoteContext& c, const Result<ApiAnswer>& a,
+                std::string (*render)(const Value&), const char* list_field) {
+  if (!a) return Report(a.error());
+  auto v = ParseJson(a->body);
+  if (!v) return Report(Error(ErrorCode::kIo, "the server's answer is not JSON: " + v.error().message));
+  const Value* shown = &*v;
+  if (list_field) shown = v->is_map() ? v->Find(list_field) : nullptr;
+  if (!shown) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
+  // A whole document is printed as the server wrote it: the view's own JSON, byte for byte.
+  const std::string json = list_field ? shown->ToJson() : a->body;
+  std::fputs(c.json ? (json + "\n").c_str() : render(*shown).c_str(), stdout);
+  return 0;
+}
 
 Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server) {
   if (!answer) return answer;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/value.h"
 #include "env/env.h"
 #include "server/client.h"
 
@@ -43,6 +44,10 @@ struct RemoteContext {
   // ns, or "default" when none was named: where runs and schedules are created.
   std::string Namespace() const { return ns.empty() ? "default" : ns; }
 };
+// Prints answer `a` (as Expect2xx gives it): with -o json its `list_field` (the whole body when
+// null) as JSON, else render() of the same; the error when there is none. Returns the exit code.
+int PrintBodyOr(const RemoteContext& c, const Result<ApiAnswer>& a,
+                std::string (*render)(const Value&), const char* list_field = nullptr);
 // An answer with status 2xx, else the error it means (ErrorOfAnswer) or why it did not come.
 Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server);
 // `sluice run FILE` against the server (remote_run.cc): submits, follows, exits as the run ended.

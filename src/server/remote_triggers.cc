@@ -70,13 +70,7 @@ int Apply(Env& env, RemoteContext& c, const std::string& file) {
 }
 
 int Ls(RemoteContext& c) {
-  auto a = Expect2xx(c.api.Get(Base(c)), c.api.server());
-  if (!a) return Report(a.error());
-  auto v = ParseJson(a->body);
-  const Value* items = v && v->is_map() ? v->Find("items") : nullptr;
-  if (!items) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
-  std::fputs(c.json ? (items->ToJson() + "\n").c_str() : TriggersText(*items).c_str(), stdout);
-  return 0;
+  return PrintBodyOr(c, Expect2xx(c.api.Get(Base(c)), c.api.server()), TriggersText, "items");
 }
 
 int Rm(RemoteContext& c, const std::string& name) {

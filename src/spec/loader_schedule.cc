@@ -59,27 +59,6 @@ Result<size_t> OneOf(const Reader& r, const YNode& n, std::string_view what,
   return static_cast<size_t>(it - names.begin());
 }
 
-Status ReadMetadata(const Reader& r, const YNode& md, ScheduleSpec* s) {
-  SLUICE_TRY_STATUS(r.CheckKeys(md, {"name", "labels", "description"}, "metadata"));
-  if (!md["name"]) return FailAt(r.Loc(md), "metadata needs a name");
-  SLUICE_TRY(name, r.Name(md["name"], "schedule name"));
-  s->name = *name;
-  s->loc = r.Loc(md["name"]);
-  if (md["description"]) {
-    SLUICE_TRY(d, r.Str(md["description"], "description"));
-    s->description = *d;
-  }
-  if (const auto& labels = md["labels"]) {
-    SLUICE_TRY_STATUS(r.ExpectMap(labels, "labels"));
-    for (auto it = labels.begin(); it != labels.end(); ++it) {
-      SLUICE_TRY(k, r.Str(it->first, "a label"));
-      SLUICE_TRY(v, r.Str(it->second, "a label value"));
-      s->labels[*k] = *v;
-    }
-  }
-  return {};
-}
-
 Status ReadParams(const Reader& r, const YNode& ps, ScheduleSpec* s) {
   SLUICE_TRY_STATUS(r.ExpectMap(ps, "params"));
   std::set<std::string_view> seen;  // any name goes here: the pipeline's declarations decide
@@ -143,10 +122,34 @@ std::string ScheduleSpec::PipelinePath() const {
   return p.lexically_normal().string();  // no I/O: "/s/../ml" is "/ml" whatever /s is
 }
 
+Status Reader::KindMetadata(const YNode& md, std::string_view what, std::string* name,
+                            Location* loc, std::string* description,
+                            std::map<std::string, std::string>* labels) const {
+  SLUICE_TRY_STATUS(CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  if (!md["name"]) return FailAt(Loc(md), "metadata needs a name");
+  SLUICE_TRY(n, Name(md["name"], what));
+  *name = *n;
+  *loc = Loc(md["name"]);
+  if (md["description"]) {
+    SLUICE_TRY(d, Str(md["description"], "description"));
+    *description = *d;
+  }
+  if (const auto& ls = md["labels"]) {
+    SLUICE_TRY_STATUS(ExpectMap(ls, "labels"));
+    for (auto it = ls.begin(); it != ls.end(); ++it) {
+      SLUICE_TRY(k, Str(it->first, "a label"));
+      SLUICE_TRY(v, Str(it->second, "a label value"));
+      (*labels)[*k] = *v;
+    }
+  }
+  return {};
+}
+
 Result<ScheduleSpec> ReadSchedule(const Reader& r, const YNode& doc) {
   ScheduleSpec s;
   s.file = r.file();
-  SLUICE_TRY_STATUS(ReadMetadata(r, doc["metadata"], &s));
+  SLUICE_TRY_STATUS(r.KindMetadata(doc["metadata"], "schedule name", &s.name, &s.loc,
+                                    &s.description, &s.labels));
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(r.CheckKeys(spec, {"pipeline", "params", "cron", "timeZone",
                                        "concurrencyPolicy", "startingDeadline", "catchUp",

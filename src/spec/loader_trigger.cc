@@ -13,27 +13,6 @@ namespace sluice {
 
 namespace {
 
-Status ReadMetadata(const Reader& r, const YNode& md, TriggerSpec* t) {
-  SLUICE_TRY_STATUS(r.CheckKeys(md, {"name", "labels", "description"}, "metadata"));
-  if (!md["name"]) return FailAt(r.Loc(md), "metadata needs a name");
-  SLUICE_TRY(name, r.Name(md["name"], "trigger name"));
-  t->name = *name;
-  t->loc = r.Loc(md["name"]);
-  if (md["description"]) {
-    SLUICE_TRY(d, r.Str(md["description"], "description"));
-    t->description = *d;
-  }
-  if (const auto& labels = md["labels"]) {
-    SLUICE_TRY_STATUS(r.ExpectMap(labels, "labels"));
-    for (auto it = labels.begin(); it != labels.end(); ++it) {
-      SLUICE_TRY(k, r.Str(it->first, "a label"));
-      SLUICE_TRY(v, r.Str(it->second, "a label value"));
-      t->labels[*k] = *v;
-    }
-  }
-  return {};
-}
-
 // Every placeholder of `f` reads only the request: body and headers.
 Status ReadsOnlyTheRequest(const TemplateField& f, std::string_view what) {
   if (f.literal) return {};
@@ -91,7 +70,8 @@ std::string TriggerSpec::PipelinePath() const {
 Result<TriggerSpec> ReadTrigger(const Reader& r, const YNode& doc) {
   TriggerSpec t;
   t.file = r.file();
-  SLUICE_TRY_STATUS(ReadMetadata(r, doc["metadata"], &t));
+  SLUICE_TRY_STATUS(r.KindMetadata(doc["metadata"], "trigger name", &t.name, &t.loc,
+                                    &t.description, &t.labels));
   const auto& spec = doc["spec"];
   SLUICE_TRY_STATUS(r.CheckKeys(spec, {"pipeline", "params", "when"}, "a Trigger spec"));
   if (!spec["pipeline"]) {

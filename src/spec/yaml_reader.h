@@ -307,6 +307,10 @@ class Reader {
   Result<PipelineSpec> Pipeline(const YNode& doc) const;
   // The parts of a Pipeline document, in the order Pipeline reads them.
   Status PipelineMetadata(const YNode& md, PipelineSpec* p) const;
+  // The metadata of a Schedule or Trigger document (loader_schedule.cc): its name (`what`
+  // names it in errors) and that name's location, description and labels.
+  Status KindMetadata(const YNode& md, std::string_view what, std::string* name, Location* loc,
+                      std::string* description, std::map<std::string, std::string>* labels) const;
   Status Groups(const YNode& gs, std::vector<GroupSpec>* out) const;
   Status Breakers(const YNode& bs, std::vector<BreakerSpec>* out) const;
   Status PipelineFailure(const YNode& spec, PipelineSpec* p) const;
