@@ -162,7 +162,16 @@ Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, int fail_fs
   const char* sync = fail_fsync_at > 0 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
   for (const char* pragma : {fresh ? "PRAGMA synchronous=OFF" : sync, "PRAGMA journal_mode=WAL",
                              "PRAGMA foreign_keys=OFF"}) {
-    if (auto s = conn->Exec(pragma); !s) return std::unexpected(s.error().Wrap("store: " + path));
+    // Switching a new file to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once,
+    // without its busy handler, while another process opening the same new store holds it (two
+    // `sluice run` started together on a fresh state folder): try again for up to 10 s.
+    Status s = conn->Exec(pragma);
+    for (int tries = 0; !s && (sqlite3_errcode(conn->db()) & 0xff) == SQLITE_BUSY && tries < 500;
+         ++tries) {
+      sqlite3_sleep(20);
+      s = conn->Exec(pragma);
+    }
+    if (!s) return std::unexpected(s.error().Wrap("store: " + path));
   }
   if (auto s = migrate(*conn, *version); !s) return std::unexpected(s.error());
   if (fresh) {

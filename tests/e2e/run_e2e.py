@@ -5,12 +5,15 @@ Usage: run_e2e.py SLUICE [--kills N] [--only SUBSTRING]
 Each test runs in its own temp folder with its own state dir. Prints one line per failure and
 ends with "e2e: N passed, M failed".
 """
-import json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback
+import gc, json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback, weakref
 
 SLUICE = os.path.abspath(sys.argv[1])
 KILLS = int(sys.argv[sys.argv.index("--kills") + 1]) if "--kills" in sys.argv else 24
 TESTS = []
 STARTED = []  # background sluice processes: run_suite stops what a test left running
+# Every Env's folder and the Env: run_suite removes the folders a passing test made whose Env
+# nothing holds any more (a test may keep one for later tests; a failing test's stay to be read).
+FOLDERS = []
 # The group of a state folder shared by several accounts in the identity tests: a number is
 # enough (setpriv --groups), so no group is added to the machine. They act as real accounts
 # every Debian system has (daemon, bin, sys), which needs root.
@@ -26,6 +29,7 @@ def test(fn):
 class Env:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
+        FOLDERS.append((self.dir, weakref.ref(self)))
         self.state = os.path.join(self.dir, "state")
         self.binary = SLUICE
 
@@ -1818,9 +1822,12 @@ def run_suite(tests, name):
     for fn in tests:
         if only not in fn.__name__:
             continue
+        made = len(FOLDERS)  # those made before (a suite's shared Env) outlive the test
+        ok = False
         try:
             fn()
             passed += 1
+            ok = True
         except Exception:
             failed += 1
             print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
@@ -1829,6 +1836,12 @@ def run_suite(tests, name):
                 proc.kill()
                 proc.wait()
         STARTED.clear()
+        if ok:  # a copied binary and run folders: ~200 MB a test, which filled the disk
+            gc.collect()
+            for folder, env in FOLDERS[made:]:
+                if env() is None:
+                    shutil.rmtree(folder, ignore_errors=True)
+            FOLDERS[made:] = [(f, env) for f, env in FOLDERS[made:] if env() is not None]
     print(f"{name}: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
