@@ -130,12 +130,13 @@ std::vector<NotificationRow> Notifier::RowsOf(
     Store& store, const std::vector<Event>& events,
     const std::vector<std::pair<int64_t, BreakerTransitionRow>>& opened) {
   std::vector<NotificationRow> rows;
-  if (spec_.hooks.empty()) return rows;  // the watermark moves on all the same
+  const auto spec = this->spec();
+  if (spec->hooks.empty()) return rows;  // the watermark moves on all the same
   const int64_t now = ctx_.env.clock().NowUs();
   auto add = [&](const std::string& event, const std::string& source, const std::string& run,
                  const std::string& ns, const std::string& pipeline, const auto& payload) {
     std::string body;
-    for (const WebhookSpec& h : spec_.hooks) {
+    for (const WebhookSpec& h : spec->hooks) {
       if (!h.Wants(event, ns, pipeline)) continue;
       if (body.empty()) body = payload();
       rows.push_back(NotificationRow{0, h.name, event, source, run, body, "pending", 0, 0, "",
@@ -158,7 +159,34 @@ std::vector<NotificationRow> Notifier::RowsOf(
   return rows;
 }
 
+Notifier::Notifier(const ApiContext& ctx, NotificationsSpec spec)
+    : ctx_(ctx),
+      spec_(std::make_shared<const NotificationsSpec>(std::move(spec))),
+      read_(ctx.env.files().Stat(PathJoin(ctx.g.state_dir, "notifications.yaml"))) {}
+
+std::shared_ptr<const NotificationsSpec> Notifier::spec() const {
+  std::lock_guard<std::mutex> l(spec_mu_);
+  return spec_;
+}
+
+void Notifier::Reload() {
+  const FileInfo now = ctx_.env.files().Stat(PathJoin(ctx_.g.state_dir, "notifications.yaml"));
+  if (now.exists == read_.exists && now.size == read_.size && now.mtime_us == read_.mtime_us) {
+    return;
+  }
+  read_ = now;  // a bad file is told of once, not every step
+  auto spec = LoadNotifications(ctx_.env, ctx_.g.state_dir);
+  if (!spec) {
+    ctx_.Log("notifications: " + spec.error().message + " (the hooks read before stay in force)");
+    return;
+  }
+  ctx_.Log(fmt::format("notifications: read {} hooks from notifications.yaml", spec->hooks.size()));
+  std::lock_guard<std::mutex> l(spec_mu_);
+  spec_ = std::make_shared<const NotificationsSpec>(std::move(*spec));
+}
+
 void Notifier::Enqueue(Store& store) {
+  Reload();
   auto fail = [&](const Error& e) { ctx_.Log("notifications: " + e.message); };
   auto from = store.NotificationWatermark();
   if (!from) return fail(from.error());
@@ -218,7 +246,8 @@ void Notifier::Loop() {
 
 void Notifier::Deliver(Store& store, NotificationRow row) {
   ++row.attempts;
-  const WebhookSpec* hook = spec_.Find(row.hook);
+  const auto spec = this->spec();
+  const WebhookSpec* hook = spec->Find(row.hook);
   int status = 0;
   std::string error;
   if (!hook) {
@@ -226,7 +255,7 @@ void Notifier::Deliver(Store& store, NotificationRow row) {
   } else {
     const auto [base, path] = SplitUrl(hook->url);
     httplib::Client client(base);
-    const int64_t t = spec_.delivery.timeout_ms;
+    const int64_t t = spec->delivery.timeout_ms;
     client.set_connection_timeout(t / 1000, (t % 1000) * 1000);
     client.set_read_timeout(t / 1000, (t % 1000) * 1000);
     client.set_write_timeout(t / 1000, (t % 1000) * 1000);
@@ -244,7 +273,7 @@ void Notifier::Deliver(Store& store, NotificationRow row) {
     }
   }
   const AttemptOutcome outcome =
-      hook ? OutcomeOf(status, row.attempts, spec_.delivery.attempts) : AttemptOutcome::kFailed;
+      hook ? OutcomeOf(status, row.attempts, spec->delivery.attempts) : AttemptOutcome::kFailed;
   const int64_t now = ctx_.env.clock().NowUs();
   row.last_status = status;
   row.last_error = error;
@@ -254,7 +283,7 @@ void Notifier::Deliver(Store& store, NotificationRow row) {
     row.delivered_us = now;
   } else if (outcome == AttemptOutcome::kRetry) {
     result = "retried";
-    row.next_us = now + BackoffMs(spec_.delivery, static_cast<int>(row.attempts),
+    row.next_us = now + BackoffMs(spec->delivery, static_cast<int>(row.attempts),
                                   JitterOf(row.id, row.attempts)) * 1000;
   } else {
     result = "failed";

@@ -12,7 +12,9 @@
 //   time, each with the delivery timeout, and records each attempt. 2xx delivers; a 5xx, 429 or
 //   no answer is tried again after BackoffMs (notifications_spec.h) until `attempts` were made;
 //   any other answer (4xx, 3xx: redirects are not followed) fails the delivery at once.
-// Delivery is at least once: a leader that dies between a hook's 2xx and recording it sends that
+// The hooks are those of the file as last read: the leader's step reads it again when it changed
+// (Reload), and a file made invalid keeps the hooks read before (alerting is never silenced by a
+// typo). Delivery is at least once: a leader that dies between a hook's 2xx and recording it sends that
 // one again. Receivers that must not see one twice deduplicate on sluice.id.
 //
 // Thread-safe: Enqueue runs on the leader's thread, the loop on its own, Render on requests'.
@@ -21,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -49,18 +52,25 @@ AttemptOutcome OutcomeOf(int status, int64_t attempts, int max);
 
 class Notifier {
  public:
-  Notifier(const ApiContext& ctx, NotificationsSpec spec) : ctx_(ctx), spec_(std::move(spec)) {}
+  // `spec` is STATE/notifications.yaml as the server read it at start.
+  Notifier(const ApiContext& ctx, NotificationsSpec spec);
   ~Notifier() { Stop(); }
-  // The leader's step: enqueues what happened since the watermark. Failures are logged and the
-  // next step tries again from the same watermark.
+  // The leader's step: reads the file again when it changed (Reload), then enqueues what
+  // happened since the watermark. Failures are logged and the next step tries again from the
+  // same watermark.
   void Enqueue(Store& store);
+  // Reads STATE/notifications.yaml again when its size, time or presence changed since the last
+  // read: the hooks change without a restart. A file that became invalid is logged once (with
+  // its FILE:LINE:COL) and the hooks read last stay in force; a removed file means no hooks.
+  void Reload();
   // Starts and ends the delivery loop.
   void Start();
   void Stop();
   // sluice_notification_deliveries_total{hook,result}: attempts by hook and what they came to
   // (delivered, retried, failed), in Prometheus text format.
   std::string Render() const;
-  const NotificationsSpec& spec() const { return spec_; }
+  // The hooks in force (Reload may replace them; a caller keeps the ones it was given).
+  std::shared_ptr<const NotificationsSpec> spec() const;
 
  private:
   void Loop();
@@ -72,7 +82,9 @@ class Notifier {
   void Count(const std::string& hook, const char* result);
 
   const ApiContext& ctx_;
-  const NotificationsSpec spec_;
+  mutable std::mutex spec_mu_;
+  std::shared_ptr<const NotificationsSpec> spec_;  // guarded by spec_mu_
+  FileInfo read_;  // the file as it was when last read (Reload)
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable wake_;

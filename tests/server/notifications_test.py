@@ -272,6 +272,25 @@ def operators_list_deliveries_over_the_api_and_the_cli():
 
 
 @test
+def hooks_changed_in_the_file_apply_without_a_restart_and_a_bad_edit_keeps_the_last():
+    path = os.path.join(ENV.state, "notifications.yaml")
+    before = open(path).read()
+    added = before + "    - {name: added, url: \"http://127.0.0.1:%d/added\", on: [run.succeeded], pipelines: [added]}\n" % RECEIVER.port
+    ENV.write("state/notifications.yaml", added)
+    ENV.wait_for(lambda: "read 8 hooks from notifications.yaml" in SERVER.log(), "the reload", 100)
+    r = run("added")
+    wait_row("added", r, "delivered", "the new hook's delivery")
+    # An edit that breaks the file is logged with its place; the hooks read last still work.
+    ENV.write("state/notifications.yaml", added.replace("pipelines: [added]", "pipelinez: [added]"))
+    ENV.wait_for(lambda: 'unknown key "pipelinez"' in SERVER.log(), "the bad edit logged", 100)
+    assert "(the hooks read before stay in force)" in SERVER.log()
+    again = run("added")
+    wait_row("added", again, "delivered", "the kept hook's delivery")
+    ENV.write("state/notifications.yaml", before)
+    ENV.wait_for(lambda: SERVER.log().count("read 7 hooks from notifications.yaml") >= 1, "back to 7", 100)
+
+
+@test
 def a_bad_notifications_file_stops_the_server_with_file_line_column():
     e = Env()
     os.makedirs(e.state)
