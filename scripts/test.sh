@@ -33,10 +33,12 @@ unit() {
   local out rc
   out=$("$build/sluice_unit_tests" 2>&1)
   rc=$?
-  printf '%s\n' "$out" | grep -E -A5 'Failure' | head -n 60
+  # A failure's lines, not the names of the tests about failures ("Failure.RetryOn...").
+  printf '%s\n' "$out" | grep -E -A5 ': Failure$|^unknown file: Failure' | head -n 60
   local ok failed
   ok=$(printf '%s\n' "$out" | grep -cE '^\[       OK \]')
-  failed=$(printf '%s\n' "$out" | grep -cE '^\[  FAILED  \] [A-Za-z0-9_/.]+ \(')
+  # "NAME (N ms)", or "NAME/postgresql, where GetParam() = ... (N ms)" for a parameterized one.
+  failed=$(printf '%s\n' "$out" | grep -cE '^\[  FAILED  \] [A-Za-z0-9_/.]+(, where .*)? \(')
   echo "unit: ${ok} passed, ${failed} failed"
   return $rc
 }
@@ -87,6 +89,7 @@ suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
 suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 suite e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # sluice prune
+suite e2e-pools /usr/bin/python3 tests/e2e/pools.py "$build/sluice"  # central pools and mutexes
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
 service server-retention /usr/bin/python3 tests/server/retention_test.py "$build/sluice"

@@ -14,6 +14,7 @@
 #include "cli/components.h"
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
+#include "cli/pools.h"
 #include "cli/progress.h"
 #include "cli/run_report.h"
 #include "cli/schedule_runs.h"
@@ -134,6 +135,9 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   opts.central_policies = std::move(central);
   StoreBreakers breakers(store);
   opts.breakers = &breakers;
+  auto pools = OpenStorePools(env, g, store, *plan, run_id);  // central pools (pools.h)
+  if (!pools) return Report(pools.error());
+  opts.pools = pools->get();
   StoreApprovals approvals(store);
   opts.approvals = &approvals;
   opts.secrets = secrets;
@@ -321,6 +325,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
   if (auto s = NoWorkerTasks(**plan); !s) return Report(s.error());
+  if (auto s = CheckRunPools(env, g.state_dir, **plan, "default"); !s) return Report(s.error());
   auto given = ParamsWithFile(env, **plan, o.params_file, o.params);
   if (!given) return Report(given.error());
   auto bound = BindRunParams(env, **plan, *given);

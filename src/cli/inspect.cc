@@ -10,6 +10,7 @@
 #include "cli/cli_support.h"
 #include "cli/components.h"
 #include "cli/policy_cmds.h"
+#include "cli/pools.h"
 #include "cli/render.h"
 #include "cli/views.h"
 #include "exec/local_executor.h"
@@ -63,6 +64,8 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
     if (!opened) return Report(opened.error());
     store = std::move(*opened);
   }
+  // Central pools as a local run here would be admitted (a server checks its own).
+  if (auto s = CheckRunPools(env, g.state_dir, p, "default"); !s) return Report(s.error());
   auto central = CentralPolicies(env, g, store.get());
   if (!central) return Report(central.error());
   std::vector<Decision> decisions;

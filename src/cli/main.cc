@@ -6,6 +6,7 @@
 #include "cli/cli_support.h"
 #include "cli/commands.h"
 #include "cli/notifications.h"
+#include "cli/pools.h"
 #include "common/strings.h"
 #include "cli/prune.h"
 #include "cli/rerun.h"
@@ -82,6 +83,7 @@ struct Subcommands {
   CLI::App *schedule_apply = nullptr, *schedule_ls = nullptr, *schedule_suspend = nullptr,
            *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
+  CLI::App* pools = nullptr;  // sluice pools (docs/pools.md)
   CLI::App* notifications_ls = nullptr;           // notifications (issue 13)
   CLI::App *trigger_apply = nullptr, *trigger_ls = nullptr, *trigger_rotate = nullptr,
            *trigger_rm = nullptr;  // webhook triggers (docs/triggers.md)
@@ -207,6 +209,8 @@ void AddControlCommands(CLI::App& app, Options& o, Subcommands& s) {
     sub->add_option("name", o.breaker_name, "breaker name")->required();
     s.orders[order] = sub;
   }
+  s.pools = app.add_subcommand("pools", "list the central pools and mutexes runs share "
+                               "(STATE/pools.yaml): capacity, holders, what waits");
   auto* audit = app.add_subcommand("audit", "check or export the tamper-evident audit log");
   audit->require_subcommand(1);
   s.audit_verify = audit->add_subcommand("verify", "recompute the hash chain; name the first broken record");
@@ -386,6 +390,7 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
     if (*sub) return CmdBreakerOrder(env, g, order, o.breaker_name);
   }
   if (*s.breakers) return CmdBreakers(env, g);
+  if (*s.pools) return CmdPools(env, g);
   if (*s.audit_verify) return CmdAuditVerify(env, g, o.head);
   if (*s.audit_export) return CmdAuditExport(env, g);
   if (*s.whoami) return CmdWhoami(env, g);

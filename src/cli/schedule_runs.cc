@@ -3,6 +3,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/policy_cmds.h"
+#include "cli/pools.h"
 #include "cli/secrets.h"
 #include "common/strings.h"
 #include "env/fake_env.h"
@@ -183,6 +184,7 @@ Result<AdmittedRun> AdmitAndCreateRun(Env& env, const GlobalOptions& g, Store& s
                                       const Plan& plan, const BoundParams& bound,
                                       const std::string& actor, const std::string& run_id,
                                       const RunOrigin* again) {
+  SLUICE_TRY_STATUS(CheckRunPools(env, g.state_dir, plan, again ? again->ns : "default"));
   SLUICE_TRY(central, CentralPolicies(env, g, &store));
   SLUICE_TRY(admission, AdmitNewRun(env, store, actor, plan, bound.stored, *central, ""));
   AdmittedRun out;

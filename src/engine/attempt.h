@@ -38,6 +38,7 @@ struct RunContext {
   const TimeZones* time_zones = nullptr;
   CacheLookup* cache = nullptr;
   Breakers* breakers = nullptr;
+  CentralPools* pools = nullptr;  // null: no central pool is available
   const RunSecrets* secrets = nullptr;  // null: the run has none
   std::shared_ptr<const PolicySet> central_policies;  // EngineOptions::central_policies
   // schedule.*: ScheduleValue() of the fire that started the run; null: no schedule did.

@@ -57,6 +57,9 @@ void Decider::BeginRollback(int64_t now_us) {
 // hence the loop.
 void Decider::Advance(int64_t now_us, Orders& orders) {
   now_ = now_us;
+  pool_wait_ = false;
+  std::erase_if(pool_retry_at_, [&](const auto& p) { return p.second <= now_; });
+  if (!pool_held_.empty()) ReleaseCentralPools();
   do {
     SettleFinished();
     StartRunnable(orders);
@@ -97,6 +100,14 @@ void Decider::StartRunnable(Orders& orders) {
       keep.push_back(i);
       continue;
     }
+    if (!state_.task_of(i).central_pools().empty()) {
+      PoolTake took = TakeCentralPools(i);
+      if (took == PoolTake::kWait) keep.push_back(i);
+      if (took != PoolTake::kTaken) continue;
+      StartAttempt(i, orders);
+      HeldCentralPools(i);
+      continue;
+    }
     StartAttempt(i, orders);
   }
   // Entries passed over keep their place ahead of the rest.
@@ -125,9 +136,11 @@ bool Decider::Fits(const Instance& in) const {
     if (r.gpu > 0 && u.gpu + r.gpu > capacity_.gpu + 1e-9) return false;
   }
   for (const auto& [pool, units] : r.pools) {
+    auto declared = plan_.pipeline->pools.find(pool);
+    if (declared == plan_.pipeline->pools.end()) continue;  // central: TakeCentralPools
     auto it = u.pools.find(pool);
     double used = it == u.pools.end() ? 0 : it->second;
-    if (used + units > plan_.pipeline->pools.at(pool) + 1e-9) return false;
+    if (used + units > declared->second + 1e-9) return false;
   }
   return true;
 }

@@ -85,11 +85,17 @@ class Decider {
   // leads here; FailStuck fails what is left rather than hang.
   bool Stuck() const;
   void FailStuck(int64_t now_us);
-  bool HasRunnable() const { return !runnable_.empty(); }
+  // Runnable instances that could start now: not when all that waits waits for central pools
+  // (the loop then sleeps until NextDueUs asks them again).
+  bool HasRunnable() const { return !runnable_.empty() && !pool_wait_; }
   bool AwaitingVotes() const { return !state_.awaiting().empty(); }
   // The earliest time a timer of the Decider's is due, -1 when none is.
   int64_t NextDueUs() const;
   RunStatus FinalStatus() const;
+  // Central pools (decider_pools.cc). On start: the run holds what its open attempts hold (a
+  // process that died left the store's rows as they were). At the end: nothing.
+  Status AdoptCentralPools(int64_t now_us);
+  void ReleaseAllCentralPools(int64_t now_us);
 
  private:
   enum class StopReason { kTimeout, kTaskDeadline, kRunDeadline, kCancelled };
@@ -113,6 +119,13 @@ class Decider {
   void FinishCall(int call);
   void FailCall(int call, ErrorClass cls, int code, const std::string& message);
   void StartAttempt(int i, Orders& orders);
+  // Central pools (decider_pools.cc): takes instance i's units before its attempt starts
+  // (kWait: not free yet; kFailed: the task or the run failed), and gives back those of
+  // attempts that ended.
+  enum class PoolTake { kTaken, kWait, kFailed };
+  PoolTake TakeCentralPools(int i);
+  void ReleaseCentralPools();
+  void HeldCentralPools(int i);
   // Outcomes (decider_outcomes.cc).
   void FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,
                      const Value* outputs, bool may_retry = true);
@@ -160,6 +173,12 @@ class Decider {
   bool run_deadline_hit_ = false;
   bool run_stop_applied_ = false;   // ApplyRunStop acted on the failure or the deadline
   bool cancelled_ = false;
+  // Central pools: instances holding units (-> the attempt that holds them), when each pool
+  // refused last may be asked again, and whether something waits for one.
+  std::unordered_map<int, int> pool_held_;
+  std::unordered_map<std::string, int64_t> pool_retry_at_;
+  bool pool_wait_ = false;
+  bool uses_central_pools_ = false;  // a task of the plan asks for one (AdoptCentralPools)
 };
 
 }  // namespace sluice

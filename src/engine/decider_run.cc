@@ -61,6 +61,7 @@ int64_t Decider::NextDueUs() const {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
   if (!run_deadline_hit_) consider(RunDeadlineUs());
+  for (const auto& [pool, at] : pool_retry_at_) consider(at);
   for (int g = 0; g < state_.num_groups(); ++g) {
     if (state_.group(g).waiting) consider(state_.group(g).due_us);
   }

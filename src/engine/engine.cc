@@ -15,6 +15,7 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.time_zones = o.time_zones;
   ctx.cache = cache;
   ctx.breakers = breakers;
+  ctx.pools = o.pools;
   ctx.secrets = o.secrets;
   ctx.central_policies = o.central_policies;
   if (o.schedule) ctx.schedule = ScheduleValue(&*o.schedule);

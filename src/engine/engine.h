@@ -35,6 +35,7 @@ struct EngineOptions {
   bool cancel_only = false;  // Run() cancels what is left instead of executing it
   bool rollback = false;     // Run() compensates a finished run (`sluice rollback`)
   Breakers* breakers = nullptr;  // circuit breakers' state; null: kept in memory for this run
+  CentralPools* pools = nullptr;  // the pools shared by runs; null: none (tasks asking fail)
   const TimeZones* time_zones = nullptr;  // named zones in expressions; null: UTC and offsets
   Approvals* approvals = nullptr;  // votes on approvals; null: nobody can vote (they time out)
   const RunSecrets* secrets = nullptr;  // the run's secret values; null: none. Outlives the engine.

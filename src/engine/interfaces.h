@@ -35,6 +35,32 @@ class Breakers {
                         int64_t duration_us, const std::string& who) = 0;
 };
 
+// The pools shared by every run (spec/pools_spec.h, docs/pools.md), kept where every engine of
+// the state folder or server sees them: the store. A run's engine takes an attempt's units of
+// every central pool it asks for before the attempt starts, and gives them back once it ended.
+// Units are granted first come, first served across runs: an ask that waits keeps its place
+// (`since_us`) as long as its engine asks again.
+class CentralPools {
+ public:
+  virtual ~CentralPools() = default;
+  using Units = std::vector<std::pair<std::string, double>>;  // pool name (as the task says) -> units
+  // Takes every unit `units` asks for, or none: true when taken, false while they are not free.
+  // Fails with kInvalidInput when a pool is not declared for the run (the pools file changed
+  // since the run was admitted), with kStore when the store failed.
+  virtual Result<bool> Acquire(const std::string& task, int attempt, int64_t since_us,
+                               const Units& units, int64_t now_us) = 0;
+  // Gives back what `task` holds and forgets its wait.
+  virtual Status Release(const std::string& task) = 0;
+  // Makes the run hold exactly `held` ({task, attempt, units}): on start, what the replayed
+  // run's open attempts hold; at the end, nothing.
+  struct Held {
+    std::string task;
+    int attempt = 0;
+    Units units;
+  };
+  virtual Status Reset(const std::vector<Held>& held, int64_t now_us) = 0;
+};
+
 // Votes on approvals, as people cast them (`sluice approve|reject`), in the order cast: only
 // those of the request's current round that count (store: their audit record chains).
 struct ApprovalVote {

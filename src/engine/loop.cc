@@ -24,6 +24,8 @@ Result<RunSummary> RunLoop::Run() {
   if (start_rollback) decider_.BeginRollback(now_);
   if (opts_.cancel_only) CancelAll();
   if (!opts_.cancel_only) Recover();
+  // The store's holds of central pools become what the open attempts hold.
+  if (auto st = decider_.AdoptCentralPools(now_); !st) return Abandon(st.error());
   while (!decider_.cancelled()) {
     Orders orders;
     decider_.Advance(now_, orders);
@@ -69,6 +71,7 @@ Result<RunSummary> RunLoop::Run() {
   rec_.Record(std::move(fin), clock_.NowUs());
   if (auto st = rec_.Commit(); !st) return std::unexpected(st.error());
   executor_.Recorded();
+  decider_.ReleaseAllCentralPools(clock_.NowUs());
   return summary;
 }
 

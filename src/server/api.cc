@@ -278,6 +278,9 @@ ApiResponse Metrics(const ApiContext& ctx) {
   if (!work) return FromError(work.error());
   r.body += *work;
   if (ctx.notifier) r.body += ctx.notifier->Render();  // notifications (issue 13)
+  auto pools = PoolGauges(ctx);  // central pools (pools_api.cc)
+  if (!pools) return FromError(pools.error());
+  r.body += *pools;
   if (ctx.leading) {
     r.body += "# HELP sluice_server_leader Whether this server leads the servers that share its store.\n"
               "# TYPE sluice_server_leader gauge\n";
@@ -316,6 +319,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddArtifactRoutes(router, ctx);
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
   AddNotificationRoutes(router, ctx);  // notifications (issue 13)
+  AddPoolRoutes(router, ctx);  // central pools (docs/pools.md)
   AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }

@@ -126,6 +126,11 @@ void AddApprovalRoutes(Router& router, const ApiContext& ctx);
 void AddGovernanceRoutes(Router& router, const ApiContext& ctx);
 // GET /api/v1/notifications (notifications_api.cc; issue 13), added by AddApiRoutes.
 void AddNotificationRoutes(Router& router, const ApiContext& ctx);
+// --- central pools (pools_api.cc; docs/pools.md): GET /api/v1/pools, added by AddApiRoutes,
+// and the pools' gauges for /metrics ("" when the server declares none).
+void AddPoolRoutes(Router& router, const ApiContext& ctx);
+Result<std::string> PoolGauges(const ApiContext& ctx);
+// --- end of central pools
 // Artifacts by digest (artifacts_api.cc), added by AddApiRoutes.
 void AddArtifactRoutes(Router& router, const ApiContext& ctx);
 

@@ -8,6 +8,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/notifications.h"
+#include "cli/pools.h"
 #include "cli/policy_cmds.h"
 #include "cli/render.h"
 #include "common/strings.h"
@@ -118,6 +119,13 @@ int RemoteNotifications(RemoteContext& c, bool failed, int limit) {
   return Print(c, *items, NotificationsText);
 }
 
+// pools (docs/pools.md; cli/pools.h renders what the API gives).
+int RemotePools(RemoteContext& c) {
+  auto items = ItemsOf(Expect2xx(c.api.Get("/api/v1/pools"), c.api.server()));
+  if (!items) return Report(items.error());
+  return Print(c, *items, PoolsText);
+}
+
 int RemoteBreakerOrder(RemoteContext& c, const std::string& order, const std::string& name) {
   auto v = JsonOf(Expect2xx(c.api.Post(fmt::format("/api/v1/breakers/{}/{}", PathEscape(name), order),
                                        "{}"),
@@ -209,6 +217,7 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   s["notifications ls"]->add_flag("--failed", o.notifications_failed);
   s["notifications ls"]->add_option("--limit", o.notifications_limit)->check(CLI::Range(1, 10000));
   AddTriggerClientCommands(app, o.triggers, s);    // webhook triggers
+  s["pools"] = app.add_subcommand("pools");        // central pools
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -237,6 +246,7 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
     if (*s[std::string("breakers ") + order]) return RemoteBreakerOrder(c, order, o.name);
   }
   if (*s["breakers"]) return RemoteBreakers(c);
+  if (*s["pools"]) return RemotePools(c);
   if (*s["policy eval"]) return RemotePolicyEval(env, c, o.file, o.input);
   if (*s["audit verify"]) return RemoteAuditVerify(c, o.head);
   if (*s["audit export"]) return RemoteAuditExport(c);

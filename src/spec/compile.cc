@@ -432,8 +432,8 @@ class Compiler {
   }
 
   // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
-  // the pipeline's defaults. Fails when the resources ask for a pool that is not declared, or
-  // for more than it holds.
+  // the pipeline's defaults. Fails when the resources ask a pool of spec.pools for more than it
+  // holds; a pool spec.pools does not declare is a central one (admission checks those).
   Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
     const PipelineSpec& p = *plan_->pipeline;
     const ComponentSpec* comp = pt->component();
@@ -460,15 +460,14 @@ class Compiler {
                     : comp && comp->resources.set ? &comp->resources
                     : inner && inner->resources.set ? &inner->resources : &p.defaults.resources;
     for (const auto& [pool, units] : pt->resources->pools) {
-      if (!p.pools.count(pool)) {
-        std::vector<std::string> known;
-        for (const auto& [k, v] : p.pools) known.push_back(k);
-        return FailAt(t.loc, "task {} asks for pool {}, which spec.pools does not declare{}",
-                      Quote(t.name), Quote(pool), DidYouMean(pool, known));
+      auto declared = p.pools.find(pool);
+      if (declared == p.pools.end()) {  // a central pool: admission checks it (pools_spec.h)
+        pt->MutableRare().central_pools.emplace_back(pool, units);
+        continue;
       }
-      if (units > p.pools.at(pool)) {
+      if (units > declared->second) {
         return FailAt(t.loc, "task {} asks for {} units of pool {}, which only has {}",
-                      Quote(t.name), units, Quote(pool), p.pools.at(pool));
+                      Quote(t.name), units, Quote(pool), declared->second);
       }
     }
     if (o.cache) pt->cache = *o.cache;

@@ -111,31 +111,6 @@ Status ReadDelivery(const Reader& r, const YNode& n, DeliverySpec* d) {
   return {};
 }
 
-Status ReadHeader(const Reader& r, const YNode& doc) {
-  if (!doc.IsMap()) return FailAt(r.Loc(doc), "a Notifications file is a map");
-  SLUICE_TRY_STATUS(r.CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"},
-                                "a Notifications document"));
-  if (!doc["apiVersion"] || !doc["kind"] || !doc["spec"]) {
-    return FailAt(r.Loc(doc), "a Notifications file needs apiVersion: sluice/v1, "
-                  "kind: Notifications and spec");
-  }
-  SLUICE_TRY(api, r.Str(doc["apiVersion"], "apiVersion"));
-  if (*api != "sluice/v1") {
-    return FailAt(r.Loc(doc["apiVersion"]), "unsupported apiVersion {}; expected sluice/v1",
-                  Quote(*api));
-  }
-  SLUICE_TRY(kind, r.Str(doc["kind"], "kind"));
-  if (*kind != "Notifications") {
-    return FailAt(r.Loc(doc["kind"]), "kind must be Notifications, not {}", Quote(*kind));
-  }
-  if (const auto& md = doc["metadata"]) {
-    SLUICE_TRY_STATUS(r.ExpectMap(md, "metadata"));
-    SLUICE_TRY_STATUS(r.CheckKeys(md, {"name", "description"}, "metadata"));
-  }
-  SLUICE_TRY_STATUS(r.ExpectMap(doc["spec"], "spec"));
-  return r.CheckKeys(doc["spec"], {"hooks", "delivery"}, "a Notifications spec");
-}
-
 // Expands ${NAME} in `text` (at `loc`).
 Result<std::string> Expand(const std::string& text, const Location& loc, std::string_view what,
                            const std::function<std::optional<std::string>(const std::string&)>& get) {
@@ -184,20 +159,9 @@ const WebhookSpec* NotificationsSpec::Find(const std::string& name) const {
 }
 
 Result<NotificationsSpec> ParseNotifications(const std::string& path, std::string_view content) {
-  if (!IsTextUtf8(content)) {
-    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
-  }
-  SLUICE_TRY_STATUS(CheckNesting(path, content));
-  auto tree = YamlTree::Parse(content);
-  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
   Reader r(path);
-  r.set_source(content);
-  const auto& docs = (*tree)->documents();
-  if (docs.size() != 1 || docs[0].IsNull()) {
-    return Fail(ErrorCode::kInvalidInput, "{}: expected one Notifications document", path);
-  }
-  const YNode& doc = docs[0];
-  SLUICE_TRY_STATUS(ReadHeader(r, doc));
+  SLUICE_TRY(file, ParseOwnFile(path, content, r, "Notifications", {"hooks", "delivery"}));
+  const YNode& doc = *file->doc;
   NotificationsSpec out;
   out.file = path;
   const auto& spec = doc["spec"];

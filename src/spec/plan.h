@@ -46,6 +46,9 @@ struct PlanTaskRare {
   int tmpl = -1;  // a call of a DAG template: its index in Plan::templates
   // executor: worker: the labels a worker must have to take its attempts (placement.labels).
   const std::vector<std::pair<std::string, std::string>>* labels = nullptr;
+  // The pools it asks for that spec.pools does not declare: central pools (pools_spec.h),
+  // limits across runs, which admission checks and the engine takes through CentralPools.
+  std::vector<std::pair<std::string, double>> central_pools;
 };
 
 struct PlanTask {
@@ -95,6 +98,9 @@ struct PlanTask {
   bool remote() const { return executor != ExecutorKind::kLocal; }
   const std::vector<std::pair<std::string, std::string>>* labels() const {
     return rare ? rare->labels : nullptr;
+  }
+  const std::vector<std::pair<std::string, double>>& central_pools() const {
+    return rare_or_default().central_pools;
   }
   const std::vector<ComponentArg>& component_args() const {
     return rare_or_default().component_args;
@@ -191,6 +197,11 @@ Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& path,
 // are owned by the state folder's owner, writable by no one else, and no symbolic link. On
 // failure (an untrusted or malformed file) returns a one-line error; no run may be admitted.
 Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_dir);
+// The rule the state folder's own files follow (users.yaml, policies/, pools.yaml): `info` (of
+// `path`, not following a link) is a regular file (a folder when `folder`) owned by
+// `owner_uid` and writable by no one else. `what` names them in the error.
+Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner_uid,
+                    bool folder, std::string_view what);
 // Checks what a policy's expressions refer to: `object` fields its stage's input has, and
 // declared variables. Errors are located at the expression.
 Status CheckPolicyReferences(const PolicySpec& p);

@@ -47,24 +47,6 @@ Result<PolicySet> LoadPolicyFiles(FileSystem& fs, const std::vector<std::string>
 
 bool IsYamlName(const std::string& n) { return n.ends_with(".yaml") || n.ends_with(".yml"); }
 
-// The rule users.yaml follows: `info` (of `path`, not following a link) is a regular file (a
-// folder when `folder`) owned by `owner_uid` and writable by no one else.
-Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner_uid,
-                    bool folder) {
-  if (!info.is_link && info.is_dir == folder && info.uid == owner_uid && (info.mode & 022) == 0) {
-    return {};
-  }
-  std::string what = info.is_link ? "a symbolic link, "
-                     : info.is_dir != folder ? (info.is_dir ? "a folder, " : "a file, ")
-                                             : "";
-  return Fail(ErrorCode::kInvalidInput,
-              "{} is not trusted: central policies must be a {} owned by the state folder's owner "
-              "(uid {}) and writable by no one else (it is {}uid {}, mode {:04o}); no run is "
-              "admitted until it is fixed (chown, and chmod {})",
-              path, folder ? "folder" : "regular file", owner_uid, what, info.uid, info.mode,
-              folder ? "755" : "644");
-}
-
 }  // namespace
 
 Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& raw, PolicyOrigin origin) {
@@ -83,18 +65,36 @@ Result<PolicySet> LoadPolicies(FileSystem& fs, const std::string& raw, PolicyOri
   return LoadPolicyFiles(fs, files, origin);
 }
 
+// The rule users.yaml follows: `info` (of `path`, not following a link) is a regular file (a
+// folder when `folder`) owned by `owner_uid` and writable by no one else.
+Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner_uid,
+                    bool folder, std::string_view what) {
+  if (!info.is_link && info.is_dir == folder && info.uid == owner_uid && (info.mode & 022) == 0) {
+    return {};
+  }
+  std::string is = info.is_link ? "a symbolic link, "
+                   : info.is_dir != folder ? (info.is_dir ? "a folder, " : "a file, ")
+                                           : "";
+  return Fail(ErrorCode::kInvalidInput,
+              "{} is not trusted: {} must be a {} owned by the state folder's owner "
+              "(uid {}) and writable by no one else (it is {}uid {}, mode {:04o}); no run is "
+              "admitted until it is fixed (chown, and chmod {})",
+              path, what, folder ? "folder" : "regular file", owner_uid, is, info.uid, info.mode,
+              folder ? "755" : "644");
+}
+
 Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_dir) {
   std::string dir = fs.Absolute(PathJoin(state_dir, "policies"));
   FileInfo folder = fs.StatNoFollow(dir);
   if (!folder.exists) return PolicySet{};
   const int64_t owner = fs.Stat(state_dir).uid;
-  SLUICE_TRY_STATUS(CheckTrusted(dir, folder, owner, true));
+  SLUICE_TRY_STATUS(CheckTrusted(dir, folder, owner, true, "central policies"));
   SLUICE_TRY(names, fs.ListDir(dir));
   std::vector<std::string> files;
   for (const auto& n : *names) {
     if (!IsYamlName(n)) continue;
     std::string f = PathJoin(dir, n);
-    SLUICE_TRY_STATUS(CheckTrusted(f, fs.StatNoFollow(f), owner, false));
+    SLUICE_TRY_STATUS(CheckTrusted(f, fs.StatNoFollow(f), owner, false, "central policies"));
     files.push_back(f);
   }
   return LoadPolicyFiles(fs, files, PolicyOrigin::kCentral);

@@ -311,6 +311,11 @@ class Reader {
   // names it in errors) and that name's location, description and labels.
   Status KindMetadata(const YNode& md, std::string_view what, std::string* name, Location* loc,
                       std::string* description, std::map<std::string, std::string>* labels) const;
+  // The head of a file the server or state folder owns (Notifications, Pools): apiVersion
+  // sluice/v1, kind `kind`, optional metadata {name, description}, and a spec map whose keys
+  // are among `spec_keys` (own_file.cc).
+  Status OwnFileHeader(const YNode& doc, std::string_view kind,
+                       std::initializer_list<std::string_view> spec_keys) const;
   Status Groups(const YNode& gs, std::vector<GroupSpec>* out) const;
   Status Breakers(const YNode& bs, std::vector<BreakerSpec>* out) const;
   Status PipelineFailure(const YNode& spec, PipelineSpec* p) const;
@@ -409,5 +414,17 @@ class Reader {
   bool inline_code_placeholders_allowed_ = false;
 };
 
+// A file the state folder's owner writes (Notifications, Pools), parsed: `doc` is its one
+// document, owned by `tree`.
+struct OwnFile {
+  std::unique_ptr<YamlTree> tree;
+  const YNode* doc = nullptr;
+};
+// Checks `content` (UTF-8, nesting), parses it and checks that it is one document of kind `kind`
+// (Reader::OwnFileHeader), reading with `r` (its source set to `content`, which must outlive
+// it). Errors are FILE:LINE:COL where there is one.
+Result<OwnFile> ParseOwnFile(const std::string& path, std::string_view content, Reader& r,
+                             std::string_view kind,
+                             std::initializer_list<std::string_view> spec_keys);
 
 }  // namespace sluice

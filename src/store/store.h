@@ -21,6 +21,8 @@
 //             applied_by, applied_us)   -- what `sluice schedule apply` stored (ScheduleRow)
 //   triggers(namespace, name, file, document, sources, token_id, token_hash, applied_by,
 //            applied_us, rotated_us)   -- what `sluice trigger apply` stored (TriggerRow)
+//   pool_holds(pool, run_id, task, attempt, units_milli, granted, since_us, seen_us)
+//            -- central pools' holds and queues (PoolHoldRow)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -215,6 +217,24 @@ struct TriggerRow {
   int64_t rotated_us = 0;  // when its token was made (first apply or rotate)
 };
 // --- end of triggers
+// --- central pools (store_pools.cc; docs/pools.md). One row per pool, run and task: a hold
+// (granted) or a place in the pool's queue. Units are counted in thousandths.
+struct PoolHoldRow {
+  std::string pool;  // CentralPool::Key(): "NAME", or "NS/NAME" for a namespace's own
+  std::string run_id;
+  std::string task;
+  int attempt = 0;
+  int64_t units_milli = 0;
+  bool granted = false;
+  int64_t since_us = 0;  // waiting since: the queue's order
+  int64_t seen_us = 0;   // last asked; a waiting row not asked for kPoolWaitForgetUs is dropped
+};
+struct PoolAsk {
+  std::string pool;  // as PoolHoldRow::pool
+  int64_t capacity_milli = 0;
+  int64_t units_milli = 0;
+};
+// --- end of central pools
 
 struct AuditCheck {
   int64_t records = 0;
@@ -262,7 +282,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 16;
+  static constexpr int kSchemaVersion = 17;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -438,6 +458,21 @@ class Store : public EventSink {
   Result<std::optional<TriggerRow>> FindTrigger(const std::string& ns, const std::string& name);
   Result<std::vector<TriggerRow>> ListTriggers(const std::string& ns);
   // --- end of triggers
+  // --- central pools (store_pools.cc). AcquirePools takes `units` of every pool of `asks` for
+  // task `task` (attempt `attempt`) of `run_id`, or none, in one transaction: a pool grants
+  // when its held units, plus those of rows waiting since before `since_us` (first come, first
+  // served), plus these fit its capacity. Returns true when granted; false when not, the task's
+  // rows then keeping their place in the queues (asked at `now_us`). Waiting rows not asked for
+  // kPoolWaitForgetUs are dropped. ReleasePools deletes `run_id`'s rows of `task` ("" = all of
+  // the run's); SetPoolHolds makes the run hold exactly `held` (granted), in one transaction.
+  // ListPoolHolds gives every row, by pool, holds first, then by place in the queue.
+  Result<bool> AcquirePools(const std::string& run_id, const std::string& task, int attempt,
+                            int64_t since_us, const std::vector<PoolAsk>& asks, int64_t now_us);
+  Status ReleasePools(const std::string& run_id, const std::string& task);
+  Status SetPoolHolds(const std::string& run_id, const std::vector<PoolHoldRow>& held);
+  Result<std::vector<PoolHoldRow>> ListPoolHolds();
+  static constexpr int64_t kPoolWaitForgetUs = 30'000'000;
+  // --- end of central pools
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -116,6 +116,11 @@ CREATE TABLE triggers (
   sources TEXT NOT NULL, token_id TEXT NOT NULL, token_hash TEXT NOT NULL,
   applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
   PRIMARY KEY (namespace, name));
+CREATE TABLE pool_holds (
+  pool TEXT NOT NULL, run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,
+  units_milli INTEGER NOT NULL, granted INTEGER NOT NULL DEFAULT 0, since_us INTEGER NOT NULL,
+  seen_us INTEGER NOT NULL, PRIMARY KEY (pool, run_id, task));
+CREATE INDEX pool_holds_by_run ON pool_holds(run_id);
 )sql";
 
 // The steps that bring an older store up: kUpgrades[v - 1] takes version v to v + 1. Version 1
@@ -266,6 +271,14 @@ CREATE TABLE triggers (
   applied_by TEXT NOT NULL, applied_us INTEGER NOT NULL, rotated_us INTEGER NOT NULL,
   PRIMARY KEY (namespace, name));
 )sql",
+    // 16 -> 17: central pools' holds and queues (store_pools.cc).
+    R"sql(
+CREATE TABLE pool_holds (
+  pool TEXT NOT NULL, run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,
+  units_milli INTEGER NOT NULL, granted INTEGER NOT NULL DEFAULT 0, since_us INTEGER NOT NULL,
+  seen_us INTEGER NOT NULL, PRIMARY KEY (pool, run_id, task));
+CREATE INDEX pool_holds_by_run ON pool_holds(run_id);
+)sql",
 };
 
 // PostgreSQL: the same tables, columns, keys and indexes as kSchema, in its types. INTEGER is
@@ -388,6 +401,11 @@ CREATE TABLE triggers (
   document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
   token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
   rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+CREATE TABLE pool_holds (
+  pool TEXT COLLATE "C" NOT NULL, run_id TEXT COLLATE "C" NOT NULL, task TEXT COLLATE "C" NOT NULL,
+  attempt BIGINT NOT NULL, units_milli BIGINT NOT NULL, granted BIGINT NOT NULL DEFAULT 0,
+  since_us BIGINT NOT NULL, seen_us BIGINT NOT NULL, PRIMARY KEY (pool, run_id, task));
+CREATE INDEX pool_holds_by_run ON pool_holds(run_id);
 )sql";
 
 // PostgreSQL's steps past kPgFirstVersion: kPgUpgrades[v - kPgFirstVersion] takes v to v + 1.
@@ -452,6 +470,14 @@ CREATE TABLE triggers (
   document TEXT NOT NULL, sources TEXT NOT NULL, token_id TEXT NOT NULL,
   token_hash TEXT NOT NULL, applied_by TEXT NOT NULL, applied_us BIGINT NOT NULL,
   rotated_us BIGINT NOT NULL, PRIMARY KEY (namespace, name));
+)sql",
+    // 16 -> 17: central pools' holds and queues (store_pools.cc).
+    R"sql(
+CREATE TABLE pool_holds (
+  pool TEXT COLLATE "C" NOT NULL, run_id TEXT COLLATE "C" NOT NULL, task TEXT COLLATE "C" NOT NULL,
+  attempt BIGINT NOT NULL, units_milli BIGINT NOT NULL, granted BIGINT NOT NULL DEFAULT 0,
+  since_us BIGINT NOT NULL, seen_us BIGINT NOT NULL, PRIMARY KEY (pool, run_id, task));
+CREATE INDEX pool_holds_by_run ON pool_holds(run_id);
 )sql",
 };
 

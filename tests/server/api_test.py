@@ -235,6 +235,42 @@ def runs_belong_to_the_namespace_they_were_submitted_to():
 
 
 @test
+def central_pools_bound_a_namespaces_runs_and_are_checked_at_submission():
+    pools = os.path.join(ENV.state, "pools.yaml")
+    with open(pools, "w") as f:
+        f.write("apiVersion: sluice/v1\nkind: Pools\nspec:\n  pools:\n"
+                "    - {name: lane, namespace: team-p, capacity: 1}\n  mutexes:\n    - {name: deploy}\n")
+    os.chmod(pools, 0o644)
+    team = ENV.sluice("token", "create", "--user", "pat", "--role", "team-p=operator", check=0).stdout.strip()
+    log = os.path.join(ENV.dir, "lane.log")
+    tasks = "".join(f"    - {{name: t{i}, run: [sh, -c, 'echo start >> {log}; sleep 0.3; echo end >> {log}'], "
+                    f"resources: {{lane: 1}}}}\n" for i in range(3))
+    body = {"pipeline": "p.yaml", "files": {"p.yaml": pipeline(tasks)}}
+    made = submit(SERVER, team, body, ns="team-p")
+    assert wait_finished(SERVER, team, made["id"])["status"] == "succeeded"
+    assert open(log).read() == "start\nend\n" * 3, open(log).read()  # one at a time
+    # A run in default has no "lane": refused at submission with the task's place, nothing stored.
+    before = len(call(SERVER, "GET", "/api/v1/runs?limit=500", TOKENS["operator"])["items"])
+    err = submit(SERVER, TOKENS["operator"], body, want=400)["error"]["message"]
+    assert 'task "t0" asks for pool "lane", which neither spec.pools nor' in err, err
+    assert len(call(SERVER, "GET", "/api/v1/runs?limit=500", TOKENS["operator"])["items"]) == before
+    # The team sees its own pool and the shared mutex; default's viewer only the mutex.
+    mine = {(p["namespace"], p["name"]): p for p in call(SERVER, "GET", "/api/v1/pools", team)["items"]}
+    assert set(mine) == {("team-p", "lane"), ("", "deploy")}, mine
+    assert mine[("team-p", "lane")]["used"] == 0 and mine[("", "deploy")]["kind"] == "mutex", mine
+    seen = [(p["namespace"], p["name"]) for p in call(SERVER, "GET", "/api/v1/pools", TOKENS["viewer"])["items"]]
+    assert seen == [("", "deploy")], seen
+    # The CLI against the server prints what it prints here; /metrics has the gauges.
+    every = ENV.sluice("token", "create", "--user", "paula", "--role", "*=viewer", check=0).stdout.strip()
+    env = {"SLUICE_SERVER": f"http://127.0.0.1:{SERVER.port}", "SLUICE_TOKEN": every}
+    remote = ENV.sluice("pools", "-o", "json", check=0, env=env).stdout
+    assert json.loads(remote) == json.loads(ENV.sluice("pools", "-o", "json", check=0).stdout), remote
+    metrics = SERVER.request("GET", "/metrics")[2].decode()
+    assert 'sluice_pool_capacity{pool="lane",namespace="team-p"} 1' in metrics, metrics[-800:]
+    os.remove(pools)
+
+
+@test
 def only_an_admin_lists_tokens_and_never_sees_a_secret():
     for role in ("viewer", "operator", "approver"):
         call(SERVER, "GET", "/api/v1/tokens", TOKENS[role], want=403)
