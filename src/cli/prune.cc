@@ -24,6 +24,7 @@ Event TombstoneOf(const RunRecord& run, const PruneOptions& o, int64_t now_us) {
                           run.status, Ts(run.finished_us));
   e.data = Value(ValueMap{{Value("by"), Value(o.actor)},
                           {Value("pipeline"), Value(run.pipeline)},
+                          {Value("namespace"), Value(run.ns)},
                           {Value("status"), Value(run.status)},
                           {Value("created_us"), Value(run.created_us)},
                           {Value("finished_us"), Value(run.finished_us)}})

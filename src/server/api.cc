@@ -74,8 +74,15 @@ Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
   if (!store) return std::unexpected(store.error());
   auto run = (*store)->GetRun(run_id);
   if (!run) {
-    if (run.error().code == ErrorCode::kNotFound) return std::nullopt;
-    return std::unexpected(run.error());
+    if (run.error().code != ErrorCode::kNotFound) return std::unexpected(run.error());
+    // A pruned run is still judged in its namespace, by its tombstone's word: who pruned
+    // which pipeline's run when is not for other namespaces to read.
+    auto tomb = (*store)->FindTombstone(run_id);
+    if (!tomb) return std::unexpected(tomb.error());
+    if (!*tomb) return std::nullopt;
+    auto data = ParseJson((*tomb)->data);
+    const Value* ns = data && data->is_map() ? data->Find("namespace") : nullptr;
+    return ns && ns->is_string() ? ns->as_string() : std::string(kDefaultNamespace);
   }
   if (run->id == run_id) {
     std::lock_guard lock(mu);

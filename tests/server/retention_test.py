@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run_e2e  # noqa: E402
 from run_e2e import Env, pipeline  # noqa: E402
-from api_test import Server  # noqa: E402
+from api_test import Server, call, submit, wait_finished  # noqa: E402
 
 TESTS = []
 
@@ -33,6 +33,24 @@ def the_leader_prunes_runs_older_than_the_servers_retention():
     assert "retention: pruned 1 runs" in s.log(), s.log()
     records = [json.loads(x) for x in e.sluice("audit", "export", check=0).stdout.splitlines()]
     assert [(r["actor"], r["run"]) for r in records if r["action"] == "run.pruned"] == [("sluice", old)]
+    s.stop()
+
+
+@test
+def a_pruned_run_is_judged_in_its_own_namespace():
+    e = Env()
+    team = e.sluice("token", "create", "--user", "rita", "--role", "team-r=operator", check=0).stdout.strip()
+    viewer = e.sluice("token", "create", "--user", "vera", "--role", "viewer", check=0).stdout.strip()
+    s = Server(e)
+    made = submit(s, team, {"pipeline": "p.yaml", "files": {"p.yaml": pipeline("    - {name: a, run: [echo, hi]}\n")}},
+                  ns="team-r")
+    wait_finished(s, team, made["id"])
+    e.sluice("prune", "--older-than", "0s", check=0)
+    mine = call(s, "GET", f"/api/v1/runs/{made['id']}", team, want=404)["error"]["message"]
+    assert "was pruned by" in mine, mine
+    # Default's viewer learns nothing of team-r's run: the answer for an id that never was.
+    other = call(s, "GET", f"/api/v1/runs/{made['id']}", viewer, want=404)["error"]["message"]
+    assert other == f'no run "{made["id"]}"', other
     s.stop()
 
 
