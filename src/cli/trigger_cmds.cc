@@ -48,7 +48,10 @@ int CmdTriggerApply(Env& env, const GlobalOptions& g, const std::string& file) {
     auto created = (*store)->ApplyTrigger(row, std::move(audit));
     if (!created) return Report(created.error());
     ValueMap item{{"name", Value(row.name)}, {"created", Value(*created)}};
-    if (*created) item.emplace_back(Value("token"), Value(token.text));
+    if (*created) {
+      item.emplace_back(Value("token"), Value(token.text));
+      item.emplace_back(Value("signingSecret"), Value(token.secret_hash));
+    }
     applied.push_back(Value(std::move(item)));
   }
   PrintTriggerTokens(Value(ValueMap{{"applied", Value(std::move(applied))}}), g.json);
@@ -86,7 +89,8 @@ int CmdTriggerRotate(Env& env, const GlobalOptions& g, const std::string& name) 
   if (!done) return Report(done.error());
   ValueList applied;
   applied.push_back(Value(ValueMap{{"name", Value(name)}, {"created", Value(false)},
-                                   {"token", Value(token.text)}}));
+                                   {"token", Value(token.text)},
+                                   {"signingSecret", Value(token.secret_hash)}}));
   PrintTriggerTokens(Value(ValueMap{{"applied", Value(std::move(applied))}}), g.json);
   return 0;
 }

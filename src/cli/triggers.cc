@@ -233,11 +233,16 @@ void PrintTriggerTokens(const Value& answer, bool json) {
   for (const Value& a : applied->as_list()) {
     const Value* name = a.is_map() ? a.Find("name") : nullptr;
     const Value* token = a.is_map() ? a.Find("token") : nullptr;
+    const Value* signing = a.is_map() ? a.Find("signingSecret") : nullptr;
     if (!name) continue;
     if (token && token->is_string()) {
       std::printf("%s %s\n", name->ToText().c_str(), token->as_string().c_str());
       std::fprintf(stderr, "trigger %s: keep its token now, it is not shown again\n",
                    name->ToText().c_str());
+      if (signing && signing->is_string()) {  // docs/triggers.md, "Senders that sign"
+        std::fprintf(stderr, "trigger %s: a sender that signs (signature: github) takes %s as "
+                     "its webhook secret\n", name->ToText().c_str(), signing->as_string().c_str());
+      }
     } else {
       std::printf("%s (its token is unchanged)\n", name->ToText().c_str());
     }

@@ -21,6 +21,17 @@ TEST(Sha256, MatchesKnownVectors) {
 
 // The CPU's SHA instructions (where present) and the portable code agree on every length
 // around the block and padding boundaries, on the known vectors above, and streamed.
+// RFC 4231's test cases 1, 2 and 6 (a key longer than a block is hashed first).
+TEST(Sha256, HmacMatchesRfc4231) {
+  EXPECT_EQ(HmacSha256Hex(std::string(20, '\x0b'), "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(HmacSha256Hex(std::string(131, '\xaa'),
+                          "Test Using Larger Than Block-Size Key - Hash Key First"),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 TEST(Sha256, AcceleratedAndPortableAgree) {
   std::string data;
   for (int i = 0; i < 4200; ++i) data.push_back(static_cast<char>((i * 131 + 7) & 0xff));

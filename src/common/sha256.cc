@@ -174,4 +174,34 @@ std::string Sha256Hex(std::string_view data) {
   return h.HexDigest();
 }
 
+namespace {
+
+std::string BytesOfHex(const std::string& hex) {
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HmacSha256Hex(std::string_view key, std::string_view message) {
+  constexpr size_t kBlock = 64;
+  std::string k = key.size() > kBlock ? BytesOfHex(Sha256Hex(key)) : std::string(key);
+  k.resize(kBlock, '\0');
+  std::string inner_pad(kBlock, '\0'), outer_pad(kBlock, '\0');
+  for (size_t i = 0; i < kBlock; ++i) {
+    inner_pad[i] = static_cast<char>(k[i] ^ 0x36);
+    outer_pad[i] = static_cast<char>(k[i] ^ 0x5c);
+  }
+  Sha256 inner;
+  inner.Update(inner_pad);
+  inner.Update(message);
+  Sha256 outer;
+  outer.Update(outer_pad);
+  outer.Update(BytesOfHex(inner.HexDigest()));
+  return outer.HexDigest();
+}
+
 }  // namespace sluice

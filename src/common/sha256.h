@@ -29,5 +29,7 @@ class Sha256 {
 
 // Hex SHA-256 of a whole string.
 std::string Sha256Hex(std::string_view data);
+// Hex HMAC-SHA256 (RFC 2104) of `message` with `key`: what GitHub's X-Hub-Signature-256 carries.
+std::string HmacSha256Hex(std::string_view key, std::string_view message);
 
 }  // namespace sluice

@@ -110,7 +110,10 @@ ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
     auto created = (*store)->ApplyTrigger(row, std::move(audit));
     if (!created) return FromError(created.error());
     ValueMap item{{"name", Value(row.name)}, {"created", Value(*created)}};
-    if (*created) item.emplace_back(Value("token"), Value(token.text));
+    if (*created) {
+      item.emplace_back(Value("token"), Value(token.text));
+      item.emplace_back(Value("signingSecret"), Value(token.secret_hash));
+    }
     applied.push_back(Value(std::move(item)));
   }
   return Json(Value(ValueMap{{"applied", Value(std::move(applied))}, {"by", Value(req.who.user)}}));
@@ -129,7 +132,8 @@ ApiResponse Rotate(const ApiContext& ctx, const ApiRequest& req) {
   if (!done) return FromError(done.error());
   ValueList applied;
   applied.push_back(Value(ValueMap{{"name", Value(name)}, {"created", Value(false)},
-                                   {"token", Value(token.text)}}));
+                                   {"token", Value(token.text)},
+                                   {"signingSecret", Value(token.secret_hash)}}));
   return Json(Value(ValueMap{{"applied", Value(std::move(applied))}, {"by", Value(req.who.user)}}));
 }
 
@@ -150,15 +154,40 @@ ApiResponse Unauthorized(const std::string& why) {
   return r;
 }
 
-// The trigger the request's bearer token fires, or the answer that refuses it (see above).
+// Whether `token` (a token's text) is the trigger's, both parts compared whatever the first
+// gives, so that the time says nothing of which differed.
+bool IsTriggersToken(std::string_view token, const TriggerRow& row) {
+  auto parts = SplitToken(token);
+  if (!parts) return false;
+  const bool id_ok = SecretMatches(parts->first, Sha256Hex(row.token_id));
+  const bool secret_ok = SecretMatches(parts->second, row.token_hash);
+  return id_ok && secret_ok;
+}
+
+// The credential a request shows: a bearer token, or a sender's own header (GitHub's signature
+// of the body, GitLab's token); "" when none.
+std::string CredentialOf(const ApiRequest& req, std::string* value) {
+  for (const char* name : {"authorization", "x-hub-signature-256", "x-gitlab-token"}) {
+    auto h = req.headers.find(name);
+    if (h == req.headers.end()) continue;
+    *value = h->second;
+    return name;
+  }
+  return "";
+}
+
+// The trigger the request's credential fires, or the answer that refuses it (see above). A
+// signature or GitLab token counts only for a trigger whose `signature:` names that sender.
 std::expected<TriggerRow, ApiResponse> Authenticate(const ApiContext& ctx, Store& store,
-                                             const ApiRequest& req) {
-  auto header = req.headers.find("authorization");
-  if (header == req.headers.end() || !header->second.starts_with("Bearer ")) {
+                                                    const ApiRequest& req) {
+  std::string value;
+  const std::string kind = CredentialOf(req, &value);
+  if (kind.empty() || (kind == "authorization" && !value.starts_with("Bearer "))) {
     return std::unexpected(Unauthorized("no bearer token (Authorization: Bearer TRIGGER-TOKEN)"));
   }
-  auto parts = SplitToken(std::string_view(header->second).substr(7));
-  if (!parts) return std::unexpected(Unauthorized("the bearer token is malformed"));
+  if (kind == "authorization" && !SplitToken(std::string_view(value).substr(7))) {
+    return std::unexpected(Unauthorized("the bearer token is malformed"));
+  }
   auto row = store.FindTrigger(req.params.at("ns"), req.params.at("name"));
   if (!row) return std::unexpected(ErrorResponse(503, "the server cannot check triggers now"));
   if (!*row) {
@@ -166,10 +195,28 @@ std::expected<TriggerRow, ApiResponse> Authenticate(const ApiContext& ctx, Store
                                                           Quote(req.params.at("name")),
                                                           Quote(req.params.at("ns")))));
   }
-  // Both compared whatever the first gives, so that the time says nothing of which differed.
-  const bool id_ok = SecretMatches(parts->first, Sha256Hex((*row)->token_id));
-  const bool secret_ok = SecretMatches(parts->second, (*row)->token_hash);
-  if (!id_ok || !secret_ok) return std::unexpected(Unauthorized("not this trigger's token"));
+  if (kind == "authorization") {
+    if (!IsTriggersToken(std::string_view(value).substr(7), **row)) {
+      return std::unexpected(Unauthorized("not this trigger's token"));
+    }
+    return std::move(**row);
+  }
+  auto t = LoadStoredTrigger(**row);
+  if (!t) return std::unexpected(FromError(t.error()));
+  const std::string wants = kind == "x-hub-signature-256" ? "github" : "gitlab";
+  if (t->spec.signature != wants) {
+    return std::unexpected(Unauthorized(fmt::format(
+        "trigger {} does not take {} (its file sets no signature: {})", Quote((*row)->name),
+        kind == "x-hub-signature-256" ? "X-Hub-Signature-256" : "X-Gitlab-Token", wants)));
+  }
+  const bool ok = wants == "gitlab"
+                      ? IsTriggersToken(value, **row)
+                      : SecretMatches(value, Sha256Hex("sha256=" + HmacSha256Hex(
+                                                        (*row)->token_hash, req.body)));
+  if (!ok) {
+    return std::unexpected(Unauthorized(wants == "gitlab" ? "not this trigger's token"
+                                                          : "the body's signature does not match"));
+  }
   return std::move(**row);
 }
 

@@ -73,7 +73,8 @@ Result<TriggerSpec> ReadTrigger(const Reader& r, const YNode& doc) {
   SLUICE_TRY_STATUS(r.KindMetadata(doc["metadata"], "trigger name", &t.name, &t.loc,
                                     &t.description, &t.labels));
   const auto& spec = doc["spec"];
-  SLUICE_TRY_STATUS(r.CheckKeys(spec, {"pipeline", "params", "when"}, "a Trigger spec"));
+  SLUICE_TRY_STATUS(r.CheckKeys(spec, {"pipeline", "params", "when", "signature"},
+                                "a Trigger spec"));
   if (!spec["pipeline"]) {
     return FailAt(r.Loc(spec), "a Trigger needs pipeline (a pipeline file, relative to this file)");
   }
@@ -83,6 +84,15 @@ Result<TriggerSpec> ReadTrigger(const Reader& r, const YNode& doc) {
   t.pipeline_loc = r.Loc(spec["pipeline"]);
   if (const auto& ps = spec["params"]) SLUICE_TRY_STATUS(ReadParams(r, ps, &t));
   if (const auto& w = spec["when"]) SLUICE_TRY_STATUS(ReadWhen(r, w, &t));
+  if (const auto& sig = spec["signature"]) {
+    SLUICE_TRY(v, r.Str(sig, "signature"));
+    static const std::vector<std::string> kKinds = {"github", "gitlab"};
+    if (*v != kKinds[0] && *v != kKinds[1]) {
+      return FailAt(r.Loc(sig), "signature must be github (X-Hub-Signature-256) or gitlab "
+                    "(X-Gitlab-Token), not {}{}", Quote(*v), DidYouMean(*v, kKinds));
+    }
+    t.signature = *v;
+  }
   return t;
 }
 

@@ -34,6 +34,10 @@ struct TriggerSpec {
   Location pipeline_loc;
   std::vector<TriggerParam> params;
   std::shared_ptr<const TemplateField> when;  // null: every request starts a run
+  // How a sender may prove it holds the trigger's token besides `Authorization: Bearer`:
+  // "github" (X-Hub-Signature-256, an HMAC-SHA256 of the body keyed with the token's signing
+  // secret), "gitlab" (X-Gitlab-Token: the token itself), or "" (the bearer header only).
+  std::string signature;
 
   // The pipeline file's path: `pipeline` read from the trigger file's folder.
   std::string PipelinePath() const;

@@ -6,7 +6,7 @@ its own token, on one `sluice server` for the whole suite.
 Usage: triggers_test.py SLUICE [--only SUBSTRING]
 Prints one line per failure and ends with "server-triggers: N passed, M failed".
 """
-import json, os, subprocess, sys
+import hashlib, hmac, json, os, subprocess, sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -256,6 +256,45 @@ def removing_a_trigger_makes_its_webhook_a_404():
 
 
 
+def deliver(name, body, headers, want):
+    """POSTs `body` (bytes) to trigger `name` with `headers` only (no bearer token)."""
+    h = {"Content-Type": "application/json", "X-GitHub-Event": "push", **headers}
+    status, got, raw = SERVER.request("POST", PATH + name, None, body, h)
+    assert status == want, f"{name}: {status}, want {want}: {raw[:300]!r}"
+    return json.loads(raw)
+
+
+@test
+def senders_that_sign_or_send_a_gitlab_token_fire_only_triggers_that_name_them():
+    secrets = {}
+    for name, kind in (("signed", "github"), ("gitlab", "gitlab")):
+        ENV.write(f"{name}.yaml", TRIGGER % name + f"  signature: {kind}\n")
+        p = ENV.sluice("trigger", "apply", f"{name}.yaml", check=0)
+        secrets[name] = (p.stdout.split()[1], p.stderr.split("takes ")[1].split()[0])
+    body = json.dumps({"ref": "main", "size": 2}).encode()
+    token, signing = secrets["signed"]
+    mac = "sha256=" + hmac.new(signing.encode(), body, hashlib.sha256).hexdigest()
+    made = deliver("signed", body, {"X-Hub-Signature-256": mac}, 201)
+    wait_done(made["run"])
+    # The body as signed, byte for byte: one more space and the signature no longer holds.
+    err = deliver("signed", body + b" ", {"X-Hub-Signature-256": mac}, 401)["error"]["message"]
+    assert err == "the body's signature does not match", err
+    deliver("signed", body, {"X-Hub-Signature-256": "sha256=" + "0" * 64}, 401)
+    deliver("gitlab", body, {"X-Gitlab-Token": secrets["gitlab"][0]}, 201)
+    deliver("gitlab", body, {"X-Gitlab-Token": token}, 401)  # another trigger's token
+    # A sender's header counts only for a trigger that names that sender; the bearer always does.
+    err = deliver("hook", body, {"X-Hub-Signature-256": mac}, 401)["error"]["message"]
+    assert "does not take X-Hub-Signature-256" in err, err
+    deliver("signed", body, {"X-Gitlab-Token": token}, 401)
+    deliver("signed", body, {"Authorization": "Bearer " + token}, 201)
+    bad = TRIGGER % "typo" + "  signature: githbu\n"
+    ENV.write("typo.yaml", bad)
+    p = ENV.sluice("trigger", "apply", "typo.yaml", check=2)
+    assert 'signature must be github (X-Hub-Signature-256) or gitlab (X-Gitlab-Token), not "githbu" (did you mean "github"?)' in p.stderr, p.stderr
+    for name in secrets:
+        ENV.sluice("trigger", "rm", name, check=0)
+
+
 @test
 def the_example_trigger_applies_and_answers_only_pushes_to_main():
     example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
@@ -263,6 +302,11 @@ def the_example_trigger_applies_and_answers_only_pushes_to_main():
     applied = json.loads(ENV.sluice("trigger", "apply", example, "-o", "json", check=0).stdout)
     TOKENS["example"] = applied["applied"][0]["token"]
     name = "retrain-on-push"
+    # It takes GitHub's signature (signature: github) as well as its bearer token.
+    signing = applied["applied"][0]["signingSecret"]
+    ping = json.dumps({"zen": "hi"}).encode()
+    mac = "sha256=" + hmac.new(signing.encode(), ping, hashlib.sha256).hexdigest()
+    deliver(name, ping, {"X-Hub-Signature-256": mac, "X-GitHub-Event": "ping"}, 202)
     fire({"ref": "refs/heads/main"}, token="example", name=name, event="ping", want=202)
     fire({"ref": "refs/heads/dev", "seed": 3}, token="example", name=name, want=202)
     err = fire({"ref": "refs/heads/main"}, token="example", name=name, want=400)["error"]["message"]
