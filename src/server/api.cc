@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "cli/cli_support.h"
@@ -83,6 +84,32 @@ Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
     known.emplace(key, run->ns);
   }
   return run->ns;
+}
+
+Result<std::optional<std::string>> ReadableRunId(const ApiContext& ctx, const ApiPrincipal& who,
+                                                 const std::string& ref) {
+  if (ref.empty()) return std::nullopt;
+  SLUICE_TRY(store, ctx.ThreadStore());
+  std::vector<std::string> namespaces;  // where to look: "" = every namespace
+  for (const auto& [ns, role] : who.roles) {
+    if (!who.Can(Action::kRead, ns)) continue;
+    if (ns == "*") {
+      namespaces.assign(1, "");
+      break;
+    }
+    namespaces.push_back(ns);
+  }
+  std::set<std::string> found;
+  for (const auto& ns : namespaces) {
+    SLUICE_TRY(ids, (*store)->RunIdsWithPrefix(ref, ns, 2));
+    for (auto& id : *ids) {
+      if (id == ref) return id;
+      found.insert(std::move(id));
+    }
+  }
+  if (found.size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(ref));
+  if (found.empty()) return std::nullopt;
+  return *found.begin();
 }
 
 bool MayReadRun(const ApiContext& ctx, const ApiPrincipal& who, const std::string& run_id) {
@@ -189,7 +216,7 @@ ApiResponse GetRun(const ApiContext& ctx, const ApiRequest& req) {
   auto decisions = s.ListDecisions(run->id);
   if (!decisions) return FromError(decisions.error());
   ApiResponse r = Json(StatusJson(*run, ShownStatus(ctx.env, ctx.g, *run), *tasks, *attempts,
-                                  *decisions, StoredComponentUses(s, *run)));
+                                  *decisions, StoredComponentUses(s, *run), StoredLabels(s, run->id)));
   r.headers.emplace_back("X-Sluice-Served", ServedRun(ctx, run->id) ? "true" : "false");
   return r;
 }
@@ -316,6 +343,9 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddArtifactRoutes(router, ctx);
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
   AddNotificationRoutes(router, ctx);  // notifications (issue 13)
+  AddRerunRoutes(router, ctx);   // retry and rerun (issue 13, parity)
+  AddWaiverRoutes(router, ctx);  // waivers (issue 13, parity)
+  AddPruneRoutes(router, ctx);   // prune (issue 13, parity)
   AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }

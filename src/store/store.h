@@ -438,6 +438,12 @@ class Store : public EventSink {
   Result<std::optional<TriggerRow>> FindTrigger(const std::string& ns, const std::string& name);
   Result<std::vector<TriggerRow>> ListTriggers(const std::string& ns);
   // --- end of triggers
+  // --- parity (issue 13; store_parity.cc): the ids of runs that start with `prefix`, in
+  // namespace `ns` ("" = any), in id order, at most `limit`: the server resolves a run prefix
+  // among the runs a token may read only.
+  Result<std::vector<std::string>> RunIdsWithPrefix(const std::string& prefix,
+                                                    const std::string& ns, int limit);
+  // --- end of parity
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 
