@@ -1042,6 +1042,7 @@ def rerun_is_admitted_again_and_waivers_are_granted_by_the_tokens_admin():
     tokens = {role: e.sluice("token", "create", "--user", f"w-{role}", "--role", role, check=0).stdout.strip()
               for role in ("viewer", "operator", "admin")}
     tokens["ml"] = e.sluice("token", "create", "--user", "w-ml", "--role", "ml=admin", check=0).stdout.strip()
+    tokens["z"] = e.sluice("token", "create", "--user", "w-z", "--role", "team-z=viewer", check=0).stdout.strip()
     body = "    - {name: ship, run: [echo, '${{ params.target }}']}\n"
     params = "  params: [{name: target, default: dev}]\n"
     e.write("p.yaml", pipeline(body, params))
@@ -1053,6 +1054,9 @@ def rerun_is_admitted_again_and_waivers_are_granted_by_the_tokens_admin():
                    ns="ml")["id"]
     assert call(s, "GET", "/api/v1/runs/2", tokens["viewer"])["id"] == run
     assert call(s, "GET", "/api/v1/runs/2", tokens["ml"])["id"] == other
+    # A prefix only unreadable runs share is answered as a missing run, never "ambiguous".
+    assert call(s, "GET", "/api/v1/runs/2", tokens["z"], want=403) == \
+        call(s, "GET", "/api/v1/runs/zzz", tokens["z"], want=403)
     hidden = call(s, "POST", f"/api/v1/runs/{other}/rerun", tokens["operator"], want=404)
     missing = call(s, "POST", "/api/v1/runs/no-such-run/rerun", tokens["operator"], want=404)
     assert hidden["error"]["message"].replace(other, "X") == missing["error"]["message"].replace("no-such-run", "X")
