@@ -1037,6 +1037,34 @@ def an_operator_retries_and_reruns_a_failed_run_and_the_audit_names_them():
 
 
 @test
+def of_two_retries_at_once_one_wins_and_secret_params_stay_with_the_cli():
+    flag = os.path.join(ENV.dir, "race-flag")
+    ENV.write("race.yaml", pipeline(FLAKY.replace("FLAG", flag)))
+    run = ENV.sluice("run", "race.yaml", check=1).stdout.splitlines()[0]
+    open(flag, "w").close()
+    got = []
+    ask = lambda: got.append(SERVER.request("POST", f"/api/v1/runs/{run}/retry", TOKENS["operator"], b"")[0])
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [202, 409], got
+    assert wait_finished(SERVER, TOKENS["viewer"], run)["status"] == "succeeded"
+    ok, tail = audit_has("u-operator", "run.retried", run)
+    assert ok, tail
+    records = [json.loads(l) for l in ENV.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    assert sum(r["action"] == "run.retried" and r["run"] == run for r in records) == 1, records[-4:]
+    # Secret params' values are never stored: such runs are retried and rerun with the CLI.
+    ENV.write("secret.yaml", pipeline("    - {name: use, run: [sh, -c, 'exit 1']}\n",
+                                      "  params: [{name: token, secret: true}]\n"))
+    secret = ENV.sluice("run", "secret.yaml", "-p", "token=s3cr3t", check=1).stdout.splitlines()[0]
+    for action in ("retry", "rerun"):
+        err = call(SERVER, "POST", f"/api/v1/runs/{secret}/{action}", TOKENS["operator"], want=400)
+        assert "secret param" in err["error"]["message"], err
+
+
+@test
 def rerun_is_admitted_again_and_waivers_are_granted_by_the_tokens_admin():
     e, _ = run_e2e.central_env()
     tokens = {role: e.sluice("token", "create", "--user", f"w-{role}", "--role", role, check=0).stdout.strip()
