@@ -62,15 +62,33 @@ Result<Store*> ApiContext::ThreadStore() const {
   return store.get();
 }
 
+namespace {
+
+// The namespaces of runs by full id, as NamespaceOfRun found them: a run never changes namespace
+// and its id is never reused. Shared by the request threads, under its mutex.
+struct KnownNamespaces {
+  std::mutex mu;
+  std::unordered_map<std::string, std::string> by_key;  // state folder \0 run id -> ns
+};
+KnownNamespaces& Known() {
+  static KnownNamespaces known;
+  return known;
+}
+
+// The namespace of run `run_id` when it is a full id NamespaceOfRun met before.
+std::optional<std::string> KnownNamespace(const ApiContext& ctx, const std::string& run_id) {
+  KnownNamespaces& k = Known();
+  std::lock_guard lock(k.mu);
+  auto it = k.by_key.find(ctx.g.state_dir + '\0' + run_id);
+  if (it == k.by_key.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
                                                   const std::string& run_id) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::string> known;  // state folder \0 run id -> ns
-  const std::string key = ctx.g.state_dir + '\0' + run_id;
-  {
-    std::lock_guard lock(mu);
-    if (auto it = known.find(key); it != known.end()) return it->second;
-  }
+  if (auto ns = KnownNamespace(ctx, run_id)) return ns;
   auto store = ctx.ThreadStore();
   if (!store) return std::unexpected(store.error());
   auto run = (*store)->GetRun(run_id);
@@ -79,9 +97,10 @@ Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
     return std::unexpected(run.error());
   }
   if (run->id == run_id) {
-    std::lock_guard lock(mu);
-    if (known.size() >= 100'000) known.clear();  // a bound, not a policy: it fills again
-    known.emplace(key, run->ns);
+    KnownNamespaces& k = Known();
+    std::lock_guard lock(k.mu);
+    if (k.by_key.size() >= 100'000) k.by_key.clear();  // a bound, not a policy: it fills again
+    k.by_key.emplace(ctx.g.state_dir + '\0' + run_id, run->ns);
   }
   return run->ns;
 }
@@ -89,6 +108,8 @@ Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
 Result<std::optional<std::string>> ReadableRunId(const ApiContext& ctx, const ApiPrincipal& who,
                                                  const std::string& ref) {
   if (ref.empty()) return std::nullopt;
+  // A full id seen before, in a readable namespace (a status polled again and again): no query.
+  if (auto ns = KnownNamespace(ctx, ref); ns && who.Can(Action::kRead, *ns)) return ref;
   SLUICE_TRY(store, ctx.ThreadStore());
   std::vector<std::string> namespaces;  // where to look: "" = every namespace
   for (const auto& [ns, role] : who.roles) {
