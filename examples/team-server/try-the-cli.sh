@@ -2,7 +2,8 @@
 # The CLI against a server (docs/cli.md, "Against a server"): serves a fresh state folder with
 # `sluice server` on a free loopback port, makes an operator token, logs in with it, runs the ML
 # example on the server with `sluice run --server` (following its progress as a local run does),
-# reads it back with status and logs, and logs out. The login file goes to a temporary
+# reads it back with status and logs, reruns it from its `train` task (a new run on the server,
+# reusing what came before train), lists the server's waivers, and logs out. The login file goes to a temporary
 # XDG_CONFIG_HOME, so your own ~/.config is left alone.
 # Usage: examples/team-server/try-the-cli.sh [path/to/sluice]
 set -euo pipefail
@@ -26,4 +27,7 @@ run=$("$sluice" --server "$url" run "$here/../ml-pipeline/pipeline.yaml" | head 
 "$sluice" --server "$url" status "$run"
 echo "summary says:"
 "$sluice" --server "$url" logs "$run" summary
+echo "rerun from train:"
+"$sluice" --server "$url" rerun "$run" --from train >/dev/null
+"$sluice" --server "$url" waiver list
 "$sluice" logout

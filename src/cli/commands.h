@@ -71,6 +71,18 @@ int CmdPolicyTest(Env& env, const GlobalOptions& g, const std::string& dir);
 // `out_file`, or stdout when it is "".
 int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const std::string& format,
              const std::string& out_file = "");
+// --- parity (issue 13; graph_cmd.cc): the parts of `graph` the CLI against a server shares.
+class Store;
+// The DOT of stored run `id` (a unique prefix too) in `store`, colored by state. On failure
+// returns the store's error (kNotFound for no such run) or why its pipeline cannot be reloaded.
+Result<std::string> RunGraphDot(Env& env, const GlobalOptions& g, Store& store,
+                                const std::string& id);
+// The DOT (or, with `format` mermaid, the Mermaid) of pipeline file `file`, or its load error.
+Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format);
+// Writes graph `text` (DOT or Mermaid) as `graph` does: laid out by Graphviz's dot for svg and
+// png, to `out_file` (saying so on stderr) or stdout. Returns the exit code.
+int WriteGraph(Env& env, std::string text, const std::string& format, const std::string& out_file);
+// --- end of parity
 int CmdRuns(Env& env, const GlobalOptions& g, int limit);
 int CmdStatus(Env& env, const GlobalOptions& g, const std::string& run);
 // The run's event log, in order: what happened, for debugging and tests.

@@ -173,13 +173,14 @@ Result<std::string> Render(Env& env, const std::string& dot_text, const std::str
   return std::move(r->out);
 }
 
-// The DOT of a stored run, colored by state.
-Result<std::string> RunDot(Env& env, const GlobalOptions& g, const std::string& id) {
-  SLUICE_TRY(store, OpenStore(env, g, false));
-  SLUICE_TRY(run, (*store)->GetRun(id));
-  PublishLeftJournal(env, g, **store, *run);
-  SLUICE_TRY(plan, StoredPlan(**store, *run));
-  SLUICE_TRY(tasks, (*store)->ListTasks(run->id));
+}  // namespace
+
+Result<std::string> RunGraphDot(Env& env, const GlobalOptions& g, Store& store,
+                                const std::string& id) {
+  SLUICE_TRY(run, store.GetRun(id));
+  PublishLeftJournal(env, g, store, *run);
+  SLUICE_TRY(plan, StoredPlan(store, *run));
+  SLUICE_TRY(tasks, store.ListTasks(run->id));
   Builder b{**plan, {}, {}, {}};
   for (const auto& t : *tasks) b.rec[t.name] = &t;
   b.Build();
@@ -187,30 +188,7 @@ Result<std::string> RunDot(Env& env, const GlobalOptions& g, const std::string& 
                        b.nodes, b.edges);
 }
 
-}  // namespace
-
-int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const std::string& format,
-             const std::string& out_file) {
-  std::string text;
-  if (env.files().Stat(target).exists) {  // a pipeline file
-    auto plan = LoadPlan(env.files(), target);
-    if (!plan) return Report(plan.error());
-    const Plan& p = **plan;
-    text = format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
-  } else {  // a run
-    if (format == "mermaid") {
-      return Report(Error(ErrorCode::kInvalidInput, "a run's graph is drawn as dot, svg or png"));
-    }
-    auto dot = RunDot(env, g, target);
-    if (!dot) {
-      if (dot.error().code == ErrorCode::kNotFound) {
-        return Report(Error(ErrorCode::kNotFound, fmt::format("{} is neither a pipeline file nor "
-                            "a run ({})", Quote(target), dot.error().message)));
-      }
-      return Report(dot.error());
-    }
-    text = std::move(*dot);
-  }
+int WriteGraph(Env& env, std::string text, const std::string& format, const std::string& out_file) {
   if (format == "svg" || format == "png") {
     if (format == "png" && out_file.empty() && env.IsTty(1)) {
       return Report(Error(ErrorCode::kInvalidInput, "a PNG is not for a terminal: give -o FILE"));
@@ -226,6 +204,37 @@ int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const 
   if (auto s = env.files().WriteFile(out_file, text); !s) return Report(s.error());
   std::fprintf(stderr, "wrote %s (%zu bytes)\n", out_file.c_str(), text.size());
   return 0;
+}
+
+Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format) {
+  SLUICE_TRY(plan, LoadPlan(env.files(), file));
+  const Plan& p = **plan;
+  return format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
+}
+
+int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const std::string& format,
+             const std::string& out_file) {
+  std::string text;
+  if (env.files().Stat(target).exists) {  // a pipeline file
+    auto drawn = PipelineGraph(env, target, format);
+    if (!drawn) return Report(drawn.error());
+    text = std::move(*drawn);
+  } else {  // a run
+    if (format == "mermaid") {
+      return Report(Error(ErrorCode::kInvalidInput, "a run's graph is drawn as dot, svg or png"));
+    }
+    auto store = OpenStore(env, g, false);
+    auto dot = store ? RunGraphDot(env, g, **store, target) : Result<std::string>(std::unexpected(store.error()));
+    if (!dot) {
+      if (dot.error().code == ErrorCode::kNotFound) {
+        return Report(Error(ErrorCode::kNotFound, fmt::format("{} is neither a pipeline file nor "
+                            "a run ({})", Quote(target), dot.error().message)));
+      }
+      return Report(dot.error());
+    }
+    text = std::move(*dot);
+  }
+  return WriteGraph(env, std::move(text), format, out_file);
 }
 
 }  // namespace sluice

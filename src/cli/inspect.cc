@@ -147,7 +147,8 @@ int CmdStatus(Env& env, const GlobalOptions& g, const std::string& id) {
   const std::string status = ShownStatus(env, g, run);
   const std::vector<ComponentUse> uses = StoredComponentUses(*store, run);
   const Value shown = StatusJson(run, status, *tasks, *attempts,
-                                 decisions ? *decisions : no_decisions, uses);
+                                 decisions ? *decisions : no_decisions, uses,
+                                 StoredLabels(*store, run.id));
   std::fputs(g.json ? (shown.ToJson() + "\n").c_str() : StatusText(shown).c_str(), stdout);
   return 0;
 }

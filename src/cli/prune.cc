@@ -174,29 +174,60 @@ int CmdPrune(Env& env, const GlobalOptions& g, const std::string& older_than, bo
   o.reason = "sluice prune --older-than " + older_than;
   auto report = PruneRuns(env, g, **store, o);
   if (!report) return Report(report.error());
-  for (const auto& w : report->warnings) std::fprintf(stderr, "sluice: warning: %s\n", w.c_str());
-  const char* verb = dry_run ? "would prune" : "pruned";
-  if (g.json) {
-    ValueList ids;
-    for (const auto& r : report->pruned) ids.push_back(Value(r.id));
-    ValueList busy;
-    for (const auto& id : report->busy) busy.push_back(Value(id));
-    std::printf("%s\n", Value(ValueMap{{Value("dry_run"), Value(dry_run)},
-                                       {Value("runs"), Value(std::move(ids))},
-                                       {Value("busy"), Value(std::move(busy))},
-                                       {Value("artifacts"), Value(int64_t{report->artifacts_removed})}})
-                            .ToJson()
-                            .c_str());
+  return PrintPruned(g.json, PruneAnswer(*report, dry_run), older_than);
+}
+
+Value PruneAnswer(const PruneReport& report, bool dry_run) {
+  ValueList ids, busy, pruned, warnings;
+  for (const auto& r : report.pruned) {
+    ids.push_back(Value(r.id));
+    pruned.push_back(Value(ValueMap{{"id", Value(r.id)}, {"pipeline", Value(r.pipeline)},
+                                    {"status", Value(r.status)},
+                                    {"finished", Value(Ts(r.finished_us))}}));
+  }
+  for (const auto& id : report.busy) busy.push_back(Value(id));
+  for (const auto& w : report.warnings) warnings.push_back(Value(w));
+  return Value(ValueMap{{Value("dry_run"), Value(dry_run)},
+                        {Value("runs"), Value(std::move(ids))},
+                        {Value("busy"), Value(std::move(busy))},
+                        {Value("artifacts"), Value(int64_t{report.artifacts_removed})},
+                        {Value("pruned"), Value(std::move(pruned))},
+                        {Value("warnings"), Value(std::move(warnings))}});
+}
+
+int PrintPruned(bool json, const Value& answer, const std::string& older_than) {
+  auto field = [&](const char* k) {
+    const Value* f = answer.is_map() ? answer.Find(k) : nullptr;
+    return f ? *f : Value();
+  };
+  auto text = [](const Value& v, const char* k) {
+    const Value* f = v.is_map() ? v.Find(k) : nullptr;
+    return f && f->is_string() ? f->as_string() : std::string();
+  };
+  const Value warnings = field("warnings"), busy = field("busy"), pruned = field("pruned");
+  for (const Value& w : warnings.is_list() ? warnings.as_list() : ValueList{}) {
+    std::fprintf(stderr, "sluice: warning: %s\n", w.ToText().c_str());
+  }
+  const bool dry_run = field("dry_run").is_bool() && field("dry_run").as_bool();
+  if (json) {  // the document of `prune -o json`: without the details the text shows
+    ValueMap doc;
+    for (const char* k : {"dry_run", "runs", "busy", "artifacts"}) doc.emplace_back(Value(k), field(k));
+    std::printf("%s\n", Value(std::move(doc)).ToJson().c_str());
     return 0;
   }
-  for (const auto& r : report->pruned) {
-    std::printf("%s %s (%s, %s, finished %s)\n", verb, r.id.c_str(), r.pipeline.c_str(),
-                r.status.c_str(), Ts(r.finished_us).c_str());
+  const char* verb = dry_run ? "would prune" : "pruned";
+  const ValueList runs = pruned.is_list() ? pruned.as_list() : ValueList{};
+  for (const Value& r : runs) {
+    std::printf("%s %s (%s, %s, finished %s)\n", verb, text(r, "id").c_str(),
+                text(r, "pipeline").c_str(), text(r, "status").c_str(), text(r, "finished").c_str());
   }
-  for (const auto& id : report->busy) std::printf("kept %s: a process holds it\n", id.c_str());
-  std::printf("%s %zu runs finished more than %s ago; %s %d unreferenced artifacts\n", verb,
-              report->pruned.size(), older_than.c_str(),
-              dry_run ? "would collect at least" : "collected", report->artifacts_removed);
+  for (const Value& id : busy.is_list() ? busy.as_list() : ValueList{}) {
+    std::printf("kept %s: a process holds it\n", id.ToText().c_str());
+  }
+  const Value artifacts = field("artifacts");
+  std::printf("%s %zu runs finished more than %s ago; %s %lld unreferenced artifacts\n", verb,
+              runs.size(), older_than.c_str(), dry_run ? "would collect at least" : "collected",
+              static_cast<long long>(artifacts.is_int() ? artifacts.as_int() : 0));
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "common/value.h"
 #include "env/env.h"
 #include "store/store.h"
 
@@ -52,5 +53,14 @@ Result<PruneReport> PruneRuns(Env& env, const GlobalOptions& g, Store& store,
 // `sluice prune --older-than DURATION [--dry-run]`: exit 0, 2 on a bad duration or a user who
 // may not prune, 3 on a store error.
 int CmdPrune(Env& env, const GlobalOptions& g, const std::string& older_than, bool dry_run);
+
+// --- parity (issue 13): what `prune` shares with POST /api/v1/prune and `prune --server`.
+// The answer of a prune: `prune -o json`'s {"dry_run", "runs", "busy", "artifacts"}, with
+// "pruned" ({"id", "pipeline", "status", "finished"} of each run) and "warnings" for the text.
+Value PruneAnswer(const PruneReport& report, bool dry_run);
+// Prints answer `answer` of a prune of runs older than `older_than` as `prune` does: its
+// warnings on stderr, then -o json's document or the lines of text. Returns 0.
+int PrintPruned(bool json, const Value& answer, const std::string& older_than);
+// --- end of parity
 
 }  // namespace sluice

@@ -20,17 +20,7 @@
 #include "spec/text_checks.h"
 
 namespace sluice {
-namespace {
 
-// Admission judged again for a stored run's plan: its decisions, and the central policies its
-// gates will apply.
-struct Admission {
-  PolicySet central;
-  std::vector<Decision> decisions;
-  bool denied = false;
-};
-
-// What an audit record says of an admission: how many decisions, and those that did not allow.
 Value AdmissionSummary(const std::vector<Decision>& decisions) {
   ValueList notable;
   for (const auto& d : decisions) {
@@ -40,20 +30,16 @@ Value AdmissionSummary(const std::vector<Decision>& decisions) {
                         {"notAllowed", Value(std::move(notable))}});
 }
 
-// Judges admission of `plan` with `params` again, as `run` does: the state folder's central
-// policies (with granted waivers) and the pipeline's own, printed. A denial is audited as
-// run.denied by `actor` (details: `about` and the denials) and returned with `denied` set. On
-// failure (an untrusted policies folder, a malformed policy) returns the error.
-Result<Admission> AdmitAgain(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
+Result<Readmission> AdmitAgain(Env& env, const GlobalOptions& g, Store& store, const Plan& plan,
                              const Value& params, const std::string& actor,
-                             const std::string& run_id, ValueMap about) {
+                             const std::string& run_id, ValueMap about, bool print) {
   auto central = CentralPolicies(env, g, &store);
   if (!central) return std::unexpected(central.error());
   auto decisions =
       Admit(env.files(), plan, params, *central, "", env.clock().NowUs(), env.time_zones());
   if (!decisions) return std::unexpected(decisions.error());
-  PrintDecisions(*decisions, false);
-  Admission a{std::move(*central), std::move(*decisions), false};
+  if (print) PrintDecisions(*decisions, false);
+  Readmission a{std::move(*central), std::move(*decisions), false};
   if (!AnyDenied(a.decisions)) return a;
   ValueList denied;
   for (const auto& d : a.decisions) {
@@ -68,8 +54,6 @@ Result<Admission> AdmitAgain(Env& env, const GlobalOptions& g, Store& store, con
   return a;
 }
 
-// The refusals of `sluice retry` that need only the run's record: a run being executed, one
-// that did not finish, one whose completed work was undone.
 Status CheckRetryable(Env& env, const GlobalOptions& g, const RunRecord& run) {
   if (env.IsLocked(RunDir(env, g, run.id) + "/lock", nullptr)) {
     return Fail(ErrorCode::kConflict,
@@ -93,8 +77,7 @@ Status CheckRetryable(Env& env, const GlobalOptions& g, const RunRecord& run) {
   return {};
 }
 
-// What the retry will start over, decided from the stored events so that a bad request is
-// refused before anything is recorded (the executing process decides again, under the lock).
+// The executing process decides again, under the run's lock.
 Result<Event> PlanRetry(Store& store, const std::shared_ptr<const Plan>& plan, const RunRecord& run,
                         const std::vector<std::string>& tasks, const std::string& actor) {
   auto events = store.LoadEvents(run.id);
@@ -107,8 +90,6 @@ Result<Event> PlanRetry(Store& store, const std::shared_ptr<const Plan>& plan, c
   return e;
 }
 
-// The new run's params as -p gives them: the stored run's, with `changed` over them. A secret
-// param the run had a value for must be given again: its value was never stored.
 Result<std::map<std::string, std::string>> RerunParams(
     Env& env, const Plan& plan, const Value& stored,
     const std::map<std::string, std::string>& changed) {
@@ -131,6 +112,8 @@ Result<std::map<std::string, std::string>> RerunParams(
   return out;
 }
 
+namespace {
+
 // The main tasks upstream of `task` (its dependencies, theirs, ...), in plan order.
 std::vector<int> Upstream(const Plan& plan, int task) {
   std::vector<bool> seen(plan.tasks.size(), false);
@@ -149,9 +132,9 @@ std::vector<int> Upstream(const Plan& plan, int task) {
   return out;
 }
 
-// The events that record every task upstream of `from` as reused from `old`: cached with the
-// outputs (and artifacts) it had there, or skipped as it was. Fails (kInvalidInput) when `from`
-// is not a task of the pipeline, or a task upstream of it has no results in `old`.
+}  // namespace
+
+// A reused task is cached with the outputs (and artifacts) it had there, or skipped as it was.
 Result<std::vector<Event>> ReusedTasks(Store& store, const std::shared_ptr<const Plan>& plan,
                                        const RunRecord& old, const std::string& from) {
   std::vector<Event> out;
@@ -197,8 +180,6 @@ Result<std::vector<Event>> ReusedTasks(Store& store, const std::shared_ptr<const
   }
   return out;
 }
-
-}  // namespace
 
 int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
              const std::vector<std::string>& tasks, const ExecOptions& o) {

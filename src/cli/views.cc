@@ -52,7 +52,7 @@ Value EventJson(const Event& e) {
 
 Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
                  const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
-                 const std::vector<ComponentUse>& uses) {
+                 const std::vector<ComponentUse>& uses, const Value& labels) {
   std::map<std::string, std::string> version_of;  // plan task -> "name@version"
   for (const auto& u : uses) version_of[u.task] = u.component + "@" + u.version;
   ValueList tl;
@@ -93,6 +93,7 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
   return Value(ValueMap{{"id", Value(run.id)},
                         {"namespace", Value(run.ns)},
                         {"pipeline", Value(run.pipeline)},
+                        {"labels", labels.is_map() ? labels : Value(ValueMap{})},
                         {"status", Value(status)},
                         {"started", Value(Ts(run.started_us))},
                         {"finished", Value(Ts(run.finished_us))},
@@ -105,6 +106,13 @@ Value StatusJson(const RunRecord& run, const std::string& status, const std::vec
                         {"decisions", Value(std::move(dl))}});
 }
 
+Value StoredLabels(Store& store, const std::string& run_id) {
+  auto submitted = store.SubmittedRecord(run_id);
+  if (!submitted || !*submitted) return Value(ValueMap{});
+  auto details = ParseJson((*submitted)->details);
+  const Value* labels = details && details->is_map() ? details->Find("labels") : nullptr;
+  return labels && labels->is_map() ? *labels : Value(ValueMap{});
+}
 
 Value AuditRecordJson(const AuditRecord& r) {
   auto details = ParseJson(r.details);

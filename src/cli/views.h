@@ -19,10 +19,14 @@ Value RunSummaryJson(const RunRecord& r, const std::string& status);
 Value TokenJson(const TokenRow& t, int64_t now_us);
 // One event (`sluice events -o json`).
 Value EventJson(const Event& e);
-// `status -o json`: the run, its tasks, attempts, policy decisions and the component versions.
+// `status -o json`: the run, its labels, tasks, attempts, policy decisions and the component
+// versions.
 Value StatusJson(const RunRecord& run, const std::string& status, const std::vector<TaskRecord>& tasks,
                  const std::vector<AttemptRecord>& attempts, const std::vector<DecisionRow>& decisions,
-                 const std::vector<ComponentUse>& uses);
+                 const std::vector<ComponentUse>& uses, const Value& labels = Value(ValueMap{}));
+// The labels run `run_id` was submitted with ({KEY: VALUE}, from its run.submitted audit record:
+// a webhook trigger's, with sluice.trigger), an empty map when it has none or cannot be read.
+Value StoredLabels(Store& store, const std::string& run_id);
 
 // One audit record, a line of `sluice audit export` (and of GET /api/v1/audit/export).
 Value AuditRecordJson(const AuditRecord& r);

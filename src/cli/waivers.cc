@@ -10,6 +10,7 @@
 #include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
+#include "cli/waivers.h"
 #include "common/strings.h"
 #include "spec/loader.h"
 
@@ -87,30 +88,90 @@ Result<std::vector<std::shared_ptr<const WaiverSpec>>> GrantedWaivers(Store& sto
   return out;
 }
 
+Result<WaiverGranted> GrantWaiverBy(Env& env, const GlobalOptions& g, Store& store,
+                                    const WaiverGrant& w, const std::string& actor) {
+  SLUICE_TRY(central, CentralPolicies(env, g, nullptr));
+  SLUICE_TRY_STATUS(WaivesACentralPolicy(*central, w, PathJoin(g.state_dir, "policies")));
+  Value document = WaiverDocument(w, actor);
+  SLUICE_TRY(parsed, ParseWaiver(CanonicalJson(document)));
+  const int64_t now = env.clock().NowUs();
+  if (parsed->expires_us <= now) {
+    return Fail(ErrorCode::kInvalidInput, "--expires {} is already past", w.expires);
+  }
+  WaiverRow row{w.name, CanonicalJson(document), actor, now, 0, 0, false};
+  auto audit = AuditOf(env, actor, "waiver.granted", "", w.name,
+                       Value(ValueMap{{"document", document}}));
+  SLUICE_TRY(granted, store.GrantWaiver(row, std::move(audit)));
+  return WaiverGranted{granted->seq, parsed->expires_us};
+}
+
+std::string WaiverGrantedText(const std::string& name, const std::string& policy,
+                              const std::string& rule, const std::string& expires,
+                              int64_t audit_seq) {
+  return fmt::format("granted waiver {} of {}{} until {} (audit record {})\n", name, policy,
+                     rule.empty() ? "" : "/" + rule, expires, audit_seq);
+}
+
+Result<int64_t> RevokeWaiverBy(Env& env, Store& store, const std::string& name,
+                               const std::string& actor) {
+  auto audit = AuditOf(env, actor, "waiver.revoked", "", name, Value(ValueMap{}));
+  SLUICE_TRY(revoked, store.RevokeWaiver(name, env.clock().NowUs(), std::move(audit)));
+  return revoked->seq;
+}
+
+std::string WaiverRevokedText(const std::string& name, int64_t audit_seq) {
+  return fmt::format("revoked waiver {} (audit record {})\n", name, audit_seq);
+}
+
+Value WaiversJson(const std::vector<WaiverRow>& rows, int64_t now_us) {
+  ValueList out;
+  for (const auto& row : rows) {
+    auto w = ParseWaiver(row.document);
+    std::string state = !row.verified                  ? "unverified"
+                        : row.revoked_us != 0          ? "revoked"
+                        : w && w->expires_us <= now_us ? "expired"
+                                                       : "in-force";
+    ValueMap m{{"name", Value(row.name)}, {"state", Value(state)},
+               {"grantedBy", Value(row.granted_by)}, {"granted", Value(Ts(row.granted_us))}};
+    if (w) {
+      m.emplace_back("policy", Value(w->policy));
+      m.emplace_back("rule", Value(w->rule));
+      m.emplace_back("pipeline", Value(w->pipeline));
+      m.emplace_back("task", Value(w->task));
+      m.emplace_back("expires", Value(Ts(w->expires_us)));
+      m.emplace_back("justification", Value(w->justification));
+    }
+    out.push_back(Value(std::move(m)));
+  }
+  return Value(std::move(out));
+}
+
+std::string WaiversText(const Value& items) {
+  if (!items.is_list() || items.as_list().empty()) return "no waivers granted\n";
+  std::string out;
+  for (const Value& m : items.as_list()) {
+    auto field = [&](const char* k, const char* missing) {
+      const Value* f = m.is_map() ? m.Find(k) : nullptr;
+      return f && f->is_string() ? f->as_string() : std::string(missing);
+    };
+    const std::string rule = field("rule", "");
+    out += fmt::format("{:<24} {:<10} {}{}{}  by {}  until {}: {}\n", field("name", "?"),
+                       field("state", "?"), field("policy", "?"), rule.empty() ? "" : "/", rule,
+                       field("grantedBy", "?"), field("expires", "?"), field("justification", ""));
+  }
+  return out;
+}
+
 int CmdWaiverGrant(Env& env, const GlobalOptions& g, const WaiverGrant& w) {
   auto who = Granter(env, g, "grant");
   if (!who) return Report(who.error());
-  auto central = CentralPolicies(env, g, nullptr);
-  if (!central) return Report(central.error());
-  if (auto s = WaivesACentralPolicy(*central, w, PathJoin(g.state_dir, "policies")); !s) return Report(s.error());
-  Value document = WaiverDocument(w, who->Actor());
-  auto parsed = ParseWaiver(CanonicalJson(document));
-  if (!parsed) return Report(parsed.error());
-  const int64_t now = env.clock().NowUs();
-  if (parsed->expires_us <= now) {
-    return Report(Error(ErrorCode::kInvalidInput,
-                        fmt::format("--expires {} is already past", w.expires)));
-  }
   auto store = OpenStore(env, g, true);
   if (!store) return Report(store.error());
-  WaiverRow row{w.name, CanonicalJson(document), who->Actor(), now, 0, 0, false};
-  auto audit = AuditOf(env, who->Actor(), "waiver.granted", "", w.name,
-                       Value(ValueMap{{"document", document}}));
-  auto granted = (*store)->GrantWaiver(row, std::move(audit));
+  auto granted = GrantWaiverBy(env, g, **store, w, who->Actor());
   if (!granted) return Report(granted.error());
-  std::printf("granted waiver %s of %s%s until %s (audit record %lld)\n", w.name.c_str(),
-              w.policy.c_str(), w.rule.empty() ? "" : ("/" + w.rule).c_str(),
-              Ts(parsed->expires_us).c_str(), static_cast<long long>(granted->seq));
+  std::fputs(WaiverGrantedText(w.name, w.policy, w.rule, Ts(granted->expires_us), granted->audit_seq)
+                 .c_str(),
+             stdout);
   return 0;
 }
 
@@ -119,12 +180,9 @@ int CmdWaiverRevoke(Env& env, const GlobalOptions& g, const std::string& name) {
   if (!who) return Report(who.error());
   auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
-  const int64_t now = env.clock().NowUs();
-  auto audit = AuditOf(env, who->Actor(), "waiver.revoked", "", name, Value(ValueMap{}));
-  auto revoked = (*store)->RevokeWaiver(name, now, std::move(audit));
+  auto revoked = RevokeWaiverBy(env, **store, name, who->Actor());
   if (!revoked) return Report(revoked.error());
-  std::printf("revoked waiver %s (audit record %lld)\n", name.c_str(),
-              static_cast<long long>(revoked->seq));
+  std::fputs(WaiverRevokedText(name, *revoked).c_str(), stdout);
   return 0;
 }
 
@@ -137,34 +195,8 @@ int CmdWaiverList(Env& env, const GlobalOptions& g) {
     if (!listed) return Report(listed.error());
     rows = std::move(*listed);
   }
-  const int64_t now = env.clock().NowUs();
-  ValueList out;
-  for (const auto& row : rows) {
-    auto w = ParseWaiver(row.document);
-    std::string state = !row.verified           ? "unverified"
-                        : row.revoked_us != 0   ? "revoked"
-                        : w && w->expires_us <= now ? "expired"
-                                                    : "in-force";
-    ValueMap m{{"name", Value(row.name)}, {"state", Value(state)},
-               {"grantedBy", Value(row.granted_by)}, {"granted", Value(Ts(row.granted_us))}};
-    if (w) {
-      m.emplace_back("policy", Value(w->policy));
-      m.emplace_back("rule", Value(w->rule));
-      m.emplace_back("pipeline", Value(w->pipeline));
-      m.emplace_back("task", Value(w->task));
-      m.emplace_back("expires", Value(Ts(w->expires_us)));
-      m.emplace_back("justification", Value(w->justification));
-    }
-    if (!g.json) {
-      std::printf("%-24s %-10s %s%s%s  by %s  until %s: %s\n", row.name.c_str(), state.c_str(),
-                  w ? w->policy.c_str() : "?", w && !w->rule.empty() ? "/" : "",
-                  w ? w->rule.c_str() : "", row.granted_by.c_str(),
-                  w ? Ts(w->expires_us).c_str() : "?", w ? w->justification.c_str() : "");
-    }
-    out.push_back(Value(std::move(m)));
-  }
-  if (g.json) std::printf("%s\n", Value(std::move(out)).ToJson().c_str());
-  else if (rows.empty()) std::printf("no waivers granted\n");
+  const Value items = WaiversJson(rows, env.clock().NowUs());
+  std::fputs(g.json ? (items.ToJson() + "\n").c_str() : WaiversText(items).c_str(), stdout);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "cli/cli_support.h"
@@ -61,15 +62,33 @@ Result<Store*> ApiContext::ThreadStore() const {
   return store.get();
 }
 
+namespace {
+
+// The namespaces of runs by full id, as NamespaceOfRun found them: a run never changes namespace
+// and its id is never reused. Shared by the request threads, under its mutex.
+struct KnownNamespaces {
+  std::mutex mu;
+  std::unordered_map<std::string, std::string> by_key;  // state folder \0 run id -> ns
+};
+KnownNamespaces& Known() {
+  static KnownNamespaces known;
+  return known;
+}
+
+// The namespace of run `run_id` when it is a full id NamespaceOfRun met before.
+std::optional<std::string> KnownNamespace(const ApiContext& ctx, const std::string& run_id) {
+  KnownNamespaces& k = Known();
+  std::lock_guard lock(k.mu);
+  auto it = k.by_key.find(ctx.g.state_dir + '\0' + run_id);
+  if (it == k.by_key.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
                                                   const std::string& run_id) {
-  static std::mutex mu;
-  static std::unordered_map<std::string, std::string> known;  // state folder \0 run id -> ns
-  const std::string key = ctx.g.state_dir + '\0' + run_id;
-  {
-    std::lock_guard lock(mu);
-    if (auto it = known.find(key); it != known.end()) return it->second;
-  }
+  if (auto ns = KnownNamespace(ctx, run_id)) return ns;
   auto store = ctx.ThreadStore();
   if (!store) return std::unexpected(store.error());
   auto run = (*store)->GetRun(run_id);
@@ -85,11 +104,40 @@ Result<std::optional<std::string>> NamespaceOfRun(const ApiContext& ctx,
     return ns && ns->is_string() ? ns->as_string() : std::string(kDefaultNamespace);
   }
   if (run->id == run_id) {
-    std::lock_guard lock(mu);
-    if (known.size() >= 100'000) known.clear();  // a bound, not a policy: it fills again
-    known.emplace(key, run->ns);
+    KnownNamespaces& k = Known();
+    std::lock_guard lock(k.mu);
+    if (k.by_key.size() >= 100'000) k.by_key.clear();  // a bound, not a policy: it fills again
+    k.by_key.emplace(ctx.g.state_dir + '\0' + run_id, run->ns);
   }
   return run->ns;
+}
+
+Result<std::optional<std::string>> ReadableRunId(const ApiContext& ctx, const ApiPrincipal& who,
+                                                 const std::string& ref) {
+  if (ref.empty()) return std::nullopt;
+  // A full id seen before, in a readable namespace (a status polled again and again): no query.
+  if (auto ns = KnownNamespace(ctx, ref); ns && who.Can(Action::kRead, *ns)) return ref;
+  SLUICE_TRY(store, ctx.ThreadStore());
+  std::vector<std::string> namespaces;  // where to look: "" = every namespace
+  for (const auto& [ns, role] : who.roles) {
+    if (!who.Can(Action::kRead, ns)) continue;
+    if (ns == "*") {
+      namespaces.assign(1, "");
+      break;
+    }
+    namespaces.push_back(ns);
+  }
+  std::set<std::string> found;
+  for (const auto& ns : namespaces) {
+    SLUICE_TRY(ids, (*store)->RunIdsWithPrefix(ref, ns, 2));
+    for (auto& id : *ids) {
+      if (id == ref) return id;
+      found.insert(std::move(id));
+    }
+  }
+  if (found.size() > 1) return Fail(ErrorCode::kInvalidInput, "run prefix {} is ambiguous", Quote(ref));
+  if (found.empty()) return std::nullopt;
+  return *found.begin();
 }
 
 bool MayReadRun(const ApiContext& ctx, const ApiPrincipal& who, const std::string& run_id) {
@@ -196,7 +244,7 @@ ApiResponse GetRun(const ApiContext& ctx, const ApiRequest& req) {
   auto decisions = s.ListDecisions(run->id);
   if (!decisions) return FromError(decisions.error());
   ApiResponse r = Json(StatusJson(*run, ShownStatus(ctx.env, ctx.g, *run), *tasks, *attempts,
-                                  *decisions, StoredComponentUses(s, *run)));
+                                  *decisions, StoredComponentUses(s, *run), StoredLabels(s, run->id)));
   r.headers.emplace_back("X-Sluice-Served", ServedRun(ctx, run->id) ? "true" : "false");
   return r;
 }
@@ -327,6 +375,9 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddScheduleRoutes(router, ctx);  // schedules (issue 13)
   AddNotificationRoutes(router, ctx);  // notifications (issue 13)
   AddPoolRoutes(router, ctx);  // central pools (docs/pools.md)
+  AddRerunRoutes(router, ctx);   // retry and rerun (issue 13, parity)
+  AddWaiverRoutes(router, ctx);  // waivers (issue 13, parity)
+  AddPruneRoutes(router, ctx);   // prune (issue 13, parity)
   AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -133,6 +134,29 @@ Result<std::string> PoolGauges(const ApiContext& ctx);
 // --- end of central pools
 // Artifacts by digest (artifacts_api.cc), added by AddApiRoutes.
 void AddArtifactRoutes(Router& router, const ApiContext& ctx);
+// --- parity (issue 13): retry, rerun and the graph of a run (rerun_api.cc), and waivers
+// (waivers_api.cc), added by AddApiRoutes.
+void AddRerunRoutes(Router& router, const ApiContext& ctx);
+void AddWaiverRoutes(Router& router, const ApiContext& ctx);
+// POST /api/v1/prune (prune_api.cc), added by AddApiRoutes.
+void AddPruneRoutes(Router& router, const ApiContext& ctx);
+// Claims run `run_id` for an engine the request starts (run_actions.cc): under the run's lock
+// (so that no other claim, and no engine, comes between) checks that no claim younger than 10 s
+// is there, runs `under_lock` (when given: what the request records while it holds the run),
+// and writes RUN/engine.claim with the time. The lock is let go at once: the engine started
+// next takes it, and removes the claim. On failure (kConflict when the lock is held or the run
+// was just claimed, else `under_lock`'s error or why the files cannot be used) nothing is
+// claimed.
+Status ClaimRun(const ApiContext& ctx, const std::string& run_id,
+                const std::function<Status()>& under_lock = {});
+// The full id of the run `ref` (an id or a prefix) names among the runs `who` may read: `ref`
+// when a readable run has that id, else the one readable run whose id starts with it; nullopt
+// when no readable run matches (the request is then judged as for a missing run, so runs of
+// other namespaces are neither found nor told apart). kInvalidInput when `ref` is the prefix of
+// more than one readable run; the store's error when it cannot be read.
+Result<std::optional<std::string>> ReadableRunId(const ApiContext& ctx, const ApiPrincipal& who,
+                                                 const std::string& ref);
+// --- end of parity
 
 // For the handlers of api.cc, submit.cc and actions.cc: the answer to a failed store read or
 // command (kNotFound 404, kInvalidInput 400, kConflict 409, else 500); the non-negative integer

@@ -41,7 +41,8 @@ const std::set<std::string>& ClientCommands() {
       "run",    "runs",      "status",  "events", "logs",     "cancel",   "whoami", "login",
       "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
       "audit",  "schedule",  "backfill", "notifications",
-      "trigger", "pools"};
+      "trigger", "pools",
+      "retry",  "rerun",     "waiver", "graph", "prune"};  // parity (issue 13)
   return kCommands;
 }
 

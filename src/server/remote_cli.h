@@ -4,7 +4,8 @@
 // run (the pipeline's files sent as a bundle, its events followed), runs, status, events, logs,
 // cancel and whoami (remote_cli.cc, remote_run.cc, remote_follow.cc), resume, rollback,
 // approvals, approve, reject, breakers and their orders, policy eval and audit verify|export
-// (remote_commands.cc), with the output and exit codes of the local commands (the text is
+// (remote_commands.cc), retry, rerun, graph, prune and waiver grant|list|revoke (remote_again.cc), with the
+// output and exit codes of the local commands (the text is
 // rendered from the same documents, cli/render.h). `login` and `logout` keep a server's token in
 // a file of the user's (credentials.h). Any other command fails with one line saying it is not
 // available against a server (exit 2): nothing ever runs locally instead.
@@ -94,6 +95,37 @@ int DispatchTriggers(Env& env, RemoteContext& c, const TriggerClientOptions& o,
                      std::map<std::string, CLI::App*>& s);
 // --- end of triggers
 
+// --- parity (issue 13): retry, rerun, graph, prune and waiver grant|list|revoke against a server
+// (remote_again.cc), and what they share with run and resume.
+
+// A refused admission (answer `a`): a denial (403 with decisions) prints its decisions and
+// "sluice: admission denied: pipeline PIPELINE breaks a policy (see above); WHAT" and returns 1,
+// as the local command does; anything else is reported as the answer's error (2 or 3).
+int AdmissionRefused(const ApiAnswer& a, const std::string& server, const std::string& pipeline,
+                     const std::string& what);
+// Prints policy decisions (DecisionToValue items) as a local admission prints those that did
+// not allow (PrintDecisions, on stderr).
+void PrintDecisionsOfJson(const Value& decisions);
+// The last event's sequence number of run `id` (0 when it has none): where following a resumed
+// or retried run begins (remote_commands.cc).
+Result<int64_t> LastSeq(RemoteContext& c, const std::string& id);
+struct AgainClientOptions {
+  std::string run_id, from;
+  std::vector<std::string> tasks, params;
+  int jobs = 0;
+  double gpus = 0;
+  std::string waiver_name, policy, rule, pipeline, task, justification, expires;
+  std::string format = "dot", out_file;  // graph
+  std::string older_than;                // prune
+  bool dry_run = false;
+};
+void AddAgainClientCommands(CLI::App& app, AgainClientOptions& o,
+                            std::map<std::string, CLI::App*>& s);
+// Runs the command of remote_again.cc the command line gave; -1 when it gave none of them.
+int DispatchAgain(Env& env, RemoteContext& c, const AgainClientOptions& o,
+                  std::map<std::string, CLI::App*>& s);
+// --- end of parity
+
 // The options of the commands of remote_commands.cc, and their definitions (those of main.cc
 // that make sense against a server; -j, --gpus, --stats and -p of resume are read so that they
 // are refused by name rather than ignored).
@@ -107,6 +139,7 @@ struct MoreClientOptions {
   bool notifications_failed = false;  // notifications ls --failed (issue 13)
   int notifications_limit = 100;
   TriggerClientOptions triggers;    // remote_triggers.cc
+  AgainClientOptions again;         // remote_again.cc (parity)
 };
 void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
 // Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.

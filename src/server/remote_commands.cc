@@ -42,8 +42,10 @@ int Print(const RemoteContext& c, const Value& v, std::string (*render)(const Va
   return 0;
 }
 
-// The last event's sequence number of run `id` (0 when it has none): where the follow of a
-// resume begins, so that it shows what the resumed run does, as a local resume shows.
+}  // namespace
+
+// The follow of a resume begins there, so that it shows what the resumed run does, as a local
+// resume shows.
 Result<int64_t> LastSeq(RemoteContext& c, const std::string& id) {
   int64_t after = 0;
   for (;;) {
@@ -59,6 +61,8 @@ Result<int64_t> LastSeq(RemoteContext& c, const std::string& id) {
     if (!next || !next->is_int()) return after;
   }
 }
+
+namespace {
 
 int RemoteResume(Env& env, RemoteContext& c, const std::string& ref, bool rollback) {
   auto run = JsonOf(Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(ref)), c.api.server()));
@@ -218,6 +222,7 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   s["notifications ls"]->add_option("--limit", o.notifications_limit)->check(CLI::Range(1, 10000));
   AddTriggerClientCommands(app, o.triggers, s);    // webhook triggers
   s["pools"] = app.add_subcommand("pools");        // central pools
+  AddAgainClientCommands(app, o.again, s);         // retry, rerun, waivers (parity)
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -239,6 +244,7 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
     return RemoteNotifications(c, o.notifications_failed, o.notifications_limit);
   }
   if (int rc = DispatchTriggers(env, c, o.triggers, s); rc >= 0) return rc;    // triggers
+  if (int rc = DispatchAgain(env, c, o.again, s); rc >= 0) return rc;          // parity
   if (*s["approvals"]) return RemoteApprovals(c, o.all);
   if (*s["approve"]) return RemoteVote(c, o.run_id, o.task, true, o.comment);
   if (*s["reject"]) return RemoteVote(c, o.run_id, o.task, false, o.comment);

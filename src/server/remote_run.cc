@@ -91,15 +91,23 @@ Result<Bundle> CollectBundle(FileSystem& fs, const Plan& plan) {
   return b;
 }
 
-// A refused submission: an admission denial prints its decisions and exits 1 as a local run's
-// does; anything else is the answer's error.
-int SubmissionRefused(const ApiAnswer& a, const std::string& server, const std::string& pipeline) {
+}  // namespace
+
+int AdmissionRefused(const ApiAnswer& a, const std::string& server, const std::string& pipeline,
+                     const std::string& what) {
   auto v = ParseJson(a.body);
   const Value* err = v && v->is_map() ? v->Find("error") : nullptr;
   const Value* denied = err && err->is_map() ? err->Find("decisions") : nullptr;
   if (a.status != 403 || !denied || !denied->is_list()) return Report(ErrorOfAnswer(server, a));
-  std::vector<Decision> decisions;
-  for (const Value& d : denied->as_list()) {
+  PrintDecisionsOfJson(*denied);
+  std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); %s\n",
+               pipeline.c_str(), what.c_str());
+  return 1;
+}
+
+void PrintDecisionsOfJson(const Value& decisions) {
+  std::vector<Decision> out;
+  for (const Value& d : decisions.is_list() ? decisions.as_list() : ValueList{}) {
     auto field = [&](const char* k) {
       const Value* f = d.is_map() ? d.Find(k) : nullptr;
       return f && f->is_string() ? f->as_string() : std::string();
@@ -107,15 +115,10 @@ int SubmissionRefused(const ApiAnswer& a, const std::string& server, const std::
     Decision x;
     x.policy = field("policy"), x.rule = field("rule"), x.result = field("result");
     x.message = field("message"), x.task = field("task");
-    decisions.push_back(std::move(x));
+    out.push_back(std::move(x));
   }
-  PrintDecisions(decisions, false);
-  std::fprintf(stderr, "sluice: admission denied: pipeline %s breaks a policy (see above); no "
-               "run was created\n", pipeline.c_str());
-  return 1;
+  PrintDecisions(out, false);
 }
-
-}  // namespace
 
 int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
   auto plan = LoadPlan(env.files(), o.file);
@@ -133,7 +136,9 @@ int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
                                .ToJson();
   auto a = c.api.Post("/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/runs", body);
   if (!a) return Report(a.error());
-  if (a->status != 201) return SubmissionRefused(*a, c.api.server(), (*plan)->pipeline->name);
+  if (a->status != 201) {
+    return AdmissionRefused(*a, c.api.server(), (*plan)->pipeline->name, "no run was created");
+  }
   auto made = ParseJson(a->body);
   const Value* id = made && made->is_map() ? made->Find("id") : nullptr;
   if (!id || !id->is_string()) return Report(Error(ErrorCode::kIo, "the server's answer names no run"));

@@ -22,29 +22,6 @@ namespace {
 // How long a claim keeps other requests from starting a run's engine (see ClaimRun).
 constexpr int64_t kClaimUs = 10'000'000;
 
-// Claims run `run_id` for an engine this request starts: under the run's lock (so that no
-// other claim, and no engine, comes between), checks and writes RUN/engine.claim with the time.
-// A claim younger than kClaimUs means an engine another request started has not taken the
-// lock yet (an engine removes the claim when it takes the lock: cli's LockRun). The lock is let
-// go at once: the engine started next takes it. On failure: kConflict
-// when the lock is held or the run was just claimed, else why the files cannot be used.
-Status ClaimRun(const ApiContext& ctx, const std::string& run_id) {
-  const std::string dir = RunDir(ctx.env, ctx.g, run_id);
-  SLUICE_TRY(lock, ctx.env.TryLock(PathJoin(dir, "lock"), std::to_string(ctx.env.Pid())));
-  if (!*lock) return Fail(ErrorCode::kConflict, "a process executes run {}", run_id);
-  const std::string claim = PathJoin(dir, "engine.claim");
-  const int64_t now = ctx.env.clock().NowUs();
-  if (auto text = ctx.env.files().ReadFile(claim)) {
-    int64_t at = 0;
-    std::from_chars(text->data(), text->data() + text->size(), at);
-    if (at <= now && now - at < kClaimUs) {
-      return Fail(ErrorCode::kConflict, "an engine for run {} was started {:.1f} s ago; ask "
-                  "again in a few seconds", run_id, static_cast<double>(now - at) / 1e6);
-    }
-  }
-  return ctx.env.files().WriteFile(claim, std::to_string(now));
-}
-
 ApiResponse Continue(const ApiContext& ctx, const ApiRequest& req, bool rollback) {
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
@@ -80,6 +57,29 @@ ApiResponse Continue(const ApiContext& ctx, const ApiRequest& req, bool rollback
 }
 
 }  // namespace
+
+// A claim younger than kClaimUs means an engine another request started has not taken the lock
+// yet (an engine removes the claim when it takes the lock: cli's LockRun).
+Status ClaimRun(const ApiContext& ctx, const std::string& run_id,
+                const std::function<Status()>& under_lock) {
+  const std::string dir = RunDir(ctx.env, ctx.g, run_id);
+  SLUICE_TRY(lock, ctx.env.TryLock(PathJoin(dir, "lock"), std::to_string(ctx.env.Pid())));
+  if (!*lock) return Fail(ErrorCode::kConflict, "a process executes run {}", run_id);
+  const std::string claim = PathJoin(dir, "engine.claim");
+  const int64_t now = ctx.env.clock().NowUs();
+  if (auto text = ctx.env.files().ReadFile(claim)) {
+    int64_t at = 0;
+    std::from_chars(text->data(), text->data() + text->size(), at);
+    if (at <= now && now - at < kClaimUs) {
+      return Fail(ErrorCode::kConflict, "an engine for run {} was started {:.1f} s ago; ask "
+                  "again in a few seconds", run_id, static_cast<double>(now - at) / 1e6);
+    }
+  }
+  if (under_lock) {
+    SLUICE_TRY_STATUS(under_lock());
+  }
+  return ctx.env.files().WriteFile(claim, std::to_string(now));
+}
 
 void AddRunActionRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;

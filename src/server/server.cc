@@ -271,7 +271,7 @@ class HttpEdge {
       }
       ar.who = std::move(*who);
       if (m.route->namespaced) {
-        if (auto refused = Refused(*m.route, m.params, ar.who)) return *refused;
+        if (auto refused = Refused(*m.route, ar.params, ar.who)) return *refused;
       }
     }
     if (reader) {
@@ -296,9 +296,9 @@ class HttpEdge {
   // run's namespace, one under /namespaces/{ns} in that one, any other in "default". A run that
   // does not exist is judged in "default" (then the handler answers 404), and so is a run in a
   // namespace the token may not read, with the same answers: other teams' run ids cannot be
-  // told from wrong ones.
-  std::optional<ApiResponse> Refused(const Route& route,
-                                     const std::map<std::string, std::string>& params,
+  // told from wrong ones. A run prefix is resolved among the runs the token may read
+  // (ReadableRunId), and `params`' id set to the full id the handler then reads.
+  std::optional<ApiResponse> Refused(const Route& route, std::map<std::string, std::string>& params,
                                      const ApiPrincipal& who) {
     std::string ns = kDefaultNamespace;
     if (auto it = params.find("ns"); it != params.end()) {
@@ -308,11 +308,16 @@ class HttpEdge {
                                               "most 63)", Quote(ns)));
       }
     } else if (auto id = params.find("id"); id != params.end()) {
+      auto readable = ReadableRunId(ctx_, who, id->second);
+      if (!readable) return FromError(readable.error());
+      if (*readable) id->second = **readable;
       auto found = NamespaceOfRun(ctx_, id->second);
-      if (!found) return FromError(found.error());
-      if (*found && who.Can(Action::kRead, **found)) {
+      // A prefix that only runs the token may not read share is judged as one such run.
+      const bool hidden = !found && !*readable && found.error().code == ErrorCode::kInvalidInput;
+      if (!found && !hidden) return FromError(found.error());
+      if (!hidden && *found && who.Can(Action::kRead, **found)) {
         ns = **found;
-      } else if (*found && who.Can(route.action, ns)) {  // answered as the handler answers none
+      } else if ((hidden || *found) && who.Can(route.action, ns)) {  // as the handler answers none
         return ErrorResponse(404, fmt::format("no run {}", Quote(id->second)));
       }
     }

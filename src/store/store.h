@@ -473,6 +473,12 @@ class Store : public EventSink {
   Result<std::vector<PoolHoldRow>> ListPoolHolds();
   static constexpr int64_t kPoolWaitForgetUs = 30'000'000;
   // --- end of central pools
+  // --- parity (issue 13; store_parity.cc): the ids of runs that start with `prefix`, in
+  // namespace `ns` ("" = any), in id order, at most `limit`: the server resolves a run prefix
+  // among the runs a token may read only.
+  Result<std::vector<std::string>> RunIdsWithPrefix(const std::string& prefix,
+                                                    const std::string& ns, int limit);
+  // --- end of parity
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -1027,6 +1027,141 @@ def artifacts_download_by_digest_only_where_a_readable_run_recorded_them():
     folder = arts["folder"]["digest"].split(":", 1)[1]
     call(SERVER, "GET", f"/api/v1/artifacts/sha256/{folder}", TOKENS["viewer"], want=409)
 
+# --- parity (issue 13): retry and rerun, waivers, run prefixes, over the API.
+FLAKY = """    - {name: first, run: [echo, one]}
+    - {name: gate, needs: [first], run: [sh, -c, 'test -f "$0"', "FLAG"]}
+    - {name: last, needs: [gate], run: [echo, done]}
+"""
+
+
+@test
+def an_operator_retries_and_reruns_a_failed_run_and_the_audit_names_them():
+    flag = os.path.join(ENV.dir, "flaky-flag")
+    ENV.write("flaky.yaml", pipeline(FLAKY.replace("FLAG", flag)))
+    run = ENV.sluice("run", "flaky.yaml", check=1).stdout.splitlines()[0]
+    url = f"/api/v1/runs/{run}/retry"
+    for role in ("viewer", "approver"):
+        call(SERVER, "POST", url, TOKENS[role], want=403)
+    call(SERVER, "POST", url, TOKENS["operator"], want=400, body=b'{"tasks": ["first"]}')  # did not fail
+    call(SERVER, "POST", url, TOKENS["operator"], want=400, body=b'{"by": "someone-else"}')
+    call(SERVER, "POST", "/api/v1/runs/no-such-run/retry", TOKENS["operator"], want=404)
+    open(flag, "w").close()
+    done = call(SERVER, "POST", url, TOKENS["operator"], want=202)
+    assert done == {"id": run, "action": "retry", "by": "u-operator", "tasks": ["gate", "last"],
+                    "decisions": []}, done
+    assert wait_finished(SERVER, TOKENS["viewer"], run)["status"] == "succeeded"
+    ok, tail = audit_has("u-operator", "run.retried", run)
+    assert ok, tail
+    err = call(SERVER, "POST", url, TOKENS["operator"], want=409)  # nothing failed any more
+    assert run in err["error"]["message"], err
+    # A rerun from the gate: a new run in the same namespace, its first task reused.
+    call(SERVER, "POST", f"/api/v1/runs/{run}/rerun", TOKENS["viewer"], want=403)
+    err = call(SERVER, "POST", f"/api/v1/runs/{run}/rerun", TOKENS["operator"], want=400,
+               body=b'{"from": "nope"}')
+    assert "nope" in err["error"]["message"], err
+    made = call(SERVER, "POST", f"/api/v1/runs/{run}/rerun", TOKENS["operator"], want=201,
+                body=b'{"from": "gate"}')
+    new = made["id"]
+    assert (made["rerunOf"], made["reused"], made["submittedBy"]) == (run, 1, "u-operator"), made
+    st = wait_finished(SERVER, TOKENS["viewer"], new)
+    assert st["status"] == "succeeded" and st["namespace"] == "default", st
+    assert {t["name"]: t["state"] for t in st["tasks"]}["first"] == "cached", st["tasks"]
+    events = call(SERVER, "GET", f"/api/v1/runs/{new}/events?limit=10000", TOKENS["viewer"])["items"]
+    assert max(e["seq"] for e in events if e["kind"] == "task.finished" and e["task"] == "first") <= made["after"]
+    ok, tail = audit_has("u-operator", "run.submitted", new)
+    assert ok, tail
+
+
+@test
+def of_two_retries_at_once_one_wins_and_secret_params_stay_with_the_cli():
+    flag = os.path.join(ENV.dir, "race-flag")
+    ENV.write("race.yaml", pipeline(FLAKY.replace("FLAG", flag)))
+    run = ENV.sluice("run", "race.yaml", check=1).stdout.splitlines()[0]
+    open(flag, "w").close()
+    got = []
+    ask = lambda: got.append(SERVER.request("POST", f"/api/v1/runs/{run}/retry", TOKENS["operator"], b"")[0])
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [202, 409], got
+    assert wait_finished(SERVER, TOKENS["viewer"], run)["status"] == "succeeded"
+    ok, tail = audit_has("u-operator", "run.retried", run)
+    assert ok, tail
+    records = [json.loads(l) for l in ENV.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    assert sum(r["action"] == "run.retried" and r["run"] == run for r in records) == 1, records[-4:]
+    # Secret params' values are never stored: such runs are retried and rerun with the CLI.
+    ENV.write("secret.yaml", pipeline("    - {name: use, run: [sh, -c, 'exit 1']}\n",
+                                      "  params: [{name: token, secret: true}]\n"))
+    secret = ENV.sluice("run", "secret.yaml", "-p", "token=s3cr3t", check=1).stdout.splitlines()[0]
+    for action in ("retry", "rerun"):
+        err = call(SERVER, "POST", f"/api/v1/runs/{secret}/{action}", TOKENS["operator"], want=400)
+        assert "secret param" in err["error"]["message"], err
+
+
+@test
+def rerun_is_admitted_again_and_waivers_are_granted_by_the_tokens_admin():
+    e, _ = run_e2e.central_env()
+    tokens = {role: e.sluice("token", "create", "--user", f"w-{role}", "--role", role, check=0).stdout.strip()
+              for role in ("viewer", "operator", "admin")}
+    tokens["ml"] = e.sluice("token", "create", "--user", "w-ml", "--role", "ml=admin", check=0).stdout.strip()
+    tokens["z"] = e.sluice("token", "create", "--user", "w-z", "--role", "team-z=viewer", check=0).stdout.strip()
+    body = "    - {name: ship, run: [echo, '${{ params.target }}']}\n"
+    params = "  params: [{name: target, default: dev}]\n"
+    e.write("p.yaml", pipeline(body, params))
+    run = e.sluice("run", "p.yaml", check=0).stdout.splitlines()[0]
+    s = Server(e)
+    # A prefix resolves among the runs the token may read: another team's run neither matches
+    # nor makes it ambiguous.
+    other = submit(s, tokens["ml"], {"pipeline": "p.yaml", "files": {"p.yaml": pipeline(body, params)}},
+                   ns="ml")["id"]
+    assert call(s, "GET", "/api/v1/runs/2", tokens["viewer"])["id"] == run
+    assert call(s, "GET", "/api/v1/runs/2", tokens["ml"])["id"] == other
+    # A prefix only unreadable runs share is answered as a missing run, never "ambiguous".
+    assert call(s, "GET", "/api/v1/runs/2", tokens["z"], want=403) == \
+        call(s, "GET", "/api/v1/runs/zzz", tokens["z"], want=403)
+    hidden = call(s, "POST", f"/api/v1/runs/{other}/rerun", tokens["operator"], want=404)
+    missing = call(s, "POST", "/api/v1/runs/no-such-run/rerun", tokens["operator"], want=404)
+    assert hidden["error"]["message"].replace(other, "X") == missing["error"]["message"].replace("no-such-run", "X")
+    wait_finished(s, tokens["ml"], other)
+    again = call(s, "POST", f"/api/v1/runs/{other}/rerun", tokens["ml"], want=201)
+    assert call(s, "GET", f"/api/v1/runs/{again['id']}", tokens["ml"])["namespace"] == "ml"
+    # A rerun goes through admission: the central policy denies target=prod, and nothing is made.
+    before = len(call(s, "GET", "/api/v1/runs", tokens["viewer"])["items"])
+    denied = call(s, "POST", f"/api/v1/runs/{run}/rerun", tokens["operator"], want=403,
+                  body=json.dumps({"params": {"target": "prod"}}).encode())
+    assert [d["policy"] for d in denied["error"]["decisions"]] == ["no-prod"], denied
+    assert len(call(s, "GET", "/api/v1/runs", tokens["viewer"])["items"]) == before
+    # Waivers: listed by readers, granted by an admin as the token's user, never a named grantor.
+    grant = {"name": "hotfix", "policy": "no-prod", "justification": "incident 42 needs prod",
+             "expires": "2099-12-31"}
+    call(s, "POST", "/api/v1/waivers", tokens["operator"], want=403, body=json.dumps(grant).encode())
+    err = call(s, "POST", "/api/v1/waivers", tokens["admin"], want=400,
+               body=json.dumps(dict(grant, grantedBy="mallory")).encode())
+    assert "grantedBy" in err["error"]["message"], err
+    err = call(s, "POST", "/api/v1/waivers", tokens["admin"], want=400,
+               body=json.dumps(dict(grant, policy="no-such")).encode())
+    assert "no-such" in err["error"]["message"], err
+    made = call(s, "POST", "/api/v1/waivers", tokens["admin"], want=201, body=json.dumps(grant).encode())
+    assert (made["grantedBy"], made["policy"], made["rule"]) == ("w-admin", "no-prod", ""), made
+    call(s, "POST", "/api/v1/waivers", tokens["admin"], want=409, body=json.dumps(grant).encode())
+    listed = call(s, "GET", "/api/v1/waivers", tokens["viewer"])["items"]
+    assert listed == json.loads(e.sluice("waiver", "list", "-o", "json", check=0).stdout), listed
+    assert [(w["name"], w["state"], w["grantedBy"]) for w in listed] == [("hotfix", "in-force", "w-admin")]
+    records = [json.loads(l) for l in e.sluice("audit", "export", check=0).stdout.splitlines() if l.strip()]
+    assert [(r["actor"], r["subject"]) for r in records if r["action"] == "waiver.granted"] == \
+        [("w-admin", "hotfix")], records[-2:]
+    waived = call(s, "POST", f"/api/v1/runs/{run}/rerun", tokens["operator"], want=201,
+                  body=json.dumps({"params": {"target": "prod"}}).encode())
+    assert [d["policy"] for d in waived["decisions"]] == ["no-prod"], waived
+    call(s, "DELETE", "/api/v1/waivers/hotfix", tokens["operator"], want=403)
+    gone = call(s, "DELETE", "/api/v1/waivers/hotfix", tokens["admin"])
+    assert gone["revokedBy"] == "w-admin" and gone["auditSeq"] > made["auditSeq"], gone
+    call(s, "DELETE", "/api/v1/waivers/hotfix", tokens["admin"], want=404)
+    wait_finished(s, tokens["viewer"], waived["id"])
+# --- end of parity
+
 
 def route_table_of_docs():
     """The `| `METHOD PATH` | needs |` rows of docs/server.md."""

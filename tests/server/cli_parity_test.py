@@ -199,7 +199,7 @@ def failures_exit_as_they_do_locally():
 
 @test
 def commands_the_api_cannot_do_say_so_and_never_run_locally():
-    for args in (["token", "list"], ["cache", "ls"], ["waiver", "list"], ["policy", "test", "d"]):
+    for args in (["token", "list"], ["cache", "ls"], ["eval", "1"], ["policy", "test", "d"]):
         p = remote(*args, check=2)
         what = " ".join(args[:2]) if args[0] == "policy" else args[0]
         assert p.stderr.startswith(f"sluice: {what} is not available against a server ({URL})"), p.stderr
@@ -538,6 +538,100 @@ def breakers_audit_and_policy_eval_read_the_same_locally_and_over_the_api():
     finally:
         os.remove(policy)
 
+# --- parity (issue 13): retry, rerun and waivers, locally and against the server.
+FLAKY = pipeline("    - {name: first, run: [echo, one]}\n"
+                 "    - {name: gate, needs: [first], run: [sh, -c, 'test -f \"$0\"', FLAG]}\n"
+                 "    - {name: last, needs: [gate], run: [echo, done]}\n")
+
+
+def shown_stderr(stderr, ids):
+    """What a command showed on stderr, with run ids, times and durations normalised: its lines up
+    to the final report (errors, decisions, progress) and the report's "run RUN ..." line (the
+    rest names the state folder's paths)."""
+    lines = normalise(re.sub(r"retried by [^:]+:", "retried by U:", stderr), ids).splitlines()
+    end = next((i for i, l in enumerate(lines) if l.startswith("run RUN ")), len(lines))
+    return [l for l in lines[:end] if l.strip()] + [l for l in lines[end:] if l.startswith("run RUN ")]
+
+
+@test
+def retry_and_rerun_print_and_exit_as_locally():
+    e = Env()
+    got = {}
+    for where, state in (("local", LOCAL), ("remote", SERVED)):
+        flag = os.path.join(e.dir, where + "-flag")
+        path = e.write(f"flaky-{where}.yaml", FLAKY.replace("FLAG", flag))
+        run = local(state, "run", path, check=1).stdout.splitlines()[0]
+        again = (lambda *a, **k: local(state, *a, **k)) if where == "local" else remote
+        steps = [again("retry", run, "first", check=2), again("retry", run, check=1)]
+        open(flag, "w").close()
+        steps += [again("retry", run, check=0), again("retry", run, check=2),
+                  again("rerun", run, "--from", "nope", check=2),
+                  again("rerun", run, "--from", "gate", check=0), again("rerun", run, check=0)]
+        ids = [run] + [p.stdout.splitlines()[0] for p in steps[-2:]]
+        got[where] = [(p.returncode, normalise(p.stdout, ids), shown_stderr(p.stderr, ids)) for p in steps]
+        shown = json_of(local(state, "status", ids[1], "-o", "json", check=0))
+        assert {t["name"]: t["state"] for t in shown["tasks"]}["first"] == "cached", (where, shown)
+    assert got["local"] == got["remote"], got
+    assert [rc for rc, _, _ in got["remote"]] == [2, 1, 0, 2, 2, 0, 0], got["remote"]
+    p = remote("retry", "no-such-run", check=2)
+    assert p.stderr == local(SERVED, "retry", "no-such-run", check=2).stderr, p.stderr
+    p = remote("retry", "r", "-j", "2", check=2)
+    assert "-j/--jobs" in p.stderr and "not available against a server" in p.stderr, p.stderr
+    remote("rerun", "no-such-run", token="viewer", check=2)
+
+
+@test
+def waivers_are_granted_listed_and_revoked_over_the_api_as_the_tokens_user():
+    central = os.path.join(SERVED.state, "policies")
+    os.makedirs(central, exist_ok=True)
+    policy = os.path.join(central, "no-prod.yaml")
+    with open(policy, "w") as f:
+        f.write(run_e2e.CENTRAL_DENY)
+    try:
+        assert remote("waiver", "list", token="viewer", check=0).stdout == "no waivers granted\n"
+        args = ["waiver", "grant", "hotfix", "--policy", "no-prod", "--rule", "not-prod",
+                "--justification", "incident 42 needs prod", "--expires", "2099-12-31"]
+        p = remote(*args, token="operator", check=2)
+        assert len(p.stderr.splitlines()) == 1, p.stderr
+        p = remote(*args, token="admin", check=0)
+        assert re.fullmatch(r"granted waiver hotfix of no-prod/not-prod until 2099-12-31T00:00:00\.000Z "
+                            r"\(audit record \d+\)\n", p.stdout), p.stdout
+        for fmt in ([], ["-o", "json"]):
+            here = local(SERVED, "waiver", "list", *fmt, check=0).stdout
+            assert here == remote("waiver", "list", *fmt, token="viewer", check=0).stdout, here
+        assert json.loads(here)[0]["grantedBy"] == "u-admin", here
+        p = remote(*args, token="admin", check=2)  # in force already
+        assert "already granted" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+        p = remote("waiver", "revoke", "hotfix", token="admin", check=0)
+        assert re.fullmatch(r"revoked waiver hotfix \(audit record \d+\)\n", p.stdout), p.stdout
+        assert "revoked" in remote("waiver", "list", check=0).stdout
+        p = remote("waiver", "revoke", "hotfix", token="admin", check=2)
+        assert "no waiver" in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+        records = [json.loads(l) for l in remote("audit", "export", token="admin", check=0).stdout.splitlines()]
+        assert [(r["actor"], r["action"]) for r in records if r["subject"] == "hotfix"] == \
+            [("u-admin", "waiver.granted"), ("u-admin", "waiver.revoked")], records[-3:]
+    finally:
+        os.remove(policy)
+
+
+@test
+def graph_of_a_run_draws_the_same_locally_and_over_the_api():
+    e = Env()
+    path = e.write("drawn.yaml", FLAKY.replace("FLAG", os.path.join(e.dir, "no-flag")))
+    run = local(SERVED, "run", path, check=1).stdout.splitlines()[0]
+    here = local(SERVED, "graph", run, check=0).stdout
+    assert here.startswith("digraph") and "gate" in here, here
+    assert remote("graph", run, token="viewer", check=0).stdout == here
+    assert remote("graph", run[:-2], token="viewer", check=0).stdout == here  # a prefix
+    out = os.path.join(e.dir, "run.dot")
+    p = remote("graph", run, "-o", out, token="viewer", check=0)
+    assert open(out).read() == here and p.stderr == f"wrote {out} ({len(here)} bytes)\n", p.stderr
+    for args in (["no-such-run"], [run, "--format", "mermaid"]):
+        assert remote("graph", *args, check=2).stderr == local(SERVED, "graph", *args, check=2).stderr
+    # A pipeline file is drawn from the local file, as without --server.
+    assert remote("graph", path, check=0).stdout == local(SERVED, "graph", path, check=0).stdout
+# --- end of parity
+
 
 @test
 def the_team_server_cli_example_runs_the_ml_pipeline_on_a_server():
@@ -547,12 +641,14 @@ def the_team_server_cli_example_runs_the_ml_pipeline_on_a_server():
     assert p.returncode == 0, p.stderr[-2000:]
     assert "status succeeded" in p.stdout and "logged out" in p.stdout, p.stdout
     assert "started   prepare (attempt 1)" in p.stderr, p.stderr[-2000:]
+    assert ": 1 task reused" in p.stderr and "no waivers granted" in p.stdout, p.stderr[-2000:]
 
 
 if __name__ == "__main__":
     try:
         setup()
-        rc = run_e2e.run_suite(TESTS, "cli-parity")
+        only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
+        rc = run_e2e.run_suite([t for t in TESTS if only in t.__name__], "cli-parity")
     finally:
         if SERVER:
             SERVER.terminate()

@@ -55,6 +55,36 @@ def a_pruned_run_is_judged_in_its_own_namespace():
 
 
 @test
+def prune_against_a_server_prints_and_audits_as_locally_for_an_admin_token():
+    """`sluice --server URL prune` (POST /api/v1/prune, issue 13 parity): an admin's token, the
+    local command's lines and -o json, audited as the token's user."""
+    e = Env()
+    e.write("p.yaml", pipeline("    - {name: a, run: [echo, hi]}\n"))
+    old = e.sluice("run", "p.yaml", check=0).stdout.splitlines()[0]
+    time.sleep(1.2)
+    tokens = {r: e.sluice("token", "create", "--user", f"p-{r}", "--role", r, check=0).stdout.strip()
+              for r in ("operator", "admin")}
+    s = Server(e)
+    remote = lambda token, *a, **k: e.sluice(*a, env={"SLUICE_SERVER": f"http://127.0.0.1:{s.port}",
+                                                      "SLUICE_TOKEN": tokens[token]}, **k)
+    p = remote("operator", "prune", "--older-than", "1s", check=2)
+    assert len(p.stderr.splitlines()) == 1 and "may not admin" in p.stderr, p.stderr
+    assert remote("admin", "prune", "--older-than", "soon", check=2).stderr == \
+        e.sluice("prune", "--older-than", "soon", check=2).stderr
+    for fmt in ([], ["-o", "json"]):
+        here = e.sluice("prune", "--older-than", "1s", "--dry-run", *fmt, check=0)
+        there = remote("admin", "prune", "--older-than", "1s", "--dry-run", *fmt, check=0)
+        assert (here.stdout, here.stderr) == (there.stdout, there.stderr), (here, there)
+    assert old in there.stdout and e.status(old)["status"] == "succeeded", there.stdout
+    p = remote("admin", "prune", "--older-than", "1s", check=0)
+    assert p.stdout.startswith(f"pruned {old} (") and "pruned 1 runs finished more than 1s ago" in p.stdout, p.stdout
+    assert "was pruned" in e.sluice("status", old).stderr
+    records = [json.loads(x) for x in e.sluice("audit", "export", check=0).stdout.splitlines()]
+    assert [(r["actor"], r["run"]) for r in records if r["action"] == "run.pruned"] == [("p-admin", old)]
+    s.stop()
+
+
+@test
 def a_bad_retention_is_refused_at_start():
     e = Env()
     for bad in ("forever", "never", "Team_A=7d", "team-a=soon"):

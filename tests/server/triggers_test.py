@@ -124,6 +124,13 @@ def a_fire_starts_a_run_of_the_pipeline_with_params_mapped_from_the_body():
     assert submitted[0]["details"]["labels"] == {"team": "data", "sluice.trigger": "hook"}, submitted
     created = json.loads(ENV.sluice("events", run, "-o", "json", check=0).stdout)[0]
     assert "sluice.trigger" in json.dumps(created), created
+    # The run's labels are in its status, locally and over the API (checked against openapi.yaml).
+    labels = {"team": "data", "sluice.trigger": "hook"}
+    assert ENV.status(run)["labels"] == labels, ENV.status(run)
+    status, h, raw = SERVER.request("GET", f"/api/v1/runs/{run}", TOKENS["viewer"])
+    check_schema("GET", f"/api/v1/runs/{run}", status, h, raw)
+    assert status == 200 and json.loads(raw)["labels"] == labels, raw[:300]
+    assert json.loads(remote("status", run, "-o", "json", token="viewer", check=0).stdout)["labels"] == labels
 
 
 @test
