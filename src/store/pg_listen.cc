@@ -55,16 +55,20 @@ class PgBell final : public Doorbell {
     return {};
   }
 
+  // Polls libpq's own socket, as libpq does its I/O itself: this edge module's system call,
+  // not one of the Env's (a doorbell of env's is a socket it made; this one is libpq's).
   bool Wait(int64_t timeout_us) override {
+    const int ms = timeout_us < 0 ? -1
+                                  : static_cast<int>(std::min<int64_t>((timeout_us + 999) / 1000,
+                                                                       1 << 30));
     if (pq_->PQstatus(conn_) != CONNECTION_OK) {
       if (Listen()) return true;  // back: what was missed meanwhile is looked at
-      // Still away: the wait passes without a socket to poll.
-      (void)poll(nullptr, 0, timeout_us < 0 ? 1000 : static_cast<int>(timeout_us / 1000));
+      // Still away: the wait passes (no socket to poll), so a waiter's loop does not spin.
+      (void)poll(nullptr, 0, ms < 0 ? 1000 : ms);
       return false;
     }
     if (Take()) return true;
     pollfd p{pq_->PQsocket(conn_), POLLIN, 0};
-    const int ms = timeout_us < 0 ? -1 : static_cast<int>(std::min<int64_t>((timeout_us + 999) / 1000, 1 << 30));
     if (poll(&p, 1, ms) <= 0) return false;
     if (pq_->PQconsumeInput(conn_) != 1) return true;  // lost: the next Wait connects again
     return Take();
