@@ -16,7 +16,7 @@ prints the wall time and tasks/s of each: the cost of the split, side by side.
 
 Usage: bench/workers_bench.py build/sluice [N] [options]
 """
-import http.client, json, os, sqlite3, subprocess, sys, tempfile, time
+import http.client, json, os, shutil, sqlite3, subprocess, sys, tempfile, time
 
 SLUICE = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 300
@@ -126,6 +126,7 @@ def main():
         server.wait()
         if pg_dir:
             subprocess.run([os.path.join(ROOT, "scripts", "pg.sh"), "stop", pg_dir])
+        shutil.rmtree(d, ignore_errors=True)  # a 10,000-task run leaves ~50 MB
 
 
 main()

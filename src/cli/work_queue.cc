@@ -99,10 +99,14 @@ Result<std::unique_ptr<WorkerPlane>> OpenWorkerPlane(Env& env, const GlobalOptio
       *p->queue, fs.Absolute(PathJoin(g.state_dir, "artifacts")),
       fs.Absolute(PathJoin(g.state_dir, "bundles")));
   p->routing = std::make_unique<RoutingExecutor>(local, *p->queued);
-  if (auto bell = env.ListenBell(RunBellPath(env, g, run_id))) {  // else: polls
+  // The server rings when it records ends: over PostgreSQL's NOTIFY when the store is one (a
+  // server on any host), else on the run's bell socket; without either the loop polls.
+  if (auto pg = Store::ListenEnds(g.store, run_id); pg && *pg) {
+    p->bell = std::move(*pg);
+  } else if (auto bell = env.ListenBell(RunBellPath(env, g, run_id))) {
     p->bell = std::move(*bell);
-    p->routing->SetBell(p->bell.get());
   }
+  if (p->bell) p->routing->SetBell(p->bell.get());
   return p;
 }
 

@@ -9,6 +9,18 @@ RoutingExecutor::RoutingExecutor(Executor& local, WorkerQueueExecutor& queue)
     : local_(local), queue_(queue) {}
 
 std::vector<Result<AttemptHandle>> RoutingExecutor::Submit(std::span<const AttemptRequest> batch) {
+  // A batch for one side only (the usual case: a run's tasks share an executor) goes there as
+  // it is: copying every request showed in profiles of 10,000-task runs.
+  auto remote = [](const AttemptRequest& r) { return r.executor == "worker"; };
+  const size_t remotes = static_cast<size_t>(std::count_if(batch.begin(), batch.end(), remote));
+  if (remotes == 0 || remotes == batch.size()) {
+    const bool to_queue = remotes > 0;
+    auto got = to_queue ? queue_.Submit(batch) : local_.Submit(batch);
+    for (const auto& h : got) {
+      if (h) (to_queue ? on_queue_ : on_local_).insert(*h);
+    }
+    return got;
+  }
   std::vector<AttemptRequest> to_local, to_queue;
   std::vector<size_t> local_at, queue_at;
   for (size_t k = 0; k < batch.size(); ++k) {

@@ -29,11 +29,16 @@ std::vector<Result<AttemptHandle>> WorkerQueueExecutor::Submit(std::span<const A
     m.emplace_back(Value("serverArtifacts"), Value(artifact_root_));
     m.emplace_back(Value("serverBundles"), Value(bundle_root_));
     json.push_back(Value(std::move(m)).ToJson());
-    queued.push_back(req);
     where.push_back(k);
   }
-  if (queued.empty()) return out;
-  auto ids = queue_.Enqueue(queued, json);
+  if (where.empty()) return out;
+  // Every request queued (the usual case): the batch as it is, not copies of it.
+  std::span<const AttemptRequest> to_queue = batch;
+  if (where.size() < batch.size()) {
+    for (size_t k : where) queued.push_back(batch[k]);
+    to_queue = queued;
+  }
+  auto ids = queue_.Enqueue(to_queue, json);
   for (size_t j = 0; j < where.size(); ++j) {
     if (!ids) {
       out[where[j]] = Fail(ErrorCode::kStore, "cannot queue it for a worker: {}", ids.error().message);

@@ -99,23 +99,22 @@ Value LeaseItem(const WorkRow& w) {
                         {"request", request ? *request : Value(ValueMap{})}});
 }
 
-// The server's doorbell (docs/workers.md): engines ring it after they queue work, and a thread
-// here turns each ring into a new generation that wakes the lease requests waiting for work.
-// Without a bell (a state folder whose path is too long for a socket) `listening()` is false
-// and waiters poll. Thread-safe; its thread is joined by the destructor.
+// The server's doorbells (docs/workers.md): engines ring them after they queue work (the
+// state folder's bell socket on this host; with a PostgreSQL store also a NOTIFY, which
+// reaches a server on another host), and a thread per bell turns each ring into a new
+// generation that wakes the lease requests waiting for work. Without a bell (a state folder
+// whose path is too long for a socket, and no PostgreSQL) `listening()` is false and waiters
+// poll. Thread-safe; its threads are joined by the destructor.
 class WorkBell {
  public:
-  WorkBell(Env& env, const std::string& path) {
-    if (auto b = env.ListenBell(path)) {
-      bell_ = std::move(*b);
-      thread_ = std::thread([this] { Loop(); });
-    }
+  explicit WorkBell(std::vector<std::unique_ptr<Doorbell>> bells) : bells_(std::move(bells)) {
+    for (auto& b : bells_) threads_.emplace_back([this, bell = b.get()] { Loop(*bell); });
   }
   ~WorkBell() {
     stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    for (auto& t : threads_) t.join();
   }
-  bool listening() const { return bell_ != nullptr; }
+  bool listening() const { return !bells_.empty(); }
   uint64_t generation() {
     std::lock_guard lock(mu_);
     return generation_;
@@ -127,20 +126,20 @@ class WorkBell {
   }
 
  private:
-  void Loop() {
+  void Loop(Doorbell& bell) {
     while (!stop_) {
-      if (!bell_->Wait(200'000)) continue;  // a timeout only looks at stop_
+      if (!bell.Wait(200'000)) continue;  // a timeout only looks at stop_
       std::lock_guard lock(mu_);
       ++generation_;
       cv_.notify_all();
     }
   }
-  std::unique_ptr<Doorbell> bell_;
+  std::vector<std::unique_ptr<Doorbell>> bells_;
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;
   std::atomic<bool> stop_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // Rings the bell of each run in `runs` (its engine then reads the ends at once).
@@ -352,10 +351,19 @@ void AddWorkerRoutes(Router& router, const ApiContext& ctx) {
                 [c, f](const ApiRequest& r) { return f(*c, r); }});
   };
   add("POST", "/api/v1/workers", Register);
-  // The bell lives as long as the routes that wait on it (the router's); none in a server
-  // without a state folder (tests).
-  std::shared_ptr<WorkBell> bell;
-  if (!ctx.g.state_dir.empty()) bell = std::make_shared<WorkBell>(ctx.env, ServerBellPath(ctx.env, ctx.g));
+  // The bells live as long as the routes that wait on them (the router's); no socket in a
+  // server without a state folder (tests). A PostgreSQL listener that cannot connect is left
+  // out (its server's log says so): the socket and the waiters' own looks remain.
+  std::vector<std::unique_ptr<Doorbell>> bells;
+  if (!ctx.g.state_dir.empty()) {
+    if (auto b = ctx.env.ListenBell(ServerBellPath(ctx.env, ctx.g))) bells.push_back(std::move(*b));
+  }
+  if (auto b = Store::ListenWork(ctx.g.store); !b) {
+    ctx.Log("not listening for work queued on other hosts: " + b.error().message);
+  } else if (*b) {
+    bells.push_back(std::move(*b));
+  }
+  auto bell = std::make_shared<WorkBell>(std::move(bells));
   router.Add({"POST", "/api/v1/workers/{worker}/lease", true, Action::kWork,
               [c, bell](const ApiRequest& r) { return Lease(*c, bell.get(), r); }});
   add("POST", "/api/v1/workers/{worker}/heartbeat", Heartbeat);

@@ -12,8 +12,16 @@
 // A connection that is lost fails the statement that met it, with the reason; the next
 // transaction (or statement outside one) connects again, preparing statements anew. A COMMIT
 // that met a lost connection may or may not have happened (the error says so).
+//
+// Pipelines (sql.h, "Round trips"). A transaction runs in libpq's pipeline mode from Begin to
+// Commit: BEGIN, the lock, each Send() and each statement's first PREPARE go out at once and
+// are queued here (`queue_`); a statement whose rows are read, Changes() and COMMIT end the
+// queue with a Sync and read every reply in order. The first error met is kept (`tx_error_`)
+// and fails every later statement of the transaction and its Commit, whatever the server says
+// of a COMMIT in an aborted transaction (it answers ROLLBACK, not an error). A Sync inside
+// BEGIN ... COMMIT does not end the transaction, so a long queue is synced every kMaxQueued
+// statements: the replies then never fill the socket's buffers while libpq, blocking, sends.
 #include <dlfcn.h>
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <array>
@@ -23,22 +31,10 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "store/pg_lib.h"
 #include "store/sql.h"
 
 namespace sluice {
-
-namespace {
-
-// The functions of libpq the store uses, resolved once per process.
-struct LibPq {
-#define SLUICE_PQ_FUNCTIONS(X)                                                                   \
-  X(PQconnectdb) X(PQstatus) X(PQerrorMessage) X(PQfinish) X(PQreset) X(PQexec) X(PQprepare)  \
-  X(PQexecPrepared) X(PQresultStatus) X(PQresultErrorField) X(PQclear) X(PQntuples)           \
-  X(PQgetvalue) X(PQgetlength) X(PQgetisnull) X(PQcmdTuples)
-#define SLUICE_PQ_MEMBER(name) decltype(&::name) name = nullptr;
-  SLUICE_PQ_FUNCTIONS(SLUICE_PQ_MEMBER)
-#undef SLUICE_PQ_MEMBER
-};
 
 // libpq, loaded on first call; an error saying what is missing when it cannot be. The library
 // stays loaded for the life of the process (a function-local static: libpq is one per process
@@ -61,6 +57,8 @@ Result<const LibPq*> LoadLibPq() {
   if (!loaded) return std::unexpected(loaded.error());
   return &*loaded;
 }
+
+namespace {
 
 // The advisory lock every writing transaction holds: "sluice" in ASCII.
 constexpr int64_t kWriteLock = 0x736c75696365;
@@ -152,8 +150,17 @@ class PgStmt final : public SqlStmt {
     Reset();
     std::fill(values_.begin(), values_.end(), nullptr);
   }
-  // The server forgot its prepared statements (a new connection).
+  // The server forgot its prepared statements (a new connection), or the PREPARE sent in a
+  // pipeline did not run.
   void Forget() { prepared_ = false; }
+  // The first words of its text, naming it in errors.
+  std::string_view label() const { return std::string_view(sql_).substr(0, 40); }
+  // Sends it (and its PREPARE when the server lacks it) into the connection's pipeline.
+  // REQUIRES: the connection is in a transaction. On a failure to send, the error.
+  Status Enqueue();
+  Status Send() override;
+  // Prepares (when needed) and runs it outside a transaction, waiting for its result.
+  Status RunAlone();
 
  private:
   PgConn* conn_;
@@ -169,6 +176,7 @@ class PgStmt final : public SqlStmt {
   PGresult* res_ = nullptr;
   int row_ = -1;
   int rows_ = 0;
+  friend class PgConn;
 };
 
 // A connection to one PostgreSQL database, with its statements.
@@ -192,6 +200,8 @@ class PgConn final : public SqlConn {
     } else {
       pq_->PQreset(conn_);
       for (auto& [sql, st] : stmts_) st->Forget();
+      pipeline_ = false;
+      queue_.clear();
     }
     if (!conn_ || pq_->PQstatus(conn_) != CONNECTION_OK) {
       return Fail(ErrorCode::kStore, "store: cannot connect to PostgreSQL at {}: {}",
@@ -232,8 +242,10 @@ class PgConn final : public SqlConn {
   }
 
   // Runs on the connection as it is: a lost connection is met, not mended, here (Begin and
-  // statements outside a transaction connect again).
+  // statements outside a transaction connect again). Inside a transaction, after what the
+  // pipeline holds (a script cannot be pipelined).
   Status Exec(const std::string& script) override {
+    SLUICE_TRY_STATUS(Leave());
     PGresult* res = pq_->PQexec(conn_, script.c_str());
     ExecStatusType status = res ? pq_->PQresultStatus(res) : PGRES_FATAL_ERROR;
     Status out;
@@ -242,18 +254,21 @@ class PgConn final : public SqlConn {
     return out;
   }
 
+  // BEGIN and the write lock are the pipeline's first statements: a transaction whose
+  // statements only Send() costs one round trip, at its Commit.
   Status Begin() override {
     SLUICE_TRY_STATUS(Connect());
-    auto s = Exec(fmt::format("BEGIN; SELECT pg_advisory_xact_lock({})", kWriteLock));
-    if (!s) {
-      if (pq_->PQstatus(conn_) == CONNECTION_OK) (void)Exec("ROLLBACK");
-      return s;
-    }
     in_tx_ = true;
-    return {};
+    tx_error_.reset();
+    static const std::string lock = fmt::format("SELECT pg_advisory_xact_lock({})", kWriteLock);
+    Status s = SendQuery("BEGIN", "begin");
+    if (s) s = SendQuery(lock.c_str(), "begin");
+    if (!s) Rollback();
+    return s;
   }
   Status Commit() override {
-    auto s = Exec("COMMIT");
+    Status s = SendQuery("COMMIT", "commit");
+    if (s) s = Leave();
     if (!s && pq_->PQstatus(conn_) == CONNECTION_BAD) {
       in_tx_ = false;
       return Fail(ErrorCode::kStore, "{} (the commit may or may not have happened)",
@@ -263,10 +278,34 @@ class PgConn final : public SqlConn {
     return s;
   }
   void Rollback() override {
-    if (pq_->PQstatus(conn_) == CONNECTION_OK) (void)Exec("ROLLBACK");
+    (void)Leave();
     in_tx_ = false;
+    tx_error_.reset();
+    if (pq_->PQstatus(conn_) == CONNECTION_OK) (void)Exec("ROLLBACK");
   }
-  int64_t Changes() const override { return changes_; }
+  Result<int64_t> Changes() override {
+    SLUICE_TRY_STATUS(Sync(nullptr));
+    return changes_;
+  }
+
+  // The pipeline (the design block above). Pipeline() enters it in a transaction, or returns
+  // the transaction's first error. Expect records a reply to read: of `prepared`'s PREPARE, or
+  // (null) of a statement named `label`. Sync sends a Sync and reads every reply queued; the
+  // last one's result is kept in *keep when asked (TUPLES_OK or COMMAND_OK, the caller clears
+  // it); on a failure the first error, also kept for the rest of the transaction. Leave syncs
+  // and leaves pipeline mode. SyncIfLong syncs a queue of kMaxQueued replies or more.
+  Status Pipeline();
+  void Expect(PgStmt* prepared, std::string_view label) { queue_.push_back({prepared, label}); }
+  Status Sync(PGresult** keep);
+  Status Leave();
+  Status SyncIfLong() { return queue_.size() >= kMaxQueued ? Sync(nullptr) : Status{}; }
+  // Records a failure to send (a lost connection) as the transaction's error, and returns it.
+  std::unexpected<Error> SendFailed() {
+    auto e = ResultError(nullptr);
+    if (in_tx_ && !tx_error_) tx_error_ = e.error();
+    return e;
+  }
+
 
   Result<int> SchemaVersion() override {
     // The table is looked for first: a query of a missing table would abort the transaction.
@@ -296,13 +335,93 @@ class PgConn final : public SqlConn {
     return out;
   }
 
+  // Sends `sql` (one statement, no parameters) into the transaction's pipeline.
+  Status SendQuery(const char* sql, std::string_view label) {
+    SLUICE_TRY_STATUS(Pipeline());
+    if (pq_->PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      return SendFailed();
+    }
+    Expect(nullptr, label);
+    return {};
+  }
+
+  // A reply awaited from the pipeline: of a PREPARE (`prepared`: forgotten when it fails) or
+  // of a statement.
+  struct Awaited {
+    PgStmt* prepared;
+    std::string_view label;
+  };
+  static constexpr size_t kMaxQueued = 1024;
+
   const LibPq* pq_;
   std::string url_;
   PGconn* conn_ = nullptr;
   bool in_tx_ = false;
+  bool pipeline_ = false;
+  std::vector<Awaited> queue_;
+  std::optional<Error> tx_error_;  // the transaction's first failure
   int64_t changes_ = 0;
   std::unordered_map<const char*, std::unique_ptr<PgStmt>> stmts_;
 };
+
+Status PgConn::Pipeline() {
+  if (tx_error_) return std::unexpected(*tx_error_);
+  if (pipeline_) return {};
+  if (pq_->PQenterPipelineMode(conn_) != 1) return SendFailed();
+  pipeline_ = true;
+  return {};
+}
+
+Status PgConn::Sync(PGresult** keep) {
+  if (queue_.empty()) {
+    return in_tx_ && tx_error_ ? Status(std::unexpected(*tx_error_)) : Status{};
+  }
+  std::vector<Awaited> queue;
+  queue.swap(queue_);
+  std::optional<Error> first;
+  // Without the Sync sent nothing would come back: the replies are not read then.
+  const bool synced = pq_->PQpipelineSync(conn_) == 1;
+  if (!synced) first = ResultError(nullptr).error();
+  // The replies in the order sent: each ends with a null result. After a failure the server
+  // skips the rest (PGRES_PIPELINE_ABORTED) up to the Sync.
+  for (size_t i = 0; synced && i < queue.size(); ++i) {
+    if (pq_->PQstatus(conn_) == CONNECTION_BAD) break;
+    const Awaited& a = queue[i];
+    while (PGresult* r = pq_->PQgetResult(conn_)) {
+      ExecStatusType st = pq_->PQresultStatus(r);
+      const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+      if (!ok && a.prepared) a.prepared->Forget();
+      if (!ok && !first) first = ResultError(r).error().Wrap(a.label);
+      if (ok && !a.prepared && st == PGRES_COMMAND_OK) {
+        changes_ = std::strtoll(pq_->PQcmdTuples(r), nullptr, 10);
+      }
+      if (ok && keep && !a.prepared && i + 1 == queue.size() && !*keep) {
+        *keep = r;
+        continue;
+      }
+      pq_->PQclear(r);
+    }
+  }
+  // The Sync's own reply ends the pipeline's replies.
+  while (synced && pq_->PQstatus(conn_) != CONNECTION_BAD) {
+    PGresult* r = pq_->PQgetResult(conn_);
+    if (!r) break;
+    const bool sync = pq_->PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    pq_->PQclear(r);
+    if (sync) break;
+  }
+  if (first && pq_->PQstatus(conn_) == CONNECTION_BAD) first = ResultError(nullptr).error();
+  if (!first) return {};
+  if (in_tx_ && !tx_error_) tx_error_ = first;
+  return std::unexpected(*first);
+}
+
+Status PgConn::Leave() {
+  Status s = Sync(nullptr);
+  if (pipeline_ && pq_->PQstatus(conn_) == CONNECTION_OK) (void)pq_->PQexitPipelineMode(conn_);
+  pipeline_ = false;
+  return s;
+}
 
 PgStmt::PgStmt(PgConn* conn, const char* sql, int id)
     : conn_(conn), pq_(conn->pq()), name_("s" + std::to_string(id)) {
@@ -315,39 +434,77 @@ PgStmt::PgStmt(PgConn* conn, const char* sql, int id)
   repaired_.resize(params_);
 }
 
-Result<bool> PgStmt::Step() {
-  if (!res_) {
-    if (!conn_->in_transaction()) SLUICE_TRY_STATUS(conn_->Connect());
-    PGconn* c = conn_->conn();
-    if (!prepared_ || prepared_types_ != types_) {
-      // A new name when the types changed: the server keeps the old statement under its own.
-      if (prepared_) name_ += "_";
-      PGresult* p = pq_->PQprepare(c, name_.c_str(), sql_.c_str(), params_, types_.data());
-      bool ok = p && pq_->PQresultStatus(p) == PGRES_COMMAND_OK;
-      if (!ok) {
-        auto e = conn_->ResultError(p);
-        if (p) pq_->PQclear(p);
-        return e;
-      }
-      pq_->PQclear(p);
-      prepared_types_ = types_;
-      prepared_ = true;
+Status PgStmt::Enqueue() {
+  SLUICE_TRY_STATUS(conn_->Pipeline());
+  PGconn* c = conn_->conn();
+  if (!prepared_ || prepared_types_ != types_) {
+    if (prepared_) name_ += "_";  // the types changed: a statement of its own
+    if (pq_->PQsendPrepare(c, name_.c_str(), sql_.c_str(), params_, types_.data()) != 1) {
+      return conn_->SendFailed();
     }
-    res_ = pq_->PQexecPrepared(c, name_.c_str(), params_, values_.data(), lengths_.data(),
-                               formats_.data(), 0);
-    ExecStatusType status = res_ ? pq_->PQresultStatus(res_) : PGRES_FATAL_ERROR;
-    if (status == PGRES_TUPLES_OK) {
-      rows_ = pq_->PQntuples(res_);
-    } else if (status == PGRES_COMMAND_OK) {
-      rows_ = 0;
-      conn_->set_changes(std::strtoll(pq_->PQcmdTuples(res_), nullptr, 10));
-    } else {
-      auto e = conn_->ResultError(res_);
-      Reset();
+    prepared_types_ = types_;
+    prepared_ = true;
+    conn_->Expect(this, label());
+  }
+  if (pq_->PQsendQueryPrepared(c, name_.c_str(), params_, values_.data(), lengths_.data(),
+                               formats_.data(), 0) != 1) {
+    return conn_->SendFailed();
+  }
+  conn_->Expect(nullptr, label());
+  return {};
+}
+
+Status PgStmt::Send() {
+  if (conn_->in_transaction()) {
+    SLUICE_TRY_STATUS(Enqueue());
+    return conn_->SyncIfLong();
+  }
+  auto done = Step();
+  if (!done) return std::unexpected(done.error());
+  return {};
+}
+
+Result<bool> PgStmt::Step() {
+  if (res_) return ++row_ < rows_;
+  if (conn_->in_transaction()) {
+    // Sent after what the pipeline holds, and read with it in one round trip.
+    SLUICE_TRY_STATUS(Enqueue());
+    SLUICE_TRY_STATUS(conn_->Sync(&res_));
+  } else {
+    SLUICE_TRY_STATUS(conn_->Connect());
+    SLUICE_TRY_STATUS(RunAlone());
+  }
+  const ExecStatusType status = res_ ? pq_->PQresultStatus(res_) : PGRES_COMMAND_OK;
+  rows_ = status == PGRES_TUPLES_OK ? pq_->PQntuples(res_) : 0;
+  return ++row_ < rows_;
+}
+
+Status PgStmt::RunAlone() {
+  PGconn* c = conn_->conn();
+  if (!prepared_ || prepared_types_ != types_) {
+    if (prepared_) name_ += "_";  // the types changed: a statement of its own
+    PGresult* p = pq_->PQprepare(c, name_.c_str(), sql_.c_str(), params_, types_.data());
+    bool ok = p && pq_->PQresultStatus(p) == PGRES_COMMAND_OK;
+    if (!ok) {
+      auto e = conn_->ResultError(p);
+      if (p) pq_->PQclear(p);
       return e;
     }
+    pq_->PQclear(p);
+    prepared_types_ = types_;
+    prepared_ = true;
   }
-  return ++row_ < rows_;
+  res_ = pq_->PQexecPrepared(c, name_.c_str(), params_, values_.data(), lengths_.data(),
+                             formats_.data(), 0);
+  ExecStatusType status = res_ ? pq_->PQresultStatus(res_) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK) {
+    conn_->set_changes(std::strtoll(pq_->PQcmdTuples(res_), nullptr, 10));
+  } else if (status != PGRES_TUPLES_OK) {
+    auto e = conn_->ResultError(res_);
+    Reset();
+    return e;
+  }
+  return {};
 }
 
 }  // namespace

@@ -14,6 +14,15 @@
 // PostgreSQL (every projection rule would live twice); virtual calls on a row cursor type apart
 // from the statement (one more object per query on SQLite's hot path).
 //
+// Round trips. Over a network every statement's reply is a round trip; a publish of 4,000
+// events wrote ~10,000 rows, one statement each. So a PostgreSQL transaction pipelines
+// (libpq's pipeline mode): BEGIN, the write lock and every Send() go out without waiting, and
+// only a statement whose rows the caller reads, Changes() or COMMIT waits, for everything sent
+// before it at once. Commit semantics stay those of one transaction: the first failure in the
+// pipeline fails every later statement and the commit, and is the error reported.
+// Rejected: multi-row INSERTs built per batch (a statement text per batch size, and each
+// projection rule written twice), COPY (no ON CONFLICT, and a second path for every table).
+//
 // A connection and its statements are used by one thread, like the Store that owns them.
 #pragma once
 
@@ -24,6 +33,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "env/env.h"
 
 namespace sluice {
 
@@ -42,6 +52,12 @@ class SqlStmt {
   // true when a row is there, false when there are none (or the statement returns none). On
   // failure returns an error whose message the engine wrote (and what an operator can do).
   virtual Result<bool> Step() = 0;
+  // Runs a statement that returns no rows, and may return before its outcome is known: inside a
+  // PostgreSQL transaction it is sent in a pipeline with the statements around it, and the next
+  // statement that waits for rows, Changes() or Commit reports its failure (after which every
+  // later statement of the transaction and its Commit fail too: the transaction is lost whole).
+  // Elsewhere it is Step. On an error known at once, that error.
+  virtual Status Send() = 0;
   virtual std::string Text(int col) const = 0;
   virtual int64_t Int(int col) const = 0;  // 0 for NULL
   virtual bool IsNull(int col) const = 0;
@@ -66,13 +82,21 @@ class SqlConn {
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
-  // The rows the last INSERT, UPDATE or DELETE changed.
-  virtual int64_t Changes() const = 0;
+  // The rows the last INSERT, UPDATE or DELETE changed (waiting for the statements sent before
+  // it); on failure of one of those, its error.
+  virtual Result<int64_t> Changes() = 0;
   // The store's schema version (0 for an empty database), and setting it (REQUIRES: inside
   // Begin/Commit).
   virtual Result<int> SchemaVersion() = 0;
   virtual Status SetSchemaVersion(int version) = 0;
 };
+
+// A doorbell rung by each commit that NOTIFYs `channel` in the PostgreSQL database at `url`,
+// over a connection of its own (pg_listen.cc). On failure an error. EndsChannel is the channel
+// of run `run_id`'s ends; kWorkChannel that of work queued.
+Result<std::unique_ptr<Doorbell>> ListenPostgres(const std::string& url, const std::string& channel);
+std::string EndsChannel(const std::string& run_id);
+inline constexpr const char* kWorkChannel = "sluice_work";
 
 // Called once a connection is open with the schema version found, to create or upgrade the
 // schema: Store::Impl::Migrate.

@@ -40,6 +40,11 @@ class SqliteStmt final : public SqlStmt {
     if (rc == SQLITE_DONE) return false;
     return SqliteError(db_);
   }
+  Status Send() override {  // SQLite is in this process: nothing to gain by waiting later
+    auto done = Step();
+    if (!done) return std::unexpected(done.error());
+    return {};
+  }
   std::string Text(int col) const override {
     const unsigned char* p = sqlite3_column_text(st_, col);
     return p ? std::string(reinterpret_cast<const char*>(p),
@@ -101,7 +106,7 @@ class SqliteConn final : public SqlConn {
   Status Begin() override { return Once("BEGIN IMMEDIATE"); }
   Status Commit() override { return Once("COMMIT"); }
   void Rollback() override { (void)Once("ROLLBACK"); }
-  int64_t Changes() const override { return sqlite3_changes(db_); }
+  Result<int64_t> Changes() override { return int64_t{sqlite3_changes(db_)}; }
 
   Result<int> SchemaVersion() override {
     auto st = Prepare("PRAGMA user_version");

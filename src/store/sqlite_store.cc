@@ -541,7 +541,8 @@ Result<std::vector<CacheRecord>> Store::ListCache() {
 
 Result<int> Store::ClearCache() {
   if (auto s = impl_->Run("DELETE FROM cache"); !s) return std::unexpected(s.error());
-  return static_cast<int>(impl_->db->Changes());
+  SLUICE_TRY(n, impl_->Changes());
+  return static_cast<int>(*n);
 }
 
 }  // namespace sluice

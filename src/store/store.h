@@ -371,8 +371,9 @@ class Store : public EventSink {
   Result<WorkRow> EndWork(const std::string& worker, const std::string& lease,
                           const std::string& end_json);
   // EndWork for each (lease, end JSON) of `ends` in one transaction (one commit for a batch of
-  // a worker's ends); one result per item, in order: its row, or kConflict for a lease `worker`
-  // no longer holds (the others are recorded all the same). An error only when the store fails.
+  // a worker's ends); one result per item, in order: its row (its request left out), or
+  // kConflict for a lease `worker` no longer holds (the others are recorded all the same). An
+  // error only when the store fails.
   Result<std::vector<Result<WorkRow>>> EndWorks(
       const std::string& worker, const std::vector<std::pair<std::string, std::string>>& ends);
   // The work row of lease `lease` held by `worker` (kConflict when it holds it no more).
@@ -547,6 +548,16 @@ class Store : public EventSink {
   // The last `limit` transitions of one breaker ("" = of all), oldest first.
   Result<std::vector<BreakerTransitionRow>> ListBreakerTransitions(const std::string& name,
                                                                    int limit);
+
+  // ---- Notifications across hosts (issue 13, PostgreSQL LISTEN/NOTIFY; pg_listen.cc) ----
+  // A doorbell (env.h) rung by every commit that queues work (ListenWork: a server's waiting
+  // lease requests) or records ends of run `run_id` (ListenEnds: its engine) in the store at
+  // `path` (as Open takes it), from any process on any host, over a connection of its own.
+  // Null for a SQLite store, which has no notifications (env's bells link the processes of
+  // one host). On failure (the database cannot be reached) an error.
+  static Result<std::unique_ptr<Doorbell>> ListenWork(const std::string& path);
+  static Result<std::unique_ptr<Doorbell>> ListenEnds(const std::string& path,
+                                                      const std::string& run_id);
 
  private:
   struct Impl;

@@ -131,14 +131,23 @@ struct Store::Impl {
     return out;
   }
 
+  // Runs a statement that returns no rows. Inside a PostgreSQL transaction it is pipelined
+  // (SqlStmt::Send): its failure may be reported by a later statement or by the commit.
   template <typename... Args>
   Status Run(const char* sql, const Args&... args) {
     auto st = Query(sql, args...);
     if (!st) return std::unexpected(st.error());
-    auto done = (*st)->Step();
+    auto done = (*st)->Send();
     (*st)->Reset();
     if (!done) return SqlError(std::string_view(sql).substr(0, 40), done.error());
     return {};
+  }
+
+  // The rows the last statement changed (sql.h: waits for what was sent before it).
+  Result<int64_t> Changes() {
+    auto n = db->Changes();
+    if (!n) return SqlError("changes", n.error());
+    return n;
   }
 
   Result<int> SchemaVersion() {
@@ -205,6 +214,13 @@ struct Store::Impl {
                  e.error_class, e.exit_code, e.message, e.pid, e.due_us, e.data);
     if (!s) return s;
     return Project(e);
+  }
+
+  // Tells the listeners of `channel` (pg_listen.cc) when the transaction commits: PostgreSQL
+  // only (nothing on SQLite). REQUIRES: inside a transaction.
+  Status Notify(const std::string& channel) {
+    if (db->engine() != SqlEngine::kPostgres) return {};
+    return Run("SELECT pg_notify(?, '')", channel);
   }
 
   // The columns ReadRun reads, in its order.

@@ -115,7 +115,8 @@ Status Store::EnqueueNotifications(const NotifyWatermark& from, const NotifyWate
           Move{"breakers", from.breaker_seq, to.breaker_seq}}) {
       SLUICE_TRY_STATUS(impl_->Run("UPDATE notify_watermarks SET seq=? WHERE source=? AND seq=?",
                                    new_seq, source, old_seq));
-      if (impl_->db->Changes() != 1) {
+      SLUICE_TRY(moved, impl_->Changes());
+      if (*moved != 1) {
         return Fail(ErrorCode::kConflict, "the notifications' watermark moved (another leader)");
       }
     }

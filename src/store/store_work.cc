@@ -3,6 +3,10 @@
 // reads and then writes does so in one transaction holding the store's write lock, so two
 // workers never lease one row, and a result never lands on a row the sweeper just made lost.
 #include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
 
 #include "store/store_impl.h"
 
@@ -22,6 +26,10 @@ namespace {
 
 #define WORK_COLUMNS                                                                       \
   "id,run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,state,worker," \
+  "lease,lease_expires_us,cancel,end_json,created_us,ready_us"
+// The same with '' in place of the request (rows whose request the caller does not read).
+#define WORK_COLUMNS_BUT_REQUEST                                                           \
+  "id,run_id,task,attempt,'',labels,cpu_milli,memory_bytes,gpu_milli,state,worker,"      \
   "lease,lease_expires_us,cancel,end_json,created_us,ready_us"
 
 std::string LabelsJson(const std::vector<std::pair<std::string, std::string>>& labels) {
@@ -69,25 +77,43 @@ WorkRow ReadWork(SqlStmt* st) {
 
 }  // namespace
 
+// Round trips (sql.h): the inserts are sent without waiting, and their ids read back at once:
+// rows inserted under the write lock have ids above every id before it (SQLite's rowid and
+// PostgreSQL's identity both count up, and no other writer runs meanwhile). A row already
+// there is left alone by ON CONFLICT, so it is missing from what is read back: a conflict.
 Result<std::vector<int64_t>> Store::EnqueueWork(const std::vector<WorkRow>& rows) {
   return impl_->InTransaction([&]() -> Result<std::vector<int64_t>> {
-    std::vector<int64_t> ids;
+    SLUICE_TRY(before, impl_->First<int64_t>("SELECT COALESCE(MAX(id),0) FROM work",
+                                             [](SqlStmt* st) { return Int(st, 0); }));
     for (const WorkRow& w : rows) {
-      auto id = impl_->First<int64_t>(
+      SLUICE_TRY_STATUS(impl_->Run(
           "INSERT INTO work(run_id,task,attempt,request,labels,cpu_milli,memory_bytes,gpu_milli,"
           "state,created_us,ready_us) VALUES(?,?,?,?,?,?,?,?,'queued',?,?) "
-          "ON CONFLICT(run_id,task,attempt) DO NOTHING RETURNING id",
-          [](SqlStmt* st) { return Int(st, 0); }, w.run_id, w.task, w.attempt, w.request,
-          LabelsJson(w.labels), w.cpu_milli, w.memory_bytes, w.gpu_milli, w.created_us,
-          w.ready_us);
-      if (!id) return std::unexpected(id.error());
-      if (!*id) {
+          "ON CONFLICT(run_id,task,attempt) DO NOTHING",
+          w.run_id, w.task, w.attempt, w.request, LabelsJson(w.labels), w.cpu_milli,
+          w.memory_bytes, w.gpu_milli, w.created_us, w.ready_us));
+    }
+    using Key = std::tuple<std::string, std::string, int64_t>;
+    SLUICE_TRY(added, (impl_->Rows<std::pair<Key, int64_t>>(
+                          "SELECT run_id,task,attempt,id FROM work WHERE id>? ORDER BY id",
+                          [](SqlStmt* st) {
+                            return std::pair(Key(Text(st, 0), Text(st, 1), Int(st, 2)), Int(st, 3));
+                          },
+                          before->value_or(0))));
+    std::map<Key, int64_t> ids(added->begin(), added->end());
+    std::vector<int64_t> out;
+    out.reserve(rows.size());
+    for (const WorkRow& w : rows) {
+      auto it = ids.find(Key(w.run_id, w.task, w.attempt));
+      if (it == ids.end()) {
         return Fail(ErrorCode::kConflict, "attempt {} of task {} of run {} is queued already",
                     w.attempt, Quote(w.task), w.run_id);
       }
-      ids.push_back(**id);
+      out.push_back(it->second);
+      ids.erase(it);  // the same attempt twice in one batch: the second is queued already
     }
-    return ids;
+    SLUICE_TRY_STATUS(impl_->Notify(kWorkChannel));
+    return out;
   });
 }
 
@@ -109,7 +135,8 @@ Status Store::CancelWork(int64_t id, const std::string& end_json) {
   return impl_->InTransaction([&]() -> Status {
     SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=? AND "
                                  "state='queued'", end_json, id));
-    if (impl_->db->Changes() > 0) return {};
+    SLUICE_TRY(ended, impl_->Changes());
+    if (*ended > 0) return {};
     return impl_->Run("UPDATE work SET cancel=1 WHERE id=? AND state='leased'", id);
   });
 }
@@ -146,6 +173,7 @@ Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t now_us,
   if (!*any) return std::vector<WorkRow>();
   return impl_->InTransaction([&]() -> Result<std::vector<WorkRow>> {
     std::vector<WorkRow> granted;
+    std::set<int64_t> ids;  // granted
     ReadyToStartHistogram started;
     // The oldest queued rows first; those that do not fit this worker wait for another. SQL
     // leaves out the rows that ask more than is free, and, for a worker without labels, those
@@ -176,22 +204,32 @@ Result<std::vector<WorkRow>> Store::LeaseWork(WorkerOffer offer, int64_t now_us,
         after = c.id;
         if (offer.slots < 1) break;
         if (!FitsWorker(c.fit, offer)) continue;
-        auto row = impl_->First<WorkRow>(
-            "UPDATE work SET state='leased', worker=?, lease=?, lease_expires_us=? WHERE id=? "
-            "RETURNING " WORK_COLUMNS, ReadWork, offer.worker, new_lease(), expires_us, c.id);
-        if (!row) return std::unexpected(row.error());
-        if (!*row) continue;
-        if ((*row)->ready_us > 0) started.Add(now_us - (*row)->ready_us);
+        // Sent without waiting (sql.h): the granted rows are read back whole below.
+        SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='leased', worker=?, lease=?, "
+                                     "lease_expires_us=? WHERE id=? AND state='queued'",
+                                     offer.worker, new_lease(), expires_us, c.id));
+        ids.insert(c.id);
         --offer.slots;
         if (offer.cpu_milli >= 0) offer.cpu_milli -= c.fit.cpu_milli;
         if (offer.memory_bytes >= 0) offer.memory_bytes -= c.fit.memory_bytes;
         if (offer.gpu_milli >= 0) offer.gpu_milli -= c.fit.gpu_milli;
-        granted.push_back(std::move(**row));
       }
       looked += static_cast<int64_t>(rows->size());
       if (static_cast<int64_t>(rows->size()) < page) break;  // no more queued rows
     }
-    // A worker's attempt starts when a worker takes it: its sample of ready -> start.
+    if (ids.empty()) return granted;
+    // The grants, in one read: the worker's leased rows between the first and the last granted
+    // (ids ascend), of which only the ones granted now.
+    SLUICE_TRY(rows, impl_->Rows<WorkRow>("SELECT " WORK_COLUMNS " FROM work WHERE "
+                                          "state='leased' AND worker=? AND id>=? AND id<=? "
+                                          "ORDER BY id", ReadWork, offer.worker, *ids.begin(),
+                                          *ids.rbegin()));
+    for (WorkRow& row : *rows) {
+      if (!ids.contains(row.id)) continue;
+      // A worker's attempt starts when a worker takes it: its sample of ready -> start.
+      if (row.ready_us > 0) started.Add(now_us - row.ready_us);
+      granted.push_back(std::move(row));
+    }
     SLUICE_TRY_STATUS(impl_->AddReadyToStart(started));
     return granted;
   });
@@ -236,29 +274,42 @@ Result<WorkRow> Store::EndWork(const std::string& worker, const std::string& lea
     if (!row) return row;
     SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=?", end_json,
                                  row->id));
+    SLUICE_TRY_STATUS(impl_->Notify(EndsChannel(row->run_id)));
     row->state = "ended";
     row->end = end_json;
     return row;
   });
 }
 
+// Round trips (sql.h): the leases `worker` holds are read in one query (a worker holds at
+// most its slots), and the updates sent without waiting; the rows returned carry no request.
 Result<std::vector<Result<WorkRow>>> Store::EndWorks(
     const std::string& worker, const std::vector<std::pair<std::string, std::string>>& ends) {
   return impl_->InTransaction([&]() -> Result<std::vector<Result<WorkRow>>> {
+    SLUICE_TRY(held, impl_->Rows<WorkRow>("SELECT " WORK_COLUMNS_BUT_REQUEST " FROM work WHERE "
+                                          "state='leased' AND worker=?", ReadWork, worker));
+    std::unordered_map<std::string, WorkRow*> by_lease;
+    for (WorkRow& row : *held) by_lease.emplace(row.lease, &row);
     std::vector<Result<WorkRow>> out;
     out.reserve(ends.size());
+    std::set<std::string> runs;  // whose engines are told
     for (const auto& [lease, end_json] : ends) {
-      auto row = LeasedWork(worker, lease);
-      if (row) {
-        SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=?",
-                                     end_json, row->id));
-        row->state = "ended";
-        row->end = end_json;
-      } else if (row.error().code != ErrorCode::kConflict) {
-        return std::unexpected(row.error());  // the store failed: nothing of the batch holds
+      auto it = by_lease.find(lease);
+      if (it == by_lease.end()) {  // not held, or ended earlier in this batch
+        out.push_back(Fail(ErrorCode::kConflict, "lease {} is not held by this worker (it "
+                           "expired, and its attempt was recorded lost)", Quote(lease)));
+        continue;
       }
+      WorkRow row = std::move(*it->second);
+      by_lease.erase(it);
+      SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='ended', end_json=? WHERE id=?",
+                                   end_json, row.id));
+      row.state = "ended";
+      row.end = end_json;
+      runs.insert(row.run_id);
       out.push_back(std::move(row));
     }
+    for (const std::string& run : runs) SLUICE_TRY_STATUS(impl_->Notify(EndsChannel(run)));
     return out;
   });
 }
@@ -267,7 +318,7 @@ Result<int64_t> Store::ExpireLeases(int64_t now_us, const std::string& lost_end_
   return impl_->InTransaction([&]() -> Result<int64_t> {
     SLUICE_TRY_STATUS(impl_->Run("UPDATE work SET state='lost', end_json=? WHERE state='leased' "
                                  "AND lease_expires_us<?", lost_end_json, now_us));
-    return impl_->db->Changes();
+    return impl_->Changes();
   });
 }
 

@@ -255,5 +255,58 @@ TEST_P(StoreWork, WorkersAreFoundAndCountedBySinceWhenTheyWereSeen) {
   EXPECT_FALSE(*store->FindWorker("w-9"));
 }
 
+// A batch is queued in one transaction whose ids are read back after its inserts: each row
+// gets its own id in the batch's order, and an attempt queued already (before, or twice in the
+// batch) fails the whole batch.
+TEST_P(StoreWork, ABatchGetsItsIdsInOrderAndAnAttemptQueuedTwiceFailsItWhole) {
+  auto first = store->EnqueueWork({Row("a"), Row("b")});
+  ASSERT_TRUE(first) << first.error().message;
+  auto ids = store->EnqueueWork({Row("d"), Row("c")});
+  ASSERT_TRUE(ids) << ids.error().message;
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_LT((*first)[1], (*ids)[0]);
+  EXPECT_LT((*ids)[0], (*ids)[1]);
+  EXPECT_EQ((*store->FindWork("r1", "d", 1))->id, (*ids)[0]);
+  EXPECT_EQ((*store->FindWork("r1", "c", 1))->id, (*ids)[1]);
+  auto again = store->EnqueueWork({Row("e"), Row("a")});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto twice = store->EnqueueWork({Row("f"), Row("f")});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, ErrorCode::kConflict);
+  EXPECT_FALSE(*store->FindWork("r1", "e", 1));
+  EXPECT_FALSE(*store->FindWork("r1", "f", 1));
+  EXPECT_EQ(*store->QueuedWork(), 4);
+}
+
+// Work queued and ends recorded NOTIFY the listeners of other connections (a server or an
+// engine on another host) when their transactions commit; a rolled-back one tells no one. The
+// waits are bounds on a failure, not timings: a listener returns as soon as it is rung.
+TEST(StorePostgresWork, QueuedWorkAndRecordedEndsRingTheirListeners) {
+  TempDb t(SqlEngine::kPostgres);
+  SLUICE_REQUIRE_DB(t);
+  auto store = Store::Open(t.path());
+  ASSERT_TRUE(store) << store.error().message;
+  auto work = Store::ListenWork(t.path());
+  auto ends = Store::ListenEnds(t.path(), "r1");
+  auto others = Store::ListenEnds(t.path(), "r2");
+  ASSERT_TRUE(work && *work && ends && *ends && others && *others);
+  EXPECT_FALSE((*work)->Wait(0));
+  ASSERT_TRUE((*store)->EnqueueWork({Row("a"), Row("b")}));
+  EXPECT_TRUE((*work)->Wait(10'000'000));
+  EXPECT_FALSE((*store)->EnqueueWork({Row("a")}));  // a conflict: rolled back
+  auto got = (*store)->LeaseWork(Offer("w1", 2), 50, 100, [n = 0]() mutable { return "l" + std::to_string(++n); });
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_FALSE((*ends)->Wait(0));
+  ASSERT_TRUE((*store)->EndWorks("w1", {{"l1", "{}"}}));
+  EXPECT_TRUE((*ends)->Wait(10'000'000));
+  EXPECT_FALSE((*work)->Wait(300'000)) << "the rolled-back batch rang";
+  EXPECT_FALSE((*others)->Wait(0));
+  auto lite = Store::ListenWork(TempDb().path());
+  ASSERT_TRUE(lite);
+  EXPECT_FALSE(*lite) << "SQLite has no notifications";
+}
+
 }  // namespace
 }  // namespace sluice

@@ -81,13 +81,18 @@ class TempDb {
     return out;
   }
 
-  // Makes every insert into `table` fail with `message`, as a full disk would.
-  void FailInserts(const std::string& table, const std::string& message) {
+  // Makes every insert into `table` fail with `message`, as a full disk would; with `task`,
+  // only the inserts of rows whose task column is `task`.
+  void FailInserts(const std::string& table, const std::string& message,
+                   const std::string& task = "") {
+    const std::string when = task.empty() ? "" : "NEW.task = '" + task + "'";
     if (engine_ == SqlEngine::kSqlite) {
       Sql("CREATE TRIGGER fail_" + table + " BEFORE INSERT ON " + table +
-          " BEGIN SELECT RAISE(ABORT, '" + message + "'); END");
+          (when.empty() ? "" : " WHEN " + when) + " BEGIN SELECT RAISE(ABORT, '" + message +
+          "'); END");
     } else {
-      Sql("CREATE FUNCTION fail_" + table + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      Sql("CREATE FUNCTION fail_" + table + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
+          (when.empty() ? "" : "IF NOT (" + when + ") THEN RETURN NEW; END IF; ") +
           "RAISE EXCEPTION '" + message + "'; END $$; CREATE TRIGGER fail_" + table +
           " BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION fail_" + table + "()");
     }

@@ -10,7 +10,9 @@
 // ended and lost rows of its run in one query per poll and marks them collected once their
 // ends are committed; rows are never re-queued (a retry is a new attempt, hence a new row).
 // Rejected: a queue in the server's memory (an engine is a process of its own, and a restarted
-// server must find the leases it gave); LISTEN/NOTIFY (SQLite has none: both poll alike).
+// server must find the leases it gave). Waiters are woken by doorbells on one host and, with
+// PostgreSQL, by LISTEN/NOTIFY across hosts (Store::ListenWork, ListenEnds); they also look on
+// their own now and then, which is all SQLite's need besides the bells.
 #pragma once
 
 #include <cstdint>
