@@ -27,13 +27,6 @@ bool KeeperAlive(Env& env, const std::string& run_dir) {
   return false;
 }
 
-bool AsksForCentralPools(const Plan& plan) {
-  for (const PlanTask& t : plan.tasks) {
-    if (!t.central_pools().empty()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<CentralPoolsSpec> LoadCentralPools(Env& env, const std::string& state_dir) {
@@ -48,7 +41,7 @@ Result<CentralPoolsSpec> LoadCentralPools(Env& env, const std::string& state_dir
 
 Status CheckRunPools(Env& env, const std::string& state_dir, const Plan& plan,
                      const std::string& ns) {
-  if (!AsksForCentralPools(plan)) return {};
+  if (!plan.asks_central_pools) return {};
   SLUICE_TRY(spec, LoadCentralPools(env, state_dir));
   return CheckCentralPools(plan, *spec, ns);
 }
@@ -114,7 +107,7 @@ Status StorePools::Reset(const std::vector<Held>& held, int64_t now_us) {
 
 Result<std::unique_ptr<StorePools>> OpenStorePools(Env& env, const GlobalOptions& g, Store& store,
                                                    const Plan& plan, const std::string& run_id) {
-  if (!AsksForCentralPools(plan)) return std::unique_ptr<StorePools>();
+  if (!plan.asks_central_pools) return std::unique_ptr<StorePools>();
   SLUICE_TRY(spec, LoadCentralPools(env, g.state_dir));
   SLUICE_TRY(run, store.GetRun(run_id));
   return std::make_unique<StorePools>(env, g, store, std::move(*spec), run_id, run->ns);
@@ -136,10 +129,9 @@ Value PoolsJson(const CentralPoolsSpec& spec, const std::vector<PoolHoldRow>& ro
       (r.granted ? holders : waiting).push_back(std::move(row));
     }
     // A pool the file no longer declares is named by its key: "NS/NAME" or "NAME".
-    const size_t slash = key.find('/');
-    const std::string ns = slash == std::string::npos ? "" : key.substr(0, slash);
-    return Value(ValueMap{{"name", Value(p ? p->name : key.substr(slash + 1))},
-                          {"namespace", p ? Value(p->ns) : Value(ns)},
+    const auto [ns, name] = CentralPool::SplitKey(key);
+    return Value(ValueMap{{"name", Value(p ? p->name : name)},
+                          {"namespace", Value(p ? p->ns : ns)},
                           {"kind", Value(p && p->mutex ? "mutex" : "pool")},
                           {"capacity", p ? Value(p->capacity) : Value()},
                           {"used", Value(static_cast<double>(used) / 1000)},

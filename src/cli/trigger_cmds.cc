@@ -47,12 +47,7 @@ int CmdTriggerApply(Env& env, const GlobalOptions& g, const std::string& file) {
                          Value(ValueMap{{"namespace", Value(row.ns)}, {"file", Value(row.file)}}));
     auto created = (*store)->ApplyTrigger(row, std::move(audit));
     if (!created) return Report(created.error());
-    ValueMap item{{"name", Value(row.name)}, {"created", Value(*created)}};
-    if (*created) {
-      item.emplace_back(Value("token"), Value(token.text));
-      item.emplace_back(Value("signingSecret"), Value(token.secret_hash));
-    }
-    applied.push_back(Value(std::move(item)));
+    applied.push_back(TriggerTokenItem(row.name, *created, token, *created));
   }
   PrintTriggerTokens(Value(ValueMap{{"applied", Value(std::move(applied))}}), g.json);
   if (!g.json) std::printf("it fires only through a `sluice server` on this state folder\n");
@@ -88,9 +83,7 @@ int CmdTriggerRotate(Env& env, const GlobalOptions& g, const std::string& name) 
                                       env.clock().NowUs(), std::move(audit));
   if (!done) return Report(done.error());
   ValueList applied;
-  applied.push_back(Value(ValueMap{{"name", Value(name)}, {"created", Value(false)},
-                                   {"token", Value(token.text)},
-                                   {"signingSecret", Value(token.secret_hash)}}));
+  applied.push_back(TriggerTokenItem(name, false, token, true));
   PrintTriggerTokens(Value(ValueMap{{"applied", Value(std::move(applied))}}), g.json);
   return 0;
 }

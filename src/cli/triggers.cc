@@ -223,6 +223,15 @@ std::string TriggersText(const Value& items) {
   return text;
 }
 
+Value TriggerTokenItem(const std::string& name, bool created, const NewToken& token, bool shown) {
+  ValueMap item{{"name", Value(name)}, {"created", Value(created)}};
+  if (shown) {
+    item.emplace_back(Value("token"), Value(token.text));
+    item.emplace_back(Value("signingSecret"), Value(token.secret_hash));
+  }
+  return Value(std::move(item));
+}
+
 void PrintTriggerTokens(const Value& answer, bool json) {
   if (json) {
     std::printf("%s\n", answer.ToJson().c_str());

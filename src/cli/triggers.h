@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "access/access.h"
 #include "common/value.h"
 #include "env/env.h"
 #include "spec/trigger_spec.h"
@@ -79,5 +80,8 @@ std::string TriggersText(const Value& items);
 // Prints what apply or rotate answered, {"applied": [{"name", "created", "token"?}]} (as JSON
 // with `json`): each new token once, on stdout, with a line on stderr saying to keep it.
 void PrintTriggerTokens(const Value& answer, bool json);
+// One entry of an apply or rotate answer (PrintTriggerTokens reads them): {name, created}, and
+// the token's text and signing secret when `shown` (a new or rotated token: shown this once).
+Value TriggerTokenItem(const std::string& name, bool created, const NewToken& token, bool shown);
 
 }  // namespace sluice

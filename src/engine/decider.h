@@ -126,6 +126,7 @@ class Decider {
   PoolTake TakeCentralPools(int i);
   void ReleaseCentralPools();
   void HeldCentralPools(int i);
+  bool UsesCentralPools() const { return ctx_.pools && plan_.asks_central_pools; }
   // Outcomes (decider_outcomes.cc).
   void FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,
                      const Value* outputs, bool may_retry = true);
@@ -178,7 +179,6 @@ class Decider {
   std::unordered_map<int, int> pool_held_;
   std::unordered_map<std::string, int64_t> pool_retry_at_;
   bool pool_wait_ = false;
-  bool uses_central_pools_ = false;  // a task of the plan asks for one (AdoptCentralPools)
 };
 
 }  // namespace sluice

@@ -13,8 +13,6 @@
 // run's reclaim (store-side: the run's engine is gone) settles.
 #include "engine/decider.h"
 
-#include <algorithm>
-
 #include "common/strings.h"
 
 namespace sluice {
@@ -88,10 +86,7 @@ void Decider::ReleaseCentralPools() {
 }
 
 Status Decider::AdoptCentralPools(int64_t now_us) {
-  uses_central_pools_ =
-      ctx_.pools && std::any_of(plan_.tasks.begin(), plan_.tasks.end(),
-                                [](const PlanTask& t) { return !t.central_pools().empty(); });
-  if (!uses_central_pools_) return {};  // no transaction for the runs that ask for none
+  if (!UsesCentralPools()) return {};  // no transaction for the runs that ask for none
   std::vector<CentralPools::Held> held;
   for (int i : state_.open()) {
     const Instance& in = state_.at(i);
@@ -104,7 +99,7 @@ Status Decider::AdoptCentralPools(int64_t now_us) {
 }
 
 void Decider::ReleaseAllCentralPools(int64_t now_us) {
-  if (!uses_central_pools_) return;
+  if (!UsesCentralPools()) return;
   pool_held_.clear();
   (void)ctx_.pools->Reset({}, now_us);  // on failure the rows stay until reclaimed
 }

@@ -11,12 +11,6 @@ namespace sluice {
 
 namespace {
 
-// The namespace a pool's key names ("NS/NAME"), "" for a shared pool.
-std::string NamespaceOfKey(const std::string& key) {
-  const size_t slash = key.find('/');
-  return slash == std::string::npos ? "" : key.substr(0, slash);
-}
-
 ApiResponse ListPoolsRoute(const ApiContext& ctx, const ApiRequest& req) {
   auto spec = LoadCentralPools(ctx.env, ctx.g.state_dir);
   if (!spec) return FromError(spec.error());
@@ -32,7 +26,7 @@ ApiResponse ListPoolsRoute(const ApiContext& ctx, const ApiRequest& req) {
   }
   std::vector<PoolHoldRow> visible;
   for (PoolHoldRow& r : *rows) {
-    if (!readable(NamespaceOfKey(r.pool))) continue;
+    if (!readable(CentralPool::SplitKey(r.pool).first)) continue;
     if (!MayReadRun(ctx, req.who, r.run_id)) r.run_id = r.task = "";  // counted, not named
     visible.push_back(std::move(r));
   }

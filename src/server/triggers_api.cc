@@ -109,12 +109,7 @@ ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
                          Value(ValueMap{{"namespace", Value(row.ns)}}));
     auto created = (*store)->ApplyTrigger(row, std::move(audit));
     if (!created) return FromError(created.error());
-    ValueMap item{{"name", Value(row.name)}, {"created", Value(*created)}};
-    if (*created) {
-      item.emplace_back(Value("token"), Value(token.text));
-      item.emplace_back(Value("signingSecret"), Value(token.secret_hash));
-    }
-    applied.push_back(Value(std::move(item)));
+    applied.push_back(TriggerTokenItem(row.name, *created, token, *created));
   }
   return Json(Value(ValueMap{{"applied", Value(std::move(applied))}, {"by", Value(req.who.user)}}));
 }
@@ -131,9 +126,7 @@ ApiResponse Rotate(const ApiContext& ctx, const ApiRequest& req) {
                                       ctx.env.clock().NowUs(), std::move(audit));
   if (!done) return FromError(done.error());
   ValueList applied;
-  applied.push_back(Value(ValueMap{{"name", Value(name)}, {"created", Value(false)},
-                                   {"token", Value(token.text)},
-                                   {"signingSecret", Value(token.secret_hash)}}));
+  applied.push_back(TriggerTokenItem(name, false, token, true));
   return Json(Value(ValueMap{{"applied", Value(std::move(applied))}, {"by", Value(req.who.user)}}));
 }
 

@@ -432,8 +432,7 @@ class Compiler {
   }
 
   // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
-  // the pipeline's defaults. Fails when the resources ask a pool of spec.pools for more than it
-  // holds; a pool spec.pools does not declare is a central one (admission checks those).
+  // the pipeline's defaults. Fails when a pool of spec.pools is asked for more than it holds.
   Status ApplyDefaults(const TaskSpec& t, PlanTask* pt) {
     const PipelineSpec& p = *plan_->pipeline;
     const ComponentSpec* comp = pt->component();
@@ -463,6 +462,7 @@ class Compiler {
       auto declared = p.pools.find(pool);
       if (declared == p.pools.end()) {  // a central pool: admission checks it (pools_spec.h)
         pt->MutableRare().central_pools.emplace_back(pool, units);
+        plan_->asks_central_pools = true;
         continue;
       }
       if (units > declared->second) {

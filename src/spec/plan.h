@@ -155,6 +155,7 @@ struct Plan {
   // what it was submitted with.
   std::map<std::string, std::string> sources;
   std::string digest;  // SHA-256 over the sources
+  bool asks_central_pools = false;  // a task has PlanTaskRare::central_pools
 
   // The DAG of the main and finally tasks (node i = tasks[i]), for rendering. Built on each
   // call: the tasks' deps and dependents hold its edges, so the plan keeps no second copy.

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -25,6 +26,12 @@ struct CentralPool {
   Location loc;  // of its name
   // The name its holds are stored under: "NS/NAME" for a namespace's own pool, else "NAME".
   std::string Key() const { return ns.empty() ? name : ns + "/" + name; }
+  // A key's parts: {namespace ("" when shared), name}.
+  static std::pair<std::string, std::string> SplitKey(const std::string& key) {
+    const size_t slash = key.find('/');
+    if (slash == std::string::npos) return {"", key};
+    return {key.substr(0, slash), key.substr(slash + 1)};
+  }
 };
 
 struct CentralPoolsSpec {
