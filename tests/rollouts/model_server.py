@@ -3,7 +3,8 @@
 
 Serve:  model_server.py [--port P] [--model FILE] [--version V] [--error-rate R]
                         [--latency-ms MS] [--pidfile F] [--log F] [--daemon]
-Stop:   model_server.py stop --pidfile F [--deadline S]
+Stop:   model_server.py stop --pidfile F [--deadline S]   (TERM, KILL after S seconds)
+Health: model_server.py health --url URL                  (exit 0 when URL answers 200)
 
 FILE is JSON: {"version": "v2", "errorRate": 0.2, "latencyMs": 5}; a flag given on the command
 line wins over the file. Routes:
@@ -310,7 +311,24 @@ def daemonize(args, model):
     serve(args, model, ready_fd=w)
 
 
+def health(argv):
+    """model_server.py health --url URL [--timeout S]: exit 0 when URL answers 200."""
+    p = argparse.ArgumentParser(prog="model_server.py health")
+    p.add_argument("--url", required=True)
+    p.add_argument("--timeout", type=float, default=2.0)
+    a = p.parse_args(argv)
+    import urllib.error, urllib.request
+    try:
+        with urllib.request.urlopen(a.url, timeout=a.timeout) as r:
+            return 0 if r.status == 200 else 1
+    except (urllib.error.URLError, OSError) as e:
+        print(f"model_server: {a.url}: {getattr(e, 'reason', e)}", file=sys.stderr)
+        return 1
+
+
 def main(argv):
+    if argv[:1] == ["health"]:
+        return health(argv[1:])
     if argv[:1] == ["stop"]:
         p = argparse.ArgumentParser(prog="model_server.py stop")
         p.add_argument("--pidfile", required=True)

@@ -2,8 +2,10 @@
 """The rollout tests' real stack: nginx and Prometheus from Debian's packages on loopback, in a
 folder of their own (issue 14, docs/rollout-test-stack.md).
 
-Command:  stack.py up DIR | down DIR | env DIR
+Command:  stack.py up DIR | down DIR | env DIR | wait-targets DIR [N] | query DIR PROMQL
 Library:  with Stack() as s: s.up(); s.wait_targets_up(2); s.query("up"); ... (down at exit)
+          Stack.attach(DIR) works on a stack that `stack.py up DIR` started.
+SLUICE_KEEP_STACK=1 keeps a temporary folder (logs, configs) after down.
 
 Layout of DIR (every path the processes write is inside it):
   stack.json                  what env prints: ports, URLs, paths, the slots' commands
@@ -217,9 +219,21 @@ class Stack:
     def __init__(self, dir=None, keep=False):
         self.made_dir = dir is None
         self.dir = os.path.abspath(dir or tempfile.mkdtemp(prefix="sluice-stack-"))
-        self.keep = keep or not self.made_dir
+        self.keep = keep or not self.made_dir or bool(os.environ.get("SLUICE_KEEP_STACK"))
         self.procs = {}  # name -> Popen, for the processes this object started
         self.info = None
+
+    @classmethod
+    def attach(cls, dir):
+        """The stack already running from DIR (started by `stack.py up DIR`). Its down() stops
+        it; nothing is stopped at exit unless down() is called."""
+        s = cls(dir, keep=True)
+        try:
+            with open(s.path("stack.json")) as f:
+                s.info = json.load(f)
+        except (OSError, ValueError) as e:
+            raise StackError(f"stack: {s.dir}: no stack here ({e})")
+        return s
 
     # paths
     def path(self, *parts):
@@ -295,7 +309,8 @@ class Stack:
                 "start": [sys.executable, MODEL_SERVER, "--daemon", "--port", str(port),
                           "--model", MODEL_PLACEHOLDER, "--pidfile", pidfile, "--log", log],
                 "stop": [sys.executable, MODEL_SERVER, "stop", "--pidfile", pidfile],
-                "health": ["curl", "-fsS", "-m", "2", f"http://127.0.0.1:{port}/healthz"],
+                "health": [sys.executable, MODEL_SERVER, "health", "--url",
+                           f"http://127.0.0.1:{port}/healthz"],
             }
         self.info = {
             "dir": self.dir,
@@ -416,7 +431,8 @@ class Stack:
         5 s after start, whatever /-/ready says). Returns the seconds waited."""
         started = time.monotonic()
         wait_for(f"{n} model targets up in Prometheus",
-                 lambda: self.scalar('count(up{job="model"}==1)') == n, timeout, step=0.2)
+                 lambda: (self.scalar('count(up{job="model"}==1)') or 0) == n, timeout,
+                 step=0.2)
         return time.monotonic() - started
 
     def generation(self):
@@ -546,11 +562,28 @@ def down_dir(dir, info=None):
     return problems
 
 
+USAGE = "usage: stack.py up|down|env DIR | wait-targets DIR [N] | query DIR PROMQL"
+
+
 def main(argv):
-    if len(argv) != 2 or argv[0] not in ("up", "down", "env"):
-        print("usage: stack.py up|down|env DIR", file=sys.stderr)
+    cmd = argv[0] if argv else ""
+    arity = {"up": (2,), "down": (2,), "env": (2,), "wait-targets": (2, 3), "query": (3,)}
+    if cmd not in arity or len(argv) not in arity[cmd]:
+        print(USAGE, file=sys.stderr)
         return 2
-    cmd, dir = argv[0], os.path.abspath(argv[1])
+    dir = os.path.abspath(argv[1])
+    if cmd in ("wait-targets", "query"):
+        try:
+            s = Stack.attach(dir)
+            if cmd == "query":
+                print(json.dumps(s.query(argv[2])))
+            else:
+                waited = s.wait_targets_up(int(argv[2]) if len(argv) == 3 else 2)
+                print(f"stack: targets up after {waited:.2f} s")
+        except StackError as e:
+            print(e, file=sys.stderr)
+            return 1
+        return 0
     if cmd == "up":
         s = Stack(dir)
         try:

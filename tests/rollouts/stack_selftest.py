@@ -248,8 +248,9 @@ def main(argv):
             with open(path, "w") as f:
                 json.dump({"version": v, "errorRate": 0, "latencyMs": 10}, f)
             s.start_slot(slot, path)
-            code, body = stack.http_get(e["slots"][slot]["health_url"])
-            check(f"{slot}_slot_started_by_its_argv_is_healthy", code == 200, (code, body))
+            h = subprocess.run(e["slots"][slot]["health"], capture_output=True, text=True)
+            check(f"{slot}_slot_started_by_its_argv_passes_its_health_argv", h.returncode == 0,
+                  h.stderr)
         waited = s.wait_targets_up(2)
         figure("Prometheus start -> both targets up", f"{round(time.monotonic() - t, 2)} s "
                f"(waited {round(waited, 2)} s after up)")
