@@ -6,8 +6,10 @@ Serve:  model_server.py [--port P] [--model FILE] [--version V] [--error-rate R]
 Stop:   model_server.py stop --pidfile F [--deadline S]   (TERM, KILL after S seconds)
 Health: model_server.py health --url URL                  (exit 0 when URL answers 200)
 
-FILE is JSON: {"version": "v2", "errorRate": 0.2, "latencyMs": 5}; a flag given on the command
-line wins over the file. Routes:
+FILE is JSON: {"version": "v2", "errorRate": 0.2, "latencyMs": 5}, or a folder holding such a
+model.json. Any other file or folder (a real model artifact, e.g. the ML example's model/ with
+model.pkl) is served as version "sha256:" + the first 12 hex digits of its content digest, with no
+errors and no added latency. A flag given on the command line wins over the file. Routes:
   POST /predict      {"version": V, "prediction": ...}; every request whose turn falls on the
                      error rate (even spreading: at 0.2 every 5th) answers 500 {"version": V, ...}
   GET  /metrics      Prometheus text: requests_total{version,code} (code 200 and 500 exist at 0
@@ -20,7 +22,7 @@ line wins over the file. Routes:
 is written, so a slot's start command that runs it returns when the server answers. Standard
 library only.
 """
-import argparse, json, os, signal, sys, threading, time
+import argparse, hashlib, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -230,16 +232,39 @@ def write_pidfile(path, pid):
 
 # ---- serving ------------------------------------------------------------------------------
 
+def digest(path):
+    """sha256 over PATH's bytes, or over a folder's relative file names and bytes in order."""
+    h = hashlib.sha256()
+    files = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, f) for root, _, fs in os.walk(path) for f in fs)
+    for f in files:
+        h.update(os.path.relpath(f, path).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 16), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def read_spec(path):
+    """The model spec of PATH: its JSON (or its model.json), else a version from its digest."""
+    if not os.path.exists(path):
+        sys.exit(f"model_server: {path}: no such model file or folder")
+    spec_file = os.path.join(path, "model.json") if os.path.isdir(path) else path
+    try:
+        with open(spec_file) as f:
+            spec = json.load(f)
+        if isinstance(spec, dict) and "version" in spec:
+            return spec
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    try:
+        return {"version": "sha256:" + digest(path)[:12]}
+    except OSError as e:
+        sys.exit(f"model_server: {path}: {e.strerror}")
+
+
 def load_model(args):
-    spec = {}
-    if args.model:
-        try:
-            with open(args.model) as f:
-                spec = json.load(f)
-        except (OSError, ValueError) as e:
-            sys.exit(f"model_server: {args.model}: {e}")
-        if not isinstance(spec, dict):
-            sys.exit(f"model_server: {args.model}: want a JSON object")
+    spec = read_spec(args.model) if args.model else {}
     version = args.version if args.version is not None else spec.get("version")
     if not version:
         sys.exit("model_server: no version: give --version or a --model file with \"version\"")
