@@ -257,6 +257,8 @@ class Stack:
         if not nginx or not prom:
             missing = " and ".join(n for n, b in (("nginx", nginx), ("prometheus", prom))
                                    if not b)
+            if self.made_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
             raise StackError(f"stack: {missing} not found; install the Debian packages "
                              f"{PACKAGES} (scripts/deps.sh test)")
         os.makedirs(self.dir, exist_ok=True)
