@@ -161,6 +161,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True  # a TERM must not wait for kept-alive connections to close
+    # nginx opens a connection per proxied request; socketserver's backlog of 5 would overflow
+    # in a burst and the kernel would answer with a SYN retry a second later.
+    request_queue_size = 128
 
 
 # ---- process helpers, shared with stack.py -------------------------------------------------

@@ -335,7 +335,11 @@ class Stack:
                 "test_candidate": [nginx, "-t", "-q", "-p", nd + "/", "-e",
                                    os.path.join(nd, "error.log"),
                                    "-c", os.path.join(nd, "nginx-check.conf")],
-                "reload_signal": "HUP",
+                "reload_signal": "HUP",  # to the pid in pid_file
+                # The same as a command (it reads the pid file named by the config); like a
+                # SIGHUP it returns 0 even when the master then refuses the new config.
+                "reload": [nginx, "-s", "reload", "-p", nd + "/", "-e",
+                           os.path.join(nd, "error.log"), "-c", os.path.join(nd, "nginx.conf")],
             },
             "prometheus": {"binary": prom, "config": os.path.join(pd, "prometheus.yml"),
                            "data": os.path.join(pd, "data"),
