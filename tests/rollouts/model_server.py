@@ -370,7 +370,8 @@ def main(argv):
         if what == "unkillable":
             print(f"model_server: pid {pid} survived KILL", file=sys.stderr)
             return 1
-        if os.path.exists(a.pidfile) and not alive(pid):
+        # "not-ours": the pid now belongs to another program, so the pidfile is stale.
+        if os.path.exists(a.pidfile) and (what == "not-ours" or not alive(pid)):
             os.unlink(a.pidfile)
         print(f"model_server: pid {pid} {what}")
         return 0
