@@ -2,7 +2,8 @@
 """The rollout tests' real stack: nginx and Prometheus from Debian's packages on loopback, in a
 folder of their own (issue 14, docs/rollout-test-stack.md).
 
-Command:  stack.py up DIR | down DIR | env DIR | wait-targets DIR [N] | query DIR PROMQL
+Command:  stack.py up DIR | down DIR | env DIR [KEY.KEY...] | wait-targets DIR [N]
+          | query DIR PROMQL
 Library:  with Stack() as s: s.up(); s.wait_targets_up(2); s.query("up"); ... (down at exit)
           Stack.attach(DIR) works on a stack that `stack.py up DIR` started.
 SLUICE_KEEP_STACK=1 keeps a temporary folder (logs, configs) after down.
@@ -80,6 +81,9 @@ def _reserve_ports(n, owner):
         path = os.path.join(PORTS_DIR, str(port))
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # another stack's down removed the empty folder just now
+            os.makedirs(PORTS_DIR, exist_ok=True)
+            continue
         except FileExistsError:
             try:
                 with open(path) as f:
@@ -105,6 +109,10 @@ def _release_ports(ports, owner):
                     os.unlink(path)
         except OSError:
             pass
+    try:
+        os.rmdir(PORTS_DIR)  # only when no other stack holds a port
+    except OSError:
+        pass
 
 
 # ---- HTTP -----------------------------------------------------------------------------------
@@ -568,12 +576,13 @@ def down_dir(dir, info=None):
     return problems
 
 
-USAGE = "usage: stack.py up|down|env DIR | wait-targets DIR [N] | query DIR PROMQL"
+USAGE = ("usage: stack.py up|down DIR | env DIR [KEY.KEY...] | wait-targets DIR [N] | "
+         "query DIR PROMQL")
 
 
 def main(argv):
     cmd = argv[0] if argv else ""
-    arity = {"up": (2,), "down": (2,), "env": (2,), "wait-targets": (2, 3), "query": (3,)}
+    arity = {"up": (2,), "down": (2,), "env": (2, 3), "wait-targets": (2, 3), "query": (3,)}
     if cmd not in arity or len(argv) not in arity[cmd]:
         print(USAGE, file=sys.stderr)
         return 2
@@ -600,13 +609,17 @@ def main(argv):
         atexit.unregister(s.down)  # the command returns; the stack keeps running until down
         print(json.dumps(s.env(), indent=2))
         return 0
-    if cmd == "env":
+    if cmd == "env":  # all of stack.json, or one value: a number or string bare, else JSON
         try:
-            with open(os.path.join(dir, "stack.json")) as f:
-                print(f.read(), end="")
-        except OSError as e:
-            print(f"stack: {dir}: no stack here ({e.strerror})", file=sys.stderr)
+            value = Stack.attach(dir).env()
+            for key in (argv[2].split(".") if len(argv) == 3 else []):
+                if not isinstance(value, dict) or key not in value:
+                    raise StackError(f"stack: {dir}/stack.json has no {argv[2]}")
+                value = value[key]
+        except StackError as e:
+            print(e, file=sys.stderr)
             return 1
+        print(value if isinstance(value, (str, int, float)) else json.dumps(value, indent=2))
         return 0
     problems = down_dir(dir)
     for p in problems:
