@@ -48,6 +48,13 @@ struct Measurement {
   bool dry_run = false;
 };
 
+// A measurement as a map that JSON carries (a store column, an event's payload, the API) and
+// back: {"template", "metric", "phase", "value", "message", "startedUs", "finishedUs", "dryRun"},
+// `value` being the result's JSON text. MeasurementFromValue fails, naming the field, on a map
+// that is not one.
+Value MeasurementToValue(const Measurement& m);
+Result<Measurement> MeasurementFromValue(const Value& v);
+
 // A provider with its placeholders rendered from the run's args.
 struct ResolvedProvider {
   AnalysisProvider::Kind kind = AnalysisProvider::Kind::kCommand;
@@ -93,6 +100,7 @@ struct AnalysisOutcome {
   std::string reason;
 };
 
+// Not thread-safe: one thread (the rollout's loop) drives a run.
 class AnalysisRun {
  public:
   static constexpr int64_t kNever = INT64_MAX;

@@ -362,6 +362,26 @@ TEST(AssessResult, CombinesTheConditionsAsArgoDoes) {
   EXPECT_EQ(message, "successCondition \"result[0]\" gave 1.0 (double), not a bool");
 }
 
+TEST(Measurements, RoundTripThroughJson) {
+  Measurement m{"error-rate", "error-ratio", AnalysisPhase::kInconclusive, "[0.07]",
+                "neither holds", 1'700'000'000'000'000, 1'700'000'000'100'000, true};
+  auto text = MeasurementToValue(m).ToJson();
+  auto back = MeasurementFromValue(*ParseJson(text));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(MeasurementToValue(*back).ToJson(), text);
+  EXPECT_EQ(back->phase, AnalysisPhase::kInconclusive);
+  EXPECT_EQ(back->finished_us, 1'700'000'000'100'000);
+  EXPECT_TRUE(back->dry_run);
+  auto running = MeasurementFromValue(*ParseJson(
+      R"({"template":"t","metric":"m","phase":"Running","value":"","message":"","startedUs":1,"finishedUs":2,"dryRun":false})"));
+  ASSERT_FALSE(running);
+  EXPECT_EQ(running.error().message,
+            "a measurement's phase \"Running\" is not Successful, Failed, Inconclusive or Error");
+  auto partial = MeasurementFromValue(*ParseJson(R"({"template":"t","metric":"m"})"));
+  ASSERT_FALSE(partial);
+  EXPECT_EQ(partial.error().message, "a measurement's \"phase\" is missing or of the wrong type");
+}
+
 TEST(AnalysisPhases, NamesRoundTrip) {
   for (auto p : {AnalysisPhase::kPending, AnalysisPhase::kRunning, AnalysisPhase::kSuccessful,
                  AnalysisPhase::kInconclusive, AnalysisPhase::kError, AnalysisPhase::kFailed}) {

@@ -169,7 +169,7 @@ TEST(AnalysisSpec, RefusesEachMistakeAtItsPlace) {
        "/c/analysis.yaml:8:41: unknown name \"params\": placeholders of an AnalysisTemplate see "
        "args only (in the placeholder, column 5)"},
       {WithMetric("      provider: {prometheus: {address: \"http://p\", query: \"up{v='{{args.version}}'}\"}}\n"),
-       "/c/analysis.yaml:8:59: {{args.version}} is Argo's placeholder; Sluice's is "
+       "/c/analysis.yaml:8:66: {{args.version}} is Argo's placeholder; Sluice's is "
        "\"${{ args.version }}\""},
       {WithMetric("      provider: {prometheus: {address: \"127.0.0.1:9090\", query: up}}\n"),
        "/c/analysis.yaml:8:40: address \"127.0.0.1:9090\" must start with http:// or https://"},

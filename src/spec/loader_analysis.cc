@@ -60,16 +60,17 @@ Status CheckArgRef(const Location& loc, const Reference& ref, const ArgNames& ar
   return {};
 }
 
-// Argo writes `{{args.NAME}}`; in Sluice that text would reach Prometheus as it is.
-Status NoArgoPlaceholder(const Location& loc, std::string_view text) {
+// Argo writes `{{args.NAME}}`; in Sluice that text would reach Prometheus as it is. Points at
+// the `{{` in scalar `n`, whose text is `text`.
+Status NoArgoPlaceholder(const Reader& r, const YNode& n, std::string_view text) {
   for (size_t at = text.find("{{"); at != std::string_view::npos; at = text.find("{{", at + 2)) {
     if (at > 0 && text[at - 1] == '$') continue;
     std::string_view rest = Trim(text.substr(at + 2));
     if (!StartsWith(rest, "args.")) continue;
     size_t end = text.find("}}", at);
     std::string body(Trim(text.substr(at + 2, end == std::string_view::npos ? 0 : end - at - 2)));
-    return FailAt(loc, "{{{{{}}}}} is Argo's placeholder; Sluice's is \"${{{{ {} }}}}\"", body,
-                  body);
+    return FailAt(r.TextLoc(n, text, at), "{{{{{}}}}} is Argo's placeholder; Sluice's is "
+                  "\"${{{{ {} }}}}\"", body, body);
   }
   return {};
 }
@@ -79,7 +80,7 @@ Result<AnalysisText> Text(const Reader& r, const YNode& n, std::string_view what
   SLUICE_TRY(s, r.Str(n, what));
   AnalysisText t;
   t.loc = r.Loc(n);
-  SLUICE_TRY_STATUS(NoArgoPlaceholder(t.loc, *s));
+  SLUICE_TRY_STATUS(NoArgoPlaceholder(r, n, *s));
   auto tmpl = Template::Parse(*s);
   if (!tmpl) return FailAt(t.loc, "in {}: {}", what, tmpl.error().message);
   ArgTypes types(args);
