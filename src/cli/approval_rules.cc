@@ -61,6 +61,17 @@ Status CheckNotSelf(Store& store, const RunRecord& run, const Principal& who, co
 
 }  // namespace
 
+Status MayPromote(Store& store, const RunRecord& run, const Principal& who,
+                  const ApprovalSpec* approval, const char* verb) {
+  if (!approval) return {};
+  if (!IsApprover(who, approval->approvers)) {
+    return Fail(ErrorCode::kInvalidInput, "{} may not {} this rollout: its environment's "
+                "approvers are {}", who.Actor(), verb, Join(approval->approvers, ", "));
+  }
+  if (approval->forbid_self) SLUICE_TRY_STATUS(CheckNotSelf(store, run, who, verb));
+  return {};
+}
+
 size_t DistinctApprovers(const std::vector<VoteRow>& votes) {
   std::vector<std::string> accounts;
   for (const auto& v : votes) {

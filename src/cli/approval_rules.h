@@ -10,6 +10,7 @@
 #include "cli/identity.h"
 #include "common/value.h"
 #include "env/env.h"
+#include "spec/model.h"
 #include "store/store.h"
 
 namespace sluice {
@@ -32,6 +33,12 @@ struct VoteResult {
 Result<VoteResult> CastApprovalVote(Env& env, Store& store, const RunRecord& run,
                                     const std::string& task, const Principal& who, bool approve,
                                     const std::string& comment);
+
+// Whether `who` may give a rollout of `run` a command that moves it on (promote, resume): as a
+// vote on `approval` would be judged (its approvers; forbidSelfApproval by name and account).
+// No approval: anyone who may act on the run. Fails (kInvalidInput) saying why not.
+Status MayPromote(Store& store, const RunRecord& run, const Principal& who,
+                  const ApprovalSpec* approval, const char* verb);
 
 // One approval request with its votes, as `sluice approvals -o json` prints it.
 Value ApprovalJson(const ApprovalRequestRow& r, const std::vector<VoteRow>& votes);

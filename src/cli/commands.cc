@@ -15,6 +15,7 @@
 #include "cli/identity.h"
 #include "cli/policy_cmds.h"
 #include "cli/pools.h"
+#include "spec/environment_spec.h"
 #include "cli/progress.h"
 #include "cli/run_report.h"
 #include "cli/schedule_runs.h"
@@ -141,6 +142,13 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
   StoreApprovals approvals(store);
   opts.approvals = &approvals;
   opts.secrets = secrets;
+  if (plan->has_deploy) {  // deploy tasks: their environments' approvals (docs/rollouts.md)
+    auto envs = LoadEnvironments(env.files(), g.state_dir);
+    if (!envs) return Report(envs.error());
+    opts.environments = *envs;
+    opts.rollout_context = Value(ValueMap{{"stateDir", Value(env.files().Absolute(g.state_dir))},
+                                          {"store", Value(g.store)}});
+  }
   // The engine (and the plan it holds) is never destroyed: freeing a large run's state took
   // ~30 ms per 100,000 tasks, only to delay the exit that follows this command. A global keeps
   // it reachable, so leak checkers do not count it; its destructor has nothing else to do.
@@ -325,7 +333,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   auto plan = LoadPlan(fs, o.file);
   if (!plan) return Report(plan.error());
   if (auto s = NoWorkerTasks(**plan); !s) return Report(s.error());
-  if (auto s = CheckRunPools(env, g.state_dir, **plan, "default"); !s) return Report(s.error());
+  if (auto s = CheckRunCentral(env, g.state_dir, **plan, "default"); !s) return Report(s.error());
   auto given = ParamsWithFile(env, **plan, o.params_file, o.params);
   if (!given) return Report(given.error());
   auto bound = BindRunParams(env, **plan, *given);

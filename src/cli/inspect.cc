@@ -65,7 +65,7 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
     store = std::move(*opened);
   }
   // Central pools as a local run here would be admitted (a server checks its own).
-  if (auto s = CheckRunPools(env, g.state_dir, p, "default"); !s) return Report(s.error());
+  if (auto s = CheckRunCentral(env, g.state_dir, p, "default"); !s) return Report(s.error());
   auto central = CentralPolicies(env, g, store.get());
   if (!central) return Report(central.error());
   std::vector<Decision> decisions;

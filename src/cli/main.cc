@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/notifications.h"
 #include "cli/pools.h"
+#include "cli/rollouts.h"
 #include "common/strings.h"
 #include "cli/prune.h"
 #include "cli/rerun.h"
@@ -84,6 +85,7 @@ struct Subcommands {
            *schedule_resume = nullptr, *schedule_trigger = nullptr, *backfill = nullptr;
   CLI::App *login = nullptr, *logout = nullptr;  // the CLI against a server
   CLI::App* pools = nullptr;  // sluice pools (docs/pools.md)
+  RolloutCli rollouts;        // sluice rollout ..., sluice env ... (docs/rollouts.md)
   CLI::App* notifications_ls = nullptr;           // notifications (issue 13)
   CLI::App *trigger_apply = nullptr, *trigger_ls = nullptr, *trigger_rotate = nullptr,
            *trigger_rm = nullptr;  // webhook triggers (docs/triggers.md)
@@ -366,7 +368,7 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   // --- Issue 12 §4: the commands that start attempts split first, before anything is loaded,
   // into the process the caller started, the run's keeper and the engine, which goes on here
   // (keeper_posix.h). `cancel` starts none, so it needs no keeper.
-  if (*s.run || *s.resume || *s.rollback || *s.retry || *s.rerun) {
+  if (*s.run || *s.resume || *s.rollback || *s.retry || *s.rerun || s.rollouts.StartsAttempts()) {
     if (auto kept = env.StartKeeper(); !kept) return Report(kept.error());
   }
   // --- end of issue 12 §4's block
@@ -391,6 +393,7 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   }
   if (*s.breakers) return CmdBreakers(env, g);
   if (*s.pools) return CmdPools(env, g);
+  if (auto rc = s.rollouts.Dispatch(env, g)) return *rc;
   if (*s.audit_verify) return CmdAuditVerify(env, g, o.head);
   if (*s.audit_export) return CmdAuditExport(env, g);
   if (*s.whoami) return CmdWhoami(env, g);
@@ -552,6 +555,7 @@ int main(int argc, char** argv) {
   AddRerunCommands(app, o, s);
   AddControlCommands(app, o, s);
   AddWaiverCommands(app, o, s);
+  s.rollouts.Add(app);
   AddToolCommands(app, o, s);
   AddServerCommands(app, o, s);
   AddScheduleCommands(app, o, s);

@@ -1,5 +1,6 @@
 // Central pools from the command line (pools.h; docs/pools.md).
 #include "cli/pools.h"
+#include "spec/environment_spec.h"
 
 #include <cmath>
 #include <cstdio>
@@ -39,8 +40,12 @@ Result<CentralPoolsSpec> LoadCentralPools(Env& env, const std::string& state_dir
   return ParsePools(path, *text);
 }
 
-Status CheckRunPools(Env& env, const std::string& state_dir, const Plan& plan,
-                     const std::string& ns) {
+Status CheckRunCentral(Env& env, const std::string& state_dir, const Plan& plan,
+                       const std::string& ns) {
+  if (plan.has_deploy) {
+    SLUICE_TRY(envs, LoadEnvironments(env.files(), state_dir));
+    SLUICE_TRY_STATUS(CheckDeploys(plan, **envs));
+  }
   if (!plan.asks_central_pools) return {};
   SLUICE_TRY(spec, LoadCentralPools(env, state_dir));
   return CheckCentralPools(plan, *spec, ns);

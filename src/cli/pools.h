@@ -21,10 +21,12 @@ namespace sluice {
 // could lift the limits) or not a valid Pools file (FILE:LINE:COL).
 Result<CentralPoolsSpec> LoadCentralPools(Env& env, const std::string& state_dir);
 
-// Admission's check (CheckCentralPools) of a run of namespace `ns` against the state folder's
-// pools file. Succeeds at once, reading nothing, for a plan that asks for no central pool.
-Status CheckRunPools(Env& env, const std::string& state_dir, const Plan& plan,
-                     const std::string& ns);
+// Admission's check of a run of namespace `ns` against the state folder's central
+// configuration: its central pools against STATE/pools.yaml (CheckCentralPools), and its deploy
+// tasks against STATE/environments (CheckDeploys). Reads nothing for a plan that asks for
+// neither.
+Status CheckRunCentral(Env& env, const std::string& state_dir, const Plan& plan,
+                       const std::string& ns);
 
 // The CentralPools of run `run_id` (namespace `ns`) in `store`. An ask the store refuses first
 // reclaims, at most every kReclaimEveryUs, the holds of runs that no process executes any more

@@ -191,7 +191,7 @@ int CmdRetry(Env& env, const GlobalOptions& g, const std::string& id,
   if (!loaded) return Report(loaded.error());
   auto planned = PlanRetry(*store, loaded->first, *run, tasks, who->Actor());
   if (!planned) return Report(planned.error());
-  if (auto s = CheckRunPools(env, g.state_dir, *loaded->first, run->ns); !s) return Report(s.error());
+  if (auto s = CheckRunCentral(env, g.state_dir, *loaded->first, run->ns); !s) return Report(s.error());
   auto admitted = AdmitAgain(env, g, *store, *loaded->first, loaded->second, who->Actor(), run->id,
                              ValueMap{{"retryOf", Value(run->id)}});
   if (!admitted) return Report(admitted.error());
@@ -239,7 +239,7 @@ int CmdRerun(Env& env, const GlobalOptions& g, const RerunOptions& o) {
   if (!bound) return Report(bound.error());
   auto reused = ReusedTasks(*store, loaded->first, *old, o.from);
   if (!reused) return Report(reused.error());
-  if (auto s = CheckRunPools(env, g.state_dir, plan, old->ns); !s) return Report(s.error());
+  if (auto s = CheckRunCentral(env, g.state_dir, plan, old->ns); !s) return Report(s.error());
   auto admitted = AdmitAgain(env, g, *store, plan, bound->stored, who->Actor(), "",
                              ValueMap{{"rerunOf", Value(old->id)}});
   if (!admitted) return Report(admitted.error());

@@ -184,7 +184,7 @@ Result<AdmittedRun> AdmitAndCreateRun(Env& env, const GlobalOptions& g, Store& s
                                       const Plan& plan, const BoundParams& bound,
                                       const std::string& actor, const std::string& run_id,
                                       const RunOrigin* again) {
-  SLUICE_TRY_STATUS(CheckRunPools(env, g.state_dir, plan, again ? again->ns : "default"));
+  SLUICE_TRY_STATUS(CheckRunCentral(env, g.state_dir, plan, again ? again->ns : "default"));
   SLUICE_TRY(central, CentralPolicies(env, g, &store));
   SLUICE_TRY(admission, AdmitNewRun(env, store, actor, plan, bound.stored, *central, ""));
   AdmittedRun out;

@@ -11,7 +11,8 @@ namespace {
 constexpr std::string_view kErrorClassNames[] = {
     "",          "exit",          "signal",        "timeout",          "spawn-error",
     "outputs-error", "lost",      "cancelled",     "circuit-open",     "expression-error",
-    "unschedulable", "policy-denied", "approval-rejected", "depth-limit", "internal", "any"};
+    "unschedulable", "policy-denied", "approval-rejected", "depth-limit", "analysis-failed",
+    "internal", "any"};
 static_assert(std::size(kErrorClassNames) == static_cast<size_t>(ErrorClass::kAny) + 1);
 
 constexpr std::string_view kRunStatusNames[] = {
@@ -46,7 +47,8 @@ std::string ErrorLabel(ErrorClass c, int code) {
 
 bool NeverRetried(ErrorClass c) {
   return c == ErrorClass::kCancelled || c == ErrorClass::kPolicyDenied ||
-         c == ErrorClass::kApprovalRejected || c == ErrorClass::kDepthLimit;
+         c == ErrorClass::kApprovalRejected || c == ErrorClass::kDepthLimit ||
+         c == ErrorClass::kAnalysisFailed;
 }
 
 std::string_view RunStatusName(RunStatus s) { return kRunStatusNames[static_cast<int>(s)]; }

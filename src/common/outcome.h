@@ -27,9 +27,16 @@ enum class ErrorClass : uint8_t {
   kPolicyDenied,     // a gate policy denied it
   kApprovalRejected, // its approval was rejected or timed out
   kDepthLimit,       // a call of a DAG template would nest deeper than spec.maxDepth
+  kAnalysisFailed,   // a deploy's analysis failed or errored: the rollout was aborted
   kInternal,         // a bug in Sluice
   kAny,              // only in `on:`/`except:`/`catch.on` lists: every class
 };
+
+// How a deploy task's rollout process (src/rollout, docs/rollouts.md) ends when it does not
+// succeed: the engine gives these their classes. Any other code is an exit(N) of the process.
+inline constexpr int kDeployExitAnalysisFailed = 3;  // aborted by its analysis: analysis-failed
+inline constexpr int kDeployExitRefused = 4;  // its promotion rules refused it: policy-denied
+inline constexpr int kDeployExitAborted = 5;  // a person aborted it: cancelled
 
 // "exit", "spawn-error", ...; kNone is "".
 std::string_view ErrorClassName(ErrorClass c);

@@ -229,6 +229,7 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
                                           const InstanceScope& body_scope, const RunContext& ctx,
                                           AttemptRequest& req) {
   const Body& body = *t.body;
+  if (const DeploySpec* d = body.deploy()) return ResolveDeploy(*d, task_scope, ctx, req);
   if (t.kind == Body::Kind::kBuiltin) {
     req.argv.push_back("builtin:" + body.text);  // a worker's noop (docs/workers.md): never run
   } else if (t.kind == Body::Kind::kScript) {

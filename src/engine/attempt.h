@@ -19,6 +19,7 @@
 
 namespace sluice {
 
+struct EnvironmentsSpec;  // spec/environment_spec.h
 // The run's secret values, held only in the memory of the process that runs its tasks
 // (cli/secrets.cc fetches them when it starts or resumes the run). Never in an event or a key.
 struct RunSecrets {
@@ -43,6 +44,8 @@ struct RunContext {
   std::shared_ptr<const PolicySet> central_policies;  // EngineOptions::central_policies
   // schedule.*: ScheduleValue() of the fire that started the run; null: no schedule did.
   Value schedule;
+  std::shared_ptr<const EnvironmentsSpec> environments;  // EngineOptions::environments
+  Value rollout_context;                                 // EngineOptions::rollout_context
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
@@ -99,6 +102,11 @@ Result<Value> CallOutputs(const RunState& state, const RunContext& ctx, int call
 Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
                                const RunContext& ctx, int instance, int attempt,
                                int64_t now_us = 0);
+
+// A deploy task's attempt: the rollout process, `sluice-net rollout-exec SPEC`
+// (attempt_deploy.cc). Returns why it cannot be resolved, or nothing.
+std::optional<std::string> ResolveDeploy(const DeploySpec& d, const InstanceScope& scope,
+                                         const RunContext& ctx, AttemptRequest& req);
 
 struct Resolution {
   enum class Kind {

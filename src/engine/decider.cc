@@ -160,7 +160,7 @@ bool Decider::Vet(int i) {
     }
   }
   if (in.parent >= 0 && StopStarting(i)) return false;
-  if (t.approval() && !in.approved) {
+  if (!in.approved && ApprovalOf(i)) {
     RequestApproval(i);
     return false;
   }
@@ -178,7 +178,7 @@ bool Decider::Vet(int i) {
   // A builtin runs no process. Beside the engine it takes no attempt either; on a worker it is
   // an attempt the worker ends at once (docs/workers.md), so the data plane's path is measured
   // without a process. An approval-only task is decided here wherever its executor points.
-  if (t.kind == Body::Kind::kBuiltin && (!t.remote() || t.approval())) {
+  if (t.kind == Body::Kind::kBuiltin && !t.body->deploy() && (!t.remote() || t.approval())) {
     FinishTask(i, TaskState::kSucceeded, "");
     return false;
   }

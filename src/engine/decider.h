@@ -147,6 +147,10 @@ class Decider {
   bool GatePasses(int i);
   Value GateInput(int i) const;
   void RequestApproval(int i);
+  // The sign-off instance i waits for: a deploy task's environment's (central, so its author
+  // cannot drop it), else the task's own approval; null: none.
+  const ApprovalSpec* ApprovalOf(int i) const;
+  void DeployEnded(int i, int code);  // a deploy's rollout exited non-zero (decider_outcomes.cc)
   void DecideApprovals();
   // Run-level stops, groups and phases (decider_run.cc).
   bool StopStarting(int i);

@@ -5,6 +5,7 @@
 #include "common/strings.h"
 #include "engine/decider.h"
 #include "policy/policy.h"
+#include "spec/environment_spec.h"
 
 namespace sluice {
 
@@ -117,8 +118,17 @@ bool Decider::GatePasses(int i) {
   return false;
 }
 
+const ApprovalSpec* Decider::ApprovalOf(int i) const {
+  const PlanTask& t = state_.task_of(i);
+  if (const DeploySpec* d = t.body ? t.body->deploy() : nullptr; d && ctx_.environments) {
+    const EnvironmentSpec* env = ctx_.environments->Find(d->environment);
+    if (env && env->promotion.approval) return env->promotion.approval.get();
+  }
+  return t.approval();
+}
+
 void Decider::RequestApproval(int i) {
-  const ApprovalSpec& a = *state_.task_of(i).approval();
+  const ApprovalSpec& a = *ApprovalOf(i);
   ValueList approvers;
   for (const auto& who : a.approvers) approvers.push_back(Value(who));
   Event e;
@@ -140,7 +150,7 @@ void Decider::DecideApprovals() {
   std::vector<int> pending(state_.awaiting().begin(), state_.awaiting().end());
   for (int i : pending) {
     const Instance& in = state_.at(i);
-    const ApprovalSpec& a = *state_.task_of(i).approval();
+    const ApprovalSpec& a = *ApprovalOf(i);
     std::vector<ApprovalVote> votes;
     if (approvals_) {
       auto v = approvals_->Votes(ctx_.run_id, in.name);

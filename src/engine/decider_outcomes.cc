@@ -56,6 +56,10 @@ void Decider::AttemptEnded(int i, const AttemptEnd& end, int64_t now_us) {
     case AttemptEnd::How::kExited: break;
   }
   if (end.exit_code != 0) {
+    if (state_.task_of(i).body->deploy()) {
+      DeployEnded(i, end.exit_code);
+      return;
+    }
     FinishAttempt(i, ErrorClass::kExit, end.exit_code, fmt::format("exited with {}", end.exit_code),
                   nullptr);
     return;
@@ -68,6 +72,32 @@ void Decider::AttemptEnded(int i, const AttemptEnd& end, int64_t now_us) {
   }
   Value out = OutputsValue(**end.outputs, state_.cache_key(i));
   FinishAttempt(i, ErrorClass::kNone, 0, "", &out);
+}
+
+// A deploy's rollout process (src/rollout) ends with one of the codes of outcome.h; its row in
+// the store says the rest (sluice rollout status).
+void Decider::DeployEnded(int i, int code) {
+  const std::string& task = state_.at(i).name;
+  switch (code) {
+    case kDeployExitAnalysisFailed:
+      FinishAttempt(i, ErrorClass::kAnalysisFailed, 0, fmt::format(
+          "the rollout was aborted: its analysis failed (sluice rollout status {} {})",
+          ctx_.run_id, task), nullptr);
+      return;
+    case kDeployExitRefused:
+      FinishAttempt(i, ErrorClass::kPolicyDenied, 0, fmt::format(
+          "the promotion was refused (sluice rollout status {} {})", ctx_.run_id, task), nullptr);
+      return;
+    case kDeployExitAborted:
+      FinishAttempt(i, ErrorClass::kCancelled, 0, fmt::format(
+          "the rollout was aborted by a person (sluice rollout status {} {})", ctx_.run_id, task),
+          nullptr);
+      return;
+    default:
+      FinishAttempt(i, ErrorClass::kExit, code, fmt::format(
+          "the rollout stopped with exit {} (its log: sluice logs {} {})", code, ctx_.run_id, task),
+          nullptr);
+  }
 }
 
 void Decider::SubmitFailed(int i, const std::string& why, int64_t now_us) {

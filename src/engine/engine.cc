@@ -19,6 +19,8 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.secrets = o.secrets;
   ctx.central_policies = o.central_policies;
   if (o.schedule) ctx.schedule = ScheduleValue(&*o.schedule);
+  ctx.environments = o.environments;
+  ctx.rollout_context = o.rollout_context;
   return ctx;
 }
 

@@ -25,6 +25,7 @@
 
 namespace sluice {
 
+struct EnvironmentsSpec;  // spec/environment_spec.h
 struct EngineOptions {
   std::string run_id;
   Capacity capacity;
@@ -45,6 +46,10 @@ struct EngineOptions {
   // The fire time and data interval of the schedule that started this run (what schedule.*
   // reads; `sluice server` sets it, docs/schedules.md). None: schedule.* are null.
   std::optional<ScheduleTimes> schedule;
+  // Deploy tasks (docs/rollouts.md): the state folder's environments, whose approvals they wait
+  // for, and what their rollout process is told ({"stateDir", "store"}). Null: none.
+  std::shared_ptr<const EnvironmentsSpec> environments;
+  Value rollout_context;
 };
 
 class Engine {

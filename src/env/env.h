@@ -360,6 +360,8 @@ std::unique_ptr<Env> NewPosixEnv();
 // folder), with the same arguments: how `sluice server` runs `sluice-net`, which links what a
 // local run never needs (docs/server.md). Returns only on failure, saying why.
 Error ExecBeside(const char* name, char** argv);
+// The path of program `name` in this executable's folder (sluice-net beside sluice).
+Result<std::string> ProgramBeside(const char* name);
 // Starts the program `name` beside this one's executable with `args` (after argv[0]) as a
 // process of its own: in a new session, not this process's child (so nothing here must reap it,
 // and it outlives this process), stdin on /dev/null, stdout and stderr appended to `log_path`

@@ -15,7 +15,6 @@ namespace sluice {
 
 namespace {
 
-// The path of program `name` in this executable's folder.
 Result<std::string> Beside(const char* name) {
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -27,6 +26,8 @@ Result<std::string> Beside(const char* name) {
 }
 
 }  // namespace
+
+Result<std::string> ProgramBeside(const char* name) { return Beside(name); }
 
 Status SpawnBesideDetached(const char* name, const std::vector<std::string>& args,
                            const std::string& log_path, const std::vector<std::string>* env) {

@@ -5,6 +5,7 @@
 
 #include "cli/cli_support.h"
 #include "common/strings.h"
+#include "rollout/deploy_exec.h"
 #include "server/remote_cli.h"
 #include "server/server.h"
 #include "server/worker_agent.h"
@@ -15,6 +16,12 @@
 
 int main(int argc, char** argv) {
   using namespace sluice;
+  // --- A deploy task's attempt (docs/rollouts.md): the engine runs `sluice-net rollout-exec
+  // SPEC` itself, with nothing before the command.
+  if (argc == 3 && std::string_view(argv[1]) == "rollout-exec") {
+    std::unique_ptr<Env> env = NewPosixEnv();
+    return RolloutExecMain(*env, argv[2]);
+  }
   // --- The CLI against a server (remote_cli.h): every command line but sluice-net's own ones.
   if (IsClientCommandLine(argc, argv)) {
     std::unique_ptr<Env> env = NewPosixEnv();

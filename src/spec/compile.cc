@@ -454,6 +454,10 @@ class Compiler {
                      : inner && inner->timeout_ms ? *inner->timeout_ms
                      : p.defaults.timeout_ms.value_or(0);
     pt->deadline_ms = o.deadline_ms.value_or(0);
+    if (t.body.deploy()) {
+      plan_->has_deploy = true;
+      return DeployDefaults(t, pt);
+    }
     ApplyPlacement(o.placement, comp, inner, pt);
     pt->resources = o.resources.set ? &o.resources
                     : comp && comp->resources.set ? &comp->resources

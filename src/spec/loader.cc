@@ -8,17 +8,25 @@ Status Reader::BodyOf(const YNode& n, const MapKeys& k, Body* body, bool allow_u
                       std::string_view what, std::string_view name) const {
   auto where = [&] { return fmt::format("{} {}", what, Quote(name)); };
   int count = 0;
-  const char* present[3] = {};
-  for (const char* key : {"run", "script", "uses"}) {
+  const char* present[4] = {};
+  for (const char* key : {"run", "script", "uses", "deploy"}) {
     if (k[key]) present[count++] = key;
   }
   if (count > 1) {
     return FailAt(Loc(k[present[1]]), "{} has two bodies ({} and {}); give exactly one of run, "
-                  "script{}", where(), present[0], present[1], allow_uses ? " or uses" : "");
+                  "script{}", where(), present[0], present[1], allow_uses ? ", uses or deploy" : "");
   }
   if (count == 0) {
     return FailAt(Loc(n), "{} needs a body: one of run, script{}", where(),
-                  allow_uses ? " or uses" : "");
+                  allow_uses ? ", uses or deploy" : "");
+  }
+  if (const auto& deploy = k["deploy"]) {
+    if (!allow_uses) return FailAt(Loc(deploy), "a component body must be run or script");
+    if (k["with"] || k["shell"]) {
+      return FailAt(Loc(k["with"] ? k["with"] : k["shell"]), "{} is not used with deploy",
+                    k["with"] ? "with" : "shell");
+    }
+    return DeployBody(deploy, body);
   }
   if (const auto& run = k["run"]) SLUICE_TRY_STATUS(RunBody(run, body));
   if (const auto& script = k["script"]) {
@@ -132,7 +140,8 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
   t.loc = Loc(n);
   const MapKeys k(n);
   SLUICE_TRY_STATUS(TaskIdentity(n, k, &t, kind, owner));
-  if (kind == TaskKind::kMain && k["approval"] && !k["run"] && !k["script"] && !k["uses"]) {
+  if (kind == TaskKind::kMain && k["approval"] && !k["run"] && !k["script"] && !k["uses"] &&
+      !k["deploy"]) {
     t.body.kind = Body::Kind::kBuiltin;  // an approval-only task: it waits, then succeeds
     t.body.text = "noop";
     t.body.loc = Loc(k["approval"]);
@@ -181,7 +190,7 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "timeout", "deadline", "resources", "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
                                       "breaker", "gate", "approval", "secrets", "workingDir",
-                                      "executor", "placement"},
+                                      "executor", "placement", "deploy"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",

@@ -123,7 +123,24 @@ struct OutputsDecl {
   std::vector<ArtifactDecl> artifacts;
 };
 
-// The body of a task or component: exactly one of run, script or uses.
+// A deploy task's body (deploy:, docs/rollouts.md): a model moved into an environment of
+// STATE/environments with a strategy. The environment is a literal, so that its promotion rules
+// (an approval, a soak) are known when the run is admitted.
+struct DeploySpec {
+  std::string environment;
+  Location environment_loc;
+  TemplateField model;  // the model file's path
+  std::unique_ptr<TemplateField> version;  // its label; none: the digest's first 12 digits
+  std::vector<std::pair<std::string, TemplateField>> args;  // every analysis's args
+  // {"canary": {...}} or {"blueGreen": {...}} as checked by the loader, durations in ms; what
+  // the rollout process (src/rollout) follows.
+  Value strategy;
+  std::vector<std::pair<std::string, Location>> templates;  // AnalysisTemplates it names
+  bool supersede = false;  // abort the environment's active rollout instead of waiting for it
+  Location loc;
+};
+
+// The body of a task or component: exactly one of run, script, uses or (tasks only) deploy.
 struct Body {
   enum class Kind { kNone, kRun, kScript, kUses, kBuiltin };
   Kind kind = Kind::kNone;
@@ -139,11 +156,14 @@ struct Body {
   struct Extra {
     std::string shell = "sh -e";
     std::vector<std::pair<std::string, TemplateField>> with;
+    std::shared_ptr<const DeploySpec> deploy;  // builtin "deploy"
   };
   std::unique_ptr<Extra> extra;
 
   // The shell a script runs in ("sh -e" unless `shell:` says otherwise).
   const std::string& shell() const;
+  // A deploy body's spec; null for other bodies.
+  const DeploySpec* deploy() const { return extra ? extra->deploy.get() : nullptr; }
   // A uses body's arguments, in the order written; empty for other bodies.
   const std::vector<std::pair<std::string, TemplateField>>& with() const;
   // The extra fields, created on first use (by the loader).

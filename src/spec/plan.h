@@ -156,6 +156,7 @@ struct Plan {
   std::map<std::string, std::string> sources;
   std::string digest;  // SHA-256 over the sources
   bool asks_central_pools = false;  // a task has PlanTaskRare::central_pools
+  bool has_deploy = false;  // a task deploys (DeploySpec): admission checks STATE/environments
 
   // The DAG of the main and finally tasks (node i = tasks[i]), for rendering. Built on each
   // call: the tasks' deps and dependents hold its edges, so the plan keeps no second copy.
@@ -201,6 +202,11 @@ Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_d
 // The rule the state folder's own files follow (users.yaml, policies/, pools.yaml): `info` (of
 // `path`, not following a link) is a regular file (a folder when `folder`) owned by
 // `owner_uid` and writable by no one else. `what` names them in the error.
+// A deploy task's plan fields (loader_deploy.cc): it runs beside the engine, is never cached,
+// and a lost attempt starts again (its rollout goes on from its stored step); retry, timeout
+// and deadline are its own. Fails on executor: worker.
+Status DeployDefaults(const TaskSpec& t, PlanTask* pt);
+
 Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner_uid,
                     bool folder, std::string_view what);
 // Checks what a policy's expressions refer to: `object` fields its stage's input has, and

@@ -275,6 +275,7 @@ class Reader {
   // spec/inline_code.h), unless inline_code_placeholders_allowed_.
   Status NoPlaceholderInInlineCode(const YNode& run, const Body& body) const;
   Status UsesBody(const YNode& uses, const YNode& with, Body* body) const;
+  Status DeployBody(const YNode& deploy, Body* body) const;  // loader_deploy.cc
   // What a task block is: a task of spec.tasks or spec.finally, or a handler of `owner`.
   enum class TaskKind { kMain, kFinally, kCatch, kFallback, kCompensate };
   Result<TaskSpec> Task(const YNode& n, TaskKind kind = TaskKind::kMain,

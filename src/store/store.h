@@ -23,6 +23,12 @@
 //            applied_us, rotated_us)   -- what `sluice trigger apply` stored (TriggerRow)
 //   pool_holds(pool, run_id, task, attempt, units_milli, granted, since_us, seen_us)
 //            -- central pools' holds and queues (PoolHoldRow)
+//   rollouts(run_id, task, environment, phase, message, step, data, started_us, updated_us,
+//            command, command_seq, command_by)   -- deploy tasks' state (rollout_rows.h)
+//   measurements(run_id, task, seq, analysis, template, metric, phase, value, message,
+//                started_us, finished_us, dry_run)   -- every analysis measurement
+//   releases(seq, environment, slot, digest, version, run_id, task, actor, since_us, until_us)
+//            -- which model each environment serves, and its history (never pruned)
 // Why: commands (runs, status, logs) read small projection rows instead of replaying; the
 // engine replays the log on resume so the projections can never disagree with what it does.
 // Rejected: one row per run holding a JSON document (rewritten on every change: O(n^2) for big
@@ -50,6 +56,7 @@
 #include "common/error.h"
 #include "common/event.h"
 #include "env/env.h"
+#include "store/rollout_rows.h"
 #include "store/ready_to_start.h"
 #include "store/work.h"
 
@@ -282,7 +289,7 @@ class Store : public EventSink {
   static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
   ~Store() override;
 
-  static constexpr int kSchemaVersion = 17;
+  static constexpr int kSchemaVersion = 18;
 
   // Records a new run with its sources, its run.created event and (when given) its audit
   // record, in one transaction. Fails with kConflict, recording nothing, when a run with that
@@ -480,6 +487,25 @@ class Store : public EventSink {
   Result<std::vector<std::string>> RunIdsWithPrefix(const std::string& prefix,
                                                     const std::string& ns, int limit);
   // --- end of parity
+  // --- rollouts (issue 14; store_rollouts.cc, rollout_rows.h, docs/rollouts.md).
+  // Creates or rewrites a rollout's state (never its command). `claim`: in the same transaction,
+  // refuses when another rollout of the environment is active, returning that one; only one
+  // rollout acts on an environment at a time.
+  Result<std::optional<RolloutRow>> PutRollout(const RolloutRow& r, bool claim);
+  Result<std::optional<RolloutRow>> GetRollout(const std::string& run_id, const std::string& task);
+  // Every rollout, newest first; of one environment when `environment` is not empty.
+  Result<std::vector<RolloutRow>> ListRollouts(const std::string& environment);
+  // Gives rollout (run, task) a command, audited as `actor`'s `action`, in one transaction.
+  Result<AuditRecord> CommandRollout(const std::string& run_id, const std::string& task,
+                                     const std::string& command, AuditRecord audit);
+  Status AddMeasurement(const MeasurementRow& m);  // seq is the next of its rollout
+  Result<std::vector<MeasurementRow>> Measurements(const std::string& run_id,
+                                                   const std::string& task);
+  // Makes `r` the environment's current release (ending the one before) and audits it.
+  Status RecordRelease(const ReleaseRow& r, AuditRecord audit);
+  // An environment's releases, newest first ("" = every environment's), at most `limit`.
+  Result<std::vector<ReleaseRow>> Releases(const std::string& environment, int limit);
+  // --- end of rollouts
   // Policy decisions of a run, in the order made (admission's, then gates').
   Result<std::vector<DecisionRow>> ListDecisions(const std::string& run_id);
 

@@ -56,6 +56,8 @@ Result<AuditRecord> Store::PruneRun(const std::string& run_id, const Event& tomb
                             "DELETE FROM approval_votes WHERE run_id=?",
                             "DELETE FROM work WHERE run_id=?",
                             "DELETE FROM pool_holds WHERE run_id=?",
+                            "DELETE FROM rollouts WHERE run_id=?",
+                            "DELETE FROM measurements WHERE run_id=?",
                             // its deliveries' log; one still pending is sent all the same
                             "DELETE FROM notifications WHERE run_id=? AND state<>'pending'"}) {
       SLUICE_TRY_STATUS(m.Run(sql, run_id));

@@ -1,0 +1,773 @@
+// The rollout process (deploy_exec.h; docs/rollouts.md).
+//
+// Design: one process per deploy attempt, a loop that sleeps in 100 ms ticks. Its whole state
+// (DeployState) is one JSON document in the store's rollouts row, rewritten at every
+// transition, so that a resumed rollout continues from its stored step; people's commands
+// (sluice rollout promote|pause|resume|abort) arrive in the same row, numbered, and are read at
+// every tick. Traffic moves only through the environment's router, which confirms that a split
+// serves before the rollout goes on. Rejected: the engine's own loop driving rollouts (a
+// rollout waits minutes on pauses and analyses, and its HTTP clients must stay out of the
+// `sluice` binary); a rollout state kept only in the run's events (people's commands come from
+// other processes, and the events of a run have one writer).
+#include "rollout/deploy_exec.h"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "cli/cli_support.h"
+#include "common/outcome.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "common/value.h"
+#include "rollout/deploy_analysis.h"
+#include "rollout/deploy_router.h"
+#include "schedule/cron.h"
+#include "spec/environment_spec.h"
+#include "store/store.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kTickMs = 100;
+constexpr int64_t kSlotCommandTimeoutUs = 60'000'000;
+
+// What the engine passed (attempt_deploy.cc) and the attempt's identity from its environment.
+struct DeployRequest {
+  std::string run_id, task;
+  int attempt = 0;
+  std::string environment, model, version;
+  Value args;      // {NAME: text}
+  Value strategy;  // {"canary": {...}} or {"blueGreen": {...}} (loader_deploy.cc)
+  bool supersede = false;
+  std::string state_dir, store;
+};
+
+Result<DeployRequest> ParseRequest(Env& env, const std::string& json) {
+  auto doc = ParseJson(json);
+  if (!doc || !doc->is_map()) {
+    return Fail(ErrorCode::kInvalidInput, "rollout-exec: the spec is not a JSON object: {}",
+                doc ? "not an object" : doc.error().message);
+  }
+  auto text = [&](const char* key) {
+    const Value* v = doc->Find(key);
+    return v && v->is_string() ? v->as_string() : std::string();
+  };
+  DeployRequest r;
+  r.run_id = env.GetVar("SLUICE_RUN_ID").value_or("");
+  r.task = env.GetVar("SLUICE_TASK").value_or("");
+  r.attempt = std::atoi(env.GetVar("SLUICE_ATTEMPT").value_or("0").c_str());
+  if (r.run_id.empty() || r.task.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "rollout-exec runs as a deploy task's attempt "
+                "(SLUICE_RUN_ID and SLUICE_TASK are not set)");
+  }
+  r.environment = text("environment");
+  r.model = text("model");
+  r.version = text("version");
+  r.state_dir = text("stateDir");
+  r.store = text("store");
+  const Value* args = doc->Find("args");
+  r.args = args && args->is_map() ? *args : Value(ValueMap{});
+  const Value* strategy = doc->Find("strategy");
+  if (!strategy || !strategy->is_map()) {
+    return Fail(ErrorCode::kInvalidInput, "rollout-exec: the spec has no strategy");
+  }
+  r.strategy = *strategy;
+  const Value* supersede = doc->Find("supersede");
+  r.supersede = supersede && supersede->is_bool() && supersede->as_bool();
+  return r;
+}
+
+// The placeholders of an environment's slot commands: model.*, slot.*, environment.*.
+class MapScope : public Activation {
+ public:
+  explicit MapScope(Value root) : root_(std::move(root)) {}
+  Result<Resolved> Resolve(std::span<const std::string> path) const override {
+    const Value* v = root_.Find(path[0]);
+    if (!v) return Fail(ErrorCode::kInvalidInput, "unknown name {} (known: model, slot, environment)",
+                        Quote(path[0]));
+    return Resolved{*v, 1};
+  }
+
+ private:
+  Value root_;
+};
+
+int64_t IntOf(const Value& v, const char* key, int64_t fallback = 0) {
+  const Value* x = v.is_map() ? v.Find(key) : nullptr;
+  return x && x->is_int() ? x->as_int() : fallback;
+}
+std::string TextOf(const Value& v, const char* key) {
+  const Value* x = v.is_map() ? v.Find(key) : nullptr;
+  return x && x->is_string() ? x->as_string() : std::string();
+}
+bool BoolOf(const Value& v, const char* key, bool fallback) {
+  const Value* x = v.is_map() ? v.Find(key) : nullptr;
+  return x && x->is_bool() ? x->as_bool() : fallback;
+}
+
+// What a rollout has done so far: the data column of its rollouts row.
+struct DeployState {
+  std::string stage = "new";  // new, started, steps, switched, post, scaledown
+  int step = 0;               // the canary step in progress
+  int64_t step_started_us = 0;
+  std::string pause;          // "", "step", "inconclusive", "promotion": what a promote ends
+  bool manual_pause = false;  // sluice rollout pause
+  std::string stable_slot, stable_digest, stable_version;
+  std::string canary_slot, digest, version;
+  int weight = 0;             // the candidate's share of requests, in percent
+  int64_t generation = 0;     // the router's last split
+  int64_t seen_command = 0;
+  int64_t released_us = 0;
+
+  Value ToValue() const {
+    return Value(ValueMap{
+        {Value("stage"), Value(stage)}, {Value("step"), Value(int64_t{step})},
+        {Value("stepStartedUs"), Value(step_started_us)}, {Value("pause"), Value(pause)},
+        {Value("manualPause"), Value(manual_pause)}, {Value("stableSlot"), Value(stable_slot)},
+        {Value("stableDigest"), Value(stable_digest)},
+        {Value("stableVersion"), Value(stable_version)},
+        {Value("canarySlot"), Value(canary_slot)}, {Value("digest"), Value(digest)},
+        {Value("version"), Value(version)}, {Value("weight"), Value(int64_t{weight})},
+        {Value("generation"), Value(generation)}, {Value("seenCommand"), Value(seen_command)},
+        {Value("releasedUs"), Value(released_us)}});
+  }
+  static DeployState From(const Value& v) {
+    DeployState s;
+    s.stage = TextOf(v, "stage");
+    s.step = static_cast<int>(IntOf(v, "step"));
+    s.step_started_us = IntOf(v, "stepStartedUs");
+    s.pause = TextOf(v, "pause");
+    s.manual_pause = BoolOf(v, "manualPause", false);
+    s.stable_slot = TextOf(v, "stableSlot");
+    s.stable_digest = TextOf(v, "stableDigest");
+    s.stable_version = TextOf(v, "stableVersion");
+    s.canary_slot = TextOf(v, "canarySlot");
+    s.digest = TextOf(v, "digest");
+    s.version = TextOf(v, "version");
+    s.weight = static_cast<int>(IntOf(v, "weight"));
+    s.generation = IntOf(v, "generation");
+    s.seen_command = IntOf(v, "seenCommand");
+    s.released_us = IntOf(v, "releasedUs");
+    return s;
+  }
+};
+
+// How a part of a rollout ended: go on, or stop the process with `code` (0: done).
+struct Stop {
+  int code = 0;
+  std::string why;
+};
+using Step = std::optional<Stop>;  // nullopt: go on
+
+class Rollout {
+ public:
+  Rollout(Env& env, Store& store, std::shared_ptr<const EnvironmentsSpec> envs,
+          const EnvironmentSpec& spec, DeployRequest req)
+      : env_(env), store_(store), envs_(std::move(envs)), spec_(spec), req_(std::move(req)),
+        router_(MakeRouter(spec)) {
+    const Value* c = req_.strategy.Find("canary");
+    canary_ = c != nullptr;
+    strategy_ = c ? *c : *req_.strategy.Find("blueGreen");
+  }
+
+  int Run() {
+    auto row = store_.GetRollout(req_.run_id, req_.task);
+    if (!row) return Report(row.error());
+    if (*row && (*row)->active()) {  // a resumed rollout: where it was
+      auto data = ParseJson((*row)->data);
+      st_ = DeployState::From(data ? *data : Value());
+      started_us_ = (*row)->started_us;
+      Log("resumed at stage {} step {} (generation {})", st_.stage, st_.step, st_.generation);
+    } else {
+      started_us_ = Now();
+    }
+    Step s = Drive();
+    const Stop stop = s ? *s : Stop{};
+    Log("{}", stop.why.empty() ? std::string("done") : stop.why);
+    return stop.code;
+  }
+
+ private:
+  Step Drive() {
+    if (st_.stage == "new") {
+      if (Step s = Begin()) return s;
+    } else if (st_.generation > 0) {
+      // The split of the last transition, in force again: nginx may have restarted since.
+      if (Step s = ApplyWeight(st_.weight)) return s;
+    }
+    if (st_.stage == "new" || st_.stage == "claimed") {
+      if (Step s = StartCandidate()) return s;
+    }
+    if (st_.stable_slot.empty()) return FirstRelease();
+    return canary_ ? Canary() : BlueGreen();
+  }
+
+  // --- The start: one rollout per environment, the promotion rules, the slots.
+  Step Begin() {
+    auto content = env_.files().ReadFile(req_.model);
+    if (!content) return Stop{1, fmt::format("deploy.model {}: {}", req_.model, content.error().message)};
+    st_.digest = Sha256Hex(*content);
+    st_.version = req_.version.empty() ? st_.digest.substr(0, 12) : req_.version;
+    if (Step s = Claim()) return s;
+    if (Step s = CheckPromotion()) return s;
+    if (Step s = WaitOutOfFreeze()) return s;
+    auto current = store_.Releases(spec_.name, 1);
+    if (!current) return Stop{1, current.error().message};
+    if (!current->empty() && (*current)[0].until_us == 0 && spec_.FindSlot((*current)[0].slot)) {
+      const ReleaseRow& r = (*current)[0];
+      st_.stable_slot = r.slot;
+      st_.stable_digest = r.digest;
+      st_.stable_version = r.version;
+    }
+    for (const auto& slot : spec_.slots) {
+      if (slot.name != st_.stable_slot) {
+        st_.canary_slot = slot.name;
+        break;
+      }
+    }
+    if (st_.stable_digest == st_.digest) {
+      SetPhase("Healthy", fmt::format("{} already serves {} ({})", spec_.name, st_.version,
+                                      Short(st_.digest)));
+      return Stop{0, fmt::format("{} already serves this model", spec_.name)};
+    }
+    st_.stage = "claimed";
+    Save("Progressing", fmt::format("starting {} in slot {}", st_.version, st_.canary_slot));
+    return std::nullopt;
+  }
+
+  Step Claim() {
+    bool told = false;
+    while (true) {
+      RolloutRow row = Row("Progressing", "waiting for the environment");
+      auto other = store_.PutRollout(row, true);
+      if (!other) return Stop{1, other.error().message};
+      if (!*other) return std::nullopt;
+      const RolloutRow& o = **other;
+      if (!told) {
+        Log("rollout {} {} is active in {}; {}", o.run_id, o.task, spec_.name,
+            req_.supersede ? "superseding it" : "waiting for it to end");
+        if (req_.supersede) {
+          AuditRecord a = Audit("rollout.abort", o.run_id, o.task,
+                                fmt::format("superseded by {} {}", req_.run_id, req_.task));
+          (void)store_.CommandRollout(o.run_id, o.task, "abort", std::move(a));
+        }
+        told = true;
+      }
+      Sleep(500);
+    }
+  }
+
+  // The environment that must come first, and the time the model spent there.
+  Step CheckPromotion() {
+    const PromotionRules& p = spec_.promotion;
+    if (p.after.empty()) return std::nullopt;
+    auto releases = store_.Releases(p.after, 1000);
+    if (!releases) return Stop{1, releases.error().message};
+    int64_t longest = -1;
+    for (const auto& r : *releases) {
+      if (r.digest != st_.digest) continue;
+      const int64_t until = r.until_us ? r.until_us : Now();
+      longest = std::max(longest, until - r.since_us);
+    }
+    std::string why;
+    if (longest < 0) {
+      why = fmt::format("promotion to {} refused: model {} ({}) was never released to {}, which "
+                        "must come first", spec_.name, st_.version, Short(st_.digest), p.after);
+    } else if (longest / 1000 < p.soak_ms) {
+      why = fmt::format("promotion to {} refused: model {} ({}) has soaked in {} for {}, and {} "
+                        "needs {}", spec_.name, st_.version, Short(st_.digest), p.after,
+                        FormatDurationMs(longest / 1000), spec_.name, FormatDurationMs(p.soak_ms));
+    }
+    if (why.empty()) return std::nullopt;
+    SetPhase("Degraded", why);
+    return Stop{kDeployExitRefused, why};
+  }
+
+  Step WaitOutOfFreeze() {
+    while (true) {
+      int64_t until = 0;
+      for (const auto& f : spec_.freeze) {
+        auto expr = ParseCron(f.cron);
+        if (!expr) continue;
+        auto sched = CronSchedule::Make(*expr, f.time_zone, env_.time_zones());
+        if (!sched) continue;
+        const int64_t now_s = Now() / 1'000'000;
+        auto began = sched->Prev(now_s + 1);
+        if (began && now_s < *began + f.duration_ms / 1000) {
+          until = std::max(until, *began + f.duration_ms / 1000);
+        }
+      }
+      if (until == 0) return std::nullopt;
+      Save("Paused", fmt::format("{} is frozen until {} (freeze window)", spec_.name,
+                                 FormatTimestampMs(until * 1000)));
+      if (Step s = Tick()) return s;
+      if (aborted_) return AbortedBeforeTraffic();
+      Sleep(1000);
+    }
+  }
+
+  Step StartCandidate() {
+    const SlotSpec* slot = spec_.FindSlot(st_.canary_slot);
+    if (!slot) return Stop{1, fmt::format("slot {} is no longer declared", st_.canary_slot)};
+    (void)RunSlotCommand(*slot, slot->stop, "stop");  // whatever an earlier attempt left there
+    if (auto s = RunSlotCommand(*slot, slot->start, "start"); !s) {
+      return Broken(fmt::format("slot {} did not start: {}", slot->name, s.error().message));
+    }
+    const auto deadline = Now() + slot->start_timeout_ms * 1000;
+    std::string last;
+    while (true) {
+      auto healthy = Healthy(*slot);
+      if (healthy) break;
+      last = healthy.error().message;
+      if (Now() >= deadline) {
+        return Broken(fmt::format("slot {} was not healthy within {}: {}", slot->name,
+                                FormatDurationMs(slot->start_timeout_ms), last));
+      }
+      if (Step s = Tick()) return s;
+      if (aborted_) return AbortedBeforeTraffic();
+      Sleep(kTickMs);
+    }
+    st_.stage = "started";
+    Save("Progressing", fmt::format("{} serves in slot {}", st_.version, slot->name));
+    return std::nullopt;
+  }
+
+  // --- The first model an environment gets: no stable version to compare with (Argo too goes
+  // straight to 100 %).
+  Step FirstRelease() {
+    if (st_.stage != "scaledown") {
+      if (Step s = ApplyWeight(100)) return s;
+      if (Step s = Release()) return s;
+    }
+    return ScaleDownStable();
+  }
+
+  // --- Canary: the steps, a background analysis alongside, then all traffic and the release.
+  Step Canary() {
+    const Value& steps = *strategy_.Find("steps");
+    const Value* background = strategy_.Find("analysis");
+    if (st_.stage == "started") {
+      st_.stage = "steps";
+      st_.step = 0;
+      st_.step_started_us = Now();
+      Save("Progressing", "step 1");
+    }
+    while (st_.stage == "steps" && st_.step < static_cast<int>(steps.as_list().size())) {
+      if (background && !background_ && st_.step >= IntOf(*background, "startingStep")) {
+        auto started = StartAnalysis(*background, "background");
+        if (!started) return Broken(started.error().message);
+        background_ = std::move(*started);
+      }
+      const Value& step = steps.as_list()[st_.step];
+      if (Step s = CanaryStep(step)) return s;
+      ++st_.step;
+      st_.step_started_us = Now();
+      st_.pause.clear();
+      Save("Progressing", fmt::format("step {}", st_.step + 1));
+    }
+    if (background_) background_->Terminate();
+    if (st_.stage == "steps") {
+      if (Step s = ApplyWeight(100)) return s;
+      if (Step s = Release()) return s;
+    }
+    return ScaleDownStable();
+  }
+
+  Step CanaryStep(const Value& step) {
+    if (const Value* w = step.Find("setWeight")) {
+      return ApplyWeight(static_cast<int>(w->as_int()));
+    }
+    if (const Value* p = step.Find("pause")) {
+      const int64_t ms = IntOf(*p, "durationMs", -1);
+      if (ms >= 0) return WaitUntil(st_.step_started_us + ms * 1000, "paused for {}",
+                                    FormatDurationMs(ms));
+      return PauseForPromote("step", fmt::format("paused at step {} until promoted",
+                                                  st_.step + 1));
+    }
+    return Analyse(*step.Find("analysis"), fmt::format("step {}", st_.step + 1));
+  }
+
+  // --- Blue/green: the candidate serves as the preview, then takes all traffic at once; the
+  // old version stays up for scaleDownDelay, so an abort in that time is instant.
+  Step BlueGreen() {
+    if (st_.stage == "started") {
+      if (const Value* pre = strategy_.Find("prePromotionAnalysis")) {
+        if (Step s = Analyse(*pre, "prePromotion")) return s;
+      }
+      if (!BoolOf(strategy_, "autoPromotionEnabled", true)) {
+        if (Step s = PauseForPromote("promotion", fmt::format(
+                "{} is ready in slot {}; promote to switch", st_.version, st_.canary_slot))) {
+          return s;
+        }
+      }
+      if (Step s = ApplyWeight(100)) return s;
+      st_.stage = "switched";
+      Save("Progressing", fmt::format("switched to {}", st_.canary_slot));
+    }
+    if (st_.stage == "switched") {
+      if (const Value* post = strategy_.Find("postPromotionAnalysis")) {
+        if (Step s = Analyse(*post, "postPromotion")) return s;
+      }
+      if (Step s = Release()) return s;
+    }
+    return ScaleDownStable();
+  }
+
+  // --- Analyses: measured until they decide, every measurement stored.
+  Result<std::unique_ptr<DeployAnalysis>> StartAnalysis(const Value& spec, const std::string& label) {
+    ValueMap args;
+    for (const auto& [k, v] : req_.args.as_map()) args.emplace_back(k, v);
+    const Value* own = spec.Find("args");
+    if (own && own->is_map()) {
+      for (const auto& [k, v] : own->as_map()) args.emplace_back(k, v);
+    }
+    const SlotSpec* canary = spec_.FindSlot(st_.canary_slot);
+    const SlotSpec* stable = spec_.FindSlot(st_.stable_slot);
+    ValueMap builtin{{Value("version"), Value(st_.version)},
+                     {Value("stableVersion"), Value(st_.stable_version)},
+                     {Value("environment"), Value(spec_.name)},
+                     {Value("canarySlot"), Value(st_.canary_slot)},
+                     {Value("stableSlot"), Value(st_.stable_slot)},
+                     {Value("previewAddress"), Value(canary ? canary->address : "")},
+                     {Value("stableAddress"), Value(stable ? stable->address : "")}};
+    for (auto& b : builtin) {
+      const bool given = std::any_of(args.begin(), args.end(),
+                                     [&](const auto& a) { return a.first == b.first; });
+      if (!given) args.push_back(std::move(b));
+    }
+    std::vector<std::string> names;
+    for (const auto& t : spec.Find("templates")->as_list()) names.push_back(t.as_string());
+    MeasurementRow base;
+    base.run_id = req_.run_id;
+    base.task = req_.task;
+    base.analysis = label;
+    auto stored = store_.Measurements(req_.run_id, req_.task);
+    if (!stored) return std::unexpected(stored.error());
+    std::vector<MeasurementRow> earlier;
+    for (auto& m : *stored) {
+      if (m.analysis == label) earlier.push_back(std::move(m));
+    }
+    return DeployAnalysis::Start(env_, *envs_, names, Value(std::move(args)), earlier,
+                                 [this, base](const MeasurementRow& m) {
+                                   MeasurementRow row = m;
+                                   row.run_id = base.run_id;
+                                   row.task = base.task;
+                                   row.analysis = base.analysis;
+                                   if (auto s = store_.AddMeasurement(row); !s) {
+                                     Log("cannot store a measurement: {}", s.error().message);
+                                   }
+                                   Log("{} {}/{}: {} {}{}", base.analysis, row.template_name,
+                                       row.metric, row.phase, row.value,
+                                       row.message.empty() ? "" : " (" + row.message + ")");
+                                 });
+  }
+
+  Step Analyse(const Value& spec, const std::string& label) {
+    auto run = StartAnalysis(spec, label);
+    if (!run) return Broken(run.error().message);
+    Save("Progressing", fmt::format("analysis {} running", label));
+    while (true) {
+      (*run)->Tick(Now());
+      const AnalysisVerdict v = (*run)->verdict();
+      if (v.phase == "Successful") return std::nullopt;
+      if (v.phase == "Failed" || v.phase == "Error") {
+        return Abort(kDeployExitAnalysisFailed, fmt::format("analysis {} {}: {}", label,
+                                                            v.phase == "Error" ? "errored" : "failed",
+                                                            v.reason));
+      }
+      if (v.phase == "Inconclusive") {
+        return PauseForPromote("inconclusive", fmt::format(
+            "analysis {} was inconclusive: {}; promote to go on, or abort", label, v.reason));
+      }
+      if (Step s = Tick()) return s;
+      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+      Sleep(kTickMs);
+    }
+  }
+
+  // --- Waiting: pauses, people's commands, the background analysis.
+  template <typename... Args>
+  Step WaitUntil(int64_t until_us, fmt::format_string<Args...> f, Args&&... args) {
+    Save("Paused", fmt::format(f, std::forward<Args>(args)...));
+    while (Now() < until_us || st_.manual_pause) {
+      if (Step s = Tick()) return s;
+      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+      Sleep(kTickMs);
+    }
+    return std::nullopt;
+  }
+
+  Step PauseForPromote(const std::string& what, const std::string& message) {
+    st_.pause = what;
+    promoted_ = false;
+    Save("Paused", message);
+    while (!promoted_ || st_.manual_pause) {
+      if (Step s = Tick()) return s;
+      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+      Sleep(kTickMs);
+    }
+    st_.pause.clear();
+    Save("Progressing", fmt::format("promoted by {}", promoted_by_));
+    return std::nullopt;
+  }
+
+  // Reads people's commands and measures the background analysis; a failure aborts.
+  Step Tick() {
+    auto row = store_.GetRollout(req_.run_id, req_.task);
+    if (row && *row && (*row)->command_seq > st_.seen_command) {
+      const RolloutRow& r = **row;
+      st_.seen_command = r.command_seq;
+      Log("{} by {}", r.command, r.command_by);
+      if (r.command == "abort") {
+        aborted_ = true;
+        abort_why_ = fmt::format("aborted by {}", r.command_by);
+      } else if (r.command == "promote") {
+        promoted_ = true;
+        promoted_by_ = r.command_by;
+      } else if (r.command == "pause") {
+        st_.manual_pause = true;
+        Save("Paused", fmt::format("paused by {}", r.command_by));
+      } else if (r.command == "resume") {
+        st_.manual_pause = false;
+        Save("Progressing", fmt::format("resumed by {}", r.command_by));
+      }
+    }
+    if (background_) {
+      background_->Tick(Now());
+      const AnalysisVerdict v = background_->verdict();
+      if (v.phase == "Failed" || v.phase == "Error" || v.phase == "Inconclusive") {
+        return Abort(kDeployExitAnalysisFailed, fmt::format("background analysis {}: {}",
+                                                            v.phase == "Error" ? "errored" : v.phase == "Failed" ? "failed" : "was inconclusive",
+                                                            v.reason));
+      }
+    }
+    return std::nullopt;
+  }
+
+  // --- Traffic, the release, and the ends.
+  Step ApplyWeight(int weight) {
+    std::vector<SlotWeight> split;
+    const SlotSpec* canary = spec_.FindSlot(st_.canary_slot);
+    const SlotSpec* stable = spec_.FindSlot(st_.stable_slot);
+    if (stable && weight < 100) split.push_back({stable->name, stable->address, 100 - weight});
+    if (canary && (weight > 0 || !stable)) split.push_back({canary->name, canary->address, stable ? weight : 100});
+    const int64_t generation = st_.generation + 1;
+    const int64_t t0 = Now();
+    if (auto s = router_->Apply(split, generation); !s) {
+      return Broken(fmt::format("the router did not take weight {}: {}", weight, s.error().message));
+    }
+    st_.generation = generation;
+    st_.weight = weight;
+    Log("weights {} (generation {}) live after {} ms", WeightText(split), generation,
+        (Now() - t0) / 1000);
+    Save("Progressing", fmt::format("{} takes {} %", st_.canary_slot, weight));
+    return std::nullopt;
+  }
+
+  Step Release() {
+    ReleaseRow r;
+    r.environment = spec_.name;
+    r.slot = st_.canary_slot;
+    r.digest = st_.digest;
+    r.version = st_.version;
+    r.run_id = req_.run_id;
+    r.task = req_.task;
+    r.actor = PromotedBy();
+    r.since_us = Now();
+    AuditRecord a = Audit("release", req_.run_id, req_.task,
+                          fmt::format("{} ({}) into {} slot {}", r.version, Short(r.digest),
+                                      spec_.name, r.slot));
+    if (auto s = store_.RecordRelease(r, std::move(a)); !s) return Stop{1, s.error().message};
+    st_.released_us = r.since_us;
+    st_.stage = "scaledown";
+    Save("Progressing", fmt::format("{} is released in {}", st_.version, spec_.name));
+    return std::nullopt;
+  }
+
+  Step ScaleDownStable() {
+    const int64_t delay = IntOf(strategy_, "scaleDownDelayMs");
+    if (!st_.stable_slot.empty()) {
+      const int64_t until = st_.released_us + delay * 1000;
+      Save("Progressing", fmt::format("{} stays up for {} (scaleDownDelay)", st_.stable_slot,
+                                      FormatDurationMs(delay)));
+      while (Now() < until) Sleep(kTickMs);
+      const SlotSpec* old = spec_.FindSlot(st_.stable_slot);
+      if (old) {
+        if (auto s = RunSlotCommand(*old, old->stop, "stop"); !s) {
+          Log("slot {} did not stop: {}", old->name, s.error().message);
+        }
+      }
+    }
+    SetPhase("Healthy", fmt::format("{} ({}) serves {} from slot {}", st_.version,
+                                    Short(st_.digest), spec_.name, st_.canary_slot));
+    return Stop{0, ""};
+  }
+
+  // All traffic back to the stable version, then the candidate stopped (its compensation).
+  Step Abort(int code, const std::string& why) {
+    if (!st_.stable_slot.empty() && st_.weight > 0) {
+      const int64_t t0 = Now();
+      if (Step s = ApplyWeight(0)) {
+        SetPhase("Degraded", why + "; and traffic could not be moved back: " + s->why);
+        return Stop{code, why};
+      }
+      Log("all traffic back on {} {} ms after the decision", st_.stable_slot, (Now() - t0) / 1000);
+    }
+    SetPhase("Degraded", why);
+    const int64_t delay = IntOf(strategy_, "abortScaleDownDelayMs");
+    Sleep(delay);
+    if (const SlotSpec* slot = spec_.FindSlot(st_.canary_slot)) {
+      (void)RunSlotCommand(*slot, slot->stop, "stop");
+    }
+    return Stop{code, why};
+  }
+
+  Step AbortedBeforeTraffic() { return Abort(kDeployExitAborted, abort_why_); }
+
+  // A failure of the rollout's own machinery (a slot, the router): like an abort, exit 1.
+  Step Broken(const std::string& why) { return Abort(1, why); }
+
+  // --- Slots.
+  Status RunSlotCommand(const SlotSpec& slot, const std::vector<TemplateField>& argv_t,
+                        const char* what) {
+    MapScope scope(Value(ValueMap{
+        {Value("model"), Value(ValueMap{{Value("path"), Value(env_.files().Absolute(req_.model))},
+                                        {Value("digest"), Value(st_.digest)},
+                                        {Value("version"), Value(st_.version)}})},
+        {Value("slot"), Value(ValueMap{{Value("name"), Value(slot.name)},
+                                       {Value("address"), Value(slot.address)}})},
+        {Value("environment"), Value(ValueMap{{Value("name"), Value(spec_.name)}})}}));
+    std::vector<std::string> argv;
+    for (const auto& a : argv_t) {
+      auto v = a.Evaluate(scope);
+      if (!v) return std::unexpected(v.error());
+      argv.push_back(v->ToText());
+    }
+    auto r = RunCapturedCommand(argv, "/", kSlotCommandTimeoutUs, 64 * 1024);
+    if (!r) return std::unexpected(r.error());
+    if (r->exit_code != 0) {
+      return sluice::Fail(ErrorCode::kIo, "{} {} exited with {}: {}", what, Join(argv, " "),
+                  r->exit_code, std::string(Trim(r->out)));
+    }
+    return {};
+  }
+
+  Status Healthy(const SlotSpec& slot) {
+    if (!slot.health_url.empty()) {
+      HttpAnswer a = HttpGet(slot.health_url, 1000);
+      if (a.status >= 200 && a.status < 300) return {};
+      return sluice::Fail(ErrorCode::kIo, "{} answered {}", slot.health_url,
+                  a.error.empty() ? std::to_string(a.status) : a.error);
+    }
+    return RunSlotCommand(slot, slot.health_command, "health");
+  }
+
+  // --- The row, the log and small helpers.
+  RolloutRow Row(const std::string& phase, const std::string& message) const {
+    RolloutRow r;
+    r.run_id = req_.run_id;
+    r.task = req_.task;
+    r.environment = spec_.name;
+    r.phase = phase;
+    r.message = message;
+    r.step = st_.step;
+    r.data = st_.ToValue().ToJson();
+    r.started_us = started_us_;
+    r.updated_us = env_.clock().NowUs();
+    return r;
+  }
+
+  void Save(const std::string& phase, const std::string& message) {
+    if (auto s = store_.PutRollout(Row(phase, message), false); !s) {
+      Log("cannot store the rollout's state: {}", s.error().message);
+    }
+  }
+  void SetPhase(const std::string& phase, const std::string& message) { Save(phase, message); }
+
+  AuditRecord Audit(const std::string& action, const std::string& run, const std::string& task,
+                    const std::string& what) const {
+    AuditRecord a;
+    a.time_us = env_.clock().NowUs();
+    a.actor = "sluice";
+    a.action = action;
+    a.run_id = run;
+    a.subject = task;
+    a.details = Value(ValueMap{{Value("environment"), Value(spec_.name)},
+                               {Value("what"), Value(what)}}).ToJson();
+    return a;
+  }
+
+  // Who put the model in: whoever gave the promote, else the environment's approvers, else
+  // the run's submitter.
+  std::string PromotedBy() {
+    if (!promoted_by_.empty()) return promoted_by_;
+    std::vector<std::string> approvers;
+    if (auto votes = store_.ListVotes(req_.run_id, req_.task)) {
+      for (const auto& v : *votes) {
+        if (v.approve) approvers.push_back(v.user);
+      }
+    }
+    if (!approvers.empty()) return Join(approvers, ", ");
+    auto who = store_.RunSubmitter(req_.run_id);
+    return who && !who->empty() ? *who : std::string("sluice");
+  }
+
+  static std::string Short(const std::string& digest) {
+    return "sha256:" + digest.substr(0, std::min<size_t>(12, digest.size()));
+  }
+  static std::string WeightText(const std::vector<SlotWeight>& split) {
+    std::vector<std::string> parts;
+    for (const auto& w : split) parts.push_back(fmt::format("{}={}", w.slot, w.weight));
+    return Join(parts, " ");
+  }
+
+  template <typename... Args>
+  void Log(fmt::format_string<Args...> f, Args&&... args) {
+    std::printf("%s rollout %s: %s\n", FormatTimestampMs(env_.clock().NowUs() / 1000).c_str(),
+                spec_.name.c_str(), fmt::format(f, std::forward<Args>(args)...).c_str());
+    std::fflush(stdout);
+  }
+
+  int64_t Now() { return env_.clock().NowUs(); }
+  static void Sleep(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+  Env& env_;
+  Store& store_;
+  std::shared_ptr<const EnvironmentsSpec> envs_;
+  const EnvironmentSpec& spec_;
+  DeployRequest req_;
+  std::unique_ptr<Router> router_;
+  bool canary_ = true;
+  Value strategy_;
+  DeployState st_;
+  int64_t started_us_ = 0;
+  bool aborted_ = false, promoted_ = false;
+  std::string abort_why_, promoted_by_;
+  std::unique_ptr<DeployAnalysis> background_;
+};
+
+}  // namespace
+
+int RolloutExecMain(Env& env, const std::string& spec_json) {
+  auto req = ParseRequest(env, spec_json);
+  if (!req) return Report(req.error());
+  auto envs = LoadEnvironments(env.files(), req->state_dir);
+  if (!envs) return Report(envs.error());
+  const EnvironmentSpec* spec = (*envs)->Find(req->environment);
+  if (!spec) {
+    return Report(Error(ErrorCode::kInvalidInput, fmt::format(
+        "environment {} is no longer declared in {}/environments", Quote(req->environment),
+        req->state_dir)));
+  }
+  GlobalOptions g;
+  g.state_dir = req->state_dir;
+  g.store = req->store;
+  auto store = OpenStore(env, g, false);
+  if (!store) return Report(store.error());
+  Rollout rollout(env, **store, *envs, *spec, std::move(*req));
+  return rollout.Run();
+}
+
+}  // namespace sluice

@@ -1,0 +1,208 @@
+// nginx and command routers (deploy_router.h).
+//
+// nginx: Sluice owns one file the main configuration includes in `http {}`: the environment's
+// upstream block with each slot's weight (a slot with none is left out: nginx refuses weight=0)
+// and the generation in a map, which the configuration answers at the live URL. A new split is
+// written beside the file, moved into place, checked with the environment's `nginx -t`
+// (restoring the old file when it fails, so that a broken split never reaches a reload), and
+// signalled to the master with SIGHUP; a failed reload is silent in nginx, so the rollout waits
+// until the live URL answers the new generation. Measured here: live ~120-150 ms after the
+// signal (../shared/research/canary-stack.md).
+#include "rollout/deploy_router.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/strings.h"
+#include "common/value.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kCommandTimeoutUs = 30'000'000;
+
+std::string Tail(const std::string& text) {
+  std::string t(Trim(text));
+  return t.size() > 300 ? t.substr(t.size() - 300) : t;
+}
+
+// Runs a hook: fails with its output when it does not exit 0.
+Status RunHook(const std::vector<std::string>& argv, std::string_view what) {
+  auto r = RunCapturedCommand(argv, "/", kCommandTimeoutUs, 64 * 1024);
+  if (!r) return std::unexpected(r.error());
+  if (r->exit_code == 0) return {};
+  return Fail(ErrorCode::kIo, "{} ({}) {}: {}", what, Join(argv, " "),
+              r->timed_out ? "timed out" : r->exit_code >= 0
+                                               ? fmt::format("exited with {}", r->exit_code)
+                                               : fmt::format("was killed by signal {}", r->signal),
+              Tail(r->out));
+}
+
+class NginxRouter : public Router {
+ public:
+  NginxRouter(const EnvironmentSpec& env) : env_(env), spec_(env.router) {}
+
+  Status Apply(const std::vector<SlotWeight>& weights, int64_t generation) override {
+    std::string text = fmt::format("# written by sluice: environment {}, generation {}\n"
+                                   "upstream {} {{\n", env_.name, generation, spec_.upstream);
+    for (const auto& w : weights) {
+      if (w.weight > 0) text += fmt::format("    server {} weight={};\n", w.address, w.weight);
+    }
+    text += fmt::format("}}\nmap $host $sluice_generation {{ default \"{}\"; }}\n", generation);
+    SLUICE_TRY_STATUS(Install(text));
+    SLUICE_TRY_STATUS(Reload());
+    return AwaitLive(generation);
+  }
+
+ private:
+  Status Install(const std::string& text) {
+    const std::string& file = spec_.file;
+    const std::string next = file + ".next", previous = file + ".previous";
+    SLUICE_TRY_STATUS(WriteWhole(next, text));
+    const bool had = ::access(file.c_str(), F_OK) == 0;
+    if (had && ::link(file.c_str(), previous.c_str()) != 0 && errno == EEXIST) {
+      ::unlink(previous.c_str());
+      (void)::link(file.c_str(), previous.c_str());
+    }
+    if (::rename(next.c_str(), file.c_str()) != 0) {
+      return Fail(ErrorCode::kIo, "cannot move {} into place: {}", next, strerror(errno));
+    }
+    if (auto checked = RunHook(spec_.test, "the nginx configuration check"); !checked) {
+      if (had) (void)::rename(previous.c_str(), file.c_str());
+      return checked;
+    }
+    ::unlink(previous.c_str());
+    return {};
+  }
+
+  static Status WriteWhole(const std::string& path, const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return Fail(ErrorCode::kIo, "cannot write {}: {}", path, strerror(errno));
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
+                    std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    std::fclose(f);
+    if (!ok) return Fail(ErrorCode::kIo, "cannot write {}: {}", path, strerror(errno));
+    return {};
+  }
+
+  Status Reload() {
+    FILE* f = std::fopen(spec_.pid_file.c_str(), "r");
+    long pid = 0;
+    if (f) {
+      if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+      std::fclose(f);
+    }
+    if (pid <= 1) {
+      return Fail(ErrorCode::kIo, "nginx is not running: no pid in {}", spec_.pid_file);
+    }
+    if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+      return Fail(ErrorCode::kIo, "cannot signal nginx (pid {} of {}): {}", pid,
+                  spec_.pid_file, strerror(errno));
+    }
+    return {};
+  }
+
+  Status AwaitLive(int64_t generation) {
+    const std::string want = std::to_string(generation);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(spec_.live_timeout_ms);
+    HttpAnswer last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      last = HttpGet(spec_.live_url, 1000);
+      if (last.status == 200 && Trim(last.body) == want) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Fail(ErrorCode::kIo, "nginx did not serve generation {} within {} ({} answered "
+                "{}): see nginx's error log", want, FormatDurationMs(spec_.live_timeout_ms),
+                spec_.live_url, last.error.empty() ? Quote(Trim(last.body)) : last.error);
+  }
+
+  const EnvironmentSpec& env_;
+  const RouterSpec& spec_;
+};
+
+class CommandRouter : public Router {
+ public:
+  CommandRouter(const EnvironmentSpec& env) : env_(env), spec_(env.router) {}
+
+  Status Apply(const std::vector<SlotWeight>& weights, int64_t generation) override {
+    const std::string json = WeightsJson(env_.name, generation, weights);
+    std::vector<std::string> apply = spec_.apply;
+    apply.push_back(json);
+    SLUICE_TRY_STATUS(RunHook(apply, "the router's apply hook"));
+    if (spec_.live.empty()) return {};
+    std::vector<std::string> live = spec_.live;
+    live.push_back(json);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(spec_.live_timeout_ms);
+    Status last;
+    while (true) {
+      last = RunHook(live, "the router's live hook");
+      if (last || std::chrono::steady_clock::now() >= deadline) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+ private:
+  const EnvironmentSpec& env_;
+  const RouterSpec& spec_;
+};
+
+}  // namespace
+
+std::string WeightsJson(const std::string& environment, int64_t generation,
+                        const std::vector<SlotWeight>& weights) {
+  ValueList list;
+  for (const auto& w : weights) {
+    list.push_back(Value(ValueMap{{Value("slot"), Value(w.slot)},
+                                  {Value("address"), Value(w.address)},
+                                  {Value("weight"), Value(int64_t{w.weight})}}));
+  }
+  return Value(ValueMap{{Value("environment"), Value(environment)},
+                        {Value("generation"), Value(generation)},
+                        {Value("weights"), Value(std::move(list))}})
+      .ToJson();
+}
+
+HttpAnswer HttpGet(const std::string& url, int64_t timeout_ms) {
+  HttpAnswer out;
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    out.error = "not a URL: " + url;
+    return out;
+  }
+  const size_t slash = url.find('/', scheme_end + 3);
+  const std::string base = slash == std::string::npos ? url : url.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
+  httplib::Client client(base);
+  const time_t s = timeout_ms / 1000;
+  const time_t us = (timeout_ms % 1000) * 1000;
+  client.set_connection_timeout(s, us);
+  client.set_read_timeout(s, us);
+  client.set_write_timeout(s, us);
+  auto r = client.Get(path);
+  if (!r) {
+    out.error = "no answer: " + httplib::to_string(r.error());
+    return out;
+  }
+  out.status = r->status;
+  out.body = r->body;
+  return out;
+}
+
+std::unique_ptr<Router> MakeRouter(const EnvironmentSpec& spec) {
+  if (spec.router.kind == RouterSpec::Kind::kNginx) return std::make_unique<NginxRouter>(spec);
+  return std::make_unique<CommandRouter>(spec);
+}
+
+}  // namespace sluice
