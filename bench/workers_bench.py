@@ -11,8 +11,10 @@ prints the wall time and tasks/s of each: the cost of the split, side by side.
   --chain      the tasks form a chain: the time per task is one task's end to the next start
   --latency    a chain of one-process tasks that print their start time (ns); prints the
                p50/p99 of ready -> process start on an idle worker (ready = the attempt's
-               start event in the store; SQLite only)
-  --workers W  (default 2)   --slots S  (default 4)   --pg   --worker-only
+               start event in the store), and the p50 of its three parts: the engine's queueing,
+               the server's grant, the worker's spawn (from the work row's times)
+  --store sqlite|postgresql  (default sqlite; --pg is the same as --store postgresql)
+  --workers W  (default 2)   --slots S  (default 4)   --worker-only
 
 Usage: bench/workers_bench.py build/sluice [N] [options]
 """
@@ -24,8 +26,11 @@ FLAGS = sys.argv[2:]
 CHAIN = "--chain" in FLAGS or "--latency" in FLAGS
 NOOP = "--noop" in FLAGS
 LATENCY = "--latency" in FLAGS
-PG = "--pg" in FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def opt_text(name, default):
+    return FLAGS[FLAGS.index(name) + 1] if name in FLAGS else default
 
 
 def opt(name, default):
@@ -33,6 +38,8 @@ def opt(name, default):
 
 
 WORKERS, SLOTS = opt("--workers", 2), opt("--slots", 4)
+PG = "--pg" in FLAGS or opt_text("--store", "sqlite") == "postgresql"
+LEASE_US = 30_000_000  # the server's default --lease-time
 
 
 def body(i, executor):
@@ -88,23 +95,36 @@ def main():
         status = st
         return time.time() - start, status, rid
 
+    def rows(sql):  # the store's rows for `sql` (its only parameter, the run id, inlined)
+        if not PG:
+            return sqlite3.connect(os.path.join(state, "sluice.db")).execute(sql).fetchall()
+        out = subprocess.run(["psql", "-At", "-F", "\t", store, "-c", sql], check=True,
+                             capture_output=True, text=True).stdout
+        return [tuple(int(f) if f.lstrip("-").isdigit() else f for f in line.split("\t"))
+                for line in out.splitlines() if line]
+
     def latencies(rid):
-        db = sqlite3.connect(os.path.join(state, "sluice.db"))
         ready = {}
-        for table in ("events_v2", "events"):
-            try:
-                for task, t in db.execute(f"SELECT task, time_us FROM {table} WHERE run_id=? AND "
-                                          "kind='attempt.started'", (rid,)):
-                    ready.setdefault(task, t)
-            except sqlite3.OperationalError:
-                continue
-        out = []
+        for task, t in rows(f"SELECT task, time_us FROM events WHERE run_id='{rid}' AND "
+                            "kind='attempt.started'"):
+            ready.setdefault(task, t)
+        # The work row says when the engine queued the attempt (created_us) and when a worker
+        # was granted it (its lease's expiry less the lease time; a chain's attempts end before
+        # their first heartbeat renews it): the path split in three.
+        work = {task: (created, expires - LEASE_US) for task, created, expires in rows(
+            f"SELECT task, created_us, lease_expires_us FROM work WHERE run_id='{rid}'")}
+        out, parts = [], []
         for task, t in ready.items():
             for i in range(WORKERS):
                 log = os.path.join(d, f"w{i}", "runs", rid, "tasks", f"{task}@1.stdout.log")
                 if os.path.exists(log):
-                    out.append((int(open(log).read().strip()) // 1000 - t) / 1000)
-        return sorted(out)
+                    started = int(open(log).read().strip()) // 1000
+                    out.append((started - t) / 1000)
+                    if task in work:
+                        queued, granted = work[task]
+                        parts.append(((queued - t) / 1000, (granted - queued) / 1000,
+                                      (started - granted) / 1000))
+        return sorted(out), parts
 
     try:
         for executor in ("worker",) if "--worker-only" in FLAGS or LATENCY else ("worker", "local"):
@@ -114,10 +134,16 @@ def main():
                   f"{WORKERS} workers x {SLOTS} slots, {'PostgreSQL' if PG else 'SQLite'}: "
                   f"{took:.2f} s, {N / took:.0f} tasks/s, {took / N * 1000:.2f} ms/task ({status})")
             if LATENCY:
-                lat = latencies(rid)
+                lat, parts = latencies(rid)
+                pct = lambda xs, q: sorted(xs)[min(len(xs) - 1, len(xs) * q // 100)]
                 if lat:
                     print(f"ready -> start on an idle worker over {len(lat)} attempts: p50 "
-                          f"{lat[len(lat) // 2]:.2f} ms, p99 {lat[min(len(lat) - 1, len(lat) * 99 // 100)]:.2f} ms")
+                          f"{pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms")
+                if parts:
+                    names = ("ready -> queued (engine)", "queued -> granted (server)",
+                             "granted -> process start (worker)")
+                    print("  " + "; ".join(f"{n}: p50 {pct([p[k] for p in parts], 50):.2f} ms"
+                                           for k, n in enumerate(names)))
     finally:
         for w in workers:
             w.terminate()

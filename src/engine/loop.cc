@@ -31,10 +31,13 @@ Result<RunSummary> RunLoop::Run() {
     decider_.Advance(now_, orders);
     // One commit a turn. It must precede the submits (write-ahead); the submits' own records
     // (handles) ride with the next turn's commit. What the sink publishes later is published
-    // after the submits, off the path from one task's end to the next one's start.
+    // after the submits, off the path from one task's end to the next one's start; so is
+    // telling the executor that the ends it returned are committed, which costs a store
+    // transaction when attempts run on workers (their rows marked collected): a crash between
+    // the two only makes the next engine read those ends again and drop them.
     if (auto st = rec_.Commit(); !st) return Abandon(st.error());
-    executor_.Recorded();  // the ends it returned are committed
     Submit(orders.start);
+    executor_.Recorded();
     Stop(orders.stop);
     if (auto st = rec_.PublishIfDue(clock_.NowUs()); !st) return Abandon(st.error());
     now_ = clock_.NowUs();

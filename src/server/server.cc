@@ -3,15 +3,19 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -97,6 +101,41 @@ class ThreadPerConnection : public httplib::TaskQueue {
   std::condition_variable cv_;
 };
 
+// Requests one kept-alive connection serves before the server closes it (the library's default,
+// 5, made a worker connect anew every other task).
+constexpr size_t kKeepAliveMaxRequests = 100'000;
+
+// How much nicer (setpriority) a connection's thread runs while it sends a streamed answer:
+// streams are bulk work, and under load their threads (50 streams of a 10,000-task run's
+// events) took the cores the short requests needed (bench/api_load.py). A nicer thread still
+// gets its share of an idle or lightly loaded machine.
+constexpr int kStreamNice = 10;
+
+// Lowers the calling thread's priority by kStreamNice for its life, and puts it back when
+// destroyed, so that the connection's next requests run as before. Putting it back needs
+// privilege (root, CAP_SYS_NICE or RLIMIT_NICE); without it the thread stays nicer for the rest
+// of its connection, which a stream's client rarely reuses. Linux applies the nice value of
+// PRIO_PROCESS with a thread id to that thread alone.
+class NicerThread {
+ public:
+  NicerThread() : tid_(gettid()) {
+    errno = 0;
+    const int now = getpriority(PRIO_PROCESS, tid_);
+    if (errno == 0 && setpriority(PRIO_PROCESS, tid_, std::min(19, now + kStreamNice)) == 0) {
+      before_ = now;
+    }
+  }
+  ~NicerThread() {
+    if (before_) (void)setpriority(PRIO_PROCESS, tid_, *before_);
+  }
+  NicerThread(const NicerThread&) = delete;
+  NicerThread& operator=(const NicerThread&) = delete;
+
+ private:
+  const pid_t tid_;
+  std::optional<int> before_;
+};
+
 // Per request, on the thread that serves it: the route pattern metrics count it under.
 thread_local std::string t_route;
 
@@ -128,6 +167,11 @@ class HttpEdge {
     svr.new_task_queue = [n = o_.max_connections] { return new ThreadPerConnection(n); };
     svr.set_payload_max_length(o_.max_body_bytes);
     svr.set_keep_alive_timeout(o_.idle_timeout_s);
+    // The library's default closes a kept-alive connection after its 5th request: a worker
+    // (three requests a task: logs, ends, lease) then connected anew every other task, and the
+    // new connection's thread was started on the path of a lease; a connection is instead kept
+    // until it idles out (each holds a thread either way).
+    svr.set_keep_alive_max_count(kKeepAliveMaxRequests);
     svr.set_tcp_nodelay(true);  // headers and body are two writes: no 40 ms Nagle wait between
     svr.set_read_timeout(o_.idle_timeout_s, 0);
     svr.set_write_timeout(o_.idle_timeout_s, 0);
@@ -190,9 +234,13 @@ class HttpEdge {
     metrics_.StreamOpened();
     res.status = r.status;
     for (const auto& [k, v] : r.headers) res.set_header(k, v);
+    // Made on the connection's thread by the first call of the provider, ended by the
+    // releaser (on the same thread, once the answer ends).
+    auto nicer = std::make_shared<std::unique_ptr<NicerThread>>();
     res.set_chunked_content_provider(
         r.content_type,
-        [this, body = std::move(r.stream)](size_t, httplib::DataSink& sink) {
+        [this, nicer, body = std::move(r.stream)](size_t, httplib::DataSink& sink) {
+          if (!*nicer) *nicer = std::make_unique<NicerThread>();
           ChunkSink out(sink);
           // A stream holds a store handle only during a step, never while it waits between
           // them.
@@ -206,7 +254,8 @@ class HttpEdge {
           return true;
         },
         // Called once the answer ends, however it ends (or is never sent).
-        [this](bool) {
+        [this, nicer](bool) {
+          nicer->reset();
           --open_streams_;
           metrics_.StreamClosed();
         });
