@@ -102,5 +102,9 @@ service server-notifications /usr/bin/python3 tests/server/notifications_test.py
 service server-triggers /usr/bin/python3 tests/server/triggers_test.py "$build/sluice"  # webhook triggers
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
+# issue 14: the rollout stack (nginx, Prometheus, model servers) on its own, then Sluice's
+# deploy tasks on it; each suite starts one stack and stops it.
+service rollout-stack /usr/bin/python3 tests/rollouts/stack_selftest.py "$build/sluice"
+service e2e-rollouts /usr/bin/python3 tests/e2e/rollouts.py "$build/sluice"
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -32,6 +32,7 @@ namespace {
 
 constexpr int64_t kTickMs = 100;
 constexpr int64_t kSlotCommandTimeoutUs = 60'000'000;
+constexpr size_t kTimelineMax = 1000;
 
 // What the engine passed (attempt_deploy.cc) and the attempt's identity from its environment.
 struct DeployRequest {
@@ -120,6 +121,9 @@ struct DeployState {
   int64_t generation = 0;     // the router's last split
   int64_t seen_command = 0;
   int64_t released_us = 0;
+  // What happened when, for the report: {"us", "kind" (weight, analysis, pause, promote,
+  // abort, release), "weight", "message"}, at most kTimelineMax (a rollout has few steps).
+  ValueList timeline;
 
   Value ToValue() const {
     return Value(ValueMap{
@@ -131,7 +135,7 @@ struct DeployState {
         {Value("canarySlot"), Value(canary_slot)}, {Value("digest"), Value(digest)},
         {Value("version"), Value(version)}, {Value("weight"), Value(int64_t{weight})},
         {Value("generation"), Value(generation)}, {Value("seenCommand"), Value(seen_command)},
-        {Value("releasedUs"), Value(released_us)}});
+        {Value("releasedUs"), Value(released_us)}, {Value("timeline"), Value(timeline)}});
   }
   static DeployState From(const Value& v) {
     DeployState s;
@@ -150,6 +154,8 @@ struct DeployState {
     s.generation = IntOf(v, "generation");
     s.seen_command = IntOf(v, "seenCommand");
     s.released_us = IntOf(v, "releasedUs");
+    const Value* t = v.is_map() ? v.Find("timeline") : nullptr;
+    if (t && t->is_list()) s.timeline = t->as_list();
     return s;
   }
 };
@@ -471,6 +477,7 @@ class Rollout {
     while (true) {
       (*run)->Tick(Now());
       const AnalysisVerdict v = (*run)->verdict();
+      if (v.phase != "Running") Mark("analysis", fmt::format("{}: {} {}", label, v.phase, v.reason));
       if (v.phase == "Successful") return std::nullopt;
       if (v.phase == "Failed" || v.phase == "Error") {
         return Abort(kDeployExitAnalysisFailed, fmt::format("analysis {} {}: {}", label,
@@ -502,6 +509,7 @@ class Rollout {
   Step PauseForPromote(const std::string& what, const std::string& message) {
     st_.pause = what;
     promoted_ = false;
+    Mark("pause", message);
     Save("Paused", message);
     while (!promoted_ || st_.manual_pause) {
       if (Step s = Tick()) return s;
@@ -509,6 +517,7 @@ class Rollout {
       Sleep(kTickMs);
     }
     st_.pause.clear();
+    Mark("promote", fmt::format("promoted by {}", promoted_by_));
     Save("Progressing", fmt::format("promoted by {}", promoted_by_));
     return std::nullopt;
   }
@@ -560,6 +569,7 @@ class Rollout {
     }
     st_.generation = generation;
     st_.weight = weight;
+    Mark("weight", fmt::format("{} takes {} % (generation {})", st_.canary_slot, weight, generation));
     Log("weights {} (generation {}) live after {} ms", WeightText(split), generation,
         (Now() - t0) / 1000);
     Save("Progressing", fmt::format("{} takes {} %", st_.canary_slot, weight));
@@ -582,6 +592,7 @@ class Rollout {
     if (auto s = store_.RecordRelease(r, std::move(a)); !s) return Stop{1, s.error().message};
     st_.released_us = r.since_us;
     st_.stage = "scaledown";
+    Mark("release", fmt::format("{} released by {}", st_.version, r.actor));
     Save("Progressing", fmt::format("{} is released in {}", st_.version, spec_.name));
     return std::nullopt;
   }
@@ -615,6 +626,7 @@ class Rollout {
       }
       Log("all traffic back on {} {} ms after the decision", st_.stable_slot, (Now() - t0) / 1000);
     }
+    Mark("abort", why);
     SetPhase("Degraded", why);
     const int64_t delay = IntOf(strategy_, "abortScaleDownDelayMs");
     Sleep(delay);
@@ -677,6 +689,14 @@ class Rollout {
     r.started_us = started_us_;
     r.updated_us = env_.clock().NowUs();
     return r;
+  }
+
+  // A point of the report's timeline, stored with the next Save.
+  void Mark(const char* kind, const std::string& message) {
+    if (st_.timeline.size() >= kTimelineMax) return;
+    st_.timeline.push_back(Value(ValueMap{{Value("us"), Value(Now())}, {Value("kind"), Value(kind)},
+                                          {Value("weight"), Value(int64_t{st_.weight})},
+                                          {Value("message"), Value(message)}}));
   }
 
   void Save(const std::string& phase, const std::string& message) {
