@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Takes the ML example's model through dev, staging and prod on a real stack (README.md):
 # nginx and Prometheus from Debian's packages and the project's model servers, all on loopback
-# in a temporary folder, brought down on exit. Two releases: v1 (C=0.1) is each environment's
+# in a temporary folder, brought down on exit. Three releases: v1 (C=0.1) is each environment's
 # first model; v2 (C=1.0) goes through a canary in staging judged by Prometheus, then a
-# blue/green switch in prod once approved. Needs nginx-light, prometheus, python3-sklearn
-# (scripts/deps.sh test demo). About 50 s.
+# blue/green switch in prod once approved; v3 (C=10) is approved too early, refused by prod's
+# soak rule, and retried. Needs nginx-light, prometheus, python3-sklearn
+# (scripts/deps.sh test demo). About 55 s.
 #
 #   examples/model-rollout/try-it.sh             # with build/sluice
 #   SLUICE=/path/to/sluice examples/model-rollout/try-it.sh
@@ -40,7 +41,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '\n### %s\n' "$*"; }
-sl() { printf '$ sluice %s\n' "$*"; "$SLUICE" "$@"; }
+sl() {  # echoes the command (quoting arguments with spaces), then runs it
+  printf '$ sluice'
+  for a in "$@"; do case $a in *' '*) printf ' "%s"' "$a" ;; *) printf ' %s' "$a" ;; esac; done
+  echo
+  "$SLUICE" "$@"
+}
 # JSON of a sluice command, one value picked by a Python expression over it (`d`).
 pick() { local expr=$1; shift; "$SLUICE" "$@" -o json | python3 -c "import json,sys; d=json.load(sys.stdin); print($expr)"; }
 wait_for() {  # DESCRIPTION SECONDS COMMAND...: until COMMAND succeeds
@@ -102,6 +108,26 @@ sleep 5
 sl rollout status "$RUN2" deploy-staging
 approve_prod "$RUN2"
 finish_run run2
+
+say "release v3 (C=10): approved before its staging soak, so prod refuses it"
+start_run run3 v3 10
+RUN3=$(run_id run3)
+wait_for "deploy-prod's approval request" 60 awaits_approval "$RUN3"
+sl approve "$RUN3" deploy-prod --comment "too soon"
+if wait "$(cat "$WORK/run3.pid")"; then echo "try-it: v3 should have been refused" >&2; exit 1; fi
+rm "$WORK/run3.pid"
+sl status "$RUN3" | sed -n '1,2p;5,10p'
+sl rollout status "$RUN3" deploy-prod
+sleep 5  # the soak
+echo "(5 s later)"
+"$SLUICE" rollout retry "$RUN3" deploy-prod >"$WORK/retry.out" 2>"$WORK/run3-retry.log" &
+echo $! >"$WORK/retry.pid"
+printf '$ sluice rollout retry %s deploy-prod\n' "$RUN3"
+approve_again() { awaits_approval "$RUN3" && sl approve "$RUN3" deploy-prod --comment "soaked now"; }
+wait_for "the retry to end or to ask for approval again" 60 bash -c "! kill -0 $(cat "$WORK/retry.pid") 2>/dev/null || [ \"\$($SLUICE approvals -o json)\" != '[]' ]"
+approve_again || true
+wait "$(cat "$WORK/retry.pid")"; echo "retry: exit $?"; rm "$WORK/retry.pid"
+cat "$WORK/run3-retry.log"
 kill "$LOADGEN" 2>/dev/null; wait "$LOADGEN" 2>/dev/null || true; LOADGEN=""
 
 say "what happened"
