@@ -108,7 +108,7 @@ def main(args):
                        command_router(stack_dir, "prod"),
                        "  promotion:\n"
                        "    after: staging            # released to staging first...\n"
-                       "    soak: 5s                  # ...and served there this long\n"
+                       "    soak: 8s                  # ...and served there this long (try-it.sh: SOAK)\n"
                        "    approval:\n"
                        f"      approvers: [{approver}]\n"
                        "      # The example runs and approves as one account; in a team, keep\n"
