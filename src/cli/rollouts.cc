@@ -22,7 +22,8 @@ Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
   ValueList list;
   for (const auto& m : ms) {
     auto value = ParseJson(m.value);
-    list.push_back(Value(ValueMap{{"seq", Value(m.seq)}, {"analysis", Value(m.analysis)},
+    list.push_back(Value(ValueMap{{"seq", Value(m.seq)}, {"epoch", Value(int64_t{m.epoch})},
+                                  {"analysis", Value(m.analysis)},
                                   {"template", Value(m.template_name)}, {"metric", Value(m.metric)},
                                   {"phase", Value(m.phase)},
                                   {"value", value ? *value : Value(m.value)},

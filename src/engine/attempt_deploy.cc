@@ -7,6 +7,7 @@
 
 #include "common/strings.h"
 #include "engine/attempt.h"
+#include "env/env.h"
 
 namespace sluice {
 
@@ -28,8 +29,17 @@ std::optional<std::string> ResolveDeploy(const DeploySpec& d, const InstanceScop
     if (!v) return fmt::format("deploy.args.{}: {}", name, v.error().message);
     args.emplace_back(name, Value(v->ToText()));
   }
+  // A relative path is the pipeline file's folder's, as a reader of the pipeline expects (the
+  // rollout process runs in its attempt's folder).
+  std::string path = model->ToText();
+  if (!path.empty() && path[0] != '/' && d.loc.file) {
+    const std::string& file = *d.loc.file;
+    const size_t slash = file.rfind('/');
+    path = (slash == std::string::npos ? std::string(".") : file.substr(0, slash)) + "/" + path;
+    if (ctx.files) path = ctx.files->Absolute(path);
+  }
   ValueMap spec{{"environment", Value(d.environment)},
-                {"model", Value(model->ToText())},
+                {"model", Value(path)},
                 {"version", Value(version)},
                 {"args", Value(std::move(args))},
                 {"strategy", d.strategy},

@@ -1,4 +1,4 @@
-// The run of an analysis (docs/analysis.md): the metrics of one or more AnalysisTemplates,
+// The run of an analysis (docs/rollouts.md, "kind: AnalysisTemplate"): the metrics of one or more AnalysisTemplates,
 // measured on their schedule and assessed with Argo Rollouts' rules, into one outcome a rollout
 // acts on: Successful continues, Failed and Error abort, Inconclusive pauses for a person.
 //

@@ -11,6 +11,8 @@
 // other processes, and the events of a run have one writer).
 #include "rollout/deploy_exec.h"
 
+#include <stdlib.h>
+
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -120,6 +122,7 @@ struct DeployState {
   int weight = 0;             // the candidate's share of requests, in percent
   int64_t generation = 0;     // the router's last split
   int64_t seen_command = 0;
+  int epoch = 0;  // the attempt that began this run of the rollout (measurements are its own)
   int64_t released_us = 0;
   // What happened when, for the report: {"us", "kind" (weight, analysis, pause, promote,
   // abort, release), "weight", "message"}, at most kTimelineMax (a rollout has few steps).
@@ -135,6 +138,7 @@ struct DeployState {
         {Value("canarySlot"), Value(canary_slot)}, {Value("digest"), Value(digest)},
         {Value("version"), Value(version)}, {Value("weight"), Value(int64_t{weight})},
         {Value("generation"), Value(generation)}, {Value("seenCommand"), Value(seen_command)},
+        {Value("epoch"), Value(int64_t{epoch})},
         {Value("releasedUs"), Value(released_us)}, {Value("timeline"), Value(timeline)}});
   }
   static DeployState From(const Value& v) {
@@ -153,6 +157,7 @@ struct DeployState {
     s.weight = static_cast<int>(IntOf(v, "weight"));
     s.generation = IntOf(v, "generation");
     s.seen_command = IntOf(v, "seenCommand");
+    s.epoch = static_cast<int>(IntOf(v, "epoch"));
     s.released_us = IntOf(v, "releasedUs");
     const Value* t = v.is_map() ? v.Find("timeline") : nullptr;
     if (t && t->is_list()) s.timeline = t->as_list();
@@ -187,7 +192,11 @@ class Rollout {
       started_us_ = (*row)->started_us;
       Log("resumed at stage {} step {} (generation {})", st_.stage, st_.step, st_.generation);
     } else {
+      // A new run of the rollout (the first, or a retry of one that ended): what the last one
+      // was told and measured is not this one's.
       started_us_ = Now();
+      st_.epoch = req_.attempt;
+      if (*row) st_.seen_command = (*row)->command_seq;
     }
     Step s = Drive();
     const Stop stop = s ? *s : Stop{};
@@ -449,11 +458,12 @@ class Rollout {
     base.run_id = req_.run_id;
     base.task = req_.task;
     base.analysis = label;
+    base.epoch = st_.epoch;
     auto stored = store_.Measurements(req_.run_id, req_.task);
     if (!stored) return std::unexpected(stored.error());
     std::vector<MeasurementRow> earlier;
     for (auto& m : *stored) {
-      if (m.analysis == label) earlier.push_back(std::move(m));
+      if (m.analysis == label && m.epoch == st_.epoch) earlier.push_back(std::move(m));
     }
     return DeployAnalysis::Start(env_, *envs_, names, Value(std::move(args)), earlier,
                                  [this, base](const MeasurementRow& m) {
@@ -461,6 +471,7 @@ class Rollout {
                                    row.run_id = base.run_id;
                                    row.task = base.task;
                                    row.analysis = base.analysis;
+                                   row.epoch = base.epoch;
                                    if (auto s = store_.AddMeasurement(row); !s) {
                                      Log("cannot store a measurement: {}", s.error().message);
                                    }
@@ -773,6 +784,12 @@ class Rollout {
 int RolloutExecMain(Env& env, const std::string& spec_json) {
   auto req = ParseRequest(env, spec_json);
   if (!req) return Report(req.error());
+  // The model servers the slots' commands start outlive this attempt by design: they must not
+  // carry its marks, or the engine that adopts a lost attempt would stop them as its leftovers
+  // (local_executor_adopt.cc).
+  for (const char* mark : {"SLUICE_RUN_ID", "SLUICE_TASK", "SLUICE_ATTEMPT", "SLUICE_ATTEMPT_DIR"}) {
+    ::unsetenv(mark);
+  }
   auto envs = LoadEnvironments(env.files(), req->state_dir);
   if (!envs) return Report(envs.error());
   const EnvironmentSpec* spec = (*envs)->Find(req->environment);

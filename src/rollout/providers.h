@@ -30,7 +30,7 @@ Result<HttpAnswer> HttpRequest(const std::string& method, const std::string& url
 
 // Prometheus's answer to an instant query as `result`: a vector is a list of numbers (in the
 // answer's order), a scalar a number, a string a string. An empty vector, NaN, +Inf and -Inf
-// fail as "no data" (docs/analysis.md), as do an answer with status "error" and a range vector.
+// fail as "no data" (docs/rollouts.md, "kind: AnalysisTemplate"), as do an answer with status "error" and a range vector.
 Result<Value> PrometheusResult(std::string_view body);
 
 // The part of `v` that `path` selects; fails ("no data") when a step finds nothing.

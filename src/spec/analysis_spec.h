@@ -1,4 +1,4 @@
-// `kind: AnalysisTemplate` (docs/analysis.md): the metrics a rollout measures to decide whether a
+// `kind: AnalysisTemplate` (docs/rollouts.md, "kind: AnalysisTemplate"): the metrics a rollout measures to decide whether a
 // candidate is healthy, with Argo Rollouts' fields and defaults. Like Environments, templates are
 // central configuration (the state folder's, later the server's), never read from the pipeline
 // being promoted. Reading only: src/rollout/analysis.h runs them.

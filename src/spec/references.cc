@@ -30,6 +30,11 @@ class ReferenceChecker {
       for (const auto& a : pt.component()->body.run) SLUICE_TRY_STATUS(CheckField(pt, a, true));
       for (const auto& [name, field] : pt.component()->env) SLUICE_TRY_STATUS(CheckField(pt, field, true));
     }
+    if (const DeploySpec* d = t.body.deploy()) {  // what it deploys reads upstream outputs
+      SLUICE_TRY_STATUS(CheckField(pt, d->model, false));
+      if (d->version) SLUICE_TRY_STATUS(CheckField(pt, *d->version, false));
+      for (const auto& [name, field] : d->args) SLUICE_TRY_STATUS(CheckField(pt, field, false));
+    }
     in_env_ = true;
     for (const auto& [name, field] : t.env()) {
       auto st = CheckField(pt, field, false);

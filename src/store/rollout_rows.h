@@ -33,6 +33,7 @@ struct MeasurementRow {
   std::string run_id;
   std::string task;
   int64_t seq = 0;        // 1, 2, ... per rollout
+  int epoch = 0;          // the attempt that began this run of the rollout: a retry measures anew
   std::string analysis;   // which analysis of the rollout: "step 2", "background", "prePromotion"
   std::string template_name;
   std::string metric;

@@ -17,7 +17,8 @@ namespace {
   "run_id,task,environment,phase,message,step,data,started_us,updated_us,command,command_seq," \
   "command_by"
 #define MEASUREMENT_COLUMNS \
-  "run_id,task,seq,analysis,template,metric,phase,value,message,started_us,finished_us,dry_run"
+  "run_id,task,seq,epoch,analysis,template,metric,phase,value,message,started_us,finished_us," \
+  "dry_run"
 #define RELEASE_COLUMNS \
   "seq,environment,slot,digest,version,run_id,task,actor,since_us,until_us"
 
@@ -43,15 +44,16 @@ MeasurementRow ReadMeasurement(SqlStmt* st) {
   m.run_id = Text(st, 0);
   m.task = Text(st, 1);
   m.seq = Int(st, 2);
-  m.analysis = Text(st, 3);
-  m.template_name = Text(st, 4);
-  m.metric = Text(st, 5);
-  m.phase = Text(st, 6);
-  m.value = Text(st, 7);
-  m.message = Text(st, 8);
-  m.started_us = Int(st, 9);
-  m.finished_us = Int(st, 10);
-  m.dry_run = Int(st, 11) != 0;
+  m.epoch = static_cast<int>(Int(st, 3));
+  m.analysis = Text(st, 4);
+  m.template_name = Text(st, 5);
+  m.metric = Text(st, 6);
+  m.phase = Text(st, 7);
+  m.value = Text(st, 8);
+  m.message = Text(st, 9);
+  m.started_us = Int(st, 10);
+  m.finished_us = Int(st, 11);
+  m.dry_run = Int(st, 12) != 0;
   return m;
 }
 
@@ -136,9 +138,9 @@ Status Store::AddMeasurement(const MeasurementRow& x) {
   auto& m = *impl_;
   return m.InTransaction([&]() -> Status {
     return m.Run("INSERT INTO measurements(" MEASUREMENT_COLUMNS ") SELECT ?,?,"
-                 "COALESCE(MAX(seq),0)+1,?,?,?,?,?,?,?,?,? FROM measurements WHERE run_id=? AND "
+                 "COALESCE(MAX(seq),0)+1,?,?,?,?,?,?,?,?,?,? FROM measurements WHERE run_id=? AND "
                  "task=?",
-                 x.run_id, x.task, x.analysis, x.template_name, x.metric, x.phase, x.value,
+                 x.run_id, x.task, x.epoch, x.analysis, x.template_name, x.metric, x.phase, x.value,
                  x.message, x.started_us, x.finished_us, int64_t{x.dry_run ? 1 : 0}, x.run_id,
                  x.task);
   });

@@ -129,7 +129,8 @@ CREATE TABLE rollouts (
   PRIMARY KEY (run_id, task));
 CREATE INDEX rollouts_by_environment ON rollouts(environment, phase);
 CREATE TABLE measurements (
-  run_id TEXT NOT NULL, task TEXT NOT NULL, seq INTEGER NOT NULL, analysis TEXT NOT NULL,
+  run_id TEXT NOT NULL, task TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL,
+  analysis TEXT NOT NULL,
   template TEXT NOT NULL, metric TEXT NOT NULL, phase TEXT NOT NULL, value TEXT NOT NULL,
   message TEXT NOT NULL, started_us INTEGER NOT NULL, finished_us INTEGER NOT NULL,
   dry_run INTEGER NOT NULL, PRIMARY KEY (run_id, task, seq));
@@ -306,7 +307,8 @@ CREATE TABLE rollouts (
   PRIMARY KEY (run_id, task));
 CREATE INDEX rollouts_by_environment ON rollouts(environment, phase);
 CREATE TABLE measurements (
-  run_id TEXT NOT NULL, task TEXT NOT NULL, seq INTEGER NOT NULL, analysis TEXT NOT NULL,
+  run_id TEXT NOT NULL, task TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL,
+  analysis TEXT NOT NULL,
   template TEXT NOT NULL, metric TEXT NOT NULL, phase TEXT NOT NULL, value TEXT NOT NULL,
   message TEXT NOT NULL, started_us INTEGER NOT NULL, finished_us INTEGER NOT NULL,
   dry_run INTEGER NOT NULL, PRIMARY KEY (run_id, task, seq));
@@ -453,7 +455,8 @@ CREATE TABLE rollouts (
 CREATE INDEX rollouts_by_environment ON rollouts(environment, phase);
 CREATE TABLE measurements (
   run_id TEXT COLLATE "C" NOT NULL, task TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
-  analysis TEXT NOT NULL, template TEXT NOT NULL, metric TEXT NOT NULL, phase TEXT NOT NULL,
+  epoch BIGINT NOT NULL, analysis TEXT NOT NULL, template TEXT NOT NULL, metric TEXT NOT NULL,
+  phase TEXT NOT NULL,
   value TEXT NOT NULL, message TEXT NOT NULL, started_us BIGINT NOT NULL,
   finished_us BIGINT NOT NULL, dry_run BIGINT NOT NULL, PRIMARY KEY (run_id, task, seq));
 CREATE TABLE releases (
@@ -547,7 +550,8 @@ CREATE TABLE rollouts (
 CREATE INDEX rollouts_by_environment ON rollouts(environment, phase);
 CREATE TABLE measurements (
   run_id TEXT COLLATE "C" NOT NULL, task TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL,
-  analysis TEXT NOT NULL, template TEXT NOT NULL, metric TEXT NOT NULL, phase TEXT NOT NULL,
+  epoch BIGINT NOT NULL, analysis TEXT NOT NULL, template TEXT NOT NULL, metric TEXT NOT NULL,
+  phase TEXT NOT NULL,
   value TEXT NOT NULL, message TEXT NOT NULL, started_us BIGINT NOT NULL,
   finished_us BIGINT NOT NULL, dry_run BIGINT NOT NULL, PRIMARY KEY (run_id, task, seq));
 CREATE TABLE releases (

@@ -167,6 +167,223 @@ def an_environment_that_is_not_declared_is_refused_at_admission():
     assert "p.yaml:" in p.stderr and 'environment "prod" is not declared' in p.stderr, p.stderr
 
 
+def error_rate_template(failure=""):
+    """An AnalysisTemplate on the stack's Prometheus: the candidate's share of 500s over 10 s,
+    measured 3 times a second apart once its first samples are in."""
+    query = ('sum(rate(requests_total{version="${{ args.version }}",code="500"}[10s])) / '
+             'sum(rate(requests_total{version="${{ args.version }}"}[10s]))')
+    return ("apiVersion: sluice/v1\nkind: AnalysisTemplate\nmetadata: {name: error-rate}\nspec:\n"
+            "  args: [{name: version}]\n  metrics:\n    - name: error-ratio\n"
+            "      initialDelay: 3s\n      interval: 1s\n      count: 3\n"
+            "      successCondition: \"result[0] < 0.05\"\n" + failure +
+            "      provider:\n        prometheus:\n"
+            f"          address: {q(SE['prometheus_url'])}\n          query: {q(query)}\n")
+
+
+CANARY_ANALYSED = """          canary:
+            steps:
+              - setWeight: 50
+              - analysis: {templates: [error-rate]}
+              - setWeight: 100
+            scaleDownDelay: 0s
+            abortScaleDownDelay: 0s
+"""
+
+
+def traffic():
+    """Steady load through nginx for the length of a test: keep-alive clients that retry once
+    only when a reused connection failed before any byte came back."""
+    return loadgen.LoadGen(SE["front_url"], threads=4, rate=150, duration=120).start()
+
+
+def task_log(e, run):
+    return e.sluice("logs", run, "deploy", check=0).stdout
+
+
+@test
+def a_canary_with_a_20_percent_error_rate_is_aborted_at_its_first_analysis():
+    e = Env()
+    setup(e, [environment("staging"), error_rate_template()])
+    e.write("p.yaml", deploy_pipeline("staging", CANARY_ANALYSED))
+    first_release(e, "v1-a")
+    stable = history(e, "staging")[0]["slot"]
+    load = traffic()
+    try:
+        bad = model(e, "v2.json", "v2-a", error_rate=0.2)
+        p = e.sluice("run", "p.yaml", "-p", f"model={bad}", "-p", "version=v2-a", timeout=90)
+    finally:
+        load.stop()
+    assert p.returncode == 1, p.stdout + p.stderr
+    run = p.stdout.split()[0]
+    task = e.tasks(run)["deploy"]
+    assert task["state"] == "failed" and "analysis" in task.get("message", ""), task
+    st = json.loads(e.sluice("rollout", "status", run, "deploy", "-o", "json", check=0).stdout)
+    assert st["phase"] == "Degraded", st
+    failed = [m for m in st["measurements"] if m["phase"] == "Failed"]
+    assert len(failed) == 1 and abs(failed[0]["value"][0] - 0.2) < 0.1, st["measurements"]
+    # All traffic is back on v1, fast: the rollout's own figure, decision -> weights live.
+    assert set(live_split()) == {SE["slots"][stable]["address"]}, live_split()
+    log = task_log(e, run)
+    back = [line for line in log.splitlines() if "all traffic back" in line]
+    assert back, log
+    ms = int(back[0].split(" ms after")[0].split()[-1])
+    assert ms < 2000, back
+    print(f"  figure: threshold breach -> 100 % stable in {ms} ms")
+    assert set(serving_versions()) == {"v1-a"}
+    assert history(e, "staging")[0]["version"] == "v1-a"
+
+
+@test
+def an_inconclusive_analysis_pauses_and_a_promote_goes_on():
+    e = Env()
+    failure = "      failureCondition: \"result[0] > 0.5\"\n"
+    setup(e, [environment("staging"), error_rate_template(failure)])
+    e.write("p.yaml", deploy_pipeline("staging", CANARY_ANALYSED))
+    first_release(e, "v1-b")
+    load = traffic()
+    try:
+        meh = model(e, "v2.json", "v2-b", error_rate=0.2)  # neither < 0.05 nor > 0.5
+        proc, run = e.start("run", "p.yaml", "-p", f"model={meh}", "-p", "version=v2-b")
+
+        def status():
+            out = e.sluice("rollout", "status", run, "deploy", "-o", "json").stdout
+            return json.loads(out) if out.strip() else {}
+        e.wait_for(lambda: status().get("phase") == "Paused" and
+                   "inconclusive" in status().get("message", ""), "an inconclusive pause",
+                   tries=400)
+        p = e.sluice("rollout", "promote", run, "deploy", check=0)
+        assert "promote" in p.stdout, p.stdout
+        assert proc.wait(timeout=60) == 0
+    finally:
+        load.stop()
+    assert history(e, "staging")[0]["version"] == "v2-b"
+    st = json.loads(e.sluice("rollout", "status", run, "deploy", "-o", "json", check=0).stdout)
+    assert st["phase"] == "Healthy" and st["lastCommand"] == "promote", st
+    assert any(m["phase"] == "Inconclusive" for m in st["measurements"]), st["measurements"]
+
+
+BLUE_GREEN = """          blueGreen:
+            autoPromotionEnabled: true
+            scaleDownDelay: 1s
+"""
+
+
+@test
+def a_blue_green_switch_under_steady_load_drops_no_request():
+    e = Env()
+    setup(e, [environment("staging")])
+    e.write("p.yaml", deploy_pipeline("staging", BLUE_GREEN))
+    first_release(e, "v1-c")
+    load = loadgen.LoadGen(SE["front_url"], threads=4, rate=200, duration=120).start()
+    try:
+        time.sleep(0.5)
+        v2 = model(e, "v2.json", "v2-c")
+        e.sluice("run", "p.yaml", "-p", f"model={v2}", "-p", "version=v2-c", check=0, timeout=90)
+        time.sleep(0.5)
+    finally:
+        summary = load.stop()
+    assert summary["dropped"] == 0, summary
+    assert summary["by_version"].get("v1-c") and summary["by_version"].get("v2-c"), summary
+    assert set(summary["by_code"]) == {"200"} or set(summary["by_code"]) == {200}, summary
+    per_10k = summary["dropped"] * 10000 / max(1, summary["sent"])
+    print(f"  figure: blue/green switch under load: {summary['sent']} requests, "
+          f"{summary['retries']} retried, {summary['dropped']} dropped ({per_10k:.1f} per 10,000)")
+    assert set(serving_versions()) == {"v2-c"}
+
+
+@test
+def a_promotion_to_prod_without_the_staging_soak_or_the_approval_is_refused():
+    e = Env()
+    soak = ("  promotion:\n    after: staging\n    soak: 1h\n")
+    setup(e, [environment("staging"), environment("prod", promotion=soak)])
+    e.write("p.yaml", deploy_pipeline("staging", BLUE_GREEN))
+    e.write("prod.yaml", deploy_pipeline("prod", BLUE_GREEN))
+    path = model(e, "v1.json", "v1-d")
+    # Never in staging: refused before anything starts.
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "version=v1-d", timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    run = p.stdout.split()[0]
+    t = e.tasks(run)["deploy"]
+    assert t["state"] == "failed" and "refused" in t.get("message", ""), t
+    st = json.loads(e.sluice("rollout", "status", run, "deploy", "-o", "json", check=0).stdout)
+    assert "never released to staging" in st["message"], st
+    # In staging for less than the soak: refused, saying how long it has been there.
+    first_release(e, "v1-d")
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "version=v1-d", timeout=60)
+    assert p.returncode == 1
+    st = json.loads(e.sluice("rollout", "status", p.stdout.split()[0], "deploy", "-o", "json",
+                            check=0).stdout)
+    assert "has soaked in staging for" in st["message"] and "needs 1h" in st["message"], st
+    # prod's approval: the run waits for it, and its submitter may not give it; the pipeline
+    # cannot drop it (its own approval: is replaced by the environment's).
+    approval = ("  promotion:\n    approval: {approvers: [root, alice], forbidSelfApproval: true}\n")
+    setup(e, [environment("staging"), environment("prod", promotion=approval)])
+    proc, run = e.start("run", "prod.yaml", "-p", f"model={path}", "-p", "version=v1-d")
+    e.wait_for(lambda: e.tasks(run)["deploy"]["state"] == "awaiting-approval", "the approval")
+    p = e.sluice("approve", run, "deploy", check=2)
+    assert "forbidSelfApproval" in p.stderr, p.stderr
+    e.sluice("reject", run, "deploy", "--comment", "not today", check=None)
+    e.sluice("cancel", run, check=None)
+    proc.wait(timeout=30)
+    assert e.tasks(run)["deploy"]["state"] in ("failed", "cancelled"), e.tasks(run)["deploy"]
+    assert history(e, "prod") == []
+
+
+KILLABLE = """          canary:
+            steps:
+              - setWeight: 25
+              - pause: {duration: 4s}
+              - setWeight: 50
+              - pause: {duration: 1s}
+            scaleDownDelay: 0s
+            abortScaleDownDelay: 0s
+"""
+
+
+def rollout_pids(state):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "rollout-exec" in cmd and state in cmd:
+            out.append(int(pid))
+    return out
+
+
+@test
+def a_rollout_killed_mid_canary_resumes_from_its_step_with_the_weights_applied_again():
+    e = Env()
+    setup(e, [environment("staging")])
+    e.write("p.yaml", deploy_pipeline("staging", KILLABLE))
+    first_release(e, "v1-e")
+    v2 = model(e, "v2.json", "v2-e")
+    proc, run = e.start("run", "p.yaml", "-p", f"model={v2}", "-p", "version=v2-e")
+    e.wait_for(lambda: sorted(live_split().values()) == [25, 75], "the 25 % step", tries=300)
+    engine = engine_pid(e, run)
+    keeper = int(open(f"/proc/{engine}/stat").read().split(")")[1].split()[1])
+    victims = [proc.pid, keeper, engine] + rollout_pids(e.state)
+    for pid in victims:  # the whole machine's share of it, as a crash would
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=10)
+    # nginx forgets the split (a restart with its first file): the rollout must apply it again.
+    STACK.route({history(e, "staging")[0]["slot"]: 100}, 0)
+    assert sorted(live_split().values()) == [100], live_split()
+    p = e.sluice("resume", run, timeout=90)
+    assert p.returncode == 0, p.stdout + p.stderr
+    log = task_log(e, run)
+    assert "resumed at stage steps step" in log, log
+    assert history(e, "staging")[0]["version"] == "v2-e"
+    served = serving_versions()
+    assert set(served) == {"v2-e"}, (served, live_split(), log)
+
+
 def main():
     global STACK, SE
     try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A small model server for the rollout tests (issue 14, docs/rollout-test-stack.md).
+"""A small model server for the rollout tests (issue 14, docs/rollouts.md, "Testing against a real stack").
 
 Serve:  model_server.py [--port P] [--model FILE] [--version V] [--error-rate R]
                         [--latency-ms MS] [--pidfile F] [--log F] [--daemon]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The rollout tests' real stack: nginx and Prometheus from Debian's packages on loopback, in a
-folder of their own (issue 14, docs/rollout-test-stack.md).
+folder of their own (issue 14, docs/rollouts.md, "Testing against a real stack").
 
 Command:  stack.py up DIR | down DIR | env DIR [KEY.KEY...] | wait-targets DIR [N]
           | query DIR PROMQL

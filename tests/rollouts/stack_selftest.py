@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Proves the rollout test stack without Sluice (issue 14, docs/rollout-test-stack.md).
+"""Proves the rollout test stack without Sluice (issue 14, docs/rollouts.md, "Testing against a real stack").
 
 Usage: stack_selftest.py [SLUICE]   (SLUICE is accepted like the other suites and not used)
 
