@@ -10,7 +10,7 @@ prints.
 Usage: rollouts_api_test.py SLUICE [--only SUBSTRING]
 Prints one line per failure and ends with "rollouts-api: N passed, M failed".
 """
-import json, os, subprocess, sys, time
+import json, os, shutil, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -309,12 +309,16 @@ def rollout_retry_against_the_server_is_retry_of_the_task():
 
 
 def main():
+    rc = 1
     try:
         setup()
-        return run_e2e.run_suite(TESTS, "rollouts-api")
+        rc = run_e2e.run_suite(TESTS, "rollouts-api")
+        return rc
     finally:
         if SERVER:
             SERVER.stop()
+        if ENV and rc == 0:  # a failed suite's folder stays to be read
+            shutil.rmtree(ENV.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
