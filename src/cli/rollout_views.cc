@@ -24,20 +24,28 @@ Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
   ValueList list;
   for (const auto& m : ms) {
     auto value = ParseJson(m.value);
-    list.push_back(Value(ValueMap{{"seq", Value(m.seq)}, {"analysis", Value(m.analysis)},
-                                  {"template", Value(m.template_name)}, {"metric", Value(m.metric)},
+    list.push_back(Value(ValueMap{{"seq", Value(m.seq)},
+                                  {"analysis", Value(m.analysis)},
+                                  {"template", Value(m.template_name)},
+                                  {"metric", Value(m.metric)},
                                   {"phase", Value(m.phase)},
                                   {"value", value ? *value : Value(m.value)},
-                                  {"message", Value(m.message)}, {"dryRun", Value(m.dry_run)},
+                                  {"message", Value(m.message)},
+                                  {"dryRun", Value(m.dry_run)},
                                   {"started", Value(Ts(m.started_us))},
                                   {"finished", Value(Ts(m.finished_us))}}));
   }
-  return Value(ValueMap{{"run", Value(r.run_id)}, {"task", Value(r.task)},
-                        {"environment", Value(r.environment)}, {"phase", Value(r.phase)},
-                        {"message", Value(r.message)}, {"step", Value(int64_t{r.step})},
-                        {"started", Value(Ts(r.started_us))}, {"updated", Value(Ts(r.updated_us))},
+  return Value(ValueMap{{"run", Value(r.run_id)},
+                        {"task", Value(r.task)},
+                        {"environment", Value(r.environment)},
+                        {"phase", Value(r.phase)},
+                        {"message", Value(r.message)},
+                        {"step", Value(int64_t{r.step})},
+                        {"started", Value(Ts(r.started_us))},
+                        {"updated", Value(Ts(r.updated_us))},
                         {"state", data ? *data : Value()},
-                        {"lastCommand", Value(r.command)}, {"lastCommandBy", Value(r.command_by)},
+                        {"lastCommand", Value(r.command)},
+                        {"lastCommandBy", Value(r.command_by)},
                         {"measurements", Value(std::move(list))}});
 }
 
@@ -45,10 +53,11 @@ std::string RolloutText(const Value& doc) {
   const Value* st = doc.is_map() ? doc.Find("state") : nullptr;
   const Value none;
   const Value& state = st ? *st : none;
-  std::string out = fmt::format("{} {} -> {}: {}\n  {}\n", TextOf(doc, "run"), TextOf(doc, "task"),
-                                TextOf(doc, "environment"), TextOf(doc, "phase"),
-                                TextOf(doc, "message"));
-  const std::string stable = TextOf(state, "stableVersion"), stable_slot = TextOf(state, "stableSlot");
+  std::string out =
+      fmt::format("{} {} -> {}: {}\n  {}\n", TextOf(doc, "run"), TextOf(doc, "task"),
+                  TextOf(doc, "environment"), TextOf(doc, "phase"), TextOf(doc, "message"));
+  const std::string stable = TextOf(state, "stableVersion"),
+                    stable_slot = TextOf(state, "stableSlot");
   out += fmt::format("  candidate {} in slot {} ({} %), stable {} in slot {}\n",
                      TextOf(state, "version"), TextOf(state, "canarySlot"), TextOf(state, "weight"),
                      stable.empty() ? "none" : stable, stable_slot.empty() ? "-" : stable_slot);
@@ -69,17 +78,20 @@ Result<Value> EnvironmentsJson(const EnvironmentsSpec& envs, Store& store) {
   ValueList items;
   for (const auto& e : envs.environments) {
     SLUICE_TRY(current, store.Releases(e->name, 1));
-    const ReleaseRow* r = !current->empty() && (*current)[0].until_us == 0 ? &(*current)[0] : nullptr;
+    const ReleaseRow* r =
+        !current->empty() && (*current)[0].until_us == 0 ? &(*current)[0] : nullptr;
     SLUICE_TRY(active, store.ListRollouts(e->name));
     std::string rolling;
     for (const auto& a : *active) {
       if (a.active()) rolling = a.run_id + " " + a.task + " (" + a.phase + ")";
     }
-    items.push_back(Value(ValueMap{
-        {"environment", Value(e->name)},
-        {"version", Value(r ? r->version : "")}, {"digest", Value(r ? r->digest : "")},
-        {"slot", Value(r ? r->slot : "")}, {"since", Value(r ? Ts(r->since_us) : "")},
-        {"by", Value(r ? r->actor : "")}, {"rollout", Value(rolling)}}));
+    items.push_back(Value(ValueMap{{"environment", Value(e->name)},
+                                   {"version", Value(r ? r->version : "")},
+                                   {"digest", Value(r ? r->digest : "")},
+                                   {"slot", Value(r ? r->slot : "")},
+                                   {"since", Value(r ? Ts(r->since_us) : "")},
+                                   {"by", Value(r ? r->actor : "")},
+                                   {"rollout", Value(rolling)}}));
   }
   return Value(std::move(items));
 }
@@ -100,11 +112,16 @@ std::string EnvironmentsText(const Value& items) {
 Value ReleasesJson(const std::vector<ReleaseRow>& rows) {
   ValueList items;
   for (const auto& r : rows) {
-    items.push_back(Value(ValueMap{
-        {"environment", Value(r.environment)}, {"version", Value(r.version)},
-        {"digest", Value(r.digest)}, {"slot", Value(r.slot)}, {"run", Value(r.run_id)},
-        {"task", Value(r.task)}, {"by", Value(r.actor)}, {"since", Value(Ts(r.since_us))},
-        {"until", Value(r.until_us ? Ts(r.until_us) : "")}, {"current", Value(r.until_us == 0)}}));
+    items.push_back(Value(ValueMap{{"environment", Value(r.environment)},
+                                   {"version", Value(r.version)},
+                                   {"digest", Value(r.digest)},
+                                   {"slot", Value(r.slot)},
+                                   {"run", Value(r.run_id)},
+                                   {"task", Value(r.task)},
+                                   {"by", Value(r.actor)},
+                                   {"since", Value(Ts(r.since_us))},
+                                   {"until", Value(r.until_us ? Ts(r.until_us) : "")},
+                                   {"current", Value(r.until_us == 0)}}));
   }
   return Value(std::move(items));
 }

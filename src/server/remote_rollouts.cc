@@ -4,7 +4,6 @@
 // local command's code; `rollout retry RUN TASK` is `retry RUN TASK` (POST
 // /api/v1/runs/{id}/retry), as it is locally.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 
@@ -25,16 +24,18 @@ std::string Text(const Value& v, const char* key) {
 }
 
 int RemoteRolloutStatus(RemoteContext& c, const RolloutClientOptions& o) {
-  return PrintBodyOr(c, Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/rollouts/{}",
-                                                        PathEscape(o.run_id), PathEscape(o.task))),
-                                  c.api.server()),
+  return PrintBodyOr(c,
+                     Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/rollouts/{}",
+                                                     PathEscape(o.run_id), PathEscape(o.task))),
+                               c.api.server()),
                      RolloutText);
 }
 
 // promote|pause|resume|abort: the body names nothing (the actor is the token's user). A command
 // the environment's approval refuses (not an approver, forbidSelfApproval) is a 403 whose message
 // is the local refusal's, printed as a local refusal is.
-int RemoteRolloutCommand(RemoteContext& c, const RolloutClientOptions& o, const std::string& command) {
+int RemoteRolloutCommand(RemoteContext& c, const RolloutClientOptions& o,
+                         const std::string& command) {
   auto a = c.api.Post(fmt::format("/api/v1/runs/{}/rollouts/{}/{}", PathEscape(o.run_id),
                                   PathEscape(o.task), command),
                       "{}");
@@ -47,7 +48,8 @@ int RemoteRolloutCommand(RemoteContext& c, const RolloutClientOptions& o, const 
   auto done = Expect2xx(std::move(a), c.api.server());
   if (!done) return Report(done.error());
   auto v = ParseJson(done->body);
-  if (!v || !v->is_map()) return Report(Error(ErrorCode::kIo, "the server's answer is not a JSON object"));
+  if (!v || !v->is_map())
+    return Report(Error(ErrorCode::kIo, "the server's answer is not a JSON object"));
   // Text, with -o json too, as locally.
   std::fputs(RolloutCommandText(command, Text(*v, "task"), Text(*v, "run"), Text(*v, "environment"))
                  .c_str(),
@@ -58,15 +60,18 @@ int RemoteRolloutCommand(RemoteContext& c, const RolloutClientOptions& o, const 
 // The history's text names the environment asked for, so it is drawn here rather than by
 // PrintBodyOr.
 int RemoteEnvHistory(RemoteContext& c, const RolloutClientOptions& o) {
-  auto a = Expect2xx(c.api.Get(fmt::format("/api/v1/environments/{}/history?limit={}",
-                                           PathEscape(o.environment), std::clamp(o.limit, 0, 1000))),
-                     c.api.server());
+  auto a =
+      Expect2xx(c.api.Get(fmt::format("/api/v1/environments/{}/history?limit={}",
+                                      PathEscape(o.environment), std::clamp(o.limit, 0, 1000))),
+                c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
   const Value* items = v && v->is_map() ? v->Find("items") : nullptr;
-  if (!items || !items->is_list()) return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
-  std::fputs(c.json ? (items->ToJson() + "\n").c_str() : ReleasesText(o.environment, *items).c_str(),
-             stdout);
+  if (!items || !items->is_list())
+    return Report(Error(ErrorCode::kIo, "the server's answer lacks its items"));
+  std::fputs(
+      c.json ? (items->ToJson() + "\n").c_str() : ReleasesText(o.environment, *items).c_str(),
+      stdout);
   return 0;
 }
 

@@ -34,7 +34,8 @@ ApiResponse GetRolloutRoute(const ApiContext& ctx, const ApiRequest& req) {
   if (!row) return FromError(row.error());
   if (!*row) {
     return ErrorResponse(404, fmt::format("task {} of run {} has no rollout (it is not a deploy "
-                                          "task, or it has not started)", Quote(task), run->id));
+                                          "task, or it has not started)",
+                                          Quote(task), run->id));
   }
   auto ms = (*store)->Measurements(run->id, task);
   if (!ms) return FromError(ms.error());
@@ -46,8 +47,9 @@ ApiResponse CommandRoute(const ApiContext& ctx, const ApiRequest& req, const std
   if (!req.body.empty()) {
     auto v = ParseJson(req.body);
     if (!v || !v->is_map() || !v->as_map().empty()) {
-      return ErrorResponse(400, "a rollout command takes no body (or {}): the actor is the "
-                                "token's user");
+      return ErrorResponse(400,
+                           "a rollout command takes no body (or {}): the actor is the "
+                           "token's user");
     }
   }
   auto store = ctx.ThreadStore();
@@ -58,12 +60,14 @@ ApiResponse CommandRoute(const ApiContext& ctx, const ApiRequest& req, const std
   if (!who) return ErrorResponse(500, who.error().message);
   const std::string& task = req.params.at("task");
   bool refused = false;
-  auto done = GiveRolloutCommand(ctx.env, ctx.g.state_dir, **store, *run, task, *who, command,
-                                 &refused);
+  auto done =
+      GiveRolloutCommand(ctx.env, ctx.g.state_dir, **store, *run, task, *who, command, &refused);
   if (!done) return refused ? ErrorResponse(403, done.error().message) : FromError(done.error());
-  return Json(Value(ValueMap{{"run", Value(run->id)}, {"task", Value(task)},
+  return Json(Value(ValueMap{{"run", Value(run->id)},
+                             {"task", Value(task)},
                              {"environment", Value(done->environment)},
-                             {"command", Value(command)}, {"by", Value(who->Actor())},
+                             {"command", Value(command)},
+                             {"by", Value(who->Actor())},
                              {"auditSeq", Value(done->audit.seq)}}));
 }
 
