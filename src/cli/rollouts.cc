@@ -9,6 +9,7 @@
 #include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "cli/rerun.h"
+#include "cli/rollout_views.h"
 #include "common/strings.h"
 #include "spec/environment_spec.h"
 #include "store/store.h"
@@ -16,29 +17,6 @@
 namespace sluice {
 
 namespace {
-
-Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
-  auto data = ParseJson(r.data);
-  ValueList list;
-  for (const auto& m : ms) {
-    auto value = ParseJson(m.value);
-    list.push_back(Value(ValueMap{{"seq", Value(m.seq)}, {"epoch", Value(int64_t{m.epoch})},
-                                  {"analysis", Value(m.analysis)},
-                                  {"template", Value(m.template_name)}, {"metric", Value(m.metric)},
-                                  {"phase", Value(m.phase)},
-                                  {"value", value ? *value : Value(m.value)},
-                                  {"message", Value(m.message)}, {"dryRun", Value(m.dry_run)},
-                                  {"started", Value(Ts(m.started_us))},
-                                  {"finished", Value(Ts(m.finished_us))}}));
-  }
-  return Value(ValueMap{{"run", Value(r.run_id)}, {"task", Value(r.task)},
-                        {"environment", Value(r.environment)}, {"phase", Value(r.phase)},
-                        {"message", Value(r.message)}, {"step", Value(int64_t{r.step})},
-                        {"started", Value(Ts(r.started_us))}, {"updated", Value(Ts(r.updated_us))},
-                        {"state", data ? *data : Value()},
-                        {"lastCommand", Value(r.command)}, {"lastCommandBy", Value(r.command_by)},
-                        {"measurements", Value(std::move(list))}});
-}
 
 int ShowStatus(Env& env, const GlobalOptions& g, const std::string& run_ref, const std::string& task) {
   auto store = OpenStore(env, g, false);
@@ -59,24 +37,7 @@ int ShowStatus(Env& env, const GlobalOptions& g, const std::string& run_ref, con
     std::printf("%s\n", doc.ToJson().c_str());
     return 0;
   }
-  const RolloutRow& r = **row;
-  const Value* st = doc.Find("state");
-  auto text = [&](const char* k) {
-    const Value* v = st && st->is_map() ? st->Find(k) : nullptr;
-    return v ? v->ToText() : std::string();
-  };
-  std::printf("%s %s -> %s: %s\n  %s\n", r.run_id.c_str(), r.task.c_str(), r.environment.c_str(),
-              r.phase.c_str(), r.message.c_str());
-  std::printf("  candidate %s in slot %s (%s %%), stable %s in slot %s\n", text("version").c_str(),
-              text("canarySlot").c_str(), text("weight").c_str(),
-              text("stableVersion").empty() ? "none" : text("stableVersion").c_str(),
-              text("stableSlot").empty() ? "-" : text("stableSlot").c_str());
-  if (!ms->empty()) std::printf("  measurements:\n");
-  for (const auto& m : *ms) {
-    std::printf("    %-13s %-14s %s/%s = %s%s%s\n", m.analysis.c_str(), m.phase.c_str(),
-                m.template_name.c_str(), m.metric.c_str(), m.value.c_str(),
-                m.message.empty() ? "" : "  ", m.message.c_str());
-  }
+  std::fputs(RolloutText(doc).c_str(), stdout);
   return 0;
 }
 
@@ -89,23 +50,10 @@ int Command(Env& env, const GlobalOptions& g, const std::string& run_ref, const 
   if (!run) return Report(run.error());
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
-  auto row = (*store)->GetRollout(run->id, task);
-  if (!row) return Report(row.error());
-  if (*row && (command == "promote" || command == "resume")) {
-    auto envs = LoadEnvironments(env.files(), g.state_dir);
-    if (!envs) return Report(envs.error());
-    const EnvironmentSpec* spec = (*envs)->Find((*row)->environment);
-    const ApprovalSpec* approval = spec ? spec->promotion.approval.get() : nullptr;
-    if (auto s = MayPromote(**store, *run, *who, approval, command.c_str()); !s) {
-      return Report(s.error());
-    }
-  }
-  auto audit = AuditOf(env, who->Actor(), "rollout." + command, run->id, task,
-                       Value(ValueMap{{"environment", Value(*row ? (*row)->environment : "")}}));
-  auto done = (*store)->CommandRollout(run->id, task, command, std::move(audit));
+  bool refused = false;
+  auto done = GiveRolloutCommand(env, g.state_dir, **store, *run, task, *who, command, &refused);
   if (!done) return Report(done.error());
-  std::printf("%s the rollout of %s in run %s (%s)\n", command.c_str(), task.c_str(),
-              run->id.c_str(), (*row)->environment.c_str());
+  std::fputs(RolloutCommandText(command, task, run->id, done->environment).c_str(), stdout);
   return 0;
 }
 
@@ -114,35 +62,9 @@ int EnvList(Env& env, const GlobalOptions& g) {
   if (!envs) return Report(envs.error());
   auto store = OpenStore(env, g, false);
   if (!store) return Report(store.error());
-  ValueList items;
-  for (const auto& e : (*envs)->environments) {
-    auto current = (*store)->Releases(e->name, 1);
-    if (!current) return Report(current.error());
-    const ReleaseRow* r = !current->empty() && (*current)[0].until_us == 0 ? &(*current)[0] : nullptr;
-    auto active = (*store)->ListRollouts(e->name);
-    if (!active) return Report(active.error());
-    std::string rolling;
-    for (const auto& a : *active) {
-      if (a.active()) rolling = a.run_id + " " + a.task + " (" + a.phase + ")";
-    }
-    items.push_back(Value(ValueMap{
-        {"environment", Value(e->name)},
-        {"version", Value(r ? r->version : "")}, {"digest", Value(r ? r->digest : "")},
-        {"slot", Value(r ? r->slot : "")}, {"since", Value(r ? Ts(r->since_us) : "")},
-        {"by", Value(r ? r->actor : "")}, {"rollout", Value(rolling)}}));
-  }
-  if (g.json) {
-    std::printf("%s\n", Value(std::move(items)).ToJson().c_str());
-    return 0;
-  }
-  std::printf("%-12s %-14s %-8s %-26s %-12s %s\n", "ENVIRONMENT", "VERSION", "SLOT", "SINCE", "BY",
-              "ROLLOUT");
-  for (const auto& i : items) {
-    auto t = [&](const char* k) { return i.Find(k)->ToText(); };
-    std::printf("%-12s %-14s %-8s %-26s %-12s %s\n", t("environment").c_str(),
-                t("version").empty() ? "-" : t("version").c_str(), t("slot").c_str(),
-                t("since").c_str(), t("by").c_str(), t("rollout").c_str());
-  }
+  auto items = EnvironmentsJson(**envs, **store);
+  if (!items) return Report(items.error());
+  std::fputs(g.json ? (items->ToJson() + "\n").c_str() : EnvironmentsText(*items).c_str(), stdout);
   return 0;
 }
 
@@ -151,25 +73,8 @@ int EnvHistory(Env& env, const GlobalOptions& g, const std::string& name, int li
   if (!store) return Report(store.error());
   auto rows = (*store)->Releases(name, limit);
   if (!rows) return Report(rows.error());
-  ValueList items;
-  for (const auto& r : *rows) {
-    items.push_back(Value(ValueMap{
-        {"environment", Value(r.environment)}, {"version", Value(r.version)},
-        {"digest", Value(r.digest)}, {"slot", Value(r.slot)}, {"run", Value(r.run_id)},
-        {"task", Value(r.task)}, {"by", Value(r.actor)}, {"since", Value(Ts(r.since_us))},
-        {"until", Value(r.until_us ? Ts(r.until_us) : "")}, {"current", Value(r.until_us == 0)}}));
-  }
-  if (g.json) {
-    std::printf("%s\n", Value(std::move(items)).ToJson().c_str());
-    return 0;
-  }
-  if (items.empty()) std::printf("%s has had no release\n", name.c_str());
-  for (const auto& i : items) {
-    auto t = [&](const char* k) { return i.Find(k)->ToText(); };
-    std::printf("%s  %-14s sha256:%.12s  slot %-8s by %-12s run %s%s\n", t("since").c_str(),
-                t("version").c_str(), t("digest").c_str(), t("slot").c_str(), t("by").c_str(),
-                t("run").c_str(), i.Find("current")->as_bool() ? "  (current)" : "");
-  }
+  const Value items = ReleasesJson(*rows);
+  std::fputs(g.json ? (items.ToJson() + "\n").c_str() : ReleasesText(name, items).c_str(), stdout);
   return 0;
 }
 

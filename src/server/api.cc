@@ -380,6 +380,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddPruneRoutes(router, ctx);   // prune (issue 13, parity)
   AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
+  AddRolloutRoutes(router, ctx);  // rollouts and environments (issue 14)
 }
 
 }  // namespace sluice

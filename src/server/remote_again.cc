@@ -45,6 +45,8 @@ const char* LocalOnly(const AgainClientOptions& o, bool retry) {
   return nullptr;
 }
 
+}  // namespace
+
 // `retry RUN [TASK...]`: asked, then followed from the run's last event, as a local retry shows
 // the retried run.
 int RemoteRetry(Env& env, RemoteContext& c, const AgainClientOptions& o) {
@@ -70,6 +72,8 @@ int RemoteRetry(Env& env, RemoteContext& c, const AgainClientOptions& o) {
   DetachOnInterrupt();
   return FollowRemoteRun(env, c, id, *last, "succeeded", true);
 }
+
+namespace {
 
 // `rerun RUN [--from TASK] [-p NAME=VALUE]`: a new run in RUN's namespace, followed past the
 // events that record what it reuses (a local rerun shows none of them).

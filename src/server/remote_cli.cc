@@ -42,7 +42,8 @@ const std::set<std::string>& ClientCommands() {
       "logout", "resume",    "rollback", "approvals", "approve", "reject", "breakers", "policy",
       "audit",  "schedule",  "backfill", "notifications",
       "trigger", "pools",
-      "retry",  "rerun",     "waiver", "graph", "prune"};  // parity (issue 13)
+      "retry",  "rerun",     "waiver", "graph", "prune",  // parity (issue 13)
+      "rollout", "env"};                                   // rollouts (issue 14)
   return kCommands;
 }
 
@@ -323,9 +324,12 @@ bool IsClientCommandLine(int argc, char** argv) {
 
 int RunClient(Env& env, int argc, char** argv) {
   const std::string first = Word(argc, argv);
-  // Of `policy`, only `policy eval` asks the server (`policy test` reads local files).
-  const std::string shown = first == "policy" ? "policy " + Word(argc, argv, 1) : first;
-  if (!first.empty() && (!ClientCommands().count(first) || shown == "policy test")) {
+  // Of `policy`, only `policy eval` asks the server (`policy test` reads local files); `rollout
+  // report` writes a local file from the store's measurements.
+  const bool two_words = first == "policy" || first == "rollout";
+  const std::string shown = two_words ? first + " " + Word(argc, argv, 1) : first;
+  if (!first.empty() && (!ClientCommands().count(first) || shown == "policy test" ||
+                         shown == "rollout report")) {
     ClientOptions peek;  // which server, only to name it
     for (int k = 1; k + 1 < argc; ++k) {
       if (std::string_view(argv[k]) == "--server") peek.server = argv[k + 1];

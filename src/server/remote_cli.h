@@ -124,7 +124,24 @@ void AddAgainClientCommands(CLI::App& app, AgainClientOptions& o,
 // Runs the command of remote_again.cc the command line gave; -1 when it gave none of them.
 int DispatchAgain(Env& env, RemoteContext& c, const AgainClientOptions& o,
                   std::map<std::string, CLI::App*>& s);
+// `retry RUN [TASK...]` (o.run_id, o.tasks): asked, then followed as a local retry shows the
+// retried run; also `rollout retry RUN TASK` (remote_rollouts.cc).
+int RemoteRetry(Env& env, RemoteContext& c, const AgainClientOptions& o);
 // --- end of parity
+
+// --- rollouts (issue 14): rollout status|promote|pause|resume|abort|retry RUN TASK and env
+// ls|history against a server (remote_rollouts.cc); rollout report is refused (it writes a
+// local file).
+struct RolloutClientOptions {
+  std::string run_id, task, environment;
+  int limit = 20;
+};
+void AddRolloutClientCommands(CLI::App& app, RolloutClientOptions& o,
+                              std::map<std::string, CLI::App*>& s);
+// Runs the rollout or env command the command line gave; -1 when it gave none.
+int DispatchRollouts(Env& env, RemoteContext& c, const RolloutClientOptions& o,
+                     std::map<std::string, CLI::App*>& s);
+// --- end of rollouts
 
 // The options of the commands of remote_commands.cc, and their definitions (those of main.cc
 // that make sense against a server; -j, --gpus, --stats and -p of resume are read so that they
@@ -140,6 +157,7 @@ struct MoreClientOptions {
   int notifications_limit = 100;
   TriggerClientOptions triggers;    // remote_triggers.cc
   AgainClientOptions again;         // remote_again.cc (parity)
+  RolloutClientOptions rollouts;    // remote_rollouts.cc (issue 14)
 };
 void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::string, CLI::App*>& s);
 // Runs the command of remote_commands.cc the command line gave; -1 when it gave none of them.

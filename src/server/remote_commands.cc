@@ -223,6 +223,7 @@ void AddMoreClientCommands(CLI::App& app, MoreClientOptions& o, std::map<std::st
   AddTriggerClientCommands(app, o.triggers, s);    // webhook triggers
   s["pools"] = app.add_subcommand("pools");        // central pools
   AddAgainClientCommands(app, o.again, s);         // retry, rerun, waivers (parity)
+  AddRolloutClientCommands(app, o.rollouts, s);    // rollout, env (issue 14)
 }
 
 int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
@@ -245,6 +246,7 @@ int DispatchMore(Env& env, RemoteContext& c, const MoreClientOptions& o,
   }
   if (int rc = DispatchTriggers(env, c, o.triggers, s); rc >= 0) return rc;    // triggers
   if (int rc = DispatchAgain(env, c, o.again, s); rc >= 0) return rc;          // parity
+  if (int rc = DispatchRollouts(env, c, o.rollouts, s); rc >= 0) return rc;    // issue 14
   if (*s["approvals"]) return RemoteApprovals(c, o.all);
   if (*s["approve"]) return RemoteVote(c, o.run_id, o.task, true, o.comment);
   if (*s["reject"]) return RemoteVote(c, o.run_id, o.task, false, o.comment);
