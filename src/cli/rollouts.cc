@@ -9,6 +9,7 @@
 #include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "cli/rerun.h"
+#include "cli/rollout_report.h"
 #include "common/strings.h"
 #include "spec/environment_spec.h"
 #include "store/store.h"
@@ -16,28 +17,6 @@
 namespace sluice {
 
 namespace {
-
-Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
-  auto data = ParseJson(r.data);
-  ValueList list;
-  for (const auto& m : ms) {
-    auto value = ParseJson(m.value);
-    list.push_back(Value(ValueMap{{"seq", Value(m.seq)}, {"analysis", Value(m.analysis)},
-                                  {"template", Value(m.template_name)}, {"metric", Value(m.metric)},
-                                  {"phase", Value(m.phase)},
-                                  {"value", value ? *value : Value(m.value)},
-                                  {"message", Value(m.message)}, {"dryRun", Value(m.dry_run)},
-                                  {"started", Value(Ts(m.started_us))},
-                                  {"finished", Value(Ts(m.finished_us))}}));
-  }
-  return Value(ValueMap{{"run", Value(r.run_id)}, {"task", Value(r.task)},
-                        {"environment", Value(r.environment)}, {"phase", Value(r.phase)},
-                        {"message", Value(r.message)}, {"step", Value(int64_t{r.step})},
-                        {"started", Value(Ts(r.started_us))}, {"updated", Value(Ts(r.updated_us))},
-                        {"state", data ? *data : Value()},
-                        {"lastCommand", Value(r.command)}, {"lastCommandBy", Value(r.command_by)},
-                        {"measurements", Value(std::move(list))}});
-}
 
 int ShowStatus(Env& env, const GlobalOptions& g, const std::string& run_ref, const std::string& task) {
   auto store = OpenStore(env, g, false);
@@ -187,7 +166,11 @@ void RolloutCli::Add(CLI::App& app) {
                                    "stop the candidate");
   retry_ = rollout->add_subcommand("retry", "run an aborted or failed deploy task again "
                                    "(sluice retry RUN TASK)");
-  for (auto* cmd : {status_, promote_, pause_, resume_, abort_, retry_}) {
+  report_ = rollout->add_subcommand("report", "one self-contained HTML page of the rollout: "
+                                    "metrics against thresholds, weights, decisions "
+                                    "(docs/rollout-report.md)");
+  report_->add_option("--out", out_, "the file to write (default rollout-RUN-TASK.html)");
+  for (auto* cmd : {status_, promote_, pause_, resume_, abort_, retry_, report_}) {
     cmd->add_option("run", run_, "run id")->required();
     cmd->add_option("task", task_, "the deploy task")->required();
   }
@@ -203,6 +186,7 @@ bool RolloutCli::StartsAttempts() const { return retry_ && *retry_; }
 
 std::optional<int> RolloutCli::Dispatch(Env& env, const GlobalOptions& g) const {
   if (*status_) return ShowStatus(env, g, run_, task_);
+  if (*report_) return CmdRolloutReport(env, g, run_, task_, out_);
   for (auto [cmd, name] : {std::pair{promote_, "promote"}, {pause_, "pause"}, {resume_, "resume"},
                            {abort_, "abort"}}) {
     if (*cmd) return Command(env, g, run_, task_, name);
