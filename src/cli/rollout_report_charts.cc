@@ -207,11 +207,13 @@ class Chart {
   }
 
   void Threshold(double v, const char* colour, const std::string& label) {
+    // Above the line, or below it when it runs along the top of the plot.
+    const double label_y = Y(v) - 4 < kTop + 10 ? Y(v) + 13 : Y(v) - 4;
     body_ += fmt::format(
         "<g class=\"threshold\"><line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
         "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/><text x=\"{4}\" y=\"{5}\" fill=\"{3}\" "
         "text-anchor=\"end\">{6}</text></g>\n",
-        N(kLeft), N(kRight), N(Y(v)), colour, N(kRight - 4), N(Y(v) - 4), HtmlEscape(label));
+        N(kLeft), N(kRight), N(Y(v)), colour, N(kRight - 4), N(label_y), HtmlEscape(label));
   }
 
   // The values joined in the order taken, then each measurement: a dot coloured by its phase
