@@ -106,5 +106,6 @@ service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice
 # deploy tasks on it; each suite starts one stack and stops it.
 service rollout-stack /usr/bin/python3 tests/rollouts/stack_selftest.py "$build/sluice"
 service e2e-rollouts /usr/bin/python3 tests/e2e/rollouts.py "$build/sluice"
+service server-rollouts /usr/bin/python3 tests/server/rollouts_api_test.py "$build/sluice"  # issue 14: rollouts over the API
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -47,6 +47,7 @@ Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
                         {"started", Value(Ts(r.started_us))},
                         {"startedUs", Value(r.started_us)},
                         {"updated", Value(Ts(r.updated_us))},
+                        {"updatedUs", Value(r.updated_us)},
                         {"state", data ? *data : Value()},
                         {"lastCommand", Value(r.command)},
                         {"lastCommandBy", Value(r.command_by)},

@@ -17,7 +17,8 @@
 namespace sluice {
 
 // A rollout with its measurements: what `sluice rollout status -o json` prints and
-// GET /api/v1/runs/{id}/rollouts/{task} serves.
+// GET /api/v1/runs/{id}/rollouts/{task} serves. Times are given both as text ("started") and as
+// microseconds since the epoch ("startedUs"), which the report's charts use.
 Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms);
 // Its text: the run, task, environment and phase, the candidate and stable slots, a line per
 // measurement.

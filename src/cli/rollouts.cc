@@ -9,6 +9,7 @@
 #include "cli/cli_support.h"
 #include "cli/identity.h"
 #include "cli/rerun.h"
+#include "cli/rollout_report.h"
 #include "cli/rollout_views.h"
 #include "common/strings.h"
 #include "spec/environment_spec.h"
@@ -93,7 +94,11 @@ void RolloutCli::Add(CLI::App& app) {
                                    "stop the candidate");
   retry_ = rollout->add_subcommand("retry", "run an aborted or failed deploy task again "
                                    "(sluice retry RUN TASK)");
-  for (auto* cmd : {status_, promote_, pause_, resume_, abort_, retry_}) {
+  report_ = rollout->add_subcommand("report", "one self-contained HTML page of the rollout: "
+                                    "metrics against thresholds, weights, decisions "
+                                    "(docs/rollouts.md)");
+  report_->add_option("--out", out_, "the file to write (default rollout-RUN-TASK.html)");
+  for (auto* cmd : {status_, promote_, pause_, resume_, abort_, retry_, report_}) {
     cmd->add_option("run", run_, "run id")->required();
     cmd->add_option("task", task_, "the deploy task")->required();
   }
@@ -109,6 +114,7 @@ bool RolloutCli::StartsAttempts() const { return retry_ && *retry_; }
 
 std::optional<int> RolloutCli::Dispatch(Env& env, const GlobalOptions& g) const {
   if (*status_) return ShowStatus(env, g, run_, task_);
+  if (*report_) return CmdRolloutReport(env, g, run_, task_, out_);
   for (auto [cmd, name] : {std::pair{promote_, "promote"}, {pause_, "pause"}, {resume_, "resume"},
                            {abort_, "abort"}}) {
     if (*cmd) return Command(env, g, run_, task_, name);

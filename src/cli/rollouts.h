@@ -1,8 +1,8 @@
-// `sluice rollout status|promote|pause|resume|abort|retry RUN TASK` and `sluice env ls|history
-// ENV` (docs/rollouts.md): what people see of and do to deploy tasks' rollouts, from the store's
-// rollouts, measurements and releases. Commands that move a rollout on (promote, resume) follow
-// the environment's approval as a vote would (its approvers, forbidSelfApproval); every command
-// is audited as its principal.
+// `sluice rollout status|promote|pause|resume|abort|retry|report RUN TASK` and `sluice env
+// ls|history ENV` (docs/rollouts.md): what people see of and do to deploy tasks' rollouts, from
+// the store's rollouts, measurements and releases. Commands that move a rollout on (promote,
+// resume) follow the environment's approval as a vote would (its approvers,
+// forbidSelfApproval); every command is audited as its principal.
 #pragma once
 
 #include <optional>
@@ -27,8 +27,9 @@ class RolloutCli {
 
  private:
   CLI::App *status_ = nullptr, *promote_ = nullptr, *pause_ = nullptr, *resume_ = nullptr,
-           *abort_ = nullptr, *retry_ = nullptr, *env_ls_ = nullptr, *env_history_ = nullptr;
-  std::string run_, task_, env_;
+           *abort_ = nullptr, *retry_ = nullptr, *report_ = nullptr,
+           *env_ls_ = nullptr, *env_history_ = nullptr;
+  std::string run_, task_, env_, out_;
   int limit_ = 20;
 };
 
