@@ -75,20 +75,21 @@ else
   echo "postgresql-server: 0 passed, 1 failed"
   total_fail=$((total_fail + 1))
 fi
-# Suites that start services (servers, workers, a PostgreSQL store) are not run under the
-# sanitizers, which cover the unit and engine suites: CI time (make test runs them all).
+# The sanitizers cover the unit and engine suites only (CI time; make test runs them all):
+# suites that start services (servers, workers, a PostgreSQL store, the rollout stack) and the
+# command-line suites (bad input, retention, schedules, the diagrams) are `service`s.
 service() {
   if [ -n "${SLUICE_ASAN:-}" ]; then echo "$1: skipped under the sanitizers (make test runs it)"
   else suite "$@"; fi
 }
 suite unit unit
 suite cel-conformance-floor conformance
-suite bad-input bash tests/bad_input/run.sh "$build/sluice"
-suite docs-diagrams bash tests/docs/diagrams.sh "$build"
+service bad-input bash tests/bad_input/run.sh "$build/sluice"
+service docs-diagrams bash tests/docs/diagrams.sh "$build"
 suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"
 suite e2e-files /usr/bin/python3 tests/e2e/trust_files.py "$build/sluice"
 suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
-suite e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # sluice prune
+service e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # sluice prune
 suite e2e-pools /usr/bin/python3 tests/e2e/pools.py "$build/sluice"  # central pools and mutexes
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
@@ -97,7 +98,7 @@ service server-hardening /usr/bin/python3 tests/server/hardening_test.py "$build
 service cli-parity /usr/bin/python3 tests/server/cli_parity_test.py "$build/sluice"  # the CLI against a server
 service workers /usr/bin/python3 tests/server/workers_test.py "$build/sluice"  # issue 13: workers
 service server-schedules /usr/bin/python3 tests/server/schedules_test.py "$build/sluice"  # issue 13: schedules that fire
-suite e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
+service e2e-schedules /usr/bin/python3 tests/e2e/schedules.py "$build/sluice"  # issue 13
 service server-notifications /usr/bin/python3 tests/server/notifications_test.py "$build/sluice"  # issue 13: webhooks
 service server-triggers /usr/bin/python3 tests/server/triggers_test.py "$build/sluice"  # webhook triggers
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"

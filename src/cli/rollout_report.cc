@@ -274,16 +274,9 @@ int CmdRolloutReport(Env& env, const GlobalOptions& g, const std::string& run_re
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(run_ref);
   if (!run) return Report(run.error());
-  auto row = (*store)->GetRollout(run->id, task);
-  if (!row) return Report(row.error());
-  if (!*row) {
-    return Report(Error(ErrorCode::kNotFound, fmt::format(
-        "task {} of run {} has no rollout (it is not a deploy task, or it has not started)",
-        Quote(task), run->id)));
-  }
-  auto ms = (*store)->Measurements(run->id, task);
-  if (!ms) return Report(ms.error());
-  const Value doc = RolloutJson(**row, *ms);
+  auto found = RolloutDocument(**store, run->id, task);
+  if (!found) return Report(found.error());
+  const Value& doc = *found;
   // The thresholds come from the templates as STATE/environments holds them now; without them
   // the page is still worth having.
   ConditionMap conditions;

@@ -54,6 +54,16 @@ Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms) {
                         {"measurements", Value(std::move(list))}});
 }
 
+Result<Value> RolloutDocument(Store& store, const std::string& run_id, const std::string& task) {
+  SLUICE_TRY(row, store.GetRollout(run_id, task));
+  if (!*row) {
+    return Fail(ErrorCode::kNotFound, "task {} of run {} has no rollout (it is not a deploy "
+                "task, or it has not started)", Quote(task), run_id);
+  }
+  SLUICE_TRY(ms, store.Measurements(run_id, task));
+  return RolloutJson(**row, *ms);
+}
+
 std::string RolloutText(const Value& doc) {
   const Value* st = doc.is_map() ? doc.Find("state") : nullptr;
   const Value none;

@@ -20,6 +20,9 @@ namespace sluice {
 // GET /api/v1/runs/{id}/rollouts/{task} serves. Times are given both as text ("started") and as
 // microseconds since the epoch ("startedUs"), which the report's charts use.
 Value RolloutJson(const RolloutRow& r, const std::vector<MeasurementRow>& ms);
+// The RolloutJson of deploy task `task` of run `run_id`, read from `store`; kNotFound when the
+// task has no rollout (not a deploy task, or not started).
+Result<Value> RolloutDocument(Store& store, const std::string& run_id, const std::string& task);
 // Its text: the run, task, environment and phase, the candidate and stable slots, a line per
 // measurement.
 std::string RolloutText(const Value& rollout);

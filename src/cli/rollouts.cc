@@ -24,16 +24,9 @@ int ShowStatus(Env& env, const GlobalOptions& g, const std::string& run_ref, con
   if (!store) return Report(store.error());
   auto run = (*store)->GetRun(run_ref);
   if (!run) return Report(run.error());
-  auto row = (*store)->GetRollout(run->id, task);
-  if (!row) return Report(row.error());
-  if (!*row) {
-    return Report(Error(ErrorCode::kNotFound, fmt::format(
-        "task {} of run {} has no rollout (it is not a deploy task, or it has not started)",
-        Quote(task), run->id)));
-  }
-  auto ms = (*store)->Measurements(run->id, task);
-  if (!ms) return Report(ms.error());
-  const Value doc = RolloutJson(**row, *ms);
+  auto found = RolloutDocument(**store, run->id, task);
+  if (!found) return Report(found.error());
+  const Value& doc = *found;
   if (g.json) {
     std::printf("%s\n", doc.ToJson().c_str());
     return 0;

@@ -29,17 +29,9 @@ ApiResponse GetRolloutRoute(const ApiContext& ctx, const ApiRequest& req) {
   if (!store) return FromError(store.error());
   auto run = (*store)->GetRun(req.params.at("id"));
   if (!run) return FromError(run.error());
-  const std::string& task = req.params.at("task");
-  auto row = (*store)->GetRollout(run->id, task);
-  if (!row) return FromError(row.error());
-  if (!*row) {
-    return ErrorResponse(404, fmt::format("task {} of run {} has no rollout (it is not a deploy "
-                                          "task, or it has not started)",
-                                          Quote(task), run->id));
-  }
-  auto ms = (*store)->Measurements(run->id, task);
-  if (!ms) return FromError(ms.error());
-  return Json(RolloutJson(**row, *ms));
+  auto doc = RolloutDocument(**store, run->id, req.params.at("task"));
+  if (!doc) return FromError(doc.error());
+  return Json(*doc);
 }
 
 // POST /api/v1/runs/{id}/rollouts/{task}/COMMAND.

@@ -11,11 +11,20 @@ namespace {
 
 constexpr int64_t kArgoScaleDownDelayMs = 30'000;  // Argo Rollouts' scaleDownDelaySeconds
 
-Result<int64_t> DelayOf(const Reader& r, const YNode& n, std::string_view what) {
-  if (n.IsScalar()) {
-    if (auto ms = ParseDurationMs(n.Scalar()); ms && *ms >= 0) return *ms;
+// scaleDownDelay and abortScaleDownDelay, with their defaults, into `out` (in ms).
+Status Delays(const Reader& r, const YNode& n, int64_t abort_default, ValueMap* out) {
+  int64_t scale_down = kArgoScaleDownDelayMs, abort_down = abort_default;
+  if (n["scaleDownDelay"]) {
+    SLUICE_TRY(ms, r.Delay(n["scaleDownDelay"], "scaleDownDelay"));
+    scale_down = *ms;
   }
-  return FailAt(r.Loc(n), "{} must be a duration such as 0s, 30s or 5m", what);
+  if (n["abortScaleDownDelay"]) {
+    SLUICE_TRY(ms, r.Delay(n["abortScaleDownDelay"], "abortScaleDownDelay"));
+    abort_down = *ms;
+  }
+  out->emplace_back("scaleDownDelayMs", Value(scale_down));
+  out->emplace_back("abortScaleDownDelayMs", Value(abort_down));
+  return {};
 }
 
 // {templates: [NAME...], args: {NAME: TEXT}}: an analysis a strategy runs. The template names
@@ -110,17 +119,7 @@ Result<Value> Canary(const Reader& r, const YNode& n, DeploySpec* d) {
     SLUICE_TRY(a, Analysis(r, n["analysis"], "canary.analysis", true, d));
     out.emplace_back("analysis", std::move(*a));
   }
-  int64_t scale_down = kArgoScaleDownDelayMs, abort_down = kArgoScaleDownDelayMs;
-  if (n["scaleDownDelay"]) {
-    SLUICE_TRY(ms, DelayOf(r, n["scaleDownDelay"], "scaleDownDelay"));
-    scale_down = *ms;
-  }
-  if (n["abortScaleDownDelay"]) {
-    SLUICE_TRY(ms, DelayOf(r, n["abortScaleDownDelay"], "abortScaleDownDelay"));
-    abort_down = *ms;
-  }
-  out.emplace_back("scaleDownDelayMs", Value(scale_down));
-  out.emplace_back("abortScaleDownDelayMs", Value(abort_down));
+  SLUICE_TRY_STATUS(Delays(r, n, kArgoScaleDownDelayMs, &out));
   return Value(ValueMap{{"canary", Value(std::move(out))}});
 }
 
@@ -141,17 +140,7 @@ Result<Value> BlueGreen(const Reader& r, const YNode& n, DeploySpec* d) {
     SLUICE_TRY(a, Analysis(r, n[key], key, false, d));
     out.emplace_back(key, std::move(*a));
   }
-  int64_t scale_down = kArgoScaleDownDelayMs, abort_down = 0;
-  if (n["scaleDownDelay"]) {
-    SLUICE_TRY(ms, DelayOf(r, n["scaleDownDelay"], "scaleDownDelay"));
-    scale_down = *ms;
-  }
-  if (n["abortScaleDownDelay"]) {
-    SLUICE_TRY(ms, DelayOf(r, n["abortScaleDownDelay"], "abortScaleDownDelay"));
-    abort_down = *ms;
-  }
-  out.emplace_back("scaleDownDelayMs", Value(scale_down));
-  out.emplace_back("abortScaleDownDelayMs", Value(abort_down));
+  SLUICE_TRY_STATUS(Delays(r, n, 0, &out));  // the old version is still up: an abort is instant
   return Value(ValueMap{{"blueGreen", Value(std::move(out))}});
 }
 

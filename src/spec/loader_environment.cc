@@ -10,14 +10,6 @@ namespace sluice {
 
 namespace {
 
-// A duration that may be 0 ("0s"): delays and soaks.
-Result<int64_t> DelayMs(const Reader& r, const YNode& n, std::string_view what) {
-  if (n.IsScalar()) {
-    if (auto ms = ParseDurationMs(n.Scalar()); ms && *ms >= 0) return *ms;
-  }
-  return FailAt(r.Loc(n), "{} must be a duration such as 0s, 30s or 5m", what);
-}
-
 Result<std::vector<std::string>> Argv(const Reader& r, const YNode& n, std::string_view what) {
   SLUICE_TRY_STATUS(r.ExpectList(n, what));
   std::vector<std::string> out;
@@ -149,7 +141,7 @@ Status ReadPromotion(const Reader& r, const YNode& n, PromotionRules* p) {
   }
   if (n["soak"]) {
     if (!n["after"]) return FailAt(r.Loc(n["soak"]), "soak is the time in promotion.after's environment; set after");
-    SLUICE_TRY(ms, DelayMs(r, n["soak"], "promotion.soak"));
+    SLUICE_TRY(ms, r.Delay(n["soak"], "promotion.soak"));
     p->soak_ms = *ms;
   }
   if (const YNode& ps = n["policies"]) {

@@ -218,6 +218,14 @@ class Reader {
     return FailAt(Loc(n), "{} must be a positive duration such as 30s, 5m or 1h30m", what);
   }
 
+  // A duration that may be 0 ("0s"): delays and soaks.
+  Result<int64_t> Delay(const YNode& n, std::string_view what) const {
+    if (n.IsScalar()) {
+      if (auto ms = ParseDurationMs(n.Scalar()); ms && *ms >= 0) return *ms;
+    }
+    return FailAt(Loc(n), "{} must be a duration such as 0s, 30s or 5m", what);
+  }
+
   // A string that may hold placeholders; non-string YAML values are kept as typed literals
   // when `typed` is set, and otherwise read as their text (argv and env are text).
   Result<TemplateField> Field(const YNode& n, std::string_view what, bool typed) const {
