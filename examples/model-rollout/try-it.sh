@@ -142,6 +142,7 @@ sl rollout status "$RUN2" deploy-staging
 sl rollout status "$RUN2" deploy-prod
 sl env ls
 sl env history prod
+sl rollout report "$RUN2" deploy-staging --out "${REPORT_DIR:-$WORK}/staging-v2.html"
 echo "\$ cat $STACK/routes/prod.json    # what prod's command router was given last"
 cat "$STACK/routes/prod.json"
 echo

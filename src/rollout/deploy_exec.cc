@@ -24,7 +24,7 @@
 #include "common/value.h"
 #include "rollout/deploy_analysis.h"
 #include "rollout/deploy_router.h"
-#include "schedule/cron.h"
+#include "rollout/deploy_state.h"
 #include "spec/environment_spec.h"
 #include "store/store.h"
 
@@ -33,137 +33,7 @@ namespace sluice {
 namespace {
 
 constexpr int64_t kTickMs = 100;
-constexpr int64_t kSlotCommandTimeoutUs = 60'000'000;
 constexpr size_t kTimelineMax = 1000;
-
-// What the engine passed (attempt_deploy.cc) and the attempt's identity from its environment.
-struct DeployRequest {
-  std::string run_id, task;
-  int attempt = 0;
-  std::string environment, model, version;
-  Value args;      // {NAME: text}
-  Value strategy;  // {"canary": {...}} or {"blueGreen": {...}} (loader_deploy.cc)
-  bool supersede = false;
-  std::string state_dir, store;
-};
-
-Result<DeployRequest> ParseRequest(Env& env, const std::string& json) {
-  auto doc = ParseJson(json);
-  if (!doc || !doc->is_map()) {
-    return Fail(ErrorCode::kInvalidInput, "rollout-exec: the spec is not a JSON object: {}",
-                doc ? "not an object" : doc.error().message);
-  }
-  auto text = [&](const char* key) {
-    const Value* v = doc->Find(key);
-    return v && v->is_string() ? v->as_string() : std::string();
-  };
-  DeployRequest r;
-  r.run_id = env.GetVar("SLUICE_RUN_ID").value_or("");
-  r.task = env.GetVar("SLUICE_TASK").value_or("");
-  r.attempt = std::atoi(env.GetVar("SLUICE_ATTEMPT").value_or("0").c_str());
-  if (r.run_id.empty() || r.task.empty()) {
-    return Fail(ErrorCode::kInvalidInput, "rollout-exec runs as a deploy task's attempt "
-                "(SLUICE_RUN_ID and SLUICE_TASK are not set)");
-  }
-  r.environment = text("environment");
-  r.model = text("model");
-  r.version = text("version");
-  r.state_dir = text("stateDir");
-  r.store = text("store");
-  const Value* args = doc->Find("args");
-  r.args = args && args->is_map() ? *args : Value(ValueMap{});
-  const Value* strategy = doc->Find("strategy");
-  if (!strategy || !strategy->is_map()) {
-    return Fail(ErrorCode::kInvalidInput, "rollout-exec: the spec has no strategy");
-  }
-  r.strategy = *strategy;
-  const Value* supersede = doc->Find("supersede");
-  r.supersede = supersede && supersede->is_bool() && supersede->as_bool();
-  return r;
-}
-
-// The placeholders of an environment's slot commands: model.*, slot.*, environment.*.
-class MapScope : public Activation {
- public:
-  explicit MapScope(Value root) : root_(std::move(root)) {}
-  Result<Resolved> Resolve(std::span<const std::string> path) const override {
-    const Value* v = root_.Find(path[0]);
-    if (!v) return Fail(ErrorCode::kInvalidInput, "unknown name {} (known: model, slot, environment)",
-                        Quote(path[0]));
-    return Resolved{*v, 1};
-  }
-
- private:
-  Value root_;
-};
-
-int64_t IntOf(const Value& v, const char* key, int64_t fallback = 0) {
-  const Value* x = v.is_map() ? v.Find(key) : nullptr;
-  return x && x->is_int() ? x->as_int() : fallback;
-}
-std::string TextOf(const Value& v, const char* key) {
-  const Value* x = v.is_map() ? v.Find(key) : nullptr;
-  return x && x->is_string() ? x->as_string() : std::string();
-}
-bool BoolOf(const Value& v, const char* key, bool fallback) {
-  const Value* x = v.is_map() ? v.Find(key) : nullptr;
-  return x && x->is_bool() ? x->as_bool() : fallback;
-}
-
-// What a rollout has done so far: the data column of its rollouts row.
-struct DeployState {
-  std::string stage = "new";  // new, started, steps, switched, post, scaledown
-  int step = 0;               // the canary step in progress
-  int64_t step_started_us = 0;
-  std::string pause;          // "", "step", "inconclusive", "promotion": what a promote ends
-  bool manual_pause = false;  // sluice rollout pause
-  std::string stable_slot, stable_digest, stable_version;
-  std::string canary_slot, digest, version;
-  int weight = 0;             // the candidate's share of requests, in percent
-  int64_t generation = 0;     // the router's last split
-  int64_t seen_command = 0;
-  int epoch = 0;  // the attempt that began this run of the rollout (measurements are its own)
-  int64_t released_us = 0;
-  // What happened when, for the report: {"us", "kind" (weight, analysis, pause, promote,
-  // abort, release), "weight", "message"}, at most kTimelineMax (a rollout has few steps).
-  ValueList timeline;
-
-  Value ToValue() const {
-    return Value(ValueMap{
-        {Value("stage"), Value(stage)}, {Value("step"), Value(int64_t{step})},
-        {Value("stepStartedUs"), Value(step_started_us)}, {Value("pause"), Value(pause)},
-        {Value("manualPause"), Value(manual_pause)}, {Value("stableSlot"), Value(stable_slot)},
-        {Value("stableDigest"), Value(stable_digest)},
-        {Value("stableVersion"), Value(stable_version)},
-        {Value("canarySlot"), Value(canary_slot)}, {Value("digest"), Value(digest)},
-        {Value("version"), Value(version)}, {Value("weight"), Value(int64_t{weight})},
-        {Value("generation"), Value(generation)}, {Value("seenCommand"), Value(seen_command)},
-        {Value("epoch"), Value(int64_t{epoch})},
-        {Value("releasedUs"), Value(released_us)}, {Value("timeline"), Value(timeline)}});
-  }
-  static DeployState From(const Value& v) {
-    DeployState s;
-    s.stage = TextOf(v, "stage");
-    s.step = static_cast<int>(IntOf(v, "step"));
-    s.step_started_us = IntOf(v, "stepStartedUs");
-    s.pause = TextOf(v, "pause");
-    s.manual_pause = BoolOf(v, "manualPause", false);
-    s.stable_slot = TextOf(v, "stableSlot");
-    s.stable_digest = TextOf(v, "stableDigest");
-    s.stable_version = TextOf(v, "stableVersion");
-    s.canary_slot = TextOf(v, "canarySlot");
-    s.digest = TextOf(v, "digest");
-    s.version = TextOf(v, "version");
-    s.weight = static_cast<int>(IntOf(v, "weight"));
-    s.generation = IntOf(v, "generation");
-    s.seen_command = IntOf(v, "seenCommand");
-    s.epoch = static_cast<int>(IntOf(v, "epoch"));
-    s.released_us = IntOf(v, "releasedUs");
-    const Value* t = v.is_map() ? v.Find("timeline") : nullptr;
-    if (t && t->is_list()) s.timeline = t->as_list();
-    return s;
-  }
-};
 
 // How a part of a rollout ended: go on, or stop the process with `code` (0: done).
 struct Stop {
@@ -243,8 +113,8 @@ class Rollout {
       }
     }
     if (st_.stable_digest == st_.digest) {
-      SetPhase("Healthy", fmt::format("{} already serves {} ({})", spec_.name, st_.version,
-                                      Short(st_.digest)));
+      Save("Healthy", fmt::format("{} already serves {} ({})", spec_.name, st_.version,
+                                      ShortDigest(st_.digest)));
       return Stop{0, fmt::format("{} already serves this model", spec_.name)};
     }
     st_.stage = "claimed";
@@ -276,51 +146,23 @@ class Rollout {
 
   // The environment that must come first, and the time the model spent there.
   Step CheckPromotion() {
-    const PromotionRules& p = spec_.promotion;
-    if (p.after.empty()) return std::nullopt;
-    auto releases = store_.Releases(p.after, 1000);
+    auto releases = store_.Releases(spec_.promotion.after, 1000);
     if (!releases) return Stop{1, releases.error().message};
-    int64_t longest = -1;
-    for (const auto& r : *releases) {
-      if (r.digest != st_.digest) continue;
-      const int64_t until = r.until_us ? r.until_us : Now();
-      longest = std::max(longest, until - r.since_us);
-    }
-    std::string why;
-    if (longest < 0) {
-      why = fmt::format("promotion to {} refused: model {} ({}) was never released to {}, which "
-                        "must come first", spec_.name, st_.version, Short(st_.digest), p.after);
-    } else if (longest / 1000 < p.soak_ms) {
-      why = fmt::format("promotion to {} refused: model {} ({}) has soaked in {} for {}, and {} "
-                        "needs {}", spec_.name, st_.version, Short(st_.digest), p.after,
-                        FormatDurationMs(longest / 1000), spec_.name, FormatDurationMs(p.soak_ms));
-    }
+    const std::string why = PromotionRefusal(spec_, *releases, st_.digest, st_.version, Now());
     if (why.empty()) return std::nullopt;
-    SetPhase("Degraded", why);
+    Save("Degraded", why);
     return Stop{kDeployExitRefused, why};
   }
 
   Step WaitOutOfFreeze() {
-    while (true) {
-      int64_t until = 0;
-      for (const auto& f : spec_.freeze) {
-        auto expr = ParseCron(f.cron);
-        if (!expr) continue;
-        auto sched = CronSchedule::Make(*expr, f.time_zone, env_.time_zones());
-        if (!sched) continue;
-        const int64_t now_s = Now() / 1'000'000;
-        auto began = sched->Prev(now_s + 1);
-        if (began && now_s < *began + f.duration_ms / 1000) {
-          until = std::max(until, *began + f.duration_ms / 1000);
-        }
-      }
-      if (until == 0) return std::nullopt;
+    while (const int64_t until = FrozenUntil(spec_, env_.time_zones(), Now())) {
       Save("Paused", fmt::format("{} is frozen until {} (freeze window)", spec_.name,
-                                 FormatTimestampMs(until * 1000)));
+                                 FormatTimestampMs(until / 1000)));
       if (Step s = Tick()) return s;
       if (aborted_) return AbortedBeforeTraffic();
       Sleep(1000);
     }
+    return std::nullopt;
   }
 
   Step StartCandidate() {
@@ -432,26 +274,6 @@ class Rollout {
 
   // --- Analyses: measured until they decide, every measurement stored.
   Result<std::unique_ptr<DeployAnalysis>> StartAnalysis(const Value& spec, const std::string& label) {
-    ValueMap args;
-    for (const auto& [k, v] : req_.args.as_map()) args.emplace_back(k, v);
-    const Value* own = spec.Find("args");
-    if (own && own->is_map()) {
-      for (const auto& [k, v] : own->as_map()) args.emplace_back(k, v);
-    }
-    const SlotSpec* canary = spec_.FindSlot(st_.canary_slot);
-    const SlotSpec* stable = spec_.FindSlot(st_.stable_slot);
-    ValueMap builtin{{Value("version"), Value(st_.version)},
-                     {Value("stableVersion"), Value(st_.stable_version)},
-                     {Value("environment"), Value(spec_.name)},
-                     {Value("canarySlot"), Value(st_.canary_slot)},
-                     {Value("stableSlot"), Value(st_.stable_slot)},
-                     {Value("previewAddress"), Value(canary ? canary->address : "")},
-                     {Value("stableAddress"), Value(stable ? stable->address : "")}};
-    for (auto& b : builtin) {
-      const bool given = std::any_of(args.begin(), args.end(),
-                                     [&](const auto& a) { return a.first == b.first; });
-      if (!given) args.push_back(std::move(b));
-    }
     std::vector<std::string> names;
     for (const auto& t : spec.Find("templates")->as_list()) names.push_back(t.as_string());
     MeasurementRow base;
@@ -465,7 +287,8 @@ class Rollout {
     for (auto& m : *stored) {
       if (m.analysis == label && m.epoch == st_.epoch) earlier.push_back(std::move(m));
     }
-    return DeployAnalysis::Start(env_, *envs_, names, Value(std::move(args)), earlier,
+    return DeployAnalysis::Start(env_, *envs_, names, AnalysisArgs(req_.args, spec, spec_, st_),
+                                 earlier,
                                  [this, base](const MeasurementRow& m) {
                                    MeasurementRow row = m;
                                    row.run_id = base.run_id;
@@ -598,7 +421,7 @@ class Rollout {
     r.actor = PromotedBy();
     r.since_us = Now();
     AuditRecord a = Audit("release", req_.run_id, req_.task,
-                          fmt::format("{} ({}) into {} slot {}", r.version, Short(r.digest),
+                          fmt::format("{} ({}) into {} slot {}", r.version, ShortDigest(r.digest),
                                       spec_.name, r.slot));
     if (auto s = store_.RecordRelease(r, std::move(a)); !s) return Stop{1, s.error().message};
     st_.released_us = r.since_us;
@@ -622,8 +445,8 @@ class Rollout {
         }
       }
     }
-    SetPhase("Healthy", fmt::format("{} ({}) serves {} from slot {}", st_.version,
-                                    Short(st_.digest), spec_.name, st_.canary_slot));
+    Save("Healthy", fmt::format("{} ({}) serves {} from slot {}", st_.version,
+                                    ShortDigest(st_.digest), spec_.name, st_.canary_slot));
     return Stop{0, ""};
   }
 
@@ -632,13 +455,13 @@ class Rollout {
     if (!st_.stable_slot.empty() && st_.weight > 0) {
       const int64_t t0 = Now();
       if (Step s = ApplyWeight(0)) {
-        SetPhase("Degraded", why + "; and traffic could not be moved back: " + s->why);
+        Save("Degraded", why + "; and traffic could not be moved back: " + s->why);
         return Stop{code, why};
       }
       Log("all traffic back on {} {} ms after the decision", st_.stable_slot, (Now() - t0) / 1000);
     }
     Mark("abort", why);
-    SetPhase("Degraded", why);
+    Save("Degraded", why);
     const int64_t delay = IntOf(strategy_, "abortScaleDownDelayMs");
     Sleep(delay);
     if (const SlotSpec* slot = spec_.FindSlot(st_.canary_slot)) {
@@ -652,39 +475,15 @@ class Rollout {
   // A failure of the rollout's own machinery (a slot, the router): like an abort, exit 1.
   Step Broken(const std::string& why) { return Abort(1, why); }
 
-  // --- Slots.
-  Status RunSlotCommand(const SlotSpec& slot, const std::vector<TemplateField>& argv_t,
+  // --- Slots (deploy_state.cc).
+  Status RunSlotCommand(const SlotSpec& slot, const std::vector<TemplateField>& argv,
                         const char* what) {
-    MapScope scope(Value(ValueMap{
-        {Value("model"), Value(ValueMap{{Value("path"), Value(env_.files().Absolute(req_.model))},
-                                        {Value("digest"), Value(st_.digest)},
-                                        {Value("version"), Value(st_.version)}})},
-        {Value("slot"), Value(ValueMap{{Value("name"), Value(slot.name)},
-                                       {Value("address"), Value(slot.address)}})},
-        {Value("environment"), Value(ValueMap{{Value("name"), Value(spec_.name)}})}}));
-    std::vector<std::string> argv;
-    for (const auto& a : argv_t) {
-      auto v = a.Evaluate(scope);
-      if (!v) return std::unexpected(v.error());
-      argv.push_back(v->ToText());
-    }
-    auto r = RunCapturedCommand(argv, "/", kSlotCommandTimeoutUs, 64 * 1024);
-    if (!r) return std::unexpected(r.error());
-    if (r->exit_code != 0) {
-      return sluice::Fail(ErrorCode::kIo, "{} {} exited with {}: {}", what, Join(argv, " "),
-                  r->exit_code, std::string(Trim(r->out)));
-    }
-    return {};
+    return RunSlot(spec_, slot, argv, what, SlotModel{env_.files().Absolute(req_.model),
+                                                      st_.digest, st_.version});
   }
-
   Status Healthy(const SlotSpec& slot) {
-    if (!slot.health_url.empty()) {
-      HttpAnswer a = HttpGet(slot.health_url, 1000);
-      if (a.status >= 200 && a.status < 300) return {};
-      return sluice::Fail(ErrorCode::kIo, "{} answered {}", slot.health_url,
-                  a.error.empty() ? std::to_string(a.status) : a.error);
-    }
-    return RunSlotCommand(slot, slot.health_command, "health");
+    return SlotHealthy(spec_, slot, SlotModel{env_.files().Absolute(req_.model), st_.digest,
+                                              st_.version});
   }
 
   // --- The row, the log and small helpers.
@@ -715,7 +514,6 @@ class Rollout {
       Log("cannot store the rollout's state: {}", s.error().message);
     }
   }
-  void SetPhase(const std::string& phase, const std::string& message) { Save(phase, message); }
 
   AuditRecord Audit(const std::string& action, const std::string& run, const std::string& task,
                     const std::string& what) const {
@@ -745,14 +543,6 @@ class Rollout {
     return who && !who->empty() ? *who : std::string("sluice");
   }
 
-  static std::string Short(const std::string& digest) {
-    return "sha256:" + digest.substr(0, std::min<size_t>(12, digest.size()));
-  }
-  static std::string WeightText(const std::vector<SlotWeight>& split) {
-    std::vector<std::string> parts;
-    for (const auto& w : split) parts.push_back(fmt::format("{}={}", w.slot, w.weight));
-    return Join(parts, " ");
-  }
 
   template <typename... Args>
   void Log(fmt::format_string<Args...> f, Args&&... args) {
@@ -782,7 +572,7 @@ class Rollout {
 }  // namespace
 
 int RolloutExecMain(Env& env, const std::string& spec_json) {
-  auto req = ParseRequest(env, spec_json);
+  auto req = ParseDeployRequest(env, spec_json);
   if (!req) return Report(req.error());
   // The model servers the slots' commands start outlive this attempt by design: they must not
   // carry its marks, or the engine that adopts a lost attempt would stop them as its leftovers

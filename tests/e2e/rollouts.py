@@ -397,6 +397,8 @@ def main():
         SE = STACK.env()
         return run_e2e.run_suite(TESTS, "e2e-rollouts")
     finally:
+        for folder, _ in run_e2e.FOLDERS:  # a failed test's rollout may wait for a promote
+            run_e2e.stop_rollouts(folder)
         STACK.down()
 
 

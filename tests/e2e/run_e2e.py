@@ -96,6 +96,23 @@ def pipeline(tasks, extra=""):
     return f"apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {{name: e2e}}\nspec:\n{extra}  tasks:\n{tasks}"
 
 
+def stop_rollouts(folder):
+    """Kills the rollout processes (sluice-net rollout-exec) of runs under FOLDER: a failed test
+    may leave a rollout paused for a promote that never comes, and nothing may be left running."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "rollout-exec" in cmd and folder in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def engine_pid(e, run):
     """The run's engine process: the pid its lock records. (The process a caller starts is the
     engine's grandparent, with the run's keeper between them: src/env/keeper_posix.h.)"""

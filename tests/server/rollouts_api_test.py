@@ -317,6 +317,8 @@ def main():
     finally:
         if SERVER:
             SERVER.stop()
+        if ENV:
+            run_e2e.stop_rollouts(ENV.dir)
         if ENV and rc == 0:  # a failed suite's folder stays to be read
             shutil.rmtree(ENV.dir, ignore_errors=True)
 
