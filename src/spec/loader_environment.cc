@@ -1,5 +1,7 @@
 // Reading STATE/environments/ (environment_spec.h): Environment documents here, AnalysisTemplate
 // documents with ReadAnalysisTemplate (analysis_spec.h).
+#include <algorithm>
+
 #include "schedule/cron.h"
 #include "spec/analysis_spec.h"
 #include "spec/environment_spec.h"
@@ -304,18 +306,9 @@ Status CheckDeploys(const Plan& plan, const EnvironmentsSpec& envs) {
 Result<std::shared_ptr<const EnvironmentsSpec>> LoadEnvironments(FileSystem& fs,
                                                                  const std::string& state_dir) {
   auto out = std::make_shared<EnvironmentsSpec>();
-  std::string dir = fs.Absolute(PathJoin(state_dir, "environments"));
-  FileInfo folder = fs.StatNoFollow(dir);
-  if (!folder.exists) return std::shared_ptr<const EnvironmentsSpec>(out);
-  const int64_t owner = fs.Stat(state_dir).uid;
-  SLUICE_TRY_STATUS(CheckTrusted(dir, folder, owner, true, "environments"));
-  SLUICE_TRY(names, fs.ListDir(dir));
-  std::vector<std::string> sorted(names->begin(), names->end());
-  std::sort(sorted.begin(), sorted.end());
-  for (const auto& n : sorted) {
-    if (!n.ends_with(".yaml") && !n.ends_with(".yml")) continue;
-    std::string f = PathJoin(dir, n);
-    SLUICE_TRY_STATUS(CheckTrusted(f, fs.StatNoFollow(f), owner, false, "environments"));
+  SLUICE_TRY(files, TrustedYamlFiles(fs, state_dir, "environments", "environments"));
+  std::sort(files->begin(), files->end());
+  for (const auto& f : *files) {
     SLUICE_TRY(text, fs.ReadFile(f));
     SLUICE_TRY_STATUS(ParseEnvironmentsFile(f, *text, out.get()));
   }

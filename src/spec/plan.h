@@ -207,6 +207,12 @@ Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_d
 // and deadline are its own. Fails on executor: worker.
 Status DeployDefaults(const TaskSpec& t, PlanTask* pt);
 
+// The *.yaml files of STATE/`folder_name` (central policies, environments), each checked with
+// CheckTrusted as `what`; none when the folder does not exist.
+Result<std::vector<std::string>> TrustedYamlFiles(FileSystem& fs, const std::string& state_dir,
+                                                  const std::string& folder_name,
+                                                  std::string_view what);
+
 Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner_uid,
                     bool folder, std::string_view what);
 // Checks what a policy's expressions refer to: `object` fields its stage's input has, and

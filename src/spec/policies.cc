@@ -83,21 +83,28 @@ Status CheckTrusted(const std::string& path, const FileInfo& info, int64_t owner
               folder ? "755" : "644");
 }
 
-Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_dir) {
-  std::string dir = fs.Absolute(PathJoin(state_dir, "policies"));
+Result<std::vector<std::string>> TrustedYamlFiles(FileSystem& fs, const std::string& state_dir,
+                                                  const std::string& folder_name,
+                                                  std::string_view what) {
+  std::string dir = fs.Absolute(PathJoin(state_dir, folder_name));
   FileInfo folder = fs.StatNoFollow(dir);
-  if (!folder.exists) return PolicySet{};
+  if (!folder.exists) return std::vector<std::string>{};
   const int64_t owner = fs.Stat(state_dir).uid;
-  SLUICE_TRY_STATUS(CheckTrusted(dir, folder, owner, true, "central policies"));
+  SLUICE_TRY_STATUS(CheckTrusted(dir, folder, owner, true, what));
   SLUICE_TRY(names, fs.ListDir(dir));
   std::vector<std::string> files;
   for (const auto& n : *names) {
     if (!IsYamlName(n)) continue;
     std::string f = PathJoin(dir, n);
-    SLUICE_TRY_STATUS(CheckTrusted(f, fs.StatNoFollow(f), owner, false, "central policies"));
+    SLUICE_TRY_STATUS(CheckTrusted(f, fs.StatNoFollow(f), owner, false, what));
     files.push_back(f);
   }
-  return LoadPolicyFiles(fs, files, PolicyOrigin::kCentral);
+  return files;
+}
+
+Result<PolicySet> LoadCentralPolicies(FileSystem& fs, const std::string& state_dir) {
+  SLUICE_TRY(files, TrustedYamlFiles(fs, state_dir, "policies", "central policies"));
+  return LoadPolicyFiles(fs, *files, PolicyOrigin::kCentral);
 }
 
 namespace {

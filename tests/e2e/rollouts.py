@@ -340,20 +340,6 @@ KILLABLE = """          canary:
 """
 
 
-def rollout_pids(state):
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "rollout-exec" in cmd and state in cmd:
-            out.append(int(pid))
-    return out
-
-
 @test
 def a_rollout_killed_mid_canary_resumes_from_its_step_with_the_weights_applied_again():
     e = Env()
@@ -365,7 +351,7 @@ def a_rollout_killed_mid_canary_resumes_from_its_step_with_the_weights_applied_a
     e.wait_for(lambda: sorted(live_split().values()) == [25, 75], "the 25 % step", tries=300)
     engine = engine_pid(e, run)
     keeper = int(open(f"/proc/{engine}/stat").read().split(")")[1].split()[1])
-    victims = [proc.pid, keeper, engine] + rollout_pids(e.state)
+    victims = [proc.pid, keeper, engine] + run_e2e.rollout_pids(e.state)
     for pid in victims:  # the whole machine's share of it, as a crash would
         try:
             os.kill(pid, signal.SIGKILL)

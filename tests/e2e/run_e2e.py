@@ -96,9 +96,9 @@ def pipeline(tasks, extra=""):
     return f"apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {{name: e2e}}\nspec:\n{extra}  tasks:\n{tasks}"
 
 
-def stop_rollouts(folder):
-    """Kills the rollout processes (sluice-net rollout-exec) of runs under FOLDER: a failed test
-    may leave a rollout paused for a promote that never comes, and nothing may be left running."""
+def rollout_pids(folder):
+    """The rollout processes (sluice-net rollout-exec) of runs under FOLDER."""
+    out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -107,10 +107,18 @@ def stop_rollouts(folder):
         except OSError:
             continue
         if "rollout-exec" in cmd and folder in cmd:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            out.append(int(pid))
+    return out
+
+
+def stop_rollouts(folder):
+    """Kills the rollout processes of runs under FOLDER: a failed test may leave a rollout paused
+    for a promote that never comes, and nothing may be left running."""
+    for pid in rollout_pids(folder):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def engine_pid(e, run):
