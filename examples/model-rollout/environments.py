@@ -14,7 +14,7 @@ Each file is mode 644, as the loader demands of central configuration (owned by 
 folder's owner, writable by no one else). The model servers' pidfiles live under STACK, so
 `stack.py down STACK` stops them too. Standard library only.
 """
-import json, os, sys
+import json, os, shutil, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -109,6 +109,7 @@ def main(args):
                        "  promotion:\n"
                        "    after: staging            # released to staging first...\n"
                        "    soak: 8s                  # ...and served there this long (try-it.sh: SOAK)\n"
+                       "    policies: [prod-evidence] # STATE/policies/prod-evidence.yaml must allow it\n"
                        "    approval:\n"
                        f"      approvers: [{approver}]\n"
                        "      # The example runs and approves as one account; in a team, keep\n"
@@ -128,6 +129,13 @@ def main(args):
         with open(path, "w") as f:
             f.write(text)
         os.chmod(path, 0o644)
+    # prod's promotion policy, central like the environments (promotion-policy.yaml).
+    policies = os.path.join(state, "policies")
+    os.makedirs(policies, exist_ok=True)
+    os.chmod(policies, 0o755)
+    path = os.path.join(policies, "prod-evidence.yaml")
+    shutil.copyfile(os.path.join(HERE, "promotion-policy.yaml"), path)
+    os.chmod(path, 0o644)
     return 0
 
 

@@ -97,6 +97,8 @@ RUN1=$(run_id run1)
 approve_prod "$RUN1"
 finish_run run1
 sl env ls
+echo "prod's promotion policy on v1 (sluice status $RUN1 -o json, decisions):"
+pick '"\n".join("  %s %s/%s: %s" % (x["stage"], x["policy"], x["rule"], x["result"]) for x in d["decisions"] if x["stage"] == "promotion")' status "$RUN1"
 
 say "release v2 (C=1.0) with requests flowing through staging's nginx"
 python3 "$REPO/tests/rollouts/loadgen.py" "$FRONT" --threads 2 --rate 40 --duration 120 >/dev/null 2>&1 &

@@ -2,6 +2,7 @@
 // `sluice approve|reject RUN TASK`.
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "cli/approval_rules.h"
 #include "cli/approvals.h"
@@ -19,6 +20,13 @@ Result<std::vector<ApprovalVote>> StoreApprovals::Votes(const std::string& run_i
   std::vector<ApprovalVote> out;
   for (const auto& r : *rows) out.push_back({r.user, r.account, r.approve, r.comment, r.time_us});
   return out;
+}
+
+// The releases table is never pruned and grows by one row a release: read whole, newest first.
+Result<std::vector<ReleaseRow>> StoreReleases::OfModel(const std::string& digest) {
+  SLUICE_TRY(rows, store_.Releases("", std::numeric_limits<int>::max()));
+  std::erase_if(*rows, [&](const ReleaseRow& r) { return r.digest != digest; });
+  return std::move(*rows);
 }
 
 int CmdApprovals(Env& env, const GlobalOptions& g, bool all) {

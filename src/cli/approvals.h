@@ -1,5 +1,6 @@
-// Approvals: the votes people cast with `sluice approve|reject`, kept in the store, which the
-// engine of a waiting run reads.
+// What the engine of a run reads from the store for people's and policies' decisions: the votes
+// people cast with `sluice approve|reject` on its approvals, and the releases of a model that
+// its promotion policies read.
 #pragma once
 
 #include "engine/interfaces.h"
@@ -11,6 +12,15 @@ class StoreApprovals : public Approvals {
  public:
   explicit StoreApprovals(Store& store) : store_(store) {}
   Result<std::vector<ApprovalVote>> Votes(const std::string& run_id, const std::string& task) override;
+
+ private:
+  Store& store_;
+};
+
+class StoreReleases : public ReleaseHistory {
+ public:
+  explicit StoreReleases(Store& store) : store_(store) {}
+  Result<std::vector<ReleaseRow>> OfModel(const std::string& digest) override;
 
  private:
   Store& store_;

@@ -149,6 +149,8 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
     opts.rollout_context = Value(ValueMap{{"stateDir", Value(env.files().Absolute(g.state_dir))},
                                           {"store", Value(g.store)}});
   }
+  StoreReleases releases(store);
+  opts.releases = &releases;
   // The engine (and the plan it holds) is never destroyed: freeing a large run's state took
   // ~30 ms per 100,000 tasks, only to delay the exit that follows this command. A global keeps
   // it reachable, so leak checkers do not count it; its destructor has nothing else to do.

@@ -17,9 +17,15 @@ namespace {
 
 // Adds `extra` to `set`. A policy's name is unique across its sources: a pipeline's or a
 // --policies policy named like a central one is refused, so no decision, waiver or reader can
-// take one for the other.
+// take one for the other. Promotion policies are central only: the pipeline a promotion rule
+// judges must not be where the rule is written.
 Status AddPolicies(PolicySet& set, const PolicySet& extra) {
   for (const auto& p : extra.policies) {
+    if (p->stage == "promotion") {
+      return FailAt(p->loc, "policy {} has stage promotion, which only a central policy may have "
+                    "(STATE/policies): an environment's promotion rules are not the pipeline's "
+                    "to write", Quote(p->name));
+    }
     for (const auto& other : set.policies) {
       if (other->name != p->name) continue;
       const bool central = other->origin == PolicyOrigin::kCentral ||

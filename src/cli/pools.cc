@@ -45,6 +45,8 @@ Status CheckRunCentral(Env& env, const std::string& state_dir, const Plan& plan,
   if (plan.has_deploy) {
     SLUICE_TRY(envs, LoadEnvironments(env.files(), state_dir));
     SLUICE_TRY_STATUS(CheckDeploys(plan, **envs));
+    SLUICE_TRY(central, LoadCentralPolicies(env.files(), state_dir));
+    SLUICE_TRY_STATUS(CheckPromotionPolicies(plan, **envs, *central));
   }
   if (!plan.asks_central_pools) return {};
   SLUICE_TRY(spec, LoadCentralPools(env, state_dir));

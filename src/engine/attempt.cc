@@ -229,7 +229,6 @@ std::optional<std::string> ResolveCommand(const PlanTask& t, const InstanceScope
                                           const InstanceScope& body_scope, const RunContext& ctx,
                                           AttemptRequest& req) {
   const Body& body = *t.body;
-  if (const DeploySpec* d = body.deploy()) return ResolveDeploy(*d, task_scope, ctx, req);
   if (t.kind == Body::Kind::kBuiltin) {
     req.argv.push_back("builtin:" + body.text);  // a worker's noop (docs/workers.md): never run
   } else if (t.kind == Body::Kind::kScript) {
@@ -484,7 +483,9 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
   req.run_id = ctx.run_id;
   req.task = in.name;
   req.attempt = attempt;
-  if (auto err = ResolveCommand(t, task_scope, body_scope, ctx, req)) {
+  const DeploySpec* deploy = t.body->deploy();
+  if (auto err = deploy ? ResolveDeploy(*deploy, state, ctx, i, task_scope, req)
+                        : ResolveCommand(t, task_scope, body_scope, ctx, req)) {
     r.kind = Resolution::Kind::kInvalid;
     r.message = std::move(*err);
     return r;

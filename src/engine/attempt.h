@@ -46,6 +46,7 @@ struct RunContext {
   Value schedule;
   std::shared_ptr<const EnvironmentsSpec> environments;  // EngineOptions::environments
   Value rollout_context;                                 // EngineOptions::rollout_context
+  ReleaseHistory* releases = nullptr;                    // EngineOptions::releases
 };
 
 // Resolves placeholders for one instance: the pipeline scope (params, tasks, item, run, task)
@@ -103,10 +104,26 @@ Result<bool> EvaluateCondition(const TemplateField& cond, const RunState& state,
                                const RunContext& ctx, int instance, int attempt,
                                int64_t now_us = 0);
 
+// The instances instance i reads from: its upstream tasks (needs and data), in its scope.
+std::vector<int> UpstreamInstances(const RunState& state, int i);
+
+// The model a deploy task moves (attempt_deploy.cc): the path the rollout process reads and,
+// when that is an upstream task's artifact, the digest and size it was stored with ("" and 0
+// when not: the rollout process hashes the file itself).
+struct DeployModel {
+  std::string path;
+  std::string digest;
+  int64_t size = 0;
+  std::string version;  // deploy.version; "": the digest's first 12 digits
+};
+Result<DeployModel> ResolveDeployModel(const DeploySpec& d, const RunState& state,
+                                       const RunContext& ctx, int i, const InstanceScope& scope);
+
 // A deploy task's attempt: the rollout process, `sluice-net rollout-exec SPEC`
 // (attempt_deploy.cc). Returns why it cannot be resolved, or nothing.
-std::optional<std::string> ResolveDeploy(const DeploySpec& d, const InstanceScope& scope,
-                                         const RunContext& ctx, AttemptRequest& req);
+std::optional<std::string> ResolveDeploy(const DeploySpec& d, const RunState& state,
+                                         const RunContext& ctx, int i,
+                                         const InstanceScope& scope, AttemptRequest& req);
 
 struct Resolution {
   enum class Kind {

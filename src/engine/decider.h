@@ -25,6 +25,8 @@
 
 namespace sluice {
 
+struct Decision;  // policy/policy.h
+
 struct Capacity {
   int jobs = 2;
   double cpu = 2;
@@ -145,6 +147,10 @@ class Decider {
   // matches it.
   bool HasGate(int i) const;
   bool GatePasses(int i);
+  // The policies of `stage` (gate, or promotion: a deploy's) that judge instance i.
+  std::vector<const PolicySpec*> GatePolicies(int i, const std::string& stage) const;
+  Result<Value> PromotionInput(int i, const DeploySpec& d) const;
+  std::string RecordDecisions(int i, const std::string& stage, std::vector<Decision>& decisions);
   Value GateInput(int i) const;
   void RequestApproval(int i);
   // The sign-off instance i waits for: a deploy task's environment's (central, so its author

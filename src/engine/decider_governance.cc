@@ -12,14 +12,9 @@ namespace sluice {
 // The gate's input: the task, the run's params, and what its upstream tasks produced, with each
 // artifact's digest and size as the executor reported them.
 Value Decider::GateInput(int i) const {
-  const PlanTask& t = state_.task_of(i);
   ValueMap tasks;
-  std::vector<int> ups(t.deps.begin(), t.deps.end());
-  ups.insert(ups.end(), t.data_deps.begin(), t.data_deps.end());
-  std::sort(ups.begin(), ups.end());
-  ups.erase(std::unique(ups.begin(), ups.end()), ups.end());
-  for (int d : ups) {
-    const Instance& up = state_.at(state_.InScope(state_.at(i).scope, d));
+  for (int u : UpstreamInstances(state_, i)) {
+    const Instance& up = state_.at(u);
     const Value& out = up.outputs;
     const Value* params = out.is_map() ? out.Find("params") : nullptr;
     const Value* paths = out.is_map() ? out.Find("artifacts") : nullptr;
@@ -49,61 +44,136 @@ Value Decider::GateInput(int i) const {
                                                   {"tasks", Value(std::move(tasks))}})}});
 }
 
-// Evaluates instance i's gate policies and records the decisions; false when one denies (the
-// task then fails with policy-denied).
+// The promotion input: the gate's, and the environment, the candidate model (with the digest
+// its upstream task stored it with) and every release of that model so far.
+Result<Value> Decider::PromotionInput(int i, const DeploySpec& d) const {
+  Value input = GateInput(i);
+  ValueMap object = input.Find("object")->as_map();
+  InstanceScope scope(state_, ctx_, i, state_.at(i).attempt + 1, nullptr, now_);
+  auto model = ResolveDeployModel(d, state_, ctx_, i, scope);
+  DeployModel m = model ? std::move(*model) : DeployModel{};  // the attempt reports the error
+  ValueList releases;
+  if (ctx_.releases && !m.digest.empty()) {
+    SLUICE_TRY(rows, ctx_.releases->OfModel(m.digest));
+    auto time = [](int64_t us) {
+      return Value(FormatTimestamp(Timestamp{us / 1000000, static_cast<int32_t>(us % 1000000) * 1000}));
+    };
+    for (const ReleaseRow& r : *rows) {
+      const int64_t end = r.until_us ? r.until_us : now_;
+      releases.push_back(Value(ValueMap{
+          {"environment", Value(r.environment)}, {"slot", Value(r.slot)},
+          {"version", Value(r.version)}, {"digest", Value(r.digest)}, {"run", Value(r.run_id)},
+          {"task", Value(r.task)}, {"promotedBy", Value(r.actor)}, {"since", time(r.since_us)},
+          {"until", r.until_us ? time(r.until_us) : Value()}, {"live", Value(r.until_us == 0)},
+          {"soak", Value(static_cast<double>(std::max<int64_t>(end - r.since_us, 0)) / 1e6)}}));
+    }
+  }
+  object.emplace_back("environment", Value(d.environment));
+  object.emplace_back("model", Value(ValueMap{{"path", Value(m.path)},
+                                              {"digest", Value(m.digest)},
+                                              {"size", Value(m.size)},
+                                              {"version", Value(m.version)}}));
+  object.emplace_back("releases", Value(std::move(releases)));
+  return Value(ValueMap{{"object", Value(std::move(object))}});
+}
+
 namespace {
 
-// What a gate policy is asked about for task `t` of `plan`.
+// What a gate or promotion policy is asked about for task `t` of `plan`.
 PolicyScope GateScope(const Plan& plan, const PlanTask& t) {
   PolicyScope scope;
   scope.pipeline = plan.pipeline->name;
   scope.labels = plan.pipeline->labels;
   scope.task = t.spec->name;  // a template's task by its own name, as in the pipeline
   if (t.component()) scope.components.push_back(t.component()->name + "@" + t.component()->version);
+  if (const DeploySpec* d = t.body ? t.body->deploy() : nullptr) {
+    scope.environments.push_back(d->environment);
+  }
   return scope;
 }
 
 }  // namespace
 
-bool Decider::HasGate(int i) const {
+std::vector<const PolicySpec*> Decider::GatePolicies(int i, const std::string& stage) const {
   const PlanTask& t = state_.task_of(i);
-  if (!t.gate().empty()) return true;
+  std::vector<const PolicySpec*> out;
+  if (stage == "gate") out.assign(t.gate().begin(), t.gate().end());
+  const DeploySpec* deploy = t.body ? t.body->deploy() : nullptr;
+  if (stage == "promotion" && !deploy) return out;
   const PolicySet* central = ctx_.central_policies.get();
-  if (!central) return false;
-  bool any_gate = std::any_of(central->policies.begin(), central->policies.end(),
-                              [](const auto& p) { return p->stage == "gate"; });
-  if (!any_gate) return false;
-  PolicyScope scope = GateScope(plan_, t);
-  return std::any_of(central->policies.begin(), central->policies.end(),
-                     [&](const auto& p) { return p->stage == "gate" && PolicyMatches(*p, scope); });
-}
-
-bool Decider::GatePasses(int i) {
-  const Instance& in = state_.at(i);
-  const PlanTask& t = state_.task_of(i);
-  Value input = GateInput(i);
-  PolicyScope scope = GateScope(plan_, t);
-  std::vector<Decision> decisions;
-  for (const PolicySpec* p : t.gate()) {
-    if (!PolicyMatches(*p, scope)) continue;
-    auto ds = EvaluatePolicy(*p, input, plan_.waivers, scope, now_, ctx_.time_zones);
-    decisions.insert(decisions.end(), ds.begin(), ds.end());
+  if (!central || std::none_of(central->policies.begin(), central->policies.end(),
+                               [&](const auto& p) { return p->stage == stage; })) {
+    return out;
   }
-  // Central gate policies need no `gate:` in the pipeline: they judge every task they match.
-  if (const PolicySet* central = ctx_.central_policies.get()) {
-    for (const auto& p : central->policies) {
-      if (p->stage != "gate" || !PolicyMatches(*p, scope)) continue;
-      auto ds = EvaluatePolicy(*p, input, central->waivers, scope, now_, ctx_.time_zones);
-      decisions.insert(decisions.end(), ds.begin(), ds.end());
+  // A deploy's environment names the promotion policies that must allow it, whatever their
+  // `match` says.
+  const EnvironmentSpec* env =
+      deploy && ctx_.environments ? ctx_.environments->Find(deploy->environment) : nullptr;
+  auto named = [&](const PolicySpec& p) {
+    return env && std::any_of(env->promotion.policies.begin(), env->promotion.policies.end(),
+                              [&](const auto& named) { return named.first == p.name; });
+  };
+  PolicyScope scope = GateScope(plan_, t);
+  for (const auto& p : central->policies) {
+    if (p->stage == stage && (PolicyMatches(*p, scope) || (stage == "promotion" && named(*p)))) {
+      out.push_back(p.get());
     }
   }
+  return out;
+}
+
+bool Decider::HasGate(int i) const {
+  return !GatePolicies(i, "gate").empty() || !GatePolicies(i, "promotion").empty();
+}
+
+// Evaluates instance i's gate policies, then (a deploy) its promotion policies, and records the
+// decisions of each stage; false when one denies (the task then fails with policy-denied).
+bool Decider::GatePasses(int i) {
+  const PlanTask& t = state_.task_of(i);
+  const PolicyScope scope = GateScope(plan_, t);
+  std::string denied;
+  for (const std::string stage : {"gate", "promotion"}) {
+    const auto policies = GatePolicies(i, stage);
+    if (policies.empty()) continue;
+    Value input;
+    if (stage == "gate") {
+      input = GateInput(i);
+    } else {
+      auto promotion = PromotionInput(i, *t.body->deploy());
+      if (!promotion) {
+        rec_.Fail(promotion.error());
+        return false;
+      }
+      input = std::move(*promotion);
+    }
+    // A pipeline's gate policies are judged with its waivers, central ones with central waivers.
+    std::vector<Decision> decisions;
+    for (const PolicySpec* p : policies) {
+      const auto& waivers = p->origin == PolicyOrigin::kCentral ? ctx_.central_policies->waivers
+                                                                : plan_.waivers;
+      if (p->origin != PolicyOrigin::kCentral && !PolicyMatches(*p, scope)) continue;
+      auto ds = EvaluatePolicy(*p, input, waivers, scope, now_, ctx_.time_zones);
+      decisions.insert(decisions.end(), ds.begin(), ds.end());
+    }
+    denied = RecordDecisions(i, stage, decisions);
+    if (!denied.empty()) break;
+  }
+  if (denied.empty()) return true;
+  FailTask(i, ErrorClass::kPolicyDenied, 0, denied);
+  return false;
+}
+
+// Records one stage's decisions as a policy.decision event; returns the first denial, or "".
+std::string Decider::RecordDecisions(int i, const std::string& stage,
+                                     std::vector<Decision>& decisions) {
+  const Instance& in = state_.at(i);
   ValueList list;
   std::string denied;
   for (auto& d : decisions) {
     d.task = in.name;
     list.push_back(DecisionToValue(d));
     if (d.result == "deny" && denied.empty()) {
-      denied = fmt::format("gate: policy {} rule {}: {}", d.policy, d.rule, d.message);
+      denied = fmt::format("{}: policy {} rule {}: {}", stage, d.policy, d.rule, d.message);
     }
   }
   Event e;
@@ -111,11 +181,9 @@ bool Decider::GatePasses(int i) {
   e.task = in.name;
   e.status = denied.empty() ? "allow" : "deny";
   e.data =
-      Value(ValueMap{{"stage", Value("gate")}, {"decisions", Value(std::move(list))}}).ToJson();
+      Value(ValueMap{{"stage", Value(stage)}, {"decisions", Value(std::move(list))}}).ToJson();
   Record(std::move(e), i);
-  if (denied.empty()) return true;
-  FailTask(i, ErrorClass::kPolicyDenied, 0, denied);
-  return false;
+  return denied;
 }
 
 const ApprovalSpec* Decider::ApprovalOf(int i) const {

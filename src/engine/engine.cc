@@ -20,6 +20,7 @@ RunContext ContextOf(const EngineOptions& o, Value params, Breakers* breakers, C
   ctx.central_policies = o.central_policies;
   if (o.schedule) ctx.schedule = ScheduleValue(&*o.schedule);
   ctx.environments = o.environments;
+  ctx.releases = o.releases;
   ctx.rollout_context = o.rollout_context;
   return ctx;
 }

@@ -50,6 +50,7 @@ struct EngineOptions {
   // for, and what their rollout process is told ({"stateDir", "store"}). Null: none.
   std::shared_ptr<const EnvironmentsSpec> environments;
   Value rollout_context;
+  ReleaseHistory* releases = nullptr;  // what promotion policies read as object.releases
 };
 
 class Engine {

@@ -12,6 +12,7 @@
 #include "env/env.h"
 #include "common/value.h"
 #include "spec/model.h"
+#include "store/rollout_rows.h"
 
 namespace sluice {
 
@@ -75,6 +76,15 @@ class Approvals {
   virtual ~Approvals() = default;
   virtual Result<std::vector<ApprovalVote>> Votes(const std::string& run_id,
                                                   const std::string& task) = 0;
+};
+
+// Where models have been released (docs/rollouts.md): every environment's releases of one
+// model, which promotion policies read as object.releases. The CLI wires the store.
+class ReleaseHistory {
+ public:
+  virtual ~ReleaseHistory() = default;
+  // The releases of the model with SHA-256 `digest` in any environment, newest first.
+  virtual Result<std::vector<ReleaseRow>> OfModel(const std::string& digest) = 0;
 };
 
 // Watches a run; called on the engine thread after each event is applied.

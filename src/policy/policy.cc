@@ -101,6 +101,11 @@ bool PolicyMatches(const PolicySpec& p, const PolicyScope& scope) {
                            [&](const std::string& c) { return AnyGlob(p.match_components, c); });
     if (!any) return false;
   }
+  if (!p.match_environments.empty()) {
+    bool any = std::any_of(scope.environments.begin(), scope.environments.end(),
+                           [&](const std::string& e) { return AnyGlob(p.match_environments, e); });
+    if (!any) return false;
+  }
   return true;
 }
 
@@ -230,6 +235,9 @@ PolicyScope AdmissionScope(const Plan& plan) {
   s.labels = plan.pipeline->labels;
   for (const auto& t : plan.tasks) {
     if (t.component()) s.components.push_back(t.component()->name + "@" + t.component()->version);
+    if (const DeploySpec* d = t.body ? t.body->deploy() : nullptr) {
+      s.environments.push_back(d->environment);
+    }
   }
   return s;
 }

@@ -37,6 +37,7 @@ struct PolicyScope {
   std::map<std::string, std::string> labels;
   std::string task;                     // "" at admission
   std::vector<std::string> components;  // NAME@VERSION of the components it uses
+  std::vector<std::string> environments;  // the environments it deploys to (deploy tasks)
 };
 
 bool PolicyMatches(const PolicySpec& p, const PolicyScope& scope);

@@ -86,7 +86,7 @@ TEST(Policy, MatchByPipelineTaskLabelAndComponent) {
   PolicySpec p = Policy("  match:\n    pipelines: [ml-*]\n    tasks: [deploy-*]\n"
                         "    labels: {team: ml*}\n    components: [\"registry-push@1.*\"]\n"
                         "  rules:\n    - {name: r, expression: \"true\"}\n");
-  PolicyScope s{"ml-train", {{"team", "ml-platform"}}, "deploy-prod", {"registry-push@1.2.0"}};
+  PolicyScope s{"ml-train", {{"team", "ml-platform"}}, "deploy-prod", {"registry-push@1.2.0"}, {}};
   EXPECT_TRUE(PolicyMatches(p, s));
   PolicyScope other = s;
   other.pipeline = "etl";
@@ -99,6 +99,21 @@ TEST(Policy, MatchByPipelineTaskLabelAndComponent) {
   EXPECT_FALSE(PolicyMatches(p, other));
   EXPECT_TRUE(GlobMatch("a*b?d", "aXXbcd"));
   EXPECT_FALSE(GlobMatch("a*b?d", "aXXbd"));
+}
+
+// match.environments: the environments a pipeline (admission) or a deploy task (gate,
+// promotion) deploys to; a policy that names some matches nothing that deploys nowhere.
+TEST(Policy, MatchByEnvironment) {
+  PolicySpec p = Policy("  stage: promotion\n  match:\n    environments: [prod*]\n"
+                        "  rules:\n    - {name: r, expression: \"true\"}\n");
+  EXPECT_EQ(p.stage, "promotion");
+  PolicyScope s;
+  s.pipeline = "ml";
+  EXPECT_FALSE(PolicyMatches(p, s));
+  s.environments = {"staging"};
+  EXPECT_FALSE(PolicyMatches(p, s));
+  s.environments = {"staging", "prod-eu"};
+  EXPECT_TRUE(PolicyMatches(p, s));
 }
 
 TEST(Policy, AdmissionInputDescribesTheCompiledPipeline) {

@@ -19,7 +19,6 @@
 
 #include "cli/cli_support.h"
 #include "common/outcome.h"
-#include "common/sha256.h"
 #include "common/strings.h"
 #include "common/value.h"
 #include "rollout/deploy_analysis.h"
@@ -91,9 +90,9 @@ class Rollout {
 
   // --- The start: one rollout per environment, the promotion rules, the slots.
   Step Begin() {
-    auto content = env_.files().ReadFile(req_.model);
-    if (!content) return Stop{1, fmt::format("deploy.model {}: {}", req_.model, content.error().message)};
-    st_.digest = Sha256Hex(*content);
+    auto digest = env_.files().HashFile(req_.model);  // streamed: models may be large
+    if (!digest) return Stop{1, fmt::format("deploy.model {}: {}", req_.model, digest.error().message)};
+    st_.digest = std::move(*digest);
     st_.version = req_.version.empty() ? st_.digest.substr(0, 12) : req_.version;
     if (Step s = Claim()) return s;
     if (Step s = CheckPromotion()) return s;
@@ -144,11 +143,16 @@ class Rollout {
     }
   }
 
-  // The environment that must come first, and the time the model spent there.
+  // The model its task stored and its policies judged, the environment that must come first,
+  // and the time the model spent there.
   Step CheckPromotion() {
     auto releases = store_.Releases(spec_.promotion.after, 1000);
     if (!releases) return Stop{1, releases.error().message};
-    const std::string why = PromotionRefusal(spec_, *releases, st_.digest, st_.version, Now());
+    const std::string why =
+        !req_.digest.empty() && req_.digest != st_.digest
+            ? fmt::format("deploy.model {} changed after its task stored it: its digest is {}, "
+                          "not {}", req_.model, ShortDigest(st_.digest), ShortDigest(req_.digest))
+            : PromotionRefusal(spec_, *releases, st_.digest, st_.version, Now());
     if (why.empty()) return std::nullopt;
     Save("Degraded", why);
     return Stop{kDeployExitRefused, why};

@@ -52,6 +52,7 @@ Result<DeployRequest> ParseDeployRequest(Env& env, const std::string& json) {
   r.environment = text("environment");
   r.model = text("model");
   r.version = text("version");
+  r.digest = text("digest");
   r.state_dir = text("stateDir");
   r.store = text("store");
   const Value* args = doc->Find("args");

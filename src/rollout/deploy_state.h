@@ -21,6 +21,9 @@ struct DeployRequest {
   std::string run_id, task;
   int attempt = 0;
   std::string environment, model, version;
+  // The digest the producing task stored the model with, which its policies judged; "": the
+  // model is no upstream artifact.
+  std::string digest;
   Value args;      // {NAME: text}
   Value strategy;  // {"canary": {...}} or {"blueGreen": {...}} (loader_deploy.cc)
   bool supersede = false;

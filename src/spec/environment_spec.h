@@ -23,6 +23,7 @@ namespace sluice {
 class FileSystem;
 struct AnalysisTemplate;
 struct Plan;
+struct PolicySet;
 
 // One slot: a model server Sluice starts with a model, health-checks and stops. Its commands
 // are argv lists whose arguments may hold placeholders: ${{ model.path }}, ${{ model.digest }},
@@ -67,7 +68,8 @@ struct PromotionRules {
   std::string after;       // the environment a model must have been released to first
   Location after_loc;
   int64_t soak_ms = 0;     // how long it must have been there
-  std::vector<std::string> policies;  // central promotion-stage policies that must allow it
+  // Central policies of stage promotion that must allow it, whatever their `match` says.
+  std::vector<std::pair<std::string, Location>> policies;
   std::unique_ptr<ApprovalSpec> approval;  // people who must sign it off
 };
 
@@ -97,6 +99,10 @@ Status ParseEnvironmentsFile(const std::string& path, std::string_view content,
 // Admission's check of a plan's deploy tasks: each names a declared environment, and every
 // AnalysisTemplate its strategy runs is declared. Fails at the task's location.
 Status CheckDeploys(const Plan& plan, const EnvironmentsSpec& envs);
+// And the promotion.policies of each environment it deploys to name central policies of stage
+// promotion.
+Status CheckPromotionPolicies(const Plan& plan, const EnvironmentsSpec& envs,
+                              const PolicySet& central);
 
 // STATE/environments/*.yaml, each file trusted as central policies are (CheckTrusted); an
 // absent folder is no environments. `after` must name a declared environment.

@@ -150,7 +150,7 @@ Status ReadPromotion(const Reader& r, const YNode& n, PromotionRules* p) {
     SLUICE_TRY_STATUS(r.ExpectList(ps, "promotion.policies"));
     for (const auto& x : ps) {
       SLUICE_TRY(name, r.Name(x, "a promotion policy"));
-      p->policies.push_back(*name);
+      p->policies.emplace_back(*name, r.Loc(x));
     }
   }
   if (n["approval"]) {
@@ -297,6 +297,30 @@ Status CheckDeploys(const Plan& plan, const EnvironmentsSpec& envs) {
       if (!envs.FindTemplate(name)) {
         return FailAt(loc, "AnalysisTemplate {} is not declared in STATE/environments",
                       Quote(name));
+      }
+    }
+  }
+  return {};
+}
+
+Status CheckPromotionPolicies(const Plan& plan, const EnvironmentsSpec& envs,
+                              const PolicySet& central) {
+  for (const PlanTask& t : plan.tasks) {
+    const DeploySpec* d = t.body ? t.body->deploy() : nullptr;
+    const EnvironmentSpec* env = d ? envs.Find(d->environment) : nullptr;
+    if (!env) continue;
+    for (const auto& [name, loc] : env->promotion.policies) {
+      std::vector<std::string> known;
+      bool found = false;
+      for (const auto& p : central.policies) {
+        if (p->stage != "promotion") continue;
+        known.push_back(p->name);
+        found = found || p->name == name;
+      }
+      if (!found) {
+        return FailAt(loc, "promotion policy {} of environment {} is not a central policy of "
+                      "stage promotion (STATE/policies){}", Quote(name), Quote(env->name),
+                      DidYouMean(name, known));
       }
     }
   }

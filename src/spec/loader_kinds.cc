@@ -274,9 +274,10 @@ Result<PolicySpec> Reader::Policy(const YNode& doc) const {
                               "a Policy spec"));
   if (spec["stage"]) {
     SLUICE_TRY(stage, Str(spec["stage"], "stage"));
-    if (*stage != "admission" && *stage != "gate") {
+    if (*stage != "admission" && *stage != "gate" && *stage != "promotion") {
       return FailAt(Loc(spec["stage"]), "stage must be admission (the compiled pipeline, when a "
-                    "run is submitted) or gate (a task's inputs, before it starts), not {}",
+                    "run is submitted), gate (a task's inputs, before it starts) or promotion (a "
+                    "deploy's candidate model, before it is rolled out), not {}",
                     Quote(*stage));
     }
     p.stage = *stage;
@@ -300,7 +301,7 @@ Result<PolicySpec> Reader::Policy(const YNode& doc) const {
 
 Status Reader::PolicyMatch(const YNode& m, PolicySpec* p) const {
   SLUICE_TRY_STATUS(ExpectMap(m, "match"));
-  SLUICE_TRY_STATUS(CheckKeys(m, {"pipelines", "tasks", "components", "labels"}, "match"));
+  SLUICE_TRY_STATUS(CheckKeys(m, {"pipelines", "tasks", "components", "labels", "environments"}, "match"));
   auto globs = [&](const char* key, std::vector<std::string>* out) -> Status {
     if (!m[key]) return {};
     SLUICE_TRY_STATUS(ExpectList(m[key], fmt::format("match.{}", key)));
@@ -313,6 +314,7 @@ Status Reader::PolicyMatch(const YNode& m, PolicySpec* p) const {
   SLUICE_TRY_STATUS(globs("pipelines", &p->match_pipelines));
   SLUICE_TRY_STATUS(globs("tasks", &p->match_tasks));
   SLUICE_TRY_STATUS(globs("components", &p->match_components));
+  SLUICE_TRY_STATUS(globs("environments", &p->match_environments));
   if (const auto& labels = m["labels"]) {
     SLUICE_TRY_STATUS(ExpectMap(labels, "match.labels"));
     for (auto it = labels.begin(); it != labels.end(); ++it) {

@@ -380,10 +380,11 @@ struct PolicyRule {
 
 struct PolicySpec {
   std::string name;
-  std::string stage = "admission";  // admission | gate
+  std::string stage = "admission";  // admission | gate | promotion (central only)
   std::vector<std::string> match_pipelines;  // globs; empty = all
   std::vector<std::string> match_tasks;      // globs (gates); empty = all
   std::vector<std::string> match_components; // globs on NAME@VERSION; empty = all
+  std::vector<std::string> match_environments;  // globs on the environments it deploys to
   std::map<std::string, std::string> match_labels;
   std::vector<PolicyVariable> variables;
   std::vector<PolicyRule> rules;

@@ -149,18 +149,39 @@ const Shape& AdmissionShape() {
   return *kShape;
 }
 
+// The fields a gate's and a promotion's input share: the task, its pipeline, and what its
+// upstream tasks produced.
+Fields TaskInputFields() {
+  ShapePtr artifact = Object("an artifact", Fields{{"path", nullptr}, {"digest", nullptr},
+                                                   {"size", nullptr}});
+  ShapePtr upstream = Object("an upstream task of object.tasks", Fields{
+      {"state", nullptr},
+      {"outputs", Object("a task's outputs", Fields{{"params", DictOf(nullptr)},
+                                                    {"artifacts", DictOf(artifact)}})}});
+  return Fields{{"task", nullptr}, {"pipeline", nullptr}, {"labels", DictOf(nullptr)},
+                {"params", DictOf(nullptr)}, {"tasks", DictOf(upstream)}};
+}
+
 // The gate input's shape: Decider::GateInput (src/engine) builds it.
 const Shape& GateShape() {
+  static const ShapePtr kShape = Object("a gate policy's object", TaskInputFields());
+  return *kShape;
+}
+
+// The promotion input's shape: Decider::PromotionInput (src/engine) builds it.
+const Shape& PromotionShape() {
   static const ShapePtr kShape = [] {
-    ShapePtr artifact = Object("an artifact", Fields{{"path", nullptr}, {"digest", nullptr},
-                                                     {"size", nullptr}});
-    ShapePtr upstream = Object("an upstream task of object.tasks", Fields{
-        {"state", nullptr},
-        {"outputs", Object("a task's outputs", Fields{{"params", DictOf(nullptr)},
-                                                      {"artifacts", DictOf(artifact)}})}});
-    return Object("a gate policy's object",
-                  Fields{{"task", nullptr}, {"pipeline", nullptr}, {"labels", DictOf(nullptr)},
-                         {"params", DictOf(nullptr)}, {"tasks", DictOf(upstream)}});
+    Fields fields = TaskInputFields();
+    fields.emplace_back("environment", nullptr);
+    fields.emplace_back("model", Object("object.model", Fields{{"path", nullptr},
+                                                              {"digest", nullptr},
+                                                              {"size", nullptr},
+                                                              {"version", nullptr}}));
+    fields.emplace_back("releases", ListOf(Object("a release of object.releases", Fields{
+        {"environment", nullptr}, {"slot", nullptr}, {"version", nullptr}, {"digest", nullptr},
+        {"run", nullptr}, {"task", nullptr}, {"promotedBy", nullptr}, {"since", nullptr},
+        {"until", nullptr}, {"live", nullptr}, {"soak", nullptr}})));
+    return Object("a promotion policy's object", std::move(fields));
   }();
   return *kShape;
 }
@@ -182,7 +203,9 @@ std::unexpected<Error> ShapeError(const Location& loc, const std::string& messag
 }  // namespace
 
 Status CheckPolicyReferences(const PolicySpec& p) {
-  const Shape& shape = p.stage == "gate" ? GateShape() : AdmissionShape();
+  const Shape& shape = p.stage == "gate"        ? GateShape()
+                       : p.stage == "promotion" ? PromotionShape()
+                                                : AdmissionShape();
   std::vector<std::string> variables;
   auto check = [&](const Expression& e, const Location& loc) -> Status {
     for (const auto& ref : e.references()) {

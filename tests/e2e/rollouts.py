@@ -329,6 +329,83 @@ def a_promotion_to_prod_without_the_staging_soak_or_the_approval_is_refused():
     assert history(e, "prod") == []
 
 
+# A pipeline whose deploy moves what its train task stored, with an evaluation beside it.
+EVIDENCE_PIPELINE = """apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: ship}
+spec:
+  params:
+    - {name: model, type: string}
+    - {name: accuracy, type: string}
+  tasks:
+    - name: train
+      run: [cp, "${{ params.model }}", model.json]
+      outputs: {artifacts: [{name: model, path: model.json}]}
+    - name: evaluate
+      run: [echo, "${{ params.accuracy }}"]
+      outputs: {params: [{name: accuracy, from: {stdout: json}}]}
+    - name: deploy
+      needs: [evaluate]
+      deploy:
+        environment: prod
+        model: ${{ tasks.train.outputs.artifacts.model }}
+        version: v1-e
+        strategy:
+""" + BLUE_GREEN
+
+PROMOTION_POLICY = """apiVersion: sluice/v1
+kind: Policy
+metadata: {name: prod-evidence}
+spec:
+  stage: promotion
+  match: {environments: [prod]}
+  rules:
+    - name: accurate
+      expression: "object.tasks.evaluate.outputs.params.accuracy >= 0.9"
+      messageExpression: "'accuracy ' + string(object.tasks.evaluate.outputs.params.accuracy) + ' is under 0.9'"
+    - name: staged
+      expression: "object.releases.exists(r, r.environment == 'staging' && r.digest == object.model.digest)"
+      message: this model was never released to staging
+"""
+
+
+@test
+def a_central_promotion_policy_judges_the_candidates_evidence_before_prod():
+    e = Env()
+    named = "  promotion:\n    policies: [prod-evidence]\n"
+    setup(e, [environment("staging"), environment("prod", promotion=named)])
+    e.write("prod.yaml", EVIDENCE_PIPELINE)
+    e.write("p.yaml", deploy_pipeline("staging", BLUE_GREEN))
+    path = model(e, "v1.json", "v1-e")
+    # The environment names a policy that is not there: every deploy to prod is refused.
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "accuracy=0.95", check=2)
+    assert "env.yaml:" in p.stderr and 'promotion policy "prod-evidence"' in p.stderr, p.stderr
+    os.makedirs(os.path.join(e.state, "policies"), exist_ok=True)
+    os.chmod(e.write("state/policies/promotion.yaml", PROMOTION_POLICY), 0o644)
+    # Too weak an evaluation: denied before any slot starts, the decision recorded.
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "accuracy=0.8", timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    run = p.stdout.split()[0]
+    t = e.tasks(run)["deploy"]
+    assert t["state"] == "failed" and t["attempts"] == 0, t
+    assert t["message"] == ("promotion: policy prod-evidence rule accurate: accuracy 0.8 is "
+                            "under 0.9"), t
+    decisions = e.status(run)["decisions"]
+    assert {(d["stage"], d["rule"], d["result"]) for d in decisions} >= {
+        ("promotion", "accurate", "deny"), ("promotion", "staged", "deny")}, decisions
+    # Good, but never in staging: the same model must be released there first.
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "accuracy=0.95", timeout=60)
+    assert p.returncode == 1
+    assert "never released to staging" in e.tasks(p.stdout.split()[0])["deploy"]["message"]
+    assert history(e, "prod") == []
+    # Released to staging (the same bytes, so the same digest): prod takes it.
+    first_release(e, "v1-e")
+    p = e.sluice("run", "prod.yaml", "-p", f"model={path}", "-p", "accuracy=0.95", timeout=90)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rel = history(e, "prod")
+    assert rel[0]["version"] == "v1-e" and rel[0]["digest"] == history(e, "staging")[0]["digest"], rel
+
+
 KILLABLE = """          canary:
             steps:
               - setWeight: 25
