@@ -97,8 +97,10 @@ Result<Value> EnvironmentsJson(const EnvironmentsSpec& envs, Store& store) {
         !current->empty() && (*current)[0].until_us == 0 ? &(*current)[0] : nullptr;
     SLUICE_TRY(active, store.ListRollouts(e->name));
     std::string rolling;
-    for (const auto& a : *active) {
-      if (a.active()) rolling = a.run_id + " " + a.task + " (" + a.phase + ")";
+    for (const auto& a : *active) {  // newest first: the one acting wins over those waiting
+      if (a.active() && (rolling.empty() || a.phase != "Waiting")) {
+        rolling = a.run_id + " " + a.task + " (" + a.phase + ")";
+      }
     }
     items.push_back(Value(ValueMap{{"environment", Value(e->name)},
                                    {"version", Value(r ? r->version : "")},

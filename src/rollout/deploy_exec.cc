@@ -11,9 +11,11 @@
 // other processes, and the events of a run have one writer).
 #include "rollout/deploy_exec.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -33,6 +35,10 @@ namespace {
 
 constexpr int64_t kTickMs = 100;
 constexpr size_t kTimelineMax = 1000;
+
+// SIGTERM or SIGINT, once one came: the engine stops the attempt (a cancel, a timeout).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void OnStopSignal(int sig) { g_stop_signal = sig; }
 
 // How a part of a rollout ended: go on, or stop the process with `code` (0: done).
 struct Stop {
@@ -121,25 +127,32 @@ class Rollout {
     return std::nullopt;
   }
 
+  // One rollout acts on an environment at a time. One that waits has a row of phase Waiting
+  // (which claims nothing), so that status shows it and abort stops it.
   Step Claim() {
-    bool told = false;
+    std::string waiting_for;
     while (true) {
-      RolloutRow row = Row("Progressing", "waiting for the environment");
-      auto other = store_.PutRollout(row, true);
+      auto other = store_.PutRollout(Row("Progressing", "claimed the environment"), true);
       if (!other) return Stop{1, other.error().message};
       if (!*other) return std::nullopt;
       const RolloutRow& o = **other;
-      if (!told) {
-        Log("rollout {} {} is active in {}; {}", o.run_id, o.task, spec_.name,
+      const std::string active = o.run_id + " " + o.task;
+      if (active != waiting_for) {
+        Log("rollout {} is active in {}; {}", active, spec_.name,
             req_.supersede ? "superseding it" : "waiting for it to end");
         if (req_.supersede) {
           AuditRecord a = Audit("rollout.abort", o.run_id, o.task,
                                 fmt::format("superseded by {} {}", req_.run_id, req_.task));
           (void)store_.CommandRollout(o.run_id, o.task, "abort", std::move(a));
         }
-        told = true;
+        Save("Waiting", fmt::format("waiting for rollout {} to end in {}", active, spec_.name));
+        waiting_for = active;
       }
-      Sleep(500);
+      for (int i = 0; i < 5; ++i) {
+        if (Step s = Tick()) return s;
+        if (aborted_) return AbortedBeforeTraffic();
+        Sleep(kTickMs);
+      }
     }
   }
 
@@ -221,6 +234,7 @@ class Rollout {
         if (!started) return Broken(started.error().message);
         background_ = std::move(*started);
       }
+      if (Step s = Checkpoint()) return s;
       const Value& step = steps.as_list()[st_.step];
       if (Step s = CanaryStep(step)) return s;
       ++st_.step;
@@ -263,6 +277,7 @@ class Rollout {
           return s;
         }
       }
+      if (Step s = Checkpoint()) return s;
       if (Step s = ApplyWeight(100)) return s;
       st_.stage = "switched";
       Save("Progressing", fmt::format("switched to {}", st_.canary_slot));
@@ -335,7 +350,9 @@ class Rollout {
   // --- Waiting: pauses, people's commands, the background analysis.
   template <typename... Args>
   Step WaitUntil(int64_t until_us, fmt::format_string<Args...> f, Args&&... args) {
-    Save("Paused", fmt::format(f, std::forward<Args>(args)...));
+    const std::string message = fmt::format(f, std::forward<Args>(args)...);
+    Mark("pause", message);
+    Save("Paused", message);
     while (Now() < until_us || st_.manual_pause) {
       if (Step s = Tick()) return s;
       if (aborted_) return Abort(kDeployExitAborted, abort_why_);
@@ -360,8 +377,25 @@ class Rollout {
     return std::nullopt;
   }
 
-  // Reads people's commands and measures the background analysis; a failure aborts.
+  // Between steps: people's commands, and a `rollout pause` holds here until resumed.
+  Step Checkpoint() {
+    if (Step s = Tick()) return s;
+    while (st_.manual_pause && !aborted_) {
+      Sleep(kTickMs);
+      if (Step s = Tick()) return s;
+    }
+    if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+    return std::nullopt;
+  }
+
+  // Reads people's commands and measures the background analysis; a failure aborts. A stop
+  // signal (the run cancelled, the task's time out) aborts like `sluice rollout abort`.
   Step Tick() {
+    if (const int sig = g_stop_signal; sig && !aborted_) {
+      aborted_ = true;
+      abort_why_ = fmt::format("the rollout's attempt was stopped ({}): the run was cancelled or "
+                               "its time ran out", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
     auto row = store_.GetRollout(req_.run_id, req_.task);
     if (row && *row && (*row)->command_seq > st_.seen_command) {
       const RolloutRow& r = **row;
@@ -578,6 +612,10 @@ class Rollout {
 int RolloutExecMain(Env& env, const std::string& spec_json) {
   auto req = ParseDeployRequest(env, spec_json);
   if (!req) return Report(req.error());
+  struct sigaction stop {};
+  stop.sa_handler = OnStopSignal;
+  sigemptyset(&stop.sa_mask);
+  for (int sig : {SIGTERM, SIGINT}) sigaction(sig, &stop, nullptr);
   // The model servers the slots' commands start outlive this attempt by design: they must not
   // carry its marks, or the engine that adopts a lost attempt would stop them as its leftovers
   // (local_executor_adopt.cc).

@@ -15,7 +15,7 @@ struct RolloutRow {
   std::string run_id;
   std::string task;
   std::string environment;
-  std::string phase;    // Progressing, Paused, Healthy (done), Degraded (aborted)
+  std::string phase;    // Waiting (its turn), Progressing, Paused, Healthy (done), Degraded (aborted)
   std::string message;  // why it is where it is, one line
   int step = 0;         // the canary step or blue/green stage it is at
   std::string data;     // JSON: the whole state (weights, slots, timers), for a resume

@@ -489,8 +489,8 @@ class Store : public EventSink {
   // --- end of parity
   // --- rollouts (issue 14; store_rollouts.cc, rollout_rows.h, docs/rollouts.md).
   // Creates or rewrites a rollout's state (never its command). `claim`: in the same transaction,
-  // refuses when another rollout of the environment is active, returning that one; only one
-  // rollout acts on an environment at a time.
+  // refuses when another rollout of the environment is active (not Waiting, Healthy or
+  // Degraded), returning that one; only one rollout acts on an environment at a time.
   Result<std::optional<RolloutRow>> PutRollout(const RolloutRow& r, bool claim);
   Result<std::optional<RolloutRow>> GetRollout(const std::string& run_id, const std::string& task);
   // Every rollout, newest first; of one environment when `environment` is not empty.

@@ -5,7 +5,7 @@
 // commands go into the same row's command columns with a sequence number the process compares,
 // so a command is acted on once and a state write never loses one (PutRollout leaves those
 // columns alone). Only one rollout acts on an environment: PutRollout(claim) checks and writes
-// in one write transaction. Releases are history: pruning a run keeps them, as it keeps the
+// in one write transaction; a rollout that waits for its turn is Waiting, which claims nothing. Releases are history: pruning a run keeps them, as it keeps the
 // audit chain.
 #include "store/store_impl.h"
 
@@ -80,7 +80,7 @@ Result<std::optional<RolloutRow>> Store::PutRollout(const RolloutRow& r, bool cl
     if (claim) {
       SLUICE_TRY(other, m.First<RolloutRow>(
           "SELECT " ROLLOUT_COLUMNS " FROM rollouts WHERE environment=? AND phase NOT IN "
-          "('Healthy','Degraded') AND NOT (run_id=? AND task=?) ORDER BY started_us LIMIT 1",
+          "('Healthy','Degraded','Waiting') AND NOT (run_id=? AND task=?) ORDER BY started_us LIMIT 1",
           ReadRollout, r.environment, r.run_id, r.task));
       if (*other) return *other;
     }

@@ -56,6 +56,17 @@ TEST_P(StoreRollouts, OneActiveRolloutPerEnvironment) {
   ASSERT_TRUE(again && !*again) << "r1's rollout ended";
 }
 
+TEST_P(StoreRollouts, ARolloutWaitingForItsTurnClaimsNothing) {
+  ASSERT_TRUE(store->PutRollout(Row("r1", "staging", "Waiting"), false));
+  auto claimed = store->PutRollout(Row("r2", "staging", "Progressing"), true);
+  ASSERT_TRUE(claimed && !*claimed) << "a waiting rollout does not hold the environment";
+  auto waiter = store->PutRollout(Row("r1", "staging", "Progressing"), true);
+  ASSERT_TRUE(waiter && *waiter && (*waiter)->run_id == "r2") << "r2 acts now";
+  auto row = store->GetRollout("r1", "deploy");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->phase, "Waiting") << "a refused claim writes nothing";
+}
+
 TEST_P(StoreRollouts, CommandsAreNumberedAuditedAndSurviveStateWrites) {
   ASSERT_TRUE(store->PutRollout(Row("r1", "staging", "Paused"), true));
   auto c = store->CommandRollout("r1", "deploy", "promote", Audit("alice", "rollout.promote"));

@@ -406,6 +406,51 @@ def a_central_promotion_policy_judges_the_candidates_evidence_before_prod():
     assert rel[0]["version"] == "v1-e" and rel[0]["digest"] == history(e, "staging")[0]["digest"], rel
 
 
+CANARY_HELD = """          canary:
+            steps:
+              - setWeight: 25
+              - pause: {}
+            scaleDownDelay: 0s
+            abortScaleDownDelay: 0s
+"""
+
+
+def rollout_status(e, run):
+    """The rollout's status, or {} while it has no row yet."""
+    p = e.sluice("rollout", "status", run, "deploy", "-o", "json", check=None)
+    return json.loads(p.stdout) if p.returncode == 0 else {}
+
+
+@test
+def a_rollout_waits_its_turn_visibly_and_a_cancelled_run_aborts_its_rollout():
+    e = Env()
+    setup(e, [environment("staging")])
+    e.write("p.yaml", deploy_pipeline("staging", CANARY_HELD))
+    first_release(e, "v1-w")
+    # v2 holds the environment at its pause; v3 waits for its turn, and says so.
+    v2 = model(e, "v2.json", "v2-w")
+    proc2, run2 = e.start("run", "p.yaml", "-p", f"model={v2}", "-p", "version=v2-w")
+    e.wait_for(lambda: rollout_status(e, run2).get("phase") == "Paused", "v2 at its pause")
+    v3 = model(e, "v3.json", "v3-w")
+    proc3, run3 = e.start("run", "p.yaml", "-p", f"model={v3}", "-p", "version=v3-w")
+    e.wait_for(lambda: rollout_status(e, run3).get("phase") == "Waiting", "v3 waiting")
+    assert run2 in rollout_status(e, run3)["message"], rollout_status(e, run3)
+    envs = json.loads(e.sluice("env", "ls", "-o", "json", check=0).stdout)
+    assert run2 in [x for x in envs if x["environment"] == "staging"][0]["rollout"], envs
+    # An abort stops the waiting one before it touches anything.
+    e.sluice("rollout", "abort", run3, "deploy", check=0)
+    assert proc3.wait(timeout=30) == 1
+    assert rollout_status(e, run3)["phase"] == "Degraded"
+    assert sorted(live_split().values()) == [25, 75], live_split()
+    # Cancelling v2's run stops its rollout's attempt: traffic goes back to v1 at once.
+    e.sluice("cancel", run2, check=None)
+    assert proc2.wait(timeout=30) != 0
+    st = rollout_status(e, run2)
+    assert st["phase"] == "Degraded" and "was stopped" in st["message"], st
+    assert list(live_split().values()) == [100], live_split()
+    assert set(serving_versions()) == {"v1-w"}
+
+
 KILLABLE = """          canary:
             steps:
               - setWeight: 25
