@@ -101,6 +101,14 @@ class Rollout {
     st_.digest = std::move(*digest);
     st_.version = req_.version.empty() ? st_.digest.substr(0, 12) : req_.version;
     if (Step s = Claim()) return s;
+    // Each split's generation is new in the environment: the router confirms a split live by
+    // its generation, and the previous rollout's last one is live already.
+    auto earlier = store_.ListRollouts(spec_.name);
+    if (!earlier) return Stop{1, earlier.error().message};
+    for (const auto& r : *earlier) {
+      auto data = ParseJson(r.data);
+      if (data) st_.generation = std::max(st_.generation, DeployState::From(*data).generation);
+    }
     if (Step s = CheckPromotion()) return s;
     if (Step s = WaitOutOfFreeze()) return s;
     auto current = store_.Releases(spec_.name, 1);
@@ -404,9 +412,10 @@ class Rollout {
       if (r.command == "abort") {
         aborted_ = true;
         abort_why_ = fmt::format("aborted by {}", r.command_by);
-      } else if (r.command == "promote") {
+      } else if (r.command == "promote") {  // as in Argo, a promote also ends a `rollout pause`
         promoted_ = true;
         promoted_by_ = r.command_by;
+        st_.manual_pause = false;
       } else if (r.command == "pause") {
         st_.manual_pause = true;
         Save("Paused", fmt::format("paused by {}", r.command_by));

@@ -6,13 +6,16 @@
 // written beside the file, moved into place, checked with the environment's `nginx -t`
 // (restoring the old file when it fails, so that a broken split never reaches a reload), and
 // signalled to the master with SIGHUP; a failed reload is silent in nginx, so the rollout waits
-// until the live URL answers the new generation. Measured here: live ~120-150 ms after the
-// signal (../shared/research/canary-stack.md).
+// until the live URL answers the new generation, and then until the master's workers of before
+// the signal have exited: nginx starts new workers, sleeps 100 ms, then tells the old ones to
+// finish, and until then they still send requests to the old split. Measured here: live
+// ~120-150 ms after the signal (../shared/research/canary-stack.md, bench/RESULTS.md).
 #include "rollout/deploy_router.h"
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +24,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "common/strings.h"
 #include "common/value.h"
@@ -105,11 +109,31 @@ class NginxRouter : public Router {
     if (pid <= 1) {
       return Fail(ErrorCode::kIo, "nginx is not running: no pid in {}", spec_.pid_file);
     }
+    old_workers_ = Children(pid);
+    master_ = pid;
     if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
       return Fail(ErrorCode::kIo, "cannot signal nginx (pid {} of {}): {}", pid,
                   spec_.pid_file, strerror(errno));
     }
     return {};
+  }
+
+  // The processes whose parent is `pid` (Linux's children file of its main thread).
+  static std::vector<long> Children(long pid) {
+    std::vector<long> out;
+    FILE* f = std::fopen(fmt::format("/proc/{}/task/{}/children", pid, pid).c_str(), "r");
+    if (!f) return out;
+    long child;
+    while (std::fscanf(f, "%ld", &child) == 1) out.push_back(child);
+    std::fclose(f);
+    return out;
+  }
+
+  bool OldWorkersGone() const {
+    const std::vector<long> now = Children(master_);
+    return std::none_of(old_workers_.begin(), old_workers_.end(), [&](long pid) {
+      return std::find(now.begin(), now.end(), pid) != now.end();
+    });
   }
 
   Status AwaitLive(int64_t generation) {
@@ -119,7 +143,14 @@ class NginxRouter : public Router {
     HttpAnswer last;
     while (std::chrono::steady_clock::now() < deadline) {
       last = HttpGet(spec_.live_url, 1000);
-      if (last.status == 200 && Trim(last.body) == want) return {};
+      if (last.status == 200 && Trim(last.body) == want) {
+        // Served; the old workers still finish what they started. An old worker still busy at
+        // the deadline holds only requests that began before the split: the split is live.
+        while (!OldWorkersGone() && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return {};
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return Fail(ErrorCode::kIo, "nginx did not serve generation {} within {} ({} answered "
@@ -129,6 +160,8 @@ class NginxRouter : public Router {
 
   const EnvironmentSpec& env_;
   const RouterSpec& spec_;
+  long master_ = 0;                // nginx's master at the last reload
+  std::vector<long> old_workers_;  // its children then
 };
 
 class CommandRouter : public Router {
