@@ -499,5 +499,26 @@ TEST(ChaosProxyCommandTest, RejectsBadFlags) {
   EXPECT_EQ(msg({"--upstream"}), "chaos-proxy: --upstream needs a value");
 }
 
+TEST(ChaosProxyCommandTest, ControlLinesSetWholeFaults) {
+  Fixture fx;
+  EXPECT_EQ(ControlLine(*fx.proxy, "--latency 100ms --direction upstream"),
+            "ok latency 100ms upstream");
+  EXPECT_EQ(fx.proxy->fault().latency_ms, 100);
+  EXPECT_EQ(ControlLine(*fx.proxy, "  --reset   --probability 0.5 "), "ok reset probability 0.5");
+  EXPECT_EQ(fx.proxy->fault().latency_ms, 0) << "a line is a whole fault";
+  EXPECT_EQ(ControlLine(*fx.proxy, "--upstream 127.0.0.1:1"),
+            "error chaos-proxy: --upstream cannot change while the proxy runs");
+  EXPECT_EQ(fx.proxy->fault().cut, ProxyCut::kReset) << "a bad line changes nothing";
+  EXPECT_EQ(ControlLine(*fx.proxy, "none"), "ok none");
+  int fd = fx.Dial();
+  EXPECT_GE(RoundTrip(fd, "ctl"), 0);
+  close(fd);
+  fx.proxy->Stop();
+  EXPECT_EQ(ControlLine(*fx.proxy, "counters"),
+            "{\"accepted\":1,\"open\":0,\"bytes_upstream\":3,\"bytes_downstream\":3,"
+            "\"bytes_dropped\":0,\"reset\":0,\"blackholed\":0,\"refused\":0,"
+            "\"upstream_failed\":0}");
+}
+
 }  // namespace
 }  // namespace sluice

@@ -3,9 +3,13 @@
 // rollout-exec (src/server/main.cc).
 #include "chaos/proxy_command.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -95,10 +99,8 @@ bool TakesValue(std::string_view flag) {
   return false;
 }
 
-}  // namespace
-
-Result<FaultProxyOptions> ParseChaosProxyArgs(const std::vector<std::string>& args) {
-  FaultProxyOptions o;
+// The flags of `args` into `o`. With `fault_only` (a control line), only the fault's flags.
+Status ParseFlags(const std::vector<std::string>& args, FaultProxyOptions& o, bool fault_only) {
   ProxyFault& f = o.fault;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i], value;
@@ -114,6 +116,11 @@ Result<FaultProxyOptions> ParseChaosProxyArgs(const std::vector<std::string>& ar
         return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} needs a value", flag);
       }
       value = args[++i];
+    }
+    if (fault_only && (flag == "--listen" || flag == "--upstream" || flag == "--seed" ||
+                       flag == "--max-connections")) {
+      return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} cannot change while the proxy "
+                  "runs", flag);
     }
     if (flag == "--reset" || flag == "--blackhole" || flag == "--refuse") {
       const ProxyCut cut = flag == "--reset"       ? ProxyCut::kReset
@@ -131,11 +138,67 @@ Result<FaultProxyOptions> ParseChaosProxyArgs(const std::vector<std::string>& ar
                   DidYouMean(flag, kFlags));
     }
   }
+  return CheckFault(f);
+}
+
+// Answers control lines from stdin until a signal arrives on `signals`. The end of stdin (a
+// proxy started with </dev/null) only ends the reading: the proxy runs on.
+void ReadControlLines(FaultProxy& proxy, int signals) {
+  bool reading = true;
+  std::string pending;
+  for (;;) {
+    pollfd fds[2] = {{signals, POLLIN, 0}, {reading ? STDIN_FILENO : -1, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[0].revents) return;
+    if (!fds[1].revents) continue;
+    char buf[4096];
+    const ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) {
+      reading = n < 0 && (errno == EINTR || errno == EAGAIN);
+      continue;
+    }
+    pending.append(buf, static_cast<size_t>(n));
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      const std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (Trim(line).empty()) continue;
+      std::printf("%s\n", ControlLine(proxy, line).c_str());
+      std::fflush(stdout);
+    }
+  }
+}
+
+}  // namespace
+
+Result<FaultProxyOptions> ParseChaosProxyArgs(const std::vector<std::string>& args) {
+  FaultProxyOptions o;
+  SLUICE_TRY_STATUS(ParseFlags(args, o, false));
   if (o.upstream.empty()) {
     return Fail(ErrorCode::kInvalidInput, "chaos-proxy: --upstream HOST:PORT is required");
   }
-  SLUICE_TRY_STATUS(CheckFault(f));
   return o;
+}
+
+Result<ProxyFault> ParseFaultLine(std::string_view line) {
+  std::vector<std::string> words;
+  for (const std::string& w : Split(Trim(line), ' ')) {
+    if (!Trim(w).empty()) words.emplace_back(Trim(w));
+  }
+  if (words.size() == 1 && words[0] == "none") return ProxyFault{};
+  if (words.empty()) return Fail(ErrorCode::kInvalidInput, "chaos-proxy: an empty fault");
+  FaultProxyOptions o;
+  SLUICE_TRY_STATUS(ParseFlags(words, o, true));
+  return o.fault;
+}
+
+std::string ControlLine(FaultProxy& proxy, std::string_view line) {
+  if (Trim(line) == "counters") return CountersJson(proxy.counters());
+  auto fault = ParseFaultLine(line);
+  if (fault) {
+    if (auto set = proxy.Set(*fault); !set) fault = std::unexpected(set.error());
+  }
+  if (!fault) return "error " + fault.error().message;
+  return "ok " + DescribeFault(*fault);
 }
 
 std::string CountersJson(const ProxyCounters& c) {
@@ -156,8 +219,8 @@ int ChaosProxyMain(int argc, char** argv) {
     if (!help) std::fputc('\n', stderr);
     return help ? 0 : 2;
   }
-  // The signals are blocked before the loop thread starts, which inherits the mask, and taken
-  // here by sigwait: neither interrupts the loop.
+  // The signals are blocked before the loop thread starts, which inherits the mask, and read
+  // here from a signalfd beside stdin: neither interrupts the loop.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -165,15 +228,19 @@ int ChaosProxyMain(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   auto proxy = FaultProxy::Start(*options);
   if (!proxy) {
-    std::fprintf(stderr, "sluice: %s\n", proxy.error().message.c_str());
-    return proxy.error().code == ErrorCode::kInvalidInput ? 2 : 3;
+    // As every sluice command reports (cli_support.h, Report): input errors bare, others
+    // prefixed.
+    const bool input = proxy.error().code == ErrorCode::kInvalidInput;
+    std::fprintf(stderr, "%s%s\n", input ? "" : "sluice: ", proxy.error().message.c_str());
+    return input ? 2 : 3;
   }
   std::printf("%s\n", (*proxy)->address().c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "chaos-proxy: %s -> %s, fault: %s\n", (*proxy)->address().c_str(),
                options->upstream.c_str(), DescribeFault(options->fault).c_str());
-  int sig = 0;
-  sigwait(&stop, &sig);
+  const int signals = signalfd(-1, &stop, SFD_CLOEXEC);
+  ReadControlLines(**proxy, signals);
+  close(signals);
   (*proxy)->Stop();
   std::printf("%s\n", CountersJson((*proxy)->counters()).c_str());
   return 0;
