@@ -21,19 +21,26 @@ namespace {
 
 const char* DirectionName(ProxyDirection d) {
   switch (d) {
-    case ProxyDirection::kUpstream: return "upstream";
-    case ProxyDirection::kDownstream: return "downstream";
-    case ProxyDirection::kBoth: break;
+    case ProxyDirection::kUpstream:
+      return "upstream";
+    case ProxyDirection::kDownstream:
+      return "downstream";
+    case ProxyDirection::kBoth:
+      break;
   }
   return "both";
 }
 
 const char* CutName(ProxyCut c) {
   switch (c) {
-    case ProxyCut::kReset: return "reset";
-    case ProxyCut::kBlackhole: return "blackhole";
-    case ProxyCut::kRefuse: return "refuse";
-    case ProxyCut::kNone: break;
+    case ProxyCut::kReset:
+      return "reset";
+    case ProxyCut::kBlackhole:
+      return "blackhole";
+    case ProxyCut::kRefuse:
+      return "refuse";
+    case ProxyCut::kNone:
+      break;
   }
   return "none";
 }
@@ -211,8 +218,9 @@ ProxyFault FaultProxy::fault() const {
 
 ProxyCounters FaultProxy::counters() const {
   const ProxyAtomicCounters& c = impl_->counts;
-  return ProxyCounters{c.accepted, c.open, c.bytes_upstream, c.bytes_downstream,
-                       c.bytes_dropped, c.reset, c.blackholed, c.refused, c.upstream_failed};
+  return ProxyCounters{c.accepted,         c.open,          c.bytes_upstream,
+                       c.bytes_downstream, c.bytes_dropped, c.reset,
+                       c.blackholed,       c.refused,       c.upstream_failed};
 }
 
 void FaultProxy::Stop() {

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,8 +18,6 @@
 #include <random>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "chaos/proxy_command.h"
 
@@ -260,7 +259,7 @@ TEST(FaultProxyTest, BandwidthCapsTheRate) {
   EXPECT_EQ(RecvBytes(fd, payload.size()).size(), payload.size());
   const int64_t ms = MsSince(start);
   sender.join();
-  // 64 KiB at 64 KiB/s is 1 s; the bucket may start with its 20 ms burst.
+  // 64 KiB at 64 KiB/s is 1 s; the bucket may start full, with 40 ms of the rate.
   EXPECT_GE(ms, 900);
   close(fd);
 }
@@ -463,8 +462,8 @@ TEST(FaultProxyTest, DescribesFaults) {
 
 TEST(ChaosProxyCommandTest, ParsesFlags) {
   auto o = ParseChaosProxyArgs({"--upstream", "127.0.0.1:8080", "--latency", "100ms",
-                                "--jitter=20ms", "--bandwidth", "10k", "--direction",
-                                "downstream", "--probability", "0.25", "--seed", "3"});
+                                "--jitter=20ms", "--bandwidth", "10k", "--direction", "downstream",
+                                "--probability", "0.25", "--seed", "3"});
   ASSERT_TRUE(o.has_value()) << o.error().message;
   EXPECT_EQ(o->listen, "127.0.0.1:0");
   EXPECT_EQ(o->upstream, "127.0.0.1:8080");

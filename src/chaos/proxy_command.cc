@@ -21,15 +21,19 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sluice-net chaos-proxy --upstream HOST:PORT [--listen 127.0.0.1:PORT]\n"
-    "         [--latency 100ms] [--jitter 20ms] [--bandwidth 10k] [--direction both|upstream|downstream]\n"
-    "         [--reset | --blackhole | --refuse] [--probability 0.5] [--seed N] [--max-connections N]\n"
+    "         [--latency 100ms] [--jitter 20ms] [--bandwidth 10k] [--direction "
+    "both|upstream|downstream]\n"
+    "         [--reset | --blackhole | --refuse] [--probability 0.5] [--seed N] [--max-connections "
+    "N]\n"
     "Proxies TCP from --listen (loopback; port 0: any free port) to --upstream with the fault\n"
     "given, until SIGINT or SIGTERM. Prints the bound address first, the counters (JSON) last.\n";
 
 Result<ProxyCut> SetCut(ProxyCut current, ProxyCut next, std::string_view flag) {
   if (current != ProxyCut::kNone && current != next) {
-    return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} cannot combine with another of "
-                "--reset, --blackhole, --refuse", flag);
+    return Fail(ErrorCode::kInvalidInput,
+                "chaos-proxy: {} cannot combine with another of "
+                "--reset, --blackhole, --refuse",
+                flag);
   }
   return next;
 }
@@ -37,8 +41,8 @@ Result<ProxyCut> SetCut(ProxyCut current, ProxyCut next, std::string_view flag) 
 Result<int64_t> DurationFlag(std::string_view flag, const std::string& value) {
   auto ms = ParseDurationMs(value);
   if (!ms || *ms < 0) {
-    return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} {} is not a duration (100ms, 2s)",
-                flag, Quote(value));
+    return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} {} is not a duration (100ms, 2s)", flag,
+                Quote(value));
   }
   return *ms;
 }
@@ -46,8 +50,10 @@ Result<int64_t> DurationFlag(std::string_view flag, const std::string& value) {
 Result<int64_t> NumberFlag(std::string_view flag, const std::string& value, double min) {
   auto q = ParseQuantity(value);
   if (!q || *q < min || *q > 9e15 || *q != std::floor(*q)) {
-    return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} {} is not a whole number of at "
-                "least {} (10k, 1Mi)", flag, Quote(value), min);
+    return Fail(ErrorCode::kInvalidInput,
+                "chaos-proxy: {} {} is not a whole number of at "
+                "least {} (10k, 1Mi)",
+                flag, Quote(value), min);
   }
   return static_cast<int64_t>(*q);
 }
@@ -69,17 +75,25 @@ Status ApplyFlag(FaultProxyOptions& o, const std::string& flag, const std::strin
     SLUICE_TRY(rate, NumberFlag(flag, value, 1));
     f.bandwidth = *rate;
   } else if (flag == "--direction") {
-    if (value == "both") f.direction = ProxyDirection::kBoth;
-    else if (value == "upstream") f.direction = ProxyDirection::kUpstream;
-    else if (value == "downstream") f.direction = ProxyDirection::kDownstream;
-    else return Fail(ErrorCode::kInvalidInput, "chaos-proxy: --direction {} is not both, "
-                     "upstream or downstream", Quote(value));
+    if (value == "both")
+      f.direction = ProxyDirection::kBoth;
+    else if (value == "upstream")
+      f.direction = ProxyDirection::kUpstream;
+    else if (value == "downstream")
+      f.direction = ProxyDirection::kDownstream;
+    else
+      return Fail(ErrorCode::kInvalidInput,
+                  "chaos-proxy: --direction {} is not both, "
+                  "upstream or downstream",
+                  Quote(value));
   } else if (flag == "--probability") {
     char* end = nullptr;
     f.probability = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0' || !(f.probability >= 0 && f.probability <= 1)) {
-      return Fail(ErrorCode::kInvalidInput, "chaos-proxy: --probability {} is not a number "
-                  "from 0 to 1", Quote(value));
+      return Fail(ErrorCode::kInvalidInput,
+                  "chaos-proxy: --probability {} is not a number "
+                  "from 0 to 1",
+                  Quote(value));
     }
   } else if (flag == "--seed") {
     SLUICE_TRY(seed, NumberFlag(flag, value, 0));
@@ -119,8 +133,10 @@ Status ParseFlags(const std::vector<std::string>& args, FaultProxyOptions& o, bo
     }
     if (fault_only && (flag == "--listen" || flag == "--upstream" || flag == "--seed" ||
                        flag == "--max-connections")) {
-      return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} cannot change while the proxy "
-                  "runs", flag);
+      return Fail(ErrorCode::kInvalidInput,
+                  "chaos-proxy: {} cannot change while the proxy "
+                  "runs",
+                  flag);
     }
     if (flag == "--reset" || flag == "--blackhole" || flag == "--refuse") {
       const ProxyCut cut = flag == "--reset"       ? ProxyCut::kReset
@@ -132,8 +148,9 @@ Status ParseFlags(const std::vector<std::string>& args, FaultProxyOptions& o, bo
       SLUICE_TRY_STATUS(ApplyFlag(o, flag, value));
     } else {
       static const std::vector<std::string> kFlags = {
-          "--listen", "--upstream", "--latency", "--jitter", "--bandwidth", "--direction",
-          "--probability", "--seed", "--max-connections", "--reset", "--blackhole", "--refuse"};
+          "--listen",          "--upstream",  "--latency",     "--jitter",
+          "--bandwidth",       "--direction", "--probability", "--seed",
+          "--max-connections", "--reset",     "--blackhole",   "--refuse"};
       return Fail(ErrorCode::kInvalidInput, "chaos-proxy: unknown argument {}{}", Quote(flag),
                   DidYouMean(flag, kFlags));
     }

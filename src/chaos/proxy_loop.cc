@@ -58,15 +58,18 @@ void NoDelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-// The bucket holds 20 ms of the rate, so a capped direction writes about 50 times a second.
-double Burst(int64_t rate) { return std::max<double>(1.0, static_cast<double>(rate) / 50.0); }
+// The bucket holds 40 ms of the rate, and a capped direction waits for half of it before it
+// writes (about 50 writes a second, not a crumb per wake-up). The other half absorbs the loop
+// waking late: a bucket that had to be full before each write lost what overflowed while poll
+// overslept, and capped 5% below the rate.
+double Burst(int64_t rate) { return std::max<double>(1.0, static_cast<double>(rate) / 25.0); }
 
 void Refill(ProxyPipe& p, int64_t rate, int64_t now) {
   if (p.refill_us < 0) {
     p.tokens = Burst(rate);
   } else {
-    p.tokens = std::min(Burst(rate),
-                        p.tokens + static_cast<double>(now - p.refill_us) * rate / 1e6);
+    p.tokens =
+        std::min(Burst(rate), p.tokens + static_cast<double>(now - p.refill_us) * rate / 1e6);
   }
   p.refill_us = now;
 }
@@ -124,15 +127,15 @@ void FaultProxy::Impl::Run() {
       fds.push_back({client_events ? c->client : -1, client_events, 0});
       owners.emplace_back(c.get(), false);
       if (c->service < 0) continue;
-      short service_events = c->connecting
-                                 ? POLLOUT
-                                 : WantRead(c->down) | (c->up.blocked ? POLLOUT : 0);
+      short service_events =
+          c->connecting ? POLLOUT : WantRead(c->down) | (c->up.blocked ? POLLOUT : 0);
       fds.push_back({service_events ? c->service : -1, service_events, 0});
       owners.emplace_back(c.get(), true);
     }
     // Rounded up: a timeout that ends a little before a due time would spin.
     const int timeout =
-        next == kNever ? -1 : static_cast<int>(std::min<int64_t>((next - now + 999) / 1000, INT_MAX));
+        next == kNever ? -1
+                       : static_cast<int>(std::min<int64_t>((next - now + 999) / 1000, INT_MAX));
     if (poll(fds.data(), fds.size(), timeout) < 0) continue;  // EINTR; nothing else is expected
     now = MonoUs();
     if (fds[0].revents) {
@@ -143,7 +146,8 @@ void FaultProxy::Impl::Run() {
       if (!Refresh(f, seen)) break;
     }
     for (size_t i = 2; i < fds.size(); ++i) {
-      if (fds[i].revents) Handle(f, *owners[i - 2].first, owners[i - 2].second, fds[i].revents, now);
+      if (fds[i].revents)
+        Handle(f, *owners[i - 2].first, owners[i - 2].second, fds[i].revents, now);
     }
     if (fds[1].revents) AcceptAll(f, now);
   }
@@ -308,10 +312,11 @@ void FaultProxy::Impl::Flush(const ProxyFault& f, ProxyConn& c, bool up, int64_t
     size_t len = chunk.bytes.size() - chunk.sent;
     if (capped) {
       Refill(p, f.bandwidth, now);
-      const double need = std::min(static_cast<double>(len), Burst(f.bandwidth));
+      const double need = std::min(static_cast<double>(len), std::max(1.0, Burst(f.bandwidth) / 2));
       if (p.tokens < need) {  // wait for the bucket rather than write crumbs
-        *next = std::min(*next, now + 1 + static_cast<int64_t>((need - p.tokens) * 1e6 /
-                                                                  static_cast<double>(f.bandwidth)));
+        *next = std::min(*next, now + 1 +
+                                    static_cast<int64_t>((need - p.tokens) * 1e6 /
+                                                         static_cast<double>(f.bandwidth)));
         break;
       }
       len = std::min(len, static_cast<size_t>(p.tokens));
