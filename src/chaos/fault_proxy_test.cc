@@ -270,6 +270,10 @@ TEST(FaultProxyTest, ResetClosesOpenAndNewConnectionsWithRst) {
   ASSERT_GE(RoundTrip(open, "before"), 0);
   ASSERT_TRUE(fx.proxy->Set(Cut(ProxyCut::kReset)));
   EXPECT_EQ(ReadEnd(open), ECONNRESET);
+  // Counted before the RST left: a journal that reads the counters once its client saw the
+  // reset finds it there.
+  EXPECT_EQ(fx.proxy->counters().reset, 1);
+  EXPECT_EQ(fx.proxy->counters().open, 0);
   int fresh = fx.Dial();
   ASSERT_GE(fresh, 0) << "the kernel accepts; the proxy resets";
   EXPECT_EQ(ReadEnd(fresh), ECONNRESET);

@@ -153,7 +153,6 @@ void FaultProxy::Impl::Run() {
   }
   for (auto& c : conns) Close(*c);
   conns.clear();
-  counts.open = 0;
   CloseFd(listener);
 }
 
@@ -177,13 +176,14 @@ bool FaultProxy::Impl::Holds(const ProxyFault& f, const ProxyConn& c) const {
 
 // Puts fault `f` on connection `c`: at accept (`is_new`) and whenever a new fault is set.
 void FaultProxy::Impl::Apply(const ProxyFault& f, ProxyConn& c, bool is_new) {
+  // One that failed in the last turn's events is removed only at the end of this turn: it
+  // must not be counted as reset, nor dialled again.
+  if (c.dead) return;
   const bool holds = Holds(f, c);
   if (holds && f.cut == ProxyCut::kReset) return Reset(c);
   if (holds && f.cut == ProxyCut::kRefuse && is_new) {
-    CloseFd(c.client);
-    c.dead = true;
     ++counts.refused;
-    return;
+    return End(c, false, false);
   }
   const bool hole = holds && f.cut == ProxyCut::kBlackhole;
   const bool was_held = c.up.held || c.down.held;
@@ -221,6 +221,7 @@ void FaultProxy::Impl::AcceptAll(const ProxyFault& f, int64_t now) {
       break;
     }
     ++counts.accepted;
+    ++counts.open;
     NoDelay(fd);
     auto c = std::make_unique<ProxyConn>();
     c->client = fd;
@@ -228,7 +229,6 @@ void FaultProxy::Impl::AcceptAll(const ProxyFault& f, int64_t now) {
     Apply(f, *c, true);
     if (!c->dead) conns.push_back(std::move(c));
   }
-  counts.open = static_cast<int64_t>(conns.size());
 }
 
 void FaultProxy::Impl::Handle(const ProxyFault& f, ProxyConn& c, bool service_side, short revents,
@@ -342,42 +342,40 @@ void FaultProxy::Impl::Flush(const ProxyFault& f, ProxyConn& c, bool up, int64_t
   }
 }
 
-void FaultProxy::Impl::Close(ProxyConn& c) {
-  CloseFd(c.client);
-  CloseFd(c.service);
+// Every connection ends here, once. The counters move first: a peer that sees its connection
+// end and asks for the counters finds the end counted.
+void FaultProxy::Impl::End(ProxyConn& c, bool reset_client, bool reset_service) {
+  if (c.dead) return;
   c.dead = true;
+  --counts.open;
+  reset_client ? CloseWithReset(c.client) : CloseFd(c.client);
+  reset_service ? CloseWithReset(c.service) : CloseFd(c.service);
 }
 
+void FaultProxy::Impl::Close(ProxyConn& c) { End(c, false, false); }
+
 void FaultProxy::Impl::Reset(ProxyConn& c) {
-  CloseWithReset(c.client);
-  CloseWithReset(c.service);
-  c.dead = true;
+  if (c.dead) return;
   ++counts.reset;
+  End(c, true, true);
 }
 
 // A socket failed (a reset, a broken pipe): the other peer is reset too, as a middlebox that
 // loses one side would, rather than shown a clean end of stream it would take for success.
 void FaultProxy::Impl::Abort(ProxyConn& c, bool service_failed) {
-  if (service_failed) {
-    CloseFd(c.service);
-    CloseWithReset(c.client);
-  } else {
-    CloseFd(c.client);
-    CloseWithReset(c.service);
-  }
-  c.dead = true;
+  End(c, service_failed, !service_failed);
 }
 
 // The service cannot be reached: the client sees its connection closed, as through any proxy
 // whose backend is down.
 void FaultProxy::Impl::UpstreamFailed(ProxyConn& c) {
-  Close(c);
+  if (c.dead) return;
   ++counts.upstream_failed;
+  End(c, false, false);
 }
 
 void FaultProxy::Impl::Reap() {
   std::erase_if(conns, [](const std::unique_ptr<ProxyConn>& c) { return c->dead; });
-  counts.open = static_cast<int64_t>(conns.size());
 }
 
 }  // namespace sluice

@@ -94,6 +94,7 @@ struct FaultProxy::Impl {
   void Pump(const ProxyFault& f, ProxyConn& c, int64_t now, int64_t* next);
   void Flush(const ProxyFault& f, ProxyConn& c, bool up, int64_t now, int64_t* next);
   int64_t Delay(const ProxyFault& f, const ProxyConn& c, bool up);
+  void End(ProxyConn& c, bool reset_client, bool reset_service);
   void Close(ProxyConn& c);
   void Reset(ProxyConn& c);
   void Abort(ProxyConn& c, bool service_failed);
