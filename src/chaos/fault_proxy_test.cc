@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -247,6 +248,24 @@ TEST(FaultProxyTest, JitterDelaysAtLeastLatencyMinusJitter) {
   close(fd);
 }
 
+TEST(FaultProxyTest, JitterNeverReordersBytes) {
+  ProxyFault f;
+  f.latency_ms = 10;
+  f.jitter_ms = 10;  // chunks drawing 0 to 20 ms: a later one must still wait for the earlier
+  Fixture fx(f);
+  int fd = fx.Dial();
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::string all;
+  for (int i = 0; i < 300; ++i) all += fmt::format("{:08}", i);
+  std::thread sender([&] {
+    for (size_t off = 0; off < all.size(); off += 8) SendAll(fd, all.substr(off, 8));
+  });
+  EXPECT_TRUE(RecvBytes(fd, all.size()) == all);
+  sender.join();
+  close(fd);
+}
+
 TEST(FaultProxyTest, BandwidthCapsTheRate) {
   ProxyFault f;
   f.bandwidth = 64 * 1024;  // bytes per second
@@ -402,6 +421,47 @@ TEST(FaultProxyTest, ServesHundredsOfConnectionsAtOnce) {
   EXPECT_EQ(echoed, 300);
   EXPECT_EQ(fx.proxy->counters().open, 300);
   for (int fd : fds) close(fd);
+}
+
+TEST(FaultProxyTest, ConnectionsBeyondTheMaximumWaitInTheBacklog) {
+  EchoService service;
+  FaultProxyOptions o;
+  o.upstream = service.address();
+  o.max_connections = 2;
+  auto proxy = FaultProxy::Start(o);
+  ASSERT_TRUE(proxy.has_value()) << proxy.error().message;
+  int first = Dial((*proxy)->port()), second = Dial((*proxy)->port());
+  ASSERT_GE(RoundTrip(first, "1"), 0);
+  ASSERT_GE(RoundTrip(second, "2"), 0);
+  int third = Dial((*proxy)->port());
+  ASSERT_GE(third, 0) << "the kernel's backlog takes it";
+  ASSERT_TRUE(SendAll(third, "3"));
+  EXPECT_TRUE(QuietFor(third, 200)) << "not served while two are open";
+  close(first);
+  EXPECT_EQ(RecvBytes(third, 1), "3") << "served once one closed";
+  close(second);
+  close(third);
+}
+
+TEST(FaultProxyTest, ListensOnIpv6Loopback) {
+  FaultProxyOptions o;
+  EchoService service;
+  o.upstream = service.address();
+  o.listen = "[::1]:0";
+  auto proxy = FaultProxy::Start(o);
+  if (!proxy && proxy.error().message.find("cannot listen") != std::string::npos) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << proxy.error().message;
+  }
+  ASSERT_TRUE(proxy.has_value()) << proxy.error().message;
+  EXPECT_EQ((*proxy)->address(), fmt::format("[::1]:{}", (*proxy)->port()));
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  a.sin6_port = htons(static_cast<uint16_t>((*proxy)->port()));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_GE(RoundTrip(fd, "six"), 0);
+  close(fd);
 }
 
 TEST(FaultProxyTest, StopClosesEveryConnectionAndLeavesNoThreadOrFd) {

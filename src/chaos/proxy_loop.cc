@@ -266,9 +266,8 @@ void FaultProxy::Impl::Read(const ProxyFault& f, ProxyConn& c, bool service_side
     counts.bytes_dropped += n;
     return;
   }
-  int64_t due = now + Delay(f, c, !service_side);
-  if (!p.queue.empty()) due = std::max(due, p.queue.back().due_us);
-  p.queue.push_back({std::string(buffer.data(), static_cast<size_t>(n)), 0, due});
+  p.queue.push_back(
+      {std::string(buffer.data(), static_cast<size_t>(n)), 0, now + Delay(f, c, !service_side)});
   p.queued += static_cast<size_t>(n);
 }
 

@@ -22,7 +22,9 @@ namespace sluice {
 struct ProxyChunk {
   std::string bytes;
   size_t sent = 0;
-  int64_t due_us = 0;  // monotonic; chunks are due in order (a later one never overtakes)
+  // Monotonic. The queue is written from its front only, so a chunk whose jitter made it due
+  // before the one ahead of it waits for that one: bytes never reorder.
+  int64_t due_us = 0;
 };
 
 // One direction of a connection.
