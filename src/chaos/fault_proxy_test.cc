@@ -312,7 +312,7 @@ TEST(FaultProxyTest, BlackholeAnswersNothingUntilLifted) {
   EXPECT_EQ(fx.service.bytes(), 0);
   ASSERT_TRUE(fx.proxy->Set(ProxyFault{}));
   int fresh = fx.Dial();
-  EXPECT_EQ(RoundTrip(fresh, "through") >= 0, true) << "new connections pass once lifted";
+  EXPECT_GE(RoundTrip(fresh, "through"), 0) << "new connections pass once lifted";
   EXPECT_GE(RoundTrip(held, "found"), 0) << "the held one is dialled; its dropped bytes are gone";
   close(held);
   close(fresh);

@@ -21,18 +21,17 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: sluice-net chaos-proxy --upstream HOST:PORT [--listen 127.0.0.1:PORT]\n"
-    "         [--latency 100ms] [--jitter 20ms] [--bandwidth 10k] [--direction "
-    "both|upstream|downstream]\n"
-    "         [--reset | --blackhole | --refuse] [--probability 0.5] [--seed N] [--max-connections "
-    "N]\n"
+    "         [--latency 100ms] [--jitter 20ms] [--bandwidth 10k]\n"
+    "         [--direction both|upstream|downstream] [--reset | --blackhole | --refuse]\n"
+    "         [--probability 0.5] [--seed N] [--max-connections N]\n"
     "Proxies TCP from --listen (loopback; port 0: any free port) to --upstream with the fault\n"
-    "given, until SIGINT or SIGTERM. Prints the bound address first, the counters (JSON) last.\n";
+    "given, until SIGINT or SIGTERM. Prints the bound address first, the counters (JSON) last.\n"
+    "Each line on stdin sets a new fault: \"none\" or the fault's flags (docs/chaos-proxy.md).\n";
 
 Result<ProxyCut> SetCut(ProxyCut current, ProxyCut next, std::string_view flag) {
   if (current != ProxyCut::kNone && current != next) {
     return Fail(ErrorCode::kInvalidInput,
-                "chaos-proxy: {} cannot combine with another of "
-                "--reset, --blackhole, --refuse",
+                "chaos-proxy: {} cannot combine with another of --reset, --blackhole, --refuse",
                 flag);
   }
   return next;
@@ -51,9 +50,8 @@ Result<int64_t> NumberFlag(std::string_view flag, const std::string& value, doub
   auto q = ParseQuantity(value);
   if (!q || *q < min || *q > 9e15 || *q != std::floor(*q)) {
     return Fail(ErrorCode::kInvalidInput,
-                "chaos-proxy: {} {} is not a whole number of at "
-                "least {} (10k, 1Mi)",
-                flag, Quote(value), min);
+                "chaos-proxy: {} {} is not a whole number of at least {} (10k, 1Mi)", flag,
+                Quote(value), min);
   }
   return static_cast<int64_t>(*q);
 }
@@ -75,25 +73,22 @@ Status ApplyFlag(FaultProxyOptions& o, const std::string& flag, const std::strin
     SLUICE_TRY(rate, NumberFlag(flag, value, 1));
     f.bandwidth = *rate;
   } else if (flag == "--direction") {
-    if (value == "both")
+    if (value == "both") {
       f.direction = ProxyDirection::kBoth;
-    else if (value == "upstream")
+    } else if (value == "upstream") {
       f.direction = ProxyDirection::kUpstream;
-    else if (value == "downstream")
+    } else if (value == "downstream") {
       f.direction = ProxyDirection::kDownstream;
-    else
+    } else {
       return Fail(ErrorCode::kInvalidInput,
-                  "chaos-proxy: --direction {} is not both, "
-                  "upstream or downstream",
-                  Quote(value));
+                  "chaos-proxy: --direction {} is not both, upstream or downstream", Quote(value));
+    }
   } else if (flag == "--probability") {
     char* end = nullptr;
     f.probability = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0' || !(f.probability >= 0 && f.probability <= 1)) {
       return Fail(ErrorCode::kInvalidInput,
-                  "chaos-proxy: --probability {} is not a number "
-                  "from 0 to 1",
-                  Quote(value));
+                  "chaos-proxy: --probability {} is not a number from 0 to 1", Quote(value));
     }
   } else if (flag == "--seed") {
     SLUICE_TRY(seed, NumberFlag(flag, value, 0));
@@ -118,7 +113,9 @@ Status ParseFlags(const std::vector<std::string>& args, FaultProxyOptions& o, bo
   ProxyFault& f = o.fault;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i], value;
-    if (flag == "-h" || flag == "--help") return Fail(ErrorCode::kCancelled, "{}", kUsage);
+    if (!fault_only && (flag == "-h" || flag == "--help")) {
+      return Fail(ErrorCode::kCancelled, "{}", kUsage);
+    }
     if (size_t eq = flag.find('='); StartsWith(flag, "--") && eq != std::string::npos) {
       value = flag.substr(eq + 1);
       flag.resize(eq);
@@ -133,9 +130,7 @@ Status ParseFlags(const std::vector<std::string>& args, FaultProxyOptions& o, bo
     }
     if (fault_only && (flag == "--listen" || flag == "--upstream" || flag == "--seed" ||
                        flag == "--max-connections")) {
-      return Fail(ErrorCode::kInvalidInput,
-                  "chaos-proxy: {} cannot change while the proxy "
-                  "runs",
+      return Fail(ErrorCode::kInvalidInput, "chaos-proxy: {} cannot change while the proxy runs",
                   flag);
     }
     if (flag == "--reset" || flag == "--blackhole" || flag == "--refuse") {
@@ -255,9 +250,13 @@ int ChaosProxyMain(int argc, char** argv) {
   std::fflush(stdout);
   std::fprintf(stderr, "chaos-proxy: %s -> %s, fault: %s\n", (*proxy)->address().c_str(),
                options->upstream.c_str(), DescribeFault(options->fault).c_str());
-  const int signals = signalfd(-1, &stop, SFD_CLOEXEC);
-  ReadControlLines(**proxy, signals);
-  close(signals);
+  if (const int signals = signalfd(-1, &stop, SFD_CLOEXEC); signals >= 0) {
+    ReadControlLines(**proxy, signals);
+    close(signals);
+  } else {  // no control lines then, but the signals still end the proxy
+    int sig = 0;
+    sigwait(&stop, &sig);
+  }
   (*proxy)->Stop();
   std::printf("%s\n", CountersJson((*proxy)->counters()).c_str());
   return 0;
