@@ -3,6 +3,7 @@
 // `sluice run` never loads those libraries (docs/server.md).
 #include <CLI/CLI.hpp>
 
+#include "chaos/proxy_command.h"
 #include "cli/cli_support.h"
 #include "common/strings.h"
 #include "rollout/deploy_exec.h"
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<Env> env = NewPosixEnv();
     return RolloutExecMain(*env, argv[2]);
   }
+  // --- The dependency fault proxy of chaos experiments (docs/chaos-proxy.md): its own flags.
+  if (argc >= 2 && std::string_view(argv[1]) == "chaos-proxy") return ChaosProxyMain(argc, argv);
   // --- The CLI against a server (remote_cli.h): every command line but sluice-net's own ones.
   if (IsClientCommandLine(argc, argv)) {
     std::unique_ptr<Env> env = NewPosixEnv();
