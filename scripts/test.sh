@@ -108,5 +108,7 @@ service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice
 service rollout-stack /usr/bin/python3 tests/rollouts/stack_selftest.py "$build/sluice"
 service e2e-rollouts /usr/bin/python3 tests/e2e/rollouts.py "$build/sluice"
 service server-rollouts /usr/bin/python3 tests/server/rollouts_api_test.py "$build/sluice"  # issue 14: rollouts over the API
+service e2e-chaos /usr/bin/python3 tests/e2e/chaos.py "$build/sluice"  # issue 15: chaos experiments
+service e2e-chaos-proxy /usr/bin/python3 tests/e2e/chaos_proxy.py "$build/sluice"  # issue 15: the fault proxy
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -543,7 +543,7 @@ int main(int argc, char** argv) {
   using namespace sluice;
   // The network commands live in sluice-net, so that `sluice run` never loads their libraries.
   const std::string_view first = FirstCommand(argc, argv);
-  if (first == "server" || first == "worker") return Report(ExecBeside("sluice-net", argv));
+  if (first == "server" || first == "worker" || first == "chaos") return Report(ExecBeside("sluice-net", argv));
   CLI::App app{"sluice: pipelines from reusable components, run fast and durably"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand

@@ -84,3 +84,10 @@ std::unexpected<Error> FailAt(const Location& loc, fmt::format_string<Args...> f
   if (!var) return std::unexpected(var.error())
 #define SLUICE_TRY_STATUS(expr) \
   if (auto _st = (expr); !_st) return std::unexpected(_st.error())
+// SLUICE_TRY_ASSIGN(x, F()) assigns F()'s value to an existing `x`, or returns its error.
+#define SLUICE_TRY_ASSIGN(lhs, expr)                         \
+  do {                                                       \
+    auto _r = (expr);                                        \
+    if (!_r) return std::unexpected(_r.error());             \
+    lhs = std::move(*_r);                                    \
+  } while (0)

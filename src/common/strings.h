@@ -68,4 +68,7 @@ std::string FormatTimestampMs(int64_t ms);
 std::string ActorName(std::string_view name, std::string_view account);
 std::pair<std::string, std::string> ParseActor(std::string_view actor);
 
+// "*" and "?" globs, whole-string (policies' match, fault injection's task names).
+bool GlobMatch(std::string_view pattern, std::string_view s);
+
 }  // namespace sluice

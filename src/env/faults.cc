@@ -1,5 +1,8 @@
 #include "env/faults.h"
 
+#include <cstdlib>
+
+#include "common/sha256.h"
 #include "common/strings.h"
 
 namespace sluice {
@@ -66,6 +69,17 @@ Result<FaultPlan> FaultPlan::Parse(std::string_view text) {
       }
     }
     bool by_count_only = r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail;
+    if (size_t tilde = where.find('~'); tilde != std::string::npos) {
+      const std::string rate = where.substr(tilde + 1);
+      char* end = nullptr;
+      const double p = std::strtod(rate.c_str(), &end);
+      if (rate.empty() || *end != '\0' || !(p > 0 && p <= 1)) {
+        return bad("~RATE must be a number above 0 and at most 1");
+      }
+      if (!StartsWith(where, "task:")) return bad("~RATE applies to @task:NAME only");
+      r.rate = p;
+      where = where.substr(0, tilde);
+    }
     if (StartsWith(where, "task:")) {
       if (by_count_only) return bad("store faults strike the Nth commit or fsync: @N");
       std::string task = where.substr(5);
@@ -102,7 +116,15 @@ Result<int> FaultyLauncher::Spawn(const SpawnRequest& req) {
   for (const auto& r : plan_.rules) {
     if (r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail) continue;
     bool match = r.nth ? r.nth == spawns_
-                       : r.task == task && (r.attempt == 0 || std::to_string(r.attempt) == attempt);
+                       : GlobMatch(r.task, task) &&
+                             (r.attempt == 0 || std::to_string(r.attempt) == attempt);
+    if (match && r.rate < 1) {
+      // Drawn from the attempt's identity, not a clock: a journal can name what was struck.
+      const std::string digest = Sha256Hex(fmt::format(
+          "{}\n{}\n{}\n{}", EnvValue(req.env, "SLUICE_RUN_ID"), task, attempt, r.text));
+      match = static_cast<double>(std::stoull(digest.substr(0, 13), nullptr, 16)) /
+                  static_cast<double>(1ULL << 52) < r.rate;
+    }
     if (match) {
       hit = &r;
       break;

@@ -5,6 +5,9 @@
 //   spawn-fail@3          the 3rd spawn fails (the attempt ends spawn-error)
 //   exit=2@task:train     every attempt of instance "train" exits 2 without running
 //   exit=2@task:train#1   only its first attempt
+//   exit=75@task:reg*~0.3 each attempt of an instance matching the glob, with probability 0.3
+//                         (drawn from the run, instance and attempt: the same run strikes the
+//                         same attempts again)
 //   signal=9@2            the 2nd spawn dies by signal 9
 //   hang@task:fetch       attempts of "fetch" never end by themselves (a timeout must)
 //   delay=500ms@1         the 1st spawn starts half a second late
@@ -29,8 +32,9 @@ struct FaultRule {
   Kind kind = Kind::kSpawnFail;
   int value = 0;     // exit code, signal number, or delay in ms
   int nth = 0;       // the Nth spawn / commit / fsync (1-based); 0 = selected by task
-  std::string task;  // instance name
+  std::string task;  // instance name, or a glob of them ("*", "?")
   int attempt = 0;   // 0 = every attempt
+  double rate = 1;   // the share of the matching attempts it strikes
   std::string text;  // as written
 };
 

@@ -60,6 +60,37 @@ TEST(Faults, TheLauncherReplacesSelectedAttemptsWithStandIns) {
   EXPECT_EQ(real.spawned.back().argv[2], "kill -9 $$");
 }
 
+// A glob selects instances by name, and a rate strikes a share of them, drawn from the run,
+// instance and attempt: the same again for the same attempt, and near the rate over many.
+TEST(Faults, AGlobAndARateSelectAShareOfTheMatchingAttemptsReproducibly) {
+  for (const char* bad : {"exit=2@3~0.5", "exit=2@task:x~0", "exit=2@task:x~1.5", "exit=2@task:x~"}) {
+    auto r = FaultPlan::Parse(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find(bad), std::string::npos) << r.error().message;
+  }
+  auto plan = FaultPlan::Parse("exit=75@task:reg*~0.3");
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->rules[0].rate, 0.3);
+  auto struck = [&](int run) {
+    FakeProcessLauncher real;
+    FaultyLauncher l(real, *plan);
+    int n = 0;
+    for (int a = 1; a <= 1000; ++a) {
+      SpawnRequest req = Attempt(a % 2 ? "register" : "train", a);
+      req.env.push_back("SLUICE_RUN_ID=run-" + std::to_string(run));
+      EXPECT_TRUE(l.Spawn(req));
+      const bool hit = real.spawned.back().argv[0] == "/bin/sh";
+      EXPECT_FALSE(hit && a % 2 == 0) << "train does not match reg*";
+      n += hit;
+    }
+    return n;
+  };
+  const int first = struck(1);
+  EXPECT_EQ(struck(1), first);  // the same run strikes the same attempts
+  EXPECT_GT(first, 100);        // about 150 of the 500 register attempts
+  EXPECT_LT(first, 200);
+}
+
 class CountingSink : public EventSink {
  public:
   void Append(const Event&) override { ++appended; }

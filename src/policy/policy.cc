@@ -70,25 +70,6 @@ const WaiverSpec* FindWaiver(const std::vector<std::shared_ptr<const WaiverSpec>
 
 }  // namespace
 
-bool GlobMatch(std::string_view p, std::string_view s) {
-  size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
-      ++pi, ++si;
-    } else if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      mark = si;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      si = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
-
 bool PolicyMatches(const PolicySpec& p, const PolicyScope& scope) {
   if (!AnyGlob(p.match_pipelines, scope.pipeline)) return false;
   if (!scope.task.empty() && !AnyGlob(p.match_tasks, scope.task)) return false;

@@ -60,7 +60,5 @@ PolicyScope AdmissionScope(const Plan& plan);
 bool AnyDenied(const std::vector<Decision>& ds);
 Value DecisionToValue(const Decision& d);
 
-// "*" and "?" globs, whole-string.
-bool GlobMatch(std::string_view pattern, std::string_view s);
 
 }  // namespace sluice

@@ -1,4 +1,5 @@
 // Policies: matching, rules, variables, failurePolicy, waivers.
+#include "common/strings.h"
 #include "policy/policy.h"
 
 #include <gtest/gtest.h>

@@ -394,4 +394,8 @@ std::vector<MetricStatus> AnalysisRun::metrics() const {
   return out;
 }
 
+Result<ResolvedProvider> ResolveProvider(const AnalysisProvider& p, const Value& args) {
+  return Resolve(p, args);
+}
+
 }  // namespace sluice

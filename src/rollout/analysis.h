@@ -81,6 +81,8 @@ class MetricProvider {
 // through `env`, which must outlive it), dispatching on the provider's kind. Used from one
 // thread, as the Env is.
 std::unique_ptr<MetricProvider> NewMetricProvider(Env& env);
+// `p` with its placeholders rendered from `args` ({NAME: text}).
+Result<ResolvedProvider> ResolveProvider(const AnalysisProvider& p, const Value& args);
 
 // Where a metric stands: Argo's MetricResult without the measurements.
 struct MetricStatus {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "chaos/proxy_command.h"
+#include "chaos/experiment_run.h"
 #include "cli/cli_support.h"
 #include "common/strings.h"
 #include "rollout/deploy_exec.h"
@@ -100,6 +101,15 @@ int main(int argc, char** argv) {
   worker->add_option("--cpu", wo.cpu, "cpu offered to tasks (default: the machine's cores)");
   worker->add_option("--memory", wo.memory, "memory offered to tasks, bytes (default: the machine's)");
   worker->add_option("--gpu", wo.gpu, "GPUs offered to tasks (default 0)");
+  // issue 15: `sluice chaos run|ls` (docs/chaos.md).
+  ChaosRunOptions co;
+  CLI::App* chaos = app.add_subcommand("chaos", "chaos experiments (docs/chaos.md)");
+  chaos->require_subcommand(1);
+  CLI::App* chaos_run = chaos->add_subcommand("run", "run an experiment and write its journal");
+  chaos_run->add_option("experiment", co.file, "the Experiment file")->required();
+  chaos_run->add_flag("--dry-run", co.dry_run, "print what it would do; change nothing");
+  chaos_run->add_option("--journal", co.journal, "also write the journal to this file");
+  CLI::App* chaos_ls = chaos->add_subcommand("ls", "the experiments run on the state folder");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,6 +126,13 @@ int main(int argc, char** argv) {
   }
   so.json_logs = log_format == "json";
   if (auto s = ParseRetention(retention, so); !s) return Report(s.error());
+  if (*chaos) {
+    GlobalOptions g;
+    g.state_dir = state_dir;
+    g.json = output == "json";
+    if (!global_store.empty()) g.store = global_store;
+    return *chaos_run ? ChaosRun(*env, g, co) : ChaosLs(*env, g);
+  }
   if (*server && routes) return PrintRoutes(*env);
   if (*server) return RunServer(*env, so);
   if (*worker) {

@@ -319,7 +319,11 @@ Result<ApiAnswer> Expect2xx(Result<ApiAnswer> answer, const std::string& server)
 
 bool IsClientCommandLine(int argc, char** argv) {
   const std::string first = Word(argc, argv);
-  return first != "server" && first != "worker";
+  // Against a server, `sluice chaos` is refused like any command the API lacks; without one it
+  // is sluice-net's own (docs/chaos.md).
+  bool server = std::getenv("SLUICE_SERVER") && *std::getenv("SLUICE_SERVER");
+  for (int k = 1; k < argc; ++k) server = server || std::string_view(argv[k]) == "--server";
+  return first != "server" && first != "worker" && !(first == "chaos" && !server);
 }
 
 int RunClient(Env& env, int argc, char** argv) {

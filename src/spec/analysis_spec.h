@@ -98,6 +98,11 @@ struct JsonPathStep {
 // Argo's optional braces (`{$.data.ratio}`). Fails with what is wrong and where.
 Result<std::vector<JsonPathStep>> ParseJsonPath(std::string_view path);
 
+// A `provider:` block as AnalysisTemplates write it, whose placeholders see `args` (chaos
+// experiments' metric probes read theirs so).
+Status ReadAnalysisProvider(const Reader& r, const YNode& n, const std::vector<std::string>& args,
+                            AnalysisProvider* p);
+
 // Reads one parsed document of kind AnalysisTemplate with `r` (its source set, for locations).
 // Unknown keys, wrong types, a provider missing or doubled, a condition that does not parse or
 // type-check as CEL over `result` and `args`, a placeholder that names an undeclared arg, and

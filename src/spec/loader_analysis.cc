@@ -470,4 +470,9 @@ Result<std::vector<AnalysisTemplate>> ParseAnalysisTemplates(const std::string& 
   return out;
 }
 
+Status ReadAnalysisProvider(const Reader& r, const YNode& n,
+                            const std::vector<std::string>& args, AnalysisProvider* p) {
+  return ReadProvider(r, n, args, p);
+}
+
 }  // namespace sluice

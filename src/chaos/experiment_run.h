@@ -1,0 +1,26 @@
+// `sluice chaos run|ls` (docs/chaos.md): runs an experiment against its target pipeline with the
+// target's own `sluice run` processes on the state folder, injects the method's faults at the
+// seams of those processes, checks the hypothesis per the runtime strategy, rolls everything
+// back (also on SIGINT/SIGTERM) and writes the journal to STATE/chaos/ID/journal.json.
+#pragma once
+
+#include <string>
+
+#include "cli/cli_support.h"
+
+namespace sluice {
+
+struct ChaosRunOptions {
+  std::string file;
+  bool dry_run = false;
+  std::string journal;  // also write the journal here
+};
+
+// 0: the hypothesis held wherever it was checked; 1: it deviated (or the steady state before
+// was not met); 2: the experiment could not run; 130: interrupted (rolled back, journal
+// written).
+int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o);
+// The experiments run on the state folder, newest first.
+int ChaosLs(Env& env, const GlobalOptions& g);
+
+}  // namespace sluice

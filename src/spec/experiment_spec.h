@@ -1,0 +1,97 @@
+// A chaos experiment (kind: Experiment, docs/chaos.md), in Chaos Toolkit's model: a target the
+// experiment runs, a steady-state hypothesis of probes with tolerances, a method of faults and
+// probes, rollbacks, and when the hypothesis is checked. Read by loader_experiment.cc; run by
+// src/chaos.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/value.h"
+#include "spec/analysis_spec.h"
+#include "spec/model.h"
+
+namespace sluice {
+
+class Expression;
+
+// A probe: what it measures, and (in the hypothesis) the tolerance its value must meet.
+struct ProbeSpec {
+  enum class Kind { kRuns, kTaskDuration, kRetries, kCompensations, kBreaker, kMetric, kCel };
+  Kind kind = Kind::kRuns;
+  std::vector<std::string> statuses = {"succeeded"};  // runs: what counts as a success
+  std::string task;        // taskDuration, retries, compensations: a glob ("" = every task)
+  double percentile = 50;  // taskDuration
+  std::string breaker;     // breaker: its name
+  AnalysisProvider provider;  // metric: prometheus, web or command, as AnalysisTemplates have
+  std::shared_ptr<const Expression> expression;  // cel: over probes, phase, runs
+  std::shared_ptr<const Expression> tolerance;   // over value (and probes); null: none
+  std::string tolerance_text;
+};
+
+// A fault of the method: what it breaks, during the `during` phase only.
+struct FaultSpec {
+  enum class Kind { kTask, kStore, kProcess };
+  Kind kind = Kind::kTask;
+  std::string faults;  // task and store faults: the SLUICE_FAULTS text of the target's runs
+  int64_t kill_after_ms = 0;  // process: kill -9 of each target run this long after its start
+};
+
+// An action of `rollbacks`: a command (faults roll back by themselves).
+struct CommandAction {
+  std::vector<std::string> argv;
+  int64_t timeout_ms = 30'000;
+};
+
+struct ActivitySpec {
+  enum class Type { kProbe, kFault, kCommand };
+  Type type = Type::kProbe;
+  std::string name;
+  Location loc;
+  ProbeSpec probe;
+  FaultSpec fault;
+  CommandAction command;
+  int64_t pause_before_ms = 0, pause_after_ms = 0;
+  Value written;  // the activity as written, for the journal
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::string file;
+  Location loc;
+  std::string title, description;
+  std::vector<std::string> tags;
+  int weight = 10;  // in the resilience score, 0..10
+  // The target: a pipeline, run `runs` times in each phase.
+  std::string pipeline;  // absolute
+  Location pipeline_loc;
+  std::vector<std::pair<std::string, std::string>> params;
+  int runs = 3;
+  int64_t run_timeout_ms = 600'000;
+  std::map<std::string, std::string> configuration;  // probes' args
+  std::string hypothesis_title;
+  std::vector<ActivitySpec> hypothesis;
+  std::vector<ActivitySpec> method;
+  std::vector<ActivitySpec> rollbacks;
+  // Chaos Toolkit's hypothesis strategies: default (before and after), before-method-only,
+  // after-method-only, during-method-only, continuously (before, during and after).
+  std::string strategy = "default";
+  bool fail_fast = false;
+  Value written;  // the spec as written, for the journal
+
+  bool CheckBefore() const { return strategy == "default" || strategy == "before-method-only" || strategy == "continuously"; }
+  bool CheckDuring() const { return strategy == "during-method-only" || strategy == "continuously"; }
+  bool CheckAfter() const { return strategy == "default" || strategy == "after-method-only" || strategy == "continuously"; }
+};
+
+// Reads one Experiment document. Unknown keys, wrong types, a probe or fault of no known kind
+// or of two, a tolerance that does not parse: FILE:LINE:COL. The target pipeline's path is made
+// absolute against the experiment's folder; it is not loaded here.
+Result<ExperimentSpec> ParseExperimentFile(const std::string& path, std::string_view content);
+
+}  // namespace sluice

@@ -1,0 +1,379 @@
+// Reading `kind: Experiment` (experiment_spec.h, docs/chaos.md) with the loader's Reader: every
+// error is one FILE:LINE:COL line, and faults are turned into the SLUICE_FAULTS text the target's
+// runs get, so that a fault the engine would refuse is refused here.
+#include <algorithm>
+
+#include "env/faults.h"
+#include "spec/experiment_spec.h"
+#include "spec/yaml_reader.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int kMaxRuns = 1000;
+constexpr size_t kMaxActivities = 100;
+
+// A tolerance or a cel probe: CEL over the names a probe's evaluation gives.
+Result<std::shared_ptr<const Expression>> ProbeExpression(const Reader& r, const YNode& n,
+                                                          std::string_view what) {
+  SLUICE_TRY(e, r.Cel(n, what));
+  static const std::vector<std::string> kRoots = {"value", "probes", "phase", "runs"};
+  static const std::vector<std::string> kTypeNames = {"int", "uint", "double", "bool", "string",
+                                                      "bytes", "list", "map", "null_type", "type",
+                                                      "duration", "timestamp"};
+  for (const auto& ref : (*e)->references()) {
+    const std::string& root = ref.path[0];
+    if (std::find(kRoots.begin(), kRoots.end(), root) != kRoots.end()) continue;
+    if (std::find(kTypeNames.begin(), kTypeNames.end(), root) != kTypeNames.end()) continue;
+    return FailAt(r.Loc(n), "unknown name {}: {} sees value, probes, phase and runs{} (in the "
+                  "expression, column {})", Quote(root), what, DidYouMean(root, kRoots),
+                  ref.column);
+  }
+  return e;
+}
+
+Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>& args,
+                 ProbeSpec* p) {
+  static const std::vector<std::pair<const char*, ProbeSpec::Kind>> kKinds = {
+      {"runs", ProbeSpec::Kind::kRuns},
+      {"taskDuration", ProbeSpec::Kind::kTaskDuration},
+      {"retries", ProbeSpec::Kind::kRetries},
+      {"compensations", ProbeSpec::Kind::kCompensations},
+      {"breaker", ProbeSpec::Kind::kBreaker},
+      {"metric", ProbeSpec::Kind::kMetric},
+      {"cel", ProbeSpec::Kind::kCel}};
+  YNode b;
+  for (const auto& [key, kind] : kKinds) {
+    if (!n[key]) continue;
+    if (b) return FailAt(r.Loc(n[key]), "a probe measures one thing; this one has two kinds");
+    b = n[key];
+    p->kind = kind;
+  }
+  if (!b) {
+    return FailAt(r.Loc(n), "a probe needs one of runs, taskDuration, retries, compensations, "
+                  "breaker, metric or cel");
+  }
+  switch (p->kind) {
+    case ProbeSpec::Kind::kRuns:
+      SLUICE_TRY_STATUS(r.ExpectMap(b, "runs"));
+      SLUICE_TRY_STATUS(r.CheckKeys(b, {"status"}, "runs"));
+      if (b["status"]) {
+        SLUICE_TRY_STATUS(r.ExpectList(b["status"], "runs.status"));
+        p->statuses.clear();
+        for (const auto& s : b["status"]) {
+          SLUICE_TRY(text, r.Str(s, "a status"));
+          p->statuses.push_back(*text);
+        }
+      }
+      break;
+    case ProbeSpec::Kind::kTaskDuration:
+    case ProbeSpec::Kind::kRetries:
+    case ProbeSpec::Kind::kCompensations: {
+      const bool duration = p->kind == ProbeSpec::Kind::kTaskDuration;
+      SLUICE_TRY_STATUS(r.ExpectMap(b, "the probe"));
+      SLUICE_TRY_STATUS(duration ? r.CheckKeys(b, {"task", "percentile"}, "taskDuration")
+                                 : r.CheckKeys(b, {"task"}, "the probe"));
+      if (b["task"]) SLUICE_TRY_ASSIGN(p->task, r.Str(b["task"], "task"));
+      if (duration && !b["task"]) return FailAt(r.Loc(b), "taskDuration needs a task");
+      if (b["percentile"]) {
+        SLUICE_TRY(pc, r.Number(b["percentile"], "percentile"));
+        if (*pc > 100) return FailAt(r.Loc(b["percentile"]), "percentile must be at most 100");
+        p->percentile = *pc;
+      }
+      break;
+    }
+    case ProbeSpec::Kind::kBreaker:
+      SLUICE_TRY_STATUS(r.ExpectMap(b, "breaker"));
+      SLUICE_TRY_STATUS(r.CheckKeys(b, {"name"}, "breaker"));
+      if (!b["name"]) return FailAt(r.Loc(b), "breaker needs a name");
+      SLUICE_TRY_ASSIGN(p->breaker, r.Name(b["name"], "breaker name"));
+      break;
+    case ProbeSpec::Kind::kMetric:
+      SLUICE_TRY_STATUS(r.ExpectMap(b, "metric"));
+      SLUICE_TRY_STATUS(r.CheckKeys(b, {"provider"}, "metric"));
+      if (!b["provider"]) return FailAt(r.Loc(b), "metric needs a provider");
+      SLUICE_TRY_STATUS(ReadAnalysisProvider(r, b["provider"], args, &p->provider));
+      if (p->provider.kind == AnalysisProvider::Kind::kJob) {
+        return FailAt(r.Loc(b["provider"]), "a probe's provider is prometheus, web or command");
+      }
+      break;
+    case ProbeSpec::Kind::kCel:  // cel: EXPRESSION
+      SLUICE_TRY_ASSIGN(p->expression, ProbeExpression(r, b, "a cel probe"));
+      break;
+  }
+  return {};
+}
+
+// A fault, as the SLUICE_FAULTS text of the target's runs (failure-handling.md).
+Status ReadFault(const Reader& r, const YNode& n, FaultSpec* f) {
+  SLUICE_TRY_STATUS(r.ExpectMap(n, "fault"));
+  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process"}, "fault"));
+  if (n.size() != 1) return FailAt(r.Loc(n), "a fault has exactly one of task, store or process");
+  if (const YNode& t = n["task"]) {
+    f->kind = FaultSpec::Kind::kTask;
+    SLUICE_TRY_STATUS(r.ExpectMap(t, "fault.task"));
+    SLUICE_TRY_STATUS(r.CheckKeys(t, {"exit", "signal", "hang", "delay", "spawnFail", "task",
+                                      "attempt", "rate"}, "fault.task"));
+    std::string what;
+    int kinds = 0;
+    if (t["exit"]) {
+      SLUICE_TRY(c, r.Int(t["exit"], "exit", 1, 255));
+      what = fmt::format("exit={}", *c), ++kinds;
+    }
+    if (t["signal"]) {
+      SLUICE_TRY(s, r.Int(t["signal"], "signal", 1, 64));
+      what = fmt::format("signal={}", *s), ++kinds;
+    }
+    if (t["hang"]) what = "hang", ++kinds;
+    if (t["delay"]) {
+      SLUICE_TRY(ms, r.Duration(t["delay"], "delay"));
+      what = fmt::format("delay={}ms", *ms), ++kinds;
+    }
+    if (t["spawnFail"]) what = "spawn-fail", ++kinds;
+    if (kinds != 1) {
+      return FailAt(r.Loc(t), "fault.task needs exactly one of exit, signal, hang, delay or "
+                    "spawnFail");
+    }
+    if (!t["task"]) return FailAt(r.Loc(t), "fault.task needs task: the instances it strikes (a glob)");
+    SLUICE_TRY(task, r.Str(t["task"], "task"));
+    std::string where = "task:" + *task;
+    if (t["attempt"]) {
+      SLUICE_TRY(a, r.Int(t["attempt"], "attempt", 1, 1000));
+      where += fmt::format("#{}", *a);
+    }
+    if (t["rate"]) {
+      SLUICE_TRY(rate, r.Number(t["rate"], "rate"));
+      if (*rate <= 0 || *rate > 1) return FailAt(r.Loc(t["rate"]), "rate must be above 0 and at most 1");
+      where += fmt::format("~{}", *rate);
+    }
+    f->faults = what + "@" + where;
+  } else if (const YNode& s = n["store"]) {
+    f->kind = FaultSpec::Kind::kStore;
+    SLUICE_TRY_STATUS(r.ExpectMap(s, "fault.store"));
+    SLUICE_TRY_STATUS(r.CheckKeys(s, {"commitFail", "fsyncFail"}, "fault.store"));
+    if (s.size() != 1) return FailAt(r.Loc(s), "fault.store needs one of commitFail or fsyncFail");
+    const bool commit = static_cast<bool>(s["commitFail"]);
+    SLUICE_TRY(nth, r.Int(commit ? s["commitFail"] : s["fsyncFail"], "the commit to fail", 1, 1000000));
+    f->faults = fmt::format("{}@{}", commit ? "commit-fail" : "fsync-fail", *nth);
+  } else {
+    const YNode& p = n["process"];
+    f->kind = FaultSpec::Kind::kProcess;
+    SLUICE_TRY_STATUS(r.ExpectMap(p, "fault.process"));
+    SLUICE_TRY_STATUS(r.CheckKeys(p, {"kill", "after"}, "fault.process"));
+    SLUICE_TRY(kill, r.Str(p["kill"] ? p["kill"] : p, "fault.process.kill"));
+    if (*kill != "run") return FailAt(r.Loc(p["kill"]), "fault.process.kill must be run (kill -9 of the target's sluice run)");
+    if (!p["after"]) return FailAt(r.Loc(p), "fault.process needs after: how long after a run starts it is killed");
+    SLUICE_TRY_ASSIGN(f->kill_after_ms, r.Duration(p["after"], "after"));
+  }
+  if (!f->faults.empty()) SLUICE_TRY_STATUS(FaultPlan::Parse(f->faults));  // what the run will read
+  return {};
+}
+
+Result<ActivitySpec> ReadActivity(const Reader& r, const YNode& n, bool hypothesis,
+                                  bool rollback, const std::vector<std::string>& args) {
+  SLUICE_TRY_STATUS(r.ExpectMap(n, "an activity"));
+  ActivitySpec a;
+  a.loc = r.Loc(n);
+  if (!n["name"]) return FailAt(a.loc, "an activity needs a name");
+  SLUICE_TRY_ASSIGN(a.name, r.Name(n["name"], "activity name"));
+  const bool fault = static_cast<bool>(n["fault"]), command = static_cast<bool>(n["command"]);
+  if (hypothesis && (fault || command)) {
+    return FailAt(r.Loc(fault ? n["fault"] : n["command"]), "the steady-state hypothesis holds "
+                  "probes only");
+  }
+  if (rollback) {
+    SLUICE_TRY_STATUS(r.CheckKeys(n, {"name", "command", "pauses"}, "a rollback"));
+    if (!command) return FailAt(a.loc, "a rollback is a command: faults roll back by themselves");
+  } else {
+    SLUICE_TRY_STATUS(r.CheckKeys(n, {"name", "fault", "command", "pauses", "tolerance", "runs",
+                                      "taskDuration", "retries", "compensations", "breaker",
+                                      "metric", "cel"}, "an activity"));
+  }
+  if (fault && command) return FailAt(a.loc, "an activity is one fault, one command or one probe");
+  if (fault) {
+    a.type = ActivitySpec::Type::kFault;
+    SLUICE_TRY_STATUS(ReadFault(r, n["fault"], &a.fault));
+  } else if (command) {
+    a.type = ActivitySpec::Type::kCommand;
+    const YNode& c = n["command"];
+    SLUICE_TRY_STATUS(r.ExpectMap(c, "command"));
+    SLUICE_TRY_STATUS(r.CheckKeys(c, {"argv", "timeout"}, "command"));
+    if (!c["argv"] || !c["argv"].IsSequence() || c["argv"].size() == 0) {
+      return FailAt(r.Loc(c), "command needs argv: the program and its arguments");
+    }
+    for (const auto& x : c["argv"]) {
+      SLUICE_TRY(s, r.Str(x, "an argument"));
+      a.command.argv.push_back(*s);
+    }
+    if (c["timeout"]) SLUICE_TRY_ASSIGN(a.command.timeout_ms, r.Duration(c["timeout"], "timeout"));
+  } else {
+    a.type = ActivitySpec::Type::kProbe;
+    SLUICE_TRY_STATUS(ReadProbe(r, n, args, &a.probe));
+    if (n["tolerance"]) {
+      SLUICE_TRY_ASSIGN(a.probe.tolerance, ProbeExpression(r, n["tolerance"], "a tolerance"));
+      a.probe.tolerance_text = std::string(n["tolerance"].Scalar());
+    } else if (hypothesis) {
+      return FailAt(a.loc, "a probe of the hypothesis needs a tolerance: a CEL condition over "
+                    "value, such as \"value >= 0.9\"");
+    }
+  }
+  if (n["tolerance"] && a.type != ActivitySpec::Type::kProbe) {
+    return FailAt(r.Loc(n["tolerance"]), "only a probe has a tolerance");
+  }
+  if (const YNode& p = n["pauses"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(p, "pauses"));
+    SLUICE_TRY_STATUS(r.CheckKeys(p, {"before", "after"}, "pauses"));
+    if (p["before"]) SLUICE_TRY_ASSIGN(a.pause_before_ms, r.Delay(p["before"], "pauses.before"));
+    if (p["after"]) SLUICE_TRY_ASSIGN(a.pause_after_ms, r.Delay(p["after"], "pauses.after"));
+  }
+  SLUICE_TRY_ASSIGN(a.written, r.ToValue(n));
+  return a;
+}
+
+Status ReadActivities(const Reader& r, const YNode& n, std::string_view what, bool hypothesis,
+                      bool rollback, const std::vector<std::string>& args,
+                      std::vector<ActivitySpec>* out) {
+  SLUICE_TRY_STATUS(r.ExpectList(n, what));
+  if (n.size() > kMaxActivities) {
+    return FailAt(r.Loc(n), "{} holds more than {} activities", what, kMaxActivities);
+  }
+  for (const auto& x : n) {
+    SLUICE_TRY(a, ReadActivity(r, x, hypothesis, rollback, args));
+    for (const auto& other : *out) {
+      if (other.name == a->name) {
+        return FailAt(a->loc, "activity {} is declared twice in {} (also at {})", Quote(a->name),
+                      what, other.loc.ToString());
+      }
+    }
+    out->push_back(std::move(*a));
+  }
+  return {};
+}
+
+Status ReadTarget(const Reader& r, const YNode& t, const std::string& path, ExperimentSpec* e) {
+  SLUICE_TRY_STATUS(r.ExpectMap(t, "target"));
+  SLUICE_TRY_STATUS(r.CheckKeys(t, {"pipeline", "params", "runs", "timeout"}, "target"));
+  if (!t["pipeline"]) return FailAt(r.Loc(t), "target needs pipeline: the pipeline file it runs");
+  SLUICE_TRY(file, r.Str(t["pipeline"], "target.pipeline"));
+  e->pipeline_loc = r.Loc(t["pipeline"]);
+  const size_t slash = path.rfind('/');
+  e->pipeline = file->starts_with("/") || slash == std::string::npos
+                    ? *file
+                    : path.substr(0, slash + 1) + *file;
+  if (const YNode& ps = t["params"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(ps, "target.params"));
+    for (auto it = ps.begin(); it != ps.end(); ++it) {
+      SLUICE_TRY(k, r.Name(it->first, "a param"));
+      if (!it->second.IsScalar()) return FailAt(r.Loc(it->second), "param {} must be a scalar", Quote(*k));
+      e->params.emplace_back(*k, std::string(it->second.Scalar()));
+    }
+  }
+  if (t["runs"]) SLUICE_TRY_ASSIGN(e->runs, r.Int(t["runs"], "target.runs", 1, kMaxRuns));
+  if (t["timeout"]) SLUICE_TRY_ASSIGN(e->run_timeout_ms, r.Duration(t["timeout"], "target.timeout"));
+  return {};
+}
+
+Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const std::string& path) {
+  SLUICE_TRY_STATUS(r.CheckKeys(doc, {"apiVersion", "kind", "metadata", "spec"}, "an Experiment"));
+  if (!doc["apiVersion"] || !doc["apiVersion"].IsScalar() || doc["apiVersion"].Scalar() != "sluice/v1") {
+    return FailAt(r.Loc(doc), "an Experiment needs apiVersion: sluice/v1");
+  }
+  const YNode& md = doc["metadata"];
+  if (!md || !md["name"]) return FailAt(r.Loc(doc), "an Experiment needs metadata.name");
+  SLUICE_TRY_STATUS(r.CheckKeys(md, {"name", "labels", "description"}, "metadata"));
+  ExperimentSpec e;
+  e.file = path;
+  SLUICE_TRY_ASSIGN(e.name, r.Name(md["name"], "experiment name"));
+  e.loc = r.Loc(md["name"]);
+  const YNode& s = doc["spec"];
+  if (!s) return FailAt(r.Loc(doc), "an Experiment needs a spec");
+  SLUICE_TRY_STATUS(r.ExpectMap(s, "spec"));
+  SLUICE_TRY_STATUS(r.CheckKeys(s, {"title", "description", "tags", "weight", "target",
+                                    "configuration", "steadyStateHypothesis", "method",
+                                    "rollbacks", "runtime"}, "an Experiment spec"));
+  if (s["title"]) SLUICE_TRY_ASSIGN(e.title, r.Str(s["title"], "title"));
+  if (s["description"]) SLUICE_TRY_ASSIGN(e.description, r.Str(s["description"], "description"));
+  if (const YNode& tags = s["tags"]) {
+    SLUICE_TRY_STATUS(r.ExpectList(tags, "tags"));
+    for (const auto& t : tags) {
+      SLUICE_TRY(tag, r.Str(t, "a tag"));
+      e.tags.push_back(*tag);
+    }
+  }
+  if (s["weight"]) SLUICE_TRY_ASSIGN(e.weight, r.Int(s["weight"], "weight", 0, 10));
+  if (!s["target"]) return FailAt(r.Loc(s), "an Experiment needs a target");
+  SLUICE_TRY_STATUS(ReadTarget(r, s["target"], path, &e));
+  std::vector<std::string> args;
+  if (const YNode& c = s["configuration"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(c, "configuration"));
+    for (auto it = c.begin(); it != c.end(); ++it) {
+      SLUICE_TRY(k, r.Name(it->first, "a configuration name"));
+      if (!it->second.IsScalar()) return FailAt(r.Loc(it->second), "configuration {} must be a scalar", Quote(*k));
+      e.configuration[*k] = std::string(it->second.Scalar());
+      args.push_back(*k);
+    }
+  }
+  if (const YNode& h = s["steadyStateHypothesis"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(h, "steadyStateHypothesis"));
+    SLUICE_TRY_STATUS(r.CheckKeys(h, {"title", "probes"}, "steadyStateHypothesis"));
+    if (h["title"]) SLUICE_TRY_ASSIGN(e.hypothesis_title, r.Str(h["title"], "title"));
+    if (!h["probes"]) return FailAt(r.Loc(h), "steadyStateHypothesis needs probes");
+    SLUICE_TRY_STATUS(ReadActivities(r, h["probes"], "steadyStateHypothesis.probes", true, false,
+                                     args, &e.hypothesis));
+  }
+  if (!s["method"]) return FailAt(r.Loc(s), "an Experiment needs a method: the faults and probes");
+  SLUICE_TRY_STATUS(ReadActivities(r, s["method"], "method", false, false, args, &e.method));
+  if (s["rollbacks"]) {
+    SLUICE_TRY_STATUS(ReadActivities(r, s["rollbacks"], "rollbacks", false, true, args, &e.rollbacks));
+  }
+  if (const YNode& rt = s["runtime"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(rt, "runtime"));
+    SLUICE_TRY_STATUS(r.CheckKeys(rt, {"hypothesis"}, "runtime"));
+    if (const YNode& hy = rt["hypothesis"]) {
+      SLUICE_TRY_STATUS(r.ExpectMap(hy, "runtime.hypothesis"));
+      SLUICE_TRY_STATUS(r.CheckKeys(hy, {"strategy", "failFast"}, "runtime.hypothesis"));
+      if (hy["strategy"]) {
+        SLUICE_TRY_ASSIGN(e.strategy, r.Str(hy["strategy"], "strategy"));
+        static const std::vector<std::string> kStrategies = {
+            "default", "before-method-only", "after-method-only", "during-method-only",
+            "continuously"};
+        if (std::find(kStrategies.begin(), kStrategies.end(), e.strategy) == kStrategies.end()) {
+          return FailAt(r.Loc(hy["strategy"]), "strategy must be one of {}, not {}{}",
+                        Join(kStrategies, ", "), Quote(e.strategy), DidYouMean(e.strategy, kStrategies));
+        }
+      }
+      if (hy["failFast"]) SLUICE_TRY_ASSIGN(e.fail_fast, r.Bool(hy["failFast"], "failFast"));
+    }
+  }
+  SLUICE_TRY_ASSIGN(e.written, r.ToValue(s));
+  return e;
+}
+
+}  // namespace
+
+Result<ExperimentSpec> ParseExperimentFile(const std::string& path, std::string_view content) {
+  if (!IsTextUtf8(content)) {
+    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
+  }
+  SLUICE_TRY_STATUS(CheckNesting(path, content));
+  auto tree = YamlTree::Parse(content);
+  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
+  Reader r(path);
+  r.set_source(content);
+  std::optional<ExperimentSpec> found;
+  for (const YNode& doc : (*tree)->documents()) {
+    if (doc.IsNull()) continue;
+    if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar() || doc["kind"].Scalar() != "Experiment") {
+      return FailAt(r.Loc(doc.IsMap() && doc["kind"] ? doc["kind"] : doc),
+                    "an experiment file holds one document of kind: Experiment");
+    }
+    if (found) return FailAt(r.Loc(doc), "an experiment file holds one Experiment");
+    SLUICE_TRY(e, ReadExperiment(r, doc, path));
+    found = std::move(*e);
+  }
+  if (!found) return Fail(ErrorCode::kInvalidInput, "{}: no Experiment document", path);
+  return std::move(*found);
+}
+
+}  // namespace sluice

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""End-to-end tests of chaos experiments (issue 15, docs/chaos.md): `sluice chaos run` on the
+examples of examples/chaos against their small pipeline, with real `sluice run` processes.
+
+Checks the journal against the documented shape and recomputes its figures from its own runs;
+that faults are gone after the experiment (no target process left, later runs unfaulted); that
+an interrupted experiment still rolls back and writes its journal; that a probe without data
+fails; and bad experiment files.
+
+Usage: chaos.py SLUICE   (ends with "e2e-chaos: N passed, M failed")
+"""
+import json, os, shutil, signal, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_e2e  # noqa: E402  (its helpers; its own tests are not run here)
+from run_e2e import Env  # noqa: E402
+
+EXAMPLES = os.path.join(HERE, "..", "..", "examples", "chaos")
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def copy_examples(e):
+    for name in os.listdir(EXAMPLES):
+        if name.endswith(".yaml"):
+            shutil.copy(os.path.join(EXAMPLES, name), os.path.join(e.dir, name))
+
+
+def chaos(e, *args, check=None, timeout=180):
+    return e.sluice("chaos", *args, check=check, timeout=timeout)
+
+
+def journal(p):
+    path = p.stdout.strip().splitlines()[-1]
+    with open(path) as f:
+        return json.load(f)
+
+
+def target_processes(state):
+    """`sluice run|resume` processes of this state folder still alive."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if state in l and (" run " in l or " resume " in l)]
+
+
+RUN_KEYS = {"activity", "status", "output", "start", "end", "duration"}
+
+
+def check_shape(j):
+    """The journal's documented shape (docs/chaos.md, "The journal")."""
+    for k in ("sluice-version", "platform", "node", "experiment", "start", "end", "duration",
+              "status", "deviated", "steady_states", "run", "rollbacks", "sluice"):
+        assert k in j, f"journal lacks {k}"
+    assert j["status"] in ("completed", "failed", "aborted", "interrupted"), j["status"]
+    for k in ("title", "description", "tags", "configuration", "steady-state-hypothesis",
+              "method", "rollbacks", "runtime"):
+        assert k in j["experiment"], f"experiment lacks {k}"
+    ss = j["steady_states"]
+    assert set(ss) == {"before", "during", "after"}, ss.keys()
+    for state in [ss["before"], ss["after"], *ss["during"]]:
+        if state is None:
+            continue
+        assert isinstance(state["steady_state_met"], bool)
+        for r in state["probes"]:
+            assert RUN_KEYS <= set(r) and "tolerance_met" in r, r
+            assert r["status"] in ("succeeded", "failed")
+    for r in j["run"] + j["rollbacks"]:
+        assert RUN_KEYS <= set(r), r
+    s = j["sluice"]
+    for k in ("id", "name", "file", "weight", "phases", "faults", "runs", "governance"):
+        assert k in s, f"sluice lacks {k}"
+    for f in s["faults"]:
+        assert {"name", "kind", "spec", "faults", "start", "end", "rolledBack"} <= set(f), f
+    for r in s["runs"]:
+        assert {"run", "phase", "start", "end", "status", "tasks", "retries", "compensations",
+                "resumed", "breakers"} <= set(r), r
+        for t in r["tasks"]:
+            for a in t["attempts"]:
+                assert {"attempt", "start", "end", "status", "errorClass", "exitCode"} <= set(a), a
+    g = s["governance"]
+    assert {"decisions", "approvals", "audit"} <= set(g), g
+    assert g["audit"]["verified"] is True and len(g["audit"]["head"]) == 64, g["audit"]
+
+
+def runs_of(j, phase):
+    return [r for r in j["sluice"]["runs"] if r["phase"] == phase]
+
+
+def probe(state, name):
+    return next(r for r in state["probes"] if r["activity"]["name"] == name)
+
+
+@test
+def a_retried_fault_holds_the_hypothesis_and_the_journal_adds_up():
+    e = Env()
+    copy_examples(e)
+    p = chaos(e, "run", "flaky-register.yaml", check=0)
+    j = journal(p)
+    check_shape(j)
+    assert j["status"] == "completed" and j["deviated"] is False, (j["status"], j["deviated"])
+    for phase in ("before", "during", "after"):
+        runs = runs_of(j, phase)
+        assert len(runs) == 4 and all(r["status"] == "succeeded" for r in runs), runs
+    # The figures recomputed from the journal's own runs.
+    during = runs_of(j, "during")
+    retries = sum(a["attempt"] > 1 for r in during for t in r["tasks"] if t["name"] == "register"
+                  for a in t["attempts"])
+    method = {r["activity"]["name"]: r for r in j["run"]}
+    assert method["register-retries"]["output"] == retries, (method, retries)
+    assert method["flaky-register"]["output"] == "SLUICE_FAULTS=exit=75@task:register~0.4"
+    struck = [a for r in during for t in r["tasks"] for a in t["attempts"] if a["exitCode"] == 75]
+    assert len(struck) == retries, (struck, retries)  # each strike was retried, and only those
+    assert not [a for r in runs_of(j, "after") for t in r["tasks"] for a in t["attempts"]
+                if a["exitCode"] == 75], "a fault outlived its phase"
+    train = sorted((time_of(a["end"]) - time_of(a["start"])) for r in runs_of(j, "before")
+                   for t in r["tasks"] if t["name"] == "train" for a in t["attempts"])
+    p95 = probe(j["steady_states"]["before"], "train-p95")["output"]
+    assert abs(p95 - train[-1]) < 0.002, (p95, train)  # nearest rank of 4 samples: the largest
+    fault = j["sluice"]["faults"][0]
+    assert fault["rolledBack"] and fault["start"] <= fault["end"], fault
+    assert not target_processes(e.state)
+    ls = json.loads(e.sluice("-o", "json", "chaos", "ls", check=0).stdout)
+    assert [x["name"] for x in ls] == ["flaky-register"] and ls[0]["status"] == "completed", ls
+
+
+def time_of(text):
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@test
+def an_unretried_fault_deviates_during_and_recovers_after():
+    e = Env()
+    copy_examples(e)
+    p = chaos(e, "run", "flaky-publish.yaml", check=1)
+    j = journal(p)
+    check_shape(j)
+    assert j["deviated"] is True
+    during = j["steady_states"]["during"][0]
+    rate = sum(r["status"] == "succeeded" for r in runs_of(j, "during")) / 3
+    assert probe(during, "success-rate")["output"] == rate and rate < 0.9, (during, rate)
+    assert during["steady_state_met"] is False
+    assert j["steady_states"]["after"]["steady_state_met"] is True
+    compensated = sum(r["status"] == "compensated" for r in runs_of(j, "during"))
+    assert {r["activity"]["name"]: r["output"] for r in j["run"]}["compensations"] == compensated
+
+
+@test
+def a_killed_run_and_a_failed_commit_are_resumed_to_success():
+    e = Env()
+    copy_examples(e)
+    for name in ("killed-run.yaml", "store-commit-fail.yaml"):
+        j = journal(chaos(e, "run", name, check=0))
+        check_shape(j)
+        during = runs_of(j, "during")
+        assert all(r["status"] == "succeeded" and r["resumed"] >= 1 for r in during), during
+        assert all(r["resumed"] == 0 for r in runs_of(j, "after")), runs_of(j, "after")
+    assert not target_processes(e.state)
+
+
+NO_DATA = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: no-data}
+spec:
+  target: {pipeline: pipeline.yaml, runs: 1}
+  steadyStateHypothesis:
+    probes:
+      - name: missing-task
+        taskDuration: {task: nope}
+        tolerance: "value < 1000.0"
+  method:
+    - name: never
+      fault: {task: {exit: 1, task: publish}}
+"""
+
+
+@test
+def a_probe_without_data_fails_and_no_fault_is_injected():
+    e = Env()
+    copy_examples(e)
+    e.write("no-data.yaml", NO_DATA)
+    j = journal(chaos(e, "run", "no-data.yaml", check=1))
+    check_shape(j)
+    before = j["steady_states"]["before"]
+    r = before["probes"][0]
+    assert r["status"] == "failed" and r["tolerance_met"] is False, r
+    assert "no data" in r["exception"][0], r
+    # As Chaos Toolkit: the method does not run on a system not in its steady state.
+    assert j["status"] == "failed" and j["run"] == [] and runs_of(j, "during") == [], j["run"]
+
+
+HANG = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: hang}
+spec:
+  target: {pipeline: pipeline.yaml, runs: 3}
+  method:
+    - name: register-hangs
+      fault: {task: {hang: true, task: register}}
+  rollbacks:
+    - name: note
+      command: {argv: [sh, -c, "echo rolled back > rollback.txt"]}
+"""
+
+
+@test
+def an_interrupted_experiment_rolls_back_and_keeps_its_journal():
+    e = Env()
+    copy_examples(e)
+    e.write("hang.yaml", HANG)
+    proc = subprocess.Popen(e.argv(("chaos", "run", "hang.yaml")), cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not hung_attempts(e):
+        time.sleep(0.1)
+    assert hung_attempts(e), "the fault never struck"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    with open(out.strip().splitlines()[-1]) as f:
+        j = json.load(f)
+    check_shape(j)
+    assert j["status"] == "interrupted", j["status"]
+    assert [r["status"] for r in j["rollbacks"]] == ["succeeded"], j["rollbacks"]
+    with open(os.path.join(e.dir, "rollback.txt")) as f:
+        assert f.read().strip() == "rolled back"
+    assert j["sluice"]["faults"][0]["rolledBack"] is True
+    assert runs_of(j, "during")[-1]["status"] == "cancelled", runs_of(j, "during")
+    assert runs_of(j, "after") == []
+    assert not target_processes(e.state) and not hung_attempts(e)
+
+
+def hung_attempts(e):
+    """The stand-ins of a hang fault (`exec sleep 2147483647`) that run in this test's folder."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read() != b"sleep\x002147483647\x00":
+                    continue
+            if os.readlink(f"/proc/{pid}/cwd").startswith(e.dir):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@test
+def a_dry_run_says_what_it_would_do_and_does_nothing():
+    e = Env()
+    copy_examples(e)
+    p = chaos(e, "run", "--dry-run", "flaky-register.yaml", check=0)
+    assert "SLUICE_FAULTS=exit=75@task:register~0.4" in p.stdout, p.stdout
+    assert "phase after" in p.stdout and "hypothesis probe success-rate" in p.stdout, p.stdout
+    assert not os.path.exists(os.path.join(e.state, "chaos"))
+    assert not os.path.exists(os.path.join(e.state, "sluice.db"))
+
+
+@test
+def bad_experiment_files_get_one_located_line():
+    e = Env()
+    copy_examples(e)
+    cases = {
+        "typo.yaml": ("  taget: {pipeline: pipeline.yaml}\n", "unknown key \"taget\""),
+        "rate.yaml": ("  target: {pipeline: pipeline.yaml}\n  method:\n    - name: f\n"
+                      "      fault: {task: {exit: 75, task: x, rate: 2}}\n",
+                      "rate must be above 0 and at most 1"),
+        "tolerance.yaml": ("  target: {pipeline: pipeline.yaml}\n  steadyStateHypothesis:\n"
+                           "    probes:\n      - {name: p, runs: {}, tolerance: \"valu > 1\"}\n"
+                           "  method: []\n", "unknown name \"valu\""),
+        "missing.yaml": ("  target: {pipeline: nowhere.yaml}\n  method: []\n",
+                         "the target does not load"),
+    }
+    for name, (spec, want) in cases.items():
+        e.write(name, "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: bad}\nspec:\n" + spec)
+        p = chaos(e, "run", name, check=2)
+        assert f"{name}:" in p.stderr and want in p.stderr, (name, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not os.path.exists(os.path.join(e.state, "chaos"))
+
+
+if __name__ == "__main__":
+    sys.exit(run_e2e.run_suite(TESTS, "e2e-chaos"))
