@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "chaos/fault_proxy.h"
+#include "chaos/proxy_command.h"
 #include "chaos/run_records.h"
 #include "common/strings.h"
 #include "engine/breaker.h"
@@ -82,6 +84,26 @@ class Experiment {
       : env_(env), g_(g), store_(store), spec_(std::move(spec)), sluice_(std::move(sluice)),
         dir_(std::move(dir)) {
     for (const auto& [k, v] : spec_.configuration) args_.emplace_back(k, Value(v));
+  }
+
+  // Starts the dependency faults' proxies, holding no fault yet: the pipeline calls its services
+  // through them in every phase. Fails before any run when one cannot start.
+  Status StartProxies() {
+    for (const auto& a : spec_.method) {
+      if (a.fault.kind != FaultSpec::Kind::kDependency) continue;
+      SLUICE_TRY(fault, ParseFaultLine(a.fault.proxy_fault));
+      FaultProxyOptions o;
+      o.listen = a.fault.listen;
+      o.upstream = a.fault.upstream;
+      auto proxy = FaultProxy::Start(o);
+      if (!proxy) {
+        return FailAt(a.loc, "fault {}: the fault proxy did not start: {}", Quote(a.name),
+                      proxy.error().message);
+      }
+      say("fault {}: proxy {} -> {} up, no fault yet", a.name, (*proxy)->address(), a.fault.upstream);
+      proxies_.push_back({&a, *fault, std::move(*proxy)});
+    }
+    return {};
   }
 
   // Runs the phases; the journal is complete whatever happens.
@@ -153,25 +175,39 @@ class Experiment {
       if (a.fault.kill_after_ms) kill_after = a.fault.kill_after_ms;
     }
     // The faults are in force for the `during` phase's runs; the method's probes then read them.
+    for (auto& p : proxies_) (void)p.proxy->Set(p.fault);
     Phase("during", spec_.CheckDuring(), Join(faults, ","), kill_after);
+    for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});  // rolled back
     const int64_t end = NowUs();
     // The faults were in force from the phase's start to its end, interrupted or not.
     for (const auto& a : spec_.method) {
       if (a.type != ActivitySpec::Type::kFault) continue;
       fault_runs_.push_back(Value(ValueMap{
           {"name", Value(a.name)},
-          {"kind", Value(a.fault.kind == FaultSpec::Kind::kTask    ? "task"
-                         : a.fault.kind == FaultSpec::Kind::kStore ? "store"
-                                                                   : "process")},
+          {"kind", Value(a.fault.kind == FaultSpec::Kind::kTask         ? "task"
+                         : a.fault.kind == FaultSpec::Kind::kStore      ? "store"
+                         : a.fault.kind == FaultSpec::Kind::kDependency ? "dependency"
+                                                                        : "process")},
           {"spec", a.written}, {"faults", Value(a.fault.faults)},
           {"start", Value(JournalTime(start))}, {"end", Value(JournalTime(end))},
           {"rolledBack", Value(true)}}));
-      const std::string what =
-          a.fault.kill_after_ms
-              ? fmt::format("kill -9 of each run {} after its start, then sluice resume",
-                            FormatDurationMs(a.fault.kill_after_ms))
-              : "SLUICE_FAULTS=" + a.fault.faults;
-      method_runs_.push_back(ActivityRun(a, start, end, "succeeded", Value(what), {}));
+      Value what;
+      if (a.fault.kind == FaultSpec::Kind::kDependency) {
+        for (const auto& p : proxies_) {
+          if (p.activity != &a) continue;
+          auto counters = ParseJson(CountersJson(p.proxy->counters()));
+          what = Value(ValueMap{
+              {"proxy", Value(p.proxy->address() + " -> " + a.fault.upstream)},
+              {"fault", Value(DescribeFault(p.fault))},
+              {"counters", counters ? *counters : Value()}});
+        }
+      } else {
+        what = Value(a.fault.kill_after_ms
+                         ? fmt::format("kill -9 of each run {} after its start, then sluice resume",
+                                       FormatDurationMs(a.fault.kill_after_ms))
+                         : "SLUICE_FAULTS=" + a.fault.faults);
+      }
+      method_runs_.push_back(ActivityRun(a, start, end, "succeeded", std::move(what), {}));
     }
     ValueMap probes;
     for (const auto& a : spec_.method) {
@@ -184,9 +220,11 @@ class Experiment {
     }
   }
 
-  // Faults end with the `during` phase (no later run gets them); then the rollbacks' commands.
+  // Faults end with the `during` phase (no later run gets them, the proxies hold none); then the
+  // rollbacks' commands.
   void RollBack() {
     rolled_back_ = true;
+    for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});
     for (const auto& a : spec_.rollbacks) rollback_runs_.push_back(Command(a));
   }
 
@@ -377,6 +415,12 @@ class Experiment {
   Value before_, after_;
   ValueList during_, method_runs_, rollback_runs_, phases_, fault_runs_;
   std::vector<TargetRun> runs_;
+  struct Proxy {
+    const ActivitySpec* activity;
+    ProxyFault fault;  // in force during the `during` phase
+    std::unique_ptr<FaultProxy> proxy;
+  };
+  std::vector<Proxy> proxies_;  // stopped when the experiment ends, however it ends
 };
 
 Value Experiment::Journal() const {
@@ -446,6 +490,11 @@ void PrintDryRun(const ExperimentSpec& e) {
   std::vector<std::string> faults;
   for (const auto& a : e.method) {
     if (a.type == ActivitySpec::Type::kFault && !a.fault.faults.empty()) faults.push_back(a.fault.faults);
+    if (a.type == ActivitySpec::Type::kFault && a.fault.kind == FaultSpec::Kind::kDependency) {
+      std::printf("fault %s: a fault proxy on %s -> %s for the whole experiment, with %s during\n",
+                  a.name.c_str(), a.fault.listen.c_str(), a.fault.upstream.c_str(),
+                  a.fault.proxy_fault.c_str());
+    }
     if (a.type == ActivitySpec::Type::kFault && a.fault.kill_after_ms) {
       std::printf("fault %s: kill -9 of each run %s after it starts, then sluice resume\n",
                   a.name.c_str(), FormatDurationMs(a.fault.kill_after_ms).c_str());
@@ -490,6 +539,7 @@ int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
   Experiment x(env, g, **store, std::move(*spec), *sluice, dir);
+  if (auto s = x.StartProxies(); !s) return Report(s.error());
   const int code = x.Run();
   const std::string journal = x.Journal().ToJson() + "\n";
   if (auto s = env.files().WriteFile(dir + "/journal.json", journal); !s) return Report(s.error());

@@ -105,11 +105,62 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
   return {};
 }
 
+// A dependency fault: the proxy's addresses, and its fault as the proxy's flags.
+Status ReadDependency(const Reader& r, const YNode& d, FaultSpec* f) {
+  f->kind = FaultSpec::Kind::kDependency;
+  SLUICE_TRY_STATUS(r.ExpectMap(d, "fault.dependency"));
+  SLUICE_TRY_STATUS(r.CheckKeys(d, {"listen", "upstream", "latency", "jitter", "bandwidth",
+                                    "direction", "cut", "probability"}, "fault.dependency"));
+  if (!d["listen"] || !d["upstream"]) {
+    return FailAt(r.Loc(d), "fault.dependency needs listen (a loopback HOST:PORT the pipeline "
+                  "calls) and upstream (the service's HOST:PORT)");
+  }
+  SLUICE_TRY_ASSIGN(f->listen, r.Str(d["listen"], "listen"));
+  SLUICE_TRY_ASSIGN(f->upstream, r.Str(d["upstream"], "upstream"));
+  std::vector<std::string> flags;
+  for (const char* key : {"latency", "jitter"}) {
+    if (!d[key]) continue;
+    SLUICE_TRY(ms, r.Delay(d[key], key));
+    flags.push_back(fmt::format("--{} {}ms", key, *ms));
+  }
+  if (d["bandwidth"]) {
+    SLUICE_TRY(b, r.Int(d["bandwidth"], "bandwidth (bytes per second)", 1, int64_t{1} << 40));
+    flags.push_back(fmt::format("--bandwidth {}", *b));
+  }
+  if (d["direction"]) {
+    SLUICE_TRY(dir, r.Str(d["direction"], "direction"));
+    if (*dir != "both" && *dir != "upstream" && *dir != "downstream") {
+      return FailAt(r.Loc(d["direction"]), "direction must be both, upstream or downstream");
+    }
+    flags.push_back("--direction " + *dir);
+  }
+  if (d["cut"]) {
+    SLUICE_TRY(cut, r.Str(d["cut"], "cut"));
+    if (*cut != "reset" && *cut != "blackhole" && *cut != "refuse") {
+      return FailAt(r.Loc(d["cut"]), "cut must be reset, blackhole or refuse");
+    }
+    flags.push_back("--" + *cut);
+  }
+  if (d["probability"]) {
+    SLUICE_TRY(p, r.Number(d["probability"], "probability"));
+    if (*p > 1) return FailAt(r.Loc(d["probability"]), "probability must be from 0 to 1");
+    flags.push_back(fmt::format("--probability {}", *p));
+  }
+  if (flags.empty() || (flags.size() == 1 && d["probability"])) {
+    return FailAt(r.Loc(d), "fault.dependency needs a fault: latency, jitter, bandwidth or cut");
+  }
+  f->proxy_fault = Join(flags, " ");
+  return {};
+}
+
 // A fault, as the SLUICE_FAULTS text of the target's runs (failure-handling.md).
 Status ReadFault(const Reader& r, const YNode& n, FaultSpec* f) {
   SLUICE_TRY_STATUS(r.ExpectMap(n, "fault"));
-  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process"}, "fault"));
-  if (n.size() != 1) return FailAt(r.Loc(n), "a fault has exactly one of task, store or process");
+  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process", "dependency"}, "fault"));
+  if (n.size() != 1) {
+    return FailAt(r.Loc(n), "a fault has exactly one of task, store, process or dependency");
+  }
+  if (const YNode& d = n["dependency"]) return ReadDependency(r, d, f);
   if (const YNode& t = n["task"]) {
     f->kind = FaultSpec::Kind::kTask;
     SLUICE_TRY_STATUS(r.ExpectMap(t, "fault.task"));

@@ -249,6 +249,54 @@ def hung_attempts(e):
     return found
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@test
+def a_slow_dependency_through_the_fault_proxy_deviates_and_the_proxy_is_gone_after():
+    e = Env()
+    copy_examples(e)
+    service, listen = free_port(), free_port()
+    web = subprocess.Popen([sys.executable, "-m", "http.server", str(service), "--bind",
+                            "127.0.0.1"], cwd=e.dir, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for name in ("slow-dependency.yaml",):
+            path = os.path.join(e.dir, name)
+            text = open(path).read().replace("18001", str(listen)).replace("8000", str(service))
+            e.write(name, text)
+        e.wait_for(lambda: port_open(service), "the web service")
+        j = journal(chaos(e, "run", "slow-dependency.yaml", check=1))
+    finally:
+        web.terminate()
+        web.wait()
+    check_shape(j)
+    ss = j["steady_states"]
+    assert ss["before"]["steady_state_met"] and ss["after"]["steady_state_met"], ss
+    assert not ss["during"][0]["steady_state_met"], ss["during"]
+    fault = j["run"][0]["output"]
+    assert fault["fault"] == "latency 1.2s downstream", fault
+    assert fault["counters"]["accepted"] >= 6, fault  # every run of before and during used it
+    slow = [time_of(a["end"]) - time_of(a["start"]) for r in runs_of(j, "during")
+            for t in r["tasks"] for a in t["attempts"]]
+    assert min(slow) >= 1.2, slow
+    assert j["sluice"]["faults"][0]["kind"] == "dependency"
+    assert not port_open(listen), "the fault proxy outlived its experiment"
+
+
+def port_open(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 @test
 def a_dry_run_says_what_it_would_do_and_does_nothing():
     e = Env()
