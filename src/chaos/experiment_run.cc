@@ -45,6 +45,14 @@ std::string Uname(bool node) {
   return node ? u.nodename : std::string(u.sysname) + " " + u.release + " " + u.machine;
 }
 
+bool ProgramOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  for (const auto& dir : Split(path ? path : "/usr/bin:/bin", ':')) {
+    if (!dir.empty() && ::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch()).count();
@@ -87,9 +95,14 @@ class Experiment {
   }
 
   // Starts the dependency faults' proxies, holding no fault yet: the pipeline calls its services
-  // through them in every phase. Fails before any run when one cannot start.
+  // through them in every phase; checks that stress-ng is there for a resource fault. Fails
+  // before any run.
   Status StartProxies() {
     for (const auto& a : spec_.method) {
+      if (a.fault.kind == FaultSpec::Kind::kResource && !ProgramOnPath("stress-ng")) {
+        return FailAt(a.loc, "fault {}: stress-ng is not installed (Debian's stress-ng; "
+                      "scripts/deps.sh test installs it)", Quote(a.name));
+      }
       if (a.fault.kind != FaultSpec::Kind::kDependency) continue;
       SLUICE_TRY(fault, ParseFaultLine(a.fault.proxy_fault));
       FaultProxyOptions o;
@@ -176,8 +189,12 @@ class Experiment {
     }
     // The faults are in force for the `during` phase's runs; the method's probes then read them.
     for (auto& p : proxies_) (void)p.proxy->Set(p.fault);
+    for (const auto& a : spec_.method) {
+      if (a.fault.kind == FaultSpec::Kind::kResource) StartStress(a);
+    }
     Phase("during", spec_.CheckDuring(), Join(faults, ","), kill_after);
-    for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});  // rolled back
+    StopStress();                                                  // rolled back
+    for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});
     const int64_t end = NowUs();
     // The faults were in force from the phase's start to its end, interrupted or not.
     for (const auto& a : spec_.method) {
@@ -187,6 +204,7 @@ class Experiment {
           {"kind", Value(a.fault.kind == FaultSpec::Kind::kTask         ? "task"
                          : a.fault.kind == FaultSpec::Kind::kStore      ? "store"
                          : a.fault.kind == FaultSpec::Kind::kDependency ? "dependency"
+                         : a.fault.kind == FaultSpec::Kind::kResource   ? "resource"
                                                                         : "process")},
           {"spec", a.written}, {"faults", Value(a.fault.faults)},
           {"start", Value(JournalTime(start))}, {"end", Value(JournalTime(end))},
@@ -201,6 +219,8 @@ class Experiment {
               {"fault", Value(DescribeFault(p.fault))},
               {"counters", counters ? *counters : Value()}});
         }
+      } else if (a.fault.kind == FaultSpec::Kind::kResource) {
+        what = Value(Join(a.fault.stress, " "));
       } else {
         what = Value(a.fault.kill_after_ms
                          ? fmt::format("kill -9 of each run {} after its start, then sluice resume",
@@ -224,8 +244,48 @@ class Experiment {
   // rollbacks' commands.
   void RollBack() {
     rolled_back_ = true;
+    StopStress();
     for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});
     for (const auto& a : spec_.rollbacks) rollback_runs_.push_back(Command(a));
+  }
+
+  // A resource fault's stress-ng, in a process group of its own so that stopping it stops its
+  // workers too.
+  void StartStress(const ActivitySpec& a) {
+    std::vector<char*> argv;
+    for (const auto& x : a.fault.stress) argv.push_back(const_cast<char*>(x.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/stress.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    pid_t pid = 0;
+    if (posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ) == 0) {
+      stress_.push_back(pid);
+      say("fault {}: {} (pid {})", a.name, Join(a.fault.stress, " "), pid);
+    } else {
+      say("fault {}: stress-ng did not start", a.name);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+  }
+
+  void StopStress() {
+    for (pid_t pid : stress_) kill(-pid, SIGTERM);
+    for (pid_t pid : stress_) {
+      int status = 0;
+      for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      kill(-pid, SIGKILL);  // its workers, and itself if it is still there
+      waitpid(pid, &status, 0);
+    }
+    stress_.clear();
   }
 
   // One target run, resumed after a kill or a store fault stopped it; its record kept.
@@ -421,6 +481,7 @@ class Experiment {
     std::unique_ptr<FaultProxy> proxy;
   };
   std::vector<Proxy> proxies_;  // stopped when the experiment ends, however it ends
+  std::vector<pid_t> stress_;   // resource faults' stress-ng, each its own process group
 };
 
 Value Experiment::Journal() const {

@@ -36,13 +36,15 @@ struct ProbeSpec {
 
 // A fault of the method: what it breaks, during the `during` phase only.
 struct FaultSpec {
-  enum class Kind { kTask, kStore, kProcess, kDependency };
+  enum class Kind { kTask, kStore, kProcess, kDependency, kResource };
   Kind kind = Kind::kTask;
   std::string faults;  // task and store faults: the SLUICE_FAULTS text of the target's runs
   int64_t kill_after_ms = 0;  // process: kill -9 of each target run this long after its start
   // dependency: the fault proxy between the pipeline and a service, up for the whole experiment
   // (no fault before and after), with this fault during (its flags: docs/chaos-proxy.md).
   std::string listen, upstream, proxy_fault;
+  // resource: the stress-ng command that puts the pressure on, during the `during` phase.
+  std::vector<std::string> stress;
 };
 
 // An action of `rollbacks`: a command (faults roll back by themselves).

@@ -66,6 +66,10 @@ TEST(ExperimentSpec, WhatIsWrongIsOneLocatedLine) {
       {"  method: []\n  runtime: {hypothesis: {strategy: sometimes}}\n", "strategy must be one of"},
       {"  method:\n    - {name: a, retries: {}}\n    - {name: a, retries: {}}\n",
        "activity \"a\" is declared twice"},
+      {"  method:\n    - {name: a, fault: {dependency: {listen: 127.0.0.1:1, upstream: "
+       "db.example.com:5432, latency: 1s}}}\n", "upstream must be a loopback HOST:PORT"},
+      {"  method:\n    - {name: a, fault: {resource: {memory: lots}}}\n",
+       "memory must be bytes such as 256M"},
   };
   for (const auto& [spec, want] : cases) {
     auto e = ParseExperimentFile("/x/e.yaml", Doc(spec));

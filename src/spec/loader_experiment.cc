@@ -105,6 +105,32 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
   return {};
 }
 
+// A resource fault: stress-ng's workers (Debian's stress-ng), for the whole `during` phase.
+Status ReadResource(const Reader& r, const YNode& x, FaultSpec* f) {
+  f->kind = FaultSpec::Kind::kResource;
+  SLUICE_TRY_STATUS(r.ExpectMap(x, "fault.resource"));
+  SLUICE_TRY_STATUS(r.CheckKeys(x, {"cpu", "memory", "io"}, "fault.resource"));
+  f->stress = {"stress-ng", "--quiet"};
+  if (x["cpu"]) {
+    SLUICE_TRY(n, r.Int(x["cpu"], "cpu (busy workers)", 1, 256));
+    f->stress.insert(f->stress.end(), {"--cpu", std::to_string(*n)});
+  }
+  if (x["memory"]) {
+    SLUICE_TRY(m, r.Str(x["memory"], "memory"));
+    const std::string& s = *m;
+    const bool ok = !s.empty() && std::all_of(s.begin(), s.end() - 1, ::isdigit) &&
+                    (::isdigit(s.back()) || std::string("KMG").find(s.back()) != std::string::npos);
+    if (!ok) return FailAt(r.Loc(x["memory"]), "memory must be bytes such as 256M or 1G");
+    f->stress.insert(f->stress.end(), {"--vm", "1", "--vm-bytes", s, "--vm-keep"});
+  }
+  if (x["io"]) {
+    SLUICE_TRY(n, r.Int(x["io"], "io (sync workers)", 1, 64));
+    f->stress.insert(f->stress.end(), {"--io", std::to_string(*n)});
+  }
+  if (f->stress.size() == 2) return FailAt(r.Loc(x), "fault.resource needs cpu, memory or io");
+  return {};
+}
+
 // A dependency fault: the proxy's addresses, and its fault as the proxy's flags.
 Status ReadDependency(const Reader& r, const YNode& d, FaultSpec* f) {
   f->kind = FaultSpec::Kind::kDependency;
@@ -117,6 +143,16 @@ Status ReadDependency(const Reader& r, const YNode& d, FaultSpec* f) {
   }
   SLUICE_TRY_ASSIGN(f->listen, r.Str(d["listen"], "listen"));
   SLUICE_TRY_ASSIGN(f->upstream, r.Str(d["upstream"], "upstream"));
+  // The guard: an experiment acts on this machine only.
+  for (const char* key : {"listen", "upstream"}) {
+    const std::string& a = key[0] == 'l' ? f->listen : f->upstream;
+    const bool loopback = a.starts_with("127.") || a.starts_with("localhost:") ||
+                          a.starts_with("[::1]:");
+    if (!loopback || a.find(':') == std::string::npos) {
+      return FailAt(r.Loc(d[key]), "{} must be a loopback HOST:PORT (127.0.0.1:PORT, "
+                    "localhost:PORT or [::1]:PORT): an experiment acts on this machine only", key);
+    }
+  }
   std::vector<std::string> flags;
   for (const char* key : {"latency", "jitter"}) {
     if (!d[key]) continue;
@@ -156,11 +192,13 @@ Status ReadDependency(const Reader& r, const YNode& d, FaultSpec* f) {
 // A fault, as the SLUICE_FAULTS text of the target's runs (failure-handling.md).
 Status ReadFault(const Reader& r, const YNode& n, FaultSpec* f) {
   SLUICE_TRY_STATUS(r.ExpectMap(n, "fault"));
-  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process", "dependency"}, "fault"));
+  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process", "dependency", "resource"}, "fault"));
   if (n.size() != 1) {
-    return FailAt(r.Loc(n), "a fault has exactly one of task, store, process or dependency");
+    return FailAt(r.Loc(n), "a fault has exactly one of task, store, process, dependency or "
+                  "resource");
   }
   if (const YNode& d = n["dependency"]) return ReadDependency(r, d, f);
+  if (const YNode& x = n["resource"]) return ReadResource(r, x, f);
   if (const YNode& t = n["task"]) {
     f->kind = FaultSpec::Kind::kTask;
     SLUICE_TRY_STATUS(r.ExpectMap(t, "fault.task"));

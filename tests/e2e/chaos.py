@@ -201,6 +201,8 @@ spec:
   method:
     - name: register-hangs
       fault: {task: {hang: true, task: register}}
+    - name: busy
+      fault: {resource: {cpu: 1}}
   rollbacks:
     - name: note
       command: {argv: [sh, -c, "echo rolled back > rollback.txt"]}
@@ -232,6 +234,7 @@ def an_interrupted_experiment_rolls_back_and_keeps_its_journal():
     assert runs_of(j, "during")[-1]["status"] == "cancelled", runs_of(j, "during")
     assert runs_of(j, "after") == []
     assert not target_processes(e.state) and not hung_attempts(e)
+    assert not stress_processes(), stress_processes()
 
 
 def hung_attempts(e):
@@ -286,6 +289,23 @@ def a_slow_dependency_through_the_fault_proxy_deviates_and_the_proxy_is_gone_aft
     assert min(slow) >= 1.2, slow
     assert j["sluice"]["faults"][0]["kind"] == "dependency"
     assert not port_open(listen), "the fault proxy outlived its experiment"
+
+
+@test
+def resource_pressure_is_put_on_during_the_phase_and_taken_off_after():
+    e = Env()
+    copy_examples(e)
+    j = journal(chaos(e, "run", "cpu-memory-pressure.yaml", check=0))
+    check_shape(j)
+    fault = j["sluice"]["faults"][0]
+    assert fault["kind"] == "resource" and fault["rolledBack"], fault
+    assert j["run"][0]["output"].startswith("stress-ng --quiet --cpu 2 --vm 1 --vm-bytes 128M")
+    assert not stress_processes(), stress_processes()
+
+
+def stress_processes():
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if "stress-ng" in l and "ps -eo" not in l]
 
 
 def port_open(port):
