@@ -84,9 +84,8 @@ void Faults(const Experiment& e, const Scale& s, double bottom, std::string* out
 }
 
 std::string AttemptTitle(const RunRecord& r, const TaskRecord& t, const Attempt& a) {
-  std::string s = fmt::format("run {} task {} attempt {} {}", r.id, t.name, a.number, a.status);
-  if (a.exit_code) s += fmt::format(" exit({})", *a.exit_code);
-  if (!a.error_class.empty()) s += " [" + a.error_class + "]";
+  std::string s = fmt::format("run {} task {} attempt {} {} {}", r.id, t.name, a.number,
+                              a.status.empty() ? "never ended" : a.status, FailureLabel(a));
   return EscapeHtml(s);
 }
 
@@ -94,12 +93,14 @@ void Runs(const Experiment& e, const Scale& s, std::string* out) {
   for (const RunRecord& r : e.runs) {
     if (r.start) {
       double x0 = s.X(*r.start), x1 = s.X(r.end.value_or(*r.start));
-      const char* cls = r.Succeeded() ? "ok" : r.status == "failed" ? "bad" : "other";
+      // Any end but success (failed, compensated, cancelled) is a failure of the target.
+      const char* cls = r.Succeeded() ? "ok" : r.status.empty() ? "other" : "bad";
       *out +=
           fmt::format(R"(<rect class="run {}" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="12">)"
-                      R"(<title>run {} ({}) {}</title></rect>)",
+                      R"(<title>run {} ({}) {}{}</title></rect>)",
                       cls, x0, LaneY(0) - 6, std::max(x1 - x0, 1.5), EscapeHtml(r.id),
-                      EscapeHtml(r.phase), EscapeHtml(r.status));
+                      EscapeHtml(r.phase), r.status.empty() ? "never ended" : EscapeHtml(r.status),
+                      r.resumed ? fmt::format(", resumed {} times", r.resumed) : "");
     }
     for (const TaskRecord& t : r.tasks) {
       for (const Attempt& a : t.attempts) {

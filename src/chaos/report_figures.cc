@@ -7,18 +7,11 @@
 #include <tuple>
 
 #include "chaos/report_model.h"
+#include "common/outcome.h"
 #include "common/strings.h"
 
 namespace sluice::resilience {
 namespace {
-
-// How a task's attempt failed, as a retry policy would match it: the exit code when there is
-// one, else the error class; "" when the journal says neither.
-std::string Signature(const Attempt& a) {
-  if (a.exit_code) return fmt::format("exit({})", *a.exit_code);
-  if (!a.error_class.empty()) return fmt::format("errorClass {}", a.error_class);
-  return "";
-}
 
 // The tasks of a run whose last attempt did not succeed.
 std::vector<const TaskRecord*> FailingTasks(const RunRecord& run) {
@@ -29,9 +22,8 @@ std::vector<const TaskRecord*> FailingTasks(const RunRecord& run) {
 }
 
 std::string AttemptText(const Attempt& a) {
-  std::string s = fmt::format("#{} {}", a.number, a.status.empty() ? "?" : a.status);
-  if (a.exit_code) s += fmt::format(" exit({})", *a.exit_code);
-  if (!a.error_class.empty()) s += fmt::format(" ({})", a.error_class);
+  std::string s = fmt::format("#{} {}", a.number, a.status.empty() ? "never ended" : a.status);
+  if (std::string label = FailureLabel(a); !label.empty()) s += " " + label;
   return s;
 }
 
@@ -139,6 +131,15 @@ Finding RecoveryFinding(const Experiment& e, const Recovery& rec) {
 
 }  // namespace
 
+std::string FailureLabel(const Attempt& a) {
+  if (a.Succeeded()) return "";
+  std::optional<ErrorClass> c = ParseErrorClass(a.error_class);
+  if (c && *c != ErrorClass::kNone)
+    return ErrorLabel(*c, static_cast<int>(a.exit_code.value_or(0)));
+  if (a.exit_code && *a.exit_code != 0) return fmt::format("exit({})", *a.exit_code);
+  return a.error_class;  // a class this version does not know, shown as the journal has it
+}
+
 bool GlobMatches(std::string_view p, std::string_view s) {
   size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
   while (si < s.size()) {
@@ -218,8 +219,8 @@ std::vector<Finding> Findings(const Experiment& e) {
 }
 
 std::string MitigationNote(const std::vector<const RunRecord*>& runs) {
-  // Failed runs whose only failing task failed every attempt with one signature, keyed by
-  // (task, signature, whether a retry happened).
+  // Failed runs with a single cause: one failing task whose every attempt failed with one
+  // label, keyed by (task, label, how many attempts it made).
   using Key = std::tuple<std::string, std::string, bool>;
   std::map<Key, int> groups;
   std::vector<Key> order;
@@ -230,27 +231,44 @@ std::string MitigationNote(const std::vector<const RunRecord*>& runs) {
     std::vector<const TaskRecord*> failing = FailingTasks(*r);
     if (failing.size() != 1) continue;
     const TaskRecord& t = *failing.front();
-    std::string sig = Signature(t.attempts.front());
+    std::string label = FailureLabel(t.attempts.front());
     bool same =
-        !sig.empty() && std::all_of(t.attempts.begin(), t.attempts.end(), [&](const Attempt& a) {
-          return !a.Succeeded() && Signature(a) == sig;
-        });
+        !label.empty() && std::all_of(t.attempts.begin(), t.attempts.end(),
+                                      [&](const Attempt& a) { return FailureLabel(a) == label; });
     if (!same) continue;
-    Key key{t.name, sig, t.attempts.size() > 1};
+    Key key{t.name, label, t.attempts.size() > 1};
     if (groups[key]++ == 0) order.push_back(key);
   }
   if (failed == 0) return "";
   if (order.empty()) {
     return fmt::format(
-        "no single cause: none of the {} failed runs failed in one task with one exit code "
-        "or error class",
+        "no single cause: none of the {} failed runs failed in one task with one "
+        "exit code or error class",
         failed);
   }
   // The cause that explains the most failed runs; ties go to the one seen first.
   Key best = order.front();
   for (const Key& k : order)
     if (groups[k] > groups[best]) best = k;
-  const auto& [task, sig, retried] = best;
+  const auto& [task, label, retried] = best;
+  std::string note;
+  std::optional<ErrorClass> c = ParseErrorClass(label.substr(0, label.find('(')));
+  if (c && NeverRetried(*c)) {
+    note = fmt::format(
+        "{} failed with {}, which is never retried, in {} of {} failed runs: a retry "
+        "cannot save them, only removing the cause can",
+        task, label, groups[best], failed);
+  } else if (retried) {
+    note = fmt::format(
+        "{} failed with {} on every attempt in {} of {} failed runs: more attempts "
+        "or a longer backoff on {} may save them",
+        task, label, groups[best], failed, label);
+  } else {
+    note = fmt::format(
+        "a retry on {} of {} (retry: {{on: [{}]}}) would have saved {} of {} failed "
+        "runs",
+        label, task, label, groups[best], failed);
+  }
   // How often the same task's attempts succeeded in these runs: a retry helps a transient fault.
   int ok = 0, all = 0;
   for (const RunRecord* r : runs) {
@@ -259,16 +277,17 @@ std::string MitigationNote(const std::vector<const RunRecord*>& runs) {
       for (const Attempt& a : t.attempts) ++all, ok += a.Succeeded();
     }
   }
-  std::string note = retried
-                         ? fmt::format(
-                               "{} failed with {} on every attempt in {} of {} failed runs: more "
-                               "attempts or a longer "
-                               "backoff on {} may save them",
-                               task, sig, groups[best], failed, sig)
-                         : fmt::format("a retry on {} of {} would have saved {} of {} failed runs",
-                                       sig, task, groups[best], failed);
-  note += fmt::format(" ({} succeeded on {} of its {} attempts in these runs)", task, ok, all);
-  if (order.size() > 1) note += fmt::format("; {} other single causes", order.size() - 1);
+  if (ok == 0 && !(c && NeverRetried(*c))) {
+    note += fmt::format(
+        " (but {} succeeded on none of its {} attempts in these runs: the failure "
+        "may not be transient)",
+        task, all);
+  } else {
+    note += fmt::format(" ({} succeeded on {} of its {} attempts in these runs)", task, ok, all);
+  }
+  if (order.size() > 1) {
+    note += fmt::format("; {} other single cause{}", order.size() - 1, order.size() > 2 ? "s" : "");
+  }
   return note;
 }
 

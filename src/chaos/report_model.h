@@ -153,6 +153,11 @@ std::vector<Finding> Findings(const Experiment& e);
 // or "" when none of them failed.
 std::string MitigationNote(const std::vector<const RunRecord*>& runs);
 
+// How an attempt failed, as a retry policy's `on:` names it (docs/failure-handling.md):
+// "exit(75)", "signal(9)", "timeout", "spawn-error"...; "" when it succeeded or the journal
+// says nothing.
+std::string FailureLabel(const Attempt& a);
+
 // Whole-string glob with "*" and "?".
 bool GlobMatches(std::string_view pattern, std::string_view s);
 // "2026-12-07T08:00:00.123456Z" (or with a +HH:MM offset) to microseconds.

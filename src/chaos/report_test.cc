@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "chaos/report_model.h"
+#include "common/strings.h"
 
 namespace sluice {
 namespace {
@@ -175,8 +176,8 @@ TEST(ResilienceReport, MitigationCountsRunsOneRetryWouldHaveSaved) {
   // d1 and d3 failed only in register, once, with exit 75; d4 failed in two tasks; d2 and d5
   // succeeded. register's attempts in these runs: 2 of 6 succeeded.
   EXPECT_EQ(resilience::MitigationNote(during),
-            "a retry on exit(75) of register would have saved 2 of 3 failed runs "
-            "(register succeeded on 2 of its 6 attempts in these runs)");
+            "a retry on exit(75) of register (retry: {on: [exit(75)]}) would have saved 2 of 3 "
+            "failed runs (register succeeded on 2 of its 6 attempts in these runs)");
   std::vector<resilience::Finding> findings = resilience::Findings(e);
   auto during_rate =
       std::find_if(findings.begin(), findings.end(), [](const resilience::Finding& f) {
@@ -187,7 +188,7 @@ TEST(ResilienceReport, MitigationCountsRunsOneRetryWouldHaveSaved) {
   EXPECT_EQ(during_rate->mitigation, resilience::MitigationNote(during));
   ASSERT_FALSE(during_rate->evidence.empty());
   EXPECT_EQ(during_rate->evidence[0].run, "d1");  // failed runs first
-  EXPECT_EQ(during_rate->evidence[0].text, "failed; register: #1 failed exit(75) (transient)");
+  EXPECT_EQ(during_rate->evidence[0].text, "failed; register: #1 failed exit(75)");
 }
 
 TEST(ResilienceReport, MitigationAfterExhaustedRetriesAsksForMoreAttempts) {
@@ -200,13 +201,29 @@ TEST(ResilienceReport, MitigationAfterExhaustedRetriesAsksForMoreAttempts) {
       {"attempt": 1, "status": "failed", "exitCode": 3}]}]}]}})"));
   std::vector<const resilience::RunRecord*> runs = {&e.runs[0], &e.runs[1]};
   EXPECT_EQ(resilience::MitigationNote(runs),
-            "push failed with errorClass timeout on every attempt in 1 of 2 failed runs: more "
-            "attempts or a "
-            "longer backoff on errorClass timeout may save them (push succeeded on 0 of its 3 "
-            "attempts in these runs)");
+            "push failed with timeout on every attempt in 1 of 2 failed runs: more attempts or a "
+            "longer backoff on timeout may save them (but push succeeded on none of its 3 "
+            "attempts in these runs: the failure may not be transient)");
   EXPECT_EQ(resilience::MitigationNote({&e.runs[1]}),
             "no single cause: none of the 1 failed runs failed in one task with one exit code or "
             "error class");
+}
+
+TEST(ResilienceReport, MitigationNeverSuggestsRetryingWhatIsNeverRetried) {
+  Experiment e = Read(Parse(R"({"sluice": {"name": "x", "runs": [
+    {"run": "r1", "phase": "during", "status": "failed", "tasks": [{"name": "deploy", "attempts": [
+      {"attempt": 1, "status": "failed", "errorClass": "policy-denied", "exitCode": 0}]}]},
+    {"run": "r2", "phase": "during", "status": "failed", "tasks": [{"name": "train", "attempts": [
+      {"attempt": 1, "status": "failed", "errorClass": "signal", "exitCode": 9}]}]},
+    {"run": "r3", "phase": "during", "status": "failed", "tasks": [{"name": "deploy", "attempts": [
+      {"attempt": 1, "status": "failed", "errorClass": "policy-denied", "exitCode": 0}]}]}]}})"));
+  EXPECT_EQ(resilience::MitigationNote({&e.runs[0], &e.runs[1], &e.runs[2]}),
+            "deploy failed with policy-denied, which is never retried, in 2 of 3 failed runs: a "
+            "retry cannot save them, only removing the cause can (deploy succeeded on 0 of its 2 "
+            "attempts in these runs); 1 other single cause");
+  // A signal is named as retry's on: writes it.
+  EXPECT_NE(resilience::MitigationNote({&e.runs[1]}).find("a retry on signal(9) of train"),
+            std::string::npos);
 }
 
 TEST(ResilienceReport, ReportShowsVerdictsGovernanceAndChart) {
@@ -219,10 +236,36 @@ TEST(ResilienceReport, ReportShowsVerdictsGovernanceAndChart) {
         "verified", "40.0 % (2 of 5 runs)", "a retry on exit(75) of register"}) {
     EXPECT_NE(html->find(want), std::string::npos) << want;
   }
+  // The runner writes exitCode 0 and errorClass "" for attempts that succeeded: not a failure.
+  EXPECT_EQ(html->find("exit(0)"), std::string::npos);
+  EXPECT_NE(html->find("d2</code>: succeeded, 1 retry; register: #1 failed exit(75), #2 succeeded"),
+            std::string::npos);
   Result<std::string> md = ResilienceMarkdown({flaky}, {.sources = {"flaky.json"}});
   ASSERT_TRUE(md.has_value());
   EXPECT_NE(md->find("| during | deviated | 40.0 % (2 of 5 runs) |"), std::string::npos) << *md;
   EXPECT_NE(md->find("alice approved"), std::string::npos) << *md;
+}
+
+// A journal the runner wrote (main's `sluice chaos run examples/chaos/flaky-publish.yaml`): the
+// report reads its shape as the runner writes it (exitCode 0 and errorClass "" on success, run
+// status "compensated").
+TEST(ResilienceReport, ReadsAJournalTheRunnerWrote) {
+  Result<Value> v = ParseResilienceJournal(Fixture("runner-flaky-publish.json"), "runner.json");
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  Experiment e = Read(*v);
+  EXPECT_EQ(resilience::PhaseSuccessRate(e, "during").succeeded, 0);
+  EXPECT_EQ(resilience::PhaseSuccessRate(e, "during").total, 3);
+  EXPECT_EQ(resilience::PhaseSuccessRate(e, "after").succeeded, 3);
+  std::vector<resilience::Recovery> rec = resilience::Recoveries(e);
+  ASSERT_EQ(rec.size(), 1u);
+  EXPECT_TRUE(rec[0].mttr.has_value());
+  EXPECT_TRUE(e.audit.verified);
+  std::vector<const resilience::RunRecord*> during;
+  for (const auto& r : e.runs)
+    if (r.phase == "during") during.push_back(&r);
+  EXPECT_TRUE(resilience::MitigationNote(during).starts_with(
+      "a retry on exit(75) of publish (retry: {on: [exit(75)]}) would have saved 3 of 3"));
+  EXPECT_TRUE(ResilienceHtml({*v}, {}).has_value());
 }
 
 TEST(ResilienceReport, JournalWithoutOptionalPartsSaysNoData) {
@@ -361,15 +404,28 @@ TEST(ResilienceReport, HostileStringsNeverReachTheHtmlUnescaped) {
   }
 }
 
-// Writes the fixture's report for a person to look at, when SLUICE_CHAOS_REPORT_SAMPLE names a
-// folder (tests/chaos/report_screenshot.sh renders the HTML).
+// Writes a report for a person to look at when SLUICE_CHAOS_REPORT_SAMPLE names a folder: of
+// the journals SLUICE_CHAOS_REPORT_JOURNALS lists (paths separated by ':'), or else of the
+// fixtures. tests/chaos/report_screenshot.sh renders the HTML.
 TEST(ResilienceReport, WritesSampleReport) {
   const char* dir = std::getenv("SLUICE_CHAOS_REPORT_SAMPLE");
   if (!dir) GTEST_SKIP() << "set SLUICE_CHAOS_REPORT_SAMPLE=DIR to write a sample report";
-  std::vector<Value> journals = {Parse(Fixture("flaky-register.json")), Parse(kAllHeld),
-                                 Parse(kWeightZero)};
-  ReportOptions options{.title = "Resilience report (sample)",
-                        .sources = {"flaky-register.json", "all-held.json", "ignored.json"}};
+  std::vector<Value> journals;
+  ReportOptions options{.title = "Resilience report (sample)", .sources = {}};
+  if (const char* list = std::getenv("SLUICE_CHAOS_REPORT_JOURNALS")) {
+    for (const std::string& path : Split(list, ':')) {
+      std::ifstream f(path);
+      std::stringstream text;
+      text << f.rdbuf();
+      Result<Value> v = ParseResilienceJournal(text.str(), path);
+      ASSERT_TRUE(v.has_value()) << v.error().message;
+      journals.push_back(*v);
+      options.sources.push_back(path);
+    }
+  } else {
+    journals = {Parse(Fixture("flaky-register.json")), Parse(kAllHeld), Parse(kWeightZero)};
+    options.sources = {"flaky-register.json", "all-held.json", "ignored.json"};
+  }
   Result<std::string> html = ResilienceHtml(journals, options);
   Result<std::string> md = ResilienceMarkdown(journals, options);
   ASSERT_TRUE(html && md);
