@@ -5,7 +5,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?=
 SLUICE = $(BUILD)/sluice
 
-.PHONY: all deps build demo test conformance asan bench clean
+.PHONY: all deps build demo test conformance asan bench chaos-report clean
 
 all: build
 
@@ -44,6 +44,12 @@ bench:
 	@$(MAKE) --no-print-directory build
 	@bench/run_bench.sh $(SLUICE)
 	@if [ -x $(BUILD)/sluice_expr_bench ]; then $(BUILD)/sluice_expr_bench --benchmark_min_time=1; fi
+
+# The team's resilience report from examples/chaos (docs/chaos.md): build/chaos-report/.
+chaos-report:
+	@scripts/deps.sh build test
+	@$(MAKE) --no-print-directory build
+	@scripts/chaos_report.sh $(SLUICE)
 
 clean:
 	rm -rf $(BUILD) build-asan

@@ -11,9 +11,10 @@ for what in "$@"; do
     # test: the store tests also run against a throw-away PostgreSQL server (scripts/pg.sh); the
     # server suite checks answers against docs/openapi.yaml (python3-yaml, python3-jsonschema);
     # the rollout tests run a real nginx and Prometheus (tests/rollouts/stack.py); the chaos
-    # tests put CPU and memory pressure on with stress-ng.
+    # tests put CPU and memory pressure on with stress-ng, and render the resilience report in
+    # headless Chromium.
     test) want+=(python3 python3-sklearn python3-numpy graphviz postgresql-15 python3-yaml
-                 python3-jsonschema nginx-light prometheus stress-ng) ;;
+                 python3-jsonschema nginx-light prometheus stress-ng chromium fonts-dejavu-core) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
     fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac

@@ -18,6 +18,7 @@
 
 #include "chaos/fault_proxy.h"
 #include "chaos/proxy_command.h"
+#include "chaos/report.h"
 #include "chaos/run_records.h"
 #include "common/strings.h"
 #include "engine/breaker.h"
@@ -611,6 +612,37 @@ int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
   std::fprintf(stderr, "chaos %s: %s%s\n", x.spec_.name.c_str(), x.status_.c_str(),
                x.deviated_ ? ", deviated" : "");
   return code;
+}
+
+int ChaosReport(Env& env, const GlobalOptions& g, const ChaosReportOptions& o) {
+  std::vector<Value> journals;
+  ReportOptions ro;
+  ro.title = o.title;
+  for (const auto& name : o.journals) {
+    // A file, else an experiment id of the state folder (`sluice chaos ls`).
+    std::string path = name;
+    if (!env.files().Stat(path).exists) {
+      path = env.files().Absolute(PathJoin(PathJoin(PathJoin(g.state_dir, "chaos"), name),
+                                           "journal.json"));
+    }
+    auto text = env.files().ReadFileAtMost(path, 256 << 20);
+    if (!text) {
+      return Report(Error(ErrorCode::kNotFound, fmt::format(
+          "{}: no such journal file or experiment id (sluice chaos ls)", name)));
+    }
+    auto j = ParseResilienceJournal(*text, path);
+    if (!j) return Report(j.error());
+    journals.push_back(std::move(*j));
+    ro.sources.push_back(path);
+  }
+  auto html = ResilienceHtml(journals, ro);
+  if (!html) return Report(html.error());
+  auto md = ResilienceMarkdown(journals, ro);
+  if (!md) return Report(md.error());
+  if (auto s = env.files().WriteFile(o.html, *html); !s) return Report(s.error());
+  if (auto s = env.files().WriteFile(o.markdown, *md); !s) return Report(s.error());
+  std::printf("%s\n%s\n", o.html.c_str(), o.markdown.c_str());
+  return 0;
 }
 
 int ChaosLs(Env& env, const GlobalOptions& g) {

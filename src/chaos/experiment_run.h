@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/cli_support.h"
 
@@ -22,5 +23,14 @@ struct ChaosRunOptions {
 int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o);
 // The experiments run on the state folder, newest first.
 int ChaosLs(Env& env, const GlobalOptions& g);
+
+struct ChaosReportOptions {
+  std::vector<std::string> journals;  // journal files, or ids of `chaos ls`
+  std::string html = "resilience-report.html", markdown = "resilience-report.md";
+  std::string title = "Resilience report";
+};
+// `sluice chaos report`: the resilience report (report.h) of the journals, as one HTML file and
+// a Markdown summary.
+int ChaosReport(Env& env, const GlobalOptions& g, const ChaosReportOptions& o);
 
 }  // namespace sluice

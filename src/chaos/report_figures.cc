@@ -34,7 +34,7 @@ Evidence RunEvidence(const RunRecord& run, std::string_view glob) {
   for (const TaskRecord& t : run.tasks) {
     bool any_failed = std::any_of(t.attempts.begin(), t.attempts.end(),
                                   [](const Attempt& a) { return !a.Succeeded(); });
-    if (glob.empty() ? !any_failed : !GlobMatches(glob, t.name)) continue;
+    if (glob.empty() ? !any_failed : !GlobMatch(glob, t.name)) continue;
     std::vector<std::string> attempts;
     for (const Attempt& a : t.attempts) attempts.push_back(AttemptText(a));
     parts.push_back(
@@ -138,23 +138,6 @@ std::string FailureLabel(const Attempt& a) {
     return ErrorLabel(*c, static_cast<int>(a.exit_code.value_or(0)));
   if (a.exit_code && *a.exit_code != 0) return fmt::format("exit({})", *a.exit_code);
   return a.error_class;  // a class this version does not know, shown as the journal has it
-}
-
-bool GlobMatches(std::string_view p, std::string_view s) {
-  size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
-      ++pi, ++si;
-    } else if (pi < p.size() && p[pi] == '*') {
-      star = pi++, mark = si;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1, si = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
 }
 
 Rate PhaseSuccessRate(const Experiment& e, std::string_view phase) {

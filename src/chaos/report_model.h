@@ -158,8 +158,6 @@ std::string MitigationNote(const std::vector<const RunRecord*>& runs);
 // says nothing.
 std::string FailureLabel(const Attempt& a);
 
-// Whole-string glob with "*" and "?".
-bool GlobMatches(std::string_view pattern, std::string_view s);
 // "2026-12-07T08:00:00.123456Z" (or with a +HH:MM offset) to microseconds.
 std::optional<Micros> ParseTime(std::string_view s);
 // Microseconds to "08:00:01.250" style (UTC time of day) and durations to "1.25 s" / "2 min 5 s".

@@ -109,7 +109,15 @@ int main(int argc, char** argv) {
   chaos_run->add_option("experiment", co.file, "the Experiment file")->required();
   chaos_run->add_flag("--dry-run", co.dry_run, "print what it would do; change nothing");
   chaos_run->add_option("--journal", co.journal, "also write the journal to this file");
-  CLI::App* chaos_ls = chaos->add_subcommand("ls", "the experiments run on the state folder");
+  chaos->add_subcommand("ls", "the experiments run on the state folder");
+  ChaosReportOptions cr;
+  CLI::App* chaos_report = chaos->add_subcommand("report", "the resilience report of journals");
+  chaos_report->add_option("journals", cr.journals, "journal files, or experiment ids (chaos ls)")
+      ->required();
+  chaos_report->add_option("--html", cr.html, "the HTML report to write")->capture_default_str();
+  chaos_report->add_option("--markdown", cr.markdown, "the Markdown summary to write")
+      ->capture_default_str();
+  chaos_report->add_option("--title", cr.title, "the report's title")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -131,6 +139,7 @@ int main(int argc, char** argv) {
     g.state_dir = state_dir;
     g.json = output == "json";
     if (!global_store.empty()) g.store = global_store;
+    if (*chaos_report) return ChaosReport(*env, g, cr);
     return *chaos_run ? ChaosRun(*env, g, co) : ChaosLs(*env, g);
   }
   if (*server && routes) return PrintRoutes(*env);

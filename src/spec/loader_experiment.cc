@@ -316,7 +316,11 @@ Result<ActivitySpec> ReadActivity(const Reader& r, const YNode& n, bool hypothes
     if (p["before"]) SLUICE_TRY_ASSIGN(a.pause_before_ms, r.Delay(p["before"], "pauses.before"));
     if (p["after"]) SLUICE_TRY_ASSIGN(a.pause_after_ms, r.Delay(p["after"], "pauses.after"));
   }
-  SLUICE_TRY_ASSIGN(a.written, r.ToValue(n));
+  // As written, with Chaos Toolkit's type: a probe, or an action (a fault, a command).
+  SLUICE_TRY(written, r.ToValue(n));
+  ValueMap typed{{Value("type"), Value(a.type == ActivitySpec::Type::kProbe ? "probe" : "action")}};
+  for (const auto& kv : written->as_map()) typed.push_back(kv);
+  a.written = Value(std::move(typed));
   return a;
 }
 

@@ -69,7 +69,7 @@ def check_shape(j):
             assert RUN_KEYS <= set(r) and "tolerance_met" in r, r
             assert r["status"] in ("succeeded", "failed")
     for r in j["run"] + j["rollbacks"]:
-        assert RUN_KEYS <= set(r), r
+        assert RUN_KEYS <= set(r) and r["activity"]["type"] in ("probe", "action"), r
     s = j["sluice"]
     for k in ("id", "name", "file", "weight", "phases", "faults", "runs", "governance"):
         assert k in s, f"sluice lacks {k}"
@@ -301,6 +301,42 @@ def resource_pressure_is_put_on_during_the_phase_and_taken_off_after():
     assert fault["kind"] == "resource" and fault["rolledBack"], fault
     assert j["run"][0]["output"].startswith("stress-ng --quiet --cpu 2 --vm 1 --vm-bytes 128M")
     assert not stress_processes(), stress_processes()
+
+
+@test
+def the_report_adds_up_loads_nothing_and_renders_in_chromium():
+    e = Env()
+    copy_examples(e)
+    publish = journal(chaos(e, "run", "flaky-publish.yaml", check=1))
+    register = journal(chaos(e, "run", "flaky-register.yaml", check=0))
+    ids = [publish["sluice"]["id"], register["sluice"]["id"]]
+    html, md = os.path.join(e.dir, "r.html"), os.path.join(e.dir, "r.md")
+    chaos(e, "report", *ids, "--html", html, "--markdown", md, check=0)
+    text = open(md).read()
+    # The figures, recomputed from the journals' runs.
+    for j in (publish, register):
+        ok = sum(r["status"] == "succeeded" for r in runs_of(j, "during"))
+        n = len(runs_of(j, "during"))
+        row = next(l for l in text.splitlines() if l.startswith(f"| {j['sluice']['name']} |"))
+        assert f"({ok} of {n} runs)" in row, (row, ok, n)
+    # The score (Litmus's, docs/chaos.md): the mean of each experiment's probe success, both
+    # of weight 10.
+    def probe_success(j):
+        ss = j["steady_states"]
+        runs = [*ss["before"]["probes"], *[p for d in ss["during"] for p in d["probes"]],
+                *ss["after"]["probes"], *[r for r in j["run"] if r["activity"]["type"] == "probe"]]
+        ok = sum(r["status"] == "succeeded" and r.get("tolerance_met") is not False for r in runs)
+        return 100.0 * ok / len(runs)
+    score = (probe_success(publish) + probe_success(register)) / 2
+    assert f"Resilience score: **{score:.1f}**" in text, (score, text[:300])
+    pages = open(html).read()
+    for bad in ("<script src", "<link", "http://", "https://", "url("):
+        assert bad not in pages.replace("http://www.w3.org/2000/svg", ""), bad
+    assert "a retry on exit(75) of publish" in text, text
+    rc = subprocess.run(["sh", os.path.join(HERE, "..", "chaos", "report_screenshot.sh"),
+                         html, os.path.join(e.dir, "r.png"), "7cc48f", "e0766c"],
+                        capture_output=True, text=True)
+    assert rc.returncode == 0, (rc.returncode, rc.stdout, rc.stderr)
 
 
 def stress_processes():
