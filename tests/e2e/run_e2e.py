@@ -7,10 +7,11 @@ ends with "e2e: N passed, M failed".
 """
 import gc, json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback, weakref
 
-# A suite started in the background of a shell without job control has SIGINT ignored, and its
-# children would inherit that (sluice keeps an ignored signal ignored, as nohup asks): the tests
-# that interrupt a run need it handled here, so that a started sluice has the default.
+# A suite started in the background of a shell without job control has SIGINT ignored (under
+# nohup, SIGHUP), and its children would inherit that (sluice keeps an ignored signal ignored,
+# as nohup asks): the tests that interrupt a run need the defaults in the sluice they start.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # likewise under nohup: the hangup tests need it
 
 SLUICE = os.path.abspath(sys.argv[1])
 KILLS = int(sys.argv[sys.argv.index("--kills") + 1]) if "--kills" in sys.argv else 24
