@@ -18,7 +18,6 @@
 
 #include "chaos/fault_proxy.h"
 #include "chaos/proxy_command.h"
-#include "chaos/report.h"
 #include "chaos/run_records.h"
 #include "common/strings.h"
 #include "engine/breaker.h"
@@ -143,6 +142,9 @@ class Experiment {
   }
 
   Value Journal() const;
+  const std::string& name() const { return spec_.name; }
+  const std::string& status() const { return status_; }
+  bool deviated() const { return deviated_; }
 
  private:
   // Runs the target `runs` times with `faults`, then checks the hypothesis when `check`. False
@@ -464,7 +466,6 @@ class Experiment {
                  fmt::format(f, std::forward<Args>(args)...).c_str());
   }
 
- public:
   Env& env_;
   const GlobalOptions& g_;
   Store& store_;
@@ -546,32 +547,6 @@ Value Experiment::Journal() const {
                                         {"audit", std::move(audit)}})}})}});
 }
 
-void PrintDryRun(const ExperimentSpec& e) {
-  std::printf("experiment %s: %s\ntarget: %s, %d run%s in each phase\n", e.name.c_str(),
-              e.title.c_str(), e.pipeline.c_str(), e.runs, e.runs == 1 ? "" : "s");
-  std::vector<std::string> faults;
-  for (const auto& a : e.method) {
-    if (a.type == ActivitySpec::Type::kFault && !a.fault.faults.empty()) faults.push_back(a.fault.faults);
-    if (a.type == ActivitySpec::Type::kFault && a.fault.kind == FaultSpec::Kind::kDependency) {
-      std::printf("fault %s: a fault proxy on %s -> %s for the whole experiment, with %s during\n",
-                  a.name.c_str(), a.fault.listen.c_str(), a.fault.upstream.c_str(),
-                  a.fault.proxy_fault.c_str());
-    }
-    if (a.type == ActivitySpec::Type::kFault && a.fault.kill_after_ms) {
-      std::printf("fault %s: kill -9 of each run %s after it starts, then sluice resume\n",
-                  a.name.c_str(), FormatDurationMs(a.fault.kill_after_ms).c_str());
-    }
-  }
-  std::printf("phase before: the runs without faults%s\n", e.CheckBefore() ? ", then the hypothesis" : "");
-  std::printf("phase during: the runs with SLUICE_FAULTS=%s%s, then the method's probes\n",
-              Join(faults, ",").c_str(), e.CheckDuring() ? " and the hypothesis" : "");
-  std::printf("rollback: later runs get no fault%s\n", e.rollbacks.empty() ? "" : "; then the rollbacks' commands");
-  std::printf("phase after: the runs without faults%s\n", e.CheckAfter() ? ", then the hypothesis" : "");
-  for (const auto& a : e.hypothesis) {
-    std::printf("hypothesis probe %s: tolerance %s\n", a.name.c_str(), a.probe.tolerance_text.c_str());
-  }
-}
-
 }  // namespace
 
 int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
@@ -609,70 +584,9 @@ int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
     if (auto s = env.files().WriteFile(o.journal, journal); !s) return Report(s.error());
   }
   std::printf("%s\n", (dir + "/journal.json").c_str());
-  std::fprintf(stderr, "chaos %s: %s%s\n", x.spec_.name.c_str(), x.status_.c_str(),
-               x.deviated_ ? ", deviated" : "");
+  std::fprintf(stderr, "chaos %s: %s%s\n", x.name().c_str(), x.status().c_str(),
+               x.deviated() ? ", deviated" : "");
   return code;
-}
-
-int ChaosReport(Env& env, const GlobalOptions& g, const ChaosReportOptions& o) {
-  std::vector<Value> journals;
-  ReportOptions ro;
-  ro.title = o.title;
-  for (const auto& name : o.journals) {
-    // A file, else an experiment id of the state folder (`sluice chaos ls`).
-    std::string path = name;
-    if (!env.files().Stat(path).exists) {
-      path = env.files().Absolute(PathJoin(PathJoin(PathJoin(g.state_dir, "chaos"), name),
-                                           "journal.json"));
-    }
-    auto text = env.files().ReadFileAtMost(path, 256 << 20);
-    if (!text) {
-      return Report(Error(ErrorCode::kNotFound, fmt::format(
-          "{}: no such journal file or experiment id (sluice chaos ls)", name)));
-    }
-    auto j = ParseResilienceJournal(*text, path);
-    if (!j) return Report(j.error());
-    journals.push_back(std::move(*j));
-    ro.sources.push_back(path);
-  }
-  auto html = ResilienceHtml(journals, ro);
-  if (!html) return Report(html.error());
-  auto md = ResilienceMarkdown(journals, ro);
-  if (!md) return Report(md.error());
-  if (auto s = env.files().WriteFile(o.html, *html); !s) return Report(s.error());
-  if (auto s = env.files().WriteFile(o.markdown, *md); !s) return Report(s.error());
-  std::printf("%s\n%s\n", o.html.c_str(), o.markdown.c_str());
-  return 0;
-}
-
-int ChaosLs(Env& env, const GlobalOptions& g) {
-  const std::string root = env.files().Absolute(PathJoin(g.state_dir, "chaos"));
-  auto names = env.files().ListDir(root);
-  std::vector<std::string> ids = names ? *names : std::vector<std::string>{};
-  std::sort(ids.rbegin(), ids.rend());
-  ValueList items;
-  for (const auto& id : ids) {
-    auto text = env.files().ReadFileAtMost(PathJoin(PathJoin(root, id), "journal.json"), 64 << 20);
-    auto j = text ? ParseJson(*text) : Result<Value>(Value());
-    if (!j || !j->is_map()) continue;
-    const Value* sl = j->Find("sluice");
-    items.push_back(Value(ValueMap{
-        {"id", Value(id)}, {"name", sl && sl->Find("name") ? *sl->Find("name") : Value("")},
-        {"start", j->Find("start") ? *j->Find("start") : Value("")},
-        {"status", j->Find("status") ? *j->Find("status") : Value("")},
-        {"deviated", j->Find("deviated") ? *j->Find("deviated") : Value(false)}}));
-  }
-  if (g.json) {
-    std::printf("%s\n", Value(std::move(items)).ToJson().c_str());
-    return 0;
-  }
-  std::printf("%-40s %-24s %-12s %s\n", "ID", "START", "STATUS", "DEVIATED");
-  for (const auto& i : items) {
-    std::printf("%-40s %-24s %-12s %s\n", i.Find("id")->as_string().c_str(),
-                i.Find("start")->ToText().c_str(), i.Find("status")->ToText().c_str(),
-                i.Find("deviated")->ToText().c_str());
-  }
-  return 0;
 }
 
 }  // namespace sluice

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli_support.h"
+#include "spec/experiment_spec.h"
 
 namespace sluice {
 
@@ -21,6 +22,10 @@ struct ChaosRunOptions {
 // was not met); 2: the experiment could not run; 130: interrupted (rolled back, journal
 // written).
 int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o);
+// What `chaos run --dry-run` prints: the phases, the faults (the exact SLUICE_FAULTS, the
+// proxies, the stress-ng commands) and the probes (chaos_commands.cc).
+void PrintDryRun(const ExperimentSpec& e);
+
 // The experiments run on the state folder, newest first.
 int ChaosLs(Env& env, const GlobalOptions& g);
 

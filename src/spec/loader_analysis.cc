@@ -446,17 +446,8 @@ Result<AnalysisTemplate> ReadAnalysisTemplate(const Reader& r, const YNode& doc)
 
 Result<std::vector<AnalysisTemplate>> ParseAnalysisTemplates(const std::string& path,
                                                              std::string_view text) {
-  if (!IsTextUtf8(text)) {
-    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
-  }
-  SLUICE_TRY_STATUS(CheckNesting(path, text));
-  auto tree = YamlTree::Parse(text);
-  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
-  Reader r(path);
-  r.set_source(text);
   std::vector<AnalysisTemplate> out;
-  for (const auto& doc : (*tree)->documents()) {
-    if (doc.IsNull()) continue;
+  SLUICE_TRY_STATUS(ForEachDocument(path, text, [&](const Reader& r, const YNode& doc) -> Status {
     SLUICE_TRY(t, ReadAnalysisTemplate(r, doc));
     for (const auto& other : out) {
       if (other.name == t->name) {
@@ -465,7 +456,8 @@ Result<std::vector<AnalysisTemplate>> ParseAnalysisTemplates(const std::string& 
       }
     }
     out.push_back(std::move(*t));
-  }
+    return {};
+  }));
   if (out.empty()) return Fail(ErrorCode::kInvalidInput, "{}: no AnalysisTemplate document", path);
   return out;
 }

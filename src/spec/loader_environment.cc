@@ -249,16 +249,7 @@ const EnvironmentSpec* EnvironmentsSpec::Find(std::string_view name) const {
 
 Status ParseEnvironmentsFile(const std::string& path, std::string_view content,
                              EnvironmentsSpec* out) {
-  if (!IsTextUtf8(content)) {
-    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
-  }
-  SLUICE_TRY_STATUS(CheckNesting(path, content));
-  auto tree = YamlTree::Parse(content);
-  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
-  Reader r(path);
-  r.set_source(content);
-  for (const YNode& doc : (*tree)->documents()) {
-    if (doc.IsNull()) continue;
+  return ForEachDocument(path, content, [&](const Reader& r, const YNode& doc) -> Status {
     if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar()) {
       return FailAt(r.Loc(doc), "a document of STATE/environments needs kind: Environment or "
                     "AnalysisTemplate");
@@ -277,8 +268,8 @@ Status ParseEnvironmentsFile(const std::string& path, std::string_view content,
       return FailAt(r.Loc(doc["kind"]), "STATE/environments holds Environment and AnalysisTemplate "
                     "documents, not {}", Quote(kind));
     }
-  }
-  return {};
+    return {};
+  });
 }
 
 Status CheckDeploys(const Plan& plan, const EnvironmentsSpec& envs) {

@@ -446,17 +446,8 @@ Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const s
 }  // namespace
 
 Result<ExperimentSpec> ParseExperimentFile(const std::string& path, std::string_view content) {
-  if (!IsTextUtf8(content)) {
-    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
-  }
-  SLUICE_TRY_STATUS(CheckNesting(path, content));
-  auto tree = YamlTree::Parse(content);
-  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
-  Reader r(path);
-  r.set_source(content);
   std::optional<ExperimentSpec> found;
-  for (const YNode& doc : (*tree)->documents()) {
-    if (doc.IsNull()) continue;
+  SLUICE_TRY_STATUS(ForEachDocument(path, content, [&](const Reader& r, const YNode& doc) -> Status {
     if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar() || doc["kind"].Scalar() != "Experiment") {
       return FailAt(r.Loc(doc.IsMap() && doc["kind"] ? doc["kind"] : doc),
                     "an experiment file holds one document of kind: Experiment");
@@ -464,7 +455,8 @@ Result<ExperimentSpec> ParseExperimentFile(const std::string& path, std::string_
     if (found) return FailAt(r.Loc(doc), "an experiment file holds one Experiment");
     SLUICE_TRY(e, ReadExperiment(r, doc, path));
     found = std::move(*e);
-  }
+    return {};
+  }));
   if (!found) return Fail(ErrorCode::kInvalidInput, "{}: no Experiment document", path);
   return std::move(*found);
 }

@@ -436,4 +436,23 @@ Result<OwnFile> ParseOwnFile(const std::string& path, std::string_view content, 
                              std::string_view kind,
                              std::initializer_list<std::string_view> spec_keys);
 
+// Reads a file of documents outside a pipeline (environments, AnalysisTemplates, experiments):
+// UTF-8 text, bounded nesting, YAML; `each(reader, doc)` gets every document that is not empty,
+// in order, and its first error is the file's.
+template <typename Each>
+Status ForEachDocument(const std::string& path, std::string_view content, Each&& each) {
+  if (!IsTextUtf8(content)) {
+    return Fail(ErrorCode::kInvalidInput, "{}: not a text file (binary data or invalid UTF-8)", path);
+  }
+  SLUICE_TRY_STATUS(CheckNesting(path, content));
+  auto tree = YamlTree::Parse(content);
+  if (!tree) return Fail(ErrorCode::kInvalidInput, "{}:{}", path, tree.error().message);
+  Reader r(path);
+  r.set_source(content);
+  for (const YNode& doc : (*tree)->documents()) {
+    if (!doc.IsNull()) SLUICE_TRY_STATUS(each(static_cast<const Reader&>(r), doc));
+  }
+  return {};
+}
+
 }  // namespace sluice
