@@ -365,6 +365,17 @@ def a_dry_run_says_what_it_would_do_and_does_nothing():
 
 
 @test
+def every_example_is_a_valid_experiment():
+    e = Env()
+    copy_examples(e)
+    names = [n for n in sorted(os.listdir(EXAMPLES)) if n.endswith(".yaml") and "pipeline" not in n]
+    assert len(names) >= 8, names
+    for name in names:
+        p = chaos(e, "run", "--dry-run", name, check=0)
+        assert "phase during" in p.stdout, (name, p.stdout)
+
+
+@test
 def bad_experiment_files_get_one_located_line():
     e = Env()
     copy_examples(e)
