@@ -236,7 +236,14 @@ std::string MitigationNote(const std::vector<const RunRecord*>& runs) {
   const auto& [task, label, retried] = best;
   std::string note;
   std::optional<ErrorClass> c = ParseErrorClass(label.substr(0, label.find('(')));
-  if (c && NeverRetried(*c)) {
+  if (c && *c == ErrorClass::kCancelled) {
+    // Still running when its run was cancelled (by the experiment's time limit, or a person):
+    // a hang that only a timeout of its own would have cut short and retried.
+    note = fmt::format(
+        "{} was still running when its run was cancelled in {} of {} failed runs: a timeout "
+        "on {} with retry: {{on: [timeout]}} would end a hang and try again",
+        task, groups[best], failed, task);
+  } else if (c && NeverRetried(*c)) {
     note = fmt::format(
         "{} failed with {}, which is never retried, in {} of {} failed runs: a retry "
         "cannot save them, only removing the cause can",

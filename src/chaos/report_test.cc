@@ -209,6 +209,16 @@ TEST(ResilienceReport, MitigationAfterExhaustedRetriesAsksForMoreAttempts) {
             "error class");
 }
 
+TEST(ResilienceReport, MitigationForAHungTaskIsATimeout) {
+  Experiment e = Read(Parse(R"({"sluice": {"name": "x", "runs": [
+    {"run": "r1", "phase": "during", "status": "cancelled", "tasks": [{"name": "train", "attempts": [
+      {"attempt": 1, "status": "failed", "errorClass": "cancelled"}]}]}]}})"));
+  EXPECT_EQ(resilience::MitigationNote({&e.runs[0]}),
+            "train was still running when its run was cancelled in 1 of 1 failed runs: a timeout "
+            "on train with retry: {on: [timeout]} would end a hang and try again (train "
+            "succeeded on 0 of its 1 attempts in these runs)");
+}
+
 TEST(ResilienceReport, MitigationNeverSuggestsRetryingWhatIsNeverRetried) {
   Experiment e = Read(Parse(R"({"sluice": {"name": "x", "runs": [
     {"run": "r1", "phase": "during", "status": "failed", "tasks": [{"name": "deploy", "attempts": [
