@@ -157,9 +157,7 @@ class Rollout {
         waiting_for = active;
       }
       for (int i = 0; i < 5; ++i) {
-        if (Step s = Tick()) return s;
-        if (aborted_) return AbortedBeforeTraffic();
-        Sleep(kTickMs);
+        if (Step s = Idle()) return s;
       }
     }
   }
@@ -183,9 +181,7 @@ class Rollout {
     while (const int64_t until = FrozenUntil(spec_, env_.time_zones(), Now())) {
       Save("Paused", fmt::format("{} is frozen until {} (freeze window)", spec_.name,
                                  FormatTimestampMs(until / 1000)));
-      if (Step s = Tick()) return s;
-      if (aborted_) return AbortedBeforeTraffic();
-      Sleep(1000);
+      if (Step s = Idle(1000)) return s;
     }
     return std::nullopt;
   }
@@ -207,9 +203,7 @@ class Rollout {
         return Broken(fmt::format("slot {} was not healthy within {}: {}", slot->name,
                                 FormatDurationMs(slot->start_timeout_ms), last));
       }
-      if (Step s = Tick()) return s;
-      if (aborted_) return AbortedBeforeTraffic();
-      Sleep(kTickMs);
+      if (Step s = Idle()) return s;
     }
     st_.stage = "started";
     Save("Progressing", fmt::format("{} serves in slot {}", st_.version, slot->name));
@@ -349,9 +343,7 @@ class Rollout {
         return PauseForPromote("inconclusive", fmt::format(
             "analysis {} was inconclusive: {}; promote to go on, or abort", label, v.reason));
       }
-      if (Step s = Tick()) return s;
-      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
-      Sleep(kTickMs);
+      if (Step s = Idle()) return s;
     }
   }
 
@@ -362,9 +354,7 @@ class Rollout {
     Mark("pause", message);
     Save("Paused", message);
     while (Now() < until_us || st_.manual_pause) {
-      if (Step s = Tick()) return s;
-      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
-      Sleep(kTickMs);
+      if (Step s = Idle()) return s;
     }
     return std::nullopt;
   }
@@ -375,9 +365,7 @@ class Rollout {
     Mark("pause", message);
     Save("Paused", message);
     while (!promoted_ || st_.manual_pause) {
-      if (Step s = Tick()) return s;
-      if (aborted_) return Abort(kDeployExitAborted, abort_why_);
-      Sleep(kTickMs);
+      if (Step s = Idle()) return s;
     }
     st_.pause.clear();
     Mark("promote", fmt::format("promoted by {}", promoted_by_));
@@ -388,11 +376,18 @@ class Rollout {
   // Between steps: people's commands, and a `rollout pause` holds here until resumed.
   Step Checkpoint() {
     if (Step s = Tick()) return s;
-    while (st_.manual_pause && !aborted_) {
-      Sleep(kTickMs);
-      if (Step s = Tick()) return s;
-    }
     if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+    while (st_.manual_pause) {
+      if (Step s = Idle()) return s;
+    }
+    return std::nullopt;
+  }
+
+  // One wait of a loop: people's commands (an abort ends it), then `ms` of sleep.
+  Step Idle(int64_t ms = kTickMs) {
+    if (Step s = Tick()) return s;
+    if (aborted_) return Abort(kDeployExitAborted, abort_why_);
+    Sleep(ms);
     return std::nullopt;
   }
 
@@ -516,8 +511,6 @@ class Rollout {
     }
     return Stop{code, why};
   }
-
-  Step AbortedBeforeTraffic() { return Abort(kDeployExitAborted, abort_why_); }
 
   // A failure of the rollout's own machinery (a slot, the router): like an abort, exit 1.
   Step Broken(const std::string& why) { return Abort(1, why); }
