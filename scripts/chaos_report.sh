@@ -23,7 +23,8 @@ sed -i "s/18001/$listen/g; s/127.0.0.1:8000/127.0.0.1:$service/g" "$WORK/slow-de
 python3 -m http.server "$service" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
 WEB=$!
 for x in flaky-register flaky-publish train-killed hung-train killed-run store-commit-fail \
-         cpu-memory-pressure slow-dependency; do
+         cpu-memory-pressure slow-dependency worker-killed leader-killed disk-full \
+         scheduled-run-killed scheduled-engine-killed; do
   echo "chaos-report: $x" >&2
   rc=0
   "$SLUICE" --state-dir "$WORK/state" chaos run "$WORK/$x.yaml" >/dev/null 2>"$WORK/$x.log" || rc=$?

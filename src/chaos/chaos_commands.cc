@@ -11,8 +11,16 @@
 namespace sluice {
 
 void PrintDryRun(const ExperimentSpec& e) {
+  const std::string target = e.schedule.empty() ? e.pipeline : "schedule " + e.schedule + " of " +
+                                                                  e.schedule_file + " (applied first)";
   std::printf("experiment %s: %s\ntarget: %s, %d run%s in each phase\n", e.name.c_str(),
-              e.title.c_str(), e.pipeline.c_str(), e.runs, e.runs == 1 ? "" : "s");
+              e.title.c_str(), target.c_str(), e.runs, e.runs == 1 ? "" : "s");
+  if (e.server.servers > 0) {
+    std::printf("target server: %d sluice server%s on loopback and %d worker%s on the state folder, "
+                "for the whole experiment; the runs are submitted with sluice --server URL run\n",
+                e.server.servers, e.server.servers == 1 ? "" : "s", e.server.workers,
+                e.server.workers == 1 ? "" : "s");
+  }
   std::vector<std::string> faults;
   for (const auto& a : e.method) {
     if (a.type == ActivitySpec::Type::kFault && !a.fault.faults.empty()) faults.push_back(a.fault.faults);
@@ -21,14 +29,27 @@ void PrintDryRun(const ExperimentSpec& e) {
                   a.name.c_str(), a.fault.listen.c_str(), a.fault.upstream.c_str(),
                   a.fault.proxy_fault.c_str());
     }
-    if (a.type == ActivitySpec::Type::kFault && a.fault.kill_after_ms) {
-      std::printf("fault %s: kill -9 of each run %s after it starts, then sluice resume\n",
-                  a.name.c_str(), FormatDurationMs(a.fault.kill_after_ms).c_str());
+    if (a.type == ActivitySpec::Type::kFault && a.fault.kind == FaultSpec::Kind::kDelivery) {
+      std::vector<std::string> ps;
+      for (const auto& [k, v] : a.fault.params) ps.push_back("-p " + k + "=" + v);
+      std::printf("fault %s: the during runs release a bad candidate: %s\n", a.name.c_str(),
+                  Join(ps, " ").c_str());
+    }
+    if (a.type == ActivitySpec::Type::kFault && a.fault.kind == FaultSpec::Kind::kProcess) {
+      const std::string& k = a.fault.kill;
+      const std::string then =
+          k == "run"      ? "then sluice resume"
+          : k == "engine" ? "the leader starts a new engine"
+                          : "started again " + FormatDurationMs(a.fault.restart_ms) + " later";
+      std::printf("fault %s: kill -9 of %s %s after each run starts; %s\n", a.name.c_str(),
+                  k == "run" ? "the sluice run" : ("the " + k).c_str(),
+                  FormatDurationMs(a.fault.kill_after_ms).c_str(), then.c_str());
     }
   }
   std::printf("phase before: the runs without faults%s\n", e.CheckBefore() ? ", then the hypothesis" : "");
-  std::printf("phase during: the runs with SLUICE_FAULTS=%s%s, then the method's probes\n",
-              Join(faults, ",").c_str(), e.CheckDuring() ? " and the hypothesis" : "");
+  std::printf("phase during: the runs with %s%s, then the method's probes\n",
+              faults.empty() ? "the faults above" : ("SLUICE_FAULTS=" + Join(faults, ",")).c_str(),
+              e.CheckDuring() ? " and the hypothesis" : "");
   std::printf("rollback: later runs get no fault%s\n", e.rollbacks.empty() ? "" : "; then the rollbacks' commands");
   std::printf("phase after: the runs without faults%s\n", e.CheckAfter() ? ", then the hypothesis" : "");
   for (const auto& a : e.hypothesis) {

@@ -1,32 +1,34 @@
 // The experiment runner (experiment_run.h, docs/chaos.md). One process, one thread: the target's
-// runs are child `sluice run` processes on the same state folder, one after another; faults reach
+// runs are child `sluice run` processes on the same state folder, one after another (or, with
+// target.server, runs submitted to the control plane it starts: control_plane.h); faults reach
 // them through their environment (SLUICE_FAULTS) and signals, so rolling a fault back is not
 // giving it to the next run, and nothing of a fault outlives the experiment's process.
 #include "chaos/experiment_run.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
+#include "chaos/control_plane.h"
 #include "chaos/fault_proxy.h"
 #include "chaos/proxy_command.h"
 #include "chaos/run_records.h"
+#include "chaos/spawn.h"
+#include "cli/secrets.h"
 #include "common/strings.h"
 #include "engine/breaker.h"
 #include "expr/expr.h"
 #include "rollout/analysis.h"
 #include "spec/loader.h"
 #include "store/store.h"
-
-extern char** environ;
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "dev"
@@ -85,6 +87,14 @@ class ProbeActivation : public Activation {
   const Value& runs_;
 };
 
+// What the `during` phase's runs get: SLUICE_FAULTS, the process faults that strike each run,
+// and the params of a bad candidate (delivery faults).
+struct PhaseFaults {
+  std::string env;
+  std::vector<const FaultSpec*> kills;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
 class Experiment {
  public:
   Experiment(Env& env, const GlobalOptions& g, Store& store, ExperimentSpec spec,
@@ -119,6 +129,70 @@ class Experiment {
     return {};
   }
 
+  // target.server: the control plane, up for the whole experiment; probes see its URL as
+  // args.server.
+  Status StartControlPlane() {
+    if (spec_.server.servers == 0) return {};
+    say("target: starting {} server{} and {} worker{}", spec_.server.servers,
+        spec_.server.servers == 1 ? "" : "s", spec_.server.workers, spec_.server.workers == 1 ? "" : "s");
+    SLUICE_TRY(cp, ControlPlane::Start({sluice_, env_.files().Absolute(g_.state_dir), g_.store, dir_, spec_.server}));
+    cp_ = std::move(*cp);
+    args_.emplace_back("server", Value(cp_->url()));
+    say("target: server {} up", cp_->url());
+    return {};
+  }
+  // The experiment's secrets, fetched once, given to the probes as args; each value is masked
+  // in the journal (MaskSecrets).
+  Status FetchSecrets() {
+    for (const auto& d : spec_.secrets) {
+      SLUICE_TRY(v, FetchSecret(env_, d));
+      args_.emplace_back(d.name, Value(*v));
+      secret_values_.push_back(*v);
+    }
+    return {};
+  }
+  // `text` with every secret value (as it is, and as JSON writes it) replaced by ***.
+  std::string MaskSecrets(std::string text) const {
+    for (const auto& v : secret_values_) {
+      const std::string quoted = Value(v).ToJson();
+      for (const std::string& form : {v, quoted.substr(1, quoted.size() - 2)}) {
+        if (form.empty()) continue;
+        for (size_t at = 0; (at = text.find(form, at)) != std::string::npos; at += 3) {
+          text.replace(at, form.size(), "***");
+        }
+      }
+    }
+    return text;
+  }
+
+  // target.schedule: its file applied once (to the server, or to the state folder), so that each
+  // run is `schedule trigger NAME`.
+  Status ApplySchedule() {
+    if (spec_.schedule.empty()) return {};
+    std::vector<std::string> argv = {sluice_};
+    if (cp_) {
+      argv.insert(argv.end(), {"--server", cp_->url()});
+    } else {
+      argv.insert(argv.end(), {"--state-dir", g_.state_dir});
+    }
+    argv.insert(argv.end(), {"schedule", "apply", spec_.schedule_file});
+    std::string none;
+    if (int exit = Child(argv, "", {}, &none, false); exit != 0) {
+      return FailAt(spec_.pipeline_loc, "target.schedule: `sluice schedule apply {}` failed (exit "
+                    "{}; see {}/runs.log)", spec_.schedule_file, exit, dir_);
+    }
+    say("target: schedule {} applied from {}", spec_.schedule, spec_.schedule_file);
+    return {};
+  }
+
+  std::string TargetName() const {
+    return spec_.schedule.empty() ? spec_.pipeline : "schedule " + spec_.schedule;
+  }
+
+  void StopControlPlane() {
+    if (cp_) cp_->Stop();
+  }
+
   // Runs the phases; the journal is complete whatever happens.
   int Run() {
     start_us_ = NowUs();
@@ -149,12 +223,13 @@ class Experiment {
  private:
   // Runs the target `runs` times with `faults`, then checks the hypothesis when `check`. False
   // when it was not checked.
-  bool Phase(const std::string& phase, bool check, const std::string& faults = "",
-             int64_t kill_after_ms = 0) {
+  bool Phase(const std::string& phase, bool check, const PhaseFaults& faults = {}) {
     const int64_t start = NowUs();
-    say("phase {}: {} run{} of {}{}", phase, spec_.runs, spec_.runs == 1 ? "" : "s", spec_.pipeline,
-        faults.empty() ? "" : " with SLUICE_FAULTS=" + faults);
-    for (int i = 0; i < spec_.runs && !g_interrupted; ++i) RunTarget(phase, faults, kill_after_ms);
+    say("phase {}: {} run{} of {}{}", phase, spec_.runs, spec_.runs == 1 ? "" : "s", TargetName(),
+        faults.env.empty() ? "" : " with SLUICE_FAULTS=" + faults.env);
+    phase_ = phase;
+    for (int i = 0; i < spec_.runs && !g_interrupted && !stop_phase_; ++i) RunTarget(phase, faults);
+    phase_.clear();
     phases_.push_back(Value(ValueMap{{"name", Value(phase)}, {"start", Value(JournalTime(start))},
                                      {"end", Value(JournalTime(NowUs()))}}));
     if (!check || spec_.hypothesis.empty() || g_interrupted) return false;
@@ -182,20 +257,23 @@ class Experiment {
   }
 
   void Method() {
-    std::vector<std::string> faults;
-    int64_t kill_after = 0;
+    std::vector<std::string> env;
+    PhaseFaults faults;
     const int64_t start = NowUs();
     for (const auto& a : spec_.method) {
       if (a.type != ActivitySpec::Type::kFault) continue;
-      if (!a.fault.faults.empty()) faults.push_back(a.fault.faults);
-      if (a.fault.kill_after_ms) kill_after = a.fault.kill_after_ms;
+      if (!a.fault.faults.empty()) env.push_back(a.fault.faults);
+      if (a.fault.kind == FaultSpec::Kind::kProcess) faults.kills.push_back(&a.fault);
+      for (const auto& kv : a.fault.params) faults.params.push_back(kv);
     }
+    faults.env = Join(env, ",");
     // The faults are in force for the `during` phase's runs; the method's probes then read them.
     for (auto& p : proxies_) (void)p.proxy->Set(p.fault);
     for (const auto& a : spec_.method) {
       if (a.fault.kind == FaultSpec::Kind::kResource) StartStress(a);
     }
-    Phase("during", spec_.CheckDuring(), Join(faults, ","), kill_after);
+    Phase("during", spec_.CheckDuring(), faults);
+    if (cp_) cp_->Restart(true);  // what a kill took down is up again before the next phase
     StopStress();                                                  // rolled back
     for (auto& p : proxies_) (void)p.proxy->Set(ProxyFault{});
     const int64_t end = NowUs();
@@ -208,6 +286,7 @@ class Experiment {
                          : a.fault.kind == FaultSpec::Kind::kStore      ? "store"
                          : a.fault.kind == FaultSpec::Kind::kDependency ? "dependency"
                          : a.fault.kind == FaultSpec::Kind::kResource   ? "resource"
+                         : a.fault.kind == FaultSpec::Kind::kDelivery   ? "delivery"
                                                                         : "process")},
           {"spec", a.written}, {"faults", Value(a.fault.faults)},
           {"start", Value(JournalTime(start))}, {"end", Value(JournalTime(end))},
@@ -224,11 +303,21 @@ class Experiment {
         }
       } else if (a.fault.kind == FaultSpec::Kind::kResource) {
         what = Value(Join(a.fault.stress, " "));
+      } else if (a.fault.kind == FaultSpec::Kind::kProcess) {
+        ValueList kills;
+        for (const auto& k : kills_) {
+          if (k.first == &a.fault) kills.push_back(Value(k.second));
+        }
+        what = Value(ValueMap{{"kill", Value(a.fault.kill)},
+                              {"after", Value(FormatDurationMs(a.fault.kill_after_ms))},
+                              {"kills", Value(std::move(kills))},
+                              {"events", cp_ ? cp_->Events() : Value(ValueList{})}});
+      } else if (a.fault.kind == FaultSpec::Kind::kDelivery) {
+        std::vector<std::string> ps;
+        for (const auto& [k, v] : a.fault.params) ps.push_back(k + "=" + v);
+        what = Value("the runs release a bad candidate: -p " + Join(ps, " -p "));
       } else {
-        what = Value(a.fault.kill_after_ms
-                         ? fmt::format("kill -9 of each run {} after its start, then sluice resume",
-                                       FormatDurationMs(a.fault.kill_after_ms))
-                         : "SLUICE_FAULTS=" + a.fault.faults);
+        what = Value("SLUICE_FAULTS=" + a.fault.faults);
       }
       method_runs_.push_back(ActivityRun(a, start, end, "succeeded", std::move(what), {}));
     }
@@ -255,61 +344,54 @@ class Experiment {
   // A resource fault's stress-ng, in a process group of its own so that stopping it stops its
   // workers too.
   void StartStress(const ActivitySpec& a) {
-    std::vector<char*> argv;
-    for (const auto& x : a.fault.stress) argv.push_back(const_cast<char*>(x.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/stress.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    pid_t pid = 0;
-    if (posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ) == 0) {
-      stress_.push_back(pid);
-      say("fault {}: {} (pid {})", a.name, Join(a.fault.stress, " "), pid);
-    } else {
-      say("fault {}: stress-ng did not start", a.name);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    auto pid = Spawn({.argv = a.fault.stress, .env = {}, .out = "", .err = dir_ + "/stress.log",
+                      .own_group = true, .path_search = true});
+    if (!pid) return say("fault {}: stress-ng did not start: {}", a.name, pid.error().message);
+    stress_.push_back(*pid);
+    say("fault {}: {} (pid {})", a.name, Join(a.fault.stress, " "), *pid);
   }
 
   void StopStress() {
-    for (pid_t pid : stress_) kill(-pid, SIGTERM);
-    for (pid_t pid : stress_) {
-      int status = 0;
-      for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      kill(-pid, SIGKILL);  // its workers, and itself if it is still there
-      waitpid(pid, &status, 0);
-    }
+    for (pid_t pid : stress_) StopProcess(pid, true, 2000);
     stress_.clear();
   }
 
-  // One target run, resumed after a kill or a store fault stopped it; its record kept.
-  void RunTarget(const std::string& phase, const std::string& faults, int64_t kill_after_ms) {
-    std::vector<std::string> argv = {sluice_, "--state-dir", g_.state_dir, "run", spec_.pipeline};
-    for (const auto& [k, v] : spec_.params) {
-      argv.push_back("-p");
-      argv.push_back(k + "=" + v);
+  // One target run, its record kept. Without a server: a `sluice run` resumed after a kill or
+  // a store fault stopped it. With one: submitted with `sluice --server URL run`, then followed
+  // in the store until it ends (the client's server may be killed; the leader keeps it going).
+  void RunTarget(const std::string& phase, const PhaseFaults& faults) {
+    if (cp_) cp_->Restart(true);
+    std::vector<std::string> argv = {sluice_};
+    if (cp_) {
+      argv.insert(argv.end(), {"--server", cp_->url()});
+    } else {
+      argv.insert(argv.end(), {"--state-dir", g_.state_dir});
     }
+    if (spec_.schedule.empty()) {
+      argv.insert(argv.end(), {"run", spec_.pipeline});
+    } else {
+      argv.insert(argv.end(), {"schedule", "trigger", spec_.schedule});
+    }
+    for (const auto& [k, v] : spec_.params) {
+      const bool replaced = std::any_of(faults.params.begin(), faults.params.end(),
+                                        [&](const auto& kv) { return kv.first == k; });
+      if (!replaced) argv.insert(argv.end(), {"-p", k + "=" + v});
+    }
+    for (const auto& [k, v] : faults.params) argv.insert(argv.end(), {"-p", k + "=" + v});
     std::string run_id;
-    int exit = Child(argv, faults, kill_after_ms, &run_id);
-    for (int resumes = 0; !run_id.empty() && (exit == 3 || exit == 128 + SIGKILL) &&
+    const int64_t started = NowUs();
+    int exit = Child(argv, faults.env, faults.kills, &run_id);
+    for (int resumes = 0; !cp_ && !run_id.empty() && (exit == 3 || exit == 128 + SIGKILL) &&
                           resumes < 3 && !g_interrupted; ++resumes) {
       say("  run {} stopped ({}); resuming it", run_id, exit == 3 ? "a store fault" : "killed");
       std::string again;
-      exit = Child({sluice_, "--state-dir", g_.state_dir, "resume", run_id}, "", 0, &again);
+      exit = Child({sluice_, "--state-dir", g_.state_dir, "resume", run_id}, "", {}, &again);
     }
     if (run_id.empty()) {
       say("  a run did not start (exit {}); see {}/runs.log", exit, dir_);
       return;
     }
+    if (cp_) AwaitServedRun(run_id, started);
     auto events = store_.LoadEvents(run_id);
     TargetRun r = TargetRunOf(run_id, phase, events ? *events : std::vector<Event>{});
     if (auto changes = store_.ListBreakerTransitions("", 100000)) {
@@ -317,62 +399,125 @@ class Experiment {
         if (StartsWith(t.who, run_id + "/")) r.breakers.push_back({t.name, t.from, t.to, t.time_us});
       }
     }
+    for (const auto& t : r.tasks) {
+      auto rollout = store_.GetRollout(run_id, t.name);
+      if (rollout && *rollout) {
+        r.rollouts.push_back({t.name, (*rollout)->environment, (*rollout)->phase, (*rollout)->message});
+      }
+    }
     say("  run {}: {}", run_id, r.status.empty() ? "did not finish" : r.status);
     runs_.push_back(std::move(r));
   }
 
-  // Starts argv, waits for it; returns its exit code (128 + signal when killed). The first line
-  // of its output is the run id.
-  int Child(const std::vector<std::string>& argv, const std::string& faults, int64_t kill_after_ms,
-            std::string* run_id) {
-    const std::string out = dir_ + "/out", log = dir_ + "/runs.log";
-    std::vector<std::string> envs;
-    for (char** e = environ; *e; ++e) {
-      if (!StartsWith(*e, "SLUICE_FAULTS=")) envs.push_back(*e);
-    }
-    if (!faults.empty()) envs.push_back("SLUICE_FAULTS=" + faults);
-    std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
-    cargv.push_back(nullptr);
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t dfl;
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, cargv[0], &fa, &attr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) return 127;
-    const int64_t started = NowUs();
-    bool killed = false, stopped = false;
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
+  // A served run, followed in the store until it ends; cancelled through the server on an
+  // interrupt or after the target's timeout (then given a minute to end).
+  void AwaitServedRun(const std::string& run_id, int64_t started) {
+    bool cancelled = false;
+    for (;;) {
+      auto run = store_.GetRun(run_id);
+      if (run && run->finished_us > 0) return;
+      cp_->Restart(false);
       const int64_t ms = (NowUs() - started) / 1000;
-      if (kill_after_ms > 0 && !killed && ms >= kill_after_ms) {
-        kill(pid, SIGKILL);  // the process fault: the run's own process, as a crash would
-        killed = true;
+      CheckContinuously();
+      if (!cancelled && (g_interrupted || stop_phase_ || ms >= spec_.run_timeout_ms)) {
+        std::string none;
+        Child({sluice_, "--server", cp_->url(), "cancel", run_id}, "", {}, &none, false);
+        cancelled = true;
       }
-      if (!stopped && (g_interrupted || ms >= spec_.run_timeout_ms)) {
-        kill(pid, SIGINT);  // cancels the run cleanly
+      if (cancelled && ms >= spec_.run_timeout_ms + 60'000) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // Starts argv, waits for it; returns its exit code (128 + signal when killed). The first line
+  // of its output is the run id. Each process fault of `kills` strikes once, its time after the
+  // start. An interrupt (when `interruptible`) or the target's timeout sends it SIGINT.
+  int Child(const std::vector<std::string>& argv, const std::string& faults,
+            const std::vector<const FaultSpec*>& kills, std::string* run_id,
+            bool interruptible = true) {
+    const std::string out = dir_ + "/out";
+    std::vector<std::string> env;
+    if (!faults.empty()) env.push_back("SLUICE_FAULTS=" + faults);
+    if (cp_) env.push_back("SLUICE_TOKEN=" + cp_->token());
+    auto pid = Spawn({argv, env, out, dir_ + "/runs.log"});
+    if (!pid) return 127;
+    const int64_t started = NowUs();
+    std::vector<bool> struck(kills.size(), false);
+    bool stopped = false;
+    int status = 0;
+    while (waitpid(*pid, &status, WNOHANG) == 0) {
+      const int64_t ms = (NowUs() - started) / 1000;
+      for (size_t i = 0; i < kills.size(); ++i) {
+        if (struck[i] || ms < kills[i]->kill_after_ms) continue;
+        struck[i] = true;
+        if (kills[i]->kill == "run") {
+          kill(*pid, SIGKILL);  // the run's own process, as a crash would
+          kills_.emplace_back(kills[i], fmt::format("kill -9 of sluice run (pid {}) {} after its "
+                                                    "start, then sluice resume", *pid, FormatDurationMs(ms)));
+        } else if (cp_) {
+          const std::string id = RunIdIn(out);
+          kills_.emplace_back(kills[i], cp_->Kill(kills[i]->kill, id, LeaseHolders(id),
+                                                  kills[i]->restart_ms));
+        }
+        say("  {}", kills_.back().second);
+      }
+      if (cp_) cp_->Restart(false);
+      // SIGINT cancels a `sluice run` cleanly; a server's client detaches, and AwaitServedRun
+      // cancels the run.
+      if (interruptible) CheckContinuously();
+      if (!stopped && interruptible && (g_interrupted || stop_phase_ || ms >= spec_.run_timeout_ms)) {
+        kill(*pid, SIGINT);
         stopped = true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (auto text = env_.files().ReadFile(out); text && run_id->empty()) {
-      *run_id = std::string(Trim(text->substr(0, text->find('\n'))));
+    if (run_id->empty()) *run_id = RunIdIn(out);
+    return ExitCodeOf(status);
+  }
+
+  // The names of the workers holding a lease of the run's latest attempts.
+  std::vector<std::string> LeaseHolders(const std::string& run_id) {
+    std::vector<std::string> names;
+    auto tasks = store_.ListTasks(run_id);
+    for (const auto& t : tasks ? *tasks : std::vector<TaskRecord>{}) {
+      auto row = store_.FindWork(run_id, t.name, t.attempts);
+      if (!row || !*row || (*row)->state != "leased") continue;
+      if (auto w = store_.FindWorker((*row)->worker); w && *w) names.push_back((*w)->name);
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return names;
+  }
+
+  std::string RunIdIn(const std::string& out) const {
+    auto text = env_.files().ReadFile(out);
+    return text ? std::string(Trim(text->substr(0, text->find('\n')))) : "";
+  }
+
+  // While the `during` phase's runs go: the hypothesis probes with an interval that are due, as
+  // one steady state of the journal's `during` list. A deviation with failFast stops the phase
+  // (the run in progress is cancelled, no other starts).
+  void CheckContinuously() {
+    if (phase_ != "during" || !spec_.CheckDuring()) return;
+    const int64_t now = NowUs();
+    ValueMap probes;
+    ValueList runs;
+    bool met = true;
+    for (const auto& a : spec_.hypothesis) {
+      if (a.probe.interval_ms == 0) continue;
+      int64_t& due = due_us_[a.name];
+      if (now < due) continue;
+      due = now + a.probe.interval_ms * 1000;
+      Value run = Probe(a, "during", probes);
+      met = met && run.Find("status")->as_string() == "succeeded";
+      runs.push_back(std::move(run));
+    }
+    if (runs.empty()) return;
+    during_.push_back(Value(ValueMap{{"steady_state_met", Value(met)}, {"probes", Value(std::move(runs))},
+                                     {"continuous", Value(true)}}));
+    if (met) return;
+    deviated_ = true;
+    say("  the steady state was NOT met while the faults were on{}",
+        spec_.fail_fast ? "; failFast: the phase stops" : "");
+    if (spec_.fail_fast) stop_phase_ = true;
   }
 
   Value Probe(const ActivitySpec& a, const std::string& phase, ValueMap& probes) {
@@ -484,6 +629,12 @@ class Experiment {
   };
   std::vector<Proxy> proxies_;  // stopped when the experiment ends, however it ends
   std::vector<pid_t> stress_;   // resource faults' stress-ng, each its own process group
+  std::unique_ptr<ControlPlane> cp_;  // target.server
+  std::vector<std::pair<const FaultSpec*, std::string>> kills_;  // each process fault's strikes
+  std::vector<std::string> secret_values_;  // masked in the journal
+  std::string phase_;                       // the phase whose runs go now
+  std::map<std::string, int64_t> due_us_;   // continuous probes: when each is due again
+  bool stop_phase_ = false;                 // a continuous check deviated under failFast
 };
 
 Value Experiment::Journal() const {
@@ -524,6 +675,7 @@ Value Experiment::Journal() const {
       {"title", Value(spec_.title)}, {"description", Value(spec_.description)},
       {"tags", Value(std::move(tags))},
       {"configuration", spec_.written.Find("configuration") ? *spec_.written.Find("configuration") : Value(ValueMap{})},
+      {"secrets", spec_.written.Find("secrets") ? *spec_.written.Find("secrets") : Value(ValueList{})},
       {"steady-state-hypothesis", written_hyp ? *written_hyp : Value()},
       {"method", *spec_.written.Find("method")},
       {"rollbacks", written_rb ? *written_rb : Value(ValueList{})},
@@ -554,10 +706,12 @@ int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
   if (!text) return Report(text.error());
   auto spec = ParseExperimentFile(env.files().Absolute(o.file), *text);
   if (!spec) return Report(spec.error());
-  if (auto plan = LoadPlan(env.files(), spec->pipeline); !plan) {
-    return Report(Error(ErrorCode::kInvalidInput,
-                        fmt::format("{}: the target does not load: {}", spec->pipeline_loc.ToString(),
-                                    plan.error().message)));
+  if (!spec->pipeline.empty()) {  // a schedule's file is checked when it is applied
+    if (auto plan = LoadPlan(env.files(), spec->pipeline); !plan) {
+      return Report(Error(ErrorCode::kInvalidInput,
+                          fmt::format("{}: the target does not load: {}",
+                                      spec->pipeline_loc.ToString(), plan.error().message)));
+    }
   }
   if (o.dry_run) {
     PrintDryRun(*spec);
@@ -576,9 +730,16 @@ int ChaosRun(Env& env, const GlobalOptions& g, const ChaosRunOptions& o) {
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
   Experiment x(env, g, **store, std::move(*spec), *sluice, dir);
+  if (auto s = x.FetchSecrets(); !s) return Report(s.error());
   if (auto s = x.StartProxies(); !s) return Report(s.error());
+  if (auto s = x.StartControlPlane(); !s) return Report(s.error());
+  if (auto s = x.ApplySchedule(); !s) {
+    x.StopControlPlane();
+    return Report(s.error());
+  }
   const int code = x.Run();
-  const std::string journal = x.Journal().ToJson() + "\n";
+  x.StopControlPlane();
+  const std::string journal = x.MaskSecrets(x.Journal().ToJson()) + "\n";
   if (auto s = env.files().WriteFile(dir + "/journal.json", journal); !s) return Report(s.error());
   if (!o.journal.empty()) {
     if (auto s = env.files().WriteFile(o.journal, journal); !s) return Report(s.error());

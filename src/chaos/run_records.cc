@@ -89,6 +89,11 @@ Value TargetRunToValue(const TargetRun& r) {
     breakers.push_back(Value(ValueMap{{"breaker", Value(b.breaker)}, {"from", Value(b.from)},
                                       {"to", Value(b.to)}, {"time", Value(JournalTime(b.time_us))}}));
   }
+  ValueList rollouts;
+  for (const auto& x : r.rollouts) {
+    rollouts.push_back(Value(ValueMap{{"task", Value(x.task)}, {"environment", Value(x.environment)},
+                                      {"phase", Value(x.phase)}, {"message", Value(x.message)}}));
+  }
   return Value(ValueMap{{"run", Value(r.run_id)}, {"phase", Value(r.phase)},
                         {"start", Value(JournalTime(r.start_us))},
                         {"end", r.end_us ? Value(JournalTime(r.end_us)) : Value()},
@@ -96,7 +101,8 @@ Value TargetRunToValue(const TargetRun& r) {
                         {"retries", Value(int64_t{r.retries})},
                         {"compensations", Value(int64_t{r.compensations})},
                         {"resumed", Value(int64_t{r.resumed})},
-                        {"breakers", Value(std::move(breakers))}});
+                        {"breakers", Value(std::move(breakers))},
+                        {"rollouts", Value(std::move(rollouts))}});
 }
 
 Result<Value> ProbeOverRuns(const ProbeSpec& p, const std::vector<const TargetRun*>& runs) {
@@ -146,6 +152,22 @@ Result<Value> ProbeOverRuns(const ProbeSpec& p, const std::vector<const TargetRu
         }
       }
       if (!seen) return Fail(ErrorCode::kNotFound, "no data: no task {} ran in the phase", Quote(p.task));
+      return Value(n);
+    }
+    case ProbeSpec::Kind::kRollout: {
+      int64_t n = 0;
+      bool seen = false;
+      for (const TargetRun* r : runs) {
+        for (const auto& x : r->rollouts) {
+          if (!TaskMatches(p.task, x.task)) continue;
+          seen = true;
+          n += x.phase == p.rollout_phase;
+        }
+      }
+      if (!seen) {
+        return Fail(ErrorCode::kNotFound, "no data: no rollout of {} in the phase",
+                    Quote(p.task.empty() ? "*" : p.task));
+      }
       return Value(n);
     }
     default:

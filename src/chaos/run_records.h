@@ -34,6 +34,11 @@ struct BreakerChange {
   int64_t time_us = 0;
 };
 
+// A deploy task's rollout, as it ended (or where it stood when the run ended).
+struct TargetRollout {
+  std::string task, environment, phase, message;
+};
+
 struct TargetRun {
   std::string run_id;
   std::string phase;  // before | during | after
@@ -44,6 +49,7 @@ struct TargetRun {
   int compensations = 0;  // compensations started (instances TASK.compensate)
   int resumed = 0;        // times the run was resumed (a killed or stopped run)
   std::vector<BreakerChange> breakers;
+  std::vector<TargetRollout> rollouts;
 };
 
 // A run's record from its events (in the order the store gives them).
@@ -52,7 +58,8 @@ TargetRun TargetRunOf(const std::string& run_id, const std::string& phase,
 Value TargetRunToValue(const TargetRun& r);
 
 // A probe's value over one phase's runs, for the kinds computed from them (runs, taskDuration,
-// retries, compensations). Fails when there is no data: no runs, or no attempt of the task.
+// retries, compensations, rollout). Fails when there is no data: no runs, or no attempt (no
+// rollout) of the task.
 Result<Value> ProbeOverRuns(const ProbeSpec& p, const std::vector<const TargetRun*>& runs);
 
 // "2026-12-07T08:00:00.123456Z"

@@ -76,15 +76,15 @@ static void CloseStateFolder(Env& env, const std::string& state_dir) {
 }
 
 // The store --store (or $SLUICE_STORE) names: postgresql://... or sqlite:PATH.
-static Result<std::unique_ptr<Store>> OpenNamedStore(const std::string& store, int fail_fsync_at) {
+static Result<std::unique_ptr<Store>> OpenNamedStore(const std::string& store, const StoreFaults& faults) {
   if (store.starts_with("postgresql://") || store.starts_with("postgres://")) {
-    return Store::Open(store, fail_fsync_at);
+    return Store::Open(store, faults);
   }
   if (!store.starts_with("sqlite:") || store.size() == 7) {
     return Fail(ErrorCode::kInvalidInput, "--store takes postgresql://... or sqlite:PATH, not {}",
                 Quote(store));
   }
-  return Store::Open(store.substr(7), fail_fsync_at);
+  return Store::Open(store.substr(7), faults);
 }
 
 std::string DefaultStateDir(Env& env) {
@@ -93,10 +93,10 @@ std::string DefaultStateDir(Env& env) {
 }
 
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
-                                         int fail_fsync_at) {
+                                         const StoreFaults& faults) {
   FileSystem& fs = env.files();
   if (!fs.Stat(g.state_dir).is_dir) {
-    if (!create && !g.store.empty()) return OpenNamedStore(g.store, fail_fsync_at);
+    if (!create && !g.store.empty()) return OpenNamedStore(g.store, faults);
     if (!create) {
       return Fail(ErrorCode::kNotFound, "no state in {} (nothing has run here yet; --state-dir "
                   "or SLUICE_HOME choose another place)", g.state_dir);
@@ -105,14 +105,14 @@ Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool 
   }
   CloseStateFolder(env, g.state_dir);
   // --store: the runs are elsewhere; the state folder still holds logs, journals and artifacts.
-  if (!g.store.empty()) return OpenNamedStore(g.store, fail_fsync_at);
+  if (!g.store.empty()) return OpenNamedStore(g.store, faults);
   const std::string db = PathJoin(g.state_dir, "sluice.db");
   // Made here, as the umask allows (0600, or 0660 shared), rather than by SQLite (0644 before
   // the umask): its -wal and -shm files take the database's mode.
   if (!fs.Stat(db).exists) {
     if (auto f = fs.OpenAppend(db); !f) return std::unexpected(f.error());
   }
-  return Store::Open(db, fail_fsync_at);
+  return Store::Open(db, faults);
 }
 
 AuditRecord AuditOf(Env& env, std::string actor, std::string action, std::string run_id,

@@ -37,7 +37,7 @@ std::string DefaultStateDir(Env& env);
 // The store in g.state_dir. On success returns it open; when the folder is missing, creates it
 // if `create`, else fails with kNotFound. On failure returns the error to report.
 Result<std::unique_ptr<Store>> OpenStore(Env& env, const GlobalOptions& g, bool create,
-                                         int fail_fsync_at = 0);
+                                         const StoreFaults& faults = {});
 std::string Ts(int64_t us);
 // A new run id: the UTC time to the second and 32 random bits (Env::Random64) in hex,
 // YYYYMMDD-HHMMSS-XXXXXXXX.

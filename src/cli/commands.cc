@@ -37,6 +37,11 @@ namespace sluice {
 
 namespace {
 
+// The faults SLUICE_FAULTS injects under the store (faulty_vfs.h).
+StoreFaults StoreFaultsOf(const FaultPlan& plan) {
+  return {plan.CountFor(FaultRule::Kind::kFsyncFail), plan.CountFor(FaultRule::Kind::kDiskFull)};
+}
+
 class StoreCache : public CacheLookup {
  public:
   explicit StoreCache(Store& store) : store_(store) {}
@@ -348,7 +353,7 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   // STATE/policies/ refuses before anything is written.
   auto central = CentralPolicies(env, g, nullptr);
   if (!central) return Report(central.error());
-  auto store = OpenStore(env, g, true, faults->CountFor(FaultRule::Kind::kFsyncFail));
+  auto store = OpenStore(env, g, true, StoreFaultsOf(*faults));
   if (!store) return Report(store.error());
   auto granted = GrantedWaivers(**store);  // sluice waiver grant
   if (!granted) return Report(granted.error());
@@ -378,7 +383,7 @@ Result<OpenedRun> OpenStoredRun(Env& env, const GlobalOptions& g, const std::str
   SLUICE_TRY(who, NewEmbeddedIdentity(env, g.state_dir, g.as)->Current());
   o.who = std::move(*who);
   SLUICE_TRY(faults, FaultsFromEnv(env));
-  SLUICE_TRY(store, OpenStore(env, g, false, faults->CountFor(FaultRule::Kind::kFsyncFail)));
+  SLUICE_TRY(store, OpenStore(env, g, false, StoreFaultsOf(*faults)));
   o.store = std::move(*store);
   SLUICE_TRY(run, o.store->GetRun(id));
   o.run = std::move(*run);

@@ -367,8 +367,11 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   const GlobalOptions& g = o.g;
   // --- Issue 12 §4: the commands that start attempts split first, before anything is loaded,
   // into the process the caller started, the run's keeper and the engine, which goes on here
-  // (keeper_posix.h). `cancel` starts none, so it needs no keeper.
-  if (*s.run || *s.resume || *s.rollback || *s.retry || *s.rerun || s.rollouts.StartsAttempts()) {
+  // (keeper_posix.h). `cancel` starts none, so it needs no keeper. A schedule's trigger and
+  // backfill run here as `run` does (without a keeper a crash of theirs lost the attempts in
+  // flight: found by a chaos experiment, examples/chaos/README.md).
+  if (*s.run || *s.resume || *s.rollback || *s.retry || *s.rerun || s.rollouts.StartsAttempts() ||
+      *s.schedule_trigger || *s.backfill) {
     if (auto kept = env.StartKeeper(); !kept) return Report(kept.error());
   }
   // --- end of issue 12 §4's block

@@ -107,7 +107,7 @@ int CmdScheduleTrigger(Env& env, const GlobalOptions& g, const std::string& name
   if (!s) return Report(s.error());
   const ScheduleTimes t = TriggerTimes(*s->cron, env.clock().NowUs());
   auto run = CreateScheduledRun(env, g, **store, *s, t, *actor,
-                                ScheduledRunId(s->row, t.time_us, true));
+                                ManualRunId(**store, s->row, t.time_us));
   if (!run) return Report(run.error());
   return ExecuteScheduled(env, g, **store, *run, x);
 }

@@ -156,6 +156,17 @@ std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual)
                      manual ? "-manual" : "");
 }
 
+std::string ManualRunId(Store& store, const ScheduleRow& row, int64_t time_us) {
+  const std::string base = ScheduledRunId(row, time_us, true);
+  std::string id = base;
+  for (int n = 2; n <= 100; ++n) {
+    auto taken = store.GetRun(id);  // an ambiguous prefix: ID-2... exist, and so does ID
+    if (taken ? taken->id != id : taken.error().code != ErrorCode::kInvalidInput) break;
+    id = fmt::format("{}-{}", base, n);
+  }
+  return id;
+}
+
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us) {
   const int64_t now_s = now_us / kUs;
   auto prev = cron.Prev(now_s + 1);  // the last fire at or before now

@@ -70,6 +70,10 @@ Result<LoadedSchedule> FindSchedule(Env& env, Store& store, const std::string& n
 // different namespaces never share ids); with `manual` (sluice schedule trigger)
 // sched-NAME-20261206T023015Z-manual.
 std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual);
+// A manual trigger's id: ScheduledRunId's, or when a trigger of the same second took it,
+// the first of ID-2, ID-3, ... (up to 100) that is free: two triggers in one second are two
+// runs, where two fires of one time are one.
+std::string ManualRunId(Store& store, const ScheduleRow& row, int64_t time_us);
 // The times `sluice schedule trigger` gives a run at `now_us`: schedule.time now, its interval
 // from the last fire before now (or now) to now.
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us);

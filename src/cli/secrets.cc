@@ -36,48 +36,6 @@ std::string TrimTrailingNewline(std::string s) {
   return s;
 }
 
-// One secret's value from its source. Errors name the secret and never hold its value.
-Result<std::string> FetchOne(Env& env, const SecretDecl& d) {
-  auto fail = [&](const std::string& why) -> Result<std::string> {
-    return Fail(ErrorCode::kInvalidInput, "secret {}: {}{}", Quote(d.name), why, Where(d));
-  };
-  switch (d.source) {
-    case SecretDecl::Source::kEnv: {
-      auto v = env.GetVar(d.env);
-      if (!v) return fail(fmt::format("the environment variable {} is not set", d.env));
-      if (v->empty()) return fail(fmt::format("the environment variable {} is empty", d.env));
-      return *v;
-    }
-    case SecretDecl::Source::kFile: {
-      auto v = env.files().ReadFileAtMost(d.file, kMaxSecretBytes);
-      if (!v) return fail(v.error().message);
-      if (Trim(*v).empty()) return fail(fmt::format("the file {} is empty", d.file));
-      return *v;  // as it is: a key file keeps its last newline
-    }
-    case SecretDecl::Source::kCommand: {
-      auto r = env.RunCommand(d.command, d.dir, d.timeout_ms * 1000, kMaxSecretBytes);
-      if (!r) return fail(r.error().message);
-      const std::string prog = Quote(d.command[0]);
-      if (r->timed_out) {
-        return fail(fmt::format("command {} did not finish within {}", prog,
-                                FormatDurationMs(d.timeout_ms)));
-      }
-      if (r->too_long) {
-        return fail(fmt::format("command {} wrote more than {} bytes", prog, kMaxSecretBytes));
-      }
-      if (r->signal) return fail(fmt::format("command {} was killed by signal {} (its output is "
-                                             "not shown)", prog, r->signal));
-      if (r->exit_code != 0) {
-        return fail(fmt::format("command {} exited with status {} (its output is not shown)",
-                                prog, r->exit_code));
-      }
-      std::string v = TrimTrailingNewline(std::move(r->out));
-      if (v.empty()) return fail(fmt::format("command {} printed nothing", prog));
-      return v;
-    }
-  }
-  return fail("unknown source");
-}
 
 // Fetches every secret that some task of the plan names, each once.
 Status FetchSecrets(Env& env, const Plan& plan, RunSecrets* out) {
@@ -87,7 +45,7 @@ Status FetchSecrets(Env& env, const Plan& plan, RunSecrets* out) {
   }
   for (const auto& d : plan.pipeline->secrets) {
     if (!named.contains(d.name)) continue;
-    auto v = FetchOne(env, d);
+    auto v = FetchSecret(env, d);
     if (!v) return std::unexpected(v.error());
     out->values[d.name] = std::move(*v);
   }
@@ -128,6 +86,48 @@ std::string HowToGive(const ParamDecl& d) {
 }
 
 }  // namespace
+
+Result<std::string> FetchSecret(Env& env, const SecretDecl& d) {
+  auto fail = [&](const std::string& why) -> Result<std::string> {
+    return Fail(ErrorCode::kInvalidInput, "secret {}: {}{}", Quote(d.name), why, Where(d));
+  };
+  switch (d.source) {
+    case SecretDecl::Source::kEnv: {
+      auto v = env.GetVar(d.env);
+      if (!v) return fail(fmt::format("the environment variable {} is not set", d.env));
+      if (v->empty()) return fail(fmt::format("the environment variable {} is empty", d.env));
+      return *v;
+    }
+    case SecretDecl::Source::kFile: {
+      auto v = env.files().ReadFileAtMost(d.file, kMaxSecretBytes);
+      if (!v) return fail(v.error().message);
+      if (Trim(*v).empty()) return fail(fmt::format("the file {} is empty", d.file));
+      return *v;  // as it is: a key file keeps its last newline
+    }
+    case SecretDecl::Source::kCommand: {
+      auto r = env.RunCommand(d.command, d.dir, d.timeout_ms * 1000, kMaxSecretBytes);
+      if (!r) return fail(r.error().message);
+      const std::string prog = Quote(d.command[0]);
+      if (r->timed_out) {
+        return fail(fmt::format("command {} did not finish within {}", prog,
+                                FormatDurationMs(d.timeout_ms)));
+      }
+      if (r->too_long) {
+        return fail(fmt::format("command {} wrote more than {} bytes", prog, kMaxSecretBytes));
+      }
+      if (r->signal) return fail(fmt::format("command {} was killed by signal {} (its output is "
+                                             "not shown)", prog, r->signal));
+      if (r->exit_code != 0) {
+        return fail(fmt::format("command {} exited with status {} (its output is not shown)",
+                                prog, r->exit_code));
+      }
+      std::string v = TrimTrailingNewline(std::move(r->out));
+      if (v.empty()) return fail(fmt::format("command {} printed nothing", prog));
+      return v;
+    }
+  }
+  return fail("unknown source");
+}
 
 Result<BoundParams> BindRunParams(Env& env, const Plan& plan,
                                   const std::map<std::string, std::string>& overrides) {

@@ -41,6 +41,10 @@ Result<std::shared_ptr<RunSecrets>> RebindSecrets(Env& env, const Plan& plan, co
                                                   const Value& digests,
                                                   const std::map<std::string, std::string>& given);
 
+// One secret's value from its source (env, file, command). Errors name the secret and where it
+// is declared, and never hold its value.
+Result<std::string> FetchSecret(Env& env, const SecretDecl& d);
+
 // Set in the environment of an engine that `sluice server` started (server/api.h, StartEngine).
 inline constexpr const char* kServedEngineVar = "SLUICE_SERVED_ENGINE";
 

@@ -18,7 +18,7 @@ constexpr KindName kKinds[] = {
     {"spawn-fail", FaultRule::Kind::kSpawnFail, false}, {"exit", FaultRule::Kind::kExit, true},
     {"signal", FaultRule::Kind::kSignal, true},         {"hang", FaultRule::Kind::kHang, false},
     {"delay", FaultRule::Kind::kDelay, true},           {"commit-fail", FaultRule::Kind::kCommitFail, false},
-    {"fsync-fail", FaultRule::Kind::kFsyncFail, false}};
+    {"fsync-fail", FaultRule::Kind::kFsyncFail, false}, {"disk-full", FaultRule::Kind::kDiskFull, false}};
 
 std::string EnvValue(const std::vector<std::string>& env, std::string_view key) {
   for (const auto& kv : env) {
@@ -48,7 +48,7 @@ Result<FaultPlan> FaultPlan::Parse(std::string_view text) {
     for (const auto& c : kKinds) {
       if (c.name == name) k = &c;
     }
-    if (!k) return bad("unknown fault; known: spawn-fail, exit=N, signal=N, hang, delay=D, commit-fail, fsync-fail");
+    if (!k) return bad("unknown fault; known: spawn-fail, exit=N, signal=N, hang, delay=D, commit-fail, fsync-fail, disk-full");
     FaultRule r;
     r.kind = k->kind;
     r.text = entry;
@@ -68,7 +68,8 @@ Result<FaultPlan> FaultPlan::Parse(std::string_view text) {
         r.value = std::stoi(v);
       }
     }
-    bool by_count_only = r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail;
+    bool by_count_only = r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail ||
+                         r.kind == FaultRule::Kind::kDiskFull;
     if (size_t tilde = where.find('~'); tilde != std::string::npos) {
       const std::string rate = where.substr(tilde + 1);
       char* end = nullptr;
@@ -114,7 +115,10 @@ Result<int> FaultyLauncher::Spawn(const SpawnRequest& req) {
   std::string attempt = EnvValue(req.env, "SLUICE_ATTEMPT");
   const FaultRule* hit = nullptr;
   for (const auto& r : plan_.rules) {
-    if (r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail) continue;
+    if (r.kind == FaultRule::Kind::kCommitFail || r.kind == FaultRule::Kind::kFsyncFail ||
+        r.kind == FaultRule::Kind::kDiskFull) {
+      continue;
+    }
     bool match = r.nth ? r.nth == spawns_
                        : GlobMatch(r.task, task) &&
                              (r.attempt == 0 || std::to_string(r.attempt) == attempt);

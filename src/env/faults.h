@@ -13,6 +13,7 @@
 //   delay=500ms@1         the 1st spawn starts half a second late
 //   commit-fail@4         the 4th store commit fails (the run stops; resume continues it)
 //   fsync-fail@2          the 2nd fsync of the store's files fails
+//   disk-full@3           the store's disk is full from the 3rd store commit on (SQLITE_FULL)
 //
 // separated by commas. `sluice run|resume` read them from $SLUICE_FAULTS.
 #pragma once
@@ -28,7 +29,7 @@
 namespace sluice {
 
 struct FaultRule {
-  enum class Kind { kSpawnFail, kExit, kSignal, kHang, kDelay, kCommitFail, kFsyncFail };
+  enum class Kind { kSpawnFail, kExit, kSignal, kHang, kDelay, kCommitFail, kFsyncFail, kDiskFull };
   Kind kind = Kind::kSpawnFail;
   int value = 0;     // exit code, signal number, or delay in ms
   int nth = 0;       // the Nth spawn / commit / fsync (1-based); 0 = selected by task

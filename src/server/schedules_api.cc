@@ -112,7 +112,7 @@ ApiResponse Trigger(const ApiContext& ctx, const ApiRequest& req) {
   auto s = FindSchedule(ctx.env, **store, req.params.at("ns"), req.params.at("name"));
   if (!s) return FromError(s.error());
   const ScheduleTimes t = TriggerTimes(*s->cron, ctx.env.clock().NowUs());
-  auto run = StartRun(ctx, **store, *s, t, req.who.user, ScheduledRunId(s->row, t.time_us, true));
+  auto run = StartRun(ctx, **store, *s, t, req.who.user, ManualRunId(**store, s->row, t.time_us));
   if (!run) return FromError(run.error());
   ApiResponse r = Json(Value(ValueMap{{"id", Value(run->id)}, {"time", Value(UtcOfUs(t.time_us))},
                                       {"submittedBy", Value(req.who.user)}}), 201);

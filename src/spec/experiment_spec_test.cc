@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 namespace sluice {
 namespace {
 
@@ -48,6 +50,42 @@ TEST(ExperimentSpec, ReadsTheModelAndTurnsFaultsIntoTheRunsFaultText) {
   EXPECT_TRUE(e->CheckBefore() && e->CheckDuring() && e->CheckAfter() && e->fail_fast);
 }
 
+TEST(ExperimentSpec, ATargetServerTakesTheControlPlanesFaults) {
+  auto e = ParseExperimentFile("/x/e.yaml",
+      "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: x}\nspec:\n"
+      "  target: {pipeline: p.yaml, server: {servers: 2, workers: 3, slots: 2, leaseTime: 2s}}\n"
+      "  method:\n"
+      "    - {name: w, fault: {process: {kill: worker, after: 1s, restart: 500ms}}}\n"
+      "    - {name: l, fault: {process: {kill: leader, after: 2s}}}\n"
+      "    - {name: e, fault: {process: {kill: engine, after: 3s}}}\n"
+      "    - {name: ready, metric: {provider: {web: {url: \"${{ args.server }}/readyz\"}}}}\n");
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->server.servers, 2);
+  EXPECT_EQ(e->server.workers, 3);
+  EXPECT_EQ(e->server.slots, 2);
+  EXPECT_EQ(e->server.lease_ms, 2000);
+  EXPECT_EQ(e->method[0].fault.kill, "worker");
+  EXPECT_EQ(e->method[0].fault.restart_ms, 500);
+  EXPECT_EQ(e->method[1].fault.kill, "leader");
+  EXPECT_EQ(e->method[2].fault.kill_after_ms, 3000);
+  const std::string kill = "  method:\n    - {name: r, fault: {process: {kill: ";
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"{servers: 4}", "  method: []\n", "servers must be"},
+      {"{leaseTime: 1500ms}", "  method: []\n", "leaseTime is whole seconds"},
+      {"{workers: 1}", kill + "run, after: 1s}}}\n", "kill: engine"},
+      {"{workers: 0}", kill + "worker, after: 1s}}}\n", "kill: worker needs target.server.workers"},
+      {"{}", kill + "engine, after: 1s, restart: 1s}}}\n", "restart is for a worker, server or leader"},
+      {"{}", kill + "leadr, after: 1s}}}\n", "did you mean \"leader\""},
+  };
+  for (const auto& [server, method, want] : cases) {
+    auto bad = ParseExperimentFile("/x/e.yaml",
+        "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: x}\nspec:\n"
+        "  target: {pipeline: p.yaml, server: " + server + "}\n" + method);
+    ASSERT_FALSE(bad) << server << method;
+    EXPECT_NE(bad.error().message.find(want), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST(ExperimentSpec, WhatIsWrongIsOneLocatedLine) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"  method:\n    - {name: a, runs: {}, retries: {}}\n", "7:36: a probe measures one thing"},
@@ -70,6 +108,16 @@ TEST(ExperimentSpec, WhatIsWrongIsOneLocatedLine) {
        "db.example.com:5432, latency: 1s}}}\n", "upstream must be a loopback HOST:PORT"},
       {"  method:\n    - {name: a, fault: {resource: {memory: lots}}}\n",
        "memory must be bytes such as 256M"},
+      {"  steadyStateHypothesis:\n    probes:\n      - {name: a, runs: {}, tolerance: \"value > 0\", "
+       "interval: 1s}\n  method: []\n  runtime: {hypothesis: {strategy: continuously}}\n",
+       "interval is for a hypothesis probe that measures the system now"},
+      {"  steadyStateHypothesis:\n    probes:\n      - {name: a, breaker: {name: b}, tolerance: "
+       "\"value == 'closed'\", interval: 1s}\n  method: []\n",
+       "give runtime.hypothesis.strategy continuously or during-method-only"},
+      {"  configuration: {tok: x}\n  secrets:\n    - {name: tok, env: T}\n  method: []\n",
+       "secret \"tok\" is also a configuration name"},
+      {"  method:\n    - {name: a, fault: {delivery: {params: {}}}}\n", "fault.delivery needs params"},
+      {"  method:\n    - {name: a, rollout: {phase: Aborted}}\n", "rollout.phase is how a rollout ended"},
   };
   for (const auto& [spec, want] : cases) {
     auto e = ParseExperimentFile("/x/e.yaml", Doc(spec));

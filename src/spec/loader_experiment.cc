@@ -42,7 +42,8 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
       {"compensations", ProbeSpec::Kind::kCompensations},
       {"breaker", ProbeSpec::Kind::kBreaker},
       {"metric", ProbeSpec::Kind::kMetric},
-      {"cel", ProbeSpec::Kind::kCel}};
+      {"cel", ProbeSpec::Kind::kCel},
+      {"rollout", ProbeSpec::Kind::kRollout}};
   YNode b;
   for (const auto& [key, kind] : kKinds) {
     if (!n[key]) continue;
@@ -52,7 +53,7 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
   }
   if (!b) {
     return FailAt(r.Loc(n), "a probe needs one of runs, taskDuration, retries, compensations, "
-                  "breaker, metric or cel");
+                  "rollout, breaker, metric or cel");
   }
   switch (p->kind) {
     case ProbeSpec::Kind::kRuns:
@@ -83,6 +84,21 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
       }
       break;
     }
+    case ProbeSpec::Kind::kRollout: {
+      SLUICE_TRY_STATUS(r.ExpectMap(b, "rollout"));
+      SLUICE_TRY_STATUS(r.CheckKeys(b, {"task", "phase"}, "rollout"));
+      if (b["task"]) SLUICE_TRY_ASSIGN(p->task, r.Str(b["task"], "task"));
+      if (b["phase"]) {
+        SLUICE_TRY_ASSIGN(p->rollout_phase, r.Str(b["phase"], "phase"));
+        static const std::vector<std::string> kPhases = {"Healthy", "Degraded"};
+        if (std::find(kPhases.begin(), kPhases.end(), p->rollout_phase) == kPhases.end()) {
+          return FailAt(r.Loc(b["phase"]), "rollout.phase is how a rollout ended: Healthy "
+                        "(released) or Degraded (aborted, traffic back to stable){}",
+                        DidYouMean(p->rollout_phase, kPhases));
+        }
+      }
+      break;
+    }
     case ProbeSpec::Kind::kBreaker:
       SLUICE_TRY_STATUS(r.ExpectMap(b, "breaker"));
       SLUICE_TRY_STATUS(r.CheckKeys(b, {"name"}, "breaker"));
@@ -101,6 +117,18 @@ Status ReadProbe(const Reader& r, const YNode& n, const std::vector<std::string>
     case ProbeSpec::Kind::kCel:  // cel: EXPRESSION
       SLUICE_TRY_ASSIGN(p->expression, ProbeExpression(r, b, "a cel probe"));
       break;
+  }
+  return {};
+}
+
+// NAME: scalar params, as `sluice run -p NAME=VALUE` takes them.
+Status ReadParams(const Reader& r, const YNode& ps, std::string_view what,
+                  std::vector<std::pair<std::string, std::string>>* out) {
+  SLUICE_TRY_STATUS(r.ExpectMap(ps, what));
+  for (auto it = ps.begin(); it != ps.end(); ++it) {
+    SLUICE_TRY(k, r.Name(it->first, "a param"));
+    if (!it->second.IsScalar()) return FailAt(r.Loc(it->second), "param {} must be a scalar", Quote(*k));
+    out->emplace_back(*k, std::string(it->second.Scalar()));
   }
   return {};
 }
@@ -192,10 +220,21 @@ Status ReadDependency(const Reader& r, const YNode& d, FaultSpec* f) {
 // A fault, as the SLUICE_FAULTS text of the target's runs (failure-handling.md).
 Status ReadFault(const Reader& r, const YNode& n, FaultSpec* f) {
   SLUICE_TRY_STATUS(r.ExpectMap(n, "fault"));
-  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process", "dependency", "resource"}, "fault"));
+  SLUICE_TRY_STATUS(r.CheckKeys(n, {"task", "store", "process", "dependency", "resource",
+                                    "delivery"}, "fault"));
   if (n.size() != 1) {
-    return FailAt(r.Loc(n), "a fault has exactly one of task, store, process, dependency or "
-                  "resource");
+    return FailAt(r.Loc(n), "a fault has exactly one of task, store, process, dependency, "
+                  "resource or delivery");
+  }
+  if (const YNode& d = n["delivery"]) {
+    f->kind = FaultSpec::Kind::kDelivery;
+    SLUICE_TRY_STATUS(r.ExpectMap(d, "fault.delivery"));
+    SLUICE_TRY_STATUS(r.CheckKeys(d, {"params"}, "fault.delivery"));
+    if (!d["params"] || !d["params"].IsMap() || d["params"].size() == 0) {
+      return FailAt(r.Loc(d), "fault.delivery needs params: what makes the candidate bad (for "
+                    "example a model that errs), given to the `during` runs instead of the target's");
+    }
+    return ReadParams(r, d["params"], "fault.delivery.params", &f->params);
   }
   if (const YNode& d = n["dependency"]) return ReadDependency(r, d, f);
   if (const YNode& x = n["resource"]) return ReadResource(r, x, f);
@@ -240,20 +279,38 @@ Status ReadFault(const Reader& r, const YNode& n, FaultSpec* f) {
   } else if (const YNode& s = n["store"]) {
     f->kind = FaultSpec::Kind::kStore;
     SLUICE_TRY_STATUS(r.ExpectMap(s, "fault.store"));
-    SLUICE_TRY_STATUS(r.CheckKeys(s, {"commitFail", "fsyncFail"}, "fault.store"));
-    if (s.size() != 1) return FailAt(r.Loc(s), "fault.store needs one of commitFail or fsyncFail");
-    const bool commit = static_cast<bool>(s["commitFail"]);
-    SLUICE_TRY(nth, r.Int(commit ? s["commitFail"] : s["fsyncFail"], "the commit to fail", 1, 1000000));
-    f->faults = fmt::format("{}@{}", commit ? "commit-fail" : "fsync-fail", *nth);
+    SLUICE_TRY_STATUS(r.CheckKeys(s, {"commitFail", "fsyncFail", "diskFull"}, "fault.store"));
+    if (s.size() != 1) {
+      return FailAt(r.Loc(s), "fault.store needs one of commitFail, fsyncFail or diskFull");
+    }
+    static const std::vector<std::pair<const char*, const char*>> kStoreFaults = {
+        {"commitFail", "commit-fail"}, {"fsyncFail", "fsync-fail"}, {"diskFull", "disk-full"}};
+    for (const auto& [key, fault] : kStoreFaults) {
+      if (!s[key]) continue;
+      SLUICE_TRY(nth, r.Int(s[key], key, 1, 1000000));
+      f->faults = fmt::format("{}@{}", fault, *nth);
+    }
   } else {
     const YNode& p = n["process"];
     f->kind = FaultSpec::Kind::kProcess;
     SLUICE_TRY_STATUS(r.ExpectMap(p, "fault.process"));
-    SLUICE_TRY_STATUS(r.CheckKeys(p, {"kill", "after"}, "fault.process"));
-    SLUICE_TRY(kill, r.Str(p["kill"] ? p["kill"] : p, "fault.process.kill"));
-    if (*kill != "run") return FailAt(r.Loc(p["kill"]), "fault.process.kill must be run (kill -9 of the target's sluice run)");
+    SLUICE_TRY_STATUS(r.CheckKeys(p, {"kill", "after", "restart"}, "fault.process"));
+    if (!p["kill"]) return FailAt(r.Loc(p), "fault.process needs kill: run, engine, worker, server or leader");
+    SLUICE_TRY_ASSIGN(f->kill, r.Str(p["kill"], "fault.process.kill"));
+    static const std::vector<std::string> kKills = {"run", "engine", "worker", "server", "leader"};
+    if (std::find(kKills.begin(), kKills.end(), f->kill) == kKills.end()) {
+      return FailAt(r.Loc(p["kill"]), "fault.process.kill must be run, engine, worker, server or "
+                    "leader, not {}{}", Quote(f->kill), DidYouMean(f->kill, kKills));
+    }
     if (!p["after"]) return FailAt(r.Loc(p), "fault.process needs after: how long after a run starts it is killed");
     SLUICE_TRY_ASSIGN(f->kill_after_ms, r.Duration(p["after"], "after"));
+    if (p["restart"]) {
+      if (f->kill != "worker" && f->kill != "server" && f->kill != "leader") {
+        return FailAt(r.Loc(p["restart"]), "restart is for a worker, server or leader: a killed "
+                      "run or engine is resumed");
+      }
+      SLUICE_TRY_ASSIGN(f->restart_ms, r.Delay(p["restart"], "restart"));
+    }
   }
   if (!f->faults.empty()) SLUICE_TRY_STATUS(FaultPlan::Parse(f->faults));  // what the run will read
   return {};
@@ -275,9 +332,9 @@ Result<ActivitySpec> ReadActivity(const Reader& r, const YNode& n, bool hypothes
     SLUICE_TRY_STATUS(r.CheckKeys(n, {"name", "command", "pauses"}, "a rollback"));
     if (!command) return FailAt(a.loc, "a rollback is a command: faults roll back by themselves");
   } else {
-    SLUICE_TRY_STATUS(r.CheckKeys(n, {"name", "fault", "command", "pauses", "tolerance", "runs",
+    SLUICE_TRY_STATUS(r.CheckKeys(n, {"name", "fault", "command", "pauses", "tolerance", "interval", "runs",
                                       "taskDuration", "retries", "compensations", "breaker",
-                                      "metric", "cel"}, "an activity"));
+                                      "metric", "cel", "rollout"}, "an activity"));
   }
   if (fault && command) return FailAt(a.loc, "an activity is one fault, one command or one probe");
   if (fault) {
@@ -309,6 +366,16 @@ Result<ActivitySpec> ReadActivity(const Reader& r, const YNode& n, bool hypothes
   }
   if (n["tolerance"] && a.type != ActivitySpec::Type::kProbe) {
     return FailAt(r.Loc(n["tolerance"]), "only a probe has a tolerance");
+  }
+  if (const YNode& iv = n["interval"]) {
+    const ProbeSpec::Kind k = a.probe.kind;
+    if (!hypothesis || a.type != ActivitySpec::Type::kProbe ||
+        (k != ProbeSpec::Kind::kMetric && k != ProbeSpec::Kind::kBreaker)) {
+      return FailAt(r.Loc(iv), "interval is for a hypothesis probe that measures the system now "
+                    "(metric, breaker): the others are measured over the phase's ended runs");
+    }
+    SLUICE_TRY_ASSIGN(a.probe.interval_ms, r.Duration(iv, "interval"));
+    if (a.probe.interval_ms < 100) return FailAt(r.Loc(iv), "interval must be at least 100ms");
   }
   if (const YNode& p = n["pauses"]) {
     SLUICE_TRY_STATUS(r.ExpectMap(p, "pauses"));
@@ -346,24 +413,83 @@ Status ReadActivities(const Reader& r, const YNode& n, std::string_view what, bo
 
 Status ReadTarget(const Reader& r, const YNode& t, const std::string& path, ExperimentSpec* e) {
   SLUICE_TRY_STATUS(r.ExpectMap(t, "target"));
-  SLUICE_TRY_STATUS(r.CheckKeys(t, {"pipeline", "params", "runs", "timeout"}, "target"));
-  if (!t["pipeline"]) return FailAt(r.Loc(t), "target needs pipeline: the pipeline file it runs");
-  SLUICE_TRY(file, r.Str(t["pipeline"], "target.pipeline"));
-  e->pipeline_loc = r.Loc(t["pipeline"]);
-  const size_t slash = path.rfind('/');
-  e->pipeline = file->starts_with("/") || slash == std::string::npos
-                    ? *file
-                    : path.substr(0, slash + 1) + *file;
-  if (const YNode& ps = t["params"]) {
-    SLUICE_TRY_STATUS(r.ExpectMap(ps, "target.params"));
-    for (auto it = ps.begin(); it != ps.end(); ++it) {
-      SLUICE_TRY(k, r.Name(it->first, "a param"));
-      if (!it->second.IsScalar()) return FailAt(r.Loc(it->second), "param {} must be a scalar", Quote(*k));
-      e->params.emplace_back(*k, std::string(it->second.Scalar()));
-    }
+  SLUICE_TRY_STATUS(r.CheckKeys(t, {"pipeline", "schedule", "params", "runs", "timeout", "server"}, "target"));
+  if (!t["pipeline"] == !t["schedule"]) {
+    return FailAt(r.Loc(t), "target needs one of pipeline (the pipeline file it runs) or schedule "
+                  "({{file, name}}: the schedule whose runs it triggers)");
   }
+  const size_t slash = path.rfind('/');
+  auto beside = [&](const std::string& file) {
+    return file.starts_with("/") || slash == std::string::npos ? file : path.substr(0, slash + 1) + file;
+  };
+  if (const YNode& sc = t["schedule"]) {
+    SLUICE_TRY_STATUS(r.ExpectMap(sc, "target.schedule"));
+    SLUICE_TRY_STATUS(r.CheckKeys(sc, {"file", "name"}, "target.schedule"));
+    if (!sc["file"] || !sc["name"]) {
+      return FailAt(r.Loc(sc), "target.schedule needs file (the schedule file, applied once) and "
+                    "name (the schedule it triggers)");
+    }
+    SLUICE_TRY(file, r.Str(sc["file"], "target.schedule.file"));
+    e->schedule_file = beside(*file);
+    e->pipeline_loc = r.Loc(sc["file"]);
+    SLUICE_TRY_ASSIGN(e->schedule, r.Name(sc["name"], "target.schedule.name"));
+    if (t["params"]) {
+      return FailAt(r.Loc(t["params"]), "a schedule's runs take its own params; target.params is "
+                    "for a pipeline");
+    }
+  } else {
+    SLUICE_TRY(file, r.Str(t["pipeline"], "target.pipeline"));
+    e->pipeline_loc = r.Loc(t["pipeline"]);
+    e->pipeline = beside(*file);
+  }
+  if (const YNode& ps = t["params"]) SLUICE_TRY_STATUS(ReadParams(r, ps, "target.params", &e->params));
   if (t["runs"]) SLUICE_TRY_ASSIGN(e->runs, r.Int(t["runs"], "target.runs", 1, kMaxRuns));
   if (t["timeout"]) SLUICE_TRY_ASSIGN(e->run_timeout_ms, r.Duration(t["timeout"], "target.timeout"));
+  if (const YNode& sv = t["server"]) {
+    ControlPlaneSpec& c = e->server;
+    c.loc = r.Loc(sv);
+    SLUICE_TRY_STATUS(r.ExpectMap(sv, "target.server"));
+    SLUICE_TRY_STATUS(r.CheckKeys(sv, {"servers", "workers", "slots", "leaseTime"}, "target.server"));
+    c.servers = 1;
+    if (sv["servers"]) SLUICE_TRY_ASSIGN(c.servers, r.Int(sv["servers"], "servers", 1, 3));
+    if (sv["workers"]) SLUICE_TRY_ASSIGN(c.workers, r.Int(sv["workers"], "workers", 0, 8));
+    if (sv["slots"]) SLUICE_TRY_ASSIGN(c.slots, r.Int(sv["slots"], "slots", 1, 64));
+    if (sv["leaseTime"]) {
+      SLUICE_TRY_ASSIGN(c.lease_ms, r.Duration(sv["leaseTime"], "leaseTime"));
+      if (c.lease_ms % 1000 != 0) return FailAt(r.Loc(sv["leaseTime"]), "leaseTime is whole seconds");
+    }
+  }
+  return {};
+}
+
+// The faults a target can take: SLUICE_FAULTS reaches the target's own `sluice run`, not the
+// engines a server starts; kill: run is that process; the control plane's processes need one.
+Status CheckFaultsFitTarget(const ExperimentSpec& e) {
+  const bool served = e.server.servers > 0;
+  for (const auto& a : e.method) {
+    if (a.type != ActivitySpec::Type::kFault) continue;
+    const FaultSpec& f = a.fault;
+    if (served && (f.kind == FaultSpec::Kind::kTask || f.kind == FaultSpec::Kind::kStore)) {
+      return FailAt(a.loc, "fault {}: task and store faults reach the runs `sluice run` starts "
+                    "here; with target.server use process, dependency or resource faults", Quote(a.name));
+    }
+    if (f.kind == FaultSpec::Kind::kDelivery && !e.schedule.empty()) {
+      return FailAt(a.loc, "fault {}: a delivery fault gives the runs params; a schedule's runs "
+                    "take its own (target a pipeline)", Quote(a.name));
+    }
+    if (f.kind != FaultSpec::Kind::kProcess) continue;
+    if (served && f.kill == "run") {
+      return FailAt(a.loc, "fault {}: with target.server the run's process is its engine (kill: "
+                    "engine)", Quote(a.name));
+    }
+    if (!served && f.kill != "run") {
+      return FailAt(a.loc, "fault {}: kill: {} needs target.server (the control plane the "
+                    "experiment starts)", Quote(a.name), f.kill);
+    }
+    if (f.kill == "worker" && e.server.workers == 0) {
+      return FailAt(a.loc, "fault {}: kill: worker needs target.server.workers", Quote(a.name));
+    }
+  }
   return {};
 }
 
@@ -383,7 +509,7 @@ Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const s
   if (!s) return FailAt(r.Loc(doc), "an Experiment needs a spec");
   SLUICE_TRY_STATUS(r.ExpectMap(s, "spec"));
   SLUICE_TRY_STATUS(r.CheckKeys(s, {"title", "description", "tags", "weight", "target",
-                                    "configuration", "steadyStateHypothesis", "method",
+                                    "configuration", "secrets", "steadyStateHypothesis", "method",
                                     "rollbacks", "runtime"}, "an Experiment spec"));
   if (s["title"]) SLUICE_TRY_ASSIGN(e.title, r.Str(s["title"], "title"));
   if (s["description"]) SLUICE_TRY_ASSIGN(e.description, r.Str(s["description"], "description"));
@@ -398,13 +524,27 @@ Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const s
   if (!s["target"]) return FailAt(r.Loc(s), "an Experiment needs a target");
   SLUICE_TRY_STATUS(ReadTarget(r, s["target"], path, &e));
   std::vector<std::string> args;
+  if (e.server.servers > 0) args.push_back("server");  // the first server's URL
   if (const YNode& c = s["configuration"]) {
     SLUICE_TRY_STATUS(r.ExpectMap(c, "configuration"));
     for (auto it = c.begin(); it != c.end(); ++it) {
       SLUICE_TRY(k, r.Name(it->first, "a configuration name"));
+      if (*k == "server" && e.server.servers > 0) {
+        return FailAt(r.Loc(it->first), "configuration server is the URL of the experiment's server");
+      }
       if (!it->second.IsScalar()) return FailAt(r.Loc(it->second), "configuration {} must be a scalar", Quote(*k));
       e.configuration[*k] = std::string(it->second.Scalar());
       args.push_back(*k);
+    }
+  }
+  if (const YNode& sec = s["secrets"]) {
+    SLUICE_TRY_STATUS(r.Secrets(sec, &e.secrets));
+    for (const auto& d : e.secrets) {
+      if (std::find(args.begin(), args.end(), d.name) != args.end()) {
+        return FailAt(d.loc, "secret {} is also a configuration name: probes read both as "
+                      "${{{{ args.NAME }}}}", Quote(d.name));
+      }
+      args.push_back(d.name);
     }
   }
   if (const YNode& h = s["steadyStateHypothesis"]) {
@@ -417,6 +557,7 @@ Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const s
   }
   if (!s["method"]) return FailAt(r.Loc(s), "an Experiment needs a method: the faults and probes");
   SLUICE_TRY_STATUS(ReadActivities(r, s["method"], "method", false, false, args, &e.method));
+  SLUICE_TRY_STATUS(CheckFaultsFitTarget(e));
   if (s["rollbacks"]) {
     SLUICE_TRY_STATUS(ReadActivities(r, s["rollbacks"], "rollbacks", false, true, args, &e.rollbacks));
   }
@@ -437,6 +578,12 @@ Result<ExperimentSpec> ReadExperiment(const Reader& r, const YNode& doc, const s
         }
       }
       if (hy["failFast"]) SLUICE_TRY_ASSIGN(e.fail_fast, r.Bool(hy["failFast"], "failFast"));
+    }
+  }
+  for (const auto& a : e.hypothesis) {
+    if (a.probe.interval_ms > 0 && !e.CheckDuring()) {
+      return FailAt(a.loc, "probe {} has an interval, which checks it during the method: give "
+                    "runtime.hypothesis.strategy continuously or during-method-only", Quote(a.name));
     }
   }
   SLUICE_TRY_ASSIGN(e.written, r.ToValue(s));

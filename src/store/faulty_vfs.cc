@@ -1,5 +1,6 @@
-// A SQLite VFS that wraps the default one and fails the Nth fsync (xSync) of any file it opened:
-// fault injection below the store, so tests see exactly what SQLite does with a failed fsync.
+// A SQLite VFS that wraps the default one and fails the Nth fsync (xSync) of any file it opened,
+// or, once its disk is filled, every write (xWrite) with SQLITE_FULL, as a full disk does: fault
+// injection below the store, so tests see exactly what SQLite does with them.
 #include "store/faulty_vfs.h"
 
 #include <sqlite3.h>
@@ -19,6 +20,7 @@ sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 std::atomic<int> g_syncs{0};
 std::atomic<int> g_fail_at{0};
+std::atomic<bool> g_full{false};
 
 sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultyFile*>(f)->real; }
 
@@ -29,7 +31,10 @@ int Close(sqlite3_file* f) {
   return rc;
 }
 int Read(sqlite3_file* f, void* b, int n, sqlite3_int64 off) { return Real(f)->pMethods->xRead(Real(f), b, n, off); }
-int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 off) { return Real(f)->pMethods->xWrite(Real(f), b, n, off); }
+int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 off) {
+  if (g_full.load()) return SQLITE_FULL;
+  return Real(f)->pMethods->xWrite(Real(f), b, n, off);
+}
 int Truncate(sqlite3_file* f, sqlite3_int64 size) { return Real(f)->pMethods->xTruncate(Real(f), size); }
 int Sync(sqlite3_file* f, int flags) {
   if (++g_syncs == g_fail_at.load()) return SQLITE_IOERR_FSYNC;
@@ -97,7 +102,10 @@ const char* FaultyVfs(int fail_fsync_at) {
   }
   g_syncs = 0;
   g_fail_at = fail_fsync_at;
+  g_full = false;
   return g_vfs.zName;
 }
+
+void FillFaultyVfsDisk() { g_full = true; }
 
 }  // namespace sluice

@@ -26,6 +26,7 @@
 // A connection and its statements are used by one thread, like the Store that owns them.
 #pragma once
 
+#include "store/faulty_vfs.h"
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -107,9 +108,9 @@ using SqlMigrate = std::function<Status(SqlConn& conn, int version)>;
 bool IsPostgresUrl(std::string_view store);
 
 // Opens (creating when missing) the SQLite database at `path`, refuses a schema newer than
-// `newest`, sets WAL mode and runs `migrate`. fail_fsync_at > 0 injects a fault (faulty_vfs.h).
+// `newest`, sets WAL mode and runs `migrate`. `faults` are injected (faulty_vfs.h).
 // On failure returns an error and leaves the file as it was found.
-Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, int fail_fsync_at, int newest,
+Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, const StoreFaults& faults, int newest,
                                             const SqlMigrate& migrate);
 
 // Connects to the PostgreSQL database at `url` (a libpq connection URI), loading libpq on first

@@ -137,10 +137,10 @@ class SqliteConn final : public SqlConn {
 
 }  // namespace
 
-Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, int fail_fsync_at, int newest,
+Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, const StoreFaults& faults, int newest,
                                             const SqlMigrate& migrate) {
   auto conn = std::make_unique<SqliteConn>();
-  const char* vfs = fail_fsync_at > 0 ? FaultyVfs(fail_fsync_at) : nullptr;
+  const char* vfs = faults.any() ? FaultyVfs(faults.fsync_fail_at) : nullptr;
   // NOMUTEX: a Store is used by one thread at a time (store.h), so SQLite's per-call mutexes
   // (serialized mode, Debian's default) only cost: ~3.6 % of a 20,000-noop run's instructions.
   if (sqlite3_open_v2(path.c_str(), &conn->db(),
@@ -163,8 +163,8 @@ Result<std::unique_ptr<SqlConn>> OpenSqlite(const std::string& path, int fail_fs
   // A new store is made without syncing at all: switching an empty file to WAL and writing the
   // schema synced the file, the rollback journal, the WAL and the folder (8 syncs, ~8 ms here,
   // in every benchmark run); a power loss in those milliseconds can only lose an empty store.
-  const bool fresh = *version == 0 && fail_fsync_at == 0;
-  const char* sync = fail_fsync_at > 0 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
+  const bool fresh = *version == 0 && !faults.any();
+  const char* sync = faults.fsync_fail_at > 0 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
   for (const char* pragma : {fresh ? "PRAGMA synchronous=OFF" : sync, "PRAGMA journal_mode=WAL",
                              "PRAGMA foreign_keys=OFF"}) {
     // Switching a new file to WAL needs it to itself, and SQLite answers SQLITE_BUSY at once,

@@ -193,20 +193,21 @@ Status Store::Impl::Migrate(int version) {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path, int fail_fsync_at) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreFaults& faults) {
   auto impl = std::make_unique<Impl>();
-  impl->fail_fsync_at = fail_fsync_at;
+  impl->faulty = faults.any();
+  impl->disk_full_at = faults.disk_full_at;
   auto migrate = [&impl](SqlConn& conn, int version) {
     impl->db = &conn;
     return impl->Migrate(version);
   };
   const bool pg = IsPostgresUrl(path);
-  if (pg && fail_fsync_at > 0) {
-    return Fail(ErrorCode::kInvalidInput, "store: fsync faults are injected only into SQLite "
+  if (pg && faults.any()) {
+    return Fail(ErrorCode::kInvalidInput, "store: fsync and disk-full faults are injected only into SQLite "
                 "stores, not into {}", path.substr(0, path.find('@')));
   }
   auto conn = pg ? OpenPostgres(path, kSchemaVersion, migrate)
-                 : OpenSqlite(path, fail_fsync_at, kSchemaVersion, migrate);
+                 : OpenSqlite(path, faults, kSchemaVersion, migrate);
   if (!conn) return std::unexpected(conn.error());
   impl->owned = std::move(*conn);
   impl->db = impl->owned.get();
@@ -269,6 +270,7 @@ bool PublishAtOnce(EventKind k) {
 Status Store::Commit() {
   Impl& m = *impl_;
   if (m.pending.empty()) return {};
+  if (m.disk_full_at > 0 && ++m.commits == m.disk_full_at) FillFaultyVfsDisk();
   std::vector<Event> batch;
   batch.swap(m.pending);
   if (!m.journal) {
@@ -280,7 +282,7 @@ Status Store::Commit() {
     return s;
   }
   // Under an injected fsync fault every commit is published (and so synced), as without a journal.
-  bool now = m.fail_fsync_at > 0 || m.unpublished.size() + batch.size() >= kPublishEvents ||
+  bool now = m.faulty || m.unpublished.size() + batch.size() >= kPublishEvents ||
              std::any_of(batch.begin(), batch.end(), [](const Event& e) { return PublishAtOnce(e.kind); });
   // A batch published at once needs no journal record: its transaction is the commit.
   if (!now) {

@@ -58,6 +58,7 @@
 #include "env/env.h"
 #include "store/rollout_rows.h"
 #include "store/ready_to_start.h"
+#include "store/faulty_vfs.h"
 #include "store/work.h"
 
 namespace sluice {
@@ -285,8 +286,8 @@ class Store : public EventSink {
   // postgresql:// (postgres://) libpq URI of an existing database. On failure (unreadable file,
   // unreachable server, libpq missing, a schema newer than this build) returns an error and
   // nothing is changed.
-  // fail_fsync_at > 0 injects a fault: that fsync of the store's files fails (faulty_vfs.h).
-  static Result<std::unique_ptr<Store>> Open(const std::string& path, int fail_fsync_at = 0);
+  // `faults` are injected under a SQLite store: an fsync that fails, a full disk (faulty_vfs.h).
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreFaults& faults = {});
   ~Store() override;
 
   static constexpr int kSchemaVersion = 18;

@@ -40,7 +40,8 @@ struct Store::Impl {
   std::unique_ptr<SqlConn> owned;  // the connection (sql.h)
   SqlConn* db = nullptr;           // owned's, set as soon as it is open (Migrate runs before)
   std::vector<Event> pending;  // appended, not yet committed
-  int fail_fsync_at = 0;
+  bool faulty = false;  // faults are injected under it (faulty_vfs.h): every commit publishes
+  int disk_full_at = 0, commits = 0;  // the disk fills at this Commit()
 
   // The journal (journal.h), while this process executes a run.
   std::unique_ptr<AppendFile> journal;

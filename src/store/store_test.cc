@@ -286,7 +286,7 @@ TEST(Store, AnInjectedFsyncFailureFailsACommitAndLeavesWholeBatches) {
   int failed_at = 0;
   {
     // Every commit syncs under injection; opening and creating the run sync too.
-    auto store = Store::Open(t.path(), 12);
+    auto store = Store::Open(t.path(), {.fsync_fail_at = 12});
     ASSERT_TRUE(store) << store.error().message;
     ASSERT_TRUE((*store)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
     for (int batch = 1; batch <= 20 && !failed_at; ++batch) {
@@ -303,6 +303,36 @@ TEST(Store, AnInjectedFsyncFailureFailsACommitAndLeavesWholeBatches) {
   auto events = (*store)->LoadEvents("r1");
   ASSERT_TRUE(events);
   // run.created plus whole batches of three: a failed fsync never leaves half a batch.
+  EXPECT_EQ((events->size() - 1) % 3, 0u) << events->size();
+  EXPECT_GE(events->size(), 1u + 3u * (failed_at - 1));
+}
+
+TEST(Store, AFullDiskFailsACommitAndLeavesWholeBatches) {
+  TempDb t;
+  int failed_at = 0;
+  {
+    {
+      auto made = Store::Open(t.path());  // made and migrated while the disk had room
+      ASSERT_TRUE(made && (*made)->CreateRun(Run1(), {}, Ev(EventKind::kRunCreated, "")));
+    }
+    auto store = Store::Open(t.path(), {.disk_full_at = 4});
+    ASSERT_TRUE(store) << store.error().message;
+    for (int batch = 1; batch <= 50 && !failed_at; ++batch) {
+      for (int k = 0; k < 3; ++k) (*store)->Append(Ev(EventKind::kTaskSkipped, "t" + std::to_string(batch)));
+      if (auto st = (*store)->Commit(); !st) {
+        failed_at = batch;
+        EXPECT_NE(st.error().message.find("full"), std::string::npos) << st.error().message;
+      }
+    }
+    // Full stays full: the next commit fails too.
+    (*store)->Append(Ev(EventKind::kTaskSkipped, "later"));
+    EXPECT_FALSE((*store)->Commit());
+  }
+  EXPECT_EQ(failed_at, 4);
+  auto store = Store::Open(t.path());  // the disk freed: the store opens with what committed
+  ASSERT_TRUE(store) << store.error().message;
+  auto events = (*store)->LoadEvents("r1");
+  ASSERT_TRUE(events);
   EXPECT_EQ((events->size() - 1) % 3, 0u) << events->size();
   EXPECT_GE(events->size(), 1u + 3u * (failed_at - 1));
 }

@@ -150,10 +150,11 @@ def an_unretried_fault_deviates_during_and_recovers_after():
 
 
 @test
-def a_killed_run_and_a_failed_commit_are_resumed_to_success():
+def a_killed_run_a_failed_commit_and_a_full_disk_are_resumed_to_success():
     e = Env()
     copy_examples(e)
-    for name in ("killed-run.yaml", "store-commit-fail.yaml"):
+    for name in ("killed-run.yaml", "store-commit-fail.yaml", "disk-full.yaml",
+                 "scheduled-run-killed.yaml"):
         j = journal(chaos(e, "run", name, check=0))
         check_shape(j)
         during = runs_of(j, "during")
@@ -259,24 +260,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_beside_a_web_service(e, service, experiment):
+    """Runs the experiment (which deviates: exit 1) while `python3 -m http.server` serves the
+    test's folder on 127.0.0.1:SERVICE; its journal."""
+    web = subprocess.Popen([sys.executable, "-m", "http.server", str(service), "--bind",
+                            "127.0.0.1"], cwd=e.dir, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        e.wait_for(lambda: port_open(service), "the web service")
+        return journal(chaos(e, "run", experiment, check=1))
+    finally:
+        web.terminate()
+        web.wait()
+
+
 @test
 def a_slow_dependency_through_the_fault_proxy_deviates_and_the_proxy_is_gone_after():
     e = Env()
     copy_examples(e)
     service, listen = free_port(), free_port()
-    web = subprocess.Popen([sys.executable, "-m", "http.server", str(service), "--bind",
-                            "127.0.0.1"], cwd=e.dir, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        for name in ("slow-dependency.yaml",):
-            path = os.path.join(e.dir, name)
-            text = open(path).read().replace("18001", str(listen)).replace("8000", str(service))
-            e.write(name, text)
-        e.wait_for(lambda: port_open(service), "the web service")
-        j = journal(chaos(e, "run", "slow-dependency.yaml", check=1))
-    finally:
-        web.terminate()
-        web.wait()
+    path = os.path.join(e.dir, "slow-dependency.yaml")
+    e.write("slow-dependency.yaml",
+            open(path).read().replace("18001", str(listen)).replace("8000", str(service)))
+    j = run_beside_a_web_service(e, service, "slow-dependency.yaml")
     check_shape(j)
     ss = j["steady_states"]
     assert ss["before"]["steady_state_met"] and ss["after"]["steady_state_met"], ss
@@ -289,6 +295,89 @@ def a_slow_dependency_through_the_fault_proxy_deviates_and_the_proxy_is_gone_aft
     assert min(slow) >= 1.2, slow
     assert j["sluice"]["faults"][0]["kind"] == "dependency"
     assert not port_open(listen), "the fault proxy outlived its experiment"
+
+
+CONTINUOUS = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: continuous}
+spec:
+  target:
+    pipeline: fetch-pipeline.yaml
+    params: {url: "http://127.0.0.1:LISTEN/"}
+    runs: 3
+    timeout: 1m
+  steadyStateHypothesis:
+    probes:
+      - name: health
+        metric:
+          provider:
+            web: {url: "http://127.0.0.1:LISTEN/health.json", jsonPath: "$.ok", timeout: 600ms}
+        tolerance: "value == true"
+        interval: 200ms
+  method:
+    - name: slow-service
+      fault:
+        dependency: {listen: "127.0.0.1:LISTEN", upstream: "127.0.0.1:SERVICE", latency: 1200ms}
+  runtime:
+    hypothesis: {strategy: continuously, failFast: true}
+"""
+
+
+@test
+def a_probe_with_an_interval_is_checked_while_the_faults_are_on_and_fails_fast():
+    e = Env()
+    copy_examples(e)
+    service, listen = free_port(), free_port()
+    e.write("health.json", '{"ok": true}')
+    e.write("continuous.yaml", CONTINUOUS.replace("LISTEN", str(listen)).replace("SERVICE", str(service)))
+    j = run_beside_a_web_service(e, service, "continuous.yaml")
+    check_shape(j)
+    ss = j["steady_states"]
+    assert ss["before"]["steady_state_met"], ss["before"]
+    checks = [c for c in ss["during"] if c.get("continuous")]
+    assert checks and not checks[0]["steady_state_met"], ss["during"]
+    assert checks[0]["probes"][0]["status"] == "failed", checks[0]
+    # failFast: the first faulted run was cancelled, no other started, no after phase.
+    assert len(runs_of(j, "during")) == 1 and runs_of(j, "after") == [], runs_of(j, "during")
+    assert j["deviated"] is True
+    assert not port_open(listen), "the fault proxy outlived its experiment"
+
+
+SECRETS = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: secrets}
+spec:
+  target: {pipeline: pipeline.yaml, runs: 1}
+  secrets:
+    - {name: token, env: CHAOS_TEST_TOKEN}
+  steadyStateHypothesis:
+    probes:
+      - name: authorised
+        metric:
+          provider:
+            command: {run: [sh, -c, 'printf "{\\"seen\\": \\"%s\\"}" "$0"', "${{ args.token }}"]}
+        tolerance: "value.seen == 'tok-8d1f0c'"
+  method:
+    - name: flaky
+      fault: {task: {exit: 75, task: register, attempt: 1}}
+"""
+
+
+@test
+def secrets_reach_the_probes_and_never_the_journal():
+    e = Env()
+    copy_examples(e)
+    e.write("secrets.yaml", SECRETS)
+    missing = chaos(e, "run", "secrets.yaml", check=2)
+    assert "CHAOS_TEST_TOKEN is not set" in missing.stderr, missing.stderr
+    p = e.sluice("chaos", "run", "secrets.yaml", check=0, env={"CHAOS_TEST_TOKEN": "tok-8d1f0c"})
+    path = p.stdout.strip().splitlines()[-1]
+    text = open(path).read()
+    assert "tok-8d1f0c" not in text, "a secret value reached the journal"
+    j = json.loads(text)
+    assert j["steady_states"]["before"]["steady_state_met"], j["steady_states"]["before"]
+    assert j["steady_states"]["before"]["probes"][0]["output"] == {"seen": "***"}, j["steady_states"]
+    assert j["experiment"]["secrets"] == [{"name": "token", "env": "CHAOS_TEST_TOKEN"}], j["experiment"]
 
 
 @test
@@ -364,11 +453,106 @@ def a_dry_run_says_what_it_would_do_and_does_nothing():
     assert not os.path.exists(os.path.join(e.state, "sluice.db"))
 
 
+CONTROL_PLANE = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: control-plane}
+spec:
+  target:
+    pipeline: worker-pipeline.yaml
+    runs: 1
+    timeout: 2m
+    server: {servers: 2, workers: 2, leaseTime: 2s}
+  steadyStateHypothesis:
+    probes:
+      - name: success-rate
+        runs: {}
+        tolerance: "value == 1.0"
+      - name: ready
+        metric: {provider: {web: {url: "${{ args.server }}/readyz", jsonPath: "$.status"}}}
+        tolerance: "value == 'ready'"
+  method:
+    - name: kill-a-worker
+      fault: {process: {kill: worker, after: 1200ms, restart: 500ms}}
+    - name: kill-the-leader
+      fault: {process: {kill: leader, after: 1500ms, restart: 1s}}
+    - name: kill-the-engine
+      fault: {process: {kill: engine, after: 2500ms}}
+  runtime:
+    hypothesis: {strategy: continuously}
+"""
+
+
+def control_plane_processes(state):
+    """`sluice server|worker` processes (sluice-net after its exec) of this state folder."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if state in l and (" server " in l or " worker " in l)]
+
+
+@test
+def the_control_plane_loses_a_worker_its_leader_and_an_engine_and_the_run_goes_on():
+    e = Env()
+    copy_examples(e)
+    e.write("control-plane.yaml", CONTROL_PLANE)
+    j = journal(chaos(e, "run", "control-plane.yaml", check=0))
+    check_shape(j)
+    [during] = runs_of(j, "during")
+    assert during["status"] == "succeeded", during
+    attempts = {t["name"]: t["attempts"] for t in during["tasks"]}
+    lost = [a for t in attempts.values() for a in t if a["errorClass"] == "lost"]
+    assert lost, attempts  # the killed worker's attempt, retried elsewhere
+    outputs = {r["activity"]["name"]: r["output"] for r in j["run"]}
+    events = outputs["kill-a-worker"]["events"]
+    kills = [x for x in events if x["action"] == "kill -9"]
+    targets = [x["target"] for x in kills]
+    assert any(t.startswith("worker-") for t in targets), events
+    assert any(t.startswith("server-") for t in targets), events
+    assert any(t.startswith("the engine of") for t in targets), events
+    restarted = [x["target"] for x in events if x["action"] == "restarted"]
+    assert sorted(restarted) == sorted(t for t in targets if not t.startswith("the engine")), events
+    for phase in ("before", "during", "after"):
+        st = j["steady_states"][phase] if phase != "during" else j["steady_states"]["during"][0]
+        assert st["steady_state_met"], (phase, st)
+    assert not control_plane_processes(e.state), control_plane_processes(e.state)
+
+
+SERVED_HANG = """apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: served-hang}
+spec:
+  tasks:
+    - {name: wait, executor: worker, run: [sleep, "60"]}
+"""
+
+
+@test
+def an_interrupted_served_experiment_cancels_its_run_and_stops_its_control_plane():
+    e = Env()
+    e.write("served-hang.yaml", SERVED_HANG)
+    e.write("x.yaml", "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: x}\nspec:\n"
+            "  target: {pipeline: served-hang.yaml, runs: 1, server: {workers: 1}}\n"
+            "  method:\n    - {name: k, fault: {process: {kill: worker, after: 30s}}}\n")
+    proc = subprocess.Popen(e.argv(("chaos", "run", "x.yaml")), cwd=e.dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and "sleep 60" not in subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, (proc.returncode, err)
+    with open(out.strip().splitlines()[-1]) as f:
+        j = json.load(f)
+    assert j["status"] == "interrupted", j["status"]
+    assert runs_of(j, "before")[-1]["status"] == "cancelled", runs_of(j, "before")
+    assert not control_plane_processes(e.state), control_plane_processes(e.state)
+
+
 @test
 def every_example_is_a_valid_experiment():
     e = Env()
     copy_examples(e)
-    names = [n for n in sorted(os.listdir(EXAMPLES)) if n.endswith(".yaml") and "pipeline" not in n]
+    names = [n for n in sorted(os.listdir(EXAMPLES))
+             if n.endswith(".yaml") and "pipeline" not in n and not n.endswith(".schedule.yaml")]
     assert len(names) >= 8, names
     for name in names:
         p = chaos(e, "run", "--dry-run", name, check=0)
@@ -389,6 +573,12 @@ def bad_experiment_files_get_one_located_line():
                            "  method: []\n", "unknown name \"valu\""),
         "missing.yaml": ("  target: {pipeline: nowhere.yaml}\n  method: []\n",
                          "the target does not load"),
+        "unserved.yaml": ("  target: {pipeline: pipeline.yaml}\n  method:\n    - name: k\n"
+                          "      fault: {process: {kill: worker, after: 1s}}\n",
+                          "kill: worker needs target.server"),
+        "served-task.yaml": ("  target: {pipeline: pipeline.yaml, server: {workers: 1}}\n"
+                             "  method:\n    - name: t\n      fault: {task: {exit: 1, task: x}}\n",
+                             "with target.server use process, dependency or resource faults"),
     }
     for name, (spec, want) in cases.items():
         e.write(name, "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: bad}\nspec:\n" + spec)

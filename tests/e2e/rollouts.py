@@ -492,6 +492,67 @@ def a_rollout_killed_mid_canary_resumes_from_its_step_with_the_weights_applied_a
     assert set(served) == {"v2-e"}, (served, live_split(), log)
 
 
+BAD_CANARY_EXPERIMENT = """apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: bad-canary}
+spec:
+  title: A bad canary is caught and rolled back before it serves everyone
+  target:
+    pipeline: p.yaml
+    params: {model: MODEL, version: v1-c}
+    runs: 1
+    timeout: 2m
+  steadyStateHypothesis:
+    title: the good model serves every request
+    probes:
+      - name: serving
+        metric:
+          provider:
+            web: {url: "FRONT/predict", method: POST, body: "{}", jsonPath: "$.version"}
+        tolerance: "value == 'v1-c'"
+  method:
+    - name: bad-canary
+      fault:
+        delivery: {params: {model: BAD, version: v2-c}}
+    - name: aborted
+      rollout: {task: deploy, phase: Degraded}
+  runtime:
+    hypothesis: {strategy: continuously}
+"""
+
+
+@test
+def a_chaos_experiments_bad_canary_is_aborted_and_the_stable_model_keeps_serving():
+    """issue 15's delivery fault: the `during` run releases a model with a 30 % error rate
+    through the real canary; the analysis must catch it and send all traffic back."""
+    e = Env()
+    setup(e, [environment("staging"), error_rate_template()])
+    e.write("p.yaml", deploy_pipeline("staging", CANARY_ANALYSED))
+    good = model(e, "v1c.json", "v1-c")
+    bad = model(e, "v2c.json", "v2-c", error_rate=0.3)
+    e.write("x.yaml", BAD_CANARY_EXPERIMENT.replace("MODEL", good).replace("BAD", bad)
+            .replace("FRONT", SE["front_url"]))
+    load = traffic()
+    try:
+        p = e.sluice("chaos", "run", "x.yaml", check=None, timeout=300)
+    finally:
+        load.stop()
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(p.stdout.strip().splitlines()[-1]) as f:
+        j = json.load(f)
+    by_phase = {r["phase"]: r for r in j["sluice"]["runs"]}
+    assert by_phase["during"]["status"] == "failed", by_phase["during"]
+    assert by_phase["during"]["rollouts"][0]["phase"] == "Degraded", by_phase["during"]
+    for phase in ("before", "after"):
+        assert by_phase[phase]["status"] == "succeeded", by_phase[phase]
+        assert by_phase[phase]["rollouts"][0]["phase"] == "Healthy", by_phase[phase]
+    assert {r["activity"]["name"]: r["output"] for r in j["run"]}["aborted"] == 1, j["run"]
+    fault = j["sluice"]["faults"][0]
+    assert fault["kind"] == "delivery" and fault["rolledBack"] is True, fault
+    assert j["steady_states"]["during"][0]["steady_state_met"], j["steady_states"]
+    assert set(serving_versions()) == {"v1-c"}
+
+
 def main():
     global STACK, SE
     try:

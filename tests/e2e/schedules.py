@@ -102,6 +102,33 @@ def only_the_owner_or_a_granted_account_defines_what_a_server_fires():
     assert "suspended schedule weekday-report" in p.stdout, p.stdout
 
 
+SECONDLY = """apiVersion: sluice/v1
+kind: Schedule
+metadata: {name: quick}
+spec:
+  pipeline: quick.yaml
+  cron: "0 2 * * *"
+"""
+
+
+@test
+def triggers_in_one_second_are_runs_of_their_own():
+    """`schedule trigger` twice in the same second: two runs (…-manual, …-manual-2), where two
+    fires of one time are one."""
+    e = Env()
+    e.write("quick.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: quick}\n"
+            "spec:\n  tasks:\n    - {name: a, run: [builtin:noop]}\n")
+    e.write("quick.schedule.yaml", SECONDLY)
+    e.sluice("schedule", "apply", "quick.schedule.yaml", check=0)
+    ids = []
+    for _ in range(3):
+        ids.append(e.sluice("schedule", "trigger", "quick", check=0).stdout.split()[0])
+    assert len(set(ids)) == 3, ids
+    assert ids[0].endswith("-manual"), ids
+    same_second = [i for i in ids[1:] if i.rsplit("-manual", 1)[0] == ids[0].rsplit("-manual", 1)[0]]
+    assert all(i.endswith(("-manual-2", "-manual-3")) for i in same_second), ids
+
+
 if __name__ == "__main__":
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     sys.exit(run_e2e.run_suite([t for t in TESTS if only in t.__name__], "e2e-schedules"))
