@@ -370,6 +370,7 @@ def secrets_reach_the_probes_and_never_the_journal():
     e.write("secrets.yaml", SECRETS)
     missing = chaos(e, "run", "secrets.yaml", check=2)
     assert "CHAOS_TEST_TOKEN is not set" in missing.stderr, missing.stderr
+    assert not os.path.exists(os.path.join(e.state, "chaos")), "a refused experiment wrote"
     p = e.sluice("chaos", "run", "secrets.yaml", check=0, env={"CHAOS_TEST_TOKEN": "tok-8d1f0c"})
     path = p.stdout.strip().splitlines()[-1]
     text = open(path).read()
