@@ -171,6 +171,10 @@ void PublishLeftJournal(Env& env, const GlobalOptions& g, Store& store, const Ru
 }
 
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
+StoreFaults StoreFaultsOf(const FaultPlan& plan) {
+  return {plan.CountFor(FaultRule::Kind::kFsyncFail), plan.CountFor(FaultRule::Kind::kDiskFull)};
+}
+
 Result<FaultPlan> FaultsFromEnv(Env& env) {
   auto text = env.GetVar("SLUICE_FAULTS");
   if (!text || text->empty()) return FaultPlan{};

@@ -79,6 +79,8 @@ struct RunSecrets;
 
 // The faults $SLUICE_FAULTS asks to inject (env/faults.h), for tests and chaos experiments.
 Result<FaultPlan> FaultsFromEnv(Env& env);
+// The faults of `plan` injected under the store (fsync-fail, disk-full: faulty_vfs.h).
+StoreFaults StoreFaultsOf(const FaultPlan& plan);
 // What resume, retry and rerun start with: who acts, the store (with the fsync faults
 // $SLUICE_FAULTS asks for) and stored run `id`. On failure returns the first error.
 struct OpenedRun {

@@ -37,10 +37,6 @@ namespace sluice {
 
 namespace {
 
-// The faults SLUICE_FAULTS injects under the store (faulty_vfs.h).
-StoreFaults StoreFaultsOf(const FaultPlan& plan) {
-  return {plan.CountFor(FaultRule::Kind::kFsyncFail), plan.CountFor(FaultRule::Kind::kDiskFull)};
-}
 
 class StoreCache : public CacheLookup {
  public:

@@ -8,6 +8,7 @@
 #include "cli/policy_cmds.h"
 #include "cli/schedule_runs.h"
 #include "common/strings.h"
+#include "env/faults.h"
 #include "policy/policy.h"
 #include "spec/plan.h"
 
@@ -101,7 +102,9 @@ int CmdScheduleTrigger(Env& env, const GlobalOptions& g, const std::string& name
                        const ExecOptions& x) {
   auto actor = Actor(env, g);
   if (!actor) return Report(actor.error());
-  auto store = OpenStore(env, g, true);
+  auto faults = FaultsFromEnv(env);  // the store's: the launcher's are read as a run's
+  if (!faults) return Report(faults.error());
+  auto store = OpenStore(env, g, true, StoreFaultsOf(*faults));
   if (!store) return Report(store.error());
   auto s = FindSchedule(env, **store, "default", name);
   if (!s) return Report(s.error());
@@ -116,7 +119,9 @@ int CmdBackfill(Env& env, const GlobalOptions& g, const std::string& name, const
                 const std::string& to, const ExecOptions& x) {
   auto actor = Actor(env, g);
   if (!actor) return Report(actor.error());
-  auto store = OpenStore(env, g, true);
+  auto faults = FaultsFromEnv(env);  // the store's: the launcher's are read as a run's
+  if (!faults) return Report(faults.error());
+  auto store = OpenStore(env, g, true, StoreFaultsOf(*faults));
   if (!store) return Report(store.error());
   auto s = FindSchedule(env, **store, "default", name);
   if (!s) return Report(s.error());

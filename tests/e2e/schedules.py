@@ -112,9 +112,9 @@ spec:
 
 
 @test
-def triggers_in_one_second_are_runs_of_their_own():
+def triggers_in_one_second_are_runs_of_their_own_and_take_the_store_faults():
     """`schedule trigger` twice in the same second: two runs (…-manual, …-manual-2), where two
-    fires of one time are one."""
+    fires of one time are one. SLUICE_FAULTS reaches its store."""
     e = Env()
     e.write("quick.yaml", "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: quick}\n"
             "spec:\n  tasks:\n    - {name: a, run: [builtin:noop]}\n")
@@ -127,6 +127,11 @@ def triggers_in_one_second_are_runs_of_their_own():
     assert ids[0].endswith("-manual"), ids
     same_second = [i for i in ids[1:] if i.rsplit("-manual", 1)[0] == ids[0].rsplit("-manual", 1)[0]]
     assert all(i.endswith(("-manual-2", "-manual-3")) for i in same_second), ids
+    # A trigger takes the store faults of SLUICE_FAULTS as `run` does: the disk fills at its 2nd
+    # commit, the run stops (exit 3) and resumes once there is room.
+    full = e.sluice("schedule", "trigger", "quick", check=3, env={"SLUICE_FAULTS": "disk-full@2"})
+    assert "disk is full" in full.stderr, full.stderr
+    e.sluice("resume", full.stdout.split()[0], check=0)
 
 
 if __name__ == "__main__":
