@@ -2,7 +2,7 @@
 # make chaos-report: runs the experiment library of examples/chaos against its pipelines on a
 # throw-away state folder (with a web service on a free loopback port for slow-dependency), then
 # writes the team's resilience report from their journals to build/chaos-report/ (report.html,
-# report.md, and report.png when Debian's chromium is installed). About a minute.
+# report.md, and report.png when Debian's chromium is installed). About two minutes (13 experiments).
 #   scripts/chaos_report.sh [SLUICE]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
