@@ -69,9 +69,13 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Start(Options o) {
     Proc p;
     p.name = fmt::format("worker-{}", i + 1);
     const std::string work = op.dir + "/" + p.name;
-    p.argv = {op.sluice, "worker", "--server", cp->servers_[i % cp->servers_.size()].url,
-              "--work-dir", work, "--name", "chaos-" + p.name, "--slots",
-              std::to_string(op.spec.slots)};
+    // Every server, its own first: a worker fails over to the next when one is down.
+    std::vector<std::string> urls;
+    for (size_t k = 0; k < cp->servers_.size(); ++k) {
+      urls.push_back(cp->servers_[(i + k) % cp->servers_.size()].url);
+    }
+    p.argv = {op.sluice, "worker", "--server", Join(urls, ","), "--work-dir", work, "--name",
+              "chaos-" + p.name, "--slots", std::to_string(op.spec.slots)};
     p.env = {"SLUICE_TOKEN=" + cp->worker_token_};
     cp->workers_.push_back(std::move(p));
     SLUICE_TRY_STATUS(cp->StartProc(cp->workers_.back(), "registered with", 20'000));

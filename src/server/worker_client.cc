@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <vector>
+
 #include "common/strings.h"
 #include "common/value.h"
 
@@ -39,6 +41,31 @@ class HttplibClient : public WorkerClient {
   std::string token_;
 };
 
+// Several servers sharing one store: any of them serves a worker's routes (its registration,
+// leases and ends are in the store). A request that cannot reach the server in use goes to the
+// next ones in turn, and the first that answers is used from then on, so a worker keeps its
+// leases alive while one server is down.
+class FailoverClient : public WorkerClient {
+ public:
+  explicit FailoverClient(std::vector<std::unique_ptr<WorkerClient>> servers)
+      : servers_(std::move(servers)) {}
+
+  Response Send(const std::string& method, const std::string& path, const std::string& body,
+                const std::string& content_type, int timeout_s) override {
+    Response r;
+    for (size_t tried = 0; tried < servers_.size(); ++tried) {
+      r = servers_[current_]->Send(method, path, body, content_type, timeout_s);
+      if (r.reached()) return r;
+      current_ = (current_ + 1) % servers_.size();
+    }
+    return r;
+  }
+
+ private:
+  std::vector<std::unique_ptr<WorkerClient>> servers_;
+  size_t current_ = 0;
+};
+
 }  // namespace
 
 std::string WorkerClient::Response::Message() const {
@@ -51,13 +78,19 @@ std::string WorkerClient::Response::Message() const {
   return fmt::format("HTTP {}: {}", status, body.substr(0, 200));
 }
 
-Result<std::unique_ptr<WorkerClient>> WorkerClient::Connect(const std::string& url,
+Result<std::unique_ptr<WorkerClient>> WorkerClient::Connect(const std::string& urls,
                                                             const std::string& token) {
-  if (!url.starts_with("http://") && !url.starts_with("https://")) {
-    return Fail(ErrorCode::kInvalidInput, "--server {}: expected http://HOST:PORT or "
-                "https://HOST:PORT", Quote(url));
+  std::vector<std::unique_ptr<WorkerClient>> servers;
+  for (const auto& part : Split(urls, ',')) {
+    const std::string url(Trim(part));
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return Fail(ErrorCode::kInvalidInput, "--server {}: expected http://HOST:PORT or "
+                  "https://HOST:PORT, or several of them separated by commas", Quote(url));
+    }
+    servers.push_back(std::make_unique<HttplibClient>(url, token));
   }
-  return std::unique_ptr<WorkerClient>(std::make_unique<HttplibClient>(url, token));
+  if (servers.size() == 1) return std::move(servers[0]);
+  return std::unique_ptr<WorkerClient>(std::make_unique<FailoverClient>(std::move(servers)));
 }
 
 }  // namespace sluice

@@ -11,7 +11,9 @@ namespace sluice {
 
 class WorkerClient {
  public:
-  // `url`: http://HOST:PORT or https://HOST:PORT. On failure (an unknown scheme) an error.
+  // `url`: http://HOST:PORT or https://HOST:PORT, or several of them separated by commas: the
+  // servers of one store (docs/server.md), tried in turn when the one in use cannot be reached.
+  // On failure (an unknown scheme) an error.
   static Result<std::unique_ptr<WorkerClient>> Connect(const std::string& url,
                                                        const std::string& token);
   virtual ~WorkerClient() = default;

@@ -516,6 +516,18 @@ def the_control_plane_loses_a_worker_its_leader_and_an_engine_and_the_run_goes_o
     assert not control_plane_processes(e.state), control_plane_processes(e.state)
 
 
+@test
+def a_worker_fails_over_when_the_leader_is_killed_and_loses_no_attempt():
+    e = Env()
+    copy_examples(e)
+    j = journal(chaos(e, "run", "leader-killed.yaml", check=0))
+    during = runs_of(j, "during")
+    assert all(r["status"] == "succeeded" and r["retries"] == 0 for r in during), during
+    events = {r["activity"]["name"]: r["output"] for r in j["run"]}["kill-the-leader"]["events"]
+    assert [x["action"] for x in events].count("kill -9") == 2, events
+    assert not control_plane_processes(e.state), control_plane_processes(e.state)
+
+
 SERVED_HANG = """apiVersion: sluice/v1
 kind: Pipeline
 metadata: {name: served-hang}
