@@ -65,8 +65,8 @@ int ValidateArgo(const GlobalOptions& g, const std::string& file, std::string_vi
     std::printf("%s\n", v.ToJson().c_str());
   } else if (valid) {
     for (const ArgoDocument& d : checked->documents) {
-      std::printf("%s: valid Argo %s %s (%d templates); import: not built yet\n", file.c_str(),
-                  d.kind.c_str(), d.name.c_str(), d.templates);
+      std::printf("%s: valid Argo %s %s (%d template%s); import: not built yet\n", file.c_str(),
+                  d.kind.c_str(), d.name.c_str(), d.templates, d.templates == 1 ? "" : "s");
     }
   }
   return valid ? 0 : 2;

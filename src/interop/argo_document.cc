@@ -50,12 +50,15 @@ class Checker {
     return false;
   }
   void References(const YNode& spec);
-  void TemplateName(const YNode& n, const std::set<std::string_view>& names,
-                    const std::vector<std::string>& list, std::string_view what);
+  // A step or task (`what`): it calls something, and a template of this document.
+  void Call(const YNode& call, std::string_view what);
+  void TemplateName(const YNode& n, std::string_view what);
 
   const Reader& r_;
   bool lenient_;
   ArgoCheck* out_;
+  std::set<std::string_view> names_;  // the templates of the spec References reads
+  std::vector<std::string> list_;     // the same, for did-you-mean
   int maps_ = 0;  // aliases may share nodes: the walk is bounded as the loader's values are
 };
 
@@ -168,17 +171,15 @@ void Checker::Child(const YNode& value, std::string_view child, std::string_view
 // (workflowTemplateRef) names that template's templates, which are resolved later, from
 // --templates.
 void Checker::References(const YNode& spec) {
-  std::set<std::string_view> names;
-  std::vector<std::string> list;
   for (const YNode& t : spec["templates"]) {
     if (!t.IsMap()) continue;
     YNode name = t["name"];
     if (!name.IsScalar()) {
       Problem(t, true, "a template needs a name");
-    } else if (!names.insert(name.Scalar()).second) {
+    } else if (!names_.insert(name.Scalar()).second) {
       Problem(name, true, fmt::format("template {} is defined twice", Quote(name.Scalar())));
     } else {
-      list.emplace_back(name.Scalar());
+      list_.emplace_back(name.Scalar());
     }
     std::vector<std::string_view> bodies;
     for (std::string_view b : kBodies) {
@@ -196,31 +197,35 @@ void Checker::References(const YNode& spec) {
     }
   }
   if (spec["workflowTemplateRef"]) return;
-  TemplateName(spec["entrypoint"], names, list, "entrypoint");
-  TemplateName(spec["onExit"], names, list, "onExit");
-  for (const auto& h : spec["hooks"]) TemplateName(h.second["template"], names, list, "hook");
+  TemplateName(spec["entrypoint"], "entrypoint");
+  TemplateName(spec["onExit"], "onExit");
+  for (const auto& h : spec["hooks"]) TemplateName(h.second["template"], "hook");
   for (const YNode& t : spec["templates"]) {
     for (const YNode& group : t["steps"]) {
-      for (const YNode& step : group) {
-        TemplateName(step["template"], names, list, "step");
-        TemplateName(step["onExit"], names, list, "onExit");
-        for (const auto& h : step["hooks"]) TemplateName(h.second["template"], names, list, "hook");
-      }
+      for (const YNode& step : group) Call(step, "step");
     }
-    for (const YNode& task : t["dag"]["tasks"]) {
-      TemplateName(task["template"], names, list, "task");
-      TemplateName(task["onExit"], names, list, "onExit");
-      for (const auto& h : task["hooks"]) TemplateName(h.second["template"], names, list, "hook");
-    }
+    for (const YNode& task : t["dag"]["tasks"]) Call(task, "task");
   }
 }
 
-void Checker::TemplateName(const YNode& n, const std::set<std::string_view>& names,
-                           const std::vector<std::string>& list, std::string_view what) {
-  if (!n || !n.IsScalar() || names.contains(n.Scalar())) return;
+void Checker::Call(const YNode& call, std::string_view what) {
+  if (!call.IsMap()) return;
+  if (!call["template"] && !call["templateRef"] && !call["inline"]) {
+    YNode name = call["name"];
+    Problem(name ? name : call, true,
+            fmt::format("{} {} runs nothing: give it template, templateRef or inline", what,
+                        Quote(name.Scalar())));
+  }
+  TemplateName(call["template"], what);
+  TemplateName(call["onExit"], "onExit");
+  for (const auto& h : call["hooks"]) TemplateName(h.second["template"], "hook");
+}
+
+void Checker::TemplateName(const YNode& n, std::string_view what) {
+  if (!n || !n.IsScalar() || names_.contains(n.Scalar())) return;
   Problem(n, true,
           fmt::format("{} names template {}, which this document does not define{}", what,
-                      Quote(n.Scalar()), DidYouMean(n.Scalar(), list)));
+                      Quote(n.Scalar()), DidYouMean(n.Scalar(), list_)));
 }
 
 }  // namespace

@@ -162,6 +162,21 @@ spec:
                 "(did you mean \"say\"?)"}));
 }
 
+TEST(ArgoDocument, AStepOrTaskMustCallSomething) {
+  EXPECT_EQ(Lines(R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, arguments: {parameters: [{name: x, value: "1"}]}}
+)"),
+            (std::vector<std::string>{"wf.yaml:9:16: step \"a\" runs nothing: give it template, "
+                                      "templateRef or inline"}));
+}
+
 TEST(ArgoDocument, AWorkflowTemplateRefLeavesNamesToTheReferencedTemplate) {
   EXPECT_TRUE(Lines(R"(apiVersion: argoproj.io/v1alpha1
 kind: Workflow

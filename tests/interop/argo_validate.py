@@ -29,6 +29,7 @@ NAMED = [re.compile(p) for p in (
     r"(entrypoint|onExit|hook|step|task) names template \"[^\"]*\", which this document does not define",
     r"template \"[^\"]*\" (does nothing|has both \w+ and \w+)",
     r"template \"[^\"]*\" is defined twice",
+    r"(step|task) \"[^\"]*\" runs nothing: ",
     r"a template needs a name",
     r"\w+ must be a (map|list), not ",
     r"duplicate key \"[^\"]+\" in \w+",
