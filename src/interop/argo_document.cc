@@ -84,6 +84,7 @@ void Checker::Document(const YNode& doc) {
                                "WorkflowTemplate, ClusterWorkflowTemplate and CronWorkflow",
                                Quote(kind)));
   }
+  const int errors_before = out_->errors();
   Walk(doc, kind);
   YNode spec = kind == "CronWorkflow" ? doc["spec"]["workflowSpec"] : doc["spec"];
   YNode md = doc["metadata"];
@@ -91,6 +92,14 @@ void Checker::Document(const YNode& doc) {
                  std::string(md["name"] ? md["name"].Scalar() : md["generateName"].Scalar()),
                  spec["templates"].IsSequence() ? static_cast<int>(spec["templates"].size()) : 0};
   out_->documents.push_back(std::move(d));
+  // Argo refuses these at submission; a WorkflowTemplate may be a library without an entrypoint.
+  // Not said after a walk that found errors: a misspelt entrypoint is already named.
+  if ((kind == "Workflow" || kind == "CronWorkflow") && out_->errors() == errors_before &&
+      !spec["entrypoint"] && !spec["workflowTemplateRef"]) {
+    Problem(KeyOf(doc, "spec") ? KeyOf(doc, "spec") : doc, true,
+            fmt::format("a {} needs {}entrypoint, the template it starts with", kind,
+                        kind == "CronWorkflow" ? "spec.workflowSpec." : "spec."));
+  }
   if (spec.IsMap()) References(spec);
 }
 

@@ -162,6 +162,17 @@ spec:
                 "(did you mean \"say\"?)"}));
 }
 
+TEST(ArgoDocument, AWorkflowNeedsAnEntrypoint) {
+  EXPECT_EQ(Lines(R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  templates: [{name: main, suspend: {}}]
+)"),
+            (std::vector<std::string>{"wf.yaml:4:1: a Workflow needs spec.entrypoint, the template "
+                                      "it starts with"}));
+}
+
 TEST(ArgoDocument, AStepOrTaskMustCallSomething) {
   EXPECT_EQ(Lines(R"(apiVersion: argoproj.io/v1alpha1
 kind: Workflow

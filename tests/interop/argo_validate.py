@@ -31,6 +31,7 @@ NAMED = [re.compile(p) for p in (
     r"template \"[^\"]*\" is defined twice",
     r"(step|task) \"[^\"]*\" runs nothing: ",
     r"a template needs a name",
+    r"a \w+ needs spec\.(workflowSpec\.)?entrypoint",
     r"\w+ must be a (map|list), not ",
     r"duplicate key \"[^\"]+\" in \w+",
     r"(kind|apiVersion) \"?[^\"]*\"? is not supported here: ",
