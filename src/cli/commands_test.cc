@@ -71,6 +71,35 @@ TEST(Commands, ValidateOfAFileNotInTheEnvIsInvalidInput) {
   EXPECT_NE(o.err.find("missing.yaml"), std::string::npos) << o.err;
 }
 
+// Issue 16: an argoproj.io file is checked by the interop module, not the Sluice loader.
+TEST(Commands, ValidateChecksAnArgoFileAndNamesWhatItCannotRun) {
+  FakeEnv env;
+  ASSERT_TRUE(env.mem_files.WriteFile("/work/wf.yaml", R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: hello-}
+spec:
+  entrypoint: main
+  templates:
+  - {name: main, container: {image: busybox, command: [echo, hi]}}
+)"));
+  Outcome o = Capture([&] { return CmdValidate(env, InState("/state"), "/work/wf.yaml", ""); });
+  EXPECT_EQ(o.rc, 0) << o.err;
+  EXPECT_EQ(o.out, "/work/wf.yaml: valid Argo Workflow hello- (1 template); import: not built yet\n");
+  ASSERT_TRUE(env.mem_files.WriteFile("/work/bad.yaml", R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: main
+  templates:
+  - {name: main, daemon: true, container: {image: nginx}}
+)"));
+  o = Capture([&] { return CmdValidate(env, InState("/state"), "/work/bad.yaml", ""); });
+  EXPECT_EQ(o.rc, 2);
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.err, "/work/bad.yaml:7:18: daemon is not supported here: daemon steps serve later "
+                   "steps over the pod network\n");
+}
+
 TEST(Commands, GraphPrintsTheEdgesOfThePipelineInTheEnv) {
   FakeEnv env;
   ASSERT_TRUE(env.mem_files.WriteFile("/p.yaml", kTwoNoops));
