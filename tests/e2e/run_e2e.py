@@ -5,7 +5,7 @@ Usage: run_e2e.py SLUICE [--kills N] [--only SUBSTRING]
 Each test runs in its own temp folder with its own state dir. Prints one line per failure and
 ends with "e2e: N passed, M failed".
 """
-import gc, json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback, weakref
+import atexit, gc, json, os, pwd, random, shutil, signal, subprocess, sys, tempfile, time, traceback, weakref
 
 # A suite started in the background of a shell without job control has SIGINT ignored (under
 # nohup, SIGHUP), and its children would inherit that (sluice keeps an ignored signal ignored,
@@ -20,6 +20,18 @@ STARTED = []  # background sluice processes: run_suite stops what a test left ru
 # Every Env's folder and the Env: run_suite removes the folders a passing test made whose Env
 # nothing holds any more (a test may keep one for later tests; a failing test's stay to be read).
 FOLDERS = []
+ANY_FAILED = False  # a failed test keeps every folder of its process, to be looked at
+
+
+def _remove_folders():
+    """At exit, when every test passed: the folders still held (a suite's shared Envs, Envs a
+    test kept in a global), which run_suite cannot remove while they may be in use."""
+    if not ANY_FAILED:
+        for folder, _ in FOLDERS:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+atexit.register(_remove_folders)
 # The group of a state folder shared by several accounts in the identity tests: a number is
 # enough (setpriv --groups), so no group is added to the machine. They act as real accounts
 # every Debian system has (daemon, bin, sys), which needs root.
@@ -1860,6 +1872,8 @@ def run_suite(tests, name):
             passed += 1
             ok = True
         except Exception:
+            global ANY_FAILED
+            ANY_FAILED = True
             failed += 1
             print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
         for proc in STARTED:  # a test that failed midway leaves its run waiting
