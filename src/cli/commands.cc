@@ -2,6 +2,7 @@
 // store, executor and engine. What the command files share is in cli_support.cc; the commands
 // that only read are in inspect.cc.
 #include "cli/commands.h"
+#include "interop/argo_import.h"
 
 #include <signal.h>
 
@@ -333,7 +334,9 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   // Who submits is settled first: an untrusted users.yaml or a refused --as stops everything.
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
-  auto plan = LoadPlan(fs, o.file);
+  ArgoImport imported;  // an Argo file is imported first (docs/interop.md)
+  auto plan = LoadPipelineFile(fs, o.file, o.argo, &imported);
+  for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   if (auto s = NoWorkerTasks(**plan); !s) return Report(s.error());
   if (auto s = CheckRunCentral(env, g.state_dir, **plan, "default"); !s) return Report(s.error());

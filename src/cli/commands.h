@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "env/env.h"
+#include "interop/argo_options.h"
 
 namespace sluice {
 
@@ -45,6 +46,7 @@ struct RunOptions {
   std::string params_file;  // --params-file: a YAML or JSON map of params; `params` override it
   std::string policies;  // --policies DIR: admission policies and waivers beside the pipeline's
   ExecOptions exec;
+  ArgoImportOptions argo;  // when `file` is an Argo Workflows file (docs/interop.md)
 };
 
 // Called by main before any command: files and folders created from now on give other users no
@@ -57,9 +59,14 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o);
 // Continues a stopped run; with o.rollback, compensates a finished one (`sluice rollback`).
 int CmdResume(Env& env, const GlobalOptions& g, const std::string& run, const ExecOptions& o);
 // With `params` (-p) or a `params_file`, also binds them (as `run` would) and fails on a bad one.
+// An Argo Workflows file is imported first (`argo`: its options).
 int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                 const std::string& policies, const std::map<std::string, std::string>& params = {},
-                const std::string& params_file = "");
+                const std::string& params_file = "", const ArgoImportOptions& argo = {});
+// `sluice import argo FILE [-o OUT]`: the Sluice pipeline an Argo file translates into, checked
+// by loading it, on stdout or written to `out` (whole or not at all).
+int CmdImportArgo(Env& env, const GlobalOptions& g, const std::string& file,
+                  const std::string& out, const ArgoImportOptions& argo);
 // `sluice policy eval [FILE] --input JSON`: every rule of every policy in FILE on the input;
 // without FILE, of the state folder's central policies with their granted waivers.
 int CmdPolicyEval(Env& env, const GlobalOptions& g, const std::string& file,

@@ -84,7 +84,8 @@ spec:
 )"));
   Outcome o = Capture([&] { return CmdValidate(env, InState("/state"), "/work/wf.yaml", ""); });
   EXPECT_EQ(o.rc, 0) << o.err;
-  EXPECT_EQ(o.out, "/work/wf.yaml: valid Argo Workflow hello- (1 template); import: not built yet\n");
+  EXPECT_EQ(o.out, "/work/wf.yaml: valid Argo Workflow hello, imported as pipeline hello (sluice "
+                   "import argo shows it): 1 components\n  main@1.0.0 -> main@1.0.0 (main)\n");
   ASSERT_TRUE(env.mem_files.WriteFile("/work/bad.yaml", R"(apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {name: w}

@@ -17,7 +17,7 @@
 #include "common/strings.h"
 #include "common/value.h"
 #include "env/env.h"
-#include "interop/argo_document.h"
+#include "interop/argo_import.h"
 #include "policy/policy.h"
 #include "spec/model.h"
 #include "spec/plan.h"
@@ -43,50 +43,15 @@ Result<StoredRun> OpenRun(Env& env, const GlobalOptions& g, const std::string& i
   return StoredRun{std::move(*store), std::move(*run)};
 }
 
-// validate on an Argo Workflows file (issue 16): its problems, one located line each, on stderr;
-// exit 2 when one is an error. Nothing is translated yet, and the summary says so.
-int ValidateArgo(const GlobalOptions& g, const std::string& file, std::string_view content) {
-  auto checked = CheckArgoFile(file, content, false);
-  if (!checked) return Report(checked.error());
-  for (const ArgoProblem& p : checked->problems) std::fprintf(stderr, "%s\n", p.line.c_str());
-  const bool valid = checked->errors() == 0;
-  if (g.json) {
-    ValueList docs, problems;
-    for (const ArgoDocument& d : checked->documents) {
-      docs.push_back(Value(ValueMap{{"kind", Value(d.kind)},
-                                    {"name", Value(d.name)},
-                                    {"templates", Value(static_cast<int64_t>(d.templates))}}));
-    }
-    for (const ArgoProblem& p : checked->problems) problems.push_back(Value(p.line));
-    Value v(ValueMap{{"valid", Value(valid)},
-                     {"argo", Value(std::move(docs))},
-                     {"problems", Value(std::move(problems))},
-                     {"import", Value(std::string("not built yet"))}});
-    std::printf("%s\n", v.ToJson().c_str());
-  } else if (valid) {
-    for (const ArgoDocument& d : checked->documents) {
-      std::printf("%s: valid Argo %s %s (%d template%s); import: not built yet\n", file.c_str(),
-                  d.kind.c_str(), d.name.c_str(), d.templates, d.templates == 1 ? "" : "s");
-    }
-  }
-  return valid ? 0 : 2;
-}
-
 }  // namespace
 
 int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                 const std::string& policies, const std::map<std::string, std::string>& given,
-                const std::string& params_file) {
-  // An Argo file is told apart by its apiVersion before the Sluice loader reads it.
-  if (auto content = env.files().ReadFile(file); content && LooksLikeArgo(*content)) {
-    if (!policies.empty() || !given.empty() || !params_file.empty()) {
-      return Report(Error(ErrorCode::kInvalidInput,
-                          file + ": -p, --params-file and --policies are not read for Argo files "
-                                 "yet"));
-    }
-    return ValidateArgo(g, file, *content);
-  }
-  auto plan = LoadPlan(env.files(), file);
+                const std::string& params_file, const ArgoImportOptions& argo) {
+  // An Argo file is told apart by its apiVersion and imported first (docs/interop.md).
+  ArgoImport imported;
+  auto plan = LoadPipelineFile(env.files(), file, argo, &imported);
+  for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;
   auto texts = ParamsWithFile(env, p, params_file, given);
@@ -118,6 +83,7 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
   const size_t handlers = p.tasks.size() - p.num_main - p.num_finally;
   if (g.json) {
     Value v(ValueMap{{"valid", Value(true)},
+                     {"argo", imported.kind.empty() ? Value() : Value(imported.kind)},
                      {"pipeline", Value(p.pipeline->name)},
                      {"tasks", Value(static_cast<int64_t>(p.num_main))},
                      {"finally", Value(static_cast<int64_t>(p.num_finally))},
@@ -130,9 +96,16 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
     std::string extra;
     if (p.num_finally > 0) extra += fmt::format(", {} finally", p.num_finally);
     if (handlers > 0) extra += fmt::format(", {} handlers", handlers);
-    std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
-                file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
-                p.components.size(), p.sources.size());
+    if (!imported.kind.empty()) {
+      std::printf("%s: valid Argo %s %s, imported as pipeline %s (sluice import argo shows it): "
+                  "%zu components\n",
+                  file.c_str(), imported.kind.c_str(), imported.name.c_str(),
+                  p.pipeline->name.c_str(), p.components.size());
+    } else {
+      std::printf("%s: pipeline %s is valid: %d tasks%s, %zu components from %zu files\n",
+                  file.c_str(), p.pipeline->name.c_str(), p.num_main, extra.c_str(),
+                  p.components.size(), p.sources.size());
+    }
     for (const auto& line : ComponentUsesText(ComponentUses(p))) std::printf("%s\n", line.c_str());
     if (!decisions.empty()) {
       std::printf("admission: %zu policy decisions, %s\n", decisions.size(),

@@ -32,6 +32,7 @@ struct Options {
   RunOptions run;
   std::vector<std::string> params;  // -p name=value, checked and moved into run.params
   std::string params_file;          // --params-file (run, validate)
+  std::vector<std::string> image_map;  // --image-map IMAGE=PROGRAM (Argo files), into run.argo
   std::string file, policies_dir, policy_input;
   std::string format = "dot";
   std::string out_file;  // graph -o
@@ -72,7 +73,7 @@ struct Options {
 
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
 struct Subcommands {
-  CLI::App *run, *validate, *policy_eval, *policy_test, *graph;
+  CLI::App *run, *validate, *policy_eval, *policy_test, *graph, *import_argo;
   CLI::App *runs, *status, *events, *logs, *resume, *rollback;
   CLI::App *breakers, *audit_verify, *audit_export, *whoami, *approvals, *approve, *reject, *cancel;
   std::map<std::string, CLI::App*> orders;  // breakers open, close, reset, disable
@@ -118,12 +119,25 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
       ->check(CLI::Range(0, 1024));
   s.run->add_option("--policies", o.run.policies, "a folder (or file) of Policy and Waiver documents");
 
+  s.import_argo = app.add_subcommand("import", "translate another tool's pipeline into Sluice's")
+                      ->require_subcommand(1)
+                      ->add_subcommand("argo", "an Argo Workflows file as a Sluice pipeline");
+  s.import_argo->add_option("file", o.file, "Argo Workflows file")->required();
+  s.import_argo->add_option("-o,--out", o.out_file, "write the pipeline here (default: stdout)");
   s.validate = app.add_subcommand("validate", "check a pipeline; nothing runs, nothing is written");
   s.validate->add_option("file", o.file, "pipeline file")->required();
   s.validate->add_option("--policies", o.policies_dir, "also check and apply these admission policies");
   s.validate->add_option("-p,--param", o.params, "name=value (repeatable): also check these params")
       ->allow_extra_args(false);
   s.validate->add_option("--params-file", o.params_file, "a YAML or JSON map of param name to value");
+  for (CLI::App* cmd : {s.run, s.validate, s.import_argo}) {  // Argo files (docs/interop.md)
+    cmd->add_option("--image-map", o.image_map, "IMAGE=PROGRAM (repeatable): what an Argo "
+                    "container of IMAGE without a command runs");
+    cmd->add_flag("--lenient", o.run.argo.lenient, "Argo files: drop fields that are safe to "
+                  "drop, with a warning");
+    cmd->add_option("--templates", o.run.argo.templates, "a file or folder of Argo "
+                    "WorkflowTemplates that templateRef names (repeatable)");
+  }
 
   auto* policy = app.add_subcommand("policy", "evaluate or test policies");
   policy->require_subcommand(1);
@@ -342,6 +356,14 @@ bool Resolve(Env& env, Options& o) {
     auto store = env.GetVar("SLUICE_STORE");
     if (store) o.g.store = *store;
   }
+  for (const auto& m : o.image_map) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      std::fprintf(stderr, "sluice: --image-map expects IMAGE=PROGRAM, got \"%s\"\n", m.c_str());
+      return false;
+    }
+    o.run.argo.image_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+  }
   for (const auto& p : o.params) {
     auto eq = p.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -377,8 +399,9 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   // --- end of issue 12 §4's block
   if (*s.run) return CmdRun(env, g, o.run);
   if (*s.validate) {
-    return CmdValidate(env, g, o.file, o.policies_dir, o.run.params, o.params_file);
+    return CmdValidate(env, g, o.file, o.policies_dir, o.run.params, o.params_file, o.run.argo);
   }
+  if (*s.import_argo) return CmdImportArgo(env, g, o.file, o.out_file, o.run.argo);
   if (*s.policy_eval) return CmdPolicyEval(env, g, o.file, o.policy_input);
   if (*s.policy_test) return CmdPolicyTest(env, g, o.file);
   if (*s.graph) return CmdGraph(env, g, o.file, o.format, o.out_file);

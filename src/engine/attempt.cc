@@ -351,6 +351,7 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
   }
   for (const auto& [k, v] : req.env) field(k + "=" + v);
   if (!req.working_dir.empty()) field("cwd:" + req.working_dir);
+  for (const auto& p : req.private_paths) field("private:" + p);
   // Secrets by name and version, never by value: a new value of the same version hits the
   // cache (the user bumps `version:` when a new value must run again).
   for (const auto& u : t.spec->secrets()) {
@@ -361,6 +362,7 @@ std::string CacheKey(const PlanTask& t, const Instance& in, const AttemptRequest
   if (in.item) field(in.item->ToJson());
   for (const auto& o : t.outputs->params) {
     field(fmt::format("out:{}:{}:{}:{}", o.name, static_cast<int>(o.source), o.path, o.json_path));
+    if (o.default_value) field("out-default:" + *o.default_value);
     if (o.type) field(fmt::format("out-type:{}", ParamTypeName(*o.type)));  // cached values are typed
   }
   for (const auto& a : t.outputs->artifacts) field("art:" + a.name + ":" + a.path);
@@ -408,7 +410,8 @@ WantedParam::Source SourceOf(OutputSource s) {
 void AddWantedOutputs(const PlanTask& t, std::vector<WantedParam>& params,
                       std::vector<WantedArtifact>& artifacts) {
   for (const auto& o : t.outputs->params) {
-    params.push_back({o.name, SourceOf(o.source), o.path, o.json_path, WantedTypeOf(o.type)});
+    params.push_back({o.name, SourceOf(o.source), o.path, o.json_path, WantedTypeOf(o.type),
+                      o.default_value});
   }
   for (const auto& a : t.outputs->artifacts) artifacts.push_back({a.name, a.path});
 }
@@ -491,6 +494,7 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
     return r;
   }
   req.working_dir = WorkingDirFor(t, state.plan());
+  if (t.component()) req.private_paths = t.component()->private_paths;
   if (t.remote()) {
     req.executor = "worker";
     if (t.labels()) req.labels = *t.labels();

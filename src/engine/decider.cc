@@ -3,6 +3,8 @@
 // decider_governance.cc, run-level stops, groups, timers and phases in decider_run.cc.
 #include "engine/decider.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 
 namespace sluice {
@@ -196,10 +198,15 @@ bool Decider::VetUpstream(int i) {
       return false;
     }
   }
-  bool all_skipped = !t.deps.empty();
+  const DependsExpr* depends = t.spec->depends();
+  bool all_skipped = !t.deps.empty() && !depends;
   const int scope = state_.at(i).scope;
   for (int d : t.deps) {
     const Instance& up = state_.at(state_.InScope(scope, d));
+    if (depends && std::ranges::find(depends->names(), plan_.tasks[d].spec->name) !=
+                       depends->names().end()) {
+      continue;  // its depends: decides what this one's end means
+    }
     bool tolerated = plan_.tasks[d].spec->continue_on_failure && up.state == TaskState::kFailed;
     if ((up.state == TaskState::kFailed && !tolerated) || up.state == TaskState::kUpstreamFailed ||
         up.state == TaskState::kCancelled) {
@@ -215,7 +222,7 @@ bool Decider::VetUpstream(int i) {
     // recovered by a catch handler.
     const Instance& up = state_.at(state_.InScope(scope, d));
     TaskState s = up.state;
-    if (s == TaskState::kSkipped || s == TaskState::kFailed ||
+    if ((s == TaskState::kSkipped && !up.outputs.is_map()) || s == TaskState::kFailed ||
         (s == TaskState::kRecovered && !up.outputs.is_map())) {
       SkipTask(i, fmt::format("it reads outputs of {}, which {}", Quote(up.name),
                               s == TaskState::kSkipped  ? "was skipped"
@@ -228,7 +235,42 @@ bool Decider::VetUpstream(int i) {
     SkipTask(i, "every task it needs was skipped");
     return false;
   }
-  return true;
+  return !depends || DependsHold(i);
+}
+
+bool Decider::DependsHold(int i) {
+  const PlanTask& t = state_.task_of(i);
+  const DependsExpr& depends = *t.spec->depends();
+  const int scope = state_.at(i).scope;
+  auto outcome = [&](int name) {
+    DependsOutcome o;
+    for (int d : t.deps) {
+      if (plan_.tasks[d].spec->name != depends.names()[name]) continue;
+      const Instance& up = state_.at(state_.InScope(scope, d));
+      const ErrorClass cls = up.last_failure().cls;
+      o.succeeded = up.state == TaskState::kSucceeded || up.state == TaskState::kCached ||
+                    up.state == TaskState::kRecovered;
+      // Argo's Errored: the step could not run to an exit of its own.
+      o.errored = up.state == TaskState::kFailed &&
+                  (cls == ErrorClass::kSpawnError || cls == ErrorClass::kLost ||
+                   cls == ErrorClass::kOutputsError || cls == ErrorClass::kUnschedulable);
+      o.failed = up.state == TaskState::kFailed && !o.errored;
+      o.skipped = up.state == TaskState::kSkipped && !up.omitted;
+      o.omitted = up.omitted || up.state == TaskState::kUpstreamFailed;
+      bool all_failed = !up.children.empty();
+      for (int c : up.children) {
+        TaskState cs = state_.at(c).state;
+        o.any_succeeded = o.any_succeeded || cs == TaskState::kSucceeded ||
+                          cs == TaskState::kCached || cs == TaskState::kRecovered;
+        all_failed = all_failed && cs == TaskState::kFailed;
+      }
+      o.all_failed = all_failed;
+    }
+    return o;
+  };
+  if (depends.Evaluate(outcome)) return true;
+  SkipTask(i, fmt::format("depends is false: {}", depends.text()), true);
+  return false;
 }
 
 // A task that can never fit must fail rather than wait forever.

@@ -110,6 +110,8 @@ class Decider {
   void StartRunnable(Orders& orders);
   bool Vet(int i);
   bool VetUpstream(int i);
+  // A task with depends: whether the tasks it names ended as it asks (false: it was omitted).
+  bool DependsHold(int i);
   bool Fits(const Instance& in) const;
   bool ParallelismFull(const Instance& in) const;
   bool Unschedulable(int i);
@@ -136,7 +138,8 @@ class Decider {
   void ScheduleRetry(int i, const std::string& message);
   void FinishTask(int i, TaskState state, std::string message, std::string data = "",
                   ErrorClass cls = ErrorClass::kNone, int code = 0, const Value* outputs = nullptr);
-  void SkipTask(int i, std::string message);
+  // omitted: skipped because its depends: was false.
+  void SkipTask(int i, std::string message, bool omitted = false);
   void FailTask(int i, ErrorClass cls, int code, const std::string& message);
   void StartHandler(int owner, int plan_task, ErrorClass cls, int code, const std::string& message);
   void HandlerDone(int h);

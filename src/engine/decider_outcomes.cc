@@ -214,11 +214,20 @@ void Decider::FinishTask(int i, TaskState state, std::string message, std::strin
   Record(std::move(e), i, outputs);
 }
 
-void Decider::SkipTask(int i, std::string message) {
+void Decider::SkipTask(int i, std::string message, bool omitted) {
   Event e;
   e.kind = EventKind::kTaskSkipped;
   e.task = state_.at(i).name;
   e.message = std::move(message);
+  if (omitted) e.status = "omitted";  // what depends' X.Omitted reads (RunState::Apply)
+  // Outputs with a default: what its readers get (as Argo gives a skipped step's defaults).
+  ValueMap defaults;
+  if (const OutputsDecl* outputs = state_.task_of(i).outputs) {
+    for (const auto& o : outputs->params) {
+      if (o.default_value) defaults.emplace_back(Value(o.name), Value(*o.default_value));
+    }
+  }
+  if (!defaults.empty()) e.data = Value(ValueMap{{"params", Value(std::move(defaults))}}).ToJson();
   Record(std::move(e), i);
 }
 

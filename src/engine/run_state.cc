@@ -28,8 +28,9 @@ std::optional<TaskState> ParseTaskState(std::string_view name) {
 }
 
 bool HasOutputs(TaskState s, const Value& outputs) {
+  // A recovered task has its fallback's outputs, if any; a skipped one its outputs' defaults.
   return s == TaskState::kSucceeded || s == TaskState::kCached ||
-         (s == TaskState::kRecovered && outputs.is_map());
+         ((s == TaskState::kRecovered || s == TaskState::kSkipped) && outputs.is_map());
 }
 
 // The main tasks' instances, at the same indices as their plan tasks. Finally tasks and
@@ -311,6 +312,7 @@ Status RunState::ApplyTaskFinished(const Event& e, int i, const Value* data) {
   }
   if (in.parent >= 0 && in.expanded) --instances_[in.parent].children_running;  // a call item
   in.state = *s;
+  in.omitted = e.kind == EventKind::kTaskSkipped && e.status == "omitted";
   if (data) {
     in.outputs = *data;
   } else if (!e.data.empty()) {

@@ -77,6 +77,7 @@ struct Instance {
   bool attempt_open = false;  // started and not finished (recorded)
   bool holds_slot = false;
   bool approved = false;      // its approval was granted
+  bool omitted = false;       // skipped because its depends: was false (Argo's Omitted)
   bool expanded = false;      // a forEach parent whose items exist, or a scope whose tasks do
   std::string name;
   std::shared_ptr<const Value> item;  // a forEach item's (shared with its handlers), or null

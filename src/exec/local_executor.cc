@@ -1,4 +1,5 @@
 #include "exec/local_executor.h"
+#include "exec/sandbox.h"
 
 #include <signal.h>
 
@@ -58,6 +59,26 @@ bool LocalExecutor::TakeSpare(std::vector<std::string>& spares, const std::strin
   return false;
 }
 
+// The attempt's argv inside its sandbox (exec/sandbox.h), its private folders made.
+Result<std::vector<std::string>> LocalExecutor::SandboxedArgv(const AttemptRequest& req,
+                                                             const std::string& work) {
+  std::string bwrap;
+  for (const char* p : {"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"}) {
+    if (bwrap.empty() && fs_.Stat(p).exists) bwrap = p;
+  }
+  if (bwrap.empty()) {
+    return Fail(ErrorCode::kInvalidInput, "task {} has private paths ({}), which need bubblewrap: "
+                "apt-get install bubblewrap", req.task, Join(req.private_paths, ", "));
+  }
+  auto entries = fs_.ListDir("/");
+  if (!entries) return std::unexpected(entries.error());
+  for (const std::string& top : PrivateTops(req.private_paths)) {
+    SLUICE_TRY_STATUS(fs_.MakeDirs(PrivateFolder(work, top)));
+  }
+  for (const std::string& p : req.private_paths) SLUICE_TRY_STATUS(fs_.MakeDirs(PrivateFolder(work, p)));
+  return SandboxArgv(bwrap, *entries, req.private_paths, work, req.argv);
+}
+
 std::vector<Result<AttemptHandle>> LocalExecutor::Submit(std::span<const AttemptRequest> batch) {
   std::vector<Result<AttemptHandle>> out;
   out.reserve(batch.size());
@@ -82,6 +103,11 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
   SpawnRequest sp;
   sp.argv = req.argv;
   sp.cwd = req.working_dir.empty() ? paths.work : req.working_dir;
+  if (!req.private_paths.empty()) {
+    auto argv = SandboxedArgv(req, paths.work);
+    if (!argv) return std::unexpected(argv.error());
+    sp.argv = std::move(*argv);
+  }
   sp.stdout_path = paths.stdout_log;
   sp.stderr_path = paths.stderr_log;
   // Declared variables override inherited ones of the same name; the SLUICE_* marks come last
@@ -230,6 +256,9 @@ Result<AttemptOutputs> LocalExecutor::Collect(const Running& r) {
                        : fs_.ReadFileBeneath(work, o.path, kMaxParamBytes);
     if (!content && from_stdout && content.error().code == ErrorCode::kNotFound) {
       content = std::string();  // the log exists only once something was printed
+    }
+    if (!content && o.default_value && content.error().code == ErrorCode::kNotFound) {
+      content = *o.default_value;  // its declared default
     }
     if (!content) {
       if (content.error().code == ErrorCode::kNotFound) {

@@ -95,6 +95,8 @@ class LocalExecutor : public Executor {
   static constexpr int64_t kAdoptedPollUs = 20'000;
   // How long Adopt waits for a live keeper to list what it owes.
   static constexpr int64_t kOwedWaitUs = 5'000'000;
+  Result<std::vector<std::string>> SandboxedArgv(const AttemptRequest& req,
+                                                 const std::string& work);
   Result<AttemptHandle> Start(const AttemptRequest& req);
   // Hands an attempt its secrets: files in a private folder beside its own (linked from it),
   // variables, and the masking of its output. On failure nothing of them is left.

@@ -94,7 +94,8 @@ Value RequestToValue(const AttemptRequest& req) {
                                     {"source", Value(static_cast<int>(p.source))},
                                     {"path", Value(p.path)},
                                     {"jsonPath", Value(p.json_path)},
-                                    {"type", Value(static_cast<int>(p.type))}}));
+                                    {"type", Value(static_cast<int>(p.type))},
+                                    {"default", p.default_value ? Value(*p.default_value) : Value()}}));
   }
   ValueList artifacts;
   for (const auto& a : req.artifacts) {
@@ -104,7 +105,9 @@ Value RequestToValue(const AttemptRequest& req) {
                         {"attempt", Value(req.attempt)}, {"argv", Strings(req.argv)},
                         {"env", Pairs(req.env)}, {"params", Value(std::move(params))},
                         {"artifacts", Value(std::move(artifacts))},
-                        {"workingDir", Value(req.working_dir)}, {"arrayKey", Value(req.array_key)},
+                        {"workingDir", Value(req.working_dir)},
+                        {"privatePaths", Strings(req.private_paths)},
+                        {"arrayKey", Value(req.array_key)},
                         {"executor", Value(req.executor)}, {"labels", Pairs(req.labels)},
                         {"cpu", Value(req.cpu)}, {"memory", Value(req.memory)},
                         {"gpu", Value(req.gpu)}});
@@ -128,6 +131,7 @@ Result<AttemptRequest> RequestFromValue(const Value& v) {
     w.type = static_cast<WantedParam::Type>(type);
     w.path = pf.Str("path");
     w.json_path = pf.Str("jsonPath");
+    if (const Value* d = p.Find("default"); d && !d->is_null()) w.default_value = pf.Str("default");
     if (!pf.Done()) f.Bad("params");
     req.params.push_back(std::move(w));
   }
@@ -137,6 +141,7 @@ Result<AttemptRequest> RequestFromValue(const Value& v) {
     if (!af.Done()) f.Bad("artifacts");
   }
   req.working_dir = f.Str("workingDir");
+  req.private_paths = f.StrList("privatePaths");
   req.array_key = f.Str("arrayKey");
   req.executor = f.Str("executor");
   req.labels = f.PairList("labels");

@@ -49,6 +49,8 @@ struct WantedParam {
   // number), a JSON value must already be it; anything else fails the attempt's outputs.
   enum class Type { kAny, kString, kInt, kNumber, kBool, kList, kMap };
   Type type = Type::kAny;
+  // kFile: the value when the file is missing (an output's `default`).
+  std::optional<std::string> default_value;
 };
 
 // A file or folder an attempt must leave in its working folder, stored as an artifact.
@@ -71,6 +73,10 @@ struct AttemptRequest {
   // Where the process starts (workingDir: pipeline); "" = its attempt's own folder. Outputs are
   // read from the attempt's folder either way, which the process finds as $SLUICE_ATTEMPT_DIR.
   std::string working_dir;
+  // Absolute folders that are the attempt's own: it runs in a private mount namespace where
+  // each is ATTEMPT/root/PATH, its folder is /attempt, and the rest of the host is read-only
+  // (exec/sandbox.h). Empty: no sandbox.
+  std::vector<std::string> private_paths;
   std::string array_key;  // attempts with the same non-empty key may be submitted as one array
   // Which data plane runs it: "local" (a process beside the engine) or "worker" (a `sluice
   // worker` whose labels include every one of `labels`, sorted by key, and whose free capacity

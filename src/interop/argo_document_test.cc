@@ -93,21 +93,21 @@ spec:
   entrypoint: main
   templates:
   - name: main
-    podSpecPatch: '{"containers":[{"name":"main","resources":{"limits":{"cpu":"1"}}}]}'
+    hostAliases: [{ip: 127.0.0.1, hostnames: [db]}]
     script: {image: python:alpine, command: [python], source: print(1)}
 )";
 
 TEST(ArgoDocument, DroppableFieldIsAnErrorUnlessLenientMakesItAWarning) {
   EXPECT_EQ(Lines(kPatched), (std::vector<std::string>{
-                                 "wf.yaml:8:5: podSpecPatch is not supported here: a patch to the "
-                                 "Kubernetes pod (--lenient drops it)"}));
+                                 "wf.yaml:8:5: hostAliases is not supported here: extra "
+                                 "/etc/hosts entries of the pod (--lenient drops it)"}));
   auto c = CheckArgoFile("wf.yaml", kPatched, true);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->errors(), 0);
   ASSERT_EQ(c->problems.size(), 1u);
   EXPECT_EQ(c->problems[0].line,
-            "wf.yaml:8:5: warning: podSpecPatch is not supported here, dropped (--lenient): a "
-            "patch to the Kubernetes pod");
+            "wf.yaml:8:5: warning: hostAliases is not supported here, dropped (--lenient): extra "
+            "/etc/hosts entries of the pod");
 }
 
 TEST(ArgoDocument, LenientNeverDropsAFieldThatChangesWhatRuns) {

@@ -180,6 +180,7 @@ Value AdmissionInput(const Plan& plan, const Value& params) {
         {"finally", Value(t.role == TaskRole::kFinally)},
         {"kind", Value(kKinds[static_cast<int>(t.component() ? Body::Kind::kUses : t.kind)])},
         {"uses", Value(s.body.kind == Body::Kind::kUses ? s.body.text : "")},
+        {"argoSubstitution", Value(t.component() && t.component()->argo_substitution)},
         {"component", t.component() ? Value(ValueMap{{"name", Value(t.component()->name)},
                                                    {"version", Value(t.component()->version)}})
                                   : Value()},

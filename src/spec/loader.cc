@@ -1,4 +1,5 @@
 // YAML -> model: bodies, tasks, pipelines, components and the file entry point.
+#include "spec/depends.h"
 #include "spec/inline_code.h"
 #include "spec/yaml_reader.h"
 
@@ -149,6 +150,7 @@ Status Reader::TaskInto(const YNode& n, TaskSpec* out, TaskKind kind, const std:
     SLUICE_TRY_STATUS(BodyOf(n, k, &t.body, true, "task", t.name));
   }
   if (const auto& needs = k["needs"]) SLUICE_TRY_STATUS(Needs(needs, &t.needs));
+  if (const auto& depends = k["depends"]) SLUICE_TRY_STATUS(Depends(depends, &t));
   if (k["env"]) {
     SLUICE_TRY(env, Env(k["env"]));
     t.MutableOptions().env = std::move(*env);
@@ -186,16 +188,18 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
     SLUICE_TRY_STATUS(ExpectMap(n, "a task"));
     if (kind == TaskKind::kMain) {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
-                                      "env", "outputs", "when", "forEach", "parallelism", "retry",
-                                      "timeout", "deadline", "resources", "cache",
+                                      "depends", "env", "outputs", "when", "forEach",
+                                      "parallelism", "retry", "timeout", "deadline", "resources",
+                                      "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
                                       "breaker", "gate", "approval", "secrets", "workingDir",
                                       "executor", "placement", "deploy"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
-                                      "env", "outputs", "when", "forEach", "parallelism", "retry",
-                                      "timeout", "deadline", "resources", "continueOnFailure",
+                                      "depends", "env", "outputs", "when", "forEach",
+                                      "parallelism", "retry", "timeout", "deadline", "resources",
+                                      "continueOnFailure",
                                       "secrets", "workingDir", "executor", "placement"},
                                   "a finally task"));
     }
@@ -234,6 +238,20 @@ Status Reader::Needs(const YNode& needs, std::vector<std::pair<std::string, Loca
     SLUICE_TRY(dep, Str(e, "a needs entry"));
     out->emplace_back(*dep, Loc(e));
   }
+  return {};
+}
+
+// depends: an expression over how the named tasks ended (spec/depends.h). Its names join needs.
+Status Reader::Depends(const YNode& depends, TaskSpec* t) const {
+  SLUICE_TRY(text, Str(depends, "depends"));
+  auto expr = DependsExpr::Parse(*text);
+  if (!expr) return FailAt(Loc(depends), "depends: {}", expr.error().message);
+  for (const std::string& name : (*expr)->names()) {
+    bool listed = false;
+    for (const auto& n : t->needs) listed = listed || n.first == name;
+    if (!listed) t->needs.emplace_back(name, Loc(depends));
+  }
+  t->MutableOptions().depends = std::move(*expr);
   return {};
 }
 

@@ -305,7 +305,7 @@ Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
     SLUICE_TRY_STATUS(ExpectList(ps, "outputs.params"));
     for (const auto& p : ps) {
       SLUICE_TRY_STATUS(ExpectMap(p, "an output param"));
-      SLUICE_TRY_STATUS(CheckKeys(p, {"name", "from", "type"}, "an output param"));
+      SLUICE_TRY_STATUS(CheckKeys(p, {"name", "from", "type", "default"}, "an output param"));
       OutputParamDecl d;
       d.loc = Loc(p);
       if (!p["name"] || !p["from"]) return FailAt(d.loc, "an output param needs name and from");
@@ -340,6 +340,14 @@ Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
       if (p["type"]) {
         SLUICE_TRY(t, TypeOf(p["type"]));
         d.type = *t;
+      }
+      if (p["default"]) {
+        if (d.source != OutputSource::kFile) {
+          return FailAt(Loc(p["default"]), "default is only for an output read from a file "
+                        "(from: {{file: PATH}})");
+        }
+        SLUICE_TRY(v, Str(p["default"], "default"));
+        d.default_value = *v;
       }
       out.params.push_back(std::move(d));
     }

@@ -48,7 +48,19 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     SLUICE_TRY(o, Outputs(spec["outputs"]));
     c.outputs = std::move(*o);
   }
-  SLUICE_TRY_STATUS(BodyOf(spec, MapKeys(spec), &c.body, false, "component", c.name));
+  if (spec["argoSubstitution"]) {
+    SLUICE_TRY(b, Bool(spec["argoSubstitution"], "argoSubstitution"));
+    c.argo_substitution = *b;
+  }
+  {
+    // The one exception to "no placeholder in inline code" (docs/interop.md): a component that
+    // declares Argo's substitution, which the admission input shows to policies.
+    const bool saved = inline_code_placeholders_allowed_;
+    inline_code_placeholders_allowed_ = saved || c.argo_substitution;
+    Status body = BodyOf(spec, MapKeys(spec), &c.body, false, "component", c.name);
+    inline_code_placeholders_allowed_ = saved;
+    SLUICE_TRY_STATUS(body);
+  }
   if (spec["env"]) {
     SLUICE_TRY(env, Env(spec["env"]));
     c.env = std::move(*env);
@@ -73,8 +85,29 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     SLUICE_TRY(w, WorkingDirOf(spec["workingDir"]));
     c.working_dir = *w;
   }
+  if (spec["privatePaths"]) SLUICE_TRY_STATUS(PrivatePaths(spec["privatePaths"], &c));
   SLUICE_TRY_STATUS(PlacementOf(spec, &c.placement));
   return c;
+}
+
+// privatePaths: absolute folders, each the attempt's own in its sandbox. Not the host's system
+// folders, which the sandbox needs as they are.
+Status Reader::PrivatePaths(const YNode& list, ComponentSpec* c) const {
+  SLUICE_TRY_STATUS(ExpectList(list, "privatePaths"));
+  for (const YNode& n : list) {
+    SLUICE_TRY(p, Str(n, "a private path"));
+    std::string_view top = std::string_view(*p).substr(1, p->find('/', 1) - 1);
+    if (!p->starts_with('/') || p->size() < 2 || p->find("..") != std::string::npos ||
+        p->find("//") != std::string::npos || p->ends_with('/') || top == "proc" ||
+        top == "dev" || top == "sys" || top == "usr" || top == "etc" || top == "lib" ||
+        top == "bin" || top == "attempt") {
+      return FailAt(Loc(n), "private path {} must be an absolute folder such as /tmp or "
+                    "/mnt/out, without .., and not under /proc, /dev, /sys, /usr, /etc, /lib, "
+                    "/bin or /attempt", Quote(*p));
+    }
+    c->private_paths.push_back(*p);
+  }
+  return {};
 }
 
 // A Component spec's keys: a DAG template's (tasks:) or a single body's.
@@ -87,7 +120,8 @@ Status Reader::ComponentKeys(const YNode& spec) const {
   } else {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
-                                       "defaults", "workingDir", "executor", "placement"},
+                                       "defaults", "workingDir", "executor", "placement",
+                                       "argoSubstitution", "privatePaths"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {

@@ -13,6 +13,7 @@
 #include "common/outcome.h"
 #include "expr/expr.h"
 #include "common/value.h"
+#include "spec/depends.h"
 
 namespace sluice {
 
@@ -109,6 +110,9 @@ struct OutputParamDecl {
   std::string json_path;  // kFileJson: dotted path, "" = the whole document
   // Declared `type:`: checked where expressions read it, and the value must parse as it.
   std::optional<ParamType> type;
+  // default: the value when its file is missing, and what readers get when the task was
+  // skipped (as Argo's valueFrom.default).
+  std::optional<std::string> default_value;
   Location loc;
 };
 
@@ -222,6 +226,9 @@ struct SecretUse {
 struct TaskOptions {
   std::vector<std::pair<std::string, TemplateField>> env;
   std::unique_ptr<TemplateField> when;
+  // depends: when it may start, over how the tasks it names ended (spec/depends.h); its names
+  // are also in needs.
+  std::shared_ptr<const DependsExpr> depends;
   std::unique_ptr<RetryPolicy> retry;
   OutputsDecl outputs;
   std::optional<int64_t> timeout_ms;
@@ -249,6 +256,7 @@ struct TaskSpec {
   const TaskOptions& opts() const;
   const std::vector<std::pair<std::string, TemplateField>>& env() const { return opts().env; }
   const TemplateField* when() const { return options ? options->when.get() : nullptr; }
+  const DependsExpr* depends() const { return options ? options->depends.get() : nullptr; }
   const RetryPolicy* retry() const { return options ? options->retry.get() : nullptr; }
   const TaskHandlers* handlers() const { return options ? options->handlers.get() : nullptr; }
   const std::vector<SecretUse>& secrets() const { return opts().secrets; }
@@ -317,6 +325,12 @@ struct ComponentSpec {
   std::optional<CacheSpec> cache;
   std::optional<WorkingDir> working_dir;  // workingDir:; a task's own wins
   Placement placement;                    // executor:, placement:; a task's own win
+  // argoSubstitution: placeholders may sit in the code its run list gives a shell or an
+  // interpreter, as Argo substitutes into script text (imported documents, docs/interop.md).
+  bool argo_substitution = false;
+  // privatePaths: absolute folders that are the attempt's own (ATTEMPT/root/PATH), in a private
+  // mount namespace where the rest of the host is read-only (bubblewrap; docs/spec.md 5.2).
+  std::vector<std::string> private_paths;
 };
 
 // A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run

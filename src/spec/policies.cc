@@ -127,7 +127,7 @@ const Shape& AdmissionShape() {
   static const ShapePtr kShape = [] {
     ShapePtr task = Object("a task of object.tasks", Fields{
         {"name", nullptr}, {"template", nullptr}, {"finally", nullptr}, {"kind", nullptr},
-        {"uses", nullptr},
+        {"uses", nullptr}, {"argoSubstitution", nullptr},
         {"component", Object("a task's component", Fields{{"name", nullptr}, {"version", nullptr}})},
         {"retry", Object("a task's retry", Fields{{"limit", nullptr}})},
         {"timeout", nullptr}, {"deadline", nullptr},

@@ -120,7 +120,7 @@ TEST(PolicyShape, AFieldNoTaskCanHaveIsALoadErrorEvenInsideAComprehension) {
   AdmissionPolicy("object.tasks.all(t, t.aproval != null)", &ok, &error);
   ASSERT_FALSE(ok);
   EXPECT_EQ(error, "/pol.yaml:6:29: a task of object.tasks has no field \"aproval\"; it has name, "
-                   "template, finally, kind, uses, component, retry, timeout, deadline, "
+                   "template, finally, kind, uses, argoSubstitution, component, retry, timeout, deadline, "
                    "resources, cache, breaker, forEach, handlers, gate, needs, approval, when "
                    "(did you mean "
                    "\"approval\"?) (in the expression, column 23)");

@@ -295,6 +295,7 @@ class Reader {
   Status TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskKind kind,
                       const std::string& owner) const;
   Status Needs(const YNode& needs, std::vector<std::pair<std::string, Location>>* out) const;
+  Status Depends(const YNode& depends, TaskSpec* t) const;
   Status When(const YNode& when, TaskSpec* t) const;
   Status ForEach(const YNode& fe, TaskSpec* t) const;
   Status TaskScheduling(const MapKeys& k, TaskSpec* t) const;
@@ -334,13 +335,10 @@ class Reader {
   Result<ComponentSpec> Component(const YNode& doc) const;
   Status DagTemplate(const YNode& spec, ComponentSpec* c) const;
   Status ComponentKeys(const YNode& spec) const;
+  Status PrivatePaths(const YNode& list, ComponentSpec* c) const;
 
   const std::string& file() const { return file_; }
   void set_source(std::string_view source) { source_ = source; }
-  // The hook for imported Argo documents (wave 2 · 7), the one exception to the rule that no
-  // placeholder may sit inside `sh -c`'s command string: their importer sets it (and marks
-  // their tasks as imported). Nothing else may.
-  void allow_inline_code_placeholders() { inline_code_placeholders_allowed_ = true; }
 
   // Where the first placeholder of a script scalar sits in the source file: for a block scalar
   // (| or >) the text starts on the line after the indicator.
@@ -420,7 +418,9 @@ class Reader {
   mutable const DeclaredNames* names_ = nullptr;
   mutable int values_ = 0;
   LoadBudget* budget_;
-  bool inline_code_placeholders_allowed_ = false;
+  // Set while a component with argoSubstitution: true is read (Component()): imported Argo
+  // documents keep Argo's substitution into `sh -c` text, the one exception to that rule.
+  mutable bool inline_code_placeholders_allowed_ = false;
 };
 
 // A file the state folder's owner writes (Notifications, Pools), parsed: `doc` is its one

@@ -35,6 +35,21 @@ NAMED = [re.compile(p) for p in (
     r"\w+ must be a (map|list), not ",
     r"duplicate key \"[^\"]+\" in \w+",
     r"(kind|apiVersion) \"?[^\"]*\"? is not supported here: ",
+    # What the importer does not translate (yet), each naming it.
+    r"\S+ is not imported yet: ",
+    r"\{\{.*\}\} is not imported: ",
+    r"when: .*\(column \d+\)",
+    r"container of image \"[^\"]*\" gives no command",
+    r"(Cluster)?WorkflowTemplate \"[^\"]*\" (is in no file given with --templates|has no template)",
+    r"podSpecPatch is imported only when",
+    r"withSequence\.\w+ ",
+    r"output (param|path) ",
+    r"template \"[^\"]*\" substitutes values into the code",
+    r"\w+ is not imported: ",
+    r"kind \w+ is not imported yet: ",
+    r"\w+ from a tag .* is not imported yet: ",
+    r"\{\{workflow\.parameters\.\S+\}\} names a parameter",
+    r"a second runnable document \(",
 )]
 
 outcomes = {}  # file (relative to EXAMPLES) -> "valid" or the sorted set of refused fields
@@ -46,13 +61,21 @@ def named(msg):
     m = re.match(r'(?:kind |apiVersion )?"?([^" ]+)"? is not supported here', msg)
     if m:
         return m.group(1)
+    m = re.match(r'(\S+) is not imported yet', msg)
+    if m:
+        return "not-yet:" + m.group(1)
     m = re.match(r'unknown field "([^"]+)"', msg)
     return "unknown:" + m.group(1) if m else msg.split(" ", 1)[0]
 
 
+# As the development set runs (argo_dev_set.py): the whole set's templates, and the image map.
+IMPORT = ["--templates", EXAMPLES, "--image-map",
+          f"argoproj/argosay:v2={os.path.join(HERE, 'argosay')}"]
+
+
 def check(e, rel):
     path = os.path.join(EXAMPLES, rel)
-    p = e.sluice("validate", path)
+    p = e.sluice("validate", path, *IMPORT)
     assert p.returncode in (0, 2), f"{rel}: exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
     located = re.compile(re.escape(path) + r":\d+:\d+: (warning: )?(.*)$")
     lines = [l for l in p.stderr.splitlines() if l]
@@ -64,7 +87,7 @@ def check(e, rel):
         names.add(named(m.group(2)))
     if p.returncode == 0:
         assert p.stdout.startswith(f"{path}: valid Argo "), p.stdout
-        assert "import: not built yet" in p.stdout, p.stdout
+        assert ", imported as pipeline " in p.stdout, p.stdout
         outcomes[rel] = "valid"
     else:
         assert lines, f"{rel}: exit 2 without a line saying why"

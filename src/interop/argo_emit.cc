@@ -1,0 +1,178 @@
+// Writing the Sluice file of an imported workflow: readable YAML, one Component per template,
+// with comments where the mapping is approximate.
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "interop/argo_model.h"
+#include "interop/argo_tags.h"
+#include "interop/yaml_text.h"
+
+namespace sluice {
+namespace {
+
+constexpr std::string_view kVersion = "1.0.0";
+
+const ImportedTemplate* Find(const ImportedWorkflow& w, std::string_view name) {
+  for (const ImportedTemplate& t : w.templates) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+void Comments(std::string& out, const std::vector<std::string>& comments, int indent) {
+  for (const std::string& c : comments) out += fmt::format("{:{}}# {}\n", "", indent, c);
+}
+
+void Params(std::string& out, const std::vector<ImportedParam>& params,
+            const std::set<std::string>& globals, int indent) {
+  if (params.empty() && globals.empty()) return;
+  out += fmt::format("{:{}}params:\n", "", indent);
+  for (const ImportedParam& p : params) {
+    out += fmt::format("{:{}}- {{name: {}, type: string, {}}}{}\n", "", indent + 2,
+                       YamlScalar(p.name),
+                       p.value ? "default: " + YamlScalar(*p.value) : "required: true",
+                       p.comment.empty() ? "" : "  # " + p.comment);
+  }
+  for (const std::string& g : globals) {
+    out += fmt::format("{:{}}- {{name: {}, type: string, default: \"\"}}  # Argo's "
+                       "workflow-wide value, passed down by its callers\n",
+                       "", indent + 2, YamlScalar(g));
+  }
+}
+
+// A call's `with:`: its arguments, then the workflow values its template needs, from the
+// caller's params (`pipeline`: from the pipeline's values).
+void With(std::string& out, const std::vector<std::pair<std::string, std::string>>& args,
+          const ImportedTemplate* callee, bool pipeline, bool exit_handler, int indent) {
+  std::vector<std::pair<std::string, std::string>> all = args;
+  if (callee) {
+    for (const std::string& g : callee->globals) {
+      all.emplace_back(g, fmt::format("${{{{ {} }}}}", pipeline ? ArgoGlobalValue(g, exit_handler)
+                                                              : "params." + g));
+    }
+  }
+  if (all.empty()) return;
+  out += fmt::format("{:{}}with:\n", "", indent);
+  for (const auto& [name, value] : all) {
+    out += fmt::format("{:{}}{}: {}\n", "", indent + 2, YamlScalar(name),
+                       YamlText(value, indent + 2));
+  }
+}
+
+void Call(std::string& out, const ImportedWorkflow& w, const ImportedCall& c, int indent) {
+  out += fmt::format("{:{}}- name: {}\n", "", indent, YamlScalar(c.name));
+  const int in = indent + 2;
+  Comments(out, c.comments, in);
+  out += fmt::format("{:{}}uses: {}@{}\n", "", in, c.tmpl, kVersion);
+  if (!c.depends.empty()) out += fmt::format("{:{}}depends: {}\n", "", in, YamlScalar(c.depends));
+  if (!c.when.empty()) out += fmt::format("{:{}}when: {}\n", "", in, YamlScalar(c.when));
+  if (!c.for_each.empty()) out += fmt::format("{:{}}forEach: {}\n", "", in, c.for_each);
+  if (c.parallelism > 0) out += fmt::format("{:{}}parallelism: {}\n", "", in, c.parallelism);
+  if (c.continue_on_failure) out += fmt::format("{:{}}continueOnFailure: true\n", "", in);
+  With(out, c.with, Find(w, c.tmpl), false, false, in);
+}
+
+void Outputs(std::string& out, const ImportedTemplate& t) {
+  std::vector<const ImportedOutput*> params, artifacts;
+  for (const ImportedOutput& o : t.outputs) (o.artifact ? artifacts : params).push_back(&o);
+  if (params.empty() && artifacts.empty() && !t.result) return;
+  out += "  outputs:\n";
+  if (!params.empty() || t.result) {
+    out += "    params:\n";
+    if (t.result) {
+      out += "      - {name: result, from: {stdout: text}}  # Argo's outputs.result\n";
+    }
+    for (const ImportedOutput* o : params) {
+      if (t.dag) {
+        out += fmt::format("      - {{name: {}, value: {}}}\n", YamlScalar(o->name),
+                           YamlScalar(o->value));
+      } else {
+        out += fmt::format("      - {{name: {}, from: {{file: {}}}{}}}\n", YamlScalar(o->name),
+                           YamlScalar(o->file),
+                           o->default_value ? ", default: " + YamlScalar(*o->default_value) : "");
+      }
+    }
+  }
+  if (!artifacts.empty()) {
+    out += "    artifacts:\n";
+    for (const ImportedOutput* o : artifacts) {
+      out += t.dag ? fmt::format("      - {{name: {}, value: {}}}\n", YamlScalar(o->name),
+                                 YamlScalar(o->value))
+                   : fmt::format("      - {{name: {}, path: {}}}\n", YamlScalar(o->name),
+                                 YamlScalar(o->file));
+    }
+  }
+}
+
+void Component(std::string& out, const ImportedWorkflow& w, const ImportedTemplate& t) {
+  out += "---\n";
+  Comments(out, t.comments, 0);
+  out += fmt::format("apiVersion: sluice/v1\nkind: Component\nmetadata: {{name: {}, version: "
+                     "{}}}\nspec:\n",
+                     YamlScalar(t.name), kVersion);
+  Params(out, t.params, t.globals, 2);
+  if (t.dag) {
+    out += "  tasks:\n";
+    for (const ImportedCall& c : t.calls) Call(out, w, c, 4);
+  } else {
+    if (!t.image.empty()) out += fmt::format("  # image: {}\n", YamlScalar(t.image));
+    if (t.substitutes_code) {
+      out += "  argoSubstitution: true  # values are substituted into code, as Argo does\n";
+    }
+    if (!t.private_paths.empty()) {
+      std::vector<std::string> paths;
+      for (const std::string& p : t.private_paths) paths.push_back(YamlScalar(p));
+      out += fmt::format("  privatePaths: [{}]  # the step's own, in its sandbox (ATTEMPT/root/...)\n",
+                         Join(paths, ", "));
+    }
+    out += "  run:\n";
+    for (const std::string& a : t.run) out += fmt::format("    - {}\n", YamlText(a, 4));
+    if (!t.env.empty()) {
+      out += "  env:\n";
+      for (const auto& [k, v] : t.env) {
+        out += fmt::format("    {}: {}\n", YamlScalar(k), YamlText(v, 4));
+      }
+    }
+    if (!t.retry.empty()) out += fmt::format("  retry: {}\n", t.retry);
+    if (!t.timeout.empty()) out += fmt::format("  timeout: {}\n", t.timeout);
+  }
+  Outputs(out, t);
+}
+
+}  // namespace
+
+std::string EmitSluice(const ImportedWorkflow& w) {
+  std::string out = fmt::format(
+      "# Imported from Argo Workflows by sluice import argo (docs/interop.md): {}, {} {}.\n"
+      "# Each container step runs its command on this host, in its own attempt folder; its\n"
+      "# image is recorded. Comments mark what is approximate.\n",
+      w.file, w.kind, w.name);
+  Comments(out, w.comments, 0);
+  out += fmt::format("apiVersion: sluice/v1\nkind: Pipeline\nmetadata:\n  name: {}\nspec:\n",
+                     YamlScalar(w.name));
+  Params(out, w.params, {}, 2);
+  if (!w.deadline.empty()) out += fmt::format("  deadline: {}\n", w.deadline);
+  // The entrypoint is the pipeline's one task; Argo binds the workflow's arguments to its
+  // inputs by name.
+  auto root = [&](std::string_view name, bool exit_handler) {
+    const ImportedTemplate* t = Find(w, name);
+    std::vector<std::pair<std::string, std::string>> args;
+    for (const ImportedParam& p : t ? t->params : std::vector<ImportedParam>{}) {
+      for (const ImportedParam& wp : w.params) {
+        if (wp.name == p.name) args.emplace_back(p.name, fmt::format("${{{{ params.{} }}}}", p.name));
+      }
+    }
+    out += fmt::format("    - name: {}\n      uses: {}@{}\n", YamlScalar(name), name, kVersion);
+    With(out, args, t, true, exit_handler, 6);
+  };
+  out += "  tasks:\n";
+  root(w.entrypoint, false);
+  if (!w.on_exit.empty()) {
+    out += "  finally:  # Argo's onExit\n";
+    root(w.on_exit, true);
+  }
+  for (const ImportedTemplate& t : w.templates) Component(out, w, t);
+  return out;
+}
+
+}  // namespace sluice

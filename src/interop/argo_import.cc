@@ -1,0 +1,493 @@
+// Reading an Argo workflow into ImportedWorkflow (argo_model.h): the workflow, each template
+// and its body, translated field by field. A field the table maps (argo_fields.cc) that this
+// importer does not translate yet is an error that says so: nothing is dropped silently.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/strings.h"
+#include "interop/argo_fields.h"
+#include "interop/argo_importer.h"
+#include "interop/yaml_text.h"
+#include "spec/inline_code.h"
+
+namespace sluice {
+namespace {
+
+// How an interpreter that Argo gives a script file is given the source here instead.
+struct ScriptFlag {
+  std::string_view program;
+  std::string_view flag;
+};
+constexpr ScriptFlag kScriptFlags[] = {
+    {"sh", "-c"},      {"bash", "-c"},   {"ash", "-c"},    {"dash", "-c"},
+    {"zsh", "-c"},     {"python", "-c"}, {"python3", "-c"}, {"node", "-e"},
+    {"perl", "-e"},    {"ruby", "-e"},
+};
+
+std::string BaseName(std::string_view p) {
+  size_t slash = p.rfind('/');
+  return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
+}
+
+}  // namespace
+
+Status Importer::Handled(const YNode& map, std::string_view definition,
+                         std::initializer_list<std::string_view> handled) const {
+  for (const auto& e : map) {
+    std::string_view key = e.first.Scalar();
+    const ArgoField* f = FindArgoField(definition, key);
+    if (!f || f->cls != FieldClass::kMapped) continue;  // the checker has judged it
+    if (std::ranges::find(handled, key) != handled.end()) continue;
+    return At(e.first, "{} is not imported yet: the importer does not translate this field of "
+              "an Argo {} (docs/interop.md)", key, definition);
+  }
+  return {};
+}
+
+Result<std::string> Importer::Scalar(const YNode& n, std::string_view what) const {
+  if (!n.IsScalar()) return At(n, "{} must be a string", what);
+  return std::string(n.Scalar());
+}
+
+Result<std::string> Importer::Text(const YNode& n, ArgoScope& scope) const {
+  SLUICE_TRY(s, Scalar(n, "a value"));
+  auto t = TranslateArgoText(*s, scope);
+  if (!t) return At(n, "{}", t.error().message);
+  for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(n));
+  return *t;
+}
+
+// Argo's seconds: an int, or a string holding one (or a duration such as "10s", as `timeout`
+// takes).
+Result<std::string> Importer::Seconds(const YNode& n, std::string_view what) const {
+  SLUICE_TRY(s, Scalar(n, what));
+  if (IsIntText(*s)) return *s + "s";
+  if (s->find("{{") != std::string::npos) {
+    return At(n, "{} from a tag ({}) is not imported yet: a timeout is fixed when the file loads",
+              what, *s);
+  }
+  if (!s->empty() && std::isdigit(static_cast<unsigned char>((*s)[0])) &&
+      std::string_view("smh").find(s->back()) != std::string_view::npos) {
+    return *s;
+  }
+  return At(n, "{} must be a number of seconds or a duration such as 30s, not {}", what,
+            Quote(*s));
+}
+
+Result<std::vector<ImportedParam>> Importer::Params(const YNode& list,
+                                                    std::string_view what) const {
+  std::vector<ImportedParam> out;
+  for (const YNode& p : list) {
+    SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value", "default", "description", "enum"}));
+    ImportedParam param;
+    SLUICE_TRY(name, Scalar(p["name"], "a parameter's name"));
+    if (!IsName(*name)) return At(p["name"], "{} {} is not a name Sluice can use", what, Quote(*name));
+    param.name = *name;
+    YNode v = p["value"] ? p["value"] : p["default"];
+    if (v) {
+      if (!v.IsScalar()) return At(v, "a parameter's value must be text");
+      param.value = std::string(v.Scalar());
+    }
+    if (p["enum"]) param.comment = "enum: not checked here";
+    out.push_back(std::move(param));
+  }
+  return out;
+}
+
+Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
+  ImportedWorkflow w;
+  w.file = r_->file();
+  w.kind = std::string(doc["kind"].Scalar());
+  const YNode spec = w.kind == "CronWorkflow" ? doc["spec"]["workflowSpec"] : doc["spec"];
+  const YNode md = doc["metadata"];
+  std::string name(md["name"] ? md["name"].Scalar() : md["generateName"].Scalar());
+  while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
+  w.name = IsName(name) ? name : "argo-workflow";
+  if (w.kind == "CronWorkflow") {
+    return At(doc["kind"], "kind CronWorkflow is not imported yet: write its schedule as a "
+              "Sluice Schedule (docs/schedules.md) and import spec.workflowSpec");
+  }
+  SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
+                                                    "onExit", "activeDeadlineSeconds",
+                                                    "podSpecPatch", "workflowTemplateRef"}));
+  SLUICE_TRY_STATUS(Spec(spec, &w));
+  // workflowTemplateRef: the WorkflowTemplate's spec runs, with this workflow's entrypoint,
+  // arguments (by name) and onExit where it gives them.
+  if (const YNode ref = spec["workflowTemplateRef"]) {
+    SLUICE_TRY_STATUS(Handled(ref, "WorkflowTemplateRef", {"name", "clusterScope"}));
+    const ArgoLibrary::Doc* lib = library_.Find(ref["name"].Scalar(), ref["clusterScope"].Scalar() == "true");
+    if (!lib) return At(ref["name"] ? ref["name"] : ref, "{}", library_.Missing(ref["name"].Scalar(), ref["clusterScope"].Scalar() == "true"));
+    SLUICE_TRY_STATUS(library_.Check(*lib));
+    ImportedWorkflow base;
+    const Reader* saved = r_;
+    r_ = lib->reader;
+    Status read = Spec(lib->doc["spec"], &base);
+    if (read) read = ImportTemplates(lib->doc["spec"], "");
+    r_ = saved;
+    SLUICE_TRY_STATUS(read);
+    if (w.entrypoint.empty()) w.entrypoint = base.entrypoint;
+    if (w.on_exit.empty()) w.on_exit = base.on_exit;
+    if (w.deadline.empty()) w.deadline = base.deadline;
+    for (ImportedParam& p : base.params) {
+      if (std::ranges::none_of(w.params, [&](const ImportedParam& q) { return q.name == p.name; })) {
+        w.params.push_back(std::move(p));
+      }
+    }
+    w.comments.insert(w.comments.end(), base.comments.begin(), base.comments.end());
+    w.comments.push_back(fmt::format("the templates of WorkflowTemplate {} (workflowTemplateRef)",
+                                     ref["name"].Scalar()));
+  }
+  if (w.entrypoint.empty()) return At(doc["kind"], "a {} without an entrypoint cannot run", w.kind);
+  SLUICE_TRY_STATUS(ImportTemplates(spec, ""));
+  w.templates = std::move(templates_);
+  for (ImportedTemplate& t : w.templates) t.result = result_needed_.contains(t.name);
+  // Workflow values reach a template through every template that calls it.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (ImportedTemplate& t : w.templates) {
+      for (const ImportedCall& c : t.calls) {
+        for (const ImportedTemplate& callee : w.templates) {
+          if (callee.name != c.tmpl) continue;
+          for (const std::string& g : callee.globals) changed |= t.globals.insert(g).second;
+        }
+      }
+    }
+  }
+  // What the pipeline passes down must be a workflow argument (Argo refuses it at submission).
+  for (const ImportedTemplate& t : w.templates) {
+    if (t.name != w.entrypoint && t.name != w.on_exit) continue;
+    for (const std::string& g : t.globals) {
+      if (!g.starts_with("workflow-")) continue;
+      const std::string name = g.substr(9);
+      if (std::ranges::any_of(w.params, [&](const ImportedParam& p) { return p.name == name; })) {
+        continue;
+      }
+      return FailAt(global_at_.at(g), "{{{{workflow.parameters.{}}}}} names a parameter the "
+                    "workflow's arguments do not declare", name);
+    }
+  }
+  return w;
+}
+
+// What a workflow's (or a WorkflowTemplate's) spec says besides its templates.
+Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
+  if (spec["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(spec["podSpecPatch"], &w->comments));
+  if (spec["entrypoint"]) w->entrypoint = std::string(spec["entrypoint"].Scalar());
+  if (spec["onExit"]) w->on_exit = std::string(spec["onExit"].Scalar());
+  if (spec["activeDeadlineSeconds"]) {
+    SLUICE_TRY(d, Seconds(spec["activeDeadlineSeconds"], "activeDeadlineSeconds"));
+    w->deadline = *d;
+  }
+  if (const YNode args = spec["arguments"]) {
+    SLUICE_TRY_STATUS(Handled(args, "Arguments", {"parameters"}));
+    SLUICE_TRY(params, Params(args["parameters"], "a workflow parameter"));
+    w->params = std::move(*params);
+  }
+  return {};
+}
+
+Status Importer::ImportTemplates(const YNode& spec, const std::string& prefix) {
+  const std::string saved = prefix_;
+  prefix_ = prefix;
+  Status s;
+  for (const YNode& t : spec["templates"]) {
+    ImportedTemplate tmpl;
+    s = Template(t, &tmpl);
+    if (!s) break;
+    templates_.push_back(std::move(tmpl));
+  }
+  prefix_ = saved;
+  return s;
+}
+
+// templateRef: the component its template becomes, importing that WorkflowTemplate's
+// templates the first time.
+Result<std::string> Importer::Referenced(const YNode& ref) {
+  SLUICE_TRY_STATUS(Handled(ref, "TemplateRef", {"name", "template", "clusterScope"}));
+  const std::string name(ref["name"].Scalar());
+  const bool cluster = ref["clusterScope"].Scalar() == "true";
+  const ArgoLibrary::Doc* lib = library_.Find(name, cluster);
+  if (!lib) return At(ref["name"] ? ref["name"] : ref, "{}", library_.Missing(name, cluster));
+  SLUICE_TRY_STATUS(library_.Check(*lib));
+  const std::string tmpl(ref["template"].Scalar());
+  bool defined = false;
+  for (const YNode& t : lib->doc["spec"]["templates"]) defined |= t["name"].Scalar() == tmpl;
+  if (!defined) {
+    return At(ref["template"] ? ref["template"] : ref, "{} {} has no template {}",
+              cluster ? "ClusterWorkflowTemplate" : "WorkflowTemplate", Quote(name), Quote(tmpl));
+  }
+  if (imported_.insert((cluster ? "cluster:" : "") + name).second) {
+    const Reader* saved = r_;
+    r_ = lib->reader;
+    Status s = ImportTemplates(lib->doc["spec"], name + ".");
+    r_ = saved;
+    SLUICE_TRY_STATUS(s);
+  }
+  return name + "." + tmpl;
+}
+
+Status Importer::Template(const YNode& t, ImportedTemplate* out) {
+  SLUICE_TRY_STATUS(Handled(t, "Template", {"name", "inputs", "outputs", "container", "script",
+                                            "steps", "dag", "retryStrategy",
+                                            "activeDeadlineSeconds", "timeout", "podSpecPatch"}));
+  if (t["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(t["podSpecPatch"], &out->comments));
+  if (out->name.empty()) out->name = prefix_ + std::string(t["name"].Scalar());
+  if (!IsName(out->name)) {
+    return At(t["name"], "template name {} is not a name Sluice can use", Quote(out->name));
+  }
+  if (const YNode in = t["inputs"]) {
+    SLUICE_TRY_STATUS(Handled(in, "Inputs", {"parameters"}));
+    SLUICE_TRY(params, Params(in["parameters"], "an input parameter"));
+    out->params = std::move(*params);
+    for (const ImportedParam& p : out->params) out->inputs.insert(p.name);
+  }
+  ArgoScope scope;
+  scope.inputs = &out->inputs;
+  if (t["container"]) SLUICE_TRY_STATUS(Container(t["container"], false, out, scope));
+  if (t["script"]) SLUICE_TRY_STATUS(Container(t["script"], true, out, scope));
+  if (t["steps"]) SLUICE_TRY_STATUS(Steps(t["steps"], out, scope));
+  if (t["dag"]) SLUICE_TRY_STATUS(Dag(t["dag"], out, scope));
+  if (t["outputs"]) SLUICE_TRY_STATUS(Outputs(t["outputs"], out, scope));
+  if (t["retryStrategy"]) SLUICE_TRY_STATUS(Retry(t["retryStrategy"], out));
+  // Argo's activeDeadlineSeconds limits a pod (an attempt); timeout the whole template. Both
+  // become the attempt's timeout here.
+  for (std::string_view key : {"activeDeadlineSeconds", "timeout"}) {
+    if (!t[key]) continue;
+    SLUICE_TRY(d, Seconds(t[key], key));
+    out->timeout = *d;
+  }
+  out->globals.insert(scope.globals.begin(), scope.globals.end());
+  result_needed_.insert(scope.results.begin(), scope.results.end());
+  return {};
+}
+
+Status Importer::Container(const YNode& c, bool script, ImportedTemplate* out, ArgoScope& scope) {
+  const std::string_view def = script ? "ScriptTemplate" : "Container";
+  SLUICE_TRY_STATUS(Handled(c, def, {"image", "command", "args", "source", "env", "workingDir"}));
+  out->image = std::string(c["image"].Scalar());
+  std::vector<std::string> argv;
+  for (const YNode& a : c["command"]) {
+    SLUICE_TRY(t, Text(a, scope));
+    argv.push_back(std::move(*t));
+  }
+  if (script) {
+    if (argv.empty()) return At(c, "a script template needs a command (its interpreter)");
+    const std::string program = BaseName(argv[0]);
+    auto flag = std::ranges::find_if(kScriptFlags, [&](const ScriptFlag& f) {
+      return f.program == program;
+    });
+    if (flag == std::end(kScriptFlags)) {
+      return At(c["command"], "script interpreter {} is not imported: known are sh, bash, ash, "
+                "dash, zsh, python, python3, node, perl and ruby", Quote(program));
+    }
+    argv.emplace_back(flag->flag);
+    SLUICE_TRY(source, Text(c["source"], scope));
+    argv.push_back(std::move(*source));
+  } else if (argv.empty()) {
+    // The image's entrypoint runs: only --image-map knows what that is here.
+    std::string image = out->image;
+    std::string untagged = image.substr(0, image.rfind(':') == std::string::npos ||
+                                                   image.rfind(':') < image.rfind('/')
+                                               ? image.size()
+                                               : image.rfind(':'));
+    for (const auto& [from, to] : o_.image_map) {
+      if (from == image || from == untagged) argv.push_back(to);
+    }
+    if (argv.empty()) {
+      return At(c["image"] ? c["image"] : c, "container of image {} gives no command, so its "
+                "image's entrypoint would run, which is unknown here: give --image-map {}=PROGRAM",
+                Quote(image), image);
+    }
+    argv.resize(1);
+  }
+  if (!script) {
+    for (const YNode& a : c["args"]) {
+      SLUICE_TRY(t, Text(a, scope));
+      argv.push_back(std::move(*t));
+    }
+  }
+  // Debian has python3 and no `python`, as the images Argo's examples use have.
+  if (argv[0] == "python") {
+    argv[0] = "python3";
+    out->comments.push_back("python runs as python3");
+  }
+  for (const YNode& e : c["env"]) {
+    SLUICE_TRY_STATUS(Handled(e, "EnvVar", {"name", "value"}));
+    SLUICE_TRY(name, Scalar(e["name"], "an env name"));
+    SLUICE_TRY(value, e["value"] ? Text(e["value"], scope) : Result<std::string>(""));
+    out->env.emplace_back(*name, *value);
+  }
+  if (c["workingDir"]) {
+    Warn(c["workingDir"], "workingDir is not imported: the step starts in its attempt folder");
+  }
+  std::vector<std::string_view> texts(argv.begin(), argv.end());
+  if (auto code = FindInlineCode(texts); code && argv[code->index].find("${{") != std::string::npos) {
+    out->substitutes_code = true;
+    Warn(c, fmt::format("template {} substitutes values into the code `{}` runs, as Argo does: "
+                        "a value could run commands (the admission input marks it)",
+                        Quote(out->name), code->program));
+  }
+  // A step that names /tmp would touch the host's: it gets a private one.
+  for (const std::string& a : argv) {
+    if (a.find("/tmp/") != std::string::npos && out->private_paths.empty()) {
+      out->private_paths.push_back("/tmp");
+    }
+  }
+  out->run = std::move(argv);
+  return {};
+}
+
+Status Importer::Outputs(const YNode& outputs, ImportedTemplate* out, ArgoScope& scope) {
+  SLUICE_TRY_STATUS(Handled(outputs, "Outputs", {"parameters", "artifacts"}));
+  const bool body = !out->run.empty();
+  for (const YNode& p : outputs["parameters"]) {
+    SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "valueFrom"}));
+    ImportedOutput o;
+    SLUICE_TRY(name, Scalar(p["name"], "an output's name"));
+    o.name = *name;
+    const YNode from = p["valueFrom"];
+    SLUICE_TRY_STATUS(Handled(from, "ValueFrom", body ? std::initializer_list<std::string_view>{"path", "default"}
+                                                      : std::initializer_list<std::string_view>{"parameter"}));
+    if (body && from["path"]) {
+      SLUICE_TRY(path, Scalar(from["path"], "valueFrom.path"));
+      SLUICE_TRY(file, OutputPath(from["path"], *path, out));
+      o.file = *file;
+      if (from["default"]) SLUICE_TRY_ASSIGN(o.default_value, Scalar(from["default"], "valueFrom.default"));
+    } else if (!body && from["parameter"]) {
+      SLUICE_TRY(v, Text(from["parameter"], scope));
+      o.value = *v;
+    } else {
+      return At(from ? from : p, "output parameter {} needs valueFrom.{}", Quote(o.name),
+                body ? "path" : "parameter");
+    }
+    out->outputs.push_back(std::move(o));
+  }
+  for (const YNode& a : outputs["artifacts"]) {
+    SLUICE_TRY_STATUS(Handled(a, "Artifact", {"name", "path", "from"}));
+    ImportedOutput o;
+    o.artifact = true;
+    SLUICE_TRY(name, Scalar(a["name"], "an artifact's name"));
+    o.name = *name;
+    if (body && a["path"]) {
+      SLUICE_TRY(path, Scalar(a["path"], "an artifact's path"));
+      SLUICE_TRY(file, OutputPath(a["path"], *path, out));
+      o.file = *file;
+    } else if (!body && a["from"]) {
+      SLUICE_TRY(v, Text(a["from"], scope));
+      o.value = *v;
+    } else {
+      return At(a, "artifact {} needs {}", Quote(o.name), body ? "path" : "from");
+    }
+    out->outputs.push_back(std::move(o));
+  }
+  return {};
+}
+
+// A patch of the pod is imported when it only sets its containers' resources (limits and
+// requests), which a step on this host does not get: noted, not enforced. Anything else in it
+// would change what the step sees, so it is an error.
+Status Importer::PodSpecPatch(const YNode& patch, std::vector<std::string>* comments) const {
+  SLUICE_TRY(text, Scalar(patch, "podSpecPatch"));
+  // Tags stand for values (`{{inputs.parameters.resources}}` may be a whole JSON map): any
+  // value will do to read the patch's shape.
+  std::string shape;
+  for (size_t pos = 0;;) {
+    size_t open = text->find("{{", pos), close = open == std::string::npos ? open : text->find("}}", open);
+    if (close == std::string::npos) {
+      shape += text->substr(pos);
+      break;
+    }
+    shape += text->substr(pos, open - pos) + "x";
+    pos = close + 2;
+  }
+  bool resources_only = true;
+  Status parsed = ForEachDocument("podSpecPatch", shape, [&](const Reader&, const YNode& doc) {
+    resources_only = resources_only && doc.IsMap() && doc.size() == 1 && doc["containers"].IsSequence();
+    for (const YNode& c : doc["containers"]) {
+      for (const auto& e : c) {
+        resources_only = resources_only && (e.first.Scalar() == "name" || e.first.Scalar() == "resources");
+      }
+    }
+    return Status{};
+  });
+  if (!parsed || !resources_only) {
+    return At(patch, "podSpecPatch is imported only when it sets its containers' resources "
+              "(limits, requests), which do not apply on this host; this one {}",
+              parsed ? "changes more of the pod" : "is not YAML or JSON");
+  }
+  comments->push_back("podSpecPatch: container resources, not enforced on this host");
+  return {};
+}
+
+// Where an output Argo reads at `path` is read here. An absolute path is one the step's
+// sandbox makes its own (privatePaths): its folder is ROOT/PATH in the attempt's folder.
+Result<std::string> Importer::OutputPath(const YNode& at, const std::string& path,
+                                         ImportedTemplate* out) const {
+  if (path.empty() || path.find("..") != std::string::npos) {
+    return At(at, "output path {} must be a path without ..", Quote(path));
+  }
+  if (!path.starts_with('/')) return path;
+  const std::string dir = path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  const std::string top = path.substr(0, path.find('/', 1));
+  if (top == "/proc" || top == "/dev" || top == "/sys" || top == "/usr" || top == "/etc" ||
+      top == "/lib" || top == "/bin" || top == "/attempt") {
+    return At(at, "output path {} lies in {}, which a step's sandbox keeps as the host's", Quote(path), top);
+  }
+  if (dir == "/") {
+    return At(at, "output path {} is a file in /, which a sandbox cannot give a step", Quote(path));
+  }
+  if (std::ranges::find(out->private_paths, dir) == out->private_paths.end()) {
+    out->private_paths.push_back(dir);
+  }
+  return "root" + path;
+}
+
+Status Importer::Retry(const YNode& retry, ImportedTemplate* out) const {
+  SLUICE_TRY_STATUS(Handled(retry, "RetryStrategy", {"limit", "retryPolicy", "backoff"}));
+  std::vector<std::string> parts;
+  if (retry["limit"]) {
+    SLUICE_TRY(limit, Scalar(retry["limit"], "retryStrategy.limit"));
+    if (!IsIntText(*limit)) return At(retry["limit"], "retryStrategy.limit must be a whole number");
+    parts.push_back("limit: " + *limit);
+  } else {
+    // Argo retries without end when no limit is given; Sluice needs one.
+    parts.push_back("limit: 1000");
+    out->comments.push_back("retryStrategy without limit: retried up to 1000 times");
+  }
+  std::string policy = retry["retryPolicy"] ? std::string(retry["retryPolicy"].Scalar()) : "OnFailure";
+  if (policy == "OnFailure") {
+    parts.push_back("on: [exit, signal, timeout]");
+  } else if (policy == "OnError") {
+    parts.push_back("on: [spawn-error, lost, outputs-error]");
+  } else if (policy == "OnTransientError") {
+    parts.push_back("on: [lost]");
+  } else if (policy != "Always") {
+    return At(retry["retryPolicy"], "retryPolicy {} is not one of Always, OnFailure, OnError, "
+              "OnTransientError", Quote(policy));
+  }
+  if (const YNode b = retry["backoff"]) {
+    SLUICE_TRY_STATUS(Handled(b, "Backoff", {"duration", "factor", "cap", "maxDuration"}));
+    std::vector<std::string> backoff;
+    if (b["duration"]) {
+      SLUICE_TRY(d, Seconds(b["duration"], "backoff.duration"));
+      backoff.push_back("initial: " + *d);
+    }
+    if (b["factor"]) {
+      SLUICE_TRY(f, Scalar(b["factor"], "backoff.factor"));
+      backoff.push_back("factor: " + *f);
+    }
+    if (b["cap"] || b["maxDuration"]) {
+      SLUICE_TRY(d, Seconds(b["cap"] ? b["cap"] : b["maxDuration"], "backoff.maxDuration"));
+      backoff.push_back("max: " + *d);
+      if (b["maxDuration"]) out->comments.push_back("backoff.maxDuration caps each delay here");
+    }
+    parts.push_back(fmt::format("backoff: {{{}}}", Join(backoff, ", ")));
+  }
+  out->retry = fmt::format("{{{}}}", Join(parts, ", "));
+  return {};
+}
+
+}  // namespace sluice

@@ -1,0 +1,217 @@
+// Steps, dag tasks, their exit hooks and loops (withItems, withParam, withSequence): the calls
+// of a steps or dag template, as tasks of its DAG template.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/strings.h"
+#include "interop/argo_fields.h"
+#include "interop/argo_importer.h"
+#include "interop/yaml_text.h"
+
+namespace sluice {
+
+Status Importer::Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& scope) {
+  std::map<std::string, std::string> calls;
+  for (const YNode& group : steps) {
+    for (const YNode& step : group) {
+      std::string name(step["name"].Scalar());
+      if (!calls.emplace(name, CalledName(step)).second) {
+        return At(step["name"], "step name {} is used twice in template {}", Quote(name),
+                  Quote(out->name));
+      }
+    }
+  }
+  // A group starts when every step of the one before has ended: succeeded, skipped, or failed
+  // under continueOn.
+  std::string previous;
+  for (const YNode& group : steps) {
+    std::vector<std::string> names;
+    for (const YNode& step : group) {
+      SLUICE_TRY(call, Call(step, *out, calls));
+      call->depends = previous;
+      names.push_back(call->continue_on_failure
+                          ? fmt::format("({} || {}.Failed)", call->name, call->name)
+                          : call->name);
+      out->calls.push_back(std::move(*call));
+      SLUICE_TRY_STATUS(Hooks(step, out, calls));
+    }
+    previous = Join(names, " && ");
+  }
+  out->dag = true;
+  (void)scope;
+  return {};
+}
+
+Status Importer::Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope) {
+  SLUICE_TRY_STATUS(Handled(dag, "DAGTemplate", {"tasks", "failFast"}));
+  std::map<std::string, std::string> calls;
+  for (const YNode& task : dag["tasks"]) {
+    calls.emplace(std::string(task["name"].Scalar()), CalledName(task));
+  }
+  for (const YNode& task : dag["tasks"]) {
+    SLUICE_TRY(call, Call(task, *out, calls));
+    if (task["depends"]) {
+      SLUICE_TRY(d, Scalar(task["depends"], "depends"));
+      call->depends = *d;
+    } else {
+      std::vector<std::string> deps;
+      for (const YNode& d : task["dependencies"]) deps.emplace_back(d.Scalar());
+      call->depends = Join(deps, " && ");
+    }
+    out->calls.push_back(std::move(*call));
+    SLUICE_TRY_STATUS(Hooks(task, out, calls));
+  }
+  if (dag["failFast"] && dag["failFast"].Scalar() == "false") {
+    Warn(dag["failFast"], "failFast: false is not imported per template: the pipeline's "
+                          "failFast (on) applies");
+  }
+  out->dag = true;
+  (void)scope;
+  return {};
+}
+
+Result<ImportedCall> Importer::Call(const YNode& call, const ImportedTemplate& caller,
+                                    const std::map<std::string, std::string>& calls) {
+  const std::string_view def = call["dependencies"] || call["depends"] ? "DAGTask" : "WorkflowStep";
+  SLUICE_TRY_STATUS(Handled(call, def, {"name", "template", "arguments", "when", "withItems",
+                                        "withParam", "withSequence", "continueOn", "depends",
+                                        "dependencies", "templateRef", "inline", "hooks"}));
+  ImportedCall out;
+  out.name = std::string(call["name"].Scalar());
+  if (!IsName(out.name)) return At(call["name"], "{} is not a name Sluice can use", Quote(out.name));
+  out.tmpl = prefix_ + std::string(call["template"].Scalar());
+  if (call["templateRef"]) {
+    SLUICE_TRY(tmpl, Referenced(call["templateRef"]));
+    out.tmpl = *tmpl;
+  } else if (const YNode in = call["inline"]) {
+    // An inline template: a component of its own, named after its caller and step.
+    ImportedTemplate t;
+    t.name = fmt::format("{}.{}", caller.name, out.name);
+    SLUICE_TRY_STATUS(Template(in, &t));
+    out.tmpl = t.name;
+    templates_.push_back(std::move(t));
+  }
+  ArgoScope scope;
+  scope.inputs = &caller.inputs;
+  scope.calls = &calls;
+  scope.item = call["withItems"] || call["withParam"] || call["withSequence"];
+  if (const YNode args = call["arguments"]) {
+    SLUICE_TRY_STATUS(Handled(args, "Arguments", {"parameters"}));
+    for (const YNode& p : args["parameters"]) {
+      SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value"}));
+      SLUICE_TRY(name, Scalar(p["name"], "an argument's name"));
+      SLUICE_TRY(value, p["value"] ? Text(p["value"], scope) : Result<std::string>(""));
+      out.with.emplace_back(*name, *value);
+    }
+  }
+  if (const YNode when = call["when"]) {
+    SLUICE_TRY(text, Scalar(when, "when"));
+    auto cel = TranslateArgoWhen(*text, scope);
+    if (!cel) return At(when, "{}", cel.error().message);
+    for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(when));
+    out.when = *cel;
+  }
+  SLUICE_TRY_STATUS(Loop(call, &out, scope));
+  if (const YNode c = call["continueOn"]) {
+    out.continue_on_failure = c["failed"].Scalar() == "true" || c["error"].Scalar() == "true";
+    if (out.continue_on_failure) {
+      out.comments.push_back("continueOn: a failure (or error) does not stop the workflow");
+    }
+  }
+  for (const std::string& g : scope.globals) const_cast<ImportedTemplate&>(caller).globals.insert(g);
+  result_needed_.insert(scope.results.begin(), scope.results.end());
+  return out;
+}
+
+Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
+                       const std::map<std::string, std::string>& calls) {
+  for (const auto& h : call["hooks"]) {
+    if (h.first.Scalar() != "exit") {
+      return At(h.first, "hook {} is not imported yet: only the exit hook is (a named hook runs "
+                "when its expression holds)", Quote(h.first.Scalar()));
+    }
+    const YNode hook = h.second;
+    SLUICE_TRY_STATUS(Handled(hook, "LifecycleHook", {"template", "templateRef", "arguments"}));
+    if (hook["arguments"]) SLUICE_TRY_STATUS(Handled(hook["arguments"], "Arguments", {"parameters"}));
+    ImportedCall exit;
+    const std::string step(call["name"].Scalar());
+    exit.name = step + ".onExit";  // as Argo names its node
+    exit.tmpl = CalledName(hook);
+    if (hook["templateRef"]) SLUICE_TRY_ASSIGN(exit.tmpl, Referenced(hook["templateRef"]));
+    exit.depends = fmt::format("{0}.Succeeded || {0}.Failed || {0}.Errored", step);
+    exit.comments.push_back(fmt::format("the exit hook of {}", step));
+    ArgoScope scope;
+    scope.inputs = &caller->inputs;
+    scope.calls = &calls;
+    for (const YNode& p : hook["arguments"]["parameters"]) {
+      SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value"}));
+      SLUICE_TRY(name, Scalar(p["name"], "an argument's name"));
+      SLUICE_TRY(value, p["value"] ? Text(p["value"], scope) : Result<std::string>(""));
+      exit.with.emplace_back(*name, *value);
+    }
+    caller->globals.insert(scope.globals.begin(), scope.globals.end());
+    result_needed_.insert(scope.results.begin(), scope.results.end());
+    caller->calls.push_back(std::move(exit));
+  }
+  return {};
+}
+
+// withItems (a literal list), withParam (a JSON list in text) and withSequence (numbers).
+Status Importer::Loop(const YNode& call, ImportedCall* out, ArgoScope& scope) {
+  if (const YNode items = call["withItems"]) {
+    SLUICE_TRY(v, r_->ToValue(items));
+    if (!v->is_list()) return At(items, "withItems must be a list");
+    out->for_each = v->ToJson();
+  } else if (const YNode param = call["withParam"]) {
+    SLUICE_TRY(t, Text(param, scope));
+    out->for_each = YamlScalar(*t);
+  } else if (const YNode seq = call["withSequence"]) {
+    SLUICE_TRY_STATUS(Handled(seq, "Sequence", {"count", "start", "end", "format"}));
+    auto number = [&](std::string_view key, int64_t dflt) -> Result<int64_t> {
+      if (!seq[key]) return dflt;
+      std::string text(seq[key].Scalar());
+      if (!IsIntText(text)) {
+        return At(seq[key], "withSequence.{} must be a number here (a tag is not imported yet)", key);
+      }
+      return std::stoll(text);
+    };
+    SLUICE_TRY(start, number("start", 0));
+    int64_t end = 0;
+    if (seq["count"]) {
+      SLUICE_TRY(count, number("count", 0));
+      end = *start + *count - 1;
+    } else {
+      SLUICE_TRY(e, number("end", 0));
+      end = *e;
+    }
+    if (std::abs(end - *start) > 100000) return At(seq, "withSequence gives more than 100000 items");
+    const std::string format = seq["format"] ? std::string(seq["format"].Scalar()) : "";
+    ValueList items;
+    for (int64_t i = *start;; i += end >= *start ? 1 : -1) {
+      if (seq["count"] && std::stoll(std::string(seq["count"].Scalar())) == 0) break;
+      std::string text = std::to_string(i);
+      if (!format.empty()) {
+        // Argo formats with Go's fmt.Sprintf; the %d and %0Nd forms are what examples use.
+        if (format.find('%') == std::string::npos || format.find_first_of("sfxXeEgGvq") !=
+                                                         std::string::npos) {
+          return At(seq["format"], "withSequence.format {} is not imported: only %d forms are",
+                    Quote(format));
+        }
+        char buf[128];
+        std::snprintf(buf, sizeof buf, (format.substr(0, format.find('d')) + "lld" +
+                                        format.substr(format.find('d') + 1)).c_str(),
+                      static_cast<long long>(i));
+        text = buf;
+      }
+      items.push_back(Value(text));
+      if (i == end) break;
+    }
+    out->for_each = Value(std::move(items)).ToJson();
+  }
+  return {};
+}
+
+}  // namespace sluice

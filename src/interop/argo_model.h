@@ -1,0 +1,80 @@
+// The importer's picture of an Argo workflow between reading it (argo_import.cc) and writing
+// the Sluice file (argo_emit.cc): texts already translated into Sluice's forms. Internal to
+// src/interop.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+struct ImportedParam {
+  std::string name;
+  std::optional<std::string> value;  // the default; none: required
+  std::string comment;
+};
+
+// A step of a steps template or a task of a dag template: a call of a template.
+struct ImportedCall {
+  std::string name;
+  std::string tmpl;  // the component it uses
+  std::vector<std::pair<std::string, std::string>> with;  // Sluice template texts
+  std::string depends;   // Argo's depends text (dependencies joined by &&; a steps group's)
+  std::string when;      // a Sluice condition, "${{ … }}"
+  std::string for_each;  // YAML text of forEach (a flow list, or a quoted placeholder)
+  int parallelism = 0;
+  bool continue_on_failure = false;
+  std::vector<std::string> comments;
+};
+
+struct ImportedOutput {
+  std::string name;
+  bool artifact = false;
+  std::string file;    // container/script: the path it is read from
+  std::optional<std::string> default_value;  // valueFrom.default
+  bool stdout_text = false;
+  std::string value;   // steps/dag: a placeholder over its tasks
+};
+
+struct ImportedTemplate {
+  std::string name;
+  std::vector<ImportedParam> params;  // its inputs, then the workflow values it needs
+  std::set<std::string> inputs;
+  std::set<std::string> globals;      // direct, then (after Close) through its calls too
+  std::string image;
+  // container/script: the argv (Sluice template texts), and whether a placeholder sits in code
+  // a shell or interpreter runs (Argo's substitution).
+  std::vector<std::string> run;
+  bool substitutes_code = false;
+  std::vector<std::string> private_paths;  // absolute folders it reads or writes (privatePaths)
+  std::vector<std::pair<std::string, std::string>> env;
+  // steps/dag
+  bool dag = false;
+  std::vector<ImportedCall> calls;
+  std::vector<ImportedOutput> outputs;
+  bool result = false;  // declares the `result` output (stdout)
+  std::string retry;    // YAML flow text, "" = none
+  std::string timeout;  // a duration, "" = none
+  std::vector<std::string> comments;
+};
+
+struct ImportedWorkflow {
+  std::string file;  // the Argo file
+  std::string kind;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::vector<ImportedParam> params;  // arguments.parameters
+  std::string entrypoint;
+  std::string on_exit;
+  std::string deadline;
+  std::vector<std::string> comments;
+  std::vector<ImportedTemplate> templates;
+};
+
+// The Sluice file for `w`.
+std::string EmitSluice(const ImportedWorkflow& w);
+
+}  // namespace sluice
