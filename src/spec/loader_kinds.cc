@@ -73,6 +73,10 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     SLUICE_TRY(w, WorkingDirOf(spec["workingDir"]));
     c.working_dir = *w;
   }
+  if (spec["image"]) {
+    SLUICE_TRY(image, ImageOf(spec["image"]));
+    c.image = *image;
+  }
   SLUICE_TRY_STATUS(PlacementOf(spec, &c.placement));
   return c;
 }
@@ -87,7 +91,7 @@ Status Reader::ComponentKeys(const YNode& spec) const {
   } else {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
-                                       "defaults", "workingDir", "executor", "placement"},
+                                       "defaults", "workingDir", "executor", "placement", "image"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {

@@ -233,6 +233,9 @@ struct TaskOptions {
   std::vector<SecretUse> secrets;  // what of spec.secrets it receives
   std::optional<WorkingDir> working_dir;  // workingDir:, else its component's or the default
   Placement placement;                    // executor: and placement:
+  // image:, the container image an export runs it in (else its component's); recorded only,
+  // a local run ignores it.
+  std::string image;
 };
 
 struct TaskSpec {
@@ -317,6 +320,7 @@ struct ComponentSpec {
   std::optional<CacheSpec> cache;
   std::optional<WorkingDir> working_dir;  // workingDir:; a task's own wins
   Placement placement;                    // executor:, placement:; a task's own win
+  std::string image;  // image:, for exports only; a task's own wins
 };
 
 // A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run
