@@ -314,9 +314,31 @@ class TaskReader {
         return {Piece::Kind::kInput, "", InputFor(*src)};
       }
     }
+    if (path && path->size() == 2 && (*path)[1] == "dir" &&
+        ((*path)[0] == "component" || (*path)[0] == "pipeline")) {
+      missing_.Add(fmt::format("{}: {}.dir is a folder on this machine ({} relative to the "
+                               "pipeline); the image must hold it, and the text is marked "
+                               "[not expressed]", Subject(t_), (*path)[0],
+                               (*path)[0] == "pipeline" ? "." : ComponentFolder()));
+      return {Piece::Kind::kUnexpressed, std::string(Trim(e.text()))};
+    }
     missing_.Add(fmt::format("{}: ${{{{ {} }}}} has no equivalent in the target (only "
                              "plain references map); kept as text marked [not expressed]", Subject(t_), Trim(e.text())));
     return {Piece::Kind::kUnexpressed, std::string(Trim(e.text()))};
+  }
+
+  // The task's component's folder relative to the pipeline's: machine-independent text.
+  std::string ComponentFolder() const {
+    const ComponentSpec* c = t_.component();
+    if (!c) return ".";
+    const std::string& file = plan_.pipeline->file;
+    auto from = Split(file.substr(0, file.rfind('/')), '/');
+    auto to = Split(c->dir, '/');
+    size_t common = 0;
+    while (common < from.size() && common < to.size() && from[common] == to[common]) ++common;
+    std::vector<std::string> parts(from.size() - common, "..");
+    parts.insert(parts.end(), to.begin() + common, to.end());
+    return parts.empty() ? "." : Join(parts, "/");
   }
 
   // Names a target knows as constants.
@@ -398,14 +420,6 @@ TaskIo ReadTask(const Plan& plan, const PlanTask& t, const std::string& default_
   if (t.spec) {
     for (const auto& [name, f] : t.spec->env()) add_env(name, reader.Read(f, false, false));
   }
-  if (comp && t.body && t.kind == Body::Kind::kRun) {
-    for (const auto& f : t.body->run) {
-      if (f.tmpl.text().find("component.dir") != std::string::npos) {
-        missing.Add(fmt::format("{}: component.dir is the folder of {}'s file on this machine; "
-                                "the image must hold it at {}", Subject(t), comp->name, comp->dir));
-      }
-    }
-  }
   return io;
 }
 
@@ -422,9 +436,9 @@ namespace {
 class ConditionWriter {
  public:
   ConditionWriter(const Plan& plan, int scope, const std::function<std::string(const Source&)>& ref,
-                  bool quote_strings, bool single_quoted)
+                  bool quote_strings, bool single_quoted, std::string number_cast)
       : plan_(plan), scope_(scope), ref_(ref), quote_strings_(quote_strings),
-        single_quoted_(single_quoted) {}
+        single_quoted_(single_quoted), number_cast_(std::move(number_cast)) {}
 
   std::optional<std::string> Write(const Node& n, bool quote_ref) {
     switch (n.kind) {
@@ -453,6 +467,13 @@ class ConditionWriter {
         auto l = Operand(*n.args[0], quote_strings_ && r_str);
         auto r = Operand(*n.args[1], quote_strings_ && l_str);
         if (!l || !r) return std::nullopt;
+        // An ordering or arithmetic over a reference compares numbers, where the target's
+        // values may be strings (KFP passes untyped outputs as STRING): cast them.
+        if (!number_cast_.empty() && n.name != "==" && n.name != "!=" && n.name != "&&" &&
+            n.name != "||") {
+          if (IsReference(*n.args[0])) l = number_cast_ + "(" + *l + ")";
+          if (IsReference(*n.args[1])) r = number_cast_ + "(" + *r + ")";
+        }
         return *l + " " + n.name + " " + *r;
       }
       default: return std::nullopt;
@@ -466,6 +487,10 @@ class ConditionWriter {
     bool compound = n.kind == Node::Kind::kBinary || n.kind == Node::Kind::kAnd ||
                     n.kind == Node::Kind::kOr;
     return compound ? "(" + *s + ")" : *s;
+  }
+
+  static bool IsReference(const Node& n) {
+    return n.kind == Node::Kind::kIdent || n.kind == Node::Kind::kSelect;
   }
 
   static bool IsString(const Node& n) {
@@ -501,14 +526,16 @@ class ConditionWriter {
   int scope_;
   const std::function<std::string(const Source&)>& ref_;
   bool quote_strings_, single_quoted_;
+  std::string number_cast_;
 };
 
 }  // namespace
 
 std::optional<std::string> ConvertCondition(const Plan& plan, int scope, const Expression& expr,
                                             const std::function<std::string(const Source&)>& ref,
-                                            bool quote_strings, bool single_quoted_strings) {
-  return ConditionWriter(plan, scope, ref, quote_strings, single_quoted_strings)
+                                            bool quote_strings, bool single_quoted_strings,
+                                            const std::string& number_cast) {
+  return ConditionWriter(plan, scope, ref, quote_strings, single_quoted_strings, number_cast)
       .Write(expr.root(), false);
 }
 

@@ -151,10 +151,13 @@ std::optional<Source> SourceOf(const Plan& plan, int scope, const std::vector<st
 
 // A condition (`when`) in a target's language. `ref` spells a source; `quote_strings` makes
 // a reference compared with a string literal a quoted string (Argo's govaluate needs
-// '{{...}}' == 'x'). On failure (a function call, an index, a ternary...) returns none.
+// '{{...}}' == 'x'); with `number_cast` ("double" for KFP's CEL), a reference under an
+// ordering or arithmetic operator is cast. On failure (a function call, an index, a
+// ternary...) returns none.
 std::optional<std::string> ConvertCondition(const Plan& plan, int scope, const Expression& expr,
                                             const std::function<std::string(const Source&)>& ref,
-                                            bool quote_strings, bool single_quoted_strings);
+                                            bool quote_strings, bool single_quoted_strings,
+                                            const std::string& number_cast = "");
 
 // The task's main name for messages ("task train") and the pipeline's.
 std::string Subject(const PlanTask& t);

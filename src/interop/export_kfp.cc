@@ -396,7 +396,7 @@ class KfpWriter {
     std::optional<std::string> cond;
     if (when.literal) cond = when.literal->ToJson();
     else if (pieces.size() == 1 && pieces[0].expr) {
-      cond = ConvertCondition(plan_, t.scope, *pieces[0].expr, ref, false, true);
+      cond = ConvertCondition(plan_, t.scope, *pieces[0].expr, ref, false, true, "double");
     }
     if (cond && bound) {
       entry["triggerPolicy"]["condition"] = *cond;

@@ -118,5 +118,13 @@ TEST(ExportKfp, ConditionsAreCelOverTheTasksInputsAndApprovalsAreListed) {
   EXPECT_TRUE(e.Lists("task a: approval"));
 }
 
+TEST(ExportKfp, AnOrderingOverAReferenceCastsItToDouble) {
+  auto e = Export("  params: [{name: n, type: int, default: 3}]\n"
+                  "  tasks:\n"
+                  "    - {name: a, run: [echo], when: \"${{ params.n > 2 }}\"}\n");
+  EXPECT_EQ(e.doc()["root"]["dag"]["tasks"]["a"]["triggerPolicy"]["condition"].Scalar(),
+            "double(inputs.parameter_values['pipelinechannel--when-n']) > 2");
+}
+
 }  // namespace
 }  // namespace sluice
