@@ -5,6 +5,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/commands.h"
+#include "cli/export_cmd.h"
 #include "cli/notifications.h"
 #include "cli/pools.h"
 #include "cli/rollouts.h"
@@ -36,6 +37,7 @@ struct Options {
   std::string file, policies_dir, policy_input;
   std::string format = "dot";
   std::string out_file;  // graph -o
+  ExportRequest exported;  // sluice export (issue 16)
   int limit = 50;
   std::string run_id, task;
   int attempt = 0;
@@ -74,6 +76,7 @@ struct Options {
 // The subcommands, to tell after parsing which one was given. Owned by the CLI::App.
 struct Subcommands {
   CLI::App *run, *validate, *policy_eval, *policy_test, *graph, *import_argo;
+  CLI::App* export_pipeline = nullptr;  // sluice export (issue 16)
   CLI::App *runs, *status, *events, *logs, *resume, *rollback;
   CLI::App *breakers, *audit_verify, *audit_export, *whoami, *approvals, *approve, *reject, *cancel;
   std::map<std::string, CLI::App*> orders;  // breakers open, close, reset, disable
@@ -153,6 +156,23 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
   s.graph->add_option("--format", o.format, "dot, mermaid (a file), svg or png (with Graphviz's dot)")
       ->check(CLI::IsMember({"dot", "mermaid", "svg", "png"}));
   s.graph->add_option("-o,--out", o.out_file, "write the picture to this file");
+
+  // Issue 16: sluice export --to TARGET PIPELINE [-o DIR] (docs/interop-export.md).
+  s.export_pipeline = app.add_subcommand("export", "write a pipeline as an Argo Workflow, a "
+                                         "Kubeflow pipeline, an Airflow DAG or a Prefect flow");
+  s.export_pipeline->add_option("file", o.exported.file, "pipeline file")->required();
+  s.export_pipeline->add_option("--to", o.exported.target, "argo, kfp, airflow or prefect")
+      ->required()->check(CLI::IsMember({"argo", "kfp", "airflow", "prefect"}));
+  s.export_pipeline->add_option("-o,--out", o.exported.dir,
+                                "write the files into this folder (default: the main file to "
+                                "standard output)");
+  s.export_pipeline->add_option("--image", o.exported.image,
+                                "container image of tasks that set no image: (default "
+                                "python:3.12-slim)");
+  s.export_pipeline->add_option("--artifact-repo", o.exported.artifact_repository,
+                                "argo: key prefix of output artifacts in the artifact repository");
+  s.export_pipeline->add_flag("--workflow-template", o.exported.workflow_template,
+                              "argo: a WorkflowTemplate instead of a Workflow");
 }
 
 // Secrets: resume and rollback take the run's secret params again (their values are not stored).
@@ -405,6 +425,7 @@ int Dispatch(Env& env, const Options& o, const Subcommands& s) {
   if (*s.policy_eval) return CmdPolicyEval(env, g, o.file, o.policy_input);
   if (*s.policy_test) return CmdPolicyTest(env, g, o.file);
   if (*s.graph) return CmdGraph(env, g, o.file, o.format, o.out_file);
+  if (*s.export_pipeline) return CmdExport(env, g, o.exported);
   if (*s.runs) return CmdRuns(env, g, o.limit);
   if (*s.status) return CmdStatus(env, g, o.run_id);
   if (*s.events) return CmdEvents(env, g, o.run_id);

@@ -115,7 +115,7 @@ void Component(std::string& out, const ImportedWorkflow& w, const ImportedTempla
     out += "  tasks:\n";
     for (const ImportedCall& c : t.calls) Call(out, w, c, 4);
   } else {
-    if (!t.image.empty()) out += fmt::format("  # image: {}\n", YamlScalar(t.image));
+    if (!t.image.empty()) out += fmt::format("  image: {}\n", YamlScalar(t.image));
     if (t.substitutes_code) {
       out += "  argoSubstitution: true  # values are substituted into code, as Argo does\n";
     }

@@ -25,6 +25,9 @@ struct ExportOptions {
   std::string artifact_repository;
   // argo: a WorkflowTemplate instead of a Workflow.
   bool workflow_template = false;
+  // The image of the steps that evaluate gate policies (`sluice policy eval`): it must hold
+  // sluice and the pipeline's folder at /sluice/pipeline.
+  std::string sluice_image = "sluice:latest";
 };
 
 // One file of the export: its name relative to the output folder, and its whole text.

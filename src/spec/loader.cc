@@ -193,14 +193,14 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
                                       "breaker", "gate", "approval", "secrets", "workingDir",
-                                      "executor", "placement", "deploy"},
+                                      "executor", "placement", "deploy", "image"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "depends", "env", "outputs", "when", "forEach",
                                       "parallelism", "retry", "timeout", "deadline", "resources",
-                                      "continueOnFailure",
-                                      "secrets", "workingDir", "executor", "placement"},
+                                      "continueOnFailure", "secrets", "workingDir", "executor",
+                                      "placement", "image"},
                                   "a finally task"));
     }
     if (!k["name"]) return FailAt(t->loc, "a task needs a name");
@@ -294,6 +294,10 @@ Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
   if (k["workingDir"]) {
     SLUICE_TRY(w, WorkingDirOf(k["workingDir"]));
     t->MutableOptions().working_dir = *w;
+  }
+  if (k["image"]) {
+    SLUICE_TRY(image, ImageOf(k["image"]));
+    t->MutableOptions().image = *image;
   }
   if (k["retry"]) {
     SLUICE_TRY(r, Retry(k["retry"]));

@@ -14,6 +14,17 @@ Result<WorkingDir> Reader::WorkingDirOf(const YNode& n) const {
                 DidYouMean(*w, kChoices));
 }
 
+// A container image reference (registry/name:tag or @digest): one word, checked no further,
+// since only the export's target resolves it.
+Result<std::string> Reader::ImageOf(const YNode& n) const {
+  SLUICE_TRY(image, Str(n, "image"));
+  if (image->empty() || image->find_first_of(" \t\n") != std::string::npos) {
+    return FailAt(Loc(n), "image must be one word such as python:3.12-slim, not {}",
+                  Quote(*image));
+  }
+  return *image;
+}
+
 Result<ParamType> Reader::TypeOf(const YNode& n) const {
   SLUICE_TRY(t, Str(n, "type"));
   static const std::vector<std::string> kTypes = {"string", "int", "number", "bool", "list", "map"};

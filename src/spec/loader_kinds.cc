@@ -86,6 +86,10 @@ Result<ComponentSpec> Reader::Component(const YNode& doc) const {
     c.working_dir = *w;
   }
   if (spec["privatePaths"]) SLUICE_TRY_STATUS(PrivatePaths(spec["privatePaths"], &c));
+  if (spec["image"]) {
+    SLUICE_TRY(image, ImageOf(spec["image"]));
+    c.image = *image;
+  }
   SLUICE_TRY_STATUS(PlacementOf(spec, &c.placement));
   return c;
 }
@@ -121,7 +125,7 @@ Status Reader::ComponentKeys(const YNode& spec) const {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
                                        "defaults", "workingDir", "executor", "placement",
-                                       "argoSubstitution", "privatePaths"},
+                                       "argoSubstitution", "privatePaths", "image"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {

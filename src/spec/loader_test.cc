@@ -85,5 +85,24 @@ TEST(Loader, BuiltinKeepsItsNameInTextAndOnlyTheRestInRun) {
   EXPECT_NE(bad.error().message.find("unknown builtin \"builtin:nope\""), std::string::npos);
 }
 
+TEST(Loader, ImageIsRecordedOnTasksAndComponents) {
+  auto f = Parse("    - {name: a, run: [x], image: 'ghcr.io/acme/train:1.2'}\n"
+                 "    - {name: b, run: [x]}\n");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->pipelines[0].tasks[0].opts().image, "ghcr.io/acme/train:1.2");
+  EXPECT_EQ(f->pipelines[0].tasks[1].opts().image, "");
+  auto c = ParseSpecFile("/p/c.yaml", "apiVersion: sluice/v1\nkind: Component\n"
+                         "metadata: {name: c, version: 1.0.0}\n"
+                         "spec: {run: [x], image: 'python:3.12'}\n");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->components.size(), 1u);
+  EXPECT_EQ(c->components[0].image, "python:3.12");
+  auto bad = Parse("    - {name: a, run: [x], image: 'two words'}\n");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("/p/pipeline.yaml:6:"), std::string::npos)
+      << bad.error().message;
+  EXPECT_NE(bad.error().message.find("image must be one word"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -240,6 +240,9 @@ struct TaskOptions {
   std::vector<SecretUse> secrets;  // what of spec.secrets it receives
   std::optional<WorkingDir> working_dir;  // workingDir:, else its component's or the default
   Placement placement;                    // executor: and placement:
+  // image:, the container image an export runs it in (else its component's); recorded only,
+  // a local run ignores it.
+  std::string image;
 };
 
 struct TaskSpec {
@@ -331,6 +334,7 @@ struct ComponentSpec {
   // privatePaths: absolute folders that are the attempt's own (ATTEMPT/root/PATH), in a private
   // mount namespace where the rest of the host is read-only (bubblewrap; docs/spec.md 5.2).
   std::vector<std::string> private_paths;
+  std::string image;  // image:, for exports only; a task's own wins
 };
 
 // A circuit breaker, with resilience4j's names and defaults. Its state is shared by every run

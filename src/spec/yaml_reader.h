@@ -260,6 +260,7 @@ class Reader {
   Result<ParamType> TypeOf(const YNode& n) const;
   // workingDir: attempt or pipeline.
   Result<WorkingDir> WorkingDirOf(const YNode& n) const;
+  Result<std::string> ImageOf(const YNode& n) const;  // image: of a task or component
   Result<RetryPolicy> Retry(const YNode& n) const;
   Result<std::vector<ErrorMatch>> ErrorMatches(const YNode& n, std::string_view what) const;
   Result<Resources> ResourcesOf(const YNode& n) const;
