@@ -7,7 +7,7 @@
 
 #include "cli/cli_support.h"
 #include "common/strings.h"
-#include "interop/argo_document.h"
+#include "interop/argo_import.h"
 #include "interop/export.h"
 #include "spec/plan.h"
 
@@ -71,11 +71,9 @@ int CmdExport(Env& env, const GlobalOptions& g, const ExportRequest& req) {
     return Report(Error(ErrorCode::kInvalidInput,
                         fmt::format("export --to {}: not built in this build of sluice", req.target)));
   }
-  if (auto content = env.files().ReadFile(req.file); content && LooksLikeArgo(*content)) {
-    return Report(Error(ErrorCode::kInvalidInput,
-                        req.file + ": an Argo Workflows file; sluice export reads Sluice pipelines"));
-  }
-  auto plan = LoadPlan(env.files(), req.file);
+  // An Argo file is imported first (docs/interop.md): Argo -> Sluice -> any target, the round
+  // trip included.
+  auto plan = LoadPipelineFile(env.files(), req.file, ArgoImportOptions{});
   if (!plan) return Report(plan.error());
   ExportOptions options;
   if (!req.image.empty()) options.default_image = req.image;

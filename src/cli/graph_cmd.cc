@@ -8,6 +8,7 @@
 #include "cli/components.h"
 #include "common/strings.h"
 #include "dag/run_graph.h"
+#include "interop/argo_import.h"
 #include "spec/model.h"
 #include "spec/plan.h"
 
@@ -207,7 +208,7 @@ int WriteGraph(Env& env, std::string text, const std::string& format, const std:
 }
 
 Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format) {
-  SLUICE_TRY(plan, LoadPlan(env.files(), file));
+  SLUICE_TRY(plan, LoadPipelineFile(env.files(), file, ArgoImportOptions{}));  // or an Argo file
   const Plan& p = **plan;
   return format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
 }
