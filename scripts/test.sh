@@ -104,6 +104,8 @@ service server-triggers /usr/bin/python3 tests/server/triggers_test.py "$build/s
 suite scenarios /usr/bin/python3 tests/scenarios/run_scenarios.py "$build/sluice"
 # issue 16: sluice validate on Argo's development set ($SLUICE_INTEROP_DIR; absent = failed)
 suite e2e-argo-validate /usr/bin/python3 tests/interop/argo_validate.py "$build/sluice"
+# issue 16: every example pipeline exported to Airflow and Prefect, compiled, its AST and API checked
+suite export-python /usr/bin/python3 tests/interop/export_python.py "$build/sluice"
 service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
 # issue 14: the rollout stack (nginx, Prometheus, model servers) on its own, then Sluice's
 # deploy tasks on it; each suite starts one stack and stops it.
