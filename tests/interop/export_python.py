@@ -2,7 +2,8 @@
 """Airflow and Prefect exports of every example pipeline (issue 16, docs/interop-export-python.md).
 
 Usage: export_python.py SLUICE [--only SUBSTRING]
-Every examples/**/*.yaml whose first document is a Pipeline that `sluice validate` accepts is
+Every examples/**/*.yaml whose first document is a Pipeline that `sluice validate` accepts (with
+examples/pools/pools.yaml as the central pools; model-rollout needs a rollout stack) is
 exported with `sluice export --to airflow|prefect FILE -o DIR` (the main file is DIR/NAME.py).
 Neither tool is installed here, so each file is checked without them:
   - it compiles with /usr/bin/python3 -m py_compile;
@@ -14,7 +15,7 @@ Neither tool is installed here, so each file is checked without them:
     target version, with only the keyword parameters listed there.
 Prints the counts and ends with "export-python: N passed, M failed".
 """
-import ast, os, re, subprocess, sys, tempfile
+import ast, os, re, shutil, subprocess, sys, tempfile
 
 import yaml
 
@@ -351,6 +352,65 @@ def check(e, path, target):
     COUNTS["files"] += 1
 
 
+def exported_text(e, path, target):
+    out = tempfile.mkdtemp(prefix="sluice-export-", dir=e.dir)
+    e.sluice("export", "--to", target, path, "-o", out, check=0)
+    return open(os.path.join(out, sluice_graph(e, path)[0] + ".py"), encoding="utf-8").read()
+
+
+def must_fail(check, what):
+    """The checks above must catch what they are for: `check` raises AssertionError."""
+    saved = dict(COUNTS)  # what a mutated file counted is not counted
+    try:
+        check()
+    except AssertionError as err:
+        return str(err)
+    finally:
+        COUNTS.update(saved)
+    raise AssertionError(f"the check passed {what}")
+
+
+def make_negative_tests(path, env):
+    """Mutated exports of one example, which the checks must refuse."""
+    def unlisted_keyword():
+        text = exported_text(env, path, "airflow").replace("@task.bash(", "@task.bash(pool=\"p\", ", 1)
+        msg = must_fail(lambda: check_api(Module(text, "airflow")), "an unlisted keyword")
+        assert "task.bash(pool=...) is not listed" in msg, msg
+
+    def unlisted_import():
+        text = exported_text(env, path, "prefect").replace(
+            "from prefect import flow, task, unmapped", "from prefect import allow_failure, flow, task, unmapped")
+        msg = must_fail(lambda: check_api(Module(text, "prefect")), "an unlisted import")
+        assert "import allow_failure from prefect" in msg, msg
+
+    def missing_edge():
+        text = exported_text(env, path, "airflow")
+        line = next(l for l in text.splitlines() if re.match(r"    \[v_\w+\] >> v_\w+$", l))
+        src, dst = re.match(r"    \[(v_\w+)\] >> (v_\w+)$", line).groups()
+        lines = []
+        for l in text.splitlines():
+            if l == line:
+                continue  # the edge, and below the upstream's outputs the task reads
+            if l.startswith("    " + dst + " = "):
+                l = re.sub(r'"[^"]+": ' + src + r"(, )?", "", l)
+            lines.append(l)
+        msg = must_fail(lambda: check_structure(Module("\n".join(lines), "airflow"), path, env),
+                        "a missing edge")
+        assert "edges differ" in msg, msg
+
+    def wrong_retries():
+        text = exported_text(env, path, "prefect")
+        # summary runs a command of its own: its retry is the pipeline's default, 1.
+        text = text.replace('@task(name="summary", retries=1', '@task(name="summary", retries=2')
+        msg = must_fail(lambda: check_structure(Module(text, "prefect"), path, env), "wrong retries")
+        assert "retries" in msg, msg
+
+    tests = [unlisted_keyword, unlisted_import, missing_edge, wrong_retries]
+    for t in tests:
+        t.__name__ = "checks-refuse:" + t.__name__
+    return tests
+
+
 def make_test(path, target, env):
     def t():
         check(env, path, target)
@@ -360,8 +420,14 @@ def make_test(path, target, env):
 
 def main():
     env = Env()
+    # The central pools examples/pools asks for, as its try-it.sh installs them.
+    os.makedirs(env.state, exist_ok=True)
+    pools = os.path.join(env.state, "pools.yaml")
+    shutil.copy(os.path.join(REPO, "examples", "pools", "pools.yaml"), pools)
+    os.chmod(pools, 0o644)
     files = example_pipelines(env)
     tests = [make_test(f, t, env) for f in files for t in ("airflow", "prefect")]
+    tests += make_negative_tests(os.path.join(REPO, "examples", "ml-pipeline", "pipeline.yaml"), env)
     rc = run_e2e.run_suite(tests, "export-python")
     print(f"export-python counts: {len(files)} example pipelines, {COUNTS['files']} files compiled and "
           f"checked; {COUNTS['tasks']} tasks, {COUNTS['edges']} edges, {COUNTS['retries']} retries, "
