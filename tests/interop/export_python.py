@@ -411,6 +411,38 @@ def make_negative_tests(path, env):
     return tests
 
 
+def make_hostile_tests(env):
+    """tests/interop/export_hostile.yaml: quotes, triple quotes, backslashes, controls, Jinja and
+    shell syntax, invisible and bidirectional characters. Each export compiles, and each argv
+    read back from the AST is the YAML's, character for character."""
+    path = os.path.join(HERE, "export_hostile.yaml")
+    spec = spec_of(path)
+
+    def argv_of(tree, fn):
+        node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == fn)
+        value = next(s.value for s in node.body if isinstance(s, ast.Assign)
+                     and getattr(s.targets[0], "id", "") == "argv")
+        return value.elts
+
+    def one(target):
+        def t():
+            check(env, path, target)
+            text = exported_text(env, path, target)
+            tree = ast.parse(text)
+            want = spec["tasks"][0]["run"]
+            got = argv_of(tree, "t_t1")
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                if "${{" not in w:
+                    assert ast.literal_eval(g) == w, f"{ast.unparse(g)} is not {w!r}"
+            script = spec["tasks"][2]["script"]
+            assert ast.literal_eval(argv_of(tree, "t_t_3")[-1]) == script
+            assert "\u202e" not in text and "\ufeff" not in text, "invisible characters are escaped"
+        t.__name__ = f"hostile:{target}"
+        return t
+    return [one("airflow"), one("prefect")]
+
+
 def make_test(path, target, env):
     def t():
         check(env, path, target)
@@ -427,6 +459,7 @@ def main():
     os.chmod(pools, 0o644)
     files = example_pipelines(env)
     tests = [make_test(f, t, env) for f in files for t in ("airflow", "prefect")]
+    tests += make_hostile_tests(env)
     tests += make_negative_tests(os.path.join(REPO, "examples", "ml-pipeline", "pipeline.yaml"), env)
     rc = run_e2e.run_suite(tests, "export-python")
     print(f"export-python counts: {len(files)} example pipelines, {COUNTS['files']} files compiled and "
