@@ -336,7 +336,8 @@ class AirflowWriter {
   }
 
   // A DAG template's outputs, collected once its tasks are over: what `tasks.CALL.outputs`
-  // reads outside the call.
+  // reads outside the call. none_failed: a task of the template skipped by its when does not
+  // skip the tasks after the call.
   void OutputsFunction(int tmpl) {
     const PlanTemplate& pt = plan_.templates[tmpl];
     const ComponentSpec& c = *pt.component;
@@ -353,7 +354,8 @@ class AirflowWriter {
     std::string fn = names_.Make("x_outputs_", c.name);
     outputs_fn_[tmpl] = fn;
     functions_ += fmt::format(
-        "\n\n@task(task_id=\"outputs__\", retries=0)\ndef {}(up, P=None, **context):\n"
+        "\n\n@task(task_id=\"outputs__\", retries=0, trigger_rule=\"none_failed\")\n"
+        "def {}(up, P=None, **context):\n"
         "    \"\"\"The outputs of the DAG template {}.\"\"\"\n{}"
         "    return {{\"params\": {{{}}}, \"artifacts\": {{{}}}}}\n",
         fn, PyCommentText(Quote(c.name + "@" + c.version)), Preamble(), Join(params, ", "),
