@@ -34,6 +34,13 @@ def _skipped(up):
     return any(value == _SKIPPED for value in up.values())
 
 
+def _futures(value):
+    """The futures of a task's variable: a forEach task's list, none for a skipped one."""
+    if isinstance(value, list):
+        return value
+    return [value] if hasattr(value, "result") else []
+
+
 def _results(futures):
     """The results of upstream futures (lists of them for forEach tasks), waiting for them."""
     def result(value):
@@ -278,7 +285,7 @@ class PrefectWriter {
     for (int d : deps) {
       const PlanTask& u = plan_.tasks[d];
       if (u.tmpl() >= 0) continue;
-      items.push_back(u.spec->for_each ? "*" + var_[d] : var_[d]);
+      items.push_back(u.spec->for_each ? "*_futures(" + var_[d] + ")" : var_[d]);
     }
     return "[" + Join(items, ", ") + "]";
   }
@@ -350,8 +357,8 @@ class PrefectWriter {
         std::string items = t.spec->for_each->literal ? PyLiteral(*t.spec->for_each->literal)
                                                       : PyField(*t.spec->for_each->expr, s.task);
         out += fmt::format("{}{} = [{}(P={}, run_id=run_id, call=\"%s[%d]\" % ({}, index)) for "
-                           "index, item in enumerate({}) if not _skipped(up) and {}]\n", ind, v, g,
-                           bind, where_expr, items, cond);
+                           "index, item in enumerate({}) if {}] if not _skipped(up) else _SKIPPED\n",
+                           ind, v, g, bind, where_expr, items, cond);
         result_->not_expressed.push_back(fmt::format(
             "task {}: forEach over a DAG template: the subflow calls run one after another",
             Quote(t.name)));
@@ -365,15 +372,20 @@ class PrefectWriter {
       if (status) common += ", run_status=run_status";
       const std::string wait = "wait_for=" + WaitFor(t.deps);
       if (t.spec->for_each) {
-        std::string items = t.spec->for_each->literal ? PyLiteral(*t.spec->for_each->literal)
-                                                      : "list(" + PyField(*t.spec->for_each->expr, s.task) + ")";
+        // Items from a placeholder are known once the upstream tasks are done; none when one
+        // of them was skipped, and then this task is skipped too.
+        const bool literal = t.spec->for_each->literal.has_value();
+        std::string items = literal ? PyLiteral(*t.spec->for_each->literal)
+                                    : "None if _skipped(up) else list(" +
+                                          PyField(*t.spec->for_each->expr, s.task) + ")";
         std::string iv = names_.Make("items_", t.spec->name);
         out += ind + iv + " = " + items + "\n";
         std::string mapped = fmt::format("P=unmapped(P), up=unmapped({}), run_id=unmapped(run_id), "
                                          "where=unmapped({})", UpDict(t.deps), where_expr);
         if (status) mapped += ", run_status=unmapped(run_status)";
-        out += fmt::format("{}{} = {}.map({}, item={}, index=list(range(len({}))), {})\n", ind, v,
-                           fn_[t.index], mapped, iv, iv, wait);
+        out += fmt::format("{}{} = {}.map({}, item={}, index=list(range(len({}))), {}){}\n", ind, v,
+                           fn_[t.index], mapped, iv, iv, wait,
+                           literal ? "" : " if " + iv + " is not None else _SKIPPED");
       } else {
         out += fmt::format("{}{} = {}.submit({}, {})\n", ind, v, fn_[t.index], common, wait);
       }

@@ -80,14 +80,14 @@ TEST(ExportPrefect, SubmitsWithWaitForAndMapsForEach) {
   const std::string text = Export(kPipeline).files.at(0).text;
   EXPECT_TRUE(Has(text, "        v_prepare = t_prepare.submit(P=P, up={}, run_id=run_id, "
                         "where=\"prepare\", wait_for=[])\n")) << text;
-  EXPECT_TRUE(Has(text, "        items_train = list(P[\"sweep\"])\n"));
+  EXPECT_TRUE(Has(text, "        items_train = None if _skipped(up) else list(P[\"sweep\"])\n"));
   EXPECT_TRUE(Has(text, "        v_train = t_train.map(P=unmapped(P), up=unmapped({\"prepare\": "
                         "v_prepare}), run_id=unmapped(run_id), where=unmapped(\"train\"), "
                         "item=items_train, index=list(range(len(items_train))), "
-                        "wait_for=[v_prepare])\n"));
+                        "wait_for=[v_prepare]) if items_train is not None else _SKIPPED\n"));
   EXPECT_TRUE(Has(text, "        v_report = t_report.submit(P=P, up={\"prepare\": v_prepare, "
                         "\"train\": v_train}, run_id=run_id, where=\"report\", "
-                        "wait_for=[v_prepare, *v_train])\n"));
+                        "wait_for=[v_prepare, *_futures(v_train)])\n"));
 }
 
 TEST(ExportPrefect, WhenSkipsAndSkipsDependents) {
@@ -100,7 +100,7 @@ TEST(ExportPrefect, WhenSkipsAndSkipsDependents) {
 TEST(ExportPrefect, FinallyTasksRunInAFinallyBlockWithTheRunStatus) {
   const std::string text = Export(kPipeline).files.at(0).text;
   EXPECT_TRUE(Has(text, "    run_status = \"failed\"\n    try:\n")) << text;
-  EXPECT_TRUE(Has(text, "        _wait([v_prepare, *v_train, v_report])\n"
+  EXPECT_TRUE(Has(text, "        _wait([v_prepare, *_futures(v_train), v_report])\n"
                         "        run_status = \"succeeded\"\n"
                         "    finally:\n"
                         "        v_notify = t_notify.submit(P=P, up={}, run_id=run_id, "
