@@ -41,6 +41,13 @@ def _futures(value):
     return [value] if hasattr(value, "result") else []
 
 
+def _failed(tasks):
+    """run.failedTasks: the tasks that failed (an item of theirs, for forEach); a task that did
+    not run because an upstream task failed is not one of them."""
+    return [name for name, value in tasks.items()
+            if any(f.state.is_failed() for f in _futures(value))]
+
+
 def _results(futures):
     """The results of upstream futures (lists of them for forEach tasks), waiting for them."""
     def result(value):
@@ -133,7 +140,7 @@ class PrefectWriter {
   std::string ParamIdent(const std::string& name) {
     static const std::set<std::string> kTaken = {"P", "up", "run_id", "run_status", "flow",
                                                  "task", "unmapped", "pause_flow_run",
-                                                 "flow_run", "task_run", "json", "os", "subprocess",
+                                                 "flow_run", "task_run", "run_failed", "json", "os", "subprocess",
                                                  "sys", "hashlib"};
     PyNames probe;
     std::string id = probe.Make("", name);
@@ -232,7 +239,8 @@ class PrefectWriter {
     PyTaskScopes s = PyScopesOf(plan_, t, &unsupported, status);
     PyCommand cmd = PyCommandOf(plan_, t, &unsupported, status);
     std::string f = "\n\n@task(" + TaskKwargs(t) + ")\n";
-    f += "def " + fn_[t.index] + "(P, up, run_id, where, item=None, index=None, run_status=None):\n";
+    f += "def " + fn_[t.index] + "(P, up, run_id, where, item=None, index=None, run_status=None, "
+         "run_failed=None):\n";
     f += "    \"\"\"Sluice task " + PyCommentText(Quote(t.spec->name)) + ".\"\"\"\n";
     f += "    if _skipped(up):\n        return _SKIPPED\n";
     if (const TemplateField* w = t.spec->when()) {
@@ -307,7 +315,14 @@ class PrefectWriter {
     std::string out;
     std::string in = ind;
     if (!fin.empty()) {
-      if (status) out += ind + "run_status = \"failed\"\n";
+      if (status) {
+        // Every main task's variable exists in the finally block, even when the try block
+        // stopped before submitting it.
+        std::vector<std::string> vars;
+        for (const PlanTask* t : main) vars.push_back(var_[t->index]);
+        out += ind + Join(vars, " = ") + " = None\n";
+        out += ind + "run_status = \"failed\"\n";
+      }
       out += ind + "try:\n";
       in = ind + "    ";
     }
@@ -316,6 +331,11 @@ class PrefectWriter {
     if (!fin.empty()) {
       if (status) out += in + "run_status = \"succeeded\"\n";
       out += ind + "finally:\n";
+      if (status) {
+        std::vector<std::string> items;
+        for (const PlanTask* t : main) items.push_back(PyStr(t->spec->name) + ": " + var_[t->index]);
+        out += in + "run_failed = _failed({" + Join(items, ", ") + "})\n";
+      }
       for (const PlanTask* t : fin) out += Submit(*t, in, where, status);
       out += in + "_wait(" + WaitFor(Indices(fin)) + ")\n";
     }
@@ -369,7 +389,7 @@ class PrefectWriter {
     } else {
       std::string common = fmt::format("P={}, up={}, run_id={}, where={}", "P", UpDict(t.deps),
                                        "run_id", where_expr);
-      if (status) common += ", run_status=run_status";
+      if (status) common += ", run_status=run_status, run_failed=run_failed";
       const std::string wait = "wait_for=" + WaitFor(t.deps);
       if (t.spec->for_each) {
         // Items from a placeholder are known once the upstream tasks are done; none when one
@@ -382,7 +402,7 @@ class PrefectWriter {
         out += ind + iv + " = " + items + "\n";
         std::string mapped = fmt::format("P=unmapped(P), up=unmapped({}), run_id=unmapped(run_id), "
                                          "where=unmapped({})", UpDict(t.deps), where_expr);
-        if (status) mapped += ", run_status=unmapped(run_status)";
+        if (status) mapped += ", run_status=unmapped(run_status), run_failed=unmapped(run_failed)";
         out += fmt::format("{}{} = {}.map({}, item={}, index=list(range(len({}))), {}){}\n", ind, v,
                            fn_[t.index], mapped, iv, iv, wait,
                            literal ? "" : " if " + iv + " is not None else _SKIPPED");

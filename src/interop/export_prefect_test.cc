@@ -45,7 +45,7 @@ constexpr std::string_view kPipeline =
     "      run: [/bin/true]\n"
     "      outputs: {params: [{name: x, from: {stdout: text}}]}\n"
     "  finally:\n"
-    "    - {name: notify, run: [/bin/echo, '${{ run.status }}']}\n";
+    "    - {name: notify, run: [/bin/echo, '${{ run.status }}', '${{ run.failedTasks }}']}\n";
 
 TEST(ExportPrefect, ImportsPrefect3AndNamesTheFileAfterThePipeline) {
   ExportResult r = Export(kPipeline);
@@ -99,14 +99,18 @@ TEST(ExportPrefect, WhenSkipsAndSkipsDependents) {
 
 TEST(ExportPrefect, FinallyTasksRunInAFinallyBlockWithTheRunStatus) {
   const std::string text = Export(kPipeline).files.at(0).text;
-  EXPECT_TRUE(Has(text, "    run_status = \"failed\"\n    try:\n")) << text;
+  EXPECT_TRUE(Has(text, "    v_prepare = v_train = v_report = None\n"
+                        "    run_status = \"failed\"\n    try:\n")) << text;
   EXPECT_TRUE(Has(text, "        _wait([v_prepare, *_futures(v_train), v_report])\n"
                         "        run_status = \"succeeded\"\n"
                         "    finally:\n"
+                        "        run_failed = _failed({\"prepare\": v_prepare, \"train\": v_train, "
+                        "\"report\": v_report})\n"
                         "        v_notify = t_notify.submit(P=P, up={}, run_id=run_id, "
-                        "where=\"notify\", run_status=run_status, wait_for=[])\n"
+                        "where=\"notify\", run_status=run_status, run_failed=run_failed, "
+                        "wait_for=[])\n"
                         "        _wait([v_notify])\n"));
-  EXPECT_TRUE(Has(text, "    argv = [\"/bin/echo\", _text(run_status)]\n"));
+  EXPECT_TRUE(Has(text, "    argv = [\"/bin/echo\", _text(run_status), _text(run_failed)]\n"));
 }
 
 TEST(ExportPrefect, ApprovalPausesTheFlowRun) {

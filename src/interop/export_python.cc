@@ -164,6 +164,9 @@ class ExprWriter {
     if (root == "run" && path.size() == 2 && path[1] == "status" && s_.has_run_status) {
       return "run_status";
     }
+    if (root == "run" && path.size() == 2 && path[1] == "failedTasks" && s_.has_run_status) {
+      return "run_failed";
+    }
     return Bad();
   }
 

@@ -39,7 +39,8 @@ class PyNames {
 // How placeholders read in the code generated for one task. The generated function sees:
 //   P     the pipeline's params (dict), or inside a DAG template its call's arguments;
 //   up    the outputs of its upstream tasks by Sluice name (dict; a forEach upstream's is a list);
-//   item  the forEach item; run_id; run_status (Prefect's finally only).
+//   item  the forEach item; run_id; run_status and run_failed (run.status, run.failedTasks:
+//         Prefect's finally tasks only).
 struct PyScope {
   const Plan* plan = nullptr;
   int scope = -1;  // -1: the pipeline's tasks; else the DAG template they belong to
@@ -70,7 +71,7 @@ struct PyCommand {
   std::string builtin;  // "noop", "deploy", ...: not a command
   bool pipeline_dir = false;  // workingDir: pipeline
 };
-// `run_status`: the task may read run.status (Prefect's finally tasks).
+// `run_status`: the task may read run.status and run.failedTasks (Prefect's finally tasks).
 PyCommand PyCommandOf(const Plan& plan, const PlanTask& t, std::vector<std::string>* unsupported,
                       bool run_status = false);
 

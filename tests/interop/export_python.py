@@ -291,6 +291,8 @@ def check_structure(m, path, e):
         if not (isinstance(s, ast.Assign) and isinstance(s.targets[0], ast.Name)
                 and s.targets[0].id.startswith("v_")):
             continue
+        if isinstance(s.value, ast.Constant):
+            continue  # Prefect: v_a = v_b = None before the try block
         var, refs = s.targets[0].id, names_in(s.value)
         task = next((ids[r] for r in refs if r in ids), None)
         task = task or next((groups[r] for r in refs if r in groups), None)
