@@ -429,7 +429,7 @@ std::vector<std::string> PyNotExpressed(const Plan& plan, std::string_view targe
     }
     if (const ApprovalSpec* a = t.approval()) {
       add(fmt::format("task {}: approval by {} (quorum {}{}): {} has no approvers, roles or "
-                      "quorum; anyone who can resume the wait approves", n,
+                      "quorum; anyone who can answer the wait approves", n,
                       Join(a->approvers, ", "), a->quorum,
                       a->forbid_self ? ", not the submitter" : "", target));
     }
@@ -563,6 +563,8 @@ def _gate_input(folder, task, pipeline, labels, params, up):
     tasks = {}
     for name, value in up.items():
         outputs = json.loads(value) if isinstance(value, str) else value
+        if outputs is None:  # an approval's sensor pushes nothing
+            outputs = {"params": {}, "artifacts": {}}
         if isinstance(outputs, dict) and outputs != _SKIPPED:
             outputs = {"params": outputs["params"],
                        "artifacts": {a: artifact(p) for a, p in outputs["artifacts"].items()}}
