@@ -110,6 +110,8 @@ suite e2e-argo-import /usr/bin/python3 tests/interop/argo_import.py "$build/slui
 # issue 16: sluice export of every example to Argo (schema: $SLUICE_ARGO_SCHEMA) and KFP (goldens:
 # $SLUICE_KFP_GOLDENS); absent = failed
 suite e2e-export-argo-kfp /usr/bin/python3 tests/interop/export_argo_kfp.py "$build/sluice"
+# issue 16: every example pipeline exported to Airflow and Prefect, compiled, its AST and API checked
+suite export-python /usr/bin/python3 tests/interop/export_python.py "$build/sluice"
 service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
 # issue 14: the rollout stack (nginx, Prometheus, model servers) on its own, then Sluice's
 # deploy tasks on it; each suite starts one stack and stops it.

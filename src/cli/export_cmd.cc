@@ -25,8 +25,8 @@ struct Target {
 constexpr Target kTargets[] = {
     {"argo", ExportArgo},
     {"kfp", ExportKfp},
-    {"airflow", nullptr},
-    {"prefect", nullptr},
+    {"airflow", ExportAirflow},
+    {"prefect", ExportPrefect},
 };
 
 // Writes every file beside its final name first, then renames them all, so that an error
