@@ -13,6 +13,8 @@ how many counted files reach their phase against the issue's target (90 %).
 """
 import os, re, subprocess, sys
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
@@ -30,6 +32,7 @@ IMPORT = ["--templates", EXAMPLES,
 TARGET = 0.90
 
 outcomes = {}  # file -> "Succeeded", "Failed", ... or "refused: FIELD"
+TRIPS = {}     # file -> how many (task, upstream) pairs survived Argo -> Sluice -> Argo
 
 
 def counted():
@@ -53,6 +56,43 @@ def phase(e, rel):
     return "refused: " + re.sub(r"\s+", " ", first)[:100]
 
 
+def dag_of(docs):
+    """Every steps and dag template's tasks with what each waits for, as (task, deps) pairs with
+    names in lower case (an export writes Kubernetes names). A steps group waits for the group
+    before it."""
+    pairs = set()
+    for d in docs:
+        if not isinstance(d, dict):
+            continue
+        spec = d.get("spec") or {}
+        for t in spec.get("templates") or []:
+            prev = []
+            for group in t.get("steps") or []:
+                names = [s["name"].lower() for s in group]
+                pairs.update((n, tuple(sorted(prev))) for n in names)
+                prev = names
+            for task in (t.get("dag") or {}).get("tasks") or []:
+                deps = [x.lower() for x in task.get("dependencies") or []]
+                deps += [x.lower() for x in re.findall(r"[A-Za-z0-9_-]+(?=\.\w+|\b)",
+                                                        re.sub(r"\.(Succeeded|Failed|Errored|Skipped|Omitted|Daemoned|AnySucceeded|AllFailed)\b", "", task.get("depends") or ""))]
+                pairs.add((task["name"].lower(), tuple(sorted(set(deps)))))
+    return pairs
+
+
+def round_trip(e, rel):
+    """Argo -> Sluice -> Argo keeps the DAG: every task of the file's steps and dag templates
+    is in the export with the same upstream tasks (the export may add tasks: exit hooks)."""
+    path = os.path.join(EXAMPLES, rel)
+    sluice_file = os.path.join(e.dir, "imported.yaml")
+    e.sluice("import", "argo", path, *IMPORT, "-o", sluice_file, check=0)
+    p = e.sluice("export", "--to", "argo", sluice_file, check=0)
+    theirs = dag_of(yaml.safe_load_all(open(path)))
+    ours = dag_of(yaml.safe_load_all(p.stdout))
+    missing = theirs - ours
+    assert not missing, f"{rel}: the export lost {sorted(missing)}; it has {sorted(ours)}"
+    return len(theirs)
+
+
 def recorded():
     if not os.path.exists(RECORD):
         return {}
@@ -64,8 +104,11 @@ def make_test(row, want):
     rel, intended = row["file"], row["intended_phase"]
 
     def t():
-        got = phase(Env(), rel)
+        e = Env()
+        got = phase(e, rel)
         outcomes[rel] = got
+        if not got.startswith("refused"):
+            TRIPS[rel] = round_trip(e, rel)
         if want == intended and got != intended and "--record" not in sys.argv:
             raise AssertionError(f"{rel}: reached {intended} before, now {got}")
     t.__name__ = rel
@@ -87,6 +130,8 @@ def main():
     print(f"argo development set: {len(reached)} of {n} counted files reach their intended phase "
           f"({100.0 * len(reached) / max(n, 1):.0f} %; the target is {TARGET:.0%})"
           + (f"; newly reached: {', '.join(better)} (record with --record)" if better else ""))
+    print(f"round trip Argo -> Sluice -> Argo: {len(TRIPS)} files, {sum(TRIPS.values())} tasks "
+          "kept with their upstream tasks")
     if "--record" in sys.argv:
         with open(RECORD, "w") as out:
             out.write("# file\toutcome of sluice run (tests/interop/argo_dev_set.py --record)\n")
