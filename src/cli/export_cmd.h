@@ -1,5 +1,5 @@
 // `sluice export --to argo|kfp|airflow|prefect PIPELINE [-o DIR]` (issue 16,
-// docs/interop-export.md): a pipeline written in another tool's format.
+// docs/interop.md): a pipeline written in another tool's format.
 #pragma once
 
 #include <string>

@@ -157,7 +157,7 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
       ->check(CLI::IsMember({"dot", "mermaid", "svg", "png"}));
   s.graph->add_option("-o,--out", o.out_file, "write the picture to this file");
 
-  // Issue 16: sluice export --to TARGET PIPELINE [-o DIR] (docs/interop-export.md).
+  // Issue 16: sluice export --to TARGET PIPELINE [-o DIR] (docs/interop.md).
   s.export_pipeline = app.add_subcommand("export", "write a pipeline as an Argo Workflow, a "
                                          "Kubeflow pipeline, an Airflow DAG or a Prefect flow");
   s.export_pipeline->add_option("file", o.exported.file, "pipeline file")->required();

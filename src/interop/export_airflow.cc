@@ -1,5 +1,5 @@
 // `sluice export --to airflow`: a DAG file for Apache Airflow 2.10 and 3.x (export.h,
-// docs/interop-export-python.md).
+// docs/interop.md).
 //
 // Shape of the file: the TaskFlow API only, imported from `airflow.sdk` (Airflow 3) or
 // `airflow.decorators` (2.10), the one form both versions document. Each Sluice task is a

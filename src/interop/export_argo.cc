@@ -1,4 +1,4 @@
-// The Argo Workflows export (export.h, docs/interop-export.md): a Workflow (or WorkflowTemplate)
+// The Argo Workflows export (export.h, docs/interop.md): a Workflow (or WorkflowTemplate)
 // whose entrypoint is a `dag` template with the pipeline's tasks, one leaf template per task
 // (container for `run:`, script for `script:`), a dag template per DAG template, and the
 // finally tasks as the workflow's onExit dag. Argo's schema types IntOrString fields

@@ -1,4 +1,4 @@
-// The Kubeflow Pipelines export (export.h, docs/interop-export.md): the v2 pipeline IR
+// The Kubeflow Pipelines export (export.h, docs/interop.md): the v2 pipeline IR
 // (PipelineSpec) as KFP's compiler writes it (../shared/interop/kfp's goldens): one component
 // and one executor per task, the root DAG's tasks with componentRef, dependentTasks and inputs
 // (componentInputParameter, taskOutputParameter, taskOutputArtifact, runtimeValue), a forEach

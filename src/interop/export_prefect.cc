@@ -1,5 +1,5 @@
 // `sluice export --to prefect`: a flow file for Prefect 3 (export.h,
-// docs/interop-export-python.md).
+// docs/interop.md).
 //
 // Shape of the file: each Sluice task is a module-level @task that runs its argv with
 // subprocess.run (a list, never a shell string; check=True) in its own folder and returns its

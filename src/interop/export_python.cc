@@ -488,7 +488,7 @@ std::string PyHeader(const Plan& plan, std::string_view target, std::string_view
   if (not_expressed.empty()) {
     out += ": nothing; every feature of the pipeline maps.\n";
   } else {
-    out += fmt::format(" ({} lines; docs/interop-export-python.md):\n", not_expressed.size());
+    out += fmt::format(" ({} lines; docs/interop.md):\n", not_expressed.size());
     for (const auto& n : not_expressed) out += "#   - " + PyCommentText(n) + "\n";
   }
   return out;

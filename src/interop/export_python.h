@@ -1,4 +1,4 @@
-// What the Airflow and Prefect exporters share (docs/interop-export-python.md): Python literals
+// What the Airflow and Prefect exporters share (docs/interop.md): Python literals
 // that survive any text, identifiers made from task names, placeholders translated into Python
 // expressions, a task's argv and env as Python code, and the features neither target expresses.
 // Pure functions; thread-safe.

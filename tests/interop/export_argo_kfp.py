@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`sluice export --to argo` and `--to kfp` on every example pipeline (issue 16,
-docs/interop-export.md).
+docs/interop.md).
 
 Usage: export_argo_kfp.py SLUICE [--only SUBSTRING]
 

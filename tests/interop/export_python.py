@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Airflow and Prefect exports of every example pipeline (issue 16, docs/interop-export-python.md).
+"""Airflow and Prefect exports of every example pipeline (issue 16, docs/interop.md).
 
 Usage: export_python.py SLUICE [--only SUBSTRING]
 Every examples/**/*.yaml whose first document is a Pipeline that `sluice validate` accepts (with
