@@ -295,7 +295,7 @@ def cli_behaviour():
     p = sluice("export", "--to", "kfp", path)
     assert p.returncode == 0 and p.stdout.startswith("# Exported by sluice"), p.stderr
     p = sluice("export", "--to", "airflo", path)
-    assert p.returncode == 2 and "expected argo, kfp, airflow or prefect" in p.stderr, (p.returncode, p.stderr)
+    assert p.returncode == 2 and "--to: airflo not in {argo,kfp,airflow,prefect}" in p.stderr, (p.returncode, p.stderr)
     bad = os.path.join(WORK, "bad.yaml")
     open(bad, "w").write("apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: b}\nspec:\n"
                          "  tasks:\n    - {name: a, run: [x], needs: [nope]}\n")
