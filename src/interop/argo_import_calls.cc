@@ -46,7 +46,7 @@ Status Importer::Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& sco
 }
 
 Status Importer::Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope) {
-  SLUICE_TRY_STATUS(Handled(dag, "DAGTemplate", {"tasks", "failFast"}));
+  SLUICE_TRY_STATUS(Handled(dag, "DAGTemplate", {"tasks", "failFast", "target"}));
   std::map<std::string, std::string> calls;
   for (const YNode& task : dag["tasks"]) {
     calls.emplace(std::string(task["name"].Scalar()), CalledName(task));
@@ -69,7 +69,72 @@ Status Importer::Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope) 
                           "failFast (on) applies");
   }
   out->dag = true;
-  (void)scope;
+  if (dag["target"]) SLUICE_TRY_STATUS(Target(dag["target"], out, scope));
+  return {};
+}
+
+// dag.target: only the named tasks and what they need run. Known when the file loads, the
+// other tasks are left out; given by a tag (a workflow parameter), each task gets a when: that
+// holds when a target is it or one of the tasks after it.
+Status Importer::Target(const YNode& target, ImportedTemplate* out, ArgoScope& scope) {
+  SLUICE_TRY(text, Text(target, scope));
+  // What each task waits for, from its depends text.
+  std::map<std::string, std::vector<std::string>> after;  // task -> tasks that wait for it
+  for (const ImportedCall& c : out->calls) {
+    if (c.depends.empty()) continue;
+    auto d = DependsExpr::Parse(c.depends);
+    if (!d) return At(target, "depends of {}: {}", Quote(c.name), d.error().message);
+    for (const std::string& n : (*d)->names()) after[n].push_back(c.name);
+  }
+  auto closure = [&](const std::string& from, auto&& next_of) {
+    std::set<std::string> seen = {from};
+    std::vector<std::string> todo = {from};
+    while (!todo.empty()) {
+      std::string t = todo.back();
+      todo.pop_back();
+      for (const std::string& n : next_of(t)) {
+        if (seen.insert(n).second) todo.push_back(n);
+      }
+    }
+    return seen;
+  };
+  if (text->find("${{") == std::string::npos) {
+    std::set<std::string> keep;
+    for (const std::string& t : Split(std::string(Trim(*text)), ' ')) {
+      if (t.empty()) continue;
+      if (std::ranges::none_of(out->calls, [&](const ImportedCall& c) { return c.name == t; })) {
+        return At(target, "target {} is not a task of this dag", Quote(t));
+      }
+      auto needs = closure(t, [&](const std::string& x) {
+        std::vector<std::string> up;
+        for (const ImportedCall& c : out->calls) {
+          if (c.name != x || c.depends.empty()) continue;
+          if (auto d = DependsExpr::Parse(c.depends)) up = (*d)->names();
+        }
+        return up;
+      });
+      keep.insert(needs.begin(), needs.end());
+    }
+    std::erase_if(out->calls, [&](const ImportedCall& c) { return !keep.contains(c.name); });
+    out->comments.push_back(fmt::format("dag.target {}: the other tasks are left out", *text));
+    return {};
+  }
+  if (!text->starts_with("${{ ") || !text->ends_with(" }}") || text->find("${{", 1) != std::string::npos) {
+    return At(target, "dag.target mixing text and tags is not imported yet");
+  }
+  const std::string expr = text->substr(4, text->size() - 7);
+  for (ImportedCall& c : out->calls) {
+    std::vector<std::string> names;
+    for (const std::string& n : closure(c.name, [&](const std::string& x) { return after[x]; })) {
+      names.push_back(fmt::format("' {} '", n));
+    }
+    std::string cond = fmt::format("[{}].exists(n, (' ' + string({}) + ' ').contains(n))",
+                                   Join(names, ", "), expr);
+    c.when = c.when.empty() ? fmt::format("${{{{ {} }}}}", cond)
+                            : fmt::format("${{{{ ({}) && ({}) }}}}", cond,
+                                          c.when.substr(4, c.when.size() - 7));
+  }
+  out->comments.push_back("dag.target: each task runs when a target is it or a task after it");
   return {};
 }
 

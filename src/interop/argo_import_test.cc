@@ -206,5 +206,44 @@ spec:
   ASSERT_TRUE(plan.has_value()) << plan.error().message << "\n" << imported->yaml;
 }
 
+TEST(ArgoImport, DagTargetRunsOnlyTheTargetsAndWhatTheyNeed) {
+  std::string wf = R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: targets}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: target, value: B}]}
+  templates:
+  - name: main
+    dag:
+      target: TARGET
+      tasks:
+      - {name: A, template: echo}
+      - {name: B, depends: A, template: echo}
+      - {name: C, depends: A, template: echo}
+  - name: echo
+    container: {image: busybox, command: [echo, hi]}
+)";
+  std::string fixed = wf;
+  fixed.replace(fixed.find("TARGET"), 6, "B");
+  auto imported = ImportArgo("/w/wf.yaml", fixed, {});
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  EXPECT_NE(imported->yaml.find("- name: B"), std::string::npos) << imported->yaml;
+  EXPECT_EQ(imported->yaml.find("- name: C"), std::string::npos) << imported->yaml;
+  std::string tagged = wf;
+  tagged.replace(tagged.find("TARGET"), 6, "\"{{workflow.parameters.target}}\"");
+  imported = ImportArgo("/w/wf.yaml", tagged, {});
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  EXPECT_NE(imported->yaml.find("when: \"${{ [' C '].exists(n, (' ' + "
+                                "string(params.workflow-target) + ' ').contains(n)) }}\""),
+            std::string::npos) << imported->yaml;
+  ASSERT_TRUE(Load(imported->yaml).has_value()) << imported->yaml;
+  std::string wrong = wf;
+  wrong.replace(wrong.find("TARGET"), 6, "Z");
+  imported = ImportArgo("/w/wf.yaml", wrong, {});
+  ASSERT_FALSE(imported.has_value());
+  EXPECT_EQ(imported.error().message, "/w/wf.yaml:10:15: target \"Z\" is not a task of this dag");
+}
+
 }  // namespace
 }  // namespace sluice

@@ -17,6 +17,7 @@
 #include "interop/argo_import.h"
 #include "interop/argo_model.h"
 #include "interop/argo_tags.h"
+#include "spec/depends.h"
 #include "spec/text_checks.h"
 #include "spec/yaml_reader.h"
 
@@ -132,6 +133,7 @@ class Importer {
   }
   Status Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& scope);
   Status Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope);
+  Status Target(const YNode& target, ImportedTemplate* out, ArgoScope& scope);
   Result<ImportedCall> Call(const YNode& call, const ImportedTemplate& caller,
                             const std::map<std::string, std::string>& calls);
   Status Loop(const YNode& call, ImportedCall* out, ArgoScope& scope);

@@ -12,6 +12,7 @@
 #include "cli/policy_cmds.h"
 #include "common/strings.h"
 #include "common/value.h"
+#include "interop/argo_import.h"
 #include "policy/policy.h"
 #include "server/remote_cli.h"
 #include "spec/plan.h"
@@ -121,7 +122,11 @@ void PrintDecisionsOfJson(const Value& decisions) {
 }
 
 int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
-  auto plan = LoadPlan(env.files(), o.file);
+  // An Argo file is imported here: the bundle carries its translation (plan.sources), which the
+  // server loads as any pipeline.
+  ArgoImport imported;
+  auto plan = LoadPipelineFile(env.files(), o.file, ArgoImportOptions{}, &imported);
+  for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   auto given = ParamsWithFile(env, **plan, o.params_file, o.params);
   if (!given) return Report(given.error());

@@ -114,6 +114,8 @@ def examples_run_with_the_same_exit_codes_and_progress_locally_and_on_the_server
         ("ml", os.path.join(EXAMPLES, "ml-pipeline", "pipeline.yaml"), "-p", "min_accuracy=0.5"),
         ("resilient", os.path.join(EXAMPLES, "resilient-pipeline", "pipeline.yaml"), "-p", "target=DIR"),
         ("retrain", os.path.join(EXAMPLES, "templates", "retrain.yaml"), "-p", "registry=DIR"),
+        # An Argo Workflows file: the server runs the translation the CLI sends (issue 16).
+        ("argo", os.path.join(EXAMPLES, "argo", "diamond.yaml"), "-p", "greeting=hi"),
     ]
     for name, path, *params in cases:
         lp, rp = run_both(name, path, *params)
@@ -128,7 +130,7 @@ def examples_run_with_the_same_exit_codes_and_progress_locally_and_on_the_server
         final = [l for l in normalise(rp.stderr, [r_id]).splitlines() if l.startswith("run RUN ")]
         want = [l for l in normalise(lp.stderr, [l_id]).splitlines() if l.startswith("run RUN ")]
         assert final == want, (final, want)
-    assert RUNS["ml"][2] == 0 and RUNS["resilient"][2] == 1, RUNS
+    assert RUNS["ml"][2] == 0 and RUNS["resilient"][2] == 1 and RUNS["argo"][2] == 0, RUNS
 
 
 def json_of(p):
