@@ -485,6 +485,10 @@ Status Importer::Retry(const YNode& retry, ImportedTemplate* out) const {
       if (b["maxDuration"]) out->comments.push_back("backoff.maxDuration caps each delay here");
     }
     parts.push_back(fmt::format("backoff: {{{}}}", Join(backoff, ", ")));
+  } else {
+    // Argo without a backoff retries at once (as soon as a new pod starts); Sluice's default
+    // backoff (1s, doubling) would take minutes over ten retries.
+    parts.push_back("backoff: {initial: 100ms, factor: 1}");
   }
   out->retry = fmt::format("{{{}}}", Join(parts, ", "));
   return {};

@@ -151,7 +151,7 @@ TEST(ArgoImport, StepsBecomeADagTemplateThatLoads) {
   EXPECT_NE(y.find("privatePaths: [/tmp]"), std::string::npos) << y;
   EXPECT_NE(y.find("{name: said, from: {file: root/tmp/out.txt}}"), std::string::npos) << y;
   EXPECT_NE(y.find("argoSubstitution: true"), std::string::npos) << y;
-  EXPECT_NE(y.find("retry: {limit: 2}"), std::string::npos) << y;
+  EXPECT_NE(y.find("retry: {limit: 2, backoff: {initial: 100ms, factor: 1}}"), std::string::npos) << y;
   auto plan = Load(y);
   ASSERT_TRUE(plan.has_value()) << plan.error().message << "\n" << y;
   EXPECT_EQ((*plan)->pipeline->name, "coinflip");

@@ -106,6 +106,12 @@ def make_test(row, want):
     def t():
         e = Env()
         got = phase(e, rel)
+        if got != intended and want == intended:
+            # Some examples fail by design now and then (retry-script.yaml: each attempt fails
+            # two times in three, so all 11 fail in 1.2 % of runs): a second run decides.
+            print(f"{rel}: {got}, run again")
+            e = Env()
+            got = phase(e, rel)
         outcomes[rel] = got
         if not got.startswith("refused"):
             TRIPS[rel] = round_trip(e, rel)
