@@ -95,8 +95,11 @@ Result<ArgoImport> ImportArgoFile(FileSystem& fs, const std::string& path,
 Result<std::shared_ptr<const Plan>> LoadPipelineFile(FileSystem& fs, const std::string& path,
                                                      const ArgoImportOptions& options,
                                                      ArgoImport* imported) {
+  // A peek at the head tells them apart: a pipeline of a million tasks is not read twice.
+  auto head = fs.ReadFileRange(path, 0, 64 << 10);
+  if (!head || !LooksLikeArgo(*head)) return LoadPlan(fs, path);
   auto content = fs.ReadFile(path);
-  if (!content || !LooksLikeArgo(*content)) return LoadPlan(fs, path);
+  if (!content) return std::unexpected(content.error());
   SLUICE_TRY(translated, ImportArgoFile(fs, path, *content, options));
   // The translation stands in for the file: the plan's source (what a run stores and resume
   // reloads) is the Sluice text.
