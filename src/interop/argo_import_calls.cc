@@ -138,7 +138,7 @@ Status Importer::Target(const YNode& target, ImportedTemplate* out, ArgoScope& s
   return {};
 }
 
-Result<ImportedCall> Importer::Call(const YNode& call, const ImportedTemplate& caller,
+Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
                                     const std::map<std::string, std::string>& calls) {
   const std::string_view def = call["dependencies"] || call["depends"] ? "DAGTask" : "WorkflowStep";
   SLUICE_TRY_STATUS(Handled(call, def, {"name", "template", "arguments", "when", "withItems",
@@ -186,7 +186,7 @@ Result<ImportedCall> Importer::Call(const YNode& call, const ImportedTemplate& c
       out.comments.push_back("continueOn: a failure (or error) does not stop the workflow");
     }
   }
-  for (const std::string& g : scope.globals) const_cast<ImportedTemplate&>(caller).globals.insert(g);
+  caller.globals.insert(scope.globals.begin(), scope.globals.end());
   result_needed_.insert(scope.results.begin(), scope.results.end());
   return out;
 }

@@ -134,7 +134,8 @@ class Importer {
   Status Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& scope);
   Status Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope);
   Status Target(const YNode& target, ImportedTemplate* out, ArgoScope& scope);
-  Result<ImportedCall> Call(const YNode& call, const ImportedTemplate& caller,
+  // Reads a step or task; the workflow values it reads join `caller`'s.
+  Result<ImportedCall> Call(const YNode& call, ImportedTemplate& caller,
                             const std::map<std::string, std::string>& calls);
   Status Loop(const YNode& call, ImportedCall* out, ArgoScope& scope);
   // A step's or task's exit hook: a task of the same template that runs once it has ended.
