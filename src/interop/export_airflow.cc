@@ -524,11 +524,6 @@ Result<ExportResult> ExportAirflow(const Plan& plan, const ExportOptions& option
   ExportResult result;
   AirflowWriter w(plan, &result);
   std::string body = w.Write();
-  std::vector<std::string> lines = PyNotExpressed(plan, "Airflow");
-  for (auto& line : result.not_expressed) {  // once each, in the order met
-    if (std::ranges::find(lines, line) == lines.end()) lines.push_back(std::move(line));
-  }
-  result.not_expressed = std::move(lines);
   std::vector<std::string> needs = {
       "the standard provider (apache-airflow-providers-standard; built into Airflow 2.10) for "
       "@task.bash, @task.sensor and @task.short_circuit",
@@ -537,8 +532,7 @@ Result<ExportResult> ExportAirflow(const Plan& plan, const ExportOptions& option
       "worker, where artifacts pass from task to task",
       "approvals: write \"approved\" or \"rejected\" into $SLUICE_EXPORT_ROOT/RUN_ID/approvals/TASK",
       "gates: the sluice binary on the workers and the policy files at the paths written here"};
-  std::string header = PyHeader(plan, "Airflow", kVersions, needs, result.not_expressed);
-  result.files.push_back({plan.pipeline->name + ".py", header + body});
+  PyFinish(plan, "Airflow", kVersions, needs, body, &result);
   return result;
 }
 

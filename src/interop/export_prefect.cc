@@ -432,11 +432,6 @@ Result<ExportResult> ExportPrefect(const Plan& plan, const ExportOptions& option
   ExportResult result;
   PrefectWriter w(plan, &result);
   std::string body = w.Write();
-  std::vector<std::string> lines = PyNotExpressed(plan, "Prefect");
-  for (auto& line : result.not_expressed) {  // once each, in the order met
-    if (std::ranges::find(lines, line) == lines.end()) lines.push_back(std::move(line));
-  }
-  result.not_expressed = std::move(lines);
   std::vector<std::string> needs = {
       "the commands the tasks run, on the machine that runs the flow",
       "$SLUICE_EXPORT_ROOT (default /tmp/sluice-export): the tasks' folders, shared by every "
@@ -444,8 +439,7 @@ Result<ExportResult> ExportPrefect(const Plan& plan, const ExportOptions& option
       "approvals: a Prefect server; the flow run pauses and a person resumes it in the UI "
       "(approves) or cancels it (rejects); the pause times out as a rejection",
       "gates: the sluice binary and the policy files at the paths written here"};
-  std::string header = PyHeader(plan, "Prefect", kVersions, needs, result.not_expressed);
-  result.files.push_back({plan.pipeline->name + ".py", header + body});
+  PyFinish(plan, "Prefect", kVersions, needs, body, &result);
   return result;
 }
 

@@ -472,6 +472,18 @@ std::vector<std::string> PyNotExpressed(const Plan& plan, std::string_view targe
   return out;
 }
 
+void PyFinish(const Plan& plan, std::string_view target, std::string_view versions,
+              const std::vector<std::string>& needs, const std::string& body,
+              ExportResult* result) {
+  std::vector<std::string> lines = PyNotExpressed(plan, target);
+  for (auto& line : result->not_expressed) {  // once each, in the order met
+    if (std::ranges::find(lines, line) == lines.end()) lines.push_back(std::move(line));
+  }
+  result->not_expressed = std::move(lines);
+  const std::string header = PyHeader(plan, target, versions, needs, result->not_expressed);
+  result->files.push_back({plan.pipeline->name + ".py", header + body});
+}
+
 std::string PyHeader(const Plan& plan, std::string_view target, std::string_view versions,
                      const std::vector<std::string>& needs,
                      const std::vector<std::string>& not_expressed) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "interop/export.h"
 #include "spec/plan.h"
 
 namespace sluice {
@@ -97,6 +98,13 @@ std::vector<std::string> PyNotExpressed(const Plan& plan, std::string_view targe
 std::string PyHeader(const Plan& plan, std::string_view target, std::string_view versions,
                      const std::vector<std::string>& needs,
                      const std::vector<std::string>& not_expressed);
+
+// Ends an export of `target`: the plan-wide features it cannot express first, then those the
+// writer met in `result` (each once, in the order met), and the one file NAME.py, the header
+// (PyHeader) over `body`.
+void PyFinish(const Plan& plan, std::string_view target, std::string_view versions,
+              const std::vector<std::string>& needs, const std::string& body,
+              ExportResult* result);
 
 // Helpers every generated file defines (plain Python, no library call): _text, _out,
 // _unsupported, _read_outputs, _workdir, _sluice_env, _gate_input.

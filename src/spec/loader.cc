@@ -1,5 +1,4 @@
 // YAML -> model: bodies, tasks, pipelines, components and the file entry point.
-#include "spec/depends.h"
 #include "spec/inline_code.h"
 #include "spec/yaml_reader.h"
 
@@ -238,20 +237,6 @@ Status Reader::Needs(const YNode& needs, std::vector<std::pair<std::string, Loca
     SLUICE_TRY(dep, Str(e, "a needs entry"));
     out->emplace_back(*dep, Loc(e));
   }
-  return {};
-}
-
-// depends: an expression over how the named tasks ended (spec/depends.h). Its names join needs.
-Status Reader::Depends(const YNode& depends, TaskSpec* t) const {
-  SLUICE_TRY(text, Str(depends, "depends"));
-  auto expr = DependsExpr::Parse(*text);
-  if (!expr) return FailAt(Loc(depends), "depends: {}", expr.error().message);
-  for (const std::string& name : (*expr)->names()) {
-    bool listed = false;
-    for (const auto& n : t->needs) listed = listed || n.first == name;
-    if (!listed) t->needs.emplace_back(name, Loc(depends));
-  }
-  t->MutableOptions().depends = std::move(*expr);
   return {};
 }
 

@@ -1,5 +1,6 @@
 // The Reader's readers for the parts that pipelines and components share: params, retry,
 // resources, cache, outputs and env.
+#include "spec/depends.h"
 #include "spec/yaml_reader.h"
 
 namespace sluice {
@@ -305,6 +306,20 @@ Result<CacheSpec> Reader::Cache(const YNode& n) const {
     c.ttl_ms = *ttl;
   }
   return c;
+}
+
+// depends: an expression over how the named tasks ended (spec/depends.h). Its names join needs.
+Status Reader::Depends(const YNode& depends, TaskSpec* t) const {
+  SLUICE_TRY(text, Str(depends, "depends"));
+  auto expr = DependsExpr::Parse(*text);
+  if (!expr) return FailAt(Loc(depends), "depends: {}", expr.error().message);
+  for (const std::string& name : (*expr)->names()) {
+    bool listed = false;
+    for (const auto& n : t->needs) listed = listed || n.first == name;
+    if (!listed) t->needs.emplace_back(name, Loc(depends));
+  }
+  t->MutableOptions().depends = std::move(*expr);
+  return {};
 }
 
 Result<OutputsDecl> Reader::Outputs(const YNode& n) const {
