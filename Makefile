@@ -12,7 +12,8 @@ all: build
 deps:
 	@scripts/deps.sh build
 
-$(BUILD)/build.ninja:
+# Order-only on deps: with -j2 make would otherwise run cmake while apt still installs.
+$(BUILD)/build.ninja: | deps
 	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS) >/dev/null
 
 build: deps $(BUILD)/build.ninja

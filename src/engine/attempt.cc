@@ -54,6 +54,10 @@ Result<Activation::Resolved> InstanceScope::ResolveRun(std::span<const std::stri
     if (f == "id") return Value(ctx_.run_id);
     if (f == "status") return Value(std::string(RunStatusName(state_.phase_status())));
     if (f == "duration") return Duration(state_.run_started_us());
+    if (f == "started") {
+      const int64_t us = state_.run_started_us();
+      return Value(Timestamp{us / 1'000'000, static_cast<int32_t>(us % 1'000'000 * 1000)});
+    }
     if (f == "failures") return Failures(-1);
     ValueList failed;
     for (int i = 0; i < state_.plan().num_main; ++i) {
@@ -62,7 +66,7 @@ Result<Activation::Resolved> InstanceScope::ResolveRun(std::span<const std::stri
     return Value(std::move(failed));
   };
   static constexpr std::string_view kFields[] = {"id", "status", "failedTasks", "duration",
-                                                 "failures"};
+                                                 "failures", "started"};
   if (path.size() >= 2 && std::ranges::find(kFields, path[1]) != std::end(kFields)) {
     return Resolved{field(path[1]), 2};
   }

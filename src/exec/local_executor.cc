@@ -76,7 +76,10 @@ Result<std::vector<std::string>> LocalExecutor::SandboxedArgv(const AttemptReque
     SLUICE_TRY_STATUS(fs_.MakeDirs(PrivateFolder(work, top)));
   }
   for (const std::string& p : req.private_paths) SLUICE_TRY_STATUS(fs_.MakeDirs(PrivateFolder(work, p)));
-  return SandboxArgv(bwrap, *entries, req.private_paths, work, req.argv);
+  SLUICE_TRY_STATUS(fs_.MakeDirs(artifact_root_));  // bound into the sandbox, so it must exist
+  // Input artifacts are read from the store, which may lie under a private top (a state
+  // folder in /tmp).
+  return SandboxArgv(bwrap, *entries, req.private_paths, work, {artifact_root_}, req.argv);
 }
 
 std::vector<Result<AttemptHandle>> LocalExecutor::Submit(std::span<const AttemptRequest> batch) {

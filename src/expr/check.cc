@@ -8,6 +8,7 @@
 
 #include "expr/ast.h"
 #include "expr/expr.h"
+#include "expr/ext_functions.h"
 #include "expr/math_functions.h"
 
 namespace sluice {
@@ -189,6 +190,17 @@ class Checker {
       return f == "map" || f == "filter" ? T::kList : T::kBool;
     }
     if (IsMathExtremum(n)) return MathType(n);
+    if (IsExtensionCall(n)) {
+      std::vector<T> types;
+      for (size_t i = 1; i < n.args.size(); ++i) {
+        auto t = Type(*n.args[i]);
+        if (!t) return t;
+        types.push_back(*t);
+      }
+      auto t = ExtensionType(n, types);
+      if (!t) return Err(n.args.size() > 1 ? *n.args[1] : n, t.error().message);
+      return *t;
+    }
     for (const auto& a : n.args) {
       if (f == "has") break;  // has(m.f) must not require m.f to exist
       if (auto t = Type(*a); !t) return t;

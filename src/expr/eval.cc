@@ -10,6 +10,7 @@
 #include "expr/ast.h"
 #include "expr/conversions.h"
 #include "expr/expr.h"
+#include "expr/ext_functions.h"
 #include "expr/math_functions.h"
 #include "expr/time_functions.h"
 
@@ -405,7 +406,7 @@ class Evaluator {
     if (IsMacro(n)) return n.name == "has" ? Has(n) : Comprehension(n);
     const bool math = IsMathExtremum(n);  // math names a namespace, not a variable
     std::vector<Value> args;
-    for (const auto& a : std::span(n.args).subspan(math ? 1 : 0)) {
+    for (const auto& a : std::span(n.args).subspan(IsNamespaced(n) ? 1 : 0)) {
       auto v = Eval(*a);
       if (!v) return v;
       args.push_back(std::move(*v));
@@ -457,6 +458,11 @@ class Evaluator {
         if (out.size() > (1u << 20)) return Err(n, "join: the result is longer than 1 MiB");
       }
       return Value(std::move(out));
+    }
+    if (IsExtensionCall(n)) {
+      auto v = CallExtension(n, args);
+      if (!v) return Err(n, v.error().message);
+      return v;
     }
     if (math) {
       auto v = MathExtremum("math." + f, f == "greatest", args);

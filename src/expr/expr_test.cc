@@ -165,6 +165,32 @@ std::string Check(std::string_view text) {
   return std::string(StaticTypeName(*t));
 }
 
+TEST(ListsExtension, RangeCountsFromZero) {
+  EXPECT_EQ(Eval("lists.range(4)"), "list [0,1,2,3]");
+  EXPECT_EQ(Eval("lists.range(0)"), "list []");
+  EXPECT_EQ(Eval("lists.range(-2)"), "list []");
+  EXPECT_EQ(Eval("lists.range(3).map(i, i * 10)"), "list [0,10,20]");
+  EXPECT_EQ(Eval("lists.range(2000000)"),
+            "error: column 7: lists.range(2000000): more than 1000000 elements");
+  EXPECT_EQ(Eval("lists.range('a')"), "error: column 7: no such overload: lists.range(string)");
+  EXPECT_EQ(Check("lists.range(2)"), "list");
+  EXPECT_EQ(Check("lists.range(x.y)"), "list");
+  EXPECT_EQ(Check("lists.range('a')"), "error: column 13: no such overload: lists.range(string)");
+  EXPECT_EQ(Check("lists.range()"), "error: column 7: lists.range() takes one argument");
+}
+
+TEST(JsonAndBase64, EncodeAndDecode) {
+  EXPECT_EQ(Eval("json.decode('{\"a\": [1, 2.5, \"x\"]}').a"), "list [1,2.5,\"x\"]");
+  EXPECT_EQ(Eval("json.encode({'a': [1, true, null]})"), "string \"{\\\"a\\\":[1,true,null]}\"");
+  EXPECT_EQ(Eval("json.decode('{')").substr(0, 30), "error: column 6: json.decode: ");
+  EXPECT_EQ(Eval("string(base64.decode('aGVsbG8='))"), "string \"hello\"");
+  EXPECT_EQ(Eval("string(base64.decode('aGVsbG8'))"), "string \"hello\"");
+  EXPECT_EQ(Eval("base64.encode(b'hello')"), "string \"aGVsbG8=\"");
+  EXPECT_EQ(Eval("base64.decode('a$')"), "error: column 8: base64.decode: \"$\" is not base64");
+  EXPECT_EQ(Check("json.decode('1')"), "dyn");
+  EXPECT_EQ(Check("base64.decode(1)"), "error: column 15: no such overload: base64.decode(int)");
+}
+
 TEST(MathExtension, StaticCheckKnowsArgumentsAndResult) {
   EXPECT_EQ(Check("math.greatest(1, 2)"), "int");
   EXPECT_EQ(Check("math.greatest(1, 2.0)"), "dyn");

@@ -18,6 +18,7 @@ struct Node;
 // names the namespace and is never read as a variable.
 bool IsMathExtremum(const Node& n);
 
+
 // math.greatest / math.least over `args` (the arguments after the namespace), as cel-go's math
 // extension defines them: one number gives itself; one list gives its greatest (least) element;
 // several arguments must all be numbers. ints, uints and doubles mix, compared by value, and the

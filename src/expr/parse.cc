@@ -8,7 +8,7 @@
 #include "expr/ast.h"
 #include "expr/expr.h"
 #include "expr/hyphen_names.h"
-#include "expr/math_functions.h"
+#include "expr/ext_functions.h"
 
 namespace sluice {
 namespace {
@@ -545,8 +545,8 @@ void CollectReferences(const Node& n, std::vector<std::string> bound, std::vecto
     for (size_t i = 2; i < n.args.size(); ++i) CollectReferences(*n.args[i], bound, out);
     return;
   }
-  // math.greatest(...): `math` names the namespace, not a variable.
-  for (size_t i = IsMathExtremum(n) ? 1 : 0; i < n.args.size(); ++i) {
+  // math.greatest(...), lists.range(...), json.decode(...): namespaces, not variables.
+  for (size_t i = IsNamespaced(n) ? 1 : 0; i < n.args.size(); ++i) {
     CollectReferences(*n.args[i], bound, out);
   }
 }

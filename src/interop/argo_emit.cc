@@ -2,6 +2,8 @@
 // with comments where the mapping is approximate.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/strings.h"
 #include "interop/argo_model.h"
 #include "interop/argo_tags.h"
@@ -17,6 +19,13 @@ const ImportedTemplate* Find(const ImportedWorkflow& w, std::string_view name) {
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+std::string ReplaceAll(std::string s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
 }
 
 void Comments(std::string& out, const std::vector<std::string>& comments, int indent) {
@@ -46,6 +55,20 @@ void With(std::string& out, const std::vector<std::pair<std::string, std::string
           const ImportedTemplate* callee, bool pipeline, bool exit_handler, int indent) {
   std::vector<std::pair<std::string, std::string>> all = args;
   if (callee) {
+    for (const ImportedParam& p : callee->params) {
+      if (p.computed.empty() || std::ranges::any_of(args, [&](const auto& a) { return a.first == p.name; })) {
+        continue;
+      }
+      // The workflow values it reads, as the caller has them (the pipeline: its own values).
+      std::string value = p.computed;
+      std::vector<std::string> globals(callee->globals.begin(), callee->globals.end());
+      std::ranges::sort(globals, [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+      for (const std::string& g : globals) {
+        if (!pipeline) break;
+        value = ReplaceAll(value, "params." + g, "(" + ArgoGlobalValue(g, exit_handler) + ")");
+      }
+      all.emplace_back(p.name, value);
+    }
     for (const std::string& g : callee->globals) {
       all.emplace_back(g, fmt::format("${{{{ {} }}}}", pipeline ? ArgoGlobalValue(g, exit_handler)
                                                               : "params." + g));
@@ -135,6 +158,7 @@ void Component(std::string& out, const ImportedWorkflow& w, const ImportedTempla
     }
     if (!t.retry.empty()) out += fmt::format("  retry: {}\n", t.retry);
     if (!t.timeout.empty()) out += fmt::format("  timeout: {}\n", t.timeout);
+    if (!t.cache.empty()) out += fmt::format("  cache: {}\n", t.cache);
   }
   Outputs(out, t);
 }

@@ -15,6 +15,8 @@ constexpr ArgoDefinition kDefinitions[] = {
     {"WorkflowSpec", "io.argoproj.workflow.v1alpha1.WorkflowSpec"},
     {"Template", "io.argoproj.workflow.v1alpha1.Template"},
     {"Container", "io.k8s.api.core.v1.Container"},
+    {"ContainerSetTemplate", "io.argoproj.workflow.v1alpha1.ContainerSetTemplate"},
+    {"ContainerNode", "io.argoproj.workflow.v1alpha1.ContainerNode", "Container"},
     {"ScriptTemplate", "io.argoproj.workflow.v1alpha1.ScriptTemplate"},
     {"EnvVar", "io.k8s.api.core.v1.EnvVar"},
     {"DAGTemplate", "io.argoproj.workflow.v1alpha1.DAGTemplate"},
@@ -175,8 +177,7 @@ constexpr ArgoField kFields[] = {
     {"Template", "automountServiceAccountToken", FieldClass::kInert, "",
      "no service account on one host"},
     {"Template", "container", FieldClass::kMapped, "Container", ""},
-    {"Template", "containerSet", FieldClass::kUnsupported, "",
-     "several containers in one pod: not supported yet"},
+    {"Template", "containerSet", FieldClass::kMapped, "ContainerSetTemplate", ""},
     {"Template", "daemon", FieldClass::kUnsupported, "",
      "daemon steps serve later steps over the pod network"},
     {"Template", "dag", FieldClass::kMapped, "DAGTemplate", ""},
@@ -261,6 +262,13 @@ constexpr ArgoField kFields[] = {
     {"Container", "volumeMounts", FieldClass::kUnsupported, "",
      "volumes need a cluster; steps would not share their files"},
     {"Container", "workingDir", FieldClass::kMapped, "", ""},
+    {"ContainerSetTemplate", "containers", FieldClass::kMapped, "[]ContainerNode", ""},
+    {"ContainerSetTemplate", "retryStrategy", FieldClass::kUnsupported, "",
+     "retries of one container inside its set: not imported yet (a template's retryStrategy is)"},
+    {"ContainerSetTemplate", "volumeMounts", FieldClass::kUnsupported, "",
+     "volumes need a cluster; steps would not share their files"},
+    {"ContainerNode", "dependencies", FieldClass::kMapped, "", ""},
+    {"ContainerNode", "name", FieldClass::kMapped, "", ""},
     {"ScriptTemplate", "args", FieldClass::kMapped, "", ""},
     {"ScriptTemplate", "command", FieldClass::kMapped, "", ""},
     {"ScriptTemplate", "env", FieldClass::kMapped, "[]EnvVar", ""},
@@ -484,6 +492,9 @@ const ArgoField* FindArgoField(std::string_view definition, std::string_view nam
   // ~300 rows, asked once per key of a document: a scan is cheaper than building an index.
   for (const ArgoField& f : kFields) {
     if (f.definition == definition && f.name == name) return &f;
+  }
+  for (const ArgoDefinition& d : kDefinitions) {
+    if (d.name == definition && !d.base.empty()) return FindArgoField(d.base, name);
   }
   return nullptr;
 }

@@ -34,16 +34,20 @@ struct ArgoField {
   std::string_view reason;
 };
 
-// A definition the table covers: its short name and its full name in schema.json.
+// A definition the table covers: its short name and its full name in schema.json. A definition
+// with a `base` has the base's rows too, except where it has a row of its own (ContainerNode is
+// a Container with dependencies).
 struct ArgoDefinition {
   std::string_view name;
   std::string_view schema_name;
+  std::string_view base = "";
 };
 
 std::span<const ArgoDefinition> ArgoDefinitions();
 // Every row, grouped by definition in ArgoDefinitions' order, by name within one.
 std::span<const ArgoField> ArgoFields();
-// The row of `name` in `definition`, or nullptr when the schema has no such property there.
+// The row of `name` in `definition` (or in its base), or nullptr when the schema has no such
+// property there.
 const ArgoField* FindArgoField(std::string_view definition, std::string_view name);
 
 }  // namespace sluice

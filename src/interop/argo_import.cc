@@ -4,35 +4,17 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
 #include "common/strings.h"
+#include "interop/argo_expr.h"
 #include "interop/argo_fields.h"
 #include "interop/argo_importer.h"
 #include "interop/yaml_text.h"
-#include "spec/inline_code.h"
 
 namespace sluice {
-namespace {
-
-// How an interpreter that Argo gives a script file is given the source here instead.
-struct ScriptFlag {
-  std::string_view program;
-  std::string_view flag;
-};
-constexpr ScriptFlag kScriptFlags[] = {
-    {"sh", "-c"},      {"bash", "-c"},   {"ash", "-c"},    {"dash", "-c"},
-    {"zsh", "-c"},     {"python", "-c"}, {"python3", "-c"}, {"node", "-e"},
-    {"perl", "-e"},    {"ruby", "-e"},
-};
-
-std::string BaseName(std::string_view p) {
-  size_t slash = p.rfind('/');
-  return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
-}
-
-}  // namespace
 
 Status Importer::Handled(const YNode& map, std::string_view definition,
                          std::initializer_list<std::string_view> handled) const {
@@ -60,6 +42,14 @@ Result<std::string> Importer::Text(const YNode& n, ArgoScope& scope) const {
   return *t;
 }
 
+Result<std::string> Importer::Expression(const YNode& n, ArgoScope& scope) const {
+  SLUICE_TRY(s, Scalar(n, "an expression"));
+  auto cel = TranslateArgoExpr(*s, scope);
+  if (!cel) return At(n, "{}", cel.error().message);
+  for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(n));
+  return fmt::format("${{{{ {} }}}}", *cel);
+}
+
 // Argo's seconds: an int, or a string holding one (or a duration such as "10s", as `timeout`
 // takes).
 Result<std::string> Importer::Seconds(const YNode& n, std::string_view what) const {
@@ -77,8 +67,8 @@ Result<std::string> Importer::Seconds(const YNode& n, std::string_view what) con
             Quote(*s));
 }
 
-Result<std::vector<ImportedParam>> Importer::Params(const YNode& list,
-                                                    std::string_view what) const {
+Result<std::vector<ImportedParam>> Importer::Params(const YNode& list, std::string_view what,
+                                                    ArgoScope* scope) const {
   std::vector<ImportedParam> out;
   for (const YNode& p : list) {
     SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value", "default", "description", "enum"}));
@@ -90,6 +80,16 @@ Result<std::vector<ImportedParam>> Importer::Params(const YNode& list,
     if (v) {
       if (!v.IsScalar()) return At(v, "a parameter's value must be text");
       param.value = std::string(v.Scalar());
+      // Argo substitutes a tag in a default. A Sluice default is a literal, so the value is
+      // computed where the template is called (argo_emit.cc).
+      SLUICE_TRY(text, scope ? Text(v, *scope) : Result<std::string>(*param.value));
+      if (*text != *param.value) {
+        param.computed = *text;
+        param.value = "";
+        param.comment = "Argo's default reads tags: each caller computes it";
+      } else if (!scope && text->find("{{") != std::string::npos) {
+        return At(v, "{} is not imported yet: a tag in {}'s value", p["value"] ? "value" : "default", what);
+      }
     }
     if (p["enum"]) param.comment = "enum: not checked here";
     out.push_back(std::move(param));
@@ -143,7 +143,8 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   if (w.entrypoint.empty()) return At(doc["kind"], "a {} without an entrypoint cannot run", w.kind);
   SLUICE_TRY_STATUS(ImportTemplates(spec, ""));
   w.templates = std::move(templates_);
-  for (ImportedTemplate& t : w.templates) t.result = result_needed_.contains(t.name);
+  // A steps or dag template has no stdout: a containerSet's result is an output of its own.
+  for (ImportedTemplate& t : w.templates) t.result = !t.dag && result_needed_.contains(t.name);
   // Workflow values reach a template through every template that calls it.
   for (bool changed = true; changed;) {
     changed = false;
@@ -192,6 +193,10 @@ Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
 Status Importer::ImportTemplates(const YNode& spec, const std::string& prefix) {
   const std::string saved = prefix_;
   prefix_ = prefix;
+  for (const YNode& t : spec["templates"]) {
+    auto& names = output_params_[prefix + std::string(t["name"].Scalar())];
+    for (const YNode& o : t["outputs"]["parameters"]) names.emplace_back(o["name"].Scalar());
+  }
   Status s;
   for (const YNode& t : spec["templates"]) {
     ImportedTemplate tmpl;
@@ -231,27 +236,75 @@ Result<std::string> Importer::Referenced(const YNode& ref) {
 
 Status Importer::Template(const YNode& t, ImportedTemplate* out) {
   SLUICE_TRY_STATUS(Handled(t, "Template", {"name", "inputs", "outputs", "container", "script",
-                                            "steps", "dag", "retryStrategy",
-                                            "activeDeadlineSeconds", "timeout", "podSpecPatch"}));
+                                            "steps", "dag", "containerSet", "retryStrategy",
+                                            "activeDeadlineSeconds", "timeout", "podSpecPatch",
+                                            "memoize", "suspend"}));
   if (t["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(t["podSpecPatch"], &out->comments));
   if (out->name.empty()) out->name = prefix_ + std::string(t["name"].Scalar());
   if (!IsName(out->name)) {
     return At(t["name"], "template name {} is not a name Sluice can use", Quote(out->name));
   }
   if (const YNode in = t["inputs"]) {
-    SLUICE_TRY_STATUS(Handled(in, "Inputs", {"parameters"}));
-    SLUICE_TRY(params, Params(in["parameters"], "an input parameter"));
+    SLUICE_TRY_STATUS(Handled(in, "Inputs", {"parameters", "artifacts"}));
+    ArgoScope defaults;  // the workflow's values: what a template's defaults may read
+    SLUICE_TRY(params, Params(in["parameters"], "an input parameter", &defaults));
+    out->globals.insert(defaults.globals.begin(), defaults.globals.end());
     out->params = std::move(*params);
     for (const ImportedParam& p : out->params) out->inputs.insert(p.name);
+    if (in["artifacts"] && !t["container"] && !t["script"]) {
+      return At(in["artifacts"], "artifacts is not imported yet: inputs.artifacts of a steps, dag "
+                "or container set template (only a container or script reads them)");
+    }
+    for (const YNode& a : in["artifacts"]) {
+      SLUICE_TRY_STATUS(Handled(a, "Artifact", {"name", "path"}));
+      SLUICE_TRY(name, Scalar(a["name"], "an artifact's name"));
+      if (!a["path"]) return At(a, "input artifact {} needs path", Quote(*name));
+      SLUICE_TRY(path, Scalar(a["path"], "an artifact's path"));
+      if (!path->starts_with('/')) return At(a["path"], "input artifact path {} must be absolute", Quote(*path));
+      SLUICE_TRY(sandboxed, SandboxPath(a["path"], *path, "input artifact path", out));
+      (void)sandboxed;  // the step reads it at its own path, inside its private folder
+      out->params.push_back(ImportedParam{ArgoArtifactParam(*name), std::nullopt,
+                                          fmt::format("the stored artifact copied to {}", *path)});
+      out->input_artifacts.emplace_back(*name, *path);
+    }
   }
+  std::map<std::string, std::string> calls;  // of a steps or dag template
   ArgoScope scope;
   scope.inputs = &out->inputs;
+  scope.outputs = &output_params_;
+  if (t["steps"] || t["dag"]) scope.calls = &calls;
   if (t["container"]) SLUICE_TRY_STATUS(Container(t["container"], false, out, scope));
   if (t["script"]) SLUICE_TRY_STATUS(Container(t["script"], true, out, scope));
-  if (t["steps"]) SLUICE_TRY_STATUS(Steps(t["steps"], out, scope));
-  if (t["dag"]) SLUICE_TRY_STATUS(Dag(t["dag"], out, scope));
+  if (t["steps"]) SLUICE_TRY_STATUS(Steps(t["steps"], out, calls));
+  if (t["dag"]) SLUICE_TRY_STATUS(Dag(t["dag"], out, scope, calls));
+  if (t["containerSet"]) SLUICE_TRY_STATUS(ContainerSet(t["containerSet"], out));
+  if (const YNode s = t["suspend"]) {
+    SLUICE_TRY_STATUS(Handled(s, "SuspendTemplate", {"duration"}));
+    if (!s["duration"]) {
+      return At(s, "suspend is not imported yet: without a duration it waits for `argo resume`, "
+                "which would be an approval here, and Argo names no approvers");
+    }
+    SLUICE_TRY(d, Seconds(s["duration"], "suspend.duration"));
+    out->run = {"sleep", *d};
+    out->comments.push_back("Argo's suspend with a duration: a timer, then the workflow goes on");
+  }
+  if (!out->input_artifacts.empty()) CopyInputs(out);
   if (t["outputs"]) SLUICE_TRY_STATUS(Outputs(t["outputs"], out, scope));
   if (t["retryStrategy"]) SLUICE_TRY_STATUS(Retry(t["retryStrategy"], out));
+  if (const YNode m = t["memoize"]) {
+    // Sluice's cache key is the step's content (its command, environment and outputs), which
+    // holds whatever an Argo key is made of when the key reads the step's inputs.
+    SLUICE_TRY_STATUS(Handled(m, "Memoize", {"key", "maxAge"}));
+    if (out->run.empty()) return At(m, "memoize on a steps or dag template is not imported yet");
+    SLUICE_TRY(key, Scalar(m["key"], "memoize.key"));
+    out->cache = "{}";
+    if (m["maxAge"]) {
+      SLUICE_TRY(age, Seconds(m["maxAge"], "memoize.maxAge"));
+      out->cache = fmt::format("{{ttl: {}}}", *age);
+    }
+    out->comments.push_back(fmt::format("memoize (Argo's key {}): the cache, keyed by the step's "
+                                        "command, environment and outputs", *key));
+  }
   // Argo's activeDeadlineSeconds limits a pod (an attempt); timeout the whole template. Both
   // become the attempt's timeout here.
   for (std::string_view key : {"activeDeadlineSeconds", "timeout"}) {
@@ -261,82 +314,6 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
   }
   out->globals.insert(scope.globals.begin(), scope.globals.end());
   result_needed_.insert(scope.results.begin(), scope.results.end());
-  return {};
-}
-
-Status Importer::Container(const YNode& c, bool script, ImportedTemplate* out, ArgoScope& scope) {
-  const std::string_view def = script ? "ScriptTemplate" : "Container";
-  SLUICE_TRY_STATUS(Handled(c, def, {"image", "command", "args", "source", "env", "workingDir"}));
-  out->image = std::string(c["image"].Scalar());
-  std::vector<std::string> argv;
-  for (const YNode& a : c["command"]) {
-    SLUICE_TRY(t, Text(a, scope));
-    argv.push_back(std::move(*t));
-  }
-  if (script) {
-    if (argv.empty()) return At(c, "a script template needs a command (its interpreter)");
-    const std::string program = BaseName(argv[0]);
-    auto flag = std::ranges::find_if(kScriptFlags, [&](const ScriptFlag& f) {
-      return f.program == program;
-    });
-    if (flag == std::end(kScriptFlags)) {
-      return At(c["command"], "script interpreter {} is not imported: known are sh, bash, ash, "
-                "dash, zsh, python, python3, node, perl and ruby", Quote(program));
-    }
-    argv.emplace_back(flag->flag);
-    SLUICE_TRY(source, Text(c["source"], scope));
-    argv.push_back(std::move(*source));
-  } else if (argv.empty()) {
-    // The image's entrypoint runs: only --image-map knows what that is here.
-    std::string image = out->image;
-    std::string untagged = image.substr(0, image.rfind(':') == std::string::npos ||
-                                                   image.rfind(':') < image.rfind('/')
-                                               ? image.size()
-                                               : image.rfind(':'));
-    for (const auto& [from, to] : o_.image_map) {
-      if (from == image || from == untagged) argv.push_back(to);
-    }
-    if (argv.empty()) {
-      return At(c["image"] ? c["image"] : c, "container of image {} gives no command, so its "
-                "image's entrypoint would run, which is unknown here: give --image-map {}=PROGRAM",
-                Quote(image), image);
-    }
-    argv.resize(1);
-  }
-  if (!script) {
-    for (const YNode& a : c["args"]) {
-      SLUICE_TRY(t, Text(a, scope));
-      argv.push_back(std::move(*t));
-    }
-  }
-  // Debian has python3 and no `python`, as the images Argo's examples use have.
-  if (argv[0] == "python") {
-    argv[0] = "python3";
-    out->comments.push_back("python runs as python3");
-  }
-  for (const YNode& e : c["env"]) {
-    SLUICE_TRY_STATUS(Handled(e, "EnvVar", {"name", "value"}));
-    SLUICE_TRY(name, Scalar(e["name"], "an env name"));
-    SLUICE_TRY(value, e["value"] ? Text(e["value"], scope) : Result<std::string>(""));
-    out->env.emplace_back(*name, *value);
-  }
-  if (c["workingDir"]) {
-    Warn(c["workingDir"], "workingDir is not imported: the step starts in its attempt folder");
-  }
-  std::vector<std::string_view> texts(argv.begin(), argv.end());
-  if (auto code = FindInlineCode(texts); code && argv[code->index].find("${{") != std::string::npos) {
-    out->substitutes_code = true;
-    Warn(c, fmt::format("template {} substitutes values into the code `{}` runs, as Argo does: "
-                        "a value could run commands (the admission input marks it)",
-                        Quote(out->name), code->program));
-  }
-  // A step that names /tmp would touch the host's: it gets a private one.
-  for (const std::string& a : argv) {
-    if (a.find("/tmp/") != std::string::npos && out->private_paths.empty()) {
-      out->private_paths.push_back("/tmp");
-    }
-  }
-  out->run = std::move(argv);
   return {};
 }
 
@@ -350,14 +327,17 @@ Status Importer::Outputs(const YNode& outputs, ImportedTemplate* out, ArgoScope&
     o.name = *name;
     const YNode from = p["valueFrom"];
     SLUICE_TRY_STATUS(Handled(from, "ValueFrom", body ? std::initializer_list<std::string_view>{"path", "default"}
-                                                      : std::initializer_list<std::string_view>{"parameter"}));
+                                                      : std::initializer_list<std::string_view>{"parameter", "expression"}));
     if (body && from["path"]) {
       SLUICE_TRY(path, Scalar(from["path"], "valueFrom.path"));
-      SLUICE_TRY(file, OutputPath(from["path"], *path, out));
+      SLUICE_TRY(file, SandboxPath(from["path"], *path, "output path", out));
       o.file = *file;
       if (from["default"]) SLUICE_TRY_ASSIGN(o.default_value, Scalar(from["default"], "valueFrom.default"));
     } else if (!body && from["parameter"]) {
       SLUICE_TRY(v, Text(from["parameter"], scope));
+      o.value = *v;
+    } else if (!body && from["expression"]) {
+      SLUICE_TRY(v, Expression(from["expression"], scope));
       o.value = *v;
     } else {
       return At(from ? from : p, "output parameter {} needs valueFrom.{}", Quote(o.name),
@@ -366,14 +346,22 @@ Status Importer::Outputs(const YNode& outputs, ImportedTemplate* out, ArgoScope&
     out->outputs.push_back(std::move(o));
   }
   for (const YNode& a : outputs["artifacts"]) {
-    SLUICE_TRY_STATUS(Handled(a, "Artifact", {"name", "path", "from"}));
+    SLUICE_TRY_STATUS(Handled(a, "Artifact", {"name", "path", "from", "s3"}));
     ImportedOutput o;
     o.artifact = true;
     SLUICE_TRY(name, Scalar(a["name"], "an artifact's name"));
     o.name = *name;
+    if (const YNode s3 = a["s3"]) {
+      // A key in the default repository: the local store keeps the artifact by its content, and
+      // nothing here reads it back by key.
+      SLUICE_TRY_STATUS(Handled(s3, "S3Artifact", {"key"}));
+      SLUICE_TRY(key, Scalar(s3["key"], "s3.key"));
+      out->comments.push_back(fmt::format("output artifact {}: Argo's s3 key {} (stored in the "
+                                          "local artifact store by content)", *name, *key));
+    }
     if (body && a["path"]) {
       SLUICE_TRY(path, Scalar(a["path"], "an artifact's path"));
-      SLUICE_TRY(file, OutputPath(a["path"], *path, out));
+      SLUICE_TRY(file, SandboxPath(a["path"], *path, "output path", out));
       o.file = *file;
     } else if (!body && a["from"]) {
       SLUICE_TRY(v, Text(a["from"], scope));
@@ -386,67 +374,8 @@ Status Importer::Outputs(const YNode& outputs, ImportedTemplate* out, ArgoScope&
   return {};
 }
 
-// A patch of the pod is imported when it only sets its containers' resources (limits and
-// requests), which a step on this host does not get: noted, not enforced. Anything else in it
-// would change what the step sees, so it is an error.
-Status Importer::PodSpecPatch(const YNode& patch, std::vector<std::string>* comments) const {
-  SLUICE_TRY(text, Scalar(patch, "podSpecPatch"));
-  // Tags stand for values (`{{inputs.parameters.resources}}` may be a whole JSON map): any
-  // value will do to read the patch's shape.
-  std::string shape;
-  for (size_t pos = 0;;) {
-    size_t open = text->find("{{", pos), close = open == std::string::npos ? open : text->find("}}", open);
-    if (close == std::string::npos) {
-      shape += text->substr(pos);
-      break;
-    }
-    shape += text->substr(pos, open - pos) + "x";
-    pos = close + 2;
-  }
-  bool resources_only = true;
-  Status parsed = ForEachDocument("podSpecPatch", shape, [&](const Reader&, const YNode& doc) {
-    resources_only = resources_only && doc.IsMap() && doc.size() == 1 && doc["containers"].IsSequence();
-    for (const YNode& c : doc["containers"]) {
-      for (const auto& e : c) {
-        resources_only = resources_only && (e.first.Scalar() == "name" || e.first.Scalar() == "resources");
-      }
-    }
-    return Status{};
-  });
-  if (!parsed || !resources_only) {
-    return At(patch, "podSpecPatch is imported only when it sets its containers' resources "
-              "(limits, requests), which do not apply on this host; this one {}",
-              parsed ? "changes more of the pod" : "is not YAML or JSON");
-  }
-  comments->push_back("podSpecPatch: container resources, not enforced on this host");
-  return {};
-}
-
-// Where an output Argo reads at `path` is read here. An absolute path is one the step's
-// sandbox makes its own (privatePaths): its folder is ROOT/PATH in the attempt's folder.
-Result<std::string> Importer::OutputPath(const YNode& at, const std::string& path,
-                                         ImportedTemplate* out) const {
-  if (path.empty() || path.find("..") != std::string::npos) {
-    return At(at, "output path {} must be a path without ..", Quote(path));
-  }
-  if (!path.starts_with('/')) return path;
-  const std::string dir = path.substr(0, std::max<size_t>(path.rfind('/'), 1));
-  const std::string top = path.substr(0, path.find('/', 1));
-  if (top == "/proc" || top == "/dev" || top == "/sys" || top == "/usr" || top == "/etc" ||
-      top == "/lib" || top == "/bin" || top == "/attempt") {
-    return At(at, "output path {} lies in {}, which a step's sandbox keeps as the host's", Quote(path), top);
-  }
-  if (dir == "/") {
-    return At(at, "output path {} is a file in /, which a sandbox cannot give a step", Quote(path));
-  }
-  if (std::ranges::find(out->private_paths, dir) == out->private_paths.end()) {
-    out->private_paths.push_back(dir);
-  }
-  return "root" + path;
-}
-
 Status Importer::Retry(const YNode& retry, ImportedTemplate* out) const {
-  SLUICE_TRY_STATUS(Handled(retry, "RetryStrategy", {"limit", "retryPolicy", "backoff"}));
+  SLUICE_TRY_STATUS(Handled(retry, "RetryStrategy", {"limit", "retryPolicy", "backoff", "expression"}));
   std::vector<std::string> parts;
   if (retry["limit"]) {
     SLUICE_TRY(limit, Scalar(retry["limit"], "retryStrategy.limit"));
@@ -467,6 +396,12 @@ Status Importer::Retry(const YNode& retry, ImportedTemplate* out) const {
   } else if (policy != "Always") {
     return At(retry["retryPolicy"], "retryPolicy {} is not one of Always, OnFailure, OnError, "
               "OnTransientError", Quote(policy));
+  }
+  if (const YNode e = retry["expression"]) {
+    ArgoScope scope;  // lastRetry only: retry.when reads no params
+    scope.retry = true;
+    SLUICE_TRY(when, Expression(e, scope));
+    parts.push_back("when: " + YamlScalar(*when));
   }
   if (const YNode b = retry["backoff"]) {
     SLUICE_TRY_STATUS(Handled(b, "Backoff", {"duration", "factor", "cap", "maxDuration"}));

@@ -13,8 +13,8 @@
 
 namespace sluice {
 
-Status Importer::Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& scope) {
-  std::map<std::string, std::string> calls;
+Status Importer::Steps(const YNode& steps, ImportedTemplate* out,
+                       std::map<std::string, std::string>& calls) {
   for (const YNode& group : steps) {
     for (const YNode& step : group) {
       std::string name(step["name"].Scalar());
@@ -41,13 +41,12 @@ Status Importer::Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& sco
     previous = Join(names, " && ");
   }
   out->dag = true;
-  (void)scope;
   return {};
 }
 
-Status Importer::Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope) {
+Status Importer::Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope,
+                     std::map<std::string, std::string>& calls) {
   SLUICE_TRY_STATUS(Handled(dag, "DAGTemplate", {"tasks", "failFast", "target"}));
-  std::map<std::string, std::string> calls;
   for (const YNode& task : dag["tasks"]) {
     calls.emplace(std::string(task["name"].Scalar()), CalledName(task));
   }
@@ -162,14 +161,32 @@ Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
   ArgoScope scope;
   scope.inputs = &caller.inputs;
   scope.calls = &calls;
+  scope.outputs = &output_params_;
   scope.item = call["withItems"] || call["withParam"] || call["withSequence"];
   if (const YNode args = call["arguments"]) {
-    SLUICE_TRY_STATUS(Handled(args, "Arguments", {"parameters"}));
+    SLUICE_TRY_STATUS(Handled(args, "Arguments", {"parameters", "artifacts"}));
     for (const YNode& p : args["parameters"]) {
       SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value"}));
       SLUICE_TRY(name, Scalar(p["name"], "an argument's name"));
       SLUICE_TRY(value, p["value"] ? Text(p["value"], scope) : Result<std::string>(""));
       out.with.emplace_back(*name, *value);
+    }
+    // An artifact argument is the path of a stored artifact (or a file in it: subPath), which
+    // the template copies to where it reads it (Template).
+    for (const YNode& a : args["artifacts"]) {
+      SLUICE_TRY_STATUS(Handled(a, "Artifact", {"name", "from", "subPath"}));
+      SLUICE_TRY(name, Scalar(a["name"], "an artifact's name"));
+      if (!a["from"]) return At(a, "artifact argument {} needs from", Quote(*name));
+      SLUICE_TRY(from, Text(a["from"], scope));
+      std::string path = *from;
+      if (a["subPath"]) {
+        SLUICE_TRY(sub, Scalar(a["subPath"], "subPath"));
+        if (sub->starts_with('/') || sub->find("..") != std::string::npos) {
+          return At(a["subPath"], "subPath {} must be a relative path without ..", Quote(*sub));
+        }
+        path += "/" + *sub;
+      }
+      out.with.emplace_back(ArgoArtifactParam(*name), path);
     }
   }
   if (const YNode when = call["when"]) {
@@ -211,6 +228,7 @@ Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
     ArgoScope scope;
     scope.inputs = &caller->inputs;
     scope.calls = &calls;
+    scope.outputs = &output_params_;
     for (const YNode& p : hook["arguments"]["parameters"]) {
       SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value"}));
       SLUICE_TRY(name, Scalar(p["name"], "an argument's name"));
@@ -225,6 +243,35 @@ Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
 }
 
 // withItems (a literal list), withParam (a JSON list in text) and withSequence (numbers).
+// A withSequence whose bounds come from tags: counted when the task starts, by CEL (Argo counts
+// down when end < start).
+Status Importer::TaggedSequence(const YNode& seq, ImportedCall* out, ArgoScope& scope) {
+  if (seq["format"]) return At(seq["format"], "withSequence.format is not imported with a tag in its bounds");
+  auto bound = [&](std::string_view key) -> Result<std::string> {
+    if (!seq[key]) return std::string("0");
+    SLUICE_TRY(text, Text(seq[key], scope));
+    if (IsIntText(*text)) return *text;
+    if (!text->starts_with("${{ ") || !text->ends_with(" }}") ||
+        text->find("${{", 3) != std::string::npos) {
+      return At(seq[key], "withSequence.{} must be a number or one tag", key);
+    }
+    return fmt::format("int(string({}))", text->substr(4, text->size() - 7));
+  };
+  SLUICE_TRY(start, bound("start"));
+  std::string cel;
+  if (seq["count"]) {
+    SLUICE_TRY(count, bound("count"));
+    cel = fmt::format("lists.range({1}).map(i, string({0} + i))", *start, *count);
+  } else {
+    SLUICE_TRY(end, bound("end"));
+    cel = fmt::format("{1} >= {0} ? lists.range({1} - {0} + 1).map(i, string({0} + i)) : "
+                      "lists.range({0} - {1} + 1).map(i, string({0} - i))",
+                      *start, *end);
+  }
+  out->for_each = YamlScalar(fmt::format("${{{{ {} }}}}", cel));
+  return {};
+}
+
 Status Importer::Loop(const YNode& call, ImportedCall* out, ArgoScope& scope) {
   if (const YNode items = call["withItems"]) {
     SLUICE_TRY(v, r_->ToValue(items));
@@ -232,15 +279,24 @@ Status Importer::Loop(const YNode& call, ImportedCall* out, ArgoScope& scope) {
     out->for_each = v->ToJson();
   } else if (const YNode param = call["withParam"]) {
     SLUICE_TRY(t, Text(param, scope));
+    // A loop's gathered outputs hold null for an iteration that was skipped; Argo's list leaves
+    // it out.
+    if (t->starts_with("${{ ") && t->ends_with(" }}") && t->find("${{", 3) == std::string::npos) {
+      const std::string e = t->substr(4, t->size() - 7);
+      *t = fmt::format("${{{{ type({0}) == list ? {0}.filter(argo_v, argo_v != null) : {0} }}}}", e);
+    }
     out->for_each = YamlScalar(*t);
   } else if (const YNode seq = call["withSequence"]) {
     SLUICE_TRY_STATUS(Handled(seq, "Sequence", {"count", "start", "end", "format"}));
+    bool tagged = false;
+    for (std::string_view key : {"count", "start", "end"}) {
+      tagged = tagged || (seq[key] && seq[key].Scalar().find("{{") != std::string_view::npos);
+    }
+    if (tagged) return TaggedSequence(seq, out, scope);
     auto number = [&](std::string_view key, int64_t dflt) -> Result<int64_t> {
       if (!seq[key]) return dflt;
       std::string text(seq[key].Scalar());
-      if (!IsIntText(text)) {
-        return At(seq[key], "withSequence.{} must be a number here (a tag is not imported yet)", key);
-      }
+      if (!IsIntText(text)) return At(seq[key], "withSequence.{} must be a number or a tag", key);
       return std::stoll(text);
     };
     SLUICE_TRY(start, number("start", 0));

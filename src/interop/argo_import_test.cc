@@ -51,8 +51,10 @@ TEST(ArgoTags, WhatCannotBeImportedIsNamed) {
   EXPECT_EQ(Tag("{{item}}", s),
             "error: {{item}} is not imported: item is only bound in a step or task with a loop "
             "(column 1)");
-  EXPECT_EQ(Tag("{{=asInt(inputs.parameters.a)}}", s).substr(0, 52),
-            "error: {{=asInt(inputs.parameters.a)}} is not import");
+  EXPECT_EQ(Tag("x {{= sprig.upper(inputs.parameters.a)}}", s),
+            "error: {{= sprig.upper(inputs.parameters.a)}} is not imported: expression: "
+            "sprig.upper() is not imported (docs/interop.md lists the functions that are) "
+            "(column 7)");
 }
 
 std::string When(std::string_view text) {
@@ -160,11 +162,11 @@ TEST(ArgoImport, StepsBecomeADagTemplateThatLoads) {
 
 TEST(ArgoImport, AFieldNotTranslatedYetIsALocatedError) {
   std::string wf(kSteps);
-  wf.replace(wf.find("    retryStrategy:"), 0, "    memoize: {key: k, cache: {configMap: {name: c}}}\n");
+  wf.replace(wf.find("    retryStrategy:"), 0, "    synchronization: {mutexes: [{name: m}]}\n");
   auto imported = ImportArgo("/w/wf.yaml", wf, {});
   ASSERT_FALSE(imported.has_value());
   EXPECT_EQ(imported.error().message,
-            "/w/wf.yaml:26:5: memoize is not imported yet: the importer does not translate this "
+            "/w/wf.yaml:26:5: synchronization is not imported yet: the importer does not translate this "
             "field of an Argo Template (docs/interop.md)");
 }
 

@@ -116,8 +116,13 @@ class Importer {
   Status Handled(const YNode& map, std::string_view definition,
                  std::initializer_list<std::string_view> handled) const;
   Result<std::string> Text(const YNode& n, ArgoScope& scope) const;
+  // An expr-lang expression (valueFrom.expression) as a placeholder "${{ CEL }}".
+  Result<std::string> Expression(const YNode& n, ArgoScope& scope) const;
   Result<std::string> Scalar(const YNode& n, std::string_view what) const;
-  Result<std::vector<ImportedParam>> Params(const YNode& list, std::string_view what) const;
+  // `scope`: tags in defaults are translated (ImportedParam::computed) in it; none: a tag in a
+  // value is an error.
+  Result<std::vector<ImportedParam>> Params(const YNode& list, std::string_view what,
+                                            ArgoScope* scope = nullptr) const;
 
   Status Spec(const YNode& spec, ImportedWorkflow* w);
   // `out->name` may be set before (an inline template); else it is the template's, prefixed.
@@ -131,20 +136,28 @@ class Importer {
     }
     return prefix_ + std::string(call["template"].Scalar());
   }
-  Status Steps(const YNode& steps, ImportedTemplate* out, ArgoScope& scope);
-  Status Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope);
+  // Steps and Dag fill `calls` (each step's or task's name -> the component it calls), which
+  // the template's outputs read.
+  Status Steps(const YNode& steps, ImportedTemplate* out, std::map<std::string, std::string>& calls);
+  Status ContainerSet(const YNode& set, ImportedTemplate* out);
+  Status Dag(const YNode& dag, ImportedTemplate* out, ArgoScope& scope,
+             std::map<std::string, std::string>& calls);
   Status Target(const YNode& target, ImportedTemplate* out, ArgoScope& scope);
   // Reads a step or task; the workflow values it reads join `caller`'s.
   Result<ImportedCall> Call(const YNode& call, ImportedTemplate& caller,
                             const std::map<std::string, std::string>& calls);
   Status Loop(const YNode& call, ImportedCall* out, ArgoScope& scope);
+  Status TaggedSequence(const YNode& seq, ImportedCall* out, ArgoScope& scope);
   // A step's or task's exit hook: a task of the same template that runs once it has ended.
   Status Hooks(const YNode& call, ImportedTemplate* caller,
                const std::map<std::string, std::string>& calls);
   Status Retry(const YNode& retry, ImportedTemplate* out) const;
   Status PodSpecPatch(const YNode& patch, std::vector<std::string>* comments) const;
-  Result<std::string> OutputPath(const YNode& at, const std::string& path,
-                                 ImportedTemplate* out) const;
+  // An absolute path a step reads or writes: its folder becomes private (privatePaths); an
+  // output is then read at "root" + path. A relative path is the attempt folder's.
+  Result<std::string> SandboxPath(const YNode& at, const std::string& path, std::string_view what,
+                                  ImportedTemplate* out) const;
+  void CopyInputs(ImportedTemplate* out) const;
   Result<std::string> Seconds(const YNode& n, std::string_view what) const;
 
   // A WorkflowTemplate a templateRef names: its templates are imported once, as components
@@ -160,6 +173,9 @@ class Importer {
   std::set<std::string> imported_;  // WorkflowTemplates whose templates are imported
   std::vector<ImportedTemplate> templates_;
   std::set<std::string> result_needed_;
+  // The output parameters of every template of the documents read, by component name (a loop's
+  // outputs.parameters lists them).
+  std::map<std::string, std::vector<std::string>> output_params_;
   // Where each workflow value a text reads was first read, for the error when it is missing.
   mutable std::map<std::string, Location> global_at_;
 };

@@ -14,6 +14,9 @@ namespace sluice {
 struct ImportedParam {
   std::string name;
   std::optional<std::string> value;  // the default; none: required
+  // A default Argo computes from a tag: the Sluice text each call that does not give the param
+  // passes instead (its placeholders read the workflow values the caller has).
+  std::string computed;
   std::string comment;
 };
 
@@ -50,6 +53,8 @@ struct ImportedTemplate {
   std::vector<std::string> run;
   bool substitutes_code = false;
   std::vector<std::string> private_paths;  // absolute folders it reads or writes (privatePaths)
+  // inputs.artifacts: name and the absolute path the step reads it at.
+  std::vector<std::pair<std::string, std::string>> input_artifacts;
   std::vector<std::pair<std::string, std::string>> env;
   // steps/dag
   bool dag = false;
@@ -58,6 +63,7 @@ struct ImportedTemplate {
   bool result = false;  // declares the `result` output (stdout)
   std::string retry;    // YAML flow text, "" = none
   std::string timeout;  // a duration, "" = none
+  std::string cache;    // YAML flow text of `cache:` (from memoize), "" = none
   std::vector<std::string> comments;
 };
 

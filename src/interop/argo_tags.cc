@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "interop/argo_expr.h"
 
 namespace sluice {
 namespace {
@@ -22,10 +23,6 @@ bool IsIdent(std::string_view s) {
   return true;
 }
 
-// `.name`, or `.`name`` when the name is not a CEL identifier (outputs such as hello-art).
-std::string Member(std::string_view name) {
-  return IsIdent(name) ? fmt::format(".{}", name) : fmt::format(".`{}`", name);
-}
 
 std::vector<std::string_view> Split(std::string_view s) {
   std::vector<std::string_view> parts;
@@ -60,13 +57,45 @@ Result<std::string> CallOutput(std::string_view tag, const std::vector<std::stri
   }
   if (p.size() == 5 && p[2] == "outputs" && (p[3] == "parameters" || p[3] == "artifacts")) {
     return fmt::format("{}.outputs.{}{}", task, p[3] == "parameters" ? "params" : "artifacts",
-                       Member(p[4]));
+                       ArgoCelMember(p[4]));
   }
-  return NotImported(tag, "only outputs.result, outputs.parameters.NAME and "
+  // A loop's outputs.parameters: the JSON list of each iteration's parameters, by name.
+  if (p.size() == 4 && p[2] == "outputs" && p[3] == "parameters") {
+    const std::vector<std::string>* names = nullptr;
+    if (scope.outputs && scope.outputs->contains(it->second)) names = &scope.outputs->at(it->second);
+    if (!names || names->empty()) {
+      return NotImported(tag, fmt::format("the template {} calls declares no output parameters", p[1]));
+    }
+    std::vector<std::string> entries;
+    for (const std::string& n : *names) {
+      entries.push_back(fmt::format("{}: string({}.outputs.params{}[i])", ArgoCelString(n), task,
+                                    ArgoCelMember(n)));
+    }
+    return fmt::format("lists.range(size({}.outputs.params{})).map(i, {{{}}})", task,
+                       ArgoCelMember(names->front()), Join(entries, ", "));
+  }
+  return NotImported(tag, "only outputs.result, outputs.parameters[.NAME] and "
                           "outputs.artifacts.NAME of a step or task are");
 }
 
 }  // namespace
+
+std::string ArgoCelMember(std::string_view name) {
+  return IsIdent(name) ? fmt::format(".{}", name) : fmt::format(".`{}`", name);
+}
+
+std::string ArgoCelString(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
 
 std::string ArgoGlobalParam(std::string_view tag) {
   constexpr std::string_view kParams = "workflow.parameters.";
@@ -91,7 +120,7 @@ Result<std::string> ArgoTagExpr(std::string_view tag, ArgoScope& scope) {
   if (root == "item") {
     if (!scope.item) return NotImported(tag, "item is only bound in a step or task with a loop");
     std::string out = "item";
-    for (size_t i = 1; i < p.size(); ++i) out += Member(p[i]);
+    for (size_t i = 1; i < p.size(); ++i) out += ArgoCelMember(p[i]);
     return out;
   }
   if (root == "inputs" && p.size() == 3 && p[1] == "parameters") {
@@ -108,6 +137,7 @@ Result<std::string> ArgoTagExpr(std::string_view tag, ArgoScope& scope) {
   if (root == "workflow" && p.size() == 2) {
     if (p[1] == "name" || p[1] == "uid") return std::string("run.id");
     if (p[1] == "namespace") return std::string("'default'");
+    if (p[1] == "creationTimestamp") return std::string("string(run.started)");
     if (p[1] == "status" || p[1] == "failures" || p[1] == "duration") {
       std::string param = ArgoGlobalParam(tag);
       scope.globals.insert(param);
@@ -143,10 +173,17 @@ Result<std::string> TranslateArgoText(std::string_view text, ArgoScope& scope) {
       return std::unexpected(Error(e.code, fmt::format("{} (column {})", e.message, open + 1)));
     };
     if (body[0] == '=') {
-      return fail(Error(ErrorCode::kInvalidInput,
-                        fmt::format("{{{{{}}}}} is not imported: expression tags ({{{{= … }}}}) "
-                                    "are not translated yet",
-                                    body)));
+      // The expression's own errors carry their column in `text`.
+      const size_t at = static_cast<size_t>(body.data() + 1 - text.data());
+      auto expr = TranslateArgoExpr(body.substr(1), scope, at);
+      if (!expr) {
+        return std::unexpected(Error(expr.error().code, fmt::format("{{{{{}}}}} is not imported: {}",
+                                                                    body, expr.error().message)));
+      }
+      out += text.substr(pos, open - pos);
+      out += fmt::format("${{{{ {} }}}}", *expr);
+      pos = close + 2;
+      continue;
     }
     auto expr = ArgoTagExpr(body, scope);
     if (!expr) return fail(expr.error());
@@ -293,7 +330,7 @@ class WhenTranslator {
                                                  ? w + ".0"
                                                  : w};
     }
-    return Operand{Operand::Kind::kString, CelString(word)};
+    return Operand{Operand::Kind::kString, ArgoCelString(word)};
   }
   Result<std::string> Tag() {
     size_t close = s_.find("}}", pos_ + 2);
@@ -317,10 +354,10 @@ class WhenTranslator {
       size_t open = body.find("{{", at);
       size_t end = open == std::string_view::npos ? open : body.find("}}", open);
       if (end == std::string_view::npos) {
-        parts.push_back(CelString(body.substr(at)));
+        parts.push_back(ArgoCelString(body.substr(at)));
         break;
       }
-      if (open > at) parts.push_back(CelString(body.substr(at, open - at)));
+      if (open > at) parts.push_back(ArgoCelString(body.substr(at, open - at)));
       auto cel = ArgoTagExpr(Trim(body.substr(open + 2, end - open - 2)), scope_);
       if (!cel) return Fail(cel.error().message);
       parts.push_back(fmt::format("string({})", *cel));
@@ -333,19 +370,6 @@ class WhenTranslator {
     // A string that is one tag is that tag's value, as govaluate sees it after substitution.
     return Operand{tag && parts.size() == 1 ? Operand::Kind::kTag : Operand::Kind::kString, cel};
   }
-  static std::string CelString(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      if (c == '\'' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "'";
-  }
-
   std::string_view s_;
   size_t pos_ = 0;
   ArgoScope& scope_;

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 
@@ -20,6 +21,9 @@ struct ArgoScope {
   // Null in a container or script template.
   const std::map<std::string, std::string>* calls = nullptr;
   bool item = false;  // {{item}} is bound (a step or task with a loop)
+  bool retry = false;  // lastRetry.* is bound (retryStrategy.expression)
+  // The output parameters each component declares, by component name (the calls' values).
+  const std::map<std::string, std::vector<std::string>>* outputs = nullptr;
   // Out: the workflow-wide values the text reads, as the param names that carry them into a
   // component (ArgoGlobalParam).
   std::set<std::string> globals;
@@ -27,10 +31,20 @@ struct ArgoScope {
   std::set<std::string> results;
 };
 
+// `.name` as CEL member access, or `.`name`` when the name is not a CEL identifier (outputs
+// such as hello-art).
+std::string ArgoCelMember(std::string_view name);
+// `s` as a single-quoted CEL string literal.
+std::string ArgoCelString(std::string_view s);
+
 // The component param that carries a workflow-wide value into a template: "workflow-NAME" for
 // workflow.parameters.NAME, "argo-workflow-status" for workflow.status (and -failures,
 // -duration).
 std::string ArgoGlobalParam(std::string_view tag);
+// The component param that carries input artifact NAME's stored path: "artifact-NAME".
+inline std::string ArgoArtifactParam(std::string_view name) {
+  return "artifact-" + std::string(name);
+}
 // The expression that gives that value at the pipeline's level; `exit_handler` for a task of
 // spec.onExit, which runs when the rest is over (workflow.status is then known).
 std::string ArgoGlobalValue(std::string_view param, bool exit_handler);

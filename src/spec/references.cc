@@ -180,6 +180,7 @@ class ReferenceChecker {
         return std::make_pair(StaticType::kInt, size_t{2});
       }
       if (root == "run" && field == "failedTasks") return std::make_pair(StaticType::kList, size_t{2});
+      if (root == "run" && field == "started") return std::make_pair(StaticType::kTimestamp, size_t{2});
       // Null in a run no schedule started (docs/schedules.md, "In expressions").
       if (root == "schedule" && IsScheduleField(field)) {
         return std::make_pair(StaticType::kTimestamp, size_t{2});
@@ -276,7 +277,7 @@ class ReferenceChecker {
     }
     if (root == "run" || root == "scope") {
       static const std::vector<std::string> kRun = {"id", "status", "failedTasks", "duration",
-                                                    "failures"};
+                                                    "failures", "started"};
       static const std::vector<std::string> kScope = {"name", "duration", "failures", "depth"};
       const auto& fields = root == "run" ? kRun : kScope;
       if (path.size() >= 2 && std::find(fields.begin(), fields.end(), path[1]) == fields.end()) {
