@@ -4,6 +4,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/commands.h"
+#include "cli/schedule_runs.h"
 #include "env/fake_env.h"
 #include "interop/argo_document.h"
 #include "interop/argo_import.h"
@@ -34,16 +35,41 @@ int CmdImportArgo(Env& env, const GlobalOptions& g, const std::string& file,
     std::fwrite(imported->yaml.data(), 1, imported->yaml.size(), stdout);
     return 0;
   }
-  // Whole or not at all: a temporary file beside it, renamed over it.
-  const std::string tmp = where + ".sluice-tmp";
-  if (auto s = fs.WriteFile(tmp, imported->yaml); !s) return Report(s.error());
-  if (auto s = fs.Rename(tmp, where); !s) {
-    (void)fs.Remove(tmp);
-    return Report(s.error());
+  // A CronWorkflow's schedule goes beside the pipeline: OUT's name with .schedule.yaml.
+  std::vector<std::pair<std::string, std::string>> files = {{where, imported->yaml}};
+  if (imported->cron) {
+    std::string base = where.substr(where.rfind('/') + 1);
+    for (std::string_view ext : {".yaml", ".yml"}) {
+      if (base.size() > ext.size() && base.ends_with(ext)) base.resize(base.size() - ext.size());
+    }
+    const std::string schedule = Dirname(where) + "/" + base + ".schedule.yaml";
+    files.emplace_back(schedule, EmitArgoSchedules(*imported, where.substr(where.rfind('/') + 1)));
+    (void)mem.WriteFile(schedule, files.back().second);
+    if (auto s = ReadScheduleFile(mem, schedule); !s) {
+      return Report(Error(ErrorCode::kInvalidInput,
+                          s.error().message + " (in the schedule of " + file + ")"));
+    }
+  }
+  // Whole or not at all: temporary files beside them, renamed over them.
+  for (const auto& [path, text] : files) {
+    if (auto s = fs.WriteFile(path + ".sluice-tmp", text); !s) {
+      for (const auto& f : files) (void)fs.Remove(f.first + ".sluice-tmp");
+      return Report(s.error());
+    }
+  }
+  for (const auto& [path, text] : files) {
+    if (auto s = fs.Rename(path + ".sluice-tmp", path); !s) {
+      for (const auto& f : files) (void)fs.Remove(f.first + ".sluice-tmp");
+      return Report(s.error());
+    }
   }
   if (!g.json) {
     std::fprintf(stderr, "%s: Argo %s %s imported as pipeline %s\n", out.c_str(),
                  imported->kind.c_str(), imported->name.c_str(), imported->name.c_str());
+    if (files.size() > 1) {
+      std::fprintf(stderr, "%s: its schedule (sluice schedule apply %s)\n", files[1].first.c_str(),
+                   files[1].first.c_str());
+    }
   }
   return 0;
 }

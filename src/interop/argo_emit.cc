@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "interop/argo_import.h"
 #include "interop/argo_model.h"
 #include "interop/argo_tags.h"
 #include "interop/yaml_text.h"
@@ -196,6 +197,25 @@ std::string EmitSluice(const ImportedWorkflow& w) {
     root(w.on_exit, true);
   }
   for (const ImportedTemplate& t : w.templates) Component(out, w, t);
+  return out;
+}
+
+std::string EmitArgoSchedules(const ArgoImport& imported, std::string_view pipeline) {
+  std::string out;
+  const ArgoCron& c = *imported.cron;
+  for (size_t i = 0; i < c.crons.size(); ++i) {
+    out += fmt::format("{}# Imported from Argo Workflows: CronWorkflow {} (sluice import argo)\n",
+                       i ? "---\n" : "", imported.name);
+    Comments(out, c.comments, 0);
+    out += fmt::format("apiVersion: sluice/v1\nkind: Schedule\nmetadata:\n  name: {}\nspec:\n"
+                       "  pipeline: {}\n  cron: {}\n",
+                       i ? fmt::format("{}-{}", imported.name, i + 1) : imported.name,
+                       YamlScalar(pipeline), YamlScalar(c.crons[i]));
+    if (!c.time_zone.empty()) out += fmt::format("  timeZone: {}\n", YamlScalar(c.time_zone));
+    if (!c.concurrency.empty()) out += fmt::format("  concurrencyPolicy: {}\n", YamlScalar(c.concurrency));
+    if (!c.starting_deadline.empty()) out += fmt::format("  startingDeadline: {}\n", c.starting_deadline);
+    if (c.suspend) out += "  suspend: true\n";
+  }
   return out;
 }
 

@@ -106,10 +106,7 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   std::string name(md["name"] ? md["name"].Scalar() : md["generateName"].Scalar());
   while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
   w.name = IsName(name) ? name : "argo-workflow";
-  if (w.kind == "CronWorkflow") {
-    return At(doc["kind"], "kind CronWorkflow is not imported yet: write its schedule as a "
-              "Sluice Schedule (docs/schedules.md) and import spec.workflowSpec");
-  }
+  if (w.kind == "CronWorkflow") SLUICE_TRY_STATUS(Cron(doc["spec"]));
   SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
                                                     "onExit", "activeDeadlineSeconds",
                                                     "podSpecPatch", "workflowTemplateRef"}));
@@ -171,6 +168,37 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
     }
   }
   return w;
+}
+
+// A CronWorkflow's schedule: its workflow runs once when it is run, and the import writes the
+// Schedule that starts it (argo_emit.cc, EmitArgoSchedules).
+Status Importer::Cron(const YNode& spec) {
+  SLUICE_TRY_STATUS(Handled(spec, "CronWorkflowSpec", {"schedules", "timezone", "concurrencyPolicy",
+                                                        "startingDeadlineSeconds", "suspend",
+                                                        "workflowSpec"}));
+  ArgoCron cron;
+  for (const YNode& c : spec["schedules"]) {
+    SLUICE_TRY(text, Scalar(c, "a schedule"));
+    cron.crons.push_back(*text);
+  }
+  if (cron.crons.empty()) return At(spec, "a CronWorkflow needs spec.schedules");
+  if (spec["timezone"]) SLUICE_TRY_ASSIGN(cron.time_zone, Scalar(spec["timezone"], "timezone"));
+  if (spec["concurrencyPolicy"]) {
+    SLUICE_TRY_ASSIGN(cron.concurrency, Scalar(spec["concurrencyPolicy"], "concurrencyPolicy"));
+  }
+  if (const YNode d = spec["startingDeadlineSeconds"]) {
+    SLUICE_TRY(secs, Seconds(d, "startingDeadlineSeconds"));
+    // Argo reads 0 as unset.
+    if (*secs != "0s") cron.starting_deadline = *secs;
+  }
+  cron.suspend = spec["suspend"].Scalar() == "true";
+  for (std::string_view k : {"successfulJobsHistoryLimit", "failedJobsHistoryLimit"}) {
+    if (spec[k]) cron.comments.push_back(fmt::format("{}: keep runs with sluice prune (docs/cli.md)", k));
+  }
+  out_->cron = std::move(cron);
+  Warn(spec["schedules"], "a CronWorkflow runs its workflow once here; sluice import argo -o "
+                          "writes its schedule as a Sluice Schedule beside the pipeline");
+  return {};
 }
 
 // What a workflow's (or a WorkflowTemplate's) spec says besides its templates.
@@ -263,8 +291,10 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
       if (!path->starts_with('/')) return At(a["path"], "input artifact path {} must be absolute", Quote(*path));
       SLUICE_TRY(sandboxed, SandboxPath(a["path"], *path, "input artifact path", out));
       (void)sandboxed;  // the step reads it at its own path, inside its private folder
-      out->params.push_back(ImportedParam{ArgoArtifactParam(*name), std::nullopt,
-                                          fmt::format("the stored artifact copied to {}", *path)});
+      ImportedParam param;
+      param.name = ArgoArtifactParam(*name);
+      param.comment = fmt::format("the stored artifact copied to {}", *path);
+      out->params.push_back(std::move(param));
       out->input_artifacts.emplace_back(*name, *path);
     }
   }

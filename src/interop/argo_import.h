@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,12 +18,27 @@
 
 namespace sluice {
 
+// A CronWorkflow's schedule, as a Sluice Schedule reads it (docs/schedules.md).
+struct ArgoCron {
+  std::vector<std::string> crons;  // spec.schedules: one Schedule each
+  std::string time_zone;           // "" = UTC
+  std::string concurrency;         // Allow, Forbid, Replace; "" = Allow
+  std::string starting_deadline;   // a duration; "" = none
+  bool suspend = false;
+  std::vector<std::string> comments;
+};
+
 struct ArgoImport {
   std::string kind;                   // of the document imported: Workflow, ...
   std::string name;                   // its name (metadata.name or generateName)
   std::string yaml;                   // the Sluice file: a Pipeline, then its Components
   std::vector<std::string> warnings;  // located lines ("FILE:LINE:COL: warning: ...")
+  std::optional<ArgoCron> cron;       // a CronWorkflow's schedule (its workflow runs once here)
 };
+
+// The Schedule file of an imported CronWorkflow: one Schedule per cron expression, named NAME,
+// NAME-2, …, starting the pipeline at `pipeline` (relative to the Schedule file).
+std::string EmitArgoSchedules(const ArgoImport& imported, std::string_view pipeline);
 
 // Translates the Argo file `path` (its text `content`). On failure every error, one located
 // line each, joined by newlines.

@@ -204,8 +204,10 @@ Status Importer::ContainerSet(const YNode& set, ImportedTemplate* out) {
     }
     if (call.name == "main") {
       result_needed_.insert(sub.name);
-      out->outputs.push_back(ImportedOutput{.name = "result",
-                                            .value = "${{ tasks.main.outputs.params.result }}"});
+      ImportedOutput result;
+      result.name = "result";
+      result.value = "${{ tasks.main.outputs.params.result }}";
+      out->outputs.push_back(std::move(result));
     }
     templates_.push_back(std::move(sub));
     out->calls.push_back(std::move(call));

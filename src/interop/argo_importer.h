@@ -125,6 +125,7 @@ class Importer {
                                             ArgoScope* scope = nullptr) const;
 
   Status Spec(const YNode& spec, ImportedWorkflow* w);
+  Status Cron(const YNode& spec);
   // `out->name` may be set before (an inline template); else it is the template's, prefixed.
   Status Template(const YNode& t, ImportedTemplate* out);
   Status Container(const YNode& c, bool script, ImportedTemplate* out, ArgoScope& scope);

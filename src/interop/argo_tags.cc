@@ -138,6 +138,10 @@ Result<std::string> ArgoTagExpr(std::string_view tag, ArgoScope& scope) {
     if (p[1] == "name" || p[1] == "uid") return std::string("run.id");
     if (p[1] == "namespace") return std::string("'default'");
     if (p[1] == "creationTimestamp") return std::string("string(run.started)");
+    // When a schedule fired the run (a CronWorkflow's, docs/schedules.md); "" otherwise.
+    if (p[1] == "scheduledTime") {
+      return std::string("(schedule.time == null ? '' : string(schedule.time))");
+    }
     if (p[1] == "status" || p[1] == "failures" || p[1] == "duration") {
       std::string param = ArgoGlobalParam(tag);
       scope.globals.insert(param);

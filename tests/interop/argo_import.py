@@ -349,6 +349,48 @@ def retry_expression_stops_retries_and_suspend_with_a_duration_waits():
     assert p.returncode == 2 and "suspend is not imported yet: without a duration" in p.stderr, p.stderr
 
 
+CRON = """apiVersion: argoproj.io/v1alpha1
+kind: CronWorkflow
+metadata: {name: nightly}
+spec:
+  schedules: ["30 2 * * *", "0 12 * * sat"]
+  timezone: Europe/Paris
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 600
+  successfulJobsHistoryLimit: 3
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      container: {image: busybox, command: [echo, "fired at [{{workflow.scheduledTime}}]"]}
+"""
+
+
+@test
+def a_cron_workflow_runs_once_and_imports_as_a_schedule():
+    e = Env()
+    wf = e.write("cron.yaml", CRON)
+    p = e.sluice("run", wf, check=0)
+    assert "a CronWorkflow runs its workflow once here" in p.stderr, p.stderr
+    run = p.stdout.splitlines()[0]
+    assert e.sluice("logs", run, "main", check=0).stdout.strip() == "fired at []"
+    out = os.path.join(e.dir, "nightly.yaml")
+    e.sluice("import", "argo", wf, "-o", out, check=0)
+    sched = os.path.join(e.dir, "nightly.schedule.yaml")
+    text = open(sched).read()
+    for want in ("name: nightly\n", "name: nightly-2\n", "pipeline: nightly.yaml", 'cron: "30 2 * * *"',
+                 "timeZone: Europe/Paris", "concurrencyPolicy: Forbid", "startingDeadline: 600s"):
+        assert want in text, (want, text)
+    p = e.sluice("schedule", "validate", sched, check=0)
+    assert "schedule nightly is valid" in p.stdout and "schedule nightly-2 is valid" in p.stdout, p.stdout
+    # A bad cron expression is the Schedule loader's located error, and nothing is written.
+    os.remove(sched)
+    bad = e.write("bad.yaml", CRON.replace("0 12 * * sat", "0 12 * * fir"))
+    p = e.sluice("import", "argo", bad, "-o", os.path.join(e.dir, "b.yaml"))
+    assert p.returncode == 2 and "(in the schedule of" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(e.dir, "b.yaml")) and not os.path.exists(os.path.join(e.dir, "b.schedule.yaml"))
+
+
 @test
 def the_expressions_example_runs_and_its_memoized_steps_are_cached():
     e = Env()

@@ -50,6 +50,7 @@ NAMED = [re.compile(p) for p in (
     r"\w+ from a tag .* is not imported yet: ",
     r"\{\{workflow\.parameters\.\S+\}\} names a parameter",
     r"a second runnable document \(",
+    r"a CronWorkflow runs its workflow once here; ",
 )]
 
 outcomes = {}  # file (relative to EXAMPLES) -> "valid" or the sorted set of refused fields
