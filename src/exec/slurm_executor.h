@@ -78,8 +78,9 @@ class SlurmExecutor : public Executor {
     bool cancelled = false;
     std::string stuck;  // cancelled by Sluice: the PENDING reason that can never resolve
   };
-  // Runs a Slurm client; its stderr is merged into `out`. `hide`: unset the hidden variables.
-  Result<CommandResult> Run(std::vector<std::string> argv, bool hide);
+  // Runs a Slurm client (with `errors`, its stderr merged into its output). `hide`: without
+  // the hidden variables in its environment.
+  Result<CommandResult> Run(std::vector<std::string> argv, bool hide, bool errors);
   // Writes an attempt's folder and script; returns the script's path.
   Result<std::string> Prepare(const AttemptRequest& req, bool in_array);
   // sbatch with `options` and `script`: the job's id.

@@ -41,14 +41,14 @@ def slurm_jobs(run):
     """The run's jobs as squeue lists them (every job Sluice submits has the comment "sluice run
     RUN"): one dict per job or array task."""
     p = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-O",
-                        "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,exit_code:|,Comment:|"],
+                        "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,exit_code:|,Comment:|,Name:|"],
                        capture_output=True, text=True, timeout=30)
     jobs = []
     for line in p.stdout.splitlines():
         f = line.split("|")
-        if len(f) >= 6 and f[5].strip() == f"sluice run {run}":
+        if len(f) >= 7 and f[5].strip() == f"sluice run {run}":
             jobs.append({"id": f[0].strip(), "array": f[1].strip(), "task": f[2].strip(),
-                         "state": f[3].strip(), "exit": f[4].strip()})
+                         "state": f[3].strip(), "exit": f[4].strip(), "name": f[6].strip()})
     return jobs
 
 
@@ -193,6 +193,32 @@ def resume_after_kill_9_adopts_running_jobs_and_records_ended_ones_without_rerun
         assert len(attempts(e, run, task)) == 1, attempts(e, run, task)
     assert len(slurm_jobs(run)) == 3, slurm_jobs(run)  # nothing submitted again
     assert sorted(open(log).read().split()) == ["fine", "long", "short"]
+
+
+@test
+def what_slurm_refuses_or_can_never_run_fails_with_slurms_reason():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: huge
+      run: [true]
+      resources: {memory: 100Ti}
+    - name: wide
+      run: [true]
+      resources: {cpu: 1000}
+""", SLURM + "  failFast: false\n"))
+    p = e.sluice("run", "p.yaml", check=1, timeout=120)
+    run = p.stdout.splitlines()[0]
+    huge = attempts(e, run, "huge")
+    assert huge[0]["class"] == "spawn-error", huge
+    assert "sbatch refused the job: " in huge[0]["message"], huge
+    assert "node configuration is not available" in huge[0]["message"], huge
+    # More CPUs than any node has: Slurm accepts it and would keep it pending forever.
+    wide = attempts(e, run, "wide")
+    assert [x["class"] for x in wide] == ["unschedulable"], wide
+    assert "PartitionConfig" in wide[0]["message"], wide
+    # (Slurm keeps a FAILED record of the job it refused, which Sluice never tracked.)
+    wide_jobs = [j["state"] for j in slurm_jobs(run) if j["name"] == "sluice:wide"]
+    assert wide_jobs == ["CANCELLED"], slurm_jobs(run)
 
 
 @test
