@@ -80,7 +80,7 @@ std::string AttemptScript(const std::vector<std::pair<std::string, std::string>>
                           const std::string& cwd,
                           const std::vector<std::string>& argv, const std::string& stdout_log,
                           const std::string& stderr_log, bool redirect);
-// The batch script of a job array: task k runs the attempt script `scripts[k]`.
+// The batch script of a job array: task k runs (sources) the attempt script `scripts[k]`.
 std::string ArrayScript(const std::vector<std::string>& scripts);
 // `s` in single quotes for bash.
 std::string ShellQuote(std::string_view s);

@@ -153,7 +153,7 @@ TEST(SlurmText, ScriptsQuoteEveryValue) {
   std::string t = AttemptScript({}, "/w", {"true"}, "/o", "/e", true);
   EXPECT_NE(t.find("exec >>'/o' 2>>'/e'\n"), std::string::npos);
   std::string a = ArrayScript({"/t/f[0]@1.slurm.sh", "/t/f[1]@1.slurm.sh"});
-  EXPECT_NE(a.find("  1) exec /bin/bash '/t/f[1]@1.slurm.sh' ;;\n"), std::string::npos);
+  EXPECT_NE(a.find("  1) . '/t/f[1]@1.slurm.sh' ;;\n"), std::string::npos);
 }
 
 TEST(SlurmText, HandlesCarryTheJobAndArrayTask) {
