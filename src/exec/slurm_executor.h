@@ -81,6 +81,7 @@ class SlurmExecutor : public Executor {
   // Runs a Slurm client (with `errors`, its stderr merged into its output). `hide`: without
   // the hidden variables in its environment.
   Result<CommandResult> Run(std::vector<std::string> argv, bool hide, bool errors);
+  Status WriteScript(const std::string& path, std::string_view text);
   // Writes an attempt's folder and script; returns the script's path.
   Result<std::string> Prepare(const AttemptRequest& req, bool in_array);
   // sbatch with `options` and `script`: the job's id.
