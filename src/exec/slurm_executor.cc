@@ -241,9 +241,15 @@ std::optional<SlurmJobRow> SlurmExecutor::FromJobcomp(const SlurmJobKey& key) {
     jobcomp_ = r && r->exit_code == 0 ? JobcompFileOf(r->out) : "";
   }
   if (jobcomp_->empty()) return std::nullopt;
-  auto text = env_.files().ReadFile(*jobcomp_);
-  if (!text) return std::nullopt;
-  return FindInJobcomp(*text, key);
+  // Read once per poll, and only its tail: a cluster's file grows for ever, and a job squeue
+  // forgot ended minutes ago, not months.
+  if (!jobcomp_tail_) {
+    const int64_t size = env_.files().Stat(*jobcomp_).size;
+    auto text = env_.files().ReadFileRange(*jobcomp_, std::max<int64_t>(0, size - kJobcompTail),
+                                           kJobcompTail);
+    jobcomp_tail_ = text ? std::move(*text) : "";
+  }
+  return FindInJobcomp(*jobcomp_tail_, key);
 }
 
 AttemptEnd SlurmExecutor::Ended(AttemptHandle h, const Job& job, const SlurmJobRow& row) {
@@ -270,6 +276,7 @@ int64_t SlurmExecutor::NextPollInUs() {
 PollResult SlurmExecutor::Poll(int64_t /*timeout_us*/) {
   PollResult out;
   if (jobs_.empty() || NextPollInUs() > 0) return out;
+  jobcomp_tail_.reset();
   std::set<int64_t> ids;
   for (const auto& [h, j] : jobs_) ids.insert(SlurmKeyOf(h).job);
   auto rows = Query({ids.begin(), ids.end()});
@@ -316,6 +323,7 @@ PollResult SlurmExecutor::Poll(int64_t /*timeout_us*/) {
 
 std::vector<Adoption> SlurmExecutor::Adopt(std::span<const OpenAttempt> open) {
   std::vector<Adoption> out(open.size());
+  jobcomp_tail_.reset();
   std::set<int64_t> ids;
   for (const auto& a : open) ids.insert(SlurmKeyOf(a.handle).job);
   auto rows = ids.empty() ? Result<std::vector<SlurmJobRow>>(std::vector<SlurmJobRow>{})

@@ -69,6 +69,7 @@ class SlurmExecutor : public Executor {
   static constexpr int64_t kMaxIntervalUs = 5'000'000;
   static constexpr int64_t kCommandTimeoutUs = 30'000'000;
   static constexpr size_t kMaxArrayTasks = 1000;
+  static constexpr int64_t kJobcompTail = int64_t{16} << 20;
 
  private:
   struct Job {
@@ -105,6 +106,7 @@ class SlurmExecutor : public Executor {
   int squeue_calls_ = 0;
   int arrays_ = 0;  // names this process's array scripts
   std::optional<std::string> jobcomp_;  // JobCompLoc, once asked ("" : none readable)
+  std::optional<std::string> jobcomp_tail_;  // its last kJobcompTail bytes, read in this poll
 };
 
 }  // namespace sluice
