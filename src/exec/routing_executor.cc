@@ -105,8 +105,8 @@ PollResult RoutingExecutor::Poll(int64_t timeout_us) {
 
 std::vector<Adoption> RoutingExecutor::Adopt(std::span<const OpenAttempt> open) {
   std::vector<Adoption> out(open.size());
-  std::vector<OpenAttempt> to_local, to_slurm;
-  std::vector<size_t> local_at, slurm_at;
+  std::vector<OpenAttempt> to_local, to_slurm, unrecorded;
+  std::vector<size_t> local_at, slurm_at, unrecorded_at;
   for (size_t k = 0; k < open.size(); ++k) {
     const OpenAttempt& a = open[k];
     if (IsSlurmHandle(a.handle)) {
@@ -131,8 +131,25 @@ std::vector<Adoption> RoutingExecutor::Adopt(std::span<const OpenAttempt> open) 
       out[k].end.message = "its work queue row is gone";
       continue;
     }
+    if (slurm_ && a.handle == 0) {  // maybe a job whose id never reached the log
+      unrecorded.push_back(a);
+      unrecorded_at.push_back(k);
+      continue;
+    }
     to_local.push_back(a);
     local_at.push_back(k);
+  }
+  if (!unrecorded.empty()) {
+    auto found = slurm_->AdoptUnrecorded(unrecorded);
+    for (size_t j = 0; j < unrecorded.size(); ++j) {
+      if (j < found.size() && found[j]) {
+        if (found[j]->verdict == Adoption::Verdict::kAdopted) on_slurm_.insert(found[j]->handle);
+        out[unrecorded_at[j]] = std::move(*found[j]);
+      } else {
+        to_local.push_back(unrecorded[j]);
+        local_at.push_back(unrecorded_at[j]);
+      }
+    }
   }
   auto place = [&](Executor& side, const std::vector<OpenAttempt>& part,
                    const std::vector<size_t>& at) {

@@ -363,4 +363,50 @@ std::vector<Adoption> SlurmExecutor::Adopt(std::span<const OpenAttempt> open) {
   return out;
 }
 
+std::vector<std::optional<Adoption>> SlurmExecutor::AdoptUnrecorded(
+    std::span<const OpenAttempt> open) {
+  std::vector<std::optional<Adoption>> out(open.size());
+  if (open.empty()) return out;
+  ++squeue_calls_;
+  auto listed = Run({"squeue", "-h", "-r", "-t", "all", "--me", "-O",
+                     std::string(kSqueueMineFields)}, false, true);
+  if (!listed || listed->exit_code != 0) return out;
+  const std::vector<SlurmJobRow> rows = ParseSqueue(listed->out);
+  std::map<std::string, std::string> arrays;  // a job array's script -> its text
+  const std::string tasks = run_dir_ + "/tasks/";
+  for (size_t k = 0; k < open.size(); ++k) {
+    const OpenAttempt& a = open[k];
+    Job job;
+    job.paths = AttemptPathsFor(run_dir_, a.task, a.attempt);
+    job.params = a.params;
+    job.artifacts = a.artifacts;
+    const std::string script = job.paths.work + ".slurm.sh";
+    for (const SlurmJobRow& row : rows) {
+      bool mine = row.key.task < 0 && row.command == script;
+      if (!mine && row.key.task >= 0 && row.command.starts_with(tasks) &&
+          row.command.ends_with(".array.sh")) {
+        auto [it, fresh] = arrays.try_emplace(row.command);
+        if (fresh) it->second = env_.files().ReadFile(row.command).value_or("");
+        mine = ArrayIndexOf(it->second, script) == row.key.task;
+      }
+      if (!mine) continue;
+      const AttemptHandle h = SlurmHandle(row.key);
+      Adoption found;
+      if (SlurmJobActive(row.state)) {
+        found.verdict = Adoption::Verdict::kAdopted;
+        found.handle = h;
+        jobs_[h] = std::move(job);
+      } else {
+        found.verdict = Adoption::Verdict::kEnded;
+        found.end = Ended(h, job, row);
+      }
+      out[k] = std::move(found);
+      break;
+    }
+  }
+  interval_us_ = kMinIntervalUs;
+  next_poll_us_ = env_.clock().NowUs();
+  return out;
+}
+
 }  // namespace sluice

@@ -61,6 +61,11 @@ class SlurmExecutor : public Executor {
   // polled until it answers.
   std::vector<Adoption> Adopt(std::span<const OpenAttempt> open) override;
 
+  // Attempts whose handle never reached the event log (sluice died between sbatch and its
+  // commit): found among this user's jobs by their batch script, one squeue for all. Each found
+  // one is adopted (under its handle) or ended; nullopt: no job of it is known.
+  std::vector<std::optional<Adoption>> AdoptUnrecorded(std::span<const OpenAttempt> open);
+
   // Microseconds until the next squeue is due (0: due now), -1 when no job is tracked.
   int64_t NextPollInUs();
   int squeue_calls() const { return squeue_calls_; }

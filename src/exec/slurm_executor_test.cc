@@ -177,5 +177,36 @@ TEST_F(SlurmExecutorTest, AdoptionAdoptsWhatRunsAndRecordsWhatEndedWithItsRealCo
   EXPECT_EQ(ends.ends[0].error_class, ErrorClass::kTimeout);
 }
 
+// sluice died between sbatch and the commit of the job's id: the job is found by its script.
+TEST_F(SlurmExecutorTest, AJobWhoseIdNeverReachedTheLogIsFoundByItsScript) {
+  auto open = [](const std::string& task) {
+    OpenAttempt a;
+    a.run_id = "r1";
+    a.task = task;
+    a.attempt = 1;
+    return a;
+  };
+  std::vector<OpenAttempt> attempts = {open("single"), open("f[1]"), open("none")};
+  const std::string tasks = std::string(kRun) + "/tasks/";
+  ASSERT_TRUE(env_.files().WriteFile(
+      tasks + "f[0]@1.array.sh", ArrayScript({tasks + "f[0]@1.slurm.sh", tasks + "f[1]@1.slurm.sh"})));
+  env_.commands[kJoin + " squeue -h -r -t all --me -O " + std::string(kSqueueMineFields)] =
+      CommandResult{0, 0, false, false,
+                    "31|31|N/A|RUNNING|0|None|" + tasks + "single@1.slurm.sh|\n"
+                    "40|40|0|RUNNING|0|None|" + tasks + "f[0]@1.array.sh|\n"
+                    "41|40|1|FAILED|512|NonZeroExitCode|" + tasks + "f[0]@1.array.sh|\n"
+                    "50|50|N/A|RUNNING|0|None|/state/runs/r2/tasks/none@1.slurm.sh|\n"};
+  auto got = slurm_.AdoptUnrecorded(attempts);
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(got[0]);
+  EXPECT_EQ(got[0]->verdict, Adoption::Verdict::kAdopted);
+  EXPECT_EQ(SlurmKeyOf(got[0]->handle), (SlurmJobKey{31, -1}));
+  ASSERT_TRUE(got[1]);
+  EXPECT_EQ(got[1]->verdict, Adoption::Verdict::kEnded);
+  EXPECT_EQ(got[1]->end.exit_code, 2);
+  EXPECT_FALSE(got[2]) << "another run's job is not this attempt's";
+  EXPECT_EQ(slurm_.NextPollInUs(), 0);  // the adopted one is watched
+}
+
 }  // namespace
 }  // namespace sluice

@@ -73,6 +73,7 @@ std::vector<SlurmJobRow> ParseSqueue(std::string_view text) {
     r.signal = status & 0x7f;
     r.exit_code = r.signal ? 0 : (status >> 8) & 0xff;
     r.reason = std::string(Trim(f[5]));
+    if (f.size() >= 8) r.command = std::string(Trim(f[6]));
     out.push_back(std::move(r));
   }
   return out;
@@ -200,6 +201,17 @@ std::vector<std::string> SbatchOptions(const AttemptRequest& req, const std::str
   if (!s.constraint.empty()) o.push_back("--constraint=" + s.constraint);
   for (const auto& e : s.extra) o.push_back(e);
   return o;
+}
+
+int ArrayIndexOf(std::string_view array, const std::string& script) {
+  const std::string tail = ") . " + ShellQuote(script) + " ;;";
+  for (std::string_view line : Fields(array, '\n')) {
+    line = Trim(line);
+    if (!line.ends_with(tail)) continue;
+    auto k = Number(line.substr(0, line.size() - tail.size()));
+    if (k) return static_cast<int>(*k);
+  }
+  return -1;
 }
 
 std::string ShellQuote(std::string_view s) {

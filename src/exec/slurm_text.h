@@ -38,13 +38,19 @@ struct SlurmJobRow {
   int exit_code = 0;   // the program's status when it exited
   int signal = 0;      // the signal that ended it, 0 when it exited
   std::string reason;  // squeue's Reason (PENDING: why it waits)
+  std::string command;  // its batch script, when asked for (kSqueueMineFields)
 };
 
 // squeue's -O fields, in the order ParseSqueue reads them.
 inline constexpr std::string_view kSqueueFields =
     "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,exit_code:|,Reason:|";
 
-// Rows of `squeue -h -O kSqueueFields`; lines that are not such a row are skipped. An array
+// The same and the batch script's path: the jobs of this user, for attempts whose job id never
+// reached the event log (found by their script, which names the attempt).
+inline constexpr std::string_view kSqueueMineFields =
+    "JobID:|,ArrayJobID:|,ArrayTaskID:|,State:|,exit_code:|,Reason:|,Command:|";
+
+// Rows of `squeue -h -O kSqueueFields` (or kSqueueMineFields); lines that are not such a row are skipped. An array
 // task still pending as a range ("24_[4-9]", without -r) is skipped too: -r expands them.
 std::vector<SlurmJobRow> ParseSqueue(std::string_view text);
 // The last row of job `key` in a jobcomp/filetxt file (JobId=, JobState=, ExitCode=,
@@ -82,6 +88,8 @@ std::string AttemptScript(const std::vector<std::pair<std::string, std::string>>
                           const std::string& stderr_log, bool redirect);
 // The batch script of a job array: task k runs (sources) the attempt script `scripts[k]`.
 std::string ArrayScript(const std::vector<std::string>& scripts);
+// The task index that ArrayScript text `array` gives `script`, -1 when none.
+int ArrayIndexOf(std::string_view array, const std::string& script);
 // `s` in single quotes for bash.
 std::string ShellQuote(std::string_view s);
 

@@ -154,6 +154,8 @@ TEST(SlurmText, ScriptsQuoteEveryValue) {
   EXPECT_NE(t.find("exec >>'/o' 2>>'/e'\n"), std::string::npos);
   std::string a = ArrayScript({"/t/f[0]@1.slurm.sh", "/t/f[1]@1.slurm.sh"});
   EXPECT_NE(a.find("  1) . '/t/f[1]@1.slurm.sh' ;;\n"), std::string::npos);
+  EXPECT_EQ(ArrayIndexOf(a, "/t/f[1]@1.slurm.sh"), 1);
+  EXPECT_EQ(ArrayIndexOf(a, "/t/f[2]@1.slurm.sh"), -1);
 }
 
 TEST(SlurmText, HandlesCarryTheJobAndArrayTask) {
