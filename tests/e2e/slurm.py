@@ -137,6 +137,22 @@ def cancel_scancels_the_running_job():
 
 
 @test
+def cancel_of_a_run_whose_sluice_died_scancels_its_jobs():
+    e = Env()
+    e.write("p.yaml", pipeline("""
+    - name: long
+      run: [sleep, "300"]
+""", SLURM))
+    proc, run = e.start("run", "p.yaml")
+    e.wait_for(lambda: [j["state"] for j in slurm_jobs(run)] == ["RUNNING"], "the job to run",
+               tries=300)
+    crash(e, proc, run)
+    e.sluice("cancel", run, check=0, timeout=60)
+    e.wait_for(lambda: [j["state"] for j in slurm_jobs(run)] == ["CANCELLED"], "scancel")
+    assert e.status(run)["status"] == "cancelled", e.status(run)
+
+
+@test
 def a_for_each_fan_out_is_one_job_array():
     e = Env()
     e.write("p.yaml", pipeline("""
