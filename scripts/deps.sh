@@ -13,10 +13,11 @@ for what in "$@"; do
     # the rollout tests run a real nginx and Prometheus (tests/rollouts/stack.py); the chaos
     # tests put CPU and memory pressure on with stress-ng, and render the resilience report in
     # headless Chromium; Argo's examples run their absolute paths in bubblewrap's private mount
-    # namespaces, and some their scripts in node (docs/interop.md).
+    # namespaces, and some their scripts in node (docs/interop.md); the Slurm suite runs a
+    # throw-away single-node cluster (scripts/slurm_cluster.sh).
     test) want+=(python3 python3-sklearn python3-numpy graphviz postgresql-15 python3-yaml
                  python3-jsonschema nginx-light prometheus stress-ng chromium fonts-dejavu-core
-                 bubblewrap nodejs) ;;
+                 bubblewrap nodejs slurm-wlm munge) ;;
     bench) want+=(hyperfine snakemake make time libbenchmark-dev) ;;
     fuzz) want+=(clang-16 libclang-rt-16-dev libre2-dev libfmt-dev) ;;
   esac

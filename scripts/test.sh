@@ -113,6 +113,8 @@ suite e2e-export-argo-kfp /usr/bin/python3 tests/interop/export_argo_kfp.py "$bu
 # issue 16: every example pipeline exported to Airflow and Prefect, compiled, its AST and API checked
 suite export-python /usr/bin/python3 tests/interop/export_python.py "$build/sluice"
 service e2e-postgres /usr/bin/python3 tests/e2e/postgres_store.py "$build/sluice"
+# issue 17: executor: slurm on a throw-away single-node Slurm cluster, started and purged by the suite
+service e2e-slurm /usr/bin/python3 tests/e2e/slurm.py "$build/sluice"
 # issue 14: the rollout stack (nginx, Prometheus, model servers) on its own, then Sluice's
 # deploy tasks on it; each suite starts one stack and stops it.
 service rollout-stack /usr/bin/python3 tests/rollouts/stack_selftest.py "$build/sluice"

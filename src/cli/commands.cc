@@ -30,6 +30,7 @@
 #include "env/fake_env.h"
 #include "env/faults.h"
 #include "exec/local_executor.h"
+#include "exec/slurm_executor.h"
 #include "spec/params_file.h"
 #include "spec/plan.h"
 #include "store/store.h"
@@ -128,6 +129,17 @@ int Execute(Env& env, const GlobalOptions& g, Store& store, std::shared_ptr<cons
     if (!opened) return Report(opened.error());
     workers = std::move(*opened);
     run_executor = workers->routing.get();
+  }
+  // Tasks of executor: slurm are Slurm jobs (docs/slurm.md).
+  std::unique_ptr<SlurmExecutor> slurm;
+  std::unique_ptr<RoutingExecutor> slurm_routing;
+  if (std::any_of(plan->tasks.begin(), plan->tasks.end(),
+                  [](const PlanTask& t) { return t.executor == ExecutorKind::kSlurm; })) {
+    slurm = std::make_unique<SlurmExecutor>(env, executor, run_dir, TaskBaseEnvironment(env, *plan));
+    if (!workers) slurm_routing = std::make_unique<RoutingExecutor>(executor);
+    RoutingExecutor* routing = workers ? workers->routing.get() : slurm_routing.get();
+    routing->SetSlurm(slurm.get());
+    run_executor = routing;
   }
   StoreCache cache(store);
   bool tty = env.IsTty(2) && !cancel_only;
@@ -320,7 +332,7 @@ Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const P
 // workers, and a local run would wait for them forever.
 static Status NoWorkerTasks(const Plan& plan) {
   for (const PlanTask& t : plan.tasks) {
-    if (!t.remote()) continue;
+    if (!t.on_worker()) continue;
     return FailAt(t.spec->loc, "task {} has executor: worker, which needs `sluice server` and "
                   "its workers: submit the pipeline to a server (docs/workers.md)", Quote(t.name));
   }

@@ -80,7 +80,7 @@ std::string ServerBellPath(Env& env, const GlobalOptions& g) {
 
 bool HasWorkerTasks(const Plan& plan) {
   for (const PlanTask& t : plan.tasks) {
-    if (t.remote()) return true;
+    if (t.on_worker()) return true;
   }
   return false;
 }

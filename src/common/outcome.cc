@@ -12,7 +12,7 @@ constexpr std::string_view kErrorClassNames[] = {
     "",          "exit",          "signal",        "timeout",          "spawn-error",
     "outputs-error", "lost",      "cancelled",     "circuit-open",     "expression-error",
     "unschedulable", "policy-denied", "approval-rejected", "depth-limit", "analysis-failed",
-    "internal", "any"};
+    "oom", "internal", "any"};
 static_assert(std::size(kErrorClassNames) == static_cast<size_t>(ErrorClass::kAny) + 1);
 
 constexpr std::string_view kRunStatusNames[] = {

@@ -28,6 +28,8 @@ enum class ErrorClass : uint8_t {
   kApprovalRejected, // its approval was rejected or timed out
   kDepthLimit,       // a call of a DAG template would nest deeper than spec.maxDepth
   kAnalysisFailed,   // a deploy's analysis failed or errored: the rollout was aborted
+  kOom,              // its cluster killed it for using more memory than it asked (Slurm's
+                     // OUT_OF_MEMORY)
   kInternal,         // a bug in Sluice
   kAny,              // only in `on:`/`except:`/`catch.on` lists: every class
 };

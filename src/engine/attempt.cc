@@ -500,11 +500,18 @@ Resolution ResolveUnmasked(const RunState& state, const RunContext& ctx, int i, 
   req.working_dir = WorkingDirFor(t, state.plan());
   if (t.component()) req.private_paths = t.component()->private_paths;
   if (t.remote()) {
-    req.executor = "worker";
+    req.executor = t.on_worker() ? "worker" : "slurm";
     if (t.labels()) req.labels = *t.labels();
     req.cpu = t.resources->cpu;
     req.memory = t.resources->memory;
     req.gpu = t.resources->gpu;
+  }
+  if (t.executor == ExecutorKind::kSlurm) {
+    if (const SlurmSpec* s = t.slurm()) {
+      req.slurm = {s->partition, s->account, s->qos, s->constraint, s->extra};
+    }
+    req.timeout_ms = t.timeout_ms;
+    if (t.spec->for_each && in.parent >= 0) req.array_parallelism = t.spec->for_each->parallelism;
   }
   if (!t.spec->secrets().empty()) {
     if (auto err = AddSecrets(t, ctx, req)) {

@@ -118,7 +118,8 @@ void Decider::StartRunnable(Orders& orders) {
 
 // Whether a forEach item must wait: its parent runs `parallelism` items already.
 bool Decider::ParallelismFull(const Instance& in) const {
-  if (in.parent < 0) return false;
+  // A Slurm fan-out is one job array whose %P the cluster keeps (docs/slurm.md).
+  if (in.parent < 0 || plan_.tasks[in.plan].executor == ExecutorKind::kSlurm) return false;
   const Instance& p = state_.at(in.parent);
   int limit = plan_.tasks[p.plan].spec->for_each->parallelism;
   return limit > 0 && p.children_running >= limit;
@@ -180,7 +181,7 @@ bool Decider::Vet(int i) {
   // A builtin runs no process. Beside the engine it takes no attempt either; on a worker it is
   // an attempt the worker ends at once (docs/workers.md), so the data plane's path is measured
   // without a process. An approval-only task is decided here wherever its executor points.
-  if (t.kind == Body::Kind::kBuiltin && !t.body->deploy() && (!t.remote() || t.approval())) {
+  if (t.kind == Body::Kind::kBuiltin && !t.body->deploy() && (!t.on_worker() || t.approval())) {
     FinishTask(i, TaskState::kSucceeded, "");
     return false;
   }

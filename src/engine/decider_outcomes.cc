@@ -44,6 +44,10 @@ void Decider::AttemptEnded(int i, const AttemptEnd& end, int64_t now_us) {
     FinishAttempt(i, cls, 0, StopMessage(i, stop.mapped()), nullptr, !deadline);
     return;
   }
+  if (end.error_class != ErrorClass::kNone && end.how != AttemptEnd::How::kLost) {
+    FinishAttempt(i, end.error_class, 0, end.message, nullptr);
+    return;
+  }
   switch (end.how) {
     case AttemptEnd::How::kLost:
       FinishAttempt(i, ErrorClass::kLost, 0, end.message, nullptr);

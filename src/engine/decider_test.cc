@@ -197,6 +197,33 @@ TEST_F(DeciderTest, AttemptEndsAreClassifiedByHowTheyEnded) {
   EXPECT_EQ(Last(EventKind::kAttemptFinished, "o").message, "no file m");
 }
 
+// A data plane that knows why a job ended (Slurm's TIMEOUT, OUT_OF_MEMORY) names the class; an
+// oom is retried when the policy's on: lists it.
+TEST_F(DeciderTest, AnEndsErrorClassFromTheDataPlaneIsRecordedAndRetriedByIt) {
+  capacity_.jobs = 4;
+  Build(
+      "    - {name: big, run: [x], retry: {limit: 1, on: [oom], backoff: {initial: 1s}}}\n"
+      "    - {name: slow, run: [x], retry: {limit: 1, on: [oom], backoff: {initial: 1s}}}\n",
+      "  failFast: false\n");
+  Advance(kS);
+  AttemptEnd oom;
+  oom.how = AttemptEnd::How::kSignaled;
+  oom.signal = 125;
+  oom.error_class = ErrorClass::kOom;
+  oom.message = "Slurm ended the job: OUT_OF_MEMORY";
+  End("big", oom, 2 * kS);
+  AttemptEnd timeout;
+  timeout.how = AttemptEnd::How::kSignaled;
+  timeout.signal = SIGTERM;
+  timeout.error_class = ErrorClass::kTimeout;
+  End("slow", timeout, 2 * kS);
+  EXPECT_EQ(Last(EventKind::kAttemptFinished, "big").error_class, "oom");
+  EXPECT_EQ(Last(EventKind::kAttemptFinished, "big").message, "Slurm ended the job: OUT_OF_MEMORY");
+  EXPECT_EQ(Last(EventKind::kRetryScheduled, "big").due_us, 3 * kS);
+  EXPECT_EQ(Last(EventKind::kAttemptFinished, "slow").error_class, "timeout");
+  EXPECT_EQ(StateOf("slow"), TaskState::kFailed);
+}
+
 TEST_F(DeciderTest, ASubmitFailureIsASpawnErrorAndRetriesLikeOne) {
   Build(
       "    - {name: a, run: [x], retry: {limit: 1, on: [spawn-error], backoff: {initial: 1s}}}\n");

@@ -117,8 +117,9 @@ void RunLoop::Submit(std::vector<std::pair<int, AttemptRequest>>& starts) {
       continue;
     }
     latencies_us_.push_back(now_ - state_.at(i).ready_us);
-    // A local attempt starts now; a queued one when a worker takes it (the store counts that).
-    if (batch[k].executor != "worker") rec_.ObserveReadyToStart(latencies_us_.back());
+    // A local attempt starts now; a queued one when a worker takes it (the store counts that),
+    // a Slurm job when the cluster schedules it (not counted).
+    if (batch[k].executor == "local") rec_.ObserveReadyToStart(latencies_us_.back());
     running_[*handles[k]] = i;
     Event e;
     e.kind = EventKind::kAttemptSpawned;

@@ -300,7 +300,8 @@ std::vector<std::string> FakeEnv::Environment() {
 
 Result<CommandResult> FakeEnv::RunCommand(const std::vector<std::string>& argv,
                                           const std::string&, int64_t, size_t max_bytes) {
-  auto it = commands.find(Join(argv, " "));
+  ran.push_back(Join(argv, " "));
+  auto it = commands.find(ran.back());
   if (it == commands.end()) {
     return Fail(ErrorCode::kIo, "cannot start {}: No such file or directory", argv[0]);
   }

@@ -170,6 +170,7 @@ class FakeEnv : public Env {
   std::map<int, std::vector<std::string>> process_groups;  // group id -> its environment
   std::set<int> live_pids;
   std::map<std::string, CommandResult> commands;
+  std::vector<std::string> ran;  // every RunCommand's argv joined by spaces, in order
   std::vector<std::pair<int, int>> signals;  // (pid, signal) in the order sent
   uint64_t random_state = 0;
   int restricted = -1;  // the umask RestrictNewFiles asked for; -1 before it was called

@@ -243,6 +243,16 @@ std::string TrimNewline(std::string s) {
 
 }  // namespace
 
+Result<AttemptOutputs> LocalExecutor::CollectOutputs(const AttemptPaths& paths,
+                                                    const std::vector<WantedParam>& params,
+                                                    const std::vector<WantedArtifact>& artifacts) {
+  Running r;
+  r.paths = paths;
+  r.params = params;
+  r.artifacts = artifacts;
+  return Collect(r);
+}
+
 // Everything is read beneath the attempt's folder (its logs beneath the run's tasks/ folder),
 // through no symbolic link that leads out of it, and bounded before it is read: what a task
 // leaves there is the task's to choose (env.h, FileSystem::ReadFileBeneath).

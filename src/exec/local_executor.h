@@ -62,6 +62,12 @@ class LocalExecutor : public Executor {
   // when `rel` is missing; nothing is stored.
   Result<ArtifactRef> StoreArtifact(const std::string& name, const std::string& root,
                                     const std::string& rel);
+  // The outputs of an attempt that exited 0 and lives at `paths` but ran elsewhere (a Slurm
+  // job, exec/slurm_executor.h), read as Poll reads a local attempt's: params from its folder
+  // or stdout log, typed; artifacts stored. On failure, why they cannot be collected.
+  Result<AttemptOutputs> CollectOutputs(const AttemptPaths& paths,
+                                        const std::vector<WantedParam>& params,
+                                        const std::vector<WantedArtifact>& artifacts);
 
  private:
   struct Running {

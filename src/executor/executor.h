@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/outcome.h"
 #include "common/value.h"
 
 namespace sluice {
@@ -78,12 +79,22 @@ struct AttemptRequest {
   // (exec/sandbox.h). Empty: no sandbox.
   std::vector<std::string> private_paths;
   std::string array_key;  // attempts with the same non-empty key may be submitted as one array
-  // Which data plane runs it: "local" (a process beside the engine) or "worker" (a `sluice
+  // Which data plane runs it: "local" (a process beside the engine), "worker" (a `sluice
   // worker` whose labels include every one of `labels`, sorted by key, and whose free capacity
-  // holds cpu, memory (bytes) and gpu; docs/workers.md).
+  // holds cpu, memory (bytes) and gpu; docs/workers.md) or "slurm" (a Slurm job asking for
+  // cpu, memory and gpu; docs/slurm.md).
   std::string executor = "local";
   std::vector<std::pair<std::string, std::string>> labels;
   double cpu = 0, memory = 0, gpu = 0;
+  // executor "slurm": sbatch's options (the task's slurm:), the attempt's timeout (--time; 0:
+  // none) and, for a forEach child, its fan-out's parallelism (the array's %P; 0: no limit).
+  struct SlurmOptions {
+    std::string partition, account, qos, constraint;
+    std::vector<std::string> extra;  // more sbatch options, as they are
+  };
+  SlurmOptions slurm;
+  int64_t timeout_ms = 0;
+  int array_parallelism = 0;
   // When its task became ready (the engine's clock; 0: not known). A data plane that starts
   // the attempt later than it is submitted (a queue) measures ready -> start from it.
   int64_t ready_us = 0;
@@ -119,7 +130,10 @@ struct AttemptEnd {
   How how = How::kLost;
   int exit_code = -1;
   int signal = 0;
-  std::string message;  // kLost: why
+  std::string message;  // kLost: why; with error_class: what the data plane said
+  // Set when the data plane knows better than the exit status why it ended: Slurm's TIMEOUT
+  // (kTimeout) and OUT_OF_MEMORY (kOom). kNone: classified by how, exit_code and signal.
+  ErrorClass error_class = ErrorClass::kNone;
   // Exit 0 of an attempt that was not cancelled: its outputs, or why they could not be
   // collected (a missing file, bad JSON). Empty otherwise.
   std::optional<Result<AttemptOutputs>> outputs;

@@ -244,6 +244,10 @@ void ArgoLeaf::Limits(YamlNode& tmpl) {
   if (const auto* labels = t_.labels()) {
     for (const auto& [k, v] : *labels) tmpl["nodeSelector"][k] = v;
   }
+  if (t_.executor == ExecutorKind::kSlurm) {  // the Workflow's pods run where Argo puts them
+    missing_.Add(fmt::format("{}: executor: slurm (its pod runs on the Kubernetes cluster)",
+                             Subject(t_)));
+  }
   if (t_.resources) {
     for (const auto& [pool, units] : t_.resources->pools) {
       YamlNode sem;

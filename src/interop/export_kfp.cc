@@ -431,6 +431,9 @@ class KfpWriter {
       missing_.Add(fmt::format("{}: pools", Subject(t)));
     }
     if (t.labels()) missing_.Add(fmt::format("{}: placement labels", Subject(t)));
+    if (t.executor == ExecutorKind::kSlurm) {
+      missing_.Add(fmt::format("{}: executor: slurm", Subject(t)));
+    }
   }
 
   // A DAG template as a DAG component, written on its first call.

@@ -419,7 +419,10 @@ std::vector<std::string> PyNotExpressed(const Plan& plan, std::string_view targe
                       "environment through {}'s own secrets", n, Quote(u.name),
                       u.env.empty() ? "file " + u.file : "env " + u.env, target));
     }
-    if (t.remote()) add(fmt::format("task {}: executor: worker (placement labels): not expressed", n));
+    if (t.remote()) {
+      add(fmt::format("task {}: executor: {}: not expressed", n,
+                      t.on_worker() ? "worker (placement labels)" : "slurm"));
+    }
     if (t.spec->continue_on_failure) {
       add(fmt::format("task {}: continueOnFailure: not expressed (its failure fails the run)", n));
     }

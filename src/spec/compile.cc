@@ -409,26 +409,24 @@ class Compiler {
                       ? " (tasks and finally tasks share one namespace)" : "");
   }
 
-  // executor: and placement.labels, each the task's own, else its component's, else the
+  // executor:, placement.labels and slurm:, each the task's own, else its component's, else the
   // template's defaults', else the pipeline's.
   void ApplyPlacement(const Placement& own, const ComponentSpec* comp, const TaskDefaults* inner,
                       PlanTask* pt) {
     const Placement* chain[] = {&own, comp ? &comp->placement : nullptr,
                                 inner ? &inner->placement : nullptr,
                                 &plan_->pipeline->defaults.placement};
-    for (const Placement* p : chain) {
-      if (p && p->executor) {
-        pt->executor = *p->executor;
-        break;
+    auto first = [&](auto field) -> const Placement* {
+      for (const Placement* p : chain) {
+        if (p && p->*field) return p;
       }
-    }
-    if (!pt->remote()) return;
-    for (const Placement* p : chain) {
-      if (p && p->labels) {
-        if (!p->labels->empty()) pt->MutableRare().labels = &*p->labels;
-        break;
-      }
-    }
+      return nullptr;
+    };
+    if (const Placement* p = first(&Placement::executor)) pt->executor = *p->executor;
+    const Placement* slurm = first(&Placement::slurm);
+    if (slurm && pt->executor == ExecutorKind::kSlurm) pt->MutableRare().slurm = &*slurm->slurm;
+    const Placement* labels = pt->on_worker() ? first(&Placement::labels) : nullptr;
+    if (labels && !labels->labels->empty()) pt->MutableRare().labels = &*labels->labels;
   }
 
   // Retry, timeout, deadline, resources and cache: the task's own, else its component's, else
@@ -459,6 +457,10 @@ class Compiler {
       return DeployDefaults(t, pt);
     }
     ApplyPlacement(o.placement, comp, inner, pt);
+    if (o.placement.slurm && pt->executor != ExecutorKind::kSlurm) {
+      return FailAt(o.placement.slurm->loc, "task {} has slurm: but does not run on Slurm; add "
+                    "executor: slurm", Quote(t.name));
+    }
     pt->resources = o.resources.set ? &o.resources
                     : comp && comp->resources.set ? &comp->resources
                     : inner && inner->resources.set ? &inner->resources : &p.defaults.resources;

@@ -192,14 +192,14 @@ Status Reader::TaskIdentity(const YNode& n, const MapKeys& k, TaskSpec* t, TaskK
                                       "cache",
                                       "continueOnFailure", "catch", "fallback", "compensate",
                                       "breaker", "gate", "approval", "secrets", "workingDir",
-                                      "executor", "placement", "deploy", "image"},
+                                      "executor", "placement", "slurm", "deploy", "image"},
                                   "a task"));
     } else {
       SLUICE_TRY_STATUS(CheckKeys(n, {"name", "run", "script", "shell", "uses", "with", "needs",
                                       "depends", "env", "outputs", "when", "forEach",
                                       "parallelism", "retry", "timeout", "deadline", "resources",
                                       "continueOnFailure", "secrets", "workingDir", "executor",
-                                      "placement", "image"},
+                                      "placement", "slurm", "image"},
                                   "a finally task"));
     }
     if (!k["name"]) return FailAt(t->loc, "a task needs a name");
@@ -273,7 +273,7 @@ Status Reader::ForEach(const YNode& fe, TaskSpec* t) const {
 // How an attempt is scheduled and retried: retry, timeout, deadline, resources, cache and
 // continueOnFailure.
 Status Reader::TaskScheduling(const MapKeys& k, TaskSpec* t) const {
-  if (k["executor"] || k["placement"]) {
+  if (k["executor"] || k["placement"] || k["slurm"]) {
     SLUICE_TRY_STATUS(PlacementOf(k.node(), &t->MutableOptions().placement));
   }
   if (k["workingDir"]) {
@@ -475,7 +475,7 @@ Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
 Status Reader::Defaults(const YNode& d, TaskDefaults* p) const {
   SLUICE_TRY_STATUS(ExpectMap(d, "defaults"));
   SLUICE_TRY_STATUS(CheckKeys(d, {"retry", "timeout", "resources", "workingDir", "executor",
-                                  "placement"}, "defaults"));
+                                  "placement", "slurm"}, "defaults"));
   SLUICE_TRY_STATUS(PlacementOf(d, &p->placement));
   if (d["workingDir"]) {
     SLUICE_TRY(w, WorkingDirOf(d["workingDir"]));

@@ -197,9 +197,9 @@ Status Reader::DeployBody(const YNode& n, Body* body) const {
 
 Status DeployDefaults(const TaskSpec& t, PlanTask* pt) {
   const TaskOptions& o = t.opts();
-  if (o.placement.executor == ExecutorKind::kWorker) {
-    return FailAt(t.loc, "deploy task {} runs beside the engine; remove executor: worker",
-                  Quote(t.name));
+  if (o.placement.executor && *o.placement.executor != ExecutorKind::kLocal) {
+    return FailAt(t.loc, "deploy task {} runs beside the engine; remove executor: {}",
+                  Quote(t.name), *o.placement.executor == ExecutorKind::kWorker ? "worker" : "slurm");
   }
   static const RetryPolicy kLostOnly = [] {
     RetryPolicy r;

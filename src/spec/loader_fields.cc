@@ -156,7 +156,7 @@ namespace {
 const std::vector<std::string> kErrorClasses = {
     "any",   "exit",        "signal",           "timeout",       "spawn-error",
     "lost",  "cancelled",   "circuit-open",     "expression-error", "outputs-error",
-    "policy-denied", "approval-rejected", "unschedulable"};
+    "policy-denied", "approval-rejected", "unschedulable", "oom"};
 
 const std::vector<std::pair<std::string, int>> kSignals = {
     {"SIGHUP", 1}, {"SIGINT", 2},  {"SIGQUIT", 3},  {"SIGILL", 4},  {"SIGABRT", 6},
@@ -256,14 +256,15 @@ Status Reader::PlacementOf(const YNode& n, Placement* p) const {
     } else if (*name == "worker") {
       p->executor = ExecutorKind::kWorker;
     } else if (*name == "slurm") {
-      return FailAt(Loc(e), "executor slurm is not yet supported; use local or worker");
+      p->executor = ExecutorKind::kSlurm;
     } else {
       static const std::vector<std::string> kKinds = {"local", "worker", "slurm"};
-      return FailAt(Loc(e), "executor must be local (a process beside the engine, the default) "
-                    "or worker (a sluice worker, docs/workers.md), not {}{}", Quote(*name),
-                    DidYouMean(*name, kKinds));
+      return FailAt(Loc(e), "executor must be local (a process beside the engine, the default), "
+                    "worker (a sluice worker, docs/workers.md) or slurm (a Slurm job, "
+                    "docs/slurm.md), not {}{}", Quote(*name), DidYouMean(*name, kKinds));
     }
   }
+  if (const YNode& sl = n["slurm"]) SLUICE_TRY_STATUS(SlurmOf(sl, p));
   const YNode& pl = n["placement"];
   if (!pl) return {};
   SLUICE_TRY_STATUS(ExpectMap(pl, "placement"));
@@ -288,6 +289,53 @@ Status Reader::PlacementOf(const YNode& n, Placement* p) const {
   }
   std::sort(labels.begin(), labels.end());
   p->labels = std::move(labels);
+  return {};
+}
+
+// slurm: {partition, account, qos, constraint, extra: [...]}. extra holds sbatch options as they
+// are, except those Sluice sets itself to track the job (docs/slurm.md).
+Status Reader::SlurmOf(const YNode& n, Placement* p) const {
+  SLUICE_TRY_STATUS(ExpectMap(n, "slurm"));
+  SLUICE_TRY_STATUS(CheckKeys(n, {"partition", "account", "qos", "constraint", "extra"}, "slurm"));
+  SlurmSpec s;
+  s.loc = Loc(n);
+  std::pair<const char*, std::string*> fields[] = {{"partition", &s.partition},
+                                                   {"account", &s.account},
+                                                   {"qos", &s.qos},
+                                                   {"constraint", &s.constraint}};
+  for (auto& [key, out] : fields) {
+    const YNode& v = n[key];
+    if (!v) continue;
+    SLUICE_TRY(text, Str(v, fmt::format("slurm.{}", key)));
+    if (text->empty() || text->find_first_of(" \t\n") != std::string::npos) {
+      return FailAt(Loc(v), "slurm.{} must be a name without spaces, not {}", key, Quote(*text));
+    }
+    *out = *text;
+  }
+  if (const YNode& extra = n["extra"]) {
+    SLUICE_TRY_STATUS(ExpectList(extra, "slurm.extra"));
+    static const std::vector<std::string> kOwn = {
+        "--array", "-a", "--output", "-o", "--error", "-e", "--chdir", "-D", "--parsable",
+        "--wrap", "--job-name", "-J", "--time", "-t", "--cpus-per-task", "-c", "--mem",
+        "--gres", "--export", "--requeue", "--no-requeue", "--comment"};
+    for (const YNode& o : extra) {
+      SLUICE_TRY(opt, Str(o, "a slurm.extra option"));
+      if (!opt->starts_with('-')) {
+        return FailAt(Loc(o), "slurm.extra entries are sbatch options such as "
+                      "--nodes=2 or --exclusive, not {}", Quote(*opt));
+      }
+      const std::string flag = opt->substr(0, opt->find('='));
+      const bool own = std::find(kOwn.begin(), kOwn.end(), flag) != kOwn.end() ||
+                       (flag.size() > 2 && flag[1] != '-' &&
+                        std::find(kOwn.begin(), kOwn.end(), flag.substr(0, 2)) != kOwn.end());
+      if (own) {
+        return FailAt(Loc(o), "slurm.extra cannot set {}: Sluice sets it from the task "
+                      "(resources, timeout, forEach; docs/slurm.md)", flag);
+      }
+      s.extra.push_back(*opt);
+    }
+  }
+  p->slurm = std::move(s);
   return {};
 }
 

@@ -125,7 +125,7 @@ Status Reader::ComponentKeys(const YNode& spec) const {
     SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "outputs", "run", "script", "shell", "env",
                                        "retry", "timeout", "resources", "cache", "finally",
                                        "defaults", "workingDir", "executor", "placement",
-                                       "argoSubstitution", "privatePaths", "image"},
+                                       "slurm", "argoSubstitution", "privatePaths", "image"},
                                 "a Component spec"));
     for (const char* key : {"finally", "defaults"}) {
       if (spec[key]) {

@@ -87,13 +87,19 @@ struct Resources {
   bool set = false;
 };
 
-// Which data plane runs a task's attempts (executor:) and which workers may take them
-// (placement: {labels: {...}}): set on a task, its component or the defaults; the first that
-// sets a field wins (docs/workers.md).
-enum class ExecutorKind : uint8_t { kLocal, kWorker };
+// Which data plane runs a task's attempts (executor:), which workers may take them
+// (placement: {labels: {...}}) and what a Slurm job asks for (slurm: {...}): set on a task, its
+// component or the defaults; the first that sets a field wins (docs/workers.md, docs/slurm.md).
+enum class ExecutorKind : uint8_t { kLocal, kWorker, kSlurm };
+struct SlurmSpec {
+  std::string partition, account, qos, constraint;  // "": sbatch's default
+  std::vector<std::string> extra;                   // more sbatch options, as written
+  Location loc;
+};
 struct Placement {
   std::optional<ExecutorKind> executor;
   std::optional<std::vector<std::pair<std::string, std::string>>> labels;  // sorted by key
+  std::optional<SlurmSpec> slurm;
 };
 
 struct CacheSpec {

@@ -46,6 +46,8 @@ struct PlanTaskRare {
   int tmpl = -1;  // a call of a DAG template: its index in Plan::templates
   // executor: worker: the labels a worker must have to take its attempts (placement.labels).
   const std::vector<std::pair<std::string, std::string>>* labels = nullptr;
+  // executor: slurm: its sbatch options (slurm:), null when none are set.
+  const SlurmSpec* slurm = nullptr;
   // The pools it asks for that spec.pools does not declare: central pools (pools_spec.h),
   // limits across runs, which admission checks and the engine takes through CentralPools.
   std::vector<std::pair<std::string, double>> central_pools;
@@ -79,8 +81,9 @@ struct PlanTask {
   std::vector<int> data_deps;  // upstream tasks whose outputs it reads, sorted
   std::vector<int> dependents;
   bool when_reads_item = false;  // `when` is decided per forEach item
-  // Which data plane runs its attempts (executor:). A worker's attempts count against the
-  // worker's slots and capacity, not against this machine's (-j, cpu, memory, gpu).
+  // Which data plane runs its attempts (executor:). A worker's or a Slurm job's attempts count
+  // against the worker's or the cluster's slots and capacity, not this machine's (-j, cpu,
+  // memory, gpu).
   ExecutorKind executor = ExecutorKind::kLocal;
 
   // PlanTaskRare's fields, or their defaults when it has none.
@@ -96,6 +99,8 @@ struct PlanTask {
   const ComponentSpec* component() const { return rare ? rare->component : nullptr; }
   int tmpl() const { return rare ? rare->tmpl : -1; }
   bool remote() const { return executor != ExecutorKind::kLocal; }
+  bool on_worker() const { return executor == ExecutorKind::kWorker; }
+  const SlurmSpec* slurm() const { return rare ? rare->slurm : nullptr; }
   const std::vector<std::pair<std::string, std::string>>* labels() const {
     return rare ? rare->labels : nullptr;
   }

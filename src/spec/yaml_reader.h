@@ -264,9 +264,10 @@ class Reader {
   Result<RetryPolicy> Retry(const YNode& n) const;
   Result<std::vector<ErrorMatch>> ErrorMatches(const YNode& n, std::string_view what) const;
   Result<Resources> ResourcesOf(const YNode& n) const;
-  // executor: local|worker and placement: {labels: {KEY: VALUE}} of the block `n` (a task, a
-  // component's spec, defaults) into `p`; executor: slurm is refused as not yet supported.
+  // executor: local|worker|slurm, placement: {labels: {KEY: VALUE}} and slurm: {...} of the
+  // block `n` (a task, a component's spec, defaults) into `p`.
   Status PlacementOf(const YNode& n, Placement* p) const;
+  Status SlurmOf(const YNode& n, Placement* p) const;
   Result<CacheSpec> Cache(const YNode& n) const;
   Result<OutputsDecl> Outputs(const YNode& n) const;
   Result<std::vector<std::pair<std::string, TemplateField>>> Env(const YNode& n) const;
