@@ -185,6 +185,30 @@ const cases = [
     await context.close();
   }],
 
+  ['lists schedules; an operator suspends one, a viewer has no buttons', async (f) => {
+    const schedule = `apiVersion: sluice/v1
+kind: Schedule
+metadata: {name: yearly}
+spec: {pipeline: pipeline.yaml, cron: "0 3 1 1 *", timeZone: UTC}
+`;
+    const put = await f.api('oscar', 'PUT', '/api/v1/namespaces/default/schedules',
+      { schedule: 'schedule.yaml', files: { 'schedule.yaml': schedule, 'pipeline.yaml': DIAMOND } });
+    check(put.status === 200 || put.status === 201, `apply: ${put.status} ${JSON.stringify(put.data)}`);
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.getByRole('link', { name: 'Schedules' }).click();
+    await viewer.page.getByRole('cell', { name: 'yearly' }).waitFor();
+    check(await viewer.page.getByRole('button', { name: 'Suspend' }).count() === 0, 'a viewer sees Suspend');
+    await viewer.context.close();
+    const { context, page } = await f.loggedIn('oscar');
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    const listed = await f.api('alice', 'GET', '/api/v1/namespaces/default/schedules');
+    check(listed.data.items.find((x) => x.name === 'yearly').suspended === true, 'the schedule is not suspended');
+    await shot(page, 'schedules');
+    await context.close();
+  }],
+
   ['the main pages have no serious or critical axe violations', async (f) => {
     const { context, page } = await f.loggedIn('alice', { bypassCSP: true });  // axe is injected
     const go = join(f.dir, 'go-at-once');
@@ -205,6 +229,9 @@ const cases = [
     await page.getByTestId('audit-verify').waitFor();
     await noSeriousViolations(page, 'audit');
     await shot(page, 'audit');
+    await page.goto(`${f.url}/#/schedules`);
+    await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await noSeriousViolations(page, 'schedules');
     await context.close();
     const login = await (await f.browser.newContext({ bypassCSP: true })).newPage();
     await login.goto(f.url + '/');

@@ -7,6 +7,7 @@ import { follow, position, throttle } from './live.js';
 import { Dag } from './dag.js';
 import { VirtualList } from './vlist.js';
 import { parseParams } from './start.js';
+import { Decisions } from './more.js';
 
 // The statuses of a run that is not over: its event stream is followed only then (a finished
 // run's stream ends at once, and EventSource would open it again and again).
@@ -95,6 +96,7 @@ export function RunPage({ me, runId }) {
     <${Actions} me=${me} run=${run} onDone=${() => setReload((n) => n + 1)} />
     <h2>Graph</h2>
     <div class="dagbox"><${Dag} graph=${liveGraph} expanded=${expanded} onToggle=${toggle} onOpen=${open} /></div>
+    <${Decisions} decisions=${run.decisions} />
     <h2>Tasks (${tasks.length})</h2>
     <div class="taskhead" aria-hidden="true"><span>Task</span><span>State</span><span>Attempts</span><span>Message</span></div>
     <${VirtualList} label="tasks" items=${tasks} renderRow=${(t) => html`<div class="taskrow" data-task=${t.name}>

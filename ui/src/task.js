@@ -3,6 +3,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { can, enc, get, post } from './api.js';
+import { Rollout } from './more.js';
 
 function Logs({ runId, task, attempt }) {
   const [stream, setStream] = useState('stdout');
@@ -81,6 +82,7 @@ export function TaskPage({ me, runId, task }) {
       ${can(me, 'approve', run.namespace) && t && t.state === 'awaiting-approval' && html`<div class="actions">
         <button onClick=${vote('approve')}>Approve</button><button onClick=${vote('reject')}>Reject</button></div>`}`}
     ${msg && html`<p role="status">${msg}</p>`}
+    <${Rollout} me=${me} run=${run} task=${task} />
     <h2>Attempts</h2>
     <table><thead><tr><th scope="col">#</th><th scope="col">Status</th><th scope="col">Error class</th>
       <th scope="col">Exit</th><th scope="col">Started</th><th scope="col">Finished</th><th scope="col">Message</th></tr></thead>
