@@ -25,7 +25,9 @@ if(SLUICE_UI)
     else()
       set(found "found node ${node_version} at ${NODE_PROGRAM}")
     endif()
-    message(FATAL_ERROR "the web UI needs Node >= ${SLUICE_UI_NODE_MIN} with npm to build (${found}): install it, or configure with -DSLUICE_UI=OFF to build without the UI")
+    # NOTICE prints the line as it is (FATAL_ERROR would wrap it); then stop.
+    message(NOTICE "sluice: the web UI needs Node >= ${SLUICE_UI_NODE_MIN} with npm to build (${found}): install it, or configure with -DSLUICE_UI=OFF to build without the UI")
+    message(FATAL_ERROR "Node is missing or too old (the line above)")
   endif()
   file(GLOB_RECURSE ui_sources CONFIGURE_DEPENDS ${ui_src}/src/* ${ui_src}/index.html
        ${ui_src}/vite.config.js)
