@@ -137,6 +137,24 @@ const cases = [
     await context.close();
   }],
 
+  ['a new run appears in the runs list live, and its log follows while the task runs', async (f) => {
+    const { context, page } = await f.loggedIn('alice');
+    const go = join(f.dir, 'go-follow');
+    const id = await f.submit(LIVE('followed'), { go });
+    await page.locator(`tr[data-run="${id}"] .state-running`).waitFor();  // no reload: the stream
+    await page.locator(`tr[data-run="${id}"] a`).click();
+    await page.locator('g.node[data-name="wait"][data-state="running"]').waitFor();
+    await page.locator('g.node[data-name="wait"]').click();
+    await page.locator('[data-testid="log"]', { hasText: 'hello-from-wait' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'following' }).waitFor();
+    check(!(await page.getByTestId('log').textContent()).includes('done-waiting'), 'the task ended early');
+    writeFileSync(go, '');
+    await page.locator('[data-testid="log"]', { hasText: 'done-waiting' }).waitFor();
+    await page.goBack();
+    await page.locator('g.node[data-name="wait"][data-state="succeeded"]').waitFor();
+    await context.close();
+  }],
+
   ['draws the DAG with its nodes and edges, the forEach group collapsed until opened', async (f) => {
     const id = await f.submit(DIAMOND);
     await f.waitRun(id, (s) => s === 'succeeded');
