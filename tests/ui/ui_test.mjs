@@ -50,6 +50,19 @@ spec:
       approval: {approvers: [carol], quorum: 1, timeout: 1h}
     - {name: ship, needs: [sign-off], run: ["builtin:noop"]}
 `;
+// make writes an output param and an artifact; broken then fails with exit 3.
+const FAILING = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: fails-after-model}
+spec:
+  tasks:
+    - name: make
+      run: ["sh", "-c", "printf model-bytes > model.bin; echo 0.93 > acc.txt"]
+      outputs:
+        params: [{name: accuracy, type: number, from: {file: acc.txt}}]
+        artifacts: [{name: model, path: model.bin}]
+    - {name: broken, needs: [make], run: ["sh", "-c", "exit 3"]}
+`;
 const WIDE = `apiVersion: sluice/v1
 kind: Pipeline
 metadata: {name: ten-thousand}
@@ -200,6 +213,30 @@ const cases = [
     await page.getByTestId('vote-result').waitFor();
     check((await page.getByTestId('vote-result').textContent()).includes('approved by carol'), 'no vote result');
     await f.waitRun(id, (s) => s === 'succeeded');
+    await context.close();
+  }],
+
+  ['shows outputs, downloads an artifact, the error class, and reruns as an operator', async (f) => {
+    const id = await f.submit(FAILING);
+    await f.waitRun(id, (s) => s === 'failed');
+    const { context, page } = await f.loggedIn('oscar');
+    await page.goto(`${f.url}/#/runs/${id}/tasks/make`);
+    await page.getByRole('link', { name: 'model' }).waitFor();
+    check((await page.locator('pre.json').first().textContent()).includes('0.93'), 'no output param');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'model' }).click()]);
+    const { readFileSync } = await import('node:fs');
+    check(readFileSync(await download.path(), 'utf8') === 'model-bytes', 'the artifact downloaded differs');
+    await page.goto(`${f.url}/#/runs/${id}/tasks/broken`);
+    await page.getByTestId('error-class').first().waitFor();
+    const cls = await page.getByTestId('error-class').first().textContent();
+    check(cls.includes('exit'), `error class: ${cls}`);
+    await page.goto(`${f.url}/#/runs/${id}`);
+    await page.getByRole('button', { name: 'Retry failed tasks' }).waitFor();
+    await page.getByRole('button', { name: 'Rerun' }).click();
+    await page.waitForFunction((old) => location.hash.startsWith('#/runs/') && !location.hash.includes(old), id);
+    const rerun = decodeURIComponent(await page.evaluate(() => location.hash.split('/')[2]));
+    const doc = await f.waitRun(rerun, (s) => s === 'failed');
+    check(doc.pipeline === 'fails-after-model', 'the rerun is of another pipeline');
     await context.close();
   }],
 
