@@ -135,7 +135,6 @@ const cases = [
     await f.waitRun(id, (s) => s === 'running');
     const { context, page } = await f.loggedIn('alice');
     await page.locator(`tr[data-run="${id}"]`).waitFor();
-    await shot(page, 'runs');
     await page.locator(`tr[data-run="${id}"] a`).click();
     await page.locator('g.node[data-name="wait"][data-state="running"]').waitFor();
     check((await page.getByTestId('run-status').textContent()) === 'running', 'the run is not shown running');
@@ -270,7 +269,9 @@ spec: {pipeline: pipeline.yaml, cron: "0 3 1 1 *", timeZone: UTC}
     writeFileSync(go, '');
     const done = { id: await f.submit(LIVE('axe-run'), { go }) };
     await f.waitRun(done.id, (s) => s === 'succeeded');
+    await page.locator(`tr[data-run="${done.id}"] .state-succeeded`).waitFor();
     await noSeriousViolations(page, 'runs');
+    await shot(page, 'runs');
     await page.goto(`${f.url}/#/runs/${done.id}`);
     await page.locator('g.node[data-name="wait"]').waitFor();
     await noSeriousViolations(page, 'run');
@@ -293,6 +294,46 @@ spec: {pipeline: pipeline.yaml, cron: "0 3 1 1 *", timeZone: UTC}
     await login.getByLabel('API token').waitFor();
     await noSeriousViolations(login, 'login');
     await login.context().close();
+  }],
+
+  ['filters the runs by pipeline, status, label and time', async (f) => {
+    // A webhook trigger's runs carry its labels; a run submitted over the API has none.
+    const trigger = `apiVersion: sluice/v1
+kind: Trigger
+metadata: {name: labelled, labels: {team: ui}}
+spec: {pipeline: pipeline.yaml}
+`;
+    const put = await f.api('oscar', 'PUT', '/api/v1/namespaces/default/triggers',
+      { trigger: 'trigger.yaml', files: { 'trigger.yaml': trigger, 'pipeline.yaml': DIAMOND } });
+    check(put.status < 300, `apply: ${put.status} ${JSON.stringify(put.data)}`);
+    const hook = await fetch(`${f.url}/api/v1/namespaces/default/triggers/labelled`, { method: 'POST',
+      headers: { Authorization: `Bearer ${put.data.applied[0].token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const fired = { status: hook.status, data: await hook.json() };
+    check(fired.status === 201, `the webhook: ${fired.status} ${JSON.stringify(fired.data)}`);
+    fired.data.id = fired.data.run;
+    await f.waitRun(fired.data.id, (s) => s === 'succeeded');
+    const { context, page } = await f.loggedIn('vera');
+    const all = (await f.api('alice', 'GET', '/api/v1/runs')).data.items;
+    const rows = async () => page.locator('table.runs tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.run));
+    await page.locator('table.runs tbody tr').first().waitFor();
+    check((await rows()).length === all.length, 'not every run is listed');
+    await page.getByLabel('Status').selectOption('succeeded');
+    const failed = all.filter((r) => r.status === 'succeeded').map((r) => r.id);
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, failed.length);
+    check(JSON.stringify(await rows()) === JSON.stringify(failed), 'the status filter');
+    await page.getByLabel('Status').selectOption('');
+    await page.getByLabel('Label').fill('team=ui');
+    const labelled = [fired.data.id];
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, labelled.length);
+    check(JSON.stringify(await rows()) === JSON.stringify(labelled), 'the label filter');
+    await page.getByLabel('Label').fill('');
+    await page.getByLabel('Pipeline').fill('diamo');
+    const diamonds = all.filter((r) => r.pipeline === 'diamond').length;
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, diamonds);
+    await page.getByLabel('Pipeline').fill('');
+    await page.getByLabel('Started').selectOption('1h');  // every run here started just now
+    check((await rows()).length === all.length, 'the time filter hides recent runs');
+    await context.close();
   }],
 
   ['the main controls are reached and used with the keyboard', async (f) => {
