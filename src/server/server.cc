@@ -421,7 +421,7 @@ class HttpEdge {
     const std::string& m = req.method;
     if (req.has_header("Authorization") || m == "GET" || m == "HEAD" || m == "OPTIONS") return {};
     auto session = sessions_.Find(CookieValue(req.get_header_value("Cookie"), kSessionCookie));
-    if (!session || SameSecret(req.get_header_value("X-Sluice-CSRF"), session->csrf)) return std::nullopt;
+    if (!session || SameSecret(req.get_header_value("X-Sluice-CSRF"), session->csrf)) return {};
     return ErrorResponse(403, "a write with the session cookie needs its X-Sluice-CSRF header");
   }
 

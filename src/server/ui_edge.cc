@@ -65,7 +65,8 @@ ApiResponse UiAsset(std::string_view path) {
     ApiResponse r;
     r.status = 404;
     r.content_type = "text/plain; charset=utf-8";
-    r.body = "This sluice server was built without its web UI (-DSLUICE_UI=OFF); the API is at /api/v1.\n";
+    r.body = "This sluice server was built without its web UI (-DSLUICE_UI=OFF); the API is "
+             "at /api/v1.\n";
     return r;
   }
   return ErrorResponse(404, fmt::format("no file {}", path));
@@ -73,7 +74,9 @@ ApiResponse UiAsset(std::string_view path) {
 
 Value PrincipalJson(const ApiPrincipal& who, const std::string& csrf) {
   ValueMap roles;
-  for (const auto& [ns, r] : who.roles) roles.emplace_back(Value(ns), Value(std::string(RoleName(r))));
+  for (const auto& [ns, r] : who.roles) {
+    roles.emplace_back(Value(ns), Value(std::string(RoleName(r))));
+  }
   ValueMap out{{"user", Value(who.user)}, {"roles", Value(std::move(roles))}};
   if (!csrf.empty()) out.emplace_back("csrf", Value(csrf));
   return Value(std::move(out));
@@ -103,7 +106,8 @@ ApiResponse UiEdge::Answer(const UiRequest& req) {
   }
   if (req.path.starts_with("/ui/")) return ErrorResponse(404, fmt::format("no route {}", req.path));
   if (req.method != "GET" && req.method != "HEAD") {
-    ApiResponse r = ErrorResponse(405, fmt::format("{} is not allowed here; allowed: GET", req.method));
+    ApiResponse r =
+        ErrorResponse(405, fmt::format("{} is not allowed here; allowed: GET", req.method));
     r.headers.emplace_back("Allow", "GET");
     return r;
   }

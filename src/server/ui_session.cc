@@ -30,9 +30,9 @@ std::pair<std::string, UiSessions::Session> UiSessions::Create(const std::string
   std::lock_guard lock(mu_);
   std::erase_if(sessions_, [&](const auto& kv) { return Ended(kv.second, now); });
   if (sessions_.size() >= kMaxSessions) {
-    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-      return a.second.created_us < b.second.created_us;
-    });
+    auto oldest = std::min_element(
+        sessions_.begin(), sessions_.end(),
+        [](const auto& a, const auto& b) { return a.second.created_us < b.second.created_us; });
     sessions_.erase(oldest);
   }
   sessions_[id] = s;

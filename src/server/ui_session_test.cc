@@ -79,7 +79,8 @@ TEST(UiEdge, LoginTakesOnlyJsonAndAValidTokenAndSetsAStrictHttpOnlyCookie) {
   auto bad = f.edge.Answer({"POST", "/ui/login", "", "", "application/json", R"({"token":"x"})"});
   EXPECT_EQ(bad.status, 401);
   EXPECT_EQ(f.Header(bad, "Set-Cookie"), "");
-  auto ok = f.edge.Answer({"POST", "/ui/login", "", "", "application/json", R"({"token":"sluice.good"})"});
+  auto ok = f.edge.Answer(
+      {"POST", "/ui/login", "", "", "application/json", R"({"token":"sluice.good"})"});
   ASSERT_EQ(ok.status, 200) << ok.body;
   const std::string cookie = f.Header(ok, "Set-Cookie");
   EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
@@ -111,7 +112,8 @@ TEST(UiEdge, ServesTheEmbeddedFilesWithTheirTypesAndAStrictPolicy) {
   }
   ASSERT_EQ(index.status, 200);
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
-  EXPECT_NE(f.Header(index, "Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_NE(f.Header(index, "Content-Security-Policy").find("default-src 'self'"),
+            std::string::npos);
   EXPECT_EQ(f.Header(index, "Cache-Control"), "no-cache");
   bool js = false;
   for (const UiFile& file : UiFiles()) {
