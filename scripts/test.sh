@@ -122,5 +122,7 @@ service e2e-rollouts /usr/bin/python3 tests/e2e/rollouts.py "$build/sluice"
 service server-rollouts /usr/bin/python3 tests/server/rollouts_api_test.py "$build/sluice"  # issue 14: rollouts over the API
 service e2e-chaos /usr/bin/python3 tests/e2e/chaos.py "$build/sluice"  # issue 15: chaos experiments
 service e2e-chaos-proxy /usr/bin/python3 tests/e2e/chaos_proxy.py "$build/sluice"  # issue 15: the fault proxy
+# issue 17: the web UI in Debian's Chromium (playwright-core and axe-core from ui/'s lockfile)
+service web-ui env SLUICE_UI_SCREENSHOTS="$build/ui-screenshots" node tests/ui/ui_test.mjs "$build/sluice"
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ]

@@ -80,10 +80,11 @@ int CmdGraph(Env& env, const GlobalOptions& g, const std::string& target, const 
              const std::string& out_file = "");
 // --- parity (issue 13; graph_cmd.cc): the parts of `graph` the CLI against a server shares.
 class Store;
-// The DOT of stored run `id` (a unique prefix too) in `store`, colored by state. On failure
+// The DOT of stored run `id` (a unique prefix too) in `store`, colored by state (with `json`:
+// the same nodes and edges as JSON, RunGraphToJson, which the web UI lays out). On failure
 // returns the store's error (kNotFound for no such run) or why its pipeline cannot be reloaded.
 Result<std::string> RunGraphDot(Env& env, const GlobalOptions& g, Store& store,
-                                const std::string& id);
+                                const std::string& id, bool json = false);
 // The DOT (or, with `format` mermaid, the Mermaid) of pipeline file `file`, or its load error.
 Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format);
 // Writes graph `text` (DOT or Mermaid) as `graph` does: laid out by Graphviz's dot for svg and

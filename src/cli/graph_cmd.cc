@@ -177,7 +177,7 @@ Result<std::string> Render(Env& env, const std::string& dot_text, const std::str
 }  // namespace
 
 Result<std::string> RunGraphDot(Env& env, const GlobalOptions& g, Store& store,
-                                const std::string& id) {
+                                const std::string& id, bool json) {
   SLUICE_TRY(run, store.GetRun(id));
   PublishLeftJournal(env, g, store, *run);
   SLUICE_TRY(plan, StoredPlan(store, *run));
@@ -185,6 +185,7 @@ Result<std::string> RunGraphDot(Env& env, const GlobalOptions& g, Store& store,
   Builder b{**plan, {}, {}, {}};
   for (const auto& t : *tasks) b.rec[t.name] = &t;
   b.Build();
+  if (json) return RunGraphToJson(b.nodes, b.edges);
   return RunGraphToDot(fmt::format("{} {} ({})", run->pipeline, run->id, ShownStatus(env, g, *run)),
                        b.nodes, b.edges);
 }

@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "common/value.h"
+
 namespace sluice {
 namespace {
 
@@ -106,6 +108,29 @@ std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNo
            "\"];\n";
   }
   return out + "  }\n}\n";
+}
+
+std::string RunGraphToJson(const std::vector<RunGraphNode>& nodes,
+                           const std::vector<RunGraphEdge>& edges) {
+  static constexpr const char* kNodeKinds[] = {"task", "item", "handler", "finally",
+                                               "gate", "approval", "more"};
+  static constexpr const char* kEdgeKinds[] = {"needs", "handler", "finally"};
+  ValueList ns, es;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const RunGraphNode& n = nodes[i];
+    ns.push_back(Value(ValueMap{{"id", Value(static_cast<int64_t>(i))},
+                                {"kind", Value(kNodeKinds[static_cast<int>(n.kind)])},
+                                {"name", Value(n.name)}, {"state", Value(n.state)},
+                                {"note", Value(n.note)}, {"group", Value(static_cast<int64_t>(n.cluster))},
+                                {"groupLabel", Value(n.cluster_label)}}));
+  }
+  for (const RunGraphEdge& e : edges) {
+    es.push_back(Value(ValueMap{{"from", Value(static_cast<int64_t>(e.from))},
+                                {"to", Value(static_cast<int64_t>(e.to))},
+                                {"kind", Value(kEdgeKinds[static_cast<int>(e.kind)])},
+                                {"label", Value(e.label)}}));
+  }
+  return Value(ValueMap{{"nodes", Value(std::move(ns))}, {"edges", Value(std::move(es))}}).ToJson();
 }
 
 }  // namespace sluice

@@ -29,6 +29,12 @@ struct RunGraphEdge {
 // The fill color of a state (white for one not run yet).
 std::string_view StateColor(std::string_view state);
 
+// The nodes and edges as JSON: {"nodes": [{"id", "kind" (task, item, handler, finally, gate,
+// approval, more), "name", "state", "note", "group" (the node heading its cluster, or -1),
+// "groupLabel"}], "edges": [{"from", "to", "kind" (needs, handler, finally), "label"}]}.
+std::string RunGraphToJson(const std::vector<RunGraphNode>& nodes,
+                           const std::vector<RunGraphEdge>& edges);
+
 // DOT for the nodes and edges, titled `title`, with a legend of the states that occur.
 std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNode>& nodes,
                           const std::vector<RunGraphEdge>& edges);

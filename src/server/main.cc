@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
   server->add_option("--idle-timeout", so.idle_timeout_s, "seconds an idle connection stays open")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  server->add_option("--ui-session-hours", so.ui_session_hours,
+                     "hours a web UI login lasts (docs/ui.md); 2 idle hours end it sooner")
+      ->check(CLI::Range(1, 720))
+      ->capture_default_str();
   server->add_option("--max-connections", so.max_connections, "connections served at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

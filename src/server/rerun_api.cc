@@ -207,10 +207,12 @@ ApiResponse Rerun(const ApiContext& ctx, const ApiRequest& req) {
 ApiResponse RunGraph(const ApiContext& ctx, const ApiRequest& req) {
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
-  auto dot = RunGraphDot(ctx.env, ctx.g, **store, req.params.at("id"));
+  const std::string format = req.Query("format", "dot");
+  if (format != "dot" && format != "json") return ErrorResponse(400, "format: expected dot or json");
+  auto dot = RunGraphDot(ctx.env, ctx.g, **store, req.params.at("id"), format == "json");
   if (!dot) return FromError(dot.error());
   ApiResponse r;
-  r.content_type = "text/vnd.graphviz; charset=utf-8";
+  r.content_type = format == "json" ? "application/json" : "text/vnd.graphviz; charset=utf-8";
   r.body = std::move(*dot);
   return r;
 }

@@ -27,6 +27,7 @@
 #include "server/leader.h"
 #include "server/notifier.h"
 #include "server/store_pool.h"
+#include "server/ui_edge.h"
 #include "server/workers.h"
 #include "store/store.h"
 
@@ -159,7 +160,10 @@ class ChunkSink : public StreamSink {
 class HttpEdge {
  public:
   HttpEdge(Env& env, const ServerOptions& o, const ApiContext& ctx, RequestMetrics& metrics)
-      : env_(env), o_(o), ctx_(ctx), metrics_(metrics) {
+      : env_(env), o_(o), ctx_(ctx), metrics_(metrics),
+        sessions_(env, int64_t{o.ui_session_hours} * 3'600'000'000, int64_t{2} * 3'600'000'000),
+        ui_(ctx, sessions_, [this](std::string_view token) { return CheckBearer(token); },
+            !o.tls_cert.empty()) {
     AddApiRoutes(router_, ctx_);
   }
 
@@ -264,6 +268,7 @@ class HttpEdge {
   void Serve(const httplib::Request& req, httplib::Response& res,
              const httplib::ContentReader* reader) {
     const int64_t start = env_.clock().NowUs();
+    if (IsUiPath(req.path)) return ServeUi(req, res, reader, start);
     Router::Match m = router_.Find(req.method, req.path);
     t_route = m.route ? m.route->pattern : "unmatched";
     body_read_ = false;
@@ -311,6 +316,7 @@ class HttpEdge {
       if (name != "authorization" || m.route->trigger_token) ar.headers[name] = v;
     }
     if (m.route->needs_token) {
+      if (auto refused = CsrfRefused(req)) return *refused;
       auto who = Authenticate(req);
       if (!who && who.error().code == ErrorCode::kStore) return ErrorResponse(503, who.error().message);
       if (!who) {
@@ -392,12 +398,48 @@ class HttpEdge {
     return fits;
   }
 
-  // The principal of the request's bearer token, or why there is none (every reason is a 401).
+  // The web UI (ui_edge.h): its files, login, logout and session; not the API's routes.
+  void ServeUi(const httplib::Request& req, httplib::Response& res,
+               const httplib::ContentReader* reader, int64_t start) {
+    t_route = "ui";
+    UiRequest ur{req.method, req.path, req.get_header_value("Cookie"),
+                 req.get_header_value("X-Sluice-CSRF"), req.get_header_value("Content-Type"), ""};
+    ApiResponse out = ErrorResponse(413, "the request body is too large");
+    out.headers.emplace_back("Connection", "close");
+    if (!reader || ReadBody(*reader, ur.body)) {
+      StoreScope scope(ctx_);
+      out = ui_.Answer(ur);
+      if (scope.busy()) out = Busy("every store handle of this server is in use (--store-handles)");
+    }
+    Send(out, res);
+    metrics_.Observe(t_route, req.method, out.status,
+                     static_cast<double>(env_.clock().NowUs() - start) / 1e6);
+  }
+
+  // 403 for a cookie-borne write (not GET, HEAD, OPTIONS) without its session's X-Sluice-CSRF.
+  std::optional<ApiResponse> CsrfRefused(const httplib::Request& req) {
+    const std::string& m = req.method;
+    if (req.has_header("Authorization") || m == "GET" || m == "HEAD" || m == "OPTIONS") return {};
+    auto session = sessions_.Find(CookieValue(req.get_header_value("Cookie"), kSessionCookie));
+    if (!session || SameSecret(req.get_header_value("X-Sluice-CSRF"), session->csrf)) return {};
+    return ErrorResponse(403, "a write with the session cookie needs its X-Sluice-CSRF header");
+  }
+
+  // The principal of the bearer token or UI session cookie, or why none (each reason a 401).
   Result<ApiPrincipal> Authenticate(const httplib::Request& req) {
     const std::string header = req.get_header_value("Authorization");
+    if (header.empty() && req.has_header("Cookie")) {
+      auto session = sessions_.Find(CookieValue(req.get_header_value("Cookie"), kSessionCookie));
+      if (session) return CheckBearer(session->token);
+    }
     if (header.empty()) return Fail(ErrorCode::kInvalidInput, "no bearer token (Authorization: Bearer TOKEN)");
     if (!header.starts_with("Bearer ")) return Fail(ErrorCode::kInvalidInput, "the Authorization header is not a bearer token");
-    auto parts = SplitToken(std::string_view(header).substr(7));
+    return CheckBearer(std::string_view(header).substr(7));
+  }
+
+  // The principal of `token`'s text, or why it is refused (kStore: the store cannot say).
+  Result<ApiPrincipal> CheckBearer(std::string_view token) {
+    auto parts = SplitToken(token);
     if (!parts) return Fail(ErrorCode::kInvalidInput, "the bearer token is malformed");
     // The store's own failures are the server's (a 503 naming nothing of its insides), not the
     // client's credentials.
@@ -432,6 +474,8 @@ class HttpEdge {
   const ApiContext& ctx_;
   RequestMetrics& metrics_;
   Router router_;
+  UiSessions sessions_;  // the web UI's browser sessions
+  UiEdge ui_;
   std::atomic<int> open_streams_{0};
   static thread_local bool body_read_;  // Serve: whether the request's body was read
 };

@@ -34,6 +34,7 @@ struct ServerOptions {
   // that waits longer than store_wait_s for one gets 503 with Retry-After.
   int store_handles = 8;
   int store_wait_s = 5;
+  int ui_session_hours = 12;  // --ui-session-hours: how long a web UI login lasts (docs/ui.md)
   int lease_s = 30;  // --lease-time: how long a worker's lease lasts without a heartbeat
   int64_t retention_us = 0;  // --retention: the leader prunes runs finished longer ago; 0 = never
   std::map<std::string, int64_t> retention_by_ns;  // --retention NS=D: a namespace's own (0: never)

@@ -1,0 +1,390 @@
+// The web UI in a real browser (docs/ui.md): node tests/ui/ui_test.mjs build/sluice [FILTER].
+// Each case drives Chromium against one `sluice server`; the pages' screenshots go to
+// docs/images/ui-*.png, or into the folder $SLUICE_UI_SCREENSHOTS names (scripts/test.sh: the
+// build's, so that `make test` leaves the committed pictures alone).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Fixture, axeSource, repo, runCases } from './harness.mjs';
+
+const shots = process.env.SLUICE_UI_SCREENSHOTS || join(repo, 'docs', 'images');
+async function shot(page, name) {
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `ui-${name}.png`) });
+}
+function check(cond, what) { if (!cond) throw new Error(what); }
+
+// Runs `wait` until the file its param names exists, so the test decides when the run ends.
+const LIVE = (name) => `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: ${name}, labels: {team: ui}}
+spec:
+  params: [{name: go, type: string}]
+  tasks:
+    - name: prepare
+      run: ["sh", "-c", "echo preparing"]
+    - name: wait
+      needs: [prepare]
+      env: {GO_FILE: "\${{ params.go }}"}
+      run: ["sh", "-c", "echo hello-from-wait; while [ ! -e \\"$GO_FILE\\" ]; do sleep 0.05; done; echo done-waiting"]
+`;
+// a -> b, a -> c, b -> d, c -> d, and a forEach of 3 items after a.
+const DIAMOND = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: diamond}
+spec:
+  tasks:
+    - {name: a, run: ["builtin:noop"]}
+    - {name: b, needs: [a], run: ["builtin:noop"]}
+    - {name: c, needs: [a], run: ["builtin:noop"]}
+    - {name: d, needs: [b, c], run: ["builtin:noop"]}
+    - {name: fan, needs: [a], forEach: [1, 2, 3], run: ["builtin:noop"]}
+`;
+const APPROVAL = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: needs-sign-off}
+spec:
+  tasks:
+    - {name: build, run: ["builtin:noop"]}
+    - name: sign-off
+      needs: [build]
+      approval: {approvers: [carol], quorum: 1, timeout: 1h}
+    - {name: ship, needs: [sign-off], run: ["builtin:noop"]}
+`;
+// make writes an output param and an artifact; broken then fails with exit 3.
+const FAILING = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: fails-after-model}
+spec:
+  tasks:
+    - name: make
+      run: ["sh", "-c", "printf model-bytes > model.bin; echo 0.93 > acc.txt"]
+      outputs:
+        params: [{name: accuracy, type: number, from: {file: acc.txt}}]
+        artifacts: [{name: model, path: model.bin}]
+    - {name: broken, needs: [make], run: ["sh", "-c", "exit 3"]}
+`;
+const WIDE = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: ten-thousand}
+spec:
+  params: [{name: items, type: list}]
+  tasks:
+    - {name: each, forEach: "\${{ params.items }}", run: ["builtin:noop"]}
+`;
+
+async function noSeriousViolations(page, where) {
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run(document, {
+    resultTypes: ['violations'] })).violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`));
+  check(found.length === 0, `axe on ${where}: ${found.join(' | ')}`);
+}
+
+const cases = [
+  ['logs in with a token, which becomes an HttpOnly SameSite=Strict cookie and never a URL', async (f) => {
+    const context = await f.browser.newContext();
+    const page = await context.newPage();
+    const urls = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await page.goto(f.url + '/');
+    await shot(page, 'login');
+    await page.getByLabel('API token').fill('sluice.0000000000000000.nope');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('API token').fill(f.tokens.alice);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    const cookies = await context.cookies();
+    const s = cookies.find((c) => c.name === 'sluice_session');
+    check(s && s.httpOnly && s.sameSite === 'Strict', `cookie: ${JSON.stringify(cookies)}`);
+    check(!(await page.evaluate(() => document.cookie)).includes('sluice_session'), 'script reads the cookie');
+    check(!urls.some((u) => u.includes(f.tokens.alice) || u.includes(f.tokens.alice.split('.')[2])), 'a URL holds the token');
+    check(!urls.some((u) => !u.startsWith(f.url)), `a request left the server: ${urls.filter((u) => !u.startsWith(f.url))}`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+    const after = await fetch(f.url + '/api/v1/runs', { headers: { Cookie: `sluice_session=${s.value}` } });
+    check(after.status === 401, `the cookie after logout: ${after.status}`);
+    await context.close();
+  }],
+
+  ['refuses a forged cookie, and a cookie write without the session CSRF header', async (f) => {
+    const forged = await fetch(f.url + '/api/v1/runs', { headers: { Cookie: 'sluice_session=' + 'ab'.repeat(32) } });
+    check(forged.status === 401, `forged cookie: ${forged.status}`);
+    const login = await fetch(f.url + '/ui/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: f.tokens.oscar }) });
+    check(login.status === 200, `login: ${login.status}`);
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const { csrf } = await login.json();
+    const runs = await fetch(f.url + '/api/v1/runs', { headers: { Cookie: cookie } });
+    check(runs.status === 200, `a read with the cookie: ${runs.status}`);
+    const path = f.url + '/api/v1/breakers/nothing/open';
+    const none = await fetch(path, { method: 'POST', headers: { Cookie: cookie } });
+    check(none.status === 403, `a write without CSRF: ${none.status}`);
+    const wrong = await fetch(path, { method: 'POST', headers: { Cookie: cookie, 'X-Sluice-CSRF': csrf.replace(/.$/, '0') === csrf ? csrf.replace(/.$/, '1') : csrf.replace(/.$/, '0') } });
+    check(wrong.status === 403, `a write with a wrong CSRF token: ${wrong.status}`);
+    const right = await fetch(path, { method: 'POST', headers: { Cookie: cookie, 'X-Sluice-CSRF': csrf } });
+    check(right.status === 404, `a write with the CSRF token reaches the handler (no such breaker): ${right.status}`);
+    const form = await fetch(f.url + '/ui/login', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${f.tokens.oscar}` });
+    check(form.status === 415, `a form post to login: ${form.status}`);
+  }],
+
+  ['watches a run finish live and opens its logs', async (f) => {
+    const go = join(f.dir, 'go');
+    const id = await f.submit(LIVE('live-run'), { go });
+    await f.waitRun(id, (s) => s === 'running');
+    const { context, page } = await f.loggedIn('alice');
+    await page.locator(`tr[data-run="${id}"]`).waitFor();
+    await page.locator(`tr[data-run="${id}"] a`).click();
+    await page.locator('g.node[data-name="wait"][data-state="running"]').waitFor();
+    check((await page.getByTestId('run-status').textContent()) === 'running', 'the run is not shown running');
+    writeFileSync(go, '');
+    await page.locator('[data-testid="run-status"]', { hasText: 'succeeded' }).waitFor();
+    await page.locator('g.node[data-name="wait"][data-state="succeeded"]').waitFor();
+    await page.locator('g.node[data-name="wait"]').click();
+    await page.getByRole('heading', { name: /Task/ }).waitFor();
+    await page.locator('[data-testid="log"]', { hasText: 'done-waiting' }).waitFor();
+    check((await page.getByTestId('log').textContent()).includes('hello-from-wait'), 'the log misses its first line');
+    await shot(page, 'task');
+    await context.close();
+  }],
+
+  ['a new run appears in the runs list live, and its log follows while the task runs', async (f) => {
+    const { context, page } = await f.loggedIn('alice');
+    const go = join(f.dir, 'go-follow');
+    const id = await f.submit(LIVE('followed'), { go });
+    await page.locator(`tr[data-run="${id}"] .state-running`).waitFor();  // no reload: the stream
+    await page.locator(`tr[data-run="${id}"] a`).click();
+    await page.locator('g.node[data-name="wait"][data-state="running"]').waitFor();
+    await page.locator('g.node[data-name="wait"]').click();
+    await page.locator('[data-testid="log"]', { hasText: 'hello-from-wait' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'following' }).waitFor();
+    check(!(await page.getByTestId('log').textContent()).includes('done-waiting'), 'the task ended early');
+    writeFileSync(go, '');
+    await page.locator('[data-testid="log"]', { hasText: 'done-waiting' }).waitFor();
+    await page.goBack();
+    await page.locator('g.node[data-name="wait"][data-state="succeeded"]').waitFor();
+    await context.close();
+  }],
+
+  ['draws the DAG with its nodes and edges, the forEach group collapsed until opened', async (f) => {
+    const id = await f.submit(DIAMOND);
+    await f.waitRun(id, (s) => s === 'succeeded');
+    const { context, page } = await f.loggedIn('alice');
+    await page.goto(`${f.url}/#/runs/${id}`);
+    await page.locator('g.node[data-name="d"][data-state="succeeded"]').waitFor();
+    const count = async () => [await page.locator('svg.dag g.node').count(), await page.locator('svg.dag path.edge').count()];
+    let [nodes, edges] = await count();
+    check(nodes === 5 && edges === 5, `collapsed: ${nodes} nodes, ${edges} edges (want 5, 5)`);
+    await page.locator('g.node[data-name="fan"]').click();
+    await page.locator('g.node[data-name="fan[2]"]').waitFor();
+    [nodes, edges] = await count();
+    check(nodes === 8 && edges === 8, `expanded: ${nodes} nodes, ${edges} edges (want 8, 8)`);
+    await shot(page, 'run');
+    await context.close();
+  }],
+
+  ['approves as an approver, and a viewer is refused', async (f) => {
+    const id = await f.submit(APPROVAL);
+    await f.waitRun(id, (s) => s === 'awaiting-approval' || s === 'running');
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.getByRole('link', { name: 'Approvals' }).click();
+    await viewer.page.locator('tr[data-approval="sign-off"]').waitFor();
+    check(await viewer.page.getByRole('button', { name: 'Approve' }).count() === 0, 'a viewer sees Approve');
+    check((await viewer.page.locator('tr[data-approval="sign-off"]').textContent()).includes('viewing only'), 'no viewing-only note');
+    const denied = await viewer.page.evaluate(async ([run]) => {
+      const me = await (await fetch('/ui/session')).json();
+      const r = await fetch(`/api/v1/runs/${run}/tasks/sign-off/approve`, { method: 'POST',
+        headers: { 'X-Sluice-CSRF': me.csrf, 'Content-Type': 'application/json' }, body: '{}' });
+      return r.status;
+    }, [id]);
+    check(denied === 403, `a viewer's approve: ${denied}`);
+    await viewer.page.goto(`${f.url}/#/runs/${id}`);
+    await viewer.page.getByRole('heading', { name: /Run/ }).waitFor();
+    check(await viewer.page.getByRole('button', { name: 'Cancel' }).count() === 0, 'a viewer sees Cancel');
+    await viewer.context.close();
+
+    const { context, page } = await f.loggedIn('carol');
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    await page.locator('tr[data-approval="sign-off"]').waitFor();
+    await shot(page, 'approvals');
+    await page.locator('tr[data-approval="sign-off"]').getByRole('button', { name: 'Approve' }).click();
+    await page.getByTestId('vote-result').waitFor();
+    check((await page.getByTestId('vote-result').textContent()).includes('approved by carol'), 'no vote result');
+    await f.waitRun(id, (s) => s === 'succeeded');
+    await context.close();
+  }],
+
+  ['shows outputs, downloads an artifact, the error class, and reruns as an operator', async (f) => {
+    const id = await f.submit(FAILING);
+    await f.waitRun(id, (s) => s === 'failed');
+    const { context, page } = await f.loggedIn('oscar');
+    await page.goto(`${f.url}/#/runs/${id}/tasks/make`);
+    await page.getByRole('link', { name: 'model' }).waitFor();
+    check((await page.locator('pre.json').first().textContent()).includes('0.93'), 'no output param');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'model' }).click()]);
+    const { readFileSync } = await import('node:fs');
+    check(readFileSync(await download.path(), 'utf8') === 'model-bytes', 'the artifact downloaded differs');
+    await page.goto(`${f.url}/#/runs/${id}/tasks/broken`);
+    await page.getByTestId('error-class').first().waitFor();
+    const cls = await page.getByTestId('error-class').first().textContent();
+    check(cls.includes('exit'), `error class: ${cls}`);
+    await page.goto(`${f.url}/#/runs/${id}`);
+    await page.getByRole('button', { name: 'Retry failed tasks' }).waitFor();
+    await page.getByRole('button', { name: 'Rerun' }).click();
+    await page.waitForFunction((old) => location.hash.startsWith('#/runs/') && !location.hash.includes(old), id);
+    const rerun = decodeURIComponent(await page.evaluate(() => location.hash.split('/')[2]));
+    const doc = await f.waitRun(rerun, (s) => s === 'failed');
+    check(doc.pipeline === 'fails-after-model', 'the rerun is of another pipeline');
+    await context.close();
+  }],
+
+  ['lists schedules; an operator suspends one, a viewer has no buttons', async (f) => {
+    const schedule = `apiVersion: sluice/v1
+kind: Schedule
+metadata: {name: yearly}
+spec: {pipeline: pipeline.yaml, cron: "0 3 1 1 *", timeZone: UTC}
+`;
+    const put = await f.api('oscar', 'PUT', '/api/v1/namespaces/default/schedules',
+      { schedule: 'schedule.yaml', files: { 'schedule.yaml': schedule, 'pipeline.yaml': DIAMOND } });
+    check(put.status === 200 || put.status === 201, `apply: ${put.status} ${JSON.stringify(put.data)}`);
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.getByRole('link', { name: 'Schedules' }).click();
+    await viewer.page.getByRole('cell', { name: 'yearly' }).waitFor();
+    check(await viewer.page.getByRole('button', { name: 'Suspend' }).count() === 0, 'a viewer sees Suspend');
+    await viewer.context.close();
+    const { context, page } = await f.loggedIn('oscar');
+    await page.getByRole('link', { name: 'Schedules' }).click();
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    const listed = await f.api('alice', 'GET', '/api/v1/namespaces/default/schedules');
+    check(listed.data.items.find((x) => x.name === 'yearly').suspended === true, 'the schedule is not suspended');
+    await shot(page, 'schedules');
+    await context.close();
+  }],
+
+  ['the main pages have no serious or critical axe violations', async (f) => {
+    const { context, page } = await f.loggedIn('alice', { bypassCSP: true });  // axe is injected
+    const go = join(f.dir, 'go-at-once');
+    writeFileSync(go, '');
+    const done = { id: await f.submit(LIVE('axe-run'), { go }) };
+    await f.waitRun(done.id, (s) => s === 'succeeded');
+    await page.locator(`tr[data-run="${done.id}"] .state-succeeded`).waitFor();
+    await noSeriousViolations(page, 'runs');
+    await shot(page, 'runs');
+    await page.goto(`${f.url}/#/runs/${done.id}`);
+    await page.locator('g.node[data-name="wait"]').waitFor();
+    await noSeriousViolations(page, 'run');
+    await page.goto(`${f.url}/#/runs/${done.id}/tasks/wait`);
+    await page.locator('[data-testid="log"]', { hasText: 'done-waiting' }).waitFor();
+    await noSeriousViolations(page, 'task');
+    await page.goto(`${f.url}/#/approvals`);
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+    await noSeriousViolations(page, 'approvals');
+    await page.goto(`${f.url}/#/audit`);
+    await page.getByTestId('audit-verify').waitFor();
+    await noSeriousViolations(page, 'audit');
+    await shot(page, 'audit');
+    await page.goto(`${f.url}/#/schedules`);
+    await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await noSeriousViolations(page, 'schedules');
+    await context.close();
+    const login = await (await f.browser.newContext({ bypassCSP: true })).newPage();
+    await login.goto(f.url + '/');
+    await login.getByLabel('API token').waitFor();
+    await noSeriousViolations(login, 'login');
+    await login.context().close();
+  }],
+
+  ['filters the runs by pipeline, status, label and time', async (f) => {
+    // A webhook trigger's runs carry its labels; a run submitted over the API has none.
+    const trigger = `apiVersion: sluice/v1
+kind: Trigger
+metadata: {name: labelled, labels: {team: ui}}
+spec: {pipeline: pipeline.yaml}
+`;
+    const put = await f.api('oscar', 'PUT', '/api/v1/namespaces/default/triggers',
+      { trigger: 'trigger.yaml', files: { 'trigger.yaml': trigger, 'pipeline.yaml': DIAMOND } });
+    check(put.status < 300, `apply: ${put.status} ${JSON.stringify(put.data)}`);
+    const hook = await fetch(`${f.url}/api/v1/namespaces/default/triggers/labelled`, { method: 'POST',
+      headers: { Authorization: `Bearer ${put.data.applied[0].token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const fired = { status: hook.status, data: await hook.json() };
+    check(fired.status === 201, `the webhook: ${fired.status} ${JSON.stringify(fired.data)}`);
+    fired.data.id = fired.data.run;
+    await f.waitRun(fired.data.id, (s) => s === 'succeeded');
+    const { context, page } = await f.loggedIn('vera');
+    const all = (await f.api('alice', 'GET', '/api/v1/runs')).data.items;
+    const rows = async () => page.locator('table.runs tbody tr').evaluateAll((trs) => trs.map((t) => t.dataset.run));
+    await page.locator('table.runs tbody tr').first().waitFor();
+    check((await rows()).length === all.length, 'not every run is listed');
+    await page.getByLabel('Status').selectOption('succeeded');
+    const failed = all.filter((r) => r.status === 'succeeded').map((r) => r.id);
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, failed.length);
+    check(JSON.stringify(await rows()) === JSON.stringify(failed), 'the status filter');
+    await page.getByLabel('Status').selectOption('');
+    await page.getByLabel('Label').fill('team=ui');
+    const labelled = [fired.data.id];
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, labelled.length);
+    check(JSON.stringify(await rows()) === JSON.stringify(labelled), 'the label filter');
+    await page.getByLabel('Label').fill('');
+    await page.getByLabel('Pipeline').fill('diamo');
+    const diamonds = all.filter((r) => r.pipeline === 'diamond').length;
+    await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, diamonds);
+    await page.getByLabel('Pipeline').fill('');
+    await page.getByLabel('Started').selectOption('1h');  // every run here started just now
+    check((await rows()).length === all.length, 'the time filter hides recent runs');
+    await context.close();
+  }],
+
+  ['the main controls are reached and used with the keyboard', async (f) => {
+    const context = await f.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(f.url + '/');
+    await page.getByLabel('API token').waitFor();
+    await page.keyboard.press('Tab');
+    check(await page.evaluate(() => document.activeElement.id) === 'token', 'Tab does not reach the token field');
+    await page.keyboard.type(f.tokens.alice);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Runs' }).waitFor();
+    const reached = new Set();
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => {
+        const e = document.activeElement;
+        return e.getAttribute('name') || e.textContent.trim().slice(0, 20);
+      }));
+    }
+    for (const want of ['Runs', 'Approvals', 'Breakers', 'Log out', 'pipeline', 'status', 'label', 'since']) {
+      check(reached.has(want), `Tab never reaches ${want}: ${[...reached].join(', ')}`);
+    }
+    const diamond = { id: await f.submit(DIAMOND) };
+    await f.waitRun(diamond.id, (s) => s === 'succeeded');
+    await page.goto(`${f.url}/#/runs/${diamond.id}`);
+    await page.locator('g.node[data-name="b"]').waitFor();
+    await page.locator('g.node[data-name="b"]').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Task b' }).waitFor();
+    await context.close();
+  }],
+
+  ['a 10,000-task run keeps at most a few hundred task rows in the DOM', async (f) => {
+    const id = await f.submit(WIDE, { items: Array.from({ length: 10000 }, (_, i) => i) });
+    await f.waitRun(id, (s) => s === 'succeeded');
+    const { context, page } = await f.loggedIn('alice');
+    await page.goto(`${f.url}/#/runs/${id}`);
+    await page.getByRole('heading', { name: /Tasks \(10001\)/ }).waitFor();
+    const rows = () => page.locator('.vrow').count();
+    check(await rows() <= 300, `rows at the top: ${await rows()}`);
+    await page.locator('.vlist').evaluate((e) => { e.scrollTop = e.scrollHeight; });
+    await page.locator('.vrow', { hasText: 'each[9999]' }).waitFor();
+    check(await rows() <= 300, `rows at the end: ${await rows()}`);
+    check(await page.locator('svg.dag g.node').count() <= 30, 'the DAG draws every item');
+    await context.close();
+  }],
+];
+
+if (!existsSync(process.argv[2] || '')) {
+  console.error('usage: node tests/ui/ui_test.mjs build/sluice [FILTER]');
+  process.exit(2);
+}
+await runCases(new Fixture(process.argv[2]), cases, process.argv[3]);
