@@ -160,6 +160,12 @@ void Component(std::string& out, const ImportedWorkflow& w, const ImportedTempla
     if (!t.retry.empty()) out += fmt::format("  retry: {}\n", t.retry);
     if (!t.timeout.empty()) out += fmt::format("  timeout: {}\n", t.timeout);
     if (!t.cache.empty()) out += fmt::format("  cache: {}\n", t.cache);
+    if (!t.pools.empty()) {
+      std::vector<std::string> units;
+      for (const std::string& p : t.pools) units.push_back(YamlScalar(p) + ": 1");
+      out += fmt::format("  resources: {{{}}}  # central pools and mutexes (STATE/pools.yaml)\n",
+                         Join(units, ", "));
+    }
   }
   Outputs(out, t);
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <optional>
 #include <vector>
 
 #include "common/strings.h"
@@ -22,6 +23,7 @@ struct Node {
   std::string cel;
   Kind kind = Kind::kAny;
   std::string select;  // a variable: its CEL field selection before it is read as text
+  std::optional<std::string> literal;  // a string literal: its value (a layout, a JSON path)
 };
 
 bool Numeric(Kind k) { return k == Kind::kInt || k == Kind::kDouble; }
@@ -302,9 +304,12 @@ class ExprTranslator {
         const bool real = t.text.find_first_of(".eE") != std::string::npos;
         return Node{t.text, real ? Kind::kDouble : Kind::kInt};
       }
-      case T::kString:
+      case T::kString: {
         SLUICE_TRY_STATUS(Next());
-        return Node{ArgoCelString(t.text), Kind::kString};
+        Node n(ArgoCelString(t.text), Kind::kString);
+        n.literal = t.text;
+        return n;
+      }
       case T::kIdent:
         return Name();
       case T::kPunct:
@@ -519,17 +524,10 @@ class ExprTranslator {
                   Kind::kInt};
     }
     if (name == "sprig.date") {
-      if (args.size() != 2 || args[0].kind != Kind::kString || !args[0].select.empty()) {
+      if (args.size() != 2 || !args[0].literal) {
         return fail("sprig.date(…) is imported with a quoted layout and a time");
       }
-      // The layout was read as CEL text: the literal's own text is what Go reads.
-      std::string_view quoted = args[0].cel;
-      std::string layout;
-      for (size_t i = 1; i + 1 < quoted.size(); ++i) {
-        if (quoted[i] == '\\' && i + 2 < quoted.size()) ++i;
-        layout += quoted[i];
-      }
-      auto cel = GoLayout(layout, fmt::format("timestamp({})", args[1].cel));
+      auto cel = GoLayout(*args[0].literal, fmt::format("timestamp({})", args[1].cel));
       if (!cel) return fail(cel.error().message);
       return Node{*cel, Kind::kString};
     }
@@ -541,14 +539,8 @@ class ExprTranslator {
   // indexes (a literal path of those only).
   template <typename FailFn>
   Result<Node> JsonPath(const std::vector<Node>& args, const FailFn& fail) const {
-    if (args.size() != 2 || args[1].kind != Kind::kString || !args[1].select.empty()) {
-      return fail("jsonpath(…) is imported with a quoted path");
-    }
-    std::string path;  // the literal, unquoted from its CEL text
-    for (size_t i = 1; i + 1 < args[1].cel.size(); ++i) {
-      if (args[1].cel[i] == '\\' && i + 2 < args[1].cel.size()) ++i;
-      path += args[1].cel[i];
-    }
+    if (args.size() != 2 || !args[1].literal) return fail("jsonpath(…) is imported with a quoted path");
+    const std::string& path = *args[1].literal;
     if (!path.starts_with('$')) return fail("a JSON path starts with $");
     std::string cel = fmt::format("json.decode({})", args[0].cel);
     for (size_t i = 1; i < path.size();) {

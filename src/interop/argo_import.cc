@@ -222,8 +222,11 @@ Status Importer::ImportTemplates(const YNode& spec, const std::string& prefix) {
   const std::string saved = prefix_;
   prefix_ = prefix;
   for (const YNode& t : spec["templates"]) {
-    auto& names = output_params_[prefix + std::string(t["name"].Scalar())];
-    for (const YNode& o : t["outputs"]["parameters"]) names.emplace_back(o["name"].Scalar());
+    const std::string name = prefix + std::string(t["name"].Scalar());
+    auto& outputs = output_params_[name];
+    for (const YNode& o : t["outputs"]["parameters"]) outputs.emplace_back(o["name"].Scalar());
+    auto& inputs = input_params_[name];
+    for (const YNode& i : t["inputs"]["parameters"]) inputs.emplace(i["name"].Scalar());
   }
   Status s;
   for (const YNode& t : spec["templates"]) {
@@ -266,7 +269,7 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
   SLUICE_TRY_STATUS(Handled(t, "Template", {"name", "inputs", "outputs", "container", "script",
                                             "steps", "dag", "containerSet", "retryStrategy",
                                             "activeDeadlineSeconds", "timeout", "podSpecPatch",
-                                            "memoize", "suspend"}));
+                                            "memoize", "suspend", "synchronization"}));
   if (t["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(t["podSpecPatch"], &out->comments));
   if (out->name.empty()) out->name = prefix_ + std::string(t["name"].Scalar());
   if (!IsName(out->name)) {
@@ -319,13 +322,17 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
     out->comments.push_back("Argo's suspend with a duration: a timer, then the workflow goes on");
   }
   if (!out->input_artifacts.empty()) CopyInputs(out);
+  if (t["synchronization"]) SLUICE_TRY_STATUS(Synchronization(t["synchronization"], out));
   if (t["outputs"]) SLUICE_TRY_STATUS(Outputs(t["outputs"], out, scope));
   if (t["retryStrategy"]) SLUICE_TRY_STATUS(Retry(t["retryStrategy"], out));
   if (const YNode m = t["memoize"]) {
     // Sluice's cache key is the step's content (its command, environment and outputs), which
     // holds whatever an Argo key is made of when the key reads the step's inputs.
     SLUICE_TRY_STATUS(Handled(m, "Memoize", {"key", "maxAge"}));
-    if (out->run.empty()) return At(m, "memoize on a steps or dag template is not imported yet");
+    if (out->run.empty()) {
+      return At(m, "memoize is not imported yet: on a steps, dag or container set template (a "
+                "step's own is)");
+    }
     SLUICE_TRY(key, Scalar(m["key"], "memoize.key"));
     out->cache = "{}";
     if (m["maxAge"]) {

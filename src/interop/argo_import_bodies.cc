@@ -216,6 +216,41 @@ Status Importer::ContainerSet(const YNode& set, ImportedTemplate* out) {
   return {};
 }
 
+// A container's or script's synchronization: each mutex and semaphore is a central pool (or
+// mutex) of the state folder's pools.yaml, whose owner declares it, as a cluster's owner makes
+// Argo's ConfigMap of semaphore limits; the step holds one unit while it runs. An undeclared one
+// refuses the run, naming it (docs/pools.md).
+Status Importer::Synchronization(const YNode& sync, ImportedTemplate* out) const {
+  SLUICE_TRY_STATUS(Handled(sync, "Synchronization", {"mutexes", "semaphores"}));
+  if (out->run.empty()) {
+    return At(sync, "synchronization is not imported yet: on a steps, dag or container set "
+              "template (a lock held across its steps); a container's or script's own is");
+  }
+  auto add = [&](const YNode& at, const std::string& name, std::string_view what) -> Status {
+    if (!IsName(name)) return At(at, "{} {} is not a name a Sluice pool can have", what, Quote(name));
+    if (std::ranges::find(out->pools, name) == out->pools.end()) out->pools.push_back(name);
+    out->comments.push_back(fmt::format("Argo's {} {}: the central {} {} of STATE/pools.yaml "
+                                        "(docs/pools.md)", what, name,
+                                        what == "mutex" ? "mutex" : "pool", name));
+    return {};
+  };
+  for (const YNode& m : sync["mutexes"]) {
+    SLUICE_TRY_STATUS(Handled(m, "Mutex", {"name"}));
+    SLUICE_TRY(name, Scalar(m["name"], "a mutex's name"));
+    SLUICE_TRY_STATUS(add(m["name"], *name, "mutex"));
+  }
+  for (const YNode& s : sync["semaphores"]) {
+    SLUICE_TRY_STATUS(Handled(s, "SemaphoreRef", {"configMapKeyRef", "database"}));
+    // Argo keeps the limit in a ConfigMap's key or in its database under a key: the key names
+    // the pool here.
+    const YNode key = s["configMapKeyRef"] ? s["configMapKeyRef"]["key"] : s["database"]["key"];
+    if (!key) return At(s, "a semaphore needs configMapKeyRef.key or database.key (its pool's name here)");
+    SLUICE_TRY(name, Scalar(key, "a semaphore's key"));
+    SLUICE_TRY_STATUS(add(key, *name, "semaphore"));
+  }
+  return {};
+}
+
 // A step's input artifacts are copied from the artifact store to their paths (in its private
 // folders) by a shell before its command runs: `sh -c SCRIPT argo-inputs FROM TO … -- ARGV`.
 void Importer::CopyInputs(ImportedTemplate* out) const {

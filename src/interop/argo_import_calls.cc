@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "common/strings.h"
 #include "interop/argo_fields.h"
@@ -168,6 +169,13 @@ Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
     for (const YNode& p : args["parameters"]) {
       SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "value"}));
       SLUICE_TRY(name, Scalar(p["name"], "an argument's name"));
+      // Argo passes a template only the inputs it declares.
+      auto callee = input_params_.find(out.tmpl);
+      if (callee != input_params_.end() && !callee->second.contains(*name)) {
+        Warn(p["name"], fmt::format("argument {} is not an input of template {}: Argo ignores it, "
+                                    "and so does the import", Quote(*name), Quote(out.tmpl)));
+        continue;
+      }
       SLUICE_TRY(value, p["value"] ? Text(p["value"], scope) : Result<std::string>(""));
       out.with.emplace_back(*name, *value);
     }
@@ -242,7 +250,18 @@ Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
   return {};
 }
 
-// withItems (a literal list), withParam (a JSON list in text) and withSequence (numbers).
+namespace {
+
+// The expression of a text that is exactly one placeholder "${{ E }}", or nullopt.
+std::optional<std::string> OnePlaceholder(const std::string& text) {
+  if (!text.starts_with("${{ ") || !text.ends_with(" }}") || text.find("${{", 3) != std::string::npos) {
+    return std::nullopt;
+  }
+  return text.substr(4, text.size() - 7);
+}
+
+}  // namespace
+
 // A withSequence whose bounds come from tags: counted when the task starts, by CEL (Argo counts
 // down when end < start).
 Status Importer::TaggedSequence(const YNode& seq, ImportedCall* out, ArgoScope& scope) {
@@ -251,11 +270,9 @@ Status Importer::TaggedSequence(const YNode& seq, ImportedCall* out, ArgoScope& 
     if (!seq[key]) return std::string("0");
     SLUICE_TRY(text, Text(seq[key], scope));
     if (IsIntText(*text)) return *text;
-    if (!text->starts_with("${{ ") || !text->ends_with(" }}") ||
-        text->find("${{", 3) != std::string::npos) {
-      return At(seq[key], "withSequence.{} must be a number or one tag", key);
-    }
-    return fmt::format("int(string({}))", text->substr(4, text->size() - 7));
+    auto e = OnePlaceholder(*text);
+    if (!e) return At(seq[key], "withSequence.{} must be a number or one tag", key);
+    return fmt::format("int(string({}))", *e);
   };
   SLUICE_TRY(start, bound("start"));
   std::string cel;
@@ -272,6 +289,7 @@ Status Importer::TaggedSequence(const YNode& seq, ImportedCall* out, ArgoScope& 
   return {};
 }
 
+// withItems (a literal list), withParam (a JSON list in text) and withSequence (numbers).
 Status Importer::Loop(const YNode& call, ImportedCall* out, ArgoScope& scope) {
   if (const YNode items = call["withItems"]) {
     SLUICE_TRY(v, r_->ToValue(items));
@@ -281,9 +299,14 @@ Status Importer::Loop(const YNode& call, ImportedCall* out, ArgoScope& scope) {
     SLUICE_TRY(t, Text(param, scope));
     // A loop's gathered outputs hold null for an iteration that was skipped; Argo's list leaves
     // it out.
-    if (t->starts_with("${{ ") && t->ends_with(" }}") && t->find("${{", 3) == std::string::npos) {
-      const std::string e = t->substr(4, t->size() - 7);
-      *t = fmt::format("${{{{ type({0}) == list ? {0}.filter(argo_v, argo_v != null) : {0} }}}}", e);
+    if (auto e = OnePlaceholder(*t)) {
+      *t = fmt::format("${{{{ type({0}) == list ? {0}.filter(argo_v, argo_v != null) : {0} }}}}", *e);
+    } else if (t->find("${{") == std::string::npos) {
+      // JSON written in the file: the list itself.
+      auto v = ParseJson(*t);
+      if (!v || !v->is_list()) return At(param, "withParam must be a JSON list or a tag that gives one");
+      out->for_each = v->ToJson();
+      return {};
     }
     out->for_each = YamlScalar(*t);
   } else if (const YNode seq = call["withSequence"]) {

@@ -107,8 +107,13 @@ Result<std::shared_ptr<const Plan>> LoadPipelineFile(FileSystem& fs, const std::
   auto plan = LoadPlan(mem, fs.Absolute(path));
   if (imported) *imported = std::move(*translated);
   if (!plan) {
+    // Located in the file as the user named it, as the importer's own errors are.
+    std::string message = plan.error().message;
+    if (const std::string abs = fs.Absolute(path); message.starts_with(abs + ":")) {
+      message = path + message.substr(abs.size());
+    }
     return Fail(ErrorCode::kInvalidInput, "{} (in its translation: sluice import argo {} shows it)",
-                plan.error().message, path);
+                message, path);
   }
   return plan;
 }

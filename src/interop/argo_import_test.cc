@@ -162,11 +162,11 @@ TEST(ArgoImport, StepsBecomeADagTemplateThatLoads) {
 
 TEST(ArgoImport, AFieldNotTranslatedYetIsALocatedError) {
   std::string wf(kSteps);
-  wf.replace(wf.find("    retryStrategy:"), 0, "    synchronization: {mutexes: [{name: m}]}\n");
+  wf.replace(wf.find("    retryStrategy:"), 0, "    parallelism: 2\n");
   auto imported = ImportArgo("/w/wf.yaml", wf, {});
   ASSERT_FALSE(imported.has_value());
   EXPECT_EQ(imported.error().message,
-            "/w/wf.yaml:26:5: synchronization is not imported yet: the importer does not translate this "
+            "/w/wf.yaml:26:5: parallelism is not imported yet: the importer does not translate this "
             "field of an Argo Template (docs/interop.md)");
 }
 

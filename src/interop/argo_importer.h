@@ -159,6 +159,7 @@ class Importer {
   Result<std::string> SandboxPath(const YNode& at, const std::string& path, std::string_view what,
                                   ImportedTemplate* out) const;
   void CopyInputs(ImportedTemplate* out) const;
+  Status Synchronization(const YNode& sync, ImportedTemplate* out) const;
   Result<std::string> Seconds(const YNode& n, std::string_view what) const;
 
   // A WorkflowTemplate a templateRef names: its templates are imported once, as components
@@ -177,6 +178,7 @@ class Importer {
   // The output parameters of every template of the documents read, by component name (a loop's
   // outputs.parameters lists them).
   std::map<std::string, std::vector<std::string>> output_params_;
+  std::map<std::string, std::set<std::string>> input_params_;  // likewise, their input parameters
   // Where each workflow value a text reads was first read, for the error when it is missing.
   mutable std::map<std::string, Location> global_at_;
 };

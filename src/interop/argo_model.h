@@ -64,6 +64,7 @@ struct ImportedTemplate {
   std::string retry;    // YAML flow text, "" = none
   std::string timeout;  // a duration, "" = none
   std::string cache;    // YAML flow text of `cache:` (from memoize), "" = none
+  std::vector<std::string> pools;  // central pools and mutexes it holds one unit of (synchronization)
   std::vector<std::string> comments;
 };
 

@@ -51,7 +51,7 @@ def bad_argo_input_is_one_located_line_and_writes_nothing():
         f.write("kept\n")
     wf = e.write("wf.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"
                  "metadata: {name: w}\nspec:\n  entrypoint: main\n  templates:\n"
-                 "  - name: main\n    synchronization: {mutexes: [{name: m}]}\n"
+                 "  - name: main\n    parallelism: 2\n"
                  "    container: {image: busybox, command: [echo, hi], volumeMounts: []}\n")
     p = e.sluice("import", "argo", wf, "-o", out)
     assert p.returncode == 2, p
@@ -63,7 +63,7 @@ def bad_argo_input_is_one_located_line_and_writes_nothing():
     wf2 = e.write("wf2.yaml", open(wf).read().replace(", volumeMounts: []", ""))
     p = e.sluice("run", wf2)
     assert p.returncode == 2 and p.stderr.strip() == (
-        f"{wf2}:8:5: synchronization is not imported yet: the importer does not translate this field "
+        f"{wf2}:8:5: parallelism is not imported yet: the importer does not translate this field "
         "of an Argo Template (docs/interop.md)"), p.stderr
     assert not os.path.exists(e.state) or not os.listdir(os.path.join(e.state, "runs")), "a run was made"
     p = e.sluice("import", "argo", os.path.join(REPO, "examples", "templates", "retrain.yaml"))
@@ -389,6 +389,38 @@ def a_cron_workflow_runs_once_and_imports_as_a_schedule():
     p = e.sluice("import", "argo", bad, "-o", os.path.join(e.dir, "b.yaml"))
     assert p.returncode == 2 and "(in the schedule of" in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(e.dir, "b.yaml")) and not os.path.exists(os.path.join(e.dir, "b.schedule.yaml"))
+
+
+SYNC = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: sync}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: locked}
+      - {name: b, template: locked}
+  - name: locked
+    synchronization: {mutexes: [{name: deploy-prod}]}
+    container: {image: busybox, command: [sh, -c, "date +%s%N; sleep 0.5; date +%s%N"]}
+"""
+
+
+@test
+def a_mutex_is_a_central_mutex_the_state_owner_declares():
+    e = Env()
+    wf = e.write("wf.yaml", SYNC)
+    # Undeclared: the run is refused, naming it (the people a limit constrains cannot lift it).
+    p = e.sluice("run", wf)
+    assert p.returncode == 2 and '"deploy-prod"' in p.stderr and "pools.yaml" in p.stderr, p.stderr
+    os.makedirs(e.state, exist_ok=True)
+    os.chmod(e.write("state/pools.yaml", "apiVersion: sluice/v1\nkind: Pools\nmetadata: {name: t}\n"
+                     "spec:\n  mutexes:\n    - {name: deploy-prod}\n"), 0o644)
+    run = e.sluice("run", wf, check=0).stdout.splitlines()[0]
+    spans = sorted([int(x) for x in e.sluice("logs", run, f"main.{n}", check=0).stdout.split()]
+                   for n in ("a", "b"))
+    assert spans[0][1] <= spans[1][0], f"the two steps overlapped: {spans}"
 
 
 @test

@@ -51,6 +51,8 @@ NAMED = [re.compile(p) for p in (
     r"\{\{workflow\.parameters\.\S+\}\} names a parameter",
     r"a second runnable document \(",
     r"a CronWorkflow runs its workflow once here; ",
+    r"argument \"[^\"]+\" is not an input of template ",
+    r"task \"[^\"]+\" asks for pool \"[^\"]+\", which ",
 )]
 
 outcomes = {}  # file (relative to EXAMPLES) -> "valid" or the sorted set of refused fields
@@ -78,7 +80,9 @@ def check(e, rel):
     path = os.path.join(EXAMPLES, rel)
     p = e.sluice("validate", path, *IMPORT)
     assert p.returncode in (0, 2), f"{rel}: exit {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
-    located = re.compile(re.escape(path) + r":\d+:\d+: (warning: )?(.*)$")
+    # Checks made on the loaded plan (central pools) name the file by its absolute path.
+    located = re.compile("(?:" + re.escape(path) + "|" + re.escape(os.path.abspath(path)) +
+                         r"):\d+:\d+: (warning: )?(.*)$")
     lines = [l for l in p.stderr.splitlines() if l]
     names = set()
     for line in lines:
