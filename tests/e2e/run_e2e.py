@@ -303,7 +303,7 @@ def cache_reuses_outputs_on_second_run():
     e = Env()
     e.write("p.yaml", pipeline("""
     - name: work
-      run: [sh, -c, 'echo run >> ../../../../../../ran.txt; echo 7']
+      run: [sh, -c, 'echo 7']
       cache: true
       outputs: {params: [{name: v, from: {stdout: text}}]}
 """))
