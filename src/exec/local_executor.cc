@@ -59,6 +59,14 @@ bool LocalExecutor::TakeSpare(std::vector<std::string>& spares, const std::strin
   return false;
 }
 
+std::vector<std::pair<std::string, std::string>> AttemptMarks(const AttemptRequest& req,
+                                                              const std::string& work) {
+  return {{"SLUICE_RUN_ID", req.run_id},
+          {"SLUICE_TASK", req.task},
+          {"SLUICE_ATTEMPT", std::to_string(req.attempt)},
+          {"SLUICE_ATTEMPT_DIR", work}};
+}
+
 // The attempt's argv inside its sandbox (exec/sandbox.h), its private folders made.
 Result<std::vector<std::string>> LocalExecutor::SandboxedArgv(const AttemptRequest& req,
                                                              const std::string& work) {
@@ -123,10 +131,7 @@ Result<AttemptHandle> LocalExecutor::Start(const AttemptRequest& req) {
     if (!overridden) sp.env.push_back(kv);
   }
   for (const auto& [k, v] : req.env) sp.env.push_back(k + "=" + v);
-  sp.env.push_back("SLUICE_RUN_ID=" + req.run_id);
-  sp.env.push_back("SLUICE_TASK=" + req.task);
-  sp.env.push_back("SLUICE_ATTEMPT=" + std::to_string(req.attempt));
-  sp.env.push_back("SLUICE_ATTEMPT_DIR=" + paths.work);  // where outputs are read from
+  for (const auto& [k, v] : AttemptMarks(req, paths.work)) sp.env.push_back(k + "=" + v);
   Running run;
   run.paths = paths;
   run.params = req.params;

@@ -27,6 +27,11 @@ struct AttemptPaths {
   std::string exit;
 };
 AttemptPaths AttemptPathsFor(const std::string& run_dir, const std::string& task, int attempt);
+// The variables every data plane gives an attempt after its declared ones: SLUICE_RUN_ID,
+// SLUICE_TASK, SLUICE_ATTEMPT and SLUICE_ATTEMPT_DIR (`work`, where its outputs are read from).
+// Adopt finds what is left of an attempt by them.
+std::vector<std::pair<std::string, std::string>> AttemptMarks(const AttemptRequest& req,
+                                                              const std::string& work);
 
 class LocalExecutor : public Executor {
  public:

@@ -92,10 +92,7 @@ Result<std::string> SlurmExecutor::Prepare(const AttemptRequest& req, bool in_ar
   if (fs.Stat(paths.work).exists) SLUICE_TRY_STATUS(fs.RemoveAll(paths.work));
   SLUICE_TRY_STATUS(fs.MakeDirs(paths.work));
   std::vector<std::pair<std::string, std::string>> vars = req.env;
-  vars.emplace_back("SLUICE_RUN_ID", req.run_id);
-  vars.emplace_back("SLUICE_TASK", req.task);
-  vars.emplace_back("SLUICE_ATTEMPT", std::to_string(req.attempt));
-  vars.emplace_back("SLUICE_ATTEMPT_DIR", paths.work);
+  for (auto& mark : AttemptMarks(req, paths.work)) vars.push_back(std::move(mark));
   const std::string script = paths.work + ".slurm.sh";
   SLUICE_TRY_STATUS(WriteScript(
       script, AttemptScript(vars, req.working_dir.empty() ? paths.work : req.working_dir,

@@ -36,18 +36,20 @@ Result<std::string> Importer::Scalar(const YNode& n, std::string_view what) cons
 
 Result<std::string> Importer::Text(const YNode& n, ArgoScope& scope) const {
   SLUICE_TRY(s, Scalar(n, "a value"));
-  auto t = TranslateArgoText(*s, scope);
-  if (!t) return At(n, "{}", t.error().message);
-  for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(n));
-  return *t;
+  return Located(n, TranslateArgoText(*s, scope), scope);
 }
 
 Result<std::string> Importer::Expression(const YNode& n, ArgoScope& scope) const {
   SLUICE_TRY(s, Scalar(n, "an expression"));
-  auto cel = TranslateArgoExpr(*s, scope);
-  if (!cel) return At(n, "{}", cel.error().message);
-  for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(n));
+  SLUICE_TRY(cel, Located(n, TranslateArgoExpr(*s, scope), scope));
   return fmt::format("${{{{ {} }}}}", *cel);
+}
+
+Result<std::string> Importer::Located(const YNode& n, Result<std::string> translated,
+                                      const ArgoScope& scope) const {
+  if (!translated) return At(n, "{}", translated.error().message);
+  for (const std::string& g : scope.globals) global_at_.emplace(g, r_->Loc(n));
+  return translated;
 }
 
 // Argo's seconds: an int, or a string holding one (or a duration such as "10s", as `timeout`

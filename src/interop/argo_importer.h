@@ -118,6 +118,10 @@ class Importer {
   Result<std::string> Text(const YNode& n, ArgoScope& scope) const;
   // An expr-lang expression (valueFrom.expression) as a placeholder "${{ CEL }}".
   Result<std::string> Expression(const YNode& n, ArgoScope& scope) const;
+  // A translation of `n`'s text: its error located at `n`, and the workflow values `scope` read
+  // remembered as read there (for the error when one is missing).
+  Result<std::string> Located(const YNode& n, Result<std::string> translated,
+                              const ArgoScope& scope) const;
   Result<std::string> Scalar(const YNode& n, std::string_view what) const;
   // `scope`: tags in defaults are translated (ImportedParam::computed) in it; none: a tag in a
   // value is an error.
