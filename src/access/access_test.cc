@@ -5,7 +5,7 @@
 #include "store/store.h"
 
 namespace sluice {
-namespace {
+namespace access_test {
 
 std::string Random40(char c) { return std::string(40, c); }
 
@@ -76,5 +76,5 @@ TEST(Access, ANamespacedRoleWinsOverTheWildcard) {
   EXPECT_EQ(*back, p.roles);
 }
 
-}  // namespace
+}  // namespace access_test
 }  // namespace sluice

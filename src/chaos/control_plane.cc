@@ -18,7 +18,7 @@
 #include "chaos/spawn.h"
 #include "common/strings.h"
 #include "env/env.h"
-#include "rollout/deploy_router.h"
+#include "rollout/providers.h"
 
 namespace sluice {
 
@@ -130,8 +130,8 @@ ControlPlane::Proc* ControlPlane::Victim(const std::string& what,
   } else if (what == "leader") {
     for (auto& s : servers_) {
       if (s.pid <= 0) continue;
-      const HttpAnswer a = HttpGet(s.url + "/readyz", 2000);
-      auto doc = ParseJson(a.body);
+      const auto a = HttpRequest("GET", s.url + "/readyz", {}, "", 2'000'000);
+      auto doc = a ? ParseJson(a->body) : Result<Value>(std::unexpected(a.error()));
       const Value* leader = doc && doc->is_map() ? doc->Find("leader") : nullptr;
       if (leader && leader->is_bool() && leader->as_bool()) return &s;
     }

@@ -23,12 +23,12 @@
 #include "chaos/proxy_command.h"
 
 namespace sluice {
-namespace {
+namespace fault_proxy_test {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-int64_t MsSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+int64_t MsSince(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
 }
 
 int CountEntries(const char* dir) {
@@ -173,7 +173,7 @@ bool QuietFor(int fd, int ms) {
 
 // Sends `msg` and waits for its echo; the round trip in ms, or -1 when the echo differs.
 int64_t RoundTrip(int fd, const std::string& msg) {
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   if (!SendAll(fd, msg) || RecvBytes(fd, msg.size()) != msg) return -1;
   return MsSince(start);
 }
@@ -191,7 +191,7 @@ struct Fixture {
     EXPECT_TRUE(started.has_value()) << started.error().message;
     proxy = std::move(*started);
   }
-  int Dial() const { return sluice::Dial(proxy->port()); }
+  int Dial() const { return fault_proxy_test::Dial(proxy->port()); }
 };
 
 ProxyFault Cut(ProxyCut cut, double probability = 1.0) {
@@ -273,7 +273,7 @@ TEST(FaultProxyTest, BandwidthCapsTheRate) {
   Fixture fx(f);
   const std::string payload(64 * 1024, 'b');
   int fd = fx.Dial();
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   std::thread sender([&] { SendAll(fd, payload); });
   EXPECT_EQ(RecvBytes(fd, payload.size()).size(), payload.size());
   const int64_t ms = MsSince(start);
@@ -583,5 +583,5 @@ TEST(ChaosProxyCommandTest, ControlLinesSetWholeFaults) {
             "\"upstream_failed\":0}");
 }
 
-}  // namespace
+}  // namespace fault_proxy_test
 }  // namespace sluice

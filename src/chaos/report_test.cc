@@ -18,7 +18,7 @@
 #include "common/strings.h"
 
 namespace sluice {
-namespace {
+namespace report_test {
 
 using resilience::Experiment;
 
@@ -443,5 +443,5 @@ TEST(ResilienceReport, WritesSampleReport) {
   std::ofstream(std::filesystem::path(dir) / "report.md") << *md;
 }
 
-}  // namespace
+}  // namespace report_test
 }  // namespace sluice

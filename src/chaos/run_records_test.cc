@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace run_records_test {
 
 Event E(EventKind kind, int64_t t_ms, const std::string& task = "", int attempt = 0,
         const std::string& status = "", int exit_code = 0) {
@@ -81,5 +81,5 @@ TEST(ChaosRecords, ProbesOverRunsAndNoDataFails) {
   EXPECT_FALSE(ProbeOverRuns(p, runs));
 }
 
-}  // namespace
+}  // namespace run_records_test
 }  // namespace sluice

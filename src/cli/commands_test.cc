@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 namespace sluice {
-namespace {
+namespace commands_test {
 
 constexpr const char* kTwoNoops = R"(apiVersion: sluice/v1
 kind: Pipeline
@@ -327,5 +327,5 @@ TEST_F(CommandsWithStore, CancelFailsWhenTheLockHoldersProcessIsGone) {
   EXPECT_NE(o.err.find("cannot signal process 777"), std::string::npos) << o.err;
 }
 
-}  // namespace
+}  // namespace commands_test
 }  // namespace sluice

@@ -12,7 +12,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace progress_test {
 
 std::string Written(FILE* f) {
   std::fflush(f);
@@ -119,5 +119,5 @@ TEST(ProgressPrinter, AsksForTheRunningListOnlyWhenItDrawsAStatusLine) {
   EXPECT_FALSE(ProgressPrinter(stderr, /*tty=*/false, /*color=*/false, clock).ShowsRunning());
 }
 
-}  // namespace
+}  // namespace progress_test
 }  // namespace sluice

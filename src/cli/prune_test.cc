@@ -12,7 +12,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace prune_test {
 
 constexpr int64_t kDayUs = 86'400'000'000;
 
@@ -96,5 +96,5 @@ TEST_F(Prune, ANamespacesOwnAgeReplacesTheDefault) {
   EXPECT_EQ(Kept(), (std::vector<std::string>{"a-new", "d-new", "k-old"}));
 }
 
-}  // namespace
+}  // namespace prune_test
 }  // namespace sluice

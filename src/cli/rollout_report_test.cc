@@ -9,7 +9,7 @@
 #include "spec/environment_spec.h"
 
 namespace sluice {
-namespace {
+namespace rollout_report_test {
 
 constexpr const char* kHostile = "</svg><script>alert(1)</script>";
 constexpr int64_t kStart = 1'765'000'000'000'000;  // µs
@@ -240,5 +240,5 @@ TEST(RolloutReport, WithoutAStateFolderIsNotFoundAndWritesNothing) {
   EXPECT_FALSE(env.mem_files.Stat("/out.html").exists);
 }
 
-}  // namespace
+}  // namespace rollout_report_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "common/masker.h"
 
 namespace sluice {
-namespace {
+namespace run_report_test {
 
 TEST(RunReport, ShowsTheLastNonEmptyLinesOfStderrTrimmedAndMasked) {
   Masker masker({"hunter2"});
@@ -29,5 +29,5 @@ TEST(RunReport, QuotesATaskNameForTheShellOnlyWhenItMustBe) {
   EXPECT_EQ(ShellWord("it's"), "'it'\\''s'");
 }
 
-}  // namespace
+}  // namespace run_report_test
 }  // namespace sluice

@@ -16,7 +16,6 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
 
 // The current user's audit actor (users.yaml and --as apply).
 Result<std::string> Actor(Env& env, const GlobalOptions& g) {
@@ -129,7 +128,7 @@ int CmdBackfill(Env& env, const GlobalOptions& g, const std::string& name, const
   if (!from_s) return Report(from_s.error().Wrap("--from"));
   auto to_s = ParseInstant(to, *s->cron);
   if (!to_s) return Report(to_s.error().Wrap("--to"));
-  auto fires = PastFires(*s->cron, *from_s * kUs, *to_s * kUs, env.clock().NowUs());
+  auto fires = PastFires(*s->cron, *from_s * kSecondUs, *to_s * kSecondUs, env.clock().NowUs());
   if (!fires) return Report(fires.error());
   int worst = 0;
   for (const ScheduleTimes& t : *fires) {

@@ -15,7 +15,6 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
 
 // "2026-12-06T02:30:15Z" -> "20261206T023015Z"; without seconds when `seconds` is false.
 std::string Compact(int64_t us, bool seconds) {
@@ -168,9 +167,9 @@ std::string ManualRunId(Store& store, const ScheduleRow& row, int64_t time_us) {
 }
 
 ScheduleTimes TriggerTimes(const CronSchedule& cron, int64_t now_us) {
-  const int64_t now_s = now_us / kUs;
+  const int64_t now_s = now_us / kSecondUs;
   auto prev = cron.Prev(now_s + 1);  // the last fire at or before now
-  return ScheduleTimes{now_s * kUs, prev.value_or(now_s) * kUs, now_s * kUs};
+  return ScheduleTimes{now_s * kSecondUs, prev.value_or(now_s) * kSecondUs, now_s * kSecondUs};
 }
 
 Result<RunRecord> CreateScheduledRun(Env& env, const GlobalOptions& g, Store& store,
@@ -216,7 +215,7 @@ Value ScheduleJson(const LoadedSchedule& s,
                    const std::vector<std::pair<std::string, std::string>>& scheduled,
                    int64_t now_us) {
   const ScheduleRow& row = s.row;
-  auto next = s.cron->Next(std::max(now_us, row.watermark_us) / kUs);
+  auto next = s.cron->Next(std::max(now_us, row.watermark_us) / kSecondUs);
   ValueList active;
   for (const auto& [id, data] : scheduled) {
     auto of = ScheduleOfCreated(data);
@@ -228,7 +227,7 @@ Value ScheduleJson(const LoadedSchedule& s,
                         {"timeZone", Value(s.cron->zone())},
                         {"pipeline", Value(s.plan->pipeline->name)},
                         {"suspended", Value(row.suspended)},
-                        {"next", next ? Value(UtcOfUs(*next * kUs)) : Value()},
+                        {"next", next ? Value(UtcOfUs(*next * kSecondUs)) : Value()},
                         {"watermark", Value(UtcOfUs(row.watermark_us))},
                         {"activeRuns", Value(std::move(active))},
                         {"appliedBy", Value(row.applied_by)},

@@ -12,7 +12,6 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
 
 std::string Utc(int64_t seconds) { return FormatTimestamp(Timestamp{seconds, 0}); }
 
@@ -29,11 +28,11 @@ Value FiresOf(const CronSchedule& cron, int64_t from_s, int count, std::string* 
     ScheduleTimes t = TimesOf(cron, *f);
     std::string local = FormatLocal(*f, cron.OffsetAt(*f));
     *text += fmt::format("  {}  {}  interval {} to {}\n", Utc(*f), local,
-                         Utc(t.interval_start_us / kUs), Utc(t.interval_end_us / kUs));
+                         Utc(t.interval_start_us / kSecondUs), Utc(t.interval_end_us / kSecondUs));
     fires.push_back(Value(ValueMap{{"time", Value(Utc(*f))},
                                    {"local", Value(local)},
-                                   {"intervalStart", Value(Utc(t.interval_start_us / kUs))},
-                                   {"intervalEnd", Value(Utc(t.interval_end_us / kUs))}}));
+                                   {"intervalStart", Value(Utc(t.interval_start_us / kSecondUs))},
+                                   {"intervalEnd", Value(Utc(t.interval_end_us / kSecondUs))}}));
   }
   return Value(std::move(fires));
 }
@@ -63,7 +62,7 @@ int CmdScheduleNext(Env& env, const GlobalOptions& g, const std::string& file, i
   for (const auto& s : *schedules) {
     auto cron = CronOf(env, s);
     if (!cron) return Report(cron.error());
-    int64_t from_s = env.clock().NowUs() / kUs;
+    int64_t from_s = env.clock().NowUs() / kSecondUs;
     if (!from.empty()) {
       auto t = ParseInstant(from, *cron);
       if (!t) return Report(t.error().Wrap("--from"));
@@ -93,7 +92,7 @@ int CmdScheduleValidate(Env& env, const GlobalOptions& g, const std::string& fil
     auto cron = CronOf(env, s);
     if (!cron) return Report(cron.error());
     if (auto st = CheckPipeline(env, s); !st) return Report(st.error());
-    auto next = cron->Next(env.clock().NowUs() / kUs);
+    auto next = cron->Next(env.clock().NowUs() / kSecondUs);
     out.push_back(Value(ValueMap{{"name", Value(s.name)},
                                  {"pipeline", Value(s.PipelinePath())},
                                  {"next", next ? Value(Utc(*next)) : Value()}}));

@@ -10,7 +10,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace schedules_test {
 
 constexpr const char* kPipeline = R"(apiVersion: sluice/v1
 kind: Pipeline
@@ -127,5 +127,5 @@ TEST_F(ScheduleCommands, AScheduleFileHoldsOnlySchedules) {
                    "(kind: Schedule; its pipeline is named by spec.pipeline)\n");
 }
 
-}  // namespace
+}  // namespace schedules_test
 }  // namespace sluice

@@ -10,7 +10,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace work_queue_test {
 
 AttemptRequest Request(std::string task, std::string executor) {
   AttemptRequest r;
@@ -192,5 +192,5 @@ TEST(WorkQueueExecutor, AfterARestartAttemptsAreAdoptedEndedOrLostByTheirRows) {
   EXPECT_EQ(got[2].verdict, Adoption::Verdict::kLost) << "it never reached the queue";
 }
 
-}  // namespace
+}  // namespace work_queue_test
 }  // namespace sluice

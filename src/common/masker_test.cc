@@ -5,7 +5,7 @@
 #include <random>
 
 namespace sluice {
-namespace {
+namespace masker_test {
 
 // Feeds `text` to a stream in pieces of `piece` bytes and returns what it wrote.
 std::string Streamed(const std::vector<std::string>& values, std::string_view text, size_t piece) {
@@ -95,5 +95,5 @@ TEST(Masker, StreamedAndWholeAgreeOnRandomTexts) {
   }
 }
 
-}  // namespace
+}  // namespace masker_test
 }  // namespace sluice

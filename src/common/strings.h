@@ -48,6 +48,9 @@ bool IsTextUtf8(std::string_view s);
 // `s` with U+FFFD in place of each NUL byte and each byte not part of valid UTF-8.
 std::string ReplaceNonText(std::string_view s);
 
+// One second in microseconds, the unit of the engine's clock and of stored times.
+inline constexpr int64_t kSecondUs = 1'000'000;
+
 // Durations in the spec: "250ms", "30s", "5m", "1h30m", "2d", or a bare number of seconds.
 // Returns milliseconds, or nullopt when the text is not a duration.
 std::optional<int64_t> ParseDurationMs(std::string_view s);

@@ -8,7 +8,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace time_zone_test {
 
 void Put(std::string& s, int64_t v, int width) {
   for (int k = width - 1; k >= 0; --k) s += static_cast<char>((v >> (8 * k)) & 0xff);
@@ -90,5 +90,5 @@ TEST(TimeZone, TheSystemDatabaseKnowsNamedZones) {
   }
 }
 
-}  // namespace
+}  // namespace time_zone_test
 }  // namespace sluice

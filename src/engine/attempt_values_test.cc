@@ -8,7 +8,7 @@
 #include "engine/decider_test_fixture.h"
 
 namespace sluice {
-namespace {
+namespace attempt_values_test {
 
 const char* kTargetSpec = "  params:\n    - {name: target, type: string, default: dev}\n";
 const std::string kNulTarget("prod\0-staging", 13);
@@ -39,5 +39,5 @@ TEST_F(DeciderTest, ResolvePassesTheSameValueWithoutANul) {
   EXPECT_EQ(r.request.argv, (Names{"deploy", "prod-staging"}));
 }
 
-}  // namespace
+}  // namespace attempt_values_test
 }  // namespace sluice

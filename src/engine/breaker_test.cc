@@ -3,19 +3,20 @@
 
 #include <gtest/gtest.h>
 
-namespace sluice {
-namespace {
+#include "common/strings.h"
 
-constexpr int64_t kS = 1'000'000;
+namespace sluice {
+namespace breaker_test {
+
 
 struct BreakerFixture {
   BreakerSpec c;
   BreakerData d;
   std::vector<BreakerTransition> ts;
-  int64_t now = 1000 * kS;
+  int64_t now = 1000 * kSecondUs;
 
   bool Acquire() { return BreakerAcquire(c, d, now, &ts); }
-  void Call(bool failed, int64_t duration_us = kS) {
+  void Call(bool failed, int64_t duration_us = kSecondUs) {
     ASSERT_TRUE(Acquire());
     BreakerRecord(c, d, now, failed, duration_us, &ts);
   }
@@ -60,7 +61,7 @@ TEST(Breaker, ATimeWindowCountsOnlyRecentCalls) {
   b.c.minimum_calls = 3;
   b.Call(true);
   b.Call(true);
-  b.now += 11 * kS;  // those two leave the window
+  b.now += 11 * kSecondUs;  // those two leave the window
   b.Call(true);
   b.Call(false);
   EXPECT_EQ(b.d.state, BreakerState::kClosed);
@@ -73,8 +74,8 @@ TEST(Breaker, SlowCallsOpenItToo) {
   b.c.minimum_calls = 2;
   b.c.slow_rate = 50;
   b.c.slow_ms = 2000;
-  b.Call(false, 3 * kS);
-  b.Call(false, 1 * kS);
+  b.Call(false, 3 * kSecondUs);
+  b.Call(false, 1 * kSecondUs);
   EXPECT_EQ(b.d.state, BreakerState::kOpen);
   EXPECT_NE(b.ts[0].reason.find("slow-call rate 50%"), std::string::npos);
 }
@@ -86,15 +87,15 @@ TEST(Breaker, HalfOpenAfterTheWaitThenClosedWhenTheTrialCallsSucceed) {
   b.c.half_open_calls = 2;
   b.Call(true);
   EXPECT_EQ(b.d.state, BreakerState::kOpen);
-  b.now += 29 * kS;
+  b.now += 29 * kSecondUs;
   EXPECT_FALSE(b.Acquire());
-  b.now += 1 * kS;
+  b.now += 1 * kSecondUs;
   EXPECT_TRUE(b.Acquire());  // the wait is over: half-open, first permit
   EXPECT_EQ(b.d.state, BreakerState::kHalfOpen);
   EXPECT_TRUE(b.Acquire());
   EXPECT_FALSE(b.Acquire());  // only two trial calls
-  BreakerRecord(b.c, b.d, b.now, false, kS, &b.ts);
-  BreakerRecord(b.c, b.d, b.now, false, kS, &b.ts);
+  BreakerRecord(b.c, b.d, b.now, false, kSecondUs, &b.ts);
+  BreakerRecord(b.c, b.d, b.now, false, kSecondUs, &b.ts);
   EXPECT_EQ(b.d.state, BreakerState::kClosed);
   EXPECT_EQ(b.Path(), "closed -> open -> half-open -> closed");
   EXPECT_TRUE(b.d.calls.empty());  // a fresh window
@@ -105,7 +106,7 @@ TEST(Breaker, HalfOpenGoesBackToOpenWhenTheTrialFails) {
   b.c.minimum_calls = 1;
   b.c.half_open_calls = 2;
   b.Call(true);
-  b.now += 61 * kS;  // default wait 60 s
+  b.now += 61 * kSecondUs;  // default wait 60 s
   b.Call(true);
   b.Call(false);  // 50% >= 50%
   EXPECT_EQ(b.Path(), "closed -> open -> half-open -> open");
@@ -116,7 +117,7 @@ TEST(Breaker, ACancelledTrialGivesItsPermitBack) {
   b.c.minimum_calls = 1;
   b.c.half_open_calls = 1;
   b.Call(true);
-  b.now += 61 * kS;
+  b.now += 61 * kSecondUs;
   ASSERT_TRUE(b.Acquire());
   EXPECT_FALSE(b.Acquire());
   BreakerRelease(b.d);
@@ -129,9 +130,9 @@ TEST(Breaker, MaxWaitInHalfOpenOpensIt) {
   b.c.half_open_calls = 1;
   b.c.max_wait_half_open_ms = 5000;
   b.Call(true);
-  b.now += 61 * kS;
+  b.now += 61 * kSecondUs;
   ASSERT_TRUE(b.Acquire());  // half-open; the trial call never reports
-  b.now += 6 * kS;
+  b.now += 6 * kSecondUs;
   EXPECT_FALSE(b.Acquire());
   EXPECT_EQ(b.d.state, BreakerState::kOpen);
 }
@@ -140,7 +141,7 @@ TEST(Breaker, OperatorsForceAndDisable) {
   BreakerFixture b;
   ASSERT_TRUE(BreakerOperate(b.d, "open", b.now, &b.ts));
   EXPECT_FALSE(b.Acquire());
-  b.now += 3600 * kS;
+  b.now += 3600 * kSecondUs;
   EXPECT_FALSE(b.Acquire());  // forced open does not time out
   ASSERT_TRUE(BreakerOperate(b.d, "disable", b.now, &b.ts));
   b.c.minimum_calls = 1;
@@ -154,7 +155,7 @@ TEST(Breaker, OperatorsForceAndDisable) {
 TEST(Breaker, DataSurvivesItsJson) {
   BreakerFixture b;
   b.c.window_size = 7;
-  b.Call(true, 5 * kS);
+  b.Call(true, 5 * kSecondUs);
   b.Call(false);
   auto back = BreakerData::FromJson(b.d.ToJson());
   ASSERT_TRUE(back);
@@ -164,5 +165,5 @@ TEST(Breaker, DataSurvivesItsJson) {
   EXPECT_FALSE(BreakerData::FromJson("[1,2"));
 }
 
-}  // namespace
+}  // namespace breaker_test
 }  // namespace sluice

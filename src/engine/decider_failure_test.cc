@@ -13,7 +13,7 @@
 #include "engine/run_state.h"
 
 namespace sluice {
-namespace {
+namespace decider_failure_test {
 
 // --- Upstream failures --------------------------------------------------------------------------
 
@@ -428,5 +428,5 @@ TEST_F(DeciderTest, TheRecorderKeepsTheFirstRefusalAndRecordsNothingMore) {
   EXPECT_FALSE(rec_->Commit());
 }
 
-}  // namespace
+}  // namespace decider_failure_test
 }  // namespace sluice

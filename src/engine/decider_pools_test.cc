@@ -4,7 +4,7 @@
 #include "engine/decider_test_fixture.h"
 
 namespace sluice {
-namespace {
+namespace decider_pools_test {
 
 // Pools with `free` units each; what each task holds.
 class FakePools : public CentralPools {
@@ -116,5 +116,5 @@ TEST_F(DeciderPoolsTest, AResumedRunHoldsWhatItsOpenAttemptsHeld) {
   EXPECT_TRUE(pools_.held.empty());
 }
 
-}  // namespace
+}  // namespace decider_pools_test
 }  // namespace sluice

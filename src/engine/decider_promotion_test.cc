@@ -6,7 +6,7 @@
 #include "spec/environment_spec.h"
 
 namespace sluice {
-namespace {
+namespace decider_promotion_test {
 
 // Releases as the store would give them, by model digest.
 class FakeReleases : public ReleaseHistory {
@@ -125,5 +125,5 @@ TEST_F(DeciderPromotionTest, ATaskThatDeploysNowhereMatchedIsNotJudged) {
   EXPECT_EQ(d.data.find("evidence"), std::string::npos) << d.data;  // only `named` judged it
 }
 
-}  // namespace
+}  // namespace decider_promotion_test
 }  // namespace sluice

@@ -15,7 +15,7 @@
 #include "engine/run_state.h"
 
 namespace sluice {
-namespace {
+namespace decider_test {
 
 // --- Order, slots and retries -------------------------------------------------------------------
 
@@ -315,5 +315,5 @@ TEST_F(DeciderTest, AnAdoptedRetryIsNotStartedAgainAfterAReplay) {
   EXPECT_TRUE(rec.captured().empty());
 }
 
-}  // namespace
+}  // namespace decider_test
 }  // namespace sluice

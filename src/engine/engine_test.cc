@@ -10,7 +10,7 @@
 #include "engine/engine_fakes.h"
 
 namespace sluice {
-namespace {
+namespace engine_test {
 
 TEST(Engine, RunsTasksInDependencyOrder) {
   Harness h;
@@ -287,5 +287,5 @@ TEST(Engine, ItemsThatFailToStartSettleTheirParentWithoutWaitingForATimer) {
   EXPECT_EQ(h.clock.NowUs() - t0, 1'000'000) << "t2 ran at once, for its 1 s";
 }
 
-}  // namespace
+}  // namespace engine_test
 }  // namespace sluice

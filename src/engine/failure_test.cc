@@ -7,7 +7,7 @@
 #include "engine/engine_fakes.h"
 
 namespace sluice {
-namespace {
+namespace failure_test {
 
 using Names = std::vector<std::string>;
 
@@ -508,5 +508,5 @@ TEST(Failure, ReplayRefusesALogThatRunsAFinishedTaskAgain) {
   EXPECT_NE(st.error().message.find("already succeeded"), std::string::npos) << st.error().message;
 }
 
-}  // namespace
+}  // namespace failure_test
 }  // namespace sluice

@@ -17,7 +17,7 @@
 #include "engine/engine_fakes.h"
 
 namespace sluice {
-namespace {
+namespace fault_sim_test {
 
 struct TaskPlan {
   std::string name;
@@ -596,5 +596,5 @@ TEST(FaultSim, RandomDagsWithInjectedFaultsCrashesAndResumesKeepTheInvariants) {
                tally.crashed, tally.rolled_back, tally.breaker_opened, tally.group_retried);
 }
 
-}  // namespace
+}  // namespace fault_sim_test
 }  // namespace sluice

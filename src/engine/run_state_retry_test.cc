@@ -18,7 +18,7 @@
 #include "engine/recorder.h"
 
 namespace sluice {
-namespace {
+namespace run_state_retry_test {
 
 using Names = std::vector<std::string>;
 
@@ -308,5 +308,5 @@ TEST(RunStateRetry, ApplyRefusesARetryThatDoesNotFitAndChangesNothing) {
   EXPECT_TRUE(run.state().run_finished());
 }
 
-}  // namespace
+}  // namespace run_state_retry_test
 }  // namespace sluice

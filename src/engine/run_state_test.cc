@@ -17,7 +17,7 @@
 #include "engine/recorder.h"
 
 namespace sluice {
-namespace {
+namespace run_state_test {
 
 using Names = std::vector<std::string>;
 
@@ -496,5 +496,5 @@ TEST_F(RunStateTest, ReplayOfARetryThatStartedLeavesNothingWaiting) {
   EXPECT_TRUE(state_->waiting().empty());
 }
 
-}  // namespace
+}  // namespace run_state_test
 }  // namespace sluice

@@ -11,7 +11,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace schedule_values_test {
 
 constexpr int64_t kFire = 1'774'746'000;  // 2026-03-29T01:00:00Z
 
@@ -73,5 +73,5 @@ TEST(ScheduleValues, ValidateKnowsTheNamesAndTheirTypes) {
   EXPECT_TRUE(TryCompile("    - {name: a, run: [x, '${{ schedule.intervalEnd - schedule.intervalStart }}']}\n"));
 }
 
-}  // namespace
+}  // namespace schedule_values_test
 }  // namespace sluice

@@ -8,7 +8,7 @@
 #include "engine/engine_fakes.h"
 
 namespace sluice {
-namespace {
+namespace template_test {
 
 const char* const kLib =
     "apiVersion: sluice/v1\nkind: Component\nmetadata: {name: ab, version: 1.0.0}\nspec:\n"
@@ -188,5 +188,5 @@ TEST(Templates, ACallWithATaskThatMustNotBeRetriedIsNotRetried) {
   EXPECT_TRUE(h.Tasks(EventKind::kRetryScheduled).empty()) << h.Log();
 }
 
-}  // namespace
+}  // namespace template_test
 }  // namespace sluice

@@ -10,7 +10,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace bell_test {
 
 class Bell : public ::testing::Test {
  protected:
@@ -66,5 +66,5 @@ TEST_F(Bell, APathTooLongForASocketIsRefusedSoCallersPoll) {
   EXPECT_EQ(bell.error().code, ErrorCode::kInvalidInput);
 }
 
-}  // namespace
+}  // namespace bell_test
 }  // namespace sluice

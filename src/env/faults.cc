@@ -9,12 +9,12 @@ namespace sluice {
 
 namespace {
 
-struct KindName {
+struct KindEntry {
   std::string_view name;
   FaultRule::Kind kind;
   bool has_value;
 };
-constexpr KindName kKinds[] = {
+constexpr KindEntry kKinds[] = {
     {"spawn-fail", FaultRule::Kind::kSpawnFail, false}, {"exit", FaultRule::Kind::kExit, true},
     {"signal", FaultRule::Kind::kSignal, true},         {"hang", FaultRule::Kind::kHang, false},
     {"delay", FaultRule::Kind::kDelay, true},           {"commit-fail", FaultRule::Kind::kCommitFail, false},
@@ -44,7 +44,7 @@ Result<FaultPlan> FaultPlan::Parse(std::string_view text) {
     if (at == std::string::npos) return bad("give where it strikes: @N or @task:NAME");
     std::string what = entry.substr(0, at), where = entry.substr(at + 1);
     std::string name = what.substr(0, what.find('='));
-    const KindName* k = nullptr;
+    const KindEntry* k = nullptr;
     for (const auto& c : kKinds) {
       if (c.name == name) k = &c;
     }

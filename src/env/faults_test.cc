@@ -7,7 +7,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace faults_test {
 
 SpawnRequest Attempt(const std::string& task, int attempt) {
   SpawnRequest r;
@@ -112,5 +112,5 @@ TEST(Faults, TheSinkFailsTheChosenCommitOnly) {
   EXPECT_EQ(real.committed, 2);
 }
 
-}  // namespace
+}  // namespace faults_test
 }  // namespace sluice

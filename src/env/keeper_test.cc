@@ -19,7 +19,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace keeper_test {
 
 class KeeperTest : public ::testing::Test {
  protected:
@@ -226,5 +226,5 @@ TEST_F(KeeperTest, TheStartedProcessForwardsSignalsAndTakesTheEngineWithIt) {
   EXPECT_TRUE(Empties(root_ + "/keepers"));
 }
 
-}  // namespace
+}  // namespace keeper_test
 }  // namespace sluice

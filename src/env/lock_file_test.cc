@@ -8,7 +8,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace lock_file_test {
 
 class LockFile : public ::testing::Test {
  protected:
@@ -54,5 +54,5 @@ TEST_F(LockFile, AFolderThatDoesNotExistIsAnError) {
   EXPECT_FALSE(IsFileLocked(dir_ + "/missing/lock", nullptr));
 }
 
-}  // namespace
+}  // namespace lock_file_test
 }  // namespace sluice

@@ -9,7 +9,7 @@
 #include "exec/local_executor.h"
 
 namespace sluice {
-namespace {
+namespace local_executor_secrets_test {
 
 const std::string kWork = "/state/runs/r1/tasks/deploy@1";
 
@@ -102,5 +102,5 @@ TEST(LocalExecutorSecrets, RealProcessOutputSplitAcrossWritesIsMaskedOnTheWayToD
   (void)env->files().RemoveAll(root);
 }
 
-}  // namespace
+}  // namespace local_executor_secrets_test
 }  // namespace sluice

@@ -16,7 +16,7 @@
 #include <functional>
 
 namespace sluice {
-namespace {
+namespace local_executor_test {
 
 AttemptRequest Request(std::string task = "train") {
   AttemptRequest r;
@@ -525,5 +525,5 @@ TEST_F(LocalExecutorOnDisk, ArtifactsCopyNoLinkAndNeverWidenTheSourcesMode) {
   EXPECT_EQ(st.st_mode & 0222, 0u) << "read-only";
 }
 
-}  // namespace
+}  // namespace local_executor_test
 }  // namespace sluice

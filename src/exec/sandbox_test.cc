@@ -6,7 +6,7 @@
 #include <algorithm>
 
 namespace sluice {
-namespace {
+namespace sandbox_test {
 
 // Where `argv` holds `words` in a row.
 std::vector<std::string>::const_iterator At(const std::vector<std::string>& argv,
@@ -35,5 +35,5 @@ TEST(Sandbox, PrivateTopsAreTheAttemptsAndSharedFoldersStayVisible) {
   EXPECT_TRUE(Has(argv, {"--", "cat", "x"}));
 }
 
-}  // namespace
+}  // namespace sandbox_test
 }  // namespace sluice

@@ -9,7 +9,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace slurm_executor_test {
 
 constexpr char kRun[] = "/state/runs/r1";
 const std::string kJoin = "/bin/sh -c exec \"$0\" \"$@\" 2>&1";
@@ -208,5 +208,5 @@ TEST_F(SlurmExecutorTest, AJobWhoseIdNeverReachedTheLogIsFoundByItsScript) {
   EXPECT_EQ(slurm_.NextPollInUs(), 0);  // the adopted one is watched
 }
 
-}  // namespace
+}  // namespace slurm_executor_test
 }  // namespace sluice

@@ -10,7 +10,7 @@
 #include "exec/slurm_executor.h"
 
 namespace sluice {
-namespace {
+namespace slurm_text_test {
 
 // squeue -h -r -t all -j 1,2,3,4 -O kSqueueFields: exit 3, ok, a 4-task array (task 3 took
 // the array's own id), a scancel while running.
@@ -169,5 +169,5 @@ TEST(SlurmText, HandlesCarryTheJobAndArrayTask) {
   }
 }
 
-}  // namespace
+}  // namespace slurm_text_test
 }  // namespace sluice

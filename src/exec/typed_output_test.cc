@@ -8,7 +8,7 @@
 #include "exec/local_executor.h"
 
 namespace sluice {
-namespace {
+namespace typed_output_test {
 
 using Source = WantedParam::Source;
 using Type = WantedParam::Type;
@@ -77,5 +77,5 @@ TEST(TypedOutput, AnAttemptGivenAWorkingDirStartsThereAndHandsBackItsOwnFolder) 
   EXPECT_EQ((*end.ends[0].outputs)->params.ToJson(), R"({"acc":0.93})");
 }
 
-}  // namespace
+}  // namespace typed_output_test
 }  // namespace sluice

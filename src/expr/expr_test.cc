@@ -9,7 +9,7 @@
 #include <map>
 
 namespace sluice {
-namespace {
+namespace expr_test {
 
 class Vars : public Activation {
  public:
@@ -202,5 +202,5 @@ TEST(MathExtension, StaticCheckKnowsArgumentsAndResult) {
   EXPECT_EQ(Check("math.greatest(1, 2) > 'a'"), "error: column 21: no such overload: int > string");
 }
 
-}  // namespace
+}  // namespace expr_test
 }  // namespace sluice

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace argo_document_test {
 
 std::vector<std::string> Lines(std::string_view yaml, bool lenient = false) {
   auto c = CheckArgoFile("wf.yaml", yaml, lenient);
@@ -275,5 +275,5 @@ TEST(ArgoDocument, LooksLikeArgoPeeksAtTheFirstDocumentsApiVersion) {
   EXPECT_FALSE(LooksLikeArgo("spec:\n  apiVersion: argoproj.io/v1alpha1\n"));
 }
 
-}  // namespace
+}  // namespace argo_document_test
 }  // namespace sluice

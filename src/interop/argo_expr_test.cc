@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace argo_expr_test {
 
 std::string Expr(std::string_view text, bool item = false) {
   static const std::set<std::string> inputs = {"foo", "week-temps"};
@@ -126,5 +126,5 @@ TEST(ArgoExpr, WhatIsNotImportedIsNamed) {
             "04 and 05 are (column 1)");
 }
 
-}  // namespace
+}  // namespace argo_expr_test
 }  // namespace sluice

@@ -15,7 +15,7 @@
 #include "common/value.h"
 
 namespace sluice {
-namespace {
+namespace argo_fields_test {
 
 namespace fs = std::filesystem;
 
@@ -123,5 +123,5 @@ TEST(ArgoFields, DocsInteropListsTheTable) {
   }
 }
 
-}  // namespace
+}  // namespace argo_fields_test
 }  // namespace sluice

@@ -9,7 +9,7 @@
 #include "interop/yaml_text.h"
 
 namespace sluice {
-namespace {
+namespace argo_import_test {
 
 std::string Tag(std::string_view text, ArgoScope& scope) {
   auto t = TranslateArgoText(text, scope);
@@ -247,5 +247,5 @@ spec:
   EXPECT_EQ(imported.error().message, "/w/wf.yaml:10:15: target \"Z\" is not a task of this dag");
 }
 
-}  // namespace
+}  // namespace argo_import_test
 }  // namespace sluice

@@ -23,25 +23,13 @@ bool IsIdent(std::string_view s) {
   return true;
 }
 
-
-std::vector<std::string_view> Split(std::string_view s) {
-  std::vector<std::string_view> parts;
-  size_t pos = 0;
-  while (true) {
-    size_t dot = s.find('.', pos);
-    parts.push_back(s.substr(pos, dot == std::string_view::npos ? dot : dot - pos));
-    if (dot == std::string_view::npos) return parts;
-    pos = dot + 1;
-  }
-}
-
 std::unexpected<Error> NotImported(std::string_view tag, std::string_view why) {
   return std::unexpected(Error(ErrorCode::kInvalidInput,
                                fmt::format("{{{{{}}}}} is not imported: {}", tag, why)));
 }
 
 // A step's or task's outputs: steps.X.outputs.result|parameters.Y|artifacts.Y.
-Result<std::string> CallOutput(std::string_view tag, const std::vector<std::string_view>& p,
+Result<std::string> CallOutput(std::string_view tag, const std::vector<std::string>& p,
                                ArgoScope& scope) {
   if (!scope.calls) {
     return NotImported(tag, fmt::format("{}.* is only known in a steps or dag template", p[0]));
@@ -115,7 +103,7 @@ std::string ArgoGlobalValue(std::string_view param, bool exit_handler) {
 }
 
 Result<std::string> ArgoTagExpr(std::string_view tag, ArgoScope& scope) {
-  const std::vector<std::string_view> p = Split(tag);
+  const std::vector<std::string> p = Split(tag, '.');
   const std::string_view root = p[0];
   if (root == "item") {
     if (!scope.item) return NotImported(tag, "item is only bound in a step or task with a loop");

@@ -27,7 +27,7 @@
 namespace sluice {
 namespace {
 
-constexpr char kVersions[] =
+constexpr char kAirflowVersions[] =
     "Apache Airflow 2.10 and 3.x (TaskFlow API; tests/interop/api/airflow.tsv lists every "
     "import and call)";
 
@@ -532,7 +532,7 @@ Result<ExportResult> ExportAirflow(const Plan& plan, const ExportOptions& option
       "worker, where artifacts pass from task to task",
       "approvals: write \"approved\" or \"rejected\" into $SLUICE_EXPORT_ROOT/RUN_ID/approvals/TASK",
       "gates: the sluice binary on the workers and the policy files at the paths written here"};
-  PyFinish(plan, "Airflow", kVersions, needs, body, &result);
+  PyFinish(plan, "Airflow", kAirflowVersions, needs, body, &result);
   return result;
 }
 

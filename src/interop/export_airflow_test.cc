@@ -7,7 +7,7 @@
 #include "interop/export.h"
 
 namespace sluice {
-namespace {
+namespace export_airflow_test {
 
 Result<std::shared_ptr<const Plan>> Load(std::string_view spec) {
   MemFileSystem fs(std::map<std::string, std::string>{
@@ -220,5 +220,5 @@ TEST(ExportAirflow, DagTemplatesBecomeTaskGroups) {
   EXPECT_TRUE(Has(text, "return {\"params\": {\"out\": _out(up[\"b\"], \"params\", \"o\")}"));
 }
 
-}  // namespace
+}  // namespace export_airflow_test
 }  // namespace sluice

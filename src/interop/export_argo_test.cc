@@ -7,7 +7,7 @@
 #include "spec/yaml_tree.h"
 
 namespace sluice {
-namespace {
+namespace export_argo_test {
 
 struct Exported {
   ExportResult result;
@@ -177,5 +177,5 @@ TEST(ExportArgo, ArtifactsPassBetweenTasksUnderTheRepositoryPrefix) {
             "{{tasks.a.outputs.artifacts.data}}");
 }
 
-}  // namespace
+}  // namespace export_argo_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "spec/yaml_tree.h"
 
 namespace sluice {
-namespace {
+namespace export_common_test {
 
 TEST(ExportYaml, StringsReadBackAsTheSameStrings) {
   const std::vector<std::string> texts = {
@@ -72,5 +72,5 @@ TEST(ExportNames, TargetNamesAreLowerCaseWordsAndUnique) {
   EXPECT_EQ(names.Unique("a"), "a-3");
 }
 
-}  // namespace
+}  // namespace export_common_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "spec/yaml_tree.h"
 
 namespace sluice {
-namespace {
+namespace export_kfp_test {
 
 struct Exported {
   ExportResult result;
@@ -126,5 +126,5 @@ TEST(ExportKfp, AnOrderingOverAReferenceCastsItToDouble) {
             "double(inputs.parameter_values['pipelinechannel--when-n']) > 2");
 }
 
-}  // namespace
+}  // namespace export_kfp_test
 }  // namespace sluice

@@ -24,7 +24,7 @@
 namespace sluice {
 namespace {
 
-constexpr char kVersions[] =
+constexpr char kPrefectVersions[] =
     "Prefect 3 (tests/interop/api/prefect.tsv lists every import and call)";
 
 constexpr char kPrefectPrelude[] = R"PY(
@@ -439,7 +439,7 @@ Result<ExportResult> ExportPrefect(const Plan& plan, const ExportOptions& option
       "approvals: a Prefect server; the flow run pauses and a person resumes it in the UI "
       "(approves) or cancels it (rejects); the pause times out as a rejection",
       "gates: the sluice binary and the policy files at the paths written here"};
-  PyFinish(plan, "Prefect", kVersions, needs, body, &result);
+  PyFinish(plan, "Prefect", kPrefectVersions, needs, body, &result);
   return result;
 }
 

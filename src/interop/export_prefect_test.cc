@@ -7,7 +7,7 @@
 #include "interop/export.h"
 
 namespace sluice {
-namespace {
+namespace export_prefect_test {
 
 ExportResult Export(std::string_view spec) {
   MemFileSystem fs(std::map<std::string, std::string>{
@@ -139,5 +139,5 @@ TEST(ExportPrefect, ForEachParallelismIsListed) {
   EXPECT_TRUE(listed);
 }
 
-}  // namespace
+}  // namespace export_prefect_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace export_python_test {
 
 TEST(PyStr, EscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(PyStr("plain"), "\"plain\"");
@@ -117,5 +117,5 @@ TEST(PyCommandOf, ScriptRunsUnderItsShellAndEnvOverridesInOrder) {
   EXPECT_EQ(cmd.env[1].second, "_text(run_id)");
 }
 
-}  // namespace
+}  // namespace export_python_test
 }  // namespace sluice

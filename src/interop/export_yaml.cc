@@ -59,7 +59,7 @@ namespace {
 
 // Whether YAML reads `s` back, unquoted in block context, as this same string (and not a
 // number, bool, null, comment, anchor or flow collection). Deliberately narrower than YAML.
-bool PlainSafe(std::string_view s) {
+bool ExportPlainSafe(std::string_view s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_' || s[0] == '/')) {
     return false;
   }
@@ -91,7 +91,7 @@ std::string Quoted(std::string_view s) { return Value(std::string(s)).ToJson(); 
 
 void EmitScalar(const YamlNode& n, int indent, std::string& out) {
   const std::string& s = n.scalar();
-  if (n.kind() == YamlNode::Kind::kPlain || PlainSafe(s)) {
+  if (n.kind() == YamlNode::Kind::kPlain || ExportPlainSafe(s)) {
     out += s + "\n";
     return;
   }
@@ -116,7 +116,7 @@ void EmitMap(const YamlNode& n, int indent, std::string& out, bool first_inline)
   for (const auto& [k, v] : n.map()) {
     if (!(first && first_inline)) out += std::string(indent, ' ');
     first = false;
-    out += (PlainSafe(k) ? k : Quoted(k)) + ":";
+    out += (ExportPlainSafe(k) ? k : Quoted(k)) + ":";
     if (v.kind() == YamlNode::Kind::kMap) {
       if (v.empty()) { out += " {}\n"; continue; }
       out += "\n";

@@ -8,7 +8,7 @@
 #include "spec/loader.h"
 
 namespace sluice {
-namespace {
+namespace policy_test {
 
 constexpr int64_t kNow = 1'800'000'000'000'000;  // 2027-01-15
 
@@ -207,5 +207,5 @@ TEST(Policy, CentralPoliciesAreReadOnlyFromATrustedFolder) {
   EXPECT_TRUE(LoadCentralPolicies(fs, "/s"));
 }
 
-}  // namespace
+}  // namespace policy_test
 }  // namespace sluice

@@ -4,13 +4,13 @@
 
 #include <deque>
 
+#include "common/strings.h"
 #include "env/fake_env.h"
 #include "rollout/analysis.h"
 
 namespace sluice {
-namespace {
+namespace analysis_test {
 
-constexpr int64_t kS = 1'000'000;
 
 // Answers each metric's measurements from a script, keyed by the command's first argument (or
 // the query), and advances the clock by how long a measurement takes.
@@ -90,7 +90,7 @@ TEST_F(AnalysisRunTest, SucceedsOnceCountMeasurementsAreTakenAtTheInterval) {
   const int64_t t0 = clock_.NowUs();
   const int64_t next = run->Tick(t0);
   ASSERT_EQ(taken_.size(), 1u);
-  EXPECT_EQ(next, taken_[0].finished_us + 2 * kS) << "the next is due an interval after the end";
+  EXPECT_EQ(next, taken_[0].finished_us + 2 * kSecondUs) << "the next is due an interval after the end";
   EXPECT_EQ(run->Tick(next - 1), next) << "nothing is due before then";
   EXPECT_EQ(taken_.size(), 1u);
   RunToEnd(*run);
@@ -99,7 +99,7 @@ TEST_F(AnalysisRunTest, SucceedsOnceCountMeasurementsAreTakenAtTheInterval) {
   EXPECT_EQ(taken_[2].value, "[0.0]");
   EXPECT_EQ(taken_[1].value, "[0.02]");
   EXPECT_EQ(run->outcome().phase, AnalysisPhase::kSuccessful);
-  EXPECT_EQ(run->Tick(clock_.NowUs() + 100 * kS), AnalysisRun::kNever);
+  EXPECT_EQ(run->Tick(clock_.NowUs() + 100 * kSecondUs), AnalysisRun::kNever);
   EXPECT_EQ(taken_.size(), 3u) << "an ended run measures nothing";
 }
 
@@ -172,10 +172,10 @@ TEST_F(AnalysisRunTest, InitialDelayHoldsTheFirstMeasurement) {
   const int64_t t0 = clock_.NowUs();
   auto run = Start(Templates(Metric("ratio", "initialDelay: 5s; successCondition: result[0] < 0.05")));
   provider_.Add("ratio", {Num(0.0)});
-  EXPECT_EQ(run->Tick(t0 + 4 * kS), t0 + 5 * kS);
+  EXPECT_EQ(run->Tick(t0 + 4 * kSecondUs), t0 + 5 * kSecondUs);
   EXPECT_TRUE(taken_.empty());
-  clock_.Set(t0 + 5 * kS);
-  run->Tick(t0 + 5 * kS);
+  clock_.Set(t0 + 5 * kSecondUs);
+  run->Tick(t0 + 5 * kSecondUs);
   EXPECT_EQ(taken_.size(), 1u);
   EXPECT_EQ(run->outcome().phase, AnalysisPhase::kSuccessful);
 }
@@ -213,7 +213,7 @@ TEST_F(AnalysisRunTest, AFailingMetricEndsTheRunAndTerminatesTheOthers) {
   EXPECT_EQ(ms[1].phase, AnalysisPhase::kFailed);
   ASSERT_FALSE(taken_.empty());
   EXPECT_EQ(taken_.back().metric, "ratio") << "nothing is measured after the failure";
-  EXPECT_EQ(run->Tick(clock_.NowUs() + 100 * kS), AnalysisRun::kNever);
+  EXPECT_EQ(run->Tick(clock_.NowUs() + 100 * kSecondUs), AnalysisRun::kNever);
 }
 
 TEST_F(AnalysisRunTest, FailedIsWorseThanErrorIsWorseThanInconclusive) {
@@ -299,10 +299,10 @@ TEST_F(AnalysisRunTest, ResumesFromStoredMeasurements) {
   EXPECT_EQ(m.consecutive_errors, 0);
   EXPECT_FALSE(resumed->done());
   EXPECT_TRUE(taken_.empty()) << "restored measurements are not reported again";
-  EXPECT_EQ(resumed->Tick(stored[2].finished_us + 1), stored[2].finished_us + 2 * kS)
+  EXPECT_EQ(resumed->Tick(stored[2].finished_us + 1), stored[2].finished_us + 2 * kSecondUs)
       << "the next is due an interval after the last stored one";
   provider_.Add("ratio", {Num(0.3)});
-  clock_.Set(stored[2].finished_us + 2 * kS);
+  clock_.Set(stored[2].finished_us + 2 * kSecondUs);
   resumed->Tick(clock_.NowUs());
   EXPECT_EQ(resumed->outcome().phase, AnalysisPhase::kFailed) << "the stored failure counts";
 
@@ -390,5 +390,5 @@ TEST(AnalysisPhases, NamesRoundTrip) {
   EXPECT_FALSE(AnalysisPhaseFromName("Passed"));
 }
 
-}  // namespace
+}  // namespace analysis_test
 }  // namespace sluice

@@ -20,14 +20,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include <httplib.h>
-
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "common/strings.h"
 #include "common/value.h"
+#include "rollout/providers.h"
 
 namespace sluice {
 
@@ -140,10 +139,10 @@ class NginxRouter : public Router {
     const std::string want = std::to_string(generation);
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(spec_.live_timeout_ms);
-    HttpAnswer last;
+    std::string last = "nothing";
     while (std::chrono::steady_clock::now() < deadline) {
-      last = HttpGet(spec_.live_url, 1000);
-      if (last.status == 200 && Trim(last.body) == want) {
+      const auto answer = HttpRequest("GET", spec_.live_url, {}, "", 1'000'000);
+      if (answer && answer->status == 200 && Trim(answer->body) == want) {
         // Served; the old workers still finish what they started. An old worker still busy at
         // the deadline holds only requests that began before the split: the split is live.
         while (!OldWorkersGone() && std::chrono::steady_clock::now() < deadline) {
@@ -151,11 +150,12 @@ class NginxRouter : public Router {
         }
         return {};
       }
+      last = answer ? Quote(Trim(answer->body)) : answer.error().message;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return Fail(ErrorCode::kIo, "nginx did not serve generation {} within {} ({} answered "
                 "{}): see nginx's error log", want, FormatDurationMs(spec_.live_timeout_ms),
-                spec_.live_url, last.error.empty() ? Quote(Trim(last.body)) : last.error);
+                spec_.live_url, last);
   }
 
   const EnvironmentSpec& env_;
@@ -205,32 +205,6 @@ std::string WeightsJson(const std::string& environment, int64_t generation,
                         {Value("generation"), Value(generation)},
                         {Value("weights"), Value(std::move(list))}})
       .ToJson();
-}
-
-HttpAnswer HttpGet(const std::string& url, int64_t timeout_ms) {
-  HttpAnswer out;
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) {
-    out.error = "not a URL: " + url;
-    return out;
-  }
-  const size_t slash = url.find('/', scheme_end + 3);
-  const std::string base = slash == std::string::npos ? url : url.substr(0, slash);
-  const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
-  httplib::Client client(base);
-  const time_t s = timeout_ms / 1000;
-  const time_t us = (timeout_ms % 1000) * 1000;
-  client.set_connection_timeout(s, us);
-  client.set_read_timeout(s, us);
-  client.set_write_timeout(s, us);
-  auto r = client.Get(path);
-  if (!r) {
-    out.error = "no answer: " + httplib::to_string(r.error());
-    return out;
-  }
-  out.status = r->status;
-  out.body = r->body;
-  return out;
 }
 
 std::unique_ptr<Router> MakeRouter(const EnvironmentSpec& spec) {

@@ -36,12 +36,5 @@ std::unique_ptr<Router> MakeRouter(const EnvironmentSpec& spec);
 std::string WeightsJson(const std::string& environment, int64_t generation,
                         const std::vector<SlotWeight>& weights);
 
-// GET `url` (http://host:port/path) with a timeout: the status and body, or why there is none.
-struct HttpAnswer {
-  int status = 0;
-  std::string body;
-  std::string error;  // set when nothing was answered
-};
-HttpAnswer HttpGet(const std::string& url, int64_t timeout_ms);
 
 }  // namespace sluice

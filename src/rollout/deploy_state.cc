@@ -6,6 +6,7 @@
 
 #include "common/strings.h"
 #include "rollout/deploy_router.h"
+#include "rollout/providers.h"
 #include "schedule/cron.h"
 
 namespace sluice {
@@ -116,10 +117,10 @@ Status RunSlot(const EnvironmentSpec& env, const SlotSpec& slot,
 
 Status SlotHealthy(const EnvironmentSpec& env, const SlotSpec& slot, const SlotModel& model) {
   if (!slot.health_url.empty()) {
-    HttpAnswer a = HttpGet(slot.health_url, 1000);
-    if (a.status >= 200 && a.status < 300) return {};
-    return Fail(ErrorCode::kIo, "{} answered {}", slot.health_url,
-                a.error.empty() ? std::to_string(a.status) : a.error);
+    const auto a = HttpRequest("GET", slot.health_url, {}, "", 1'000'000);
+    if (!a) return std::unexpected(a.error());
+    if (a->status >= 200 && a->status < 300) return {};
+    return Fail(ErrorCode::kIo, "{} answered {}", slot.health_url, a->status);
   }
   return RunSlot(env, slot, slot.health_command, "health", model);
 }

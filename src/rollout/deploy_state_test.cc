@@ -6,7 +6,7 @@
 #include "rollout/deploy_state.h"
 
 namespace sluice {
-namespace {
+namespace deploy_state_test {
 
 constexpr int64_t kMinute = 60'000'000;
 
@@ -57,5 +57,5 @@ TEST(FrozenUntil, IsTheEndOfTheFreezeWindowTheTimeIsIn) {
   EXPECT_EQ(FrozenUntil(e, zones.get(), friday_17 + 63LL * 60 * kMinute), 0) << "it has ended";
 }
 
-}  // namespace
+}  // namespace deploy_state_test
 }  // namespace sluice

@@ -13,7 +13,7 @@
 #include "rollout/providers.h"
 
 namespace sluice {
-namespace {
+namespace providers_test {
 
 // Recorded shapes of GET /api/v1/query, by the query asked.
 const std::map<std::string, std::string>& PrometheusAnswers() {
@@ -285,5 +285,5 @@ spec:
   }
 }
 
-}  // namespace
+}  // namespace providers_test
 }  // namespace sluice

@@ -9,7 +9,7 @@
 #include "env/env.h"
 
 namespace sluice {
-namespace {
+namespace cron_test {
 
 // The system's tz database (Debian's tzdata, which scripts/deps.sh installs): the DST tests
 // need real zone rules, so a missing database fails them rather than skipping them.
@@ -236,5 +236,5 @@ TEST(Cron, ParsesInstantsInTheSchedulesZone) {
   EXPECT_EQ(FormatLocal(At("2026-03-29T01:00:00Z"), -16200), "2026-03-28T20:30:00-04:30");
 }
 
-}  // namespace
+}  // namespace cron_test
 }  // namespace sluice

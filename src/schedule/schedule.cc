@@ -3,26 +3,27 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
-constexpr int64_t kOnTimeUs = 60 * kUs;    // catchUp none: how late a fire may still start
+constexpr int64_t kOnTimeUs = 60 * kSecondUs;  // catchUp none: how late a fire may still start
 constexpr int64_t kMaxCounted = 100'000;   // older due fires walked to count and list them
 
-int64_t FloorSeconds(int64_t us) { return us / kUs - ((us % kUs != 0) && us < 0); }
+int64_t FloorSeconds(int64_t us) { return us / kSecondUs - ((us % kSecondUs != 0) && us < 0); }
 
 // Records a skipped fire (listing the first kMaxListed) and moves the watermark past it.
 void Skip(ScheduleDecision& d, int64_t fire_s, SkipReason why) {
-  if (d.skipped.size() < ScheduleDecision::kMaxListed) d.skipped.push_back({fire_s * kUs, why});
+  if (d.skipped.size() < ScheduleDecision::kMaxListed) d.skipped.push_back({fire_s * kSecondUs, why});
   ++d.skipped_count;
-  d.watermark_us = std::max(d.watermark_us, fire_s * kUs);
+  d.watermark_us = std::max(d.watermark_us, fire_s * kSecondUs);
 }
 
 void Start(ScheduleDecision& d, const CronSchedule& cron, int64_t fire_s) {
   d.start.push_back(TimesOf(cron, fire_s));
-  d.watermark_us = std::max(d.watermark_us, fire_s * kUs);
+  d.watermark_us = std::max(d.watermark_us, fire_s * kSecondUs);
 }
 
 // The due fires (after the watermark, at or before now): the newest `keep`, oldest first.
@@ -41,10 +42,10 @@ std::vector<int64_t> NewestDue(const CronSchedule& cron, const SchedulePolicy& p
     int64_t walked = 0;
     for (auto g = cron.Next(watermark_s); g && *g < kept.front() && walked < kMaxCounted;
          g = cron.Next(*g), ++walked) {
-      bool late = p.starting_deadline_us > 0 && now_us - *g * kUs > p.starting_deadline_us;
+      bool late = p.starting_deadline_us > 0 && now_us - *g * kSecondUs > p.starting_deadline_us;
       Skip(d, *g, late ? SkipReason::kMissedDeadline : SkipReason::kCatchUp);
     }
-    d.watermark_us = std::max(d.watermark_us, *f * kUs);
+    d.watermark_us = std::max(d.watermark_us, *f * kSecondUs);
   }
   return kept;
 }
@@ -94,7 +95,7 @@ std::string_view SkipReasonName(SkipReason r) {
 Value ScheduleValue(const ScheduleTimes* t) {
   auto at = [&](int64_t us) {
     if (!t) return Value();
-    return Value(Timestamp{us / kUs, static_cast<int32_t>(us % kUs * 1000)});
+    return Value(Timestamp{us / kSecondUs, static_cast<int32_t>(us % kSecondUs * 1000)});
   };
   return Value(ValueMap{{"time", at(t ? t->time_us : 0)},
                         {"intervalStart", at(t ? t->interval_start_us : 0)},
@@ -107,7 +108,7 @@ bool IsScheduleField(std::string_view field) {
 
 ScheduleTimes TimesOf(const CronSchedule& cron, int64_t fire_s) {
   auto prev = cron.Prev(fire_s);
-  return ScheduleTimes{fire_s * kUs, prev.value_or(fire_s) * kUs, fire_s * kUs};
+  return ScheduleTimes{fire_s * kSecondUs, prev.value_or(fire_s) * kSecondUs, fire_s * kSecondUs};
 }
 
 ScheduleDecision DecideSchedule(const CronSchedule& cron, const SchedulePolicy& p,
@@ -118,12 +119,12 @@ ScheduleDecision DecideSchedule(const CronSchedule& cron, const SchedulePolicy& 
     d.suspended = true;
     return d;
   }
-  if (auto next = cron.Next(FloorSeconds(now_us))) d.wake_us = *next * kUs;
+  if (auto next = cron.Next(FloorSeconds(now_us))) d.wake_us = *next * kSecondUs;
   const size_t keep = p.catch_up == CatchUp::kAll ? static_cast<size_t>(std::max(1, p.catch_up_cap)) : 1;
   std::vector<int64_t> kept = NewestDue(cron, p, FloorSeconds(s.watermark_us), now_us, keep, d);
   std::vector<int64_t> fires;
   for (int64_t f : kept) {
-    const int64_t late_us = now_us - f * kUs;
+    const int64_t late_us = now_us - f * kSecondUs;
     if (p.starting_deadline_us > 0 && late_us > p.starting_deadline_us) {
       Skip(d, f, SkipReason::kMissedDeadline);  // rule 2
     } else if (p.catch_up == CatchUp::kNone && late_us >= kOnTimeUs) {
@@ -145,7 +146,7 @@ Result<std::vector<ScheduleTimes>> Backfill(const CronSchedule& cron, int64_t fr
   std::vector<ScheduleTimes> out;
   // The first fire at or after from: the first after the second before it (fires are whole
   // seconds).
-  for (auto f = cron.Next(FloorSeconds(from_us + kUs - 1) - 1); f && *f * kUs <= to_us;
+  for (auto f = cron.Next(FloorSeconds(from_us + kSecondUs - 1) - 1); f && *f * kSecondUs <= to_us;
        f = cron.Next(*f)) {
     if (out.size() == max_fires) {
       return Fail(ErrorCode::kInvalidInput, "the range from {} to {} holds more than {} fire "

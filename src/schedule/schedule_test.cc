@@ -5,14 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/strings.h"
 #include "env/env.h"
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace schedule_test {
 
-constexpr int64_t kUs = 1'000'000;
-constexpr int64_t kMin = 60 * kUs;
+constexpr int64_t kMin = 60 * kSecondUs;
 
 const TimeZones* Zones() {
   static std::unique_ptr<TimeZones> zones = NewSystemTimeZones();
@@ -25,8 +25,8 @@ CronSchedule In(std::string_view expr, const std::string& zone = "UTC") {
   return *s;
 }
 
-int64_t Us(std::string_view rfc3339) { return ParseInstant(rfc3339, In("@daily")).value() * kUs; }
-std::string Text(int64_t us) { return FormatLocal(us / kUs, 0); }
+int64_t Us(std::string_view rfc3339) { return ParseInstant(rfc3339, In("@daily")).value() * kSecondUs; }
+std::string Text(int64_t us) { return FormatLocal(us / kSecondUs, 0); }
 
 std::vector<std::string> Started(const ScheduleDecision& d) {
   std::vector<std::string> out;
@@ -221,7 +221,7 @@ TEST(ScheduleDecision, ADailyJobRunsOnceADayAcrossBothParisTransitions) {
             (std::vector<std::string>{"2026-10-24T00:30:00+00:00", "2026-10-25T00:30:00+00:00",
                                       "2026-10-26T01:30:00+00:00"}));
   // The run of the jump day covers its data interval: from the day before's 02:30 CET.
-  auto spring = TimesOf(cron, Us("2026-03-29T01:00:00Z") / kUs);
+  auto spring = TimesOf(cron, Us("2026-03-29T01:00:00Z") / kSecondUs);
   EXPECT_EQ(Text(spring.interval_start_us), "2026-03-28T01:30:00+00:00");
 }
 
@@ -234,7 +234,7 @@ TEST(ScheduleDecision, AnHourlyJobRunsEveryElapsedHourAcrossNewYorkTransitions) 
             (std::vector<std::string>{"2026-11-01T05:00:00+00:00", "2026-11-01T06:00:00+00:00",
                                       "2026-11-01T07:00:00+00:00", "2026-11-01T08:00:00+00:00"}));
   // The repeated 01:00: the second run's interval is the hour after the first's.
-  auto second = TimesOf(cron, Us("2026-11-01T06:00:00Z") / kUs);
+  auto second = TimesOf(cron, Us("2026-11-01T06:00:00Z") / kSecondUs);
   EXPECT_EQ(Text(second.interval_start_us), "2026-11-01T05:00:00+00:00");
 }
 
@@ -255,5 +255,5 @@ TEST(ScheduleBackfill, ListsTheFireTimesOfARangeWithTheirIntervals) {
   EXPECT_NE(huge.error().message.find("more than 1000 fire times"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace schedule_test
 }  // namespace sluice

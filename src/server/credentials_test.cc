@@ -8,7 +8,7 @@
 #include "server/client.h"
 
 namespace sluice {
-namespace {
+namespace credentials_test {
 
 void WriteLoginFile(FakeEnv& env, const std::string& server, const std::string& token) {
   ASSERT_TRUE(env.files().MakeDirs("/cfg/sluice"));
@@ -102,5 +102,5 @@ TEST(ApiClient, PathSegmentsArePercentEncoded) {
   EXPECT_EQ(PathEscape("20261129-010947-85eb3f9a"), "20261129-010947-85eb3f9a");
 }
 
-}  // namespace
+}  // namespace credentials_test
 }  // namespace sluice

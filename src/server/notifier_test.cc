@@ -6,7 +6,7 @@
 #include "server/notifier.h"
 
 namespace sluice {
-namespace {
+namespace notifier_test {
 
 TEST(Notifier, RetriesServerErrorsThrottlingAndNoAnswerUntilTheLastAttempt) {
   EXPECT_EQ(OutcomeOf(200, 1, 3), AttemptOutcome::kDelivered);
@@ -57,5 +57,5 @@ TEST(Notifier, AnApprovalNamesTheGateAndWhoMayApprove) {
   EXPECT_EQ(v->Find("sluice")->Find("breaker")->as_string(), "flaky-api");
 }
 
-}  // namespace
+}  // namespace notifier_test
 }  // namespace sluice

@@ -80,9 +80,13 @@ void AddScheduleClientCommands(CLI::App& app, ScheduleClientOptions& o,
 int DispatchSchedules(Env& env, RemoteContext& c, const ScheduleClientOptions& o,
                       std::map<std::string, CLI::App*>& s);
 
-// The folder that holds every one of `paths` (absolute, normalized; not empty): the root of
-// the files an apply uploads (remote_schedules.cc).
-std::string CommonFolder(const std::set<std::string>& paths);
+// The folder that holds every one of `folders` (absolute, normalized; not empty), which may be
+// one of them (remote_schedules.cc).
+std::string CommonFolder(const std::set<std::string>& folders);
+// What schedule and trigger apply upload: {KEY: the file at `path`, files: {PATH: TEXT}}, each
+// path relative to the folder that holds all of `texts` (absolute paths).
+Value UploadBody(const std::string& key, const std::string& path,
+                 const std::map<std::string, std::string>& texts);
 
 // --- triggers: trigger apply|ls|rotate|rm against a server (remote_triggers.cc).
 struct TriggerClientOptions {

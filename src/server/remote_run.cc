@@ -57,15 +57,6 @@ Status AddFolder(FileSystem& fs, const std::string& root, const std::string& dir
   return {};
 }
 
-// The folder that holds every one of `paths` (absolute, normalized).
-std::string CommonFolder(const std::vector<std::string>& paths) {
-  std::string common = paths.front();
-  for (const auto& p : paths) {
-    while (!(p == common || p.starts_with(common + "/") || common == "/")) common = Dirname(common);
-  }
-  return common;
-}
-
 struct Bundle {
   std::string pipeline;  // its path among the files
   std::map<std::string, std::string> files;
@@ -78,7 +69,7 @@ Result<Bundle> CollectBundle(FileSystem& fs, const Plan& plan) {
   const std::string pipeline = fs.Absolute(plan.pipeline->file);
   std::set<std::string> folders{Dirname(pipeline)};
   for (const auto& [path, text] : plan.sources) folders.insert(Dirname(fs.Absolute(path)));
-  const std::string root = CommonFolder(std::vector<std::string>(folders.begin(), folders.end()));
+  const std::string root = CommonFolder(folders);
   const size_t cut = root == "/" ? 0 : root.size();
   Bundle b;
   b.pipeline = pipeline.substr(cut + 1);

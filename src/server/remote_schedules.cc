@@ -19,11 +19,11 @@ namespace sluice {
 namespace {
 
 // The schedules' collection in the command's namespace.
-std::string Base(const RemoteContext& c) {
+std::string SchedulesBase(const RemoteContext& c) {
   return "/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/schedules";
 }
 
-int Apply(Env& env, RemoteContext& c, const std::string& file) {
+int ApplySchedules(Env& env, RemoteContext& c, const std::string& file) {
   FileSystem& fs = env.files();
   const std::string path = fs.Absolute(file);
   auto specs = ReadScheduleFile(fs, path);
@@ -41,14 +41,8 @@ int Apply(Env& env, RemoteContext& c, const std::string& file) {
     if (!plan) return Report(plan.error());
     for (const auto& [p, text] : (*plan)->sources) texts[fs.Absolute(p)] = text;
   }
-  std::set<std::string> paths;
-  for (const auto& [p, text] : texts) paths.insert(p);
-  const std::string root = CommonFolder(paths);
-  ValueMap files;
-  for (const auto& [p, text] : texts) files.emplace_back(Value(p.substr(root.size() + 1)), Value(text));
-  const Value body(ValueMap{{"schedule", Value(path.substr(root.size() + 1))},
-                            {"files", Value(std::move(files))}});
-  auto a = Expect2xx(c.api.Put(Base(c), body.ToJson()), c.api.server());
+  const Value body = UploadBody("schedule", path, texts);
+  auto a = Expect2xx(c.api.Put(SchedulesBase(c), body.ToJson()), c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
   const Value* applied = v && v->is_map() ? v->Find("applied") : nullptr;
@@ -63,12 +57,12 @@ int Apply(Env& env, RemoteContext& c, const std::string& file) {
   return 0;
 }
 
-int Ls(RemoteContext& c) {
-  return PrintBodyOr(c, Expect2xx(c.api.Get(Base(c)), c.api.server()), SchedulesText, "items");
+int LsSchedules(RemoteContext& c) {
+  return PrintBodyOr(c, Expect2xx(c.api.Get(SchedulesBase(c)), c.api.server()), SchedulesText, "items");
 }
 
 int Suspend(RemoteContext& c, const std::string& name, bool suspend) {
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/{}", Base(c), PathEscape(name),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/{}", SchedulesBase(c), PathEscape(name),
                                             suspend ? "suspend" : "resume"), "{}"),
                      c.api.server());
   if (!a) return Report(a.error());
@@ -77,7 +71,7 @@ int Suspend(RemoteContext& c, const std::string& name, bool suspend) {
 }
 
 int Trigger(Env& env, RemoteContext& c, const std::string& name) {
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/trigger", Base(c), PathEscape(name)), "{}"),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/trigger", SchedulesBase(c), PathEscape(name)), "{}"),
                      c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
@@ -92,7 +86,7 @@ int Trigger(Env& env, RemoteContext& c, const std::string& name) {
 int BackfillRemote(RemoteContext& c, const std::string& name, const std::string& from,
                    const std::string& to) {
   const Value body(ValueMap{{"from", Value(from)}, {"to", Value(to)}});
-  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/backfill", Base(c), PathEscape(name)), body.ToJson()),
+  auto a = Expect2xx(c.api.Post(fmt::format("{}/{}/backfill", SchedulesBase(c), PathEscape(name)), body.ToJson()),
                      c.api.server());
   if (!a) return Report(a.error());
   auto v = ParseJson(a->body);
@@ -113,12 +107,23 @@ int BackfillRemote(RemoteContext& c, const std::string& name, const std::string&
 
 }  // namespace
 
-std::string CommonFolder(const std::set<std::string>& paths) {
-  std::string common = Dirname(*paths.begin());
-  for (const auto& p : paths) {
-    while (!(p.starts_with(common + "/") || common == "/")) common = Dirname(common);
+std::string CommonFolder(const std::set<std::string>& folders) {
+  std::string common = *folders.begin();
+  for (const auto& f : folders) {
+    while (!(f == common || f.starts_with(common + "/") || common == "/")) common = Dirname(common);
   }
   return common;
+}
+
+Value UploadBody(const std::string& key, const std::string& path,
+                 const std::map<std::string, std::string>& texts) {
+  std::set<std::string> folders;
+  for (const auto& [p, text] : texts) folders.insert(Dirname(p));
+  const std::string root = CommonFolder(folders);
+  const size_t cut = root == "/" ? 1 : root.size() + 1;
+  ValueMap files;
+  for (const auto& [p, text] : texts) files.emplace_back(Value(p.substr(cut)), Value(text));
+  return Value(ValueMap{{key, Value(path.substr(cut))}, {"files", Value(std::move(files))}});
 }
 
 void AddScheduleClientCommands(CLI::App& app, ScheduleClientOptions& o,
@@ -155,8 +160,8 @@ int DispatchSchedules(Env& env, RemoteContext& c, const ScheduleClientOptions& o
     return Report(Error(ErrorCode::kInvalidInput, "sluice: -j/--jobs is not available against a "
                         "server (the server decides how many tasks run at once)"));
   }
-  if (*s["schedule apply"]) return Apply(env, c, o.file);
-  if (*s["schedule ls"]) return Ls(c);
+  if (*s["schedule apply"]) return ApplySchedules(env, c, o.file);
+  if (*s["schedule ls"]) return LsSchedules(c);
   if (*s["schedule suspend"]) return Suspend(c, o.name, true);
   if (*s["schedule resume"]) return Suspend(c, o.name, false);
   if (*s["schedule trigger"]) return Trigger(env, c, o.name);

@@ -18,7 +18,7 @@ namespace sluice {
 namespace {
 
 // The triggers' collection in the command's namespace.
-std::string Base(const RemoteContext& c) {
+std::string TriggersBase(const RemoteContext& c) {
   return "/api/v1/namespaces/" + PathEscape(c.Namespace()) + "/triggers";
 }
 
@@ -52,29 +52,23 @@ int PrintTokens(RemoteContext& c, const Result<ApiAnswer>& a) {
   return 0;
 }
 
-int Apply(Env& env, RemoteContext& c, const std::string& file) {
+int ApplyTriggers(Env& env, RemoteContext& c, const std::string& file) {
   FileSystem& fs = env.files();
   const std::string path = fs.Absolute(file);
   auto texts = FilesOf(fs, path);
   if (!texts) return Report(texts.error());
-  std::set<std::string> paths;
-  for (const auto& [p, text] : *texts) paths.insert(p);
-  const std::string root = CommonFolder(paths);
-  ValueMap files;
-  for (const auto& [p, text] : *texts) files.emplace_back(Value(p.substr(root.size() + 1)), Value(text));
-  const Value body(ValueMap{{"trigger", Value(path.substr(root.size() + 1))},
-                            {"files", Value(std::move(files))}});
-  int rc = PrintTokens(c, Expect2xx(c.api.Put(Base(c), body.ToJson()), c.api.server()));
+  const Value body = UploadBody("trigger", path, *texts);
+  int rc = PrintTokens(c, Expect2xx(c.api.Put(TriggersBase(c), body.ToJson()), c.api.server()));
   if (rc == 0 && !c.json) std::printf("it fires through %s\n", c.api.server().c_str());
   return rc;
 }
 
-int Ls(RemoteContext& c) {
-  return PrintBodyOr(c, Expect2xx(c.api.Get(Base(c)), c.api.server()), TriggersText, "items");
+int LsTriggers(RemoteContext& c) {
+  return PrintBodyOr(c, Expect2xx(c.api.Get(TriggersBase(c)), c.api.server()), TriggersText, "items");
 }
 
 int Rm(RemoteContext& c, const std::string& name) {
-  auto a = Expect2xx(c.api.Delete(fmt::format("{}/{}", Base(c), PathEscape(name))), c.api.server());
+  auto a = Expect2xx(c.api.Delete(fmt::format("{}/{}", TriggersBase(c), PathEscape(name))), c.api.server());
   if (!a) return Report(a.error());
   if (c.json) std::printf("%s\n", Value(ValueMap{{"removed", Value(name)}}).ToJson().c_str());
   else std::printf("removed trigger %s\n", name.c_str());
@@ -98,10 +92,10 @@ void AddTriggerClientCommands(CLI::App& app, TriggerClientOptions& o,
 
 int DispatchTriggers(Env& env, RemoteContext& c, const TriggerClientOptions& o,
                      std::map<std::string, CLI::App*>& s) {
-  if (*s["trigger apply"]) return Apply(env, c, o.file);
-  if (*s["trigger ls"]) return Ls(c);
+  if (*s["trigger apply"]) return ApplyTriggers(env, c, o.file);
+  if (*s["trigger ls"]) return LsTriggers(c);
   if (*s["trigger rotate"]) {
-    return PrintTokens(c, Expect2xx(c.api.Post(fmt::format("{}/{}/rotate", Base(c),
+    return PrintTokens(c, Expect2xx(c.api.Post(fmt::format("{}/{}/rotate", TriggersBase(c),
                                                            PathEscape(o.name)), "{}"),
                                     c.api.server()));
   }

@@ -5,7 +5,7 @@
 #include "server/metrics.h"
 
 namespace sluice {
-namespace {
+namespace router_test {
 
 ApiResponse Ok(const ApiRequest&) { return {}; }
 
@@ -60,5 +60,5 @@ TEST(Metrics, RequestsRenderAsCountersAndCumulativeHistogramsByRouteAndCode) {
   EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 
-}  // namespace
+}  // namespace router_test
 }  // namespace sluice

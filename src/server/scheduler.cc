@@ -12,7 +12,6 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
 
 // The audit record of the fires a decision skipped: who (the server), which schedule, and the
 // fires with their reasons (at most ScheduleDecision::kMaxListed, and how many in all).

@@ -8,14 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/strings.h"
 #include "cli/cli_support.h"
 #include "env/fake_env.h"
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace scheduler_test {
 
-constexpr int64_t kUs = 1'000'000;
 
 const TimeZones* Zones() {
   static std::unique_ptr<TimeZones> zones = NewSystemTimeZones();
@@ -24,7 +24,7 @@ const TimeZones* Zones() {
 
 int64_t At(const std::string& rfc3339) {
   auto cron = CronSchedule::Make(ParseCron("@daily").value(), "UTC", Zones());
-  return ParseInstant(rfc3339, *cron).value() * kUs;
+  return ParseInstant(rfc3339, *cron).value() * kSecondUs;
 }
 
 const char* kPipeline = R"(apiVersion: sluice/v1
@@ -228,5 +228,5 @@ TEST_F(SchedulerTest, ALaterEditOfItsPipelineChangesNothingUntilItIsAppliedAgain
   EXPECT_EQ(Runs().size(), 1u);
 }
 
-}  // namespace
+}  // namespace scheduler_test
 }  // namespace sluice

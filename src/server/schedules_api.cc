@@ -17,7 +17,6 @@ namespace sluice {
 
 namespace {
 
-constexpr int64_t kUs = 1'000'000;
 constexpr size_t kMaxBackfill = 100;  // runs one request starts, each an engine process
 
 ApiResponse List(const ApiContext& ctx, const ApiRequest& req) {
@@ -136,7 +135,7 @@ ApiResponse BackfillRuns(const ApiContext& ctx, const ApiRequest& req) {
   if (!from_s) return ErrorResponse(400, "from: " + from_s.error().message);
   auto to_s = ParseInstant(to->as_string(), *s->cron);
   if (!to_s) return ErrorResponse(400, "to: " + to_s.error().message);
-  auto fires = PastFires(*s->cron, *from_s * kUs, *to_s * kUs, ctx.env.clock().NowUs(), kMaxBackfill);
+  auto fires = PastFires(*s->cron, *from_s * kSecondUs, *to_s * kSecondUs, ctx.env.clock().NowUs(), kMaxBackfill);
   if (!fires) return ErrorResponse(400, fires.error().message);
   ValueList started, existing;
   for (const ScheduleTimes& t : *fires) {

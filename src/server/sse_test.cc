@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace sse_test {
 
 TEST(SseParser, ReadsMessagesCutAnywhereAndSkipsKeepAlives) {
   const std::string stream =
@@ -41,5 +41,5 @@ TEST(SseParser, DispatchesNoMessageWithoutData) {
   EXPECT_EQ(got[0].id, "");  // each message its own id: the follower keeps its position
 }
 
-}  // namespace
+}  // namespace sse_test
 }  // namespace sluice

@@ -13,7 +13,7 @@
 #include "store/store.h"
 
 namespace sluice {
-namespace {
+namespace store_pool_test {
 
 class StorePoolTest : public ::testing::Test {
  protected:
@@ -106,5 +106,5 @@ TEST_F(StorePoolTest, AScopeGivesItsHandleBackWhenItEnds) {
   EXPECT_EQ(opened_, 1);
 }
 
-}  // namespace
+}  // namespace store_pool_test
 }  // namespace sluice

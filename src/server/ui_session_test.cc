@@ -7,7 +7,7 @@
 #include "server/ui_files.h"
 
 namespace sluice {
-namespace {
+namespace ui_session_test {
 
 constexpr int64_t kHour = 3'600'000'000;
 
@@ -135,5 +135,5 @@ TEST(UiEdge, ServesTheEmbeddedFilesWithTheirTypesAndAStrictPolicy) {
   EXPECT_FALSE(IsUiPath("/healthz"));
 }
 
-}  // namespace
+}  // namespace ui_session_test
 }  // namespace sluice

@@ -5,7 +5,7 @@
 #include "spec/analysis_spec.h"
 
 namespace sluice {
-namespace {
+namespace analysis_spec_test {
 
 constexpr const char* kGood = R"yaml(apiVersion: sluice/v1
 kind: AnalysisTemplate
@@ -216,5 +216,5 @@ TEST(AnalysisSpec, RefusesEachMistakeAtItsPlace) {
   for (const auto& c : cases) EXPECT_EQ(ErrorOf(c.text), c.error) << c.text;
 }
 
-}  // namespace
+}  // namespace analysis_spec_test
 }  // namespace sluice

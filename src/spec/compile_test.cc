@@ -7,7 +7,7 @@
 #include "env/fake_env.h"
 
 namespace sluice {
-namespace {
+namespace compile_test {
 
 std::shared_ptr<const Plan> Load(std::string_view tasks) {
   MemFileSystem fs(std::map<std::string, std::string>{{"/p/pipeline.yaml",
@@ -61,5 +61,5 @@ TEST(Compile, RareFieldsAreSetOnlyForTasksThatHaveThem) {
   EXPECT_EQ(plan->tasks[b.fallback].name, "b.fallback");
 }
 
-}  // namespace
+}  // namespace compile_test
 }  // namespace sluice

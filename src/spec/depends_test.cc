@@ -6,7 +6,7 @@
 #include <map>
 
 namespace sluice {
-namespace {
+namespace depends_test {
 
 // `text` evaluated with the named tasks' outcomes given by one letter each: s(ucceeded),
 // f(ailed), e(rrored), k (skipped), o(mitted).
@@ -70,5 +70,5 @@ TEST(Depends, ErrorsSayWhereAndWhat) {
             "nested deeper than 64 (column 66)");
 }
 
-}  // namespace
+}  // namespace depends_test
 }  // namespace sluice

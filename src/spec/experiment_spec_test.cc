@@ -7,7 +7,7 @@
 #include <tuple>
 
 namespace sluice {
-namespace {
+namespace experiment_spec_test {
 
 std::string Doc(const std::string& spec) {
   return "apiVersion: sluice/v1\nkind: Experiment\nmetadata: {name: x}\nspec:\n"
@@ -130,5 +130,5 @@ TEST(ExperimentSpec, WhatIsWrongIsOneLocatedLine) {
   EXPECT_NE(none.error().message.find("kind: Experiment"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace experiment_spec_test
 }  // namespace sluice

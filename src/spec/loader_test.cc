@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace loader_test {
 
 Result<SpecFile> Parse(std::string_view tasks) {
   return ParseSpecFile("/p/pipeline.yaml", fmt::format("apiVersion: sluice/v1\nkind: Pipeline\n"
@@ -104,5 +104,5 @@ TEST(Loader, ImageIsRecordedOnTasksAndComponents) {
   EXPECT_NE(bad.error().message.find("image must be one word"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace loader_test
 }  // namespace sluice

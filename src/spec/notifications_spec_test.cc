@@ -5,7 +5,7 @@
 #include "spec/notifications_spec.h"
 
 namespace sluice {
-namespace {
+namespace notifications_spec_test {
 
 constexpr const char* kGood = R"(apiVersion: sluice/v1
 kind: Notifications
@@ -104,5 +104,5 @@ TEST(NotificationsSpec, BackoffDoublesUpToTheCapLessAtMostAQuarterOfJitter) {
   EXPECT_EQ(BackoffMs(d, 60, 0), 300'000) << "no overflow far past the cap";
 }
 
-}  // namespace
+}  // namespace notifications_spec_test
 }  // namespace sluice

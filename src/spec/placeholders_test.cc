@@ -6,7 +6,7 @@
 #include "spec/plan.h"
 
 namespace sluice {
-namespace {
+namespace placeholders_test {
 
 // Loads a pipeline whose spec is `spec` (indented two spaces); the plan, or "error: MESSAGE".
 Result<std::shared_ptr<const Plan>> LoadSpec(std::string_view spec) {
@@ -157,5 +157,5 @@ TEST(PipelineDir, IsAStringInScopeAndWorkingDirIsRead) {
             std::string::npos);
 }
 
-}  // namespace
+}  // namespace placeholders_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "spec/pools_spec.h"
 
 namespace sluice {
-namespace {
+namespace pools_spec_test {
 
 constexpr const char* kGood = R"(apiVersion: sluice/v1
 kind: Pools
@@ -87,5 +87,5 @@ TEST(PoolsSpec, AdmissionChecksCentralPoolsButNotARunsOwn) {
   EXPECT_NE(none.error().message.find("the state folder has no pools.yaml"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace pools_spec_test
 }  // namespace sluice

@@ -8,7 +8,7 @@
 #include "spec/plan.h"
 
 namespace sluice {
-namespace {
+namespace schedule_spec_test {
 
 constexpr const char* kHead = "apiVersion: sluice/v1\nkind: Schedule\nmetadata: {name: nightly}\nspec:\n";
 
@@ -154,5 +154,5 @@ TEST(ScheduleSpec, ParamsAreCheckedAgainstThePipelinesDeclarations) {
             "/s/nightly.yaml:7:20: param \"epochs\" must be int, got \"three\"");
 }
 
-}  // namespace
+}  // namespace schedule_spec_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "spec/text_checks.h"
 
 namespace sluice {
-namespace {
+namespace secrets_test {
 
 constexpr std::string_view kHeader =
     "apiVersion: sluice/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n";
@@ -125,5 +125,5 @@ TEST(Secrets, SecretParamVariableNames) {
   EXPECT_EQ(SecretParamVar("db.pass2"), "SLUICE_PARAM_DB_PASS2");
 }
 
-}  // namespace
+}  // namespace secrets_test
 }  // namespace sluice

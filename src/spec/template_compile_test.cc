@@ -6,7 +6,7 @@
 #include "spec/plan.h"
 
 namespace sluice {
-namespace {
+namespace template_compile_test {
 
 Result<std::shared_ptr<const Plan>> Load(const std::string& tasks, const std::string& lib,
                                          const std::string& extra = "") {
@@ -113,5 +113,5 @@ TEST(TemplateCompile, NestingDeeperThanMaxDepthIsRefused) {
   EXPECT_NE(ErrorOf(r).find("more than spec.maxDepth (2)"), std::string::npos) << ErrorOf(r);
 }
 
-}  // namespace
+}  // namespace template_compile_test
 }  // namespace sluice

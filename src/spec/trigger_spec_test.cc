@@ -6,7 +6,7 @@
 #include "spec/loader.h"
 
 namespace sluice {
-namespace {
+namespace trigger_spec_test {
 
 constexpr const char* kHead = "apiVersion: sluice/v1\nkind: Trigger\nmetadata: {name: hook}\nspec:\n";
 
@@ -61,5 +61,5 @@ TEST(TriggerSpec, AFileMayHoldSeveralTriggers) {
   EXPECT_EQ(f->triggers.size(), 2u);
 }
 
-}  // namespace
+}  // namespace trigger_spec_test
 }  // namespace sluice

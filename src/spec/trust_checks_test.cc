@@ -10,7 +10,7 @@
 #include "spec/plan.h"
 
 namespace sluice {
-namespace {
+namespace trust_checks_test {
 
 // The index FindInlineCode reports for a run list, or -1.
 int CodeAt(std::vector<std::string_view> args) {
@@ -157,5 +157,5 @@ TEST(PolicyShape, TheAdmissionInputCarriesEachTasksApprovalAndWhen) {
             "\"timeout\":3600.0}");
 }
 
-}  // namespace
+}  // namespace trust_checks_test
 }  // namespace sluice

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace yaml_reader_test {
 
 TEST(MapKeys, FindsTheFirstMatchLikeTheNode) {
   auto t = YamlTree::Parse("{a: 1, [x]: 2, b: 3, a: 4}\n");
@@ -32,5 +32,5 @@ TEST(MapKeys, LargeMapsAndNonMapsFallBackToTheNode) {
   EXPECT_FALSE(MapKeys((*s)->documents()[0])["a"]);
 }
 
-}  // namespace
+}  // namespace yaml_reader_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 namespace sluice {
-namespace {
+namespace yaml_tree_fast_test {
 
 // "" when equal, otherwise where they first differ.
 std::string Diff(const YNode& a, const YNode& b, const std::string& path) {
@@ -133,5 +133,5 @@ TEST(YamlTreeFast, ParseUsesTheFastPathAndKeepsErrors) {
   EXPECT_NE(bad.error().message.find("YAML syntax error"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace yaml_tree_fast_test
 }  // namespace sluice

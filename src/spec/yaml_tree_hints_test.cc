@@ -6,7 +6,7 @@
 #include "spec/yaml_tree.h"
 
 namespace sluice {
-namespace {
+namespace yaml_tree_hints_test {
 
 // The error message of parsing `text`, or "parsed".
 std::string ErrorOf(std::string_view text) {
@@ -46,5 +46,5 @@ TEST(YamlHints, OtherErrorsGetNoHint) {
   EXPECT_EQ(YamlSyntaxHint("a: \"b\n", p), "");
 }
 
-}  // namespace
+}  // namespace yaml_tree_hints_test
 }  // namespace sluice

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace sluice {
-namespace {
+namespace yaml_tree_test {
 
 std::unique_ptr<YamlTree> Parse(std::string_view text) {
   auto t = YamlTree::Parse(text);
@@ -83,5 +83,5 @@ TEST(YamlTree, DeepFlowNestingDoesNotOverflowTheStack) {
   EXPECT_TRUE(YamlTree::Parse(deep));
 }
 
-}  // namespace
+}  // namespace yaml_tree_test
 }  // namespace sluice

@@ -8,9 +8,8 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_approvals_test {
 
-constexpr int64_t kS = 1'000'000;
 
 // On each engine (temp_db.h).
 class Votes : public ::testing::TestWithParam<SqlEngine> {
@@ -36,16 +35,16 @@ class Votes : public ::testing::TestWithParam<SqlEngine> {
   void Ask() {
     Event e;
     e.run_id = "r1";
-    e.time_us = kS;
+    e.time_us = kSecondUs;
     e.kind = EventKind::kApprovalRequested;
     e.task = "ship";
-    e.due_us = 10 * kS;
+    e.due_us = 10 * kSecondUs;
     e.data = R"({"approvers":["bob","carol"],"quorum":2})";
     store->Append(e);
     ASSERT_TRUE(store->Commit());
   }
 
-  Result<AuditRecord> Cast(std::string user, std::string account, int64_t time_us = 2 * kS,
+  Result<AuditRecord> Cast(std::string user, std::string account, int64_t time_us = 2 * kSecondUs,
                            int64_t round = 1) {
     VoteRow v{user, account, true, "ok", time_us, round, 0};
     AuditRecord a;
@@ -95,10 +94,10 @@ TEST_P(Votes, AnAccountVotesOnceARoundUnderWhateverName) {
 }
 
 TEST_P(Votes, AVoteAtOrAfterTheDeadlineIsRefused) {
-  auto late = Cast("bob", "bob", 10 * kS);
+  auto late = Cast("bob", "bob", 10 * kSecondUs);
   ASSERT_FALSE(late);
   EXPECT_NE(late.error().message.find("timed out"), std::string::npos) << late.error().message;
-  EXPECT_TRUE(Cast("bob", "bob", 10 * kS - 1));
+  EXPECT_TRUE(Cast("bob", "bob", 10 * kSecondUs - 1));
 }
 
 TEST_P(Votes, RowsWrittenAroundCastVoteDoNotCount) {
@@ -132,17 +131,17 @@ TEST_P(Votes, AnApprovalAskedAgainIsANewRoundWithoutTheEarlierVotes) {
   ASSERT_TRUE(request && *request);
   EXPECT_EQ((*request)->round, 2);
   EXPECT_TRUE(Counted().empty());
-  EXPECT_FALSE(Cast("carol", "carol", 2 * kS, 1));  // cast on the old round
-  ASSERT_TRUE(Cast("bob", "bob", 3 * kS, 2));
+  EXPECT_FALSE(Cast("carol", "carol", 2 * kSecondUs, 1));  // cast on the old round
+  ASSERT_TRUE(Cast("bob", "bob", 3 * kSecondUs, 2));
   EXPECT_EQ(Counted(), (std::vector<std::string>{"bob"}));
 }
 
 // A waiver is in force from its grant to its revocation, each with its audit record; a row
 // written straight into the database (no record) lifts nothing.
 TEST_P(Votes, AWaiverGrantedCountsUntilRevokedAndARowWithoutARecordDoesNot) {
-  WaiverRow w{"hotfix", R"({"name":"hotfix"})", "carol", 5 * kS};
+  WaiverRow w{"hotfix", R"({"name":"hotfix"})", "carol", 5 * kSecondUs};
   AuditRecord grant;
-  grant.time_us = 5 * kS;
+  grant.time_us = 5 * kSecondUs;
   grant.actor = "carol";
   grant.action = "waiver.granted";
   grant.subject = "hotfix";
@@ -163,11 +162,11 @@ TEST_P(Votes, AWaiverGrantedCountsUntilRevokedAndARowWithoutARecordDoesNot) {
   AuditRecord revoke = grant;
   revoke.action = "waiver.revoked";
   revoke.details = "{}";
-  ASSERT_TRUE(store->RevokeWaiver("hotfix", 6 * kS, revoke));
+  ASSERT_TRUE(store->RevokeWaiver("hotfix", 6 * kSecondUs, revoke));
   listed = store->ListWaivers();
   ASSERT_TRUE(listed);
-  EXPECT_EQ((*listed)[1].revoked_us, 6 * kS);
+  EXPECT_EQ((*listed)[1].revoked_us, 6 * kSecondUs);
 }
 
-}  // namespace
+}  // namespace store_approvals_test
 }  // namespace sluice

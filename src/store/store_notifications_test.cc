@@ -7,7 +7,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_notifications_test {
 
 class StoreNotifications : public ::testing::TestWithParam<SqlEngine> {
  protected:
@@ -152,5 +152,5 @@ TEST_P(StoreNotifications, OnlyTransitionsToOpenAreGiven) {
   EXPECT_EQ((*ts)[0].first, w->breaker_seq + 1);
 }
 
-}  // namespace
+}  // namespace store_notifications_test
 }  // namespace sluice

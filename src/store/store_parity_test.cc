@@ -6,7 +6,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_parity_test {
 
 class StoreRunPrefix : public ::testing::TestWithParam<SqlEngine> {
  protected:
@@ -44,5 +44,5 @@ TEST_P(StoreRunPrefix, FindsRunIdsByPrefixOnlyInTheNamespaceAsked) {
   EXPECT_EQ(*(*store)->RunIdsWithPrefix("%", "", 2), Ids{});
 }
 
-}  // namespace
+}  // namespace store_parity_test
 }  // namespace sluice

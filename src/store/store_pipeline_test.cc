@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace sluice {
-namespace {
+namespace store_pipeline_test {
 
 Event Ev(EventKind kind, std::string task, std::string status = "", int attempt = 0) {
   Event e;
@@ -114,5 +114,5 @@ TEST_P(StorePipeline, AStatementFailingMidCommitLosesTheWholeCommitAndLeavesNoGa
   EXPECT_EQ(t.Int("SELECT count(*) FROM attempts"), 1);
 }
 
-}  // namespace
+}  // namespace store_pipeline_test
 }  // namespace sluice

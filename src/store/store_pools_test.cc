@@ -7,7 +7,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_pools_test {
 
 class StorePools : public ::testing::TestWithParam<SqlEngine> {
  protected:
@@ -97,5 +97,5 @@ TEST_P(StorePools, SetPoolHoldsReplacesARunsRows) {
   EXPECT_EQ(Used("gpus"), 0);
 }
 
-}  // namespace
+}  // namespace store_pools_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_prune_test {
 
 Event Ev(const std::string& run, EventKind kind, std::string task = "", std::string status = "") {
   Event e;
@@ -189,5 +189,5 @@ TEST_P(StorePrune, RunsAreListedAndPrunedByTheirNamespace) {
   EXPECT_EQ(ids(store->FinishedRunsBefore(1000, 10)).size(), 3u);
 }
 
-}  // namespace
+}  // namespace store_prune_test
 }  // namespace sluice

@@ -7,7 +7,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_rollouts_test {
 
 class StoreRollouts : public ::testing::TestWithParam<SqlEngine> {
  protected:
@@ -137,5 +137,5 @@ TEST_P(StoreRollouts, ReleasesAreAnEnvironmentsHistory) {
   EXPECT_EQ(store->Releases("", 1)->size(), 1u);
 }
 
-}  // namespace
+}  // namespace store_rollouts_test
 }  // namespace sluice

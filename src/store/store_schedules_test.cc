@@ -6,7 +6,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_schedules_test {
 
 AuditRecord Record(const std::string& action, const std::string& subject) {
   AuditRecord a;
@@ -104,5 +104,5 @@ TEST_P(StoreSchedules, ScheduledRunsAreTheUnfinishedRunsSchedulesStarted) {
   EXPECT_EQ((*runs)[0].second, R"({"schedule":{"name":"sched-a-20260102T0000Z"}})");
 }
 
-}  // namespace
+}  // namespace store_schedules_test
 }  // namespace sluice

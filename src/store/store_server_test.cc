@@ -9,7 +9,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_server_test {
 
 AuditRecord Record(const std::string& action, const std::string& subject) {
   AuditRecord a;
@@ -143,5 +143,5 @@ TEST_P(StoreTokens, EventsAfterAPositionComeInOrderForOneRunOrAll) {
   EXPECT_TRUE((*store)->LoadEventsAfter((*all)[7].seq, "", 100)->empty());
 }
 
-}  // namespace
+}  // namespace store_server_test
 }  // namespace sluice

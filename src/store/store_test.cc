@@ -16,7 +16,7 @@
 #include <vector>
 
 namespace sluice {
-namespace {
+namespace store_test {
 
 Event Ev(EventKind kind, std::string task, std::string status = "", int attempt = 0) {
   Event e;
@@ -613,5 +613,5 @@ TEST(StoreJournal, ARecordWithAnIntegerOutOfRangeEndsTheJournal) {
   }
 }
 
-}  // namespace
+}  // namespace store_test
 }  // namespace sluice

@@ -6,7 +6,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_triggers_test {
 
 AuditRecord Record(const std::string& action, const std::string& subject) {
   AuditRecord a;
@@ -92,5 +92,5 @@ TEST_P(StoreTriggers, RotateAndRemoveAreAuditedAndAnUnknownTriggerIsNotFound) {
   EXPECT_EQ((*audit)[3].actor, "alice");
 }
 
-}  // namespace
+}  // namespace store_triggers_test
 }  // namespace sluice

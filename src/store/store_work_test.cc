@@ -7,7 +7,7 @@
 #include "store/temp_db.h"
 
 namespace sluice {
-namespace {
+namespace store_work_test {
 
 WorkRow Row(const std::string& task, std::vector<std::pair<std::string, std::string>> labels = {},
             int64_t cpu_milli = 0) {
@@ -308,5 +308,5 @@ TEST(StorePostgresWork, QueuedWorkAndRecordedEndsRingTheirListeners) {
   EXPECT_FALSE(*lite) << "SQLite has no notifications";
 }
 
-}  // namespace
+}  // namespace store_work_test
 }  // namespace sluice
