@@ -103,6 +103,7 @@ Status Importer::Container(const YNode& c, bool script, ImportedTemplate* out, A
     }
   }
   out->run = std::move(argv);
+  out->pod = true;
   return {};
 }
 

@@ -145,6 +145,7 @@ Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
                                         "withParam", "withSequence", "continueOn", "depends",
                                         "dependencies", "templateRef", "inline", "hooks"}));
   ImportedCall out;
+  out.at = r_->Loc(call);
   out.name = std::string(call["name"].Scalar());
   if (!IsName(out.name)) return At(call["name"], "{} is not a name Sluice can use", Quote(out.name));
   out.tmpl = prefix_ + std::string(call["template"].Scalar());
@@ -229,6 +230,7 @@ Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
     ImportedCall exit;
     const std::string step(call["name"].Scalar());
     exit.name = step + ".onExit";  // as Argo names its node
+    exit.at = r_->Loc(hook);
     exit.tmpl = CalledName(hook);
     if (hook["templateRef"]) SLUICE_TRY_ASSIGN(exit.tmpl, Referenced(hook["templateRef"]));
     exit.depends = fmt::format("{0}.Succeeded || {0}.Failed || {0}.Errored", step);

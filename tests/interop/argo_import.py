@@ -51,7 +51,7 @@ def bad_argo_input_is_one_located_line_and_writes_nothing():
         f.write("kept\n")
     wf = e.write("wf.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n"
                  "metadata: {name: w}\nspec:\n  entrypoint: main\n  templates:\n"
-                 "  - name: main\n    parallelism: 2\n"
+                 "  - name: main\n    failFast: true\n"
                  "    container: {image: busybox, command: [echo, hi], volumeMounts: []}\n")
     p = e.sluice("import", "argo", wf, "-o", out)
     assert p.returncode == 2, p
@@ -63,7 +63,7 @@ def bad_argo_input_is_one_located_line_and_writes_nothing():
     wf2 = e.write("wf2.yaml", open(wf).read().replace(", volumeMounts: []", ""))
     p = e.sluice("run", wf2)
     assert p.returncode == 2 and p.stderr.strip() == (
-        f"{wf2}:8:5: parallelism is not imported yet: the importer does not translate this field "
+        f"{wf2}:8:5: failFast is not imported yet: the importer does not translate this field "
         "of an Argo Template (docs/interop.md)"), p.stderr
     assert not os.path.exists(e.state) or not os.listdir(os.path.join(e.state, "runs")), "a run was made"
     p = e.sluice("import", "argo", os.path.join(REPO, "examples", "templates", "retrain.yaml"))
@@ -344,9 +344,6 @@ def retry_expression_stops_retries_and_suspend_with_a_duration_waits():
     # Attempts 1 and 2 exit 3 and are retried; attempt 3 exits 4, so the expression stops it.
     assert t["main.flaky"]["state"] == "failed" and t["main.flaky"]["attempts"] == 3, t["main.flaky"]
     assert t["main.wait"]["state"] == "succeeded", t["main.wait"]
-    bad = e.write("bad.yaml", RETRY_AND_SUSPEND.replace('suspend: {duration: "1"}', "suspend: {}"))
-    p = e.sluice("validate", bad)
-    assert p.returncode == 2 and "suspend is not imported yet: without a duration" in p.stderr, p.stderr
 
 
 CRON = """apiVersion: argoproj.io/v1alpha1
@@ -435,6 +432,161 @@ def the_expressions_example_runs_and_its_memoized_steps_are_cached():
     assert re.fullmatch(r"packaged on \d{4}-\d\d-\d\d: model-v1", log), log
     again = e.tasks(e.sluice("run", example, check=0).stdout.splitlines()[0])
     assert again["main.train[0]"]["state"] == "cached", again["main.train[0]"]
+
+
+def max_at_once(spans):
+    """How many of the [start, end] spans (ns) overlap at most."""
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda x: (x[0], x[1]))
+    most = now = 0
+    for _, d in events:
+        now += d
+        most = max(most, now)
+    return most
+
+
+PARALLELISM = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: parallelism}
+spec:
+  entrypoint: main
+  parallelism: 2
+  templates:
+  - name: main
+    steps:
+    - - {name: wide, template: work, withItems: [1, 2, 3, 4, 5]}
+    - - {name: loop, template: one-at-a-time}
+    - - {name: pair, template: pair}
+  - name: one-at-a-time
+    parallelism: 1
+    steps:
+    - - {name: item, template: work, withItems: [1, 2, 3]}
+  - name: pair
+    parallelism: 1
+    dag:
+      tasks:
+      - {name: x, template: work}
+      - {name: y, template: work}
+  - name: work
+    container: {image: busybox, command: [sh, -c, "date +%s%N; sleep 0.3; date +%s%N"]}
+"""
+
+
+@test
+def parallelism_bounds_the_workflows_pods_and_a_templates_children():
+    e = Env()
+    wf = e.write("wf.yaml", PARALLELISM)
+    text = e.sluice("import", "argo", wf, check=0).stdout
+    assert "pools: {argo-parallelism: 2, argo-parallelism-pair: 1}" in text, text
+    assert "forEach: [1,2,3]\n      parallelism: 1" in text, text
+    # -j 8 would run all five items at once: only the limits keep them apart.
+    run = e.sluice("run", wf, "-j", "8", check=0).stdout.splitlines()[0]
+    t = e.tasks(run)
+    assert e.status(run)["status"] == "succeeded", t
+
+    def spans(names):
+        return [[int(x) for x in e.sluice("logs", run, n, check=0).stdout.split()] for n in names]
+    wide = spans([f"main.wide[{i}]" for i in range(5)])
+    assert max_at_once(wide) <= 2, f"more than 2 pods at once: {sorted(wide)}"
+    items = spans([f"main.loop.item[{i}]" for i in range(3)])
+    assert max_at_once(items) == 1, f"the loop's items overlapped: {sorted(items)}"
+    pair = spans(["main.pair.x", "main.pair.y"])
+    assert max_at_once(pair) == 1, f"the dag's tasks overlapped: {sorted(pair)}"
+    # A limit over steps that run at once, one of them a steps template: no pool can hold it.
+    bad = e.write("bad.yaml", PARALLELISM.replace("{name: y, template: work}", "{name: y, template: one-at-a-time}"))
+    p = e.sluice("validate", bad)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        f"{bad}:22:9: parallelism of template \"pair\" is not imported yet here: \"y\" calls the "
+        "steps or dag template \"one-at-a-time\" beside other steps, and Sluice limits tasks that "
+        "run at once through a pool, which such a call cannot hold"), p.stderr
+    bad = e.write("bad2.yaml", PARALLELISM.replace("parallelism: 2", "parallelism: 0"))
+    p = e.sluice("validate", bad)
+    assert p.returncode == 2 and "parallelism must be a whole number from 1 to 100000" in p.stderr, p.stderr
+
+
+GLOBAL_OUTPUTS = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: global-outputs}
+spec:
+  entrypoint: main
+  onExit: report
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: build, template: build}
+      - {name: use, template: use, depends: build}
+  - name: build
+    steps:
+    - - {name: make, template: make}
+  - name: make
+    container: {image: busybox, command: [sh, -c, "echo v42 > /tmp/v"]}
+    outputs:
+      parameters:
+      - {name: v, globalName: version, valueFrom: {path: /tmp/v}}
+  - name: use
+    container: {image: busybox, command: [echo, "use {{workflow.outputs.parameters.version}}"]}
+  - name: report
+    container: {image: busybox, command: [echo, "{{workflow.status}} with {{workflow.outputs.parameters.version}}"]}
+"""
+
+
+@test
+def a_global_output_reaches_later_steps_and_the_exit_handler():
+    e = Env()
+    wf = e.write("wf.yaml", GLOBAL_OUTPUTS)
+    run = e.sluice("run", wf, check=0).stdout.splitlines()[0]
+    t = e.tasks(run)
+    # The entrypoint's task carries it up: what Argo shows as the workflow's outputs.
+    assert t["main"]["outputs"]["params"] == {"argo-output-version": "v42"}, t["main"]
+    assert e.sluice("logs", run, "main.use", check=0).stdout.strip() == "use v42"
+    assert e.sluice("logs", run, "report", check=0).stdout.strip() == "Succeeded with v42"
+    bad = e.write("bad.yaml", GLOBAL_OUTPUTS.replace("use {{workflow.outputs.parameters.version}}",
+                                                     "use {{workflow.outputs.parameters.versoin}}"))
+    p = e.sluice("validate", bad)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        f"{bad}:22:49: {{{{workflow.outputs.parameters.versoin}}}} names no output parameter "
+        "with globalName versoin"), p.stderr
+
+
+SUSPEND = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: approve}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: build, template: say}
+    - - {name: wait, template: wait}
+    - - {name: deploy, template: say}
+  - name: wait
+    suspend: {}
+  - name: say
+    container: {image: busybox, command: [echo, done]}
+"""
+
+
+@test
+def a_suspend_without_a_duration_waits_for_an_approval():
+    e = Env()
+    wf = e.write("wf.yaml", SUSPEND)
+    text = e.sluice("import", "argo", wf, "--approvers", "carol,group:release", check=0).stdout
+    assert 'approval: {approvers: [carol, "group:release"], forbidSelfApproval: false}' in text, text
+    # By default whoever submits the run approves it, as Argo lets the submitter resume.
+    proc, run = e.start("run", wf)
+    e.wait_for(lambda: any(a["task"] == "main.wait" for a in e.awaiting()), "the approval request")
+    assert e.tasks(run).get("main.deploy", {}).get("state") in (None, "pending", "waiting"), e.tasks(run)
+    e.sluice("approve", run, "main.wait", check=0)
+    assert proc.wait(timeout=60) == 0
+    t = e.tasks(run)
+    assert t["main.wait"]["state"] == "succeeded" and t["main.deploy"]["state"] == "succeeded", t
+    # Named approvers: anyone else is refused, and the run goes on waiting.
+    proc, run = e.start("run", wf, "--approvers", "carol")
+    e.wait_for(lambda: any(a["run"] == run for a in e.awaiting()), "the second approval request")
+    p = e.sluice("approve", run, "main.wait")
+    assert p.returncode == 2 and "may not approve main.wait: its approvers are carol" in p.stderr, p.stderr
+    e.sluice("cancel", run, check=0)
+    proc.wait(timeout=60)
 
 
 if __name__ == "__main__":
