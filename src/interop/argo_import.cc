@@ -112,7 +112,7 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
                                                     "onExit", "activeDeadlineSeconds",
                                                     "podSpecPatch", "workflowTemplateRef",
-                                                    "parallelism"}));
+                                                    "parallelism", "hooks"}));
   SLUICE_TRY_STATUS(Spec(spec, &w));
   // workflowTemplateRef: the WorkflowTemplate's spec runs, with this workflow's entrypoint,
   // arguments (by name) and onExit where it gives them.
@@ -212,6 +212,17 @@ Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
   if (spec["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(spec["podSpecPatch"], &w->comments));
   if (spec["entrypoint"]) w->entrypoint = std::string(spec["entrypoint"].Scalar());
   if (spec["onExit"]) w->on_exit = std::string(spec["onExit"].Scalar());
+  // hooks.exit is the workflow's exit handler, as onExit is (which wins when both are given,
+  // as in Argo).
+  for (const auto& h : spec["hooks"]) {
+    if (h.first.Scalar() != "exit") {
+      return At(h.first, "hook {} is not imported yet: a workflow-level hook other than exit "
+                "runs while the workflow runs, once its expression holds", Quote(h.first.Scalar()));
+    }
+    SLUICE_TRY_STATUS(Handled(h.second, "LifecycleHook", {"template"}));
+    SLUICE_TRY(tmpl, Scalar(h.second["template"], "hooks.exit.template"));
+    if (w->on_exit.empty()) w->on_exit = *tmpl;
+  }
   if (spec["activeDeadlineSeconds"]) {
     SLUICE_TRY(d, Seconds(spec["activeDeadlineSeconds"], "activeDeadlineSeconds"));
     w->deadline = *d;
