@@ -129,6 +129,9 @@ def a_global_output_reaches_later_steps_and_the_exit_handler():
     assert t["main"]["outputs"]["params"] == {"argo-output-version": "v42"}, t["main"]
     assert e.sluice("logs", run, "main.use", check=0).stdout.strip() == "use v42"
     assert e.sluice("logs", run, "report", check=0).stdout.strip() == "Succeeded with v42"
+    p = e.sluice("validate", wf)
+    assert "warning: the exit handler reads global output version from the entrypoint's outputs: " \
+           "when the workflow fails, it is skipped" in p.stderr, p.stderr
     bad = e.write("bad.yaml", GLOBAL_OUTPUTS.replace("use {{workflow.outputs.parameters.version}}",
                                                      "use {{workflow.outputs.parameters.versoin}}"))
     p = e.sluice("validate", bad)
