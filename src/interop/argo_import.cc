@@ -109,6 +109,11 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
   w.name = IsName(name) ? name : "argo-workflow";
   if (w.kind == "CronWorkflow") SLUICE_TRY_STATUS(Cron(doc["spec"]));
+  if (spec["synchronization"]) {
+    return At(spec["synchronization"], "synchronization is not imported yet: of the whole "
+              "workflow, Argo holds the lock from its first step to its last, and a Sluice pool is "
+              "held by each attempt (held per step, other runs could take it in between)");
+  }
   SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
                                                     "onExit", "activeDeadlineSeconds",
                                                     "podSpecPatch", "workflowTemplateRef",
