@@ -214,7 +214,8 @@ std::string EmitSluice(const ImportedWorkflow& w) {
   }
   // The entrypoint is the pipeline's one task; Argo binds the workflow's arguments to its
   // inputs by name.
-  auto root = [&](std::string_view name, bool exit_handler) {
+  auto root = [&](std::string_view task, std::string_view name, bool exit_handler,
+                  const std::string& when, const std::string& comment) {
     const ImportedTemplate* t = Find(w, name);
     std::vector<std::pair<std::string, std::string>> args;
     for (const ImportedParam& p : t ? t->params : std::vector<ImportedParam>{}) {
@@ -231,15 +232,23 @@ std::string EmitSluice(const ImportedWorkflow& w) {
       const std::string v = fmt::format("tasks.{}.outputs.params{}", w.entrypoint, ArgoCelMember(x->second));
       args.emplace_back(g, fmt::format("${{{{ has({0}) ? {0} : '' }}}}", v));
     }
-    out += fmt::format("    - name: {}\n      uses: {}@{}\n", YamlScalar(name), name, kVersion);
+    out += fmt::format("    - name: {}\n", YamlScalar(task));
+    if (!comment.empty()) out += fmt::format("      # {}\n", comment);
+    out += fmt::format("      uses: {}@{}\n", name, kVersion);
+    if (!when.empty()) out += fmt::format("      when: {}\n", YamlScalar(when));
     Approval(out, w, t, 6);
     With(out, args, t, true, exit_handler, 6);
   };
   out += "  tasks:\n";
-  root(w.entrypoint, false);
-  if (!w.on_exit.empty()) {
-    out += "  finally:  # Argo's onExit\n";
-    root(w.on_exit, true);
+  root(w.entrypoint, w.entrypoint, false, "", "");
+  for (const ImportedHook& h : w.hooks) {
+    if (h.when.empty()) root(h.name, h.tmpl, false, "", h.comment);
+  }
+  const bool at_end = std::ranges::any_of(w.hooks, [](const ImportedHook& h) { return !h.when.empty(); });
+  if (!w.on_exit.empty() || at_end) out += "  finally:  # Argo's onExit and exit-time hooks\n";
+  if (!w.on_exit.empty()) root(w.on_exit, w.on_exit, true, "", "");
+  for (const ImportedHook& h : w.hooks) {
+    if (!h.when.empty()) root(h.name, h.tmpl, true, h.when, h.comment);
   }
   for (const ImportedTemplate& t : w.templates) Component(out, w, t);
   return out;

@@ -135,6 +135,7 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
     SLUICE_TRY_STATUS(read);
     if (w.entrypoint.empty()) w.entrypoint = base.entrypoint;
     if (w.on_exit.empty()) w.on_exit = base.on_exit;
+    if (w.hooks.empty()) w.hooks = base.hooks;
     if (w.deadline.empty()) w.deadline = base.deadline;
     if (w.pools.empty()) w.pools = base.pools;
     for (ImportedParam& p : base.params) {
@@ -167,7 +168,10 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   SLUICE_TRY_STATUS(Resolve(w));
   // What the pipeline passes down must be a workflow argument (Argo refuses it at submission).
   for (const ImportedTemplate& t : w.templates) {
-    if (t.name != w.entrypoint && t.name != w.on_exit) continue;
+    if (t.name != w.entrypoint && t.name != w.on_exit &&
+        std::ranges::none_of(w.hooks, [&](const ImportedHook& h) { return h.tmpl == t.name; })) {
+      continue;
+    }
     for (const std::string& g : t.globals) {
       if (!g.starts_with("workflow-")) continue;
       const std::string name = g.substr(9);
@@ -221,8 +225,8 @@ Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
   // as in Argo).
   for (const auto& h : spec["hooks"]) {
     if (h.first.Scalar() != "exit") {
-      return At(h.first, "hook {} is not imported yet: a workflow-level hook other than exit "
-                "runs while the workflow runs, once its expression holds", Quote(h.first.Scalar()));
+      SLUICE_TRY_STATUS(WorkflowHook(h.first, h.second, w));
+      continue;
     }
     SLUICE_TRY_STATUS(Handled(h.second, "LifecycleHook", {"template"}));
     SLUICE_TRY(tmpl, Scalar(h.second["template"], "hooks.exit.template"));

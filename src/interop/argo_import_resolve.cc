@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "common/strings.h"
@@ -138,6 +139,76 @@ Status Importer::Approval(const YNode& s, ImportedTemplate* out) {
   out->comments.push_back(fmt::format("Argo's suspend without a duration: a task that calls it "
                                       "waits for an approval by {} (sluice approve RUN TASK "
                                       "resumes it, as argo resume does)", Join(who, ", ")));
+  return {};
+}
+
+// A workflow-level hook runs once its expression holds. `workflow.status == "Running"` holds
+// at once: a task beside the entrypoint's. Comparisons with "Succeeded" and "Failed" (with &&,
+// ||, !, parentheses) hold, if at all, once the workflow has ended: an exit handler whose
+// `when` reads the run's outcome (Succeeded: no task failed).
+Status Importer::WorkflowHook(const YNode& name, const YNode& hook, ImportedWorkflow* w) {
+  SLUICE_TRY_STATUS(Handled(hook, "LifecycleHook", {"template", "expression"}));
+  SLUICE_TRY(tmpl, Scalar(hook["template"], "a hook's template"));
+  if (!hook["expression"]) return At(hook, "hook {} needs an expression", Quote(name.Scalar()));
+  SLUICE_TRY(text, Scalar(hook["expression"], "a hook's expression"));
+  ImportedHook out;
+  out.name = fmt::format("hooks.{}", name.Scalar());
+  if (!IsName(out.name)) return At(name, "hook {} is not a name Sluice can use", Quote(out.name));
+  out.tmpl = prefix_ + *tmpl;
+  auto fail = [&](size_t at, std::string_view why) -> Status {
+    return At(hook["expression"], "hook expression {} is not imported: {} (column {})", Quote(*text),
+              why, at + 1);
+  };
+  const std::string_view e = *text;
+  std::string cel;
+  bool running = false;
+  size_t i = 0, operands = 0;
+  auto skip = [&] {
+    while (i < e.size() && std::isspace(static_cast<unsigned char>(e[i]))) ++i;
+  };
+  while (skip(), i < e.size()) {
+    const std::string_view rest = e.substr(i);
+    if (rest.starts_with("&&") || rest.starts_with("||")) {
+      cel += fmt::format(" {} ", rest.substr(0, 2));
+      i += 2;
+      continue;
+    }
+    if (rest[0] == '(' || rest[0] == ')' || (rest[0] == '!' && !rest.starts_with("!="))) {
+      cel += rest[0];
+      ++i;
+      continue;
+    }
+    const size_t at = i;
+    if (!rest.starts_with("workflow.status")) return fail(at, "only comparisons of workflow.status are");
+    i += 15;
+    skip();
+    const std::string_view op = e.substr(i, 2);
+    if (op != "==" && op != "!=") return fail(i, "workflow.status is compared with == or !=");
+    i += 2;
+    skip();
+    if (i >= e.size() || (e[i] != '"' && e[i] != '\'')) return fail(i, "workflow.status is compared with a quoted phase");
+    const size_t end = e.find(e[i], i + 1);
+    if (end == std::string_view::npos) return fail(i, "unclosed string");
+    const std::string_view phase = e.substr(i + 1, end - i - 1);
+    i = end + 1;
+    ++operands;
+    if (phase == "Running" && op == "==") {
+      running = true;
+      continue;
+    }
+    if (phase != "Succeeded" && phase != "Failed") {
+      return fail(at, fmt::format("phase {} (imported: == \"Running\" alone, which holds at the "
+                                  "start, and Succeeded or Failed, which hold at the end)", Quote(phase)));
+    }
+    cel += fmt::format("(size(run.failures) {} 0)", (phase == "Succeeded") == (op == "==") ? "==" : ">");
+  }
+  if (running && operands != 1) return fail(0, "Running mixed with other phases");
+  if (operands == 0) return fail(0, "it compares nothing");
+  out.when = running ? "" : fmt::format("${{{{ {} }}}}", cel);
+  out.comment = fmt::format("Argo's workflow hook {} ({}): {}", name.Scalar(), *text,
+                            running ? "it holds at the start, so it runs beside the entrypoint"
+                                    : "it holds, if at all, once the workflow has ended");
+  w->hooks.push_back(std::move(out));
   return {};
 }
 

@@ -170,6 +170,8 @@ class Importer {
   Status Parallelism(const YNode& t, ImportedTemplate* out);
   Status Approval(const YNode& suspend, ImportedTemplate* out);
   Status GlobalName(const YNode& g, const std::string& output, ImportedTemplate* out);
+  // spec.hooks.NAME (not exit): its expression over workflow.status.
+  Status WorkflowHook(const YNode& name, const YNode& hook, ImportedWorkflow* w);
   Status Resolve(ImportedWorkflow& w);
   // A limit such as parallelism: a whole number from 1 to 100,000.
   Result<int> Limit(const YNode& n, std::string_view what) const;

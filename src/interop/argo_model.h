@@ -85,6 +85,15 @@ struct ImportedTemplate {
   std::vector<std::string> comments;
 };
 
+// A workflow-level lifecycle hook with an expression: a task beside the entrypoint's (it holds
+// while the workflow runs) or an exit handler with a condition (over its final status).
+struct ImportedHook {
+  std::string name;  // the task: hooks.NAME
+  std::string tmpl;
+  std::string when;  // "" at the start; else a Sluice condition "${{ … }}"
+  std::string comment;
+};
+
 struct ImportedWorkflow {
   std::string file;  // the Argo file
   std::string kind;
@@ -93,6 +102,7 @@ struct ImportedWorkflow {
   std::vector<ImportedParam> params;  // arguments.parameters
   std::string entrypoint;
   std::string on_exit;
+  std::vector<ImportedHook> hooks;
   std::string deadline;
   std::map<std::string, int> pools;     // the run's pools (spec.pools): parallelism
   std::vector<std::string> approvers;   // of the approvals suspend templates become

@@ -232,5 +232,43 @@ def hooks_run_when_their_expression_holds_and_the_workflows_exit_hook_last():
     assert p.returncode == 2 and p.stderr.strip().startswith(f"{bad}:7:27: arguments is not imported yet"), p.stderr
 
 
+WORKFLOW_HOOKS = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: workflow-hooks}
+spec:
+  entrypoint: main
+  hooks:
+    running: {template: say, expression: workflow.status == "Running"}
+    ok: {template: say, expression: "workflow.status == 'Succeeded'"}
+    bad: {template: say, expression: 'workflow.status != "Succeeded" && !(workflow.status == "Succeeded")'}
+  templates:
+  - name: main
+    container: {image: busybox, command: [sh, -c, "exit 2"]}
+  - name: say
+    container: {image: busybox, command: [echo, hi]}
+"""
+
+
+@test
+def workflow_hooks_run_at_the_start_or_by_the_outcome():
+    e = Env()
+    wf = e.write("wf.yaml", WORKFLOW_HOOKS)
+    run = e.sluice("run", wf, check=1).stdout.splitlines()[0]
+    t = e.tasks(run)
+    assert t["main"]["state"] == "failed", t["main"]
+    # Running holds at the start: a task beside the entrypoint's, not an exit handler.
+    assert t["hooks.running"]["state"] == "succeeded", t["hooks.running"]
+    assert t["hooks.bad"]["state"] == "succeeded" and t["hooks.ok"]["state"] == "skipped", t
+    ok = e.write("ok.yaml", WORKFLOW_HOOKS.replace('"exit 2"', '"exit 0"'))
+    t = e.tasks(e.sluice("run", ok, check=0).stdout.splitlines()[0])
+    assert t["hooks.ok"]["state"] == "succeeded" and t["hooks.bad"]["state"] == "skipped", t
+    bad = e.write("bad.yaml", WORKFLOW_HOOKS.replace("workflow.status == 'Succeeded'", "workflow.status == 'Error'"))
+    p = e.sluice("validate", bad)
+    assert p.returncode == 2 and p.stderr.strip() == (
+        f"{bad}:8:37: hook expression \"workflow.status == 'Error'\" is not imported: phase \"Error\" "
+        "(imported: == \"Running\" alone, which holds at the start, and Succeeded or Failed, which "
+        "hold at the end) (column 1)"), p.stderr
+
+
 if __name__ == "__main__":
     sys.exit(run_e2e.run_suite(TESTS, "e2e-argo-import-gates"))
