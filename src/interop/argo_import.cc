@@ -134,7 +134,10 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
     r_ = saved;
     SLUICE_TRY_STATUS(read);
     if (w.entrypoint.empty()) w.entrypoint = base.entrypoint;
-    if (w.on_exit.empty()) w.on_exit = base.on_exit;
+    if (w.on_exit.empty()) {
+      w.on_exit = base.on_exit;
+      w.on_exit_at = base.on_exit_at;
+    }
     if (w.hooks.empty()) w.hooks = base.hooks;
     if (w.deadline.empty()) w.deadline = base.deadline;
     if (w.pools.empty()) w.pools = base.pools;
@@ -220,7 +223,10 @@ Status Importer::Cron(const YNode& spec) {
 Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
   if (spec["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(spec["podSpecPatch"], &w->comments));
   if (spec["entrypoint"]) w->entrypoint = std::string(spec["entrypoint"].Scalar());
-  if (spec["onExit"]) w->on_exit = std::string(spec["onExit"].Scalar());
+  if (spec["onExit"]) {
+    w->on_exit = std::string(spec["onExit"].Scalar());
+    w->on_exit_at = r_->Loc(spec["onExit"]);
+  }
   // hooks.exit is the workflow's exit handler, as onExit is (which wins when both are given,
   // as in Argo).
   for (const auto& h : spec["hooks"]) {
@@ -230,7 +236,10 @@ Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
     }
     SLUICE_TRY_STATUS(Handled(h.second, "LifecycleHook", {"template"}));
     SLUICE_TRY(tmpl, Scalar(h.second["template"], "hooks.exit.template"));
-    if (w->on_exit.empty()) w->on_exit = *tmpl;
+    if (w->on_exit.empty()) {
+      w->on_exit = *tmpl;
+      w->on_exit_at = r_->Loc(h.second["template"]);
+    }
   }
   if (spec["activeDeadlineSeconds"]) {
     SLUICE_TRY(d, Seconds(spec["activeDeadlineSeconds"], "activeDeadlineSeconds"));

@@ -295,18 +295,18 @@ Status Importer::Resolve(ImportedWorkflow& w) {
     for (const std::string& g : t.globals) {
       if (!g.starts_with(kOutputParam)) continue;
       const std::string x = g.substr(kOutputParam.size());
-      auto at = global_at_.find(g);
-      if (t.name == w.on_exit && at != global_at_.end()) {
+      if (t.name == w.on_exit) {
         // The exit handler reads it from the entrypoint's task, which has no outputs once it
         // has failed: Sluice then skips a task that reads them.
         out_->warnings.push_back(fmt::format(
             "{}: warning: the exit handler reads global output {} from the entrypoint's "
             "outputs: when the workflow fails, it is skipped (Argo runs it, with the value)",
-            at->second.ToString(), x));
+            w.on_exit_at.ToString(), x));
       }
       if (std::ranges::any_of(w.templates, [&](const ImportedTemplate& u) { return u.exports.contains(x); })) {
         continue;
       }
+      auto at = global_at_.find(g);
       return FailAt(at == global_at_.end() ? Location{} : at->second,
                     "{{{{workflow.outputs.parameters.{}}}}} names no output parameter with "
                     "globalName {}", x, x);

@@ -102,6 +102,7 @@ struct ImportedWorkflow {
   std::vector<ImportedParam> params;  // arguments.parameters
   std::string entrypoint;
   std::string on_exit;
+  Location on_exit_at;  // where the workflow names it
   std::vector<ImportedHook> hooks;
   std::string deadline;
   std::map<std::string, int> pools;     // the run's pools (spec.pools): parallelism
