@@ -107,6 +107,7 @@ suite e2e-argo-validate /usr/bin/python3 tests/interop/argo_validate.py "$build/
 # issue 16: Argo's development set run as it is, against tests/interop/argo-dev-set.tsv
 suite e2e-argo-dev-set /usr/bin/python3 tests/interop/argo_dev_set.py "$build/sluice"
 suite e2e-argo-import /usr/bin/python3 tests/interop/argo_import.py "$build/sluice"
+suite e2e-argo-import-gates /usr/bin/python3 tests/interop/argo_import_gates.py "$build/sluice"
 # issue 16: sluice export of every example to Argo (schema: $SLUICE_ARGO_SCHEMA) and KFP (goldens:
 # $SLUICE_KFP_GOLDENS); absent = failed
 suite e2e-export-argo-kfp /usr/bin/python3 tests/interop/export_argo_kfp.py "$build/sluice"

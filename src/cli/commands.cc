@@ -347,7 +347,9 @@ int CmdRun(Env& env, const GlobalOptions& g, const RunOptions& o) {
   auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current();
   if (!who) return Report(who.error());
   ArgoImport imported;  // an Argo file is imported first (docs/interop.md)
-  auto plan = LoadPipelineFile(fs, o.file, o.argo, &imported);
+  ArgoImportOptions argo = o.argo;
+  argo.default_approver = who->name;  // Argo lets the submitter resume a suspend
+  auto plan = LoadPipelineFile(fs, o.file, argo, &imported);
   for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   if (auto s = NoWorkerTasks(**plan); !s) return Report(s.error());

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/cli_support.h"
+#include "cli/identity.h"
 #include "common/strings.h"
 #include "interop/argo_import.h"
 #include "interop/export.h"
@@ -57,7 +58,6 @@ Status WriteAll(FileSystem& fs, const std::string& dir, const std::vector<Export
 }  // namespace
 
 int CmdExport(Env& env, const GlobalOptions& g, const ExportRequest& req) {
-  (void)g;
   const Target* target = nullptr;
   for (const auto& t : kTargets) {
     if (req.target == t.name) target = &t;
@@ -73,7 +73,10 @@ int CmdExport(Env& env, const GlobalOptions& g, const ExportRequest& req) {
   }
   // An Argo file is imported first (docs/interop.md): Argo -> Sluice -> any target, the round
   // trip included.
-  auto plan = LoadPipelineFile(env.files(), req.file, ArgoImportOptions{});
+  // A suspend without a duration is an approval by whoever exports (it becomes a suspend again).
+  ArgoImportOptions argo;
+  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) argo.default_approver = who->name;
+  auto plan = LoadPipelineFile(env.files(), req.file, argo);
   if (!plan) return Report(plan.error());
   ExportOptions options;
   if (!req.image.empty()) options.default_image = req.image;

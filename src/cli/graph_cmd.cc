@@ -6,6 +6,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/components.h"
+#include "cli/identity.h"
 #include "common/strings.h"
 #include "dag/run_graph.h"
 #include "interop/argo_import.h"
@@ -209,7 +210,12 @@ int WriteGraph(Env& env, std::string text, const std::string& format, const std:
 }
 
 Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format) {
-  SLUICE_TRY(plan, LoadPipelineFile(env.files(), file, ArgoImportOptions{}));  // or an Argo file
+  // Or an Argo file; a suspend without a duration is an approval by whoever draws it.
+  ArgoImportOptions argo;
+  if (auto who = NewEmbeddedIdentity(env, DefaultStateDir(env), "")->Current()) {
+    argo.default_approver = who->name;
+  }
+  SLUICE_TRY(plan, LoadPipelineFile(env.files(), file, argo));
   const Plan& p = **plan;
   return format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
 }

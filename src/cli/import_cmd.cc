@@ -4,6 +4,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/commands.h"
+#include "cli/identity.h"
 #include "cli/schedule_runs.h"
 #include "env/fake_env.h"
 #include "interop/argo_document.h"
@@ -21,7 +22,10 @@ int CmdImportArgo(Env& env, const GlobalOptions& g, const std::string& file,
                         file + ": not an Argo Workflows file (its first document has no "
                                "apiVersion: argoproj.io/v1alpha1)"));
   }
-  auto imported = ImportArgoFile(fs, file, *content, argo);
+  // A suspend without a duration: by default, whoever imports approves it (written in the file).
+  ArgoImportOptions with_approver = argo;
+  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) with_approver.default_approver = who->name;
+  auto imported = ImportArgoFile(fs, file, *content, with_approver);
   if (!imported) return Report(imported.error());
   for (const std::string& w : imported->warnings) std::fprintf(stderr, "%s\n", w.c_str());
   // What is written must load: checked where it will live, so that pipeline.dir is right.

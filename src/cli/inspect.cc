@@ -9,6 +9,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/components.h"
+#include "cli/identity.h"
 #include "cli/policy_cmds.h"
 #include "cli/pools.h"
 #include "cli/render.h"
@@ -50,7 +51,9 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                 const std::string& params_file, const ArgoImportOptions& argo) {
   // An Argo file is told apart by its apiVersion and imported first (docs/interop.md).
   ArgoImport imported;
-  auto plan = LoadPipelineFile(env.files(), file, argo, &imported);
+  ArgoImportOptions with_approver = argo;  // an Argo suspend: by default, whoever validates
+  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) with_approver.default_approver = who->name;
+  auto plan = LoadPipelineFile(env.files(), file, with_approver, &imported);
   for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;

@@ -140,6 +140,9 @@ void AddPipelineCommands(CLI::App& app, Options& o, Subcommands& s) {
                   "drop, with a warning");
     cmd->add_option("--templates", o.run.argo.templates, "a file or folder of Argo "
                     "WorkflowTemplates that templateRef names (repeatable)");
+    cmd->add_option("--approvers", o.run.argo.approvers, "NAME,... (users, group:NAME): who "
+                    "approves an Argo suspend without a duration (default: who submits)")
+        ->delimiter(',');
   }
 
   auto* policy = app.add_subcommand("policy", "evaluate or test policies");

@@ -71,6 +71,7 @@ void With(std::string& out, const std::vector<std::pair<std::string, std::string
       all.emplace_back(p.name, value);
     }
     for (const std::string& g : callee->globals) {
+      if (std::ranges::any_of(args, [&](const auto& a) { return a.first == g; })) continue;
       all.emplace_back(g, fmt::format("${{{{ {} }}}}", pipeline ? ArgoGlobalValue(g, exit_handler)
                                                               : "params." + g));
     }
@@ -83,6 +84,16 @@ void With(std::string& out, const std::vector<std::pair<std::string, std::string
   }
 }
 
+// A call of a suspend without a duration waits for an approval (argo_import_resolve.cc).
+void Approval(std::string& out, const ImportedWorkflow& w, const ImportedTemplate* callee,
+              int indent) {
+  if (!callee || !callee->approval) return;
+  std::vector<std::string> who;
+  for (const std::string& a : w.approvers) who.push_back(YamlScalar(a));
+  out += fmt::format("{:{}}approval: {{approvers: [{}], forbidSelfApproval: false}}  # Argo's "
+                     "suspend: sluice approve resumes it\n", "", indent, Join(who, ", "));
+}
+
 void Call(std::string& out, const ImportedWorkflow& w, const ImportedCall& c, int indent) {
   out += fmt::format("{:{}}- name: {}\n", "", indent, YamlScalar(c.name));
   const int in = indent + 2;
@@ -93,7 +104,19 @@ void Call(std::string& out, const ImportedWorkflow& w, const ImportedCall& c, in
   if (!c.for_each.empty()) out += fmt::format("{:{}}forEach: {}\n", "", in, c.for_each);
   if (c.parallelism > 0) out += fmt::format("{:{}}parallelism: {}\n", "", in, c.parallelism);
   if (c.continue_on_failure) out += fmt::format("{:{}}continueOnFailure: true\n", "", in);
-  With(out, c.with, Find(w, c.tmpl), false, false, in);
+  const ImportedTemplate* callee = Find(w, c.tmpl);
+  Approval(out, w, callee, in);
+  if (!c.pools.empty()) {
+    // A task's resources replace its component's: the component's pools, then the call's.
+    std::vector<std::string> units;
+    for (const std::string& p : callee ? callee->pools : std::vector<std::string>{}) {
+      units.push_back(YamlScalar(p) + ": 1");
+    }
+    for (const std::string& p : c.pools) units.push_back(YamlScalar(p) + ": 1");
+    out += fmt::format("{:{}}resources: {{{}}}  # Argo's parallelism of this template: a pool "
+                       "of the run\n", "", in, Join(units, ", "));
+  }
+  With(out, c.with, callee, false, false, in);
 }
 
 void Outputs(std::string& out, const ImportedTemplate& t) {
@@ -163,7 +186,8 @@ void Component(std::string& out, const ImportedWorkflow& w, const ImportedTempla
     if (!t.pools.empty()) {
       std::vector<std::string> units;
       for (const std::string& p : t.pools) units.push_back(YamlScalar(p) + ": 1");
-      out += fmt::format("  resources: {{{}}}  # central pools and mutexes (STATE/pools.yaml)\n",
+      out += fmt::format("  resources: {{{}}}  # pools: synchronization's central ones "
+                         "(STATE/pools.yaml), parallelism's of the run\n",
                          Join(units, ", "));
     }
   }
@@ -183,9 +207,15 @@ std::string EmitSluice(const ImportedWorkflow& w) {
                      YamlScalar(w.name));
   Params(out, w.params, {}, 2);
   if (!w.deadline.empty()) out += fmt::format("  deadline: {}\n", w.deadline);
+  if (!w.pools.empty()) {
+    std::vector<std::string> pools;
+    for (const auto& [name, n] : w.pools) pools.push_back(fmt::format("{}: {}", YamlScalar(name), n));
+    out += fmt::format("  pools: {{{}}}  # Argo's parallelism: pools of this run\n", Join(pools, ", "));
+  }
   // The entrypoint is the pipeline's one task; Argo binds the workflow's arguments to its
   // inputs by name.
-  auto root = [&](std::string_view name, bool exit_handler) {
+  auto root = [&](std::string_view task, std::string_view name, bool exit_handler,
+                  const std::string& when, const std::string& comment) {
     const ImportedTemplate* t = Find(w, name);
     std::vector<std::pair<std::string, std::string>> args;
     for (const ImportedParam& p : t ? t->params : std::vector<ImportedParam>{}) {
@@ -193,14 +223,32 @@ std::string EmitSluice(const ImportedWorkflow& w) {
         if (wp.name == p.name) args.emplace_back(p.name, fmt::format("${{{{ params.{} }}}}", p.name));
       }
     }
-    out += fmt::format("    - name: {}\n      uses: {}@{}\n", YamlScalar(name), name, kVersion);
+    // The exit handler reads the global outputs the entrypoint's task gave.
+    const ImportedTemplate* entry = Find(w, w.entrypoint);
+    for (const std::string& g : t ? t->globals : std::set<std::string>{}) {
+      if (!entry || !exit_handler || !g.starts_with("argo-output-")) continue;
+      auto x = entry->exports.find(g.substr(12));
+      if (x == entry->exports.end()) continue;
+      const std::string v = fmt::format("tasks.{}.outputs.params{}", w.entrypoint, ArgoCelMember(x->second));
+      args.emplace_back(g, fmt::format("${{{{ has({0}) ? {0} : '' }}}}", v));
+    }
+    out += fmt::format("    - name: {}\n", YamlScalar(task));
+    if (!comment.empty()) out += fmt::format("      # {}\n", comment);
+    out += fmt::format("      uses: {}@{}\n", name, kVersion);
+    if (!when.empty()) out += fmt::format("      when: {}\n", YamlScalar(when));
+    Approval(out, w, t, 6);
     With(out, args, t, true, exit_handler, 6);
   };
   out += "  tasks:\n";
-  root(w.entrypoint, false);
-  if (!w.on_exit.empty()) {
-    out += "  finally:  # Argo's onExit\n";
-    root(w.on_exit, true);
+  root(w.entrypoint, w.entrypoint, false, "", "");
+  for (const ImportedHook& h : w.hooks) {
+    if (h.when.empty()) root(h.name, h.tmpl, false, "", h.comment);
+  }
+  const bool at_end = std::ranges::any_of(w.hooks, [](const ImportedHook& h) { return !h.when.empty(); });
+  if (!w.on_exit.empty() || at_end) out += "  finally:  # Argo's onExit and exit-time hooks\n";
+  if (!w.on_exit.empty()) root(w.on_exit, w.on_exit, true, "", "");
+  for (const ImportedHook& h : w.hooks) {
+    if (!h.when.empty()) root(h.name, h.tmpl, true, h.when, h.comment);
   }
   for (const ImportedTemplate& t : w.templates) Component(out, w, t);
   return out;

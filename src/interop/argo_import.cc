@@ -109,9 +109,15 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
   w.name = IsName(name) ? name : "argo-workflow";
   if (w.kind == "CronWorkflow") SLUICE_TRY_STATUS(Cron(doc["spec"]));
+  if (spec["synchronization"]) {
+    return At(spec["synchronization"], "synchronization is not imported yet: of the whole "
+              "workflow, Argo holds the lock from its first step to its last, and a Sluice pool is "
+              "held by each attempt (held per step, other runs could take it in between)");
+  }
   SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
                                                     "onExit", "activeDeadlineSeconds",
-                                                    "podSpecPatch", "workflowTemplateRef"}));
+                                                    "podSpecPatch", "workflowTemplateRef",
+                                                    "parallelism", "hooks"}));
   SLUICE_TRY_STATUS(Spec(spec, &w));
   // workflowTemplateRef: the WorkflowTemplate's spec runs, with this workflow's entrypoint,
   // arguments (by name) and onExit where it gives them.
@@ -128,8 +134,13 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
     r_ = saved;
     SLUICE_TRY_STATUS(read);
     if (w.entrypoint.empty()) w.entrypoint = base.entrypoint;
-    if (w.on_exit.empty()) w.on_exit = base.on_exit;
+    if (w.on_exit.empty()) {
+      w.on_exit = base.on_exit;
+      w.on_exit_at = base.on_exit_at;
+    }
+    if (w.hooks.empty()) w.hooks = base.hooks;
     if (w.deadline.empty()) w.deadline = base.deadline;
+    if (w.pools.empty()) w.pools = base.pools;
     for (ImportedParam& p : base.params) {
       if (std::ranges::none_of(w.params, [&](const ImportedParam& q) { return q.name == p.name; })) {
         w.params.push_back(std::move(p));
@@ -142,6 +153,7 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   if (w.entrypoint.empty()) return At(doc["kind"], "a {} without an entrypoint cannot run", w.kind);
   SLUICE_TRY_STATUS(ImportTemplates(spec, ""));
   w.templates = std::move(templates_);
+  w.approvers = approvers_;
   // A steps or dag template has no stdout: a containerSet's result is an output of its own.
   for (ImportedTemplate& t : w.templates) t.result = !t.dag && result_needed_.contains(t.name);
   // Workflow values reach a template through every template that calls it.
@@ -156,9 +168,13 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
       }
     }
   }
+  SLUICE_TRY_STATUS(Resolve(w));
   // What the pipeline passes down must be a workflow argument (Argo refuses it at submission).
   for (const ImportedTemplate& t : w.templates) {
-    if (t.name != w.entrypoint && t.name != w.on_exit) continue;
+    if (t.name != w.entrypoint && t.name != w.on_exit &&
+        std::ranges::none_of(w.hooks, [&](const ImportedHook& h) { return h.tmpl == t.name; })) {
+      continue;
+    }
     for (const std::string& g : t.globals) {
       if (!g.starts_with("workflow-")) continue;
       const std::string name = g.substr(9);
@@ -207,10 +223,33 @@ Status Importer::Cron(const YNode& spec) {
 Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
   if (spec["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(spec["podSpecPatch"], &w->comments));
   if (spec["entrypoint"]) w->entrypoint = std::string(spec["entrypoint"].Scalar());
-  if (spec["onExit"]) w->on_exit = std::string(spec["onExit"].Scalar());
+  if (spec["onExit"]) {
+    w->on_exit = std::string(spec["onExit"].Scalar());
+    w->on_exit_at = r_->Loc(spec["onExit"]);
+  }
+  // hooks.exit is the workflow's exit handler, as onExit is (which wins when both are given,
+  // as in Argo).
+  for (const auto& h : spec["hooks"]) {
+    if (h.first.Scalar() != "exit") {
+      SLUICE_TRY_STATUS(WorkflowHook(h.first, h.second, w));
+      continue;
+    }
+    SLUICE_TRY_STATUS(Handled(h.second, "LifecycleHook", {"template"}));
+    SLUICE_TRY(tmpl, Scalar(h.second["template"], "hooks.exit.template"));
+    if (w->on_exit.empty()) {
+      w->on_exit = *tmpl;
+      w->on_exit_at = r_->Loc(h.second["template"]);
+    }
+  }
   if (spec["activeDeadlineSeconds"]) {
     SLUICE_TRY(d, Seconds(spec["activeDeadlineSeconds"], "activeDeadlineSeconds"));
     w->deadline = *d;
+  }
+  // At most N pods at once: a pool of the run that every container and script holds a unit of
+  // (Resolve).
+  if (spec["parallelism"]) {
+    SLUICE_TRY(n, Limit(spec["parallelism"], "parallelism"));
+    w->pools["argo-parallelism"] = *n;
   }
   if (const YNode args = spec["arguments"]) {
     SLUICE_TRY_STATUS(Handled(args, "Arguments", {"parameters"}));
@@ -271,7 +310,8 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
   SLUICE_TRY_STATUS(Handled(t, "Template", {"name", "inputs", "outputs", "container", "script",
                                             "steps", "dag", "containerSet", "retryStrategy",
                                             "activeDeadlineSeconds", "timeout", "podSpecPatch",
-                                            "memoize", "suspend", "synchronization"}));
+                                            "memoize", "suspend", "synchronization",
+                                            "parallelism"}));
   if (t["podSpecPatch"]) SLUICE_TRY_STATUS(PodSpecPatch(t["podSpecPatch"], &out->comments));
   if (out->name.empty()) out->name = prefix_ + std::string(t["name"].Scalar());
   if (!IsName(out->name)) {
@@ -313,15 +353,16 @@ Status Importer::Template(const YNode& t, ImportedTemplate* out) {
   if (t["steps"]) SLUICE_TRY_STATUS(Steps(t["steps"], out, calls));
   if (t["dag"]) SLUICE_TRY_STATUS(Dag(t["dag"], out, scope, calls));
   if (t["containerSet"]) SLUICE_TRY_STATUS(ContainerSet(t["containerSet"], out));
+  if (t["parallelism"]) SLUICE_TRY_STATUS(Parallelism(t, out));
   if (const YNode s = t["suspend"]) {
     SLUICE_TRY_STATUS(Handled(s, "SuspendTemplate", {"duration"}));
     if (!s["duration"]) {
-      return At(s, "suspend is not imported yet: without a duration it waits for `argo resume`, "
-                "which would be an approval here, and Argo names no approvers");
+      SLUICE_TRY_STATUS(Approval(s, out));
+    } else {
+      SLUICE_TRY(d, Seconds(s["duration"], "suspend.duration"));
+      out->run = {"sleep", *d};
+      out->comments.push_back("Argo's suspend with a duration: a timer, then the workflow goes on");
     }
-    SLUICE_TRY(d, Seconds(s["duration"], "suspend.duration"));
-    out->run = {"sleep", *d};
-    out->comments.push_back("Argo's suspend with a duration: a timer, then the workflow goes on");
   }
   if (!out->input_artifacts.empty()) CopyInputs(out);
   if (t["synchronization"]) SLUICE_TRY_STATUS(Synchronization(t["synchronization"], out));
@@ -360,10 +401,11 @@ Status Importer::Outputs(const YNode& outputs, ImportedTemplate* out, ArgoScope&
   SLUICE_TRY_STATUS(Handled(outputs, "Outputs", {"parameters", "artifacts"}));
   const bool body = !out->run.empty();
   for (const YNode& p : outputs["parameters"]) {
-    SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "valueFrom"}));
+    SLUICE_TRY_STATUS(Handled(p, "Parameter", {"name", "valueFrom", "globalName"}));
     ImportedOutput o;
     SLUICE_TRY(name, Scalar(p["name"], "an output's name"));
     o.name = *name;
+    if (const YNode g = p["globalName"]) SLUICE_TRY_STATUS(GlobalName(g, o.name, out));
     const YNode from = p["valueFrom"];
     SLUICE_TRY_STATUS(Handled(from, "ValueFrom", body ? std::initializer_list<std::string_view>{"path", "default"}
                                                       : std::initializer_list<std::string_view>{"parameter", "expression"}));

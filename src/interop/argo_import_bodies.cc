@@ -103,6 +103,7 @@ Status Importer::Container(const YNode& c, bool script, ImportedTemplate* out, A
     }
   }
   out->run = std::move(argv);
+  out->pod = true;
   return {};
 }
 
@@ -224,7 +225,9 @@ Status Importer::Synchronization(const YNode& sync, ImportedTemplate* out) const
   SLUICE_TRY_STATUS(Handled(sync, "Synchronization", {"mutexes", "semaphores"}));
   if (out->run.empty()) {
     return At(sync, "synchronization is not imported yet: on a steps, dag or container set "
-              "template (a lock held across its steps); a container's or script's own is");
+              "template, Argo holds the lock across its steps, and a Sluice pool is held by each "
+              "attempt (held per step, other runs could take it in between); a container's or "
+              "script's own is imported");
   }
   auto add = [&](const YNode& at, const std::string& name, std::string_view what) -> Status {
     if (!IsName(name)) return At(at, "{} {} is not a name a Sluice pool can have", what, Quote(name));

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 #include "common/strings.h"
@@ -145,6 +147,7 @@ Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
                                         "withParam", "withSequence", "continueOn", "depends",
                                         "dependencies", "templateRef", "inline", "hooks"}));
   ImportedCall out;
+  out.at = r_->Loc(call);
   out.name = std::string(call["name"].Scalar());
   if (!IsName(out.name)) return At(call["name"], "{} is not a name Sluice can use", Quote(out.name));
   out.tmpl = prefix_ + std::string(call["template"].Scalar());
@@ -216,23 +219,111 @@ Result<ImportedCall> Importer::Call(const YNode& call, ImportedTemplate& caller,
   return out;
 }
 
+namespace {
+
+// A named hook's expression over its own step's final status (`steps["s"].status ==
+// "Succeeded"`, `tasks.s.status != 'Failed'`, with &&, ||, ! and parentheses) as a depends
+// text over that step: it holds once the step has ended, as the hook would then start.
+Result<std::string> HookDepends(std::string_view e, const std::string& step) {
+  auto fail = [&](size_t at, std::string_view why) -> Result<std::string> {
+    return Fail(ErrorCode::kInvalidInput, "hook expression {} is not imported: {} (column {})",
+                Quote(e), why, at + 1);
+  };
+  std::string out;
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < e.size() && std::isspace(static_cast<unsigned char>(e[i]))) ++i;
+  };
+  while (skip(), i < e.size()) {
+    const std::string_view rest = e.substr(i);
+    if (rest.starts_with("&&") || rest.starts_with("||")) {
+      out += fmt::format(" {} ", rest.substr(0, 2));
+      i += 2;
+      continue;
+    }
+    if (rest[0] == '(' || rest[0] == ')' || (rest[0] == '!' && !rest.starts_with("!="))) {
+      out += rest[0];
+      ++i;
+      continue;
+    }
+    const size_t at = i;
+    if (!rest.starts_with("steps") && !rest.starts_with("tasks")) {
+      return fail(at, "only comparisons of the step's status (steps.NAME.status == \"Succeeded\") are");
+    }
+    i += 5;
+    std::string name;
+    if (i + 1 < e.size() && e[i] == '[' && (e[i + 1] == '"' || e[i + 1] == '\'')) {
+      const size_t end = e.find(e[i + 1], i + 2);
+      if (end == std::string_view::npos || end + 1 >= e.size() || e[end + 1] != ']') return fail(i, "unclosed [");
+      name = e.substr(i + 2, end - i - 2);
+      i = end + 2;
+    } else if (i < e.size() && e[i] == '.') {
+      size_t j = ++i;
+      while (j < e.size() && (std::isalnum(static_cast<unsigned char>(e[j])) || e[j] == '-' || e[j] == '_')) ++j;
+      name = e.substr(i, j - i);
+      i = j;
+    }
+    if (!e.substr(i).starts_with(".status")) return fail(at, "only a step's status is");
+    i += 7;
+    skip();
+    const std::string_view op = e.substr(i, 2);
+    if (op != "==" && op != "!=") return fail(i, "a status is compared with == or !=");
+    i += 2;
+    skip();
+    if (i >= e.size() || (e[i] != '"' && e[i] != '\'')) return fail(i, "a status is compared with a quoted phase");
+    const size_t end = e.find(e[i], i + 1);
+    if (end == std::string_view::npos) return fail(i, "unclosed string");
+    const std::string_view phase = e.substr(i + 1, end - i - 1);
+    i = end + 1;
+    if (name != step) return fail(at, fmt::format("it reads {}'s status: only its own step's is", Quote(name)));
+    static const std::map<std::string_view, std::string_view> kPhases = {
+        {"Succeeded", "Succeeded"}, {"Failed", "Failed"}, {"Error", "Errored"},
+        {"Skipped", "Skipped"},     {"Omitted", "Omitted"}};
+    auto p = kPhases.find(phase);
+    if (p == kPhases.end()) {
+      return fail(at, fmt::format("phase {} (a hook here starts once its step has ended: Succeeded, "
+                                  "Failed, Error, Skipped or Omitted)", Quote(phase)));
+    }
+    out += fmt::format("{}{}.{}", op == "!=" ? "!" : "", step, p->second);
+  }
+  if (auto d = DependsExpr::Parse(out); !d) return fail(0, d.error().message);
+  return out;
+}
+
+}  // namespace
+
 Status Importer::Hooks(const YNode& call, ImportedTemplate* caller,
                        const std::map<std::string, std::string>& calls) {
   for (const auto& h : call["hooks"]) {
-    if (h.first.Scalar() != "exit") {
-      return At(h.first, "hook {} is not imported yet: only the exit hook is (a named hook runs "
-                "when its expression holds)", Quote(h.first.Scalar()));
-    }
     const YNode hook = h.second;
-    SLUICE_TRY_STATUS(Handled(hook, "LifecycleHook", {"template", "templateRef", "arguments"}));
+    const std::string step(call["name"].Scalar());
+    const bool exit_hook = h.first.Scalar() == "exit";
+    SLUICE_TRY_STATUS(Handled(hook, "LifecycleHook", {"template", "templateRef", "arguments", "expression"}));
     if (hook["arguments"]) SLUICE_TRY_STATUS(Handled(hook["arguments"], "Arguments", {"parameters"}));
     ImportedCall exit;
-    const std::string step(call["name"].Scalar());
-    exit.name = step + ".onExit";  // as Argo names its node
+    exit.at = r_->Loc(hook);
     exit.tmpl = CalledName(hook);
     if (hook["templateRef"]) SLUICE_TRY_ASSIGN(exit.tmpl, Referenced(hook["templateRef"]));
-    exit.depends = fmt::format("{0}.Succeeded || {0}.Failed || {0}.Errored", step);
-    exit.comments.push_back(fmt::format("the exit hook of {}", step));
+    if (exit_hook && !hook["expression"]) {
+      exit.name = step + ".onExit";  // as Argo names its node
+      exit.depends = fmt::format("{0}.Succeeded || {0}.Failed || {0}.Errored", step);
+      exit.comments.push_back(fmt::format("the exit hook of {}", step));
+    } else {
+      // A named hook: a task that runs once its step has ended and its expression holds.
+      if (!hook["expression"]) return At(hook, "hook {} needs an expression", Quote(h.first.Scalar()));
+      if (call["withItems"] || call["withParam"] || call["withSequence"]) {
+        return At(h.first, "hook {} of a step with a loop is not imported yet: Argo runs it for "
+                  "each item", Quote(h.first.Scalar()));
+      }
+      SLUICE_TRY(text, Scalar(hook["expression"], "a hook's expression"));
+      auto depends = HookDepends(*text, step);
+      if (!depends) return At(hook["expression"], "{}", depends.error().message);
+      exit.name = exit_hook ? step + ".onExit" : fmt::format("{}.hooks.{}", step, h.first.Scalar());
+      if (!IsName(exit.name)) return At(h.first, "hook {} is not a name Sluice can use", Quote(exit.name));
+      exit.depends = *depends;
+      exit.comments.push_back(fmt::format("hook {} of {}: runs once {} has ended, when {}",
+                                          h.first.Scalar(), step, step, *text));
+    }
     ArgoScope scope;
     scope.inputs = &caller->inputs;
     scope.calls = &calls;

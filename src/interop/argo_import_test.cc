@@ -162,12 +162,66 @@ TEST(ArgoImport, StepsBecomeADagTemplateThatLoads) {
 
 TEST(ArgoImport, AFieldNotTranslatedYetIsALocatedError) {
   std::string wf(kSteps);
-  wf.replace(wf.find("    retryStrategy:"), 0, "    parallelism: 2\n");
+  wf.replace(wf.find("    retryStrategy:"), 0, "    failFast: true\n");
   auto imported = ImportArgo("/w/wf.yaml", wf, {});
   ASSERT_FALSE(imported.has_value());
   EXPECT_EQ(imported.error().message,
-            "/w/wf.yaml:26:5: parallelism is not imported yet: the importer does not translate this "
+            "/w/wf.yaml:26:5: failFast is not imported yet: the importer does not translate this "
             "field of an Argo Template (docs/interop.md)");
+}
+
+// parallelism, globalName and a suspend without a duration (argo_import_resolve.cc).
+TEST(ArgoImport, ParallelismGlobalOutputsAndApprovals) {
+  constexpr std::string_view kWf = R"(apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: w}
+spec:
+  entrypoint: main
+  parallelism: 3
+  templates:
+  - name: main
+    parallelism: 2
+    steps:
+    - - {name: a, template: make}
+      - {name: b, template: say, withItems: [1, 2, 3]}
+    - - {name: ok, template: ok}
+    - - {name: c, template: say}
+  - name: ok
+    suspend: {}
+  - name: make
+    container: {image: busybox, command: [sh, -c, "echo 1 > /tmp/v"]}
+    outputs: {parameters: [{name: v, globalName: g, valueFrom: {path: /tmp/v}}]}
+  - name: say
+    container: {image: busybox, command: [echo, "{{workflow.outputs.parameters.g}}"]}
+)";
+  ArgoImportOptions o;
+  o.approvers = {"bob", "group:ops"};
+  auto imported = ImportArgo("/w/wf.yaml", kWf, o);
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  const std::string& y = imported->yaml;
+  for (std::string_view want : {
+           "pools: {argo-parallelism: 3, argo-parallelism-main: 2}",
+           "resources: {argo-parallelism: 1, argo-parallelism-main: 1}",  // a and b: one group
+           "forEach: [1,2,3]\n      parallelism: 2\n",
+           "approval: {approvers: [bob, \"group:ops\"], forbidSelfApproval: false}",
+           "argo-output-g: \"${{ has(tasks.a.outputs.params.v) ? tasks.a.outputs.params.v : "
+           "(params.argo-output-g) }}\"",  // c runs after a
+           "- {name: argo-output-g, value: \"${{ has(tasks.a.outputs.params.v) ? "
+           "tasks.a.outputs.params.v : ('') }}\"}",
+       }) {
+    EXPECT_NE(y.find(want), std::string::npos) << want << "\n" << y;
+  }
+  // b runs beside a: it reads the value from its caller, not from a.
+  EXPECT_EQ(y.find("has(tasks.a.outputs.params.v) ? tasks.a.outputs.params.v : (params.argo-output-g) }}\"\n"
+                   "    - name: ok"), std::string::npos) << y;
+  // What is written loads.
+  MemFileSystem fs(std::map<std::string, std::string>{{"/w/out.yaml", y}});
+  EXPECT_TRUE(LoadPlan(fs, "/w/out.yaml").has_value());
+  // Without approvers, a suspend without a duration names what is missing.
+  auto none = ImportArgo("/w/wf.yaml", kWf, {});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error().message, "/w/wf.yaml:16:14: suspend without a duration waits until someone "
+            "resumes the workflow, an approval here: give --approvers NAME,... (users, group:NAME)");
 }
 
 TEST(ArgoImport, TemplateRefReadsTheTemplatesFiles) {

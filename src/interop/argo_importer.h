@@ -164,6 +164,17 @@ class Importer {
                                   ImportedTemplate* out) const;
   void CopyInputs(ImportedTemplate* out) const;
   Status Synchronization(const YNode& sync, ImportedTemplate* out) const;
+  // argo_import_resolve.cc: a steps or dag template's `parallelism`; a suspend without a
+  // duration (an approval); an output's globalName; and, once every template is read, what
+  // they mean across templates (Resolve).
+  Status Parallelism(const YNode& t, ImportedTemplate* out);
+  Status Approval(const YNode& suspend, ImportedTemplate* out);
+  Status GlobalName(const YNode& g, const std::string& output, ImportedTemplate* out);
+  // spec.hooks.NAME (not exit): its expression over workflow.status.
+  Status WorkflowHook(const YNode& name, const YNode& hook, ImportedWorkflow* w);
+  Status Resolve(ImportedWorkflow& w);
+  // A limit such as parallelism: a whole number from 1 to 100,000.
+  Result<int> Limit(const YNode& n, std::string_view what) const;
   Result<std::string> Seconds(const YNode& n, std::string_view what) const;
 
   // A WorkflowTemplate a templateRef names: its templates are imported once, as components
@@ -185,6 +196,7 @@ class Importer {
   std::map<std::string, std::set<std::string>> input_params_;  // likewise, their input parameters
   // Where each workflow value a text reads was first read, for the error when it is missing.
   mutable std::map<std::string, Location> global_at_;
+  std::vector<std::string> approvers_;  // of the approvals suspend templates become
 };
 
 }  // namespace sluice

@@ -5,6 +5,8 @@
 
 #include <map>
 #include <optional>
+
+#include "common/error.h"
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +32,9 @@ struct ImportedCall {
   std::string for_each;  // YAML text of forEach (a flow list, or a quoted placeholder)
   int parallelism = 0;
   bool continue_on_failure = false;
+  // Run pools it holds one unit of besides its component's (a template's `parallelism`).
+  std::vector<std::string> pools;
+  Location at;  // where the step or task is written
   std::vector<std::string> comments;
 };
 
@@ -64,8 +69,29 @@ struct ImportedTemplate {
   std::string retry;    // YAML flow text, "" = none
   std::string timeout;  // a duration, "" = none
   std::string cache;    // YAML flow text of `cache:` (from memoize), "" = none
-  std::vector<std::string> pools;  // central pools and mutexes it holds one unit of (synchronization)
+  // Pools it holds one unit of: central pools and mutexes (synchronization), the run's
+  // argo-parallelism (spec.parallelism).
+  std::vector<std::string> pools;
+  bool pod = false;       // a container or script: what Argo runs as a pod (parallelism counts it)
+  bool approval = false;  // a suspend without a duration: its callers wait for an approval
+  // steps/dag: `parallelism` (0: none); the calls that run at once in some group, which hold
+  // the run pool argo-parallelism-NAME (the others get forEach parallelism).
+  int parallelism = 0;
+  Location parallelism_at;
+  std::set<std::string> grouped;  // names of those calls
+  // globalName: each global output it gives (Argo's workflow.outputs.parameters.X), X -> the
+  // name of its output that gives it; steps/dag: "argo-output-X" when a call gives it.
+  std::map<std::string, std::string> exports;
   std::vector<std::string> comments;
+};
+
+// A workflow-level lifecycle hook with an expression: a task beside the entrypoint's (it holds
+// while the workflow runs) or an exit handler with a condition (over its final status).
+struct ImportedHook {
+  std::string name;  // the task: hooks.NAME
+  std::string tmpl;
+  std::string when;  // "" at the start; else a Sluice condition "${{ … }}"
+  std::string comment;
 };
 
 struct ImportedWorkflow {
@@ -76,7 +102,11 @@ struct ImportedWorkflow {
   std::vector<ImportedParam> params;  // arguments.parameters
   std::string entrypoint;
   std::string on_exit;
+  Location on_exit_at;  // where the workflow names it
+  std::vector<ImportedHook> hooks;
   std::string deadline;
+  std::map<std::string, int> pools;     // the run's pools (spec.pools): parallelism
+  std::vector<std::string> approvers;   // of the approvals suspend templates become
   std::vector<std::string> comments;
   std::vector<ImportedTemplate> templates;
 };

@@ -18,6 +18,12 @@ struct ArgoImportOptions {
   // --templates PATH (repeatable): files or folders of WorkflowTemplates and
   // ClusterWorkflowTemplates that templateRef and workflowTemplateRef name.
   std::vector<std::string> templates;
+  // --approvers NAME,... (user names and group:NAME): who may resume a `suspend` without a
+  // duration, which is an approval here. Empty: `default_approver` alone.
+  std::vector<std::string> approvers;
+  // Who acts (the CLI sets it: the submitter of `run`, the one who imports): Argo lets whoever
+  // submitted a workflow resume it. Empty with no --approvers: such a suspend is an error.
+  std::string default_approver;
 };
 
 }  // namespace sluice

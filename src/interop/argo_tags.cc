@@ -88,6 +88,8 @@ std::string ArgoCelString(std::string_view s) {
 std::string ArgoGlobalParam(std::string_view tag) {
   constexpr std::string_view kParams = "workflow.parameters.";
   if (tag.starts_with(kParams)) return fmt::format("workflow-{}", tag.substr(kParams.size()));
+  constexpr std::string_view kOutputs = "workflow.outputs.parameters.";
+  if (tag.starts_with(kOutputs)) return fmt::format("argo-output-{}", tag.substr(kOutputs.size()));
   return fmt::format("argo-workflow-{}", tag.substr(tag.find('.') + 1));
 }
 
@@ -96,6 +98,9 @@ std::string ArgoGlobalValue(std::string_view param, bool exit_handler) {
     return exit_handler ? "size(run.failures) == 0 ? 'Succeeded' : 'Failed'" : "'Running'";
   }
   if (param == "argo-workflow-failures") return "run.failures";
+  // A global output read before any step gave it: Argo leaves it unset. (The exit handler's
+  // comes from the entrypoint's task: argo_emit.cc.)
+  if (param.starts_with("argo-output-")) return "''";
   if (param == "argo-workflow-duration") {
     return "double(run.duration.getMilliseconds()) / 1000.0";
   }
@@ -118,6 +123,13 @@ Result<std::string> ArgoTagExpr(std::string_view tag, ArgoScope& scope) {
     return fmt::format("params.{}", p[2]);
   }
   if (root == "workflow" && p.size() >= 3 && p[1] == "parameters") {
+    std::string param = ArgoGlobalParam(tag);
+    scope.globals.insert(param);
+    return fmt::format("params.{}", param);
+  }
+  // A global output (globalName): carried down like a parameter, from the call that gave it
+  // (argo_import_globals.cc).
+  if (root == "workflow" && p.size() == 4 && p[1] == "outputs" && p[2] == "parameters") {
     std::string param = ArgoGlobalParam(tag);
     scope.globals.insert(param);
     return fmt::format("params.{}", param);

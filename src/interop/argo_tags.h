@@ -38,8 +38,8 @@ std::string ArgoCelMember(std::string_view name);
 std::string ArgoCelString(std::string_view s);
 
 // The component param that carries a workflow-wide value into a template: "workflow-NAME" for
-// workflow.parameters.NAME, "argo-workflow-status" for workflow.status (and -failures,
-// -duration).
+// workflow.parameters.NAME, "argo-output-NAME" for workflow.outputs.parameters.NAME (a
+// globalName), "argo-workflow-status" for workflow.status (and -failures, -duration).
 std::string ArgoGlobalParam(std::string_view tag);
 // The component param that carries input artifact NAME's stored path: "artifact-NAME".
 inline std::string ArgoArtifactParam(std::string_view name) {
