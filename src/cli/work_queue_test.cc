@@ -21,7 +21,7 @@ AttemptRequest Request(std::string task, std::string executor) {
   r.executor = std::move(executor);
   r.labels = {{"gpu", "1"}};
   r.cpu = 1.5;
-  r.params = {{"acc", WantedParam::Source::kFile, "acc", "", WantedParam::Type::kNumber}};
+  r.params = {{"acc", WantedParam::Source::kFile, "acc", "", WantedParam::Type::kNumber, {}}};
   r.artifacts = {{"model", "model.bin"}};
   return r;
 }

@@ -198,7 +198,7 @@ std::string WhoAmIText(const Value& me) {
 struct ClientOptions {
   std::string server, as, output = "text", state_dir, store, ns;
   RemoteRunOptions run;
-  std::vector<std::string> params;
+  std::vector<std::string> params, image_map;
   int jobs = 0, limit = 50, attempt = 0;
   double gpus = 0;
   bool stats = false, follow = false, token_stdin = false;
@@ -224,6 +224,11 @@ void AddClientCommands(CLI::App& app, ClientOptions& o, std::map<std::string, CL
   s["run"]->add_option("--gpus", o.gpus);
   s["run"]->add_flag("--stats", o.stats);
   s["run"]->add_option("--policies", o.policies);
+  // An Argo file's options (docs/interop.md), as a local run reads them.
+  s["run"]->add_option("--image-map", o.image_map);
+  s["run"]->add_flag("--lenient", o.run.argo.lenient);
+  s["run"]->add_option("--templates", o.run.argo.templates);
+  s["run"]->add_option("--approvers", o.run.argo.approvers)->delimiter(',');
   s["runs"] = app.add_subcommand("runs");
   s["runs"]->add_option("-n,--limit", o.limit)->check(CLI::Range(1, 1000000));
   for (const char* name : {"status", "events", "cancel"}) {
@@ -278,6 +283,14 @@ int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
                             fmt::format("sluice: -p expects name=value, got \"{}\"", p)));
       }
       o.run.params[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    for (const auto& m : o.image_map) {
+      auto eq = m.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+        return Report(Error(ErrorCode::kInvalidInput,
+                            fmt::format("sluice: --image-map expects IMAGE=PROGRAM, got \"{}\"", m)));
+      }
+      o.run.argo.image_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
     }
     return RemoteRun(env, c, o.run);
   }

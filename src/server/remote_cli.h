@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "common/value.h"
 #include "env/env.h"
+#include "interop/argo_options.h"
 #include "server/client.h"
 
 namespace CLI {
@@ -56,6 +57,9 @@ struct RemoteRunOptions {
   std::string file;
   std::map<std::string, std::string> params;  // -p
   std::string params_file;
+  // An Argo file's options, as a local run takes them; imported here, before submitting. With no
+  // --approvers, a suspend without a duration is approved by the token's user (whoami).
+  ArgoImportOptions argo;
 };
 int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o);
 // From now on Ctrl-C (SIGINT) detaches from a followed run instead of ending the command.

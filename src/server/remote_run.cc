@@ -12,6 +12,7 @@
 #include "cli/policy_cmds.h"
 #include "common/strings.h"
 #include "common/value.h"
+#include "interop/argo_document.h"
 #include "interop/argo_import.h"
 #include "policy/policy.h"
 #include "server/remote_cli.h"
@@ -116,7 +117,16 @@ int RemoteRun(Env& env, RemoteContext& c, const RemoteRunOptions& o) {
   // An Argo file is imported here: the bundle carries its translation (plan.sources), which the
   // server loads as any pipeline.
   ArgoImport imported;
-  auto plan = LoadPipelineFile(env.files(), o.file, ArgoImportOptions{}, &imported);
+  ArgoImportOptions argo = o.argo;
+  if (auto text = env.files().ReadFile(o.file); text && LooksLikeArgo(*text)) {
+    // Argo lets the submitter resume a suspend; here the submitter is the token's user.
+    auto me = Expect2xx(c.api.Get("/api/v1/whoami"), c.api.server());
+    if (!me) return Report(me.error());
+    auto doc = ParseJson(me->body);
+    const Value* user = doc && doc->is_map() ? doc->Find("user") : nullptr;
+    if (user && user->is_string()) argo.default_approver = user->as_string();
+  }
+  auto plan = LoadPipelineFile(env.files(), o.file, argo, &imported);
   for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   auto given = ParamsWithFile(env, **plan, o.params_file, o.params);

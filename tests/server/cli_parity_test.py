@@ -490,6 +490,53 @@ def approvals_over_the_api_take_the_voter_from_the_token_with_the_local_rules():
     lproc.wait(timeout=30)
 
 
+ARGO_SUSPEND = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: gated}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: wait, template: wait}
+    - - {name: deploy, template: say}
+  - name: wait
+    suspend: {}
+  - name: say
+    container: {image: shell, command: [echo, done]}
+"""
+
+
+@test
+def an_argo_suspend_submitted_to_a_server_is_approved_by_the_tokens_user_or_the_named_approvers():
+    e = Env()
+    path = e.write("gated.yaml", ARGO_SUSPEND)
+    # Argo lets the submitter resume: here the token's user, alice, whichever of her tokens votes.
+    proc = subprocess.Popen([run_e2e.SLUICE, "--server", URL, "run", path, "--image-map",
+                             "shell=/bin/sh", "--lenient"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=client_env(SLUICE_TOKEN=TOKENS["alice-operator"]))
+    run_e2e.STARTED.append(proc)
+    run = proc.stdout.readline().strip()
+    wait_until(lambda: pending(SERVED, run), "the suspend's approval request")
+    p = remote("approve", run, "main.wait", token="approver", check=2)
+    assert "its approvers are alice" in p.stderr, p.stderr
+    remote("approve", run, "main.wait", token="alice-approver", check=0)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    # --approvers names them, as for a local run.
+    proc = subprocess.Popen([run_e2e.SLUICE, "--server", URL, "run", path, "--approvers",
+                             "u-approver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=client_env(SLUICE_TOKEN=TOKENS["alice-operator"]))
+    run_e2e.STARTED.append(proc)
+    run = proc.stdout.readline().strip()
+    wait_until(lambda: pending(SERVED, run), "the second approval request")
+    remote("approve", run, "main.wait", token="alice-approver", check=2)
+    remote("approve", run, "main.wait", token="approver", check=0)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert remote("run", path, "--image-map", "shell", check=2).stderr.startswith(
+        "sluice: --image-map expects IMAGE=PROGRAM"), "a bad --image-map is one line"
+
+
 @test
 def breakers_audit_and_policy_eval_read_the_same_locally_and_over_the_api():
     for fmt in ([], ["-o", "json"]):
