@@ -2,14 +2,15 @@
 // Each case drives Chromium against one `sluice server`; the pages' screenshots go to
 // docs/images/ui-*.png, or into the folder $SLUICE_UI_SCREENSHOTS names (scripts/test.sh: the
 // build's, so that `make test` leaves the committed pictures alone).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fixture, axeSource, repo, runCases } from './harness.mjs';
 
 const shots = process.env.SLUICE_UI_SCREENSHOTS || join(repo, 'docs', 'images');
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `ui-${name}.png`) });
+  await page.screenshot({ path: join(shots, `ui-${name}.png`), fullPage });
 }
 function check(cond, what) { if (!cond) throw new Error(what); }
 
@@ -71,6 +72,67 @@ spec:
   tasks:
     - {name: each, forEach: "\${{ params.items }}", run: ["builtin:noop"]}
 `;
+
+// The chaos experiments' target: step is retried on exit 75; a fault makes its first attempt
+// exit 75 (held) or makes last fail (deviated).
+const CHAOS_TARGET = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: chaos-small}
+spec:
+  tasks:
+    - name: step
+      run: [sh, -c, 'echo step']
+      retry: {limit: 3, backoff: {initial: 10ms, factor: 1}, on: [75]}
+    - {name: last, needs: [step], run: [sh, -c, 'echo last']}
+`;
+const EXPERIMENT = (name, fault) => `apiVersion: sluice/v1
+kind: Experiment
+metadata: {name: ${name}}
+spec:
+  title: ${name === 'holds' ? 'Retries hide a flaky step' : 'A failing last step shows'}
+  target: {pipeline: chaos-target.yaml, runs: 1, timeout: 1m}
+  steadyStateHypothesis:
+    title: every run succeeds
+    probes:
+      - {name: success-rate, runs: {}, tolerance: "value == 1.0"}
+  method:
+    - name: the-fault
+      fault: {task: ${fault}}
+  runtime:
+    hypothesis: {strategy: continuously}
+`;
+const BREAKERS = `apiVersion: sluice/v1
+kind: Breaker
+metadata: {name: flaky-api}
+spec: {slidingWindowType: COUNT_BASED, slidingWindowSize: 10, minimumNumberOfCalls: 2, failureRateThreshold: 50, waitDurationInOpenState: 30s}
+`;
+const GUARDED = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: guarded}
+spec:
+  imports: [breakers.yaml]
+  tasks:
+    - {name: call, breaker: flaky-api, run: ["sh", "-c", "echo called"]}
+`;
+// A central policy that denies target=prod only (runs without a target param pass).
+const NO_PROD = `apiVersion: sluice/v1
+kind: Policy
+metadata: {name: no-prod}
+spec:
+  stage: admission
+  rules:
+    - name: not-prod
+      expression: "!has(object.params.target) || object.params.target != 'prod'"
+      message: nothing reaches prod from here
+`;
+
+// A POST with the page's own session (cookie and CSRF header), as the page's script sends it.
+async function postAsPage(page, path) {
+  return page.evaluate(async (p) => {
+    const me = await (await fetch('/ui/session')).json();
+    return (await fetch(p, { method: 'POST', headers: { 'X-Sluice-CSRF': me.csrf, 'Content-Type': 'application/json' }, body: '{}' })).status;
+  }, path);
+}
 
 async function noSeriousViolations(page, where) {
   await page.evaluate(axeSource);
@@ -379,6 +441,99 @@ spec: {pipeline: pipeline.yaml}
     await page.locator('.vrow', { hasText: 'each[9999]' }).waitFor();
     check(await rows() <= 300, `rows at the end: ${await rows()}`);
     check(await page.locator('svg.dag g.node').count() <= 30, 'the DAG draws every item');
+    await context.close();
+  }],
+
+  ['lists chaos experiments with their outcome; one opens with its journal and its report', async (f) => {
+    writeFileSync(join(f.dir, 'chaos-target.yaml'), CHAOS_TARGET);
+    for (const [name, fault, rc] of [['holds', '{exit: 75, task: step, attempt: 1}', 0], ['deviates', '{exit: 1, task: last}', 1]]) {
+      writeFileSync(join(f.dir, `${name}.yaml`), EXPERIMENT(name, fault));
+      const p = spawnSync(f.sluice, ['--state-dir', f.state, 'chaos', 'run', `${name}.yaml`], { cwd: f.dir, encoding: 'utf8', timeout: 180000 });
+      check(p.status === rc, `chaos run ${name}: exit ${p.status}: ${p.stderr}`);
+    }
+    const { context, page } = await f.loggedIn('vera', { bypassCSP: true });  // a viewer reads them; axe is injected
+    const urls = [];
+    context.on('request', (r) => urls.push(r.url()));
+    await page.getByRole('link', { name: 'Chaos' }).click();
+    await page.getByRole('heading', { name: 'Chaos experiments' }).waitFor();
+    await page.locator('tr[data-experiment]').nth(1).waitFor();
+    const rows = await page.locator('tr[data-experiment]').evaluateAll((trs) => trs.map((t) => t.textContent));
+    check(rows.length === 2, `experiments listed: ${rows.length}`);
+    check(rows.some((r) => r.includes('deviates') && r.includes('completed, deviated')), `no deviated outcome: ${rows}`);
+    check(rows.some((r) => r.includes('holds') && r.includes('completed') && !r.includes('deviated')), `no held outcome: ${rows}`);
+    await noSeriousViolations(page, 'chaos');
+    // The keyboard reaches an experiment's link and opens it.
+    const id = await page.locator('tr[data-experiment] a', { hasText: 'holds' }).textContent();
+    await page.locator('tr[data-experiment] a', { hasText: 'holds' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Experiment holds' }).waitFor();
+    check((await page.getByTestId('outcome').textContent()) === 'completed', 'the outcome');
+    check((await page.getByTestId('hypothesis').textContent()).includes('value == 1.0'), 'the hypothesis');
+    for (const phase of ['before', 'during', 'after']) await page.locator(`tr[data-phase="${phase}"]`).waitFor();
+    check((await page.locator('tr[data-phase="during"] td').last().textContent()) === 'met', 'the during phase');
+    check((await page.getByTestId('faults').textContent()).includes('the-fault'), 'the fault');
+    // The report, framed and in a tab of its own, reaches the server with the session cookie only.
+    const report = page.frameLocator('iframe.report');
+    await report.getByRole('heading', { name: 'Resilience report', exact: true }).waitFor();
+    check((await report.locator('body').textContent()).includes('holds'), 'the report is of another experiment');
+    await noSeriousViolations(page, 'experiment');
+    await shot(page, 'chaos', true);  // with the framed report below the journal
+    const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open the report in a tab' }).click()]);
+    await tab.getByRole('heading', { name: 'Resilience report', exact: true }).waitFor();
+    check(tab.url() === `${f.url}/api/v1/chaos/experiments/${encodeURIComponent(id)}/report`, `the tab: ${tab.url()}`);
+    check(!urls.some((u) => u.includes(f.tokens.vera.split('.')[2])), 'a URL holds the token');
+    const missing = await page.evaluate(async () => (await fetch('/api/v1/chaos/experiments/..%2F..%2Fpolicies/report')).status);
+    check(missing === 404, `a traversal: ${missing}`);
+    await context.close();
+  }],
+
+  ['an operator opens and closes a breaker; a viewer has no buttons and is refused', async (f) => {
+    const r = await f.api('alice', 'POST', '/api/v1/namespaces/default/runs',
+      { pipeline: 'pipeline.yaml', files: { 'pipeline.yaml': GUARDED, 'breakers.yaml': BREAKERS } });
+    check(r.status === 201, `submit: ${r.status} ${JSON.stringify(r.data)}`);
+    await f.waitRun(r.data.id, (s) => s === 'succeeded');
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.getByRole('link', { name: 'Breakers' }).click();
+    await viewer.page.locator('tr[data-breaker="flaky-api"]').waitFor();
+    check(await viewer.page.locator('tr[data-breaker="flaky-api"] button').count() === 0, 'a viewer sees buttons');
+    const denied = await postAsPage(viewer.page, '/api/v1/breakers/flaky-api/open');
+    check(denied === 403, `a viewer's open: ${denied}`);
+    await viewer.context.close();
+    const { context, page } = await f.loggedIn('oscar');
+    await page.getByRole('link', { name: 'Breakers' }).click();
+    const row = page.locator('tr[data-breaker="flaky-api"]');
+    await row.getByTestId('breaker-state').filter({ hasText: /^closed$/ }).waitFor();
+    await row.getByRole('button', { name: 'open', exact: true }).click();
+    await row.getByTestId('breaker-state').filter({ hasText: /^forced-open$/ }).waitFor();
+    const opened = (await f.api('alice', 'GET', '/api/v1/breakers')).data.items.find((b) => b.name === 'flaky-api');
+    check(opened.state === 'forced-open', `after open: ${opened.state}`);
+    await shot(page, 'breakers');
+    await row.getByRole('button', { name: 'close', exact: true }).click();
+    await row.getByTestId('breaker-state').filter({ hasText: /^closed$/ }).waitFor();
+    const closed = (await f.api('alice', 'GET', '/api/v1/breakers')).data.items.find((b) => b.name === 'flaky-api');
+    check(closed.state === 'closed', `after close: ${closed.state}`);
+    await context.close();
+  }],
+
+  ['lists the waivers in force', async (f) => {
+    const policies = join(f.state, 'policies');
+    mkdirSync(policies, { recursive: true });
+    chmodSync(policies, 0o755);
+    writeFileSync(join(policies, 'no-prod.yaml'), NO_PROD);
+    chmodSync(join(policies, 'no-prod.yaml'), 0o644);
+    const granted = await f.api('alice', 'POST', '/api/v1/waivers', { name: 'hotfix', policy: 'no-prod',
+      justification: 'incident 42 needs prod', expires: '2099-12-31' });
+    check(granted.status === 201, `grant: ${granted.status} ${JSON.stringify(granted.data)}`);
+    const { context, page } = await f.loggedIn('vera', { bypassCSP: true });
+    await page.getByRole('link', { name: 'Waivers' }).click();
+    const row = page.locator('tr[data-waiver="hotfix"]');
+    await row.waitFor();
+    const text = await row.textContent();
+    for (const want of ['no-prod', 'alice', 'incident 42 needs prod', '2099-12-31']) check(text.includes(want), `the waiver's row lacks ${want}: ${text}`);
+    await noSeriousViolations(page, 'waivers');
+    await page.getByRole('link', { name: 'Breakers' }).click();
+    await page.getByRole('heading', { name: 'Breakers' }).waitFor();
+    await noSeriousViolations(page, 'breakers');
     await context.close();
   }],
 ];
