@@ -126,6 +126,46 @@ spec:
       message: nothing reaches prod from here
 `;
 
+// An environment whose slots and router are `sh -c true` (a command router, command health
+// checks), so real deploy tasks run real canaries without nginx (as tests/server/rollouts_api_test.py).
+const STAGING = (() => {
+  const slot = (name, port) => `    - name: ${name}
+      address: 127.0.0.1:${port}
+      start: [sh, -c, 'true']
+      stop: [sh, -c, 'true']
+      health: {command: [sh, -c, 'true']}
+`;
+  return `apiVersion: sluice/v1
+kind: Environment
+metadata: {name: ui-staging}
+spec:
+  slots:
+${slot('blue', 18701)}${slot('green', 18702)}  router:
+    command:
+      apply: [sh, -c, 'true']
+`;
+})();
+// A canary that waits at 50 % for a person's promote (or abort).
+const DELIVER = `apiVersion: sluice/v1
+kind: Pipeline
+metadata: {name: deliver}
+spec:
+  params:
+    - {name: model, type: string}
+    - {name: version, type: string}
+  tasks:
+    - name: deploy
+      deploy:
+        environment: ui-staging
+        model: \${{ params.model }}
+        version: \${{ params.version }}
+        strategy:
+          canary:
+            steps: [{setWeight: 50}, {pause: {}}]
+            scaleDownDelay: 0s
+            abortScaleDownDelay: 0s
+`;
+
 // A POST with the page's own session (cookie and CSRF header), as the page's script sends it.
 async function postAsPage(page, path) {
   return page.evaluate(async (p) => {
@@ -534,6 +574,60 @@ spec: {pipeline: pipeline.yaml}
     await page.getByRole('link', { name: 'Breakers' }).click();
     await page.getByRole('heading', { name: 'Breakers' }).waitFor();
     await noSeriousViolations(page, 'breakers');
+    await context.close();
+  }],
+
+  ['an approver promotes a paused canary and an operator aborts one; a viewer has no buttons', async (f) => {
+    const envs = join(f.state, 'environments');
+    mkdirSync(envs, { recursive: true });
+    writeFileSync(join(envs, 'ui-staging.yaml'), STAGING);
+    chmodSync(join(envs, 'ui-staging.yaml'), 0o644);
+    const deliver = async (version) => {
+      const model = join(f.dir, `${version}.json`);
+      writeFileSync(model, JSON.stringify({ version }));
+      return f.submit(DELIVER, { model, version });
+    };
+    const paused = async (id) => {
+      for (let i = 0; i < 600; i++) {
+        const r = await f.api('alice', 'GET', `/api/v1/runs/${id}/rollouts/deploy`);
+        if (r.status === 200 && r.data.phase === 'Paused') return;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      throw new Error(`the rollout of ${id} never paused`);
+    };
+    const first = await deliver('v1');  // the first release: nothing to canary against
+    const done = await f.waitRun(first, (s) => ['succeeded', 'failed'].includes(s));
+    check(done.status === 'succeeded', `the first release: ${done.status}`);
+    const promoted = await deliver('v2');
+    await paused(promoted);
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.goto(`${f.url}/#/runs/${promoted}/tasks/deploy`);
+    await viewer.page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    check(await viewer.page.locator('.actions button').count() === 0, 'a viewer sees rollout buttons');
+    await viewer.context.close();
+    const approver = await f.loggedIn('carol', { bypassCSP: true });  // axe is injected
+    await approver.page.goto(`${f.url}/#/runs/${promoted}/tasks/deploy`);
+    await approver.page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    await noSeriousViolations(approver.page, 'rollout');
+    check(await approver.page.getByRole('button', { name: 'Abort' }).count() === 0, 'an approver sees Abort');
+    await shot(approver.page, 'rollout');
+    await approver.page.getByRole('button', { name: 'Promote' }).click();
+    await approver.page.getByRole('status').filter({ hasText: 'promote: sent' }).waitFor();
+    check((await f.waitRun(promoted, (s) => ['succeeded', 'failed'].includes(s))).status === 'succeeded', 'the promoted run');
+    await approver.page.reload();
+    await approver.page.locator('.summary dd', { hasText: /^Healthy$/ }).waitFor();
+    await approver.context.close();
+    const aborted = await deliver('v3');
+    await paused(aborted);
+    const { context, page } = await f.loggedIn('oscar');
+    await page.goto(`${f.url}/#/runs/${aborted}/tasks/deploy`);
+    await page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    check(await page.getByRole('button', { name: 'Promote' }).count() === 0, 'an operator sees Promote');
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await page.getByRole('status').filter({ hasText: 'abort: sent' }).waitFor();
+    check((await f.waitRun(aborted, (s) => ['succeeded', 'failed'].includes(s))).status === 'failed', 'the aborted run');
+    const r = await f.api('alice', 'GET', `/api/v1/runs/${aborted}/rollouts/deploy`);
+    check(r.data.phase === 'Degraded' && r.data.lastCommandBy === 'oscar', `after abort: ${JSON.stringify(r.data).slice(0, 300)}`);
     await context.close();
   }],
 ];
