@@ -11,7 +11,10 @@
 namespace sluice {
 namespace {
 
+// A journal larger than this is not read (as `sluice chaos report` reads them); the listing, which
+// reads every journal of the folder, stops at a quarter of it.
 constexpr int64_t kMaxJournalBytes = int64_t{256} << 20;
+constexpr int64_t kMaxListedJournalBytes = int64_t{64} << 20;
 
 std::string ChaosRoot(Env& env, const std::string& state_dir) {
   return env.files().Absolute(PathJoin(state_dir, "chaos"));
@@ -26,8 +29,8 @@ ValueList ListExperiments(Env& env, const std::string& state_dir) {
   std::sort(ids.rbegin(), ids.rend());
   ValueList items;
   for (const auto& id : ids) {
-    auto text =
-        env.files().ReadFileAtMost(PathJoin(PathJoin(root, id), "journal.json"), kMaxJournalBytes);
+    auto text = env.files().ReadFileAtMost(PathJoin(PathJoin(root, id), "journal.json"),
+                                           kMaxListedJournalBytes);
     auto j = text ? ParseJson(*text) : Result<Value>(Value());
     if (!j || !j->is_map()) continue;
     const Value* sl = j->Find("sluice");

@@ -15,7 +15,7 @@ function useLoad(url, deps = []) {
 
 // Whether the user may approve in some namespace: the list spans namespaces, and the API
 // judges each vote in its run's own.
-const mayApprove = (me) => Object.values(me.roles).some((r) => r === 'approver' || r === 'admin');
+const mayApprove = (me) => Object.values(me.may || {}).some((actions) => actions.includes('approve'));
 
 export function ApprovalsPage({ me }) {
   const [data, error, load] = useLoad('/api/v1/approvals');
