@@ -74,7 +74,7 @@ export function ExperimentPage({ id }) {
           <td>${mine.filter((r) => r.status === 'succeeded').length}</td><td>${mine.reduce((n, r) => n + (r.retries || 0), 0)}</td>
           <td>${met(state)}</td></tr>`; })}</tbody></table>
     <${ProbeRuns} caption="Hypothesis before the faults" runs=${states.before && states.before.probes} />
-    ${(states.during || []).map((d, i) => html`<${ProbeRuns} caption=${`Hypothesis during the faults${d.continuous ? ' (continuous check)' : ''} ${i + 1}`} runs=${d.probes} />`)}
+    ${(states.during || []).map((d, i, all) => html`<${ProbeRuns} caption=${`Hypothesis during the faults${all.length > 1 ? `, check ${i + 1} of ${all.length}` : ''}${d.continuous ? ' (while the runs went)' : ''}`} runs=${d.probes} />`)}
     <${ProbeRuns} caption="Hypothesis after the faults" runs=${states.after && states.after.probes} />
     <h2>Faults</h2>
     ${!(s.faults || []).length ? html`<p>No fault was injected.</p>` : html`<table data-testid="faults">
