@@ -92,6 +92,7 @@ suite e2e-templates /usr/bin/python3 tests/e2e/templates.py "$build/sluice"
 service e2e-retention /usr/bin/python3 tests/e2e/retention.py "$build/sluice"  # sluice prune
 suite e2e-pools /usr/bin/python3 tests/e2e/pools.py "$build/sluice"  # central pools and mutexes
 service server /usr/bin/python3 tests/server/api_test.py "$build/sluice"
+service server-ui /usr/bin/python3 tests/server/ui_api_test.py "$build/sluice"  # chaos journals and reports, the login limit
 service server-ha /usr/bin/python3 tests/server/ha_test.py "$build/sluice"
 service server-retention /usr/bin/python3 tests/server/retention_test.py "$build/sluice"
 service server-hardening /usr/bin/python3 tests/server/hardening_test.py "$build/sluice"  # review of sluice server

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "chaos/experiment_run.h"
+#include "chaos/experiments.h"
 #include "chaos/report.h"
 #include "spec/experiment_spec.h"
 #include "common/strings.h"
@@ -65,10 +66,11 @@ int ChaosReport(Env& env, const GlobalOptions& g, const ChaosReportOptions& o) {
     // A file, else an experiment id of the state folder (`sluice chaos ls`).
     std::string path = name;
     if (!env.files().Stat(path).exists) {
-      path = env.files().Absolute(PathJoin(PathJoin(PathJoin(g.state_dir, "chaos"), name),
-                                           "journal.json"));
+      auto listed = ExperimentJournalPath(env, g.state_dir, name);
+      path = listed ? *listed : "";
     }
-    auto text = env.files().ReadFileAtMost(path, 256 << 20);
+    auto text = path.empty() ? Result<std::string>(Fail(ErrorCode::kNotFound, "none"))
+                             : env.files().ReadFileAtMost(path, 256 << 20);
     if (!text) {
       return Report(Error(ErrorCode::kNotFound, fmt::format(
           "{}: no such journal file or experiment id (sluice chaos ls)", name)));
@@ -89,22 +91,7 @@ int ChaosReport(Env& env, const GlobalOptions& g, const ChaosReportOptions& o) {
 }
 
 int ChaosLs(Env& env, const GlobalOptions& g) {
-  const std::string root = env.files().Absolute(PathJoin(g.state_dir, "chaos"));
-  auto names = env.files().ListDir(root);
-  std::vector<std::string> ids = names ? *names : std::vector<std::string>{};
-  std::sort(ids.rbegin(), ids.rend());
-  ValueList items;
-  for (const auto& id : ids) {
-    auto text = env.files().ReadFileAtMost(PathJoin(PathJoin(root, id), "journal.json"), 64 << 20);
-    auto j = text ? ParseJson(*text) : Result<Value>(Value());
-    if (!j || !j->is_map()) continue;
-    const Value* sl = j->Find("sluice");
-    items.push_back(Value(ValueMap{
-        {"id", Value(id)}, {"name", sl && sl->Find("name") ? *sl->Find("name") : Value("")},
-        {"start", j->Find("start") ? *j->Find("start") : Value("")},
-        {"status", j->Find("status") ? *j->Find("status") : Value("")},
-        {"deviated", j->Find("deviated") ? *j->Find("deviated") : Value(false)}}));
-  }
+  ValueList items = ListExperiments(env, g.state_dir);
   if (g.json) {
     std::printf("%s\n", Value(std::move(items)).ToJson().c_str());
     return 0;

@@ -3,6 +3,7 @@
 #include "server/api.h"
 #include "server/notifier.h"
 #include "server/store_pool.h"
+#include "server/ui_edge.h"
 #include "server/workers.h"
 
 #include <algorithm>
@@ -278,11 +279,8 @@ ApiResponse ListEvents(const ApiContext& ctx, const ApiRequest& req) {
   return Json(Value(std::move(out)));
 }
 
-ApiResponse WhoAmI(const ApiRequest& req) {
-  ValueMap roles;
-  for (const auto& [ns, r] : req.who.roles) roles.emplace_back(Value(ns), Value(std::string(RoleName(r))));
-  return Json(Value(ValueMap{{"user", Value(req.who.user)}, {"roles", Value(std::move(roles))}}));
-}
+// {"user", "roles", "may"}: the same document the web UI's login and session answer.
+ApiResponse WhoAmI(const ApiRequest& req) { return Json(PrincipalJson(req.who)); }
 
 ApiResponse ListTokens(const ApiContext& ctx) {
   auto store = ctx.ThreadStore();
@@ -381,6 +379,7 @@ void AddApiRoutes(Router& router, const ApiContext& ctx) {
   AddTriggerRoutes(router, ctx);   // webhook triggers (docs/triggers.md)
   AddWorkerRoutes(router, ctx);  // workers.cc, worker_files.cc
   AddRolloutRoutes(router, ctx);  // rollouts and environments (issue 14)
+  AddChaosRoutes(router, ctx);    // chaos journals and reports (chaos_api.cc)
 }
 
 }  // namespace sluice

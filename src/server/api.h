@@ -141,6 +141,9 @@ void AddWaiverRoutes(Router& router, const ApiContext& ctx);
 // Rollouts (their status and promote|pause|resume|abort) and environments with their
 // releases (rollouts_api.cc; issue 14), added by AddApiRoutes.
 void AddRolloutRoutes(Router& router, const ApiContext& ctx);
+// The state folder's chaos experiments, their journals and reports (chaos_api.cc), added by
+// AddApiRoutes.
+void AddChaosRoutes(Router& router, const ApiContext& ctx);
 // POST /api/v1/prune (prune_api.cc), added by AddApiRoutes.
 void AddPruneRoutes(Router& router, const ApiContext& ctx);
 // Claims run `run_id` for an engine the request starts (run_actions.cc): under the run's lock

@@ -56,8 +56,7 @@ Status ParseRetention(const std::vector<std::string>& values, ServerOptions& o) 
       return Fail(ErrorCode::kInvalidInput, "--retention {}: expected a duration (30d, 12h) or "
                   "NAMESPACE=DURATION (or NAMESPACE=never)", Quote(v));
     }
-    if (ns.empty()) o.retention_us = *ms * 1000;
-    else o.retention_by_ns[ns] = *ms * 1000;
+    (ns.empty() ? o.retention_us : o.retention_by_ns[ns]) = *ms * 1000;
   }
   return {};
 }
@@ -403,7 +402,8 @@ class HttpEdge {
                const httplib::ContentReader* reader, int64_t start) {
     t_route = "ui";
     UiRequest ur{req.method, req.path, req.get_header_value("Cookie"),
-                 req.get_header_value("X-Sluice-CSRF"), req.get_header_value("Content-Type"), ""};
+                 req.get_header_value("X-Sluice-CSRF"), req.get_header_value("Content-Type"), "",
+                 req.remote_addr};
     ApiResponse out = ErrorResponse(413, "the request body is too large");
     out.headers.emplace_back("Connection", "close");
     if (!reader || ReadBody(*reader, ur.body)) {

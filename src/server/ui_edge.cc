@@ -73,11 +73,18 @@ ApiResponse UiAsset(std::string_view path) {
 }
 
 Value PrincipalJson(const ApiPrincipal& who, const std::string& csrf) {
-  ValueMap roles;
+  ValueMap roles, may;
   for (const auto& [ns, r] : who.roles) {
     roles.emplace_back(Value(ns), Value(std::string(RoleName(r))));
+    ValueList actions;
+    for (Action a : {Action::kRead, Action::kSubmit, Action::kOperate, Action::kApprove,
+                     Action::kAdmin, Action::kWork}) {
+      if (Allows(r, a)) actions.emplace_back(std::string(ActionName(a)));
+    }
+    may.emplace_back(Value(ns), Value(std::move(actions)));
   }
-  ValueMap out{{"user", Value(who.user)}, {"roles", Value(std::move(roles))}};
+  ValueMap out{{"user", Value(who.user)}, {"roles", Value(std::move(roles))},
+               {"may", Value(std::move(may))}};
   if (!csrf.empty()) out.emplace_back("csrf", Value(csrf));
   return Value(std::move(out));
 }
@@ -124,9 +131,19 @@ ApiResponse UiEdge::Login(const UiRequest& req) {
   if (!token || !token->is_string()) {
     return ErrorResponse(400, "POST /ui/login takes a JSON body {\"token\": \"...\"}");
   }
+  const int64_t now = ctx_.env.clock().NowUs();
+  if (const int64_t wait_s = limiter_.RetryAfterS(req.remote, now)) {
+    ApiResponse r = ErrorResponse(
+        429, fmt::format("too many failed logins from this address; try again in {} s", wait_s));
+    r.headers.emplace_back("Retry-After", std::to_string(wait_s));
+    return r;
+  }
   auto who = check_(token->as_string());
   if (!who && who.error().code == ErrorCode::kStore) return ErrorResponse(503, who.error().message);
-  if (!who) return ErrorResponse(401, who.error().message);
+  if (!who) {
+    limiter_.Failed(req.remote, now);
+    return ErrorResponse(401, who.error().message);
+  }
   auto [id, session] = sessions_.Create(token->as_string());
   ApiResponse r;
   r.body = PrincipalJson(*who, session.csrf).ToJson();

@@ -10,6 +10,7 @@
 #include "access/access.h"
 #include "common/value.h"
 #include "server/api.h"
+#include "server/login_limiter.h"
 #include "server/router.h"
 #include "server/ui_session.h"
 
@@ -26,6 +27,7 @@ struct UiRequest {
   std::string csrf;          // the X-Sluice-CSRF header
   std::string content_type;  // the Content-Type header
   std::string body;
+  std::string remote;  // the client's address (failed logins are limited per address)
 };
 
 class UiEdge {
@@ -37,10 +39,12 @@ class UiEdge {
       : ctx_(ctx), sessions_(sessions), check_(std::move(check)), secure_(secure) {}
   // The answer to a request whose path IsUiPath:
   // GET / and the embedded files; POST /ui/login {"token"} (sets the cookie, answers
-  // {"user", "roles", "csrf"}); GET /ui/session (the same for the cookie's session, 401 without
-  // one); POST /ui/logout (needs the CSRF header; ends the session and clears the cookie);
-  // GET /ui/position {"seq"}: the store's newest event, read by a page before it loads its
-  // documents, so that the event stream it opens after them (?after=seq) misses nothing.
+  // {"user", "roles", "may", "csrf"}; after 10 failed logins from one address within a minute,
+  // 429 with Retry-After until the oldest leaves the minute: login_limiter.h); GET /ui/session
+  // (the same for the cookie's session, 401 without one); POST /ui/logout (needs the CSRF
+  // header; ends the session and clears the cookie); GET /ui/position {"seq"}: the store's
+  // newest event, read by a page before it loads its documents, so that the event stream it
+  // opens after them (?after=seq) misses nothing.
   ApiResponse Answer(const UiRequest& req);
 
  private:
@@ -53,14 +57,17 @@ class UiEdge {
   UiSessions& sessions_;
   TokenCheck check_;
   bool secure_;
+  LoginLimiter limiter_{LoginLimiter::kDefaultMaxFailures, LoginLimiter::kDefaultWindowUs};
 };
 
 // The embedded file at `path` ("/" is /index.html) with its content type and caching headers,
 // or a 404 (a page saying so when the binary was built without the UI).
 ApiResponse UiAsset(std::string_view path);
 
-// The principal as the API answers /api/v1/whoami: {"user", "roles": {NS: ROLE}}, with
-// "csrf" when `csrf` is not empty (a session's).
+// The principal as the API answers /api/v1/whoami: {"user", "roles": {NS: ROLE}, "may": {NS:
+// [ACTION]}} (what each role allows there, access.h's table, so that the web UI shows only the
+// buttons the API would honour without a copy of the table), with "csrf" when `csrf` is not
+// empty (a session's).
 Value PrincipalJson(const ApiPrincipal& who, const std::string& csrf = "");
 
 }  // namespace sluice

@@ -103,6 +103,29 @@ TEST(UiEdge, LoginTakesOnlyJsonAndAValidTokenAndSetsAStrictHttpOnlyCookie) {
   EXPECT_EQ(f.edge.Answer({"GET", "/ui/session", jar, "", "", ""}).status, 401);
 }
 
+TEST(UiEdge, TenFailedLoginsFromOneAddressInAMinuteAre429UntilTheOldestIsAMinuteOld) {
+  EdgeFixture f;
+  auto login = [&](const std::string& token, const std::string& remote) {
+    return f.edge.Answer({"POST", "/ui/login", "", "", "application/json",
+                          "{\"token\":\"" + token + "\"}", remote});
+  };
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(login("sluice.bad", "10.0.0.1").status, 401) << i;
+    f.env.fake_clock.Advance(1'000'000);
+  }
+  auto refused = login("sluice.good", "10.0.0.1");  // the token is not even checked
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(f.Header(refused, "Retry-After"), "50");
+  EXPECT_EQ(f.Header(refused, "Set-Cookie"), "");
+  EXPECT_EQ(login("sluice.good", "10.0.0.2").status, 200);  // another address
+  f.env.fake_clock.Advance(50'000'000);
+  EXPECT_EQ(login("sluice.good", "10.0.0.1").status, 200);
+  auto me = ParseJson(login("sluice.good", "10.0.0.1").body);
+  ASSERT_TRUE(me);
+  ASSERT_TRUE(me->Find("may"));
+  EXPECT_EQ(me->Find("may")->ToJson(), R"({"default":["read"]})");
+}
+
 TEST(UiEdge, ServesTheEmbeddedFilesWithTheirTypesAndAStrictPolicy) {
   EdgeFixture f;
   auto index = f.edge.Answer({"GET", "/", "", "", "", ""});

@@ -2,75 +2,26 @@
 // Each case drives Chromium against one `sluice server`; the pages' screenshots go to
 // docs/images/ui-*.png, or into the folder $SLUICE_UI_SCREENSHOTS names (scripts/test.sh: the
 // build's, so that `make test` leaves the committed pictures alone).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fixture, axeSource, repo, runCases } from './harness.mjs';
+import { APPROVAL, BREAKERS, CHAOS_TARGET, DELIVER, DIAMOND, EXPERIMENT, FAILING, GUARDED, LIVE, NO_PROD, STAGING, WIDE } from './pipelines.mjs';
 
 const shots = process.env.SLUICE_UI_SCREENSHOTS || join(repo, 'docs', 'images');
-async function shot(page, name) {
+async function shot(page, name, fullPage = false) {
   mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `ui-${name}.png`) });
+  await page.screenshot({ path: join(shots, `ui-${name}.png`), fullPage });
 }
 function check(cond, what) { if (!cond) throw new Error(what); }
 
-// Runs `wait` until the file its param names exists, so the test decides when the run ends.
-const LIVE = (name) => `apiVersion: sluice/v1
-kind: Pipeline
-metadata: {name: ${name}, labels: {team: ui}}
-spec:
-  params: [{name: go, type: string}]
-  tasks:
-    - name: prepare
-      run: ["sh", "-c", "echo preparing"]
-    - name: wait
-      needs: [prepare]
-      env: {GO_FILE: "\${{ params.go }}"}
-      run: ["sh", "-c", "echo hello-from-wait; while [ ! -e \\"$GO_FILE\\" ]; do sleep 0.05; done; echo done-waiting"]
-`;
-// a -> b, a -> c, b -> d, c -> d, and a forEach of 3 items after a.
-const DIAMOND = `apiVersion: sluice/v1
-kind: Pipeline
-metadata: {name: diamond}
-spec:
-  tasks:
-    - {name: a, run: ["builtin:noop"]}
-    - {name: b, needs: [a], run: ["builtin:noop"]}
-    - {name: c, needs: [a], run: ["builtin:noop"]}
-    - {name: d, needs: [b, c], run: ["builtin:noop"]}
-    - {name: fan, needs: [a], forEach: [1, 2, 3], run: ["builtin:noop"]}
-`;
-const APPROVAL = `apiVersion: sluice/v1
-kind: Pipeline
-metadata: {name: needs-sign-off}
-spec:
-  tasks:
-    - {name: build, run: ["builtin:noop"]}
-    - name: sign-off
-      needs: [build]
-      approval: {approvers: [carol], quorum: 1, timeout: 1h}
-    - {name: ship, needs: [sign-off], run: ["builtin:noop"]}
-`;
-// make writes an output param and an artifact; broken then fails with exit 3.
-const FAILING = `apiVersion: sluice/v1
-kind: Pipeline
-metadata: {name: fails-after-model}
-spec:
-  tasks:
-    - name: make
-      run: ["sh", "-c", "printf model-bytes > model.bin; echo 0.93 > acc.txt"]
-      outputs:
-        params: [{name: accuracy, type: number, from: {file: acc.txt}}]
-        artifacts: [{name: model, path: model.bin}]
-    - {name: broken, needs: [make], run: ["sh", "-c", "exit 3"]}
-`;
-const WIDE = `apiVersion: sluice/v1
-kind: Pipeline
-metadata: {name: ten-thousand}
-spec:
-  params: [{name: items, type: list}]
-  tasks:
-    - {name: each, forEach: "\${{ params.items }}", run: ["builtin:noop"]}
-`;
+// A POST with the page's own session (cookie and CSRF header), as the page's script sends it.
+async function postAsPage(page, path) {
+  return page.evaluate(async (p) => {
+    const me = await (await fetch('/ui/session')).json();
+    return (await fetch(p, { method: 'POST', headers: { 'X-Sluice-CSRF': me.csrf, 'Content-Type': 'application/json' }, body: '{}' })).status;
+  }, path);
+}
 
 async function noSeriousViolations(page, where) {
   await page.evaluate(axeSource);
@@ -379,6 +330,153 @@ spec: {pipeline: pipeline.yaml}
     await page.locator('.vrow', { hasText: 'each[9999]' }).waitFor();
     check(await rows() <= 300, `rows at the end: ${await rows()}`);
     check(await page.locator('svg.dag g.node').count() <= 30, 'the DAG draws every item');
+    await context.close();
+  }],
+
+  ['lists chaos experiments with their outcome; one opens with its journal and its report', async (f) => {
+    writeFileSync(join(f.dir, 'chaos-target.yaml'), CHAOS_TARGET);
+    for (const [name, fault, rc] of [['holds', '{exit: 75, task: step, attempt: 1}', 0], ['deviates', '{exit: 1, task: last}', 1]]) {
+      writeFileSync(join(f.dir, `${name}.yaml`), EXPERIMENT(name, fault));
+      const p = spawnSync(f.sluice, ['--state-dir', f.state, 'chaos', 'run', `${name}.yaml`], { cwd: f.dir, encoding: 'utf8', timeout: 180000 });
+      check(p.status === rc, `chaos run ${name}: exit ${p.status}: ${p.stderr}`);
+    }
+    const { context, page } = await f.loggedIn('vera', { bypassCSP: true });  // a viewer reads them; axe is injected
+    const urls = [];
+    context.on('request', (r) => urls.push(r.url()));
+    await page.getByRole('link', { name: 'Chaos' }).click();
+    await page.getByRole('heading', { name: 'Chaos experiments' }).waitFor();
+    await page.locator('tr[data-experiment]').nth(1).waitFor();
+    const rows = await page.locator('tr[data-experiment]').evaluateAll((trs) => trs.map((t) => t.textContent));
+    check(rows.length === 2, `experiments listed: ${rows.length}`);
+    check(rows.some((r) => r.includes('deviates') && r.includes('completed, deviated')), `no deviated outcome: ${rows}`);
+    check(rows.some((r) => r.includes('holds') && r.includes('completed') && !r.includes('deviated')), `no held outcome: ${rows}`);
+    await noSeriousViolations(page, 'chaos');
+    // The keyboard reaches an experiment's link and opens it.
+    const id = await page.locator('tr[data-experiment] a', { hasText: 'holds' }).textContent();
+    await page.locator('tr[data-experiment] a', { hasText: 'holds' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Experiment holds' }).waitFor();
+    check((await page.getByTestId('outcome').textContent()) === 'completed', 'the outcome');
+    check((await page.getByTestId('hypothesis').textContent()).includes('value == 1.0'), 'the hypothesis');
+    for (const phase of ['before', 'during', 'after']) await page.locator(`tr[data-phase="${phase}"]`).waitFor();
+    check((await page.locator('tr[data-phase="during"] td').last().textContent()) === 'met', 'the during phase');
+    check((await page.getByTestId('faults').textContent()).includes('the-fault'), 'the fault');
+    // The report, framed and in a tab of its own, reaches the server with the session cookie only.
+    const report = page.frameLocator('iframe.report');
+    await report.getByRole('heading', { name: 'Resilience report', exact: true }).waitFor();
+    check((await report.locator('body').textContent()).includes('holds'), 'the report is of another experiment');
+    await noSeriousViolations(page, 'experiment');
+    await shot(page, 'chaos', true);  // with the framed report below the journal
+    const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open the report in a tab' }).click()]);
+    await tab.getByRole('heading', { name: 'Resilience report', exact: true }).waitFor();
+    check(tab.url() === `${f.url}/api/v1/chaos/experiments/${encodeURIComponent(id)}/report`, `the tab: ${tab.url()}`);
+    check(!urls.some((u) => u.includes(f.tokens.vera.split('.')[2])), 'a URL holds the token');
+    const missing = await page.evaluate(async () => (await fetch('/api/v1/chaos/experiments/..%2F..%2Fpolicies/report')).status);
+    check(missing === 404, `a traversal: ${missing}`);
+    await context.close();
+  }],
+
+  ['an operator opens and closes a breaker; a viewer has no buttons and is refused', async (f) => {
+    const r = await f.api('alice', 'POST', '/api/v1/namespaces/default/runs',
+      { pipeline: 'pipeline.yaml', files: { 'pipeline.yaml': GUARDED, 'breakers.yaml': BREAKERS } });
+    check(r.status === 201, `submit: ${r.status} ${JSON.stringify(r.data)}`);
+    await f.waitRun(r.data.id, (s) => s === 'succeeded');
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.getByRole('link', { name: 'Breakers' }).click();
+    await viewer.page.locator('tr[data-breaker="flaky-api"]').waitFor();
+    check(await viewer.page.locator('tr[data-breaker="flaky-api"] button').count() === 0, 'a viewer sees buttons');
+    const denied = await postAsPage(viewer.page, '/api/v1/breakers/flaky-api/open');
+    check(denied === 403, `a viewer's open: ${denied}`);
+    await viewer.context.close();
+    const { context, page } = await f.loggedIn('oscar');
+    await page.getByRole('link', { name: 'Breakers' }).click();
+    const row = page.locator('tr[data-breaker="flaky-api"]');
+    await row.getByTestId('breaker-state').filter({ hasText: /^closed$/ }).waitFor();
+    await row.getByRole('button', { name: 'open', exact: true }).click();
+    await row.getByTestId('breaker-state').filter({ hasText: /^forced-open$/ }).waitFor();
+    const opened = (await f.api('alice', 'GET', '/api/v1/breakers')).data.items.find((b) => b.name === 'flaky-api');
+    check(opened.state === 'forced-open', `after open: ${opened.state}`);
+    await shot(page, 'breakers');
+    await row.getByRole('button', { name: 'close', exact: true }).click();
+    await row.getByTestId('breaker-state').filter({ hasText: /^closed$/ }).waitFor();
+    const closed = (await f.api('alice', 'GET', '/api/v1/breakers')).data.items.find((b) => b.name === 'flaky-api');
+    check(closed.state === 'closed', `after close: ${closed.state}`);
+    await context.close();
+  }],
+
+  ['lists the waivers in force', async (f) => {
+    const policies = join(f.state, 'policies');
+    mkdirSync(policies, { recursive: true });
+    chmodSync(policies, 0o755);
+    writeFileSync(join(policies, 'no-prod.yaml'), NO_PROD);
+    chmodSync(join(policies, 'no-prod.yaml'), 0o644);
+    const granted = await f.api('alice', 'POST', '/api/v1/waivers', { name: 'hotfix', policy: 'no-prod',
+      justification: 'incident 42 needs prod', expires: '2099-12-31' });
+    check(granted.status === 201, `grant: ${granted.status} ${JSON.stringify(granted.data)}`);
+    const { context, page } = await f.loggedIn('vera', { bypassCSP: true });
+    await page.getByRole('link', { name: 'Waivers' }).click();
+    const row = page.locator('tr[data-waiver="hotfix"]');
+    await row.waitFor();
+    const text = await row.textContent();
+    for (const want of ['no-prod', 'alice', 'incident 42 needs prod', '2099-12-31']) check(text.includes(want), `the waiver's row lacks ${want}: ${text}`);
+    await noSeriousViolations(page, 'waivers');
+    await page.getByRole('link', { name: 'Breakers' }).click();
+    await page.getByRole('heading', { name: 'Breakers' }).waitFor();
+    await noSeriousViolations(page, 'breakers');
+    await context.close();
+  }],
+
+  ['an approver promotes a paused canary and an operator aborts one; a viewer has no buttons', async (f) => {
+    const envs = join(f.state, 'environments');
+    mkdirSync(envs, { recursive: true });
+    writeFileSync(join(envs, 'ui-staging.yaml'), STAGING);
+    chmodSync(join(envs, 'ui-staging.yaml'), 0o644);
+    const deliver = async (version) => {
+      const model = join(f.dir, `${version}.json`);
+      writeFileSync(model, JSON.stringify({ version }));
+      return f.submit(DELIVER, { model, version });
+    };
+    const paused = async (id) => {
+      for (let i = 0; i < 600; i++) {
+        const r = await f.api('alice', 'GET', `/api/v1/runs/${id}/rollouts/deploy`);
+        if (r.status === 200 && r.data.phase === 'Paused') return;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      throw new Error(`the rollout of ${id} never paused`);
+    };
+    const first = await deliver('v1');  // the first release: nothing to canary against
+    const done = await f.waitRun(first, (s) => ['succeeded', 'failed'].includes(s));
+    check(done.status === 'succeeded', `the first release: ${done.status}`);
+    const promoted = await deliver('v2');
+    await paused(promoted);
+    const viewer = await f.loggedIn('vera');
+    await viewer.page.goto(`${f.url}/#/runs/${promoted}/tasks/deploy`);
+    await viewer.page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    check(await viewer.page.locator('.actions button').count() === 0, 'a viewer sees rollout buttons');
+    await viewer.context.close();
+    const approver = await f.loggedIn('carol', { bypassCSP: true });  // axe is injected
+    await approver.page.goto(`${f.url}/#/runs/${promoted}/tasks/deploy`);
+    await approver.page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    await noSeriousViolations(approver.page, 'rollout');
+    check(await approver.page.getByRole('button', { name: 'Abort' }).count() === 0, 'an approver sees Abort');
+    await shot(approver.page, 'rollout');
+    await approver.page.getByRole('button', { name: 'Promote' }).click();
+    await approver.page.getByRole('status').filter({ hasText: 'promote: sent' }).waitFor();
+    check((await f.waitRun(promoted, (s) => ['succeeded', 'failed'].includes(s))).status === 'succeeded', 'the promoted run');
+    await approver.page.reload();
+    await approver.page.locator('.summary dd', { hasText: /^Healthy$/ }).waitFor();
+    await approver.context.close();
+    const aborted = await deliver('v3');
+    await paused(aborted);
+    const { context, page } = await f.loggedIn('oscar');
+    await page.goto(`${f.url}/#/runs/${aborted}/tasks/deploy`);
+    await page.getByRole('heading', { name: 'Rollout' }).waitFor();
+    check(await page.getByRole('button', { name: 'Promote' }).count() === 0, 'an operator sees Promote');
+    await page.getByRole('button', { name: 'Abort' }).click();
+    await page.getByRole('status').filter({ hasText: 'abort: sent' }).waitFor();
+    check((await f.waitRun(aborted, (s) => ['succeeded', 'failed'].includes(s))).status === 'failed', 'the aborted run');
+    const r = await f.api('alice', 'GET', `/api/v1/runs/${aborted}/rollouts/deploy`);
+    check(r.data.phase === 'Degraded' && r.data.lastCommandBy === 'oscar', `after abort: ${JSON.stringify(r.data).slice(0, 300)}`);
     await context.close();
   }],
 ];

@@ -49,18 +49,13 @@ export async function logout() {
   csrf = '';
 }
 
-// The roles of docs/server.md, "Namespaces and roles": what each may do.
-const ACTIONS = {
-  viewer: ['read'],
-  operator: ['read', 'submit', 'operate'],
-  approver: ['read', 'approve'],
-  admin: ['read', 'submit', 'operate', 'approve', 'admin'],
-  worker: ['work'],
-};
+// What the session may do in namespace `ns`: the server's own answer ("may" of /ui/session and
+// the login, from its role table; docs/server.md, "Namespaces and roles"), so the page keeps no
+// copy of the table. The API refuses what a role may not do anyway.
 export function can(me, action, ns = 'default') {
-  if (!me) return false;
-  const role = me.roles[ns] ?? me.roles['*'];
-  return !!role && (ACTIONS[role] || []).includes(action);
+  if (!me || !me.may) return false;
+  const actions = me.may[ns] ?? me.may['*'];
+  return !!actions && actions.includes(action);
 }
 
 export const enc = encodeURIComponent;

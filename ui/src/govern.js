@@ -15,7 +15,7 @@ function useLoad(url, deps = []) {
 
 // Whether the user may approve in some namespace: the list spans namespaces, and the API
 // judges each vote in its run's own.
-const mayApprove = (me) => Object.values(me.roles).some((r) => r === 'approver' || r === 'admin');
+const mayApprove = (me) => Object.values(me.may || {}).some((actions) => actions.includes('approve'));
 
 export function ApprovalsPage({ me }) {
   const [data, error, load] = useLoad('/api/v1/approvals');
@@ -65,7 +65,7 @@ export function BreakersPage({ me }) {
   return html`<section><h1>Breakers</h1>${msg && html`<p role="status">${msg}</p>`}
     ${!data ? html`<p>Loading…</p>` : !data.items.length ? html`<p>No breaker has been used.</p>` : html`<table>
       <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Details</th><th scope="col">Actions</th></tr></thead>
-      <tbody>${data.items.map((b) => html`<tr><td>${b.name}</td><td>${b.state}</td>
+      <tbody>${data.items.map((b) => html`<tr data-breaker=${b.name}><td>${b.name}</td><td data-testid="breaker-state">${b.state}</td>
         <td><pre class="json">${JSON.stringify(b, null, 1)}</pre></td>
         <td>${can(me, 'operate') && ['open', 'close', 'reset'].map((w) => html`<button onClick=${order(b, w)}>${w}</button> `)}</td></tr>`)}</tbody></table>`}
   </section>`;
@@ -77,7 +77,7 @@ export function WaiversPage() {
   return html`<section><h1>Waivers</h1>
     ${!data ? html`<p>Loading…</p>` : !data.items.length ? html`<p>No waiver in force.</p>` : html`<table>
       <thead><tr><th scope="col">Name</th><th scope="col">Policy</th><th scope="col">Granted by</th><th scope="col">Expires</th><th scope="col">Justification</th></tr></thead>
-      <tbody>${data.items.map((w) => html`<tr><td>${w.name}</td><td>${w.policy}${w.rule ? `/${w.rule}` : ''}</td>
+      <tbody>${data.items.map((w) => html`<tr data-waiver=${w.name}><td>${w.name}</td><td>${w.policy}${w.rule ? `/${w.rule}` : ''}</td>
         <td>${w.grantedBy}</td><td>${w.expires}</td><td>${w.justification}</td></tr>`)}</tbody></table>`}
   </section>`;
 }

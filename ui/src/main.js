@@ -1,14 +1,15 @@
 // The web UI of sluice server (docs/ui.md): a login page, then pages chosen by the URL's hash
 // (#/runs, #/runs/ID, #/runs/ID/tasks/NAME, #/approvals, #/breakers, #/waivers, #/schedules,
-// #/environments, #/audit).
+// #/environments, #/chaos, #/chaos/ID, #/audit).
 import { html, render } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { login, logout, session, whenLoggedOut } from './api.js';
+import { can, login, logout, session, whenLoggedOut } from './api.js';
 import { RunsPage } from './runs.js';
 import { RunPage } from './run.js';
 import { TaskPage } from './task.js';
 import { ApprovalsPage, AuditPage, BreakersPage, WaiversPage } from './govern.js';
 import { EnvironmentsPage, SchedulesPage } from './more.js';
+import { ChaosPage, ExperimentPage } from './chaos.js';
 import './style.css';
 
 function useHash() {
@@ -59,6 +60,8 @@ function Page({ hash, me }) {
   if (parts[0] === 'audit') return html`<${AuditPage} me=${me} />`;
   if (parts[0] === 'schedules') return html`<${SchedulesPage} me=${me} />`;
   if (parts[0] === 'environments') return html`<${EnvironmentsPage} me=${me} />`;
+  if (parts[0] === 'chaos' && parts[1]) return html`<${ExperimentPage} id=${parts.slice(1).join('/')} />`;
+  if (parts[0] === 'chaos') return html`<${ChaosPage} />`;
   return html`<${RunsPage} me=${me} />`;
 }
 
@@ -77,8 +80,8 @@ function App() {
       <a class="brand" href="#/runs">Sluice</a>
       <nav aria-label="pages">${link('#/runs', 'Runs')} ${link('#/approvals', 'Approvals')}
         ${link('#/breakers', 'Breakers')} ${link('#/waivers', 'Waivers')} ${link('#/schedules', 'Schedules')}
-        ${link('#/environments', 'Environments')}
-        ${(me.roles.default === 'admin' || me.roles['*'] === 'admin') && link('#/audit', 'Audit')}</nav>
+        ${link('#/environments', 'Environments')} ${link('#/chaos', 'Chaos')}
+        ${can(me, 'admin') && link('#/audit', 'Audit')}</nav>
       <span class="who">${me.user} · ${Object.entries(me.roles).map(([ns, r]) => `${ns}: ${r}`).join(', ')}</span>
       <button onClick=${async () => { await logout().catch(() => {}); setMe(null); }}>Log out</button>
     </header>
