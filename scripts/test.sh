@@ -84,6 +84,8 @@ service() {
 }
 suite unit unit
 suite cel-conformance-floor conformance
+# the rule that keeps make asan's unity build the same program (src/README.md, "Unity builds")
+suite unity-names /usr/bin/python3 tests/build/unity_names.py
 service bad-input bash tests/bad_input/run.sh "$build/sluice"
 service docs-diagrams bash tests/docs/diagrams.sh "$build"
 suite e2e /usr/bin/python3 tests/e2e/run_e2e.py "$build/sluice"

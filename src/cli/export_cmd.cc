@@ -74,9 +74,7 @@ int CmdExport(Env& env, const GlobalOptions& g, const ExportRequest& req) {
   // An Argo file is imported first (docs/interop.md): Argo -> Sluice -> any target, the round
   // trip included.
   // A suspend without a duration is an approval by whoever exports (it becomes a suspend again).
-  ArgoImportOptions argo;
-  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) argo.default_approver = who->name;
-  auto plan = LoadPipelineFile(env.files(), req.file, argo);
+  auto plan = LoadPipelineFile(env.files(), req.file, WithActingApprover(env, g.state_dir, g.as, {}));
   if (!plan) return Report(plan.error());
   ExportOptions options;
   if (!req.image.empty()) options.default_image = req.image;

@@ -211,11 +211,8 @@ int WriteGraph(Env& env, std::string text, const std::string& format, const std:
 
 Result<std::string> PipelineGraph(Env& env, const std::string& file, const std::string& format) {
   // Or an Argo file; a suspend without a duration is an approval by whoever draws it.
-  ArgoImportOptions argo;
-  if (auto who = NewEmbeddedIdentity(env, DefaultStateDir(env), "")->Current()) {
-    argo.default_approver = who->name;
-  }
-  SLUICE_TRY(plan, LoadPipelineFile(env.files(), file, argo));
+  SLUICE_TRY(plan, LoadPipelineFile(env.files(), file,
+                                    WithActingApprover(env, DefaultStateDir(env), "", {})));
   const Plan& p = **plan;
   return format == "mermaid" ? p.graph().ToMermaid() : p.graph().ToDot(p.pipeline->name);
 }

@@ -220,4 +220,10 @@ std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state
   return std::make_unique<EmbeddedIdentity>(env, state_dir, as);
 }
 
+ArgoImportOptions WithActingApprover(Env& env, const std::string& state_dir, const std::string& as,
+                                     ArgoImportOptions argo) {
+  if (auto who = NewEmbeddedIdentity(env, state_dir, as)->Current()) argo.default_approver = who->name;
+  return argo;
+}
+
 }  // namespace sluice

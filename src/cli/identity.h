@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "env/env.h"
+#include "interop/argo_options.h"
 
 namespace sluice {
 
@@ -62,6 +63,11 @@ class Identity {
 // through `env`, which must outlive the identity.
 std::unique_ptr<Identity> NewEmbeddedIdentity(Env& env, const std::string& state_dir,
                                               const std::string& as);
+// `argo` with whoever acts here (NewEmbeddedIdentity's principal) as the default approver of an
+// Argo suspend without a duration, as Argo lets the submitter resume (docs/interop.md); unchanged
+// when the identity fails, which the command reports itself when it needs it.
+ArgoImportOptions WithActingApprover(Env& env, const std::string& state_dir, const std::string& as,
+                                     ArgoImportOptions argo);
 // On a `sluice server`: the user of an API token, which is both the name and the account (so
 // forbidSelfApproval and quorums count token users), with its groups from the state folder's
 // users.yaml (none when it is not listed there) and no rights. Fails as the embedded identity

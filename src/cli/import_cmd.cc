@@ -23,9 +23,7 @@ int CmdImportArgo(Env& env, const GlobalOptions& g, const std::string& file,
                                "apiVersion: argoproj.io/v1alpha1)"));
   }
   // A suspend without a duration: by default, whoever imports approves it (written in the file).
-  ArgoImportOptions with_approver = argo;
-  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) with_approver.default_approver = who->name;
-  auto imported = ImportArgoFile(fs, file, *content, with_approver);
+  auto imported = ImportArgoFile(fs, file, *content, WithActingApprover(env, g.state_dir, g.as, argo));
   if (!imported) return Report(imported.error());
   for (const std::string& w : imported->warnings) std::fprintf(stderr, "%s\n", w.c_str());
   // What is written must load: checked where it will live, so that pipeline.dir is right.

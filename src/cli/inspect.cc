@@ -51,9 +51,9 @@ int CmdValidate(Env& env, const GlobalOptions& g, const std::string& file,
                 const std::string& params_file, const ArgoImportOptions& argo) {
   // An Argo file is told apart by its apiVersion and imported first (docs/interop.md).
   ArgoImport imported;
-  ArgoImportOptions with_approver = argo;  // an Argo suspend: by default, whoever validates
-  if (auto who = NewEmbeddedIdentity(env, g.state_dir, g.as)->Current()) with_approver.default_approver = who->name;
-  auto plan = LoadPipelineFile(env.files(), file, with_approver, &imported);
+  // An Argo suspend: by default, whoever validates approves it.
+  auto plan = LoadPipelineFile(env.files(), file, WithActingApprover(env, g.state_dir, g.as, argo),
+                               &imported);
   for (const std::string& w : imported.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   if (!plan) return Report(plan.error());
   const Plan& p = **plan;

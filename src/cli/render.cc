@@ -15,14 +15,6 @@ namespace {
 
 // Field `key` of the map `v` as text ("" when absent or not a string), as an integer (0 when
 // absent), and as a list (empty when absent).
-std::string Str(const Value& v, const char* key) {
-  const Value* f = v.is_map() ? v.Find(key) : nullptr;
-  return f && f->is_string() ? f->as_string() : "";
-}
-int64_t Int(const Value& v, const char* key) {
-  const Value* f = v.is_map() ? v.Find(key) : nullptr;
-  return f && f->is_int() ? f->as_int() : 0;
-}
 const ValueList& List(const Value& v, const char* key = nullptr) {
   static const ValueList kEmpty;
   const Value* f = key ? (v.is_map() ? v.Find(key) : nullptr) : &v;
@@ -59,9 +51,9 @@ std::string RunsText(const Value& runs) {
   std::string out = fmt::format("{:<26} {:<24} {:<11} {:<24} {}\n", "ID", "PIPELINE", "STATUS",
                                 "STARTED", "DURATION");
   for (const Value& r : List(runs)) {
-    out += fmt::format("{:<26} {:<24} {:<11} {:<24} {}\n", Str(r, "id"), Str(r, "pipeline"),
-                       Str(r, "status"), Str(r, "started"),
-                       DurationBetween(Str(r, "started"), Str(r, "finished")));
+    out += fmt::format("{:<26} {:<24} {:<11} {:<24} {}\n", DocText(r, "id"), DocText(r, "pipeline"),
+                       DocText(r, "status"), DocText(r, "started"),
+                       DurationBetween(DocText(r, "started"), DocText(r, "finished")));
   }
   return out;
 }
@@ -69,13 +61,13 @@ std::string RunsText(const Value& runs) {
 std::string EventsText(const Value& events) {
   std::string out;
   for (const Value& e : List(events)) {
-    std::string what = Str(e, "task");
-    if (int64_t attempt = Int(e, "attempt")) what += fmt::format(" #{}", attempt);
-    std::string detail = Str(e, "status");
-    if (std::string label = Str(e, "errorClass"); !label.empty()) detail += " " + label;
-    if (std::string message = Str(e, "message"); !message.empty()) detail += ": " + message;
-    out += fmt::format("{:>6} {} {:<17} {:<28} {}\n", Int(e, "seq"), Str(e, "time"),
-                       Str(e, "kind"), what, detail);
+    std::string what = DocText(e, "task");
+    if (int64_t attempt = DocInt(e, "attempt")) what += fmt::format(" #{}", attempt);
+    std::string detail = DocText(e, "status");
+    if (std::string label = DocText(e, "errorClass"); !label.empty()) detail += " " + label;
+    if (std::string message = DocText(e, "message"); !message.empty()) detail += ": " + message;
+    out += fmt::format("{:>6} {} {:<17} {:<28} {}\n", DocInt(e, "seq"), DocText(e, "time"),
+                       DocText(e, "kind"), what, detail);
   }
   return out;
 }
@@ -86,7 +78,7 @@ namespace {
 void AppendUsesAndDecisions(const Value& status, std::string& out) {
   std::vector<ComponentUse> uses;
   for (const Value& u : List(status, "components")) {
-    uses.push_back({Str(u, "task"), Str(u, "uses"), Str(u, "component"), Str(u, "version")});
+    uses.push_back({DocText(u, "task"), DocText(u, "uses"), DocText(u, "component"), DocText(u, "version")});
   }
   if (!uses.empty()) {
     out += "\ncomponents (reference -> the version that ran):\n";
@@ -95,31 +87,31 @@ void AppendUsesAndDecisions(const Value& status, std::string& out) {
   const ValueList& decisions = List(status, "decisions");
   if (decisions.empty()) return;
   int allowed = 0;
-  for (const Value& d : decisions) allowed += Str(d, "result") == "allow";
+  for (const Value& d : decisions) allowed += DocText(d, "result") == "allow";
   out += fmt::format("\npolicy decisions: {} ({} allow)\n", decisions.size(), allowed);
   for (const Value& d : decisions) {
-    if (Str(d, "result") == "allow") continue;
-    const std::string task = Str(d, "task");
-    out += fmt::format("  {:<9} {:<7} {}/{}{}{}: {}\n", Str(d, "stage"), Str(d, "result"),
-                       Str(d, "policy"), Str(d, "rule"), task.empty() ? "" : " on ", task,
-                       Str(d, "message"));
+    if (DocText(d, "result") == "allow") continue;
+    const std::string task = DocText(d, "task");
+    out += fmt::format("  {:<9} {:<7} {}/{}{}{}: {}\n", DocText(d, "stage"), DocText(d, "result"),
+                       DocText(d, "policy"), DocText(d, "rule"), task.empty() ? "" : " on ", task,
+                       DocText(d, "message"));
   }
 }
 
 }  // namespace
 
 std::string StatusText(const Value& status) {
-  const std::string id = Str(status, "id"), shown = Str(status, "status");
-  const std::string started = Str(status, "started"), finished = Str(status, "finished");
-  std::string out = fmt::format("run {}  pipeline {}  status {}\n", id, Str(status, "pipeline"), shown);
+  const std::string id = DocText(status, "id"), shown = DocText(status, "status");
+  const std::string started = DocText(status, "started"), finished = DocText(status, "finished");
+  std::string out = fmt::format("run {}  pipeline {}  status {}\n", id, DocText(status, "pipeline"), shown);
   out += fmt::format("started {}  finished {}  {}\n", started, finished.empty() ? "-" : finished,
                      DurationBetween(started, finished));
   out += fmt::format("\n{:<28} {:<16} {:<8} {:<10} {}\n", "TASK", "STATE", "ATTEMPTS", "DURATION",
                      "MESSAGE");
   for (const Value& t : List(status, "tasks")) {
-    out += fmt::format("{:<28} {:<16} {:<8} {:<10} {}\n", Str(t, "name"), Str(t, "state"),
-                       Int(t, "attempts"), DurationBetween(Str(t, "started"), Str(t, "finished")),
-                       Str(t, "message"));
+    out += fmt::format("{:<28} {:<16} {:<8} {:<10} {}\n", DocText(t, "name"), DocText(t, "state"),
+                       DocInt(t, "attempts"), DurationBetween(DocText(t, "started"), DocText(t, "finished")),
+                       DocText(t, "message"));
   }
   AppendUsesAndDecisions(status, out);
   if (shown == "interrupted") {
@@ -135,7 +127,7 @@ std::string ApprovalsText(const Value& approvals) {
     std::vector<std::string> accounts;  // distinct accounts that approved (DistinctApprovers)
     for (const Value& v : List(r, "votes")) {
       const Value* yes = v.Find("approve");
-      const std::string account = Str(v, "account");
+      const std::string account = DocText(v, "account");
       if (yes && yes->is_bool() && yes->as_bool() &&
           std::find(accounts.begin(), accounts.end(), account) == accounts.end()) {
         accounts.push_back(account);
@@ -144,13 +136,13 @@ std::string ApprovalsText(const Value& approvals) {
     const Value* req = r.is_map() ? r.Find("request") : nullptr;
     const Value* quorum = req && req->is_map() ? req->Find("quorum") : nullptr;
     const Value* approvers = req && req->is_map() ? req->Find("approvers") : nullptr;
-    const std::string deadline = Str(r, "deadline");
-    out += fmt::format("{:<22} {:<20} {:<9} {:<6} {:<24} {}\n", Str(r, "run"), Str(r, "task"),
-                       Str(r, "state"),
+    const std::string deadline = DocText(r, "deadline");
+    out += fmt::format("{:<22} {:<20} {:<9} {:<6} {:<24} {}\n", DocText(r, "run"), DocText(r, "task"),
+                       DocText(r, "state"),
                        fmt::format("{}/{}", accounts.size(),
                                    quorum && quorum->is_int() ? quorum->as_int() : 1),
                        deadline.empty() ? "-" : deadline, approvers ? approvers->ToJson() : "");
-    if (std::string instr = req ? Str(*req, "instructions") : ""; !instr.empty()) {
+    if (std::string instr = req ? DocText(*req, "instructions") : ""; !instr.empty()) {
       out += "  " + instr + "\n";
     }
   }
@@ -161,8 +153,8 @@ std::string VoteText(const Value& vote) {
   const Value* approve = vote.is_map() ? vote.Find("approve") : nullptr;
   return fmt::format("{} {} of run {} ({} of {} approvals)\n",
                      approve && approve->is_bool() && approve->as_bool() ? "approved" : "rejected",
-                     Str(vote, "task"), Str(vote, "run"), Int(vote, "approvals"),
-                     Int(vote, "quorum"));
+                     DocText(vote, "task"), DocText(vote, "run"), DocInt(vote, "approvals"),
+                     DocInt(vote, "quorum"));
 }
 
 std::string BreakersText(const Value& breakers) {
@@ -174,13 +166,13 @@ std::string BreakersText(const Value& breakers) {
                                                       : std::string("-");
   };
   for (const Value& b : List(breakers)) {
-    const std::string since = Str(b, "since");
-    out += fmt::format("{:<24} {:<12} {:<24} {:<7} {:<9} {:<9} {}\n", Str(b, "name"),
-                       Str(b, "state"), since.empty() ? "-" : since, Int(b, "calls"),
-                       pct(b, "failureRate"), pct(b, "slowCallRate"), Str(b, "window"));
+    const std::string since = DocText(b, "since");
+    out += fmt::format("{:<24} {:<12} {:<24} {:<7} {:<9} {:<9} {}\n", DocText(b, "name"),
+                       DocText(b, "state"), since.empty() ? "-" : since, DocInt(b, "calls"),
+                       pct(b, "failureRate"), pct(b, "slowCallRate"), DocText(b, "window"));
     for (const Value& t : List(b, "transitions")) {
-      out += fmt::format("  {}  {} -> {}  {} ({})\n", Str(t, "time"), Str(t, "from"), Str(t, "to"),
-                         Str(t, "reason"), Str(t, "who"));
+      out += fmt::format("  {}  {} -> {}  {} ({})\n", DocText(t, "time"), DocText(t, "from"), DocText(t, "to"),
+                         DocText(t, "reason"), DocText(t, "who"));
     }
   }
   return out;
@@ -189,7 +181,7 @@ std::string BreakersText(const Value& breakers) {
 std::string BreakerOrderText(const Value& order) {
   std::string out;
   for (const Value& t : List(order, "transitions")) {
-    out += fmt::format("{}: {} -> {}\n", Str(order, "name"), Str(t, "from"), Str(t, "to"));
+    out += fmt::format("{}: {} -> {}\n", DocText(order, "name"), DocText(t, "from"), DocText(t, "to"));
   }
   return out;
 }
@@ -197,20 +189,20 @@ std::string BreakerOrderText(const Value& order) {
 std::string DecisionsText(const Value& decisions) {
   std::string out;
   for (const Value& d : List(decisions)) {
-    const std::string message = Str(d, "message");
-    out += fmt::format("{:<7} {}/{}{}{}\n", Str(d, "result"), Str(d, "policy"), Str(d, "rule"),
+    const std::string message = DocText(d, "message");
+    out += fmt::format("{:<7} {}/{}{}{}\n", DocText(d, "result"), DocText(d, "policy"), DocText(d, "rule"),
                        message.empty() ? "" : ": ", message);
   }
   return out;
 }
 
 std::string AuditCheckText(const Value& check) {
-  if (int64_t broken = Int(check, "brokenAt")) {
-    return fmt::format("audit log BROKEN at record {}: {}\n", broken, Str(check, "why"));
+  if (int64_t broken = DocInt(check, "brokenAt")) {
+    return fmt::format("audit log BROKEN at record {}: {}\n", broken, DocText(check, "why"));
   }
-  std::string out = fmt::format("audit log ok: {} records, head {}\n", Int(check, "records"),
-                                Str(check, "head"));
-  if (std::string why = Str(check, "why"); !why.empty()) out += "note: " + why + "\n";
+  std::string out = fmt::format("audit log ok: {} records, head {}\n", DocInt(check, "records"),
+                                DocText(check, "head"));
+  if (std::string why = DocText(check, "why"); !why.empty()) out += "note: " + why + "\n";
   return out;
 }
 

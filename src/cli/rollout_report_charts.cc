@@ -11,15 +11,6 @@
 
 namespace sluice {
 
-std::string DocText(const Value& v, const char* key) {
-  const Value* x = v.is_map() ? v.Find(key) : nullptr;
-  return x && x->is_string() ? x->as_string() : std::string();
-}
-
-int64_t DocInt(const Value& v, const char* key) {
-  const Value* x = v.is_map() ? v.Find(key) : nullptr;
-  return x && x->is_int() ? x->as_int() : 0;
-}
 
 namespace {
 

@@ -44,9 +44,6 @@ struct ReportData {
   std::vector<Mark> timeline;
 };
 
-// A text, or an integer, member of a map ("" or 0 when it is missing or of another type).
-std::string DocText(const Value& v, const char* key);
-int64_t DocInt(const Value& v, const char* key);
 
 ReportData ReadReportData(const Value& doc);
 

@@ -17,7 +17,7 @@ namespace {
 
 
 // "2026-12-06T02:30:15Z" -> "20261206T023015Z"; without seconds when `seconds` is false.
-std::string Compact(int64_t us, bool seconds) {
+std::string CompactTime(int64_t us, bool seconds) {
   std::string out;
   for (char c : UtcOfUs(us)) {
     if (c != '-' && c != ':') out += c;
@@ -151,7 +151,7 @@ Result<LoadedSchedule> FindSchedule(Env& env, Store& store, const std::string& n
 
 std::string ScheduledRunId(const ScheduleRow& row, int64_t time_us, bool manual) {
   const std::string ns = row.ns == "default" ? "" : row.ns + "~";
-  return fmt::format("sched-{}{}-{}{}", ns, row.name, Compact(time_us, manual),
+  return fmt::format("sched-{}{}-{}{}", ns, row.name, CompactTime(time_us, manual),
                      manual ? "-manual" : "");
 }
 

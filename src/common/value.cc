@@ -450,4 +450,14 @@ std::string FormatDuration(const Duration& d) {
   return fmt::format("{}{}{}s", neg ? "-" : "", s, Fraction(n));
 }
 
+std::string DocText(const Value& v, const char* key) {
+  const Value* x = v.is_map() ? v.Find(key) : nullptr;
+  return x && x->is_string() ? x->as_string() : std::string();
+}
+
+int64_t DocInt(const Value& v, const char* key) {
+  const Value* x = v.is_map() ? v.Find(key) : nullptr;
+  return x && x->is_int() ? x->as_int() : 0;
+}
+
 }  // namespace sluice

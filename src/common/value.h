@@ -138,6 +138,11 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d);
 // On failure returns an error naming the offset.
 Result<Value> ParseJson(std::string_view text);
 
+// A text, or an integer, member of a map ("" or 0 when `v` is not a map, or the member is
+// missing or of another type): for reading documents such as the API's answers.
+std::string DocText(const Value& v, const char* key);
+int64_t DocInt(const Value& v, const char* key);
+
 // Compares two numbers: <0, 0, >0. REQUIRES: both is_number(). NaN compares unequal (returns 2).
 int CompareNumbers(const Value& a, const Value& b);
 

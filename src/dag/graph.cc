@@ -73,21 +73,23 @@ std::vector<int> Graph::TopologicalOrder() const {
   return order;
 }
 
-namespace {
-std::string Escape(const std::string& s) {
+std::string DotEscape(std::string_view s) {
   std::string out;
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     out += c;
   }
   return out;
 }
-}  // namespace
 
 std::string Graph::ToDot(const std::string& title) const {
-  std::string out = "digraph \"" + Escape(title) + "\" {\n  rankdir=LR;\n  node [shape=box];\n";
+  std::string out = "digraph \"" + DotEscape(title) + "\" {\n  rankdir=LR;\n  node [shape=box];\n";
   for (int n = 0; n < size(); ++n) {
-    out += "  n" + std::to_string(n) + " [label=\"" + Escape(names_[n]) + "\"];\n";
+    out += "  n" + std::to_string(n) + " [label=\"" + DotEscape(names_[n]) + "\"];\n";
   }
   for (int n = 0; n < size(); ++n) {
     for (int m : succ_[n]) out += "  n" + std::to_string(n) + " -> n" + std::to_string(m) + ";\n";

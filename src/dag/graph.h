@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -34,5 +35,8 @@ class Graph {
   std::vector<std::string> names_;
   std::vector<std::vector<int>> succ_, pred_;
 };
+
+// `s` inside a Graphviz double-quoted string: quotes and backslashes escaped, a newline as \n.
+std::string DotEscape(std::string_view s);
 
 }  // namespace sluice

@@ -4,22 +4,10 @@
 #include <set>
 
 #include "common/value.h"
+#include "dag/graph.h"
 
 namespace sluice {
 namespace {
-
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 std::string NodeLine(int id, const RunGraphNode& n) {
   using K = RunGraphNode::Kind;
@@ -34,7 +22,7 @@ std::string NodeLine(int id, const RunGraphNode& n) {
     case K::kFinally: style = "filled,bold"; break;
     default: break;
   }
-  std::string out = "  n" + std::to_string(id) + " [label=\"" + Escape(label) + "\", shape=" + shape;
+  std::string out = "  n" + std::to_string(id) + " [label=\"" + DotEscape(label) + "\", shape=" + shape;
   if (!style.empty()) {
     out += ", style=\"" + style + "\", fillcolor=\"" + std::string(StateColor(n.state)) + "\"";
   }
@@ -57,7 +45,7 @@ std::string_view StateColor(std::string_view state) {
 
 std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNode>& nodes,
                           const std::vector<RunGraphEdge>& edges) {
-  std::string out = "digraph \"" + Escape(title) + "\" {\n  rankdir=LR;\n  compound=true;\n"
+  std::string out = "digraph \"" + DotEscape(title) + "\" {\n  rankdir=LR;\n  compound=true;\n"
                     "  node [fontname=\"Helvetica\", fontsize=11];\n"
                     "  edge [fontname=\"Helvetica\", fontsize=9];\n";
   // forEach tasks and their items: a cluster each, the task first.
@@ -77,7 +65,7 @@ std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNo
     }
     const std::string label = nodes[i].cluster_label.empty() ? "forEach " + nodes[i].name
                                                              : nodes[i].cluster_label;
-    out += "  subgraph cluster_" + std::to_string(i) + " {\n    label=\"" + Escape(label) +
+    out += "  subgraph cluster_" + std::to_string(i) + " {\n    label=\"" + DotEscape(label) +
            "\";\n    style=\"rounded,dashed\";\n  " + NodeLine(i, nodes[i]);
     for (int c : items[i]) out += "  " + NodeLine(c, nodes[c]);
     out += "  }\n";
@@ -87,7 +75,7 @@ std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNo
     std::vector<std::string> attrs;
     if (e.kind == RunGraphEdge::Kind::kHandler) attrs.push_back("style=dashed, color=\"#c07000\"");
     if (e.kind == RunGraphEdge::Kind::kFinally) attrs.push_back("style=dotted, color=\"#606060\"");
-    if (!e.label.empty()) attrs.push_back("label=\"" + Escape(e.label) + "\"");
+    if (!e.label.empty()) attrs.push_back("label=\"" + DotEscape(e.label) + "\"");
     if (!attrs.empty()) {
       out += " [";
       for (size_t k = 0; k < attrs.size(); ++k) out += (k ? ", " : "") + attrs[k];
@@ -103,7 +91,7 @@ std::string RunGraphToDot(const std::string& title, const std::vector<RunGraphNo
   out += "  subgraph cluster_legend {\n    label=\"states\";\n    style=dashed;\n";
   int k = 0;
   for (const auto& s : states) {
-    out += "    legend" + std::to_string(k++) + " [label=\"" + Escape(s) +
+    out += "    legend" + std::to_string(k++) + " [label=\"" + DotEscape(s) +
            "\", shape=box, style=\"filled,rounded\", fillcolor=\"" + std::string(StateColor(s)) +
            "\"];\n";
   }

@@ -65,7 +65,7 @@ int AboveStdio(int fd) {
   return moved;
 }
 
-bool WriteAll(int fd, const void* data, size_t n) {
+bool SendAll(int fd, const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -206,7 +206,7 @@ void Keeper::Run(int top) {
   Detach(top);
   TakeFolder();
   const int32_t status = AwaitEngine();
-  WriteAll(report_, &status, sizeof(status));
+  SendAll(report_, &status, sizeof(status));
   close(report_);
   Settle();
   Serve();
@@ -266,7 +266,7 @@ void Keeper::TakeFolder() {
     } else {
       dir_.clear();
     }
-    WriteAll(chan_, &ok, 1);
+    SendAll(chan_, &ok, 1);
   }
   close(chan_);
 }
@@ -401,11 +401,11 @@ Result<std::unique_ptr<KeeperLink>> KeeperLink::Split() {
   }
   close(chan[1]);
   const int32_t told = engine > 0 ? engine : 0;
-  WriteAll(report[1], &told, sizeof(told));
+  SendAll(report[1], &told, sizeof(told));
   if (engine < 0) {
     std::fprintf(stderr, "sluice: cannot start: fork: %s\n", strerror(errno));
     const int32_t failed = 3 << 8;
-    WriteAll(report[1], &failed, sizeof(failed));
+    SendAll(report[1], &failed, sizeof(failed));
     _exit(0);
   }
   Keeper(engine, report[1], chan[0], table).Run(top);
@@ -421,7 +421,7 @@ void KeeperLink::KeepIn(const std::string& dir) {
   const mode_t mask = umask(0);
   umask(mask);
   const std::string msg = fmt::format("{:o} {}\n", mask, dir);
-  state_ = msg.size() <= PIPE_BUF && WriteAll(chan_, msg.data(), msg.size()) ? State::kAsked
+  state_ = msg.size() <= PIPE_BUF && SendAll(chan_, msg.data(), msg.size()) ? State::kAsked
                                                                                 : State::kRefused;
 }
 

@@ -63,7 +63,7 @@ TEST(TypedOutput, AnAttemptGivenAWorkingDirStartsThereAndHandsBackItsOwnFolder) 
   r.attempt = 1;
   r.argv = {"python3", "train.py"};
   r.working_dir = "/home/me/project";
-  r.params = {WantedParam{"acc", Source::kFile, "acc.txt", "", Type::kNumber}};
+  r.params = {WantedParam{"acc", Source::kFile, "acc.txt", "", Type::kNumber, {}}};
   auto pid = std::move(exec.Submit(std::span<const AttemptRequest>(&r, 1))[0]);
   ASSERT_TRUE(pid) << pid.error().message;
   const SpawnRequest& sp = env.fake_processes.spawned[0];

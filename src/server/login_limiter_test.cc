@@ -5,7 +5,7 @@
 #include <string>
 
 namespace sluice {
-namespace {
+namespace login_limiter_test {
 
 constexpr int64_t kSecond = 1'000'000;
 
@@ -49,5 +49,5 @@ TEST(LoginLimiter, RemembersABoundedNumberOfAddressesAndForgetsTheStaleFirst) {
   EXPECT_EQ(l.RetryAfterS("late", 101 * kSecond), 60);
 }
 
-}  // namespace
+}  // namespace login_limiter_test
 }  // namespace sluice

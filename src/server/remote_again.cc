@@ -24,16 +24,6 @@ Result<Value> ObjectOf(const Result<ApiAnswer>& a) {
   return std::move(*v);
 }
 
-std::string Text(const Value& v, const char* key) {
-  const Value* f = v.is_map() ? v.Find(key) : nullptr;
-  return f && f->is_string() ? f->as_string() : std::string();
-}
-
-int64_t Int(const Value& v, const char* key) {
-  const Value* f = v.is_map() ? v.Find(key) : nullptr;
-  return f && f->is_int() ? f->as_int() : 0;
-}
-
 // The options of retry and rerun that only mean something to a local run: the one named, or
 // nullptr.
 const char* LocalOnly(const AgainClientOptions& o, bool retry) {
@@ -52,7 +42,7 @@ const char* LocalOnly(const AgainClientOptions& o, bool retry) {
 int RemoteRetry(Env& env, RemoteContext& c, const AgainClientOptions& o) {
   auto run = ObjectOf(Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(o.run_id)), c.api.server()));
   if (!run) return Report(run.error());
-  const std::string id = Text(*run, "id").empty() ? o.run_id : Text(*run, "id");
+  const std::string id = DocText(*run, "id").empty() ? o.run_id : DocText(*run, "id");
   auto last = LastSeq(c, id);
   if (!last) return Report(last.error());
   ValueList tasks;
@@ -61,7 +51,7 @@ int RemoteRetry(Env& env, RemoteContext& c, const AgainClientOptions& o) {
                       Value(ValueMap{{"tasks", Value(std::move(tasks))}}).ToJson());
   if (!a) return Report(a.error());
   if (a->status == 403) {
-    return AdmissionRefused(*a, c.api.server(), Text(*run, "pipeline"),
+    return AdmissionRefused(*a, c.api.server(), DocText(*run, "pipeline"),
                             fmt::format("run {} was not retried", id));
   }
   auto done = ObjectOf(Expect2xx(std::move(a), c.api.server()));
@@ -89,26 +79,26 @@ int RemoteRerun(Env& env, RemoteContext& c, const AgainClientOptions& o) {
   }
   auto old = ObjectOf(Expect2xx(c.api.Get("/api/v1/runs/" + PathEscape(o.run_id)), c.api.server()));
   if (!old) return Report(old.error());
-  const std::string old_id = Text(*old, "id").empty() ? o.run_id : Text(*old, "id");
+  const std::string old_id = DocText(*old, "id").empty() ? o.run_id : DocText(*old, "id");
   auto a = c.api.Post(fmt::format("/api/v1/runs/{}/rerun", PathEscape(old_id)),
                       Value(ValueMap{{"from", Value(o.from)}, {"params", Value(std::move(params))}})
                           .ToJson());
   if (!a) return Report(a.error());
   if (a->status == 403) {
-    return AdmissionRefused(*a, c.api.server(), Text(*old, "pipeline"), "no run was created");
+    return AdmissionRefused(*a, c.api.server(), DocText(*old, "pipeline"), "no run was created");
   }
   auto made = ObjectOf(Expect2xx(std::move(a), c.api.server()));
   if (!made) return Report(made.error());
-  const std::string id = Text(*made, "id");
+  const std::string id = DocText(*made, "id");
   if (id.empty()) return Report(Error(ErrorCode::kIo, "the server's answer names no run"));
   if (const Value* d = made->Find("decisions")) PrintDecisionsOfJson(*d);
-  const int64_t reused = Int(*made, "reused");
+  const int64_t reused = DocInt(*made, "reused");
   std::fprintf(stderr, "rerun of %s: %lld task%s reused\n", old_id.c_str(),
                static_cast<long long>(reused), reused == 1 ? "" : "s");
   std::printf("%s\n", id.c_str());
   std::fflush(stdout);
   DetachOnInterrupt();
-  return FollowRemoteRun(env, c, id, Int(*made, "after"), "succeeded", false);
+  return FollowRemoteRun(env, c, id, DocInt(*made, "after"), "succeeded", false);
 }
 
 int RemoteWaiverList(RemoteContext& c) {
@@ -130,8 +120,8 @@ int RemoteWaiverGrant(RemoteContext& c, const AgainClientOptions& o) {
   auto v = ObjectOf(Expect2xx(c.api.Post("/api/v1/waivers", Value(std::move(body)).ToJson()),
                               c.api.server()));
   if (!v) return Report(v.error());
-  std::fputs(WaiverGrantedText(Text(*v, "name"), Text(*v, "policy"), Text(*v, "rule"),
-                               Text(*v, "expires"), Int(*v, "auditSeq"))
+  std::fputs(WaiverGrantedText(DocText(*v, "name"), DocText(*v, "policy"), DocText(*v, "rule"),
+                               DocText(*v, "expires"), DocInt(*v, "auditSeq"))
                  .c_str(),
              stdout);
   return 0;
@@ -140,7 +130,7 @@ int RemoteWaiverGrant(RemoteContext& c, const AgainClientOptions& o) {
 int RemoteWaiverRevoke(RemoteContext& c, const std::string& name) {
   auto v = ObjectOf(Expect2xx(c.api.Delete("/api/v1/waivers/" + PathEscape(name)), c.api.server()));
   if (!v) return Report(v.error());
-  std::fputs(WaiverRevokedText(Text(*v, "name"), Int(*v, "auditSeq")).c_str(), stdout);
+  std::fputs(WaiverRevokedText(DocText(*v, "name"), DocInt(*v, "auditSeq")).c_str(), stdout);
   return 0;
 }
 

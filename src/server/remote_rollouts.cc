@@ -18,11 +18,6 @@ namespace {
 
 constexpr const char* kCommands[] = {"promote", "pause", "resume", "abort"};
 
-std::string Text(const Value& v, const char* key) {
-  const Value* f = v.is_map() ? v.Find(key) : nullptr;
-  return f && f->is_string() ? f->as_string() : std::string();
-}
-
 int RemoteRolloutStatus(RemoteContext& c, const RolloutClientOptions& o) {
   return PrintBodyOr(c,
                      Expect2xx(c.api.Get(fmt::format("/api/v1/runs/{}/rollouts/{}",
@@ -51,7 +46,7 @@ int RemoteRolloutCommand(RemoteContext& c, const RolloutClientOptions& o,
   if (!v || !v->is_map())
     return Report(Error(ErrorCode::kIo, "the server's answer is not a JSON object"));
   // Text, with -o json too, as locally.
-  std::fputs(RolloutCommandText(command, Text(*v, "task"), Text(*v, "run"), Text(*v, "environment"))
+  std::fputs(RolloutCommandText(command, DocText(*v, "task"), DocText(*v, "run"), DocText(*v, "environment"))
                  .c_str(),
              stdout);
   return 0;

@@ -19,7 +19,7 @@ namespace {
 
 constexpr size_t kMaxBackfill = 100;  // runs one request starts, each an engine process
 
-ApiResponse List(const ApiContext& ctx, const ApiRequest& req) {
+ApiResponse ListSchedules(const ApiContext& ctx, const ApiRequest& req) {
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   auto rows = (*store)->ListSchedules(req.params.at("ns"));
@@ -36,7 +36,7 @@ ApiResponse List(const ApiContext& ctx, const ApiRequest& req) {
 }
 
 // PUT: {"schedule": PATH, "files": {PATH: TEXT}}: the schedule file among its pipeline's files.
-ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
+ApiResponse PutSchedules(const ApiContext& ctx, const ApiRequest& req) {
   auto body = ParseJson(req.body);
   const Value* file = body && body->is_map() ? body->Find("schedule") : nullptr;
   const Value* files = body && body->is_map() ? body->Find("files") : nullptr;
@@ -85,7 +85,7 @@ ApiResponse Apply(const ApiContext& ctx, const ApiRequest& req) {
   return Json(Value(ValueMap{{"applied", Value(std::move(applied))}, {"by", Value(req.who.user)}}));
 }
 
-ApiResponse Suspend(const ApiContext& ctx, const ApiRequest& req, bool suspend) {
+ApiResponse SuspendSchedule(const ApiContext& ctx, const ApiRequest& req, bool suspend) {
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   const std::string& name = req.params.at("name");
@@ -105,7 +105,7 @@ Result<RunRecord> StartRun(const ApiContext& ctx, Store& store, const LoadedSche
   return run;
 }
 
-ApiResponse Trigger(const ApiContext& ctx, const ApiRequest& req) {
+ApiResponse TriggerSchedule(const ApiContext& ctx, const ApiRequest& req) {
   auto store = ctx.ThreadStore();
   if (!store) return FromError(store.error());
   auto s = FindSchedule(ctx.env, **store, req.params.at("ns"), req.params.at("name"));
@@ -158,15 +158,15 @@ ApiResponse BackfillRuns(const ApiContext& ctx, const ApiRequest& req) {
 void AddScheduleRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;
   const std::string base = "/api/v1/namespaces/{ns}/schedules";
-  router.Add({"GET", base, true, Action::kRead, [c](const ApiRequest& r) { return List(*c, r); }});
+  router.Add({"GET", base, true, Action::kRead, [c](const ApiRequest& r) { return ListSchedules(*c, r); }});
   router.Add({"PUT", base, true, Action::kOperate,
-              [c](const ApiRequest& r) { return Apply(*c, r); }});
+              [c](const ApiRequest& r) { return PutSchedules(*c, r); }});
   router.Add({"POST", base + "/{name}/suspend", true, Action::kOperate,
-              [c](const ApiRequest& r) { return Suspend(*c, r, true); }});
+              [c](const ApiRequest& r) { return SuspendSchedule(*c, r, true); }});
   router.Add({"POST", base + "/{name}/resume", true, Action::kOperate,
-              [c](const ApiRequest& r) { return Suspend(*c, r, false); }});
+              [c](const ApiRequest& r) { return SuspendSchedule(*c, r, false); }});
   router.Add({"POST", base + "/{name}/trigger", true, Action::kSubmit,
-              [c](const ApiRequest& r) { return Trigger(*c, r); }});
+              [c](const ApiRequest& r) { return TriggerSchedule(*c, r); }});
   router.Add({"POST", base + "/{name}/backfill", true, Action::kSubmit,
               [c](const ApiRequest& r) { return BackfillRuns(*c, r); }});
 }

@@ -35,7 +35,7 @@ bool PlainName(const std::string& n) {
 // POST /api/v1/workers/{worker}/leases/{lease}/logs?stream=S&offset=B: appends the chunk at
 // byte B of the attempt's log. Bytes the log already holds are skipped (a chunk sent again
 // after a lost answer); a gap is a 409 that names the offset the server expects.
-ApiResponse Logs(const ApiContext& ctx, const ApiRequest& req) {
+ApiResponse WorkerLogs(const ApiContext& ctx, const ApiRequest& req) {
   const std::string stream = req.Query("stream", "stdout");
   if (stream != "stdout" && stream != "stderr") {
     return ErrorResponse(400, "query parameter stream must be stdout or stderr");
@@ -156,7 +156,7 @@ ApiResponse Bundle(const ApiContext& ctx, const ApiRequest& req) {
 void AddWorkerFileRoutes(Router& router, const ApiContext& ctx) {
   const ApiContext* c = &ctx;
   router.Add({"POST", "/api/v1/workers/{worker}/leases/{lease}/logs", true, Action::kWork,
-              [c](const ApiRequest& r) { return Logs(*c, r); }});
+              [c](const ApiRequest& r) { return WorkerLogs(*c, r); }});
   for (const char* method : {"HEAD", "GET", "PUT"}) {
     router.Add({method, "/api/v1/workers/blobs/{digest}/{name}", true, Action::kWork,
                 [c](const ApiRequest& r) { return Blob(*c, r); }});

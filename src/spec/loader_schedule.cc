@@ -48,7 +48,7 @@ Status ReadCron(const Reader& r, const YNode& n, ScheduleSpec* s) {
 }
 
 // One of `names` (exact); the error lists them with a "did you mean".
-Result<size_t> OneOf(const Reader& r, const YNode& n, std::string_view what,
+Result<size_t> ChoiceOf(const Reader& r, const YNode& n, std::string_view what,
                      const std::vector<std::string>& names) {
   SLUICE_TRY(s, r.Str(n, what));
   auto it = std::find(names.begin(), names.end(), *s);
@@ -59,7 +59,7 @@ Result<size_t> OneOf(const Reader& r, const YNode& n, std::string_view what,
   return static_cast<size_t>(it - names.begin());
 }
 
-Status ReadParams(const Reader& r, const YNode& ps, ScheduleSpec* s) {
+Status ReadScheduleParams(const Reader& r, const YNode& ps, ScheduleSpec* s) {
   SLUICE_TRY_STATUS(r.ExpectMap(ps, "params"));
   std::set<std::string_view> seen;  // any name goes here: the pipeline's declarations decide
   for (auto it = ps.begin(); it != ps.end(); ++it) {
@@ -85,7 +85,7 @@ Status ReadParams(const Reader& r, const YNode& ps, ScheduleSpec* s) {
 Status ReadPolicy(const Reader& r, const YNode& spec, ScheduleSpec* s) {
   SchedulePolicy& p = s->policy;
   if (const auto& c = spec["concurrencyPolicy"]) {
-    SLUICE_TRY(i, OneOf(r, c, "concurrencyPolicy", {"Allow", "Forbid", "Replace"}));
+    SLUICE_TRY(i, ChoiceOf(r, c, "concurrencyPolicy", {"Allow", "Forbid", "Replace"}));
     p.concurrency = static_cast<ConcurrencyPolicy>(*i);
   }
   if (const auto& d = spec["startingDeadline"]) {
@@ -93,7 +93,7 @@ Status ReadPolicy(const Reader& r, const YNode& spec, ScheduleSpec* s) {
     p.starting_deadline_us = *ms * 1000;
   }
   if (const auto& c = spec["catchUp"]) {
-    SLUICE_TRY(i, OneOf(r, c, "catchUp", {"none", "last", "all"}));
+    SLUICE_TRY(i, ChoiceOf(r, c, "catchUp", {"none", "last", "all"}));
     p.catch_up = static_cast<CatchUp>(*i);
   }
   if (const auto& cap = spec["catchUpCap"]) {
@@ -163,7 +163,7 @@ Result<ScheduleSpec> ReadSchedule(const Reader& r, const YNode& doc) {
   if (Trim(*pipeline).empty()) return FailAt(r.Loc(spec["pipeline"]), "pipeline is an empty path");
   s.pipeline = *pipeline;
   s.pipeline_loc = r.Loc(spec["pipeline"]);
-  if (const auto& ps = spec["params"]) SLUICE_TRY_STATUS(ReadParams(r, ps, &s));
+  if (const auto& ps = spec["params"]) SLUICE_TRY_STATUS(ReadScheduleParams(r, ps, &s));
   SLUICE_TRY_STATUS(ReadCron(r, spec["cron"], &s));
   if (const auto& tz = spec["timeZone"]) {
     SLUICE_TRY(zone, r.Str(tz, "timeZone"));

@@ -30,7 +30,7 @@ Status ReadsOnlyTheRequest(const TemplateField& f, std::string_view what) {
   return {};
 }
 
-Status ReadParams(const Reader& r, const YNode& ps, TriggerSpec* t) {
+Status ReadTriggerParams(const Reader& r, const YNode& ps, TriggerSpec* t) {
   SLUICE_TRY_STATUS(r.ExpectMap(ps, "params"));
   std::set<std::string_view> seen;  // any name goes here: the pipeline's declarations decide
   for (auto it = ps.begin(); it != ps.end(); ++it) {
@@ -82,7 +82,7 @@ Result<TriggerSpec> ReadTrigger(const Reader& r, const YNode& doc) {
   if (Trim(*pipeline).empty()) return FailAt(r.Loc(spec["pipeline"]), "pipeline is an empty path");
   t.pipeline = *pipeline;
   t.pipeline_loc = r.Loc(spec["pipeline"]);
-  if (const auto& ps = spec["params"]) SLUICE_TRY_STATUS(ReadParams(r, ps, &t));
+  if (const auto& ps = spec["params"]) SLUICE_TRY_STATUS(ReadTriggerParams(r, ps, &t));
   if (const auto& w = spec["when"]) SLUICE_TRY_STATUS(ReadWhen(r, w, &t));
   if (const auto& sig = spec["signature"]) {
     SLUICE_TRY(v, r.Str(sig, "signature"));
