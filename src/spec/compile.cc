@@ -1,6 +1,7 @@
 // Compiling a pipeline: imports, component resolution, defaults and the DAG; the reference
 // checks are in references.cc.
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <set>
 
@@ -10,8 +11,6 @@
 #include "spec/plan.h"
 #include "spec/references.h"
 #include "spec/task_checks.h"
-
-#include <cstdio>
 
 namespace sluice {
 namespace {
