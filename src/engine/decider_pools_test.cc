@@ -180,6 +180,13 @@ TEST_F(DeciderPoolsTest, AResumedRunHoldsItsOwnUnitsAgainOnlyIfItHadBegun) {
   ASSERT_TRUE(anew.AdoptCentralPools(4 * kS));
   EXPECT_TRUE(pools_.held.empty());
   EXPECT_TRUE(anew.WaitsForRunPools());
+  // A finished run gave them back: a rollback of it (or a retry) asks again.
+  std::vector<Event> finished = rec_->captured();
+  Event fin;
+  fin.kind = EventKind::kRunFinished;
+  fin.status = "succeeded";
+  finished.push_back(fin);
+  EXPECT_FALSE(resume(finished)->began());
 }
 
 TEST_F(DeciderPoolsTest, ARunsOwnPoolNoLongerDeclaredFailsItsTasks) {
