@@ -8,6 +8,7 @@
 
 #include "cli/cli_support.h"
 #include "cli/schedule_runs.h"
+#include "common/outcome.h"
 #include "common/strings.h"
 
 namespace sluice {
@@ -91,7 +92,18 @@ Status StorePools::Reclaim(const std::vector<PoolAsk>& asks) {
     auto lock = env_.TryLock(PathJoin(dir, "lock"), std::to_string(env_.Pid()));
     if (!lock || !*lock) continue;  // executed now, or its folder is not here: kept
     if (KeeperAlive(env_, dir)) continue;  // its engine died, but its attempts still run
-    SLUICE_TRY_STATUS(store_.ReleasePools(run, ""));
+    // What a run holds as a whole (spec.resources) stays until it ends, as Argo's workflow-level
+    // locks do: resumed, it goes on holding them; cancelled, it gives them back.
+    auto record = store_.GetRun(run);
+    auto status = record ? ParseRunStatus(record->status) : std::nullopt;
+    if (!record || (status && IsFinished(*status))) {
+      SLUICE_TRY_STATUS(store_.ReleasePools(run, ""));
+      continue;
+    }
+    for (const PoolHoldRow& r : *rows) {
+      if (r.run_id != run || r.task == CentralPools::kRunHolder) continue;
+      SLUICE_TRY_STATUS(store_.ReleasePools(run, r.task));
+    }
   }
   return {};
 }

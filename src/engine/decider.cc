@@ -62,6 +62,7 @@ void Decider::Advance(int64_t now_us, Orders& orders) {
   pool_wait_ = false;
   std::erase_if(pool_retry_at_, [&](const auto& p) { return p.second <= now_; });
   if (!pool_held_.empty()) ReleaseCentralPools();
+  if (WaitsForRunPools() && !TakeRunPools()) return;
   do {
     SettleFinished();
     StartRunnable(orders);
@@ -90,6 +91,10 @@ void Decider::StartRunnable(Orders& orders) {
     runnable_.pop_front();
     if (state_.at(i).state != TaskState::kReady) continue;
     if (StopStarting(i)) continue;
+    if (!run_pools_error_.empty() && state_.task_of(i).tmpl() < 0) {
+      FailTask(i, ErrorClass::kUnschedulable, 0, run_pools_error_);
+      continue;
+    }
     if (state_.task_of(i).tmpl() >= 0) {  // a call under forEach: no slot, only parallelism
       if (ParallelismFull(state_.at(i))) {
         keep.push_back(i);

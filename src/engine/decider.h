@@ -98,6 +98,9 @@ class Decider {
   // process that died left the store's rows as they were). At the end: nothing.
   Status AdoptCentralPools(int64_t now_us);
   void ReleaseAllCentralPools(int64_t now_us);
+  // The run waits for the central pools it holds as a whole (spec.resources): it decides
+  // nothing until they are taken, so its ready work is not work the loop can do now.
+  bool WaitsForRunPools() const { return !run_pools_held_ && !plan_.pipeline->run_pools.empty(); }
 
  private:
   enum class StopReason { kTimeout, kTaskDeadline, kRunDeadline, kCancelled };
@@ -131,6 +134,9 @@ class Decider {
   void ReleaseCentralPools();
   void HeldCentralPools(int i);
   bool UsesCentralPools() const { return ctx_.pools && plan_.asks_central_pools; }
+  // Takes the run's spec.resources before it decides anything; false while they are not free
+  // (or the store failed).
+  bool TakeRunPools();
   // Outcomes (decider_outcomes.cc).
   void FinishAttempt(int i, ErrorClass cls, int code, const std::string& message,
                      const Value* outputs, bool may_retry = true);
@@ -192,6 +198,10 @@ class Decider {
   std::unordered_map<int, int> pool_held_;
   std::unordered_map<std::string, int64_t> pool_retry_at_;
   bool pool_wait_ = false;
+  // spec.resources: taken (or adopted on resume); why they cannot be ("" when they can): the
+  // pools file changed since admission, so every attempt fails unschedulable.
+  bool run_pools_held_ = false;
+  std::string run_pools_error_;
 };
 
 }  // namespace sluice

@@ -1,6 +1,7 @@
 // The Decider and central pools (interfaces.h, CentralPools; docs/pools.md): units are taken
 // before an attempt starts and given back once it ended, in the store every engine of the
-// state folder or server shares.
+// state folder or server shares. A run's spec.resources are taken before it decides anything
+// and given back when it ends (ReleaseAllCentralPools).
 //
 // Design: what an instance holds is kept in `pool_held_` with the attempt that holds it; at
 // the start of each turn, holders whose attempt is no longer open (ended, cancelled, lost, or
@@ -85,9 +86,51 @@ void Decider::ReleaseCentralPools() {
   }
 }
 
+// The run's own hold has the holder name CentralPools::kRunHolder, which no task can have. Its
+// place in the queues is the run's first start, so a resumed run that had not taken it yet
+// keeps its place.
+bool Decider::TakeRunPools() {
+  const auto& units = plan_.pipeline->run_pools;
+  for (const auto& [pool, n] : units) {
+    if (pool_retry_at_.count(pool)) {  // refused less than a poll ago
+      pool_wait_ = true;
+      return false;
+    }
+  }
+  run_pools_held_ = true;
+  if (!ctx_.pools) {
+    run_pools_error_ = fmt::format("the run holds central pool {} (spec.resources), which this "
+                                   "engine has no store of", Quote(units.front().first));
+    return true;
+  }
+  const int64_t since = state_.run_started_us() > 0 ? state_.run_started_us() : now_;
+  auto took = ctx_.pools->Acquire(CentralPools::kRunHolder, 1, since, units, now_);
+  if (!took) {
+    if (took.error().code == ErrorCode::kInvalidInput) {  // the pools file changed
+      run_pools_error_ = took.error().message;
+      return true;
+    }
+    run_pools_held_ = false;
+    rec_.Fail(took.error());  // the store failed: the run stops, as for breakers
+    return false;
+  }
+  if (!*took) {
+    run_pools_held_ = false;
+    for (const auto& [pool, n] : units) pool_retry_at_[pool] = now_ + kPoolPollUs;
+    pool_wait_ = true;
+    return false;
+  }
+  return true;
+}
+
 Status Decider::AdoptCentralPools(int64_t now_us) {
   if (!UsesCentralPools()) return {};  // no transaction for the runs that ask for none
   std::vector<CentralPools::Held> held;
+  // A run that decided anything had taken its spec.resources, and holds them until it ends.
+  if (state_.began() && !plan_.pipeline->run_pools.empty()) {
+    held.push_back({CentralPools::kRunHolder, 1, plan_.pipeline->run_pools});
+    run_pools_held_ = true;
+  }
   for (int i : state_.open()) {
     const Instance& in = state_.at(i);
     const auto& units = state_.task_of(i).central_pools();
@@ -101,6 +144,7 @@ Status Decider::AdoptCentralPools(int64_t now_us) {
 void Decider::ReleaseAllCentralPools(int64_t now_us) {
   if (!UsesCentralPools()) return;
   pool_held_.clear();
+  run_pools_held_ = false;
   (void)ctx_.pools->Reset({}, now_us);  // on failure the rows stay until reclaimed
 }
 

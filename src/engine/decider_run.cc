@@ -286,7 +286,8 @@ std::vector<int> Decider::Compensable() const {
 
 bool Decider::Stuck() const {
   return !state_.HasWork() && state_.open().empty() && state_.waiting().empty() &&
-         runnable_.empty() && !state_.AnyGroupWaiting() && state_.awaiting().empty();
+         runnable_.empty() && !state_.AnyGroupWaiting() && state_.awaiting().empty() &&
+         !WaitsForRunPools();
 }
 
 void Decider::FailStuck(int64_t now_us) {

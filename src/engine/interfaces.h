@@ -45,6 +45,9 @@ class CentralPools {
  public:
   virtual ~CentralPools() = default;
   using Units = std::vector<std::pair<std::string, double>>;  // pool name (as the task says) -> units
+  // The holder name of what a run holds as a whole (spec.resources): no task name has
+  // parentheses (spec.md, 2.1).
+  static constexpr const char* kRunHolder = "(run)";
   // Takes every unit `units` asks for, or none: true when taken, false while they are not free.
   // Fails with kInvalidInput when a pool is not declared for the run (the pools file changed
   // since the run was admitted), with kStore when the store failed.

@@ -93,7 +93,9 @@ int64_t RunLoop::WaitTimeoutUs() const {
   // Votes arrive in the store from other processes: poll while approvals are pending.
   if (decider_.AwaitingVotes()) timeout = timeout < 0 ? kApprovalPollUs : std::min(timeout, kApprovalPollUs);
   // With nothing running, waiting could only end at a timer: never block forever.
-  if (running_.empty() && (timeout < 0 || state_.HasWork() || decider_.HasRunnable())) timeout = 0;
+  // Work that waits for the run's own central pools (spec.resources) waits for NextDueUs.
+  const bool work = state_.HasWork() && !decider_.WaitsForRunPools();
+  if (running_.empty() && (timeout < 0 || work || decider_.HasRunnable())) timeout = 0;
   return timeout;
 }
 

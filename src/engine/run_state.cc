@@ -145,8 +145,10 @@ Status RunState::Replay(const std::vector<Event>& events) {
 
 Status RunState::Apply(const Event& e, int instance, const Value* data) {
   switch (e.kind) {
-    case EventKind::kRunCreated:
-    case EventKind::kPolicyDecision: return {};
+    case EventKind::kRunCreated: return {};
+    case EventKind::kPolicyDecision:
+      began_ = true;
+      return {};
     case EventKind::kRunStarted:
       if (run_started_us_ == 0) run_started_us_ = e.time_us;
       // What waits to start is ready from the moment a process runs it: tasks ready before
@@ -164,15 +166,23 @@ Status RunState::Apply(const Event& e, int instance, const Value* data) {
         return Fail(ErrorCode::kInternal, "event {}: bad run status {}", e.seq, Quote(e.status));
       }
       run_finished_ = true;
+      began_ = false;
       final_status_ = *s;
       return {};
     }
     case EventKind::kRunPhase: return ApplyPhase(e);
-    case EventKind::kHandlerStarted: return ApplyHandler(e);
-    case EventKind::kGroupRetry: return ApplyGroupRetry(e);
-    case EventKind::kRunRetried: return ApplyRetried(e);  // run_state_retry.cc
+    case EventKind::kHandlerStarted:
+      began_ = true;
+      return ApplyHandler(e);
+    case EventKind::kGroupRetry:
+      began_ = true;
+      return ApplyGroupRetry(e);
+    case EventKind::kRunRetried:
+      began_ = false;
+      return ApplyRetried(e);  // run_state_retry.cc
     default: break;
   }
+  began_ = true;
   const int i = instance >= 0 ? instance : Find(e.task);
   if (i < 0) {
     return Fail(ErrorCode::kInternal, "event {} names task {}, which this run does not have",

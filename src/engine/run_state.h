@@ -172,6 +172,10 @@ class RunState {
   RunStatus phase_status() const { return phase_status_; }
   bool rollback() const { return rollback_; }
   bool run_finished() const { return run_finished_; }
+  // Whether the run decided anything (a task event, a handler, a group reset) since it was
+  // created, last finished or last retried: it then holds its run-level central pools
+  // (spec.resources), which it takes before deciding anything (docs/pools.md).
+  bool began() const { return began_; }
   RunStatus final_status() const { return final_status_; }
   int64_t run_started_us() const { return run_started_us_; }
   const std::string& first_failure() const { return first_failure_; }
@@ -245,6 +249,7 @@ class RunState {
   RunStatus phase_status_ = RunStatus::kRunning;
   bool rollback_ = false;     // compensating on `sluice rollback`
   bool run_finished_ = false;
+  bool began_ = false;
   RunStatus final_status_ = RunStatus::kPending;
   int64_t run_started_us_ = 0;
   std::string first_failure_;  // the first main task that failed (failFast)

@@ -212,6 +212,13 @@ std::string EmitSluice(const ImportedWorkflow& w) {
     for (const auto& [name, n] : w.pools) pools.push_back(fmt::format("{}: {}", YamlScalar(name), n));
     out += fmt::format("  pools: {{{}}}  # Argo's parallelism: pools of this run\n", Join(pools, ", "));
   }
+  if (!w.run_pools.empty()) {
+    std::vector<std::string> units;
+    for (const std::string& p : w.run_pools) units.push_back(YamlScalar(p) + ": 1");
+    out += fmt::format("  resources: {{{}}}  # Argo's workflow-level synchronization: central "
+                       "pools (STATE/pools.yaml) the run holds from its start to its end\n",
+                       Join(units, ", "));
+  }
   // The entrypoint is the pipeline's one task; Argo binds the workflow's arguments to its
   // inputs by name.
   auto root = [&](std::string_view task, std::string_view name, bool exit_handler,

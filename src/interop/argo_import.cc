@@ -109,15 +109,10 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
   while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
   w.name = IsName(name) ? name : "argo-workflow";
   if (w.kind == "CronWorkflow") SLUICE_TRY_STATUS(Cron(doc["spec"]));
-  if (spec["synchronization"]) {
-    return At(spec["synchronization"], "synchronization is not imported yet: of the whole "
-              "workflow, Argo holds the lock from its first step to its last, and a Sluice pool is "
-              "held by each attempt (held per step, other runs could take it in between)");
-  }
   SLUICE_TRY_STATUS(Handled(spec, "WorkflowSpec", {"entrypoint", "arguments", "templates",
                                                     "onExit", "activeDeadlineSeconds",
                                                     "podSpecPatch", "workflowTemplateRef",
-                                                    "parallelism", "hooks"}));
+                                                    "parallelism", "hooks", "synchronization"}));
   SLUICE_TRY_STATUS(Spec(spec, &w));
   // workflowTemplateRef: the WorkflowTemplate's spec runs, with this workflow's entrypoint,
   // arguments (by name) and onExit where it gives them.
@@ -141,6 +136,7 @@ Result<ImportedWorkflow> Importer::Workflow(const YNode& doc) {
     if (w.hooks.empty()) w.hooks = base.hooks;
     if (w.deadline.empty()) w.deadline = base.deadline;
     if (w.pools.empty()) w.pools = base.pools;
+    if (w.run_pools.empty()) w.run_pools = base.run_pools;
     for (ImportedParam& p : base.params) {
       if (std::ranges::none_of(w.params, [&](const ImportedParam& q) { return q.name == p.name; })) {
         w.params.push_back(std::move(p));
@@ -240,6 +236,9 @@ Status Importer::Spec(const YNode& spec, ImportedWorkflow* w) {
       w->on_exit = *tmpl;
       w->on_exit_at = r_->Loc(h.second["template"]);
     }
+  }
+  if (const YNode sync = spec["synchronization"]) {
+    SLUICE_TRY_STATUS(SyncPools(sync, true, &w->run_pools, &w->comments));
   }
   if (spec["activeDeadlineSeconds"]) {
     SLUICE_TRY(d, Seconds(spec["activeDeadlineSeconds"], "activeDeadlineSeconds"));

@@ -222,19 +222,29 @@ Status Importer::ContainerSet(const YNode& set, ImportedTemplate* out) {
 // Argo's ConfigMap of semaphore limits; the step holds one unit while it runs. An undeclared one
 // refuses the run, naming it (docs/pools.md).
 Status Importer::Synchronization(const YNode& sync, ImportedTemplate* out) const {
-  SLUICE_TRY_STATUS(Handled(sync, "Synchronization", {"mutexes", "semaphores"}));
   if (out->run.empty()) {
+    SLUICE_TRY_STATUS(Handled(sync, "Synchronization", {"mutexes", "semaphores"}));
     return At(sync, "synchronization is not imported yet: on a steps, dag or container set "
               "template, Argo holds the lock across its steps, and a Sluice pool is held by each "
               "attempt (held per step, other runs could take it in between); a container's or "
-              "script's own is imported");
+              "script's own, and the workflow's, are imported");
   }
+  return SyncPools(sync, false, &out->pools, &out->comments);
+}
+
+// The pools of a synchronization: the step's (`whole_run` false) or the workflow's, which the
+// run holds from before its first task to its end (spec.resources), as Argo holds a
+// workflow-level lock from before the workflow's first pod until it completes.
+Status Importer::SyncPools(const YNode& sync, bool whole_run, std::vector<std::string>* pools,
+                           std::vector<std::string>* comments) const {
+  SLUICE_TRY_STATUS(Handled(sync, "Synchronization", {"mutexes", "semaphores"}));
   auto add = [&](const YNode& at, const std::string& name, std::string_view what) -> Status {
     if (!IsName(name)) return At(at, "{} {} is not a name a Sluice pool can have", what, Quote(name));
-    if (std::ranges::find(out->pools, name) == out->pools.end()) out->pools.push_back(name);
-    out->comments.push_back(fmt::format("Argo's {} {}: the central {} {} of STATE/pools.yaml "
-                                        "(docs/pools.md)", what, name,
-                                        what == "mutex" ? "mutex" : "pool", name));
+    if (std::ranges::find(*pools, name) == pools->end()) pools->push_back(name);
+    comments->push_back(fmt::format("Argo's {}{} {}: the central {} {} of STATE/pools.yaml{} "
+                                    "(docs/pools.md)", whole_run ? "workflow-level " : "", what,
+                                    name, what == "mutex" ? "mutex" : "pool", name,
+                                    whole_run ? ", held by the whole run (spec.resources)" : ""));
     return {};
   };
   for (const YNode& m : sync["mutexes"]) {

@@ -164,6 +164,8 @@ class Importer {
                                   ImportedTemplate* out) const;
   void CopyInputs(ImportedTemplate* out) const;
   Status Synchronization(const YNode& sync, ImportedTemplate* out) const;
+  Status SyncPools(const YNode& sync, bool whole_run, std::vector<std::string>* pools,
+                   std::vector<std::string>* comments) const;
   // argo_import_resolve.cc: a steps or dag template's `parallelism`; a suspend without a
   // duration (an approval); an output's globalName; and, once every template is read, what
   // they mean across templates (Resolve).

@@ -106,6 +106,8 @@ struct ImportedWorkflow {
   std::vector<ImportedHook> hooks;
   std::string deadline;
   std::map<std::string, int> pools;     // the run's pools (spec.pools): parallelism
+  // Central pools the whole run holds one unit of (spec.resources): synchronization.
+  std::vector<std::string> run_pools;
   std::vector<std::string> approvers;   // of the approvals suspend templates become
   std::vector<std::string> comments;
   std::vector<ImportedTemplate> templates;

@@ -48,6 +48,7 @@ class ArgoWriter {
     if (!p.labels.empty()) {
       for (const auto& [k, v] : p.labels) doc["metadata"]["labels"][k] = v;
     }
+    RunPools(spec);
     doc["spec"] = std::move(spec);
     ListPlanWideGaps(plan_, missing_);
     ExportResult out;
@@ -58,6 +59,23 @@ class ArgoWriter {
   }
 
  private:
+  // spec.resources: the workflow's own synchronization, which Argo holds from before its first
+  // pod until it completes, as Sluice holds them for the whole run.
+  void RunPools(YamlNode& spec) {
+    for (const auto& [pool, units] : plan_.pipeline->run_pools) {
+      YamlNode sem;
+      sem["configMapKeyRef"]["name"] = "sluice-pools";
+      sem["configMapKeyRef"]["key"] = TargetName(pool);
+      ListAt(spec["synchronization"], "semaphores").Add(std::move(sem));
+      missing_.Add(fmt::format("pool {}: a semaphore; create ConfigMap sluice-pools with key {} "
+                               "set to its size", pool, TargetName(pool)));
+      if (units != 1) {
+        missing_.Add(fmt::format("spec.resources: holds {} units of pool {} (an Argo semaphore "
+                                 "counts 1)", units, pool));
+      }
+    }
+  }
+
   YamlNode WorkflowParams() {
     YamlNode list = YamlNode::List();
     for (const auto& d : plan_.pipeline->params) {

@@ -177,5 +177,19 @@ TEST(ExportArgo, ArtifactsPassBetweenTasksUnderTheRepositoryPrefix) {
             "{{tasks.a.outputs.artifacts.data}}");
 }
 
+TEST(ExportArgo, WhatTheRunHoldsAsAWholeIsTheWorkflowsSynchronization) {
+  auto e = Export("  resources: {deploy-prod: 1, warehouse: 2}\n"
+                  "  tasks:\n"
+                  "    - {name: a, run: [echo, a]}\n");
+  YNode sems = e.doc()["spec"]["synchronization"]["semaphores"];
+  ASSERT_EQ(sems.size(), 2u) << e.result.files[0].text;
+  EXPECT_EQ(sems.Item(0)["configMapKeyRef"]["name"].Scalar(), "sluice-pools");
+  EXPECT_EQ(sems.Item(0)["configMapKeyRef"]["key"].Scalar(), "deploy-prod");
+  EXPECT_EQ(sems.Item(1)["configMapKeyRef"]["key"].Scalar(), "warehouse");
+  EXPECT_FALSE(e.Template("a")["synchronization"]) << "the run's, not the task's";
+  EXPECT_TRUE(e.Lists("pool deploy-prod: a semaphore; create ConfigMap sluice-pools"));
+  EXPECT_TRUE(e.Lists("spec.resources: holds 2 units of pool warehouse"));
+}
+
 }  // namespace export_argo_test
 }  // namespace sluice

@@ -86,6 +86,9 @@ class KfpWriter {
     doc["schemaVersion"] = "2.1.0";
     doc["sdkVersion"] = kSdkVersion;
     ListPlanWideGaps(plan_, missing_);
+    for (const auto& [pool, units] : plan_.pipeline->run_pools) {
+      missing_.Add(fmt::format("spec.resources: pool {}, held by the whole run", pool));
+    }
     ExportResult out;
     out.not_expressed = missing_.Take();
     out.files.push_back({TargetName(p.name) + ".kfp.yaml",

@@ -1,6 +1,7 @@
 // Compiling a pipeline: imports, component resolution, defaults and the DAG; the reference
 // checks are in references.cc.
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <set>
 
@@ -10,8 +11,6 @@
 #include "spec/plan.h"
 #include "spec/references.h"
 #include "spec/task_checks.h"
-
-#include <cstdio>
 
 namespace sluice {
 namespace {
@@ -56,6 +55,7 @@ class Compiler {
     }
     auto pipeline = std::make_shared<PipelineSpec>(std::move(file->pipelines[0]));
     plan_->pipeline = pipeline;
+    plan_->asks_central_pools = !pipeline->run_pools.empty();  // spec.resources (docs/pools.md)
     for (auto& c : file->components) SLUICE_TRY_STATUS(AddComponent(std::move(c)));
     for (auto& b : file->breakers) SLUICE_TRY_STATUS(AddBreaker(std::move(b)));
     for (const auto& b : pipeline->breakers) SLUICE_TRY_STATUS(AddBreaker(b));

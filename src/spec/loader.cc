@@ -353,9 +353,9 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   SLUICE_TRY_STATUS(PipelineMetadata(doc["metadata"], &p));
   const auto& spec = doc["spec"];
   ScopedNames names(*this, spec);
-  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "tasks", "finally",
-                                     "failFast", "onFailure", "deadline", "breakers", "groups",
-                                     "policies", "secrets", "maxDepth"},
+  SLUICE_TRY_STATUS(CheckKeys(spec, {"params", "imports", "defaults", "pools", "resources",
+                                     "tasks", "finally", "failFast", "onFailure", "deadline",
+                                     "breakers", "groups", "policies", "secrets", "maxDepth"},
                               "a Pipeline spec"));
   if (const auto& ps = spec["policies"]) {
     SLUICE_TRY_STATUS(ExpectList(ps, "policies"));
@@ -381,6 +381,7 @@ Result<PipelineSpec> Reader::Pipeline(const YNode& doc) const {
   }
   if (const auto& d = spec["defaults"]) SLUICE_TRY_STATUS(Defaults(d, &p.defaults));
   if (const auto& pools = spec["pools"]) SLUICE_TRY_STATUS(Pools(pools, &p.pools));
+  if (const auto& held = spec["resources"]) SLUICE_TRY_STATUS(RunPools(held, &p));
   SLUICE_TRY_STATUS(PipelineTasks(spec, &p));
   return p;
 }
@@ -465,10 +466,9 @@ Status Reader::PipelineFailure(const YNode& spec, PipelineSpec* p) const {
     SLUICE_TRY(ms, Duration(spec["deadline"], "deadline"));
     p->deadline_ms = *ms;
   }
-  if (spec["maxDepth"]) {
-    SLUICE_TRY(d, Int(spec["maxDepth"], "maxDepth", 1, 100));
-    p->max_depth = static_cast<int>(*d);
-  }
+  if (!spec["maxDepth"]) return {};
+  SLUICE_TRY(d, Int(spec["maxDepth"], "maxDepth", 1, 100));
+  p->max_depth = static_cast<int>(*d);
   return {};
 }
 

@@ -55,6 +55,26 @@ Result<CentralPool> ReadPool(const Reader& r, const YNode& n, bool mutex) {
 
 }  // namespace
 
+// spec.resources: what the whole run holds. Only central pools: a pool of spec.pools is a limit
+// within the run, which a run holding it as a whole could never share.
+Status Reader::RunPools(const YNode& n, PipelineSpec* p) const {
+  SLUICE_TRY(r, ResourcesOf(n));
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string key(it->first.Scalar());
+    if (key == "cpu" || key == "memory" || key == "gpu") {
+      return FailAt(Loc(it->first), "spec.resources names central pools the run holds as a "
+                    "whole; {} is a task's request (put it in defaults.resources)", key);
+    }
+    if (p->pools.count(key)) {
+      return FailAt(Loc(it->first), "spec.resources asks for pool {}, which spec.pools declares: "
+                    "a run holds only central pools as a whole (docs/pools.md)", Quote(key));
+    }
+    p->run_pool_locs.push_back(Loc(it->first));
+  }
+  p->run_pools = std::move(r->pools);
+  return {};
+}
+
 const CentralPool* CentralPoolsSpec::Find(std::string_view name, std::string_view ns) const {
   const CentralPool* shared = nullptr;
   for (const auto& p : pools) {
@@ -90,10 +110,51 @@ Result<CentralPoolsSpec> ParsePools(const std::string& path, std::string_view co
   return out;
 }
 
+namespace {
+
+// The units of `name` the run holds as a whole (spec.resources), 0 when none.
+double RunHolds(const PipelineSpec& p, std::string_view name) {
+  for (const auto& [pool, units] : p.run_pools) {
+    if (pool == name) return units;
+  }
+  return 0;
+}
+
+}  // namespace
+
 Status CheckCentralPools(const Plan& plan, const CentralPoolsSpec& pools, std::string_view ns) {
+  const PipelineSpec& spec = *plan.pipeline;
+  for (size_t k = 0; k < spec.run_pools.size(); ++k) {
+    const auto& [name, units] = spec.run_pools[k];
+    const CentralPool* p = pools.Find(name, ns);
+    const std::string what = fmt::format("spec.resources asks for pool {}", Quote(name));
+    if (!p) {
+      std::vector<std::string> known;
+      for (const auto& c : pools.pools) {
+        if (c.ns.empty() || c.ns == ns) known.push_back(c.name);
+      }
+      if (pools.file.empty()) {
+        return FailAt(spec.run_pool_locs[k], "{}, but the state folder has no pools.yaml of "
+                      "central pools (docs/pools.md)", what);
+      }
+      return FailAt(spec.run_pool_locs[k], "{}, which {} does not declare for namespace {}{}",
+                    what, pools.file, Quote(ns), DidYouMean(name, known));
+    }
+    if (units > p->capacity + 1e-9) {
+      return FailAt(spec.run_pool_locs[k], "spec.resources asks for {} units of {} {}, which "
+                    "only has {}", units, p->mutex ? "mutex" : "central pool", Quote(p->Key()),
+                    p->capacity);
+    }
+  }
   for (const PlanTask& t : plan.tasks) {
     for (const auto& [name, units] : t.central_pools()) {
       const CentralPool* p = pools.Find(name, ns);
+      if (p && units + RunHolds(spec, name) > p->capacity + 1e-9 && RunHolds(spec, name) > 0) {
+        return FailAt(t.spec->loc, "task {} asks for {} units of {} {}, which has {} and the "
+                      "run holds {} of them as a whole (spec.resources): it would wait for its "
+                      "own run", Quote(t.name), units, p->mutex ? "mutex" : "central pool",
+                      Quote(p->Key()), p->capacity, RunHolds(spec, name));
+      }
       if (!p) {
         std::vector<std::string> known;
         for (const auto& [k, v] : plan.pipeline->pools) known.push_back(k);

@@ -442,6 +442,10 @@ struct PipelineSpec {
   std::vector<std::pair<std::string, Location>> imports;
   TaskDefaults defaults;
   std::map<std::string, double> pools;
+  // spec.resources: units of central pools the run holds as a whole, from before its first task
+  // starts until it ends (docs/pools.md), with where each was asked for.
+  std::vector<std::pair<std::string, double>> run_pools;
+  std::vector<Location> run_pool_locs;
   std::vector<TaskSpec> tasks;
   std::vector<TaskSpec> finally_tasks;  // spec.finally: run once the run is otherwise over
   bool fail_fast = true;                // no new tasks after a terminal failure

@@ -160,7 +160,8 @@ struct Plan {
   // what it was submitted with.
   std::map<std::string, std::string> sources;
   std::string digest;  // SHA-256 over the sources
-  bool asks_central_pools = false;  // a task has PlanTaskRare::central_pools
+  // A task has PlanTaskRare::central_pools, or the run holds some (PipelineSpec::run_pools).
+  bool asks_central_pools = false;
   bool has_deploy = false;  // a task deploys (DeploySpec): admission checks STATE/environments
 
   // The DAG of the main and finally tasks (node i = tasks[i]), for rendering. Built on each

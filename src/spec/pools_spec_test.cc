@@ -87,5 +87,55 @@ TEST(PoolsSpec, AdmissionChecksCentralPoolsButNotARunsOwn) {
   EXPECT_NE(none.error().message.find("the state folder has no pools.yaml"), std::string::npos);
 }
 
+// spec.resources: central pools the whole run holds, checked at admission like a task's, and
+// never a pool of the run's own or a built-in resource.
+TEST(PoolsSpec, ARunLevelHoldIsCheckedAtAdmissionAtItsPlace) {
+  auto spec = ParsePools("/s/pools.yaml", kGood);
+  ASSERT_TRUE(spec);
+  auto plan = PlanOf("{}", "  resources: {deploy-prod: 1}\n");
+  EXPECT_TRUE(plan->asks_central_pools);
+  ASSERT_EQ(plan->pipeline->run_pools.size(), 1u);
+  EXPECT_EQ(plan->pipeline->run_pools[0].first, "deploy-prod");
+  EXPECT_TRUE(CheckCentralPools(*plan, *spec, "default"));
+  auto unknown = CheckCentralPools(*PlanOf("{}", "  resources: {deploy-prd: 1}\n"), *spec,
+                                   "default");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message,
+            "/p.yaml:5:15: spec.resources asks for pool \"deploy-prd\", which /s/pools.yaml does "
+            "not declare for namespace \"default\" (did you mean \"deploy-prod\"?)");
+  auto over = CheckCentralPools(*PlanOf("{}", "  resources: {deploy-prod: 2}\n"), *spec, "x");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().message, "/p.yaml:5:15: spec.resources asks for 2 units of mutex "
+                                  "\"deploy-prod\", which only has 1");
+  auto none = CheckCentralPools(*plan, CentralPoolsSpec{}, "default");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("the state folder has no pools.yaml"), std::string::npos);
+  // A task asking for what its own run holds would wait for ever: refused.
+  auto self = CheckCentralPools(*PlanOf("{deploy-prod: 1}", "  resources: {deploy-prod: 1}\n"),
+                                *spec, "default");
+  ASSERT_FALSE(self);
+  EXPECT_NE(self.error().message.find("it would wait for its own run"), std::string::npos);
+  EXPECT_TRUE(CheckCentralPools(*PlanOf("{gpus: 1}", "  resources: {gpus: 1}\n"), *spec, "x"))
+      << "two units: one for the run, one for the task";
+}
+
+TEST(PoolsSpec, ARunLevelHoldTakesOnlyCentralPools) {
+  auto error = [](const std::string& extra) {
+    try {
+      PlanOf("{}", extra);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error("  resources: {cpu: 1}\n"),
+            "/p.yaml:5:15: spec.resources names central pools the run holds as a whole; cpu is "
+            "a task's request (put it in defaults.resources)");
+  EXPECT_EQ(error("  pools: {db: 1}\n  resources: {db: 1}\n"),
+            "/p.yaml:6:15: spec.resources asks for pool \"db\", which spec.pools declares: a run "
+            "holds only central pools as a whole (docs/pools.md)");
+  EXPECT_NE(error("  resources: {deploy: -1}\n").find("non-negative quantity"), std::string::npos);
+}
+
 }  // namespace pools_spec_test
 }  // namespace sluice

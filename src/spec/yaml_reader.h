@@ -333,6 +333,8 @@ class Reader {
   Status PipelineFailure(const YNode& spec, PipelineSpec* p) const;
   Status Defaults(const YNode& d, TaskDefaults* p) const;
   Status Pools(const YNode& pools, std::map<std::string, double>* out) const;
+  // spec.resources (loader_pools.cc): central pools only; after spec.pools is read.
+  Status RunPools(const YNode& n, PipelineSpec* p) const;
   Status PipelineTasks(const YNode& spec, PipelineSpec* p) const;
   Result<ComponentSpec> Component(const YNode& doc) const;
   Status DagTemplate(const YNode& spec, ComponentSpec* c) const;

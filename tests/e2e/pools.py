@@ -2,7 +2,8 @@
 """End-to-end tests of central pools and mutexes (issue 13, docs/pools.md): STATE/pools.yaml
 bounds tasks across every run of the state folder; a mutex lets one task at a time through;
 admission refuses a pool that is declared nowhere; the file is trusted as users.yaml is; the
-holds of a run whose engine was killed are reclaimed once its attempts are gone.
+holds of a run whose engine was killed are reclaimed once its attempts are gone; a run that holds
+a mutex as a whole (spec.resources) never interleaves with another, even killed and resumed.
 
 Usage: pools.py SLUICE
 Uses run_e2e.py's helpers; prints one line per failure and ends with "e2e-pools: N passed, M
@@ -175,6 +176,80 @@ def a_killed_runs_holds_are_reclaimed_once_its_attempts_are_gone():
     # The killed run resumes: its attempt ended while no engine ran, and is recorded.
     e.sluice("resume", first, check=0)
     assert e.status(first)["status"] == "succeeded"
+
+
+# A pipeline that holds `deploy` as a whole (spec.resources): a, then b, each logging
+# "RUN start T" and "RUN end T" lines in LOG, by the run's id.
+def held_by_the_run(log, first_secs=0.4):
+    step = ("    - name: {n}\n{needs}"
+            "      run: [sh, -c, 'echo $SLUICE_RUN_ID start $(date +%s.%N) >> {log}; sleep {s}; "
+            "echo $SLUICE_RUN_ID end $(date +%s.%N) >> {log}']\n")
+    return pipeline(step.format(n="a", needs="", log=log, s=first_secs) +
+                    step.format(n="b", needs="      needs: [a]\n", log=log, s=0.3),
+                    "  resources: {deploy: 1}\n")
+
+
+def runs_in_order(log):
+    """The run ids of LOG's lines in the order of their times."""
+    lines = [line.split() for line in open(log).read().split("\n") if line]
+    return [run for run, _, _ in sorted(lines, key=lambda x: float(x[2]))]
+
+
+@test
+def a_run_holding_a_mutex_as_a_whole_never_interleaves_with_another():
+    e = Env()
+    with_pools(e)
+    log = os.path.join(e.dir, "log")
+    e.write("p.yaml", held_by_the_run(log))
+    (p1, r1), (p2, r2) = e.start("run", "p.yaml"), e.start("run", "p.yaml")
+    seen = {}
+
+    def held():
+        rows = json.loads(e.sluice("pools", "-o", "json", check=0).stdout)
+        seen.update({r["name"]: r for r in rows})
+        return seen["deploy"]["holders"] and seen["deploy"]["waiting"]
+    e.wait_for(held, "one run holding the mutex while the other waits")
+    assert [h["task"] for h in seen["deploy"]["holders"]] == ["(run)"], seen
+    assert [w["task"] for w in seen["deploy"]["waiting"]] == ["(run)"], seen
+    wait_all([p1, p2])
+    order = runs_in_order(log)
+    assert len(order) == 8 and order[:4] == [order[0]] * 4 and order[4:] == [order[4]] * 4, order
+    assert {order[0], order[4]} == {r1, r2}, (order, r1, r2)
+    rows = {r["name"]: r for r in json.loads(e.sluice("pools", "-o", "json", check=0).stdout)}
+    assert rows["deploy"]["used"] == 0 and not rows["deploy"]["waiting"], rows  # given back
+    # Declared nowhere: refused at admission at its place, and by validate.
+    e.write("q.yaml", held_by_the_run(log).replace("{deploy: 1}", "{deploi: 1}"))
+    p = e.sluice("run", "q.yaml", check=2)
+    assert p.stderr.count("\n") == 1, p.stderr
+    assert "q.yaml:5:15: spec.resources asks for pool \"deploi\"" in p.stderr, p.stderr
+    assert "(did you mean \"deploy\"?)" in p.stderr, p.stderr
+    e.sluice("validate", "q.yaml", check=2)
+
+
+@test
+def a_killed_run_still_holds_its_mutex_until_it_is_resumed_and_ends():
+    e = Env()
+    with_pools(e)
+    log = os.path.join(e.dir, "log")
+    e.write("p.yaml", held_by_the_run(log, first_secs=1))
+    _, first = e.start("run", "p.yaml")
+    e.wait_for(lambda: e.tasks(first)["a"]["state"] == "running", "a running")
+    os.kill(engine_pid(e, first), signal.SIGKILL)  # its keeper lets `a` finish
+    e.wait_for(lambda: runs_in_order(log).count(first) == 2, "a ended under the keeper")
+    second_proc, second = e.start("run", "p.yaml")
+
+    def waits():
+        rows = {r["name"]: r for r in json.loads(e.sluice("pools", "-o", "json", check=0).stdout)}
+        return [w["run"] for w in rows["deploy"]["waiting"]] == [second]
+    e.wait_for(waits, "the second run waiting")
+    # Nothing of the first run executes now: the second run's reclaim (at most every 5 s) takes
+    # what its attempts held, but not what it holds as a whole.
+    time.sleep(5.5)
+    assert runs_in_order(log).count(second) == 0, runs_in_order(log)
+    e.sluice("resume", first, check=0)
+    assert e.status(first)["status"] == "succeeded"
+    wait_all([second_proc])
+    assert runs_in_order(log) == [first] * 4 + [second] * 4, runs_in_order(log)
 
 
 @test

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Argo's limits and gates, imported (issue 16, docs/interop.md): parallelism of the workflow and
 of a template, globalName and workflow.outputs.parameters, a suspend without a duration (an
-approval), and lifecycle hooks (the workflow's exit hook, a step's hooks with an expression).
+approval), lifecycle hooks (the workflow's exit hook, a step's hooks with an expression), and the
+workflow's synchronization (a lock the whole run holds).
 Each test checks values: the timestamps the steps print, what later steps read, what ran.
 
 Usage: argo_import_gates.py SLUICE [--only SUBSTRING]
@@ -268,6 +269,60 @@ def workflow_hooks_run_at_the_start_or_by_the_outcome():
         f"{bad}:8:37: hook expression \"workflow.status == 'Error'\" is not imported: phase \"Error\" "
         "(imported: == \"Running\" alone, which holds at the start, and Succeeded or Failed, which "
         "hold at the end) (column 1)"), p.stderr
+
+
+WORKFLOW_SYNC = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: locked}
+spec:
+  entrypoint: main
+  synchronization:
+    mutexes: [{name: deploy-prod}]
+    semaphores: [{configMapKeyRef: {name: my-config, key: workflow}}]
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: work}
+    - - {name: b, template: work}
+  - name: work
+    container: {image: busybox, command: [sh, -c, "echo $SLUICE_RUN_ID $(date +%s%N); sleep 0.3; echo $SLUICE_RUN_ID $(date +%s%N)"]}
+"""
+
+
+@test
+def a_workflow_level_lock_is_held_by_the_whole_run():
+    e = Env()
+    wf = e.write("wf.yaml", WORKFLOW_SYNC)
+    out = os.path.join(e.dir, "out.yaml")
+    e.sluice("import", "argo", wf, "-o", out, check=0)
+    text = open(out).read()
+    assert "\n  resources: {deploy-prod: 1, workflow: 1}  # Argo's workflow-level" in text, text
+    # Undeclared: refused at the place the imported pipeline asks for it.
+    p = e.sluice("run", wf)
+    assert p.returncode == 2 and "spec.resources asks for pool \"deploy-prod\"" in p.stderr, p.stderr
+    os.makedirs(e.state, exist_ok=True)
+    os.chmod(e.write("state/pools.yaml", "apiVersion: sluice/v1\nkind: Pools\nmetadata: {name: t}\n"
+                     "spec:\n  pools:\n    - {name: workflow, capacity: 2}\n"
+                     "  mutexes:\n    - {name: deploy-prod}\n"), 0o644)
+    (p1, r1), (p2, r2) = e.start("run", wf), e.start("run", wf)
+    assert p1.wait(timeout=60) == 0 and p2.wait(timeout=60) == 0
+    # Each step printed its run and two times: one run's steps all precede the other's.
+    stamps = []
+    for run in (r1, r2):
+        assert e.status(run)["status"] == "succeeded"
+        for step in ("main.a", "main.b"):
+            for line in e.sluice("logs", run, step, check=0).stdout.split("\n"):
+                if line.strip():
+                    who, t = line.split()
+                    assert who == run, (who, run)
+                    stamps.append((int(t), run))
+    order = [run for _, run in sorted(stamps)]
+    assert order in ([r1] * 4 + [r2] * 4, [r2] * 4 + [r1] * 4), order
+    # A steps template's own synchronization is still refused, with its reason.
+    steps = WORKFLOW_SYNC.replace("  - name: main\n", "  - name: main\n    synchronization: "
+                                  "{mutexes: [{name: deploy-prod}]}\n")
+    p = e.sluice("validate", e.write("steps.yaml", steps))
+    assert p.returncode == 2 and "synchronization is not imported yet: on a steps, dag" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":

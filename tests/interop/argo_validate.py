@@ -53,6 +53,7 @@ NAMED = [re.compile(p) for p in (
     r"a CronWorkflow runs its workflow once here; ",
     r"argument \"[^\"]+\" is not an input of template ",
     r"task \"[^\"]+\" asks for pool \"[^\"]+\", which ",
+    r"spec\.resources asks for pool \"[^\"]+\", ",
 )]
 
 outcomes = {}  # file (relative to EXAMPLES) -> "valid" or the sorted set of refused fields
