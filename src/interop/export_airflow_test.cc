@@ -169,6 +169,7 @@ TEST(ExportAirflow, ApprovalsAreSensorsAndGatesRunSluicePolicyEval) {
 TEST(ExportAirflow, WhatCannotMapIsListedInResultAndHeader) {
   ExportResult r = Export(
       "  breakers: [{name: reg}]\n"
+      "  resources: {deploy-prod: 1}\n"
       "  tasks:\n"
       "    - name: push\n"
       "      run: [push]\n"
@@ -181,7 +182,8 @@ TEST(ExportAirflow, WhatCannotMapIsListedInResultAndHeader) {
   for (std::string_view want :
        {"task \"push\": circuit breaker \"reg\"", "task \"push\": cache by content hash",
         "task \"push\": retry on/except/when", "task \"push\": resources (cpu 2)",
-        "task \"push\": compensate handler", "task \"push\": retry backoff factor 3"}) {
+        "task \"push\": compensate handler", "task \"push\": retry backoff factor 3",
+        "spec.resources: the run holds 1 of central pool \"deploy-prod\""}) {
     bool found = false;
     for (const auto& line : r.not_expressed) found |= Has(line, want);
     EXPECT_TRUE(found) << want;

@@ -449,6 +449,10 @@ std::vector<std::string> PyNotExpressed(const Plan& plan, std::string_view targe
   for (const auto& [pool, size] : p.pools) {
     add(fmt::format("pool {} (size {}): not expressed", Quote(pool), size));
   }
+  for (const auto& [pool, units] : p.run_pools) {
+    add(fmt::format("spec.resources: the run holds {} of central pool {} while it runs: not "
+                    "expressed", units, Quote(pool)));
+  }
   for (const auto& pol : plan.policies) {
     if (pol->stage == "admission") {
       add(fmt::format("policy {} (admission): not evaluated by {}; run `sluice validate` on "
