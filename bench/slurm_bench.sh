@@ -7,15 +7,17 @@
 #   bare array   one `sbatch --array=0-(N-1)` whose task k runs command k, then the same wait
 #   sluice tasks `sluice run` of N independent tasks with executor: slurm (N sbatch calls)
 #   sluice array `sluice run` of one forEach over N items (one job array)
+#   previous     (with PREVIOUS, another build of sluice) the same forEach, interleaved with the rest
 # Runs on a throw-away cluster of its own (scripts/slurm_cluster.sh, $SLUICE_SLURM_CPUS slots,
 # default 64), stopped and removed after.
 #
-# Usage: bench/slurm_bench.sh [SLUICE] [N] [R]     (needs root, and scripts/deps.sh test)
+# Usage: bench/slurm_bench.sh [SLUICE] [N] [R] [PREVIOUS]   (needs root, and scripts/deps.sh test)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 sluice=$(realpath "${1:-$root/build/sluice}")
 n=${2:-1000}
 reps=${3:-3}
+prev=${4:+$(realpath "$4")}
 export SLUICE_SLURM_DIR=/tmp/sluice-slurm-bench SLUICE_SLURM_PORT=7017
 export SLUICE_SLURM_CPUS=${SLUICE_SLURM_CPUS:-64}
 work=$(mktemp -d /tmp/sluice-slurm-bench.XXXXXX)
@@ -62,11 +64,16 @@ bare_array() {
 }
 sluice_tasks() { "$sluice" --state-dir "$work/state-$1" run "$work/tasks.yaml" >/dev/null 2>&1; }
 sluice_array() { "$sluice" --state-dir "$work/state-$1" run "$work/array.yaml" >/dev/null 2>&1; }
+previous_array() { "$prev" --state-dir "$work/state-$1" run "$work/array.yaml" >/dev/null 2>&1; }
 
 declare -A times counts
 variants=(bare_loop bare_array sluice_tasks sluice_array)
+if [ -n "$prev" ]; then variants+=(previous_array); fi
 for ((r = 1; r <= reps; r++)); do
-  for v in "${variants[@]}"; do
+  order=("${variants[@]}")
+  # The two builds swap places every other repetition: neither always runs after the other.
+  if [ -n "$prev" ] && ((r % 2 == 0)); then order=(bare_loop bare_array sluice_tasks previous_array sluice_array); fi
+  for v in "${order[@]}"; do
     rm -f "$work/squeue.calls"
     t0=$(now)
     "$v" "$v-$r"
@@ -89,7 +96,8 @@ declare -A label=(
   [bare_loop]="bare \`sbatch\` loop, then \`squeue\` every 0.25 s"
   [bare_array]="bare \`sbatch --array=0-$((n - 1))\`, then \`squeue\` every 0.25 s"
   [sluice_tasks]="\`sluice run\`, $n independent tasks of \`executor: slurm\`"
-  [sluice_array]="\`sluice run\`, one \`forEach\` of $n (one job array)")
+  [sluice_array]="\`sluice run\`, one \`forEach\` of $n (one job array)"
+  [previous_array]="the same with the previous build ($(basename "${prev:-none}"))")
 for v in "${variants[@]}"; do
   m=$(echo "${times[$v]}" | median)
   printf '| %s | %d | %.1f s (%s) | %.2f× | %s |\n' "${label[$v]}" "$n" "$m" \

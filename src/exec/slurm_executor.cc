@@ -162,9 +162,14 @@ std::vector<Result<AttemptHandle>> SlurmExecutor::Submit(std::span<const Attempt
       const AttemptRequest& first = batch[ok[from]];
       int parallelism = first.array_parallelism;
       if (parallelism > 0) parallelism = std::max(1, parallelism / static_cast<int>(chunks));
-      const std::string path = AttemptPathsFor(run_dir_, first.task, first.attempt).work + ".array.sh";
+      const std::string base = AttemptPathsFor(run_dir_, first.task, first.attempt).work;
+      const std::string path = base + ".array.sh", list_path = base + ".array.list";
+      auto list = ArrayList({scripts.begin() + from, scripts.begin() + to});
       Result<int64_t> id = Fail(ErrorCode::kIo, "cannot write {}", path);
-      if (WriteScript(path, ArrayScript({scripts.begin() + from, scripts.begin() + to}))) {
+      if (!list) {
+        id = Fail(ErrorCode::kInvalidInput, "a job array cannot list a path with a newline: {}",
+                  Quote(run_dir_));
+      } else if (WriteScript(list_path, *list) && WriteScript(path, ArrayScript(list_path))) {
         id = Sbatch(SbatchOptions(first, run_dir_ + "/tasks", "/dev/null", "/dev/null",
                                   static_cast<int>(to - from), parallelism), path);
       }
@@ -383,7 +388,11 @@ std::vector<std::optional<Adoption>> SlurmExecutor::AdoptUnrecorded(
       if (!mine && row.key.task >= 0 && row.command.starts_with(tasks) &&
           row.command.ends_with(".array.sh")) {
         auto [it, fresh] = arrays.try_emplace(row.command);
-        if (fresh) it->second = env_.files().ReadFile(row.command).value_or("");
+        if (fresh) {  // its list; an array of an earlier version names its scripts itself
+          const std::string list = row.command.substr(0, row.command.size() - 2) + "list";
+          auto text = env_.files().ReadFile(list);
+          it->second = text ? std::move(*text) : env_.files().ReadFile(row.command).value_or("");
+        }
         mine = ArrayIndexOf(it->second, script) == row.key.task;
       }
       if (!mine) continue;

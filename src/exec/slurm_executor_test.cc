@@ -125,6 +125,12 @@ TEST_F(SlurmExecutorTest, AForEachSubmittedTogetherIsOneJobArray) {
   env_.commands[Join(argv, " ")] = CommandResult{0, 0, false, false, "24\n"};
   auto handles = slurm_.Submit(batch);
   ASSERT_EQ(env_.ran.size(), 1u) << "one sbatch";
+  // The array's script reads task k's attempt script from line k+1 of its list.
+  EXPECT_EQ(env_.files().ReadFile(first.work + ".array.sh").value_or(""),
+            ArrayScript(first.work + ".array.list"));
+  EXPECT_EQ(env_.files().ReadFile(first.work + ".array.list").value_or(""),
+            first.work + ".slurm.sh\n" + AttemptPathsFor(kRun, "f[1]", 1).work + ".slurm.sh\n" +
+                AttemptPathsFor(kRun, "f[2]", 1).work + ".slurm.sh\n");
   for (int k = 0; k < 3; ++k) {
     ASSERT_TRUE(handles[k]);
     EXPECT_EQ(SlurmKeyOf(*handles[k]), (SlurmJobKey{24, k}));
@@ -186,18 +192,24 @@ TEST_F(SlurmExecutorTest, AJobWhoseIdNeverReachedTheLogIsFoundByItsScript) {
     a.attempt = 1;
     return a;
   };
-  std::vector<OpenAttempt> attempts = {open("single"), open("f[1]"), open("none")};
+  std::vector<OpenAttempt> attempts = {open("single"), open("f[1]"), open("none"), open("g[1]")};
   const std::string tasks = std::string(kRun) + "/tasks/";
+  ASSERT_TRUE(env_.files().WriteFile(tasks + "f[0]@1.array.sh", ArrayScript(tasks + "f[0]@1.array.list")));
   ASSERT_TRUE(env_.files().WriteFile(
-      tasks + "f[0]@1.array.sh", ArrayScript({tasks + "f[0]@1.slurm.sh", tasks + "f[1]@1.slurm.sh"})));
+      tasks + "f[0]@1.array.list", *ArrayList({tasks + "f[0]@1.slurm.sh", tasks + "f[1]@1.slurm.sh"})));
   env_.commands[kJoin + " squeue -h -r -t all --me -O " + std::string(kSqueueMineFields)] =
       CommandResult{0, 0, false, false,
                     "31|31|N/A|RUNNING|0|None|" + tasks + "single@1.slurm.sh|\n"
                     "40|40|0|RUNNING|0|None|" + tasks + "f[0]@1.array.sh|\n"
                     "41|40|1|FAILED|512|NonZeroExitCode|" + tasks + "f[0]@1.array.sh|\n"
-                    "50|50|N/A|RUNNING|0|None|/state/runs/r2/tasks/none@1.slurm.sh|\n"};
+                    "50|50|N/A|RUNNING|0|None|/state/runs/r2/tasks/none@1.slurm.sh|\n"
+                    "61|60|1|RUNNING|0|None|" + tasks + "g[0]@1.array.sh|\n"};
+  // An array an earlier version submitted: no list, its script names each task's attempt.
+  ASSERT_TRUE(env_.files().WriteFile(
+      tasks + "g[0]@1.array.sh", "#!/bin/bash\ncase \"$SLURM_ARRAY_TASK_ID\" in\n  0) . '" + tasks +
+                                     "g[0]@1.slurm.sh' ;;\n  1) . '" + tasks + "g[1]@1.slurm.sh' ;;\nesac\n"));
   auto got = slurm_.AdoptUnrecorded(attempts);
-  ASSERT_EQ(got.size(), 3u);
+  ASSERT_EQ(got.size(), 4u);
   ASSERT_TRUE(got[0]);
   EXPECT_EQ(got[0]->verdict, Adoption::Verdict::kAdopted);
   EXPECT_EQ(SlurmKeyOf(got[0]->handle), (SlurmJobKey{31, -1}));
@@ -205,6 +217,8 @@ TEST_F(SlurmExecutorTest, AJobWhoseIdNeverReachedTheLogIsFoundByItsScript) {
   EXPECT_EQ(got[1]->verdict, Adoption::Verdict::kEnded);
   EXPECT_EQ(got[1]->end.exit_code, 2);
   EXPECT_FALSE(got[2]) << "another run's job is not this attempt's";
+  ASSERT_TRUE(got[3]);
+  EXPECT_EQ(SlurmKeyOf(got[3]->handle), (SlurmJobKey{60, 1}));
   EXPECT_EQ(slurm_.NextPollInUs(), 0);  // the adopted one is watched
 }
 

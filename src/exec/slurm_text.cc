@@ -205,7 +205,10 @@ std::vector<std::string> SbatchOptions(const AttemptRequest& req, const std::str
 
 int ArrayIndexOf(std::string_view array, const std::string& script) {
   const std::string tail = ") . " + ShellQuote(script) + " ;;";
+  int line_no = 0;
   for (std::string_view line : Fields(array, '\n')) {
+    if (line == script) return line_no;
+    ++line_no;
     line = Trim(line);
     if (!line.ends_with(tail)) continue;
     auto k = Number(line.substr(0, line.size() - tail.size()));
@@ -240,14 +243,25 @@ std::string AttemptScript(const std::vector<std::pair<std::string, std::string>>
   return s + "\n";
 }
 
-std::string ArrayScript(const std::vector<std::string>& scripts) {
-  std::string s = "#!/bin/bash\n# A Sluice fan-out: one job array (docs/slurm.md).\n"
-                  "case \"$SLURM_ARRAY_TASK_ID\" in\n";
-  for (size_t k = 0; k < scripts.size(); ++k) {
-    // Read into this bash rather than started as another: one bash less per task.
-    s += fmt::format("  {}) . {} ;;\n", k, ShellQuote(scripts[k]));
+std::optional<std::string> ArrayList(const std::vector<std::string>& scripts) {
+  std::string s;
+  for (const auto& path : scripts) {
+    if (path.find('\n') != std::string::npos) return std::nullopt;
+    s += path;
+    s += '\n';
   }
-  return s + "esac\necho \"no attempt for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 127\n";
+  return s;
+}
+
+std::string ArrayScript(const std::string& list) {
+  // mapfile is bash's own: no process, and it reads only up to the task's line.
+  return fmt::format(
+      "#!/bin/bash\n# A Sluice fan-out: one job array (docs/slurm.md). Task k runs the attempt "
+      "script on line k+1 of its list.\n"
+      "mapfile -t -s \"$SLURM_ARRAY_TASK_ID\" -n 1 sluice_attempt < {}\n"
+      "[ -n \"${{sluice_attempt[0]}}\" ] && . \"${{sluice_attempt[0]}}\"\n"
+      "echo \"no attempt for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 127\n",
+      ShellQuote(list));
 }
 
 }  // namespace sluice

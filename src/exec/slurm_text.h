@@ -86,9 +86,16 @@ std::string AttemptScript(const std::vector<std::pair<std::string, std::string>>
                           const std::string& cwd,
                           const std::vector<std::string>& argv, const std::string& stdout_log,
                           const std::string& stderr_log, bool redirect);
-// The batch script of a job array: task k runs (sources) the attempt script `scripts[k]`.
-std::string ArrayScript(const std::vector<std::string>& scripts);
-// The task index that ArrayScript text `array` gives `script`, -1 when none.
+// The list of a job array's attempt scripts, `scripts[k]` on line k+1; nullopt when a path
+// holds a newline (a line could not name it).
+std::optional<std::string> ArrayList(const std::vector<std::string>& scripts);
+// The batch script of a job array: task k runs (sources) the attempt script on line k+1 of the
+// ArrayList file `list`. It is the same few lines whatever the array's size: Slurm sends the
+// batch script to the node and writes it to the node's spool for EVERY task, and bash parses
+// it whole, so a script listing N attempts cost N² over the array (docs/slurm.md).
+std::string ArrayScript(const std::string& list);
+// The task index that `array` gives `script`, -1 when none: its line in an ArrayList text, or
+// its branch in the `case` array script of earlier versions (a run they left, resumed).
 int ArrayIndexOf(std::string_view array, const std::string& script);
 // `s` in single quotes for bash.
 std::string ShellQuote(std::string_view s);

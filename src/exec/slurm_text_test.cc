@@ -152,10 +152,32 @@ TEST(SlurmText, ScriptsQuoteEveryValue) {
             "exec 'echo' 'a b' '$(rm -rf /)'\n");
   std::string t = AttemptScript({}, "/w", {"true"}, "/o", "/e", true);
   EXPECT_NE(t.find("exec >>'/o' 2>>'/e'\n"), std::string::npos);
-  std::string a = ArrayScript({"/t/f[0]@1.slurm.sh", "/t/f[1]@1.slurm.sh"});
-  EXPECT_NE(a.find("  1) . '/t/f[1]@1.slurm.sh' ;;\n"), std::string::npos);
-  EXPECT_EQ(ArrayIndexOf(a, "/t/f[1]@1.slurm.sh"), 1);
-  EXPECT_EQ(ArrayIndexOf(a, "/t/f[2]@1.slurm.sh"), -1);
+}
+
+TEST(SlurmText, AJobArrayReadsItsTasksScriptFromAListAndStaysSmall) {
+  auto list = ArrayList({"/t/f[0]@1.slurm.sh", "/t/f[1]@1.slurm.sh"});
+  ASSERT_TRUE(list);
+  EXPECT_EQ(*list, "/t/f[0]@1.slurm.sh\n/t/f[1]@1.slurm.sh\n");
+  EXPECT_EQ(ArrayIndexOf(*list, "/t/f[1]@1.slurm.sh"), 1);
+  EXPECT_EQ(ArrayIndexOf(*list, "/t/f[0]@1.slurm.sh"), 0);
+  EXPECT_EQ(ArrayIndexOf(*list, "/t/f[2]@1.slurm.sh"), -1);
+  EXPECT_EQ(ArrayIndexOf(*list, "/t/f[1]@1"), -1) << "whole lines only";
+  EXPECT_FALSE(ArrayList({"/t/a\nb@1.slurm.sh"})) << "a line cannot hold a newline";
+  // The script names the list, quoted, and not one attempt: its size does not grow with N.
+  std::string a = ArrayScript("/t/it's.array.list");
+  EXPECT_NE(a.find("mapfile -t -s \"$SLURM_ARRAY_TASK_ID\" -n 1 sluice_attempt < "
+                   "'/t/it'\\''s.array.list'\n"),
+            std::string::npos);
+  EXPECT_NE(a.find(". \"${sluice_attempt[0]}\"\n"), std::string::npos);
+  EXPECT_EQ(a.size(), ArrayScript("/t/x.array.list").size() + 6);  // it's, quoted, for x
+  // An array script of an earlier version (a `case` per task), left by a run now resumed.
+  const std::string old =
+      "#!/bin/bash\n# A Sluice fan-out: one job array (docs/slurm.md).\n"
+      "case \"$SLURM_ARRAY_TASK_ID\" in\n  0) . '/t/f[0]@1.slurm.sh' ;;\n"
+      "  1) . '/t/f[1]@1.slurm.sh' ;;\nesac\n"
+      "echo \"no attempt for array task $SLURM_ARRAY_TASK_ID\" >&2\nexit 127\n";
+  EXPECT_EQ(ArrayIndexOf(old, "/t/f[1]@1.slurm.sh"), 1);
+  EXPECT_EQ(ArrayIndexOf(old, "/t/f[2]@1.slurm.sh"), -1);
 }
 
 TEST(SlurmText, HandlesCarryTheJobAndArrayTask) {

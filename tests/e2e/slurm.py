@@ -212,6 +212,35 @@ def resume_after_kill_9_adopts_running_jobs_and_records_ended_ones_without_rerun
 
 
 @test
+def a_fan_out_whose_job_ids_never_reached_the_log_is_found_by_its_list_on_resume():
+    """The commit after the array's sbatch fails (as if sluice died between them): resume finds
+    each child's array task by its line in the array's list (docs/slurm.md) and adopts it, and
+    nothing runs twice."""
+    e = Env()
+    log = os.path.join(e.dir, "starts")
+    e.write("p.yaml", pipeline(f"""
+    - name: f
+      forEach: [1, 2, 3]
+      run: [sh, -c, 'echo "$0" >> {log}; sleep 3; echo "v$0"', "${{{{ item }}}}"]
+      outputs:
+        params: [{{name: v, from: {{stdout: text}}}}]
+""", SLURM))
+    p = e.sluice("run", "p.yaml", check=3, timeout=120, env={"SLUICE_FAULTS": "commit-fail@2"})
+    run = p.stdout.splitlines()[0]
+    jobs = slurm_jobs(run)
+    assert len(jobs) == 3 and len({j["array"] for j in jobs}) == 1, jobs
+    tasks_dir = os.path.join(e.state, "runs", run, "tasks")
+    assert [n for n in os.listdir(tasks_dir) if n.endswith(".array.list")] == ["f[0]@1.array.list"]
+    e.sluice("resume", run, check=0, timeout=120)
+    t = e.tasks(run)
+    assert [t[f"f[{k}]"]["outputs"]["params"]["v"] for k in range(3)] == ["v1", "v2", "v3"], t
+    for k in range(3):
+        assert len(attempts(e, run, f"f[{k}]")) == 1, attempts(e, run, f"f[{k}]")
+    assert len(slurm_jobs(run)) == 3, slurm_jobs(run)  # nothing submitted again
+    assert sorted(open(log).read().split()) == ["1", "2", "3"]
+
+
+@test
 def what_slurm_refuses_or_can_never_run_fails_with_slurms_reason():
     e = Env()
     e.write("p.yaml", pipeline("""
