@@ -194,4 +194,16 @@ Result<std::map<std::string, std::string>> ParamsWithFile(
   return std::move(*from_file);
 }
 
+Status AddImageMaps(const std::vector<std::string>& args, ArgoImportOptions& argo) {
+  for (const auto& m : args) {
+    const size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      return Fail(ErrorCode::kInvalidInput, "sluice: --image-map expects IMAGE=PROGRAM, got \"{}\"",
+                  m);
+    }
+    argo.image_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+  }
+  return {};
+}
+
 }  // namespace sluice

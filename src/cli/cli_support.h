@@ -14,6 +14,7 @@
 #include "cli/identity.h"
 #include "common/value.h"
 #include "env/env.h"
+#include "interop/argo_options.h"
 #include "spec/plan.h"
 #include "store/store.h"
 
@@ -141,5 +142,9 @@ Result<std::pair<std::shared_ptr<const Plan>, Value>> LoadStoredRun(Store& store
 Result<std::shared_ptr<RunSecrets>> SecretsAgain(Env& env, Store& store, const Plan& plan,
                                                  const Value& stored, const RunRecord& run,
                                                  const ExecOptions& o);
+
+// Adds each --image-map IMAGE=PROGRAM of `args` to `argo`; fails with the one-line message
+// (naming the first that is not of that form) that `run` prints, locally and against a server.
+Status AddImageMaps(const std::vector<std::string>& args, ArgoImportOptions& argo);
 
 }  // namespace sluice

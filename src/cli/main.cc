@@ -379,13 +379,9 @@ bool Resolve(Env& env, Options& o) {
     auto store = env.GetVar("SLUICE_STORE");
     if (store) o.g.store = *store;
   }
-  for (const auto& m : o.image_map) {
-    auto eq = m.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
-      std::fprintf(stderr, "sluice: --image-map expects IMAGE=PROGRAM, got \"%s\"\n", m.c_str());
-      return false;
-    }
-    o.run.argo.image_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
+  if (auto mapped = AddImageMaps(o.image_map, o.run.argo); !mapped) {
+    std::fprintf(stderr, "%s\n", mapped.error().message.c_str());
+    return false;
   }
   for (const auto& p : o.params) {
     auto eq = p.find('=');

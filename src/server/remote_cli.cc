@@ -284,14 +284,7 @@ int Dispatch(Env& env, ClientOptions& o, std::map<std::string, CLI::App*>& s) {
       }
       o.run.params[p.substr(0, eq)] = p.substr(eq + 1);
     }
-    for (const auto& m : o.image_map) {
-      auto eq = m.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
-        return Report(Error(ErrorCode::kInvalidInput,
-                            fmt::format("sluice: --image-map expects IMAGE=PROGRAM, got \"{}\"", m)));
-      }
-      o.run.argo.image_map.emplace_back(m.substr(0, eq), m.substr(eq + 1));
-    }
+    if (auto mapped = AddImageMaps(o.image_map, o.run.argo); !mapped) return Report(mapped.error());
     return RemoteRun(env, c, o.run);
   }
   if (*s["runs"]) return RemoteRuns(c, o.limit);
